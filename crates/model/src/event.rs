@@ -1,0 +1,53 @@
+use crate::Micros;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Where an event came from, for error messages and provenance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The file (or archive member, as `archive.zip:member.json`) the event was read from.
+    pub file: Arc<str>,
+    /// 1-based line for text formats; 0 when not applicable.
+    pub line: u64,
+    /// Byte offset (record offset for EVTX) within the file.
+    pub offset: u64,
+}
+
+impl Origin {
+    pub fn new(file: &Path, line: u64, offset: u64) -> Origin {
+        Origin { file: Arc::from(file.to_string_lossy().as_ref()), line, offset }
+    }
+}
+
+/// A raw event as a reader produced it, before normalization.
+///
+/// `fields` carries the search-time field extractions that Splunk's add-ons would make
+/// (`EventCode`, `Computer`, `Image`, `CommandLine`, ...), in event order; a name may repeat,
+/// which makes that field multivalue. `raw` is the event text (`_raw`) when the format has one.
+#[derive(Clone, Debug, Default)]
+pub struct Event {
+    /// `_time`, when the reader could find it.
+    pub time: Option<Micros>,
+    pub source: String,
+    pub sourcetype: String,
+    pub host: String,
+    pub fields: Vec<(String, String)>,
+    pub raw: String,
+    pub origin: Origin,
+}
+
+impl Event {
+    /// First value of a field. Names are case-sensitive, as in Splunk.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a field, in event order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.fields.push((name.into(), value.into()));
+    }
+}

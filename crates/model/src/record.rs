@@ -1,0 +1,134 @@
+use crate::Value;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+/// A result row: named fields in display order.
+///
+/// Result rows are small (tens of fields), so a vector with linear lookup beats a hash map
+/// and keeps the column order Splunk would show.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Record {
+    fields: Vec<(String, Value)>,
+}
+
+impl Record {
+    pub fn new() -> Record {
+        Record::default()
+    }
+
+    pub fn with_capacity(n: usize) -> Record {
+        Record { fields: Vec::with_capacity(n) }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// The value of a field, or `Null` when absent.
+    pub fn value(&self, name: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.get(name).unwrap_or(&NULL)
+    }
+
+    /// Sets a field, keeping its position when it exists. Setting `Null` removes it, because
+    /// Splunk does not distinguish a null field from an absent one.
+    pub fn set(&mut self, name: impl AsRef<str> + Into<String>, value: Value) {
+        if value.is_null() {
+            self.remove(name.as_ref());
+            return;
+        }
+        match self.fields.iter_mut().find(|(k, _)| k == name.as_ref()) {
+            Some((_, v)) => *v = value,
+            None => self.fields.push((name.into(), value)),
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        let i = self.fields.iter().position(|(k, _)| k == name)?;
+        Some(self.fields.remove(i).1)
+    }
+
+    pub fn rename_field(&mut self, from: &str, to: &str) {
+        if from == to {
+            return;
+        }
+        if let Some(v) = self.remove(from) {
+            self.set(to.to_string(), v);
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|(k, _)| k.as_str())
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &Value) -> bool) {
+        self.fields.retain(|(k, v)| keep(k, v));
+    }
+
+    /// Reorders and filters fields to exactly `order` (absent ones skipped).
+    pub fn project(&self, order: &[String]) -> Record {
+        let mut out = Record::with_capacity(order.len());
+        for name in order {
+            if let Some(v) = self.get(name) {
+                out.fields.push((name.clone(), v.clone()));
+            }
+        }
+        out
+    }
+}
+
+impl FromIterator<(String, Value)> for Record {
+    fn from_iter<T: IntoIterator<Item = (String, Value)>>(iter: T) -> Self {
+        let mut r = Record::new();
+        for (k, v) in iter {
+            r.set(k, v);
+        }
+        r
+    }
+}
+
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.fields.len()))?;
+        for (k, v) in &self.fields {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_keeps_order_and_null_removes() {
+        let mut r = Record::new();
+        r.set("a", Value::str("1"));
+        r.set("b", Value::str("2"));
+        r.set("a", Value::str("3"));
+        assert_eq!(r.names().collect::<Vec<_>>(), ["a", "b"]);
+        r.set("a", Value::Null);
+        assert_eq!(r.names().collect::<Vec<_>>(), ["b"]);
+    }
+
+    #[test]
+    fn rename_moves_value() {
+        let mut r = Record::new();
+        r.set("Processes.dest", Value::str("h"));
+        r.rename_field("Processes.dest", "dest");
+        assert_eq!(r.value("dest"), &Value::str("h"));
+        assert!(r.get("Processes.dest").is_none());
+    }
+}

@@ -1,0 +1,1 @@
+//! Format readers. TODO(readers helper).

@@ -1,0 +1,1 @@
+//! Splunk time semantics. TODO(time helper).

@@ -1,1 +1,20 @@
-//! Content loading.
+//! ESCU content: detections, macros, lookups and deployment defaults.
+//!
+//! Content comes in layers: the built-in base layer (the seed detection and the macros it
+//! needs, compiled into the binary) and then each `--content DIR` in order. A later layer
+//! overrides an earlier one by name, so a user can keep their own `*_filter` macros in a small
+//! directory next to a full security_content checkout.
+
+mod builtin;
+mod detection;
+mod error;
+mod lookup;
+mod set;
+
+pub use detection::{RbaAction, 
+    AlertAction, Deployment, Detection, Drilldown, NotableAction, Observable, Rba, RiskObject,
+    Scheduling, Tags, TestCase, TestData, ThreatObject,
+};
+pub use error::ContentError;
+pub use lookup::{LookupDef, LookupTable};
+pub use set::{filter_macro_name, ContentSet};

@@ -1,0 +1,254 @@
+//! Splunk `strftime`: formatting an instant with `%` directives.
+
+use std::fmt::Write as _;
+
+use jiff::civil::DateTime;
+use vigil_model::Micros;
+
+use crate::tz::timestamp;
+use crate::Tz;
+
+/// Splunk's default `convert` time format (`convert ctime(x)` without `timeformat=`).
+pub const CONVERT_DEFAULT_FORMAT: &str = "%m/%d/%Y %H:%M:%S";
+
+/// The format of ESCU's `security_content_ctime(f)` macro
+/// (`convert timeformat="%Y-%m-%dT%H:%M:%S" ctime(f)`).
+pub const ESCU_CTIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+
+pub(crate) const WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+pub(crate) const MONTHS: [&str; 12] = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+    "December",
+];
+
+/// The broken-down time that directives read.
+struct Parts<'a> {
+    t: Micros,
+    dt: DateTime,
+    offset_secs: i32,
+    abbrev: &'a str,
+    /// Sub-second part in nanoseconds (always a whole number of microseconds).
+    nanos: i64,
+}
+
+/// Formats `t` in `tz` with Splunk's `strftime` directives.
+///
+/// Supported: `%Y %y %m %d %e %H %I %k %l %M %S %p %j %a %A %b %B %h %u %w %Z %z %s %T %D %F %c %x %X
+/// %n %t %%`, and sub-seconds `%N`/`%<w>N` (w = 1..9 digits, `%N` = 9, truncated, not rounded) and
+/// `%Q`/`%<w>Q` (`%Q` = milliseconds). Anything else, including a trailing lone `%`, is copied
+/// literally. Instants beyond jiff's range (years ±9999) are clamped to it.
+pub fn format_time(t: Micros, fmt: &str, tz: &Tz) -> String {
+    let ts = timestamp(t);
+    let info = tz.as_jiff().to_offset_info(ts);
+    let offset = info.offset();
+    let dt = offset.to_datetime(ts);
+    let parts = Parts {
+        t: ts.as_microsecond(),
+        dt,
+        offset_secs: offset.seconds(),
+        abbrev: info.abbreviation(),
+        nanos: i64::from(dt.subsec_nanosecond()),
+    };
+    let mut out = String::with_capacity(fmt.len() + 16);
+    write_format(&mut out, fmt, &parts);
+    out
+}
+
+fn write_format(out: &mut String, fmt: &str, p: &Parts<'_>) {
+    let mut rest = fmt;
+    while let Some(pos) = rest.find('%') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        let ndigits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let Some(c) = after[ndigits..].chars().next() else {
+            // A lone `%` (possibly with digits) at the end: literal.
+            out.push_str(&rest[pos..]);
+            return;
+        };
+        let directive_len = 1 + ndigits + c.len_utf8();
+        let literal = &rest[pos..pos + directive_len];
+        let width: Option<u32> = if ndigits == 0 { None } else { Some(after[..ndigits].parse().unwrap_or(u32::MAX)) };
+        write_directive(out, c, width, literal, p);
+        rest = &rest[pos + directive_len..];
+    }
+    out.push_str(rest);
+}
+
+fn write_directive(out: &mut String, c: char, width: Option<u32>, literal: &str, p: &Parts<'_>) {
+    let dt = p.dt;
+    // Only sub-second directives take a width.
+    if width.is_some() && c != 'N' && c != 'Q' {
+        out.push_str(literal);
+        return;
+    }
+    let hour12 = match dt.hour() % 12 {
+        0 => 12,
+        h => h,
+    };
+    let _ = match c {
+        'Y' => write!(out, "{:04}", dt.year()),
+        'y' => write!(out, "{:02}", i32::from(dt.year()).rem_euclid(100)),
+        'm' => write!(out, "{:02}", dt.month()),
+        'd' => write!(out, "{:02}", dt.day()),
+        'e' => write!(out, "{:>2}", dt.day()),
+        'H' => write!(out, "{:02}", dt.hour()),
+        'k' => write!(out, "{:>2}", dt.hour()),
+        'I' => write!(out, "{:02}", hour12),
+        'l' => write!(out, "{:>2}", hour12),
+        'M' => write!(out, "{:02}", dt.minute()),
+        'S' => write!(out, "{:02}", dt.second()),
+        'p' => write!(out, "{}", if dt.hour() < 12 { "AM" } else { "PM" }),
+        'j' => write!(out, "{:03}", dt.day_of_year()),
+        'a' | 'A' | 'u' | 'w' => {
+            let wd = dt.weekday().to_sunday_zero_offset();
+            match c {
+                'u' => write!(out, "{}", if wd == 0 { 7 } else { wd }),
+                'w' => write!(out, "{wd}"),
+                _ => {
+                    let name = WEEKDAYS[wd as usize % 7];
+                    out.push_str(if c == 'a' { &name[..3] } else { name });
+                    Ok(())
+                }
+            }
+        }
+        'b' | 'h' | 'B' => {
+            let name = MONTHS[(dt.month() as usize).saturating_sub(1) % 12];
+            out.push_str(if c == 'B' { name } else { &name[..3] });
+            Ok(())
+        }
+        'Z' => {
+            out.push_str(p.abbrev);
+            Ok(())
+        }
+        'z' => {
+            let s = p.offset_secs;
+            let sign = if s < 0 { '-' } else { '+' };
+            let a = s.unsigned_abs();
+            write!(out, "{sign}{:02}{:02}", a / 3600, a % 3600 / 60)
+        }
+        's' => write!(out, "{}", p.t.div_euclid(1_000_000)),
+        'N' | 'Q' => {
+            let w = width.unwrap_or(if c == 'N' { 9 } else { 3 });
+            if !(1..=9).contains(&w) {
+                out.push_str(literal);
+                return;
+            }
+            let v = p.nanos / 10i64.pow(9 - w);
+            write!(out, "{v:0w$}", w = w as usize)
+        }
+        'T' => {
+            write_format(out, "%H:%M:%S", p);
+            Ok(())
+        }
+        'D' | 'x' => {
+            write_format(out, "%m/%d/%y", p);
+            Ok(())
+        }
+        'F' => {
+            write_format(out, "%Y-%m-%d", p);
+            Ok(())
+        }
+        'X' => {
+            write_format(out, "%H:%M:%S", p);
+            Ok(())
+        }
+        'c' => {
+            write_format(out, "%a %b %e %H:%M:%S %Y", p);
+            Ok(())
+        }
+        'n' => {
+            out.push('\n');
+            Ok(())
+        }
+        't' => {
+            out.push('\t');
+            Ok(())
+        }
+        '%' => {
+            out.push('%');
+            Ok(())
+        }
+        _ => {
+            out.push_str(literal);
+            Ok(())
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-11-29T14:05:37.123456Z, a Sunday.
+    const T: Micros = 1_795_961_137_123_456;
+
+    fn utc(fmt: &str) -> String {
+        format_time(T, fmt, &Tz::utc())
+    }
+
+    #[test]
+    fn splunk_default_and_escu_formats() {
+        assert_eq!(utc(CONVERT_DEFAULT_FORMAT), "11/29/2026 14:05:37");
+        assert_eq!(utc(ESCU_CTIME_FORMAT), "2026-11-29T14:05:37");
+    }
+
+    #[test]
+    fn every_directive() {
+        assert_eq!(utc("%Y %y %m %d %e %H %I %M %S %p %j"), "2026 26 11 29 29 14 02 05 37 PM 333");
+        assert_eq!(utc("%a %A %b %B %h"), "Sun Sunday Nov November Nov");
+        assert_eq!(utc("%Z %z %s"), "UTC +0000 1795961137");
+        assert_eq!(utc("%T|%D|%F|%%"), "14:05:37|11/29/26|2026-11-29|%");
+        assert_eq!(utc("%u %w %k %l"), "7 0 14  2");
+        assert_eq!(utc("%c"), "Sun Nov 29 14:05:37 2026");
+        assert_eq!(utc("%x %X%n%t"), "11/29/26 14:05:37\n\t");
+    }
+
+    #[test]
+    fn subseconds() {
+        assert_eq!(utc("%S.%3N"), "37.123");
+        assert_eq!(utc("%6N"), "123456");
+        assert_eq!(utc("%9N"), "123456000");
+        assert_eq!(utc("%N"), "123456000");
+        assert_eq!(utc("%Q %3Q %6Q %1N"), "123 123 123456 1");
+        // Truncation, not rounding.
+        assert_eq!(format_time(999_999, "%3N", &Tz::utc()), "999");
+        // Negative instants still have a positive sub-second part.
+        assert_eq!(format_time(-1, "%Y-%m-%dT%H:%M:%S.%6N", &Tz::utc()), "1969-12-31T23:59:59.999999");
+    }
+
+    #[test]
+    fn unknown_directives_are_literal() {
+        assert_eq!(utc("%q %E %0N %10N %5d %"), "%q %E %0N %10N %5d %");
+        assert_eq!(utc("100%"), "100%");
+        assert_eq!(utc("%é"), "%é");
+        assert_eq!(utc("no directives"), "no directives");
+        assert_eq!(utc(""), "");
+    }
+
+    #[test]
+    fn padding_and_12h_clock() {
+        // 2026-01-05T00:07:09Z (Monday).
+        let t = 1_767_571_629_000_000;
+        assert_eq!(format_time(t, "%e|%I|%l|%p|%j|%a", &Tz::utc()), " 5|12|12|AM|005|Mon");
+    }
+
+    #[test]
+    fn time_zones() {
+        let paris = Tz::parse("Europe/Paris").unwrap();
+        assert_eq!(format_time(T, "%F %T %Z %z", &paris), "2026-11-29 15:05:37 CET +0100");
+        // 2026-07-15T12:00:00Z in summer.
+        assert_eq!(format_time(1_784_116_800_000_000, "%H %Z %z", &paris), "14 CEST +0200");
+        let india = Tz::parse("+05:30").unwrap();
+        assert_eq!(format_time(T, "%H:%M %z", &india), "19:35 +0530");
+        let neg = Tz::parse("-03:30").unwrap();
+        assert_eq!(format_time(T, "%H:%M %z", &neg), "10:35 -0330");
+    }
+
+    #[test]
+    fn extreme_inputs_do_not_panic() {
+        for t in [i64::MIN, i64::MAX, 0, -1] {
+            let s = format_time(t, "%Y %y %j %s %N %Q %c %Z %z", &Tz::utc());
+            assert!(!s.is_empty());
+        }
+    }
+}

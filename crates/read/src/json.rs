@@ -1,0 +1,297 @@
+//! JSON records: classification by content, flattening, and the streaming array reader.
+//!
+//! One JSON object is one event. Nested objects are flattened with dots (`a.b.c`); arrays
+//! become repeated fields (multivalue); `null` and empty strings make no field (as with XML).
+//! Numbers and booleans keep their JSON text. `raw` is the JSON text as read.
+//!
+//! | content | sourcetype | source | `_time` | host |
+//! |---|---|---|---|---|
+//! | has `event_simpleName` (CrowdStrike FDR) | `crowdstrike:events:sensor` | `crowdstrike` | `timestamp` (epoch ms), else `ProcessStartTime` (s) | `aid_computer_name` / `ComputerName` |
+//! | `fv` starts with `nvzFlow`, or has `pn` with `pid`/`ppath` (Cisco NVM) | `cisco:nvm:flowdata` | the file | `fsms` (ms), else `fss`, `fes` (s), `fems` (ms) | none |
+//! | Windows event log as JSON (`EventID`/`EventCode`, `winlog.event_id`, `Event.System.EventID`) | `XmlWinEventLog` | `XmlWinEventLog:<Channel>` | `@timestamp`, `TimeCreated`, `EventTime`, `SystemTime`, `UtcTime`, ... | `Computer` |
+//! | anything else | `_json` | the file | `@timestamp`, `timestamp`, `time` (ISO) | none |
+//!
+//! Windows JSON (OTRF/Mordor, NXLog, Winlogbeat, evtx_dump) is presented like an XML event:
+//! the fields Splunk's Windows add-on would extract are added under their XML names when the
+//! JSON lacks them: `EventCode`/`EventID` from `EventID`, `EventCode`, `winlog.event_id`,
+//! `Event.System.EventID`; `Computer` from `Hostname`, `ComputerName`, `host.name`,
+//! `winlog.computer_name`; `Name` from `SourceName`, `ProviderName`, `winlog.provider_name`;
+//! `Guid` from `ProviderGuid`; `EventRecordID` from `RecordNumber`, `winlog.record_id`;
+//! and every `winlog.event_data.X`, `event_data.X`, `Event.EventData.X`, `Event.System.X` as `X`.
+
+use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::io::BufRead;
+use std::sync::Arc;
+
+use crate::{at_line, timefmt, xml::XML_SOURCETYPE, Ctx};
+
+pub const CROWDSTRIKE_SOURCETYPE: &str = "crowdstrike:events:sensor";
+pub const NVM_SOURCETYPE: &str = "cisco:nvm:flowdata";
+pub const JSON_SOURCETYPE: &str = "_json";
+
+/// What a JSON object is, judged from its keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonKind {
+    CrowdStrike,
+    Nvm,
+    Windows,
+    Other,
+}
+
+/// Classifies a JSON object by its keys.
+pub fn classify(map: &Map<String, Value>) -> JsonKind {
+    if map.contains_key("event_simpleName") {
+        return JsonKind::CrowdStrike;
+    }
+    let fv_nvz = map.get("fv").and_then(Value::as_str).is_some_and(|s| s.starts_with("nvzFlow"));
+    if fv_nvz || (map.contains_key("pn") && (map.contains_key("pid") || map.contains_key("ppath")))
+    {
+        return JsonKind::Nvm;
+    }
+    let winlog = map.get("winlog").and_then(Value::as_object).is_some_and(|w| w.contains_key("event_id"));
+    let evtx_json = map
+        .get("Event")
+        .and_then(|e| e.get("System"))
+        .is_some_and(|s| s.get("EventID").is_some());
+    if map.contains_key("EventID") || map.contains_key("EventCode") || winlog || evtx_json {
+        return JsonKind::Windows;
+    }
+    JsonKind::Other
+}
+
+/// Flattens a JSON value into `out` under `prefix`.
+pub fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Null => {}
+        Value::String(s) => {
+            if !s.is_empty() {
+                out.push((prefix.to_string(), s.clone()));
+            }
+        }
+        Value::Bool(b) => out.push((prefix.to_string(), b.to_string())),
+        Value::Number(n) => out.push((prefix.to_string(), n.to_string())),
+        Value::Array(items) => {
+            for item in items {
+                flatten(prefix, item, out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                if prefix.is_empty() {
+                    flatten(k, item, out);
+                } else {
+                    flatten(&format!("{prefix}.{k}"), item, out);
+                }
+            }
+        }
+    }
+}
+
+fn first<'a>(fields: &'a [(String, String)], names: &[&str]) -> Option<&'a str> {
+    names
+        .iter()
+        .find_map(|n| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()))
+}
+
+fn first_time(fields: &[(String, String)], names: &[(&str, i64)]) -> Option<i64> {
+    for (n, per_sec) in names {
+        if let Some(v) = first(fields, &[n]) {
+            let t = if *per_sec == 0 { timefmt::parse_iso(v) } else { timefmt::parse_epoch(v, *per_sec) };
+            if t.is_some() {
+                return t;
+            }
+        }
+    }
+    None
+}
+
+/// Turns one parsed JSON value into an event in `ctx.ev` (already reset) and emits it.
+pub(crate) fn emit_value(v: Value, raw: &str, ctx: &mut Ctx) {
+    let Value::Object(map) = v else {
+        let loc = at_line(&ctx.ev.origin.file, ctx.ev.origin.line);
+        ctx.report.skip("not a JSON object", loc, "top-level JSON value is not an object");
+        return;
+    };
+    let kind = classify(&map);
+    let mut fields = std::mem::take(&mut ctx.ev.fields);
+    fields.clear();
+    flatten("", &Value::Object(map), &mut fields);
+    let ev = &mut ctx.ev;
+    match kind {
+        JsonKind::CrowdStrike => {
+            ev.sourcetype.push_str(CROWDSTRIKE_SOURCETYPE);
+            ev.source.push_str("crowdstrike");
+            ev.time = first_time(&fields, &[("timestamp", 1000), ("ProcessStartTime", 1)]);
+            ev.host = first(&fields, &["aid_computer_name", "ComputerName"]).unwrap_or("").to_string();
+        }
+        JsonKind::Nvm => {
+            ev.sourcetype.push_str(NVM_SOURCETYPE);
+            ev.source.push_str(&ev.origin.file);
+            ev.time = first_time(&fields, &[("fsms", 1000), ("fss", 1), ("fes", 1), ("fems", 1000)]);
+        }
+        JsonKind::Windows => {
+            fields = windows_fields(fields);
+            ev.sourcetype.push_str(XML_SOURCETYPE);
+            ev.source.push_str("XmlWinEventLog:");
+            ev.source.push_str(first(&fields, &["Channel"]).unwrap_or(""));
+            ev.host = first(&fields, &["Computer"]).unwrap_or("").to_string();
+            ev.time = first_time(
+                &fields,
+                &[
+                    ("@timestamp", 0),
+                    ("SystemTime", 0),
+                    ("TimeCreated", 0),
+                    ("EventTime", 0),
+                    ("event.created", 0),
+                    ("UtcTime", 0),
+                    ("timestamp", 0),
+                ],
+            );
+        }
+        JsonKind::Other => {
+            ev.sourcetype.push_str(JSON_SOURCETYPE);
+            ev.source.push_str(&ev.origin.file);
+            ev.time = first_time(&fields, &[("@timestamp", 0), ("timestamp", 0), ("time", 0)]);
+        }
+    }
+    ev.fields = fields;
+    ev.raw.push_str(raw);
+    ctx.emit();
+}
+
+/// Adds the XML-named fields a Windows JSON record lacks (see the module docs), in front.
+fn windows_fields(fields: Vec<(String, String)>) -> Vec<(String, String)> {
+    const PREFIXES: [&str; 4] = ["winlog.event_data.", "event_data.", "Event.EventData.", "Event.System."];
+    const ALIASES: [(&str, &[&str]); 7] = [
+        ("EventCode", &["EventCode", "EventID", "winlog.event_id", "Event.System.EventID"]),
+        ("EventID", &["EventID", "EventCode", "winlog.event_id", "Event.System.EventID"]),
+        ("Channel", &["winlog.channel", "Event.System.Channel"]),
+        ("Computer", &["Hostname", "ComputerName", "winlog.computer_name", "host.name", "Event.System.Computer"]),
+        ("Name", &["SourceName", "ProviderName", "winlog.provider_name", "Event.System.Provider.Name"]),
+        ("Guid", &["ProviderGuid", "winlog.provider_guid", "Event.System.Provider.Guid"]),
+        ("EventRecordID", &["RecordNumber", "winlog.record_id", "Event.System.EventRecordID"]),
+    ];
+    let has = |name: &str| fields.iter().any(|(k, _)| k == name);
+    let mut out: Vec<(String, String)> = Vec::with_capacity(fields.len() + 12);
+    for (name, sources) in ALIASES {
+        if !has(name) {
+            if let Some(v) = first(&fields, sources) {
+                out.push((name.to_string(), v.to_string()));
+            }
+        }
+    }
+    if !has("SystemTime") {
+        if let Some(v) = first(&fields, &["Event.System.TimeCreated.SystemTime", "Event.System.TimeCreated.#attributes.SystemTime"]) {
+            out.push(("SystemTime".to_string(), v.to_string()));
+        }
+    }
+    for (k, v) in &fields {
+        for p in PREFIXES {
+            if let Some(short) = k.strip_prefix(p) {
+                if !short.is_empty() && !has(short) && !short.contains('.') {
+                    out.push((short.to_string(), v.clone()));
+                }
+            }
+        }
+    }
+    out.extend(fields);
+    out
+}
+
+/// Streams a top-level JSON array: each element is parsed and emitted as it is read, so memory
+/// holds one element at a time. A syntax error stops the array (it cannot be resynchronised)
+/// and is reported with its line and column.
+pub(crate) fn read_json_array(r: &mut dyn BufRead, name: &Arc<str>, ctx: &mut Ctx) {
+    struct Seed<'c, 'a> {
+        ctx: &'c mut Ctx<'a>,
+        name: Arc<str>,
+    }
+    impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Seed<'_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON array")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut index = 0u64;
+            while let Some(v) = seq.next_element::<Value>()? {
+                index += 1;
+                // Array elements have no line of their own; the offset is the element index.
+                self.ctx.reset(&self.name, 0, index);
+                let raw = v.to_string();
+                emit_value(v, &raw, self.ctx);
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_reader(r);
+    let seed = Seed { ctx, name: Arc::clone(name) };
+    if let Err(e) = seed.deserialize(&mut de) {
+        ctx.report.skip("malformed JSON", at_line(name, e.line() as u64), e);
+        return;
+    }
+    if let Err(e) = de.end() {
+        ctx.report.skip("malformed JSON", at_line(name, e.line() as u64), e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn classifies() {
+        assert_eq!(classify(&obj(json!({"event_simpleName": "ProcessRollup2"}))), JsonKind::CrowdStrike);
+        assert_eq!(classify(&obj(json!({"fv": "nvzFlow_v11"}))), JsonKind::Nvm);
+        assert_eq!(classify(&obj(json!({"pn": "a.exe", "pid": "1"}))), JsonKind::Nvm);
+        assert_eq!(classify(&obj(json!({"EventID": 1, "Channel": "x"}))), JsonKind::Windows);
+        assert_eq!(classify(&obj(json!({"winlog": {"event_id": 1}}))), JsonKind::Windows);
+        assert_eq!(classify(&obj(json!({"Event": {"System": {"EventID": 1}}}))), JsonKind::Windows);
+        assert_eq!(classify(&obj(json!({"a": 1}))), JsonKind::Other);
+    }
+
+    #[test]
+    fn flattens_nested_and_arrays() {
+        let mut out = Vec::new();
+        flatten("", &json!({"a": {"b": 1, "c": [true, "x", null, ""]}, "d": null, "e": ""}), &mut out);
+        let want: Vec<(String, String)> = [("a.b", "1"), ("a.c", "true"), ("a.c", "x")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn windows_aliases() {
+        let mut f = Vec::new();
+        flatten(
+            "",
+            &json!({"EventID": 4688, "Hostname": "H", "Channel": "Security", "SourceName": "S",
+                    "winlog": {"event_data": {"CommandLine": "c"}}}),
+            &mut f,
+        );
+        let out = windows_fields(f);
+        let get = |n: &str| out.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        assert_eq!(get("EventCode"), Some("4688"));
+        assert_eq!(get("EventID"), Some("4688"));
+        assert_eq!(get("Computer"), Some("H"));
+        assert_eq!(get("Name"), Some("S"));
+        assert_eq!(get("CommandLine"), Some("c"));
+        assert_eq!(out.iter().filter(|(k, _)| k == "Channel").count(), 1);
+    }
+}

@@ -1,0 +1,133 @@
+//! What a read did: counts, and why records were skipped, with a few examples each.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How many examples to keep per skip reason. Enough to find the problem, bounded so that a
+/// file of ten million bad lines does not grow the report.
+pub const MAX_EXAMPLES: usize = 5;
+
+/// Records skipped for one reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    pub count: u64,
+    /// `file:line: message` or `file@offset: message`, first [`MAX_EXAMPLES`] only.
+    pub examples: Vec<String>,
+}
+
+/// The outcome of reading one or more files. Reading never fails as a whole: every problem is
+/// counted here under a short, stable reason (`"malformed JSON"`, `"not an XML event"`,
+/// `"unreadable file"`, `"bad EVTX chunk"`, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadReport {
+    /// Files (and archive members) opened.
+    pub files: u64,
+    /// Events handed to the sink.
+    pub events: u64,
+    /// Bytes consumed (decompressed bytes for compressed input).
+    pub bytes: u64,
+    /// Skipped records by reason, sorted by reason for stable output.
+    pub skipped: BTreeMap<String, Skipped>,
+}
+
+impl ReadReport {
+    /// Counts one skipped record. `location` is `file:line` or `file@offset`.
+    pub fn skip(&mut self, reason: &str, location: impl fmt::Display, message: impl fmt::Display) {
+        let s = self.skipped.entry(reason.to_string()).or_default();
+        s.count += 1;
+        if s.examples.len() < MAX_EXAMPLES {
+            let mut m = message.to_string();
+            truncate(&mut m, 200);
+            s.examples.push(format!("{location}: {m}"));
+        }
+    }
+
+    /// Total skipped records, all reasons.
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().map(|s| s.count).sum()
+    }
+
+    /// Count for one reason (0 when absent).
+    pub fn skipped_count(&self, reason: &str) -> u64 {
+        self.skipped.get(reason).map_or(0, |s| s.count)
+    }
+
+    /// Adds another report's counts into this one (examples are kept up to the bound).
+    pub fn merge(&mut self, other: ReadReport) {
+        self.files += other.files;
+        self.events += other.events;
+        self.bytes += other.bytes;
+        for (reason, o) in other.skipped {
+            let s = self.skipped.entry(reason).or_default();
+            s.count += o.count;
+            for e in o.examples {
+                if s.examples.len() < MAX_EXAMPLES {
+                    s.examples.push(e);
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for ReadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} files, {} events, {} bytes, {} skipped",
+            self.files,
+            self.events,
+            self.bytes,
+            self.skipped_total()
+        )?;
+        for (reason, s) in &self.skipped {
+            write!(f, "\n  {reason}: {}", s.count)?;
+            for e in &s.examples {
+                write!(f, "\n    {e}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Cuts a string to at most `max` bytes on a char boundary, marking the cut.
+pub(crate) fn truncate(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_and_bounds_examples() {
+        let mut a = ReadReport { files: 1, events: 2, bytes: 3, ..Default::default() };
+        for i in 0..4 {
+            a.skip("bad", format!("f:{i}"), "x");
+        }
+        let mut b = ReadReport { files: 1, events: 1, bytes: 1, ..Default::default() };
+        for i in 0..4 {
+            b.skip("bad", format!("g:{i}"), "y");
+        }
+        b.skip("other", "g:9", "z");
+        a.merge(b);
+        assert_eq!((a.files, a.events, a.bytes), (2, 3, 4));
+        assert_eq!(a.skipped_count("bad"), 8);
+        assert_eq!(a.skipped["bad"].examples.len(), MAX_EXAMPLES);
+        assert_eq!(a.skipped_total(), 9);
+        assert!(a.to_string().contains("other: 1"));
+    }
+
+    #[test]
+    fn truncates_on_char_boundary() {
+        let mut s = "é".repeat(300);
+        truncate(&mut s, 201);
+        assert!(s.ends_with("..."));
+    }
+}

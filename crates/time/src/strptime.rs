@@ -170,6 +170,33 @@ fn build(f: &Fields, tz: &Tz) -> Option<Micros> {
     if let Some(e) = f.epoch {
         return e.checked_mul(1_000_000)?.checked_add(f.nanos / 1000);
     }
+    let (dt, leap) = civil(f)?;
+    let ts = match f.offset {
+        Some(off) => Offset::from_seconds(off).ok()?.to_timestamp(dt).ok()?,
+        None => tz.as_jiff().to_ambiguous_timestamp(dt).compatible().ok()?,
+    };
+    micros(ts).checked_add(leap * 1_000_000)
+}
+
+/// Parses all of `s` (no trailing input) with a format without `%s`; returns the civil time and
+/// the explicit UTC offset in seconds, if the input had one. Used for absolute time modifiers.
+pub(crate) fn parse_civil_exact(s: &str, fmt: &str) -> Option<(DateTime, Option<i32>)> {
+    let mut f = Fields::default();
+    let mut pos = 0;
+    parse_into(s.as_bytes(), &mut pos, fmt, &mut f)?;
+    if pos != s.len() || !f.any || f.epoch.is_some() {
+        return None;
+    }
+    let (dt, leap) = civil(&f)?;
+    if leap != 0 {
+        return None;
+    }
+    Some((dt, f.offset))
+}
+
+/// The civil date-time of the parsed fields, plus 1 if the input named a leap second (:60),
+/// which counts as the next minute's :00.
+fn civil(f: &Fields) -> Option<(DateTime, i64)> {
     let year = i16::try_from(f.year.unwrap_or(1970)).ok()?;
     let date = match (f.month, f.day, f.yday) {
         (None, None, Some(yd)) => Date::new(year, 1, 1).ok()?.with().day_of_year(i16::try_from(yd).ok()?).build().ok()?,
@@ -182,7 +209,6 @@ fn build(f: &Fields, tz: &Tz) -> Option<Micros> {
         }
         hour = hour % 12 + if pm { 12 } else { 0 };
     }
-    // A leap second (:60) counts as the next minute's :00.
     let (second, leap) = match f.second.unwrap_or(0) {
         60 => (59, 1),
         s => (s, 0),
@@ -197,11 +223,7 @@ fn build(f: &Fields, tz: &Tz) -> Option<Micros> {
         i32::try_from(f.nanos).ok()?,
     )
     .ok()?;
-    let ts = match f.offset {
-        Some(off) => Offset::from_seconds(off).ok()?.to_timestamp(dt).ok()?,
-        None => tz.as_jiff().to_ambiguous_timestamp(dt).compatible().ok()?,
-    };
-    micros(ts).checked_add(leap * 1_000_000)
+    Some((dt, leap))
 }
 
 fn skip_ws(inp: &[u8], pos: &mut usize) {

@@ -1,0 +1,452 @@
+//! On-demand tokenizer for SPL.
+//!
+//! SPL has no single token grammar: `Processes.process=*\\C$\\*` is a field, `=` and a
+//! wildcard value in a search, while `a.b+1` is an identifier, `+` and a number in `eval`.
+//! So the lexer is driven by the parser, which asks for the next token in a [`Mode`] at a byte
+//! position; it never runs ahead. All positions are byte offsets into the whole text, so
+//! spans stay valid for sub-ranges (commands, subsearches).
+
+use crate::ast::Span;
+use crate::SplError;
+
+/// How to cut the next token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Search/command arguments: a word runs to whitespace or one of `( ) [ ] , | = < >`
+    /// (and `!` before `=`). Quoted segments glued to unquoted text form one word, as in
+    /// Splunk: `"Processes".*` is the word `Processes.*`.
+    Word,
+    /// eval/where expressions: identifiers, numbers, `"strings"`, `'field refs'`, operators.
+    Expr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sym {
+    LParen,
+    RParen,
+    LBracket,
+    RBracket,
+    Comma,
+    Pipe,
+    Eq,
+    EqEq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Plus,
+    Minus,
+    Star,
+    Slash,
+    Percent,
+    Dot,
+}
+
+impl Sym {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Sym::LParen => "(",
+            Sym::RParen => ")",
+            Sym::LBracket => "[",
+            Sym::RBracket => "]",
+            Sym::Comma => ",",
+            Sym::Pipe => "|",
+            Sym::Eq => "=",
+            Sym::EqEq => "==",
+            Sym::Ne => "!=",
+            Sym::Lt => "<",
+            Sym::Le => "<=",
+            Sym::Gt => ">",
+            Sym::Ge => ">=",
+            Sym::Plus => "+",
+            Sym::Minus => "-",
+            Sym::Star => "*",
+            Sym::Slash => "/",
+            Sym::Percent => "%",
+            Sym::Dot => ".",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Tok {
+    /// A word (Word mode) or an identifier (Expr mode), escapes resolved. `quoted` is true
+    /// when the whole word was one `"..."` string.
+    Word { text: String, quoted: bool },
+    /// `"..."` in Expr mode.
+    Str(String),
+    /// `'...'` in Expr mode: a field name.
+    FieldRef(String),
+    /// A number in Expr mode.
+    Num(f64),
+    Sym(Sym),
+    Eof,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Token {
+    pub tok: Tok,
+    pub span: Span,
+}
+
+impl Token {
+    /// A human description for error messages.
+    pub(crate) fn describe(&self) -> String {
+        match &self.tok {
+            Tok::Word { text, quoted: true } | Tok::Str(text) => format!("string \"{text}\""),
+            Tok::Word { text, .. } => format!("`{text}`"),
+            Tok::FieldRef(t) => format!("'{t}'"),
+            Tok::Num(n) => format!("number {n}"),
+            Tok::Sym(s) => format!("`{}`", s.as_str()),
+            Tok::Eof => "end of command".to_string(),
+        }
+    }
+
+    /// The unquoted word text, if this is an unquoted word.
+    pub(crate) fn bare_word(&self) -> Option<&str> {
+        match &self.tok {
+            Tok::Word { text, quoted: false } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// True for an unquoted word equal to `kw`, ignoring ASCII case.
+    pub(crate) fn is_keyword(&self, kw: &str) -> bool {
+        self.bare_word().is_some_and(|w| w.eq_ignore_ascii_case(kw))
+    }
+
+    pub(crate) fn is_sym(&self, s: Sym) -> bool {
+        self.tok == Tok::Sym(s)
+    }
+}
+
+/// Characters that end an unquoted word in Word mode.
+fn is_word_stop(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | ',' | '|' | '=' | '<' | '>' | '"')
+}
+
+/// Resolves SPL escapes in the body of a quoted string (or an unquoted word): `\\` is one
+/// backslash and `\"` a quote; a backslash before anything else stays as written, so
+/// `"C:\Windows\*"` and regexes like `\d` keep their backslashes.
+pub(crate) fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.peek() {
+                Some('\\') | Some('"') => {
+                    if let Some(n) = chars.next() {
+                        out.push(n);
+                    }
+                }
+                _ => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Finds the end of a `quote`-delimited string whose opening quote is at `start`; returns the
+/// byte offset just past the closing quote. Backslash escapes the next character.
+pub(crate) fn scan_quoted(src: &str, start: usize, end: usize, quote: u8) -> Result<usize, SplError> {
+    let bytes = src.as_bytes();
+    let mut i = start + 1;
+    while i < end {
+        match bytes.get(i) {
+            Some(b'\\') => i += 2,
+            Some(&b) if b == quote => return Ok(i + 1),
+            _ => i += 1,
+        }
+    }
+    let (_, col) = crate::line_col(src, start);
+    Err(SplError::syntax(
+        format!("unterminated string: the quote opened at column {col} is never closed"),
+        Span::new(start, end),
+    ))
+}
+
+/// The tokenizer over `src[..end]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Lexer<'a> {
+    pub src: &'a str,
+    pub end: usize,
+}
+
+impl<'a> Lexer<'a> {
+    pub(crate) fn new(src: &'a str, end: usize) -> Lexer<'a> {
+        Lexer { src, end: end.min(src.len()) }
+    }
+
+    fn char_at(&self, pos: usize) -> Option<char> {
+        if pos >= self.end {
+            return None;
+        }
+        self.src.get(pos..self.end).and_then(|s| s.chars().next())
+    }
+
+    /// Skips whitespace from `pos`.
+    pub(crate) fn skip_ws(&self, mut pos: usize) -> usize {
+        while let Some(c) = self.char_at(pos) {
+            if !c.is_whitespace() {
+                break;
+            }
+            pos += c.len_utf8();
+        }
+        pos
+    }
+
+    /// Lexes one token starting at (or after whitespace from) `pos`.
+    pub(crate) fn lex(&self, pos: usize, mode: Mode) -> Result<Token, SplError> {
+        let start = self.skip_ws(pos);
+        let Some(c) = self.char_at(start) else {
+            return Ok(Token { tok: Tok::Eof, span: Span::new(self.end, self.end) });
+        };
+        let next = self.char_at(start + c.len_utf8());
+        let sym = |s: Sym, len: usize| Ok(Token { tok: Tok::Sym(s), span: Span::new(start, start + len) });
+        match c {
+            '(' => return sym(Sym::LParen, 1),
+            ')' => return sym(Sym::RParen, 1),
+            '[' => return sym(Sym::LBracket, 1),
+            ']' => return sym(Sym::RBracket, 1),
+            ',' => return sym(Sym::Comma, 1),
+            '|' => return sym(Sym::Pipe, 1),
+            '=' if next == Some('=') => return sym(Sym::EqEq, 2),
+            '=' => return sym(Sym::Eq, 1),
+            '!' if next == Some('=') => return sym(Sym::Ne, 2),
+            '<' if next == Some('=') => return sym(Sym::Le, 2),
+            '<' => return sym(Sym::Lt, 1),
+            '>' if next == Some('=') => return sym(Sym::Ge, 2),
+            '>' => return sym(Sym::Gt, 1),
+            _ => {}
+        }
+        match mode {
+            Mode::Word => self.lex_word(start),
+            Mode::Expr => self.lex_expr(start, c),
+        }
+    }
+
+    fn lex_word(&self, start: usize) -> Result<Token, SplError> {
+        let mut pos = start;
+        let mut text = String::new();
+        let mut segments = 0;
+        let mut all_quoted = true;
+        while let Some(c) = self.char_at(pos) {
+            if c == '"' {
+                let close = scan_quoted(self.src, pos, self.end, b'"')?;
+                text.push_str(&unescape(self.src.get(pos + 1..close - 1).unwrap_or("")));
+                pos = close;
+                segments += 1;
+                continue;
+            }
+            if is_word_stop(c) || (c == '!' && self.char_at(pos + 1) == Some('=')) {
+                break;
+            }
+            let seg_start = pos;
+            while let Some(c) = self.char_at(pos) {
+                if is_word_stop(c) || (c == '!' && self.char_at(pos + 1) == Some('=')) {
+                    break;
+                }
+                pos += c.len_utf8();
+            }
+            text.push_str(&unescape(self.src.get(seg_start..pos).unwrap_or("")));
+            segments += 1;
+            all_quoted = false;
+        }
+        if pos == start {
+            // Only reachable for a lone `!` followed by `=`, handled as a symbol above.
+            return Err(SplError::syntax("unexpected character", Span::new(start, start + 1)));
+        }
+        Ok(Token { tok: Tok::Word { text, quoted: all_quoted && segments == 1 }, span: Span::new(start, pos) })
+    }
+
+    fn lex_expr(&self, start: usize, c: char) -> Result<Token, SplError> {
+        let sym = |s: Sym| Ok(Token { tok: Tok::Sym(s), span: Span::new(start, start + 1) });
+        match c {
+            '+' => return sym(Sym::Plus),
+            '-' => return sym(Sym::Minus),
+            '*' => return sym(Sym::Star),
+            '/' => return sym(Sym::Slash),
+            '%' => return sym(Sym::Percent),
+            '.' if !self.char_at(start + 1).is_some_and(|d| d.is_ascii_digit()) => return sym(Sym::Dot),
+            '"' => {
+                let close = scan_quoted(self.src, start, self.end, b'"')?;
+                let body = self.src.get(start + 1..close - 1).unwrap_or("");
+                return Ok(Token { tok: Tok::Str(unescape(body)), span: Span::new(start, close) });
+            }
+            '\'' => {
+                let close = scan_quoted(self.src, start, self.end, b'\'')?;
+                let body = self.src.get(start + 1..close - 1).unwrap_or("");
+                return Ok(Token { tok: Tok::FieldRef(body.replace("\\'", "'")), span: Span::new(start, close) });
+            }
+            _ => {}
+        }
+        if c.is_ascii_digit() || c == '.' {
+            return self.lex_number(start);
+        }
+        if c.is_alphabetic() || c == '_' || c == '@' || c == '$' || c == '{' {
+            let mut pos = start;
+            while let Some(ch) = self.char_at(pos) {
+                let ok = ch.is_alphanumeric()
+                    || matches!(ch, '_' | '@' | '$' | '{' | '}')
+                    || (ch == '.'
+                        && self.char_at(pos + 1).is_some_and(|n| n.is_alphanumeric() || n == '_' || n == '{'));
+                if !ok {
+                    break;
+                }
+                pos += ch.len_utf8();
+            }
+            let text = self.src.get(start..pos).unwrap_or("").to_string();
+            return Ok(Token { tok: Tok::Word { text, quoted: false }, span: Span::new(start, pos) });
+        }
+        Err(SplError::syntax(format!("unexpected character `{c}` in expression"), Span::new(start, start + c.len_utf8())))
+    }
+
+    fn lex_number(&self, start: usize) -> Result<Token, SplError> {
+        let mut pos = start;
+        let mut seen_dot = false;
+        let mut seen_exp = false;
+        while let Some(ch) = self.char_at(pos) {
+            if ch.is_ascii_digit() {
+                pos += 1;
+            } else if ch == '.' && !seen_dot && !seen_exp {
+                seen_dot = true;
+                pos += 1;
+            } else if (ch == 'e' || ch == 'E')
+                && !seen_exp
+                && pos > start
+                && (self.char_at(pos + 1).is_some_and(|d| d.is_ascii_digit())
+                    || (matches!(self.char_at(pos + 1), Some('+') | Some('-'))
+                        && self.char_at(pos + 2).is_some_and(|d| d.is_ascii_digit())))
+            {
+                seen_exp = true;
+                pos += 2;
+            } else {
+                break;
+            }
+        }
+        let text = self.src.get(start..pos).unwrap_or("");
+        let span = Span::new(start, pos);
+        // Something like `10m` or `1h`: not a number; let the parser report it.
+        if self.char_at(pos).is_some_and(|c| c.is_alphabetic() || c == '_') {
+            let mut end = pos;
+            while let Some(ch) = self.char_at(end) {
+                if !(ch.is_alphanumeric() || ch == '_') {
+                    break;
+                }
+                end += ch.len_utf8();
+            }
+            return Err(SplError::syntax(
+                format!("`{}` is not a number or a field name", self.src.get(start..end).unwrap_or("")),
+                Span::new(start, end),
+            ));
+        }
+        match text.parse::<f64>() {
+            Ok(n) => Ok(Token { tok: Tok::Num(n), span }),
+            Err(_) => Err(SplError::syntax(format!("invalid number `{text}`"), span)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<Tok> {
+        let lx = Lexer::new(s, s.len());
+        let mut pos = 0;
+        let mut out = vec![];
+        loop {
+            let t = lx.lex(pos, Mode::Word).expect("lex");
+            if t.tok == Tok::Eof {
+                return out;
+            }
+            pos = t.span.end;
+            out.push(t.tok);
+        }
+    }
+
+    fn w(s: &str, quoted: bool) -> Tok {
+        Tok::Word { text: s.into(), quoted }
+    }
+
+    #[test]
+    fn words_and_symbols() {
+        assert_eq!(
+            words(r#"Processes.process=*\\C$\\* x!="a b" (y<=3)"#),
+            vec![
+                w("Processes.process", false),
+                Tok::Sym(Sym::Eq),
+                w(r"*\C$\*", false),
+                w("x", false),
+                Tok::Sym(Sym::Ne),
+                w("a b", true),
+                Tok::Sym(Sym::LParen),
+                w("y", false),
+                Tok::Sym(Sym::Le),
+                w("3", false),
+                Tok::Sym(Sym::RParen),
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_glued_to_text_is_one_word() {
+        assert_eq!(words(r#"rename "Processes".* AS *"#), vec![w("rename", false), w("Processes.*", false), w("AS", false), w("*", false)]);
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape(r#"C:\Windows\*"#), r"C:\Windows\*");
+        assert_eq!(unescape(r#"a\\b\"c\d"#), r#"a\b"c\d"#);
+        assert_eq!(words(r#""say \"hi\"""#), vec![w(r#"say "hi""#, true)]);
+    }
+
+    #[test]
+    fn unterminated_string_errors() {
+        let s = r#"x="abc"#;
+        let e = Lexer::new(s, s.len()).lex(2, Mode::Word).unwrap_err();
+        assert_eq!(e.span.start, 2);
+        assert!(e.message.contains("column 3"), "{}", e.message);
+    }
+
+    #[test]
+    fn expr_tokens() {
+        let s = r#"a.b+1.5."x".'f g' Processes.dest"#;
+        let lx = Lexer::new(s, s.len());
+        let mut pos = 0;
+        let mut out = vec![];
+        loop {
+            let t = lx.lex(pos, Mode::Expr).expect("lex");
+            if t.tok == Tok::Eof {
+                break;
+            }
+            pos = t.span.end;
+            out.push(t.tok);
+        }
+        assert_eq!(
+            out,
+            vec![
+                w("a.b", false),
+                Tok::Sym(Sym::Plus),
+                Tok::Num(1.5),
+                Tok::Sym(Sym::Dot),
+                Tok::Str("x".into()),
+                Tok::Sym(Sym::Dot),
+                Tok::FieldRef("f g".into()),
+                w("Processes.dest", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn never_panics_on_odd_bytes() {
+        for s in ["\"", "'", "é=\"", "!", "1e", "1e+", ".", "\\", "a\"b"] {
+            let lx = Lexer::new(s, s.len());
+            let _ = lx.lex(0, Mode::Word);
+            let _ = lx.lex(0, Mode::Expr);
+        }
+    }
+}

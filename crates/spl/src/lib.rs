@@ -12,4 +12,4 @@ mod parser;
 
 pub use error::{line_col, ErrorKind, SplError};
 pub use macros::{expand_macros, ExpandLimits, MacroDef, MacroSource};
-pub use parser::{parse, parse_eval_expr, parse_search_expr};
+pub use parser::{parse, parse_eval_expr, parse_search_expr, SUPPORTED_COMMANDS};

@@ -1,0 +1,310 @@
+//! Recursive-descent parser from (macro-expanded) SPL text to [`crate::ast`].
+//!
+//! The text is first cut into commands at top-level `|` (not inside quotes or `[...]`); each
+//! command is parsed within its own byte range by a [`Parser`] that pulls tokens from the
+//! [`Lexer`] in the mode the grammar needs at that point. Every command must consume its whole
+//! range, so trailing garbage is an error rather than silently ignored.
+
+mod commands;
+mod eval;
+mod search;
+mod stats;
+
+use crate::ast::{Command, CommandKind, Expr, Pipeline, SearchExpr, Span};
+use crate::lexer::{scan_quoted, Lexer, Mode, Sym, Tok, Token};
+use crate::{ErrorKind, SplError};
+
+/// Nesting bound for parentheses, subsearches and unary chains.
+pub(crate) const MAX_DEPTH: usize = 256;
+
+/// Commands the parser understands; anything else is [`ErrorKind::UnsupportedCommand`].
+pub const SUPPORTED_COMMANDS: &[&str] = &[
+    "search", "tstats", "where", "eval", "stats", "eventstats", "rename", "table", "fields", "dedup", "sort", "head",
+    "convert", "join", "lookup", "inputlookup", "rex", "regex", "fillnull", "bin", "bucket", "mvexpand", "makemv",
+];
+
+/// Parses a macro-expanded search into a pipeline.
+pub fn parse(text: &str) -> Result<Pipeline, SplError> {
+    parse_pipeline(text, 0, text.len(), 0)
+}
+
+/// Parses a standalone search expression (as after `search` or tstats `where`).
+pub fn parse_search_expr(text: &str) -> Result<SearchExpr, SplError> {
+    let mut p = Parser::new(text, 0, text.len(), 0);
+    let e = p.search_expr(false)?;
+    p.expect_end()?;
+    Ok(e)
+}
+
+/// Parses a standalone eval expression.
+pub fn parse_eval_expr(text: &str) -> Result<Expr, SplError> {
+    let mut p = Parser::new(text, 0, text.len(), 0);
+    let e = p.expr()?;
+    p.expect_end()?;
+    Ok(e)
+}
+
+/// Parses `text[start..end]` as a pipeline (the whole search or a subsearch's body).
+pub(crate) fn parse_pipeline(text: &str, start: usize, end: usize, depth: usize) -> Result<Pipeline, SplError> {
+    if depth > MAX_DEPTH {
+        return Err(SplError::new(ErrorKind::Limit, format!("subsearches nest deeper than {MAX_DEPTH}"), Span::new(start, end)));
+    }
+    let segments = split_commands(text, start, end)?;
+    let lexer = Lexer::new(text, end);
+    let first = lexer.skip_ws(start);
+    let leading_pipe = text.as_bytes().get(first) == Some(&b'|') && first < end;
+    let mut commands = Vec::new();
+    for (i, (s, e)) in segments.iter().copied().enumerate() {
+        let body_start = Lexer::new(text, e).skip_ws(s);
+        if i == 0 && !leading_pipe && !Parser::new(text, s, e, depth).peek(Mode::Word)?.is_keyword("search") {
+            // The implicit leading search; an empty one (or `*`) matches everything.
+            let mut p = Parser::new(text, s, e, depth);
+            let expr = p.search_expr(false)?;
+            p.expect_end()?;
+            commands.push(Command { name: "search".into(), span: Span::new(body_start, trim_end(text, s, e)), kind: CommandKind::Search(expr) });
+            continue;
+        }
+        if i == 0 && leading_pipe {
+            // Text before the leading `|` is whitespace only.
+            continue;
+        }
+        if body_start >= e {
+            return Err(SplError::syntax("empty command: expected a command name after `|`", Span::new(s.saturating_sub(1), e)));
+        }
+        commands.push(parse_command(text, s, e, depth)?);
+    }
+    if commands.is_empty() {
+        return Err(SplError::syntax("empty search", Span::new(start, end)));
+    }
+    Ok(Pipeline { commands, span: Span::new(first.min(end), trim_end(text, start, end)) })
+}
+
+fn trim_end(text: &str, start: usize, end: usize) -> usize {
+    let s = text.get(start..end).unwrap_or("");
+    start + s.trim_end().len()
+}
+
+/// Byte ranges of the commands in `text[start..end]`, split at `|` outside quotes and
+/// brackets. The ranges exclude the `|` itself; the first one is what precedes the first `|`.
+fn split_commands(text: &str, start: usize, end: usize) -> Result<Vec<(usize, usize)>, SplError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut seg_start = start;
+    let mut brackets: Vec<usize> = Vec::new();
+    let mut i = start;
+    while i < end {
+        match bytes.get(i) {
+            Some(b'"') => {
+                i = scan_quoted(text, i, end, b'"')?;
+                continue;
+            }
+            Some(b'[') => brackets.push(i),
+            Some(b']') => {
+                if brackets.pop().is_none() {
+                    return Err(SplError::syntax("unexpected `]` without a matching `[`", Span::new(i, i + 1)));
+                }
+            }
+            Some(b'|') if brackets.is_empty() => {
+                out.push((seg_start, i));
+                seg_start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if let Some(&open) = brackets.last() {
+        let (_, col) = crate::line_col(text, open);
+        return Err(SplError::syntax(format!("expected `]` to close `[` opened at column {col}"), Span::new(open, end)));
+    }
+    out.push((seg_start, end));
+    Ok(out)
+}
+
+/// Parses one command in `text[start..end]` (without its leading `|`).
+fn parse_command(text: &str, start: usize, end: usize, depth: usize) -> Result<Command, SplError> {
+    let mut p = Parser::new(text, start, end, depth);
+    let name_tok = p.next(Mode::Word)?;
+    let Some(raw_name) = name_tok.bare_word() else {
+        return Err(SplError::syntax(format!("expected a command name, found {}", name_tok.describe()), name_tok.span));
+    };
+    let name = raw_name.to_ascii_lowercase();
+    let kind = match name.as_str() {
+        "search" => {
+            let e = p.search_expr(false)?;
+            CommandKind::Search(e)
+        }
+        "tstats" => CommandKind::Tstats(p.tstats()?),
+        "where" => CommandKind::Where(p.expr()?),
+        "eval" => CommandKind::Eval(p.eval_assignments()?),
+        "stats" => CommandKind::Stats(p.stats()?),
+        "eventstats" => CommandKind::Eventstats(p.stats()?),
+        "rename" => CommandKind::Rename(p.rename()?),
+        "table" => CommandKind::Table(p.field_list(false)?),
+        "fields" => p.fields()?,
+        "dedup" => CommandKind::Dedup(p.dedup()?),
+        "sort" => CommandKind::Sort(p.sort()?),
+        "head" => CommandKind::Head(p.head()?),
+        "convert" => CommandKind::Convert(p.convert()?),
+        "join" => CommandKind::Join(p.join()?),
+        "lookup" => CommandKind::Lookup(p.lookup()?),
+        "inputlookup" => CommandKind::Inputlookup(p.inputlookup()?),
+        "rex" => CommandKind::Rex(p.rex()?),
+        "regex" => CommandKind::Regex(p.regex()?),
+        "fillnull" => CommandKind::Fillnull(p.fillnull()?),
+        "bin" | "bucket" => CommandKind::Bin(p.bin()?),
+        "mvexpand" => p.mvexpand()?,
+        "makemv" => p.makemv()?,
+        _ => {
+            return Err(SplError::new(
+                ErrorKind::UnsupportedCommand(name.clone()),
+                format!("unsupported command `{name}`"),
+                name_tok.span,
+            ))
+        }
+    };
+    p.expect_end()?;
+    Ok(Command { name, span: Span::new(name_tok.span.start, trim_end(text, start, end)), kind })
+}
+
+/// Token cursor over one command's byte range.
+pub(crate) struct Parser<'a> {
+    pub(crate) src: &'a str,
+    pub(crate) lexer: Lexer<'a>,
+    pub(crate) pos: usize,
+    /// Nesting depth (parentheses, subsearches) so far.
+    pub(crate) depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    pub(crate) fn new(src: &'a str, start: usize, end: usize, depth: usize) -> Parser<'a> {
+        Parser { src, lexer: Lexer::new(src, end), pos: start, depth }
+    }
+
+    pub(crate) fn end(&self) -> usize {
+        self.lexer.end
+    }
+
+    pub(crate) fn peek(&self, mode: Mode) -> Result<Token, SplError> {
+        self.lexer.lex(self.pos, mode)
+    }
+
+    /// The token after the next one.
+    pub(crate) fn peek2(&self, mode: Mode) -> Result<Token, SplError> {
+        let first = self.lexer.lex(self.pos, mode)?;
+        self.lexer.lex(first.span.end, mode)
+    }
+
+    pub(crate) fn next(&mut self, mode: Mode) -> Result<Token, SplError> {
+        let t = self.lexer.lex(self.pos, mode)?;
+        self.pos = t.span.end;
+        Ok(t)
+    }
+
+    pub(crate) fn at_end(&self) -> Result<bool, SplError> {
+        Ok(self.peek(Mode::Word)?.tok == Tok::Eof)
+    }
+
+    pub(crate) fn expect_end(&mut self) -> Result<(), SplError> {
+        let t = self.peek(Mode::Word)?;
+        match t.tok {
+            Tok::Eof => Ok(()),
+            Tok::Sym(Sym::RParen) => Err(SplError::syntax("unexpected `)` without a matching `(`", t.span)),
+            _ => Err(SplError::syntax(format!("unexpected {}", t.describe()), t.span)),
+        }
+    }
+
+    /// Consumes the symbol `s` if it is next.
+    pub(crate) fn eat_sym(&mut self, s: Sym, mode: Mode) -> Result<bool, SplError> {
+        if self.peek(mode)?.is_sym(s) {
+            self.next(mode)?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Consumes an unquoted keyword (any case) if it is next.
+    pub(crate) fn eat_keyword(&mut self, kw: &str) -> Result<bool, SplError> {
+        if self.peek(Mode::Word)?.is_keyword(kw) {
+            self.next(Mode::Word)?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Expects `)` closing the `(` at `open`.
+    pub(crate) fn expect_close(&mut self, open: Span, mode: Mode) -> Result<(), SplError> {
+        let t = self.peek(mode)?;
+        if t.is_sym(Sym::RParen) {
+            self.next(mode)?;
+            return Ok(());
+        }
+        let (_, col) = crate::line_col(self.src, open.start);
+        Err(SplError::syntax(format!("expected `)` to close `(` opened at column {col}, found {}", t.describe()), t.span))
+    }
+
+    /// A word (quoted or not) such as a field name or option value.
+    pub(crate) fn word(&mut self, what: &str) -> Result<(String, Span), SplError> {
+        let t = self.next(Mode::Word)?;
+        match t.tok {
+            Tok::Word { text, .. } => Ok((text, t.span)),
+            _ => Err(SplError::syntax(format!("expected {what}, found {}", t.describe()), t.span)),
+        }
+    }
+
+    /// `name=value` if the next tokens are a bare word followed by `=`.
+    pub(crate) fn option(&mut self) -> Result<Option<(String, String, Span)>, SplError> {
+        let t = self.peek(Mode::Word)?;
+        let Some(name) = t.bare_word().map(str::to_string) else { return Ok(None) };
+        if !self.peek2(Mode::Word)?.is_sym(Sym::Eq) {
+            return Ok(None);
+        }
+        self.next(Mode::Word)?;
+        let eq = self.next(Mode::Word)?;
+        let v = self.next(Mode::Word)?;
+        match v.tok {
+            Tok::Word { text, .. } => Ok(Some((name, text, Span::new(t.span.start, v.span.end)))),
+            _ => Err(SplError::syntax(format!("missing value after `{name}=`"), Span::new(eq.span.start, eq.span.end))),
+        }
+    }
+
+    pub(crate) fn enter(&mut self, span: Span) -> Result<(), SplError> {
+        self.enter_weighted(span, 1)
+    }
+
+    /// Like [`Parser::enter`] for grammar levels that use several stack frames per nesting
+    /// (eval expressions), so that the cap also bounds stack use.
+    pub(crate) fn enter_weighted(&mut self, span: Span, weight: usize) -> Result<(), SplError> {
+        self.depth += weight;
+        if self.depth > MAX_DEPTH {
+            return Err(SplError::new(ErrorKind::Limit, format!("expression nests deeper than {MAX_DEPTH} levels"), span));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn leave(&mut self) {
+        self.leave_weighted(1);
+    }
+
+    pub(crate) fn leave_weighted(&mut self, weight: usize) {
+        self.depth = self.depth.saturating_sub(weight);
+    }
+}
+
+/// Parses an unsigned integer option value.
+pub(crate) fn parse_u64(text: &str, span: Span, what: &str) -> Result<u64, SplError> {
+    text.parse::<u64>().map_err(|_| SplError::syntax(format!("{what} must be a whole number, found `{text}`"), span))
+}
+
+/// Parses a Splunk boolean option value (`true`/`t`/`1`/`false`/`f`/`0`).
+pub(crate) fn parse_bool(text: &str, span: Span, what: &str) -> Result<bool, SplError> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "t" | "1" | "yes" => Ok(true),
+        "false" | "f" | "0" | "no" => Ok(false),
+        _ => Err(SplError::syntax(format!("{what} must be true or false, found `{text}`"), span)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,317 @@
+//! Whole-pipeline tests: the seed search and each command's syntax.
+
+use crate::ast::*;
+use crate::{parse, ErrorKind};
+
+fn v(s: &str) -> SearchValue {
+    SearchValue { text: s.into(), quoted: false }
+}
+fn q(s: &str) -> SearchValue {
+    SearchValue { text: s.into(), quoted: true }
+}
+fn eq(f: &str, val: &str) -> SearchExpr {
+    SearchExpr::Compare { field: f.into(), op: CompareOp::Eq, value: v(val) }
+}
+fn kinds(text: &str) -> Vec<CommandKind> {
+    parse(text).unwrap_or_else(|e| panic!("{}", e.render(text, "test"))).commands.into_iter().map(|c| c.kind).collect()
+}
+fn one(text: &str) -> CommandKind {
+    let mut k = kinds(text);
+    assert_eq!(k.len(), 1, "{text}");
+    k.remove(0)
+}
+fn err(text: &str) -> crate::SplError {
+    parse(text).expect_err(text)
+}
+fn agg(func: &str, arg: Option<&str>, name: &str) -> Aggregation {
+    Aggregation { func: func.into(), arg: arg.map(|a| AggArg::Field(a.into())), name: name.into() }
+}
+
+/// The seed detection's search after macro expansion (DESIGN.md "The seed's search").
+const SEED: &str = r#"| tstats summariesonly=false allow_old_summaries=true fillnull_value=null count min(_time) as firstTime max(_time) as lastTime
+  from datamodel=Endpoint.Processes where (Processes.process_name=msiexec.exe OR Processes.original_file_name=msiexec.exe) Processes.process IN ("*http://*", "*https://*")
+  by Processes.action Processes.dest Processes.original_file_name Processes.parent_process
+  Processes.parent_process_exec Processes.parent_process_guid Processes.parent_process_id
+  Processes.parent_process_name Processes.parent_process_path Processes.process Processes.process_exec
+  Processes.process_guid Processes.process_hash Processes.process_id Processes.process_integrity_level
+  Processes.process_name Processes.process_path Processes.user Processes.user_id Processes.vendor_product
+| rename Processes.* AS *
+| convert timeformat="%Y-%m-%dT%H:%M:%S" ctime(firstTime)
+| convert timeformat="%Y-%m-%dT%H:%M:%S" ctime(lastTime)
+| search *"#;
+
+#[test]
+fn seed_search() {
+    let p = parse(SEED).unwrap_or_else(|e| panic!("{}", e.render(SEED, "seed")));
+    let names: Vec<&str> = p.commands.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["tstats", "rename", "convert", "convert", "search"]);
+    let CommandKind::Tstats(t) = &p.commands[0].kind else { panic!() };
+    assert_eq!(t.option("summariesonly"), Some("false"));
+    assert_eq!(t.option("allow_old_summaries"), Some("true"));
+    assert_eq!(t.option("fillnull_value"), Some("null"));
+    assert_eq!(
+        t.aggregations,
+        vec![agg("count", None, "count"), agg("min", Some("_time"), "firstTime"), agg("max", Some("_time"), "lastTime")]
+    );
+    assert_eq!(t.datamodel, "Endpoint.Processes");
+    assert_eq!(
+        t.filter,
+        SearchExpr::And(vec![
+            SearchExpr::Or(vec![eq("Processes.process_name", "msiexec.exe"), eq("Processes.original_file_name", "msiexec.exe")]),
+            SearchExpr::In { field: "Processes.process".into(), values: vec![q("*http://*"), q("*https://*")] },
+        ])
+    );
+    // DESIGN.md's by-clause names 20 fields (action ... vendor_product).
+    assert_eq!(t.by.len(), 20);
+    assert_eq!(t.by[0], "Processes.action");
+    assert_eq!(t.by[19], "Processes.vendor_product");
+    assert_eq!(t.span, None);
+    assert_eq!(p.commands[1].kind, CommandKind::Rename(vec![("Processes.*".into(), "*".into())]));
+    assert_eq!(
+        p.commands[2].kind,
+        CommandKind::Convert(Convert {
+            timeformat: Some("%Y-%m-%dT%H:%M:%S".into()),
+            conversions: vec![Conversion { func: "ctime".into(), field: "firstTime".into(), alias: None }],
+        })
+    );
+    assert_eq!(p.commands[4].kind, CommandKind::Search(SearchExpr::All));
+    // Spans point at the command text.
+    let c = &p.commands[1];
+    assert_eq!(&SEED[c.span.start..c.span.end], "rename Processes.* AS *");
+}
+
+#[test]
+fn seed_via_macros() {
+    use crate::{expand_macros, ExpandLimits, MacroDef, MacroSource};
+    struct M(Vec<MacroDef>);
+    impl MacroSource for M {
+        fn lookup(&self, name: &str, arity: usize) -> Option<&MacroDef> {
+            self.0.iter().find(|d| d.name == name && d.args.len() == arity)
+        }
+    }
+    let d = |n: &str, a: &[&str], def: &str| MacroDef { name: n.into(), args: a.iter().map(|s| s.to_string()).collect(), definition: def.into() };
+    let m = M(vec![
+        d("security_content_summariesonly", &[], "summariesonly=`summariesonly_config` allow_old_summaries=`oldsummaries_config` fillnull_value=`fillnull_config`"),
+        d("summariesonly_config", &[], "false"),
+        d("oldsummaries_config", &[], "true"),
+        d("fillnull_config", &[], "null"),
+        d("process_msiexec", &[], "(Processes.process_name=msiexec.exe OR Processes.original_file_name=msiexec.exe)"),
+        d("drop_dm_object_name", &["object"], "rename $object$.* AS *"),
+        d("security_content_ctime", &["field"], "convert timeformat=\"%Y-%m-%dT%H:%M:%S\" ctime($field$)"),
+        d("windows_msiexec_remote_download_filter", &[], "search *"),
+    ]);
+    let raw = "| tstats `security_content_summariesonly` count min(_time) as firstTime max(_time) as lastTime from datamodel=Endpoint.Processes where `process_msiexec` Processes.process IN (\"*http://*\", \"*https://*\") by Processes.action Processes.dest | `drop_dm_object_name(\"Processes\")` | `security_content_ctime(firstTime)` | `security_content_ctime(lastTime)` | `windows_msiexec_remote_download_filter`";
+    let text = expand_macros(raw, &m, &ExpandLimits::default()).unwrap();
+    let p = parse(&text).unwrap();
+    assert_eq!(p.commands.len(), 5);
+    assert_eq!(p.commands[1].kind, CommandKind::Rename(vec![("Processes.*".into(), "*".into())]));
+}
+
+#[test]
+fn implicit_search_and_pipes_in_quotes() {
+    let k = kinds(r#"sysmon EventCode=1 CommandLine="*a|b*" | where x="|""#);
+    assert_eq!(k.len(), 2);
+    let CommandKind::Search(SearchExpr::And(items)) = &k[0] else { panic!("{k:?}") };
+    assert_eq!(items[2], SearchExpr::Compare { field: "CommandLine".into(), op: CompareOp::Eq, value: q("*a|b*") });
+    assert_eq!(one("search a=1"), CommandKind::Search(eq("a", "1")));
+    assert_eq!(one("| SEARCH a=1"), CommandKind::Search(eq("a", "1")));
+}
+
+#[test]
+fn unsupported_command() {
+    let text = "| tstats count from datamodel=Endpoint.Processes | xmlkv";
+    let e = err(text);
+    assert_eq!(e.kind, ErrorKind::UnsupportedCommand("xmlkv".into()));
+    assert_eq!(e.message, "unsupported command `xmlkv`");
+    assert_eq!(&text[e.span.start..e.span.end], "xmlkv");
+    for c in ["transaction dest maxspan=5m", "apply model", "map search=\"x\"", "appendpipe [stats count]", "spath", "streamstats count"] {
+        let e = err(&format!("| inputlookup t | {c}"));
+        assert!(matches!(e.kind, ErrorKind::UnsupportedCommand(_)), "{c}: {e:?}");
+    }
+}
+
+#[test]
+fn pipeline_errors() {
+    assert!(err("a | | b").message.contains("empty command"));
+    assert!(err("| join x [search a").message.contains("expected `]`"));
+    assert!(err("a ]").message.contains("`]`"));
+    assert!(err("| tstats count where x=\"abc").message.contains("unterminated string"));
+    assert!(err("| eval").message.contains("expected `field=expression`"));
+    assert!(err("| rename a b").message.contains("expected `AS`"));
+}
+
+#[test]
+fn tstats_variants() {
+    let CommandKind::Tstats(t) = one("| TSTATS count FROM datamodel=Endpoint.Processes BY _time span=1h Processes.dest, Processes.user") else { panic!() };
+    assert_eq!(t.by, vec!["_time", "Processes.dest", "Processes.user"]);
+    assert_eq!(t.span.as_deref(), Some("1h"));
+    assert_eq!(t.filter, SearchExpr::All);
+    let CommandKind::Tstats(t) = one("| tstats prestats=f dc(x) distinct_count(y) values(Processes.process) latest(z) as l from datamodel=Endpoint where nodename=Processes.x x=\"by\" (a by) by a") else { panic!() };
+    assert_eq!(t.option("PRESTATS"), Some("f"));
+    assert_eq!(
+        t.aggregations,
+        vec![
+            agg("dc", Some("x"), "dc(x)"),
+            agg("dc", Some("y"), "distinct_count(y)"),
+            agg("values", Some("Processes.process"), "values(Processes.process)"),
+            agg("latest", Some("z"), "l"),
+        ]
+    );
+    assert_eq!(t.datamodel, "Endpoint");
+    assert_eq!(
+        t.filter,
+        SearchExpr::And(vec![
+            eq("nodename", "Processes.x"),
+            SearchExpr::Compare { field: "x".into(), op: CompareOp::Eq, value: q("by") },
+            // Parenthesised AND is flattened into the enclosing AND (same meaning).
+            SearchExpr::Term(v("a")),
+            SearchExpr::Term(v("by")),
+        ])
+    );
+    assert_eq!(t.by, vec!["a"]);
+    assert!(err("| tstats from datamodel=X").message.contains("at least one aggregation"));
+    assert!(err("| tstats count from datamodel=").message.contains("missing value after `datamodel=`"));
+}
+
+#[test]
+fn stats_and_eventstats() {
+    let CommandKind::Stats(s) = one(r#"| stats count(eval(x>1)) as y, values(a) AS "Search Name" dc(b) by f1, f2 f3"#) else { panic!() };
+    assert_eq!(s.by, vec!["f1", "f2", "f3"]);
+    assert_eq!(s.aggregations[0].func, "count");
+    assert!(matches!(s.aggregations[0].arg, Some(AggArg::Eval(Expr::Binary { op: BinaryOp::Gt, .. }))));
+    assert_eq!(s.aggregations[0].name, "y");
+    assert_eq!(s.aggregations[1], agg("values", Some("a"), "Search Name"));
+    assert_eq!(s.aggregations[2], agg("dc", Some("b"), "dc(b)"));
+    let CommandKind::Eventstats(s) = one("| eventstats count as total") else { panic!() };
+    assert_eq!(s.aggregations, vec![agg("count", None, "total")]);
+    assert!(s.by.is_empty());
+    assert!(err("| stats count by").message.contains("after `by`"));
+}
+
+#[test]
+fn eval_and_where() {
+    let CommandKind::Eval(a) = one(r#"| eval a=1, b=a+1 c=lower(x)"#) else { panic!() };
+    assert_eq!(a.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+    let CommandKind::Where(w) = one(r#"| where isnotnull(x) AND like(p, "%a%")"#) else { panic!() };
+    assert!(matches!(w, Expr::Binary { op: BinaryOp::And, .. }));
+}
+
+#[test]
+fn rename_table_fields() {
+    assert_eq!(
+        one(r#"| rename a as b, "c d" AS e, Processes.* as *"#),
+        CommandKind::Rename(vec![("a".into(), "b".into()), ("c d".into(), "e".into()), ("Processes.*".into(), "*".into())])
+    );
+    assert_eq!(one(r#"| table a, "b c" d*"#), CommandKind::Table(vec!["a".into(), "b c".into(), "d*".into()]));
+    assert_eq!(one("| fields - a b"), CommandKind::Fields { remove: true, fields: vec!["a".into(), "b".into()] });
+    assert_eq!(one("| fields + a"), CommandKind::Fields { remove: false, fields: vec!["a".into()] });
+    assert_eq!(one("| fields a, b"), CommandKind::Fields { remove: false, fields: vec!["a".into(), "b".into()] });
+}
+
+#[test]
+fn dedup_sort_head() {
+    let key = |f: &str, d: bool, m: &str| SortKey { field: f.into(), descending: d, mode: m.into() };
+    assert_eq!(
+        one("| dedup 3 a b keepempty=true consecutive=true sortby -f"),
+        CommandKind::Dedup(Dedup { count: 3, fields: vec!["a".into(), "b".into()], keepempty: true, consecutive: true, sortby: vec![key("f", true, "auto")] })
+    );
+    assert_eq!(
+        one("| sort 100 -a + b num(c) - str(d)"),
+        CommandKind::Sort(Sort { limit: Some(100), keys: vec![key("a", true, "auto"), key("b", false, "auto"), key("c", false, "num"), key("d", true, "str")] })
+    );
+    assert_eq!(one("| sort - count"), CommandKind::Sort(Sort { limit: None, keys: vec![key("count", true, "auto")] }));
+    assert_eq!(one("| sort limit=5 x"), CommandKind::Sort(Sort { limit: Some(5), keys: vec![key("x", false, "auto")] }));
+    assert_eq!(one("| head"), CommandKind::Head(10));
+    assert_eq!(one("| head 5"), CommandKind::Head(5));
+    assert_eq!(one("| head limit=5"), CommandKind::Head(5));
+    assert!(err("| head x").message.contains("whole number"));
+}
+
+#[test]
+fn convert_join_lookup() {
+    assert_eq!(
+        one("| convert ctime(a) as b mktime(c)"),
+        CommandKind::Convert(Convert {
+            timeformat: None,
+            conversions: vec![
+                Conversion { func: "ctime".into(), field: "a".into(), alias: Some("b".into()) },
+                Conversion { func: "mktime".into(), field: "c".into(), alias: None },
+            ],
+        })
+    );
+    let CommandKind::Join(j) = one("| join type=outer max=0 dest, process_guid [ | tstats count from datamodel=Endpoint.Processes by dest | search \"]\" ]") else { panic!() };
+    assert_eq!(j.options, vec![("type".to_string(), "outer".to_string()), ("max".to_string(), "0".to_string())]);
+    assert_eq!(j.fields, vec!["dest", "process_guid"]);
+    assert_eq!(j.subsearch.commands.len(), 2);
+    let CommandKind::Join(j) = one("| join x [search a=1 | stats count by x]") else { panic!() };
+    assert_eq!(j.subsearch.commands[0].kind, CommandKind::Search(eq("a", "1")));
+    assert_eq!(
+        one("| lookup local=true t f1 AS e1 f2 OUTPUTNEW o1 AS x o2"),
+        CommandKind::Lookup(Lookup {
+            table: "t".into(),
+            options: vec![("local".into(), "true".into())],
+            inputs: vec![("f1".into(), "e1".into()), ("f2".into(), "f2".into())],
+            overwrite: false,
+            outputs: vec![("o1".into(), "x".into()), ("o2".into(), "o2".into())],
+        })
+    );
+    let CommandKind::Lookup(l) = one("| lookup t f output o") else { panic!() };
+    assert!(l.overwrite);
+    assert_eq!(
+        one("| inputlookup append=t t.csv where a=1"),
+        CommandKind::Inputlookup(Inputlookup { table: "t.csv".into(), options: vec![("append".into(), "t".into())], filter: Some(eq("a", "1")) })
+    );
+}
+
+#[test]
+fn rex_regex() {
+    assert_eq!(
+        one(r#"| rex field=Image max_match=10 "(?<ImageFolderPath>.+\\\)""#),
+        CommandKind::Rex(Rex { field: "Image".into(), pattern: r"(?<ImageFolderPath>.+\\)".into(), sed: false, max_match: 10 })
+    );
+    assert_eq!(
+        one(r#"| rex mode=sed field=x "s/\"//g""#),
+        CommandKind::Rex(Rex { field: "x".into(), pattern: r#"s/"//g"#.into(), sed: true, max_match: 1 })
+    );
+    assert_eq!(
+        one(r#"| regex process="(?i)(gpupdate\.exe.{0,4}$)""#),
+        CommandKind::Regex(RegexCmd { field: "process".into(), negate: false, pattern: r"(?i)(gpupdate\.exe.{0,4}$)".into() })
+    );
+    assert_eq!(
+        one(r#"| regex file_name !=  "\\x{202E}""#),
+        CommandKind::Regex(RegexCmd { field: "file_name".into(), negate: true, pattern: r"\x{202E}".into() })
+    );
+    assert_eq!(one(r#"| regex "\d+""#), CommandKind::Regex(RegexCmd { field: "_raw".into(), negate: false, pattern: r"\d+".into() }));
+}
+
+#[test]
+fn fillnull_bin_mv() {
+    assert_eq!(one("| fillnull"), CommandKind::Fillnull(Fillnull { value: "0".into(), fields: vec![] }));
+    assert_eq!(one("| fillnull value=NULL a b"), CommandKind::Fillnull(Fillnull { value: "NULL".into(), fields: vec!["a".into(), "b".into()] }));
+    let bin = |f: &str, s: Option<&str>, b: Option<u64>, a: Option<&str>| CommandKind::Bin(Bin { field: f.into(), span: s.map(Into::into), bins: b, alias: a.map(Into::into) });
+    assert_eq!(one("| bucket _time span=1h"), bin("_time", Some("1h"), None, None));
+    assert_eq!(one("| bin span=10m bins=5 _time as t"), bin("_time", Some("10m"), Some(5), Some("t")));
+    assert_eq!(one("| mvexpand x limit=3"), CommandKind::Mvexpand { field: "x".into(), limit: Some(3) });
+    assert_eq!(one("| makemv delim=\",\" x"), CommandKind::Makemv { delim: ",".into(), field: "x".into() });
+    assert_eq!(one("| makemv x"), CommandKind::Makemv { delim: " ".into(), field: "x".into() });
+}
+
+#[test]
+fn never_panics_on_garbage() {
+    let samples = [
+        "", "|", "||", "| tstats", "| tstats count from", "| tstats count by", "| stats count(", "| stats count(eval(",
+        "| eval x=(", "| join [", "| join ]", "]", "[", "\"", "| rex", "| regex", "| sort -", "| dedup", "| lookup",
+        "| convert ctime(", "| bin", "a=\"\\", "é | é", "| eval é=1", "NOT", "(", ")", "x IN (", "x IN", "| where 1e", "| eval x='a",
+    ];
+    for s in samples {
+        let _ = parse(s);
+        let _ = crate::parse_eval_expr(s);
+        let _ = crate::parse_search_expr(s);
+    }
+    // Every prefix of the seed search (on char boundaries).
+    for i in 0..SEED.len() {
+        if SEED.is_char_boundary(i) {
+            let _ = parse(&SEED[..i]);
+        }
+    }
+}

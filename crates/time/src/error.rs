@@ -14,6 +14,9 @@ pub enum TimeError {
     /// Any other malformed time modifier.
     #[error("invalid time modifier `{input}`: {reason}")]
     InvalidModifier { input: String, reason: String },
+    /// A search window whose earliest time resolves after its latest time.
+    #[error("earliest time `{earliest}` resolves after latest time `{latest}`")]
+    InvalidWindow { earliest: String, latest: String },
     /// A cron schedule that is not a valid 5-field Splunk cron expression.
     #[error("invalid cron schedule `{input}`: {reason}")]
     InvalidCron { input: String, reason: String },

@@ -116,6 +116,10 @@ fn parse_relative(s: &str, input: &str) -> Result<Vec<Step>, TimeError> {
     while i < b.len() {
         let start = i;
         let c = b[i];
+        if !matches!(c, b'+' | b'-' | b'@') {
+            let ch = s[start..].chars().next().unwrap_or('?');
+            return Err(invalid(format!("unexpected `{ch}` at byte {start}; expected `+`, `-` or `@`")));
+        }
         i += 1;
         let digits_start = i;
         while i < b.len() && b[i].is_ascii_digit() {
@@ -133,7 +137,17 @@ fn parse_relative(s: &str, input: &str) -> Result<Vec<Step>, TimeError> {
         let unit = &s[unit_start..i];
         let step_text = &s[start..i];
         match c {
-            b'+' | b'-' => {
+            b'@' => {
+                if !digits.is_empty() {
+                    return Err(invalid(format!("a snap takes a unit, not a number: `{step_text}`")));
+                }
+                if unit.is_empty() {
+                    return Err(invalid("missing snap unit after `@`".into()));
+                }
+                steps.push(Step::Snap(lookup_snap(unit).ok_or_else(|| unknown_unit(unit, input))?));
+            }
+            _ => {
+                // `+` or `-`, checked above.
                 if unit.is_empty() {
                     return Err(invalid(format!("missing time unit after `{step_text}`")));
                 }
@@ -145,19 +159,6 @@ fn parse_relative(s: &str, input: &str) -> Result<Vec<Step>, TimeError> {
                 let unit = lookup_unit(unit).ok_or_else(|| unknown_unit(unit, input))?;
                 let amount = if c == b'-' { -n } else { n };
                 steps.push(Step::Offset { amount, unit });
-            }
-            b'@' => {
-                if !digits.is_empty() {
-                    return Err(invalid(format!("a snap takes a unit, not a number: `{step_text}`")));
-                }
-                if unit.is_empty() {
-                    return Err(invalid("missing snap unit after `@`".into()));
-                }
-                steps.push(Step::Snap(lookup_snap(unit).ok_or_else(|| unknown_unit(unit, input))?));
-            }
-            _ => {
-                let ch = s[start..].chars().next().unwrap_or('?');
-                return Err(invalid(format!("unexpected `{ch}` at byte {start}; expected `+`, `-` or `@`")));
             }
         }
     }

@@ -16,6 +16,10 @@ pub(crate) enum Mode {
     /// (and `!` before `=`). Quoted segments glued to unquoted text form one word, as in
     /// Splunk: `"Processes".*` is the word `Processes.*`.
     Word,
+    /// A search value after `=` and friends: like `Word`, except that a value starting with a
+    /// quote ends at the closing quote (`x="a"y=b` is two terms), and parentheses opened inside
+    /// an unquoted value belong to it when balanced (`*GetCurrent()*`).
+    Value,
     /// eval/where expressions: identifiers, numbers, `"strings"`, `'field refs'`, operators.
     Expr,
 }
@@ -223,31 +227,47 @@ impl<'a> Lexer<'a> {
             _ => {}
         }
         match mode {
-            Mode::Word => self.lex_word(start),
+            Mode::Word => self.lex_word(start, false),
+            Mode::Value => self.lex_word(start, true),
             Mode::Expr => self.lex_expr(start, c),
         }
     }
 
-    fn lex_word(&self, start: usize) -> Result<Token, SplError> {
+    fn lex_word(&self, start: usize, value: bool) -> Result<Token, SplError> {
         let mut pos = start;
         let mut text = String::new();
         let mut segments = 0;
         let mut all_quoted = true;
+        let mut parens = 0usize;
         while let Some(c) = self.char_at(pos) {
             if c == '"' {
                 let close = scan_quoted(self.src, pos, self.end, b'"')?;
                 text.push_str(&unescape(self.src.get(pos + 1..close - 1).unwrap_or("")));
                 pos = close;
                 segments += 1;
+                if value && pos == close && segments == 1 {
+                    break;
+                }
                 continue;
             }
-            if is_word_stop(c) || (c == '!' && self.char_at(pos + 1) == Some('=')) {
+            let stops = |c: char, at: usize, parens: usize| {
+                if value && at > start && (c == '(' || (c == ')' && parens > 0)) {
+                    return false;
+                }
+                is_word_stop(c) || (c == '!' && self.char_at(at + 1) == Some('='))
+            };
+            if stops(c, pos, parens) {
                 break;
             }
             let seg_start = pos;
             while let Some(c) = self.char_at(pos) {
-                if is_word_stop(c) || (c == '!' && self.char_at(pos + 1) == Some('=')) {
+                if stops(c, pos, parens) {
                     break;
+                }
+                if value && c == '(' {
+                    parens += 1;
+                } else if value && c == ')' {
+                    parens -= 1;
                 }
                 pos += c.len_utf8();
             }

@@ -37,7 +37,7 @@ impl Default for ExpandLimits {
     }
 }
 
-/// Expands backtick macros textually, recursively.
+/// Expands backtick macros textually, recursively, and drops triple-backtick comments.
 ///
 /// Errors: [`ErrorKind::UnknownMacro`] (no definition with that name and arity),
 /// [`ErrorKind::MacroCycle`], [`ErrorKind::Limit`] (depth or output size), and
@@ -91,6 +91,21 @@ impl Expander<'_> {
                     continue;
                 }
                 Some(b'"') => in_quote = !in_quote,
+                Some(b'`') if !in_quote && text.get(i..i + 3) == Some("```") => {
+                    // A comment: ```...```. Dropped, leaving a space so tokens stay apart.
+                    let Some(rel) = text.get(i + 3..).and_then(|rest| rest.find("```")) else {
+                        let (_, col) = crate::line_col(text, i);
+                        return Err(SplError::syntax(
+                            format!("unclosed comment: the ``` at column {col} has no closing ```{}", self.chain_note()),
+                            self.span(Span::new(i, text.len())),
+                        ));
+                    };
+                    out.push_str(text.get(copied..i).unwrap_or(""));
+                    out.push(' ');
+                    i = i + 3 + rel + 3;
+                    copied = i;
+                    continue;
+                }
                 Some(b'`') if !in_quote => {
                     let Some(rel) = text.get(i + 1..).and_then(|rest| rest.find('`')) else {
                         let (_, col) = crate::line_col(text, i);
@@ -358,6 +373,13 @@ mod tests {
         }
         let e = expand_macros("`b29`", &defs, &ExpandLimits::default()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Limit);
+    }
+
+    #[test]
+    fn triple_backtick_comments_are_dropped() {
+        assert_eq!(expand("a ```note `x` | y``` | b ```c```").unwrap(), "a   | b  ");
+        assert_eq!(expand("x=\"```\" ```c```").unwrap(), "x=\"```\"  ");
+        assert!(expand("a ```open").unwrap_err().message.contains("unclosed comment"));
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use super::Parser;
 use crate::ast::{CompareOp, SearchExpr, SearchValue, Span};
 use crate::lexer::{Mode, Sym, Tok, Token};
-use crate::SplError;
+use crate::{ErrorKind, SplError};
 
 /// Flattens single-element lists and nested lists of the same kind.
 fn combine(items: Vec<SearchExpr>, and: bool) -> SearchExpr {
@@ -137,6 +137,13 @@ impl Parser<'_> {
 
     fn search_term(&mut self) -> Result<SearchExpr, SplError> {
         let t = self.next(Mode::Word)?;
+        if t.is_sym(Sym::LBracket) {
+            return Err(SplError::new(
+                ErrorKind::UnsupportedCommand("subsearch".into()),
+                "unsupported: a `[ subsearch ]` inside a search expression",
+                t.span,
+            ));
+        }
         let Tok::Word { text, quoted } = t.tok.clone() else {
             return Err(SplError::syntax(format!("expected a search term, found {}", t.describe()), t.span));
         };
@@ -159,10 +166,10 @@ impl Parser<'_> {
     }
 
     fn search_value(&mut self, field: &str, op: &Token) -> Result<SearchValue, SplError> {
-        let v = self.peek(Mode::Word)?;
+        let v = self.peek(Mode::Value)?;
         match v.tok {
             Tok::Word { text, quoted } => {
-                self.next(Mode::Word)?;
+                self.next(Mode::Value)?;
                 Ok(SearchValue { text, quoted })
             }
             _ => Err(SplError::syntax(
@@ -176,17 +183,17 @@ impl Parser<'_> {
     pub(crate) fn in_list(&mut self, open: Span) -> Result<Vec<SearchValue>, SplError> {
         let mut values = Vec::new();
         loop {
-            let t = self.peek(Mode::Word)?;
+            let t = self.peek(Mode::Value)?;
             match t.tok {
                 Tok::Sym(Sym::RParen) => {
-                    self.next(Mode::Word)?;
+                    self.next(Mode::Value)?;
                     break;
                 }
                 Tok::Sym(Sym::Comma) => {
-                    self.next(Mode::Word)?;
+                    self.next(Mode::Value)?;
                 }
                 Tok::Word { text, quoted } => {
-                    self.next(Mode::Word)?;
+                    self.next(Mode::Value)?;
                     values.push(SearchValue { text, quoted });
                 }
                 _ => {
@@ -282,6 +289,24 @@ mod tests {
             ])
         );
         assert_eq!(p("x=%{a}$-b/c:d").unwrap(), eq("x", "%{a}$-b/c:d"));
+    }
+
+    #[test]
+    fn values_with_parentheses_and_adjacent_quotes() {
+        assert_eq!(
+            p("(a=1 OR x=*GetCurrent()*)").unwrap(),
+            S::Or(vec![eq("a", "1"), eq("x", "*GetCurrent()*")])
+        );
+        assert_eq!(p("(x=foo)").unwrap(), eq("x", "foo"));
+        let c = |f: &str, val: &str| S::Compare { field: f.into(), op: CompareOp::Eq, value: q(val) };
+        assert_eq!(p(r#"a="* Nul*"b="x""#).unwrap(), S::And(vec![c("a", "* Nul*"), c("b", "x")]));
+    }
+
+    #[test]
+    fn subsearch_in_search_is_unsupported() {
+        let e = p("a [| inputlookup t | fields x]").unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::UnsupportedCommand("subsearch".into()));
+        assert_eq!(e.span.start, 2);
     }
 
     #[test]

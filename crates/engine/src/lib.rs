@@ -1,1 +1,23 @@
-//! Engine.
+//! Plan and execute SPL over Vigil's data: `tstats` over CIM dataset rows, raw-event searches
+//! over events, and the table commands that follow.
+//!
+//! ```text
+//! SPL text --expand/parse (vigil-spl)--> AST --Planner--> Query { scans, stages }
+//! events/rows --Engine::on_event/on_row (per thread)--> ScanState --merge--> finish --> rows
+//! ```
+
+mod agg;
+mod error;
+mod eval;
+mod exec;
+mod functions;
+mod ops;
+mod pattern;
+mod plan;
+mod predicate;
+
+pub use error::{ExecError, PlanError};
+pub use eval::EvalContext;
+pub use exec::{Engine, QueryOutput, ScanState, MAX_COLLECTED_EVENTS};
+pub use pattern::{decode_xml_entities, Pattern};
+pub use plan::{Planner, Query, QueryError};

@@ -7,7 +7,7 @@
 mod dataset;
 mod event;
 mod record;
-mod value;
+pub mod value;
 
 pub use dataset::{Catalog, DatasetRow, DatasetSchema};
 pub use event::{Event, Origin};

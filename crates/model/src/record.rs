@@ -51,9 +51,13 @@ impl Record {
         if from == to {
             return;
         }
-        if let Some(v) = self.remove(from) {
-            self.set(to.to_string(), v);
+        // Rename in place (keeps the column order); an existing `to` is replaced.
+        let Some(i) = self.fields.iter().position(|(k, _)| k == from) else { return };
+        if let Some(j) = self.fields.iter().position(|(k, _)| k == to) {
+            self.fields.remove(j);
         }
+        let i = if self.fields.get(i).is_some_and(|(k, _)| k == from) { i } else { i - 1 };
+        self.fields[i].0 = to.to_string();
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {

@@ -1,0 +1,278 @@
+//! Execution: one pass feeds every query's scans; then each query's operators run over the
+//! scan results.
+//!
+//! Each worker thread owns a [`ScanState`]; states merge at the end, so reading scales with
+//! threads without locks on the hot path.
+
+use crate::agg::{AggInput, AggState};
+use crate::error::ExecError;
+use crate::eval::EvalContext;
+use crate::ops::stats::{group_keys, Groups};
+use crate::plan::{Query, Scan, Source, Stage};
+use crate::predicate::FieldRef;
+use vigil_model::value::format_num;
+use vigil_model::{Catalog, DatasetRow, Event, Micros, Record, Value};
+
+/// The result of one query.
+#[derive(Debug)]
+pub struct QueryOutput {
+    pub name: String,
+    pub result: Result<Vec<Record>, ExecError>,
+}
+
+/// Planned queries and the dispatch tables that route rows and events to their scans.
+#[derive(Debug)]
+pub struct Engine {
+    queries: Vec<Query>,
+    /// dataset id -> (query, scan) pairs reading it.
+    by_dataset: Vec<Vec<(usize, usize)>>,
+    /// (query, scan) pairs reading raw events.
+    event_scans: Vec<(usize, usize)>,
+}
+
+/// Per-thread accumulation for every scan of every query.
+#[derive(Debug)]
+pub struct ScanState {
+    accs: Vec<Vec<ScanAcc>>,
+}
+
+#[derive(Debug)]
+enum ScanAcc {
+    Groups(Groups),
+    Events(Vec<Record>),
+}
+
+/// Limit on raw events a single search may collect, so `search *` over a huge input fails
+/// clearly instead of exhausting memory.
+pub const MAX_COLLECTED_EVENTS: usize = 2_000_000;
+
+impl Engine {
+    pub fn new(queries: Vec<Query>, catalog: &Catalog) -> Engine {
+        let mut by_dataset = vec![Vec::new(); catalog.datasets.len()];
+        let mut event_scans = Vec::new();
+        for (qi, q) in queries.iter().enumerate() {
+            for (si, s) in q.scans.iter().enumerate() {
+                match s {
+                    Scan::Tstats(t) => by_dataset[t.dataset].push((qi, si)),
+                    Scan::Events(_) => event_scans.push((qi, si)),
+                }
+            }
+        }
+        Engine { queries, by_dataset, event_scans }
+    }
+
+    pub fn queries(&self) -> &[Query] {
+        &self.queries
+    }
+
+    /// Whether any query reads this dataset (the normalizer can skip it otherwise).
+    pub fn wants_dataset(&self, id: usize) -> bool {
+        self.by_dataset.get(id).is_some_and(|v| !v.is_empty())
+    }
+
+    pub fn wants_events(&self) -> bool {
+        !self.event_scans.is_empty()
+    }
+
+    pub fn new_state(&self) -> ScanState {
+        ScanState {
+            accs: self
+                .queries
+                .iter()
+                .map(|q| {
+                    q.scans
+                        .iter()
+                        .map(|s| match s {
+                            Scan::Tstats(_) => ScanAcc::Groups(Groups::default()),
+                            Scan::Events(_) => ScanAcc::Events(Vec::new()),
+                        })
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// Feeds one dataset row to every tstats scan on its dataset.
+    pub fn on_row(&self, state: &mut ScanState, row: &DatasetRow) {
+        let Some(targets) = self.by_dataset.get(row.dataset) else { return };
+        for &(qi, si) in targets {
+            let Scan::Tstats(scan) = &self.queries[qi].scans[si] else { continue };
+            if !scan.filter.eval(row) {
+                continue;
+            }
+            // tstats reports _time in whole seconds.
+            let secs = row.time.div_euclid(1_000_000);
+            let by_values: Vec<Value> = scan
+                .by
+                .iter()
+                .map(|(_, f)| match f {
+                    FieldRef::Column(i) => row.values.get(*i).cloned().unwrap_or(Value::Null),
+                    FieldRef::Time => {
+                        let t = match scan.span {
+                            Some(span) => row.time.div_euclid(span) * span / 1_000_000,
+                            None => secs,
+                        };
+                        Value::Str(t.to_string())
+                    }
+                    _ => Value::Null,
+                })
+                .collect();
+            let Some(keys) = group_keys(&by_values, scan.fillnull.as_deref()) else { continue };
+            let ScanAcc::Groups(groups) = &mut state.accs[qi][si] else { continue };
+            for key in keys {
+                let states = groups.entry(key, &scan.aggs);
+                for (st, spec) in states.iter_mut().zip(&scan.aggs) {
+                    feed_row_agg(st, spec, row, secs);
+                }
+            }
+        }
+    }
+
+    /// Feeds one raw event to every raw-event scan.
+    pub fn on_event(&self, state: &mut ScanState, ev: &Event) {
+        for &(qi, si) in &self.event_scans {
+            let Scan::Events(pred) = &self.queries[qi].scans[si] else { continue };
+            if !pred.eval(ev) {
+                continue;
+            }
+            if let ScanAcc::Events(v) = &mut state.accs[qi][si] {
+                if v.len() < MAX_COLLECTED_EVENTS {
+                    v.push(event_record(ev));
+                }
+            }
+        }
+    }
+
+    /// Combines another thread's state into `into`.
+    pub fn merge(&self, into: &mut ScanState, other: ScanState) {
+        for (qi, (mine, theirs)) in into.accs.iter_mut().zip(other.accs).enumerate() {
+            for (si, (m, t)) in mine.iter_mut().zip(theirs).enumerate() {
+                match (m, t) {
+                    (ScanAcc::Groups(g), ScanAcc::Groups(o)) => {
+                        if let Scan::Tstats(scan) = &self.queries[qi].scans[si] {
+                            g.merge(o, &scan.aggs);
+                        }
+                    }
+                    (ScanAcc::Events(e), ScanAcc::Events(o)) => e.extend(o),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Runs every query's operators over its scan results.
+    pub fn finish(&self, state: ScanState, ctx: &EvalContext) -> Vec<QueryOutput> {
+        self.queries
+            .iter()
+            .zip(state.accs)
+            .map(|(q, accs)| {
+                let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));
+                let scans = q
+                    .scans
+                    .iter()
+                    .zip(accs)
+                    .map(|(scan, acc)| Some(scan_rows(scan, acc)))
+                    .collect();
+                let mut runner = Runner { scans, ctx };
+                let result = if hit_limit {
+                    Err(ExecError(format!(
+                        "the search matched more than {MAX_COLLECTED_EVENTS} raw events; narrow it (or aggregate with tstats)"
+                    )))
+                } else {
+                    runner.run_stage(&q.root)
+                };
+                QueryOutput { name: q.name.clone(), result }
+            })
+            .collect()
+    }
+}
+
+fn feed_row_agg(st: &mut AggState, spec: &crate::agg::AggSpec, row: &DatasetRow, secs: i64) {
+    let time: Micros = row.time;
+    match &spec.input {
+        AggInput::Rows => st.add_row(),
+        AggInput::Field(FieldRef::Time) => st.add(spec.func, &secs.to_string(), time),
+        AggInput::Field(FieldRef::Column(i)) => match row.values.get(*i) {
+            Some(Value::Str(s)) => st.add(spec.func, s, time),
+            Some(Value::Multi(items)) => items.iter().for_each(|s| st.add(spec.func, s, time)),
+            Some(Value::Num(n)) => st.add(spec.func, &format_num(*n), time),
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
+/// A raw event as a result row: Splunk's default fields, then the extracted ones.
+fn event_record(ev: &Event) -> Record {
+    let mut r = Record::with_capacity(ev.fields.len() + 6);
+    if let Some(t) = ev.time {
+        r.set("_time", Value::Num(t as f64 / 1e6));
+    }
+    r.set("_raw", Value::Str(ev.raw.clone()));
+    r.set("host", Value::Str(ev.host.clone()));
+    r.set("source", Value::Str(ev.source.clone()));
+    r.set("sourcetype", Value::Str(ev.sourcetype.clone()));
+    r.set("index", Value::str("main"));
+    for (k, v) in &ev.fields {
+        match r.get(k).cloned() {
+            // A repeated name makes a multivalue field.
+            Some(existing) if !matches!(k.as_str(), "host" | "source" | "sourcetype") => {
+                let mut items: Vec<String> = existing.items().into_iter().map(|s| s.into_owned()).collect();
+                items.push(v.clone());
+                r.set(k.clone(), Value::Multi(items));
+            }
+            Some(_) => {}
+            None => r.set(k.clone(), Value::Str(v.clone())),
+        }
+    }
+    r
+}
+
+fn scan_rows(scan: &Scan, acc: ScanAcc) -> Vec<Record> {
+    match (scan, acc) {
+        (Scan::Tstats(t), ScanAcc::Groups(g)) => {
+            let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+            let mut rows = g.finish(&names, &t.aggs);
+            if names.is_empty() && rows.is_empty() {
+                // `tstats count` over nothing is one row with count 0, as in Splunk.
+                rows = Groups::default().finish_empty(&t.aggs);
+            }
+            rows
+        }
+        (_, ScanAcc::Events(mut v)) => {
+            // Splunk returns events newest first.
+            v.sort_by(|a, b| {
+                let ta = a.value("_time").as_num().unwrap_or(0.0);
+                let tb = b.value("_time").as_num().unwrap_or(0.0);
+                tb.partial_cmp(&ta).unwrap_or(std::cmp::Ordering::Equal)
+            });
+            v
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Runs stages (the root and join subsearches) over scan results.
+pub(crate) struct Runner<'a> {
+    scans: Vec<Option<Vec<Record>>>,
+    pub ctx: &'a EvalContext,
+}
+
+impl Runner<'_> {
+    pub fn run_stage(&mut self, stage: &Stage) -> Result<Vec<Record>, ExecError> {
+        let mut rows = match &stage.source {
+            Source::Scan(i) => self.scans.get_mut(*i).and_then(Option::take).unwrap_or_default(),
+            Source::Inputlookup { table, filter } => {
+                let rows = table.records();
+                match filter {
+                    Some(p) => rows.into_iter().filter(|r| p.eval(r)).collect(),
+                    None => rows,
+                }
+            }
+        };
+        for op in &stage.ops {
+            rows = crate::ops::apply(op, rows, self)?;
+        }
+        Ok(rows)
+    }
+}

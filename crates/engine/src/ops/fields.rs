@@ -1,0 +1,113 @@
+//! Field selection and naming: rename, table, fields.
+
+use vigil_model::Record;
+
+/// Matches a field name against a pattern with `*` wildcards (case-sensitive, as field names
+/// are), returning what each `*` matched.
+pub(crate) fn wild_capture<'a>(pattern: &str, name: &'a str) -> Option<Vec<&'a str>> {
+    let pieces: Vec<&str> = pattern.split('*').collect();
+    if pieces.len() == 1 {
+        return (pattern == name).then(Vec::new);
+    }
+    let first = pieces[0];
+    let last = pieces[pieces.len() - 1];
+    if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last) {
+        return None;
+    }
+    let mut captures = Vec::with_capacity(pieces.len() - 1);
+    let mut pos = first.len();
+    let end = name.len() - last.len();
+    for piece in &pieces[1..pieces.len() - 1] {
+        let rest = &name[pos..end];
+        let i = rest.find(piece)?;
+        captures.push(&rest[..i]);
+        pos += i + piece.len();
+    }
+    captures.push(&name[pos..end]);
+    Some(captures)
+}
+
+fn fill_captures(target: &str, captures: &[&str]) -> String {
+    let mut out = String::new();
+    let mut it = captures.iter();
+    for (i, piece) in target.split('*').enumerate() {
+        if i > 0 {
+            out.push_str(it.next().copied().unwrap_or(""));
+        }
+        out.push_str(piece);
+    }
+    out
+}
+
+pub(crate) fn rename(mut rows: Vec<Record>, pairs: &[(String, String)]) -> Vec<Record> {
+    for row in &mut rows {
+        for (from, to) in pairs {
+            if !from.contains('*') {
+                row.rename_field(from, to);
+                continue;
+            }
+            let moves: Vec<(String, String)> = row
+                .names()
+                .filter_map(|n| wild_capture(from, n).map(|c| (n.to_string(), fill_captures(to, &c))))
+                .collect();
+            for (old, new) in moves {
+                row.rename_field(&old, &new);
+            }
+        }
+    }
+    rows
+}
+
+fn selected(row: &Record, patterns: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for p in patterns {
+        for n in row.names() {
+            if wild_capture(p, n).is_some() && !names.iter().any(|x| x == n) {
+                names.push(n.to_string());
+            }
+        }
+    }
+    names
+}
+
+pub(crate) fn table(rows: Vec<Record>, patterns: &[String]) -> Vec<Record> {
+    rows.iter().map(|r| r.project(&selected(r, patterns))).collect()
+}
+
+pub(crate) fn fields(mut rows: Vec<Record>, remove: bool, patterns: &[String]) -> Vec<Record> {
+    if remove {
+        for row in &mut rows {
+            row.retain(|n, _| !patterns.iter().any(|p| wild_capture(p, n).is_some()));
+        }
+        return rows;
+    }
+    // `fields a b` keeps the internal fields unless they are named for removal.
+    let mut keep = patterns.to_vec();
+    keep.extend(["_time".to_string(), "_raw".to_string()]);
+    rows.iter().map(|r| r.project(&selected(r, &keep))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_model::Value;
+
+    #[test]
+    fn captures() {
+        assert_eq!(wild_capture("Processes.*", "Processes.dest"), Some(vec!["dest"]));
+        assert_eq!(wild_capture("Processes.*", "Filesystem.dest"), None);
+        assert_eq!(wild_capture("a*b*c", "aXbYc"), Some(vec!["X", "Y"]));
+        assert_eq!(fill_captures("*", &["dest"]), "dest");
+        assert_eq!(fill_captures("x_*_y", &["d"]), "x_d_y");
+    }
+
+    #[test]
+    fn rename_wildcard_drops_prefix_and_keeps_order() {
+        let r: Record = [("Processes.dest", "h"), ("count", "1"), ("Processes.user", "u")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::str(*v)))
+            .collect();
+        let out = rename(vec![r], &[("Processes.*".into(), "*".into())]);
+        assert_eq!(out[0].names().collect::<Vec<_>>(), ["dest", "count", "user"]);
+    }
+}

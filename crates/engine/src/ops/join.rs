@@ -1,0 +1,88 @@
+//! `join`: combines rows with a subsearch's rows on equal join fields.
+
+use crate::error::{ExecError, PlanError};
+use crate::ops::ExecEnv;
+use crate::plan::{Planner, Scan, Stage};
+use std::collections::HashMap;
+use vigil_model::Record;
+use vigil_spl::ast::{Join, Span};
+
+#[derive(Debug)]
+pub(crate) struct JoinOp {
+    fields: Vec<String>,
+    /// `type=outer`/`left` keeps rows without a match.
+    keep_unmatched: bool,
+    /// Matches used per row; 0 means all (`max=0`). Splunk's default is 1.
+    max: usize,
+    /// Subsearch fields replace the row's fields of the same name (default true).
+    overwrite: bool,
+    sub: Box<Stage>,
+}
+
+impl JoinOp {
+    pub fn plan(planner: &mut Planner, j: &Join, span: Span, scans: &mut Vec<Scan>) -> Result<JoinOp, PlanError> {
+        let mut keep_unmatched = false;
+        let mut max = 1;
+        let mut overwrite = true;
+        for (k, v) in &j.options {
+            match k.to_ascii_lowercase().as_str() {
+                "type" => match v.to_ascii_lowercase().as_str() {
+                    "inner" => keep_unmatched = false,
+                    "outer" | "left" => keep_unmatched = true,
+                    other => return Err(PlanError::invalid(format!("unknown join type `{other}`"), span)),
+                },
+                "max" => max = v.parse().map_err(|_| PlanError::invalid(format!("bad join max `{v}`"), span))?,
+                "overwrite" => overwrite = is_true(v),
+                // usetime/earlier only matter with time-ordered joins; ignored like Splunk when usetime=false.
+                "usetime" | "earlier" => {}
+                other => return Err(PlanError::invalid(format!("unknown join option `{other}`"), span)),
+            }
+        }
+        if j.fields.is_empty() {
+            return Err(PlanError::Unsupported {
+                message: "join without join fields is not supported".into(),
+                span,
+            });
+        }
+        let sub = planner.plan_pipeline(&j.subsearch, scans)?;
+        Ok(JoinOp { fields: j.fields.clone(), keep_unmatched, max, overwrite, sub: Box::new(sub) })
+    }
+
+    pub fn apply(&self, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec<Record>, ExecError> {
+        let sub_rows = env.run_stage(&self.sub)?;
+        let key = |r: &Record| -> Option<Vec<String>> {
+            self.fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect()
+        };
+        let mut index: HashMap<Vec<String>, Vec<&Record>> = HashMap::new();
+        for r in &sub_rows {
+            if let Some(k) = key(r) {
+                index.entry(k).or_default().push(r);
+            }
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let matches = key(&row).and_then(|k| index.get(&k));
+            match matches {
+                Some(subs) => {
+                    let n = if self.max == 0 { subs.len() } else { self.max.min(subs.len()) };
+                    for sub in &subs[..n] {
+                        let mut merged = row.clone();
+                        for (name, v) in sub.iter() {
+                            if self.overwrite || merged.get(name).is_none() {
+                                merged.set(name.to_string(), v.clone());
+                            }
+                        }
+                        out.push(merged);
+                    }
+                }
+                None if self.keep_unmatched => out.push(row),
+                None => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub(crate) fn is_true(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "true" | "t" | "1" | "yes")
+}

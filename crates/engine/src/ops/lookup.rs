@@ -1,0 +1,221 @@
+//! `lookup` and `inputlookup` over CSV lookups from content (`lookups/*.yml` + `.csv`).
+
+use crate::error::PlanError;
+use crate::pattern::Pattern;
+use crate::plan::Planner;
+use std::collections::HashMap;
+use std::sync::Arc;
+use vigil_content::{ContentSet, LookupTable};
+use vigil_model::{Record, Value};
+use vigil_spl::ast::{Lookup, Span};
+
+/// A loaded lookup with its matching rules.
+#[derive(Debug)]
+pub(crate) struct LookupData {
+    pub name: String,
+    pub table: LookupTable,
+    /// Per column: wildcard matching.
+    wildcard: Vec<bool>,
+    case_sensitive: bool,
+    min_matches: usize,
+    default_match: Option<String>,
+    /// Exact-match index on the first input column, built lazily per column set.
+    exact_index: std::sync::Mutex<HashMap<usize, Arc<HashMap<String, Vec<usize>>>>>,
+}
+
+impl LookupData {
+    pub fn load(content: &ContentSet, name: &str, span: Span) -> Result<LookupData, PlanError> {
+        let def = content
+            .lookup_def(name)
+            .or_else(|| content.lookup_def(name.trim_end_matches(".csv")))
+            .ok_or_else(|| PlanError::invalid(format!("lookup `{name}` is not defined in the loaded content"), span))?;
+        if def.collection.is_some() && def.filename.is_none() {
+            return Err(PlanError::Unsupported {
+                message: format!("lookup `{name}` is a KV store collection, which exists only inside Splunk"),
+                span,
+            });
+        }
+        let path = def
+            .csv_path()
+            .ok_or_else(|| PlanError::invalid(format!("lookup `{name}` names no CSV file"), span))?;
+        if !path.exists() && def.filename.as_deref().is_some_and(|f| f.ends_with(".mlmodel")) {
+            return Err(PlanError::Unsupported { message: format!("lookup `{name}` is an MLTK model"), span });
+        }
+        let table = LookupTable::load(&path).map_err(|e| PlanError::invalid(e.to_string(), span))?;
+        let wild = def.wildcard_fields();
+        let wildcard = table.columns.iter().map(|c| wild.contains(c)).collect();
+        Ok(LookupData {
+            name: name.to_string(),
+            wildcard,
+            case_sensitive: def.case_sensitive(),
+            min_matches: def.min_matches(),
+            default_match: def.default_match(),
+            table,
+            exact_index: Default::default(),
+        })
+    }
+
+    fn cell_matches(&self, col: usize, cell: &str, value: &str) -> bool {
+        if self.wildcard[col] && cell.contains('*') {
+            if self.case_sensitive {
+                crate::ops::fields::wild_capture(cell, value).is_some()
+            } else {
+                Pattern::new(cell).matches(value)
+            }
+        } else if self.case_sensitive {
+            cell == value
+        } else {
+            cell.eq_ignore_ascii_case(value) || cell.to_lowercase() == value.to_lowercase()
+        }
+    }
+
+    /// Rows whose input columns match the given values.
+    fn matching_rows(&self, inputs: &[(usize, String)]) -> Vec<usize> {
+        // An exact, case-sensitive first column lets us use a hash index.
+        if let Some((col, val)) = inputs.first() {
+            if !self.wildcard[*col] && self.case_sensitive {
+                let idx = self.index_for(*col);
+                let Some(cands) = idx.get(val) else { return Vec::new() };
+                return cands
+                    .iter()
+                    .copied()
+                    .filter(|&r| inputs[1..].iter().all(|(c, v)| self.cell_matches(*c, &self.table.rows[r][*c], v)))
+                    .collect();
+            }
+        }
+        (0..self.table.rows.len())
+            .filter(|&r| inputs.iter().all(|(c, v)| self.cell_matches(*c, &self.table.rows[r][*c], v)))
+            .collect()
+    }
+
+    fn index_for(&self, col: usize) -> Arc<HashMap<String, Vec<usize>>> {
+        let mut guard = match self.exact_index.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        guard
+            .entry(col)
+            .or_insert_with(|| {
+                let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+                for (i, row) in self.table.rows.iter().enumerate() {
+                    m.entry(row[col].clone()).or_default().push(i);
+                }
+                Arc::new(m)
+            })
+            .clone()
+    }
+
+    /// The table as records, for `inputlookup`.
+    pub fn records(&self) -> Vec<Record> {
+        self.table
+            .rows
+            .iter()
+            .map(|row| {
+                self.table
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(c, v)| (c.clone(), Value::Str(v.clone())))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct LookupOp {
+    data: Arc<LookupData>,
+    /// (lookup column, event field)
+    inputs: Vec<(usize, String)>,
+    /// (lookup column, event field)
+    outputs: Vec<(usize, String)>,
+    overwrite: bool,
+}
+
+impl LookupOp {
+    pub fn plan(planner: &mut Planner, l: &Lookup, span: Span) -> Result<LookupOp, PlanError> {
+        let data = planner.lookup_table(&l.table, span)?;
+        let col = |name: &str| {
+            data.table.column(name).ok_or_else(|| {
+                PlanError::invalid(format!("lookup `{}` has no column `{name}`", data.name), span)
+            })
+        };
+        let inputs = l.inputs.iter().map(|(c, f)| Ok((col(c)?, f.clone()))).collect::<Result<Vec<_>, PlanError>>()?;
+        let outputs = if l.outputs.is_empty() {
+            (0..data.table.columns.len())
+                .filter(|i| !inputs.iter().any(|(c, _)| c == i))
+                .map(|i| (i, data.table.columns[i].clone()))
+                .collect()
+        } else {
+            l.outputs.iter().map(|(c, f)| Ok((col(c)?, f.clone()))).collect::<Result<Vec<_>, PlanError>>()?
+        };
+        Ok(LookupOp { data: data.clone(), inputs, outputs, overwrite: l.overwrite })
+    }
+
+    pub fn apply(&self, mut rows: Vec<Record>) -> Vec<Record> {
+        for row in &mut rows {
+            // Each combination of input items is looked up; results accumulate as multivalue.
+            let input_items: Option<Vec<Vec<String>>> = self
+                .inputs
+                .iter()
+                .map(|(_, f)| {
+                    let items: Vec<String> = row.value(f).items().into_iter().map(|s| s.into_owned()).collect();
+                    (!items.is_empty()).then_some(items)
+                })
+                .collect();
+            let mut matched: Vec<usize> = Vec::new();
+            if let Some(items) = input_items {
+                for combo in combinations(&items) {
+                    let inputs: Vec<(usize, String)> =
+                        self.inputs.iter().zip(combo).map(|((c, _), v)| (*c, v)).collect();
+                    for r in self.data.matching_rows(&inputs) {
+                        if !matched.contains(&r) {
+                            matched.push(r);
+                        }
+                    }
+                }
+            }
+            for (col, field) in &self.outputs {
+                if !self.overwrite && row.get(field).is_some() {
+                    continue;
+                }
+                let mut vals: Vec<String> = Vec::new();
+                for &r in &matched {
+                    let v = &self.data.table.rows[r][*col];
+                    if !v.is_empty() && !vals.contains(v) {
+                        vals.push(v.clone());
+                    }
+                }
+                if matched.len() < self.data.min_matches.max(1) {
+                    if let Some(d) = &self.data.default_match {
+                        vals = vec![d.clone()];
+                    }
+                }
+                if vals.is_empty() && !self.overwrite {
+                    continue;
+                }
+                row.set(field.clone(), Value::from_items(vals));
+            }
+        }
+        rows
+    }
+}
+
+fn combinations(items: &[Vec<String>]) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = vec![Vec::new()];
+    for options in items {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                options.iter().map(move |o| {
+                    let mut p = prefix.clone();
+                    p.push(o.clone());
+                    p
+                })
+            })
+            .take(10_000)
+            .collect();
+    }
+    out
+}

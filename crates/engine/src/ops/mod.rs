@@ -1,0 +1,122 @@
+//! Table operators: the commands after a search's leading scan.
+
+pub(crate) mod fields;
+pub(crate) mod join;
+pub(crate) mod lookup;
+pub(crate) mod rex;
+pub(crate) mod stats;
+pub(crate) mod transform;
+
+use crate::error::{ExecError, PlanError};
+use crate::eval::{CExpr, Scope};
+use crate::plan::{Planner, Scan};
+use crate::predicate::{FieldRef, Pred};
+use vigil_model::Record;
+use vigil_spl::ast::{Command, CommandKind};
+
+/// One planned table operator.
+#[derive(Debug)]
+pub(crate) enum Op {
+    Search(Pred),
+    Where(CExpr),
+    Eval(Vec<(String, CExpr)>),
+    Stats(stats::StatsOp),
+    Eventstats(stats::StatsOp),
+    Rename(Vec<(String, String)>),
+    Table(Vec<String>),
+    Fields { remove: bool, fields: Vec<String> },
+    Dedup(vigil_spl::ast::Dedup),
+    Sort(vigil_spl::ast::Sort),
+    Head(u64),
+    Convert(vigil_spl::ast::Convert),
+    Join(join::JoinOp),
+    Lookup(lookup::LookupOp),
+    Rex(rex::RexOp),
+    Regex(rex::RegexOp),
+    Fillnull(vigil_spl::ast::Fillnull),
+    Bin(transform::BinOp),
+    Mvexpand { field: String, limit: Option<u64> },
+    Makemv { delim: String, field: String },
+}
+
+pub(crate) fn plan(planner: &mut Planner, cmd: &Command, scans: &mut Vec<Scan>) -> Result<Op, PlanError> {
+    let by_name = |n: &str| FieldRef::Name(n.to_string());
+    Ok(match &cmd.kind {
+        CommandKind::Search(e) => Op::Search(Pred::compile(e, &by_name)),
+        CommandKind::Where(e) => Op::Where(CExpr::compile(e)?),
+        CommandKind::Eval(assignments) => Op::Eval(
+            assignments
+                .iter()
+                .map(|(f, e)| Ok((f.clone(), CExpr::compile(e)?)))
+                .collect::<Result<_, PlanError>>()?,
+        ),
+        CommandKind::Stats(s) => Op::Stats(stats::StatsOp::plan(s, cmd.span)?),
+        CommandKind::Eventstats(s) => Op::Eventstats(stats::StatsOp::plan(s, cmd.span)?),
+        CommandKind::Rename(pairs) => Op::Rename(pairs.clone()),
+        CommandKind::Table(f) => Op::Table(f.clone()),
+        CommandKind::Fields { remove, fields } => Op::Fields { remove: *remove, fields: fields.clone() },
+        CommandKind::Dedup(d) => Op::Dedup(d.clone()),
+        CommandKind::Sort(s) => Op::Sort(s.clone()),
+        CommandKind::Head(n) => Op::Head(*n),
+        CommandKind::Convert(c) => {
+            for conv in &c.conversions {
+                transform::check_conversion(&conv.func, cmd.span)?;
+            }
+            Op::Convert(c.clone())
+        }
+        CommandKind::Join(j) => Op::Join(join::JoinOp::plan(planner, j, cmd.span, scans)?),
+        CommandKind::Lookup(l) => Op::Lookup(lookup::LookupOp::plan(planner, l, cmd.span)?),
+        CommandKind::Rex(r) => Op::Rex(rex::RexOp::plan(r, cmd.span)?),
+        CommandKind::Regex(r) => Op::Regex(rex::RegexOp::plan(r, cmd.span)?),
+        CommandKind::Fillnull(f) => Op::Fillnull(f.clone()),
+        CommandKind::Bin(b) => Op::Bin(transform::BinOp::plan(b, cmd.span)?),
+        CommandKind::Mvexpand { field, limit } => Op::Mvexpand { field: field.clone(), limit: *limit },
+        CommandKind::Makemv { delim, field } => Op::Makemv { delim: delim.clone(), field: field.clone() },
+        CommandKind::Tstats(_) | CommandKind::Inputlookup(_) => {
+            return Err(PlanError::Unsupported {
+                message: format!("`{}` in the middle of a search (append=true) is not supported", cmd.name),
+                span: cmd.span,
+            })
+        }
+    })
+}
+
+pub(crate) use crate::exec::Runner as ExecEnv;
+
+pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec<Record>, ExecError> {
+    let ctx = env.ctx;
+    Ok(match op {
+        Op::Search(p) => rows.into_iter().filter(|r| p.eval(r)).collect(),
+        Op::Where(e) => rows
+            .into_iter()
+            .filter(|r| e.eval(&Scope { row: r, bound: None, ctx }).truthy())
+            .collect(),
+        Op::Eval(assignments) => {
+            let mut rows = rows;
+            for row in &mut rows {
+                for (field, expr) in assignments {
+                    let v = expr.eval(&Scope { row, bound: None, ctx }).into_value();
+                    row.set(field.clone(), v);
+                }
+            }
+            rows
+        }
+        Op::Stats(s) => s.stats(rows, ctx),
+        Op::Eventstats(s) => s.eventstats(rows, ctx),
+        Op::Rename(pairs) => fields::rename(rows, pairs),
+        Op::Table(f) => fields::table(rows, f),
+        Op::Fields { remove, fields } => fields::fields(rows, *remove, fields),
+        Op::Dedup(d) => transform::dedup(rows, d),
+        Op::Sort(s) => transform::sort(rows, s),
+        Op::Head(n) => rows.into_iter().take(*n as usize).collect(),
+        Op::Convert(c) => transform::convert(rows, c, &ctx.tz),
+        Op::Join(j) => j.apply(rows, env)?,
+        Op::Lookup(l) => l.apply(rows),
+        Op::Rex(r) => r.apply(rows),
+        Op::Regex(r) => r.apply(rows),
+        Op::Fillnull(f) => transform::fillnull(rows, f),
+        Op::Bin(b) => b.apply(rows),
+        Op::Mvexpand { field, limit } => transform::mvexpand(rows, field, *limit),
+        Op::Makemv { delim, field } => transform::makemv(rows, delim, field),
+    })
+}

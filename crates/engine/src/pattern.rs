@@ -1,0 +1,176 @@
+//! Splunk's search-time value matching: case-insensitive, `*` wildcard anywhere.
+
+use memchr::memmem;
+use std::cell::RefCell;
+
+/// A compiled search value such as `*http://*` or `msiexec.exe`.
+///
+/// Matching lowercases the candidate (ASCII fast path, Unicode when needed) and compares it to
+/// the lowercased pattern segments. A pattern written with XML entities (`&gt;`) also matches
+/// the decoded text, because Splunk matches the raw XML while Vigil holds decoded values.
+#[derive(Clone, Debug)]
+pub struct Pattern {
+    alternatives: Vec<Glob>,
+}
+
+#[derive(Clone, Debug)]
+struct Glob {
+    /// Literal pieces between `*`s, lowercased.
+    pieces: Vec<Vec<u8>>,
+    /// True when the pattern does not begin / end with `*`.
+    anchored_start: bool,
+    anchored_end: bool,
+}
+
+thread_local! {
+    static LOWER: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl Pattern {
+    pub fn new(text: &str) -> Pattern {
+        let mut alternatives = vec![Glob::new(text)];
+        if text.contains('&') {
+            let decoded = decode_xml_entities(text);
+            if decoded != text {
+                alternatives.push(Glob::new(&decoded));
+            }
+        }
+        Pattern { alternatives }
+    }
+
+    /// True when the pattern is only `*` (matches any present value).
+    pub fn is_match_all(&self) -> bool {
+        let g = &self.alternatives[0];
+        !g.anchored_start && !g.anchored_end && g.pieces.iter().all(|p| p.is_empty())
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        if value.bytes().all(|b| !b.is_ascii_uppercase()) && value.is_ascii() {
+            return self.alternatives.iter().any(|g| g.matches(value.as_bytes()));
+        }
+        LOWER.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            if value.is_ascii() {
+                buf.extend(value.chars().map(|c| c.to_ascii_lowercase()));
+            } else {
+                buf.extend(value.chars().flat_map(char::to_lowercase));
+            }
+            self.alternatives.iter().any(|g| g.matches(buf.as_bytes()))
+        })
+    }
+}
+
+impl Glob {
+    fn new(text: &str) -> Glob {
+        let lower = text.to_lowercase();
+        let pieces: Vec<Vec<u8>> = lower.split('*').map(|p| p.as_bytes().to_vec()).collect();
+        Glob { anchored_start: !lower.starts_with('*'), anchored_end: !lower.ends_with('*'), pieces }
+    }
+
+    fn matches(&self, s: &[u8]) -> bool {
+        let n = self.pieces.len();
+        if n == 1 {
+            return s == self.pieces[0].as_slice();
+        }
+        let first = &self.pieces[0];
+        let last = &self.pieces[n - 1];
+        if s.len() < first.len() + last.len() || !s.starts_with(first) || !s.ends_with(last) {
+            return false;
+        }
+        // `anchored_*` are implied by non-empty first/last pieces; empty ones match trivially.
+        let _ = (self.anchored_start, self.anchored_end);
+        let mut rest = &s[first.len()..s.len() - last.len()];
+        for piece in &self.pieces[1..n - 1] {
+            if piece.is_empty() {
+                continue;
+            }
+            match memmem::find(rest, piece) {
+                Some(i) => rest = &rest[i + piece.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Decodes the five predefined XML entities and numeric character references.
+pub fn decode_xml_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail.find(';').filter(|&e| e <= 10);
+        let decoded = end.and_then(|e| {
+            let ent = &tail[1..e];
+            let c = match ent {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ if ent.starts_with("#x") || ent.starts_with("#X") => {
+                    u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32)
+                }
+                _ if ent.starts_with('#') => ent[1..].parse::<u32>().ok().and_then(char::from_u32),
+                _ => None,
+            };
+            c.map(|c| (c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &tail[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_insensitive_exact() {
+        let p = Pattern::new("msiexec.exe");
+        assert!(p.matches("MSIEXEC.EXE"));
+        assert!(p.matches("msiexec.exe"));
+        assert!(!p.matches("msiexec.exe "));
+        assert!(!p.matches("xmsiexec.exe"));
+    }
+
+    #[test]
+    fn wildcards_anywhere() {
+        let p = Pattern::new("*http://*");
+        assert!(p.matches("msiexec /i HTTP://x/y.msi"));
+        assert!(!p.matches("msiexec /i c:\\x.msi"));
+        assert!(Pattern::new("a*c").matches("abc"));
+        assert!(Pattern::new("a*c").matches("ac"));
+        assert!(!Pattern::new("a*c").matches("ab"));
+        assert!(Pattern::new("*").matches(""));
+        assert!(Pattern::new("a*b*c").matches("aXbYc"));
+        assert!(!Pattern::new("a*b*c").matches("aXcYb"));
+        assert!(!Pattern::new("ab*ba").matches("aba"), "pieces must not overlap");
+        assert!(Pattern::new("*\\windows\\*").matches("C:\\Windows\\System32"));
+    }
+
+    #[test]
+    fn unicode_lowercase() {
+        assert!(Pattern::new("*ÄRGER*").matches("großer ärger"));
+    }
+
+    #[test]
+    fn xml_entities_match_decoded_values() {
+        let p = Pattern::new("*&gt; nul*");
+        assert!(p.matches("cmd /c echo x > nul"));
+        assert!(p.matches("cmd /c echo x &gt; nul"));
+        assert_eq!(decode_xml_entities("a &amp;&#65;&#x42; &bogus; &"), "a &AB &bogus; &");
+    }
+}

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use vigil_spl::ast::{CommandKind, SearchExpr};
 use vigil_spl::{expand_macros, parse, ErrorKind, ExpandLimits, MacroDef, MacroSource, SUPPORTED_COMMANDS};
 
 fn escu_dir() -> Option<PathBuf> {
@@ -193,6 +194,15 @@ fn command_names(text: &str) -> Vec<String> {
     names
 }
 
+fn bare_terms(e: &SearchExpr, out: &mut Vec<String>) {
+    match e {
+        SearchExpr::Term(v) => out.push(v.text.clone()),
+        SearchExpr::And(v) | SearchExpr::Or(v) => v.iter().for_each(|e| bare_terms(e, out)),
+        SearchExpr::Not(e) => bare_terms(e, out),
+        _ => {}
+    }
+}
+
 #[test]
 fn yaml_reader_basics() {
     let doc = "name: x\nsearch: '| a ''b''\n  c'\nother: 1\n";
@@ -216,6 +226,7 @@ fn escu_endpoint_corpus() {
     let mut syntax_supported = Vec::new();
     let mut syntax_other = 0;
     let mut supported_total = 0;
+    let mut tstats_terms = Vec::new();
     for f in &files {
         let Ok(doc) = std::fs::read_to_string(f) else { continue };
         let Some(search) = yaml_scalar(&doc, "search") else { continue };
@@ -237,7 +248,23 @@ fn escu_endpoint_corpus() {
             supported_total += 1;
         }
         match parse(&expanded) {
-            Ok(_) => ok += 1,
+            Ok(p) => {
+                ok += 1;
+                // VIGIL_DUMP=<substring of file name> prints the parsed pipeline.
+                if std::env::var("VIGIL_DUMP").is_ok_and(|d| !d.is_empty() && file.contains(&d)) {
+                    println!("DUMP {file}\n{expanded}\n{p:#?}");
+                }
+                // tstats has no _raw: a bare term in its filter usually means a mis-parse.
+                for c in &p.commands {
+                    if let CommandKind::Tstats(t) = &c.kind {
+                        let mut terms = Vec::new();
+                        bare_terms(&t.filter, &mut terms);
+                        if !terms.is_empty() {
+                            tstats_terms.push(format!("{file}: {terms:?}"));
+                        }
+                    }
+                }
+            }
             Err(e) => match &e.kind {
                 ErrorKind::UnsupportedCommand(c) => *unsupported.entry(c.clone()).or_default() += 1,
                 _ if all_supported => syntax_supported.push(format!("{file}: {}", e.render(&expanded, &file))),
@@ -255,6 +282,10 @@ fn escu_endpoint_corpus() {
     top.sort_by(|a, b| b.1.cmp(&a.1));
     println!("unsupported commands (first error per search): {top:?}");
     println!("unknown macros: {unknown_macros:?}");
+    println!("tstats filters with bare terms: {}", tstats_terms.len());
+    for s in &tstats_terms {
+        println!("TERM {s}");
+    }
     for s in &syntax_supported {
         println!("SYNTAX {s}\n");
     }

@@ -246,7 +246,13 @@ impl<'a> Parser<'a> {
 
     /// A word (quoted or not) such as a field name or option value.
     pub(crate) fn word(&mut self, what: &str) -> Result<(String, Span), SplError> {
-        let t = self.next(Mode::Word)?;
+        self.word_in(what, Mode::Word)
+    }
+
+    /// A word lexed in `mode` ([`Mode::Value`] lets a name like `aceFlags(inheritance)` keep
+    /// its parentheses).
+    pub(crate) fn word_in(&mut self, what: &str, mode: Mode) -> Result<(String, Span), SplError> {
+        let t = self.next(mode)?;
         match t.tok {
             Tok::Word { text, .. } => Ok((text, t.span)),
             _ => Err(SplError::syntax(format!("expected {what}, found {}", t.describe()), t.span)),

@@ -61,7 +61,7 @@ impl Parser<'_> {
             end = self.pos;
         }
         let name = if self.eat_keyword("as")? {
-            let (alias, _) = self.word("a name after `as`")?;
+            let (alias, _) = self.word_in("a name after `as`", Mode::Value)?;
             alias
         } else {
             self.src.get(t.span.start..end).unwrap_or("").to_string()

@@ -182,6 +182,8 @@ fn stats_and_eventstats() {
     assert_eq!(s.aggregations[0].name, "y");
     assert_eq!(s.aggregations[1], agg("values", Some("a"), "Search Name"));
     assert_eq!(s.aggregations[2], agg("dc", Some("b"), "dc(b)"));
+    let CommandKind::Stats(s) = one("| stats values(a) as aceFlags(inheritance) values(b) as b") else { panic!() };
+    assert_eq!(s.aggregations[0].name, "aceFlags(inheritance)");
     let CommandKind::Eventstats(s) = one("| eventstats count as total") else { panic!() };
     assert_eq!(s.aggregations, vec![agg("count", None, "total")]);
     assert!(s.by.is_empty());

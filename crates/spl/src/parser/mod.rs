@@ -53,6 +53,21 @@ pub(crate) fn parse_pipeline(text: &str, start: usize, end: usize, depth: usize)
     let lexer = Lexer::new(text, end);
     let first = lexer.skip_ws(start);
     let leading_pipe = text.as_bytes().get(first) == Some(&b'|') && first < end;
+    // An unsupported command anywhere is reported first: it is the more useful diagnosis
+    // (for `content check`) than a syntax quirk in an earlier command.
+    for (i, (s, e)) in segments.iter().copied().enumerate() {
+        if i == 0 {
+            continue;
+        }
+        if let Ok(t) = Parser::new(text, s, e, depth).peek(Mode::Word) {
+            if let Some(w) = t.bare_word() {
+                let name = w.to_ascii_lowercase();
+                if !SUPPORTED_COMMANDS.contains(&name.as_str()) {
+                    return Err(unsupported(&name, t.span));
+                }
+            }
+        }
+    }
     let mut commands = Vec::new();
     for (i, (s, e)) in segments.iter().copied().enumerate() {
         let body_start = Lexer::new(text, e).skip_ws(s);
@@ -120,6 +135,10 @@ fn split_commands(text: &str, start: usize, end: usize) -> Result<Vec<(usize, us
     Ok(out)
 }
 
+fn unsupported(name: &str, span: Span) -> SplError {
+    SplError::new(ErrorKind::UnsupportedCommand(name.to_string()), format!("unsupported command `{name}`"), span)
+}
+
 /// Parses one command in `text[start..end]` (without its leading `|`).
 fn parse_command(text: &str, start: usize, end: usize, depth: usize) -> Result<Command, SplError> {
     let mut p = Parser::new(text, start, end, depth);
@@ -154,13 +173,7 @@ fn parse_command(text: &str, start: usize, end: usize, depth: usize) -> Result<C
         "bin" | "bucket" => CommandKind::Bin(p.bin()?),
         "mvexpand" => p.mvexpand()?,
         "makemv" => p.makemv()?,
-        _ => {
-            return Err(SplError::new(
-                ErrorKind::UnsupportedCommand(name.clone()),
-                format!("unsupported command `{name}`"),
-                name_tok.span,
-            ))
-        }
+        _ => return Err(unsupported(&name, name_tok.span)),
     };
     p.expect_end()?;
     Ok(Command { name, span: Span::new(name_tok.span.start, trim_end(text, start, end)), kind })

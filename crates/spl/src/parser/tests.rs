@@ -124,6 +124,9 @@ fn unsupported_command() {
     assert_eq!(e.kind, ErrorKind::UnsupportedCommand("xmlkv".into()));
     assert_eq!(e.message, "unsupported command `xmlkv`");
     assert_eq!(&text[e.span.start..e.span.end], "xmlkv");
+    // Reported even when an earlier command has a syntax error.
+    let e = err("| eval x=( | apply model");
+    assert_eq!(e.kind, ErrorKind::UnsupportedCommand("apply".into()));
     for c in ["transaction dest maxspan=5m", "apply model", "map search=\"x\"", "appendpipe [stats count]", "spath", "streamstats count"] {
         let e = err(&format!("| inputlookup t | {c}"));
         assert!(matches!(e.kind, ErrorKind::UnsupportedCommand(_)), "{c}: {e:?}");
@@ -132,7 +135,7 @@ fn unsupported_command() {
 
 #[test]
 fn pipeline_errors() {
-    assert!(err("a | | b").message.contains("empty command"));
+    assert!(err("a | | search b").message.contains("empty command"));
     assert!(err("| join x [search a").message.contains("expected `]`"));
     assert!(err("a ]").message.contains("`]`"));
     assert!(err("| tstats count where x=\"abc").message.contains("unterminated string"));

@@ -219,7 +219,9 @@ fn escu_endpoint_corpus() {
         return;
     };
     let macros = load_macros(&root);
-    let files = yml_files(&root.join("detections").join("endpoint"));
+    let mut files = yml_files(&root.join("detections").join("endpoint"));
+    // Two detections in the 2025 format (block-scalar searches, newer macros).
+    files.extend(yml_files(&root.join("newer_format")));
     let (mut ok, mut total) = (0, 0);
     let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
     let mut unknown_macros: BTreeMap<String, usize> = BTreeMap::new();

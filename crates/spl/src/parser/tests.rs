@@ -320,3 +320,44 @@ fn never_panics_on_garbage() {
         }
     }
 }
+
+#[test]
+fn quoted_field_names_in_search() {
+    assert_eq!(
+        one(r#"search "Processes.process"="x""#),
+        CommandKind::Search(SearchExpr::Compare { field: "Processes.process".into(), op: CompareOp::Eq, value: q("x") })
+    );
+}
+
+/// A cheap deterministic fuzzer (no dependency): random SPL-ish strings must never panic or
+/// hang the parser or the expander.
+#[test]
+fn fuzz_no_panic() {
+    use crate::{expand_macros, ExpandLimits, MacroDef, MacroSource};
+    struct Loop(MacroDef);
+    impl MacroSource for Loop {
+        fn lookup(&self, _: &str, _: usize) -> Option<&MacroDef> {
+            Some(&self.0)
+        }
+    }
+    let src = Loop(MacroDef { name: "m".into(), args: vec!["a".into()], definition: "x $a$ `m(1)`".into() });
+    let pieces = [
+        "|", " ", "(", ")", "[", "]", "\"", "'", "\\", "=", "!=", "<", ">=", ",", "*", "`", "```", "$a$", "-", ".",
+        "AND", "OR", "NOT", "by", "as", "IN", "from", "where", "eval", "tstats", "stats", "count", "x", "1", "1e",
+        "é", "join", "rename", "sort", "rex", "dedup", "lookup", "OUTPUT", "datamodel", "search", "eval(", "span=",
+    ];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..20_000 {
+        let mut s = String::new();
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let n = (state >> 59) as usize + 1;
+        for _ in 0..n {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s.push_str(pieces[(state >> 33) as usize % pieces.len()]);
+        }
+        let _ = parse(&s);
+        let _ = crate::parse_search_expr(&s);
+        let _ = crate::parse_eval_expr(&s);
+        let _ = expand_macros(&s, &src, &ExpandLimits::default());
+    }
+}

@@ -1,1 +1,77 @@
-fn main() {}
+//! `vigil`: run Splunk ESCU detections over raw endpoint telemetry, without Splunk.
+
+mod commands;
+mod output;
+mod run;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes (documented in README.md).
+pub mod exit {
+    /// The run completed, with or without hits.
+    pub const OK: u8 = 0;
+    /// Tests failed (`vigil test`).
+    pub const TEST_FAILURES: u8 = 1;
+    /// Bad usage, bad SPL or content that cannot be used.
+    pub const USAGE: u8 = 2;
+    /// Input records were skipped and `--strict` was given.
+    pub const INPUT_STRICT: u8 = 3;
+}
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "Run Splunk ESCU detections over raw endpoint logs, without Splunk")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run detections (built-in, or from --content) over log files and directories.
+    Hunt(commands::hunt::HuntArgs),
+    /// Run an ad-hoc SPL search over log files, as typed in Splunk's search bar.
+    Search(commands::search::SearchArgs),
+}
+
+/// Where detections, macros and lookups come from.
+#[derive(Args, Clone, Debug)]
+pub struct ContentArgs {
+    /// An ESCU-layout directory (detections/, macros/, lookups/) loaded over the built-in
+    /// content; repeatable, later directories override earlier ones.
+    #[arg(long = "content", value_name = "DIR")]
+    pub content: Vec<PathBuf>,
+}
+
+/// How inputs are read and results rendered.
+#[derive(Args, Clone, Debug)]
+pub struct RunArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: output::Format,
+    /// Time zone for rendered times (convert ctime, strftime), e.g. Europe/Paris. Default UTC.
+    #[arg(long, value_name = "TZ", default_value = "UTC")]
+    pub tz: String,
+    /// Treat every input as this sourcetype instead of detecting it from content.
+    #[arg(long, value_name = "SOURCETYPE")]
+    pub sourcetype: Option<String>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Exit with code 3 when any input record was skipped.
+    #[arg(long)]
+    pub strict: bool,
+    /// More detail on stderr: every skipped detection, skipped-record examples.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Hunt(args) => commands::hunt::run(args),
+        Command::Search(args) => commands::search::run(args),
+    };
+    ExitCode::from(code)
+}

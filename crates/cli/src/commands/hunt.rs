@@ -1,0 +1,105 @@
+//! `vigil hunt PATH...`: run detections over logs.
+
+use crate::{exit, ContentArgs, RunArgs};
+use clap::Args;
+use std::path::PathBuf;
+use vigil_engine::{Engine, Planner};
+use vigil_normalize::Normalizer;
+
+#[derive(Args)]
+pub struct HuntArgs {
+    /// Log files or directories (walked recursively; .gz and .zip are read).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub content: ContentArgs,
+    /// Run only this detection (by name); repeatable.
+    #[arg(long = "detection", value_name = "NAME")]
+    pub detections: Vec<String>,
+    /// Fail (exit 2) when any selected detection cannot run, instead of skipping it.
+    #[arg(long)]
+    pub require_ready: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+pub fn run(args: HuntArgs) -> u8 {
+    let content = match super::load_content(&args.content, args.run.verbose) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
+    let (ctx, opts) = match super::setup(&args.run) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
+    let normalizer = match Normalizer::builtin() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("vigil: built-in mappings: {e}");
+            return exit::USAGE;
+        }
+    };
+
+    // Named detections must exist; otherwise every loaded detection runs.
+    let mut selected = Vec::new();
+    if args.detections.is_empty() {
+        selected.extend(content.detections().iter());
+    } else {
+        for name in &args.detections {
+            match content.detection(name) {
+                Some(d) => selected.push(d),
+                None => {
+                    eprintln!("vigil: no detection named `{name}` in the loaded content");
+                    return exit::USAGE;
+                }
+            }
+        }
+    }
+
+    let mut planner = Planner::new(normalizer.catalog(), &content);
+    let mut queries = Vec::new();
+    let mut unsupported = Vec::new();
+    let mut broken = Vec::new();
+    for d in &selected {
+        match planner.plan(&d.name, &d.search) {
+            Ok(q) => queries.push(q),
+            Err(e) => {
+                let rendered = e.render(&d.file.display().to_string());
+                if e.error.is_unsupported() {
+                    unsupported.push((d.name.clone(), rendered));
+                } else {
+                    broken.push((d.name.clone(), rendered));
+                }
+            }
+        }
+    }
+    let skipped = unsupported.len() + broken.len();
+    if skipped > 0 {
+        let explicit = !args.detections.is_empty();
+        if args.require_ready || explicit || args.run.verbose {
+            for (name, msg) in unsupported.iter().chain(&broken) {
+                eprintln!("vigil: detection `{name}` cannot run:\n{msg}");
+            }
+        }
+        if args.require_ready || explicit {
+            return exit::USAGE;
+        }
+        eprintln!(
+            "vigil: skipped {skipped} of {} detections ({} use unsupported SPL, {} have errors){}",
+            selected.len(),
+            unsupported.len(),
+            broken.len(),
+            if args.run.verbose { "" } else { "; --verbose for details" }
+        );
+    }
+    let n = queries.len();
+    let engine = Engine::new(queries, normalizer.catalog());
+    let out = crate::run::run(&engine, &normalizer, &args.paths, &opts, &ctx);
+    super::finish(&args.run, &out, n, "detection")
+}

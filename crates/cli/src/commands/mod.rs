@@ -1,0 +1,114 @@
+//! One module per subcommand, plus what they share.
+
+pub mod hunt;
+pub mod search;
+
+use crate::output::{self, ResultSet};
+use crate::run::RunOutput;
+use crate::{exit, ContentArgs, RunArgs};
+use std::io::Write;
+use vigil_content::ContentSet;
+use vigil_engine::EvalContext;
+use vigil_read::ReadOptions;
+use vigil_time::Tz;
+
+/// Loads the built-in layer and each --content directory. Unusable directories are fatal;
+/// bad files in them are reported and skipped.
+pub fn load_content(args: &ContentArgs, verbose: bool) -> Result<ContentSet, String> {
+    let mut set = ContentSet::builtin();
+    for dir in &args.content {
+        set.load_dir(dir).map_err(|e| e.to_string())?;
+    }
+    if !set.errors.is_empty() {
+        eprintln!("vigil: {} content file(s) could not be loaded{}", set.errors.len(), if verbose { ":" } else { " (--verbose for details)" });
+        if verbose {
+            for e in &set.errors {
+                eprintln!("  {e}");
+            }
+        }
+    }
+    Ok(set)
+}
+
+pub fn setup(args: &RunArgs) -> Result<(EvalContext, ReadOptions), String> {
+    let tz = Tz::parse(&args.tz).map_err(|e| format!("--tz: {e}"))?;
+    if let Some(n) = args.threads {
+        // Only fails if a pool already exists, which cannot happen this early.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+    }
+    let ctx = EvalContext { now: vigil_time::now_micros(), tz };
+    let opts = ReadOptions { sourcetype: args.sourcetype.clone(), ..ReadOptions::default() };
+    Ok((ctx, opts))
+}
+
+/// Writes results and the stderr summary; returns the exit code.
+pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &str) -> u8 {
+    let mut failed = 0;
+    let mut sets = Vec::new();
+    for o in &out.outputs {
+        match &o.result {
+            Ok(rows) => sets.push(ResultSet { name: &o.name, rows }),
+            Err(e) => {
+                failed += 1;
+                eprintln!("vigil: {label} `{}` failed: {e}", o.name);
+            }
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    if let Err(e) = output::write(&mut lock, args.format, &sets).and_then(|_| lock.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("vigil: cannot write output: {e}");
+        }
+    }
+    for e in &out.input_errors {
+        eprintln!("vigil: input: {e}");
+    }
+    summary(args, out, detections_run, &sets);
+    if args.strict && (out.report.skipped_total() > 0 || !out.input_errors.is_empty()) {
+        return exit::INPUT_STRICT;
+    }
+    if failed > 0 {
+        return exit::USAGE;
+    }
+    exit::OK
+}
+
+fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize, sets: &[ResultSet]) {
+    let r = &out.report;
+    let skipped = r.skipped_total();
+    let mut line = format!(
+        "vigil: {} file{}, {} events read, {} skipped",
+        r.files,
+        plural(r.files),
+        r.events,
+        skipped
+    );
+    if skipped > 0 {
+        let reasons: Vec<String> = r.skipped.iter().map(|(k, s)| format!("{k}: {}", s.count)).collect();
+        line.push_str(&format!(" ({})", reasons.join(", ")));
+    }
+    let hits: usize = sets.iter().map(|s| s.rows.len()).sum();
+    let firing = sets.iter().filter(|s| !s.rows.is_empty()).count();
+    line.push_str(&format!(
+        "; {detections_run} detection{} run, {hits} result{} from {firing}",
+        plural(detections_run as u64),
+        plural(hits as u64)
+    ));
+    eprintln!("{line}");
+    if args.verbose {
+        for (reason, s) in &r.skipped {
+            for ex in &s.examples {
+                eprintln!("  skipped ({reason}) {ex}");
+            }
+        }
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

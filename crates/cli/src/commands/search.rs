@@ -1,0 +1,55 @@
+//! `vigil search '<SPL>' PATH...`: an ad-hoc search with the loaded macros.
+
+use crate::{exit, ContentArgs, RunArgs};
+use clap::Args;
+use std::path::PathBuf;
+use vigil_engine::{Engine, Planner};
+use vigil_normalize::Normalizer;
+
+#[derive(Args)]
+pub struct SearchArgs {
+    /// The search, e.g. '| tstats count from datamodel=Endpoint.Processes by Processes.dest'.
+    pub spl: String,
+    /// Log files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub content: ContentArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+pub fn run(args: SearchArgs) -> u8 {
+    let content = match super::load_content(&args.content, args.run.verbose) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
+    let (ctx, opts) = match super::setup(&args.run) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
+    let normalizer = match Normalizer::builtin() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("vigil: built-in mappings: {e}");
+            return exit::USAGE;
+        }
+    };
+    let mut planner = Planner::new(normalizer.catalog(), &content);
+    let query = match planner.plan("search", &args.spl) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("{}", e.render("search"));
+            return exit::USAGE;
+        }
+    };
+    let engine = Engine::new(vec![query], normalizer.catalog());
+    let out = crate::run::run(&engine, &normalizer, &args.paths, &opts, &ctx);
+    super::finish(&args.run, &out, 1, "search")
+}

@@ -254,7 +254,9 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         let (_, col) = crate::line_col(self.src, open.start);
-        Err(SplError::syntax(format!("expected `)` to close `(` opened at column {col}, found {}", t.describe()), t.span))
+        // At the end of the command, point at the unclosed `(` rather than at nothing.
+        let span = if t.tok == Tok::Eof { open } else { t.span };
+        Err(SplError::syntax(format!("expected `)` to close `(` opened at column {col}, found {}", t.describe()), span))
     }
 
     /// A word (quoted or not) such as a field name or option value.

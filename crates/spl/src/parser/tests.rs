@@ -361,3 +361,13 @@ fn fuzz_no_panic() {
         let _ = expand_macros(&s, &src, &ExpandLimits::default());
     }
 }
+
+#[test]
+fn error_rendering_points_at_the_problem() {
+    let text = "| tstats count from datamodel=Endpoint.Processes where (a=1 OR b=2 by x";
+    let e = err(text);
+    let r = e.render(text, "search");
+    assert!(e.message.contains("expected `)` to close `(` opened at column 56"), "{r}");
+    assert_eq!(&text[e.span.start..e.span.end], "(");
+    assert!(r.contains("search:1:56"), "{r}");
+}

@@ -1,1 +1,246 @@
-//! Normalization. TODO(readers helper).
+//! Normalization: raw [`Event`]s to CIM dataset rows ([`DatasetRow`]) through declarative
+//! mapping files.
+//!
+//! The mapping files live in the repository's `mappings/` directory and are compiled into the
+//! binary (`include_str!`), so a release is self-contained; more files can be added at run time
+//! with [`Normalizer::with_dir`]. A file holds `[[dataset]]` tables (a CIM dataset's field list
+//! and its data-model-level rules) and/or `[[mapping]]` tables (one source's events to one
+//! dataset, field by field). `mappings/README.md` describes the format; each mapping file
+//! documents every choice made for its source.
+//!
+//! Per event, mappings are first selected by sourcetype (case-insensitive), then by source and
+//! field conditions (`EventCode = ["1"]`), so events no mapping wants cost one short scan.
+
+mod expr;
+mod spec;
+
+pub use expr::{basename, first_token, hex_to_dec, strip_device_prefix, Op};
+
+use std::path::{Path, PathBuf};
+use vigil_model::{Catalog, DatasetRow, DatasetSchema, Event, Value};
+
+/// The mapping files built into the binary: (file name, content). The data model file comes
+/// first.
+pub const BUILTIN_FILES: &[(&str, &str)] = &[
+    ("datamodels.toml", include_str!("../../../mappings/datamodels.toml")),
+    ("sysmon.toml", include_str!("../../../mappings/sysmon.toml")),
+    ("windows_security.toml", include_str!("../../../mappings/windows_security.toml")),
+    ("crowdstrike.toml", include_str!("../../../mappings/crowdstrike.toml")),
+    ("cisco_nvm.toml", include_str!("../../../mappings/cisco_nvm.toml")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A problem in a mapping file, at a line.
+    #[error("{file}:{line}: {message}")]
+    Mapping { file: String, line: usize, message: String },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Data-model-level rules of one dataset, applied after every source mapping.
+#[derive(Debug, Default)]
+struct Rules {
+    /// (target, source): when target is null, basename of the first token of source.
+    name_from_first_token: Vec<(usize, usize)>,
+    lowercase: Vec<usize>,
+    unknown_when_null: Vec<usize>,
+}
+
+/// Maps events to dataset rows. Build once, share freely (`Sync`).
+#[derive(Debug)]
+pub struct Normalizer {
+    catalog: Catalog,
+    rules: Vec<Rules>,
+    mappings: Vec<spec::Mapping>,
+    /// Lowercased sourcetype -> mapping indexes, in file order.
+    by_sourcetype: Vec<(String, Vec<usize>)>,
+}
+
+impl Normalizer {
+    /// The built-in data models and mappings.
+    pub fn builtin() -> Result<Normalizer, Error> {
+        Normalizer::from_sources(BUILTIN_FILES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect())
+    }
+
+    /// The built-in files plus every `*.toml` in `dir` (sorted by name). Extra files may add
+    /// datasets and mappings; they cannot redefine a built-in dataset.
+    pub fn with_dir(dir: &Path) -> Result<Normalizer, Error> {
+        let mut files: Vec<(String, String)> =
+            BUILTIN_FILES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+        let io = |e| Error::Io { path: dir.to_path_buf(), source: e };
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let text = std::fs::read_to_string(&p).map_err(|e| Error::Io { path: p.clone(), source: e })?;
+            files.push((p.to_string_lossy().into_owned(), text));
+        }
+        Normalizer::from_sources(files)
+    }
+
+    /// Builds from (file name, content) pairs. Datasets from all files are known before any
+    /// mapping is compiled, so file order does not matter.
+    pub fn from_sources(files: Vec<(String, String)>) -> Result<Normalizer, Error> {
+        let parsed: Vec<spec::Parsed> =
+            files.iter().map(|(n, t)| spec::parse(n, t)).collect::<Result<_, _>>()?;
+        let mut catalog = Catalog::default();
+        let mut rules = Vec::new();
+        for p in &parsed {
+            for (line, d) in &p.datasets {
+                let at = |message: String| Error::Mapping { file: p.file.clone(), line: *line, message };
+                if catalog.datasets.iter().any(|x| x.name == d.name) {
+                    return Err(at(format!("dataset {:?} defined twice", d.name)));
+                }
+                let schema = DatasetSchema { name: d.name.clone(), object: d.object.clone(), fields: d.fields.clone() };
+                let idx = |f: &str| {
+                    schema.field_index(f).ok_or_else(|| at(format!("dataset {}: rule names unknown field {f:?}", d.name)))
+                };
+                let mut r = Rules::default();
+                for (target, src) in &d.name_from_first_token {
+                    r.name_from_first_token.push((idx(target)?, idx(src)?));
+                }
+                r.lowercase = d.lowercase.iter().map(|f| idx(f)).collect::<Result<_, _>>()?;
+                r.unknown_when_null = d.unknown_when_null.iter().map(|f| idx(f)).collect::<Result<_, _>>()?;
+                catalog.datasets.push(schema);
+                rules.push(r);
+            }
+        }
+        let mut mappings = Vec::new();
+        for p in &parsed {
+            mappings.extend(spec::compile_mappings(p, &catalog)?);
+        }
+        let mut by_sourcetype: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, m) in mappings.iter().enumerate() {
+            for st in &m.sourcetypes {
+                match by_sourcetype.iter_mut().find(|(s, _)| s == st) {
+                    Some((_, v)) => v.push(i),
+                    None => by_sourcetype.push((st.clone(), vec![i])),
+                }
+            }
+        }
+        Ok(Normalizer { catalog, rules, mappings, by_sourcetype })
+    }
+
+    /// Every dataset rows can be made for; `DatasetRow::dataset` indexes into it.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Names of the mappings (`file: name`), for `--explain`-style listings.
+    pub fn mapping_names(&self) -> Vec<String> {
+        self.mappings.iter().map(|m| format!("{}: {}", m.file, m.name)).collect()
+    }
+
+    /// Appends the rows `ev` maps to (zero or more: one per matching mapping). `_time` of the
+    /// row is the event's `_time`, or 0 when the reader found none.
+    pub fn normalize(&self, ev: &Event, out: &mut Vec<DatasetRow>) {
+        let Some((_, idxs)) =
+            self.by_sourcetype.iter().find(|(st, _)| st.eq_ignore_ascii_case(&ev.sourcetype))
+        else {
+            return;
+        };
+        let mut items = Vec::new();
+        for &i in idxs {
+            let m = &self.mappings[i];
+            if !m.sources.is_empty() && !m.sources.iter().any(|s| s.eq_ignore_ascii_case(&ev.source)) {
+                continue;
+            }
+            let conds_ok = m.conds.iter().all(|(field, vals)| {
+                ev.get_all(field).any(|v| vals.iter().any(|w| w.eq_ignore_ascii_case(v)))
+            });
+            if !conds_ok {
+                continue;
+            }
+            let schema = &self.catalog.datasets[m.dataset];
+            let mut values = vec![Value::Null; schema.fields.len()];
+            for (fi, expr) in &m.fields {
+                expr.eval(ev, &mut items);
+                values[*fi] = Value::from_items(std::mem::take(&mut items));
+            }
+            apply_rules(&self.rules[m.dataset], &mut values);
+            out.push(DatasetRow { dataset: m.dataset, time: ev.time.unwrap_or(0), values });
+        }
+    }
+}
+
+fn apply_rules(r: &Rules, values: &mut [Value]) {
+    for &(target, src) in &r.name_from_first_token {
+        if values[target].is_null() {
+            if let Some(text) = values[src].as_text() {
+                let name = basename(first_token(&text)).to_string();
+                if !name.is_empty() {
+                    values[target] = Value::Str(name);
+                }
+            }
+        }
+    }
+    for &i in &r.lowercase {
+        values[i] = match std::mem::take(&mut values[i]) {
+            Value::Str(s) => Value::Str(s.to_lowercase()),
+            Value::Multi(v) => Value::Multi(v.into_iter().map(|s| s.to_lowercase()).collect()),
+            other => other,
+        };
+    }
+    for &i in &r.unknown_when_null {
+        if values[i].is_null() {
+            values[i] = Value::str("unknown");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_loads() {
+        let n = Normalizer::builtin().unwrap();
+        let c = n.catalog();
+        let p = c.find("Endpoint.Processes").unwrap();
+        assert_eq!(c.get(p).object, "Processes");
+        assert_eq!(c.get(p).fields.len(), 33);
+        assert!(c.find("Endpoint.Registry").is_some());
+        assert!(c.find("Endpoint.Filesystem").is_some());
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let dm = ("dm.toml".to_string(), "[[dataset]]\nname = \"A.B\"\nobject = \"B\"\nfields = [\"x\"]\n".to_string());
+        let bad = |text: &str| {
+            Normalizer::from_sources(vec![dm.clone(), ("m.toml".to_string(), text.to_string())])
+                .unwrap_err()
+                .to_string()
+        };
+        let base = "[[mapping]]\nname = \"m\"\ndataset = \"A.B\"\nwhen = { sourcetype = \"s\" }\n[mapping.fields]\n";
+        assert_eq!(bad(&format!("{base}y = \"f\"\n")), "m.toml:6: mapping \"m\": A.B has no field \"y\"");
+        assert!(bad(&format!("{base}x = {{ from = \"f\", op = [\"nope\"] }}\n")).starts_with("m.toml:6: field x: unknown op"));
+        assert!(bad(&format!("{base}x = {{ from = \"f\", const = \"c\" }}\n")).contains("more than one source"));
+        assert!(bad("[[mapping]]\nname = \"m\"\ndataset = \"Z\"\nwhen = { sourcetype = \"s\" }\nfields = {}\n").starts_with("m.toml:3:"));
+        assert!(bad("[[mapping]]\nname = = 1\n").starts_with("m.toml:2:"));
+    }
+
+    #[test]
+    fn rules_apply() {
+        let dm = "[[dataset]]\nname = \"A.B\"\nobject = \"B\"\nfields = [\"process\", \"process_name\", \"il\", \"dest\"]\nlowercase = [\"il\"]\nunknown_when_null = [\"dest\"]\nname_from_first_token = { process_name = \"process\" }\n";
+        let m = "[[mapping]]\nname = \"m\"\ndataset = \"A.B\"\nwhen = { sourcetype = \"S\", EventCode = [1] }\n[mapping.fields]\nprocess = \"cmd\"\nil = \"IL\"\n";
+        let n = Normalizer::from_sources(vec![("dm".into(), dm.into()), ("m".into(), m.into())]).unwrap();
+        let mut ev = Event { sourcetype: "s".into(), time: Some(5), ..Default::default() };
+        ev.push("cmd", "\"C:\\x\\MsiExec.exe\" /i http://a");
+        ev.push("IL", "High");
+        let mut rows = Vec::new();
+        n.normalize(&ev, &mut rows);
+        assert!(rows.is_empty(), "EventCode condition not met");
+        ev.push("EventCode", "1");
+        n.normalize(&ev, &mut rows);
+        assert_eq!(rows.len(), 1);
+        let v = &rows[0].values;
+        assert_eq!(v[1], Value::str("MsiExec.exe"));
+        assert_eq!(v[2], Value::str("high"));
+        assert_eq!(v[3], Value::str("unknown"));
+        assert_eq!(rows[0].time, 5);
+    }
+}

@@ -33,6 +33,9 @@ enum Command {
     Hunt(commands::hunt::HuntArgs),
     /// Run an ad-hoc SPL search over log files, as typed in Splunk's search bar.
     Search(commands::search::SearchArgs),
+    /// Inspect content: which detections Vigil can run.
+    #[command(subcommand)]
+    Content(commands::content::ContentCommand),
 }
 
 /// Where detections, macros and lookups come from.
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Hunt(args) => commands::hunt::run(args),
         Command::Search(args) => commands::search::run(args),
+        Command::Content(cmd) => commands::content::run(cmd),
     };
     ExitCode::from(code)
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share.
 
+pub mod content;
 pub mod hunt;
 pub mod search;
 

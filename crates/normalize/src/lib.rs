@@ -197,6 +197,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn normalizer_is_shareable() {
+        fn check<T: Send + Sync>() {}
+        check::<Normalizer>();
+    }
+
+    #[test]
     fn builtin_loads() {
         let n = Normalizer::builtin().unwrap();
         let c = n.catalog();

@@ -296,3 +296,43 @@ fn sample_flat_json_matches_xml_fields() {
         ("process_integrity_level", "high"),
     ]);
 }
+
+#[test]
+fn real_sysmon_evtx_all_datasets() {
+    let Some(p) = real("evtx/sysmon.evtx") else { return };
+    let n = Normalizer::builtin().unwrap();
+    let mut out = Vec::new();
+    let report = vigil_read::read_file(&p, &Default::default(), &mut |ev| n.normalize(ev, &mut out));
+    assert_eq!(report.events, 358);
+    let count = |name: &str| {
+        let ds = n.catalog().find(name).unwrap();
+        out.iter().filter(|r| r.dataset == ds).count()
+    };
+    assert_eq!(count("Endpoint.Processes"), 227);
+    assert_eq!(count("Endpoint.Filesystem"), 34, "EID 11");
+    assert_eq!(count("Endpoint.Registry"), 32, "EID 12 + 13");
+    let reg = n.catalog().find("Endpoint.Registry").unwrap();
+    let row = out.iter().find(|r| r.dataset == reg && text(&n, r, "action") == "modified").unwrap();
+    assert!(!text(&n, row, "registry_path").is_empty());
+    assert_eq!(text(&n, row, "registry_hive"), text(&n, row, "registry_path").split('\\').next().unwrap());
+    assert_eq!(text(&n, row, "vendor_product"), "Microsoft Sysmon");
+    // Every process row has a decimal pid and a lowercase integrity level.
+    let procs = n.catalog().find("Endpoint.Processes").unwrap();
+    for r in out.iter().filter(|r| r.dataset == procs) {
+        assert!(text(&n, r, "process_id").bytes().all(|b| b.is_ascii_digit()));
+        let il = text(&n, r, "process_integrity_level");
+        assert_eq!(il, il.to_lowercase());
+    }
+}
+
+#[test]
+fn events_without_a_mapping_give_no_rows() {
+    let n = Normalizer::builtin().unwrap();
+    let mut out = Vec::new();
+    let mut ev = vigil_model::Event { sourcetype: "XmlWinEventLog".into(), source: "XmlWinEventLog:Security".into(), ..Default::default() };
+    ev.push("EventCode", "4624");
+    n.normalize(&ev, &mut out);
+    ev.sourcetype = "unknown:type".into();
+    n.normalize(&ev, &mut out);
+    assert!(out.is_empty());
+}

@@ -191,14 +191,7 @@ pub fn read_file(path: &Path, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) 
         archive::read_zip(file, &name, 0, &mut ctx);
         return ctx.report;
     }
-    let reader = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            ctx.report.skip("unreadable file", &name, e);
-            return ctx.report;
-        }
-    };
-    read_stream_in(&name, Box::new(reader), 0, &mut ctx);
+    read_stream_in(&name, Box::new(file), 0, &mut ctx);
     ctx.report
 }
 

@@ -15,7 +15,7 @@ fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-fn read(p: &PathBuf, opts: &ReadOptions) -> (ReadReport, Vec<Event>) {
+fn read(p: &std::path::Path, opts: &ReadOptions) -> (ReadReport, Vec<Event>) {
     let mut evs = Vec::new();
     let r = read_file(p, opts, &mut |e| evs.push(e.clone()));
     (r, evs)

@@ -106,7 +106,9 @@ pub fn sniff(head: &[u8]) -> Format {
 /// Expands paths into the list of files to read: directories are walked recursively in sorted
 /// order (deterministic runs), hidden entries (name starting with `.`) are skipped inside
 /// directories, and symbolic links to directories are not followed (no cycles). A file named
-/// explicitly is always kept. Paths that do not exist or cannot be listed are returned as
+/// explicitly is always kept. Documentation and metadata files met while walking (`*.md`,
+/// `*.yml`/`*.yaml`, `README*`, `LICENSE*`: attack_data dataset folders ship their
+/// descriptions next to the logs) are not inputs and are passed over. Paths that do not exist or cannot be listed are returned as
 /// errors; the rest of the walk goes on.
 pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<ReadError>) {
     let mut files = Vec::new();
@@ -155,10 +157,17 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<ReadError>) {
                 Ok(_) => {}
                 Err(e) => errors.push(ReadError { path, message: e.to_string() }),
             }
-        } else {
+        } else if !is_documentation(&path) {
             files.push(path);
         }
     }
+}
+
+/// Files that describe a dataset rather than hold its events.
+fn is_documentation(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    name.starts_with("readme") || name.starts_with("license") || matches!(ext.as_str(), "md" | "yml" | "yaml")
 }
 
 /// Reads one file, handing every event to `sink`. Never panics, never fails: problems are in

@@ -178,10 +178,12 @@ pub(crate) fn read_lines(r: &mut dyn BufRead, name: &Arc<str>, format: Format, c
             }
             continue;
         }
-        if t.starts_with('<') && find_event_start(t, 0).is_some() {
+        // An XML event may follow a prefix (a syslog header, a timestamp): the event is the
+        // `<Event ...>...</Event>` part.
+        if let Some(at) = find_event_start(t, 0) {
             junk_run = false;
-            let lead = (text.len() - t.len()) as u64;
-            pending = xml_line(t, name, line_no, start + lead, ctx);
+            let lead = (text.len() - t.len() + at) as u64;
+            pending = xml_line(&t[at..], name, line_no, start + lead, ctx);
             continue;
         }
         if !junk_run || classic_header(t) {
@@ -270,6 +272,7 @@ mod tests {
         assert_eq!(find_event_start("<Events><Event xmlns='x'>", 0), Some(8));
         assert_eq!(find_event_start("<Events>", 0), None);
         assert_eq!(find_event_start("<Event>", 0), Some(0));
+        assert_eq!(find_event_start("Nov 29 host: <Event xmlns='x'>", 0), Some(13));
         assert!(classic_header("01/14/2021 11:41:39 PM"));
         assert!(!classic_header("LogName=x"));
     }

@@ -41,6 +41,10 @@ fn wevtutil_events_wrapper_and_pretty_xml() {
     let (r, evs) = read(&tmp("b.xml", one_line.as_bytes()), &ReadOptions::default());
     assert_eq!((r.events, r.skipped_total()), (2, 0), "{r}");
     assert!(evs[1].origin.offset > evs[0].origin.offset);
+    let prefixed = format!("Nov 20 10:15:01 collector01 {SYSMON}\n");
+    let (r, evs) = read(&tmp("syslog.log", prefixed.as_bytes()), &ReadOptions::default());
+    assert_eq!((r.events, r.skipped_total()), (1, 0), "{r}");
+    assert!(evs[0].raw.starts_with("<Event"));
     let pretty = SYSMON.replace("><", ">\n  <");
     let (r, evs) = read(&tmp("c.xml", pretty.as_bytes()), &ReadOptions::default());
     assert_eq!((r.events, r.skipped_total()), (1, 0), "{r}");

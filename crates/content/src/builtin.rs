@@ -17,11 +17,14 @@ pub const MACROS: &[(&str, &str)] = builtin_files!("macros":
     "drop_dm_object_name.yml",
     "fillnull_config.yml",
     "oldsummaries_config.yml",
+    "powershell.yml",
     "process_msiexec.yml",
     "security_content_ctime.yml",
     "security_content_summariesonly.yml",
     "summariesonly_config.yml",
+    "sysmon.yml",
     "windows_msiexec_remote_download_filter.yml",
+    "wineventlog_security.yml",
 );
 
 pub const DEPLOYMENTS: &[(&str, &str)] = builtin_files!("deployments":

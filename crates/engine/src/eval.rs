@@ -187,10 +187,7 @@ fn compile_call(name: &str, args: &[Expr], span: Span) -> Result<CExpr, PlanErro
     for (i, a) in args.iter().enumerate() {
         match (func.regex_arg(), a) {
             (Some(ri), Expr::Str(pattern)) if ri == i => {
-                let re = Regex::new(pattern).map_err(|e| PlanError::Invalid {
-                    message: format!("bad regular expression in `{name}`: {}", first_line(&e.to_string())),
-                    span,
-                })?;
+                let re = crate::ops::rex::compile_regex(pattern, span)?;
                 compiled.push(CExpr::Regex(Arc::new(re)));
             }
             _ => compiled.push(CExpr::compile(a)?),

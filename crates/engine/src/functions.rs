@@ -23,9 +23,6 @@ macro_rules! funcs {
                 match self { $(Func::$variant => ($min, $max)),* }
             }
 
-            pub fn name(self) -> &'static str {
-                match self { $(Func::$variant => $name),* }
-            }
         }
     };
 }
@@ -102,7 +99,9 @@ fn text(v: EvalValue) -> Option<String> {
 fn regex_of(arg: &CExpr, scope: &Scope) -> Option<std::borrow::Cow<'static, Regex>> {
     match arg {
         CExpr::Regex(re) => Some(std::borrow::Cow::Owned((**re).clone())),
-        other => text(other.eval(scope)).and_then(|p| Regex::new(&p).ok()).map(std::borrow::Cow::Owned),
+        other => text(other.eval(scope))
+            .and_then(|p| Regex::new(&crate::ops::rex::pcre_to_rust(&p)).ok())
+            .map(std::borrow::Cow::Owned),
     }
 }
 

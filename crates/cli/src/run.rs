@@ -1,50 +1,51 @@
-//! The pipeline from files to results: discover -> read (parallel) -> normalize -> execute.
+//! The pipeline from files to results: discover -> read (parallel) -> normalize -> consume.
+//!
+//! [`scan`] is the one pass over the input; what happens to each event and its dataset rows
+//! is up to a [`Consumer`] (the engine for `hunt`/`search`, per-window engines for
+//! `backtest`), so every command shares the same reading, parallelism and skip accounting.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use vigil_engine::{Engine, EvalContext, QueryOutput};
-use vigil_model::DatasetRow;
+use vigil_engine::{Engine, EvalContext, QueryOutput, ScanState};
+use vigil_model::{DatasetRow, Event};
 use vigil_normalize::Normalizer;
 use vigil_read::{ReadOptions, ReadReport};
 
-/// What one run over the inputs produced.
-pub struct RunOutput {
-    pub outputs: Vec<QueryOutput>,
+/// Receives every event (and its normalized rows) of one pass, with per-thread state.
+pub trait Consumer: Sync {
+    type State: Send;
+    fn new_state(&self) -> Self::State;
+    fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]);
+    fn merge(&self, into: &mut Self::State, other: Self::State);
+}
+
+/// What one pass over the inputs produced, besides the consumer's state.
+pub struct Scanned<S> {
+    pub state: S,
     pub report: ReadReport,
     /// Paths given that could not be used (missing, unreadable directories).
     pub input_errors: Vec<String>,
 }
 
-/// Reads every input once, feeding all queries of `engine`, and runs their operators.
-pub fn run(
-    engine: &Engine,
-    normalizer: &Normalizer,
-    paths: &[PathBuf],
-    opts: &ReadOptions,
-    ctx: &EvalContext,
-) -> RunOutput {
+/// Reads every input once, in parallel by file, normalizing each event and handing it to
+/// `consumer`.
+pub fn scan<C: Consumer>(consumer: &C, normalizer: &Normalizer, paths: &[PathBuf], opts: &ReadOptions) -> Scanned<C::State> {
     let (files, errors) = vigil_read::discover(paths);
     let input_errors = errors.iter().map(|e| e.to_string()).collect();
     let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let progress = progress_bar(total_bytes);
 
-    let wants_events = engine.wants_events();
     let (state, report) = files
         .par_iter()
         .fold(
-            || (engine.new_state(), ReadReport::default(), Vec::<DatasetRow>::new()),
+            || (consumer.new_state(), ReadReport::default(), Vec::<DatasetRow>::new()),
             |(mut state, mut report, mut rows), file| {
                 let r = vigil_read::read_file(file, opts, &mut |ev| {
-                    if wants_events {
-                        engine.on_event(&mut state, ev);
-                    }
                     rows.clear();
                     normalizer.normalize(ev, &mut rows);
-                    for row in &rows {
-                        engine.on_row(&mut state, row);
-                    }
+                    consumer.consume(&mut state, ev, &rows);
                 });
                 if let Ok(meta) = std::fs::metadata(file) {
                     progress.inc(meta.len());
@@ -55,15 +56,54 @@ pub fn run(
         )
         .map(|(state, report, _)| (state, report))
         .reduce(
-            || (engine.new_state(), ReadReport::default()),
+            || (consumer.new_state(), ReadReport::default()),
             |(mut a, mut ra), (b, rb)| {
-                engine.merge(&mut a, b);
+                consumer.merge(&mut a, b);
                 ra.merge(rb);
                 (a, ra)
             },
         );
     progress.finish_and_clear();
-    RunOutput { outputs: engine.finish(state, ctx), report, input_errors }
+    Scanned { state, report, input_errors }
+}
+
+/// The engine as a consumer: every event and row goes to every query.
+impl Consumer for Engine {
+    type State = ScanState;
+
+    fn new_state(&self) -> ScanState {
+        Engine::new_state(self)
+    }
+
+    fn consume(&self, state: &mut ScanState, event: &Event, rows: &[DatasetRow]) {
+        if Engine::wants_events(self) {
+            self.on_event(state, event);
+        }
+        for row in rows {
+            self.on_row(state, row);
+        }
+    }
+
+    fn merge(&self, into: &mut ScanState, other: ScanState) {
+        Engine::merge(self, into, other)
+    }
+}
+
+/// What a hunt or search produced.
+pub struct RunOutput {
+    pub outputs: Vec<QueryOutput>,
+    pub report: ReadReport,
+    pub input_errors: Vec<String>,
+}
+
+/// One pass feeding all queries of `engine`, then their operators.
+pub fn run(engine: &Engine, normalizer: &Normalizer, paths: &[PathBuf], opts: &ReadOptions, ctx: &EvalContext) -> RunOutput {
+    let scanned = scan(engine, normalizer, paths, opts);
+    RunOutput {
+        outputs: engine.finish(scanned.state, ctx),
+        report: scanned.report,
+        input_errors: scanned.input_errors,
+    }
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

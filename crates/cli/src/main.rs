@@ -1,5 +1,6 @@
 //! `vigil`: run Splunk ESCU detections over raw endpoint telemetry, without Splunk.
 
+mod alerts;
 mod commands;
 mod output;
 mod run;

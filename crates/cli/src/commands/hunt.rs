@@ -21,6 +21,8 @@ pub struct HuntArgs {
     pub require_ready: bool,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub alert: crate::alerts::AlertArgs,
 }
 
 pub fn run(args: HuntArgs) -> u8 {
@@ -64,11 +66,15 @@ pub fn run(args: HuntArgs) -> u8 {
 
     let mut planner = Planner::new(normalizer.catalog(), &content);
     let mut queries = Vec::new();
+    let mut planned = Vec::new(); // the Detection behind each query, same order
     let mut unsupported = Vec::new();
     let mut broken = Vec::new();
     for d in &selected {
         match planner.plan(&d.name, &d.search) {
-            Ok(q) => queries.push(q),
+            Ok(q) => {
+                queries.push(q);
+                planned.push(*d);
+            }
             Err(e) => {
                 let rendered = e.render(&d.file.display().to_string());
                 if e.error.is_unsupported() {
@@ -101,5 +107,8 @@ pub fn run(args: HuntArgs) -> u8 {
     let n = queries.len();
     let engine = Engine::new(queries, normalizer.catalog());
     let out = crate::run::run(&engine, &normalizer, &args.paths, &opts, &ctx);
+    if args.alert.alerts {
+        return crate::alerts::finish(&args.alert, &args.run, &content, &planned, &out, &ctx);
+    }
     super::finish(&args.run, &out, n, "detection")
 }

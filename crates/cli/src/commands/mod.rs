@@ -75,7 +75,7 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
     exit::OK
 }
 
-fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize, sets: &[ResultSet]) {
+pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize, sets: &[ResultSet]) {
     let r = &out.report;
     let skipped = r.skipped_total();
     let mut line = format!(

@@ -1,0 +1,19 @@
+//! From detection results to what Splunk Enterprise Security raises: notables and risk events,
+//! and a persistent risk index with ES's risk incident rules.
+//!
+//! - [`build_alerts`]: one detection's result rows -> [`Alert`]s (notables and risk events),
+//!   following the deployment's alert actions, for both content formats (2025 `rba:` blocks and
+//!   older `tags.observable` / `tags.risk_score` / `tags.message`).
+//! - [`RiskStore`]: the risk index in one SQLite file, with deduplication, risk by object and
+//!   the two RBA incident rules ([`IncidentRules`]).
+//!
+//! Every choice where ES behaviour had to be decided is documented on the item that implements
+//! it and summarised in README.md ("Alerts and risk").
+
+mod alert;
+pub mod attack;
+mod build;
+pub mod render;
+
+pub use alert::{Alert, Annotations, Drilldown, Notable, RiskEvent, Severity};
+pub use build::{build_alerts, identity_hash, risk_spec, severity_for_score, urgency, AlertContext, RiskSpec, RiskTarget, ThreatTarget};

@@ -45,6 +45,8 @@ struct Rules {
     name_from_first_token: Vec<(usize, usize)>,
     lowercase: Vec<usize>,
     unknown_when_null: Vec<usize>,
+    /// Column of each of [`INHERITED_FIELDS`].
+    inherited: [usize; 3],
 }
 
 /// Maps events to dataset rows. Build once, share freely (`Sync`).
@@ -95,7 +97,15 @@ impl Normalizer {
                 if catalog.datasets.iter().any(|x| x.name == d.name) {
                     return Err(at(format!("dataset {:?} defined twice", d.name)));
                 }
-                let schema = DatasetSchema { name: d.name.clone(), object: d.object.clone(), fields: d.fields.clone() };
+                // Every data model dataset inherits Splunk's default fields, which tstats can
+                // group and filter by (`by host`); they are filled from the event itself.
+                let mut fields = d.fields.clone();
+                for f in INHERITED_FIELDS {
+                    if !fields.iter().any(|x| x == f) {
+                        fields.push(f.to_string());
+                    }
+                }
+                let schema = DatasetSchema { name: d.name.clone(), object: d.object.clone(), fields };
                 let idx = |f: &str| {
                     schema.field_index(f).ok_or_else(|| at(format!("dataset {}: rule names unknown field {f:?}", d.name)))
                 };
@@ -105,6 +115,9 @@ impl Normalizer {
                 }
                 r.lowercase = d.lowercase.iter().map(|f| idx(f)).collect::<Result<_, _>>()?;
                 r.unknown_when_null = d.unknown_when_null.iter().map(|f| idx(f)).collect::<Result<_, _>>()?;
+                for (slot, f) in r.inherited.iter_mut().zip(INHERITED_FIELDS) {
+                    *slot = idx(f)?;
+                }
                 catalog.datasets.push(schema);
                 rules.push(r);
             }
@@ -162,10 +175,18 @@ impl Normalizer {
                 values[*fi] = Value::from_items(std::mem::take(&mut items));
             }
             apply_rules(&self.rules[m.dataset], &mut values);
+            for (&i, v) in self.rules[m.dataset].inherited.iter().zip([&ev.host, &ev.source, &ev.sourcetype]) {
+                if values[i].is_null() && !v.is_empty() {
+                    values[i] = Value::Str(v.clone());
+                }
+            }
             out.push(DatasetRow { dataset: m.dataset, time: ev.time.unwrap_or(0), values });
         }
     }
 }
+
+/// Fields every dataset inherits from the event (Splunk's default fields), in this order.
+const INHERITED_FIELDS: [&str; 3] = ["host", "source", "sourcetype"];
 
 fn apply_rules(r: &Rules, values: &mut [Value]) {
     for &(target, src) in &r.name_from_first_token {
@@ -208,7 +229,9 @@ mod tests {
         let c = n.catalog();
         let p = c.find("Endpoint.Processes").unwrap();
         assert_eq!(c.get(p).object, "Processes");
-        assert_eq!(c.get(p).fields.len(), 33);
+        // 33 CIM fields plus the inherited host, source, sourcetype.
+        assert_eq!(c.get(p).fields.len(), 36);
+        assert_eq!(&c.get(p).fields[33..], ["host", "source", "sourcetype"]);
         assert!(c.find("Endpoint.Registry").is_some());
         assert!(c.find("Endpoint.Filesystem").is_some());
     }

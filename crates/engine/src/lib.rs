@@ -12,6 +12,7 @@ mod eval;
 mod exec;
 mod functions;
 mod ops;
+mod outputs;
 mod pattern;
 mod plan;
 mod predicate;

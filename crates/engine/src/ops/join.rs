@@ -9,14 +9,14 @@ use vigil_spl::ast::{Join, Span};
 
 #[derive(Debug)]
 pub(crate) struct JoinOp {
-    fields: Vec<String>,
+    pub(crate) fields: Vec<String>,
     /// `type=outer`/`left` keeps rows without a match.
     keep_unmatched: bool,
     /// Matches used per row; 0 means all (`max=0`). Splunk's default is 1.
     max: usize,
     /// Subsearch fields replace the row's fields of the same name (default true).
     overwrite: bool,
-    sub: Box<Stage>,
+    pub(crate) sub: Box<Stage>,
 }
 
 impl JoinOp {

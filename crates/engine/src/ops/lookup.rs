@@ -129,7 +129,7 @@ pub(crate) struct LookupOp {
     /// (lookup column, event field)
     inputs: Vec<(usize, String)>,
     /// (lookup column, event field)
-    outputs: Vec<(usize, String)>,
+    pub(crate) outputs: Vec<(usize, String)>,
     overwrite: bool,
 }
 

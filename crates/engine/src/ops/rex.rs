@@ -86,10 +86,10 @@ fn is_quantifier(s: &[u8]) -> bool {
 #[derive(Debug)]
 pub(crate) struct RexOp {
     field: String,
-    re: Regex,
+    pub(crate) re: Regex,
     max_match: usize,
     /// For `mode=sed`: replacement and whether to replace all (`g`).
-    sed: Option<(String, bool)>,
+    pub(crate) sed: Option<(String, bool)>,
 }
 
 impl RexOp {

@@ -36,8 +36,12 @@ use vigil_model::Event;
 /// Options for reading.
 #[derive(Clone, Debug)]
 pub struct ReadOptions {
-    /// Forces the sourcetype of every event (the CLI's `--sourcetype`).
+    /// Forces the sourcetype of every event (the CLI's `--sourcetype`). The format is still
+    /// detected from content: `xmlwineventlog` on an XML line is parsed as XML.
     pub sourcetype: Option<String>,
+    /// Forces the source of every event (`vigil test` replays attack data with the source its
+    /// test declares, as Splunk indexes it).
+    pub source: Option<String>,
     /// Longest record (line, or gathered multi-line JSON document) accepted, in bytes. Longer
     /// records are skipped and reported as `"record too long"`.
     pub max_record_bytes: usize,
@@ -50,6 +54,7 @@ impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             sourcetype: None,
+            source: None,
             max_record_bytes: 16 * 1024 * 1024,
             max_buffer_bytes: 1024 * 1024 * 1024,
         }
@@ -330,10 +335,13 @@ impl<'a> Ctx<'a> {
         ev.origin.offset = offset;
     }
 
-    /// Hands the event buffer to the sink, applying the sourcetype override.
+    /// Hands the event buffer to the sink, applying the sourcetype and source overrides.
     pub fn emit(&mut self) {
         if let Some(st) = &self.opts.sourcetype {
             self.ev.sourcetype.clone_from(st);
+        }
+        if let Some(src) = &self.opts.source {
+            self.ev.source.clone_from(src);
         }
         (self.sink)(&self.ev);
         self.report.events += 1;

@@ -102,6 +102,22 @@ fn sourcetype_override() {
 }
 
 #[test]
+fn source_and_lowercase_sourcetype_override_keep_xml_parsing() {
+    let opts = ReadOptions {
+        sourcetype: Some("xmlwineventlog".into()),
+        source: Some("XmlWinEventLog:Microsoft-Windows-Sysmon/Operational".into()),
+        ..Default::default()
+    };
+    let (r, evs) = read(&tmp("i.log", format!("{SYSMON}\n").as_bytes()), &opts);
+    assert_eq!(r.events, 1);
+    assert_eq!(evs[0].sourcetype, "xmlwineventlog");
+    assert_eq!(evs[0].source, "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational");
+    // Still parsed as XML: the event's fields are extracted.
+    assert!(evs[0].get("EventCode").is_some() || evs[0].get("EventID").is_some(), "{:?}", evs[0].fields);
+    assert!(evs[0].time.is_some());
+}
+
+#[test]
 fn gzip_and_zip_detected_by_content() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(format!("{SYSMON}\n{SYSMON}\n").as_bytes()).unwrap();

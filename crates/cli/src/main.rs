@@ -4,6 +4,7 @@ mod alerts;
 mod commands;
 mod output;
 mod run;
+mod window;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

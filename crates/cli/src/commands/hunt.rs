@@ -22,6 +22,8 @@ pub struct HuntArgs {
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
+    pub window: crate::window::WindowArgs,
+    #[command(flatten)]
     pub alert: crate::alerts::AlertArgs,
 }
 
@@ -33,7 +35,7 @@ pub fn run(args: HuntArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let (ctx, opts) = match super::setup(&args.run) {
+    let (mut ctx, opts) = match super::setup(&args.run) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -106,7 +108,14 @@ pub fn run(args: HuntArgs) -> u8 {
     }
     let n = queries.len();
     let engine = Engine::new(queries, normalizer.catalog());
-    let out = crate::run::run(&engine, &normalizer, &args.paths, &opts, &ctx);
+    let window = match args.window.resolve(&mut ctx) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
+    let out = crate::window::run(&engine, window, &normalizer, &args.paths, &opts, &ctx);
     if args.alert.alerts {
         return crate::alerts::finish(&args.alert, &args.run, &content, &planned, &out, &ctx);
     }

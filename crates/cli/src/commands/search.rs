@@ -17,6 +17,8 @@ pub struct SearchArgs {
     pub content: ContentArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub window: crate::window::WindowArgs,
 }
 
 pub fn run(args: SearchArgs) -> u8 {
@@ -27,7 +29,7 @@ pub fn run(args: SearchArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let (ctx, opts) = match super::setup(&args.run) {
+    let (mut ctx, opts) = match super::setup(&args.run) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -50,6 +52,13 @@ pub fn run(args: SearchArgs) -> u8 {
         }
     };
     let engine = Engine::new(vec![query], normalizer.catalog());
-    let out = crate::run::run(&engine, &normalizer, &args.paths, &opts, &ctx);
+    let window = match args.window.resolve(&mut ctx) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
+    let out = crate::window::run(&engine, window, &normalizer, &args.paths, &opts, &ctx);
     super::finish(&args.run, &out, 1, "search")
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share.
 
+pub mod backtest;
 pub mod content;
 pub mod hunt;
 pub mod search;

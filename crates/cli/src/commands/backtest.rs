@@ -1,0 +1,475 @@
+//! `vigil backtest --from T --to T PATH...`: what the scheduled detections would have raised,
+//! run by run, over historical logs.
+//!
+//! For every cron tick `t` in `[from, to)` of each enabled detection's schedule, the detection
+//! runs over `[resolve(earliest, t), resolve(latest, t))`, as Splunk's scheduler computes it
+//! (offset, then snap). Detections with the same `(cron, earliest, latest)` share one engine
+//! and one scan state per run; the input is read once and each event is routed to every run
+//! window holding its `_time` (see [`crate::window::Scheduled`]).
+//!
+//! The run time is the cron tick itself: Splunk may dispatch later (`schedule_window`, busy
+//! search heads), but the window is computed from the scheduled time, which is what we stamp.
+//! Cron ticks and snaps (`@d`, `@w1`) are evaluated in `--tz` (default UTC).
+
+use crate::output::{self, ResultSet};
+use crate::window::{iso, parse_now, parse_time, Group, Missed, Runs, Scheduled, ScheduledState};
+use crate::{exit, ContentArgs, RunArgs};
+use clap::Args;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+use vigil_content::Detection;
+use vigil_engine::{Engine, EvalContext, Planner, Query};
+use vigil_model::{Micros, Record};
+use vigil_normalize::Normalizer;
+use vigil_time::{Schedule, Window};
+
+/// Upper bound on scheduled runs (all schedules together) in one backtest: each run keeps a
+/// scan state in memory. A week of hourly runs is 168; every minute for a year is 525,600.
+pub const MAX_RUNS: usize = 100_000;
+
+#[derive(Args)]
+pub struct BacktestArgs {
+    /// Log files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// First scheduled run time considered (inclusive): ISO 8601, epoch seconds, or a modifier
+    /// such as -7d@d relative to --now.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub from: String,
+    /// End of the range of run times (exclusive), same forms as --from.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub to: String,
+    /// "Now" for relative --from/--to: epoch seconds or ISO 8601 (default: the wall clock).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    #[command(flatten)]
+    pub content: ContentArgs,
+    /// Backtest only this detection (by name), even if disabled by default; repeatable.
+    #[arg(long = "detection", value_name = "NAME")]
+    pub detections: Vec<String>,
+    /// Also run this detection although its deployment says `disabled: true`; repeatable.
+    #[arg(long = "enable", value_name = "NAME")]
+    pub enable: Vec<String>,
+    /// Event field holding the time the event arrived (was indexed): epoch seconds or ISO
+    /// 8601. A run does not see events that arrived after it; events no run saw are reported
+    /// as missed.
+    #[arg(long, value_name = "FIELD", default_value = "_indextime")]
+    pub arrival_field: String,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// A detection chosen to run, with its schedule.
+struct Chosen<'a> {
+    detection: &'a Detection,
+    query: Query,
+    cron: String,
+    earliest: String,
+    latest: String,
+    explicit: bool,
+}
+
+/// One run's results for one detection.
+struct Hit {
+    run_time: Micros,
+    window: Window,
+    name: String,
+    rows: Vec<Record>,
+}
+
+pub fn run(args: BacktestArgs) -> u8 {
+    match backtest(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            exit::USAGE
+        }
+    }
+}
+
+fn backtest(args: &BacktestArgs) -> Result<u8, String> {
+    let content = super::load_content(&args.content, args.run.verbose)?;
+    let (ctx, opts) = super::setup(&args.run)?;
+    let tz = ctx.tz.clone();
+    let normalizer = Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
+    let now = match &args.now {
+        Some(n) => parse_now("--now", n, &tz)?,
+        None => ctx.now,
+    };
+    let from = parse_time("--from", &args.from, now, &tz)?;
+    let to = parse_time("--to", &args.to, now, &tz)?;
+    if from >= to {
+        return Err(format!("--from ({}) must be before --to ({})", iso(from), iso(to)));
+    }
+
+    // Which detections: the named ones (even if disabled), else every enabled one.
+    for name in args.detections.iter().chain(&args.enable) {
+        if content.detection(name).is_none() {
+            return Err(format!("no detection named `{name}` in the loaded content"));
+        }
+    }
+    let named = |d: &Detection| args.detections.iter().chain(&args.enable).any(|n| content.detection(n).is_some_and(|x| x.name == d.name));
+    let candidates: Vec<&Detection> = if args.detections.is_empty() {
+        content.detections().iter().collect()
+    } else {
+        content.detections().iter().filter(|d| named(d)).collect()
+    };
+    let mut disabled = Vec::new();
+    let mut unscheduled = Vec::new();
+    let mut planner = Planner::new(normalizer.catalog(), &content);
+    let mut chosen = Vec::new();
+    let mut cannot_run = Vec::new();
+    for d in candidates {
+        let explicit = named(d);
+        let Some(dep) = content.deployment_for(d) else {
+            unscheduled.push(d.name.clone());
+            continue;
+        };
+        let s = &dep.scheduling;
+        if s.disabled == Some(true) && !explicit {
+            disabled.push(d.name.clone());
+            continue;
+        }
+        let Some(cron) = s.cron_schedule.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
+            unscheduled.push(d.name.clone());
+            continue;
+        };
+        match planner.plan(&d.name, &d.search) {
+            Ok(query) => chosen.push(Chosen {
+                detection: d,
+                query,
+                cron: cron.to_string(),
+                earliest: s.earliest_time.clone().unwrap_or_default().trim().to_string(),
+                latest: s.latest_time.clone().unwrap_or_default().trim().to_string(),
+                explicit,
+            }),
+            Err(e) => cannot_run.push((d.name.clone(), explicit, e.render(&d.file.display().to_string()))),
+        }
+    }
+    if !disabled.is_empty() {
+        eprintln!(
+            "vigil: {} detection{} disabled by default, not run (name with --detection or --enable to run): {}",
+            disabled.len(),
+            if disabled.len() == 1 { "" } else { "s" },
+            disabled.join(", ")
+        );
+    }
+    if !unscheduled.is_empty() {
+        eprintln!("vigil: {} detection(s) without a cron schedule, not run: {}", unscheduled.len(), unscheduled.join(", "));
+    }
+    if !cannot_run.is_empty() {
+        let fatal = cannot_run.iter().any(|(_, explicit, _)| *explicit);
+        for (name, _, msg) in &cannot_run {
+            if fatal || args.run.verbose {
+                eprintln!("vigil: detection `{name}` cannot run:\n{msg}");
+            }
+        }
+        if fatal {
+            return Ok(exit::USAGE);
+        }
+        eprintln!("vigil: skipped {} detection(s) that cannot run{}", cannot_run.len(), if args.run.verbose { "" } else { "; --verbose for details" });
+    }
+
+    let groups = build_groups(chosen, from, to, &tz, &normalizer)?;
+    if groups.is_empty() {
+        eprintln!("vigil: nothing to backtest: no enabled detection with a schedule");
+        return Ok(exit::USAGE);
+    }
+
+    let consumer = Scheduled { groups: &groups, arrival_field: &args.arrival_field };
+    let scanned = crate::run::scan(&consumer, &normalizer, &args.paths, &opts);
+    let mut state = scanned.state;
+    let (hits, failures) = finish_runs(&groups, &mut state, &ctx);
+
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    let written = write_hits(&mut lock, args.run.format, &hits)
+        .and_then(|_| if args.run.format == output::Format::Jsonl { write_missed_jsonl(&mut lock, &groups, &state.missed) } else { Ok(()) })
+        .and_then(|_| lock.flush());
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("vigil: cannot write output: {e}");
+        }
+    }
+    for e in &scanned.input_errors {
+        eprintln!("vigil: input: {e}");
+    }
+    for f in &failures {
+        eprintln!("vigil: {f}");
+    }
+    report_missed(&groups, &state, args.run.verbose);
+    summary(&groups, &state, &scanned.report, &hits);
+    if args.run.strict && (scanned.report.skipped_total() > 0 || !scanned.input_errors.is_empty()) {
+        return Ok(exit::INPUT_STRICT);
+    }
+    Ok(if failures.is_empty() { exit::OK } else { exit::USAGE })
+}
+
+/// Groups detections by identical `(cron, earliest, latest)` and lists each group's runs.
+fn build_groups(chosen: Vec<Chosen>, from: Micros, to: Micros, tz: &vigil_time::Tz, normalizer: &Normalizer) -> Result<Vec<Group>, String> {
+    let mut keyed: Vec<((String, String, String), Vec<Chosen>)> = Vec::new();
+    for c in chosen {
+        let key = (c.cron.clone(), c.earliest.clone(), c.latest.clone());
+        match keyed.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(c),
+            None => keyed.push((key, vec![c])),
+        }
+    }
+    let mut groups = Vec::new();
+    let mut total_runs = 0usize;
+    for ((cron, earliest, latest), members) in keyed {
+        let names: Vec<String> = members.iter().map(|m| m.detection.name.clone()).collect();
+        let explicit = members.iter().any(|m| m.explicit);
+        let runs = match schedule_runs(&cron, &earliest, &latest, from, to, tz, MAX_RUNS - total_runs.min(MAX_RUNS)) {
+            Ok(r) => r,
+            Err(RunsError::TooMany) => {
+                return Err(format!(
+                    "--from/--to: more than {MAX_RUNS} scheduled runs between {} and {} (schedule `{cron}` of {}); narrow the range",
+                    iso(from),
+                    iso(to),
+                    names.join(", ")
+                ))
+            }
+            Err(RunsError::Bad(e)) if explicit => return Err(format!("schedule of {}: {e}", names.join(", "))),
+            Err(RunsError::Bad(e)) => {
+                eprintln!("vigil: schedule of {} cannot be used, not run: {e}", names.join(", "));
+                continue;
+            }
+        };
+        total_runs += runs.len();
+        if runs.is_empty() {
+            eprintln!("vigil: schedule `{cron}` has no run between {} and {} ({})", iso(from), iso(to), names.join(", "));
+        }
+        let queries = members.into_iter().map(|m| m.query).collect();
+        groups.push(Group { engine: Engine::new(queries, normalizer.catalog()), names, cron, earliest, latest, runs });
+    }
+    Ok(groups)
+}
+
+enum RunsError {
+    TooMany,
+    Bad(String),
+}
+
+/// The runs of one schedule in `[from, to)`, each with its window; at most `limit`.
+fn schedule_runs(cron: &str, earliest: &str, latest: &str, from: Micros, to: Micros, tz: &vigil_time::Tz, limit: usize) -> Result<Runs, RunsError> {
+    let schedule = Schedule::parse(cron).map_err(|e| RunsError::Bad(e.to_string()))?;
+    let ticks: Vec<Micros> = schedule.ticks(from, to, tz).take(limit.saturating_add(1)).collect();
+    if ticks.len() > limit {
+        return Err(RunsError::TooMany);
+    }
+    let mut runs = Vec::with_capacity(ticks.len());
+    for t in ticks {
+        let w = Window::for_run(earliest, latest, t, tz).map_err(|e| RunsError::Bad(e.to_string()))?;
+        runs.push((t, w));
+    }
+    Ok(Runs::new(runs))
+}
+
+/// Finishes every run's state (in parallel) with `now` = its run time; results in run-time
+/// order, then group and detection order.
+fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) -> (Vec<Hit>, Vec<String>) {
+    let mut jobs = Vec::new();
+    for (gi, states) in std::mem::take(&mut state.states).into_iter().enumerate() {
+        for (ri, st) in states.into_iter().enumerate() {
+            jobs.push((gi, ri, st));
+        }
+    }
+    let done: Vec<(Micros, usize, Vec<Hit>, Vec<String>)> = jobs
+        .into_par_iter()
+        .map(|(gi, ri, st)| {
+            let g = &groups[gi];
+            let run_time = g.runs.times[ri];
+            let window = g.runs.windows[ri];
+            let st = st.unwrap_or_else(|| g.engine.new_state());
+            let run_ctx = EvalContext { now: run_time, tz: ctx.tz.clone() };
+            let mut hits = Vec::new();
+            let mut errors = Vec::new();
+            for o in g.engine.finish(st, &run_ctx) {
+                match o.result {
+                    Ok(rows) if rows.is_empty() => {}
+                    Ok(rows) => hits.push(Hit { run_time, window, name: o.name, rows }),
+                    Err(e) => errors.push(format!("detection `{}` failed at run {}: {e}", o.name, iso(run_time))),
+                }
+            }
+            (run_time, gi, hits, errors)
+        })
+        .collect();
+    let mut done = done;
+    done.sort_by_key(|(t, gi, _, _)| (*t, *gi));
+    let mut hits = Vec::new();
+    let mut failures = Vec::new();
+    for (_, _, h, e) in done {
+        hits.extend(h);
+        failures.extend(e);
+    }
+    (hits, failures)
+}
+
+#[derive(Serialize)]
+struct JsonHit<'a> {
+    detection: &'a str,
+    run_time: String,
+    window_earliest: String,
+    window_latest: String,
+    result: &'a Record,
+}
+
+#[derive(Serialize)]
+struct JsonMissed<'a> {
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detection: Option<&'a str>,
+    detections: &'a [String],
+    event_time: String,
+    arrival_time: String,
+    window_run_time: String,
+    source: &'a str,
+}
+
+fn write_hits(out: &mut dyn Write, format: output::Format, hits: &[Hit]) -> std::io::Result<()> {
+    match format {
+        output::Format::Jsonl => {
+            for h in hits {
+                for row in &h.rows {
+                    let rec = JsonHit {
+                        detection: &h.name,
+                        run_time: iso(h.run_time),
+                        window_earliest: iso(h.window.earliest),
+                        window_latest: iso(h.window.latest),
+                        result: row,
+                    };
+                    serde_json::to_writer(&mut *out, &rec)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            Ok(())
+        }
+        output::Format::Csv => {
+            let all: Vec<Record> = hits.iter().flat_map(|h| h.rows.iter().cloned()).collect();
+            let cols = output::columns(&all);
+            let mut w = csv::Writer::from_writer(out);
+            let mut header: Vec<String> = ["detection", "run_time", "window_earliest", "window_latest"].map(String::from).to_vec();
+            header.extend(cols.iter().cloned());
+            w.write_record(&header)?;
+            for h in hits {
+                for row in &h.rows {
+                    let mut rec = vec![h.name.clone(), iso(h.run_time), iso(h.window.earliest), iso(h.window.latest)];
+                    rec.extend(cols.iter().map(|c| row.value(c).to_string()));
+                    w.write_record(&rec)?;
+                }
+            }
+            w.flush()?;
+            Ok(())
+        }
+        output::Format::Table => {
+            for h in hits {
+                let label = format!(
+                    "{} | run {} | window {} .. {}",
+                    h.name,
+                    iso(h.run_time),
+                    iso(h.window.earliest),
+                    iso(h.window.latest)
+                );
+                output::write(out, output::Format::Table, &[ResultSet { name: &label, rows: &h.rows }])?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn write_missed_jsonl(out: &mut dyn Write, groups: &[Group], missed: &[Missed]) -> std::io::Result<()> {
+    let mut sorted: Vec<&Missed> = missed.iter().collect();
+    sorted.sort_by(|a, b| (a.event_time, a.group, &a.origin).cmp(&(b.event_time, b.group, &b.origin)));
+    for m in sorted {
+        let Some(g) = groups.get(m.group) else { continue };
+        let rec = JsonMissed {
+            kind: "missed",
+            detection: if g.names.len() == 1 { g.names.first().map(String::as_str) } else { None },
+            detections: &g.names,
+            event_time: iso(m.event_time),
+            arrival_time: iso(m.arrival),
+            window_run_time: iso(m.run_time),
+            source: &m.origin,
+        };
+        serde_json::to_writer(&mut *out, &rec)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Late events on stderr: per schedule, how many no run saw, with a few examples.
+fn report_missed(groups: &[Group], state: &ScheduledState, verbose: bool) {
+    if state.bad_arrival > 0 {
+        eprintln!("vigil: {} event(s) with an unreadable arrival time, treated as on time", state.bad_arrival);
+    }
+    for (gi, g) in groups.iter().enumerate() {
+        let n = state.missed_per_group.get(gi).copied().unwrap_or(0);
+        if n == 0 {
+            continue;
+        }
+        eprintln!(
+            "vigil: {n} event(s) arrived after every run whose window held them; missed by schedule `{}` earliest={} latest={} ({})",
+            g.cron,
+            shown(&g.earliest),
+            shown(&g.latest),
+            g.names.join(", ")
+        );
+        let examples: Vec<&Missed> = state.missed.iter().filter(|m| m.group == gi).take(if verbose { usize::MAX } else { 5 }).collect();
+        for m in examples {
+            eprintln!(
+                "  event {} arrived {} ({} late for the run at {}) {}",
+                iso(m.event_time),
+                iso(m.arrival),
+                human(m.arrival - m.run_time),
+                iso(m.run_time),
+                m.origin
+            );
+        }
+    }
+}
+
+fn shown(spec: &str) -> &str {
+    if spec.is_empty() {
+        "\"\""
+    } else {
+        spec
+    }
+}
+
+fn human(d: Micros) -> String {
+    let s = d / 1_000_000;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}s", s.max(0))
+    }
+}
+
+fn summary(groups: &[Group], state: &ScheduledState, report: &vigil_read::ReadReport, hits: &[Hit]) {
+    let runs: usize = groups.iter().map(|g| g.runs.len()).sum();
+    let detections: usize = groups.iter().map(|g| g.names.len()).sum();
+    let results: usize = hits.iter().map(|h| h.rows.len()).sum();
+    let mut firing: Vec<(Micros, &str)> = hits.iter().map(|h| (h.run_time, h.name.as_str())).collect();
+    firing.dedup();
+    let missed: u64 = state.missed_per_group.iter().sum();
+    let skipped = report.skipped_total();
+    let mut line = format!("vigil: {} file(s), {} events read, {} skipped", report.files, report.events, skipped);
+    if skipped > 0 {
+        let reasons: Vec<String> = report.skipped.iter().map(|(k, s)| format!("{k}: {}", s.count)).collect();
+        line.push_str(&format!(" ({})", reasons.join(", ")));
+    }
+    eprintln!("{line}");
+    eprintln!(
+        "vigil: {detections} detection(s) in {} schedule(s), {runs} scheduled run(s); {results} result(s) from {} detection run(s); {} event(s) in no window, {} without _time; {missed} missed as late ({} with an arrival time)",
+        groups.len(),
+        firing.len(),
+        state.outside,
+        state.untimed,
+        state.with_arrival
+    );
+}

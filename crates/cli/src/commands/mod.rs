@@ -3,6 +3,7 @@
 pub mod backtest;
 pub mod content;
 pub mod hunt;
+pub mod risk;
 pub mod search;
 
 use crate::output::{self, ResultSet};

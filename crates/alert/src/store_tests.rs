@@ -1,0 +1,124 @@
+use super::*;
+use crate::{build_alerts, AlertContext, IncidentRules, ATTACK_TACTIC_RULE, RISK_THRESHOLD_RULE};
+use vigil_content::{ContentSet, Detection, RiskObject};
+use vigil_model::{Record, Value};
+
+const HOUR: Micros = 3_600_000_000;
+const T0: Micros = 1_800_000_000_000_000;
+
+fn row(user: &str, dest: &str, guid: &str) -> Record {
+    [("dest", dest), ("user", user), ("process_name", "msiexec.exe"), ("parent_process_name", "cmd.exe"), ("process_guid", guid), ("count", "1")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::str(*v)))
+        .collect()
+}
+
+/// The seed with another name, id, score and technique: a stand-in for other detections.
+fn variant(set: &ContentSet, n: usize, score: f64, technique: &str) -> Detection {
+    let mut d = set.detection("Windows MSIExec Remote Download").unwrap().clone();
+    d.name = format!("Detection {n}");
+    d.id = format!("id-{n}");
+    d.tags.mitre_attack_id = vec![technique.to_string()];
+    if let Some(rba) = d.rba.as_mut() {
+        rba.risk_objects = vec![RiskObject { field: "dest".into(), kind: "system".into(), score: Some(score) }];
+    }
+    d
+}
+
+fn run(set: &ContentSet, det: &Detection, rows: &[Record], at: Micros) -> Vec<Alert> {
+    build_alerts(det, set.deployment_for(det), rows, &AlertContext { run_time: at, ..Default::default() })
+}
+
+#[test]
+fn dedup_across_two_runs_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub").join("risk.db");
+    let set = ContentSet::builtin();
+    let det = set.detection("Windows MSIExec Remote Download").unwrap();
+    let rows = [row("CORP\\bob", "HOST1", "g1"), row("CORP\\bob", "HOST1", "g2")];
+    {
+        let mut store = RiskStore::open(&path).unwrap();
+        assert_eq!(store.record(&run(&set, det, &rows, T0)).unwrap(), 6);
+    }
+    // A later run re-finds the same results (count grew): nothing new.
+    let mut store = RiskStore::open(&path).unwrap();
+    let mut again = rows.clone();
+    again[0].set("count", Value::str("2"));
+    assert_eq!(store.record(&run(&set, det, &again, T0 + HOUR)).unwrap(), 0);
+    // A new result adds its notable and two risk events.
+    assert_eq!(store.record(&run(&set, det, &[row("CORP\\bob", "HOST1", "g3")], T0 + HOUR)).unwrap(), 3);
+    assert_eq!(store.counts().unwrap(), (6, 3));
+    let objs = store.risk_by_object(T0, T0 + 2 * HOUR).unwrap();
+    assert_eq!(objs.len(), 2);
+    let host = objs.iter().find(|o| o.risk_object == "host1").unwrap();
+    assert_eq!((host.risk_object_type.as_str(), host.total_score, host.count, host.distinct_detections()), ("system", 105.0, 3, 1));
+    assert_eq!(host.tactics, ["defense-evasion"]);
+    let user = objs.iter().find(|o| o.risk_object == "corp\\bob").unwrap();
+    assert_eq!(user.risk_object_type, "user");
+    // The time range is half-open and excludes the later run.
+    let first = store.risk_by_object(T0, T0 + HOUR).unwrap();
+    assert_eq!(first.iter().map(|o| o.count).sum::<usize>(), 4);
+    assert_eq!(store.notables(T0, T0 + 2 * HOUR, None).unwrap().len(), 3);
+}
+
+#[test]
+fn risk_threshold_rule_fires_at_threshold_once() {
+    let set = ContentSet::builtin();
+    let mut store = RiskStore::in_memory().unwrap();
+    let d1 = variant(&set, 1, 60.0, "T1218.007");
+    let d2 = variant(&set, 2, 40.0, "T1218.007");
+    store.record(&run(&set, &d1, &[row("u", "HOST9", "a")], T0)).unwrap();
+    let rules = IncidentRules::default();
+    assert!(store.evaluate_incidents(T0 + HOUR, &rules).unwrap().is_empty(), "60 < 100");
+    store.record(&run(&set, &d2, &[row("u", "HOST9", "b")], T0 + 2 * HOUR)).unwrap();
+    let inc = store.evaluate_incidents(T0 + 3 * HOUR, &rules).unwrap();
+    assert_eq!(inc.len(), 1, "60 + 40 >= 100");
+    let Alert::Notable(n) = &inc[0] else { panic!("incident is a notable") };
+    assert_eq!(n.rule_name, RISK_THRESHOLD_RULE);
+    assert_eq!(n.rule_title, "24 hour risk threshold exceeded for system=host9");
+    assert_eq!(n.fields.value("risk_score"), &Value::Num(100.0));
+    assert_eq!(n.fields.value("source_count"), &Value::Num(2.0));
+    assert_eq!(n.severity, crate::Severity::Critical);
+    // Throttled: evaluating again an hour later raises nothing new.
+    assert!(store.evaluate_incidents(T0 + 4 * HOUR, &rules).unwrap().is_empty());
+    assert_eq!(store.notables(0, i64::MAX, Some(&[RISK_THRESHOLD_RULE])).unwrap().len(), 1);
+    // Outside the 24h window the sum falls below the threshold.
+    let mut store2 = RiskStore::in_memory().unwrap();
+    store2.record(&run(&set, &d1, &[row("u", "HOST9", "a")], T0)).unwrap();
+    store2.record(&run(&set, &d2, &[row("u", "HOST9", "b")], T0 + 25 * HOUR)).unwrap();
+    assert!(store2.evaluate_incidents(T0 + 25 * HOUR, &rules).unwrap().is_empty());
+    // A configurable threshold.
+    let low = IncidentRules { risk_threshold: 40.0, ..IncidentRules::default() };
+    assert_eq!(store2.evaluate_incidents(T0 + 25 * HOUR, &low).unwrap().len(), 1);
+}
+
+#[test]
+fn tactic_rule_counts_distinct_tactics_and_detections() {
+    let set = ContentSet::builtin();
+    let mut store = RiskStore::in_memory().unwrap();
+    // defense-evasion, execution, persistence + privilege-escalation, defense-evasion again.
+    let techniques = ["T1218.007", "T1059.001", "T1547.001", "T1218.011"];
+    for (i, t) in techniques.iter().enumerate() {
+        let d = variant(&set, i, 1.0, t);
+        store.record(&run(&set, &d, &[row("u", "HOST7", &format!("g{i}"))], T0 + i as i64 * 24 * HOUR)).unwrap();
+    }
+    let at = T0 + 4 * 24 * HOUR;
+    let only_three_detections = IncidentRules { tactic_min_detections: 5, ..IncidentRules::default() };
+    assert!(store.evaluate_incidents(at, &only_three_detections).unwrap().is_empty());
+    let inc = store.evaluate_incidents(at, &IncidentRules::default()).unwrap();
+    assert_eq!(inc.len(), 1);
+    let Alert::Notable(n) = &inc[0] else { panic!("incident is a notable") };
+    assert_eq!(n.rule_name, ATTACK_TACTIC_RULE);
+    assert!(n.annotations.mitre_tactic.len() >= 3, "{:?}", n.annotations.mitre_tactic);
+    assert_eq!(n.fields.value("source_count"), &Value::Num(4.0));
+    // A higher tactic threshold does not fire.
+    let mut fresh = RiskStore::in_memory().unwrap();
+    for (i, t) in techniques.iter().enumerate() {
+        let d = variant(&set, i, 1.0, t);
+        fresh.record(&run(&set, &d, &[row("u", "HOST7", &format!("g{i}"))], T0)).unwrap();
+    }
+    let strict = IncidentRules { tactic_threshold: 10, ..IncidentRules::default() };
+    assert!(fresh.evaluate_incidents(T0 + HOUR, &strict).unwrap().is_empty());
+    // Older than 7 days: out of the window.
+    assert!(fresh.evaluate_incidents(T0 + 8 * 24 * HOUR, &IncidentRules::default()).unwrap().is_empty());
+}

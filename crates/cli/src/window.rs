@@ -33,7 +33,7 @@ pub struct WindowArgs {
     pub latest: Option<String>,
     /// The search's "now" for relative times and now(): epoch seconds or ISO 8601
     /// (default: the wall clock).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub now: Option<String>,
 }
 

@@ -42,7 +42,7 @@ pub struct BacktestArgs {
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub to: String,
     /// "Now" for relative --from/--to: epoch seconds or ISO 8601 (default: the wall clock).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub now: Option<String>,
     #[command(flatten)]
     pub content: ContentArgs,

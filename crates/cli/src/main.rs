@@ -4,6 +4,7 @@ mod alerts;
 mod commands;
 mod output;
 mod run;
+mod testing;
 mod window;
 
 use clap::{Args, Parser, Subcommand};
@@ -42,6 +43,12 @@ enum Command {
     /// Inspect content: which detections Vigil can run.
     #[command(subcommand)]
     Content(commands::content::ContentCommand),
+    /// Test detections offline: validation (ESCU schema, macros, search, rba fields), unit
+    /// (replay each test's attack data, ESCU's pass rule) and integration (notables, risk).
+    Test(commands::test::TestArgs),
+    /// Write a dataset with its timestamps shifted (latest event -> now or a given time), in
+    /// its own format.
+    Replay(commands::replay::ReplayArgs),
 }
 
 /// Where detections, macros and lookups come from.
@@ -84,6 +91,8 @@ fn main() -> ExitCode {
         Command::Risk(args) => commands::risk::run(args),
         Command::Backtest(args) => commands::backtest::run(args),
         Command::Content(cmd) => commands::content::run(cmd),
+        Command::Test(args) => commands::test::run(args),
+        Command::Replay(args) => commands::replay::run(args),
     };
     ExitCode::from(code)
 }

@@ -16,5 +16,7 @@ pub use detection::{RbaAction,
     Scheduling, Tags, TestCase, TestData, ThreatObject,
 };
 pub use error::ContentError;
+/// The built-in detection files: (path shown in messages, YAML text).
+pub use builtin::DETECTIONS as BUILTIN_DETECTION_FILES;
 pub use lookup::{LookupDef, LookupTable};
 pub use set::{filter_macro_name, ContentSet};

@@ -4,7 +4,9 @@ pub mod backtest;
 pub mod content;
 pub mod hunt;
 pub mod risk;
+pub mod replay;
 pub mod search;
+pub mod test;
 
 use crate::output::{self, ResultSet};
 use crate::run::RunOutput;

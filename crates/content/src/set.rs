@@ -113,7 +113,9 @@ impl ContentSet {
         }
     }
 
-    fn add_macro_text(&mut self, file: &Path, text: &str) {
+    /// Adds one macro YAML document (`file` labels errors); a bad document is recorded in
+    /// [`ContentSet::errors`]. Public so that fuzzing and tests can feed text without files.
+    pub fn add_macro_text(&mut self, file: &Path, text: &str) {
         match serde_norway::from_str::<MacroFile>(text) {
             Ok(m) if m.name.trim().is_empty() => {
                 self.errors.push(ContentError::new(file, None, "macro without a name"))
@@ -144,7 +146,9 @@ impl ContentSet {
         }
     }
 
-    fn add_detection_text(&mut self, file: &Path, text: &str) {
+    /// Adds one detection YAML document (`file` labels errors); a bad document is recorded in
+    /// [`ContentSet::errors`]. Public so that fuzzing and tests can feed text without files.
+    pub fn add_detection_text(&mut self, file: &Path, text: &str) {
         match serde_norway::from_str::<Detection>(text) {
             Ok(mut d) => {
                 if d.name.trim().is_empty() {

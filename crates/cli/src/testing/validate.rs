@@ -16,8 +16,9 @@
 //!   content directory has one (the built-in content), that check is skipped and the run says
 //!   so once.
 //! - The search is expanded, parsed and planned: an undefined macro or an SPL error is a
-//!   failure; valid SPL that Vigil does not implement is a warning (the content is valid ESCU;
-//!   its unit tests are then skipped, since Vigil cannot run it).
+//!   failure; valid SPL that Vigil does not implement, or a lookup that no content directory
+//!   defines (ES and add-ons ship some, such as `asset_lookup_by_str`), is a warning (the
+//!   content may be valid ESCU; its unit tests are then skipped, since Vigil cannot run it).
 //! - Risk and threat object fields (`rba:`, or `tags.observable` in the old format) must be
 //!   among the fields the search outputs when those can be known statically
 //!   ([`vigil_engine::Query::output_fields`]); TTP and Anomaly detections need a risk object.
@@ -180,8 +181,10 @@ fn schema(map: &Mapping, p: &mut Problems, data_sources: Option<&HashSet<String>
         for s in sources {
             match s.as_str() {
                 None => p.key(&["data_source"], format!("entries must be text, not {}", show(s))),
-                Some(name) => {
-                    if let Some(known) = data_sources {
+                Some(entry) => {
+                    let Some(known) = data_sources else { continue };
+                    // ESCU writes combined sources as `Sysmon EventID 1 AND Sysmon EventID 11`.
+                    for name in entry.split(" AND ").map(str::trim) {
                         if !known.contains(name) && !known.iter().any(|k| k.eq_ignore_ascii_case(name)) {
                             let line = value_line(p.text, &["data_source"], name);
                             p.add("data_source", line, format!("unknown data source `{name}` (not in data_sources/)"));
@@ -328,7 +331,11 @@ fn search(d: &Detection, planner: &mut Planner, p: &mut Problems, out: &mut Vali
                 }
             });
             let (sl, sc) = vigil_spl::line_col(&e.text, e.error.span().start);
-            if e.error.is_unsupported() {
+            // Lookups that Enterprise Security or an add-on defines (asset_lookup_by_str,
+            // ut_shannon_lookup) are not in ESCU's lookups/: Vigil cannot run the search, but
+            // the content is not wrong.
+            let external_lookup = e.error.to_string().contains("is not defined in the loaded content");
+            if e.error.is_unsupported() || external_lookup {
                 let why = format!("{} (search {sl}:{sc})", e.error);
                 warnings.push(format!("search uses SPL Vigil does not run: {why}; unit tests are skipped"));
                 out.unsupported = Some(why);

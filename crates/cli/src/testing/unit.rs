@@ -342,6 +342,31 @@ mod tests {
     }
 
     #[test]
+    fn integration_checks_alerts() {
+        let content = ContentSet::builtin();
+        let normalizer = Normalizer::builtin().expect("mappings");
+        let resolver = Resolver { data_dir: None };
+        let ctx = EvalContext { now: 1_800_000_000_000_000, tz: vigil_time::Tz::parse("UTC").expect("utc") };
+        let env = Env { content: &content, normalizer: &normalizer, resolver: &resolver, ctx: &ctx };
+        let mut d = seed();
+        let r = row(&[("user", "a"), ("dest", "h"), ("process_name", "msiexec.exe"), ("parent_process_name", "cmd.exe")]);
+        let o = integration(&d, std::slice::from_ref(&r), "D", "f", &env);
+        assert_eq!(o.status, Status::Pass, "{o}");
+        // A message naming a field the results lack leaves a token: failure.
+        if let Some(rba) = &mut d.rba {
+            rba.message.push_str(" via $url$");
+        }
+        let o = integration(&d, &[r.clone()], "D", "f", &env);
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.reason.starts_with("risk message has an unrendered `$url$`"), "{o}");
+        // Hunting: the default deployment raises nothing.
+        d.kind = "Hunting".into();
+        d.deployment = None;
+        let o = integration(&d, &[r], "D", "f", &env);
+        assert_eq!(o.status, Status::Skip, "{o}");
+    }
+
+    #[test]
     fn leftover_tokens() {
         assert_eq!(leftover_token("on $dest$ by x"), Some("$dest$".into()));
         assert_eq!(leftover_token("costs $5 and $6 more"), None);

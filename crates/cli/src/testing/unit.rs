@@ -236,7 +236,7 @@ fn integration(det: &Detection, rows: &[Record], name: &str, file: &str, env: &E
             }
         }
         for t in &spec.threat_objects {
-            if !risks.iter().any(|r| r.threat_object_type.iter().any(|k| *k == t.kind)) {
+            if !risks.iter().any(|r| r.threat_object_type.contains(&t.kind)) {
                 problems.push(format!("no risk event carries threat object `{}` (type {})", t.field, t.kind));
             }
         }
@@ -322,7 +322,7 @@ mod tests {
     fn unit_rule() {
         let d = seed();
         let good = row(&[("user", "a"), ("dest", "h"), ("process_name", "msiexec.exe"), ("parent_process_name", "cmd.exe")]);
-        assert_eq!(check_rows(&d, &[good.clone()], "D", "f").status, Status::Pass);
+        assert_eq!(check_rows(&d, std::slice::from_ref(&good), "D", "f").status, Status::Pass);
         // A threat object needs a value in one result only.
         let no_parent = row(&[("user", "a"), ("dest", "h"), ("process_name", "m"), ("parent_process_name", "<null>")]);
         assert_eq!(check_rows(&d, &[good.clone(), no_parent.clone()], "D", "f").status, Status::Pass);
@@ -356,7 +356,7 @@ mod tests {
         if let Some(rba) = &mut d.rba {
             rba.message.push_str(" via $url$");
         }
-        let o = integration(&d, &[r.clone()], "D", "f", &env);
+        let o = integration(&d, std::slice::from_ref(&r), "D", "f", &env);
         assert_eq!(o.status, Status::Fail);
         assert!(o.reason.starts_with("risk message has an unrendered `$url$`"), "{o}");
         // Hunting: the default deployment raises nothing.

@@ -9,6 +9,7 @@ mod error;
 mod lexer;
 mod macros;
 mod parser;
+mod print;
 
 pub use error::{line_col, ErrorKind, SplError};
 pub use macros::{expand_macros, ExpandLimits, MacroDef, MacroSource};

@@ -202,6 +202,9 @@ pub fn call(f: Func, args: &[CExpr], scope: &Scope) -> EvalValue {
             let Some(s) = text(arg(0)) else { return V::Null };
             let base = args.get(1).and_then(|_| arg(1).as_num()).unwrap_or(10.0) as u32;
             let t = s.trim();
+            if !(2..=36).contains(&base) {
+                return V::Null; // Splunk accepts bases 2 to 36; from_str_radix panics outside
+            }
             if base == 10 {
                 vigil_model::value::parse_num(t).map(V::Num).unwrap_or(V::Null)
             } else {

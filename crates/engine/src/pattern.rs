@@ -63,7 +63,9 @@ impl Pattern {
 
 impl Glob {
     fn new(text: &str) -> Glob {
-        let lower = text.to_lowercase();
+        // Per character, exactly as `matches` lowers values: `str::to_lowercase` maps a final
+        // `Σ` to `ς`, so "éΣ" did not match itself.
+        let lower: String = text.chars().flat_map(char::to_lowercase).collect();
         let pieces: Vec<Vec<u8>> = lower.split('*').map(|p| p.as_bytes().to_vec()).collect();
         Glob { anchored_start: !lower.starts_with('*'), anchored_end: !lower.ends_with('*'), pieces }
     }
@@ -164,6 +166,13 @@ mod tests {
     #[test]
     fn unicode_lowercase() {
         assert!(Pattern::new("*ÄRGER*").matches("großer ärger"));
+    }
+
+    /// Found by the proptest against a regex reference (tests/pattern_prop.rs).
+    #[test]
+    fn final_sigma_matches_itself() {
+        assert!(Pattern::new("éΣ").matches("éΣ"));
+        assert!(Pattern::new("ΟΔΟΣ*").matches("οδοσ"));
     }
 
     #[test]

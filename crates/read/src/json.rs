@@ -21,8 +21,10 @@
 
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::cell::Cell;
 use std::fmt;
-use std::io::BufRead;
+use std::io::{self, BufRead, Read};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::{at_line, timefmt, xml::XML_SOURCETYPE, Ctx};
@@ -200,13 +202,38 @@ fn windows_fields(fields: Vec<(String, String)>) -> Vec<(String, String)> {
     out
 }
 
+/// Bytes read from an array, and where the current element started: an element longer than
+/// [`crate::ReadOptions::max_record_bytes`] fails the read instead of growing in memory.
+struct ElementLimit<'r> {
+    inner: &'r mut dyn BufRead,
+    read: Rc<Cell<u64>>,
+    element_start: Rc<Cell<u64>>,
+    max: u64,
+    exceeded: Rc<Cell<bool>>,
+}
+
+impl Read for ElementLimit<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.read.get() - self.element_start.get() > self.max {
+            self.exceeded.set(true);
+            return Err(io::Error::other(format!("array element longer than {} bytes", self.max)));
+        }
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
 /// Streams a top-level JSON array: each element is parsed and emitted as it is read, so memory
-/// holds one element at a time. A syntax error stops the array (it cannot be resynchronised)
-/// and is reported with its line and column.
+/// holds one element at a time (at most `max_record_bytes` of it: a longer element is reported
+/// as `"record too long"`). A syntax error or an over-long element stops the array (it cannot
+/// be resynchronised) and is reported with its line and column.
 pub(crate) fn read_json_array(r: &mut dyn BufRead, name: &Arc<str>, ctx: &mut Ctx) {
     struct Seed<'c, 'a> {
         ctx: &'c mut Ctx<'a>,
         name: Arc<str>,
+        read: Rc<Cell<u64>>,
+        element_start: Rc<Cell<u64>>,
     }
     impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
         type Value = ();
@@ -227,14 +254,25 @@ pub(crate) fn read_json_array(r: &mut dyn BufRead, name: &Arc<str>, ctx: &mut Ct
                 self.ctx.reset(&self.name, 0, index);
                 let raw = v.to_string();
                 emit_value(v, &raw, self.ctx);
+                self.element_start.set(self.read.get());
             }
             Ok(())
         }
     }
-    let mut de = serde_json::Deserializer::from_reader(r);
-    let seed = Seed { ctx, name: Arc::clone(name) };
+    let read = Rc::new(Cell::new(0));
+    let element_start = Rc::new(Cell::new(0));
+    let exceeded = Rc::new(Cell::new(false));
+    let max = ctx.opts.max_record_bytes as u64;
+    let limited = ElementLimit { inner: r, read: Rc::clone(&read), element_start: Rc::clone(&element_start), max, exceeded: Rc::clone(&exceeded) };
+    let mut de = serde_json::Deserializer::from_reader(limited);
+    let seed = Seed { ctx, name: Arc::clone(name), read, element_start };
     if let Err(e) = seed.deserialize(&mut de) {
-        ctx.report.skip("malformed JSON", at_line(name, e.line() as u64), e);
+        if exceeded.get() {
+            let msg = format!("array element longer than {max} bytes (max record size); rest of the array not read");
+            ctx.report.skip("record too long", at_line(name, e.line() as u64), msg);
+        } else {
+            ctx.report.skip("malformed JSON", at_line(name, e.line() as u64), e);
+        }
         return;
     }
     if let Err(e) = de.end() {

@@ -103,7 +103,7 @@ for path in sorted(glob.glob(os.path.join(escu, "deployments", "*.yml"))):
 # --- hand-written seeds.
 for s in ["| tstats count from datamodel=Endpoint.Processes where Processes.process_name=msiexec.exe by Processes.dest | `drop_dm_object_name(Processes)`",
           "`sysmon` EventCode=1 | stats count by Image", "`two(a, b)` | search x", "`ping`", "`self`", "`double`", "`grow8`",
-          "`deep0`", "`argcycle(1)`", "`arg_in_arg(\"q\")`", "`dollar(z)`", "``` comment ``` `sysmon`", "\"`sysmon`\" `sysmon"]:
+          "`deep0`", "`dbl0(abcdefgh)`", "`argcycle(1)`", "`arg_in_arg(\"q\")`", "`dollar(z)`", "``` comment ``` `sysmon`", "\"`sysmon`\" `sysmon"]:
     put("spl_macros", s)
     put("spl_parse", s)
 for s in ["if(match(CommandLine, \"(?i)http\"), 1, 0)", "case(n>1, \"a\", n<0, \"b\", true(), \"c\")",

@@ -1,5 +1,6 @@
 //! Macro expansion over a small fixed macro set with arguments, nesting, deep chains, a
-//! direct and an indirect cycle, and exponential growth (so the output limit is hit).
+//! direct and an indirect cycle, exponential growth of the output and of arguments (so the
+//! size limit is hit).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
@@ -43,6 +44,11 @@ fn macros() -> Macros {
     add("deep40", &[], "bottom");
     add("arg_in_arg", &["a"], "`two($a$, `sysmon`)`");
     add("dollar", &["a"], "$a$$a$ $$ $b$ $a");
+    // Arguments doubling at every level: bounded before the body is built.
+    for i in 0..31 {
+        add(&format!("dbl{i}"), &["x"], &format!("`dbl{}($x$$x$)`", i + 1));
+    }
+    add("dbl31", &["x"], "$x$");
     Macros(m)
 }
 

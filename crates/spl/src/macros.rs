@@ -175,7 +175,15 @@ impl Expander<'_> {
                 self.span(call_span),
             ));
         }
-        let body = substitute(&def.definition, &def.args, &call.args);
+        // Arguments can double at every level (`m(x)` = `` `n($x$$x$)` ``): bound the body
+        // before building it, not only the output.
+        let Some(body) = substitute(&def.definition, &def.args, &call.args, self.limits.max_output_bytes) else {
+            return Err(SplError::new(
+                ErrorKind::Limit,
+                format!("macro expansion exceeds {} bytes (substituting the arguments of `{}`){}", self.limits.max_output_bytes, call.name, self.chain_note()),
+                self.span(call_span),
+            ));
+        };
         let was_outer = self.outer;
         if self.outer.is_none() {
             self.outer = Some(call_span);
@@ -238,10 +246,10 @@ fn split_args(body: &str) -> Vec<&str> {
 }
 
 /// Replaces `$name$` for each declared argument, in one left-to-right pass (substituted text
-/// is not rescanned for `$...$`).
-fn substitute(definition: &str, names: &[String], values: &[&str]) -> String {
+/// is not rescanned for `$...$`). `None` when the result would exceed `max` bytes.
+fn substitute(definition: &str, names: &[String], values: &[&str], max: usize) -> Option<String> {
     if names.is_empty() {
-        return definition.to_string();
+        return Some(definition.to_string());
     }
     let mut out = String::with_capacity(definition.len());
     let mut rest = definition;
@@ -255,6 +263,9 @@ fn substitute(definition: &str, names: &[String], values: &[&str]) -> String {
         });
         match hit {
             Some((e, value)) => {
+                if out.len() + value.len() > max {
+                    return None;
+                }
                 out.push_str(value);
                 rest = after.get(e + 1..).unwrap_or("");
             }
@@ -265,7 +276,7 @@ fn substitute(definition: &str, names: &[String], values: &[&str]) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -372,6 +383,24 @@ mod tests {
             defs = defs.add(&format!("b{i}"), &[], &format!("`b{}``b{}`", i - 1, i - 1));
         }
         let e = expand_macros("`b29`", &defs, &ExpandLimits::default()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Limit);
+    }
+
+    #[test]
+    fn argument_growth_is_bounded_before_it_is_built() {
+        // Each level passes its argument twice to the next: 2^31 copies at the depth limit.
+        let mut defs = Defs::default().add("d31", &["x"], "$x$");
+        for i in 0..31 {
+            defs = defs.add(&format!("d{i}"), &["x"], &format!("`d{}($x$$x$)`", i + 1));
+        }
+        let e = expand_macros("`d0(abcdefgh)`", &defs, &ExpandLimits::default()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Limit);
+        assert!(e.message.contains("exceeds 1048576 bytes"), "{}", e.message);
+        assert_eq!(e.span, Span::new(0, 14));
+        // One level with many uses of a big argument.
+        let defs = Defs::default().add("many", &["x"], &"$x$".repeat(10_000));
+        let big = "y".repeat(10_000);
+        let e = expand_macros(&format!("`many({big})`"), &defs, &ExpandLimits::default()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Limit);
     }
 

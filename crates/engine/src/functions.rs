@@ -100,7 +100,7 @@ fn regex_of(arg: &CExpr, scope: &Scope) -> Option<std::borrow::Cow<'static, Rege
     match arg {
         CExpr::Regex(re) => Some(std::borrow::Cow::Owned((**re).clone())),
         other => text(other.eval(scope))
-            .and_then(|p| Regex::new(&crate::ops::rex::pcre_to_rust(&p)).ok())
+            .and_then(|p| crate::ops::rex::build_regex(&p).ok())
             .map(std::borrow::Cow::Owned),
     }
 }

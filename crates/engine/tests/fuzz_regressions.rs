@@ -32,3 +32,37 @@ fn tonumber_with_base_out_of_range_is_null() {
     assert_eq!(r.value("d").as_num(), Some(35.0));
     assert!(r.value("e").is_null());
 }
+
+fn plan_error(search: &str) -> String {
+    let catalog = Catalog::default();
+    let content = ContentSet::empty();
+    match Planner::new(&catalog, &content).plan("t", search) {
+        Ok(_) => panic!("expected a planning error for {search}"),
+        Err(e) => e.render("t"),
+    }
+}
+
+/// A backslash before a multi-byte character sliced the pattern inside the character.
+#[test]
+fn escaped_non_ascii_character_in_regex() {
+    let rows = run(r#"search * | eval a=if(match("é", "^\é$"), 1, 0) | rex field=n "(?<d>\d)\é?""#);
+    assert_eq!(rows[0].value("a").as_num(), Some(1.0));
+    assert_eq!(rows[0].value("d").as_text().as_deref(), Some("4"));
+}
+
+/// Regular expressions are compiled under a size limit with a clear message.
+#[test]
+fn huge_regex_is_a_clear_error() {
+    for search in [
+        r#"search * | where match(n, "\w{1000}{1000}")"#,
+        r#"search * | rex field=n "(?<x>(\w{100}){1000})""#,
+        r#"search * | regex n="[a-z]{1000}{1000}""#,
+    ] {
+        let msg = plan_error(search);
+        assert!(msg.contains("regular expression too large") && msg.contains("10 MB"), "{msg}");
+        assert!(msg.contains('^'), "caret under the command: {msg}");
+    }
+    // A dynamic pattern over the limit does not match (and does not take the memory).
+    let rows = run(r#"search * | eval p="\w{1000}{1000}", a=if(match(n, p), 1, 0)"#);
+    assert_eq!(rows[0].value("a").as_num(), Some(0.0));
+}

@@ -9,7 +9,13 @@ use vigil_spl::ast::{RegexCmd, Rex, Span};
 /// Compiles a Splunk (PCRE) pattern. Features the linear-time engine lacks (look-around,
 /// backreferences) are reported as unsupported rather than silently approximated.
 pub(crate) fn compile_regex(pattern: &str, span: Span) -> Result<Regex, PlanError> {
-    Regex::new(&pcre_to_rust(pattern)).map_err(|e| {
+    build_regex(pattern).map_err(|e| {
+        if let regex::Error::CompiledTooBig(limit) = e {
+            return PlanError::invalid(
+                format!("regular expression too large: compiled it would exceed the {} MB limit (use smaller repetition counts or fewer alternatives)", limit >> 20),
+                span,
+            );
+        }
         let msg = first_line(&e.to_string());
         let pcre_only = ["(?=", "(?!", "(?<=", "(?<!", "(?>", "\\1", "\\2", "(?|"]
             .iter()
@@ -23,6 +29,15 @@ pub(crate) fn compile_regex(pattern: &str, span: Span) -> Result<Regex, PlanErro
             PlanError::invalid(format!("bad regular expression: {msg}"), span)
         }
     })
+}
+
+/// Size limit for one compiled regular expression (the `regex` crate's default is 10 MiB too;
+/// set explicitly so a hostile `\w{1000}{1000}` fails with a clear message, not memory use).
+pub(crate) const REGEX_SIZE_LIMIT: usize = 10 << 20;
+
+/// Compiles a PCRE-style pattern with the `regex` crate under [`REGEX_SIZE_LIMIT`].
+pub(crate) fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(&pcre_to_rust(pattern)).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build()
 }
 
 /// Rewrites PCRE syntax that means the same thing but that the `regex` crate spells
@@ -40,7 +55,15 @@ pub(crate) fn pcre_to_rust(pattern: &str) -> String {
             let end = if b.get(i + 1) == Some(&b'x') && b.get(i + 2) == Some(&b'{') {
                 pattern[i..].find('}').map(|e| i + e + 1).unwrap_or(b.len())
             } else {
-                (i + 2).min(b.len())
+                // PCRE reads `\é` as a literal `é`; `regex` rejects the escape: drop it.
+                match pattern[i + 1..].chars().next() {
+                    Some(c) if !c.is_ascii() => {
+                        out.push(c);
+                        i += 1 + c.len_utf8();
+                        continue;
+                    }
+                    _ => (i + 2).min(b.len()),
+                }
             };
             out.push_str(&pattern[i..end]);
             i = end;

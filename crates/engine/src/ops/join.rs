@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use vigil_model::Record;
 use vigil_spl::ast::{Join, Span};
 
+/// Most rows one join may produce (memory bound; the same as stats' group limit).
+pub const MAX_JOIN_ROWS: usize = crate::ops::stats::MAX_GROUPS;
+
 #[derive(Debug)]
 pub(crate) struct JoinOp {
     pub(crate) fields: Vec<String>,
@@ -59,7 +62,18 @@ impl JoinOp {
                 index.entry(k).or_default().push(r);
             }
         }
-        let mut out = Vec::with_capacity(rows.len());
+        // Count the result first: `max=0` over few distinct keys multiplies rows.
+        let per_row = |n: usize| if self.max == 0 { n } else { self.max.min(n) };
+        let total = rows.iter().fold(0usize, |t, row| {
+            let n = key(row).and_then(|k| index.get(&k)).map_or(usize::from(self.keep_unmatched), |s| per_row(s.len()));
+            t.saturating_add(n)
+        });
+        if total > MAX_JOIN_ROWS {
+            return Err(ExecError(format!(
+                "join: {total} result rows is over the limit of {MAX_JOIN_ROWS}; join on more fields or set max=N"
+            )));
+        }
+        let mut out = Vec::with_capacity(total);
         for row in rows {
             let matches = key(&row).and_then(|k| index.get(&k));
             match matches {

@@ -101,8 +101,8 @@ pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec
             }
             rows
         }
-        Op::Stats(s) => s.stats(rows, ctx),
-        Op::Eventstats(s) => s.eventstats(rows, ctx),
+        Op::Stats(s) => s.stats(rows, ctx)?,
+        Op::Eventstats(s) => s.eventstats(rows, ctx)?,
         Op::Rename(pairs) => fields::rename(rows, pairs),
         Op::Table(f) => fields::table(rows, f),
         Op::Fields { remove, fields } => fields::fields(rows, *remove, fields),

@@ -1,7 +1,7 @@
 //! `stats` and `eventstats` over result rows, and the group-by machinery tstats shares.
 
 use crate::agg::{AggInput, AggSpec, AggState};
-use crate::error::PlanError;
+use crate::error::{ExecError, PlanError};
 use crate::eval::{EvalContext, Scope};
 use crate::plan::plan_agg;
 use crate::predicate::FieldRef;
@@ -15,10 +15,26 @@ pub(crate) struct StatsOp {
     pub by: Vec<String>,
 }
 
+/// Most groups one `stats`/`eventstats`/`tstats` may build, and most keys one row may put
+/// itself in (multivalue by-fields multiply): beyond this a search fails with a clear error
+/// instead of exhausting memory.
+pub const MAX_GROUPS: usize = 5_000_000;
+
+/// How many group keys [`group_keys`] would make for these by-values (saturating).
+pub(crate) fn key_count(values: &[Value]) -> usize {
+    values.iter().fold(1usize, |n, v| match v {
+        Value::Multi(items) => n.saturating_mul(items.len()),
+        _ => n,
+    })
+}
+
 /// Group keys for one row: the cartesian product of the by-fields' items (a multivalue
 /// by-field puts the row in one group per item). `None` when a by-field is null and there is
 /// no fill value, which drops the row, as Splunk does.
 pub(crate) fn group_keys(values: &[Value], fill: Option<&str>) -> Option<Vec<Vec<String>>> {
+    if key_count(values) > MAX_GROUPS {
+        return None;
+    }
     let mut keys: Vec<Vec<String>> = vec![Vec::with_capacity(values.len())];
     for v in values {
         let items: Vec<String> = match v {
@@ -139,13 +155,16 @@ impl StatsOp {
         Ok(StatsOp { aggs, by: s.by.clone() })
     }
 
-    pub fn stats(&self, rows: Vec<Record>, ctx: &EvalContext) -> Vec<Record> {
+    pub fn stats(&self, rows: Vec<Record>, ctx: &EvalContext) -> Result<Vec<Record>, ExecError> {
         {
             let mut groups = Groups::default();
             let mut by_vals = Vec::with_capacity(self.by.len());
             for row in &rows {
                 by_vals.clear();
                 by_vals.extend(self.by.iter().map(|b| row.value(b).clone()));
+                if key_count(&by_vals).saturating_add(groups.map.len()) > MAX_GROUPS {
+                    return Err(too_many_groups(&self.by));
+                }
                 let Some(keys) = group_keys(&by_vals, None) else { continue };
                 for key in keys {
                     feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx);
@@ -153,14 +172,14 @@ impl StatsOp {
             }
             if self.by.is_empty() && groups.map.is_empty() {
                 // `stats count` over nothing is one row with count 0, as in Splunk.
-                return Groups::default().finish_empty(&self.aggs);
+                return Ok(Groups::default().finish_empty(&self.aggs));
             }
-            groups.finish(&self.by, &self.aggs)
+            Ok(groups.finish(&self.by, &self.aggs))
         }
     }
 
-    pub fn eventstats(&self, mut rows: Vec<Record>, ctx: &EvalContext) -> Vec<Record> {
-        let summary = self.stats(rows.clone(), ctx);
+    pub fn eventstats(&self, mut rows: Vec<Record>, ctx: &EvalContext) -> Result<Vec<Record>, ExecError> {
+        let summary = self.stats(rows.clone(), ctx)?;
         let index: HashMap<Vec<String>, &Record> = summary
             .iter()
             .map(|r| (self.by.iter().map(|b| r.value(b).as_text().unwrap_or_default().into_owned()).collect(), r))
@@ -175,6 +194,13 @@ impl StatsOp {
                 }
             }
         }
-        rows
+        Ok(rows)
     }
+}
+
+fn too_many_groups(by: &[String]) -> ExecError {
+    ExecError(format!(
+        "stats: more than {MAX_GROUPS} groups by {}; narrow the search or group by fewer or less distinct fields",
+        by.join(", ")
+    ))
 }

@@ -10,6 +10,7 @@ use crate::eval::EvalContext;
 use crate::ops::stats::{group_keys, Groups};
 use crate::plan::{Query, Scan, Source, Stage};
 use crate::predicate::FieldRef;
+use crate::prefilter::ScanIndex;
 use vigil_model::value::format_num;
 use vigil_model::{Catalog, DatasetRow, Event, Micros, Record, Value};
 
@@ -28,12 +29,18 @@ pub struct Engine {
     by_dataset: Vec<Vec<(usize, usize)>>,
     /// (query, scan) pairs reading raw events.
     event_scans: Vec<(usize, usize)>,
+    /// dataset id -> value index over its scans' predicates (positions in `by_dataset`).
+    indexes: Vec<ScanIndex>,
 }
 
 /// Per-thread accumulation for every scan of every query.
 #[derive(Debug)]
 pub struct ScanState {
     accs: Vec<Vec<ScanAcc>>,
+    /// Scratch for the prefilter, reused across rows.
+    candidates: Vec<usize>,
+    seen: Vec<bool>,
+    key: (usize, String),
 }
 
 #[derive(Debug)]
@@ -58,7 +65,16 @@ impl Engine {
                 }
             }
         }
-        Engine { queries, by_dataset, event_scans }
+        let indexes = by_dataset
+            .iter()
+            .map(|targets| {
+                ScanIndex::new(targets.iter().filter_map(|&(qi, si): &(usize, usize)| match &queries[qi].scans[si] {
+                    Scan::Tstats(t) => Some(&t.filter),
+                    Scan::Events(_) => None,
+                }))
+            })
+            .collect();
+        Engine { queries, by_dataset, event_scans, indexes }
     }
 
     pub fn queries(&self) -> &[Query] {
@@ -89,13 +105,20 @@ impl Engine {
                         .collect()
                 })
                 .collect(),
+            candidates: Vec::new(),
+            seen: Vec::new(),
+            key: (0, String::new()),
         }
     }
 
     /// Feeds one dataset row to every tstats scan on its dataset.
     pub fn on_row(&self, state: &mut ScanState, row: &DatasetRow) {
-        let Some(targets) = self.by_dataset.get(row.dataset) else { return };
-        for &(qi, si) in targets {
+        let (Some(targets), Some(index)) = (self.by_dataset.get(row.dataset), self.indexes.get(row.dataset)) else {
+            return;
+        };
+        let mut candidates = std::mem::take(&mut state.candidates);
+        index.candidates(&row.values, &mut candidates, &mut state.seen, &mut state.key);
+        for &(qi, si) in candidates.iter().filter_map(|&k| targets.get(k)) {
             let Scan::Tstats(scan) = &self.queries[qi].scans[si] else { continue };
             if !scan.filter.eval(row) {
                 continue;
@@ -126,6 +149,7 @@ impl Engine {
                 }
             }
         }
+        state.candidates = candidates;
     }
 
     /// Feeds one raw event to every raw-event scan.

@@ -16,6 +16,7 @@ mod outputs;
 mod pattern;
 mod plan;
 mod predicate;
+mod prefilter;
 
 pub use error::{ExecError, PlanError};
 pub use eval::EvalContext;

@@ -44,6 +44,18 @@ impl Pattern {
         !g.anchored_start && !g.anchored_end && g.pieces.iter().all(|p| p.is_empty())
     }
 
+    /// When the pattern has no wildcard, the lowercased texts it matches exactly (the written
+    /// form and, for XML entities, the decoded one). Used to index predicates by value.
+    pub fn exact_values(&self) -> Option<Vec<String>> {
+        self.alternatives
+            .iter()
+            .map(|g| match g.pieces.as_slice() {
+                [only] => String::from_utf8(only.clone()).ok(),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn matches(&self, value: &str) -> bool {
         if value.bytes().all(|b| !b.is_ascii_uppercase()) && value.is_ascii() {
             return self.alternatives.iter().any(|g| g.matches(value.as_bytes()));

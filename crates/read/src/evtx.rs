@@ -21,12 +21,51 @@ use crate::{at_offset, xml, Ctx};
 pub(crate) fn read_evtx_file(file: std::fs::File, name: &Arc<str>, ctx: &mut Ctx) {
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     ctx.report.bytes += len;
+    let mut header = [0u8; 44];
+    let mut f = &file;
+    let header_ok = f.read_exact(&mut header).is_ok();
+    if let Err(e) = f.seek(std::io::SeekFrom::Start(0)) {
+        ctx.report.skip("unreadable file", name.as_ref(), e);
+        return;
+    }
     read_evtx(file, name, ctx);
+    if header_ok {
+        report_truncation(&header, len, name, ctx);
+    }
 }
 
 /// Reads an EVTX file held in memory (from inside an archive).
 pub(crate) fn read_evtx_buffer(buf: Vec<u8>, name: &Arc<str>, ctx: &mut Ctx) {
+    let len = buf.len() as u64;
+    let header: Option<[u8; 44]> = buf.get(..44).and_then(|h| h.try_into().ok());
     read_evtx(Cursor::new(buf), name, ctx);
+    if let Some(header) = header {
+        report_truncation(&header, len, name, ctx);
+    }
+}
+
+const FILE_HEADER_BYTES: u64 = 4096;
+const CHUNK_BYTES: u64 = 65536;
+
+/// The `evtx` crate reads whole 64 KiB chunks and silently ignores a partial last chunk, or
+/// chunks missing altogether: a file cut short (a crashed host, an interrupted copy) must say
+/// what was lost. `header` is the first 44 bytes (the chunk count is at offset 42).
+fn report_truncation(header: &[u8; 44], len: u64, name: &Arc<str>, ctx: &mut Ctx) {
+    if len < FILE_HEADER_BYTES {
+        return; // The parser already reported the unreadable header.
+    }
+    let whole = (len - FILE_HEADER_BYTES) / CHUNK_BYTES;
+    let partial = (len - FILE_HEADER_BYTES) % CHUNK_BYTES;
+    let declared = u64::from(u16::from_le_bytes([header[42], header[43]]));
+    if partial > 0 {
+        let at = FILE_HEADER_BYTES + whole * CHUNK_BYTES;
+        let msg = format!("the file ends {partial} bytes into chunk {whole} (chunks are {CHUNK_BYTES} bytes); its records were not read");
+        ctx.report.skip("truncated EVTX", at_offset(name, at), msg);
+    } else if declared > whole {
+        // Dirty files may declare fewer chunks than they hold, never more.
+        let msg = format!("the header declares {declared} chunks but the file holds {whole}; the rest is missing");
+        ctx.report.skip("truncated EVTX", at_offset(name, len), msg);
+    }
 }
 
 fn read_evtx<T: Read + Seek + 'static>(input: T, name: &Arc<str>, ctx: &mut Ctx) {

@@ -23,7 +23,7 @@ if [ ${#targets[@]} -eq 0 ]; then
     mapfile -t targets < <(cargo fuzz list)
 fi
 
-if [ ! -d corpus ] || [ -z "$(find corpus -type f -print -quit 2>/dev/null)" ]; then
+if [ ! -d corpus ] || [ -z "$(find -L corpus -type f -print -quit 2>/dev/null)" ]; then
     ./seed_corpus.sh
 fi
 

@@ -66,12 +66,12 @@ mkdir -p "$BENCH_DIR"
 # corpus FORMAT MB -> prints the directory; generated once per (format, size).
 corpus() {
   local fmt="$1" mb="$2" dir="$BENCH_DIR/$1-$2mb"
-  if [[ ! -f "$dir/MANIFEST" ]]; then
+  if [[ ! -f "$dir.manifest" ]]; then
     rm -rf "$dir"
     local files=$(( mb / 25 < 4 ? 4 : mb / 25 ))
     log "generating $mb MB of $fmt in $dir"
     "$BENCHGEN" --out "$dir" --size-mb "$mb" --format "$fmt" --files "$files" > "$dir.manifest.tmp"
-    mv "$dir.manifest.tmp" "$dir/MANIFEST"
+    mv "$dir.manifest.tmp" "$dir.manifest"
   fi
   echo "$dir"
 }
@@ -79,7 +79,7 @@ corpus() {
 # evtx_corpus MB -> prints the directory: the undamaged real EVTX files, copied until MB is reached.
 evtx_corpus() {
   local mb="$1" dir="$BENCH_DIR/evtx-$1mb"
-  if [[ ! -f "$dir/MANIFEST" ]]; then
+  if [[ ! -f "$dir.manifest" ]]; then
     rm -rf "$dir"; mkdir -p "$dir"
     local src=()
     while IFS= read -r -d '' f; do src+=("$f"); done < <(find "$REAL/evtx" "$REAL/evtx-attack-samples" -name '*.evtx' \
@@ -95,12 +95,12 @@ evtx_corpus() {
         total=$(( total + $(stat -c %s "$f") )); copy=$(( copy + 1 ))
       done
     done
-    echo "files=$copy bytes=$total sources=${#src[@]}" > "$dir/MANIFEST"
+    echo "files=$copy bytes=$total sources=${#src[@]}" > "$dir.manifest"
   fi
   echo "$dir"
 }
 
-dir_bytes() { find "$1" -type f ! -name MANIFEST -printf '%s\n' | awk '{s+=$1} END {print s+0}'; }
+dir_bytes() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}'; }
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 

@@ -113,6 +113,7 @@ const PROCESSES: &[(&str, &str, &str, &str)] = &[
     ("C:\\Windows\\System32\\schtasks.exe", "schtasks.exe", "Task Scheduler Configuration Tool", "schtasks.exe /query /fo CSV /nh"),
     ("C:\\Program Files\\Microsoft VS Code\\Code.exe", "electron.exe", "Visual Studio Code", "\"C:\\Program Files\\Microsoft VS Code\\Code.exe\" --type=utility --utility-sub-type=node.mojom.NodeService --lang=en-US --service-sandbox-type=none --field-trial-handle={n},i,{h} /prefetch:8"),
     ("C:\\Windows\\System32\\SearchProtocolHost.exe", "SearchProtocolHost.exe", "Microsoft Windows Search Protocol Host", "\"C:\\Windows\\system32\\SearchProtocolHost.exe\" Global\\UsGthrFltPipeMssGthrPipe{n}_ Global\\UsGthrCtrlFltPipeMssGthrPipe{n} 1 -2147483646 \"Software\\Microsoft\\Windows Search\" \"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT; MS Search 4.0 Robot)\" \"C:\\ProgramData\\Microsoft\\Search\\Data\\Temp\\usgthrsvc\" \"DownLevelDaemon\""),
+    ("C:\\Windows\\System32\\cmd.exe", "Cmd.Exe", "Windows Command Processor", "cmd.exe /c \"cd /d C:\\ProgramData\\Agent && run_{n}.cmd > NUL 2>&1\""),
     ("C:\\Windows\\System32\\whoami.exe", "whoami.exe", "whoami - displays logged on user information", "whoami /all"),
     ("C:\\Program Files\\Git\\cmd\\git.exe", "git.exe", "Git for Windows", "git.exe fetch --all --prune origin-{n}"),
     ("C:\\Windows\\System32\\certutil.exe", "CertUtil.exe", "CertUtil.exe", "certutil.exe -verify C:\\Users\\{u}\\Documents\\cert_{n}.cer"),

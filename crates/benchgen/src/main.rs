@@ -100,14 +100,14 @@ fn run(args: &Args) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Escapes element text as the Windows event log renderer does: `&`, `<` and `>` only (quotes
+/// stay literal in command lines).
 fn xml_escape(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\'' => out.push_str("&apos;"),
-            '"' => out.push_str("&quot;"),
             _ => out.push(c),
         }
     }

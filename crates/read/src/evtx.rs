@@ -89,7 +89,7 @@ fn read_evtx_inner<T: Read + Seek + 'static>(input: T, name: &Arc<str>, ctx: &mu
             Ok(rec) => {
                 ctx.reset(name, 0, rec.event_record_id);
                 let doc = strip_decl(&rec.data);
-                match xml::parse_event_xml(doc, &mut ctx.ev) {
+                match xml::parse_event_xml_pooled(doc, &mut ctx.ev, &mut ctx.spare) {
                     Ok(()) => {
                         if ctx.ev.time.is_none() {
                             ctx.ev.time = Some(rec.timestamp.as_microsecond());

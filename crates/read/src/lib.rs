@@ -25,6 +25,7 @@ mod lines;
 mod report;
 pub mod timefmt;
 pub mod xml;
+mod xml_fast;
 
 pub use report::{ReadReport, Skipped, MAX_EXAMPLES};
 
@@ -312,21 +313,24 @@ pub(crate) struct Ctx<'a> {
     pub report: ReadReport,
     sink: &'a mut dyn FnMut(&Event),
     pub ev: Event,
+    /// Field strings of earlier events, reused by the XML extractor.
+    pub spare: xml_fast::Spare,
 }
 
 impl<'a> Ctx<'a> {
     fn new(opts: &'a ReadOptions, sink: &'a mut dyn FnMut(&Event)) -> Self {
-        Ctx { opts, report: ReadReport::default(), sink, ev: Event::default() }
+        Ctx { opts, report: ReadReport::default(), sink, ev: Event::default(), spare: Vec::new() }
     }
 
-    /// Clears the event buffer (keeping allocations) and sets its origin.
+    /// Clears the event buffer (keeping allocations, field strings go to `spare`) and sets its
+    /// origin.
     pub fn reset(&mut self, file: &Arc<str>, line: u64, offset: u64) {
         let ev = &mut self.ev;
         ev.time = None;
         ev.source.clear();
         ev.sourcetype.clear();
         ev.host.clear();
-        ev.fields.clear();
+        xml_fast::recycle(&mut ev.fields, &mut self.spare);
         ev.raw.clear();
         if !Arc::ptr_eq(&ev.origin.file, file) {
             ev.origin.file = Arc::clone(file);

@@ -121,7 +121,13 @@ pub(crate) fn read_lines(r: &mut dyn BufRead, name: &Arc<str>, format: Format, c
                 break;
             }
         }
-        let text = String::from_utf8_lossy(strip_eol(&buf));
+        let line = strip_eol(&buf);
+        // Valid UTF-8 (nearly always) is borrowed after one fast check; `from_utf8_lossy`
+        // alone walks the line chunk by chunk, several times slower.
+        let text = match std::str::from_utf8(line) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(line),
+        };
         let t = text.trim_start_matches('\u{feff}').trim_start();
 
         if let Some(mut p) = pending.take() {
@@ -218,11 +224,13 @@ fn find_event_start(s: &str, from: usize) -> Option<usize> {
 fn xml_line(t: &str, name: &Arc<str>, line: u64, offset: u64, ctx: &mut Ctx) -> Option<Pending> {
     let mut from = 0;
     while let Some(s) = find_event_start(t, from) {
-        let self_closing = t[s..].find('>').is_some_and(|gt| t[s..s + gt + 1].ends_with("/>"));
+        let rest = &t.as_bytes()[s..];
+        let gt = memchr::memchr(b'>', rest);
+        let self_closing = gt.is_some_and(|gt| rest[..gt + 1].ends_with(b"/>"));
         let end = if self_closing {
-            t[s..].find('>').map(|gt| s + gt + 1)
+            gt.map(|gt| s + gt + 1)
         } else {
-            t[s..].find("</Event>").map(|e| s + e + "</Event>".len())
+            memchr::memmem::find(rest, b"</Event>").map(|e| s + e + "</Event>".len())
         };
         match end {
             Some(e) => {
@@ -239,7 +247,7 @@ fn xml_line(t: &str, name: &Arc<str>, line: u64, offset: u64, ctx: &mut Ctx) -> 
 
 fn xml_event(doc: &str, name: &Arc<str>, line: u64, offset: u64, ctx: &mut Ctx) {
     ctx.reset(name, line, offset);
-    match xml::parse_event_xml(doc, &mut ctx.ev) {
+    match xml::parse_event_xml_pooled(doc, &mut ctx.ev, &mut ctx.spare) {
         Ok(()) => {
             ctx.ev.raw.push_str(doc);
             ctx.emit();

@@ -37,7 +37,26 @@ enum Section {
 /// Parses one `<Event>` document into `ev.fields`, and sets `ev.time`, `ev.source`,
 /// `ev.sourcetype` and `ev.host`. Does not touch `raw` or `origin`. On error, `ev.fields` may
 /// hold a partial extraction; the caller discards the event.
+///
+/// Common documents go through a fast extractor ([`crate::xml_fast`]); the rest, and
+/// anything it does not accept, through [`parse_event_xml_full`]. Both give the same result.
 pub fn parse_event_xml(xml: &str, ev: &mut Event) -> Result<(), String> {
+    parse_event_xml_pooled(xml, ev, &mut Vec::new())
+}
+
+/// [`parse_event_xml`] with field strings recycled from `spare` (see [`crate::xml_fast`]).
+pub(crate) fn parse_event_xml_pooled(xml: &str, ev: &mut Event, spare: &mut crate::xml_fast::Spare) -> Result<(), String> {
+    if crate::xml_fast::parse(xml, ev, spare) {
+        return Ok(());
+    }
+    crate::xml_fast::recycle(&mut ev.fields, spare);
+    ev.time = None;
+    parse_event_xml_full(xml, ev)
+}
+
+/// The full extractor (quick-xml): the definition of the fields of an XML event. Same contract
+/// as [`parse_event_xml`], which is faster on the common shapes.
+pub fn parse_event_xml_full(xml: &str, ev: &mut Event) -> Result<(), String> {
     let mut r = Reader::from_str(xml);
     r.config_mut().allow_dangling_amp = true;
     let mut depth: usize = 0;

@@ -1,0 +1,408 @@
+//! Fast path for the common shape of a Windows `<Event>` document: `<System>` with leaf
+//! children, then `<EventData>` with `<Data Name='X'>value</Data>` elements; no entities, no
+//! carriage returns, no comments, CDATA, namespace prefixes, `UserData` or `RenderingInfo`.
+//! That is what XmlWinEventLog lines and rendered EVTX records almost always are.
+//!
+//! It extracts exactly the fields [`crate::xml::parse_event_xml`] (the full quick-xml
+//! extractor) would, in the same order, with `memchr` scans over the borrowed text and field
+//! strings recycled from earlier events (no allocation per field in steady state). Anything
+//! outside that shape makes it give up (`false`), and the caller runs the full extractor on the
+//! same document: the full extractor stays the definition of the output and of what is an
+//! error (a differential test checks both agree on every real and generated file).
+
+use memchr::{memchr, memmem};
+use vigil_model::Event;
+
+use crate::timefmt;
+use crate::xml::XML_SOURCETYPE;
+
+/// Field strings kept from earlier events for reuse.
+pub(crate) type Spare = Vec<(String, String)>;
+
+/// At most this many spare pairs are kept, and only strings of at most [`SPARE_MAX_CAP`]
+/// bytes, so that recycling never holds more than a few hundred KiB.
+const SPARE_MAX: usize = 256;
+const SPARE_MAX_CAP: usize = 4096;
+
+/// Moves the fields of a finished event into `spare` for reuse (bounded; the rest is freed).
+pub(crate) fn recycle(fields: &mut Vec<(String, String)>, spare: &mut Spare) {
+    for (k, v) in fields.drain(..) {
+        if spare.len() < SPARE_MAX && k.capacity() <= SPARE_MAX_CAP && v.capacity() <= SPARE_MAX_CAP {
+            spare.push((k, v));
+        }
+    }
+}
+
+/// Appends a field, reusing a spare pair of strings when there is one.
+fn push(ev: &mut Event, spare: &mut Spare, name: &str, value: &str) {
+    let (mut k, mut v) = spare.pop().unwrap_or_default();
+    k.clear();
+    k.push_str(name);
+    v.clear();
+    if memchr(b'\r', value.as_bytes()).is_some() {
+        // Element text is line-end normalised (XML 1.0: CR LF and lone CR become LF), as
+        // quick-xml's `xml10_content` does; attribute values never contain CR here.
+        let mut rest = value;
+        while let Some(i) = rest.find('\r') {
+            v.push_str(&rest[..i]);
+            v.push('\n');
+            rest = &rest[i + 1..];
+            if let Some(r) = rest.strip_prefix('\n') {
+                rest = r;
+            }
+        }
+        v.push_str(rest);
+    } else {
+        v.push_str(value);
+    }
+    ev.fields.push((k, v));
+}
+
+/// A tag, borrowed from the document.
+struct Tag<'a> {
+    name: &'a str,
+    end: bool,
+    empty: bool,
+    /// The attribute text between the name and `>` / `/>` (validated by [`attrs`]).
+    attrs: &'a str,
+}
+
+struct Cursor<'a> {
+    s: &'a str,
+    p: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Text up to the next `<` (which must exist).
+    fn text(&mut self) -> Option<&'a str> {
+        let b = self.s.as_bytes();
+        let i = memchr(b'<', b.get(self.p..)?)?;
+        let t = self.s.get(self.p..self.p + i)?;
+        self.p += i;
+        Some(t)
+    }
+
+    /// The tag at the cursor (the cursor is on `<`). `None` for anything unusual.
+    fn tag(&mut self) -> Option<Tag<'a>> {
+        let b = self.s.as_bytes();
+        if b.get(self.p) != Some(&b'<') {
+            return None;
+        }
+        let start = self.p + 1;
+        let end = matches!(b.get(start), Some(b'/'));
+        let name_at = if end { start + 1 } else { start };
+        let mut i = name_at;
+        while let Some(&c) = b.get(i) {
+            if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.' {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if i == name_at {
+            return None;
+        }
+        let name = self.s.get(name_at..i)?;
+        if end {
+            if b.get(i) != Some(&b'>') {
+                return None;
+            }
+            self.p = i + 1;
+            return Some(Tag { name, end: true, empty: false, attrs: "" });
+        }
+        // Attributes: quoted values may hold `>` or `/`, so walk them.
+        let attrs_at = i;
+        loop {
+            match b.get(i)? {
+                b'>' => {
+                    self.p = i + 1;
+                    return Some(Tag { name, end: false, empty: false, attrs: self.s.get(attrs_at..i)? });
+                }
+                b'/' => {
+                    if b.get(i + 1) != Some(&b'>') {
+                        return None;
+                    }
+                    self.p = i + 2;
+                    return Some(Tag { name, end: false, empty: true, attrs: self.s.get(attrs_at..i)? });
+                }
+                b'\'' | b'"' => {
+                    let q = b[i];
+                    let close = memchr(q, b.get(i + 1..)?)?;
+                    i += close + 2;
+                }
+                b'<' => return None,
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// Skips text (ignored by the extractor) and returns the next tag.
+    fn next_tag(&mut self) -> Option<Tag<'a>> {
+        self.text()?;
+        self.tag()
+    }
+
+    /// After a start tag: its text content and the matching end tag. `None` when the element
+    /// has child elements or the end tag does not match.
+    fn leaf(&mut self, name: &str) -> Option<&'a str> {
+        let text = self.text()?;
+        let t = self.tag()?;
+        (t.end && t.name == name).then_some(text)
+    }
+}
+
+/// Parses `key='value' key2="value2"` strictly; `None` on anything the full parser might read
+/// differently (prefixed keys, missing separators, duplicates are left to it).
+fn attrs(s: &str) -> Option<impl Iterator<Item = (&str, &str)>> {
+    let mut out: [(&str, &str); 6] = [("", ""); 6];
+    let mut n = 0;
+    let b = s.as_bytes();
+    let mut i = 0;
+    loop {
+        let before = i;
+        while b.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        if i == before || n == out.len() {
+            return None;
+        }
+        let k0 = i;
+        while b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-') {
+            i += 1;
+        }
+        if i == k0 || b.get(i) != Some(&b'=') {
+            return None;
+        }
+        let key = s.get(k0..i)?;
+        let q = *b.get(i + 1)?;
+        if q != b'\'' && q != b'"' {
+            return None;
+        }
+        let close = memchr(q, b.get(i + 2..)?)?;
+        let val = s.get(i + 2..i + 2 + close)?;
+        if memchr(b'\r', val.as_bytes()).is_some() || out[..n].iter().any(|(k, _)| *k == key) {
+            return None;
+        }
+        out[n] = (key, val);
+        n += 1;
+        i += close + 3;
+    }
+    Some(out.into_iter().take(n))
+}
+
+/// Extracts `doc` into `ev` like [`crate::xml::parse_event_xml`]. Returns `false` when the
+/// document is outside the fast path's shape; `ev.fields` then holds a partial extraction
+/// and `ev.time` may be set: the caller must clear both and use the full extractor.
+pub(crate) fn parse(doc: &str, ev: &mut Event, spare: &mut Spare) -> bool {
+    let b = doc.as_bytes();
+    // Entities need decoding; comments, CDATA, doctypes and PIs need the full parser. A CR in
+    // an attribute value (kept as is by the full parser, normalised by `push`) is left to it.
+    if memchr(b'&', b).is_some() || memmem::find(b, b"<!").is_some() || memmem::find(b, b"<?").is_some() {
+        return false;
+    }
+    let mut c = Cursor { s: doc, p: 0 };
+    let Some(root) = c.tag() else { return false };
+    if root.end || root.empty || root.name != "Event" || attrs(root.attrs).is_none() {
+        return false;
+    }
+    let mut channel: &str = "";
+    let mut computer: &str = "";
+    loop {
+        let Some(t) = c.next_tag() else { return false };
+        match (t.end, t.name) {
+            (true, "Event") => break,
+            (false, "System") if !t.empty => {
+                if !system(&mut c, ev, spare, &mut channel, &mut computer) {
+                    return false;
+                }
+            }
+            (false, "EventData") if !t.empty => {
+                if !event_data(&mut c, ev, spare) {
+                    return false;
+                }
+            }
+            (false, "System" | "EventData") => {
+                if attrs(t.attrs).is_none() {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    if b.get(c.p..).is_some_and(|rest| rest.iter().any(|x| !x.is_ascii_whitespace())) {
+        return false;
+    }
+    ev.sourcetype.clear();
+    ev.sourcetype.push_str(XML_SOURCETYPE);
+    ev.source.clear();
+    ev.source.push_str("XmlWinEventLog:");
+    ev.source.push_str(channel);
+    ev.host.clear();
+    ev.host.push_str(computer);
+    true
+}
+
+fn system<'a>(c: &mut Cursor<'a>, ev: &mut Event, spare: &mut Spare, channel: &mut &'a str, computer: &mut &'a str) -> bool {
+    loop {
+        let Some(t) = c.next_tag() else { return false };
+        if t.end {
+            return t.name == "System";
+        }
+        let Some(list) = attrs(t.attrs) else { return false };
+        for (k, v) in list {
+            system_attr(ev, spare, t.name, k, v);
+        }
+        if t.empty {
+            continue;
+        }
+        let Some(value) = c.leaf(t.name) else { return false };
+        if value.is_empty() {
+            continue;
+        }
+        match t.name {
+            "EventID" => {
+                push(ev, spare, "EventCode", value);
+                push(ev, spare, "EventID", value);
+            }
+            "EventRecordID" => {
+                push(ev, spare, "EventRecordID", value);
+                push(ev, spare, "RecordNumber", value);
+            }
+            "Channel" => {
+                *channel = value;
+                push(ev, spare, "Channel", value);
+            }
+            "Computer" => {
+                *computer = value;
+                push(ev, spare, "Computer", value);
+            }
+            "Version" | "Level" | "Task" | "Opcode" | "Keywords" => push(ev, spare, t.name, value),
+            _ => {}
+        }
+    }
+}
+
+/// Same mapping as the full extractor's `system_attr`.
+fn system_attr(ev: &mut Event, spare: &mut Spare, element: &str, key: &str, value: &str) {
+    let field = match (element, key) {
+        ("Provider", "Name") => {
+            push(ev, spare, "ProviderName", value);
+            "Name"
+        }
+        ("Provider", "Guid") => "Guid",
+        ("Provider", "EventSourceName") => "EventSourceName",
+        ("EventID", "Qualifiers") => "Qualifiers",
+        ("TimeCreated", "SystemTime") => {
+            ev.time = timefmt::parse_iso(value);
+            "SystemTime"
+        }
+        ("Correlation", "ActivityID") => "ActivityID",
+        ("Correlation", "RelatedActivityID") => "RelatedActivityID",
+        ("Execution", "ProcessID") => "ProcessID",
+        ("Execution", "ThreadID") => "ThreadID",
+        ("Security", "UserID") => "UserID",
+        _ => return,
+    };
+    if !value.is_empty() {
+        push(ev, spare, field, value);
+    }
+}
+
+fn event_data(c: &mut Cursor, ev: &mut Event, spare: &mut Spare) -> bool {
+    loop {
+        let Some(t) = c.next_tag() else { return false };
+        if t.end {
+            return t.name == "EventData";
+        }
+        let Some(list) = attrs(t.attrs) else { return false };
+        let field = match t.name {
+            "Data" => {
+                let mut name = "Data";
+                for (k, v) in list {
+                    if k == "Name" {
+                        if !v.is_empty() {
+                            name = v;
+                        }
+                        break;
+                    }
+                }
+                name
+            }
+            "Binary" => "Binary",
+            _ => return false,
+        };
+        if t.empty {
+            continue;
+        }
+        let Some(value) = c.leaf(t.name) else { return false };
+        if !value.is_empty() {
+            push(ev, spare, field, value);
+        }
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(doc: &str) -> (Option<Event>, Result<Event, String>) {
+        let mut fast = Event::default();
+        let mut spare = Spare::new();
+        let f = parse(doc, &mut fast, &mut spare).then_some(fast);
+        let mut slow = Event::default();
+        let s = crate::xml::parse_event_xml_full(doc, &mut slow).map(|_| slow);
+        (f, s)
+    }
+
+    fn same(a: &Event, b: &Event) -> bool {
+        a.fields == b.fields && a.time == b.time && a.source == b.source && a.sourcetype == b.sourcetype && a.host == b.host
+    }
+
+    #[test]
+    fn agrees_or_gives_up() {
+        let base = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Sysmon' Guid='{5770385f-c22a-43e0-bf4c-06f5698ffbd9}'/><EventID Qualifiers=''>1</EventID><Version>5</Version><Level>4</Level><Task>1</Task><Opcode>0</Opcode><Keywords>0x8000000000000000</Keywords><TimeCreated SystemTime='2026-08-14T16:03:29.7579260Z'/><EventRecordID>12812</EventRecordID><Correlation/><Execution ProcessID='3376' ThreadID='4340'/><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>EC2AMAZ-FKEOM7G</Computer><Security UserID='S-1-5-18'/></System><EventData><Data Name='RuleName'>-</Data><Data Name='Empty'></Data><Data Name=''>x</Data><Data Name='E2'/><Data Name='CommandLine'>\"C:\\a b\\c.exe\" /x > y</Data><Data>one</Data><Data>two</Data><Binary>00AA</Binary></EventData></Event>";
+        let (f, s) = both(base);
+        let (f, s) = (f.expect("fast path taken"), s.expect("valid"));
+        assert!(same(&f, &s), "{:?}\n{:?}", f.fields, s.fields);
+        // Shapes the fast path must leave to the full parser, or agree on.
+        let variants = [
+            base.replace("<Data Name='RuleName'>-</Data>", "<Data Name='RuleName'>a &amp; b</Data>"),
+            base.replace("</EventData>", "</EventData><RenderingInfo Culture='en-US'><Message>m</Message></RenderingInfo>"),
+            base.replace("<EventData>", "<EventData><!-- c -->"),
+            base.replace("-</Data>", "<![CDATA[x]]></Data>"),
+            base.replace("</Event>", "</Event>junk"),
+            base.replace("</Event>", "</Event><Event/>"),
+            base.replace("</Data><Data>two", "</Dat><Data>two"),
+            base.replace("<Version>5</Version>", "<Version>5<x/></Version>"),
+            base.replace("Name='Image'", "Name=\"Image\""),
+            base.replace("<Event ", "<e:Event "),
+            base.replace("</System>", "</System >"),
+            base.replace("ThreadID='4340'", "ThreadID='4340'ProcessID='1'"),
+            base.replace("ThreadID='4340'", "ThreadID='4340' ThreadID='1'"),
+            base.replace("-</Data>", "a\r\nb\rc\r\r\nd\r</Data>"),
+            base.replace("ThreadID='4340'", "ThreadID='43\r\n40'"),
+            base.replace("<EventData>", "<EventData> \n "),
+            base.replace("<System>", "<System/><System>"),
+            base.replace("Guid='{5770385f", "Guid='{a>b/"),
+            base[..base.len() - 3].to_string(),
+            base.replace("<EventData>", "<UserData><X><Y>v</Y></X></UserData><EventData>"),
+        ];
+        // Line ends in element text are normalised by the fast path itself.
+        let cr = base.replace("-</Data>", "a\r\nb\rc\r\r\nd\r</Data>");
+        let (f, s) = both(&cr);
+        let (f, s) = (f.expect("fast path taken for CR text"), s.expect("valid"));
+        assert!(same(&f, &s), "{:?}\n{:?}", f.fields, s.fields);
+        assert_eq!(f.get("RuleName"), Some("a\nb\nc\n\nd\n"));
+        for v in &variants {
+            let (f, s) = both(v);
+            if let Some(f) = f {
+                let s = s.unwrap_or_else(|e| panic!("fast path accepted an invalid document ({e}): {v}"));
+                assert!(same(&f, &s), "{v}\n{:?}\n{:?}", f.fields, s.fields);
+            }
+        }
+    }
+}

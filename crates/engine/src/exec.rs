@@ -9,8 +9,8 @@ use crate::error::ExecError;
 use crate::eval::EvalContext;
 use crate::ops::stats::{group_keys, Groups};
 use crate::plan::{Query, Scan, Source, Stage};
-use crate::predicate::FieldRef;
-use crate::prefilter::ScanIndex;
+use crate::predicate::{FieldRef, FoldCache, FoldedRow};
+use crate::prefilter::{ScanIndex, Scratch};
 use vigil_model::value::format_num;
 use vigil_model::{Catalog, DatasetRow, Event, Micros, Record, Value};
 
@@ -19,6 +19,8 @@ use vigil_model::{Catalog, DatasetRow, Event, Micros, Record, Value};
 pub struct QueryOutput {
     pub name: String,
     pub result: Result<Vec<Record>, ExecError>,
+    /// Time spent after the scan: building result rows and running the operators.
+    pub finish_time: std::time::Duration,
 }
 
 /// Planned queries and the dispatch tables that route rows and events to their scans.
@@ -31,6 +33,8 @@ pub struct Engine {
     event_scans: Vec<(usize, usize)>,
     /// dataset id -> value index over its scans' predicates (positions in `by_dataset`).
     indexes: Vec<ScanIndex>,
+    /// Value index over the raw-event scans' predicates (positions in `event_scans`).
+    event_index: ScanIndex,
 }
 
 /// Per-thread accumulation for every scan of every query.
@@ -38,9 +42,8 @@ pub struct Engine {
 pub struct ScanState {
     accs: Vec<Vec<ScanAcc>>,
     /// Scratch for the prefilter, reused across rows.
-    candidates: Vec<usize>,
-    seen: Vec<bool>,
-    key: (usize, String),
+    scratch: Scratch,
+    fold: std::cell::RefCell<FoldCache>,
 }
 
 #[derive(Debug)]
@@ -74,7 +77,11 @@ impl Engine {
                 }))
             })
             .collect();
-        Engine { queries, by_dataset, event_scans, indexes }
+        let event_index = ScanIndex::new(event_scans.iter().filter_map(|&(qi, si)| match &queries[qi].scans[si] {
+            Scan::Events(p) => Some(p),
+            Scan::Tstats(_) => None,
+        }));
+        Engine { queries, by_dataset, event_scans, indexes, event_index }
     }
 
     pub fn queries(&self) -> &[Query] {
@@ -105,9 +112,8 @@ impl Engine {
                         .collect()
                 })
                 .collect(),
-            candidates: Vec::new(),
-            seen: Vec::new(),
-            key: (0, String::new()),
+            scratch: Scratch::default(),
+            fold: Default::default(),
         }
     }
 
@@ -116,11 +122,14 @@ impl Engine {
         let (Some(targets), Some(index)) = (self.by_dataset.get(row.dataset), self.indexes.get(row.dataset)) else {
             return;
         };
-        let mut candidates = std::mem::take(&mut state.candidates);
-        index.candidates(&row.values, &mut candidates, &mut state.seen, &mut state.key);
-        for &(qi, si) in candidates.iter().filter_map(|&k| targets.get(k)) {
+        let mut scratch = std::mem::take(&mut state.scratch);
+        index.candidates(row, &mut scratch);
+        state.fold.get_mut().reset(row.values.len());
+        let fold = std::mem::take(&mut state.fold);
+        let folded = FoldedRow { row, cache: &fold };
+        for &(qi, si) in scratch.candidates.iter().filter_map(|&k| targets.get(k)) {
             let Scan::Tstats(scan) = &self.queries[qi].scans[si] else { continue };
-            if !scan.filter.eval(row) {
+            if !scan.filter.eval(&folded) {
                 continue;
             }
             // tstats reports _time in whole seconds.
@@ -149,12 +158,15 @@ impl Engine {
                 }
             }
         }
-        state.candidates = candidates;
+        state.scratch = scratch;
+        state.fold = fold;
     }
 
     /// Feeds one raw event to every raw-event scan.
     pub fn on_event(&self, state: &mut ScanState, ev: &Event) {
-        for &(qi, si) in &self.event_scans {
+        let mut scratch = std::mem::take(&mut state.scratch);
+        self.event_index.candidates(ev, &mut scratch);
+        for &(qi, si) in scratch.candidates.iter().filter_map(|&k| self.event_scans.get(k)) {
             let Scan::Events(pred) = &self.queries[qi].scans[si] else { continue };
             if !pred.eval(ev) {
                 continue;
@@ -165,6 +177,7 @@ impl Engine {
                 }
             }
         }
+        state.scratch = scratch;
     }
 
     /// Combines another thread's state into `into`.
@@ -190,6 +203,7 @@ impl Engine {
             .iter()
             .zip(state.accs)
             .map(|(q, accs)| {
+                let started = std::time::Instant::now();
                 let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));
                 let scans = q
                     .scans
@@ -205,7 +219,7 @@ impl Engine {
                 } else {
                     runner.run_stage(&q.root)
                 };
-                QueryOutput { name: q.name.clone(), result }
+                QueryOutput { name: q.name.clone(), result, finish_time: started.elapsed() }
             })
             .collect()
     }

@@ -17,6 +17,9 @@ pub struct Pattern {
 struct Glob {
     /// Literal pieces between `*`s, lowercased.
     pieces: Vec<Vec<u8>>,
+    /// Substring searchers for the inner pieces (built once: building one per match costs
+    /// more than the search on short values).
+    finders: Vec<memmem::Finder<'static>>,
     /// True when the pattern does not begin / end with `*`.
     anchored_start: bool,
     anchored_end: bool,
@@ -56,6 +59,15 @@ impl Pattern {
             .collect()
     }
 
+    /// Matches a value that is lowercased already when `folded` is true.
+    pub fn matches_maybe_folded(&self, value: &str, folded: bool) -> bool {
+        if folded {
+            self.alternatives.iter().any(|g| g.matches(value.as_bytes()))
+        } else {
+            self.matches(value)
+        }
+    }
+
     pub fn matches(&self, value: &str) -> bool {
         if value.bytes().all(|b| !b.is_ascii_uppercase()) && value.is_ascii() {
             return self.alternatives.iter().any(|g| g.matches(value.as_bytes()));
@@ -79,7 +91,11 @@ impl Glob {
         // `Σ` to `ς`, so "éΣ" did not match itself.
         let lower: String = text.chars().flat_map(char::to_lowercase).collect();
         let pieces: Vec<Vec<u8>> = lower.split('*').map(|p| p.as_bytes().to_vec()).collect();
-        Glob { anchored_start: !lower.starts_with('*'), anchored_end: !lower.ends_with('*'), pieces }
+        let finders = match pieces.len() {
+            0..=2 => Vec::new(),
+            n => pieces[1..n - 1].iter().map(|p| memmem::Finder::new(p).into_owned()).collect(),
+        };
+        Glob { anchored_start: !lower.starts_with('*'), anchored_end: !lower.ends_with('*'), pieces, finders }
     }
 
     fn matches(&self, s: &[u8]) -> bool {
@@ -95,12 +111,13 @@ impl Glob {
         // `anchored_*` are implied by non-empty first/last pieces; empty ones match trivially.
         let _ = (self.anchored_start, self.anchored_end);
         let mut rest = &s[first.len()..s.len() - last.len()];
-        for piece in &self.pieces[1..n - 1] {
-            if piece.is_empty() {
+        for finder in &self.finders {
+            let len = finder.needle().len();
+            if len == 0 {
                 continue;
             }
-            match memmem::find(rest, piece) {
-                Some(i) => rest = &rest[i + piece.len()..],
+            match finder.find(rest) {
+                Some(i) => rest = &rest[i + len..],
                 None => return false,
             }
         }

@@ -9,7 +9,7 @@ use vigil_model::{micros_to_secs, DatasetRow, Event, Record, Value};
 use vigil_spl::ast::{CompareOp, SearchExpr};
 
 /// A field reference resolved for the row type it will be evaluated on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum FieldRef {
     /// A dataset column.
     Column(usize),
@@ -30,6 +30,21 @@ pub trait FieldAccess {
     /// `_raw`, for bare search terms.
     fn raw(&self) -> Option<&str> {
         None
+    }
+
+    /// Like [`FieldAccess::any_item`] with items already lowercased, for rows that keep a
+    /// lowercased copy (so case-insensitive matching does not fold the same text once per
+    /// predicate). `None` when the row has no such copy.
+    fn any_item_folded(&self, _field: &FieldRef, _f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        None
+    }
+}
+
+/// Calls `f(item, folded)` over a field's items, folded (lowercased) when the row offers it.
+fn any_match(row: &dyn FieldAccess, field: &FieldRef, f: &mut dyn FnMut(&str, bool) -> bool) -> bool {
+    match row.any_item_folded(field, &mut |s| f(s, true)) {
+        Some(hit) => hit,
+        None => row.any_item(field, &mut |s| f(s, false)),
     }
 }
 
@@ -90,6 +105,74 @@ impl FieldAccess for Event {
 
     fn raw(&self) -> Option<&str> {
         Some(&self.raw)
+    }
+}
+
+/// A dataset row with a lazily built lowercased copy of the columns predicates read.
+pub(crate) struct FoldedRow<'a> {
+    pub row: &'a DatasetRow,
+    pub cache: &'a std::cell::RefCell<FoldCache>,
+}
+
+/// Lowercased column items, reused across rows to avoid allocation.
+#[derive(Debug, Default)]
+pub(crate) struct FoldCache {
+    items: Vec<Vec<String>>,
+    /// Per column: how many of `items[c]` are valid for the current row, or `usize::MAX` when
+    /// not yet computed.
+    len: Vec<usize>,
+}
+
+impl FoldCache {
+    /// Forgets the previous row's values (keeps the buffers).
+    pub fn reset(&mut self, columns: usize) {
+        self.len.clear();
+        self.len.resize(columns, usize::MAX);
+        if self.items.len() < columns {
+            self.items.resize_with(columns, Vec::new);
+        }
+    }
+
+    fn fill(&mut self, c: usize, v: &Value) {
+        let slot = &mut self.items[c];
+        let mut n = 0;
+        let mut push = |s: &str| {
+            if slot.len() <= n {
+                slot.push(String::new());
+            }
+            let buf = &mut slot[n];
+            buf.clear();
+            if s.is_ascii() {
+                buf.extend(s.bytes().map(|b| b.to_ascii_lowercase() as char));
+            } else {
+                buf.extend(s.chars().flat_map(char::to_lowercase));
+            }
+            n += 1;
+        };
+        match v {
+            Value::Null => {}
+            Value::Str(s) => push(s),
+            Value::Num(x) => push(&format_num(*x)),
+            Value::Multi(items) => items.iter().for_each(|s| push(s)),
+        }
+        self.len[c] = n;
+    }
+}
+
+impl FieldAccess for FoldedRow<'_> {
+    fn any_item(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.row.any_item(field, f)
+    }
+
+    fn any_item_folded(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        let FieldRef::Column(c) = field else { return None };
+        let v = self.row.values.get(*c)?;
+        let mut cache = self.cache.borrow_mut();
+        if cache.len.get(*c).copied()? == usize::MAX {
+            cache.fill(*c, v);
+        }
+        let n = cache.len[*c];
+        Some(cache.items[*c][..n].iter().any(|s| f(s)))
     }
 }
 
@@ -164,18 +247,20 @@ impl Pred {
             Pred::And(items) => items.iter().all(|p| p.eval(row)),
             Pred::Or(items) => items.iter().any(|p| p.eval(row)),
             Pred::Not(p) => !p.eval(row),
-            Pred::Eq(f, pat) => row.any_item(f, &mut |s| pat.matches(s)),
+            Pred::Eq(f, pat) => any_match(row, f, &mut |s, folded| pat.matches_maybe_folded(s, folded)),
             Pred::Ne(f, pat) => {
                 let mut present = false;
-                let any = row.any_item(f, &mut |s| {
+                let any = any_match(row, f, &mut |s, folded| {
                     present = true;
-                    pat.matches(s)
+                    pat.matches_maybe_folded(s, folded)
                 });
                 present && !any
             }
             Pred::Present(f) => row.any_item(f, &mut |_| true),
             Pred::Order(f, op, v) => row.any_item(f, &mut |s| compare_order(s, *op, v)),
-            Pred::AnyOf(f, pats) => row.any_item(f, &mut |s| pats.iter().any(|p| p.matches(s))),
+            Pred::AnyOf(f, pats) => {
+                any_match(row, f, &mut |s, folded| pats.iter().any(|p| p.matches_maybe_folded(s, folded)))
+            }
             Pred::Raw(pat) => row.raw().is_some_and(|r| pat.matches(r)),
         }
     }

@@ -1,23 +1,25 @@
-//! An index from exact field values to the tstats scans that can only match rows having one of
-//! them, so that a row is checked only against the few detections it could satisfy.
+//! An index from exact field values to the scans that can only match rows having one of them,
+//! so that a row (or raw event) is checked only against the few detections it could satisfy.
 //!
 //! Most ESCU Processes detections begin with a process-name macro such as
-//! `(Processes.process_name=msiexec.exe OR Processes.original_file_name=msiexec.exe)`: a row
-//! whose process_name and original_file_name are neither can skip that detection without
-//! evaluating anything else. Predicates without such an anchor are always evaluated.
+//! `(Processes.process_name=msiexec.exe OR Processes.original_file_name=msiexec.exe)`, and most
+//! raw-event detections with `sourcetype=... EventCode=4104`: a row whose values are none of
+//! those can skip the detection without evaluating anything else. Predicates without such an
+//! anchor are always evaluated.
 
-use crate::predicate::{FieldRef, Pred};
+use crate::predicate::{FieldAccess, FieldRef, Pred};
 use std::collections::HashMap;
 
-/// Values (column, lowercased text) one of which a row must have for `pred` to hold, or
-/// `None` when no such set exists.
-pub(crate) fn anchors(pred: &Pred) -> Option<Vec<(usize, String)>> {
+/// Values (field, lowercased text) one of which a row must have for `pred` to hold, or `None`
+/// when no such set exists.
+pub(crate) fn anchors(pred: &Pred) -> Option<Vec<(FieldRef, String)>> {
+    let indexable = |f: &FieldRef| matches!(f, FieldRef::Column(_) | FieldRef::Name(_));
     match pred {
-        Pred::Eq(FieldRef::Column(c), p) => Some(p.exact_values()?.into_iter().map(|v| (*c, v)).collect()),
-        Pred::AnyOf(FieldRef::Column(c), pats) => {
+        Pred::Eq(f, p) if indexable(f) => Some(p.exact_values()?.into_iter().map(|v| (f.clone(), v)).collect()),
+        Pred::AnyOf(f, pats) if indexable(f) => {
             let mut out = Vec::new();
             for p in pats {
-                out.extend(p.exact_values()?.into_iter().map(|v| (*c, v)));
+                out.extend(p.exact_values()?.into_iter().map(|v| (f.clone(), v)));
             }
             Some(out)
         }
@@ -34,32 +36,42 @@ pub(crate) fn anchors(pred: &Pred) -> Option<Vec<(usize, String)>> {
     }
 }
 
-/// Per dataset: which scans to try for a row.
+/// Which of a list of predicates to try for a row.
 #[derive(Debug, Default)]
 pub(crate) struct ScanIndex {
-    /// Columns that appear in some anchor.
-    columns: Vec<usize>,
-    /// (column, lowercased value) -> positions in the dataset's scan list.
-    by_value: HashMap<(usize, String), Vec<usize>>,
-    /// Scans evaluated for every row.
+    /// Per anchored field: lowercased value -> positions in the predicate list.
+    fields: Vec<(FieldRef, HashMap<String, Vec<usize>>)>,
+    /// Predicates evaluated for every row.
     always: Vec<usize>,
-    /// Number of scans on the dataset.
+    /// Number of predicates.
     len: usize,
 }
 
+/// Scratch buffers for [`ScanIndex::candidates`], reused across rows.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pub candidates: Vec<usize>,
+    seen: Vec<bool>,
+    key: String,
+}
+
 impl ScanIndex {
-    /// Builds the index over the predicates of a dataset's scans (in their list order).
+    /// Builds the index over predicates (in their list order).
     pub fn new<'a>(preds: impl Iterator<Item = &'a Pred>) -> ScanIndex {
         let mut idx = ScanIndex::default();
         for (i, p) in preds.enumerate() {
             idx.len = i + 1;
             match anchors(p) {
                 Some(a) if !a.is_empty() => {
-                    for (c, v) in a {
-                        if !idx.columns.contains(&c) {
-                            idx.columns.push(c);
-                        }
-                        let list = idx.by_value.entry((c, v)).or_default();
+                    for (f, v) in a {
+                        let pos = match idx.fields.iter().position(|(g, _)| *g == f) {
+                            Some(pos) => pos,
+                            None => {
+                                idx.fields.push((f, HashMap::new()));
+                                idx.fields.len() - 1
+                            }
+                        };
+                        let list = idx.fields[pos].1.entry(v).or_default();
                         if list.last() != Some(&i) {
                             list.push(i);
                         }
@@ -71,18 +83,13 @@ impl ScanIndex {
         idx
     }
 
-    /// Positions of the scans worth evaluating for a row, in ascending order, written to
-    /// `out` (`seen` and `key` are scratch buffers reused across rows).
-    pub fn candidates(
-        &self,
-        values: &[vigil_model::Value],
-        out: &mut Vec<usize>,
-        seen: &mut Vec<bool>,
-        key: &mut (usize, String),
-    ) {
-        out.clear();
-        if self.by_value.is_empty() {
-            out.extend_from_slice(&self.always);
+    /// Positions of the predicates worth evaluating for `row`, ascending, in
+    /// `scratch.candidates`.
+    pub fn candidates(&self, row: &dyn FieldAccess, scratch: &mut Scratch) {
+        let Scratch { candidates, seen, key } = scratch;
+        candidates.clear();
+        if self.fields.is_empty() {
+            candidates.extend_from_slice(&self.always);
             return;
         }
         seen.clear();
@@ -90,24 +97,23 @@ impl ScanIndex {
         for &i in &self.always {
             seen[i] = true;
         }
-        for &c in &self.columns {
-            let Some(v) = values.get(c) else { continue };
-            for item in v.items() {
-                key.0 = c;
-                key.1.clear();
+        for (field, values) in &self.fields {
+            row.any_item(field, &mut |item| {
+                key.clear();
                 if item.is_ascii() {
-                    key.1.extend(item.chars().map(|ch| ch.to_ascii_lowercase()));
+                    key.extend(item.bytes().map(|b| b.to_ascii_lowercase() as char));
                 } else {
-                    key.1.extend(item.chars().flat_map(char::to_lowercase));
+                    key.extend(item.chars().flat_map(char::to_lowercase));
                 }
-                if let Some(list) = self.by_value.get(key) {
+                if let Some(list) = values.get(key.as_str()) {
                     for &i in list {
                         seen[i] = true;
                     }
                 }
-            }
+                false
+            });
         }
-        out.extend(seen.iter().enumerate().filter(|(_, s)| **s).map(|(i, _)| i));
+        candidates.extend(seen.iter().enumerate().filter(|(_, s)| **s).map(|(i, _)| i));
     }
 }
 
@@ -115,10 +121,14 @@ impl ScanIndex {
 mod tests {
     use super::*;
     use crate::pattern::Pattern;
-    use vigil_model::Value;
+    use vigil_model::{DatasetRow, Event, Value};
 
     fn eq(c: usize, v: &str) -> Pred {
         Pred::Eq(FieldRef::Column(c), Pattern::new(v))
+    }
+
+    fn name_eq(n: &str, v: &str) -> Pred {
+        Pred::Eq(FieldRef::Name(n.into()), Pattern::new(v))
     }
 
     #[test]
@@ -127,20 +137,40 @@ mod tests {
             Pred::Or(vec![eq(0, "MSIEXEC.exe"), eq(1, "msiexec.exe")]),
             Pred::AnyOf(FieldRef::Column(2), vec![Pattern::new("*http://*")]),
         ]);
-        assert_eq!(anchors(&p), Some(vec![(0, "msiexec.exe".into()), (1, "msiexec.exe".into())]));
+        assert_eq!(
+            anchors(&p),
+            Some(vec![(FieldRef::Column(0), "msiexec.exe".into()), (FieldRef::Column(1), "msiexec.exe".into())])
+        );
         assert_eq!(anchors(&Pred::Or(vec![eq(0, "a"), eq(1, "b*")])), None);
         assert_eq!(anchors(&Pred::Not(Box::new(eq(0, "a")))), None);
     }
 
     #[test]
-    fn candidates_include_always_and_matching() {
+    fn candidates_for_rows() {
         let preds = [eq(0, "msiexec.exe"), Pred::True, eq(0, "cmd.exe")];
         let idx = ScanIndex::new(preds.iter());
-        let mut out = Vec::new();
-        let (mut seen, mut key) = (Vec::new(), (0, String::new()));
-        idx.candidates(&[Value::str("MsiExec.EXE")], &mut out, &mut seen, &mut key);
-        assert_eq!(out, [0, 1]);
-        idx.candidates(&[Value::str("notepad.exe")], &mut out, &mut seen, &mut key);
-        assert_eq!(out, [1]);
+        let mut s = Scratch::default();
+        let row = |v: &str| DatasetRow { dataset: 0, time: 0, values: vec![Value::str(v)] };
+        idx.candidates(&row("MsiExec.EXE"), &mut s);
+        assert_eq!(s.candidates, [0, 1]);
+        idx.candidates(&row("notepad.exe"), &mut s);
+        assert_eq!(s.candidates, [1]);
+    }
+
+    #[test]
+    fn candidates_for_events_by_eventcode_and_sourcetype() {
+        let preds = [
+            Pred::And(vec![
+                Pred::Or(vec![name_eq("sourcetype", "xmlwineventlog"), name_eq("source", "x")]),
+                name_eq("EventCode", "4104"),
+            ]),
+            name_eq("EventCode", "1"),
+        ];
+        let idx = ScanIndex::new(preds.iter());
+        let mut s = Scratch::default();
+        let mut ev = Event { sourcetype: "XmlWinEventLog".into(), ..Default::default() };
+        ev.push("EventCode", "1");
+        idx.candidates(&ev, &mut s);
+        assert_eq!(s.candidates, [1]);
     }
 }

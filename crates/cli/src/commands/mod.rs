@@ -70,6 +70,9 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
         eprintln!("vigil: input: {e}");
     }
     summary(args, out, detections_run, &sets);
+    if args.verbose {
+        slowest(&out.outputs);
+    }
     if args.strict && (out.report.skipped_total() > 0 || !out.input_errors.is_empty()) {
         return exit::INPUT_STRICT;
     }
@@ -77,6 +80,22 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
         return exit::USAGE;
     }
     exit::OK
+}
+
+/// Names the detections whose post-scan work (result building, joins, lookups, stats) took
+/// longest, so a user can see which content makes a run slow.
+fn slowest(outputs: &[vigil_engine::QueryOutput]) {
+    let mut by_time: Vec<&vigil_engine::QueryOutput> = outputs.iter().collect();
+    by_time.sort_by(|a, b| b.finish_time.cmp(&a.finish_time));
+    let shown: Vec<String> = by_time
+        .iter()
+        .take(5)
+        .filter(|o| o.finish_time.as_millis() >= 10)
+        .map(|o| format!("{} ({} ms)", o.name, o.finish_time.as_millis()))
+        .collect();
+    if !shown.is_empty() {
+        eprintln!("vigil: slowest after the scan: {}", shown.join(", "));
+    }
 }
 
 pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize, sets: &[ResultSet]) {

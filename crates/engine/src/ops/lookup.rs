@@ -19,7 +19,10 @@ pub(crate) struct LookupData {
     case_sensitive: bool,
     min_matches: usize,
     default_match: Option<String>,
-    /// Exact-match index on the first input column, built lazily per column set.
+    /// Per row and column: the cell compiled as a wildcard pattern (wildcard columns with `*`).
+    patterns: Vec<Vec<Option<Pattern>>>,
+    /// Exact-match index on the first input column, built lazily per column set. Keys are
+    /// lowercased when matching is case-insensitive.
     exact_index: std::sync::Mutex<HashMap<usize, Arc<HashMap<String, Vec<usize>>>>>,
 }
 
@@ -43,8 +46,19 @@ impl LookupData {
         }
         let table = LookupTable::load(&path).map_err(|e| PlanError::invalid(e.to_string(), span))?;
         let wild = def.wildcard_fields();
-        let wildcard = table.columns.iter().map(|c| wild.contains(c)).collect();
+        let wildcard: Vec<bool> = table.columns.iter().map(|c| wild.contains(c)).collect();
+        let patterns = table
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .map(|(c, cell)| (wildcard[c] && cell.contains('*')).then(|| Pattern::new(cell)))
+                    .collect()
+            })
+            .collect();
         Ok(LookupData {
+            patterns,
             name: name.to_string(),
             wildcard,
             case_sensitive: def.case_sensitive(),
@@ -55,37 +69,41 @@ impl LookupData {
         })
     }
 
-    fn cell_matches(&self, col: usize, cell: &str, value: &str) -> bool {
-        if self.wildcard[col] && cell.contains('*') {
-            if self.case_sensitive {
-                crate::ops::fields::wild_capture(cell, value).is_some()
-            } else {
-                Pattern::new(cell).matches(value)
-            }
-        } else if self.case_sensitive {
-            cell == value
+    /// Whether table row `r`'s cell in `col` matches `value` (`lower` is `value` lowercased,
+    /// for case-insensitive tables).
+    fn cell_matches(&self, r: usize, col: usize, value: &str, lower: &str) -> bool {
+        let cell = &self.table.rows[r][col];
+        match &self.patterns[r][col] {
+            Some(_) if self.case_sensitive => crate::ops::fields::wild_capture(cell, value).is_some(),
+            Some(p) => p.matches_maybe_folded(lower, true),
+            None if self.case_sensitive => cell == value,
+            None => cell.eq_ignore_ascii_case(value) || (!cell.is_ascii() && cell.to_lowercase() == lower),
+        }
+    }
+
+    fn key(&self, value: &str) -> String {
+        if self.case_sensitive {
+            value.to_string()
         } else {
-            cell.eq_ignore_ascii_case(value) || cell.to_lowercase() == value.to_lowercase()
+            value.to_lowercase()
         }
     }
 
     /// Rows whose input columns match the given values.
     fn matching_rows(&self, inputs: &[(usize, String)]) -> Vec<usize> {
-        // An exact, case-sensitive first column lets us use a hash index.
+        let lowered: Vec<String> = inputs.iter().map(|(_, v)| v.to_lowercase()).collect();
+        let all_match =
+            |r: usize| inputs.iter().zip(&lowered).all(|((c, v), l)| self.cell_matches(r, *c, v, l));
+        // An exact first column (no wildcard cells) lets us use a hash index.
         if let Some((col, val)) = inputs.first() {
-            if !self.wildcard[*col] && self.case_sensitive {
+            let exact = !self.wildcard[*col] || self.patterns.iter().all(|row| row[*col].is_none());
+            if exact {
                 let idx = self.index_for(*col);
-                let Some(cands) = idx.get(val) else { return Vec::new() };
-                return cands
-                    .iter()
-                    .copied()
-                    .filter(|&r| inputs[1..].iter().all(|(c, v)| self.cell_matches(*c, &self.table.rows[r][*c], v)))
-                    .collect();
+                let Some(cands) = idx.get(&self.key(val)) else { return Vec::new() };
+                return cands.iter().copied().filter(|&r| all_match(r)).collect();
             }
         }
-        (0..self.table.rows.len())
-            .filter(|&r| inputs.iter().all(|(c, v)| self.cell_matches(*c, &self.table.rows[r][*c], v)))
-            .collect()
+        (0..self.table.rows.len()).filter(|&r| all_match(r)).collect()
     }
 
     fn index_for(&self, col: usize) -> Arc<HashMap<String, Vec<usize>>> {
@@ -98,7 +116,7 @@ impl LookupData {
             .or_insert_with(|| {
                 let mut m: HashMap<String, Vec<usize>> = HashMap::new();
                 for (i, row) in self.table.rows.iter().enumerate() {
-                    m.entry(row[col].clone()).or_default().push(i);
+                    m.entry(self.key(&row[col])).or_default().push(i);
                 }
                 Arc::new(m)
             })

@@ -175,6 +175,12 @@ fn content_with_a_yaml_typo_is_reported_with_file_and_line() {
     .unwrap();
     std::fs::write(dir.join("detections/endpoint/indent.yml"), "name: Indent\n id: x\n").unwrap();
     std::fs::write(dir.join("detections/endpoint/binary.yml"), junk(2_000, 9)).unwrap();
+    // libyaml is quadratic in flow nesting: this took minutes before the nesting pre-check.
+    let deep = format!("name: Deep\nsearch: x\ntags: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    std::fs::write(dir.join("detections/endpoint/deep.yml"), deep).unwrap();
+    std::fs::create_dir_all(dir.join("macros")).unwrap();
+    std::fs::write(dir.join("macros/deep.yml"), format!("name: m\ndefinition: {}\n", "{".repeat(100_000))).unwrap();
+    let started = std::time::Instant::now();
     let c = dir.to_str().unwrap();
     let o = vigil(&["content", "check", "--content", c]);
     check(&o, &[0], "content check");
@@ -182,6 +188,8 @@ fn content_with_a_yaml_typo_is_reported_with_file_and_line() {
     assert!(out.contains("typo.yml:7"), "file:line for the YAML error:\n{out}");
     assert!(out.contains("indent.yml:2"), "file:line for the YAML error:\n{out}");
     assert!(out.contains("binary.yml"), "{out}");
+    assert!(out.contains("deep.yml:3: YAML nests"), "{out}");
+    assert!(started.elapsed().as_secs() < 20, "content check took {:?}", started.elapsed());
     // Hunting with that content still runs the usable detections and says what it could not load.
     let samples = common::repo().join("samples");
     let o = vigil(&["hunt", "--content", c, samples.to_str().unwrap()]);

@@ -10,6 +10,7 @@ mod detection;
 mod error;
 mod lookup;
 mod set;
+mod yaml_guard;
 
 pub use detection::{RbaAction, 
     AlertAction, Deployment, Detection, Drilldown, NotableAction, Observable, Rba, RiskObject,
@@ -20,3 +21,4 @@ pub use error::ContentError;
 pub use builtin::DETECTIONS as BUILTIN_DETECTION_FILES;
 pub use lookup::{LookupDef, LookupTable};
 pub use set::{filter_macro_name, ContentSet};
+pub use yaml_guard::{check_yaml_nesting, MAX_YAML_NESTING};

@@ -84,7 +84,7 @@ impl ContentSet {
             }
         }
         for file in yaml_files(&dir.join("lookups"), false) {
-            if let Some(text) = self.read(&file) {
+            if let Some(text) = self.read(&file).filter(|t| self.nesting_ok(&file, t)) {
                 match serde_norway::from_str::<LookupDef>(&text) {
                     Ok(mut def) if !def.name.is_empty() => {
                         def.dir = dir.join("lookups");
@@ -103,6 +103,17 @@ impl ContentSet {
         Ok(())
     }
 
+    /// Records an error and returns false when `text` nests too deep to parse in good time.
+    fn nesting_ok(&mut self, file: &Path, text: &str) -> bool {
+        match crate::check_yaml_nesting(text) {
+            Ok(()) => true,
+            Err((line, msg)) => {
+                self.errors.push(ContentError::new(file, Some(line), msg));
+                false
+            }
+        }
+    }
+
     fn read(&mut self, file: &Path) -> Option<String> {
         match std::fs::read_to_string(file) {
             Ok(t) => Some(t),
@@ -116,6 +127,9 @@ impl ContentSet {
     /// Adds one macro YAML document (`file` labels errors); a bad document is recorded in
     /// [`ContentSet::errors`]. Public so that fuzzing and tests can feed text without files.
     pub fn add_macro_text(&mut self, file: &Path, text: &str) {
+        if !self.nesting_ok(file, text) {
+            return;
+        }
         match serde_norway::from_str::<MacroFile>(text) {
             Ok(m) if m.name.trim().is_empty() => {
                 self.errors.push(ContentError::new(file, None, "macro without a name"))
@@ -135,6 +149,9 @@ impl ContentSet {
     }
 
     fn add_deployment_text(&mut self, file: &Path, text: &str) {
+        if !self.nesting_ok(file, text) {
+            return;
+        }
         match serde_norway::from_str::<Deployment>(text) {
             Ok(d) => {
                 if let Some(kind) = &d.kind {
@@ -149,6 +166,9 @@ impl ContentSet {
     /// Adds one detection YAML document (`file` labels errors); a bad document is recorded in
     /// [`ContentSet::errors`]. Public so that fuzzing and tests can feed text without files.
     pub fn add_detection_text(&mut self, file: &Path, text: &str) {
+        if !self.nesting_ok(file, text) {
+            return;
+        }
         match serde_norway::from_str::<Detection>(text) {
             Ok(mut d) => {
                 if d.name.trim().is_empty() {

@@ -90,10 +90,8 @@ pub fn run(args: BacktestArgs) -> u8 {
 }
 
 fn backtest(args: &BacktestArgs) -> Result<u8, String> {
-    let content = super::load_content(&args.content, args.run.verbose)?;
-    let (ctx, opts) = super::setup(&args.run)?;
+    let super::Session { content, normalizer, ctx, opts } = super::session(&args.content, &args.run)?;
     let tz = ctx.tz.clone();
-    let normalizer = Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
     let now = match &args.now {
         Some(n) => parse_now("--now", n, &tz)?,
         None => ctx.now,

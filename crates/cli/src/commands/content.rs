@@ -4,7 +4,6 @@ use crate::{exit, ContentArgs};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use vigil_engine::Planner;
-use vigil_normalize::Normalizer;
 
 #[derive(Subcommand)]
 pub enum ContentCommand {
@@ -61,10 +60,10 @@ fn check(args: CheckArgs) -> u8 {
             return exit::USAGE;
         }
     }
-    let normalizer = match Normalizer::builtin() {
+    let normalizer = match super::normalizer() {
         Ok(n) => n,
         Err(e) => {
-            eprintln!("vigil: built-in mappings: {e}");
+            eprintln!("vigil: {e}");
             return exit::USAGE;
         }
     };

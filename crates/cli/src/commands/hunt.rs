@@ -4,7 +4,6 @@ use crate::{exit, ContentArgs, RunArgs};
 use clap::Args;
 use std::path::PathBuf;
 use vigil_engine::{Engine, Planner};
-use vigil_normalize::Normalizer;
 
 #[derive(Args)]
 pub struct HuntArgs {
@@ -28,24 +27,10 @@ pub struct HuntArgs {
 }
 
 pub fn run(args: HuntArgs) -> u8 {
-    let content = match super::load_content(&args.content, args.run.verbose) {
-        Ok(c) => c,
+    let super::Session { content, normalizer, mut ctx, opts } = match super::session(&args.content, &args.run) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
-            return exit::USAGE;
-        }
-    };
-    let (mut ctx, opts) = match super::setup(&args.run) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("vigil: {e}");
-            return exit::USAGE;
-        }
-    };
-    let normalizer = match Normalizer::builtin() {
-        Ok(n) => n,
-        Err(e) => {
-            eprintln!("vigil: built-in mappings: {e}");
             return exit::USAGE;
         }
     };

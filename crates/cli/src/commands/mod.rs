@@ -14,6 +14,7 @@ use crate::{exit, ContentArgs, RunArgs};
 use std::io::Write;
 use vigil_content::ContentSet;
 use vigil_engine::EvalContext;
+use vigil_normalize::Normalizer;
 use vigil_read::ReadOptions;
 use vigil_time::Tz;
 
@@ -33,6 +34,27 @@ pub fn load_content(args: &ContentArgs, verbose: bool) -> Result<ContentSet, Str
         }
     }
     Ok(set)
+}
+
+/// What every command that reads logs needs: content, mappings, eval context, read options.
+pub struct Session {
+    pub content: ContentSet,
+    pub normalizer: Normalizer,
+    pub ctx: EvalContext,
+    pub opts: ReadOptions,
+}
+
+/// Loads content and the built-in mappings and applies the run options. The error is a
+/// message for the user (exit code 2).
+pub fn session(content: &ContentArgs, run: &RunArgs) -> Result<Session, String> {
+    let content = load_content(content, run.verbose)?;
+    let (ctx, opts) = setup(run)?;
+    Ok(Session { content, normalizer: normalizer()?, ctx, opts })
+}
+
+/// The built-in mappings (compiled in; an error here is a bug in a shipped mapping file).
+pub fn normalizer() -> Result<Normalizer, String> {
+    Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))
 }
 
 pub fn setup(args: &RunArgs) -> Result<(EvalContext, ReadOptions), String> {

@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vigil_content::ContentSet;
 use vigil_engine::{EvalContext, Planner};
-use vigil_normalize::Normalizer;
 
 #[derive(Args)]
 pub struct TestArgs {
@@ -48,10 +47,10 @@ pub fn run(args: TestArgs) -> u8 {
             return exit::USAGE;
         }
     }
-    let normalizer = match Normalizer::builtin() {
+    let normalizer = match super::normalizer() {
         Ok(n) => n,
         Err(e) => {
-            eprintln!("vigil: built-in mappings: {e}");
+            eprintln!("vigil: {e}");
             return exit::USAGE;
         }
     };

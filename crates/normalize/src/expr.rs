@@ -16,7 +16,7 @@
 //! null.
 
 use std::collections::HashMap;
-use vigil_model::Event;
+use vigil_model::{Event, Value};
 
 /// A per-value transform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +138,40 @@ impl Expr {
         Expr { source: Source::Field(name.to_string()), empty: Vec::new(), ops: Vec::new(), map: None, map_only: false }
     }
 
+    /// Evaluates to a value: null for no item, a scalar for one, a multivalue otherwise (as
+    /// [`Value::from_items`] of [`Expr::eval`]). The common forms (a plain field copy, a
+    /// constant) build the value directly; `scratch` is reused by the others.
+    pub fn eval_value(&self, ev: &Event, scratch: &mut Vec<String>) -> Value {
+        let plain = self.ops.is_empty() && self.map.is_none();
+        match &self.source {
+            Source::Field(name) if plain => {
+                let mut found: Option<&str> = None;
+                for v in ev.get_all(name) {
+                    if v.is_empty() || self.empty.iter().any(|e| v.eq_ignore_ascii_case(e)) {
+                        continue;
+                    }
+                    if found.is_some() {
+                        // Multivalue: rare, take the general path.
+                        found = None;
+                        break;
+                    }
+                    found = Some(v);
+                }
+                if let Some(v) = found {
+                    return Value::Str(v.to_string());
+                }
+            }
+            Source::Const(items) if plain && items.len() == 1 => return Value::Str(items[0].clone()),
+            _ => {}
+        }
+        self.eval(ev, scratch);
+        match scratch.len() {
+            0 => Value::Null,
+            1 => scratch.pop().map_or(Value::Null, Value::Str),
+            _ => Value::Multi(std::mem::take(scratch)),
+        }
+    }
+
     /// Evaluates into `out` (cleared first). Empty output means null.
     pub fn eval(&self, ev: &Event, out: &mut Vec<String>) {
         out.clear();
@@ -215,6 +249,8 @@ mod tests {
     fn run(x: &Expr, e: &Event) -> Vec<String> {
         let mut out = Vec::new();
         x.eval(e, &mut out);
+        // The direct path agrees with the general one.
+        assert_eq!(x.eval_value(e, &mut Vec::new()), Value::from_items(out.clone()));
         out
     }
 

@@ -151,6 +151,13 @@ impl Normalizer {
     /// Appends the rows `ev` maps to (zero or more: one per matching mapping). `_time` of the
     /// row is the event's `_time`, or 0 when the reader found none.
     pub fn normalize(&self, ev: &Event, out: &mut Vec<DatasetRow>) {
+        self.normalize_filtered(ev, &|_| true, out)
+    }
+
+    /// [`Normalizer::normalize`] for the datasets `wanted` accepts only (ids into
+    /// [`Normalizer::catalog`]): mappings to other datasets are not evaluated at all. Pass
+    /// `Engine::wants_dataset` so that rows no query reads are never built.
+    pub fn normalize_filtered(&self, ev: &Event, wanted: &dyn Fn(usize) -> bool, out: &mut Vec<DatasetRow>) {
         let Some((_, idxs)) =
             self.by_sourcetype.iter().find(|(st, _)| st.eq_ignore_ascii_case(&ev.sourcetype))
         else {
@@ -159,6 +166,9 @@ impl Normalizer {
         let mut items = Vec::new();
         for &i in idxs {
             let m = &self.mappings[i];
+            if !wanted(m.dataset) {
+                continue;
+            }
             if !m.sources.is_empty() && !m.sources.iter().any(|s| s.eq_ignore_ascii_case(&ev.source)) {
                 continue;
             }
@@ -171,8 +181,7 @@ impl Normalizer {
             let schema = &self.catalog.datasets[m.dataset];
             let mut values = vec![Value::Null; schema.fields.len()];
             for (fi, expr) in &m.fields {
-                expr.eval(ev, &mut items);
-                values[*fi] = Value::from_items(std::mem::take(&mut items));
+                values[*fi] = expr.eval_value(ev, &mut items);
             }
             apply_rules(&self.rules[m.dataset], &mut values);
             for (&i, v) in self.rules[m.dataset].inherited.iter().zip([&ev.host, &ev.source, &ev.sourcetype]) {
@@ -271,5 +280,10 @@ mod tests {
         assert_eq!(v[2], Value::str("high"));
         assert_eq!(v[3], Value::str("unknown"));
         assert_eq!(rows[0].time, 5);
+        let mut none = Vec::new();
+        n.normalize_filtered(&ev, &|_| false, &mut none);
+        assert!(none.is_empty(), "unwanted dataset");
+        n.normalize_filtered(&ev, &|d| d == rows[0].dataset, &mut none);
+        assert_eq!(none, rows);
     }
 }

@@ -110,28 +110,24 @@ impl<'a> Cursor<'a> {
             self.p = i + 1;
             return Some(Tag { name, end: true, empty: false, attrs: "" });
         }
-        // Attributes: quoted values may hold `>` or `/`, so walk them.
+        // Attributes: quoted values may hold `>` or `/`, so jump from quote to quote. (A stray
+        // `<` is rejected by [`attrs`].)
         let attrs_at = i;
         loop {
+            i += memchr::memchr3(b'>', b'\'', b'"', b.get(i..)?)?;
             match b.get(i)? {
+                b'>' if b.get(i.wrapping_sub(1)) == Some(&b'/') && i > attrs_at => {
+                    self.p = i + 1;
+                    return Some(Tag { name, end: false, empty: true, attrs: self.s.get(attrs_at..i - 1)? });
+                }
                 b'>' => {
                     self.p = i + 1;
                     return Some(Tag { name, end: false, empty: false, attrs: self.s.get(attrs_at..i)? });
                 }
-                b'/' => {
-                    if b.get(i + 1) != Some(&b'>') {
-                        return None;
-                    }
-                    self.p = i + 2;
-                    return Some(Tag { name, end: false, empty: true, attrs: self.s.get(attrs_at..i)? });
-                }
-                b'\'' | b'"' => {
-                    let q = b[i];
-                    let close = memchr(q, b.get(i + 1..)?)?;
+                q => {
+                    let close = memchr(*q, b.get(i + 1..)?)?;
                     i += close + 2;
                 }
-                b'<' => return None,
-                _ => i += 1,
             }
         }
     }
@@ -151,10 +147,11 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Parses `key='value' key2="value2"` strictly; `None` on anything the full parser might read
-/// differently (prefixed keys, missing separators, duplicates are left to it).
-fn attrs(s: &str) -> Option<impl Iterator<Item = (&str, &str)>> {
-    let mut out: [(&str, &str); 6] = [("", ""); 6];
+/// Parses `key='value' key2="value2"` strictly, calling `f` for each in order; `false` on
+/// anything the full parser might read differently (prefixed keys, missing separators, CR in a
+/// value, duplicates, more than 8 attributes): the fast path then gives up.
+fn attrs<'a>(s: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> bool {
+    let mut seen: [&str; 8] = [""; 8];
     let mut n = 0;
     let b = s.as_bytes();
     let mut i = 0;
@@ -164,33 +161,32 @@ fn attrs(s: &str) -> Option<impl Iterator<Item = (&str, &str)>> {
             i += 1;
         }
         if i >= b.len() {
-            break;
+            return true;
         }
-        if i == before || n == out.len() {
-            return None;
+        if i == before || n == seen.len() {
+            return false;
         }
         let k0 = i;
         while b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-') {
             i += 1;
         }
         if i == k0 || b.get(i) != Some(&b'=') {
-            return None;
+            return false;
         }
-        let key = s.get(k0..i)?;
-        let q = *b.get(i + 1)?;
+        let (Some(key), Some(&q)) = (s.get(k0..i), b.get(i + 1)) else { return false };
         if q != b'\'' && q != b'"' {
-            return None;
+            return false;
         }
-        let close = memchr(q, b.get(i + 2..)?)?;
-        let val = s.get(i + 2..i + 2 + close)?;
-        if memchr(b'\r', val.as_bytes()).is_some() || out[..n].iter().any(|(k, _)| *k == key) {
-            return None;
+        let Some(close) = b.get(i + 2..).and_then(|rest| memchr(q, rest)) else { return false };
+        let Some(val) = s.get(i + 2..i + 2 + close) else { return false };
+        if memchr::memchr2(b'\r', b'<', val.as_bytes()).is_some() || seen[..n].contains(&key) {
+            return false;
         }
-        out[n] = (key, val);
+        seen[n] = key;
         n += 1;
+        f(key, val);
         i += close + 3;
     }
-    Some(out.into_iter().take(n))
 }
 
 /// Extracts `doc` into `ev` like [`crate::xml::parse_event_xml`]. Returns `false` when the
@@ -205,7 +201,7 @@ pub(crate) fn parse(doc: &str, ev: &mut Event, spare: &mut Spare) -> bool {
     }
     let mut c = Cursor { s: doc, p: 0 };
     let Some(root) = c.tag() else { return false };
-    if root.end || root.empty || root.name != "Event" || attrs(root.attrs).is_none() {
+    if root.end || root.empty || root.name != "Event" || !attrs(root.attrs, |_, _| {}) {
         return false;
     }
     let mut channel: &str = "";
@@ -225,7 +221,7 @@ pub(crate) fn parse(doc: &str, ev: &mut Event, spare: &mut Spare) -> bool {
                 }
             }
             (false, "System" | "EventData") => {
-                if attrs(t.attrs).is_none() {
+                if !attrs(t.attrs, |_, _| {}) {
                     return false;
                 }
             }
@@ -251,9 +247,8 @@ fn system<'a>(c: &mut Cursor<'a>, ev: &mut Event, spare: &mut Spare, channel: &m
         if t.end {
             return t.name == "System";
         }
-        let Some(list) = attrs(t.attrs) else { return false };
-        for (k, v) in list {
-            system_attr(ev, spare, t.name, k, v);
+        if !attrs(t.attrs, |k, v| system_attr(ev, spare, t.name, k, v)) {
+            return false;
         }
         if t.empty {
             continue;
@@ -317,20 +312,17 @@ fn event_data(c: &mut Cursor, ev: &mut Event, spare: &mut Spare) -> bool {
         if t.end {
             return t.name == "EventData";
         }
-        let Some(list) = attrs(t.attrs) else { return false };
-        let field = match t.name {
-            "Data" => {
-                let mut name = "Data";
-                for (k, v) in list {
-                    if k == "Name" {
-                        if !v.is_empty() {
-                            name = v;
-                        }
-                        break;
-                    }
-                }
-                name
+        // The first `Name` attribute names the field; empty or absent means `Data`.
+        let mut name: Option<&str> = None;
+        if !attrs(t.attrs, |k, v| {
+            if k == "Name" && name.is_none() {
+                name = Some(v);
             }
+        }) {
+            return false;
+        }
+        let field = match t.name {
+            "Data" => name.filter(|v| !v.is_empty()).unwrap_or("Data"),
             "Binary" => "Binary",
             _ => return false,
         };
@@ -388,6 +380,11 @@ mod tests {
             base.replace("<EventData>", "<EventData> \n "),
             base.replace("<System>", "<System/><System>"),
             base.replace("Guid='{5770385f", "Guid='{a>b/"),
+            base.replace("Guid='{5770385f", "Guid='{a<b"),
+            base.replace("<Correlation/>", "<Correlation />"),
+            base.replace("<Correlation/>", "<Correlation / >"),
+            base.replace("<Correlation/>", "<Correlation/ >"),
+            base.replace("<Correlation/>", "<Correlation ActivityID='{x}'/>"),
             base[..base.len() - 3].to_string(),
             base.replace("<EventData>", "<UserData><X><Y>v</Y></X></UserData><EventData>"),
         ];

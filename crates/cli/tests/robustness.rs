@@ -156,6 +156,8 @@ fn spl_errors_exit_2_with_a_caret() {
         "search a=1 | xmlkv",
         "`no_such_macro` | head 1",
         &"(".repeat(100_000),
+        // A 5000-operator chain overflowed the stack (exit 134) before the operator limit.
+        &format!("search * | eval x=1{}", "+1".repeat(5_000)),
     ] {
         let o = vigil(&["search", spl, s]);
         check(&o, &[2], spl);

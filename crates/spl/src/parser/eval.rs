@@ -46,6 +46,7 @@ impl Parser<'_> {
         loop {
             let t = self.peek(M)?;
             let Some(op) = op_of(&t) else { break };
+            self.count_operator(t.span)?;
             self.next(M)?;
             if self.peek(M)?.tok == Tok::Eof {
                 return Err(SplError::syntax(format!("missing operand after {}", t.describe()), t.span));
@@ -93,6 +94,7 @@ impl Parser<'_> {
                 Tok::Sym(Sym::Ge) => BinaryOp::Ge,
                 _ if keyword(&t).as_deref() == Some("LIKE") => BinaryOp::Like,
                 _ if keyword(&t).as_deref() == Some("IN") && self.peek2(M)?.is_sym(Sym::LParen) => {
+                    self.count_operator(t.span)?;
                     self.next(M)?;
                     let open = self.next(M)?;
                     let mut args = vec![lhs];
@@ -102,6 +104,7 @@ impl Parser<'_> {
                 }
                 _ => break,
             };
+            self.count_operator(t.span)?;
             self.next(M)?;
             if self.peek(M)?.tok == Tok::Eof {
                 return Err(SplError::syntax(format!("missing value after {}", t.describe()), t.span));
@@ -311,5 +314,13 @@ mod tests {
         assert_eq!(p(&s).unwrap_err().kind, crate::ErrorKind::Limit);
         let s = "f(".repeat(5000) + "1" + &")".repeat(5000);
         assert_eq!(p(&s).unwrap_err().kind, crate::ErrorKind::Limit);
+        // Long operator chains make deep trees: bounded too (5000 overflowed the stack later).
+        let s = "1".to_string() + &"+1".repeat(1000);
+        assert!(p(&s).is_ok());
+        let s = "1".to_string() + &" . 1".repeat(5000);
+        let e = p(&s).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Limit);
+        assert!(e.message.contains("more than 1000 operators"), "{}", e.message);
+        assert!(crate::parse(&format!("search * | eval x={}", "1".to_string() + &"+1".repeat(5000))).is_err());
     }
 }

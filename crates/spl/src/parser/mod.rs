@@ -17,6 +17,11 @@ use crate::{ErrorKind, SplError};
 /// Nesting bound for parentheses, subsearches and unary chains.
 pub(crate) const MAX_DEPTH: usize = 256;
 
+/// Binary operators allowed in one command's eval expressions. `a+a+...+a` parses without
+/// recursion but makes a tree as deep as it is long, which planning, evaluation and drop walk
+/// recursively: 5000 operators overflowed the stack.
+pub(crate) const MAX_OPERATORS: usize = 1000;
+
 /// Commands the parser understands; anything else is [`ErrorKind::UnsupportedCommand`].
 pub const SUPPORTED_COMMANDS: &[&str] = &[
     "search", "tstats", "where", "eval", "stats", "eventstats", "rename", "table", "fields", "dedup", "sort", "head",
@@ -186,11 +191,13 @@ pub(crate) struct Parser<'a> {
     pub(crate) pos: usize,
     /// Nesting depth (parentheses, subsearches) so far.
     pub(crate) depth: usize,
+    /// Binary operators parsed so far (see [`MAX_OPERATORS`]).
+    pub(crate) operators: usize,
 }
 
 impl<'a> Parser<'a> {
     pub(crate) fn new(src: &'a str, start: usize, end: usize, depth: usize) -> Parser<'a> {
-        Parser { src, lexer: Lexer::new(src, end), pos: start, depth }
+        Parser { src, lexer: Lexer::new(src, end), pos: start, depth, operators: 0 }
     }
 
     pub(crate) fn end(&self) -> usize {
@@ -300,6 +307,15 @@ impl<'a> Parser<'a> {
         self.depth += weight;
         if self.depth > MAX_DEPTH {
             return Err(SplError::new(ErrorKind::Limit, format!("expression nests deeper than {MAX_DEPTH} levels"), span));
+        }
+        Ok(())
+    }
+
+    /// Counts one binary operator against [`MAX_OPERATORS`].
+    pub(crate) fn count_operator(&mut self, span: Span) -> Result<(), SplError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(SplError::new(ErrorKind::Limit, format!("more than {MAX_OPERATORS} operators in one expression"), span));
         }
         Ok(())
     }

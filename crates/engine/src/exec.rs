@@ -205,6 +205,7 @@ impl Engine {
             .map(|(q, accs)| {
                 let started = std::time::Instant::now();
                 let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));
+                let too_many_groups = accs.iter().any(|a| matches!(a, ScanAcc::Groups(g) if g.overflow));
                 let scans = q
                     .scans
                     .iter()
@@ -212,7 +213,12 @@ impl Engine {
                     .map(|(scan, acc)| Some(scan_rows(scan, acc)))
                     .collect();
                 let mut runner = Runner { scans, ctx };
-                let result = if hit_limit {
+                let result = if too_many_groups {
+                    Err(ExecError(format!(
+                        "tstats: more than {} groups; narrow the search or group by fewer or less distinct fields",
+                        crate::ops::stats::MAX_GROUPS
+                    )))
+                } else if hit_limit {
                     Err(ExecError(format!(
                         "the search matched more than {MAX_COLLECTED_EVENTS} raw events; narrow it (or aggregate with tstats)"
                     )))

@@ -62,24 +62,48 @@ pub(crate) fn group_keys(values: &[Value], fill: Option<&str>) -> Option<Vec<Vec
 }
 
 /// Groups and their aggregation states, in first-seen order of keys.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Groups {
     pub map: HashMap<Vec<String>, Vec<AggState>>,
+    /// Most groups kept ([`MAX_GROUPS`]); rows for further new groups are dropped and
+    /// `overflow` is set, which fails the query (memory stays bounded meanwhile).
+    limit: usize,
+    pub overflow: bool,
+    /// Absorbs rows of groups refused after the limit.
+    spill: Vec<AggState>,
+}
+
+impl Default for Groups {
+    fn default() -> Self {
+        Groups::with_limit(MAX_GROUPS)
+    }
 }
 
 impl Groups {
+    pub fn with_limit(limit: usize) -> Groups {
+        Groups { map: HashMap::new(), limit, overflow: false, spill: Vec::new() }
+    }
+
     pub fn entry(&mut self, key: Vec<String>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
+        if self.map.len() >= self.limit && !self.map.contains_key(&key) {
+            self.overflow = true;
+            self.spill = aggs.iter().map(|a| AggState::new(a.func)).collect();
+            return &mut self.spill;
+        }
         self.map.entry(key).or_insert_with(|| aggs.iter().map(|a| AggState::new(a.func)).collect())
     }
 
     pub fn merge(&mut self, other: Groups, aggs: &[AggSpec]) {
+        self.overflow |= other.overflow;
         for (k, states) in other.map {
+            let full = self.map.len() >= self.limit;
             match self.map.get_mut(&k) {
                 Some(mine) => {
                     for ((m, o), spec) in mine.iter_mut().zip(states).zip(aggs) {
                         m.merge(spec.func, o);
                     }
                 }
+                None if full => self.overflow = true,
                 None => {
                     self.map.insert(k, states);
                 }
@@ -203,4 +227,31 @@ fn too_many_groups(by: &[String]) -> ExecError {
         "stats: more than {MAX_GROUPS} groups by {}; narrow the search or group by fewer or less distinct fields",
         by.join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agg::AggFunc;
+
+    #[test]
+    fn groups_past_the_limit_set_overflow_and_stay_bounded() {
+        let aggs = [AggSpec { func: AggFunc::Count, input: AggInput::Rows, name: "count".into() }];
+        let mut g = Groups::with_limit(3);
+        for i in 0..10 {
+            g.entry(vec![i.to_string()], &aggs)[0].add_row();
+        }
+        assert!(g.overflow);
+        assert_eq!(g.map.len(), 3);
+        // Existing groups still count.
+        g.entry(vec!["0".into()], &aggs)[0].add_row();
+        let mut other = Groups::with_limit(3);
+        other.entry(vec!["new".into()], &aggs);
+        let mut fresh = Groups::with_limit(3);
+        for k in ["a", "b", "c"] {
+            fresh.entry(vec![k.into()], &aggs);
+        }
+        fresh.merge(other, &aggs);
+        assert!(fresh.overflow && fresh.map.len() == 3);
+    }
 }

@@ -10,7 +10,7 @@
 //! same document: the full extractor stays the definition of the output and of what is an
 //! error (a differential test checks both agree on every real and generated file).
 
-use memchr::{memchr, memmem};
+use memchr::memchr;
 use vigil_model::Event;
 
 use crate::timefmt;
@@ -33,29 +33,58 @@ pub(crate) fn recycle(fields: &mut Vec<(String, String)>, spare: &mut Spare) {
     }
 }
 
-/// Appends a field, reusing a spare pair of strings when there is one.
-fn push(ev: &mut Event, spare: &mut Spare, name: &str, value: &str) {
-    let (mut k, mut v) = spare.pop().unwrap_or_default();
-    k.clear();
-    k.push_str(name);
-    v.clear();
-    if memchr(b'\r', value.as_bytes()).is_some() {
-        // Element text is line-end normalised (XML 1.0: CR LF and lone CR become LF), as
-        // quick-xml's `xml10_content` does; attribute values never contain CR here.
-        let mut rest = value;
-        while let Some(i) = rest.find('\r') {
-            v.push_str(&rest[..i]);
-            v.push('\n');
-            rest = &rest[i + 1..];
-            if let Some(r) = rest.strip_prefix('\n') {
-                rest = r;
+/// Where extracted fields go: the event, the spare strings, and whether the document holds a
+/// CR at all (so values need no CR scan in the common case).
+struct Sink<'e> {
+    ev: &'e mut Event,
+    spare: &'e mut Spare,
+    cr: bool,
+}
+
+impl Sink<'_> {
+    /// Appends a field, reusing a spare pair of strings when there is one.
+    fn push(&mut self, name: &str, value: &str) {
+        let (mut k, mut v) = self.spare.pop().unwrap_or_default();
+        k.clear();
+        k.push_str(name);
+        v.clear();
+        if self.cr && memchr(b'\r', value.as_bytes()).is_some() {
+            // Element text is line-end normalised (XML 1.0: CR LF and lone CR become LF), as
+            // quick-xml's `xml10_content` does; attribute values never contain CR here.
+            let mut rest = value;
+            while let Some(i) = rest.find('\r') {
+                v.push_str(&rest[..i]);
+                v.push('\n');
+                rest = &rest[i + 1..];
+                if let Some(r) = rest.strip_prefix('\n') {
+                    rest = r;
+                }
             }
+            v.push_str(rest);
+        } else {
+            v.push_str(value);
         }
-        v.push_str(rest);
-    } else {
-        v.push_str(value);
+        self.ev.fields.push((k, v));
     }
-    ev.fields.push((k, v));
+}
+
+/// Bytes of element and attribute names the fast path accepts (`[A-Za-z0-9_.-]`; no `:`).
+static NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.';
+        c += 1;
+    }
+    t
+};
+
+fn name_end(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(|&c| NAME[c as usize]) {
+        i += 1;
+    }
+    i
 }
 
 /// A tag, borrowed from the document.
@@ -91,14 +120,7 @@ impl<'a> Cursor<'a> {
         let start = self.p + 1;
         let end = matches!(b.get(start), Some(b'/'));
         let name_at = if end { start + 1 } else { start };
-        let mut i = name_at;
-        while let Some(&c) = b.get(i) {
-            if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.' {
-                i += 1;
-            } else {
-                break;
-            }
-        }
+        let mut i = name_end(b, name_at);
         if i == name_at {
             return None;
         }
@@ -114,7 +136,10 @@ impl<'a> Cursor<'a> {
         // `<` is rejected by [`attrs`].)
         let attrs_at = i;
         loop {
-            i += memchr::memchr3(b'>', b'\'', b'"', b.get(i..)?)?;
+            // Attribute areas are short: a plain loop beats a SIMD search's setup.
+            while !matches!(b.get(i)?, b'>' | b'\'' | b'"') {
+                i += 1;
+            }
             match b.get(i)? {
                 b'>' if b.get(i.wrapping_sub(1)) == Some(&b'/') && i > attrs_at => {
                     self.p = i + 1;
@@ -142,8 +167,14 @@ impl<'a> Cursor<'a> {
     /// has child elements or the end tag does not match.
     fn leaf(&mut self, name: &str) -> Option<&'a str> {
         let text = self.text()?;
-        let t = self.tag()?;
-        (t.end && t.name == name).then_some(text)
+        // `</name>`, compared literally.
+        let rest = self.s.as_bytes().get(self.p..)?;
+        let n = name.len();
+        if rest.starts_with(b"</") && rest.get(2..2 + n) == Some(name.as_bytes()) && rest.get(2 + n) == Some(&b'>') {
+            self.p += n + 3;
+            return Some(text);
+        }
+        None
     }
 }
 
@@ -167,10 +198,8 @@ fn attrs<'a>(s: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> bool {
             return false;
         }
         let k0 = i;
-        while b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-') {
-            i += 1;
-        }
-        if i == k0 || b.get(i) != Some(&b'=') {
+        i = name_end(b, i);
+        if i == k0 || b.get(i) != Some(&b'=') || b[k0..i].contains(&b'.') {
             return false;
         }
         let (Some(key), Some(&q)) = (s.get(k0..i), b.get(i + 1)) else { return false };
@@ -196,10 +225,11 @@ pub(crate) fn parse(doc: &str, ev: &mut Event, spare: &mut Spare) -> bool {
     let b = doc.as_bytes();
     // Entities need decoding; comments, CDATA, doctypes and PIs need the full parser. A CR in
     // an attribute value (kept as is by the full parser, normalised by `push`) is left to it.
-    if memchr(b'&', b).is_some() || memmem::find(b, b"<!").is_some() || memmem::find(b, b"<?").is_some() {
+    if memchr(b'&', b).is_some() || memchr::memchr2_iter(b'!', b'?', b).any(|i| i > 0 && b[i - 1] == b'<') {
         return false;
     }
     let mut c = Cursor { s: doc, p: 0 };
+    let mut out = Sink { ev, spare, cr: memchr(b'\r', b).is_some() };
     let Some(root) = c.tag() else { return false };
     if root.end || root.empty || root.name != "Event" || !attrs(root.attrs, |_, _| {}) {
         return false;
@@ -211,12 +241,12 @@ pub(crate) fn parse(doc: &str, ev: &mut Event, spare: &mut Spare) -> bool {
         match (t.end, t.name) {
             (true, "Event") => break,
             (false, "System") if !t.empty => {
-                if !system(&mut c, ev, spare, &mut channel, &mut computer) {
+                if !system(&mut c, &mut out, &mut channel, &mut computer) {
                     return false;
                 }
             }
             (false, "EventData") if !t.empty => {
-                if !event_data(&mut c, ev, spare) {
+                if !event_data(&mut c, &mut out) {
                     return false;
                 }
             }
@@ -241,13 +271,13 @@ pub(crate) fn parse(doc: &str, ev: &mut Event, spare: &mut Spare) -> bool {
     true
 }
 
-fn system<'a>(c: &mut Cursor<'a>, ev: &mut Event, spare: &mut Spare, channel: &mut &'a str, computer: &mut &'a str) -> bool {
+fn system<'a>(c: &mut Cursor<'a>, out: &mut Sink, channel: &mut &'a str, computer: &mut &'a str) -> bool {
     loop {
         let Some(t) = c.next_tag() else { return false };
         if t.end {
             return t.name == "System";
         }
-        if !attrs(t.attrs, |k, v| system_attr(ev, spare, t.name, k, v)) {
+        if !attrs(t.attrs, |k, v| system_attr(out, t.name, k, v)) {
             return false;
         }
         if t.empty {
@@ -259,39 +289,39 @@ fn system<'a>(c: &mut Cursor<'a>, ev: &mut Event, spare: &mut Spare, channel: &m
         }
         match t.name {
             "EventID" => {
-                push(ev, spare, "EventCode", value);
-                push(ev, spare, "EventID", value);
+                out.push("EventCode", value);
+                out.push("EventID", value);
             }
             "EventRecordID" => {
-                push(ev, spare, "EventRecordID", value);
-                push(ev, spare, "RecordNumber", value);
+                out.push("EventRecordID", value);
+                out.push("RecordNumber", value);
             }
             "Channel" => {
                 *channel = value;
-                push(ev, spare, "Channel", value);
+                out.push("Channel", value);
             }
             "Computer" => {
                 *computer = value;
-                push(ev, spare, "Computer", value);
+                out.push("Computer", value);
             }
-            "Version" | "Level" | "Task" | "Opcode" | "Keywords" => push(ev, spare, t.name, value),
+            "Version" | "Level" | "Task" | "Opcode" | "Keywords" => out.push(t.name, value),
             _ => {}
         }
     }
 }
 
 /// Same mapping as the full extractor's `system_attr`.
-fn system_attr(ev: &mut Event, spare: &mut Spare, element: &str, key: &str, value: &str) {
+fn system_attr(out: &mut Sink, element: &str, key: &str, value: &str) {
     let field = match (element, key) {
         ("Provider", "Name") => {
-            push(ev, spare, "ProviderName", value);
+            out.push("ProviderName", value);
             "Name"
         }
         ("Provider", "Guid") => "Guid",
         ("Provider", "EventSourceName") => "EventSourceName",
         ("EventID", "Qualifiers") => "Qualifiers",
         ("TimeCreated", "SystemTime") => {
-            ev.time = timefmt::parse_iso(value);
+            out.ev.time = timefmt::parse_iso(value);
             "SystemTime"
         }
         ("Correlation", "ActivityID") => "ActivityID",
@@ -302,13 +332,52 @@ fn system_attr(ev: &mut Event, spare: &mut Spare, element: &str, key: &str, valu
         _ => return,
     };
     if !value.is_empty() {
-        push(ev, spare, field, value);
+        out.push(field, value);
     }
 }
 
-fn event_data(c: &mut Cursor, ev: &mut Event, spare: &mut Spare) -> bool {
+/// `<Data Name='X'>value</Data>` (either quote), the bulk of every event, matched literally;
+/// `None` (cursor unchanged) for any other form, which the general path then reads.
+fn data_element<'a>(c: &mut Cursor<'a>) -> Option<(&'a str, &'a str)> {
+    let b = c.s.as_bytes();
+    let at = c.p;
+    let rest = b.get(at..)?;
+    if !rest.starts_with(b"<Data Name=") {
+        return None;
+    }
+    let q = *rest.get(11)?;
+    if q != b'\'' && q != b'"' {
+        return None;
+    }
+    let name_len = memchr(q, rest.get(12..)?)?;
+    let name = c.s.get(at + 12..at + 12 + name_len)?;
+    let gt = at + 12 + name_len + 1;
+    if b.get(gt) != Some(&b'>') || name.is_empty() || memchr::memchr2(b'\r', b'<', name.as_bytes()).is_some() {
+        return None;
+    }
+    let text_at = gt + 1;
+    let lt = memchr(b'<', b.get(text_at..)?)?;
+    let close = text_at + lt;
+    if !b.get(close..)?.starts_with(b"</Data>") {
+        return None;
+    }
+    let value = c.s.get(text_at..close)?;
+    c.p = close + 7;
+    Some((name, value))
+}
+
+fn event_data(c: &mut Cursor, out: &mut Sink) -> bool {
     loop {
-        let Some(t) = c.next_tag() else { return false };
+        if c.text().is_none() {
+            return false;
+        }
+        if let Some((name, value)) = data_element(c) {
+            if !value.is_empty() {
+                out.push(name, value);
+            }
+            continue;
+        }
+        let Some(t) = c.tag() else { return false };
         if t.end {
             return t.name == "EventData";
         }
@@ -331,7 +400,7 @@ fn event_data(c: &mut Cursor, ev: &mut Event, spare: &mut Spare) -> bool {
         }
         let Some(value) = c.leaf(t.name) else { return false };
         if !value.is_empty() {
-            push(ev, spare, field, value);
+            out.push(field, value);
         }
     }
 }

@@ -192,6 +192,13 @@ fn content_with_a_yaml_typo_is_reported_with_file_and_line() {
     assert!(out.contains("binary.yml"), "{out}");
     assert!(out.contains("deep.yml:3: YAML nests"), "{out}");
     assert!(started.elapsed().as_secs() < 20, "content check took {:?}", started.elapsed());
+    // `vigil test` validates the same files: failures (exit 1) with file:line, in good time.
+    let started = std::time::Instant::now();
+    let o = vigil(&["test", "--content", c]);
+    check(&o, &[1], "vigil test on broken content");
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(out.contains("deep.yml:3") && out.contains("typo.yml"), "{out}");
+    assert!(started.elapsed().as_secs() < 20, "vigil test took {:?}", started.elapsed());
     // Hunting with that content still runs the usable detections and says what it could not load.
     let samples = common::repo().join("samples");
     let o = vigil(&["hunt", "--content", c, samples.to_str().unwrap()]);

@@ -213,6 +213,9 @@ fn known_data_sources(dirs: &[PathBuf]) -> Option<HashSet<String>> {
         any = true;
         for file in yaml_files(&ds) {
             let Ok(text) = std::fs::read_to_string(&file) else { continue };
+            if vigil_content::check_yaml_nesting(&text).is_err() {
+                continue;
+            }
             let Ok(doc) = serde_norway::from_str::<serde_norway::Value>(&text) else { continue };
             if let Some(name) = doc.get("name").and_then(|v| v.as_str()) {
                 names.insert(name.trim().to_string());

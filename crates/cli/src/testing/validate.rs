@@ -91,6 +91,11 @@ pub fn validate(src: &DetectionSource, planner: &mut Planner, data_sources: Opti
         unsupported: None,
         manual_test: None,
     };
+    // libyaml is quadratic in flow nesting depth: refuse absurd nesting before parsing.
+    if let Err((line, msg)) = vigil_content::check_yaml_nesting(&src.text) {
+        p.add("yaml", Some(line), msg);
+        return finish(out, p, Vec::new());
+    }
     let doc: Value = match serde_norway::from_str(&src.text) {
         Ok(v) => v,
         Err(e) => {

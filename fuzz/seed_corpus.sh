@@ -8,7 +8,7 @@ shared="${VIGIL_SHARED:-$here/../../shared}"
 real="$shared/data/real"
 escu="$shared/escu"
 corpus="$here/corpus"
-mkdir -p "$corpus"/{read_xml,read_evtx,read_json,spl_parse,spl_macros,eval_expr,time_parse,cron,content_yaml}
+mkdir -p "$corpus"/{read_xml,xml_diff,read_evtx,read_json,spl_parse,spl_macros,eval_expr,time_parse,cron,content_yaml}
 
 [ -d "$real" ] || echo "note: $real missing; reader corpora get hand-written seeds only" >&2
 [ -d "$escu" ] || echo "note: $escu missing; SPL/content corpora get hand-written seeds only" >&2
@@ -31,6 +31,7 @@ for path in sorted(glob.glob(os.path.join(real, "xmlwineventlog", "*"))):
     lines = open(path, "rb").read().splitlines(keepends=True)
     for i, line in enumerate(lines[:40]):
         put("read_xml", line)
+        put("xml_diff", line.strip())
     put("read_xml", b"".join(lines[:3]))
 for path in sorted(glob.glob(os.path.join(real, "json", "*.json"))):
     data = open(path, "rb").read()

@@ -91,6 +91,34 @@ pub fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
     }
 }
 
+/// [`flatten`] consuming the value: strings are moved into the fields, not copied.
+fn flatten_owned(prefix: &str, v: Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Null => {}
+        Value::String(s) => {
+            if !s.is_empty() {
+                out.push((prefix.to_string(), s));
+            }
+        }
+        Value::Bool(b) => out.push((prefix.to_string(), b.to_string())),
+        Value::Number(n) => out.push((prefix.to_string(), n.to_string())),
+        Value::Array(items) => {
+            for item in items {
+                flatten_owned(prefix, item, out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                if prefix.is_empty() {
+                    flatten_owned(&k, item, out);
+                } else {
+                    flatten_owned(&format!("{prefix}.{k}"), item, out);
+                }
+            }
+        }
+    }
+}
+
 fn first<'a>(fields: &'a [(String, String)], names: &[&str]) -> Option<&'a str> {
     names
         .iter()
@@ -119,7 +147,7 @@ pub(crate) fn emit_value(v: Value, raw: &str, ctx: &mut Ctx) {
     let kind = classify(&map);
     let mut fields = std::mem::take(&mut ctx.ev.fields);
     fields.clear();
-    flatten("", &Value::Object(map), &mut fields);
+    flatten_owned("", Value::Object(map), &mut fields);
     let ev = &mut ctx.ev;
     match kind {
         JsonKind::CrowdStrike => {
@@ -306,7 +334,12 @@ mod tests {
     #[test]
     fn flattens_nested_and_arrays() {
         let mut out = Vec::new();
-        flatten("", &json!({"a": {"b": 1, "c": [true, "x", null, ""]}, "d": null, "e": ""}), &mut out);
+        let doc = json!({"a": {"b": 1, "c": [true, "x", null, ""]}, "d": null, "e": "", "f": 1.5});
+        flatten("", &doc, &mut out);
+        let mut owned = Vec::new();
+        flatten_owned("", doc, &mut owned);
+        assert_eq!(owned, out);
+        out.pop();
         let want: Vec<(String, String)> = [("a.b", "1"), ("a.c", "true"), ("a.c", "x")]
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))

@@ -86,10 +86,10 @@ fn adhoc_search_with_macros() {
 
 #[test]
 fn spl_error_shows_caret_and_exits_2() {
-    let o = vigil(&["search", "| tstats count from datamodel=Endpoint.Processes | xmlkv", "samples/"]);
+    let o = vigil(&["search", "| tstats count from datamodel=Endpoint.Processes | addtotals", "samples/"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("unsupported command `xmlkv`"), "{err}");
+    assert!(err.contains("unsupported command `addtotals`"), "{err}");
     assert!(err.contains("search:1:"), "{err}");
     assert!(err.contains("^^^^^"), "{err}");
 }

@@ -153,7 +153,7 @@ fn spl_errors_exit_2_with_a_caret() {
         "search * | eval x=len(\"a\"",
         "search * | where match(x, \"(\")",
         "search * | where match(x, \"\\w{1000}{1000}\")",
-        "search a=1 | xmlkv",
+        "search a=1 | addtotals",
         "`no_such_macro` | head 1",
         &"(".repeat(100_000),
         // A 5000-operator chain overflowed the stack (exit 134) before the operator limit.

@@ -212,7 +212,7 @@ impl Engine {
                     .zip(accs)
                     .map(|(scan, acc)| Some(scan_rows(scan, acc)))
                     .collect();
-                let mut runner = Runner { scans, ctx };
+                let mut runner = Runner::new(scans, ctx);
                 let result = if too_many_groups {
                     Err(ExecError(format!(
                         "tstats: more than {} groups; narrow the search or group by fewer or less distinct fields",
@@ -302,7 +302,11 @@ pub(crate) struct Runner<'a> {
     pub ctx: &'a EvalContext,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
+    pub fn new(scans: Vec<Option<Vec<Record>>>, ctx: &'a EvalContext) -> Runner<'a> {
+        Runner { scans, ctx }
+    }
+
     pub fn run_stage(&mut self, stage: &Stage) -> Result<Vec<Record>, ExecError> {
         let mut rows = match &stage.source {
             Source::Scan(i) => self.scans.get_mut(*i).and_then(Option::take).unwrap_or_default(),

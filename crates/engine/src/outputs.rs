@@ -134,7 +134,15 @@ fn apply(set: &mut FieldSet, op: &Op, scans: &[Scan]) {
             }
         }
         Op::Bin(b) => set.add(b.target.clone()),
+        // Extracted names depend on the data.
+        Op::Xmlkv(_) => set.open = true,
+        Op::Foreach(f) => {
+            for t in f.targets() {
+                set.add(t);
+            }
+        }
         Op::Search(_)
+        | Op::DynamicSearch(_)
         | Op::Where(_)
         | Op::Dedup(_)
         | Op::Sort(_)

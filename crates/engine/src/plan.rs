@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use vigil_content::ContentSet;
 use vigil_model::{Catalog, Micros};
-use vigil_spl::ast::{Aggregation, AggArg, Command, CommandKind, Pipeline, Span, Tstats};
+use vigil_spl::ast::{Aggregation, AggArg, Command, CommandKind, Pipeline, SearchExpr, Span, Tstats};
 use vigil_spl::{expand_macros, parse, ExpandLimits, MacroSource};
 
 /// A planned search, ready to be fed events and rows.
@@ -62,6 +62,19 @@ impl QueryError {
 pub(crate) struct Stage {
     pub source: Source,
     pub ops: Vec<Op>,
+}
+
+impl Stage {
+    /// Shifts every scan number in the stage (and the stages nested in its operators) by `n`,
+    /// when a separately planned stage joins a query's scan list.
+    pub(crate) fn offset_scans(&mut self, n: usize) {
+        if let Source::Scan(i) = &mut self.source {
+            *i += n;
+        }
+        for op in &mut self.ops {
+            op.offset_scans(n);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -124,13 +137,20 @@ impl<'a> Planner<'a> {
                 Source::Scan(scans.len() - 1)
             }
             CommandKind::Search(e) => {
-                scans.push(Scan::Events(Pred::compile(e, &|n| FieldRef::Name(n.to_string()))));
+                let e = self.static_expr(e, first.span)?;
+                scans.push(Scan::Events(Pred::compile(&e, &|n| FieldRef::Name(n.to_string()))));
                 Source::Scan(scans.len() - 1)
             }
-            CommandKind::Inputlookup(il) => Source::Inputlookup {
-                table: self.lookup_table(&il.table, first.span)?,
-                filter: il.filter.as_ref().map(|f| Pred::compile(f, &|n| FieldRef::Name(n.to_string()))),
-            },
+            CommandKind::Inputlookup(il) => {
+                let filter = match &il.filter {
+                    Some(f) => Some(self.static_expr(f, first.span)?),
+                    None => None,
+                };
+                Source::Inputlookup {
+                    table: self.lookup_table(&il.table, first.span)?,
+                    filter: filter.map(|f| Pred::compile(&f, &|n| FieldRef::Name(n.to_string()))),
+                }
+            }
             _ => {
                 return Err(PlanError::invalid(
                     format!("`{}` cannot start a search: use tstats, inputlookup or a search expression", first.name),
@@ -160,7 +180,7 @@ impl<'a> Planner<'a> {
             }
             schema.field_index(bare).map(FieldRef::Column).unwrap_or(FieldRef::Missing)
         };
-        let filter = Pred::compile(&t.filter, &resolve);
+        let filter = Pred::compile(&self.static_expr(&t.filter, span)?, &resolve);
         let by = t.by.iter().map(|f| (f.clone(), resolve(f))).collect();
         let aggs = t
             .aggregations
@@ -179,6 +199,23 @@ impl<'a> Planner<'a> {
             fillnull: t.option("fillnull_value").map(str::to_string),
             span: span_micros,
         })
+    }
+
+    /// An expression whose subsearches must be resolvable before the scan (they may read
+    /// lookups, not events).
+    fn static_expr(&mut self, e: &SearchExpr, span: Span) -> Result<SearchExpr, PlanError> {
+        if !crate::ops::subsearch::has_subsearch(e) {
+            return Ok(e.clone());
+        }
+        let mut dynamic = Vec::new();
+        let resolved = crate::ops::subsearch::resolve_static(self, e, span, &mut dynamic)?;
+        if !dynamic.is_empty() {
+            return Err(PlanError::Unsupported {
+                message: "a subsearch that reads events, inside the search that feeds the scan".into(),
+                span,
+            });
+        }
+        Ok(resolved)
     }
 
     fn plan_op(&mut self, cmd: &Command, scans: &mut Vec<Scan>) -> Result<Op, PlanError> {

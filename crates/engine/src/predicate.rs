@@ -229,6 +229,9 @@ impl Pred {
             SearchExpr::In { field, values } => {
                 Pred::AnyOf(resolve(field), values.iter().map(|v| Pattern::new(&v.text)).collect())
             }
+            // Subsearches are resolved by the planner before compiling; one left here (which the
+            // planner rejects) matches nothing, like a subsearch without results.
+            SearchExpr::Subsearch(_) => Pred::Or(Vec::new()),
             SearchExpr::Term(v) => {
                 let p = Pattern::new(&v.text);
                 if p.is_match_all() {

@@ -187,3 +187,22 @@ fn seed_search_exactly_as_written() {
     assert_eq!(row.value("firstTime"), &Value::str("2023-11-14T22:13:20"));
     assert_eq!(row.value("count"), &Value::Num(1.0));
 }
+
+#[test]
+fn subsearch_results_become_or_of_ands() {
+    // A subsearch reading events (dynamic): resolved after the scan, as Splunk runs it first.
+    let ev = vec![
+        sysmon1("C:\\Windows\\System32\\cmd.exe", "cmd /c reg query", Some("CORP\\bob")),
+        sysmon1("C:\\Windows\\System32\\notepad.exe", "notepad", Some("CORP\\eve")),
+    ];
+    let spl = "| tstats count from datamodel=Endpoint.Processes by Processes.user Processes.process_name \
+               | `drop_dm_object_name(Processes)` \
+               | search [| tstats count from datamodel=Endpoint.Processes where Processes.process_name=cmd.exe by Processes.user \
+                         | `drop_dm_object_name(Processes)` | table user]";
+    let r = run(spl, &ev);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].value("user"), &Value::str("CORP\\bob"));
+    // A subsearch with no results matches nothing.
+    let none = spl.replace("cmd.exe", "absent.exe");
+    assert_eq!(count(&none, &ev), 0);
+}

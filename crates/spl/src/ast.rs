@@ -68,6 +68,22 @@ pub enum CommandKind {
     Mvexpand { field: String, limit: Option<u64> },
     /// `makemv [delim="x"] field`.
     Makemv { delim: String, field: String },
+    /// `xmlkv [field]`: extracts `<name>value</name>` pairs from a field (default `_raw`).
+    Xmlkv { field: Option<String> },
+    /// `foreach f1 f2* [ template ]`: runs the template (eval commands) once per matching field,
+    /// with `<<FIELD>>` replaced by the field name and `<<MATCHSTR>>` by what `*` matched.
+    Foreach(Foreach),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Foreach {
+    /// Field names or wildcard patterns.
+    pub fields: Vec<String>,
+    /// The subsearch text between the brackets, unparsed: it is only valid SPL once the
+    /// placeholders are replaced.
+    pub template: String,
+    /// Where the template starts in the search text, for errors.
+    pub template_span: Span,
 }
 
 /// A search expression (tstats `where`, the `search` command, the leading implicit search).
@@ -89,6 +105,9 @@ pub enum SearchExpr {
     In { field: String, values: Vec<SearchValue> },
     /// A bare term, matched against `_raw` (case-insensitive, wildcards).
     Term(SearchValue),
+    /// `[ subsearch ]`: replaced, before matching, by the subsearch's results as
+    /// `(f1=v1 f2=v2) OR (...)` (Splunk's `format`).
+    Subsearch(Box<Pipeline>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

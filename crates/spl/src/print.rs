@@ -125,6 +125,7 @@ impl Display for SearchExpr {
     fn fmt(&self, f: &mut Formatter) -> fmt::Result {
         match self {
             SearchExpr::All => f.write_str("*"),
+            SearchExpr::Subsearch(p) => write!(f, "[ {p} ]"),
             SearchExpr::And(items) => {
                 for (i, e) in items.iter().enumerate() {
                     if i > 0 {
@@ -554,6 +555,15 @@ impl Display for Command {
                 f.write_str("makemv delim=")?;
                 write_quoted(f, delim)?;
                 write!(f, " {}", Word(field))
+            }
+            CommandKind::Xmlkv { field: Some(field) } => write!(f, "xmlkv {}", Word(field)),
+            CommandKind::Xmlkv { field: None } => f.write_str("xmlkv"),
+            CommandKind::Foreach(fe) => {
+                f.write_str("foreach")?;
+                for field in &fe.fields {
+                    write!(f, " {}", Word(field))?;
+                }
+                write!(f, " [{}]", fe.template)
             }
         }
     }

@@ -1,11 +1,14 @@
 //! Table operators: the commands after a search's leading scan.
 
 pub(crate) mod fields;
+pub(crate) mod foreach;
 pub(crate) mod join;
 pub(crate) mod lookup;
 pub(crate) mod rex;
 pub(crate) mod stats;
+pub(crate) mod subsearch;
 pub(crate) mod transform;
+pub(crate) mod xmlkv;
 
 use crate::error::{ExecError, PlanError};
 use crate::eval::{CExpr, Scope};
@@ -37,12 +40,37 @@ pub(crate) enum Op {
     Bin(transform::BinOp),
     Mvexpand { field: String, limit: Option<u64> },
     Makemv { delim: String, field: String },
+    DynamicSearch(subsearch::DynamicSearch),
+    Xmlkv(Option<String>),
+    Foreach(foreach::ForeachOp),
+}
+
+impl Op {
+    /// See [`crate::plan::Stage::offset_scans`].
+    pub(crate) fn offset_scans(&mut self, n: usize) {
+        match self {
+            Op::Join(j) => j.sub.offset_scans(n),
+            Op::DynamicSearch(d) => d.offset_scans(n),
+            _ => {}
+        }
+    }
 }
 
 pub(crate) fn plan(planner: &mut Planner, cmd: &Command, scans: &mut Vec<Scan>) -> Result<Op, PlanError> {
     let by_name = |n: &str| FieldRef::Name(n.to_string());
     Ok(match &cmd.kind {
+        CommandKind::Search(e) if subsearch::has_subsearch(e) => {
+            let mut dynamic = Vec::new();
+            let resolved = subsearch::resolve_static(planner, e, cmd.span, &mut dynamic)?;
+            if dynamic.is_empty() {
+                Op::Search(Pred::compile(&resolved, &by_name))
+            } else {
+                Op::DynamicSearch(subsearch::DynamicSearch::new(resolved, dynamic, scans))
+            }
+        }
         CommandKind::Search(e) => Op::Search(Pred::compile(e, &by_name)),
+        CommandKind::Xmlkv { field } => Op::Xmlkv(field.clone()),
+        CommandKind::Foreach(f) => Op::Foreach(foreach::ForeachOp::plan(f)?),
         CommandKind::Where(e) => Op::Where(CExpr::compile(e)?),
         CommandKind::Eval(assignments) => Op::Eval(
             assignments
@@ -118,5 +146,8 @@ pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec
         Op::Bin(b) => b.apply(rows),
         Op::Mvexpand { field, limit } => transform::mvexpand(rows, field, *limit),
         Op::Makemv { delim, field } => transform::makemv(rows, delim, field),
+        Op::DynamicSearch(d) => d.apply(rows, env)?,
+        Op::Xmlkv(field) => xmlkv::apply(rows, field.as_deref()),
+        Op::Foreach(f) => f.apply(rows, ctx),
     })
 }

@@ -2,7 +2,7 @@
 
 use super::{parse_bool, parse_pipeline, parse_u64, Parser};
 use crate::ast::{
-    Bin, CommandKind, Conversion, Convert, Dedup, Fillnull, Inputlookup, Join, Lookup, RegexCmd, Rex, Sort,
+    Bin, CommandKind, Conversion, Convert, Dedup, Fillnull, Foreach, Inputlookup, Join, Lookup, RegexCmd, Rex, Sort,
     SortKey, Span,
 };
 use crate::lexer::{scan_quoted, Mode, Sym, Tok};
@@ -273,7 +273,7 @@ impl Parser<'_> {
     }
 
     /// Byte offset of the `]` matching the `[` at `open`.
-    fn matching_bracket(&self, open: usize) -> Result<usize, SplError> {
+    pub(crate) fn matching_bracket(&self, open: usize) -> Result<usize, SplError> {
         let bytes = self.src.as_bytes();
         let mut depth = 0usize;
         let mut i = open;
@@ -464,6 +464,53 @@ impl Parser<'_> {
         }
         let field = field.ok_or_else(|| SplError::syntax("mvexpand needs a field", Span::new(start, self.pos)))?;
         Ok(CommandKind::Mvexpand { field, limit })
+    }
+
+    /// `xmlkv [field] [maxinputs=N]`.
+    pub(crate) fn xmlkv(&mut self) -> Result<CommandKind, SplError> {
+        let mut field = None;
+        while !self.at_end()? {
+            if let Some((k, _, s)) = self.option()? {
+                if !k.eq_ignore_ascii_case("maxinputs") {
+                    return Err(unknown_option("xmlkv", &k, s));
+                }
+                continue;
+            }
+            let (f, span) = self.word("a field name")?;
+            if field.is_some() {
+                return Err(SplError::syntax("xmlkv takes one field", span));
+            }
+            field = Some(f);
+        }
+        Ok(CommandKind::Xmlkv { field })
+    }
+
+    /// `foreach fields... [options] [ template ]`.
+    pub(crate) fn foreach(&mut self) -> Result<CommandKind, SplError> {
+        let start = self.pos;
+        let mut fields = Vec::new();
+        loop {
+            if let Some((k, _, s)) = self.option()? {
+                return Err(unknown_option("foreach", &k, s));
+            }
+            let t = self.peek(W)?;
+            match t.tok {
+                Tok::Sym(Sym::LBracket) => break,
+                Tok::Word { text, .. } => {
+                    self.next(W)?;
+                    fields.push(text);
+                }
+                _ => return Err(SplError::syntax(format!("expected fields and a `[ template ]`, found {}", t.describe()), t.span)),
+            }
+        }
+        if fields.is_empty() {
+            return Err(SplError::syntax("foreach needs at least one field", Span::new(start, self.pos)));
+        }
+        let open = self.next(W)?;
+        let close = self.matching_bracket(open.span.start)?;
+        let template = self.src[open.span.end..close].to_string();
+        self.pos = close + 1;
+        Ok(CommandKind::Foreach(Foreach { fields, template, template_span: Span::new(open.span.end, close) }))
     }
 
     /// `makemv [delim="x"] field`.

@@ -14,7 +14,7 @@
 use super::Parser;
 use crate::ast::{CompareOp, SearchExpr, SearchValue, Span};
 use crate::lexer::{Mode, Sym, Tok, Token};
-use crate::{ErrorKind, SplError};
+use crate::SplError;
 
 /// Flattens single-element lists and nested lists of the same kind.
 fn combine(items: Vec<SearchExpr>, and: bool) -> SearchExpr {
@@ -138,11 +138,10 @@ impl Parser<'_> {
     fn search_term(&mut self) -> Result<SearchExpr, SplError> {
         let t = self.next(Mode::Word)?;
         if t.is_sym(Sym::LBracket) {
-            return Err(SplError::new(
-                ErrorKind::UnsupportedCommand("subsearch".into()),
-                "unsupported: a `[ subsearch ]` inside a search expression",
-                t.span,
-            ));
+            let close = self.matching_bracket(t.span.start)?;
+            let inner = super::parse_pipeline(self.src, t.span.end, close, self.depth + 1)?;
+            self.pos = close + 1;
+            return Ok(SearchExpr::Subsearch(Box::new(inner)));
         }
         let Tok::Word { text, quoted } = t.tok.clone() else {
             return Err(SplError::syntax(format!("expected a search term, found {}", t.describe()), t.span));
@@ -303,10 +302,12 @@ mod tests {
     }
 
     #[test]
-    fn subsearch_in_search_is_unsupported() {
-        let e = p("a [| inputlookup t | fields x]").unwrap_err();
-        assert_eq!(e.kind, crate::ErrorKind::UnsupportedCommand("subsearch".into()));
-        assert_eq!(e.span.start, 2);
+    fn subsearch_in_search() {
+        let S::And(items) = p("a [| inputlookup t | fields x] b").unwrap() else { panic!() };
+        assert_eq!(items.len(), 3);
+        let S::Subsearch(sub) = &items[1] else { panic!("{:?}", items[1]) };
+        assert_eq!(sub.commands.len(), 2);
+        assert!(p("a [| inputlookup t").is_err());
     }
 
     #[test]

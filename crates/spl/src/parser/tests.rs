@@ -118,12 +118,24 @@ fn implicit_search_and_pipes_in_quotes() {
 }
 
 #[test]
+fn xmlkv_and_foreach() {
+    assert_eq!(one("| xmlkv Message"), CommandKind::Xmlkv { field: Some("Message".into()) });
+    assert_eq!(one("| xmlkv"), CommandKind::Xmlkv { field: None });
+    let text = "| foreach a* b [eval x=mvappend(x, '<<FIELD>>')]";
+    let CommandKind::Foreach(fe) = one(text) else { panic!() };
+    assert_eq!(fe.fields, ["a*", "b"]);
+    assert_eq!(fe.template, "eval x=mvappend(x, '<<FIELD>>')");
+    assert_eq!(&text[fe.template_span.start..fe.template_span.end], fe.template);
+    assert!(err("| foreach [eval x=1]").message.contains("at least one field"));
+}
+
+#[test]
 fn unsupported_command() {
-    let text = "| tstats count from datamodel=Endpoint.Processes | xmlkv";
+    let text = "| tstats count from datamodel=Endpoint.Processes | addtotals";
     let e = err(text);
-    assert_eq!(e.kind, ErrorKind::UnsupportedCommand("xmlkv".into()));
-    assert_eq!(e.message, "unsupported command `xmlkv`");
-    assert_eq!(&text[e.span.start..e.span.end], "xmlkv");
+    assert_eq!(e.kind, ErrorKind::UnsupportedCommand("addtotals".into()));
+    assert_eq!(e.message, "unsupported command `addtotals`");
+    assert_eq!(&text[e.span.start..e.span.end], "addtotals");
     // Reported even when an earlier command has a syntax error.
     let e = err("| eval x=( | apply model");
     assert_eq!(e.kind, ErrorKind::UnsupportedCommand("apply".into()));

@@ -116,6 +116,20 @@ impl Schedule {
 
 fn check_field(field: &str, idx: usize) -> Result<(), String> {
     let name = FIELDS[idx];
+    // croner takes `,` or `1,` as an empty set: a schedule that never fires, and whose every
+    // next-time search scans to year 9999 (found by fuzz/cron).
+    for item in field.split(',') {
+        let mut parts = item.split('/');
+        let base = parts.next().unwrap_or("");
+        let step = parts.next();
+        let bad = base.is_empty()
+            || base.split('-').any(str::is_empty)
+            || step.is_some_and(str::is_empty)
+            || parts.next().is_some();
+        if bad {
+            return Err(format!("malformed item `{item}` in the {name} field `{field}`"));
+        }
+    }
     let b = field.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -406,6 +420,18 @@ mod tests {
         assert!(Schedule::parse("5-1 * * * *").is_err());
         assert!(Schedule::parse("é * * * *").is_err());
         assert!(Schedule::parse(" 0  *\t* * * ").is_ok());
+    }
+
+    #[test]
+    fn empty_list_items_and_steps_are_rejected() {
+        // fuzz/artifacts/cron/slow-unit-81b95c8d: accepted, never fired, ~1 s per next time.
+        for text in [", \t\t 1 1 * *", ", 1 1 * *", "1, * * * *", "1,,2 * * * *", "*/ * * * *", "1- * * * *", "-1 * * * *", "*/2/3 * * * *"] {
+            let e = Schedule::parse(text).unwrap_err().to_string();
+            assert!(e.contains("malformed item"), "{text:?}: {e}");
+        }
+        for text in ["1,2 * * * *", "*/5 * * * *", "1-5/2 * * * *", "0 0 * jan-mar mon-fri"] {
+            assert!(Schedule::parse(text).is_ok(), "{text:?}");
+        }
     }
 
     #[test]

@@ -46,7 +46,9 @@ for t in "${targets[@]}"; do
     fi
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "logs/$t.log" | tail -1 | grep -o '[0-9]*$')
     cov=$(grep -o 'cov: [0-9]*' "logs/$t.log" | tail -1)
-    printf '%-14s %-6s %4ss %10s execs  %s\n' "$t" "$status" "$(( $(date +%s) - start ))" "${runs:-?}" "${cov:-}"
+    # Slow inputs are findings too (libFuzzer writes them as artifacts/<t>/slow-unit-*).
+    slow=$(grep -o 'Slowest unit: [0-9]* s' "logs/$t.log" | tail -1)
+    printf '%-14s %-6s %4ss %10s execs  %s  %s\n' "$t" "$status" "$(( $(date +%s) - start ))" "${runs:-?}" "${cov:-}" "${slow:-}"
     if [ "$status" = FAILED ]; then
         grep -E 'panicked|ERROR: libFuzzer|SUMMARY|Test unit written' "logs/$t.log" | head -5 | sed 's/^/    /'
     fi

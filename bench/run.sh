@@ -20,6 +20,7 @@
 #   REPEAT      runs per configuration; the median wall time is reported (default: 1)
 #   FORMATS     subset of "xml json evtx"      (default: all three)
 #   SKIP_BUILD  set to 1 to use the existing release binaries
+#   VIGIL       the vigil binary to measure (default: target/release/vigil)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,7 +35,7 @@ THREADS="${THREADS:-1 2}"
 REPEAT="${REPEAT:-1}"
 FORMATS="${FORMATS:-xml json evtx}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-VIGIL="$TARGET/release/vigil"
+VIGIL="${VIGIL:-$TARGET/release/vigil}"
 BENCHGEN="$TARGET/release/benchgen"
 
 log() { echo "bench: $*" >&2; }

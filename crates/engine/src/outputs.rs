@@ -135,7 +135,7 @@ fn apply(set: &mut FieldSet, op: &Op, scans: &[Scan]) {
         }
         Op::Bin(b) => set.add(b.target.clone()),
         // Extracted names depend on the data.
-        Op::Xmlkv(_) => set.open = true,
+        Op::Xmlkv(_) | Op::Spath { .. } => set.open = true,
         Op::Foreach(f) => {
             for t in f.targets() {
                 set.add(t);
@@ -143,6 +143,7 @@ fn apply(set: &mut FieldSet, op: &Op, scans: &[Scan]) {
         }
         Op::Search(_)
         | Op::DynamicSearch(_)
+        | Op::Replace { .. }
         | Op::Where(_)
         | Op::Dedup(_)
         | Op::Sort(_)

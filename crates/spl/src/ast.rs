@@ -68,6 +68,12 @@ pub enum CommandKind {
     Mvexpand { field: String, limit: Option<u64> },
     /// `makemv [delim="x"] field`.
     Makemv { delim: String, field: String },
+    /// `replace "a*" with "b*", ... [in f1, f2]`: whole-value replacement with wildcards; no
+    /// field list means every field.
+    Replace { pairs: Vec<(String, String)>, fields: Vec<String> },
+    /// `spath [input=f] [output=o] [path=p]`: fields from the JSON or XML in `input`
+    /// (default `_raw`), named by their paths.
+    Spath { input: Option<String>, output: Option<String>, path: Option<String> },
     /// `xmlkv [field]`: extracts `<name>value</name>` pairs from a field (default `_raw`).
     Xmlkv { field: Option<String> },
     /// `foreach f1 f2* [ template ]`: runs the template (eval commands) once per matching field,

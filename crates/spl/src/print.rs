@@ -556,6 +556,35 @@ impl Display for Command {
                 write_quoted(f, delim)?;
                 write!(f, " {}", Word(field))
             }
+            CommandKind::Replace { pairs, fields } => {
+                f.write_str("replace")?;
+                for (i, (from, to)) in pairs.iter().enumerate() {
+                    f.write_str(if i == 0 { " " } else { ", " })?;
+                    write_quoted(f, from)?;
+                    f.write_str(" with ")?;
+                    write_quoted(f, to)?;
+                }
+                if !fields.is_empty() {
+                    f.write_str(" in")?;
+                    for field in fields {
+                        write!(f, " {}", Word(field))?;
+                    }
+                }
+                Ok(())
+            }
+            CommandKind::Spath { input, output, path } => {
+                f.write_str("spath")?;
+                if let Some(i) = input {
+                    write!(f, " input={}", Word(i))?;
+                }
+                if let Some(o) = output {
+                    write!(f, " output={}", Word(o))?;
+                }
+                if let Some(p) = path {
+                    write!(f, " path={}", Word(p))?;
+                }
+                Ok(())
+            }
             CommandKind::Xmlkv { field: Some(field) } => write!(f, "xmlkv {}", Word(field)),
             CommandKind::Xmlkv { field: None } => f.write_str("xmlkv"),
             CommandKind::Foreach(fe) => {

@@ -5,6 +5,7 @@ pub(crate) mod foreach;
 pub(crate) mod join;
 pub(crate) mod lookup;
 pub(crate) mod rex;
+pub(crate) mod spath;
 pub(crate) mod stats;
 pub(crate) mod subsearch;
 pub(crate) mod transform;
@@ -42,6 +43,8 @@ pub(crate) enum Op {
     Makemv { delim: String, field: String },
     DynamicSearch(subsearch::DynamicSearch),
     Xmlkv(Option<String>),
+    Spath { input: Option<String>, output: Option<String>, path: Option<String> },
+    Replace { pairs: Vec<(String, String)>, fields: Vec<String> },
     Foreach(foreach::ForeachOp),
 }
 
@@ -70,6 +73,10 @@ pub(crate) fn plan(planner: &mut Planner, cmd: &Command, scans: &mut Vec<Scan>) 
         }
         CommandKind::Search(e) => Op::Search(Pred::compile(e, &by_name)),
         CommandKind::Xmlkv { field } => Op::Xmlkv(field.clone()),
+        CommandKind::Spath { input, output, path } => {
+            Op::Spath { input: input.clone(), output: output.clone(), path: path.clone() }
+        }
+        CommandKind::Replace { pairs, fields } => Op::Replace { pairs: pairs.clone(), fields: fields.clone() },
         CommandKind::Foreach(f) => Op::Foreach(foreach::ForeachOp::plan(f)?),
         CommandKind::Where(e) => Op::Where(CExpr::compile(e)?),
         CommandKind::Eval(assignments) => Op::Eval(
@@ -148,6 +155,8 @@ pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec
         Op::Makemv { delim, field } => transform::makemv(rows, delim, field),
         Op::DynamicSearch(d) => d.apply(rows, env)?,
         Op::Xmlkv(field) => xmlkv::apply(rows, field.as_deref()),
+        Op::Spath { input, output, path } => spath::apply(rows, input.as_deref(), output.as_deref(), path.as_deref()),
+        Op::Replace { pairs, fields } => spath::replace(rows, pairs, fields),
         Op::Foreach(f) => f.apply(rows, ctx),
     })
 }

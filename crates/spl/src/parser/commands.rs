@@ -466,6 +466,58 @@ impl Parser<'_> {
         Ok(CommandKind::Mvexpand { field, limit })
     }
 
+    /// `replace a with b [, c with d]... [in fields]`.
+    pub(crate) fn replace(&mut self) -> Result<CommandKind, SplError> {
+        let start = self.pos;
+        let mut pairs = Vec::new();
+        let mut fields = Vec::new();
+        while !self.at_end()? {
+            let t = self.peek(W)?;
+            if t.is_sym(Sym::Comma) {
+                self.next(W)?;
+                continue;
+            }
+            let (from, span) = self.word("a value to replace")?;
+            if from.eq_ignore_ascii_case("in") && !pairs.is_empty() {
+                fields = self.field_list(false)?;
+                break;
+            }
+            let (with, wspan) = self.word("`with`")?;
+            if !with.eq_ignore_ascii_case("with") {
+                return Err(SplError::syntax(format!("expected `with` after {from:?}"), wspan));
+            }
+            let (to, _) = self.word("a replacement value")
+                .map_err(|e| SplError::syntax(e.message, Span::new(span.start, self.pos)))?;
+            pairs.push((from, to));
+        }
+        if pairs.is_empty() {
+            return Err(SplError::syntax("replace needs `<value> with <value>`", Span::new(start, self.pos)));
+        }
+        Ok(CommandKind::Replace { pairs, fields })
+    }
+
+    /// `spath [input=f] [output=o] [path=p | p]`.
+    pub(crate) fn spath(&mut self) -> Result<CommandKind, SplError> {
+        let (mut input, mut output, mut path) = (None, None, None);
+        while !self.at_end()? {
+            if let Some((k, v, s)) = self.option()? {
+                match k.to_ascii_lowercase().as_str() {
+                    "input" => input = Some(v),
+                    "output" => output = Some(v),
+                    "path" => path = Some(v),
+                    _ => return Err(unknown_option("spath", &k, s)),
+                }
+                continue;
+            }
+            let (p, span) = self.word("a path")?;
+            if path.is_some() {
+                return Err(SplError::syntax("spath takes one path", span));
+            }
+            path = Some(p);
+        }
+        Ok(CommandKind::Spath { input, output, path })
+    }
+
     /// `xmlkv [field] [maxinputs=N]`.
     pub(crate) fn xmlkv(&mut self) -> Result<CommandKind, SplError> {
         let mut field = None;

@@ -25,7 +25,7 @@ pub(crate) const MAX_OPERATORS: usize = 1000;
 /// Commands the parser understands; anything else is [`ErrorKind::UnsupportedCommand`].
 pub const SUPPORTED_COMMANDS: &[&str] = &[
     "search", "tstats", "where", "eval", "stats", "eventstats", "rename", "table", "fields", "dedup", "sort", "head",
-    "convert", "join", "lookup", "inputlookup", "rex", "regex", "fillnull", "bin", "bucket", "mvexpand", "makemv", "xmlkv", "foreach",
+    "convert", "join", "lookup", "inputlookup", "rex", "regex", "fillnull", "bin", "bucket", "mvexpand", "makemv", "xmlkv", "foreach", "replace", "spath",
 ];
 
 /// Parses a macro-expanded search into a pipeline.
@@ -179,6 +179,8 @@ fn parse_command(text: &str, start: usize, end: usize, depth: usize) -> Result<C
         "mvexpand" => p.mvexpand()?,
         "makemv" => p.makemv()?,
         "xmlkv" => p.xmlkv()?,
+        "replace" => p.replace()?,
+        "spath" => p.spath()?,
         "foreach" => p.foreach()?,
         _ => return Err(unsupported(&name, name_tok.span)),
     };

@@ -118,6 +118,22 @@ fn implicit_search_and_pipes_in_quotes() {
 }
 
 #[test]
+fn replace_and_spath() {
+    assert_eq!(
+        one(r#"| replace "%%8448" with "Success removed", "%%8450" with "Failure" in AuditPolicyChanges"#),
+        CommandKind::Replace {
+            pairs: vec![("%%8448".into(), "Success removed".into()), ("%%8450".into(), "Failure".into())],
+            fields: vec!["AuditPolicyChanges".into()],
+        }
+    );
+    assert_eq!(
+        one("| spath input=UserData_Xml"),
+        CommandKind::Spath { input: Some("UserData_Xml".into()), output: None, path: None }
+    );
+    assert!(err("| replace a b").message.contains("with"));
+}
+
+#[test]
 fn xmlkv_and_foreach() {
     assert_eq!(one("| xmlkv Message"), CommandKind::Xmlkv { field: Some("Message".into()) });
     assert_eq!(one("| xmlkv"), CommandKind::Xmlkv { field: None });
@@ -139,7 +155,7 @@ fn unsupported_command() {
     // Reported even when an earlier command has a syntax error.
     let e = err("| eval x=( | apply model");
     assert_eq!(e.kind, ErrorKind::UnsupportedCommand("apply".into()));
-    for c in ["transaction dest maxspan=5m", "apply model", "map search=\"x\"", "appendpipe [stats count]", "spath", "streamstats count"] {
+    for c in ["transaction dest maxspan=5m", "apply model", "map search=\"x\"", "appendpipe [stats count]", "addtotals", "streamstats count"] {
         let e = err(&format!("| inputlookup t | {c}"));
         assert!(matches!(e.kind, ErrorKind::UnsupportedCommand(_)), "{c}: {e:?}");
     }

@@ -48,7 +48,7 @@ fi
 if [[ ! -x /usr/bin/time ]]; then
   log "installing GNU time (for peak RSS)"
   if command -v sudo >/dev/null && [[ $(id -u) != 0 ]]; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get install -y -q time >/dev/null || { log "cannot install GNU time"; exit 1; }
+  { $SUDO apt-get update -q && $SUDO apt-get install -y -q time; } >/dev/null || { log "cannot install GNU time"; exit 1; }
 fi
 
 EVTX_DUMP="$(command -v evtx_dump || true)"

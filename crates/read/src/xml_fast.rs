@@ -344,6 +344,13 @@ fn system_attr(out: &mut Sink, element: &str, key: &str, value: &str) {
     }
 }
 
+/// Names the full extractor gives extra meaning wherever they appear, also as a `Data` name
+/// (`EventID` adds `EventCode`, `Channel`/`Computer` set source/host): left to the full path.
+/// Found by fuzz/xml_diff (`<Data Name='EventID'>`).
+fn aliased(name: &str) -> bool {
+    matches!(name, "EventID" | "EventRecordID" | "Channel" | "Computer")
+}
+
 /// `<Data Name='X'>value</Data>` (either quote), the bulk of every event, matched literally;
 /// `None` (cursor unchanged) for any other form, which the general path then reads.
 fn data_element<'a>(c: &mut Cursor<'a>) -> Option<(&'a str, &'a str)> {
@@ -380,6 +387,9 @@ fn event_data(c: &mut Cursor, out: &mut Sink) -> bool {
             return false;
         }
         if let Some((name, value)) = data_element(c) {
+            if aliased(name) {
+                return false;
+            }
             if !value.is_empty() {
                 out.push(name, value);
             }
@@ -403,6 +413,9 @@ fn event_data(c: &mut Cursor, out: &mut Sink) -> bool {
             "Binary" => "Binary",
             _ => return false,
         };
+        if aliased(field) {
+            return false;
+        }
         if t.empty {
             continue;
         }

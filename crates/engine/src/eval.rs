@@ -156,6 +156,19 @@ impl CExpr {
         }
     }
 
+    /// Whether the value depends only on the row: no clock (`now()`), no time zone.
+    pub fn is_pure(&self) -> bool {
+        match self {
+            CExpr::Call(f, args) => {
+                !matches!(f, Func::Now | Func::Time | Func::RelativeTime | Func::Strftime | Func::Strptime)
+                    && args.iter().all(CExpr::is_pure)
+            }
+            CExpr::Unary(_, e) => e.is_pure(),
+            CExpr::Binary(_, l, r) => l.is_pure() && r.is_pure(),
+            _ => true,
+        }
+    }
+
     /// Field names the expression reads (for `mvfilter`, which binds the one it filters).
     pub fn fields(&self, out: &mut Vec<String>) {
         match self {

@@ -7,8 +7,8 @@
 use crate::agg::{AggInput, AggState};
 use crate::error::ExecError;
 use crate::eval::EvalContext;
-use crate::ops::stats::{group_keys, Groups};
-use crate::plan::{Query, Scan, Source, Stage};
+use crate::ops::stats::{for_each_key, Groups, KeyPart};
+use crate::plan::{EventScan, Query, Scan, Source, Stage};
 use crate::predicate::{FieldRef, FoldCache, FoldedRow};
 use crate::prefilter::{ScanIndex, Scratch};
 use vigil_model::value::format_num;
@@ -35,6 +35,9 @@ pub struct Engine {
     indexes: Vec<ScanIndex>,
     /// Value index over the raw-event scans' predicates (positions in `event_scans`).
     event_index: ScanIndex,
+    /// Context for operators run during the scan. They use neither the clock nor the time
+    /// zone (see `plan::push_down`), so any value works.
+    scan_ctx: EvalContext,
 }
 
 /// Per-thread accumulation for every scan of every query.
@@ -49,7 +52,8 @@ pub struct ScanState {
 #[derive(Debug)]
 enum ScanAcc {
     Groups(Groups),
-    Events(Vec<Record>),
+    /// Matching events (after the scan's row operators) with their event time, for ordering.
+    Events(Vec<(Micros, Record)>),
 }
 
 /// Limit on raw events a single search may collect, so `search *` over a huge input fails
@@ -78,10 +82,11 @@ impl Engine {
             })
             .collect();
         let event_index = ScanIndex::new(event_scans.iter().filter_map(|&(qi, si)| match &queries[qi].scans[si] {
-            Scan::Events(p) => Some(p),
+            Scan::Events(e) => Some(&e.pred),
             Scan::Tstats(_) => None,
         }));
-        Engine { queries, by_dataset, event_scans, indexes, event_index }
+        let scan_ctx = EvalContext { now: 0, tz: vigil_time::Tz::utc() };
+        Engine { queries, by_dataset, event_scans, indexes, event_index, scan_ctx }
     }
 
     pub fn queries(&self) -> &[Query] {
@@ -107,6 +112,7 @@ impl Engine {
                         .iter()
                         .map(|s| match s {
                             Scan::Tstats(_) => ScanAcc::Groups(Groups::default()),
+                            Scan::Events(e) if e.stats.is_some() => ScanAcc::Groups(Groups::default()),
                             Scan::Events(_) => ScanAcc::Events(Vec::new()),
                         })
                         .collect()
@@ -134,29 +140,63 @@ impl Engine {
             }
             // tstats reports _time in whole seconds.
             let secs = row.time.div_euclid(1_000_000);
-            let by_values: Vec<Value> = scan
-                .by
-                .iter()
-                .map(|(_, f)| match f {
-                    FieldRef::Column(i) => row.values.get(*i).cloned().unwrap_or(Value::Null),
-                    FieldRef::Time => {
-                        let t = match scan.span {
-                            Some(span) => row.time.div_euclid(span) * span / 1_000_000,
-                            None => secs,
-                        };
-                        Value::Str(t.to_string())
+            let time_text = scan.by.iter().any(|(_, f)| *f == FieldRef::Time).then(|| {
+                let t = match scan.span {
+                    Some(span) => row.time.div_euclid(span) * span / 1_000_000,
+                    None => secs,
+                };
+                t.to_string()
+            });
+            let mut numbers: Vec<String> = Vec::new();
+            for (_, f) in &scan.by {
+                if let FieldRef::Column(i) = f {
+                    if let Some(Value::Num(n)) = row.values.get(*i) {
+                        numbers.push(format_num(*n));
                     }
-                    _ => Value::Null,
-                })
-                .collect();
-            let Some(keys) = group_keys(&by_values, scan.fillnull.as_deref()) else { continue };
+                }
+            }
+            // Key parts borrow the row: no allocation unless the group is new.
+            let mut parts = Vec::with_capacity(scan.by.len());
+            let mut nums = numbers.iter();
+            let mut dropped = false;
+            for (_, f) in &scan.by {
+                let part = match f {
+                    FieldRef::Column(i) => match row.values.get(*i) {
+                        Some(Value::Str(s)) => Some(KeyPart::One(s.as_str())),
+                        Some(Value::Multi(items)) if !items.is_empty() => Some(KeyPart::Many(items.as_slice())),
+                        Some(Value::Num(_)) => nums.next().map(|n| KeyPart::One(n.as_str())),
+                        _ => None,
+                    },
+                    FieldRef::Time => time_text.as_deref().map(KeyPart::One),
+                    _ => None,
+                };
+                match part.or_else(|| scan.fillnull.as_deref().map(KeyPart::One)) {
+                    Some(p) => parts.push(p),
+                    None => {
+                        // A null by-field without fillnull_value drops the row, as in Splunk.
+                        dropped = true;
+                        break;
+                    }
+                }
+            }
+            if dropped {
+                continue;
+            }
             let ScanAcc::Groups(groups) = &mut state.accs[qi][si] else { continue };
-            for key in keys {
-                let states = groups.entry(key, &scan.aggs);
+            let combinations = parts.iter().fold(1usize, |n, p| match p {
+                KeyPart::Many(items) => n.saturating_mul(items.len()),
+                KeyPart::One(_) => n,
+            });
+            if combinations > crate::ops::stats::MAX_GROUPS {
+                groups.overflow = true;
+                continue;
+            }
+            for_each_key(&parts, |key| {
+                let states = groups.entry_ref(key, &scan.aggs);
                 for (st, spec) in states.iter_mut().zip(&scan.aggs) {
                     feed_row_agg(st, spec, row, secs);
                 }
-            }
+            });
         }
         state.scratch = scratch;
         state.fold = fold;
@@ -167,14 +207,36 @@ impl Engine {
         let mut scratch = std::mem::take(&mut state.scratch);
         self.event_index.candidates(ev, &mut scratch);
         for &(qi, si) in scratch.candidates.iter().filter_map(|&k| self.event_scans.get(k)) {
-            let Scan::Events(pred) = &self.queries[qi].scans[si] else { continue };
-            if !pred.eval(ev) {
+            let Scan::Events(scan) = &self.queries[qi].scans[si] else { continue };
+            if !scan.pred.eval(ev) {
                 continue;
             }
-            if let ScanAcc::Events(v) = &mut state.accs[qi][si] {
-                if v.len() < MAX_COLLECTED_EVENTS {
-                    v.push(event_record(ev));
+            let mut rows = vec![event_record(ev)];
+            if !scan.prefix.is_empty() {
+                // Row-by-row operators need no scan results and no clock (see push_down).
+                let mut runner = Runner::new(Vec::new(), &self.scan_ctx);
+                for op in &scan.prefix {
+                    rows = match crate::ops::apply(op, rows, &mut runner) {
+                        Ok(r) => r,
+                        Err(_) => Vec::new(),
+                    };
+                    if rows.is_empty() {
+                        break;
+                    }
                 }
+            }
+            match (&mut state.accs[qi][si], &scan.stats) {
+                (ScanAcc::Groups(groups), Some(stats)) => {
+                    for row in &rows {
+                        stats.add(groups, row, &self.scan_ctx);
+                    }
+                }
+                (ScanAcc::Events(v), _) => {
+                    let room = MAX_COLLECTED_EVENTS.saturating_sub(v.len());
+                    let t = ev.time.unwrap_or(0);
+                    v.extend(rows.into_iter().take(room).map(|r| (t, r)));
+                }
+                _ => {}
             }
         }
         state.scratch = scratch;
@@ -185,11 +247,11 @@ impl Engine {
         for (qi, (mine, theirs)) in into.accs.iter_mut().zip(other.accs).enumerate() {
             for (si, (m, t)) in mine.iter_mut().zip(theirs).enumerate() {
                 match (m, t) {
-                    (ScanAcc::Groups(g), ScanAcc::Groups(o)) => {
-                        if let Scan::Tstats(scan) = &self.queries[qi].scans[si] {
-                            g.merge(o, &scan.aggs);
-                        }
-                    }
+                    (ScanAcc::Groups(g), ScanAcc::Groups(o)) => match &self.queries[qi].scans[si] {
+                        Scan::Tstats(scan) => g.merge(o, &scan.aggs),
+                        Scan::Events(EventScan { stats: Some(stats), .. }) => g.merge(o, &stats.aggs),
+                        _ => {}
+                    },
                     (ScanAcc::Events(e), ScanAcc::Events(o)) => e.extend(o),
                     _ => {}
                 }
@@ -199,13 +261,25 @@ impl Engine {
 
     /// Runs every query's operators over its scan results.
     pub fn finish(&self, state: ScanState, ctx: &EvalContext) -> Vec<QueryOutput> {
+        use rayon::prelude::*;
+        // Queries are independent after the scan; results keep the query order.
         self.queries
-            .iter()
-            .zip(state.accs)
+            .par_iter()
+            .zip(state.accs.into_par_iter())
             .map(|(q, accs)| {
                 let started = std::time::Instant::now();
                 let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));
-                let too_many_groups = accs.iter().any(|a| matches!(a, ScanAcc::Groups(g) if g.overflow));
+                // Which scan overflowed decides the message: stats run in the scan names its fields.
+                let overflow = q.scans.iter().zip(&accs).find_map(|(scan, a)| match (scan, a) {
+                    (Scan::Events(EventScan { stats: Some(st), .. }), ScanAcc::Groups(g)) if g.overflow => {
+                        Some(crate::ops::stats::too_many_groups(&st.by))
+                    }
+                    (_, ScanAcc::Groups(g)) if g.overflow => Some(ExecError(format!(
+                        "tstats: more than {} groups; narrow the search or group by fewer or less distinct fields",
+                        crate::ops::stats::MAX_GROUPS
+                    ))),
+                    _ => None,
+                });
                 let scans = q
                     .scans
                     .iter()
@@ -213,11 +287,8 @@ impl Engine {
                     .map(|(scan, acc)| Some(scan_rows(scan, acc)))
                     .collect();
                 let mut runner = Runner::new(scans, ctx);
-                let result = if too_many_groups {
-                    Err(ExecError(format!(
-                        "tstats: more than {} groups; narrow the search or group by fewer or less distinct fields",
-                        crate::ops::stats::MAX_GROUPS
-                    )))
+                let result = if let Some(e) = overflow {
+                    Err(e)
                 } else if hit_limit {
                     Err(ExecError(format!(
                         "the search matched more than {MAX_COLLECTED_EVENTS} raw events; narrow it (or aggregate with tstats)"
@@ -283,14 +354,11 @@ fn scan_rows(scan: &Scan, acc: ScanAcc) -> Vec<Record> {
             }
             rows
         }
+        (Scan::Events(EventScan { stats: Some(stats), .. }), ScanAcc::Groups(g)) => stats.finish(g),
         (_, ScanAcc::Events(mut v)) => {
-            // Splunk returns events newest first.
-            v.sort_by(|a, b| {
-                let ta = a.value("_time").as_num().unwrap_or(0.0);
-                let tb = b.value("_time").as_num().unwrap_or(0.0);
-                tb.partial_cmp(&ta).unwrap_or(std::cmp::Ordering::Equal)
-            });
-            v
+            // Splunk returns events newest first (stable: ties keep input order).
+            v.sort_by(|a, b| b.0.cmp(&a.0));
+            v.into_iter().map(|(_, r)| r).collect()
         }
         _ => Vec::new(),
     }

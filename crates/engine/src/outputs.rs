@@ -55,9 +55,18 @@ fn stage_fields(stage: &Stage, scans: &[Scan]) -> FieldSet {
             Some(Scan::Tstats(t)) => {
                 FieldSet::closed(t.by.iter().map(|(n, _)| n.clone()).chain(t.aggs.iter().map(|a| a.name.clone())))
             }
-            Some(Scan::Events(_)) | None => {
-                FieldSet { names: vec!["_time".into(), "_raw".into()], open: true }
+            Some(Scan::Events(e)) => {
+                // The scan runs the leading row operators and a following stats itself.
+                let mut set = FieldSet { names: vec!["_time".into(), "_raw".into()], open: true };
+                for op in &e.prefix {
+                    apply(&mut set, op, scans);
+                }
+                if let Some(st) = &e.stats {
+                    set = FieldSet::closed(st.by.iter().cloned().chain(st.aggs.iter().map(|a| a.name.clone())));
+                }
+                set
             }
+            None => FieldSet { names: vec!["_time".into(), "_raw".into()], open: true },
         },
         Source::Inputlookup { table, .. } => FieldSet::closed(table.table.columns.iter().cloned()),
     };

@@ -87,7 +87,17 @@ pub(crate) enum Source {
 #[derive(Debug)]
 pub(crate) enum Scan {
     Tstats(TstatsScan),
-    Events(Pred),
+    Events(EventScan),
+}
+
+/// A raw-event scan: the search predicate, then the leading operators that work row by row
+/// (run during the scan, so matching events need not be kept), then optionally the `stats`
+/// that follows them (aggregated during the scan, so memory holds groups, not events).
+#[derive(Debug)]
+pub(crate) struct EventScan {
+    pub pred: Pred,
+    pub prefix: Vec<Op>,
+    pub stats: Option<crate::ops::stats::StatsOp>,
 }
 
 #[derive(Debug)]
@@ -138,7 +148,8 @@ impl<'a> Planner<'a> {
             }
             CommandKind::Search(e) => {
                 let e = self.static_expr(e, first.span)?;
-                scans.push(Scan::Events(Pred::compile(&e, &|n| FieldRef::Name(n.to_string()))));
+                let pred = Pred::compile(&e, &|n| FieldRef::Name(n.to_string()));
+                scans.push(Scan::Events(EventScan { pred, prefix: Vec::new(), stats: None }));
                 Source::Scan(scans.len() - 1)
             }
             CommandKind::Inputlookup(il) => {
@@ -161,6 +172,11 @@ impl<'a> Planner<'a> {
         let mut ops = Vec::new();
         for cmd in commands {
             ops.push(self.plan_op(cmd, scans)?);
+        }
+        if let Source::Scan(i) = source {
+            if let Some(Scan::Events(scan)) = scans.get_mut(i) {
+                push_down(scan, &mut ops);
+            }
         }
         Ok(Stage { source, ops })
     }
@@ -230,6 +246,19 @@ impl<'a> Planner<'a> {
         let table = Arc::new(LookupData::load(self.content, name, span)?);
         self.lookups.insert(name.to_string(), table.clone());
         Ok(table)
+    }
+}
+
+/// Moves the leading row-by-row operators (and a `stats` right after them) into the event
+/// scan. Only operators whose result does not depend on the clock or time zone move, so the
+/// scan needs no execution context; the rest run after the scan as usual.
+fn push_down(scan: &mut EventScan, ops: &mut Vec<Op>) {
+    let streaming = ops.iter().take_while(|op| op.is_streaming()).count();
+    scan.prefix = ops.drain(..streaming).collect();
+    if matches!(ops.first(), Some(Op::Stats(s)) if s.is_pure()) {
+        if let Op::Stats(s) = ops.remove(0) {
+            scan.stats = Some(s);
+        }
     }
 }
 

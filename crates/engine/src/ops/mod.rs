@@ -49,6 +49,21 @@ pub(crate) enum Op {
 }
 
 impl Op {
+    /// Whether the operator works on each row alone, in any order, without the clock or the
+    /// time zone: such operators can run during the scan.
+    pub(crate) fn is_streaming(&self) -> bool {
+        match self {
+            Op::Search(_) | Op::Rename(_) | Op::Table(_) | Op::Fields { .. } | Op::Lookup(_) | Op::Rex(_) => true,
+            Op::Regex(_) | Op::Mvexpand { .. } | Op::Makemv { .. } | Op::Xmlkv(_) | Op::Spath { .. } => true,
+            Op::Replace { .. } => true,
+            Op::Where(e) => e.is_pure(),
+            Op::Eval(assignments) => assignments.iter().all(|(_, e)| e.is_pure()),
+            Op::Fillnull(f) => !f.fields.is_empty(),
+            Op::Bin(b) => b.has_span(),
+            _ => false,
+        }
+    }
+
     /// See [`crate::plan::Stage::offset_scans`].
     pub(crate) fn offset_scans(&mut self, n: usize) {
         match self {

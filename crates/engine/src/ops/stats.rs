@@ -5,7 +5,9 @@ use crate::error::{ExecError, PlanError};
 use crate::eval::{EvalContext, Scope};
 use crate::plan::plan_agg;
 use crate::predicate::FieldRef;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use vigil_model::{Micros, Record, Value};
 use vigil_spl::ast::{Span, Stats};
 
@@ -61,10 +63,52 @@ pub(crate) fn group_keys(values: &[Value], fill: Option<&str>) -> Option<Vec<Vec
     Some(keys)
 }
 
-/// Groups and their aggregation states, in first-seen order of keys.
-#[derive(Debug)]
+/// One by-field's contribution to group keys: a single text or a multivalue's items.
+pub(crate) enum KeyPart<'a> {
+    One(&'a str),
+    Many(&'a [String]),
+}
+
+/// Calls `f` with every key of the cartesian product of `parts` (one key unless a part is
+/// multivalue), borrowing the texts.
+pub(crate) fn for_each_key<'a>(parts: &[KeyPart<'a>], mut f: impl FnMut(&[&'a str])) {
+    let mut key: Vec<&'a str> = parts
+        .iter()
+        .map(|p| match p {
+            KeyPart::One(s) => *s,
+            KeyPart::Many(items) => items.first().map(String::as_str).unwrap_or(""),
+        })
+        .collect();
+    let mut idx = vec![0usize; parts.len()];
+    loop {
+        f(&key);
+        // Advance the odometer over the multivalue parts.
+        let mut i = parts.len();
+        loop {
+            if i == 0 {
+                return;
+            }
+            i -= 1;
+            if let KeyPart::Many(items) = &parts[i] {
+                if idx[i] + 1 < items.len() {
+                    idx[i] += 1;
+                    key[i] = &items[idx[i]];
+                    break;
+                }
+                idx[i] = 0;
+                key[i] = items.first().map(String::as_str).unwrap_or("");
+            }
+        }
+    }
+}
+
+/// Groups and their aggregation states.
+///
+/// Keys are looked up by borrowed parts (`&[&str]`), so a row of an existing group costs a
+/// hash and a comparison, with no allocation; the owned key is built only for a new group.
 pub(crate) struct Groups {
-    pub map: HashMap<Vec<String>, Vec<AggState>>,
+    table: HashTable<(Vec<String>, Vec<AggState>)>,
+    hasher: DefaultHashBuilder,
     /// Most groups kept ([`MAX_GROUPS`]); rows for further new groups are dropped and
     /// `overflow` is set, which fails the query (memory stays bounded meanwhile).
     limit: usize,
@@ -73,39 +117,89 @@ pub(crate) struct Groups {
     spill: Vec<AggState>,
 }
 
+impl std::fmt::Debug for Groups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Groups({} groups, overflow: {})", self.table.len(), self.overflow)
+    }
+}
+
 impl Default for Groups {
     fn default() -> Self {
         Groups::with_limit(MAX_GROUPS)
     }
 }
 
+fn hash_key<S: AsRef<str>>(hasher: &DefaultHashBuilder, key: &[S]) -> u64 {
+    let mut h = hasher.build_hasher();
+    for part in key {
+        part.as_ref().hash(&mut h);
+    }
+    h.finish()
+}
+
 impl Groups {
     pub fn with_limit(limit: usize) -> Groups {
-        Groups { map: HashMap::new(), limit, overflow: false, spill: Vec::new() }
+        Groups { table: HashTable::new(), hasher: DefaultHashBuilder::default(), limit, overflow: false, spill: Vec::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
     }
 
     pub fn entry(&mut self, key: Vec<String>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
-        if self.map.len() >= self.limit && !self.map.contains_key(&key) {
+        let h = hash_key(&self.hasher, &key);
+        if self.table.find(h, |(k, _)| *k == key).is_none() {
+            return self.insert_new(h, key, aggs);
+        }
+        match self.table.find_mut(h, |(k, _)| *k == key) {
+            Some((_, states)) => states,
+            None => &mut self.spill,
+        }
+    }
+
+    /// The states of the group with key `parts`, created if new.
+    pub fn entry_ref(&mut self, parts: &[&str], aggs: &[AggSpec]) -> &mut Vec<AggState> {
+        let h = hash_key(&self.hasher, parts);
+        let eq = |(k, _): &(Vec<String>, Vec<AggState>)| k.len() == parts.len() && k.iter().zip(parts).all(|(a, b)| a == b);
+        if self.table.find(h, eq).is_none() {
+            return self.insert_new(h, parts.iter().map(|p| p.to_string()).collect(), aggs);
+        }
+        match self.table.find_mut(h, eq) {
+            Some((_, states)) => states,
+            None => &mut self.spill,
+        }
+    }
+
+    fn insert_new(&mut self, h: u64, key: Vec<String>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
+        if self.table.len() >= self.limit {
             self.overflow = true;
             self.spill = aggs.iter().map(|a| AggState::new(a.func)).collect();
             return &mut self.spill;
         }
-        self.map.entry(key).or_insert_with(|| aggs.iter().map(|a| AggState::new(a.func)).collect())
+        let hasher = &self.hasher;
+        let states = aggs.iter().map(|a| AggState::new(a.func)).collect();
+        &mut self.table.insert_unique(h, (key, states), |(k, _)| hash_key(hasher, k)).into_mut().1
     }
 
     pub fn merge(&mut self, other: Groups, aggs: &[AggSpec]) {
         self.overflow |= other.overflow;
-        for (k, states) in other.map {
-            let full = self.map.len() >= self.limit;
-            match self.map.get_mut(&k) {
-                Some(mine) => {
+        for (k, states) in other.table {
+            let h = hash_key(&self.hasher, &k);
+            let full = self.table.len() >= self.limit;
+            match self.table.find_mut(h, |(mine, _)| *mine == k) {
+                Some((_, mine)) => {
                     for ((m, o), spec) in mine.iter_mut().zip(states).zip(aggs) {
                         m.merge(spec.func, o);
                     }
                 }
                 None if full => self.overflow = true,
                 None => {
-                    self.map.insert(k, states);
+                    let hasher = &self.hasher;
+                    self.table.insert_unique(h, (k, states), |(k, _)| hash_key(hasher, k));
                 }
             }
         }
@@ -119,7 +213,7 @@ impl Groups {
 
     /// Result rows sorted by key (Splunk sorts stats output by the by-fields).
     pub fn finish(self, by_names: &[String], aggs: &[AggSpec]) -> Vec<Record> {
-        let mut groups: Vec<(Vec<String>, Vec<AggState>)> = self.map.into_iter().collect();
+        let mut groups: Vec<(Vec<String>, Vec<AggState>)> = self.table.into_iter().collect();
         groups.sort_by(|a, b| a.0.cmp(&b.0));
         groups
             .into_iter()
@@ -179,6 +273,36 @@ impl StatsOp {
         Ok(StatsOp { aggs, by: s.by.clone() })
     }
 
+    /// Whether no aggregation reads the clock (so it can run during the scan).
+    pub fn is_pure(&self) -> bool {
+        self.aggs.iter().all(|a| match &a.input {
+            AggInput::Eval(e) => e.is_pure(),
+            _ => true,
+        })
+    }
+
+    /// Adds one row to `groups` (bounded by the groups' limit, which marks overflow).
+    pub fn add(&self, groups: &mut Groups, row: &Record, ctx: &EvalContext) {
+        let by_vals: Vec<Value> = self.by.iter().map(|b| row.value(b).clone()).collect();
+        if key_count(&by_vals).saturating_add(groups.len()) > MAX_GROUPS {
+            groups.overflow = true;
+            return;
+        }
+        let Some(keys) = group_keys(&by_vals, None) else { return };
+        for key in keys {
+            feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx);
+        }
+    }
+
+    /// The result rows of groups accumulated with [`StatsOp::add`].
+    pub fn finish(&self, groups: Groups) -> Vec<Record> {
+        if self.by.is_empty() && groups.is_empty() {
+            // `stats count` over nothing is one row with count 0, as in Splunk.
+            return Groups::default().finish_empty(&self.aggs);
+        }
+        groups.finish(&self.by, &self.aggs)
+    }
+
     pub fn stats(&self, rows: Vec<Record>, ctx: &EvalContext) -> Result<Vec<Record>, ExecError> {
         {
             let mut groups = Groups::default();
@@ -186,7 +310,7 @@ impl StatsOp {
             for row in &rows {
                 by_vals.clear();
                 by_vals.extend(self.by.iter().map(|b| row.value(b).clone()));
-                if key_count(&by_vals).saturating_add(groups.map.len()) > MAX_GROUPS {
+                if key_count(&by_vals).saturating_add(groups.len()) > MAX_GROUPS {
                     return Err(too_many_groups(&self.by));
                 }
                 let Some(keys) = group_keys(&by_vals, None) else { continue };
@@ -194,7 +318,7 @@ impl StatsOp {
                     feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx);
                 }
             }
-            if self.by.is_empty() && groups.map.is_empty() {
+            if self.by.is_empty() && groups.is_empty() {
                 // `stats count` over nothing is one row with count 0, as in Splunk.
                 return Ok(Groups::default().finish_empty(&self.aggs));
             }
@@ -222,7 +346,7 @@ impl StatsOp {
     }
 }
 
-fn too_many_groups(by: &[String]) -> ExecError {
+pub(crate) fn too_many_groups(by: &[String]) -> ExecError {
     ExecError(format!(
         "stats: more than {MAX_GROUPS} groups by {}; narrow the search or group by fewer or less distinct fields",
         by.join(", ")
@@ -232,6 +356,19 @@ fn too_many_groups(by: &[String]) -> ExecError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_the_cartesian_product() {
+        let a = vec!["x".to_string(), "y".to_string()];
+        let mut keys = Vec::new();
+        for_each_key(&[KeyPart::One("h"), KeyPart::Many(&a), KeyPart::One("z")], |k| {
+            keys.push(k.join("|"))
+        });
+        assert_eq!(keys, ["h|x|z", "h|y|z"]);
+        let mut n = 0;
+        for_each_key(&[KeyPart::Many(&a), KeyPart::Many(&a)], |_| n += 1);
+        assert_eq!(n, 4);
+    }
     use crate::agg::AggFunc;
 
     #[test]
@@ -242,7 +379,7 @@ mod tests {
             g.entry(vec![i.to_string()], &aggs)[0].add_row();
         }
         assert!(g.overflow);
-        assert_eq!(g.map.len(), 3);
+        assert_eq!(g.len(), 3);
         // Existing groups still count.
         g.entry(vec!["0".into()], &aggs)[0].add_row();
         let mut other = Groups::with_limit(3);
@@ -252,6 +389,6 @@ mod tests {
             fresh.entry(vec![k.into()], &aggs);
         }
         fresh.merge(other, &aggs);
-        assert!(fresh.overflow && fresh.map.len() == 3);
+        assert!(fresh.overflow && fresh.len() == 3);
     }
 }

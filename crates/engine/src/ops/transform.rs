@@ -222,6 +222,11 @@ impl BinOp {
         })
     }
 
+    /// With `span=`, each row bins alone; without it the span depends on all rows.
+    pub fn has_span(&self) -> bool {
+        self.span.is_some()
+    }
+
     pub fn apply(&self, mut rows: Vec<Record>) -> Vec<Record> {
         let size = self.span.unwrap_or_else(|| self.auto_span(&rows));
         for row in &mut rows {

@@ -17,6 +17,10 @@ use vigil_read::{ReadOptions, ReadReport};
 pub trait Consumer: Sync {
     type State: Send;
     fn new_state(&self) -> Self::State;
+    /// Whether rows of this dataset are needed (rows nobody reads are not built).
+    fn wants_dataset(&self, _dataset: usize) -> bool {
+        true
+    }
     fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]);
     fn merge(&self, into: &mut Self::State, other: Self::State);
 }
@@ -44,7 +48,7 @@ pub fn scan<C: Consumer>(consumer: &C, normalizer: &Normalizer, paths: &[PathBuf
             |(mut state, mut report, mut rows), file| {
                 let r = vigil_read::read_file(file, opts, &mut |ev| {
                     rows.clear();
-                    normalizer.normalize(ev, &mut rows);
+                    normalizer.normalize_filtered(ev, &|d| consumer.wants_dataset(d), &mut rows);
                     consumer.consume(&mut state, ev, &rows);
                 });
                 if let Ok(meta) = std::fs::metadata(file) {
@@ -73,6 +77,10 @@ impl Consumer for Engine {
 
     fn new_state(&self) -> ScanState {
         Engine::new_state(self)
+    }
+
+    fn wants_dataset(&self, dataset: usize) -> bool {
+        Engine::wants_dataset(self, dataset)
     }
 
     fn consume(&self, state: &mut ScanState, event: &Event, rows: &[DatasetRow]) {

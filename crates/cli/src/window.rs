@@ -115,6 +115,10 @@ impl<C: Consumer> Consumer for Windowed<'_, C> {
         WindowedState { inner: self.inner.new_state(), outside: 0, untimed: 0 }
     }
 
+    fn wants_dataset(&self, dataset: usize) -> bool {
+        self.inner.wants_dataset(dataset)
+    }
+
     fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]) {
         match event.time {
             None => state.untimed += 1,
@@ -290,6 +294,10 @@ pub fn parse_arrival(text: &str) -> Option<Micros> {
 
 impl Consumer for Scheduled<'_> {
     type State = ScheduledState;
+
+    fn wants_dataset(&self, dataset: usize) -> bool {
+        self.groups.iter().any(|g| g.engine.wants_dataset(dataset))
+    }
 
     fn new_state(&self) -> ScheduledState {
         ScheduledState {

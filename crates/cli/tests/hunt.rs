@@ -157,3 +157,10 @@ fn raw_event_search_with_stats() {
     let total: u64 = out.lines().skip(1).filter_map(|l| l.rsplit(',').next()?.parse::<u64>().ok()).sum();
     assert_eq!(total, 20, "20 Sysmon EID 1 events in the file:\n{out}");
 }
+
+#[test]
+fn missing_input_path_is_a_usage_error() {
+    let o = vigil(&["hunt", "samples/", "no/such/dir"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no/such/dir"), "{}", stderr(&o));
+}

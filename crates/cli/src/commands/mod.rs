@@ -95,11 +95,12 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
     if args.verbose {
         slowest(&out.outputs);
     }
-    if args.strict && (out.report.skipped_total() > 0 || !out.input_errors.is_empty()) {
-        return exit::INPUT_STRICT;
-    }
-    if failed > 0 {
+    // A path that does not exist or cannot be listed is a usage error, whatever else ran.
+    if failed > 0 || !out.input_errors.is_empty() {
         return exit::USAGE;
+    }
+    if args.strict && out.report.skipped_total() > 0 {
+        return exit::INPUT_STRICT;
     }
     exit::OK
 }

@@ -117,11 +117,13 @@ pub struct Planner<'a> {
     catalog: &'a Catalog,
     content: &'a ContentSet,
     lookups: HashMap<String, Arc<LookupData>>,
+    /// The expanded text being planned, to narrow error spans to the offending word.
+    text: String,
 }
 
 impl<'a> Planner<'a> {
     pub fn new(catalog: &'a Catalog, content: &'a ContentSet) -> Planner<'a> {
-        Planner { catalog, content, lookups: HashMap::new() }
+        Planner { catalog, content, lookups: HashMap::new(), text: String::new() }
     }
 
     /// Expands, parses and plans one search.
@@ -131,6 +133,7 @@ impl<'a> Planner<'a> {
             .map_err(|e| QueryError { text: text.to_string(), error: e.into() })?;
         let fail = |error: PlanError| QueryError { text: expanded.clone(), error };
         let pipeline = parse(&expanded).map_err(|e| fail(e.into()))?;
+        self.text.clone_from(&expanded);
         let mut scans = Vec::new();
         let root = self.plan_pipeline(&pipeline, &mut scans).map_err(fail)?;
         Ok(Query { name: name.to_string(), text: expanded.clone(), root, scans })
@@ -185,7 +188,7 @@ impl<'a> Planner<'a> {
         let dataset = self.catalog.find(&t.datamodel).ok_or_else(|| PlanError::UnsupportedDataModel {
             name: t.datamodel.clone(),
             available: self.catalog.datasets.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
-            span,
+            span: self.word_span(span, &t.datamodel),
         })?;
         let schema = self.catalog.get(dataset);
         let prefix = format!("{}.", schema.object);
@@ -236,6 +239,15 @@ impl<'a> Planner<'a> {
 
     fn plan_op(&mut self, cmd: &Command, scans: &mut Vec<Scan>) -> Result<Op, PlanError> {
         crate::ops::plan(self, cmd, scans)
+    }
+
+    /// The span of `word` inside `within` in the text being planned (else `within`).
+    fn word_span(&self, within: Span, word: &str) -> Span {
+        self.text
+            .get(within.start..within.end.min(self.text.len()))
+            .and_then(|t| t.find(word))
+            .map(|i| Span::new(within.start + i, within.start + i + word.len()))
+            .unwrap_or(within)
     }
 
     /// Loads (once per planner) a lookup table named in a search.

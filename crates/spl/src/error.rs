@@ -64,15 +64,38 @@ impl SplError {
             .unwrap_or(0)
             .max(1);
         let gutter = line_no.to_string().len();
+        // Long lines (a whole ESCU search is one line) are shown as a window around the caret.
+        let chars: Vec<char> = line.chars().collect();
+        let (shown, caret_col, width) = if chars.len() > MAX_SHOWN {
+            let from = (col - 1).saturating_sub(CONTEXT_BEFORE);
+            let to = (from + MAX_SHOWN).min(chars.len());
+            let mut shown: String = chars[from..to].iter().collect();
+            let mut caret_col = col - from;
+            if from > 0 {
+                shown.insert_str(0, "...");
+                caret_col += 3;
+            }
+            if to < chars.len() {
+                shown.push_str("...");
+            }
+            (shown, caret_col, width.min(to.saturating_sub(col - 1)).max(1))
+        } else {
+            (line.to_string(), col, width)
+        };
         format!(
-            "error: {msg}\n{pad} --> {label}:{line_no}:{col}\n{pad} |\n{line_no} | {line}\n{pad} | {sp}{carets}",
+            "error: {msg}\n{pad} --> {label}:{line_no}:{col}\n{pad} |\n{line_no} | {shown}\n{pad} | {sp}{carets}",
             msg = self.message,
             pad = " ".repeat(gutter),
-            sp = " ".repeat(col - 1),
+            sp = " ".repeat(caret_col - 1),
             carets = "^".repeat(width),
         )
     }
 }
+
+/// Longest part of a line shown under an error, in characters.
+const MAX_SHOWN: usize = 120;
+/// Characters shown before the error's column when a line is cut.
+const CONTEXT_BEFORE: usize = 40;
 
 /// 1-based (line, column) of a byte offset; columns count characters, not bytes.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -101,6 +124,20 @@ mod tests {
         let r = e.render(text, "search");
         assert!(r.contains("search:1:18"), "{r}");
         assert!(r.ends_with("                 ^^^^^"), "{r}");
+    }
+
+    #[test]
+    fn long_lines_show_a_window_around_the_caret() {
+        let text = format!("{} | xmlkv {}", "a".repeat(300), "b".repeat(300));
+        let e = SplError::syntax("bad", Span::new(303, 308));
+        let r = e.render(&text, "search");
+        let lines: Vec<&str> = r.lines().collect();
+        let code = lines[3];
+        let carets = lines[4];
+        assert!(code.len() < 140, "{code}");
+        let caret_at = carets.find('^').unwrap();
+        assert_eq!(&code[caret_at..caret_at + 5], "xmlkv", "{r}");
+        assert!(r.contains("search:1:304"), "{r}");
     }
 
     #[test]

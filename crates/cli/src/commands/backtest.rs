@@ -143,7 +143,7 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
                 latest: s.latest_time.clone().unwrap_or_default().trim().to_string(),
                 explicit,
             }),
-            Err(e) => cannot_run.push((d.name.clone(), explicit, e.render(&d.file.display().to_string()))),
+            Err(e) => cannot_run.push((d.name.clone(), explicit, super::render_detection_error(d, &e))),
         }
     }
     if !disabled.is_empty() {

@@ -20,6 +20,9 @@ pub struct CheckArgs {
     /// Only list detections that are not ready.
     #[arg(long)]
     pub problems: bool,
+    /// Also show each problem on stderr with the search and a caret under it.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,7 +78,10 @@ fn check(args: CheckArgs) -> u8 {
             Err(e) => {
                 let (line, col) = vigil_spl::line_col(&e.text, e.error.span().start);
                 let status = if e.error.is_unsupported() { "unsupported" } else { "error" };
-                (status, format!("{} (search {line}:{col})", e.error))
+                if args.verbose {
+                    eprintln!("{}\n", super::render_detection_error(d, &e));
+                }
+                (status, format!("{} ({} search {line}:{col})", e.error, super::search_location(d)))
             }
         };
         entries.push(Entry { name: d.name.clone(), file: d.file.display().to_string(), status, reason });

@@ -63,7 +63,7 @@ pub fn run(args: HuntArgs) -> u8 {
                 planned.push(*d);
             }
             Err(e) => {
-                let rendered = e.render(&d.file.display().to_string());
+                let rendered = super::render_detection_error(d, &e);
                 if e.error.is_unsupported() {
                     unsupported.push((d.name.clone(), rendered));
                 } else {

@@ -68,6 +68,24 @@ pub fn setup(args: &RunArgs) -> Result<(EvalContext, ReadOptions), String> {
     Ok((ctx, opts))
 }
 
+/// Where a detection's search starts in its file: `file:line` of the `search:` key.
+pub fn search_location(d: &vigil_content::Detection) -> String {
+    let file = d.file.display().to_string();
+    let text = std::fs::read_to_string(&d.file).ok().or_else(|| {
+        vigil_content::BUILTIN_DETECTION_FILES.iter().find(|(path, _)| *path == file).map(|(_, t)| t.to_string())
+    });
+    match text.as_deref().and_then(|t| crate::testing::validate::key_line(t, &["search"])) {
+        Some(line) => format!("{file}:{line}"),
+        None => file,
+    }
+}
+
+/// A detection's planning error for a person: the file and line of its search, then the
+/// search's line and column with a caret under the problem.
+pub fn render_detection_error(d: &vigil_content::Detection, e: &vigil_engine::QueryError) -> String {
+    e.render(&format!("{} search", search_location(d)))
+}
+
 /// Writes results and the stderr summary; returns the exit code.
 pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &str) -> u8 {
     let mut failed = 0;

@@ -59,6 +59,21 @@ impl Pattern {
             .collect()
     }
 
+    /// For each alternative, its longest literal piece (lowercased): a value can only match
+    /// if it contains one of them. `None` when some alternative has no literal (`*`).
+    pub fn required_literals(&self) -> Option<Vec<String>> {
+        self.alternatives
+            .iter()
+            .map(|g| {
+                let longest = g.pieces.iter().max_by_key(|p| p.len())?;
+                if longest.is_empty() {
+                    return None;
+                }
+                String::from_utf8(longest.clone()).ok()
+            })
+            .collect()
+    }
+
     /// Matches a value that is lowercased already when `folded` is true.
     pub fn matches_maybe_folded(&self, value: &str, folded: bool) -> bool {
         if folded {

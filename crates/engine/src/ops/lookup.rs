@@ -24,6 +24,18 @@ pub(crate) struct LookupData {
     /// Exact-match index on the first input column, built lazily per column set. Keys are
     /// lowercased when matching is case-insensitive.
     exact_index: std::sync::Mutex<HashMap<usize, Arc<HashMap<String, Vec<usize>>>>>,
+    /// Literal index on a wildcard input column, built lazily: rows whose cell's required
+    /// literal occurs in the value (plus rows without one) are the only candidates.
+    wild_index: std::sync::Mutex<HashMap<usize, Arc<WildIndex>>>,
+}
+
+#[derive(Debug)]
+struct WildIndex {
+    automaton: aho_corasick::AhoCorasick,
+    /// Literal id -> rows.
+    owners: Vec<Vec<usize>>,
+    /// Rows to check whatever the value (cells that are only `*`, or empty).
+    always: Vec<usize>,
 }
 
 impl LookupData {
@@ -66,6 +78,7 @@ impl LookupData {
             default_match: def.default_match(),
             table,
             exact_index: Default::default(),
+            wild_index: Default::default(),
         })
     }
 
@@ -103,7 +116,55 @@ impl LookupData {
                 return cands.iter().copied().filter(|&r| all_match(r)).collect();
             }
         }
+        if let (Some((col, _)), Some(lower)) = (inputs.first(), lowered.first()) {
+            if let Some(idx) = self.wild_index_for(*col) {
+                let mut cands = idx.always.clone();
+                for m in idx.automaton.find_overlapping_iter(lower.as_str()) {
+                    cands.extend_from_slice(&idx.owners[m.pattern().as_usize()]);
+                }
+                cands.sort_unstable();
+                cands.dedup();
+                return cands.into_iter().filter(|&r| all_match(r)).collect();
+            }
+        }
         (0..self.table.rows.len()).filter(|&r| all_match(r)).collect()
+    }
+
+    fn wild_index_for(&self, col: usize) -> Option<Arc<WildIndex>> {
+        let mut guard = match self.wild_index.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(idx) = guard.get(&col) {
+            return Some(idx.clone());
+        }
+        let mut literals: Vec<String> = Vec::new();
+        let mut owners: Vec<Vec<usize>> = Vec::new();
+        let mut always = Vec::new();
+        for (r, row) in self.table.rows.iter().enumerate() {
+            let lits = match &self.patterns[r][col] {
+                Some(p) => p.required_literals(),
+                None => Some(vec![row[col].to_lowercase()]).filter(|l| !l[0].is_empty()),
+            };
+            match lits {
+                None => always.push(r),
+                Some(lits) => {
+                    for l in lits {
+                        match literals.iter().position(|x| *x == l) {
+                            Some(i) => owners[i].push(r),
+                            None => {
+                                literals.push(l);
+                                owners.push(vec![r]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let automaton = aho_corasick::AhoCorasick::new(&literals).ok()?;
+        let idx = Arc::new(WildIndex { automaton, owners, always });
+        guard.insert(col, idx.clone());
+        Some(idx)
     }
 
     fn index_for(&self, col: usize) -> Arc<HashMap<String, Vec<usize>>> {

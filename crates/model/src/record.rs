@@ -42,6 +42,15 @@ impl Record {
         }
     }
 
+    /// Appends a field without looking for an existing one of the same name: for building a
+    /// row whose names are known to be distinct (group-by results). A null value is skipped.
+    pub fn push_new(&mut self, name: String, value: Value) {
+        debug_assert!(self.get(&name).is_none(), "duplicate field {name}");
+        if !value.is_null() {
+            self.fields.push((name, value));
+        }
+    }
+
     pub fn remove(&mut self, name: &str) -> Option<Value> {
         let i = self.fields.iter().position(|(k, _)| k == name)?;
         Some(self.fields.remove(i).1)

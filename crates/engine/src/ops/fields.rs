@@ -40,20 +40,38 @@ fn fill_captures(target: &str, captures: &[&str]) -> String {
 }
 
 pub(crate) fn rename(mut rows: Vec<Record>, pairs: &[(String, String)]) -> Vec<Record> {
+    // Rows from one scan mostly share their field names, and the same names always lead to
+    // the same renames: work them out once and replay them while the names repeat.
+    let mut cache: Option<(Vec<String>, Vec<(String, String)>)> = None;
     for row in &mut rows {
-        for (from, to) in pairs {
-            if !from.contains('*') {
-                row.rename_field(from, to);
+        if let Some((names, moves)) = &cache {
+            if row.names().eq(names.iter().map(String::as_str)) {
+                for (old, new) in moves {
+                    row.rename_field(old, new);
+                }
                 continue;
             }
-            let moves: Vec<(String, String)> = row
+        }
+        let initial: Vec<String> = row.names().map(str::to_string).collect();
+        let mut moves = Vec::new();
+        for (from, to) in pairs {
+            if !from.contains('*') {
+                if row.get(from).is_some() {
+                    moves.push((from.clone(), to.clone()));
+                    row.rename_field(from, to);
+                }
+                continue;
+            }
+            let found: Vec<(String, String)> = row
                 .names()
                 .filter_map(|n| wild_capture(from, n).map(|c| (n.to_string(), fill_captures(to, &c))))
                 .collect();
-            for (old, new) in moves {
-                row.rename_field(&old, &new);
+            for (old, new) in &found {
+                row.rename_field(old, new);
             }
+            moves.extend(found);
         }
+        cache = Some((initial, moves));
     }
     rows
 }
@@ -99,6 +117,22 @@ mod tests {
         assert_eq!(wild_capture("a*b*c", "aXbYc"), Some(vec!["X", "Y"]));
         assert_eq!(fill_captures("*", &["dest"]), "dest");
         assert_eq!(fill_captures("x_*_y", &["d"]), "x_d_y");
+    }
+
+    #[test]
+    fn rename_replays_for_rows_with_the_same_names() {
+        let mk = |pairs: &[(&str, &str)]| -> Record {
+            pairs.iter().map(|(k, v)| (k.to_string(), Value::str(*v))).collect()
+        };
+        let rows = vec![
+            mk(&[("P.dest", "a"), ("P.user", "u"), ("count", "1")]),
+            mk(&[("P.dest", "b"), ("P.user", "v"), ("count", "2")]),
+            mk(&[("P.dest", "c"), ("count", "3")]),
+        ];
+        let out = rename(rows, &[("P.*".into(), "*".into()), ("count".into(), "n".into())]);
+        assert_eq!(out[1].names().collect::<Vec<_>>(), ["dest", "user", "n"]);
+        assert_eq!(out[1].value("dest"), &Value::str("b"));
+        assert_eq!(out[2].names().collect::<Vec<_>>(), ["dest", "n"]);
     }
 
     #[test]

@@ -220,10 +220,15 @@ impl Groups {
             .map(|(key, states)| {
                 let mut r = Record::with_capacity(key.len() + states.len());
                 for (name, v) in by_names.iter().zip(key) {
-                    r.set(name.clone(), Value::Str(v));
+                    r.push_new(name.clone(), Value::Str(v));
                 }
                 for (spec, st) in aggs.iter().zip(states) {
-                    r.set(spec.name.clone(), st.finish(spec.func));
+                    // An aggregate named like a by-field replaces it, as in Splunk.
+                    if by_names.contains(&spec.name) {
+                        r.set(spec.name.clone(), st.finish(spec.func));
+                    } else {
+                        r.push_new(spec.name.clone(), st.finish(spec.func));
+                    }
                 }
                 r
             })

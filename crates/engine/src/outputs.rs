@@ -7,7 +7,7 @@
 //! with fields, `eventstats` and `join` add to it. A raw-event search starts an *open* set
 //! (any event field may appear), which only `table`, `fields` or `stats` close.
 
-use crate::ops::fields::wild_capture;
+use crate::ops::fields::{fill_captures, wild_capture};
 use crate::ops::Op;
 use crate::plan::{Query, Scan, Source, Stage};
 
@@ -179,7 +179,7 @@ fn rename(set: &mut FieldSet, from: &str, to: &str) {
     let mut renamed = Vec::with_capacity(set.names.len());
     for n in &set.names {
         let new = match wild_capture(from, n) {
-            Some(caps) => fill(to, &caps),
+            Some(caps) => fill_captures(to, &caps),
             None => n.clone(),
         };
         if !renamed.contains(&new) {
@@ -187,18 +187,6 @@ fn rename(set: &mut FieldSet, from: &str, to: &str) {
         }
     }
     set.names = renamed;
-}
-
-fn fill(target: &str, captures: &[&str]) -> String {
-    let mut out = String::new();
-    let mut it = captures.iter();
-    for (i, piece) in target.split('*').enumerate() {
-        if i > 0 {
-            out.push_str(it.next().copied().unwrap_or(""));
-        }
-        out.push_str(piece);
-    }
-    out
 }
 
 /// `table`-style selection: known names matching the patterns, in pattern order; over an open

@@ -56,13 +56,13 @@ pub fn run(cmd: ContentCommand) -> u8 {
 }
 
 fn check(args: CheckArgs) -> u8 {
-    let mut content = vigil_content::ContentSet::builtin();
-    for dir in &args.content.content {
-        if let Err(e) = content.load_dir(dir) {
+    let content = match super::content_layers(&args.content) {
+        Ok(c) => c,
+        Err(e) => {
             eprintln!("vigil: {e}");
             return exit::USAGE;
         }
-    }
+    };
     let normalizer = match super::normalizer() {
         Ok(n) => n,
         Err(e) => {

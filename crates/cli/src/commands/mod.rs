@@ -18,13 +18,20 @@ use vigil_normalize::Normalizer;
 use vigil_read::ReadOptions;
 use vigil_time::Tz;
 
-/// Loads the built-in layer and each --content directory. Unusable directories are fatal;
-/// bad files in them are reported and skipped.
-pub fn load_content(args: &ContentArgs, verbose: bool) -> Result<ContentSet, String> {
+/// The built-in layer and each --content directory, with bad files left in `errors` for the
+/// caller to report (content check and test report them per file).
+pub fn content_layers(args: &ContentArgs) -> Result<ContentSet, String> {
     let mut set = ContentSet::builtin();
     for dir in &args.content {
         set.load_dir(dir).map_err(|e| e.to_string())?;
     }
+    Ok(set)
+}
+
+/// Loads the built-in layer and each --content directory. Unusable directories are fatal;
+/// bad files in them are reported and skipped.
+pub fn load_content(args: &ContentArgs, verbose: bool) -> Result<ContentSet, String> {
+    let set = content_layers(args)?;
     if !set.errors.is_empty() {
         eprintln!("vigil: {} content file(s) could not be loaded{}", set.errors.len(), if verbose { ":" } else { " (--verbose for details)" });
         if verbose {

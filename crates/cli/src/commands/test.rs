@@ -17,7 +17,6 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use vigil_content::ContentSet;
 use vigil_engine::{EvalContext, Planner};
 
 #[derive(Args)]
@@ -40,13 +39,13 @@ pub struct TestArgs {
 }
 
 pub fn run(args: TestArgs) -> u8 {
-    let mut content = ContentSet::builtin();
-    for dir in &args.content.content {
-        if let Err(e) = content.load_dir(dir) {
+    let content = match super::content_layers(&args.content) {
+        Ok(c) => c,
+        Err(e) => {
             eprintln!("vigil: {e}");
             return exit::USAGE;
         }
-    }
+    };
     let normalizer = match super::normalizer() {
         Ok(n) => n,
         Err(e) => {

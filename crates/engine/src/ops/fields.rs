@@ -27,7 +27,8 @@ pub(crate) fn wild_capture<'a>(pattern: &str, name: &'a str) -> Option<Vec<&'a s
     Some(captures)
 }
 
-fn fill_captures(target: &str, captures: &[&str]) -> String {
+/// `target` with each `*` replaced by the next capture (rename's `a* AS b*`).
+pub(crate) fn fill_captures(target: &str, captures: &[&str]) -> String {
     let mut out = String::new();
     let mut it = captures.iter();
     for (i, piece) in target.split('*').enumerate() {

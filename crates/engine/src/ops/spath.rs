@@ -115,19 +115,11 @@ pub(crate) fn apply(mut rows: Vec<Record>, input: Option<&str>, output: Option<&
 /// `replace`: whole values matching a wildcard pattern (case-sensitive) become the
 /// replacement, with the text each `*` matched carried over in order.
 pub(crate) fn replace(mut rows: Vec<Record>, pairs: &[(String, String)], fields: &[String]) -> Vec<Record> {
-    use crate::ops::fields::wild_capture;
+    use crate::ops::fields::{fill_captures, wild_capture};
     let substitute = |v: &str| -> Option<String> {
         pairs.iter().find_map(|(from, to)| {
             let caps = wild_capture(from, v)?;
-            let mut out = String::new();
-            let mut it = caps.iter();
-            for (i, piece) in to.split('*').enumerate() {
-                if i > 0 {
-                    out.push_str(it.next().copied().unwrap_or(""));
-                }
-                out.push_str(piece);
-            }
-            Some(out)
+            Some(fill_captures(to, &caps))
         })
     };
     for row in &mut rows {

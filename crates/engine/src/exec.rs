@@ -211,7 +211,7 @@ impl Engine {
             if !scan.pred.eval(ev) {
                 continue;
             }
-            let mut rows = vec![event_record(ev)];
+            let mut rows = vec![event_record(ev, scan.needs_raw)];
             if !scan.prefix.is_empty() {
                 // Row-by-row operators need no scan results and no clock (see push_down).
                 let mut runner = Runner::new(Vec::new(), &self.scan_ctx);
@@ -318,26 +318,30 @@ fn feed_row_agg(st: &mut AggState, spec: &crate::agg::AggSpec, row: &DatasetRow,
 }
 
 /// A raw event as a result row: Splunk's default fields, then the extracted ones.
-fn event_record(ev: &Event) -> Record {
+fn event_record(ev: &Event, with_raw: bool) -> Record {
     let mut r = Record::with_capacity(ev.fields.len() + 6);
     if let Some(t) = ev.time {
-        r.set("_time", Value::Num(t as f64 / 1e6));
+        r.push_new("_time".into(), Value::Num(t as f64 / 1e6));
     }
-    r.set("_raw", Value::Str(ev.raw.clone()));
-    r.set("host", Value::Str(ev.host.clone()));
-    r.set("source", Value::Str(ev.source.clone()));
-    r.set("sourcetype", Value::Str(ev.sourcetype.clone()));
-    r.set("index", Value::str("main"));
+    if with_raw {
+        r.push_new("_raw".into(), Value::Str(ev.raw.clone()));
+    }
+    r.push_new("host".into(), Value::Str(ev.host.clone()));
+    r.push_new("source".into(), Value::Str(ev.source.clone()));
+    r.push_new("sourcetype".into(), Value::Str(ev.sourcetype.clone()));
+    r.push_new("index".into(), Value::str("main"));
     for (k, v) in &ev.fields {
-        match r.get(k).cloned() {
+        if matches!(k.as_str(), "_time" | "_raw" | "host" | "source" | "sourcetype" | "index") {
+            continue;
+        }
+        match r.get(k) {
+            None => r.push_new(k.clone(), Value::Str(v.clone())),
             // A repeated name makes a multivalue field.
-            Some(existing) if !matches!(k.as_str(), "host" | "source" | "sourcetype") => {
+            Some(existing) => {
                 let mut items: Vec<String> = existing.items().into_iter().map(|s| s.into_owned()).collect();
                 items.push(v.clone());
                 r.set(k.clone(), Value::Multi(items));
             }
-            Some(_) => {}
-            None => r.set(k.clone(), Value::Str(v.clone())),
         }
     }
     r

@@ -98,6 +98,9 @@ pub(crate) struct EventScan {
     pub pred: Pred,
     pub prefix: Vec<Op>,
     pub stats: Option<crate::ops::stats::StatsOp>,
+    /// Whether result rows need `_raw` (copying each matching event's text costs more than
+    /// anything else in a broad raw search).
+    pub needs_raw: bool,
 }
 
 #[derive(Debug)]
@@ -152,7 +155,7 @@ impl<'a> Planner<'a> {
             CommandKind::Search(e) => {
                 let e = self.static_expr(e, first.span)?;
                 let pred = Pred::compile(&e, &|n| FieldRef::Name(n.to_string()));
-                scans.push(Scan::Events(EventScan { pred, prefix: Vec::new(), stats: None }));
+                scans.push(Scan::Events(EventScan { pred, prefix: Vec::new(), stats: None, needs_raw: true }));
                 Source::Scan(scans.len() - 1)
             }
             CommandKind::Inputlookup(il) => {
@@ -272,6 +275,11 @@ fn push_down(scan: &mut EventScan, ops: &mut Vec<Op>) {
             scan.stats = Some(s);
         }
     }
+    // After a stats in the scan, `_raw` matters only if the scan's own steps read it.
+    scan.needs_raw = match &scan.stats {
+        Some(stats) => scan.prefix.iter().any(Op::reads_raw) || stats.reads_field("_raw"),
+        None => true,
+    };
 }
 
 pub(crate) fn plan_agg(a: &Aggregation, resolve: &dyn Fn(&str) -> FieldRef, span: Span) -> Result<AggSpec, PlanError> {

@@ -244,6 +244,18 @@ impl Pred {
         }
     }
 
+    /// Whether evaluating the predicate may read `_raw`.
+    pub fn reads_raw(&self) -> bool {
+        let raw = |f: &FieldRef| matches!(f, FieldRef::Name(n) if n == "_raw");
+        match self {
+            Pred::True => false,
+            Pred::And(items) | Pred::Or(items) => items.iter().any(Pred::reads_raw),
+            Pred::Not(p) => p.reads_raw(),
+            Pred::Eq(f, _) | Pred::Ne(f, _) | Pred::Present(f) | Pred::Order(f, _, _) | Pred::AnyOf(f, _) => raw(f),
+            Pred::Raw(_) => true,
+        }
+    }
+
     pub fn eval(&self, row: &dyn FieldAccess) -> bool {
         match self {
             Pred::True => true,

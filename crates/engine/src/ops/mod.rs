@@ -64,6 +64,28 @@ impl Op {
         }
     }
 
+    /// Whether the operator may read `_raw` (conservative: true when unsure).
+    pub(crate) fn reads_raw(&self) -> bool {
+        let expr_reads = |e: &CExpr| {
+            let mut f = Vec::new();
+            e.fields(&mut f);
+            f.iter().any(|n| n == "_raw")
+        };
+        match self {
+            Op::Search(p) => p.reads_raw(),
+            Op::Where(e) => expr_reads(e),
+            Op::Eval(assignments) => assignments.iter().any(|(_, e)| expr_reads(e)),
+            Op::Rex(r) => r.field == "_raw",
+            Op::Regex(r) => r.field == "_raw",
+            Op::Xmlkv(field) => field.as_deref().is_none_or(|f| f == "_raw"),
+            Op::Spath { input, .. } => input.as_deref().is_none_or(|f| f == "_raw"),
+            Op::Rename(pairs) => pairs.iter().any(|(from, _)| from.contains('*') || from == "_raw"),
+            Op::Lookup(_) | Op::Table(_) | Op::Fields { .. } | Op::Replace { .. } | Op::Foreach(_) => true,
+            Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } | Op::Makemv { .. } => false,
+            _ => true,
+        }
+    }
+
     /// See [`crate::plan::Stage::offset_scans`].
     pub(crate) fn offset_scans(&mut self, n: usize) {
         match self {

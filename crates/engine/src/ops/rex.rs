@@ -108,7 +108,7 @@ fn is_quantifier(s: &[u8]) -> bool {
 
 #[derive(Debug)]
 pub(crate) struct RexOp {
-    field: String,
+    pub(crate) field: String,
     pub(crate) re: Regex,
     max_match: usize,
     /// For `mode=sed`: replacement and whether to replace all (`g`).
@@ -229,7 +229,7 @@ fn sed_replacement(rep: &str) -> String {
 
 #[derive(Debug)]
 pub(crate) struct RegexOp {
-    field: String,
+    pub(crate) field: String,
     negate: bool,
     re: Regex,
 }

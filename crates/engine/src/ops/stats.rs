@@ -278,6 +278,20 @@ impl StatsOp {
         Ok(StatsOp { aggs, by: s.by.clone() })
     }
 
+    /// Whether a by-field or an aggregation reads `field`.
+    pub fn reads_field(&self, field: &str) -> bool {
+        self.by.iter().any(|b| b == field)
+            || self.aggs.iter().any(|a| match &a.input {
+                AggInput::Field(FieldRef::Name(n)) => n == field,
+                AggInput::Eval(e) => {
+                    let mut f = Vec::new();
+                    e.fields(&mut f);
+                    f.iter().any(|n| n == field)
+                }
+                _ => false,
+            })
+    }
+
     /// Whether no aggregation reads the clock (so it can run during the scan).
     pub fn is_pure(&self) -> bool {
         self.aggs.iter().all(|a| match &a.input {

@@ -211,7 +211,7 @@ impl Engine {
             if !scan.pred.eval(ev) {
                 continue;
             }
-            let mut rows = vec![event_record(ev, scan.needs_raw)];
+            let mut rows = vec![event_record(ev, scan.needs_raw, scan.projection.as_deref())];
             if !scan.prefix.is_empty() {
                 // Row-by-row operators need no scan results and no clock (see push_down).
                 let mut runner = Runner::new(Vec::new(), &self.scan_ctx);
@@ -318,7 +318,8 @@ fn feed_row_agg(st: &mut AggState, spec: &crate::agg::AggSpec, row: &DatasetRow,
 }
 
 /// A raw event as a result row: Splunk's default fields, then the extracted ones.
-fn event_record(ev: &Event, with_raw: bool) -> Record {
+fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) -> Record {
+    let wanted = |name: &str| only.is_none_or(|fields| fields.binary_search_by(|f| f.as_str().cmp(name)).is_ok());
     let mut r = Record::with_capacity(ev.fields.len() + 6);
     if let Some(t) = ev.time {
         r.push_new("_time".into(), Value::Num(t as f64 / 1e6));
@@ -326,12 +327,16 @@ fn event_record(ev: &Event, with_raw: bool) -> Record {
     if with_raw {
         r.push_new("_raw".into(), Value::Str(ev.raw.clone()));
     }
-    r.push_new("host".into(), Value::Str(ev.host.clone()));
-    r.push_new("source".into(), Value::Str(ev.source.clone()));
-    r.push_new("sourcetype".into(), Value::Str(ev.sourcetype.clone()));
-    r.push_new("index".into(), Value::str("main"));
+    for (name, value) in [("host", &ev.host), ("source", &ev.source), ("sourcetype", &ev.sourcetype)] {
+        if wanted(name) {
+            r.push_new(name.into(), Value::Str(value.clone()));
+        }
+    }
+    if wanted("index") {
+        r.push_new("index".into(), Value::str("main"));
+    }
     for (k, v) in &ev.fields {
-        if matches!(k.as_str(), "_time" | "_raw" | "host" | "source" | "sourcetype" | "index") {
+        if matches!(k.as_str(), "_time" | "_raw" | "host" | "source" | "sourcetype" | "index") || !wanted(k) {
             continue;
         }
         match r.get(k) {

@@ -101,6 +101,9 @@ pub(crate) struct EventScan {
     /// Whether result rows need `_raw` (copying each matching event's text costs more than
     /// anything else in a broad raw search).
     pub needs_raw: bool,
+    /// The event fields rows need, when known (a scan that aggregates during the scan and
+    /// whose steps name their inputs); `None` copies every field.
+    pub projection: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -155,7 +158,7 @@ impl<'a> Planner<'a> {
             CommandKind::Search(e) => {
                 let e = self.static_expr(e, first.span)?;
                 let pred = Pred::compile(&e, &|n| FieldRef::Name(n.to_string()));
-                scans.push(Scan::Events(EventScan { pred, prefix: Vec::new(), stats: None, needs_raw: true }));
+                scans.push(Scan::Events(EventScan { pred, prefix: Vec::new(), stats: None, needs_raw: true, projection: None }));
                 Source::Scan(scans.len() - 1)
             }
             CommandKind::Inputlookup(il) => {
@@ -280,6 +283,16 @@ fn push_down(scan: &mut EventScan, ops: &mut Vec<Op>) {
         Some(stats) => scan.prefix.iter().any(Op::reads_raw) || stats.reads_field("_raw"),
         None => true,
     };
+    scan.projection = scan.stats.as_ref().and_then(|stats| {
+        let mut fields = stats.fields_read()?;
+        for op in &scan.prefix {
+            fields.extend(op.fields_read()?);
+        }
+        fields.push("_time".into());
+        fields.sort();
+        fields.dedup();
+        Some(fields)
+    });
 }
 
 pub(crate) fn plan_agg(a: &Aggregation, resolve: &dyn Fn(&str) -> FieldRef, span: Span) -> Result<AggSpec, PlanError> {

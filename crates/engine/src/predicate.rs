@@ -244,6 +244,30 @@ impl Pred {
         }
     }
 
+    /// Adds the fields the predicate reads to `out`; `None` for field references it cannot
+    /// name (resolved columns).
+    pub fn fields(&self, out: &mut Vec<String>) -> Option<()> {
+        let mut add = |f: &FieldRef| -> Option<()> {
+            match f {
+                FieldRef::Name(n) => out.push(n.clone()),
+                FieldRef::Time => out.push("_time".into()),
+                FieldRef::Missing => {}
+                FieldRef::Column(_) => return None,
+            }
+            Some(())
+        };
+        match self {
+            Pred::True => Some(()),
+            Pred::And(items) | Pred::Or(items) => items.iter().try_for_each(|p| p.fields(out)),
+            Pred::Not(p) => p.fields(out),
+            Pred::Eq(f, _) | Pred::Ne(f, _) | Pred::Present(f) | Pred::Order(f, _, _) | Pred::AnyOf(f, _) => add(f),
+            Pred::Raw(_) => {
+                out.push("_raw".into());
+                Some(())
+            }
+        }
+    }
+
     /// Whether evaluating the predicate may read `_raw`.
     pub fn reads_raw(&self) -> bool {
         let raw = |f: &FieldRef| matches!(f, FieldRef::Name(n) if n == "_raw");

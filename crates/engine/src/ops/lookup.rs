@@ -206,10 +206,10 @@ impl LookupData {
 pub(crate) struct LookupOp {
     data: Arc<LookupData>,
     /// (lookup column, event field)
-    inputs: Vec<(usize, String)>,
+    pub(crate) inputs: Vec<(usize, String)>,
     /// (lookup column, event field)
     pub(crate) outputs: Vec<(usize, String)>,
-    overwrite: bool,
+    pub(crate) overwrite: bool,
 }
 
 impl LookupOp {

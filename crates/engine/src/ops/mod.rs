@@ -64,6 +64,46 @@ impl Op {
         }
     }
 
+    /// The fields a row-by-row operator reads, or `None` when it may read any (wildcards,
+    /// commands whose inputs depend on the data). Used to copy only those fields of a
+    /// matching raw event.
+    pub(crate) fn fields_read(&self) -> Option<Vec<String>> {
+        let expr_fields = |e: &CExpr, out: &mut Vec<String>| e.fields(out);
+        let mut out = Vec::new();
+        match self {
+            Op::Search(p) => p.fields(&mut out)?,
+            Op::Where(e) => expr_fields(e, &mut out),
+            Op::Eval(assignments) => assignments.iter().for_each(|(_, e)| expr_fields(e, &mut out)),
+            Op::Rex(r) => out.push(r.field.clone()),
+            Op::Regex(r) => out.push(r.field.clone()),
+            Op::Xmlkv(field) => out.push(field.clone().unwrap_or_else(|| "_raw".into())),
+            Op::Spath { input, .. } => out.push(input.clone().unwrap_or_else(|| "_raw".into())),
+            Op::Lookup(l) => {
+                out.extend(l.inputs.iter().map(|(_, f)| f.clone()));
+                if !l.overwrite {
+                    // OUTPUTNEW looks at whether the outputs exist already.
+                    out.extend(l.outputs.iter().map(|(_, f)| f.clone()));
+                }
+            }
+            Op::Fillnull(f) if !f.fields.is_empty() => out.extend(f.fields.iter().cloned()),
+            Op::Bin(b) => out.push(b.field.clone()),
+            Op::Mvexpand { field, .. } | Op::Makemv { field, .. } => out.push(field.clone()),
+            Op::Rename(pairs) if pairs.iter().all(|(from, _)| !from.contains('*')) => {
+                // A rename also overwrites its target when the source is missing? No: only
+                // when present; but the target's old value matters when the source is absent.
+                for (from, to) in pairs {
+                    out.push(from.clone());
+                    out.push(to.clone());
+                }
+            }
+            Op::Replace { fields, .. } if !fields.is_empty() && fields.iter().all(|f| !f.contains('*')) => {
+                out.extend(fields.iter().cloned())
+            }
+            _ => return None,
+        }
+        Some(out)
+    }
+
     /// Whether the operator may read `_raw` (conservative: true when unsure).
     pub(crate) fn reads_raw(&self) -> bool {
         let expr_reads = |e: &CExpr| {

@@ -278,6 +278,23 @@ impl StatsOp {
         Ok(StatsOp { aggs, by: s.by.clone() })
     }
 
+    /// The fields the by-clause and aggregations read (`_time` for time-ordered ones).
+    pub fn fields_read(&self) -> Option<Vec<String>> {
+        let mut out: Vec<String> = self.by.clone();
+        for a in &self.aggs {
+            match &a.input {
+                AggInput::Rows => {}
+                AggInput::Field(FieldRef::Name(n)) => out.push(n.clone()),
+                AggInput::Field(FieldRef::Time) => out.push("_time".into()),
+                AggInput::Field(_) => return None,
+                AggInput::Eval(e) => e.fields(&mut out),
+            }
+        }
+        // latest()/earliest() order by `_time`.
+        out.push("_time".into());
+        Some(out)
+    }
+
     /// Whether a by-field or an aggregation reads `field`.
     pub fn reads_field(&self, field: &str) -> bool {
         self.by.iter().any(|b| b == field)

@@ -198,7 +198,7 @@ pub(crate) fn fillnull(mut rows: Vec<Record>, f: &Fillnull) -> Vec<Record> {
 
 #[derive(Debug)]
 pub(crate) struct BinOp {
-    field: String,
+    pub(crate) field: String,
     pub(crate) target: String,
     span: Option<f64>,
     bins: u64,

@@ -89,8 +89,7 @@ impl Op {
             Op::Bin(b) => out.push(b.field.clone()),
             Op::Mvexpand { field, .. } | Op::Makemv { field, .. } => out.push(field.clone()),
             Op::Rename(pairs) if pairs.iter().all(|(from, _)| !from.contains('*')) => {
-                // A rename also overwrites its target when the source is missing? No: only
-                // when present; but the target's old value matters when the source is absent.
+                // The target's own value stays when the source is absent, so it is read too.
                 for (from, to) in pairs {
                     out.push(from.clone());
                     out.push(to.clone());

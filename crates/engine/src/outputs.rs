@@ -150,6 +150,16 @@ fn apply(set: &mut FieldSet, op: &Op, scans: &[Scan]) {
                 set.add(t);
             }
         }
+        // Other fields pass through as multivalues; rows without `_time` are dropped.
+        Op::Transaction(t) => {
+            set.add("_time".into());
+            for n in ["duration", "eventcount"] {
+                set.add(n.into());
+            }
+            if t.keepevicted {
+                set.add("closed_txn".into());
+            }
+        }
         Op::Search(_)
         | Op::DynamicSearch(_)
         | Op::Replace { .. }

@@ -206,3 +206,54 @@ fn subsearch_results_become_or_of_ands() {
     let none = spl.replace("cmd.exe", "absent.exe");
     assert_eq!(count(&none, &ev), 0);
 }
+
+#[test]
+fn transaction_groups_start_end_pairs_like_splunk() {
+    // windows_ad_short_lived_server_object: server objects created (5137) then deleted (5141).
+    let at = |secs: i64, fields: &[(&str, &str)]| {
+        let mut e = event(fields);
+        e.time = Some((1_700_000_000 + secs) * 1_000_000);
+        e
+    };
+    let events = [
+        at(0, &[("EventCode", "5137"), ("ObjectDN", "CN=A"), ("Computer", "dc1")]),
+        at(5, &[("EventCode", "5137"), ("ObjectDN", "CN=B"), ("Computer", "dc1")]),
+        at(20, &[("EventCode", "5141"), ("ObjectDN", "CN=A"), ("Computer", "dc2")]),
+        at(600, &[("EventCode", "5141"), ("ObjectDN", "CN=B"), ("Computer", "dc1")]),
+        at(700, &[("EventCode", "5137"), ("ObjectDN", "CN=C"), ("Computer", "dc1")]),
+    ];
+    let rows = run(
+        "search EventCode=5137 OR EventCode=5141 | transaction ObjectDN startswith=(EventCode=5137) endswith=(EventCode=5141) \
+         | eval short_lived=case((duration<30),\"TRUE\")",
+        &events,
+    );
+    // Newest transaction first; CN=C never ends and is evicted.
+    let got: Vec<(String, f64, f64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.value("ObjectDN").to_string(),
+                r.value("duration").as_num().unwrap(),
+                r.value("eventcount").as_num().unwrap(),
+                r.value("short_lived").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("CN=B".into(), 595.0, 2.0, String::new()), ("CN=A".into(), 20.0, 2.0, "TRUE".into())]);
+    let a = &rows[1];
+    assert_eq!(a.value("_time").as_num(), Some(1_700_000_000.0));
+    assert_eq!(a.value("Computer"), &Value::Multi(vec!["dc1".into(), "dc2".into()]));
+    assert_eq!(a.value("EventCode"), &Value::Multi(vec!["5137".into(), "5141".into()]));
+    assert_eq!(a.value("_raw").to_string(), "EventCode=5137 ObjectDN=CN=A Computer=dc1\nEventCode=5141 ObjectDN=CN=A Computer=dc2");
+
+    // detect_new_local_admin_account: per user within 3h, connected=false.
+    let events = [
+        at(0, &[("EventCode", "4720"), ("src_user", "eve"), ("dest", "h1")]),
+        at(60, &[("EventCode", "4732"), ("src_user", "eve"), ("dest", "h1")]),
+        at(20_000, &[("EventCode", "4732"), ("src_user", "eve"), ("dest", "h1")]),
+        at(30, &[("EventCode", "4720"), ("src_user", "bob"), ("dest", "h2")]),
+    ];
+    let rows = run("search EventCode=4720 OR EventCode=4732 | transaction src_user connected=false maxspan=180m | table src_user eventcount", &events);
+    let got: Vec<(String, String)> = rows.iter().map(|r| (r.value("src_user").to_string(), r.value("eventcount").to_string())).collect();
+    assert_eq!(got, [("eve".into(), "1".into()), ("bob".into(), "1".into()), ("eve".into(), "2".into())]);
+}

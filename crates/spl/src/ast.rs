@@ -79,6 +79,57 @@ pub enum CommandKind {
     /// `foreach f1 f2* [ template ]`: runs the template (eval commands) once per matching field,
     /// with `<<FIELD>>` replaced by the field name and `<<MATCHSTR>>` by what `*` matched.
     Foreach(Foreach),
+    /// `transaction [fields] [options]`: groups events into transactions.
+    Transaction(Transaction),
+}
+
+/// `transaction [field-list] [maxspan=t] [maxpause=t] [maxevents=n] [startswith=f]
+/// [endswith=f] [connected=b] [keepevicted=b] [mvlist=b|fields] [mvraw=b] [delim=s]`.
+///
+/// Options keep Splunk's defaults when absent; the printer omits options at their default.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transaction {
+    /// Fields whose values tie events together (may be empty: one stream of events).
+    pub fields: Vec<String>,
+    /// `maxspan=` as written (`30s`, `240m`, `-1`); none means no limit.
+    pub maxspan: Option<String>,
+    /// `maxpause=` as written; none means no limit.
+    pub maxpause: Option<String>,
+    /// `maxevents=` (Splunk's default 1000 when none; negative means no limit).
+    pub maxevents: Option<i64>,
+    pub startswith: Option<TxnFilter>,
+    pub endswith: Option<TxnFilter>,
+    /// Default true.
+    pub connected: bool,
+    /// Default false.
+    pub keepevicted: bool,
+    pub mvlist: MvList,
+    /// Default false: `_raw` is the events' text joined with newlines.
+    pub mvraw: bool,
+    /// Default a single space.
+    pub delim: String,
+}
+
+/// A `startswith=`/`endswith=` filter.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TxnFilter {
+    /// `startswith=(EventCode=4720)`, `startswith="text"` (a quoted term, matched against
+    /// `_raw`), `startswith=word`.
+    Search(SearchExpr),
+    /// `startswith=eval(expr)`.
+    Eval(Expr),
+}
+
+/// `mvlist=`: which fields keep every value in event order instead of the sorted distinct set.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum MvList {
+    /// `mvlist=false` (default).
+    #[default]
+    Off,
+    /// `mvlist=true`.
+    All,
+    /// `mvlist="f1,f2"`.
+    Fields(Vec<String>),
 }
 
 #[derive(Clone, Debug, PartialEq)]

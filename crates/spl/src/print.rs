@@ -594,6 +594,50 @@ impl Display for Command {
                 }
                 write!(f, " [{}]", fe.template)
             }
+            CommandKind::Transaction(t) => {
+                f.write_str("transaction")?;
+                for field in &t.fields {
+                    write!(f, " {}", Word(field))?;
+                }
+                if let Some(s) = &t.maxspan {
+                    write!(f, " maxspan={}", Word(s))?;
+                }
+                if let Some(s) = &t.maxpause {
+                    write!(f, " maxpause={}", Word(s))?;
+                }
+                if let Some(n) = t.maxevents {
+                    write!(f, " maxevents={n}")?;
+                }
+                let filter = |f: &mut Formatter, name: &str, x: &Option<TxnFilter>| match x {
+                    Some(TxnFilter::Search(e)) => write!(f, " {name}=({e})"),
+                    Some(TxnFilter::Eval(e)) => write!(f, " {name}=eval({e})"),
+                    None => Ok(()),
+                };
+                filter(f, "startswith", &t.startswith)?;
+                filter(f, "endswith", &t.endswith)?;
+                if !t.connected {
+                    f.write_str(" connected=false")?;
+                }
+                if t.keepevicted {
+                    f.write_str(" keepevicted=true")?;
+                }
+                match &t.mvlist {
+                    MvList::Off => {}
+                    MvList::All => f.write_str(" mvlist=true")?,
+                    MvList::Fields(fields) => {
+                        f.write_str(" mvlist=")?;
+                        write_quoted(f, &fields.join(","))?;
+                    }
+                }
+                if t.mvraw {
+                    f.write_str(" mvraw=true")?;
+                }
+                if t.delim != " " {
+                    f.write_str(" delim=")?;
+                    write_quoted(f, &t.delim)?;
+                }
+                Ok(())
+            }
         }
     }
 }

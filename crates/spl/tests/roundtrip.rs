@@ -3,7 +3,7 @@
 //! The generators produce every tree the parser can produce for the covered constructs
 //! (search expressions with AND/OR/NOT/comparisons/IN/terms, eval expressions with every
 //! binary operator, unary operators and calls, and the commands search, where, eval, stats,
-//! eventstats, table, fields, rename, sort, head), including names and values that need
+//! eventstats, table, fields, rename, sort, head, transaction), including names and values that need
 //! quoting. Trees the parser never produces (see the `print` module docs) are not generated.
 
 use proptest::prelude::*;
@@ -65,6 +65,15 @@ fn strip_command(c: Command) -> Command {
         CommandKind::Stats(s) => CommandKind::Stats(Stats { aggregations: s.aggregations.into_iter().map(strip_agg).collect(), by: s.by }),
         CommandKind::Eventstats(s) => {
             CommandKind::Eventstats(Stats { aggregations: s.aggregations.into_iter().map(strip_agg).collect(), by: s.by })
+        }
+        CommandKind::Transaction(t) => {
+            let strip = |f: Option<TxnFilter>| {
+                f.map(|f| match f {
+                    TxnFilter::Search(e) => TxnFilter::Search(flatten(e)),
+                    TxnFilter::Eval(e) => TxnFilter::Eval(strip_expr(e)),
+                })
+            };
+            CommandKind::Transaction(Transaction { startswith: strip(t.startswith), endswith: strip(t.endswith), ..t })
         }
         other => other,
     };
@@ -196,6 +205,29 @@ fn aggregation() -> impl Strategy<Value = Aggregation> {
     })
 }
 
+fn txn_filter() -> impl Strategy<Value = TxnFilter> {
+    prop_oneof![search_expr().prop_map(|e| TxnFilter::Search(flatten(e))), eval_expr().prop_map(TxnFilter::Eval)]
+}
+
+fn transaction() -> impl Strategy<Value = Transaction> {
+    let time = || prop::option::of(prop_oneof!["[0-9]{1,4}[smhd]?", Just("-1".to_string())]);
+    let mv_field = field().prop_filter("comma or outer space", |f| !f.contains(',') && f.trim() == f);
+    let mvlist = prop_oneof![
+        Just(MvList::Off),
+        Just(MvList::All),
+        prop::collection::vec(mv_field, 1..3).prop_map(MvList::Fields),
+    ];
+    (
+        prop::collection::vec(field(), 0..3),
+        (time(), time(), prop::option::of(any::<i64>())),
+        (prop::option::of(txn_filter()), prop::option::of(txn_filter())),
+        (any::<bool>(), any::<bool>(), mvlist, any::<bool>(), any_text()),
+    )
+        .prop_map(|(fields, (maxspan, maxpause, maxevents), (startswith, endswith), (connected, keepevicted, mvlist, mvraw, delim))| {
+            Transaction { fields, maxspan, maxpause, maxevents, startswith, endswith, connected, keepevicted, mvlist, mvraw, delim }
+        })
+}
+
 fn command() -> impl Strategy<Value = Command> {
     let fields = || prop::collection::vec(field(), 1..4);
     let kind = prop_oneof![
@@ -218,6 +250,7 @@ fn command() -> impl Strategy<Value = Command> {
                 limit,
                 keys: keys.into_iter().map(|(field, descending, mode)| SortKey { field, descending, mode: mode.into() }).collect(),
             })),
+    transaction().prop_map(CommandKind::Transaction),
     ];
     kind.prop_map(|kind| {
         let name = match &kind {
@@ -230,6 +263,7 @@ fn command() -> impl Strategy<Value = Command> {
             CommandKind::Fields { .. } => "fields",
             CommandKind::Rename(_) => "rename",
             CommandKind::Head(_) => "head",
+            CommandKind::Transaction(_) => "transaction",
             _ => "sort",
         };
         Command { name: name.into(), span: Span::default(), kind }

@@ -88,7 +88,7 @@ fn undefined_macro_and_unsupported_spl() {
     assert!(v.outcome.reason.starts_with(&format!("det.yml:{line}: search:")), "{}", v.outcome.reason);
     assert!(v.outcome.reason.contains("no_such_macro"), "{}", v.outcome.reason);
 
-    let text = seed_text().replace("| `windows_msiexec_remote_download_filter`", "| transaction dest");
+    let text = seed_text().replace("| `windows_msiexec_remote_download_filter`", "| addtotals");
     let v = check(&text, None);
     assert_eq!(v.outcome.status, Status::Pass, "{}", v.outcome);
     assert!(v.unsupported.is_some());

@@ -8,6 +8,7 @@ pub(crate) mod rex;
 pub(crate) mod spath;
 pub(crate) mod stats;
 pub(crate) mod subsearch;
+pub(crate) mod transaction;
 pub(crate) mod transform;
 pub(crate) mod xmlkv;
 
@@ -46,6 +47,7 @@ pub(crate) enum Op {
     Spath { input: Option<String>, output: Option<String>, path: Option<String> },
     Replace { pairs: Vec<(String, String)>, fields: Vec<String> },
     Foreach(foreach::ForeachOp),
+    Transaction(transaction::TransactionOp),
 }
 
 impl Op {
@@ -60,6 +62,8 @@ impl Op {
             Op::Eval(assignments) => assignments.iter().all(|(_, e)| e.is_pure()),
             Op::Fillnull(f) => !f.fields.is_empty(),
             Op::Bin(b) => b.has_span(),
+            // Groups rows across the whole input.
+            Op::Transaction(_) => false,
             _ => false,
         }
     }
@@ -121,6 +125,8 @@ impl Op {
             Op::Rename(pairs) => pairs.iter().any(|(from, _)| from.contains('*') || from == "_raw"),
             Op::Lookup(_) | Op::Table(_) | Op::Fields { .. } | Op::Replace { .. } | Op::Foreach(_) => true,
             Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } | Op::Makemv { .. } => false,
+            // Joins the events' `_raw`; filters may match it.
+            Op::Transaction(_) => true,
             _ => true,
         }
     }
@@ -154,6 +160,7 @@ pub(crate) fn plan(planner: &mut Planner, cmd: &Command, scans: &mut Vec<Scan>) 
         }
         CommandKind::Replace { pairs, fields } => Op::Replace { pairs: pairs.clone(), fields: fields.clone() },
         CommandKind::Foreach(f) => Op::Foreach(foreach::ForeachOp::plan(f)?),
+        CommandKind::Transaction(t) => Op::Transaction(transaction::TransactionOp::plan(t, cmd.span)?),
         CommandKind::Where(e) => Op::Where(CExpr::compile(e)?),
         CommandKind::Eval(assignments) => Op::Eval(
             assignments
@@ -234,5 +241,6 @@ pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec
         Op::Spath { input, output, path } => spath::apply(rows, input.as_deref(), output.as_deref(), path.as_deref()),
         Op::Replace { pairs, fields } => spath::replace(rows, pairs, fields),
         Op::Foreach(f) => f.apply(rows, ctx),
+        Op::Transaction(t) => t.apply(rows, ctx),
     })
 }

@@ -2,8 +2,8 @@
 
 use super::{parse_bool, parse_pipeline, parse_u64, Parser};
 use crate::ast::{
-    Bin, CommandKind, Conversion, Convert, Dedup, Fillnull, Foreach, Inputlookup, Join, Lookup, RegexCmd, Rex, Sort,
-    SortKey, Span,
+    Bin, CommandKind, Conversion, Convert, Dedup, Fillnull, Foreach, Inputlookup, Join, Lookup, MvList, RegexCmd, Rex,
+    SearchExpr, SearchValue, Sort, SortKey, Span, Transaction, TxnFilter,
 };
 use crate::lexer::{scan_quoted, Mode, Sym, Tok};
 use crate::SplError;
@@ -586,5 +586,124 @@ impl Parser<'_> {
         }
         let field = field.ok_or_else(|| SplError::syntax("makemv needs a field", Span::new(start, self.pos)))?;
         Ok(CommandKind::Makemv { delim, field })
+    }
+
+    /// `transaction [field-list] [options]`; fields and options in any order. Options:
+    /// `maxspan= maxpause= maxevents= startswith= endswith= connected= keepevicted= mvlist=
+    /// mvraw= delim=`. A filter is `(search expression)`, `eval(expression)`, or a single
+    /// (quoted) term matched against `_raw`.
+    pub(crate) fn transaction(&mut self) -> Result<Transaction, SplError> {
+        let mut t = Transaction {
+            fields: Vec::new(),
+            maxspan: None,
+            maxpause: None,
+            maxevents: None,
+            startswith: None,
+            endswith: None,
+            connected: true,
+            keepevicted: false,
+            mvlist: MvList::Off,
+            mvraw: false,
+            delim: " ".into(),
+        };
+        while !self.at_end()? {
+            let tok = self.peek(W)?;
+            if tok.is_sym(Sym::Comma) {
+                self.next(W)?;
+                continue;
+            }
+            let option = match tok.bare_word() {
+                Some(w) if self.peek2(W)?.is_sym(Sym::Eq) => Some(w.to_ascii_lowercase()),
+                _ => None,
+            };
+            let Some(name) = option else {
+                let (field, _) = self.word("a field name or an option such as `maxspan=`")?;
+                t.fields.push(field);
+                continue;
+            };
+            self.next(W)?;
+            let eq = self.next(W)?;
+            if name == "startswith" || name == "endswith" {
+                let f = self.txn_filter(&name, eq.span)?;
+                if name == "startswith" {
+                    t.startswith = Some(f);
+                } else {
+                    t.endswith = Some(f);
+                }
+                continue;
+            }
+            let v = self.next(W)?;
+            let Tok::Word { text, quoted } = v.tok else {
+                return Err(SplError::syntax(format!("missing value after `{name}=`"), eq.span));
+            };
+            let span = Span::new(tok.span.start, v.span.end);
+            match name.as_str() {
+                "maxspan" => t.maxspan = Some(text),
+                "maxpause" => t.maxpause = Some(text),
+                "maxevents" => {
+                    t.maxevents = Some(
+                        text.parse::<i64>()
+                            .map_err(|_| SplError::syntax(format!("maxevents must be a whole number, found `{text}`"), span))?,
+                    )
+                }
+                "connected" => t.connected = parse_bool(&text, span, "connected")?,
+                "keepevicted" => t.keepevicted = parse_bool(&text, span, "keepevicted")?,
+                "mvraw" => t.mvraw = parse_bool(&text, span, "mvraw")?,
+                "delim" => t.delim = text,
+                "mvlist" => {
+                    t.mvlist = match parse_bool(&text, span, "mvlist") {
+                        Ok(b) if !quoted => {
+                            if b {
+                                MvList::All
+                            } else {
+                                MvList::Off
+                            }
+                        }
+                        _ => {
+                            let fields: Vec<String> =
+                                text.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from).collect();
+                            if fields.is_empty() {
+                                return Err(SplError::syntax("mvlist needs true, false or a list of fields", span));
+                            }
+                            MvList::Fields(fields)
+                        }
+                    }
+                }
+                _ => return Err(unknown_option("transaction", &name, span)),
+            }
+        }
+        Ok(t)
+    }
+
+    /// The value of `startswith=`/`endswith=` (after the `=` at `eq`).
+    fn txn_filter(&mut self, name: &str, eq: Span) -> Result<TxnFilter, SplError> {
+        let t = self.peek(W)?;
+        if t.is_keyword("eval") && self.peek2(W)?.is_sym(Sym::LParen) {
+            self.next(W)?;
+            let open = self.next(W)?;
+            self.enter(open.span)?;
+            let e = self.expr()?;
+            self.leave();
+            self.expect_close(open.span, Mode::Expr)?;
+            return Ok(TxnFilter::Eval(e));
+        }
+        if t.is_sym(Sym::LParen) {
+            let open = self.next(W)?;
+            self.enter(open.span)?;
+            let e = self.search_expr(false)?;
+            self.leave();
+            self.expect_close(open.span, W)?;
+            return Ok(TxnFilter::Search(e));
+        }
+        match t.tok {
+            Tok::Word { text, quoted } => {
+                self.next(W)?;
+                Ok(TxnFilter::Search(SearchExpr::Term(SearchValue { text, quoted })))
+            }
+            _ => Err(SplError::syntax(
+                format!("expected a filter after `{name}=`, such as `{name}=(field=value)`, `{name}=eval(expr)` or `{name}=\"text\"`"),
+                Span::new(eq.start, t.span.end.max(eq.end)),
+            )),
+        }
     }
 }

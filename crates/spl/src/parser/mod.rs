@@ -26,6 +26,7 @@ pub(crate) const MAX_OPERATORS: usize = 1000;
 pub const SUPPORTED_COMMANDS: &[&str] = &[
     "search", "tstats", "where", "eval", "stats", "eventstats", "rename", "table", "fields", "dedup", "sort", "head",
     "convert", "join", "lookup", "inputlookup", "rex", "regex", "fillnull", "bin", "bucket", "mvexpand", "makemv", "xmlkv", "foreach", "replace", "spath",
+    "transaction",
 ];
 
 /// Parses a macro-expanded search into a pipeline.
@@ -182,6 +183,7 @@ fn parse_command(text: &str, start: usize, end: usize, depth: usize) -> Result<C
         "replace" => p.replace()?,
         "spath" => p.spath()?,
         "foreach" => p.foreach()?,
+        "transaction" => CommandKind::Transaction(p.transaction()?),
         _ => return Err(unsupported(&name, name_tok.span)),
     };
     p.expect_end()?;

@@ -155,7 +155,7 @@ fn unsupported_command() {
     // Reported even when an earlier command has a syntax error.
     let e = err("| eval x=( | apply model");
     assert_eq!(e.kind, ErrorKind::UnsupportedCommand("apply".into()));
-    for c in ["transaction dest maxspan=5m", "apply model", "map search=\"x\"", "appendpipe [stats count]", "addtotals", "streamstats count"] {
+    for c in ["apply model", "map search=\"x\"", "appendpipe [stats count]", "addtotals", "streamstats count"] {
         let e = err(&format!("| inputlookup t | {c}"));
         assert!(matches!(e.kind, ErrorKind::UnsupportedCommand(_)), "{c}: {e:?}");
     }
@@ -398,4 +398,89 @@ fn error_rendering_points_at_the_problem() {
     assert!(e.message.contains("expected `)` to close `(` opened at column 56"), "{r}");
     assert_eq!(&text[e.span.start..e.span.end], "(");
     assert!(r.contains("search:1:56"), "{r}");
+}
+
+fn txn(fields: &[&str]) -> Transaction {
+    Transaction {
+        fields: fields.iter().map(|f| f.to_string()).collect(),
+        maxspan: None,
+        maxpause: None,
+        maxevents: None,
+        startswith: None,
+        endswith: None,
+        connected: true,
+        keepevicted: false,
+        mvlist: MvList::Off,
+        mvraw: false,
+        delim: " ".into(),
+    }
+}
+
+#[test]
+fn transaction_escu_forms() {
+    let mut want = txn(&["src_user"]);
+    want.connected = false;
+    want.maxspan = Some("180m".into());
+    assert_eq!(kinds("| inputlookup t | transaction src_user connected=false maxspan=180m")[1], CommandKind::Transaction(want));
+
+    let mut want = txn(&["ObjectDN", "AttributeValue"]);
+    want.startswith = Some(TxnFilter::Search(SearchExpr::And(vec![eq("EventCode", "5136"), SearchExpr::Compare {
+        field: "OperationType".into(),
+        op: CompareOp::Eq,
+        value: q("%%14674"),
+    }])));
+    want.endswith = Some(TxnFilter::Search(SearchExpr::And(vec![eq("EventCode", "5136"), SearchExpr::Compare {
+        field: "OperationType".into(),
+        op: CompareOp::Eq,
+        value: q("%%14675"),
+    }])));
+    assert_eq!(
+        one(r#"| transaction ObjectDN AttributeValue startswith=(EventCode=5136 OperationType="%%14674") endswith=(EventCode=5136 OperationType="%%14675")"#),
+        CommandKind::Transaction(want)
+    );
+
+    let mut want = txn(&["RenamedComputerAccount"]);
+    want.startswith = Some(TxnFilter::Search(eq("EventCode", "4781")));
+    assert_eq!(one("| transaction RenamedComputerAccount startswith=(EventCode=4781)"), CommandKind::Transaction(want));
+}
+
+#[test]
+fn transaction_options_and_filters() {
+    let k = one(r#"| transaction a, b maxpause=5s maxevents=-1 startswith="signon" endswith=eval(x>1) keepevicted=t mvlist="a, b" mvraw=true delim=";""#);
+    let mut want = txn(&["a", "b"]);
+    want.maxpause = Some("5s".into());
+    want.maxevents = Some(-1);
+    want.startswith = Some(TxnFilter::Search(SearchExpr::Term(q("signon"))));
+    want.endswith = Some(TxnFilter::Eval(crate::parse_eval_expr("x>1").unwrap()));
+    want.keepevicted = true;
+    want.mvlist = MvList::Fields(vec!["a".into(), "b".into()]);
+    want.mvraw = true;
+    want.delim = ";".into();
+    assert_eq!(k, CommandKind::Transaction(want));
+    let mut all = txn(&[]);
+    all.mvlist = MvList::All;
+    assert_eq!(one("| transaction mvlist=true"), CommandKind::Transaction(all));
+    assert_eq!(one("| transaction"), CommandKind::Transaction(txn(&[])));
+    assert!(err("| transaction a bogus=1").message.contains("unknown option `bogus=`"));
+    assert!(err("| transaction a maxevents=x").message.contains("maxevents"));
+    assert!(err("| transaction a connected=maybe").message.contains("connected"));
+    assert!(err("| transaction a startswith=(x=1").message.contains("expected `)`"));
+    assert!(err("| transaction a startswith=").message.contains("expected a filter"));
+}
+
+#[test]
+fn transaction_prints_and_parses_back() {
+    for text in [
+        "| transaction src_user connected=false maxspan=180m",
+        r#"| transaction ObjectDN AttributeValue startswith=(EventCode=5136 OperationType="%%14674") endswith=(EventCode=5136 OperationType="%%14675")"#,
+        r#"| transaction "a b" x maxpause=-1 maxevents=-1 startswith="sign on" endswith=eval(x > 1 AND y = "z") keepevicted=true mvlist="a b,x" mvraw=true delim="\n""#,
+        "| transaction mvlist=t startswith=(a=1 OR b=2 NOT c) endswith=foo",
+        "| transaction",
+    ] {
+        let p = parse(text).unwrap_or_else(|e| panic!("{}", e.render(text, "t")));
+        let printed = p.to_string();
+        let back = parse(&printed).unwrap_or_else(|e| panic!("{}", e.render(&printed, "printed")));
+        let kinds = |p: &Pipeline| p.commands.iter().map(|c| c.kind.clone()).collect::<Vec<_>>();
+        assert_eq!(kinds(&back), kinds(&p), "{printed}");
+    }
 }

@@ -39,15 +39,8 @@ pub struct TestArgs {
 }
 
 pub fn run(args: TestArgs) -> u8 {
-    let content = match super::content_layers(&args.content) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("vigil: {e}");
-            return exit::USAGE;
-        }
-    };
-    let normalizer = match super::normalizer() {
-        Ok(n) => n,
+    let (content, normalizer) = match super::content_layers(&args.content).and_then(|c| Ok((c, super::normalizer()?))) {
+        Ok(x) => x,
         Err(e) => {
             eprintln!("vigil: {e}");
             return exit::USAGE;

@@ -27,6 +27,7 @@ use std::io::{self, BufRead, Read};
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::xml_fast::Spare;
 use crate::{at_line, timefmt, xml::XML_SOURCETYPE, Ctx};
 
 pub const CROWDSTRIKE_SOURCETYPE: &str = "crowdstrike:events:sensor";
@@ -148,27 +149,84 @@ pub(crate) fn emit_value(v: Value, raw: &str, ctx: &mut Ctx) {
     let mut fields = std::mem::take(&mut ctx.ev.fields);
     fields.clear();
     flatten_owned("", Value::Object(map), &mut fields);
+    ctx.ev.fields = fields;
+    finish(kind, raw, ctx);
+}
+
+/// Reads one JSON line (starting with `{`) into `ctx.ev` (already reset) and emits it: the
+/// fast scanner ([`crate::json_fast`]) when it accepts the line, else serde_json. Returns
+/// serde_json's error when the line is not a complete JSON document.
+pub(crate) fn emit_line(line: &str, ctx: &mut Ctx) -> Result<(), serde_json::Error> {
+    if let Some(kind) = crate::json_fast::parse_line(line, &mut ctx.ev, &mut ctx.spare, &mut ctx.json) {
+        finish(kind, line, ctx);
+        return Ok(());
+    }
+    crate::xml_fast::recycle(&mut ctx.ev.fields, &mut ctx.spare);
+    let v = serde_json::from_str::<Value>(line)?;
+    emit_value(v, line, ctx);
+    Ok(())
+}
+
+/// The full path alone on one line, as the reader would emit it from file `file` (for the
+/// differential tests): `None` when it is not a JSON object.
+#[doc(hidden)]
+pub fn line_full(file: &str, line: &str) -> Option<vigil_model::Event> {
+    one_line(file, line, |line, ctx| {
+        let v = serde_json::from_str::<Value>(line).ok()?;
+        emit_value(v, line, ctx);
+        Some(())
+    })
+}
+
+/// The fast path alone on one line (for the differential tests): `None` when it gives up.
+#[doc(hidden)]
+pub fn line_fast(file: &str, line: &str) -> Option<vigil_model::Event> {
+    one_line(file, line, |line, ctx| {
+        let kind = crate::json_fast::parse_line(line, &mut ctx.ev, &mut ctx.spare, &mut ctx.json)?;
+        finish(kind, line, ctx);
+        Some(())
+    })
+}
+
+fn one_line(
+    file: &str,
+    line: &str,
+    f: impl FnOnce(&str, &mut Ctx) -> Option<()>,
+) -> Option<vigil_model::Event> {
+    let opts = crate::ReadOptions::default();
+    let mut out = None;
+    let mut sink = |ev: &vigil_model::Event| out = Some(ev.clone());
+    let mut ctx = Ctx::new(&opts, &mut sink);
+    ctx.reset(&Arc::from(file), 1, 0);
+    f(line, &mut ctx)?;
+    drop(ctx);
+    out
+}
+
+/// Sets sourcetype, source, time and host of `ctx.ev` (fields filled) by kind, adds the
+/// Windows fields, and emits it.
+fn finish(kind: JsonKind, raw: &str, ctx: &mut Ctx) {
     let ev = &mut ctx.ev;
     match kind {
         JsonKind::CrowdStrike => {
             ev.sourcetype.push_str(CROWDSTRIKE_SOURCETYPE);
             ev.source.push_str("crowdstrike");
-            ev.time = first_time(&fields, &[("timestamp", 1000), ("ProcessStartTime", 1)]);
-            ev.host = first(&fields, &["aid_computer_name", "ComputerName"]).unwrap_or("").to_string();
+            ev.time = first_time(&ev.fields, &[("timestamp", 1000), ("ProcessStartTime", 1)]);
+            ev.host.push_str(first(&ev.fields, &["aid_computer_name", "ComputerName"]).unwrap_or(""));
         }
         JsonKind::Nvm => {
             ev.sourcetype.push_str(NVM_SOURCETYPE);
             ev.source.push_str(&ev.origin.file);
-            ev.time = first_time(&fields, &[("fsms", 1000), ("fss", 1), ("fes", 1), ("fems", 1000)]);
+            ev.time = first_time(&ev.fields, &[("fsms", 1000), ("fss", 1), ("fes", 1), ("fems", 1000)]);
         }
         JsonKind::Windows => {
-            fields = windows_fields(fields);
+            windows_fields(&mut ev.fields, &mut ctx.spare, &mut ctx.json.extra);
             ev.sourcetype.push_str(XML_SOURCETYPE);
             ev.source.push_str("XmlWinEventLog:");
-            ev.source.push_str(first(&fields, &["Channel"]).unwrap_or(""));
-            ev.host = first(&fields, &["Computer"]).unwrap_or("").to_string();
+            ev.source.push_str(first(&ev.fields, &["Channel"]).unwrap_or(""));
+            ev.host.push_str(first(&ev.fields, &["Computer"]).unwrap_or(""));
             ev.time = first_time(
-                &fields,
+                &ev.fields,
                 &[
                     ("@timestamp", 0),
                     ("SystemTime", 0),
@@ -183,51 +241,117 @@ pub(crate) fn emit_value(v: Value, raw: &str, ctx: &mut Ctx) {
         JsonKind::Other => {
             ev.sourcetype.push_str(JSON_SOURCETYPE);
             ev.source.push_str(&ev.origin.file);
-            ev.time = first_time(&fields, &[("@timestamp", 0), ("timestamp", 0), ("time", 0)]);
+            ev.time = first_time(&ev.fields, &[("@timestamp", 0), ("timestamp", 0), ("time", 0)]);
         }
     }
-    ev.fields = fields;
     ev.raw.push_str(raw);
     ctx.emit();
 }
 
+/// Names looked up by [`windows_fields`]: the alias targets and sources, and `SystemTime`'s.
+const WIN_NAMES: [&str; 27] = [
+    "EventCode", "EventID", "winlog.event_id", "Event.System.EventID", // 0-3
+    "Channel", "winlog.channel", "Event.System.Channel", // 4-6
+    "Computer", "Hostname", "ComputerName", "winlog.computer_name", "host.name", "Event.System.Computer", // 7-12
+    "Name", "SourceName", "ProviderName", "winlog.provider_name", "Event.System.Provider.Name", // 13-17
+    "Guid", "ProviderGuid", "winlog.provider_guid", "Event.System.Provider.Guid", // 18-21
+    "EventRecordID", "RecordNumber", "winlog.record_id", "Event.System.EventRecordID", // 22-25
+    "SystemTime", // 26
+];
+
+/// For each first byte, the lengths (bits) of the names [`windows_fields`] looks up: a
+/// field whose (first byte, length) is not in it is none of them.
+static WIN_FIRST_LEN: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut i = 0;
+    while i < WIN_NAMES.len() + 2 {
+        let n = if i < WIN_NAMES.len() {
+            WIN_NAMES[i].as_bytes()
+        } else if i == WIN_NAMES.len() {
+            b"Event.System.TimeCreated.SystemTime".as_slice()
+        } else {
+            b"Event.System.TimeCreated.#attributes.SystemTime".as_slice()
+        };
+        t[n[0] as usize] |= 1 << n.len();
+        i += 1;
+    }
+    t
+};
+
 /// Adds the XML-named fields a Windows JSON record lacks (see the module docs), in front.
-fn windows_fields(fields: Vec<(String, String)>) -> Vec<(String, String)> {
+/// The added strings come from `spare`; `extra` is a reused buffer.
+fn windows_fields(fields: &mut Vec<(String, String)>, spare: &mut Spare, extra: &mut Vec<(String, String)>) {
     const PREFIXES: [&str; 4] = ["winlog.event_data.", "event_data.", "Event.EventData.", "Event.System."];
-    const ALIASES: [(&str, &[&str]); 7] = [
-        ("EventCode", &["EventCode", "EventID", "winlog.event_id", "Event.System.EventID"]),
-        ("EventID", &["EventID", "EventCode", "winlog.event_id", "Event.System.EventID"]),
-        ("Channel", &["winlog.channel", "Event.System.Channel"]),
-        ("Computer", &["Hostname", "ComputerName", "winlog.computer_name", "host.name", "Event.System.Computer"]),
-        ("Name", &["SourceName", "ProviderName", "winlog.provider_name", "Event.System.Provider.Name"]),
-        ("Guid", &["ProviderGuid", "winlog.provider_guid", "Event.System.Provider.Guid"]),
-        ("EventRecordID", &["RecordNumber", "winlog.record_id", "Event.System.EventRecordID"]),
+    // (target, sources) as indexes into WIN_NAMES.
+    const ALIASES: [(usize, &[usize]); 7] = [
+        (0, &[0, 1, 2, 3]),
+        (1, &[1, 0, 2, 3]),
+        (4, &[5, 6]),
+        (7, &[8, 9, 10, 11, 12]),
+        (13, &[14, 15, 16, 17]),
+        (18, &[19, 20, 21]),
+        (22, &[23, 24, 25]),
     ];
-    let has = |name: &str| fields.iter().any(|(k, _)| k == name);
-    let mut out: Vec<(String, String)> = Vec::with_capacity(fields.len() + 12);
-    for (name, sources) in ALIASES {
-        if !has(name) {
-            if let Some(v) = first(&fields, sources) {
-                out.push((name.to_string(), v.to_string()));
+    const SYSTEM_TIME: [&str; 2] =
+        ["Event.System.TimeCreated.SystemTime", "Event.System.TimeCreated.#attributes.SystemTime"];
+    // First position of each looked-up name, in one pass.
+    let mut at = [usize::MAX; WIN_NAMES.len()];
+    let mut st_at = [usize::MAX; 2];
+    let mut prefixed = false;
+    for (j, (k, _)) in fields.iter().enumerate() {
+        let (first_byte, len) = (k.as_bytes().first().copied().unwrap_or(0), k.len());
+        prefixed = prefixed
+            || (matches!(first_byte, b'w' | b'e' | b'E')
+                && (k.starts_with("winlog.") || k.starts_with("event_data.") || k.starts_with("Event.")));
+        if len >= 64 || WIN_FIRST_LEN[first_byte as usize] & (1 << len) == 0 {
+            continue;
+        }
+        if let Some(n) = WIN_NAMES.iter().position(|n| n == k) {
+            if at[n] == usize::MAX {
+                at[n] = j;
+            }
+        } else if let Some(n) = SYSTEM_TIME.iter().position(|n| n == k) {
+            if st_at[n] == usize::MAX {
+                st_at[n] = j;
             }
         }
     }
-    if !has("SystemTime") {
-        if let Some(v) = first(&fields, &["Event.System.TimeCreated.SystemTime", "Event.System.TimeCreated.#attributes.SystemTime"]) {
-            out.push(("SystemTime".to_string(), v.to_string()));
+    extra.clear();
+    let mut push = |extra: &mut Vec<(String, String)>, name: &str, value: &str| {
+        let (mut k, mut v) = spare.pop().unwrap_or_default();
+        k.clear();
+        k.push_str(name);
+        v.clear();
+        v.push_str(value);
+        extra.push((k, v));
+    };
+    for (name, sources) in ALIASES {
+        if at[name] == usize::MAX {
+            if let Some(&j) = sources.iter().map(|&s| &at[s]).find(|&&j| j != usize::MAX) {
+                push(extra, WIN_NAMES[name], &fields[j].1);
+            }
         }
     }
-    for (k, v) in &fields {
-        for p in PREFIXES {
-            if let Some(short) = k.strip_prefix(p) {
-                if !short.is_empty() && !has(short) && !short.contains('.') {
-                    out.push((short.to_string(), v.clone()));
+    if at[26] == usize::MAX {
+        if let Some(&j) = st_at.iter().find(|&&j| j != usize::MAX) {
+            push(extra, "SystemTime", &fields[j].1);
+        }
+    }
+    if prefixed {
+        let has = |name: &str| fields.iter().any(|(k, _)| k == name);
+        for (k, v) in fields.iter() {
+            for p in PREFIXES {
+                if let Some(short) = k.strip_prefix(p) {
+                    if !short.is_empty() && !has(short) && !short.contains('.') {
+                        push(extra, short, v);
+                    }
                 }
             }
         }
     }
-    out.extend(fields);
-    out
+    if !extra.is_empty() {
+        fields.splice(0..0, extra.drain(..));
+    }
 }
 
 /// Bytes read from an array, and where the current element started: an element longer than
@@ -347,6 +471,78 @@ mod tests {
         assert_eq!(out, want);
     }
 
+    /// The Windows field additions as first written (one `Vec` and copies per event): the
+    /// reference for the one-pass version.
+    fn windows_fields_reference(fields: Vec<(String, String)>) -> Vec<(String, String)> {
+        const PREFIXES: [&str; 4] = ["winlog.event_data.", "event_data.", "Event.EventData.", "Event.System."];
+        const ALIASES: [(&str, &[&str]); 7] = [
+            ("EventCode", &["EventCode", "EventID", "winlog.event_id", "Event.System.EventID"]),
+            ("EventID", &["EventID", "EventCode", "winlog.event_id", "Event.System.EventID"]),
+            ("Channel", &["winlog.channel", "Event.System.Channel"]),
+            ("Computer", &["Hostname", "ComputerName", "winlog.computer_name", "host.name", "Event.System.Computer"]),
+            ("Name", &["SourceName", "ProviderName", "winlog.provider_name", "Event.System.Provider.Name"]),
+            ("Guid", &["ProviderGuid", "winlog.provider_guid", "Event.System.Provider.Guid"]),
+            ("EventRecordID", &["RecordNumber", "winlog.record_id", "Event.System.EventRecordID"]),
+        ];
+        let has = |name: &str| fields.iter().any(|(k, _)| k == name);
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (name, sources) in ALIASES {
+            if !has(name) {
+                if let Some(v) = first(&fields, sources) {
+                    out.push((name.to_string(), v.to_string()));
+                }
+            }
+        }
+        if !has("SystemTime") {
+            if let Some(v) = first(&fields, &["Event.System.TimeCreated.SystemTime", "Event.System.TimeCreated.#attributes.SystemTime"]) {
+                out.push(("SystemTime".to_string(), v.to_string()));
+            }
+        }
+        for (k, v) in &fields {
+            for p in PREFIXES {
+                if let Some(short) = k.strip_prefix(p) {
+                    if !short.is_empty() && !has(short) && !short.contains('.') {
+                        out.push((short.to_string(), v.clone()));
+                    }
+                }
+            }
+        }
+        out.extend(fields);
+        out
+    }
+
+    #[test]
+    fn windows_fields_match_reference() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut docs: Vec<Value> = vec![
+            json!({"EventID": 1, "winlog": {"event_id": 2, "channel": "C", "computer_name": "PC", "provider_name": "P",
+                   "provider_guid": "G", "record_id": 3, "event_data": {"Image": "a", "x.y": "b", "": "c", "EventID": "d"}},
+                   "host": {"name": "h"}, "event_data": {"Image": "dup", "User": "u"}}),
+            json!({"Event": {"System": {"EventID": 4, "Channel": "C", "Computer": "X", "EventRecordID": 5,
+                   "Provider": {"Name": "N", "Guid": "G"}, "TimeCreated": {"#attributes": {"SystemTime": "t"}}},
+                   "EventData": {"A": "1", "B": ["2", "3"]}}}),
+            json!({"Event": {"System": {"EventID": 4, "TimeCreated": {"SystemTime": "t1"}}}, "SystemTime": "t0"}),
+            json!({"EventCode": "7", "Hostname": "H", "ComputerName": "C2", "SourceName": "S", "ProviderName": "P2",
+                   "ProviderGuid": "G", "RecordNumber": 9, "Channel": "x", "Name": "n", "Computer": "c"}),
+        ];
+        for f in ["flat_json_msiexec.json", "crowdstrike_msiexec.json", "cisco_nvm_msiexec.json"] {
+            let text = std::fs::read_to_string(root.join("../../samples").join(f)).unwrap_or_default();
+            docs.extend(text.lines().filter_map(|l| serde_json::from_str(l).ok()));
+        }
+        // The generated corpus, when present (see tests/json_fast_path.rs).
+        let corpus = std::env::var("VIGIL_JSON_CORPUS").unwrap_or_else(|_| "/tmp/j".into());
+        let text = std::fs::read_to_string(std::path::Path::new(&corpus).join("corpus_000.json")).unwrap_or_default();
+        docs.extend(text.lines().take(2000).filter_map(|l| serde_json::from_str(l).ok()));
+        for doc in docs {
+            let mut f = Vec::new();
+            flatten("", &doc, &mut f);
+            let want = windows_fields_reference(f.clone());
+            let mut spare = vec![("junk".to_string(), "junk".to_string()); 3];
+            windows_fields(&mut f, &mut spare, &mut Vec::new());
+            assert_eq!(f, want, "{doc}");
+        }
+    }
+
     #[test]
     fn windows_aliases() {
         let mut f = Vec::new();
@@ -356,7 +552,8 @@ mod tests {
                     "winlog": {"event_data": {"CommandLine": "c"}}}),
             &mut f,
         );
-        let out = windows_fields(f);
+        let mut out = f;
+        windows_fields(&mut out, &mut Vec::new(), &mut Vec::new());
         let get = |n: &str| out.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
         assert_eq!(get("EventCode"), Some("4688"));
         assert_eq!(get("EventID"), Some("4688"));

@@ -21,6 +21,7 @@
 pub mod archive;
 pub mod evtx;
 pub mod json;
+mod json_fast;
 mod lines;
 mod report;
 pub mod timefmt;
@@ -315,11 +316,13 @@ pub(crate) struct Ctx<'a> {
     pub ev: Event,
     /// Field strings of earlier events, reused by the XML extractor.
     pub spare: xml_fast::Spare,
+    /// Reused buffers of the JSON line scanner.
+    pub json: json_fast::Scratch,
 }
 
 impl<'a> Ctx<'a> {
     fn new(opts: &'a ReadOptions, sink: &'a mut dyn FnMut(&Event)) -> Self {
-        Ctx { opts, report: ReadReport::default(), sink, ev: Event::default(), spare: Vec::new() }
+        Ctx { opts, report: ReadReport::default(), sink, ev: Event::default(), spare: Vec::new(), json: Default::default() }
     }
 
     /// Clears the event buffer (keeping allocations, field strings go to `spare`) and sets its

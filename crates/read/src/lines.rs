@@ -172,11 +172,9 @@ pub(crate) fn read_lines(r: &mut dyn BufRead, name: &Arc<str>, format: Format, c
         }
         if t.starts_with('{') {
             junk_run = false;
-            match serde_json::from_str::<serde_json::Value>(t) {
-                Ok(v) => {
-                    ctx.reset(name, line_no, start);
-                    json::emit_value(v, t, ctx);
-                }
+            ctx.reset(name, line_no, start);
+            match json::emit_line(t, ctx) {
+                Ok(()) => {}
                 Err(e) if e.is_eof() => {
                     pending = Some(Pending { json: true, line: line_no, offset: start, text: t.to_string() })
                 }

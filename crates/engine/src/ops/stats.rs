@@ -6,6 +6,7 @@ use crate::eval::{EvalContext, Scope};
 use crate::plan::plan_agg;
 use crate::predicate::FieldRef;
 use hashbrown::{DefaultHashBuilder, HashTable};
+use std::sync::Arc;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use vigil_model::{Micros, Record, Value};
@@ -107,8 +108,11 @@ pub(crate) fn for_each_key<'a>(parts: &[KeyPart<'a>], mut f: impl FnMut(&[&'a st
 /// Keys are looked up by borrowed parts (`&[&str]`), so a row of an existing group costs a
 /// hash and a comparison, with no allocation; the owned key is built only for a new group.
 pub(crate) struct Groups {
-    table: HashTable<(Vec<String>, Vec<AggState>)>,
+    table: HashTable<(Vec<Arc<str>>, Vec<AggState>)>,
     hasher: DefaultHashBuilder,
+    /// Key texts shared between groups (the same host or user recurs in many groups), so a
+    /// new group allocates only the texts not seen before.
+    interner: hashbrown::HashSet<Arc<str>>,
     /// Most groups kept ([`MAX_GROUPS`]); rows for further new groups are dropped and
     /// `overflow` is set, which fails the query (memory stays bounded meanwhile).
     limit: usize,
@@ -129,6 +133,16 @@ impl Default for Groups {
     }
 }
 
+/// The shared copy of `text`, added when new.
+fn intern(interner: &mut hashbrown::HashSet<Arc<str>>, text: &str) -> Arc<str> {
+    if let Some(t) = interner.get(text) {
+        return t.clone();
+    }
+    let t: Arc<str> = Arc::from(text);
+    interner.insert(t.clone());
+    t
+}
+
 fn hash_key<S: AsRef<str>>(hasher: &DefaultHashBuilder, key: &[S]) -> u64 {
     let mut h = hasher.build_hasher();
     for part in key {
@@ -139,7 +153,14 @@ fn hash_key<S: AsRef<str>>(hasher: &DefaultHashBuilder, key: &[S]) -> u64 {
 
 impl Groups {
     pub fn with_limit(limit: usize) -> Groups {
-        Groups { table: HashTable::new(), hasher: DefaultHashBuilder::default(), limit, overflow: false, spill: Vec::new() }
+        Groups {
+            table: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            interner: hashbrown::HashSet::new(),
+            limit,
+            overflow: false,
+            spill: Vec::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -151,22 +172,19 @@ impl Groups {
     }
 
     pub fn entry(&mut self, key: Vec<String>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
-        let h = hash_key(&self.hasher, &key);
-        if self.table.find(h, |(k, _)| *k == key).is_none() {
-            return self.insert_new(h, key, aggs);
-        }
-        match self.table.find_mut(h, |(k, _)| *k == key) {
-            Some((_, states)) => states,
-            None => &mut self.spill,
-        }
+        let parts: Vec<&str> = key.iter().map(String::as_str).collect();
+        self.entry_ref(&parts, aggs)
     }
 
     /// The states of the group with key `parts`, created if new.
     pub fn entry_ref(&mut self, parts: &[&str], aggs: &[AggSpec]) -> &mut Vec<AggState> {
         let h = hash_key(&self.hasher, parts);
-        let eq = |(k, _): &(Vec<String>, Vec<AggState>)| k.len() == parts.len() && k.iter().zip(parts).all(|(a, b)| a == b);
+        let eq = |(k, _): &(Vec<Arc<str>>, Vec<AggState>)| {
+            k.len() == parts.len() && k.iter().zip(parts).all(|(a, b)| a.as_ref() == *b)
+        };
         if self.table.find(h, eq).is_none() {
-            return self.insert_new(h, parts.iter().map(|p| p.to_string()).collect(), aggs);
+            let key = parts.iter().map(|p| intern(&mut self.interner, p)).collect();
+            return self.insert_new(h, key, aggs);
         }
         match self.table.find_mut(h, eq) {
             Some((_, states)) => states,
@@ -174,7 +192,7 @@ impl Groups {
         }
     }
 
-    fn insert_new(&mut self, h: u64, key: Vec<String>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
+    fn insert_new(&mut self, h: u64, key: Vec<Arc<str>>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
         if self.table.len() >= self.limit {
             self.overflow = true;
             self.spill = aggs.iter().map(|a| AggState::new(a.func)).collect();
@@ -198,6 +216,7 @@ impl Groups {
                 }
                 None if full => self.overflow = true,
                 None => {
+                    let k: Vec<Arc<str>> = k.iter().map(|p| intern(&mut self.interner, p)).collect();
                     let hasher = &self.hasher;
                     self.table.insert_unique(h, (k, states), |(k, _)| hash_key(hasher, k));
                 }
@@ -213,14 +232,14 @@ impl Groups {
 
     /// Result rows sorted by key (Splunk sorts stats output by the by-fields).
     pub fn finish(self, by_names: &[String], aggs: &[AggSpec]) -> Vec<Record> {
-        let mut groups: Vec<(Vec<String>, Vec<AggState>)> = self.table.into_iter().collect();
+        let mut groups: Vec<(Vec<Arc<str>>, Vec<AggState>)> = self.table.into_iter().collect();
         groups.sort_by(|a, b| a.0.cmp(&b.0));
         groups
             .into_iter()
             .map(|(key, states)| {
                 let mut r = Record::with_capacity(key.len() + states.len());
                 for (name, v) in by_names.iter().zip(key) {
-                    r.push_new(name.clone(), Value::Str(v));
+                    r.push_new(name.clone(), Value::Str(v.to_string()));
                 }
                 for (spec, st) in aggs.iter().zip(states) {
                     // An aggregate named like a by-field replaces it, as in Splunk.

@@ -302,3 +302,29 @@ fn usage_errors_are_clear() {
     check(&["hunt", "--earliest", "-1h", "--latest", "-2h", "samples/"], "after --latest");
     check(&["hunt", "--now", "-1h", "samples/"], "--now: ");
 }
+
+#[test]
+fn alerts_per_run_carry_the_run_and_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_events(dir.path(), "sysmon.xml", &[("2026-11-20T10:15:01.1234567Z", 1001, true)]);
+    let o = vigil(&[
+        "backtest", "--from", "2026-11-20T09:00:00Z", "--to", "2026-11-20T13:00:00Z", "--detection", SEED,
+        "--alerts", "--format", "jsonl", &input,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let records = jsonl(&stdout(&o));
+    // One result in the 11:00 run: one notable and two risk events (user, dest), all stamped.
+    assert_eq!(records.len(), 3, "{records:#?}");
+    let kinds: Vec<&str> = records.iter().map(|r| r["kind"].as_str().unwrap_or_default()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "notable").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| **k == "risk").count(), 2);
+    for r in &records {
+        assert_eq!(r["run_time"], "2026-11-20T11:00:00Z", "{r}");
+        assert_eq!(r["window_earliest"], "2026-11-20T09:50:00Z");
+        assert_eq!(r["window_latest"], "2026-11-20T10:50:00Z");
+        assert_eq!(r["search_name"], "ESCU - Windows MSIExec Remote Download - Rule");
+    }
+    let risk = records.iter().find(|r| r["risk_object_type"] == "user").expect("user risk");
+    assert_eq!(risk["risk_score"], 35);
+    assert_eq!(risk["risk_object"], "ATTACKRANGE\\alice");
+}

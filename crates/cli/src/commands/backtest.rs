@@ -57,6 +57,10 @@ pub struct BacktestArgs {
     /// as missed.
     #[arg(long, value_name = "FIELD", default_value = "_indextime")]
     pub arrival_field: String,
+    /// Emit the notables and risk events each run would have raised (with its run time and
+    /// window) instead of result rows. They are not recorded in the risk index.
+    #[arg(long)]
+    pub alerts: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -183,7 +187,7 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
 
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    let written = write_hits(&mut lock, args.run.format, &hits)
+    let written = if args.alerts { write_alert_hits(&mut lock, args.run.format, &hits, &content, &tz) } else { write_hits(&mut lock, args.run.format, &hits) }
         .and_then(|_| if args.run.format == output::Format::Jsonl { write_missed_jsonl(&mut lock, &groups, &state.missed) } else { Ok(()) })
         .and_then(|_| lock.flush());
     if let Err(e) = written {
@@ -304,6 +308,51 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
         failures.extend(e);
     }
     (hits, failures)
+}
+
+/// The alerts each run raised, stamped with the run and its window (`--alerts`).
+fn write_alert_hits(
+    out: &mut dyn Write,
+    format: output::Format,
+    hits: &[Hit],
+    content: &vigil_content::ContentSet,
+    tz: &vigil_time::Tz,
+) -> std::io::Result<()> {
+    let mut rows: Vec<Record> = Vec::new();
+    for h in hits {
+        let Some(det) = content.detection(&h.name) else { continue };
+        let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
+        // ES stamps alerts with the run time in whole seconds.
+        let run_time = h.run_time - h.run_time.rem_euclid(1_000_000);
+        let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)) };
+        for alert in vigil_alert::build_alerts(det, content.deployment_for(det), &h.rows, &ctx) {
+            let stamp = [("run_time", iso(h.run_time)), ("window_earliest", iso(h.window.earliest)), ("window_latest", iso(h.window.latest))];
+            if format == output::Format::Jsonl {
+                let mut v = serde_json::to_value(&alert).map_err(std::io::Error::other)?;
+                if let Some(obj) = v.as_object_mut() {
+                    for (k, t) in &stamp {
+                        obj.insert((*k).to_string(), serde_json::Value::String(t.clone()));
+                    }
+                }
+                serde_json::to_writer(&mut *out, &v)?;
+                out.write_all(b"\n")?;
+            } else {
+                let mut r = Record::new();
+                for (k, t) in stamp {
+                    r.set(k, vigil_model::Value::Str(t));
+                }
+                for (k, v) in crate::alerts::display_record(&alert, format == output::Format::Csv, tz).iter() {
+                    r.set(k.to_string(), v.clone());
+                }
+                rows.push(r);
+            }
+        }
+    }
+    match format {
+        output::Format::Jsonl => Ok(()),
+        output::Format::Csv => crate::alerts::write_csv(out, &rows),
+        output::Format::Table => output::write(out, output::Format::Table, &[ResultSet { name: "alerts", rows: &rows }]),
+    }
 }
 
 #[derive(Serialize)]

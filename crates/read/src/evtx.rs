@@ -1,5 +1,6 @@
 //! Binary EVTX files through the `evtx` crate. Each record is rendered to XML and extracted by
-//! [`crate::xml::parse_event_xml`], so EVTX and XML exports give identical fields.
+//! [`crate::xml::parse_event_xml`], so EVTX and XML exports give identical fields
+//! (`tests/evtx_direct.rs` checks every real record against the full quick-xml extractor).
 //!
 //! Damaged files are read as far as possible: a chunk or record the crate cannot parse is
 //! counted (`"bad EVTX chunk"` / `"bad EVTX record"`) with its chunk number, record id or
@@ -89,7 +90,12 @@ fn read_evtx_inner<T: Read + Seek + 'static>(input: T, name: &Arc<str>, ctx: &mu
             Ok(rec) => {
                 ctx.reset(name, 0, rec.event_record_id);
                 let doc = strip_decl(&rec.data);
-                match xml::parse_event_xml_pooled(doc, &mut ctx.ev, &mut ctx.spare) {
+                let parsed = if ctx.evtx_reference {
+                    xml::parse_event_xml_full(doc, &mut ctx.ev)
+                } else {
+                    xml::parse_event_xml_pooled(doc, &mut ctx.ev, &mut ctx.spare)
+                };
+                match parsed {
                     Ok(()) => {
                         if ctx.ev.time.is_none() {
                             ctx.ev.time = Some(rec.timestamp.as_microsecond());
@@ -127,13 +133,38 @@ fn read_evtx_inner<T: Read + Seek + 'static>(input: T, name: &Arc<str>, ctx: &mu
     }
 }
 
+/// The declaration the `evtx` crate writes before every record.
+const DECL: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>";
+
 fn strip_decl(s: &str) -> &str {
+    if let Some(rest) = s.strip_prefix(DECL) {
+        return rest.trim(); // what the general case below gives, without the search for `?>`
+    }
     let t = s.trim_start();
     let t = match t.strip_prefix("<?xml") {
         Some(rest) => rest.find("?>").map_or(t, |i| &rest[i + 2..]),
         None => t,
     };
     t.trim()
+}
+
+/// Reads an EVTX file through the reference path only: every record rendered to XML and
+/// extracted by the full quick-xml extractor ([`xml::parse_event_xml_full`]), the definition
+/// of the fields. For differential tests of the fast extractors; [`crate::read_file`] is the
+/// reader.
+#[doc(hidden)]
+pub fn read_evtx_reference(path: &std::path::Path, opts: &crate::ReadOptions, sink: &mut dyn FnMut(&vigil_model::Event)) -> crate::ReadReport {
+    let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+    let mut ctx = Ctx::new(opts, sink);
+    ctx.evtx_reference = true;
+    match std::fs::File::open(path) {
+        Ok(f) => {
+            ctx.report.files += 1;
+            read_evtx_file(f, &name, &mut ctx);
+        }
+        Err(e) => ctx.report.skip("unreadable file", name.as_ref(), e),
+    }
+    ctx.report
 }
 
 /// An error with its sources, `outer: inner: innermost`.
@@ -156,6 +187,7 @@ mod tests {
     fn strips_declaration() {
         assert_eq!(strip_decl("<?xml version=\"1.0\"?>\n<Event/>\n"), "<Event/>");
         assert_eq!(strip_decl("<Event/>"), "<Event/>");
+        assert_eq!(strip_decl("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Event/>\n"), "<Event/>");
     }
 
     #[test]

@@ -318,11 +318,22 @@ pub(crate) struct Ctx<'a> {
     pub spare: xml_fast::Spare,
     /// Reused buffers of the JSON line scanner.
     pub json: json_fast::Scratch,
+    /// EVTX records through the reference path only (render, then the full quick-xml
+    /// extractor): for the differential test, see [`evtx::read_evtx_reference`].
+    pub evtx_reference: bool,
 }
 
 impl<'a> Ctx<'a> {
     fn new(opts: &'a ReadOptions, sink: &'a mut dyn FnMut(&Event)) -> Self {
-        Ctx { opts, report: ReadReport::default(), sink, ev: Event::default(), spare: Vec::new(), json: Default::default() }
+        Ctx {
+            opts,
+            report: ReadReport::default(),
+            sink,
+            ev: Event::default(),
+            spare: Vec::new(),
+            json: Default::default(),
+            evtx_reference: false,
+        }
     }
 
     /// Clears the event buffer (keeping allocations, field strings go to `spare`) and sets its

@@ -270,8 +270,17 @@ fn command() -> impl Strategy<Value = Command> {
     })
 }
 
+fn seed() -> proptest::test_runner::RngSeed {
+    match std::env::var("PROPTEST_RNG_SEED").ok().as_deref() {
+        Some("random") => proptest::test_runner::RngSeed::Random,
+        Some(n) => n.parse().map(proptest::test_runner::RngSeed::Fixed).unwrap_or(proptest::test_runner::RngSeed::Fixed(0x5eed)),
+        None => proptest::test_runner::RngSeed::Fixed(0x5eed),
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    // A fixed seed keeps CI deterministic; PROPTEST_RNG_SEED=random explores new cases.
+    #![proptest_config(ProptestConfig { cases: 2000, rng_seed: seed(), ..ProptestConfig::default() })]
 
     #[test]
     fn search_expr_round_trips(e in search_expr()) {

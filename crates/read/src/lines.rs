@@ -126,7 +126,14 @@ pub(crate) fn read_lines(r: &mut dyn BufRead, name: &Arc<str>, format: Format, c
         // alone walks the line chunk by chunk, several times slower.
         let text = match std::str::from_utf8(line) {
             Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(line),
+            Err(e) => {
+                ctx.report.repair(
+                    "invalid UTF-8 replaced",
+                    at_line(name, line_no),
+                    format_args!("byte {} of the line", e.valid_up_to()),
+                );
+                String::from_utf8_lossy(line)
+            }
         };
         let t = text.trim_start_matches('\u{feff}').trim_start();
 

@@ -28,6 +28,9 @@ pub struct ReadReport {
     pub bytes: u64,
     /// Skipped records by reason, sorted by reason for stable output.
     pub skipped: BTreeMap<String, Skipped>,
+    /// Records read after a repair (e.g. invalid UTF-8 replaced), by reason: not lost, but
+    /// not exactly what the file held either.
+    pub repaired: BTreeMap<String, Skipped>,
 }
 
 impl ReadReport {
@@ -40,6 +43,22 @@ impl ReadReport {
             truncate(&mut m, 200);
             s.examples.push(format!("{location}: {m}"));
         }
+    }
+
+    /// Counts one record read after a repair.
+    pub fn repair(&mut self, reason: &str, location: impl fmt::Display, message: impl fmt::Display) {
+        let s = self.repaired.entry(reason.to_string()).or_default();
+        s.count += 1;
+        if s.examples.len() < MAX_EXAMPLES {
+            let mut m = message.to_string();
+            truncate(&mut m, 200);
+            s.examples.push(format!("{location}: {m}"));
+        }
+    }
+
+    /// Total repaired records, all reasons.
+    pub fn repaired_total(&self) -> u64 {
+        self.repaired.values().map(|s| s.count).sum()
     }
 
     /// Total skipped records, all reasons.
@@ -57,12 +76,14 @@ impl ReadReport {
         self.files += other.files;
         self.events += other.events;
         self.bytes += other.bytes;
-        for (reason, o) in other.skipped {
-            let s = self.skipped.entry(reason).or_default();
-            s.count += o.count;
-            for e in o.examples {
-                if s.examples.len() < MAX_EXAMPLES {
-                    s.examples.push(e);
+        for (mine, theirs) in [(&mut self.skipped, other.skipped), (&mut self.repaired, other.repaired)] {
+            for (reason, o) in theirs {
+                let s = mine.entry(reason).or_default();
+                s.count += o.count;
+                for e in o.examples {
+                    if s.examples.len() < MAX_EXAMPLES {
+                        s.examples.push(e);
+                    }
                 }
             }
         }

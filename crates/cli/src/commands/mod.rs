@@ -160,6 +160,11 @@ pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize, se
         let reasons: Vec<String> = r.skipped.iter().map(|(k, s)| format!("{k}: {}", s.count)).collect();
         line.push_str(&format!(" ({})", reasons.join(", ")));
     }
+    let repaired = r.repaired_total();
+    if repaired > 0 {
+        let reasons: Vec<String> = r.repaired.iter().map(|(k, s)| format!("{k}: {}", s.count)).collect();
+        line.push_str(&format!(", {repaired} repaired ({})", reasons.join(", ")));
+    }
     let hits: usize = sets.iter().map(|s| s.rows.len()).sum();
     let firing = sets.iter().filter(|s| !s.rows.is_empty()).count();
     line.push_str(&format!(
@@ -169,9 +174,11 @@ pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize, se
     ));
     eprintln!("{line}");
     if args.verbose {
-        for (reason, s) in &r.skipped {
-            for ex in &s.examples {
-                eprintln!("  skipped ({reason}) {ex}");
+        for (what, map) in [("skipped", &r.skipped), ("repaired", &r.repaired)] {
+            for (reason, s) in map {
+                for ex in &s.examples {
+                    eprintln!("  {what} ({reason}) {ex}");
+                }
             }
         }
     }

@@ -202,26 +202,32 @@ fn unescape(s: &str) -> String {
     }
 }
 
-fn system_attr(ev: &mut Event, element: &str, key: &str, value: String) {
-    let field = match (element, key) {
-        ("Provider", "Name") => {
-            ev.push("ProviderName", value.clone());
-            "Name"
-        }
+/// The field a `<System>` element attribute becomes (`Provider/@Name` -> `Name`, ...), shared
+/// by the full and the fast extractor so they cannot drift. `Provider/@Name` also gives
+/// `ProviderName`, and `TimeCreated/@SystemTime` is `_time`; callers handle both.
+pub(crate) fn system_attr_field(element: &str, key: &str) -> Option<&'static str> {
+    Some(match (element, key) {
+        ("Provider", "Name") => "Name",
         ("Provider", "Guid") => "Guid",
         ("Provider", "EventSourceName") => "EventSourceName",
         ("EventID", "Qualifiers") => "Qualifiers",
-        ("TimeCreated", "SystemTime") => {
-            ev.time = timefmt::parse_iso(&value);
-            "SystemTime"
-        }
+        ("TimeCreated", "SystemTime") => "SystemTime",
         ("Correlation", "ActivityID") => "ActivityID",
         ("Correlation", "RelatedActivityID") => "RelatedActivityID",
         ("Execution", "ProcessID") => "ProcessID",
         ("Execution", "ThreadID") => "ThreadID",
         ("Security", "UserID") => "UserID",
-        _ => return,
-    };
+        _ => return None,
+    })
+}
+
+fn system_attr(ev: &mut Event, element: &str, key: &str, value: String) {
+    let Some(field) = system_attr_field(element, key) else { return };
+    match field {
+        "Name" => ev.push("ProviderName", value.clone()),
+        "SystemTime" => ev.time = timefmt::parse_iso(&value),
+        _ => {}
+    }
     if !value.is_empty() {
         ev.push(field, value);
     }

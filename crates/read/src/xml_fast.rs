@@ -318,27 +318,14 @@ fn system<'a>(c: &mut Cursor<'a>, out: &mut Sink, channel: &mut &'a str, compute
     }
 }
 
-/// Same mapping as the full extractor's `system_attr`.
+/// Same mapping as the full extractor's `system_attr` (the table is shared).
 fn system_attr(out: &mut Sink, element: &str, key: &str, value: &str) {
-    let field = match (element, key) {
-        ("Provider", "Name") => {
-            out.push("ProviderName", value);
-            "Name"
-        }
-        ("Provider", "Guid") => "Guid",
-        ("Provider", "EventSourceName") => "EventSourceName",
-        ("EventID", "Qualifiers") => "Qualifiers",
-        ("TimeCreated", "SystemTime") => {
-            out.ev.time = timefmt::parse_iso(value);
-            "SystemTime"
-        }
-        ("Correlation", "ActivityID") => "ActivityID",
-        ("Correlation", "RelatedActivityID") => "RelatedActivityID",
-        ("Execution", "ProcessID") => "ProcessID",
-        ("Execution", "ThreadID") => "ThreadID",
-        ("Security", "UserID") => "UserID",
-        _ => return,
-    };
+    let Some(field) = crate::xml::system_attr_field(element, key) else { return };
+    match field {
+        "Name" => out.push("ProviderName", value),
+        "SystemTime" => out.ev.time = timefmt::parse_iso(value),
+        _ => {}
+    }
     if !value.is_empty() {
         out.push(field, value);
     }

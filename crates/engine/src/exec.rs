@@ -7,7 +7,8 @@
 use crate::agg::{AggInput, AggState};
 use crate::error::ExecError;
 use crate::eval::EvalContext;
-use crate::ops::stats::{for_each_key, Groups, KeyPart};
+use crate::ops::stats::{for_each_key, key_count, Groups, KeyPart};
+use crate::symbols::{Symbols, Translation};
 use crate::plan::{EventScan, Query, Scan, Source, Stage};
 use crate::predicate::{FieldRef, FoldCache, FoldedRow};
 use crate::prefilter::{ScanIndex, Scratch};
@@ -44,6 +45,13 @@ pub struct Engine {
 #[derive(Debug)]
 pub struct ScanState {
     accs: Vec<Vec<ScanAcc>>,
+    /// Texts of every group key of this thread, shared by all queries.
+    symbols: Symbols,
+    /// The current row's column texts as symbol ids (`u32::MAX`: not interned yet), so a
+    /// column many queries group by is hashed once per row.
+    col_ids: Vec<u32>,
+    /// Whether any row or event reached this state (an untouched state merges for free).
+    touched: bool,
     /// Scratch for the prefilter, reused across rows.
     scratch: Scratch,
     fold: std::cell::RefCell<FoldCache>,
@@ -118,6 +126,9 @@ impl Engine {
                         .collect()
                 })
                 .collect(),
+            symbols: Symbols::default(),
+            col_ids: Vec::new(),
+            touched: false,
             scratch: Scratch::default(),
             fold: Default::default(),
         }
@@ -130,6 +141,13 @@ impl Engine {
         };
         let mut scratch = std::mem::take(&mut state.scratch);
         index.candidates(row, &mut scratch);
+        if scratch.candidates.is_empty() {
+            state.scratch = scratch;
+            return;
+        }
+        state.touched = true;
+        state.col_ids.clear();
+        state.col_ids.resize(row.values.len(), u32::MAX);
         state.fold.get_mut().reset(row.values.len());
         let fold = std::mem::take(&mut state.fold);
         let folded = FoldedRow { row, cache: &fold };
@@ -140,37 +158,23 @@ impl Engine {
             }
             // tstats reports _time in whole seconds.
             let secs = row.time.div_euclid(1_000_000);
-            let time_text = scan.by.iter().any(|(_, f)| *f == FieldRef::Time).then(|| {
-                let t = match scan.span {
-                    Some(span) => row.time.div_euclid(span) * span / 1_000_000,
-                    None => secs,
-                };
-                t.to_string()
-            });
-            let mut numbers: Vec<String> = Vec::new();
-            for (_, f) in &scan.by {
-                if let FieldRef::Column(i) = f {
-                    if let Some(Value::Num(n)) = row.values.get(*i) {
-                        numbers.push(format_num(*n));
-                    }
-                }
-            }
-            // Key parts borrow the row: no allocation unless the group is new.
+            // Key parts are symbol ids: no allocation unless a text or a group is new.
             let mut parts = Vec::with_capacity(scan.by.len());
-            let mut nums = numbers.iter();
             let mut dropped = false;
             for (_, f) in &scan.by {
                 let part = match f {
-                    FieldRef::Column(i) => match row.values.get(*i) {
-                        Some(Value::Str(s)) => Some(KeyPart::One(s.as_str())),
-                        Some(Value::Multi(items)) if !items.is_empty() => Some(KeyPart::Many(items.as_slice())),
-                        Some(Value::Num(_)) => nums.next().map(|n| KeyPart::One(n.as_str())),
-                        _ => None,
-                    },
-                    FieldRef::Time => time_text.as_deref().map(KeyPart::One),
+                    FieldRef::Column(i) => column_part(row, *i, &mut state.col_ids, &mut state.symbols),
+                    FieldRef::Time => {
+                        let t = match scan.span {
+                            Some(span) => row.time.div_euclid(span) * span / 1_000_000,
+                            None => secs,
+                        };
+                        let mut buf = [0u8; 24];
+                        Some(KeyPart::One(state.symbols.intern(decimal(t, &mut buf))))
+                    }
                     _ => None,
                 };
-                match part.or_else(|| scan.fillnull.as_deref().map(KeyPart::One)) {
+                match part.or_else(|| scan.fillnull.as_deref().map(|f| KeyPart::One(state.symbols.intern(f)))) {
                     Some(p) => parts.push(p),
                     None => {
                         // A null by-field without fillnull_value drops the row, as in Splunk.
@@ -183,16 +187,12 @@ impl Engine {
                 continue;
             }
             let ScanAcc::Groups(groups) = &mut state.accs[qi][si] else { continue };
-            let combinations = parts.iter().fold(1usize, |n, p| match p {
-                KeyPart::Many(items) => n.saturating_mul(items.len()),
-                KeyPart::One(_) => n,
-            });
-            if combinations > crate::ops::stats::MAX_GROUPS {
+            if key_count(&parts) > crate::ops::stats::MAX_GROUPS {
                 groups.overflow = true;
                 continue;
             }
             for_each_key(&parts, |key| {
-                let states = groups.entry_ref(key, &scan.aggs);
+                let states = groups.entry(key, &scan.aggs);
                 for (st, spec) in states.iter_mut().zip(&scan.aggs) {
                     feed_row_agg(st, spec, row, secs);
                 }
@@ -206,6 +206,7 @@ impl Engine {
     pub fn on_event(&self, state: &mut ScanState, ev: &Event) {
         let mut scratch = std::mem::take(&mut state.scratch);
         self.event_index.candidates(ev, &mut scratch);
+        state.touched |= !scratch.candidates.is_empty();
         for &(qi, si) in scratch.candidates.iter().filter_map(|&k| self.event_scans.get(k)) {
             let Scan::Events(scan) = &self.queries[qi].scans[si] else { continue };
             if !scan.pred.eval(ev) {
@@ -228,7 +229,7 @@ impl Engine {
             match (&mut state.accs[qi][si], &scan.stats) {
                 (ScanAcc::Groups(groups), Some(stats)) => {
                     for row in &rows {
-                        stats.add(groups, row, &self.scan_ctx);
+                        stats.add(groups, &mut state.symbols, row, &self.scan_ctx);
                     }
                 }
                 (ScanAcc::Events(v), _) => {
@@ -243,13 +244,26 @@ impl Engine {
     }
 
     /// Combines another thread's state into `into`.
-    pub fn merge(&self, into: &mut ScanState, other: ScanState) {
+    pub fn merge(&self, into: &mut ScanState, mut other: ScanState) {
+        if !other.touched {
+            return;
+        }
+        if !into.touched {
+            // The scratch buffers stay; everything accumulated moves.
+            std::mem::swap(&mut into.accs, &mut other.accs);
+            std::mem::swap(&mut into.symbols, &mut other.symbols);
+            into.touched = true;
+            return;
+        }
+        let mut tr = Translation::new(&other.symbols);
         for (qi, (mine, theirs)) in into.accs.iter_mut().zip(other.accs).enumerate() {
             for (si, (m, t)) in mine.iter_mut().zip(theirs).enumerate() {
                 match (m, t) {
                     (ScanAcc::Groups(g), ScanAcc::Groups(o)) => match &self.queries[qi].scans[si] {
-                        Scan::Tstats(scan) => g.merge(o, &scan.aggs),
-                        Scan::Events(EventScan { stats: Some(stats), .. }) => g.merge(o, &stats.aggs),
+                        Scan::Tstats(scan) => g.merge(o, &mut tr, &mut into.symbols, &scan.aggs),
+                        Scan::Events(EventScan { stats: Some(stats), .. }) => {
+                            g.merge(o, &mut tr, &mut into.symbols, &stats.aggs)
+                        }
                         _ => {}
                     },
                     (ScanAcc::Events(e), ScanAcc::Events(o)) => e.extend(o),
@@ -263,6 +277,7 @@ impl Engine {
     pub fn finish(&self, state: ScanState, ctx: &EvalContext) -> Vec<QueryOutput> {
         use rayon::prelude::*;
         // Queries are independent after the scan; results keep the query order.
+        let symbols = &state.symbols;
         self.queries
             .par_iter()
             .zip(state.accs.into_par_iter())
@@ -284,7 +299,7 @@ impl Engine {
                     .scans
                     .iter()
                     .zip(accs)
-                    .map(|(scan, acc)| Some(scan_rows(scan, acc)))
+                    .map(|(scan, acc)| Some(scan_rows(scan, acc, symbols)))
                     .collect();
                 let mut runner = Runner::new(scans, ctx);
                 let result = if let Some(e) = overflow {
@@ -299,6 +314,45 @@ impl Engine {
                 QueryOutput { name: q.name.clone(), result, finish_time: started.elapsed() }
             })
             .collect()
+    }
+}
+
+/// `n` in decimal, written into `buf` (no allocation per row).
+fn decimal(n: i64, buf: &mut [u8; 24]) -> &str {
+    let mut i = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+}
+
+/// A dataset column as a key part, interning its text once per row.
+fn column_part(row: &DatasetRow, i: usize, cache: &mut [u32], symbols: &mut Symbols) -> Option<KeyPart> {
+    match row.values.get(i)? {
+        Value::Multi(items) if items.is_empty() => None,
+        Value::Multi(items) => Some(KeyPart::Many(items.iter().map(|s| symbols.intern(s)).collect())),
+        Value::Null => None,
+        v => {
+            let slot = cache.get_mut(i)?;
+            if *slot == u32::MAX {
+                *slot = match v {
+                    Value::Num(n) => symbols.intern(&format_num(*n)),
+                    Value::Str(s) => symbols.intern(s),
+                    _ => return None,
+                };
+            }
+            Some(KeyPart::One(*slot))
+        }
     }
 }
 
@@ -352,18 +406,18 @@ fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) -> Record {
     r
 }
 
-fn scan_rows(scan: &Scan, acc: ScanAcc) -> Vec<Record> {
+fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Vec<Record> {
     match (scan, acc) {
         (Scan::Tstats(t), ScanAcc::Groups(g)) => {
             let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
-            let mut rows = g.finish(&names, &t.aggs);
+            let mut rows = g.finish(symbols, &names, &t.aggs);
             if names.is_empty() && rows.is_empty() {
                 // `tstats count` over nothing is one row with count 0, as in Splunk.
-                rows = Groups::default().finish_empty(&t.aggs);
+                rows = Groups::finish_empty(&t.aggs);
             }
             rows
         }
-        (Scan::Events(EventScan { stats: Some(stats), .. }), ScanAcc::Groups(g)) => stats.finish(g),
+        (Scan::Events(EventScan { stats: Some(stats), .. }), ScanAcc::Groups(g)) => stats.finish(g, symbols),
         (_, ScanAcc::Events(mut v)) => {
             // Splunk returns events newest first (stable: ties keep input order).
             v.sort_by(|a, b| b.0.cmp(&a.0));
@@ -399,5 +453,17 @@ impl<'a> Runner<'a> {
             rows = crate::ops::apply(op, rows, self)?;
         }
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimal_matches_to_string() {
+        for n in [0i64, 7, -7, 1_700_000_000, i64::MAX, i64::MIN, -1] {
+            assert_eq!(decimal(n, &mut [0u8; 24]), n.to_string());
+        }
     }
 }

@@ -5,10 +5,10 @@ use crate::error::{ExecError, PlanError};
 use crate::eval::{EvalContext, Scope};
 use crate::plan::plan_agg;
 use crate::predicate::FieldRef;
+use crate::symbols::{Symbols, Translation};
 use hashbrown::{DefaultHashBuilder, HashTable};
-use std::sync::Arc;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use vigil_model::{Micros, Record, Value};
 use vigil_spl::ast::{Span, Stats};
 
@@ -23,63 +23,28 @@ pub(crate) struct StatsOp {
 /// instead of exhausting memory.
 pub const MAX_GROUPS: usize = 5_000_000;
 
-/// How many group keys [`group_keys`] would make for these by-values (saturating).
-pub(crate) fn key_count(values: &[Value]) -> usize {
-    values.iter().fold(1usize, |n, v| match v {
-        Value::Multi(items) => n.saturating_mul(items.len()),
-        _ => n,
+/// One by-field's contribution to group keys: a single interned text or a multivalue's items.
+pub(crate) enum KeyPart {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+/// How many keys these parts make (saturating): the product of the multivalue lengths.
+pub(crate) fn key_count(parts: &[KeyPart]) -> usize {
+    parts.iter().fold(1usize, |n, p| match p {
+        KeyPart::Many(items) => n.saturating_mul(items.len()),
+        KeyPart::One(_) => n,
     })
 }
 
-/// Group keys for one row: the cartesian product of the by-fields' items (a multivalue
-/// by-field puts the row in one group per item). `None` when a by-field is null and there is
-/// no fill value, which drops the row, as Splunk does.
-pub(crate) fn group_keys(values: &[Value], fill: Option<&str>) -> Option<Vec<Vec<String>>> {
-    if key_count(values) > MAX_GROUPS {
-        return None;
-    }
-    let mut keys: Vec<Vec<String>> = vec![Vec::with_capacity(values.len())];
-    for v in values {
-        let items: Vec<String> = match v {
-            Value::Null => vec![fill?.to_string()],
-            v => v.items().into_iter().map(|s| s.into_owned()).collect(),
-        };
-        if items.len() == 1 {
-            for k in &mut keys {
-                k.push(items[0].clone());
-            }
-        } else {
-            keys = keys
-                .into_iter()
-                .flat_map(|k| {
-                    items.iter().map(move |i| {
-                        let mut k = k.clone();
-                        k.push(i.clone());
-                        k
-                    })
-                })
-                .collect();
-        }
-    }
-    Some(keys)
-}
-
-/// One by-field's contribution to group keys: a single text or a multivalue's items.
-pub(crate) enum KeyPart<'a> {
-    One(&'a str),
-    Many(&'a [String]),
-}
-
 /// Calls `f` with every key of the cartesian product of `parts` (one key unless a part is
-/// multivalue), borrowing the texts.
-pub(crate) fn for_each_key<'a>(parts: &[KeyPart<'a>], mut f: impl FnMut(&[&'a str])) {
-    let mut key: Vec<&'a str> = parts
-        .iter()
-        .map(|p| match p {
-            KeyPart::One(s) => *s,
-            KeyPart::Many(items) => items.first().map(String::as_str).unwrap_or(""),
-        })
-        .collect();
+/// multivalue): a multivalue by-field puts the row in one group per item.
+pub(crate) fn for_each_key(parts: &[KeyPart], mut f: impl FnMut(&[u32])) {
+    let first = |p: &KeyPart| match p {
+        KeyPart::One(id) => *id,
+        KeyPart::Many(items) => items.first().copied().unwrap_or(0),
+    };
+    let mut key: Vec<u32> = parts.iter().map(first).collect();
     let mut idx = vec![0usize; parts.len()];
     loop {
         f(&key);
@@ -93,26 +58,39 @@ pub(crate) fn for_each_key<'a>(parts: &[KeyPart<'a>], mut f: impl FnMut(&[&'a st
             if let KeyPart::Many(items) = &parts[i] {
                 if idx[i] + 1 < items.len() {
                     idx[i] += 1;
-                    key[i] = &items[idx[i]];
+                    key[i] = items[idx[i]];
                     break;
                 }
                 idx[i] = 0;
-                key[i] = items.first().map(String::as_str).unwrap_or("");
+                key[i] = first(&parts[i]);
             }
         }
     }
 }
 
+/// The key parts of a result row's by-fields, or `None` when one is null (no fill value):
+/// such a row is dropped, as in Splunk.
+fn row_key_parts(by: &[String], row: &Record, symbols: &mut Symbols) -> Option<Vec<KeyPart>> {
+    by.iter()
+        .map(|b| match row.value(b) {
+            Value::Null => None,
+            Value::Multi(items) if items.is_empty() => None,
+            Value::Multi(items) => Some(KeyPart::Many(items.iter().map(|i| symbols.intern(i)).collect())),
+            v => Some(KeyPart::One(symbols.intern(&v.as_text().unwrap_or_default()))),
+        })
+        .collect()
+}
+
+type Group = (Box<[u32]>, Vec<AggState>);
+
 /// Groups and their aggregation states.
 ///
-/// Keys are looked up by borrowed parts (`&[&str]`), so a row of an existing group costs a
-/// hash and a comparison, with no allocation; the owned key is built only for a new group.
+/// A key is an array of ids in a [`Symbols`] table owned by the caller (shared by every
+/// query of a thread), so finding a group hashes and compares a few integers, and a new
+/// group allocates its id array and states only.
 pub(crate) struct Groups {
-    table: HashTable<(Vec<Arc<str>>, Vec<AggState>)>,
+    table: HashTable<Group>,
     hasher: DefaultHashBuilder,
-    /// Key texts shared between groups (the same host or user recurs in many groups), so a
-    /// new group allocates only the texts not seen before.
-    interner: hashbrown::HashSet<Arc<str>>,
     /// Most groups kept ([`MAX_GROUPS`]); rows for further new groups are dropped and
     /// `overflow` is set, which fails the query (memory stays bounded meanwhile).
     limit: usize,
@@ -133,34 +111,9 @@ impl Default for Groups {
     }
 }
 
-/// The shared copy of `text`, added when new.
-fn intern(interner: &mut hashbrown::HashSet<Arc<str>>, text: &str) -> Arc<str> {
-    if let Some(t) = interner.get(text) {
-        return t.clone();
-    }
-    let t: Arc<str> = Arc::from(text);
-    interner.insert(t.clone());
-    t
-}
-
-fn hash_key<S: AsRef<str>>(hasher: &DefaultHashBuilder, key: &[S]) -> u64 {
-    let mut h = hasher.build_hasher();
-    for part in key {
-        part.as_ref().hash(&mut h);
-    }
-    h.finish()
-}
-
 impl Groups {
     pub fn with_limit(limit: usize) -> Groups {
-        Groups {
-            table: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
-            interner: hashbrown::HashSet::new(),
-            limit,
-            overflow: false,
-            spill: Vec::new(),
-        }
+        Groups { table: HashTable::new(), hasher: DefaultHashBuilder::default(), limit, overflow: false, spill: Vec::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -171,20 +124,12 @@ impl Groups {
         self.table.is_empty()
     }
 
-    pub fn entry(&mut self, key: Vec<String>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
-        let parts: Vec<&str> = key.iter().map(String::as_str).collect();
-        self.entry_ref(&parts, aggs)
-    }
-
-    /// The states of the group with key `parts`, created if new.
-    pub fn entry_ref(&mut self, parts: &[&str], aggs: &[AggSpec]) -> &mut Vec<AggState> {
-        let h = hash_key(&self.hasher, parts);
-        let eq = |(k, _): &(Vec<Arc<str>>, Vec<AggState>)| {
-            k.len() == parts.len() && k.iter().zip(parts).all(|(a, b)| a.as_ref() == *b)
-        };
+    /// The states of the group with this key, created if new.
+    pub fn entry(&mut self, key: &[u32], aggs: &[AggSpec]) -> &mut Vec<AggState> {
+        let h = self.hasher.hash_one(key);
+        let eq = |(k, _): &Group| **k == *key;
         if self.table.find(h, eq).is_none() {
-            let key = parts.iter().map(|p| intern(&mut self.interner, p)).collect();
-            return self.insert_new(h, key, aggs);
+            return self.insert_new(h, key.into(), aggs);
         }
         match self.table.find_mut(h, eq) {
             Some((_, states)) => states,
@@ -192,7 +137,7 @@ impl Groups {
         }
     }
 
-    fn insert_new(&mut self, h: u64, key: Vec<Arc<str>>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
+    fn insert_new(&mut self, h: u64, key: Box<[u32]>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
         if self.table.len() >= self.limit {
             self.overflow = true;
             self.spill = aggs.iter().map(|a| AggState::new(a.func)).collect();
@@ -200,13 +145,15 @@ impl Groups {
         }
         let hasher = &self.hasher;
         let states = aggs.iter().map(|a| AggState::new(a.func)).collect();
-        &mut self.table.insert_unique(h, (key, states), |(k, _)| hash_key(hasher, k)).into_mut().1
+        &mut self.table.insert_unique(h, (key, states), |(k, _)| hasher.hash_one(&**k)).into_mut().1
     }
 
-    pub fn merge(&mut self, other: Groups, aggs: &[AggSpec]) {
+    /// Adds another thread's groups, whose ids `tr` translates into `symbols`.
+    pub fn merge(&mut self, other: Groups, tr: &mut Translation, symbols: &mut Symbols, aggs: &[AggSpec]) {
         self.overflow |= other.overflow;
         for (k, states) in other.table {
-            let h = hash_key(&self.hasher, &k);
+            let k: Box<[u32]> = k.iter().map(|&id| tr.id(symbols, id)).collect();
+            let h = self.hasher.hash_one(&*k);
             let full = self.table.len() >= self.limit;
             match self.table.find_mut(h, |(mine, _)| *mine == k) {
                 Some((_, mine)) => {
@@ -216,30 +163,30 @@ impl Groups {
                 }
                 None if full => self.overflow = true,
                 None => {
-                    let k: Vec<Arc<str>> = k.iter().map(|p| intern(&mut self.interner, p)).collect();
                     let hasher = &self.hasher;
-                    self.table.insert_unique(h, (k, states), |(k, _)| hash_key(hasher, k));
+                    self.table.insert_unique(h, (k, states), |(k, _)| hasher.hash_one(&**k));
                 }
             }
         }
     }
 
     /// The single row an aggregation without by-fields yields over no input.
-    pub fn finish_empty(mut self, aggs: &[AggSpec]) -> Vec<Record> {
-        self.entry(Vec::new(), aggs);
-        self.finish(&[], aggs)
+    pub fn finish_empty(aggs: &[AggSpec]) -> Vec<Record> {
+        let mut g = Groups::default();
+        g.entry(&[], aggs);
+        g.finish(&Symbols::default(), &[], aggs)
     }
 
     /// Result rows sorted by key (Splunk sorts stats output by the by-fields).
-    pub fn finish(self, by_names: &[String], aggs: &[AggSpec]) -> Vec<Record> {
-        let mut groups: Vec<(Vec<Arc<str>>, Vec<AggState>)> = self.table.into_iter().collect();
-        groups.sort_by(|a, b| a.0.cmp(&b.0));
+    pub fn finish(self, symbols: &Symbols, by_names: &[String], aggs: &[AggSpec]) -> Vec<Record> {
+        let mut groups: Vec<Group> = self.table.into_iter().collect();
+        groups.sort_by(|a, b| a.0.iter().map(|&id| symbols.text(id)).cmp(b.0.iter().map(|&id| symbols.text(id))));
         groups
             .into_iter()
             .map(|(key, states)| {
                 let mut r = Record::with_capacity(key.len() + states.len());
-                for (name, v) in by_names.iter().zip(key) {
-                    r.push_new(name.clone(), Value::Str(v.to_string()));
+                for (name, &id) in by_names.iter().zip(key.iter()) {
+                    r.push_new(name.clone(), Value::Str(symbols.text(id).to_string()));
                 }
                 for (spec, st) in aggs.iter().zip(states) {
                     // An aggregate named like a by-field replaces it, as in Splunk.
@@ -337,48 +284,35 @@ impl StatsOp {
     }
 
     /// Adds one row to `groups` (bounded by the groups' limit, which marks overflow).
-    pub fn add(&self, groups: &mut Groups, row: &Record, ctx: &EvalContext) {
-        let by_vals: Vec<Value> = self.by.iter().map(|b| row.value(b).clone()).collect();
-        if key_count(&by_vals).saturating_add(groups.len()) > MAX_GROUPS {
+    pub fn add(&self, groups: &mut Groups, symbols: &mut Symbols, row: &Record, ctx: &EvalContext) {
+        let Some(parts) = row_key_parts(&self.by, row, symbols) else { return };
+        if key_count(&parts).saturating_add(groups.len()) > MAX_GROUPS {
             groups.overflow = true;
             return;
         }
-        let Some(keys) = group_keys(&by_vals, None) else { return };
-        for key in keys {
-            feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx);
-        }
+        for_each_key(&parts, |key| feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx));
     }
 
     /// The result rows of groups accumulated with [`StatsOp::add`].
-    pub fn finish(&self, groups: Groups) -> Vec<Record> {
+    pub fn finish(&self, groups: Groups, symbols: &Symbols) -> Vec<Record> {
         if self.by.is_empty() && groups.is_empty() {
             // `stats count` over nothing is one row with count 0, as in Splunk.
-            return Groups::default().finish_empty(&self.aggs);
+            return Groups::finish_empty(&self.aggs);
         }
-        groups.finish(&self.by, &self.aggs)
+        groups.finish(symbols, &self.by, &self.aggs)
     }
 
     pub fn stats(&self, rows: Vec<Record>, ctx: &EvalContext) -> Result<Vec<Record>, ExecError> {
-        {
-            let mut groups = Groups::default();
-            let mut by_vals = Vec::with_capacity(self.by.len());
-            for row in &rows {
-                by_vals.clear();
-                by_vals.extend(self.by.iter().map(|b| row.value(b).clone()));
-                if key_count(&by_vals).saturating_add(groups.len()) > MAX_GROUPS {
-                    return Err(too_many_groups(&self.by));
-                }
-                let Some(keys) = group_keys(&by_vals, None) else { continue };
-                for key in keys {
-                    feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx);
-                }
+        let mut groups = Groups::default();
+        let mut symbols = Symbols::default();
+        for row in &rows {
+            let Some(parts) = row_key_parts(&self.by, row, &mut symbols) else { continue };
+            if key_count(&parts).saturating_add(groups.len()) > MAX_GROUPS {
+                return Err(too_many_groups(&self.by));
             }
-            if self.by.is_empty() && groups.is_empty() {
-                // `stats count` over nothing is one row with count 0, as in Splunk.
-                return Ok(Groups::default().finish_empty(&self.aggs));
-            }
-            Ok(groups.finish(&self.by, &self.aggs))
+            for_each_key(&parts, |key| feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx));
         }
+        Ok(self.finish(groups, &symbols))
     }
 
     pub fn eventstats(&self, mut rows: Vec<Record>, ctx: &EvalContext) -> Result<Vec<Record>, ExecError> {
@@ -414,14 +348,11 @@ mod tests {
 
     #[test]
     fn keys_are_the_cartesian_product() {
-        let a = vec!["x".to_string(), "y".to_string()];
         let mut keys = Vec::new();
-        for_each_key(&[KeyPart::One("h"), KeyPart::Many(&a), KeyPart::One("z")], |k| {
-            keys.push(k.join("|"))
-        });
-        assert_eq!(keys, ["h|x|z", "h|y|z"]);
+        for_each_key(&[KeyPart::One(7), KeyPart::Many(vec![1, 2]), KeyPart::One(9)], |k| keys.push(k.to_vec()));
+        assert_eq!(keys, [vec![7, 1, 9], vec![7, 2, 9]]);
         let mut n = 0;
-        for_each_key(&[KeyPart::Many(&a), KeyPart::Many(&a)], |_| n += 1);
+        for_each_key(&[KeyPart::Many(vec![1, 2]), KeyPart::Many(vec![3, 4])], |_| n += 1);
         assert_eq!(n, 4);
     }
     use crate::agg::AggFunc;
@@ -429,21 +360,24 @@ mod tests {
     #[test]
     fn groups_past_the_limit_set_overflow_and_stay_bounded() {
         let aggs = [AggSpec { func: AggFunc::Count, input: AggInput::Rows, name: "count".into() }];
+        let mut syms = Symbols::default();
         let mut g = Groups::with_limit(3);
         for i in 0..10 {
-            g.entry(vec![i.to_string()], &aggs)[0].add_row();
+            let id = syms.intern(&i.to_string());
+            g.entry(&[id], &aggs)[0].add_row();
         }
         assert!(g.overflow);
         assert_eq!(g.len(), 3);
         // Existing groups still count.
-        g.entry(vec!["0".into()], &aggs)[0].add_row();
+        g.entry(&[syms.intern("0")], &aggs)[0].add_row();
+        let mut other_syms = Symbols::default();
         let mut other = Groups::with_limit(3);
-        other.entry(vec!["new".into()], &aggs);
+        other.entry(&[other_syms.intern("new")], &aggs);
         let mut fresh = Groups::with_limit(3);
         for k in ["a", "b", "c"] {
-            fresh.entry(vec![k.into()], &aggs);
+            fresh.entry(&[syms.intern(k)], &aggs);
         }
-        fresh.merge(other, &aggs);
+        fresh.merge(other, &mut Translation::new(&other_syms), &mut syms, &aggs);
         assert!(fresh.overflow && fresh.len() == 3);
     }
 }

@@ -1,0 +1,134 @@
+//! Interned texts for group keys.
+//!
+//! One table per scan state (one per thread), shared by every query's groups: a command line
+//! that 25 detections group by is stored once, and a group key is a short array of `u32` ids,
+//! hashed and compared without touching the texts.
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
+
+/// Texts live in large shared buffers, not one allocation each.
+const CHUNK_BYTES: usize = 1 << 20;
+
+#[derive(Default)]
+pub(crate) struct Symbols {
+    /// ids, hashed by their text.
+    table: HashTable<u32>,
+    /// id -> (chunk, start, length).
+    spans: Vec<(u32, u32, u32)>,
+    chunks: Vec<String>,
+    hasher: DefaultHashBuilder,
+}
+
+impl std::fmt::Debug for Symbols {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Symbols({} texts)", self.spans.len())
+    }
+}
+
+impl Symbols {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn text(&self, id: u32) -> &str {
+        let (c, start, len) = self.spans[id as usize];
+        &self.chunks[c as usize][start as usize..start as usize + len as usize]
+    }
+
+    /// The id of `text`, added when new.
+    pub fn intern(&mut self, text: &str) -> u32 {
+        let h = self.hasher.hash_one(text);
+        let (spans, chunks) = (&self.spans, &self.chunks);
+        let text_of = |id: u32| {
+            let (c, start, len) = spans[id as usize];
+            &chunks[c as usize][start as usize..start as usize + len as usize]
+        };
+        if let Some(&id) = self.table.find(h, |&id| text_of(id) == text) {
+            return id;
+        }
+        let id = self.spans.len() as u32;
+        let span = self.store(text);
+        self.spans.push(span);
+        let (spans, chunks, hasher) = (&self.spans, &self.chunks, &self.hasher);
+        self.table.insert_unique(h, id, |&id| {
+            let (c, start, len) = spans[id as usize];
+            hasher.hash_one(&chunks[c as usize][start as usize..start as usize + len as usize])
+        });
+        id
+    }
+
+    fn store(&mut self, text: &str) -> (u32, u32, u32) {
+        let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= text.len());
+        if !fits {
+            self.chunks.push(String::with_capacity(CHUNK_BYTES.max(text.len())));
+        }
+        let c = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[c];
+        let start = chunk.len();
+        chunk.push_str(text);
+        (c as u32, start as u32, text.len() as u32)
+    }
+}
+
+/// Translates ids of another table into this one's, each id once.
+pub(crate) struct Translation<'a> {
+    from: &'a Symbols,
+    map: Vec<u32>,
+}
+
+impl<'a> Translation<'a> {
+    pub fn new(from: &'a Symbols) -> Translation<'a> {
+        Translation { from, map: vec![u32::MAX; from.len()] }
+    }
+
+    pub fn id(&mut self, into: &mut Symbols, id: u32) -> u32 {
+        let slot = &mut self.map[id as usize];
+        if *slot == u32::MAX {
+            *slot = into.intern(self.from.text(id));
+        }
+        *slot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_text_same_id() {
+        let mut s = Symbols::default();
+        let a = s.intern("cmd.exe /c whoami");
+        let b = s.intern("powershell.exe");
+        assert_ne!(a, b);
+        assert_eq!(s.intern("cmd.exe /c whoami"), a);
+        assert_eq!(s.text(a), "cmd.exe /c whoami");
+        assert_eq!(s.text(b), "powershell.exe");
+        assert_eq!(s.intern(""), s.intern(""));
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn texts_survive_many_chunks() {
+        let mut s = Symbols::default();
+        let big = "x".repeat(CHUNK_BYTES + 10);
+        let ids: Vec<u32> = (0..3000).map(|i| s.intern(&format!("{i}-{}", "y".repeat(i % 700)))).collect();
+        let b = s.intern(&big);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(s.text(*id), format!("{i}-{}", "y".repeat(i % 700)));
+        }
+        assert_eq!(s.text(b), big);
+    }
+
+    #[test]
+    fn translation_maps_between_tables() {
+        let mut a = Symbols::default();
+        let mut b = Symbols::default();
+        b.intern("only in b");
+        let x = a.intern("shared");
+        let mut t = Translation::new(&a);
+        let y = t.id(&mut b, x);
+        assert_eq!(b.text(y), "shared");
+        assert_eq!(t.id(&mut b, x), y);
+    }
+}

@@ -295,13 +295,38 @@ impl Engine {
                     ))),
                     _ => None,
                 });
+                let mut accs: Vec<Option<ScanAcc>> = accs.into_iter().map(Some).collect();
+                // A scan an inner join filters is built after the join's subsearch has run.
+                let semi = semi_join_scan(q, &accs);
                 let scans = q
                     .scans
                     .iter()
-                    .zip(accs)
-                    .map(|(scan, acc)| Some(scan_rows(scan, acc, symbols)))
+                    .zip(&mut accs)
+                    .enumerate()
+                    .map(|(i, (scan, acc))| match semi {
+                        Some((si, _)) if si == i => None,
+                        _ => acc.take().map(|acc| scan_rows(scan, acc, symbols)),
+                    })
                     .collect();
                 let mut runner = Runner::new(scans, ctx);
+                if let Some((si, sj)) = semi {
+                    if let (Some(ScanAcc::Groups(g)), Scan::Tstats(t)) = (accs[si].take(), &q.scans[si]) {
+                        let rows = match runner.run_stage(&sj.join.sub) {
+                            Ok(sub_rows) => {
+                                let keys = crate::semijoin::key_set(sj.join, &sub_rows, |t| symbols.get(t));
+                                runner.precomputed.push((&*sj.join.sub as *const Stage, sub_rows));
+                                let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+                                g.finish_where(symbols, &names, &t.aggs, |key| {
+                                    let k: Vec<u32> = sj.columns.iter().map(|&c| key[c]).collect();
+                                    keys.contains(&k)
+                                })
+                            }
+                            // The join reports the error when it runs the subsearch again.
+                            Err(_) => Vec::new(),
+                        };
+                        runner.scans[si] = Some(rows);
+                    }
+                }
                 let result = if let Some(e) = overflow {
                     Err(e)
                 } else if hit_limit {
@@ -315,6 +340,19 @@ impl Engine {
             })
             .collect()
     }
+}
+
+/// The root stage's tstats scan that an inner join right after it can filter (see
+/// [`crate::semijoin`]), with how.
+fn semi_join_scan<'q>(q: &'q Query, accs: &[Option<ScanAcc>]) -> Option<(usize, crate::semijoin::SemiJoin<'q>)> {
+    let Source::Scan(si) = q.root.source else { return None };
+    let (Scan::Tstats(t), Some(Some(ScanAcc::Groups(g)))) = (q.scans.get(si)?, accs.get(si)) else { return None };
+    if g.overflow {
+        return None;
+    }
+    let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+    let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
+    crate::semijoin::find(&q.root, &by, &aggs).map(|sj| (si, sj))
 }
 
 /// `n` in decimal, written into `buf` (no allocation per row).
@@ -431,11 +469,19 @@ fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Vec<Record> {
 pub(crate) struct Runner<'a> {
     scans: Vec<Option<Vec<Record>>>,
     pub ctx: &'a EvalContext,
+    /// Results of join subsearches run ahead of their join (see `semijoin`), by stage.
+    precomputed: Vec<(*const Stage, Vec<Record>)>,
 }
 
 impl<'a> Runner<'a> {
     pub fn new(scans: Vec<Option<Vec<Record>>>, ctx: &'a EvalContext) -> Runner<'a> {
-        Runner { scans, ctx }
+        Runner { scans, ctx, precomputed: Vec::new() }
+    }
+
+    /// The rows of `stage` if it ran ahead of time.
+    pub fn take_precomputed(&mut self, stage: &Stage) -> Option<Vec<Record>> {
+        let i = self.precomputed.iter().position(|(s, _)| std::ptr::eq(*s, stage))?;
+        Some(self.precomputed.swap_remove(i).1)
     }
 
     pub fn run_stage(&mut self, stage: &Stage) -> Result<Vec<Record>, ExecError> {

@@ -17,6 +17,7 @@ mod pattern;
 mod plan;
 mod predicate;
 mod prefilter;
+mod semijoin;
 mod symbols;
 
 pub use error::{ExecError, PlanError};

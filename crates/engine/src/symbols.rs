@@ -36,6 +36,12 @@ impl Symbols {
         &self.chunks[c as usize][start as usize..start as usize + len as usize]
     }
 
+    /// The id of `text`, if it has one.
+    pub fn get(&self, text: &str) -> Option<u32> {
+        let h = self.hasher.hash_one(text);
+        self.table.find(h, |&id| self.text(id) == text).copied()
+    }
+
     /// The id of `text`, added when new.
     pub fn intern(&mut self, text: &str) -> u32 {
         let h = self.hasher.hash_one(text);
@@ -102,6 +108,8 @@ mod tests {
         let b = s.intern("powershell.exe");
         assert_ne!(a, b);
         assert_eq!(s.intern("cmd.exe /c whoami"), a);
+        assert_eq!(s.get("cmd.exe /c whoami"), Some(a));
+        assert_eq!(s.get("absent"), None);
         assert_eq!(s.text(a), "cmd.exe /c whoami");
         assert_eq!(s.text(b), "powershell.exe");
         assert_eq!(s.intern(""), s.intern(""));

@@ -51,8 +51,16 @@ impl JoinOp {
         Ok(JoinOp { fields: j.fields.clone(), keep_unmatched, max, overwrite, sub: Box::new(sub) })
     }
 
+    pub fn keeps_unmatched(&self) -> bool {
+        self.keep_unmatched
+    }
+
     pub fn apply(&self, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec<Record>, ExecError> {
-        let sub_rows = env.run_stage(&self.sub)?;
+        // The subsearch may have run already, to filter the scan (see `semijoin`).
+        let sub_rows = match env.take_precomputed(&self.sub) {
+            Some(rows) => rows,
+            None => env.run_stage(&self.sub)?,
+        };
         let key = |r: &Record| -> Option<Vec<String>> {
             self.fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect()
         };

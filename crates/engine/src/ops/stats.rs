@@ -179,7 +179,18 @@ impl Groups {
 
     /// Result rows sorted by key (Splunk sorts stats output by the by-fields).
     pub fn finish(self, symbols: &Symbols, by_names: &[String], aggs: &[AggSpec]) -> Vec<Record> {
-        let mut groups: Vec<Group> = self.table.into_iter().collect();
+        self.finish_where(symbols, by_names, aggs, |_| true)
+    }
+
+    /// Result rows of the groups whose key passes `keep`, sorted by key.
+    pub fn finish_where(
+        self,
+        symbols: &Symbols,
+        by_names: &[String],
+        aggs: &[AggSpec],
+        keep: impl Fn(&[u32]) -> bool,
+    ) -> Vec<Record> {
+        let mut groups: Vec<Group> = self.table.into_iter().filter(|(k, _)| keep(k)).collect();
         groups.sort_by(|a, b| a.0.iter().map(|&id| symbols.text(id)).cmp(b.0.iter().map(|&id| symbols.text(id))));
         groups
             .into_iter()

@@ -20,6 +20,9 @@
 
 pub mod archive;
 pub mod evtx;
+mod evtx_binxml;
+mod evtx_extract;
+mod evtx_values;
 pub mod json;
 mod json_fast;
 mod lines;
@@ -321,6 +324,9 @@ pub(crate) struct Ctx<'a> {
     /// EVTX records through the reference path only (render, then the full quick-xml
     /// extractor): for the differential test, see [`evtx::read_evtx_reference`].
     pub evtx_reference: bool,
+    /// EVTX records read by the BinXML reader ([`evtx_binxml`]) rather than rendered by the
+    /// crate and parsed (for the differential test's coverage check).
+    pub evtx_fast: u64,
 }
 
 impl<'a> Ctx<'a> {
@@ -333,6 +339,7 @@ impl<'a> Ctx<'a> {
             spare: Vec::new(),
             json: Default::default(),
             evtx_reference: false,
+            evtx_fast: 0,
         }
     }
 

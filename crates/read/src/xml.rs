@@ -25,13 +25,26 @@ use crate::timefmt;
 /// The sourcetype Splunk's Windows add-on gives XML-rendered event log events.
 pub const XML_SOURCETYPE: &str = "XmlWinEventLog";
 
+/// The part of an `<Event>` a depth-2 element starts (shared with [`crate::evtx_extract`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Section {
+pub(crate) enum Section {
     Other,
     System,
     EventData,
     UserData,
     Rendering,
+}
+
+impl Section {
+    pub(crate) fn of(name: &str) -> Section {
+        match name {
+            "System" => Section::System,
+            "EventData" => Section::EventData,
+            "UserData" => Section::UserData,
+            "RenderingInfo" => Section::Rendering,
+            _ => Section::Other,
+        }
+    }
 }
 
 /// Parses one `<Event>` document into `ev.fields`, and sets `ev.time`, `ev.source`,
@@ -87,13 +100,7 @@ pub fn parse_event_xml_full(xml: &str, ev: &mut Event) -> Result<(), String> {
                     }
                     saw_root = true;
                 } else if depth == 2 {
-                    section = match name {
-                        "System" => Section::System,
-                        "EventData" => Section::EventData,
-                        "UserData" => Section::UserData,
-                        "RenderingInfo" => Section::Rendering,
-                        _ => Section::Other,
-                    };
+                    section = Section::of(name);
                 } else {
                     let attrs = || {
                         e.attributes().flatten().map(|a| {

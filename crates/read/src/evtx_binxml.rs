@@ -1,0 +1,633 @@
+//! A BinXML reader for the common shape of an EVTX record: one template instance (MS-EVEN6
+//! 2.2.12), whose definition sits in the record's 64 KiB chunk (defined inline on first use,
+//! names in the chunk's string table), with scalar substitution values, nested template
+//! instances in BinXML values, and `<Data>` string arrays.
+//!
+//! It writes the record's XML exactly as the `evtx` crate (0.15.1, `indent(false)`) renders it,
+//! without the declaration, and extracts the fields on the way ([`crate::evtx_extract`]), so
+//! the record is not rendered by the crate and parsed again. The rendering rules are those of
+//! the crate's compiled-template lane (`binxml/compiled.rs`: `compile_start`, `compile_attr`,
+//! `exec`), ported here (MIT/Apache-2.0); with indentation off they come down to:
+//! - an element is `<name attrs>children</name>`, or `<name attrs/>` when the BinXML closed it
+//!   empty; an element whose DependencyId names a NULL value is left out, and one whose element
+//!   children all depend on NULL values is written `<name attrs></name>`;
+//! - an attribute whose value is only empty literals is left out; one holding a single value
+//!   and no other non-empty literal is left out when that value is empty;
+//! - a value in element position writes its text, or its nested template instance.
+//!
+//! Whatever it is not sure renders identically gives up (`None`): literal non-string values,
+//! CDATA, entity and character references, processing instructions, generic BinXML fragments,
+//! floats, non-ASCII ANSI strings, arrays outside `<Data>`, a value used twice in a template,
+//! names outside `[A-Za-z0-9_.-]`, repeated attribute names, deep nesting, large output. The
+//! caller then renders the record with the crate and parses the XML (the reference path), so
+//! correctness never depends on this reader; `tests/evtx_direct.rs` checks both agree on every
+//! real record.
+
+use std::rc::Rc;
+
+use vigil_model::Event;
+
+use crate::evtx_extract::Extract;
+use crate::evtx_values::{self as values, ty};
+use crate::xml_fast::Spare;
+
+/// Nested template instances followed (the crate's compiled lane follows 8).
+const MAX_NESTING: usize = 8;
+/// Element depth within one template.
+const MAX_DEPTH: usize = 64;
+/// Output of one record, and of one chunk's records, past which the rest is left to the crate
+/// (it limits a record to 16 MiB and a chunk's records to 64 MiB; real records are a few KiB).
+const MAX_RECORD_OUT: usize = 1 << 20;
+const MAX_CHUNK_OUT: usize = 2 << 20;
+const MAX_SUBSTITUTIONS: usize = 4096;
+
+/// A parsed template definition.
+struct Template {
+    elems: Vec<Elem>,
+    root: usize,
+}
+
+struct Elem {
+    name: Box<str>,
+    attrs: Vec<Attr>,
+    children: Vec<Node>,
+    /// The value whose NULL leaves this element out.
+    dependency: Option<u16>,
+    self_closing: bool,
+    /// Every child is an element with a dependency: written empty when all are left out.
+    all_depend: bool,
+    /// An attribute-less `<Data>` holding one value: a string array repeats it per item.
+    expand: bool,
+}
+
+struct Attr {
+    name: Box<str>,
+    value: AttrValue,
+}
+
+enum AttrValue {
+    /// Literals only (escaped), at least one non-empty.
+    Static(Box<str>),
+    /// Literals and values; always written.
+    Mixed(Vec<Part>),
+    /// One value and empty literals: written when the value is not empty.
+    Cond(u16),
+}
+
+enum Part {
+    Lit(Box<str>),
+    Slot(u16),
+}
+
+enum Node {
+    Elem(usize),
+    /// A literal, escaped for element text.
+    Text(Box<str>),
+    Slot(u16),
+}
+
+/// A substitution value: its window in the chunk and its type.
+#[derive(Clone, Copy)]
+struct Slot {
+    off: usize,
+    len: usize,
+    ty: u8,
+}
+
+/// Reads records of one file, chunk after chunk. Reused between records.
+#[derive(Default)]
+pub(crate) struct BinXml {
+    /// The current chunk's templates by definition offset (`None`: not handled here).
+    templates: Vec<(u32, Option<Rc<Template>>)>,
+    chunk_out: usize,
+    slots: Vec<Slot>,
+    ext: Extract,
+}
+
+fn u16_at(d: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(d.get(at..at.checked_add(2)?)?.try_into().ok()?))
+}
+
+fn u32_at(d: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(d.get(at..at.checked_add(4)?)?.try_into().ok()?))
+}
+
+/// Where the template instance starts in a single-instance stream (the crate's
+/// `single_instance_offset`): after a fragment header or at the start.
+fn single_instance(bytes: &[u8]) -> Option<usize> {
+    match bytes {
+        [0x0f, _, _, _, 0x0c, _, ..] => Some(5),
+        [0x0c, ..] => Some(1),
+        _ => None,
+    }
+}
+
+/// Whether nothing but an end-of-stream token follows `consumed` bytes of `stream`.
+fn ends_stream(stream: &[u8], consumed: usize) -> bool {
+    matches!(stream.get(consumed..), Some([] | [0, ..]))
+}
+
+impl BinXml {
+    /// Forgets the previous chunk's templates.
+    pub(crate) fn new_chunk(&mut self) {
+        self.templates.clear();
+        self.chunk_out = 0;
+    }
+
+    /// Reads the record whose BinXML is `chunk[offset..offset + size]` into `ev` (fields, time,
+    /// source, sourcetype, host and raw; `ev` must be reset). `false`: not handled here; `ev`
+    /// then holds no raw text, and possibly some fields, which the caller recycles.
+    pub(crate) fn read_record(&mut self, chunk: &[u8], offset: usize, size: usize, ev: &mut Event, spare: &mut Spare) -> bool {
+        if self.chunk_out > MAX_CHUNK_OUT {
+            return false;
+        }
+        let mut out = std::mem::take(&mut ev.raw).into_bytes();
+        out.clear();
+        let done = self.render_record(chunk, offset, size, &mut out, ev, spare).is_some();
+        self.chunk_out += out.len();
+        match String::from_utf8(out) {
+            Ok(s) if done => {
+                ev.raw = s;
+                true
+            }
+            Ok(mut s) => {
+                s.clear();
+                ev.raw = s;
+                false
+            }
+            Err(e) => {
+                let mut bytes = e.into_bytes();
+                bytes.clear();
+                ev.raw = String::from_utf8(bytes).unwrap_or_default();
+                false
+            }
+        }
+    }
+
+    fn render_record(&mut self, data: &[u8], offset: usize, size: usize, out: &mut Vec<u8>, ev: &mut Event, spare: &mut Spare) -> Option<()> {
+        let bytes = data.get(offset..offset.checked_add(size)?)?;
+        let at = single_instance(bytes)?;
+        self.slots.clear();
+        self.ext.reset();
+        let (tpl, slots, end) = self.instance(data, offset + at)?;
+        if !ends_stream(bytes, end - offset) {
+            return None;
+        }
+        let mut r = Render { data, out, ev, spare, bx: self };
+        r.elem(&tpl, tpl.root, slots, 0)?;
+        if r.out.len() > MAX_RECORD_OUT {
+            return None;
+        }
+        r.bx.ext.finish(r.ev)
+    }
+
+    /// Reads the template instance whose header starts at `pos` (after its 0x0c token): its
+    /// template, its values (a range of `self.slots`) and where it ends.
+    fn instance(&mut self, data: &[u8], pos: usize) -> Option<(Rc<Template>, (usize, usize), usize)> {
+        let def = u32_at(data, pos + 5)?;
+        let mut p = pos + 9;
+        if p == def as usize {
+            p = p.checked_add(24 + u32_at(data, p + 20)? as usize)?;
+        }
+        let n = u32_at(data, p)? as usize;
+        if n > MAX_SUBSTITUTIONS {
+            return None;
+        }
+        let descriptors = data.get(p + 4..p + 4 + 4 * n)?;
+        p += 4 + 4 * n;
+        let start = self.slots.len();
+        for d in descriptors.chunks_exact(4) {
+            let len = usize::from(u16::from_le_bytes([d[0], d[1]]));
+            if p + len > data.len() {
+                return None;
+            }
+            self.slots.push(Slot { off: p, len, ty: d[2] });
+            p += len;
+        }
+        let tpl = self.template(data, def)?;
+        Some((tpl, (start, self.slots.len()), p))
+    }
+
+    fn template(&mut self, data: &[u8], def: u32) -> Option<Rc<Template>> {
+        if let Some((_, t)) = self.templates.iter().find(|(d, _)| *d == def) {
+            return t.clone();
+        }
+        let t = parse_template(data, def as usize).map(Rc::new);
+        self.templates.push((def, t.clone()));
+        t
+    }
+}
+
+/// One record's rendering: the chunk, the output and the event.
+struct Render<'r> {
+    data: &'r [u8],
+    out: &'r mut Vec<u8>,
+    ev: &'r mut Event,
+    spare: &'r mut Spare,
+    bx: &'r mut BinXml,
+}
+
+impl Render<'_> {
+    fn slot(&self, slots: (usize, usize), id: u16) -> Option<Slot> {
+        let i = slots.0 + usize::from(id);
+        if i < slots.1 {
+            self.bx.slots.get(i).copied()
+        } else {
+            None
+        }
+    }
+
+    fn bytes(&self, s: Slot) -> &[u8] {
+        self.data.get(s.off..s.off + s.len).unwrap_or_default()
+    }
+
+    fn null(&self, slots: (usize, usize), id: u16) -> bool {
+        self.slot(slots, id).is_some_and(|s| values::is_null(s.ty, self.bytes(s)))
+    }
+
+    /// Text written since `from`, for the extractor.
+    fn written(&self, from: usize) -> &str {
+        self.out.get(from..).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default()
+    }
+
+    fn start_tag(&mut self, e: &Elem) -> Option<()> {
+        self.bx.ext.start(&e.name)?;
+        self.out.push(b'<');
+        self.out.extend_from_slice(e.name.as_bytes());
+        Some(())
+    }
+
+    fn end_tag(&mut self, e: &Elem) {
+        self.out.extend_from_slice(b"</");
+        self.out.extend_from_slice(e.name.as_bytes());
+        self.out.push(b'>');
+        self.bx.ext.end(self.ev, self.spare);
+    }
+
+    fn elem(&mut self, tpl: &Template, id: usize, slots: (usize, usize), nesting: usize) -> Option<()> {
+        let e = tpl.elems.get(id)?;
+        if e.all_depend && e.children.iter().all(|c| matches!(c, Node::Elem(i) if tpl.elems.get(*i).and_then(|c| c.dependency).is_some_and(|d| self.null(slots, d)))) {
+            // Every child left out: `<name attrs></name>` (the attributes are all literal).
+            self.start_tag(e)?;
+            self.attrs(e, slots)?;
+            self.out.push(b'>');
+            self.end_tag(e);
+            return Some(());
+        }
+        if e.expand {
+            if let [Node::Slot(s)] = e.children[..] {
+                if let Some(slot) = self.slot(slots, s).filter(|s| s.ty == 0x81) {
+                    return self.expand(e, slot);
+                }
+            }
+        }
+        self.start_tag(e)?;
+        self.attrs(e, slots)?;
+        if e.children.is_empty() && e.self_closing {
+            self.out.extend_from_slice(b"/>");
+            self.bx.ext.end(self.ev, self.spare);
+            return Some(());
+        }
+        self.out.push(b'>');
+        for child in &e.children {
+            match child {
+                Node::Elem(c) => {
+                    let dep = tpl.elems.get(*c)?.dependency;
+                    if !dep.is_some_and(|d| self.null(slots, d)) {
+                        self.elem(tpl, *c, slots, nesting)?;
+                    }
+                }
+                Node::Text(t) => {
+                    self.out.extend_from_slice(t.as_bytes());
+                    self.bx.ext.text(t);
+                }
+                Node::Slot(s) => self.content(slots, *s, nesting)?,
+            }
+        }
+        self.end_tag(e);
+        Some(())
+    }
+
+    /// A string array in `<Data>`: the element once per item.
+    fn expand(&mut self, e: &Elem, slot: Slot) -> Option<()> {
+        let bytes = self.data.get(slot.off..slot.off + slot.len)?;
+        if bytes.len() % 2 != 0 {
+            return None;
+        }
+        let mut items = 0;
+        let mut item = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == 0 && bytes[i + 1] == 0 {
+                self.start_tag(e)?;
+                self.bx.ext.start_done(&e.name);
+                self.out.push(b'>');
+                let from = self.out.len();
+                values::write_utf16(self.out, &bytes[item..i], false);
+                let text = self.written(from).to_owned();
+                self.bx.ext.text(&text);
+                self.end_tag(e);
+                items += 1;
+                item = i + 2;
+            }
+            i += 2;
+        }
+        (item == bytes.len() && items > 0).then_some(())
+    }
+
+    fn attrs(&mut self, e: &Elem, slots: (usize, usize)) -> Option<()> {
+        for a in &e.attrs {
+            let from = match &a.value {
+                AttrValue::Static(v) => {
+                    self.attr_open(&a.name);
+                    let from = self.out.len();
+                    self.out.extend_from_slice(v.as_bytes());
+                    from
+                }
+                AttrValue::Mixed(parts) => {
+                    self.attr_open(&a.name);
+                    let from = self.out.len();
+                    for p in parts {
+                        match p {
+                            Part::Lit(l) => self.out.extend_from_slice(l.as_bytes()),
+                            Part::Slot(s) => {
+                                if let Some(slot) = self.slot(slots, *s) {
+                                    let bytes = self.data.get(slot.off..slot.off + slot.len)?;
+                                    values::write_value(self.out, slot.ty, bytes, true)?;
+                                }
+                            }
+                        }
+                    }
+                    from
+                }
+                AttrValue::Cond(s) => {
+                    let Some(slot) = self.slot(slots, *s) else { continue };
+                    let bytes = self.data.get(slot.off..slot.off + slot.len)?;
+                    if values::is_empty(slot.ty, bytes) {
+                        continue;
+                    }
+                    self.attr_open(&a.name);
+                    let from = self.out.len();
+                    values::write_value(self.out, slot.ty, bytes, true)?;
+                    from
+                }
+            };
+            let value = self.written(from).to_owned();
+            self.out.push(b'"');
+            self.bx.ext.attr(self.ev, self.spare, &e.name, &a.name, &value);
+        }
+        self.bx.ext.start_done(&e.name);
+        Some(())
+    }
+
+    fn attr_open(&mut self, name: &str) {
+        self.out.push(b' ');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"=\"");
+    }
+
+    /// A value in element position: its text, or its nested template instance.
+    fn content(&mut self, slots: (usize, usize), id: u16, nesting: usize) -> Option<()> {
+        let Some(slot) = self.slot(slots, id) else { return Some(()) };
+        let data = self.data;
+        let bytes = data.get(slot.off..slot.off + slot.len)?;
+        if slot.ty == ty::BIN_XML && !bytes.is_empty() {
+            if nesting >= MAX_NESTING || self.out.len() > MAX_RECORD_OUT {
+                return None;
+            }
+            let at = single_instance(bytes)?;
+            let (tpl, inner, end) = self.bx.instance(data, slot.off + at)?;
+            if !ends_stream(bytes, end - slot.off) {
+                return None;
+            }
+            return self.elem(&tpl, tpl.root, inner, nesting + 1);
+        }
+        let from = self.out.len();
+        values::write_value(self.out, slot.ty, bytes, false)?;
+        if self.out.len() > from {
+            let text = self.written(from).to_owned();
+            self.bx.ext.text(&text);
+        }
+        Some(())
+    }
+}
+
+/// A name in the chunk's string table at `offset` (link, hash, count, UTF-16 units), if it is
+/// made of `[A-Za-z0-9_.-]` only (so that it is written, and read back, as it is).
+fn read_name(data: &[u8], offset: usize) -> Option<Box<str>> {
+    let count = usize::from(u16_at(data, offset + 6)?);
+    let units = data.get(offset + 8..offset + 8 + 2 * count)?;
+    let mut name = String::with_capacity(count);
+    for u in units.chunks_exact(2) {
+        let c = u16::from_le_bytes([u[0], u[1]]);
+        if c == 0 {
+            break; // the crate cuts names at a NUL
+        }
+        let b = u8::try_from(c).ok()?;
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+            return None;
+        }
+        name.push(char::from(b));
+    }
+    (!name.is_empty()).then(|| name.into_boxed_str())
+}
+
+/// What a template definition's token stream builds, before classification.
+#[derive(Default)]
+struct Builder {
+    elems: Vec<Elem>,
+    stack: Vec<usize>,
+    root: Option<usize>,
+    /// The start tag being read: the element, and its attributes as (name, nodes).
+    open: Option<(Elem, Vec<(Box<str>, Vec<Node>)>)>,
+}
+
+impl Builder {
+    fn attach(&mut self, id: usize) -> Option<()> {
+        match self.stack.last() {
+            Some(&parent) => self.elems.get_mut(parent)?.children.push(Node::Elem(id)),
+            None if self.root.is_none() => self.root = Some(id),
+            None => return None,
+        }
+        Some(())
+    }
+
+    fn push(&mut self, node: Node) -> Option<()> {
+        match &mut self.open {
+            // A value before any attribute is dropped by the crate: too odd to follow.
+            Some((_, attrs)) => attrs.last_mut()?.1.push(node),
+            None => self.elems.get_mut(*self.stack.last()?)?.children.push(node),
+        }
+        Some(())
+    }
+
+    /// Closes the start tag: attributes classified, the element stored.
+    fn close_start(&mut self, self_closing: bool) -> Option<usize> {
+        let (mut e, attrs) = self.open.take()?;
+        for (name, nodes) in attrs {
+            if e.attrs.iter().any(|a| a.name == name) {
+                return None; // quick-xml drops a repeated attribute
+            }
+            let nonempty = nodes.iter().any(|n| matches!(n, Node::Text(t) if !t.is_empty()));
+            let holes: Vec<u16> = nodes.iter().filter_map(|n| if let Node::Slot(s) = n { Some(*s) } else { None }).collect();
+            let value = match (holes.as_slice(), nonempty) {
+                ([], false) => continue,
+                ([], true) => AttrValue::Static(nodes.iter().map(|n| if let Node::Text(t) = n { t.as_ref() } else { "" }).collect::<String>().into()),
+                (_, true) => AttrValue::Mixed(
+                    nodes
+                        .into_iter()
+                        .filter_map(|n| match n {
+                            Node::Text(t) => Some(Part::Lit(t)),
+                            Node::Slot(s) => Some(Part::Slot(s)),
+                            Node::Elem(_) => None,
+                        })
+                        .collect(),
+                ),
+                ([s], false) => AttrValue::Cond(*s),
+                (_, false) => return None,
+            };
+            e.attrs.push(Attr { name, value });
+        }
+        e.self_closing = self_closing;
+        self.elems.push(e);
+        Some(self.elems.len() - 1)
+    }
+}
+
+/// Literal UTF-16 text at `p` (count, units), escaped for text or attribute use at render time:
+/// stored as UTF-16 here and escaped per context by the caller.
+fn literal(data: &[u8], p: usize) -> Option<(&[u8], usize)> {
+    let count = usize::from(u16_at(data, p)?);
+    let units = data.get(p + 2..p + 2 + 2 * count)?;
+    Some((values::until_nul(units), p + 2 + 2 * count))
+}
+
+/// Parses the template definition at `def` (24-byte header, then its token stream) and checks
+/// it is one the renderer follows exactly. `None` otherwise.
+fn parse_template(data: &[u8], def: usize) -> Option<Template> {
+    let size = u32_at(data, def + 20)? as usize;
+    let end = def.checked_add(24)?.checked_add(size)?;
+    if end > data.len() {
+        return None;
+    }
+    let mut b = Builder::default();
+    let mut p = def + 24;
+    // Whether the literal being read is in an attribute (escaped as such).
+    while p < end {
+        let token = *data.get(p)?;
+        p += 1;
+        match token {
+            0x00 => break,
+            0x0f => p += 3,
+            0x01 | 0x41 => {
+                if b.open.is_some() || b.stack.len() >= MAX_DEPTH {
+                    return None;
+                }
+                let dep = u16_at(data, p)?;
+                let name_off = u32_at(data, p + 6)? as usize;
+                p += 10;
+                if name_off == p {
+                    p += 10 + 2 * usize::from(u16_at(data, p + 6)?);
+                }
+                if token == 0x41 {
+                    p += 4;
+                }
+                let e = Elem {
+                    name: read_name(data, name_off)?,
+                    attrs: Vec::new(),
+                    children: Vec::new(),
+                    dependency: (dep != 0xffff).then_some(dep),
+                    self_closing: false,
+                    all_depend: false,
+                    expand: false,
+                };
+                b.open = Some((e, Vec::new()));
+            }
+            0x02 => {
+                let id = b.close_start(false)?;
+                b.stack.push(id);
+            }
+            0x03 => {
+                let id = b.close_start(true)?;
+                b.attach(id)?;
+            }
+            0x04 => {
+                let id = b.stack.pop()?;
+                b.attach(id)?;
+            }
+            0x05 | 0x45 => {
+                if *data.get(p)? != ty::UTF16 {
+                    return None; // literal values of other types: not followed here
+                }
+                let (units, next) = literal(data, p + 1)?;
+                p = next;
+                let in_attr = b.open.is_some();
+                let mut text = Vec::new();
+                values::write_utf16(&mut text, units, in_attr);
+                b.push(Node::Text(String::from_utf8(text).ok()?.into()))?;
+            }
+            0x06 | 0x46 => {
+                let name_off = u32_at(data, p)? as usize;
+                p += 4;
+                if name_off == p {
+                    p += 10 + 2 * usize::from(u16_at(data, p + 6)?);
+                }
+                let name = read_name(data, name_off)?;
+                b.open.as_mut()?.1.push((name, Vec::new()));
+            }
+            0x0d | 0x0e => {
+                let id = u16_at(data, p)?;
+                p += 3;
+                b.push(Node::Slot(id))?;
+            }
+            _ => return None,
+        }
+    }
+    if b.open.is_some() || !b.stack.is_empty() {
+        return None;
+    }
+    let root = b.root?;
+    let mut t = Template { elems: b.elems, root };
+    classify(&mut t)?;
+    Some(t)
+}
+
+/// Computes each element's layout flags and refuses the shapes the crate's compiled lane does
+/// not take (it renders those through its tree walker, whose output this reader does not
+/// claim to match).
+fn classify(t: &mut Template) -> Option<()> {
+    let mut uses: Vec<u16> = Vec::new();
+    for i in 0..t.elems.len() {
+        let e = &t.elems[i];
+        let holes = e.children.iter().filter(|n| matches!(n, Node::Slot(_))).count();
+        let elements: Vec<usize> = e.children.iter().filter_map(|n| if let Node::Elem(c) = n { Some(*c) } else { None }).collect();
+        let text = e.children.iter().any(|n| matches!(n, Node::Text(s) if !s.is_empty()));
+        let expand = e.attrs.is_empty() && &*e.name == "Data" && e.children.len() == 1 && holes == 1;
+        let single = e.children.len() == 1 && holes == 1;
+        // Values mixed with other content need a literal element and no literal text.
+        if holes > 0 && !single && (elements.is_empty() || text) {
+            return None;
+        }
+        let dependent = elements.iter().filter(|&&c| t.elems.get(c).is_some_and(|c| c.dependency.is_some())).count();
+        let all_depend = !expand && !elements.is_empty() && dependent == elements.len();
+        if all_depend && (elements.len() < e.children.len() || e.attrs.iter().any(|a| !matches!(a.value, AttrValue::Static(_)))) {
+            return None;
+        }
+        for a in &e.attrs {
+            match &a.value {
+                AttrValue::Static(_) => {}
+                AttrValue::Mixed(parts) => uses.extend(parts.iter().filter_map(|p| if let Part::Slot(s) = p { Some(*s) } else { None })),
+                AttrValue::Cond(s) => uses.push(*s),
+            }
+        }
+        uses.extend(e.children.iter().filter_map(|n| if let Node::Slot(s) = n { Some(*s) } else { None }));
+        let e = &mut t.elems[i];
+        e.all_depend = all_depend;
+        e.expand = expand;
+    }
+    // Each value used once (the crate's `each_slot_once`).
+    let n = uses.len();
+    uses.sort_unstable();
+    uses.dedup();
+    (uses.len() == n).then_some(())
+}

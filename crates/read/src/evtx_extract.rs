@@ -1,0 +1,342 @@
+//! Fields of an EVTX record straight from its rendering: [`crate::evtx_binxml`] reports each
+//! element, attribute and text it writes, and this state machine extracts what
+//! [`crate::xml::parse_event_xml_full`] (the definition) would extract from the written XML,
+//! step for step: the same sections, captures, System attribute table and field order.
+//!
+//! Values arrive as written (XML-escaped) and are unescaped here; element text is line-end
+//! normalised per text run between tags, as quick-xml's `xml10_content` does.
+
+use vigil_model::Event;
+
+use crate::timefmt;
+use crate::xml::{Section, XML_SOURCETYPE};
+use crate::xml_fast::Spare;
+
+/// The extraction state of one record (reused between records).
+pub(crate) struct Extract {
+    depth: usize,
+    section: Section,
+    saw_root: bool,
+    closed: bool,
+    /// The element being captured: its depth (0: none), field name and text so far.
+    cap_depth: usize,
+    cap_name: String,
+    cap_val: String,
+    /// Where the current text run starts in `cap_val` (line ends are normalised per run).
+    cap_run: usize,
+    /// The start tag being read: whether it starts a capture, and which.
+    pending: Pending,
+    data_name: Option<String>,
+    channel: String,
+    computer: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    None,
+    /// A System element: its name is captured when it is one of the captured names.
+    System,
+    Data,
+    Binary,
+    UserData,
+    Message,
+}
+
+impl Default for Extract {
+    fn default() -> Self {
+        Extract {
+            depth: 0,
+            section: Section::Other,
+            saw_root: false,
+            closed: false,
+            cap_depth: 0,
+            cap_name: String::new(),
+            cap_val: String::new(),
+            cap_run: 0,
+            pending: Pending::None,
+            data_name: None,
+            channel: String::new(),
+            computer: String::new(),
+        }
+    }
+}
+
+/// Appends `s` (XML as the renderer writes it) unescaped. The renderer writes only the five
+/// predefined entities; anything else is kept as it is, as quick-xml's unescape would fail on it.
+fn unescape_into(out: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let (c, n) = if rest.starts_with("&amp;") {
+            ('&', 5)
+        } else if rest.starts_with("&lt;") {
+            ('<', 4)
+        } else if rest.starts_with("&gt;") {
+            ('>', 4)
+        } else if rest.starts_with("&quot;") {
+            ('"', 6)
+        } else if rest.starts_with("&apos;") {
+            ('\'', 6)
+        } else {
+            ('&', 1)
+        };
+        out.push(c);
+        rest = &rest[n..];
+    }
+    out.push_str(rest);
+}
+
+/// XML 1.0 line-end normalisation of `s[from..]` in place: CR LF and lone CR become LF.
+fn normalise_line_ends(s: &mut String, from: usize) {
+    let Some(tail) = s.get(from..) else { return };
+    if !tail.contains('\r') {
+        return;
+    }
+    let normalised = tail.replace("\r\n", "\n").replace('\r', "\n");
+    s.truncate(from);
+    s.push_str(&normalised);
+}
+
+/// Appends a field, reusing a spare pair of strings when there is one.
+fn push(ev: &mut Event, spare: &mut Spare, name: &str, value: &str) {
+    let (mut k, mut v) = spare.pop().unwrap_or_default();
+    k.clear();
+    k.push_str(name);
+    v.clear();
+    v.push_str(value);
+    ev.fields.push((k, v));
+}
+
+impl Extract {
+    pub(crate) fn reset(&mut self) {
+        self.depth = 0;
+        self.section = Section::Other;
+        self.saw_root = false;
+        self.closed = false;
+        self.cap_depth = 0;
+        self.pending = Pending::None;
+        self.channel.clear();
+        self.computer.clear();
+    }
+
+    /// A tag while a capture runs ends the current text run.
+    fn tag(&mut self) {
+        if self.cap_depth != 0 {
+            normalise_line_ends(&mut self.cap_val, self.cap_run);
+            self.cap_run = self.cap_val.len();
+        }
+    }
+
+    /// `<name`. `None`: the definition would reject the document (the caller falls back).
+    pub(crate) fn start(&mut self, name: &str) -> Option<()> {
+        if self.closed {
+            return None;
+        }
+        self.tag();
+        self.depth += 1;
+        self.pending = Pending::None;
+        match self.depth {
+            1 => {
+                if name != "Event" {
+                    return None;
+                }
+                self.saw_root = true;
+            }
+            2 => {
+                self.section = Section::of(name);
+            }
+            depth => {
+                if self.section == Section::UserData {
+                    self.cap_depth = 0;
+                }
+                self.pending = match (self.section, depth, name) {
+                    (Section::System, 3, _) => Pending::System,
+                    (Section::EventData, 3, "Data") => {
+                        self.data_name = None;
+                        Pending::Data
+                    }
+                    (Section::EventData, 3, "Binary") => Pending::Binary,
+                    (Section::UserData, _, _) => Pending::UserData,
+                    (Section::Rendering, 3, "Message") => Pending::Message,
+                    _ => Pending::None,
+                };
+            }
+        }
+        Some(())
+    }
+
+    /// An attribute of the element just started, `value` as written.
+    pub(crate) fn attr(&mut self, ev: &mut Event, spare: &mut Spare, element: &str, key: &str, value: &str) {
+        match self.pending {
+            Pending::System => {
+                let Some(field) = crate::xml::system_attr_field(element, key) else { return };
+                let mut v = spare.pop().map(|(_, v)| v).unwrap_or_default();
+                v.clear();
+                unescape_into(&mut v, value);
+                match field {
+                    "Name" => push(ev, spare, "ProviderName", &v),
+                    "SystemTime" => ev.time = timefmt::parse_iso(&v),
+                    _ => {}
+                }
+                if !v.is_empty() {
+                    push(ev, spare, field, &v);
+                }
+                spare.push((String::new(), v));
+            }
+            Pending::Data if key == "Name" && self.data_name.is_none() => {
+                let mut v = String::new();
+                unescape_into(&mut v, value);
+                self.data_name = Some(v);
+            }
+            _ => {}
+        }
+    }
+
+    /// The end of the start tag: starts the element's capture, if any.
+    pub(crate) fn start_done(&mut self, name: &str) {
+        let field = match self.pending {
+            Pending::None => return,
+            Pending::System => {
+                if !matches!(
+                    name,
+                    "EventID" | "Version" | "Level" | "Task" | "Opcode" | "Keywords" | "EventRecordID" | "Channel" | "Computer"
+                ) {
+                    return;
+                }
+                name
+            }
+            Pending::Data => match self.data_name.as_deref() {
+                Some(n) if !n.is_empty() => n,
+                _ => "Data",
+            },
+            Pending::Binary => "Binary",
+            Pending::UserData => name,
+            Pending::Message => "Message",
+        };
+        self.cap_name.clear();
+        self.cap_name.push_str(field);
+        self.cap_val.clear();
+        self.cap_run = 0;
+        self.cap_depth = self.depth;
+    }
+
+    /// Element text, as written.
+    pub(crate) fn text(&mut self, text: &str) {
+        if self.cap_depth != 0 {
+            unescape_into(&mut self.cap_val, text);
+        }
+    }
+
+    /// `</name>` (or the end of `<name/>`).
+    pub(crate) fn end(&mut self, ev: &mut Event, spare: &mut Spare) {
+        self.tag();
+        if self.cap_depth == self.depth && self.cap_depth != 0 {
+            self.cap_depth = 0;
+            if !self.cap_val.is_empty() {
+                let (name, value) = (self.cap_name.as_str(), self.cap_val.as_str());
+                match name {
+                    "EventID" => {
+                        push(ev, spare, "EventCode", value);
+                        push(ev, spare, "EventID", value);
+                    }
+                    "EventRecordID" => {
+                        push(ev, spare, "EventRecordID", value);
+                        push(ev, spare, "RecordNumber", value);
+                    }
+                    "Channel" => {
+                        self.channel.clone_from(&self.cap_val);
+                        push(ev, spare, "Channel", value);
+                    }
+                    "Computer" => {
+                        self.computer.clone_from(&self.cap_val);
+                        push(ev, spare, "Computer", value);
+                    }
+                    _ => push(ev, spare, name, value),
+                }
+            }
+        }
+        self.depth = self.depth.saturating_sub(1);
+        if self.depth == 1 {
+            self.section = Section::Other;
+        }
+        if self.depth == 0 {
+            self.closed = true;
+        }
+    }
+
+    /// Sets the event's source, sourcetype and host once the document is complete; `None` if
+    /// it is not (the definition would reject it).
+    pub(crate) fn finish(&mut self, ev: &mut Event) -> Option<()> {
+        if !self.saw_root || !self.closed {
+            return None;
+        }
+        ev.sourcetype.clear();
+        ev.sourcetype.push_str(XML_SOURCETYPE);
+        ev.source.clear();
+        ev.source.push_str("XmlWinEventLog:");
+        ev.source.push_str(&self.channel);
+        ev.host.clone_from(&self.computer);
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unescapes_the_predefined_entities() {
+        let mut s = String::new();
+        unescape_into(&mut s, "a &amp; b &lt;c&gt; &quot;d&quot; &apos;e&apos; &x; &");
+        assert_eq!(s, "a & b <c> \"d\" 'e' &x; &");
+    }
+
+    #[test]
+    fn line_ends_per_run() {
+        let mut s = String::from("x\r\ny\rz\r");
+        normalise_line_ends(&mut s, 1);
+        assert_eq!(s, "x\ny\nz\n");
+    }
+
+    /// The same document through the definition and through these events.
+    #[test]
+    fn agrees_with_the_full_extractor() {
+        let xml = "<Event xmlns=\"x\"><System><Provider Name=\"P &amp; Q\" Guid=\"{g}\"></Provider><EventID Qualifiers=\"\">4624</EventID><TimeCreated SystemTime=\"2020-01-02T03:04:05.1234567Z\"></TimeCreated><Channel>Security</Channel><Computer>host\r\n1</Computer></System><EventData><Data Name=\"A\">a\r\nb</Data><Data>x</Data><Data Name=\"EventID\">7</Data></EventData></Event>";
+        let mut want = Event::default();
+        crate::xml::parse_event_xml_full(xml, &mut want).unwrap();
+
+        let (mut ev, mut spare, mut x) = (Event::default(), Spare::new(), Extract::default());
+        x.reset();
+        let mut el = |x: &mut Extract, ev: &mut Event, spare: &mut Spare, name: &str, attrs: &[(&str, &str)], text: &str| {
+            x.start(name).unwrap();
+            for (k, v) in attrs {
+                x.attr(ev, spare, name, k, v);
+            }
+            x.start_done(name);
+            x.text(text);
+            x.end(ev, spare);
+        };
+        x.start("Event").unwrap();
+        x.attr(&mut ev, &mut spare, "Event", "xmlns", "x");
+        x.start_done("Event");
+        x.start("System").unwrap();
+        x.start_done("System");
+        el(&mut x, &mut ev, &mut spare, "Provider", &[("Name", "P &amp; Q"), ("Guid", "{g}")], "");
+        el(&mut x, &mut ev, &mut spare, "EventID", &[], "4624");
+        el(&mut x, &mut ev, &mut spare, "TimeCreated", &[("SystemTime", "2020-01-02T03:04:05.1234567Z")], "");
+        el(&mut x, &mut ev, &mut spare, "Channel", &[], "Security");
+        el(&mut x, &mut ev, &mut spare, "Computer", &[], "host\r\n1");
+        x.end(&mut ev, &mut spare);
+        x.start("EventData").unwrap();
+        x.start_done("EventData");
+        el(&mut x, &mut ev, &mut spare, "Data", &[("Name", "A")], "a\r\nb");
+        el(&mut x, &mut ev, &mut spare, "Data", &[], "x");
+        el(&mut x, &mut ev, &mut spare, "Data", &[("Name", "EventID")], "7");
+        x.end(&mut ev, &mut spare);
+        x.end(&mut ev, &mut spare);
+        x.finish(&mut ev).unwrap();
+        assert_eq!(ev.fields, want.fields);
+        assert_eq!((ev.time, &ev.source, &ev.sourcetype, &ev.host), (want.time, &want.source, &want.sourcetype, &want.host));
+    }
+}

@@ -96,9 +96,12 @@ fn text(v: EvalValue) -> Option<String> {
     v.as_text()
 }
 
-fn regex_of(arg: &CExpr, scope: &Scope) -> Option<std::borrow::Cow<'static, Regex>> {
+/// The regex of a `match`/`replace`/`mvfind` argument. A literal one was compiled at plan time
+/// and is borrowed: a clone would start with an empty match cache, whose set-up costs more
+/// than most matches.
+fn regex_of<'a>(arg: &'a CExpr, scope: &Scope) -> Option<std::borrow::Cow<'a, Regex>> {
     match arg {
-        CExpr::Regex(re) => Some(std::borrow::Cow::Owned((**re).clone())),
+        CExpr::Regex(re) => Some(std::borrow::Cow::Borrowed(&**re)),
         other => text(other.eval(scope))
             .and_then(|p| crate::ops::rex::build_regex(&p).ok())
             .map(std::borrow::Cow::Owned),

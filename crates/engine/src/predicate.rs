@@ -32,6 +32,12 @@ pub trait FieldAccess {
         None
     }
 
+    /// Calls `f(name, item)` for every named field item except `_raw` and `_time`, in one
+    /// pass, when the row is keyed by name (raw events); returns false when it is not.
+    fn for_each_named(&self, _f: &mut dyn FnMut(&str, &str)) -> bool {
+        false
+    }
+
     /// Like [`FieldAccess::any_item`] with items already lowercased, for rows that keep a
     /// lowercased copy (so case-insensitive matching does not fold the same text once per
     /// predicate). `None` when the row has no such copy.
@@ -105,6 +111,20 @@ impl FieldAccess for Event {
 
     fn raw(&self) -> Option<&str> {
         Some(&self.raw)
+    }
+
+    fn for_each_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
+        f("source", &self.source);
+        f("sourcetype", &self.sourcetype);
+        f("host", &self.host);
+        f("index", "main");
+        for (k, v) in &self.fields {
+            // These names mean the event's own properties (see `any_item`).
+            if !matches!(k.as_str(), "source" | "sourcetype" | "host" | "index" | "_raw" | "_time") {
+                f(k, v);
+            }
+        }
+        true
     }
 }
 

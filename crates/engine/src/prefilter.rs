@@ -76,14 +76,26 @@ struct LiteralField {
 }
 
 /// Which of a list of predicates to try for a row.
+///
+/// A predicate may have two independent necessary conditions: an exact value of some field
+/// (its anchors) and a literal some field must contain. A row is a candidate only if it meets
+/// every condition its predicate has: `sysmon EventCode=7 ImageLoaded IN ("*\\wbemprox.dll")`
+/// is not tried on every image load, only on those whose path contains the literal.
 #[derive(Debug, Default)]
 pub(crate) struct ScanIndex {
     /// Per anchored field: lowercased value -> positions in the predicate list.
     fields: Vec<(FieldRef, HashMap<String, Vec<usize>>)>,
-    /// Per field: literals, one of which a value must contain, for predicates without an exact
-    /// anchor.
+    /// Per field: literals, one of which a value must contain.
     literal_fields: Vec<LiteralField>,
-    /// Predicates evaluated for every row.
+    /// Per predicate: whether it has an exact-value condition, and a literal condition.
+    has_exact: Vec<bool>,
+    has_literal: Vec<bool>,
+    /// Per predicate: how many conditions it has (0, 1 or 2).
+    need: Vec<u8>,
+    /// Field name -> the anchored fields (`Ok`) and literal fields (`Err`) of that name, for
+    /// rows read in one pass by name; `None` if a condition is on `_raw` or `_time`.
+    by_name: Option<HashMap<String, Vec<Result<usize, usize>>>>,
+    /// Predicates with no condition (evaluated for every row).
     always: Vec<usize>,
     /// Number of predicates.
     len: usize,
@@ -93,8 +105,31 @@ pub(crate) struct ScanIndex {
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     pub candidates: Vec<usize>,
-    seen: Vec<bool>,
+    exact_met: Vec<bool>,
+    literal_met: Vec<bool>,
+    /// Conditions met per predicate; `touched` lists the predicates to reset.
+    met: Vec<u8>,
+    touched: Vec<usize>,
     key: String,
+}
+
+impl Scratch {
+    /// Records that condition `exact` (else literal) of predicate `i` holds; adds `i` to the
+    /// candidates once all of its conditions do.
+    fn meet(&mut self, i: usize, exact: bool, need: u8) {
+        let flag = if exact { &mut self.exact_met[i] } else { &mut self.literal_met[i] };
+        if *flag {
+            return;
+        }
+        *flag = true;
+        if self.met[i] == 0 {
+            self.touched.push(i);
+        }
+        self.met[i] += 1;
+        if self.met[i] == need {
+            self.candidates.push(i);
+        }
+    }
 }
 
 impl ScanIndex {
@@ -106,106 +141,163 @@ impl ScanIndex {
         for (i, p) in preds.enumerate() {
             idx.len = i + 1;
             let exact = anchors(p).filter(|a| !a.is_empty());
-            let literal = if exact.is_none() { literals(p).filter(|l| !l.is_empty()) } else { None };
-            if let Some(l) = literal {
-                for (f, text) in l {
-                    let pos = match lits.iter().position(|(g, _, _)| *g == f) {
-                        Some(pos) => pos,
-                        None => {
-                            lits.push((f, Vec::new(), Vec::new()));
-                            lits.len() - 1
-                        }
-                    };
-                    let (_, texts, owners) = &mut lits[pos];
-                    match texts.iter().position(|t| *t == text) {
-                        Some(t) if owners[t].last() != Some(&i) => owners[t].push(i),
-                        Some(_) => {}
-                        None => {
-                            texts.push(text);
-                            owners.push(vec![i]);
-                        }
-                    }
-                }
-                continue;
+            // A literal condition that only restates the anchors adds nothing.
+            let literal = literals(p)
+                .filter(|l| !l.is_empty())
+                .filter(|l| exact.as_ref().is_none_or(|a| !l.iter().all(|x| a.contains(x))));
+            idx.has_exact.push(exact.is_some());
+            idx.has_literal.push(literal.is_some());
+            if exact.is_none() && literal.is_none() {
+                idx.always.push(i);
             }
-            match exact {
-                Some(a) if !a.is_empty() => {
-                    for (f, v) in a {
-                        let pos = match idx.fields.iter().position(|(g, _)| *g == f) {
-                            Some(pos) => pos,
-                            None => {
-                                idx.fields.push((f, HashMap::new()));
-                                idx.fields.len() - 1
-                            }
-                        };
-                        let list = idx.fields[pos].1.entry(v).or_default();
-                        if list.last() != Some(&i) {
-                            list.push(i);
-                        }
+            for (f, text) in literal.into_iter().flatten() {
+                let pos = match lits.iter().position(|(g, _, _)| *g == f) {
+                    Some(pos) => pos,
+                    None => {
+                        lits.push((f, Vec::new(), Vec::new()));
+                        lits.len() - 1
+                    }
+                };
+                let (_, texts, owners) = &mut lits[pos];
+                match texts.iter().position(|t| *t == text) {
+                    Some(t) if owners[t].last() != Some(&i) => owners[t].push(i),
+                    Some(_) => {}
+                    None => {
+                        texts.push(text);
+                        owners.push(vec![i]);
                     }
                 }
-                _ => idx.always.push(i),
+            }
+            for (f, v) in exact.into_iter().flatten() {
+                let pos = match idx.fields.iter().position(|(g, _)| *g == f) {
+                    Some(pos) => pos,
+                    None => {
+                        idx.fields.push((f, HashMap::new()));
+                        idx.fields.len() - 1
+                    }
+                };
+                let list = idx.fields[pos].1.entry(v).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
             }
         }
         for (field, texts, owners) in lits {
-            match AhoCorasick::new(&texts) {
+            let automaton = aho_corasick::AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&texts);
+            match automaton {
                 Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, owners }),
-                // Cannot happen for plain literals; evaluating those predicates always is safe.
-                Err(_) => idx.always.extend(owners.into_iter().flatten()),
+                // Cannot happen for plain literals; dropping the literal condition is safe.
+                Err(_) => {
+                    for i in owners.into_iter().flatten() {
+                        idx.has_literal[i] = false;
+                        if !idx.has_exact[i] {
+                            idx.always.push(i);
+                        }
+                    }
+                }
             }
         }
         idx.always.sort_unstable();
         idx.always.dedup();
+        idx.by_name = name_map(&idx.fields, &idx.literal_fields);
+        idx.need = idx.has_exact.iter().zip(&idx.has_literal).map(|(&e, &l)| u8::from(e) + u8::from(l)).collect();
         idx
     }
 
     /// Positions of the predicates worth evaluating for `row`, ascending, in
     /// `scratch.candidates`.
     pub fn candidates(&self, row: &dyn FieldAccess, scratch: &mut Scratch) {
-        let Scratch { candidates, seen, key } = scratch;
-        candidates.clear();
+        scratch.candidates.clear();
         if self.fields.is_empty() && self.literal_fields.is_empty() {
-            candidates.extend_from_slice(&self.always);
+            scratch.candidates.extend_from_slice(&self.always);
             return;
         }
-        seen.clear();
-        seen.resize(self.len, false);
-        for &i in &self.always {
-            seen[i] = true;
+        if scratch.met.len() != self.len {
+            scratch.exact_met = vec![false; self.len];
+            scratch.literal_met = vec![false; self.len];
+            scratch.met = vec![0; self.len];
         }
-        for (field, values) in &self.fields {
-            row.any_item(field, &mut |item| {
-                key.clear();
-                if item.is_ascii() {
-                    key.extend(item.bytes().map(|b| b.to_ascii_lowercase() as char));
-                } else {
-                    key.extend(item.chars().flat_map(char::to_lowercase));
-                }
-                if let Some(list) = values.get(key.as_str()) {
-                    for &i in list {
-                        seen[i] = true;
+        let mut key = std::mem::take(&mut scratch.key);
+        let one_pass = self.by_name.as_ref().is_some_and(|by_name| {
+            row.for_each_named(&mut |name, item| {
+                for target in by_name.get(name).into_iter().flatten() {
+                    match *target {
+                        Ok(f) => self.meet_exact(f, item, &mut key, scratch),
+                        Err(l) => self.meet_literal(l, item, &mut key, scratch),
                     }
                 }
-                false
-            });
+            })
+        });
+        if !one_pass {
+            for (f, (field, _)) in self.fields.iter().enumerate() {
+                row.any_item(field, &mut |item| {
+                    self.meet_exact(f, item, &mut key, scratch);
+                    false
+                });
+            }
+            for (l, lf) in self.literal_fields.iter().enumerate() {
+                row.any_item(&lf.field, &mut |item| {
+                    self.meet_literal(l, item, &mut key, scratch);
+                    false
+                });
+            }
         }
-        for lf in &self.literal_fields {
-            row.any_item(&lf.field, &mut |item| {
-                key.clear();
-                if item.is_ascii() {
-                    key.extend(item.bytes().map(|b| b.to_ascii_lowercase() as char));
-                } else {
-                    key.extend(item.chars().flat_map(char::to_lowercase));
-                }
-                for m in lf.automaton.find_overlapping_iter(key.as_str()) {
-                    for &i in &lf.owners[m.pattern().as_usize()] {
-                        seen[i] = true;
-                    }
-                }
-                false
-            });
+        scratch.key = key;
+        for i in scratch.touched.drain(..) {
+            scratch.exact_met[i] = false;
+            scratch.literal_met[i] = false;
+            scratch.met[i] = 0;
         }
-        candidates.extend(seen.iter().enumerate().filter(|(_, s)| **s).map(|(i, _)| i));
+        scratch.candidates.extend_from_slice(&self.always);
+        scratch.candidates.sort_unstable();
+    }
+}
+
+impl ScanIndex {
+    fn meet_exact(&self, f: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
+        lowercase_into(item, key);
+        for &i in self.fields[f].1.get(key.as_str()).into_iter().flatten() {
+            scratch.meet(i, true, self.need[i]);
+        }
+    }
+
+    fn meet_literal(&self, l: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
+        let lf = &self.literal_fields[l];
+        // The automaton folds ASCII case itself; other text is lowercased first.
+        let text = if item.is_ascii() {
+            item
+        } else {
+            lowercase_into(item, key);
+            key.as_str()
+        };
+        for m in lf.automaton.find_overlapping_iter(text) {
+            for &i in &lf.owners[m.pattern().as_usize()] {
+                scratch.meet(i, false, self.need[i]);
+            }
+        }
+    }
+}
+
+/// The name map of [`ScanIndex::by_name`].
+fn name_map(fields: &[(FieldRef, HashMap<String, Vec<usize>>)], literal_fields: &[LiteralField]) -> Option<HashMap<String, Vec<Result<usize, usize>>>> {
+    let mut map: HashMap<String, Vec<Result<usize, usize>>> = HashMap::new();
+    let targets = fields.iter().map(|(f, _)| f).enumerate().map(|(i, f)| (f, Ok(i)));
+    let literal_targets = literal_fields.iter().enumerate().map(|(i, lf)| (&lf.field, Err(i)));
+    for (field, target) in targets.chain(literal_targets) {
+        match field {
+            FieldRef::Name(n) if n != "_raw" && n != "_time" => map.entry(n.clone()).or_default().push(target),
+            _ => return None,
+        }
+    }
+    Some(map)
+}
+
+fn lowercase_into(item: &str, key: &mut String) {
+    key.clear();
+    if item.is_ascii() {
+        key.extend(item.bytes().map(|b| b.to_ascii_lowercase() as char));
+    } else {
+        key.extend(item.chars().flat_map(char::to_lowercase));
     }
 }
 
@@ -264,6 +356,30 @@ mod tests {
         assert_eq!(s.candidates, [1, 2]);
         idx.candidates(&row("notepad"), &mut s);
         assert_eq!(s.candidates, [2]);
+    }
+
+    #[test]
+    fn exact_and_literal_conditions_both_apply() {
+        let image_load = Pred::And(vec![
+            name_eq("EventCode", "7"),
+            Pred::AnyOf(FieldRef::Name("ImageLoaded".into()), vec![Pattern::new("*\\wbemprox.dll")]),
+        ]);
+        let any_load = name_eq("EventCode", "7");
+        let preds = [image_load, any_load];
+        let idx = ScanIndex::new(preds.iter());
+        let mut s = Scratch::default();
+        let ev = |code: &str, loaded: &str| {
+            let mut ev = Event::default();
+            ev.push("EventCode", code);
+            ev.push("ImageLoaded", loaded);
+            ev
+        };
+        idx.candidates(&ev("7", "C:\\Windows\\System32\\ntdll.dll"), &mut s);
+        assert_eq!(s.candidates, [1]);
+        idx.candidates(&ev("7", "C:\\Windows\\System32\\WBEMPROX.DLL"), &mut s);
+        assert_eq!(s.candidates, [0, 1]);
+        idx.candidates(&ev("1", "C:\\x\\wbemprox.dll"), &mut s);
+        assert!(s.candidates.is_empty());
     }
 
     #[test]

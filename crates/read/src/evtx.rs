@@ -86,7 +86,7 @@ fn read_evtx_inner<T: Read + Seek + 'static>(input: T, name: &Arc<str>, ctx: &mu
             return;
         }
     };
-    if ctx.evtx_reference {
+    if ctx.evtx_reference || !ctx.evtx_binxml {
         // The crate's own record iteration, every record rendered and parsed.
         for record in parser.records() {
             match record {
@@ -208,27 +208,24 @@ fn strip_decl(s: &str) -> &str {
 /// reader.
 #[doc(hidden)]
 pub fn read_evtx_reference(path: &std::path::Path, opts: &crate::ReadOptions, sink: &mut dyn FnMut(&vigil_model::Event)) -> crate::ReadReport {
-    let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
-    let mut ctx = Ctx::new(opts, sink);
-    ctx.evtx_reference = true;
-    match std::fs::File::open(path) {
-        Ok(f) => {
-            ctx.report.files += 1;
-            read_evtx_file(f, &name, &mut ctx);
-        }
-        Err(e) => ctx.report.skip("unreadable file", name.as_ref(), e),
-    }
-    ctx.report
+    read_evtx_path(path, opts, sink, |ctx| ctx.evtx_reference = true).0
 }
 
-/// Reads an EVTX file as [`crate::read_file`] does and returns its report with the number of
-/// records the BinXML reader took (the rest were rendered by the crate and parsed). For the
-/// differential test's coverage check.
+/// Reads an EVTX file through the BinXML reader ([`crate::evtx_binxml`], falling back per
+/// record to render + parse) and returns its report with the number of records the BinXML
+/// reader took. For the differential test (`tests/evtx_direct.rs`); [`crate::read_file`] takes
+/// this path when `VIGIL_EVTX_BINXML=1`.
 #[doc(hidden)]
-pub fn read_evtx_fast_count(path: &std::path::Path, opts: &crate::ReadOptions) -> (crate::ReadReport, u64) {
+pub fn read_evtx_binxml(path: &std::path::Path, opts: &crate::ReadOptions, sink: &mut dyn FnMut(&vigil_model::Event)) -> (crate::ReadReport, u64) {
+    read_evtx_path(path, opts, sink, |ctx| ctx.evtx_binxml = true)
+}
+
+/// Reads one EVTX file with `setup` applied to its context: the report and the records the
+/// BinXML reader took.
+fn read_evtx_path(path: &std::path::Path, opts: &crate::ReadOptions, sink: &mut dyn FnMut(&vigil_model::Event), setup: impl FnOnce(&mut Ctx)) -> (crate::ReadReport, u64) {
     let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
-    let mut sink = |_: &vigil_model::Event| {};
-    let mut ctx = Ctx::new(opts, &mut sink);
+    let mut ctx = Ctx::new(opts, sink);
+    setup(&mut ctx);
     match std::fs::File::open(path) {
         Ok(f) => {
             ctx.report.files += 1;

@@ -102,6 +102,13 @@ pub(crate) struct BinXml {
     chunk_out: usize,
     slots: Vec<Slot>,
     ext: Extract,
+    /// Scratch for [`values::write_utf16`].
+    scratch: Vec<u8>,
+}
+
+/// The text written to `out` since `from`, for the extractor.
+fn text_since(out: &[u8], from: usize) -> &str {
+    out.get(from..).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default()
 }
 
 fn u16_at(d: &[u8], at: usize) -> Option<u16> {
@@ -173,12 +180,11 @@ impl BinXml {
         if !ends_stream(bytes, end - offset) {
             return None;
         }
-        let mut r = Render { data, out, ev, spare, bx: self };
-        r.elem(&tpl, tpl.root, slots, 0)?;
-        if r.out.len() > MAX_RECORD_OUT {
-            return None;
-        }
-        r.bx.ext.finish(r.ev)
+        let mut ext = std::mem::take(&mut self.ext);
+        let mut r = Render { data, out, ev, spare, ext: &mut ext, bx: self };
+        let done = r.elem(&tpl, tpl.root, slots, 0).filter(|()| r.out.len() <= MAX_RECORD_OUT).and_then(|()| r.ext.finish(r.ev));
+        self.ext = ext;
+        done
     }
 
     /// Reads the template instance whose header starts at `pos` (after its 0x0c token): its
@@ -224,6 +230,7 @@ struct Render<'r> {
     out: &'r mut Vec<u8>,
     ev: &'r mut Event,
     spare: &'r mut Spare,
+    ext: &'r mut Extract,
     bx: &'r mut BinXml,
 }
 
@@ -245,13 +252,8 @@ impl Render<'_> {
         self.slot(slots, id).is_some_and(|s| values::is_null(s.ty, self.bytes(s)))
     }
 
-    /// Text written since `from`, for the extractor.
-    fn written(&self, from: usize) -> &str {
-        self.out.get(from..).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default()
-    }
-
     fn start_tag(&mut self, e: &Elem) -> Option<()> {
-        self.bx.ext.start(&e.name)?;
+        self.ext.start(&e.name)?;
         self.out.push(b'<');
         self.out.extend_from_slice(e.name.as_bytes());
         Some(())
@@ -261,7 +263,7 @@ impl Render<'_> {
         self.out.extend_from_slice(b"</");
         self.out.extend_from_slice(e.name.as_bytes());
         self.out.push(b'>');
-        self.bx.ext.end(self.ev, self.spare);
+        self.ext.end(self.ev, self.spare);
     }
 
     fn elem(&mut self, tpl: &Template, id: usize, slots: (usize, usize), nesting: usize) -> Option<()> {
@@ -285,7 +287,7 @@ impl Render<'_> {
         self.attrs(e, slots)?;
         if e.children.is_empty() && e.self_closing {
             self.out.extend_from_slice(b"/>");
-            self.bx.ext.end(self.ev, self.spare);
+            self.ext.end(self.ev, self.spare);
             return Some(());
         }
         self.out.push(b'>');
@@ -299,7 +301,9 @@ impl Render<'_> {
                 }
                 Node::Text(t) => {
                     self.out.extend_from_slice(t.as_bytes());
-                    self.bx.ext.text(t);
+                    if self.ext.capturing() {
+                        self.ext.text(t);
+                    }
                 }
                 Node::Slot(s) => self.content(slots, *s, nesting)?,
             }
@@ -320,12 +324,13 @@ impl Render<'_> {
         while i < bytes.len() {
             if bytes[i] == 0 && bytes[i + 1] == 0 {
                 self.start_tag(e)?;
-                self.bx.ext.start_done(&e.name);
+                self.ext.start_done(&e.name);
                 self.out.push(b'>');
                 let from = self.out.len();
-                values::write_utf16(self.out, &bytes[item..i], false);
-                let text = self.written(from).to_owned();
-                self.bx.ext.text(&text);
+                values::write_utf16(self.out, &mut self.bx.scratch, &bytes[item..i], false);
+                if self.ext.capturing() {
+                    self.ext.text(text_since(self.out, from));
+                }
                 self.end_tag(e);
                 items += 1;
                 item = i + 2;
@@ -353,7 +358,7 @@ impl Render<'_> {
                             Part::Slot(s) => {
                                 if let Some(slot) = self.slot(slots, *s) {
                                     let bytes = self.data.get(slot.off..slot.off + slot.len)?;
-                                    values::write_value(self.out, slot.ty, bytes, true)?;
+                                    values::write_value(self.out, &mut self.bx.scratch, slot.ty, bytes, true)?;
                                 }
                             }
                         }
@@ -368,15 +373,16 @@ impl Render<'_> {
                     }
                     self.attr_open(&a.name);
                     let from = self.out.len();
-                    values::write_value(self.out, slot.ty, bytes, true)?;
+                    values::write_value(self.out, &mut self.bx.scratch, slot.ty, bytes, true)?;
                     from
                 }
             };
-            let value = self.written(from).to_owned();
+            if self.ext.wants_attrs() {
+                self.ext.attr(self.ev, self.spare, &e.name, &a.name, text_since(self.out, from));
+            }
             self.out.push(b'"');
-            self.bx.ext.attr(self.ev, self.spare, &e.name, &a.name, &value);
         }
-        self.bx.ext.start_done(&e.name);
+        self.ext.start_done(&e.name);
         Some(())
     }
 
@@ -403,10 +409,9 @@ impl Render<'_> {
             return self.elem(&tpl, tpl.root, inner, nesting + 1);
         }
         let from = self.out.len();
-        values::write_value(self.out, slot.ty, bytes, false)?;
-        if self.out.len() > from {
-            let text = self.written(from).to_owned();
-            self.bx.ext.text(&text);
+        values::write_value(self.out, &mut self.bx.scratch, slot.ty, bytes, false)?;
+        if self.out.len() > from && self.ext.capturing() {
+            self.ext.text(text_since(self.out, from));
         }
         Some(())
     }
@@ -563,7 +568,7 @@ fn parse_template(data: &[u8], def: usize) -> Option<Template> {
                 p = next;
                 let in_attr = b.open.is_some();
                 let mut text = Vec::new();
-                values::write_utf16(&mut text, units, in_attr);
+                values::write_utf16(&mut text, &mut Vec::new(), units, in_attr);
                 b.push(Node::Text(String::from_utf8(text).ok()?.into()))?;
             }
             0x06 | 0x46 => {

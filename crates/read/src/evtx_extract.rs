@@ -22,11 +22,17 @@ pub(crate) struct Extract {
     cap_depth: usize,
     cap_name: String,
     cap_val: String,
-    /// Where the current text run starts in `cap_val` (line ends are normalised per run).
+    /// Where the current text run starts in `cap_val` (line ends are normalised per run), and
+    /// whether it holds a CR.
     cap_run: usize,
+    cap_cr: bool,
     /// The start tag being read: whether it starts a capture, and which.
     pending: Pending,
-    data_name: Option<String>,
+    /// The `Name` of the `<Data>` element just started, if it has one.
+    data_name: String,
+    data_named: bool,
+    /// An unescaped attribute value.
+    scratch: String,
     channel: String,
     computer: String,
 }
@@ -53,8 +59,11 @@ impl Default for Extract {
             cap_name: String::new(),
             cap_val: String::new(),
             cap_run: 0,
+            cap_cr: false,
             pending: Pending::None,
-            data_name: None,
+            data_name: String::new(),
+            data_named: false,
+            scratch: String::new(),
             channel: String::new(),
             computer: String::new(),
         }
@@ -122,10 +131,21 @@ impl Extract {
 
     /// A tag while a capture runs ends the current text run.
     fn tag(&mut self) {
-        if self.cap_depth != 0 {
+        if self.cap_cr {
             normalise_line_ends(&mut self.cap_val, self.cap_run);
-            self.cap_run = self.cap_val.len();
+            self.cap_cr = false;
         }
+        self.cap_run = self.cap_val.len();
+    }
+
+    /// Whether element text is captured now ([`Self::text`] does nothing otherwise).
+    pub(crate) fn capturing(&self) -> bool {
+        self.cap_depth != 0
+    }
+
+    /// Whether the attributes of the element just started are read ([`Self::attr`]).
+    pub(crate) fn wants_attrs(&self) -> bool {
+        matches!(self.pending, Pending::System | Pending::Data)
     }
 
     /// `<name`. `None`: the definition would reject the document (the caller falls back).
@@ -153,7 +173,7 @@ impl Extract {
                 self.pending = match (self.section, depth, name) {
                     (Section::System, 3, _) => Pending::System,
                     (Section::EventData, 3, "Data") => {
-                        self.data_name = None;
+                        self.data_named = false;
                         Pending::Data
                     }
                     (Section::EventData, 3, "Binary") => Pending::Binary,
@@ -171,23 +191,26 @@ impl Extract {
         match self.pending {
             Pending::System => {
                 let Some(field) = crate::xml::system_attr_field(element, key) else { return };
-                let mut v = spare.pop().map(|(_, v)| v).unwrap_or_default();
-                v.clear();
-                unescape_into(&mut v, value);
+                let v = if memchr::memchr(b'&', value.as_bytes()).is_some() {
+                    self.scratch.clear();
+                    unescape_into(&mut self.scratch, value);
+                    self.scratch.as_str()
+                } else {
+                    value
+                };
                 match field {
-                    "Name" => push(ev, spare, "ProviderName", &v),
-                    "SystemTime" => ev.time = timefmt::parse_iso(&v),
+                    "Name" => push(ev, spare, "ProviderName", v),
+                    "SystemTime" => ev.time = timefmt::parse_iso(v),
                     _ => {}
                 }
                 if !v.is_empty() {
-                    push(ev, spare, field, &v);
+                    push(ev, spare, field, v);
                 }
-                spare.push((String::new(), v));
             }
-            Pending::Data if key == "Name" && self.data_name.is_none() => {
-                let mut v = String::new();
-                unescape_into(&mut v, value);
-                self.data_name = Some(v);
+            Pending::Data if key == "Name" && !self.data_named => {
+                self.data_name.clear();
+                unescape_into(&mut self.data_name, value);
+                self.data_named = true;
             }
             _ => {}
         }
@@ -206,10 +229,8 @@ impl Extract {
                 }
                 name
             }
-            Pending::Data => match self.data_name.as_deref() {
-                Some(n) if !n.is_empty() => n,
-                _ => "Data",
-            },
+            Pending::Data if self.data_named && !self.data_name.is_empty() => &self.data_name,
+            Pending::Data => "Data",
             Pending::Binary => "Binary",
             Pending::UserData => name,
             Pending::Message => "Message",
@@ -218,13 +239,19 @@ impl Extract {
         self.cap_name.push_str(field);
         self.cap_val.clear();
         self.cap_run = 0;
+        self.cap_cr = false;
         self.cap_depth = self.depth;
     }
 
     /// Element text, as written.
     pub(crate) fn text(&mut self, text: &str) {
         if self.cap_depth != 0 {
-            unescape_into(&mut self.cap_val, text);
+            if memchr::memchr2(b'&', b'\r', text.as_bytes()).is_none() {
+                self.cap_val.push_str(text);
+            } else {
+                self.cap_cr |= text.contains('\r');
+                unescape_into(&mut self.cap_val, text);
+            }
         }
     }
 

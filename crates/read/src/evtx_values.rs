@@ -77,58 +77,27 @@ fn escape_ascii(b: u8, in_attr: bool) -> Option<&'static [u8]> {
     }
 }
 
-/// Writes UTF-16LE text (already cut at its NUL) as UTF-8, XML-escaped. Lone surrogates and
-/// U+FFFE/U+FFFF become `_`, as the crate writes them.
-pub(crate) fn write_utf16(out: &mut Vec<u8>, bytes: &[u8], in_attr: bool) {
+/// Writes UTF-16LE text (already cut at its NUL) as UTF-8, XML-escaped: `&`, `<`, `>` (and
+/// both quotes in attributes) as entities, `_` for C0 controls but tab/LF/CR, lone surrogates
+/// and U+FFFE/U+FFFF. This is the evtx crate's own escaper (`utf16-simd`), through `scratch`.
+pub(crate) fn write_utf16(out: &mut Vec<u8>, scratch: &mut Vec<u8>, bytes: &[u8], in_attr: bool) {
     let n = bytes.len() / 2;
-    let unit = |i: usize| u16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]);
-    out.reserve(n);
-    let mut i = 0;
-    while i < n {
-        let c = unit(i);
-        i += 1;
-        if c < 0x80 {
-            let b = c as u8;
-            match escape_ascii(b, in_attr) {
-                Some(e) => out.extend_from_slice(e),
-                None => out.push(b),
-            }
-        } else if c < 0x800 {
-            out.extend_from_slice(&[0xc0 | (c >> 6) as u8, 0x80 | (c & 0x3f) as u8]);
-        } else if (0xd800..0xe000).contains(&c) {
-            if c < 0xdc00 && i < n {
-                let lo = unit(i);
-                if (0xdc00..0xe000).contains(&lo) {
-                    let cp = 0x10000 + ((u32::from(c) - 0xd800) << 10 | (u32::from(lo) - 0xdc00));
-                    out.extend_from_slice(&[
-                        0xf0 | (cp >> 18) as u8,
-                        0x80 | ((cp >> 12) & 0x3f) as u8,
-                        0x80 | ((cp >> 6) & 0x3f) as u8,
-                        0x80 | (cp & 0x3f) as u8,
-                    ]);
-                    i += 1;
-                    continue;
-                }
-            }
-            out.push(b'_');
-        } else if c >= 0xfffe {
-            out.push(b'_');
-        } else {
-            out.extend_from_slice(&[0xe0 | (c >> 12) as u8, 0x80 | ((c >> 6) & 0x3f) as u8, 0x80 | (c & 0x3f) as u8]);
-        }
+    if n > 0 {
+        utf16_simd::escape_xml_utf16le_into(bytes, n, scratch, in_attr);
+        out.extend_from_slice(scratch);
     }
 }
 
 /// Writes a value's text. `bytes` is the descriptor-sized value window. `None`: not rendered
 /// here (the record falls back).
-pub(crate) fn write_value(out: &mut Vec<u8>, t: u8, bytes: &[u8], in_attr: bool) -> Option<()> {
+pub(crate) fn write_value(out: &mut Vec<u8>, scratch: &mut Vec<u8>, t: u8, bytes: &[u8], in_attr: bool) -> Option<()> {
     match t {
         ty::NULL => {}
         ty::UTF16 => {
             if bytes.len() % 2 != 0 {
                 return None;
             }
-            write_utf16(out, until_nul(bytes), in_attr);
+            write_utf16(out, scratch, until_nul(bytes), in_attr);
         }
         ty::ANSI => {
             // Windows-1252 decodes ASCII to itself; NULs are dropped. Anything else falls back.
@@ -334,7 +303,7 @@ mod tests {
 
     fn text(t: u8, bytes: &[u8], in_attr: bool) -> Option<String> {
         let mut out = Vec::new();
-        write_value(&mut out, t, bytes, in_attr)?;
+        write_value(&mut out, &mut Vec::new(), t, bytes, in_attr)?;
         Some(String::from_utf8(out).expect("utf-8"))
     }
 

@@ -324,8 +324,10 @@ pub(crate) struct Ctx<'a> {
     /// EVTX records through the reference path only (render, then the full quick-xml
     /// extractor): for the differential test, see [`evtx::read_evtx_reference`].
     pub evtx_reference: bool,
-    /// EVTX records read by the BinXML reader ([`evtx_binxml`]) rather than rendered by the
-    /// crate and parsed (for the differential test's coverage check).
+    /// EVTX records through the BinXML reader ([`evtx_binxml`]) where it applies. Off unless
+    /// `VIGIL_EVTX_BINXML=1`: it is exact but not yet faster (see docs/performance.md, item 9).
+    pub evtx_binxml: bool,
+    /// EVTX records the BinXML reader took (the rest were rendered by the crate and parsed).
     pub evtx_fast: u64,
 }
 
@@ -339,6 +341,7 @@ impl<'a> Ctx<'a> {
             spare: Vec::new(),
             json: Default::default(),
             evtx_reference: false,
+            evtx_binxml: std::env::var_os("VIGIL_EVTX_BINXML").is_some_and(|v| v == "1"),
             evtx_fast: 0,
         }
     }

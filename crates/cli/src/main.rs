@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Memory for aggregation groups during the scan, in MiB; beyond it they are written to
+    /// a temporary file and merged at the end (results are the same).
+    #[arg(long, value_name = "MIB", default_value_t = 32)]
+    pub memory_mb: usize,
     /// Exit with code 3 when any input record was skipped.
     #[arg(long)]
     pub strict: bool,

@@ -8,6 +8,7 @@ use crate::agg::{AggInput, AggState};
 use crate::error::ExecError;
 use crate::eval::EvalContext;
 use crate::ops::stats::{for_each_key, key_count, Groups, KeyPart};
+use crate::spill::SpillFile;
 use crate::symbols::{Symbols, Translation};
 use crate::plan::{EventScan, Query, Scan, Source, Stage};
 use crate::predicate::{FieldRef, FoldCache, FoldedRow};
@@ -39,7 +40,18 @@ pub struct Engine {
     /// Context for operators run during the scan. They use neither the clock nor the time
     /// zone (see `plan::push_down`), so any value works.
     scan_ctx: EvalContext,
+    /// Bytes of groups and key texts all scan states together may hold; past it, the state
+    /// that notices spills its groups to disk.
+    memory_budget: usize,
+    /// Bytes the live scan states last reported (each adds the change since its last check).
+    memory_used: std::sync::atomic::AtomicUsize,
 }
+
+/// Default for [`Engine::set_memory_budget`].
+pub const DEFAULT_MEMORY_BUDGET: usize = 32 << 20;
+
+/// Rows between two checks of a scan state's memory.
+const BUDGET_CHECK_EVERY: u32 = 1024;
 
 /// Per-thread accumulation for every scan of every query.
 #[derive(Debug)]
@@ -52,6 +64,13 @@ pub struct ScanState {
     col_ids: Vec<u32>,
     /// Whether any row or event reached this state (an untouched state merges for free).
     touched: bool,
+    /// Where groups go past the memory budget (created on first use).
+    spill_file: Option<std::sync::Arc<SpillFile>>,
+    /// Rows since the memory was last checked; whether spilling failed (then memory grows).
+    since_check: u32,
+    /// Bytes this state last added to [`Engine::memory_used`].
+    reported: usize,
+    spill_failed: bool,
     /// Scratch for the prefilter, reused across rows.
     scratch: Scratch,
     fold: std::cell::RefCell<FoldCache>,
@@ -94,7 +113,23 @@ impl Engine {
             Scan::Tstats(_) => None,
         }));
         let scan_ctx = EvalContext { now: 0, tz: vigil_time::Tz::utc() };
-        Engine { queries, by_dataset, event_scans, indexes, event_index, scan_ctx }
+        Engine {
+            queries,
+            by_dataset,
+            event_scans,
+            indexes,
+            event_index,
+            scan_ctx,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            memory_used: Default::default(),
+        }
+    }
+
+    /// Sets how many bytes of groups and key texts the scan states (one per worker thread)
+    /// may hold together; past it, groups are written to a temporary file and merged at the
+    /// end.
+    pub fn set_memory_budget(&mut self, bytes: usize) {
+        self.memory_budget = bytes;
     }
 
     pub fn queries(&self) -> &[Query] {
@@ -129,6 +164,10 @@ impl Engine {
             symbols: Symbols::default(),
             col_ids: Vec::new(),
             touched: false,
+            spill_file: None,
+            since_check: 0,
+            reported: 0,
+            spill_failed: false,
             scratch: Scratch::default(),
             fold: Default::default(),
         }
@@ -200,6 +239,59 @@ impl Engine {
         }
         state.scratch = scratch;
         state.fold = fold;
+        self.check_memory(state);
+    }
+
+    /// Every [`BUDGET_CHECK_EVERY`] rows: reports the state's memory, and spills every group
+    /// table of it when all states together are over the budget.
+    fn check_memory(&self, state: &mut ScanState) {
+        state.since_check += 1;
+        if state.since_check < BUDGET_CHECK_EVERY {
+            return;
+        }
+        state.since_check = 0;
+        if state.spill_failed {
+            return;
+        }
+        let total = self.report_memory(state);
+        if total <= self.memory_budget {
+            return;
+        }
+        if let Err(e) = self.spill(state) {
+            // Results stay correct in memory; only the bound is lost.
+            eprintln!("vigil: cannot spill groups to a temporary file ({e}); continuing in memory");
+            state.spill_failed = true;
+        }
+        self.report_memory(state);
+    }
+
+    /// Updates this state's share of [`Engine::memory_used`]; returns the new total.
+    fn report_memory(&self, state: &mut ScanState) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let groups: usize = state.accs.iter().flatten().map(|a| if let ScanAcc::Groups(g) = a { g.bytes() } else { 0 }).sum();
+        let mine = groups + state.symbols.heap_bytes();
+        let before = std::mem::replace(&mut state.reported, mine);
+        if mine >= before {
+            self.memory_used.fetch_add(mine - before, Relaxed) + (mine - before)
+        } else {
+            self.memory_used.fetch_sub(before - mine, Relaxed) - (before - mine)
+        }
+    }
+
+    /// Writes every group table of `state` to its spill file and drops the key texts.
+    fn spill(&self, state: &mut ScanState) -> std::io::Result<()> {
+        let file = match &state.spill_file {
+            Some(f) => f.clone(),
+            None => state.spill_file.insert(SpillFile::new()?).clone(),
+        };
+        for acc in state.accs.iter_mut().flatten() {
+            if let ScanAcc::Groups(g) = acc {
+                g.spill(&state.symbols, &file)?;
+            }
+        }
+        // No group refers to the texts any more.
+        state.symbols = Symbols::default();
+        Ok(())
     }
 
     /// Feeds one raw event to every raw-event scan.
@@ -241,13 +333,36 @@ impl Engine {
             }
         }
         state.scratch = scratch;
+        self.check_memory(state);
     }
 
     /// Combines another thread's state into `into`.
-    pub fn merge(&self, into: &mut ScanState, mut other: ScanState) {
+    pub fn merge(&self, into: &mut ScanState, other: ScanState) {
         if !other.touched {
             return;
         }
+        // The other state's share moves into this one's at the check below.
+        self.memory_used.fetch_sub(other.reported.min(self.memory_used.load(std::sync::atomic::Ordering::Relaxed)), std::sync::atomic::Ordering::Relaxed);
+        into.since_check = BUDGET_CHECK_EVERY;
+        if other.spill_file.is_some() && !into.spill_failed {
+            // Runs merge in input order: this state's groups in memory came before the other
+            // state's runs, so they go to disk first (first()/list() depend on it).
+            if let Err(e) = self.spill(into) {
+                eprintln!("vigil: cannot spill groups to a temporary file ({e}); continuing in memory");
+                into.spill_failed = true;
+            }
+        }
+        let mut other = other;
+        let other_file = other.spill_file.take();
+        self.merge_accs(into, other);
+        // `spill_file` also says "some groups are on disk", which the next merge relies on.
+        if into.spill_file.is_none() {
+            into.spill_file = other_file;
+        }
+        self.check_memory(into);
+    }
+
+    fn merge_accs(&self, into: &mut ScanState, mut other: ScanState) {
         if !into.touched {
             // The scratch buffers stay; everything accumulated moves.
             std::mem::swap(&mut into.accs, &mut other.accs);
@@ -296,6 +411,7 @@ impl Engine {
                     _ => None,
                 });
                 let mut accs: Vec<Option<ScanAcc>> = accs.into_iter().map(Some).collect();
+                let mut scan_error = None;
                 // A scan an inner join filters is built after the join's subsearch has run.
                 let semi = semi_join_scan(q, &accs);
                 let scans = q
@@ -305,7 +421,13 @@ impl Engine {
                     .enumerate()
                     .map(|(i, (scan, acc))| match semi {
                         Some((si, _)) if si == i => None,
-                        _ => acc.take().map(|acc| scan_rows(scan, acc, symbols)),
+                        _ => acc.take().and_then(|acc| match scan_rows(scan, acc, symbols) {
+                            Ok(rows) => Some(rows),
+                            Err(e) => {
+                                scan_error = Some(e);
+                                None
+                            }
+                        }),
                     })
                     .collect();
                 let mut runner = Runner::new(scans, ctx);
@@ -313,21 +435,21 @@ impl Engine {
                     if let (Some(ScanAcc::Groups(g)), Scan::Tstats(t)) = (accs[si].take(), &q.scans[si]) {
                         let rows = match runner.run_stage(&sj.join.sub) {
                             Ok(sub_rows) => {
-                                let keys = crate::semijoin::key_set(sj.join, &sub_rows, |t| symbols.get(t));
+                                let keys = crate::semijoin::KeySet::new(sj.join, &sub_rows);
                                 runner.precomputed.push((&*sj.join.sub as *const Stage, sub_rows));
                                 let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
-                                g.finish_where(symbols, &names, &t.aggs, |key| {
-                                    let k: Vec<u32> = sj.columns.iter().map(|&c| key[c]).collect();
-                                    keys.contains(&k)
-                                })
+                                g.finish_where(symbols, &names, &t.aggs, |key| keys.admits(&sj.columns, key))
                             }
                             // The join reports the error when it runs the subsearch again.
-                            Err(_) => Vec::new(),
+                            Err(_) => Ok(Vec::new()),
                         };
-                        runner.scans[si] = Some(rows);
+                        match rows {
+                            Ok(rows) => runner.scans[si] = Some(rows),
+                            Err(e) => scan_error = Some(e),
+                        }
                     }
                 }
-                let result = if let Some(e) = overflow {
+                let result = if let Some(e) = overflow.or(scan_error) {
                     Err(e)
                 } else if hit_limit {
                     Err(ExecError(format!(
@@ -444,25 +566,25 @@ fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) -> Record {
     r
 }
 
-fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Vec<Record> {
-    match (scan, acc) {
+fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Result<Vec<Record>, ExecError> {
+    Ok(match (scan, acc) {
         (Scan::Tstats(t), ScanAcc::Groups(g)) => {
             let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
-            let mut rows = g.finish(symbols, &names, &t.aggs);
+            let mut rows = g.finish(symbols, &names, &t.aggs)?;
             if names.is_empty() && rows.is_empty() {
                 // `tstats count` over nothing is one row with count 0, as in Splunk.
                 rows = Groups::finish_empty(&t.aggs);
             }
             rows
         }
-        (Scan::Events(EventScan { stats: Some(stats), .. }), ScanAcc::Groups(g)) => stats.finish(g, symbols),
+        (Scan::Events(EventScan { stats: Some(stats), .. }), ScanAcc::Groups(g)) => stats.finish(g, symbols)?,
         (_, ScanAcc::Events(mut v)) => {
             // Splunk returns events newest first (stable: ties keep input order).
             v.sort_by(|a, b| b.0.cmp(&a.0));
             v.into_iter().map(|(_, r)| r).collect()
         }
         _ => Vec::new(),
-    }
+    })
 }
 
 /// Runs stages (the root and join subsearches) over scan results.

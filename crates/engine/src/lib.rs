@@ -18,6 +18,7 @@ mod plan;
 mod predicate;
 mod prefilter;
 mod semijoin;
+mod spill;
 mod symbols;
 
 pub use error::{ExecError, PlanError};

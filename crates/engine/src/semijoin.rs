@@ -12,7 +12,6 @@
 use crate::ops::join::JoinOp;
 use crate::ops::Op;
 use crate::plan::Stage;
-use std::collections::HashSet;
 use vigil_model::{Record, Value};
 
 /// How a root stage's join can filter its scan's groups.
@@ -79,18 +78,41 @@ pub(crate) fn find<'q>(stage: &'q Stage, by_names: &[String], agg_names: &[Strin
     None
 }
 
-/// The join keys of the subsearch's rows as symbol-id tuples (keys with a text no group has
-/// are left out: they cannot match).
-pub(crate) fn key_set(join: &JoinOp, sub_rows: &[Record], id_of: impl Fn(&str) -> Option<u32>) -> HashSet<Vec<u32>> {
-    sub_rows
-        .iter()
-        .filter_map(|r| {
-            join.fields
+/// The join keys of the subsearch's rows (texts, as the join compares them).
+pub(crate) struct KeySet(hashbrown::HashSet<Vec<String>>);
+
+/// A borrowed key, hashed like the owned `Vec<String>` it is compared with.
+#[derive(Hash)]
+struct Parts<'a>(&'a [&'a str]);
+
+impl hashbrown::Equivalent<Vec<String>> for Parts<'_> {
+    fn equivalent(&self, key: &Vec<String>) -> bool {
+        self.0.len() == key.len() && self.0.iter().zip(key).all(|(a, b)| *a == b)
+    }
+}
+
+impl KeySet {
+    pub fn new(join: &JoinOp, sub_rows: &[Record]) -> KeySet {
+        KeySet(
+            sub_rows
                 .iter()
-                .map(|f| r.get(f).and_then(|v| id_of(&v.to_string())))
-                .collect::<Option<Vec<u32>>>()
-        })
-        .collect()
+                .filter_map(|r| join.fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect())
+                .collect(),
+        )
+    }
+
+    /// Whether a group whose by-field texts are `key` can match (`columns` pick the join fields).
+    pub fn admits(&self, columns: &[usize], key: &[&str]) -> bool {
+        let mut parts = [""; 8];
+        if columns.len() > parts.len() {
+            let owned: Vec<&str> = columns.iter().filter_map(|&c| key.get(c).copied()).collect();
+            return self.0.contains(&Parts(&owned));
+        }
+        for (slot, &c) in parts.iter_mut().zip(columns) {
+            *slot = key.get(c).copied().unwrap_or("");
+        }
+        self.0.contains(&Parts(&parts[..columns.len()]))
+    }
 }
 
 #[cfg(test)]

@@ -36,12 +36,6 @@ impl Symbols {
         &self.chunks[c as usize][start as usize..start as usize + len as usize]
     }
 
-    /// The id of `text`, if it has one.
-    pub fn get(&self, text: &str) -> Option<u32> {
-        let h = self.hasher.hash_one(text);
-        self.table.find(h, |&id| self.text(id) == text).copied()
-    }
-
     /// The id of `text`, added when new.
     pub fn intern(&mut self, text: &str) -> u32 {
         let h = self.hasher.hash_one(text);
@@ -62,6 +56,11 @@ impl Symbols {
             hasher.hash_one(&chunks[c as usize][start as usize..start as usize + len as usize])
         });
         id
+    }
+
+    /// Heap bytes held (texts and tables), for the memory budget.
+    pub fn heap_bytes(&self) -> usize {
+        self.chunks.iter().map(String::capacity).sum::<usize>() + self.spans.capacity() * 12 + self.table.capacity() * 5
     }
 
     fn store(&mut self, text: &str) -> (u32, u32, u32) {
@@ -108,8 +107,6 @@ mod tests {
         let b = s.intern("powershell.exe");
         assert_ne!(a, b);
         assert_eq!(s.intern("cmd.exe /c whoami"), a);
-        assert_eq!(s.get("cmd.exe /c whoami"), Some(a));
-        assert_eq!(s.get("absent"), None);
         assert_eq!(s.text(a), "cmd.exe /c whoami");
         assert_eq!(s.text(b), "powershell.exe");
         assert_eq!(s.intern(""), s.intern(""));

@@ -92,7 +92,8 @@ pub fn run(args: HuntArgs) -> u8 {
         );
     }
     let n = queries.len();
-    let engine = Engine::new(queries, normalizer.catalog());
+    let mut engine = Engine::new(queries, normalizer.catalog());
+    engine.set_memory_budget(args.run.memory_mb << 20);
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {

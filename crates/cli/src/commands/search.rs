@@ -36,7 +36,8 @@ pub fn run(args: SearchArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let engine = Engine::new(vec![query], normalizer.catalog());
+    let mut engine = Engine::new(vec![query], normalizer.catalog());
+    engine.set_memory_budget(args.run.memory_mb << 20);
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {

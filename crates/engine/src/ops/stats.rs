@@ -5,7 +5,9 @@ use crate::error::{ExecError, PlanError};
 use crate::eval::{EvalContext, Scope};
 use crate::plan::plan_agg;
 use crate::predicate::FieldRef;
+use crate::spill::{Run, SpillFile};
 use crate::symbols::{Symbols, Translation};
+use std::sync::Arc;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -90,6 +92,10 @@ type Group = (Box<[u32]>, Vec<AggState>);
 /// group allocates its id array and states only.
 pub(crate) struct Groups {
     table: HashTable<Group>,
+    /// Groups written to disk under memory pressure, oldest first (see `spill`).
+    runs: Vec<Run>,
+    /// Estimated heap bytes of `table`.
+    bytes: usize,
     hasher: DefaultHashBuilder,
     /// Most groups kept ([`MAX_GROUPS`]); rows for further new groups are dropped and
     /// `overflow` is set, which fails the query (memory stays bounded meanwhile).
@@ -113,7 +119,15 @@ impl Default for Groups {
 
 impl Groups {
     pub fn with_limit(limit: usize) -> Groups {
-        Groups { table: HashTable::new(), hasher: DefaultHashBuilder::default(), limit, overflow: false, spill: Vec::new() }
+        Groups {
+            table: HashTable::new(),
+            runs: Vec::new(),
+            bytes: 0,
+            hasher: DefaultHashBuilder::default(),
+            limit,
+            overflow: false,
+            spill: Vec::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -121,7 +135,31 @@ impl Groups {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.table.is_empty() && self.runs.is_empty()
+    }
+
+    /// Estimated heap bytes of the groups held in memory.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Writes the groups held in memory to `file` as one sorted run and forgets them.
+    pub fn spill(&mut self, symbols: &Symbols, file: &Arc<SpillFile>) -> std::io::Result<()> {
+        if self.table.is_empty() {
+            return Ok(());
+        }
+        let groups = self.sorted(symbols);
+        let run = file.write_run(groups.iter().map(|(k, st)| (k.iter().map(|&id| symbols.text(id)).collect(), st.as_slice())))?;
+        self.runs.push(run);
+        self.bytes = 0;
+        Ok(())
+    }
+
+    /// The groups in memory, sorted by key text (leaves the table empty).
+    fn sorted(&mut self, symbols: &Symbols) -> Vec<Group> {
+        let mut groups: Vec<Group> = std::mem::take(&mut self.table).into_iter().collect();
+        groups.sort_by(|a, b| a.0.iter().map(|&id| symbols.text(id)).cmp(b.0.iter().map(|&id| symbols.text(id))));
+        groups
     }
 
     /// The states of the group with this key, created if new.
@@ -145,12 +183,14 @@ impl Groups {
         }
         let hasher = &self.hasher;
         let states = aggs.iter().map(|a| AggState::new(a.func)).collect();
+        self.bytes += GROUP_BYTES + key.len() * 4 + aggs.len() * std::mem::size_of::<AggState>();
         &mut self.table.insert_unique(h, (key, states), |(k, _)| hasher.hash_one(&**k)).into_mut().1
     }
 
     /// Adds another thread's groups, whose ids `tr` translates into `symbols`.
     pub fn merge(&mut self, other: Groups, tr: &mut Translation, symbols: &mut Symbols, aggs: &[AggSpec]) {
         self.overflow |= other.overflow;
+        self.runs.extend(other.runs);
         for (k, states) in other.table {
             let k: Box<[u32]> = k.iter().map(|&id| tr.id(symbols, id)).collect();
             let h = self.hasher.hash_one(&*k);
@@ -164,6 +204,7 @@ impl Groups {
                 None if full => self.overflow = true,
                 None => {
                     let hasher = &self.hasher;
+                    self.bytes += GROUP_BYTES + k.len() * 4 + states.len() * std::mem::size_of::<AggState>();
                     self.table.insert_unique(h, (k, states), |(k, _)| hasher.hash_one(&**k));
                 }
             }
@@ -174,43 +215,68 @@ impl Groups {
     pub fn finish_empty(aggs: &[AggSpec]) -> Vec<Record> {
         let mut g = Groups::default();
         g.entry(&[], aggs);
-        g.finish(&Symbols::default(), &[], aggs)
+        g.finish(&Symbols::default(), &[], aggs).unwrap_or_default()
     }
 
     /// Result rows sorted by key (Splunk sorts stats output by the by-fields).
-    pub fn finish(self, symbols: &Symbols, by_names: &[String], aggs: &[AggSpec]) -> Vec<Record> {
+    pub fn finish(self, symbols: &Symbols, by_names: &[String], aggs: &[AggSpec]) -> Result<Vec<Record>, ExecError> {
         self.finish_where(symbols, by_names, aggs, |_| true)
     }
 
-    /// Result rows of the groups whose key passes `keep`, sorted by key.
+    /// Result rows of the groups whose key texts pass `keep`, sorted by key. Fails only when
+    /// spilled groups cannot be read back.
     pub fn finish_where(
-        self,
+        mut self,
         symbols: &Symbols,
         by_names: &[String],
         aggs: &[AggSpec],
-        keep: impl Fn(&[u32]) -> bool,
-    ) -> Vec<Record> {
-        let mut groups: Vec<Group> = self.table.into_iter().filter(|(k, _)| keep(k)).collect();
-        groups.sort_by(|a, b| a.0.iter().map(|&id| symbols.text(id)).cmp(b.0.iter().map(|&id| symbols.text(id))));
-        groups
+        keep: impl Fn(&[&str]) -> bool,
+    ) -> Result<Vec<Record>, ExecError> {
+        let groups = self.sorted(symbols);
+        let mut out = Vec::new();
+        if self.runs.is_empty() {
+            let mut parts: Vec<&str> = Vec::with_capacity(by_names.len());
+            for (key, states) in groups {
+                parts.clear();
+                parts.extend(key.iter().map(|&id| symbols.text(id)));
+                if keep(&parts) {
+                    out.push(group_row(by_names, parts.iter().map(|p| p.to_string()), states, aggs));
+                }
+            }
+            return Ok(out);
+        }
+        let memory = groups
             .into_iter()
-            .map(|(key, states)| {
-                let mut r = Record::with_capacity(key.len() + states.len());
-                for (name, &id) in by_names.iter().zip(key.iter()) {
-                    r.push_new(name.clone(), Value::Str(symbols.text(id).to_string()));
-                }
-                for (spec, st) in aggs.iter().zip(states) {
-                    // An aggregate named like a by-field replaces it, as in Splunk.
-                    if by_names.contains(&spec.name) {
-                        r.set(spec.name.clone(), st.finish(spec.func));
-                    } else {
-                        r.push_new(spec.name.clone(), st.finish(spec.func));
-                    }
-                }
-                r
-            })
-            .collect()
+            .map(|(key, states)| (key.iter().map(|&id| symbols.text(id).to_string()).collect(), states))
+            .collect();
+        crate::spill::merge(&self.runs, memory, aggs, |key, states| {
+            let parts: Vec<&str> = key.iter().map(String::as_str).collect();
+            if keep(&parts) {
+                out.push(group_row(by_names, key.into_iter(), states, aggs));
+            }
+        })
+        .map_err(|e| ExecError(format!("reading back groups spilled to disk: {e}")))?;
+        Ok(out)
     }
+}
+
+/// Heap bytes of a group beyond its key ids and states (table slot, two allocations).
+const GROUP_BYTES: usize = 80;
+
+/// A result row: by-fields, then aggregates (an aggregate named like a by-field replaces it).
+fn group_row(by_names: &[String], key: impl Iterator<Item = String>, states: Vec<AggState>, aggs: &[AggSpec]) -> Record {
+    let mut r = Record::with_capacity(by_names.len() + states.len());
+    for (name, text) in by_names.iter().zip(key) {
+        r.push_new(name.clone(), Value::Str(text));
+    }
+    for (spec, st) in aggs.iter().zip(states) {
+        if by_names.contains(&spec.name) {
+            r.set(spec.name.clone(), st.finish(spec.func));
+        } else {
+            r.push_new(spec.name.clone(), st.finish(spec.func));
+        }
+    }
+    r
 }
 
 fn row_time(r: &Record) -> Micros {
@@ -305,10 +371,10 @@ impl StatsOp {
     }
 
     /// The result rows of groups accumulated with [`StatsOp::add`].
-    pub fn finish(&self, groups: Groups, symbols: &Symbols) -> Vec<Record> {
+    pub fn finish(&self, groups: Groups, symbols: &Symbols) -> Result<Vec<Record>, ExecError> {
         if self.by.is_empty() && groups.is_empty() {
             // `stats count` over nothing is one row with count 0, as in Splunk.
-            return Groups::finish_empty(&self.aggs);
+            return Ok(Groups::finish_empty(&self.aggs));
         }
         groups.finish(symbols, &self.by, &self.aggs)
     }
@@ -323,7 +389,7 @@ impl StatsOp {
             }
             for_each_key(&parts, |key| feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx));
         }
-        Ok(self.finish(groups, &symbols))
+        self.finish(groups, &symbols)
     }
 
     pub fn eventstats(&self, mut rows: Vec<Record>, ctx: &EvalContext) -> Result<Vec<Record>, ExecError> {

@@ -1,6 +1,10 @@
-//! Binary EVTX files through the `evtx` crate. Each record is rendered to XML and extracted by
-//! [`crate::xml::parse_event_xml`], so EVTX and XML exports give identical fields
-//! (`tests/evtx_direct.rs` checks every real record against the full quick-xml extractor).
+//! Binary EVTX files. The `evtx` crate reads the file header and chunks and iterates (and
+//! validates) the records; each record is then read from its BinXML by
+//! [`crate::evtx_binxml`], which writes the XML the crate would render and extracts its fields
+//! in one pass, or, for the shapes that reader leaves alone, rendered to XML by the crate and
+//! extracted by [`crate::xml::parse_event_xml`]. Either way EVTX and XML exports give identical
+//! fields (`tests/evtx_direct.rs` checks every real record of both paths against render + the
+//! full quick-xml extractor).
 //!
 //! Damaged files are read as far as possible: a chunk or record the crate cannot parse is
 //! counted (`"bad EVTX chunk"` / `"bad EVTX record"`) with its chunk number, record id or
@@ -214,7 +218,7 @@ pub fn read_evtx_reference(path: &std::path::Path, opts: &crate::ReadOptions, si
 /// Reads an EVTX file through the BinXML reader ([`crate::evtx_binxml`], falling back per
 /// record to render + parse) and returns its report with the number of records the BinXML
 /// reader took. For the differential test (`tests/evtx_direct.rs`); [`crate::read_file`] takes
-/// this path when `VIGIL_EVTX_BINXML=1`.
+/// this path unless `VIGIL_EVTX_BINXML=0`.
 #[doc(hidden)]
 pub fn read_evtx_binxml(path: &std::path::Path, opts: &crate::ReadOptions, sink: &mut dyn FnMut(&vigil_model::Event)) -> (crate::ReadReport, u64) {
     read_evtx_path(path, opts, sink, |ctx| ctx.evtx_binxml = true)

@@ -40,32 +40,48 @@ const MAX_DEPTH: usize = 64;
 const MAX_RECORD_OUT: usize = 1 << 20;
 const MAX_CHUNK_OUT: usize = 2 << 20;
 const MAX_SUBSTITUTIONS: usize = 4096;
+/// Bytes of template keys kept per thread (real logs hold a few dozen templates of ~1 KiB).
+const MAX_KNOWN_BYTES: usize = 4 << 20;
+
+/// Templates already parsed on this thread, by [`canonical`] form (with their programs): the
+/// same template in another chunk or file is not parsed or compiled again.
+#[derive(Default)]
+struct Known {
+    map: std::collections::HashMap<Box<[u8]>, Option<Rc<Template>>>,
+    bytes: usize,
+}
+
+thread_local! {
+    static KNOWN: std::cell::RefCell<Known> = std::cell::RefCell::new(Known::default());
+}
 
 /// A parsed template definition.
-struct Template {
-    elems: Vec<Elem>,
-    root: usize,
+pub(crate) struct Template {
+    pub(crate) elems: Vec<Elem>,
+    pub(crate) root: usize,
+    /// Its compiled programs, by place ([`crate::evtx_program`]).
+    pub(crate) programs: crate::evtx_program::TemplatePrograms,
 }
 
-struct Elem {
-    name: Box<str>,
-    attrs: Vec<Attr>,
-    children: Vec<Node>,
+pub(crate) struct Elem {
+    pub(crate) name: Box<str>,
+    pub(crate) attrs: Vec<Attr>,
+    pub(crate) children: Vec<Node>,
     /// The value whose NULL leaves this element out.
-    dependency: Option<u16>,
-    self_closing: bool,
+    pub(crate) dependency: Option<u16>,
+    pub(crate) self_closing: bool,
     /// Every child is an element with a dependency: written empty when all are left out.
-    all_depend: bool,
+    pub(crate) all_depend: bool,
     /// An attribute-less `<Data>` holding one value: a string array repeats it per item.
-    expand: bool,
+    pub(crate) expand: bool,
 }
 
-struct Attr {
-    name: Box<str>,
-    value: AttrValue,
+pub(crate) struct Attr {
+    pub(crate) name: Box<str>,
+    pub(crate) value: AttrValue,
 }
 
-enum AttrValue {
+pub(crate) enum AttrValue {
     /// Literals only (escaped), at least one non-empty.
     Static(Box<str>),
     /// Literals and values; always written.
@@ -74,12 +90,12 @@ enum AttrValue {
     Cond(u16),
 }
 
-enum Part {
+pub(crate) enum Part {
     Lit(Box<str>),
     Slot(u16),
 }
 
-enum Node {
+pub(crate) enum Node {
     Elem(usize),
     /// A literal, escaped for element text.
     Text(Box<str>),
@@ -88,10 +104,10 @@ enum Node {
 
 /// A substitution value: its window in the chunk and its type.
 #[derive(Clone, Copy)]
-struct Slot {
-    off: usize,
-    len: usize,
-    ty: u8,
+pub(crate) struct Slot {
+    pub(crate) off: usize,
+    pub(crate) len: usize,
+    pub(crate) ty: u8,
 }
 
 /// Reads records of one file, chunk after chunk. Reused between records.
@@ -99,11 +115,14 @@ struct Slot {
 pub(crate) struct BinXml {
     /// The current chunk's templates by definition offset (`None`: not handled here).
     templates: Vec<(u32, Option<Rc<Template>>)>,
+    canon: Vec<u8>,
     chunk_out: usize,
-    slots: Vec<Slot>,
+    pub(crate) slots: Vec<Slot>,
     ext: Extract,
     /// Scratch for [`values::write_utf16`].
-    scratch: Vec<u8>,
+    pub(crate) scratch: Vec<u8>,
+    /// Registers of the compiled programs.
+    pub(crate) regs: crate::evtx_program::Registers,
 }
 
 /// The text written to `out` since `from`, for the extractor.
@@ -115,13 +134,13 @@ fn u16_at(d: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(d.get(at..at.checked_add(2)?)?.try_into().ok()?))
 }
 
-fn u32_at(d: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(d: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(d.get(at..at.checked_add(4)?)?.try_into().ok()?))
 }
 
 /// Where the template instance starts in a single-instance stream (the crate's
 /// `single_instance_offset`): after a fragment header or at the start.
-fn single_instance(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn single_instance(bytes: &[u8]) -> Option<usize> {
     match bytes {
         [0x0f, _, _, _, 0x0c, _, ..] => Some(5),
         [0x0c, ..] => Some(1),
@@ -130,7 +149,7 @@ fn single_instance(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Whether nothing but an end-of-stream token follows `consumed` bytes of `stream`.
-fn ends_stream(stream: &[u8], consumed: usize) -> bool {
+pub(crate) fn ends_stream(stream: &[u8], consumed: usize) -> bool {
     matches!(stream.get(consumed..), Some([] | [0, ..]))
 }
 
@@ -150,6 +169,23 @@ impl BinXml {
         }
         let mut out = std::mem::take(&mut ev.raw).into_bytes();
         out.clear();
+        if crate::evtx_program::run_record(self, chunk, offset, size, &mut out).is_some() {
+            match String::from_utf8(out) {
+                Ok(doc) => {
+                    if crate::evtx_program::resolve(self, &doc, ev, spare).is_some() {
+                        self.chunk_out += doc.len();
+                        ev.raw = doc;
+                        return true;
+                    }
+                    out = doc.into_bytes();
+                }
+                Err(e) => out = e.into_bytes(),
+            }
+            // The general renderer, from scratch.
+            out.clear();
+            crate::xml_fast::recycle(&mut ev.fields, spare);
+            ev.time = None;
+        }
         let done = self.render_record(chunk, offset, size, &mut out, ev, spare).is_some();
         self.chunk_out += out.len();
         match String::from_utf8(out) {
@@ -190,6 +226,13 @@ impl BinXml {
     /// Reads the template instance whose header starts at `pos` (after its 0x0c token): its
     /// template, its values (a range of `self.slots`) and where it ends.
     fn instance(&mut self, data: &[u8], pos: usize) -> Option<(Rc<Template>, (usize, usize), usize)> {
+        let (def, slots, end) = self.instance_values(data, pos)?;
+        Some((self.template(data, def)?, slots, end))
+    }
+
+    /// Reads the header and values of the template instance at `pos` (after its 0x0c token):
+    /// its definition offset, its values (a range of `self.slots`) and where it ends.
+    pub(crate) fn instance_values(&mut self, data: &[u8], pos: usize) -> Option<(u32, (usize, usize), usize)> {
         let def = u32_at(data, pos + 5)?;
         let mut p = pos + 9;
         if p == def as usize {
@@ -210,15 +253,33 @@ impl BinXml {
             self.slots.push(Slot { off: p, len, ty: d[2] });
             p += len;
         }
-        let tpl = self.template(data, def)?;
-        Some((tpl, (start, self.slots.len()), p))
+        Some((def, (start, self.slots.len()), p))
     }
 
-    fn template(&mut self, data: &[u8], def: u32) -> Option<Rc<Template>> {
+    /// The template defined at `def` in the current chunk: parsed once per thread (the same
+    /// template in another chunk or file is found by its [`canonical`] form).
+    pub(crate) fn template(&mut self, data: &[u8], def: u32) -> Option<Rc<Template>> {
         if let Some((_, t)) = self.templates.iter().find(|(d, _)| *d == def) {
             return t.clone();
         }
-        let t = parse_template(data, def as usize).map(Rc::new);
+        let mut key = std::mem::take(&mut self.canon);
+        let t = match canonical(data, def as usize, &mut key) {
+            None => None,
+            Some(()) => KNOWN.with_borrow_mut(|known| match known.map.get(key.as_slice()) {
+                Some(t) => t.clone(),
+                None => {
+                    let t = parse_template(data, def as usize).map(Rc::new);
+                    if known.bytes + key.len() > MAX_KNOWN_BYTES {
+                        known.map.clear();
+                        known.bytes = 0;
+                    }
+                    known.bytes += key.len();
+                    known.map.insert(key.as_slice().into(), t.clone());
+                    t
+                }
+            }),
+        };
+        self.canon = key;
         self.templates.push((def, t.clone()));
         t
     }
@@ -499,25 +560,41 @@ impl Builder {
     }
 }
 
-/// Literal UTF-16 text at `p` (count, units), escaped for text or attribute use at render time:
-/// stored as UTF-16 here and escaped per context by the caller.
-fn literal(data: &[u8], p: usize) -> Option<(&[u8], usize)> {
-    let count = usize::from(u16_at(data, p)?);
-    let units = data.get(p + 2..p + 2 + 2 * count)?;
-    Some((values::until_nul(units), p + 2 + 2 * count))
+/// A token of a template definition, as [`walk`] hands it on.
+enum Tok<'d> {
+    /// An element start: its DependencyId and its name's offset in the string table.
+    Open(u16, usize),
+    CloseStart,
+    CloseEmpty,
+    End,
+    /// Literal text: UTF-16LE units, cut at their NUL.
+    Text(&'d [u8]),
+    /// An attribute, by its name's offset.
+    Attr(usize),
+    /// A substitution: its index, whether it is optional, and its value type.
+    Sub(u16, bool, u8),
 }
 
-/// Parses the template definition at `def` (24-byte header, then its token stream) and checks
-/// it is one the renderer follows exactly. `None` otherwise.
-fn parse_template(data: &[u8], def: usize) -> Option<Template> {
+/// Walks the token stream of the template definition at `def` (24-byte header, then its
+/// tokens, MS-EVEN6 2.2.12), handing each token to `f`. `None` for tokens not followed here
+/// (literal values other than strings, CDATA, references, processing instructions, nested
+/// instances) or out-of-bounds data.
+fn walk<'d>(data: &'d [u8], def: usize, mut f: impl FnMut(Tok<'d>) -> Option<()>) -> Option<()> {
     let size = u32_at(data, def + 20)? as usize;
     let end = def.checked_add(24)?.checked_add(size)?;
     if end > data.len() {
         return None;
     }
-    let mut b = Builder::default();
+    // A name reference at `p` (its offset), with the name itself inline when it follows.
+    let name_ref = |p: &mut usize| -> Option<usize> {
+        let off = u32_at(data, *p)? as usize;
+        *p += 4;
+        if off == *p {
+            *p += 10 + 2 * usize::from(u16_at(data, *p + 6)?);
+        }
+        Some(off)
+    };
     let mut p = def + 24;
-    // Whether the literal being read is in an attribute (escaped as such).
     while p < end {
         let token = *data.get(p)?;
         p += 1;
@@ -525,17 +602,87 @@ fn parse_template(data: &[u8], def: usize) -> Option<Template> {
             0x00 => break,
             0x0f => p += 3,
             0x01 | 0x41 => {
-                if b.open.is_some() || b.stack.len() >= MAX_DEPTH {
-                    return None;
-                }
                 let dep = u16_at(data, p)?;
-                let name_off = u32_at(data, p + 6)? as usize;
-                p += 10;
-                if name_off == p {
-                    p += 10 + 2 * usize::from(u16_at(data, p + 6)?);
-                }
+                p += 6;
+                let name = name_ref(&mut p)?;
                 if token == 0x41 {
                     p += 4;
+                }
+                f(Tok::Open(dep, name))?;
+            }
+            0x02 => f(Tok::CloseStart)?,
+            0x03 => f(Tok::CloseEmpty)?,
+            0x04 => f(Tok::End)?,
+            0x05 | 0x45 => {
+                if *data.get(p)? != ty::UTF16 {
+                    return None;
+                }
+                let count = usize::from(u16_at(data, p + 1)?);
+                let units = data.get(p + 3..p + 3 + 2 * count)?;
+                p += 3 + 2 * count;
+                f(Tok::Text(values::until_nul(units)))?;
+            }
+            0x06 | 0x46 => f(Tok::Attr(name_ref(&mut p)?))?,
+            0x0d | 0x0e => {
+                let id = u16_at(data, p)?;
+                let t = *data.get(p + 2)?;
+                p += 3;
+                f(Tok::Sub(id, token == 0x0e, t))?;
+            }
+            _ => return None,
+        }
+    }
+    Some(())
+}
+
+/// The template definition at `def` in a form that does not depend on where the chunk keeps
+/// it or its names: its tokens with names spelled out. Two definitions with the same form are
+/// the same template, so this keys the templates of a file across its chunks.
+fn canonical(data: &[u8], def: usize, out: &mut Vec<u8>) -> Option<()> {
+    out.clear();
+    let name = |out: &mut Vec<u8>, off: usize| -> Option<()> {
+        let count = usize::from(u16_at(data, off + 6)?);
+        out.extend_from_slice(data.get(off + 6..off + 8 + 2 * count)?);
+        Some(())
+    };
+    walk(data, def, |tok| {
+        match tok {
+            Tok::Open(dep, off) => {
+                out.push(1);
+                out.extend_from_slice(&dep.to_le_bytes());
+                name(out, off)?;
+            }
+            Tok::CloseStart => out.push(2),
+            Tok::CloseEmpty => out.push(3),
+            Tok::End => out.push(4),
+            Tok::Text(units) => {
+                out.push(5);
+                out.extend_from_slice(&(units.len() as u32).to_le_bytes());
+                out.extend_from_slice(units);
+            }
+            Tok::Attr(off) => {
+                out.push(6);
+                name(out, off)?;
+            }
+            Tok::Sub(id, optional, t) => {
+                out.push(if optional { 0x0e } else { 0x0d });
+                out.extend_from_slice(&id.to_le_bytes());
+                out.push(t);
+            }
+        }
+        Some(())
+    })
+}
+
+/// Parses the template definition at `def` and checks it is one the renderer follows exactly.
+/// `None` otherwise.
+fn parse_template(data: &[u8], def: usize) -> Option<Template> {
+    let mut b = Builder::default();
+    walk(data, def, |tok| {
+        match tok {
+            Tok::Open(dep, name_off) => {
+                if b.open.is_some() || b.stack.len() >= MAX_DEPTH {
+                    return None;
                 }
                 let e = Elem {
                     name: read_name(data, name_off)?,
@@ -548,51 +695,36 @@ fn parse_template(data: &[u8], def: usize) -> Option<Template> {
                 };
                 b.open = Some((e, Vec::new()));
             }
-            0x02 => {
+            Tok::CloseStart => {
                 let id = b.close_start(false)?;
                 b.stack.push(id);
             }
-            0x03 => {
+            Tok::CloseEmpty => {
                 let id = b.close_start(true)?;
                 b.attach(id)?;
             }
-            0x04 => {
+            Tok::End => {
                 let id = b.stack.pop()?;
                 b.attach(id)?;
             }
-            0x05 | 0x45 => {
-                if *data.get(p)? != ty::UTF16 {
-                    return None; // literal values of other types: not followed here
-                }
-                let (units, next) = literal(data, p + 1)?;
-                p = next;
-                let in_attr = b.open.is_some();
+            Tok::Text(units) => {
                 let mut text = Vec::new();
-                values::write_utf16(&mut text, &mut Vec::new(), units, in_attr);
+                values::write_utf16(&mut text, &mut Vec::new(), units, b.open.is_some());
                 b.push(Node::Text(String::from_utf8(text).ok()?.into()))?;
             }
-            0x06 | 0x46 => {
-                let name_off = u32_at(data, p)? as usize;
-                p += 4;
-                if name_off == p {
-                    p += 10 + 2 * usize::from(u16_at(data, p + 6)?);
-                }
+            Tok::Attr(name_off) => {
                 let name = read_name(data, name_off)?;
                 b.open.as_mut()?.1.push((name, Vec::new()));
             }
-            0x0d | 0x0e => {
-                let id = u16_at(data, p)?;
-                p += 3;
-                b.push(Node::Slot(id))?;
-            }
-            _ => return None,
+            Tok::Sub(id, _, _) => b.push(Node::Slot(id))?,
         }
-    }
+        Some(())
+    })?;
     if b.open.is_some() || !b.stack.is_empty() {
         return None;
     }
     let root = b.root?;
-    let mut t = Template { elems: b.elems, root };
+    let mut t = Template { elems: b.elems, root, programs: Default::default() };
     classify(&mut t)?;
     Some(t)
 }

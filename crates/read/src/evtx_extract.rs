@@ -9,7 +9,7 @@
 use vigil_model::Event;
 
 use crate::timefmt;
-use crate::xml::{Section, XML_SOURCETYPE};
+use crate::xml::Section;
 use crate::xml_fast::Spare;
 
 /// The extraction state of one record (reused between records).
@@ -72,7 +72,7 @@ impl Default for Extract {
 
 /// Appends `s` (XML as the renderer writes it) unescaped. The renderer writes only the five
 /// predefined entities; anything else is kept as it is, as quick-xml's unescape would fail on it.
-fn unescape_into(out: &mut String, s: &str) {
+pub(crate) fn unescape_into(out: &mut String, s: &str) {
     let mut rest = s;
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
@@ -97,7 +97,7 @@ fn unescape_into(out: &mut String, s: &str) {
 }
 
 /// XML 1.0 line-end normalisation of `s[from..]` in place: CR LF and lone CR become LF.
-fn normalise_line_ends(s: &mut String, from: usize) {
+pub(crate) fn normalise_line_ends(s: &mut String, from: usize) {
     let Some(tail) = s.get(from..) else { return };
     if !tail.contains('\r') {
         return;
@@ -191,21 +191,7 @@ impl Extract {
         match self.pending {
             Pending::System => {
                 let Some(field) = crate::xml::system_attr_field(element, key) else { return };
-                let v = if memchr::memchr(b'&', value.as_bytes()).is_some() {
-                    self.scratch.clear();
-                    unescape_into(&mut self.scratch, value);
-                    self.scratch.as_str()
-                } else {
-                    value
-                };
-                match field {
-                    "Name" => push(ev, spare, "ProviderName", v),
-                    "SystemTime" => ev.time = timefmt::parse_iso(v),
-                    _ => {}
-                }
-                if !v.is_empty() {
-                    push(ev, spare, field, v);
-                }
+                system_attr(ev, spare, &mut self.scratch, field, value);
             }
             Pending::Data if key == "Name" && !self.data_named => {
                 self.data_name.clear();
@@ -221,10 +207,7 @@ impl Extract {
         let field = match self.pending {
             Pending::None => return,
             Pending::System => {
-                if !matches!(
-                    name,
-                    "EventID" | "Version" | "Level" | "Task" | "Opcode" | "Keywords" | "EventRecordID" | "Channel" | "Computer"
-                ) {
+                if !system_captured(name) {
                     return;
                 }
                 name
@@ -260,28 +243,7 @@ impl Extract {
         self.tag();
         if self.cap_depth == self.depth && self.cap_depth != 0 {
             self.cap_depth = 0;
-            if !self.cap_val.is_empty() {
-                let (name, value) = (self.cap_name.as_str(), self.cap_val.as_str());
-                match name {
-                    "EventID" => {
-                        push(ev, spare, "EventCode", value);
-                        push(ev, spare, "EventID", value);
-                    }
-                    "EventRecordID" => {
-                        push(ev, spare, "EventRecordID", value);
-                        push(ev, spare, "RecordNumber", value);
-                    }
-                    "Channel" => {
-                        self.channel.clone_from(&self.cap_val);
-                        push(ev, spare, "Channel", value);
-                    }
-                    "Computer" => {
-                        self.computer.clone_from(&self.cap_val);
-                        push(ev, spare, "Computer", value);
-                    }
-                    _ => push(ev, spare, name, value),
-                }
-            }
+            capture(ev, spare, &self.cap_name, &self.cap_val, &mut self.channel, &mut self.computer);
         }
         self.depth = self.depth.saturating_sub(1);
         if self.depth == 1 {
@@ -298,13 +260,65 @@ impl Extract {
         if !self.saw_root || !self.closed {
             return None;
         }
-        ev.sourcetype.clear();
-        ev.sourcetype.push_str(XML_SOURCETYPE);
-        ev.source.clear();
-        ev.source.push_str("XmlWinEventLog:");
-        ev.source.push_str(&self.channel);
-        ev.host.clone_from(&self.computer);
+        finish(ev, &self.channel, &self.computer);
         Some(())
+    }
+}
+
+/// Whether the text of a System child is captured.
+pub(crate) fn system_captured(name: &str) -> bool {
+    matches!(name, "EventID" | "Version" | "Level" | "Task" | "Opcode" | "Keywords" | "EventRecordID" | "Channel" | "Computer")
+}
+
+pub(crate) use crate::xml_fast::set_source as finish;
+
+/// The fields of a System attribute (`field`, from [`crate::xml::system_attr_field`]) whose
+/// value is `value` as written; `scratch` holds its unescaped text when it needs unescaping.
+pub(crate) fn system_attr(ev: &mut Event, spare: &mut Spare, scratch: &mut String, field: &str, value: &str) {
+    let v = if memchr::memchr(b'&', value.as_bytes()).is_some() {
+        scratch.clear();
+        unescape_into(scratch, value);
+        scratch.as_str()
+    } else {
+        value
+    };
+    match field {
+        "Name" => push(ev, spare, "ProviderName", v),
+        "SystemTime" => ev.time = timefmt::parse_iso(v),
+        _ => {}
+    }
+    if !v.is_empty() {
+        push(ev, spare, field, v);
+    }
+}
+
+/// The fields of a captured element `name` whose text is `value` (unescaped, line ends
+/// normalised): none when empty; `EventID` and `EventRecordID` add their aliases, `Channel`
+/// and `Computer` also set the source and host.
+pub(crate) fn capture(ev: &mut Event, spare: &mut Spare, name: &str, value: &str, channel: &mut String, computer: &mut String) {
+    if value.is_empty() {
+        return;
+    }
+    match name {
+        "EventID" => {
+            push(ev, spare, "EventCode", value);
+            push(ev, spare, "EventID", value);
+        }
+        "EventRecordID" => {
+            push(ev, spare, "EventRecordID", value);
+            push(ev, spare, "RecordNumber", value);
+        }
+        "Channel" => {
+            channel.clear();
+            channel.push_str(value);
+            push(ev, spare, "Channel", value);
+        }
+        "Computer" => {
+            computer.clear();
+            computer.push_str(value);
+            push(ev, spare, "Computer", value);
+        }
+        _ => push(ev, spare, name, value),
     }
 }
 

@@ -35,7 +35,17 @@ pub(crate) mod ty {
 /// The UTF-16LE code units of `bytes` before the first NUL unit (the crate's `until_nul`). An
 /// odd trailing byte is ignored, as there.
 pub(crate) fn until_nul(bytes: &[u8]) -> &[u8] {
+    // Four units at a time: a NUL unit is a zero 16-bit lane.
+    const LO: u64 = 0x0001_0001_0001_0001;
+    const HI: u64 = 0x8000_8000_8000_8000;
     let mut i = 0;
+    for w in bytes.chunks_exact(8) {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if x.wrapping_sub(LO) & !x & HI != 0 {
+            break;
+        }
+        i += 8;
+    }
     while i + 1 < bytes.len() {
         if bytes[i] == 0 && bytes[i + 1] == 0 {
             return &bytes[..i];
@@ -82,10 +92,65 @@ fn escape_ascii(b: u8, in_attr: bool) -> Option<&'static [u8]> {
 /// and U+FFFE/U+FFFF. This is the evtx crate's own escaper (`utf16-simd`), through `scratch`.
 pub(crate) fn write_utf16(out: &mut Vec<u8>, scratch: &mut Vec<u8>, bytes: &[u8], in_attr: bool) {
     let n = bytes.len() / 2;
-    if n > 0 {
-        utf16_simd::escape_xml_utf16le_into(bytes, n, scratch, in_attr);
+    // Runs of ASCII written as it is (most text) are copied here, four units at a time: the
+    // library call costs more than that on the short values events hold.
+    let mut i = 0;
+    while let Some(w) = bytes.get(2 * i..2 * i + 8) {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if !plain4(x, in_attr) {
+            break;
+        }
+        out.extend_from_slice(&[x as u8, (x >> 16) as u8, (x >> 32) as u8, (x >> 48) as u8]);
+        i += 4;
+    }
+    let plain = if in_attr { &PLAIN_ATTR } else { &PLAIN_TEXT };
+    while let Some(&[lo, 0]) = bytes.get(2 * i..2 * i + 2) {
+        if !plain[usize::from(lo)] {
+            break;
+        }
+        out.push(lo);
+        i += 1;
+    }
+    // The rest (it starts on a unit boundary after ASCII, so no surrogate pair is split).
+    if i < n {
+        utf16_simd::escape_xml_utf16le_into(&bytes[2 * i..2 * n], n - i, scratch, in_attr);
         out.extend_from_slice(scratch);
     }
+}
+
+/// Whether four UTF-16 units (a little-endian `u64`) are ASCII written as it is: 0x20-0x7F but
+/// `&`, `<`, `>` (and both quotes in attributes).
+#[inline(always)]
+fn plain4(x: u64, in_attr: bool) -> bool {
+    const L: u64 = 0x0001_0001_0001_0001;
+    const H: u64 = 0x8000_8000_8000_8000;
+    const LANE_80: u64 = 0x0080_0080_0080_0080;
+    if x & 0xff80_ff80_ff80_ff80 != 0 || (x + 0x0060 * L) & LANE_80 != LANE_80 {
+        return false; // not ASCII, or a control character
+    }
+    let has = |c: u8| {
+        let y = x ^ (u64::from(c) * L);
+        y.wrapping_sub(L) & !y & H != 0
+    };
+    !(has(b'&') || has(b'<') || has(b'>') || in_attr && (has(b'"') || has(b'\'')))
+}
+
+/// ASCII bytes written as they are, in element text and in attribute values.
+static PLAIN_TEXT: [bool; 256] = plain_table(false);
+static PLAIN_ATTR: [bool; 256] = plain_table(true);
+
+const fn plain_table(in_attr: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x80 {
+        t[b] = match b as u8 {
+            b'&' | b'<' | b'>' => false,
+            b'"' | b'\'' => !in_attr,
+            _ => true,
+        };
+        b += 1;
+    }
+    t
 }
 
 /// Writes a value's text. `bytes` is the descriptor-sized value window. `None`: not rendered
@@ -325,11 +390,37 @@ mod tests {
         assert_eq!(text(ty::UTF16, &odd, false).unwrap(), "A__\t\n\r_B___\u{fffd}");
         // A high surrogate at the very end is lone.
         assert_eq!(text(ty::UTF16, &units(&[0x41, 0xd83d]), false).unwrap(), "A_");
-        // Cut at the first NUL; an odd size falls back.
+        // Cut at the first NUL (also past the first four units); an odd size falls back.
+        assert_eq!(text(ty::UTF16, &utf16("abcdefgh\0ij"), false).unwrap(), "abcdefgh");
+        assert_eq!(text(ty::UTF16, &utf16("abcde\0fghij"), false).unwrap(), "abcde");
+        assert_eq!(text(ty::UTF16, &units(&[0x100, 0x4100, 0x41, 0x42, 0x43, 0]), false).unwrap(), "Ā䄀ABC");
         assert_eq!(text(ty::UTF16, &units(&[0x41, 0, 0x42]), false).unwrap(), "A");
         assert_eq!(text(ty::UTF16, b"A\0B", false), None);
         assert!(is_empty(ty::UTF16, &units(&[0, 0x41])));
         assert!(!is_empty(ty::UTF16, &units(&[0x41])));
+    }
+
+    /// The ASCII fast path agrees with the library on every mix of plain and special units.
+    #[test]
+    fn fast_path_agrees_with_utf16_simd() {
+        let pieces: [&[u16]; 12] = [&[0x41], &[0x26], &[0x3c], &[0x3e], &[0x22], &[0x27], &[0x09], &[0x0d], &[0x7f], &[0xe9], &[0xd83d, 0xde00], &[0x1f]];
+        let mut seed = 42u64;
+        for _ in 0..2000 {
+            let mut u: Vec<u16> = Vec::new();
+            for _ in 0..(seed % 23) {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                u.extend_from_slice(pieces[(seed >> 33) as usize % pieces.len()]);
+                u.extend(std::iter::repeat_n(0x61, (seed >> 40) as usize % 6));
+            }
+            let b = units(&u);
+            for in_attr in [false, true] {
+                let mut want = Vec::new();
+                utf16_simd::escape_xml_utf16le_into(&b, u.len(), &mut want, in_attr);
+                let mut got = Vec::new();
+                write_utf16(&mut got, &mut Vec::new(), &b, in_attr);
+                assert_eq!(got, want, "{u:x?} {in_attr}");
+            }
+        }
     }
 
     #[test]

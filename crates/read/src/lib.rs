@@ -22,6 +22,7 @@ pub mod archive;
 pub mod evtx;
 mod evtx_binxml;
 mod evtx_extract;
+mod evtx_program;
 mod evtx_values;
 pub mod json;
 mod json_fast;
@@ -324,8 +325,8 @@ pub(crate) struct Ctx<'a> {
     /// EVTX records through the reference path only (render, then the full quick-xml
     /// extractor): for the differential test, see [`evtx::read_evtx_reference`].
     pub evtx_reference: bool,
-    /// EVTX records through the BinXML reader ([`evtx_binxml`]) where it applies. Off unless
-    /// `VIGIL_EVTX_BINXML=1`: it is exact but not yet faster (see docs/performance.md, item 9).
+    /// EVTX records through the BinXML reader ([`evtx_binxml`]) where it applies, else rendered
+    /// by the crate and parsed. On unless `VIGIL_EVTX_BINXML=0` (for comparisons).
     pub evtx_binxml: bool,
     /// EVTX records the BinXML reader took (the rest were rendered by the crate and parsed).
     pub evtx_fast: u64,
@@ -341,7 +342,7 @@ impl<'a> Ctx<'a> {
             spare: Vec::new(),
             json: Default::default(),
             evtx_reference: false,
-            evtx_binxml: std::env::var_os("VIGIL_EVTX_BINXML").is_some_and(|v| v == "1"),
+            evtx_binxml: std::env::var_os("VIGIL_EVTX_BINXML").is_none_or(|v| v != "0"),
             evtx_fast: 0,
         }
     }

@@ -265,6 +265,13 @@ pub(crate) fn parse(doc: &str, ev: &mut Event, spare: &mut Spare) -> bool {
     if b.get(c.p..).is_some_and(|rest| rest.iter().any(|x| !x.is_ascii_whitespace())) {
         return false;
     }
+    set_source(ev, channel, computer);
+    true
+}
+
+/// Sets the event's sourcetype, source (from the channel) and host (shared with the EVTX
+/// BinXML reader).
+pub(crate) fn set_source(ev: &mut Event, channel: &str, computer: &str) {
     ev.sourcetype.clear();
     ev.sourcetype.push_str(XML_SOURCETYPE);
     ev.source.clear();
@@ -272,7 +279,6 @@ pub(crate) fn parse(doc: &str, ev: &mut Event, spare: &mut Spare) -> bool {
     ev.source.push_str(channel);
     ev.host.clear();
     ev.host.push_str(computer);
-    true
 }
 
 fn system<'a>(c: &mut Cursor<'a>, out: &mut Sink, channel: &mut &'a str, computer: &mut &'a str) -> bool {

@@ -125,7 +125,7 @@ pub fn finish(alert_args: &AlertArgs, args: &RunArgs, content: &ContentSet, plan
     for e in &out.input_errors {
         eprintln!("vigil: input: {e}");
     }
-    summary(args, out, planned.len(), &sets);
+    summary(args, out, planned.len());
     let notables = alerts.iter().filter(|a| matches!(a, Alert::Notable(_))).count();
     eprintln!("vigil: {notables} notable(s), {} risk event(s)", alerts.len() - notables);
     eprintln!("{store_line}");

@@ -99,19 +99,52 @@ impl Consumer for Engine {
 
 /// What a hunt or search produced.
 pub struct RunOutput {
+    /// Per query, in order. A streamed query's rows were handed to the sink and are not kept.
     pub outputs: Vec<QueryOutput>,
+    /// Result rows per query (streamed or not).
+    pub counts: Vec<usize>,
     pub report: ReadReport,
     pub input_errors: Vec<String>,
 }
 
+/// Where each query's results go as it finishes.
+pub enum Delivery<'a> {
+    /// Kept in [`RunOutput::outputs`].
+    Collect,
+    /// Handed to the sink in query order and then dropped, so memory holds a few queries'
+    /// results at a time, not every query's.
+    Stream(&'a mut dyn FnMut(&QueryOutput)),
+}
+
+/// Runs the queries' operators after the scan and delivers their results.
+pub fn finish(engine: &Engine, state: ScanState, ctx: &EvalContext, mut delivery: Delivery) -> (Vec<QueryOutput>, Vec<usize>) {
+    let mut outputs = Vec::with_capacity(engine.queries().len());
+    let mut counts = Vec::with_capacity(engine.queries().len());
+    engine.finish_each(state, ctx, &mut |mut o| {
+        counts.push(o.result.as_ref().map_or(0, Vec::len));
+        if let Delivery::Stream(sink) = &mut delivery {
+            sink(&o);
+            if let Ok(rows) = &mut o.result {
+                *rows = Vec::new();
+            }
+        }
+        outputs.push(o);
+    });
+    (outputs, counts)
+}
+
 /// One pass feeding all queries of `engine`, then their operators.
-pub fn run(engine: &Engine, normalizer: &Normalizer, paths: &[PathBuf], opts: &ReadOptions, ctx: &EvalContext) -> RunOutput {
+pub fn run(
+    engine: &Engine,
+    normalizer: &Normalizer,
+    paths: &[PathBuf],
+    opts: &ReadOptions,
+    ctx: &EvalContext,
+    delivery: Delivery,
+) -> RunOutput {
     let scanned = scan(engine, normalizer, paths, opts);
-    RunOutput {
-        outputs: engine.finish(scanned.state, ctx),
-        report: scanned.report,
-        input_errors: scanned.input_errors,
-    }
+    let (outputs, counts) = finish(engine, scanned.state, ctx, delivery);
+    RunOutput { outputs, counts, report: scanned.report, input_errors: scanned.input_errors }
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

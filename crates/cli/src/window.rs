@@ -143,9 +143,10 @@ pub fn run(
     paths: &[PathBuf],
     opts: &ReadOptions,
     ctx: &EvalContext,
+    delivery: crate::run::Delivery,
 ) -> RunOutput {
     let Some(window) = window else {
-        return crate::run::run(engine, normalizer, paths, opts, ctx);
+        return crate::run::run(engine, normalizer, paths, opts, ctx, delivery);
     };
     let consumer = Windowed { inner: engine, window };
     let scanned = crate::run::scan(&consumer, normalizer, paths, opts);
@@ -158,11 +159,8 @@ pub fn run(
         if s.outside == 1 { "" } else { "s" },
         s.untimed
     );
-    RunOutput {
-        outputs: engine.finish(scanned.state.inner, ctx),
-        report: scanned.report,
-        input_errors: scanned.input_errors,
-    }
+    let (outputs, counts) = crate::run::finish(engine, scanned.state.inner, ctx, delivery);
+    RunOutput { outputs, counts, report: scanned.report, input_errors: scanned.input_errors }
 }
 
 /// The runs of one schedule over a backtest range: run times ascending, each with its window.

@@ -390,77 +390,90 @@ impl Engine {
 
     /// Runs every query's operators over its scan results.
     pub fn finish(&self, state: ScanState, ctx: &EvalContext) -> Vec<QueryOutput> {
+        let mut out = Vec::with_capacity(self.queries.len());
+        self.finish_each(state, ctx, &mut |o| out.push(o));
+        out
+    }
+
+    /// Runs every query's operators over its scan results, handing each output to `emit` in
+    /// query order. Queries finish in parallel a few at a time, so only their results are
+    /// held at once, not every query's.
+    pub fn finish_each(&self, state: ScanState, ctx: &EvalContext, emit: &mut dyn FnMut(QueryOutput)) {
         use rayon::prelude::*;
-        // Queries are independent after the scan; results keep the query order.
+        let batch = rayon::current_num_threads().max(1) * 4;
         let symbols = &state.symbols;
-        self.queries
-            .par_iter()
-            .zip(state.accs.into_par_iter())
-            .map(|(q, accs)| {
-                let started = std::time::Instant::now();
-                let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));
-                // Which scan overflowed decides the message: stats run in the scan names its fields.
-                let overflow = q.scans.iter().zip(&accs).find_map(|(scan, a)| match (scan, a) {
-                    (Scan::Events(EventScan { stats: Some(st), .. }), ScanAcc::Groups(g)) if g.overflow => {
-                        Some(crate::ops::stats::too_many_groups(&st.by))
+        let mut accs = state.accs.into_iter();
+        for queries in self.queries.chunks(batch) {
+            let work: Vec<(&Query, Vec<ScanAcc>)> = queries.iter().zip(accs.by_ref()).collect();
+            let outputs: Vec<QueryOutput> =
+                work.into_par_iter().map(|(q, accs)| self.finish_query(q, accs, symbols, ctx)).collect();
+            outputs.into_iter().for_each(&mut *emit);
+        }
+    }
+
+    fn finish_query(&self, q: &Query, accs: Vec<ScanAcc>, symbols: &Symbols, ctx: &EvalContext) -> QueryOutput {
+        let started = std::time::Instant::now();
+        let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));
+        // Which scan overflowed decides the message: stats run in the scan names its fields.
+        let overflow = q.scans.iter().zip(&accs).find_map(|(scan, a)| match (scan, a) {
+            (Scan::Events(EventScan { stats: Some(st), .. }), ScanAcc::Groups(g)) if g.overflow => {
+                Some(crate::ops::stats::too_many_groups(&st.by))
+            }
+            (_, ScanAcc::Groups(g)) if g.overflow => Some(ExecError(format!(
+                "tstats: more than {} groups; narrow the search or group by fewer or less distinct fields",
+                crate::ops::stats::MAX_GROUPS
+            ))),
+            _ => None,
+        });
+        let mut accs: Vec<Option<ScanAcc>> = accs.into_iter().map(Some).collect();
+        let mut scan_error = None;
+        // A scan an inner join filters is built after the join's subsearch has run.
+        let semi = semi_join_scan(q, &accs);
+        let scans = q
+            .scans
+            .iter()
+            .zip(&mut accs)
+            .enumerate()
+            .map(|(i, (scan, acc))| match semi {
+                Some((si, _)) if si == i => None,
+                _ => acc.take().and_then(|acc| match scan_rows(scan, acc, symbols) {
+                    Ok(rows) => Some(rows),
+                    Err(e) => {
+                        scan_error = Some(e);
+                        None
                     }
-                    (_, ScanAcc::Groups(g)) if g.overflow => Some(ExecError(format!(
-                        "tstats: more than {} groups; narrow the search or group by fewer or less distinct fields",
-                        crate::ops::stats::MAX_GROUPS
-                    ))),
-                    _ => None,
-                });
-                let mut accs: Vec<Option<ScanAcc>> = accs.into_iter().map(Some).collect();
-                let mut scan_error = None;
-                // A scan an inner join filters is built after the join's subsearch has run.
-                let semi = semi_join_scan(q, &accs);
-                let scans = q
-                    .scans
-                    .iter()
-                    .zip(&mut accs)
-                    .enumerate()
-                    .map(|(i, (scan, acc))| match semi {
-                        Some((si, _)) if si == i => None,
-                        _ => acc.take().and_then(|acc| match scan_rows(scan, acc, symbols) {
-                            Ok(rows) => Some(rows),
-                            Err(e) => {
-                                scan_error = Some(e);
-                                None
-                            }
-                        }),
-                    })
-                    .collect();
-                let mut runner = Runner::new(scans, ctx);
-                if let Some((si, sj)) = semi {
-                    if let (Some(ScanAcc::Groups(g)), Scan::Tstats(t)) = (accs[si].take(), &q.scans[si]) {
-                        let rows = match runner.run_stage(&sj.join.sub) {
-                            Ok(sub_rows) => {
-                                let keys = crate::semijoin::KeySet::new(sj.join, &sub_rows);
-                                runner.precomputed.push((&*sj.join.sub as *const Stage, sub_rows));
-                                let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
-                                g.finish_where(symbols, &names, &t.aggs, |key| keys.admits(&sj.columns, key))
-                            }
-                            // The join reports the error when it runs the subsearch again.
-                            Err(_) => Ok(Vec::new()),
-                        };
-                        match rows {
-                            Ok(rows) => runner.scans[si] = Some(rows),
-                            Err(e) => scan_error = Some(e),
-                        }
-                    }
-                }
-                let result = if let Some(e) = overflow.or(scan_error) {
-                    Err(e)
-                } else if hit_limit {
-                    Err(ExecError(format!(
-                        "the search matched more than {MAX_COLLECTED_EVENTS} raw events; narrow it (or aggregate with tstats)"
-                    )))
-                } else {
-                    runner.run_stage(&q.root)
-                };
-                QueryOutput { name: q.name.clone(), result, finish_time: started.elapsed() }
+                }),
             })
-            .collect()
+            .collect();
+        let mut runner = Runner::new(scans, ctx);
+        if let Some((si, sj)) = semi {
+            if let (Some(ScanAcc::Groups(g)), Scan::Tstats(t)) = (accs[si].take(), &q.scans[si]) {
+                let rows = match runner.run_stage(&sj.join.sub) {
+                    Ok(sub_rows) => {
+                        let keys = crate::semijoin::KeySet::new(sj.join, &sub_rows);
+                        runner.precomputed.push((&*sj.join.sub as *const Stage, sub_rows));
+                        let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+                        g.finish_where(symbols, &names, &t.aggs, |key| keys.admits(&sj.columns, key))
+                    }
+                    // The join reports the error when it runs the subsearch again.
+                    Err(_) => Ok(Vec::new()),
+                };
+                match rows {
+                    Ok(rows) => runner.scans[si] = Some(rows),
+                    Err(e) => scan_error = Some(e),
+                }
+            }
+        }
+        let result = if let Some(e) = overflow.or(scan_error) {
+            Err(e)
+        } else if hit_limit {
+            Err(ExecError(format!(
+                "the search matched more than {MAX_COLLECTED_EVENTS} raw events; narrow it (or aggregate with tstats)"
+            )))
+        } else {
+            runner.run_stage(&q.root)
+        };
+        QueryOutput { name: q.name.clone(), result, finish_time: started.elapsed() }
     }
 }
 

@@ -101,9 +101,10 @@ pub fn run(args: HuntArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let out = crate::window::run(&engine, window, &normalizer, &args.paths, &opts, &ctx);
     if args.alert.alerts {
+        let out = crate::window::run(&engine, window, &normalizer, &args.paths, &opts, &ctx, crate::run::Delivery::Collect);
         return crate::alerts::finish(&args.alert, &args.run, &content, &planned, &out, &ctx);
     }
+    let out = super::run_and_print(&args.run, &engine, window, &normalizer, &args.paths, &opts, &ctx);
     super::finish(&args.run, &out, n, "detection")
 }

@@ -116,7 +116,7 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
     for e in &out.input_errors {
         eprintln!("vigil: input: {e}");
     }
-    summary(args, out, detections_run, &sets);
+    summary(args, out, detections_run);
     if args.verbose {
         slowest(&out.outputs);
     }
@@ -146,7 +146,45 @@ fn slowest(outputs: &[vigil_engine::QueryOutput]) {
     }
 }
 
-pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize, sets: &[ResultSet]) {
+/// Runs the scan and the queries (in `window`, if any), streaming results to stdout as each
+/// query finishes when the format allows it (JSON lines, tables; CSV has one header over all
+/// results, so it collects them).
+pub(crate) fn run_and_print(
+    args: &RunArgs,
+    engine: &vigil_engine::Engine,
+    window: Option<vigil_time::Window>,
+    normalizer: &vigil_normalize::Normalizer,
+    paths: &[std::path::PathBuf],
+    opts: &vigil_read::ReadOptions,
+    ctx: &vigil_engine::EvalContext,
+) -> RunOutput {
+    use crate::run::Delivery;
+    if args.format == output::Format::Csv {
+        return crate::window::run(engine, window, normalizer, paths, opts, ctx, Delivery::Collect);
+    }
+    let mut write_error: Option<std::io::Error> = None;
+    let mut print = |o: &vigil_engine::QueryOutput| {
+        let Ok(rows) = &o.result else { return };
+        if write_error.is_some() || rows.is_empty() {
+            return;
+        }
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        let set = [ResultSet { name: &o.name, rows }];
+        if let Err(e) = output::write(&mut lock, args.format, &set).and_then(|_| lock.flush()) {
+            write_error = Some(e);
+        }
+    };
+    let out = crate::window::run(engine, window, normalizer, paths, opts, ctx, Delivery::Stream(&mut print));
+    if let Some(e) = write_error {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("vigil: cannot write output: {e}");
+        }
+    }
+    out
+}
+
+pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize) {
     let r = &out.report;
     let skipped = r.skipped_total();
     let mut line = format!(
@@ -165,8 +203,8 @@ pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize, se
         let reasons: Vec<String> = r.repaired.iter().map(|(k, s)| format!("{k}: {}", s.count)).collect();
         line.push_str(&format!(", {repaired} repaired ({})", reasons.join(", ")));
     }
-    let hits: usize = sets.iter().map(|s| s.rows.len()).sum();
-    let firing = sets.iter().filter(|s| !s.rows.is_empty()).count();
+    let hits: usize = out.counts.iter().sum();
+    let firing = out.counts.iter().filter(|&&n| n > 0).count();
     line.push_str(&format!(
         "; {detections_run} detection{} run, {hits} result{} from {firing}",
         plural(detections_run as u64),

@@ -134,7 +134,7 @@ fn read_evtx_inner<T: Read + Seek + 'static>(input: T, name: &Arc<str>, ctx: &mu
                 }
             };
             let (id, timestamp) = (rec.event_record_id, rec.timestamp);
-            ctx.reset(name, 0, id);
+            ctx.reset_keep_fields(name, 0, id);
             let (offset, size) = (rec.binxml_offset as usize, rec.binxml_size as usize);
             if bx.read_record(rec.chunk.data, offset, size, &mut ctx.ev, &mut ctx.spare) {
                 if ctx.ev.time.is_none() {

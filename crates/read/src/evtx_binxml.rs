@@ -161,8 +161,9 @@ impl BinXml {
     }
 
     /// Reads the record whose BinXML is `chunk[offset..offset + size]` into `ev` (fields, time,
-    /// source, sourcetype, host and raw; `ev` must be reset). `false`: not handled here; `ev`
-    /// then holds no raw text, and possibly some fields, which the caller recycles.
+    /// source, sourcetype, host and raw; `ev` must be reset, but may hold the previous event's
+    /// fields, which are written over). `false`: not handled here; `ev` then holds no raw text,
+    /// and possibly some fields, which the caller recycles.
     pub(crate) fn read_record(&mut self, chunk: &[u8], offset: usize, size: usize, ev: &mut Event, spare: &mut Spare) -> bool {
         if self.chunk_out > MAX_CHUNK_OUT {
             return false;
@@ -181,11 +182,11 @@ impl BinXml {
                 }
                 Err(e) => out = e.into_bytes(),
             }
-            // The general renderer, from scratch.
-            out.clear();
-            crate::xml_fast::recycle(&mut ev.fields, spare);
-            ev.time = None;
         }
+        // The general renderer, from scratch.
+        out.clear();
+        crate::xml_fast::recycle(&mut ev.fields, spare);
+        ev.time = None;
         let done = self.render_record(chunk, offset, size, &mut out, ev, spare).is_some();
         self.chunk_out += out.len();
         match String::from_utf8(out) {

@@ -107,14 +107,51 @@ pub(crate) fn normalise_line_ends(s: &mut String, from: usize) {
     s.push_str(&normalised);
 }
 
-/// Appends a field, reusing a spare pair of strings when there is one.
-fn push(ev: &mut Event, spare: &mut Spare, name: &str, value: &str) {
-    let (mut k, mut v) = spare.pop().unwrap_or_default();
-    k.clear();
-    k.push_str(name);
-    v.clear();
-    v.push_str(value);
-    ev.fields.push((k, v));
+/// Where fields go: `ev.fields` from index `n` on, overwriting the strings of an earlier
+/// event left there (see [`Fields::reuse`]), then spare ones.
+pub(crate) struct Fields<'a> {
+    pub(crate) ev: &'a mut Event,
+    spare: &'a mut Spare,
+    n: usize,
+}
+
+impl<'a> Fields<'a> {
+    /// Fields appended to those of `ev`.
+    pub(crate) fn append(ev: &'a mut Event, spare: &'a mut Spare) -> Self {
+        let n = ev.fields.len();
+        Fields { ev, spare, n }
+    }
+
+    /// Fields written over those `ev` holds (the previous event's), which [`Self::done`]
+    /// then cuts to what was written.
+    pub(crate) fn reuse(ev: &'a mut Event, spare: &'a mut Spare) -> Self {
+        Fields { ev, spare, n: 0 }
+    }
+
+    fn push(&mut self, name: &str, value: &str) {
+        if let Some((k, v)) = self.ev.fields.get_mut(self.n) {
+            k.clear();
+            k.push_str(name);
+            v.clear();
+            v.push_str(value);
+        } else {
+            let (mut k, mut v) = self.spare.pop().unwrap_or_default();
+            k.clear();
+            k.push_str(name);
+            v.clear();
+            v.push_str(value);
+            self.ev.fields.push((k, v));
+        }
+        self.n += 1;
+    }
+
+    /// Recycles the fields past those written.
+    pub(crate) fn done(self) {
+        if self.ev.fields.len() > self.n {
+            let mut rest = self.ev.fields.split_off(self.n);
+            crate::xml_fast::recycle(&mut rest, self.spare);
+        }
+    }
 }
 
 impl Extract {
@@ -191,7 +228,7 @@ impl Extract {
         match self.pending {
             Pending::System => {
                 let Some(field) = crate::xml::system_attr_field(element, key) else { return };
-                system_attr(ev, spare, &mut self.scratch, field, value);
+                system_attr(&mut Fields::append(ev, spare), &mut self.scratch, field, value);
             }
             Pending::Data if key == "Name" && !self.data_named => {
                 self.data_name.clear();
@@ -243,7 +280,7 @@ impl Extract {
         self.tag();
         if self.cap_depth == self.depth && self.cap_depth != 0 {
             self.cap_depth = 0;
-            capture(ev, spare, &self.cap_name, &self.cap_val, &mut self.channel, &mut self.computer);
+            capture(&mut Fields::append(ev, spare), &self.cap_name, &self.cap_val, &mut self.channel, &mut self.computer);
         }
         self.depth = self.depth.saturating_sub(1);
         if self.depth == 1 {
@@ -274,7 +311,7 @@ pub(crate) use crate::xml_fast::set_source as finish;
 
 /// The fields of a System attribute (`field`, from [`crate::xml::system_attr_field`]) whose
 /// value is `value` as written; `scratch` holds its unescaped text when it needs unescaping.
-pub(crate) fn system_attr(ev: &mut Event, spare: &mut Spare, scratch: &mut String, field: &str, value: &str) {
+pub(crate) fn system_attr(f: &mut Fields, scratch: &mut String, field: &str, value: &str) {
     let v = if memchr::memchr(b'&', value.as_bytes()).is_some() {
         scratch.clear();
         unescape_into(scratch, value);
@@ -283,42 +320,42 @@ pub(crate) fn system_attr(ev: &mut Event, spare: &mut Spare, scratch: &mut Strin
         value
     };
     match field {
-        "Name" => push(ev, spare, "ProviderName", v),
-        "SystemTime" => ev.time = timefmt::parse_iso(v),
+        "Name" => f.push("ProviderName", v),
+        "SystemTime" => f.ev.time = timefmt::parse_iso(v),
         _ => {}
     }
     if !v.is_empty() {
-        push(ev, spare, field, v);
+        f.push(field, v);
     }
 }
 
 /// The fields of a captured element `name` whose text is `value` (unescaped, line ends
 /// normalised): none when empty; `EventID` and `EventRecordID` add their aliases, `Channel`
 /// and `Computer` also set the source and host.
-pub(crate) fn capture(ev: &mut Event, spare: &mut Spare, name: &str, value: &str, channel: &mut String, computer: &mut String) {
+pub(crate) fn capture(f: &mut Fields, name: &str, value: &str, channel: &mut String, computer: &mut String) {
     if value.is_empty() {
         return;
     }
     match name {
         "EventID" => {
-            push(ev, spare, "EventCode", value);
-            push(ev, spare, "EventID", value);
+            f.push("EventCode", value);
+            f.push("EventID", value);
         }
         "EventRecordID" => {
-            push(ev, spare, "EventRecordID", value);
-            push(ev, spare, "RecordNumber", value);
+            f.push("EventRecordID", value);
+            f.push("RecordNumber", value);
         }
         "Channel" => {
             channel.clear();
             channel.push_str(value);
-            push(ev, spare, "Channel", value);
+            f.push("Channel", value);
         }
         "Computer" => {
             computer.clear();
             computer.push_str(value);
-            push(ev, spare, "Computer", value);
+            f.push("Computer", value);
         }
-        _ => push(ev, spare, name, value),
+        _ => f.push(name, value),
     }
 }
 

@@ -19,7 +19,7 @@ use std::rc::Rc;
 use vigil_model::Event;
 
 use crate::evtx_binxml::{ends_stream, single_instance, AttrValue, BinXml, Elem, Node, Part, Template};
-use crate::evtx_extract::{capture, finish, normalise_line_ends, system_attr, system_captured, unescape_into};
+use crate::evtx_extract::{capture, finish, Fields, normalise_line_ends, system_attr, system_captured, unescape_into};
 use crate::evtx_values::{self as values, ty};
 use crate::xml::Section;
 use crate::xml_fast::Spare;
@@ -423,13 +423,14 @@ pub(crate) fn run_record(bx: &mut BinXml, data: &[u8], offset: usize, size: usiz
 /// sourcetype and host.
 pub(crate) fn resolve(bx: &mut BinXml, doc: &str, ev: &mut Event, spare: &mut Spare) -> Option<()> {
     let regs = &mut bx.regs;
+    let mut f = Fields::reuse(ev, spare);
     regs.channel.clear();
     regs.computer.clear();
     let text = |(a, b): (u32, u32)| doc.get(a as usize..b as usize);
     for found in &regs.found {
         let (name, at) = match *found {
             Found::System(field, at) => {
-                system_attr(ev, spare, &mut regs.text, field, text(at)?);
+                system_attr(&mut f, &mut regs.text, field, text(at)?);
                 continue;
             }
             Found::Named(ref name, at) => (&**name, at),
@@ -449,9 +450,10 @@ pub(crate) fn resolve(bx: &mut BinXml, doc: &str, ev: &mut Event, spare: &mut Sp
         } else {
             written
         };
-        capture(ev, spare, name, value, &mut regs.channel, &mut regs.computer);
+        capture(&mut f, name, value, &mut regs.channel, &mut regs.computer);
     }
-    finish(ev, &regs.channel, &regs.computer);
+    finish(f.ev, &regs.channel, &regs.computer);
+    f.done();
     Some(())
 }
 

@@ -350,12 +350,18 @@ impl<'a> Ctx<'a> {
     /// Clears the event buffer (keeping allocations, field strings go to `spare`) and sets its
     /// origin.
     pub fn reset(&mut self, file: &Arc<str>, line: u64, offset: u64) {
+        xml_fast::recycle(&mut self.ev.fields, &mut self.spare);
+        self.reset_keep_fields(file, line, offset);
+    }
+
+    /// [`Self::reset`] but the previous event's fields stay, for a reader that writes over
+    /// them (the EVTX BinXML reader) and recycles what it does not.
+    pub fn reset_keep_fields(&mut self, file: &Arc<str>, line: u64, offset: u64) {
         let ev = &mut self.ev;
         ev.time = None;
         ev.source.clear();
         ev.sourcetype.clear();
         ev.host.clear();
-        xml_fast::recycle(&mut ev.fields, &mut self.spare);
         ev.raw.clear();
         if !Arc::ptr_eq(&ev.origin.file, file) {
             ev.origin.file = Arc::clone(file);

@@ -39,6 +39,10 @@ pub(crate) struct Place {
 /// A template's programs by place (`None`: not compiled).
 pub(crate) type TemplatePrograms = std::cell::RefCell<Vec<(Place, Option<Rc<Program>>)>>;
 
+/// The fields of System attributes ([`crate::xml::system_attr_field`]).
+const SYSTEM_FIELDS: [&str; 10] =
+    ["Name", "Guid", "EventSourceName", "Qualifiers", "SystemTime", "ActivityID", "RelatedActivityID", "ProcessID", "ThreadID", "UserID"];
+
 /// A literal range of `Program::lits`.
 #[derive(Clone, Copy)]
 struct Lit(u32, u32);
@@ -57,8 +61,9 @@ enum Field {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum AttrField {
     None,
-    /// A System attribute field ([`crate::xml::system_attr_field`]).
-    System(&'static str),
+    /// A System attribute field ([`crate::xml::system_attr_field`]), by index in
+    /// [`SYSTEM_FIELDS`].
+    System(u8),
     /// The `Name` of a `<Data>`.
     DataName,
 }
@@ -98,9 +103,10 @@ pub(crate) struct Program {
 /// A field found while writing, resolved once the whole XML is written and checked.
 enum Found {
     /// A System attribute (field) whose value was written at `at`.
-    System(&'static str, (u32, u32)),
-    /// A captured element's text at `at`, with its name, or the `Name` written at `name`.
-    Named(Rc<str>, (u32, u32)),
+    System(u8, (u32, u32)),
+    /// A captured element's text at `at`, named `names[i]` of the program `Registers::programs[p]`,
+    /// or by the `Name` written at `name`.
+    Named(u16, u32, (u32, u32)),
     DataNamed((u32, u32), (u32, u32)),
     /// A `<Data>` without a `Name`.
     Data((u32, u32)),
@@ -110,6 +116,8 @@ enum Found {
 #[derive(Default)]
 pub(crate) struct Registers {
     found: Vec<Found>,
+    /// The programs [`Found::Named`] names come from.
+    programs: Vec<Rc<Program>>,
     /// Where the current `<Data>`'s `Name` was written (empty: none).
     data_name: (u32, u32),
     mark: usize,
@@ -233,7 +241,9 @@ impl Compiler<'_> {
             return None;
         }
         let attr_field = |attr: &str| match role {
-            Role::System { .. } => crate::xml::system_attr_field(name, attr).map_or(AttrField::None, AttrField::System),
+            Role::System { .. } => crate::xml::system_attr_field(name, attr)
+                .and_then(|f| SYSTEM_FIELDS.iter().position(|&g| g == f))
+                .map_or(AttrField::None, |i| AttrField::System(i as u8)),
             Role::Data if attr == "Name" => AttrField::DataName,
             _ => AttrField::None,
         };
@@ -413,6 +423,7 @@ pub(crate) fn run_record(bx: &mut BinXml, data: &[u8], offset: usize, size: usiz
     let prog = program(bx, data, def, Place { depth: 1, section: Section::Other })?;
     let mut regs = std::mem::take(&mut bx.regs);
     regs.found.clear();
+    regs.programs.clear();
     let mut run = Run { data, out, bx, regs: &mut regs };
     let done = run.exec(&prog, slots, 0).filter(|()| run.out.len() <= MAX_OUT);
     bx.regs = regs;
@@ -430,10 +441,10 @@ pub(crate) fn resolve(bx: &mut BinXml, doc: &str, ev: &mut Event, spare: &mut Sp
     for found in &regs.found {
         let (name, at) = match *found {
             Found::System(field, at) => {
-                system_attr(&mut f, &mut regs.text, field, text(at)?);
+                system_attr(&mut f, &mut regs.text, SYSTEM_FIELDS.get(usize::from(field))?, text(at)?);
                 continue;
             }
-            Found::Named(ref name, at) => (&**name, at),
+            Found::Named(p, i, at) => (regs.programs.get(usize::from(p))?.names.get(i as usize)?.as_ref(), at),
             Found::Data(at) => ("Data", at),
             Found::DataNamed(name, at) => {
                 regs.name.clear();
@@ -480,7 +491,7 @@ impl<'r> Run<'r> {
         self.slot(slots, id).is_some_and(|(t, b)| values::is_null(t, b))
     }
 
-    fn exec(&mut self, prog: &Program, slots: (usize, usize), nesting: usize) -> Option<()> {
+    fn exec(&mut self, prog: &Rc<Program>, slots: (usize, usize), nesting: usize) -> Option<()> {
         let lit = |l: Lit| prog.lits.get(l.0 as usize..l.1 as usize).unwrap_or_default();
         let mut i = 0;
         while let Some(&op) = prog.ops.get(i) {
@@ -545,27 +556,29 @@ impl<'r> Run<'r> {
         let at = (from as u32, self.out.len() as u32);
         match field {
             AttrField::None => {}
-            AttrField::System(f) => self.regs.found.push(Found::System(f, at)),
+            AttrField::System(i) => self.regs.found.push(Found::System(i, at)),
             AttrField::DataName => self.regs.data_name = at,
         }
     }
 
     /// A captured element's text, written at `from..to`.
-    fn field(&mut self, prog: &Program, field: Field, from: usize, to: usize) {
+    fn field(&mut self, prog: &Rc<Program>, field: Field, from: usize, to: usize) {
         let at = (from as u32, to as u32);
         match field {
             Field::None => {}
             Field::Named(i) => {
-                if let Some(name) = prog.names.get(i as usize) {
-                    self.regs.found.push(Found::Named(Rc::clone(name), at));
+                if self.regs.programs.last().is_none_or(|p| !Rc::ptr_eq(p, prog)) {
+                    self.regs.programs.push(Rc::clone(prog));
                 }
+                let p = (self.regs.programs.len() - 1) as u16;
+                self.regs.found.push(Found::Named(p, i, at));
             }
             Field::DataName if self.regs.data_name.1 > self.regs.data_name.0 => self.regs.found.push(Found::DataNamed(self.regs.data_name, at)),
             Field::DataName => self.regs.found.push(Found::Data(at)),
         }
     }
 
-    fn content(&mut self, prog: &Program, slots: (usize, usize), slot: u16, field: Field, place: Place, nesting: usize) -> Option<()> {
+    fn content(&mut self, prog: &Rc<Program>, slots: (usize, usize), slot: u16, field: Field, place: Place, nesting: usize) -> Option<()> {
         let Some((t, b)) = self.slot(slots, slot) else { return Some(()) };
         if t == ty::BIN_XML && !b.is_empty() {
             if !matches!(field, Field::None) || nesting >= MAX_NESTING || self.out.len() > MAX_OUT {
@@ -590,7 +603,7 @@ impl<'r> Run<'r> {
     }
 
     /// A string array: the element once per item.
-    fn expand(&mut self, prog: &Program, bytes: &[u8], open: &[u8], close: &[u8], field: Field) -> Option<()> {
+    fn expand(&mut self, prog: &Rc<Program>, bytes: &[u8], open: &[u8], close: &[u8], field: Field) -> Option<()> {
         if bytes.len() % 2 != 0 {
             return None;
         }
@@ -616,6 +629,20 @@ impl<'r> Run<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every field the System attribute table gives has its index here.
+    #[test]
+    fn system_fields_cover_the_table() {
+        let elements = ["Provider", "EventID", "TimeCreated", "Correlation", "Execution", "Security", "Other"];
+        let keys = ["Name", "Guid", "EventSourceName", "Qualifiers", "SystemTime", "ActivityID", "RelatedActivityID", "ProcessID", "ThreadID", "UserID", "X"];
+        for e in elements {
+            for k in keys {
+                if let Some(f) = crate::xml::system_attr_field(e, k) {
+                    assert!(SYSTEM_FIELDS.contains(&f), "{f}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn places_compare() {

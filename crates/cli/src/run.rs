@@ -116,19 +116,37 @@ pub enum Delivery<'a> {
     Stream(&'a mut dyn FnMut(&QueryOutput)),
 }
 
-/// Runs the queries' operators after the scan and delivers their results.
+/// Runs the queries' operators after the scan and delivers their results. A query finished
+/// in chunks arrives as several outputs; it ends up as one output and one count.
 pub fn finish(engine: &Engine, state: ScanState, ctx: &EvalContext, mut delivery: Delivery) -> (Vec<QueryOutput>, Vec<usize>) {
-    let mut outputs = Vec::with_capacity(engine.queries().len());
+    let mut outputs: Vec<QueryOutput> = Vec::with_capacity(engine.queries().len());
     let mut counts = Vec::with_capacity(engine.queries().len());
+    let mut open = false;
     engine.finish_each(state, ctx, &mut |mut o| {
-        counts.push(o.result.as_ref().map_or(0, Vec::len));
+        let n = o.result.as_ref().map_or(0, Vec::len);
         if let Delivery::Stream(sink) = &mut delivery {
             sink(&o);
             if let Ok(rows) = &mut o.result {
                 *rows = Vec::new();
             }
         }
-        outputs.push(o);
+        match (open, outputs.last_mut(), counts.last_mut()) {
+            (true, Some(last), Some(count)) => {
+                *count += n;
+                match (&mut last.result, o.result) {
+                    (Ok(rows), Ok(more)) => rows.extend(more),
+                    (_, Err(e)) => last.result = Err(e),
+                    (Err(_), Ok(_)) => {}
+                }
+                last.finish_time = o.finish_time;
+                last.partial = o.partial;
+            }
+            _ => {
+                counts.push(n);
+                outputs.push(o);
+            }
+        }
+        open = outputs.last().is_some_and(|l| l.partial);
     });
     (outputs, counts)
 }

@@ -23,6 +23,9 @@ pub struct QueryOutput {
     pub result: Result<Vec<Record>, ExecError>,
     /// Time spent after the scan: building result rows and running the operators.
     pub finish_time: std::time::Duration,
+    /// More rows of this query follow in further outputs (a query finished in chunks, see
+    /// `stream`); the last output of a query has `partial: false`.
+    pub partial: bool,
 }
 
 /// Planned queries and the dispatch tables that route rows and events to their scans.
@@ -390,8 +393,24 @@ impl Engine {
 
     /// Runs every query's operators over its scan results.
     pub fn finish(&self, state: ScanState, ctx: &EvalContext) -> Vec<QueryOutput> {
-        let mut out = Vec::with_capacity(self.queries.len());
-        self.finish_each(state, ctx, &mut |o| out.push(o));
+        let mut out: Vec<QueryOutput> = Vec::with_capacity(self.queries.len());
+        let mut open = false;
+        self.finish_each(state, ctx, &mut |o| {
+            // Chunks of one query become one output.
+            match out.last_mut() {
+                Some(last) if open => {
+                    match (&mut last.result, o.result) {
+                        (Ok(rows), Ok(more)) => rows.extend(more),
+                        (_, Err(e)) => last.result = Err(e),
+                        (Err(_), Ok(_)) => {}
+                    }
+                    last.finish_time = o.finish_time;
+                    last.partial = o.partial;
+                }
+                _ => out.push(o),
+            }
+            open = out.last().is_some_and(|l| l.partial);
+        });
         out
     }
 
@@ -405,9 +424,21 @@ impl Engine {
         let mut accs = state.accs.into_iter();
         for queries in self.queries.chunks(batch) {
             let work: Vec<(&Query, Vec<ScanAcc>)> = queries.iter().zip(accs.by_ref()).collect();
-            let outputs: Vec<QueryOutput> =
-                work.into_par_iter().map(|(q, accs)| self.finish_query(q, accs, symbols, ctx)).collect();
-            outputs.into_iter().for_each(&mut *emit);
+            // Queries that can finish chunk by chunk do so in order below; the rest in parallel.
+            let (chunked, whole): (Vec<_>, Vec<_>) =
+                work.into_iter().enumerate().partition(|(_, (q, accs))| chunkable(q, accs).is_some());
+            let done: Vec<(usize, QueryOutput)> =
+                whole.into_par_iter().map(|(i, (q, accs))| (i, self.finish_query(q, accs, symbols, ctx))).collect();
+            let mut done = done.into_iter().peekable();
+            for (i, (q, accs)) in chunked {
+                while let Some((_, o)) = done.next_if(|(j, _)| *j < i) {
+                    emit(o);
+                }
+                let Some(shape) = chunkable(q, &accs) else { continue };
+                let Some(ScanAcc::Groups(groups)) = accs.into_iter().next() else { continue };
+                crate::stream::finish_in_chunks(&q.name, groups, shape, symbols, &q.root.ops, ctx, emit);
+            }
+            done.for_each(|(_, o)| emit(o));
         }
     }
 
@@ -473,8 +504,28 @@ impl Engine {
         } else {
             runner.run_stage(&q.root)
         };
-        QueryOutput { name: q.name.clone(), result, finish_time: started.elapsed() }
+        QueryOutput { name: q.name.clone(), result, finish_time: started.elapsed(), partial: false }
     }
+}
+
+/// How the groups of a query's only scan become rows, when the query can finish chunk by
+/// chunk (see [`crate::stream`]): one aggregating scan with by-fields, not over its group
+/// limit, then only row-by-row operators.
+fn chunkable<'q>(q: &'q Query, accs: &[ScanAcc]) -> Option<crate::stream::GroupShape<'q>> {
+    if q.scans.len() != 1 || !crate::stream::row_by_row(&q.root) {
+        return None;
+    }
+    let [ScanAcc::Groups(g)] = accs else { return None };
+    if g.overflow {
+        return None;
+    }
+    let (by_names, aggs) = match &q.scans[0] {
+        Scan::Tstats(t) => (t.by.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), t.aggs.as_slice()),
+        Scan::Events(EventScan { stats: Some(st), .. }) => (st.by.clone(), st.aggs.as_slice()),
+        Scan::Events(_) => return None,
+    };
+    // Without by-fields an empty input still yields one row (see `scan_rows`).
+    (!by_names.is_empty()).then_some(crate::stream::GroupShape { by_names, aggs })
 }
 
 /// The root stage's tstats scan that an inner join right after it can filter (see

@@ -19,6 +19,7 @@ mod predicate;
 mod prefilter;
 mod semijoin;
 mod spill;
+mod stream;
 mod symbols;
 
 pub use error::{ExecError, PlanError};

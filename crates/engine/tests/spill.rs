@@ -77,3 +77,19 @@ fn spilled_groups_give_the_same_results() {
         assert_eq!(format!("{spilled:?}"), format!("{in_memory:?}"), "{spl}");
     }
 }
+
+#[test]
+fn chunked_finishing_gives_the_same_rows_as_whole_tables() {
+    // 6000 events make more groups than one chunk (4096). A final `head` with a large limit
+    // changes nothing but is not row-by-row, so that query finishes as one table.
+    let events: Vec<Event> = (0..6000).map(process).collect();
+    let chunked = "| tstats count min(_time) as firstTime from datamodel=Endpoint.Processes \
+                   by Processes.process Processes.dest Processes.process_guid | rename Processes.* as * \
+                   | convert ctime(firstTime) | eval len=len(process) | where len > 14 | search dest!=host3";
+    for budget in [usize::MAX, 1] {
+        let parts = run(chunked, &events, budget);
+        let whole = run(&format!("{chunked} | head 1000000"), &events, budget);
+        assert!(parts.len() > 4096, "{} rows", parts.len());
+        assert_eq!(format!("{parts:?}"), format!("{whole:?}"));
+    }
+}

@@ -163,9 +163,24 @@ pub(crate) fn run_and_print(
         return crate::window::run(engine, window, normalizer, paths, opts, ctx, Delivery::Collect);
     }
     let mut write_error: Option<std::io::Error> = None;
+    // A table is laid out over all rows of a detection: chunks of one are gathered first.
+    let mut table_rows: Vec<vigil_model::Record> = Vec::new();
     let mut print = |o: &vigil_engine::QueryOutput| {
-        let Ok(rows) = &o.result else { return };
+        let Ok(rows) = &o.result else {
+            table_rows.clear();
+            return;
+        };
+        let rows: &[vigil_model::Record] = if args.format == output::Format::Table && (o.partial || !table_rows.is_empty()) {
+            table_rows.extend(rows.iter().cloned());
+            if o.partial {
+                return;
+            }
+            &table_rows
+        } else {
+            rows
+        };
         if write_error.is_some() || rows.is_empty() {
+            table_rows.clear();
             return;
         }
         let stdout = std::io::stdout();
@@ -174,6 +189,8 @@ pub(crate) fn run_and_print(
         if let Err(e) = output::write(&mut lock, args.format, &set).and_then(|_| lock.flush()) {
             write_error = Some(e);
         }
+        drop(lock);
+        table_rows.clear();
     };
     let out = crate::window::run(engine, window, normalizer, paths, opts, ctx, Delivery::Stream(&mut print));
     if let Some(e) = write_error {

@@ -68,6 +68,12 @@ impl Op {
         }
     }
 
+    /// Whether the operator works on each row alone (its result for a row does not depend on
+    /// the other rows), given the execution context: rows can then pass through it in chunks.
+    pub(crate) fn is_row_wise(&self) -> bool {
+        self.is_streaming() || matches!(self, Op::Convert(_) | Op::Where(_) | Op::Eval(_))
+    }
+
     /// The fields a row-by-row operator reads, or `None` when it may read any (wildcards,
     /// commands whose inputs depend on the data). Used to copy only those fields of a
     /// matching raw event.

@@ -226,24 +226,38 @@ impl Groups {
     /// Result rows of the groups whose key texts pass `keep`, sorted by key. Fails only when
     /// spilled groups cannot be read back.
     pub fn finish_where(
-        mut self,
+        self,
         symbols: &Symbols,
         by_names: &[String],
         aggs: &[AggSpec],
         keep: impl Fn(&[&str]) -> bool,
     ) -> Result<Vec<Record>, ExecError> {
-        let groups = self.sorted(symbols);
         let mut out = Vec::new();
+        self.for_each_row(symbols, by_names, aggs, keep, |r| out.push(r))?;
+        Ok(out)
+    }
+
+    /// Calls `row` with the result row of each group whose key texts pass `keep`, in key
+    /// order, building one row at a time.
+    pub fn for_each_row(
+        mut self,
+        symbols: &Symbols,
+        by_names: &[String],
+        aggs: &[AggSpec],
+        keep: impl Fn(&[&str]) -> bool,
+        mut row: impl FnMut(Record),
+    ) -> Result<(), ExecError> {
+        let groups = self.sorted(symbols);
         if self.runs.is_empty() {
             let mut parts: Vec<&str> = Vec::with_capacity(by_names.len());
             for (key, states) in groups {
                 parts.clear();
                 parts.extend(key.iter().map(|&id| symbols.text(id)));
                 if keep(&parts) {
-                    out.push(group_row(by_names, parts.iter().map(|p| p.to_string()), states, aggs));
+                    row(group_row(by_names, parts.iter().map(|p| p.to_string()), states, aggs));
                 }
             }
-            return Ok(out);
+            return Ok(());
         }
         let memory = groups
             .into_iter()
@@ -252,11 +266,10 @@ impl Groups {
         crate::spill::merge(&self.runs, memory, aggs, |key, states| {
             let parts: Vec<&str> = key.iter().map(String::as_str).collect();
             if keep(&parts) {
-                out.push(group_row(by_names, key.into_iter(), states, aggs));
+                row(group_row(by_names, key.into_iter(), states, aggs));
             }
         })
-        .map_err(|e| ExecError(format!("reading back groups spilled to disk: {e}")))?;
-        Ok(out)
+        .map_err(|e| ExecError(format!("reading back groups spilled to disk: {e}")))
     }
 }
 

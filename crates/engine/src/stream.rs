@@ -1,0 +1,77 @@
+//! Chunked finishing: a query whose result table comes from one aggregating scan and whose
+//! operators all work row by row runs a few thousand groups at a time, and hands each chunk
+//! of result rows on at once. Its memory is then a chunk, however many groups the scan made
+//! (hunting detections that list every process with its command line have as many rows as
+//! the input has distinct command lines).
+
+use crate::agg::AggSpec;
+use crate::error::ExecError;
+use crate::eval::EvalContext;
+use crate::exec::{QueryOutput, Runner};
+use crate::ops::stats::Groups;
+use crate::ops::Op;
+use crate::plan::{Source, Stage};
+use crate::symbols::Symbols;
+use std::time::Instant;
+use vigil_model::Record;
+
+/// Group rows per chunk.
+pub(crate) const CHUNK_ROWS: usize = 4096;
+
+/// Whether `stage` reads scan 0 and then only works row by row (so chunks can flow through
+/// it independently and in key order).
+pub(crate) fn row_by_row(stage: &Stage) -> bool {
+    matches!(stage.source, Source::Scan(0)) && stage.ops.iter().all(Op::is_row_wise)
+}
+
+/// What one aggregating scan's groups become rows with.
+pub(crate) struct GroupShape<'a> {
+    pub by_names: Vec<String>,
+    pub aggs: &'a [AggSpec],
+}
+
+/// Finishes a query chunk by chunk, emitting partial outputs and then a final one.
+pub(crate) fn finish_in_chunks(
+    name: &str,
+    groups: Groups,
+    shape: GroupShape,
+    symbols: &Symbols,
+    ops: &[Op],
+    ctx: &EvalContext,
+    emit: &mut dyn FnMut(QueryOutput),
+) {
+    let started = Instant::now();
+    let mut runner = Runner::new(Vec::new(), ctx);
+    let mut pending: Vec<Record> = Vec::with_capacity(CHUNK_ROWS);
+    let mut failed: Option<ExecError> = None;
+    let read = groups.for_each_row(symbols, &shape.by_names, shape.aggs, |_| true, |row| {
+        if failed.is_some() {
+            return;
+        }
+        pending.push(row);
+        if pending.len() < CHUNK_ROWS {
+            return;
+        }
+        match apply_all(ops, std::mem::take(&mut pending), &mut runner) {
+            Ok(rows) => emit(QueryOutput {
+                name: name.to_string(),
+                result: Ok(rows),
+                finish_time: started.elapsed(),
+                partial: true,
+            }),
+            Err(e) => failed = Some(e),
+        }
+    });
+    let result = match (read, failed) {
+        (Err(e), _) | (_, Some(e)) => Err(e),
+        (Ok(()), None) => apply_all(ops, pending, &mut runner),
+    };
+    emit(QueryOutput { name: name.to_string(), result, finish_time: started.elapsed(), partial: false });
+}
+
+fn apply_all(ops: &[Op], mut rows: Vec<Record>, runner: &mut Runner) -> Result<Vec<Record>, ExecError> {
+    for op in ops {
+        rows = crate::ops::apply(op, rows, runner)?;
+    }
+    Ok(rows)
+}

@@ -248,7 +248,7 @@ impl BinXml {
         let start = self.slots.len();
         for d in descriptors.chunks_exact(4) {
             let len = usize::from(u16::from_le_bytes([d[0], d[1]]));
-            if p + len > data.len() {
+            if !values::valid_size(d[2], data.get(p..p + len)?) {
                 return None;
             }
             self.slots.push(Slot { off: p, len, ty: d[2] });

@@ -544,7 +544,7 @@ impl<'r> Run<'r> {
                 },
                 Op::Const { field, len } => {
                     let end = self.out.len();
-                    self.field(prog, field, end - len as usize, end);
+                    self.field(prog, field, end.saturating_sub(len as usize), end);
                 }
             }
         }

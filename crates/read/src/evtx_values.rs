@@ -55,6 +55,26 @@ pub(crate) fn until_nul(bytes: &[u8]) -> &[u8] {
     &bytes[..i]
 }
 
+/// Whether a substitution value's size is what its type takes (the crate's pre-flight check
+/// of its compiled lane). The crate decodes values one after the other, and a value read at
+/// another size than its descriptor says moves where the next ones start, so an instance with
+/// any such value, used or not, is left to the crate.
+pub(crate) fn valid_size(t: u8, bytes: &[u8]) -> bool {
+    let len = bytes.len();
+    match t {
+        ty::NULL | ty::ANSI | ty::BINARY | ty::BIN_XML => true,
+        ty::UTF16 | 0x81 => len % 2 == 0,
+        ty::INT8 | ty::UINT8 => len == 1,
+        ty::INT16 | ty::UINT16 => len == 2,
+        ty::INT32 | ty::UINT32 | 0x0b | ty::BOOL | ty::HEX_INT32 => len == 4,
+        ty::INT64 | ty::UINT64 | 0x0c | ty::FILETIME | ty::HEX_INT64 => len == 8,
+        ty::GUID | ty::SYSTIME => len == 16,
+        ty::SIZE_T => len == 4 || len == 8,
+        ty::SID => bytes.get(1).is_some_and(|&n| len == 8 + 4 * usize::from(n)),
+        _ => false,
+    }
+}
+
 /// Whether a substitution value counts as empty (the crate's `slot_empty`).
 pub(crate) fn is_empty(t: u8, bytes: &[u8]) -> bool {
     match t {
@@ -486,6 +506,16 @@ mod tests {
         assert_eq!(text(ty::SYSTIME, &st([2019, 2, 0, 29, 0, 0, 0, 0]), false).unwrap(), "1601-01-01T00:00:00.0000000Z");
         assert_eq!(text(ty::SYSTIME, &st([2020, 2, 0, 29, 23, 59, 59, 999]), false).unwrap(), "2020-02-29T23:59:59.9990000Z");
         assert_eq!(text(ty::SYSTIME, &[0; 8], false), None);
+    }
+
+    #[test]
+    fn sizes_as_the_types_take_them() {
+        assert!(valid_size(ty::UINT32, &[0; 4]) && !valid_size(ty::UINT32, &[0; 2]));
+        assert!(valid_size(ty::SID, &[1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0]) && !valid_size(ty::SID, &[1, 2, 0, 0, 0, 0, 0, 5]));
+        assert!(valid_size(ty::SIZE_T, &[0; 8]) && !valid_size(ty::SIZE_T, &[0; 6]));
+        assert!(valid_size(ty::UTF16, &[0; 6]) && !valid_size(ty::UTF16, &[0; 5]));
+        assert!(valid_size(ty::NULL, &[0; 5]) && valid_size(ty::BINARY, &[]));
+        assert!(!valid_size(0x83, &[0; 4]) && !valid_size(0x20, &[]));
     }
 
     #[test]

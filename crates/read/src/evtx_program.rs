@@ -494,9 +494,9 @@ impl<'r> Run<'r> {
     fn exec(&mut self, prog: &Rc<Program>, slots: (usize, usize), nesting: usize) -> Option<()> {
         let lit = |l: Lit| prog.lits.get(l.0 as usize..l.1 as usize).unwrap_or_default();
         let mut i = 0;
-        while let Some(&op) = prog.ops.get(i) {
+        while let Some(op) = prog.ops.get(i) {
             i += 1;
-            match op {
+            match *op {
                 Op::Lit(l) => self.out.extend_from_slice(lit(l)),
                 Op::Depends { slot, len } => {
                     if self.null(slots, slot) {

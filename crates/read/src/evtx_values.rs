@@ -39,8 +39,8 @@ pub(crate) fn until_nul(bytes: &[u8]) -> &[u8] {
     const LO: u64 = 0x0001_0001_0001_0001;
     const HI: u64 = 0x8000_8000_8000_8000;
     let mut i = 0;
-    for w in bytes.chunks_exact(8) {
-        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    for w in bytes.as_chunks::<8>().0 {
+        let x = u64::from_le_bytes(*w);
         if x.wrapping_sub(LO) & !x & HI != 0 {
             break;
         }
@@ -115,8 +115,8 @@ pub(crate) fn write_utf16(out: &mut Vec<u8>, scratch: &mut Vec<u8>, bytes: &[u8]
     // Runs of ASCII written as it is (most text) are copied here, four units at a time: the
     // library call costs more than that on the short values events hold.
     let mut i = 0;
-    while let Some(w) = bytes.get(2 * i..2 * i + 8) {
-        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    for w in bytes.as_chunks::<8>().0 {
+        let x = u64::from_le_bytes(*w);
         if !plain4(x, in_attr) {
             break;
         }

@@ -18,10 +18,12 @@
 //! Whatever it is not sure renders identically gives up (`None`): literal non-string values,
 //! CDATA, entity and character references, processing instructions, generic BinXML fragments,
 //! floats, non-ASCII ANSI strings, arrays outside `<Data>`, a value used twice in a template,
-//! names outside `[A-Za-z0-9_.-]`, repeated attribute names, deep nesting, large output. The
-//! caller then renders the record with the crate and parses the XML (the reference path), so
-//! correctness never depends on this reader; `tests/evtx_direct.rs` checks both agree on every
-//! real record.
+//! values sized unlike their type, names outside `[A-Za-z0-9_.-]` (and `:` in attribute
+//! names), repeated attribute names, deep nesting, large output. Records go through compiled
+//! programs ([`crate::evtx_program`]) first, then the general renderer below; the caller then
+//! renders what is left with the crate and parses the XML (the reference path), so correctness
+//! never depends on this reader: `tests/evtx_direct.rs` checks both agree on every real record
+//! and on mutated copies of the real files.
 
 use std::rc::Rc;
 
@@ -440,6 +442,9 @@ impl Render<'_> {
                 }
             };
             if self.ext.wants_attrs() {
+                if a.name.contains(':') {
+                    return None;
+                }
                 self.ext.attr(self.ev, self.spare, &e.name, &a.name, text_since(self.out, from));
             }
             self.out.push(b'"');
@@ -480,8 +485,9 @@ impl Render<'_> {
 }
 
 /// A name in the chunk's string table at `offset` (link, hash, count, UTF-16 units), if it is
-/// made of `[A-Za-z0-9_.-]` only (so that it is written, and read back, as it is).
-fn read_name(data: &[u8], offset: usize) -> Option<Box<str>> {
+/// made of `[A-Za-z0-9_.-]` only, and `:` for an attribute (so that it is written, and read
+/// back, as it is).
+fn read_name(data: &[u8], offset: usize, attribute: bool) -> Option<Box<str>> {
     let count = usize::from(u16_at(data, offset + 6)?);
     let units = data.get(offset + 8..offset + 8 + 2 * count)?;
     let mut name = String::with_capacity(count);
@@ -491,7 +497,9 @@ fn read_name(data: &[u8], offset: usize) -> Option<Box<str>> {
             break; // the crate cuts names at a NUL
         }
         let b = u8::try_from(c).ok()?;
-        if !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+        // Attribute names may have a prefix (`xmlns:auto-ns3`): read by their local name where
+        // the extractor reads attributes, so the readers give up there.
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') || (attribute && b == b':')) {
             return None;
         }
         name.push(char::from(b));
@@ -686,7 +694,7 @@ fn parse_template(data: &[u8], def: usize) -> Option<Template> {
                     return None;
                 }
                 let e = Elem {
-                    name: read_name(data, name_off)?,
+                    name: read_name(data, name_off, false)?,
                     attrs: Vec::new(),
                     children: Vec::new(),
                     dependency: (dep != 0xffff).then_some(dep),
@@ -714,7 +722,7 @@ fn parse_template(data: &[u8], def: usize) -> Option<Template> {
                 b.push(Node::Text(String::from_utf8(text).ok()?.into()))?;
             }
             Tok::Attr(name_off) => {
-                let name = read_name(data, name_off)?;
+                let name = read_name(data, name_off, true)?;
                 b.open.as_mut()?.1.push((name, Vec::new()));
             }
             Tok::Sub(id, _, _) => b.push(Node::Slot(id))?,

@@ -240,6 +240,9 @@ impl Compiler<'_> {
         if captures && has_elements {
             return None;
         }
+        if matches!(role, Role::System { .. } | Role::Data) && e.attrs.iter().any(|a| a.name.contains(':')) {
+            return None; // read by local name there
+        }
         let attr_field = |attr: &str| match role {
             Role::System { .. } => crate::xml::system_attr_field(name, attr)
                 .and_then(|f| SYSTEM_FIELDS.iter().position(|&g| g == f))

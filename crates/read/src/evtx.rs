@@ -108,6 +108,7 @@ fn read_evtx_inner<T: Read + Seek + 'static>(input: T, name: &Arc<str>, ctx: &mu
     // [`BinXml`] can, and rendered by the crate otherwise.
     let settings = Arc::new(settings());
     let mut bx = BinXml::default();
+    bx.general_only = ctx.evtx_general_only;
     for chunk in parser.chunks() {
         let mut data = match chunk {
             Ok(data) => data,
@@ -222,6 +223,16 @@ pub fn read_evtx_reference(path: &std::path::Path, opts: &crate::ReadOptions, si
 #[doc(hidden)]
 pub fn read_evtx_binxml(path: &std::path::Path, opts: &crate::ReadOptions, sink: &mut dyn FnMut(&vigil_model::Event)) -> (crate::ReadReport, u64) {
     read_evtx_path(path, opts, sink, |ctx| ctx.evtx_binxml = true)
+}
+
+/// [`read_evtx_binxml`] with the BinXML reader's general renderer only (no compiled programs),
+/// so that the differential test covers it on every record.
+#[doc(hidden)]
+pub fn read_evtx_binxml_general(path: &std::path::Path, opts: &crate::ReadOptions, sink: &mut dyn FnMut(&vigil_model::Event)) -> (crate::ReadReport, u64) {
+    read_evtx_path(path, opts, sink, |ctx| {
+        ctx.evtx_binxml = true;
+        ctx.evtx_general_only = true;
+    })
 }
 
 /// Reads one EVTX file with `setup` applied to its context: the report and the records the

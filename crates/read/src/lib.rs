@@ -328,6 +328,9 @@ pub(crate) struct Ctx<'a> {
     /// EVTX records through the BinXML reader ([`evtx_binxml`]) where it applies, else rendered
     /// by the crate and parsed. On unless `VIGIL_EVTX_BINXML=0` (for comparisons).
     pub evtx_binxml: bool,
+    /// The BinXML reader without its compiled programs (its general renderer only), for the
+    /// differential test.
+    pub evtx_general_only: bool,
     /// EVTX records the BinXML reader took (the rest were rendered by the crate and parsed).
     pub evtx_fast: u64,
 }
@@ -343,6 +346,7 @@ impl<'a> Ctx<'a> {
             json: Default::default(),
             evtx_reference: false,
             evtx_binxml: std::env::var_os("VIGIL_EVTX_BINXML").is_none_or(|v| v != "0"),
+            evtx_general_only: false,
             evtx_fast: 0,
         }
     }

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use vigil_model::Event;
-use vigil_read::evtx::{read_evtx_binxml, read_evtx_reference};
+use vigil_read::evtx::{read_evtx_binxml, read_evtx_binxml_general, read_evtx_reference};
 use vigil_read::{read_file, ReadOptions};
 
 fn evtx_files() -> Vec<PathBuf> {
@@ -75,6 +75,12 @@ fn evtx_reader_matches_reference_path() {
         assert_eq!(counted.to_string(), reference.to_string(), "{f}: BinXML reader's report");
         assert_eq!(binxml.len(), want.len(), "{f}: BinXML reader's event count");
         same_events(&binxml, &want, &format!("{f} (BinXML reader)"));
+        // The general renderer alone (the compiled programs take nearly every record).
+        let mut general: Vec<Event> = Vec::new();
+        let (general_report, _) = read_evtx_binxml_general(file, &opts, &mut |ev: &Event| general.push(ev.clone()));
+        assert_eq!(general_report.to_string(), reference.to_string(), "{f}: general renderer's report");
+        assert_eq!(general.len(), want.len(), "{f}: general renderer's event count");
+        same_events(&general, &want, &format!("{f} (general renderer)"));
         fast += n;
         if report.skipped_total() == 0 {
             clean_records += report.events;
@@ -142,6 +148,11 @@ fn damaged_records_read_as_the_reference_path_does() {
         assert_eq!(report.to_string(), reference.to_string(), "{f}");
         assert_eq!(got.len(), want.len(), "{f}");
         same_events(&got, &want, &f);
+        let mut general: Vec<Event> = Vec::new();
+        let (general_report, _) = read_evtx_binxml_general(&path, &opts, &mut |ev: &Event| general.push(ev.clone()));
+        assert_eq!(general_report.to_string(), reference.to_string(), "{f} (general renderer)");
+        assert_eq!(general.len(), want.len(), "{f} (general renderer)");
+        same_events(&general, &want, &format!("{f} (general renderer)"));
         compared += got.len();
         fast += n;
         let _ = std::fs::remove_file(&path);

@@ -381,7 +381,7 @@ impl Render<'_> {
     /// A string array in `<Data>`: the element once per item.
     fn expand(&mut self, e: &Elem, slot: Slot) -> Option<()> {
         let bytes = self.data.get(slot.off..slot.off + slot.len)?;
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return None;
         }
         let mut items = 0;
@@ -516,8 +516,11 @@ struct Builder {
     stack: Vec<usize>,
     root: Option<usize>,
     /// The start tag being read: the element, and its attributes as (name, nodes).
-    open: Option<(Elem, Vec<(Box<str>, Vec<Node>)>)>,
+    open: Option<(Elem, Vec<RawAttr>)>,
 }
+
+/// An attribute as read: its name and value nodes.
+type RawAttr = (Box<str>, Vec<Node>);
 
 impl Builder {
     fn attach(&mut self, id: usize) -> Option<()> {

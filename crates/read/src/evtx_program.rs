@@ -607,7 +607,7 @@ impl<'r> Run<'r> {
 
     /// A string array: the element once per item.
     fn expand(&mut self, prog: &Rc<Program>, bytes: &[u8], open: &[u8], close: &[u8], field: Field) -> Option<()> {
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return None;
         }
         let (mut items, mut item, mut i) = (0, 0, 0);

@@ -63,7 +63,7 @@ pub(crate) fn valid_size(t: u8, bytes: &[u8]) -> bool {
     let len = bytes.len();
     match t {
         ty::NULL | ty::ANSI | ty::BINARY | ty::BIN_XML => true,
-        ty::UTF16 | 0x81 => len % 2 == 0,
+        ty::UTF16 | 0x81 => len.is_multiple_of(2),
         ty::INT8 | ty::UINT8 => len == 1,
         ty::INT16 | ty::UINT16 => len == 2,
         ty::INT32 | ty::UINT32 | 0x0b | ty::BOOL | ty::HEX_INT32 => len == 4,
@@ -179,7 +179,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, scratch: &mut Vec<u8>, t: u8, bytes
     match t {
         ty::NULL => {}
         ty::UTF16 => {
-            if bytes.len() % 2 != 0 {
+            if !bytes.len().is_multiple_of(2) {
                 return None;
             }
             write_utf16(out, scratch, until_nul(bytes), in_attr);

@@ -419,7 +419,7 @@ impl Engine {
     /// held at once, not every query's.
     pub fn finish_each(&self, state: ScanState, ctx: &EvalContext, emit: &mut dyn FnMut(QueryOutput)) {
         use rayon::prelude::*;
-        let batch = rayon::current_num_threads().max(1) * 4;
+        let batch = rayon::current_num_threads().max(1) * 2;
         let symbols = &state.symbols;
         let mut accs = state.accs.into_iter();
         for queries in self.queries.chunks(batch) {
@@ -458,41 +458,39 @@ impl Engine {
         });
         let mut accs: Vec<Option<ScanAcc>> = accs.into_iter().map(Some).collect();
         let mut scan_error = None;
-        // A scan an inner join filters is built after the join's subsearch has run.
-        let semi = semi_join_scan(q, &accs);
-        let scans = q
-            .scans
-            .iter()
-            .zip(&mut accs)
-            .enumerate()
-            .map(|(i, (scan, acc))| match semi {
-                Some((si, _)) if si == i => None,
-                _ => acc.take().and_then(|acc| match scan_rows(scan, acc, symbols) {
-                    Ok(rows) => Some(rows),
-                    Err(e) => {
-                        scan_error = Some(e);
-                        None
-                    }
-                }),
-            })
-            .collect();
-        let mut runner = Runner::new(scans, ctx);
-        if let Some((si, sj)) = semi {
-            if let (Some(ScanAcc::Groups(g)), Scan::Tstats(t)) = (accs[si].take(), &q.scans[si]) {
-                let rows = match runner.run_stage(&sj.join.sub) {
-                    Ok(sub_rows) => {
-                        let keys = crate::semijoin::KeySet::new(sj.join, &sub_rows);
-                        runner.precomputed.push((&*sj.join.sub as *const Stage, sub_rows));
-                        let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
-                        g.finish_where(symbols, &names, &t.aggs, |key| keys.admits(&sj.columns, key))
-                    }
-                    // The join reports the error when it runs the subsearch again.
-                    Err(_) => Ok(Vec::new()),
-                };
-                match rows {
-                    Ok(rows) => runner.scans[si] = Some(rows),
-                    Err(e) => scan_error = Some(e),
+        // A scan an inner join filters is built after the join's subsearch has run, when it
+        // is the larger side; otherwise the subsearch's scan is filtered by the outer rows
+        // when the join runs (see `Runner::run_join_subsearch`).
+        let semi = semi_join_scan(q, &accs).filter(|(si, sj)| {
+            let size = |i: usize| match accs.get(i) {
+                Some(Some(ScanAcc::Groups(g))) => g.total(),
+                _ => 0,
+            };
+            match sj.join.sub.source {
+                Source::Scan(j) => size(*si) > size(j),
+                Source::Inputlookup { .. } => true,
+            }
+        });
+        let semi_scan = semi.as_ref().map(|(si, _)| *si);
+        let forward = semi_scan.and_then(|si| accs[si].take());
+        let mut runner = Runner::new(Vec::new(), ctx);
+        runner.symbols = Some(symbols);
+        runner.scans = q.scans.iter().map(|_| None).collect();
+        runner.lazy = q.scans.iter().zip(accs).map(|(scan, acc)| acc.map(|acc| (scan, acc))).collect();
+        if let (Some((si, sj)), Some(ScanAcc::Groups(g)), Some(Scan::Tstats(t))) = (semi, forward, semi_scan.map(|i| &q.scans[i])) {
+            let rows = match runner.run_stage(&sj.join.sub) {
+                Ok(sub_rows) => {
+                    let keys = crate::semijoin::KeySet::new(&sj.join.fields, &sub_rows);
+                    runner.precomputed.push((&*sj.join.sub as *const Stage, sub_rows));
+                    let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+                    g.finish_where(symbols, &names, &t.aggs, |key| keys.admits(&sj.columns, key))
                 }
+                // The join reports the error when it runs the subsearch again.
+                Err(_) => Ok(Vec::new()),
+            };
+            match rows {
+                Ok(rows) => runner.scans[si] = Some(rows),
+                Err(e) => scan_error = Some(e),
             }
         }
         let result = if let Some(e) = overflow.or(scan_error) {
@@ -654,6 +652,10 @@ fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Result<Vec<Record>
 /// Runs stages (the root and join subsearches) over scan results.
 pub(crate) struct Runner<'a> {
     scans: Vec<Option<Vec<Record>>>,
+    /// Scans not yet turned into rows: built when a stage reads them, and then only with the
+    /// groups a join can use when a join reads them (see `run_join_subsearch`).
+    lazy: Vec<Option<(&'a Scan, ScanAcc)>>,
+    symbols: Option<&'a Symbols>,
     pub ctx: &'a EvalContext,
     /// Results of join subsearches run ahead of their join (see `semijoin`), by stage.
     precomputed: Vec<(*const Stage, Vec<Record>)>,
@@ -661,7 +663,7 @@ pub(crate) struct Runner<'a> {
 
 impl<'a> Runner<'a> {
     pub fn new(scans: Vec<Option<Vec<Record>>>, ctx: &'a EvalContext) -> Runner<'a> {
-        Runner { scans, ctx, precomputed: Vec::new() }
+        Runner { scans, lazy: Vec::new(), symbols: None, ctx, precomputed: Vec::new() }
     }
 
     /// The rows of `stage` if it ran ahead of time.
@@ -670,9 +672,20 @@ impl<'a> Runner<'a> {
         Some(self.precomputed.swap_remove(i).1)
     }
 
+    /// The rows of scan `i`, built now if it was left for later.
+    fn scan(&mut self, i: usize) -> Result<Vec<Record>, ExecError> {
+        if let Some(rows) = self.scans.get_mut(i).and_then(Option::take) {
+            return Ok(rows);
+        }
+        match (self.lazy.get_mut(i).and_then(Option::take), self.symbols) {
+            (Some((scan, acc)), Some(symbols)) => scan_rows(scan, acc, symbols),
+            _ => Ok(Vec::new()),
+        }
+    }
+
     pub fn run_stage(&mut self, stage: &Stage) -> Result<Vec<Record>, ExecError> {
-        let mut rows = match &stage.source {
-            Source::Scan(i) => self.scans.get_mut(*i).and_then(Option::take).unwrap_or_default(),
+        let rows = match &stage.source {
+            Source::Scan(i) => self.scan(*i)?,
             Source::Inputlookup { table, filter } => {
                 let rows = table.records();
                 match filter {
@@ -681,10 +694,37 @@ impl<'a> Runner<'a> {
                 }
             }
         };
+        self.run_ops(stage, rows)
+    }
+
+    fn run_ops(&mut self, stage: &Stage, mut rows: Vec<Record>) -> Result<Vec<Record>, ExecError> {
         for op in &stage.ops {
             rows = crate::ops::apply(op, rows, self)?;
         }
         Ok(rows)
+    }
+
+    /// Runs a join's subsearch for the rows it will be joined with. A subsearch that is a
+    /// tstats scan plus renames and filters only builds the groups whose join-field texts
+    /// some outer row has: the others could never match, and were most of the work when the
+    /// subsearch reads a whole data model (every network connection, say).
+    pub fn run_join_subsearch(&mut self, sub: &Stage, fields: &[String], outer: &[Record]) -> Result<Vec<Record>, ExecError> {
+        let Source::Scan(j) = sub.source else { return self.run_stage(sub) };
+        let traced = match (self.lazy.get(j), self.symbols) {
+            (Some(Some((Scan::Tstats(t), ScanAcc::Groups(g)))), Some(_)) if !t.by.is_empty() && !g.overflow => {
+                let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+                let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
+                crate::semijoin::trace_subsearch(&sub.ops, &by, &aggs, fields).map(|columns| (by, columns))
+            }
+            _ => None,
+        };
+        let (Some((by, columns)), Some(symbols)) = (traced, self.symbols) else { return self.run_stage(sub) };
+        let Some(Some((Scan::Tstats(t), ScanAcc::Groups(g)))) = self.lazy.get_mut(j).map(Option::take) else {
+            return self.run_stage(sub);
+        };
+        let keys = crate::semijoin::KeySet::new(fields, outer);
+        let rows = g.finish_where(symbols, &by, &t.aggs, |key| keys.admits(&columns, key))?;
+        self.run_ops(sub, rows)
     }
 }
 

@@ -29,8 +29,25 @@ fn marker(i: usize) -> String {
 /// Finds `scan | <safe ops> | join ...` (inner) at the start of `stage` and traces the join
 /// fields back to the scan's by-fields (`by_names`); `agg_names` are the scan's other columns.
 pub(crate) fn find<'q>(stage: &'q Stage, by_names: &[String], agg_names: &[String]) -> Option<SemiJoin<'q>> {
-    // A record whose values say where they came from, put through the renames and field
-    // selections exactly as rows are; any other write makes the field unknown.
+    let at = stage.ops.iter().position(|op| matches!(op, Op::Join(_)))?;
+    let Op::Join(join) = &stage.ops[at] else { return None };
+    if join.keeps_unmatched() {
+        return None;
+    }
+    let trace = trace(&stage.ops[..at], by_names, agg_names)?;
+    Some(SemiJoin { join, columns: columns(&trace, by_names.len(), &join.fields)? })
+}
+
+/// For a join subsearch `scan | <safe ops>`: the positions of the scan's by-fields that end
+/// up in `fields` (the join fields), so its groups can be filtered by the outer rows' keys.
+pub(crate) fn trace_subsearch(ops: &[Op], by_names: &[String], agg_names: &[String], fields: &[String]) -> Option<Vec<usize>> {
+    columns(&trace(ops, by_names, agg_names)?, by_names.len(), fields)
+}
+
+/// A record whose values say where they came from, put through the renames and field
+/// selections of `ops` exactly as rows are; any other write makes the field unknown. `None`
+/// when an operator could change values in a way not traced (or reorder, group, expand).
+fn trace(ops: &[Op], by_names: &[String], agg_names: &[String]) -> Option<Record> {
     let mut trace = Record::with_capacity(by_names.len() + agg_names.len());
     for (i, n) in by_names.iter().enumerate() {
         trace.set(n.clone(), Value::Str(marker(i)));
@@ -39,19 +56,8 @@ pub(crate) fn find<'q>(stage: &'q Stage, by_names: &[String], agg_names: &[Strin
         trace.set(n.clone(), Value::Str("\u{0}agg".into()));
     }
     let unknown = || Value::Str("\u{0}unknown".into());
-    for op in &stage.ops {
+    for op in ops {
         match op {
-            Op::Join(j) if !j.keeps_unmatched() => {
-                let columns = j
-                    .fields
-                    .iter()
-                    .map(|f| {
-                        let text = trace.get(f)?.as_text()?.into_owned();
-                        (0..by_names.len()).find(|&i| text == marker(i))
-                    })
-                    .collect::<Option<Vec<usize>>>()?;
-                return Some(SemiJoin { join: j, columns });
-            }
             Op::Rename(pairs) => {
                 trace = crate::ops::fields::rename(vec![trace], pairs).pop()?;
             }
@@ -75,10 +81,21 @@ pub(crate) fn find<'q>(stage: &'q Stage, by_names: &[String], agg_names: &[Strin
             _ => return None,
         }
     }
-    None
+    Some(trace)
 }
 
-/// The join keys of the subsearch's rows (texts, as the join compares them).
+/// The by-field position whose marker each of `fields` carries in `trace`.
+fn columns(trace: &Record, by_len: usize, fields: &[String]) -> Option<Vec<usize>> {
+    fields
+        .iter()
+        .map(|f| {
+            let text = trace.get(f)?.as_text()?.into_owned();
+            (0..by_len).find(|&i| text == marker(i))
+        })
+        .collect()
+}
+
+/// Join keys (texts, as the join compares them).
 pub(crate) struct KeySet(hashbrown::HashSet<Vec<String>>);
 
 /// A borrowed key, hashed like the owned `Vec<String>` it is compared with.
@@ -92,13 +109,9 @@ impl hashbrown::Equivalent<Vec<String>> for Parts<'_> {
 }
 
 impl KeySet {
-    pub fn new(join: &JoinOp, sub_rows: &[Record]) -> KeySet {
-        KeySet(
-            sub_rows
-                .iter()
-                .filter_map(|r| join.fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect())
-                .collect(),
-        )
+    /// The keys of `rows` on `fields`, as `join` compares them (rows missing one have none).
+    pub fn new(fields: &[String], rows: &[Record]) -> KeySet {
+        KeySet(rows.iter().filter_map(|r| fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect()).collect())
     }
 
     /// Whether a group whose by-field texts are `key` can match (`columns` pick the join fields).

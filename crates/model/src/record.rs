@@ -1,13 +1,15 @@
 use crate::Value;
+use compact_str::CompactString;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// A result row: named fields in display order.
 ///
 /// Result rows are small (tens of fields), so a vector with linear lookup beats a hash map
-/// and keeps the column order Splunk would show.
+/// and keeps the column order Splunk would show. Names are stored inline when short (almost
+/// all field names are), so a row does not carry a heap copy of every name.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Record {
-    fields: Vec<(String, Value)>,
+    fields: Vec<(CompactString, Value)>,
 }
 
 impl Record {
@@ -38,7 +40,7 @@ impl Record {
         }
         match self.fields.iter_mut().find(|(k, _)| k == name.as_ref()) {
             Some((_, v)) => *v = value,
-            None => self.fields.push((name.into(), value)),
+            None => self.fields.push((CompactString::from(name.as_ref()), value)),
         }
     }
 
@@ -47,7 +49,7 @@ impl Record {
     pub fn push_new(&mut self, name: String, value: Value) {
         debug_assert!(self.get(&name).is_none(), "duplicate field {name}");
         if !value.is_null() {
-            self.fields.push((name, value));
+            self.fields.push((CompactString::from(name), value));
         }
     }
 
@@ -66,7 +68,7 @@ impl Record {
             self.fields.remove(j);
         }
         let i = if self.fields.get(i).is_some_and(|(k, _)| k == from) { i } else { i - 1 };
-        self.fields[i].0 = to.to_string();
+        self.fields[i].0 = CompactString::from(to);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
@@ -94,7 +96,7 @@ impl Record {
         let mut out = Record::with_capacity(order.len());
         for name in order {
             if let Some(v) = self.get(name) {
-                out.fields.push((name.clone(), v.clone()));
+                out.fields.push((CompactString::from(name.as_str()), v.clone()));
             }
         }
         out
@@ -115,7 +117,7 @@ impl Serialize for Record {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.fields.len()))?;
         for (k, v) in &self.fields {
-            map.serialize_entry(k, v)?;
+            map.serialize_entry(k.as_str(), v)?;
         }
         map.end()
     }

@@ -96,6 +96,8 @@ pub(crate) struct Groups {
     runs: Vec<Run>,
     /// Estimated heap bytes of `table`.
     bytes: usize,
+    /// Groups written to `runs`.
+    spilled: usize,
     hasher: DefaultHashBuilder,
     /// Most groups kept ([`MAX_GROUPS`]); rows for further new groups are dropped and
     /// `overflow` is set, which fails the query (memory stays bounded meanwhile).
@@ -123,6 +125,7 @@ impl Groups {
             table: HashTable::new(),
             runs: Vec::new(),
             bytes: 0,
+            spilled: 0,
             hasher: DefaultHashBuilder::default(),
             limit,
             overflow: false,
@@ -138,6 +141,11 @@ impl Groups {
         self.table.is_empty() && self.runs.is_empty()
     }
 
+    /// Groups held in memory and written to disk (a group in several runs counts for each).
+    pub fn total(&self) -> usize {
+        self.table.len() + self.spilled
+    }
+
     /// Estimated heap bytes of the groups held in memory.
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -151,6 +159,7 @@ impl Groups {
         let groups = self.sorted(symbols);
         let run = file.write_run(groups.iter().map(|(k, st)| (k.iter().map(|&id| symbols.text(id)).collect(), st.as_slice())))?;
         self.runs.push(run);
+        self.spilled += groups.len();
         self.bytes = 0;
         Ok(())
     }
@@ -191,6 +200,7 @@ impl Groups {
     pub fn merge(&mut self, other: Groups, tr: &mut Translation, symbols: &mut Symbols, aggs: &[AggSpec]) {
         self.overflow |= other.overflow;
         self.runs.extend(other.runs);
+        self.spilled += other.spilled;
         for (k, states) in other.table {
             let k: Box<[u32]> = k.iter().map(|&id| tr.id(symbols, id)).collect();
             let h = self.hasher.hash_one(&*k);
@@ -392,10 +402,17 @@ impl StatsOp {
         groups.finish(symbols, &self.by, &self.aggs)
     }
 
-    pub fn stats(&self, rows: Vec<Record>, ctx: &EvalContext) -> Result<Vec<Record>, ExecError> {
+    /// Aggregates rows, by reference or by value (owned rows are dropped as they are read, so
+    /// a large input table is not held beside its groups).
+    pub fn stats<R: std::borrow::Borrow<Record>>(
+        &self,
+        rows: impl IntoIterator<Item = R>,
+        ctx: &EvalContext,
+    ) -> Result<Vec<Record>, ExecError> {
         let mut groups = Groups::default();
         let mut symbols = Symbols::default();
-        for row in &rows {
+        for row in rows {
+            let row = row.borrow();
             let Some(parts) = row_key_parts(&self.by, row, &mut symbols) else { continue };
             if key_count(&parts).saturating_add(groups.len()) > MAX_GROUPS {
                 return Err(too_many_groups(&self.by));
@@ -406,7 +423,9 @@ impl StatsOp {
     }
 
     pub fn eventstats(&self, mut rows: Vec<Record>, ctx: &EvalContext) -> Result<Vec<Record>, ExecError> {
-        let summary = self.stats(rows.clone(), ctx)?;
+        // The summary is computed over the rows in place: a copy of a large table doubled
+        // its memory.
+        let summary = self.stats(rows.iter(), ctx)?;
         let index: HashMap<Vec<String>, &Record> = summary
             .iter()
             .map(|r| (self.by.iter().map(|b| r.value(b).as_text().unwrap_or_default().into_owned()).collect(), r))

@@ -1,6 +1,7 @@
-//! Groups spilled to disk under a tiny memory budget give the same results as groups kept in
-//! memory: tstats and stats-in-scan, order-sensitive aggregations, two scan states merged,
-//! and a semi-joined scan.
+//! The finishing shortcuts give the results of the plain evaluation: groups spilled to disk
+//! under a tiny memory budget (tstats and stats-in-scan, order-sensitive aggregations, two
+//! scan states merged), queries finished in chunks, and joins whose one side is filtered by
+//! the other's keys before its rows are built.
 
 use vigil_content::ContentSet;
 use vigil_engine::{Engine, EvalContext, Planner};
@@ -91,5 +92,28 @@ fn chunked_finishing_gives_the_same_rows_as_whole_tables() {
         let whole = run(&format!("{chunked} | head 1000000"), &events, budget);
         assert!(parts.len() > 4096, "{} rows", parts.len());
         assert_eq!(format!("{parts:?}"), format!("{whole:?}"));
+    }
+}
+
+#[test]
+fn joins_filtered_by_either_side_give_the_plain_join() {
+    let events: Vec<Event> = (0..6000).map(process).collect();
+    let small = "| tstats count as n from datamodel=Endpoint.Processes where Processes.process=\"*--job 7*\" \
+                 by Processes.process_guid Processes.dest | rename Processes.* as *";
+    let large = "| tstats count min(_time) as firstTime from datamodel=Endpoint.Processes \
+                 by Processes.process_guid Processes.dest Processes.process | rename Processes.* as * | convert ctime(firstTime)";
+    // `head` with a large limit changes nothing but stops both shortcuts from applying.
+    for (outer, sub) in [(large, small), (small, large)] {
+        for join in ["join process_guid dest", "join type=outer max=0 process_guid", "join max=0 dest process_guid"] {
+            let sub_inner = sub.trim_start_matches("| ");
+            let shortcut = format!("{outer} | {join} [| {sub_inner}]");
+            let plain = format!("{outer} | head 1000000 | {join} [| {sub_inner} | head 1000000]");
+            for budget in [usize::MAX, 1] {
+                let got = run(&shortcut, &events, budget);
+                let want = run(&plain, &events, budget);
+                assert!(!want.is_empty(), "{shortcut}");
+                assert_eq!(format!("{got:?}"), format!("{want:?}"), "{shortcut}");
+            }
+        }
     }
 }

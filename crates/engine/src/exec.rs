@@ -43,6 +43,9 @@ pub struct Engine {
     /// Context for operators run during the scan. They use neither the clock nor the time
     /// zone (see `plan::push_down`), so any value works.
     scan_ctx: EvalContext,
+    /// Per query and scan: how many leading operators of the query filter its groups by key
+    /// when they are created (0: none; see `keyfilter`).
+    key_filters: Vec<Vec<usize>>,
     /// Bytes of groups and key texts all scan states together may hold; past it, the state
     /// that notices spills its groups to disk.
     memory_budget: usize,
@@ -116,7 +119,25 @@ impl Engine {
             Scan::Tstats(_) => None,
         }));
         let scan_ctx = EvalContext { now: 0, tz: vigil_time::Tz::utc() };
+        let key_filters = queries
+            .iter()
+            .map(|q| {
+                q.scans
+                    .iter()
+                    .enumerate()
+                    .map(|(si, s)| match (s, &q.root.source) {
+                        (Scan::Tstats(t), Source::Scan(root)) if *root == si && !t.by.is_empty() => {
+                            let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+                            let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
+                            crate::keyfilter::prefix_len(&q.root, &by, &aggs)
+                        }
+                        _ => 0,
+                    })
+                    .collect()
+            })
+            .collect();
         Engine {
+            key_filters,
             queries,
             by_dataset,
             event_scans,
@@ -233,9 +254,15 @@ impl Engine {
                 groups.overflow = true;
                 continue;
             }
+            let filter_len = self.key_filters[qi][si];
+            let symbols = &state.symbols;
             for_each_key(&parts, |key| {
-                let states = groups.entry(key, &scan.aggs);
-                for (st, spec) in states.iter_mut().zip(&scan.aggs) {
+                let states = if filter_len == 0 {
+                    Some(groups.entry(key, &scan.aggs))
+                } else {
+                    groups.entry_if(key, &scan.aggs, |key| self.admits(qi, filter_len, scan, key, symbols))
+                };
+                for (st, spec) in states.into_iter().flatten().zip(&scan.aggs) {
                     feed_row_agg(st, spec, row, secs);
                 }
             });
@@ -243,6 +270,28 @@ impl Engine {
         state.scratch = scratch;
         state.fold = fold;
         self.check_memory(state);
+    }
+
+    /// Whether a new group with this key can reach query `qi`'s output: its key filter (the
+    /// first `len` operators) run over a row of the key's fields yields a row.
+    fn admits(&self, qi: usize, len: usize, scan: &crate::plan::TstatsScan, key: &[u32], symbols: &Symbols) -> bool {
+        let mut row = Record::with_capacity(key.len());
+        for ((name, _), &id) in scan.by.iter().zip(key) {
+            row.push_new(name.clone(), Value::Str(symbols.text(id).to_string()));
+        }
+        let mut rows = vec![row];
+        let mut runner = Runner::new(Vec::new(), &self.scan_ctx);
+        for op in &self.queries[qi].root.ops[..len] {
+            rows = match crate::ops::apply(op, rows, &mut runner) {
+                Ok(rows) => rows,
+                // Unsure: keep the group; the query reports the error after the scan.
+                Err(_) => return true,
+            };
+            if rows.is_empty() {
+                return false;
+            }
+        }
+        true
     }
 
     /// Every [`BUDGET_CHECK_EVERY`] rows: reports the state's memory, and spills every group

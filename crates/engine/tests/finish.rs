@@ -117,3 +117,24 @@ fn joins_filtered_by_either_side_give_the_plain_join() {
         }
     }
 }
+
+#[test]
+fn groups_refused_by_their_key_give_the_same_results() {
+    let events: Vec<Event> = (0..6000).map(process).collect();
+    let head = "| tstats count min(_time) as firstTime values(Processes.user) as users from datamodel=Endpoint.Processes \
+                by Processes.process Processes.dest | rename Processes.* as * | convert ctime(firstTime)";
+    for tail in [
+        "| regex process=\"--job [17]\\d\\b\" | eval n=len(process) | where n > 14",
+        "| rex field=process \"--job (?<job>\\d+)\" | search job=3* dest!=host2",
+        "| eval big=if(count > 1, 1, 0) | search big=1 process=\"*job 0\"",
+    ] {
+        let filtered = format!("{head} {tail}");
+        // `head` with a large limit changes nothing but ends the key filter before it.
+        let plain = format!("{head} | head 1000000 {tail}");
+        for budget in [usize::MAX, 1] {
+            let got = run(&filtered, &events, budget);
+            assert!(!got.is_empty(), "{filtered}: plain gives {}", run(&plain, &events, budget).len());
+            assert_eq!(format!("{got:?}"), format!("{:?}", run(&plain, &events, budget)), "{filtered}");
+        }
+    }
+}

@@ -98,6 +98,8 @@ pub(crate) struct Groups {
     bytes: usize,
     /// Groups written to `runs`.
     spilled: usize,
+    /// Keys refused by a key filter (see `keyfilter`), so they are not tried again.
+    refused: HashTable<Box<[u32]>>,
     hasher: DefaultHashBuilder,
     /// Most groups kept ([`MAX_GROUPS`]); rows for further new groups are dropped and
     /// `overflow` is set, which fails the query (memory stays bounded meanwhile).
@@ -126,6 +128,7 @@ impl Groups {
             runs: Vec::new(),
             bytes: 0,
             spilled: 0,
+            refused: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             limit,
             overflow: false,
@@ -154,6 +157,8 @@ impl Groups {
     /// Writes the groups held in memory to `file` as one sorted run and forgets them.
     pub fn spill(&mut self, symbols: &Symbols, file: &Arc<SpillFile>) -> std::io::Result<()> {
         if self.table.is_empty() {
+            self.refused.clear();
+            self.bytes = 0;
             return Ok(());
         }
         let groups = self.sorted(symbols);
@@ -161,6 +166,8 @@ impl Groups {
         self.runs.push(run);
         self.spilled += groups.len();
         self.bytes = 0;
+        // Their ids are about to lose their texts.
+        self.refused.clear();
         Ok(())
     }
 
@@ -182,6 +189,29 @@ impl Groups {
             Some((_, states)) => states,
             None => &mut self.spill,
         }
+    }
+
+    /// Like [`Groups::entry`], but a new key must pass `admit` first (refused keys are
+    /// remembered); `None` for a refused key.
+    pub fn entry_if(&mut self, key: &[u32], aggs: &[AggSpec], admit: impl FnOnce(&[u32]) -> bool) -> Option<&mut Vec<AggState>> {
+        let h = self.hasher.hash_one(key);
+        let eq = |(k, _): &Group| **k == *key;
+        if self.table.find(h, eq).is_none() {
+            if self.refused.find(h, |k| **k == *key).is_some() {
+                return None;
+            }
+            if !admit(key) {
+                let hasher = &self.hasher;
+                self.refused.insert_unique(h, key.into(), |k| hasher.hash_one(&**k));
+                self.bytes += 32 + key.len() * 4;
+                return None;
+            }
+            return Some(self.insert_new(h, key.into(), aggs));
+        }
+        Some(match self.table.find_mut(h, eq) {
+            Some((_, states)) => states,
+            None => &mut self.spill,
+        })
     }
 
     fn insert_new(&mut self, h: u64, key: Box<[u32]>, aggs: &[AggSpec]) -> &mut Vec<AggState> {

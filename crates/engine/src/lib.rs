@@ -15,6 +15,7 @@ mod keyfilter;
 mod ops;
 mod outputs;
 mod pattern;
+mod patternlist;
 mod plan;
 mod predicate;
 mod prefilter;

@@ -75,6 +75,34 @@ impl Pattern {
     }
 
     /// Matches a value that is lowercased already when `folded` is true.
+    /// Each alternative's literal pieces between `*`s (lowercased), for indexes over many
+    /// patterns.
+    pub(crate) fn alternative_pieces(&self) -> impl Iterator<Item = &[Vec<u8>]> {
+        self.alternatives.iter().map(|g| g.pieces.as_slice())
+    }
+
+    /// Runs `f` on the lowercased bytes of `value` (as `matches` compares them).
+    pub(crate) fn with_folded<R>(value: &str, folded: bool, f: impl FnOnce(&[u8]) -> R) -> R {
+        if folded || (value.is_ascii() && value.bytes().all(|b| !b.is_ascii_uppercase())) {
+            return f(value.as_bytes());
+        }
+        LOWER.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            if value.is_ascii() {
+                buf.extend(value.chars().map(|c| c.to_ascii_lowercase()));
+            } else {
+                buf.extend(value.chars().flat_map(char::to_lowercase));
+            }
+            f(buf.as_bytes())
+        })
+    }
+
+    /// Whether an alternative matches already-lowercased bytes.
+    pub(crate) fn matches_folded_bytes(&self, value: &[u8]) -> bool {
+        self.alternatives.iter().any(|g| g.matches(value))
+    }
+
     pub fn matches_maybe_folded(&self, value: &str, folded: bool) -> bool {
         if folded {
             self.alternatives.iter().any(|g| g.matches(value.as_bytes()))

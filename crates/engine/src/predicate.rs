@@ -4,6 +4,7 @@
 //! column indexes at plan time), raw-event searches, and `search` over result rows.
 
 use crate::pattern::Pattern;
+use crate::patternlist::PatternList;
 use vigil_model::value::{format_num, parse_num};
 use vigil_model::{micros_to_secs, DatasetRow, Event, Record, Value};
 use vigil_spl::ast::{CompareOp, SearchExpr};
@@ -212,7 +213,7 @@ pub enum Pred {
     /// `f<v` etc.: numeric when both sides are numbers, else text order.
     Order(FieldRef, CompareOp, String),
     /// `f IN (...)`.
-    AnyOf(FieldRef, Vec<Pattern>),
+    AnyOf(FieldRef, PatternList),
     /// A bare term against `_raw`.
     Raw(Pattern),
 }
@@ -234,7 +235,18 @@ impl Pred {
                     Pred::And(items)
                 }
             }
-            SearchExpr::Or(items) => Pred::Or(items.iter().map(|e| Pred::compile(e, resolve)).collect()),
+            SearchExpr::Or(items) => {
+                let items: Vec<Pred> = items.iter().map(|e| Pred::compile(e, resolve)).collect();
+                // `f=a OR f=b OR ...` is `f IN (a, b, ...)`, which can use an index.
+                match items.first() {
+                    Some(Pred::Eq(f, _)) if items.len() > 1 && items.iter().all(|p| matches!(p, Pred::Eq(g, _) if g == f)) => {
+                        let f = f.clone();
+                        let pats = items.into_iter().filter_map(|p| if let Pred::Eq(_, pat) = p { Some(pat) } else { None });
+                        Pred::AnyOf(f, pats.collect())
+                    }
+                    _ => Pred::Or(items),
+                }
+            }
             SearchExpr::Not(e) => Pred::Not(Box::new(Pred::compile(e, resolve))),
             SearchExpr::Compare { field, op, value } => {
                 let f = resolve(field);
@@ -318,7 +330,7 @@ impl Pred {
             Pred::Present(f) => row.any_item(f, &mut |_| true),
             Pred::Order(f, op, v) => row.any_item(f, &mut |s| compare_order(s, *op, v)),
             Pred::AnyOf(f, pats) => {
-                any_match(row, f, &mut |s, folded| pats.iter().any(|p| p.matches_maybe_folded(s, folded)))
+                any_match(row, f, &mut |s, folded| pats.matches_maybe_folded(s, folded))
             }
             Pred::Raw(pat) => row.raw().is_some_and(|r| pat.matches(r)),
         }

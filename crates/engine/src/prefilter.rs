@@ -19,7 +19,7 @@ pub(crate) fn anchors(pred: &Pred) -> Option<Vec<(FieldRef, String)>> {
         Pred::Eq(f, p) if indexable(f) => Some(p.exact_values()?.into_iter().map(|v| (f.clone(), v)).collect()),
         Pred::AnyOf(f, pats) if indexable(f) => {
             let mut out = Vec::new();
-            for p in pats {
+            for p in pats.iter() {
                 out.extend(p.exact_values()?.into_iter().map(|v| (f.clone(), v)));
             }
             Some(out)
@@ -45,7 +45,7 @@ pub(crate) fn literals(pred: &Pred) -> Option<Vec<(FieldRef, String)>> {
         Pred::Eq(f, p) if indexable(f) => Some(p.required_literals()?.into_iter().map(|v| (f.clone(), v)).collect()),
         Pred::AnyOf(f, pats) if indexable(f) => {
             let mut out = Vec::new();
-            for p in pats {
+            for p in pats.iter() {
                 out.extend(p.required_literals()?.into_iter().map(|v| (f.clone(), v)));
             }
             Some(out)
@@ -319,7 +319,7 @@ mod tests {
     fn anchors_of_macro_shapes() {
         let p = Pred::And(vec![
             Pred::Or(vec![eq(0, "MSIEXEC.exe"), eq(1, "msiexec.exe")]),
-            Pred::AnyOf(FieldRef::Column(2), vec![Pattern::new("*http://*")]),
+            Pred::AnyOf(FieldRef::Column(2), vec![Pattern::new("*http://*")].into()),
         ]);
         assert_eq!(
             anchors(&p),
@@ -343,7 +343,7 @@ mod tests {
 
     #[test]
     fn literal_prefilter_for_wildcard_predicates() {
-        let http = Pred::AnyOf(FieldRef::Column(0), vec![Pattern::new("*http://*"), Pattern::new("*https://*")]);
+        let http = Pred::AnyOf(FieldRef::Column(0), vec![Pattern::new("*http://*"), Pattern::new("*https://*")].into());
         let enc = Pred::Eq(FieldRef::Column(0), Pattern::new("*-EncodedCommand*"));
         let star = Pred::Eq(FieldRef::Column(0), Pattern::new("*"));
         let preds = [http, enc, star];
@@ -362,7 +362,7 @@ mod tests {
     fn exact_and_literal_conditions_both_apply() {
         let image_load = Pred::And(vec![
             name_eq("EventCode", "7"),
-            Pred::AnyOf(FieldRef::Name("ImageLoaded".into()), vec![Pattern::new("*\\wbemprox.dll")]),
+            Pred::AnyOf(FieldRef::Name("ImageLoaded".into()), vec![Pattern::new("*\\wbemprox.dll")].into()),
         ]);
         let any_load = name_eq("EventCode", "7");
         let preds = [image_load, any_load];

@@ -112,19 +112,7 @@ impl Pattern {
     }
 
     pub fn matches(&self, value: &str) -> bool {
-        if value.bytes().all(|b| !b.is_ascii_uppercase()) && value.is_ascii() {
-            return self.alternatives.iter().any(|g| g.matches(value.as_bytes()));
-        }
-        LOWER.with(|buf| {
-            let mut buf = buf.borrow_mut();
-            buf.clear();
-            if value.is_ascii() {
-                buf.extend(value.chars().map(|c| c.to_ascii_lowercase()));
-            } else {
-                buf.extend(value.chars().flat_map(char::to_lowercase));
-            }
-            self.alternatives.iter().any(|g| g.matches(buf.as_bytes()))
-        })
+        Pattern::with_folded(value, false, |v| self.matches_folded_bytes(v))
     }
 }
 

@@ -66,8 +66,13 @@ fn trace(ops: &[Op], by_names: &[String], agg_names: &[String]) -> Option<Record
             // Filters: they commute with the join's filtering.
             Op::Search(_) | Op::Where(_) | Op::Regex(_) => {}
             Op::Eval(assignments) => {
-                for (name, _) in assignments {
-                    trace.set(name.clone(), unknown());
+                for (name, e) in assignments {
+                    // `eval join_guid = process_guid` copies the value as it is.
+                    let value = match e {
+                        crate::eval::CExpr::Field(src) => trace.get(src).cloned().unwrap_or(Value::Null),
+                        _ => unknown(),
+                    };
+                    trace.set(name.clone(), value);
                 }
             }
             Op::Convert(c) => {
@@ -151,8 +156,8 @@ mod tests {
     fn traces_join_fields_through_renames_and_filters() {
         let stage = root(
             "| tstats count min(_time) as firstTime from datamodel=Endpoint.Processes by Processes.dest Processes.process_guid Processes.process \
-             | rename Processes.* as * | convert ctime(firstTime) | where isnotnull(process) | eval x=1 \
-             | join max=0 dest process_guid [| tstats count from datamodel=Endpoint.Registry by Registry.dest Registry.process_guid | rename Registry.* as *]",
+             | rename Processes.* as * | convert ctime(firstTime) | where isnotnull(process) | eval x=1, guid=process_guid \
+             | rename guid as process_guid | join max=0 dest process_guid [| tstats count from datamodel=Endpoint.Registry by Registry.dest Registry.process_guid | rename Registry.* as *]",
         );
         let sj = find(&stage, &by(), &["count".into(), "firstTime".into()]).expect("semi-join");
         assert_eq!(sj.columns, [0, 1]);

@@ -485,7 +485,11 @@ impl Engine {
                 }
                 let Some(shape) = chunkable(q, &accs) else { continue };
                 let Some(ScanAcc::Groups(groups)) = accs.into_iter().next() else { continue };
-                crate::stream::finish_in_chunks(&q.name, groups, shape, symbols, &q.root.ops, ctx, emit);
+                if crate::pipeline::stageable(&q.root.ops) {
+                    crate::pipeline::finish_staged(&q.name, groups, shape, symbols, &q.root.ops, ctx, emit);
+                } else {
+                    crate::stream::finish_in_chunks(&q.name, groups, shape, symbols, &q.root.ops, ctx, emit);
+                }
             }
             done.for_each(|(_, o)| emit(o));
         }
@@ -559,7 +563,7 @@ impl Engine {
 /// chunk (see [`crate::stream`]): one aggregating scan with by-fields, not over its group
 /// limit, then only row-by-row operators.
 fn chunkable<'q>(q: &'q Query, accs: &[ScanAcc]) -> Option<crate::stream::GroupShape<'q>> {
-    if q.scans.len() != 1 || !crate::stream::row_by_row(&q.root) {
+    if q.scans.len() != 1 || !crate::stream::chunkable_stage(&q.root) {
         return None;
     }
     let [ScanAcc::Groups(g)] = accs else { return None };

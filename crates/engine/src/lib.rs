@@ -17,6 +17,7 @@ mod outputs;
 mod pattern;
 mod patternlist;
 mod plan;
+mod pipeline;
 mod predicate;
 mod prefilter;
 mod semijoin;

@@ -19,9 +19,10 @@ use vigil_model::Record;
 pub(crate) const CHUNK_ROWS: usize = 4096;
 
 /// Whether `stage` reads scan 0 and then only works row by row (so chunks can flow through
-/// it independently and in key order).
-pub(crate) fn row_by_row(stage: &Stage) -> bool {
-    matches!(stage.source, Source::Scan(0)) && stage.ops.iter().all(Op::is_row_wise)
+/// it independently and in key order), or in stages (see [`crate::pipeline`]).
+pub(crate) fn chunkable_stage(stage: &Stage) -> bool {
+    matches!(stage.source, Source::Scan(0))
+        && (stage.ops.iter().all(Op::is_row_wise) || crate::pipeline::stageable(&stage.ops))
 }
 
 /// What one aggregating scan's groups become rows with.
@@ -69,7 +70,7 @@ pub(crate) fn finish_in_chunks(
     emit(QueryOutput { name: name.to_string(), result, finish_time: started.elapsed(), partial: false });
 }
 
-fn apply_all(ops: &[Op], mut rows: Vec<Record>, runner: &mut Runner) -> Result<Vec<Record>, ExecError> {
+pub(crate) fn apply_all(ops: &[Op], mut rows: Vec<Record>, runner: &mut Runner) -> Result<Vec<Record>, ExecError> {
     for op in ops {
         rows = crate::ops::apply(op, rows, runner)?;
     }

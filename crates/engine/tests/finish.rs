@@ -138,3 +138,29 @@ fn groups_refused_by_their_key_give_the_same_results() {
         }
     }
 }
+
+#[test]
+fn stats_and_eventstats_in_stages_give_the_whole_table_results() {
+    // The shape of "Unusually Long Command Line" and other whole-table tails; a leading
+    // `head` with a large limit makes the same query run on whole tables.
+    let events: Vec<Event> = (0..6000).map(process).collect();
+    let head = "| tstats count min(_time) as firstTime from datamodel=Endpoint.Processes \
+                by Processes.user Processes.dest Processes.process_name Processes.process | rename Processes.* as *";
+    for tail in [
+        "| convert ctime(firstTime) | eval processlen=len(process) | eventstats stdev(processlen) as stdev, avg(processlen) as avg by user \
+         | stats max(processlen) as maxlen, values(stdev) as stdevperhost, values(avg) as avgperhost by user, process_name, process \
+         | eval threshold = 1 | where maxlen > ((threshold*stdevperhost) + avgperhost)",
+        "| stats count as n dc(process) as procs by user | eventstats sum(n) as total | eval share=n/total",
+        "| eventstats count as per_user by user | stats sum(count) as c first(process) as p list(process_name) as names by per_user",
+        "| stats count",
+        "| search user=nobody | stats count by user",
+        "| search user=nobody | stats count",
+    ] {
+        let staged = format!("{head} {tail}");
+        let whole = format!("{head} | head 1000000 {tail}");
+        for budget in [usize::MAX, 1] {
+            let got = run(&staged, &events, budget);
+            assert_eq!(format!("{got:?}"), format!("{:?}", run(&whole, &events, budget)), "{staged}");
+        }
+    }
+}

@@ -171,6 +171,13 @@ impl Groups {
         Ok(())
     }
 
+    /// Every group as runs on disk (those in memory are written first), so they can be read
+    /// again and again in key order.
+    pub fn into_runs(mut self, symbols: &Symbols, file: &Arc<SpillFile>) -> std::io::Result<Vec<Run>> {
+        self.spill(symbols, file)?;
+        Ok(self.runs)
+    }
+
     /// The groups in memory, sorted by key text (leaves the table empty).
     fn sorted(&mut self, symbols: &Symbols) -> Vec<Group> {
         let mut groups: Vec<Group> = std::mem::take(&mut self.table).into_iter().collect();
@@ -317,7 +324,7 @@ impl Groups {
 const GROUP_BYTES: usize = 80;
 
 /// A result row: by-fields, then aggregates (an aggregate named like a by-field replaces it).
-fn group_row(by_names: &[String], key: impl Iterator<Item = String>, states: Vec<AggState>, aggs: &[AggSpec]) -> Record {
+pub(crate) fn group_row(by_names: &[String], key: impl Iterator<Item = String>, states: Vec<AggState>, aggs: &[AggSpec]) -> Record {
     let mut r = Record::with_capacity(by_names.len() + states.len());
     for (name, text) in by_names.iter().zip(key) {
         r.push_new(name.clone(), Value::Str(text));
@@ -456,21 +463,29 @@ impl StatsOp {
         // The summary is computed over the rows in place: a copy of a large table doubled
         // its memory.
         let summary = self.stats(rows.iter(), ctx)?;
-        let index: HashMap<Vec<String>, &Record> = summary
-            .iter()
-            .map(|r| (self.by.iter().map(|b| r.value(b).as_text().unwrap_or_default().into_owned()).collect(), r))
-            .collect();
+        let index = self.summary_index(&summary);
         for row in &mut rows {
-            let key: Option<Vec<String>> =
-                self.by.iter().map(|b| row.value(b).as_text().map(|s| s.into_owned())).collect();
-            let Some(key) = key else { continue };
-            if let Some(s) = index.get(&key) {
-                for spec in &self.aggs {
-                    row.set(spec.name.clone(), s.value(&spec.name).clone());
-                }
-            }
+            self.annotate(row, &summary, &index);
         }
         Ok(rows)
+    }
+
+    /// Positions of eventstats summary rows by their by-field texts.
+    pub(crate) fn summary_index(&self, summary: &[Record]) -> HashMap<Vec<String>, usize> {
+        summary
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (self.by.iter().map(|b| r.value(b).as_text().unwrap_or_default().into_owned()).collect(), i))
+            .collect()
+    }
+
+    /// Adds the eventstats aggregates of the row's group to the row.
+    pub(crate) fn annotate(&self, row: &mut Record, summary: &[Record], index: &HashMap<Vec<String>, usize>) {
+        let key: Option<Vec<String>> = self.by.iter().map(|b| row.value(b).as_text().map(|s| s.into_owned())).collect();
+        let Some(s) = key.and_then(|k| index.get(&k)).and_then(|&i| summary.get(i)) else { return };
+        for spec in &self.aggs {
+            row.set(spec.name.clone(), s.value(&spec.name).clone());
+        }
     }
 }
 

@@ -485,11 +485,8 @@ impl Engine {
                 }
                 let Some(shape) = chunkable(q, &accs) else { continue };
                 let Some(ScanAcc::Groups(groups)) = accs.into_iter().next() else { continue };
-                if crate::pipeline::stageable(&q.root.ops) {
-                    crate::pipeline::finish_staged(&q.name, groups, shape, symbols, &q.root.ops, ctx, emit);
-                } else {
-                    crate::stream::finish_in_chunks(&q.name, groups, shape, symbols, &q.root.ops, ctx, emit);
-                }
+                let job = crate::stream::ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx };
+                crate::stream::finish_in_chunks(job, emit);
             }
             done.for_each(|(_, o)| emit(o));
         }

@@ -11,12 +11,11 @@
 
 use crate::agg::AggSpec;
 use crate::error::ExecError;
-use crate::eval::EvalContext;
 use crate::exec::{QueryOutput, Runner};
 use crate::ops::stats::{group_row, too_many_groups, Groups, StatsOp};
 use crate::ops::Op;
 use crate::spill::{Run, SpillFile};
-use crate::stream::{apply_all, GroupShape, CHUNK_ROWS};
+use crate::stream::{apply_all, ChunkJob, CHUNK_ROWS};
 use crate::symbols::Symbols;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -109,15 +108,8 @@ fn aggregate(source: &Source, ops: &[Op], stats: &StatsOp, file: &Arc<SpillFile>
 
 /// Finishes a query whose operators are row-by-row ones, `stats` and `eventstats` (see
 /// [`stageable`]), emitting partial outputs and then a final one.
-pub(crate) fn finish_staged(
-    name: &str,
-    groups: Groups,
-    shape: GroupShape,
-    symbols: &Symbols,
-    ops: &[Op],
-    ctx: &EvalContext,
-    emit: &mut dyn FnMut(QueryOutput),
-) {
+pub(crate) fn finish_staged(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput)) {
+    let ChunkJob { name, groups, shape, symbols, ops, ctx } = job;
     let started = Instant::now();
     let mut runner = Runner::new(Vec::new(), ctx);
     let run = || -> Result<(), ExecError> {

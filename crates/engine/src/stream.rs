@@ -31,16 +31,24 @@ pub(crate) struct GroupShape<'a> {
     pub aggs: &'a [AggSpec],
 }
 
-/// Finishes a query chunk by chunk, emitting partial outputs and then a final one.
-pub(crate) fn finish_in_chunks(
-    name: &str,
-    groups: Groups,
-    shape: GroupShape,
-    symbols: &Symbols,
-    ops: &[Op],
-    ctx: &EvalContext,
-    emit: &mut dyn FnMut(QueryOutput),
-) {
+/// A query to finish in chunks: its name, its scan's groups and how they become rows, the
+/// operators after the scan.
+pub(crate) struct ChunkJob<'a> {
+    pub name: &'a str,
+    pub groups: Groups,
+    pub shape: GroupShape<'a>,
+    pub symbols: &'a Symbols,
+    pub ops: &'a [Op],
+    pub ctx: &'a EvalContext,
+}
+
+/// Finishes a query chunk by chunk, emitting partial outputs and then a final one; a query
+/// with `stats`/`eventstats` in its tail goes through [`crate::pipeline`].
+pub(crate) fn finish_in_chunks(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput)) {
+    if crate::pipeline::stageable(job.ops) {
+        return crate::pipeline::finish_staged(job, emit);
+    }
+    let ChunkJob { name, groups, shape, symbols, ops, ctx } = job;
     let started = Instant::now();
     let mut runner = Runner::new(Vec::new(), ctx);
     let mut pending: Vec<Record> = Vec::with_capacity(CHUNK_ROWS);

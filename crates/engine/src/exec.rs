@@ -45,7 +45,7 @@ pub struct Engine {
     scan_ctx: EvalContext,
     /// Per query and scan: how many leading operators of the query filter its groups by key
     /// when they are created (0: none; see `keyfilter`).
-    key_filters: Vec<Vec<usize>>,
+    key_filters: Vec<Vec<Option<crate::keyfilter::KeyFilter>>>,
     /// Bytes of groups and key texts all scan states together may hold; past it, the state
     /// that notices spills its groups to disk.
     memory_budget: usize,
@@ -129,9 +129,9 @@ impl Engine {
                         (Scan::Tstats(t), Source::Scan(root)) if *root == si && !t.by.is_empty() => {
                             let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
                             let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
-                            crate::keyfilter::prefix_len(&q.root, &by, &aggs)
+                            crate::keyfilter::KeyFilter::plan(&q.root, &by, &aggs, &scan_ctx)
                         }
-                        _ => 0,
+                        _ => None,
                     })
                     .collect()
             })
@@ -254,13 +254,15 @@ impl Engine {
                 groups.overflow = true;
                 continue;
             }
-            let filter_len = self.key_filters[qi][si];
+            let filter = self.key_filters[qi][si].as_ref();
             let symbols = &state.symbols;
+            let ops = &self.queries[qi].root.ops;
             for_each_key(&parts, |key| {
-                let states = if filter_len == 0 {
-                    Some(groups.entry(key, &scan.aggs))
-                } else {
-                    groups.entry_if(key, &scan.aggs, |key| self.admits(qi, filter_len, scan, key, symbols))
+                let states = match filter {
+                    None => Some(groups.entry(key, &scan.aggs)),
+                    Some(f) => groups.entry_if(key, &scan.aggs, |key| {
+                        f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx)
+                    }),
                 };
                 for (st, spec) in states.into_iter().flatten().zip(&scan.aggs) {
                     feed_row_agg(st, spec, row, secs);
@@ -270,28 +272,6 @@ impl Engine {
         state.scratch = scratch;
         state.fold = fold;
         self.check_memory(state);
-    }
-
-    /// Whether a new group with this key can reach query `qi`'s output: its key filter (the
-    /// first `len` operators) run over a row of the key's fields yields a row.
-    fn admits(&self, qi: usize, len: usize, scan: &crate::plan::TstatsScan, key: &[u32], symbols: &Symbols) -> bool {
-        let mut row = Record::with_capacity(key.len());
-        for ((name, _), &id) in scan.by.iter().zip(key) {
-            row.push_new(name.clone(), Value::Str(symbols.text(id).to_string()));
-        }
-        let mut rows = vec![row];
-        let mut runner = Runner::new(Vec::new(), &self.scan_ctx);
-        for op in &self.queries[qi].root.ops[..len] {
-            rows = match crate::ops::apply(op, rows, &mut runner) {
-                Ok(rows) => rows,
-                // Unsure: keep the group; the query reports the error after the scan.
-                Err(_) => return true,
-            };
-            if rows.is_empty() {
-                return false;
-            }
-        }
-        true
     }
 
     /// Every [`BUDGET_CHECK_EVERY`] rows: reports the state's memory, and spills every group

@@ -12,12 +12,74 @@
 //! rex: a field is key-derived unless it comes from an aggregate, from the clock or time zone
 //! (convert, non-pure eval), or from an operator not understood here (which ends the prefix).
 
+use crate::eval::EvalContext;
+use crate::exec::Runner;
 use crate::ops::Op;
 use crate::plan::Stage;
 use vigil_model::{Record, Value};
 
 const KEY: &str = "k";
 const OTHER: &str = "o";
+
+/// A query's key filter, ready to run on each new group key.
+#[derive(Debug)]
+pub(crate) struct KeyFilter {
+    /// Leading operators that only rename or select fields: applied once, to the names.
+    skip: usize,
+    /// Operators up to the last qualifying filter ([`prefix_len`]).
+    len: usize,
+    /// The key row's fields after the first `skip` operators: (name, by-field position).
+    layout: Vec<(String, usize)>,
+}
+
+impl KeyFilter {
+    /// The key filter of `stage`'s scan, if its operators start with one.
+    pub(crate) fn plan(stage: &Stage, by_names: &[String], agg_names: &[String], ctx: &EvalContext) -> Option<KeyFilter> {
+        let len = prefix_len(stage, by_names, agg_names);
+        if len == 0 {
+            return None;
+        }
+        let skip = stage.ops[..len].iter().take_while(|op| matches!(op, Op::Rename(_) | Op::Fields { .. } | Op::Table(_))).count();
+        // Names carry their position through the renames, as `drop_dm_object_name` moves them.
+        let mut row = Record::with_capacity(by_names.len());
+        for (i, n) in by_names.iter().enumerate() {
+            row.push_new(n.clone(), Value::Str(i.to_string()));
+        }
+        let mut rows = vec![row];
+        let mut runner = Runner::new(Vec::new(), ctx);
+        for op in &stage.ops[..skip] {
+            rows = crate::ops::apply(op, rows, &mut runner).ok()?;
+        }
+        let row = rows.pop()?;
+        let layout = row
+            .iter()
+            .map(|(name, v)| Some((name.to_string(), v.as_text()?.parse().ok()?)))
+            .collect::<Option<Vec<(String, usize)>>>()?;
+        Some(KeyFilter { skip, len, layout })
+    }
+
+    /// Whether a group whose by-field texts are `text(i)` can reach the output: the filter's
+    /// operators over a row of those fields yield a row.
+    pub(crate) fn admits<'t>(&self, ops: &[Op], text: impl Fn(usize) -> &'t str, ctx: &EvalContext) -> bool {
+        let mut row = Record::with_capacity(self.layout.len());
+        for (name, i) in &self.layout {
+            row.push_new(name.clone(), Value::Str(text(*i).to_string()));
+        }
+        let mut rows = vec![row];
+        let mut runner = Runner::new(Vec::new(), ctx);
+        for op in &ops[self.skip..self.len] {
+            rows = match crate::ops::apply(op, rows, &mut runner) {
+                Ok(rows) => rows,
+                // Unsure: keep the group; the query reports the error after the scan.
+                Err(_) => return true,
+            };
+            if rows.is_empty() {
+                return false;
+            }
+        }
+        true
+    }
+}
 
 /// How many leading operators of `stage` make the key filter of its scan (0: none), given the
 /// scan's by-field and aggregate column names.

@@ -291,7 +291,7 @@ impl Engine {
         }
         if let Err(e) = self.spill(state) {
             // Results stay correct in memory; only the bound is lost.
-            eprintln!("vigil: cannot spill groups to a temporary file ({e}); continuing in memory");
+            spill_warning(&e);
             state.spill_failed = true;
         }
         self.report_memory(state);
@@ -380,7 +380,7 @@ impl Engine {
             // Runs merge in input order: this state's groups in memory came before the other
             // state's runs, so they go to disk first (first()/list() depend on it).
             if let Err(e) = self.spill(into) {
-                eprintln!("vigil: cannot spill groups to a temporary file ({e}); continuing in memory");
+                spill_warning(&e);
                 into.spill_failed = true;
             }
         }
@@ -567,6 +567,12 @@ fn semi_join_scan<'q>(q: &'q Query, accs: &[Option<ScanAcc>]) -> Option<(usize, 
     let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
     let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
     crate::semijoin::find(&q.root, &by, &aggs).map(|sj| (si, sj))
+}
+
+/// Says once per run that groups stay in memory because no temporary file can be written.
+fn spill_warning(e: &std::io::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| eprintln!("vigil: cannot spill groups to a temporary file ({e}); continuing in memory"));
 }
 
 /// `n` in decimal, written into `buf` (no allocation per row).

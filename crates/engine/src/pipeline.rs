@@ -112,8 +112,12 @@ pub(crate) fn finish_staged(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput)) {
     let ChunkJob { name, groups, shape, symbols, ops, ctx } = job;
     let started = Instant::now();
     let mut runner = Runner::new(Vec::new(), ctx);
-    let run = || -> Result<(), ExecError> {
-        let file = SpillFile::new().map_err(read_error)?;
+    let run = || -> Result<Vec<Record>, ExecError> {
+        let Ok(file) = SpillFile::new() else {
+            // No temporary file to be had: the whole table in memory, as without stages.
+            let rows = groups.finish(symbols, &shape.by_names, shape.aggs)?;
+            return apply_all(ops, rows, &mut runner);
+        };
         let runs = groups.into_runs(symbols, &file).map_err(read_error)?;
         let mut source = Source::Runs { runs, by_names: shape.by_names, aggs: shape.aggs };
         let mut pos = 0;
@@ -122,13 +126,14 @@ pub(crate) fn finish_staged(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput)) {
             let segment = &ops[pos..end];
             source = match ops.get(end) {
                 None => {
-                    return source.for_each_chunk(&mut runner, &mut |chunk, runner| {
+                    source.for_each_chunk(&mut runner, &mut |chunk, runner| {
                         let rows = apply_all(segment, chunk, runner)?;
                         if !rows.is_empty() {
                             emit(QueryOutput { name: name.to_string(), result: Ok(rows), finish_time: started.elapsed(), partial: true });
                         }
                         Ok(())
-                    });
+                    })?;
+                    return Ok(Vec::new());
                 }
                 Some(Op::Stats(stats)) => {
                     let (groups, symbols) = aggregate(&source, segment, stats, &file, &mut runner)?;
@@ -150,6 +155,6 @@ pub(crate) fn finish_staged(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput)) {
             pos = end + 1;
         }
     };
-    let result = run().map(|()| Vec::new());
+    let result = run();
     emit(QueryOutput { name: name.to_string(), result, finish_time: started.elapsed(), partial: false });
 }

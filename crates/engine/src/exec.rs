@@ -448,7 +448,7 @@ impl Engine {
     /// held at once, not every query's.
     pub fn finish_each(&self, state: ScanState, ctx: &EvalContext, emit: &mut dyn FnMut(QueryOutput)) {
         use rayon::prelude::*;
-        let batch = rayon::current_num_threads().max(1) * 2;
+        let batch = rayon::current_num_threads().max(1) * 8;
         let symbols = &state.symbols;
         let mut accs = state.accs.into_iter();
         for queries in self.queries.chunks(batch) {

@@ -132,11 +132,11 @@ impl Glob {
     fn matches(&self, s: &[u8]) -> bool {
         let n = self.pieces.len();
         if n == 1 {
-            return s == self.pieces[0].as_slice();
+            return same(s, &self.pieces[0]);
         }
         let first = &self.pieces[0];
         let last = &self.pieces[n - 1];
-        if s.len() < first.len() + last.len() || !s.starts_with(first) || !s.ends_with(last) {
+        if s.len() < first.len() + last.len() || !same(&s[..first.len()], first) || !same(&s[s.len() - last.len()..], last) {
             return false;
         }
         // `anchored_*` are implied by non-empty first/last pieces; empty ones match trivially.
@@ -153,6 +153,23 @@ impl Glob {
             }
         }
         true
+    }
+}
+
+/// Byte equality without a call into libc for short slices: most pieces are file names, and
+/// a call to `memcmp` per comparison was a tenth of the time with all detections.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], i: usize| s.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map(u64::from_le_bytes);
+    match n {
+        0 => true,
+        1..=7 => a.iter().zip(b).all(|(x, y)| x == y),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -197,6 +214,23 @@ pub fn decode_xml_entities(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn same_is_byte_equality() {
+        let text = b"c:\\windows\\system32\\rundll32.exe";
+        for n in 0..text.len() {
+            for m in 0..text.len() {
+                let (a, b) = (&text[..n], &text[text.len() - m..]);
+                assert_eq!(super::same(a, b), a == b, "{n} {m}");
+                let mut c = a.to_vec();
+                if let Some(last) = c.last_mut() {
+                    *last ^= 1;
+                }
+                assert_eq!(super::same(a, &c), a == c.as_slice());
+                assert!(super::same(a, a));
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -4,7 +4,7 @@
 //! paths run to hundreds of entries, and were the largest share of predicate time.
 
 use crate::pattern::Pattern;
-use std::collections::HashSet;
+use hashbrown::HashSet;
 
 /// Below this many patterns a plain loop is faster than hashing.
 const INDEX_FROM: usize = 8;

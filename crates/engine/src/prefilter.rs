@@ -9,7 +9,7 @@
 
 use crate::predicate::{FieldAccess, FieldRef, Pred};
 use aho_corasick::AhoCorasick;
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 /// Values (field, lowercased text) one of which a row must have for `pred` to hold, or `None`
 /// when no such set exists.

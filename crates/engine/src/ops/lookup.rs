@@ -3,7 +3,7 @@
 use crate::error::PlanError;
 use crate::pattern::Pattern;
 use crate::plan::Planner;
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 use vigil_content::{ContentSet, LookupTable};
 use vigil_model::{Record, Value};

@@ -232,8 +232,8 @@ impl Engine {
                             Some(span) => row.time.div_euclid(span) * span / 1_000_000,
                             None => secs,
                         };
-                        let mut buf = [0u8; 24];
-                        Some(KeyPart::One(state.symbols.intern(decimal(t, &mut buf))))
+                        let mut buf = [0u8; vigil_model::value::DECIMAL_LEN + 1];
+                        Some(KeyPart::One(state.symbols.intern(vigil_model::value::decimal_i64(t, &mut buf))))
                     }
                     _ => None,
                 };
@@ -575,25 +575,6 @@ fn spill_warning(e: &std::io::Error) {
     SAID.call_once(|| eprintln!("vigil: cannot spill groups to a temporary file ({e}); continuing in memory"));
 }
 
-/// `n` in decimal, written into `buf` (no allocation per row).
-fn decimal(n: i64, buf: &mut [u8; 24]) -> &str {
-    let mut i = buf.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or_default()
-}
-
 /// A dataset column as a key part, interning its text once per row.
 fn column_part(row: &DatasetRow, i: usize, cache: &mut [u32], symbols: &mut Symbols) -> Option<KeyPart> {
     match row.values.get(i)? {
@@ -761,17 +742,5 @@ impl<'a> Runner<'a> {
         let keys = crate::semijoin::KeySet::new(fields, outer);
         let rows = g.finish_where(symbols, &by, &t.aggs, |key| keys.admits(&columns, key))?;
         self.run_ops(sub, rows)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decimal;
-
-    #[test]
-    fn decimal_matches_to_string() {
-        for n in [0i64, 7, -7, 1_700_000_000, i64::MAX, i64::MIN, -1] {
-            assert_eq!(decimal(n, &mut [0u8; 24]), n.to_string());
-        }
     }
 }

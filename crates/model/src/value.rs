@@ -85,6 +85,43 @@ pub fn parse_num(s: &str) -> Option<f64> {
     t.parse::<f64>().ok()
 }
 
+/// Room for any `i64` or `u64` in decimal.
+pub const DECIMAL_LEN: usize = 20;
+
+/// `n` in decimal, written into the end of `buf` (for hot paths that must not allocate).
+pub fn decimal_u64(n: u64, buf: &mut [u8; DECIMAL_LEN]) -> &str {
+    let start = write_digits(n, buf);
+    std::str::from_utf8(&buf[start..]).unwrap_or_default()
+}
+
+/// `n` in decimal with its sign, written into the end of `buf` (no allocation).
+pub fn decimal_i64(n: i64, buf: &mut [u8; DECIMAL_LEN + 1]) -> &str {
+    let mut digits = [0u8; DECIMAL_LEN];
+    let start = write_digits(n.unsigned_abs(), &mut digits);
+    let at = buf.len() - (DECIMAL_LEN - start);
+    buf[at..].copy_from_slice(&digits[start..]);
+    let begin = if n < 0 {
+        buf[at - 1] = b'-';
+        at - 1
+    } else {
+        at
+    };
+    std::str::from_utf8(&buf[begin..]).unwrap_or_default()
+}
+
+/// Writes the digits of `n` at the end of `buf`; returns where they start.
+fn write_digits(mut n: u64, buf: &mut [u8; DECIMAL_LEN]) -> usize {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return i;
+        }
+    }
+}
+
 /// Renders a number as Splunk does: integers without a fraction, others in shortest form.
 pub fn format_num(n: f64) -> String {
     if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e16 {
@@ -143,6 +180,16 @@ impl From<f64> for Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn decimals_match_to_string() {
+        for n in [0i64, 7, -7, 10, -10, 1_700_000_000, i64::MAX, i64::MIN, -1] {
+            assert_eq!(decimal_i64(n, &mut [0; DECIMAL_LEN + 1]), n.to_string());
+        }
+        for n in [0u64, 9, 10, u64::MAX] {
+            assert_eq!(decimal_u64(n, &mut [0; DECIMAL_LEN]), n.to_string());
+        }
+    }
+
     use super::*;
 
     #[test]

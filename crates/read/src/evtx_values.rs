@@ -236,18 +236,9 @@ fn fixed<const N: usize>(bytes: &[u8]) -> Option<&[u8; N]> {
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
-fn write_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+fn write_u64(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; vigil_model::value::DECIMAL_LEN];
+    out.extend_from_slice(vigil_model::value::decimal_u64(v, &mut buf).as_bytes());
 }
 
 fn write_i64(out: &mut Vec<u8>, v: i64) {

@@ -306,8 +306,15 @@ impl Engine {
         if mine >= before {
             self.memory_used.fetch_add(mine - before, Relaxed) + (mine - before)
         } else {
-            self.memory_used.fetch_sub(before - mine, Relaxed) - (before - mine)
+            self.release_memory(before - mine)
         }
+    }
+
+    /// Takes `bytes` off [`Engine::memory_used`] (never below zero); returns the new total.
+    fn release_memory(&self, bytes: usize) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let update = self.memory_used.fetch_update(Relaxed, Relaxed, |used| Some(used.saturating_sub(bytes)));
+        update.unwrap_or_default().saturating_sub(bytes)
     }
 
     /// Writes every group table of `state` to its spill file and drops the key texts.
@@ -374,9 +381,9 @@ impl Engine {
             return;
         }
         // The other state's share moves into this one's at the check below.
-        self.memory_used.fetch_sub(other.reported.min(self.memory_used.load(std::sync::atomic::Ordering::Relaxed)), std::sync::atomic::Ordering::Relaxed);
+        self.release_memory(other.reported);
         into.since_check = BUDGET_CHECK_EVERY;
-        if other.spill_file.is_some() && !into.spill_failed {
+        if other.spill_file.is_some() && into.touched && !into.spill_failed {
             // Runs merge in input order: this state's groups in memory came before the other
             // state's runs, so they go to disk first (first()/list() depend on it).
             if let Err(e) = self.spill(into) {

@@ -8,6 +8,7 @@ use crate::agg::{AggInput, AggState};
 use crate::error::ExecError;
 use crate::eval::EvalContext;
 use crate::ops::stats::{for_each_key, key_count, Groups, KeyPart};
+use crate::ops::Op;
 use crate::spill::SpillFile;
 use crate::symbols::{Symbols, Translation};
 use crate::plan::{EventScan, Query, Scan, Source, Stage};
@@ -709,7 +710,20 @@ impl<'a> Runner<'a> {
 
     pub fn run_stage(&mut self, stage: &Stage) -> Result<Vec<Record>, ExecError> {
         let rows = match &stage.source {
-            Source::Scan(i) => self.scan(*i)?,
+            Source::Scan(i) => {
+                // Leading row-by-row operators run over the groups a chunk at a time, so only
+                // the rows they let through are ever held (a subsearch over every registry
+                // write, filtered by `where`, held them all before).
+                let lead = stage.ops.iter().take_while(|op| op.is_row_wise()).count();
+                let lazy_groups = matches!(self.lazy.get(*i), Some(Some((_, ScanAcc::Groups(_)))));
+                if lead > 0 && lazy_groups && self.scans.get(*i).is_some_and(Option::is_none) {
+                    if let Some(Some((scan, ScanAcc::Groups(g)))) = self.lazy.get_mut(*i).map(Option::take) {
+                        let rows = self.groups_through(scan, g, |_| true, &stage.ops[..lead])?;
+                        return self.run_ops_from(stage, rows, lead);
+                    }
+                }
+                self.scan(*i)?
+            }
             Source::Inputlookup { table, filter } => {
                 let rows = table.records();
                 match filter {
@@ -721,11 +735,52 @@ impl<'a> Runner<'a> {
         self.run_ops(stage, rows)
     }
 
-    fn run_ops(&mut self, stage: &Stage, mut rows: Vec<Record>) -> Result<Vec<Record>, ExecError> {
-        for op in &stage.ops {
+    fn run_ops(&mut self, stage: &Stage, rows: Vec<Record>) -> Result<Vec<Record>, ExecError> {
+        self.run_ops_from(stage, rows, 0)
+    }
+
+    /// Runs `stage`'s operators from the `from`-th on.
+    fn run_ops_from(&mut self, stage: &Stage, mut rows: Vec<Record>, from: usize) -> Result<Vec<Record>, ExecError> {
+        for op in stage.ops.iter().skip(from) {
             rows = crate::ops::apply(op, rows, self)?;
         }
         Ok(rows)
+    }
+
+    /// The rows of a scan's groups whose key texts pass `keep`, through row-by-row `ops`, a
+    /// chunk of groups at a time.
+    fn groups_through(&mut self, scan: &Scan, groups: Groups, keep: impl Fn(&[&str]) -> bool, ops: &[Op]) -> Result<Vec<Record>, ExecError> {
+        let (by_names, aggs): (Vec<String>, &[crate::agg::AggSpec]) = match scan {
+            Scan::Tstats(t) => (t.by.iter().map(|(n, _)| n.clone()).collect(), &t.aggs),
+            Scan::Events(EventScan { stats: Some(st), .. }) => (st.by.clone(), &st.aggs),
+            Scan::Events(_) => (Vec::new(), &[]),
+        };
+        let Some(symbols) = self.symbols else { return Ok(Vec::new()) };
+        if by_names.is_empty() {
+            // Without by-fields an empty input still yields one row (see `scan_rows`).
+            let rows = scan_rows(scan, ScanAcc::Groups(groups), symbols)?;
+            return crate::stream::apply_all(ops, rows, self);
+        }
+        let mut out = Vec::new();
+        let mut chunk = Vec::with_capacity(crate::stream::CHUNK_ROWS);
+        let mut failed = None;
+        groups.for_each_row(symbols, &by_names, aggs, keep, |row| {
+            if failed.is_some() {
+                return;
+            }
+            chunk.push(row);
+            if chunk.len() == crate::stream::CHUNK_ROWS {
+                match crate::stream::apply_all(ops, std::mem::take(&mut chunk), self) {
+                    Ok(rows) => out.extend(rows),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        out.extend(crate::stream::apply_all(ops, chunk, self)?);
+        Ok(out)
     }
 
     /// Runs a join's subsearch for the rows it will be joined with. A subsearch that is a
@@ -742,12 +797,13 @@ impl<'a> Runner<'a> {
             }
             _ => None,
         };
-        let (Some((by, columns)), Some(symbols)) = (traced, self.symbols) else { return self.run_stage(sub) };
-        let Some(Some((Scan::Tstats(t), ScanAcc::Groups(g)))) = self.lazy.get_mut(j).map(Option::take) else {
+        let Some((_, columns)) = traced else { return self.run_stage(sub) };
+        let Some(Some((scan, ScanAcc::Groups(g)))) = self.lazy.get_mut(j).map(Option::take) else {
             return self.run_stage(sub);
         };
         let keys = crate::semijoin::KeySet::new(fields, outer);
-        let rows = g.finish_where(symbols, &by, &t.aggs, |key| keys.admits(&columns, key))?;
-        self.run_ops(sub, rows)
+        let lead = sub.ops.iter().take_while(|op| op.is_row_wise()).count();
+        let rows = self.groups_through(scan, g, |key| keys.admits(&columns, key), &sub.ops[..lead])?;
+        self.run_ops_from(sub, rows, lead)
     }
 }

@@ -9,6 +9,7 @@ use crate::error::ExecError;
 use crate::eval::EvalContext;
 use crate::ops::stats::{for_each_key, key_count, Groups, KeyPart};
 use crate::ops::Op;
+use hashbrown::HashMap;
 use crate::spill::SpillFile;
 use crate::symbols::{Symbols, Translation};
 use crate::plan::{EventScan, Query, Scan, Source, Stage};
@@ -750,6 +751,31 @@ impl<'a> Runner<'a> {
     /// The rows of a scan's groups whose key texts pass `keep`, through row-by-row `ops`, a
     /// chunk of groups at a time.
     fn groups_through(&mut self, scan: &Scan, groups: Groups, keep: impl Fn(&[&str]) -> bool, ops: &[Op]) -> Result<Vec<Record>, ExecError> {
+        self.groups_through_capped(scan, groups, keep, ops, None)
+    }
+
+    /// [`Runner::groups_through`], keeping at most `cap.1` rows per value of the fields
+    /// `cap.0` (rows without them are dropped): what a `join max=N` can use of its subsearch.
+    fn groups_through_capped(
+        &mut self,
+        scan: &Scan,
+        groups: Groups,
+        keep: impl Fn(&[&str]) -> bool,
+        ops: &[Op],
+        cap: Option<(&[String], usize)>,
+    ) -> Result<Vec<Record>, ExecError> {
+        let mut seen: HashMap<Vec<String>, usize> = HashMap::new();
+        let mut capped = |rows: Vec<Record>, out: &mut Vec<Record>| match cap {
+            None => out.extend(rows),
+            Some((fields, max)) => out.extend(rows.into_iter().filter(|r| {
+                let Some(key) = fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect::<Option<Vec<String>>>() else {
+                    return false;
+                };
+                let n = seen.entry(key).or_insert(0);
+                *n += 1;
+                *n <= max
+            })),
+        };
         let (by_names, aggs): (Vec<String>, &[crate::agg::AggSpec]) = match scan {
             Scan::Tstats(t) => (t.by.iter().map(|(n, _)| n.clone()).collect(), &t.aggs),
             Scan::Events(EventScan { stats: Some(st), .. }) => (st.by.clone(), &st.aggs),
@@ -759,7 +785,9 @@ impl<'a> Runner<'a> {
         if by_names.is_empty() {
             // Without by-fields an empty input still yields one row (see `scan_rows`).
             let rows = scan_rows(scan, ScanAcc::Groups(groups), symbols)?;
-            return crate::stream::apply_all(ops, rows, self);
+            let mut out = Vec::new();
+            capped(crate::stream::apply_all(ops, rows, self)?, &mut out);
+            return Ok(out);
         }
         let mut out = Vec::new();
         let mut chunk = Vec::with_capacity(crate::stream::CHUNK_ROWS);
@@ -771,7 +799,7 @@ impl<'a> Runner<'a> {
             chunk.push(row);
             if chunk.len() == crate::stream::CHUNK_ROWS {
                 match crate::stream::apply_all(ops, std::mem::take(&mut chunk), self) {
-                    Ok(rows) => out.extend(rows),
+                    Ok(rows) => capped(rows, &mut out),
                     Err(e) => failed = Some(e),
                 }
             }
@@ -779,7 +807,7 @@ impl<'a> Runner<'a> {
         if let Some(e) = failed {
             return Err(e);
         }
-        out.extend(crate::stream::apply_all(ops, chunk, self)?);
+        capped(crate::stream::apply_all(ops, chunk, self)?, &mut out);
         Ok(out)
     }
 
@@ -787,7 +815,9 @@ impl<'a> Runner<'a> {
     /// tstats scan plus renames and filters only builds the groups whose join-field texts
     /// some outer row has: the others could never match, and were most of the work when the
     /// subsearch reads a whole data model (every network connection, say).
-    pub fn run_join_subsearch(&mut self, sub: &Stage, fields: &[String], outer: &[Record]) -> Result<Vec<Record>, ExecError> {
+    /// With `max` > 0 (`join max=N`), when the subsearch works row by row throughout, only its
+    /// first `max` rows per join key are kept: the join uses no others.
+    pub fn run_join_subsearch(&mut self, sub: &Stage, fields: &[String], outer: &[Record], max: usize) -> Result<Vec<Record>, ExecError> {
         let Source::Scan(j) = sub.source else { return self.run_stage(sub) };
         let traced = match (self.lazy.get(j), self.symbols) {
             (Some(Some((Scan::Tstats(t), ScanAcc::Groups(g)))), Some(_)) if !t.by.is_empty() && !g.overflow => {
@@ -803,7 +833,8 @@ impl<'a> Runner<'a> {
         };
         let keys = crate::semijoin::KeySet::new(fields, outer);
         let lead = sub.ops.iter().take_while(|op| op.is_row_wise()).count();
-        let rows = self.groups_through(scan, g, |key| keys.admits(&columns, key), &sub.ops[..lead])?;
+        let cap = (max > 0 && lead == sub.ops.len()).then_some((fields, max));
+        let rows = self.groups_through_capped(scan, g, |key| keys.admits(&columns, key), &sub.ops[..lead], cap)?;
         self.run_ops_from(sub, rows, lead)
     }
 }

@@ -59,7 +59,7 @@ impl JoinOp {
         // The subsearch may have run already, to filter the scan (see `semijoin`).
         let sub_rows = match env.take_precomputed(&self.sub) {
             Some(rows) => rows,
-            None => env.run_join_subsearch(&self.sub, &self.fields, &rows)?,
+            None => env.run_join_subsearch(&self.sub, &self.fields, &rows, self.max)?,
         };
         let key = |r: &Record| -> Option<Vec<String>> {
             self.fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect()

@@ -181,7 +181,8 @@ impl Groups {
     /// The groups in memory, sorted by key text (leaves the table empty).
     fn sorted(&mut self, symbols: &Symbols) -> Vec<Group> {
         let mut groups: Vec<Group> = std::mem::take(&mut self.table).into_iter().collect();
-        groups.sort_by(|a, b| a.0.iter().map(|&id| symbols.text(id)).cmp(b.0.iter().map(|&id| symbols.text(id))));
+        // Keys are distinct within a table, so an unstable sort gives the same order.
+        groups.sort_unstable_by(|a, b| a.0.iter().map(|&id| symbols.text(id)).cmp(b.0.iter().map(|&id| symbols.text(id))));
         groups
     }
 

@@ -8,8 +8,7 @@ use crate::agg::{AggInput, AggState};
 use crate::error::ExecError;
 use crate::eval::EvalContext;
 use crate::ops::stats::{for_each_key, key_count, Groups, KeyPart};
-use crate::ops::Op;
-use hashbrown::HashMap;
+pub(crate) use crate::runner::Runner;
 use crate::spill::SpillFile;
 use crate::symbols::{Symbols, Translation};
 use crate::plan::{EventScan, Query, Scan, Source, Stage};
@@ -85,7 +84,7 @@ pub struct ScanState {
 }
 
 #[derive(Debug)]
-enum ScanAcc {
+pub(crate) enum ScanAcc {
     Groups(Groups),
     /// Matching events (after the scan's row operators) with their event time, for ordering.
     Events(Vec<(Micros, Record)>),
@@ -654,7 +653,7 @@ fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) -> Record {
     r
 }
 
-fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Result<Vec<Record>, ExecError> {
+pub(crate) fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Result<Vec<Record>, ExecError> {
     Ok(match (scan, acc) {
         (Scan::Tstats(t), ScanAcc::Groups(g)) => {
             let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
@@ -673,168 +672,4 @@ fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Result<Vec<Record>
         }
         _ => Vec::new(),
     })
-}
-
-/// Runs stages (the root and join subsearches) over scan results.
-pub(crate) struct Runner<'a> {
-    scans: Vec<Option<Vec<Record>>>,
-    /// Scans not yet turned into rows: built when a stage reads them, and then only with the
-    /// groups a join can use when a join reads them (see `run_join_subsearch`).
-    lazy: Vec<Option<(&'a Scan, ScanAcc)>>,
-    symbols: Option<&'a Symbols>,
-    pub ctx: &'a EvalContext,
-    /// Results of join subsearches run ahead of their join (see `semijoin`), by stage.
-    precomputed: Vec<(*const Stage, Vec<Record>)>,
-}
-
-impl<'a> Runner<'a> {
-    pub fn new(scans: Vec<Option<Vec<Record>>>, ctx: &'a EvalContext) -> Runner<'a> {
-        Runner { scans, lazy: Vec::new(), symbols: None, ctx, precomputed: Vec::new() }
-    }
-
-    /// The rows of `stage` if it ran ahead of time.
-    pub fn take_precomputed(&mut self, stage: &Stage) -> Option<Vec<Record>> {
-        let i = self.precomputed.iter().position(|(s, _)| std::ptr::eq(*s, stage))?;
-        Some(self.precomputed.swap_remove(i).1)
-    }
-
-    /// The rows of scan `i`, built now if it was left for later.
-    fn scan(&mut self, i: usize) -> Result<Vec<Record>, ExecError> {
-        if let Some(rows) = self.scans.get_mut(i).and_then(Option::take) {
-            return Ok(rows);
-        }
-        match (self.lazy.get_mut(i).and_then(Option::take), self.symbols) {
-            (Some((scan, acc)), Some(symbols)) => scan_rows(scan, acc, symbols),
-            _ => Ok(Vec::new()),
-        }
-    }
-
-    pub fn run_stage(&mut self, stage: &Stage) -> Result<Vec<Record>, ExecError> {
-        let rows = match &stage.source {
-            Source::Scan(i) => {
-                // Leading row-by-row operators run over the groups a chunk at a time, so only
-                // the rows they let through are ever held (a subsearch over every registry
-                // write, filtered by `where`, held them all before).
-                let lead = stage.ops.iter().take_while(|op| op.is_row_wise()).count();
-                let lazy_groups = matches!(self.lazy.get(*i), Some(Some((_, ScanAcc::Groups(_)))));
-                if lead > 0 && lazy_groups && self.scans.get(*i).is_some_and(Option::is_none) {
-                    if let Some(Some((scan, ScanAcc::Groups(g)))) = self.lazy.get_mut(*i).map(Option::take) {
-                        let rows = self.groups_through(scan, g, |_| true, &stage.ops[..lead])?;
-                        return self.run_ops_from(stage, rows, lead);
-                    }
-                }
-                self.scan(*i)?
-            }
-            Source::Inputlookup { table, filter } => {
-                let rows = table.records();
-                match filter {
-                    Some(p) => rows.into_iter().filter(|r| p.eval(r)).collect(),
-                    None => rows,
-                }
-            }
-        };
-        self.run_ops(stage, rows)
-    }
-
-    fn run_ops(&mut self, stage: &Stage, rows: Vec<Record>) -> Result<Vec<Record>, ExecError> {
-        self.run_ops_from(stage, rows, 0)
-    }
-
-    /// Runs `stage`'s operators from the `from`-th on.
-    fn run_ops_from(&mut self, stage: &Stage, mut rows: Vec<Record>, from: usize) -> Result<Vec<Record>, ExecError> {
-        for op in stage.ops.iter().skip(from) {
-            rows = crate::ops::apply(op, rows, self)?;
-        }
-        Ok(rows)
-    }
-
-    /// The rows of a scan's groups whose key texts pass `keep`, through row-by-row `ops`, a
-    /// chunk of groups at a time.
-    fn groups_through(&mut self, scan: &Scan, groups: Groups, keep: impl Fn(&[&str]) -> bool, ops: &[Op]) -> Result<Vec<Record>, ExecError> {
-        self.groups_through_capped(scan, groups, keep, ops, None)
-    }
-
-    /// [`Runner::groups_through`], keeping at most `cap.1` rows per value of the fields
-    /// `cap.0` (rows without them are dropped): what a `join max=N` can use of its subsearch.
-    fn groups_through_capped(
-        &mut self,
-        scan: &Scan,
-        groups: Groups,
-        keep: impl Fn(&[&str]) -> bool,
-        ops: &[Op],
-        cap: Option<(&[String], usize)>,
-    ) -> Result<Vec<Record>, ExecError> {
-        let mut seen: HashMap<Vec<String>, usize> = HashMap::new();
-        let mut capped = |rows: Vec<Record>, out: &mut Vec<Record>| match cap {
-            None => out.extend(rows),
-            Some((fields, max)) => out.extend(rows.into_iter().filter(|r| {
-                let Some(key) = fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect::<Option<Vec<String>>>() else {
-                    return false;
-                };
-                let n = seen.entry(key).or_insert(0);
-                *n += 1;
-                *n <= max
-            })),
-        };
-        let (by_names, aggs): (Vec<String>, &[crate::agg::AggSpec]) = match scan {
-            Scan::Tstats(t) => (t.by.iter().map(|(n, _)| n.clone()).collect(), &t.aggs),
-            Scan::Events(EventScan { stats: Some(st), .. }) => (st.by.clone(), &st.aggs),
-            Scan::Events(_) => (Vec::new(), &[]),
-        };
-        let Some(symbols) = self.symbols else { return Ok(Vec::new()) };
-        if by_names.is_empty() {
-            // Without by-fields an empty input still yields one row (see `scan_rows`).
-            let rows = scan_rows(scan, ScanAcc::Groups(groups), symbols)?;
-            let mut out = Vec::new();
-            capped(crate::stream::apply_all(ops, rows, self)?, &mut out);
-            return Ok(out);
-        }
-        let mut out = Vec::new();
-        let mut chunk = Vec::with_capacity(crate::stream::CHUNK_ROWS);
-        let mut failed = None;
-        groups.for_each_row(symbols, &by_names, aggs, keep, |row| {
-            if failed.is_some() {
-                return;
-            }
-            chunk.push(row);
-            if chunk.len() == crate::stream::CHUNK_ROWS {
-                match crate::stream::apply_all(ops, std::mem::take(&mut chunk), self) {
-                    Ok(rows) => capped(rows, &mut out),
-                    Err(e) => failed = Some(e),
-                }
-            }
-        })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        capped(crate::stream::apply_all(ops, chunk, self)?, &mut out);
-        Ok(out)
-    }
-
-    /// Runs a join's subsearch for the rows it will be joined with. A subsearch that is a
-    /// tstats scan plus renames and filters only builds the groups whose join-field texts
-    /// some outer row has: the others could never match, and were most of the work when the
-    /// subsearch reads a whole data model (every network connection, say).
-    /// With `max` > 0 (`join max=N`), when the subsearch works row by row throughout, only its
-    /// first `max` rows per join key are kept: the join uses no others.
-    pub fn run_join_subsearch(&mut self, sub: &Stage, fields: &[String], outer: &[Record], max: usize) -> Result<Vec<Record>, ExecError> {
-        let Source::Scan(j) = sub.source else { return self.run_stage(sub) };
-        let traced = match (self.lazy.get(j), self.symbols) {
-            (Some(Some((Scan::Tstats(t), ScanAcc::Groups(g)))), Some(_)) if !t.by.is_empty() && !g.overflow => {
-                let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
-                let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
-                crate::semijoin::trace_subsearch(&sub.ops, &by, &aggs, fields).map(|columns| (by, columns))
-            }
-            _ => None,
-        };
-        let Some((_, columns)) = traced else { return self.run_stage(sub) };
-        let Some(Some((scan, ScanAcc::Groups(g)))) = self.lazy.get_mut(j).map(Option::take) else {
-            return self.run_stage(sub);
-        };
-        let keys = crate::semijoin::KeySet::new(fields, outer);
-        let lead = sub.ops.iter().take_while(|op| op.is_row_wise()).count();
-        let cap = (max > 0 && lead == sub.ops.len()).then_some((fields, max));
-        let rows = self.groups_through_capped(scan, g, |key| keys.admits(&columns, key), &sub.ops[..lead], cap)?;
-        self.run_ops_from(sub, rows, lead)
-    }
 }

@@ -20,6 +20,7 @@ mod plan;
 mod pipeline;
 mod predicate;
 mod prefilter;
+mod runner;
 mod semijoin;
 mod spill;
 mod stream;

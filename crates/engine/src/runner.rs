@@ -70,10 +70,6 @@ impl<'a> Runner<'a> {
                 }
             }
         };
-        self.run_ops(stage, rows)
-    }
-
-    fn run_ops(&mut self, stage: &Stage, rows: Vec<Record>) -> Result<Vec<Record>, ExecError> {
         self.run_ops_from(stage, rows, 0)
     }
 

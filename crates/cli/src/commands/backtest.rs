@@ -174,7 +174,10 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
         eprintln!("vigil: skipped {} detection(s) that cannot run{}", cannot_run.len(), if args.run.verbose { "" } else { "; --verbose for details" });
     }
 
-    let groups = build_groups(chosen, from, to, &tz, &normalizer)?;
+    let mut groups = build_groups(chosen, from, to, &tz, &normalizer)?;
+    for g in &mut groups {
+        g.engine.set_memory_budget(args.run.memory_mb << 20);
+    }
     if groups.is_empty() {
         eprintln!("vigil: nothing to backtest: no enabled detection with a schedule");
         return Ok(exit::USAGE);

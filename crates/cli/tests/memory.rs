@@ -32,5 +32,5 @@ fn spilling_gives_the_same_results() {
     assert!(!err.contains("cannot spill"), "{err}");
     let (in_memory, err) = hunt(&shared, &["--memory-mb", "0"], Some("/nonexistent/vigil-test-tmp"));
     assert_eq!(in_memory, plain);
-    assert_eq!(err.matches("cannot spill groups to a temporary file").count(), 1, "{err}");
+    assert_eq!(err.matches("cannot spill to a temporary file").count(), 1, "{err}");
 }

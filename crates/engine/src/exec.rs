@@ -292,7 +292,7 @@ impl Engine {
         }
         if let Err(e) = self.spill(state) {
             // Results stay correct in memory; only the bound is lost.
-            spill_warning(&e);
+            crate::spill::spill_warning(&e);
             state.spill_failed = true;
         }
         self.report_memory(state);
@@ -388,7 +388,7 @@ impl Engine {
             // Runs merge in input order: this state's groups in memory came before the other
             // state's runs, so they go to disk first (first()/list() depend on it).
             if let Err(e) = self.spill(into) {
-                spill_warning(&e);
+                crate::spill::spill_warning(&e);
                 into.spill_failed = true;
             }
         }
@@ -512,13 +512,14 @@ impl Engine {
         let semi_scan = semi.as_ref().map(|(si, _)| *si);
         let forward = semi_scan.and_then(|si| accs[si].take());
         let mut runner = Runner::new(Vec::new(), ctx);
+        // A quarter of the budget: several queries finish at once.
+        runner.row_budget = self.memory_budget / 4;
         runner.symbols = Some(symbols);
         runner.scans = q.scans.iter().map(|_| None).collect();
         runner.lazy = q.scans.iter().zip(accs).map(|(scan, acc)| acc.map(|acc| (scan, acc))).collect();
         if let (Some((si, sj)), Some(ScanAcc::Groups(g)), Some(Scan::Tstats(t))) = (semi, forward, semi_scan.map(|i| &q.scans[i])) {
-            let rows = match runner.run_stage(&sj.join.sub) {
-                Ok(sub_rows) => {
-                    let keys = crate::semijoin::KeySet::new(&sj.join.fields, &sub_rows);
+            let rows = match runner.run_stage_stored(&sj.join.sub, &sj.join.fields) {
+                Ok((sub_rows, keys)) => {
                     runner.precomputed.push((&*sj.join.sub as *const Stage, sub_rows));
                     let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
                     g.finish_where(symbols, &names, &t.aggs, |key| keys.admits(&sj.columns, key))
@@ -575,12 +576,6 @@ fn semi_join_scan<'q>(q: &'q Query, accs: &[Option<ScanAcc>]) -> Option<(usize, 
     let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
     let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
     crate::semijoin::find(&q.root, &by, &aggs).map(|sj| (si, sj))
-}
-
-/// Says once per run that groups stay in memory because no temporary file can be written.
-fn spill_warning(e: &std::io::Error) {
-    static SAID: std::sync::Once = std::sync::Once::new();
-    SAID.call_once(|| eprintln!("vigil: cannot spill groups to a temporary file ({e}); continuing in memory"));
 }
 
 /// A dataset column as a key part, interning its text once per row.

@@ -19,6 +19,7 @@ mod patternlist;
 mod plan;
 mod pipeline;
 mod predicate;
+mod rowstore;
 mod prefilter;
 mod runner;
 mod semijoin;

@@ -8,6 +8,8 @@ use crate::exec::{scan_rows, ScanAcc};
 use crate::ops::stats::Groups;
 use crate::ops::Op;
 use crate::plan::{EventScan, Scan, Source, Stage};
+use crate::rowstore::{RowSink, RowStore};
+use crate::semijoin::KeySet;
 use crate::symbols::Symbols;
 use hashbrown::HashMap;
 use vigil_model::Record;
@@ -21,16 +23,18 @@ pub(crate) struct Runner<'a> {
     pub(crate) symbols: Option<&'a Symbols>,
     pub ctx: &'a EvalContext,
     /// Results of join subsearches run ahead of their join (see `semijoin`), by stage.
-    pub(crate) precomputed: Vec<(*const Stage, Vec<Record>)>,
+    pub(crate) precomputed: Vec<(*const Stage, RowStore)>,
+    /// Bytes of rows a subsearch run ahead keeps in memory before the rest go to disk.
+    pub(crate) row_budget: usize,
 }
 
 impl<'a> Runner<'a> {
     pub fn new(scans: Vec<Option<Vec<Record>>>, ctx: &'a EvalContext) -> Runner<'a> {
-        Runner { scans, lazy: Vec::new(), symbols: None, ctx, precomputed: Vec::new() }
+        Runner { scans, lazy: Vec::new(), symbols: None, ctx, precomputed: Vec::new(), row_budget: usize::MAX }
     }
 
     /// The rows of `stage` if it ran ahead of time.
-    pub fn take_precomputed(&mut self, stage: &Stage) -> Option<Vec<Record>> {
+    pub fn take_precomputed(&mut self, stage: &Stage) -> Option<RowStore> {
         let i = self.precomputed.iter().position(|(s, _)| std::ptr::eq(*s, stage))?;
         Some(self.precomputed.swap_remove(i).1)
     }
@@ -56,7 +60,8 @@ impl<'a> Runner<'a> {
                 let lazy_groups = matches!(self.lazy.get(*i), Some(Some((_, ScanAcc::Groups(_)))));
                 if lead > 0 && lazy_groups && self.scans.get(*i).is_some_and(Option::is_none) {
                     if let Some(Some((scan, ScanAcc::Groups(g)))) = self.lazy.get_mut(*i).map(Option::take) {
-                        let rows = self.groups_through(scan, g, |_| true, &stage.ops[..lead])?;
+                        let mut rows = Vec::new();
+                        self.groups_through(scan, g, |_| true, &stage.ops[..lead], None, &mut rows)?;
                         return self.run_ops_from(stage, rows, lead);
                     }
                 }
@@ -82,47 +87,45 @@ impl<'a> Runner<'a> {
     }
 
     /// The rows of a scan's groups whose key texts pass `keep`, through row-by-row `ops`, a
-    /// chunk of groups at a time.
-    fn groups_through(&mut self, scan: &Scan, groups: Groups, keep: impl Fn(&[&str]) -> bool, ops: &[Op]) -> Result<Vec<Record>, ExecError> {
-        self.groups_through_capped(scan, groups, keep, ops, None)
-    }
-
-    /// [`Runner::groups_through`], keeping at most `cap.1` rows per value of the fields
-    /// `cap.0` (rows without them are dropped): what a `join max=N` can use of its subsearch.
-    fn groups_through_capped(
+    /// chunk of groups at a time, into `out`. With `cap` = (fields, N), at most N rows per
+    /// value of those fields are kept (rows without them are dropped): what a `join max=N`
+    /// can use of its subsearch.
+    fn groups_through(
         &mut self,
         scan: &Scan,
         groups: Groups,
         keep: impl Fn(&[&str]) -> bool,
         ops: &[Op],
         cap: Option<(&[String], usize)>,
-    ) -> Result<Vec<Record>, ExecError> {
+        out: &mut dyn RowSink,
+    ) -> Result<(), ExecError> {
         let mut seen: HashMap<Vec<String>, usize> = HashMap::new();
-        let mut capped = |rows: Vec<Record>, out: &mut Vec<Record>| match cap {
-            None => out.extend(rows),
-            Some((fields, max)) => out.extend(rows.into_iter().filter(|r| {
-                let Some(key) = fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect::<Option<Vec<String>>>() else {
-                    return false;
-                };
-                let n = seen.entry(key).or_insert(0);
-                *n += 1;
-                *n <= max
-            })),
+        let mut capped = |rows: Vec<Record>, out: &mut dyn RowSink| match cap {
+            None => rows.into_iter().for_each(|r| out.put(r)),
+            Some((fields, max)) => rows
+                .into_iter()
+                .filter(|r| {
+                    let Some(key) = fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect::<Option<Vec<String>>>() else {
+                        return false;
+                    };
+                    let n = seen.entry(key).or_insert(0);
+                    *n += 1;
+                    *n <= max
+                })
+                .for_each(|r| out.put(r)),
         };
         let (by_names, aggs): (Vec<String>, &[crate::agg::AggSpec]) = match scan {
             Scan::Tstats(t) => (t.by.iter().map(|(n, _)| n.clone()).collect(), &t.aggs),
             Scan::Events(EventScan { stats: Some(st), .. }) => (st.by.clone(), &st.aggs),
             Scan::Events(_) => (Vec::new(), &[]),
         };
-        let Some(symbols) = self.symbols else { return Ok(Vec::new()) };
+        let Some(symbols) = self.symbols else { return Ok(()) };
         if by_names.is_empty() {
             // Without by-fields an empty input still yields one row (see `scan_rows`).
             let rows = scan_rows(scan, ScanAcc::Groups(groups), symbols)?;
-            let mut out = Vec::new();
-            capped(crate::stream::apply_all(ops, rows, self)?, &mut out);
-            return Ok(out);
+            capped(crate::stream::apply_all(ops, rows, self)?, out);
+            return Ok(());
         }
-        let mut out = Vec::new();
         let mut chunk = Vec::with_capacity(crate::stream::CHUNK_ROWS);
         let mut failed = None;
         groups.for_each_row(symbols, &by_names, aggs, keep, |row| {
@@ -132,7 +135,7 @@ impl<'a> Runner<'a> {
             chunk.push(row);
             if chunk.len() == crate::stream::CHUNK_ROWS {
                 match crate::stream::apply_all(ops, std::mem::take(&mut chunk), self) {
-                    Ok(rows) => capped(rows, &mut out),
+                    Ok(rows) => capped(rows, out),
                     Err(e) => failed = Some(e),
                 }
             }
@@ -140,8 +143,38 @@ impl<'a> Runner<'a> {
         if let Some(e) = failed {
             return Err(e);
         }
-        capped(crate::stream::apply_all(ops, chunk, self)?, &mut out);
-        Ok(out)
+        capped(crate::stream::apply_all(ops, chunk, self)?, out);
+        Ok(())
+    }
+
+    /// Runs a join subsearch ahead of its join (see `semijoin`): its rows, kept in memory up
+    /// to the row budget and on disk past it when the subsearch works row by row throughout,
+    /// and the join keys they have on `fields`.
+    pub fn run_stage_stored(&mut self, stage: &Stage, fields: &[String]) -> Result<(RowStore, KeySet), ExecError> {
+        struct Keyed<'k> {
+            store: RowStore,
+            keys: KeySet,
+            fields: &'k [String],
+        }
+        impl RowSink for Keyed<'_> {
+            fn put(&mut self, row: Record) {
+                self.keys.insert(self.fields, &row);
+                self.store.put(row);
+            }
+        }
+        let row_wise = stage.ops.iter().all(Op::is_row_wise);
+        if let (Source::Scan(i), true) = (&stage.source, row_wise) {
+            if self.scans.get(*i).is_some_and(Option::is_none) {
+                if let Some(Some((scan, ScanAcc::Groups(g)))) = self.lazy.get_mut(*i).map(Option::take) {
+                    let mut sink = Keyed { store: RowStore::new(self.row_budget), keys: KeySet::default(), fields };
+                    self.groups_through(scan, g, |_| true, &stage.ops, None, &mut sink)?;
+                    return Ok((sink.store, sink.keys));
+                }
+            }
+        }
+        let rows = self.run_stage(stage)?;
+        let keys = KeySet::new(fields, &rows);
+        Ok((RowStore::from_rows(rows), keys))
     }
 
     /// Runs a join's subsearch for the rows it will be joined with. A subsearch that is a
@@ -167,7 +200,8 @@ impl<'a> Runner<'a> {
         let keys = crate::semijoin::KeySet::new(fields, outer);
         let lead = sub.ops.iter().take_while(|op| op.is_row_wise()).count();
         let cap = (max > 0 && lead == sub.ops.len()).then_some((fields, max));
-        let rows = self.groups_through_capped(scan, g, |key| keys.admits(&columns, key), &sub.ops[..lead], cap)?;
+        let mut rows = Vec::new();
+        self.groups_through(scan, g, |key| keys.admits(&columns, key), &sub.ops[..lead], cap, &mut rows)?;
         self.run_ops_from(sub, rows, lead)
     }
 }

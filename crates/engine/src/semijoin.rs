@@ -101,6 +101,7 @@ fn columns(trace: &Record, by_len: usize, fields: &[String]) -> Option<Vec<usize
 }
 
 /// Join keys (texts, as the join compares them).
+#[derive(Default)]
 pub(crate) struct KeySet(hashbrown::HashSet<Vec<String>>);
 
 /// A borrowed key, hashed like the owned `Vec<String>` it is compared with.
@@ -116,7 +117,19 @@ impl hashbrown::Equivalent<Vec<String>> for Parts<'_> {
 impl KeySet {
     /// The keys of `rows` on `fields`, as `join` compares them (rows missing one have none).
     pub fn new(fields: &[String], rows: &[Record]) -> KeySet {
-        KeySet(rows.iter().filter_map(|r| fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect()).collect())
+        KeySet(rows.iter().filter_map(|r| row_key(fields, r)).collect())
+    }
+
+    /// Adds the key of `row` on `fields`, if it has one.
+    pub fn insert(&mut self, fields: &[String], row: &Record) {
+        if let Some(k) = row_key(fields, row) {
+            self.0.insert(k);
+        }
+    }
+
+    /// Whether `row` has a key on `fields` and it is in the set.
+    pub fn has_row(&self, fields: &[String], row: &Record) -> bool {
+        row_key(fields, row).is_some_and(|k| self.0.contains(&k))
     }
 
     /// Whether a group whose by-field texts are `key` can match (`columns` pick the join fields).
@@ -131,6 +144,11 @@ impl KeySet {
         }
         self.0.contains(&Parts(&parts[..columns.len()]))
     }
+}
+
+/// A row's texts on the join fields, as `join` compares them (none if one is missing).
+pub(crate) fn row_key(fields: &[String], row: &Record) -> Option<Vec<String>> {
+    fields.iter().map(|f| row.get(f).map(|v| v.to_string())).collect()
 }
 
 #[cfg(test)]

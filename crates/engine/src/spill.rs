@@ -126,6 +126,12 @@ impl Ord for Head {
 
 /// Merges runs and sorted in-memory groups (ranked after the runs) in key order, calling `f`
 /// once per distinct key with the combined states.
+/// Says once per run that data stays in memory because no temporary file can be written.
+pub(crate) fn spill_warning(e: &std::io::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| eprintln!("vigil: cannot spill to a temporary file ({e}); continuing in memory"));
+}
+
 pub(crate) fn merge(
     runs: &[Run],
     memory: Vec<Group>,
@@ -165,24 +171,24 @@ pub(crate) fn merge(
     Ok(())
 }
 
-fn put_u32(buf: &mut Vec<u8>, n: u32) {
+pub(crate) fn put_u32(buf: &mut Vec<u8>, n: u32) {
     buf.extend_from_slice(&n.to_le_bytes());
 }
 
-fn put_u64(buf: &mut Vec<u8>, n: u64) {
+pub(crate) fn put_u64(buf: &mut Vec<u8>, n: u64) {
     buf.extend_from_slice(&n.to_le_bytes());
 }
 
-fn put_f64(buf: &mut Vec<u8>, x: f64) {
+pub(crate) fn put_f64(buf: &mut Vec<u8>, x: f64) {
     put_u64(buf, x.to_bits());
 }
 
-fn put_str(buf: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(buf: &mut Vec<u8>, s: &str) {
     put_u32(buf, s.len() as u32);
     buf.extend_from_slice(s.as_bytes());
 }
 
-fn put_strs<'a>(buf: &mut Vec<u8>, n: usize, items: impl Iterator<Item = &'a String>) {
+pub(crate) fn put_strs<'a>(buf: &mut Vec<u8>, n: usize, items: impl Iterator<Item = &'a String>) {
     put_u32(buf, n as u32);
     items.for_each(|s| put_str(buf, s));
 }
@@ -196,28 +202,28 @@ fn take<'a>(cur: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     Some(head)
 }
 
-fn get_u8(cur: &mut &[u8]) -> Option<u8> {
+pub(crate) fn get_u8(cur: &mut &[u8]) -> Option<u8> {
     take(cur, 1).map(|b| b[0])
 }
 
-fn get_u32(cur: &mut &[u8]) -> Option<u32> {
+pub(crate) fn get_u32(cur: &mut &[u8]) -> Option<u32> {
     take(cur, 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes)
 }
 
-fn get_u64(cur: &mut &[u8]) -> Option<u64> {
+pub(crate) fn get_u64(cur: &mut &[u8]) -> Option<u64> {
     take(cur, 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes)
 }
 
-fn get_f64(cur: &mut &[u8]) -> Option<f64> {
+pub(crate) fn get_f64(cur: &mut &[u8]) -> Option<f64> {
     get_u64(cur).map(f64::from_bits)
 }
 
-fn get_str(cur: &mut &[u8]) -> Option<String> {
+pub(crate) fn get_str(cur: &mut &[u8]) -> Option<String> {
     let n = get_u32(cur)? as usize;
     String::from_utf8(take(cur, n)?.to_vec()).ok()
 }
 
-fn get_strs(cur: &mut &[u8]) -> Option<Vec<String>> {
+pub(crate) fn get_strs(cur: &mut &[u8]) -> Option<Vec<String>> {
     let n = get_u32(cur)?;
     (0..n).map(|_| get_str(cur)).collect()
 }

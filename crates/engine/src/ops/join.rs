@@ -3,6 +3,7 @@
 use crate::error::{ExecError, PlanError};
 use crate::ops::ExecEnv;
 use crate::plan::{Planner, Scan, Stage};
+use crate::semijoin::{row_key, KeySet};
 use std::collections::HashMap;
 use vigil_model::Record;
 use vigil_spl::ast::{Join, Span};
@@ -56,14 +57,17 @@ impl JoinOp {
     }
 
     pub fn apply(&self, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec<Record>, ExecError> {
-        // The subsearch may have run already, to filter the scan (see `semijoin`).
+        // The subsearch may have run already, to filter the scan (see `semijoin`); what it
+        // wrote to disk comes back only where some row here has the same key.
         let sub_rows = match env.take_precomputed(&self.sub) {
-            Some(rows) => rows,
+            Some(store) if store.is_spilled() => {
+                let keys = KeySet::new(&self.fields, &rows);
+                store.into_rows_where(|r| keys.has_row(&self.fields, r))?
+            }
+            Some(store) => store.into_rows_where(|_| true)?,
             None => env.run_join_subsearch(&self.sub, &self.fields, &rows, self.max)?,
         };
-        let key = |r: &Record| -> Option<Vec<String>> {
-            self.fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect()
-        };
+        let key = |r: &Record| row_key(&self.fields, r);
         let mut index: HashMap<Vec<String>, Vec<&Record>> = HashMap::new();
         for r in &sub_rows {
             if let Some(k) = key(r) {

@@ -96,12 +96,20 @@ pub struct RunArgs {
 /// before `mi_option_use_numa_nodes`; the Rust bindings do not name it).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = libmimalloc_sys::mi_option_use_numa_nodes - 1;
 
+/// mimalloc's option number for `mi_option_allow_thp` (v3's mimalloc.h: the fourth option
+/// before `_mi_option_last`; the Rust bindings do not name it).
+const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = libmimalloc_sys::_mi_option_last - 4;
+
 fn main() -> ExitCode {
-    // Freed memory is returned to the system after 10 ms by default; spilling frees groups in
-    // bursts and rebuilds them at once, so the kernel spent ~15 % of a run zeroing the same
-    // pages again. One second keeps them for reuse (peak RSS +~10 MB).
-    // SAFETY: setting an option has no preconditions; it is done before any other thread runs.
+    // Spilling frees groups in bursts and rebuilds them at once; freed memory is kept for a
+    // second before it goes back to the system, so the kernel does not zero the same pages
+    // again. (This is mimalloc v3's default; set here so an update cannot change it.)
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
+    // Transparent huge pages made the kernel zero 2 MiB for every fresh page mimalloc touched
+    // (10 % of a profile); with 4 KiB pages a 1 GB all-ESCU run took a third less system time
+    // and 15 MB less peak memory, at the same speed.
+    // SAFETY: as above.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0) };
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Hunt(args) => commands::hunt::run(args),
@@ -113,4 +121,24 @@ fn main() -> ExitCode {
         Command::Replay(args) => commands::replay::run(args),
     };
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The option numbers are taken from mimalloc.h by position; defaults around them show
+    /// they still name the intended options (`main` has not run in a unit test).
+    #[test]
+    fn mimalloc_option_numbers_name_the_intended_options() {
+        use libmimalloc_sys::mi_option_get;
+        // SAFETY: reading an option has no preconditions.
+        unsafe {
+            assert_eq!(mi_option_get(MI_OPTION_PURGE_DELAY), 1000);
+            assert_eq!(mi_option_get(MI_OPTION_PURGE_DELAY + 3), 100, "os_tag follows purge_delay by 3");
+            assert_eq!(mi_option_get(MI_OPTION_ALLOW_THP), 1);
+            // arena_max_object_size, 2 after allow_thp: 2 GiB in KiB.
+            assert_eq!(mi_option_get(MI_OPTION_ALLOW_THP + 2), 2 * 1024 * 1024);
+        }
+    }
 }

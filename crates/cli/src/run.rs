@@ -105,6 +105,15 @@ pub struct RunOutput {
     pub counts: Vec<usize>,
     pub report: ReadReport,
     pub input_errors: Vec<String>,
+    /// Wall time of the scan and of the work after it (for `--verbose`).
+    pub phases: Phases,
+}
+
+/// Wall time of a run's two phases.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Phases {
+    pub scan: std::time::Duration,
+    pub after_scan: std::time::Duration,
 }
 
 /// Where each query's results go as it finishes.
@@ -160,9 +169,12 @@ pub fn run(
     ctx: &EvalContext,
     delivery: Delivery,
 ) -> RunOutput {
+    let started = std::time::Instant::now();
     let scanned = scan(engine, normalizer, paths, opts);
+    let scan_time = started.elapsed();
     let (outputs, counts) = finish(engine, scanned.state, ctx, delivery);
-    RunOutput { outputs, counts, report: scanned.report, input_errors: scanned.input_errors }
+    let phases = Phases { scan: scan_time, after_scan: started.elapsed() - scan_time };
+    RunOutput { outputs, counts, report: scanned.report, input_errors: scanned.input_errors, phases }
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

@@ -149,7 +149,9 @@ pub fn run(
         return crate::run::run(engine, normalizer, paths, opts, ctx, delivery);
     };
     let consumer = Windowed { inner: engine, window };
+    let started = std::time::Instant::now();
     let scanned = crate::run::scan(&consumer, normalizer, paths, opts);
+    let scan_time = started.elapsed();
     let s = &scanned.state;
     eprintln!(
         "vigil: time range {} .. {} (latest exclusive): {} event{} outside it, {} without _time, dropped",
@@ -160,7 +162,8 @@ pub fn run(
         s.untimed
     );
     let (outputs, counts) = crate::run::finish(engine, scanned.state.inner, ctx, delivery);
-    RunOutput { outputs, counts, report: scanned.report, input_errors: scanned.input_errors }
+    let phases = crate::run::Phases { scan: scan_time, after_scan: started.elapsed() - scan_time };
+    RunOutput { outputs, counts, report: scanned.report, input_errors: scanned.input_errors, phases }
 }
 
 /// The runs of one schedule over a backtest range: run times ascending, each with its window.

@@ -118,6 +118,8 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
     }
     summary(args, out, detections_run);
     if args.verbose {
+        let p = out.phases;
+        eprintln!("vigil: scan {:.2} s, after the scan {:.2} s", p.scan.as_secs_f64(), p.after_scan.as_secs_f64());
         slowest(&out.outputs);
     }
     // A path that does not exist or cannot be listed is a usage error, whatever else ran.

@@ -26,6 +26,7 @@ mod semijoin;
 mod spill;
 mod stream;
 mod symbols;
+mod tuplelist;
 
 pub use error::{ExecError, PlanError};
 pub use eval::EvalContext;

@@ -5,12 +5,13 @@
 
 use crate::pattern::Pattern;
 use crate::patternlist::PatternList;
+use crate::tuplelist::TupleList;
 use vigil_model::value::{format_num, parse_num};
 use vigil_model::{micros_to_secs, DatasetRow, Event, Record, Value};
 use vigil_spl::ast::{CompareOp, SearchExpr};
 
 /// A field reference resolved for the row type it will be evaluated on.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FieldRef {
     /// A dataset column.
     Column(usize),
@@ -214,6 +215,8 @@ pub enum Pred {
     Order(FieldRef, CompareOp, String),
     /// `f IN (...)`.
     AnyOf(FieldRef, PatternList),
+    /// `(f1=a f2=b) OR (f1=c f2=d) OR ...`, many alternatives, indexed.
+    AnyTuple(Box<TupleList>),
     /// A bare term against `_raw`.
     Raw(Pattern),
 }
@@ -244,7 +247,10 @@ impl Pred {
                         let pats = items.into_iter().filter_map(|p| if let Pred::Eq(_, pat) = p { Some(pat) } else { None });
                         Pred::AnyOf(f, pats.collect())
                     }
-                    _ => Pred::Or(items),
+                    _ => match TupleList::build(items) {
+                        Ok(list) => Pred::AnyTuple(Box::new(list)),
+                        Err(items) => Pred::Or(items),
+                    },
                 }
             }
             SearchExpr::Not(e) => Pred::Not(Box::new(Pred::compile(e, resolve))),
@@ -297,6 +303,10 @@ impl Pred {
                 out.push("_raw".into());
                 Some(())
             }
+            Pred::AnyTuple(list) => {
+                list.fields().try_for_each(&mut add)?;
+                list.rest().iter().try_for_each(|p| p.fields(out))
+            }
         }
     }
 
@@ -309,6 +319,7 @@ impl Pred {
             Pred::Not(p) => p.reads_raw(),
             Pred::Eq(f, _) | Pred::Ne(f, _) | Pred::Present(f) | Pred::Order(f, _, _) | Pred::AnyOf(f, _) => raw(f),
             Pred::Raw(_) => true,
+            Pred::AnyTuple(list) => list.fields().any(raw) || list.rest().iter().any(Pred::reads_raw),
         }
     }
 
@@ -333,6 +344,7 @@ impl Pred {
                 any_match(row, f, &mut |s, folded| pats.matches_maybe_folded(s, folded))
             }
             Pred::Raw(pat) => row.raw().is_some_and(|r| pat.matches(r)),
+            Pred::AnyTuple(list) => list.eval(row),
         }
     }
 }

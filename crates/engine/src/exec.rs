@@ -10,6 +10,7 @@ use crate::eval::EvalContext;
 use crate::ops::stats::{for_each_key, key_count, Groups, KeyPart};
 pub(crate) use crate::runner::Runner;
 use crate::spill::SpillFile;
+use crate::stream::StoredOutput;
 use crate::symbols::{Symbols, Translation};
 use crate::plan::{EventScan, Query, Scan, Source, Stage};
 use crate::predicate::{FieldRef, FoldCache, FoldedRow};
@@ -28,6 +29,9 @@ pub struct QueryOutput {
     /// `stream`); the last output of a query has `partial: false`.
     pub partial: bool,
 }
+
+/// How many queries past the oldest one not yet handed on may finish meanwhile.
+const FINISH_LOOKAHEAD: usize = 48;
 
 /// Planned queries and the dispatch tables that route rows and events to their scans.
 #[derive(Debug)]
@@ -452,31 +456,65 @@ impl Engine {
     }
 
     /// Runs every query's operators over its scan results, handing each output to `emit` in
-    /// query order. Queries finish in parallel a few at a time, so only their results are
-    /// held at once, not every query's.
+    /// query order. One worker per thread takes the next query as soon as it is free, up to
+    /// [`FINISH_LOOKAHEAD`] queries past the oldest one not yet handed on, so a heavy query
+    /// holds up the output but not the other workers. Finished rows wait for their turn in
+    /// memory up to a share of the budget and on disk past it.
     pub fn finish_each(&self, state: ScanState, ctx: &EvalContext, emit: &mut dyn FnMut(QueryOutput)) {
-        use rayon::prelude::*;
-        let batch = rayon::current_num_threads().max(1) * 8;
+        let workers = rayon::current_num_threads().max(1);
+        let store_budget = self.memory_budget / 64;
         let symbols = &state.symbols;
-        let mut accs = state.accs.into_iter();
-        for queries in self.queries.chunks(batch) {
-            let work: Vec<(&Query, Vec<ScanAcc>)> = queries.iter().zip(accs.by_ref()).collect();
-            // Queries that can finish chunk by chunk do so in order below; the rest in parallel.
-            let (chunked, whole): (Vec<_>, Vec<_>) =
-                work.into_iter().enumerate().partition(|(_, (q, accs))| chunkable(q, accs).is_some());
-            let done: Vec<(usize, QueryOutput)> =
-                whole.into_par_iter().map(|(i, (q, accs))| (i, self.finish_query(q, accs, symbols, ctx))).collect();
-            let mut done = done.into_iter().peekable();
-            for (i, (q, accs)) in chunked {
-                while let Some((_, o)) = done.next_if(|(j, _)| *j < i) {
-                    emit(o);
-                }
-                let Some(shape) = chunkable(q, &accs) else { continue };
-                let Some(ScanAcc::Groups(groups)) = accs.into_iter().next() else { continue };
-                let job = crate::stream::ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx };
-                crate::stream::finish_in_chunks(job, emit);
+        let queue = std::sync::Mutex::new(self.queries.iter().zip(state.accs).enumerate());
+        // The index of the next output to hand on, and a wake-up for workers waiting on it.
+        let handed = (std::sync::Mutex::new(0usize), std::sync::Condvar::new());
+
+        let (send, receive) = std::sync::mpsc::channel::<(usize, StoredOutput)>();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let send = send.clone();
+                let (queue, handed) = (&queue, &handed);
+                scope.spawn(move || loop {
+                    let Some((i, (q, accs))) = queue.lock().ok().and_then(|mut q| q.next()) else { return };
+                    if let Ok(mut next) = handed.0.lock() {
+                        while i >= *next + FINISH_LOOKAHEAD {
+                            next = match handed.1.wait(next) {
+                                Ok(n) => n,
+                                Err(_) => return,
+                            };
+                        }
+                    }
+                    if send.send((i, self.finish_one(q, accs, symbols, ctx, store_budget))).is_err() {
+                        return;
+                    }
+                });
             }
-            done.for_each(|(_, o)| emit(o));
+            drop(send);
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut next = 0usize;
+            for (i, finished) in receive {
+                waiting.insert(i, finished);
+                while let Some(stored) = waiting.remove(&next) {
+                    stored.replay(emit);
+                    next += 1;
+                    if let Ok(mut n) = handed.0.lock() {
+                        *n = next;
+                    }
+                    handed.1.notify_all();
+                }
+            }
+        });
+    }
+
+    /// Finishes one query, in chunks when it can, into a stored output.
+    fn finish_one(&self, q: &Query, accs: Vec<ScanAcc>, symbols: &Symbols, ctx: &EvalContext, store_budget: usize) -> StoredOutput {
+        let shape = chunkable(q, &accs);
+        match (shape, <[ScanAcc; 1]>::try_from(accs)) {
+            (Some(shape), Ok([ScanAcc::Groups(groups)])) => {
+                let job = crate::stream::ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx };
+                crate::stream::finish_stored(job, store_budget)
+            }
+            (_, Ok(one)) => self.finish_query(q, Vec::from(one), symbols, ctx).stored(store_budget),
+            (_, Err(accs)) => self.finish_query(q, accs, symbols, ctx).stored(store_budget),
         }
     }
 

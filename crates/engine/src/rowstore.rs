@@ -93,6 +93,32 @@ impl RowStore {
     /// The rows `keep` accepts, in order (those on disk read back).
     pub fn into_rows_where(self, mut keep: impl FnMut(&Record) -> bool) -> Result<Vec<Record>, ExecError> {
         let mut out = Vec::new();
+        self.for_each(|row| {
+            if keep(&row) {
+                out.push(row);
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Hands the rows on in order, `n` at a time (the last chunk may be shorter; no rows, no
+    /// chunk).
+    pub fn for_each_chunk(self, n: usize, mut f: impl FnMut(Vec<Record>)) -> Result<(), ExecError> {
+        let mut chunk = Vec::new();
+        self.for_each(|row| {
+            chunk.push(row);
+            if chunk.len() >= n.max(1) {
+                f(std::mem::take(&mut chunk));
+            }
+        })?;
+        if !chunk.is_empty() {
+            f(chunk);
+        }
+        Ok(())
+    }
+
+    /// Every row in order, those on disk read back first.
+    fn for_each(self, mut f: impl FnMut(Record)) -> Result<(), ExecError> {
         if let Some(disk) = self.disk {
             let fail = |e: std::io::Error| ExecError(format!("reading back rows spilled to disk: {e}"));
             let mut file = disk.out.into_inner().map_err(|e| fail(e.into_error()))?;
@@ -106,13 +132,11 @@ impl RowStore {
                 input.read_exact(&mut buf).map_err(fail)?;
                 let row = decode_row(&mut buf.as_slice())
                     .ok_or_else(|| fail(std::io::Error::new(std::io::ErrorKind::InvalidData, "damaged row")))?;
-                if keep(&row) {
-                    out.push(row);
-                }
+                f(row);
             }
         }
-        out.extend(self.memory.into_iter().filter(|r| keep(r)));
-        Ok(out)
+        self.memory.into_iter().for_each(f);
+        Ok(())
     }
 }
 
@@ -193,6 +217,18 @@ mod tests {
             assert_eq!(store.len(), rows.len());
             assert_eq!(store.is_spilled(), budget <= 10_000, "budget {budget}");
             assert_eq!(store.into_rows_where(|_| true).expect("reads back"), rows, "budget {budget}");
+        }
+    }
+
+    #[test]
+    fn chunks_cover_every_row_once_in_order() {
+        for (budget, n) in [(0, 7), (3000, 100), (usize::MAX, 1000), (0, 0)] {
+            let mut store = RowStore::new(budget);
+            (0..250).map(row).for_each(|r| store.put(r));
+            let mut chunks = Vec::new();
+            store.for_each_chunk(n, |c| chunks.push(c)).expect("reads");
+            assert!(chunks.iter().all(|c| !c.is_empty() && c.len() <= n.max(1)));
+            assert_eq!(chunks.concat(), (0..250).map(row).collect::<Vec<_>>(), "budget {budget}, n {n}");
         }
     }
 

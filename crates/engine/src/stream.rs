@@ -11,6 +11,7 @@ use crate::exec::{QueryOutput, Runner};
 use crate::ops::stats::Groups;
 use crate::ops::Op;
 use crate::plan::{Source, Stage};
+use crate::rowstore::{RowSink, RowStore};
 use crate::symbols::Symbols;
 use std::time::Instant;
 use vigil_model::Record;
@@ -76,6 +77,63 @@ pub(crate) fn finish_in_chunks(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput))
         (Ok(()), None) => apply_all(ops, pending, &mut runner),
     };
     emit(QueryOutput { name: name.to_string(), result, finish_time: started.elapsed(), partial: false });
+}
+
+/// A chunked query's output, finished alongside other queries and kept (in memory up to a
+/// budget, on disk past it) until its turn to be handed on comes.
+pub(crate) struct StoredOutput {
+    name: String,
+    rows: RowStore,
+    error: Option<ExecError>,
+    finish_time: std::time::Duration,
+}
+
+/// Finishes a query chunk by chunk into a [`StoredOutput`] that keeps about `budget` bytes
+/// of rows in memory.
+pub(crate) fn finish_stored(job: ChunkJob, budget: usize) -> StoredOutput {
+    let name = job.name.to_string();
+    let mut rows = RowStore::new(budget);
+    let mut error = None;
+    let mut finish_time = std::time::Duration::ZERO;
+    finish_in_chunks(job, &mut |o| {
+        finish_time = o.finish_time;
+        match o.result {
+            Ok(chunk) => chunk.into_iter().for_each(|r| rows.put(r)),
+            Err(e) => error = Some(e),
+        }
+    });
+    StoredOutput { name, rows, error, finish_time }
+}
+
+impl QueryOutput {
+    /// The output with its rows in a store that keeps about `budget` bytes in memory.
+    pub(crate) fn stored(self, budget: usize) -> StoredOutput {
+        let QueryOutput { name, result, finish_time, .. } = self;
+        let mut rows = RowStore::new(budget);
+        let error = match result {
+            Ok(all) => {
+                all.into_iter().for_each(|r| rows.put(r));
+                None
+            }
+            Err(e) => Some(e),
+        };
+        StoredOutput { name, rows, error, finish_time }
+    }
+}
+
+impl StoredOutput {
+    /// Hands the rows on as partial outputs of [`CHUNK_ROWS`] rows, then the final output
+    /// (empty, or the query's error), as [`finish_in_chunks`] would have.
+    pub fn replay(self, emit: &mut dyn FnMut(QueryOutput)) {
+        let StoredOutput { name, rows, error, finish_time } = self;
+        let output = |result, partial| QueryOutput { name: name.clone(), result, finish_time, partial };
+        let read = rows.for_each_chunk(CHUNK_ROWS, |chunk| emit(output(Ok(chunk), true)));
+        let result = match (read, error) {
+            (Err(e), _) | (_, Some(e)) => Err(e),
+            (Ok(()), None) => Ok(Vec::new()),
+        };
+        emit(output(result, false));
+    }
 }
 
 pub(crate) fn apply_all(ops: &[Op], mut rows: Vec<Record>, runner: &mut Runner) -> Result<Vec<Record>, ExecError> {

@@ -143,8 +143,9 @@ fn slowest(outputs: &[vigil_engine::QueryOutput]) {
         .filter(|o| o.finish_time.as_millis() >= 10)
         .map(|o| format!("{} ({} ms)", o.name, o.finish_time.as_millis()))
         .collect();
+    let total: std::time::Duration = outputs.iter().map(|o| o.finish_time).sum();
     if !shown.is_empty() {
-        eprintln!("vigil: slowest after the scan: {}", shown.join(", "));
+        eprintln!("vigil: after the scan, {:.2} s of work in all; slowest: {}", total.as_secs_f64(), shown.join(", "));
     }
 }
 

@@ -118,7 +118,7 @@ pub(crate) fn finish_staged(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput)) {
             let rows = groups.finish(symbols, &shape.by_names, shape.aggs)?;
             return apply_all(ops, rows, &mut runner);
         };
-        let runs = groups.into_runs(symbols, &file).map_err(read_error)?;
+        let runs = groups.into_runs(symbols, &file, shape.aggs).map_err(read_error)?;
         let mut source = Source::Runs { runs, by_names: shape.by_names, aggs: shape.aggs };
         let mut pos = 0;
         loop {
@@ -140,7 +140,7 @@ pub(crate) fn finish_staged(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput)) {
                     if stats.by.is_empty() {
                         Source::Rows(stats.finish(groups, &symbols)?)
                     } else {
-                        let runs = groups.into_runs(&symbols, &file).map_err(read_error)?;
+                        let runs = groups.into_runs(&symbols, &file, &stats.aggs).map_err(read_error)?;
                         Source::Runs { runs, by_names: stats.by.clone(), aggs: &stats.aggs }
                     }
                 }

@@ -37,17 +37,25 @@ impl SpillFile {
         self: &Arc<Self>,
         groups: impl Iterator<Item = (Vec<&'a str>, &'a [AggState])>,
     ) -> std::io::Result<Run> {
+        self.write_run_with(|put| groups.into_iter().try_for_each(|(key, states)| put(&key, states)))
+    }
+
+    /// Appends one run of the groups `fill` hands to its argument (in key order).
+    fn write_run_with<K: AsRef<str>>(
+        self: &Arc<Self>,
+        fill: impl FnOnce(&mut dyn FnMut(&[K], &[AggState]) -> std::io::Result<()>) -> std::io::Result<()>,
+    ) -> std::io::Result<Run> {
         let mut guard = self.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
         let file = guard.as_file_mut();
         let offset = file.seek(SeekFrom::End(0))?;
         let mut out = BufWriter::with_capacity(1 << 16, file);
         let mut buf = Vec::new();
         let mut len = 0u64;
-        for (key, states) in groups {
+        fill(&mut |key, states| {
             buf.clear();
             put_u32(&mut buf, key.len() as u32);
             for part in key {
-                put_str(&mut buf, part);
+                put_str(&mut buf, part.as_ref());
             }
             put_u32(&mut buf, states.len() as u32);
             for st in states {
@@ -56,10 +64,42 @@ impl SpillFile {
             out.write_all(&(buf.len() as u32).to_le_bytes())?;
             out.write_all(&buf)?;
             len += 4 + buf.len() as u64;
-        }
+            Ok(())
+        })?;
         out.flush()?;
         Ok(Run { file: self.clone(), offset, len })
     }
+}
+
+/// Most runs merged at once: each open run holds a read buffer, and a table spilled a
+/// thousand times (8 GB of events) held a thousand of them in every merge.
+pub(crate) const FAN_IN: usize = 32;
+
+/// Merges runs [`FAN_IN`] at a time into longer runs (in a new temporary file) until at most
+/// `FAN_IN` are left. Neighbouring runs merge in order, so states still combine earliest run
+/// first, as one merge of them all would.
+pub(crate) fn compact(mut runs: Vec<Run>, aggs: &[AggSpec]) -> std::io::Result<Vec<Run>> {
+    while runs.len() > FAN_IN {
+        let file = SpillFile::new()?;
+        let mut next = Vec::with_capacity(runs.len().div_ceil(FAN_IN));
+        for chunk in runs.chunks(FAN_IN) {
+            if let [only] = chunk {
+                next.push(only.clone());
+                continue;
+            }
+            next.push(file.write_run_with(|put| {
+                let mut failed = None;
+                merge(chunk, Vec::new(), aggs, |key, states| {
+                    if failed.is_none() {
+                        failed = put(&key, &states).err();
+                    }
+                })?;
+                failed.map_or(Ok(()), Err)
+            })?);
+        }
+        runs = next;
+    }
+    Ok(runs)
 }
 
 impl Run {
@@ -344,6 +384,36 @@ mod tests {
         }
         assert!(decode_state(&mut [9u8].as_slice()).is_none());
         assert!(decode_state(&mut [0u8, 1].as_slice()).is_none());
+    }
+
+    #[test]
+    fn compacted_runs_merge_like_the_runs_they_replace() {
+        let file = SpillFile::new().expect("temp file");
+        let aggs = [spec(AggFunc::Count), spec(AggFunc::List)];
+        // 100 runs: key k{i % 7} in run i, so every key is in many runs, in run order.
+        let runs: Vec<Run> = (0..100)
+            .map(|i| {
+                let mut count = AggState::new(AggFunc::Count);
+                count.add_row();
+                let mut list = AggState::new(AggFunc::List);
+                list.add(AggFunc::List, &format!("v{i}"), 0);
+                let key = format!("k{:02}", i % 7);
+                let states = [count, list];
+                file.write_run(std::iter::once((vec![key.as_str()], &states[..]))).expect("write")
+            })
+            .collect();
+        let collect = |runs: &[Run]| {
+            let mut out = Vec::new();
+            merge(runs, Vec::new(), &aggs, |k, s| {
+                out.push((k.join("|"), s[0].clone().finish(AggFunc::Count), s[1].clone().finish(AggFunc::List)))
+            })
+            .expect("merge");
+            out
+        };
+        let compacted = compact(runs.clone(), &aggs).expect("compact");
+        assert!(compacted.len() <= FAN_IN && compacted.len() < runs.len(), "{}", compacted.len());
+        assert_eq!(collect(&compacted), collect(&runs));
+        assert_eq!(collect(&runs).len(), 7);
     }
 
     #[test]

@@ -173,9 +173,9 @@ impl Groups {
 
     /// Every group as runs on disk (those in memory are written first), so they can be read
     /// again and again in key order.
-    pub fn into_runs(mut self, symbols: &Symbols, file: &Arc<SpillFile>) -> std::io::Result<Vec<Run>> {
+    pub fn into_runs(mut self, symbols: &Symbols, file: &Arc<SpillFile>, aggs: &[AggSpec]) -> std::io::Result<Vec<Run>> {
         self.spill(symbols, file)?;
-        Ok(self.runs)
+        crate::spill::compact(self.runs, aggs)
     }
 
     /// The groups in memory, sorted by key text (leaves the table empty).
@@ -311,7 +311,9 @@ impl Groups {
             .into_iter()
             .map(|(key, states)| (key.iter().map(|&id| symbols.text(id).to_string()).collect(), states))
             .collect();
-        crate::spill::merge(&self.runs, memory, aggs, |key, states| {
+        let runs = crate::spill::compact(std::mem::take(&mut self.runs), aggs)
+            .map_err(|e| ExecError(format!("merging groups spilled to disk: {e}")))?;
+        crate::spill::merge(&runs, memory, aggs, |key, states| {
             let parts: Vec<&str> = key.iter().map(String::as_str).collect();
             if keep(&parts) {
                 row(group_row(by_names, key.into_iter(), states, aggs));

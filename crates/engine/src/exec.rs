@@ -10,6 +10,7 @@ use crate::eval::EvalContext;
 use crate::ops::stats::{for_each_key, key_count, Groups, KeyPart};
 pub(crate) use crate::runner::Runner;
 use crate::spill::SpillFile;
+use crate::rowstore::RowStore;
 use crate::stream::StoredOutput;
 use crate::symbols::{Symbols, Translation};
 use crate::plan::{EventScan, Query, Scan, Source, Stage};
@@ -513,12 +514,14 @@ impl Engine {
                 let job = crate::stream::ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx };
                 crate::stream::finish_stored(job, store_budget)
             }
-            (_, Ok(one)) => self.finish_query(q, Vec::from(one), symbols, ctx).stored(store_budget),
-            (_, Err(accs)) => self.finish_query(q, accs, symbols, ctx).stored(store_budget),
+            (_, Ok(one)) => self.finish_query(q, Vec::from(one), symbols, ctx, store_budget),
+            (_, Err(accs)) => self.finish_query(q, accs, symbols, ctx, store_budget),
         }
     }
 
-    fn finish_query(&self, q: &Query, accs: Vec<ScanAcc>, symbols: &Symbols, ctx: &EvalContext) -> QueryOutput {
+    /// Finishes a query that cannot run chunk by chunk into a store that keeps about
+    /// `store_budget` bytes of its rows in memory.
+    fn finish_query(&self, q: &Query, accs: Vec<ScanAcc>, symbols: &Symbols, ctx: &EvalContext, store_budget: usize) -> StoredOutput {
         let started = std::time::Instant::now();
         let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));
         // Which scan overflowed decides the message: stats run in the scan names its fields.
@@ -577,9 +580,18 @@ impl Engine {
                 "the search matched more than {MAX_COLLECTED_EVENTS} raw events; narrow it (or aggregate with tstats)"
             )))
         } else {
-            runner.run_stage(&q.root)
+            // A join between row-by-row operators streams its outer rows (see `joinstream`).
+            let streamed = match crate::joinstream::streamable(&q.root).filter(|_| semi_scan.is_none()) {
+                Some(at) => crate::joinstream::run(&mut runner, &q.root, at, store_budget),
+                None => Ok(None),
+            };
+            match streamed {
+                Ok(Some(rows)) => Ok(rows),
+                Ok(None) => runner.run_stage(&q.root).map(|rows| RowStore::with_rows(rows, store_budget)),
+                Err(e) => Err(e),
+            }
         };
-        QueryOutput { name: q.name.clone(), result, finish_time: started.elapsed(), partial: false }
+        StoredOutput::new(q.name.clone(), result, started.elapsed())
     }
 }
 

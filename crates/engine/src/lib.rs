@@ -11,6 +11,7 @@ mod error;
 mod eval;
 mod exec;
 mod functions;
+mod joinstream;
 mod keyfilter;
 mod ops;
 mod outputs;

@@ -57,6 +57,13 @@ impl RowStore {
         RowStore { memory: Vec::new(), bytes: 0, budget, disk: None, in_memory_only: false }
     }
 
+    /// Rows already built, those past `budget` bytes moved to disk.
+    pub fn with_rows(rows: Vec<Record>, budget: usize) -> RowStore {
+        let mut store = RowStore::new(budget);
+        rows.into_iter().for_each(|r| store.put(r));
+        store
+    }
+
     /// Rows already built, kept in memory.
     pub fn from_rows(rows: Vec<Record>) -> RowStore {
         RowStore { memory: rows, bytes: 0, budget: usize::MAX, disk: None, in_memory_only: true }

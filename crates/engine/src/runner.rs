@@ -151,6 +151,20 @@ impl<'a> Runner<'a> {
     /// to the row budget and on disk past it when the subsearch works row by row throughout,
     /// and the join keys they have on `fields`.
     pub fn run_stage_stored(&mut self, stage: &Stage, fields: &[String]) -> Result<(RowStore, KeySet), ExecError> {
+        if let (Source::Scan(i), true) = (&stage.source, stage.ops.iter().all(Op::is_row_wise)) {
+            if let Some(stored) = self.scan_through_stored(*i, &stage.ops, fields)? {
+                return Ok(stored);
+            }
+        }
+        let rows = self.run_stage(stage)?;
+        let keys = KeySet::new(fields, &rows);
+        Ok((RowStore::from_rows(rows), keys))
+    }
+
+    /// The rows of scan `i`'s groups through the row-by-row `ops`, a chunk at a time, kept in
+    /// memory up to the row budget and on disk past it, with their join keys on `fields`;
+    /// `None` when the scan is not a table of groups still to be built.
+    pub fn scan_through_stored(&mut self, i: usize, ops: &[Op], fields: &[String]) -> Result<Option<(RowStore, KeySet)>, ExecError> {
         struct Keyed<'k> {
             store: RowStore,
             keys: KeySet,
@@ -162,19 +176,13 @@ impl<'a> Runner<'a> {
                 self.store.put(row);
             }
         }
-        let row_wise = stage.ops.iter().all(Op::is_row_wise);
-        if let (Source::Scan(i), true) = (&stage.source, row_wise) {
-            if self.scans.get(*i).is_some_and(Option::is_none) {
-                if let Some(Some((scan, ScanAcc::Groups(g)))) = self.lazy.get_mut(*i).map(Option::take) {
-                    let mut sink = Keyed { store: RowStore::new(self.row_budget), keys: KeySet::default(), fields };
-                    self.groups_through(scan, g, |_| true, &stage.ops, None, &mut sink)?;
-                    return Ok((sink.store, sink.keys));
-                }
-            }
+        if !self.scans.get(i).is_some_and(Option::is_none) || !matches!(self.lazy.get(i), Some(Some((_, ScanAcc::Groups(_))))) {
+            return Ok(None);
         }
-        let rows = self.run_stage(stage)?;
-        let keys = KeySet::new(fields, &rows);
-        Ok((RowStore::from_rows(rows), keys))
+        let Some(Some((scan, ScanAcc::Groups(g)))) = self.lazy.get_mut(i).map(Option::take) else { return Ok(None) };
+        let mut sink = Keyed { store: RowStore::new(self.row_budget), keys: KeySet::default(), fields };
+        self.groups_through(scan, g, |_| true, ops, None, &mut sink)?;
+        Ok(Some((sink.store, sink.keys)))
     }
 
     /// Runs a join's subsearch for the rows it will be joined with. A subsearch that is a
@@ -184,6 +192,11 @@ impl<'a> Runner<'a> {
     /// With `max` > 0 (`join max=N`), when the subsearch works row by row throughout, only its
     /// first `max` rows per join key are kept: the join uses no others.
     pub fn run_join_subsearch(&mut self, sub: &Stage, fields: &[String], outer: &[Record], max: usize) -> Result<Vec<Record>, ExecError> {
+        self.run_join_subsearch_for(sub, fields, &KeySet::new(fields, outer), max)
+    }
+
+    /// [`Runner::run_join_subsearch`] for outer rows with these join keys.
+    pub fn run_join_subsearch_for(&mut self, sub: &Stage, fields: &[String], keys: &KeySet, max: usize) -> Result<Vec<Record>, ExecError> {
         let Source::Scan(j) = sub.source else { return self.run_stage(sub) };
         let traced = match (self.lazy.get(j), self.symbols) {
             (Some(Some((Scan::Tstats(t), ScanAcc::Groups(g)))), Some(_)) if !t.by.is_empty() && !g.overflow => {
@@ -197,7 +210,6 @@ impl<'a> Runner<'a> {
         let Some(Some((scan, ScanAcc::Groups(g)))) = self.lazy.get_mut(j).map(Option::take) else {
             return self.run_stage(sub);
         };
-        let keys = crate::semijoin::KeySet::new(fields, outer);
         let lead = sub.ops.iter().take_while(|op| op.is_row_wise()).count();
         let cap = (max > 0 && lead == sub.ops.len()).then_some((fields, max));
         let mut rows = Vec::new();

@@ -105,23 +105,15 @@ pub(crate) fn finish_stored(job: ChunkJob, budget: usize) -> StoredOutput {
     StoredOutput { name, rows, error, finish_time }
 }
 
-impl QueryOutput {
-    /// The output with its rows in a store that keeps about `budget` bytes in memory.
-    pub(crate) fn stored(self, budget: usize) -> StoredOutput {
-        let QueryOutput { name, result, finish_time, .. } = self;
-        let mut rows = RowStore::new(budget);
-        let error = match result {
-            Ok(all) => {
-                all.into_iter().for_each(|r| rows.put(r));
-                None
-            }
-            Err(e) => Some(e),
+impl StoredOutput {
+    pub fn new(name: String, result: Result<RowStore, ExecError>, finish_time: std::time::Duration) -> StoredOutput {
+        let (rows, error) = match result {
+            Ok(rows) => (rows, None),
+            Err(e) => (RowStore::new(0), Some(e)),
         };
         StoredOutput { name, rows, error, finish_time }
     }
-}
 
-impl StoredOutput {
     /// Hands the rows on as partial outputs of [`CHUNK_ROWS`] rows, then the final output
     /// (empty, or the query's error), as [`finish_in_chunks`] would have.
     pub fn replay(self, emit: &mut dyn FnMut(QueryOutput)) {

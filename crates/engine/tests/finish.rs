@@ -164,3 +164,28 @@ fn stats_and_eventstats_in_stages_give_the_whole_table_results() {
         }
     }
 }
+
+#[test]
+fn joins_streaming_their_outer_rows_give_the_plain_join() {
+    let events: Vec<Event> = (0..6000).map(process).collect();
+    // More outer rows than one chunk (4096), joined with a subsearch that has more groups,
+    // so the outer rows stream through the join (see `joinstream`).
+    let outer = "| tstats count min(_time) as firstTime from datamodel=Endpoint.Processes \
+                 by Processes.process Processes.dest Processes.process_guid | rename Processes.* as * | convert ctime(firstTime)";
+    let sub = "| tstats count as n from datamodel=Endpoint.Processes \
+               by Processes.process_guid Processes.dest Processes.user Processes.process | rename Processes.* as * | fields - process";
+    for join in ["join process_guid", "join type=outer max=0 process_guid", "join max=2 process_guid"] {
+        for tail in ["", "| eval k=n*2 | where k >= 2 OR isnull(n) | search dest!=host4"] {
+            let sub_inner = sub.trim_start_matches("| ");
+            let streamed = format!("{outer} | {join} [| {sub_inner}] {tail}");
+            // `head` with a large limit changes nothing but stops the streaming.
+            let plain = format!("{outer} | head 1000000 | {join} [| {sub_inner}] {tail}");
+            for budget in [usize::MAX, 1] {
+                let got = run(&streamed, &events, budget);
+                let want = run(&plain, &events, budget);
+                assert!(want.len() > 4096, "{streamed}: {} rows", want.len());
+                assert_eq!(format!("{got:?}"), format!("{want:?}"), "{streamed}");
+            }
+        }
+    }
+}

@@ -56,6 +56,11 @@ impl JoinOp {
         self.keep_unmatched
     }
 
+    /// Matches used per row (0: all).
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     pub fn apply(&self, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec<Record>, ExecError> {
         // The subsearch may have run already, to filter the scan (see `semijoin`); what it
         // wrote to disk comes back only where some row here has the same key.
@@ -67,33 +72,54 @@ impl JoinOp {
             Some(store) => store.into_rows_where(|_| true)?,
             None => env.run_join_subsearch(&self.sub, &self.fields, &rows, self.max)?,
         };
-        let key = |r: &Record| row_key(&self.fields, r);
-        let mut index: HashMap<Vec<String>, Vec<&Record>> = HashMap::new();
-        for r in &sub_rows {
-            if let Some(k) = key(r) {
-                index.entry(k).or_default().push(r);
+        let index = self.index(sub_rows);
+        // Count the result first: `max=0` over few distinct keys multiplies rows.
+        let total = rows.iter().fold(0usize, |t, row| t.saturating_add(self.rows_for(&index, row_key(&self.fields, row).as_ref())));
+        self.check_total(total)?;
+        Ok(self.join_rows(&index, rows))
+    }
+
+    /// The subsearch's rows by join key.
+    pub(crate) fn index(&self, sub_rows: Vec<Record>) -> JoinIndex {
+        let mut by_key: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
+        for (i, r) in sub_rows.iter().enumerate() {
+            if let Some(k) = row_key(&self.fields, r) {
+                by_key.entry(k).or_default().push(i);
             }
         }
-        // Count the result first: `max=0` over few distinct keys multiplies rows.
-        let per_row = |n: usize| if self.max == 0 { n } else { self.max.min(n) };
-        let total = rows.iter().fold(0usize, |t, row| {
-            let n = key(row).and_then(|k| index.get(&k)).map_or(usize::from(self.keep_unmatched), |s| per_row(s.len()));
-            t.saturating_add(n)
-        });
+        JoinIndex { rows: sub_rows, by_key }
+    }
+
+    /// How many result rows an outer row with this key (`None`: it lacks a join field) makes.
+    pub(crate) fn rows_for(&self, index: &JoinIndex, key: Option<&Vec<String>>) -> usize {
+        match key.and_then(|k| index.by_key.get(k)) {
+            Some(subs) if self.max == 0 => subs.len(),
+            Some(subs) => self.max.min(subs.len()),
+            None => usize::from(self.keep_unmatched),
+        }
+    }
+
+    /// Fails when a join would make more rows than [`MAX_JOIN_ROWS`].
+    pub(crate) fn check_total(&self, total: usize) -> Result<(), ExecError> {
         if total > MAX_JOIN_ROWS {
             return Err(ExecError(format!(
                 "join: {total} result rows is over the limit of {MAX_JOIN_ROWS}; join on more fields or set max=N"
             )));
         }
-        let mut out = Vec::with_capacity(total);
+        Ok(())
+    }
+
+    /// Joins `rows` (in order) with the indexed subsearch rows.
+    pub(crate) fn join_rows(&self, index: &JoinIndex, rows: Vec<Record>) -> Vec<Record> {
+        let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let matches = key(&row).and_then(|k| index.get(&k));
-            match matches {
+            let key = row_key(&self.fields, &row);
+            match key.as_ref().and_then(|k| index.by_key.get(k)) {
                 Some(subs) => {
                     let n = if self.max == 0 { subs.len() } else { self.max.min(subs.len()) };
-                    for sub in &subs[..n] {
+                    for &i in &subs[..n] {
                         let mut merged = row.clone();
-                        for (name, v) in sub.iter() {
+                        for (name, v) in index.rows[i].iter() {
                             if self.overwrite || merged.get(name).is_none() {
                                 merged.set(name.to_string(), v.clone());
                             }
@@ -105,8 +131,14 @@ impl JoinOp {
                 None => {}
             }
         }
-        Ok(out)
+        out
     }
+}
+
+/// A join subsearch's rows, indexed by join key.
+pub(crate) struct JoinIndex {
+    rows: Vec<Record>,
+    by_key: HashMap<Vec<String>, Vec<usize>>,
 }
 
 pub(crate) fn is_true(v: &str) -> bool {

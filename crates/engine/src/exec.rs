@@ -31,8 +31,8 @@ pub struct QueryOutput {
     pub partial: bool,
 }
 
-/// How many queries past the oldest one not yet handed on may finish meanwhile.
-const FINISH_LOOKAHEAD: usize = 48;
+/// Queries with the most groups, started first.
+const HEAVY_FIRST: usize = 8;
 
 /// Planned queries and the dispatch tables that route rows and events to their scans.
 #[derive(Debug)]
@@ -457,34 +457,43 @@ impl Engine {
     }
 
     /// Runs every query's operators over its scan results, handing each output to `emit` in
-    /// query order. One worker per thread takes the next query as soon as it is free, up to
-    /// [`FINISH_LOOKAHEAD`] queries past the oldest one not yet handed on, so a heavy query
-    /// holds up the output but not the other workers. Finished rows wait for their turn in
-    /// memory up to a share of the budget and on disk past it.
+    /// query order. One worker per thread takes the next query as soon as it is free (the
+    /// heaviest first, see [`finishing_order`]), so a heavy query holds up the output but not
+    /// the other workers. Finished rows wait for their turn in memory up to a share of the
+    /// budget each and on disk past it; when the rows waiting in memory pass a quarter of the
+    /// budget, workers pause until the output catches up.
     pub fn finish_each(&self, state: ScanState, ctx: &EvalContext, emit: &mut dyn FnMut(QueryOutput)) {
         let workers = rayon::current_num_threads().max(1);
         let store_budget = self.memory_budget / 64;
+        let waiting_cap = self.memory_budget / 4;
         let symbols = &state.symbols;
-        let queue = std::sync::Mutex::new(self.queries.iter().zip(state.accs).enumerate());
-        // The index of the next output to hand on, and a wake-up for workers waiting on it.
-        let handed = (std::sync::Mutex::new(0usize), std::sync::Condvar::new());
-
+        let queue = std::sync::Mutex::new(finishing_order(self.queries.iter().zip(state.accs).collect()).into_iter());
+        // The index of the next output to hand on and the bytes of the outputs waiting in
+        // memory, with a wake-up for workers paused on them.
+        let handed = (std::sync::Mutex::new((0usize, 0usize)), std::sync::Condvar::new());
         let (send, receive) = std::sync::mpsc::channel::<(usize, StoredOutput)>();
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let send = send.clone();
                 let (queue, handed) = (&queue, &handed);
                 scope.spawn(move || loop {
-                    let Some((i, (q, accs))) = queue.lock().ok().and_then(|mut q| q.next()) else { return };
-                    if let Ok(mut next) = handed.0.lock() {
-                        while i >= *next + FINISH_LOOKAHEAD {
-                            next = match handed.1.wait(next) {
-                                Ok(n) => n,
+                    let Some((i, heavy, (q, accs))) = queue.lock().ok().and_then(|mut q| q.next()) else { return };
+                    // Neither the next output due nor a heavy query (taken out of order) is held
+                    // back: the other queries are taken in order, so whatever the output waits
+                    // for is being finished by a worker that is not paused.
+                    if let (false, Ok(mut state)) = (heavy, handed.0.lock()) {
+                        while i > state.0 && state.1 > waiting_cap {
+                            state = match handed.1.wait(state) {
+                                Ok(s) => s,
                                 Err(_) => return,
                             };
                         }
                     }
-                    if send.send((i, self.finish_one(q, accs, symbols, ctx, store_budget))).is_err() {
+                    let out = self.finish_one(q, accs, symbols, ctx, store_budget);
+                    if let Ok(mut state) = handed.0.lock() {
+                        state.1 += out.memory_bytes();
+                    }
+                    if send.send((i, out)).is_err() {
                         return;
                     }
                 });
@@ -495,10 +504,11 @@ impl Engine {
             for (i, finished) in receive {
                 waiting.insert(i, finished);
                 while let Some(stored) = waiting.remove(&next) {
+                    let bytes = stored.memory_bytes();
                     stored.replay(emit);
                     next += 1;
-                    if let Ok(mut n) = handed.0.lock() {
-                        *n = next;
+                    if let Ok(mut state) = handed.0.lock() {
+                        *state = (next, state.1.saturating_sub(bytes));
                     }
                     handed.1.notify_all();
                 }
@@ -593,6 +603,25 @@ impl Engine {
         };
         StoredOutput::new(q.name.clone(), result, started.elapsed())
     }
+}
+
+/// The order queries finish in: the [`HEAVY_FIRST`] with the most groups first (they would
+/// otherwise finish last, alone, while the other workers wait), then the rest in query order.
+/// Each comes with its index and whether it is one of the heavy ones.
+fn finishing_order<'q>(work: Vec<(&'q Query, Vec<ScanAcc>)>) -> Vec<(usize, bool, (&'q Query, Vec<ScanAcc>))> {
+    let groups = |accs: &[ScanAcc]| accs.iter().map(|a| if let ScanAcc::Groups(g) = a { g.total() } else { 0 }).sum::<usize>();
+    let mut by_size: Vec<(usize, usize)> = work.iter().enumerate().map(|(i, (_, accs))| (groups(accs), i)).collect();
+    by_size.sort_unstable_by(|a, b| b.cmp(a));
+    let heavy: Vec<usize> = by_size.iter().take(HEAVY_FIRST).filter(|(n, _)| *n > 0).map(|&(_, i)| i).collect();
+    let mut slots: Vec<Option<(&Query, Vec<ScanAcc>)>> = work.into_iter().map(Some).collect();
+    let mut order: Vec<(usize, bool, (&Query, Vec<ScanAcc>))> = Vec::with_capacity(slots.len());
+    for &i in &heavy {
+        if let Some(w) = slots[i].take() {
+            order.push((i, true, w));
+        }
+    }
+    order.extend(slots.into_iter().enumerate().filter_map(|(i, w)| w.map(|w| (i, false, w))));
+    order
 }
 
 /// How the groups of a query's only scan become rows, when the query can finish chunk by

@@ -74,6 +74,11 @@ impl RowStore {
         self.memory.len() + self.disk.as_ref().map_or(0, |d| d.rows)
     }
 
+    /// Estimated heap bytes of the rows held in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.bytes
+    }
+
     pub fn is_spilled(&self) -> bool {
         self.disk.is_some()
     }

@@ -71,44 +71,47 @@ impl SpillFile {
     }
 }
 
-/// Most runs merged at once: each open run holds a read buffer, and a table spilled a
-/// thousand times (8 GB of events) held a thousand of them in every merge.
-pub(crate) const FAN_IN: usize = 32;
+/// Memory for the read buffers of one merge (each run gets a share, 4 to 64 KiB).
+const READ_BUFFERS: usize = 4 << 20;
 
-/// Merges runs [`FAN_IN`] at a time into longer runs (in a new temporary file) until at most
-/// `FAN_IN` are left. Neighbouring runs merge in order, so states still combine earliest run
-/// first, as one merge of them all would.
+/// Most runs merged at once. A table spilled a thousand times (8 GB of events) held a 64 KiB
+/// buffer per run in every merge before buffers shared [`READ_BUFFERS`]; past this many runs
+/// even 4 KiB each adds up, and runs are first merged into longer ones.
+pub(crate) const FAN_IN: usize = 1024;
+
+/// Merges the oldest runs into one (at most [`FAN_IN`] at a time, in a new temporary file)
+/// until at most `FAN_IN` are left, rewriting no more than that takes. Neighbouring runs
+/// merge in order, so states still combine earliest run first, as one merge of all would.
 pub(crate) fn compact(mut runs: Vec<Run>, aggs: &[AggSpec]) -> std::io::Result<Vec<Run>> {
+    if runs.len() <= FAN_IN {
+        return Ok(runs);
+    }
     while runs.len() > FAN_IN {
+        // A new file each time: the runs read may include one written in this file before,
+        // and a file is locked while a run is written to it.
         let file = SpillFile::new()?;
-        let mut next = Vec::with_capacity(runs.len().div_ceil(FAN_IN));
-        for chunk in runs.chunks(FAN_IN) {
-            if let [only] = chunk {
-                next.push(only.clone());
-                continue;
-            }
-            next.push(file.write_run_with(|put| {
-                let mut failed = None;
-                merge(chunk, Vec::new(), aggs, |key, states| {
-                    if failed.is_none() {
-                        failed = put(&key, &states).err();
-                    }
-                })?;
-                failed.map_or(Ok(()), Err)
-            })?);
-        }
-        runs = next;
+        let take = (runs.len() - FAN_IN + 1).min(FAN_IN);
+        let merged = file.write_run_with(|put| {
+            let mut failed = None;
+            merge(&runs[..take], Vec::new(), aggs, |key, states| {
+                if failed.is_none() {
+                    failed = put(&key, &states).err();
+                }
+            })?;
+            failed.map_or(Ok(()), Err)
+        })?;
+        runs.splice(..take, [merged]);
     }
     Ok(runs)
 }
 
 impl Run {
-    fn reader(&self) -> std::io::Result<RunReader> {
+    fn reader(&self, buffer: usize) -> std::io::Result<RunReader> {
         let guard = self.file.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
         // An independent handle, so runs of one file are read side by side.
         let mut f = guard.reopen()?;
         f.seek(SeekFrom::Start(self.offset))?;
-        Ok(RunReader { input: BufReader::with_capacity(1 << 16, f).take(self.len), buf: Vec::new() })
+        Ok(RunReader { input: BufReader::with_capacity(buffer, f).take(self.len), buf: Vec::new() })
     }
 }
 
@@ -178,7 +181,9 @@ pub(crate) fn merge(
     aggs: &[AggSpec],
     mut f: impl FnMut(Vec<String>, Vec<AggState>),
 ) -> std::io::Result<()> {
-    let mut readers = runs.iter().map(Run::reader).collect::<std::io::Result<Vec<_>>>()?;
+    // The read buffers of one merge share a fixed amount of memory, whatever the run count.
+    let buffer = (READ_BUFFERS / runs.len().max(1)).clamp(4 << 10, 64 << 10);
+    let mut readers = runs.iter().map(|r| r.reader(buffer)).collect::<std::io::Result<Vec<_>>>()?;
     let mut memory = memory.into_iter();
     let mut heap = BinaryHeap::new();
     let mut next = |rank: usize, readers: &mut Vec<RunReader>| -> std::io::Result<Option<Head>> {
@@ -390,8 +395,8 @@ mod tests {
     fn compacted_runs_merge_like_the_runs_they_replace() {
         let file = SpillFile::new().expect("temp file");
         let aggs = [spec(AggFunc::Count), spec(AggFunc::List)];
-        // 100 runs: key k{i % 7} in run i, so every key is in many runs, in run order.
-        let runs: Vec<Run> = (0..100)
+        // More runs than one merge takes: key k{i % 7} in run i, so every key is in many runs.
+        let runs: Vec<Run> = (0..2 * FAN_IN + 100)
             .map(|i| {
                 let mut count = AggState::new(AggFunc::Count);
                 count.add_row();
@@ -411,7 +416,7 @@ mod tests {
             out
         };
         let compacted = compact(runs.clone(), &aggs).expect("compact");
-        assert!(compacted.len() <= FAN_IN && compacted.len() < runs.len(), "{}", compacted.len());
+        assert_eq!(compacted.len(), FAN_IN);
         assert_eq!(collect(&compacted), collect(&runs));
         assert_eq!(collect(&runs).len(), 7);
     }

@@ -106,6 +106,11 @@ pub(crate) fn finish_stored(job: ChunkJob, budget: usize) -> StoredOutput {
 }
 
 impl StoredOutput {
+    /// Estimated heap bytes of the rows it holds in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.rows.memory_bytes()
+    }
+
     pub fn new(name: String, result: Result<RowStore, ExecError>, finish_time: std::time::Duration) -> StoredOutput {
         let (rows, error) = match result {
             Ok(rows) => (rows, None),

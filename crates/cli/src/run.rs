@@ -142,13 +142,7 @@ pub fn finish(engine: &Engine, state: ScanState, ctx: &EvalContext, mut delivery
         match (open, outputs.last_mut(), counts.last_mut()) {
             (true, Some(last), Some(count)) => {
                 *count += n;
-                match (&mut last.result, o.result) {
-                    (Ok(rows), Ok(more)) => rows.extend(more),
-                    (_, Err(e)) => last.result = Err(e),
-                    (Err(_), Ok(_)) => {}
-                }
-                last.finish_time = o.finish_time;
-                last.partial = o.partial;
+                last.absorb(o);
             }
             _ => {
                 counts.push(n);

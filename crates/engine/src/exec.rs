@@ -31,6 +31,19 @@ pub struct QueryOutput {
     pub partial: bool,
 }
 
+impl QueryOutput {
+    /// Adds the next output of the same query (a further chunk of its rows, or its error).
+    pub fn absorb(&mut self, next: QueryOutput) {
+        match (&mut self.result, next.result) {
+            (Ok(rows), Ok(more)) => rows.extend(more),
+            (_, Err(e)) => self.result = Err(e),
+            (Err(_), Ok(_)) => {}
+        }
+        self.finish_time = next.finish_time;
+        self.partial = next.partial;
+    }
+}
+
 /// Queries with the most groups, started first.
 const HEAVY_FIRST: usize = 8;
 
@@ -440,15 +453,7 @@ impl Engine {
         self.finish_each(state, ctx, &mut |o| {
             // Chunks of one query become one output.
             match out.last_mut() {
-                Some(last) if open => {
-                    match (&mut last.result, o.result) {
-                        (Ok(rows), Ok(more)) => rows.extend(more),
-                        (_, Err(e)) => last.result = Err(e),
-                        (Err(_), Ok(_)) => {}
-                    }
-                    last.finish_time = o.finish_time;
-                    last.partial = o.partial;
-                }
+                Some(last) if open => last.absorb(o),
                 _ => out.push(o),
             }
             open = out.last().is_some_and(|l| l.partial);
@@ -595,11 +600,7 @@ impl Engine {
                 Some(at) => crate::joinstream::run(&mut runner, &q.root, at, store_budget),
                 None => Ok(None),
             };
-            match streamed {
-                Ok(Some(rows)) => Ok(rows),
-                Ok(None) => runner.run_stage(&q.root).map(|rows| RowStore::with_rows(rows, store_budget)),
-                Err(e) => Err(e),
-            }
+            streamed.transpose().unwrap_or_else(|| runner.run_stage(&q.root).map(|rows| RowStore::with_rows(rows, store_budget)))
         };
         StoredOutput::new(q.name.clone(), result, started.elapsed())
     }

@@ -64,11 +64,6 @@ impl RowStore {
         store
     }
 
-    /// Rows already built, kept in memory.
-    pub fn from_rows(rows: Vec<Record>) -> RowStore {
-        RowStore { memory: rows, bytes: 0, budget: usize::MAX, disk: None, in_memory_only: true }
-    }
-
     #[cfg(test)]
     fn len(&self) -> usize {
         self.memory.len() + self.disk.as_ref().map_or(0, |d| d.rows)

@@ -105,9 +105,7 @@ impl<'a> Runner<'a> {
             Some((fields, max)) => rows
                 .into_iter()
                 .filter(|r| {
-                    let Some(key) = fields.iter().map(|f| r.get(f).map(|v| v.to_string())).collect::<Option<Vec<String>>>() else {
-                        return false;
-                    };
+                    let Some(key) = crate::semijoin::row_key(fields, r) else { return false };
                     let n = seen.entry(key).or_insert(0);
                     *n += 1;
                     *n <= max
@@ -158,7 +156,7 @@ impl<'a> Runner<'a> {
         }
         let rows = self.run_stage(stage)?;
         let keys = KeySet::new(fields, &rows);
-        Ok((RowStore::from_rows(rows), keys))
+        Ok((RowStore::with_rows(rows, self.row_budget), keys))
     }
 
     /// The rows of scan `i`'s groups through the row-by-row `ops`, a chunk at a time, kept in

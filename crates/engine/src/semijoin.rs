@@ -102,7 +102,11 @@ fn columns(trace: &Record, by_len: usize, fields: &[String]) -> Option<Vec<usize
 
 /// Join keys (texts, as the join compares them), with how many rows had each.
 #[derive(Default)]
-pub(crate) struct KeySet(hashbrown::HashMap<Vec<String>, usize>, usize);
+pub(crate) struct KeySet {
+    counts: hashbrown::HashMap<Vec<String>, usize>,
+    /// Rows that lacked a join field.
+    keyless: usize,
+}
 
 /// A borrowed key, hashed like the owned `Vec<String>` it is compared with.
 #[derive(Hash)]
@@ -125,24 +129,24 @@ impl KeySet {
     /// Adds the key of `row` on `fields`, if it has one.
     pub fn insert(&mut self, fields: &[String], row: &Record) {
         match row_key(fields, row) {
-            Some(k) => *self.0.entry(k).or_insert(0) += 1,
-            None => self.1 += 1,
+            Some(k) => *self.counts.entry(k).or_insert(0) += 1,
+            None => self.keyless += 1,
         }
     }
 
     /// Whether `row` has a key on `fields` and it is in the set.
     pub fn has_row(&self, fields: &[String], row: &Record) -> bool {
-        row_key(fields, row).is_some_and(|k| self.0.contains_key(&k))
+        row_key(fields, row).is_some_and(|k| self.counts.contains_key(&k))
     }
 
     /// Rows that lacked a join field.
     pub fn keyless(&self) -> usize {
-        self.1
+        self.keyless
     }
 
     /// Each key with the number of rows that had it.
     pub fn counts(&self) -> impl Iterator<Item = (&Vec<String>, usize)> {
-        self.0.iter().map(|(k, &n)| (k, n))
+        self.counts.iter().map(|(k, &n)| (k, n))
     }
 
     /// Whether a group whose by-field texts are `key` can match (`columns` pick the join fields).
@@ -150,12 +154,12 @@ impl KeySet {
         let mut parts = [""; 8];
         if columns.len() > parts.len() {
             let owned: Vec<&str> = columns.iter().filter_map(|&c| key.get(c).copied()).collect();
-            return self.0.contains_key(&Parts(&owned));
+            return self.counts.contains_key(&Parts(&owned));
         }
         for (slot, &c) in parts.iter_mut().zip(columns) {
             *slot = key.get(c).copied().unwrap_or("");
         }
-        self.0.contains_key(&Parts(&parts[..columns.len()]))
+        self.counts.contains_key(&Parts(&parts[..columns.len()]))
     }
 }
 

@@ -28,11 +28,13 @@ pub mod json;
 mod json_fast;
 mod lines;
 mod report;
+mod split;
 pub mod timefmt;
 pub mod xml;
 mod xml_fast;
 
 pub use report::{ReadReport, Skipped, MAX_EXAMPLES};
+pub use split::{number_pieces, read_piece, split_file, Piece, PieceRead};
 
 use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};

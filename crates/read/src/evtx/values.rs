@@ -1,11 +1,11 @@
 //! Text of BinXML substitution values and literals, exactly as the `evtx` crate (0.15.1)
 //! renders them to XML: the formatting below is ported from its `binxml/value_render.rs`,
 //! `utils/windows.rs` and the `utf16-simd` crate's scalar XML escaper (all MIT/Apache-2.0), so
-//! that [`crate::evtx_binxml`] writes byte-identical XML without the crate's private renderer.
+//! that [`crate::evtx::binxml`] writes byte-identical XML without the crate's private renderer.
 //!
 //! Every writer returns `None` for what it does not render identically (floats, non-ASCII ANSI
 //! strings, arrays, unknown types, sizes that do not fit the type): the record then goes
-//! through the crate (see [`crate::evtx_binxml`]).
+//! through the crate (see [`crate::evtx::binxml`]).
 
 /// Substitution value types (MS-EVEN6 2.2.4.1) this module knows.
 pub(crate) mod ty {

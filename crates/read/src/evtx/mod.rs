@@ -1,6 +1,6 @@
 //! Binary EVTX files. The `evtx` crate reads the file header and chunks and iterates (and
 //! validates) the records; each record is then read from its BinXML by
-//! [`crate::evtx_binxml`], which writes the XML the crate would render and extracts its fields
+//! [`crate::evtx::binxml`], which writes the XML the crate would render and extracts its fields
 //! in one pass, or, for the shapes that reader leaves alone, rendered to XML by the crate and
 //! extracted by [`crate::xml::parse_event_xml`]. Either way EVTX and XML exports give identical
 //! fields (`tests/evtx_direct.rs` checks every real record of both paths against render + the
@@ -17,11 +17,17 @@ use std::io::{Cursor, Read, Seek};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+pub(crate) mod binxml;
+pub(crate) mod extract;
+pub(crate) mod program;
+pub(crate) mod values;
+
 use evtx::err::EvtxError;
 use evtx::{EvtxChunkData, EvtxChunkHeader, EvtxParser, ParserSettings};
 
-use crate::evtx_binxml::BinXml;
-use crate::{at_offset, xml, xml_fast, Ctx};
+use crate::evtx::binxml::BinXml;
+use crate::xml::fast as xml_fast;
+use crate::{at_offset, xml, Ctx};
 
 /// Reads an EVTX file from disk chunk by chunk (the file is not loaded whole).
 pub(crate) fn read_evtx_file(file: std::fs::File, name: &Arc<str>, ctx: &mut Ctx) {
@@ -308,7 +314,7 @@ pub fn read_evtx_reference(path: &std::path::Path, opts: &crate::ReadOptions, si
     read_evtx_path(path, opts, sink, |ctx| ctx.evtx_reference = true).0
 }
 
-/// Reads an EVTX file through the BinXML reader ([`crate::evtx_binxml`], falling back per
+/// Reads an EVTX file through the BinXML reader ([`crate::evtx::binxml`], falling back per
 /// record to render + parse) and returns its report with the number of records the BinXML
 /// reader took. For the differential test (`tests/evtx_direct.rs`); [`crate::read_file`] takes
 /// this path unless `VIGIL_EVTX_BINXML=0`.

@@ -1,0 +1,384 @@
+//! `vigil serve` end to end: the real binary, a real HTTP client (curl), SIGKILL during a
+//! steady send, and the store read back through the readers.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn have_curl() -> bool {
+    Command::new("curl")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A running server and the port it listens on.
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+fn start(data: &Path, extra: &[&str], round: usize) -> Server {
+    let log = data.with_extension(format!("stderr{round}"));
+    let err = std::fs::File::create(&log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("start vigil serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(rest) = text.split("listening on http://127.0.0.1:").nth(1) {
+            let port = rest.lines().next().unwrap().trim().parse().unwrap();
+            return Server { child, port, log };
+        }
+        assert!(Instant::now() < deadline, "server did not start:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// POSTs `body` with curl; returns (HTTP status, body), or None when the request failed.
+fn post(port: u16, path: &str, token: &str, headers: &[&str], body: &str) -> Option<(u16, String)> {
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-s",
+        "--max-time",
+        "10",
+        "-w",
+        "\n%{http_code}",
+        "-H",
+        &format!("Authorization: Splunk {token}"),
+    ]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    cmd.args([
+        "--data-binary",
+        body,
+        &format!("http://127.0.0.1:{port}{path}"),
+    ]);
+    let out = cmd.output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n')?;
+    Some((
+        code.trim().parse().ok().filter(|c| *c != 0)?,
+        body.to_string(),
+    ))
+}
+
+/// `test_id` of every event in the store, read through the readers, with how often each is there.
+fn stored_ids(data: &Path) -> HashMap<u64, usize> {
+    let root = vigil_serve::store_dir(data);
+    let mut ids = HashMap::new();
+    for seg in vigil_serve::store::segments(&root, vigil_time::Window::ALL).unwrap() {
+        let log_lines = std::fs::read_to_string(&seg).unwrap().lines().count();
+        let meta_lines = std::fs::read_to_string(seg.with_file_name("events.meta"))
+            .unwrap()
+            .lines()
+            .count();
+        assert_eq!(
+            log_lines,
+            meta_lines,
+            "{}: text and metadata lines differ",
+            seg.display()
+        );
+        let report = vigil_read::read_file(&seg, &vigil_read::ReadOptions::default(), &mut |ev| {
+            let id: u64 = ev.get("test_id").expect("test_id").parse().unwrap();
+            *ids.entry(id).or_insert(0) += 1;
+        });
+        assert_eq!(
+            report.skipped_total(),
+            0,
+            "{}: unreadable records",
+            seg.display()
+        );
+    }
+    ids
+}
+
+#[test]
+fn acknowledged_events_survive_sigkill_exactly_once() {
+    if !have_curl() {
+        eprintln!("skipped: curl not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = Arc::new(AtomicU16::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let first = start(&data, &[], 0);
+    port.store(first.port, Ordering::SeqCst);
+    let token = std::fs::read_to_string(data.join("hec_token"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    // The sender: batches of 20 events with unique ids, never resent; an id counts as
+    // acknowledged only when the server answered success.
+    let sender = {
+        let (port, stop, acked, token) = (port.clone(), stop.clone(), acked.clone(), token.clone());
+        std::thread::spawn(move || {
+            let mut next = 0u64;
+            let mut failed = 0u32;
+            while !stop.load(Ordering::SeqCst) && next < 200_000 {
+                let p = port.load(Ordering::SeqCst);
+                if p == 0 {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                let ids: Vec<u64> = (next..next + 20).collect();
+                next += 20;
+                let body: String = ids
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            r#"{{"time":{}.25,"event":{{"test_id":"{i}","msg":"steady send"}}}}"#,
+                            1_700_000_000 + i * 7
+                        )
+                    })
+                    .collect();
+                match post(p, "/services/collector/event", &token, &[], &body) {
+                    Some((200, b)) if b.contains(r#""code":0"#) => {
+                        acked.lock().unwrap().extend(ids)
+                    }
+                    _ => failed += 1,
+                }
+            }
+            failed
+        })
+    };
+
+    let mut server = first;
+    let kills = 5;
+    for round in 1..=kills {
+        // Let some requests through, then kill in the middle of the send.
+        let target = acked.lock().unwrap().len() + 200;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while acked.lock().unwrap().len() < target && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(7 * round as u64));
+        port.store(0, Ordering::SeqCst);
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        server = start(&data, &[], round);
+        port.store(server.port, Ordering::SeqCst);
+    }
+    stop.store(true, Ordering::SeqCst);
+    let failed = sender.join().unwrap();
+    // SIGTERM: a clean stop, exit 0.
+    let term = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = server.child.wait().unwrap();
+    assert!(
+        status.success(),
+        "SIGTERM exit: {status:?}\n{}",
+        std::fs::read_to_string(&server.log).unwrap()
+    );
+
+    // Opening repairs torn tails: start once more (and stop) before reading.
+    let mut last = start(&data, &[], kills + 1);
+    let log = std::fs::read_to_string(&last.log).unwrap();
+    last.child.kill().unwrap();
+    last.child.wait().unwrap();
+
+    let acked = acked.lock().unwrap().clone();
+    let stored = stored_ids(&data);
+    assert!(
+        acked.len() >= 1000,
+        "too few acknowledged events to mean anything: {}",
+        acked.len()
+    );
+    let missing: Vec<u64> = acked
+        .iter()
+        .copied()
+        .filter(|i| !stored.contains_key(i))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged event(s) lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    let twice: Vec<(&u64, &usize)> = stored.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "events stored more than once: {twice:?}");
+    let acked_set: HashSet<u64> = acked.iter().copied().collect();
+    eprintln!(
+        "{} acknowledged, {} stored ({} stored but never acknowledged: in flight at a kill), {failed} request(s) failed; {}",
+        acked_set.len(),
+        stored.len(),
+        stored.len() - acked_set.len(),
+        log.lines().find(|l| l.contains("store")).unwrap_or("")
+    );
+}
+
+#[test]
+fn hec_protocol_over_http_acks_errors_and_raw() {
+    if !have_curl() {
+        eprintln!("skipped: curl not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(
+        &config,
+        "[[tokens]]\ntoken = \"acktoken\"\nindexes = [\"main\", \"win\"]\nack = true\nsourcetype = \"XmlWinEventLog\"\n\n[[tokens]]\ntoken = \"plain\"\n\n[limits]\nmax_event_bytes = 5000\n",
+    )
+    .unwrap();
+    let mut s = start(&data, &["--config", config.to_str().unwrap()], 0);
+    let ev = "/services/collector/event";
+    let chan = "X-Splunk-Request-Channel: 0aa1b2c3-0000-4000-8000-000000000001";
+    // Ack enabled: a channel is required; the answer carries an ackId that becomes true.
+    assert_eq!(
+        post(s.port, ev, "acktoken", &[], r#"{"event":"a"}"#).unwrap(),
+        (
+            400,
+            r#"{"text":"Data channel is missing","code":10}"#.into()
+        )
+    );
+    let (code, body) = post(
+        s.port,
+        ev,
+        "acktoken",
+        &[chan],
+        r#"{"event":"a","index":"win"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        (code, body.as_str()),
+        (200, r#"{"text":"Success","code":0,"ackId":0}"#)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, body) = post(
+            s.port,
+            "/services/collector/ack",
+            "acktoken",
+            &[chan],
+            r#"{"acks":[0]}"#,
+        )
+        .unwrap();
+        assert_eq!(code, 200, "{body}");
+        if body == r#"{"acks":{"0":true}}"# {
+            break;
+        }
+        assert_eq!(body, r#"{"acks":{"0":false}}"#);
+        assert!(Instant::now() < deadline, "ack 0 never became true");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        post(
+            s.port,
+            "/services/collector/ack",
+            "plain",
+            &[chan],
+            r#"{"acks":[0]}"#
+        )
+        .unwrap()
+        .0,
+        400
+    );
+    // Errors, with the number of the bad event.
+    assert_eq!(
+        post(
+            s.port,
+            ev,
+            "acktoken",
+            &[chan],
+            r#"{"event":"a","index":"other"}"#
+        )
+        .unwrap()
+        .1,
+        r#"{"text":"Incorrect index","code":7,"invalid-event-number":0}"#
+    );
+    assert_eq!(
+        post(
+            s.port,
+            ev,
+            "plain",
+            &[],
+            r#"{"event":"a"} {"event":"b"} {"event""#
+        )
+        .unwrap()
+        .1,
+        r#"{"text":"Invalid data format","code":6,"invalid-event-number":2}"#
+    );
+    assert_eq!(
+        post(s.port, ev, "nope", &[], r#"{"event":"a"}"#).unwrap(),
+        (403, r#"{"text":"Invalid token","code":4}"#.into())
+    );
+    assert_eq!(
+        post(s.port, ev, "plain", &[], " ").unwrap(),
+        (400, r#"{"text":"No data","code":5}"#.into())
+    );
+    let big = format!(r#"{{"event":"{}"}}"#, "x".repeat(6000));
+    assert_eq!(post(s.port, ev, "plain", &[], &big).unwrap().0, 400);
+    // /raw: line-broken, metadata from the query string; the seed's Sysmon sample.
+    let sample =
+        std::fs::read_to_string(common::repo().join("samples/sysmon_msiexec.xml")).unwrap();
+    let raw = "/services/collector/raw?sourcetype=XmlWinEventLog&host=ws1";
+    assert_eq!(
+        post(s.port, raw, "plain", &[], &sample).unwrap(),
+        (200, r#"{"text":"Success","code":0}"#.into())
+    );
+    let health = Command::new("curl")
+        .args([
+            "-s",
+            &format!("http://127.0.0.1:{}/services/collector/health", s.port),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&health.stdout),
+        r#"{"text":"HEC is healthy","code":17}"#
+    );
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+
+    // The raw events are in the store, readable like the sample file, with their metadata.
+    let root = vigil_serve::store_dir(&data);
+    let mut from_store = 0;
+    for seg in vigil_serve::store::segments(&root, vigil_time::Window::ALL).unwrap() {
+        vigil_read::read_file(&seg, &vigil_read::ReadOptions::default(), &mut |ev| {
+            from_store +=
+                usize::from(ev.sourcetype == "XmlWinEventLog" && ev.get("EventCode").is_some())
+        });
+    }
+    let mut from_file = 0;
+    vigil_read::read_file(
+        &common::repo().join("samples/sysmon_msiexec.xml"),
+        &vigil_read::ReadOptions::default(),
+        &mut |_| from_file += 1,
+    );
+    assert_eq!(from_store, from_file);
+    let metas: String = vigil_serve::store::segments(&root, vigil_time::Window::ALL)
+        .unwrap()
+        .iter()
+        .map(|s| std::fs::read_to_string(s.with_file_name("events.meta")).unwrap())
+        .collect();
+    assert_eq!(
+        metas.matches(r#""host":"ws1""#).count(),
+        from_file,
+        "{metas}"
+    );
+    assert!(
+        metas.contains(r#""index":"win""#) && metas.contains("\"_indextime\":"),
+        "{metas}"
+    );
+}

@@ -16,6 +16,10 @@
 //! default_index = "main"
 //! sourcetype = "XmlWinEventLog"      # when the sender gives none
 //! ack = true                         # indexer acknowledgement (channel required)
+//!
+//! [scheduler]                        # detections beyond their deployment's `disabled`
+//! enable = ["Windows MSIExec Remote Download"]
+//! disable = []
 //! ```
 
 use serde::Deserialize;
@@ -35,6 +39,8 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    #[serde(default)]
+    pub scheduler: crate::schedule::Selection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,6 +90,7 @@ impl Default for Config {
             data_dir: None,
             limits: Limits::default(),
             tokens: Vec::new(),
+            scheduler: Default::default(),
         }
     }
 }

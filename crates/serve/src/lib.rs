@@ -6,36 +6,40 @@
 //!   --> commit (group commit: one fsync per round)             commit.rs
 //!   --> store (hour segments, read by the same readers)        store.rs
 //!   --> answer success / ackId true
+//! schedule (cron ticks of the enabled detections, over the store) schedule.rs
+//!   --> notables and risk events in the risk index; runs.jsonl
 //! ```
-//!
-//! The scheduler (detections at their cron ticks over the store, through the scan driver) is
-//! the next slice; this one ingests and keeps events.
 
+pub mod admin;
 pub mod commit;
 pub mod config;
 pub mod ingest;
+pub mod schedule;
 pub mod store;
+
+pub use store::store_dir;
 
 use config::{Config, TokenConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// What `vigil serve` was asked to run.
 pub struct Options {
     pub config: Config,
-    /// Where the store, the generated token and (later) run records live.
+    /// Where the store, the generated token, the risk index and run records live.
     pub data_dir: PathBuf,
-}
-
-/// The store directory under a data directory (for `--store`-style readers too).
-pub fn store_dir(data_dir: &std::path::Path) -> PathBuf {
-    data_dir.join("store")
+    /// Detections, macros, lookups (built-in plus `--content` layers).
+    pub content: vigil_content::ContentSet,
+    /// Detections enabled or disabled beyond their deployment (config and `--enable`).
+    pub selection: schedule::Selection,
+    /// Test clock: the server's time starts here (and `POST /vigil/clock` moves it).
+    pub now: Option<i64>,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C; in-flight requests finish and are stored first.
 pub fn run(opts: Options) -> Result<(), String> {
-    let Options { config, data_dir } = opts;
+    let Options { config, data_dir, content, selection, now } = opts;
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let tokens = tokens(&config, &data_dir)?;
     let store_path = store_dir(&data_dir);
@@ -58,28 +62,42 @@ pub fn run(opts: Options) -> Result<(), String> {
     );
     let committer = commit::Committer::start(store, config.limits.max_queued_events)
         .map_err(|e| format!("cannot start the commit thread: {e}"))?;
-    let clock: Arc<dyn Fn() -> i64 + Send + Sync> = Arc::new(vigil_time::now_micros);
-    let hec = Arc::new(ingest::Hec::new(
-        tokens,
-        committer,
-        config.limits.clone(),
-        clock,
-    ));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(serve_http(config.listen, hec))
+    let clock = Arc::new(admin::Clock::new(now));
+    let c = clock.clone();
+    let hec = Arc::new(ingest::Hec::new(tokens, committer, config.limits.clone(), Arc::new(move || c.now())));
+    let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
+    let driver = vigil_scan::Driver::new(None)?;
+    let scheduler = schedule::Scheduler::new(content, normalizer, driver, &selection, &data_dir, clock.now())?;
+    let scheduled = scheduler.describe();
+    eprintln!("vigil serve: {} schedule(s){}", scheduled.len(), scheduled.iter().map(|s| format!("\n  {s}")).collect::<String>());
+    let scheduler = Arc::new(Mutex::new(scheduler));
+    spawn_ticker(scheduler.clone(), clock.clone())?;
+    let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
+    let app = ingest::router(hec).merge(admin::router(admin));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(serve_http(config.listen, app))
 }
 
-async fn serve_http(addr: SocketAddr, hec: Arc<ingest::Hec>) -> Result<(), String> {
+/// Checks the clock every second and runs the ticks it passed.
+fn spawn_ticker(scheduler: Arc<Mutex<schedule::Scheduler>>, clock: Arc<admin::Clock>) -> Result<(), String> {
+    let run = move || loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let Ok(mut s) = scheduler.lock() else { return };
+        for r in s.run_due(clock.now()) {
+            eprintln!("vigil serve: run {}", serde_json::to_string(&r).unwrap_or_default());
+        }
+    };
+    std::thread::Builder::new().name("vigil-scheduler".into()).spawn(run).map(|_| ()).map_err(|e| format!("cannot start the scheduler: {e}"))
+}
+
+async fn serve_http(addr: SocketAddr, app: axum::Router) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // Tests and scripts wait for this line (the port is real even with :0).
     eprintln!("vigil serve: listening on http://{local}");
-    axum::serve(listener, ingest::router(hec))
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| format!("server: {e}"))?;

@@ -172,6 +172,11 @@ fn push_line(out: &mut Vec<u8>, text: &str) {
     out.push(b'\n');
 }
 
+/// The store directory under a data directory.
+pub fn store_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("store")
+}
+
 /// `2026-11-20T10` for the hour starting at `hour`.
 fn partition_name(hour: Micros) -> String {
     vigil_time::format_time(hour, "%Y-%m-%dT%H", &vigil_time::Tz::utc())

@@ -12,18 +12,16 @@
 //! Cron ticks and snaps (`@d`, `@w1`) are evaluated in `--tz` (default UTC).
 
 use crate::output::{self, ResultSet};
-use crate::window::{iso, parse_now, parse_time, Group, Missed, Runs, Scheduled, ScheduledState};
+use crate::window::{finish_runs, iso, parse_now, parse_time, schedule_runs, Group, Hit, Missed, RunsError, Scheduled, ScheduledState};
 use crate::{exit, ContentArgs, RunArgs};
 use clap::Args;
-use rayon::prelude::*;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
 use vigil_content::Detection;
-use vigil_engine::{Engine, EvalContext, Planner, Query};
+use vigil_engine::{Engine, Planner, Query};
 use vigil_model::{Micros, Record};
 use vigil_normalize::Normalizer;
-use vigil_time::{Schedule, Window};
 
 /// Upper bound on scheduled runs (all schedules together) in one backtest: each run keeps a
 /// scan state in memory. A week of hourly runs is 168; every minute for a year is 525,600.
@@ -73,14 +71,6 @@ struct Chosen<'a> {
     earliest: String,
     latest: String,
     explicit: bool,
-}
-
-/// One run's results for one detection.
-struct Hit {
-    run_time: Micros,
-    window: Window,
-    name: String,
-    rows: Vec<Record>,
 }
 
 pub fn run(args: BacktestArgs) -> u8 {
@@ -251,66 +241,6 @@ fn build_groups(chosen: Vec<Chosen>, from: Micros, to: Micros, tz: &vigil_time::
         groups.push(Group { engine: Engine::new(queries, normalizer.catalog()), names, cron, earliest, latest, runs });
     }
     Ok(groups)
-}
-
-enum RunsError {
-    TooMany,
-    Bad(String),
-}
-
-/// The runs of one schedule in `[from, to)`, each with its window; at most `limit`.
-fn schedule_runs(cron: &str, earliest: &str, latest: &str, from: Micros, to: Micros, tz: &vigil_time::Tz, limit: usize) -> Result<Runs, RunsError> {
-    let schedule = Schedule::parse(cron).map_err(|e| RunsError::Bad(e.to_string()))?;
-    let ticks: Vec<Micros> = schedule.ticks(from, to, tz).take(limit.saturating_add(1)).collect();
-    if ticks.len() > limit {
-        return Err(RunsError::TooMany);
-    }
-    let mut runs = Vec::with_capacity(ticks.len());
-    for t in ticks {
-        let w = Window::for_run(earliest, latest, t, tz).map_err(|e| RunsError::Bad(e.to_string()))?;
-        runs.push((t, w));
-    }
-    Ok(Runs::new(runs))
-}
-
-/// Finishes every run's state (in parallel) with `now` = its run time; results in run-time
-/// order, then group and detection order.
-fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) -> (Vec<Hit>, Vec<String>) {
-    let mut jobs = Vec::new();
-    for (gi, states) in std::mem::take(&mut state.states).into_iter().enumerate() {
-        for (ri, st) in states.into_iter().enumerate() {
-            jobs.push((gi, ri, st));
-        }
-    }
-    let done: Vec<(Micros, usize, Vec<Hit>, Vec<String>)> = jobs
-        .into_par_iter()
-        .map(|(gi, ri, st)| {
-            let g = &groups[gi];
-            let run_time = g.runs.times[ri];
-            let window = g.runs.windows[ri];
-            let st = st.unwrap_or_else(|| g.engine.new_state());
-            let run_ctx = EvalContext { now: run_time, tz: ctx.tz.clone() };
-            let mut hits = Vec::new();
-            let mut errors = Vec::new();
-            for o in g.engine.finish(st, &run_ctx) {
-                match o.result {
-                    Ok(rows) if rows.is_empty() => {}
-                    Ok(rows) => hits.push(Hit { run_time, window, name: o.name, rows }),
-                    Err(e) => errors.push(format!("detection `{}` failed at run {}: {e}", o.name, iso(run_time))),
-                }
-            }
-            (run_time, gi, hits, errors)
-        })
-        .collect();
-    let mut done = done;
-    done.sort_by_key(|(t, gi, _, _)| (*t, *gi));
-    let mut hits = Vec::new();
-    let mut failures = Vec::new();
-    for (_, _, h, e) in done {
-        hits.extend(h);
-        failures.extend(e);
-    }
-    (hits, failures)
 }
 
 /// The alerts each run raised, stamped with the run and its window (`--alerts`).

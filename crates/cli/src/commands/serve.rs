@@ -20,6 +20,14 @@ pub struct ServeArgs {
     pub data_dir: Option<PathBuf>,
     #[command(flatten)]
     pub content: ContentArgs,
+    /// Also schedule this detection although its deployment says `disabled: true`
+    /// (repeatable; adds to the config's `[scheduler] enable`).
+    #[arg(long = "enable", value_name = "NAME")]
+    pub enable: Vec<String>,
+    /// Test clock: the server's time starts here (epoch seconds or ISO 8601) and
+    /// `POST /vigil/clock?to=TIME` moves it forward, running the ticks it passes.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub now: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> u8 {
@@ -45,9 +53,11 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         None => default_data_dir()?,
     };
     let content = super::load_content(&args.content, false)?;
-    eprintln!(
-        "vigil serve: content: {} detection(s) loaded (scheduled runs are not part of this version yet: events are kept, not yet searched)",
-        content.detections().len()
-    );
-    vigil_serve::run(vigil_serve::Options { config, data_dir })
+    let now = match &args.now {
+        Some(t) => Some(crate::window::parse_now("--now", t, &vigil_time::Tz::utc())?),
+        None => None,
+    };
+    let mut selection = config.scheduler.clone();
+    selection.enable.extend(args.enable.iter().cloned());
+    vigil_serve::run(vigil_serve::Options { config, data_dir, content, selection, now })
 }

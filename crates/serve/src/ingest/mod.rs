@@ -61,7 +61,7 @@ impl Hec {
 
     /// The token of `Authorization: Splunk <token>`. Every configured token is compared, in
     /// constant time, so timing does not tell how much of a guess was right.
-    fn authorize(&self, headers: &HeaderMap) -> Result<&TokenConfig, HecError> {
+    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<&TokenConfig, HecError> {
         let value = headers
             .get(header::AUTHORIZATION)
             .ok_or(HecError::TokenRequired)?;

@@ -382,3 +382,157 @@ fn hec_protocol_over_http_acks_errors_and_raw() {
         "{metas}"
     );
 }
+
+/// The shipped seed samples sent over HEC (`/raw` for XML lines, `/event` envelopes around the
+/// JSON lines), the test clock moved to the seed's next tick: the seed's notables are the ones
+/// `vigil backtest` raises for that tick over the same files.
+#[test]
+fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
+    if !have_curl() {
+        eprintln!("skipped: curl not found");
+        return;
+    }
+    let seed = "Windows MSIExec Remote Download";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = start(
+        &data,
+        &["--now", "2026-11-20T10:00:00Z", "--enable", seed],
+        0,
+    );
+    let token = std::fs::read_to_string(data.join("hec_token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let samples = common::repo().join("samples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&samples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut sent = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let answer = match f.extension().and_then(|e| e.to_str()) {
+            Some("xml") => post(
+                s.port,
+                "/services/collector/raw?sourcetype=XmlWinEventLog",
+                &token,
+                &[],
+                &text,
+            ),
+            Some("json") => {
+                let body: String = text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| format!(r#"{{"event":{l}}}"#))
+                    .collect();
+                post(s.port, "/services/collector/event", &token, &[], &body)
+            }
+            _ => continue,
+        };
+        assert_eq!(
+            answer.unwrap(),
+            (200, r#"{"text":"Success","code":0}"#.into()),
+            "{}",
+            f.display()
+        );
+        sent += 1;
+    }
+    assert!(sent >= 4, "samples/ should hold XML and JSON samples");
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            &format!("Authorization: Splunk {token}"),
+        ])
+        .arg(format!(
+            "http://127.0.0.1:{}/vigil/clock?to=2026-11-20T11:00:00Z",
+            s.port
+        ))
+        .output()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = answer["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{answer}");
+    let run = &runs[0];
+    assert_eq!(run["scheduled_time"], "2026-11-20T11:00:00Z");
+    assert_eq!(
+        (
+            run["window_earliest"].as_str(),
+            run["window_latest"].as_str()
+        ),
+        (Some("2026-11-20T09:50:00Z"), Some("2026-11-20T10:50:00Z"))
+    );
+    assert!(run.get("error").is_none(), "{run}");
+    Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(s.child.wait().unwrap().success());
+
+    // The same tick, backtested over the files.
+    let bt = common::vigil(&[
+        "backtest",
+        "--from",
+        "2026-11-20T11:00:00Z",
+        "--to",
+        "2026-11-20T11:00:01Z",
+        "--enable",
+        seed,
+        "--alerts",
+        "--format",
+        "jsonl",
+        "samples/",
+    ]);
+    assert!(bt.status.success(), "{}", common::stderr(&bt));
+    let mut expected: Vec<String> = Vec::new();
+    let mut expected_risk = 0;
+    for line in common::stdout(&bt).lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        match v["kind"].as_str() {
+            Some("notable") => {
+                for k in ["run_time", "window_earliest", "window_latest"] {
+                    v.as_object_mut().unwrap().remove(k);
+                }
+                expected.push(v.to_string());
+            }
+            Some("risk") => expected_risk += 1,
+            _ => {}
+        }
+    }
+    assert!(
+        !expected.is_empty(),
+        "the seed raises notables over samples/"
+    );
+    let store = vigil_alert::RiskStore::open(&data.join("risk.db")).unwrap();
+    // The seed's notables; the risk incident rules ran after the run and may add their own.
+    let rule = ["ESCU - Windows MSIExec Remote Download - Rule"];
+    let mut got: Vec<String> = store
+        .notables(i64::MIN, i64::MAX, Some(&rule))
+        .unwrap()
+        .into_iter()
+        .map(|n| n.json.to_string())
+        .collect();
+    got.sort();
+    expected.sort();
+    if got != expected {
+        let diff: Vec<String> = got
+            .iter()
+            .zip(&expected)
+            .filter(|(g, e)| g != e)
+            .map(|(g, e)| format!("server:   {g}\nbacktest: {e}"))
+            .take(1)
+            .collect();
+        panic!(
+            "{} notables from the server, {} from backtest; first difference:\n{}",
+            got.len(),
+            expected.len(),
+            diff.join("\n")
+        );
+    }
+    assert_eq!(run["notables"].as_u64(), Some(expected.len() as u64));
+    assert_eq!(run["risk_events"].as_u64(), Some(expected_risk));
+}

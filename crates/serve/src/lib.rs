@@ -39,7 +39,13 @@ pub struct Options {
 
 /// Runs the server until SIGTERM or Ctrl-C; in-flight requests finish and are stored first.
 pub fn run(opts: Options) -> Result<(), String> {
-    let Options { config, data_dir, content, selection, now } = opts;
+    let Options {
+        config,
+        data_dir,
+        content,
+        selection,
+        now,
+    } = opts;
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let tokens = tokens(&config, &data_dir)?;
     let store_path = store_dir(&data_dir);
@@ -64,30 +70,67 @@ pub fn run(opts: Options) -> Result<(), String> {
         .map_err(|e| format!("cannot start the commit thread: {e}"))?;
     let clock = Arc::new(admin::Clock::new(now));
     let c = clock.clone();
-    let hec = Arc::new(ingest::Hec::new(tokens, committer, config.limits.clone(), Arc::new(move || c.now())));
-    let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
+    let hec = Arc::new(ingest::Hec::new(
+        tokens,
+        committer,
+        config.limits.clone(),
+        Arc::new(move || c.now()),
+    ));
+    let normalizer =
+        vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
     let driver = vigil_scan::Driver::new(None)?;
-    let scheduler = schedule::Scheduler::new(content, normalizer, driver, &selection, &data_dir, clock.now())?;
+    let scheduler = schedule::Scheduler::new(
+        content,
+        normalizer,
+        driver,
+        &selection,
+        &data_dir,
+        clock.now(),
+    )?;
     let scheduled = scheduler.describe();
-    eprintln!("vigil serve: {} schedule(s){}", scheduled.len(), scheduled.iter().map(|s| format!("\n  {s}")).collect::<String>());
+    eprintln!(
+        "vigil serve: {} schedule(s){}",
+        scheduled.len(),
+        scheduled
+            .iter()
+            .map(|s| format!("\n  {s}"))
+            .collect::<String>()
+    );
     let scheduler = Arc::new(Mutex::new(scheduler));
     spawn_ticker(scheduler.clone(), clock.clone())?;
-    let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
+    let admin = admin::Admin {
+        hec: hec.clone(),
+        clock,
+        scheduler,
+    };
     let app = ingest::router(hec).merge(admin::router(admin));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(serve_http(config.listen, app))
 }
 
 /// Checks the clock every second and runs the ticks it passed.
-fn spawn_ticker(scheduler: Arc<Mutex<schedule::Scheduler>>, clock: Arc<admin::Clock>) -> Result<(), String> {
+fn spawn_ticker(
+    scheduler: Arc<Mutex<schedule::Scheduler>>,
+    clock: Arc<admin::Clock>,
+) -> Result<(), String> {
     let run = move || loop {
         std::thread::sleep(std::time::Duration::from_secs(1));
         let Ok(mut s) = scheduler.lock() else { return };
         for r in s.run_due(clock.now()) {
-            eprintln!("vigil serve: run {}", serde_json::to_string(&r).unwrap_or_default());
+            eprintln!(
+                "vigil serve: run {}",
+                serde_json::to_string(&r).unwrap_or_default()
+            );
         }
     };
-    std::thread::Builder::new().name("vigil-scheduler".into()).spawn(run).map(|_| ()).map_err(|e| format!("cannot start the scheduler: {e}"))
+    std::thread::Builder::new()
+        .name("vigil-scheduler".into())
+        .spawn(run)
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the scheduler: {e}"))
 }
 
 async fn serve_http(addr: SocketAddr, app: axum::Router) -> Result<(), String> {

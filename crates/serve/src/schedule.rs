@@ -68,30 +68,61 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Plans the selected detections; detections that cannot run are reported and left out.
-    pub fn new(content: ContentSet, normalizer: Normalizer, driver: Driver, select: &Selection, data_dir: &Path, start: Micros) -> Result<Scheduler, String> {
+    pub fn new(
+        content: ContentSet,
+        normalizer: Normalizer,
+        driver: Driver,
+        select: &Selection,
+        data_dir: &Path,
+        start: Micros,
+    ) -> Result<Scheduler, String> {
         for name in select.enable.iter().chain(&select.disable) {
             if content.detection(name).is_none() {
-                return Err(format!("scheduler: no detection named `{name}` in the loaded content"));
+                return Err(format!(
+                    "scheduler: no detection named `{name}` in the loaded content"
+                ));
             }
         }
         let tz = Tz::utc();
-        let mut keyed: Vec<((String, String, String), Vec<(String, vigil_engine::Query)>)> = Vec::new();
+        let mut keyed: Vec<((String, String, String), Vec<(String, vigil_engine::Query)>)> =
+            Vec::new();
         let mut planner = Planner::new(normalizer.catalog(), &content);
         for d in content.detections() {
-            let Some(s) = content.deployment_for(d).map(|dep| &dep.scheduling) else { continue };
-            let enabled = (s.disabled != Some(true) || select.enable.contains(&d.name)) && !select.disable.contains(&d.name);
-            let Some(cron) = s.cron_schedule.as_deref().map(str::trim).filter(|c| !c.is_empty()) else { continue };
+            let Some(s) = content.deployment_for(d).map(|dep| &dep.scheduling) else {
+                continue;
+            };
+            let enabled = (s.disabled != Some(true) || select.enable.contains(&d.name))
+                && !select.disable.contains(&d.name);
+            let Some(cron) = s
+                .cron_schedule
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+            else {
+                continue;
+            };
             if !enabled {
                 continue;
             }
             let query = match planner.plan(&d.name, &d.search) {
                 Ok(q) => q,
                 Err(e) => {
-                    eprintln!("vigil serve: not scheduled, cannot run:\n{}", e.render(&format!("detection `{}` search", d.name)));
+                    eprintln!(
+                        "vigil serve: not scheduled, cannot run:\n{}",
+                        e.render(&format!("detection `{}` search", d.name))
+                    );
                     continue;
                 }
             };
-            let key = (cron.to_string(), s.earliest_time.clone().unwrap_or_default().trim().to_string(), s.latest_time.clone().unwrap_or_default().trim().to_string());
+            let key = (
+                cron.to_string(),
+                s.earliest_time
+                    .clone()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+                s.latest_time.clone().unwrap_or_default().trim().to_string(),
+            );
             match keyed.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push((d.name.clone(), query)),
                 None => keyed.push((key, vec![(d.name.clone(), query)])),
@@ -108,7 +139,17 @@ impl Scheduler {
             };
             let (names, queries): (Vec<String>, Vec<_>) = members.into_iter().unzip();
             let engine = Engine::new(queries, normalizer.catalog());
-            groups.push((schedule, Group { engine, names, cron, earliest, latest, runs: Runs::default() }));
+            groups.push((
+                schedule,
+                Group {
+                    engine,
+                    names,
+                    cron,
+                    earliest,
+                    latest,
+                    runs: Runs::default(),
+                },
+            ));
         }
         let risk_path = data_dir.join("risk.db");
         let risk = RiskStore::open(&risk_path).map_err(|e| e.to_string())?;
@@ -128,7 +169,18 @@ impl Scheduler {
 
     /// Scheduled detections, by schedule.
     pub fn describe(&self) -> Vec<String> {
-        self.groups.iter().map(|(_, g)| format!("`{}` earliest={} latest={}: {}", g.cron, g.earliest, g.latest, g.names.join(", "))).collect()
+        self.groups
+            .iter()
+            .map(|(_, g)| {
+                format!(
+                    "`{}` earliest={} latest={}: {}",
+                    g.cron,
+                    g.earliest,
+                    g.latest,
+                    g.names.join(", ")
+                )
+            })
+            .collect()
     }
 
     /// Runs every tick in `[next, now]`, in time order; returns their records.
@@ -138,7 +190,12 @@ impl Scheduler {
         }
         let mut due: Vec<(Micros, usize)> = Vec::new();
         for (gi, (schedule, _)) in self.groups.iter().enumerate() {
-            due.extend(schedule.ticks(self.next, now.saturating_add(1), &self.tz).take(10_000).map(|t| (t, gi)));
+            due.extend(
+                schedule
+                    .ticks(self.next, now.saturating_add(1), &self.tz)
+                    .take(10_000)
+                    .map(|t| (t, gi)),
+            );
         }
         self.next = now.saturating_add(1);
         due.sort();
@@ -176,24 +233,57 @@ impl Scheduler {
                 });
                 rec.segments = paths.len();
                 let groups = std::slice::from_ref(&*group);
-                let consumer = Scheduled { groups, arrival_field: "_indextime" };
-                let scanned = self.driver.scan(&consumer, &self.normalizer, &paths, &self.opts);
+                let consumer = Scheduled {
+                    groups,
+                    arrival_field: "_indextime",
+                };
+                let scanned = self
+                    .driver
+                    .scan(&consumer, &self.normalizer, &paths, &self.opts);
                 rec.events_scanned = scanned.report.events;
                 let mut state = scanned.state;
-                let ctx = EvalContext { now: tick, tz: self.tz.clone() };
-                let (hits, failures) = self.driver.install(|| finish_runs(groups, &mut state, &ctx));
+                let ctx = EvalContext {
+                    now: tick,
+                    tz: self.tz.clone(),
+                };
+                let (hits, failures) = self
+                    .driver
+                    .install(|| finish_runs(groups, &mut state, &ctx));
                 errors.extend(failures);
                 let mut alerts: Vec<Alert> = Vec::new();
                 for h in &hits {
                     rec.results += h.rows.len();
-                    let Some(det) = self.content.detection(&h.name) else { continue };
-                    let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();
-                    let actx = AlertContext { run_time: tick - tick.rem_euclid(1_000_000), search, window: Some((h.window.earliest, h.window.latest)) };
-                    alerts.extend(build_alerts(det, self.content.deployment_for(det), &h.rows, &actx));
+                    let Some(det) = self.content.detection(&h.name) else {
+                        continue;
+                    };
+                    let search = vigil_spl::expand_macros(
+                        &det.search,
+                        &self.content,
+                        &vigil_spl::ExpandLimits::default(),
+                    )
+                    .ok();
+                    let actx = AlertContext {
+                        run_time: tick - tick.rem_euclid(1_000_000),
+                        search,
+                        window: Some((h.window.earliest, h.window.latest)),
+                    };
+                    alerts.extend(build_alerts(
+                        det,
+                        self.content.deployment_for(det),
+                        &h.rows,
+                        &actx,
+                    ));
                 }
-                rec.notables = alerts.iter().filter(|a| matches!(a, Alert::Notable(_))).count();
+                rec.notables = alerts
+                    .iter()
+                    .filter(|a| matches!(a, Alert::Notable(_)))
+                    .count();
                 rec.risk_events = alerts.len() - rec.notables;
-                if let Err(e) = self.risk.record(&alerts).and_then(|_| self.risk.evaluate_incidents(tick, &IncidentRules::default()).map(|_| ())) {
+                if let Err(e) = self.risk.record(&alerts).and_then(|_| {
+                    self.risk
+                        .evaluate_incidents(tick, &IncidentRules::default())
+                        .map(|_| ())
+                }) {
                     errors.push(format!("risk index: {e}"));
                 }
             }
@@ -208,9 +298,16 @@ impl Scheduler {
 
     fn append_record(&self, rec: &RunRecord) {
         let line = serde_json::to_string(rec).unwrap_or_default();
-        let written = std::fs::OpenOptions::new().create(true).append(true).open(&self.runs_log).and_then(|mut f| writeln!(f, "{line}"));
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.runs_log)
+            .and_then(|mut f| writeln!(f, "{line}"));
         if let Err(e) = written {
-            eprintln!("vigil serve: cannot record a run in {}: {e}", self.runs_log.display());
+            eprintln!(
+                "vigil serve: cannot record a run in {}: {e}",
+                self.runs_log.display()
+            );
         }
     }
 }

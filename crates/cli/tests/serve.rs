@@ -535,4 +535,52 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
     }
     assert_eq!(run["notables"].as_u64(), Some(expected.len() as u64));
     assert_eq!(run["risk_events"].as_u64(), Some(expected_risk));
+
+    // Down from 11:00 to 14:30: on start the missed ticks are run, the latest max_catch_up.
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(&config, "[scheduler]\nmax_catch_up = 2\n").unwrap();
+    let mut s = start(
+        &data,
+        &[
+            "--now",
+            "2026-11-20T14:30:00Z",
+            "--enable",
+            seed,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        1,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let times = loop {
+        let runs = std::fs::read_to_string(data.join("runs.jsonl")).unwrap();
+        let times: Vec<String> = runs
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["scheduled_time"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        if times.len() >= 3 || Instant::now() > deadline {
+            break times;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        times,
+        [
+            "2026-11-20T11:00:00Z",
+            "2026-11-20T13:00:00Z",
+            "2026-11-20T14:00:00Z"
+        ]
+    );
+    Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(s.child.wait().unwrap().success());
+    let log = std::fs::read_to_string(&s.log).unwrap();
+    assert!(log.contains("1 missed tick(s) of `0 * * * *`"), "{log}");
 }

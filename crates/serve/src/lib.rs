@@ -116,8 +116,8 @@ fn spawn_ticker(
     scheduler: Arc<Mutex<schedule::Scheduler>>,
     clock: Arc<admin::Clock>,
 ) -> Result<(), String> {
+    // The first round runs at once: ticks missed while the server was down (catch-up).
     let run = move || loop {
-        std::thread::sleep(std::time::Duration::from_secs(1));
         let Ok(mut s) = scheduler.lock() else { return };
         for r in s.run_due(clock.now()) {
             eprintln!(
@@ -125,6 +125,8 @@ fn spawn_ticker(
                 serde_json::to_string(&r).unwrap_or_default()
             );
         }
+        drop(s);
+        std::thread::sleep(std::time::Duration::from_secs(1));
     };
     std::thread::Builder::new()
         .name("vigil-scheduler".into())

@@ -23,15 +23,31 @@ use vigil_scan::schedule::{finish_runs, Group, Runs, Scheduled};
 use vigil_scan::Driver;
 use vigil_time::{Schedule, Tz, Window};
 
-/// Which detections run: those enabled by their deployment, plus `enable`, minus `disable`
-/// (exact names).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The config's `[scheduler]`: which detections run (those enabled by their deployment, plus
+/// `enable`, minus `disable`; exact names) and how many missed ticks per schedule are run
+/// after downtime (the latest ones).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Selection {
-    #[serde(default)]
     pub enable: Vec<String>,
-    #[serde(default)]
     pub disable: Vec<String>,
+    pub max_catch_up: usize,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Selection {
+            enable: Vec::new(),
+            disable: Vec::new(),
+            max_catch_up: 24,
+        }
+    }
+}
+
+/// What survives a restart: ticks before `next` were run.
+#[derive(Serialize, serde::Deserialize)]
+struct SavedState {
+    next: Micros,
 }
 
 /// One run, as recorded.
@@ -62,8 +78,11 @@ pub struct Scheduler {
     store_root: PathBuf,
     risk: RiskStore,
     runs_log: PathBuf,
-    /// Ticks before this were run (or predate the start).
+    /// Ticks before this were run (or predate the first start).
     next: Micros,
+    /// Set after a restart until the missed ticks were run: at most this many per schedule.
+    catch_up: Option<usize>,
+    state_path: PathBuf,
 }
 
 impl Scheduler {
@@ -151,6 +170,15 @@ impl Scheduler {
                 },
             ));
         }
+        // After downtime, the ticks since the last run are due (catch-up).
+        let state_path = data_dir.join("scheduler.json");
+        let saved = std::fs::read(&state_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<SavedState>(&b).ok());
+        let (next, catch_up) = match saved {
+            Some(s) if s.next < start => (s.next, Some(select.max_catch_up)),
+            _ => (start, None),
+        };
         let risk_path = data_dir.join("risk.db");
         let risk = RiskStore::open(&risk_path).map_err(|e| e.to_string())?;
         Ok(Scheduler {
@@ -163,7 +191,9 @@ impl Scheduler {
             store_root: store::store_dir(data_dir),
             risk,
             runs_log: data_dir.join("runs.jsonl"),
-            next: start,
+            next,
+            catch_up,
+            state_path,
         })
     }
 
@@ -189,17 +219,39 @@ impl Scheduler {
             return Vec::new();
         }
         let mut due: Vec<(Micros, usize)> = Vec::new();
-        for (gi, (schedule, _)) in self.groups.iter().enumerate() {
-            due.extend(
-                schedule
-                    .ticks(self.next, now.saturating_add(1), &self.tz)
-                    .take(10_000)
-                    .map(|t| (t, gi)),
-            );
+        let catch_up = self.catch_up.take();
+        for (gi, (schedule, group)) in self.groups.iter().enumerate() {
+            let mut ticks: Vec<Micros> = schedule
+                .ticks(self.next, now.saturating_add(1), &self.tz)
+                .take(100_000)
+                .collect();
+            if let Some(keep) = catch_up.filter(|k| ticks.len() > *k) {
+                let skipped = ticks.len() - keep;
+                eprintln!("vigil serve: {skipped} missed tick(s) of `{}` ({}) not run: past max_catch_up = {keep}", group.cron, group.names.join(", "));
+                ticks.drain(..skipped);
+            }
+            due.extend(ticks.into_iter().map(|t| (t, gi)));
         }
         self.next = now.saturating_add(1);
         due.sort();
-        due.into_iter().map(|(t, gi)| self.run_one(gi, t)).collect()
+        let records = due.into_iter().map(|(t, gi)| self.run_one(gi, t)).collect();
+        // Saved after the runs: a crash in between runs them again, and the risk index keeps
+        // one copy of each alert (its dedup key).
+        self.save_state();
+        records
+    }
+
+    fn save_state(&self) {
+        let tmp = self.state_path.with_extension("json.tmp");
+        let text = serde_json::to_vec(&SavedState { next: self.next }).unwrap_or_default();
+        if let Err(e) =
+            std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &self.state_path))
+        {
+            eprintln!(
+                "vigil serve: cannot save the scheduler state in {}: {e}",
+                self.state_path.display()
+            );
+        }
     }
 
     fn run_one(&mut self, gi: usize, tick: Micros) -> RunRecord {

@@ -77,34 +77,44 @@ fn post(port: u16, path: &str, token: &str, headers: &[&str], body: &str) -> Opt
     ))
 }
 
-/// `test_id` of every event in the store, read through the readers, with how often each is there.
-fn stored_ids(data: &Path) -> HashMap<u64, usize> {
+/// Events in a store file, read through the readers (`.zst` and plain alike).
+fn read_events(path: &Path, each: &mut dyn FnMut(&vigil_model::Event)) -> usize {
+    let mut n = 0;
+    let report = vigil_read::read_file(path, &vigil_read::ReadOptions::default(), &mut |ev| {
+        n += 1;
+        each(ev)
+    });
+    assert_eq!(
+        report.skipped_total(),
+        0,
+        "{}: unreadable records",
+        path.display()
+    );
+    n
+}
+
+/// `test_id` of every event in the store, read through the readers, with how often each is
+/// there; also how many segments were sealed (zstd).
+fn stored_ids(data: &Path) -> (HashMap<u64, usize>, usize) {
     let root = vigil_serve::store_dir(data);
     let mut ids = HashMap::new();
+    let mut sealed = 0;
     for seg in vigil_serve::store::segments(&root, vigil_time::Window::ALL).unwrap() {
-        let log_lines = std::fs::read_to_string(&seg).unwrap().lines().count();
-        let meta_lines = std::fs::read_to_string(seg.with_file_name("events.meta"))
-            .unwrap()
-            .lines()
-            .count();
-        assert_eq!(
-            log_lines,
-            meta_lines,
-            "{}: text and metadata lines differ",
-            seg.display()
-        );
-        let report = vigil_read::read_file(&seg, &vigil_read::ReadOptions::default(), &mut |ev| {
+        let name = seg.file_name().unwrap().to_string_lossy().to_string();
+        sealed += usize::from(name.ends_with(".zst"));
+        let meta = seg.with_file_name(name.replace(".log", ".meta"));
+        let events = read_events(&seg, &mut |ev| {
             let id: u64 = ev.get("test_id").expect("test_id").parse().unwrap();
             *ids.entry(id).or_insert(0) += 1;
         });
         assert_eq!(
-            report.skipped_total(),
-            0,
-            "{}: unreadable records",
+            events,
+            read_events(&meta, &mut |_| {}),
+            "{}: text and metadata lines differ",
             seg.display()
         );
     }
-    ids
+    (ids, sealed)
 }
 
 #[test]
@@ -118,7 +128,11 @@ fn acknowledged_events_survive_sigkill_exactly_once() {
     let port = Arc::new(AtomicU16::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::<u64>::new()));
-    let first = start(&data, &[], 0);
+    // Segments sealed (zstd) as soon as they are idle, so kills also land during seals.
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(&config, "[store]\nseal_idle_secs = 0\n").unwrap();
+    let args = ["--config", config.to_str().unwrap()];
+    let first = start(&data, &args, 0);
     port.store(first.port, Ordering::SeqCst);
     let token = std::fs::read_to_string(data.join("hec_token"))
         .unwrap()
@@ -164,7 +178,7 @@ fn acknowledged_events_survive_sigkill_exactly_once() {
     let kills = 5;
     for round in 1..=kills {
         // Let some requests through, then kill in the middle of the send.
-        let target = acked.lock().unwrap().len() + 200;
+        let target = acked.lock().unwrap().len() + 400;
         let deadline = Instant::now() + Duration::from_secs(60);
         while acked.lock().unwrap().len() < target && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
@@ -173,7 +187,7 @@ fn acknowledged_events_survive_sigkill_exactly_once() {
         port.store(0, Ordering::SeqCst);
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();
-        server = start(&data, &[], round);
+        server = start(&data, &args, round);
         port.store(server.port, Ordering::SeqCst);
     }
     stop.store(true, Ordering::SeqCst);
@@ -192,13 +206,14 @@ fn acknowledged_events_survive_sigkill_exactly_once() {
     );
 
     // Opening repairs torn tails: start once more (and stop) before reading.
-    let mut last = start(&data, &[], kills + 1);
+    let mut last = start(&data, &args, kills + 1);
     let log = std::fs::read_to_string(&last.log).unwrap();
     last.child.kill().unwrap();
     last.child.wait().unwrap();
 
     let acked = acked.lock().unwrap().clone();
-    let stored = stored_ids(&data);
+    let (stored, sealed) = stored_ids(&data);
+    assert!(sealed > 0, "no segment was sealed during the send");
     assert!(
         acked.len() >= 1000,
         "too few acknowledged events to mean anything: {}",
@@ -219,7 +234,7 @@ fn acknowledged_events_survive_sigkill_exactly_once() {
     assert!(twice.is_empty(), "events stored more than once: {twice:?}");
     let acked_set: HashSet<u64> = acked.iter().copied().collect();
     eprintln!(
-        "{} acknowledged, {} stored ({} stored but never acknowledged: in flight at a kill), {failed} request(s) failed; {}",
+        "{} acknowledged, {} stored ({} stored but never acknowledged: in flight at a kill), {failed} request(s) failed, {sealed} sealed segment(s); {}",
         acked_set.len(),
         stored.len(),
         stored.len() - acked_set.len(),

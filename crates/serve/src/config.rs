@@ -17,6 +17,9 @@
 //! sourcetype = "XmlWinEventLog"      # when the sender gives none
 //! ack = true                         # indexer acknowledgement (channel required)
 //!
+//! [store]
+//! seal_idle_secs = 600               # hour over and idle this long: segment zstd-compressed
+//!
 //! [scheduler]                        # detections beyond their deployment's `disabled`
 //! enable = ["Windows MSIExec Remote Download"]
 //! disable = []
@@ -41,6 +44,25 @@ pub struct Config {
     pub tokens: Vec<TokenConfig>,
     #[serde(default)]
     pub scheduler: crate::schedule::Selection,
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// A partition whose hour is over and that was not written for this long is sealed
+    /// (compressed with zstd).
+    pub seal_idle_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            seal_idle_secs: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +113,7 @@ impl Default for Config {
             limits: Limits::default(),
             tokens: Vec::new(),
             scheduler: Default::default(),
+            store: StoreConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod commit;
 pub mod config;
 pub mod ingest;
 pub mod schedule;
+mod seal;
 pub mod store;
 
 pub use store::store_dir;
@@ -49,14 +50,17 @@ pub fn run(opts: Options) -> Result<(), String> {
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let tokens = tokens(&config, &data_dir)?;
     let store_path = store_dir(&data_dir);
-    let store = store::Store::open(&store_path)
+    let clock = Arc::new(admin::Clock::new(now));
+    let c = clock.clone();
+    let now_fn: commit::Clock = Arc::new(move || c.now());
+    let store = store::Store::open(&store_path, clock.now())
         .map_err(|e| format!("store {}: {e}", store_path.display()))?;
     let r = store.recovery;
     eprintln!(
-        "vigil serve: store {}: {} event(s) in {} segment(s){}",
+        "vigil serve: store {}: {} hour partition(s), {} event(s) in open segments{}",
         store_path.display(),
-        r.events,
         r.segments,
+        r.events,
         if r.truncated_segments > 0 {
             format!(
                 "; torn tails cut in {} segment(s) (writes never acknowledged)",
@@ -66,15 +70,21 @@ pub fn run(opts: Options) -> Result<(), String> {
             String::new()
         }
     );
-    let committer = commit::Committer::start(store, config.limits.max_queued_events)
-        .map_err(|e| format!("cannot start the commit thread: {e}"))?;
-    let clock = Arc::new(admin::Clock::new(now));
-    let c = clock.clone();
+    let seal_idle = i64::try_from(config.store.seal_idle_secs)
+        .unwrap_or(i64::MAX / 2)
+        .saturating_mul(1_000_000);
+    let committer = commit::Committer::start(
+        store,
+        config.limits.max_queued_events,
+        now_fn.clone(),
+        seal_idle,
+    )
+    .map_err(|e| format!("cannot start the commit thread: {e}"))?;
     let hec = Arc::new(ingest::Hec::new(
         tokens,
         committer,
         config.limits.clone(),
-        Arc::new(move || c.now()),
+        now_fn,
     ));
     let normalizer =
         vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;

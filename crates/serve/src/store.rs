@@ -19,6 +19,8 @@
 //!   at all; acknowledged events were fsynced whole and survive.
 //! - The partition is the event's `_time` hour (UTC): the time the readers will give it, else
 //!   the HEC `time`, else its arrival. A time-range scan opens only the hours it overlaps.
+//! - A partition whose hour is over and that was not written for `seal_idle` is sealed:
+//!   its segment compressed with zstd (`seal.rs`); the readers read `.zst` files too.
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -29,8 +31,7 @@ use vigil_model::Micros;
 use vigil_time::Window;
 
 const HOUR: Micros = 3_600_000_000;
-const LOG: &str = "events.log";
-const META: &str = "events.meta";
+use crate::seal::{LOG, META};
 /// Segments kept open for appending; older ones are closed (and reopened if written again).
 const MAX_OPEN: usize = 64;
 
@@ -64,6 +65,8 @@ struct Segment {
 pub struct Store {
     root: PathBuf,
     open: HashMap<Micros, Segment>,
+    /// Partitions with an open (unsealed) segment, with their last write (server clock).
+    unsealed: HashMap<Micros, Micros>,
     /// What opening found and repaired.
     pub recovery: Recovery,
 }
@@ -77,29 +80,57 @@ pub struct Recovery {
 }
 
 impl Store {
-    /// Opens (creating) the store under `root` and repairs torn tails.
-    pub fn open(root: &Path) -> io::Result<Store> {
+    /// Opens (creating) the store under `root`, finishes interrupted seals and repairs torn
+    /// tails. `now` counts as the last write of the open segments found.
+    pub fn open(root: &Path, now: Micros) -> io::Result<Store> {
         fs::create_dir_all(root)?;
         let mut recovery = Recovery::default();
-        for dir in partition_dirs(root)? {
-            let (events, truncated) = repair(&dir.1)?;
+        let mut unsealed = HashMap::new();
+        for (hour, dir) in partition_dirs(root)? {
+            crate::seal::recover(&dir)?;
+            let (events, truncated) = repair(&dir)?;
             recovery.segments += 1;
             recovery.events += events;
             recovery.truncated_segments += usize::from(truncated);
+            if dir.join(LOG).exists() {
+                unsealed.insert(hour, now);
+            }
         }
         Ok(Store {
             root: root.to_path_buf(),
             open: HashMap::new(),
+            unsealed,
             recovery,
         })
+    }
+
+    /// Seals the partitions whose hour ended and that were not written for `idle`, as of
+    /// `now`; returns how many.
+    pub fn seal_idle(&mut self, now: Micros, idle: Micros) -> io::Result<usize> {
+        let due: Vec<Micros> = self
+            .unsealed
+            .iter()
+            .filter(|(hour, last)| {
+                hour.saturating_add(HOUR).saturating_add(idle) <= now
+                    && last.saturating_add(idle) <= now
+            })
+            .map(|(hour, _)| *hour)
+            .collect();
+        for hour in &due {
+            self.open.remove(hour);
+            crate::seal::seal(&self.root.join(partition_name(*hour)))?;
+            self.unsealed.remove(hour);
+        }
+        Ok(due.len())
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    /// Appends `events` and fsyncs every segment written; on return they are durable.
-    pub fn append(&mut self, events: &[StoredEvent]) -> io::Result<()> {
+    /// Appends `events` and fsyncs every segment written; on return they are durable. `now`
+    /// is the server's clock (for sealing).
+    pub fn append(&mut self, events: &[StoredEvent], now: Micros) -> io::Result<()> {
         let mut by_hour: Vec<(Micros, Vec<u8>, Vec<u8>)> = Vec::new();
         for ev in events {
             let hour = ev.time.div_euclid(HOUR) * HOUR;
@@ -116,6 +147,7 @@ impl Store {
             meta.push(b'\n');
         }
         for (hour, log, meta) in &by_hour {
+            self.unsealed.insert(*hour, now);
             let seg = self.segment(*hour)?;
             seg.log.write_all(log)?;
             seg.meta.write_all(meta)?;
@@ -135,7 +167,7 @@ impl Store {
                 self.open.clear();
             }
             let dir = self.root.join(partition_name(hour));
-            let created = !dir.exists();
+            let created = !dir.join(LOG).exists();
             fs::create_dir_all(&dir)?;
             let open = |name: &str| {
                 OpenOptions::new()
@@ -205,12 +237,13 @@ pub fn segments(root: &Path, window: Window) -> io::Result<Vec<PathBuf>> {
     if !root.exists() {
         return Ok(Vec::new());
     }
-    Ok(partition_dirs(root)?
-        .into_iter()
-        .filter(|(hour, _)| *hour < window.latest && hour.saturating_add(HOUR) > window.earliest)
-        .map(|(_, dir)| dir.join(LOG))
-        .filter(|p| p.exists())
-        .collect())
+    let mut files = Vec::new();
+    for (hour, dir) in partition_dirs(root)? {
+        if hour < window.latest && hour.saturating_add(HOUR) > window.earliest {
+            files.extend(crate::seal::event_files(&dir)?);
+        }
+    }
+    Ok(files)
 }
 
 /// Truncates a segment's two files to the events complete in both; returns (events, whether
@@ -288,13 +321,16 @@ mod tests {
     #[test]
     fn events_go_to_their_hour_and_a_range_opens_only_overlapping_hours() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path()).unwrap();
+        let mut store = Store::open(dir.path(), 0).unwrap();
         store
-            .append(&[
-                ev(10 * HOUR + 5, "a"),
-                ev(12 * HOUR, "b\nc"),
-                ev(10 * HOUR + 7, "d"),
-            ])
+            .append(
+                &[
+                    ev(10 * HOUR + 5, "a"),
+                    ev(12 * HOUR, "b\nc"),
+                    ev(10 * HOUR + 7, "d"),
+                ],
+                0,
+            )
             .unwrap();
         let all = segments(dir.path(), Window::ALL).unwrap();
         assert_eq!(all.len(), 2);
@@ -318,8 +354,8 @@ mod tests {
     #[test]
     fn torn_tails_are_cut_to_the_events_complete_in_both_files() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path()).unwrap();
-        store.append(&[ev(0, "one"), ev(1, "two")]).unwrap();
+        let mut store = Store::open(dir.path(), 0).unwrap();
+        store.append(&[ev(0, "one"), ev(1, "two")], 0).unwrap();
         drop(store);
         let seg = segments(dir.path(), Window::ALL).unwrap().remove(0);
         // A crash after the third text line was written but before its metadata line was whole.
@@ -335,7 +371,7 @@ mod tests {
             .unwrap()
             .write_all(b"{\"_index")
             .unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
         assert_eq!(store.recovery.events, 2);
         assert_eq!(store.recovery.truncated_segments, 1);
         assert_eq!(fs::read_to_string(&seg).unwrap(), "one\ntwo\n");

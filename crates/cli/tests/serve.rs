@@ -28,7 +28,7 @@ struct Server {
 fn start(data: &Path, extra: &[&str], round: usize) -> Server {
     let log = data.with_extension(format!("stderr{round}"));
     let err = std::fs::File::create(&log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .args(extra)
@@ -43,7 +43,11 @@ fn start(data: &Path, extra: &[&str], round: usize) -> Server {
             let port = rest.lines().next().unwrap().trim().parse().unwrap();
             return Server { child, port, log };
         }
-        assert!(Instant::now() < deadline, "server did not start:\n{text}");
+        if Instant::now() > deadline || child.try_wait().is_ok_and(|s| s.is_some()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not start:\n{text}");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -344,6 +348,26 @@ fn hec_protocol_over_http_acks_errors_and_raw() {
     );
     let big = format!(r#"{{"event":"{}"}}"#, "x".repeat(6000));
     assert_eq!(post(s.port, ev, "plain", &[], &big).unwrap().0, 400);
+    // A gzip body (curl compresses the file with gzip(1) first).
+    let gz = dir.path().join("body.gz");
+    let mut gzip = Command::new("gzip")
+        .args(["-c"])
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&gz).unwrap())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        gzip.stdin.as_mut().unwrap(),
+        br#"{"event":"zipped","sourcetype":"gz"}"#,
+    )
+    .unwrap();
+    drop(gzip.stdin.take());
+    assert!(gzip.wait().unwrap().success());
+    let gz_arg = format!("@{}", gz.display());
+    assert_eq!(
+        post(s.port, ev, "plain", &["Content-Encoding: gzip"], &gz_arg).unwrap(),
+        (200, r#"{"text":"Success","code":0}"#.into())
+    );
     // /raw: line-broken, metadata from the query string; the seed's Sysmon sample.
     let sample =
         std::fs::read_to_string(common::repo().join("samples/sysmon_msiexec.xml")).unwrap();

@@ -44,6 +44,9 @@ impl Default for Selection {
     }
 }
 
+/// `(cron, earliest, latest)`: detections sharing it share one engine and one scan per tick.
+type ScheduleKey = (String, String, String);
+
 /// What survives a restart: ticks before `next` were run.
 #[derive(Serialize, serde::Deserialize)]
 struct SavedState {
@@ -103,8 +106,7 @@ impl Scheduler {
             }
         }
         let tz = Tz::utc();
-        let mut keyed: Vec<((String, String, String), Vec<(String, vigil_engine::Query)>)> =
-            Vec::new();
+        let mut keyed: Vec<(ScheduleKey, Vec<(String, vigil_engine::Query)>)> = Vec::new();
         let mut planner = Planner::new(normalizer.catalog(), &content);
         for d in content.detections() {
             let Some(s) = content.deployment_for(d).map(|dep| &dep.scheduling) else {

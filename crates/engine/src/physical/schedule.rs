@@ -37,6 +37,7 @@ impl Engine {
         // A quarter of the budget for subsearch rows: several queries finish at once.
         let budgets = Budgets { store: self.memory_budget / 64, rows: self.memory_budget / 4 };
         let waiting_cap = self.memory_budget / 4;
+        let state = self.flatten(state);
         let symbols = &state.symbols;
         let queue = std::sync::Mutex::new(finishing_order(self.queries.iter().zip(state.accs).collect()).into_iter());
         // The index of the next output to hand on and the bytes of the outputs waiting in

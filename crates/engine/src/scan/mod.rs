@@ -6,9 +6,11 @@
 //! on the hot path. A state is a value: it can be written to bytes, read back in another
 //! process and merged there (see `codec`). Finishing (after the scan) is `physical`'s.
 
+mod codec;
 mod rows;
 mod state;
 
+pub use codec::FORMAT_VERSION;
 pub(crate) use rows::scan_rows;
 pub use state::ScanState;
 pub(crate) use state::ScanAcc;
@@ -136,6 +138,14 @@ impl Engine {
     }
 
     pub fn new_state(&self) -> ScanState {
+        self.new_state_at(0)
+    }
+
+    /// A state for the input at `position` (a shard's number, in input order). States at
+    /// different positions merge in position order whatever order they are merged in, so
+    /// shards scanned apart (and shipped as bytes, see [`Engine::encode_state`]) give the
+    /// result one state over the whole input would.
+    pub fn new_state_at(&self, position: u64) -> ScanState {
         ScanState {
             accs: self
                 .queries
@@ -160,6 +170,9 @@ impl Engine {
             spill_failed: false,
             scratch: Scratch::default(),
             fold: Default::default(),
+            first: position,
+            last: position,
+            later: Vec::new(),
         }
     }
 

@@ -104,6 +104,11 @@ impl AggState {
         }
     }
 
+    /// Whether this is the kind of state `f` keeps (a state read from bytes may not be).
+    pub fn fits(&self, f: AggFunc) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(&AggState::new(f))
+    }
+
     /// Counts one row (bare `count`, or `count(eval)` when true).
     pub fn add_row(&mut self) {
         if let AggState::Count(c) = self {

@@ -25,4 +25,5 @@ pub use expr::eval::EvalContext;
 pub use expr::pattern::{decode_xml_entities, Pattern};
 pub use physical::QueryOutput;
 pub use plan::{Planner, Query, QueryError};
+// `Query::explain` is implemented in `explain`.
 pub use scan::{Engine, ScanState, FORMAT_VERSION, MAX_COLLECTED_EVENTS};

@@ -231,6 +231,11 @@ impl LookupOp {
         Ok(LookupOp { data: data.clone(), inputs, outputs, overwrite: l.overwrite })
     }
 
+    /// The lookup's name.
+    pub fn table_name(&self) -> &str {
+        &self.data.name
+    }
+
     pub fn apply(&self, mut rows: Vec<Record>) -> Vec<Record> {
         for row in &mut rows {
             // Each combination of input items is looked up; results accumulate as multivalue.

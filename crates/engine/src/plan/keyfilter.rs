@@ -57,6 +57,11 @@ impl KeyFilter {
         Some(KeyFilter { skip, len, layout })
     }
 
+    /// How many leading operators of the stage the filter runs.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// Whether a group whose by-field texts are `text(i)` can reach the output: the filter's
     /// operators over a row of those fields yield a row.
     pub(crate) fn admits<'t>(&self, ops: &[Op], text: impl Fn(usize) -> &'t str, ctx: &EvalContext) -> bool {

@@ -17,7 +17,6 @@
 //! physical: <strategy> (<reason>)
 //! ```
 
-use crate::expr::eval::EvalContext;
 use crate::expr::predicate::{FieldRef, Pred};
 use crate::expr::prefilter::conditions;
 use crate::ops::Op;
@@ -65,8 +64,7 @@ impl Query {
                 let is_root = matches!(self.root.source, Source::Scan(r) if r == i);
                 let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
                 let agg_names: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
-                let ctx = EvalContext { now: 0, tz: vigil_time::Tz::utc() };
-                let filter = if is_root && !names.is_empty() { KeyFilter::plan(&self.root, &names, &agg_names, &ctx) } else { None };
+                let filter = if is_root && !names.is_empty() { KeyFilter::plan(&self.root, &names, &agg_names) } else { None };
                 if let Some(f) = filter {
                     let ops: Vec<&str> = self.root.ops[..f.len()].iter().map(Op::command_name).collect();
                     let _ = writeln!(out, "    key filter: the first {} operators ({}) run when a group is created", f.len(), ops.join(", "));

@@ -97,7 +97,7 @@ impl Engine {
                         (Scan::Tstats(t), Source::Scan(root)) if *root == si && !t.by.is_empty() => {
                             let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
                             let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
-                            KeyFilter::plan(&q.root, &by, &aggs, &scan_ctx)
+                            KeyFilter::plan(&q.root, &by, &aggs)
                         }
                         _ => None,
                     })

@@ -1,11 +1,11 @@
 //! Text of BinXML substitution values and literals, exactly as the `evtx` crate (0.15.1)
 //! renders them to XML: the formatting below is ported from its `binxml/value_render.rs`,
 //! `utils/windows.rs` and the `utf16-simd` crate's scalar XML escaper (all MIT/Apache-2.0), so
-//! that [`crate::evtx_binxml`] writes byte-identical XML without the crate's private renderer.
+//! that [`crate::evtx::binxml`] writes byte-identical XML without the crate's private renderer.
 //!
 //! Every writer returns `None` for what it does not render identically (floats, non-ASCII ANSI
 //! strings, arrays, unknown types, sizes that do not fit the type): the record then goes
-//! through the crate (see [`crate::evtx_binxml`]).
+//! through the crate (see [`crate::evtx::binxml`]).
 
 /// Substitution value types (MS-EVEN6 2.2.4.1) this module knows.
 pub(crate) mod ty {
@@ -309,20 +309,13 @@ fn filetime_fields(ft: u64) -> DateTime {
         return DateTime::default();
     }
     let (days, ticks) = (ft / TICKS_PER_DAY, ft % TICKS_PER_DAY);
-    // Days from 0000-03-01 (584 694 days before 1601-01-01), in 400-year eras.
-    let z = days + 584_694;
-    let (era, doe) = (z / 146_097, z % 146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = era * 400 + yoe + u64::from(month <= 2);
+    // FILETIME counts from 1601-01-01, 134 774 days before 1970-01-01.
+    let (year, month, day) = vigil_model::calendar::civil_from_days(days as i64 - 134_774);
     let secs = ticks / TICKS_PER_SEC;
     DateTime {
         year: (year % 10_000) as u32,
-        month: month as u32,
-        day: day as u32,
+        month,
+        day,
         hour: (secs / 3_600) as u32,
         minute: (secs / 60 % 60) as u32,
         second: (secs % 60) as u32,

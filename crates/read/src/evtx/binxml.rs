@@ -4,7 +4,7 @@
 //! instances in BinXML values, and `<Data>` string arrays.
 //!
 //! It writes the record's XML exactly as the `evtx` crate (0.15.1, `indent(false)`) renders it,
-//! without the declaration, and extracts the fields on the way ([`crate::evtx_extract`]), so
+//! without the declaration, and extracts the fields on the way ([`crate::evtx::extract`]), so
 //! the record is not rendered by the crate and parsed again. The rendering rules are those of
 //! the crate's compiled-template lane (`binxml/compiled.rs`: `compile_start`, `compile_attr`,
 //! `exec`), ported here (MIT/Apache-2.0); with indentation off they come down to:
@@ -20,7 +20,7 @@
 //! floats, non-ASCII ANSI strings, arrays outside `<Data>`, a value used twice in a template,
 //! values sized unlike their type, names outside `[A-Za-z0-9_.-]` (and `:` in attribute
 //! names), repeated attribute names, deep nesting, large output. Records go through compiled
-//! programs ([`crate::evtx_program`]) first, then the general renderer below; the caller then
+//! programs ([`crate::evtx::program`]) first, then the general renderer below; the caller then
 //! renders what is left with the crate and parses the XML (the reference path), so correctness
 //! never depends on this reader: `tests/evtx_direct.rs` checks both agree on every real record
 //! and on mutated copies of the real files.
@@ -29,9 +29,9 @@ use std::rc::Rc;
 
 use vigil_model::Event;
 
-use crate::evtx_extract::Extract;
-use crate::evtx_values::{self as values, ty};
-use crate::xml_fast::Spare;
+use crate::evtx::extract::Extract;
+use crate::evtx::values::{self as values, ty};
+use crate::xml::fast::Spare;
 
 /// Nested template instances followed (the crate's compiled lane follows 8).
 const MAX_NESTING: usize = 8;
@@ -61,8 +61,8 @@ thread_local! {
 pub(crate) struct Template {
     pub(crate) elems: Vec<Elem>,
     pub(crate) root: usize,
-    /// Its compiled programs, by place ([`crate::evtx_program`]).
-    pub(crate) programs: crate::evtx_program::TemplatePrograms,
+    /// Its compiled programs, by place ([`crate::evtx::program`]).
+    pub(crate) programs: crate::evtx::program::TemplatePrograms,
 }
 
 pub(crate) struct Elem {
@@ -124,7 +124,7 @@ pub(crate) struct BinXml {
     /// Scratch for [`values::write_utf16`].
     pub(crate) scratch: Vec<u8>,
     /// Registers of the compiled programs.
-    pub(crate) regs: crate::evtx_program::Registers,
+    pub(crate) regs: crate::evtx::program::Registers,
     /// Skip the compiled programs (for the differential test of the general renderer).
     pub(crate) general_only: bool,
 }
@@ -174,10 +174,10 @@ impl BinXml {
         }
         let mut out = std::mem::take(&mut ev.raw).into_bytes();
         out.clear();
-        if !self.general_only && crate::evtx_program::run_record(self, chunk, offset, size, &mut out).is_some() {
+        if !self.general_only && crate::evtx::program::run_record(self, chunk, offset, size, &mut out).is_some() {
             match String::from_utf8(out) {
                 Ok(doc) => {
-                    if crate::evtx_program::resolve(self, &doc, ev, spare).is_some() {
+                    if crate::evtx::program::resolve(self, &doc, ev, spare).is_some() {
                         self.chunk_out += doc.len();
                         ev.raw = doc;
                         return true;
@@ -189,7 +189,7 @@ impl BinXml {
         }
         // The general renderer, from scratch.
         out.clear();
-        crate::xml_fast::recycle(&mut ev.fields, spare);
+        crate::xml::fast::recycle(&mut ev.fields, spare);
         ev.time = None;
         let done = self.render_record(chunk, offset, size, &mut out, ev, spare).is_some();
         self.chunk_out += out.len();

@@ -1,6 +1,6 @@
 //! Binary EVTX files. The `evtx` crate reads the file header and chunks and iterates (and
 //! validates) the records; each record is then read from its BinXML by
-//! [`crate::evtx_binxml`], which writes the XML the crate would render and extracts its fields
+//! [`crate::evtx::binxml`], which writes the XML the crate would render and extracts its fields
 //! in one pass, or, for the shapes that reader leaves alone, rendered to XML by the crate and
 //! extracted by [`crate::xml::parse_event_xml`]. Either way EVTX and XML exports give identical
 //! fields (`tests/evtx_direct.rs` checks every real record of both paths against render + the
@@ -17,11 +17,17 @@ use std::io::{Cursor, Read, Seek};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use evtx::err::EvtxError;
-use evtx::{EvtxParser, ParserSettings};
+pub(crate) mod binxml;
+pub(crate) mod extract;
+pub(crate) mod program;
+pub(crate) mod values;
 
-use crate::evtx_binxml::BinXml;
-use crate::{at_offset, xml, xml_fast, Ctx};
+use evtx::err::EvtxError;
+use evtx::{EvtxChunkData, EvtxChunkHeader, EvtxParser, ParserSettings};
+
+use crate::evtx::binxml::BinXml;
+use crate::xml::fast as xml_fast;
+use crate::{at_offset, xml, Ctx};
 
 /// Reads an EVTX file from disk chunk by chunk (the file is not loaded whole).
 pub(crate) fn read_evtx_file(file: std::fs::File, name: &Arc<str>, ctx: &mut Ctx) {
@@ -51,7 +57,7 @@ pub(crate) fn read_evtx_buffer(buf: Vec<u8>, name: &Arc<str>, ctx: &mut Ctx) {
 }
 
 const FILE_HEADER_BYTES: u64 = 4096;
-const CHUNK_BYTES: u64 = 65536;
+pub(crate) const CHUNK_BYTES: u64 = 65536;
 
 /// The `evtx` crate reads whole 64 KiB chunks and silently ignores a partial last chunk, or
 /// chunks missing altogether: a file cut short (a crashed host, an interrupted copy) must say
@@ -82,7 +88,6 @@ fn read_evtx<T: Read + Seek + 'static>(input: T, name: &Arc<str>, ctx: &mut Ctx)
 }
 
 fn read_evtx_inner<T: Read + Seek + 'static>(input: T, name: &Arc<str>, ctx: &mut Ctx) {
-    let settings = || ParserSettings::new().indent(false).num_threads(1);
     let mut parser = match EvtxParser::from_read_seek(input) {
         Ok(p) => p.with_configuration(settings()),
         Err(e) => {
@@ -110,49 +115,142 @@ fn read_evtx_inner<T: Read + Seek + 'static>(input: T, name: &Arc<str>, ctx: &mu
     let mut bx = BinXml::default();
     bx.general_only = ctx.evtx_general_only;
     for chunk in parser.chunks() {
-        let mut data = match chunk {
-            Ok(data) => data,
+        read_chunk(chunk, &settings, &mut bx, name, ctx);
+    }
+}
+
+/// The crate's parser settings for reading records.
+fn settings() -> ParserSettings {
+    ParserSettings::new().indent(false).num_threads(1)
+}
+
+/// Reads the records of one chunk (or reports why it cannot be read).
+fn read_chunk(chunk: Result<EvtxChunkData, EvtxError>, settings: &Arc<ParserSettings>, bx: &mut BinXml, name: &Arc<str>, ctx: &mut Ctx) {
+    let mut data = match chunk {
+        Ok(data) => data,
+        Err(e) => {
+            report_error(ctx, name, &e);
+            return;
+        }
+    };
+    let number = data.number.unwrap_or(0);
+    let mut chunk = match data.parse(Arc::clone(settings)) {
+        Ok(chunk) => chunk,
+        Err(e) => {
+            report_error(ctx, name, &EvtxError::FailedToParseChunk { chunk_id: number, source: Box::new(e) });
+            return;
+        }
+    };
+    bx.new_chunk();
+    for record in chunk.iter() {
+        let rec = match record {
+            Ok(rec) => rec,
             Err(e) => {
                 report_error(ctx, name, &e);
                 continue;
             }
         };
-        let number = data.number.unwrap_or(0);
-        let mut chunk = match data.parse(Arc::clone(&settings)) {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                report_error(ctx, name, &EvtxError::FailedToParseChunk { chunk_id: number, source: Box::new(e) });
-                continue;
+        let (id, timestamp) = (rec.event_record_id, rec.timestamp);
+        ctx.reset_keep_fields(name, 0, id);
+        let (offset, size) = (rec.binxml_offset as usize, rec.binxml_size as usize);
+        if bx.read_record(rec.chunk.data, offset, size, &mut ctx.ev, &mut ctx.spare) {
+            if ctx.ev.time.is_none() {
+                ctx.ev.time = Some(timestamp.as_microsecond());
             }
-        };
-        bx.new_chunk();
-        for record in chunk.iter() {
-            let rec = match record {
-                Ok(rec) => rec,
-                Err(e) => {
-                    report_error(ctx, name, &e);
-                    continue;
-                }
-            };
-            let (id, timestamp) = (rec.event_record_id, rec.timestamp);
-            ctx.reset_keep_fields(name, 0, id);
-            let (offset, size) = (rec.binxml_offset as usize, rec.binxml_size as usize);
-            if bx.read_record(rec.chunk.data, offset, size, &mut ctx.ev, &mut ctx.spare) {
-                if ctx.ev.time.is_none() {
-                    ctx.ev.time = Some(timestamp.as_microsecond());
-                }
-                ctx.evtx_fast += 1;
-                ctx.emit();
-                continue;
-            }
-            xml_fast::recycle(&mut ctx.ev.fields, &mut ctx.spare);
-            ctx.ev.time = None;
-            match rec.into_xml() {
-                Ok(rendered) => emit_rendered(ctx, name, id, timestamp, &rendered.data),
-                Err(e) => report_error(ctx, name, &e),
+            ctx.evtx_fast += 1;
+            ctx.emit();
+            continue;
+        }
+        xml_fast::recycle(&mut ctx.ev.fields, &mut ctx.spare);
+        ctx.ev.time = None;
+        match rec.into_xml() {
+            Ok(rendered) => emit_rendered(ctx, name, id, timestamp, &rendered.data),
+            Err(e) => report_error(ctx, name, &e),
+        }
+    }
+}
+
+/// The chunk numbers of an EVTX file in the order the crate's `chunks()` visits them (from
+/// the chunk holding the oldest records to the end of the file, then from its start), or
+/// `None` when the file header cannot be read. Reads only the chunk headers.
+pub(crate) fn chunk_order(file: &std::fs::File) -> Option<Vec<u64>> {
+    let mut f = file;
+    f.seek(std::io::SeekFrom::Start(0)).ok()?;
+    let header = evtx::EvtxFileHeader::from_stream(&mut f).ok()?;
+    // The crate counts chunks after the declared header size but reads them after 4096 bytes:
+    // with any other size it may read chunks past its count, which this order would miss.
+    if u64::from(header.header_block_size) != FILE_HEADER_BYTES {
+        return None;
+    }
+    let len = file.metadata().ok()?.len();
+    let count = len.checked_sub(u64::from(header.header_block_size))? / CHUNK_BYTES;
+    // What `EvtxParser::oldest_chunk` picks: the first chunk with the lowest first record id.
+    let mut oldest = (u64::MAX, 0);
+    let mut head = [0u8; 512];
+    for number in 0..count {
+        if f.seek(std::io::SeekFrom::Start(FILE_HEADER_BYTES + number * CHUNK_BYTES)).is_err() || f.read_exact(&mut head).is_err() {
+            break;
+        }
+        if let Ok(h) = EvtxChunkHeader::from_bytes(&head) {
+            if h.first_event_record_id <= h.last_event_record_id && h.first_event_record_id < oldest.0 {
+                oldest = (h.first_event_record_id, number);
             }
         }
     }
+    Some((oldest.1..count).chain(0..oldest.1).collect())
+}
+
+/// Loads one chunk as the crate's parser does: `Ok(None)` for an empty (all-zero) chunk.
+fn load_chunk(file: &std::fs::File, number: u64) -> Result<Option<EvtxChunkData>, EvtxError> {
+    use evtx::err::ChunkError;
+    let fail = |e: ChunkError| EvtxError::FailedToParseChunk { chunk_id: number, source: Box::new(e) };
+    let mut f = file;
+    f.seek(std::io::SeekFrom::Start(FILE_HEADER_BYTES + number * CHUNK_BYTES)).map_err(|e| fail(ChunkError::FailedToSeekToChunk(e)))?;
+    let mut data = Vec::with_capacity(CHUNK_BYTES as usize);
+    let read = f.take(CHUNK_BYTES).read_to_end(&mut data).map_err(|_| fail(ChunkError::IncompleteChunk))?;
+    if read as u64 != CHUNK_BYTES {
+        return Err(fail(ChunkError::IncompleteChunk));
+    }
+    if data.iter().all(|&b| b == 0) {
+        return Ok(None);
+    }
+    let mut chunk = EvtxChunkData::new(data, false).map_err(fail)?;
+    chunk.number = Some(number);
+    Ok(Some(chunk))
+}
+
+/// Reads some chunks of an EVTX file (numbers in the order of [`chunk_order`]), one piece of
+/// the file read on its own. The first piece counts the file and its bytes, the last one
+/// reports a truncated file, so that the pieces' reports add up to the whole file's. Returns
+/// false when the crate panicked: the whole-file read would have stopped there.
+pub(crate) fn read_evtx_chunks(file: &std::fs::File, name: &Arc<str>, chunks: &[u64], first: bool, last: bool, ctx: &mut Ctx) -> bool {
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if first {
+        ctx.report.files += 1;
+        ctx.report.bytes += len;
+    }
+    let settings = Arc::new(settings());
+    let mut bx = BinXml::default();
+    bx.general_only = ctx.evtx_general_only;
+    let read = catch_unwind(AssertUnwindSafe(|| {
+        for &number in chunks {
+            match load_chunk(file, number) {
+                Ok(None) => {}
+                Ok(Some(data)) => read_chunk(Ok(data), &settings, &mut bx, name, ctx),
+                Err(e) => read_chunk(Err(e), &settings, &mut bx, name, ctx),
+            }
+        }
+    }));
+    if read.is_err() {
+        ctx.report.skip("EVTX parser panic", name, "the evtx parser panicked; rest of file skipped");
+        return false;
+    }
+    let mut header = [0u8; 44];
+    let mut f = file;
+    if last && f.seek(std::io::SeekFrom::Start(0)).is_ok() && f.read_exact(&mut header).is_ok() {
+        report_truncation(&header, len, name, ctx);
+    }
+    true
 }
 
 /// Extracts and emits a record the crate rendered (`ctx` reset for it).
@@ -216,7 +314,7 @@ pub fn read_evtx_reference(path: &std::path::Path, opts: &crate::ReadOptions, si
     read_evtx_path(path, opts, sink, |ctx| ctx.evtx_reference = true).0
 }
 
-/// Reads an EVTX file through the BinXML reader ([`crate::evtx_binxml`], falling back per
+/// Reads an EVTX file through the BinXML reader ([`crate::evtx::binxml`], falling back per
 /// record to render + parse) and returns its report with the number of records the BinXML
 /// reader took. For the differential test (`tests/evtx_direct.rs`); [`crate::read_file`] takes
 /// this path unless `VIGIL_EVTX_BINXML=0`.

@@ -1,8 +1,8 @@
-//! Compiled templates: the fast lane of [`crate::evtx_binxml`].
+//! Compiled templates: the fast lane of [`crate::evtx::binxml`].
 //!
 //! A template definition is compiled once per chunk and place into a flat program of literal
 //! runs and value ops, like the evtx crate's own compiled lane (`binxml/compiled.rs`, whose
-//! rules [`crate::evtx_binxml`] ports), and the field extraction is worked out at compile time
+//! rules [`crate::evtx::binxml`] ports), and the field extraction is worked out at compile time
 //! too: where a template puts the element holding a value (System child, `<Data Name='X'>`,
 //! UserData leaf, ...) says which field the value's text becomes, so running a program writes
 //! the XML and pushes the fields in one pass, with no per-element bookkeeping.
@@ -12,19 +12,19 @@
 //! What the compiler cannot settle statically (a captured element with child elements, a value
 //! in element position inside a capture that turns out to be BinXML, a left-out element with
 //! fields of its own) makes it, or the run, give up: the record then goes through the general
-//! renderer of [`crate::evtx_binxml`], and past that through the crate.
+//! renderer of [`crate::evtx::binxml`], and past that through the crate.
 
 use std::rc::Rc;
 
 use vigil_model::Event;
 
-use crate::evtx_binxml::{ends_stream, single_instance, AttrValue, BinXml, Elem, Node, Part, Template};
-use crate::evtx_extract::{capture, finish, Fields, normalise_line_ends, system_attr, system_captured, unescape_into};
-use crate::evtx_values::{self as values, ty};
+use crate::evtx::binxml::{ends_stream, single_instance, AttrValue, BinXml, Elem, Node, Part, Template};
+use crate::evtx::extract::{capture, finish, Fields, normalise_line_ends, system_attr, system_captured, unescape_into};
+use crate::evtx::values::{self as values, ty};
 use crate::xml::Section;
-use crate::xml_fast::Spare;
+use crate::xml::fast::Spare;
 
-/// Nested instances followed, and output per record (as in [`crate::evtx_binxml`]).
+/// Nested instances followed, and output per record (as in [`crate::evtx::binxml`]).
 const MAX_NESTING: usize = 8;
 const MAX_OUT: usize = 1 << 20;
 

@@ -16,7 +16,7 @@
 use vigil_model::Event;
 
 use crate::json::JsonKind;
-use crate::xml_fast::Spare;
+use crate::xml::fast::Spare;
 
 /// Nesting deeper than this is left to the full path.
 const MAX_DEPTH: usize = 32;

@@ -27,7 +27,9 @@ use std::io::{self, BufRead, Read};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::xml_fast::Spare;
+pub(crate) mod fast;
+
+use crate::xml::fast::Spare;
 use crate::{at_line, timefmt, xml::XML_SOURCETYPE, Ctx};
 
 pub const CROWDSTRIKE_SOURCETYPE: &str = "crowdstrike:events:sensor";
@@ -154,14 +156,14 @@ pub(crate) fn emit_value(v: Value, raw: &str, ctx: &mut Ctx) {
 }
 
 /// Reads one JSON line (starting with `{`) into `ctx.ev` (already reset) and emits it: the
-/// fast scanner ([`crate::json_fast`]) when it accepts the line, else serde_json. Returns
+/// fast scanner ([`crate::json::fast`]) when it accepts the line, else serde_json. Returns
 /// serde_json's error when the line is not a complete JSON document.
 pub(crate) fn emit_line(line: &str, ctx: &mut Ctx) -> Result<(), serde_json::Error> {
-    if let Some(kind) = crate::json_fast::parse_line(line, &mut ctx.ev, &mut ctx.spare, &mut ctx.json) {
+    if let Some(kind) = crate::json::fast::parse_line(line, &mut ctx.ev, &mut ctx.spare, &mut ctx.json) {
         finish(kind, line, ctx);
         return Ok(());
     }
-    crate::xml_fast::recycle(&mut ctx.ev.fields, &mut ctx.spare);
+    crate::xml::fast::recycle(&mut ctx.ev.fields, &mut ctx.spare);
     let v = serde_json::from_str::<Value>(line)?;
     emit_value(v, line, ctx);
     Ok(())
@@ -182,7 +184,7 @@ pub fn line_full(file: &str, line: &str) -> Option<vigil_model::Event> {
 #[doc(hidden)]
 pub fn line_fast(file: &str, line: &str) -> Option<vigil_model::Event> {
     one_line(file, line, |line, ctx| {
-        let kind = crate::json_fast::parse_line(line, &mut ctx.ev, &mut ctx.spare, &mut ctx.json)?;
+        let kind = crate::json::fast::parse_line(line, &mut ctx.ev, &mut ctx.spare, &mut ctx.json)?;
         finish(kind, line, ctx);
         Some(())
     })

@@ -1,4 +1,4 @@
-//! Fields of an EVTX record straight from its rendering: [`crate::evtx_binxml`] reports each
+//! Fields of an EVTX record straight from its rendering: [`crate::evtx::binxml`] reports each
 //! element, attribute and text it writes, and this state machine extracts what
 //! [`crate::xml::parse_event_xml_full`] (the definition) would extract from the written XML,
 //! step for step: the same sections, captures, System attribute table and field order.
@@ -10,7 +10,7 @@ use vigil_model::Event;
 
 use crate::timefmt;
 use crate::xml::Section;
-use crate::xml_fast::Spare;
+use crate::xml::fast::Spare;
 
 /// The extraction state of one record (reused between records).
 pub(crate) struct Extract {
@@ -149,7 +149,7 @@ impl<'a> Fields<'a> {
     pub(crate) fn done(self) {
         if self.ev.fields.len() > self.n {
             let mut rest = self.ev.fields.split_off(self.n);
-            crate::xml_fast::recycle(&mut rest, self.spare);
+            crate::xml::fast::recycle(&mut rest, self.spare);
         }
     }
 }
@@ -307,7 +307,7 @@ pub(crate) fn system_captured(name: &str) -> bool {
     matches!(name, "EventID" | "Version" | "Level" | "Task" | "Opcode" | "Keywords" | "EventRecordID" | "Channel" | "Computer")
 }
 
-pub(crate) use crate::xml_fast::set_source as finish;
+pub(crate) use crate::xml::fast::set_source as finish;
 
 /// The fields of a System attribute (`field`, from [`crate::xml::system_attr_field`]) whose
 /// value is `value` as written; `scratch` holds its unescaped text when it needs unescaping.

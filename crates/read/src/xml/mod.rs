@@ -20,12 +20,14 @@ use quick_xml::events::Event as X;
 use quick_xml::Reader;
 use vigil_model::Event;
 
+pub(crate) mod fast;
+
 use crate::timefmt;
 
 /// The sourcetype Splunk's Windows add-on gives XML-rendered event log events.
 pub const XML_SOURCETYPE: &str = "XmlWinEventLog";
 
-/// The part of an `<Event>` a depth-2 element starts (shared with [`crate::evtx_extract`]).
+/// The part of an `<Event>` a depth-2 element starts (shared with [`crate::evtx::extract`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Section {
     Other,
@@ -51,18 +53,18 @@ impl Section {
 /// `ev.sourcetype` and `ev.host`. Does not touch `raw` or `origin`. On error, `ev.fields` may
 /// hold a partial extraction; the caller discards the event.
 ///
-/// Common documents go through a fast extractor ([`crate::xml_fast`]); the rest, and
+/// Common documents go through a fast extractor ([`crate::xml::fast`]); the rest, and
 /// anything it does not accept, through [`parse_event_xml_full`]. Both give the same result.
 pub fn parse_event_xml(xml: &str, ev: &mut Event) -> Result<(), String> {
     parse_event_xml_pooled(xml, ev, &mut Vec::new())
 }
 
-/// [`parse_event_xml`] with field strings recycled from `spare` (see [`crate::xml_fast`]).
-pub(crate) fn parse_event_xml_pooled(xml: &str, ev: &mut Event, spare: &mut crate::xml_fast::Spare) -> Result<(), String> {
-    if crate::xml_fast::parse(xml, ev, spare) {
+/// [`parse_event_xml`] with field strings recycled from `spare` (see [`crate::xml::fast`]).
+pub(crate) fn parse_event_xml_pooled(xml: &str, ev: &mut Event, spare: &mut crate::xml::fast::Spare) -> Result<(), String> {
+    if crate::xml::fast::parse(xml, ev, spare) {
         return Ok(());
     }
-    crate::xml_fast::recycle(&mut ev.fields, spare);
+    crate::xml::fast::recycle(&mut ev.fields, spare);
     ev.time = None;
     parse_event_xml_full(xml, ev)
 }

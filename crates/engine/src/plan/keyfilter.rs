@@ -96,7 +96,11 @@ pub(crate) fn prefix_len(stage: &Stage, by_names: &[String], agg_names: &[String
             Op::Rename(_) | Op::Table(_) | Op::Fields { .. } | Op::Eval(_) | Op::Rex(_) => fields.apply(op, None),
             Op::Convert(c) if !c.conversions.iter().any(|conv| conv.field.contains('*')) => fields.apply(op, None),
             Op::Lookup(_) if op.fields_read().is_some() => fields.apply(op, None),
-            _ => break,
+            // Their fields are not followed here, or they group, order or drop rows by more
+            // than the key: the prefix ends.
+            Op::Convert(_) | Op::Lookup(_) | Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => break,
+            Op::Join(_) | Op::DynamicSearch(_) | Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } | Op::Makemv { .. } => break,
+            Op::Xmlkv(_) | Op::Spath { .. } | Op::Replace { .. } | Op::Foreach(_) | Op::Transaction(_) => break,
         }
     }
     len

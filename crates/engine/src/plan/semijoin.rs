@@ -44,7 +44,10 @@ pub(crate) fn trace_subsearch(ops: &[Op], by_names: &[String], agg_names: &[Stri
             Op::Search(_) | Op::Where(_) | Op::Regex(_) => {}
             Op::Rename(_) | Op::Table(_) | Op::Fields { .. } | Op::Eval(_) => lineage.apply(op, None),
             Op::Convert(c) if !c.conversions.iter().any(|conv| conv.field.contains('*')) => lineage.apply(op, None),
-            _ => return None,
+            // They could change values in ways not followed here, or group, order, expand.
+            Op::Convert(_) | Op::Lookup(_) | Op::Rex(_) | Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) => return None,
+            Op::Head(_) | Op::Join(_) | Op::DynamicSearch(_) | Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } => return None,
+            Op::Makemv { .. } | Op::Xmlkv(_) | Op::Spath { .. } | Op::Replace { .. } | Op::Foreach(_) | Op::Transaction(_) => return None,
         }
     }
     fields

@@ -74,7 +74,7 @@ impl Query {
                 let _ = writeln!(out, "  scan {i}: events");
                 prefilter(&e.pred, &field_name, out);
                 if !e.prefix.is_empty() {
-                    let ops: Vec<String> = e.prefix.iter().map(|op| op_text(op)).collect();
+                    let ops: Vec<String> = e.prefix.iter().map(op_text).collect();
                     let _ = writeln!(out, "    operators in the scan: {}", ops.join(" | "));
                 }
                 if let Some(st) = &e.stats {

@@ -121,10 +121,13 @@ pub(crate) fn fields_columns(cols: &mut impl Columns, remove: bool, patterns: &[
     table_columns(cols, &keep);
 }
 
+/// Renames made, (old, new), in order.
+type Moves = Vec<(String, String)>;
+
 pub(crate) fn rename(mut rows: Vec<Record>, pairs: &[(String, String)]) -> Vec<Record> {
     // Rows from one scan mostly share their field names, and the same names always lead to
     // the same renames: work them out once and replay them while the names repeat.
-    let mut cache: Option<(Vec<String>, Vec<(String, String)>)> = None;
+    let mut cache: Option<(Vec<String>, Moves)> = None;
     for row in &mut rows {
         if let Some((names, moves)) = &cache {
             if row.names().eq(names.iter().map(String::as_str)) {

@@ -268,10 +268,7 @@ impl Engine {
                 // Row-by-row operators need no scan results and no clock (see push_down).
                 let mut env = RowEnv { ctx: &self.scan_ctx };
                 for op in &scan.prefix {
-                    rows = match crate::ops::apply(op, rows, &mut env) {
-                        Ok(r) => r,
-                        Err(_) => Vec::new(),
-                    };
+                    rows = crate::ops::apply(op, rows, &mut env).unwrap_or_default();
                     if rows.is_empty() {
                         break;
                     }

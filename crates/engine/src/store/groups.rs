@@ -331,8 +331,7 @@ impl Groups {
     /// aggregations `aggs`: runs go to `file` (created when first needed), the last run to
     /// memory with its texts in `symbols`.
     pub fn decode(cur: &mut &[u8], by_len: usize, aggs: &[AggSpec], symbols: &mut Symbols, file: &mut Option<Arc<SpillFile>>) -> Result<Groups, String> {
-        let mut g = Groups::default();
-        g.overflow = get_u8(cur).ok_or("truncated groups")? != 0;
+        let mut g = Groups { overflow: get_u8(cur).ok_or("truncated groups")? != 0, ..Groups::default() };
         let runs = get_u32(cur).ok_or("truncated groups")?;
         for r in 0..runs {
             let n = get_u64(cur).ok_or("truncated run")?;

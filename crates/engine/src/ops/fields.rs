@@ -113,12 +113,16 @@ pub(crate) fn table_columns(cols: &mut impl Columns, patterns: &[String]) {
 pub(crate) fn fields_columns(cols: &mut impl Columns, remove: bool, patterns: &[String]) {
     if remove {
         cols.retain_columns(&|n| !patterns.iter().any(|p| wild_capture(p, n).is_some()));
-        return;
+    } else {
+        table_columns(cols, &fields_kept(patterns));
     }
-    // `fields a b` keeps the internal fields unless they are named for removal.
+}
+
+/// What `fields a b` keeps: the internal fields too, unless they are named for removal.
+fn fields_kept(patterns: &[String]) -> Vec<String> {
     let mut keep = patterns.to_vec();
     keep.extend(["_time".to_string(), "_raw".to_string()]);
-    table_columns(cols, &keep);
+    keep
 }
 
 /// Renames made, (old, new), in order.
@@ -163,7 +167,12 @@ pub(crate) fn table(mut rows: Vec<Record>, patterns: &[String]) -> Vec<Record> {
 }
 
 pub(crate) fn fields(mut rows: Vec<Record>, remove: bool, patterns: &[String]) -> Vec<Record> {
-    rows.iter_mut().for_each(|r| fields_columns(r, remove, patterns));
+    if remove {
+        rows.iter_mut().for_each(|r| fields_columns(r, true, patterns));
+    } else {
+        let keep = fields_kept(patterns);
+        rows.iter_mut().for_each(|r| table_columns(r, &keep));
+    }
     rows
 }
 

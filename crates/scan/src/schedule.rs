@@ -42,6 +42,11 @@ impl Runs {
         self.times.len()
     }
 
+    /// Whether the windows are sorted, so lookups are binary searches.
+    pub fn is_sorted(&self) -> bool {
+        self.sorted
+    }
+
     pub fn is_empty(&self) -> bool {
         self.times.is_empty()
     }

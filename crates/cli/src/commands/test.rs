@@ -72,11 +72,12 @@ pub fn run(args: TestArgs) -> u8 {
     let mut checked: Vec<(DetectionSource, Validated)> = Vec::new();
     for src in sources {
         let t = Instant::now();
-        let mut v = validate::validate(&src, &mut planner, data_sources.as_ref());
+        let mut v = validate::validate(&src, &mut planner, &content, data_sources.as_ref());
         v.outcome.seconds = t.elapsed().as_secs_f64();
         checked.push((src, v));
     }
     drop(planner);
+    validate::duplicates(checked.iter_mut().map(|(_, v)| v));
 
     if !args.detections.is_empty() {
         for name in &args.detections {

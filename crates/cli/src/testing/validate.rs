@@ -249,7 +249,7 @@ pub fn contentctl_lookup_names(search: &str) -> Vec<String> {
     while let Some(i) = search[from..].find("lookup ").map(|i| i + from) {
         from = i + "lookup ".len();
         let before = search[..i].chars().next_back();
-        if !before.is_some_and(|c| !"outp".contains(c)) {
+        if before.is_none_or(|c| "outp".contains(c)) {
             continue;
         }
         let mut rest = &search[from..];
@@ -286,7 +286,7 @@ fn contentctl_macro_names(search: &str) -> Vec<String> {
     text.push_str(rest);
     let mut out = Vec::new();
     for (k, part) in text.split('`').enumerate() {
-        if k % 2 == 1 && !part.is_empty() && !part.contains(char::is_whitespace) {
+        if !k.is_multiple_of(2) && !part.is_empty() && !part.contains(char::is_whitespace) {
             let name = part.split('(').next().unwrap_or(part).to_string();
             if !MACROS_TO_IGNORE.iter().any(|i| name.contains(i)) && !out.contains(&name) {
                 out.push(name);

@@ -57,6 +57,8 @@ pub struct Context<'a> {
     pub root: Option<&'a Path>,
     /// Known data source names, `None` when no content directory has `data_sources/`.
     pub data_sources: Option<&'a HashSet<String>>,
+    /// Known story names, `None` when no content directory has `stories/`.
+    pub stories: Option<&'a HashSet<String>>,
 }
 
 pub fn check(map: &Mapping, p: &mut Problems, cx: &Context) {
@@ -125,7 +127,7 @@ pub fn check(map: &Mapping, p: &mut Problems, cx: &Context) {
         p.key(&["tags"], format!("must be a mapping, not {}", show(tags)));
         return;
     };
-    tags_schema(tags, p, search);
+    tags_schema(tags, p, search, cx);
     let manual = get(tags, "manual_test").is_some_and(|m| !m.is_null());
     let risk = if get(map, "rba").is_some() { rba_schema(map, p) } else { observables(tags, p) };
     if production {
@@ -168,6 +170,9 @@ fn data_sources(map: &Mapping, p: &mut Problems, cx: &Context) {
         p.key(&["data_source"], format!("must be a list, not {}", show(list)));
         return;
     };
+    if list.is_empty() {
+        p.warn_key(&["data_source"], "empty: `content check` cannot tell which inputs the detection needs");
+    }
     for entry in list {
         let Some(entry) = entry.as_str() else {
             p.key(&["data_source"], format!("entries must be text, not {}", show(entry)));
@@ -199,11 +204,18 @@ fn enabled_by_default(map: &Mapping, p: &mut Problems, kind: Option<&str>, statu
     }
 }
 
-fn tags_schema(tags: &Mapping, p: &mut Problems, search: &str) {
+fn tags_schema(tags: &Mapping, p: &mut Problems, search: &str, cx: &Context) {
     let tag = |k: &'static str| ["tags", k];
     if let Some(stories) = required_list(tags, &tag("analytic_story"), p) {
-        if stories.iter().any(|s| s.as_str().is_none()) {
-            p.key(&tag("analytic_story"), "entries must be story names");
+        for s in stories {
+            match (s.as_str(), cx.stories) {
+                (None, _) => p.key(&tag("analytic_story"), format!("entries must be story names, not {}", show(s))),
+                (Some(name), Some(known)) if !known.contains(name) => {
+                    let line = value_line(p.text, &tag("analytic_story"), name);
+                    p.add("tags.analytic_story", line, format!("story `{name}` is not defined in stories/"));
+                }
+                _ => {}
+            }
         }
     }
     one_of(tags, &tag("asset_type"), ASSET_TYPES, p);

@@ -110,9 +110,18 @@ impl Problems<'_> {
     }
 }
 
+/// Names the content defines outside detections; `None` when no content directory has the
+/// directory (the names are then not checked).
+#[derive(Default)]
+pub struct Known {
+    /// `data_sources/*.yml` names.
+    pub data_sources: Option<HashSet<String>>,
+    /// `stories/*.yml` names (tags.analytic_story must name one).
+    pub stories: Option<HashSet<String>>,
+}
+
 /// Validates one detection file, planning its search with `planner` over `content`.
-/// `data_sources` is the set of known data source names, `None` when unknown (not checked).
-pub fn validate(src: &DetectionSource, planner: &mut Planner, content: &ContentSet, data_sources: Option<&HashSet<String>>) -> Validated {
+pub fn validate(src: &DetectionSource, planner: &mut Planner, content: &ContentSet, known: &Known) -> Validated {
     let file = src.file.display().to_string();
     let mut p = Problems { file: file.clone(), text: &src.text, list: Vec::new(), warnings: Vec::new() };
     let mut out = Validated {
@@ -147,7 +156,7 @@ pub fn validate(src: &DetectionSource, planner: &mut Planner, content: &ContentS
     // contentctl reads `tags.manual_test`; older Vigil docs put it at the top level.
     let manual = map.get("tags").and_then(|t| t.get("manual_test")).or_else(|| map.get("manual_test"));
     out.manual_test = manual.and_then(Value::as_str).map(str::to_string);
-    let cx = Context { file: &src.file, root: src.root.as_deref(), data_sources };
+    let cx = Context { file: &src.file, root: src.root.as_deref(), data_sources: known.data_sources.as_ref(), stories: known.stories.as_ref() };
     schema::check(map, &mut p, &cx);
 
     let det = match serde_norway::from_str::<Detection>(&src.text) {
@@ -164,6 +173,7 @@ pub fn validate(src: &DetectionSource, planner: &mut Planner, content: &ContentS
         }
     };
     if let Some(d) = &det {
+        named_macros(d, content, &mut p);
         named_lookups(d, content, &mut p);
         if !d.search.trim().is_empty() {
             search(d, planner, content, &mut p, &mut out);
@@ -224,6 +234,22 @@ pub fn duplicates<'a>(checked: impl IntoIterator<Item = &'a mut Validated>) {
             }
         }
     }
+}
+
+/// contentctl's macro check: each macro named in the search text (outside comments, less its
+/// ignore list) must be defined, whatever its arguments. Filter macros are always defined
+/// (contentctl creates a missing one as `search *`).
+fn named_macros(d: &Detection, content: &ContentSet, p: &mut Problems) {
+    for name in contentctl_macro_names(&d.search) {
+        if !macro_defined(content, &name) {
+            let line = value_line(p.text, &["search"], &format!("`{name}"));
+            p.add("search", line, format!("macro `{name}` is not defined in macros/ (contentctl rejects it too)"));
+        }
+    }
+}
+
+fn macro_defined(content: &ContentSet, name: &str) -> bool {
+    (0..16).any(|n| content.lookup(name, n).is_some())
 }
 
 /// contentctl's lookup check: names after `lookup ` in the search text (its regular expression
@@ -323,10 +349,12 @@ fn search(d: &Detection, planner: &mut Planner, content: &ContentSet, p: &mut Pr
     let fails = match &e.error {
         PlanError::Spl(s) => match &s.kind {
             ErrorKind::Syntax | ErrorKind::MacroCycle(_) | ErrorKind::Limit => true,
-            ErrorKind::UnknownMacro(name) => {
-                let defined_by_name = (0..16).any(|n| content.lookup(name, n).is_some());
-                !defined_by_name && contentctl_macro_names(&d.search).contains(name)
+            // Named in the search text: already a failure ([`named_macros`]); deeper in a
+            // macro's definition contentctl does not look, and neither is it a failure here.
+            ErrorKind::UnknownMacro(name) if !macro_defined(content, name) && contentctl_macro_names(&d.search).contains(name) => {
+                return;
             }
+            ErrorKind::UnknownMacro(_) => false,
             ErrorKind::UnsupportedCommand(_) | ErrorKind::UnsupportedFunction(_) => false,
         },
         _ => !e.error.is_unsupported() && !e.error.to_string().contains("is not defined in the loaded content"),

@@ -15,7 +15,8 @@ fn check(text: &str, sources: Option<&HashSet<String>>) -> Validated {
     let norm = Normalizer::builtin().expect("mappings");
     let mut planner = Planner::new(norm.catalog(), &content);
     let src = DetectionSource { file: PathBuf::from(SEED_FILE), text: text.to_string(), root: None };
-    validate(&src, &mut planner, &content, sources)
+    let known = Known { data_sources: sources.cloned(), stories: None };
+    validate(&src, &mut planner, &content, &known)
 }
 
 #[test]
@@ -198,4 +199,30 @@ fn duplicate_names_and_ids_fail() {
     assert_eq!(list[1].outcome.status, Status::Fail);
     assert!(list[1].outcome.reason.contains("is also the name of windows_msiexec_remote_download.yml"), "{}", list[1].outcome);
     assert!(list[1].outcome.details[0].contains("id: also the id of"), "{:?}", list[1].outcome.details);
+}
+
+#[test]
+fn stories_checked_when_known() {
+    let content = ContentSet::builtin();
+    let norm = Normalizer::builtin().expect("mappings");
+    let mut planner = Planner::new(norm.catalog(), &content);
+    let src = DetectionSource { file: PathBuf::from(SEED_FILE), text: seed_text().to_string(), root: None };
+    let stories: HashSet<String> = ["Some Other Story".to_string()].into();
+    let v = validate(&src, &mut planner, &content, &Known { data_sources: None, stories: Some(stories) });
+    assert_eq!(v.outcome.status, Status::Fail, "{}", v.outcome);
+    assert!(v.outcome.reason.contains("story `Windows System Binary Proxy Execution MSIExec` is not defined in stories/"), "{}", v.outcome);
+}
+
+#[test]
+fn macros_named_in_the_search_text_must_be_defined() {
+    // contentctl reads macro names from the text, quoted or not (Vigil does not expand a macro
+    // inside a quoted string, but the content is still rejected).
+    let text = seed_text().replace(r#"Processes.process IN ("*http://*", "*https://*")"#, r#"Processes.process IN ("*http://*", "`nope`")"#);
+    let v = check(&text, None);
+    assert_eq!(v.outcome.status, Status::Fail, "{}", v.outcome);
+    assert!(v.outcome.reason.contains("macro `nope` is not defined in macros/"), "{}", v.outcome);
+    // Commented out: not looked for.
+    let text = seed_text().replace("| `drop_dm_object_name(Processes)`", "| `drop_dm_object_name(Processes)` ```| `nope` ```");
+    let v = check(&text, None);
+    assert_eq!(v.outcome.status, Status::Pass, "{}", v.outcome);
 }

@@ -170,9 +170,6 @@ fn data_sources(map: &Mapping, p: &mut Problems, cx: &Context) {
         p.key(&["data_source"], format!("must be a list, not {}", show(list)));
         return;
     };
-    if list.is_empty() {
-        p.warn_key(&["data_source"], "empty: `content check` cannot tell which inputs the detection needs");
-    }
     for entry in list {
         let Some(entry) = entry.as_str() else {
             p.key(&["data_source"], format!("entries must be text, not {}", show(entry)));

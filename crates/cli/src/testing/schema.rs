@@ -64,7 +64,7 @@ pub struct Context<'a> {
 pub fn check(map: &Mapping, p: &mut Problems, cx: &Context) {
     let name = name_and_file(map, p, cx);
     for (key, max) in [("author", 255), ("description", 10_000)] {
-        if let Some(s) = required_str(map, &[key], p) {
+        if let Some(s) = required_text(map, &[key], p) {
             if s.chars().count() > max {
                 p.key(&[key], format!("longer than {max} characters"));
             }
@@ -297,7 +297,7 @@ struct Risk {
 /// Old format (contentctl 4): `tags.message`, `tags.confidence`/`impact`, `tags.observable`,
 /// `tags.required_fields`.
 fn observables(tags: &Mapping, p: &mut Problems) -> Risk {
-    let mut risk = Risk { message: required_str(tags, &["tags", "message"], p).unwrap_or_default().to_string(), ..Risk::default() };
+    let mut risk = Risk { message: required_text(tags, &["tags", "message"], p).unwrap_or_default().to_string(), ..Risk::default() };
     for key in ["confidence", "impact"] {
         match get(tags, key) {
             None => p.key(&["tags", key], "required key missing"),
@@ -344,7 +344,7 @@ fn rba_schema(map: &Mapping, p: &mut Problems) -> Risk {
         p.key(&["rba"], "must be a mapping");
         return risk;
     };
-    risk.message = required_str(rba, &["rba", "message"], p).unwrap_or_default().to_string();
+    risk.message = required_text(rba, &["rba", "message"], p).unwrap_or_default().to_string();
     for (key, with_score) in [("risk_objects", true), ("threat_objects", false)] {
         let Some(list) = optional_list(rba, &["rba", key], p) else {
             continue;
@@ -535,6 +535,17 @@ pub fn required_str<'a>(map: &'a Mapping, path: &[&str], p: &mut Problems) -> Op
             p.key(path, format!("must be text, not {}", show(v)));
             None
         }
+    }
+}
+
+/// Text contentctl requires but accepts empty (a warning here).
+fn required_text<'a>(map: &'a Mapping, path: &[&str], p: &mut Problems) -> Option<&'a str> {
+    match get(map, path[path.len() - 1]) {
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            p.warn_key(path, "empty");
+            Some(s.as_str())
+        }
+        _ => required_str(map, path, p),
     }
 }
 

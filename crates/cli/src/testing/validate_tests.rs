@@ -167,6 +167,11 @@ fn contentctl_acceptances_pass() {
         let v = check(&text, None);
         assert_eq!(v.outcome.status, Status::Pass, "{from:?} -> {to:?}: {}", v.outcome);
     }
+    // Empty text contentctl accepts (pydantic's str): a warning.
+    let text = seed_text().replace("author: Michael Haag, Splunk", "author: ''");
+    let v = check(&text, None);
+    assert_eq!(v.outcome.status, Status::Warn, "{}", v.outcome);
+    assert!(v.outcome.reason.ends_with("author: empty"), "{}", v.outcome);
     // Experimental and without tests or drilldowns: accepted.
     let text = seed_text().replace("status: production", "status: experimental").replace("drilldown_searches:", "x_drilldowns:");
     let text = text.split("\ntests:").next().unwrap().to_string();

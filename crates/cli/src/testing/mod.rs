@@ -11,6 +11,7 @@
 //! - [`junit`]: the JUnit XML report.
 
 pub mod data;
+pub mod formats;
 pub mod junit;
 pub mod schema;
 pub mod unit;

@@ -1,5 +1,6 @@
 use super::*;
-use crate::testing::schema::{is_attack_id, is_date, is_http_url, is_uuid, message_fields};
+use crate::testing::formats::{is_attack_id, is_date, is_http_url, is_uuid};
+use crate::testing::schema::message_fields;
 use vigil_content::ContentSet;
 use vigil_normalize::Normalizer;
 

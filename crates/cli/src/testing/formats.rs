@@ -3,6 +3,7 @@
 
 use serde_norway::Value;
 
+/// A YAML value as messages show it.
 pub fn show(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),

@@ -69,6 +69,9 @@ pub fn run(args: TestArgs) -> u8 {
     if known.data_sources.is_none() {
         eprintln!("vigil: note: data_source names not checked (no data_sources/ directory in the content)");
     }
+    if known.stories.is_none() {
+        eprintln!("vigil: note: analytic_story names not checked (no stories/ directory in the content)");
+    }
 
     // Validation, in file order.
     let mut planner = Planner::new(normalizer.catalog(), &content);

@@ -174,7 +174,15 @@ def main() -> int:
         run = subprocess.run(["contentctl", "validate"], cwd=root, capture_output=True, text=True)
         build_mutants(content, root / "detections" / "mutants")
         print(f"contentctl validate: exit {run.returncode}\n{run.stdout[-3000:]}{run.stderr[-3000:]}", file=sys.stderr)
+        # The real CLI again, with the variants: the files it lists as errors must be exactly
+        # the ones rejected below, one by one.
+        with_mutants = subprocess.run(["contentctl", "validate"], cwd=root, capture_output=True, text=True)
+        listed = set(re.findall(r"^File: detections/(\S+)$", with_mutants.stdout + with_mutants.stderr, re.M))
         rows = per_detection(root)
+    rejected = {rel for rel, verdict, _ in rows if verdict == "reject"}
+    if listed != rejected:
+        print(f"error: contentctl validate lists {sorted(listed ^ rejected)} differently", file=sys.stderr)
+        return 1
     print(f"# contentctl {version} verdicts per detection on {content.name}; regenerate with verdicts.py (see its header)")
     print(f"# `contentctl validate` on the unmodified content: exit {run.returncode}")
     print("# file (under detections/)\tverdict (accept|warn|reject)\tcontentctl's message")

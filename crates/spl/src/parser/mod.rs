@@ -11,7 +11,7 @@ mod search;
 mod stats;
 
 use crate::ast::{Command, CommandKind, Expr, Pipeline, SearchExpr, Span};
-use crate::lexer::{scan_quoted, Lexer, Mode, Sym, Tok, Token};
+use crate::lexer::{is_escape_at, scan_quoted, Lexer, Mode, Sym, Tok, Token};
 use crate::{ErrorKind, SplError};
 
 /// Nesting bound for parentheses, subsearches and unary chains.
@@ -157,6 +157,10 @@ fn split_commands(text: &str, start: usize, end: usize) -> Result<Vec<(usize, us
     let mut i = start;
     while i < end {
         match bytes.get(i) {
+            Some(b'\\') if is_escape_at(bytes, i) => {
+                i += 2;
+                continue;
+            }
             Some(b'"') => {
                 i = scan_quoted(text, i, end, b'"')?;
                 continue;

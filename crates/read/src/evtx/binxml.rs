@@ -31,7 +31,7 @@ use vigil_model::Event;
 
 use crate::evtx::extract::Extract;
 use crate::evtx::values::{self as values, ty};
-use crate::xml::fast::Spare;
+use crate::fields::Spare;
 
 /// Nested template instances followed (the crate's compiled lane follows 8).
 const MAX_NESTING: usize = 8;
@@ -189,7 +189,7 @@ impl BinXml {
         }
         // The general renderer, from scratch.
         out.clear();
-        crate::xml::fast::recycle(&mut ev.fields, spare);
+        crate::fields::recycle(&mut ev.fields, spare);
         ev.time = None;
         let done = self.render_record(chunk, offset, size, &mut out, ev, spare).is_some();
         self.chunk_out += out.len();

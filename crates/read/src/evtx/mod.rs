@@ -26,7 +26,6 @@ use evtx::err::EvtxError;
 use evtx::{EvtxChunkData, EvtxChunkHeader, EvtxParser, ParserSettings};
 
 use crate::evtx::binxml::BinXml;
-use crate::xml::fast as xml_fast;
 use crate::{at_offset, xml, Ctx};
 
 /// Reads an EVTX file from disk chunk by chunk (the file is not loaded whole).
@@ -161,7 +160,7 @@ fn read_chunk(chunk: Result<EvtxChunkData, EvtxError>, settings: &Arc<ParserSett
             ctx.emit();
             continue;
         }
-        xml_fast::recycle(&mut ctx.ev.fields, &mut ctx.spare);
+        crate::fields::recycle(&mut ctx.ev.fields, &mut ctx.spare);
         ctx.ev.time = None;
         match rec.into_xml() {
             Ok(rendered) => emit_rendered(ctx, name, id, timestamp, &rendered.data),

@@ -15,8 +15,16 @@
 
 use vigil_model::Event;
 
-use crate::json::JsonKind;
-use crate::xml::fast::Spare;
+use crate::fields::Spare;
+
+/// What a JSON object is, judged from its keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonKind {
+    CrowdStrike,
+    Nvm,
+    Windows,
+    Other,
+}
 
 /// Nesting deeper than this is left to the full path.
 const MAX_DEPTH: usize = 32;

@@ -29,21 +29,15 @@ use std::sync::Arc;
 
 pub(crate) mod fast;
 
-use crate::xml::fast::Spare;
-use crate::{at_line, timefmt, xml::XML_SOURCETYPE, Ctx};
+use crate::fields::Spare;
+use crate::winevent::XML_SOURCETYPE;
+use crate::{at_line, timefmt, Ctx};
 
 pub const CROWDSTRIKE_SOURCETYPE: &str = "crowdstrike:events:sensor";
 pub const NVM_SOURCETYPE: &str = "cisco:nvm:flowdata";
 pub const JSON_SOURCETYPE: &str = "_json";
 
-/// What a JSON object is, judged from its keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JsonKind {
-    CrowdStrike,
-    Nvm,
-    Windows,
-    Other,
-}
+pub use fast::JsonKind;
 
 /// Classifies a JSON object by its keys.
 pub fn classify(map: &Map<String, Value>) -> JsonKind {
@@ -163,7 +157,7 @@ pub(crate) fn emit_line(line: &str, ctx: &mut Ctx) -> Result<(), serde_json::Err
         finish(kind, line, ctx);
         return Ok(());
     }
-    crate::xml::fast::recycle(&mut ctx.ev.fields, &mut ctx.spare);
+    crate::fields::recycle(&mut ctx.ev.fields, &mut ctx.spare);
     let v = serde_json::from_str::<Value>(line)?;
     emit_value(v, line, ctx);
     Ok(())

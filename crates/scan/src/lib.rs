@@ -4,7 +4,7 @@
 //! parse arguments and print, nothing more.
 //!
 //! ```text
-//! Driver::new(threads) --scan(consumer, normalizer, paths, read options)--> Scanned { state, report }
+//! Driver::new(threads) --scan(consumer, normalizer, Inputs { paths, read options })--> Scanned { state, report }
 //!                      --finish(engine, state, ctx, delivery)--> outputs, counts
 //!                      --run(...)  = scan + finish, optionally inside a time window
 //! ```
@@ -35,6 +35,14 @@ use vigil_time::Window;
 /// than one thread. Large enough that a piece's fixed costs (a consumer state, its merge, the
 /// line count) do not show; small enough that a few large files keep every thread busy.
 pub const DEFAULT_PIECE_BYTES: u64 = 32 << 20;
+
+/// What a scan reads: files and directories (walked recursively, in sorted order), with
+/// these read options. (Other sources of events, such as a socket or a queue, come here.)
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    pub paths: &'a [PathBuf],
+    pub read: &'a ReadOptions,
+}
 
 /// Told how far a scan has gone (the CLI draws a progress bar from it).
 pub trait Progress: Sync {
@@ -126,8 +134,9 @@ impl Driver {
 
     /// Reads every input once, in parallel, normalizing each event and handing it to
     /// `consumer`.
-    pub fn scan<C: Consumer>(&self, consumer: &C, normalizer: &Normalizer, paths: &[PathBuf], opts: &ReadOptions) -> Scanned<C::State> {
-        let (files, errors) = vigil_read::discover(paths);
+    pub fn scan<C: Consumer>(&self, consumer: &C, normalizer: &Normalizer, inputs: Inputs) -> Scanned<C::State> {
+        let (files, errors) = vigil_read::discover(inputs.paths);
+        let opts = inputs.read;
         let input_errors = errors.iter().map(|e| e.to_string()).collect();
         let (state, report) = self.pool.install(|| {
             let mut pieces = self.pieces(&files, &[]);
@@ -239,15 +248,15 @@ impl Driver {
 
     /// One pass feeding all queries of `engine` (only events inside `window`, when given),
     /// then their operators.
-    pub fn run(&self, engine: &Engine, window: Option<Window>, normalizer: &Normalizer, paths: &[PathBuf], opts: &ReadOptions, ctx: &EvalContext, delivery: Delivery) -> RunOutput {
+    pub fn run(&self, engine: &Engine, window: Option<Window>, normalizer: &Normalizer, inputs: Inputs, ctx: &EvalContext, delivery: Delivery) -> RunOutput {
         let started = std::time::Instant::now();
         let (state, report, input_errors, dropped) = match window {
             None => {
-                let s = self.scan(engine, normalizer, paths, opts);
+                let s = self.scan(engine, normalizer, inputs);
                 (s.state, s.report, s.input_errors, None)
             }
             Some(window) => {
-                let s = self.scan(&Windowed { inner: engine, window }, normalizer, paths, opts);
+                let s = self.scan(&Windowed { inner: engine, window }, normalizer, inputs);
                 (s.state.inner, s.report, s.input_errors, Some((s.state.outside, s.state.untimed)))
             }
         };

@@ -380,7 +380,7 @@ mod tests {
 
         let (mut ev, mut spare, mut x) = (Event::default(), Spare::new(), Extract::default());
         x.reset();
-        let mut el = |x: &mut Extract, ev: &mut Event, spare: &mut Spare, name: &str, attrs: &[(&str, &str)], text: &str| {
+        let el = |x: &mut Extract, ev: &mut Event, spare: &mut Spare, name: &str, attrs: &[(&str, &str)], text: &str| {
             x.start(name).unwrap();
             for (k, v) in attrs {
                 x.attr(ev, spare, name, k, v);

@@ -1,6 +1,6 @@
 //! Result rows kept in memory up to a budget and on disk past it.
 //!
-//! A join subsearch that runs ahead of its join (see `semijoin`) yields rows the join needs
+//! A join subsearch that runs ahead of its join (see `physical::semi_join_first`) yields rows the join needs
 //! only where an outer row has the same key, and the outer rows are known only afterwards.
 //! Held in memory, those rows grew with the input (one detection held 90 000 process rows,
 //! about 200 MB, at 4 GB of events, to join them with no outer row at all). Past its budget a
@@ -8,7 +8,7 @@
 //! join asks for the ones it can use.
 
 use crate::error::ExecError;
-use crate::spill::{get_f64, get_str, get_strs, get_u32, get_u8, put_f64, put_str, put_strs, put_u32};
+use crate::store::spill::{get_f64, get_str, get_strs, get_u32, get_u8, put_f64, put_str, put_strs, put_u32};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use vigil_model::{Record, Value};
 
@@ -44,7 +44,7 @@ impl RowSink for RowStore {
         self.memory.push(row);
         if self.bytes > self.budget && !self.in_memory_only {
             if let Err(e) = self.spill() {
-                crate::spill::spill_warning(&e);
+                crate::store::spill::spill_warning(&e);
                 self.in_memory_only = true;
             }
         }

@@ -3,7 +3,7 @@
 //! sets by length instead of being compared one by one. ESCU lists of process names and
 //! paths run to hundreds of entries, and were the largest share of predicate time.
 
-use crate::pattern::Pattern;
+use crate::expr::pattern::Pattern;
 use hashbrown::HashSet;
 
 /// Below this many patterns a plain loop is faster than hashing.

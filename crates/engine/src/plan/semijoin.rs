@@ -9,6 +9,7 @@
 //! among its keys are never turned into rows. The join itself still runs unchanged (on the
 //! subsearch rows computed here), so the result is the same.
 
+use crate::expr::eval::CExpr;
 use crate::ops::join::JoinOp;
 use crate::ops::Op;
 use crate::plan::Stage;
@@ -69,7 +70,7 @@ fn trace(ops: &[Op], by_names: &[String], agg_names: &[String]) -> Option<Record
                 for (name, e) in assignments {
                     // `eval join_guid = process_guid` copies the value as it is.
                     let value = match e {
-                        crate::eval::CExpr::Field(src) => trace.get(src).cloned().unwrap_or(Value::Null),
+                        CExpr::Field(src) => trace.get(src).cloned().unwrap_or(Value::Null),
                         _ => unknown(),
                     };
                     trace.set(name.clone(), value);
@@ -98,74 +99,6 @@ fn columns(trace: &Record, by_len: usize, fields: &[String]) -> Option<Vec<usize
             (0..by_len).find(|&i| text == marker(i))
         })
         .collect()
-}
-
-/// Join keys (texts, as the join compares them), with how many rows had each.
-#[derive(Default)]
-pub(crate) struct KeySet {
-    counts: hashbrown::HashMap<Vec<String>, usize>,
-    /// Rows that lacked a join field.
-    keyless: usize,
-}
-
-/// A borrowed key, hashed like the owned `Vec<String>` it is compared with.
-#[derive(Hash)]
-struct Parts<'a>(&'a [&'a str]);
-
-impl hashbrown::Equivalent<Vec<String>> for Parts<'_> {
-    fn equivalent(&self, key: &Vec<String>) -> bool {
-        self.0.len() == key.len() && self.0.iter().zip(key).all(|(a, b)| *a == b)
-    }
-}
-
-impl KeySet {
-    /// The keys of `rows` on `fields`, as `join` compares them (rows missing one have none).
-    pub fn new(fields: &[String], rows: &[Record]) -> KeySet {
-        let mut keys = KeySet::default();
-        rows.iter().for_each(|r| keys.insert(fields, r));
-        keys
-    }
-
-    /// Adds the key of `row` on `fields`, if it has one.
-    pub fn insert(&mut self, fields: &[String], row: &Record) {
-        match row_key(fields, row) {
-            Some(k) => *self.counts.entry(k).or_insert(0) += 1,
-            None => self.keyless += 1,
-        }
-    }
-
-    /// Whether `row` has a key on `fields` and it is in the set.
-    pub fn has_row(&self, fields: &[String], row: &Record) -> bool {
-        row_key(fields, row).is_some_and(|k| self.counts.contains_key(&k))
-    }
-
-    /// Rows that lacked a join field.
-    pub fn keyless(&self) -> usize {
-        self.keyless
-    }
-
-    /// Each key with the number of rows that had it.
-    pub fn counts(&self) -> impl Iterator<Item = (&Vec<String>, usize)> {
-        self.counts.iter().map(|(k, &n)| (k, n))
-    }
-
-    /// Whether a group whose by-field texts are `key` can match (`columns` pick the join fields).
-    pub fn admits(&self, columns: &[usize], key: &[&str]) -> bool {
-        let mut parts = [""; 8];
-        if columns.len() > parts.len() {
-            let owned: Vec<&str> = columns.iter().filter_map(|&c| key.get(c).copied()).collect();
-            return self.counts.contains_key(&Parts(&owned));
-        }
-        for (slot, &c) in parts.iter_mut().zip(columns) {
-            *slot = key.get(c).copied().unwrap_or("");
-        }
-        self.counts.contains_key(&Parts(&parts[..columns.len()]))
-    }
-}
-
-/// A row's texts on the join fields, as `join` compares them (none if one is missing).
-pub(crate) fn row_key(fields: &[String], row: &Record) -> Option<Vec<String>> {
-    fields.iter().map(|f| row.get(f).map(|v| v.to_string())).collect()
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 //! wildcard) go into a hash set of their lowercased value tuples; any others are kept as
 //! they are and tried in order after the lookup, so the result is that of the plain `OR`.
 
-use crate::pattern::Pattern;
-use crate::predicate::{FieldAccess, FieldRef, Pred};
+use crate::expr::pattern::Pattern;
+use crate::expr::predicate::{FieldAccess, FieldRef, Pred};
 use hashbrown::HashSet;
 
 /// Below this many alternatives a plain loop is as fast.

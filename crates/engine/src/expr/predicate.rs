@@ -3,9 +3,9 @@
 //! The same compiled form serves tstats WHERE clauses over dataset rows (fields resolved to
 //! column indexes at plan time), raw-event searches, and `search` over result rows.
 
-use crate::pattern::Pattern;
-use crate::patternlist::PatternList;
-use crate::tuplelist::TupleList;
+use crate::expr::pattern::Pattern;
+use crate::expr::patternlist::PatternList;
+use crate::expr::tuplelist::TupleList;
 use vigil_model::value::{format_num, parse_num};
 use vigil_model::{micros_to_secs, DatasetRow, Event, Record, Value};
 use vigil_spl::ast::{CompareOp, SearchExpr};

@@ -7,7 +7,7 @@
 //! those can skip the detection without evaluating anything else. Predicates without such an
 //! anchor are always evaluated.
 
-use crate::predicate::{FieldAccess, FieldRef, Pred};
+use crate::expr::predicate::{FieldAccess, FieldRef, Pred};
 use aho_corasick::AhoCorasick;
 use hashbrown::HashMap;
 
@@ -304,7 +304,7 @@ fn lowercase_into(item: &str, key: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pattern::Pattern;
+    use crate::expr::pattern::Pattern;
     use vigil_model::{DatasetRow, Event, Value};
 
     fn eq(c: usize, v: &str) -> Pred {

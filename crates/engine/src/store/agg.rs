@@ -2,12 +2,12 @@
 //! each thread aggregates its share of the input and the results combine at the end.
 
 use crate::error::PlanError;
-use crate::eval::CExpr;
-use crate::predicate::FieldRef;
+use crate::expr::eval::CExpr;
+use crate::expr::predicate::FieldRef;
 use std::collections::{BTreeSet, HashSet};
 use vigil_model::value::{format_num, parse_num};
 use vigil_model::{Micros, Value};
-use vigil_spl::ast::Span;
+use vigil_spl::ast::{AggArg, Aggregation, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AggFunc {
@@ -264,6 +264,18 @@ impl AggState {
         }
     }
 }
+
+pub(crate) fn plan_agg(a: &Aggregation, resolve: &dyn Fn(&str) -> FieldRef, span: Span) -> Result<AggSpec, PlanError> {
+    let func = AggFunc::from_name(&a.func, span)?;
+    let input = match &a.arg {
+        None if func == AggFunc::Count => AggInput::Rows,
+        None => return Err(PlanError::invalid(format!("`{}` needs a field", a.func), span)),
+        Some(AggArg::Field(f)) => AggInput::Field(resolve(f)),
+        Some(AggArg::Eval(e)) => AggInput::Eval(CExpr::compile(e)?),
+    };
+    Ok(AggSpec { func, input, name: a.name.clone() })
+}
+
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 //! false; a `where` keeps a row only when its expression is true.
 
 use crate::error::PlanError;
-use crate::functions::{self, Func};
+use crate::expr::functions::{self, Func};
 use regex::Regex;
 use std::sync::Arc;
 use vigil_model::value::{format_num, parse_num};
@@ -200,7 +200,7 @@ fn compile_call(name: &str, args: &[Expr], span: Span) -> Result<CExpr, PlanErro
     for (i, a) in args.iter().enumerate() {
         match (func.regex_arg(), a) {
             (Some(ri), Expr::Str(pattern)) if ri == i => {
-                let re = crate::ops::rex::compile_regex(pattern, span)?;
+                let re = crate::expr::regex::compile_regex(pattern, span)?;
                 compiled.push(CExpr::Regex(Arc::new(re)));
             }
             _ => compiled.push(CExpr::compile(a)?),

@@ -44,12 +44,13 @@ impl Query {
     /// `stats`, or a wildcard `rename` over such a search). A listed field may still be null
     /// in a given row.
     pub fn output_fields(&self) -> Option<Vec<String>> {
-        let set = stage_fields(&self.root, &self.scans);
+        let set = stage_fields(&self.root, self);
         (!set.open).then_some(set.names)
     }
 }
 
-fn stage_fields(stage: &Stage, scans: &[Scan]) -> FieldSet {
+fn stage_fields(stage: &Stage, q: &Query) -> FieldSet {
+    let scans = &q.scans;
     let mut set = match &stage.source {
         Source::Scan(i) => match scans.get(*i) {
             Some(Scan::Tstats(t)) => {
@@ -59,7 +60,7 @@ fn stage_fields(stage: &Stage, scans: &[Scan]) -> FieldSet {
                 // The scan runs the leading row operators and a following stats itself.
                 let mut set = FieldSet { names: vec!["_time".into(), "_raw".into()], open: true };
                 for op in &e.prefix {
-                    apply(&mut set, op, scans);
+                    apply(&mut set, op, q);
                 }
                 if let Some(st) = &e.stats {
                     set = FieldSet::closed(st.by.iter().cloned().chain(st.aggs.iter().map(|a| a.name.clone())));
@@ -71,12 +72,12 @@ fn stage_fields(stage: &Stage, scans: &[Scan]) -> FieldSet {
         Source::Inputlookup { table, .. } => FieldSet::closed(table.table.columns.iter().cloned()),
     };
     for op in &stage.ops {
-        apply(&mut set, op, scans);
+        apply(&mut set, op, q);
     }
     set
 }
 
-fn apply(set: &mut FieldSet, op: &Op, scans: &[Scan]) {
+fn apply(set: &mut FieldSet, op: &Op, q: &Query) {
     match op {
         Op::Eval(assignments) => {
             for (f, _) in assignments {
@@ -119,7 +120,7 @@ fn apply(set: &mut FieldSet, op: &Op, scans: &[Scan]) {
             }
         }
         Op::Join(j) => {
-            let sub = stage_fields(&j.sub, scans);
+            let sub = stage_fields(q.stage(j.sub), q);
             set.open |= sub.open;
             for n in sub.names {
                 set.add(n);
@@ -222,7 +223,7 @@ fn select(set: &FieldSet, patterns: &[String]) -> FieldSet {
 
 #[cfg(test)]
 mod tests {
-    use crate::Planner;
+    use crate::plan::Planner;
     use vigil_content::ContentSet;
     use vigil_model::{Catalog, DatasetSchema};
 

@@ -8,12 +8,12 @@
 //! size is checked from the counts, and then the outer rows flow through the join and the
 //! operators after it a chunk at a time. The rows and their order are those of the plain run.
 
+use super::chunked::{apply_all, CHUNK_ROWS};
+use super::runner::Runner;
 use crate::error::ExecError;
 use crate::ops::Op;
 use crate::plan::{Source, Stage};
-use crate::rowstore::{RowSink, RowStore};
-use crate::runner::Runner;
-use crate::stream::{apply_all, CHUNK_ROWS};
+use crate::store::row_store::{RowSink, RowStore};
 
 /// The position of the join in `scan | <row ops> | join | <row ops>`, if `stage` has that
 /// shape.
@@ -30,7 +30,7 @@ pub(crate) fn streamable(stage: &Stage) -> Option<usize> {
 pub(crate) fn run(runner: &mut Runner, stage: &Stage, at: usize, budget: usize) -> Result<Option<RowStore>, ExecError> {
     let (Source::Scan(i), Some(Op::Join(join))) = (&stage.source, stage.ops.get(at)) else { return Ok(None) };
     let Some((outer, keys)) = runner.scan_through_stored(*i, &stage.ops[..at], &join.fields)? else { return Ok(None) };
-    let sub_rows = runner.run_join_subsearch_for(&join.sub, &join.fields, &keys, join.max())?;
+    let sub_rows = runner.run_join_subsearch_for(join.sub, &join.fields, &keys, join.max())?;
     let index = join.index(sub_rows);
     let total = keys
         .counts()
@@ -44,7 +44,7 @@ pub(crate) fn run(runner: &mut Runner, stage: &Stage, at: usize, budget: usize) 
         if failed.is_some() {
             return;
         }
-        match apply_all(tail, join.join_rows(&index, chunk), runner) {
+        match apply_all(tail, join.join_rows(&index, chunk), &mut *runner) {
             Ok(rows) => rows.into_iter().for_each(|r| out.put(r)),
             Err(e) => failed = Some(e),
         }

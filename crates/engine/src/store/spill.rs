@@ -7,7 +7,7 @@
 //! and what is left in memory in key order (the order its result rows have anyway), combining
 //! the states of a key found in several runs, earliest run first.
 
-use crate::agg::{AggSpec, AggState};
+use crate::store::agg::{AggSpec, AggState};
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, BinaryHeap, HashSet};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -356,7 +356,7 @@ fn decode_state(cur: &mut &[u8]) -> Option<AggState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agg::{AggFunc, AggInput};
+    use crate::store::agg::{AggFunc, AggInput};
 
     fn spec(func: AggFunc) -> AggSpec {
         AggSpec { func, input: AggInput::Rows, name: "x".into() }

@@ -9,14 +9,15 @@
 //! disk; `eventstats` reads its input twice, once to aggregate and once to annotate, which
 //! re-reading the runs allows. Rows come out in the order the whole-table evaluation gives.
 
-use crate::agg::AggSpec;
+use super::chunked::{apply_all, ChunkJob, CHUNK_ROWS};
+use super::output::QueryOutput;
 use crate::error::ExecError;
-use crate::exec::{QueryOutput, Runner};
-use crate::ops::stats::{group_row, too_many_groups, Groups, StatsOp};
-use crate::ops::Op;
-use crate::spill::{Run, SpillFile};
-use crate::stream::{apply_all, ChunkJob, CHUNK_ROWS};
-use crate::symbols::Symbols;
+use crate::ops::stats::{too_many_groups, StatsOp};
+use crate::ops::{Op, RowEnv};
+use crate::store::agg::AggSpec;
+use crate::store::groups::{group_row, Groups};
+use crate::store::spill::{Run, SpillFile};
+use crate::store::symbols::Symbols;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +27,7 @@ use vigil_model::Record;
 const STATS_BUDGET: usize = 16 << 20;
 
 /// Whether `ops` can run this way: row-by-row operators, `stats` and `eventstats` only, with
-/// at least one of the latter (otherwise `stream::finish_in_chunks` does it more cheaply).
+/// at least one of the latter (otherwise `chunked::finish_in_chunks` does it more cheaply).
 pub(crate) fn stageable(ops: &[Op]) -> bool {
     ops.iter().all(|op| op.is_row_wise() || matches!(op, Op::Stats(_) | Op::Eventstats(_)))
         && ops.iter().any(|op| matches!(op, Op::Stats(_) | Op::Eventstats(_)))
@@ -43,16 +44,16 @@ enum Source<'q> {
     Annotated { base: Box<Source<'q>>, ops: &'q [Op], eventstats: &'q StatsOp, summary: Vec<Record>, index: HashMap<Vec<String>, usize> },
 }
 
-type ChunkFn<'f> = dyn FnMut(Vec<Record>, &mut Runner) -> Result<(), ExecError> + 'f;
+type ChunkFn<'f> = dyn FnMut(Vec<Record>, &mut RowEnv) -> Result<(), ExecError> + 'f;
 
 impl Source<'_> {
-    fn for_each_chunk(&self, runner: &mut Runner, f: &mut ChunkFn) -> Result<(), ExecError> {
+    fn for_each_chunk(&self, runner: &mut RowEnv, f: &mut ChunkFn) -> Result<(), ExecError> {
         match self {
             Source::Rows(rows) => f(rows.clone(), runner),
             Source::Runs { runs, by_names, aggs } => {
                 let mut chunk = Vec::with_capacity(CHUNK_ROWS);
                 let mut failed = None;
-                crate::spill::merge(runs, Vec::new(), aggs, |key, states| {
+                crate::store::spill::merge(runs, Vec::new(), aggs, |key, states| {
                     if failed.is_some() {
                         return;
                     }
@@ -86,7 +87,7 @@ fn read_error(e: std::io::Error) -> ExecError {
 }
 
 /// Aggregates the rows of `source` through `ops` with `stats`, spilling past the budget.
-fn aggregate(source: &Source, ops: &[Op], stats: &StatsOp, file: &Arc<SpillFile>, runner: &mut Runner) -> Result<(Groups, Symbols), ExecError> {
+fn aggregate(source: &Source, ops: &[Op], stats: &StatsOp, file: &Arc<SpillFile>, runner: &mut RowEnv) -> Result<(Groups, Symbols), ExecError> {
     let ctx = runner.ctx;
     let mut groups = Groups::default();
     let mut symbols = Symbols::default();
@@ -111,7 +112,7 @@ fn aggregate(source: &Source, ops: &[Op], stats: &StatsOp, file: &Arc<SpillFile>
 pub(crate) fn finish_staged(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput)) {
     let ChunkJob { name, groups, shape, symbols, ops, ctx } = job;
     let started = Instant::now();
-    let mut runner = Runner::new(Vec::new(), ctx);
+    let mut runner = RowEnv { ctx };
     let run = || -> Result<Vec<Record>, ExecError> {
         let Ok(file) = SpillFile::new() else {
             // No temporary file to be had: the whole table in memory, as without stages.

@@ -12,9 +12,8 @@
 //! rex: a field is key-derived unless it comes from an aggregate, from the clock or time zone
 //! (convert, non-pure eval), or from an operator not understood here (which ends the prefix).
 
-use crate::eval::EvalContext;
-use crate::exec::Runner;
-use crate::ops::Op;
+use crate::expr::eval::EvalContext;
+use crate::ops::{Op, RowEnv};
 use crate::plan::Stage;
 use vigil_model::{Record, Value};
 
@@ -46,9 +45,9 @@ impl KeyFilter {
             row.push_new(n.clone(), Value::Str(i.to_string()));
         }
         let mut rows = vec![row];
-        let mut runner = Runner::new(Vec::new(), ctx);
+        let mut env = RowEnv { ctx };
         for op in &stage.ops[..skip] {
-            rows = crate::ops::apply(op, rows, &mut runner).ok()?;
+            rows = crate::ops::apply(op, rows, &mut env).ok()?;
         }
         let row = rows.pop()?;
         let layout = row
@@ -66,9 +65,9 @@ impl KeyFilter {
             row.push_new(name.clone(), Value::Str(text(*i).to_string()));
         }
         let mut rows = vec![row];
-        let mut runner = Runner::new(Vec::new(), ctx);
+        let mut env = RowEnv { ctx };
         for op in &ops[self.skip..self.len] {
-            rows = match crate::ops::apply(op, rows, &mut runner) {
+            rows = match crate::ops::apply(op, rows, &mut env) {
                 Ok(rows) => rows,
                 // Unsure: keep the group; the query reports the error after the scan.
                 Err(_) => return true,

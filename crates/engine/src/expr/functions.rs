@@ -1,6 +1,6 @@
 //! Eval functions. Each is named, has an arity, and follows Splunk's documented behaviour.
 
-use crate::eval::{CExpr, EvalValue, Scope};
+use crate::expr::eval::{CExpr, EvalValue, Scope};
 use regex::Regex;
 use vigil_model::value::format_num;
 
@@ -103,7 +103,7 @@ fn regex_of<'a>(arg: &'a CExpr, scope: &Scope) -> Option<std::borrow::Cow<'a, Re
     match arg {
         CExpr::Regex(re) => Some(std::borrow::Cow::Borrowed(&**re)),
         other => text(other.eval(scope))
-            .and_then(|p| crate::ops::rex::build_regex(&p).ok())
+            .and_then(|p| crate::expr::regex::build_regex(&p).ok())
             .map(std::borrow::Cow::Owned),
     }
 }

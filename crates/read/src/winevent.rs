@@ -30,7 +30,8 @@ pub(crate) fn system_attr_field(element: &str, key: &str) -> Option<&'static str
 
 /// `<System>` children whose text is a field (under the element's name; see
 /// [`system_text_aliases`] for the ones that give two).
-pub(crate) const SYSTEM_TEXT: [&str; 9] = ["EventID", "Version", "Level", "Task", "Opcode", "Keywords", "EventRecordID", "Channel", "Computer"];
+pub(crate) const SYSTEM_TEXT: [&str; 9] =
+    ["EventID", "Version", "Level", "Task", "Opcode", "Keywords", "EventRecordID", "Channel", "Computer"];
 
 /// Whether the text of a `<System>` child is captured as a field.
 pub(crate) fn system_text_captured(name: &str) -> bool {

@@ -179,7 +179,13 @@ impl Driver {
     }
 
     /// Reads the pieces into one state; also returns the files whose pieces were not exact.
-    fn read_pieces<C: Consumer>(&self, consumer: &C, normalizer: &Normalizer, pieces: &mut [Piece], opts: &ReadOptions) -> (C::State, ReadReport, Vec<PathBuf>) {
+    fn read_pieces<C: Consumer>(
+        &self,
+        consumer: &C,
+        normalizer: &Normalizer,
+        pieces: &mut [Piece],
+        opts: &ReadOptions,
+    ) -> (C::State, ReadReport, Vec<PathBuf>) {
         let wants = |d: usize| consumer.wants_dataset(d);
         pieces
             .par_iter()
@@ -248,7 +254,15 @@ impl Driver {
 
     /// One pass feeding all queries of `engine` (only events inside `window`, when given),
     /// then their operators.
-    pub fn run(&self, engine: &Engine, window: Option<Window>, normalizer: &Normalizer, inputs: Inputs, ctx: &EvalContext, delivery: Delivery) -> RunOutput {
+    pub fn run(
+        &self,
+        engine: &Engine,
+        window: Option<Window>,
+        normalizer: &Normalizer,
+        inputs: Inputs,
+        ctx: &EvalContext,
+        delivery: Delivery,
+    ) -> RunOutput {
         let started = std::time::Instant::now();
         let (state, report, input_errors, dropped) = match window {
             None => {

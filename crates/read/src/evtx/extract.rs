@@ -8,10 +8,10 @@
 
 use vigil_model::Event;
 
+use crate::fields::Spare;
 use crate::timefmt;
 use crate::winevent::{system_text_aliases, system_text_captured};
 use crate::xml::Section;
-use crate::fields::Spare;
 
 /// The extraction state of one record (reused between records).
 pub(crate) struct Extract {

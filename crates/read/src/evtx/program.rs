@@ -19,11 +19,11 @@ use std::rc::Rc;
 use vigil_model::Event;
 
 use crate::evtx::binxml::{ends_stream, single_instance, AttrValue, BinXml, Elem, Node, Part, Template};
-use crate::evtx::extract::{capture, finish, Fields, normalise_line_ends, system_attr, unescape_into};
-use crate::winevent::{system_text_captured, SYSTEM_ATTRS};
+use crate::evtx::extract::{capture, finish, normalise_line_ends, system_attr, unescape_into, Fields};
 use crate::evtx::values::{self as values, ty};
-use crate::xml::Section;
 use crate::fields::Spare;
+use crate::winevent::{system_text_captured, SYSTEM_ATTRS};
+use crate::xml::Section;
 
 /// Nested instances followed, and output per record (as in [`crate::evtx::binxml`]).
 const MAX_NESTING: usize = 8;
@@ -69,24 +69,54 @@ enum AttrField {
 enum Op {
     Lit(Lit),
     /// Skip the next `len` ops when the value is NULL (an element that depends on it).
-    Depends { slot: u16, len: u32 },
+    Depends {
+        slot: u16,
+        len: u32,
+    },
     /// When every value of `deps` is NULL, write `empty` and skip the next `len` ops.
-    LeftOut { deps: Lit, len: u32, empty: Lit },
+    LeftOut {
+        deps: Lit,
+        len: u32,
+        empty: Lit,
+    },
     /// A value inside an attribute that is always written.
-    AttrVal { slot: u16 },
+    AttrVal {
+        slot: u16,
+    },
     /// ` name="value"` when the value is there and not empty.
-    CondAttr { before: Lit, slot: u16, pre: Lit, field: AttrField },
+    CondAttr {
+        before: Lit,
+        slot: u16,
+        pre: Lit,
+        field: AttrField,
+    },
     /// Marks where an attribute value starts, and ends it (for its field).
     AttrMark,
-    AttrEnd { field: AttrField },
+    AttrEnd {
+        field: AttrField,
+    },
     /// A new `<Data>`: no `Name` read yet.
     DataReset,
     /// A value in element position: its text (and field), or its nested instance.
-    Content { before: Lit, slot: u16, field: Field, place: Place },
+    Content {
+        before: Lit,
+        slot: u16,
+        field: Field,
+        place: Place,
+    },
     /// `<Data>value</Data>`, repeated per item for a string array.
-    Expand { slot: u16, open: Lit, close: Lit, field: Field, place: Place },
+    Expand {
+        slot: u16,
+        open: Lit,
+        close: Lit,
+        field: Field,
+        place: Place,
+    },
     /// A captured element's literal text: the last `len` bytes written.
-    Const { field: Field, len: u32 },
+    Const {
+        field: Field,
+        len: u32,
+    },
 }
 
 pub(crate) struct Program {
@@ -144,7 +174,9 @@ struct Compiler<'t> {
 enum Role {
     None,
     /// A System child: attributes mapped to fields, text captured when `capture`.
-    System { capture: bool },
+    System {
+        capture: bool,
+    },
     Data,
     /// An element captured under its own name (EventData `Binary`, UserData leaves,
     /// RenderingInfo `Message`).
@@ -241,10 +273,9 @@ impl Compiler<'_> {
             return None; // read by local name there
         }
         let attr_field = |attr: &str| match role {
-            Role::System { .. } => SYSTEM_ATTRS
-                .iter()
-                .position(|&(e, k, _)| e == name && k == attr)
-                .map_or(AttrField::None, |i| AttrField::System(i as u8)),
+            Role::System { .. } => {
+                SYSTEM_ATTRS.iter().position(|&(e, k, _)| e == name && k == attr).map_or(AttrField::None, |i| AttrField::System(i as u8))
+            }
             Role::Data if attr == "Name" => AttrField::DataName,
             _ => AttrField::None,
         };
@@ -574,7 +605,9 @@ impl<'r> Run<'r> {
                 let p = (self.regs.programs.len() - 1) as u16;
                 self.regs.found.push(Found::Named(p, i, at));
             }
-            Field::DataName if self.regs.data_name.1 > self.regs.data_name.0 => self.regs.found.push(Found::DataNamed(self.regs.data_name, at)),
+            Field::DataName if self.regs.data_name.1 > self.regs.data_name.0 => {
+                self.regs.found.push(Found::DataNamed(self.regs.data_name, at))
+            }
             Field::DataName => self.regs.found.push(Found::Data(at)),
         }
     }

@@ -205,10 +205,7 @@ impl Scan<'_, '_> {
             let mut dup = None;
             if seen[slot] & bit != 0 {
                 let names = &*self.names;
-                dup = self.keys[frame..]
-                    .iter()
-                    .position(|k| k.hash == h && names.get(k.name.0..k.name.1) == Some(key))
-                    .map(|j| frame + j);
+                dup = self.keys[frame..].iter().position(|k| k.hash == h && names.get(k.name.0..k.name.1) == Some(key)).map(|j| frame + j);
             }
             seen[slot] |= bit;
             let child = match (kind, key) {
@@ -245,8 +242,7 @@ impl Scan<'_, '_> {
             self.value(child, depth + 1)?;
             let after = self.fields.len();
             if fv {
-                self.flags.fv_nvz =
-                    is_str && after > before && self.fields.last().is_some_and(|(_, v)| v.starts_with("nvzFlow"));
+                self.flags.fv_nvz = is_str && after > before && self.fields.last().is_some_and(|(_, v)| v.starts_with("nvzFlow"));
             }
             match dup {
                 None => {

@@ -389,7 +389,6 @@ fn event_data(c: &mut Cursor, out: &mut Sink) -> bool {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,7 +447,8 @@ mod tests {
         assert!(same(&f, &s), "{:?}\n{:?}", f.fields, s.fields);
         assert_eq!(f.get("RuleName"), Some("a\nb\nc\n\nd\n"));
         // Random mutations (deterministic): wherever the fast path accepts, it must agree.
-        let alphabet: &[&str] = &["<", ">", "/", "'", "\"", "=", " ", "\r", "\n", "Data", "Name", "System", "</Data>", "<Data Name='x'>", "é", "x"];
+        let alphabet: &[&str] =
+            &["<", ">", "/", "'", "\"", "=", " ", "\r", "\n", "Data", "Name", "System", "</Data>", "<Data Name='x'>", "é", "x"];
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut rnd = |n: usize| {
             seed ^= seed << 13;

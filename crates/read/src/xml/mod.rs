@@ -83,9 +83,7 @@ pub fn parse_event_xml_full(xml: &str, ev: &mut Event) -> Result<(), String> {
     let mut channel = String::new();
     let mut computer = String::new();
     loop {
-        let event = r
-            .read_event()
-            .map_err(|e| format!("XML error at byte {}: {e}", r.error_position()))?;
+        let event = r.read_event().map_err(|e| format!("XML error at byte {}: {e}", r.error_position()))?;
         match event {
             X::Start(e) | X::Empty(e) if closed => {
                 let _ = e;
@@ -214,13 +212,7 @@ fn system_attr(ev: &mut Event, element: &str, key: &str, value: String) {
     }
 }
 
-fn end_element(
-    ev: &mut Event,
-    capture: &mut Option<(String, usize, String)>,
-    depth: usize,
-    channel: &mut String,
-    computer: &mut String,
-) {
+fn end_element(ev: &mut Event, capture: &mut Option<(String, usize, String)>, depth: usize, channel: &mut String, computer: &mut String) {
     let Some((_, d, _)) = capture.as_ref() else { return };
     if *d != depth {
         return;

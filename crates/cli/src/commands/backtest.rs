@@ -184,9 +184,9 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
     }
 
     let consumer = Scheduled { groups: &groups, arrival_field: &args.arrival_field };
-    let scanned = driver.scan(&consumer, &normalizer, &args.paths, &opts);
+    let scanned = driver.scan(&consumer, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts });
     let mut state = scanned.state;
-    let (hits, failures) = driver.install(|| finish_runs(&groups, &mut state, &ctx));
+    let (hits, failures) = finish_runs(&groups, &mut state, &ctx);
 
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();

@@ -111,10 +111,10 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
     if args.alert.alerts {
-        let out = driver.run(&engine, window, &normalizer, &args.paths, &opts, &ctx, vigil_scan::Delivery::Collect);
+        let out = driver.run(&engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx, vigil_scan::Delivery::Collect);
         crate::window::report_dropped(window, &out);
         return crate::alerts::finish(&args.alert, &args.run, &content, &planned, &out, &ctx);
     }
-    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, &args.paths, &opts, &ctx);
+    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx);
     super::finish(&args.run, &out, n, "detection")
 }

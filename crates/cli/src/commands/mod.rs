@@ -145,7 +145,7 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
 /// longest, so a user can see which content makes a run slow.
 fn slowest(outputs: &[vigil_engine::QueryOutput]) {
     let mut by_time: Vec<&vigil_engine::QueryOutput> = outputs.iter().collect();
-    by_time.sort_by(|a, b| b.finish_time.cmp(&a.finish_time));
+    by_time.sort_by_key(|o| std::cmp::Reverse(o.finish_time));
     let shown: Vec<String> = by_time
         .iter()
         .take(5)
@@ -167,13 +167,12 @@ pub(crate) fn run_and_print(
     engine: &vigil_engine::Engine,
     window: Option<vigil_time::Window>,
     normalizer: &vigil_normalize::Normalizer,
-    paths: &[std::path::PathBuf],
-    opts: &vigil_read::ReadOptions,
+    inputs: vigil_scan::Inputs,
     ctx: &vigil_engine::EvalContext,
 ) -> RunOutput {
     use vigil_scan::Delivery;
     if args.format == output::Format::Csv {
-        let out = driver.run(engine, window, normalizer, paths, opts, ctx, Delivery::Collect);
+        let out = driver.run(engine, window, normalizer, inputs, ctx, Delivery::Collect);
         crate::window::report_dropped(window, &out);
         return out;
     }
@@ -207,7 +206,7 @@ pub(crate) fn run_and_print(
         drop(lock);
         table_rows.clear();
     };
-    let out = driver.run(engine, window, normalizer, paths, opts, ctx, Delivery::Stream(&mut print));
+    let out = driver.run(engine, window, normalizer, inputs, ctx, Delivery::Stream(&mut print));
     crate::window::report_dropped(window, &out);
     if let Some(e) = write_error {
         if e.kind() != std::io::ErrorKind::BrokenPipe {

@@ -327,7 +327,9 @@ fn write_alert_hits(
         let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
         // ES stamps alerts with the run time in whole seconds.
         let run_time = h.run_time - h.run_time.rem_euclid(1_000_000);
-        let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)) };
+        // Historical files: alerts carry the activity's time; `run_time` stays in the stamp.
+        let stamp = vigil_alert::Stamp::Activity(tz.clone());
+        let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)), stamp };
         for alert in vigil_alert::build_alerts(det, content.deployment_for(det), &h.rows, &ctx) {
             let stamp = [("run_time", iso(h.run_time)), ("window_earliest", iso(h.window.earliest)), ("window_latest", iso(h.window.latest))];
             if format == output::Format::Jsonl {

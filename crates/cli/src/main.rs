@@ -4,6 +4,7 @@ mod alerts;
 mod commands;
 mod output;
 mod run;
+mod select;
 mod testing;
 mod window;
 

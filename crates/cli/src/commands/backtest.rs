@@ -107,12 +107,12 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
     }
 
     // Which detections: the named ones (even if disabled), else every enabled one.
+    // Names resolve as `hunt --detection` does (id, file name, unique part of the name).
+    let mut named_names = Vec::new();
     for name in args.detections.iter().chain(&args.enable) {
-        if content.detection(name).is_none() {
-            return Err(format!("no detection named `{name}` in the loaded content"));
-        }
+        named_names.push(crate::select::resolve(content.detections(), name)?.name.clone());
     }
-    let named = |d: &Detection| args.detections.iter().chain(&args.enable).any(|n| content.detection(n).is_some_and(|x| x.name == d.name));
+    let named = |d: &Detection| named_names.contains(&d.name);
     let candidates: Vec<&Detection> = if args.detections.is_empty() {
         content.detections().iter().collect()
     } else {

@@ -160,18 +160,38 @@ pub(crate) fn run_and_print(
     paths: &[std::path::PathBuf],
     opts: &vigil_read::ReadOptions,
     ctx: &vigil_engine::EvalContext,
+    shown: &RowFilter,
 ) -> RunOutput {
     use crate::run::Delivery;
+    // Rows left out per query name, taken off the result counts at the end.
+    let mut hidden: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     if args.format == output::Format::Csv {
-        return crate::window::run(engine, window, normalizer, paths, opts, ctx, Delivery::Collect);
+        let mut out = crate::window::run(engine, window, normalizer, paths, opts, ctx, Delivery::Collect);
+        for o in &mut out.outputs {
+            if let Ok(rows) = &mut o.result {
+                let before = rows.len();
+                rows.retain(|r| shown(&o.name, r));
+                *hidden.entry(o.name.clone()).or_default() += before - rows.len();
+            }
+        }
+        uncount(&mut out, &hidden);
+        return out;
     }
     let mut write_error: Option<std::io::Error> = None;
     // A table is laid out over all rows of a detection: chunks of one are gathered first.
     let mut table_rows: Vec<vigil_model::Record> = Vec::new();
     let mut print = |o: &vigil_engine::QueryOutput| {
-        let Ok(rows) = &o.result else {
+        let Ok(all_rows) = &o.result else {
             table_rows.clear();
             return;
+        };
+        let kept: Vec<vigil_model::Record>;
+        let rows: &[vigil_model::Record] = if all_rows.iter().all(|r| shown(&o.name, r)) {
+            all_rows
+        } else {
+            kept = all_rows.iter().filter(|r| shown(&o.name, r)).cloned().collect();
+            *hidden.entry(o.name.clone()).or_default() += all_rows.len() - kept.len();
+            &kept
         };
         let rows: &[vigil_model::Record] = if args.format == output::Format::Table && (o.partial || !table_rows.is_empty()) {
             table_rows.extend(rows.iter().cloned());
@@ -195,13 +215,29 @@ pub(crate) fn run_and_print(
         drop(lock);
         table_rows.clear();
     };
-    let out = crate::window::run(engine, window, normalizer, paths, opts, ctx, Delivery::Stream(&mut print));
+    let mut out = crate::window::run(engine, window, normalizer, paths, opts, ctx, Delivery::Stream(&mut print));
     if let Some(e) = write_error {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("vigil: cannot write output: {e}");
         }
     }
+    uncount(&mut out, &hidden);
     out
+}
+
+/// Which result rows are shown, by query name and row (see [`crate::select::is_empty_aggregate`]).
+pub(crate) type RowFilter<'a> = dyn Fn(&str, &vigil_model::Record) -> bool + 'a;
+
+/// Every row is shown.
+pub(crate) fn show_all(_: &str, _: &vigil_model::Record) -> bool {
+    true
+}
+
+/// Takes rows that were not shown off the result counts.
+fn uncount(out: &mut RunOutput, hidden: &std::collections::HashMap<String, usize>) {
+    for (o, n) in out.outputs.iter().zip(out.counts.iter_mut()) {
+        *n -= hidden.get(&o.name).copied().unwrap_or(0).min(*n);
+    }
 }
 
 pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize) {

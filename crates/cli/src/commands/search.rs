@@ -45,6 +45,6 @@ pub fn run(args: SearchArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let out = super::run_and_print(&args.run, &engine, window, &normalizer, &args.paths, &opts, &ctx);
+    let out = super::run_and_print(&args.run, &engine, window, &normalizer, &args.paths, &opts, &ctx, &super::show_all);
     super::finish(&args.run, &out, 1, "search")
 }

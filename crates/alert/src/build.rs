@@ -220,7 +220,9 @@ pub fn urgency(priority: Severity, severity: Severity) -> Severity {
 /// identity: the aggregation's `count` and `lastTime` grow as more events arrive, `_time` and
 /// `info_*` describe the run.
 fn is_run_specific(field: &str) -> bool {
-    matches!(field, "count" | "lastTime" | "_time") || field.starts_with("info_")
+    // Where an event was read (`source_file`, `record`) is not the activity: the same event
+    // in a copied or renamed file is the same finding.
+    matches!(field, "count" | "lastTime" | "_time" | "source_file" | "record") || field.starts_with("info_")
 }
 
 /// FNV-1a 64 with a seed; two seeds give a 128-bit, stable (across builds and platforms) id.

@@ -3,7 +3,7 @@
 
 use clap::Args;
 use vigil_content::{ContentSet, Detection};
-use vigil_model::{Record, Value};
+use vigil_model::Record;
 
 /// Selection of detections from the loaded content.
 #[derive(Args, Clone, Debug, Default)]
@@ -171,6 +171,7 @@ pub fn is_empty_aggregate(row: &Record) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_model::Value;
 
     fn det(name: &str, id: &str, file: &str, status: Option<&str>, kind: &str, mitre: &[&str]) -> Detection {
         Detection {

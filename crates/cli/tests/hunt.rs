@@ -164,3 +164,37 @@ fn missing_input_path_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no/such/dir"), "{}", stderr(&o));
 }
+
+/// Raw-event results say where each event was read: `source_file` and `record` (the line of a
+/// text file, the EventRecordID of an EVTX record); an aggregate drops them unless grouped by.
+#[test]
+fn raw_event_results_carry_file_and_record() {
+    let o = vigil(&["search", "--format", "jsonl", "`sysmon` EventCode=1 CommandLine=*http*", "samples/sysmon_msiexec.xml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert!(!rows.is_empty());
+    let text = std::fs::read_to_string(repo().join("samples/sysmon_msiexec.xml")).expect("sample");
+    for r in &rows {
+        let r = &r["result"];
+        assert_eq!(r["source_file"], "samples/sysmon_msiexec.xml");
+        let line: usize = r["record"].as_str().and_then(|s| s.parse().ok()).expect("record number");
+        assert_eq!(text.lines().nth(line - 1), r["_raw"].as_str(), "record {line} is the event's line");
+    }
+    let o = vigil(&["search", "--format", "jsonl", "`sysmon` | stats count by EventCode", "samples/sysmon_msiexec.xml"]);
+    assert!(!stdout(&o).contains("source_file"), "{}", stdout(&o));
+
+    let Some(shared) = shared() else {
+        eprintln!("skipped: ../shared/data/real not present");
+        return;
+    };
+    let evtx = shared.join("data/real/evtx/sysmon.evtx");
+    let o = vigil(&["search", "--format", "jsonl", "EventCode=1 | head 3 | table source_file record EventRecordID", evtx.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        let r = &r["result"];
+        assert!(r["source_file"].as_str().is_some_and(|f| f.ends_with("sysmon.evtx")), "{r}");
+        assert_eq!(r["record"], r["EventRecordID"], "{r}");
+    }
+}

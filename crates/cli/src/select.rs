@@ -159,10 +159,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 pub fn is_empty_aggregate(row: &Record) -> bool {
     let mut numbers = 0;
     for (_, v) in row.iter() {
-        match v.as_num() {
-            Some(n) if n == 0.0 => numbers += 1,
-            Some(_) => return false,
-            None => {}
+        if let Some(n) = v.as_num() {
+            if n != 0.0 {
+                return false;
+            }
+            numbers += 1;
         }
     }
     numbers > 0

@@ -180,6 +180,9 @@ fn raw_event_results_carry_file_and_record() {
         let line: usize = r["record"].as_str().and_then(|s| s.parse().ok()).expect("record number");
         assert_eq!(text.lines().nth(line - 1), r["_raw"].as_str(), "record {line} is the event's line");
     }
+    // `_time` is rendered as Splunk's exports write it, in --tz.
+    let o = vigil(&["search", "--format", "csv", "--tz", "Europe/Paris", "`sysmon` EventCode=1 | sort _time | head 1 | table _time", "samples/sysmon_msiexec.xml"]);
+    assert_eq!(stdout(&o), "detection,_time\nsearch,2026-11-20T11:15:01.123+01:00\n", "{}", stderr(&o));
     let o = vigil(&["search", "--format", "jsonl", "`sysmon` | stats count by EventCode", "samples/sysmon_msiexec.xml"]);
     assert!(!stdout(&o).contains("source_file"), "{}", stdout(&o));
 

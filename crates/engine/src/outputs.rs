@@ -160,6 +160,14 @@ fn apply(set: &mut FieldSet, op: &Op, scans: &[Scan]) {
                 set.add("closed_txn".into());
             }
         }
+        Op::TopRare(t) => *set = FieldSet::closed(t.output_fields()),
+        // Series columns come from the data unless there is no split-by field.
+        Op::Timechart(t) => {
+            *set = match t.fixed_columns() {
+                Some(cols) => FieldSet::closed(cols),
+                None => FieldSet { names: vec!["_time".into()], open: true },
+            }
+        }
         Op::Search(_)
         | Op::DynamicSearch(_)
         | Op::Replace { .. }

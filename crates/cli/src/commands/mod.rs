@@ -152,6 +152,7 @@ fn slowest(outputs: &[vigil_engine::QueryOutput]) {
 /// Runs the scan and the queries (in `window`, if any), streaming results to stdout as each
 /// query finishes when the format allows it (JSON lines, tables; CSV has one header over all
 /// results, so it collects them).
+#[allow(clippy::too_many_arguments)] // the run's parts plus the row filter; one call site each
 pub(crate) fn run_and_print(
     args: &RunArgs,
     engine: &vigil_engine::Engine,
@@ -172,6 +173,7 @@ pub(crate) fn run_and_print(
                 let before = rows.len();
                 rows.retain(|r| shown(&o.name, r));
                 *hidden.entry(o.name.clone()).or_default() += before - rows.len();
+                rows.iter_mut().for_each(|r| render_time(r, &ctx.tz));
             }
         }
         uncount(&mut out, &hidden);
@@ -186,10 +188,18 @@ pub(crate) fn run_and_print(
             return;
         };
         let kept: Vec<vigil_model::Record>;
-        let rows: &[vigil_model::Record] = if all_rows.iter().all(|r| shown(&o.name, r)) {
+        let rows: &[vigil_model::Record] = if all_rows.iter().all(|r| shown(&o.name, r) && r.get("_time").is_none()) {
             all_rows
         } else {
-            kept = all_rows.iter().filter(|r| shown(&o.name, r)).cloned().collect();
+            kept = all_rows
+                .iter()
+                .filter(|r| shown(&o.name, r))
+                .map(|r| {
+                    let mut r = r.clone();
+                    render_time(&mut r, &ctx.tz);
+                    r
+                })
+                .collect();
             *hidden.entry(o.name.clone()).or_default() += all_rows.len() - kept.len();
             &kept
         };
@@ -227,6 +237,18 @@ pub(crate) fn run_and_print(
 
 /// Which result rows are shown, by query name and row (see [`crate::select::is_empty_aggregate`]).
 pub(crate) type RowFilter<'a> = dyn Fn(&str, &vigil_model::Record) -> bool + 'a;
+
+/// `_time` (epoch seconds in results) as Splunk's exports render it: ISO 8601 with
+/// milliseconds and the zone's offset, e.g. `2026-11-20T10:15:01.000+00:00`, in `--tz`.
+pub(crate) fn render_time(row: &mut vigil_model::Record, tz: &vigil_time::Tz) {
+    let Some(t) = row.get("_time").and_then(|v| v.as_num()).and_then(vigil_time::micros_from_secs) else { return };
+    let mut text = vigil_time::format_time(t, "%Y-%m-%dT%H:%M:%S.%3N%z", tz);
+    // strftime's %z is +hhmm; the exports write +hh:mm.
+    if text.len() >= 2 {
+        text.insert(text.len() - 2, ':');
+    }
+    row.set("_time", vigil_model::Value::Str(text));
+}
 
 /// Every row is shown.
 pub(crate) fn show_all(_: &str, _: &vigil_model::Record) -> bool {

@@ -8,6 +8,8 @@ pub(crate) mod rex;
 pub(crate) mod spath;
 pub(crate) mod stats;
 pub(crate) mod subsearch;
+pub(crate) mod timechart;
+pub(crate) mod top;
 pub(crate) mod transaction;
 pub(crate) mod transform;
 pub(crate) mod xmlkv;
@@ -48,6 +50,8 @@ pub(crate) enum Op {
     Replace { pairs: Vec<(String, String)>, fields: Vec<String> },
     Foreach(foreach::ForeachOp),
     Transaction(transaction::TransactionOp),
+    TopRare(top::TopRareOp),
+    Timechart(timechart::TimechartOp),
 }
 
 impl Op {
@@ -98,6 +102,8 @@ impl Op {
             Op::Fillnull(f) if !f.fields.is_empty() => out.extend(f.fields.iter().cloned()),
             Op::Bin(b) => out.push(b.field.clone()),
             Op::Mvexpand { field, .. } | Op::Makemv { field, .. } => out.push(field.clone()),
+            Op::TopRare(t) => out.extend(t.fields_read()),
+            Op::Timechart(t) => out.extend(t.fields_read()?),
             Op::Rename(pairs) if pairs.iter().all(|(from, _)| !from.contains('*')) => {
                 // The target's own value stays when the source is absent, so it is read too.
                 for (from, to) in pairs {
@@ -131,6 +137,8 @@ impl Op {
             Op::Rename(pairs) => pairs.iter().any(|(from, _)| from.contains('*') || from == "_raw"),
             Op::Lookup(_) | Op::Table(_) | Op::Fields { .. } | Op::Replace { .. } | Op::Foreach(_) => true,
             Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } | Op::Makemv { .. } => false,
+            Op::TopRare(t) => t.fields_read().iter().any(|f| f == "_raw"),
+            Op::Timechart(t) => t.fields_read().is_none_or(|f| f.iter().any(|f| f == "_raw")),
             // Joins the events' `_raw`; filters may match it.
             Op::Transaction(_) => true,
             _ => true,
@@ -167,6 +175,8 @@ pub(crate) fn plan(planner: &mut Planner, cmd: &Command, scans: &mut Vec<Scan>) 
         CommandKind::Replace { pairs, fields } => Op::Replace { pairs: pairs.clone(), fields: fields.clone() },
         CommandKind::Foreach(f) => Op::Foreach(foreach::ForeachOp::plan(f)?),
         CommandKind::Transaction(t) => Op::Transaction(transaction::TransactionOp::plan(t, cmd.span)?),
+        CommandKind::TopRare(t) => Op::TopRare(top::TopRareOp(t.clone())),
+        CommandKind::Timechart(t) => Op::Timechart(timechart::TimechartOp::plan(t, cmd.span)?),
         CommandKind::Where(e) => Op::Where(CExpr::compile(e)?),
         CommandKind::Eval(assignments) => Op::Eval(
             assignments
@@ -248,5 +258,7 @@ pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec
         Op::Replace { pairs, fields } => spath::replace(rows, pairs, fields),
         Op::Foreach(f) => f.apply(rows, ctx),
         Op::Transaction(t) => t.apply(rows, ctx),
+        Op::TopRare(t) => t.apply(rows),
+        Op::Timechart(t) => t.apply(rows, ctx)?,
     })
 }

@@ -5,6 +5,7 @@
 //! [`Lexer`] in the mode the grammar needs at that point. Every command must consume its whole
 //! range, so trailing garbage is an error rather than silently ignored.
 
+mod chart;
 mod commands;
 mod eval;
 mod search;
@@ -26,7 +27,7 @@ pub(crate) const MAX_OPERATORS: usize = 1000;
 pub const SUPPORTED_COMMANDS: &[&str] = &[
     "search", "tstats", "where", "eval", "stats", "eventstats", "rename", "table", "fields", "dedup", "sort", "head",
     "convert", "join", "lookup", "inputlookup", "rex", "regex", "fillnull", "bin", "bucket", "mvexpand", "makemv", "xmlkv", "foreach", "replace", "spath",
-    "transaction",
+    "transaction", "top", "rare", "timechart",
 ];
 
 /// Parses a macro-expanded search into a pipeline.
@@ -184,6 +185,8 @@ fn parse_command(text: &str, start: usize, end: usize, depth: usize) -> Result<C
         "spath" => p.spath()?,
         "foreach" => p.foreach()?,
         "transaction" => CommandKind::Transaction(p.transaction()?),
+        "top" | "rare" => CommandKind::TopRare(p.top_rare(name == "rare")?),
+        "timechart" => CommandKind::Timechart(p.timechart()?),
         _ => return Err(unsupported(&name, name_tok.span)),
     };
     p.expect_end()?;

@@ -102,17 +102,21 @@ pub struct Windowed<'a, C> {
 /// The inner consumer's state plus what was dropped.
 pub struct WindowedState<S> {
     pub inner: S,
-    /// Events with a _time outside the window.
-    pub outside: u64,
+    /// Events with a _time before the window's earliest.
+    pub before: u64,
+    /// Events with a _time at or after the window's latest.
+    pub after: u64,
     /// Events without _time.
     pub untimed: u64,
+    /// The earliest and latest event times seen, inside the window or not.
+    pub span: Option<(Micros, Micros)>,
 }
 
 impl<C: Consumer> Consumer for Windowed<'_, C> {
     type State = WindowedState<C::State>;
 
     fn new_state(&self) -> Self::State {
-        WindowedState { inner: self.inner.new_state(), outside: 0, untimed: 0 }
+        WindowedState { inner: self.inner.new_state(), before: 0, after: 0, untimed: 0, span: None }
     }
 
     fn wants_dataset(&self, dataset: usize) -> bool {
@@ -120,17 +124,29 @@ impl<C: Consumer> Consumer for Windowed<'_, C> {
     }
 
     fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]) {
-        match event.time {
-            None => state.untimed += 1,
-            Some(t) if self.window.contains(t) => self.inner.consume(&mut state.inner, event, rows),
-            Some(_) => state.outside += 1,
+        let Some(t) = event.time else {
+            state.untimed += 1;
+            return;
+        };
+        state.span = Some(state.span.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+        if self.window.contains(t) {
+            self.inner.consume(&mut state.inner, event, rows);
+        } else if t < self.window.earliest {
+            state.before += 1;
+        } else {
+            state.after += 1;
         }
     }
 
     fn merge(&self, into: &mut Self::State, other: Self::State) {
         self.inner.merge(&mut into.inner, other.inner);
-        into.outside += other.outside;
+        into.before += other.before;
+        into.after += other.after;
         into.untimed += other.untimed;
+        into.span = match (into.span, other.span) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (x, y) => x.or(y),
+        };
     }
 }
 
@@ -153,12 +169,18 @@ pub fn run(
     let scanned = crate::run::scan(&consumer, normalizer, paths, opts);
     let scan_time = started.elapsed();
     let s = &scanned.state;
+    let outside = s.before + s.after;
+    let span = match s.span {
+        Some((lo, hi)) if outside > 0 => format!("; the events span {} .. {}", iso(lo), iso(hi)),
+        _ => String::new(),
+    };
     eprintln!(
-        "vigil: time range {} .. {} (latest exclusive): {} event{} outside it, {} without _time, dropped",
+        "vigil: time range {} .. {} (latest exclusive): {outside} event{} outside it ({} before, {} at or after), {} without _time, dropped{span}",
         iso(window.earliest),
         iso(window.latest),
-        s.outside,
-        if s.outside == 1 { "" } else { "s" },
+        if outside == 1 { "" } else { "s" },
+        s.before,
+        s.after,
         s.untimed
     );
     let (outputs, counts) = crate::run::finish(engine, scanned.state.inner, ctx, delivery);

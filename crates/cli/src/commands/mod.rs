@@ -120,6 +120,13 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
     if args.verbose {
         let p = out.phases;
         eprintln!("vigil: scan {:.2} s, after the scan {:.2} s", p.scan.as_secs_f64(), p.after_scan.as_secs_f64());
+        let (groups, rows) = vigil_engine::temp_bytes_written();
+        eprintln!(
+            "vigil: memory budget {} MiB{}; {} bytes written to temporary files ({groups} of aggregation groups, {rows} of rows)",
+            args.memory_budget() >> 20,
+            if args.memory_mb.is_some() { " (--memory-mb)" } else { " (an eighth of available memory, 32 MiB to 2 GiB)" },
+            groups + rows
+        );
         slowest(&out.outputs);
     }
     // A path that does not exist or cannot be listed is a usage error, whatever else ran.

@@ -37,7 +37,7 @@ pub fn run(args: SearchArgs) -> u8 {
         }
     };
     let mut engine = Engine::new(vec![query], normalizer.catalog());
-    engine.set_memory_budget(args.run.memory_mb << 20);
+    engine.set_memory_budget(args.run.memory_budget());
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {

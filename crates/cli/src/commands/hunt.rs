@@ -26,7 +26,7 @@ pub struct HuntArgs {
 }
 
 pub fn run(args: HuntArgs) -> u8 {
-    let super::Session { content, normalizer, mut ctx, opts } = match super::session(&args.content, &args.run) {
+    let super::Session { content, normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -98,13 +98,14 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
     if args.alert.alerts {
-        let out = crate::window::run(&engine, window, &normalizer, &args.paths, &opts, &ctx, crate::run::Delivery::Collect);
+        let out = driver.run(&engine, window, &normalizer, &args.paths, &opts, &ctx, vigil_scan::Delivery::Collect);
+        crate::window::report_dropped(window, &out);
         return crate::alerts::finish(&args.alert, &args.run, &content, &planned, &out, &ctx);
     }
     // A Hunting search's `count=0` row over no matching events is not a finding.
     let hunting: std::collections::HashSet<&str> =
         planned.iter().filter(|d| d.kind.trim().eq_ignore_ascii_case("hunting")).map(|d| d.name.as_str()).collect();
     let shown = |name: &str, row: &vigil_model::Record| !(hunting.contains(name) && crate::select::is_empty_aggregate(row));
-    let out = super::run_and_print(&args.run, &engine, window, &normalizer, &args.paths, &opts, &ctx, &shown);
+    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, &args.paths, &opts, &ctx, &shown);
     super::finish(&args.run, &out, n, "detection")
 }

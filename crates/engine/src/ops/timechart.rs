@@ -12,10 +12,10 @@
 //! are 0 for `count`/`dc` and empty otherwise.
 
 use super::stats::StatsOp;
-use crate::agg::AggFunc;
+use crate::store::agg::AggFunc;
 use crate::error::{ExecError, PlanError};
-use crate::eval::EvalContext;
-use crate::plan::parse_span;
+use crate::expr::eval::EvalContext;
+use crate::expr::timespan::parse_span;
 use std::collections::{BTreeMap, HashMap};
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{Span, Stats, Timechart};

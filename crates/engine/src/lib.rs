@@ -20,10 +20,11 @@ mod scan;
 mod physical;
 mod explain;
 
-pub use error::{ExecError, PlanError};
+pub use error::{ExecError, PlanError, StateError};
 pub use expr::eval::EvalContext;
 pub use expr::pattern::{decode_xml_entities, Pattern};
 pub use physical::QueryOutput;
 pub use plan::{Planner, Query, QueryError};
-pub use scan::{Engine, ScanState, MAX_COLLECTED_EVENTS};
+// `Query::explain` is implemented in `explain`.
+pub use scan::{Engine, ScanState, FORMAT_VERSION, MAX_COLLECTED_EVENTS};
 pub use store::spill::temp_bytes_written;

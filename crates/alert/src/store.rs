@@ -196,6 +196,16 @@ impl RiskStore {
         Ok(inserted)
     }
 
+    /// The distinct times of risk events in `from <= time < to`, ascending.
+    pub fn risk_event_times(&self, from: Micros, to: Micros) -> Result<Vec<Micros>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT time FROM risk_events WHERE time >= ?1 AND time < ?2 ORDER BY time")
+            .map_err(|e| self.err(e))?;
+        let times = stmt.query_map(params![from, to], |r| r.get::<_, i64>(0)).map_err(|e| self.err(e))?;
+        times.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
     /// Risk by normalized object and type for `from <= time < to`, highest total first.
     pub fn risk_by_object(&self, from: Micros, to: Micros) -> Result<Vec<ObjectRisk>, StoreError> {
         let mut stmt = self

@@ -8,7 +8,7 @@ use crate::{exit, RunArgs};
 use clap::Args;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore};
+use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore, Stamp};
 use vigil_content::{ContentSet, Detection};
 use vigil_engine::EvalContext;
 use vigil_model::{Record, Value};
@@ -27,8 +27,29 @@ pub struct AlertArgs {
     /// Do not record alerts in the risk index; incident rules then see this run only.
     #[arg(long, conflicts_with = "risk_db")]
     pub no_risk_db: bool,
+    /// How alerts from results without `_time` (tstats searches) are stamped: `activity` (the
+    /// result's lastTime/firstTime, for historical files) or `run` (the run time, as ES's
+    /// scheduled searches stamp them).
+    #[arg(long, value_enum, default_value = "activity")]
+    pub alert_time: AlertTime,
     #[command(flatten)]
     pub incidents: IncidentArgs,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AlertTime {
+    #[default]
+    Activity,
+    Run,
+}
+
+impl AlertTime {
+    pub fn stamp(self, tz: &Tz) -> Stamp {
+        match self {
+            AlertTime::Activity => Stamp::Activity(tz.clone()),
+            AlertTime::Run => Stamp::RunTime,
+        }
+    }
 }
 
 /// Thresholds of the risk incident rules (ES defaults).
@@ -92,7 +113,7 @@ pub fn finish(alert_args: &AlertArgs, args: &RunArgs, content: &ContentSet, plan
             Ok(rows) => {
                 sets.push(ResultSet { name: &o.name, rows });
                 let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
-                let actx = AlertContext { run_time, search, window: None };
+                let actx = AlertContext { run_time, search, window: None, stamp: alert_args.alert_time.stamp(&ctx.tz) };
                 alerts.extend(build_alerts(det, content.deployment_for(det), rows, &actx));
             }
             Err(e) => {
@@ -141,8 +162,10 @@ pub fn finish(alert_args: &AlertArgs, args: &RunArgs, content: &ContentSet, plan
     exit::OK
 }
 
-/// Records `alerts` (a file, or memory with --no-risk-db) and evaluates the incident rules at
-/// `at`; returns the summary line and the new incident notables.
+/// Records `alerts` (a file, or memory with --no-risk-db) and evaluates the incident rules:
+/// at `at` (the run time) when alerts carry the run time, else at every risk event time the
+/// alerts span, so incidents over historical activity are raised at the activity's time.
+/// Returns the summary line and the new incident notables.
 fn record(a: &AlertArgs, alerts: &[Alert], at: vigil_model::Micros) -> Result<(String, Vec<Alert>), String> {
     let mut store = if a.no_risk_db {
         RiskStore::in_memory().map_err(|e| e.to_string())?
@@ -150,7 +173,13 @@ fn record(a: &AlertArgs, alerts: &[Alert], at: vigil_model::Micros) -> Result<(S
         RiskStore::open(&default_risk_db(a.risk_db.as_ref())?).map_err(|e| e.to_string())?
     };
     let new = store.record(alerts).map_err(|e| e.to_string())?;
-    let incidents = store.evaluate_incidents(at, &a.incidents.rules()).map_err(|e| e.to_string())?;
+    let rules = a.incidents.rules();
+    let span = alerts.iter().map(Alert::time).fold(None, |s: Option<(i64, i64)>, t| Some(s.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t)))));
+    let incidents = match (a.alert_time, span) {
+        (AlertTime::Activity, Some((first, last))) => store.evaluate_incidents_over(first, last.saturating_add(1), &rules),
+        _ => store.evaluate_incidents(at, &rules),
+    };
+    let incidents = incidents.map_err(|e| e.to_string())?;
     let line = if a.no_risk_db {
         format!("vigil: risk index not kept (--no-risk-db); {} incident(s) from this run alone", incidents.len())
     } else {

@@ -23,7 +23,7 @@ mod consumer;
 mod window;
 
 pub use consumer::Consumer;
-pub use window::{Windowed, WindowedState};
+pub use window::{Dropped, Windowed, WindowedState};
 
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -81,8 +81,8 @@ pub struct RunOutput {
     pub input_errors: Vec<String>,
     /// Wall time of the scan and of the work after it (for `--verbose`).
     pub phases: Phases,
-    /// Events a time window dropped: `(outside it, without _time)`; `None` without a window.
-    pub dropped: Option<(u64, u64)>,
+    /// Events a time window dropped; `None` without a window.
+    pub dropped: Option<window::Dropped>,
 }
 
 /// Wall time of a run's two phases.
@@ -270,7 +270,7 @@ impl Driver {
             }
             Some(window) => {
                 let s = self.scan(&Windowed { inner: engine, window }, normalizer, inputs);
-                (s.state.inner, s.report, s.input_errors, Some((s.state.outside, s.state.untimed)))
+                (s.state.inner, s.report, s.input_errors, Some(s.state.dropped))
             }
         };
         let scan_time = started.elapsed();

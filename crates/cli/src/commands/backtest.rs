@@ -107,12 +107,12 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
     }
 
     // Which detections: the named ones (even if disabled), else every enabled one.
+    // Names resolve as `hunt --detection` does (id, file name, unique part of the name).
+    let mut named_names = Vec::new();
     for name in args.detections.iter().chain(&args.enable) {
-        if content.detection(name).is_none() {
-            return Err(format!("no detection named `{name}` in the loaded content"));
-        }
+        named_names.push(crate::select::resolve(content.detections(), name)?.name.clone());
     }
-    let named = |d: &Detection| args.detections.iter().chain(&args.enable).any(|n| content.detection(n).is_some_and(|x| x.name == d.name));
+    let named = |d: &Detection| named_names.contains(&d.name);
     let candidates: Vec<&Detection> = if args.detections.is_empty() {
         content.detections().iter().collect()
     } else {
@@ -176,7 +176,7 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
 
     let mut groups = build_groups(chosen, from, to, &tz, &normalizer)?;
     for g in &mut groups {
-        g.engine.set_memory_budget(args.run.memory_mb << 20);
+        g.engine.set_memory_budget(args.run.memory_budget());
     }
     if groups.is_empty() {
         eprintln!("vigil: nothing to backtest: no enabled detection with a schedule");
@@ -273,6 +273,19 @@ fn schedule_runs(cron: &str, earliest: &str, latest: &str, from: Micros, to: Mic
     Ok(Runs::new(runs))
 }
 
+/// A bar over the runs being finished, on a terminal only (never into a pipe or a CI log).
+fn runs_progress(runs: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || runs < 2 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(runs);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs ({per_sec}, {eta})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
 /// Finishes every run's state (in parallel) with `now` = its run time; results in run-time
 /// order, then group and detection order.
 fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) -> (Vec<Hit>, Vec<String>) {
@@ -282,9 +295,11 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
             jobs.push((gi, ri, st));
         }
     }
+    let progress = runs_progress(jobs.len() as u64);
     let done: Vec<(Micros, usize, Vec<Hit>, Vec<String>)> = jobs
         .into_par_iter()
         .map(|(gi, ri, st)| {
+            progress.inc(1);
             let g = &groups[gi];
             let run_time = g.runs.times[ri];
             let window = g.runs.windows[ri];
@@ -302,6 +317,7 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
             (run_time, gi, hits, errors)
         })
         .collect();
+    progress.finish_and_clear();
     let mut done = done;
     done.sort_by_key(|(t, gi, _, _)| (*t, *gi));
     let mut hits = Vec::new();
@@ -327,7 +343,9 @@ fn write_alert_hits(
         let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
         // ES stamps alerts with the run time in whole seconds.
         let run_time = h.run_time - h.run_time.rem_euclid(1_000_000);
-        let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)) };
+        // Historical files: alerts carry the activity's time; `run_time` stays in the stamp.
+        let stamp = vigil_alert::Stamp::Activity(tz.clone());
+        let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)), stamp };
         for alert in vigil_alert::build_alerts(det, content.deployment_for(det), &h.rows, &ctx) {
             let stamp = [("run_time", iso(h.run_time)), ("window_earliest", iso(h.window.earliest)), ("window_latest", iso(h.window.latest))];
             if format == output::Format::Jsonl {

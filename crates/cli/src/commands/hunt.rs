@@ -16,9 +16,8 @@ pub struct HuntArgs {
     pub explain: bool,
     #[command(flatten)]
     pub content: ContentArgs,
-    /// Run only this detection (by name); repeatable.
-    #[arg(long = "detection", value_name = "NAME")]
-    pub detections: Vec<String>,
+    #[command(flatten)]
+    pub select: crate::select::SelectArgs,
     /// Fail (exit 2) when any selected detection cannot run, instead of skipping it.
     #[arg(long)]
     pub require_ready: bool,
@@ -39,20 +38,17 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
 
-    // Named detections must exist; otherwise every loaded detection runs.
-    let mut selected = Vec::new();
-    if args.detections.is_empty() {
-        selected.extend(content.detections().iter());
-    } else {
-        for name in &args.detections {
-            match content.detection(name) {
-                Some(d) => selected.push(d),
-                None => {
-                    eprintln!("vigil: no detection named `{name}` in the loaded content");
-                    return exit::USAGE;
-                }
-            }
+    // Named detections must exist; otherwise the filters (production by default) choose.
+    let selected = match args.select.select(&content) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
         }
+    };
+    if selected.is_empty() {
+        eprintln!("vigil: no detection selected (default: status production; see --status, --type, --story, --mitre, `vigil content list`)");
+        return exit::USAGE;
     }
 
     let mut planner = Planner::new(normalizer.catalog(), &content);
@@ -78,7 +74,7 @@ pub fn run(args: HuntArgs) -> u8 {
     }
     let skipped = unsupported.len() + broken.len();
     if skipped > 0 {
-        let explicit = !args.detections.is_empty();
+        let explicit = !args.select.detections.is_empty();
         if args.require_ready || explicit || args.run.verbose {
             for (name, msg) in unsupported.iter().chain(&broken) {
                 eprintln!("vigil: detection `{name}` cannot run:\n{msg}");
@@ -102,7 +98,7 @@ pub fn run(args: HuntArgs) -> u8 {
     }
     let n = queries.len();
     let mut engine = Engine::new(queries, normalizer.catalog());
-    engine.set_memory_budget(args.run.memory_mb << 20);
+    engine.set_memory_budget(args.run.memory_budget());
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {
@@ -115,6 +111,10 @@ pub fn run(args: HuntArgs) -> u8 {
         crate::window::report_dropped(window, &out);
         return crate::alerts::finish(&args.alert, &args.run, &content, &planned, &out, &ctx);
     }
-    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx);
+    // A Hunting search's `count=0` row over no matching events is not a finding.
+    let hunting: std::collections::HashSet<&str> =
+        planned.iter().filter(|d| d.kind.trim().eq_ignore_ascii_case("hunting")).map(|d| d.name.as_str()).collect();
+    let shown = |name: &str, row: &vigil_model::Record| !(hunting.contains(name) && crate::select::is_empty_aggregate(row));
+    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx, &shown);
     super::finish(&args.run, &out, n, "detection")
 }

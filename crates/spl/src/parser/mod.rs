@@ -5,6 +5,7 @@
 //! [`Lexer`] in the mode the grammar needs at that point. Every command must consume its whole
 //! range, so trailing garbage is an error rather than silently ignored.
 
+mod chart;
 mod commands;
 mod eval;
 mod search;
@@ -69,6 +70,9 @@ commands! {
     "replace" => |p| p.replace();
     "spath" => |p| p.spath();
     "transaction" => |p| Ok(CommandKind::Transaction(p.transaction()?));
+    "top" => |p| Ok(CommandKind::TopRare(p.top_rare(false)?));
+    "rare" => |p| Ok(CommandKind::TopRare(p.top_rare(true)?));
+    "timechart" => |p| Ok(CommandKind::Timechart(p.timechart()?));
 }
 
 /// Parses a macro-expanded search into a pipeline.

@@ -7,6 +7,7 @@
 //! ```
 
 mod agg;
+mod datamodel;
 mod error;
 mod eval;
 mod exec;

@@ -191,21 +191,16 @@ impl<'a> Planner<'a> {
     }
 
     fn plan_tstats(&mut self, t: &Tstats, span: Span) -> Result<TstatsScan, PlanError> {
-        let dataset = self.catalog.find(&t.datamodel).ok_or_else(|| PlanError::UnsupportedDataModel {
+        let catalog = self.catalog;
+        let (dataset, child) = catalog.find_node(&t.datamodel).ok_or_else(|| PlanError::UnsupportedDataModel {
             name: t.datamodel.clone(),
-            available: self.catalog.datasets.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+            available: catalog.datasets.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
             span: self.word_span(span, &t.datamodel),
         })?;
-        let schema = self.catalog.get(dataset);
-        let prefix = format!("{}.", schema.object);
-        let resolve = |name: &str| -> FieldRef {
-            let bare = name.strip_prefix(&prefix).unwrap_or(name);
-            if bare == "_time" {
-                return FieldRef::Time;
-            }
-            schema.field_index(bare).map(FieldRef::Column).unwrap_or(FieldRef::Missing)
-        };
-        let filter = Pred::compile(&self.static_expr(&t.filter, span)?, &resolve);
+        let schema = catalog.get(dataset);
+        let resolve = |name: &str| crate::datamodel::resolve_field(schema, name);
+        let filter = crate::datamodel::constrain(schema, child, self.static_expr(&t.filter, span)?, span)?;
+        let filter = Pred::compile(&filter, &resolve);
         let by = t.by.iter().map(|f| (f.clone(), resolve(f))).collect();
         let aggs = t
             .aggregations

@@ -91,9 +91,6 @@ pub fn run(args: HuntArgs) -> u8 {
             if args.run.verbose { "" } else { "; --verbose for details" }
         );
     }
-    let n = queries.len();
-    let mut engine = Engine::new(queries, normalizer.catalog());
-    engine.set_memory_budget(args.run.memory_mb << 20);
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {
@@ -102,9 +99,24 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
     if args.alert.alerts {
+        // Correlation detections read the risk events the others raise: a second pass.
+        let (logs, risk) = crate::correlation::split(planned, queries, normalizer.catalog());
+        let mut engine = Engine::new(logs.queries, normalizer.catalog());
+        engine.set_memory_budget(args.run.memory_mb << 20);
+        let risk_engine = Engine::new(risk.queries, normalizer.catalog());
         let out = crate::window::run(&engine, window, &normalizer, &args.paths, &opts, &ctx, crate::run::Delivery::Collect);
-        return crate::alerts::finish(&args.alert, &args.run, &content, &planned, &out, &ctx);
+        let range = window.map_or((i64::MIN, i64::MAX), |w| (w.earliest, w.latest));
+        let second = (!risk.detections.is_empty()).then_some(crate::alerts::SecondPass {
+            detections: &risk.detections,
+            engine: &risk_engine,
+            normalizer: &normalizer,
+            range,
+        });
+        return crate::alerts::finish(&args.alert, &args.run, &content, &logs.detections, &out, &ctx, second);
     }
+    let n = queries.len();
+    let mut engine = Engine::new(queries, normalizer.catalog());
+    engine.set_memory_budget(args.run.memory_mb << 20);
     let out = super::run_and_print(&args.run, &engine, window, &normalizer, &args.paths, &opts, &ctx);
     super::finish(&args.run, &out, n, "detection")
 }

@@ -9,11 +9,14 @@
 //! the same engine API as log events. Their notables carry the risk events they counted.
 
 use crate::run::{Consumer, Delivery};
+use crate::window::Group;
 use std::collections::HashSet;
+use std::sync::Arc;
 use vigil_content::Detection;
 use vigil_engine::{Engine, EvalContext, Query, QueryOutput};
-use vigil_model::{Catalog, DatasetRow, Record, Value};
+use vigil_model::{Catalog, DatasetRow, Micros, Record, Value};
 use vigil_normalize::Normalizer;
+use vigil_time::Window;
 
 /// Whether a query reads the Risk data model, and so must run after the risk events exist.
 pub fn reads_risk(query: &Query, catalog: &Catalog) -> bool {
@@ -23,11 +26,19 @@ pub fn reads_risk(query: &Query, catalog: &Catalog) -> bool {
 
 /// Splits planned detections (and their queries, same order) into those that read logs and
 /// those that read risk events.
-pub fn split<'a>(detections: Vec<&'a Detection>, queries: Vec<Query>, catalog: &Catalog) -> (Pass<'a>, Pass<'a>) {
+pub fn split<'a>(
+    detections: Vec<&'a Detection>,
+    queries: Vec<Query>,
+    catalog: &Catalog,
+) -> (Pass<'a>, Pass<'a>) {
     let mut logs = Pass::default();
     let mut risk = Pass::default();
     for (d, q) in detections.into_iter().zip(queries) {
-        let pass = if reads_risk(&q, catalog) { &mut risk } else { &mut logs };
+        let pass = if reads_risk(&q, catalog) {
+            &mut risk
+        } else {
+            &mut logs
+        };
         pass.detections.push(d);
         pass.queries.push(q);
     }
@@ -42,7 +53,12 @@ pub struct Pass<'a> {
 }
 
 /// Runs `engine`'s queries over risk events (risk alerts as JSON); outputs in query order.
-pub fn run(engine: &Engine, normalizer: &Normalizer, risk_events: &[serde_json::Value], ctx: &EvalContext) -> Vec<QueryOutput> {
+pub fn run(
+    engine: &Engine,
+    normalizer: &Normalizer,
+    risk_events: &[serde_json::Value],
+    ctx: &EvalContext,
+) -> Vec<QueryOutput> {
     let mut state = engine.new_state();
     let mut rows: Vec<DatasetRow> = Vec::new();
     for ev in risk_events.iter().filter_map(vigil_alert::risk_index_event) {
@@ -51,6 +67,72 @@ pub fn run(engine: &Engine, normalizer: &Normalizer, risk_events: &[serde_json::
         engine.consume(&mut state, &ev, &rows);
     }
     crate::run::finish(engine, state, ctx, Delivery::Collect).0
+}
+
+/// One scheduled run of a Correlation detection that returned rows, with the risk events it
+/// was fed.
+pub struct ScheduledHit {
+    pub run_time: Micros,
+    pub window: Window,
+    pub name: String,
+    pub rows: Vec<Record>,
+    pub risk_input: Arc<Vec<serde_json::Value>>,
+}
+
+/// Runs every scheduled run of `groups` (Correlation detections, `backtest --alerts`) over the
+/// risk events that existed by then: `risk` is (time the risk event was raised, its JSON); a
+/// run at `t` with window `[e, l)` reads those raised at or before `t` whose `_time` is in the
+/// window, as a scheduled search over the risk index would. Returns the hits and the errors.
+pub fn scheduled(
+    groups: &[Group],
+    risk: &[(Micros, serde_json::Value)],
+    normalizer: &Normalizer,
+    ctx: &EvalContext,
+) -> (Vec<ScheduledHit>, Vec<String>) {
+    let mut hits = Vec::new();
+    let mut errors = Vec::new();
+    for g in groups {
+        for (&run_time, &window) in g.runs.times.iter().zip(&g.runs.windows) {
+            let input: Vec<serde_json::Value> = risk
+                .iter()
+                .filter(|(raised, e)| {
+                    let t = e
+                        .get("_time")
+                        .and_then(|v| v.as_f64())
+                        .map(|s| (s * 1e6).round() as Micros);
+                    *raised <= run_time
+                        && t.is_some_and(|t| t >= window.earliest && t < window.latest)
+                })
+                .map(|(_, e)| e.clone())
+                .collect();
+            if input.is_empty() {
+                continue;
+            }
+            let run_ctx = EvalContext {
+                now: run_time,
+                tz: ctx.tz.clone(),
+            };
+            let input = Arc::new(input);
+            for o in run(&g.engine, normalizer, &input, &run_ctx) {
+                match o.result {
+                    Ok(rows) if rows.is_empty() => {}
+                    Ok(rows) => hits.push(ScheduledHit {
+                        run_time,
+                        window,
+                        name: o.name,
+                        rows,
+                        risk_input: input.clone(),
+                    }),
+                    Err(e) => errors.push(format!(
+                        "detection `{}` failed at run {}: {e}",
+                        o.name,
+                        crate::window::iso(run_time)
+                    )),
+                }
+            }
+        }
+    }
+    (hits, errors)
 }
 
 /// The risk events a Correlation result counted: those of its risk object (`risk_object`,
@@ -64,7 +146,10 @@ pub fn contributing(row: &Record, risk_events: &[serde_json::Value]) -> Vec<serd
             None => Vec::new(),
         }
     };
-    let objects: HashSet<String> = texts("risk_object").iter().map(|o| o.to_lowercase()).collect();
+    let objects: HashSet<String> = texts("risk_object")
+        .iter()
+        .map(|o| o.to_lowercase())
+        .collect();
     if objects.is_empty() {
         return Vec::new();
     }
@@ -72,7 +157,12 @@ pub fn contributing(row: &Record, risk_events: &[serde_json::Value]) -> Vec<serd
     let types: HashSet<String> = texts("risk_object_type").into_iter().collect();
     let secs = |f: &str| row.get(f).and_then(Value::as_num);
     let (first, last) = (secs("firstTime"), secs("lastTime"));
-    let text = |e: &serde_json::Value, k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let text = |e: &serde_json::Value, k: &str| {
+        e.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
     risk_events
         .iter()
         .filter(|e| objects.contains(&text(e, "normalized_risk_object")))
@@ -99,15 +189,30 @@ mod tests {
             serde_json::json!({"kind": "risk", "_time": t, "search_name": src, "risk_object": obj,
                 "normalized_risk_object": obj.to_lowercase(), "risk_object_type": "system"})
         };
-        let events = [ev("HOST1", "ESCU - A - Rule", 10), ev("HOST1", "ESCU - B - Rule", 20), ev("HOST2", "ESCU - A - Rule", 10), ev("host1", "ESCU - C - Rule", 15), ev("HOST1", "ESCU - A - Rule", 99)];
+        let events = [
+            ev("HOST1", "ESCU - A - Rule", 10),
+            ev("HOST1", "ESCU - B - Rule", 20),
+            ev("HOST2", "ESCU - A - Rule", 10),
+            ev("host1", "ESCU - C - Rule", 15),
+            ev("HOST1", "ESCU - A - Rule", 99),
+        ];
         let mut row = Record::new();
         row.set("risk_object", Value::str("HOST1"));
         row.set("risk_object_type", Value::str("system"));
-        row.set("source", Value::from_items(vec!["ESCU - A - Rule".to_string(), "ESCU - B - Rule".to_string()]));
+        row.set(
+            "source",
+            Value::from_items(vec![
+                "ESCU - A - Rule".to_string(),
+                "ESCU - B - Rule".to_string(),
+            ]),
+        );
         row.set("firstTime", Value::Num(10.0));
         row.set("lastTime", Value::Num(20.0));
         let got = contributing(&row, &events);
-        let names: Vec<_> = got.iter().map(|e| e["search_name"].as_str().unwrap()).collect();
+        let names: Vec<_> = got
+            .iter()
+            .map(|e| e["search_name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["ESCU - A - Rule", "ESCU - B - Rule"]);
         assert!(contributing(&Record::new(), &events).is_empty());
     }

@@ -179,7 +179,10 @@ mod tests {
         .unwrap();
         let got = constrain(&s, None, f, span).unwrap();
         let p = |t: &str| vigil_spl::parse_search_expr(t).unwrap();
-        let want = SearchExpr::And(vec![SearchExpr::And(vec![p("tag=account"), p("action=created")]), p("result=x")]);
+        let want = SearchExpr::And(vec![
+            SearchExpr::And(vec![p("tag=account"), p("action=created")]),
+            p("result=x"),
+        ]);
         assert_eq!(got, want);
         let f = vigil_spl::parse_search_expr("nodename=All_Changes").unwrap();
         assert_eq!(constrain(&s, None, f, span).unwrap(), SearchExpr::All);

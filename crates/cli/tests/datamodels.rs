@@ -354,3 +354,57 @@ fn backtest_correlation_reads_the_risk_events_of_earlier_runs() {
 fn vigil_time_secs(iso: &str) -> f64 {
     vigil_time::parse_iso8601_utc(iso).unwrap_or_else(|| panic!("bad time {iso}")) as f64 / 1e6
 }
+
+#[test]
+fn risk_from_index_feeds_correlations_with_earlier_runs_risk() {
+    let Some(escu) = escu() else {
+        return eprintln!("skipped: ../shared not present");
+    };
+    let real = shared()
+        .map(|s| {
+            s.join("data/real/evtx-attack-samples")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("risk.db").to_string_lossy().into_owned();
+    let empty = dir.path().join("no-logs");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let hunt = |path: &str, from_index: bool| {
+        let mut args = vec![
+            "hunt",
+            "--content",
+            &escu,
+            "--alerts",
+            "--risk-db",
+            &db,
+            "--format",
+            "jsonl",
+            path,
+        ];
+        if from_index {
+            args.push("--risk-from-index");
+        }
+        let o = vigil(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        jsonl(&stdout(&o))
+    };
+    let lotl = |all: &[J]| -> BTreeSet<String> {
+        all.iter()
+            .filter(|a| a["search_name"] == "ESCU - Living Off The Land Detection - Rule")
+            .map(|a| a["event_hash"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let first = lotl(&hunt(&real, false));
+    assert!(!first.is_empty());
+    // No logs this time: only the index's risk events, recorded by the first run, feed it.
+    let again = hunt(&empty.to_string_lossy(), true);
+    assert!(
+        again.iter().all(|a| a["kind"] == "notable"),
+        "no log, no new risk event"
+    );
+    assert_eq!(lotl(&again), first);
+    // Without --risk-from-index the same empty run has no risk to correlate.
+    assert!(lotl(&hunt(&empty.to_string_lossy(), false)).is_empty());
+}

@@ -35,6 +35,12 @@ fn escu_results(escu: &str, detection: &str, path: &str) -> Vec<J> {
         .collect()
 }
 
+/// ESCU content and the real EVTX attack samples.
+fn escu_and_attack_samples() -> Option<(String, String)> {
+    let samples = shared()?.join("data/real/evtx-attack-samples");
+    Some((escu()?, samples.to_string_lossy().into_owned()))
+}
+
 fn escu() -> Option<String> {
     let s = shared()?;
     Some(s.join("escu").to_string_lossy().into_owned())
@@ -214,16 +220,9 @@ fn services_running_a_shell_found_in_real_system_logs() {
 
 #[test]
 fn living_off_the_land_correlation_over_real_risk_events() {
-    let Some(escu) = escu() else {
+    let Some((escu, real)) = escu_and_attack_samples() else {
         return eprintln!("skipped: ../shared not present");
     };
-    let real = shared()
-        .map(|s| {
-            s.join("data/real/evtx-attack-samples")
-                .to_string_lossy()
-                .into_owned()
-        })
-        .unwrap_or_default();
     let o = vigil(&[
         "hunt",
         "--content",
@@ -290,16 +289,9 @@ fn living_off_the_land_correlation_over_real_risk_events() {
 
 #[test]
 fn backtest_correlation_reads_the_risk_events_of_earlier_runs() {
-    let Some(escu) = escu() else {
+    let Some((escu, real)) = escu_and_attack_samples() else {
         return eprintln!("skipped: ../shared not present");
     };
-    let real = shared()
-        .map(|s| {
-            s.join("data/real/evtx-attack-samples")
-                .to_string_lossy()
-                .into_owned()
-        })
-        .unwrap_or_default();
     let args = [
         "backtest",
         "--content",
@@ -357,16 +349,9 @@ fn vigil_time_secs(iso: &str) -> f64 {
 
 #[test]
 fn risk_from_index_feeds_correlations_with_earlier_runs_risk() {
-    let Some(escu) = escu() else {
+    let Some((escu, real)) = escu_and_attack_samples() else {
         return eprintln!("skipped: ../shared not present");
     };
-    let real = shared()
-        .map(|s| {
-            s.join("data/real/evtx-attack-samples")
-                .to_string_lossy()
-                .into_owned()
-        })
-        .unwrap_or_default();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("risk.db").to_string_lossy().into_owned();
     let empty = dir.path().join("no-logs");

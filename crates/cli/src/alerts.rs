@@ -3,7 +3,7 @@
 
 use crate::commands::summary;
 use crate::output::{self, Format, ResultSet};
-use crate::run::RunOutput;
+use vigil_scan::RunOutput;
 use crate::{exit, RunArgs};
 use clap::Args;
 use std::io::{self, Write};
@@ -88,6 +88,7 @@ pub struct SecondPass<'a> {
     pub detections: &'a [&'a Detection],
     pub engine: &'a vigil_engine::Engine,
     pub normalizer: &'a vigil_normalize::Normalizer,
+    pub driver: &'a vigil_scan::Driver,
     /// The run's window (`--risk-from-index` reads the index's risk events in it).
     pub range: (vigil_model::Micros, vigil_model::Micros),
 }
@@ -142,7 +143,7 @@ pub fn finish(alert_args: &AlertArgs, args: &RunArgs, content: &ContentSet, plan
         } else {
             first.iter().filter(|a| a.kind() == "risk").filter_map(|a| serde_json::to_value(a).ok()).collect()
         };
-        let outputs = crate::correlation::run(p.engine, p.normalizer, &risk, ctx);
+        let outputs = crate::correlation::run(p.driver, p.engine, p.normalizer, &risk, ctx);
         let mut failed = 0;
         let alerts = alerts_of(content, p.detections, &outputs, run_time, Some(&risk), &mut failed);
         let hits: usize = outputs.iter().map(|o| o.result.as_ref().map_or(0, Vec::len)).sum();

@@ -8,7 +8,6 @@
 //! risk), goes through the normalizer (mappings/risk.toml) and is fed to those queries through
 //! the same engine API as log events. Their notables carry the risk events they counted.
 
-use crate::run::{Consumer, Delivery};
 use crate::window::Group;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,6 +15,7 @@ use vigil_content::Detection;
 use vigil_engine::{Engine, EvalContext, Query, QueryOutput};
 use vigil_model::{Catalog, DatasetRow, Micros, Record, Value};
 use vigil_normalize::Normalizer;
+use vigil_scan::{Consumer, Delivery, Driver};
 use vigil_time::Window;
 
 /// Whether a query reads the Risk data model, and so must run after the risk events exist.
@@ -54,6 +54,7 @@ pub struct Pass<'a> {
 
 /// Runs `engine`'s queries over risk events (risk alerts as JSON); outputs in query order.
 pub fn run(
+    driver: &Driver,
     engine: &Engine,
     normalizer: &Normalizer,
     risk_events: &[serde_json::Value],
@@ -66,7 +67,7 @@ pub fn run(
         normalizer.normalize_filtered(&ev, &|d| engine.wants_dataset(d), &mut rows);
         engine.consume(&mut state, &ev, &rows);
     }
-    crate::run::finish(engine, state, ctx, Delivery::Collect).0
+    driver.finish(engine, state, ctx, Delivery::Collect).0
 }
 
 /// One scheduled run of a Correlation detection that returned rows, with the risk events it
@@ -84,6 +85,7 @@ pub struct ScheduledHit {
 /// run at `t` with window `[e, l)` reads those raised at or before `t` whose `_time` is in the
 /// window, as a scheduled search over the risk index would. Returns the hits and the errors.
 pub fn scheduled(
+    driver: &Driver,
     groups: &[Group],
     risk: &[(Micros, serde_json::Value)],
     normalizer: &Normalizer,
@@ -113,7 +115,7 @@ pub fn scheduled(
                 tz: ctx.tz.clone(),
             };
             let input = Arc::new(input);
-            for o in run(&g.engine, normalizer, &input, &run_ctx) {
+            for o in run(driver, &g.engine, normalizer, &input, &run_ctx) {
                 match o.result {
                     Ok(rows) if rows.is_empty() => {}
                     Ok(rows) => hits.push(ScheduledHit {

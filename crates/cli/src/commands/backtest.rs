@@ -96,7 +96,7 @@ pub fn run(args: BacktestArgs) -> u8 {
 }
 
 fn backtest(args: &BacktestArgs) -> Result<u8, String> {
-    let super::Session { content, normalizer, ctx, opts } = super::session(&args.content, &args.run)?;
+    let super::Session { content, normalizer, ctx, opts, driver } = super::session(&args.content, &args.run)?;
     let tz = ctx.tz.clone();
     let now = match &args.now {
         Some(n) => parse_now("--now", n, &tz)?,
@@ -191,9 +191,9 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
     }
 
     let consumer = Scheduled { groups: &groups, arrival_field: &args.arrival_field };
-    let scanned = crate::run::scan(&consumer, &normalizer, &args.paths, &opts);
+    let scanned = driver.scan(&consumer, &normalizer, &args.paths, &opts);
     let mut state = scanned.state;
-    let (mut hits, mut failures) = finish_runs(&groups, &mut state, &ctx);
+    let (mut hits, mut failures) = driver.install(|| finish_runs(&groups, &mut state, &ctx));
     if !risk_groups.is_empty() {
         // A risk event exists from the run that raised it on.
         let risk: Vec<(Micros, serde_json::Value)> = hits
@@ -201,7 +201,7 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
             .flat_map(|h| hit_alerts(h, &content).into_iter().filter(|a| a.kind() == "risk").map(move |a| (h.run_time, a)))
             .filter_map(|(t, a)| serde_json::to_value(&a).ok().map(|j| (t, j)))
             .collect();
-        let (more, errors) = crate::correlation::scheduled(&risk_groups, &risk, &normalizer, &ctx);
+        let (more, errors) = crate::correlation::scheduled(&driver, &risk_groups, &risk, &normalizer, &ctx);
         eprintln!("vigil: {} correlation detection(s) over {} risk event(s): {} result(s)", risk_groups.iter().map(|g| g.names.len()).sum::<usize>(), risk.len(), more.iter().map(|h| h.rows.len()).sum::<usize>());
         hits.extend(more.into_iter().map(|h| Hit { run_time: h.run_time, window: h.window, name: h.name, rows: h.rows, risk_input: Some(h.risk_input) }));
         hits.sort_by_key(|h| h.run_time);

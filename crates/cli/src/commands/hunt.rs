@@ -27,7 +27,7 @@ pub struct HuntArgs {
 }
 
 pub fn run(args: HuntArgs) -> u8 {
-    let super::Session { content, normalizer, mut ctx, opts } = match super::session(&args.content, &args.run) {
+    let super::Session { content, normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -104,12 +104,14 @@ pub fn run(args: HuntArgs) -> u8 {
         let mut engine = Engine::new(logs.queries, normalizer.catalog());
         engine.set_memory_budget(args.run.memory_mb << 20);
         let risk_engine = Engine::new(risk.queries, normalizer.catalog());
-        let out = crate::window::run(&engine, window, &normalizer, &args.paths, &opts, &ctx, crate::run::Delivery::Collect);
+        let out = driver.run(&engine, window, &normalizer, &args.paths, &opts, &ctx, vigil_scan::Delivery::Collect);
+        crate::window::report_dropped(window, &out);
         let range = window.map_or((i64::MIN, i64::MAX), |w| (w.earliest, w.latest));
         let second = (!risk.detections.is_empty()).then_some(crate::alerts::SecondPass {
             detections: &risk.detections,
             engine: &risk_engine,
             normalizer: &normalizer,
+            driver: &driver,
             range,
         });
         return crate::alerts::finish(&args.alert, &args.run, &content, &logs.detections, &out, &ctx, second);
@@ -117,6 +119,6 @@ pub fn run(args: HuntArgs) -> u8 {
     let n = queries.len();
     let mut engine = Engine::new(queries, normalizer.catalog());
     engine.set_memory_budget(args.run.memory_mb << 20);
-    let out = super::run_and_print(&args.run, &engine, window, &normalizer, &args.paths, &opts, &ctx);
+    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, &args.paths, &opts, &ctx);
     super::finish(&args.run, &out, n, "detection")
 }

@@ -369,6 +369,7 @@ pub fn build_alerts(det: &Detection, deployment: Option<&Deployment>, rows: &[Re
                 drilldown_searches: drilldowns(det, row, ctx),
                 fields,
                 orig: Orig(row.clone()),
+                contributing_risk_events: Vec::new(),
                 event_hash: hash_hex(&[det.id.as_bytes(), identity.as_bytes()]),
             }));
         }

@@ -141,6 +141,7 @@ fn incident_notable(rule: &Rule, o: &ObjectRisk, at: Micros) -> Alert {
         drilldown_searches: Vec::new(),
         fields: f,
         orig: Orig::default(),
+        contributing_risk_events: Vec::new(),
         event_hash: hash,
     })
 }

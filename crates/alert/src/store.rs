@@ -260,6 +260,25 @@ impl RiskStore {
         Ok(out)
     }
 
+    /// The risk events with `from <= time < to` as their JSON, oldest first (the input of
+    /// Correlation detections run over the index, see [`crate::risk_index_event`]).
+    pub fn risk_events_json(&self, from: Micros, to: Micros) -> Result<Vec<serde_json::Value>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT json FROM risk_events WHERE time >= ?1 AND time < ?2 ORDER BY time, id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map(params![from, to], |r| r.get::<_, String>(0)).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let text = row.map_err(|e| self.err(e))?;
+            // A row this program did not write is skipped rather than failing the run.
+            if let Ok(v) = serde_json::from_str(&text) {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
     /// Notables with `from <= time < to`, oldest first; `rules` restricts to those rule names.
     pub fn notables(&self, from: Micros, to: Micros, rules: Option<&[&str]>) -> Result<Vec<StoredNotable>, StoreError> {
         let mut stmt = self

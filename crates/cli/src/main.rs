@@ -2,6 +2,7 @@
 
 mod alerts;
 mod commands;
+mod correlation;
 mod output;
 mod progress;
 mod select;

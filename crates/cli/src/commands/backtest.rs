@@ -81,6 +81,8 @@ struct Hit {
     window: Window,
     name: String,
     rows: Vec<Record>,
+    /// For a Correlation detection's run: the risk events it read.
+    risk_input: Option<std::sync::Arc<Vec<serde_json::Value>>>,
 }
 
 pub fn run(args: BacktestArgs) -> u8 {
@@ -174,11 +176,16 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
         eprintln!("vigil: skipped {} detection(s) that cannot run{}", cannot_run.len(), if args.run.verbose { "" } else { "; --verbose for details" });
     }
 
+    // With --alerts, Correlation detections (reading the Risk data model) run on their own
+    // schedule over the risk events the other runs raised: a second pass.
+    let (chosen, correlations): (Vec<Chosen>, Vec<Chosen>) =
+        chosen.into_iter().partition(|c| !(args.alerts && crate::correlation::reads_risk(&c.query, normalizer.catalog())));
+    let risk_groups = build_groups(correlations, from, to, &tz, &normalizer)?;
     let mut groups = build_groups(chosen, from, to, &tz, &normalizer)?;
     for g in &mut groups {
         g.engine.set_memory_budget(args.run.memory_budget());
     }
-    if groups.is_empty() {
+    if groups.is_empty() && risk_groups.is_empty() {
         eprintln!("vigil: nothing to backtest: no enabled detection with a schedule");
         return Ok(exit::USAGE);
     }
@@ -186,7 +193,20 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
     let consumer = Scheduled { groups: &groups, arrival_field: &args.arrival_field };
     let scanned = driver.scan(&consumer, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts });
     let mut state = scanned.state;
-    let (hits, failures) = finish_runs(&groups, &mut state, &ctx);
+    let (mut hits, mut failures) = finish_runs(&groups, &mut state, &ctx);
+    if !risk_groups.is_empty() {
+        // A risk event exists from the run that raised it on.
+        let risk: Vec<(Micros, serde_json::Value)> = hits
+            .iter()
+            .flat_map(|h| hit_alerts(h, &content, &tz).into_iter().filter(|a| a.kind() == "risk").map(move |a| (h.run_time, a)))
+            .filter_map(|(t, a)| serde_json::to_value(&a).ok().map(|j| (t, j)))
+            .collect();
+        let (more, errors) = crate::correlation::scheduled(&driver, &risk_groups, &risk, &normalizer, &ctx);
+        eprintln!("vigil: {} correlation detection(s) over {} risk event(s): {} result(s)", risk_groups.iter().map(|g| g.names.len()).sum::<usize>(), risk.len(), more.iter().map(|h| h.rows.len()).sum::<usize>());
+        hits.extend(more.into_iter().map(|h| Hit { run_time: h.run_time, window: h.window, name: h.name, rows: h.rows, risk_input: Some(h.risk_input) }));
+        hits.sort_by_key(|h| h.run_time);
+        failures.extend(errors);
+    }
 
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
@@ -310,7 +330,7 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
             for o in g.engine.finish(st, &run_ctx) {
                 match o.result {
                     Ok(rows) if rows.is_empty() => {}
-                    Ok(rows) => hits.push(Hit { run_time, window, name: o.name, rows }),
+                    Ok(rows) => hits.push(Hit { run_time, window, name: o.name, rows, risk_input: None }),
                     Err(e) => errors.push(format!("detection `{}` failed at run {}: {e}", o.name, iso(run_time))),
                 }
             }
@@ -329,6 +349,31 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
     (hits, failures)
 }
 
+/// The alerts one run's results raise; a Correlation run's notables carry the risk events
+/// each result counted.
+fn hit_alerts(h: &Hit, content: &vigil_content::ContentSet, tz: &vigil_time::Tz) -> Vec<vigil_alert::Alert> {
+    let Some(det) = content.detection(&h.name) else { return Vec::new() };
+    let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
+    // ES stamps alerts with the run time in whole seconds.
+    let run_time = h.run_time - h.run_time.rem_euclid(1_000_000);
+    // Historical files: alerts carry the activity's time; `run_time` stays in the stamp.
+    let stamp = vigil_alert::Stamp::Activity(tz.clone());
+    let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)), stamp };
+    let Some(risk) = &h.risk_input else {
+        return vigil_alert::build_alerts(det, content.deployment_for(det), &h.rows, &ctx);
+    };
+    let mut out = Vec::new();
+    for row in &h.rows {
+        for mut a in vigil_alert::build_alerts(det, content.deployment_for(det), std::slice::from_ref(row), &ctx) {
+            if let vigil_alert::Alert::Notable(n) = &mut a {
+                n.contributing_risk_events = crate::correlation::contributing(row, risk);
+            }
+            out.push(a);
+        }
+    }
+    out
+}
+
 /// The alerts each run raised, stamped with the run and its window (`--alerts`).
 fn write_alert_hits(
     out: &mut dyn Write,
@@ -339,14 +384,7 @@ fn write_alert_hits(
 ) -> std::io::Result<()> {
     let mut rows: Vec<Record> = Vec::new();
     for h in hits {
-        let Some(det) = content.detection(&h.name) else { continue };
-        let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
-        // ES stamps alerts with the run time in whole seconds.
-        let run_time = h.run_time - h.run_time.rem_euclid(1_000_000);
-        // Historical files: alerts carry the activity's time; `run_time` stays in the stamp.
-        let stamp = vigil_alert::Stamp::Activity(tz.clone());
-        let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)), stamp };
-        for alert in vigil_alert::build_alerts(det, content.deployment_for(det), &h.rows, &ctx) {
+        for alert in hit_alerts(h, content, tz) {
             let stamp = [("run_time", iso(h.run_time)), ("window_earliest", iso(h.window.earliest)), ("window_latest", iso(h.window.latest))];
             if format == output::Format::Jsonl {
                 let mut v = serde_json::to_value(&alert).map_err(std::io::Error::other)?;

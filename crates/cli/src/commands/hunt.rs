@@ -96,9 +96,6 @@ pub fn run(args: HuntArgs) -> u8 {
         print!("{}", plans.join("\n"));
         return exit::OK;
     }
-    let n = queries.len();
-    let mut engine = Engine::new(queries, normalizer.catalog());
-    engine.set_memory_budget(args.run.memory_budget());
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {
@@ -107,10 +104,26 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
     if args.alert.alerts {
+        // Correlation detections read the risk events the others raise: a second pass.
+        let (logs, risk) = crate::correlation::split(planned, queries, normalizer.catalog());
+        let mut engine = Engine::new(logs.queries, normalizer.catalog());
+        engine.set_memory_budget(args.run.memory_budget());
+        let risk_engine = Engine::new(risk.queries, normalizer.catalog());
         let out = driver.run(&engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx, vigil_scan::Delivery::Collect);
         crate::window::report_dropped(window, &out);
-        return crate::alerts::finish(&args.alert, &args.run, &content, &planned, &out, &ctx);
+        let range = window.map_or((i64::MIN, i64::MAX), |w| (w.earliest, w.latest));
+        let second = (!risk.detections.is_empty()).then_some(crate::alerts::SecondPass {
+            detections: &risk.detections,
+            engine: &risk_engine,
+            normalizer: &normalizer,
+            driver: &driver,
+            range,
+        });
+        return crate::alerts::finish(&args.alert, &args.run, &content, &logs.detections, &out, &ctx, second);
     }
+    let n = queries.len();
+    let mut engine = Engine::new(queries, normalizer.catalog());
+    engine.set_memory_budget(args.run.memory_budget());
     // A Hunting search's `count=0` row over no matching events is not a finding.
     let hunting: std::collections::HashSet<&str> =
         planned.iter().filter(|d| d.kind.trim().eq_ignore_ascii_case("hunting")).map(|d| d.name.as_str()).collect();

@@ -287,6 +287,7 @@ mod tests {
                 name: "Endpoint.Processes".into(),
                 object: "Processes".into(),
                 fields: ["dest", "user", "process", "process_name", "parent_process_name"].map(String::from).to_vec(),
+                ..Default::default()
             }],
         }
     }

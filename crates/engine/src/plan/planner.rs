@@ -92,21 +92,16 @@ impl<'a> Planner<'a> {
     }
 
     fn plan_tstats(&mut self, ts: &Tstats, span: Span, t: &mut Tables) -> Result<TstatsScan, PlanError> {
-        let dataset = self.catalog.find(&ts.datamodel).ok_or_else(|| PlanError::UnsupportedDataModel {
+        let catalog = self.catalog;
+        let (dataset, child) = catalog.find_node(&ts.datamodel).ok_or_else(|| PlanError::UnsupportedDataModel {
             name: ts.datamodel.clone(),
-            available: self.catalog.datasets.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+            available: catalog.datasets.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
             span: self.datamodel_span(span, &ts.datamodel),
         })?;
-        let schema = self.catalog.get(dataset);
-        let prefix = format!("{}.", schema.object);
-        let resolve = |name: &str| -> FieldRef {
-            let bare = name.strip_prefix(&prefix).unwrap_or(name);
-            if bare == "_time" {
-                return FieldRef::Time;
-            }
-            schema.field_index(bare).map(FieldRef::Column).unwrap_or(FieldRef::Missing)
-        };
-        let filter = Pred::compile(&self.static_expr(&ts.filter, span, t)?, &resolve);
+        let schema = catalog.get(dataset);
+        let resolve = |name: &str| super::datamodel::resolve_field(schema, name);
+        let filter = super::datamodel::constrain(schema, child, self.static_expr(&ts.filter, span, t)?, span)?;
+        let filter = Pred::compile(&filter, &resolve);
         let by = ts.by.iter().map(|f| (f.clone(), resolve(f))).collect();
         let aggs = ts
             .aggregations

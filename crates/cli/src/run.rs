@@ -44,9 +44,11 @@ pub fn scan<C: Consumer>(consumer: &C, normalizer: &Normalizer, paths: &[PathBuf
     let (state, report) = files
         .par_iter()
         .fold(
-            || (consumer.new_state(), ReadReport::default(), Vec::<DatasetRow>::new()),
-            |(mut state, mut report, mut rows), file| {
+            || (consumer.new_state(), ReadReport::default(), Vec::<DatasetRow>::new(), Event::default()),
+            |(mut state, mut report, mut rows, mut enriched), file| {
                 let r = vigil_read::read_file(file, opts, &mut |ev| {
+                    // The add-ons' search-time fields, before any search or mapping sees the event.
+                    let ev: &Event = if normalizer.enrich(ev, &mut enriched) { &enriched } else { ev };
                     rows.clear();
                     normalizer.normalize_filtered(ev, &|d| consumer.wants_dataset(d), &mut rows);
                     consumer.consume(&mut state, ev, &rows);
@@ -55,10 +57,10 @@ pub fn scan<C: Consumer>(consumer: &C, normalizer: &Normalizer, paths: &[PathBuf
                     progress.inc(meta.len());
                 }
                 report.merge(r);
-                (state, report, rows)
+                (state, report, rows, enriched)
             },
         )
-        .map(|(state, report, _)| (state, report))
+        .map(|(state, report, _, _)| (state, report))
         .reduce(
             || (consumer.new_state(), ReadReport::default()),
             |(mut a, mut ra), (b, rb)| {

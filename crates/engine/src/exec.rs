@@ -709,7 +709,7 @@ fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) -> Record {
         }
     }
     if wanted("index") {
-        r.push_new("index".into(), Value::str("main"));
+        r.push_new("index".into(), Value::str(ev.index_name()));
     }
     for (k, v) in &ev.fields {
         if matches!(k.as_str(), "_time" | "_raw" | "host" | "source" | "sourcetype" | "index") || !wanted(k) {

@@ -131,18 +131,21 @@ pub struct Expr {
     /// Lowercased keys.
     pub map: Option<HashMap<String, String>>,
     pub map_only: bool,
+    /// Keep only the last value of the source (`last = true`): the event's own value of a
+    /// field that a Windows event repeats in its data (`Channel` of a log-cleared event).
+    pub last: bool,
 }
 
 impl Expr {
     pub fn field(name: &str) -> Expr {
-        Expr { source: Source::Field(name.to_string()), empty: Vec::new(), ops: Vec::new(), map: None, map_only: false }
+        Expr { source: Source::Field(name.to_string()), empty: Vec::new(), ops: Vec::new(), map: None, map_only: false, last: false }
     }
 
     /// Evaluates to a value: null for no item, a scalar for one, a multivalue otherwise (as
     /// [`Value::from_items`] of [`Expr::eval`]). The common forms (a plain field copy, a
     /// constant) build the value directly; `scratch` is reused by the others.
     pub fn eval_value(&self, ev: &Event, scratch: &mut Vec<String>) -> Value {
-        let plain = self.ops.is_empty() && self.map.is_none();
+        let plain = self.ops.is_empty() && self.map.is_none() && !self.last;
         match &self.source {
             Source::Field(name) if plain => {
                 let mut found: Option<&str> = None;
@@ -210,6 +213,9 @@ impl Expr {
                 }
                 out.extend(joined);
             }
+        }
+        if self.last && out.len() > 1 {
+            out.drain(..out.len() - 1);
         }
         if self.ops.is_empty() && self.map.is_none() {
             return;

@@ -72,11 +72,11 @@ pub(crate) struct Parsed {
     mappings: Vec<Spanned<MappingDef>>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(1, |t| t.bytes().filter(|b| *b == b'\n').count() + 1)
 }
 
-fn err(file: &str, text: &str, offset: usize, message: impl Into<String>) -> Error {
+pub(crate) fn err(file: &str, text: &str, offset: usize, message: impl Into<String>) -> Error {
     Error::Mapping { file: file.to_string(), line: line_of(text, offset), message: message.into() }
 }
 
@@ -147,7 +147,7 @@ pub(crate) fn compile_mappings(
 }
 
 /// A string, integer or list of them, as strings.
-fn strings(v: &T) -> Option<Vec<String>> {
+pub(crate) fn strings(v: &T) -> Option<Vec<String>> {
     match v {
         T::String(s) => Some(vec![s.clone()]),
         T::Integer(i) => Some(vec![i.to_string()]),
@@ -156,7 +156,7 @@ fn strings(v: &T) -> Option<Vec<String>> {
     }
 }
 
-fn compile_expr(v: &T, inherited_empty: &[String]) -> Result<Expr, String> {
+pub(crate) fn compile_expr(v: &T, inherited_empty: &[String]) -> Result<Expr, String> {
     let table = match v {
         T::String(s) => {
             let mut x = Expr::field(s);
@@ -167,8 +167,8 @@ fn compile_expr(v: &T, inherited_empty: &[String]) -> Result<Expr, String> {
         other => return Err(format!("expected a field name or a table, found {}", other.type_str())),
     };
     for k in table.keys() {
-        if !matches!(k.as_str(), "from" | "first" | "join" | "sep" | "const" | "empty" | "op" | "map" | "map_only") {
-            return Err(format!("unknown key {k:?} (expected from, first, join, sep, const, empty, op, map, map_only)"));
+        if !matches!(k.as_str(), "from" | "first" | "join" | "sep" | "const" | "empty" | "op" | "map" | "map_only" | "last") {
+            return Err(format!("unknown key {k:?} (expected from, first, join, sep, const, empty, op, map, map_only, last)"));
         }
     }
     let empty: Vec<String> = match table.get("empty") {
@@ -240,5 +240,10 @@ fn compile_expr(v: &T, inherited_empty: &[String]) -> Result<Expr, String> {
         Some(T::Boolean(b)) => *b,
         Some(_) => return Err("map_only: expected true or false".into()),
     };
-    Ok(Expr { source, empty, ops, map, map_only })
+    let last = match table.get("last") {
+        None => false,
+        Some(T::Boolean(b)) => *b,
+        Some(_) => return Err("last: expected true or false".into()),
+    };
+    Ok(Expr { source, empty, ops, map, map_only, last })
 }

@@ -94,7 +94,7 @@ pub fn run(args: BacktestArgs) -> u8 {
 }
 
 fn backtest(args: &BacktestArgs) -> Result<u8, String> {
-    let super::Session { content, normalizer, ctx, opts } = super::session(&args.content, &args.run)?;
+    let super::Session { content, mut normalizer, ctx, opts } = super::session(&args.content, &args.run)?;
     let tz = ctx.tz.clone();
     let now = match &args.now {
         Some(n) => parse_now("--now", n, &tz)?,
@@ -174,6 +174,7 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
         eprintln!("vigil: skipped {} detection(s) that cannot run{}", cannot_run.len(), if args.run.verbose { "" } else { "; --verbose for details" });
     }
 
+    super::restrict_knowledge(&mut normalizer, chosen.iter().map(|c| &c.query));
     let mut groups = build_groups(chosen, from, to, &tz, &normalizer)?;
     for g in &mut groups {
         g.engine.set_memory_budget(args.run.memory_mb << 20);

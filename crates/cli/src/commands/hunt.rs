@@ -27,7 +27,7 @@ pub struct HuntArgs {
 }
 
 pub fn run(args: HuntArgs) -> u8 {
-    let super::Session { content, normalizer, mut ctx, opts } = match super::session(&args.content, &args.run) {
+    let super::Session { content, mut normalizer, mut ctx, opts } = match super::session(&args.content, &args.run) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -92,6 +92,7 @@ pub fn run(args: HuntArgs) -> u8 {
         );
     }
     let n = queries.len();
+    super::restrict_knowledge(&mut normalizer, &queries);
     let mut engine = Engine::new(queries, normalizer.catalog());
     engine.set_memory_budget(args.run.memory_mb << 20);
     let window = match args.window.resolve(&mut ctx) {

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod commands;
+mod fire;
 mod output;
 mod run;
 mod testing;

@@ -36,6 +36,11 @@ pub enum Op {
     FirstToken,
     /// First component of a path: `HKLM\System\x` -> `HKLM`.
     PathRoot,
+    /// One hash of a Sysmon `Hashes` list (`MD5=..,SHA256=..,IMPHASH=..`); others give nothing.
+    HashMd5,
+    HashSha1,
+    HashSha256,
+    HashImphash,
 }
 
 impl Op {
@@ -50,6 +55,10 @@ impl Op {
             "unquote" => Op::Unquote,
             "first_token" => Op::FirstToken,
             "path_root" => Op::PathRoot,
+            "hash_md5" => Op::HashMd5,
+            "hash_sha1" => Op::HashSha1,
+            "hash_sha256" => Op::HashSha256,
+            "hash_imphash" => Op::HashImphash,
             _ => return None,
         })
     }
@@ -68,8 +77,20 @@ impl Op {
             }
             Op::FirstToken => first_token(v).to_string(),
             Op::PathRoot => v.split(['\\', '/']).next().unwrap_or("").to_string(),
+            Op::HashMd5 => hash_of(v, "MD5"),
+            Op::HashSha1 => hash_of(v, "SHA1"),
+            Op::HashSha256 => hash_of(v, "SHA256"),
+            Op::HashImphash => hash_of(v, "IMPHASH"),
         }
     }
+}
+
+/// The value of `name` in a `NAME=value,NAME=value` list, or empty.
+fn hash_of(list: &str, name: &str) -> String {
+    list.split(',')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map_or(String::new(), |(_, v)| v.to_string())
 }
 
 pub fn basename(v: &str) -> &str {
@@ -258,6 +279,19 @@ mod tests {
         // The direct path agrees with the general one.
         assert_eq!(x.eval_value(e, &mut Vec::new()), Value::from_items(out.clone()));
         out
+    }
+
+    #[test]
+    fn hashes_and_last() {
+        let h = "SHA1=AA,MD5=BB,SHA256=CC,IMPHASH=DD";
+        assert_eq!(Op::HashMd5.apply(h), "BB");
+        assert_eq!(Op::HashImphash.apply(h), "DD");
+        assert_eq!(Op::HashSha256.apply("MD5=BB"), "");
+        let e = ev(&[("Channel", "System"), ("Channel", "Application")]);
+        let mut x = Expr::field("Channel");
+        x.last = true;
+        assert_eq!(run(&x, &e), ["Application"]);
+        assert_eq!(x.eval_value(&e, &mut Vec::new()), Value::str("Application"));
     }
 
     #[test]

@@ -216,7 +216,7 @@ pub(crate) fn compile_expr(v: &T, inherited_empty: &[String]) -> Result<Expr, St
         Some(v) => strings(v)
             .ok_or("op: expected a list of names")?
             .iter()
-            .map(|s| Op::parse(s).ok_or_else(|| format!("unknown op {s:?} (known: basename, lower, upper, trim, hex_to_dec, strip_device_prefix, unquote, first_token, path_root)")))
+            .map(|s| Op::parse(s).ok_or_else(|| format!("unknown op {s:?} (known: basename, lower, upper, trim, hex_to_dec, strip_device_prefix, unquote, first_token, path_root, hash_md5, hash_sha1, hash_sha256, hash_imphash)")))
             .collect::<Result<_, _>>()?,
     };
     let map = match table.get("map") {

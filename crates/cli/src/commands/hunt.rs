@@ -91,6 +91,14 @@ pub fn run(args: HuntArgs) -> u8 {
             if args.run.verbose { "" } else { "; --verbose for details" }
         );
     }
+    if args.run.verbose {
+        let fields = crate::fire::FieldCatalog::load(&args.content.content, normalizer.knowledge());
+        for (d, q) in planned.iter().zip(&queries) {
+            if let Some(missing) = fields.missing_fields(d, &q.text) {
+                eprintln!("vigil: detection `{}` cannot fire: {}", d.name, super::content::cannot_fire_reason(d, &missing));
+            }
+        }
+    }
     let n = queries.len();
     super::restrict_knowledge(&mut normalizer, &queries);
     let mut engine = Engine::new(queries, normalizer.catalog());

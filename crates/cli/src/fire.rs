@@ -62,13 +62,18 @@ fn fields_of(d: &DataSource, knowledge: &Knowledge) -> Option<HashSet<String>> {
         // The event's own fields (CamelCase: EventData, System) Vigil reads whenever the
         // event has them, including those this example lacks; the add-on's fields (dest,
         // subject, ...: lower case) only when Vigil's knowledge gives them.
-        let mut have: HashSet<String> = d.fields.iter().filter(|f| f.chars().any(|c| c.is_ascii_uppercase())).cloned().collect();
+        // The knowledge is applied to the example with those fields added, so that what it
+        // derives from them counts too.
+        let mut ev = ev;
+        for f in d.fields.iter().filter(|f| f.chars().any(|c| c.is_ascii_uppercase())) {
+            // Absent, or `-` / empty in this example only.
+            if ev.get_all(f).all(|v| v.is_empty() || v == "-") && !f.contains(['{', ':']) {
+                ev.push(f.clone(), "x");
+            }
+        }
         let mut out = Event::default();
         let ev = if knowledge.enrich(&ev, &mut out) { out } else { ev };
-        have.extend(ev.fields.iter().map(|(k, _)| k.clone()));
-        let code = ev.get("EventCode").map(str::to_string);
-        have.extend(knowledge.field_names_for(&ev.source, &ev.sourcetype, code.as_deref()).into_iter().map(str::to_string));
-        return Some(have);
+        return Some(ev.fields.into_iter().map(|(k, _)| k).collect());
     }
     // A Windows event log in another rendering (classic key=value): its field names are not
     // the ones Vigil's XML readers give, so its list says nothing certain.

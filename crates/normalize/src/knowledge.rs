@@ -180,31 +180,6 @@ impl Knowledge {
         names
     }
 
-    /// The field names given to events of `source` (with `conds` fields such as `EventCode`
-    /// set to `code`, when given), for static checks: what a data source can have.
-    pub fn field_names_for(&self, source: &str, sourcetype: &str, code: Option<&str>) -> Vec<&str> {
-        let mut probe = Event { source: source.to_string(), sourcetype: sourcetype.to_string(), ..Event::default() };
-        if let Some(c) = code {
-            probe.push("EventCode", c);
-        }
-        let mut names = Vec::new();
-        if let Some((_, blocks, ets)) = self.by_source.iter().find(|(s, _, _)| s.eq_ignore_ascii_case(source)) {
-            for &b in blocks {
-                let w = &self.blocks[b].when;
-                let conds_ok = w.conds.iter().all(|(f, vals)| f != "EventCode" || code.is_none_or(|c| vals.iter().any(|v| v == c)));
-                if conds_ok && (w.sourcetypes.is_empty() || w.sourcetypes.iter().any(|s| s.eq_ignore_ascii_case(sourcetype))) {
-                    names.extend(self.blocks[b].set.iter().map(|(n, _)| n.as_str()));
-                }
-            }
-            if !ets.is_empty() {
-                names.extend(["eventtype", "tag"]);
-            }
-        }
-        names.sort_unstable();
-        names.dedup();
-        names
-    }
-
     /// Keeps only the fields `wanted` accepts (the names loaded searches use), so that events
     /// pay for nothing else. Eventtypes are kept when `eventtype` or `tag` is wanted.
     pub fn restrict(&mut self, wanted: &dyn Fn(&str) -> bool) {

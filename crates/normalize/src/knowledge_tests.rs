@@ -73,14 +73,3 @@ fn errors_name_file_and_line() {
     let et = "[[eventtype]]\nname = \"e\"\nsearch = \"s\"\nwhen = { source = \"s\" }\n";
     assert!(bad(&format!("{et}{et}")).starts_with("k.toml:5: eventtype \"e\" defined twice"));
 }
-
-#[test]
-fn field_names_for_a_data_source() {
-    let k = Knowledge::builtin().unwrap();
-    let names = k.field_names_for(SYSMON, "XmlWinEventLog", Some("10"));
-    for f in ["dest", "granted_access", "parent_process_name", "signature", "eventtype", "tag"] {
-        assert!(names.contains(&f), "{f} in {names:?}");
-    }
-    assert!(!names.contains(&"file_name"));
-    assert!(k.field_names_for("nowhere", "x", None).is_empty());
-}

@@ -4,7 +4,7 @@ mod alerts;
 mod commands;
 mod fire;
 mod output;
-mod run;
+mod progress;
 mod testing;
 mod window;
 

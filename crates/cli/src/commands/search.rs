@@ -21,7 +21,7 @@ pub struct SearchArgs {
 }
 
 pub fn run(args: SearchArgs) -> u8 {
-    let super::Session { content, normalizer, mut ctx, opts } = match super::session(&args.content, &args.run) {
+    let super::Session { content, normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -45,6 +45,6 @@ pub fn run(args: SearchArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let out = super::run_and_print(&args.run, &engine, window, &normalizer, &args.paths, &opts, &ctx);
+    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, &args.paths, &opts, &ctx);
     super::finish(&args.run, &out, 1, "search")
 }

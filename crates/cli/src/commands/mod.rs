@@ -74,11 +74,11 @@ pub fn setup(args: &RunArgs) -> Result<(EvalContext, ReadOptions), String> {
     Ok((ctx, opts))
 }
 
-/// Limits the add-ons' search-time fields to the ones `queries` name, so that events pay for
-/// no field nobody reads (see [`names_in_search`]).
+/// Limits the add-ons' search-time fields to the ones `queries` that read raw events name,
+/// so that events pay for no field nobody reads (see [`names_in_search`]).
 pub fn restrict_knowledge<'a>(normalizer: &mut Normalizer, queries: impl IntoIterator<Item = &'a vigil_engine::Query>) {
     let mut names = std::collections::HashSet::new();
-    for q in queries {
+    for q in queries.into_iter().filter(|q| q.reads_events()) {
         names.extend(names_in_search(&q.text));
     }
     let patterns: Vec<vigil_engine::Pattern> = names.iter().filter(|n| n.contains('*')).map(|n| vigil_engine::Pattern::new(n)).collect();

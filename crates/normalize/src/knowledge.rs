@@ -7,7 +7,7 @@
 //! Only the fields some loaded search names are computed ([`Knowledge::restrict`]), and an
 //! event from a source no file describes costs one short scan of the known sources.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 use toml::{Spanned, Value as T};
@@ -77,15 +77,19 @@ struct When {
 }
 
 impl When {
-    fn matches(&self, ev: &Event) -> bool {
+    /// `code`: the event's EventCode, looked up once by the caller.
+    fn matches(&self, ev: &Event, code: Option<&str>) -> bool {
         (self.sourcetypes.is_empty()
             || self
                 .sourcetypes
                 .iter()
                 .any(|s| s.eq_ignore_ascii_case(&ev.sourcetype)))
             && self.conds.iter().all(|(f, vals)| {
-                ev.get_all(f)
-                    .any(|v| vals.iter().any(|w| w.eq_ignore_ascii_case(v)))
+                let ok = |v: &str| vals.iter().any(|w| w.eq_ignore_ascii_case(v));
+                match f.as_str() {
+                    "EventCode" => code.is_some_and(ok),
+                    _ => ev.get_all(f).any(ok),
+                }
             })
     }
 }
@@ -95,7 +99,7 @@ struct Block {
     #[allow(dead_code)]
     name: String,
     when: When,
-    /// Field name and expression, in file order (later ones see earlier results).
+    /// Field name and expression, in file order. Expressions read the raw event's fields.
     set: Vec<(String, Expr)>,
 }
 
@@ -115,6 +119,25 @@ pub struct Knowledge {
     emit_tag: bool,
     /// Source -> (block indexes, eventtype indexes), file order.
     by_source: Vec<(String, Vec<usize>, Vec<usize>)>,
+    /// Every field name the blocks set -> a small id, for [`Seen`].
+    name_ids: HashMap<String, usize>,
+    /// Per block, the id of each field it sets.
+    set_ids: Vec<Vec<usize>>,
+}
+
+/// The most field names the knowledge may set (the size of [`Seen`]).
+const MAX_NAMES: usize = 512;
+
+/// Which of the knowledge's field names an event has: one bit per name id.
+struct Seen([u64; MAX_NAMES / 64]);
+
+impl Seen {
+    fn has(&self, id: usize) -> bool {
+        self.0[id / 64] & (1 << (id % 64)) != 0
+    }
+    fn add(&mut self, id: usize) {
+        self.0[id / 64] |= 1 << (id % 64);
+    }
 }
 
 impl Knowledge {
@@ -154,8 +177,8 @@ impl Knowledge {
                     })?;
                     set.push((name.get_ref().clone(), expr));
                 }
-                // TOML tables have no order; set fields in line order so that a later field can
-                // read an earlier one, as written.
+                // TOML tables have no order; set fields in line order, as written (the output's
+                // field order).
                 let lines: Vec<usize> = b.set.keys().map(|k| k.span().start).collect();
                 let mut order: Vec<usize> = (0..set.len()).collect();
                 order.sort_by_key(|&i| lines[i]);
@@ -187,10 +210,28 @@ impl Knowledge {
             }
         }
         k.index();
+        if k.name_ids.len() > MAX_NAMES {
+            let (file, _) = files.last().map(|(f, t)| (f.as_str(), t)).unwrap_or(("", &String::new()));
+            return Err(Error::Mapping { file: file.to_string(), line: 1, message: format!("more than {MAX_NAMES} field names") });
+        }
         Ok(k)
     }
 
     fn index(&mut self) {
+        self.name_ids.clear();
+        self.set_ids = self
+            .blocks
+            .iter()
+            .map(|b| {
+                b.set
+                    .iter()
+                    .map(|(n, _)| {
+                        let next = self.name_ids.len();
+                        *self.name_ids.entry(n.clone()).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
         self.by_source.clear();
         let mut add = |src: &str, block: Option<usize>, et: Option<usize>| {
             let i = match self
@@ -263,24 +304,37 @@ impl Knowledge {
         else {
             return false;
         };
-        let applies = |w: &When| w.matches(ev);
+        // Most conditions are on EventCode: look it up once.
+        let code = ev.get("EventCode");
+        let applies = |w: &When| w.matches(ev, code);
         if !blocks.iter().any(|&b| applies(&self.blocks[b].when))
             && !ets.iter().any(|&e| applies(&self.eventtypes[e].when))
         {
             return false;
         }
         copy_event(ev, out);
+        // The names the raw event has already, then those set below: never set twice.
+        let mut seen = Seen([0; MAX_NAMES / 64]);
+        for (k, _) in &ev.fields {
+            if let Some(&id) = self.name_ids.get(k.as_str()) {
+                seen.add(id);
+            }
+        }
         let mut values = Vec::new();
         for &b in blocks {
             let block = &self.blocks[b];
-            if !block.when.matches(ev) {
+            if !applies(&block.when) {
                 continue;
             }
-            for (name, expr) in &block.set {
-                if out.get(name).is_some() {
+            for ((name, expr), &id) in block.set.iter().zip(&self.set_ids[b]) {
+                if seen.has(id) {
                     continue;
                 }
-                expr.eval(out, &mut values);
+                // Sources are raw fields: the raw event is shorter to search than `out`.
+                expr.eval(ev, &mut values);
+                if !values.is_empty() {
+                    seen.add(id);
+                }
                 for v in values.drain(..) {
                     out.fields.push((name.clone(), v));
                 }
@@ -289,7 +343,7 @@ impl Knowledge {
         let mut tags: Vec<&str> = Vec::new();
         for &e in ets {
             let et = &self.eventtypes[e];
-            if !et.when.matches(ev) {
+            if !applies(&et.when) {
                 continue;
             }
             if self.emit_eventtype {

@@ -294,3 +294,17 @@ fn plural(n: u64) -> &'static str {
         "s"
     }
 }
+
+#[cfg(test)]
+mod knowledge_tests {
+    use super::names_in_search;
+
+    #[test]
+    fn names_in_a_search_cover_every_field_it_can_read() {
+        let n = names_in_search("sourcetype=X EventCode=10 TargetImage=\"*\\\\lsass.exe\" | eval u='user' | stats count by dest, Processes.process_name tag::eventtype | table process_*");
+        for f in ["EventCode", "TargetImage", "user", "dest", "process_name", "Processes.process_name", "tag", "eventtype", "process_*"] {
+            assert!(n.contains(f), "{f} in {n:?}");
+        }
+        assert!(!n.iter().any(|w| w.starts_with('*')), "bare wildcard values are not names: {n:?}");
+    }
+}

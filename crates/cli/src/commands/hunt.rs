@@ -8,8 +8,12 @@ use vigil_engine::{Engine, Planner};
 #[derive(Args)]
 pub struct HuntArgs {
     /// Log files or directories (walked recursively; .gz and .zip are read).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "explain")]
     pub paths: Vec<PathBuf>,
+    /// Print each selected detection's plan (logical plan, pushed-down scan, finishing
+    /// strategy) instead of running it.
+    #[arg(long)]
+    pub explain: bool,
     #[command(flatten)]
     pub content: ContentArgs,
     /// Run only this detection (by name); repeatable.
@@ -90,6 +94,11 @@ pub fn run(args: HuntArgs) -> u8 {
             broken.len(),
             if args.run.verbose { "" } else { "; --verbose for details" }
         );
+    }
+    if args.explain {
+        let plans: Vec<String> = queries.iter().map(|q| q.explain(normalizer.catalog())).collect();
+        print!("{}", plans.join("\n"));
+        return exit::OK;
     }
     if args.run.verbose {
         let fields = crate::fire::FieldCatalog::load(&args.content.content, normalizer.knowledge());

@@ -3,6 +3,7 @@
 mod alerts;
 mod commands;
 mod correlation;
+mod fire;
 mod output;
 mod progress;
 mod select;
@@ -79,6 +80,9 @@ pub struct RunArgs {
     /// Treat every input as this sourcetype instead of detecting it from content.
     #[arg(long, value_name = "SOURCETYPE")]
     pub sourcetype: Option<String>,
+    /// The index the inputs are in, for searches that say `index=` (default `main`).
+    #[arg(long, value_name = "NAME", default_value = "main")]
+    pub index: String,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

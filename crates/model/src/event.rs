@@ -42,6 +42,8 @@ pub struct Event {
     pub source: String,
     pub sourcetype: String,
     pub host: String,
+    /// The index the event is searched in (`index=`); empty means `main`, Splunk's default.
+    pub index: String,
     pub fields: Vec<(String, String)>,
     pub raw: String,
     pub origin: Origin,
@@ -51,6 +53,15 @@ impl Event {
     /// First value of a field. Names are case-sensitive, as in Splunk.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The event's index: [`Event::index`], or `main` when unset.
+    pub fn index_name(&self) -> &str {
+        if self.index.is_empty() {
+            "main"
+        } else {
+            &self.index
+        }
     }
 
     /// Every value of a field, in event order.

@@ -41,6 +41,11 @@ pub enum Op {
     /// One record of Sysmon's QueryResults as the answer: `type:  5 a.example.com` ->
     /// `a.example.com`, `::ffff:10.0.0.5` -> `10.0.0.5`.
     DnsAnswer,
+    /// One hash of a Sysmon `Hashes` list (`MD5=..,SHA256=..,IMPHASH=..`); others give nothing.
+    HashMd5,
+    HashSha1,
+    HashSha256,
+    HashImphash,
 }
 
 impl Op {
@@ -57,6 +62,10 @@ impl Op {
             "path_root" => Op::PathRoot,
             "ipv4_unmapped" => Op::Ipv4Unmapped,
             "dns_answer" => Op::DnsAnswer,
+            "hash_md5" => Op::HashMd5,
+            "hash_sha1" => Op::HashSha1,
+            "hash_sha256" => Op::HashSha256,
+            "hash_imphash" => Op::HashImphash,
             _ => return None,
         })
     }
@@ -85,8 +94,20 @@ impl Op {
                 };
                 ipv4_unmapped(t).to_string()
             }
+            Op::HashMd5 => hash_of(v, "MD5"),
+            Op::HashSha1 => hash_of(v, "SHA1"),
+            Op::HashSha256 => hash_of(v, "SHA256"),
+            Op::HashImphash => hash_of(v, "IMPHASH"),
         }
     }
+}
+
+/// The value of `name` in a `NAME=value,NAME=value` list, or empty.
+fn hash_of(list: &str, name: &str) -> String {
+    list.split(',')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map_or(String::new(), |(_, v)| v.to_string())
 }
 
 pub fn basename(v: &str) -> &str {
@@ -158,18 +179,21 @@ pub struct Expr {
     /// Splits each raw value at this separator (trimmed parts, empty ones dropped) before
     /// `ops`: `a;b;` -> `a`, `b`.
     pub split: Option<String>,
+    /// Keep only the last value of the source (`last = true`): the event's own value of a
+    /// field that a Windows event repeats in its data (`Channel` of a log-cleared event).
+    pub last: bool,
 }
 
 impl Expr {
     pub fn field(name: &str) -> Expr {
-        Expr { source: Source::Field(name.to_string()), empty: Vec::new(), ops: Vec::new(), map: None, map_only: false, split: None }
+        Expr { source: Source::Field(name.to_string()), empty: Vec::new(), ops: Vec::new(), map: None, map_only: false, split: None, last: false }
     }
 
     /// Evaluates to a value: null for no item, a scalar for one, a multivalue otherwise (as
     /// [`Value::from_items`] of [`Expr::eval`]). The common forms (a plain field copy, a
     /// constant) build the value directly; `scratch` is reused by the others.
     pub fn eval_value(&self, ev: &Event, scratch: &mut Vec<String>) -> Value {
-        let plain = self.ops.is_empty() && self.map.is_none() && self.split.is_none();
+        let plain = self.ops.is_empty() && self.map.is_none() && self.split.is_none() && !self.last;
         match &self.source {
             Source::Field(name) if plain => {
                 let mut found: Option<&str> = None;
@@ -238,6 +262,9 @@ impl Expr {
                 out.extend(joined);
             }
         }
+        if self.last && out.len() > 1 {
+            out.drain(..out.len() - 1);
+        }
         if self.ops.is_empty() && self.map.is_none() && self.split.is_none() {
             return;
         }
@@ -288,6 +315,19 @@ mod tests {
         // The direct path agrees with the general one.
         assert_eq!(x.eval_value(e, &mut Vec::new()), Value::from_items(out.clone()));
         out
+    }
+
+    #[test]
+    fn hashes_and_last() {
+        let h = "SHA1=AA,MD5=BB,SHA256=CC,IMPHASH=DD";
+        assert_eq!(Op::HashMd5.apply(h), "BB");
+        assert_eq!(Op::HashImphash.apply(h), "DD");
+        assert_eq!(Op::HashSha256.apply("MD5=BB"), "");
+        let e = ev(&[("Channel", "System"), ("Channel", "Application")]);
+        let mut x = Expr::field("Channel");
+        x.last = true;
+        assert_eq!(run(&x, &e), ["Application"]);
+        assert_eq!(x.eval_value(&e, &mut Vec::new()), Value::str("Application"));
     }
 
     #[test]

@@ -12,9 +12,11 @@
 //! field conditions (`EventCode = ["1"]`), so events no mapping wants cost one short scan.
 
 mod expr;
+mod knowledge;
 mod spec;
 
 pub use expr::{basename, first_token, hex_to_dec, strip_device_prefix, Op};
+pub use knowledge::{Knowledge, BUILTIN_KNOWLEDGE};
 
 use std::path::{Path, PathBuf};
 use vigil_model::{Catalog, ChildDataset, DatasetRow, DatasetSchema, Event, Value};
@@ -59,6 +61,8 @@ pub struct Normalizer {
     mappings: Vec<spec::Mapping>,
     /// Lowercased sourcetype -> mapping indexes, in file order.
     by_sourcetype: Vec<(String, Vec<usize>)>,
+    /// The add-ons' search-time fields and eventtypes, given to raw events by [`Normalizer::enrich`].
+    knowledge: Knowledge,
 }
 
 impl Normalizer {
@@ -140,7 +144,26 @@ impl Normalizer {
                 }
             }
         }
-        Ok(Normalizer { catalog, rules, mappings, by_sourcetype })
+        let knowledge = Knowledge::builtin()?;
+        Ok(Normalizer { catalog, rules, mappings, by_sourcetype, knowledge })
+    }
+
+    /// The search-time knowledge applied by [`Normalizer::enrich`].
+    pub fn knowledge(&self) -> &Knowledge {
+        &self.knowledge
+    }
+
+    /// Limits [`Normalizer::enrich`] to the fields `wanted` accepts: pass the names the loaded
+    /// searches use, so that events pay for no other field.
+    pub fn restrict_knowledge(&mut self, wanted: &dyn Fn(&str) -> bool) {
+        self.knowledge.restrict(wanted);
+    }
+
+    /// Gives `ev` the search-time fields and eventtypes of Splunk's add-ons (see
+    /// [`Knowledge::enrich`]): writes the enriched event into `out` and returns true, or
+    /// returns false when nothing applies and `ev` can be used as is.
+    pub fn enrich(&self, ev: &Event, out: &mut Event) -> bool {
+        self.knowledge.enrich(ev, out)
     }
 
     /// Every dataset rows can be made for; `DatasetRow::dataset` indexes into it.

@@ -47,6 +47,8 @@ pub struct ReadOptions {
     /// Forces the source of every event (`vigil test` replays attack data with the source its
     /// test declares, as Splunk indexes it).
     pub source: Option<String>,
+    /// The index every event is in (the CLI's `--index`); `None` is Splunk's default, `main`.
+    pub index: Option<String>,
     /// Longest record (line, or gathered multi-line JSON document) accepted, in bytes. Longer
     /// records are skipped and reported as `"record too long"`.
     pub max_record_bytes: usize,
@@ -60,6 +62,7 @@ impl Default for ReadOptions {
         ReadOptions {
             sourcetype: None,
             source: None,
+            index: None,
             max_record_bytes: 16 * 1024 * 1024,
             max_buffer_bytes: 1024 * 1024 * 1024,
         }
@@ -395,6 +398,9 @@ impl<'a> Ctx<'a> {
         }
         if let Some(src) = &self.opts.source {
             self.ev.source.clone_from(src);
+        }
+        if let Some(index) = &self.opts.index {
+            self.ev.index.clone_from(index);
         }
         (self.sink)(&self.ev);
         self.report.events += 1;

@@ -28,7 +28,7 @@ pub use window::{Dropped, Windowed, WindowedState};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use vigil_engine::{Engine, EvalContext, QueryOutput, ScanState};
-use vigil_model::DatasetRow;
+use vigil_model::{DatasetRow, Event};
 use vigil_normalize::Normalizer;
 use vigil_read::{Piece, ReadOptions, ReadReport};
 use vigil_time::Window;
@@ -190,9 +190,11 @@ impl Driver {
         pieces
             .par_iter()
             .fold(
-                || (consumer.new_state(), ReadReport::default(), Vec::<PathBuf>::new(), Vec::<DatasetRow>::new()),
-                |(mut state, mut report, mut inexact, mut rows), piece| {
+                || (consumer.new_state(), ReadReport::default(), Vec::<PathBuf>::new(), Vec::<DatasetRow>::new(), Event::default()),
+                |(mut state, mut report, mut inexact, mut rows, mut enriched), piece| {
                     let read = vigil_read::read_piece(piece, opts, &mut |ev| {
+                        // The add-ons' search-time fields, before any search or mapping sees the event.
+                        let ev: &Event = if normalizer.enrich(ev, &mut enriched) { &enriched } else { ev };
                         rows.clear();
                         normalizer.normalize_filtered(ev, &wants, &mut rows);
                         consumer.consume(&mut state, ev, &rows);
@@ -204,10 +206,10 @@ impl Driver {
                         push_once(&mut inexact, &piece.path);
                     }
                     report.merge(read.report);
-                    (state, report, inexact, rows)
+                    (state, report, inexact, rows, enriched)
                 },
             )
-            .map(|(state, report, inexact, _)| (state, report, inexact))
+            .map(|(state, report, inexact, _, _)| (state, report, inexact))
             .reduce(
                 || (consumer.new_state(), ReadReport::default(), Vec::new()),
                 |(mut a, mut ra, mut ia), (b, rb, ib)| {

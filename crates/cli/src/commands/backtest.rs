@@ -96,7 +96,7 @@ pub fn run(args: BacktestArgs) -> u8 {
 }
 
 fn backtest(args: &BacktestArgs) -> Result<u8, String> {
-    let super::Session { content, normalizer, ctx, opts, driver } = super::session(&args.content, &args.run)?;
+    let super::Session { content, mut normalizer, ctx, opts, driver } = super::session(&args.content, &args.run)?;
     let tz = ctx.tz.clone();
     let now = match &args.now {
         Some(n) => parse_now("--now", n, &tz)?,
@@ -181,6 +181,7 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
     let (chosen, correlations): (Vec<Chosen>, Vec<Chosen>) =
         chosen.into_iter().partition(|c| !(args.alerts && crate::correlation::reads_risk(&c.query, normalizer.catalog())));
     let risk_groups = build_groups(correlations, from, to, &tz, &normalizer)?;
+    super::restrict_knowledge(&mut normalizer, chosen.iter().map(|c| &c.query));
     let mut groups = build_groups(chosen, from, to, &tz, &normalizer)?;
     for g in &mut groups {
         g.engine.set_memory_budget(args.run.memory_budget());

@@ -7,7 +7,8 @@ use vigil_engine::Planner;
 
 #[derive(Subcommand)]
 pub enum ContentCommand {
-    /// Load, expand, parse and plan every detection; report ready / unsupported / error.
+    /// Load, expand, parse and plan every detection; report ready / cannot fire / unsupported
+    /// / error.
     Check(CheckArgs),
     /// List detections with id, type, status, data sources and whether they can run; filtered
     /// as `hunt` selects them (production by default, `--status all` for every one).
@@ -62,7 +63,8 @@ pub enum CheckFormat {
 struct Entry {
     name: String,
     file: String,
-    /// `ready`, `unsupported` or `error`.
+    /// `ready`, `cannot fire` (its searches run, but a field it filters or groups on exists in
+    /// none of its data sources), `unsupported` or `error`.
     status: &'static str,
     reason: String,
 }
@@ -71,6 +73,7 @@ struct Entry {
 struct Report {
     total: usize,
     ready: usize,
+    cannot_fire: usize,
     unsupported: usize,
     error: usize,
     detections: Vec<Entry>,
@@ -162,11 +165,15 @@ fn check(args: CheckArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    let fields = crate::fire::FieldCatalog::load(&args.content.content, normalizer.knowledge());
     let mut planner = Planner::new(normalizer.catalog(), &content);
     let mut entries = Vec::new();
     for d in content.detections() {
         let (status, reason) = match planner.plan(&d.name, &d.search) {
-            Ok(_) => ("ready", String::new()),
+            Ok(q) => match fields.missing_fields(d, &q.text) {
+                None => ("ready", String::new()),
+                Some(missing) => ("cannot fire", cannot_fire_reason(d, &missing)),
+            },
             Err(e) => {
                 let (line, col) = vigil_spl::line_col(&e.text, e.error.span().start);
                 let status = if e.error.is_unsupported() { "unsupported" } else { "error" };
@@ -194,6 +201,7 @@ fn check(args: CheckArgs) -> u8 {
     let report = Report {
         total: entries.len(),
         ready: count("ready"),
+        cannot_fire: count("cannot fire"),
         unsupported: count("unsupported"),
         error: count("error"),
         detections: entries,
@@ -219,10 +227,21 @@ fn check(args: CheckArgs) -> u8 {
             }
             let pct = if report.total == 0 { 0.0 } else { 100.0 * report.ready as f64 / report.total as f64 };
             println!(
-                "{} detections: {} ready ({pct:.1}%), {} unsupported, {} with errors",
-                report.total, report.ready, report.unsupported, report.error
+                "{} detections: {} ready ({pct:.1}%), {} cannot fire, {} unsupported, {} with errors",
+                report.total, report.ready, report.cannot_fire, report.unsupported, report.error
             );
         }
     }
     exit::OK
+}
+
+/// Why a detection cannot fire, for a person: the fields and the data sources they are
+/// missing from.
+pub fn cannot_fire_reason(d: &vigil_content::Detection, missing: &[String]) -> String {
+    format!(
+        "no field {} in its data source{} ({})",
+        missing.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", "),
+        if d.data_source.len() == 1 { "" } else { "s" },
+        d.data_source.join(", ")
+    )
 }

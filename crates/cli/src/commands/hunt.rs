@@ -30,7 +30,7 @@ pub struct HuntArgs {
 }
 
 pub fn run(args: HuntArgs) -> u8 {
-    let super::Session { content, normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
+    let super::Session { content, mut normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -96,6 +96,15 @@ pub fn run(args: HuntArgs) -> u8 {
         print!("{}", plans.join("\n"));
         return exit::OK;
     }
+    if args.run.verbose {
+        let fields = crate::fire::FieldCatalog::load(&args.content.content, normalizer.knowledge());
+        for (d, q) in planned.iter().zip(&queries) {
+            if let Some(missing) = fields.missing_fields(d, &q.text) {
+                eprintln!("vigil: detection `{}` cannot fire: {}", d.name, super::content::cannot_fire_reason(d, &missing));
+            }
+        }
+    }
+    super::restrict_knowledge(&mut normalizer, &queries);
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {

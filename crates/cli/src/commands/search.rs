@@ -25,7 +25,7 @@ pub struct SearchArgs {
 }
 
 pub fn run(args: SearchArgs) -> u8 {
-    let super::Session { content, normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
+    let super::Session { content, mut normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -43,6 +43,11 @@ pub fn run(args: SearchArgs) -> u8 {
     if args.explain {
         print!("{}", query.explain(normalizer.catalog()));
         return exit::OK;
+    }
+    // Rows of an ad-hoc search may show every field: all of the add-ons' fields, if it reads
+    // raw events at all.
+    if !query.reads_events() {
+        normalizer.restrict_knowledge(&|_| false);
     }
     let mut engine = Engine::new(vec![query], normalizer.catalog());
     engine.set_memory_budget(args.run.memory_budget());

@@ -68,8 +68,7 @@ pub fn run(det: &Detection, test: &TestCase, name: &str, root: Option<&Path>, qu
     let reads_events = query.reads_events();
     let catalog = env.normalizer.catalog();
     let engine = Engine::new(vec![query], catalog);
-    let mut feed =
-        Feed { engine: &engine, normalizer: env.normalizer, datasets: &datasets, state: engine.new_state(), rows: Vec::new(), normalized: 0 };
+    let mut feed = Feed { engine: &engine, normalizer: env.normalizer, datasets: &datasets, state: engine.new_state(), rows: Vec::new(), normalized: 0, enriched: Event::default() };
     let (mut events, mut skipped) = (0u64, 0u64);
     for (d, f) in &files {
         let opts = ReadOptions {
@@ -142,10 +141,13 @@ struct Feed<'a> {
     state: ScanState,
     rows: Vec<DatasetRow>,
     normalized: u64,
+    /// The event with the add-ons' search-time fields, as `hunt` sees it.
+    enriched: Event,
 }
 
 impl Feed<'_> {
     fn event(&mut self, ev: &Event) {
+        let ev: &Event = if self.normalizer.enrich(ev, &mut self.enriched) { &self.enriched } else { ev };
         self.rows.clear();
         self.normalizer.normalize(ev, &mut self.rows);
         if self.rows.iter().any(|r| self.datasets.contains(&r.dataset)) {

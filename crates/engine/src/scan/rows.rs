@@ -62,7 +62,7 @@ pub(super) fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) 
         }
     }
     if wanted("index") {
-        r.push_new("index".into(), Value::str("main"));
+        r.push_new("index".into(), Value::str(ev.index_name()));
     }
     for (k, v) in &ev.fields {
         if matches!(k.as_str(), "_time" | "_raw" | "host" | "source" | "sourcetype" | "index") || !wanted(k) {

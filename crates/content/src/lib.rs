@@ -6,6 +6,7 @@
 //! directory next to a full security_content checkout.
 
 mod builtin;
+mod data_source;
 mod detection;
 mod error;
 mod lookup;
@@ -16,6 +17,7 @@ pub use detection::{RbaAction,
     AlertAction, Deployment, Detection, Drilldown, NotableAction, Observable, Rba, RiskObject,
     Scheduling, Tags, TestCase, TestData, ThreatObject,
 };
+pub use data_source::{load_data_sources, DataSource};
 pub use error::ContentError;
 /// The built-in detection files: (path shown in messages, YAML text).
 pub use builtin::DETECTIONS as BUILTIN_DETECTION_FILES;

@@ -17,6 +17,17 @@ impl Origin {
     pub fn new(file: &Path, line: u64, offset: u64) -> Origin {
         Origin { file: Arc::from(file.to_string_lossy().as_ref()), line, offset }
     }
+
+    /// The event's record number in its file: the 1-based line for text formats, else the
+    /// offset, which EVTX readers set to the EventRecordID and the JSON array reader to the
+    /// 1-based element index.
+    pub fn record(&self) -> u64 {
+        if self.line > 0 {
+            self.line
+        } else {
+            self.offset
+        }
+    }
 }
 
 /// A raw event as a reader produced it, before normalization.
@@ -31,6 +42,8 @@ pub struct Event {
     pub source: String,
     pub sourcetype: String,
     pub host: String,
+    /// The index the event is searched in (`index=`); empty means `main`, Splunk's default.
+    pub index: String,
     pub fields: Vec<(String, String)>,
     pub raw: String,
     pub origin: Origin,
@@ -42,6 +55,15 @@ impl Event {
         self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// The event's index: [`Event::index`], or `main` when unset.
+    pub fn index_name(&self) -> &str {
+        if self.index.is_empty() {
+            "main"
+        } else {
+            &self.index
+        }
+    }
+
     /// Every value of a field, in event order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.fields.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -49,5 +71,17 @@ impl Event {
 
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.fields.push((name.into(), value.into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_is_the_line_else_the_offset() {
+        assert_eq!(Origin::new(Path::new("a.log"), 7, 512).record(), 7);
+        // EVTX (EventRecordID) and JSON array elements (index) have no line.
+        assert_eq!(Origin::new(Path::new("a.evtx"), 0, 4242).record(), 4242);
     }
 }

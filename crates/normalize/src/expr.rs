@@ -36,6 +36,16 @@ pub enum Op {
     FirstToken,
     /// First component of a path: `HKLM\System\x` -> `HKLM`.
     PathRoot,
+    /// An IPv4-mapped IPv6 address as the IPv4 address: `::ffff:10.0.0.5` -> `10.0.0.5`.
+    Ipv4Unmapped,
+    /// One record of Sysmon's QueryResults as the answer: `type:  5 a.example.com` ->
+    /// `a.example.com`, `::ffff:10.0.0.5` -> `10.0.0.5`.
+    DnsAnswer,
+    /// One hash of a Sysmon `Hashes` list (`MD5=..,SHA256=..,IMPHASH=..`); others give nothing.
+    HashMd5,
+    HashSha1,
+    HashSha256,
+    HashImphash,
 }
 
 impl Op {
@@ -50,6 +60,12 @@ impl Op {
             "unquote" => Op::Unquote,
             "first_token" => Op::FirstToken,
             "path_root" => Op::PathRoot,
+            "ipv4_unmapped" => Op::Ipv4Unmapped,
+            "dns_answer" => Op::DnsAnswer,
+            "hash_md5" => Op::HashMd5,
+            "hash_sha1" => Op::HashSha1,
+            "hash_sha256" => Op::HashSha256,
+            "hash_imphash" => Op::HashImphash,
             _ => return None,
         })
     }
@@ -68,8 +84,30 @@ impl Op {
             }
             Op::FirstToken => first_token(v).to_string(),
             Op::PathRoot => v.split(['\\', '/']).next().unwrap_or("").to_string(),
+            Op::Ipv4Unmapped => ipv4_unmapped(v).to_string(),
+            Op::DnsAnswer => {
+                let t = v.trim();
+                let t = match t.strip_prefix("type:") {
+                    // `type:  5 name`: the record type number, then the name.
+                    Some(rest) => rest.trim_start().split_once(' ').map_or("", |(_, name)| name.trim()),
+                    None => t,
+                };
+                ipv4_unmapped(t).to_string()
+            }
+            Op::HashMd5 => hash_of(v, "MD5"),
+            Op::HashSha1 => hash_of(v, "SHA1"),
+            Op::HashSha256 => hash_of(v, "SHA256"),
+            Op::HashImphash => hash_of(v, "IMPHASH"),
         }
     }
+}
+
+/// The value of `name` in a `NAME=value,NAME=value` list, or empty.
+fn hash_of(list: &str, name: &str) -> String {
+    list.split(',')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map_or(String::new(), |(_, v)| v.to_string())
 }
 
 pub fn basename(v: &str) -> &str {
@@ -77,6 +115,13 @@ pub fn basename(v: &str) -> &str {
     match t.rfind(['\\', '/']) {
         Some(i) => &t[i + 1..],
         None => t,
+    }
+}
+
+pub fn ipv4_unmapped(v: &str) -> &str {
+    match v.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("::ffff:") && v[7..].contains('.') => &v[7..],
+        _ => v,
     }
 }
 
@@ -131,18 +176,24 @@ pub struct Expr {
     /// Lowercased keys.
     pub map: Option<HashMap<String, String>>,
     pub map_only: bool,
+    /// Splits each raw value at this separator (trimmed parts, empty ones dropped) before
+    /// `ops`: `a;b;` -> `a`, `b`.
+    pub split: Option<String>,
+    /// Keep only the last value of the source (`last = true`): the event's own value of a
+    /// field that a Windows event repeats in its data (`Channel` of a log-cleared event).
+    pub last: bool,
 }
 
 impl Expr {
     pub fn field(name: &str) -> Expr {
-        Expr { source: Source::Field(name.to_string()), empty: Vec::new(), ops: Vec::new(), map: None, map_only: false }
+        Expr { source: Source::Field(name.to_string()), empty: Vec::new(), ops: Vec::new(), map: None, map_only: false, split: None, last: false }
     }
 
     /// Evaluates to a value: null for no item, a scalar for one, a multivalue otherwise (as
     /// [`Value::from_items`] of [`Expr::eval`]). The common forms (a plain field copy, a
     /// constant) build the value directly; `scratch` is reused by the others.
     pub fn eval_value(&self, ev: &Event, scratch: &mut Vec<String>) -> Value {
-        let plain = self.ops.is_empty() && self.map.is_none();
+        let plain = self.ops.is_empty() && self.map.is_none() && self.split.is_none() && !self.last;
         match &self.source {
             Source::Field(name) if plain => {
                 let mut found: Option<&str> = None;
@@ -211,10 +262,22 @@ impl Expr {
                 out.extend(joined);
             }
         }
-        if self.ops.is_empty() && self.map.is_none() {
+        if self.last && out.len() > 1 {
+            out.drain(..out.len() - 1);
+        }
+        if self.ops.is_empty() && self.map.is_none() && self.split.is_none() {
             return;
         }
-        let items = std::mem::take(out);
+        let mut items = std::mem::take(out);
+        if let Some(sep) = &self.split {
+            items = items
+                .iter()
+                .flat_map(|i| i.split(sep.as_str()))
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect();
+        }
         for item in items {
             let mut v = item;
             for op in &self.ops {
@@ -255,6 +318,19 @@ mod tests {
     }
 
     #[test]
+    fn hashes_and_last() {
+        let h = "SHA1=AA,MD5=BB,SHA256=CC,IMPHASH=DD";
+        assert_eq!(Op::HashMd5.apply(h), "BB");
+        assert_eq!(Op::HashImphash.apply(h), "DD");
+        assert_eq!(Op::HashSha256.apply("MD5=BB"), "");
+        let e = ev(&[("Channel", "System"), ("Channel", "Application")]);
+        let mut x = Expr::field("Channel");
+        x.last = true;
+        assert_eq!(run(&x, &e), ["Application"]);
+        assert_eq!(x.eval_value(&e, &mut Vec::new()), Value::str("Application"));
+    }
+
+    #[test]
     fn ops() {
         assert_eq!(basename("C:\\Windows\\System32\\msiexec.exe"), "msiexec.exe");
         assert_eq!(basename("/usr/bin/curl"), "curl");
@@ -271,6 +347,13 @@ mod tests {
         assert_eq!(first_token("\"unterminated"), "unterminated");
         assert_eq!(Op::Unquote.apply("\"a\""), "a");
         assert_eq!(Op::PathRoot.apply("HKLM\\System\\x"), "HKLM");
+        assert_eq!(Op::Ipv4Unmapped.apply("::ffff:10.0.0.5"), "10.0.0.5");
+        assert_eq!(Op::Ipv4Unmapped.apply("::1"), "::1");
+        assert_eq!(Op::DnsAnswer.apply("type:  5 edge.example.net"), "edge.example.net");
+        assert_eq!(Op::DnsAnswer.apply("::ffff:93.184.216.34"), "93.184.216.34");
+        let e = ev(&[("Q", "type:  5 a.example;::ffff:1.2.3.4;")]);
+        let split = Expr { split: Some(";".into()), ops: vec![Op::DnsAnswer], ..Expr::field("Q") };
+        assert_eq!(run(&split, &e), ["a.example", "1.2.3.4"]);
     }
 
     #[test]

@@ -28,14 +28,8 @@ impl Runs {
     /// `runs` must be in ascending run time (as [`vigil_time::Schedule::ticks`] yields them).
     pub fn new(runs: Vec<(Micros, Window)>) -> Runs {
         let (times, windows): (Vec<_>, Vec<_>) = runs.into_iter().unzip();
-        let sorted = windows
-            .windows(2)
-            .all(|p| p[0].earliest <= p[1].earliest && p[0].latest <= p[1].latest);
-        Runs {
-            times,
-            windows,
-            sorted,
-        }
+        let sorted = windows.windows(2).all(|p| p[0].earliest <= p[1].earliest && p[0].latest <= p[1].latest);
+        Runs { times, windows, sorted }
     }
 
     pub fn len(&self) -> usize {
@@ -56,21 +50,9 @@ impl Runs {
         if self.sorted {
             let lo = self.windows.partition_point(|w| w.latest <= t);
             let hi = self.windows.partition_point(|w| w.earliest <= t);
-            Containing {
-                runs: self,
-                t,
-                next: lo,
-                end: hi.max(lo),
-                check: false,
-            }
+            Containing { runs: self, t, next: lo, end: hi.max(lo), check: false }
         } else {
-            Containing {
-                runs: self,
-                t,
-                next: 0,
-                end: self.windows.len(),
-                check: true,
-            }
+            Containing { runs: self, t, next: 0, end: self.windows.len(), check: true }
         }
     }
 }
@@ -167,11 +149,7 @@ impl Consumer for Scheduled<'_> {
 
     fn new_state(&self) -> ScheduledState {
         ScheduledState {
-            states: self
-                .groups
-                .iter()
-                .map(|g| (0..g.runs.len()).map(|_| None).collect())
-                .collect(),
+            states: self.groups.iter().map(|g| (0..g.runs.len()).map(|_| None).collect()).collect(),
             missed_per_group: vec![0; self.groups.len()],
             ..ScheduledState::default()
         }
@@ -281,29 +259,21 @@ pub fn schedule_runs(
     limit: usize,
 ) -> Result<Runs, RunsError> {
     let schedule = Schedule::parse(cron).map_err(|e| RunsError::Bad(e.to_string()))?;
-    let ticks: Vec<Micros> = schedule
-        .ticks(from, to, tz)
-        .take(limit.saturating_add(1))
-        .collect();
+    let ticks: Vec<Micros> = schedule.ticks(from, to, tz).take(limit.saturating_add(1)).collect();
     if ticks.len() > limit {
         return Err(RunsError::TooMany);
     }
     let mut runs = Vec::with_capacity(ticks.len());
     for t in ticks {
-        let w =
-            Window::for_run(earliest, latest, t, tz).map_err(|e| RunsError::Bad(e.to_string()))?;
+        let w = Window::for_run(earliest, latest, t, tz).map_err(|e| RunsError::Bad(e.to_string()))?;
         runs.push((t, w));
     }
     Ok(Runs::new(runs))
 }
 
 /// Finishes every run's state (in parallel) with `now` = its run time; results in run-time
-/// order, then group and detection order.
-pub fn finish_runs(
-    groups: &[Group],
-    state: &mut ScheduledState,
-    ctx: &EvalContext,
-) -> (Vec<Hit>, Vec<String>) {
+/// order, then group and detection order. `on_run` is called as each run is finished.
+pub fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext, on_run: &(dyn Fn() + Sync)) -> (Vec<Hit>, Vec<String>) {
     let mut jobs = Vec::new();
     for (gi, states) in std::mem::take(&mut state.states).into_iter().enumerate() {
         for (ri, st) in states.into_iter().enumerate() {
@@ -313,33 +283,22 @@ pub fn finish_runs(
     let done: Vec<(Micros, usize, Vec<Hit>, Vec<String>)> = jobs
         .into_par_iter()
         .map(|(gi, ri, st)| {
+            on_run();
             let g = &groups[gi];
             let run_time = g.runs.times[ri];
             let window = g.runs.windows[ri];
             let st = st.unwrap_or_else(|| g.engine.new_state());
-            let run_ctx = EvalContext {
-                now: run_time,
-                tz: ctx.tz.clone(),
-            };
+            let run_ctx = EvalContext { now: run_time, tz: ctx.tz.clone() };
             let mut hits = Vec::new();
             let mut errors = Vec::new();
             for o in g.engine.finish(st, &run_ctx) {
                 match o.result {
                     Ok(rows) if rows.is_empty() => {}
-                    Ok(rows) => hits.push(Hit {
-                        run_time,
-                        window,
-                        name: o.name,
-                        rows,
-                    }),
+                    Ok(rows) => hits.push(Hit { run_time, window, name: o.name, rows }),
                     Err(e) => errors.push(format!(
                         "detection `{}` failed at run {}: {e}",
                         o.name,
-                        vigil_time::format_time(
-                            run_time,
-                            "%Y-%m-%dT%H:%M:%SZ",
-                            &vigil_time::Tz::utc()
-                        )
+                        vigil_time::format_time(run_time, "%Y-%m-%dT%H:%M:%SZ", &vigil_time::Tz::utc())
                     )),
                 }
             }

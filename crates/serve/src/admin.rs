@@ -28,12 +28,7 @@ pub struct Clock {
 
 impl Clock {
     pub fn new(now: Option<Micros>) -> Clock {
-        Clock {
-            started: Instant::now(),
-            start: now.unwrap_or_else(vigil_time::now_micros),
-            offset: AtomicI64::new(0),
-            test: now.is_some(),
-        }
+        Clock { started: Instant::now(), start: now.unwrap_or_else(vigil_time::now_micros), offset: AtomicI64::new(0), test: now.is_some() }
     }
 
     pub fn now(&self) -> Micros {
@@ -41,17 +36,13 @@ impl Clock {
             return vigil_time::now_micros();
         }
         let elapsed = i64::try_from(self.started.elapsed().as_micros()).unwrap_or(i64::MAX);
-        self.start
-            .saturating_add(elapsed)
-            .saturating_add(self.offset.load(Ordering::SeqCst))
+        self.start.saturating_add(elapsed).saturating_add(self.offset.load(Ordering::SeqCst))
     }
 
     /// Moves a test clock forward to `t` (never back).
     fn advance_to(&self, t: Micros) -> Result<Micros, String> {
         if !self.test {
-            return Err(
-                "the clock can be moved only when the server was started with --now".into(),
-            );
+            return Err("the clock can be moved only when the server was started with --now".into());
         }
         let now = self.now();
         if t > now {
@@ -69,16 +60,10 @@ pub struct Admin {
 }
 
 pub fn router(admin: Admin) -> Router {
-    Router::new()
-        .route("/vigil/clock", post(advance))
-        .with_state(admin)
+    Router::new().route("/vigil/clock", post(advance)).with_state(admin)
 }
 
-async fn advance(
-    State(a): State<Admin>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
+async fn advance(State(a): State<Admin>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
     if let Err(e) = a.hec.authorize(&headers) {
         return e.into_response();
     }
@@ -90,11 +75,7 @@ async fn advance(
         Err(e) => return (StatusCode::FORBIDDEN, Json(json!({"text": e}))).into_response(),
     };
     let sched = a.scheduler.clone();
-    let runs = tokio::task::spawn_blocking(move || {
-        sched.lock().map(|mut s| s.run_due(now)).unwrap_or_default()
-    })
-    .await
-    .unwrap_or_default();
+    let runs = tokio::task::spawn_blocking(move || sched.lock().map(|mut s| s.run_due(now)).unwrap_or_default()).await.unwrap_or_default();
     Json(json!({"now": vigil_time::format_time(now, "%Y-%m-%dT%H:%M:%S.%6NZ", &vigil_time::Tz::utc()), "runs": runs})).into_response()
 }
 

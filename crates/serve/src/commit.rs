@@ -48,30 +48,16 @@ impl Committer {
     /// Starts the commit thread over `store`, accepting up to `max_queued` waiting events.
     /// Between rounds (at most once a second) it seals partitions idle for `seal_idle`
     /// micros by `clock`.
-    pub fn start(
-        store: Store,
-        max_queued: usize,
-        clock: Clock,
-        seal_idle: Micros,
-    ) -> std::io::Result<Committer> {
+    pub fn start(store: Store, max_queued: usize, clock: Clock, seal_idle: Micros) -> std::io::Result<Committer> {
         let (tx, rx) = mpsc::channel::<Batch>();
         let stats = Arc::new(CommitStats::default());
         let st = stats.clone();
-        std::thread::Builder::new()
-            .name("vigil-commit".into())
-            .spawn(move || commit_loop(store, rx, &st, clock, seal_idle))?;
-        Ok(Committer {
-            tx,
-            max_queued,
-            stats,
-        })
+        std::thread::Builder::new().name("vigil-commit".into()).spawn(move || commit_loop(store, rx, &st, clock, seal_idle))?;
+        Ok(Committer { tx, max_queued, stats })
     }
 
     /// Queues `events`; the receiver answers once they are durable (or could not be stored).
-    pub fn submit(
-        &self,
-        events: Vec<StoredEvent>,
-    ) -> Result<oneshot::Receiver<Result<(), String>>, Busy> {
+    pub fn submit(&self, events: Vec<StoredEvent>) -> Result<oneshot::Receiver<Result<(), String>>, Busy> {
         let n = events.len();
         let before = self.stats.queued.fetch_add(n, Ordering::Relaxed);
         // One oversized batch is let through an empty queue, so any accepted body can be stored.
@@ -96,13 +82,7 @@ impl Committer {
 /// The server's clock, in micros.
 pub type Clock = Arc<dyn Fn() -> Micros + Send + Sync>;
 
-fn commit_loop(
-    mut store: Store,
-    rx: mpsc::Receiver<Batch>,
-    st: &CommitStats,
-    clock: Clock,
-    seal_idle: Micros,
-) {
+fn commit_loop(mut store: Store, rx: mpsc::Receiver<Batch>, st: &CommitStats, clock: Clock, seal_idle: Micros) {
     // Checked once a second, or every round when segments are to be sealed at once.
     let every = Duration::from_micros(seal_idle.clamp(0, 1_000_000) as u64);
     let mut last_seal = Instant::now();
@@ -115,23 +95,14 @@ fn commit_loop(
         if last_seal.elapsed() >= every {
             last_seal = Instant::now();
             if let Err(e) = store.seal_idle(clock(), seal_idle) {
-                eprintln!(
-                    "vigil serve: cannot seal a store segment under {}: {e}",
-                    store.root().display()
-                );
+                eprintln!("vigil serve: cannot seal a store segment under {}: {e}", store.root().display());
             }
         }
     }
 }
 
 /// Appends `first` and every batch already waiting, fsyncs once, answers them all.
-fn commit_round(
-    store: &mut Store,
-    first: Batch,
-    rx: &mpsc::Receiver<Batch>,
-    st: &CommitStats,
-    now: Micros,
-) {
+fn commit_round(store: &mut Store, first: Batch, rx: &mpsc::Receiver<Batch>, st: &CommitStats, now: Micros) {
     let mut round = vec![first];
     while round.len() < MAX_BATCHES_PER_ROUND {
         match rx.try_recv() {
@@ -139,13 +110,8 @@ fn commit_round(
             Err(_) => break,
         }
     }
-    let events: Vec<StoredEvent> = round
-        .iter_mut()
-        .flat_map(|b| std::mem::take(&mut b.events))
-        .collect();
-    let result = store
-        .append(&events, now)
-        .map_err(|e| format!("cannot store events under {}: {e}", store.root().display()));
+    let events: Vec<StoredEvent> = round.iter_mut().flat_map(|b| std::mem::take(&mut b.events)).collect();
+    let result = store.append(&events, now).map_err(|e| format!("cannot store events under {}: {e}", store.root().display()));
     match &result {
         Err(e) => eprintln!("vigil serve: {e}"),
         Ok(()) => {

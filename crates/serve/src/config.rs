@@ -59,9 +59,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig {
-            seal_idle_secs: 600,
-        }
+        StoreConfig { seal_idle_secs: 600 }
     }
 }
 
@@ -75,11 +73,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_body_bytes: 16 << 20,
-            max_event_bytes: 1 << 20,
-            max_queued_events: 200_000,
-        }
+        Limits { max_body_bytes: 16 << 20, max_event_bytes: 1 << 20, max_queued_events: 200_000 }
     }
 }
 
@@ -100,9 +94,7 @@ pub struct TokenConfig {
 }
 
 fn default_listen() -> SocketAddr {
-    DEFAULT_LISTEN
-        .parse()
-        .expect("the default listen address parses")
+    DEFAULT_LISTEN.parse().expect("the default listen address parses")
 }
 
 impl Default for Config {
@@ -138,12 +130,7 @@ pub fn default_data_dir() -> Result<PathBuf, String> {
         Some(d) => PathBuf::from(d),
         None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
             Some(h) => PathBuf::from(h).join(".local").join("share"),
-            None => {
-                return Err(
-                    "no data directory: neither XDG_DATA_HOME nor HOME is set; use --data-dir"
-                        .into(),
-                )
-            }
+            None => return Err("no data directory: neither XDG_DATA_HOME nor HOME is set; use --data-dir".into()),
         },
     };
     Ok(base.join("vigil"))
@@ -163,14 +150,7 @@ pub fn generated_token(data_dir: &Path) -> Result<(String, bool), String> {
     getrandom::fill(&mut bytes).map_err(|e| format!("cannot generate a token: {e}"))?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     // The GUID shape Splunk's tokens have, so senders that check it accept ours.
-    let token = format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    );
+    let token = format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]);
     write_private(&path, &format!("{token}\n")).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((token, true))
 }
@@ -179,12 +159,7 @@ pub fn generated_token(data_dir: &Path) -> Result<(String, bool), String> {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()
 }
@@ -202,7 +177,11 @@ mod tests {
     fn a_config_with_tokens_and_limits() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("vigil.toml");
-        std::fs::write(&p, "listen = \"127.0.0.1:9000\"\n[limits]\nmax_event_bytes = 10\n[[tokens]]\ntoken = \"abc\"\nindexes = [\"main\"]\nack = true\n").unwrap();
+        std::fs::write(
+            &p,
+            "listen = \"127.0.0.1:9000\"\n[limits]\nmax_event_bytes = 10\n[[tokens]]\ntoken = \"abc\"\nindexes = [\"main\"]\nack = true\n",
+        )
+        .unwrap();
         let c = Config::load(&p).unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.limits.max_event_bytes, 10);

@@ -36,11 +36,7 @@ pub struct Selection {
 
 impl Default for Selection {
     fn default() -> Self {
-        Selection {
-            enable: Vec::new(),
-            disable: Vec::new(),
-            max_catch_up: 24,
-        }
+        Selection { enable: Vec::new(), disable: Vec::new(), max_catch_up: 24 }
     }
 }
 
@@ -100,9 +96,7 @@ impl Scheduler {
     ) -> Result<Scheduler, String> {
         for name in select.enable.iter().chain(&select.disable) {
             if content.detection(name).is_none() {
-                return Err(format!(
-                    "scheduler: no detection named `{name}` in the loaded content"
-                ));
+                return Err(format!("scheduler: no detection named `{name}` in the loaded content"));
             }
         }
         let tz = Tz::utc();
@@ -112,14 +106,8 @@ impl Scheduler {
             let Some(s) = content.deployment_for(d).map(|dep| &dep.scheduling) else {
                 continue;
             };
-            let enabled = (s.disabled != Some(true) || select.enable.contains(&d.name))
-                && !select.disable.contains(&d.name);
-            let Some(cron) = s
-                .cron_schedule
-                .as_deref()
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-            else {
+            let enabled = (s.disabled != Some(true) || select.enable.contains(&d.name)) && !select.disable.contains(&d.name);
+            let Some(cron) = s.cron_schedule.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
                 continue;
             };
             if !enabled {
@@ -128,20 +116,13 @@ impl Scheduler {
             let query = match planner.plan(&d.name, &d.search) {
                 Ok(q) => q,
                 Err(e) => {
-                    eprintln!(
-                        "vigil serve: not scheduled, cannot run:\n{}",
-                        e.render(&format!("detection `{}` search", d.name))
-                    );
+                    eprintln!("vigil serve: not scheduled, cannot run:\n{}", e.render(&format!("detection `{}` search", d.name)));
                     continue;
                 }
             };
             let key = (
                 cron.to_string(),
-                s.earliest_time
-                    .clone()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string(),
+                s.earliest_time.clone().unwrap_or_default().trim().to_string(),
                 s.latest_time.clone().unwrap_or_default().trim().to_string(),
             );
             match keyed.iter_mut().find(|(k, _)| *k == key) {
@@ -160,23 +141,11 @@ impl Scheduler {
             };
             let (names, queries): (Vec<String>, Vec<_>) = members.into_iter().unzip();
             let engine = Engine::new(queries, normalizer.catalog());
-            groups.push((
-                schedule,
-                Group {
-                    engine,
-                    names,
-                    cron,
-                    earliest,
-                    latest,
-                    runs: Runs::default(),
-                },
-            ));
+            groups.push((schedule, Group { engine, names, cron, earliest, latest, runs: Runs::default() }));
         }
         // After downtime, the ticks since the last run are due (catch-up).
         let state_path = data_dir.join("scheduler.json");
-        let saved = std::fs::read(&state_path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<SavedState>(&b).ok());
+        let saved = std::fs::read(&state_path).ok().and_then(|b| serde_json::from_slice::<SavedState>(&b).ok());
         let (next, catch_up) = match saved {
             Some(s) if s.next < start => (s.next, Some(select.max_catch_up)),
             _ => (start, None),
@@ -203,15 +172,7 @@ impl Scheduler {
     pub fn describe(&self) -> Vec<String> {
         self.groups
             .iter()
-            .map(|(_, g)| {
-                format!(
-                    "`{}` earliest={} latest={}: {}",
-                    g.cron,
-                    g.earliest,
-                    g.latest,
-                    g.names.join(", ")
-                )
-            })
+            .map(|(_, g)| format!("`{}` earliest={} latest={}: {}", g.cron, g.earliest, g.latest, g.names.join(", ")))
             .collect()
     }
 
@@ -223,13 +184,14 @@ impl Scheduler {
         let mut due: Vec<(Micros, usize)> = Vec::new();
         let catch_up = self.catch_up.take();
         for (gi, (schedule, group)) in self.groups.iter().enumerate() {
-            let mut ticks: Vec<Micros> = schedule
-                .ticks(self.next, now.saturating_add(1), &self.tz)
-                .take(100_000)
-                .collect();
+            let mut ticks: Vec<Micros> = schedule.ticks(self.next, now.saturating_add(1), &self.tz).take(100_000).collect();
             if let Some(keep) = catch_up.filter(|k| ticks.len() > *k) {
                 let skipped = ticks.len() - keep;
-                eprintln!("vigil serve: {skipped} missed tick(s) of `{}` ({}) not run: past max_catch_up = {keep}", group.cron, group.names.join(", "));
+                eprintln!(
+                    "vigil serve: {skipped} missed tick(s) of `{}` ({}) not run: past max_catch_up = {keep}",
+                    group.cron,
+                    group.names.join(", ")
+                );
                 ticks.drain(..skipped);
             }
             due.extend(ticks.into_iter().map(|t| (t, gi)));
@@ -246,13 +208,8 @@ impl Scheduler {
     fn save_state(&self) {
         let tmp = self.state_path.with_extension("json.tmp");
         let text = serde_json::to_vec(&SavedState { next: self.next }).unwrap_or_default();
-        if let Err(e) =
-            std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &self.state_path))
-        {
-            eprintln!(
-                "vigil serve: cannot save the scheduler state in {}: {e}",
-                self.state_path.display()
-            );
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &self.state_path)) {
+            eprintln!("vigil serve: cannot save the scheduler state in {}: {e}", self.state_path.display());
         }
     }
 
@@ -287,22 +244,13 @@ impl Scheduler {
                 });
                 rec.segments = paths.len();
                 let groups = std::slice::from_ref(&*group);
-                let consumer = Scheduled {
-                    groups,
-                    arrival_field: "_indextime",
-                };
-                let scanned = self
-                    .driver
-                    .scan(&consumer, &self.normalizer, &paths, &self.opts);
+                let consumer = Scheduled { groups, arrival_field: "_indextime" };
+                let scanned = self.driver.scan(&consumer, &self.normalizer, vigil_scan::Inputs { paths: &paths, read: &self.opts });
                 rec.events_scanned = scanned.report.events;
                 let mut state = scanned.state;
-                let ctx = EvalContext {
-                    now: tick,
-                    tz: self.tz.clone(),
-                };
-                let (hits, failures) = self
-                    .driver
-                    .install(|| finish_runs(groups, &mut state, &ctx));
+                let ctx = EvalContext { now: tick, tz: self.tz.clone() };
+                // On the driver's worker threads (rayon's global pool, which the driver sized).
+                let (hits, failures) = finish_runs(groups, &mut state, &ctx, &|| {});
                 errors.extend(failures);
                 let mut alerts: Vec<Alert> = Vec::new();
                 for h in &hits {
@@ -310,34 +258,21 @@ impl Scheduler {
                     let Some(det) = self.content.detection(&h.name) else {
                         continue;
                     };
-                    let search = vigil_spl::expand_macros(
-                        &det.search,
-                        &self.content,
-                        &vigil_spl::ExpandLimits::default(),
-                    )
-                    .ok();
+                    let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();
                     let actx = AlertContext {
                         run_time: tick - tick.rem_euclid(1_000_000),
                         search,
                         window: Some((h.window.earliest, h.window.latest)),
+                        // A live scheduled search: alerts carry the run time, as in ES.
+                        stamp: vigil_alert::Stamp::RunTime,
                     };
-                    alerts.extend(build_alerts(
-                        det,
-                        self.content.deployment_for(det),
-                        &h.rows,
-                        &actx,
-                    ));
+                    alerts.extend(build_alerts(det, self.content.deployment_for(det), &h.rows, &actx));
                 }
-                rec.notables = alerts
-                    .iter()
-                    .filter(|a| matches!(a, Alert::Notable(_)))
-                    .count();
+                rec.notables = alerts.iter().filter(|a| matches!(a, Alert::Notable(_))).count();
                 rec.risk_events = alerts.len() - rec.notables;
-                if let Err(e) = self.risk.record(&alerts).and_then(|_| {
-                    self.risk
-                        .evaluate_incidents(tick, &IncidentRules::default())
-                        .map(|_| ())
-                }) {
+                if let Err(e) =
+                    self.risk.record(&alerts).and_then(|_| self.risk.evaluate_incidents(tick, &IncidentRules::default()).map(|_| ()))
+                {
                     errors.push(format!("risk index: {e}"));
                 }
             }
@@ -352,16 +287,9 @@ impl Scheduler {
 
     fn append_record(&self, rec: &RunRecord) {
         let line = serde_json::to_string(rec).unwrap_or_default();
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.runs_log)
-            .and_then(|mut f| writeln!(f, "{line}"));
+        let written = std::fs::OpenOptions::new().create(true).append(true).open(&self.runs_log).and_then(|mut f| writeln!(f, "{line}"));
         if let Err(e) = written {
-            eprintln!(
-                "vigil serve: cannot record a run in {}: {e}",
-                self.runs_log.display()
-            );
+            eprintln!("vigil serve: cannot record a run in {}: {e}", self.runs_log.display());
         }
     }
 }

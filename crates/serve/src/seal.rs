@@ -70,11 +70,7 @@ pub fn recover(dir: &Path) -> io::Result<()> {
         // Stopped between the two renames of step 1: the open metadata belongs to `k`.
         let meta_k = dir.join(format!("events-{k}.meta"));
         let meta_packed = dir.join(format!("events-{k}.meta.zst"));
-        if !meta_k.exists()
-            && !meta_packed.exists()
-            && dir.join(META).exists()
-            && !dir.join(LOG).exists()
-        {
+        if !meta_k.exists() && !meta_packed.exists() && dir.join(META).exists() && !dir.join(LOG).exists() {
             fs::rename(dir.join(META), &meta_k)?;
         }
         finish(dir, k)?;
@@ -103,14 +99,7 @@ fn next_number(dir: &Path) -> io::Result<u64> {
     let mut next = 0;
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().to_string();
-        for suffix in [
-            ".log.zst",
-            ".meta.zst",
-            ".log",
-            ".meta",
-            ".log.zst.tmp",
-            ".meta.zst.tmp",
-        ] {
+        for suffix in [".log.zst", ".meta.zst", ".log", ".meta", ".log.zst.tmp", ".meta.zst.tmp"] {
             if let Some(k) = number(&name, suffix) {
                 next = next.max(k + 1);
             }
@@ -121,10 +110,7 @@ fn next_number(dir: &Path) -> io::Result<u64> {
 
 /// `k` of `events-<k><suffix>`.
 fn number(name: &str, suffix: &str) -> Option<u64> {
-    name.strip_prefix("events-")?
-        .strip_suffix(suffix)?
-        .parse()
-        .ok()
+    name.strip_prefix("events-")?.strip_suffix(suffix)?.parse().ok()
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -136,10 +122,7 @@ mod tests {
     use super::*;
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-            .collect();
+        let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
         v.sort();
         v
     }
@@ -154,21 +137,10 @@ mod tests {
         fs::write(d.join(LOG), "late\n").unwrap();
         fs::write(d.join(META), "{}\n").unwrap();
         seal(d).unwrap();
-        assert_eq!(
-            names(d),
-            [
-                "events-0.log.zst",
-                "events-0.meta.zst",
-                "events-1.log.zst",
-                "events-1.meta.zst"
-            ]
-        );
+        assert_eq!(names(d), ["events-0.log.zst", "events-0.meta.zst", "events-1.log.zst", "events-1.meta.zst"]);
         let text = zstd::decode_all(File::open(d.join("events-0.log.zst")).unwrap()).unwrap();
         assert_eq!(text, b"a\nb\n");
-        assert_eq!(
-            event_files(d).unwrap(),
-            [d.join("events-0.log.zst"), d.join("events-1.log.zst")]
-        );
+        assert_eq!(event_files(d).unwrap(), [d.join("events-0.log.zst"), d.join("events-1.log.zst")]);
     }
 
     #[test]
@@ -185,10 +157,7 @@ mod tests {
         fs::write(d.join("events-1.meta"), "{}\n").unwrap();
         fs::write(d.join("events-1.log.zst.tmp"), "garbage").unwrap();
         recover(d).unwrap();
-        assert_eq!(
-            zstd::decode_all(File::open(d.join("events-1.log.zst")).unwrap()).unwrap(),
-            b"b\n"
-        );
+        assert_eq!(zstd::decode_all(File::open(d.join("events-1.log.zst")).unwrap()).unwrap(), b"b\n");
         assert_eq!(names(d).len(), 4);
     }
 }

@@ -96,12 +96,7 @@ impl Store {
                 unsealed.insert(hour, now);
             }
         }
-        Ok(Store {
-            root: root.to_path_buf(),
-            open: HashMap::new(),
-            unsealed,
-            recovery,
-        })
+        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery })
     }
 
     /// Seals the partitions whose hour ended and that were not written for `idle`, as of
@@ -110,10 +105,7 @@ impl Store {
         let due: Vec<Micros> = self
             .unsealed
             .iter()
-            .filter(|(hour, last)| {
-                hour.saturating_add(HOUR).saturating_add(idle) <= now
-                    && last.saturating_add(idle) <= now
-            })
+            .filter(|(hour, last)| hour.saturating_add(HOUR).saturating_add(idle) <= now && last.saturating_add(idle) <= now)
             .map(|(hour, _)| *hour)
             .collect();
         for hour in &due {
@@ -169,16 +161,8 @@ impl Store {
             let dir = self.root.join(partition_name(hour));
             let created = !dir.join(LOG).exists();
             fs::create_dir_all(&dir)?;
-            let open = |name: &str| {
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(dir.join(name))
-            };
-            let seg = Segment {
-                log: open(LOG)?,
-                meta: open(META)?,
-            };
+            let open = |name: &str| OpenOptions::new().create(true).append(true).open(dir.join(name));
+            let seg = Segment { log: open(LOG)?, meta: open(META)? };
             if created {
                 // The new directory entries must survive a crash too.
                 File::open(&dir)?.sync_all()?;
@@ -186,9 +170,7 @@ impl Store {
             }
             self.open.insert(hour, seg);
         }
-        self.open
-            .get_mut(&hour)
-            .ok_or_else(|| io::Error::other("segment vanished"))
+        self.open.get_mut(&hour).ok_or_else(|| io::Error::other("segment vanished"))
     }
 }
 
@@ -274,12 +256,7 @@ struct LineEnds {
 fn line_ends(path: &Path) -> io::Result<LineEnds> {
     let mut f = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Ok(LineEnds {
-                complete: Vec::new(),
-                len: 0,
-            })
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(LineEnds { complete: Vec::new(), len: 0 }),
         Err(e) => return Err(e),
     };
     let len = f.seek(SeekFrom::End(0))?;
@@ -322,16 +299,7 @@ mod tests {
     fn events_go_to_their_hour_and_a_range_opens_only_overlapping_hours() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path(), 0).unwrap();
-        store
-            .append(
-                &[
-                    ev(10 * HOUR + 5, "a"),
-                    ev(12 * HOUR, "b\nc"),
-                    ev(10 * HOUR + 7, "d"),
-                ],
-                0,
-            )
-            .unwrap();
+        store.append(&[ev(10 * HOUR + 5, "a"), ev(12 * HOUR, "b\nc"), ev(10 * HOUR + 7, "d")], 0).unwrap();
         let all = segments(dir.path(), Window::ALL).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(fs::read_to_string(&all[0]).unwrap(), "a\nd\n");
@@ -339,16 +307,8 @@ mod tests {
         let meta = fs::read_to_string(all[0].with_file_name(META)).unwrap();
         assert_eq!(meta.lines().count(), 2);
         assert!(meta.contains("\"_indextime\":1.5"), "{meta}");
-        assert_eq!(
-            segments(dir.path(), Window::new(11 * HOUR, 12 * HOUR))
-                .unwrap()
-                .len(),
-            0
-        );
-        assert_eq!(
-            segments(dir.path(), Window::new(11 * HOUR, 12 * HOUR + 1)).unwrap(),
-            vec![all[1].clone()]
-        );
+        assert_eq!(segments(dir.path(), Window::new(11 * HOUR, 12 * HOUR)).unwrap().len(), 0);
+        assert_eq!(segments(dir.path(), Window::new(11 * HOUR, 12 * HOUR + 1)).unwrap(), vec![all[1].clone()]);
     }
 
     #[test]
@@ -359,28 +319,12 @@ mod tests {
         drop(store);
         let seg = segments(dir.path(), Window::ALL).unwrap().remove(0);
         // A crash after the third text line was written but before its metadata line was whole.
-        OpenOptions::new()
-            .append(true)
-            .open(&seg)
-            .unwrap()
-            .write_all(b"three\nfou")
-            .unwrap();
-        OpenOptions::new()
-            .append(true)
-            .open(seg.with_file_name(META))
-            .unwrap()
-            .write_all(b"{\"_index")
-            .unwrap();
+        OpenOptions::new().append(true).open(&seg).unwrap().write_all(b"three\nfou").unwrap();
+        OpenOptions::new().append(true).open(seg.with_file_name(META)).unwrap().write_all(b"{\"_index").unwrap();
         let store = Store::open(dir.path(), 0).unwrap();
         assert_eq!(store.recovery.events, 2);
         assert_eq!(store.recovery.truncated_segments, 1);
         assert_eq!(fs::read_to_string(&seg).unwrap(), "one\ntwo\n");
-        assert_eq!(
-            fs::read_to_string(seg.with_file_name(META))
-                .unwrap()
-                .lines()
-                .count(),
-            2
-        );
+        assert_eq!(fs::read_to_string(seg.with_file_name(META)).unwrap().lines().count(), 2);
     }
 }

@@ -12,14 +12,15 @@
 //! Cron ticks and snaps (`@d`, `@w1`) are evaluated in `--tz` (default UTC).
 
 use crate::output::{self, ResultSet};
-use crate::window::{finish_runs, iso, parse_now, parse_time, schedule_runs, Group, Hit, Missed, RunsError, Scheduled, ScheduledState};
+use crate::window::{iso, parse_now, parse_time, schedule_runs, Group, Missed, RunsError, Scheduled, ScheduledState};
 use crate::{exit, ContentArgs, RunArgs};
 use clap::Args;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
 use vigil_content::Detection;
-use vigil_engine::{Engine, Planner, Query};
+use vigil_engine::{Engine, EvalContext, Planner, Query};
+use vigil_time::Window;
 use vigil_model::{Micros, Record};
 use vigil_normalize::Normalizer;
 
@@ -73,6 +74,16 @@ struct Chosen<'a> {
     explicit: bool,
 }
 
+/// One run's results for one detection.
+struct Hit {
+    run_time: Micros,
+    window: Window,
+    name: String,
+    rows: Vec<Record>,
+    /// For a Correlation detection's run: the risk events it read.
+    risk_input: Option<std::sync::Arc<Vec<serde_json::Value>>>,
+}
+
 pub fn run(args: BacktestArgs) -> u8 {
     match backtest(&args) {
         Ok(code) => code,
@@ -84,7 +95,7 @@ pub fn run(args: BacktestArgs) -> u8 {
 }
 
 fn backtest(args: &BacktestArgs) -> Result<u8, String> {
-    let super::Session { content, normalizer, ctx, opts, driver } = super::session(&args.content, &args.run)?;
+    let super::Session { content, mut normalizer, ctx, opts, driver } = super::session(&args.content, &args.run)?;
     let tz = ctx.tz.clone();
     let now = match &args.now {
         Some(n) => parse_now("--now", n, &tz)?,
@@ -97,12 +108,12 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
     }
 
     // Which detections: the named ones (even if disabled), else every enabled one.
+    // Names resolve as `hunt --detection` does (id, file name, unique part of the name).
+    let mut named_names = Vec::new();
     for name in args.detections.iter().chain(&args.enable) {
-        if content.detection(name).is_none() {
-            return Err(format!("no detection named `{name}` in the loaded content"));
-        }
+        named_names.push(crate::select::resolve(content.detections(), name)?.name.clone());
     }
-    let named = |d: &Detection| args.detections.iter().chain(&args.enable).any(|n| content.detection(n).is_some_and(|x| x.name == d.name));
+    let named = |d: &Detection| named_names.contains(&d.name);
     let candidates: Vec<&Detection> = if args.detections.is_empty() {
         content.detections().iter().collect()
     } else {
@@ -164,19 +175,38 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
         eprintln!("vigil: skipped {} detection(s) that cannot run{}", cannot_run.len(), if args.run.verbose { "" } else { "; --verbose for details" });
     }
 
+    // With --alerts, Correlation detections (reading the Risk data model) run on their own
+    // schedule over the risk events the other runs raised: a second pass.
+    let (chosen, correlations): (Vec<Chosen>, Vec<Chosen>) =
+        chosen.into_iter().partition(|c| !(args.alerts && crate::correlation::reads_risk(&c.query, normalizer.catalog())));
+    let risk_groups = build_groups(correlations, from, to, &tz, &normalizer)?;
+    super::restrict_knowledge(&mut normalizer, chosen.iter().map(|c| &c.query));
     let mut groups = build_groups(chosen, from, to, &tz, &normalizer)?;
     for g in &mut groups {
-        g.engine.set_memory_budget(args.run.memory_mb << 20);
+        g.engine.set_memory_budget(args.run.memory_budget());
     }
-    if groups.is_empty() {
+    if groups.is_empty() && risk_groups.is_empty() {
         eprintln!("vigil: nothing to backtest: no enabled detection with a schedule");
         return Ok(exit::USAGE);
     }
 
     let consumer = Scheduled { groups: &groups, arrival_field: &args.arrival_field };
-    let scanned = driver.scan(&consumer, &normalizer, &args.paths, &opts);
+    let scanned = driver.scan(&consumer, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts });
     let mut state = scanned.state;
-    let (hits, failures) = driver.install(|| finish_runs(&groups, &mut state, &ctx));
+    let (mut hits, mut failures) = finish_runs(&groups, &mut state, &ctx);
+    if !risk_groups.is_empty() {
+        // A risk event exists from the run that raised it on.
+        let risk: Vec<(Micros, serde_json::Value)> = hits
+            .iter()
+            .flat_map(|h| hit_alerts(h, &content, &tz).into_iter().filter(|a| a.kind() == "risk").map(move |a| (h.run_time, a)))
+            .filter_map(|(t, a)| serde_json::to_value(&a).ok().map(|j| (t, j)))
+            .collect();
+        let (more, errors) = crate::correlation::scheduled(&driver, &risk_groups, &risk, &normalizer, &ctx);
+        eprintln!("vigil: {} correlation detection(s) over {} risk event(s): {} result(s)", risk_groups.iter().map(|g| g.names.len()).sum::<usize>(), risk.len(), more.iter().map(|h| h.rows.len()).sum::<usize>());
+        hits.extend(more.into_iter().map(|h| Hit { run_time: h.run_time, window: h.window, name: h.name, rows: h.rows, risk_input: Some(h.risk_input) }));
+        hits.sort_by_key(|h| h.run_time);
+        failures.extend(errors);
+    }
 
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
@@ -243,6 +273,54 @@ fn build_groups(chosen: Vec<Chosen>, from: Micros, to: Micros, tz: &vigil_time::
     Ok(groups)
 }
 
+/// A bar over the runs being finished, on a terminal only (never into a pipe or a CI log).
+fn runs_progress(runs: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || runs < 2 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(runs);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs ({per_sec}, {eta})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Finishes every run's state (the scan library's `finish_runs`, shared with `vigil serve`)
+/// with a bar over the runs.
+fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) -> (Vec<Hit>, Vec<String>) {
+    let progress = runs_progress(state.states.iter().map(Vec::len).sum::<usize>() as u64);
+    let (hits, failures) = crate::window::finish_runs(groups, state, ctx, &|| progress.inc(1));
+    progress.finish_and_clear();
+    let hits = hits.into_iter().map(|h| Hit { run_time: h.run_time, window: h.window, name: h.name, rows: h.rows, risk_input: None }).collect();
+    (hits, failures)
+}
+
+/// The alerts one run's results raise; a Correlation run's notables carry the risk events
+/// each result counted.
+fn hit_alerts(h: &Hit, content: &vigil_content::ContentSet, tz: &vigil_time::Tz) -> Vec<vigil_alert::Alert> {
+    let Some(det) = content.detection(&h.name) else { return Vec::new() };
+    let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
+    // ES stamps alerts with the run time in whole seconds.
+    let run_time = h.run_time - h.run_time.rem_euclid(1_000_000);
+    // Historical files: alerts carry the activity's time; `run_time` stays in the stamp.
+    let stamp = vigil_alert::Stamp::Activity(tz.clone());
+    let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)), stamp };
+    let Some(risk) = &h.risk_input else {
+        return vigil_alert::build_alerts(det, content.deployment_for(det), &h.rows, &ctx);
+    };
+    let mut out = Vec::new();
+    for row in &h.rows {
+        for mut a in vigil_alert::build_alerts(det, content.deployment_for(det), std::slice::from_ref(row), &ctx) {
+            if let vigil_alert::Alert::Notable(n) = &mut a {
+                n.contributing_risk_events = crate::correlation::contributing(row, risk);
+            }
+            out.push(a);
+        }
+    }
+    out
+}
+
 /// The alerts each run raised, stamped with the run and its window (`--alerts`).
 fn write_alert_hits(
     out: &mut dyn Write,
@@ -253,12 +331,7 @@ fn write_alert_hits(
 ) -> std::io::Result<()> {
     let mut rows: Vec<Record> = Vec::new();
     for h in hits {
-        let Some(det) = content.detection(&h.name) else { continue };
-        let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
-        // ES stamps alerts with the run time in whole seconds.
-        let run_time = h.run_time - h.run_time.rem_euclid(1_000_000);
-        let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)) };
-        for alert in vigil_alert::build_alerts(det, content.deployment_for(det), &h.rows, &ctx) {
+        for alert in hit_alerts(h, content, tz) {
             let stamp = [("run_time", iso(h.run_time)), ("window_earliest", iso(h.window.earliest)), ("window_latest", iso(h.window.latest))];
             if format == output::Format::Jsonl {
                 let mut v = serde_json::to_value(&alert).map_err(std::io::Error::other)?;

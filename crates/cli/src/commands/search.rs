@@ -25,7 +25,7 @@ pub struct SearchArgs {
 }
 
 pub fn run(args: SearchArgs) -> u8 {
-    let super::Session { content, normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
+    let super::Session { content, mut normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -44,8 +44,13 @@ pub fn run(args: SearchArgs) -> u8 {
         print!("{}", query.explain(normalizer.catalog()));
         return exit::OK;
     }
+    // Rows of an ad-hoc search may show every field: all of the add-ons' fields, if it reads
+    // raw events at all.
+    if !query.reads_events() {
+        normalizer.restrict_knowledge(&|_| false);
+    }
     let mut engine = Engine::new(vec![query], normalizer.catalog());
-    engine.set_memory_budget(args.run.memory_mb << 20);
+    engine.set_memory_budget(args.run.memory_budget());
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {
@@ -53,6 +58,6 @@ pub fn run(args: SearchArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, &args.paths, &opts, &ctx);
+    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx, &super::show_all);
     super::finish(&args.run, &out, 1, "search")
 }

@@ -54,20 +54,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let content = super::load_content(&args.content, false)?;
     let now = match &args.now {
-        Some(t) => Some(crate::window::parse_now(
-            "--now",
-            t,
-            &vigil_time::Tz::utc(),
-        )?),
+        Some(t) => Some(crate::window::parse_now("--now", t, &vigil_time::Tz::utc())?),
         None => None,
     };
     let mut selection = config.scheduler.clone();
     selection.enable.extend(args.enable.iter().cloned());
-    vigil_serve::run(vigil_serve::Options {
-        config,
-        data_dir,
-        content,
-        selection,
-        now,
-    })
+    vigil_serve::run(vigil_serve::Options { config, data_dir, content, selection, now })
 }

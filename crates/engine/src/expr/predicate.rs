@@ -104,8 +104,8 @@ impl FieldAccess for Event {
             "sourcetype" => f(&self.sourcetype),
             "host" => f(&self.host),
             "_raw" => f(&self.raw),
-            // Vigil has no indexes; every event is in the default one.
-            "index" => f("main"),
+            // The index the input was given (`--index`), `main` by default.
+            "index" => f(self.index_name()),
             "_time" => self.time.is_some_and(|t| f(&format_num(micros_to_secs(t)))),
             _ => self.get_all(name).any(f),
         }
@@ -119,7 +119,7 @@ impl FieldAccess for Event {
         f("source", &self.source);
         f("sourcetype", &self.sourcetype);
         f("host", &self.host);
-        f("index", "main");
+        f("index", self.index_name());
         for (k, v) in &self.fields {
             // These names mean the event's own properties (see `any_item`).
             if !matches!(k.as_str(), "source" | "sourcetype" | "host" | "index" | "_raw" | "_time") {

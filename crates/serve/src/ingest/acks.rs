@@ -53,10 +53,7 @@ impl Acks {
     pub fn query(&self, channel: &str, ids: &[u64]) -> Option<Vec<(u64, bool)>> {
         let mut map = self.channels.lock().ok()?;
         let ch = map.get_mut(channel)?;
-        let out: Vec<(u64, bool)> = ids
-            .iter()
-            .map(|id| (*id, ch.status.get(id).copied().unwrap_or(false)))
-            .collect();
+        let out: Vec<(u64, bool)> = ids.iter().map(|id| (*id, ch.status.get(id).copied().unwrap_or(false))).collect();
         for (id, ok) in &out {
             if *ok {
                 ch.status.remove(id);
@@ -78,11 +75,7 @@ mod tests {
         assert_eq!(acks.query("c", &[0, 1]), Some(vec![(0, false), (1, false)]));
         acks.complete("c", 1, true);
         assert_eq!(acks.query("c", &[0, 1]), Some(vec![(0, false), (1, true)]));
-        assert_eq!(
-            acks.query("c", &[1]),
-            Some(vec![(1, false)]),
-            "forgotten after reported true"
-        );
+        assert_eq!(acks.query("c", &[1]), Some(vec![(1, false)]), "forgotten after reported true");
         assert_eq!(acks.query("other", &[0]), None);
     }
 }

@@ -44,34 +44,16 @@ pub struct Hec {
 }
 
 impl Hec {
-    pub fn new(
-        tokens: Vec<TokenConfig>,
-        committer: Committer,
-        limits: Limits,
-        clock: Arc<dyn Fn() -> Micros + Send + Sync>,
-    ) -> Hec {
-        Hec {
-            tokens,
-            committer,
-            limits,
-            acks: Acks::default(),
-            clock,
-        }
+    pub fn new(tokens: Vec<TokenConfig>, committer: Committer, limits: Limits, clock: Arc<dyn Fn() -> Micros + Send + Sync>) -> Hec {
+        Hec { tokens, committer, limits, acks: Acks::default(), clock }
     }
 
     /// The token of `Authorization: Splunk <token>`. Every configured token is compared, in
     /// constant time, so timing does not tell how much of a guess was right.
     pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<&TokenConfig, HecError> {
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .ok_or(HecError::TokenRequired)?;
-        let value = value
-            .to_str()
-            .map_err(|_| HecError::InvalidAuthorization)?
-            .trim();
-        let (scheme, given) = value
-            .split_once(' ')
-            .ok_or(HecError::InvalidAuthorization)?;
+        let value = headers.get(header::AUTHORIZATION).ok_or(HecError::TokenRequired)?;
+        let value = value.to_str().map_err(|_| HecError::InvalidAuthorization)?.trim();
+        let (scheme, given) = value.split_once(' ').ok_or(HecError::InvalidAuthorization)?;
         if !scheme.eq_ignore_ascii_case("splunk") {
             return Err(HecError::InvalidAuthorization);
         }
@@ -102,26 +84,12 @@ pub fn router(hec: Arc<Hec>) -> Router {
 
 type Params = Query<HashMap<String, String>>;
 
-async fn event(
-    State(hec): State<Arc<Hec>>,
-    Query(q): Params,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    ingest(hec, false, q, headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+async fn event(State(hec): State<Arc<Hec>>, Query(q): Params, headers: HeaderMap, body: Body) -> Response {
+    ingest(hec, false, q, headers, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn raw(
-    State(hec): State<Arc<Hec>>,
-    Query(q): Params,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    ingest(hec, true, q, headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+async fn raw(State(hec): State<Arc<Hec>>, Query(q): Params, headers: HeaderMap, body: Body) -> Response {
+    ingest(hec, true, q, headers, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn health(State(hec): State<Arc<Hec>>) -> Response {
@@ -133,54 +101,30 @@ async fn health(State(hec): State<Arc<Hec>>) -> Response {
 
 /// The request's channel: `X-Splunk-Request-Channel` header, else `channel` parameter.
 fn channel(headers: &HeaderMap, q: &HashMap<String, String>) -> Option<String> {
-    let h = headers
-        .get("x-splunk-request-channel")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    h.or_else(|| q.get("channel").cloned())
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty())
+    let h = headers.get("x-splunk-request-channel").and_then(|v| v.to_str().ok()).map(str::to_string);
+    h.or_else(|| q.get("channel").cloned()).map(|c| c.trim().to_string()).filter(|c| !c.is_empty())
 }
 
-async fn ingest(
-    hec: Arc<Hec>,
-    raw: bool,
-    q: HashMap<String, String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, HecError> {
+async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: HeaderMap, body: Body) -> Result<Response, HecError> {
     let token = hec.authorize(&headers)?.clone();
     let channel = channel(&headers, &q);
     if token.ack && channel.is_none() {
         return Err(HecError::ChannelMissing);
     }
-    let body = axum::body::to_bytes(body, hec.limits.max_body_bytes)
-        .await
-        .map_err(|_| HecError::BodyTooLarge)?;
-    let gzip = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    let body = axum::body::to_bytes(body, hec.limits.max_body_bytes).await.map_err(|_| HecError::BodyTooLarge)?;
+    let gzip = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
     let limits = hec.limits.clone();
     let now = (hec.clock)();
     let ack = token.ack;
     // Decompressing, parsing and reading event times is CPU work: off the async threads.
     let events = tokio::task::spawn_blocking(move || -> Result<Vec<StoredEvent>, HecError> {
-        let body = if gzip {
-            gunzip(&body, limits.max_body_bytes)?
-        } else {
-            body
-        };
+        let body = if gzip { gunzip(&body, limits.max_body_bytes)? } else { body };
         let defaults = defaults(&token, &q)?;
         let incoming = match raw {
             true => parse::parse_raw_body(&body, &defaults, limits.max_event_bytes)?,
             false => parse::parse_event_body(&body, &defaults, limits.max_event_bytes)?,
         };
-        incoming
-            .into_iter()
-            .enumerate()
-            .map(|(n, e)| stamp(e, n, &token, now))
-            .collect()
+        incoming.into_iter().enumerate().map(|(n, e)| stamp(e, n, &token, now)).collect()
     })
     .await
     .map_err(|_| HecError::Internal)??;
@@ -206,25 +150,14 @@ async fn ingest(
 fn defaults(token: &TokenConfig, q: &HashMap<String, String>) -> Result<Defaults, HecError> {
     let param = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
     let time = match param("time") {
-        Some(t) => Some(
-            t.trim()
-                .parse::<f64>()
-                .map_err(|_| HecError::InvalidFormat(0))?,
-        ),
+        Some(t) => Some(t.trim().parse::<f64>().map_err(|_| HecError::InvalidFormat(0))?),
         None => None,
     };
-    let index = token
-        .default_index
-        .clone()
-        .or_else(|| token.indexes.first().cloned())
-        .unwrap_or_else(|| "main".into());
+    let index = token.default_index.clone().or_else(|| token.indexes.first().cloned()).unwrap_or_else(|| "main".into());
     Ok(Defaults {
         host: param("host").unwrap_or_else(|| "vigil".into()),
-        source: param("source")
-            .unwrap_or_else(|| format!("http:{}", token.name.as_deref().unwrap_or("hec"))),
-        sourcetype: param("sourcetype")
-            .or_else(|| token.sourcetype.clone())
-            .unwrap_or_else(|| "httpevent".into()),
+        source: param("source").unwrap_or_else(|| format!("http:{}", token.name.as_deref().unwrap_or("hec"))),
+        sourcetype: param("sourcetype").or_else(|| token.sourcetype.clone()).unwrap_or_else(|| "httpevent".into()),
         index: param("index").unwrap_or(index),
         time,
     })
@@ -254,17 +187,14 @@ fn stamp(e: Incoming, n: usize, token: &TokenConfig, now: Micros) -> Result<Stor
 fn reader_time(text: &str) -> Option<Micros> {
     let mut time = None;
     let opts = vigil_read::ReadOptions::default();
-    vigil_read::read_stream("hec", text.as_bytes(), &opts, &mut |ev| {
-        time = time.or(ev.time)
-    });
+    vigil_read::read_stream("hec", text.as_bytes(), &opts, &mut |ev| time = time.or(ev.time));
     time
 }
 
 fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, HecError> {
     let mut out = Vec::new();
     let mut dec = flate2::read::MultiGzDecoder::new(body).take(limit as u64 + 1);
-    dec.read_to_end(&mut out)
-        .map_err(|_| HecError::InvalidFormat(0))?;
+    dec.read_to_end(&mut out).map_err(|_| HecError::InvalidFormat(0))?;
     if out.len() > limit {
         return Err(HecError::BodyTooLarge);
     }
@@ -276,28 +206,16 @@ struct AckRequest {
     acks: Vec<u64>,
 }
 
-async fn ack(
-    State(hec): State<Arc<Hec>>,
-    Query(q): Params,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn ack(State(hec): State<Arc<Hec>>, Query(q): Params, headers: HeaderMap, body: Bytes) -> Response {
     let answer = || -> Result<Response, HecError> {
         let token = hec.authorize(&headers)?;
         if !token.ack {
             return Err(HecError::AckDisabled);
         }
         let channel = channel(&headers, &q).ok_or(HecError::ChannelMissing)?;
-        let req: AckRequest =
-            serde_json::from_slice(&body).map_err(|_| HecError::InvalidFormat(0))?;
-        let status = hec
-            .acks
-            .query(&channel, &req.acks)
-            .ok_or(HecError::InvalidChannel)?;
-        let map: serde_json::Map<String, serde_json::Value> = status
-            .into_iter()
-            .map(|(id, ok)| (id.to_string(), ok.into()))
-            .collect();
+        let req: AckRequest = serde_json::from_slice(&body).map_err(|_| HecError::InvalidFormat(0))?;
+        let status = hec.acks.query(&channel, &req.acks).ok_or(HecError::InvalidChannel)?;
+        let map: serde_json::Map<String, serde_json::Value> = status.into_iter().map(|(id, ok)| (id.to_string(), ok.into())).collect();
         Ok(Json(json!({ "acks": map })).into_response())
     };
     answer().unwrap_or_else(IntoResponse::into_response)

@@ -33,19 +33,12 @@ pub struct Incoming {
 }
 
 /// Parses an `/event` body. Errors carry the 0-based number of the offending event.
-pub fn parse_event_body(
-    body: &[u8],
-    defaults: &Defaults,
-    max_event_bytes: usize,
-) -> Result<Vec<Incoming>, HecError> {
+pub fn parse_event_body(body: &[u8], defaults: &Defaults, max_event_bytes: usize) -> Result<Vec<Incoming>, HecError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(HecError::NoData);
     }
     let mut out = Vec::new();
-    for (n, item) in serde_json::Deserializer::from_slice(body)
-        .into_iter::<Value>()
-        .enumerate()
-    {
+    for (n, item) in serde_json::Deserializer::from_slice(body).into_iter::<Value>().enumerate() {
         let bad = || HecError::InvalidFormat(n);
         let Value::Object(mut env) = item.map_err(|_| bad())? else {
             return Err(bad());
@@ -97,26 +90,16 @@ pub fn parse_event_body(
 fn indexed_value_ok(v: &Value) -> bool {
     match v {
         Value::String(_) | Value::Number(_) => true,
-        Value::Array(items) => items
-            .iter()
-            .all(|i| matches!(i, Value::String(_) | Value::Number(_))),
+        Value::Array(items) => items.iter().all(|i| matches!(i, Value::String(_) | Value::Number(_))),
         _ => false,
     }
 }
 
 /// Parses a `/raw` body: one event per non-blank line (CRLF or LF).
-pub fn parse_raw_body(
-    body: &[u8],
-    defaults: &Defaults,
-    max_event_bytes: usize,
-) -> Result<Vec<Incoming>, HecError> {
+pub fn parse_raw_body(body: &[u8], defaults: &Defaults, max_event_bytes: usize) -> Result<Vec<Incoming>, HecError> {
     let text = std::str::from_utf8(body).map_err(|_| HecError::InvalidFormat(0))?;
     let mut out = Vec::new();
-    for line in text
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| !l.trim().is_empty())
-    {
+    for line in text.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty()) {
         if line.len() > max_event_bytes {
             return Err(HecError::EventTooLarge(out.len()));
         }
@@ -141,13 +124,7 @@ mod tests {
     use super::*;
 
     fn d() -> Defaults {
-        Defaults {
-            host: "h0".into(),
-            source: "http:t".into(),
-            sourcetype: "st0".into(),
-            index: "main".into(),
-            time: None,
-        }
+        Defaults { host: "h0".into(), source: "http:t".into(), sourcetype: "st0".into(), index: "main".into(), time: None }
     }
 
     #[test]
@@ -158,71 +135,30 @@ mod tests {
         assert_eq!(evs.len(), 2);
         assert_eq!(evs[0].text, "<Event>x</Event>");
         assert_eq!(evs[0].time, Some(1700000000.25));
-        assert_eq!(
-            (
-                evs[0].sourcetype.as_str(),
-                evs[0].host.as_str(),
-                evs[0].index.as_str()
-            ),
-            ("XmlWinEventLog", "h0", "main")
-        );
+        assert_eq!((evs[0].sourcetype.as_str(), evs[0].host.as_str(), evs[0].index.as_str()), ("XmlWinEventLog", "h0", "main"));
         assert_eq!(evs[1].text, r#"{"a":1,"b":"c"}"#);
         assert_eq!(evs[1].time, Some(1700000001.0));
-        assert_eq!(
-            (
-                evs[1].sourcetype.as_str(),
-                evs[1].host.as_str(),
-                evs[1].index.as_str()
-            ),
-            ("st0", "web1", "sec")
-        );
+        assert_eq!((evs[1].sourcetype.as_str(), evs[1].host.as_str(), evs[1].index.as_str()), ("st0", "web1", "sec"));
         assert_eq!(evs[1].fields.len(), 2);
     }
 
     #[test]
     fn errors_name_the_bad_event() {
         let limit = 1 << 20;
-        assert_eq!(
-            parse_event_body(b"  \n", &d(), limit),
-            Err(HecError::NoData)
-        );
-        assert_eq!(
-            parse_event_body(br#"{"event":"a"}{"event":"b""#, &d(), limit),
-            Err(HecError::InvalidFormat(1))
-        );
-        assert_eq!(
-            parse_event_body(br#"{"event":"a"}{"time":5}"#, &d(), limit),
-            Err(HecError::EventRequired(1))
-        );
-        assert_eq!(
-            parse_event_body(br#"{"event":""}"#, &d(), limit),
-            Err(HecError::EventBlank(0))
-        );
-        assert_eq!(
-            parse_event_body(br#"[{"event":"a"}]"#, &d(), limit),
-            Err(HecError::InvalidFormat(0))
-        );
-        assert_eq!(
-            parse_event_body(br#"{"event":"a","time":"soon"}"#, &d(), limit),
-            Err(HecError::InvalidFormat(0))
-        );
-        assert_eq!(
-            parse_event_body(br#"{"event":"a","fields":{"x":{"y":1}}}"#, &d(), limit),
-            Err(HecError::IndexedFields(0))
-        );
-        assert_eq!(
-            parse_event_body(br#"{"event":"a"}{"event":"bbbb"}"#, &d(), 3),
-            Err(HecError::EventTooLarge(1))
-        );
+        assert_eq!(parse_event_body(b"  \n", &d(), limit), Err(HecError::NoData));
+        assert_eq!(parse_event_body(br#"{"event":"a"}{"event":"b""#, &d(), limit), Err(HecError::InvalidFormat(1)));
+        assert_eq!(parse_event_body(br#"{"event":"a"}{"time":5}"#, &d(), limit), Err(HecError::EventRequired(1)));
+        assert_eq!(parse_event_body(br#"{"event":""}"#, &d(), limit), Err(HecError::EventBlank(0)));
+        assert_eq!(parse_event_body(br#"[{"event":"a"}]"#, &d(), limit), Err(HecError::InvalidFormat(0)));
+        assert_eq!(parse_event_body(br#"{"event":"a","time":"soon"}"#, &d(), limit), Err(HecError::InvalidFormat(0)));
+        assert_eq!(parse_event_body(br#"{"event":"a","fields":{"x":{"y":1}}}"#, &d(), limit), Err(HecError::IndexedFields(0)));
+        assert_eq!(parse_event_body(br#"{"event":"a"}{"event":"bbbb"}"#, &d(), 3), Err(HecError::EventTooLarge(1)));
     }
 
     #[test]
     fn raw_bodies_are_line_broken() {
         let evs = parse_raw_body(b"line one\r\n\n  \nline two\n", &d(), 100).unwrap();
-        assert_eq!(
-            evs.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
-            ["line one", "line two"]
-        );
+        assert_eq!(evs.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), ["line one", "line two"]);
         assert_eq!(evs[1].sourcetype, "st0");
         assert_eq!(parse_raw_body(b"\n\n", &d(), 100), Err(HecError::NoData));
     }

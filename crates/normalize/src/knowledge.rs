@@ -1,0 +1,428 @@
+//! Search-time knowledge: the fields, lookups and eventtypes that Splunk's add-ons (Splunk Add-on
+//! for Sysmon, Splunk Add-on for Microsoft Windows) give raw events when a search runs, read
+//! from data files (`mappings/addons/*.toml`, see `mappings/README.md`).
+//!
+//! Raw-event searches are written against these fields (`by dest`, `process_name=...`,
+//! `eventtype=wineventlog_system`), so an event gets them before any raw search sees it.
+//! Only the fields some loaded search names are computed ([`Knowledge::restrict`]), and an
+//! event from a source no file describes costs one short scan of the known sources.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+use toml::{Spanned, Value as T};
+use vigil_model::Event;
+
+use crate::expr::Expr;
+use crate::spec::{compile_expr, err, line_of, strings};
+use crate::Error;
+
+/// The knowledge files built into the binary: (file name, content).
+pub const BUILTIN_KNOWLEDGE: &[(&str, &str)] = &[
+    (
+        "addons/sysmon.toml",
+        include_str!("../../../mappings/addons/sysmon.toml"),
+    ),
+    (
+        "addons/windows.toml",
+        include_str!("../../../mappings/addons/windows.toml"),
+    ),
+    (
+        "addons/eventtypes.toml",
+        include_str!("../../../mappings/addons/eventtypes.toml"),
+    ),
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDef {
+    #[serde(default)]
+    fields: Vec<Spanned<FieldsDef>>,
+    #[serde(default)]
+    eventtype: Vec<Spanned<EventtypeDef>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldsDef {
+    name: String,
+    when: BTreeMap<Spanned<String>, Spanned<T>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    notes: Option<String>,
+    set: BTreeMap<Spanned<String>, Spanned<T>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventtypeDef {
+    name: String,
+    /// The add-on's definition as written, for reference; `when` is what runs.
+    #[allow(dead_code)]
+    search: String,
+    when: BTreeMap<Spanned<String>, Spanned<T>>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// Which events a block or an eventtype applies to.
+#[derive(Debug, Clone)]
+struct When {
+    /// Sources (case-insensitive); at least one.
+    sources: Vec<String>,
+    /// Lowercased sourcetypes; empty means any.
+    sourcetypes: Vec<String>,
+    /// The event has a value of the field equal (case-insensitive) to one of these.
+    conds: Vec<(String, Vec<String>)>,
+}
+
+impl When {
+    /// `code`: the event's EventCode, looked up once by the caller.
+    fn matches(&self, ev: &Event, code: Option<&str>) -> bool {
+        (self.sourcetypes.is_empty()
+            || self
+                .sourcetypes
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(&ev.sourcetype)))
+            && self.conds.iter().all(|(f, vals)| {
+                let ok = |v: &str| vals.iter().any(|w| w.eq_ignore_ascii_case(v));
+                match f.as_str() {
+                    "EventCode" => code.is_some_and(ok),
+                    _ => ev.get_all(f).any(ok),
+                }
+            })
+    }
+}
+
+#[derive(Debug)]
+struct Block {
+    #[allow(dead_code)]
+    name: String,
+    when: When,
+    /// Field name and expression, in file order. Expressions read the raw event's fields.
+    set: Vec<(String, Expr)>,
+}
+
+#[derive(Debug)]
+struct Eventtype {
+    name: String,
+    when: When,
+    tags: Vec<String>,
+}
+
+/// Field and eventtype knowledge per source. Build once, share freely.
+#[derive(Debug, Default)]
+pub struct Knowledge {
+    blocks: Vec<Block>,
+    eventtypes: Vec<Eventtype>,
+    emit_eventtype: bool,
+    emit_tag: bool,
+    /// Source -> (block indexes, eventtype indexes), file order.
+    by_source: Vec<(String, Vec<usize>, Vec<usize>)>,
+    /// Every field name the blocks set -> a small id, for [`Seen`].
+    name_ids: HashMap<String, usize>,
+    /// Per block, the id of each field it sets.
+    set_ids: Vec<Vec<usize>>,
+}
+
+/// The most field names the knowledge may set (the size of [`Seen`]).
+const MAX_NAMES: usize = 512;
+
+/// Which of the knowledge's field names an event has: one bit per name id.
+struct Seen([u64; MAX_NAMES / 64]);
+
+impl Seen {
+    fn has(&self, id: usize) -> bool {
+        self.0[id / 64] & (1 << (id % 64)) != 0
+    }
+    fn add(&mut self, id: usize) {
+        self.0[id / 64] |= 1 << (id % 64);
+    }
+}
+
+impl Knowledge {
+    /// The built-in knowledge files.
+    pub fn builtin() -> Result<Knowledge, Error> {
+        Knowledge::from_sources(
+            BUILTIN_KNOWLEDGE
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect(),
+        )
+    }
+
+    /// Builds from (file name, content) pairs.
+    pub fn from_sources(files: Vec<(String, String)>) -> Result<Knowledge, Error> {
+        let mut k = Knowledge {
+            emit_eventtype: true,
+            emit_tag: true,
+            ..Knowledge::default()
+        };
+        for (file, text) in &files {
+            let def: FileDef = toml::from_str(text)
+                .map_err(|e| err(file, text, e.span().map_or(0, |s| s.start), e.message()))?;
+            for b in def.fields {
+                let at = b.span().start;
+                let b = b.into_inner();
+                let when = compile_when(file, text, at, &b.when)?;
+                let mut set = Vec::new();
+                for (name, v) in &b.set {
+                    let expr = compile_expr(v.get_ref(), &[]).map_err(|m| {
+                        err(
+                            file,
+                            text,
+                            v.span().start,
+                            format!("field {}: {m}", name.get_ref()),
+                        )
+                    })?;
+                    set.push((name.get_ref().clone(), expr));
+                }
+                // TOML tables have no order; set fields in line order, as written (the output's
+                // field order).
+                let lines: Vec<usize> = b.set.keys().map(|k| k.span().start).collect();
+                let mut order: Vec<usize> = (0..set.len()).collect();
+                order.sort_by_key(|&i| lines[i]);
+                let mut slots: Vec<Option<(String, Expr)>> = set.into_iter().map(Some).collect();
+                let set = order.into_iter().filter_map(|i| slots[i].take()).collect();
+                k.blocks.push(Block {
+                    name: b.name,
+                    when,
+                    set,
+                });
+            }
+            for e in def.eventtype {
+                let at = e.span().start;
+                let e = e.into_inner();
+                if k.eventtypes.iter().any(|x| x.name == e.name) {
+                    return Err(err(
+                        file,
+                        text,
+                        at,
+                        format!("eventtype {:?} defined twice", e.name),
+                    ));
+                }
+                let when = compile_when(file, text, at, &e.when)?;
+                k.eventtypes.push(Eventtype {
+                    name: e.name,
+                    when,
+                    tags: e.tags,
+                });
+            }
+        }
+        k.index();
+        if k.name_ids.len() > MAX_NAMES {
+            let (file, _) = files.last().map(|(f, t)| (f.as_str(), t)).unwrap_or(("", &String::new()));
+            return Err(Error::Mapping { file: file.to_string(), line: 1, message: format!("more than {MAX_NAMES} field names") });
+        }
+        Ok(k)
+    }
+
+    fn index(&mut self) {
+        self.name_ids.clear();
+        self.set_ids = self
+            .blocks
+            .iter()
+            .map(|b| {
+                b.set
+                    .iter()
+                    .map(|(n, _)| {
+                        let next = self.name_ids.len();
+                        *self.name_ids.entry(n.clone()).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+        self.by_source.clear();
+        let mut add = |src: &str, block: Option<usize>, et: Option<usize>| {
+            let i = match self
+                .by_source
+                .iter()
+                .position(|(s, _, _)| s.eq_ignore_ascii_case(src))
+            {
+                Some(i) => i,
+                None => {
+                    self.by_source
+                        .push((src.to_string(), Vec::new(), Vec::new()));
+                    self.by_source.len() - 1
+                }
+            };
+            self.by_source[i].1.extend(block);
+            self.by_source[i].2.extend(et);
+        };
+        for (i, b) in self.blocks.iter().enumerate() {
+            b.when.sources.iter().for_each(|s| add(s, Some(i), None));
+        }
+        if self.emit_eventtype || self.emit_tag {
+            for (i, e) in self.eventtypes.iter().enumerate() {
+                e.when.sources.iter().for_each(|s| add(s, None, Some(i)));
+            }
+        }
+    }
+
+    /// Every field name this knowledge can give an event (`eventtype` and `tag` included when
+    /// eventtypes are defined).
+    pub fn field_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .blocks
+            .iter()
+            .flat_map(|b| b.set.iter().map(|(n, _)| n.as_str()))
+            .collect();
+        if !self.eventtypes.is_empty() {
+            names.extend(["eventtype", "tag"]);
+        }
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Keeps only the fields `wanted` accepts (the names loaded searches use), so that events
+    /// pay for nothing else. Eventtypes are kept when `eventtype` or `tag` is wanted.
+    pub fn restrict(&mut self, wanted: &dyn Fn(&str) -> bool) {
+        for b in &mut self.blocks {
+            b.set.retain(|(n, _)| wanted(n));
+        }
+        self.emit_eventtype = wanted("eventtype");
+        self.emit_tag = wanted("tag");
+        self.index();
+        self.by_source
+            .retain(|(_, b, e)| b.iter().any(|&i| !self.blocks[i].set.is_empty()) || !e.is_empty());
+    }
+
+    /// Whether any event can get a field (false after a restriction that left nothing).
+    pub fn is_empty(&self) -> bool {
+        self.by_source.is_empty()
+    }
+
+    /// Writes `ev` with its search-time fields into `out` and returns true, or returns false
+    /// (leaving `out` alone) when no knowledge applies to `ev`, so the caller can use `ev`
+    /// as is. A field the event already has is never replaced. `out`'s buffers are reused.
+    pub fn enrich(&self, ev: &Event, out: &mut Event) -> bool {
+        let Some((_, blocks, ets)) = self
+            .by_source
+            .iter()
+            .find(|(s, _, _)| s.eq_ignore_ascii_case(&ev.source))
+        else {
+            return false;
+        };
+        // Most conditions are on EventCode: look it up once.
+        let code = ev.get("EventCode");
+        let applies = |w: &When| w.matches(ev, code);
+        if !blocks.iter().any(|&b| applies(&self.blocks[b].when))
+            && !ets.iter().any(|&e| applies(&self.eventtypes[e].when))
+        {
+            return false;
+        }
+        copy_event(ev, out);
+        // The names the raw event has already, then those set below: never set twice.
+        let mut seen = Seen([0; MAX_NAMES / 64]);
+        for (k, _) in &ev.fields {
+            if let Some(&id) = self.name_ids.get(k.as_str()) {
+                seen.add(id);
+            }
+        }
+        let mut values = Vec::new();
+        for &b in blocks {
+            let block = &self.blocks[b];
+            if !applies(&block.when) {
+                continue;
+            }
+            for ((name, expr), &id) in block.set.iter().zip(&self.set_ids[b]) {
+                if seen.has(id) {
+                    continue;
+                }
+                // Sources are raw fields: the raw event is shorter to search than `out`.
+                expr.eval(ev, &mut values);
+                if !values.is_empty() {
+                    seen.add(id);
+                }
+                for v in values.drain(..) {
+                    out.fields.push((name.clone(), v));
+                }
+            }
+        }
+        let mut tags: Vec<&str> = Vec::new();
+        for &e in ets {
+            let et = &self.eventtypes[e];
+            if !applies(&et.when) {
+                continue;
+            }
+            if self.emit_eventtype {
+                out.fields.push(("eventtype".into(), et.name.clone()));
+            }
+            if self.emit_tag {
+                for t in &et.tags {
+                    if !tags.contains(&t.as_str()) {
+                        tags.push(t);
+                        out.fields.push(("tag".into(), t.clone()));
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+/// `dst = src.clone()`, reusing `dst`'s string buffers (this runs once per event).
+fn copy_event(src: &Event, dst: &mut Event) {
+    dst.time = src.time;
+    dst.source.clone_from(&src.source);
+    dst.sourcetype.clone_from(&src.sourcetype);
+    dst.host.clone_from(&src.host);
+    dst.index.clone_from(&src.index);
+    dst.raw.clone_from(&src.raw);
+    dst.origin.clone_from(&src.origin);
+    let n = src.fields.len();
+    dst.fields.truncate(n);
+    for (i, (k, v)) in src.fields.iter().enumerate() {
+        match dst.fields.get_mut(i) {
+            Some((dk, dv)) => {
+                dk.clone_from(k);
+                dv.clone_from(v);
+            }
+            None => dst.fields.push((k.clone(), v.clone())),
+        }
+    }
+}
+
+fn compile_when(
+    file: &str,
+    text: &str,
+    at: usize,
+    when: &BTreeMap<Spanned<String>, Spanned<T>>,
+) -> Result<When, Error> {
+    let mut w = When {
+        sources: Vec::new(),
+        sourcetypes: Vec::new(),
+        conds: Vec::new(),
+    };
+    for (k, v) in when {
+        let vals = strings(v.get_ref()).ok_or_else(|| {
+            err(
+                file,
+                text,
+                v.span().start,
+                format!(
+                    "when.{}: expected a string or a list of strings",
+                    k.get_ref()
+                ),
+            )
+        })?;
+        match k.get_ref().as_str() {
+            "source" => w.sources = vals,
+            "sourcetype" => w.sourcetypes = vals.iter().map(|s| s.to_lowercase()).collect(),
+            f => w.conds.push((f.to_string(), vals)),
+        }
+    }
+    if w.sources.is_empty() {
+        return Err(Error::Mapping {
+            file: file.to_string(),
+            line: line_of(text, at),
+            message: "when.source is required".into(),
+        });
+    }
+    Ok(w)
+}
+
+#[cfg(test)]
+#[path = "knowledge_tests.rs"]
+mod tests;

@@ -4,6 +4,7 @@ mod alerts;
 mod commands;
 mod output;
 mod run;
+mod sigma;
 mod testing;
 mod window;
 
@@ -63,6 +64,9 @@ pub struct ContentArgs {
     /// content; repeatable, later directories override earlier ones.
     #[arg(long = "content", value_name = "DIR")]
     pub content: Vec<PathBuf>,
+    /// Sigma rules: a .yml file or a directory of them (walked recursively); repeatable.
+    #[arg(long = "sigma", value_name = "PATH")]
+    pub sigma: Vec<PathBuf>,
 }
 
 /// How inputs are read and results rendered.

@@ -118,11 +118,10 @@ impl Segment {
 /// A compiled Sigma wildcard value.
 #[derive(Clone, Debug)]
 pub struct Glob {
-    /// Segments between stars; `anchored_start`/`end` say whether the pattern does not begin
-    /// or end with a star.
+    /// Segments between stars; `anchored_start` says whether the pattern does not begin with
+    /// a star (the last segment is empty when it ends with one).
     segments: Vec<Segment>,
     anchored_start: bool,
-    anchored_end: bool,
     pub cased: bool,
     /// The value as written (for display and the second-opinion script).
     pub text: String,
@@ -150,7 +149,6 @@ impl Glob {
         Glob {
             segments,
             anchored_start: !matches!(toks.first(), Some(Tok::Star)),
-            anchored_end: !matches!(toks.last(), Some(Tok::Star)),
             cased,
             text: to_text(toks),
         }

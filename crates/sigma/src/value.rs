@@ -88,7 +88,7 @@ impl Mods {
             cased: false,
             expand: false,
         };
-        let mut set_kind = |m: &mut Mods, k: Kind| -> Result<(), String> {
+        let set_kind = |m: &mut Mods, k: Kind| -> Result<(), String> {
             match (m.kind, k) {
                 (Kind::Plain, _) => {
                     m.kind = k;

@@ -35,14 +35,23 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
 
-    // Named detections must exist; otherwise every loaded detection runs.
+    let sigma = match crate::sigma::load(&args.content.sigma) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
+    // Named detections must exist (ESCU names or Sigma titles); otherwise everything runs.
     let mut selected = Vec::new();
     if args.detections.is_empty() {
         selected.extend(content.detections().iter());
     } else {
         for name in &args.detections {
+            let is_sigma = sigma.rules.iter().any(|r| r.meta.title.eq_ignore_ascii_case(name.trim()));
             match content.detection(name) {
                 Some(d) => selected.push(d),
+                None if is_sigma => {}
                 None => {
                     eprintln!("vigil: no detection named `{name}` in the loaded content");
                     return exit::USAGE;
@@ -91,6 +100,10 @@ pub fn run(args: HuntArgs) -> u8 {
             if args.run.verbose { "" } else { "; --verbose for details" }
         );
     }
+    // Sigma rules join the same engine: one pass over the input for both libraries.
+    let (sigma_queries, _sigma_planned, sigma_broken) = crate::sigma::plan(&sigma, &mut planner, &args.detections);
+    crate::sigma::report(&sigma, &sigma_broken, args.run.verbose);
+    queries.extend(sigma_queries);
     let n = queries.len();
     let mut engine = Engine::new(queries, normalizer.catalog());
     engine.set_memory_budget(args.run.memory_mb << 20);

@@ -8,9 +8,11 @@
 //! - [`data`]: where a test's `data:` is found, and reading it with the test's source,
 //!   sourcetype and timestamp shift.
 //! - [`junit`]: the JUnit XML report.
+//! - [`sigma`]: Sigma rules against SigmaHQ's regression data (`--sigma`).
 
 pub mod data;
 pub mod junit;
+pub mod sigma;
 pub mod unit;
 pub mod validate;
 
@@ -22,6 +24,8 @@ pub enum Kind {
     Validation,
     Unit,
     Integration,
+    /// A Sigma rule against SigmaHQ's regression data ([`sigma`]).
+    Regression,
 }
 
 impl Kind {
@@ -30,6 +34,7 @@ impl Kind {
             Kind::Validation => "validation",
             Kind::Unit => "unit",
             Kind::Integration => "integration",
+            Kind::Regression => "regression",
         }
     }
 }

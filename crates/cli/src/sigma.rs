@@ -1,0 +1,159 @@
+//! `--sigma PATH`: Sigma rule files read, checked and compiled against mappings/sigma.toml.
+//! Every rule ends up ready (compiled) or reported with its file:line and reason.
+
+use std::path::{Path, PathBuf};
+use vigil_sigma::{CompiledRule, Document, Mapping};
+
+/// A rule that cannot run, or a document Vigil does not run yet.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    /// The rule title, or the file stem when the document has none.
+    pub name: String,
+    /// The rule id, when the document got far enough to have one.
+    pub id: Option<String>,
+    pub file: String,
+    /// `unsupported` or `error`.
+    pub status: &'static str,
+    /// `file:line: why`.
+    pub reason: String,
+}
+
+/// Loaded Sigma content.
+#[derive(Debug, Default)]
+pub struct SigmaSet {
+    pub rules: Vec<CompiledRule>,
+    pub problems: Vec<Problem>,
+    /// Files read.
+    pub files: usize,
+}
+
+/// The built-in Sigma mapping (an error here is a bug in the shipped file).
+pub fn mapping() -> Result<Mapping, String> {
+    Mapping::parse(vigil_sigma::BUILTIN_MAPPING).map_err(|e| format!("mappings/sigma.toml: {e}"))
+}
+
+/// Reads every `.yml`/`.yaml` under the given paths. A path that does not exist is an error
+/// for the user; bad rules are problems, never fatal.
+pub fn load(paths: &[PathBuf]) -> Result<SigmaSet, String> {
+    let mapping = mapping()?;
+    let mut set = SigmaSet::default();
+    for p in paths {
+        if !p.exists() {
+            return Err(format!("--sigma {}: no such file or directory", p.display()));
+        }
+        let mut files = Vec::new();
+        yaml_files(p, &mut files);
+        for f in files {
+            set.files += 1;
+            load_file(&f, &mapping, &mut set);
+        }
+    }
+    Ok(set)
+}
+
+fn load_file(path: &Path, mapping: &Mapping, set: &mut SigmaSet) {
+    let file = path.display().to_string();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let text = match std::fs::read(path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            set.problems.push(Problem { name: stem, id: None, file: file.clone(), status: "error", reason: format!("{file}: cannot read: {e}") });
+            return;
+        }
+    };
+    for doc in vigil_sigma::parse_file(&file, &text) {
+        match doc {
+            Err(e) => set.problems.push(Problem { name: stem.clone(), id: None, file: file.clone(), status: "error", reason: e.to_string() }),
+            Ok(Document::Rule(rule)) => match mapping.compile(&rule) {
+                Ok(c) => set.rules.push(c),
+                Err(e) => set.problems.push(Problem {
+                    name: rule.meta.title.clone(),
+                    id: rule.meta.id.clone(),
+                    file: file.clone(),
+                    status: if e.unsupported { "unsupported" } else { "error" },
+                    reason: e.to_string(),
+                }),
+            },
+            Ok(Document::Correlation { meta, .. }) | Ok(Document::Filter { meta, .. }) => set.problems.push(Problem {
+                name: meta.title.clone(),
+                id: meta.id.clone(),
+                file: file.clone(),
+                status: "unsupported",
+                reason: format!("{}:{}: correlation rules and filters are not run yet", meta.file, meta.line),
+            }),
+        }
+    }
+}
+
+/// YAML files at `p` (a file, or a directory walked recursively, sorted; hidden entries
+/// skipped).
+fn yaml_files(p: &Path, out: &mut Vec<PathBuf>) {
+    if p.is_file() {
+        out.push(p.to_path_buf());
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(p) else { return };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            continue;
+        }
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+            out.push(p);
+        }
+    }
+}
+
+/// Plans the loaded rules (only those titled in `names`, when given) as engine queries, in
+/// rule order; a rule that does not plan is returned as a problem.
+pub fn plan<'a>(
+    set: &'a SigmaSet,
+    planner: &mut vigil_engine::Planner,
+    names: &[String],
+) -> (Vec<vigil_engine::Query>, Vec<&'a CompiledRule>, Vec<Problem>) {
+    let mut queries = Vec::new();
+    let mut planned = Vec::new();
+    let mut problems = Vec::new();
+    for rule in &set.rules {
+        if !names.is_empty() && !names.iter().any(|n| n.trim().eq_ignore_ascii_case(&rule.meta.title)) {
+            continue;
+        }
+        match planner.plan_sigma(rule) {
+            Ok(q) => {
+                queries.push(q);
+                planned.push(rule);
+            }
+            Err(e) => problems.push(Problem {
+                name: rule.meta.title.clone(),
+                id: rule.meta.id.clone(),
+                file: rule.meta.file.clone(),
+                status: "error",
+                reason: format!("{}:{}: {}", rule.meta.file, rule.meta.line, e.error),
+            }),
+        }
+    }
+    (queries, planned, problems)
+}
+
+/// Prints the load summary on stderr: rules ready, and those skipped (each with --verbose).
+pub fn report(set: &SigmaSet, extra: &[Problem], verbose: bool) {
+    if set.files == 0 {
+        return;
+    }
+    let problems: Vec<&Problem> = set.problems.iter().chain(extra).collect();
+    eprintln!(
+        "vigil: sigma: {} file(s), {} rule(s) ready, {} skipped{}",
+        set.files,
+        set.rules.len().saturating_sub(extra.len()),
+        problems.len(),
+        if problems.is_empty() || verbose { "" } else { " (--verbose for details)" }
+    );
+    if verbose {
+        for p in problems {
+            eprintln!("  {} {}", p.status, p.reason);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Sigma rules as queries: each compiled rule becomes a raw-event scan like an SPL search's,
+//! its predicate the log source conditions (indexable by the prefilter: `Channel`,
+//! `EventID`) and the detection, so Sigma and SPL detections share one pass.
+
+use crate::error::PlanError;
+use crate::pattern::Pattern;
+use crate::plan::{EventScan, Planner, Query, QueryError, Scan, Source, Stage};
+use crate::predicate::{ExternalPred, FieldAccess, FieldRef, Pred};
+use std::sync::Arc;
+use vigil_sigma::{CompiledRule, Expr, Fields};
+
+/// Fields Sigma output rows carry besides the event's own.
+pub const SIGMA_FIELDS: [&str; 4] = ["sigma_title", "sigma_id", "sigma_level", "sigma_tags"];
+
+#[derive(Debug)]
+struct Detection(Expr);
+
+struct RowFields<'a>(&'a dyn FieldAccess);
+
+impl Fields for RowFields<'_> {
+    fn any_value(&self, field: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.0.any_named(field, f)
+    }
+
+    fn any_field_value(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        let mut hit = false;
+        self.0.for_each_named(&mut |_, v| {
+            if !hit {
+                hit = f(v);
+            }
+        });
+        hit
+    }
+}
+
+impl ExternalPred for Detection {
+    fn eval(&self, row: &dyn FieldAccess) -> bool {
+        self.0.eval(&RowFields(row))
+    }
+
+    fn fields(&self, out: &mut Vec<String>) -> Option<()> {
+        self.0.fields(out)
+    }
+}
+
+impl Planner<'_> {
+    /// Plans a compiled Sigma rule: one raw-event scan over the events of its sources; result
+    /// rows are the matching events with the rule's title, id, level and tags.
+    pub fn plan_sigma(&mut self, rule: &CompiledRule) -> Result<Query, QueryError> {
+        let variants: Vec<Pred> = rule
+            .variants
+            .iter()
+            .map(|v| {
+                let mut items: Vec<Pred> = v
+                    .when
+                    .iter()
+                    .map(|(field, values)| {
+                        let f = FieldRef::Name(field.clone());
+                        match values.as_slice() {
+                            [one] => Pred::Eq(f, Pattern::new(one)),
+                            many => Pred::AnyOf(f, many.iter().map(|s| Pattern::new(s)).collect()),
+                        }
+                    })
+                    .collect();
+                items.push(Pred::External(Arc::new(Detection(v.expr.clone()))));
+                Pred::And(items)
+            })
+            .collect();
+        let pred = if variants.len() == 1 { variants.into_iter().next().expect("one") } else { Pred::Or(variants) };
+        let m = &rule.meta;
+        // Log source values have no `*`, so SPL patterns match them exactly.
+        let mut text = format!(
+            "| eval sigma_title=\"{}\", sigma_id=\"{}\", sigma_level=\"{}\"",
+            quote(&m.title),
+            quote(m.id.as_deref().unwrap_or("")),
+            quote(m.level.as_deref().unwrap_or(""))
+        );
+        if !m.tags.is_empty() {
+            text.push_str(&format!(", sigma_tags=split(\"{}\", \"|\")", quote(&m.tags.join("|"))));
+        }
+        let fail = |error: PlanError| QueryError { text: text.clone(), error };
+        let pipeline = vigil_spl::parse(&format!("search *{text}")).map_err(|e| fail(e.into()))?;
+        let mut scans = Vec::new();
+        let mut prefix = Vec::new();
+        for cmd in pipeline.commands.iter().skip(1) {
+            prefix.push(crate::ops::plan(self, cmd, &mut scans).map_err(fail)?);
+        }
+        let scan = EventScan { pred, prefix, stats: None, needs_raw: true, projection: None };
+        Ok(Query {
+            name: m.title.clone(),
+            text: format!("Sigma rule {}:{}", m.file, m.line),
+            root: Stage { source: Source::Scan(0), ops: Vec::new() },
+            scans: vec![Scan::Events(scan)],
+        })
+    }
+}
+
+fn quote(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}

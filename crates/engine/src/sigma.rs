@@ -7,7 +7,7 @@ use crate::pattern::Pattern;
 use crate::plan::{EventScan, Planner, Query, QueryError, Scan, Source, Stage};
 use crate::predicate::{ExternalPred, FieldAccess, FieldRef, Pred};
 use std::sync::Arc;
-use vigil_sigma::{CompiledRule, Expr, Fields};
+use vigil_sigma::{CompiledRule, Expr, Fields, Test};
 
 /// Fields Sigma output rows carry besides the event's own.
 pub const SIGMA_FIELDS: [&str; 4] = ["sigma_title", "sigma_id", "sigma_level", "sigma_tags"];
@@ -62,7 +62,10 @@ impl Planner<'_> {
                         }
                     })
                     .collect();
-                items.push(Pred::External(Arc::new(Detection(v.expr.clone()))));
+                // EventID first: the prefilter anchors on the first of equally small sets, and
+                // an event id splits a channel's rules finer than the channel does.
+                items.sort_by_key(|p| !matches!(p, Pred::Eq(FieldRef::Name(n), _) | Pred::AnyOf(FieldRef::Name(n), _) if n == "EventID"));
+                items.push(to_pred(&v.expr));
                 Pred::And(items)
             })
             .collect();
@@ -92,6 +95,32 @@ impl Planner<'_> {
             root: Stage { source: Source::Scan(0), ops: Vec::new() },
             scans: vec![Scan::Events(scan)],
         })
+    }
+}
+
+/// The detection as engine predicates: boolean structure and plain wildcard values become
+/// the engine's own (so the prefilter indexes their exact values and literals); everything
+/// else (regular expressions, CIDR, numbers, null, fieldref, `?`, `|cased` ...) is a Sigma
+/// leaf evaluated by vigil-sigma.
+fn to_pred(e: &Expr) -> Pred {
+    match e {
+        Expr::And(items) => Pred::And(items.iter().map(to_pred).collect()),
+        Expr::Or(items) => {
+            let items: Vec<Pred> = items.iter().map(to_pred).collect();
+            match items.first() {
+                // `f=a OR f=b OR ...` as `f IN (...)`, as the SPL planner does.
+                Some(Pred::Eq(f, _)) if items.len() > 1 && items.iter().all(|p| matches!(p, Pred::Eq(g, _) if g == f)) => {
+                    let f = f.clone();
+                    Pred::AnyOf(f, items.into_iter().filter_map(|p| if let Pred::Eq(_, pat) = p { Some(pat) } else { None }).collect())
+                }
+                _ => Pred::Or(items),
+            }
+        }
+        Expr::Not(inner) => Pred::Not(Box::new(to_pred(inner))),
+        Expr::Leaf { field: Some(f), test: Test::Glob(g) } if g.spl_compatible && !g.text.is_empty() && !g.text.contains('&') => {
+            Pred::Eq(FieldRef::Name(f.clone()), Pattern::new(&g.text))
+        }
+        leaf => Pred::External(Arc::new(Detection(leaf.clone()))),
     }
 }
 

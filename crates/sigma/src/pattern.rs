@@ -125,6 +125,9 @@ pub struct Glob {
     pub cased: bool,
     /// The value as written (for display and the second-opinion script).
     pub text: String,
+    /// Whether `text` means the same as an SPL pattern: case-insensitive, `*` the only
+    /// wildcard and no plain `*` or `?` (so the engine's own matcher and prefilter can take it).
+    pub spl_compatible: bool,
 }
 
 impl Glob {
@@ -146,7 +149,9 @@ impl Glob {
             }
         }
         segments.push(Segment::new(cur));
+        let plain_wildcard_char = toks.iter().any(|t| matches!(t, Tok::Char('*' | '?') | Tok::One));
         Glob {
+            spl_compatible: !cased && !plain_wildcard_char,
             segments,
             anchored_start: !matches!(toks.first(), Some(Tok::Star)),
             cased,

@@ -157,3 +157,55 @@ pub fn report(set: &SigmaSet, extra: &[Problem], verbose: bool) {
         }
     }
 }
+
+/// Risk score by Sigma level, for alerts (documented in README.md): it also sets the notable's
+/// severity through ES's score bands (<=20 informational, <=40 low, <=60 medium, <=80 high).
+pub fn level_score(level: Option<&str>) -> f64 {
+    match level.unwrap_or("").to_ascii_lowercase().as_str() {
+        "informational" => 10.0,
+        "low" => 25.0,
+        "high" => 75.0,
+        "critical" => 100.0,
+        _ => 50.0,
+    }
+}
+
+/// A Sigma rule as the detection alerts are built from: a notable (title, description) and
+/// risk on `dest` (system) and `user`, scored by level; ATT&CK technique tags as annotations.
+pub fn as_detection(rule: &CompiledRule) -> vigil_content::Detection {
+    use vigil_content::{AlertAction, Deployment, NotableAction, Rba, RbaAction, RiskObject};
+    let m = &rule.meta;
+    let score = level_score(m.level.as_deref());
+    let techniques = m
+        .tags
+        .iter()
+        .filter_map(|t| t.strip_prefix("attack.t"))
+        .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|t| format!("T{}", t.to_ascii_uppercase()))
+        .collect();
+    let risk = |field: &str, kind: &str| RiskObject { field: field.into(), kind: kind.into(), score: Some(score) };
+    let description = m.description.clone().unwrap_or_default();
+    vigil_content::Detection {
+        name: m.title.clone(),
+        id: m.id.clone().unwrap_or_default(),
+        kind: "TTP".into(),
+        description: description.clone(),
+        rba: Some(Rba {
+            message: format!("Sigma: {} on $dest$", m.title),
+            risk_objects: vec![risk("dest", "system"), risk("user", "user")],
+            threat_objects: Vec::new(),
+        }),
+        tags: vigil_content::Tags { mitre_attack_id: techniques, ..Default::default() },
+        deployment: Some(Deployment {
+            name: "Sigma".into(),
+            kind: Some("TTP".into()),
+            alert_action: AlertAction {
+                notable: Some(NotableAction { rule_title: m.title.clone(), rule_description: description, nes_fields: vec!["user".into(), "dest".into()] }),
+                rba: Some(RbaAction { enabled: true }),
+            },
+            ..Default::default()
+        }),
+        file: PathBuf::from(&m.file),
+        ..Default::default()
+    }
+}

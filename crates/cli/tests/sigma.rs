@@ -167,3 +167,23 @@ fn one_pass_runs_escu_and_sigma_together() {
     assert!(sigma_rows(&both) > 0 && both.len() > sigma_rows(&both), "both libraries found something");
     assert_eq!(sigma_rows(&both), sigma_rows(&alone), "Sigma results do not depend on ESCU sharing the pass");
 }
+
+#[test]
+fn alerts_raise_notables_and_risk_scored_by_level() {
+    let dir = tempfile::tempdir().unwrap();
+    write_rules(dir.path(), &[("msiexec.yml", MSIEXEC_RULE)]);
+    let o = vigil(&["hunt", "--alerts", "--no-risk-db", "--sigma", dir.path().to_str().unwrap(), "--format", "jsonl", "samples/sysmon_msiexec.xml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let alerts: Vec<serde_json::Value> =
+        jsonl(&stdout(&o)).into_iter().filter(|a| a["search_name"] == "Sigma - Synthetic MsiExec Remote Install - Rule").collect();
+    let notable = alerts.iter().find(|a| a["kind"] == "notable").expect("a notable");
+    assert_eq!(notable["rule_title"], "Synthetic MsiExec Remote Install");
+    assert_eq!(notable["severity"], "high", "level high -> score 75 -> severity high");
+    assert_eq!(notable["annotations"]["mitre_attack"], serde_json::json!(["T1218.007"]));
+    let risk: Vec<(&str, f64)> = alerts
+        .iter()
+        .filter(|a| a["kind"] == "risk")
+        .map(|a| (a["risk_object_type"].as_str().unwrap(), a["risk_score"].as_f64().unwrap()))
+        .collect();
+    assert!(risk.contains(&("system", 75.0)) && risk.contains(&("user", 75.0)), "{risk:?}");
+}

@@ -78,6 +78,10 @@ impl Planner<'_> {
             quote(m.id.as_deref().unwrap_or("")),
             quote(m.level.as_deref().unwrap_or(""))
         );
+        for (name, from) in &rule.result_fields {
+            let args: Vec<String> = from.iter().map(|f| format!("'{}'", f.replace('\'', "\\'"))).collect();
+            text.push_str(&format!(", {name}=coalesce({})", args.join(", ")));
+        }
         if !m.tags.is_empty() {
             text.push_str(&format!(", sigma_tags=split(\"{}\", \"|\")", quote(&m.tags.join("|"))));
         }

@@ -25,6 +25,10 @@ pub struct Mapping {
     /// Field sets by name: renames and the fields that exist.
     #[serde(default)]
     pub fields: HashMap<String, FieldSet>,
+    /// Fields added to every result row: name -> the raw fields whose first value it takes
+    /// (`dest`, `user` for alerts' risk objects).
+    #[serde(default)]
+    pub result_fields: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +87,8 @@ pub struct CompiledRule {
     pub variants: Vec<Variant>,
     /// Sources left out (fields they lack), for reports.
     pub notes: Vec<String>,
+    /// Fields added to result rows (see [`Mapping::result_fields`]).
+    pub result_fields: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Clone, Debug)]
@@ -233,11 +239,7 @@ impl Mapping {
         if keyword_search {
             notes.push("keyword search: matched against every field's values".into());
         }
-        Ok(CompiledRule {
-            meta: rule.meta.clone(),
-            logsource: ls.clone(),
-            variants,
-            notes,
-        })
+        let result_fields = self.result_fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        Ok(CompiledRule { meta: rule.meta.clone(), logsource: ls.clone(), variants, notes, result_fields })
     }
 }

@@ -101,9 +101,12 @@ pub fn run(args: HuntArgs) -> u8 {
         );
     }
     // Sigma rules join the same engine: one pass over the input for both libraries.
-    let (sigma_queries, _sigma_planned, sigma_broken) = crate::sigma::plan(&sigma, &mut planner, &args.detections);
+    let (sigma_queries, sigma_planned, sigma_broken) = crate::sigma::plan(&sigma, &mut planner, &args.detections);
     crate::sigma::report(&sigma, &sigma_broken, args.run.verbose);
     queries.extend(sigma_queries);
+    // For --alerts, each Sigma rule stands as a detection (notable + risk by level).
+    let sigma_detections: Vec<vigil_content::Detection> = sigma_planned.iter().map(|r| crate::sigma::as_detection(r)).collect();
+    planned.extend(sigma_detections.iter());
     let n = queries.len();
     let mut engine = Engine::new(queries, normalizer.catalog());
     engine.set_memory_budget(args.run.memory_mb << 20);

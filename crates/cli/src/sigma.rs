@@ -39,7 +39,10 @@ pub fn load(paths: &[PathBuf]) -> Result<SigmaSet, String> {
     let mut set = SigmaSet::default();
     for p in paths {
         if !p.exists() {
-            return Err(format!("--sigma {}: no such file or directory", p.display()));
+            return Err(format!(
+                "--sigma {}: no such file or directory",
+                p.display()
+            ));
         }
         let mut files = Vec::new();
         yaml_files(p, &mut files);
@@ -53,34 +56,58 @@ pub fn load(paths: &[PathBuf]) -> Result<SigmaSet, String> {
 
 fn load_file(path: &Path, mapping: &Mapping, set: &mut SigmaSet) {
     let file = path.display().to_string();
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let text = match std::fs::read(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) => {
-            set.problems.push(Problem { name: stem, id: None, file: file.clone(), status: "error", reason: format!("{file}: cannot read: {e}") });
+            set.problems.push(Problem {
+                name: stem,
+                id: None,
+                file: file.clone(),
+                status: "error",
+                reason: format!("{file}: cannot read: {e}"),
+            });
             return;
         }
     };
     for doc in vigil_sigma::parse_file(&file, &text) {
         match doc {
-            Err(e) => set.problems.push(Problem { name: stem.clone(), id: None, file: file.clone(), status: "error", reason: e.to_string() }),
+            Err(e) => set.problems.push(Problem {
+                name: stem.clone(),
+                id: None,
+                file: file.clone(),
+                status: "error",
+                reason: e.to_string(),
+            }),
             Ok(Document::Rule(rule)) => match mapping.compile(&rule) {
                 Ok(c) => set.rules.push(c),
                 Err(e) => set.problems.push(Problem {
                     name: rule.meta.title.clone(),
                     id: rule.meta.id.clone(),
                     file: file.clone(),
-                    status: if e.unsupported { "unsupported" } else { "error" },
+                    status: if e.unsupported {
+                        "unsupported"
+                    } else {
+                        "error"
+                    },
                     reason: e.to_string(),
                 }),
             },
-            Ok(Document::Correlation { meta, .. }) | Ok(Document::Filter { meta, .. }) => set.problems.push(Problem {
-                name: meta.title.clone(),
-                id: meta.id.clone(),
-                file: file.clone(),
-                status: "unsupported",
-                reason: format!("{}:{}: correlation rules and filters are not run yet", meta.file, meta.line),
-            }),
+            Ok(Document::Correlation { meta, .. }) | Ok(Document::Filter { meta, .. }) => {
+                set.problems.push(Problem {
+                    name: meta.title.clone(),
+                    id: meta.id.clone(),
+                    file: file.clone(),
+                    status: "unsupported",
+                    reason: format!(
+                        "{}:{}: correlation rules and filters are not run yet",
+                        meta.file, meta.line
+                    ),
+                })
+            }
         }
     }
 }
@@ -92,11 +119,16 @@ fn yaml_files(p: &Path, out: &mut Vec<PathBuf>) {
         out.push(p.to_path_buf());
         return;
     }
-    let Ok(entries) = std::fs::read_dir(p) else { return };
+    let Ok(entries) = std::fs::read_dir(p) else {
+        return;
+    };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for p in paths {
-        if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+        if p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'))
+        {
             continue;
         }
         if p.is_dir() {
@@ -113,12 +145,20 @@ pub fn plan<'a>(
     set: &'a SigmaSet,
     planner: &mut vigil_engine::Planner,
     names: &[String],
-) -> (Vec<vigil_engine::Query>, Vec<&'a CompiledRule>, Vec<Problem>) {
+) -> (
+    Vec<vigil_engine::Query>,
+    Vec<&'a CompiledRule>,
+    Vec<Problem>,
+) {
     let mut queries = Vec::new();
     let mut planned = Vec::new();
     let mut problems = Vec::new();
     for rule in &set.rules {
-        if !names.is_empty() && !names.iter().any(|n| n.trim().eq_ignore_ascii_case(&rule.meta.title)) {
+        if !names.is_empty()
+            && !names
+                .iter()
+                .any(|n| n.trim().eq_ignore_ascii_case(&rule.meta.title))
+        {
             continue;
         }
         match planner.plan_sigma(rule) {
@@ -149,7 +189,11 @@ pub fn report(set: &SigmaSet, extra: &[Problem], verbose: bool) {
         set.files,
         set.rules.len().saturating_sub(extra.len()),
         problems.len(),
-        if problems.is_empty() || verbose { "" } else { " (--verbose for details)" }
+        if problems.is_empty() || verbose {
+            ""
+        } else {
+            " (--verbose for details)"
+        }
     );
     if verbose {
         for p in problems {
@@ -183,7 +227,11 @@ pub fn as_detection(rule: &CompiledRule) -> vigil_content::Detection {
         .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
         .map(|t| format!("T{}", t.to_ascii_uppercase()))
         .collect();
-    let risk = |field: &str, kind: &str| RiskObject { field: field.into(), kind: kind.into(), score: Some(score) };
+    let risk = |field: &str, kind: &str| RiskObject {
+        field: field.into(),
+        kind: kind.into(),
+        score: Some(score),
+    };
     let description = m.description.clone().unwrap_or_default();
     vigil_content::Detection {
         name: m.title.clone(),
@@ -195,12 +243,19 @@ pub fn as_detection(rule: &CompiledRule) -> vigil_content::Detection {
             risk_objects: vec![risk("dest", "system"), risk("user", "user")],
             threat_objects: Vec::new(),
         }),
-        tags: vigil_content::Tags { mitre_attack_id: techniques, ..Default::default() },
+        tags: vigil_content::Tags {
+            mitre_attack_id: techniques,
+            ..Default::default()
+        },
         deployment: Some(Deployment {
             name: "Sigma".into(),
             kind: Some("TTP".into()),
             alert_action: AlertAction {
-                notable: Some(NotableAction { rule_title: m.title.clone(), rule_description: description, nes_fields: vec!["user".into(), "dest".into()] }),
+                notable: Some(NotableAction {
+                    rule_title: m.title.clone(),
+                    rule_description: description,
+                    nes_fields: vec!["user".into(), "dest".into()],
+                }),
                 rba: Some(RbaAction { enabled: true }),
             },
             ..Default::default()

@@ -239,7 +239,17 @@ impl Mapping {
         if keyword_search {
             notes.push("keyword search: matched against every field's values".into());
         }
-        let result_fields = self.result_fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        Ok(CompiledRule { meta: rule.meta.clone(), logsource: ls.clone(), variants, notes, result_fields })
+        let result_fields = self
+            .result_fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(CompiledRule {
+            meta: rule.meta.clone(),
+            logsource: ls.clone(),
+            variants,
+            notes,
+            result_fields,
+        })
     }
 }

@@ -221,6 +221,11 @@ fn meta(map: &Mapping, file: &str, line: usize) -> RuleMeta {
 }
 
 #[cfg(test)]
+pub(crate) fn tests_split(text: &str) -> Vec<(usize, String)> {
+    split_documents(text)
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -237,9 +242,4 @@ mod tests {
         let e = docs[2].as_ref().unwrap_err();
         assert_eq!(e.line, 16, "{e}"); // where the parser noticed the unclosed `[`
     }
-}
-
-#[cfg(test)]
-pub(crate) fn tests_split(text: &str) -> Vec<(usize, String)> {
-    split_documents(text)
 }

@@ -105,11 +105,13 @@ impl Planner<'_> {
         for cmd in pipeline.commands.iter().skip(1) {
             prefix.push(crate::ops::plan(self, cmd, &mut scans).map_err(fail)?);
         }
+        // Rows carry the event's fields, not its text: matches are held until the scan ends,
+        // and `_raw` would double what they take.
         let scan = EventScan {
             pred,
             prefix,
             stats: None,
-            needs_raw: true,
+            needs_raw: false,
             projection: None,
         };
         Ok(Query {

@@ -3,7 +3,7 @@
 
 use crate::commands::summary;
 use crate::output::{self, Format, ResultSet};
-use crate::run::RunOutput;
+use vigil_scan::RunOutput;
 use crate::{exit, RunArgs};
 use clap::Args;
 use std::io::{self, Write};

@@ -3,7 +3,7 @@
 mod alerts;
 mod commands;
 mod output;
-mod run;
+mod progress;
 mod sigma;
 mod testing;
 mod window;

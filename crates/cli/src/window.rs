@@ -1,7 +1,8 @@
 //! Time ranges over the one-pass scan: `hunt/search --earliest/--latest` and the per-run
 //! windows of `backtest`.
 //!
-//! Both are [`Consumer`] wrappers in front of the engine, so the engine never learns about
+//! Both are [`Consumer`] wrappers in front of the engine (the range one is
+//! [`vigil_scan::Windowed`]), so the engine never learns about
 //! time ranges: an event outside a range simply never reaches it.
 //!
 //! Decisions:
@@ -12,13 +13,11 @@
 //!   Splunk would give them their index time, which a file does not have; rather than guess,
 //!   they are dropped from any time-restricted run and counted on stderr.
 
-use crate::run::{Consumer, RunOutput};
+use vigil_scan::RunOutput;
 use clap::Args;
-use std::path::PathBuf;
 use vigil_engine::{Engine, EvalContext, ScanState};
+use vigil_scan::Consumer;
 use vigil_model::{DatasetRow, Event, Micros};
-use vigil_normalize::Normalizer;
-use vigil_read::ReadOptions;
 use vigil_time::{parse_modifier, resolve, TimeSpec, Tz, Window};
 
 /// `--earliest/--latest/--now` for `hunt` and `search`.
@@ -93,77 +92,17 @@ pub fn iso(t: Micros) -> String {
     }
 }
 
-/// Passes on only the events (and their rows) inside `window`.
-pub struct Windowed<'a, C> {
-    pub inner: &'a C,
-    pub window: Window,
-}
-
-/// The inner consumer's state plus what was dropped.
-pub struct WindowedState<S> {
-    pub inner: S,
-    /// Events with a _time outside the window.
-    pub outside: u64,
-    /// Events without _time.
-    pub untimed: u64,
-}
-
-impl<C: Consumer> Consumer for Windowed<'_, C> {
-    type State = WindowedState<C::State>;
-
-    fn new_state(&self) -> Self::State {
-        WindowedState { inner: self.inner.new_state(), outside: 0, untimed: 0 }
-    }
-
-    fn wants_dataset(&self, dataset: usize) -> bool {
-        self.inner.wants_dataset(dataset)
-    }
-
-    fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]) {
-        match event.time {
-            None => state.untimed += 1,
-            Some(t) if self.window.contains(t) => self.inner.consume(&mut state.inner, event, rows),
-            Some(_) => state.outside += 1,
-        }
-    }
-
-    fn merge(&self, into: &mut Self::State, other: Self::State) {
-        self.inner.merge(&mut into.inner, other.inner);
-        into.outside += other.outside;
-        into.untimed += other.untimed;
-    }
-}
-
-/// [`crate::run::run`] restricted to `window` when one is given; says on stderr how many
-/// events the range dropped.
-pub fn run(
-    engine: &Engine,
-    window: Option<Window>,
-    normalizer: &Normalizer,
-    paths: &[PathBuf],
-    opts: &ReadOptions,
-    ctx: &EvalContext,
-    delivery: crate::run::Delivery,
-) -> RunOutput {
-    let Some(window) = window else {
-        return crate::run::run(engine, normalizer, paths, opts, ctx, delivery);
-    };
-    let consumer = Windowed { inner: engine, window };
-    let started = std::time::Instant::now();
-    let scanned = crate::run::scan(&consumer, normalizer, paths, opts);
-    let scan_time = started.elapsed();
-    let s = &scanned.state;
+/// Prints how many events the time range dropped, if one was set.
+pub fn report_dropped(window: Option<Window>, out: &RunOutput) {
+    let (Some(window), Some((outside, untimed))) = (window, out.dropped) else { return };
     eprintln!(
         "vigil: time range {} .. {} (latest exclusive): {} event{} outside it, {} without _time, dropped",
         iso(window.earliest),
         iso(window.latest),
-        s.outside,
-        if s.outside == 1 { "" } else { "s" },
-        s.untimed
+        outside,
+        if outside == 1 { "" } else { "s" },
+        untimed
     );
-    let (outputs, counts) = crate::run::finish(engine, scanned.state.inner, ctx, delivery);
-    let phases = crate::run::Phases { scan: scan_time, after_scan: started.elapsed() - scan_time };
-    RunOutput { outputs, counts, report: scanned.report, input_errors: scanned.input_errors, phases }
 }
 
 /// The runs of one schedule over a backtest range: run times ascending, each with its window.

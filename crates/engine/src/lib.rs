@@ -2,37 +2,27 @@
 //! over events, and the table commands that follow.
 //!
 //! ```text
-//! SPL text --expand/parse (vigil-spl)--> AST --Planner--> Query { scans, stages }
-//! events/rows --Engine::on_event/on_row (per thread)--> ScanState --merge--> finish --> rows
+//! SPL text --expand/parse (vigil-spl)--> AST --plan::Planner--> Query { scans, stages }
+//! events/rows --scan::Engine::on_event/on_row (per thread)--> ScanState --merge--> ...
+//!     ... --physical::choose--> Strategy --finish--> QueryOutput rows
 //! ```
+//!
+//! Layers, each importing only from those before it (checked by `tests/layers.rs`; see
+//! docs/architecture.md):
+//! `error` < `expr` < `store` < `ops` < `plan` < `scan` < `physical` < `explain`.
 
-mod agg;
 mod error;
-mod eval;
-mod exec;
-mod functions;
-mod joinstream;
-mod keyfilter;
+mod expr;
+mod store;
 mod ops;
-mod outputs;
-mod pattern;
-mod patternlist;
 mod plan;
-mod pipeline;
-mod predicate;
-mod rowstore;
-mod prefilter;
-mod runner;
-mod semijoin;
-mod sigma;
-mod spill;
-mod stream;
-mod symbols;
-mod tuplelist;
+mod scan;
+mod physical;
+mod explain;
 
 pub use error::{ExecError, PlanError};
-pub use eval::EvalContext;
-pub use exec::{Engine, QueryOutput, ScanState, MAX_COLLECTED_EVENTS};
-pub use pattern::{decode_xml_entities, Pattern};
+pub use expr::eval::EvalContext;
+pub use expr::pattern::{decode_xml_entities, Pattern};
+pub use physical::QueryOutput;
 pub use plan::{Planner, Query, QueryError};
-pub use sigma::SIGMA_FIELDS;
+pub use scan::{Engine, ScanState, MAX_COLLECTED_EVENTS};

@@ -4,6 +4,7 @@
 //! -> alert -> sink. Every stage speaks these types and nothing more, so that a reader never
 //! needs to know about detections and the engine never needs to know about file formats.
 
+pub mod calendar;
 mod dataset;
 mod event;
 mod record;

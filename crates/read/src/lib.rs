@@ -20,19 +20,15 @@
 
 pub mod archive;
 pub mod evtx;
-mod evtx_binxml;
-mod evtx_extract;
-mod evtx_program;
-mod evtx_values;
 pub mod json;
-mod json_fast;
 mod lines;
 mod report;
+mod split;
 pub mod timefmt;
 pub mod xml;
-mod xml_fast;
 
 pub use report::{ReadReport, Skipped, MAX_EXAMPLES};
+pub use split::{number_pieces, read_piece, split_file, Piece, PieceRead};
 
 use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
@@ -319,13 +315,13 @@ pub(crate) struct Ctx<'a> {
     sink: &'a mut dyn FnMut(&Event),
     pub ev: Event,
     /// Field strings of earlier events, reused by the XML extractor.
-    pub spare: xml_fast::Spare,
+    pub spare: xml::fast::Spare,
     /// Reused buffers of the JSON line scanner.
-    pub json: json_fast::Scratch,
+    pub json: json::fast::Scratch,
     /// EVTX records through the reference path only (render, then the full quick-xml
     /// extractor): for the differential test, see [`evtx::read_evtx_reference`].
     pub evtx_reference: bool,
-    /// EVTX records through the BinXML reader ([`evtx_binxml`]) where it applies, else rendered
+    /// EVTX records through the BinXML reader ([`evtx::binxml`]) where it applies, else rendered
     /// by the crate and parsed. On unless `VIGIL_EVTX_BINXML=0` (for comparisons).
     pub evtx_binxml: bool,
     /// The BinXML reader without its compiled programs (its general renderer only), for the
@@ -354,7 +350,7 @@ impl<'a> Ctx<'a> {
     /// Clears the event buffer (keeping allocations, field strings go to `spare`) and sets its
     /// origin.
     pub fn reset(&mut self, file: &Arc<str>, line: u64, offset: u64) {
-        xml_fast::recycle(&mut self.ev.fields, &mut self.spare);
+        xml::fast::recycle(&mut self.ev.fields, &mut self.spare);
         self.reset_keep_fields(file, line, offset);
     }
 

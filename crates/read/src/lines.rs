@@ -87,8 +87,32 @@ fn classic_header(t: &str) -> bool {
         && b[10] == b' '
 }
 
+/// Where a run of lines sits in its file: the whole file, or one piece of it
+/// ([`crate::split`]) read on its own.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LineSpan {
+    /// Lines before the first one read (its number is this plus one).
+    pub lines_before: u64,
+    /// Byte offset of the first line read.
+    pub offset: u64,
+    /// `None` when the run ends with the file; otherwise whether the line right after it
+    /// starts with `{` (a piece ends only before a line starting with `{` or `<Event`).
+    pub next_is_json: Option<bool>,
+}
+
+impl LineSpan {
+    pub const WHOLE: LineSpan = LineSpan { lines_before: 0, offset: 0, next_is_json: None };
+}
+
 /// Reads a text stream line by line. See the crate docs for what is recognised.
 pub(crate) fn read_lines(r: &mut dyn BufRead, name: &Arc<str>, format: Format, ctx: &mut Ctx) {
+    read_lines_span(r, name, format, LineSpan::WHOLE, ctx);
+}
+
+/// [`read_lines`] over one run of lines. Returns whether what was read is exactly what the
+/// whole-file read gives for these lines: false when a record was left open at the end of a
+/// piece (the whole-file read would have gone on into the next one) or reading failed.
+pub(crate) fn read_lines_span(r: &mut dyn BufRead, name: &Arc<str>, format: Format, span: LineSpan, ctx: &mut Ctx) -> bool {
     let max = ctx.opts.max_record_bytes;
     let junk_reason = match format {
         Format::JsonLines => "not JSON",
@@ -96,9 +120,10 @@ pub(crate) fn read_lines(r: &mut dyn BufRead, name: &Arc<str>, format: Format, c
         _ => "unrecognized line",
     };
     let mut buf = Vec::with_capacity(8192);
-    let mut line_no = 0u64;
-    let mut offset = 0u64;
+    let mut line_no = span.lines_before;
+    let mut offset = span.offset;
     let mut pending: Option<Pending> = None;
+    let mut exact = true;
     let mut junk_run = false;
     loop {
         let start = offset;
@@ -118,6 +143,8 @@ pub(crate) fn read_lines(r: &mut dyn BufRead, name: &Arc<str>, format: Format, c
             }
             Err(e) => {
                 ctx.report.skip("read error", at_line(name, line_no + 1), e);
+                // The whole-file read stops here; the pieces after this one would not.
+                exact = span.next_is_json.is_none();
                 break;
             }
         }
@@ -204,10 +231,19 @@ pub(crate) fn read_lines(r: &mut dyn BufRead, name: &Arc<str>, format: Format, c
         }
         junk_run = true;
     }
-    if let Some(p) = pending {
-        let reason = if p.json { "malformed JSON" } else { "malformed XML event" };
-        ctx.report.skip(reason, at_line(name, p.line), "truncated at end of input");
+    match (pending, span.next_is_json) {
+        (None, _) => {}
+        (Some(p), None) => {
+            let reason = if p.json { "malformed JSON" } else { "malformed XML event" };
+            ctx.report.skip(reason, at_line(name, p.line), "truncated at end of input");
+        }
+        // What the whole-file read does when a line starting with `{` cuts a gathered document.
+        (Some(p), Some(true)) if p.json => {
+            ctx.report.skip("malformed JSON", at_line(name, p.line), "truncated JSON document")
+        }
+        (Some(_), Some(_)) => exact = false,
     }
+    exact
 }
 
 /// Finds `<Event` followed by a space, `>` or `/` (not `<Events>`), from byte `from`.

@@ -4,19 +4,8 @@
 //! (EVTX renders 7) are truncated, not rounded, so that `_time` never moves into the next
 //! microsecond.
 
+use vigil_model::calendar::days_from_civil;
 use vigil_model::Micros;
-
-/// Days from 1970-01-01 to the given civil date (proleptic Gregorian), Howard Hinnant's
-/// algorithm.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
 fn num(b: &[u8]) -> Option<i64> {
     if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {

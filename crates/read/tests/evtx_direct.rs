@@ -5,7 +5,7 @@
 //! fields): same events in the same order, same fields in order, time, source, sourcetype,
 //! host, raw and origin, and the same skipped-record report.
 //!
-//! The BinXML reader (`evtx_binxml`: records read straight from their template instances, the
+//! The BinXML reader (`evtx::binxml`: records read straight from their template instances, the
 //! rest rendered by the crate and parsed; `read_file`'s path unless `VIGIL_EVTX_BINXML=0`) must
 //! give the same events and report too, and take at least 80 % of the records of the undamaged
 //! files, so that it cannot silently stop applying.

@@ -99,7 +99,7 @@ pub fn run(args: BacktestArgs) -> u8 {
 }
 
 fn backtest(args: &BacktestArgs) -> Result<u8, String> {
-    let super::Session { content, normalizer, ctx, opts } = super::session(&args.content, &args.run)?;
+    let super::Session { content, normalizer, ctx, opts, driver } = super::session(&args.content, &args.run)?;
     let tz = ctx.tz.clone();
     let now = match &args.now {
         Some(n) => parse_now("--now", n, &tz)?,
@@ -189,9 +189,9 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
     }
 
     let consumer = Scheduled { groups: &groups, arrival_field: &args.arrival_field };
-    let scanned = crate::run::scan(&consumer, &normalizer, &args.paths, &opts);
+    let scanned = driver.scan(&consumer, &normalizer, &args.paths, &opts);
     let mut state = scanned.state;
-    let (hits, failures) = finish_runs(&groups, &mut state, &ctx);
+    let (hits, failures) = driver.install(|| finish_runs(&groups, &mut state, &ctx));
 
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();

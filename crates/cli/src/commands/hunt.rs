@@ -27,7 +27,7 @@ pub struct HuntArgs {
 }
 
 pub fn run(args: HuntArgs) -> u8 {
-    let super::Session { content, normalizer, mut ctx, opts } = match super::session(&args.content, &args.run) {
+    let super::Session { content, normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -118,9 +118,10 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
     if args.alert.alerts {
-        let out = crate::window::run(&engine, window, &normalizer, &args.paths, &opts, &ctx, crate::run::Delivery::Collect);
+        let out = driver.run(&engine, window, &normalizer, &args.paths, &opts, &ctx, vigil_scan::Delivery::Collect);
+        crate::window::report_dropped(window, &out);
         return crate::alerts::finish(&args.alert, &args.run, &content, &planned, &out, &ctx);
     }
-    let out = super::run_and_print(&args.run, &engine, window, &normalizer, &args.paths, &opts, &ctx);
+    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, &args.paths, &opts, &ctx);
     super::finish(&args.run, &out, n, "detection")
 }

@@ -9,7 +9,7 @@ pub mod search;
 pub mod test;
 
 use crate::output::{self, ResultSet};
-use crate::run::RunOutput;
+use vigil_scan::{Driver, RunOutput};
 use crate::{exit, ContentArgs, RunArgs};
 use std::io::Write;
 use vigil_content::ContentSet;
@@ -49,6 +49,8 @@ pub struct Session {
     pub normalizer: Normalizer,
     pub ctx: EvalContext,
     pub opts: ReadOptions,
+    /// The thread pool and scan of the run.
+    pub driver: Driver,
 }
 
 /// Loads content and the built-in mappings and applies the run options. The error is a
@@ -56,7 +58,7 @@ pub struct Session {
 pub fn session(content: &ContentArgs, run: &RunArgs) -> Result<Session, String> {
     let content = load_content(content, run.verbose)?;
     let (ctx, opts) = setup(run)?;
-    Ok(Session { content, normalizer: normalizer()?, ctx, opts })
+    Ok(Session { content, normalizer: normalizer()?, ctx, opts, driver: driver(run)? })
 }
 
 /// The built-in mappings (compiled in; an error here is a bug in a shipped mapping file).
@@ -66,13 +68,20 @@ pub fn normalizer() -> Result<Normalizer, String> {
 
 pub fn setup(args: &RunArgs) -> Result<(EvalContext, ReadOptions), String> {
     let tz = Tz::parse(&args.tz).map_err(|e| format!("--tz: {e}"))?;
-    if let Some(n) = args.threads {
-        // Only fails if a pool already exists, which cannot happen this early.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
-    }
     let ctx = EvalContext { now: vigil_time::now_micros(), tz };
     let opts = ReadOptions { sourcetype: args.sourcetype.clone(), ..ReadOptions::default() };
     Ok((ctx, opts))
+}
+
+/// The scan driver for `--threads`, with a progress bar when stderr is a terminal.
+/// `VIGIL_PIECE_BYTES` sets the size of the pieces large files are read in (for tests that
+/// split small files; see docs/performance.md).
+pub fn driver(args: &RunArgs) -> Result<Driver, String> {
+    let mut driver = Driver::new(args.threads)?.with_progress(Box::new(crate::progress::Bar::default()));
+    if let Some(bytes) = std::env::var("VIGIL_PIECE_BYTES").ok().and_then(|v| v.parse().ok()) {
+        driver = driver.with_piece_bytes(bytes);
+    }
+    Ok(driver)
 }
 
 /// Where a detection's search starts in its file: `file:line` of the `search:` key.
@@ -154,6 +163,7 @@ fn slowest(outputs: &[vigil_engine::QueryOutput]) {
 /// results, so it collects them).
 pub(crate) fn run_and_print(
     args: &RunArgs,
+    driver: &Driver,
     engine: &vigil_engine::Engine,
     window: Option<vigil_time::Window>,
     normalizer: &vigil_normalize::Normalizer,
@@ -161,9 +171,11 @@ pub(crate) fn run_and_print(
     opts: &vigil_read::ReadOptions,
     ctx: &vigil_engine::EvalContext,
 ) -> RunOutput {
-    use crate::run::Delivery;
+    use vigil_scan::Delivery;
     if args.format == output::Format::Csv {
-        return crate::window::run(engine, window, normalizer, paths, opts, ctx, Delivery::Collect);
+        let out = driver.run(engine, window, normalizer, paths, opts, ctx, Delivery::Collect);
+        crate::window::report_dropped(window, &out);
+        return out;
     }
     let mut write_error: Option<std::io::Error> = None;
     // A table is laid out over all rows of a detection: chunks of one are gathered first.
@@ -195,7 +207,8 @@ pub(crate) fn run_and_print(
         drop(lock);
         table_rows.clear();
     };
-    let out = crate::window::run(engine, window, normalizer, paths, opts, ctx, Delivery::Stream(&mut print));
+    let out = driver.run(engine, window, normalizer, paths, opts, ctx, Delivery::Stream(&mut print));
+    crate::window::report_dropped(window, &out);
     if let Some(e) = write_error {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("vigil: cannot write output: {e}");

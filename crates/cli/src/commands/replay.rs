@@ -16,6 +16,7 @@ use crate::exit;
 use clap::Args;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
+use vigil_model::calendar::{civil_from_days, days_from_civil};
 use vigil_model::Micros;
 use vigil_read::{Format, ReadOptions};
 
@@ -233,6 +234,9 @@ fn shift_iso(v: &str, delta: Micros) -> Option<String> {
     }
     let num = |r: std::ops::Range<usize>| v.get(r)?.parse::<i64>().ok();
     let (y, mo, d, h, mi, s) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
     let mut pos = 19;
     let mut frac = "";
     if b.get(19) == Some(&b'.') {
@@ -242,7 +246,7 @@ fn shift_iso(v: &str, delta: Micros) -> Option<String> {
     }
     let suffix = &v[pos..];
     let micros_frac: i64 = format!("{:0<6}", frac.get(..frac.len().min(6)).unwrap_or("")).parse().ok()?;
-    let total = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s) as i128) * 1_000_000 + micros_frac as i128 + delta as i128;
+    let total = ((days_from_civil(y, mo as u32, d as u32) * 86400 + h * 3600 + mi * 60 + s) as i128) * 1_000_000 + micros_frac as i128 + delta as i128;
     let secs = total.div_euclid(1_000_000) as i64;
     let us = total.rem_euclid(1_000_000) as i64;
     let (y, mo, d) = civil_from_days(secs.div_euclid(86400));
@@ -260,30 +264,6 @@ fn shift_iso(v: &str, delta: Micros) -> Option<String> {
     }
     out.push_str(suffix);
     Some(out)
-}
-
-/// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

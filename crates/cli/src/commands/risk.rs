@@ -3,6 +3,7 @@
 
 use crate::alerts::{default_risk_db, write_csv, IncidentArgs};
 use crate::exit;
+use crate::window::parse_time;
 use crate::output::{self, Format, ResultSet};
 use clap::Args;
 use serde::Serialize;
@@ -33,11 +34,6 @@ pub struct RiskArgs {
     pub tz: String,
     #[command(flatten)]
     pub incidents: IncidentArgs,
-}
-
-fn parse_time(flag: &str, text: &str, now: Micros, tz: &Tz) -> Result<Micros, String> {
-    let spec = vigil_time::parse_modifier(text).map_err(|e| format!("{flag}: {e}"))?;
-    Ok(vigil_time::resolve(&spec, now, tz))
 }
 
 pub fn run(args: RiskArgs) -> u8 {

@@ -26,7 +26,7 @@ pub fn run(args: SearchArgs) -> u8 {
         eprintln!("vigil: --sigma is not supported by `search` yet (use hunt, content check or test)");
         return exit::USAGE;
     }
-    let super::Session { content, normalizer, mut ctx, opts } = match super::session(&args.content, &args.run) {
+    let super::Session { content, normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -50,6 +50,6 @@ pub fn run(args: SearchArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let out = super::run_and_print(&args.run, &engine, window, &normalizer, &args.paths, &opts, &ctx);
+    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, &args.paths, &opts, &ctx);
     super::finish(&args.run, &out, 1, "search")
 }

@@ -105,14 +105,23 @@ pub fn run(args: TestArgs) -> u8 {
     // Unit and integration tests, detections in parallel, outcomes in file order.
     let resolver = Resolver { data_dir: args.data_dir.clone() };
     let env = Env { content: &content, normalizer: &normalizer, resolver: &resolver, ctx: &ctx };
-    let per_detection: Vec<Vec<Outcome>> = checked
-        .par_iter()
-        .map(|(src, v)| {
-            let mut list = vec![v.outcome.clone()];
-            list.extend(detection_tests(src, v, &env));
-            list
-        })
-        .collect();
+    let driver = match vigil_scan::Driver::new(None) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
+    let per_detection: Vec<Vec<Outcome>> = driver.install(|| {
+        checked
+            .par_iter()
+            .map(|(src, v)| {
+                let mut list = vec![v.outcome.clone()];
+                list.extend(detection_tests(src, v, &env));
+                list
+            })
+            .collect()
+    });
     outcomes.extend(per_detection.into_iter().flatten());
     outcomes.extend(sigma);
 

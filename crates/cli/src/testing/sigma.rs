@@ -213,18 +213,13 @@ fn run_inner(
         Ok(q) => q,
         Err(e) => return outcome(Status::Fail, format!("does not plan: {}", e.error)),
     };
+    // Sigma rules read raw events only: no normalizing, one file, one thread.
     let engine = Engine::new(vec![query], normalizer.catalog());
+    let mut state = engine.new_state();
     let opts = vigil_read::ReadOptions::default();
-    let out = crate::run::run(
-        &engine,
-        normalizer,
-        std::slice::from_ref(&t.data),
-        &opts,
-        ctx,
-        crate::run::Delivery::Collect,
-    );
-    let n = out.counts.first().copied().unwrap_or(0);
-    let events = out.report.events;
+    let report = vigil_read::read_file(&t.data, &opts, &mut |ev| engine.on_event(&mut state, ev));
+    let n: usize = engine.finish(state, ctx).into_iter().map(|o| o.result.map_or(0, |r| r.len())).sum();
+    let events = report.events;
     let ok = n >= t.match_count.unwrap_or(1).max(1);
     if ok {
         return outcome(Status::Pass, String::new());

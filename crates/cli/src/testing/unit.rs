@@ -19,7 +19,7 @@
 
 use super::data::{shift_to, Resolved, Resolver};
 use super::{Kind, Outcome, Status};
-use crate::run::Consumer;
+use vigil_scan::Consumer;
 use std::path::Path;
 use std::time::Instant;
 use vigil_alert::{build_alerts, risk_spec, Alert, AlertContext};

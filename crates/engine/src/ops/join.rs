@@ -1,15 +1,14 @@
 //! `join`: combines rows with a subsearch's rows on equal join fields.
 
 use crate::error::{ExecError, PlanError};
-use crate::ops::ExecEnv;
-use crate::plan::{Planner, Scan, Stage};
-use crate::semijoin::{row_key, KeySet};
+use crate::ops::join_keys::{row_key, KeySet};
+use crate::ops::{Env, StageId};
 use std::collections::HashMap;
 use vigil_model::Record;
-use vigil_spl::ast::{Join, Span};
+use vigil_spl::ast::{Join, Pipeline, Span};
 
 /// Most rows one join may produce (memory bound; the same as stats' group limit).
-pub const MAX_JOIN_ROWS: usize = crate::ops::stats::MAX_GROUPS;
+pub const MAX_JOIN_ROWS: usize = crate::store::groups::MAX_GROUPS;
 
 #[derive(Debug)]
 pub(crate) struct JoinOp {
@@ -20,11 +19,13 @@ pub(crate) struct JoinOp {
     max: usize,
     /// Subsearch fields replace the row's fields of the same name (default true).
     overwrite: bool,
-    pub(crate) sub: Box<Stage>,
+    /// The subsearch's stage.
+    pub(crate) sub: StageId,
 }
 
 impl JoinOp {
-    pub fn plan(planner: &mut Planner, j: &Join, span: Span, scans: &mut Vec<Scan>) -> Result<JoinOp, PlanError> {
+    /// Plans a join; `plan_sub` plans its subsearch into the query's stages.
+    pub fn plan(j: &Join, span: Span, plan_sub: impl FnOnce(&Pipeline) -> Result<StageId, PlanError>) -> Result<JoinOp, PlanError> {
         let mut keep_unmatched = false;
         let mut max = 1;
         let mut overwrite = true;
@@ -48,8 +49,8 @@ impl JoinOp {
                 span,
             });
         }
-        let sub = planner.plan_pipeline(&j.subsearch, scans)?;
-        Ok(JoinOp { fields: j.fields.clone(), keep_unmatched, max, overwrite, sub: Box::new(sub) })
+        let sub = plan_sub(&j.subsearch)?;
+        Ok(JoinOp { fields: j.fields.clone(), keep_unmatched, max, overwrite, sub })
     }
 
     pub fn keeps_unmatched(&self) -> bool {
@@ -61,16 +62,17 @@ impl JoinOp {
         self.max
     }
 
-    pub fn apply(&self, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec<Record>, ExecError> {
-        // The subsearch may have run already, to filter the scan (see `semijoin`); what it
-        // wrote to disk comes back only where some row here has the same key.
-        let sub_rows = match env.take_precomputed(&self.sub) {
+    pub fn apply(&self, rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec<Record>, ExecError> {
+        // The subsearch may have run already, to filter the scan (see
+        // `physical::semi_join_first`); what it wrote to disk comes back only where some row
+        // here has the same key.
+        let sub_rows = match env.take_precomputed(self.sub) {
             Some(store) if store.is_spilled() => {
                 let keys = KeySet::new(&self.fields, &rows);
                 store.into_rows_where(|r| keys.has_row(&self.fields, r))?
             }
             Some(store) => store.into_rows_where(|_| true)?,
-            None => env.run_join_subsearch(&self.sub, &self.fields, &rows, self.max)?,
+            None => env.run_join_subsearch(self.sub, &self.fields, &rows, self.max)?,
         };
         let index = self.index(sub_rows);
         // Count the result first: `max=0` over few distinct keys multiplies rows.

@@ -1,8 +1,7 @@
 //! `lookup` and `inputlookup` over CSV lookups from content (`lookups/*.yml` + `.csv`).
 
 use crate::error::PlanError;
-use crate::pattern::Pattern;
-use crate::plan::Planner;
+use crate::expr::pattern::Pattern;
 use hashbrown::HashMap;
 use std::sync::Arc;
 use vigil_content::{ContentSet, LookupTable};
@@ -213,8 +212,8 @@ pub(crate) struct LookupOp {
 }
 
 impl LookupOp {
-    pub fn plan(planner: &mut Planner, l: &Lookup, span: Span) -> Result<LookupOp, PlanError> {
-        let data = planner.lookup_table(&l.table, span)?;
+    /// Plans a lookup; `data` is its table (loaded once per planner).
+    pub fn plan(l: &Lookup, span: Span, data: Arc<LookupData>) -> Result<LookupOp, PlanError> {
         let col = |name: &str| {
             data.table.column(name).ok_or_else(|| {
                 PlanError::invalid(format!("lookup `{}` has no column `{name}`", data.name), span)

@@ -1,8 +1,10 @@
 //! Table operators: the commands after a search's leading scan.
 
+pub(crate) mod env;
 pub(crate) mod fields;
 pub(crate) mod foreach;
 pub(crate) mod join;
+pub(crate) mod join_keys;
 pub(crate) mod lookup;
 pub(crate) mod rex;
 pub(crate) mod spath;
@@ -12,12 +14,12 @@ pub(crate) mod transaction;
 pub(crate) mod transform;
 pub(crate) mod xmlkv;
 
-use crate::error::{ExecError, PlanError};
-use crate::eval::{CExpr, Scope};
-use crate::plan::{Planner, Scan};
-use crate::predicate::{FieldRef, Pred};
+pub(crate) use env::{Env, RowEnv, StageId};
+
+use crate::error::ExecError;
+use crate::expr::eval::{CExpr, Scope};
+use crate::expr::predicate::Pred;
 use vigil_model::Record;
-use vigil_spl::ast::{Command, CommandKind};
 
 /// One planned table operator.
 #[derive(Debug)]
@@ -51,6 +53,37 @@ pub(crate) enum Op {
 }
 
 impl Op {
+    /// The SPL command the operator comes from.
+    pub(crate) fn command_name(&self) -> &'static str {
+        match self {
+            Op::Search(_) | Op::DynamicSearch(_) => "search",
+            Op::Where(_) => "where",
+            Op::Eval(_) => "eval",
+            Op::Stats(_) => "stats",
+            Op::Eventstats(_) => "eventstats",
+            Op::Rename(_) => "rename",
+            Op::Table(_) => "table",
+            Op::Fields { .. } => "fields",
+            Op::Dedup(_) => "dedup",
+            Op::Sort(_) => "sort",
+            Op::Head(_) => "head",
+            Op::Convert(_) => "convert",
+            Op::Join(_) => "join",
+            Op::Lookup(_) => "lookup",
+            Op::Rex(_) => "rex",
+            Op::Regex(_) => "regex",
+            Op::Fillnull(_) => "fillnull",
+            Op::Bin(_) => "bin",
+            Op::Mvexpand { .. } => "mvexpand",
+            Op::Makemv { .. } => "makemv",
+            Op::Xmlkv(_) => "xmlkv",
+            Op::Spath { .. } => "spath",
+            Op::Replace { .. } => "replace",
+            Op::Foreach(_) => "foreach",
+            Op::Transaction(_) => "transaction",
+        }
+    }
+
     /// Whether the operator works on each row alone, in any order, without the clock or the
     /// time zone: such operators can run during the scan.
     pub(crate) fn is_streaming(&self) -> bool {
@@ -62,9 +95,9 @@ impl Op {
             Op::Eval(assignments) => assignments.iter().all(|(_, e)| e.is_pure()),
             Op::Fillnull(f) => !f.fields.is_empty(),
             Op::Bin(b) => b.has_span(),
-            // Groups rows across the whole input.
-            Op::Transaction(_) => false,
-            _ => false,
+            // Group, order, count or combine rows across the whole input, or use the time zone.
+            Op::Transaction(_) | Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => false,
+            Op::Convert(_) | Op::Join(_) | Op::DynamicSearch(_) | Op::Foreach(_) => false,
         }
     }
 
@@ -96,6 +129,7 @@ impl Op {
                 }
             }
             Op::Fillnull(f) if !f.fields.is_empty() => out.extend(f.fields.iter().cloned()),
+            Op::Fillnull(_) => return None,
             Op::Bin(b) => out.push(b.field.clone()),
             Op::Mvexpand { field, .. } | Op::Makemv { field, .. } => out.push(field.clone()),
             Op::Rename(pairs) if pairs.iter().all(|(from, _)| !from.contains('*')) => {
@@ -105,10 +139,13 @@ impl Op {
                     out.push(to.clone());
                 }
             }
+            Op::Rename(_) => return None,
             Op::Replace { fields, .. } if !fields.is_empty() && fields.iter().all(|f| !f.contains('*')) => {
                 out.extend(fields.iter().cloned())
             }
-            _ => return None,
+            Op::Replace { .. } | Op::Table(_) | Op::Fields { .. } | Op::Foreach(_) | Op::Transaction(_) => return None,
+            Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => return None,
+            Op::Convert(_) | Op::Join(_) | Op::DynamicSearch(_) => return None,
         }
         Some(out)
     }
@@ -133,82 +170,15 @@ impl Op {
             Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } | Op::Makemv { .. } => false,
             // Joins the events' `_raw`; filters may match it.
             Op::Transaction(_) => true,
-            _ => true,
-        }
-    }
-
-    /// See [`crate::plan::Stage::offset_scans`].
-    pub(crate) fn offset_scans(&mut self, n: usize) {
-        match self {
-            Op::Join(j) => j.sub.offset_scans(n),
-            Op::DynamicSearch(d) => d.offset_scans(n),
-            _ => {}
+            Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => true,
+            Op::Convert(_) | Op::Join(_) | Op::DynamicSearch(_) => true,
         }
     }
 }
 
-pub(crate) fn plan(planner: &mut Planner, cmd: &Command, scans: &mut Vec<Scan>) -> Result<Op, PlanError> {
-    let by_name = |n: &str| FieldRef::Name(n.to_string());
-    Ok(match &cmd.kind {
-        CommandKind::Search(e) if subsearch::has_subsearch(e) => {
-            let mut dynamic = Vec::new();
-            let resolved = subsearch::resolve_static(planner, e, cmd.span, &mut dynamic)?;
-            if dynamic.is_empty() {
-                Op::Search(Pred::compile(&resolved, &by_name))
-            } else {
-                Op::DynamicSearch(subsearch::DynamicSearch::new(resolved, dynamic, scans))
-            }
-        }
-        CommandKind::Search(e) => Op::Search(Pred::compile(e, &by_name)),
-        CommandKind::Xmlkv { field } => Op::Xmlkv(field.clone()),
-        CommandKind::Spath { input, output, path } => {
-            Op::Spath { input: input.clone(), output: output.clone(), path: path.clone() }
-        }
-        CommandKind::Replace { pairs, fields } => Op::Replace { pairs: pairs.clone(), fields: fields.clone() },
-        CommandKind::Foreach(f) => Op::Foreach(foreach::ForeachOp::plan(f)?),
-        CommandKind::Transaction(t) => Op::Transaction(transaction::TransactionOp::plan(t, cmd.span)?),
-        CommandKind::Where(e) => Op::Where(CExpr::compile(e)?),
-        CommandKind::Eval(assignments) => Op::Eval(
-            assignments
-                .iter()
-                .map(|(f, e)| Ok((f.clone(), CExpr::compile(e)?)))
-                .collect::<Result<_, PlanError>>()?,
-        ),
-        CommandKind::Stats(s) => Op::Stats(stats::StatsOp::plan(s, cmd.span)?),
-        CommandKind::Eventstats(s) => Op::Eventstats(stats::StatsOp::plan(s, cmd.span)?),
-        CommandKind::Rename(pairs) => Op::Rename(pairs.clone()),
-        CommandKind::Table(f) => Op::Table(f.clone()),
-        CommandKind::Fields { remove, fields } => Op::Fields { remove: *remove, fields: fields.clone() },
-        CommandKind::Dedup(d) => Op::Dedup(d.clone()),
-        CommandKind::Sort(s) => Op::Sort(s.clone()),
-        CommandKind::Head(n) => Op::Head(*n),
-        CommandKind::Convert(c) => {
-            for conv in &c.conversions {
-                transform::check_conversion(&conv.func, cmd.span)?;
-            }
-            Op::Convert(c.clone())
-        }
-        CommandKind::Join(j) => Op::Join(join::JoinOp::plan(planner, j, cmd.span, scans)?),
-        CommandKind::Lookup(l) => Op::Lookup(lookup::LookupOp::plan(planner, l, cmd.span)?),
-        CommandKind::Rex(r) => Op::Rex(rex::RexOp::plan(r, cmd.span)?),
-        CommandKind::Regex(r) => Op::Regex(rex::RegexOp::plan(r, cmd.span)?),
-        CommandKind::Fillnull(f) => Op::Fillnull(f.clone()),
-        CommandKind::Bin(b) => Op::Bin(transform::BinOp::plan(b, cmd.span)?),
-        CommandKind::Mvexpand { field, limit } => Op::Mvexpand { field: field.clone(), limit: *limit },
-        CommandKind::Makemv { delim, field } => Op::Makemv { delim: delim.clone(), field: field.clone() },
-        CommandKind::Tstats(_) | CommandKind::Inputlookup(_) => {
-            return Err(PlanError::Unsupported {
-                message: format!("`{}` in the middle of a search (append=true) is not supported", cmd.name),
-                span: cmd.span,
-            })
-        }
-    })
-}
-
-pub(crate) use crate::exec::Runner as ExecEnv;
-
-pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut ExecEnv) -> Result<Vec<Record>, ExecError> {
-    let ctx = env.ctx;
+/// Runs one operator over `rows`.
+pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec<Record>, ExecError> {
+    let ctx = env.ctx();
     Ok(match op {
         Op::Search(p) => rows.into_iter().filter(|r| p.eval(r)).collect(),
         Op::Where(e) => rows

@@ -1,7 +1,7 @@
 //! `spath`: fields named by their paths in JSON or XML text (`a.b`, arrays as `a{}.b`, XML
 //! attributes as `a.b{@attr}`).
 
-use crate::pattern::decode_xml_entities;
+use crate::expr::pattern::decode_xml_entities;
 use vigil_model::{Record, Value};
 
 /// (path, value) pairs of a JSON document; `None` when it is not JSON.

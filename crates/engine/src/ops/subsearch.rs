@@ -6,13 +6,11 @@
 //! subsearch that reads events can only be resolved after the scan: it is allowed in a
 //! `search` command after the leading scan, where the outer predicate is compiled at run time.
 
-use crate::error::{ExecError, PlanError};
-use crate::eval::EvalContext;
-use crate::exec::Runner;
-use crate::plan::{Planner, Scan, Stage};
-use crate::predicate::{FieldRef, Pred};
+use crate::error::ExecError;
+use crate::expr::predicate::{FieldRef, Pred};
+use crate::ops::{Env, StageId};
 use vigil_model::{Record, Value};
-use vigil_spl::ast::{CompareOp, SearchExpr, SearchValue, Span};
+use vigil_spl::ast::{CompareOp, SearchExpr, SearchValue};
 
 /// Splunk's default `maxout` for subsearches.
 const MAX_SUBSEARCH_ROWS: usize = 10_000;
@@ -52,40 +50,6 @@ pub(crate) fn format_rows(rows: &[Record]) -> SearchExpr {
     SearchExpr::Or(alternatives)
 }
 
-/// Replaces every subsearch that needs no scan by its formatted results. Subsearches that read
-/// events are planned into `dynamic` (in traversal order) and left in place.
-pub(crate) fn resolve_static(
-    planner: &mut Planner,
-    e: &SearchExpr,
-    span: Span,
-    dynamic: &mut Vec<(Stage, Vec<Scan>)>,
-) -> Result<SearchExpr, PlanError> {
-    Ok(match e {
-        SearchExpr::Subsearch(p) => {
-            let mut scans = Vec::new();
-            let stage = planner.plan_pipeline(p, &mut scans)?;
-            if scans.is_empty() {
-                let ctx = EvalContext { now: vigil_time::now_micros(), tz: vigil_time::Tz::utc() };
-                let rows = Runner::new(Vec::new(), &ctx)
-                    .run_stage(&stage)
-                    .map_err(|err| PlanError::invalid(format!("subsearch failed: {err}"), span))?;
-                format_rows(&rows)
-            } else {
-                dynamic.push((stage, scans));
-                e.clone()
-            }
-        }
-        SearchExpr::And(items) => SearchExpr::And(
-            items.iter().map(|i| resolve_static(planner, i, span, dynamic)).collect::<Result<_, _>>()?,
-        ),
-        SearchExpr::Or(items) => SearchExpr::Or(
-            items.iter().map(|i| resolve_static(planner, i, span, dynamic)).collect::<Result<_, _>>()?,
-        ),
-        SearchExpr::Not(inner) => SearchExpr::Not(Box::new(resolve_static(planner, inner, span, dynamic)?)),
-        other => other.clone(),
-    })
-}
-
 /// Replaces the remaining subsearches, in traversal order, by `formatted`.
 fn splice(e: &SearchExpr, formatted: &mut std::vec::IntoIter<SearchExpr>) -> SearchExpr {
     match e {
@@ -101,34 +65,24 @@ fn splice(e: &SearchExpr, formatted: &mut std::vec::IntoIter<SearchExpr>) -> Sea
 #[derive(Debug)]
 pub(crate) struct DynamicSearch {
     expr: SearchExpr,
-    stages: Vec<Stage>,
+    /// The event subsearches, in traversal order.
+    stages: Vec<StageId>,
 }
 
 impl DynamicSearch {
-    /// `dynamic` holds each subsearch's stage with scans numbered from 0; they are renumbered
-    /// into the query's scan list.
-    pub fn new(expr: SearchExpr, dynamic: Vec<(Stage, Vec<Scan>)>, scans: &mut Vec<Scan>) -> DynamicSearch {
-        let stages = dynamic
-            .into_iter()
-            .map(|(mut stage, sub_scans)| {
-                stage.offset_scans(scans.len());
-                scans.extend(sub_scans);
-                stage
-            })
-            .collect();
+    pub fn new(expr: SearchExpr, stages: Vec<StageId>) -> DynamicSearch {
         DynamicSearch { expr, stages }
     }
 
-    pub fn offset_scans(&mut self, n: usize) {
-        for s in &mut self.stages {
-            s.offset_scans(n);
-        }
+    /// The subsearch stages, in traversal order.
+    pub fn stages(&self) -> &[StageId] {
+        &self.stages
     }
 
-    pub fn apply(&self, rows: Vec<Record>, runner: &mut Runner) -> Result<Vec<Record>, ExecError> {
+    pub fn apply(&self, rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec<Record>, ExecError> {
         let mut formatted = Vec::with_capacity(self.stages.len());
-        for stage in &self.stages {
-            formatted.push(format_rows(&runner.run_stage(stage)?));
+        for &stage in &self.stages {
+            formatted.push(format_rows(&env.run_stage(stage)?));
         }
         let expr = splice(&self.expr, &mut formatted.into_iter());
         let pred = Pred::compile(&expr, &|n| FieldRef::Name(n.to_string()));

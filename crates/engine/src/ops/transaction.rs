@@ -38,10 +38,10 @@
 //! - **Output order**: transactions by `_time` descending (ties keep the order they finished).
 
 use crate::error::PlanError;
-use crate::eval::{CExpr, EvalContext, Scope};
+use crate::expr::eval::{CExpr, EvalContext, Scope};
 use crate::ops::subsearch::has_subsearch;
-use crate::plan::parse_span;
-use crate::predicate::{FieldRef, Pred};
+use crate::expr::timespan::parse_span;
+use crate::expr::predicate::{FieldRef, Pred};
 use std::collections::HashMap;
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{MvList, Span, Transaction, TxnFilter};

@@ -1,7 +1,7 @@
 //! Row transforms: dedup, sort, convert, fillnull, bin, mvexpand, makemv.
 
 use crate::error::PlanError;
-use crate::plan::parse_span;
+use crate::expr::timespan::parse_span;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use vigil_model::value::{format_num, parse_num};

@@ -1,6 +1,6 @@
 //! `xmlkv`: fields from the `<name>value</name>` elements of an XML text.
 
-use crate::pattern::decode_xml_entities;
+use crate::expr::pattern::decode_xml_entities;
 use vigil_model::{Record, Value};
 
 /// Leaf elements of `xml` as (name, text) pairs, in document order. Elements that contain

@@ -22,12 +22,54 @@ pub(crate) const MAX_DEPTH: usize = 256;
 /// recursively: 5000 operators overflowed the stack.
 pub(crate) const MAX_OPERATORS: usize = 1000;
 
-/// Commands the parser understands; anything else is [`ErrorKind::UnsupportedCommand`].
-pub const SUPPORTED_COMMANDS: &[&str] = &[
-    "search", "tstats", "where", "eval", "stats", "eventstats", "rename", "table", "fields", "dedup", "sort", "head",
-    "convert", "join", "lookup", "inputlookup", "rex", "regex", "fillnull", "bin", "bucket", "mvexpand", "makemv", "xmlkv", "foreach", "replace", "spath",
-    "transaction",
-];
+// The commands the parser knows and how each is parsed: one table that both the dispatch in
+// `parse_command` and [`SUPPORTED_COMMANDS`] come from. A new command is one line here (and
+// its `CommandKind`, which the engine's planner must then handle: its match is exhaustive).
+macro_rules! commands {
+    ($($($name:literal)|+ => $parse:expr;)*) => {
+        /// Commands the parser understands; anything else is [`ErrorKind::UnsupportedCommand`].
+        pub const SUPPORTED_COMMANDS: &[&str] = &[$($($name),+),*];
+
+        /// Parses the body of command `name`, or `None` for an unknown command.
+        fn parse_body(name: &str, p: &mut Parser) -> Option<Result<CommandKind, SplError>> {
+            let parse: fn(&mut Parser) -> Result<CommandKind, SplError> = match name {
+                $($($name)|+ => $parse,)*
+                _ => return None,
+            };
+            Some(parse(p))
+        }
+    };
+}
+
+commands! {
+    "search" => |p| Ok(CommandKind::Search(p.search_expr(false)?));
+    "tstats" => |p| Ok(CommandKind::Tstats(p.tstats()?));
+    "where" => |p| Ok(CommandKind::Where(p.expr()?));
+    "eval" => |p| Ok(CommandKind::Eval(p.eval_assignments()?));
+    "stats" => |p| Ok(CommandKind::Stats(p.stats()?));
+    "eventstats" => |p| Ok(CommandKind::Eventstats(p.stats()?));
+    "rename" => |p| Ok(CommandKind::Rename(p.rename()?));
+    "table" => |p| Ok(CommandKind::Table(p.field_list(false)?));
+    "fields" => |p| p.fields();
+    "dedup" => |p| Ok(CommandKind::Dedup(p.dedup()?));
+    "sort" => |p| Ok(CommandKind::Sort(p.sort()?));
+    "head" => |p| Ok(CommandKind::Head(p.head()?));
+    "convert" => |p| Ok(CommandKind::Convert(p.convert()?));
+    "join" => |p| Ok(CommandKind::Join(p.join()?));
+    "lookup" => |p| Ok(CommandKind::Lookup(p.lookup()?));
+    "inputlookup" => |p| Ok(CommandKind::Inputlookup(p.inputlookup()?));
+    "rex" => |p| Ok(CommandKind::Rex(p.rex()?));
+    "regex" => |p| Ok(CommandKind::Regex(p.regex()?));
+    "fillnull" => |p| Ok(CommandKind::Fillnull(p.fillnull()?));
+    "bin" | "bucket" => |p| Ok(CommandKind::Bin(p.bin()?));
+    "mvexpand" => |p| p.mvexpand();
+    "makemv" => |p| p.makemv();
+    "xmlkv" => |p| p.xmlkv();
+    "foreach" => |p| p.foreach();
+    "replace" => |p| p.replace();
+    "spath" => |p| p.spath();
+    "transaction" => |p| Ok(CommandKind::Transaction(p.transaction()?));
+}
 
 /// Parses a macro-expanded search into a pipeline.
 pub fn parse(text: &str) -> Result<Pipeline, SplError> {
@@ -153,39 +195,10 @@ fn parse_command(text: &str, start: usize, end: usize, depth: usize) -> Result<C
         return Err(SplError::syntax(format!("expected a command name, found {}", name_tok.describe()), name_tok.span));
     };
     let name = raw_name.to_ascii_lowercase();
-    let kind = match name.as_str() {
-        "search" => {
-            let e = p.search_expr(false)?;
-            CommandKind::Search(e)
-        }
-        "tstats" => CommandKind::Tstats(p.tstats()?),
-        "where" => CommandKind::Where(p.expr()?),
-        "eval" => CommandKind::Eval(p.eval_assignments()?),
-        "stats" => CommandKind::Stats(p.stats()?),
-        "eventstats" => CommandKind::Eventstats(p.stats()?),
-        "rename" => CommandKind::Rename(p.rename()?),
-        "table" => CommandKind::Table(p.field_list(false)?),
-        "fields" => p.fields()?,
-        "dedup" => CommandKind::Dedup(p.dedup()?),
-        "sort" => CommandKind::Sort(p.sort()?),
-        "head" => CommandKind::Head(p.head()?),
-        "convert" => CommandKind::Convert(p.convert()?),
-        "join" => CommandKind::Join(p.join()?),
-        "lookup" => CommandKind::Lookup(p.lookup()?),
-        "inputlookup" => CommandKind::Inputlookup(p.inputlookup()?),
-        "rex" => CommandKind::Rex(p.rex()?),
-        "regex" => CommandKind::Regex(p.regex()?),
-        "fillnull" => CommandKind::Fillnull(p.fillnull()?),
-        "bin" | "bucket" => CommandKind::Bin(p.bin()?),
-        "mvexpand" => p.mvexpand()?,
-        "makemv" => p.makemv()?,
-        "xmlkv" => p.xmlkv()?,
-        "replace" => p.replace()?,
-        "spath" => p.spath()?,
-        "foreach" => p.foreach()?,
-        "transaction" => CommandKind::Transaction(p.transaction()?),
-        _ => return Err(unsupported(&name, name_tok.span)),
+    let Some(kind) = parse_body(&name, &mut p) else {
+        return Err(unsupported(&name, name_tok.span));
     };
+    let kind = kind?;
     p.expect_end()?;
     Ok(Command { name, span: Span::new(name_tok.span.start, trim_end(text, start, end)), kind })
 }

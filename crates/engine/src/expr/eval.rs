@@ -1,0 +1,318 @@
+//! `eval`/`where` expressions: compiled once at plan time, evaluated per result row.
+//!
+//! Semantics follow Splunk's eval: comparisons are case-sensitive and numeric when both sides
+//! are numbers; null propagates through arithmetic and string functions; AND/OR treat null as
+//! false; a `where` keeps a row only when its expression is true.
+
+use crate::error::PlanError;
+use crate::expr::functions::{self, Func};
+use regex::Regex;
+use std::sync::Arc;
+use vigil_model::value::{format_num, parse_num};
+use vigil_model::{Micros, Record, Value};
+use vigil_spl::ast::{BinaryOp, Expr, Span, UnaryOp};
+use vigil_time::Tz;
+
+/// An eval value: a field value, or a boolean from a comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EvalValue {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Multi(Vec<String>),
+}
+
+impl EvalValue {
+    pub fn from_value(v: &Value) -> EvalValue {
+        match v {
+            Value::Null => EvalValue::Null,
+            Value::Str(s) => EvalValue::Str(s.clone()),
+            Value::Num(n) => EvalValue::Num(*n),
+            Value::Multi(m) => EvalValue::Multi(m.clone()),
+        }
+    }
+
+    /// Into a field value. Splunk refuses to store a boolean; Vigil stores its text.
+    pub fn into_value(self) -> Value {
+        match self {
+            EvalValue::Null => Value::Null,
+            EvalValue::Bool(b) => Value::Str(if b { "true" } else { "false" }.into()),
+            EvalValue::Num(n) if n.is_finite() => Value::Num(n),
+            EvalValue::Num(_) => Value::Null,
+            EvalValue::Str(s) => Value::Str(s),
+            EvalValue::Multi(m) => Value::from_items(m),
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, EvalValue::Null)
+    }
+
+    /// Truth in a boolean context: only `true` is true (null and non-booleans are false).
+    pub fn truthy(&self) -> bool {
+        matches!(self, EvalValue::Bool(true))
+    }
+
+    pub fn as_num(&self) -> Option<f64> {
+        match self {
+            EvalValue::Num(n) => Some(*n),
+            EvalValue::Str(s) => parse_num(s),
+            EvalValue::Multi(m) => m.first().and_then(|s| parse_num(s)),
+            _ => None,
+        }
+    }
+
+    /// Text of a scalar (first item of a multivalue).
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            EvalValue::Null => None,
+            EvalValue::Bool(b) => Some(if *b { "true" } else { "false" }.into()),
+            EvalValue::Num(n) => Some(format_num(*n)),
+            EvalValue::Str(s) => Some(s.clone()),
+            EvalValue::Multi(m) => m.first().cloned(),
+        }
+    }
+
+    /// Items of a value: a multivalue's items, a scalar as one item, none for null.
+    pub fn items(&self) -> Vec<String> {
+        match self {
+            EvalValue::Multi(m) => m.clone(),
+            other => other.as_text().into_iter().collect(),
+        }
+    }
+}
+
+/// What an expression can read: fields of the row, plus query-wide facts.
+pub struct Scope<'a> {
+    pub row: &'a Record,
+    /// Overrides for `mvfilter`: the field being filtered, bound to one item.
+    pub bound: Option<(&'a str, &'a str)>,
+    pub ctx: &'a EvalContext,
+}
+
+impl Scope<'_> {
+    fn field(&self, name: &str) -> EvalValue {
+        if let Some((n, v)) = self.bound {
+            if n == name {
+                return EvalValue::Str(v.to_string());
+            }
+        }
+        EvalValue::from_value(self.row.value(name))
+    }
+}
+
+/// Facts fixed for one execution: the search's "now" and the time zone for time functions.
+#[derive(Clone, Debug)]
+pub struct EvalContext {
+    pub now: Micros,
+    pub tz: Tz,
+}
+
+/// A compiled expression.
+#[derive(Clone, Debug)]
+pub enum CExpr {
+    Lit(EvalValue),
+    Field(String),
+    Call(Func, Vec<CExpr>),
+    /// A literal regular expression argument, compiled at plan time.
+    Regex(Arc<Regex>),
+    Unary(UnaryOp, Box<CExpr>),
+    Binary(BinaryOp, Box<CExpr>, Box<CExpr>),
+}
+
+impl CExpr {
+    /// Compiles an expression; unknown functions and bad literal regexes are plan errors.
+    pub fn compile(e: &Expr) -> Result<CExpr, PlanError> {
+        Ok(match e {
+            Expr::Str(s) => CExpr::Lit(EvalValue::Str(s.clone())),
+            Expr::Num(n) => CExpr::Lit(EvalValue::Num(*n)),
+            Expr::Bool(b) => CExpr::Lit(EvalValue::Bool(*b)),
+            Expr::Field(f) => CExpr::Field(f.clone()),
+            Expr::Unary { op, expr } => CExpr::Unary(*op, Box::new(CExpr::compile(expr)?)),
+            Expr::Binary { op, lhs, rhs } => {
+                CExpr::Binary(*op, Box::new(CExpr::compile(lhs)?), Box::new(CExpr::compile(rhs)?))
+            }
+            Expr::Call { name, args, span } => compile_call(name, args, *span)?,
+        })
+    }
+
+    pub fn eval(&self, scope: &Scope) -> EvalValue {
+        match self {
+            CExpr::Lit(v) => v.clone(),
+            CExpr::Field(f) => scope.field(f),
+            CExpr::Regex(_) => EvalValue::Null,
+            CExpr::Unary(UnaryOp::Not, e) => match e.eval(scope) {
+                EvalValue::Bool(b) => EvalValue::Bool(!b),
+                EvalValue::Null => EvalValue::Null,
+                _ => EvalValue::Null,
+            },
+            CExpr::Unary(UnaryOp::Neg, e) => match e.eval(scope).as_num() {
+                Some(n) => EvalValue::Num(-n),
+                None => EvalValue::Null,
+            },
+            CExpr::Binary(op, l, r) => binary(*op, l, r, scope),
+            CExpr::Call(f, args) => functions::call(*f, args, scope),
+        }
+    }
+
+    /// Whether the value depends only on the row: no clock (`now()`), no time zone.
+    pub fn is_pure(&self) -> bool {
+        match self {
+            CExpr::Call(f, args) => {
+                !matches!(f, Func::Now | Func::Time | Func::RelativeTime | Func::Strftime | Func::Strptime)
+                    && args.iter().all(CExpr::is_pure)
+            }
+            CExpr::Unary(_, e) => e.is_pure(),
+            CExpr::Binary(_, l, r) => l.is_pure() && r.is_pure(),
+            _ => true,
+        }
+    }
+
+    /// Field names the expression reads (for `mvfilter`, which binds the one it filters).
+    pub fn fields(&self, out: &mut Vec<String>) {
+        match self {
+            CExpr::Field(f) => out.push(f.clone()),
+            CExpr::Call(_, args) => args.iter().for_each(|a| a.fields(out)),
+            CExpr::Unary(_, e) => e.fields(out),
+            CExpr::Binary(_, l, r) => {
+                l.fields(out);
+                r.fields(out);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn compile_call(name: &str, args: &[Expr], span: Span) -> Result<CExpr, PlanError> {
+    let func = Func::from_name(name).ok_or_else(|| PlanError::UnsupportedFunction {
+        name: name.to_string(),
+        span,
+    })?;
+    let (min, max) = func.arity();
+    if args.len() < min || args.len() > max {
+        return Err(PlanError::Invalid {
+            message: format!("function `{name}` takes {} arguments, got {}", arity_text(min, max), args.len()),
+            span,
+        });
+    }
+    let mut compiled = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        match (func.regex_arg(), a) {
+            (Some(ri), Expr::Str(pattern)) if ri == i => {
+                let re = crate::expr::regex::compile_regex(pattern, span)?;
+                compiled.push(CExpr::Regex(Arc::new(re)));
+            }
+            _ => compiled.push(CExpr::compile(a)?),
+        }
+    }
+    Ok(CExpr::Call(func, compiled))
+}
+
+fn arity_text(min: usize, max: usize) -> String {
+    if min == max {
+        min.to_string()
+    } else if max == usize::MAX {
+        format!("at least {min}")
+    } else {
+        format!("{min} to {max}")
+    }
+}
+
+pub(crate) fn first_line(s: &str) -> String {
+    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_string()
+}
+
+fn binary(op: BinaryOp, l: &CExpr, r: &CExpr, scope: &Scope) -> EvalValue {
+    use BinaryOp::*;
+    match op {
+        And => {
+            let a = l.eval(scope);
+            if matches!(a, EvalValue::Bool(false)) {
+                return EvalValue::Bool(false);
+            }
+            let b = r.eval(scope);
+            EvalValue::Bool(a.truthy() && b.truthy())
+        }
+        Or => {
+            let a = l.eval(scope);
+            if a.truthy() {
+                return EvalValue::Bool(true);
+            }
+            EvalValue::Bool(r.eval(scope).truthy())
+        }
+        Xor => EvalValue::Bool(l.eval(scope).truthy() ^ r.eval(scope).truthy()),
+        Eq | Ne | Lt | Le | Gt | Ge => {
+            let (a, b) = (l.eval(scope), r.eval(scope));
+            compare(op, &a, &b)
+        }
+        Like => {
+            let (a, b) = (l.eval(scope), r.eval(scope));
+            match (a.as_text(), b.as_text()) {
+                (Some(s), Some(p)) => EvalValue::Bool(functions::like(&s, &p)),
+                _ => EvalValue::Null,
+            }
+        }
+        Concat => {
+            let (a, b) = (l.eval(scope), r.eval(scope));
+            match (a.as_text(), b.as_text()) {
+                (Some(x), Some(y)) => EvalValue::Str(x + &y),
+                _ => EvalValue::Null,
+            }
+        }
+        Add => {
+            let (a, b) = (l.eval(scope), r.eval(scope));
+            match (a.as_num(), b.as_num()) {
+                (Some(x), Some(y)) => EvalValue::Num(x + y),
+                // `+` concatenates when either side is not a number, as in Splunk.
+                _ => match (a.as_text(), b.as_text()) {
+                    (Some(x), Some(y)) => EvalValue::Str(x + &y),
+                    _ => EvalValue::Null,
+                },
+            }
+        }
+        Sub | Mul | Div | Mod => {
+            let (a, b) = (l.eval(scope).as_num(), r.eval(scope).as_num());
+            match (a, b) {
+                (Some(x), Some(y)) => match op {
+                    Sub => EvalValue::Num(x - y),
+                    Mul => EvalValue::Num(x * y),
+                    Div if y != 0.0 => EvalValue::Num(x / y),
+                    Mod if y != 0.0 => EvalValue::Num(x % y),
+                    _ => EvalValue::Null,
+                },
+                _ => EvalValue::Null,
+            }
+        }
+    }
+}
+
+/// Comparison: numeric when both sides are numbers, else case-sensitive text; null -> null.
+/// A multivalue compares true when any item does.
+pub fn compare(op: BinaryOp, a: &EvalValue, b: &EvalValue) -> EvalValue {
+    if a.is_null() || b.is_null() {
+        return EvalValue::Null;
+    }
+    if let EvalValue::Multi(items) = a {
+        let hit = items.iter().any(|i| compare(op, &EvalValue::Str(i.clone()), b).truthy());
+        return EvalValue::Bool(hit);
+    }
+    let ord = match (a.as_num(), b.as_num()) {
+        (Some(x), Some(y)) => x.partial_cmp(&y),
+        _ => match (a.as_text(), b.as_text()) {
+            (Some(x), Some(y)) => Some(x.cmp(&y)),
+            _ => None,
+        },
+    };
+    let Some(ord) = ord else { return EvalValue::Null };
+    use std::cmp::Ordering::*;
+    EvalValue::Bool(match op {
+        BinaryOp::Eq => ord == Equal,
+        BinaryOp::Ne => ord != Equal,
+        BinaryOp::Lt => ord == Less,
+        BinaryOp::Le => ord != Greater,
+        BinaryOp::Gt => ord == Greater,
+        BinaryOp::Ge => ord != Less,
+        _ => return EvalValue::Null,
+    })
+}

@@ -1,0 +1,13 @@
+//! Expressions over one row: search predicates and their patterns, the prefilter that finds
+//! candidate scans by literal, eval expressions and functions, regular expressions, time
+//! spans. The lowest layer: it imports nothing else of the engine but `error`.
+
+pub(crate) mod eval;
+pub(crate) mod functions;
+pub(crate) mod pattern;
+pub(crate) mod patternlist;
+pub(crate) mod predicate;
+pub(crate) mod prefilter;
+pub(crate) mod regex;
+pub(crate) mod timespan;
+pub(crate) mod tuplelist;

@@ -1,0 +1,407 @@
+//! An index from exact field values to the scans that can only match rows having one of them,
+//! so that a row (or raw event) is checked only against the few detections it could satisfy.
+//!
+//! Most ESCU Processes detections begin with a process-name macro such as
+//! `(Processes.process_name=msiexec.exe OR Processes.original_file_name=msiexec.exe)`, and most
+//! raw-event detections with `sourcetype=... EventCode=4104`: a row whose values are none of
+//! those can skip the detection without evaluating anything else. Predicates without such an
+//! anchor are always evaluated.
+
+use crate::expr::predicate::{FieldAccess, FieldRef, Pred};
+use aho_corasick::AhoCorasick;
+use hashbrown::HashMap;
+
+/// Values (field, lowercased text) one of which a row must have for `pred` to hold, or `None`
+/// when no such set exists.
+pub(crate) fn anchors(pred: &Pred) -> Option<Vec<(FieldRef, String)>> {
+    let indexable = |f: &FieldRef| matches!(f, FieldRef::Column(_) | FieldRef::Name(_));
+    match pred {
+        Pred::Eq(f, p) if indexable(f) => Some(p.exact_values()?.into_iter().map(|v| (f.clone(), v)).collect()),
+        Pred::AnyOf(f, pats) if indexable(f) => {
+            let mut out = Vec::new();
+            for p in pats.iter() {
+                out.extend(p.exact_values()?.into_iter().map(|v| (f.clone(), v)));
+            }
+            Some(out)
+        }
+        Pred::Or(items) => {
+            let mut out = Vec::new();
+            for i in items {
+                out.extend(anchors(i)?);
+            }
+            Some(out)
+        }
+        // Any conjunct's anchors are necessary; the smallest set filters best.
+        Pred::And(items) => items.iter().filter_map(anchors).min_by_key(|a| a.len()),
+        _ => None,
+    }
+}
+
+/// Literals (field, lowercased text) one of which a field value must contain for `pred` to
+/// hold (the longest literal piece of each wildcard value), or `None`. A conjunct whose
+/// literals are all among `anchored` (already an exact-value condition) is not chosen: in
+/// `EventCode=1 Image IN ("*\\a.exe", "*\\b.exe")` the literal condition is on Image; and
+/// exact-value conjuncts are chosen last.
+pub(crate) fn literals(pred: &Pred, anchored: &[(FieldRef, String)]) -> Option<Vec<(FieldRef, String)>> {
+    let indexable = |f: &FieldRef| matches!(f, FieldRef::Column(_) | FieldRef::Name(_));
+    match pred {
+        Pred::Eq(f, p) if indexable(f) => Some(p.required_literals()?.into_iter().map(|v| (f.clone(), v)).collect()),
+        Pred::AnyOf(f, pats) if indexable(f) => {
+            let mut out = Vec::new();
+            for p in pats.iter() {
+                out.extend(p.required_literals()?.into_iter().map(|v| (f.clone(), v)));
+            }
+            Some(out)
+        }
+        Pred::Or(items) => {
+            let mut out = Vec::new();
+            for i in items {
+                out.extend(literals(i, anchored)?);
+            }
+            Some(out)
+        }
+        // Prefer the conjunct with the fewest, longest literals. Exact-value conjuncts (`source=...`)
+        // come last: their values are anchors' business, and a wildcard conjunct's literals are usually far more selective.
+        Pred::And(items) => items
+            .iter()
+            .filter_map(|i| Some((anchors(i).is_some(), literals(i, anchored)?)))
+            .filter(|(_, l)| !l.iter().all(|x| anchored.contains(x)))
+            .min_by_key(|(exact, l)| (*exact, l.len(), std::cmp::Reverse(l.iter().map(|(_, s)| s.len()).min().unwrap_or(0))))
+            .map(|(_, l)| l),
+        _ => None,
+    }
+}
+
+/// Per field: an automaton over the literals required by some predicates.
+#[derive(Debug)]
+struct LiteralField {
+    field: FieldRef,
+    automaton: AhoCorasick,
+    /// Literal id -> positions in the predicate list.
+    owners: Vec<Vec<usize>>,
+}
+
+/// Which of a list of predicates to try for a row.
+///
+/// A predicate may have two independent necessary conditions: an exact value of some field
+/// (its anchors) and a literal some field must contain. A row is a candidate only if it meets
+/// every condition its predicate has: `sysmon EventCode=7 ImageLoaded IN ("*\\wbemprox.dll")`
+/// is not tried on every image load, only on those whose path contains the literal.
+#[derive(Debug, Default)]
+pub(crate) struct ScanIndex {
+    /// Per anchored field: lowercased value -> positions in the predicate list.
+    fields: Vec<(FieldRef, HashMap<String, Vec<usize>>)>,
+    /// Per field: literals, one of which a value must contain.
+    literal_fields: Vec<LiteralField>,
+    /// Per predicate: whether it has an exact-value condition, and a literal condition.
+    has_exact: Vec<bool>,
+    has_literal: Vec<bool>,
+    /// Per predicate: how many conditions it has (0, 1 or 2).
+    need: Vec<u8>,
+    /// Field name -> the anchored fields (`Ok`) and literal fields (`Err`) of that name, for
+    /// rows read in one pass by name; `None` if a condition is on `_raw` or `_time`.
+    by_name: Option<HashMap<String, Vec<Result<usize, usize>>>>,
+    /// Predicates with no condition (evaluated for every row).
+    always: Vec<usize>,
+    /// Number of predicates.
+    len: usize,
+}
+
+/// Scratch buffers for [`ScanIndex::candidates`], reused across rows.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pub candidates: Vec<usize>,
+    exact_met: Vec<bool>,
+    literal_met: Vec<bool>,
+    /// Conditions met per predicate; `touched` lists the predicates to reset.
+    met: Vec<u8>,
+    touched: Vec<usize>,
+    key: String,
+}
+
+impl Scratch {
+    /// Records that condition `exact` (else literal) of predicate `i` holds; adds `i` to the
+    /// candidates once all of its conditions do.
+    fn meet(&mut self, i: usize, exact: bool, need: u8) {
+        let flag = if exact { &mut self.exact_met[i] } else { &mut self.literal_met[i] };
+        if *flag {
+            return;
+        }
+        *flag = true;
+        if self.met[i] == 0 {
+            self.touched.push(i);
+        }
+        self.met[i] += 1;
+        if self.met[i] == need {
+            self.candidates.push(i);
+        }
+    }
+}
+
+impl ScanIndex {
+    /// Builds the index over predicates (in their list order).
+    pub fn new<'a>(preds: impl Iterator<Item = &'a Pred>) -> ScanIndex {
+        let mut idx = ScanIndex::default();
+        // (field, literal texts, owners) gathered before building automata.
+        let mut lits: Vec<(FieldRef, Vec<String>, Vec<Vec<usize>>)> = Vec::new();
+        for (i, p) in preds.enumerate() {
+            idx.len = i + 1;
+            let exact = anchors(p).filter(|a| !a.is_empty());
+            // A literal condition that only restates the anchors adds nothing.
+            let literal = literals(p, exact.as_deref().unwrap_or(&[]))
+                .filter(|l| !l.is_empty())
+                .filter(|l| exact.as_ref().is_none_or(|a| !l.iter().all(|x| a.contains(x))));
+            idx.has_exact.push(exact.is_some());
+            idx.has_literal.push(literal.is_some());
+            if exact.is_none() && literal.is_none() {
+                idx.always.push(i);
+            }
+            for (f, text) in literal.into_iter().flatten() {
+                let pos = match lits.iter().position(|(g, _, _)| *g == f) {
+                    Some(pos) => pos,
+                    None => {
+                        lits.push((f, Vec::new(), Vec::new()));
+                        lits.len() - 1
+                    }
+                };
+                let (_, texts, owners) = &mut lits[pos];
+                match texts.iter().position(|t| *t == text) {
+                    Some(t) if owners[t].last() != Some(&i) => owners[t].push(i),
+                    Some(_) => {}
+                    None => {
+                        texts.push(text);
+                        owners.push(vec![i]);
+                    }
+                }
+            }
+            for (f, v) in exact.into_iter().flatten() {
+                let pos = match idx.fields.iter().position(|(g, _)| *g == f) {
+                    Some(pos) => pos,
+                    None => {
+                        idx.fields.push((f, HashMap::new()));
+                        idx.fields.len() - 1
+                    }
+                };
+                let list = idx.fields[pos].1.entry(v).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+        }
+        for (field, texts, owners) in lits {
+            let automaton = aho_corasick::AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&texts);
+            match automaton {
+                Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, owners }),
+                // Cannot happen for plain literals; dropping the literal condition is safe.
+                Err(_) => {
+                    for i in owners.into_iter().flatten() {
+                        idx.has_literal[i] = false;
+                        if !idx.has_exact[i] {
+                            idx.always.push(i);
+                        }
+                    }
+                }
+            }
+        }
+        idx.always.sort_unstable();
+        idx.always.dedup();
+        idx.by_name = name_map(&idx.fields, &idx.literal_fields);
+        idx.need = idx.has_exact.iter().zip(&idx.has_literal).map(|(&e, &l)| u8::from(e) + u8::from(l)).collect();
+        idx
+    }
+
+    /// Positions of the predicates worth evaluating for `row`, ascending, in
+    /// `scratch.candidates`.
+    pub fn candidates(&self, row: &dyn FieldAccess, scratch: &mut Scratch) {
+        scratch.candidates.clear();
+        if self.fields.is_empty() && self.literal_fields.is_empty() {
+            scratch.candidates.extend_from_slice(&self.always);
+            return;
+        }
+        if scratch.met.len() != self.len {
+            scratch.exact_met = vec![false; self.len];
+            scratch.literal_met = vec![false; self.len];
+            scratch.met = vec![0; self.len];
+        }
+        let mut key = std::mem::take(&mut scratch.key);
+        let one_pass = self.by_name.as_ref().is_some_and(|by_name| {
+            row.for_each_named(&mut |name, item| {
+                for target in by_name.get(name).into_iter().flatten() {
+                    match *target {
+                        Ok(f) => self.meet_exact(f, item, &mut key, scratch),
+                        Err(l) => self.meet_literal(l, item, &mut key, scratch),
+                    }
+                }
+            })
+        });
+        if !one_pass {
+            for (f, (field, _)) in self.fields.iter().enumerate() {
+                row.any_item(field, &mut |item| {
+                    self.meet_exact(f, item, &mut key, scratch);
+                    false
+                });
+            }
+            for (l, lf) in self.literal_fields.iter().enumerate() {
+                row.any_item(&lf.field, &mut |item| {
+                    self.meet_literal(l, item, &mut key, scratch);
+                    false
+                });
+            }
+        }
+        scratch.key = key;
+        for i in scratch.touched.drain(..) {
+            scratch.exact_met[i] = false;
+            scratch.literal_met[i] = false;
+            scratch.met[i] = 0;
+        }
+        scratch.candidates.extend_from_slice(&self.always);
+        scratch.candidates.sort_unstable();
+    }
+}
+
+impl ScanIndex {
+    fn meet_exact(&self, f: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
+        lowercase_into(item, key);
+        for &i in self.fields[f].1.get(key.as_str()).into_iter().flatten() {
+            scratch.meet(i, true, self.need[i]);
+        }
+    }
+
+    fn meet_literal(&self, l: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
+        let lf = &self.literal_fields[l];
+        // The automaton folds ASCII case itself; other text is lowercased first.
+        let text = if item.is_ascii() {
+            item
+        } else {
+            lowercase_into(item, key);
+            key.as_str()
+        };
+        for m in lf.automaton.find_overlapping_iter(text) {
+            for &i in &lf.owners[m.pattern().as_usize()] {
+                scratch.meet(i, false, self.need[i]);
+            }
+        }
+    }
+}
+
+/// The name map of [`ScanIndex::by_name`].
+fn name_map(fields: &[(FieldRef, HashMap<String, Vec<usize>>)], literal_fields: &[LiteralField]) -> Option<HashMap<String, Vec<Result<usize, usize>>>> {
+    let mut map: HashMap<String, Vec<Result<usize, usize>>> = HashMap::new();
+    let targets = fields.iter().map(|(f, _)| f).enumerate().map(|(i, f)| (f, Ok(i)));
+    let literal_targets = literal_fields.iter().enumerate().map(|(i, lf)| (&lf.field, Err(i)));
+    for (field, target) in targets.chain(literal_targets) {
+        match field {
+            FieldRef::Name(n) if n != "_raw" && n != "_time" => map.entry(n.clone()).or_default().push(target),
+            _ => return None,
+        }
+    }
+    Some(map)
+}
+
+fn lowercase_into(item: &str, key: &mut String) {
+    key.clear();
+    if item.is_ascii() {
+        key.extend(item.bytes().map(|b| b.to_ascii_lowercase() as char));
+    } else {
+        key.extend(item.chars().flat_map(char::to_lowercase));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::pattern::Pattern;
+    use vigil_model::{DatasetRow, Event, Value};
+
+    fn eq(c: usize, v: &str) -> Pred {
+        Pred::Eq(FieldRef::Column(c), Pattern::new(v))
+    }
+
+    fn name_eq(n: &str, v: &str) -> Pred {
+        Pred::Eq(FieldRef::Name(n.into()), Pattern::new(v))
+    }
+
+    #[test]
+    fn anchors_of_macro_shapes() {
+        let p = Pred::And(vec![
+            Pred::Or(vec![eq(0, "MSIEXEC.exe"), eq(1, "msiexec.exe")]),
+            Pred::AnyOf(FieldRef::Column(2), vec![Pattern::new("*http://*")].into()),
+        ]);
+        assert_eq!(
+            anchors(&p),
+            Some(vec![(FieldRef::Column(0), "msiexec.exe".into()), (FieldRef::Column(1), "msiexec.exe".into())])
+        );
+        assert_eq!(anchors(&Pred::Or(vec![eq(0, "a"), eq(1, "b*")])), None);
+        assert_eq!(anchors(&Pred::Not(Box::new(eq(0, "a")))), None);
+    }
+
+    #[test]
+    fn candidates_for_rows() {
+        let preds = [eq(0, "msiexec.exe"), Pred::True, eq(0, "cmd.exe")];
+        let idx = ScanIndex::new(preds.iter());
+        let mut s = Scratch::default();
+        let row = |v: &str| DatasetRow { dataset: 0, time: 0, values: vec![Value::str(v)] };
+        idx.candidates(&row("MsiExec.EXE"), &mut s);
+        assert_eq!(s.candidates, [0, 1]);
+        idx.candidates(&row("notepad.exe"), &mut s);
+        assert_eq!(s.candidates, [1]);
+    }
+
+    #[test]
+    fn literal_prefilter_for_wildcard_predicates() {
+        let http = Pred::AnyOf(FieldRef::Column(0), vec![Pattern::new("*http://*"), Pattern::new("*https://*")].into());
+        let enc = Pred::Eq(FieldRef::Column(0), Pattern::new("*-EncodedCommand*"));
+        let star = Pred::Eq(FieldRef::Column(0), Pattern::new("*"));
+        let preds = [http, enc, star];
+        let idx = ScanIndex::new(preds.iter());
+        let mut s = Scratch::default();
+        let row = |v: &str| DatasetRow { dataset: 0, time: 0, values: vec![Value::str(v)] };
+        idx.candidates(&row("msiexec /i HTTPS://x"), &mut s);
+        assert_eq!(s.candidates, [0, 2]);
+        idx.candidates(&row("powershell -encodedcommand AAA"), &mut s);
+        assert_eq!(s.candidates, [1, 2]);
+        idx.candidates(&row("notepad"), &mut s);
+        assert_eq!(s.candidates, [2]);
+    }
+
+    #[test]
+    fn exact_and_literal_conditions_both_apply() {
+        let image_load = Pred::And(vec![
+            name_eq("EventCode", "7"),
+            Pred::AnyOf(FieldRef::Name("ImageLoaded".into()), vec![Pattern::new("*\\wbemprox.dll")].into()),
+        ]);
+        let any_load = name_eq("EventCode", "7");
+        let preds = [image_load, any_load];
+        let idx = ScanIndex::new(preds.iter());
+        let mut s = Scratch::default();
+        let ev = |code: &str, loaded: &str| {
+            let mut ev = Event::default();
+            ev.push("EventCode", code);
+            ev.push("ImageLoaded", loaded);
+            ev
+        };
+        idx.candidates(&ev("7", "C:\\Windows\\System32\\ntdll.dll"), &mut s);
+        assert_eq!(s.candidates, [1]);
+        idx.candidates(&ev("7", "C:\\Windows\\System32\\WBEMPROX.DLL"), &mut s);
+        assert_eq!(s.candidates, [0, 1]);
+        idx.candidates(&ev("1", "C:\\x\\wbemprox.dll"), &mut s);
+        assert!(s.candidates.is_empty());
+    }
+
+    #[test]
+    fn candidates_for_events_by_eventcode_and_sourcetype() {
+        let preds = [
+            Pred::And(vec![
+                Pred::Or(vec![name_eq("sourcetype", "xmlwineventlog"), name_eq("source", "x")]),
+                name_eq("EventCode", "4104"),
+            ]),
+            name_eq("EventCode", "1"),
+        ];
+        let idx = ScanIndex::new(preds.iter());
+        let mut s = Scratch::default();
+        let mut ev = Event { sourcetype: "XmlWinEventLog".into(), ..Default::default() };
+        ev.push("EventCode", "1");
+        idx.candidates(&ev, &mut s);
+        assert_eq!(s.candidates, [1]);
+    }
+}

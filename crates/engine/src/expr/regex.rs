@@ -1,0 +1,127 @@
+//! Regular expressions: Splunk's PCRE patterns compiled with the linear-time `regex` crate.
+
+use crate::error::PlanError;
+use crate::expr::eval::first_line;
+use regex::Regex;
+use vigil_spl::ast::Span;
+
+/// Compiles a Splunk (PCRE) pattern. Features the linear-time engine lacks (look-around,
+/// backreferences) are reported as unsupported rather than silently approximated.
+pub(crate) fn compile_regex(pattern: &str, span: Span) -> Result<Regex, PlanError> {
+    build_regex(pattern).map_err(|e| {
+        if let regex::Error::CompiledTooBig(limit) = e {
+            return PlanError::invalid(
+                format!("regular expression too large: compiled it would exceed the {} MB limit (use smaller repetition counts or fewer alternatives)", limit >> 20),
+                span,
+            );
+        }
+        let msg = first_line(&e.to_string());
+        let pcre_only = ["(?=", "(?!", "(?<=", "(?<!", "(?>", "\\1", "\\2", "(?|"]
+            .iter()
+            .any(|f| pattern.contains(f));
+        if pcre_only {
+            PlanError::Unsupported {
+                message: format!("regular expression uses a PCRE feature Vigil's linear-time engine lacks (look-around or backreference): {msg}"),
+                span,
+            }
+        } else {
+            PlanError::invalid(format!("bad regular expression: {msg}"), span)
+        }
+    })
+}
+
+/// Size limit for one compiled regular expression (the `regex` crate's default is 10 MiB too;
+/// set explicitly so a hostile `\w{1000}{1000}` fails with a clear message, not memory use).
+pub(crate) const REGEX_SIZE_LIMIT: usize = 10 << 20;
+
+/// Compiles a PCRE-style pattern with the `regex` crate under [`REGEX_SIZE_LIMIT`].
+pub(crate) fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(&pcre_to_rust(pattern)).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build()
+}
+
+/// Rewrites PCRE syntax that means the same thing but that the `regex` crate spells
+/// differently: a `{` that does not start a quantifier (`{n}`, `{n,}`, `{n,m}`) is a literal
+/// brace in PCRE and must be escaped for `regex`.
+pub(crate) fn pcre_to_rust(pattern: &str) -> String {
+    let b = pattern.as_bytes();
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut i = 0;
+    let mut in_class = false;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\\' {
+            // Copy an escape as is (and `\x{...}` with its braces).
+            let end = if b.get(i + 1) == Some(&b'x') && b.get(i + 2) == Some(&b'{') {
+                pattern[i..].find('}').map(|e| i + e + 1).unwrap_or(b.len())
+            } else {
+                // PCRE reads `\é` as a literal `é`; `regex` rejects the escape: drop it.
+                match pattern[i + 1..].chars().next() {
+                    Some(c) if !c.is_ascii() => {
+                        out.push(c);
+                        i += 1 + c.len_utf8();
+                        continue;
+                    }
+                    _ => (i + 2).min(b.len()),
+                }
+            };
+            out.push_str(&pattern[i..end]);
+            i = end;
+            continue;
+        }
+        if c == b'[' && !in_class {
+            in_class = true;
+        } else if c == b']' && in_class {
+            in_class = false;
+        } else if c == b'{' && !in_class {
+            if is_quantifier(&b[i..]) {
+                // Copy the whole quantifier so its `}` is not taken for a literal one.
+                let end = i + b[i..].iter().position(|&c| c == b'}').unwrap_or(0) + 1;
+                out.push_str(&pattern[i..end]);
+                i = end;
+            } else {
+                out.push_str("\\{");
+                i += 1;
+            }
+            continue;
+        } else if c == b'}' && !in_class {
+            out.push_str("\\}");
+            i += 1;
+            continue;
+        }
+        let ch_len = pattern[i..].chars().next().map(char::len_utf8).unwrap_or(1);
+        out.push_str(&pattern[i..i + ch_len]);
+        i += ch_len;
+    }
+    out
+}
+
+/// `{n}`, `{n,}` or `{n,m}` at the start of `s`.
+fn is_quantifier(s: &[u8]) -> bool {
+    let Some(end) = s.iter().position(|&c| c == b'}') else { return false };
+    let inner = &s[1..end];
+    let mut parts = inner.splitn(2, |&c| c == b',');
+    let first = parts.next().unwrap_or(&[]);
+    let second = parts.next();
+    !first.is_empty() && first.iter().all(u8::is_ascii_digit) && second.is_none_or(|p| p.iter().all(u8::is_ascii_digit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcre_literal_braces() {
+        assert_eq!(pcre_to_rust(r"a{2}b{1,}c{1,3}"), r"a{2}b{1,}c{1,3}");
+        assert_eq!(pcre_to_rust(r"%{SID}"), r"%\{SID\}");
+        assert_eq!(pcre_to_rust(r"\x{202E}[{}]"), r"\x{202E}[{}]");
+        assert!(compile_regex(r"S-1-5-{x}", Span::default()).is_ok());
+    }
+
+    #[test]
+    fn lookaround_is_unsupported() {
+        let e = compile_regex("a(?=b)", Span::default()).unwrap_err();
+        assert!(e.is_unsupported(), "{e}");
+        let e = compile_regex("a(b", Span::default()).unwrap_err();
+        assert!(!e.is_unsupported());
+    }
+}

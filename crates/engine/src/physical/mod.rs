@@ -1,0 +1,230 @@
+//! The physical plan: how each query is finished after the scan.
+//!
+//! [`choose`] picks one [`Strategy`] per query from its logical plan and what the scan
+//! found, and says why; each strategy is in its own file. [`schedule`] runs the queries'
+//! finishing on a pool of workers and hands their outputs on in query order.
+//!
+//! Adding a strategy: a variant here, its file, an arm in [`choose`] (before the ones it
+//! should win over) and in [`finish_with`], and its line in `explain`.
+
+mod chunked;
+mod output;
+mod runner;
+mod schedule;
+mod semi_join_first;
+mod staged;
+mod streamed_join;
+mod whole_table;
+
+pub use output::QueryOutput;
+
+use crate::error::ExecError;
+use crate::expr::eval::EvalContext;
+use crate::ops::Op;
+use crate::plan::semijoin::SemiJoin;
+use crate::plan::{EventScan, Query, Scan, Source};
+use crate::scan::{ScanAcc, MAX_COLLECTED_EVENTS};
+use crate::store::groups::MAX_GROUPS;
+use crate::store::symbols::Symbols;
+use chunked::{ChunkJob, GroupShape};
+use output::StoredOutput;
+use runner::Runner;
+
+/// How a query is finished after the scan.
+pub(crate) enum Strategy<'q> {
+    /// One aggregating scan, then row-by-row operators only: its groups become rows a chunk
+    /// at a time, in key order, and each chunk goes through the operators on its own.
+    Chunked(GroupShape<'q>),
+    /// One aggregating scan, then row-by-row operators, `stats` and `eventstats`: chunks
+    /// flow through stages whose intermediate groups are sorted runs on disk.
+    Staged(GroupShape<'q>),
+    /// An inner join right after the root's tstats scan (through operators that keep its
+    /// join fields): the subsearch runs first and only the scan's groups whose key it has
+    /// become rows.
+    SemiJoinFirst { scan: usize, semi: SemiJoin<'q> },
+    /// `scan | <row ops> | join | <row ops>`: the outer rows go to a store while their join
+    /// keys are counted, then stream through the join a chunk at a time.
+    StreamedJoin { at: usize },
+    /// The root stage's operators over its whole result table.
+    WholeTable,
+}
+
+impl Strategy<'_> {
+    /// The strategy's name, as EXPLAIN prints it.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Strategy::Chunked(_) => "chunked",
+            Strategy::Staged(_) => "staged",
+            Strategy::SemiJoinFirst { .. } => "semi-join-first",
+            Strategy::StreamedJoin { .. } => "streamed-join",
+            Strategy::WholeTable => "whole-table",
+        }
+    }
+}
+
+/// A query's strategy and why it was chosen.
+pub(crate) struct Choice<'q> {
+    pub strategy: Strategy<'q>,
+    pub reason: String,
+}
+
+/// What the scan found for one scan, as far as the choice depends on it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ScanFacts {
+    /// Groups built (0 for a scan that collects events).
+    pub groups: usize,
+}
+
+impl ScanFacts {
+    fn of(acc: &ScanAcc) -> ScanFacts {
+        match acc {
+            ScanAcc::Groups(g) => ScanFacts { groups: g.total() },
+            ScanAcc::Events(_) => ScanFacts { groups: 0 },
+        }
+    }
+}
+
+/// Chooses how `q` finishes. `facts` (one per scan) is what the scan found; without it (as
+/// for EXPLAIN before any input) a choice that depends on it says on what.
+pub(crate) fn choose<'q>(q: &'q Query, facts: Option<&[ScanFacts]>) -> Choice<'q> {
+    if let Some(shape) = group_shape(q) {
+        return if staged::stageable(&q.root.ops) {
+            Choice { strategy: Strategy::Staged(shape), reason: "one aggregating scan, then row-by-row operators with stats/eventstats".into() }
+        } else {
+            Choice { strategy: Strategy::Chunked(shape), reason: "one aggregating scan with by-fields, then row-by-row operators only".into() }
+        };
+    }
+    if let Some((scan, semi)) = semi_join(q) {
+        let size = |i: usize| facts.map(|f| f.get(i).map_or(0, |s| s.groups));
+        let (wins, why) = match q.stage(semi.join.sub).source {
+            Source::Inputlookup { .. } => (Some(true), "its subsearch reads a lookup".to_string()),
+            Source::Scan(j) => match (size(scan), size(j)) {
+                (Some(a), Some(b)) => (Some(a > b), format!("scan {scan} has {a} groups, the subsearch's scan {j} has {b}")),
+                _ => (None, format!("when scan {scan} ends with more groups than the subsearch's scan {j}")),
+            },
+        };
+        match wins {
+            Some(true) => {
+                let reason = format!("an inner join filters the root's tstats scan: {why}");
+                return Choice { strategy: Strategy::SemiJoinFirst { scan, semi }, reason };
+            }
+            Some(false) => {}
+            None => {
+                let fallback = without_semi_join(q);
+                let reason = format!("an inner join filters the root's tstats scan, {why}; otherwise {}", fallback.strategy.name());
+                return Choice { strategy: Strategy::SemiJoinFirst { scan, semi }, reason };
+            }
+        }
+    }
+    without_semi_join(q)
+}
+
+fn without_semi_join(q: &Query) -> Choice<'_> {
+    if let Some(at) = streamed_join::streamable(&q.root).filter(|_| root_aggregates(q)) {
+        return Choice { strategy: Strategy::StreamedJoin { at }, reason: "a join between row-by-row operators over an aggregating scan".into() };
+    }
+    let reason = match q.root.ops.iter().find(|op| !op.is_row_wise()) {
+        Some(op) => format!("`{}` needs the whole table", op_name(op)),
+        None => "the rows come from raw events, a lookup or several scans".into(),
+    };
+    Choice { strategy: Strategy::WholeTable, reason }
+}
+
+/// Whether the root stage reads a scan that builds groups.
+fn root_aggregates(q: &Query) -> bool {
+    let Source::Scan(i) = q.root.source else { return false };
+    matches!(q.scans.get(i), Some(Scan::Tstats(_) | Scan::Events(EventScan { stats: Some(_), .. })))
+}
+
+/// How the groups of a query's only scan become rows, when the query can finish chunk by
+/// chunk: one aggregating scan with by-fields, then only row-by-row operators (or stages).
+fn group_shape(q: &Query) -> Option<GroupShape<'_>> {
+    if q.scans.len() != 1 || !chunked::chunkable_stage(&q.root) {
+        return None;
+    }
+    let (by_names, aggs) = match &q.scans[0] {
+        Scan::Tstats(t) => (t.by.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), t.aggs.as_slice()),
+        Scan::Events(EventScan { stats: Some(st), .. }) => (st.by.clone(), st.aggs.as_slice()),
+        Scan::Events(_) => return None,
+    };
+    // Without by-fields an empty input still yields one row (see `scan_rows`).
+    (!by_names.is_empty()).then_some(GroupShape { by_names, aggs })
+}
+
+/// The root stage's tstats scan that an inner join right after it can filter, with how.
+fn semi_join(q: &Query) -> Option<(usize, SemiJoin<'_>)> {
+    let Source::Scan(si) = q.root.source else { return None };
+    let Scan::Tstats(t) = q.scans.get(si)? else { return None };
+    let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+    let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
+    crate::plan::semijoin::find(&q.root, &by, &aggs).map(|sj| (si, sj))
+}
+
+/// The error a scan ended in, if any: too many groups, or too many raw events.
+fn scan_error(q: &Query, accs: &[ScanAcc]) -> Option<ExecError> {
+    // Which scan overflowed decides the message: stats run in the scan names its fields.
+    let overflow = q.scans.iter().zip(accs).find_map(|(scan, a)| match (scan, a) {
+        (Scan::Events(EventScan { stats: Some(st), .. }), ScanAcc::Groups(g)) if g.overflow => {
+            Some(crate::ops::stats::too_many_groups(&st.by))
+        }
+        (_, ScanAcc::Groups(g)) if g.overflow => Some(ExecError(format!(
+            "tstats: more than {MAX_GROUPS} groups; narrow the search or group by fewer or less distinct fields"
+        ))),
+        _ => None,
+    });
+    let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));
+    overflow.or_else(|| {
+        hit_limit.then(|| {
+            ExecError(format!("the search matched more than {MAX_COLLECTED_EVENTS} raw events; narrow it (or aggregate with tstats)"))
+        })
+    })
+}
+
+/// Memory for finishing one query.
+#[derive(Clone, Copy)]
+pub(crate) struct Budgets {
+    /// Bytes of finished rows kept in memory while they wait for their turn.
+    pub store: usize,
+    /// Bytes of rows a subsearch run ahead keeps in memory.
+    pub rows: usize,
+}
+
+/// Finishes query `q` from its scan results into a stored output.
+pub(crate) fn finish_with(q: &Query, accs: Vec<ScanAcc>, symbols: &Symbols, ctx: &EvalContext, budgets: Budgets) -> StoredOutput {
+    let started = std::time::Instant::now();
+    if let Some(e) = scan_error(q, &accs) {
+        return StoredOutput::new(q.name.clone(), Err(e), started.elapsed());
+    }
+    let facts: Vec<ScanFacts> = accs.iter().map(ScanFacts::of).collect();
+    let strategy = choose(q, Some(&facts)).strategy;
+    let accs = match (strategy, <[ScanAcc; 1]>::try_from(accs)) {
+        (Strategy::Chunked(shape), Ok([ScanAcc::Groups(groups)])) => {
+            let job = ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx };
+            return output::store_outputs(&q.name, budgets.store, |emit| chunked::finish_in_chunks(job, emit));
+        }
+        (Strategy::Staged(shape), Ok([ScanAcc::Groups(groups)])) => {
+            let job = ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx };
+            return output::store_outputs(&q.name, budgets.store, |emit| staged::finish_staged(job, emit));
+        }
+        (Strategy::SemiJoinFirst { scan, semi }, accs) => {
+            let accs = accs.map_or_else(|accs| accs, Vec::from);
+            let result = semi_join_first::run(q, accs, scan, &semi, symbols, ctx, budgets);
+            return StoredOutput::new(q.name.clone(), result, started.elapsed());
+        }
+        (Strategy::StreamedJoin { at }, accs) => {
+            let mut runner = Runner::new(q, accs.map_or_else(|accs| accs, Vec::from).into_iter().map(Some).collect(), symbols, ctx, budgets.rows);
+            let result = streamed_join::run(&mut runner, &q.root, at, budgets.store)
+                .transpose()
+                .unwrap_or_else(|| whole_table::run(&mut runner, q, budgets.store));
+            return StoredOutput::new(q.name.clone(), result, started.elapsed());
+        }
+        (_, accs) => accs.map_or_else(|accs| accs, Vec::from),
+    };
+    let mut runner = Runner::new(q, accs.into_iter().map(Some).collect(), symbols, ctx, budgets.rows);
+    StoredOutput::new(q.name.clone(), whole_table::run(&mut runner, q, budgets.store), started.elapsed())
+}
+
+/// An operator's SPL command name.
+pub(crate) fn op_name(op: &Op) -> &'static str {
+    op.command_name()
+}

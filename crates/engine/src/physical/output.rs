@@ -1,0 +1,85 @@
+//! What finishing a query produces: [`QueryOutput`]s, handed on in query order, and the
+//! [`StoredOutput`] a query's rows wait in until their turn.
+
+use super::chunked::CHUNK_ROWS;
+use crate::error::ExecError;
+use crate::store::row_store::{RowSink, RowStore};
+use vigil_model::Record;
+
+/// The result of one query.
+#[derive(Debug)]
+pub struct QueryOutput {
+    pub name: String,
+    pub result: Result<Vec<Record>, ExecError>,
+    /// Time spent after the scan: building result rows and running the operators.
+    pub finish_time: std::time::Duration,
+    /// More rows of this query follow in further outputs (a query finished in chunks, see
+    /// `physical::chunked`); the last output of a query has `partial: false`.
+    pub partial: bool,
+}
+
+impl QueryOutput {
+    /// Adds the next output of the same query (a further chunk of its rows, or its error).
+    pub fn absorb(&mut self, next: QueryOutput) {
+        match (&mut self.result, next.result) {
+            (Ok(rows), Ok(more)) => rows.extend(more),
+            (_, Err(e)) => self.result = Err(e),
+            (Err(_), Ok(_)) => {}
+        }
+        self.finish_time = next.finish_time;
+        self.partial = next.partial;
+    }
+}
+
+/// A chunked query's output, finished alongside other queries and kept (in memory up to a
+/// budget, on disk past it) until its turn to be handed on comes.
+pub(crate) struct StoredOutput {
+    name: String,
+    rows: RowStore,
+    error: Option<ExecError>,
+    finish_time: std::time::Duration,
+}
+
+impl StoredOutput {
+    /// Estimated heap bytes of the rows it holds in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.rows.memory_bytes()
+    }
+
+    pub fn new(name: String, result: Result<RowStore, ExecError>, finish_time: std::time::Duration) -> StoredOutput {
+        let (rows, error) = match result {
+            Ok(rows) => (rows, None),
+            Err(e) => (RowStore::new(0), Some(e)),
+        };
+        StoredOutput { name, rows, error, finish_time }
+    }
+
+    /// Hands the rows on as partial outputs of [`CHUNK_ROWS`] rows, then the final output
+    /// (empty, or the query's error), as `chunked::finish_in_chunks` would have.
+    pub fn replay(self, emit: &mut dyn FnMut(QueryOutput)) {
+        let StoredOutput { name, rows, error, finish_time } = self;
+        let output = |result, partial| QueryOutput { name: name.clone(), result, finish_time, partial };
+        let read = rows.for_each_chunk(CHUNK_ROWS, |chunk| emit(output(Ok(chunk), true)));
+        let result = match (read, error) {
+            (Err(e), _) | (_, Some(e)) => Err(e),
+            (Ok(()), None) => Ok(Vec::new()),
+        };
+        emit(output(result, false));
+    }
+}
+
+/// Runs a query's finishing that emits outputs (`run`) into a [`StoredOutput`] that keeps
+/// about `budget` bytes of rows in memory.
+pub(crate) fn store_outputs(name: &str, budget: usize, run: impl FnOnce(&mut dyn FnMut(QueryOutput))) -> StoredOutput {
+    let mut rows = RowStore::new(budget);
+    let mut error = None;
+    let mut finish_time = std::time::Duration::ZERO;
+    run(&mut |o| {
+        finish_time = o.finish_time;
+        match o.result {
+            Ok(chunk) => chunk.into_iter().for_each(|r| rows.put(r)),
+            Err(e) => error = Some(e),
+        }
+    });
+    StoredOutput { name: name.to_string(), rows, error, finish_time }
+}

@@ -1,0 +1,195 @@
+//! Filters after a tstats that depend only on the group key, applied when a group is created.
+//!
+//! `tstats ... by process_name process | rename ... | lookup attacker_tools ... | search
+//! description!=false` keeps a group or drops it by its by-field values alone: the aggregates
+//! cannot change the outcome. Such a group need not be kept at all. When a scan would create
+//! a new group, the leading operators of the query, up to its last filter that reads only
+//! key-derived fields, run over a row of the key's fields; if no row comes out, the group is
+//! refused (and remembered as refused). The operators still run in full after the scan, so
+//! results do not change; only groups that could never reach the output are skipped.
+//!
+//! Derived values are tracked by name through renames, field selections, evals, lookups and
+//! rex: a field is key-derived unless it comes from an aggregate, from the clock or time zone
+//! (convert, non-pure eval), or from an operator not understood here (which ends the prefix).
+
+use crate::expr::eval::EvalContext;
+use crate::ops::{Op, RowEnv};
+use crate::plan::Stage;
+use vigil_model::{Record, Value};
+
+const KEY: &str = "k";
+const OTHER: &str = "o";
+
+/// A query's key filter, ready to run on each new group key.
+#[derive(Debug)]
+pub(crate) struct KeyFilter {
+    /// Leading operators that only rename or select fields: applied once, to the names.
+    skip: usize,
+    /// Operators up to the last qualifying filter ([`prefix_len`]).
+    len: usize,
+    /// The key row's fields after the first `skip` operators: (name, by-field position).
+    layout: Vec<(String, usize)>,
+}
+
+impl KeyFilter {
+    /// The key filter of `stage`'s scan, if its operators start with one.
+    pub(crate) fn plan(stage: &Stage, by_names: &[String], agg_names: &[String], ctx: &EvalContext) -> Option<KeyFilter> {
+        let len = prefix_len(stage, by_names, agg_names);
+        if len == 0 {
+            return None;
+        }
+        let skip = stage.ops[..len].iter().take_while(|op| matches!(op, Op::Rename(_) | Op::Fields { .. } | Op::Table(_))).count();
+        // Names carry their position through the renames, as `drop_dm_object_name` moves them.
+        let mut row = Record::with_capacity(by_names.len());
+        for (i, n) in by_names.iter().enumerate() {
+            row.push_new(n.clone(), Value::Str(i.to_string()));
+        }
+        let mut rows = vec![row];
+        let mut env = RowEnv { ctx };
+        for op in &stage.ops[..skip] {
+            rows = crate::ops::apply(op, rows, &mut env).ok()?;
+        }
+        let row = rows.pop()?;
+        let layout = row
+            .iter()
+            .map(|(name, v)| Some((name.to_string(), v.as_text()?.parse().ok()?)))
+            .collect::<Option<Vec<(String, usize)>>>()?;
+        Some(KeyFilter { skip, len, layout })
+    }
+
+    /// Whether a group whose by-field texts are `text(i)` can reach the output: the filter's
+    /// operators over a row of those fields yield a row.
+    pub(crate) fn admits<'t>(&self, ops: &[Op], text: impl Fn(usize) -> &'t str, ctx: &EvalContext) -> bool {
+        let mut row = Record::with_capacity(self.layout.len());
+        for (name, i) in &self.layout {
+            row.push_new(name.clone(), Value::Str(text(*i).to_string()));
+        }
+        let mut rows = vec![row];
+        let mut env = RowEnv { ctx };
+        for op in &ops[self.skip..self.len] {
+            rows = match crate::ops::apply(op, rows, &mut env) {
+                Ok(rows) => rows,
+                // Unsure: keep the group; the query reports the error after the scan.
+                Err(_) => return true,
+            };
+            if rows.is_empty() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// How many leading operators of `stage` make the key filter of its scan (0: none), given the
+/// scan's by-field and aggregate column names.
+pub(crate) fn prefix_len(stage: &Stage, by_names: &[String], agg_names: &[String]) -> usize {
+    // Each field's value says whether it is key-derived; absent fields are absent in the key
+    // row and in the full row alike, so they count as key-derived.
+    let mut trace = Record::with_capacity(by_names.len() + agg_names.len());
+    for n in by_names {
+        trace.set(n.clone(), Value::str(KEY));
+    }
+    for n in agg_names {
+        trace.set(n.clone(), Value::str(OTHER));
+    }
+    let derived = |trace: &Record, fields: &[String]| fields.iter().all(|f| trace.get(f).is_none_or(|v| *v == Value::str(KEY)));
+    let mark = |trace: &mut Record, name: &str, key: bool| trace.set(name.to_string(), Value::str(if key { KEY } else { OTHER }));
+    let mut len = 0;
+    for (i, op) in stage.ops.iter().enumerate() {
+        match op {
+            Op::Search(_) | Op::Where(_) | Op::Regex(_) => {
+                let pure = !matches!(op, Op::Where(e) if !e.is_pure());
+                match op.fields_read() {
+                    Some(fields) if pure && derived(&trace, &fields) => len = i + 1,
+                    _ => break,
+                }
+            }
+            Op::Rename(pairs) => match crate::ops::fields::rename(vec![trace.clone()], pairs).pop() {
+                Some(t) => trace = t,
+                None => break,
+            },
+            Op::Table(f) => match crate::ops::fields::table(vec![trace.clone()], f).pop() {
+                Some(t) => trace = t,
+                None => break,
+            },
+            Op::Fields { remove, fields } => match crate::ops::fields::fields(vec![trace.clone()], *remove, fields).pop() {
+                Some(t) => trace = t,
+                None => break,
+            },
+            Op::Eval(assignments) => {
+                for (name, e) in assignments {
+                    let mut read = Vec::new();
+                    e.fields(&mut read);
+                    let key = e.is_pure() && derived(&trace, &read);
+                    mark(&mut trace, name, key);
+                }
+            }
+            // Its output depends on the time zone, which the scan does not know.
+            Op::Convert(c) => {
+                if c.conversions.iter().any(|conv| conv.field.contains('*')) {
+                    break;
+                }
+                for conv in &c.conversions {
+                    mark(&mut trace, conv.alias.as_deref().unwrap_or(&conv.field), false);
+                }
+            }
+            Op::Lookup(l) => {
+                let Some(read) = op.fields_read() else { break };
+                let key = derived(&trace, &read);
+                for (_, out) in &l.outputs {
+                    mark(&mut trace, out, key);
+                }
+            }
+            Op::Rex(r) => {
+                let key = derived(&trace, std::slice::from_ref(&r.field));
+                if r.sed.is_some() {
+                    mark(&mut trace, &r.field, key);
+                } else {
+                    for name in r.re.capture_names().flatten() {
+                        mark(&mut trace, name, key);
+                    }
+                }
+            }
+            _ => break,
+        }
+    }
+    len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Planner;
+    use vigil_content::ContentSet;
+
+    fn prefix(text: &str) -> usize {
+        let catalog = vigil_normalize::Normalizer::builtin().expect("mappings").catalog().clone();
+        let content = ContentSet::default();
+        let q = Planner::new(&catalog, &content).plan("t", text).expect("plans");
+        let by = ["Processes.dest", "Processes.process_name", "Processes.process"].map(String::from);
+        prefix_len(&q.root, &by, &["count".into(), "firstTime".into()])
+    }
+
+    const HEAD: &str = "| tstats count min(_time) as firstTime from datamodel=Endpoint.Processes \
+                        by Processes.dest Processes.process_name Processes.process | rename Processes.* as * ";
+
+    #[test]
+    fn filters_on_key_fields_make_the_prefix() {
+        assert_eq!(prefix(&format!("{HEAD}| convert ctime(firstTime) | regex process=\"x\" | table dest")), 3);
+        assert_eq!(prefix(&format!("{HEAD}| eval n=len(process_name), e=if(n>4,1,0) | search e=1 | eval x=1")), 3);
+        assert_eq!(prefix(&format!("{HEAD}| rex field=process \"(?<ext>\\.\\w+)$\" | where isnull(ext)")), 3);
+        // The last qualifying filter ends the prefix.
+        assert_eq!(prefix(&format!("{HEAD}| search dest=a | where count > 2 | search dest=b")), 2);
+    }
+
+    #[test]
+    fn filters_on_aggregates_or_unknown_operators_do_not() {
+        assert_eq!(prefix(&format!("{HEAD}| where count > 2")), 0);
+        assert_eq!(prefix(&format!("{HEAD}| convert ctime(firstTime) | search firstTime=*")), 0);
+        assert_eq!(prefix(&format!("{HEAD}| eval c=count+1 | search c=3")), 0);
+        assert_eq!(prefix(&format!("{HEAD}| rename count as dest | search dest=1")), 0);
+        assert_eq!(prefix(&format!("{HEAD}| sort dest | search dest=1")), 0);
+        assert_eq!(prefix(&format!("{HEAD}| where now() > 5")), 0);
+        assert_eq!(prefix(&format!("{HEAD}| eval t=now() | search t=1")), 0);
+    }
+}

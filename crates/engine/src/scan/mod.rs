@@ -1,0 +1,284 @@
+//! The scan: one pass over the input feeds every query's scans.
+//!
+//! [`Engine`] routes each dataset row and raw event to the scans that want it (a value index
+//! over their predicates finds the candidates), and each worker thread accumulates into its
+//! own [`ScanState`]; states merge at the end, so reading scales with threads without locks
+//! on the hot path. A state is a value: it can be written to bytes, read back in another
+//! process and merged there (see `codec`). Finishing (after the scan) is `physical`'s.
+
+mod rows;
+mod state;
+
+pub(crate) use rows::scan_rows;
+pub use state::ScanState;
+pub(crate) use state::ScanAcc;
+
+use crate::expr::eval::EvalContext;
+use crate::expr::predicate::{FieldRef, FoldedRow};
+use crate::expr::prefilter::{ScanIndex, Scratch};
+use crate::ops::RowEnv;
+use crate::plan::keyfilter::KeyFilter;
+use crate::plan::{Query, Scan, Source};
+use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
+use crate::store::symbols::Symbols;
+use rows::{column_part, event_record, feed_row_agg};
+use vigil_model::{Catalog, DatasetRow, Event};
+
+/// Planned queries and the dispatch tables that route rows and events to their scans.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) queries: Vec<Query>,
+    /// dataset id -> (query, scan) pairs reading it.
+    by_dataset: Vec<Vec<(usize, usize)>>,
+    /// (query, scan) pairs reading raw events.
+    event_scans: Vec<(usize, usize)>,
+    /// dataset id -> value index over its scans' predicates (positions in `by_dataset`).
+    indexes: Vec<ScanIndex>,
+    /// Value index over the raw-event scans' predicates (positions in `event_scans`).
+    event_index: ScanIndex,
+    /// Context for operators run during the scan. They use neither the clock nor the time
+    /// zone (see `plan::push_down`), so any value works.
+    scan_ctx: EvalContext,
+    /// Per query and scan: how many leading operators of the query filter its groups by key
+    /// when they are created (0: none; see `plan::keyfilter`).
+    key_filters: Vec<Vec<Option<KeyFilter>>>,
+    /// Bytes of groups and key texts all scan states together may hold; past it, the state
+    /// that notices spills its groups to disk.
+    pub(crate) memory_budget: usize,
+    /// Bytes the live scan states last reported (each adds the change since its last check).
+    memory_used: std::sync::atomic::AtomicUsize,
+}
+
+/// Default for [`Engine::set_memory_budget`].
+pub const DEFAULT_MEMORY_BUDGET: usize = 32 << 20;
+
+/// Rows between two checks of a scan state's memory.
+const BUDGET_CHECK_EVERY: u32 = 1024;
+
+/// Limit on raw events a single search may collect, so `search *` over a huge input fails
+/// clearly instead of exhausting memory.
+pub const MAX_COLLECTED_EVENTS: usize = 2_000_000;
+
+impl Engine {
+    pub fn new(queries: Vec<Query>, catalog: &Catalog) -> Engine {
+        let mut by_dataset = vec![Vec::new(); catalog.datasets.len()];
+        let mut event_scans = Vec::new();
+        for (qi, q) in queries.iter().enumerate() {
+            for (si, s) in q.scans.iter().enumerate() {
+                match s {
+                    Scan::Tstats(t) => by_dataset[t.dataset].push((qi, si)),
+                    Scan::Events(_) => event_scans.push((qi, si)),
+                }
+            }
+        }
+        let indexes = by_dataset
+            .iter()
+            .map(|targets| {
+                ScanIndex::new(targets.iter().filter_map(|&(qi, si): &(usize, usize)| match &queries[qi].scans[si] {
+                    Scan::Tstats(t) => Some(&t.filter),
+                    Scan::Events(_) => None,
+                }))
+            })
+            .collect();
+        let event_index = ScanIndex::new(event_scans.iter().filter_map(|&(qi, si)| match &queries[qi].scans[si] {
+            Scan::Events(e) => Some(&e.pred),
+            Scan::Tstats(_) => None,
+        }));
+        let scan_ctx = EvalContext { now: 0, tz: vigil_time::Tz::utc() };
+        let key_filters = queries
+            .iter()
+            .map(|q| {
+                q.scans
+                    .iter()
+                    .enumerate()
+                    .map(|(si, s)| match (s, &q.root.source) {
+                        (Scan::Tstats(t), Source::Scan(root)) if *root == si && !t.by.is_empty() => {
+                            let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+                            let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
+                            KeyFilter::plan(&q.root, &by, &aggs, &scan_ctx)
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        Engine {
+            key_filters,
+            queries,
+            by_dataset,
+            event_scans,
+            indexes,
+            event_index,
+            scan_ctx,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            memory_used: Default::default(),
+        }
+    }
+
+    /// Sets how many bytes of groups and key texts the scan states (one per worker thread)
+    /// may hold together; past it, groups are written to a temporary file and merged at the
+    /// end.
+    pub fn set_memory_budget(&mut self, bytes: usize) {
+        self.memory_budget = bytes;
+    }
+
+    pub fn queries(&self) -> &[Query] {
+        &self.queries
+    }
+
+    /// Whether any query reads this dataset (the normalizer can skip it otherwise).
+    pub fn wants_dataset(&self, id: usize) -> bool {
+        self.by_dataset.get(id).is_some_and(|v| !v.is_empty())
+    }
+
+    pub fn wants_events(&self) -> bool {
+        !self.event_scans.is_empty()
+    }
+
+    pub fn new_state(&self) -> ScanState {
+        ScanState {
+            accs: self
+                .queries
+                .iter()
+                .map(|q| {
+                    q.scans
+                        .iter()
+                        .map(|s| match s {
+                            Scan::Tstats(_) => ScanAcc::Groups(Groups::default()),
+                            Scan::Events(e) if e.stats.is_some() => ScanAcc::Groups(Groups::default()),
+                            Scan::Events(_) => ScanAcc::Events(Vec::new()),
+                        })
+                        .collect()
+                })
+                .collect(),
+            symbols: Symbols::default(),
+            col_ids: Vec::new(),
+            touched: false,
+            spill_file: None,
+            since_check: 0,
+            reported: 0,
+            spill_failed: false,
+            scratch: Scratch::default(),
+            fold: Default::default(),
+        }
+    }
+
+    /// Feeds one dataset row to every tstats scan on its dataset.
+    pub fn on_row(&self, state: &mut ScanState, row: &DatasetRow) {
+        let (Some(targets), Some(index)) = (self.by_dataset.get(row.dataset), self.indexes.get(row.dataset)) else {
+            return;
+        };
+        let mut scratch = std::mem::take(&mut state.scratch);
+        index.candidates(row, &mut scratch);
+        if scratch.candidates.is_empty() {
+            state.scratch = scratch;
+            return;
+        }
+        state.touched = true;
+        state.col_ids.clear();
+        state.col_ids.resize(row.values.len(), u32::MAX);
+        state.fold.get_mut().reset(row.values.len());
+        let fold = std::mem::take(&mut state.fold);
+        let folded = FoldedRow { row, cache: &fold };
+        for &(qi, si) in scratch.candidates.iter().filter_map(|&k| targets.get(k)) {
+            let Scan::Tstats(scan) = &self.queries[qi].scans[si] else { continue };
+            if !scan.filter.eval(&folded) {
+                continue;
+            }
+            // tstats reports _time in whole seconds.
+            let secs = row.time.div_euclid(1_000_000);
+            // Key parts are symbol ids: no allocation unless a text or a group is new.
+            let mut parts = Vec::with_capacity(scan.by.len());
+            let mut dropped = false;
+            for (_, f) in &scan.by {
+                let part = match f {
+                    FieldRef::Column(i) => column_part(row, *i, &mut state.col_ids, &mut state.symbols),
+                    FieldRef::Time => {
+                        let t = match scan.span {
+                            Some(span) => row.time.div_euclid(span) * span / 1_000_000,
+                            None => secs,
+                        };
+                        let mut buf = [0u8; vigil_model::value::DECIMAL_LEN + 1];
+                        Some(KeyPart::One(state.symbols.intern(vigil_model::value::decimal_i64(t, &mut buf))))
+                    }
+                    _ => None,
+                };
+                match part.or_else(|| scan.fillnull.as_deref().map(|f| KeyPart::One(state.symbols.intern(f)))) {
+                    Some(p) => parts.push(p),
+                    None => {
+                        // A null by-field without fillnull_value drops the row, as in Splunk.
+                        dropped = true;
+                        break;
+                    }
+                }
+            }
+            if dropped {
+                continue;
+            }
+            let ScanAcc::Groups(groups) = &mut state.accs[qi][si] else { continue };
+            if key_count(&parts) > MAX_GROUPS {
+                groups.overflow = true;
+                continue;
+            }
+            let filter = self.key_filters[qi][si].as_ref();
+            let symbols = &state.symbols;
+            let ops = &self.queries[qi].root.ops;
+            for_each_key(&parts, |key| {
+                let states = match filter {
+                    None => Some(groups.entry(key, &scan.aggs)),
+                    Some(f) => groups.entry_if(key, &scan.aggs, |key| {
+                        f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx)
+                    }),
+                };
+                for (st, spec) in states.into_iter().flatten().zip(&scan.aggs) {
+                    feed_row_agg(st, spec, row, secs);
+                }
+            });
+        }
+        state.scratch = scratch;
+        state.fold = fold;
+        self.check_memory(state);
+    }
+
+    /// Feeds one raw event to every raw-event scan.
+    pub fn on_event(&self, state: &mut ScanState, ev: &Event) {
+        let mut scratch = std::mem::take(&mut state.scratch);
+        self.event_index.candidates(ev, &mut scratch);
+        state.touched |= !scratch.candidates.is_empty();
+        for &(qi, si) in scratch.candidates.iter().filter_map(|&k| self.event_scans.get(k)) {
+            let Scan::Events(scan) = &self.queries[qi].scans[si] else { continue };
+            if !scan.pred.eval(ev) {
+                continue;
+            }
+            let mut rows = vec![event_record(ev, scan.needs_raw, scan.projection.as_deref())];
+            if !scan.prefix.is_empty() {
+                // Row-by-row operators need no scan results and no clock (see push_down).
+                let mut env = RowEnv { ctx: &self.scan_ctx };
+                for op in &scan.prefix {
+                    rows = match crate::ops::apply(op, rows, &mut env) {
+                        Ok(r) => r,
+                        Err(_) => Vec::new(),
+                    };
+                    if rows.is_empty() {
+                        break;
+                    }
+                }
+            }
+            match (&mut state.accs[qi][si], &scan.stats) {
+                (ScanAcc::Groups(groups), Some(stats)) => {
+                    for row in &rows {
+                        stats.add(groups, &mut state.symbols, row, &self.scan_ctx);
+                    }
+                }
+                (ScanAcc::Events(v), _) => {
+                    let room = MAX_COLLECTED_EVENTS.saturating_sub(v.len());
+                    let t = ev.time.unwrap_or(0);
+                    v.extend(rows.into_iter().take(room).map(|r| (t, r)));
+                }
+                _ => {}
+            }
+        }
+        state.scratch = scratch;
+        self.check_memory(state);
+    }
+}

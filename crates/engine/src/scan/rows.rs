@@ -1,0 +1,103 @@
+//! Rows of the scan: dataset columns as group-key parts, raw events as records, and a
+//! finished scan's groups or events as result rows.
+
+use super::ScanAcc;
+use crate::error::ExecError;
+use crate::expr::predicate::FieldRef;
+use crate::plan::{EventScan, Scan};
+use crate::store::agg::{AggInput, AggSpec, AggState};
+use crate::store::groups::{Groups, KeyPart};
+use crate::store::symbols::Symbols;
+use vigil_model::value::format_num;
+use vigil_model::{DatasetRow, Event, Micros, Record, Value};
+
+/// A dataset column as a key part, interning its text once per row.
+pub(super) fn column_part(row: &DatasetRow, i: usize, cache: &mut [u32], symbols: &mut Symbols) -> Option<KeyPart> {
+    match row.values.get(i)? {
+        Value::Multi(items) if items.is_empty() => None,
+        Value::Multi(items) => Some(KeyPart::Many(items.iter().map(|s| symbols.intern(s)).collect())),
+        Value::Null => None,
+        v => {
+            let slot = cache.get_mut(i)?;
+            if *slot == u32::MAX {
+                *slot = match v {
+                    Value::Num(n) => symbols.intern(&format_num(*n)),
+                    Value::Str(s) => symbols.intern(s),
+                    _ => return None,
+                };
+            }
+            Some(KeyPart::One(*slot))
+        }
+    }
+}
+
+pub(super) fn feed_row_agg(st: &mut AggState, spec: &AggSpec, row: &DatasetRow, secs: i64) {
+    let time: Micros = row.time;
+    match &spec.input {
+        AggInput::Rows => st.add_row(),
+        AggInput::Field(FieldRef::Time) => st.add(spec.func, &secs.to_string(), time),
+        AggInput::Field(FieldRef::Column(i)) => match row.values.get(*i) {
+            Some(Value::Str(s)) => st.add(spec.func, s, time),
+            Some(Value::Multi(items)) => items.iter().for_each(|s| st.add(spec.func, s, time)),
+            Some(Value::Num(n)) => st.add(spec.func, &format_num(*n), time),
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
+/// A raw event as a result row: Splunk's default fields, then the extracted ones.
+pub(super) fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) -> Record {
+    let wanted = |name: &str| only.is_none_or(|fields| fields.binary_search_by(|f| f.as_str().cmp(name)).is_ok());
+    let mut r = Record::with_capacity(ev.fields.len() + 6);
+    if let Some(t) = ev.time {
+        r.push_new("_time".into(), Value::Num(t as f64 / 1e6));
+    }
+    if with_raw {
+        r.push_new("_raw".into(), Value::Str(ev.raw.clone()));
+    }
+    for (name, value) in [("host", &ev.host), ("source", &ev.source), ("sourcetype", &ev.sourcetype)] {
+        if wanted(name) {
+            r.push_new(name.into(), Value::Str(value.clone()));
+        }
+    }
+    if wanted("index") {
+        r.push_new("index".into(), Value::str("main"));
+    }
+    for (k, v) in &ev.fields {
+        if matches!(k.as_str(), "_time" | "_raw" | "host" | "source" | "sourcetype" | "index") || !wanted(k) {
+            continue;
+        }
+        match r.get(k) {
+            None => r.push_new(k.clone(), Value::Str(v.clone())),
+            // A repeated name makes a multivalue field.
+            Some(existing) => {
+                let mut items: Vec<String> = existing.items().into_iter().map(|s| s.into_owned()).collect();
+                items.push(v.clone());
+                r.set(k.clone(), Value::Multi(items));
+            }
+        }
+    }
+    r
+}
+
+pub(crate) fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Result<Vec<Record>, ExecError> {
+    Ok(match (scan, acc) {
+        (Scan::Tstats(t), ScanAcc::Groups(g)) => {
+            let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+            let mut rows = g.finish(symbols, &names, &t.aggs)?;
+            if names.is_empty() && rows.is_empty() {
+                // `tstats count` over nothing is one row with count 0, as in Splunk.
+                rows = Groups::finish_empty(&t.aggs);
+            }
+            rows
+        }
+        (Scan::Events(EventScan { stats: Some(stats), .. }), ScanAcc::Groups(g)) => stats.finish(g, symbols)?,
+        (_, ScanAcc::Events(mut v)) => {
+            // Splunk returns events newest first (stable: ties keep input order).
+            v.sort_by(|a, b| b.0.cmp(&a.0));
+            v.into_iter().map(|(_, r)| r).collect()
+        }
+        _ => Vec::new(),
+    })
+}

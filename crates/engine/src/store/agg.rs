@@ -1,0 +1,310 @@
+//! Aggregation functions for `tstats`, `stats` and `eventstats`, with mergeable state so that
+//! each thread aggregates its share of the input and the results combine at the end.
+
+use crate::error::PlanError;
+use crate::expr::eval::CExpr;
+use crate::expr::predicate::FieldRef;
+use std::collections::{BTreeSet, HashSet};
+use vigil_model::value::{format_num, parse_num};
+use vigil_model::{Micros, Value};
+use vigil_spl::ast::{AggArg, Aggregation, Span};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunc {
+    Count,
+    Dc,
+    Values,
+    List,
+    Min,
+    Max,
+    Sum,
+    Avg,
+    Range,
+    Latest,
+    Earliest,
+    First,
+    Last,
+    Stdev,
+}
+
+impl AggFunc {
+    pub fn from_name(name: &str, span: Span) -> Result<AggFunc, PlanError> {
+        Ok(match name.to_ascii_lowercase().as_str() {
+            "count" | "c" => AggFunc::Count,
+            "dc" | "distinct_count" => AggFunc::Dc,
+            "values" => AggFunc::Values,
+            "list" => AggFunc::List,
+            "min" => AggFunc::Min,
+            "max" => AggFunc::Max,
+            "sum" => AggFunc::Sum,
+            "avg" | "mean" => AggFunc::Avg,
+            "range" => AggFunc::Range,
+            "latest" | "latest_time" => AggFunc::Latest,
+            "earliest" | "earliest_time" => AggFunc::Earliest,
+            "first" => AggFunc::First,
+            "last" => AggFunc::Last,
+            "stdev" => AggFunc::Stdev,
+            other => {
+                return Err(PlanError::UnsupportedFunction { name: other.to_string(), span });
+            }
+        })
+    }
+}
+
+/// What an aggregation reads.
+#[derive(Clone, Debug)]
+pub enum AggInput {
+    /// Bare `count`.
+    Rows,
+    Field(FieldRef),
+    /// `count(eval(...))`: counts rows where the expression is true.
+    Eval(CExpr),
+}
+
+#[derive(Clone, Debug)]
+pub struct AggSpec {
+    pub func: AggFunc,
+    pub input: AggInput,
+    /// Output column.
+    pub name: String,
+}
+
+/// Running state of one aggregation in one group.
+#[derive(Clone, Debug)]
+pub enum AggState {
+    Count(u64),
+    Distinct(HashSet<String>),
+    Values(BTreeSet<String>),
+    List(Vec<String>),
+    /// min/max: numeric extreme and text extreme, and whether any text was seen.
+    Extreme { num: Option<f64>, text: Option<String>, any_text: bool },
+    Sum { sum: f64, n: u64 },
+    Range { min: f64, max: f64, n: u64 },
+    /// latest/earliest/first/last: the value with its time (or arrival order).
+    Timed(Option<(Micros, String)>),
+    /// Welford's running variance.
+    Stdev { n: u64, mean: f64, m2: f64 },
+}
+
+/// `list()` keeps at most this many items, like Splunk.
+const LIST_LIMIT: usize = 100;
+
+impl AggState {
+    pub fn new(f: AggFunc) -> AggState {
+        match f {
+            AggFunc::Count => AggState::Count(0),
+            AggFunc::Dc => AggState::Distinct(HashSet::new()),
+            AggFunc::Values => AggState::Values(BTreeSet::new()),
+            AggFunc::List => AggState::List(Vec::new()),
+            AggFunc::Min | AggFunc::Max => AggState::Extreme { num: None, text: None, any_text: false },
+            AggFunc::Sum | AggFunc::Avg => AggState::Sum { sum: 0.0, n: 0 },
+            AggFunc::Range => AggState::Range { min: f64::MAX, max: f64::MIN, n: 0 },
+            AggFunc::Latest | AggFunc::Earliest | AggFunc::First | AggFunc::Last => AggState::Timed(None),
+            AggFunc::Stdev => AggState::Stdev { n: 0, mean: 0.0, m2: 0.0 },
+        }
+    }
+
+    /// Counts one row (bare `count`, or `count(eval)` when true).
+    pub fn add_row(&mut self) {
+        if let AggState::Count(c) = self {
+            *c += 1;
+        }
+    }
+
+    /// Adds one item of the input field. `time` orders latest/earliest; `seq` orders
+    /// first/last (arrival order).
+    pub fn add(&mut self, f: AggFunc, item: &str, time: Micros) {
+        match self {
+            AggState::Count(c) => *c += 1,
+            AggState::Distinct(s) => {
+                if !s.contains(item) {
+                    s.insert(item.to_string());
+                }
+            }
+            AggState::Values(s) => {
+                if !s.contains(item) {
+                    s.insert(item.to_string());
+                }
+            }
+            AggState::List(v) => {
+                if v.len() < LIST_LIMIT {
+                    v.push(item.to_string());
+                }
+            }
+            AggState::Extreme { num, text, any_text } => {
+                let want_max = f == AggFunc::Max;
+                match parse_num(item) {
+                    Some(n) => {
+                        let better = num.is_none_or(|cur| if want_max { n > cur } else { n < cur });
+                        if better {
+                            *num = Some(n);
+                        }
+                    }
+                    None => {
+                        *any_text = true;
+                        let better = text
+                            .as_deref()
+                            .is_none_or(|cur| if want_max { item > cur } else { item < cur });
+                        if better {
+                            *text = Some(item.to_string());
+                        }
+                    }
+                }
+            }
+            AggState::Sum { sum, n } => {
+                if let Some(x) = parse_num(item) {
+                    *sum += x;
+                    *n += 1;
+                }
+            }
+            AggState::Range { min, max, n } => {
+                if let Some(x) = parse_num(item) {
+                    *min = min.min(x);
+                    *max = max.max(x);
+                    *n += 1;
+                }
+            }
+            AggState::Timed(cur) => {
+                let replace = match (cur.as_ref(), f) {
+                    (None, _) => true,
+                    (Some((t, _)), AggFunc::Latest) => time >= *t,
+                    (Some((t, _)), AggFunc::Earliest) => time < *t,
+                    (Some(_), AggFunc::Last) => true,
+                    _ => false,
+                };
+                if replace {
+                    *cur = Some((time, item.to_string()));
+                }
+            }
+            AggState::Stdev { n, mean, m2 } => {
+                if let Some(x) = parse_num(item) {
+                    *n += 1;
+                    let d = x - *mean;
+                    *mean += d / *n as f64;
+                    *m2 += d * (x - *mean);
+                }
+            }
+        }
+    }
+
+    /// Combines another thread's state for the same group into this one.
+    pub fn merge(&mut self, f: AggFunc, other: AggState) {
+        match (self, other) {
+            (AggState::Count(a), AggState::Count(b)) => *a += b,
+            (AggState::Distinct(a), AggState::Distinct(b)) => a.extend(b),
+            (AggState::Values(a), AggState::Values(b)) => a.extend(b),
+            (AggState::List(a), AggState::List(b)) => {
+                a.extend(b);
+                a.truncate(LIST_LIMIT);
+            }
+            (me @ AggState::Extreme { .. }, AggState::Extreme { num, text, .. }) => {
+                if let Some(n) = num {
+                    me.add(f, &format_num(n), 0);
+                }
+                if let Some(t) = text {
+                    me.add(f, &t, 0);
+                }
+            }
+            (AggState::Sum { sum, n }, AggState::Sum { sum: s2, n: n2 }) => {
+                *sum += s2;
+                *n += n2;
+            }
+            (AggState::Range { min, max, n }, AggState::Range { min: a, max: b, n: m }) => {
+                *min = min.min(a);
+                *max = max.max(b);
+                *n += m;
+            }
+            (me @ AggState::Timed(_), AggState::Timed(Some((t, v)))) => me.add(f, &v, t),
+            (AggState::Stdev { n, mean, m2 }, AggState::Stdev { n: n2, mean: mean2, m2: m22 }) => {
+                if n2 > 0 {
+                    let total = *n + n2;
+                    let d = mean2 - *mean;
+                    *m2 += m22 + d * d * (*n as f64) * (n2 as f64) / total as f64;
+                    *mean += d * n2 as f64 / total as f64;
+                    *n = total;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn finish(self, f: AggFunc) -> Value {
+        match self {
+            AggState::Count(c) => Value::Num(c as f64),
+            AggState::Distinct(s) => Value::Num(s.len() as f64),
+            AggState::Values(s) => Value::from_items(s.into_iter().collect()),
+            AggState::List(v) => Value::from_items(v),
+            AggState::Extreme { num, text, any_text } => {
+                // Numbers only: numeric result. With text: Splunk compares lexically.
+                match (num, text, any_text) {
+                    (Some(n), None, _) => Value::Num(n),
+                    (None, Some(t), _) => Value::Str(t),
+                    (Some(n), Some(t), _) => {
+                        let ns = format_num(n);
+                        let pick_text = if f == AggFunc::Max { t > ns } else { t < ns };
+                        if pick_text {
+                            Value::Str(t)
+                        } else {
+                            Value::Num(n)
+                        }
+                    }
+                    (None, None, _) => Value::Null,
+                }
+            }
+            AggState::Sum { sum, n } => match f {
+                AggFunc::Avg if n > 0 => Value::Num(sum / n as f64),
+                AggFunc::Sum if n > 0 => Value::Num(sum),
+                _ => Value::Null,
+            },
+            AggState::Range { min, max, n } if n > 0 => Value::Num(max - min),
+            AggState::Range { .. } => Value::Null,
+            AggState::Timed(v) => v.map(|(_, s)| Value::Str(s)).unwrap_or(Value::Null),
+            AggState::Stdev { n, m2, .. } if n > 1 => Value::Num((m2 / (n - 1) as f64).sqrt()),
+            AggState::Stdev { .. } => Value::Null,
+        }
+    }
+}
+
+pub(crate) fn plan_agg(a: &Aggregation, resolve: &dyn Fn(&str) -> FieldRef, span: Span) -> Result<AggSpec, PlanError> {
+    let func = AggFunc::from_name(&a.func, span)?;
+    let input = match &a.arg {
+        None if func == AggFunc::Count => AggInput::Rows,
+        None => return Err(PlanError::invalid(format!("`{}` needs a field", a.func), span)),
+        Some(AggArg::Field(f)) => AggInput::Field(resolve(f)),
+        Some(AggArg::Eval(e)) => AggInput::Eval(CExpr::compile(e)?),
+    };
+    Ok(AggSpec { func, input, name: a.name.clone() })
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(f: AggFunc, items: &[&str]) -> Value {
+        let mut a = AggState::new(f);
+        let mut b = AggState::new(f);
+        for (i, it) in items.iter().enumerate() {
+            // Split across two "threads" to exercise merge.
+            if i % 2 == 0 { &mut a } else { &mut b }.add(f, it, i as i64);
+        }
+        a.merge(f, b);
+        a.finish(f)
+    }
+
+    #[test]
+    fn aggregations() {
+        assert_eq!(run(AggFunc::Count, &["a", "b", "c"]), Value::Num(3.0));
+        assert_eq!(run(AggFunc::Dc, &["a", "b", "a"]), Value::Num(2.0));
+        assert_eq!(run(AggFunc::Values, &["b", "a", "b"]), Value::Multi(vec!["a".into(), "b".into()]));
+        assert_eq!(run(AggFunc::Min, &["10", "9", "100"]), Value::Num(9.0));
+        assert_eq!(run(AggFunc::Max, &["10", "9", "100"]), Value::Num(100.0));
+        assert_eq!(run(AggFunc::Max, &["b", "a"]), Value::str("b"));
+        assert_eq!(run(AggFunc::Avg, &["1", "2", "x", "3"]), Value::Num(2.0));
+        assert_eq!(run(AggFunc::Latest, &["old", "mid", "new"]), Value::str("new"));
+        assert_eq!(run(AggFunc::Earliest, &["old", "mid", "new"]), Value::str("old"));
+        assert_eq!(run(AggFunc::Sum, &[]), Value::Null);
+        let sd = run(AggFunc::Stdev, &["2", "4", "4", "4", "5", "5", "7", "9"]);
+        assert!((sd.as_num().unwrap() - 2.138).abs() < 0.001, "{sd:?}");
+    }
+}

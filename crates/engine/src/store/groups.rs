@@ -1,0 +1,360 @@
+//! Groups of a `stats`/`eventstats`/`tstats` by-clause and their aggregation states, keyed
+//! by interned texts; spilled to sorted runs on disk past a memory budget.
+
+use crate::error::ExecError;
+use crate::store::agg::{AggSpec, AggState};
+use crate::store::spill::{Run, SpillFile};
+use crate::store::symbols::{Symbols, Translation};
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use vigil_model::{Record, Value};
+
+/// Most groups one `stats`/`eventstats`/`tstats` may build, and most keys one row may put
+/// itself in (multivalue by-fields multiply): beyond this a search fails with a clear error
+/// instead of exhausting memory.
+pub const MAX_GROUPS: usize = 5_000_000;
+
+/// One by-field's contribution to group keys: a single interned text or a multivalue's items.
+pub(crate) enum KeyPart {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+/// How many keys these parts make (saturating): the product of the multivalue lengths.
+pub(crate) fn key_count(parts: &[KeyPart]) -> usize {
+    parts.iter().fold(1usize, |n, p| match p {
+        KeyPart::Many(items) => n.saturating_mul(items.len()),
+        KeyPart::One(_) => n,
+    })
+}
+
+/// Calls `f` with every key of the cartesian product of `parts` (one key unless a part is
+/// multivalue): a multivalue by-field puts the row in one group per item.
+pub(crate) fn for_each_key(parts: &[KeyPart], mut f: impl FnMut(&[u32])) {
+    let first = |p: &KeyPart| match p {
+        KeyPart::One(id) => *id,
+        KeyPart::Many(items) => items.first().copied().unwrap_or(0),
+    };
+    let mut key: Vec<u32> = parts.iter().map(first).collect();
+    let mut idx = vec![0usize; parts.len()];
+    loop {
+        f(&key);
+        // Advance the odometer over the multivalue parts.
+        let mut i = parts.len();
+        loop {
+            if i == 0 {
+                return;
+            }
+            i -= 1;
+            if let KeyPart::Many(items) = &parts[i] {
+                if idx[i] + 1 < items.len() {
+                    idx[i] += 1;
+                    key[i] = items[idx[i]];
+                    break;
+                }
+                idx[i] = 0;
+                key[i] = first(&parts[i]);
+            }
+        }
+    }
+}
+
+type Group = (Box<[u32]>, Vec<AggState>);
+
+/// Groups and their aggregation states.
+///
+/// A key is an array of ids in a [`Symbols`] table owned by the caller (shared by every
+/// query of a thread), so finding a group hashes and compares a few integers, and a new
+/// group allocates its id array and states only.
+pub(crate) struct Groups {
+    table: HashTable<Group>,
+    /// Groups written to disk under memory pressure, oldest first (see `store::spill`).
+    runs: Vec<Run>,
+    /// Estimated heap bytes of `table`.
+    bytes: usize,
+    /// Groups written to `runs`.
+    spilled: usize,
+    /// Keys refused by a key filter (see `plan::keyfilter`), so they are not tried again.
+    refused: HashTable<Box<[u32]>>,
+    hasher: DefaultHashBuilder,
+    /// Most groups kept ([`MAX_GROUPS`]); rows for further new groups are dropped and
+    /// `overflow` is set, which fails the query (memory stays bounded meanwhile).
+    limit: usize,
+    pub overflow: bool,
+    /// Absorbs rows of groups refused after the limit.
+    spill: Vec<AggState>,
+}
+
+impl std::fmt::Debug for Groups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Groups({} groups, overflow: {})", self.table.len(), self.overflow)
+    }
+}
+
+impl Default for Groups {
+    fn default() -> Self {
+        Groups::with_limit(MAX_GROUPS)
+    }
+}
+
+impl Groups {
+    pub fn with_limit(limit: usize) -> Groups {
+        Groups {
+            table: HashTable::new(),
+            runs: Vec::new(),
+            bytes: 0,
+            spilled: 0,
+            refused: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            limit,
+            overflow: false,
+            spill: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty() && self.runs.is_empty()
+    }
+
+    /// Groups held in memory and written to disk (a group in several runs counts for each).
+    pub fn total(&self) -> usize {
+        self.table.len() + self.spilled
+    }
+
+    /// Estimated heap bytes of the groups held in memory.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Writes the groups held in memory to `file` as one sorted run and forgets them.
+    pub fn spill(&mut self, symbols: &Symbols, file: &Arc<SpillFile>) -> std::io::Result<()> {
+        if self.table.is_empty() {
+            self.refused.clear();
+            self.bytes = 0;
+            return Ok(());
+        }
+        let groups = self.sorted(symbols);
+        let run = file.write_run(groups.iter().map(|(k, st)| (k.iter().map(|&id| symbols.text(id)).collect(), st.as_slice())))?;
+        self.runs.push(run);
+        self.spilled += groups.len();
+        self.bytes = 0;
+        // Their ids are about to lose their texts.
+        self.refused.clear();
+        Ok(())
+    }
+
+    /// Every group as runs on disk (those in memory are written first), so they can be read
+    /// again and again in key order.
+    pub fn into_runs(mut self, symbols: &Symbols, file: &Arc<SpillFile>, aggs: &[AggSpec]) -> std::io::Result<Vec<Run>> {
+        self.spill(symbols, file)?;
+        crate::store::spill::compact(self.runs, aggs)
+    }
+
+    /// The groups in memory, sorted by key text (leaves the table empty).
+    fn sorted(&mut self, symbols: &Symbols) -> Vec<Group> {
+        let mut groups: Vec<Group> = std::mem::take(&mut self.table).into_iter().collect();
+        // Keys are distinct within a table, so an unstable sort gives the same order.
+        groups.sort_unstable_by(|a, b| a.0.iter().map(|&id| symbols.text(id)).cmp(b.0.iter().map(|&id| symbols.text(id))));
+        groups
+    }
+
+    /// The states of the group with this key, created if new.
+    pub fn entry(&mut self, key: &[u32], aggs: &[AggSpec]) -> &mut Vec<AggState> {
+        let h = self.hasher.hash_one(key);
+        let eq = |(k, _): &Group| **k == *key;
+        if self.table.find(h, eq).is_none() {
+            return self.insert_new(h, key.into(), aggs);
+        }
+        match self.table.find_mut(h, eq) {
+            Some((_, states)) => states,
+            None => &mut self.spill,
+        }
+    }
+
+    /// Like [`Groups::entry`], but a new key must pass `admit` first (refused keys are
+    /// remembered); `None` for a refused key.
+    pub fn entry_if(&mut self, key: &[u32], aggs: &[AggSpec], admit: impl FnOnce(&[u32]) -> bool) -> Option<&mut Vec<AggState>> {
+        let h = self.hasher.hash_one(key);
+        let eq = |(k, _): &Group| **k == *key;
+        if self.table.find(h, eq).is_none() {
+            if self.refused.find(h, |k| **k == *key).is_some() {
+                return None;
+            }
+            if !admit(key) {
+                let hasher = &self.hasher;
+                self.refused.insert_unique(h, key.into(), |k| hasher.hash_one(&**k));
+                self.bytes += 32 + key.len() * 4;
+                return None;
+            }
+            return Some(self.insert_new(h, key.into(), aggs));
+        }
+        Some(match self.table.find_mut(h, eq) {
+            Some((_, states)) => states,
+            None => &mut self.spill,
+        })
+    }
+
+    fn insert_new(&mut self, h: u64, key: Box<[u32]>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
+        if self.table.len() >= self.limit {
+            self.overflow = true;
+            self.spill = aggs.iter().map(|a| AggState::new(a.func)).collect();
+            return &mut self.spill;
+        }
+        let hasher = &self.hasher;
+        let states = aggs.iter().map(|a| AggState::new(a.func)).collect();
+        self.bytes += GROUP_BYTES + key.len() * 4 + aggs.len() * std::mem::size_of::<AggState>();
+        &mut self.table.insert_unique(h, (key, states), |(k, _)| hasher.hash_one(&**k)).into_mut().1
+    }
+
+    /// Adds another thread's groups, whose ids `tr` translates into `symbols`.
+    pub fn merge(&mut self, other: Groups, tr: &mut Translation, symbols: &mut Symbols, aggs: &[AggSpec]) {
+        self.overflow |= other.overflow;
+        self.runs.extend(other.runs);
+        self.spilled += other.spilled;
+        for (k, states) in other.table {
+            let k: Box<[u32]> = k.iter().map(|&id| tr.id(symbols, id)).collect();
+            let h = self.hasher.hash_one(&*k);
+            let full = self.table.len() >= self.limit;
+            match self.table.find_mut(h, |(mine, _)| *mine == k) {
+                Some((_, mine)) => {
+                    for ((m, o), spec) in mine.iter_mut().zip(states).zip(aggs) {
+                        m.merge(spec.func, o);
+                    }
+                }
+                None if full => self.overflow = true,
+                None => {
+                    let hasher = &self.hasher;
+                    self.bytes += GROUP_BYTES + k.len() * 4 + states.len() * std::mem::size_of::<AggState>();
+                    self.table.insert_unique(h, (k, states), |(k, _)| hasher.hash_one(&**k));
+                }
+            }
+        }
+    }
+
+    /// The single row an aggregation without by-fields yields over no input.
+    pub fn finish_empty(aggs: &[AggSpec]) -> Vec<Record> {
+        let mut g = Groups::default();
+        g.entry(&[], aggs);
+        g.finish(&Symbols::default(), &[], aggs).unwrap_or_default()
+    }
+
+    /// Result rows sorted by key (Splunk sorts stats output by the by-fields).
+    pub fn finish(self, symbols: &Symbols, by_names: &[String], aggs: &[AggSpec]) -> Result<Vec<Record>, ExecError> {
+        self.finish_where(symbols, by_names, aggs, |_| true)
+    }
+
+    /// Result rows of the groups whose key texts pass `keep`, sorted by key. Fails only when
+    /// spilled groups cannot be read back.
+    pub fn finish_where(
+        self,
+        symbols: &Symbols,
+        by_names: &[String],
+        aggs: &[AggSpec],
+        keep: impl Fn(&[&str]) -> bool,
+    ) -> Result<Vec<Record>, ExecError> {
+        let mut out = Vec::new();
+        self.for_each_row(symbols, by_names, aggs, keep, |r| out.push(r))?;
+        Ok(out)
+    }
+
+    /// Calls `row` with the result row of each group whose key texts pass `keep`, in key
+    /// order, building one row at a time.
+    pub fn for_each_row(
+        mut self,
+        symbols: &Symbols,
+        by_names: &[String],
+        aggs: &[AggSpec],
+        keep: impl Fn(&[&str]) -> bool,
+        mut row: impl FnMut(Record),
+    ) -> Result<(), ExecError> {
+        let groups = self.sorted(symbols);
+        if self.runs.is_empty() {
+            let mut parts: Vec<&str> = Vec::with_capacity(by_names.len());
+            for (key, states) in groups {
+                parts.clear();
+                parts.extend(key.iter().map(|&id| symbols.text(id)));
+                if keep(&parts) {
+                    row(group_row(by_names, parts.iter().map(|p| p.to_string()), states, aggs));
+                }
+            }
+            return Ok(());
+        }
+        let memory = groups
+            .into_iter()
+            .map(|(key, states)| (key.iter().map(|&id| symbols.text(id).to_string()).collect(), states))
+            .collect();
+        let runs = crate::store::spill::compact(std::mem::take(&mut self.runs), aggs)
+            .map_err(|e| ExecError(format!("merging groups spilled to disk: {e}")))?;
+        crate::store::spill::merge(&runs, memory, aggs, |key, states| {
+            let parts: Vec<&str> = key.iter().map(String::as_str).collect();
+            if keep(&parts) {
+                row(group_row(by_names, key.into_iter(), states, aggs));
+            }
+        })
+        .map_err(|e| ExecError(format!("reading back groups spilled to disk: {e}")))
+    }
+}
+
+/// Heap bytes of a group beyond its key ids and states (table slot, two allocations).
+const GROUP_BYTES: usize = 80;
+
+/// A result row: by-fields, then aggregates (an aggregate named like a by-field replaces it).
+pub(crate) fn group_row(by_names: &[String], key: impl Iterator<Item = String>, states: Vec<AggState>, aggs: &[AggSpec]) -> Record {
+    let mut r = Record::with_capacity(by_names.len() + states.len());
+    for (name, text) in by_names.iter().zip(key) {
+        r.push_new(name.clone(), Value::Str(text));
+    }
+    for (spec, st) in aggs.iter().zip(states) {
+        if by_names.contains(&spec.name) {
+            r.set(spec.name.clone(), st.finish(spec.func));
+        } else {
+            r.push_new(spec.name.clone(), st.finish(spec.func));
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::agg::{AggFunc, AggInput};
+
+    #[test]
+    fn keys_are_the_cartesian_product() {
+        let mut keys = Vec::new();
+        for_each_key(&[KeyPart::One(7), KeyPart::Many(vec![1, 2]), KeyPart::One(9)], |k| keys.push(k.to_vec()));
+        assert_eq!(keys, [vec![7, 1, 9], vec![7, 2, 9]]);
+        let mut n = 0;
+        for_each_key(&[KeyPart::Many(vec![1, 2]), KeyPart::Many(vec![3, 4])], |_| n += 1);
+        assert_eq!(n, 4);
+    }
+
+    #[test]
+    fn groups_past_the_limit_set_overflow_and_stay_bounded() {
+        let aggs = [AggSpec { func: AggFunc::Count, input: AggInput::Rows, name: "count".into() }];
+        let mut syms = Symbols::default();
+        let mut g = Groups::with_limit(3);
+        for i in 0..10 {
+            let id = syms.intern(&i.to_string());
+            g.entry(&[id], &aggs)[0].add_row();
+        }
+        assert!(g.overflow);
+        assert_eq!(g.len(), 3);
+        // Existing groups still count.
+        g.entry(&[syms.intern("0")], &aggs)[0].add_row();
+        let mut other_syms = Symbols::default();
+        let mut other = Groups::with_limit(3);
+        other.entry(&[other_syms.intern("new")], &aggs);
+        let mut fresh = Groups::with_limit(3);
+        for k in ["a", "b", "c"] {
+            fresh.entry(&[syms.intern(k)], &aggs);
+        }
+        fresh.merge(other, &mut Translation::new(&other_syms), &mut syms, &aggs);
+        assert!(fresh.overflow && fresh.len() == 3);
+    }
+}

@@ -1,0 +1,438 @@
+//! Group states written to disk when a scan's groups outgrow the memory budget.
+//!
+//! Hunting detections group every process by its command line, so their groups grow with
+//! the input. When a scan state's groups pass the budget, every table is written out as a
+//! *run*: its groups sorted by key text, with their aggregation states. The tables and the
+//! symbol texts are then dropped, and the scan goes on. At the end a query merges its runs
+//! and what is left in memory in key order (the order its result rows have anyway), combining
+//! the states of a key found in several runs, earliest run first.
+
+use crate::store::agg::{AggSpec, AggState};
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, BinaryHeap, HashSet};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::{Arc, Mutex};
+
+/// A temporary file that runs are appended to (deleted when the last run is dropped).
+#[derive(Debug)]
+pub(crate) struct SpillFile {
+    file: Mutex<tempfile::NamedTempFile>,
+}
+
+/// One sorted run of groups inside a spill file.
+#[derive(Clone, Debug)]
+pub(crate) struct Run {
+    file: Arc<SpillFile>,
+    offset: u64,
+    len: u64,
+}
+
+impl SpillFile {
+    pub fn new() -> std::io::Result<Arc<SpillFile>> {
+        Ok(Arc::new(SpillFile { file: Mutex::new(tempfile::NamedTempFile::new()?) }))
+    }
+
+    /// Appends groups (already sorted by key) as one run.
+    pub fn write_run<'a>(
+        self: &Arc<Self>,
+        groups: impl Iterator<Item = (Vec<&'a str>, &'a [AggState])>,
+    ) -> std::io::Result<Run> {
+        self.write_run_with(|put| groups.into_iter().try_for_each(|(key, states)| put(&key, states)))
+    }
+
+    /// Appends one run of the groups `fill` hands to its argument (in key order).
+    fn write_run_with<K: AsRef<str>>(
+        self: &Arc<Self>,
+        fill: impl FnOnce(&mut dyn FnMut(&[K], &[AggState]) -> std::io::Result<()>) -> std::io::Result<()>,
+    ) -> std::io::Result<Run> {
+        let mut guard = self.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
+        let file = guard.as_file_mut();
+        let offset = file.seek(SeekFrom::End(0))?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        let mut buf = Vec::new();
+        let mut len = 0u64;
+        fill(&mut |key, states| {
+            buf.clear();
+            put_u32(&mut buf, key.len() as u32);
+            for part in key {
+                put_str(&mut buf, part.as_ref());
+            }
+            put_u32(&mut buf, states.len() as u32);
+            for st in states {
+                encode_state(st, &mut buf);
+            }
+            out.write_all(&(buf.len() as u32).to_le_bytes())?;
+            out.write_all(&buf)?;
+            len += 4 + buf.len() as u64;
+            Ok(())
+        })?;
+        out.flush()?;
+        Ok(Run { file: self.clone(), offset, len })
+    }
+}
+
+/// Memory for the read buffers of one merge (each run gets a share, 4 to 64 KiB).
+const READ_BUFFERS: usize = 4 << 20;
+
+/// Most runs merged at once. A table spilled a thousand times (8 GB of events) held a 64 KiB
+/// buffer per run in every merge before buffers shared [`READ_BUFFERS`]; past this many runs
+/// even 4 KiB each adds up, and runs are first merged into longer ones.
+pub(crate) const FAN_IN: usize = 1024;
+
+/// Merges the oldest runs into one (at most [`FAN_IN`] at a time, in a new temporary file)
+/// until at most `FAN_IN` are left, rewriting no more than that takes. Neighbouring runs
+/// merge in order, so states still combine earliest run first, as one merge of all would.
+pub(crate) fn compact(mut runs: Vec<Run>, aggs: &[AggSpec]) -> std::io::Result<Vec<Run>> {
+    if runs.len() <= FAN_IN {
+        return Ok(runs);
+    }
+    while runs.len() > FAN_IN {
+        // A new file each time: the runs read may include one written in this file before,
+        // and a file is locked while a run is written to it.
+        let file = SpillFile::new()?;
+        let take = (runs.len() - FAN_IN + 1).min(FAN_IN);
+        let merged = file.write_run_with(|put| {
+            let mut failed = None;
+            merge(&runs[..take], Vec::new(), aggs, |key, states| {
+                if failed.is_none() {
+                    failed = put(&key, &states).err();
+                }
+            })?;
+            failed.map_or(Ok(()), Err)
+        })?;
+        runs.splice(..take, [merged]);
+    }
+    Ok(runs)
+}
+
+impl Run {
+    fn reader(&self, buffer: usize) -> std::io::Result<RunReader> {
+        let guard = self.file.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
+        // An independent handle, so runs of one file are read side by side.
+        let mut f = guard.reopen()?;
+        f.seek(SeekFrom::Start(self.offset))?;
+        Ok(RunReader { input: BufReader::with_capacity(buffer, f).take(self.len), buf: Vec::new() })
+    }
+}
+
+struct RunReader {
+    input: std::io::Take<BufReader<std::fs::File>>,
+    buf: Vec<u8>,
+}
+
+/// A group read back: key texts and states.
+type Group = (Vec<String>, Vec<AggState>);
+
+impl RunReader {
+    fn next_group(&mut self) -> std::io::Result<Option<Group>> {
+        let mut len = [0u8; 4];
+        match self.input.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        self.buf.resize(u32::from_le_bytes(len) as usize, 0);
+        self.input.read_exact(&mut self.buf)?;
+        let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "damaged spill run");
+        let mut cur: &[u8] = &self.buf;
+        let n = get_u32(&mut cur).ok_or_else(bad)?;
+        let key = (0..n).map(|_| get_str(&mut cur)).collect::<Option<Vec<String>>>().ok_or_else(bad)?;
+        let n = get_u32(&mut cur).ok_or_else(bad)?;
+        let states = (0..n).map(|_| decode_state(&mut cur)).collect::<Option<Vec<AggState>>>().ok_or_else(bad)?;
+        Ok(Some((key, states)))
+    }
+}
+
+/// One source in the merge: its current group and its rank (earlier runs merge first).
+struct Head {
+    group: Group,
+    rank: usize,
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Head {}
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Head {
+    // Reversed: BinaryHeap pops the greatest, the merge wants the smallest key first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.group.0.cmp(&self.group.0).then(other.rank.cmp(&self.rank))
+    }
+}
+
+/// Merges runs and sorted in-memory groups (ranked after the runs) in key order, calling `f`
+/// once per distinct key with the combined states.
+/// Says once per run that data stays in memory because no temporary file can be written.
+pub(crate) fn spill_warning(e: &std::io::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| eprintln!("vigil: cannot spill to a temporary file ({e}); continuing in memory"));
+}
+
+pub(crate) fn merge(
+    runs: &[Run],
+    memory: Vec<Group>,
+    aggs: &[AggSpec],
+    mut f: impl FnMut(Vec<String>, Vec<AggState>),
+) -> std::io::Result<()> {
+    // The read buffers of one merge share a fixed amount of memory, whatever the run count.
+    let buffer = (READ_BUFFERS / runs.len().max(1)).clamp(4 << 10, 64 << 10);
+    let mut readers = runs.iter().map(|r| r.reader(buffer)).collect::<std::io::Result<Vec<_>>>()?;
+    let mut memory = memory.into_iter();
+    let mut heap = BinaryHeap::new();
+    let mut next = |rank: usize, readers: &mut Vec<RunReader>| -> std::io::Result<Option<Head>> {
+        let group = match readers.get_mut(rank) {
+            Some(r) => r.next_group()?,
+            None => memory.next(),
+        };
+        Ok(group.map(|group| Head { group, rank }))
+    };
+    for rank in 0..=readers.len() {
+        if let Some(h) = next(rank, &mut readers)? {
+            heap.push(h);
+        }
+    }
+    while let Some(Head { group: (key, mut states), rank }) = heap.pop() {
+        if let Some(h) = next(rank, &mut readers)? {
+            heap.push(h);
+        }
+        while heap.peek().is_some_and(|h| h.group.0 == key) {
+            let Some(Head { group: (_, other), rank }) = heap.pop() else { break };
+            for ((mine, theirs), spec) in states.iter_mut().zip(other).zip(aggs) {
+                mine.merge(spec.func, theirs);
+            }
+            if let Some(h) = next(rank, &mut readers)? {
+                heap.push(h);
+            }
+        }
+        f(key, states);
+    }
+    Ok(())
+}
+
+pub(crate) fn put_u32(buf: &mut Vec<u8>, n: u32) {
+    buf.extend_from_slice(&n.to_le_bytes());
+}
+
+pub(crate) fn put_u64(buf: &mut Vec<u8>, n: u64) {
+    buf.extend_from_slice(&n.to_le_bytes());
+}
+
+pub(crate) fn put_f64(buf: &mut Vec<u8>, x: f64) {
+    put_u64(buf, x.to_bits());
+}
+
+pub(crate) fn put_str(buf: &mut Vec<u8>, s: &str) {
+    put_u32(buf, s.len() as u32);
+    buf.extend_from_slice(s.as_bytes());
+}
+
+pub(crate) fn put_strs<'a>(buf: &mut Vec<u8>, n: usize, items: impl Iterator<Item = &'a String>) {
+    put_u32(buf, n as u32);
+    items.for_each(|s| put_str(buf, s));
+}
+
+fn take<'a>(cur: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    if cur.len() < n {
+        return None;
+    }
+    let (head, rest) = cur.split_at(n);
+    *cur = rest;
+    Some(head)
+}
+
+pub(crate) fn get_u8(cur: &mut &[u8]) -> Option<u8> {
+    take(cur, 1).map(|b| b[0])
+}
+
+pub(crate) fn get_u32(cur: &mut &[u8]) -> Option<u32> {
+    take(cur, 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes)
+}
+
+pub(crate) fn get_u64(cur: &mut &[u8]) -> Option<u64> {
+    take(cur, 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes)
+}
+
+pub(crate) fn get_f64(cur: &mut &[u8]) -> Option<f64> {
+    get_u64(cur).map(f64::from_bits)
+}
+
+pub(crate) fn get_str(cur: &mut &[u8]) -> Option<String> {
+    let n = get_u32(cur)? as usize;
+    String::from_utf8(take(cur, n)?.to_vec()).ok()
+}
+
+pub(crate) fn get_strs(cur: &mut &[u8]) -> Option<Vec<String>> {
+    let n = get_u32(cur)?;
+    (0..n).map(|_| get_str(cur)).collect()
+}
+
+fn encode_state(st: &AggState, buf: &mut Vec<u8>) {
+    match st {
+        AggState::Count(c) => {
+            buf.push(0);
+            put_u64(buf, *c);
+        }
+        AggState::Distinct(s) => {
+            buf.push(1);
+            put_strs(buf, s.len(), s.iter());
+        }
+        AggState::Values(s) => {
+            buf.push(2);
+            put_strs(buf, s.len(), s.iter());
+        }
+        AggState::List(v) => {
+            buf.push(3);
+            put_strs(buf, v.len(), v.iter());
+        }
+        AggState::Extreme { num, text, any_text } => {
+            buf.push(4);
+            buf.push(u8::from(num.is_some()) | u8::from(text.is_some()) << 1 | u8::from(*any_text) << 2);
+            put_f64(buf, num.unwrap_or(0.0));
+            put_str(buf, text.as_deref().unwrap_or(""));
+        }
+        AggState::Sum { sum, n } => {
+            buf.push(5);
+            put_f64(buf, *sum);
+            put_u64(buf, *n);
+        }
+        AggState::Range { min, max, n } => {
+            buf.push(6);
+            put_f64(buf, *min);
+            put_f64(buf, *max);
+            put_u64(buf, *n);
+        }
+        AggState::Timed(v) => {
+            buf.push(7);
+            buf.push(u8::from(v.is_some()));
+            let (t, s) = v.as_ref().map(|(t, s)| (*t, s.as_str())).unwrap_or((0, ""));
+            put_u64(buf, t as u64);
+            put_str(buf, s);
+        }
+        AggState::Stdev { n, mean, m2 } => {
+            buf.push(8);
+            put_u64(buf, *n);
+            put_f64(buf, *mean);
+            put_f64(buf, *m2);
+        }
+    }
+}
+
+fn decode_state(cur: &mut &[u8]) -> Option<AggState> {
+    Some(match get_u8(cur)? {
+        0 => AggState::Count(get_u64(cur)?),
+        1 => AggState::Distinct(get_strs(cur)?.into_iter().collect::<HashSet<String>>()),
+        2 => AggState::Values(get_strs(cur)?.into_iter().collect::<BTreeSet<String>>()),
+        3 => AggState::List(get_strs(cur)?),
+        4 => {
+            let flags = get_u8(cur)?;
+            let num = get_f64(cur)?;
+            let text = get_str(cur)?;
+            AggState::Extreme {
+                num: (flags & 1 != 0).then_some(num),
+                text: (flags & 2 != 0).then_some(text),
+                any_text: flags & 4 != 0,
+            }
+        }
+        5 => AggState::Sum { sum: get_f64(cur)?, n: get_u64(cur)? },
+        6 => AggState::Range { min: get_f64(cur)?, max: get_f64(cur)?, n: get_u64(cur)? },
+        7 => {
+            let some = get_u8(cur)? != 0;
+            let t = get_u64(cur)? as i64;
+            let s = get_str(cur)?;
+            AggState::Timed(some.then_some((t, s)))
+        }
+        8 => AggState::Stdev { n: get_u64(cur)?, mean: get_f64(cur)?, m2: get_f64(cur)? },
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::agg::{AggFunc, AggInput};
+
+    fn spec(func: AggFunc) -> AggSpec {
+        AggSpec { func, input: AggInput::Rows, name: "x".into() }
+    }
+
+    #[test]
+    fn every_state_survives_the_round_trip() {
+        let funcs = [
+            AggFunc::Count,
+            AggFunc::Dc,
+            AggFunc::Values,
+            AggFunc::List,
+            AggFunc::Min,
+            AggFunc::Max,
+            AggFunc::Avg,
+            AggFunc::Range,
+            AggFunc::Latest,
+            AggFunc::First,
+            AggFunc::Stdev,
+        ];
+        for f in funcs {
+            let mut st = AggState::new(f);
+            for (i, item) in ["3", "b", "1.5", "a", "3"].iter().enumerate() {
+                st.add(f, item, i as i64 * 10);
+            }
+            let mut buf = Vec::new();
+            encode_state(&st, &mut buf);
+            let back = decode_state(&mut buf.as_slice()).expect("decodes");
+            assert_eq!(format!("{:?}", back.finish(f)), format!("{:?}", st.clone().finish(f)), "{f:?}");
+        }
+        assert!(decode_state(&mut [9u8].as_slice()).is_none());
+        assert!(decode_state(&mut [0u8, 1].as_slice()).is_none());
+    }
+
+    #[test]
+    fn compacted_runs_merge_like_the_runs_they_replace() {
+        let file = SpillFile::new().expect("temp file");
+        let aggs = [spec(AggFunc::Count), spec(AggFunc::List)];
+        // More runs than one merge takes: key k{i % 7} in run i, so every key is in many runs.
+        let runs: Vec<Run> = (0..2 * FAN_IN + 100)
+            .map(|i| {
+                let mut count = AggState::new(AggFunc::Count);
+                count.add_row();
+                let mut list = AggState::new(AggFunc::List);
+                list.add(AggFunc::List, &format!("v{i}"), 0);
+                let key = format!("k{:02}", i % 7);
+                let states = [count, list];
+                file.write_run(std::iter::once((vec![key.as_str()], &states[..]))).expect("write")
+            })
+            .collect();
+        let collect = |runs: &[Run]| {
+            let mut out = Vec::new();
+            merge(runs, Vec::new(), &aggs, |k, s| {
+                out.push((k.join("|"), s[0].clone().finish(AggFunc::Count), s[1].clone().finish(AggFunc::List)))
+            })
+            .expect("merge");
+            out
+        };
+        let compacted = compact(runs.clone(), &aggs).expect("compact");
+        assert_eq!(compacted.len(), FAN_IN);
+        assert_eq!(collect(&compacted), collect(&runs));
+        assert_eq!(collect(&runs).len(), 7);
+    }
+
+    #[test]
+    fn runs_merge_in_key_order_combining_states() {
+        let file = SpillFile::new().expect("temp file");
+        let aggs = [spec(AggFunc::Count)];
+        let count = |n| vec![AggState::Count(n)];
+        let (a, b, c) = (count(1), count(2), count(4));
+        let run1 = file.write_run([(vec!["a", "x"], a.as_slice()), (vec!["c", "x"], b.as_slice())].into_iter()).expect("run");
+        let run2 = file.write_run([(vec!["a", "x"], c.as_slice()), (vec!["b", "y"], a.as_slice())].into_iter()).expect("run");
+        let memory = vec![(vec!["b".to_string(), "y".to_string()], count(10)), (vec!["d".to_string(), "z".to_string()], count(1))];
+        let mut out = Vec::new();
+        merge(&[run1, run2], memory, &aggs, |k, s| out.push((k.join("|"), s[0].clone().finish(AggFunc::Count)))).expect("merge");
+        let got: Vec<String> = out.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(got, ["a|x=5", "b|y=11", "c|x=2", "d|z=1"]);
+    }
+}

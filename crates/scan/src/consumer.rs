@@ -1,0 +1,45 @@
+//! What a scan feeds: the engine, or a wrapper in front of it.
+
+use vigil_engine::{Engine, ScanState};
+use vigil_model::{DatasetRow, Event};
+
+/// Receives every event (and its normalized rows) of one pass, with per-thread state.
+///
+/// States are built per worker and merged in input order (`merge(into, other)`: `other`'s
+/// events came after `into`'s).
+pub trait Consumer: Sync {
+    type State: Send;
+    fn new_state(&self) -> Self::State;
+    /// Whether rows of this dataset are needed (rows nobody reads are not built).
+    fn wants_dataset(&self, _dataset: usize) -> bool {
+        true
+    }
+    fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]);
+    fn merge(&self, into: &mut Self::State, other: Self::State);
+}
+
+/// The engine as a consumer: every event and row goes to every query.
+impl Consumer for Engine {
+    type State = ScanState;
+
+    fn new_state(&self) -> ScanState {
+        Engine::new_state(self)
+    }
+
+    fn wants_dataset(&self, dataset: usize) -> bool {
+        Engine::wants_dataset(self, dataset)
+    }
+
+    fn consume(&self, state: &mut ScanState, event: &Event, rows: &[DatasetRow]) {
+        if Engine::wants_events(self) {
+            self.on_event(state, event);
+        }
+        for row in rows {
+            self.on_row(state, row);
+        }
+    }
+
+    fn merge(&self, into: &mut ScanState, other: ScanState) {
+        Engine::merge(self, into, other)
+    }
+}

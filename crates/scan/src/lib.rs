@@ -1,0 +1,265 @@
+//! The scan driver: inputs in, engine results out. Reading files in parallel (a large file in
+//! pieces), normalizing every event and feeding it to a [`Consumer`], then finishing the
+//! engine's queries. The CLI, and later a server or a distributed worker, call this; they
+//! parse arguments and print, nothing more.
+//!
+//! ```text
+//! Driver::new(threads) --scan(consumer, normalizer, paths, read options)--> Scanned { state, report }
+//!                      --finish(engine, state, ctx, delivery)--> outputs, counts
+//!                      --run(...)  = scan + finish, optionally inside a time window
+//! ```
+//!
+//! Parallelism is owned here: a [`Driver`] holds the one thread pool of a run. The scan's
+//! workers are its threads; the engine's finishing workers are as many (the engine sizes them
+//! with `rayon::current_num_threads()`, which inside [`Driver::install`] is this pool's size).
+//!
+//! Order: inputs are discovered in a fixed order (sorted directory walks), a large file is cut
+//! into pieces in file order, and states and reports merge in that order, so a run gives the
+//! same output whatever the thread count (first()/list() and skip examples depend on it).
+
+mod consumer;
+mod window;
+
+pub use consumer::Consumer;
+pub use window::{Windowed, WindowedState};
+
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use vigil_engine::{Engine, EvalContext, QueryOutput, ScanState};
+use vigil_model::DatasetRow;
+use vigil_normalize::Normalizer;
+use vigil_read::{Piece, ReadOptions, ReadReport};
+use vigil_time::Window;
+
+/// Files at least twice this size are read in pieces of about this size, when there is more
+/// than one thread. Large enough that a piece's fixed costs (a consumer state, its merge, the
+/// line count) do not show; small enough that a few large files keep every thread busy.
+pub const DEFAULT_PIECE_BYTES: u64 = 32 << 20;
+
+/// Told how far a scan has gone (the CLI draws a progress bar from it).
+pub trait Progress: Sync {
+    /// The scan starts over `total` bytes of input.
+    fn start(&self, total: u64);
+    /// `bytes` more of the input were read.
+    fn advance(&self, bytes: u64);
+    /// The scan is over.
+    fn finish(&self);
+}
+
+/// Runs scans and finishes queries on one thread pool.
+pub struct Driver {
+    pool: rayon::ThreadPool,
+    piece_bytes: u64,
+    progress: Option<Box<dyn Progress + Send>>,
+}
+
+/// What one pass over the inputs produced, besides the consumer's state.
+pub struct Scanned<S> {
+    pub state: S,
+    pub report: ReadReport,
+    /// Paths given that could not be used (missing, unreadable directories).
+    pub input_errors: Vec<String>,
+}
+
+/// What a hunt or search produced.
+pub struct RunOutput {
+    /// Per query, in order. A streamed query's rows were handed to the sink and are not kept.
+    pub outputs: Vec<QueryOutput>,
+    /// Result rows per query (streamed or not).
+    pub counts: Vec<usize>,
+    pub report: ReadReport,
+    pub input_errors: Vec<String>,
+    /// Wall time of the scan and of the work after it (for `--verbose`).
+    pub phases: Phases,
+    /// Events a time window dropped: `(outside it, without _time)`; `None` without a window.
+    pub dropped: Option<(u64, u64)>,
+}
+
+/// Wall time of a run's two phases.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Phases {
+    pub scan: std::time::Duration,
+    pub after_scan: std::time::Duration,
+}
+
+/// Where each query's results go as it finishes.
+pub enum Delivery<'a> {
+    /// Kept in [`RunOutput::outputs`].
+    Collect,
+    /// Handed to the sink in query order and then dropped, so memory holds a few queries'
+    /// results at a time, not every query's.
+    Stream(&'a mut (dyn FnMut(&QueryOutput) + Send)),
+}
+
+impl Driver {
+    /// A driver with `threads` worker threads (default: one per core).
+    pub fn new(threads: Option<usize>) -> Result<Driver, String> {
+        let mut builder = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = threads {
+            builder = builder.num_threads(n.max(1));
+        }
+        let pool = builder.build().map_err(|e| format!("cannot start worker threads: {e}"))?;
+        Ok(Driver { pool, piece_bytes: DEFAULT_PIECE_BYTES, progress: None })
+    }
+
+    /// Reports the progress of every scan to `progress`.
+    pub fn with_progress(mut self, progress: Box<dyn Progress + Send>) -> Driver {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Sets the size of the pieces large files are read in (`u64::MAX`: whole files only).
+    pub fn with_piece_bytes(mut self, bytes: u64) -> Driver {
+        self.piece_bytes = bytes;
+        self
+    }
+
+    /// Worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Runs `f` on this driver's pool: rayon's parallel iterators inside it use its threads.
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(f)
+    }
+
+    /// Reads every input once, in parallel, normalizing each event and handing it to
+    /// `consumer`.
+    pub fn scan<C: Consumer>(&self, consumer: &C, normalizer: &Normalizer, paths: &[PathBuf], opts: &ReadOptions) -> Scanned<C::State> {
+        let (files, errors) = vigil_read::discover(paths);
+        let input_errors = errors.iter().map(|e| e.to_string()).collect();
+        let (state, report) = self.pool.install(|| {
+            let mut pieces = self.pieces(&files, &[]);
+            let total: u64 = pieces.iter().map(|p| p.bytes).sum();
+            if let Some(p) = &self.progress {
+                p.start(total);
+            }
+            let (mut state, mut report, inexact) = self.read_pieces(consumer, normalizer, &mut pieces, opts);
+            if !inexact.is_empty() {
+                // A record spanning lines crossed a piece boundary: read those files whole.
+                drop(state);
+                pieces = self.pieces(&files, &inexact);
+                (state, report, _) = self.read_pieces(consumer, normalizer, &mut pieces, opts);
+            }
+            if let Some(p) = &self.progress {
+                p.finish();
+            }
+            (state, report)
+        });
+        Scanned { state, report, input_errors }
+    }
+
+    /// The pieces to read, in input order: files past two pieces' size are split (not those
+    /// in `whole`), the others are read whole.
+    fn pieces(&self, files: &[PathBuf], whole: &[PathBuf]) -> Vec<Piece> {
+        let split = self.threads() > 1 && self.piece_bytes < u64::MAX / 2;
+        let mut pieces: Vec<Piece> = files
+            .par_iter()
+            .map(|f| match split && !whole.contains(f) {
+                true => vigil_read::split_file(f, self.piece_bytes),
+                false => vec![Piece::whole(f)],
+            })
+            .flatten_iter()
+            .collect();
+        if pieces.iter().any(Piece::is_part) {
+            let lines: Vec<u64> = pieces.par_iter().map(Piece::count_lines).collect();
+            vigil_read::number_pieces(&mut pieces, &lines);
+        }
+        pieces
+    }
+
+    /// Reads the pieces into one state; also returns the files whose pieces were not exact.
+    fn read_pieces<C: Consumer>(&self, consumer: &C, normalizer: &Normalizer, pieces: &mut [Piece], opts: &ReadOptions) -> (C::State, ReadReport, Vec<PathBuf>) {
+        let wants = |d: usize| consumer.wants_dataset(d);
+        pieces
+            .par_iter()
+            .fold(
+                || (consumer.new_state(), ReadReport::default(), Vec::<PathBuf>::new(), Vec::<DatasetRow>::new()),
+                |(mut state, mut report, mut inexact, mut rows), piece| {
+                    let read = vigil_read::read_piece(piece, opts, &mut |ev| {
+                        rows.clear();
+                        normalizer.normalize_filtered(ev, &wants, &mut rows);
+                        consumer.consume(&mut state, ev, &rows);
+                    });
+                    if let Some(p) = &self.progress {
+                        p.advance(piece.bytes);
+                    }
+                    if !read.exact {
+                        push_once(&mut inexact, &piece.path);
+                    }
+                    report.merge(read.report);
+                    (state, report, inexact, rows)
+                },
+            )
+            .map(|(state, report, inexact, _)| (state, report, inexact))
+            .reduce(
+                || (consumer.new_state(), ReadReport::default(), Vec::new()),
+                |(mut a, mut ra, mut ia), (b, rb, ib)| {
+                    consumer.merge(&mut a, b);
+                    ra.merge(rb);
+                    for p in ib {
+                        push_once(&mut ia, &p);
+                    }
+                    (a, ra, ia)
+                },
+            )
+    }
+
+    /// Runs the queries' operators after the scan and delivers their results. A query
+    /// finished in chunks arrives as several outputs; it ends up as one output and one count.
+    pub fn finish(&self, engine: &Engine, state: ScanState, ctx: &EvalContext, mut delivery: Delivery) -> (Vec<QueryOutput>, Vec<usize>) {
+        let mut outputs: Vec<QueryOutput> = Vec::with_capacity(engine.queries().len());
+        let mut counts = Vec::with_capacity(engine.queries().len());
+        let mut open = false;
+        let mut take = |mut o: QueryOutput| {
+            let n = o.result.as_ref().map_or(0, Vec::len);
+            if let Delivery::Stream(sink) = &mut delivery {
+                sink(&o);
+                if let Ok(rows) = &mut o.result {
+                    *rows = Vec::new();
+                }
+            }
+            match (open, outputs.last_mut(), counts.last_mut()) {
+                (true, Some(last), Some(count)) => {
+                    *count += n;
+                    last.absorb(o);
+                }
+                _ => {
+                    counts.push(n);
+                    outputs.push(o);
+                }
+            }
+            open = outputs.last().is_some_and(|l| l.partial);
+        };
+        // Inside the pool, so that the engine's finishing workers are as many as its threads.
+        self.pool.install(|| engine.finish_each(state, ctx, &mut take));
+        (outputs, counts)
+    }
+
+    /// One pass feeding all queries of `engine` (only events inside `window`, when given),
+    /// then their operators.
+    pub fn run(&self, engine: &Engine, window: Option<Window>, normalizer: &Normalizer, paths: &[PathBuf], opts: &ReadOptions, ctx: &EvalContext, delivery: Delivery) -> RunOutput {
+        let started = std::time::Instant::now();
+        let (state, report, input_errors, dropped) = match window {
+            None => {
+                let s = self.scan(engine, normalizer, paths, opts);
+                (s.state, s.report, s.input_errors, None)
+            }
+            Some(window) => {
+                let s = self.scan(&Windowed { inner: engine, window }, normalizer, paths, opts);
+                (s.state.inner, s.report, s.input_errors, Some((s.state.outside, s.state.untimed)))
+            }
+        };
+        let scan_time = started.elapsed();
+        let (outputs, counts) = self.finish(engine, state, ctx, delivery);
+        let phases = Phases { scan: scan_time, after_scan: started.elapsed() - scan_time };
+        RunOutput { outputs, counts, report, input_errors, phases, dropped }
+    }
+}
+
+fn push_once(list: &mut Vec<PathBuf>, path: &Path) {
+    if !list.iter().any(|p| p == path) {
+        list.push(path.to_path_buf());
+    }
+}

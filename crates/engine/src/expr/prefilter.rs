@@ -389,6 +389,30 @@ mod tests {
     }
 
     #[test]
+    fn literal_condition_comes_from_the_wildcard_conjunct() {
+        // The anchor is EventID; the literal must not restate it, nor take the exact-valued
+        // Channel (one literal, longer) over the two Image literals.
+        let images = Pred::AnyOf(
+            FieldRef::Name("Image".into()),
+            vec![Pattern::new("*\\whoami.exe"), Pattern::new("*\\net.exe")].into(),
+        );
+        let p = Pred::And(vec![name_eq("EventID", "1"), name_eq("Channel", "Microsoft-Windows-Sysmon/Operational"), images]);
+        let idx = ScanIndex::new([p].iter());
+        let mut s = Scratch::default();
+        let ev = |image: &str| {
+            let mut ev = Event::default();
+            ev.push("EventID", "1");
+            ev.push("Channel", "Microsoft-Windows-Sysmon/Operational");
+            ev.push("Image", image);
+            ev
+        };
+        idx.candidates(&ev("C:\\Windows\\notepad.exe"), &mut s);
+        assert!(s.candidates.is_empty(), "no Image literal: not a candidate");
+        idx.candidates(&ev("C:\\Windows\\System32\\WHOAMI.EXE"), &mut s);
+        assert_eq!(s.candidates, [0]);
+    }
+
+    #[test]
     fn candidates_for_events_by_eventcode_and_sourcetype() {
         let preds = [
             Pred::And(vec![

@@ -25,6 +25,10 @@ pub struct SigmaSet {
     pub problems: Vec<Problem>,
     /// Files read.
     pub files: usize,
+    /// Filter documents, until applied to the rules they name.
+    filters: Vec<(vigil_sigma::RuleMeta, serde_norway::Value)>,
+    /// Filters applied, and to how many rules in all.
+    pub filters_applied: (usize, usize),
 }
 
 /// The built-in Sigma mapping (an error here is a bug in the shipped file).
@@ -51,7 +55,77 @@ pub fn load(paths: &[PathBuf]) -> Result<SigmaSet, String> {
             load_file(&f, &mapping, &mut set);
         }
     }
+    apply_filters(&mut set, &mapping);
     Ok(set)
+}
+
+/// Applies each filter to the loaded rules it names (by id or name) that share its log
+/// source; a filter that names none of them, or does not compile, is a problem.
+fn apply_filters(set: &mut SigmaSet, mapping: &Mapping) {
+    for (meta, body) in std::mem::take(&mut set.filters) {
+        let f = body
+            .get("filter")
+            .and_then(|f| f.as_mapping())
+            .cloned()
+            .unwrap_or_default();
+        let refs: Vec<String> = f
+            .get("rules")
+            .map(|r| match r {
+                serde_norway::Value::Sequence(l) => l
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+                other => other
+                    .as_str()
+                    .map(|s| vec![s.to_string()])
+                    .unwrap_or_default(),
+            })
+            .unwrap_or_default();
+        let ls = |k: &str| {
+            body.get("logsource")
+                .and_then(|l| l.get(k))
+                .and_then(|v| v.as_str())
+                .map(str::to_ascii_lowercase)
+        };
+        let same =
+            |a: &Option<String>, b: Option<String>| a.as_ref().map(|x| x.to_ascii_lowercase()) == b;
+        let mut applied = 0;
+        let mut error = None;
+        for rule in &mut set.rules {
+            let named = refs
+                .iter()
+                .any(|r| Some(r) == rule.meta.id.as_ref() || Some(r) == rule.meta.name.as_ref());
+            let l = &rule.logsource;
+            if !named || !same(&l.category, ls("category")) || !same(&l.service, ls("service")) {
+                continue;
+            }
+            match mapping.apply_filter(rule, &f) {
+                Ok(()) => applied += 1,
+                Err(e) => error = Some(e),
+            }
+        }
+        let reason = match (error, applied) {
+            (Some(e), _) => Some(("error", e)),
+            (None, 0) => Some((
+                "unsupported",
+                "names no loaded rule with its log source".to_string(),
+            )),
+            _ => None,
+        };
+        match reason {
+            Some((status, why)) => set.problems.push(Problem {
+                name: meta.title.clone(),
+                id: meta.id.clone(),
+                file: meta.file.clone(),
+                status,
+                reason: format!("{}:{}: filter: {why}", meta.file, meta.line),
+            }),
+            None => {
+                set.filters_applied.0 += 1;
+                set.filters_applied.1 += applied;
+            }
+        }
+    }
 }
 
 fn load_file(path: &Path, mapping: &Mapping, set: &mut SigmaSet) {
@@ -96,18 +170,17 @@ fn load_file(path: &Path, mapping: &Mapping, set: &mut SigmaSet) {
                     reason: e.to_string(),
                 }),
             },
-            Ok(Document::Correlation { meta, .. }) | Ok(Document::Filter { meta, .. }) => {
-                set.problems.push(Problem {
-                    name: meta.title.clone(),
-                    id: meta.id.clone(),
-                    file: file.clone(),
-                    status: "unsupported",
-                    reason: format!(
-                        "{}:{}: correlation rules and filters are not run yet",
-                        meta.file, meta.line
-                    ),
-                })
-            }
+            Ok(Document::Filter { meta, body }) => set.filters.push((meta, body)),
+            Ok(Document::Correlation { meta, .. }) => set.problems.push(Problem {
+                name: meta.title.clone(),
+                id: meta.id.clone(),
+                file: file.clone(),
+                status: "unsupported",
+                reason: format!(
+                    "{}:{}: correlation rules are not run yet",
+                    meta.file, meta.line
+                ),
+            }),
         }
     }
 }
@@ -184,6 +257,12 @@ pub fn report(set: &SigmaSet, extra: &[Problem], verbose: bool) {
         return;
     }
     let problems: Vec<&Problem> = set.problems.iter().chain(extra).collect();
+    if set.filters_applied.0 > 0 {
+        eprintln!(
+            "vigil: sigma: {} filter(s) applied to {} rule(s)",
+            set.filters_applied.0, set.filters_applied.1
+        );
+    }
     eprintln!(
         "vigil: sigma: {} file(s), {} rule(s) ready, {} skipped{}",
         set.files,

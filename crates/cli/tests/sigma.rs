@@ -58,7 +58,13 @@ fn hunt_rows_carry_rule_and_event_fields_on_sysmon_and_4688() {
     let dir = tempfile::tempdir().unwrap();
     write_rules(dir.path(), &[("msiexec.yml", MSIEXEC_RULE)]);
     let rules = dir.path().to_str().unwrap();
-    let o = hunt_jsonl(rules, &["samples/sysmon_msiexec.xml", "samples/security_4688_msiexec.xml"]);
+    let o = hunt_jsonl(
+        rules,
+        &[
+            "samples/sysmon_msiexec.xml",
+            "samples/security_4688_msiexec.xml",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rows: Vec<serde_json::Value> = jsonl(&stdout(&o))
         .into_iter()
@@ -304,5 +310,62 @@ fn alerts_raise_notables_and_risk_scored_by_level() {
     assert!(
         risk.contains(&("system", 75.0)) && risk.contains(&("user", 75.0)),
         "{risk:?}"
+    );
+}
+
+/// A Sigma filter (synthetic) naming the rule: the rule then leaves out what it selects, with
+/// the filter's fields renamed per source like the rule's (4688 `User` is SubjectUserName,
+/// without the domain, so `\alice` does not filter those).
+const ALICE_FILTER: &str = r#"title: Filter Alice
+id: 7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+logsource:
+    category: process_creation
+    product: windows
+filter:
+    rules:
+        - 0f6a8c5e-3b1d-4c2a-9e7f-1a2b3c4d5e6f
+    selection:
+        User|endswith: '\alice'
+    condition: selection
+"#;
+
+#[test]
+fn filters_apply_to_the_rules_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    write_rules(dir.path(), &[("msiexec.yml", MSIEXEC_RULE)]);
+    let rules = dir.path().to_str().unwrap();
+    let files = [
+        "samples/sysmon_msiexec.xml",
+        "samples/security_4688_msiexec.xml",
+    ];
+    let channels = |o: &std::process::Output| -> Vec<String> {
+        let mut c: Vec<String> = jsonl(&stdout(o))
+            .iter()
+            .filter(|r| r["result"]["sigma_id"] == "0f6a8c5e-3b1d-4c2a-9e7f-1a2b3c4d5e6f")
+            .map(|r| r["result"]["Channel"].as_str().unwrap_or("").to_string())
+            .collect();
+        c.sort();
+        c
+    };
+    let before = channels(&hunt_jsonl(rules, &files));
+    write_rules(dir.path(), &[("filter.yml", ALICE_FILTER)]);
+    let o = hunt_jsonl(rules, &files);
+    assert!(
+        stderr(&o).contains("1 filter(s) applied to 1 rule(s)"),
+        "{}",
+        stderr(&o)
+    );
+    let after = channels(&o);
+    assert!(before.iter().any(|c| c.contains("Sysmon")), "{before:?}");
+    assert!(
+        !after.iter().any(|c| c.contains("Sysmon")),
+        "alice's Sysmon rows filtered: {after:?}"
+    );
+    assert_eq!(
+        after,
+        before
+            .into_iter()
+            .filter(|c| c == "Security")
+            .collect::<Vec<_>>()
     );
 }

@@ -252,4 +252,34 @@ impl Mapping {
             result_fields,
         })
     }
+
+    /// Applies a Sigma filter (sigma-filters-specification) to a compiled rule: the rule then
+    /// matches only when the filter's condition does not (`rule and not filter`), with the
+    /// filter's fields renamed for each source like the rule's. `filter` is the filter
+    /// document's `filter:` mapping (its `rules` key is ignored here).
+    pub fn apply_filter(
+        &self,
+        rule: &mut CompiledRule,
+        filter: &serde_norway::Mapping,
+    ) -> Result<(), String> {
+        let mut det = filter.clone();
+        det.remove("rules");
+        let expr = crate::detection::compile(&det, &self.placeholders).map_err(|(_, m)| m)?;
+        let entry = self.entry(&rule.logsource);
+        for v in &mut rule.variants {
+            let set = entry
+                .and_then(|e| e.sources.iter().find(|s| s.name == v.source))
+                .and_then(|s| s.fields.as_ref())
+                .and_then(|f| self.fields.get(f));
+            let mut e = expr.clone();
+            e.rename(&|f: &str| {
+                set.and_then(|s| s.rename.get(f))
+                    .or_else(|| self.common_rename.get(f))
+                    .cloned()
+            });
+            let rule_expr = std::mem::replace(&mut v.expr, Expr::Or(Vec::new()));
+            v.expr = Expr::And(vec![rule_expr, Expr::Not(Box::new(e))]);
+        }
+        Ok(())
+    }
 }

@@ -80,9 +80,13 @@ impl Planner<'_> {
             quote(m.level.as_deref().unwrap_or(""))
         );
         for (name, from) in &rule.result_fields {
+            // Windows writes "-" for an empty account or host: not a value.
             let args: Vec<String> = from
                 .iter()
-                .map(|f| format!("'{}'", f.replace('\'', "\\'")))
+                .map(|f| {
+                    let f = format!("'{}'", f.replace('\'', "\\'"));
+                    format!("if({f}==\"-\", null(), {f})")
+                })
                 .collect();
             text.push_str(&format!(", {name}=coalesce({})", args.join(", ")));
         }

@@ -8,7 +8,7 @@ shared="${VIGIL_SHARED:-$here/../../shared}"
 real="$shared/data/real"
 escu="$shared/escu"
 corpus="$here/corpus"
-mkdir -p "$corpus"/{read_xml,xml_diff,read_evtx,read_json,spl_parse,spl_macros,eval_expr,time_parse,cron,content_yaml}
+mkdir -p "$corpus"/{read_xml,xml_diff,read_evtx,read_json,spl_parse,spl_macros,eval_expr,time_parse,cron,content_yaml,scan_state}
 
 [ -d "$real" ] || echo "note: $real missing; reader corpora get hand-written seeds only" >&2
 [ -d "$escu" ] || echo "note: $escu missing; SPL/content corpora get hand-written seeds only" >&2

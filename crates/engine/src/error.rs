@@ -64,3 +64,8 @@ impl PlanError {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{0}")]
 pub struct ExecError(pub String);
+
+/// Why bytes could not be read as a scan state (see `Engine::decode_state`).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("scan state: {0}")]
+pub struct StateError(pub String);

@@ -20,9 +20,10 @@ mod scan;
 mod physical;
 mod explain;
 
-pub use error::{ExecError, PlanError};
+pub use error::{ExecError, PlanError, StateError};
 pub use expr::eval::EvalContext;
 pub use expr::pattern::{decode_xml_entities, Pattern};
 pub use physical::QueryOutput;
 pub use plan::{Planner, Query, QueryError};
-pub use scan::{Engine, ScanState, MAX_COLLECTED_EVENTS};
+// `Query::explain` is implemented in `explain`.
+pub use scan::{Engine, ScanState, FORMAT_VERSION, MAX_COLLECTED_EVENTS};

@@ -8,8 +8,12 @@ use vigil_engine::{Engine, Planner};
 #[derive(Args)]
 pub struct HuntArgs {
     /// Log files or directories (walked recursively; .gz and .zip are read).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "explain")]
     pub paths: Vec<PathBuf>,
+    /// Print each selected detection's plan (logical plan, pushed-down scan, finishing
+    /// strategy) instead of running it.
+    #[arg(long)]
+    pub explain: bool,
     #[command(flatten)]
     pub content: ContentArgs,
     /// Run only this detection (by name); repeatable.
@@ -107,6 +111,11 @@ pub fn run(args: HuntArgs) -> u8 {
     // For --alerts, each Sigma rule stands as a detection (notable + risk by level).
     let sigma_detections: Vec<vigil_content::Detection> = sigma_planned.iter().map(|r| crate::sigma::as_detection(r)).collect();
     planned.extend(sigma_detections.iter());
+    if args.explain {
+        let plans: Vec<String> = queries.iter().map(|q| q.explain(normalizer.catalog())).collect();
+        print!("{}", plans.join("\n"));
+        return exit::OK;
+    }
     let n = queries.len();
     let mut engine = Engine::new(queries, normalizer.catalog());
     engine.set_memory_budget(args.run.memory_mb << 20);

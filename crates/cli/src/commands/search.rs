@@ -10,8 +10,12 @@ pub struct SearchArgs {
     /// The search, e.g. '| tstats count from datamodel=Endpoint.Processes by Processes.dest'.
     pub spl: String,
     /// Log files or directories.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "explain")]
     pub paths: Vec<PathBuf>,
+    /// Print the search's plan (logical plan, pushed-down scan, finishing strategy) instead
+    /// of running it.
+    #[arg(long)]
+    pub explain: bool,
     #[command(flatten)]
     pub content: ContentArgs,
     #[command(flatten)]
@@ -41,6 +45,10 @@ pub fn run(args: SearchArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    if args.explain {
+        print!("{}", query.explain(normalizer.catalog()));
+        return exit::OK;
+    }
     let mut engine = Engine::new(vec![query], normalizer.catalog());
     engine.set_memory_budget(args.run.memory_mb << 20);
     let window = match args.window.resolve(&mut ctx) {

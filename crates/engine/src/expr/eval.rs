@@ -220,7 +220,7 @@ fn arity_text(min: usize, max: usize) -> String {
 }
 
 pub(crate) fn first_line(s: &str) -> String {
-    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_string()
+    s.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(s).trim().to_string()
 }
 
 fn binary(op: BinaryOp, l: &CExpr, r: &CExpr, scope: &Scope) -> EvalValue {

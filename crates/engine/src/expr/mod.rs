@@ -2,6 +2,7 @@
 //! candidate scans by literal, eval expressions and functions, regular expressions, time
 //! spans. The lowest layer: it imports nothing else of the engine but `error`.
 
+pub(crate) mod describe;
 pub(crate) mod eval;
 pub(crate) mod functions;
 pub(crate) mod pattern;

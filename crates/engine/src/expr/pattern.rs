@@ -41,6 +41,12 @@ impl Pattern {
         Pattern { alternatives }
     }
 
+    /// The pattern as written, lowercased (for EXPLAIN).
+    pub(crate) fn text(&self) -> String {
+        let pieces = &self.alternatives[0].pieces;
+        pieces.iter().map(|p| String::from_utf8_lossy(p)).collect::<Vec<_>>().join("*")
+    }
+
     /// True when the pattern is only `*` (matches any present value).
     pub fn is_match_all(&self) -> bool {
         let g = &self.alternatives[0];

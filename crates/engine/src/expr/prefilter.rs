@@ -72,6 +72,19 @@ pub(crate) fn literals(pred: &Pred, anchored: &[(FieldRef, String)]) -> Option<V
     }
 }
 
+/// The conditions the index checks for `pred`: values one of which a row must have, and
+/// literals one of which a value must contain (each `None` when there is none).
+pub(crate) type Conditions = (Option<Vec<(FieldRef, String)>>, Option<Vec<(FieldRef, String)>>);
+
+pub(crate) fn conditions(pred: &Pred) -> Conditions {
+    let exact = anchors(pred).filter(|a| !a.is_empty());
+    // A literal condition that only restates the anchors adds nothing.
+    let literal = literals(pred, exact.as_deref().unwrap_or(&[]))
+        .filter(|l| !l.is_empty())
+        .filter(|l| exact.as_ref().is_none_or(|a| !l.iter().all(|x| a.contains(x))));
+    (exact, literal)
+}
+
 /// Per field: an automaton over the literals required by some predicates.
 #[derive(Debug)]
 struct LiteralField {
@@ -146,11 +159,7 @@ impl ScanIndex {
         let mut lits: Vec<(FieldRef, Vec<String>, Vec<Vec<usize>>)> = Vec::new();
         for (i, p) in preds.enumerate() {
             idx.len = i + 1;
-            let exact = anchors(p).filter(|a| !a.is_empty());
-            // A literal condition that only restates the anchors adds nothing.
-            let literal = literals(p, exact.as_deref().unwrap_or(&[]))
-                .filter(|l| !l.is_empty())
-                .filter(|l| exact.as_ref().is_none_or(|a| !l.iter().all(|x| a.contains(x))));
+            let (exact, literal) = conditions(p);
             idx.has_exact.push(exact.is_some());
             idx.has_literal.push(literal.is_some());
             if exact.is_none() && literal.is_none() {

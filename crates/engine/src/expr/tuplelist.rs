@@ -90,6 +90,11 @@ impl TupleList {
     }
 
     /// The fields the alternatives read.
+    /// How many alternatives are indexed, and the others (for EXPLAIN).
+    pub(crate) fn sizes(&self) -> (usize, &[Pred]) {
+        (self.exact.len(), &self.rest)
+    }
+
     pub fn fields(&self) -> impl Iterator<Item = &FieldRef> {
         self.fields.iter()
     }

@@ -40,10 +40,98 @@ pub(crate) fn fill_captures(target: &str, captures: &[&str]) -> String {
     out
 }
 
+/// What `rename`, `table` and `fields` change: a list of named columns. Rows implement it,
+/// and so does the plan's field lineage (`plan::lineage`), so both follow one definition.
+pub(crate) trait Columns {
+    fn for_each_name(&self, f: &mut dyn FnMut(&str));
+    fn column_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        self.for_each_name(&mut |n| names.push(n.to_string()));
+        names
+    }
+    fn has_column(&self, name: &str) -> bool;
+    /// Renames in place (keeping the column order); an existing `to` is replaced.
+    fn rename_column(&mut self, from: &str, to: &str);
+    /// Keeps exactly the columns `order` names that exist, in that order.
+    fn project_columns(&mut self, order: &[String]);
+    fn retain_columns(&mut self, keep: &dyn Fn(&str) -> bool);
+}
+
+impl Columns for Record {
+    fn for_each_name(&self, f: &mut dyn FnMut(&str)) {
+        self.names().for_each(f);
+    }
+
+    fn has_column(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    fn rename_column(&mut self, from: &str, to: &str) {
+        self.rename_field(from, to);
+    }
+
+    fn project_columns(&mut self, order: &[String]) {
+        *self = self.project(order);
+    }
+
+    fn retain_columns(&mut self, keep: &dyn Fn(&str) -> bool) {
+        self.retain(|n, _| keep(n));
+    }
+}
+
+/// Applies `rename` pairs to `cols`, returning the renames made (old, new), in order.
+pub(crate) fn rename_columns(cols: &mut impl Columns, pairs: &[(String, String)]) -> Vec<(String, String)> {
+    let mut moves = Vec::new();
+    for (from, to) in pairs {
+        if !from.contains('*') {
+            if cols.has_column(from) {
+                moves.push((from.clone(), to.clone()));
+                cols.rename_column(from, to);
+            }
+            continue;
+        }
+        let found: Vec<(String, String)> = cols
+            .column_names()
+            .into_iter()
+            .filter_map(|n| wild_capture(from, &n).map(|c| fill_captures(to, &c)).map(|new| (n, new)))
+            .collect();
+        for (old, new) in &found {
+            cols.rename_column(old, new);
+        }
+        moves.extend(found);
+    }
+    moves
+}
+
+/// `table`: the columns matching `patterns`, in pattern order.
+pub(crate) fn table_columns(cols: &mut impl Columns, patterns: &[String]) {
+    let names = selected(cols, patterns);
+    cols.project_columns(&names);
+}
+
+/// `fields` (`remove`: `fields -`).
+pub(crate) fn fields_columns(cols: &mut impl Columns, remove: bool, patterns: &[String]) {
+    if remove {
+        cols.retain_columns(&|n| !patterns.iter().any(|p| wild_capture(p, n).is_some()));
+    } else {
+        table_columns(cols, &fields_kept(patterns));
+    }
+}
+
+/// What `fields a b` keeps: the internal fields too, unless they are named for removal.
+fn fields_kept(patterns: &[String]) -> Vec<String> {
+    let mut keep = patterns.to_vec();
+    keep.extend(["_time".to_string(), "_raw".to_string()]);
+    keep
+}
+
+/// Renames made, (old, new), in order.
+type Moves = Vec<(String, String)>;
+
 pub(crate) fn rename(mut rows: Vec<Record>, pairs: &[(String, String)]) -> Vec<Record> {
     // Rows from one scan mostly share their field names, and the same names always lead to
     // the same renames: work them out once and replay them while the names repeat.
-    let mut cache: Option<(Vec<String>, Vec<(String, String)>)> = None;
+    let mut cache: Option<(Vec<String>, Moves)> = None;
     for row in &mut rows {
         if let Some((names, moves)) = &cache {
             if row.names().eq(names.iter().map(String::as_str)) {
@@ -54,56 +142,38 @@ pub(crate) fn rename(mut rows: Vec<Record>, pairs: &[(String, String)]) -> Vec<R
             }
         }
         let initial: Vec<String> = row.names().map(str::to_string).collect();
-        let mut moves = Vec::new();
-        for (from, to) in pairs {
-            if !from.contains('*') {
-                if row.get(from).is_some() {
-                    moves.push((from.clone(), to.clone()));
-                    row.rename_field(from, to);
-                }
-                continue;
-            }
-            let found: Vec<(String, String)> = row
-                .names()
-                .filter_map(|n| wild_capture(from, n).map(|c| (n.to_string(), fill_captures(to, &c))))
-                .collect();
-            for (old, new) in &found {
-                row.rename_field(old, new);
-            }
-            moves.extend(found);
-        }
+        let moves = rename_columns(row, pairs);
         cache = Some((initial, moves));
     }
     rows
 }
 
-fn selected(row: &Record, patterns: &[String]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
+/// Names matching `patterns`, in pattern order (each once).
+fn selected(cols: &impl Columns, patterns: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
     for p in patterns {
-        for n in row.names() {
-            if wild_capture(p, n).is_some() && !names.iter().any(|x| x == n) {
-                names.push(n.to_string());
+        cols.for_each_name(&mut |n| {
+            if wild_capture(p, n).is_some() && !out.iter().any(|x| x == n) {
+                out.push(n.to_string());
             }
-        }
+        });
     }
-    names
+    out
 }
 
-pub(crate) fn table(rows: Vec<Record>, patterns: &[String]) -> Vec<Record> {
-    rows.iter().map(|r| r.project(&selected(r, patterns))).collect()
+pub(crate) fn table(mut rows: Vec<Record>, patterns: &[String]) -> Vec<Record> {
+    rows.iter_mut().for_each(|r| table_columns(r, patterns));
+    rows
 }
 
 pub(crate) fn fields(mut rows: Vec<Record>, remove: bool, patterns: &[String]) -> Vec<Record> {
     if remove {
-        for row in &mut rows {
-            row.retain(|n, _| !patterns.iter().any(|p| wild_capture(p, n).is_some()));
-        }
-        return rows;
+        rows.iter_mut().for_each(|r| fields_columns(r, true, patterns));
+    } else {
+        let keep = fields_kept(patterns);
+        rows.iter_mut().for_each(|r| table_columns(r, &keep));
     }
-    // `fields a b` keeps the internal fields unless they are named for removal.
-    let mut keep = patterns.to_vec();
-    keep.extend(["_time".to_string(), "_raw".to_string()]);
-    rows.iter().map(|r| r.project(&selected(r, &keep))).collect()
+    rows
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@ use vigil_content::{ContentSet, LookupTable};
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{Lookup, Span};
 
+/// Row positions by (lowercased, when case-insensitive) cell text.
+type ExactIndex = HashMap<String, Vec<usize>>;
+
 /// A loaded lookup with its matching rules.
 #[derive(Debug)]
 pub(crate) struct LookupData {
@@ -22,7 +25,7 @@ pub(crate) struct LookupData {
     patterns: Vec<Vec<Option<Pattern>>>,
     /// Exact-match index on the first input column, built lazily per column set. Keys are
     /// lowercased when matching is case-insensitive.
-    exact_index: std::sync::Mutex<HashMap<usize, Arc<HashMap<String, Vec<usize>>>>>,
+    exact_index: std::sync::Mutex<HashMap<usize, Arc<ExactIndex>>>,
     /// Literal index on a wildcard input column, built lazily: rows whose cell's required
     /// literal occurs in the value (plus rows without one) are the only candidates.
     wild_index: std::sync::Mutex<HashMap<usize, Arc<WildIndex>>>,
@@ -229,6 +232,11 @@ impl LookupOp {
             l.outputs.iter().map(|(c, f)| Ok((col(c)?, f.clone()))).collect::<Result<Vec<_>, PlanError>>()?
         };
         Ok(LookupOp { data: data.clone(), inputs, outputs, overwrite: l.overwrite })
+    }
+
+    /// The lookup's name.
+    pub fn table_name(&self) -> &str {
+        &self.data.name
     }
 
     pub fn apply(&self, mut rows: Vec<Record>) -> Vec<Record> {

@@ -133,7 +133,7 @@ pub(crate) fn replace(mut rows: Vec<Record>, pairs: &[(String, String)], fields:
                 Value::Str(s) => substitute(s).map(Value::Str),
                 Value::Multi(items) => {
                     let mapped: Vec<String> = items.iter().map(|i| substitute(i).unwrap_or_else(|| i.clone())).collect();
-                    (mapped != *items).then(|| Value::Multi(mapped))
+                    (mapped != *items).then_some(Value::Multi(mapped))
                 }
                 _ => None,
             };

@@ -7,6 +7,9 @@ use crate::expr::eval::EvalContext;
 use crate::plan::Query;
 use crate::scan::{Engine, ScanAcc, ScanState};
 
+/// A query with its scan results, to finish.
+type Work<'q> = (&'q Query, Vec<ScanAcc>);
+
 /// Queries with the most groups, started first.
 const HEAVY_FIRST: usize = 8;
 
@@ -37,6 +40,7 @@ impl Engine {
         // A quarter of the budget for subsearch rows: several queries finish at once.
         let budgets = Budgets { store: self.memory_budget / 64, rows: self.memory_budget / 4 };
         let waiting_cap = self.memory_budget / 4;
+        let state = self.flatten(state);
         let symbols = &state.symbols;
         let queue = std::sync::Mutex::new(finishing_order(self.queries.iter().zip(state.accs).collect()).into_iter());
         // The index of the next output to hand on and the bytes of the outputs waiting in
@@ -91,13 +95,13 @@ impl Engine {
 /// The order queries finish in: the [`HEAVY_FIRST`] with the most groups first (they would
 /// otherwise finish last, alone, while the other workers wait), then the rest in query order.
 /// Each comes with its index and whether it is one of the heavy ones.
-fn finishing_order<'q>(work: Vec<(&'q Query, Vec<ScanAcc>)>) -> Vec<(usize, bool, (&'q Query, Vec<ScanAcc>))> {
+fn finishing_order(work: Vec<Work<'_>>) -> Vec<(usize, bool, Work<'_>)> {
     let groups = |accs: &[ScanAcc]| accs.iter().map(|a| if let ScanAcc::Groups(g) = a { g.total() } else { 0 }).sum::<usize>();
     let mut by_size: Vec<(usize, usize)> = work.iter().enumerate().map(|(i, (_, accs))| (groups(accs), i)).collect();
     by_size.sort_unstable_by(|a, b| b.cmp(a));
     let heavy: Vec<usize> = by_size.iter().take(HEAVY_FIRST).filter(|(n, _)| *n > 0).map(|&(_, i)| i).collect();
     let mut slots: Vec<Option<(&Query, Vec<ScanAcc>)>> = work.into_iter().map(Some).collect();
-    let mut order: Vec<(usize, bool, (&Query, Vec<ScanAcc>))> = Vec::with_capacity(slots.len());
+    let mut order: Vec<(usize, bool, Work)> = Vec::with_capacity(slots.len());
     for &i in &heavy {
         if let Some(w) = slots[i].take() {
             order.push((i, true, w));

@@ -14,11 +14,9 @@
 
 use crate::expr::eval::EvalContext;
 use crate::ops::{Op, RowEnv};
+use crate::plan::lineage::{Lineage, Origin};
 use crate::plan::Stage;
 use vigil_model::{Record, Value};
-
-const KEY: &str = "k";
-const OTHER: &str = "o";
 
 /// A query's key filter, ready to run on each new group key.
 #[derive(Debug)]
@@ -33,28 +31,28 @@ pub(crate) struct KeyFilter {
 
 impl KeyFilter {
     /// The key filter of `stage`'s scan, if its operators start with one.
-    pub(crate) fn plan(stage: &Stage, by_names: &[String], agg_names: &[String], ctx: &EvalContext) -> Option<KeyFilter> {
+    pub(crate) fn plan(stage: &Stage, by_names: &[String], agg_names: &[String]) -> Option<KeyFilter> {
         let len = prefix_len(stage, by_names, agg_names);
         if len == 0 {
             return None;
         }
         let skip = stage.ops[..len].iter().take_while(|op| matches!(op, Op::Rename(_) | Op::Fields { .. } | Op::Table(_))).count();
-        // Names carry their position through the renames, as `drop_dm_object_name` moves them.
-        let mut row = Record::with_capacity(by_names.len());
-        for (i, n) in by_names.iter().enumerate() {
-            row.push_new(n.clone(), Value::Str(i.to_string()));
-        }
-        let mut rows = vec![row];
-        let mut env = RowEnv { ctx };
-        for op in &stage.ops[..skip] {
-            rows = crate::ops::apply(op, rows, &mut env).ok()?;
-        }
-        let row = rows.pop()?;
-        let layout = row
-            .iter()
-            .map(|(name, v)| Some((name.to_string(), v.as_text()?.parse().ok()?)))
+        // The key row has the by-fields only; renames move them, as `drop_dm_object_name` does.
+        let mut fields = Lineage::of_groups(by_names, &[]);
+        stage.ops[..skip].iter().for_each(|op| fields.apply(op, None));
+        let layout = fields
+            .names()
+            .map(|name| match fields.origin(name) {
+                Some(Origin::By(i)) => Some((name.to_string(), i)),
+                _ => None,
+            })
             .collect::<Option<Vec<(String, usize)>>>()?;
         Some(KeyFilter { skip, len, layout })
+    }
+
+    /// How many leading operators of the stage the filter runs.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     /// Whether a group whose by-field texts are `text(i)` can reach the output: the filter's
@@ -81,76 +79,28 @@ impl KeyFilter {
 }
 
 /// How many leading operators of `stage` make the key filter of its scan (0: none), given the
-/// scan's by-field and aggregate column names.
+/// scan's by-field and aggregate column names: up to the last filter that reads only fields
+/// derived from the key (see `lineage`), through operators whose fields the lineage follows.
 pub(crate) fn prefix_len(stage: &Stage, by_names: &[String], agg_names: &[String]) -> usize {
-    // Each field's value says whether it is key-derived; absent fields are absent in the key
-    // row and in the full row alike, so they count as key-derived.
-    let mut trace = Record::with_capacity(by_names.len() + agg_names.len());
-    for n in by_names {
-        trace.set(n.clone(), Value::str(KEY));
-    }
-    for n in agg_names {
-        trace.set(n.clone(), Value::str(OTHER));
-    }
-    let derived = |trace: &Record, fields: &[String]| fields.iter().all(|f| trace.get(f).is_none_or(|v| *v == Value::str(KEY)));
-    let mark = |trace: &mut Record, name: &str, key: bool| trace.set(name.to_string(), Value::str(if key { KEY } else { OTHER }));
+    let mut fields = Lineage::of_groups(by_names, agg_names);
     let mut len = 0;
     for (i, op) in stage.ops.iter().enumerate() {
         match op {
             Op::Search(_) | Op::Where(_) | Op::Regex(_) => {
                 let pure = !matches!(op, Op::Where(e) if !e.is_pure());
                 match op.fields_read() {
-                    Some(fields) if pure && derived(&trace, &fields) => len = i + 1,
+                    Some(read) if pure && fields.key_derived(&read) => len = i + 1,
                     _ => break,
                 }
             }
-            Op::Rename(pairs) => match crate::ops::fields::rename(vec![trace.clone()], pairs).pop() {
-                Some(t) => trace = t,
-                None => break,
-            },
-            Op::Table(f) => match crate::ops::fields::table(vec![trace.clone()], f).pop() {
-                Some(t) => trace = t,
-                None => break,
-            },
-            Op::Fields { remove, fields } => match crate::ops::fields::fields(vec![trace.clone()], *remove, fields).pop() {
-                Some(t) => trace = t,
-                None => break,
-            },
-            Op::Eval(assignments) => {
-                for (name, e) in assignments {
-                    let mut read = Vec::new();
-                    e.fields(&mut read);
-                    let key = e.is_pure() && derived(&trace, &read);
-                    mark(&mut trace, name, key);
-                }
-            }
-            // Its output depends on the time zone, which the scan does not know.
-            Op::Convert(c) => {
-                if c.conversions.iter().any(|conv| conv.field.contains('*')) {
-                    break;
-                }
-                for conv in &c.conversions {
-                    mark(&mut trace, conv.alias.as_deref().unwrap_or(&conv.field), false);
-                }
-            }
-            Op::Lookup(l) => {
-                let Some(read) = op.fields_read() else { break };
-                let key = derived(&trace, &read);
-                for (_, out) in &l.outputs {
-                    mark(&mut trace, out, key);
-                }
-            }
-            Op::Rex(r) => {
-                let key = derived(&trace, std::slice::from_ref(&r.field));
-                if r.sed.is_some() {
-                    mark(&mut trace, &r.field, key);
-                } else {
-                    for name in r.re.capture_names().flatten() {
-                        mark(&mut trace, name, key);
-                    }
-                }
-            }
-            _ => break,
+            Op::Rename(_) | Op::Table(_) | Op::Fields { .. } | Op::Eval(_) | Op::Rex(_) => fields.apply(op, None),
+            Op::Convert(c) if !c.conversions.iter().any(|conv| conv.field.contains('*')) => fields.apply(op, None),
+            Op::Lookup(_) if op.fields_read().is_some() => fields.apply(op, None),
+            // Their fields are not followed here, or they group, order or drop rows by more
+            // than the key: the prefix ends.
+            Op::Convert(_) | Op::Lookup(_) | Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => break,
+            Op::Join(_) | Op::DynamicSearch(_) | Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } | Op::Makemv { .. } => break,
+            Op::Xmlkv(_) | Op::Spath { .. } | Op::Replace { .. } | Op::Foreach(_) | Op::Transaction(_) => break,
         }
     }
     len

@@ -1,41 +1,259 @@
-//! Static analysis of a planned query: which fields its result rows can have.
+//! Field lineage: which fields a stage's rows have after each operator, and where each one's
+//! value comes from. One analysis, three uses:
 //!
-//! `vigil test` uses it to check that a detection's risk and threat object fields are among
-//! the fields its search outputs, without running it. The analysis follows the pipeline:
-//! tstats/stats give a closed set (by-fields and aggregation names), `rename`, `table`,
-//! `fields` reshape it, `eval`, `lookup`, `rex`, `convert ... as`, `bin ... as`, `fillnull`
-//! with fields, `eventstats` and `join` add to it. A raw-event search starts an *open* set
-//! (any event field may appear), which only `table`, `fields` or `stats` close.
+//! - `Query::output_fields` (`vigil test` checks risk and threat object fields against it);
+//! - the key filter (`keyfilter`): how far filters read only fields derived from a tstats
+//!   scan's group key;
+//! - the semi-join (`semijoin`): which of the scan's by-fields a join field is a copy of.
+//!
+//! A tstats scan or a `stats` gives a closed set (by-fields and aggregation names); a
+//! raw-event search an *open* one (any event field may appear), which `table`, `fields` or
+//! `stats` close. `rename`, `table` and `fields` change the set by the same code as they
+//! change rows (`ops::fields::Columns`).
 
-use crate::ops::fields::{fill_captures, wild_capture};
+use crate::expr::eval::CExpr;
+use crate::ops::fields::{fields_columns, rename_columns, table_columns, wild_capture, Columns};
 use crate::ops::Op;
 use crate::plan::{Query, Scan, Source, Stage};
 
-/// Fields a stage's rows can have; `open` when other, unknown fields may be present too.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct FieldSet {
-    names: Vec<String>,
-    open: bool,
+/// Where a field's value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The text of the scan's by-field at this position, unchanged.
+    By(usize),
+    /// Computed from group-key fields only, without the clock or the time zone.
+    Key,
+    /// Anything else: aggregates, the clock, data the plan cannot see.
+    Other,
 }
 
-impl FieldSet {
-    fn closed(names: impl IntoIterator<Item = String>) -> FieldSet {
-        let mut s = FieldSet::default();
-        for n in names {
-            s.add(n);
-        }
-        s
+/// The fields rows can have, in first-produced order, with their origins; `open` when other,
+/// unknown fields may be present too.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Lineage {
+    fields: Vec<(String, Origin)>,
+    pub open: bool,
+}
+
+impl Columns for Lineage {
+    fn for_each_name(&self, f: &mut dyn FnMut(&str)) {
+        self.fields.iter().for_each(|(n, _)| f(n));
     }
 
-    fn add(&mut self, name: String) {
-        if !self.names.contains(&name) {
-            self.names.push(name);
+    fn has_column(&self, name: &str) -> bool {
+        self.origin(name).is_some()
+    }
+
+    fn rename_column(&mut self, from: &str, to: &str) {
+        if from == to {
+            return;
+        }
+        let Some(i) = self.fields.iter().position(|(n, _)| n == from) else { return };
+        let origin = self.fields[i].1;
+        self.fields.retain(|(n, _)| n != to);
+        if let Some(slot) = self.fields.iter_mut().find(|(n, _)| n == from) {
+            *slot = (to.to_string(), origin);
         }
     }
 
-    fn has(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n == name)
+    fn project_columns(&mut self, order: &[String]) {
+        self.fields = order.iter().filter_map(|n| self.origin(n).map(|o| (n.clone(), o))).collect();
     }
+
+    fn retain_columns(&mut self, keep: &dyn Fn(&str) -> bool) {
+        self.fields.retain(|(n, _)| keep(n));
+    }
+}
+
+impl Lineage {
+    /// A tstats scan's columns: its by-fields, then its aggregates.
+    pub fn of_groups(by_names: &[String], agg_names: &[String]) -> Lineage {
+        let mut l = Lineage::default();
+        by_names.iter().enumerate().for_each(|(i, n)| l.set(n, Origin::By(i)));
+        agg_names.iter().for_each(|n| l.set(n, Origin::Other));
+        l
+    }
+
+    fn closed<'a>(names: impl IntoIterator<Item = &'a String>) -> Lineage {
+        let mut l = Lineage::default();
+        names.into_iter().for_each(|n| l.set(n, Origin::Other));
+        l
+    }
+
+    fn raw_events() -> Lineage {
+        Lineage { fields: vec![("_time".into(), Origin::Other), ("_raw".into(), Origin::Other)], open: true }
+    }
+
+    pub fn origin(&self, name: &str) -> Option<Origin> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, o)| *o)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// Whether every one of `fields` is derived from the group key. A field the rows do not
+    /// have is absent from a key row and from a full row alike, so it counts as derived.
+    pub fn key_derived(&self, fields: &[String]) -> bool {
+        !self.open && fields.iter().all(|f| self.origin(f).is_none_or(|o| o != Origin::Other))
+    }
+
+    fn set(&mut self, name: &str, origin: Origin) {
+        match self.fields.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = origin,
+            None => self.fields.push((name.to_string(), origin)),
+        }
+    }
+
+    fn add(&mut self, name: &str) {
+        if !self.has_column(name) {
+            self.fields.push((name.to_string(), Origin::Other));
+        }
+    }
+
+    /// The fields after `op` (`q` holds the stages a join reads; without it, a join's fields
+    /// are unknown).
+    pub fn apply(&mut self, op: &Op, q: Option<&Query>) {
+        match op {
+            Op::Eval(assignments) => {
+                for (name, e) in assignments {
+                    let mut read = Vec::new();
+                    e.fields(&mut read);
+                    let origin = match e {
+                        // A copy keeps its origin; a copy of nothing is null, derived like the rest.
+                        CExpr::Field(src) => self.origin(src).unwrap_or(Origin::Key),
+                        _ if e.is_pure() && self.key_derived(&read) => Origin::Key,
+                        _ => Origin::Other,
+                    };
+                    self.set(name, origin);
+                }
+            }
+            Op::Stats(s) => *self = Lineage::closed(s.by.iter().chain(s.aggs.iter().map(|a| &a.name))),
+            Op::Eventstats(s) => s.aggs.iter().for_each(|a| self.set(&a.name, Origin::Other)),
+            Op::Rename(pairs) => {
+                for pair in pairs {
+                    let (from, to) = pair;
+                    if self.open && !from.contains('*') && !self.has_column(from) {
+                        // The field may be among the unknown ones.
+                        self.add(to);
+                    } else {
+                        rename_columns(self, std::slice::from_ref(pair));
+                    }
+                }
+            }
+            Op::Table(patterns) => self.select(patterns),
+            Op::Fields { remove, fields } => match (remove, self.open) {
+                (false, true) => {
+                    let mut keep = fields.clone();
+                    keep.extend(["_time".to_string(), "_raw".to_string()]);
+                    self.select(&keep);
+                }
+                _ => fields_columns(self, *remove, fields),
+            },
+            // Its output depends on the time zone, which the scan does not know.
+            Op::Convert(c) => {
+                for conv in &c.conversions {
+                    match &conv.alias {
+                        Some(alias) => self.set(alias, Origin::Other),
+                        None if conv.field.contains('*') => {}
+                        None => self.set(&conv.field, Origin::Other),
+                    }
+                }
+            }
+            Op::Join(j) => {
+                let Some(q) = q else {
+                    self.open = true;
+                    return;
+                };
+                let mut sub = stage_lineage(q.stage(j.sub), q);
+                self.open |= sub.open;
+                for (name, _) in sub.fields.drain(..) {
+                    self.add(&name);
+                }
+            }
+            Op::Lookup(l) => {
+                let origin = match op.fields_read() {
+                    Some(read) if self.key_derived(&read) => Origin::Key,
+                    _ => Origin::Other,
+                };
+                l.outputs.iter().for_each(|(_, f)| self.set(f, origin));
+            }
+            Op::Rex(r) => {
+                let origin = if self.key_derived(std::slice::from_ref(&r.field)) { Origin::Key } else { Origin::Other };
+                if r.sed.is_some() {
+                    self.set(&r.field, origin);
+                } else {
+                    r.re.capture_names().flatten().for_each(|n| self.set(n, origin));
+                }
+            }
+            Op::Fillnull(f) => f.fields.iter().for_each(|n| self.add(n)),
+            Op::Bin(b) => self.set(&b.target, Origin::Other),
+            // Extracted names depend on the data.
+            Op::Xmlkv(_) | Op::Spath { .. } => self.open = true,
+            Op::Foreach(f) => f.targets().iter().for_each(|t| self.set(t, Origin::Other)),
+            // Other fields pass through as multivalues; rows without `_time` are dropped.
+            Op::Transaction(t) => {
+                ["_time", "duration", "eventcount"].iter().for_each(|n| self.set(n, Origin::Other));
+                if t.keepevicted {
+                    self.set("closed_txn", Origin::Other);
+                }
+            }
+            Op::Search(_)
+            | Op::DynamicSearch(_)
+            | Op::Replace { .. }
+            | Op::Where(_)
+            | Op::Dedup(_)
+            | Op::Sort(_)
+            | Op::Head(_)
+            | Op::Regex(_)
+            | Op::Mvexpand { .. }
+            | Op::Makemv { .. } => {}
+        }
+    }
+
+    /// `table`-style selection; over an open set a literal name may be among the unknown
+    /// fields, and a wildcard keeps the set open.
+    fn select(&mut self, patterns: &[String]) {
+        if !self.open {
+            return table_columns(self, patterns);
+        }
+        let mut out = Lineage::default();
+        for p in patterns {
+            for (n, o) in &self.fields {
+                if wild_capture(p, n).is_some() && !out.has_column(n) {
+                    out.fields.push((n.clone(), *o));
+                }
+            }
+            if p.contains('*') {
+                out.open = true;
+            } else {
+                out.add(p);
+            }
+        }
+        *self = out;
+    }
+}
+
+/// The fields of a stage's rows.
+pub(crate) fn stage_lineage(stage: &Stage, q: &Query) -> Lineage {
+    let mut l = match &stage.source {
+        Source::Scan(i) => match q.scans.get(*i) {
+            Some(Scan::Tstats(t)) => Lineage::closed(t.by.iter().map(|(n, _)| n).chain(t.aggs.iter().map(|a| &a.name))),
+            Some(Scan::Events(e)) => {
+                // The scan runs the leading row operators and a following stats itself.
+                let mut l = Lineage::raw_events();
+                e.prefix.iter().for_each(|op| l.apply(op, Some(q)));
+                if let Some(st) = &e.stats {
+                    l = Lineage::closed(st.by.iter().chain(st.aggs.iter().map(|a| &a.name)));
+                }
+                l
+            }
+            None => Lineage::raw_events(),
+        },
+        Source::Inputlookup { table, .. } => Lineage::closed(table.table.columns.iter()),
+    };
+    stage.ops.iter().for_each(|op| l.apply(op, Some(q)));
+    l
 }
 
 impl Query {
@@ -44,181 +262,9 @@ impl Query {
     /// `stats`, or a wildcard `rename` over such a search). A listed field may still be null
     /// in a given row.
     pub fn output_fields(&self) -> Option<Vec<String>> {
-        let set = stage_fields(&self.root, self);
-        (!set.open).then_some(set.names)
+        let l = stage_lineage(&self.root, self);
+        (!l.open).then(|| l.names().map(str::to_string).collect())
     }
-}
-
-fn stage_fields(stage: &Stage, q: &Query) -> FieldSet {
-    let scans = &q.scans;
-    let mut set = match &stage.source {
-        Source::Scan(i) => match scans.get(*i) {
-            Some(Scan::Tstats(t)) => {
-                FieldSet::closed(t.by.iter().map(|(n, _)| n.clone()).chain(t.aggs.iter().map(|a| a.name.clone())))
-            }
-            Some(Scan::Events(e)) => {
-                // The scan runs the leading row operators and a following stats itself.
-                let mut set = FieldSet { names: vec!["_time".into(), "_raw".into()], open: true };
-                for op in &e.prefix {
-                    apply(&mut set, op, q);
-                }
-                if let Some(st) = &e.stats {
-                    set = FieldSet::closed(st.by.iter().cloned().chain(st.aggs.iter().map(|a| a.name.clone())));
-                }
-                set
-            }
-            None => FieldSet { names: vec!["_time".into(), "_raw".into()], open: true },
-        },
-        Source::Inputlookup { table, .. } => FieldSet::closed(table.table.columns.iter().cloned()),
-    };
-    for op in &stage.ops {
-        apply(&mut set, op, q);
-    }
-    set
-}
-
-fn apply(set: &mut FieldSet, op: &Op, q: &Query) {
-    match op {
-        Op::Eval(assignments) => {
-            for (f, _) in assignments {
-                set.add(f.clone());
-            }
-        }
-        Op::Stats(s) => {
-            *set = FieldSet::closed(s.by.iter().cloned().chain(s.aggs.iter().map(|a| a.name.clone())));
-        }
-        Op::Eventstats(s) => {
-            for a in &s.aggs {
-                set.add(a.name.clone());
-            }
-        }
-        Op::Rename(pairs) => {
-            for (from, to) in pairs {
-                rename(set, from, to);
-            }
-        }
-        Op::Table(patterns) => *set = select(set, patterns),
-        Op::Fields { remove: true, fields } => {
-            set.names.retain(|n| !fields.iter().any(|p| wild_capture(p, n).is_some()));
-        }
-        Op::Fields { remove: false, fields } => {
-            let mut keep = fields.clone();
-            keep.extend(["_time".to_string(), "_raw".to_string()]);
-            let was_open = set.open;
-            let mut out = select(set, &keep);
-            // `fields` keeps `_time`/`_raw` only when the rows had them.
-            if !was_open {
-                out.names.retain(|n| !matches!(n.as_str(), "_time" | "_raw") || set.has(n));
-            }
-            *set = out;
-        }
-        Op::Convert(c) => {
-            for conv in &c.conversions {
-                if let Some(alias) = &conv.alias {
-                    set.add(alias.clone());
-                }
-            }
-        }
-        Op::Join(j) => {
-            let sub = stage_fields(q.stage(j.sub), q);
-            set.open |= sub.open;
-            for n in sub.names {
-                set.add(n);
-            }
-        }
-        Op::Lookup(l) => {
-            for (_, f) in &l.outputs {
-                set.add(f.clone());
-            }
-        }
-        Op::Rex(r) => {
-            if r.sed.is_none() {
-                for name in r.re.capture_names().flatten() {
-                    set.add(name.to_string());
-                }
-            }
-        }
-        Op::Fillnull(f) => {
-            for n in &f.fields {
-                set.add(n.clone());
-            }
-        }
-        Op::Bin(b) => set.add(b.target.clone()),
-        // Extracted names depend on the data.
-        Op::Xmlkv(_) | Op::Spath { .. } => set.open = true,
-        Op::Foreach(f) => {
-            for t in f.targets() {
-                set.add(t);
-            }
-        }
-        // Other fields pass through as multivalues; rows without `_time` are dropped.
-        Op::Transaction(t) => {
-            set.add("_time".into());
-            for n in ["duration", "eventcount"] {
-                set.add(n.into());
-            }
-            if t.keepevicted {
-                set.add("closed_txn".into());
-            }
-        }
-        Op::Search(_)
-        | Op::DynamicSearch(_)
-        | Op::Replace { .. }
-        | Op::Where(_)
-        | Op::Dedup(_)
-        | Op::Sort(_)
-        | Op::Head(_)
-        | Op::Regex(_)
-        | Op::Mvexpand { .. }
-        | Op::Makemv { .. } => {}
-    }
-}
-
-fn rename(set: &mut FieldSet, from: &str, to: &str) {
-    if !from.contains('*') {
-        if set.has(from) {
-            set.names.retain(|n| n != to);
-            if let Some(n) = set.names.iter_mut().find(|n| *n == from) {
-                *n = to.to_string();
-            }
-        } else if set.open {
-            // The field may exist among the unknown ones.
-            set.add(to.to_string());
-        }
-        return;
-    }
-    let mut renamed = Vec::with_capacity(set.names.len());
-    for n in &set.names {
-        let new = match wild_capture(from, n) {
-            Some(caps) => fill_captures(to, &caps),
-            None => n.clone(),
-        };
-        if !renamed.contains(&new) {
-            renamed.push(new);
-        }
-    }
-    set.names = renamed;
-}
-
-/// `table`-style selection: known names matching the patterns, in pattern order; over an open
-/// set a literal name may be among the unknown fields, a wildcard keeps the set open.
-fn select(set: &FieldSet, patterns: &[String]) -> FieldSet {
-    let mut out = FieldSet::default();
-    for p in patterns {
-        for n in &set.names {
-            if wild_capture(p, n).is_some() {
-                out.add(n.clone());
-            }
-        }
-        if set.open {
-            if p.contains('*') {
-                out.open = true;
-            } else {
-                out.add(p.clone());
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -9,22 +9,16 @@
 //! among its keys are never turned into rows. The join itself still runs unchanged (on the
 //! subsearch rows computed here), so the result is the same.
 
-use crate::expr::eval::CExpr;
 use crate::ops::join::JoinOp;
 use crate::ops::Op;
+use crate::plan::lineage::{Lineage, Origin};
 use crate::plan::Stage;
-use vigil_model::{Record, Value};
 
 /// How a root stage's join can filter its scan's groups.
 pub(crate) struct SemiJoin<'q> {
     pub join: &'q JoinOp,
     /// For each join field, the position of the scan's by-field that feeds it.
     pub columns: Vec<usize>,
-}
-
-/// Marks a value as "the by-field at position i" while renames are traced.
-fn marker(i: usize) -> String {
-    format!("\u{0}by{i}")
 }
 
 /// Finds `scan | <safe ops> | join ...` (inner) at the start of `stage` and traces the join
@@ -35,68 +29,32 @@ pub(crate) fn find<'q>(stage: &'q Stage, by_names: &[String], agg_names: &[Strin
     if join.keeps_unmatched() {
         return None;
     }
-    let trace = trace(&stage.ops[..at], by_names, agg_names)?;
-    Some(SemiJoin { join, columns: columns(&trace, by_names.len(), &join.fields)? })
+    Some(SemiJoin { join, columns: trace_subsearch(&stage.ops[..at], by_names, agg_names, &join.fields)? })
 }
 
-/// For a join subsearch `scan | <safe ops>`: the positions of the scan's by-fields that end
-/// up in `fields` (the join fields), so its groups can be filtered by the outer rows' keys.
+/// For `scan | <safe ops>`: the positions of the scan's by-fields that `fields` (the join
+/// fields) are unchanged copies of, so its groups can be filtered by the other side's keys.
+/// `None` when an operator could change values in a way the lineage does not follow (or
+/// reorder, group, expand), or a join field is not such a copy.
 pub(crate) fn trace_subsearch(ops: &[Op], by_names: &[String], agg_names: &[String], fields: &[String]) -> Option<Vec<usize>> {
-    columns(&trace(ops, by_names, agg_names)?, by_names.len(), fields)
-}
-
-/// A record whose values say where they came from, put through the renames and field
-/// selections of `ops` exactly as rows are; any other write makes the field unknown. `None`
-/// when an operator could change values in a way not traced (or reorder, group, expand).
-fn trace(ops: &[Op], by_names: &[String], agg_names: &[String]) -> Option<Record> {
-    let mut trace = Record::with_capacity(by_names.len() + agg_names.len());
-    for (i, n) in by_names.iter().enumerate() {
-        trace.set(n.clone(), Value::Str(marker(i)));
-    }
-    for n in agg_names {
-        trace.set(n.clone(), Value::Str("\u{0}agg".into()));
-    }
-    let unknown = || Value::Str("\u{0}unknown".into());
+    let mut lineage = Lineage::of_groups(by_names, agg_names);
     for op in ops {
         match op {
-            Op::Rename(pairs) => {
-                trace = crate::ops::fields::rename(vec![trace], pairs).pop()?;
-            }
-            Op::Table(f) => trace = crate::ops::fields::table(vec![trace], f).pop()?,
-            Op::Fields { remove, fields } => trace = crate::ops::fields::fields(vec![trace], *remove, fields).pop()?,
-            // Filters: they commute with the join's filtering.
+            // Filters commute with the join's filtering.
             Op::Search(_) | Op::Where(_) | Op::Regex(_) => {}
-            Op::Eval(assignments) => {
-                for (name, e) in assignments {
-                    // `eval join_guid = process_guid` copies the value as it is.
-                    let value = match e {
-                        CExpr::Field(src) => trace.get(src).cloned().unwrap_or(Value::Null),
-                        _ => unknown(),
-                    };
-                    trace.set(name.clone(), value);
-                }
-            }
-            Op::Convert(c) => {
-                for conv in &c.conversions {
-                    if conv.field.contains('*') {
-                        return None;
-                    }
-                    trace.set(conv.alias.clone().unwrap_or_else(|| conv.field.clone()), unknown());
-                }
-            }
-            _ => return None,
+            Op::Rename(_) | Op::Table(_) | Op::Fields { .. } | Op::Eval(_) => lineage.apply(op, None),
+            Op::Convert(c) if !c.conversions.iter().any(|conv| conv.field.contains('*')) => lineage.apply(op, None),
+            // They could change values in ways not followed here, or group, order, expand.
+            Op::Convert(_) | Op::Lookup(_) | Op::Rex(_) | Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) => return None,
+            Op::Head(_) | Op::Join(_) | Op::DynamicSearch(_) | Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } => return None,
+            Op::Makemv { .. } | Op::Xmlkv(_) | Op::Spath { .. } | Op::Replace { .. } | Op::Foreach(_) | Op::Transaction(_) => return None,
         }
     }
-    Some(trace)
-}
-
-/// The by-field position whose marker each of `fields` carries in `trace`.
-fn columns(trace: &Record, by_len: usize, fields: &[String]) -> Option<Vec<usize>> {
     fields
         .iter()
-        .map(|f| {
-            let text = trace.get(f)?.as_text()?.into_owned();
-            (0..by_len).find(|&i| text == marker(i))
+        .map(|f| match lineage.origin(f)? {
+            Origin::By(i) => Some(i),
+            Origin::Key | Origin::Other => None,
         })
         .collect()
 }

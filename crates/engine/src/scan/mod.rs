@@ -6,9 +6,11 @@
 //! on the hot path. A state is a value: it can be written to bytes, read back in another
 //! process and merged there (see `codec`). Finishing (after the scan) is `physical`'s.
 
+mod codec;
 mod rows;
 mod state;
 
+pub use codec::FORMAT_VERSION;
 pub(crate) use rows::scan_rows;
 pub use state::ScanState;
 pub(crate) use state::ScanAcc;
@@ -95,7 +97,7 @@ impl Engine {
                         (Scan::Tstats(t), Source::Scan(root)) if *root == si && !t.by.is_empty() => {
                             let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
                             let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
-                            KeyFilter::plan(&q.root, &by, &aggs, &scan_ctx)
+                            KeyFilter::plan(&q.root, &by, &aggs)
                         }
                         _ => None,
                     })
@@ -136,6 +138,14 @@ impl Engine {
     }
 
     pub fn new_state(&self) -> ScanState {
+        self.new_state_at(0)
+    }
+
+    /// A state for the input at `position` (a shard's number, in input order). States at
+    /// different positions merge in position order whatever order they are merged in, so
+    /// shards scanned apart (and shipped as bytes, see [`Engine::encode_state`]) give the
+    /// result one state over the whole input would.
+    pub fn new_state_at(&self, position: u64) -> ScanState {
         ScanState {
             accs: self
                 .queries
@@ -160,6 +170,9 @@ impl Engine {
             spill_failed: false,
             scratch: Scratch::default(),
             fold: Default::default(),
+            first: position,
+            last: position,
+            later: Vec::new(),
         }
     }
 
@@ -255,10 +268,7 @@ impl Engine {
                 // Row-by-row operators need no scan results and no clock (see push_down).
                 let mut env = RowEnv { ctx: &self.scan_ctx };
                 for op in &scan.prefix {
-                    rows = match crate::ops::apply(op, rows, &mut env) {
-                        Ok(r) => r,
-                        Err(_) => Vec::new(),
-                    };
+                    rows = crate::ops::apply(op, rows, &mut env).unwrap_or_default();
                     if rows.is_empty() {
                         break;
                     }

@@ -95,7 +95,7 @@ pub(crate) fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Result<
         (Scan::Events(EventScan { stats: Some(stats), .. }), ScanAcc::Groups(g)) => stats.finish(g, symbols)?,
         (_, ScanAcc::Events(mut v)) => {
             // Splunk returns events newest first (stable: ties keep input order).
-            v.sort_by(|a, b| b.0.cmp(&a.0));
+            v.sort_by_key(|e| std::cmp::Reverse(e.0));
             v.into_iter().map(|(_, r)| r).collect()
         }
         _ => Vec::new(),

@@ -31,6 +31,13 @@ pub struct ScanState {
     /// Scratch for the prefilter, reused across rows.
     pub(super) scratch: Scratch,
     pub(super) fold: std::cell::RefCell<FoldCache>,
+    /// The positions in the input this state covers, `first..=last` (see
+    /// [`Engine::new_state_at`]): merging puts the earlier position's contents first.
+    pub(super) first: u64,
+    pub(super) last: u64,
+    /// States merged in that do not follow this one directly (a gap of positions between),
+    /// ordered by position; they join when the gap is filled, or at the end.
+    pub(super) later: Vec<ScanState>,
 }
 
 #[derive(Debug)]
@@ -100,8 +107,51 @@ impl Engine {
         Ok(())
     }
 
-    /// Combines another thread's state into `into`.
+    /// Combines another state into `into`. The result is the same whatever order states are
+    /// merged in, as long as each covers its own positions (see [`Engine::new_state_at`]):
+    /// contents combine in position order. States at the same position (threads sharing a
+    /// stream) combine in the order they are merged.
     pub fn merge(&self, into: &mut ScanState, other: ScanState) {
+        let follows = other.first >= into.first && other.first <= into.last.saturating_add(1);
+        if into.later.is_empty() && other.later.is_empty() && follows {
+            return self.merge_ordered(into, other);
+        }
+        let mut head = std::mem::replace(into, self.new_state());
+        let head_later = std::mem::take(&mut head.later);
+        let mut segments = vec![head];
+        segments.extend(head_later);
+        let mut other = other;
+        let other_later = std::mem::take(&mut other.later);
+        segments.push(other);
+        segments.extend(other_later);
+        // Stable: at equal positions, `into` stays before `other`.
+        segments.sort_by_key(|s| s.first);
+        let mut done: Vec<ScanState> = Vec::with_capacity(segments.len());
+        for s in segments {
+            match done.last_mut() {
+                Some(cur) if s.first <= cur.last.saturating_add(1) => self.merge_ordered(cur, s),
+                _ => done.push(s),
+            }
+        }
+        let mut rest = done.into_iter();
+        if let Some(first) = rest.next() {
+            *into = first;
+            into.later = rest.collect();
+        }
+    }
+
+    /// Merges the states left apart by gaps in their positions, in position order.
+    pub(crate) fn flatten(&self, mut state: ScanState) -> ScanState {
+        for s in std::mem::take(&mut state.later) {
+            self.merge_ordered(&mut state, s);
+        }
+        state
+    }
+
+    /// Combines `other`, whose contents come after those of `into`, into `into`.
+    fn merge_ordered(&self, into: &mut ScanState, other: ScanState) {
+        into.first = into.first.min(other.first);
+        into.last = into.last.max(other.last);
         if !other.touched {
             return;
         }

@@ -104,6 +104,11 @@ impl AggState {
         }
     }
 
+    /// Whether this is the kind of state `f` keeps (a state read from bytes may not be).
+    pub fn fits(&self, f: AggFunc) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(&AggState::new(f))
+    }
+
     /// Counts one row (bare `count`, or `count(eval)` when true).
     pub fn add_row(&mut self) {
         if let AggState::Count(c) = self {
@@ -215,14 +220,12 @@ impl AggState {
                 *n += m;
             }
             (me @ AggState::Timed(_), AggState::Timed(Some((t, v)))) => me.add(f, &v, t),
-            (AggState::Stdev { n, mean, m2 }, AggState::Stdev { n: n2, mean: mean2, m2: m22 }) => {
-                if n2 > 0 {
-                    let total = *n + n2;
-                    let d = mean2 - *mean;
-                    *m2 += m22 + d * d * (*n as f64) * (n2 as f64) / total as f64;
-                    *mean += d * n2 as f64 / total as f64;
-                    *n = total;
-                }
+            (AggState::Stdev { n, mean, m2 }, AggState::Stdev { n: n2, mean: mean2, m2: m22 }) if n2 > 0 => {
+                let total = *n + n2;
+                let d = mean2 - *mean;
+                *m2 += m22 + d * d * (*n as f64) * (n2 as f64) / total as f64;
+                *mean += d * n2 as f64 / total as f64;
+                *n = total;
             }
             _ => {}
         }

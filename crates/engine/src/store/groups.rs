@@ -3,7 +3,7 @@
 
 use crate::error::ExecError;
 use crate::store::agg::{AggSpec, AggState};
-use crate::store::spill::{Run, SpillFile};
+use crate::store::spill::{decode_state, encode_state, get_str, get_u32, get_u64, get_u8, put_str, put_u32, put_u64, Run, SpillFile};
 use crate::store::symbols::{Symbols, Translation};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
@@ -298,6 +298,98 @@ impl Groups {
         })
         .map_err(|e| ExecError(format!("reading back groups spilled to disk: {e}")))
     }
+}
+
+/// Reading and writing groups as bytes (the scan state format, see `scan::codec`).
+impl Groups {
+    /// Appends the groups: `overflow` (u8), then the runs on disk, oldest first, and the groups
+    /// in memory as a last run, each run as a group count (u64) and its groups in key order,
+    /// each group as in a spill run (key texts, then states).
+    pub fn encode(&self, symbols: &Symbols, buf: &mut Vec<u8>) -> std::io::Result<()> {
+        buf.push(u8::from(self.overflow));
+        put_u32(buf, self.runs.len() as u32 + 1);
+        for run in &self.runs {
+            let count_at = buf.len();
+            put_u64(buf, 0);
+            let mut n = 0u64;
+            run.for_each_group(|key, states| {
+                n += 1;
+                encode_group(buf, key.iter().map(String::as_str), &states);
+            })?;
+            buf[count_at..count_at + 8].copy_from_slice(&n.to_le_bytes());
+        }
+        let mut groups: Vec<&Group> = self.table.iter().collect();
+        groups.sort_unstable_by(|a, b| a.0.iter().map(|&id| symbols.text(id)).cmp(b.0.iter().map(|&id| symbols.text(id))));
+        put_u64(buf, groups.len() as u64);
+        for (key, states) in groups {
+            encode_group(buf, key.iter().map(|&id| symbols.text(id)), states);
+        }
+        Ok(())
+    }
+
+    /// Reads groups written by [`Groups::encode`] for a scan with `by_len` by-fields and
+    /// aggregations `aggs`: runs go to `file` (created when first needed), the last run to
+    /// memory with its texts in `symbols`.
+    pub fn decode(cur: &mut &[u8], by_len: usize, aggs: &[AggSpec], symbols: &mut Symbols, file: &mut Option<Arc<SpillFile>>) -> Result<Groups, String> {
+        let mut g = Groups { overflow: get_u8(cur).ok_or("truncated groups")? != 0, ..Groups::default() };
+        let runs = get_u32(cur).ok_or("truncated groups")?;
+        for r in 0..runs {
+            let n = get_u64(cur).ok_or("truncated run")?;
+            let mut groups = Vec::new();
+            for _ in 0..n {
+                let (key, states) = decode_group(cur, by_len, aggs)?;
+                if groups.last().is_some_and(|(prev, _): &(Vec<String>, Vec<AggState>)| *prev >= key) {
+                    return Err("groups out of key order".into());
+                }
+                groups.push((key, states));
+            }
+            if r + 1 < runs {
+                let f = match file {
+                    Some(f) => f.clone(),
+                    None => file.insert(SpillFile::new().map_err(|e| format!("spill file: {e}"))?).clone(),
+                };
+                let run = f
+                    .write_run(groups.iter().map(|(k, st)| (k.iter().map(String::as_str).collect(), st.as_slice())))
+                    .map_err(|e| format!("spill file: {e}"))?;
+                g.runs.push(run);
+                g.spilled += groups.len();
+            } else {
+                for (key, states) in groups {
+                    let ids: Box<[u32]> = key.iter().map(|k| symbols.intern(k)).collect();
+                    let h = g.hasher.hash_one(&*ids);
+                    g.bytes += GROUP_BYTES + ids.len() * 4 + states.len() * std::mem::size_of::<AggState>();
+                    let hasher = &g.hasher;
+                    g.table.insert_unique(h, (ids, states), |(k, _)| hasher.hash_one(&**k));
+                }
+            }
+        }
+        Ok(g)
+    }
+}
+
+fn encode_group<'a>(buf: &mut Vec<u8>, key: impl ExactSizeIterator<Item = &'a str>, states: &[AggState]) {
+    put_u32(buf, key.len() as u32);
+    key.for_each(|k| put_str(buf, k));
+    put_u32(buf, states.len() as u32);
+    states.iter().for_each(|st| encode_state(st, buf));
+}
+
+fn decode_group(cur: &mut &[u8], by_len: usize, aggs: &[AggSpec]) -> Result<(Vec<String>, Vec<AggState>), String> {
+    let bad = || "damaged group".to_string();
+    let n = get_u32(cur).ok_or_else(bad)? as usize;
+    if n != by_len {
+        return Err(format!("a group key of {n} parts for a scan with {by_len} by-fields"));
+    }
+    let key = (0..n).map(|_| get_str(cur)).collect::<Option<Vec<String>>>().ok_or_else(bad)?;
+    let n = get_u32(cur).ok_or_else(bad)? as usize;
+    if n != aggs.len() {
+        return Err(format!("{n} aggregation states for a scan with {} aggregations", aggs.len()));
+    }
+    let states = (0..n).map(|_| decode_state(cur)).collect::<Option<Vec<AggState>>>().ok_or_else(bad)?;
+    if !states.iter().zip(aggs).all(|(st, spec)| st.fits(spec.func)) {
+        return Err("an aggregation state of the wrong kind".into());
+    }
+    Ok((key, states))
 }
 
 /// Heap bytes of a group beyond its key ids and states (table slot, two allocations).

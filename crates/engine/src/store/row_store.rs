@@ -163,7 +163,7 @@ fn row_bytes(row: &Record) -> usize {
         + 24
 }
 
-fn encode_row(row: &Record, buf: &mut Vec<u8>) {
+pub(crate) fn encode_row(row: &Record, buf: &mut Vec<u8>) {
     put_u32(buf, row.len() as u32);
     for (name, v) in row.iter() {
         put_str(buf, name);
@@ -185,7 +185,8 @@ fn encode_row(row: &Record, buf: &mut Vec<u8>) {
     }
 }
 
-fn decode_row(cur: &mut &[u8]) -> Option<Record> {
+/// Reads a row written by [`encode_row`]; `None` for damaged bytes (a repeated field name too).
+pub(crate) fn decode_row(cur: &mut &[u8]) -> Option<Record> {
     let n = get_u32(cur)? as usize;
     let mut row = Record::with_capacity(n.min(256));
     for _ in 0..n {
@@ -197,6 +198,9 @@ fn decode_row(cur: &mut &[u8]) -> Option<Record> {
             3 => Value::Multi(get_strs(cur)?),
             _ => return None,
         };
+        if row.get(&name).is_some() {
+            return None;
+        }
         row.push_new(name, value);
     }
     Some(row)

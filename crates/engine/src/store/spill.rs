@@ -106,6 +106,15 @@ pub(crate) fn compact(mut runs: Vec<Run>, aggs: &[AggSpec]) -> std::io::Result<V
 }
 
 impl Run {
+    /// Reads the run's groups back, in key order.
+    pub(crate) fn for_each_group(&self, mut f: impl FnMut(Vec<String>, Vec<AggState>)) -> std::io::Result<()> {
+        let mut reader = self.reader(64 << 10)?;
+        while let Some((key, states)) = reader.next_group()? {
+            f(key, states);
+        }
+        Ok(())
+    }
+
     fn reader(&self, buffer: usize) -> std::io::Result<RunReader> {
         let guard = self.file.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
         // An independent handle, so runs of one file are read side by side.
@@ -273,7 +282,7 @@ pub(crate) fn get_strs(cur: &mut &[u8]) -> Option<Vec<String>> {
     (0..n).map(|_| get_str(cur)).collect()
 }
 
-fn encode_state(st: &AggState, buf: &mut Vec<u8>) {
+pub(crate) fn encode_state(st: &AggState, buf: &mut Vec<u8>) {
     match st {
         AggState::Count(c) => {
             buf.push(0);
@@ -324,7 +333,7 @@ fn encode_state(st: &AggState, buf: &mut Vec<u8>) {
     }
 }
 
-fn decode_state(cur: &mut &[u8]) -> Option<AggState> {
+pub(crate) fn decode_state(cur: &mut &[u8]) -> Option<AggState> {
     Some(match get_u8(cur)? {
         0 => AggState::Count(get_u64(cur)?),
         1 => AggState::Distinct(get_strs(cur)?.into_iter().collect::<HashSet<String>>()),

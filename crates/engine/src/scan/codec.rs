@@ -1,0 +1,203 @@
+//! A scan state as bytes: written after the scan phase, read in another process, merged
+//! there (see [`Engine::merge`]) and finished.
+//!
+//! Format, version 1 (integers little-endian; a string is its byte length as u32, then its
+//! UTF-8 bytes):
+//!
+//! ```text
+//! magic        8 bytes  "VIGILSCN"
+//! version      u16      1
+//! fingerprint  u64      FNV-1a over the engine's queries (names, scan kinds, by-fields,
+//!                       aggregation functions): a state is read only by an engine with
+//!                       the same queries
+//! body length  u64
+//! checksum     u64      FNV-1a over the body
+//! body:
+//!   segments   u32      a state is one or more segments (parts of the input not yet merged)
+//!   per segment: first u64, last u64 (input positions covered), touched u8,
+//!     queries u32, and per query: scans u32, and per scan:
+//!       0 (groups): overflow u8, runs u32; per run: groups u64, then each group in key
+//!                   order: key parts u32 + strings, states u32 + aggregation states (the
+//!                   spill run encoding, `store::spill::encode_state`). The last run is the
+//!                   groups held in memory, the others were spilled to disk (oldest first).
+//!       1 (events): events u64; per event: time i64, fields u32, then per field its name
+//!                   and value (0 null, 1 string, 2 number f64, 3 multivalue: strings)
+//! ```
+//!
+//! Reading checks all of it (damaged, truncated or foreign bytes are an error, never a
+//! panic); a reader of a later version refuses earlier ones it cannot read by number.
+
+use super::{Engine, ScanAcc, ScanState};
+use crate::error::StateError;
+use crate::plan::{EventScan, Scan};
+use crate::store::groups::Groups;
+use crate::store::row_store::{decode_row, encode_row};
+use crate::store::spill::{get_u32, get_u64, get_u8, put_u32, put_u64};
+use crate::store::symbols::Symbols;
+
+const MAGIC: &[u8; 8] = b"VIGILSCN";
+
+/// The scan state format this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+
+const HEADER_LEN: usize = 8 + 2 + 8 + 8 + 8;
+
+/// FNV-1a, 64 bits: stable across builds and platforms.
+fn fnv(bytes: &[u8], mut h: u64) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+impl Engine {
+    /// What a state must have been made by: the queries' names and scan shapes.
+    fn fingerprint(&self) -> u64 {
+        let mut h = FNV_START;
+        for q in &self.queries {
+            h = fnv(q.name.as_bytes(), h);
+            h = fnv(&[0xff], h);
+            for scan in &q.scans {
+                let (kind, by, aggs) = match scan {
+                    Scan::Tstats(t) => (0u8, t.by.len(), t.aggs.as_slice()),
+                    Scan::Events(EventScan { stats: Some(s), .. }) => (1, s.by.len(), s.aggs.as_slice()),
+                    Scan::Events(_) => (2, 0, &[][..]),
+                };
+                h = fnv(&[kind, by as u8], h);
+                for a in aggs {
+                    h = fnv(format!("{:?}", a.func).as_bytes(), h);
+                }
+            }
+        }
+        h
+    }
+
+    /// The state as bytes (format: see this module). Groups spilled to disk are read back
+    /// into the bytes, which is the only way this fails.
+    pub fn encode_state(&self, state: &ScanState) -> std::io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        put_u32(&mut body, 1 + state.later.len() as u32);
+        for segment in std::iter::once(state).chain(&state.later) {
+            encode_segment(segment, &mut body)?;
+        }
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        put_u64(&mut out, self.fingerprint());
+        put_u64(&mut out, body.len() as u64);
+        put_u64(&mut out, fnv(&body, FNV_START));
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Reads a state written by [`Engine::encode_state`] of an engine with the same queries.
+    pub fn decode_state(&self, bytes: &[u8]) -> Result<ScanState, StateError> {
+        let err = |m: &str| StateError(m.to_string());
+        if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+            return Err(err("not a Vigil scan state (no VIGILSCN header)"));
+        }
+        let mut cur = &bytes[8..];
+        let version = u16::from_le_bytes([cur[0], cur[1]]);
+        cur = &cur[2..];
+        if version != FORMAT_VERSION {
+            return Err(StateError(format!("format version {version}; this build reads version {FORMAT_VERSION}")));
+        }
+        let (fingerprint, len, sum) = (get_u64(&mut cur), get_u64(&mut cur), get_u64(&mut cur));
+        if fingerprint != Some(self.fingerprint()) {
+            return Err(err("made by an engine with other queries (a different content set or Vigil build)"));
+        }
+        if len != Some(cur.len() as u64) {
+            return Err(StateError(format!("{} body bytes, the header says {}", cur.len(), len.unwrap_or(0))));
+        }
+        if sum != Some(fnv(cur, FNV_START)) {
+            return Err(err("checksum mismatch: the bytes are damaged"));
+        }
+        let segments = get_u32(&mut cur).ok_or_else(|| err("truncated"))?;
+        let mut states = Vec::new();
+        for i in 0..segments {
+            let at = bytes.len() - cur.len();
+            let state = self.decode_segment(&mut cur).map_err(|m| StateError(format!("segment {i} at byte {at}: {m}")))?;
+            states.push(state);
+        }
+        if !cur.is_empty() {
+            return Err(StateError(format!("{} bytes after the last segment", cur.len())));
+        }
+        let mut states = states.into_iter();
+        let mut state = states.next().ok_or_else(|| err("no segments"))?;
+        states.for_each(|s| self.merge(&mut state, s));
+        Ok(state)
+    }
+
+    fn decode_segment(&self, cur: &mut &[u8]) -> Result<ScanState, String> {
+        let (first, last) = (get_u64(cur).ok_or("truncated")?, get_u64(cur).ok_or("truncated")?);
+        if first > last {
+            return Err(format!("positions {first}..={last}"));
+        }
+        let mut state = self.new_state_at(first);
+        state.last = last;
+        state.touched = get_u8(cur).ok_or("truncated")? != 0;
+        let queries = get_u32(cur).ok_or("truncated")? as usize;
+        if queries != self.queries.len() {
+            return Err(format!("{queries} queries, the engine has {}", self.queries.len()));
+        }
+        let mut symbols = Symbols::default();
+        let mut file = None;
+        for (q, accs) in self.queries.iter().zip(&mut state.accs) {
+            let scans = get_u32(cur).ok_or("truncated")? as usize;
+            if scans != q.scans.len() {
+                return Err(format!("{scans} scans for `{}`, which has {}", q.name, q.scans.len()));
+            }
+            for (scan, acc) in q.scans.iter().zip(accs.iter_mut()) {
+                *acc = match (get_u8(cur).ok_or("truncated")?, scan) {
+                    (0, Scan::Tstats(t)) => ScanAcc::Groups(Groups::decode(cur, t.by.len(), &t.aggs, &mut symbols, &mut file)?),
+                    (0, Scan::Events(EventScan { stats: Some(s), .. })) => {
+                        ScanAcc::Groups(Groups::decode(cur, s.by.len(), &s.aggs, &mut symbols, &mut file)?)
+                    }
+                    (1, Scan::Events(EventScan { stats: None, .. })) => {
+                        let n = get_u64(cur).ok_or("truncated")?;
+                        let mut events = Vec::new();
+                        for _ in 0..n {
+                            let time = get_u64(cur).ok_or("truncated event")? as i64;
+                            events.push((time, decode_row(cur).ok_or("damaged event")?));
+                        }
+                        ScanAcc::Events(events)
+                    }
+                    (tag, _) => return Err(format!("scan of kind {tag} where `{}` has another", q.name)),
+                };
+            }
+        }
+        state.symbols = symbols;
+        state.spill_file = file;
+        Ok(state)
+    }
+}
+
+fn encode_segment(state: &ScanState, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    put_u64(buf, state.first);
+    put_u64(buf, state.last);
+    buf.push(u8::from(state.touched));
+    put_u32(buf, state.accs.len() as u32);
+    for accs in &state.accs {
+        put_u32(buf, accs.len() as u32);
+        for acc in accs {
+            match acc {
+                ScanAcc::Groups(g) => {
+                    buf.push(0);
+                    g.encode(&state.symbols, buf)?;
+                }
+                ScanAcc::Events(events) => {
+                    buf.push(1);
+                    put_u64(buf, events.len() as u64);
+                    for (time, row) in events {
+                        put_u64(buf, *time as u64);
+                        encode_row(row, buf);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -59,6 +59,8 @@ pub(crate) trait ExternalPred: std::fmt::Debug + Send + Sync {
     fn eval(&self, row: &dyn FieldAccess) -> bool;
     /// Adds the fields it reads to `out`; `None` when it may read any field.
     fn fields(&self, out: &mut Vec<String>) -> Option<()>;
+    /// The predicate as text, for EXPLAIN.
+    fn describe(&self) -> String;
 }
 
 /// Calls `f(item, folded)` over a field's items, folded (lowercased) when the row offers it.

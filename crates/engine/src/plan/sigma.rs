@@ -38,6 +38,26 @@ impl ExternalPred for Detection {
     fn fields(&self, out: &mut Vec<String>) -> Option<()> {
         self.0.fields(out)
     }
+
+    fn describe(&self) -> String {
+        match &self.0 {
+            Expr::Leaf { field, test } => {
+                let field = field.as_deref().unwrap_or("*any field*");
+                let what = match test {
+                    Test::Glob(g) if g.cased => format!("cased \"{}\"", g.text),
+                    Test::Glob(g) => format!("\"{}\"", g.text),
+                    Test::Regex(r) => format!("re \"{}\"", r.as_str()),
+                    Test::Cidr { net, bits } => format!("cidr {net}/{bits}"),
+                    Test::Num(op, n) => format!("{op:?} {n}"),
+                    Test::Exists(b) => format!("exists {b}"),
+                    Test::Null => "null".into(),
+                    Test::FieldRef { other, shape, .. } => format!("fieldref {shape:?} {other}"),
+                };
+                format!("sigma({field} {what})")
+            }
+            other => format!("sigma({other:?})"),
+        }
+    }
 }
 
 impl Planner<'_> {

@@ -90,6 +90,10 @@ pub struct Notable {
     /// Every field of the result row, prefixed `orig_`.
     #[serde(flatten)]
     pub orig: Orig,
+    /// For a Correlation detection's notable: the risk events (their JSON) of its risk object
+    /// that its result counted, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contributing_risk_events: Vec<serde_json::Value>,
     /// Stable identity used to deduplicate in the risk index.
     pub event_hash: String,
 }

@@ -41,6 +41,20 @@ pub fn tactics_of(technique: &str) -> Vec<&'static str> {
 }
 
 /// Distinct tactics of a list of techniques, in first-seen order.
+/// The tactic id (`TA0005`) of a tactic short name (`defense-evasion`).
+pub fn tactic_id(tactic: &str) -> Option<&'static str> {
+    static IDS: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    let ids = IDS.get_or_init(|| {
+        include_str!("../data/attack_tactic_ids.csv")
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("tactic,"))
+            .filter_map(|l| l.split_once(','))
+            .map(|(name, id)| (name.trim(), id.trim()))
+            .collect()
+    });
+    ids.get(tactic.trim().to_ascii_lowercase().as_str()).copied()
+}
+
 pub fn tactics_for(techniques: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for t in techniques {

@@ -17,6 +17,55 @@ pub struct AlertContext {
     /// The search's time range (`$info_min_time$`, `$info_max_time$` in drilldowns); `None`
     /// for an all-time hunt, rendered as `0` and `now`.
     pub window: Option<(Micros, Micros)>,
+    /// How a result without `_time` is stamped.
+    pub stamp: Stamp,
+}
+
+/// How alerts from a result without `_time` (every ESCU tstats search) are stamped.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Stamp {
+    /// With the run time, as ES stamps a scheduled search's alerts (and a future `serve`).
+    #[default]
+    RunTime,
+    /// With the activity's time, for hunts and backtests over historical files: the result's
+    /// `lastTime`, else `firstTime` (epoch seconds, or text as `security_content_ctime` /
+    /// `convert ctime` render it in this zone), else the run time.
+    Activity(vigil_time::Tz),
+}
+
+/// Formats `lastTime`/`firstTime` may carry after ESCU's `security_content_ctime` or a plain
+/// `convert ctime`; ISO 8601 with a zone is tried first.
+const ACTIVITY_TIME_FORMATS: &[&str] = &[vigil_time::ESCU_CTIME_FORMAT, vigil_time::CONVERT_DEFAULT_FORMAT, "%Y-%m-%d %H:%M:%S"];
+
+/// A time field of a result as epoch microseconds: a number is epoch seconds; text is ISO 8601
+/// with a zone or one of [`ACTIVITY_TIME_FORMATS`] in `tz`.
+fn field_time(row: &Record, field: &str, tz: &vigil_time::Tz) -> Option<Micros> {
+    let v = row.get(field)?;
+    if let Some(n) = v.as_num() {
+        return vigil_time::micros_from_secs(n);
+    }
+    // A multivalue time (values(_time)) stamps at its latest item.
+    let items = v.items();
+    let parse = |s: &str| {
+        let s = s.trim();
+        // Only text with its own zone is ISO 8601 here; zoneless text is in `tz`.
+        let zoned = s.ends_with('Z') || s.get(10..).is_some_and(|t| t.contains(['+', '-']));
+        if zoned {
+            return vigil_time::parse_iso8601_utc(s);
+        }
+        ACTIVITY_TIME_FORMATS.iter().find_map(|f| vigil_time::parse_time(s, f, tz))
+    };
+    items.iter().filter_map(|s| parse(s)).max()
+}
+
+/// The time of a result's alerts: its `_time`, else per `stamp` (whole seconds, as ES).
+pub fn alert_time(row: &Record, ctx: &AlertContext) -> Micros {
+    let own = row.get("_time").and_then(Value::as_num).and_then(vigil_time::micros_from_secs);
+    let t = own.or_else(|| match &ctx.stamp {
+        Stamp::RunTime => None,
+        Stamp::Activity(tz) => field_time(row, "lastTime", tz).or_else(|| field_time(row, "firstTime", tz)),
+    });
+    t.unwrap_or(ctx.run_time)
 }
 
 /// A risk object of a detection: a result field whose values receive risk.
@@ -75,10 +124,7 @@ fn threat_type_of_observable(kind: &str) -> String {
 }
 
 fn is_threat_role(role: &str) -> bool {
-    matches!(
-        role.trim().to_ascii_lowercase().as_str(),
-        "attacker" | "parent process" | "child process" | "process" | "threat"
-    )
+    matches!(role.trim().to_ascii_lowercase().as_str(), "attacker" | "parent process" | "child process" | "process" | "threat")
 }
 
 /// The risk configuration of a detection. The 2025 `rba:` block wins when present; otherwise
@@ -94,11 +140,7 @@ pub fn risk_spec(det: &Detection) -> RiskSpec {
                 .risk_objects
                 .iter()
                 .filter(|o| !o.field.is_empty())
-                .map(|o| RiskTarget {
-                    field: o.field.clone(),
-                    kind: normalize_risk_type(&o.kind),
-                    score: o.score.unwrap_or(fallback),
-                })
+                .map(|o| RiskTarget { field: o.field.clone(), kind: normalize_risk_type(&o.kind), score: o.score.unwrap_or(fallback) })
                 .collect(),
             threat_objects: rba
                 .threat_objects
@@ -114,11 +156,7 @@ pub fn risk_spec(det: &Detection) -> RiskSpec {
             continue;
         }
         if o.role.iter().any(|r| r.trim().eq_ignore_ascii_case("victim")) {
-            spec.risk_objects.push(RiskTarget {
-                field: o.name.clone(),
-                kind: risk_type_of_observable(&o.kind).to_string(),
-                score: fallback,
-            });
+            spec.risk_objects.push(RiskTarget { field: o.name.clone(), kind: risk_type_of_observable(&o.kind).to_string(), score: fallback });
         }
         if o.role.iter().any(|r| is_threat_role(r)) {
             spec.threat_objects.push(ThreatTarget { field: o.name.clone(), kind: threat_type_of_observable(&o.kind) });
@@ -182,7 +220,9 @@ pub fn urgency(priority: Severity, severity: Severity) -> Severity {
 /// identity: the aggregation's `count` and `lastTime` grow as more events arrive, `_time` and
 /// `info_*` describe the run.
 fn is_run_specific(field: &str) -> bool {
-    matches!(field, "count" | "lastTime" | "_time") || field.starts_with("info_")
+    // Where an event was read (`source_file`, `record`) is not the activity: the same event
+    // in a copied or renamed file is the same finding.
+    matches!(field, "count" | "lastTime" | "_time" | "source_file" | "record") || field.starts_with("info_")
 }
 
 /// FNV-1a 64 with a seed; two seeds give a 128-bit, stable (across builds and platforms) id.
@@ -250,8 +290,21 @@ fn search_name(det: &Detection) -> String {
 /// Names the notable itself uses; a nes field with one of these names is not copied to the
 /// top level (it is still in `orig_*`).
 const RESERVED: &[&str] = &[
-    "kind", "_time", "search_name", "rule_name", "rule_title", "rule_description", "security_domain", "severity",
-    "urgency", "risk_score", "detection_id", "detection_version", "annotations", "drilldown_searches", "event_hash",
+    "kind",
+    "_time",
+    "search_name",
+    "rule_name",
+    "rule_title",
+    "rule_description",
+    "security_domain",
+    "severity",
+    "urgency",
+    "risk_score",
+    "detection_id",
+    "detection_version",
+    "annotations",
+    "drilldown_searches",
+    "event_hash",
 ];
 
 /// The alerts ES raises for one detection's result rows.
@@ -262,11 +315,14 @@ const RESERVED: &[&str] = &[
 /// Anomaly risk only, Hunting nothing, Correlation notable only. No deployment, nothing.
 ///
 /// Per row: the notable first, then one risk event per value of each risk object field.
-/// `_time` is the row's `_time` when it has one (epoch seconds), else `ctx.run_time`, as ES
-/// stamps alerts from results without `_time` (every ESCU tstats search) with the run time;
+/// `_time` is the row's `_time` when it has one (epoch seconds), else by `ctx.stamp`: the run
+/// time, as ES stamps alerts from results without `_time` (every ESCU tstats search), or the
+/// activity's `lastTime`/`firstTime` for offline runs (see [`alert_time`]);
 /// `firstTime`/`lastTime` stay available as `orig_firstTime`/`orig_lastTime`.
 pub fn build_alerts(det: &Detection, deployment: Option<&Deployment>, rows: &[Record], ctx: &AlertContext) -> Vec<Alert> {
-    let Some(dep) = deployment else { return Vec::new() };
+    let Some(dep) = deployment else {
+        return Vec::new();
+    };
     let notable_action = dep.alert_action.notable.as_ref();
     let risk_enabled = dep.alert_action.rba.as_ref().is_some_and(|r| r.enabled);
     if notable_action.is_none() && !risk_enabled {
@@ -286,11 +342,7 @@ pub fn build_alerts(det: &Detection, deployment: Option<&Deployment>, rows: &[Re
     let mut out = Vec::new();
     for row in rows {
         let identity = identity_hash(row);
-        let time = row
-            .get("_time")
-            .and_then(Value::as_num)
-            .and_then(vigil_time::micros_from_secs)
-            .unwrap_or(ctx.run_time);
+        let time = alert_time(row, ctx);
         if let Some(action) = notable_action {
             let mut fields = Record::new();
             for f in &action.nes_fields {
@@ -319,6 +371,7 @@ pub fn build_alerts(det: &Detection, deployment: Option<&Deployment>, rows: &[Re
                 drilldown_searches: drilldowns(det, row, ctx),
                 fields,
                 orig: Orig(row.clone()),
+                contributing_risk_events: Vec::new(),
                 event_hash: hash_hex(&[det.id.as_bytes(), identity.as_bytes()]),
             }));
         }

@@ -112,8 +112,14 @@ fn seed_new_format_notable_and_two_risk_events() {
 fn old_format_observables_score_and_message() {
     let det = old_format();
     let spec = risk_spec(&det);
-    assert_eq!(spec.risk_objects.iter().map(|o| (o.field.as_str(), o.kind.as_str(), o.score)).collect::<Vec<_>>(), [("user", "user", 35.0), ("dest", "system", 35.0)]);
-    assert_eq!(spec.threat_objects.iter().map(|o| (o.field.as_str(), o.kind.as_str())).collect::<Vec<_>>(), [("parent_process_name", "process_name"), ("process_name", "process")]);
+    assert_eq!(
+        spec.risk_objects.iter().map(|o| (o.field.as_str(), o.kind.as_str(), o.score)).collect::<Vec<_>>(),
+        [("user", "user", 35.0), ("dest", "system", 35.0)]
+    );
+    assert_eq!(
+        spec.threat_objects.iter().map(|o| (o.field.as_str(), o.kind.as_str())).collect::<Vec<_>>(),
+        [("parent_process_name", "process_name"), ("process_name", "process")]
+    );
     let alerts = build_alerts(&det, Some(&ttp_deployment()), &[seed_row()], &ctx());
     let (n, r) = split(&alerts);
     assert_eq!((n.len(), r.len()), (1, 2));
@@ -137,7 +143,16 @@ fn old_format_score_from_confidence_and_impact() {
 
 #[test]
 fn severities_and_urgency() {
-    let s = [(0.0, "informational"), (20.0, "informational"), (21.0, "low"), (40.0, "low"), (56.0, "medium"), (80.0, "high"), (81.0, "critical"), (100.0, "critical")];
+    let s = [
+        (0.0, "informational"),
+        (20.0, "informational"),
+        (21.0, "low"),
+        (40.0, "low"),
+        (56.0, "medium"),
+        (80.0, "high"),
+        (81.0, "critical"),
+        (100.0, "critical"),
+    ];
     for (score, want) in s {
         assert_eq!(severity_for_score(score).as_str(), want, "score {score}");
     }
@@ -217,4 +232,32 @@ fn identity_ignores_run_specific_fields() {
     let h2: Vec<_> = run2.iter().map(|x| x.event_hash().to_string()).collect();
     assert_eq!(h1, h2);
     assert_eq!(h1.iter().collect::<std::collections::HashSet<_>>().len(), 3);
+}
+
+#[test]
+fn activity_stamp_uses_last_time_else_first_time_else_run_time() {
+    let det = old_format();
+    let tz = vigil_time::Tz::parse("UTC").unwrap();
+    let actx = AlertContext { stamp: Stamp::Activity(tz.clone()), ..ctx() };
+    // lastTime as security_content_ctime renders it: 2026-11-20T10:15:01 UTC.
+    assert_eq!(alert_time(&seed_row(), &actx), 1_795_169_701_000_000);
+    let mut r = seed_row();
+    r.remove("lastTime");
+    r.set("firstTime", Value::str("11/20/2026 10:15:00"));
+    assert_eq!(alert_time(&r, &actx), 1_795_169_700_000_000);
+    r.set("firstTime", Value::Num(1_700_000_000.0));
+    assert_eq!(alert_time(&r, &actx), 1_700_000_000_000_000);
+    r.remove("firstTime");
+    assert_eq!(alert_time(&r, &actx), ctx().run_time);
+    // The row's own _time wins in both modes; run-time stamping ignores lastTime.
+    let mut own = seed_row();
+    own.set("_time", Value::Num(1_600_000_000.0));
+    assert_eq!(alert_time(&own, &actx), 1_600_000_000_000_000);
+    assert_eq!(alert_time(&seed_row(), &ctx()), ctx().run_time);
+    // Rendered in another zone, lastTime is read back in that zone.
+    let paris = vigil_time::Tz::parse("Europe/Paris").unwrap();
+    let in_paris = AlertContext { stamp: Stamp::Activity(paris), ..ctx() };
+    assert_eq!(alert_time(&seed_row(), &in_paris), 1_795_169_701_000_000 - 3_600_000_000);
+    let alerts = build_alerts(&det, Some(&ttp_deployment()), &[seed_row()], &actx);
+    assert!(alerts.iter().all(|a| a.time() == 1_795_169_701_000_000));
 }

@@ -83,8 +83,26 @@ impl RiskStore {
         Ok(out)
     }
 
+    /// Evaluates both rules as of every distinct risk event time in `from <= time < to`, in
+    /// order: over historical activity, an incident is raised when (and stamped where) the
+    /// activity crossed the threshold, as rules running all along would have raised it. A
+    /// rule's sums only grow at risk event times, so no incident is missed between them.
+    pub fn evaluate_incidents_over(&mut self, from: Micros, to: Micros, rules: &IncidentRules) -> Result<Vec<Alert>, StoreError> {
+        let mut out = Vec::new();
+        for at in self.risk_event_times(from, to)? {
+            out.extend(self.evaluate_incidents(at, rules)?);
+        }
+        Ok(out)
+    }
+
     fn raise(&self, rule: &Rule, o: &ObjectRisk, at: Micros, window: Micros) -> Result<Option<Alert>, StoreError> {
-        if self.has_incident(rule.name, &o.risk_object, &o.risk_object_type, at.saturating_sub(window).saturating_add(1), at.saturating_add(window))? {
+        if self.has_incident(
+            rule.name,
+            &o.risk_object,
+            &o.risk_object_type,
+            at.saturating_sub(window).saturating_add(1),
+            at.saturating_add(window),
+        )? {
             return Ok(None);
         }
         Ok(Some(incident_notable(rule, o, at)))
@@ -123,6 +141,7 @@ fn incident_notable(rule: &Rule, o: &ObjectRisk, at: Micros) -> Alert {
         drilldown_searches: Vec::new(),
         fields: f,
         orig: Orig::default(),
+        contributing_risk_events: Vec::new(),
         event_hash: hash,
     })
 }

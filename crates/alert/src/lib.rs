@@ -15,9 +15,13 @@ pub mod attack;
 mod build;
 mod incident;
 pub mod render;
+mod stash;
 mod store;
 
 pub use alert::{Alert, Annotations, Drilldown, Notable, Orig, RiskEvent, Severity};
-pub use build::{build_alerts, identity_hash, risk_spec, severity_for_score, urgency, AlertContext, RiskSpec, RiskTarget, ThreatTarget};
+pub use build::{
+    alert_time, build_alerts, identity_hash, risk_spec, severity_for_score, urgency, AlertContext, RiskSpec, RiskTarget, Stamp, ThreatTarget,
+};
 pub use incident::{IncidentRules, ATTACK_TACTIC_RULE, RISK_THRESHOLD_RULE};
+pub use stash::{risk_index_event, STASH_SOURCETYPE};
 pub use store::{ObjectRisk, RiskStore, StoreError, StoredNotable};

@@ -196,6 +196,16 @@ impl RiskStore {
         Ok(inserted)
     }
 
+    /// The distinct times of risk events in `from <= time < to`, ascending.
+    pub fn risk_event_times(&self, from: Micros, to: Micros) -> Result<Vec<Micros>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT time FROM risk_events WHERE time >= ?1 AND time < ?2 ORDER BY time")
+            .map_err(|e| self.err(e))?;
+        let times = stmt.query_map(params![from, to], |r| r.get::<_, i64>(0)).map_err(|e| self.err(e))?;
+        times.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
     /// Risk by normalized object and type for `from <= time < to`, highest total first.
     pub fn risk_by_object(&self, from: Micros, to: Micros) -> Result<Vec<ObjectRisk>, StoreError> {
         let mut stmt = self
@@ -247,6 +257,25 @@ impl RiskStore {
             o.techniques.sort();
         }
         out.sort_by(|a, b| b.total_score.total_cmp(&a.total_score).then_with(|| a.risk_object.cmp(&b.risk_object)));
+        Ok(out)
+    }
+
+    /// The risk events with `from <= time < to` as their JSON, oldest first (the input of
+    /// Correlation detections run over the index, see [`crate::risk_index_event`]).
+    pub fn risk_events_json(&self, from: Micros, to: Micros) -> Result<Vec<serde_json::Value>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT json FROM risk_events WHERE time >= ?1 AND time < ?2 ORDER BY time, id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map(params![from, to], |r| r.get::<_, String>(0)).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let text = row.map_err(|e| self.err(e))?;
+            // A row this program did not write is skipped rather than failing the run.
+            if let Ok(v) = serde_json::from_str(&text) {
+                out.push(v);
+            }
+        }
         Ok(out)
     }
 

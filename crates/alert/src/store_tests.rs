@@ -122,3 +122,24 @@ fn tactic_rule_counts_distinct_tactics_and_detections() {
     // Older than 7 days: out of the window.
     assert!(fresh.evaluate_incidents(T0 + 8 * 24 * HOUR, &IncidentRules::default()).unwrap().is_empty());
 }
+
+#[test]
+fn incidents_over_historical_activity_are_raised_at_its_time() {
+    let set = ContentSet::builtin();
+    let mut store = RiskStore::in_memory().unwrap();
+    let d1 = variant(&set, 1, 60.0, "T1218.007");
+    let d2 = variant(&set, 2, 40.0, "T1218.007");
+    // Two years before T0: 60 at -2h, 40 at -1h (100 within 24 h), then 60 alone 3 days later.
+    let old = T0 - 2 * 365 * 24 * HOUR;
+    store.record(&run(&set, &d1, &[row("u", "HOST9", "a")], old)).unwrap();
+    store.record(&run(&set, &d2, &[row("u", "HOST9", "b")], old + HOUR)).unwrap();
+    store.record(&run(&set, &d1, &[row("u", "HOST9", "c")], old + 72 * HOUR)).unwrap();
+    let rules = IncidentRules::default();
+    // As of now nothing is within 24 h; over the activity, one incident at the crossing time.
+    assert!(store.evaluate_incidents(T0, &rules).unwrap().is_empty());
+    assert_eq!(store.risk_event_times(old, old + 73 * HOUR).unwrap(), [old, old + HOUR, old + 72 * HOUR]);
+    let inc = store.evaluate_incidents_over(i64::MIN, T0, &rules).unwrap();
+    assert_eq!(inc.iter().map(Alert::time).collect::<Vec<_>>(), [old + HOUR]);
+    // Idempotent: evaluating the same range again raises nothing.
+    assert!(store.evaluate_incidents_over(i64::MIN, T0, &rules).unwrap().is_empty());
+}

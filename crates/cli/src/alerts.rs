@@ -8,7 +8,7 @@ use crate::{exit, RunArgs};
 use clap::Args;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore};
+use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore, Stamp};
 use vigil_content::{ContentSet, Detection};
 use vigil_engine::EvalContext;
 use vigil_model::{Record, Value};
@@ -27,8 +27,33 @@ pub struct AlertArgs {
     /// Do not record alerts in the risk index; incident rules then see this run only.
     #[arg(long, conflicts_with = "risk_db")]
     pub no_risk_db: bool,
+    /// How alerts from results without `_time` (tstats searches) are stamped: `activity` (the
+    /// result's lastTime/firstTime, for historical files) or `run` (the run time, as ES's
+    /// scheduled searches stamp them).
+    #[arg(long, value_enum, default_value = "activity")]
+    pub alert_time: AlertTime,
+    /// Correlation detections (those reading the Risk data model) also read the risk events
+    /// already in the risk index (within the run's window, if any), not only this run's.
+    #[arg(long, conflicts_with = "no_risk_db")]
+    pub risk_from_index: bool,
     #[command(flatten)]
     pub incidents: IncidentArgs,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AlertTime {
+    #[default]
+    Activity,
+    Run,
+}
+
+impl AlertTime {
+    pub fn stamp(self, tz: &Tz) -> Stamp {
+        match self {
+            AlertTime::Activity => Stamp::Activity(tz.clone()),
+            AlertTime::Run => Stamp::RunTime,
+        }
+    }
 }
 
 /// Thresholds of the risk incident rules (ES defaults).
@@ -79,32 +104,84 @@ pub fn default_risk_db(given: Option<&PathBuf>) -> Result<PathBuf, String> {
     Ok(base.join("vigil").join("risk.db"))
 }
 
-/// Builds the alerts for every detection that ran (`planned[i]` produced `out.outputs[i]`),
-/// writes them, prints the summary; returns the exit code.
-pub fn finish(alert_args: &AlertArgs, args: &RunArgs, content: &ContentSet, planned: &[&Detection], out: &RunOutput, ctx: &EvalContext) -> u8 {
-    let mut failed = 0;
-    let mut sets = Vec::new();
-    let mut alerts: Vec<Alert> = Vec::new();
-    // ES alert times are whole seconds of the run.
-    let run_time = ctx.now - ctx.now.rem_euclid(1_000_000);
-    for (det, o) in planned.iter().zip(&out.outputs) {
+/// The Correlation detections of a run (see [`crate::correlation`]) and what they need.
+pub struct SecondPass<'a> {
+    pub detections: &'a [&'a Detection],
+    pub engine: &'a vigil_engine::Engine,
+    pub normalizer: &'a vigil_normalize::Normalizer,
+    pub driver: &'a vigil_scan::Driver,
+    /// The run's window (`--risk-from-index` reads the index's risk events in it).
+    pub range: (vigil_model::Micros, vigil_model::Micros),
+}
+
+/// The alerts of the detections that ran (`planned[i]` produced `outputs[i]`); failures are
+/// reported on stderr and counted in `failed`. With `contributing`, each notable carries the
+/// risk events its result counted.
+#[allow(clippy::too_many_arguments)]
+fn alerts_of(
+    content: &ContentSet,
+    planned: &[&Detection],
+    outputs: &[vigil_engine::QueryOutput],
+    run_time: vigil_model::Micros,
+    stamp: &vigil_alert::Stamp,
+    contributing: Option<&[serde_json::Value]>,
+    failed: &mut usize,
+) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    for (det, o) in planned.iter().zip(outputs) {
         match &o.result {
             Ok(rows) => {
-                sets.push(ResultSet { name: &o.name, rows });
                 let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
-                let actx = AlertContext { run_time, search, window: None };
-                alerts.extend(build_alerts(det, content.deployment_for(det), rows, &actx));
+                let actx = AlertContext { run_time, search, window: None, stamp: stamp.clone() };
+                for row in rows {
+                    let mut built = build_alerts(det, content.deployment_for(det), std::slice::from_ref(row), &actx);
+                    if let Some(risk) = contributing {
+                        for a in &mut built {
+                            if let Alert::Notable(n) = a {
+                                n.contributing_risk_events = crate::correlation::contributing(row, risk);
+                            }
+                        }
+                    }
+                    alerts.extend(built);
+                }
             }
             Err(e) => {
-                failed += 1;
+                *failed += 1;
                 eprintln!("vigil: detection `{}` failed: {e}", o.name);
             }
         }
     }
-    // Record into the risk index, then run the incident rules over it as of this run.
-    // Incident notables are aggregate, not per result: they are kept in the index (`vigil
-    // risk` lists them) and named on stderr, so stdout stays one notable + risk per result.
-    let (store_line, store_failed) = match record(alert_args, &alerts, run_time) {
+    alerts
+}
+
+/// Builds the alerts for every detection that ran (`planned[i]` produced `out.outputs[i]`),
+/// then runs the Correlation detections over the risk events, writes the alerts, prints the
+/// summary; returns the exit code.
+pub fn finish(alert_args: &AlertArgs, args: &RunArgs, content: &ContentSet, planned: &[&Detection], out: &RunOutput, ctx: &EvalContext, second: Option<SecondPass>) -> u8 {
+    let mut failed = 0;
+    // ES alert times are whole seconds of the run.
+    let run_time = ctx.now - ctx.now.rem_euclid(1_000_000);
+    let stamp = alert_args.alert_time.stamp(&ctx.tz);
+    let mut alerts = alerts_of(content, planned, &out.outputs, run_time, &stamp, None, &mut failed);
+    // Record into the risk index, run the Correlation detections, then the incident rules
+    // over the index as of this run. Incident notables are aggregate, not per result: they
+    // are kept in the index (`vigil risk` lists them) and named on stderr, so stdout stays
+    // one notable + risk per result.
+    let correlate = |store: &RiskStore, first: &[Alert]| -> Result<Vec<Alert>, String> {
+        let Some(p) = &second else { return Ok(Vec::new()) };
+        let risk: Vec<serde_json::Value> = if alert_args.risk_from_index {
+            store.risk_events_json(p.range.0, p.range.1).map_err(|e| e.to_string())?
+        } else {
+            first.iter().filter(|a| a.kind() == "risk").filter_map(|a| serde_json::to_value(a).ok()).collect()
+        };
+        let outputs = crate::correlation::run(p.driver, p.engine, p.normalizer, &risk, ctx);
+        let mut failed = 0;
+        let alerts = alerts_of(content, p.detections, &outputs, run_time, &stamp, Some(&risk), &mut failed);
+        let hits: usize = outputs.iter().map(|o| o.result.as_ref().map_or(0, Vec::len)).sum();
+        eprintln!("vigil: {} correlation detection(s) over {} risk event(s): {hits} result(s){}", p.detections.len(), risk.len(), if failed > 0 { format!(", {failed} failed") } else { String::new() });
+        Ok(alerts)
+    };
+    let (store_line, store_failed) = match record(alert_args, &mut alerts, run_time, correlate) {
         Ok((mut line, incidents)) => {
             for i in &incidents {
                 if let Alert::Notable(n) = i {
@@ -141,16 +218,31 @@ pub fn finish(alert_args: &AlertArgs, args: &RunArgs, content: &ContentSet, plan
     exit::OK
 }
 
-/// Records `alerts` (a file, or memory with --no-risk-db) and evaluates the incident rules at
-/// `at`; returns the summary line and the new incident notables.
-fn record(a: &AlertArgs, alerts: &[Alert], at: vigil_model::Micros) -> Result<(String, Vec<Alert>), String> {
+/// Records `alerts` (a file, or memory with --no-risk-db), adds and records what `correlate`
+/// raises from them and the index, and evaluates the incident rules at `at`; returns the
+/// summary line and the new incident notables.
+fn record(
+    a: &AlertArgs,
+    alerts: &mut Vec<Alert>,
+    at: vigil_model::Micros,
+    correlate: impl FnOnce(&RiskStore, &[Alert]) -> Result<Vec<Alert>, String>,
+) -> Result<(String, Vec<Alert>), String> {
     let mut store = if a.no_risk_db {
         RiskStore::in_memory().map_err(|e| e.to_string())?
     } else {
         RiskStore::open(&default_risk_db(a.risk_db.as_ref())?).map_err(|e| e.to_string())?
     };
-    let new = store.record(alerts).map_err(|e| e.to_string())?;
-    let incidents = store.evaluate_incidents(at, &a.incidents.rules()).map_err(|e| e.to_string())?;
+    let mut new = store.record(alerts).map_err(|e| e.to_string())?;
+    let second = correlate(&store, alerts)?;
+    new += store.record(&second).map_err(|e| e.to_string())?;
+    alerts.extend(second);
+    let rules = a.incidents.rules();
+    let span = alerts.iter().map(Alert::time).fold(None, |s: Option<(i64, i64)>, t| Some(s.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t)))));
+    let incidents = match (a.alert_time, span) {
+        (AlertTime::Activity, Some((first, last))) => store.evaluate_incidents_over(first, last.saturating_add(1), &rules),
+        _ => store.evaluate_incidents(at, &rules),
+    };
+    let incidents = incidents.map_err(|e| e.to_string())?;
     let line = if a.no_risk_db {
         format!("vigil: risk index not kept (--no-risk-db); {} incident(s) from this run alone", incidents.len())
     } else {

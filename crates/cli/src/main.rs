@@ -2,9 +2,11 @@
 
 mod alerts;
 mod commands;
+mod correlation;
 mod output;
 mod progress;
 mod sigma;
+mod select;
 mod testing;
 mod window;
 
@@ -84,16 +86,46 @@ pub struct RunArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Memory for aggregation groups during the scan, in MiB; beyond it they are written to
-    /// a temporary file and merged at the end (results are the same).
-    #[arg(long, value_name = "MIB", default_value_t = 32)]
-    pub memory_mb: usize,
+    /// Memory for aggregation groups, join rows and waiting results, in MiB; beyond it they
+    /// are written to temporary files and merged at the end (results are the same). Default:
+    /// an eighth of the machine's available memory, between 32 MiB and 2 GiB.
+    #[arg(long, value_name = "MIB")]
+    pub memory_mb: Option<usize>,
     /// Exit with code 3 when any input record was skipped.
     #[arg(long)]
     pub strict: bool,
     /// More detail on stderr: every skipped detection, skipped-record examples.
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+impl RunArgs {
+    /// The engine's memory budget in bytes: `--memory-mb`, else derived from the machine (see
+    /// [`default_memory_budget`]), computed once per run.
+    pub fn memory_budget(&self) -> usize {
+        static DERIVED: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        match self.memory_mb {
+            Some(mb) => mb << 20,
+            None => *DERIVED.get_or_init(|| default_memory_budget(available_memory())),
+        }
+    }
+}
+
+/// The budget without `--memory-mb`: an eighth of the available memory, so that a machine
+/// with room to spare never spills (a 613 MB hunt wrote 520 MB of temporary files under the
+/// old fixed 32 MiB), at least 32 MiB (what every earlier measurement used), at most 2 GiB.
+pub fn default_memory_budget(available: Option<u64>) -> usize {
+    const FLOOR: u64 = 32 << 20;
+    const CAP: u64 = 2 << 30;
+    available.map_or(FLOOR, |a| (a / 8).clamp(FLOOR, CAP)) as usize
+}
+
+/// `MemAvailable` of /proc/meminfo in bytes (Linux); `None` elsewhere or when unreadable.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// mimalloc's option number for the purge delay (`mi_option_purge_delay` in mimalloc.h, right
@@ -130,6 +162,14 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_memory_budget_is_an_eighth_between_bounds() {
+        assert_eq!(default_memory_budget(None), 32 << 20);
+        assert_eq!(default_memory_budget(Some(100 << 20)), 32 << 20);
+        assert_eq!(default_memory_budget(Some(8 << 30)), 1 << 30);
+        assert_eq!(default_memory_budget(Some(64 << 30)), 2 << 30);
+    }
 
     /// The option numbers are taken from mimalloc.h by position; defaults around them show
     /// they still name the intended options (`main` has not run in a unit test).

@@ -94,14 +94,20 @@ pub fn iso(t: Micros) -> String {
 
 /// Prints how many events the time range dropped, if one was set.
 pub fn report_dropped(window: Option<Window>, out: &RunOutput) {
-    let (Some(window), Some((outside, untimed))) = (window, out.dropped) else { return };
+    let (Some(window), Some(d)) = (window, out.dropped) else { return };
+    let outside = d.before + d.after;
+    let span = match d.span {
+        Some((lo, hi)) if outside > 0 => format!("; the events span {} .. {}", iso(lo), iso(hi)),
+        _ => String::new(),
+    };
     eprintln!(
-        "vigil: time range {} .. {} (latest exclusive): {} event{} outside it, {} without _time, dropped",
+        "vigil: time range {} .. {} (latest exclusive): {outside} event{} outside it ({} before, {} at or after), {} without _time, dropped{span}",
         iso(window.earliest),
         iso(window.latest),
-        outside,
         if outside == 1 { "" } else { "s" },
-        untimed
+        d.before,
+        d.after,
+        d.untimed
     );
 }
 

@@ -72,7 +72,7 @@ fn binary_search_agrees_with_a_linear_scan() {
         x ^= x << 17;
         // whole seconds, often on minute boundaries, across and beyond the range
         let secs = (x % (6 * 3600)) as i64;
-        let secs = if x % 3 == 0 { secs - secs % 60 } else { secs };
+        let secs = if x.is_multiple_of(3) { secs - secs % 60 } else { secs };
         let at = base + secs * 1_000_000;
         let fast: Vec<usize> = r.containing(at).collect();
         let slow: Vec<usize> = (0..r.len()).filter(|&i| r.windows[i].contains(at)).collect();

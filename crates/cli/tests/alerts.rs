@@ -134,7 +134,8 @@ fn risk_index_dedups_runs_and_risk_lists_objects() {
     assert!(stderr(&o).contains("0 new, 3 already recorded"), "{}", stderr(&o));
     assert_eq!(alerts(&stdout(&o)).len(), 3, "a re-run still reports its alerts");
 
-    let o = vigil(&["risk", "--risk-db", &db, "--since", "-1h", "--format", "jsonl"]);
+    // Alerts carry the activity's time (the event's, 2026-10-02T08:00:01Z), not the run's.
+    let o = vigil(&["risk", "--risk-db", &db, "--since", "2026-10-02T08:00:01Z", "--until", "2026-10-02T08:00:02Z", "--format", "jsonl"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = alerts(&stdout(&o));
     assert_eq!(rows.len(), 2, "{}", stdout(&o));
@@ -143,14 +144,17 @@ fn risk_index_dedups_runs_and_risk_lists_objects() {
     assert_eq!(user["total_score"], 35, "not doubled by the second run");
     assert_eq!(user["count"], 1);
     assert_eq!(user["tactics"], serde_json::json!(["defense-evasion"]));
-    // A range before the runs is empty; a lower threshold raises an incident per object.
-    let o = vigil(&["risk", "--risk-db", &db, "--until", "-2h", "--format", "csv"]);
+    // A range before the activity is empty; a lower threshold raises an incident per object,
+    // at the activity's time.
+    let o = vigil(&["risk", "--risk-db", &db, "--until", "2026-10-02T08:00:01Z", "--format", "csv"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).trim().is_empty(), "{}", stdout(&o));
     let o = vigil(&["risk", "--risk-db", &db, "--risk-threshold", "30"]);
     let out = stdout(&o);
     assert!(out.contains("== incidents (2 results) ==") && out.contains("Risk Threshold Exceeded For Object Over 24 Hour Period"), "{out}");
     assert!(stderr(&o).contains("(2 new)"), "{}", stderr(&o));
+    let incidents = out.split("== incidents").nth(1).unwrap_or_default();
+    assert_eq!(incidents.lines().filter(|l| l.starts_with("2026-10-02T08:00:01")).count(), 2, "{out}");
     let o = vigil(&["risk", "--risk-db", &db, "--risk-threshold", "30"]);
     assert!(stderr(&o).contains("2 incident(s) (0 new)"), "{}", stderr(&o));
 }

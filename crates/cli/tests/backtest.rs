@@ -164,8 +164,8 @@ deployment:
     let w1100 = hit(det, "2026-11-20T11:00:00Z", "2026-11-20T10:25:00Z", "2026-11-20T11:00:00Z");
     let f = found(&jsonl(&stdout(&o)));
     assert_eq!(f["2001"], [w1030.clone(), w1100.clone()]);
-    assert_eq!(f["2002"], [w1100.clone()]);
-    assert_eq!(f["2003"], [w1100.clone()]);
+    assert_eq!(f["2002"], std::slice::from_ref(&w1100));
+    assert_eq!(f["2003"], std::slice::from_ref(&w1100));
     assert_eq!(f["2004"], [w1030, w1100]);
     assert_eq!(f.len(), 4);
     // The built-in seed is disabled by default: not run, and said so.
@@ -297,7 +297,7 @@ fn usage_errors_are_clear() {
     check(&["backtest", "--from", "-1x", "--to", "now", "samples/"], "--from: ");
     check(&["backtest", "--from", "2026-11-21T00:00:00Z", "--to", "2026-11-20T00:00:00Z", "samples/"], "must be before --to");
     check(&["backtest", "--from", "0", "--to", "2026-11-20T00:00:00Z", "--detection", SEED, "samples/"], "more than 100000 scheduled runs");
-    check(&["backtest", "--from", "-1d", "--to", "now", "--detection", "No Such", "samples/"], "no detection named `No Such`");
+    check(&["backtest", "--from", "-1d", "--to", "now", "--detection", "No Such", "samples/"], "no detection matches `No Such`");
     check(&["backtest", "--from", "-1d", "--to", "now", "samples/"], "disabled by default");
     check(&["hunt", "--earliest", "-1h", "--latest", "-2h", "samples/"], "after --latest");
     check(&["hunt", "--now", "-1h", "samples/"], "--now: ");

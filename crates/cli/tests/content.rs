@@ -62,3 +62,47 @@ fn every_ready_escu_detection_runs_on_real_logs() {
     assert!(o.status.success(), "a detection failed at run time:\n{err}");
     assert!(!err.contains("failed:"), "{err}");
 }
+
+/// `content list` selects as `hunt` does: production by default, `--status`/`--type` widen or
+/// narrow it, and every row says whether the detection can run.
+#[test]
+fn content_list_filters_like_hunt() {
+    let Some(shared) = shared() else {
+        eprintln!("skipped: ../shared/escu not present");
+        return;
+    };
+    let escu = shared.join("escu");
+    let escu = escu.to_str().unwrap();
+    let list = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["content", "list", "--format", "jsonl", "--content", escu];
+        args.extend_from_slice(extra);
+        let o = vigil(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let production = list(&[]);
+    let all = list(&["--status", "all"]);
+    assert!(production.len() < all.len() && !production.is_empty());
+    assert!(production.iter().all(|d| d["status"] == "production"));
+    assert!(all.iter().any(|d| d["status"] == "experimental"));
+    let hunting = list(&["--status", "all", "--type", "hunting"]);
+    assert!(!hunting.is_empty() && hunting.iter().all(|d| d["type"] == "Hunting"));
+    for d in &all {
+        assert!(matches!(d["ready"].as_str(), Some("ready" | "unsupported" | "error")), "{d}");
+        assert!(d["id"].as_str().is_some_and(|id| !id.is_empty()), "{d}");
+    }
+    // An experimental detection named on the command line runs although not production.
+    let experimental = all.iter().find(|d| d["status"] == "experimental" && d["ready"] == "ready").unwrap();
+    let o = vigil(&["hunt", "--content", escu, "--detection", experimental["id"].as_str().unwrap(), "samples/"]);
+    assert!(stderr(&o).contains("1 detection run"), "{}", stderr(&o));
+}
+
+#[test]
+fn detection_by_part_of_its_name_with_suggestions() {
+    let o = vigil(&["hunt", "--detection", "msiexec remote", "samples/"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 detection run, 8 results"), "{}", stderr(&o));
+    let o = vigil(&["hunt", "--detection", "msiexec remote downlaod", "samples/"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean: `Windows MSIExec Remote Download`?"), "{}", stderr(&o));
+}

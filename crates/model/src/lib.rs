@@ -10,7 +10,7 @@ mod event;
 mod record;
 pub mod value;
 
-pub use dataset::{Catalog, DatasetRow, DatasetSchema};
+pub use dataset::{Catalog, ChildDataset, DatasetRow, DatasetSchema};
 pub use event::{Event, Origin};
 pub use record::Record;
 pub use value::Value;

@@ -36,6 +36,11 @@ pub enum Op {
     FirstToken,
     /// First component of a path: `HKLM\System\x` -> `HKLM`.
     PathRoot,
+    /// An IPv4-mapped IPv6 address as the IPv4 address: `::ffff:10.0.0.5` -> `10.0.0.5`.
+    Ipv4Unmapped,
+    /// One record of Sysmon's QueryResults as the answer: `type:  5 a.example.com` ->
+    /// `a.example.com`, `::ffff:10.0.0.5` -> `10.0.0.5`.
+    DnsAnswer,
 }
 
 impl Op {
@@ -50,6 +55,8 @@ impl Op {
             "unquote" => Op::Unquote,
             "first_token" => Op::FirstToken,
             "path_root" => Op::PathRoot,
+            "ipv4_unmapped" => Op::Ipv4Unmapped,
+            "dns_answer" => Op::DnsAnswer,
             _ => return None,
         })
     }
@@ -68,6 +75,16 @@ impl Op {
             }
             Op::FirstToken => first_token(v).to_string(),
             Op::PathRoot => v.split(['\\', '/']).next().unwrap_or("").to_string(),
+            Op::Ipv4Unmapped => ipv4_unmapped(v).to_string(),
+            Op::DnsAnswer => {
+                let t = v.trim();
+                let t = match t.strip_prefix("type:") {
+                    // `type:  5 name`: the record type number, then the name.
+                    Some(rest) => rest.trim_start().split_once(' ').map_or("", |(_, name)| name.trim()),
+                    None => t,
+                };
+                ipv4_unmapped(t).to_string()
+            }
         }
     }
 }
@@ -77,6 +94,13 @@ pub fn basename(v: &str) -> &str {
     match t.rfind(['\\', '/']) {
         Some(i) => &t[i + 1..],
         None => t,
+    }
+}
+
+pub fn ipv4_unmapped(v: &str) -> &str {
+    match v.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("::ffff:") && v[7..].contains('.') => &v[7..],
+        _ => v,
     }
 }
 
@@ -131,18 +155,21 @@ pub struct Expr {
     /// Lowercased keys.
     pub map: Option<HashMap<String, String>>,
     pub map_only: bool,
+    /// Splits each raw value at this separator (trimmed parts, empty ones dropped) before
+    /// `ops`: `a;b;` -> `a`, `b`.
+    pub split: Option<String>,
 }
 
 impl Expr {
     pub fn field(name: &str) -> Expr {
-        Expr { source: Source::Field(name.to_string()), empty: Vec::new(), ops: Vec::new(), map: None, map_only: false }
+        Expr { source: Source::Field(name.to_string()), empty: Vec::new(), ops: Vec::new(), map: None, map_only: false, split: None }
     }
 
     /// Evaluates to a value: null for no item, a scalar for one, a multivalue otherwise (as
     /// [`Value::from_items`] of [`Expr::eval`]). The common forms (a plain field copy, a
     /// constant) build the value directly; `scratch` is reused by the others.
     pub fn eval_value(&self, ev: &Event, scratch: &mut Vec<String>) -> Value {
-        let plain = self.ops.is_empty() && self.map.is_none();
+        let plain = self.ops.is_empty() && self.map.is_none() && self.split.is_none();
         match &self.source {
             Source::Field(name) if plain => {
                 let mut found: Option<&str> = None;
@@ -211,10 +238,19 @@ impl Expr {
                 out.extend(joined);
             }
         }
-        if self.ops.is_empty() && self.map.is_none() {
+        if self.ops.is_empty() && self.map.is_none() && self.split.is_none() {
             return;
         }
-        let items = std::mem::take(out);
+        let mut items = std::mem::take(out);
+        if let Some(sep) = &self.split {
+            items = items
+                .iter()
+                .flat_map(|i| i.split(sep.as_str()))
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect();
+        }
         for item in items {
             let mut v = item;
             for op in &self.ops {
@@ -271,6 +307,13 @@ mod tests {
         assert_eq!(first_token("\"unterminated"), "unterminated");
         assert_eq!(Op::Unquote.apply("\"a\""), "a");
         assert_eq!(Op::PathRoot.apply("HKLM\\System\\x"), "HKLM");
+        assert_eq!(Op::Ipv4Unmapped.apply("::ffff:10.0.0.5"), "10.0.0.5");
+        assert_eq!(Op::Ipv4Unmapped.apply("::1"), "::1");
+        assert_eq!(Op::DnsAnswer.apply("type:  5 edge.example.net"), "edge.example.net");
+        assert_eq!(Op::DnsAnswer.apply("::ffff:93.184.216.34"), "93.184.216.34");
+        let e = ev(&[("Q", "type:  5 a.example;::ffff:1.2.3.4;")]);
+        let split = Expr { split: Some(";".into()), ops: vec![Op::DnsAnswer], ..Expr::field("Q") };
+        assert_eq!(run(&split, &e), ["a.example", "1.2.3.4"]);
     }
 
     #[test]

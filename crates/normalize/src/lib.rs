@@ -17,7 +17,7 @@ mod spec;
 pub use expr::{basename, first_token, hex_to_dec, strip_device_prefix, Op};
 
 use std::path::{Path, PathBuf};
-use vigil_model::{Catalog, DatasetRow, DatasetSchema, Event, Value};
+use vigil_model::{Catalog, ChildDataset, DatasetRow, DatasetSchema, Event, Value};
 
 /// The mapping files built into the binary: (file name, content). The data model file comes
 /// first.
@@ -27,6 +27,8 @@ pub const BUILTIN_FILES: &[(&str, &str)] = &[
     ("windows_security.toml", include_str!("../../../mappings/windows_security.toml")),
     ("crowdstrike.toml", include_str!("../../../mappings/crowdstrike.toml")),
     ("cisco_nvm.toml", include_str!("../../../mappings/cisco_nvm.toml")),
+    ("windows_system.toml", include_str!("../../../mappings/windows_system.toml")),
+    ("risk.toml", include_str!("../../../mappings/risk.toml")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -99,13 +101,16 @@ impl Normalizer {
                 }
                 // Every data model dataset inherits Splunk's default fields, which tstats can
                 // group and filter by (`by host`); they are filled from the event itself.
+                // Fields a child dataset adds are columns of the root's rows too.
                 let mut fields = d.fields.clone();
-                for f in INHERITED_FIELDS {
+                let extra = d.child.iter().flat_map(|c| &c.fields).map(String::as_str);
+                for f in extra.chain(INHERITED_FIELDS) {
                     if !fields.iter().any(|x| x == f) {
                         fields.push(f.to_string());
                     }
                 }
-                let schema = DatasetSchema { name: d.name.clone(), object: d.object.clone(), fields };
+                let children = children(d).map_err(at)?;
+                let schema = DatasetSchema { name: d.name.clone(), object: d.object.clone(), fields, children };
                 let idx = |f: &str| {
                     schema.field_index(f).ok_or_else(|| at(format!("dataset {}: rule names unknown field {f:?}", d.name)))
                 };
@@ -192,6 +197,27 @@ impl Normalizer {
             out.push(DatasetRow { dataset: m.dataset, time: ev.time.unwrap_or(0), values });
         }
     }
+}
+
+/// The child datasets of `d` with their lineage and constraints resolved from the root down.
+fn children(d: &spec::DatasetDef) -> Result<Vec<ChildDataset>, String> {
+    let mut out: Vec<ChildDataset> = Vec::new();
+    for c in &d.child {
+        let (lineage, mut constraints) = match c.parent.as_deref() {
+            None => (d.object.clone(), Vec::new()),
+            Some(p) if p == d.object => (d.object.clone(), Vec::new()),
+            Some(p) => match out.iter().find(|x| x.name == p) {
+                Some(parent) => (parent.lineage.clone(), parent.constraints.clone()),
+                None => return Err(format!("dataset {}: child {:?} names unknown parent {p:?} (parents come first)", d.name, c.name)),
+            },
+        };
+        if out.iter().any(|x| x.name == c.name) {
+            return Err(format!("dataset {}: child {:?} defined twice", d.name, c.name));
+        }
+        constraints.push(c.constraint.clone());
+        out.push(ChildDataset { name: c.name.clone(), lineage: format!("{lineage}.{}", c.name), constraints });
+    }
+    Ok(out)
 }
 
 /// Fields every dataset inherits from the event (Splunk's default fields), in this order.

@@ -33,6 +33,24 @@ pub(crate) struct DatasetDef {
     #[serde(default)]
     #[allow(dead_code)]
     pub notes: Option<String>,
+    /// Child datasets, parents before their children.
+    #[serde(default)]
+    pub child: Vec<ChildDef>,
+}
+
+/// `[[dataset.child]]`: a constrained subset of the dataset's rows.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChildDef {
+    pub name: String,
+    /// The parent node's name; the root object when absent.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// An SPL search expression over unprefixed field names (`action="failure"`).
+    pub constraint: String,
+    /// Fields the child adds to its parent's.
+    #[serde(default)]
+    pub fields: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -167,8 +185,8 @@ fn compile_expr(v: &T, inherited_empty: &[String]) -> Result<Expr, String> {
         other => return Err(format!("expected a field name or a table, found {}", other.type_str())),
     };
     for k in table.keys() {
-        if !matches!(k.as_str(), "from" | "first" | "join" | "sep" | "const" | "empty" | "op" | "map" | "map_only") {
-            return Err(format!("unknown key {k:?} (expected from, first, join, sep, const, empty, op, map, map_only)"));
+        if !matches!(k.as_str(), "from" | "first" | "join" | "sep" | "const" | "empty" | "op" | "map" | "map_only" | "split") {
+            return Err(format!("unknown key {k:?} (expected from, first, join, sep, const, empty, op, map, map_only, split)"));
         }
     }
     let empty: Vec<String> = match table.get("empty") {
@@ -216,7 +234,7 @@ fn compile_expr(v: &T, inherited_empty: &[String]) -> Result<Expr, String> {
         Some(v) => strings(v)
             .ok_or("op: expected a list of names")?
             .iter()
-            .map(|s| Op::parse(s).ok_or_else(|| format!("unknown op {s:?} (known: basename, lower, upper, trim, hex_to_dec, strip_device_prefix, unquote, first_token, path_root)")))
+            .map(|s| Op::parse(s).ok_or_else(|| format!("unknown op {s:?} (known: basename, lower, upper, trim, hex_to_dec, strip_device_prefix, unquote, first_token, path_root, ipv4_unmapped, dns_answer)")))
             .collect::<Result<_, _>>()?,
     };
     let map = match table.get("map") {
@@ -240,5 +258,10 @@ fn compile_expr(v: &T, inherited_empty: &[String]) -> Result<Expr, String> {
         Some(T::Boolean(b)) => *b,
         Some(_) => return Err("map_only: expected true or false".into()),
     };
-    Ok(Expr { source, empty, ops, map, map_only })
+    let split = match table.get("split") {
+        None => None,
+        Some(T::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(_) => return Err("split: expected a non-empty string".into()),
+    };
+    Ok(Expr { source, empty, ops, map, map_only, split })
 }

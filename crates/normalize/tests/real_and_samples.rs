@@ -330,7 +330,7 @@ fn events_without_a_mapping_give_no_rows() {
     let n = Normalizer::builtin().unwrap();
     let mut out = Vec::new();
     let mut ev = vigil_model::Event { sourcetype: "XmlWinEventLog".into(), source: "XmlWinEventLog:Security".into(), ..Default::default() };
-    ev.push("EventCode", "4624");
+    ev.push("EventCode", "5145");
     n.normalize(&ev, &mut out);
     ev.sourcetype = "unknown:type".into();
     n.normalize(&ev, &mut out);

@@ -21,10 +21,13 @@
 pub mod archive;
 pub mod evtx;
 pub mod json;
+mod kind;
 mod lines;
+mod fields;
 mod report;
 mod split;
 pub mod timefmt;
+mod winevent;
 pub mod xml;
 
 pub use report::{ReadReport, Skipped, MAX_EXAMPLES};
@@ -200,6 +203,9 @@ pub fn read_file(path: &Path, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) 
     if sniff(&head[..n]) == Format::Evtx {
         ctx.report.files += 1;
         evtx::read_evtx_file(file, &name, &mut ctx);
+        if ctx.report.events == 0 && ctx.report.skipped_total() == 0 {
+            ctx.report.no_events(&name);
+        }
         return ctx.report;
     }
     if sniff(&head[..n]) == Format::Zip {
@@ -245,8 +251,8 @@ const MAX_DEPTH: usize = 4;
 pub(crate) fn read_stream_in(name: &Arc<str>, reader: Box<dyn Read + '_>, depth: usize, ctx: &mut Ctx) {
     ctx.report.files += 1;
     let mut counted = CountingReader { inner: reader, count: 0 };
-    let mut head = Vec::with_capacity(4096);
-    if let Err(e) = (&mut counted).take(4096).read_to_end(&mut head) {
+    let mut head = Vec::with_capacity(kind::HEAD_BYTES);
+    if let Err(e) = (&mut counted).take(kind::HEAD_BYTES as u64).read_to_end(&mut head) {
         ctx.report.skip("unreadable file", name, e);
         return;
     }
@@ -255,6 +261,13 @@ pub(crate) fn read_stream_in(name: &Arc<str>, reader: Box<dyn Read + '_>, depth:
         ctx.report.skip("archive nested too deep", name, format!("{format:?}"));
         return;
     }
+    if format == Format::Text {
+        if let Some(kind) = kind::not_a_log(&head) {
+            ctx.report.not_log(kind, name);
+            return;
+        }
+    }
+    let (events_before, skipped_before) = (ctx.report.events, ctx.report.skipped_total());
     let rest = io::Cursor::new(head).chain(&mut counted);
     match format {
         Format::Gzip => {
@@ -282,6 +295,11 @@ pub(crate) fn read_stream_in(name: &Arc<str>, reader: Box<dyn Read + '_>, depth:
     // Only the stream's own bytes: a gzip layer counts its decompressed bytes in the inner call.
     if format != Format::Gzip {
         ctx.report.bytes += counted.count;
+    }
+    // An archive's members say for themselves; a file or member with nothing in it is named.
+    let container = matches!(format, Format::Gzip | Format::Zip);
+    if !container && ctx.report.events == events_before && ctx.report.skipped_total() == skipped_before {
+        ctx.report.no_events(name);
     }
 }
 
@@ -315,7 +333,7 @@ pub(crate) struct Ctx<'a> {
     sink: &'a mut dyn FnMut(&Event),
     pub ev: Event,
     /// Field strings of earlier events, reused by the XML extractor.
-    pub spare: xml::fast::Spare,
+    pub spare: fields::Spare,
     /// Reused buffers of the JSON line scanner.
     pub json: json::fast::Scratch,
     /// EVTX records through the reference path only (render, then the full quick-xml
@@ -350,7 +368,7 @@ impl<'a> Ctx<'a> {
     /// Clears the event buffer (keeping allocations, field strings go to `spare`) and sets its
     /// origin.
     pub fn reset(&mut self, file: &Arc<str>, line: u64, offset: u64) {
-        xml::fast::recycle(&mut self.ev.fields, &mut self.spare);
+        fields::recycle(&mut self.ev.fields, &mut self.spare);
         self.reset_keep_fields(file, line, offset);
     }
 

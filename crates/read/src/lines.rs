@@ -77,7 +77,11 @@ struct Pending {
 /// Does this line start a classic (non-XML) WinEventLog record, `01/14/2021 11:41:39 PM`?
 /// Used only to count skipped classic records one per record rather than one per line.
 fn classic_header(t: &str) -> bool {
-    let b = t.as_bytes();
+    classic_header_bytes(t.as_bytes())
+}
+
+/// [`classic_header`] over bytes (for telling logs from other files, see [`crate::kind`]).
+pub(crate) fn classic_header_bytes(b: &[u8]) -> bool {
     b.len() >= 11
         && b[0..2].iter().all(u8::is_ascii_digit)
         && b[2] == b'/'

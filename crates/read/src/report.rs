@@ -31,6 +31,11 @@ pub struct ReadReport {
     /// Records read after a repair (e.g. invalid UTF-8 replaced), by reason: not lost, but
     /// not exactly what the file held either.
     pub repaired: BTreeMap<String, Skipped>,
+    /// Files that are not logs (images, packet captures, executables, scripts, ...), by kind:
+    /// recognised by content and skipped whole. Examples are the file names.
+    pub not_logs: BTreeMap<String, Skipped>,
+    /// Files (or archive members) that held no record at all: empty, or EVTX without records.
+    pub no_events: Skipped,
 }
 
 impl ReadReport {
@@ -56,6 +61,21 @@ impl ReadReport {
         }
     }
 
+    /// Counts a file skipped whole because it is not a log.
+    pub fn not_log(&mut self, kind: &str, file: impl fmt::Display) {
+        note(self.not_logs.entry(kind.to_string()).or_default(), file);
+    }
+
+    /// Counts a file that held no record.
+    pub fn no_events(&mut self, file: impl fmt::Display) {
+        note(&mut self.no_events, file);
+    }
+
+    /// Files skipped as not logs, all kinds.
+    pub fn not_logs_total(&self) -> u64 {
+        self.not_logs.values().map(|s| s.count).sum()
+    }
+
     /// Total repaired records, all reasons.
     pub fn repaired_total(&self) -> u64 {
         self.repaired.values().map(|s| s.count).sum()
@@ -76,16 +96,27 @@ impl ReadReport {
         self.files += other.files;
         self.events += other.events;
         self.bytes += other.bytes;
-        for (mine, theirs) in [(&mut self.skipped, other.skipped), (&mut self.repaired, other.repaired)] {
+        for (mine, theirs) in [(&mut self.skipped, other.skipped), (&mut self.repaired, other.repaired), (&mut self.not_logs, other.not_logs)] {
             for (reason, o) in theirs {
-                let s = mine.entry(reason).or_default();
-                s.count += o.count;
-                for e in o.examples {
-                    if s.examples.len() < MAX_EXAMPLES {
-                        s.examples.push(e);
-                    }
-                }
+                absorb(mine.entry(reason).or_default(), o);
             }
+        }
+        absorb(&mut self.no_events, other.no_events);
+    }
+}
+
+fn note(s: &mut Skipped, example: impl fmt::Display) {
+    s.count += 1;
+    if s.examples.len() < MAX_EXAMPLES {
+        s.examples.push(example.to_string());
+    }
+}
+
+fn absorb(s: &mut Skipped, o: Skipped) {
+    s.count += o.count;
+    for e in o.examples {
+        if s.examples.len() < MAX_EXAMPLES {
+            s.examples.push(e);
         }
     }
 }

@@ -116,6 +116,8 @@ pub fn split_file(path: &Path, piece_bytes: u64) -> Vec<Piece> {
         return whole();
     }
     match sniff(&head) {
+        // Not a log: read whole, where it is recognised and skipped without being read.
+        Format::Text if crate::kind::not_a_log(&head).is_some() => whole(),
         Format::Evtx => split_evtx(path, &file, piece_bytes).unwrap_or_else(whole),
         format @ (Format::XmlLines | Format::JsonLines | Format::Text) => split_lines(path, &file, len, format, piece_bytes),
         _ => whole(),

@@ -4,14 +4,16 @@
 //! parse arguments and print, nothing more.
 //!
 //! ```text
-//! Driver::new(threads) --scan(consumer, normalizer, paths, read options)--> Scanned { state, report }
+//! Driver::new(threads) --scan(consumer, normalizer, Inputs { paths, read options })--> Scanned { state, report }
 //!                      --finish(engine, state, ctx, delivery)--> outputs, counts
 //!                      --run(...)  = scan + finish, optionally inside a time window
 //! ```
 //!
-//! Parallelism is owned here: a [`Driver`] holds the one thread pool of a run. The scan's
-//! workers are its threads; the engine's finishing workers are as many (the engine sizes them
-//! with `rayon::current_num_threads()`, which inside [`Driver::install`] is this pool's size).
+//! Parallelism is owned here: [`Driver::new`] sets the process's worker threads (rayon's global
+//! pool, configured once, by the first driver). The scan's workers are its threads; the
+//! engine's finishing workers are as many (the engine sizes them with
+//! `rayon::current_num_threads()`). A pool of the driver's own, entered with `install`, was
+//! tried: a one-thread all-ESCU run then peaked 10 MB higher (see docs/performance.md).
 //!
 //! Order: inputs are discovered in a fixed order (sorted directory walks), a large file is cut
 //! into pieces in file order, and states and reports merge in that order, so a run gives the
@@ -21,7 +23,7 @@ mod consumer;
 mod window;
 
 pub use consumer::Consumer;
-pub use window::{Windowed, WindowedState};
+pub use window::{Dropped, Windowed, WindowedState};
 
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -36,6 +38,14 @@ use vigil_time::Window;
 /// line count) do not show; small enough that a few large files keep every thread busy.
 pub const DEFAULT_PIECE_BYTES: u64 = 32 << 20;
 
+/// What a scan reads: files and directories (walked recursively, in sorted order), with
+/// these read options. (Other sources of events, such as a socket or a queue, come here.)
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    pub paths: &'a [PathBuf],
+    pub read: &'a ReadOptions,
+}
+
 /// Told how far a scan has gone (the CLI draws a progress bar from it).
 pub trait Progress: Sync {
     /// The scan starts over `total` bytes of input.
@@ -46,9 +56,9 @@ pub trait Progress: Sync {
     fn finish(&self);
 }
 
-/// Runs scans and finishes queries on one thread pool.
+/// Runs scans and finishes queries on the process's worker threads.
 pub struct Driver {
-    pool: rayon::ThreadPool,
+    threads: usize,
     piece_bytes: u64,
     progress: Option<Box<dyn Progress + Send>>,
 }
@@ -71,8 +81,8 @@ pub struct RunOutput {
     pub input_errors: Vec<String>,
     /// Wall time of the scan and of the work after it (for `--verbose`).
     pub phases: Phases,
-    /// Events a time window dropped: `(outside it, without _time)`; `None` without a window.
-    pub dropped: Option<(u64, u64)>,
+    /// Events a time window dropped; `None` without a window.
+    pub dropped: Option<window::Dropped>,
 }
 
 /// Wall time of a run's two phases.
@@ -88,18 +98,21 @@ pub enum Delivery<'a> {
     Collect,
     /// Handed to the sink in query order and then dropped, so memory holds a few queries'
     /// results at a time, not every query's.
-    Stream(&'a mut (dyn FnMut(&QueryOutput) + Send)),
+    Stream(&'a mut dyn FnMut(&QueryOutput)),
 }
 
 impl Driver {
-    /// A driver with `threads` worker threads (default: one per core).
+    /// A driver with `threads` worker threads (default: one per core). The threads are the
+    /// process's: once a driver has set them, later drivers keep them ([`Driver::threads`]
+    /// says how many there are).
     pub fn new(threads: Option<usize>) -> Result<Driver, String> {
         let mut builder = rayon::ThreadPoolBuilder::new();
         if let Some(n) = threads {
             builder = builder.num_threads(n.max(1));
         }
-        let pool = builder.build().map_err(|e| format!("cannot start worker threads: {e}"))?;
-        Ok(Driver { pool, piece_bytes: DEFAULT_PIECE_BYTES, progress: None })
+        // Fails only when the threads were started already (by an earlier driver).
+        let _ = builder.build_global();
+        Ok(Driver { threads: rayon::current_num_threads(), piece_bytes: DEFAULT_PIECE_BYTES, progress: None })
     }
 
     /// Reports the progress of every scan to `progress`.
@@ -116,20 +129,16 @@ impl Driver {
 
     /// Worker threads.
     pub fn threads(&self) -> usize {
-        self.pool.current_num_threads()
-    }
-
-    /// Runs `f` on this driver's pool: rayon's parallel iterators inside it use its threads.
-    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        self.pool.install(f)
+        self.threads
     }
 
     /// Reads every input once, in parallel, normalizing each event and handing it to
     /// `consumer`.
-    pub fn scan<C: Consumer>(&self, consumer: &C, normalizer: &Normalizer, paths: &[PathBuf], opts: &ReadOptions) -> Scanned<C::State> {
-        let (files, errors) = vigil_read::discover(paths);
+    pub fn scan<C: Consumer>(&self, consumer: &C, normalizer: &Normalizer, inputs: Inputs) -> Scanned<C::State> {
+        let (files, errors) = vigil_read::discover(inputs.paths);
+        let opts = inputs.read;
         let input_errors = errors.iter().map(|e| e.to_string()).collect();
-        let (state, report) = self.pool.install(|| {
+        let (state, report) = {
             let mut pieces = self.pieces(&files, &[]);
             let total: u64 = pieces.iter().map(|p| p.bytes).sum();
             if let Some(p) = &self.progress {
@@ -146,7 +155,7 @@ impl Driver {
                 p.finish();
             }
             (state, report)
-        });
+        };
         Scanned { state, report, input_errors }
     }
 
@@ -170,7 +179,13 @@ impl Driver {
     }
 
     /// Reads the pieces into one state; also returns the files whose pieces were not exact.
-    fn read_pieces<C: Consumer>(&self, consumer: &C, normalizer: &Normalizer, pieces: &mut [Piece], opts: &ReadOptions) -> (C::State, ReadReport, Vec<PathBuf>) {
+    fn read_pieces<C: Consumer>(
+        &self,
+        consumer: &C,
+        normalizer: &Normalizer,
+        pieces: &mut [Piece],
+        opts: &ReadOptions,
+    ) -> (C::State, ReadReport, Vec<PathBuf>) {
         let wants = |d: usize| consumer.wants_dataset(d);
         pieces
             .par_iter()
@@ -232,23 +247,30 @@ impl Driver {
             }
             open = outputs.last().is_some_and(|l| l.partial);
         };
-        // Inside the pool, so that the engine's finishing workers are as many as its threads.
-        self.pool.install(|| engine.finish_each(state, ctx, &mut take));
+        engine.finish_each(state, ctx, &mut take);
         (outputs, counts)
     }
 
     /// One pass feeding all queries of `engine` (only events inside `window`, when given),
     /// then their operators.
-    pub fn run(&self, engine: &Engine, window: Option<Window>, normalizer: &Normalizer, paths: &[PathBuf], opts: &ReadOptions, ctx: &EvalContext, delivery: Delivery) -> RunOutput {
+    pub fn run(
+        &self,
+        engine: &Engine,
+        window: Option<Window>,
+        normalizer: &Normalizer,
+        inputs: Inputs,
+        ctx: &EvalContext,
+        delivery: Delivery,
+    ) -> RunOutput {
         let started = std::time::Instant::now();
         let (state, report, input_errors, dropped) = match window {
             None => {
-                let s = self.scan(engine, normalizer, paths, opts);
+                let s = self.scan(engine, normalizer, inputs);
                 (s.state, s.report, s.input_errors, None)
             }
             Some(window) => {
-                let s = self.scan(&Windowed { inner: engine, window }, normalizer, paths, opts);
-                (s.state.inner, s.report, s.input_errors, Some((s.state.outside, s.state.untimed)))
+                let s = self.scan(&Windowed { inner: engine, window }, normalizer, inputs);
+                (s.state.inner, s.report, s.input_errors, Some(s.state.dropped))
             }
         };
         let scan_time = started.elapsed();

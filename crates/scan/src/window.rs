@@ -19,17 +19,27 @@ pub struct Windowed<'a, C> {
 /// The inner consumer's state plus what was dropped.
 pub struct WindowedState<S> {
     pub inner: S,
-    /// Events with a _time outside the window.
-    pub outside: u64,
+    pub dropped: Dropped,
+}
+
+/// Events a time window dropped, and the time span of all timed events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Events with a _time before the window's earliest.
+    pub before: u64,
+    /// Events with a _time at or after the window's latest.
+    pub after: u64,
     /// Events without _time.
     pub untimed: u64,
+    /// The earliest and latest event times seen, inside the window or not.
+    pub span: Option<(vigil_model::Micros, vigil_model::Micros)>,
 }
 
 impl<C: Consumer> Consumer for Windowed<'_, C> {
     type State = WindowedState<C::State>;
 
     fn new_state(&self) -> Self::State {
-        WindowedState { inner: self.inner.new_state(), outside: 0, untimed: 0 }
+        WindowedState { inner: self.inner.new_state(), dropped: Dropped::default() }
     }
 
     fn wants_dataset(&self, dataset: usize) -> bool {
@@ -37,17 +47,30 @@ impl<C: Consumer> Consumer for Windowed<'_, C> {
     }
 
     fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]) {
-        match event.time {
-            None => state.untimed += 1,
-            Some(t) if self.window.contains(t) => self.inner.consume(&mut state.inner, event, rows),
-            Some(_) => state.outside += 1,
+        let d = &mut state.dropped;
+        let Some(t) = event.time else {
+            d.untimed += 1;
+            return;
+        };
+        d.span = Some(d.span.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+        if self.window.contains(t) {
+            self.inner.consume(&mut state.inner, event, rows);
+        } else if t < self.window.earliest {
+            d.before += 1;
+        } else {
+            d.after += 1;
         }
     }
 
     fn merge(&self, into: &mut Self::State, other: Self::State) {
         self.inner.merge(&mut into.inner, other.inner);
-        into.outside += other.outside;
-        into.untimed += other.untimed;
+        let (a, b) = (&mut into.dropped, other.dropped);
+        a.before += b.before;
+        a.after += b.after;
+        a.untimed += b.untimed;
+        a.span = match (a.span, b.span) {
+            (Some((x, y)), Some((z, w))) => Some((x.min(z), y.max(w))),
+            (x, y) => x.or(y),
+        };
     }
 }
-

@@ -81,6 +81,85 @@ pub enum CommandKind {
     Foreach(Foreach),
     /// `transaction [fields] [options]`: groups events into transactions.
     Transaction(Transaction),
+    /// `top`/`rare [options] fields [by fields]`: the most (least) common values with count
+    /// and percent.
+    TopRare(TopRare),
+    /// `timechart [options] agg... [by field [options]]`: aggregations per time bucket, one
+    /// column per value of the split-by field.
+    Timechart(Timechart),
+}
+
+/// `top`/`rare`. Options keep Splunk's defaults when absent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopRare {
+    /// `rare`: least common first.
+    pub rare: bool,
+    pub fields: Vec<String>,
+    pub by: Vec<String>,
+    /// `limit=` (default 10; 0 means every value).
+    pub limit: u64,
+    pub countfield: String,
+    pub percentfield: String,
+    pub showcount: bool,
+    pub showperc: bool,
+    /// `useother=` (default false): one more row counting the values past the limit.
+    pub useother: bool,
+    pub otherstr: String,
+}
+
+impl TopRare {
+    pub fn new(rare: bool) -> TopRare {
+        TopRare {
+            rare,
+            fields: Vec::new(),
+            by: Vec::new(),
+            limit: 10,
+            countfield: "count".into(),
+            percentfield: "percent".into(),
+            showcount: true,
+            showperc: true,
+            useother: false,
+            otherstr: "other".into(),
+        }
+    }
+}
+
+/// `timechart`. Options keep Splunk's defaults when absent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timechart {
+    /// `span=` as written (`1h`); none: at most `bins` buckets over the data's time range.
+    pub span: Option<String>,
+    /// `bins=` (default 100).
+    pub bins: u64,
+    /// `limit=` (default 10; 0 means every series).
+    pub limit: u64,
+    /// `useother=` (default true): series past the limit are summed into `otherstr`.
+    pub useother: bool,
+    pub otherstr: String,
+    /// `usenull=` (default true): rows without the split-by field form the `nullstr` series.
+    pub usenull: bool,
+    pub nullstr: String,
+    /// `cont=` (default true): empty buckets between the first and last are kept.
+    pub cont: bool,
+    pub aggregations: Vec<Aggregation>,
+    pub by: Option<String>,
+}
+
+impl Default for Timechart {
+    fn default() -> Self {
+        Timechart {
+            span: None,
+            bins: 100,
+            limit: 10,
+            useother: true,
+            otherstr: "OTHER".into(),
+            usenull: true,
+            nullstr: "NULL".into(),
+            cont: true,
+            aggregations: Vec::new(),
+            by: None,
+        }
+    }
 }
 
 /// `transaction [field-list] [maxspan=t] [maxpause=t] [maxevents=n] [startswith=f]

@@ -153,6 +153,12 @@ pub(crate) fn unescape(raw: &str) -> String {
     out
 }
 
+/// True when `bytes[i]` is a backslash escaping a quote or a backslash: outside quoted strings
+/// too, `\"` is a literal quote (it opens no string) and `\\` a literal backslash.
+pub(crate) fn is_escape_at(bytes: &[u8], i: usize) -> bool {
+    bytes.get(i) == Some(&b'\\') && matches!(bytes.get(i + 1), Some(b'"' | b'\\'))
+}
+
 /// Finds the end of a `quote`-delimited string whose opening quote is at `start`; returns the
 /// byte offset just past the closing quote. Backslash escapes the next character.
 pub(crate) fn scan_quoted(src: &str, start: usize, end: usize, quote: u8) -> Result<usize, SplError> {
@@ -251,7 +257,9 @@ impl<'a> Lexer<'a> {
                 continue;
             }
             let stops = |c: char, at: usize, parens: usize| {
-                if value && at > start && (c == '(' || (c == ')' && parens > 0)) {
+                // After `field=`, Splunk reads the value up to whitespace: `uri=*id=*`,
+                // `q=*<script>*` and `f=a!=b` are one value each.
+                if value && at > start && (matches!(c, '(' | '=' | '<' | '>' | '!') || (c == ')' && parens > 0)) {
                     return false;
                 }
                 is_word_stop(c) || (c == '!' && self.char_at(at + 1) == Some('='))
@@ -261,6 +269,11 @@ impl<'a> Lexer<'a> {
             }
             let seg_start = pos;
             while let Some(c) = self.char_at(pos) {
+                // `\"` and `\\` are escapes in an unquoted word too: `x=\"a\"` is the value `"a"`.
+                if pos < self.end.saturating_sub(1) && is_escape_at(self.src.as_bytes(), pos) {
+                    pos += 2;
+                    continue;
+                }
                 if stops(c, pos, parens) {
                     break;
                 }

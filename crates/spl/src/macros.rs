@@ -86,7 +86,7 @@ impl Expander<'_> {
         let mut in_quote = false;
         while i < bytes.len() {
             match bytes.get(i) {
-                Some(b'\\') if in_quote => {
+                Some(b'\\') if in_quote || crate::lexer::is_escape_at(bytes, i) => {
                     i += 2;
                     continue;
                 }
@@ -229,7 +229,7 @@ fn split_args(body: &str) -> Vec<&str> {
     let mut i = 0;
     while i < bytes.len() {
         match bytes.get(i) {
-            Some(b'\\') if in_quote => i += 1,
+            Some(b'\\') if in_quote || crate::lexer::is_escape_at(bytes, i) => i += 1,
             Some(b'"') => in_quote = !in_quote,
             Some(b'(') if !in_quote => depth += 1,
             Some(b')') if !in_quote => depth = depth.saturating_sub(1),

@@ -594,6 +594,8 @@ impl Display for Command {
                 }
                 write!(f, " [{}]", fe.template)
             }
+            CommandKind::TopRare(t) => chart::top_rare(f, t),
+            CommandKind::Timechart(t) => chart::timechart(f, t),
             CommandKind::Transaction(t) => {
                 f.write_str("transaction")?;
                 for field in &t.fields {
@@ -654,6 +656,9 @@ impl Display for Pipeline {
         Ok(())
     }
 }
+
+#[path = "print_chart.rs"]
+mod chart;
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ pub fn micros_from_secs(secs: f64) -> Option<Micros> {
     }
     let m = (secs * 1_000_000.0).round();
     // i64::MAX as f64 rounds up to 2^63, which is out of range, hence the strict bound.
-    if m >= 9_223_372_036_854_775_808.0 || m < -9_223_372_036_854_775_808.0 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&m) {
         return None;
     }
     Some(m as i64)
@@ -58,7 +58,7 @@ pub fn parse_iso8601_utc(s: &str) -> Option<Micros> {
     {
         return None;
     }
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+    if !(1..=12).contains(&month) || !(1..=days_in_month(year, month)).contains(&day) {
         return None;
     }
     // Second 60 is a leap second; like POSIX time it counts as the next minute's :00.
@@ -114,7 +114,7 @@ fn num(b: &[u8], at: usize, len: usize) -> Option<u32> {
     Some(v)
 }
 
-pub(crate) use vigil_model::calendar::{days_from_civil, days_in_month, is_leap};
+use vigil_model::calendar::{days_from_civil, days_in_month};
 
 #[cfg(test)]
 mod tests {

@@ -81,6 +81,8 @@ struct Hit {
     window: Window,
     name: String,
     rows: Vec<Record>,
+    /// For a Correlation detection's run: the risk events it read.
+    risk_input: Option<std::sync::Arc<Vec<serde_json::Value>>>,
 }
 
 pub fn run(args: BacktestArgs) -> u8 {
@@ -112,12 +114,12 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
     }
 
     // Which detections: the named ones (even if disabled), else every enabled one.
+    // Names resolve as `hunt --detection` does (id, file name, unique part of the name).
+    let mut named_names = Vec::new();
     for name in args.detections.iter().chain(&args.enable) {
-        if content.detection(name).is_none() {
-            return Err(format!("no detection named `{name}` in the loaded content"));
-        }
+        named_names.push(crate::select::resolve(content.detections(), name)?.name.clone());
     }
-    let named = |d: &Detection| args.detections.iter().chain(&args.enable).any(|n| content.detection(n).is_some_and(|x| x.name == d.name));
+    let named = |d: &Detection| named_names.contains(&d.name);
     let candidates: Vec<&Detection> = if args.detections.is_empty() {
         content.detections().iter().collect()
     } else {
@@ -179,19 +181,37 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
         eprintln!("vigil: skipped {} detection(s) that cannot run{}", cannot_run.len(), if args.run.verbose { "" } else { "; --verbose for details" });
     }
 
+    // With --alerts, Correlation detections (reading the Risk data model) run on their own
+    // schedule over the risk events the other runs raised: a second pass.
+    let (chosen, correlations): (Vec<Chosen>, Vec<Chosen>) =
+        chosen.into_iter().partition(|c| !(args.alerts && crate::correlation::reads_risk(&c.query, normalizer.catalog())));
+    let risk_groups = build_groups(correlations, from, to, &tz, &normalizer)?;
     let mut groups = build_groups(chosen, from, to, &tz, &normalizer)?;
     for g in &mut groups {
-        g.engine.set_memory_budget(args.run.memory_mb << 20);
+        g.engine.set_memory_budget(args.run.memory_budget());
     }
-    if groups.is_empty() {
+    if groups.is_empty() && risk_groups.is_empty() {
         eprintln!("vigil: nothing to backtest: no enabled detection with a schedule");
         return Ok(exit::USAGE);
     }
 
     let consumer = Scheduled { groups: &groups, arrival_field: &args.arrival_field };
-    let scanned = driver.scan(&consumer, &normalizer, &args.paths, &opts);
+    let scanned = driver.scan(&consumer, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts });
     let mut state = scanned.state;
-    let (hits, failures) = driver.install(|| finish_runs(&groups, &mut state, &ctx));
+    let (mut hits, mut failures) = finish_runs(&groups, &mut state, &ctx);
+    if !risk_groups.is_empty() {
+        // A risk event exists from the run that raised it on.
+        let risk: Vec<(Micros, serde_json::Value)> = hits
+            .iter()
+            .flat_map(|h| hit_alerts(h, &content, &tz).into_iter().filter(|a| a.kind() == "risk").map(move |a| (h.run_time, a)))
+            .filter_map(|(t, a)| serde_json::to_value(&a).ok().map(|j| (t, j)))
+            .collect();
+        let (more, errors) = crate::correlation::scheduled(&driver, &risk_groups, &risk, &normalizer, &ctx);
+        eprintln!("vigil: {} correlation detection(s) over {} risk event(s): {} result(s)", risk_groups.iter().map(|g| g.names.len()).sum::<usize>(), risk.len(), more.iter().map(|h| h.rows.len()).sum::<usize>());
+        hits.extend(more.into_iter().map(|h| Hit { run_time: h.run_time, window: h.window, name: h.name, rows: h.rows, risk_input: Some(h.risk_input) }));
+        hits.sort_by_key(|h| h.run_time);
+        failures.extend(errors);
+    }
 
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
@@ -278,6 +298,19 @@ fn schedule_runs(cron: &str, earliest: &str, latest: &str, from: Micros, to: Mic
     Ok(Runs::new(runs))
 }
 
+/// A bar over the runs being finished, on a terminal only (never into a pipe or a CI log).
+fn runs_progress(runs: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || runs < 2 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(runs);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs ({per_sec}, {eta})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
 /// Finishes every run's state (in parallel) with `now` = its run time; results in run-time
 /// order, then group and detection order.
 fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) -> (Vec<Hit>, Vec<String>) {
@@ -287,9 +320,11 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
             jobs.push((gi, ri, st));
         }
     }
+    let progress = runs_progress(jobs.len() as u64);
     let done: Vec<(Micros, usize, Vec<Hit>, Vec<String>)> = jobs
         .into_par_iter()
         .map(|(gi, ri, st)| {
+            progress.inc(1);
             let g = &groups[gi];
             let run_time = g.runs.times[ri];
             let window = g.runs.windows[ri];
@@ -300,13 +335,14 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
             for o in g.engine.finish(st, &run_ctx) {
                 match o.result {
                     Ok(rows) if rows.is_empty() => {}
-                    Ok(rows) => hits.push(Hit { run_time, window, name: o.name, rows }),
+                    Ok(rows) => hits.push(Hit { run_time, window, name: o.name, rows, risk_input: None }),
                     Err(e) => errors.push(format!("detection `{}` failed at run {}: {e}", o.name, iso(run_time))),
                 }
             }
             (run_time, gi, hits, errors)
         })
         .collect();
+    progress.finish_and_clear();
     let mut done = done;
     done.sort_by_key(|(t, gi, _, _)| (*t, *gi));
     let mut hits = Vec::new();
@@ -316,6 +352,31 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
         failures.extend(e);
     }
     (hits, failures)
+}
+
+/// The alerts one run's results raise; a Correlation run's notables carry the risk events
+/// each result counted.
+fn hit_alerts(h: &Hit, content: &vigil_content::ContentSet, tz: &vigil_time::Tz) -> Vec<vigil_alert::Alert> {
+    let Some(det) = content.detection(&h.name) else { return Vec::new() };
+    let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
+    // ES stamps alerts with the run time in whole seconds.
+    let run_time = h.run_time - h.run_time.rem_euclid(1_000_000);
+    // Historical files: alerts carry the activity's time; `run_time` stays in the stamp.
+    let stamp = vigil_alert::Stamp::Activity(tz.clone());
+    let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)), stamp };
+    let Some(risk) = &h.risk_input else {
+        return vigil_alert::build_alerts(det, content.deployment_for(det), &h.rows, &ctx);
+    };
+    let mut out = Vec::new();
+    for row in &h.rows {
+        for mut a in vigil_alert::build_alerts(det, content.deployment_for(det), std::slice::from_ref(row), &ctx) {
+            if let vigil_alert::Alert::Notable(n) = &mut a {
+                n.contributing_risk_events = crate::correlation::contributing(row, risk);
+            }
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// The alerts each run raised, stamped with the run and its window (`--alerts`).
@@ -328,12 +389,7 @@ fn write_alert_hits(
 ) -> std::io::Result<()> {
     let mut rows: Vec<Record> = Vec::new();
     for h in hits {
-        let Some(det) = content.detection(&h.name) else { continue };
-        let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
-        // ES stamps alerts with the run time in whole seconds.
-        let run_time = h.run_time - h.run_time.rem_euclid(1_000_000);
-        let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)) };
-        for alert in vigil_alert::build_alerts(det, content.deployment_for(det), &h.rows, &ctx) {
+        for alert in hit_alerts(h, content, tz) {
             let stamp = [("run_time", iso(h.run_time)), ("window_earliest", iso(h.window.earliest)), ("window_latest", iso(h.window.latest))];
             if format == output::Format::Jsonl {
                 let mut v = serde_json::to_value(&alert).map_err(std::io::Error::other)?;

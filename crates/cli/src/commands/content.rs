@@ -9,6 +9,33 @@ use vigil_engine::Planner;
 pub enum ContentCommand {
     /// Load, expand, parse and plan every detection; report ready / unsupported / error.
     Check(CheckArgs),
+    /// List detections with id, type, status, data sources and whether they can run; filtered
+    /// as `hunt` selects them (production by default, `--status all` for every one).
+    List(ListArgs),
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub content: ContentArgs,
+    #[command(flatten)]
+    pub select: crate::select::SelectArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::output::Format,
+}
+
+#[derive(Serialize)]
+struct Listed {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    status: String,
+    data_source: Vec<String>,
+    /// `ready`, `unsupported` or `error`, as `content check` says.
+    ready: &'static str,
+    file: String,
 }
 
 #[derive(Args)]
@@ -52,7 +79,79 @@ struct Report {
 pub fn run(cmd: ContentCommand) -> u8 {
     match cmd {
         ContentCommand::Check(args) => check(args),
+        ContentCommand::List(args) => list(args),
     }
+}
+
+fn list(args: ListArgs) -> u8 {
+    match list_inner(&args) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            exit::USAGE
+        }
+    }
+}
+
+fn list_inner(args: &ListArgs) -> Result<(), String> {
+    let content = super::content_layers(&args.content)?;
+    let normalizer = super::normalizer()?;
+    let selected = args.select.select(&content)?;
+    let mut planner = Planner::new(normalizer.catalog(), &content);
+    let listed: Vec<Listed> = selected
+        .iter()
+        .map(|d| Listed {
+            id: d.id.clone(),
+            name: d.name.clone(),
+            kind: d.kind.clone(),
+            status: crate::select::status_of(d),
+            data_source: d.data_source.clone(),
+            ready: match planner.plan(&d.name, &d.search) {
+                Ok(_) => "ready",
+                Err(e) if e.error.is_unsupported() => "unsupported",
+                Err(_) => "error",
+            },
+            file: d.file.display().to_string(),
+        })
+        .collect();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if let Err(e) = write_list(&mut out, args.format, &listed) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(format!("cannot write output: {e}"));
+        }
+    }
+    let ready = listed.iter().filter(|l| l.ready == "ready").count();
+    eprintln!("vigil: {} detection(s) listed, {ready} ready, of {} loaded", listed.len(), content.detections().len());
+    Ok(())
+}
+
+fn write_list(out: &mut dyn std::io::Write, format: crate::output::Format, listed: &[Listed]) -> std::io::Result<()> {
+    use crate::output::Format;
+    match format {
+        Format::Jsonl => {
+            for l in listed {
+                serde_json::to_writer(&mut *out, l)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(["id", "name", "type", "status", "data_source", "ready", "file"])?;
+            for l in listed {
+                w.write_record([&l.id, &l.name, &l.kind, &l.status, &l.data_source.join("\n"), l.ready, &l.file])?;
+            }
+            w.flush()?;
+        }
+        Format::Table => {
+            writeln!(out, "{:<11} {:<12} {:<11} {:<36} name [data sources]", "ready", "status", "type", "id")?;
+            for l in listed {
+                let sources = if l.data_source.is_empty() { String::new() } else { format!(" [{}]", l.data_source.join("; ")) };
+                writeln!(out, "{:<11} {:<12} {:<11} {:<36} {}{sources}", l.ready, l.status, l.kind, l.id, l.name)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check(args: CheckArgs) -> u8 {

@@ -16,9 +16,8 @@ pub struct HuntArgs {
     pub explain: bool,
     #[command(flatten)]
     pub content: ContentArgs,
-    /// Run only this detection (by name); repeatable.
-    #[arg(long = "detection", value_name = "NAME")]
-    pub detections: Vec<String>,
+    #[command(flatten)]
+    pub select: crate::select::SelectArgs,
     /// Fail (exit 2) when any selected detection cannot run, instead of skipping it.
     #[arg(long)]
     pub require_ready: bool,
@@ -46,22 +45,17 @@ pub fn run(args: HuntArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    // Named detections must exist (ESCU names or Sigma titles); otherwise everything runs.
-    let mut selected = Vec::new();
-    if args.detections.is_empty() {
-        selected.extend(content.detections().iter());
-    } else {
-        for name in &args.detections {
-            let is_sigma = sigma.rules.iter().any(|r| r.meta.title.eq_ignore_ascii_case(name.trim()));
-            match content.detection(name) {
-                Some(d) => selected.push(d),
-                None if is_sigma => {}
-                None => {
-                    eprintln!("vigil: no detection named `{name}` in the loaded content");
-                    return exit::USAGE;
-                }
-            }
+    // Named detections must exist; otherwise the filters (production by default) choose.
+    let selected = match args.select.select(&content) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
         }
+    };
+    if selected.is_empty() && sigma.rules.is_empty() {
+        eprintln!("vigil: no detection selected (default: status production; see --status, --type, --story, --mitre, `vigil content list`)");
+        return exit::USAGE;
     }
 
     let mut planner = Planner::new(normalizer.catalog(), &content);
@@ -87,7 +81,7 @@ pub fn run(args: HuntArgs) -> u8 {
     }
     let skipped = unsupported.len() + broken.len();
     if skipped > 0 {
-        let explicit = !args.detections.is_empty();
+        let explicit = !args.select.detections.is_empty();
         if args.require_ready || explicit || args.run.verbose {
             for (name, msg) in unsupported.iter().chain(&broken) {
                 eprintln!("vigil: detection `{name}` cannot run:\n{msg}");
@@ -105,7 +99,7 @@ pub fn run(args: HuntArgs) -> u8 {
         );
     }
     // Sigma rules join the same engine: one pass over the input for both libraries.
-    let (sigma_queries, sigma_planned, sigma_broken) = crate::sigma::plan(&sigma, &mut planner, &args.detections);
+    let (sigma_queries, sigma_planned, sigma_broken) = crate::sigma::plan(&sigma, &mut planner, &args.select.detections);
     crate::sigma::report(&sigma, &sigma_broken, args.run.verbose);
     queries.extend(sigma_queries);
     // For --alerts, each Sigma rule stands as a detection (notable + risk by level).
@@ -116,9 +110,6 @@ pub fn run(args: HuntArgs) -> u8 {
         print!("{}", plans.join("\n"));
         return exit::OK;
     }
-    let n = queries.len();
-    let mut engine = Engine::new(queries, normalizer.catalog());
-    engine.set_memory_budget(args.run.memory_mb << 20);
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {
@@ -127,10 +118,30 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
     if args.alert.alerts {
-        let out = driver.run(&engine, window, &normalizer, &args.paths, &opts, &ctx, vigil_scan::Delivery::Collect);
+        // Correlation detections read the risk events the others raise: a second pass.
+        let (logs, risk) = crate::correlation::split(planned, queries, normalizer.catalog());
+        let mut engine = Engine::new(logs.queries, normalizer.catalog());
+        engine.set_memory_budget(args.run.memory_budget());
+        let risk_engine = Engine::new(risk.queries, normalizer.catalog());
+        let out = driver.run(&engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx, vigil_scan::Delivery::Collect);
         crate::window::report_dropped(window, &out);
-        return crate::alerts::finish(&args.alert, &args.run, &content, &planned, &out, &ctx);
+        let range = window.map_or((i64::MIN, i64::MAX), |w| (w.earliest, w.latest));
+        let second = (!risk.detections.is_empty()).then_some(crate::alerts::SecondPass {
+            detections: &risk.detections,
+            engine: &risk_engine,
+            normalizer: &normalizer,
+            driver: &driver,
+            range,
+        });
+        return crate::alerts::finish(&args.alert, &args.run, &content, &logs.detections, &out, &ctx, second);
     }
-    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, &args.paths, &opts, &ctx);
+    let n = queries.len();
+    let mut engine = Engine::new(queries, normalizer.catalog());
+    engine.set_memory_budget(args.run.memory_budget());
+    // A Hunting search's `count=0` row over no matching events is not a finding.
+    let hunting: std::collections::HashSet<&str> =
+        planned.iter().filter(|d| d.kind.trim().eq_ignore_ascii_case("hunting")).map(|d| d.name.as_str()).collect();
+    let shown = |name: &str, row: &vigil_model::Record| !(hunting.contains(name) && crate::select::is_empty_aggregate(row));
+    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx, &shown);
     super::finish(&args.run, &out, n, "detection")
 }

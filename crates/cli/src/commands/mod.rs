@@ -129,6 +129,13 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
     if args.verbose {
         let p = out.phases;
         eprintln!("vigil: scan {:.2} s, after the scan {:.2} s", p.scan.as_secs_f64(), p.after_scan.as_secs_f64());
+        let (groups, rows) = vigil_engine::temp_bytes_written();
+        eprintln!(
+            "vigil: memory budget {} MiB{}; {} bytes written to temporary files ({groups} of aggregation groups, {rows} of rows)",
+            args.memory_budget() >> 20,
+            if args.memory_mb.is_some() { " (--memory-mb)" } else { " (an eighth of available memory, 32 MiB to 2 GiB)" },
+            groups + rows
+        );
         slowest(&out.outputs);
     }
     // A path that does not exist or cannot be listed is a usage error, whatever else ran.
@@ -145,7 +152,7 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
 /// longest, so a user can see which content makes a run slow.
 fn slowest(outputs: &[vigil_engine::QueryOutput]) {
     let mut by_time: Vec<&vigil_engine::QueryOutput> = outputs.iter().collect();
-    by_time.sort_by(|a, b| b.finish_time.cmp(&a.finish_time));
+    by_time.sort_by_key(|o| std::cmp::Reverse(o.finish_time));
     let shown: Vec<String> = by_time
         .iter()
         .take(5)
@@ -161,29 +168,57 @@ fn slowest(outputs: &[vigil_engine::QueryOutput]) {
 /// Runs the scan and the queries (in `window`, if any), streaming results to stdout as each
 /// query finishes when the format allows it (JSON lines, tables; CSV has one header over all
 /// results, so it collects them).
+#[allow(clippy::too_many_arguments)] // the run's parts plus the row filter; one call site each
 pub(crate) fn run_and_print(
     args: &RunArgs,
     driver: &Driver,
     engine: &vigil_engine::Engine,
     window: Option<vigil_time::Window>,
     normalizer: &vigil_normalize::Normalizer,
-    paths: &[std::path::PathBuf],
-    opts: &vigil_read::ReadOptions,
+    inputs: vigil_scan::Inputs,
     ctx: &vigil_engine::EvalContext,
+    shown: &RowFilter,
 ) -> RunOutput {
     use vigil_scan::Delivery;
+    // Rows left out per query name, taken off the result counts at the end.
+    let mut hidden: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     if args.format == output::Format::Csv {
-        let out = driver.run(engine, window, normalizer, paths, opts, ctx, Delivery::Collect);
+        let mut out = driver.run(engine, window, normalizer, inputs, ctx, Delivery::Collect);
         crate::window::report_dropped(window, &out);
+        for o in &mut out.outputs {
+            if let Ok(rows) = &mut o.result {
+                let before = rows.len();
+                rows.retain(|r| shown(&o.name, r));
+                *hidden.entry(o.name.clone()).or_default() += before - rows.len();
+                rows.iter_mut().for_each(|r| render_time(r, &ctx.tz));
+            }
+        }
+        uncount(&mut out, &hidden);
         return out;
     }
     let mut write_error: Option<std::io::Error> = None;
     // A table is laid out over all rows of a detection: chunks of one are gathered first.
     let mut table_rows: Vec<vigil_model::Record> = Vec::new();
     let mut print = |o: &vigil_engine::QueryOutput| {
-        let Ok(rows) = &o.result else {
+        let Ok(all_rows) = &o.result else {
             table_rows.clear();
             return;
+        };
+        let kept: Vec<vigil_model::Record>;
+        let rows: &[vigil_model::Record] = if all_rows.iter().all(|r| shown(&o.name, r) && r.get("_time").is_none()) {
+            all_rows
+        } else {
+            kept = all_rows
+                .iter()
+                .filter(|r| shown(&o.name, r))
+                .map(|r| {
+                    let mut r = r.clone();
+                    render_time(&mut r, &ctx.tz);
+                    r
+                })
+                .collect();
+            *hidden.entry(o.name.clone()).or_default() += all_rows.len() - kept.len();
+            &kept
         };
         let rows: &[vigil_model::Record] = if args.format == output::Format::Table && (o.partial || !table_rows.is_empty()) {
             table_rows.extend(rows.iter().cloned());
@@ -207,14 +242,42 @@ pub(crate) fn run_and_print(
         drop(lock);
         table_rows.clear();
     };
-    let out = driver.run(engine, window, normalizer, paths, opts, ctx, Delivery::Stream(&mut print));
+    let mut out = driver.run(engine, window, normalizer, inputs, ctx, Delivery::Stream(&mut print));
     crate::window::report_dropped(window, &out);
     if let Some(e) = write_error {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("vigil: cannot write output: {e}");
         }
     }
+    uncount(&mut out, &hidden);
     out
+}
+
+/// Which result rows are shown, by query name and row (see [`crate::select::is_empty_aggregate`]).
+pub(crate) type RowFilter<'a> = dyn Fn(&str, &vigil_model::Record) -> bool + Sync + 'a;
+
+/// `_time` (epoch seconds in results) as Splunk's exports render it: ISO 8601 with
+/// milliseconds and the zone's offset, e.g. `2026-11-20T10:15:01.000+00:00`, in `--tz`.
+pub(crate) fn render_time(row: &mut vigil_model::Record, tz: &vigil_time::Tz) {
+    let Some(t) = row.get("_time").and_then(|v| v.as_num()).and_then(vigil_time::micros_from_secs) else { return };
+    let mut text = vigil_time::format_time(t, "%Y-%m-%dT%H:%M:%S.%3N%z", tz);
+    // strftime's %z is +hhmm; the exports write +hh:mm.
+    if text.len() >= 2 {
+        text.insert(text.len() - 2, ':');
+    }
+    row.set("_time", vigil_model::Value::Str(text));
+}
+
+/// Every row is shown.
+pub(crate) fn show_all(_: &str, _: &vigil_model::Record) -> bool {
+    true
+}
+
+/// Takes rows that were not shown off the result counts.
+fn uncount(out: &mut RunOutput, hidden: &std::collections::HashMap<String, usize>) {
+    for (o, n) in out.outputs.iter().zip(out.counts.iter_mut()) {
+        *n -= hidden.get(&o.name).copied().unwrap_or(0).min(*n);
+    }
 }
 
 pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize) {
@@ -244,7 +307,26 @@ pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize) {
         plural(hits as u64)
     ));
     eprintln!("{line}");
+    let not_logs = r.not_logs_total();
+    if not_logs > 0 {
+        let kinds: Vec<String> = r.not_logs.iter().map(|(k, s)| format!("{k}: {}", s.count)).collect();
+        eprintln!("vigil: {not_logs} file{} not read, not logs ({})", plural(not_logs), kinds.join(", "));
+    }
+    if r.no_events.count > 0 {
+        let more = if r.no_events.count > r.no_events.examples.len() as u64 { ", ..." } else { "" };
+        eprintln!(
+            "vigil: {} file{} with no events (empty or zero records): {}{more}",
+            r.no_events.count,
+            plural(r.no_events.count),
+            r.no_events.examples.join(", ")
+        );
+    }
     if args.verbose {
+        for (kind, s) in &r.not_logs {
+            for ex in &s.examples {
+                eprintln!("  not a log ({kind}) {ex}");
+            }
+        }
         for (what, map) in [("skipped", &r.skipped), ("repaired", &r.repaired)] {
             for (reason, s) in map {
                 for ex in &s.examples {

@@ -9,8 +9,9 @@
 //! for CrowdStrike, `fss`/`fes`/`fsms`/`fems` for Cisco NVM, `@timestamp`, `TimeCreated`,
 //! `EventTime`, `UtcTime`, `SystemTime`, `time` for flat JSON), epoch values in their unit
 //! (seconds, milliseconds, microseconds by magnitude) and ISO texts with their precision and
-//! zone suffix. Only line-oriented text (XML or JSON lines) can be rewritten; EVTX, archives
-//! and JSON arrays are refused.
+//! zone suffix. Only line-oriented text (XML or JSON lines) can be rewritten in place; an EVTX
+//! file is written as XmlWinEventLog lines (each record's XML on one line, in file order, times
+//! shifted likewise), the form attack_data ships; archives and JSON arrays are refused.
 
 use crate::exit;
 use clap::Args;
@@ -57,18 +58,24 @@ pub fn run(args: ReplayArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    match vigil_read::sniff(&head[..n]) {
-        Format::XmlLines | Format::JsonLines | Format::Text | Format::Empty => {}
+    let evtx = match vigil_read::sniff(&head[..n]) {
+        Format::XmlLines | Format::JsonLines | Format::Text | Format::Empty => false,
+        Format::Evtx => true,
         other => {
-            eprintln!("vigil: {}: {other:?} input cannot be rewritten in place; replay supports XML and JSON lines", args.file.display());
+            eprintln!("vigil: {}: {other:?} input cannot be rewritten in place; replay supports XML and JSON lines, and EVTX", args.file.display());
             return exit::USAGE;
         }
-    }
+    };
     let opts = ReadOptions { source: Some(args.source.clone()), sourcetype: Some(args.sourcetype.clone()), ..ReadOptions::default() };
     let mut latest: Option<Micros> = None;
+    // EVTX records become XML lines; text is rewritten from the file itself.
+    let mut records: Vec<String> = Vec::new();
     let report = vigil_read::read_file(&args.file, &opts, &mut |ev| {
         if let Some(t) = ev.time {
             latest = Some(latest.map_or(t, |l| l.max(t)));
+        }
+        if evtx && !ev.raw.is_empty() {
+            records.push(ev.raw.replace(['\r', '\n'], " "));
         }
     });
     let Some(latest) = latest else {
@@ -76,9 +83,10 @@ pub fn run(args: ReplayArgs) -> u8 {
         return exit::USAGE;
     };
     let delta = target - latest;
+    let write = |out: &mut dyn Write| if evtx { write_records(&records, out, delta) } else { rewrite_file(&args.file, out, delta) };
     let result = match &args.output {
-        Some(p) => std::fs::File::create(p).and_then(|f| rewrite_file(&args.file, &mut std::io::BufWriter::new(f), delta)),
-        None => rewrite_file(&args.file, &mut std::io::stdout().lock(), delta),
+        Some(p) => std::fs::File::create(p).and_then(|f| write(&mut std::io::BufWriter::new(f))),
+        None => write(&mut std::io::stdout().lock()),
     };
     match result {
         Ok(lines) => {
@@ -121,6 +129,16 @@ fn rewrite_file(path: &PathBuf, out: &mut dyn Write, delta: Micros) -> std::io::
     }
     out.flush()?;
     Ok(lines)
+}
+
+/// EVTX records as XML lines, times shifted.
+fn write_records(records: &[String], out: &mut dyn Write, delta: Micros) -> std::io::Result<u64> {
+    for r in records {
+        out.write_all(rewrite_line(r, delta).as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(records.len() as u64)
 }
 
 /// JSON keys holding times, as the readers take them.

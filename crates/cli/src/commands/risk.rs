@@ -62,8 +62,11 @@ fn run_inner(args: &RiskArgs) -> Result<(), String> {
         return Err(format!("risk index {}: no such file (vigil hunt --alerts creates it)", path.display()));
     }
     let mut store = RiskStore::open(&path).map_err(|e| e.to_string())?;
-    // ES runs the incident rules on a schedule; here, as of the end of the range.
-    let new = store.evaluate_incidents(until.saturating_sub(1), &args.incidents.rules()).map_err(|e| e.to_string())?;
+    // ES runs the incident rules on a schedule; here as of every risk event time in the range
+    // (historical activity gets its incidents at the activity's time), then as of its end.
+    let rules = args.incidents.rules();
+    let mut new = store.evaluate_incidents_over(since, until, &rules).map_err(|e| e.to_string())?;
+    new.extend(store.evaluate_incidents(until.saturating_sub(1), &rules).map_err(|e| e.to_string())?);
     let objects = store.risk_by_object(since, until).map_err(|e| e.to_string())?;
     let incidents = store.notables(since, until, Some(&[RISK_THRESHOLD_RULE, ATTACK_TACTIC_RULE])).map_err(|e| e.to_string())?;
     let stdout = io::stdout();

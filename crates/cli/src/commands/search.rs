@@ -50,7 +50,7 @@ pub fn run(args: SearchArgs) -> u8 {
         return exit::OK;
     }
     let mut engine = Engine::new(vec![query], normalizer.catalog());
-    engine.set_memory_budget(args.run.memory_mb << 20);
+    engine.set_memory_budget(args.run.memory_budget());
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {
@@ -58,6 +58,6 @@ pub fn run(args: SearchArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, &args.paths, &opts, &ctx);
+    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx, &super::show_all);
     super::finish(&args.run, &out, 1, "search")
 }

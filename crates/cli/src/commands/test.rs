@@ -75,9 +75,15 @@ pub fn run(args: TestArgs) -> u8 {
     let escu = args.content.sigma.is_empty() || !args.content.content.is_empty();
 
     let (sources, mut outcomes) = if escu { detection_sources(&args.content.content) } else { (Vec::new(), Vec::new()) };
-    let data_sources = known_data_sources(&args.content.content);
-    if data_sources.is_none() && escu {
+    let known = validate::Known {
+        data_sources: known_names(&args.content.content, "data_sources"),
+        stories: known_names(&args.content.content, "stories"),
+    };
+    if known.data_sources.is_none() && escu {
         eprintln!("vigil: note: data_source names not checked (no data_sources/ directory in the content)");
+    }
+    if known.stories.is_none() && escu {
+        eprintln!("vigil: note: analytic_story names not checked (no stories/ directory in the content)");
     }
 
     // Validation, in file order.
@@ -85,11 +91,12 @@ pub fn run(args: TestArgs) -> u8 {
     let mut checked: Vec<(DetectionSource, Validated)> = Vec::new();
     for src in sources {
         let t = Instant::now();
-        let mut v = validate::validate(&src, &mut planner, data_sources.as_ref());
+        let mut v = validate::validate(&src, &mut planner, &content, &known);
         v.outcome.seconds = t.elapsed().as_secs_f64();
         checked.push((src, v));
     }
     drop(planner);
+    validate::duplicates(checked.iter_mut().map(|(_, v)| v));
 
     if !args.detections.is_empty() {
         for name in &args.detections {
@@ -105,23 +112,14 @@ pub fn run(args: TestArgs) -> u8 {
     // Unit and integration tests, detections in parallel, outcomes in file order.
     let resolver = Resolver { data_dir: args.data_dir.clone() };
     let env = Env { content: &content, normalizer: &normalizer, resolver: &resolver, ctx: &ctx };
-    let driver = match vigil_scan::Driver::new(None) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("vigil: {e}");
-            return exit::USAGE;
-        }
-    };
-    let per_detection: Vec<Vec<Outcome>> = driver.install(|| {
-        checked
-            .par_iter()
-            .map(|(src, v)| {
-                let mut list = vec![v.outcome.clone()];
-                list.extend(detection_tests(src, v, &env));
-                list
-            })
-            .collect()
-    });
+    let per_detection: Vec<Vec<Outcome>> = checked
+        .par_iter()
+        .map(|(src, v)| {
+            let mut list = vec![v.outcome.clone()];
+            list.extend(detection_tests(src, v, &env));
+            list
+        })
+        .collect();
     outcomes.extend(per_detection.into_iter().flatten());
     outcomes.extend(sigma);
 
@@ -215,13 +213,13 @@ fn detection_sources(dirs: &[PathBuf]) -> (Vec<DetectionSource>, Vec<Outcome>) {
     (sources, failures)
 }
 
-/// Data source names from every content directory's `data_sources/*.yml`; `None` when no
-/// content directory has one.
-fn known_data_sources(dirs: &[PathBuf]) -> Option<HashSet<String>> {
+/// The names in every content directory's `<sub>/*.yml` (`data_sources`, `stories`); `None`
+/// when no content directory has that subdirectory.
+fn known_names(dirs: &[PathBuf], sub: &str) -> Option<HashSet<String>> {
     let mut names = HashSet::new();
     let mut any = false;
     for dir in dirs {
-        let ds = dir.join("data_sources");
+        let ds = dir.join(sub);
         if !ds.is_dir() {
             continue;
         }

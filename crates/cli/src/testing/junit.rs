@@ -42,6 +42,10 @@ pub fn render(outcomes: &[Outcome]) -> String {
             let body = std::iter::once(o.reason.as_str()).chain(o.details.iter().map(String::as_str)).collect::<Vec<_>>().join("\n");
             match o.status {
                 Status::Pass => x.push_str("/>\n"),
+                // JUnit has no warning verdict: a pass, with the warnings as its output.
+                Status::Warn => {
+                    let _ = writeln!(x, ">\n      <system-out>{}</system-out>\n    </testcase>", escape(&body));
+                }
                 Status::Fail => {
                     let _ = writeln!(
                         x,

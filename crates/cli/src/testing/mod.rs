@@ -1,7 +1,8 @@
 //! `vigil test`: ESCU's three kinds of detection tests, run offline.
 //!
-//! - [`validate`]: the detection file against ESCU's schema, its macros, its search (parses
-//!   and plans) and its risk/threat object fields (among the fields the search outputs).
+//! - [`validate`]: the detection file against contentctl's rules ([`schema`]), its macros, its
+//!   search (parses and plans) and its risk/threat object fields; Vigil's stricter checks are
+//!   warnings (`WARN validation`), which do not fail the run.
 //! - [`unit`]: each `tests:` entry replays its attack data and runs the detection over all
 //!   time; ESCU's pass rule decides. The same results then feed the integration check: the
 //!   notables and risk events built from them ([`unit::integration`]).
@@ -11,8 +12,10 @@
 //! - [`sigma`]: Sigma rules against SigmaHQ's regression data (`--sigma`).
 
 pub mod data;
+pub mod formats;
 pub mod junit;
 pub mod sigma;
+pub mod schema;
 pub mod unit;
 pub mod validate;
 
@@ -42,6 +45,8 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Pass,
+    /// Passed contentctl's rules; one of Vigil's stricter checks found something.
+    Warn,
     Fail,
     Skip,
 }
@@ -50,6 +55,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "PASS",
+            Status::Warn => "WARN",
             Status::Fail => "FAIL",
             Status::Skip => "SKIP",
         }
@@ -101,10 +107,16 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// `N passed, N failed` (with `, N skipped` when any were skipped).
+/// `N passed, N failed` (with `, N warned` after the passes when any passed with warnings, and
+/// `, N skipped` when any were skipped).
 pub fn counts_line(outcomes: &[Outcome]) -> String {
     let n = |s: Status| outcomes.iter().filter(|o| o.status == s).count();
-    let mut line = format!("{} passed, {} failed", n(Status::Pass), n(Status::Fail));
+    let mut line = format!("{} passed, ", n(Status::Pass));
+    let warned = n(Status::Warn);
+    if warned > 0 {
+        line.push_str(&format!("{warned} warned, "));
+    }
+    line.push_str(&format!("{} failed", n(Status::Fail)));
     let skipped = n(Status::Skip);
     if skipped > 0 {
         line.push_str(&format!(", {skipped} skipped"));
@@ -125,6 +137,9 @@ mod tests {
         assert_eq!(p.to_string(), "PASS validation D");
         assert_eq!(counts_line(&[o.clone(), p.clone()]), "1 passed, 1 failed");
         let s = Outcome::new(Kind::Unit, "E", "e.yml", Status::Skip, "data not found: x");
-        assert_eq!(counts_line(&[o, p, s]), "1 passed, 1 failed, 1 skipped");
+        assert_eq!(counts_line(&[o.clone(), p.clone(), s]), "1 passed, 1 failed, 1 skipped");
+        let w = Outcome::new(Kind::Validation, "W", "w.yml", Status::Warn, "w.yml:3: data_source: unknown");
+        assert_eq!(w.to_string(), "WARN validation W: w.yml:3: data_source: unknown");
+        assert_eq!(counts_line(&[o, p, w]), "1 passed, 1 warned, 1 failed");
     }
 }

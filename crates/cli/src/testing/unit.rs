@@ -68,7 +68,8 @@ pub fn run(det: &Detection, test: &TestCase, name: &str, root: Option<&Path>, qu
     let reads_events = query.reads_events();
     let catalog = env.normalizer.catalog();
     let engine = Engine::new(vec![query], catalog);
-    let mut feed = Feed { engine: &engine, normalizer: env.normalizer, datasets: &datasets, state: engine.new_state(), rows: Vec::new(), normalized: 0 };
+    let mut feed =
+        Feed { engine: &engine, normalizer: env.normalizer, datasets: &datasets, state: engine.new_state(), rows: Vec::new(), normalized: 0 };
     let (mut events, mut skipped) = (0u64, 0u64);
     for (d, f) in &files {
         let opts = ReadOptions {
@@ -205,7 +206,7 @@ fn integration(det: &Detection, rows: &[Record], name: &str, file: &str, env: &E
         return o(Status::Skip, format!("the deployment of this {} detection raises no alerts", det.kind));
     }
     let search = vigil_spl::expand_macros(&det.search, env.content, &vigil_spl::ExpandLimits::default()).ok();
-    let actx = AlertContext { run_time: env.ctx.now, search, window: None };
+    let actx = AlertContext { run_time: env.ctx.now, search, window: None, stamp: vigil_alert::Stamp::RunTime };
     let alerts = build_alerts(det, Some(dep), rows, &actx);
     let mut problems = Vec::new();
     let notables: Vec<_> = alerts.iter().filter_map(|a| if let Alert::Notable(n) = a { Some(n) } else { None }).collect();

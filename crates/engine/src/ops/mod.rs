@@ -10,6 +10,8 @@ pub(crate) mod rex;
 pub(crate) mod spath;
 pub(crate) mod stats;
 pub(crate) mod subsearch;
+pub(crate) mod timechart;
+pub(crate) mod top;
 pub(crate) mod transaction;
 pub(crate) mod transform;
 pub(crate) mod xmlkv;
@@ -50,6 +52,8 @@ pub(crate) enum Op {
     Replace { pairs: Vec<(String, String)>, fields: Vec<String> },
     Foreach(foreach::ForeachOp),
     Transaction(transaction::TransactionOp),
+    TopRare(top::TopRareOp),
+    Timechart(timechart::TimechartOp),
 }
 
 impl Op {
@@ -81,6 +85,14 @@ impl Op {
             Op::Replace { .. } => "replace",
             Op::Foreach(_) => "foreach",
             Op::Transaction(_) => "transaction",
+            Op::TopRare(t) => {
+                if t.0.rare {
+                    "rare"
+                } else {
+                    "top"
+                }
+            }
+            Op::Timechart(_) => "timechart",
         }
     }
 
@@ -98,6 +110,7 @@ impl Op {
             // Group, order, count or combine rows across the whole input, or use the time zone.
             Op::Transaction(_) | Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => false,
             Op::Convert(_) | Op::Join(_) | Op::DynamicSearch(_) | Op::Foreach(_) => false,
+            Op::TopRare(_) | Op::Timechart(_) => false,
         }
     }
 
@@ -132,6 +145,8 @@ impl Op {
             Op::Fillnull(_) => return None,
             Op::Bin(b) => out.push(b.field.clone()),
             Op::Mvexpand { field, .. } | Op::Makemv { field, .. } => out.push(field.clone()),
+            Op::TopRare(t) => out.extend(t.fields_read()),
+            Op::Timechart(t) => out.extend(t.fields_read()?),
             Op::Rename(pairs) if pairs.iter().all(|(from, _)| !from.contains('*')) => {
                 // The target's own value stays when the source is absent, so it is read too.
                 for (from, to) in pairs {
@@ -168,6 +183,8 @@ impl Op {
             Op::Rename(pairs) => pairs.iter().any(|(from, _)| from.contains('*') || from == "_raw"),
             Op::Lookup(_) | Op::Table(_) | Op::Fields { .. } | Op::Replace { .. } | Op::Foreach(_) => true,
             Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } | Op::Makemv { .. } => false,
+            Op::TopRare(t) => t.fields_read().iter().any(|f| f == "_raw"),
+            Op::Timechart(t) => t.fields_read().is_none_or(|f| f.iter().any(|f| f == "_raw")),
             // Joins the events' `_raw`; filters may match it.
             Op::Transaction(_) => true,
             Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => true,
@@ -218,5 +235,7 @@ pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec
         Op::Replace { pairs, fields } => spath::replace(rows, pairs, fields),
         Op::Foreach(f) => f.apply(rows, ctx),
         Op::Transaction(t) => t.apply(rows, ctx),
+        Op::TopRare(t) => t.apply(rows),
+        Op::Timechart(t) => t.apply(rows, ctx)?,
     })
 }

@@ -202,15 +202,25 @@ pub(crate) struct BinOp {
     pub(crate) target: String,
     span: Option<f64>,
     bins: u64,
+    /// Time discretization (`_time`, or a span with a time unit): the bin's start, a number.
+    /// Otherwise Splunk's numeric bins: the range `start-end` as text (`10-20`).
+    time: bool,
 }
 
 impl BinOp {
+    /// A span is a time range when the field is `_time` or the span has a time unit (on any
+    /// numeric field, e.g. epoch seconds in `firstTime`); otherwise an absolute bin length.
     pub fn plan(b: &Bin, span: Span) -> Result<BinOp, PlanError> {
+        let bad = |s: &str| PlanError::invalid(format!("bad span `{s}`: a positive number, or a number with a time unit (30s, 5m, 1h, 1d, 1w)"), span);
+        let mut time = b.field == "_time";
         let size = match &b.span {
-            Some(s) => Some(if b.field == "_time" {
-                parse_span(s).ok_or_else(|| PlanError::invalid(format!("bad span `{s}`"), span))? as f64 / 1e6
-            } else {
-                parse_num(s).filter(|n| *n > 0.0).ok_or_else(|| PlanError::invalid(format!("bad span `{s}`"), span))?
+            Some(s) => Some(match parse_num(s) {
+                Some(n) if n > 0.0 && !time => n,
+                Some(_) if !time => return Err(bad(s)),
+                _ => {
+                    time = true;
+                    parse_span(s).ok_or_else(|| bad(s))? as f64 / 1e6
+                }
             }),
             None => None,
         };
@@ -219,6 +229,7 @@ impl BinOp {
             target: b.alias.clone().unwrap_or_else(|| b.field.clone()),
             span: size,
             bins: b.bins.unwrap_or(100).max(1),
+            time,
         })
     }
 
@@ -231,18 +242,21 @@ impl BinOp {
         let size = self.span.unwrap_or_else(|| self.auto_span(&rows));
         for row in &mut rows {
             if let Some(x) = row.value(&self.field).as_num() {
-                row.set(self.target.clone(), Value::Num((x / size).floor() * size));
+                let start = (x / size).floor() * size;
+                let v = if self.time { Value::Num(start) } else { Value::Str(format!("{}-{}", format_num(start), format_num(start + size))) };
+                row.set(self.target.clone(), v);
             }
         }
         rows
     }
 
-    /// Without `span=`, the smallest "nice" span that yields at most `bins` buckets.
+    /// Without `span=`, the smallest "nice" span that yields at most `bins` buckets (powers
+    /// of ten for numbers, as Splunk infers them).
     fn auto_span(&self, rows: &[Record]) -> f64 {
         let nums = rows.iter().filter_map(|r| r.value(&self.field).as_num());
         let (lo, hi) = nums.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
         let width = (hi - lo).max(0.0);
-        let nice: &[f64] = if self.field == "_time" {
+        let nice: &[f64] = if self.time {
             &[1.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 86400.0, 604800.0, 2592000.0]
         } else {
             &[1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0, 1e6, 1e7, 1e8, 1e9]
@@ -282,6 +296,33 @@ pub(crate) fn makemv(mut rows: Vec<Record>, delim: &str, field: &str) -> Vec<Rec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bin(field: &str, span: Option<&str>, bins: Option<u64>) -> BinOp {
+        let b = Bin { field: field.into(), span: span.map(String::from), bins, alias: None };
+        BinOp::plan(&b, Span::new(0, 1)).unwrap()
+    }
+
+    fn binned(op: &BinOp, vals: &[&str]) -> Vec<String> {
+        let rows = vals.iter().map(|v| [(op.field.clone(), Value::str(*v))].into_iter().collect()).collect();
+        op.apply(rows).iter().map(|r| r.value(&op.target).to_string()).collect()
+    }
+
+    #[test]
+    fn bin_numbers_into_ranges_and_times_into_starts() {
+        // Numeric span on any field: Splunk's `start-end` ranges, end exclusive.
+        assert_eq!(binned(&bin("bytes", Some("10"), None), &["0", "9.5", "10", "27", "-3"]), ["0-10", "0-10", "10-20", "20-30", "-10-0"]);
+        assert_eq!(binned(&bin("ratio", Some("0.5"), None), &["1.2"]), ["1-1.5"]);
+        // A time unit makes it a time span on any field (epoch seconds): the bin's start.
+        assert_eq!(binned(&bin("firstTime", Some("1h"), None), &["1795170301"]), ["1795168800"]);
+        assert_eq!(binned(&bin("_time", Some("5m"), None), &["1795170301.5"]), ["1795170300"]);
+        // No span: a power of ten giving at most `bins` bins (0..59 in 5 bins -> 100).
+        assert_eq!(binned(&bin("sec", None, Some(5)), &["0", "59"]), ["0-100", "0-100"]);
+        assert_eq!(binned(&bin("sec", None, Some(12)), &["3", "59"]), ["0-10", "50-60"]);
+        let bad = Bin { field: "x".into(), span: Some("-5".into()), bins: None, alias: None };
+        assert!(BinOp::plan(&bad, Span::new(0, 1)).is_err());
+        let bad = Bin { field: "x".into(), span: Some("5parsecs".into()), bins: None, alias: None };
+        assert!(BinOp::plan(&bad, Span::new(0, 1)).is_err());
+    }
 
     fn rows(vals: &[&str]) -> Vec<Record> {
         vals.iter().map(|v| [("x".to_string(), Value::str(*v))].into_iter().collect()).collect()

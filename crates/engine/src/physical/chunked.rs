@@ -40,11 +40,14 @@ pub(crate) struct ChunkJob<'a> {
     pub symbols: &'a Symbols,
     pub ops: &'a [Op],
     pub ctx: &'a EvalContext,
+    /// Group tables up to this many bytes are finished in memory rather than through
+    /// temporary files (a staged finish writes every group to disk first).
+    pub in_memory: usize,
 }
 
 /// Finishes a query chunk by chunk, emitting partial outputs and then a final one.
 pub(crate) fn finish_in_chunks(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput)) {
-    let ChunkJob { name, groups, shape, symbols, ops, ctx } = job;
+    let ChunkJob { name, groups, shape, symbols, ops, ctx, .. } = job;
     let started = Instant::now();
     let mut env = RowEnv { ctx };
     let mut pending: Vec<Record> = Vec::with_capacity(CHUNK_ROWS);

@@ -187,6 +187,9 @@ pub(crate) struct Budgets {
     pub store: usize,
     /// Bytes of rows a subsearch run ahead keeps in memory.
     pub rows: usize,
+    /// Group tables up to this many bytes are finished in memory rather than staged through
+    /// temporary files (their rows take a few times their size).
+    pub in_memory: usize,
 }
 
 /// Finishes query `q` from its scan results into a stored output.
@@ -199,11 +202,11 @@ pub(crate) fn finish_with(q: &Query, accs: Vec<ScanAcc>, symbols: &Symbols, ctx:
     let strategy = choose(q, Some(&facts)).strategy;
     let accs = match (strategy, <[ScanAcc; 1]>::try_from(accs)) {
         (Strategy::Chunked(shape), Ok([ScanAcc::Groups(groups)])) => {
-            let job = ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx };
+            let job = ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx, in_memory: budgets.in_memory };
             return output::store_outputs(&q.name, budgets.store, |emit| chunked::finish_in_chunks(job, emit));
         }
         (Strategy::Staged(shape), Ok([ScanAcc::Groups(groups)])) => {
-            let job = ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx };
+            let job = ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx, in_memory: budgets.in_memory };
             return output::store_outputs(&q.name, budgets.store, |emit| staged::finish_staged(job, emit));
         }
         (Strategy::SemiJoinFirst { scan, semi }, accs) => {

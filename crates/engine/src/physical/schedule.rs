@@ -38,7 +38,7 @@ impl Engine {
     pub fn finish_each(&self, state: ScanState, ctx: &EvalContext, emit: &mut dyn FnMut(QueryOutput)) {
         let workers = rayon::current_num_threads().max(1);
         // A quarter of the budget for subsearch rows: several queries finish at once.
-        let budgets = Budgets { store: self.memory_budget / 64, rows: self.memory_budget / 4 };
+        let budgets = Budgets { store: self.memory_budget / 64, rows: self.memory_budget / 4, in_memory: self.memory_budget / 16 };
         let waiting_cap = self.memory_budget / 4;
         let state = self.flatten(state);
         let symbols = &state.symbols;

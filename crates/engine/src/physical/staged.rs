@@ -110,12 +110,15 @@ fn aggregate(source: &Source, ops: &[Op], stats: &StatsOp, file: &Arc<SpillFile>
 /// Finishes a query whose operators are row-by-row ones, `stats` and `eventstats` (see
 /// [`stageable`]), emitting partial outputs and then a final one.
 pub(crate) fn finish_staged(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput)) {
-    let ChunkJob { name, groups, shape, symbols, ops, ctx } = job;
+    let ChunkJob { name, groups, shape, symbols, ops, ctx, in_memory } = job;
     let started = Instant::now();
     let mut runner = RowEnv { ctx };
+    let small = groups.bytes() + symbols.heap_bytes() <= in_memory;
     let run = || -> Result<Vec<Record>, ExecError> {
-        let Ok(file) = SpillFile::new() else {
-            // No temporary file to be had: the whole table in memory, as without stages.
+        let file = if small { None } else { SpillFile::new().ok() };
+        let Some(file) = file else {
+            // A table small for the budget, or no temporary file to be had: the whole table
+            // in memory, as without stages (same rows; nothing written to disk).
             let rows = groups.finish(symbols, &shape.by_names, shape.aggs)?;
             return apply_all(ops, rows, &mut runner);
         };

@@ -33,6 +33,8 @@ impl Planner<'_> {
             CommandKind::Replace { pairs, fields } => Op::Replace { pairs: pairs.clone(), fields: fields.clone() },
             CommandKind::Foreach(f) => Op::Foreach(foreach::ForeachOp::plan(f)?),
             CommandKind::Transaction(t) => Op::Transaction(transaction::TransactionOp::plan(t, cmd.span)?),
+            CommandKind::TopRare(t) => Op::TopRare(crate::ops::top::TopRareOp(t.clone())),
+            CommandKind::Timechart(t) => Op::Timechart(crate::ops::timechart::TimechartOp::plan(t, cmd.span)?),
             CommandKind::Where(e) => Op::Where(CExpr::compile(e)?),
             CommandKind::Eval(assignments) => Op::Eval(
                 assignments

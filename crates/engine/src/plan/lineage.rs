@@ -198,6 +198,14 @@ impl Lineage {
                     self.set("closed_txn", Origin::Other);
                 }
             }
+            Op::TopRare(t) => *self = Lineage::closed(&t.output_fields()),
+            // Series columns come from the data unless there is no split-by field.
+            Op::Timechart(t) => {
+                *self = match t.fixed_columns() {
+                    Some(cols) => Lineage::closed(&cols),
+                    None => Lineage { fields: vec![("_time".into(), Origin::Other)], open: true },
+                }
+            }
             Op::Search(_)
             | Op::DynamicSearch(_)
             | Op::Replace { .. }
@@ -279,6 +287,7 @@ mod tests {
                 name: "Endpoint.Processes".into(),
                 object: "Processes".into(),
                 fields: ["dest", "user", "process", "process_name", "parent_process_name"].map(String::from).to_vec(),
+                ..Default::default()
             }],
         }
     }

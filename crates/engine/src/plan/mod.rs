@@ -10,6 +10,7 @@
 //! (`lineage`).
 
 mod command;
+mod datamodel;
 pub(crate) mod keyfilter;
 pub(crate) mod lineage;
 mod planner;

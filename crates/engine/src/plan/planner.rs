@@ -92,21 +92,16 @@ impl<'a> Planner<'a> {
     }
 
     fn plan_tstats(&mut self, ts: &Tstats, span: Span, t: &mut Tables) -> Result<TstatsScan, PlanError> {
-        let dataset = self.catalog.find(&ts.datamodel).ok_or_else(|| PlanError::UnsupportedDataModel {
+        let catalog = self.catalog;
+        let (dataset, child) = catalog.find_node(&ts.datamodel).ok_or_else(|| PlanError::UnsupportedDataModel {
             name: ts.datamodel.clone(),
-            available: self.catalog.datasets.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
-            span: self.word_span(span, &ts.datamodel),
+            available: catalog.datasets.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+            span: self.datamodel_span(span, &ts.datamodel),
         })?;
-        let schema = self.catalog.get(dataset);
-        let prefix = format!("{}.", schema.object);
-        let resolve = |name: &str| -> FieldRef {
-            let bare = name.strip_prefix(&prefix).unwrap_or(name);
-            if bare == "_time" {
-                return FieldRef::Time;
-            }
-            schema.field_index(bare).map(FieldRef::Column).unwrap_or(FieldRef::Missing)
-        };
-        let filter = Pred::compile(&self.static_expr(&ts.filter, span, t)?, &resolve);
+        let schema = catalog.get(dataset);
+        let resolve = |name: &str| super::datamodel::resolve_field(schema, name);
+        let filter = super::datamodel::constrain(schema, child, self.static_expr(&ts.filter, span, t)?, span)?;
+        let filter = Pred::compile(&filter, &resolve);
         let by = ts.by.iter().map(|f| (f.clone(), resolve(f))).collect();
         let aggs = ts
             .aggregations
@@ -159,6 +154,22 @@ impl<'a> Planner<'a> {
             .unwrap_or(within)
     }
 
+    /// The `datamodel=NAME` (or `datamodel:NAME`) term of a tstats command, for the caret of an
+    /// error about that data model; the name alone may also appear earlier (`values(Web.url)`).
+    fn datamodel_span(&self, within: Span, name: &str) -> Span {
+        let Some(text) = self.text.get(within.start..within.end.min(self.text.len())) else { return within };
+        let lower = text.to_ascii_lowercase();
+        for (i, _) in lower.match_indices("datamodel") {
+            let rest = &text[i + "datamodel".len()..];
+            let after_sep = rest.trim_start().strip_prefix(['=', ':']).map(str::trim_start);
+            if let Some(value) = after_sep.filter(|v| v.starts_with(name)) {
+                let end = text.len() - value.len() + name.len();
+                return Span::new(within.start + i, within.start + end);
+            }
+        }
+        self.word_span(within, name)
+    }
+
     /// Loads (once per planner) a lookup table named in a search.
     pub(crate) fn lookup_table(&mut self, name: &str, span: Span) -> Result<Arc<LookupData>, PlanError> {
         if let Some(t) = self.lookups.get(name) {
@@ -170,3 +181,24 @@ impl<'a> Planner<'a> {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The caret of an unavailable data model covers the `datamodel=NAME` term, even when the
+    /// name also appears earlier in the command.
+    #[test]
+    fn unavailable_data_model_points_at_its_term() {
+        let catalog = vigil_normalize::Normalizer::builtin().expect("mappings").catalog().clone();
+        let content = ContentSet::default();
+        let text = "| tstats count values(Web.url) as url from datamodel = Web where Web.status=200 by Web.dest";
+        let Err(e) = Planner::new(&catalog, &content).plan("t", text) else { panic!("Web is not built") };
+        let span = e.error.span();
+        assert_eq!(&e.text[span.start..span.end], "datamodel = Web");
+        let text = "| tstats count from datamodel:Network_Resolution.DNS by DNS.query";
+        let Err(e) = Planner::new(&catalog, &content).plan("t", text) else { panic!("DNS is not built") };
+        let span = e.error.span();
+        assert_eq!(&e.text[span.start..span.end], "datamodel:Network_Resolution.DNS");
+    }
+}

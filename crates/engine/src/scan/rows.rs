@@ -78,8 +78,21 @@ pub(super) fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) 
             }
         }
     }
+    // Where the event was read, so a responder can open the evidence (an extracted field of
+    // the same name wins). Aggregations drop them, as Splunk drops `source`, unless grouped by.
+    if wanted(SOURCE_FILE) && r.get(SOURCE_FILE).is_none() {
+        r.push_new(SOURCE_FILE.into(), Value::Str(ev.origin.file.to_string()));
+    }
+    if wanted(RECORD) && r.get(RECORD).is_none() {
+        r.push_new(RECORD.into(), Value::Num(ev.origin.record() as f64));
+    }
     r
 }
+
+/// Result field: the file (or `archive:member`) a raw event was read from.
+pub const SOURCE_FILE: &str = "source_file";
+/// Result field: the event's record number in that file (see [`vigil_model::Origin::record`]).
+pub const RECORD: &str = "record";
 
 pub(crate) fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Result<Vec<Record>, ExecError> {
     Ok(match (scan, acc) {

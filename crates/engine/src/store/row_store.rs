@@ -90,6 +90,7 @@ impl RowStore {
             encode_row(row, &mut buf);
             disk.out.write_all(&(buf.len() as u32).to_le_bytes())?;
             disk.out.write_all(&buf)?;
+            crate::store::spill::count_temp_row_bytes(4 + buf.len() as u64);
         }
         disk.rows += self.memory.len();
         self.memory.clear();

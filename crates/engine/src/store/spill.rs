@@ -67,8 +67,28 @@ impl SpillFile {
             Ok(())
         })?;
         out.flush()?;
+        count_temp_bytes(len);
         Ok(Run { file: self.clone(), offset, len })
     }
+}
+
+/// Bytes written to temporary files by this process: spilled groups (and their merges), and
+/// rows (join subsearches, outputs waiting to be printed).
+static GROUP_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static ROW_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub(crate) fn count_temp_bytes(n: u64) {
+    GROUP_BYTES.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub(crate) fn count_temp_row_bytes(n: u64) {
+    ROW_BYTES.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Bytes written to temporary files so far: (groups, rows), for `--verbose`.
+pub fn temp_bytes_written() -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (GROUP_BYTES.load(Relaxed), ROW_BYTES.load(Relaxed))
 }
 
 /// Memory for the read buffers of one merge (each run gets a share, 4 to 64 KiB).

@@ -31,7 +31,7 @@ use vigil_model::Event;
 
 use crate::evtx::extract::Extract;
 use crate::evtx::values::{self as values, ty};
-use crate::xml::fast::Spare;
+use crate::fields::Spare;
 
 /// Nested template instances followed (the crate's compiled lane follows 8).
 const MAX_NESTING: usize = 8;
@@ -189,7 +189,7 @@ impl BinXml {
         }
         // The general renderer, from scratch.
         out.clear();
-        crate::xml::fast::recycle(&mut ev.fields, spare);
+        crate::fields::recycle(&mut ev.fields, spare);
         ev.time = None;
         let done = self.render_record(chunk, offset, size, &mut out, ev, spare).is_some();
         self.chunk_out += out.len();
@@ -212,7 +212,15 @@ impl BinXml {
         }
     }
 
-    fn render_record(&mut self, data: &[u8], offset: usize, size: usize, out: &mut Vec<u8>, ev: &mut Event, spare: &mut Spare) -> Option<()> {
+    fn render_record(
+        &mut self,
+        data: &[u8],
+        offset: usize,
+        size: usize,
+        out: &mut Vec<u8>,
+        ev: &mut Event,
+        spare: &mut Spare,
+    ) -> Option<()> {
         let bytes = data.get(offset..offset.checked_add(size)?)?;
         let at = single_instance(bytes)?;
         self.slots.clear();
@@ -334,7 +342,11 @@ impl Render<'_> {
 
     fn elem(&mut self, tpl: &Template, id: usize, slots: (usize, usize), nesting: usize) -> Option<()> {
         let e = tpl.elems.get(id)?;
-        if e.all_depend && e.children.iter().all(|c| matches!(c, Node::Elem(i) if tpl.elems.get(*i).and_then(|c| c.dependency).is_some_and(|d| self.null(slots, d)))) {
+        if e.all_depend
+            && e.children
+                .iter()
+                .all(|c| matches!(c, Node::Elem(i) if tpl.elems.get(*i).and_then(|c| c.dependency).is_some_and(|d| self.null(slots, d))))
+        {
             // Every child left out: `<name attrs></name>` (the attributes are all literal).
             self.start_tag(e)?;
             self.attrs(e, slots)?;
@@ -552,7 +564,9 @@ impl Builder {
             let holes: Vec<u16> = nodes.iter().filter_map(|n| if let Node::Slot(s) = n { Some(*s) } else { None }).collect();
             let value = match (holes.as_slice(), nonempty) {
                 ([], false) => continue,
-                ([], true) => AttrValue::Static(nodes.iter().map(|n| if let Node::Text(t) = n { t.as_ref() } else { "" }).collect::<String>().into()),
+                ([], true) => {
+                    AttrValue::Static(nodes.iter().map(|n| if let Node::Text(t) = n { t.as_ref() } else { "" }).collect::<String>().into())
+                }
                 (_, true) => AttrValue::Mixed(
                     nodes
                         .into_iter()

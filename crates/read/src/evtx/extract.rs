@@ -8,9 +8,10 @@
 
 use vigil_model::Event;
 
+use crate::fields::Spare;
 use crate::timefmt;
+use crate::winevent::{system_text_aliases, system_text_captured};
 use crate::xml::Section;
-use crate::xml::fast::Spare;
 
 /// The extraction state of one record (reused between records).
 pub(crate) struct Extract {
@@ -149,7 +150,7 @@ impl<'a> Fields<'a> {
     pub(crate) fn done(self) {
         if self.ev.fields.len() > self.n {
             let mut rest = self.ev.fields.split_off(self.n);
-            crate::xml::fast::recycle(&mut rest, self.spare);
+            crate::fields::recycle(&mut rest, self.spare);
         }
     }
 }
@@ -227,7 +228,7 @@ impl Extract {
     pub(crate) fn attr(&mut self, ev: &mut Event, spare: &mut Spare, element: &str, key: &str, value: &str) {
         match self.pending {
             Pending::System => {
-                let Some(field) = crate::xml::system_attr_field(element, key) else { return };
+                let Some(field) = crate::winevent::system_attr_field(element, key) else { return };
                 system_attr(&mut Fields::append(ev, spare), &mut self.scratch, field, value);
             }
             Pending::Data if key == "Name" && !self.data_named => {
@@ -244,7 +245,7 @@ impl Extract {
         let field = match self.pending {
             Pending::None => return,
             Pending::System => {
-                if !system_captured(name) {
+                if !system_text_captured(name) {
                     return;
                 }
                 name
@@ -302,14 +303,9 @@ impl Extract {
     }
 }
 
-/// Whether the text of a System child is captured.
-pub(crate) fn system_captured(name: &str) -> bool {
-    matches!(name, "EventID" | "Version" | "Level" | "Task" | "Opcode" | "Keywords" | "EventRecordID" | "Channel" | "Computer")
-}
+pub(crate) use crate::winevent::set_source as finish;
 
-pub(crate) use crate::xml::fast::set_source as finish;
-
-/// The fields of a System attribute (`field`, from [`crate::xml::system_attr_field`]) whose
+/// The fields of a System attribute (`field`, from [`crate::winevent::system_attr_field`]) whose
 /// value is `value` as written; `scratch` holds its unescaped text when it needs unescaping.
 pub(crate) fn system_attr(f: &mut Fields, scratch: &mut String, field: &str, value: &str) {
     let v = if memchr::memchr(b'&', value.as_bytes()).is_some() {
@@ -336,15 +332,13 @@ pub(crate) fn capture(f: &mut Fields, name: &str, value: &str, channel: &mut Str
     if value.is_empty() {
         return;
     }
+    if let Some(names) = system_text_aliases(name) {
+        for alias in names {
+            f.push(alias, value);
+        }
+        return;
+    }
     match name {
-        "EventID" => {
-            f.push("EventCode", value);
-            f.push("EventID", value);
-        }
-        "EventRecordID" => {
-            f.push("EventRecordID", value);
-            f.push("RecordNumber", value);
-        }
         "Channel" => {
             channel.clear();
             channel.push_str(value);
@@ -386,7 +380,7 @@ mod tests {
 
         let (mut ev, mut spare, mut x) = (Event::default(), Spare::new(), Extract::default());
         x.reset();
-        let mut el = |x: &mut Extract, ev: &mut Event, spare: &mut Spare, name: &str, attrs: &[(&str, &str)], text: &str| {
+        let el = |x: &mut Extract, ev: &mut Event, spare: &mut Spare, name: &str, attrs: &[(&str, &str)], text: &str| {
             x.start(name).unwrap();
             for (k, v) in attrs {
                 x.attr(ev, spare, name, k, v);

@@ -26,7 +26,6 @@ use evtx::err::EvtxError;
 use evtx::{EvtxChunkData, EvtxChunkHeader, EvtxParser, ParserSettings};
 
 use crate::evtx::binxml::BinXml;
-use crate::xml::fast as xml_fast;
 use crate::{at_offset, xml, Ctx};
 
 /// Reads an EVTX file from disk chunk by chunk (the file is not loaded whole).
@@ -161,7 +160,7 @@ fn read_chunk(chunk: Result<EvtxChunkData, EvtxError>, settings: &Arc<ParserSett
             ctx.emit();
             continue;
         }
-        xml_fast::recycle(&mut ctx.ev.fields, &mut ctx.spare);
+        crate::fields::recycle(&mut ctx.ev.fields, &mut ctx.spare);
         ctx.ev.time = None;
         match rec.into_xml() {
             Ok(rendered) => emit_rendered(ctx, name, id, timestamp, &rendered.data),
@@ -310,7 +309,11 @@ fn strip_decl(s: &str) -> &str {
 /// of the fields. For differential tests of the fast extractors; [`crate::read_file`] is the
 /// reader.
 #[doc(hidden)]
-pub fn read_evtx_reference(path: &std::path::Path, opts: &crate::ReadOptions, sink: &mut dyn FnMut(&vigil_model::Event)) -> crate::ReadReport {
+pub fn read_evtx_reference(
+    path: &std::path::Path,
+    opts: &crate::ReadOptions,
+    sink: &mut dyn FnMut(&vigil_model::Event),
+) -> crate::ReadReport {
     read_evtx_path(path, opts, sink, |ctx| ctx.evtx_reference = true).0
 }
 
@@ -319,14 +322,22 @@ pub fn read_evtx_reference(path: &std::path::Path, opts: &crate::ReadOptions, si
 /// reader took. For the differential test (`tests/evtx_direct.rs`); [`crate::read_file`] takes
 /// this path unless `VIGIL_EVTX_BINXML=0`.
 #[doc(hidden)]
-pub fn read_evtx_binxml(path: &std::path::Path, opts: &crate::ReadOptions, sink: &mut dyn FnMut(&vigil_model::Event)) -> (crate::ReadReport, u64) {
+pub fn read_evtx_binxml(
+    path: &std::path::Path,
+    opts: &crate::ReadOptions,
+    sink: &mut dyn FnMut(&vigil_model::Event),
+) -> (crate::ReadReport, u64) {
     read_evtx_path(path, opts, sink, |ctx| ctx.evtx_binxml = true)
 }
 
 /// [`read_evtx_binxml`] with the BinXML reader's general renderer only (no compiled programs),
 /// so that the differential test covers it on every record.
 #[doc(hidden)]
-pub fn read_evtx_binxml_general(path: &std::path::Path, opts: &crate::ReadOptions, sink: &mut dyn FnMut(&vigil_model::Event)) -> (crate::ReadReport, u64) {
+pub fn read_evtx_binxml_general(
+    path: &std::path::Path,
+    opts: &crate::ReadOptions,
+    sink: &mut dyn FnMut(&vigil_model::Event),
+) -> (crate::ReadReport, u64) {
     read_evtx_path(path, opts, sink, |ctx| {
         ctx.evtx_binxml = true;
         ctx.evtx_general_only = true;
@@ -335,7 +346,12 @@ pub fn read_evtx_binxml_general(path: &std::path::Path, opts: &crate::ReadOption
 
 /// Reads one EVTX file with `setup` applied to its context: the report and the records the
 /// BinXML reader took.
-fn read_evtx_path(path: &std::path::Path, opts: &crate::ReadOptions, sink: &mut dyn FnMut(&vigil_model::Event), setup: impl FnOnce(&mut Ctx)) -> (crate::ReadReport, u64) {
+fn read_evtx_path(
+    path: &std::path::Path,
+    opts: &crate::ReadOptions,
+    sink: &mut dyn FnMut(&vigil_model::Event),
+    setup: impl FnOnce(&mut Ctx),
+) -> (crate::ReadReport, u64) {
     let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
     let mut ctx = Ctx::new(opts, sink);
     setup(&mut ctx);

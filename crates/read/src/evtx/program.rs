@@ -19,10 +19,11 @@ use std::rc::Rc;
 use vigil_model::Event;
 
 use crate::evtx::binxml::{ends_stream, single_instance, AttrValue, BinXml, Elem, Node, Part, Template};
-use crate::evtx::extract::{capture, finish, Fields, normalise_line_ends, system_attr, system_captured, unescape_into};
+use crate::evtx::extract::{capture, finish, normalise_line_ends, system_attr, unescape_into, Fields};
 use crate::evtx::values::{self as values, ty};
+use crate::fields::Spare;
+use crate::winevent::{system_text_captured, SYSTEM_ATTRS};
 use crate::xml::Section;
-use crate::xml::fast::Spare;
 
 /// Nested instances followed, and output per record (as in [`crate::evtx::binxml`]).
 const MAX_NESTING: usize = 8;
@@ -38,10 +39,6 @@ pub(crate) struct Place {
 
 /// A template's programs by place (`None`: not compiled).
 pub(crate) type TemplatePrograms = std::cell::RefCell<Vec<(Place, Option<Rc<Program>>)>>;
-
-/// The fields of System attributes ([`crate::xml::system_attr_field`]).
-const SYSTEM_FIELDS: [&str; 10] =
-    ["Name", "Guid", "EventSourceName", "Qualifiers", "SystemTime", "ActivityID", "RelatedActivityID", "ProcessID", "ThreadID", "UserID"];
 
 /// A literal range of `Program::lits`.
 #[derive(Clone, Copy)]
@@ -61,8 +58,8 @@ enum Field {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum AttrField {
     None,
-    /// A System attribute field ([`crate::xml::system_attr_field`]), by index in
-    /// [`SYSTEM_FIELDS`].
+    /// A System attribute field ([`crate::winevent::system_attr_field`]), by index in
+    /// [`SYSTEM_ATTRS`].
     System(u8),
     /// The `Name` of a `<Data>`.
     DataName,
@@ -72,24 +69,54 @@ enum AttrField {
 enum Op {
     Lit(Lit),
     /// Skip the next `len` ops when the value is NULL (an element that depends on it).
-    Depends { slot: u16, len: u32 },
+    Depends {
+        slot: u16,
+        len: u32,
+    },
     /// When every value of `deps` is NULL, write `empty` and skip the next `len` ops.
-    LeftOut { deps: Lit, len: u32, empty: Lit },
+    LeftOut {
+        deps: Lit,
+        len: u32,
+        empty: Lit,
+    },
     /// A value inside an attribute that is always written.
-    AttrVal { slot: u16 },
+    AttrVal {
+        slot: u16,
+    },
     /// ` name="value"` when the value is there and not empty.
-    CondAttr { before: Lit, slot: u16, pre: Lit, field: AttrField },
+    CondAttr {
+        before: Lit,
+        slot: u16,
+        pre: Lit,
+        field: AttrField,
+    },
     /// Marks where an attribute value starts, and ends it (for its field).
     AttrMark,
-    AttrEnd { field: AttrField },
+    AttrEnd {
+        field: AttrField,
+    },
     /// A new `<Data>`: no `Name` read yet.
     DataReset,
     /// A value in element position: its text (and field), or its nested instance.
-    Content { before: Lit, slot: u16, field: Field, place: Place },
+    Content {
+        before: Lit,
+        slot: u16,
+        field: Field,
+        place: Place,
+    },
     /// `<Data>value</Data>`, repeated per item for a string array.
-    Expand { slot: u16, open: Lit, close: Lit, field: Field, place: Place },
+    Expand {
+        slot: u16,
+        open: Lit,
+        close: Lit,
+        field: Field,
+        place: Place,
+    },
     /// A captured element's literal text: the last `len` bytes written.
-    Const { field: Field, len: u32 },
+    Const {
+        field: Field,
+        len: u32,
+    },
 }
 
 pub(crate) struct Program {
@@ -147,7 +174,9 @@ struct Compiler<'t> {
 enum Role {
     None,
     /// A System child: attributes mapped to fields, text captured when `capture`.
-    System { capture: bool },
+    System {
+        capture: bool,
+    },
     Data,
     /// An element captured under its own name (EventData `Binary`, UserData leaves,
     /// RenderingInfo `Message`).
@@ -219,7 +248,7 @@ impl Compiler<'_> {
             _ => (
                 section,
                 match (section, depth, name) {
-                    (Section::System, 3, _) => Role::System { capture: system_captured(name) },
+                    (Section::System, 3, _) => Role::System { capture: system_text_captured(name) },
                     (Section::EventData, 3, "Data") => Role::Data,
                     (Section::EventData, 3, "Binary") | (Section::UserData, _, _) | (Section::Rendering, 3, "Message") => Role::Named,
                     _ => Role::None,
@@ -244,9 +273,9 @@ impl Compiler<'_> {
             return None; // read by local name there
         }
         let attr_field = |attr: &str| match role {
-            Role::System { .. } => crate::xml::system_attr_field(name, attr)
-                .and_then(|f| SYSTEM_FIELDS.iter().position(|&g| g == f))
-                .map_or(AttrField::None, |i| AttrField::System(i as u8)),
+            Role::System { .. } => {
+                SYSTEM_ATTRS.iter().position(|&(e, k, _)| e == name && k == attr).map_or(AttrField::None, |i| AttrField::System(i as u8))
+            }
             Role::Data if attr == "Name" => AttrField::DataName,
             _ => AttrField::None,
         };
@@ -444,7 +473,7 @@ pub(crate) fn resolve(bx: &mut BinXml, doc: &str, ev: &mut Event, spare: &mut Sp
     for found in &regs.found {
         let (name, at) = match *found {
             Found::System(field, at) => {
-                system_attr(&mut f, &mut regs.text, SYSTEM_FIELDS.get(usize::from(field))?, text(at)?);
+                system_attr(&mut f, &mut regs.text, SYSTEM_ATTRS.get(usize::from(field))?.2, text(at)?);
                 continue;
             }
             Found::Named(p, i, at) => (regs.programs.get(usize::from(p))?.names.get(i as usize)?.as_ref(), at),
@@ -576,7 +605,9 @@ impl<'r> Run<'r> {
                 let p = (self.regs.programs.len() - 1) as u16;
                 self.regs.found.push(Found::Named(p, i, at));
             }
-            Field::DataName if self.regs.data_name.1 > self.regs.data_name.0 => self.regs.found.push(Found::DataNamed(self.regs.data_name, at)),
+            Field::DataName if self.regs.data_name.1 > self.regs.data_name.0 => {
+                self.regs.found.push(Found::DataNamed(self.regs.data_name, at))
+            }
             Field::DataName => self.regs.found.push(Found::Data(at)),
         }
     }
@@ -632,20 +663,6 @@ impl<'r> Run<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Every field the System attribute table gives has its index here.
-    #[test]
-    fn system_fields_cover_the_table() {
-        let elements = ["Provider", "EventID", "TimeCreated", "Correlation", "Execution", "Security", "Other"];
-        let keys = ["Name", "Guid", "EventSourceName", "Qualifiers", "SystemTime", "ActivityID", "RelatedActivityID", "ProcessID", "ThreadID", "UserID", "X"];
-        for e in elements {
-            for k in keys {
-                if let Some(f) = crate::xml::system_attr_field(e, k) {
-                    assert!(SYSTEM_FIELDS.contains(&f), "{f}");
-                }
-            }
-        }
-    }
 
     #[test]
     fn places_compare() {

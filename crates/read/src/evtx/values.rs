@@ -407,7 +407,8 @@ mod tests {
     /// The ASCII fast path agrees with the library on every mix of plain and special units.
     #[test]
     fn fast_path_agrees_with_utf16_simd() {
-        let pieces: [&[u16]; 12] = [&[0x41], &[0x26], &[0x3c], &[0x3e], &[0x22], &[0x27], &[0x09], &[0x0d], &[0x7f], &[0xe9], &[0xd83d, 0xde00], &[0x1f]];
+        let pieces: [&[u16]; 12] =
+            [&[0x41], &[0x26], &[0x3c], &[0x3e], &[0x22], &[0x27], &[0x09], &[0x0d], &[0x7f], &[0xe9], &[0xd83d, 0xde00], &[0x1f]];
         let mut seed = 42u64;
         for _ in 0..2000 {
             let mut u: Vec<u16> = Vec::new();

@@ -15,8 +15,16 @@
 
 use vigil_model::Event;
 
-use crate::json::JsonKind;
-use crate::xml::fast::Spare;
+use crate::fields::Spare;
+
+/// What a JSON object is, judged from its keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonKind {
+    CrowdStrike,
+    Nvm,
+    Windows,
+    Other,
+}
 
 /// Nesting deeper than this is left to the full path.
 const MAX_DEPTH: usize = 32;
@@ -197,10 +205,7 @@ impl Scan<'_, '_> {
             let mut dup = None;
             if seen[slot] & bit != 0 {
                 let names = &*self.names;
-                dup = self.keys[frame..]
-                    .iter()
-                    .position(|k| k.hash == h && names.get(k.name.0..k.name.1) == Some(key))
-                    .map(|j| frame + j);
+                dup = self.keys[frame..].iter().position(|k| k.hash == h && names.get(k.name.0..k.name.1) == Some(key)).map(|j| frame + j);
             }
             seen[slot] |= bit;
             let child = match (kind, key) {
@@ -237,8 +242,7 @@ impl Scan<'_, '_> {
             self.value(child, depth + 1)?;
             let after = self.fields.len();
             if fv {
-                self.flags.fv_nvz =
-                    is_str && after > before && self.fields.last().is_some_and(|(_, v)| v.starts_with("nvzFlow"));
+                self.flags.fv_nvz = is_str && after > before && self.fields.last().is_some_and(|(_, v)| v.starts_with("nvzFlow"));
             }
             match dup {
                 None => {

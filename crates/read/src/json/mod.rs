@@ -30,21 +30,15 @@ use std::sync::Arc;
 
 pub(crate) mod fast;
 
-use crate::xml::fast::Spare;
-use crate::{at_line, timefmt, xml::XML_SOURCETYPE, Ctx};
+use crate::fields::Spare;
+use crate::winevent::XML_SOURCETYPE;
+use crate::{at_line, timefmt, Ctx};
 
 pub const CROWDSTRIKE_SOURCETYPE: &str = "crowdstrike:events:sensor";
 pub const NVM_SOURCETYPE: &str = "cisco:nvm:flowdata";
 pub const JSON_SOURCETYPE: &str = "_json";
 
-/// What a JSON object is, judged from its keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JsonKind {
-    CrowdStrike,
-    Nvm,
-    Windows,
-    Other,
-}
+pub use fast::JsonKind;
 
 /// Classifies a JSON object by its keys.
 pub fn classify(map: &Map<String, Value>) -> JsonKind {
@@ -52,15 +46,11 @@ pub fn classify(map: &Map<String, Value>) -> JsonKind {
         return JsonKind::CrowdStrike;
     }
     let fv_nvz = map.get("fv").and_then(Value::as_str).is_some_and(|s| s.starts_with("nvzFlow"));
-    if fv_nvz || (map.contains_key("pn") && (map.contains_key("pid") || map.contains_key("ppath")))
-    {
+    if fv_nvz || (map.contains_key("pn") && (map.contains_key("pid") || map.contains_key("ppath"))) {
         return JsonKind::Nvm;
     }
     let winlog = map.get("winlog").and_then(Value::as_object).is_some_and(|w| w.contains_key("event_id"));
-    let evtx_json = map
-        .get("Event")
-        .and_then(|e| e.get("System"))
-        .is_some_and(|s| s.get("EventID").is_some());
+    let evtx_json = map.get("Event").and_then(|e| e.get("System")).is_some_and(|s| s.get("EventID").is_some());
     if map.contains_key("EventID") || map.contains_key("EventCode") || winlog || evtx_json {
         return JsonKind::Windows;
     }
@@ -124,9 +114,7 @@ fn flatten_owned(prefix: &str, v: Value, out: &mut Vec<(String, String)>) {
 }
 
 fn first<'a>(fields: &'a [(String, String)], names: &[&str]) -> Option<&'a str> {
-    names
-        .iter()
-        .find_map(|n| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()))
+    names.iter().find_map(|n| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()))
 }
 
 fn first_time(fields: &[(String, String)], names: &[(&str, i64)]) -> Option<i64> {
@@ -164,7 +152,7 @@ pub(crate) fn emit_line(line: &str, ctx: &mut Ctx) -> Result<(), serde_json::Err
         finish(kind, line, ctx);
         return Ok(());
     }
-    crate::xml::fast::recycle(&mut ctx.ev.fields, &mut ctx.spare);
+    crate::fields::recycle(&mut ctx.ev.fields, &mut ctx.spare);
     let v = serde_json::from_str::<Value>(line)?;
     emit_value(v, line, ctx);
     Ok(())
@@ -191,11 +179,7 @@ pub fn line_fast(file: &str, line: &str) -> Option<vigil_model::Event> {
     })
 }
 
-fn one_line(
-    file: &str,
-    line: &str,
-    f: impl FnOnce(&str, &mut Ctx) -> Option<()>,
-) -> Option<vigil_model::Event> {
+fn one_line(file: &str, line: &str, f: impl FnOnce(&str, &mut Ctx) -> Option<()>) -> Option<vigil_model::Event> {
     let opts = crate::ReadOptions::default();
     let mut out = None;
     let mut sink = |ev: &vigil_model::Event| out = Some(ev.clone());
@@ -253,13 +237,33 @@ fn finish(kind: JsonKind, raw: &str, ctx: &mut Ctx) {
 
 /// Names looked up by [`windows_fields`]: the alias targets and sources, and `SystemTime`'s.
 const WIN_NAMES: [&str; 27] = [
-    "EventCode", "EventID", "winlog.event_id", "Event.System.EventID", // 0-3
-    "Channel", "winlog.channel", "Event.System.Channel", // 4-6
-    "Computer", "Hostname", "ComputerName", "winlog.computer_name", "host.name", "Event.System.Computer", // 7-12
-    "Name", "SourceName", "ProviderName", "winlog.provider_name", "Event.System.Provider.Name", // 13-17
-    "Guid", "ProviderGuid", "winlog.provider_guid", "Event.System.Provider.Guid", // 18-21
-    "EventRecordID", "RecordNumber", "winlog.record_id", "Event.System.EventRecordID", // 22-25
-    "SystemTime", // 26
+    "EventCode",
+    "EventID",
+    "winlog.event_id",
+    "Event.System.EventID", // 0-3
+    "Channel",
+    "winlog.channel",
+    "Event.System.Channel", // 4-6
+    "Computer",
+    "Hostname",
+    "ComputerName",
+    "winlog.computer_name",
+    "host.name",
+    "Event.System.Computer", // 7-12
+    "Name",
+    "SourceName",
+    "ProviderName",
+    "winlog.provider_name",
+    "Event.System.Provider.Name", // 13-17
+    "Guid",
+    "ProviderGuid",
+    "winlog.provider_guid",
+    "Event.System.Provider.Guid", // 18-21
+    "EventRecordID",
+    "RecordNumber",
+    "winlog.record_id",
+    "Event.System.EventRecordID", // 22-25
+    "SystemTime",                 // 26
 ];
 
 /// For each first byte, the lengths (bits) of the names [`windows_fields`] looks up: a
@@ -295,8 +299,7 @@ fn windows_fields(fields: &mut Vec<(String, String)>, spare: &mut Spare, extra: 
         (18, &[19, 20, 21]),
         (22, &[23, 24, 25]),
     ];
-    const SYSTEM_TIME: [&str; 2] =
-        ["Event.System.TimeCreated.SystemTime", "Event.System.TimeCreated.#attributes.SystemTime"];
+    const SYSTEM_TIME: [&str; 2] = ["Event.System.TimeCreated.SystemTime", "Event.System.TimeCreated.#attributes.SystemTime"];
     // First position of each looked-up name, in one pass.
     let mut at = [usize::MAX; WIN_NAMES.len()];
     let mut st_at = [usize::MAX; 2];
@@ -428,7 +431,8 @@ pub(crate) fn read_json_array(r: &mut dyn BufRead, name: &Arc<str>, ctx: &mut Ct
     let element_start = Rc::new(Cell::new(0));
     let exceeded = Rc::new(Cell::new(false));
     let max = ctx.opts.max_record_bytes as u64;
-    let limited = ElementLimit { inner: r, read: Rc::clone(&read), element_start: Rc::clone(&element_start), max, exceeded: Rc::clone(&exceeded) };
+    let limited =
+        ElementLimit { inner: r, read: Rc::clone(&read), element_start: Rc::clone(&element_start), max, exceeded: Rc::clone(&exceeded) };
     let mut de = serde_json::Deserializer::from_reader(limited);
     let seed = Seed { ctx, name: Arc::clone(name), read, element_start };
     if let Err(e) = seed.deserialize(&mut de) {
@@ -477,10 +481,8 @@ mod tests {
         flatten_owned("", doc, &mut owned);
         assert_eq!(owned, out);
         out.pop();
-        let want: Vec<(String, String)> = [("a.b", "1"), ("a.c", "true"), ("a.c", "x")]
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let want: Vec<(String, String)> =
+            [("a.b", "1"), ("a.c", "true"), ("a.c", "x")].iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
         assert_eq!(out, want);
     }
 

@@ -13,25 +13,9 @@
 use memchr::memchr;
 use vigil_model::Event;
 
+use crate::fields::Spare;
 use crate::timefmt;
-use crate::xml::XML_SOURCETYPE;
-
-/// Field strings kept from earlier events for reuse.
-pub(crate) type Spare = Vec<(String, String)>;
-
-/// At most this many spare pairs are kept, and only strings of at most [`SPARE_MAX_CAP`]
-/// bytes, so that recycling never holds more than a few hundred KiB.
-const SPARE_MAX: usize = 256;
-const SPARE_MAX_CAP: usize = 4096;
-
-/// Moves the fields of a finished event into `spare` for reuse (bounded; the rest is freed).
-pub(crate) fn recycle(fields: &mut Vec<(String, String)>, spare: &mut Spare) {
-    for (k, v) in fields.drain(..) {
-        if spare.len() < SPARE_MAX && k.capacity() <= SPARE_MAX_CAP && v.capacity() <= SPARE_MAX_CAP {
-            spare.push((k, v));
-        }
-    }
-}
+use crate::winevent::{self, set_source, system_text_aliases, system_text_captured};
 
 /// Where extracted fields go: the event, the spare strings, and whether the document holds a
 /// CR at all (so values need no CR scan in the common case).
@@ -269,18 +253,6 @@ pub(crate) fn parse(doc: &str, ev: &mut Event, spare: &mut Spare) -> bool {
     true
 }
 
-/// Sets the event's sourcetype, source (from the channel) and host (shared with the EVTX
-/// BinXML reader).
-pub(crate) fn set_source(ev: &mut Event, channel: &str, computer: &str) {
-    ev.sourcetype.clear();
-    ev.sourcetype.push_str(XML_SOURCETYPE);
-    ev.source.clear();
-    ev.source.push_str("XmlWinEventLog:");
-    ev.source.push_str(channel);
-    ev.host.clear();
-    ev.host.push_str(computer);
-}
-
 fn system<'a>(c: &mut Cursor<'a>, out: &mut Sink, channel: &mut &'a str, computer: &mut &'a str) -> bool {
     loop {
         let Some(t) = c.next_tag() else { return false };
@@ -301,15 +273,13 @@ fn system<'a>(c: &mut Cursor<'a>, out: &mut Sink, channel: &mut &'a str, compute
             // Source and host would need the line-end normalised text: leave it to the full path.
             return false;
         }
+        if let Some(names) = system_text_aliases(t.name) {
+            for name in names {
+                out.push(name, value);
+            }
+            continue;
+        }
         match t.name {
-            "EventID" => {
-                out.push("EventCode", value);
-                out.push("EventID", value);
-            }
-            "EventRecordID" => {
-                out.push("EventRecordID", value);
-                out.push("RecordNumber", value);
-            }
             "Channel" => {
                 *channel = value;
                 out.push("Channel", value);
@@ -318,7 +288,7 @@ fn system<'a>(c: &mut Cursor<'a>, out: &mut Sink, channel: &mut &'a str, compute
                 *computer = value;
                 out.push("Computer", value);
             }
-            "Version" | "Level" | "Task" | "Opcode" | "Keywords" => out.push(t.name, value),
+            name if system_text_captured(name) => out.push(name, value),
             _ => {}
         }
     }
@@ -326,7 +296,7 @@ fn system<'a>(c: &mut Cursor<'a>, out: &mut Sink, channel: &mut &'a str, compute
 
 /// Same mapping as the full extractor's `system_attr` (the table is shared).
 fn system_attr(out: &mut Sink, element: &str, key: &str, value: &str) {
-    let Some(field) = crate::xml::system_attr_field(element, key) else { return };
+    let Some(field) = winevent::system_attr_field(element, key) else { return };
     match field {
         "Name" => out.push("ProviderName", value),
         "SystemTime" => out.ev.time = timefmt::parse_iso(value),
@@ -341,7 +311,7 @@ fn system_attr(out: &mut Sink, element: &str, key: &str, value: &str) {
 /// (`EventID` adds `EventCode`, `Channel`/`Computer` set source/host): left to the full path.
 /// Found by fuzz/xml_diff (`<Data Name='EventID'>`).
 fn aliased(name: &str) -> bool {
-    matches!(name, "EventID" | "EventRecordID" | "Channel" | "Computer")
+    system_text_aliases(name).is_some() || matches!(name, "Channel" | "Computer")
 }
 
 /// `<Data Name='X'>value</Data>` (either quote), the bulk of every event, matched literally;
@@ -419,7 +389,6 @@ fn event_data(c: &mut Cursor, out: &mut Sink) -> bool {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,7 +447,8 @@ mod tests {
         assert!(same(&f, &s), "{:?}\n{:?}", f.fields, s.fields);
         assert_eq!(f.get("RuleName"), Some("a\nb\nc\n\nd\n"));
         // Random mutations (deterministic): wherever the fast path accepts, it must agree.
-        let alphabet: &[&str] = &["<", ">", "/", "'", "\"", "=", " ", "\r", "\n", "Data", "Name", "System", "</Data>", "<Data Name='x'>", "é", "x"];
+        let alphabet: &[&str] =
+            &["<", ">", "/", "'", "\"", "=", " ", "\r", "\n", "Data", "Name", "System", "</Data>", "<Data Name='x'>", "é", "x"];
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut rnd = |n: usize| {
             seed ^= seed << 13;

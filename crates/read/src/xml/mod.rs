@@ -25,7 +25,7 @@ pub(crate) mod fast;
 use crate::timefmt;
 
 /// The sourcetype Splunk's Windows add-on gives XML-rendered event log events.
-pub const XML_SOURCETYPE: &str = "XmlWinEventLog";
+pub use crate::winevent::XML_SOURCETYPE;
 
 /// The part of an `<Event>` a depth-2 element starts (shared with [`crate::evtx::extract`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -60,11 +60,11 @@ pub fn parse_event_xml(xml: &str, ev: &mut Event) -> Result<(), String> {
 }
 
 /// [`parse_event_xml`] with field strings recycled from `spare` (see [`crate::xml::fast`]).
-pub(crate) fn parse_event_xml_pooled(xml: &str, ev: &mut Event, spare: &mut crate::xml::fast::Spare) -> Result<(), String> {
+pub(crate) fn parse_event_xml_pooled(xml: &str, ev: &mut Event, spare: &mut crate::fields::Spare) -> Result<(), String> {
     if crate::xml::fast::parse(xml, ev, spare) {
         return Ok(());
     }
-    crate::xml::fast::recycle(&mut ev.fields, spare);
+    crate::fields::recycle(&mut ev.fields, spare);
     ev.time = None;
     parse_event_xml_full(xml, ev)
 }
@@ -83,9 +83,7 @@ pub fn parse_event_xml_full(xml: &str, ev: &mut Event) -> Result<(), String> {
     let mut channel = String::new();
     let mut computer = String::new();
     loop {
-        let event = r
-            .read_event()
-            .map_err(|e| format!("XML error at byte {}: {e}", r.error_position()))?;
+        let event = r.read_event().map_err(|e| format!("XML error at byte {}: {e}", r.error_position()))?;
         match event {
             X::Start(e) | X::Empty(e) if closed => {
                 let _ = e;
@@ -120,11 +118,7 @@ pub fn parse_event_xml_full(xml: &str, ev: &mut Event) -> Result<(), String> {
                             for (k, v) in attrs() {
                                 system_attr(ev, name, &k, v);
                             }
-                            if matches!(
-                                name,
-                                "EventID" | "Version" | "Level" | "Task" | "Opcode" | "Keywords"
-                                    | "EventRecordID" | "Channel" | "Computer"
-                            ) {
+                            if crate::winevent::system_text_captured(name) {
                                 capture = Some((name.to_string(), depth, String::new()));
                             }
                         }
@@ -194,12 +188,7 @@ pub fn parse_event_xml_full(xml: &str, ev: &mut Event) -> Result<(), String> {
     if !closed {
         return Err("truncated XML event (no </Event>)".into());
     }
-    ev.sourcetype.clear();
-    ev.sourcetype.push_str(XML_SOURCETYPE);
-    ev.source.clear();
-    ev.source.push_str("XmlWinEventLog:");
-    ev.source.push_str(&channel);
-    ev.host = computer;
+    crate::winevent::set_source(ev, &channel, &computer);
     Ok(())
 }
 
@@ -211,27 +200,8 @@ fn unescape(s: &str) -> String {
     }
 }
 
-/// The field a `<System>` element attribute becomes (`Provider/@Name` -> `Name`, ...), shared
-/// by the full and the fast extractor so they cannot drift. `Provider/@Name` also gives
-/// `ProviderName`, and `TimeCreated/@SystemTime` is `_time`; callers handle both.
-pub(crate) fn system_attr_field(element: &str, key: &str) -> Option<&'static str> {
-    Some(match (element, key) {
-        ("Provider", "Name") => "Name",
-        ("Provider", "Guid") => "Guid",
-        ("Provider", "EventSourceName") => "EventSourceName",
-        ("EventID", "Qualifiers") => "Qualifiers",
-        ("TimeCreated", "SystemTime") => "SystemTime",
-        ("Correlation", "ActivityID") => "ActivityID",
-        ("Correlation", "RelatedActivityID") => "RelatedActivityID",
-        ("Execution", "ProcessID") => "ProcessID",
-        ("Execution", "ThreadID") => "ThreadID",
-        ("Security", "UserID") => "UserID",
-        _ => return None,
-    })
-}
-
 fn system_attr(ev: &mut Event, element: &str, key: &str, value: String) {
-    let Some(field) = system_attr_field(element, key) else { return };
+    let Some(field) = crate::winevent::system_attr_field(element, key) else { return };
     match field {
         "Name" => ev.push("ProviderName", value.clone()),
         "SystemTime" => ev.time = timefmt::parse_iso(&value),
@@ -242,13 +212,7 @@ fn system_attr(ev: &mut Event, element: &str, key: &str, value: String) {
     }
 }
 
-fn end_element(
-    ev: &mut Event,
-    capture: &mut Option<(String, usize, String)>,
-    depth: usize,
-    channel: &mut String,
-    computer: &mut String,
-) {
+fn end_element(ev: &mut Event, capture: &mut Option<(String, usize, String)>, depth: usize, channel: &mut String, computer: &mut String) {
     let Some((_, d, _)) = capture.as_ref() else { return };
     if *d != depth {
         return;
@@ -257,15 +221,12 @@ fn end_element(
     if value.is_empty() {
         return;
     }
+    if let Some([first, second]) = crate::winevent::system_text_aliases(&name) {
+        ev.push(first, value.clone());
+        ev.push(second, value);
+        return;
+    }
     match name.as_str() {
-        "EventID" => {
-            ev.push("EventCode", value.clone());
-            ev.push("EventID", value);
-        }
-        "EventRecordID" => {
-            ev.push("EventRecordID", value.clone());
-            ev.push("RecordNumber", value);
-        }
         "Channel" => {
             channel.clone_from(&value);
             ev.push("Channel", value);

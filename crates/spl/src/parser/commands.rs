@@ -5,7 +5,7 @@ use crate::ast::{
     Bin, CommandKind, Conversion, Convert, Dedup, Fillnull, Foreach, Inputlookup, Join, Lookup, MvList, RegexCmd, Rex,
     SearchExpr, SearchValue, Sort, SortKey, Span, Transaction, TxnFilter,
 };
-use crate::lexer::{scan_quoted, Mode, Sym, Tok};
+use crate::lexer::{is_escape_at, scan_quoted, Mode, Sym, Tok};
 use crate::SplError;
 
 const W: Mode = Mode::Word;
@@ -279,6 +279,10 @@ impl Parser<'_> {
         let mut i = open;
         while i < self.end() {
             match bytes.get(i) {
+                Some(b'\\') if is_escape_at(bytes, i) => {
+                    i += 2;
+                    continue;
+                }
                 Some(b'"') => {
                     i = scan_quoted(self.src, i, self.end(), b'"')?;
                     continue;

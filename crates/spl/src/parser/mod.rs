@@ -5,13 +5,14 @@
 //! [`Lexer`] in the mode the grammar needs at that point. Every command must consume its whole
 //! range, so trailing garbage is an error rather than silently ignored.
 
+mod chart;
 mod commands;
 mod eval;
 mod search;
 mod stats;
 
 use crate::ast::{Command, CommandKind, Expr, Pipeline, SearchExpr, Span};
-use crate::lexer::{scan_quoted, Lexer, Mode, Sym, Tok, Token};
+use crate::lexer::{is_escape_at, scan_quoted, Lexer, Mode, Sym, Tok, Token};
 use crate::{ErrorKind, SplError};
 
 /// Nesting bound for parentheses, subsearches and unary chains.
@@ -69,6 +70,9 @@ commands! {
     "replace" => |p| p.replace();
     "spath" => |p| p.spath();
     "transaction" => |p| Ok(CommandKind::Transaction(p.transaction()?));
+    "top" => |p| Ok(CommandKind::TopRare(p.top_rare(false)?));
+    "rare" => |p| Ok(CommandKind::TopRare(p.top_rare(true)?));
+    "timechart" => |p| Ok(CommandKind::Timechart(p.timechart()?));
 }
 
 /// Parses a macro-expanded search into a pipeline.
@@ -157,6 +161,10 @@ fn split_commands(text: &str, start: usize, end: usize) -> Result<Vec<(usize, us
     let mut i = start;
     while i < end {
         match bytes.get(i) {
+            Some(b'\\') if is_escape_at(bytes, i) => {
+                i += 2;
+                continue;
+            }
             Some(b'"') => {
                 i = scan_quoted(text, i, end, b'"')?;
                 continue;

@@ -152,7 +152,8 @@ impl Parser<'_> {
             let value = self.search_value(&text, &next)?;
             return Ok(SearchExpr::Compare { field: text, op, value });
         }
-        if next.is_keyword("IN") && !quoted && self.peek2(Mode::Word)?.is_sym(Sym::LParen) {
+        // A quoted name before `IN (` is a field too (`"EventCode" IN (1, 4688)`), as in Splunk.
+        if next.is_keyword("IN") && self.peek2(Mode::Word)?.is_sym(Sym::LParen) {
             self.next(Mode::Word)?;
             let open = self.next(Mode::Word)?;
             let values = self.in_list(open.span)?;
@@ -320,6 +321,8 @@ mod tests {
                 S::In { field: "f".into(), values: vec![v("a"), v("b"), v("c*")] },
             ])
         );
+        let e = p(r#""EventCode" IN (1, 4688)"#).unwrap();
+        assert_eq!(e, S::In { field: "EventCode".into(), values: vec![v("1"), v("4688")] });
     }
 
     #[test]

@@ -15,7 +15,7 @@ impl Parser<'_> {
     }
 
     /// Aggregations up to one of `stop` keywords (or the end); commas between them optional.
-    fn aggregations(&mut self, stop: &[&str]) -> Result<Vec<Aggregation>, SplError> {
+    pub(crate) fn aggregations(&mut self, stop: &[&str]) -> Result<Vec<Aggregation>, SplError> {
         let mut out = Vec::new();
         while !self.at_any_keyword(stop)? {
             if self.eat_sym(Sym::Comma, W)? {

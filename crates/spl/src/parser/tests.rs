@@ -357,6 +357,31 @@ fn quoted_field_names_in_search() {
     );
 }
 
+/// After `field=` (or `<`, `>`, `!=`), Splunk reads the value up to whitespace, so a value may
+/// contain comparison characters; `\"` and `\\` escape in unquoted words as in quoted ones.
+#[test]
+fn unquoted_values_with_operators_and_escapes() {
+    assert_eq!(one("search uri_query=*cmd=*"), CommandKind::Search(eq("uri_query", "*cmd=*")));
+    assert_eq!(one("search q=*<script>* b=1"), CommandKind::Search(SearchExpr::And(vec![eq("q", "*<script>*"), eq("b", "1")])));
+    assert_eq!(
+        one("search url!=*a=b*"),
+        CommandKind::Search(SearchExpr::Compare { field: "url".into(), op: CompareOp::Ne, value: v("*a=b*") })
+    );
+    assert_eq!(one("search (x=a=b)"), CommandKind::Search(eq("x", "a=b")));
+    assert_eq!(one("search x IN (a=b, c)"), CommandKind::Search(SearchExpr::In { field: "x".into(), values: vec![v("a=b"), v("c")] }));
+    // The field name still ends at the operator; comparisons keep working.
+    assert_eq!(
+        one("search count>=5"),
+        CommandKind::Search(SearchExpr::Compare { field: "count".into(), op: CompareOp::Ge, value: v("5") })
+    );
+    // Escaped quotes and backslashes in unquoted words.
+    assert_eq!(one(r#"search x=\"a\" y=1"#), CommandKind::Search(SearchExpr::And(vec![eq("x", r#""a""#), eq("y", "1")])));
+    assert_eq!(one(r#"search x=*\\"#), CommandKind::Search(eq("x", r"*\")));
+    assert_eq!(one(r#"search \"cmd\""#), CommandKind::Search(SearchExpr::Term(v(r#""cmd""#))));
+    // An escaped quote opens no string: the pipe after it still splits.
+    assert_eq!(kinds(r#"search x=\"a\" | where y=1"#).len(), 2);
+}
+
 /// A cheap deterministic fuzzer (no dependency): random SPL-ish strings must never panic or
 /// hang the parser or the expander.
 #[test]

@@ -282,7 +282,9 @@ fn object_values(row: &Record, field: &str) -> Vec<String> {
 }
 
 fn search_name(det: &Detection) -> String {
-    format!("ESCU - {} - Rule", det.name)
+    // Sigma rules stand as detections with the `Sigma` deployment (vigil --sigma --alerts).
+    let app = if det.deployment.as_ref().is_some_and(|d| d.name == "Sigma") { "Sigma" } else { "ESCU" };
+    format!("{app} - {} - Rule", det.name)
 }
 
 /// Names the notable itself uses; a nes field with one of these names is not copied to the

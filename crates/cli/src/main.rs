@@ -6,6 +6,7 @@ mod correlation;
 mod fire;
 mod output;
 mod progress;
+mod sigma;
 mod select;
 mod testing;
 mod window;
@@ -69,6 +70,9 @@ pub struct ContentArgs {
     /// content; repeatable, later directories override earlier ones.
     #[arg(long = "content", value_name = "DIR")]
     pub content: Vec<PathBuf>,
+    /// Sigma rules: a .yml file or a directory of them (walked recursively); repeatable.
+    #[arg(long = "sigma", value_name = "PATH")]
+    pub sigma: Vec<PathBuf>,
 }
 
 /// How inputs are read and results rendered.

@@ -85,6 +85,11 @@ struct Hit {
 }
 
 pub fn run(args: BacktestArgs) -> u8 {
+    if !args.content.sigma.is_empty() {
+        // Not silently ignored: Sigma runs in hunt, content check and test for now.
+        eprintln!("vigil: --sigma is not supported by `backtest` yet (use hunt, content check or test)");
+        return exit::USAGE;
+    }
     match backtest(&args) {
         Ok(code) => code,
         Err(e) => {

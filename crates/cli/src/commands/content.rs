@@ -197,6 +197,22 @@ fn check(args: CheckArgs) -> u8 {
             });
         }
     }
+    // Sigma rules: ready when they compile and plan; otherwise why not, with file:line.
+    let sigma = match crate::sigma::load(&args.content.sigma) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
+    let (_, planned, broken) = crate::sigma::plan(&sigma, &mut planner, &[]);
+    for r in planned {
+        let note = r.notes.join("; ");
+        entries.push(Entry { name: r.meta.title.clone(), file: r.meta.file.clone(), status: "ready", reason: note });
+    }
+    for p in sigma.problems.iter().chain(&broken) {
+        entries.push(Entry { name: p.name.clone(), file: p.file.clone(), status: p.status, reason: p.reason.clone() });
+    }
     let count = |s: &str| entries.iter().filter(|e| e.status == s).count();
     let report = Report {
         total: entries.len(),
@@ -219,7 +235,7 @@ fn check(args: CheckArgs) -> u8 {
                 if args.problems && e.status == "ready" {
                     continue;
                 }
-                if e.reason.is_empty() {
+                if e.reason.is_empty() || e.status == "ready" {
                     println!("{:<11} {}", e.status, e.name);
                 } else {
                     println!("{:<11} {}: {}", e.status, e.name, e.reason);

@@ -38,6 +38,13 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
 
+    let sigma = match crate::sigma::load(&args.content.sigma) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
     // Named detections must exist; otherwise the filters (production by default) choose.
     let selected = match args.select.select(&content) {
         Ok(s) => s,
@@ -46,7 +53,7 @@ pub fn run(args: HuntArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    if selected.is_empty() {
+    if selected.is_empty() && sigma.rules.is_empty() {
         eprintln!("vigil: no detection selected (default: status production; see --status, --type, --story, --mitre, `vigil content list`)");
         return exit::USAGE;
     }
@@ -91,6 +98,13 @@ pub fn run(args: HuntArgs) -> u8 {
             if args.run.verbose { "" } else { "; --verbose for details" }
         );
     }
+    // Sigma rules join the same engine: one pass over the input for both libraries.
+    let (sigma_queries, sigma_planned, sigma_broken) = crate::sigma::plan(&sigma, &mut planner, &args.select.detections);
+    crate::sigma::report(&sigma, &sigma_broken, args.run.verbose);
+    queries.extend(sigma_queries);
+    // For --alerts, each Sigma rule stands as a detection (notable + risk by level).
+    let sigma_detections: Vec<vigil_content::Detection> = sigma_planned.iter().map(|r| crate::sigma::as_detection(r)).collect();
+    planned.extend(sigma_detections.iter());
     if args.explain {
         let plans: Vec<String> = queries.iter().map(|q| q.explain(normalizer.catalog())).collect();
         print!("{}", plans.join("\n"));

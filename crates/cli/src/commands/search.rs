@@ -25,6 +25,11 @@ pub struct SearchArgs {
 }
 
 pub fn run(args: SearchArgs) -> u8 {
+    if !args.content.sigma.is_empty() {
+        // Not silently ignored: Sigma runs in hunt, content check and test for now.
+        eprintln!("vigil: --sigma is not supported by `search` yet (use hunt, content check or test)");
+        return exit::USAGE;
+    }
     let super::Session { content, mut normalizer, mut ctx, opts, driver } = match super::session(&args.content, &args.run) {
         Ok(s) => s,
         Err(e) => {

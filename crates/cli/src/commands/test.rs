@@ -60,16 +60,29 @@ pub fn run(args: TestArgs) -> u8 {
         }
     }
     let ctx = EvalContext { now: vigil_time::now_micros(), tz };
+    let sigma = if args.content.sigma.is_empty() {
+        Vec::new()
+    } else {
+        match crate::testing::sigma::run_all(&args.content.sigma, args.data_dir.as_deref(), &normalizer, &ctx) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("vigil: {e}");
+                return exit::USAGE;
+            }
+        }
+    };
+    // `--sigma` alone tests the Sigma rules only; with `--content`, both.
+    let escu = args.content.sigma.is_empty() || !args.content.content.is_empty();
 
-    let (sources, mut outcomes) = detection_sources(&args.content.content);
+    let (sources, mut outcomes) = if escu { detection_sources(&args.content.content) } else { (Vec::new(), Vec::new()) };
     let known = validate::Known {
         data_sources: known_names(&args.content.content, "data_sources"),
         stories: known_names(&args.content.content, "stories"),
     };
-    if known.data_sources.is_none() {
+    if known.data_sources.is_none() && escu {
         eprintln!("vigil: note: data_source names not checked (no data_sources/ directory in the content)");
     }
-    if known.stories.is_none() {
+    if known.stories.is_none() && escu {
         eprintln!("vigil: note: analytic_story names not checked (no stories/ directory in the content)");
     }
 
@@ -108,6 +121,7 @@ pub fn run(args: TestArgs) -> u8 {
         })
         .collect();
     outcomes.extend(per_detection.into_iter().flatten());
+    outcomes.extend(sigma);
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -17,7 +17,7 @@ pub fn render(outcomes: &[Outcome]) -> String {
         count(&all, Status::Fail),
         count(&all, Status::Skip)
     );
-    for kind in [Kind::Validation, Kind::Unit, Kind::Integration] {
+    for kind in [Kind::Validation, Kind::Unit, Kind::Integration, Kind::Regression] {
         let list: Vec<&Outcome> = outcomes.iter().filter(|o| o.kind == kind).collect();
         if list.is_empty() {
             continue;

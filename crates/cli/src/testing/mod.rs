@@ -9,10 +9,12 @@
 //! - [`data`]: where a test's `data:` is found, and reading it with the test's source,
 //!   sourcetype and timestamp shift.
 //! - [`junit`]: the JUnit XML report.
+//! - [`sigma`]: Sigma rules against SigmaHQ's regression data (`--sigma`).
 
 pub mod data;
 pub mod formats;
 pub mod junit;
+pub mod sigma;
 pub mod schema;
 pub mod unit;
 pub mod validate;
@@ -25,6 +27,8 @@ pub enum Kind {
     Validation,
     Unit,
     Integration,
+    /// A Sigma rule against SigmaHQ's regression data ([`sigma`]).
+    Regression,
 }
 
 impl Kind {
@@ -33,6 +37,7 @@ impl Kind {
             Kind::Validation => "validation",
             Kind::Unit => "unit",
             Kind::Integration => "integration",
+            Kind::Regression => "regression",
         }
     }
 }

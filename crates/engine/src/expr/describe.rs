@@ -28,6 +28,7 @@ impl Pred {
                 text
             }
             Pred::Raw(p) => quoted(p),
+            Pred::External(p) => p.describe(),
         }
     }
 

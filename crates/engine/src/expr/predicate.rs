@@ -46,6 +46,21 @@ pub trait FieldAccess {
     fn any_item_folded(&self, _field: &FieldRef, _f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
         None
     }
+
+    /// [`FieldAccess::any_item`] by name, for matchers that hold names rather than resolved
+    /// references (Sigma); rows keyed by name answer without building a reference.
+    fn any_named(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.any_item(&FieldRef::Name(name.to_string()), f)
+    }
+}
+
+/// A predicate compiled outside the SPL front end (Sigma detections), evaluated like any other.
+pub(crate) trait ExternalPred: std::fmt::Debug + Send + Sync {
+    fn eval(&self, row: &dyn FieldAccess) -> bool;
+    /// Adds the fields it reads to `out`; `None` when it may read any field.
+    fn fields(&self, out: &mut Vec<String>) -> Option<()>;
+    /// The predicate as text, for EXPLAIN.
+    fn describe(&self) -> String;
 }
 
 /// Calls `f(item, folded)` over a field's items, folded (lowercased) when the row offers it.
@@ -99,6 +114,10 @@ impl FieldAccess for Event {
             FieldRef::Time => "_time",
             _ => return false,
         };
+        self.any_named(name, f)
+    }
+
+    fn any_named(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
         match name {
             "source" => f(&self.source),
             "sourcetype" => f(&self.sourcetype),
@@ -219,6 +238,8 @@ pub enum Pred {
     AnyTuple(Box<TupleList>),
     /// A bare term against `_raw`.
     Raw(Pattern),
+    /// A matcher from another front end (a Sigma detection).
+    External(std::sync::Arc<dyn ExternalPred>),
 }
 
 impl Pred {
@@ -303,6 +324,7 @@ impl Pred {
                 out.push("_raw".into());
                 Some(())
             }
+            Pred::External(p) => p.fields(out),
             Pred::AnyTuple(list) => {
                 list.fields().try_for_each(&mut add)?;
                 list.rest().iter().try_for_each(|p| p.fields(out))
@@ -319,6 +341,7 @@ impl Pred {
             Pred::Not(p) => p.reads_raw(),
             Pred::Eq(f, _) | Pred::Ne(f, _) | Pred::Present(f) | Pred::Order(f, _, _) | Pred::AnyOf(f, _) => raw(f),
             Pred::Raw(_) => true,
+            Pred::External(_) => false,
             Pred::AnyTuple(list) => list.fields().any(raw) || list.rest().iter().any(Pred::reads_raw),
         }
     }
@@ -345,6 +368,7 @@ impl Pred {
             }
             Pred::Raw(pat) => row.raw().is_some_and(|r| pat.matches(r)),
             Pred::AnyTuple(list) => list.eval(row),
+            Pred::External(p) => p.eval(row),
         }
     }
 }

@@ -38,8 +38,11 @@ pub(crate) fn anchors(pred: &Pred) -> Option<Vec<(FieldRef, String)>> {
 }
 
 /// Literals (field, lowercased text) one of which a field value must contain for `pred` to
-/// hold (the longest literal piece of each wildcard value), or `None`.
-pub(crate) fn literals(pred: &Pred) -> Option<Vec<(FieldRef, String)>> {
+/// hold (the longest literal piece of each wildcard value), or `None`. A conjunct whose
+/// literals are all among `anchored` (already an exact-value condition) is not chosen: in
+/// `EventCode=1 Image IN ("*\\a.exe", "*\\b.exe")` the literal condition is on Image; and
+/// exact-value conjuncts are chosen last.
+pub(crate) fn literals(pred: &Pred, anchored: &[(FieldRef, String)]) -> Option<Vec<(FieldRef, String)>> {
     let indexable = |f: &FieldRef| matches!(f, FieldRef::Column(_) | FieldRef::Name(_));
     match pred {
         Pred::Eq(f, p) if indexable(f) => Some(p.required_literals()?.into_iter().map(|v| (f.clone(), v)).collect()),
@@ -53,15 +56,18 @@ pub(crate) fn literals(pred: &Pred) -> Option<Vec<(FieldRef, String)>> {
         Pred::Or(items) => {
             let mut out = Vec::new();
             for i in items {
-                out.extend(literals(i)?);
+                out.extend(literals(i, anchored)?);
             }
             Some(out)
         }
-        // Prefer the conjunct with the fewest, longest literals.
+        // Prefer the conjunct with the fewest, longest literals. Exact-value conjuncts (`source=...`)
+        // come last: their values are anchors' business, and a wildcard conjunct's literals are usually far more selective.
         Pred::And(items) => items
             .iter()
-            .filter_map(literals)
-            .min_by_key(|l| (l.len(), std::cmp::Reverse(l.iter().map(|(_, s)| s.len()).min().unwrap_or(0)))),
+            .filter_map(|i| Some((anchors(i).is_some(), literals(i, anchored)?)))
+            .filter(|(_, l)| !l.iter().all(|x| anchored.contains(x)))
+            .min_by_key(|(exact, l)| (*exact, l.len(), std::cmp::Reverse(l.iter().map(|(_, s)| s.len()).min().unwrap_or(0))))
+            .map(|(_, l)| l),
         _ => None,
     }
 }
@@ -73,7 +79,7 @@ pub(crate) type Conditions = (Option<Vec<(FieldRef, String)>>, Option<Vec<(Field
 pub(crate) fn conditions(pred: &Pred) -> Conditions {
     let exact = anchors(pred).filter(|a| !a.is_empty());
     // A literal condition that only restates the anchors adds nothing.
-    let literal = literals(pred)
+    let literal = literals(pred, exact.as_deref().unwrap_or(&[]))
         .filter(|l| !l.is_empty())
         .filter(|l| exact.as_ref().is_none_or(|a| !l.iter().all(|x| a.contains(x))));
     (exact, literal)
@@ -389,6 +395,30 @@ mod tests {
         assert_eq!(s.candidates, [0, 1]);
         idx.candidates(&ev("1", "C:\\x\\wbemprox.dll"), &mut s);
         assert!(s.candidates.is_empty());
+    }
+
+    #[test]
+    fn literal_condition_comes_from_the_wildcard_conjunct() {
+        // The anchor is EventID; the literal must not restate it, nor take the exact-valued
+        // Channel (one literal, longer) over the two Image literals.
+        let images = Pred::AnyOf(
+            FieldRef::Name("Image".into()),
+            vec![Pattern::new("*\\whoami.exe"), Pattern::new("*\\net.exe")].into(),
+        );
+        let p = Pred::And(vec![name_eq("EventID", "1"), name_eq("Channel", "Microsoft-Windows-Sysmon/Operational"), images]);
+        let idx = ScanIndex::new([p].iter());
+        let mut s = Scratch::default();
+        let ev = |image: &str| {
+            let mut ev = Event::default();
+            ev.push("EventID", "1");
+            ev.push("Channel", "Microsoft-Windows-Sysmon/Operational");
+            ev.push("Image", image);
+            ev
+        };
+        idx.candidates(&ev("C:\\Windows\\notepad.exe"), &mut s);
+        assert!(s.candidates.is_empty(), "no Image literal: not a candidate");
+        idx.candidates(&ev("C:\\Windows\\System32\\WHOAMI.EXE"), &mut s);
+        assert_eq!(s.candidates, [0]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub(crate) mod lineage;
 mod planner;
 mod push_down;
 pub(crate) mod semijoin;
+mod sigma;
 mod subsearch;
 
 pub use planner::Planner;

@@ -196,9 +196,10 @@ mod tests {
         let Err(e) = Planner::new(&catalog, &content).plan("t", text) else { panic!("Web is not built") };
         let span = e.error.span();
         assert_eq!(&e.text[span.start..span.end], "datamodel = Web");
-        let text = "| tstats count from datamodel:Network_Resolution.DNS by DNS.query";
-        let Err(e) = Planner::new(&catalog, &content).plan("t", text) else { panic!("DNS is not built") };
+        // Network_Resolution.DNS is built since issue 22; Email is not.
+        let text = "| tstats count from datamodel:Email.All_Email by All_Email.src_user";
+        let Err(e) = Planner::new(&catalog, &content).plan("t", text) else { panic!("Email is not built") };
         let span = e.error.span();
-        assert_eq!(&e.text[span.start..span.end], "datamodel:Network_Resolution.DNS");
+        assert_eq!(&e.text[span.start..span.end], "datamodel:Email.All_Email");
     }
 }

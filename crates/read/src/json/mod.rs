@@ -17,7 +17,8 @@
 //! `Event.System.EventID`; `Computer` from `Hostname`, `ComputerName`, `host.name`,
 //! `winlog.computer_name`; `Name` from `SourceName`, `ProviderName`, `winlog.provider_name`;
 //! `Guid` from `ProviderGuid`; `EventRecordID` from `RecordNumber`, `winlog.record_id`;
-//! and every `winlog.event_data.X`, `event_data.X`, `Event.EventData.X`, `Event.System.X` as `X`.
+//! and every `winlog.event_data.X`, `event_data.X`, `Event.EventData.X`, `Event.System.X`,
+//! `Event.UserData.<Element>.X` as `X`.
 
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -352,11 +353,21 @@ fn windows_fields(fields: &mut Vec<(String, String)>, spare: &mut Spare, extra: 
                     }
                 }
             }
+            if let Some(leaf) = userdata_leaf(k).filter(|l| !has(l)) {
+                push(extra, leaf, v);
+            }
         }
     }
     if !extra.is_empty() {
         fields.splice(0..0, extra.drain(..));
     }
+}
+
+/// `Event.UserData.<Element>.<X>` (the JSON form of an EVTX `UserData` leaf, which the EVTX
+/// reader names `X`) as `X`.
+fn userdata_leaf(k: &str) -> Option<&str> {
+    let (_, leaf) = k.strip_prefix("Event.UserData.")?.split_once('.')?;
+    (!leaf.is_empty() && !leaf.contains('.') && !leaf.starts_with('#')).then_some(leaf)
 }
 
 /// Bytes read from an array, and where the current element started: an element longer than
@@ -509,6 +520,9 @@ mod tests {
                         out.push((short.to_string(), v.clone()));
                     }
                 }
+            }
+            if let Some(leaf) = userdata_leaf(k).filter(|l| !has(l)) {
+                out.push((leaf.to_string(), v.clone()));
             }
         }
         out.extend(fields);

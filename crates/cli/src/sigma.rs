@@ -1,0 +1,345 @@
+//! `--sigma PATH`: Sigma rule files read, checked and compiled against mappings/sigma.toml.
+//! Every rule ends up ready (compiled) or reported with its file:line and reason.
+
+use std::path::{Path, PathBuf};
+use vigil_sigma::{CompiledRule, Document, Mapping};
+
+/// A rule that cannot run, or a document Vigil does not run yet.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    /// The rule title, or the file stem when the document has none.
+    pub name: String,
+    /// The rule id, when the document got far enough to have one.
+    pub id: Option<String>,
+    pub file: String,
+    /// `unsupported` or `error`.
+    pub status: &'static str,
+    /// `file:line: why`.
+    pub reason: String,
+}
+
+/// Loaded Sigma content.
+#[derive(Debug, Default)]
+pub struct SigmaSet {
+    pub rules: Vec<CompiledRule>,
+    pub problems: Vec<Problem>,
+    /// Files read.
+    pub files: usize,
+    /// Filter documents, until applied to the rules they name.
+    filters: Vec<(vigil_sigma::RuleMeta, serde_norway::Value)>,
+    /// Filters applied, and to how many rules in all.
+    pub filters_applied: (usize, usize),
+}
+
+/// The built-in Sigma mapping (an error here is a bug in the shipped file).
+pub fn mapping() -> Result<Mapping, String> {
+    Mapping::parse(vigil_sigma::BUILTIN_MAPPING).map_err(|e| format!("mappings/sigma.toml: {e}"))
+}
+
+/// Reads every `.yml`/`.yaml` under the given paths. A path that does not exist is an error
+/// for the user; bad rules are problems, never fatal.
+pub fn load(paths: &[PathBuf]) -> Result<SigmaSet, String> {
+    let mapping = mapping()?;
+    let mut set = SigmaSet::default();
+    for p in paths {
+        if !p.exists() {
+            return Err(format!(
+                "--sigma {}: no such file or directory",
+                p.display()
+            ));
+        }
+        let mut files = Vec::new();
+        yaml_files(p, &mut files);
+        for f in files {
+            set.files += 1;
+            load_file(&f, &mapping, &mut set);
+        }
+    }
+    apply_filters(&mut set, &mapping);
+    Ok(set)
+}
+
+/// Applies each filter to the loaded rules it names (by id or name) that share its log
+/// source; a filter that names none of them, or does not compile, is a problem.
+fn apply_filters(set: &mut SigmaSet, mapping: &Mapping) {
+    for (meta, body) in std::mem::take(&mut set.filters) {
+        let f = body
+            .get("filter")
+            .and_then(|f| f.as_mapping())
+            .cloned()
+            .unwrap_or_default();
+        let refs: Vec<String> = f
+            .get("rules")
+            .map(|r| match r {
+                serde_norway::Value::Sequence(l) => l
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+                other => other
+                    .as_str()
+                    .map(|s| vec![s.to_string()])
+                    .unwrap_or_default(),
+            })
+            .unwrap_or_default();
+        let ls = |k: &str| {
+            body.get("logsource")
+                .and_then(|l| l.get(k))
+                .and_then(|v| v.as_str())
+                .map(str::to_ascii_lowercase)
+        };
+        let same =
+            |a: &Option<String>, b: Option<String>| a.as_ref().map(|x| x.to_ascii_lowercase()) == b;
+        let mut applied = 0;
+        let mut error = None;
+        for rule in &mut set.rules {
+            let named = refs
+                .iter()
+                .any(|r| Some(r) == rule.meta.id.as_ref() || Some(r) == rule.meta.name.as_ref());
+            let l = &rule.logsource;
+            if !named || !same(&l.category, ls("category")) || !same(&l.service, ls("service")) {
+                continue;
+            }
+            match mapping.apply_filter(rule, &f) {
+                Ok(()) => applied += 1,
+                Err(e) => error = Some(e),
+            }
+        }
+        let reason = match (error, applied) {
+            (Some(e), _) => Some(("error", e)),
+            (None, 0) => Some((
+                "unsupported",
+                "names no loaded rule with its log source".to_string(),
+            )),
+            _ => None,
+        };
+        match reason {
+            Some((status, why)) => set.problems.push(Problem {
+                name: meta.title.clone(),
+                id: meta.id.clone(),
+                file: meta.file.clone(),
+                status,
+                reason: format!("{}:{}: filter: {why}", meta.file, meta.line),
+            }),
+            None => {
+                set.filters_applied.0 += 1;
+                set.filters_applied.1 += applied;
+            }
+        }
+    }
+}
+
+fn load_file(path: &Path, mapping: &Mapping, set: &mut SigmaSet) {
+    let file = path.display().to_string();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let text = match std::fs::read(path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            set.problems.push(Problem {
+                name: stem,
+                id: None,
+                file: file.clone(),
+                status: "error",
+                reason: format!("{file}: cannot read: {e}"),
+            });
+            return;
+        }
+    };
+    for doc in vigil_sigma::parse_file(&file, &text) {
+        match doc {
+            Err(e) => set.problems.push(Problem {
+                name: stem.clone(),
+                id: None,
+                file: file.clone(),
+                status: "error",
+                reason: e.to_string(),
+            }),
+            Ok(Document::Rule(rule)) => match mapping.compile(&rule) {
+                Ok(c) => set.rules.push(c),
+                Err(e) => set.problems.push(Problem {
+                    name: rule.meta.title.clone(),
+                    id: rule.meta.id.clone(),
+                    file: file.clone(),
+                    status: if e.unsupported {
+                        "unsupported"
+                    } else {
+                        "error"
+                    },
+                    reason: e.to_string(),
+                }),
+            },
+            Ok(Document::Filter { meta, body }) => set.filters.push((meta, body)),
+            Ok(Document::Correlation { meta, .. }) => set.problems.push(Problem {
+                name: meta.title.clone(),
+                id: meta.id.clone(),
+                file: file.clone(),
+                status: "unsupported",
+                reason: format!(
+                    "{}:{}: correlation rules are not run yet",
+                    meta.file, meta.line
+                ),
+            }),
+        }
+    }
+}
+
+/// YAML files at `p` (a file, or a directory walked recursively, sorted; hidden entries
+/// skipped).
+fn yaml_files(p: &Path, out: &mut Vec<PathBuf>) {
+    if p.is_file() {
+        out.push(p.to_path_buf());
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(p) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'))
+        {
+            continue;
+        }
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+            out.push(p);
+        }
+    }
+}
+
+/// Plans the loaded rules (only those titled in `names`, when given) as engine queries, in
+/// rule order; a rule that does not plan is returned as a problem.
+pub fn plan<'a>(
+    set: &'a SigmaSet,
+    planner: &mut vigil_engine::Planner,
+    names: &[String],
+) -> (
+    Vec<vigil_engine::Query>,
+    Vec<&'a CompiledRule>,
+    Vec<Problem>,
+) {
+    let mut queries = Vec::new();
+    let mut planned = Vec::new();
+    let mut problems = Vec::new();
+    for rule in &set.rules {
+        if !names.is_empty()
+            && !names
+                .iter()
+                .any(|n| n.trim().eq_ignore_ascii_case(&rule.meta.title))
+        {
+            continue;
+        }
+        match planner.plan_sigma(rule) {
+            Ok(q) => {
+                queries.push(q);
+                planned.push(rule);
+            }
+            Err(e) => problems.push(Problem {
+                name: rule.meta.title.clone(),
+                id: rule.meta.id.clone(),
+                file: rule.meta.file.clone(),
+                status: "error",
+                reason: format!("{}:{}: {}", rule.meta.file, rule.meta.line, e.error),
+            }),
+        }
+    }
+    (queries, planned, problems)
+}
+
+/// Prints the load summary on stderr: rules ready, and those skipped (each with --verbose).
+pub fn report(set: &SigmaSet, extra: &[Problem], verbose: bool) {
+    if set.files == 0 {
+        return;
+    }
+    let problems: Vec<&Problem> = set.problems.iter().chain(extra).collect();
+    if set.filters_applied.0 > 0 {
+        eprintln!(
+            "vigil: sigma: {} filter(s) applied to {} rule(s)",
+            set.filters_applied.0, set.filters_applied.1
+        );
+    }
+    eprintln!(
+        "vigil: sigma: {} file(s), {} rule(s) ready, {} skipped{}",
+        set.files,
+        set.rules.len().saturating_sub(extra.len()),
+        problems.len(),
+        if problems.is_empty() || verbose {
+            ""
+        } else {
+            " (--verbose for details)"
+        }
+    );
+    if verbose {
+        for p in problems {
+            eprintln!("  {} {}", p.status, p.reason);
+        }
+    }
+}
+
+/// Risk score by Sigma level, for alerts (documented in README.md): it also sets the notable's
+/// severity through ES's score bands (<=20 informational, <=40 low, <=60 medium, <=80 high).
+pub fn level_score(level: Option<&str>) -> f64 {
+    match level.unwrap_or("").to_ascii_lowercase().as_str() {
+        "informational" => 10.0,
+        "low" => 25.0,
+        "high" => 75.0,
+        "critical" => 100.0,
+        _ => 50.0,
+    }
+}
+
+/// A Sigma rule as the detection alerts are built from: a notable (title, description) and
+/// risk on `dest` (system) and `user`, scored by level; ATT&CK technique tags as annotations.
+pub fn as_detection(rule: &CompiledRule) -> vigil_content::Detection {
+    use vigil_content::{AlertAction, Deployment, NotableAction, Rba, RbaAction, RiskObject};
+    let m = &rule.meta;
+    let score = level_score(m.level.as_deref());
+    let techniques = m
+        .tags
+        .iter()
+        .filter_map(|t| t.strip_prefix("attack.t"))
+        .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|t| format!("T{}", t.to_ascii_uppercase()))
+        .collect();
+    let risk = |field: &str, kind: &str| RiskObject {
+        field: field.into(),
+        kind: kind.into(),
+        score: Some(score),
+    };
+    let description = m.description.clone().unwrap_or_default();
+    vigil_content::Detection {
+        name: m.title.clone(),
+        id: m.id.clone().unwrap_or_default(),
+        kind: "TTP".into(),
+        description: description.clone(),
+        rba: Some(Rba {
+            message: format!("Sigma: {} on $dest$", m.title),
+            risk_objects: vec![risk("dest", "system"), risk("user", "user")],
+            threat_objects: Vec::new(),
+        }),
+        tags: vigil_content::Tags {
+            mitre_attack_id: techniques,
+            ..Default::default()
+        },
+        deployment: Some(Deployment {
+            name: "Sigma".into(),
+            kind: Some("TTP".into()),
+            alert_action: AlertAction {
+                notable: Some(NotableAction {
+                    rule_title: m.title.clone(),
+                    rule_description: description,
+                    nes_fields: vec!["user".into(), "dest".into()],
+                }),
+                rba: Some(RbaAction { enabled: true }),
+            },
+            ..Default::default()
+        }),
+        file: PathBuf::from(&m.file),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,269 @@
+//! Sigma string values: `*` and `?` wildcards with the spec's backslash escaping, matched
+//! case-insensitively unless `|cased`.
+
+use memchr::memmem;
+
+/// One element of a Sigma string after escape processing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tok {
+    Char(char),
+    /// `?`: exactly one character.
+    One,
+    /// `*`: any run of characters.
+    Star,
+}
+
+/// Parses a Sigma string: `\*`, `\?` and `\\` are the plain characters; a backslash before
+/// anything else is a plain backslash; unescaped `*` and `?` are wildcards.
+pub fn parse_sigma_string(s: &str) -> Vec<Tok> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.peek() {
+                Some(&n @ ('*' | '?' | '\\')) => {
+                    chars.next();
+                    out.push(Tok::Char(n));
+                }
+                _ => out.push(Tok::Char('\\')),
+            },
+            '*' => out.push(Tok::Star),
+            '?' => out.push(Tok::One),
+            c => out.push(Tok::Char(c)),
+        }
+    }
+    out
+}
+
+/// Plain text as tokens (no wildcards).
+pub fn plain(s: &str) -> Vec<Tok> {
+    s.chars().map(Tok::Char).collect()
+}
+
+/// Whether a token list has wildcards.
+pub fn has_wildcards(toks: &[Tok]) -> bool {
+    toks.iter().any(|t| !matches!(t, Tok::Char(_)))
+}
+
+/// The plain text of a token list (wildcards written as `*`/`?`).
+pub fn to_text(toks: &[Tok]) -> String {
+    toks.iter()
+        .map(|t| match t {
+            Tok::Char(c) => *c,
+            Tok::One => '?',
+            Tok::Star => '*',
+        })
+        .collect()
+}
+
+/// A run of characters and `?` between two `*`.
+#[derive(Clone, Debug)]
+struct Segment {
+    /// The text with `?` as `None`.
+    elems: Vec<Option<char>>,
+    /// The text when the segment has no `?` (searched with memmem).
+    literal: Option<String>,
+}
+
+impl Segment {
+    fn new(elems: Vec<Option<char>>) -> Segment {
+        let literal = elems
+            .iter()
+            .all(Option::is_some)
+            .then(|| elems.iter().flatten().collect());
+        Segment { elems, literal }
+    }
+
+    /// Whether the segment matches at the start of `s`; the byte length matched.
+    fn match_at(&self, s: &str) -> Option<usize> {
+        if let Some(l) = &self.literal {
+            return s.starts_with(l.as_str()).then_some(l.len());
+        }
+        let mut it = s.char_indices();
+        for e in &self.elems {
+            let (_, c) = it.next()?;
+            if e.is_some_and(|want| want != c) {
+                return None;
+            }
+        }
+        Some(it.next().map(|(i, _)| i).unwrap_or(s.len()))
+    }
+
+    /// Leftmost match in `s`: (start, end) byte offsets.
+    fn find(&self, s: &str) -> Option<(usize, usize)> {
+        if let Some(l) = &self.literal {
+            return memmem::find(s.as_bytes(), l.as_bytes()).map(|i| (i, i + l.len()));
+        }
+        let mut starts: Vec<usize> = s.char_indices().map(|(i, _)| i).collect();
+        starts.push(s.len());
+        starts
+            .into_iter()
+            .find_map(|i| self.match_at(&s[i..]).map(|n| (i, i + n)))
+    }
+
+    /// Whether the segment matches the end of `s`; the start offset.
+    fn match_end(&self, s: &str) -> Option<usize> {
+        let n = self.elems.len();
+        let start = if n == 0 {
+            s.len()
+        } else {
+            s.char_indices().rev().nth(n - 1)?.0
+        };
+        self.match_at(&s[start..])
+            .filter(|&len| start + len == s.len())
+            .map(|_| start)
+    }
+}
+
+/// A compiled Sigma wildcard value.
+#[derive(Clone, Debug)]
+pub struct Glob {
+    /// Segments between stars; `anchored_start` says whether the pattern does not begin with
+    /// a star (the last segment is empty when it ends with one).
+    segments: Vec<Segment>,
+    anchored_start: bool,
+    pub cased: bool,
+    /// The value as written (for display and the second-opinion script).
+    pub text: String,
+    /// Whether `text` means the same as an SPL pattern: case-insensitive, `*` the only
+    /// wildcard and no plain `*` or `?` (so the engine's own matcher and prefilter can take it).
+    pub spl_compatible: bool,
+}
+
+impl Glob {
+    pub fn new(toks: &[Tok], cased: bool) -> Glob {
+        let fold = |c: char| -> Vec<char> {
+            if cased {
+                vec![c]
+            } else {
+                c.to_lowercase().collect()
+            }
+        };
+        let mut segments = Vec::new();
+        let mut cur: Vec<Option<char>> = Vec::new();
+        for t in toks {
+            match t {
+                Tok::Char(c) => cur.extend(fold(*c).into_iter().map(Some)),
+                Tok::One => cur.push(None),
+                Tok::Star => segments.push(Segment::new(std::mem::take(&mut cur))),
+            }
+        }
+        segments.push(Segment::new(cur));
+        let plain_wildcard_char = toks
+            .iter()
+            .any(|t| matches!(t, Tok::Char('*' | '?') | Tok::One));
+        Glob {
+            spl_compatible: !cased && !plain_wildcard_char,
+            segments,
+            anchored_start: !matches!(toks.first(), Some(Tok::Star)),
+            cased,
+            text: to_text(toks),
+        }
+    }
+
+    /// The longest literal a matching value must contain (lowercased unless cased), for
+    /// prefilters.
+    pub fn required_literal(&self) -> Option<&str> {
+        self.segments
+            .iter()
+            .filter_map(|s| s.literal.as_deref())
+            .max_by_key(|l| l.len())
+            .filter(|l| !l.is_empty())
+    }
+
+    /// Whether the whole value matches (`value` already lowercased when `folded`).
+    pub fn matches(&self, value: &str) -> bool {
+        if self.cased {
+            return self.match_folded(value);
+        }
+        let lower = fold(value);
+        self.match_folded(&lower)
+    }
+
+    fn match_folded(&self, s: &str) -> bool {
+        let segs = &self.segments;
+        if segs.len() == 1 {
+            // No star: the whole value.
+            return segs[0].match_at(s) == Some(s.len());
+        }
+        let mut rest = s;
+        let (first, last) = (&segs[0], &segs[segs.len() - 1]);
+        if self.anchored_start || !first.elems.is_empty() {
+            let Some(n) = first.match_at(rest) else {
+                return false;
+            };
+            rest = &rest[n..];
+        }
+        let tail_start = match last.match_end(rest) {
+            Some(i) => i,
+            None => return false,
+        };
+        let mut middle = &rest[..tail_start];
+        for seg in &segs[1..segs.len() - 1] {
+            match seg.find(middle) {
+                Some((_, end)) => middle = &middle[end..],
+                None => return false,
+            }
+        }
+        // The tail must not overlap what the head and middles used: `rest` excluded the head,
+        // and middles were searched before the tail's start.
+        true
+    }
+}
+
+/// Lowercases text for case-insensitive comparison (ASCII fast path).
+pub fn fold(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(s)
+        }
+    } else {
+        std::borrow::Cow::Owned(s.to_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pat: &str, s: &str) -> bool {
+        Glob::new(&parse_sigma_string(pat), false).matches(s)
+    }
+
+    #[test]
+    fn escapes_follow_the_spec() {
+        assert_eq!(parse_sigma_string(r"a\*b"), plain("a*b"));
+        assert_eq!(parse_sigma_string(r"a\?"), plain("a?"));
+        assert_eq!(parse_sigma_string(r"C:\Windows"), plain(r"C:\Windows"));
+        assert_eq!(parse_sigma_string(r"C:\\Windows"), plain(r"C:\Windows"));
+        assert_eq!(
+            parse_sigma_string(r"a\\*"),
+            vec![Tok::Char('a'), Tok::Char('\\'), Tok::Star]
+        );
+        assert_eq!(parse_sigma_string(r"a\\\*"), plain(r"a\*"));
+        assert_eq!(parse_sigma_string(r"\\\\"), plain(r"\\"));
+    }
+
+    #[test]
+    fn wildcards_and_case() {
+        assert!(m("*\\cmd.exe", r"C:\Windows\System32\CMD.EXE"));
+        assert!(!m("*\\cmd.exe", r"C:\Windows\System32\xcmd.exe"));
+        assert!(m("c?d.exe", "cmd.exe"));
+        assert!(!m("c?d.exe", "cd.exe"));
+        assert!(m("*a*b*", "xxAyyBzz"));
+        assert!(!m("*a*b*", "xxbyya"));
+        assert!(!m("ab*ba", "aba"));
+        assert!(m("ab*ba", "abba"));
+        assert!(m("", ""));
+        assert!(!m("", "x"));
+        assert!(m("*", ""));
+        assert!(m("*é*", "CAFÉ"));
+        assert!(!Glob::new(&plain("CMD"), true).matches("cmd"));
+        assert!(m(r"a\*", "a*"));
+        assert!(!m(r"a\*", "ab"));
+        assert!(m("*?", "x"));
+        assert!(!m("*?", ""));
+    }
+}

@@ -1,0 +1,245 @@
+//! Sigma YAML files into documents: rules (checked against the specification's JSON schema
+//! by hand), correlation rules and filters. Errors carry the file and line.
+
+use serde_norway::{Mapping, Value as Yaml};
+use std::fmt;
+
+/// A problem with a rule file: where, and what.
+#[derive(Clone, Debug)]
+pub struct SigmaError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for SigmaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+/// What every Sigma document has, for output rows, alerts and reports.
+#[derive(Clone, Debug, Default)]
+pub struct RuleMeta {
+    pub title: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub level: Option<String>,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub tags: Vec<String>,
+    pub falsepositives: Vec<String>,
+    pub references: Vec<String>,
+    pub file: String,
+    /// 1-based line where the document starts.
+    pub line: usize,
+}
+
+/// `logsource:` of a rule.
+#[derive(Clone, Debug, Default)]
+pub struct LogSource {
+    pub product: Option<String>,
+    pub category: Option<String>,
+    pub service: Option<String>,
+}
+
+/// A detection rule, checked but not compiled.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub meta: RuleMeta,
+    pub logsource: LogSource,
+    pub detection: Mapping,
+    /// The document's text (for line numbers of later problems).
+    pub text: String,
+}
+
+impl Rule {
+    /// The file:line of the first line of the document containing `needle` (else its start).
+    pub fn locate(&self, needle: &str) -> String {
+        let off = self
+            .text
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or(0);
+        format!("{}:{}", self.meta.file, self.meta.line + off)
+    }
+}
+
+/// One YAML document of a Sigma file.
+#[derive(Clone, Debug)]
+pub enum Document {
+    Rule(Rule),
+    /// A correlation rule (`correlation:`), kept as its tree.
+    Correlation {
+        meta: RuleMeta,
+        body: Yaml,
+    },
+    /// A filter (`filter:`), kept as its tree.
+    Filter {
+        meta: RuleMeta,
+        body: Yaml,
+    },
+}
+
+/// Splits a file into YAML documents at `---` lines: (1-based start line, text).
+fn split_documents(text: &str) -> Vec<(usize, String)> {
+    let mut docs = Vec::new();
+    let mut cur = String::new();
+    let mut start = 1;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_end() == "---" {
+            if !cur.trim().is_empty() {
+                docs.push((start, std::mem::take(&mut cur)));
+            }
+            cur.clear();
+            start = i + 2;
+            continue;
+        }
+        cur.push_str(line);
+        cur.push('\n');
+    }
+    if !cur.trim().is_empty() {
+        docs.push((start, cur));
+    }
+    docs
+}
+
+/// Deepest `[`/`{`/indentation nesting accepted (hostile YAML must not exhaust the stack).
+const MAX_NESTING: usize = 64;
+
+/// Parses every document of a Sigma file. A document that does not parse or breaks the
+/// schema is an error; the others are returned.
+pub fn parse_file(file: &str, text: &str) -> Vec<Result<Document, SigmaError>> {
+    split_documents(text)
+        .into_iter()
+        .map(|(line, doc)| parse_document(file, line, &doc))
+        .collect()
+}
+
+fn parse_document(file: &str, start: usize, text: &str) -> Result<Document, SigmaError> {
+    let err = |line: usize, message: String| SigmaError {
+        file: file.to_string(),
+        line,
+        message,
+    };
+    let depth = text.bytes().fold((0usize, 0usize), |(d, max), b| match b {
+        b'[' | b'{' => (d + 1, max.max(d + 1)),
+        b']' | b'}' => (d.saturating_sub(1), max),
+        _ => (d, max),
+    });
+    if depth.1 > MAX_NESTING {
+        return Err(err(
+            start,
+            format!("YAML nested deeper than {MAX_NESTING} levels"),
+        ));
+    }
+    let doc: Yaml = serde_norway::from_str(text).map_err(|e| {
+        let line = e.location().map(|l| l.line()).unwrap_or(1);
+        err(start + line.saturating_sub(1), format!("YAML: {e}"))
+    })?;
+    let Some(map) = doc.as_mapping() else {
+        return Err(err(start, "a Sigma document must be a mapping".into()));
+    };
+    let key_line = |key: &str| -> usize {
+        text.lines()
+            .position(|l| l.starts_with(&format!("{key}:")))
+            .map(|i| start + i)
+            .unwrap_or(start)
+    };
+    let problems = crate::schema::check(map);
+    if let Some((key, msg)) = problems.first() {
+        let more = if problems.len() > 1 {
+            format!(" (and {} more problems)", problems.len() - 1)
+        } else {
+            String::new()
+        };
+        return Err(err(key_line(key), format!("{key}: {msg}{more}")));
+    }
+    let meta = meta(map, file, start);
+    if map.contains_key("correlation") {
+        return Ok(Document::Correlation {
+            meta,
+            body: doc.clone(),
+        });
+    }
+    if map.contains_key("filter") {
+        return Ok(Document::Filter {
+            meta,
+            body: doc.clone(),
+        });
+    }
+    let ls = map.get("logsource").and_then(Yaml::as_mapping);
+    let ls_field = |k: &str| {
+        ls.and_then(|m| m.get(k))
+            .and_then(Yaml::as_str)
+            .map(str::to_string)
+    };
+    let detection = map
+        .get("detection")
+        .and_then(Yaml::as_mapping)
+        .cloned()
+        .unwrap_or_default();
+    Ok(Document::Rule(Rule {
+        meta,
+        logsource: LogSource {
+            product: ls_field("product"),
+            category: ls_field("category"),
+            service: ls_field("service"),
+        },
+        detection,
+        text: text.to_string(),
+    }))
+}
+
+fn meta(map: &Mapping, file: &str, line: usize) -> RuleMeta {
+    let s = |k: &str| {
+        map.get(k)
+            .and_then(Yaml::as_str)
+            .map(|s| s.trim().to_string())
+    };
+    let list = |k: &str| -> Vec<String> {
+        map.get(k)
+            .and_then(Yaml::as_sequence)
+            .map(|l| l.iter().filter_map(crate::value::scalar_text).collect())
+            .unwrap_or_default()
+    };
+    RuleMeta {
+        title: s("title").unwrap_or_default(),
+        id: s("id"),
+        name: s("name"),
+        status: s("status"),
+        level: s("level"),
+        description: s("description"),
+        author: s("author"),
+        tags: list("tags"),
+        falsepositives: list("falsepositives"),
+        references: list("references"),
+        file: file.to_string(),
+        line,
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn tests_split(text: &str) -> Vec<(usize, String)> {
+    split_documents(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_and_errors_with_lines() {
+        let text = "title: A\nlogsource:\n  category: process_creation\ndetection:\n  sel:\n    Image: x\n  condition: sel\n---\ntitle: B\nlevel: severe\nlogsource: {}\ndetection:\n  condition: x\n---\ntitle: [\n";
+        let docs = parse_file("r.yml", text);
+        assert_eq!(docs.len(), 3);
+        assert!(
+            matches!(&docs[0], Ok(Document::Rule(r)) if r.meta.title == "A" && r.meta.line == 1)
+        );
+        let e = docs[1].as_ref().unwrap_err();
+        assert_eq!((e.line, e.message.starts_with("level:")), (10, true), "{e}");
+        let e = docs[2].as_ref().unwrap_err();
+        assert_eq!(e.line, 16, "{e}"); // where the parser noticed the unclosed `[`
+    }
+}

@@ -225,7 +225,7 @@ fn identity_ignores_run_specific_fields() {
     assert_ne!(identity_hash(&a), identity_hash(&b));
     let set = ContentSet::builtin();
     let det = set.detection(SEED).unwrap();
-    let run1 = build_alerts(det, set.deployment_for(det), &[a.clone()], &ctx());
+    let run1 = build_alerts(det, set.deployment_for(det), std::slice::from_ref(&a), &ctx());
     let later = AlertContext { run_time: ctx().run_time + 3_600_000_000, ..Default::default() };
     let run2 = build_alerts(det, set.deployment_for(det), &[a], &later);
     let h1: Vec<_> = run1.iter().map(|x| x.event_hash().to_string()).collect();

@@ -18,7 +18,7 @@ fn process(i: usize) -> Event {
         ..Default::default()
     };
     // Every fifth command line repeats, so groups both grow and recur across runs.
-    let n = if i % 5 == 0 { 0 } else { i };
+    let n = if i.is_multiple_of(5) { 0 } else { i };
     for (k, v) in [
         ("EventCode", "1".to_string()),
         ("Image", format!("C:\\Windows\\System32\\tool{}.exe", i % 13)),

@@ -10,9 +10,7 @@ fn run(search: &str) -> Result<Vec<Record>, String> {
     let query = Planner::new(&catalog, &content).plan("t", search).unwrap_or_else(|e| panic!("{}", e.render("t")));
     let engine = Engine::new(vec![query], &catalog);
     let mut state = engine.new_state();
-    let mut ev = Event::default();
-    ev.time = Some(1_700_000_000_000_000);
-    ev.fields.push(("host".into(), "h".into()));
+    let ev = Event { time: Some(1_700_000_000_000_000), fields: vec![("host".into(), "h".into())], ..Default::default() };
     engine.on_event(&mut state, &ev);
     let ctx = EvalContext { now: 1_700_000_000_000_000, tz: vigil_time::Tz::utc() };
     engine.finish(state, &ctx).remove(0).result.map_err(|e| e.0)

@@ -45,11 +45,21 @@ pub struct Event {
     /// The index the event is searched in (`index=`); empty means `main`, Splunk's default.
     pub index: String,
     pub fields: Vec<(String, String)>,
+    /// Where the fields the add-on knowledge derived (aliases, calculated fields, eventtypes)
+    /// start in `fields`; `None` when there are none. They exist only for the names some
+    /// loaded search reads, so matchers over "every field" (Sigma keywords) read only the
+    /// event's own fields, [`Event::own_fields`], and do not depend on what else is loaded.
+    pub derived_from: Option<usize>,
     pub raw: String,
     pub origin: Origin,
 }
 
 impl Event {
+    /// The fields the reader extracted, without the derived ones (see [`Event::derived_from`]).
+    pub fn own_fields(&self) -> &[(String, String)] {
+        &self.fields[..self.derived_from.unwrap_or(self.fields.len()).min(self.fields.len())]
+    }
+
     /// First value of a field. Names are case-sensitive, as in Splunk.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())

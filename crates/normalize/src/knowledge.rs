@@ -313,6 +313,7 @@ impl Knowledge {
             return false;
         }
         copy_event(ev, out);
+        out.derived_from = Some(ev.fields.len());
         // The names the raw event has already, then those set below: never set twice.
         let mut seen = Seen([0; MAX_NAMES / 64]);
         for (k, _) in &ev.fields {

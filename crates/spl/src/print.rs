@@ -369,7 +369,7 @@ impl Display for Command {
     fn fmt(&self, f: &mut Formatter) -> fmt::Result {
         let name = self.name.as_str();
         match &self.kind {
-            CommandKind::Search(e) if matches!(e, SearchExpr::All) => f.write_str("search"),
+            CommandKind::Search(SearchExpr::All) => f.write_str("search"),
             CommandKind::Search(e) => write!(f, "search {e}"),
             CommandKind::Tstats(t) => {
                 f.write_str("tstats")?;

@@ -281,7 +281,7 @@ fn escu_endpoint_corpus() {
     println!("searches whose commands are all supported: {supported_total}, of which syntax errors: {}", syntax_supported.len());
     println!("syntax errors in searches that also use unsupported commands: {syntax_other}");
     let mut top: Vec<_> = unsupported.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|t| std::cmp::Reverse(t.1));
     println!("unsupported commands (first error per search): {top:?}");
     println!("unknown macros: {unknown_macros:?}");
     println!("tstats filters with bare terms: {}", tstats_terms.len());

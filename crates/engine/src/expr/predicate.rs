@@ -40,6 +40,12 @@ pub trait FieldAccess {
         false
     }
 
+    /// Like [`FieldAccess::for_each_named`] over the row's own fields only: for raw events,
+    /// without the add-on fields derived for the loaded searches (see `Event::derived_from`).
+    fn for_each_own_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
+        self.for_each_named(f)
+    }
+
     /// Like [`FieldAccess::any_item`] with items already lowercased, for rows that keep a
     /// lowercased copy (so case-insensitive matching does not fold the same text once per
     /// predicate). `None` when the row has no such copy.
@@ -135,18 +141,26 @@ impl FieldAccess for Event {
     }
 
     fn for_each_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
-        f("source", &self.source);
-        f("sourcetype", &self.sourcetype);
-        f("host", &self.host);
-        f("index", self.index_name());
-        for (k, v) in &self.fields {
-            // These names mean the event's own properties (see `any_item`).
-            if !matches!(k.as_str(), "source" | "sourcetype" | "host" | "index" | "_raw" | "_time") {
-                f(k, v);
-            }
-        }
-        true
+        each_named(self, &self.fields, f)
     }
+
+    fn for_each_own_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
+        each_named(self, self.own_fields(), f)
+    }
+}
+
+fn each_named(ev: &Event, fields: &[(String, String)], f: &mut dyn FnMut(&str, &str)) -> bool {
+    f("source", &ev.source);
+    f("sourcetype", &ev.sourcetype);
+    f("host", &ev.host);
+    f("index", ev.index_name());
+    for (k, v) in fields {
+        // These names mean the event's own properties (see `any_item`).
+        if !matches!(k.as_str(), "source" | "sourcetype" | "host" | "index" | "_raw" | "_time") {
+            f(k, v);
+        }
+    }
+    true
 }
 
 /// A dataset row with a lazily built lowercased copy of the columns predicates read.

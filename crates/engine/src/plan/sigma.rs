@@ -21,7 +21,9 @@ impl Fields for RowFields<'_> {
 
     fn any_field_value(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
         let mut hit = false;
-        self.0.for_each_named(&mut |_, v| {
+        // The event's own fields: derived add-on fields exist only for what other loaded
+        // searches read, and a keyword match must not depend on them.
+        self.0.for_each_own_named(&mut |_, v| {
             if !hit {
                 hit = f(v);
             }

@@ -170,11 +170,10 @@ fn split_commands(text: &str, start: usize, end: usize) -> Result<Vec<(usize, us
                 continue;
             }
             Some(b'[') => brackets.push(i),
-            Some(b']') => {
-                if brackets.pop().is_none() {
+            Some(b']')
+                if brackets.pop().is_none() => {
                     return Err(SplError::syntax("unexpected `]` without a matching `[`", Span::new(i, i + 1)));
                 }
-            }
             Some(b'|') if brackets.is_empty() => {
                 out.push((seg_start, i));
                 seg_start = i + 1;

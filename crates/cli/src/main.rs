@@ -58,6 +58,9 @@ enum Command {
     /// Write a dataset with its timestamps shifted (latest event -> now or a given time), in
     /// its own format.
     Replay(commands::replay::ReplayArgs),
+    /// Run as a server: receive events over Splunk's HTTP Event Collector API and keep them
+    /// durably (loopback, 127.0.0.1:8088, by default).
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Where detections, macros and lookups come from.
@@ -159,6 +162,7 @@ fn main() -> ExitCode {
         Command::Content(cmd) => commands::content::run(cmd),
         Command::Test(args) => commands::test::run(args),
         Command::Replay(args) => commands::replay::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     ExitCode::from(code)
 }

@@ -1,4 +1,7 @@
 use super::*;
+use vigil_engine::Engine;
+use vigil_model::Event;
+use vigil_scan::Consumer;
 use vigil_content::ContentSet;
 use vigil_engine::Planner;
 use vigil_model::Value;
@@ -83,7 +86,7 @@ fn binary_search_agrees_with_a_linear_scan() {
 #[test]
 fn unsorted_windows_fall_back_to_a_scan() {
     let r = Runs::new(vec![(10, Window::new(5, 20)), (11, Window::new(0, 8)), (12, Window::new(6, 7))]);
-    assert!(!r.sorted);
+    assert!(!r.is_sorted());
     assert_eq!(r.containing(6).collect::<Vec<_>>(), [0, 1, 2]);
     assert_eq!(r.containing(7).collect::<Vec<_>>(), [0, 1]);
     assert_eq!(r.containing(19).collect::<Vec<_>>(), [0]);

@@ -16,12 +16,7 @@ pub fn shared() -> Option<PathBuf> {
 }
 
 pub fn vigil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(args)
-        .current_dir(repo())
-        .env("COLUMNS", "200")
-        .output()
-        .expect("run vigil")
+    Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).current_dir(repo()).env("COLUMNS", "200").output().expect("run vigil")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -44,9 +39,6 @@ pub fn golden(name: &str, actual: &str) {
     let expected = std::fs::read_to_string(&path)
         .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
     if expected != actual {
-        panic!(
-            "output differs from {} (VIGIL_UPDATE_GOLDEN=1 to accept)\n--- expected\n{expected}\n--- actual\n{actual}",
-            path.display()
-        );
+        panic!("output differs from {} (VIGIL_UPDATE_GOLDEN=1 to accept)\n--- expected\n{expected}\n--- actual\n{actual}", path.display());
     }
 }

@@ -7,7 +7,8 @@
 //! The format of a file is detected from its content, not its name (see [`sniff`]):
 //! - `ElfFile\0` magic: binary EVTX, rendered record by record to XML and then extracted exactly
 //!   like an XML line ([`evtx`]).
-//! - gzip (`1f 8b`) and zip (`PK\x03\x04`) magic: decompressed and sniffed again; each zip
+//! - gzip (`1f 8b`), zstd (`28 b5 2f fd`: the server's sealed store segments) and zip
+//!   (`PK\x03\x04`) magic: decompressed and sniffed again; each zip
 //!   member is read as its own file named `archive.zip:member` ([`archive`]).
 //! - text: read line by line with a bounded, reused buffer. A line holding `<Event ...>` is a
 //!   Windows XML event (`sourcetype=XmlWinEventLog`, [`xml`]); a line starting with `{` is a
@@ -82,6 +83,7 @@ pub struct ReadError {
 pub enum Format {
     Evtx,
     Gzip,
+    Zstd,
     Zip,
     /// Text whose first non-blank character is `<`.
     XmlLines,
@@ -102,6 +104,9 @@ pub fn sniff(head: &[u8]) -> Format {
     }
     if head.starts_with(&[0x1f, 0x8b]) {
         return Format::Gzip;
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Format::Zstd;
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Format::Zip;
@@ -260,7 +265,7 @@ pub(crate) fn read_stream_in(name: &Arc<str>, reader: Box<dyn Read + '_>, depth:
         return;
     }
     let format = sniff(&head);
-    if matches!(format, Format::Gzip | Format::Zip | Format::Evtx) && depth >= MAX_DEPTH {
+    if matches!(format, Format::Gzip | Format::Zstd | Format::Zip | Format::Evtx) && depth >= MAX_DEPTH {
         ctx.report.skip("archive nested too deep", name, format!("{format:?}"));
         return;
     }
@@ -279,6 +284,13 @@ pub(crate) fn read_stream_in(name: &Arc<str>, reader: Box<dyn Read + '_>, depth:
             ctx.report.files -= 1;
             read_stream_in(name, Box::new(gz), depth + 1, ctx);
         }
+        Format::Zstd => match zstd::stream::read::Decoder::new(rest) {
+            Ok(z) => {
+                ctx.report.files -= 1;
+                read_stream_in(name, Box::new(z), depth + 1, ctx);
+            }
+            Err(e) => ctx.report.skip("unreadable file", name, e),
+        },
         Format::Zip | Format::Evtx => match buffer(rest, ctx.opts.max_buffer_bytes) {
             Ok(buf) if format == Format::Zip => {
                 archive::read_zip(io::Cursor::new(buf), name, depth + 1, ctx)
@@ -296,7 +308,7 @@ pub(crate) fn read_stream_in(name: &Arc<str>, reader: Box<dyn Read + '_>, depth:
         }
     }
     // Only the stream's own bytes: a gzip layer counts its decompressed bytes in the inner call.
-    if format != Format::Gzip {
+    if !matches!(format, Format::Gzip | Format::Zstd) {
         ctx.report.bytes += counted.count;
     }
     // An archive's members say for themselves; a file or member with nothing in it is named.
@@ -425,6 +437,7 @@ mod tests {
     fn sniffs_by_content() {
         assert_eq!(sniff(b"ElfFile\0rest"), Format::Evtx);
         assert_eq!(sniff(&[0x1f, 0x8b, 8, 0]), Format::Gzip);
+        assert_eq!(sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Format::Zstd);
         assert_eq!(sniff(b"PK\x03\x04..."), Format::Zip);
         assert_eq!(sniff(b"\xEF\xBB\xBF  <Event"), Format::XmlLines);
         assert_eq!(sniff(b"\n\n{\"a\":1}"), Format::JsonLines);

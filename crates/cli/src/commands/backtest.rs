@@ -12,18 +12,17 @@
 //! Cron ticks and snaps (`@d`, `@w1`) are evaluated in `--tz` (default UTC).
 
 use crate::output::{self, ResultSet};
-use crate::window::{iso, parse_now, parse_time, Group, Missed, Runs, Scheduled, ScheduledState};
+use crate::window::{iso, parse_now, parse_time, schedule_runs, Group, Missed, RunsError, Scheduled, ScheduledState};
 use crate::{exit, ContentArgs, RunArgs};
 use clap::Args;
-use rayon::prelude::*;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
 use vigil_content::Detection;
 use vigil_engine::{Engine, EvalContext, Planner, Query};
+use vigil_time::Window;
 use vigil_model::{Micros, Record};
 use vigil_normalize::Normalizer;
-use vigil_time::{Schedule, Window};
 
 /// Upper bound on scheduled runs (all schedules together) in one backtest: each run keeps a
 /// scan state in memory. A week of hourly runs is 168; every minute for a year is 525,600.
@@ -279,26 +278,6 @@ fn build_groups(chosen: Vec<Chosen>, from: Micros, to: Micros, tz: &vigil_time::
     Ok(groups)
 }
 
-enum RunsError {
-    TooMany,
-    Bad(String),
-}
-
-/// The runs of one schedule in `[from, to)`, each with its window; at most `limit`.
-fn schedule_runs(cron: &str, earliest: &str, latest: &str, from: Micros, to: Micros, tz: &vigil_time::Tz, limit: usize) -> Result<Runs, RunsError> {
-    let schedule = Schedule::parse(cron).map_err(|e| RunsError::Bad(e.to_string()))?;
-    let ticks: Vec<Micros> = schedule.ticks(from, to, tz).take(limit.saturating_add(1)).collect();
-    if ticks.len() > limit {
-        return Err(RunsError::TooMany);
-    }
-    let mut runs = Vec::with_capacity(ticks.len());
-    for t in ticks {
-        let w = Window::for_run(earliest, latest, t, tz).map_err(|e| RunsError::Bad(e.to_string()))?;
-        runs.push((t, w));
-    }
-    Ok(Runs::new(runs))
-}
-
 /// A bar over the runs being finished, on a terminal only (never into a pipe or a CI log).
 fn runs_progress(runs: u64) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
@@ -312,46 +291,13 @@ fn runs_progress(runs: u64) -> indicatif::ProgressBar {
     bar
 }
 
-/// Finishes every run's state (in parallel) with `now` = its run time; results in run-time
-/// order, then group and detection order.
+/// Finishes every run's state (the scan library's `finish_runs`, shared with `vigil serve`)
+/// with a bar over the runs.
 fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) -> (Vec<Hit>, Vec<String>) {
-    let mut jobs = Vec::new();
-    for (gi, states) in std::mem::take(&mut state.states).into_iter().enumerate() {
-        for (ri, st) in states.into_iter().enumerate() {
-            jobs.push((gi, ri, st));
-        }
-    }
-    let progress = runs_progress(jobs.len() as u64);
-    let done: Vec<(Micros, usize, Vec<Hit>, Vec<String>)> = jobs
-        .into_par_iter()
-        .map(|(gi, ri, st)| {
-            progress.inc(1);
-            let g = &groups[gi];
-            let run_time = g.runs.times[ri];
-            let window = g.runs.windows[ri];
-            let st = st.unwrap_or_else(|| g.engine.new_state());
-            let run_ctx = EvalContext { now: run_time, tz: ctx.tz.clone() };
-            let mut hits = Vec::new();
-            let mut errors = Vec::new();
-            for o in g.engine.finish(st, &run_ctx) {
-                match o.result {
-                    Ok(rows) if rows.is_empty() => {}
-                    Ok(rows) => hits.push(Hit { run_time, window, name: o.name, rows, risk_input: None }),
-                    Err(e) => errors.push(format!("detection `{}` failed at run {}: {e}", o.name, iso(run_time))),
-                }
-            }
-            (run_time, gi, hits, errors)
-        })
-        .collect();
+    let progress = runs_progress(state.states.iter().map(Vec::len).sum::<usize>() as u64);
+    let (hits, failures) = crate::window::finish_runs(groups, state, ctx, &|| progress.inc(1));
     progress.finish_and_clear();
-    let mut done = done;
-    done.sort_by_key(|(t, gi, _, _)| (*t, *gi));
-    let mut hits = Vec::new();
-    let mut failures = Vec::new();
-    for (_, _, h, e) in done {
-        hits.extend(h);
-        failures.extend(e);
-    }
+    let hits = hits.into_iter().map(|h| Hit { run_time: h.run_time, window: h.window, name: h.name, rows: h.rows, risk_input: None }).collect();
     (hits, failures)
 }
 

@@ -6,6 +6,7 @@ pub mod hunt;
 pub mod risk;
 pub mod replay;
 pub mod search;
+pub mod serve;
 pub mod test;
 
 use crate::output::{self, ResultSet};

@@ -1,0 +1,63 @@
+//! `vigil serve`: the server (Splunk HEC ingest into a durable event store); see vigil-serve.
+
+use crate::{exit, ContentArgs};
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use vigil_serve::config::{default_data_dir, Config};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Configuration file (listen address, data directory, HEC tokens, limits).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8088, or the config's `listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Where events, the generated token and run records are kept (default: the config's
+    /// `data_dir`, else $XDG_DATA_HOME/vigil, else ~/.local/share/vigil).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub content: ContentArgs,
+    /// Also schedule this detection although its deployment says `disabled: true`
+    /// (repeatable; adds to the config's `[scheduler] enable`).
+    #[arg(long = "enable", value_name = "NAME")]
+    pub enable: Vec<String>,
+    /// Test clock: the server's time starts here (epoch seconds or ISO 8601) and
+    /// `POST /vigil/clock?to=TIME` moves it forward, running the ticks it passes.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub now: Option<String>,
+}
+
+pub fn run(args: ServeArgs) -> u8 {
+    match serve(args) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            exit::USAGE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let mut config = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    let data_dir = match args.data_dir.clone().or_else(|| config.data_dir.clone()) {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    let content = super::load_content(&args.content, false)?;
+    let now = match &args.now {
+        Some(t) => Some(crate::window::parse_now("--now", t, &vigil_time::Tz::utc())?),
+        None => None,
+    };
+    let mut selection = config.scheduler.clone();
+    selection.enable.extend(args.enable.iter().cloned());
+    vigil_serve::run(vigil_serve::Options { config, data_dir, content, selection, now })
+}

@@ -1,0 +1,126 @@
+//! Group commit: one thread owns the [`Store`]; request handlers hand it batches and wait.
+//!
+//! Every batch waiting when the thread wakes is appended in one go and fsynced once, so a busy
+//! server pays one fsync per round, not per request. A handler learns its batch is durable
+//! only after that fsync. The queue is bounded in events: past it, [`Committer::submit`]
+//! refuses and the client gets HEC's "server is busy" (503) instead of memory growing.
+
+use crate::store::{Store, StoredEvent};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use vigil_model::Micros;
+
+/// Batches appended in one round at most (bounds one round's latency).
+const MAX_BATCHES_PER_ROUND: usize = 4096;
+
+struct Batch {
+    events: Vec<StoredEvent>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// Counters shared with the HTTP side.
+#[derive(Default)]
+pub struct CommitStats {
+    /// Events waiting for the commit thread.
+    pub queued: AtomicUsize,
+    /// Events durably stored since start.
+    pub stored: AtomicU64,
+    /// Rounds (fsyncs of the written segments).
+    pub rounds: AtomicU64,
+}
+
+/// The sending side; cheap to clone.
+#[derive(Clone)]
+pub struct Committer {
+    tx: mpsc::Sender<Batch>,
+    max_queued: usize,
+    pub stats: Arc<CommitStats>,
+}
+
+/// The queue is full.
+#[derive(Debug)]
+pub struct Busy;
+
+impl Committer {
+    /// Starts the commit thread over `store`, accepting up to `max_queued` waiting events.
+    /// Between rounds (at most once a second) it seals partitions idle for `seal_idle`
+    /// micros by `clock`.
+    pub fn start(store: Store, max_queued: usize, clock: Clock, seal_idle: Micros) -> std::io::Result<Committer> {
+        let (tx, rx) = mpsc::channel::<Batch>();
+        let stats = Arc::new(CommitStats::default());
+        let st = stats.clone();
+        std::thread::Builder::new().name("vigil-commit".into()).spawn(move || commit_loop(store, rx, &st, clock, seal_idle))?;
+        Ok(Committer { tx, max_queued, stats })
+    }
+
+    /// Queues `events`; the receiver answers once they are durable (or could not be stored).
+    pub fn submit(&self, events: Vec<StoredEvent>) -> Result<oneshot::Receiver<Result<(), String>>, Busy> {
+        let n = events.len();
+        let before = self.stats.queued.fetch_add(n, Ordering::Relaxed);
+        // One oversized batch is let through an empty queue, so any accepted body can be stored.
+        if before > 0 && before + n > self.max_queued {
+            self.stats.queued.fetch_sub(n, Ordering::Relaxed);
+            return Err(Busy);
+        }
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Batch { events, done }).is_err() {
+            self.stats.queued.fetch_sub(n, Ordering::Relaxed);
+            return Err(Busy);
+        }
+        Ok(rx)
+    }
+
+    /// Whether new batches would be refused now.
+    pub fn is_full(&self) -> bool {
+        self.stats.queued.load(Ordering::Relaxed) >= self.max_queued
+    }
+}
+
+/// The server's clock, in micros.
+pub type Clock = Arc<dyn Fn() -> Micros + Send + Sync>;
+
+fn commit_loop(mut store: Store, rx: mpsc::Receiver<Batch>, st: &CommitStats, clock: Clock, seal_idle: Micros) {
+    // Checked once a second, or every round when segments are to be sealed at once.
+    let every = Duration::from_micros(seal_idle.clamp(0, 1_000_000) as u64);
+    let mut last_seal = Instant::now();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(first) => commit_round(&mut store, first, &rx, st, clock()),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        if last_seal.elapsed() >= every {
+            last_seal = Instant::now();
+            if let Err(e) = store.seal_idle(clock(), seal_idle) {
+                eprintln!("vigil serve: cannot seal a store segment under {}: {e}", store.root().display());
+            }
+        }
+    }
+}
+
+/// Appends `first` and every batch already waiting, fsyncs once, answers them all.
+fn commit_round(store: &mut Store, first: Batch, rx: &mpsc::Receiver<Batch>, st: &CommitStats, now: Micros) {
+    let mut round = vec![first];
+    while round.len() < MAX_BATCHES_PER_ROUND {
+        match rx.try_recv() {
+            Ok(b) => round.push(b),
+            Err(_) => break,
+        }
+    }
+    let events: Vec<StoredEvent> = round.iter_mut().flat_map(|b| std::mem::take(&mut b.events)).collect();
+    let result = store.append(&events, now).map_err(|e| format!("cannot store events under {}: {e}", store.root().display()));
+    match &result {
+        Err(e) => eprintln!("vigil serve: {e}"),
+        Ok(()) => {
+            st.stored.fetch_add(events.len() as u64, Ordering::Relaxed);
+        }
+    }
+    st.rounds.fetch_add(1, Ordering::Relaxed);
+    st.queued.fetch_sub(events.len(), Ordering::Relaxed);
+    for b in round {
+        let _ = b.done.send(result.clone());
+    }
+}

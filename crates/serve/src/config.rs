@@ -1,0 +1,202 @@
+//! `vigil.toml` and the embedded defaults.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8088"          # loopback unless changed
+//! data_dir = "/var/lib/vigil"        # default: $XDG_DATA_HOME/vigil, else ~/.local/share/vigil
+//!
+//! [limits]
+//! max_body_bytes = 16777216          # a request body, after gzip
+//! max_event_bytes = 1048576          # one event's text
+//! max_queued_events = 200000         # waiting for the disk; past it: 503 server busy
+//!
+//! [[tokens]]                         # none: one token generated into the data directory
+//! token = "00000000-0000-0000-0000-000000000000"
+//! name = "sysmon"
+//! indexes = ["main", "win"]          # allowed; empty: any
+//! default_index = "main"
+//! sourcetype = "XmlWinEventLog"      # when the sender gives none
+//! ack = true                         # indexer acknowledgement (channel required)
+//!
+//! [store]
+//! seal_idle_secs = 600               # hour over and idle this long: segment zstd-compressed
+//!
+//! [scheduler]                        # detections beyond their deployment's `disabled`
+//! enable = ["Windows MSIExec Remote Download"]
+//! disable = []
+//! ```
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    #[serde(default)]
+    pub scheduler: crate::schedule::Selection,
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// A partition whose hour is over and that was not written for this long is sealed
+    /// (compressed with zstd).
+    pub seal_idle_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { seal_idle_secs: 600 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_event_bytes: usize,
+    pub max_queued_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_body_bytes: 16 << 20, max_event_bytes: 1 << 20, max_queued_events: 200_000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub token: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub indexes: Vec<String>,
+    #[serde(default)]
+    pub default_index: Option<String>,
+    #[serde(default)]
+    pub sourcetype: Option<String>,
+    #[serde(default)]
+    pub ack: bool,
+}
+
+fn default_listen() -> SocketAddr {
+    DEFAULT_LISTEN.parse().expect("the default listen address parses")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: default_listen(),
+            data_dir: None,
+            limits: Limits::default(),
+            tokens: Vec::new(),
+            scheduler: Default::default(),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads a config file; errors name the file (and line, from the TOML parser).
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (i, t) in cfg.tokens.iter().enumerate() {
+            if t.token.trim().is_empty() {
+                return Err(format!("{}: tokens[{i}]: empty token", path.display()));
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+/// `$XDG_DATA_HOME/vigil`, else `$HOME/.local/share/vigil`.
+pub fn default_data_dir() -> Result<PathBuf, String> {
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(h) => PathBuf::from(h).join(".local").join("share"),
+            None => return Err("no data directory: neither XDG_DATA_HOME nor HOME is set; use --data-dir".into()),
+        },
+    };
+    Ok(base.join("vigil"))
+}
+
+/// The token kept in `<data_dir>/hec_token`, generated on first start. Returns it and whether
+/// it was just created.
+pub fn generated_token(data_dir: &Path) -> Result<(String, bool), String> {
+    let path = data_dir.join("hec_token");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let t = text.trim().to_string();
+        if !t.is_empty() {
+            return Ok((t, false));
+        }
+    }
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| format!("cannot generate a token: {e}"))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // The GUID shape Splunk's tokens have, so senders that check it accept ours.
+    let token = format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]);
+    write_private(&path, &format!("{token}\n")).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((token, true))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_with_tokens_and_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("vigil.toml");
+        std::fs::write(
+            &p,
+            "listen = \"127.0.0.1:9000\"\n[limits]\nmax_event_bytes = 10\n[[tokens]]\ntoken = \"abc\"\nindexes = [\"main\"]\nack = true\n",
+        )
+        .unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.limits.max_event_bytes, 10);
+        assert_eq!(c.limits.max_body_bytes, Limits::default().max_body_bytes);
+        assert!(c.tokens[0].ack);
+        std::fs::write(&p, "listen = \"127.0.0.1:9000\"\nlisten_port = 3\n").unwrap();
+        let e = Config::load(&p).unwrap_err();
+        assert!(e.contains("vigil.toml") && e.contains("listen_port"), "{e}");
+    }
+
+    #[test]
+    fn the_generated_token_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t, new) = generated_token(dir.path()).unwrap();
+        assert!(new && t.len() == 36, "{t}");
+        assert_eq!(generated_token(dir.path()).unwrap(), (t, false));
+    }
+}

@@ -1,0 +1,222 @@
+//! Ingest: Splunk's HTTP Event Collector (HEC) endpoints, in front of the store.
+//!
+//! ```text
+//! request --auth (token, constant time)--> body (gunzip, limits) --parse--> events
+//!   --stamp (_indextime = arrival, partition time)--> commit queue --fsync--> answer / ack true
+//! ```
+//!
+//! Without indexer acknowledgement the answer (`{"text":"Success","code":0}`) is sent only
+//! after the events are fsynced. With it (token `ack = true`) the answer carries an `ackId`
+//! at once, and `/services/collector/ack` reports that id true only after the fsync.
+
+mod acks;
+mod errors;
+pub mod parse;
+
+pub use errors::HecError;
+
+use crate::commit::Committer;
+use crate::config::{Limits, TokenConfig};
+use crate::store::StoredEvent;
+use acks::Acks;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use parse::{Defaults, Incoming};
+use serde_json::json;
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use vigil_model::Micros;
+
+/// The ingest side's shared state.
+pub struct Hec {
+    tokens: Vec<TokenConfig>,
+    committer: Committer,
+    limits: Limits,
+    acks: Acks,
+    /// The server's clock (micros): arrival times come from it.
+    clock: Arc<dyn Fn() -> Micros + Send + Sync>,
+}
+
+impl Hec {
+    pub fn new(tokens: Vec<TokenConfig>, committer: Committer, limits: Limits, clock: Arc<dyn Fn() -> Micros + Send + Sync>) -> Hec {
+        Hec { tokens, committer, limits, acks: Acks::default(), clock }
+    }
+
+    /// The token of `Authorization: Splunk <token>`. Every configured token is compared, in
+    /// constant time, so timing does not tell how much of a guess was right.
+    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<&TokenConfig, HecError> {
+        let value = headers.get(header::AUTHORIZATION).ok_or(HecError::TokenRequired)?;
+        let value = value.to_str().map_err(|_| HecError::InvalidAuthorization)?.trim();
+        let (scheme, given) = value.split_once(' ').ok_or(HecError::InvalidAuthorization)?;
+        if !scheme.eq_ignore_ascii_case("splunk") {
+            return Err(HecError::InvalidAuthorization);
+        }
+        let given = given.trim().as_bytes();
+        let mut found = None;
+        for t in &self.tokens {
+            if bool::from(t.token.as_bytes().ct_eq(given)) {
+                found = Some(t);
+            }
+        }
+        found.ok_or(HecError::InvalidToken)
+    }
+}
+
+/// The HEC routes.
+pub fn router(hec: Arc<Hec>) -> Router {
+    Router::new()
+        .route("/services/collector", post(event))
+        .route("/services/collector/event", post(event))
+        .route("/services/collector/event/1.0", post(event))
+        .route("/services/collector/raw", post(raw))
+        .route("/services/collector/raw/1.0", post(raw))
+        .route("/services/collector/ack", post(ack))
+        .route("/services/collector/health", get(health))
+        .route("/services/collector/health/1.0", get(health))
+        .with_state(hec)
+}
+
+type Params = Query<HashMap<String, String>>;
+
+async fn event(State(hec): State<Arc<Hec>>, Query(q): Params, headers: HeaderMap, body: Body) -> Response {
+    ingest(hec, false, q, headers, body).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn raw(State(hec): State<Arc<Hec>>, Query(q): Params, headers: HeaderMap, body: Body) -> Response {
+    ingest(hec, true, q, headers, body).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn health(State(hec): State<Arc<Hec>>) -> Response {
+    if hec.committer.is_full() {
+        return HecError::Unhealthy.into_response();
+    }
+    Json(json!({"text": "HEC is healthy", "code": 17})).into_response()
+}
+
+/// The request's channel: `X-Splunk-Request-Channel` header, else `channel` parameter.
+fn channel(headers: &HeaderMap, q: &HashMap<String, String>) -> Option<String> {
+    let h = headers.get("x-splunk-request-channel").and_then(|v| v.to_str().ok()).map(str::to_string);
+    h.or_else(|| q.get("channel").cloned()).map(|c| c.trim().to_string()).filter(|c| !c.is_empty())
+}
+
+async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: HeaderMap, body: Body) -> Result<Response, HecError> {
+    let token = hec.authorize(&headers)?.clone();
+    let channel = channel(&headers, &q);
+    if token.ack && channel.is_none() {
+        return Err(HecError::ChannelMissing);
+    }
+    let body = axum::body::to_bytes(body, hec.limits.max_body_bytes).await.map_err(|_| HecError::BodyTooLarge)?;
+    let gzip = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    let limits = hec.limits.clone();
+    let now = (hec.clock)();
+    let ack = token.ack;
+    // Decompressing, parsing and reading event times is CPU work: off the async threads.
+    let events = tokio::task::spawn_blocking(move || -> Result<Vec<StoredEvent>, HecError> {
+        let body = if gzip { gunzip(&body, limits.max_body_bytes)? } else { body };
+        let defaults = defaults(&token, &q)?;
+        let incoming = match raw {
+            true => parse::parse_raw_body(&body, &defaults, limits.max_event_bytes)?,
+            false => parse::parse_event_body(&body, &defaults, limits.max_event_bytes)?,
+        };
+        incoming.into_iter().enumerate().map(|(n, e)| stamp(e, n, &token, now)).collect()
+    })
+    .await
+    .map_err(|_| HecError::Internal)??;
+    let done = hec.committer.submit(events).map_err(|_| HecError::Busy)?;
+    match (ack, channel) {
+        (true, Some(channel)) => {
+            let id = hec.acks.register(&channel).ok_or(HecError::Busy)?;
+            let h = hec.clone();
+            tokio::spawn(async move {
+                let stored = matches!(done.await, Ok(Ok(())));
+                h.acks.complete(&channel, id, stored);
+            });
+            Ok(Json(json!({"text": "Success", "code": 0, "ackId": id})).into_response())
+        }
+        _ => match done.await {
+            Ok(Ok(())) => Ok(Json(json!({"text": "Success", "code": 0})).into_response()),
+            _ => Err(HecError::Internal),
+        },
+    }
+}
+
+/// Metadata defaults: query parameters (`/raw`, and `/event` too), then the token's.
+fn defaults(token: &TokenConfig, q: &HashMap<String, String>) -> Result<Defaults, HecError> {
+    let param = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
+    let time = match param("time") {
+        Some(t) => Some(t.trim().parse::<f64>().map_err(|_| HecError::InvalidFormat(0))?),
+        None => None,
+    };
+    let index = token.default_index.clone().or_else(|| token.indexes.first().cloned()).unwrap_or_else(|| "main".into());
+    Ok(Defaults {
+        host: param("host").unwrap_or_else(|| "vigil".into()),
+        source: param("source").unwrap_or_else(|| format!("http:{}", token.name.as_deref().unwrap_or("hec"))),
+        sourcetype: param("sourcetype").or_else(|| token.sourcetype.clone()).unwrap_or_else(|| "httpevent".into()),
+        index: param("index").unwrap_or(index),
+        time,
+    })
+}
+
+/// An event as stored: index checked, arrival stamped, partition time chosen.
+fn stamp(e: Incoming, n: usize, token: &TokenConfig, now: Micros) -> Result<StoredEvent, HecError> {
+    if !token.indexes.is_empty() && !token.indexes.contains(&e.index) {
+        return Err(HecError::IncorrectIndex(n));
+    }
+    let given = e.time.and_then(vigil_time::micros_from_secs);
+    let time = reader_time(&e.text).or(given).unwrap_or(now);
+    Ok(StoredEvent {
+        time,
+        indextime: now as f64 / 1e6,
+        time_given: e.time,
+        host: e.host,
+        source: e.source,
+        sourcetype: e.sourcetype,
+        index: e.index,
+        fields: e.fields,
+        text: e.text,
+    })
+}
+
+/// The `_time` the readers will give this text when the store is read.
+fn reader_time(text: &str) -> Option<Micros> {
+    let mut time = None;
+    let opts = vigil_read::ReadOptions::default();
+    vigil_read::read_stream("hec", text.as_bytes(), &opts, &mut |ev| time = time.or(ev.time));
+    time
+}
+
+fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, HecError> {
+    let mut out = Vec::new();
+    let mut dec = flate2::read::MultiGzDecoder::new(body).take(limit as u64 + 1);
+    dec.read_to_end(&mut out).map_err(|_| HecError::InvalidFormat(0))?;
+    if out.len() > limit {
+        return Err(HecError::BodyTooLarge);
+    }
+    Ok(Bytes::from(out))
+}
+
+#[derive(serde::Deserialize)]
+struct AckRequest {
+    acks: Vec<u64>,
+}
+
+async fn ack(State(hec): State<Arc<Hec>>, Query(q): Params, headers: HeaderMap, body: Bytes) -> Response {
+    let answer = || -> Result<Response, HecError> {
+        let token = hec.authorize(&headers)?;
+        if !token.ack {
+            return Err(HecError::AckDisabled);
+        }
+        let channel = channel(&headers, &q).ok_or(HecError::ChannelMissing)?;
+        let req: AckRequest = serde_json::from_slice(&body).map_err(|_| HecError::InvalidFormat(0))?;
+        let status = hec.acks.query(&channel, &req.acks).ok_or(HecError::InvalidChannel)?;
+        let map: serde_json::Map<String, serde_json::Value> = status.into_iter().map(|(id, ok)| (id.to_string(), ok.into())).collect();
+        Ok(Json(json!({ "acks": map })).into_response())
+    };
+    answer().unwrap_or_else(IntoResponse::into_response)
+}

@@ -1,0 +1,330 @@
+//! The event store: time-partitioned segments on local disk, appended durably.
+//!
+//! ```text
+//! <root>/<YYYY-MM-DDTHH>/events.log   one event text per line, as a log file holds it
+//!                       /events.meta  one JSON line per event: _indextime, host, source,
+//!                                     sourcetype, index, HEC fields (line N <-> line N)
+//! ```
+//!
+//! Decisions:
+//! - The store is its own write-ahead log: an event is appended to the segment of its hour and
+//!   both files are fsynced before anyone is told it is stored ([`Store::append`] returns).
+//!   One append carries every batch waiting at that moment (group commit, see `commit.rs`).
+//! - `events.log` is what the readers read (XML lines, JSON lines), so the store is read
+//!   through the same readers and normalizers as files: [`segments`] gives the files of a
+//!   time range to `vigil_read` / the scan driver. A line break inside an event's text would
+//!   split it, so line breaks become spaces (XML and JSON treat them alike).
+//! - A crash can leave a torn last line in either file. Opening the store truncates both files
+//!   of every segment to the events complete in both, so an event is stored whole, once, or not
+//!   at all; acknowledged events were fsynced whole and survive.
+//! - The partition is the event's `_time` hour (UTC): the time the readers will give it, else
+//!   the HEC `time`, else its arrival. A time-range scan opens only the hours it overlaps.
+//! - A partition whose hour is over and that was not written for `seal_idle` is sealed:
+//!   its segment compressed with zstd (`seal.rs`); the readers read `.zst` files too.
+
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use vigil_model::Micros;
+use vigil_time::Window;
+
+const HOUR: Micros = 3_600_000_000;
+use crate::seal::{LOG, META};
+/// Segments kept open for appending; older ones are closed (and reopened if written again).
+const MAX_OPEN: usize = 64;
+
+/// One event as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    /// The partition time (see the module notes); not written.
+    #[serde(skip)]
+    pub time: Micros,
+    /// Arrival (`_indextime`), epoch seconds.
+    #[serde(rename = "_indextime")]
+    pub indextime: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_given: Option<f64>,
+    pub host: String,
+    pub source: String,
+    pub sourcetype: String,
+    pub index: String,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip)]
+    pub text: String,
+}
+
+struct Segment {
+    log: File,
+    meta: File,
+}
+
+/// The store, open for appending (one writer: the commit thread).
+pub struct Store {
+    root: PathBuf,
+    open: HashMap<Micros, Segment>,
+    /// Partitions with an open (unsealed) segment, with their last write (server clock).
+    unsealed: HashMap<Micros, Micros>,
+    /// What opening found and repaired.
+    pub recovery: Recovery,
+}
+
+/// Torn writes repaired when the store was opened.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Recovery {
+    pub segments: usize,
+    pub events: u64,
+    pub truncated_segments: usize,
+}
+
+impl Store {
+    /// Opens (creating) the store under `root`, finishes interrupted seals and repairs torn
+    /// tails. `now` counts as the last write of the open segments found.
+    pub fn open(root: &Path, now: Micros) -> io::Result<Store> {
+        fs::create_dir_all(root)?;
+        let mut recovery = Recovery::default();
+        let mut unsealed = HashMap::new();
+        for (hour, dir) in partition_dirs(root)? {
+            crate::seal::recover(&dir)?;
+            let (events, truncated) = repair(&dir)?;
+            recovery.segments += 1;
+            recovery.events += events;
+            recovery.truncated_segments += usize::from(truncated);
+            if dir.join(LOG).exists() {
+                unsealed.insert(hour, now);
+            }
+        }
+        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery })
+    }
+
+    /// Seals the partitions whose hour ended and that were not written for `idle`, as of
+    /// `now`; returns how many.
+    pub fn seal_idle(&mut self, now: Micros, idle: Micros) -> io::Result<usize> {
+        let due: Vec<Micros> = self
+            .unsealed
+            .iter()
+            .filter(|(hour, last)| hour.saturating_add(HOUR).saturating_add(idle) <= now && last.saturating_add(idle) <= now)
+            .map(|(hour, _)| *hour)
+            .collect();
+        for hour in &due {
+            self.open.remove(hour);
+            crate::seal::seal(&self.root.join(partition_name(*hour)))?;
+            self.unsealed.remove(hour);
+        }
+        Ok(due.len())
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Appends `events` and fsyncs every segment written; on return they are durable. `now`
+    /// is the server's clock (for sealing).
+    pub fn append(&mut self, events: &[StoredEvent], now: Micros) -> io::Result<()> {
+        let mut by_hour: Vec<(Micros, Vec<u8>, Vec<u8>)> = Vec::new();
+        for ev in events {
+            let hour = ev.time.div_euclid(HOUR) * HOUR;
+            let i = match by_hour.iter().position(|(h, _, _)| *h == hour) {
+                Some(i) => i,
+                None => {
+                    by_hour.push((hour, Vec::new(), Vec::new()));
+                    by_hour.len() - 1
+                }
+            };
+            let (_, log, meta) = &mut by_hour[i];
+            push_line(log, &ev.text);
+            serde_json::to_writer(&mut *meta, ev).map_err(io::Error::other)?;
+            meta.push(b'\n');
+        }
+        for (hour, log, meta) in &by_hour {
+            self.unsealed.insert(*hour, now);
+            let seg = self.segment(*hour)?;
+            seg.log.write_all(log)?;
+            seg.meta.write_all(meta)?;
+        }
+        for (hour, _, _) in &by_hour {
+            if let Some(seg) = self.open.get(hour) {
+                seg.log.sync_data()?;
+                seg.meta.sync_data()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn segment(&mut self, hour: Micros) -> io::Result<&mut Segment> {
+        if !self.open.contains_key(&hour) {
+            if self.open.len() >= MAX_OPEN {
+                self.open.clear();
+            }
+            let dir = self.root.join(partition_name(hour));
+            let created = !dir.join(LOG).exists();
+            fs::create_dir_all(&dir)?;
+            let open = |name: &str| OpenOptions::new().create(true).append(true).open(dir.join(name));
+            let seg = Segment { log: open(LOG)?, meta: open(META)? };
+            if created {
+                // The new directory entries must survive a crash too.
+                File::open(&dir)?.sync_all()?;
+                File::open(&self.root)?.sync_all()?;
+            }
+            self.open.insert(hour, seg);
+        }
+        self.open.get_mut(&hour).ok_or_else(|| io::Error::other("segment vanished"))
+    }
+}
+
+/// Appends `text` as one line: line breaks become spaces.
+fn push_line(out: &mut Vec<u8>, text: &str) {
+    let start = out.len();
+    out.extend_from_slice(text.trim_end_matches(['\r', '\n']).as_bytes());
+    for b in &mut out[start..] {
+        if *b == b'\n' || *b == b'\r' {
+            *b = b' ';
+        }
+    }
+    out.push(b'\n');
+}
+
+/// The store directory under a data directory.
+pub fn store_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("store")
+}
+
+/// `2026-11-20T10` for the hour starting at `hour`.
+fn partition_name(hour: Micros) -> String {
+    vigil_time::format_time(hour, "%Y-%m-%dT%H", &vigil_time::Tz::utc())
+}
+
+/// Partition directories under `root` with their hour, sorted by time.
+fn partition_dirs(root: &Path) -> io::Result<Vec<(Micros, PathBuf)>> {
+    let mut dirs = Vec::new();
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(hour) = vigil_time::parse_iso8601_utc(&format!("{name}:00:00Z")) else {
+            continue;
+        };
+        if entry.file_type()?.is_dir() {
+            dirs.push((hour, entry.path()));
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// The event files of the partitions overlapping `window`, in time order: what a scan of that
+/// range reads. A store that does not exist has none.
+pub fn segments(root: &Path, window: Window) -> io::Result<Vec<PathBuf>> {
+    if !root.exists() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for (hour, dir) in partition_dirs(root)? {
+        if hour < window.latest && hour.saturating_add(HOUR) > window.earliest {
+            files.extend(crate::seal::event_files(&dir)?);
+        }
+    }
+    Ok(files)
+}
+
+/// Truncates a segment's two files to the events complete in both; returns (events, whether
+/// anything was cut).
+fn repair(dir: &Path) -> io::Result<(u64, bool)> {
+    let ends_log = line_ends(&dir.join(LOG))?;
+    let ends_meta = line_ends(&dir.join(META))?;
+    let n = ends_log.complete.len().min(ends_meta.complete.len());
+    let mut cut = false;
+    for (name, ends) in [(LOG, &ends_log), (META, &ends_meta)] {
+        let keep = if n == 0 { 0 } else { ends.complete[n - 1] };
+        if keep < ends.len {
+            let f = OpenOptions::new().write(true).open(dir.join(name))?;
+            f.set_len(keep)?;
+            f.sync_all()?;
+            cut = true;
+        }
+    }
+    Ok((n as u64, cut))
+}
+
+struct LineEnds {
+    /// Offset just past each complete line.
+    complete: Vec<u64>,
+    len: u64,
+}
+
+fn line_ends(path: &Path) -> io::Result<LineEnds> {
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(LineEnds { complete: Vec::new(), len: 0 }),
+        Err(e) => return Err(e),
+    };
+    let len = f.seek(SeekFrom::End(0))?;
+    f.seek(SeekFrom::Start(0))?;
+    let mut complete = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut offset = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        for i in memchr::memchr_iter(b'\n', &buf[..n]) {
+            complete.push(offset + i as u64 + 1);
+        }
+        offset += n as u64;
+    }
+    Ok(LineEnds { complete, len })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(time: Micros, text: &str) -> StoredEvent {
+        StoredEvent {
+            time,
+            indextime: 1.5,
+            time_given: None,
+            host: "h".into(),
+            source: "s".into(),
+            sourcetype: "st".into(),
+            index: "main".into(),
+            fields: Default::default(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn events_go_to_their_hour_and_a_range_opens_only_overlapping_hours() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), 0).unwrap();
+        store.append(&[ev(10 * HOUR + 5, "a"), ev(12 * HOUR, "b\nc"), ev(10 * HOUR + 7, "d")], 0).unwrap();
+        let all = segments(dir.path(), Window::ALL).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(fs::read_to_string(&all[0]).unwrap(), "a\nd\n");
+        assert_eq!(fs::read_to_string(&all[1]).unwrap(), "b c\n");
+        let meta = fs::read_to_string(all[0].with_file_name(META)).unwrap();
+        assert_eq!(meta.lines().count(), 2);
+        assert!(meta.contains("\"_indextime\":1.5"), "{meta}");
+        assert_eq!(segments(dir.path(), Window::new(11 * HOUR, 12 * HOUR)).unwrap().len(), 0);
+        assert_eq!(segments(dir.path(), Window::new(11 * HOUR, 12 * HOUR + 1)).unwrap(), vec![all[1].clone()]);
+    }
+
+    #[test]
+    fn torn_tails_are_cut_to_the_events_complete_in_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), 0).unwrap();
+        store.append(&[ev(0, "one"), ev(1, "two")], 0).unwrap();
+        drop(store);
+        let seg = segments(dir.path(), Window::ALL).unwrap().remove(0);
+        // A crash after the third text line was written but before its metadata line was whole.
+        OpenOptions::new().append(true).open(&seg).unwrap().write_all(b"three\nfou").unwrap();
+        OpenOptions::new().append(true).open(seg.with_file_name(META)).unwrap().write_all(b"{\"_index").unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        assert_eq!(store.recovery.events, 2);
+        assert_eq!(store.recovery.truncated_segments, 1);
+        assert_eq!(fs::read_to_string(&seg).unwrap(), "one\ntwo\n");
+        assert_eq!(fs::read_to_string(seg.with_file_name(META)).unwrap().lines().count(), 2);
+    }
+}

@@ -156,7 +156,11 @@ pub fn risk_spec(det: &Detection) -> RiskSpec {
             continue;
         }
         if o.role.iter().any(|r| r.trim().eq_ignore_ascii_case("victim")) {
-            spec.risk_objects.push(RiskTarget { field: o.name.clone(), kind: risk_type_of_observable(&o.kind).to_string(), score: fallback });
+            spec.risk_objects.push(RiskTarget {
+                field: o.name.clone(),
+                kind: risk_type_of_observable(&o.kind).to_string(),
+                score: fallback,
+            });
         }
         if o.role.iter().any(|r| is_threat_role(r)) {
             spec.threat_objects.push(ThreatTarget { field: o.name.clone(), kind: threat_type_of_observable(&o.kind) });

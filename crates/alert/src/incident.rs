@@ -38,7 +38,13 @@ pub struct IncidentRules {
 
 impl Default for IncidentRules {
     fn default() -> Self {
-        IncidentRules { risk_threshold: 100.0, risk_window: 24 * HOUR, tactic_threshold: 3, tactic_min_detections: 4, tactic_window: 7 * 24 * HOUR }
+        IncidentRules {
+            risk_threshold: 100.0,
+            risk_window: 24 * HOUR,
+            tactic_threshold: 3,
+            tactic_min_detections: 4,
+            tactic_window: 7 * 24 * HOUR,
+        }
     }
 }
 

@@ -20,7 +20,8 @@ mod store;
 
 pub use alert::{Alert, Annotations, Drilldown, Notable, Orig, RiskEvent, Severity};
 pub use build::{
-    alert_time, build_alerts, identity_hash, risk_spec, severity_for_score, urgency, AlertContext, RiskSpec, RiskTarget, Stamp, ThreatTarget,
+    alert_time, build_alerts, identity_hash, risk_spec, severity_for_score, urgency, AlertContext, RiskSpec, RiskTarget, Stamp,
+    ThreatTarget,
 };
 pub use incident::{IncidentRules, ATTACK_TACTIC_RULE, RISK_THRESHOLD_RULE};
 pub use stash::{risk_index_event, STASH_SOURCETYPE};

@@ -38,9 +38,7 @@ pub fn render_tokens(template: &str, lookup: &dyn Fn(&str) -> Option<String>) ->
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
         let token_end = after.find('$');
-        let valid = token_end.filter(|&end| {
-            end > 0 && end <= 128 && !after[..end].chars().any(char::is_whitespace)
-        });
+        let valid = token_end.filter(|&end| end > 0 && end <= 128 && !after[..end].chars().any(char::is_whitespace));
         match valid {
             Some(end) => {
                 let name = &after[..end];
@@ -117,11 +115,7 @@ mod tests {
 
     #[test]
     fn scalar_multivalue_and_missing() {
-        let r = row(&[
-            ("dest", Value::str("HOST1")),
-            ("user", Value::Multi(vec!["a".into(), "b".into()])),
-            ("count", Value::Num(3.0)),
-        ]);
+        let r = row(&[("dest", Value::str("HOST1")), ("user", Value::Multi(vec!["a".into(), "b".into()])), ("count", Value::Num(3.0))]);
         assert_eq!(
             render_fields("on $dest$ by $user$ ($count$) via $parent_process_name$", &r),
             "on HOST1 by a,b (3) via $parent_process_name$"

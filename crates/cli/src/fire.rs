@@ -16,17 +16,7 @@ use vigil_normalize::Knowledge;
 use vigil_spl::ast::{CommandKind, Pipeline, SearchExpr};
 
 /// Fields every event has (Splunk's default fields).
-const DEFAULT_FIELDS: &[&str] = &[
-    "_time",
-    "_raw",
-    "host",
-    "source",
-    "sourcetype",
-    "index",
-    "splunk_server",
-    "linecount",
-    "punct",
-];
+const DEFAULT_FIELDS: &[&str] = &["_time", "_raw", "host", "source", "sourcetype", "index", "splunk_server", "linecount", "punct"];
 
 /// The fields each known data source's events can have, by data source name.
 pub struct FieldCatalog {
@@ -37,19 +27,13 @@ pub struct FieldCatalog {
 impl FieldCatalog {
     /// From the data sources of every content directory (later ones override by name).
     pub fn new(sources: &[DataSource], knowledge: &Knowledge) -> FieldCatalog {
-        let by_source = sources
-            .iter()
-            .map(|d| (d.name.clone(), fields_of(d, knowledge)))
-            .collect();
+        let by_source = sources.iter().map(|d| (d.name.clone(), fields_of(d, knowledge))).collect();
         FieldCatalog { by_source }
     }
 
     /// Loads `data_sources/` of each directory.
     pub fn load(dirs: &[std::path::PathBuf], knowledge: &Knowledge) -> FieldCatalog {
-        let sources: Vec<DataSource> = dirs
-            .iter()
-            .flat_map(|d| vigil_content::load_data_sources(d).0)
-            .collect();
+        let sources: Vec<DataSource> = dirs.iter().flat_map(|d| vigil_content::load_data_sources(d).0).collect();
         FieldCatalog::new(&sources, knowledge)
     }
 
@@ -58,11 +42,7 @@ impl FieldCatalog {
     /// the fewest.
     pub fn missing_fields(&self, d: &Detection, expanded: &str) -> Option<Vec<String>> {
         // A data source Vigil knows nothing definite about might have the fields.
-        let known: Vec<&HashSet<String>> = d
-            .data_source
-            .iter()
-            .map(|n| self.by_source.get(n)?.as_ref())
-            .collect::<Option<_>>()?;
+        let known: Vec<&HashSet<String>> = d.data_source.iter().map(|n| self.by_source.get(n)?.as_ref()).collect::<Option<_>>()?;
         if known.is_empty() {
             return None;
         }
@@ -85,29 +65,19 @@ fn fields_of(d: &DataSource, knowledge: &Knowledge) -> Option<HashSet<String>> {
         // The knowledge is applied to the example with those fields added, so that what it
         // derives from them counts too.
         let mut ev = ev;
-        for f in d
-            .fields
-            .iter()
-            .filter(|f| f.chars().any(|c| c.is_ascii_uppercase()))
-        {
+        for f in d.fields.iter().filter(|f| f.chars().any(|c| c.is_ascii_uppercase())) {
             // Absent, or `-` / empty in this example only.
             if ev.get_all(f).all(|v| v.is_empty() || v == "-") && !f.contains(['{', ':']) {
                 ev.push(f.clone(), "x");
             }
         }
         let mut out = Event::default();
-        let ev = if knowledge.enrich(&ev, &mut out) {
-            out
-        } else {
-            ev
-        };
+        let ev = if knowledge.enrich(&ev, &mut out) { out } else { ev };
         return Some(ev.fields.into_iter().map(|(k, _)| k).collect());
     }
     // A Windows event log in another rendering (classic key=value): its field names are not
     // the ones Vigil's XML readers give, so its list says nothing certain.
-    let windows = ["WinEventLog:", "XmlWinEventLog:"]
-        .iter()
-        .any(|p| d.source.starts_with(p));
+    let windows = ["WinEventLog:", "XmlWinEventLog:"].iter().any(|p| d.source.starts_with(p));
     (!windows).then(|| d.fields.iter().cloned().collect())
 }
 
@@ -120,14 +90,9 @@ fn read_example(text: &str) -> Option<Event> {
     // YAML folding may have split the XML over lines; it is one record.
     let line = line.replace(['\r', '\n'], " ");
     let mut found = None;
-    vigil_read::read_stream(
-        "example_log",
-        line.as_bytes(),
-        &vigil_read::ReadOptions::default(),
-        &mut |ev| {
-            found.get_or_insert_with(|| ev.clone());
-        },
-    );
+    vigil_read::read_stream("example_log", line.as_bytes(), &vigil_read::ReadOptions::default(), &mut |ev| {
+        found.get_or_insert_with(|| ev.clone());
+    });
     found
 }
 
@@ -152,16 +117,10 @@ fn raw_search_needs(p: &Pipeline) -> Option<Need> {
     for c in commands {
         match &c.kind {
             CommandKind::Eval(assigns) => created.extend(assigns.iter().map(|(n, _)| n.as_str())),
-            CommandKind::Rename(pairs)
-                if pairs
-                    .iter()
-                    .all(|(a, b)| !a.contains('*') && !b.contains('*')) =>
-            {
+            CommandKind::Rename(pairs) if pairs.iter().all(|(a, b)| !a.contains('*') && !b.contains('*')) => {
                 created.extend(pairs.iter().map(|(_, to)| to.as_str()))
             }
-            CommandKind::Fillnull(f) if !f.fields.is_empty() => {
-                created.extend(f.fields.iter().map(String::as_str))
-            }
+            CommandKind::Fillnull(f) if !f.fields.is_empty() => created.extend(f.fields.iter().map(String::as_str)),
             CommandKind::Rex(r) if !r.sed => created.extend(group_names(&r.pattern)),
             CommandKind::Table(_)
             | CommandKind::Fields { .. }
@@ -172,9 +131,7 @@ fn raw_search_needs(p: &Pipeline) -> Option<Need> {
             | CommandKind::Bin(_)
             | CommandKind::Regex(_) => {}
             CommandKind::Stats(s) => {
-                let by =
-                    s.by.iter()
-                        .filter(|f| !created.contains(f.as_str()) && !f.contains('*'));
+                let by = s.by.iter().filter(|f| !created.contains(f.as_str()) && !f.contains('*'));
                 needs.extend(by.map(|f| Need::Field(f.clone())));
                 break;
             }
@@ -191,11 +148,7 @@ fn search_needs(e: &SearchExpr) -> Need {
         SearchExpr::Or(items) => Need::Any(items.iter().map(search_needs).collect()),
         // `f=v`, `f!=v`, `f IN (...)` match only events that have f; `NOT f=v` (under `_`)
         // also matches those without.
-        SearchExpr::Compare { field, .. } | SearchExpr::In { field, .. }
-            if !field.contains('*') =>
-        {
-            Need::Field(field.clone())
-        }
+        SearchExpr::Compare { field, .. } | SearchExpr::In { field, .. } if !field.contains('*') => Need::Field(field.clone()),
         _ => Need::All(Vec::new()),
     }
 }
@@ -235,11 +188,7 @@ fn missing(need: &Need, have: &dyn Fn(&str) -> bool) -> Vec<String> {
             }
             out
         }
-        Need::Any(items) => items
-            .iter()
-            .map(|n| missing(n, have))
-            .min_by_key(Vec::len)
-            .unwrap_or_default(),
+        Need::Any(items) => items.iter().map(|n| missing(n, have)).min_by_key(Vec::len).unwrap_or_default(),
     }
 }
 

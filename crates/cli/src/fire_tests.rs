@@ -11,10 +11,7 @@ fn miss(spl: &str, have: &[&str]) -> Vec<String> {
 #[test]
 fn filters_and_group_by_fields_are_needed() {
     assert_eq!(
-        miss(
-            "EventCode=10 TargetImage=*lsass.exe | stats count by dest, SourceImage",
-            &["EventCode", "TargetImage", "SourceImage"]
-        ),
+        miss("EventCode=10 TargetImage=*lsass.exe | stats count by dest, SourceImage", &["EventCode", "TargetImage", "SourceImage"]),
         ["dest"]
     );
     assert!(miss("EventCode=10 | stats count by dest", &["EventCode", "dest"]).is_empty());
@@ -25,20 +22,12 @@ fn fields_made_before_the_stats_are_not_needed() {
     let spl = "EventCode=10 | rename Computer as dest | eval x=1 | rex field=CallTrace \"(?<dll>\\w+\\.dll)\" | stats count by dest x dll";
     assert_eq!(miss(spl, &["EventCode"]), Vec::<String>::new());
     // After a lookup, the by-clause is not judged.
-    assert!(miss(
-        "EventCode=10 | lookup t a OUTPUT b | stats count by b",
-        &["EventCode"]
-    )
-    .is_empty());
+    assert!(miss("EventCode=10 | lookup t a OUTPUT b | stats count by b", &["EventCode"]).is_empty());
 }
 
 #[test]
 fn one_alternative_of_an_or_is_enough_and_not_needs_nothing() {
-    assert!(miss(
-        "(eventtype=x OR source=y) EventCode=1",
-        &["source", "EventCode"]
-    )
-    .is_empty());
+    assert!(miss("(eventtype=x OR source=y) EventCode=1", &["source", "EventCode"]).is_empty());
     assert_eq!(miss("(a=1 OR b=2) c=3", &["c"]), ["a"]);
     assert!(miss("NOT user=x EventCode=1", &["EventCode"]).is_empty());
 }
@@ -57,43 +46,17 @@ fn catalog_uses_the_example_event_and_the_add_on_knowledge() {
         fields: vec!["only_in_splunk".into()],
         ..DataSource::default()
     };
-    let other = DataSource {
-        name: "Other".into(),
-        fields: vec!["eventName".into()],
-        ..DataSource::default()
-    };
+    let other = DataSource { name: "Other".into(), fields: vec!["eventName".into()], ..DataSource::default() };
     let cat = FieldCatalog::new(&[sysmon10, other], &knowledge);
-    let det = |ds: &str| Detection {
-        data_source: vec![ds.into()],
-        ..Detection::default()
-    };
-    let spl = "source=\"XmlWinEventLog:Microsoft-Windows-Sysmon/Operational\" EventCode=10 | stats count by dest parent_process_name SourceImage";
+    let det = |ds: &str| Detection { data_source: vec![ds.into()], ..Detection::default() };
+    let spl =
+        "source=\"XmlWinEventLog:Microsoft-Windows-Sysmon/Operational\" EventCode=10 | stats count by dest parent_process_name SourceImage";
     assert_eq!(cat.missing_fields(&det("Sysmon EventID 10"), spl), None);
-    assert_eq!(
-        cat.missing_fields(
-            &det("Sysmon EventID 10"),
-            "EventCode=10 | stats count by user"
-        ),
-        Some(vec!["user".to_string()])
-    );
-    assert_eq!(
-        cat.missing_fields(&det("Other"), "eventName=x | stats count by dest"),
-        Some(vec!["dest".to_string()])
-    );
-    assert_eq!(
-        cat.missing_fields(&det("Unknown"), "x=1 | stats count by y"),
-        None,
-        "unknown data source: not judged"
-    );
-    let both = Detection {
-        data_source: vec!["Other".into(), "Unknown".into()],
-        ..Detection::default()
-    };
-    assert_eq!(
-        cat.missing_fields(&both, "eventName=x | stats count by dest"),
-        None,
-        "one unknown data source might have it"
-    );
+    assert_eq!(cat.missing_fields(&det("Sysmon EventID 10"), "EventCode=10 | stats count by user"), Some(vec!["user".to_string()]));
+    assert_eq!(cat.missing_fields(&det("Other"), "eventName=x | stats count by dest"), Some(vec!["dest".to_string()]));
+    assert_eq!(cat.missing_fields(&det("Unknown"), "x=1 | stats count by y"), None, "unknown data source: not judged");
+    let both = Detection { data_source: vec!["Other".into(), "Unknown".into()], ..Detection::default() };
+    assert_eq!(cat.missing_fields(&both, "eventName=x | stats count by dest"), None, "one unknown data source might have it");
 }
 
 #[test]

@@ -6,8 +6,8 @@ mod correlation;
 mod fire;
 mod output;
 mod progress;
-mod sigma;
 mod select;
+mod sigma;
 mod testing;
 mod window;
 

@@ -188,10 +188,38 @@ mod tests {
 
     fn content() -> Vec<Detection> {
         vec![
-            det("Windows MSIExec Remote Download", "6aa49ff2", "d/endpoint/windows_msiexec_remote_download.yml", Some("production"), "TTP", &["T1218.007"]),
-            det("Windows MSIExec Spawn WinDBG", "9a18f7c2", "d/endpoint/windows_msiexec_spawn_windbg.yml", Some("production"), "TTP", &["T1218.007"]),
-            det("Detect Rare Executables", "44fddcb2", "d/deprecated/detect_rare_executables.yml", Some("production"), "Anomaly", &["T1204"]),
-            det("Windows Remote Access Software Hunt", "8bd22c9f", "d/endpoint/windows_remote_access_software_hunt.yml", Some("experimental"), "Hunting", &["T1219"]),
+            det(
+                "Windows MSIExec Remote Download",
+                "6aa49ff2",
+                "d/endpoint/windows_msiexec_remote_download.yml",
+                Some("production"),
+                "TTP",
+                &["T1218.007"],
+            ),
+            det(
+                "Windows MSIExec Spawn WinDBG",
+                "9a18f7c2",
+                "d/endpoint/windows_msiexec_spawn_windbg.yml",
+                Some("production"),
+                "TTP",
+                &["T1218.007"],
+            ),
+            det(
+                "Detect Rare Executables",
+                "44fddcb2",
+                "d/deprecated/detect_rare_executables.yml",
+                Some("production"),
+                "Anomaly",
+                &["T1204"],
+            ),
+            det(
+                "Windows Remote Access Software Hunt",
+                "8bd22c9f",
+                "d/endpoint/windows_remote_access_software_hunt.yml",
+                Some("experimental"),
+                "Hunting",
+                &["T1219"],
+            ),
         ]
     }
 

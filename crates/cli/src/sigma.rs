@@ -43,10 +43,7 @@ pub fn load(paths: &[PathBuf]) -> Result<SigmaSet, String> {
     let mut set = SigmaSet::default();
     for p in paths {
         if !p.exists() {
-            return Err(format!(
-                "--sigma {}: no such file or directory",
-                p.display()
-            ));
+            return Err(format!("--sigma {}: no such file or directory", p.display()));
         }
         let mut files = Vec::new();
         yaml_files(p, &mut files);
@@ -63,38 +60,20 @@ pub fn load(paths: &[PathBuf]) -> Result<SigmaSet, String> {
 /// source; a filter that names none of them, or does not compile, is a problem.
 fn apply_filters(set: &mut SigmaSet, mapping: &Mapping) {
     for (meta, body) in std::mem::take(&mut set.filters) {
-        let f = body
-            .get("filter")
-            .and_then(|f| f.as_mapping())
-            .cloned()
-            .unwrap_or_default();
+        let f = body.get("filter").and_then(|f| f.as_mapping()).cloned().unwrap_or_default();
         let refs: Vec<String> = f
             .get("rules")
             .map(|r| match r {
-                serde_norway::Value::Sequence(l) => l
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect(),
-                other => other
-                    .as_str()
-                    .map(|s| vec![s.to_string()])
-                    .unwrap_or_default(),
+                serde_norway::Value::Sequence(l) => l.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+                other => other.as_str().map(|s| vec![s.to_string()]).unwrap_or_default(),
             })
             .unwrap_or_default();
-        let ls = |k: &str| {
-            body.get("logsource")
-                .and_then(|l| l.get(k))
-                .and_then(|v| v.as_str())
-                .map(str::to_ascii_lowercase)
-        };
-        let same =
-            |a: &Option<String>, b: Option<String>| a.as_ref().map(|x| x.to_ascii_lowercase()) == b;
+        let ls = |k: &str| body.get("logsource").and_then(|l| l.get(k)).and_then(|v| v.as_str()).map(str::to_ascii_lowercase);
+        let same = |a: &Option<String>, b: Option<String>| a.as_ref().map(|x| x.to_ascii_lowercase()) == b;
         let mut applied = 0;
         let mut error = None;
         for rule in &mut set.rules {
-            let named = refs
-                .iter()
-                .any(|r| Some(r) == rule.meta.id.as_ref() || Some(r) == rule.meta.name.as_ref());
+            let named = refs.iter().any(|r| Some(r) == rule.meta.id.as_ref() || Some(r) == rule.meta.name.as_ref());
             let l = &rule.logsource;
             if !named || !same(&l.category, ls("category")) || !same(&l.service, ls("service")) {
                 continue;
@@ -106,10 +85,7 @@ fn apply_filters(set: &mut SigmaSet, mapping: &Mapping) {
         }
         let reason = match (error, applied) {
             (Some(e), _) => Some(("error", e)),
-            (None, 0) => Some((
-                "unsupported",
-                "names no loaded rule with its log source".to_string(),
-            )),
+            (None, 0) => Some(("unsupported", "names no loaded rule with its log source".to_string())),
             _ => None,
         };
         match reason {
@@ -130,10 +106,7 @@ fn apply_filters(set: &mut SigmaSet, mapping: &Mapping) {
 
 fn load_file(path: &Path, mapping: &Mapping, set: &mut SigmaSet) {
     let file = path.display().to_string();
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let text = match std::fs::read(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) => {
@@ -149,24 +122,16 @@ fn load_file(path: &Path, mapping: &Mapping, set: &mut SigmaSet) {
     };
     for doc in vigil_sigma::parse_file(&file, &text) {
         match doc {
-            Err(e) => set.problems.push(Problem {
-                name: stem.clone(),
-                id: None,
-                file: file.clone(),
-                status: "error",
-                reason: e.to_string(),
-            }),
+            Err(e) => {
+                set.problems.push(Problem { name: stem.clone(), id: None, file: file.clone(), status: "error", reason: e.to_string() })
+            }
             Ok(Document::Rule(rule)) => match mapping.compile(&rule) {
                 Ok(c) => set.rules.push(c),
                 Err(e) => set.problems.push(Problem {
                     name: rule.meta.title.clone(),
                     id: rule.meta.id.clone(),
                     file: file.clone(),
-                    status: if e.unsupported {
-                        "unsupported"
-                    } else {
-                        "error"
-                    },
+                    status: if e.unsupported { "unsupported" } else { "error" },
                     reason: e.to_string(),
                 }),
             },
@@ -176,10 +141,7 @@ fn load_file(path: &Path, mapping: &Mapping, set: &mut SigmaSet) {
                 id: meta.id.clone(),
                 file: file.clone(),
                 status: "unsupported",
-                reason: format!(
-                    "{}:{}: correlation rules are not run yet",
-                    meta.file, meta.line
-                ),
+                reason: format!("{}:{}: correlation rules are not run yet", meta.file, meta.line),
             }),
         }
     }
@@ -198,10 +160,7 @@ fn yaml_files(p: &Path, out: &mut Vec<PathBuf>) {
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for p in paths {
-        if p.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'))
-        {
+        if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
             continue;
         }
         if p.is_dir() {
@@ -218,20 +177,12 @@ pub fn plan<'a>(
     set: &'a SigmaSet,
     planner: &mut vigil_engine::Planner,
     names: &[String],
-) -> (
-    Vec<vigil_engine::Query>,
-    Vec<&'a CompiledRule>,
-    Vec<Problem>,
-) {
+) -> (Vec<vigil_engine::Query>, Vec<&'a CompiledRule>, Vec<Problem>) {
     let mut queries = Vec::new();
     let mut planned = Vec::new();
     let mut problems = Vec::new();
     for rule in &set.rules {
-        if !names.is_empty()
-            && !names
-                .iter()
-                .any(|n| n.trim().eq_ignore_ascii_case(&rule.meta.title))
-        {
+        if !names.is_empty() && !names.iter().any(|n| n.trim().eq_ignore_ascii_case(&rule.meta.title)) {
             continue;
         }
         match planner.plan_sigma(rule) {
@@ -258,21 +209,14 @@ pub fn report(set: &SigmaSet, extra: &[Problem], verbose: bool) {
     }
     let problems: Vec<&Problem> = set.problems.iter().chain(extra).collect();
     if set.filters_applied.0 > 0 {
-        eprintln!(
-            "vigil: sigma: {} filter(s) applied to {} rule(s)",
-            set.filters_applied.0, set.filters_applied.1
-        );
+        eprintln!("vigil: sigma: {} filter(s) applied to {} rule(s)", set.filters_applied.0, set.filters_applied.1);
     }
     eprintln!(
         "vigil: sigma: {} file(s), {} rule(s) ready, {} skipped{}",
         set.files,
         set.rules.len().saturating_sub(extra.len()),
         problems.len(),
-        if problems.is_empty() || verbose {
-            ""
-        } else {
-            " (--verbose for details)"
-        }
+        if problems.is_empty() || verbose { "" } else { " (--verbose for details)" }
     );
     if verbose {
         for p in problems {
@@ -306,11 +250,7 @@ pub fn as_detection(rule: &CompiledRule) -> vigil_content::Detection {
         .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
         .map(|t| format!("T{}", t.to_ascii_uppercase()))
         .collect();
-    let risk = |field: &str, kind: &str| RiskObject {
-        field: field.into(),
-        kind: kind.into(),
-        score: Some(score),
-    };
+    let risk = |field: &str, kind: &str| RiskObject { field: field.into(), kind: kind.into(), score: Some(score) };
     let description = m.description.clone().unwrap_or_default();
     vigil_content::Detection {
         name: m.title.clone(),
@@ -322,10 +262,7 @@ pub fn as_detection(rule: &CompiledRule) -> vigil_content::Detection {
             risk_objects: vec![risk("dest", "system"), risk("user", "user")],
             threat_objects: Vec::new(),
         }),
-        tags: vigil_content::Tags {
-            mitre_attack_id: techniques,
-            ..Default::default()
-        },
+        tags: vigil_content::Tags { mitre_attack_id: techniques, ..Default::default() },
         deployment: Some(Deployment {
             name: "Sigma".into(),
             kind: Some("TTP".into()),

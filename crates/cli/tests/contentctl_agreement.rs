@@ -99,7 +99,8 @@ fn vigil_test_validation_agrees_with_contentctl() {
     let mutants = tmp.path().join("mutants");
     let built = build_mutants(&escu, &mutants.join("detections/mutants"));
     let junit = tmp.path().join("report.xml");
-    let o = vigil(&["test", "--content", escu.to_str().unwrap(), "--content", mutants.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    let o =
+        vigil(&["test", "--content", escu.to_str().unwrap(), "--content", mutants.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     let report = std::fs::read_to_string(&junit).expect("junit report");
     let ours = vigil_verdicts(&report);
@@ -110,9 +111,7 @@ fn vigil_test_validation_agrees_with_contentctl() {
     for (file, (verdict, msg)) in &theirs {
         match ours.get(file) {
             None => disagreements.push(format!("{file}: contentctl {verdict}, Vigil did not validate it")),
-            Some((v, why)) if !agrees(verdict, v) => {
-                disagreements.push(format!("{file}: contentctl {verdict} ({msg}), Vigil {v} ({why})"))
-            }
+            Some((v, why)) if !agrees(verdict, v) => disagreements.push(format!("{file}: contentctl {verdict} ({msg}), Vigil {v} ({why})")),
             Some(_) => {}
         }
     }

@@ -17,8 +17,7 @@ fn seed_fires_on_every_sample_format_golden() {
 fn seed_result_fields_match_splunk_for_sysmon() {
     let o = vigil(&["hunt", "--format", "jsonl", "samples/sysmon_msiexec.xml"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let rows: Vec<serde_json::Value> =
-        stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let rows: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
     // Two true positives in the Sysmon sample; the near misses (msiexec without a URL, a URL
     // on another binary) must not appear.
     assert_eq!(rows.len(), 2, "{rows:#?}");
@@ -181,7 +180,15 @@ fn raw_event_results_carry_file_and_record() {
         assert_eq!(text.lines().nth(line - 1), r["_raw"].as_str(), "record {line} is the event's line");
     }
     // `_time` is rendered as Splunk's exports write it, in --tz.
-    let o = vigil(&["search", "--format", "csv", "--tz", "Europe/Paris", "`sysmon` EventCode=1 | sort _time | head 1 | table _time", "samples/sysmon_msiexec.xml"]);
+    let o = vigil(&[
+        "search",
+        "--format",
+        "csv",
+        "--tz",
+        "Europe/Paris",
+        "`sysmon` EventCode=1 | sort _time | head 1 | table _time",
+        "samples/sysmon_msiexec.xml",
+    ]);
     assert_eq!(stdout(&o), "detection,_time\nsearch,2026-11-20T11:15:01.123+01:00\n", "{}", stderr(&o));
     let o = vigil(&["search", "--format", "jsonl", "`sysmon` | stats count by EventCode", "samples/sysmon_msiexec.xml"]);
     assert!(!stdout(&o).contains("source_file"), "{}", stdout(&o));
@@ -191,7 +198,8 @@ fn raw_event_results_carry_file_and_record() {
         return;
     };
     let evtx = shared.join("data/real/evtx/sysmon.evtx");
-    let o = vigil(&["search", "--format", "jsonl", "EventCode=1 | head 3 | table source_file record EventRecordID", evtx.to_str().unwrap()]);
+    let o =
+        vigil(&["search", "--format", "jsonl", "EventCode=1 | head 3 | table source_file record EventRecordID", evtx.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
     assert_eq!(rows.len(), 3);

@@ -48,9 +48,7 @@ fn hunt_jsonl(rules: &str, files: &[&str]) -> std::process::Output {
 }
 
 fn jsonl(out: &str) -> Vec<serde_json::Value> {
-    out.lines()
-        .map(|l| serde_json::from_str(l).expect("jsonl"))
-        .collect()
+    out.lines().map(|l| serde_json::from_str(l).expect("jsonl")).collect()
 }
 
 #[test]
@@ -58,78 +56,38 @@ fn hunt_rows_carry_rule_and_event_fields_on_sysmon_and_4688() {
     let dir = tempfile::tempdir().unwrap();
     write_rules(dir.path(), &[("msiexec.yml", MSIEXEC_RULE)]);
     let rules = dir.path().to_str().unwrap();
-    let o = hunt_jsonl(
-        rules,
-        &[
-            "samples/sysmon_msiexec.xml",
-            "samples/security_4688_msiexec.xml",
-        ],
-    );
+    let o = hunt_jsonl(rules, &["samples/sysmon_msiexec.xml", "samples/security_4688_msiexec.xml"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let rows: Vec<serde_json::Value> = jsonl(&stdout(&o))
-        .into_iter()
-        .filter(|r| r["detection"] == "Synthetic MsiExec Remote Install")
-        .collect();
+    let rows: Vec<serde_json::Value> =
+        jsonl(&stdout(&o)).into_iter().filter(|r| r["detection"] == "Synthetic MsiExec Remote Install").collect();
     assert!(!rows.is_empty(), "{}", stdout(&o));
-    let channels: Vec<&str> = rows
-        .iter()
-        .filter_map(|r| r["result"]["Channel"].as_str())
-        .collect();
-    assert!(
-        channels.contains(&"Security"),
-        "4688 through the field mapping: {channels:?}"
-    );
-    assert!(
-        channels.contains(&"Microsoft-Windows-Sysmon/Operational"),
-        "{channels:?}"
-    );
+    let channels: Vec<&str> = rows.iter().filter_map(|r| r["result"]["Channel"].as_str()).collect();
+    assert!(channels.contains(&"Security"), "4688 through the field mapping: {channels:?}");
+    assert!(channels.contains(&"Microsoft-Windows-Sysmon/Operational"), "{channels:?}");
     for r in &rows {
         let res = &r["result"];
         assert_eq!(res["sigma_id"], "0f6a8c5e-3b1d-4c2a-9e7f-1a2b3c4d5e6f");
         assert_eq!(res["sigma_level"], "high");
-        assert_eq!(
-            res["sigma_tags"],
-            serde_json::json!(["attack.defense-evasion", "attack.t1218.007"])
-        );
+        assert_eq!(res["sigma_tags"], serde_json::json!(["attack.defense-evasion", "attack.t1218.007"]));
         let cli = res["CommandLine"].as_str().unwrap().to_lowercase();
         assert!(cli.contains("http") && cli.contains("msiexec"), "{cli}");
     }
     // The same rows as the seed ESCU detection finds on these files (true positives only).
-    let seed = jsonl(&stdout(&vigil(&[
-        "hunt",
-        "--format",
-        "jsonl",
-        "samples/sysmon_msiexec.xml",
-        "samples/security_4688_msiexec.xml",
-    ])));
-    assert_eq!(
-        rows.len(),
-        seed.len(),
-        "sigma and the seed detection agree on the samples"
-    );
+    let seed = jsonl(&stdout(&vigil(&["hunt", "--format", "jsonl", "samples/sysmon_msiexec.xml", "samples/security_4688_msiexec.xml"])));
+    assert_eq!(rows.len(), seed.len(), "sigma and the seed detection agree on the samples");
 }
 
 #[test]
 fn broken_rules_are_reported_with_file_and_line_and_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let unknown_modifier = MSIEXEC_RULE
-        .replace("Image|endswith", "Image|endswithh")
-        .replace("Synthetic MsiExec", "Bad Modifier");
-    let no_mapping = MSIEXEC_RULE
-        .replace("category: process_creation", "category: webserver")
-        .replace("Synthetic MsiExec", "Unmapped");
+    let unknown_modifier = MSIEXEC_RULE.replace("Image|endswith", "Image|endswithh").replace("Synthetic MsiExec", "Bad Modifier");
+    let no_mapping = MSIEXEC_RULE.replace("category: process_creation", "category: webserver").replace("Synthetic MsiExec", "Unmapped");
     write_rules(
         dir.path(),
         &[
             ("a_good.yml", MSIEXEC_RULE),
-            (
-                "b_yaml.yml",
-                "title: Broken\nlogsource:\n  product: windows\ndetection: [\n",
-            ),
-            (
-                "c_schema.yml",
-                "title: No Detection\nlevel: severe\nlogsource:\n  product: windows\n",
-            ),
+            ("b_yaml.yml", "title: Broken\nlogsource:\n  product: windows\ndetection: [\n"),
+            ("c_schema.yml", "title: No Detection\nlevel: severe\nlogsource:\n  product: windows\n"),
             ("d_modifier.yml", &unknown_modifier),
             ("e_unmapped.yml", &no_mapping),
         ],
@@ -143,22 +101,17 @@ fn broken_rules_are_reported_with_file_and_line_and_skipped() {
         format!("error       b_yaml: {p}/b_yaml.yml:5: YAML"), // the end of input, where the parser noticed
         format!("error       c_schema: {p}/c_schema.yml:1: detection: required key missing (and 1 more problems)"),
         format!("error       Bad Modifier Remote Install: {p}/d_modifier.yml:15: selection_img: `Image|endswithh`: unknown modifier"),
-        format!("unsupported Unmapped Remote Install: {p}/e_unmapped.yml:10: log source `product: windows, category: webserver` has no mapping"),
+        format!(
+            "unsupported Unmapped Remote Install: {p}/e_unmapped.yml:10: log source `product: windows, category: webserver` has no mapping"
+        ),
     ] {
         assert!(out.contains(&want), "missing `{want}` in\n{out}");
     }
-    assert!(
-        !out.lines().any(|l| l.starts_with("ready")),
-        "--problems lists only the rest:\n{out}"
-    );
+    assert!(!out.lines().any(|l| l.starts_with("ready")), "--problems lists only the rest:\n{out}");
     // hunt runs the good rule and reports the others, exit 0.
     let o = hunt_jsonl(rules, &["samples/sysmon_msiexec.xml"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("sigma: 5 file(s), 1 rule(s) ready, 4 skipped"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("sigma: 5 file(s), 1 rule(s) ready, 4 skipped"), "{}", stderr(&o));
     assert!(stdout(&o).contains("Synthetic MsiExec Remote Install"));
 }
 
@@ -174,8 +127,7 @@ fn sigmahq_regression_tests_pass() {
         return;
     }
     let junit = tempfile::NamedTempFile::new().unwrap();
-    let dirs = ["rules", "rules-emerging-threats", "rules-threat-hunting"]
-        .map(|d| sigma.join(d).display().to_string());
+    let dirs = ["rules", "rules-emerging-threats", "rules-threat-hunting"].map(|d| sigma.join(d).display().to_string());
     let mut args = vec!["test", "--junit", junit.path().to_str().unwrap()];
     for d in &dirs {
         args.extend(["--sigma", d.as_str()]);
@@ -183,23 +135,15 @@ fn sigmahq_regression_tests_pass() {
     let o = vigil(&args);
     let out = stdout(&o);
     let last = out.lines().last().unwrap_or("");
-    let num = |word: &str| -> usize {
-        last.split(", ")
-            .find_map(|p| p.strip_suffix(word))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0)
-    };
+    let num =
+        |word: &str| -> usize { last.split(", ").find_map(|p| p.strip_suffix(word)).and_then(|n| n.trim().parse().ok()).unwrap_or(0) };
     let (passed, failed) = (num(" passed"), num(" failed"));
     let rate = 100.0 * passed as f64 / (passed + failed).max(1) as f64;
     eprintln!("SigmaHQ regression tests: {passed} passed, {failed} failed ({rate:.1} %)");
     for l in out.lines().filter(|l| l.starts_with("FAIL")) {
         eprintln!("  {l}");
     }
-    assert!(
-        passed + failed >= 300,
-        "expected every regression test to run: {last}\n{}",
-        stderr(&o)
-    );
+    assert!(passed + failed >= 300, "expected every regression test to run: {last}\n{}", stderr(&o));
     assert!(rate >= 98.0, "pass rate {rate:.1} % below 98 %");
     let xml = std::fs::read_to_string(junit.path()).unwrap();
     assert!(xml.contains("testsuite name=\"regression\""), "{xml}");
@@ -211,58 +155,25 @@ fn one_pass_runs_escu_and_sigma_together() {
         eprintln!("skipped: ../shared not present");
         return;
     };
-    let (escu, rules, data) = (
-        shared.join("escu"),
-        shared.join("sigma/rules"),
-        shared.join("data/real"),
-    );
+    let (escu, rules, data) = (shared.join("escu"), shared.join("sigma/rules"), shared.join("data/real"));
     if !escu.is_dir() || !rules.is_dir() {
         eprintln!("skipped: ../shared/escu or ../shared/sigma/rules not present");
         return;
     }
-    let (escu, rules, data) = (
-        escu.to_str().unwrap(),
-        rules.to_str().unwrap(),
-        data.to_str().unwrap(),
-    );
+    let (escu, rules, data) = (escu.to_str().unwrap(), rules.to_str().unwrap(), data.to_str().unwrap());
     let run = |args: &[&str]| {
         let o = vigil(args);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         (jsonl(&stdout(&o)), stderr(&o))
     };
-    let (both, err) = run(&[
-        "hunt",
-        "--content",
-        escu,
-        "--sigma",
-        rules,
-        "--format",
-        "jsonl",
-        data,
-    ]);
+    let (both, err) = run(&["hunt", "--content", escu, "--sigma", rules, "--format", "jsonl", data]);
     let (alone, _) = run(&["hunt", "--sigma", rules, "--format", "jsonl", data]);
-    let events = |e: &str| {
-        e.lines()
-            .find(|l| l.contains("events read"))
-            .map(str::to_string)
-            .unwrap_or_default()
-    };
+    let events = |e: &str| e.lines().find(|l| l.contains("events read")).map(str::to_string).unwrap_or_default();
     let read_line = events(&err);
     assert!(read_line.contains("events read"), "{err}");
-    let sigma_rows = |rows: &[serde_json::Value]| {
-        rows.iter()
-            .filter(|r| r["result"]["sigma_id"].is_string())
-            .count()
-    };
-    assert!(
-        sigma_rows(&both) > 0 && both.len() > sigma_rows(&both),
-        "both libraries found something"
-    );
-    assert_eq!(
-        sigma_rows(&both),
-        sigma_rows(&alone),
-        "Sigma results do not depend on ESCU sharing the pass"
-    );
+    let sigma_rows = |rows: &[serde_json::Value]| rows.iter().filter(|r| r["result"]["sigma_id"].is_string()).count();
+    assert!(sigma_rows(&both) > 0 && both.len() > sigma_rows(&both), "both libraries found something");
+    assert_eq!(sigma_rows(&both), sigma_rows(&alone), "Sigma results do not depend on ESCU sharing the pass");
 }
 
 #[test]
@@ -280,37 +191,18 @@ fn alerts_raise_notables_and_risk_scored_by_level() {
         "samples/sysmon_msiexec.xml",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let alerts: Vec<serde_json::Value> = jsonl(&stdout(&o))
-        .into_iter()
-        .filter(|a| a["search_name"] == "Sigma - Synthetic MsiExec Remote Install - Rule")
-        .collect();
-    let notable = alerts
-        .iter()
-        .find(|a| a["kind"] == "notable")
-        .expect("a notable");
+    let alerts: Vec<serde_json::Value> =
+        jsonl(&stdout(&o)).into_iter().filter(|a| a["search_name"] == "Sigma - Synthetic MsiExec Remote Install - Rule").collect();
+    let notable = alerts.iter().find(|a| a["kind"] == "notable").expect("a notable");
     assert_eq!(notable["rule_title"], "Synthetic MsiExec Remote Install");
-    assert_eq!(
-        notable["severity"], "high",
-        "level high -> score 75 -> severity high"
-    );
-    assert_eq!(
-        notable["annotations"]["mitre_attack"],
-        serde_json::json!(["T1218.007"])
-    );
+    assert_eq!(notable["severity"], "high", "level high -> score 75 -> severity high");
+    assert_eq!(notable["annotations"]["mitre_attack"], serde_json::json!(["T1218.007"]));
     let risk: Vec<(&str, f64)> = alerts
         .iter()
         .filter(|a| a["kind"] == "risk")
-        .map(|a| {
-            (
-                a["risk_object_type"].as_str().unwrap(),
-                a["risk_score"].as_f64().unwrap(),
-            )
-        })
+        .map(|a| (a["risk_object_type"].as_str().unwrap(), a["risk_score"].as_f64().unwrap()))
         .collect();
-    assert!(
-        risk.contains(&("system", 75.0)) && risk.contains(&("user", 75.0)),
-        "{risk:?}"
-    );
+    assert!(risk.contains(&("system", 75.0)) && risk.contains(&("user", 75.0)), "{risk:?}");
 }
 
 /// A Sigma filter (synthetic) naming the rule: the rule then leaves out what it selects, with
@@ -334,10 +226,7 @@ fn filters_apply_to_the_rules_they_name() {
     let dir = tempfile::tempdir().unwrap();
     write_rules(dir.path(), &[("msiexec.yml", MSIEXEC_RULE)]);
     let rules = dir.path().to_str().unwrap();
-    let files = [
-        "samples/sysmon_msiexec.xml",
-        "samples/security_4688_msiexec.xml",
-    ];
+    let files = ["samples/sysmon_msiexec.xml", "samples/security_4688_msiexec.xml"];
     let channels = |o: &std::process::Output| -> Vec<String> {
         let mut c: Vec<String> = jsonl(&stdout(o))
             .iter()
@@ -350,22 +239,9 @@ fn filters_apply_to_the_rules_they_name() {
     let before = channels(&hunt_jsonl(rules, &files));
     write_rules(dir.path(), &[("filter.yml", ALICE_FILTER)]);
     let o = hunt_jsonl(rules, &files);
-    assert!(
-        stderr(&o).contains("1 filter(s) applied to 1 rule(s)"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("1 filter(s) applied to 1 rule(s)"), "{}", stderr(&o));
     let after = channels(&o);
     assert!(before.iter().any(|c| c.contains("Sysmon")), "{before:?}");
-    assert!(
-        !after.iter().any(|c| c.contains("Sysmon")),
-        "alice's Sysmon rows filtered: {after:?}"
-    );
-    assert_eq!(
-        after,
-        before
-            .into_iter()
-            .filter(|c| c == "Security")
-            .collect::<Vec<_>>()
-    );
+    assert!(!after.iter().any(|c| c.contains("Sysmon")), "alice's Sysmon rows filtered: {after:?}");
+    assert_eq!(after, before.into_iter().filter(|c| c == "Security").collect::<Vec<_>>());
 }

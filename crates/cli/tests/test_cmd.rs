@@ -59,18 +59,29 @@ fn build(dir: &Path) {
     std::fs::write(dir.join("content/datasets/near_misses.log"), misses).unwrap();
 
     let write = |file: &str, text: &str| std::fs::write(det.join(file), text).unwrap();
-    write(&file_for("Vigil Test Pass"), &detection("Vigil Test Pass", "000000000001", &sysmon_test(&format!("{URL}/T1218.007/atomic_red_team/windows-sysmon.log"), true)));
+    write(
+        &file_for("Vigil Test Pass"),
+        &detection("Vigil Test Pass", "000000000001", &sysmon_test(&format!("{URL}/T1218.007/atomic_red_team/windows-sysmon.log"), true)),
+    );
     write(&file_for("Vigil Test No Hit"), &detection("Vigil Test No Hit", "000000000002", &sysmon_test("datasets/near_misses.log", false)));
     write(
         &file_for("Vigil Test Risk Missing"),
-        &detection("Vigil Test Risk Missing", "000000000003", &sysmon_test(&format!("{URL}/T1218.007/atomic_red_team/windows-sysmon.log"), false))
-            .replace("  - field: user\n    type: user", "  - field: src_user\n    type: user"),
+        &detection(
+            "Vigil Test Risk Missing",
+            "000000000003",
+            &sysmon_test(&format!("{URL}/T1218.007/atomic_red_team/windows-sysmon.log"), false),
+        )
+        .replace("  - field: user\n    type: user", "  - field: src_user\n    type: user"),
     );
-    write(&file_for("Vigil Test Missing Data"), &detection("Vigil Test Missing Data", "000000000004", &sysmon_test(&format!("{URL}/T9999/nowhere/windows-sysmon.log"), false)));
+    write(
+        &file_for("Vigil Test Missing Data"),
+        &detection("Vigil Test Missing Data", "000000000004", &sysmon_test(&format!("{URL}/T9999/nowhere/windows-sysmon.log"), false)),
+    );
     write("e_broken.yml", "name: Vigil Test Broken\nid: 6aa49ff2-3c92-4586-83e0-000000000005\ntags:\n  product: [unclosed\nsearch: x\n");
     write(
         &file_for("Vigil Test Undefined Macro"),
-        &detection("Vigil Test Undefined Macro", "000000000006", &sysmon_test("datasets/near_misses.log", false)).replace("`process_msiexec`", "`vigil_no_such_macro`"),
+        &detection("Vigil Test Undefined Macro", "000000000006", &sysmon_test("datasets/near_misses.log", false))
+            .replace("`process_msiexec`", "`vigil_no_such_macro`"),
     );
 }
 
@@ -116,7 +127,8 @@ fn verdicts_messages_counts_exit_code_and_junit() {
     let f = det.join(file_for("Vigil Test Risk Missing"));
     let line = line_of(&f, "field: src_user");
     has(&format!("FAIL validation Vigil Test Risk Missing: {}:{line}: rba: field `src_user` does not occur in the search", f.display()));
-    let warning = format!("    warning: {}:{line}: rba: risk object field `src_user` is not among the fields the search outputs", f.display());
+    let warning =
+        format!("    warning: {}:{line}: rba: risk object field `src_user` is not among the fields the search outputs", f.display());
     assert!(out.lines().any(|l| l.starts_with(&warning)), "{out}");
     has("FAIL unit Vigil Test Risk Missing: risk object field `src_user` is missing in 2 of 2 results");
     assert!(out.contains("    result: "), "{out}");
@@ -151,7 +163,8 @@ fn only_passing_tests_exit_zero_and_detection_selects() {
     build(tmp.path());
     let content = tmp.path().join("content");
     let data = tmp.path().join("data");
-    let o = vigil(&["test", "--content", content.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--detection", "vigil test pass"]);
+    let o =
+        vigil(&["test", "--content", content.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--detection", "vigil test pass"]);
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     assert_eq!(stdout(&o).lines().last(), Some("3 passed, 0 failed"));
 
@@ -204,7 +217,16 @@ fn replay_shifts_latest_event_keeping_format() {
     assert!(stdout(&o).contains("\"firstTime\":\"2029-12-31T23:"), "{}", stdout(&o));
 
     // JSON lines to stdout: CrowdStrike epoch milliseconds.
-    let o = vigil(&["replay", "samples/crowdstrike_msiexec.json", "--source", "crowdstrike", "--sourcetype", "crowdstrike:events:sensor", "--shift-to", "1900000000"]);
+    let o = vigil(&[
+        "replay",
+        "samples/crowdstrike_msiexec.json",
+        "--source",
+        "crowdstrike",
+        "--sourcetype",
+        "crowdstrike:events:sensor",
+        "--shift-to",
+        "1900000000",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("\"timestamp\":\"1900000000000\""), "{}", stdout(&o));
 

@@ -29,10 +29,8 @@ pub fn load_data_sources(dir: &Path) -> (Vec<DataSource>, Vec<ContentError>) {
     let Ok(entries) = std::fs::read_dir(&folder) else {
         return (Vec::new(), Vec::new());
     };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
-        .collect();
+    let mut paths: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml")).collect();
     paths.sort();
     let (mut out, mut errors) = (Vec::new(), Vec::new());
     for p in paths {
@@ -62,7 +60,11 @@ mod tests {
     fn loads_fields_and_example() {
         let dir = std::env::temp_dir().join(format!("vigil-ds-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("data_sources")).unwrap();
-        std::fs::write(dir.join("data_sources/a.yml"), "name: A\nsource: S\nsourcetype: st\nfields:\n- dest\n- EventCode\nexample_log: <Event/>\n").unwrap();
+        std::fs::write(
+            dir.join("data_sources/a.yml"),
+            "name: A\nsource: S\nsourcetype: st\nfields:\n- dest\n- EventCode\nexample_log: <Event/>\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("data_sources/b.yml"), "name: [unclosed\n").unwrap();
         let (ds, errors) = load_data_sources(&dir);
         assert_eq!(ds.len(), 1);

@@ -13,14 +13,14 @@ mod lookup;
 mod set;
 mod yaml_guard;
 
-pub use detection::{RbaAction, 
-    AlertAction, Deployment, Detection, Drilldown, NotableAction, Observable, Rba, RiskObject,
-    Scheduling, Tags, TestCase, TestData, ThreatObject,
-};
-pub use data_source::{load_data_sources, DataSource};
-pub use error::ContentError;
 /// The built-in detection files: (path shown in messages, YAML text).
 pub use builtin::DETECTIONS as BUILTIN_DETECTION_FILES;
+pub use data_source::{load_data_sources, DataSource};
+pub use detection::{
+    AlertAction, Deployment, Detection, Drilldown, NotableAction, Observable, Rba, RbaAction, RiskObject, Scheduling, Tags, TestCase,
+    TestData, ThreatObject,
+};
+pub use error::ContentError;
 pub use lookup::{LookupDef, LookupTable};
 pub use set::{filter_macro_name, ContentSet};
 pub use yaml_guard::{check_yaml_nesting, MAX_YAML_NESTING};

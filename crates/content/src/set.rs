@@ -27,12 +27,8 @@ pub struct ContentSet {
 /// The name of a detection's filter macro: lowercased, with space, `-`, `.`, `/` as `_`, plus
 /// `_filter` (ESCU's contentctl convention).
 pub fn filter_macro_name(detection_name: &str) -> String {
-    let mut s: String = detection_name
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| if matches!(c, ' ' | '-' | '.' | '/') { '_' } else { c })
-        .collect();
+    let mut s: String =
+        detection_name.trim().to_lowercase().chars().map(|c| if matches!(c, ' ' | '-' | '.' | '/') { '_' } else { c }).collect();
     s.push_str("_filter");
     s
 }
@@ -131,14 +127,8 @@ impl ContentSet {
             return;
         }
         match serde_norway::from_str::<MacroFile>(text) {
-            Ok(m) if m.name.trim().is_empty() => {
-                self.errors.push(ContentError::new(file, None, "macro without a name"))
-            }
-            Ok(m) => self.add_macro(MacroDef {
-                name: m.name.trim().to_string(),
-                args: m.arguments,
-                definition: m.definition,
-            }),
+            Ok(m) if m.name.trim().is_empty() => self.errors.push(ContentError::new(file, None, "macro without a name")),
+            Ok(m) => self.add_macro(MacroDef { name: m.name.trim().to_string(), args: m.arguments, definition: m.definition }),
             Err(e) => self.errors.push(ContentError::yaml(file, &e)),
         }
     }
@@ -216,10 +206,7 @@ impl ContentSet {
 
     /// The default deployment for a detection type (`TTP`, `Anomaly`, `Hunting`, ...).
     pub fn default_deployment(&self, kind: &str) -> Option<&Deployment> {
-        self.deployments
-            .iter()
-            .rev()
-            .find(|d| d.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case(kind)))
+        self.deployments.iter().rev().find(|d| d.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case(kind)))
     }
 
     /// The deployment that applies: the detection's own, else the default for its type.
@@ -301,10 +288,7 @@ mod tests {
 
     #[test]
     fn filter_macro_names_follow_escu() {
-        assert_eq!(
-            filter_macro_name("Windows MSIExec Remote Download"),
-            "windows_msiexec_remote_download_filter"
-        );
+        assert_eq!(filter_macro_name("Windows MSIExec Remote Download"), "windows_msiexec_remote_download_filter");
         assert_eq!(filter_macro_name("Detect Rare Executables - 2/3.x"), "detect_rare_executables___2_3_x_filter");
     }
 

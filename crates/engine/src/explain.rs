@@ -67,7 +67,8 @@ impl Query {
                 let filter = if is_root && !names.is_empty() { KeyFilter::plan(&self.root, &names, &agg_names) } else { None };
                 if let Some(f) = filter {
                     let ops: Vec<&str> = self.root.ops[..f.len()].iter().map(Op::command_name).collect();
-                    let _ = writeln!(out, "    key filter: the first {} operators ({}) run when a group is created", f.len(), ops.join(", "));
+                    let _ =
+                        writeln!(out, "    key filter: the first {} operators ({}) run when a group is created", f.len(), ops.join(", "));
                 }
             }
             Scan::Events(e) => {
@@ -160,12 +161,17 @@ fn op_text(op: &Op) -> String {
             format!("search (event subsearches: {})", stages.join(", "))
         }
         Op::Eval(assignments) => format!("eval {}", assignments.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(", ")),
-        Op::Stats(s) | Op::Eventstats(s) => format!("{name} {} by {}", aggs(&s.aggs, &field_name), list(&s.by.iter().map(String::as_str).collect::<Vec<_>>())),
+        Op::Stats(s) | Op::Eventstats(s) => {
+            format!("{name} {} by {}", aggs(&s.aggs, &field_name), list(&s.by.iter().map(String::as_str).collect::<Vec<_>>()))
+        }
         Op::Rename(pairs) => format!("rename {}", pairs.iter().map(|(a, b)| format!("{a} as {b}")).collect::<Vec<_>>().join(", ")),
         Op::Table(f) => format!("table {}", joined(f)),
         Op::Fields { remove, fields } => format!("fields {}{}", if *remove { "- " } else { "" }, joined(fields)),
         Op::Dedup(d) => format!("dedup {}", joined(&d.fields)),
-        Op::Sort(s) => format!("sort {}", s.keys.iter().map(|k| format!("{}{}", if k.descending { "-" } else { "" }, k.field)).collect::<Vec<_>>().join(" ")),
+        Op::Sort(s) => format!(
+            "sort {}",
+            s.keys.iter().map(|k| format!("{}{}", if k.descending { "-" } else { "" }, k.field)).collect::<Vec<_>>().join(" ")
+        ),
         Op::Head(n) => format!("head {n}"),
         Op::Join(j) => format!("join{} {} [stage {}]", if j.keeps_unmatched() { " type=outer" } else { "" }, joined(&j.fields), j.sub.0),
         Op::Lookup(l) => format!("lookup {}", l.table_name()),

@@ -12,13 +12,13 @@
 //! `error` < `expr` < `store` < `ops` < `plan` < `scan` < `physical` < `explain`.
 
 mod error;
+mod explain;
 mod expr;
-mod store;
 mod ops;
+mod physical;
 mod plan;
 mod scan;
-mod physical;
-mod explain;
+mod store;
 
 pub use error::{ExecError, PlanError, StateError};
 pub use expr::eval::EvalContext;

@@ -22,7 +22,9 @@ fn run(search: &str) -> Vec<Record> {
 /// `i64::from_str_radix` (radix must be 2..=36).
 #[test]
 fn tonumber_with_base_out_of_range_is_null() {
-    let rows = run(r#"search * | eval a=tonumber("x1F", 116), b=tonumber("11", 0), c=tonumber("11", -3), d=tonumber("z", 36), e=tonumber("11", 1)"#);
+    let rows = run(
+        r#"search * | eval a=tonumber("x1F", 116), b=tonumber("11", 0), c=tonumber("11", -3), d=tonumber("z", 36), e=tonumber("11", 1)"#,
+    );
     let r = &rows[0];
     assert!(r.value("a").is_null());
     assert!(r.value("b").is_null());

@@ -24,8 +24,8 @@ fn reference(pattern: &str, value: &str) -> bool {
 /// wildcards, regex metacharacters, entities, and non-ASCII letters with case.
 fn text(max: usize) -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
-        "a", "A", "b", "B", "x", "*", "*", ".", "\\", "(", "[", "?", "+", "$", "^", "|", " ", "\n", "é", "É", "ä", "Ä",
-        "ж", "Ж", "ω", "Ω", "日", "&gt;", "&amp;", "&#65;", ">", "&", "🙂",
+        "a", "A", "b", "B", "x", "*", "*", ".", "\\", "(", "[", "?", "+", "$", "^", "|", " ", "\n", "é", "É", "ä", "Ä", "ж", "Ж", "ω", "Ω",
+        "日", "&gt;", "&amp;", "&#65;", ">", "&", "🙂",
         // Context-dependent and special case mappings. Not `ς`: Vigil lowercases per character
         // (Σ -> σ, ς stays ς) while the regex crate case-folds (Σ, σ and ς are one class). Not
         // `İ` either: it lowercases to `i` + U+0307, so Vigil's `i*` matches it, while simple

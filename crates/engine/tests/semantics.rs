@@ -51,12 +51,7 @@ fn count(spl: &str, events: &[Event]) -> usize {
 }
 
 fn abc() -> Vec<Event> {
-    vec![
-        event(&[("a", "1"), ("c", "3")]),
-        event(&[("b", "2")]),
-        event(&[("b", "2"), ("c", "3")]),
-        event(&[("a", "1"), ("b", "9")]),
-    ]
+    vec![event(&[("a", "1"), ("c", "3")]), event(&[("b", "2")]), event(&[("b", "2"), ("c", "3")]), event(&[("a", "1"), ("b", "9")])]
 }
 
 #[test]
@@ -114,10 +109,8 @@ fn where_is_case_sensitive_and_eval_precedence() {
 #[test]
 fn null_handling_in_eval() {
     let ev = vec![event(&[("a", "1")])];
-    let r = run(
-        r#"search * | eval s=a+missing, t=a."x", n=if(isnull(missing), "null", "set"), c=coalesce(missing, a) | table s t n c"#,
-        &ev,
-    );
+    let r =
+        run(r#"search * | eval s=a+missing, t=a."x", n=if(isnull(missing), "null", "set"), c=coalesce(missing, a) | table s t n c"#, &ev);
     assert_eq!(r[0].get("s"), None, "arithmetic with null is null");
     assert_eq!(r[0].value("t"), &Value::str("1x"));
     assert_eq!(r[0].value("n"), &Value::str("null"));
@@ -158,10 +151,7 @@ fn tstats_fillnull_value_keeps_rows_with_null_by_fields() {
     // process_guid is null for this event: without fillnull_value the row is dropped.
     let spl = "| tstats count from datamodel=Endpoint.Processes by Processes.process_guid";
     assert_eq!(count(spl, &ev), 0);
-    let filled = run(
-        "| tstats fillnull_value=null count from datamodel=Endpoint.Processes by Processes.process_guid",
-        &ev,
-    );
+    let filled = run("| tstats fillnull_value=null count from datamodel=Endpoint.Processes by Processes.process_guid", &ev);
     assert_eq!(filled[0].value("Processes.process_guid"), &Value::str("null"));
     // The data model fills user with "unknown" when the source has none.
     let u = run("| tstats count from datamodel=Endpoint.Processes by Processes.user", &ev);
@@ -253,7 +243,10 @@ fn transaction_groups_start_end_pairs_like_splunk() {
         at(20_000, &[("EventCode", "4732"), ("src_user", "eve"), ("dest", "h1")]),
         at(30, &[("EventCode", "4720"), ("src_user", "bob"), ("dest", "h2")]),
     ];
-    let rows = run("search EventCode=4720 OR EventCode=4732 | transaction src_user connected=false maxspan=180m | table src_user eventcount", &events);
+    let rows = run(
+        "search EventCode=4720 OR EventCode=4732 | transaction src_user connected=false maxspan=180m | table src_user eventcount",
+        &events,
+    );
     let got: Vec<(String, String)> = rows.iter().map(|r| (r.value("src_user").to_string(), r.value("eventcount").to_string())).collect();
     assert_eq!(got, [("eve".into(), "1".into()), ("bob".into(), "1".into()), ("eve".into(), "2".into())]);
 }

@@ -30,11 +30,7 @@ level: high
 "#;
 
 fn event(channel: &str, id: &str, fields: &[(&str, &str)]) -> Event {
-    let mut ev = Event {
-        source: format!("XmlWinEventLog:{channel}"),
-        sourcetype: "XmlWinEventLog".into(),
-        ..Default::default()
-    };
+    let mut ev = Event { source: format!("XmlWinEventLog:{channel}"), sourcetype: "XmlWinEventLog".into(), ..Default::default() };
     ev.push("Channel", channel);
     ev.push("EventID", id);
     for (k, v) in fields {
@@ -67,42 +63,18 @@ fn engine_matches_equal_direct_evaluation() {
                 ("ProcessId", "4242"),
             ],
         ),
+        event(sysmon, "1", &[("Image", r"C:\Windows\System32\net.exe"), ("CommandLine", "net.exe user bob"), ("ProcessId", "4")]),
         event(
             sysmon,
             "1",
-            &[
-                ("Image", r"C:\Windows\System32\net.exe"),
-                ("CommandLine", "net.exe user bob"),
-                ("ProcessId", "4"),
-            ],
-        ),
-        event(
-            sysmon,
-            "1",
-            &[
-                ("Image", r"C:\x\netx.exe"),
-                ("CommandLine", "net1.exe user /add"),
-                ("ParentImage", "p"),
-                ("ProcessId", "99"),
-            ],
+            &[("Image", r"C:\x\netx.exe"), ("CommandLine", "net1.exe user /add"), ("ParentImage", "p"), ("ProcessId", "99")],
         ),
         event(
             "Security",
             "4688",
-            &[
-                ("NewProcessName", r"C:\Windows\whoami.exe"),
-                ("CommandLine", "whoami /user add"),
-                ("ParentProcessName", "p"),
-            ],
+            &[("NewProcessName", r"C:\Windows\whoami.exe"), ("CommandLine", "whoami /user add"), ("ParentProcessName", "p")],
         ),
-        event(
-            sysmon,
-            "3",
-            &[
-                ("Image", r"C:\Windows\net.exe"),
-                ("CommandLine", "net.exe user /add"),
-            ],
-        ),
+        event(sysmon, "3", &[("Image", r"C:\Windows\net.exe"), ("CommandLine", "net.exe user /add")]),
     ];
     let mapping = Mapping::parse(vigil_sigma::BUILTIN_MAPPING).unwrap();
     let rules: Vec<_> = parse_file("synthetic.yml", RULES)
@@ -115,19 +87,13 @@ fn engine_matches_equal_direct_evaluation() {
     let normalizer = vigil_normalize::Normalizer::builtin().unwrap();
     let content = ContentSet::builtin();
     let mut planner = Planner::new(normalizer.catalog(), &content);
-    let queries = rules
-        .iter()
-        .map(|r| planner.plan_sigma(r).unwrap())
-        .collect();
+    let queries = rules.iter().map(|r| planner.plan_sigma(r).unwrap()).collect();
     let engine = Engine::new(queries, normalizer.catalog());
     let mut state = engine.new_state();
     for ev in &events {
         engine.on_event(&mut state, ev);
     }
-    let ctx = EvalContext {
-        now: 0,
-        tz: vigil_time::Tz::utc(),
-    };
+    let ctx = EvalContext { now: 0, tz: vigil_time::Tz::utc() };
     let outputs = engine.finish(state, &ctx);
     for (rule, out) in rules.iter().zip(&outputs) {
         let got = out.result.as_ref().unwrap().len();
@@ -135,26 +101,18 @@ fn engine_matches_equal_direct_evaluation() {
             .iter()
             .filter(|ev| {
                 rule.variants.iter().any(|v| {
-                    v.when.iter().all(|(f, vals)| {
-                        ev.get_all(f)
-                            .any(|x| vals.iter().any(|w| w.eq_ignore_ascii_case(x)))
-                    }) && v.expr.eval(&Ev(ev))
+                    v.when.iter().all(|(f, vals)| ev.get_all(f).any(|x| vals.iter().any(|w| w.eq_ignore_ascii_case(x))))
+                        && v.expr.eval(&Ev(ev))
                 })
             })
             .count();
         assert_eq!(got, want, "{}", rule.meta.title);
     }
-    let counts: Vec<usize> = outputs
-        .iter()
-        .map(|o| o.result.as_ref().unwrap().len())
-        .collect();
+    let counts: Vec<usize> = outputs.iter().map(|o| o.result.as_ref().unwrap().len()).collect();
     // Plain Values: only the 4688 whoami (through NewProcessName; the first event has `user`,
     // not `/user`); Sigma Leaves: the first and third (a parent, ProcessId not < 10), not the
     // second (no ParentImage) nor the network connection.
     assert_eq!(counts, [1, 2]);
     let row = &outputs[1].result.as_ref().unwrap()[0];
-    assert_eq!(
-        row.get("sigma_level").map(|v| v.to_string()),
-        Some("high".into())
-    );
+    assert_eq!(row.get("sigma_level").map(|v| v.to_string()), Some("high".into()));
 }

@@ -61,11 +61,7 @@ impl Catalog {
         if let Some(i) = self.datasets.iter().position(|d| d.name.eq_ignore_ascii_case(name)) {
             return Some(i);
         }
-        let mut in_model = self
-            .datasets
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.model().eq_ignore_ascii_case(name));
+        let mut in_model = self.datasets.iter().enumerate().filter(|(_, d)| d.model().eq_ignore_ascii_case(name));
         match (in_model.next(), in_model.next()) {
             (Some((i, _)), None) => Some(i),
             _ => None,

@@ -214,9 +214,6 @@ mod tests {
     fn items_of_values() {
         assert!(Value::Null.items().is_empty());
         assert_eq!(Value::from_items(vec!["a".into()]), Value::str("a"));
-        assert_eq!(
-            Value::from_items(vec!["a".into(), "b".into()]).items().len(),
-            2
-        );
+        assert_eq!(Value::from_items(vec!["a".into(), "b".into()]).items().len(), 2);
     }
 }

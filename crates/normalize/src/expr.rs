@@ -186,7 +186,15 @@ pub struct Expr {
 
 impl Expr {
     pub fn field(name: &str) -> Expr {
-        Expr { source: Source::Field(name.to_string()), empty: Vec::new(), ops: Vec::new(), map: None, map_only: false, split: None, last: false }
+        Expr {
+            source: Source::Field(name.to_string()),
+            empty: Vec::new(),
+            ops: Vec::new(),
+            map: None,
+            map_only: false,
+            split: None,
+            last: false,
+        }
     }
 
     /// Evaluates to a value: null for no item, a scalar for one, a multivalue otherwise (as
@@ -270,13 +278,7 @@ impl Expr {
         }
         let mut items = std::mem::take(out);
         if let Some(sep) = &self.split {
-            items = items
-                .iter()
-                .flat_map(|i| i.split(sep.as_str()))
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(String::from)
-                .collect();
+            items = items.iter().flat_map(|i| i.split(sep.as_str())).map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect();
         }
         for item in items {
             let mut v = item;
@@ -362,7 +364,10 @@ mod tests {
         let mut first = Expr::field("A");
         first.source = Source::First(vec![Expr { empty: vec!["-".into()], ..Expr::field("A") }, Expr::field("B")]);
         assert_eq!(run(&first, &e), ["x"]);
-        let join = Expr { source: Source::Join { parts: vec![Expr::field("D"), Expr::field("Z"), Expr::field("N")], sep: "\\".into() }, ..Expr::field("") };
+        let join = Expr {
+            source: Source::Join { parts: vec![Expr::field("D"), Expr::field("Z"), Expr::field("N")], sep: "\\".into() },
+            ..Expr::field("")
+        };
         assert_eq!(run(&join, &e), ["DOM\\bob"]);
         assert_eq!(run(&Expr::field("M"), &e), ["1", "2"]);
         assert!(run(&Expr::field("Z"), &e).is_empty());

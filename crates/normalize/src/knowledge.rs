@@ -19,18 +19,9 @@ use crate::Error;
 
 /// The knowledge files built into the binary: (file name, content).
 pub const BUILTIN_KNOWLEDGE: &[(&str, &str)] = &[
-    (
-        "addons/sysmon.toml",
-        include_str!("../../../mappings/addons/sysmon.toml"),
-    ),
-    (
-        "addons/windows.toml",
-        include_str!("../../../mappings/addons/windows.toml"),
-    ),
-    (
-        "addons/eventtypes.toml",
-        include_str!("../../../mappings/addons/eventtypes.toml"),
-    ),
+    ("addons/sysmon.toml", include_str!("../../../mappings/addons/sysmon.toml")),
+    ("addons/windows.toml", include_str!("../../../mappings/addons/windows.toml")),
+    ("addons/eventtypes.toml", include_str!("../../../mappings/addons/eventtypes.toml")),
 ];
 
 #[derive(Deserialize)]
@@ -79,11 +70,7 @@ struct When {
 impl When {
     /// `code`: the event's EventCode, looked up once by the caller.
     fn matches(&self, ev: &Event, code: Option<&str>) -> bool {
-        (self.sourcetypes.is_empty()
-            || self
-                .sourcetypes
-                .iter()
-                .any(|s| s.eq_ignore_ascii_case(&ev.sourcetype)))
+        (self.sourcetypes.is_empty() || self.sourcetypes.iter().any(|s| s.eq_ignore_ascii_case(&ev.sourcetype)))
             && self.conds.iter().all(|(f, vals)| {
                 let ok = |v: &str| vals.iter().any(|w| w.eq_ignore_ascii_case(v));
                 match f.as_str() {
@@ -143,38 +130,22 @@ impl Seen {
 impl Knowledge {
     /// The built-in knowledge files.
     pub fn builtin() -> Result<Knowledge, Error> {
-        Knowledge::from_sources(
-            BUILTIN_KNOWLEDGE
-                .iter()
-                .map(|(n, t)| (n.to_string(), t.to_string()))
-                .collect(),
-        )
+        Knowledge::from_sources(BUILTIN_KNOWLEDGE.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect())
     }
 
     /// Builds from (file name, content) pairs.
     pub fn from_sources(files: Vec<(String, String)>) -> Result<Knowledge, Error> {
-        let mut k = Knowledge {
-            emit_eventtype: true,
-            emit_tag: true,
-            ..Knowledge::default()
-        };
+        let mut k = Knowledge { emit_eventtype: true, emit_tag: true, ..Knowledge::default() };
         for (file, text) in &files {
-            let def: FileDef = toml::from_str(text)
-                .map_err(|e| err(file, text, e.span().map_or(0, |s| s.start), e.message()))?;
+            let def: FileDef = toml::from_str(text).map_err(|e| err(file, text, e.span().map_or(0, |s| s.start), e.message()))?;
             for b in def.fields {
                 let at = b.span().start;
                 let b = b.into_inner();
                 let when = compile_when(file, text, at, &b.when)?;
                 let mut set = Vec::new();
                 for (name, v) in &b.set {
-                    let expr = compile_expr(v.get_ref(), &[]).map_err(|m| {
-                        err(
-                            file,
-                            text,
-                            v.span().start,
-                            format!("field {}: {m}", name.get_ref()),
-                        )
-                    })?;
+                    let expr = compile_expr(v.get_ref(), &[])
+                        .map_err(|m| err(file, text, v.span().start, format!("field {}: {m}", name.get_ref())))?;
                     set.push((name.get_ref().clone(), expr));
                 }
                 // TOML tables have no order; set fields in line order, as written (the output's
@@ -184,29 +155,16 @@ impl Knowledge {
                 order.sort_by_key(|&i| lines[i]);
                 let mut slots: Vec<Option<(String, Expr)>> = set.into_iter().map(Some).collect();
                 let set = order.into_iter().filter_map(|i| slots[i].take()).collect();
-                k.blocks.push(Block {
-                    name: b.name,
-                    when,
-                    set,
-                });
+                k.blocks.push(Block { name: b.name, when, set });
             }
             for e in def.eventtype {
                 let at = e.span().start;
                 let e = e.into_inner();
                 if k.eventtypes.iter().any(|x| x.name == e.name) {
-                    return Err(err(
-                        file,
-                        text,
-                        at,
-                        format!("eventtype {:?} defined twice", e.name),
-                    ));
+                    return Err(err(file, text, at, format!("eventtype {:?} defined twice", e.name)));
                 }
                 let when = compile_when(file, text, at, &e.when)?;
-                k.eventtypes.push(Eventtype {
-                    name: e.name,
-                    when,
-                    tags: e.tags,
-                });
+                k.eventtypes.push(Eventtype { name: e.name, when, tags: e.tags });
             }
         }
         k.index();
@@ -234,15 +192,10 @@ impl Knowledge {
             .collect();
         self.by_source.clear();
         let mut add = |src: &str, block: Option<usize>, et: Option<usize>| {
-            let i = match self
-                .by_source
-                .iter()
-                .position(|(s, _, _)| s.eq_ignore_ascii_case(src))
-            {
+            let i = match self.by_source.iter().position(|(s, _, _)| s.eq_ignore_ascii_case(src)) {
                 Some(i) => i,
                 None => {
-                    self.by_source
-                        .push((src.to_string(), Vec::new(), Vec::new()));
+                    self.by_source.push((src.to_string(), Vec::new(), Vec::new()));
                     self.by_source.len() - 1
                 }
             };
@@ -262,11 +215,7 @@ impl Knowledge {
     /// Every field name this knowledge can give an event (`eventtype` and `tag` included when
     /// eventtypes are defined).
     pub fn field_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self
-            .blocks
-            .iter()
-            .flat_map(|b| b.set.iter().map(|(n, _)| n.as_str()))
-            .collect();
+        let mut names: Vec<&str> = self.blocks.iter().flat_map(|b| b.set.iter().map(|(n, _)| n.as_str())).collect();
         if !self.eventtypes.is_empty() {
             names.extend(["eventtype", "tag"]);
         }
@@ -284,8 +233,7 @@ impl Knowledge {
         self.emit_eventtype = wanted("eventtype");
         self.emit_tag = wanted("tag");
         self.index();
-        self.by_source
-            .retain(|(_, b, e)| b.iter().any(|&i| !self.blocks[i].set.is_empty()) || !e.is_empty());
+        self.by_source.retain(|(_, b, e)| b.iter().any(|&i| !self.blocks[i].set.is_empty()) || !e.is_empty());
     }
 
     /// Whether any event can get a field (false after a restriction that left nothing).
@@ -297,19 +245,13 @@ impl Knowledge {
     /// (leaving `out` alone) when no knowledge applies to `ev`, so the caller can use `ev`
     /// as is. A field the event already has is never replaced. `out`'s buffers are reused.
     pub fn enrich(&self, ev: &Event, out: &mut Event) -> bool {
-        let Some((_, blocks, ets)) = self
-            .by_source
-            .iter()
-            .find(|(s, _, _)| s.eq_ignore_ascii_case(&ev.source))
-        else {
+        let Some((_, blocks, ets)) = self.by_source.iter().find(|(s, _, _)| s.eq_ignore_ascii_case(&ev.source)) else {
             return false;
         };
         // Most conditions are on EventCode: look it up once.
         let code = ev.get("EventCode");
         let applies = |w: &When| w.matches(ev, code);
-        if !blocks.iter().any(|&b| applies(&self.blocks[b].when))
-            && !ets.iter().any(|&e| applies(&self.eventtypes[e].when))
-        {
+        if !blocks.iter().any(|&b| applies(&self.blocks[b].when)) && !ets.iter().any(|&e| applies(&self.eventtypes[e].when)) {
             return false;
         }
         copy_event(ev, out);
@@ -385,29 +327,11 @@ fn copy_event(src: &Event, dst: &mut Event) {
     }
 }
 
-fn compile_when(
-    file: &str,
-    text: &str,
-    at: usize,
-    when: &BTreeMap<Spanned<String>, Spanned<T>>,
-) -> Result<When, Error> {
-    let mut w = When {
-        sources: Vec::new(),
-        sourcetypes: Vec::new(),
-        conds: Vec::new(),
-    };
+fn compile_when(file: &str, text: &str, at: usize, when: &BTreeMap<Spanned<String>, Spanned<T>>) -> Result<When, Error> {
+    let mut w = When { sources: Vec::new(), sourcetypes: Vec::new(), conds: Vec::new() };
     for (k, v) in when {
-        let vals = strings(v.get_ref()).ok_or_else(|| {
-            err(
-                file,
-                text,
-                v.span().start,
-                format!(
-                    "when.{}: expected a string or a list of strings",
-                    k.get_ref()
-                ),
-            )
-        })?;
+        let vals = strings(v.get_ref())
+            .ok_or_else(|| err(file, text, v.span().start, format!("when.{}: expected a string or a list of strings", k.get_ref())))?;
         match k.get_ref().as_str() {
             "source" => w.sources = vals,
             "sourcetype" => w.sourcetypes = vals.iter().map(|s| s.to_lowercase()).collect(),
@@ -415,11 +339,7 @@ fn compile_when(
         }
     }
     if w.sources.is_empty() {
-        return Err(Error::Mapping {
-            file: file.to_string(),
-            line: line_of(text, at),
-            message: "when.source is required".into(),
-        });
+        return Err(Error::Mapping { file: file.to_string(), line: line_of(text, at), message: "when.source is required".into() });
     }
     Ok(w)
 }

@@ -1,11 +1,7 @@
 use super::*;
 
 fn ev(source: &str, fields: &[(&str, &str)]) -> Event {
-    let mut e = Event {
-        source: source.into(),
-        sourcetype: "XmlWinEventLog".into(),
-        ..Event::default()
-    };
+    let mut e = Event { source: source.into(), sourcetype: "XmlWinEventLog".into(), ..Event::default() };
     for (k, v) in fields {
         e.push(*k, *v);
     }
@@ -44,20 +40,10 @@ fn builtin_loads_and_enriches_sysmon_process_access() {
 #[test]
 fn eventtypes_and_tags_are_multivalue_and_restricted() {
     let mut k = Knowledge::builtin().unwrap();
-    let e = ev(
-        "XmlWinEventLog:System",
-        &[
-            ("EventCode", "7045"),
-            ("Computer", "H"),
-            ("ServiceName", "x"),
-        ],
-    );
+    let e = ev("XmlWinEventLog:System", &[("EventCode", "7045"), ("Computer", "H"), ("ServiceName", "x")]);
     let mut out = Event::default();
     assert!(k.enrich(&e, &mut out));
-    assert_eq!(
-        out.get_all("eventtype").collect::<Vec<_>>(),
-        ["wineventlog_system"]
-    );
+    assert_eq!(out.get_all("eventtype").collect::<Vec<_>>(), ["wineventlog_system"]);
     assert_eq!(out.get_all("tag").collect::<Vec<_>>(), ["os", "windows"]);
     assert_eq!(out.get("Service_Name"), Some("x"));
     k.restrict(&|f| f == "dest");
@@ -73,14 +59,7 @@ fn eventtypes_and_tags_are_multivalue_and_restricted() {
 #[test]
 fn raw_fields_are_never_replaced_and_unknown_sources_are_left_alone() {
     let k = Knowledge::builtin().unwrap();
-    let e = ev(
-        SYSMON,
-        &[
-            ("EventCode", "1"),
-            ("Image", "C:\\a\\b.exe"),
-            ("process_name", "raw.exe"),
-        ],
-    );
+    let e = ev(SYSMON, &[("EventCode", "1"), ("Image", "C:\\a\\b.exe"), ("process_name", "raw.exe")]);
     let mut out = Event::default();
     assert!(k.enrich(&e, &mut out));
     assert_eq!(out.get_all("process_name").collect::<Vec<_>>(), ["raw.exe"]);
@@ -90,15 +69,7 @@ fn raw_fields_are_never_replaced_and_unknown_sources_are_left_alone() {
 #[test]
 fn specific_blocks_win_over_general_ones() {
     let k = Knowledge::builtin().unwrap();
-    let e = ev(
-        SYSMON,
-        &[
-            ("EventCode", "3"),
-            ("Computer", "me"),
-            ("DestinationIp", "10.0.0.1"),
-            ("DestinationHostname", "-"),
-        ],
-    );
+    let e = ev(SYSMON, &[("EventCode", "3"), ("Computer", "me"), ("DestinationIp", "10.0.0.1"), ("DestinationHostname", "-")]);
     let mut out = Event::default();
     k.enrich(&e, &mut out);
     assert_eq!(out.get("dest"), Some("10.0.0.1"));
@@ -106,16 +77,10 @@ fn specific_blocks_win_over_general_ones() {
 
 #[test]
 fn errors_name_file_and_line() {
-    let bad = |t: &str| {
-        Knowledge::from_sources(vec![("k.toml".into(), t.into())])
-            .unwrap_err()
-            .to_string()
-    };
-    assert!(
-        bad("[[fields]]\nname = \"x\"\nwhen = { EventCode = [\"1\"] }\nset = {}\n")
-            .starts_with("k.toml:1: when.source is required")
-    );
-    assert!(bad("[[fields]]\nname = \"x\"\nwhen = { source = \"s\" }\n[fields.set]\na = { from = \"f\", op = [\"nope\"] }\n").starts_with("k.toml:5: field a: unknown op"));
+    let bad = |t: &str| Knowledge::from_sources(vec![("k.toml".into(), t.into())]).unwrap_err().to_string();
+    assert!(bad("[[fields]]\nname = \"x\"\nwhen = { EventCode = [\"1\"] }\nset = {}\n").starts_with("k.toml:1: when.source is required"));
+    assert!(bad("[[fields]]\nname = \"x\"\nwhen = { source = \"s\" }\n[fields.set]\na = { from = \"f\", op = [\"nope\"] }\n")
+        .starts_with("k.toml:5: field a: unknown op"));
     let et = "[[eventtype]]\nname = \"e\"\nsearch = \"s\"\nwhen = { source = \"s\" }\n";
     assert!(bad(&format!("{et}{et}")).starts_with("k.toml:5: eventtype \"e\" defined twice"));
 }

@@ -74,8 +74,7 @@ impl Normalizer {
     /// The built-in files plus every `*.toml` in `dir` (sorted by name). Extra files may add
     /// datasets and mappings; they cannot redefine a built-in dataset.
     pub fn with_dir(dir: &Path) -> Result<Normalizer, Error> {
-        let mut files: Vec<(String, String)> =
-            BUILTIN_FILES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+        let mut files: Vec<(String, String)> = BUILTIN_FILES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
         let io = |e| Error::Io { path: dir.to_path_buf(), source: e };
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(io)?
@@ -93,8 +92,7 @@ impl Normalizer {
     /// Builds from (file name, content) pairs. Datasets from all files are known before any
     /// mapping is compiled, so file order does not matter.
     pub fn from_sources(files: Vec<(String, String)>) -> Result<Normalizer, Error> {
-        let parsed: Vec<spec::Parsed> =
-            files.iter().map(|(n, t)| spec::parse(n, t)).collect::<Result<_, _>>()?;
+        let parsed: Vec<spec::Parsed> = files.iter().map(|(n, t)| spec::parse(n, t)).collect::<Result<_, _>>()?;
         let mut catalog = Catalog::default();
         let mut rules = Vec::new();
         for p in &parsed {
@@ -115,9 +113,7 @@ impl Normalizer {
                 }
                 let children = children(d).map_err(at)?;
                 let schema = DatasetSchema { name: d.name.clone(), object: d.object.clone(), fields, children };
-                let idx = |f: &str| {
-                    schema.field_index(f).ok_or_else(|| at(format!("dataset {}: rule names unknown field {f:?}", d.name)))
-                };
+                let idx = |f: &str| schema.field_index(f).ok_or_else(|| at(format!("dataset {}: rule names unknown field {f:?}", d.name)));
                 let mut r = Rules::default();
                 for (target, src) in &d.name_from_first_token {
                     r.name_from_first_token.push((idx(target)?, idx(src)?));
@@ -186,9 +182,7 @@ impl Normalizer {
     /// [`Normalizer::catalog`]): mappings to other datasets are not evaluated at all. Pass
     /// `Engine::wants_dataset` so that rows no query reads are never built.
     pub fn normalize_filtered(&self, ev: &Event, wanted: &dyn Fn(usize) -> bool, out: &mut Vec<DatasetRow>) {
-        let Some((_, idxs)) =
-            self.by_sourcetype.iter().find(|(st, _)| st.eq_ignore_ascii_case(&ev.sourcetype))
-        else {
+        let Some((_, idxs)) = self.by_sourcetype.iter().find(|(st, _)| st.eq_ignore_ascii_case(&ev.sourcetype)) else {
             return;
         };
         let mut items = Vec::new();
@@ -200,9 +194,7 @@ impl Normalizer {
             if !m.sources.is_empty() && !m.sources.iter().any(|s| s.eq_ignore_ascii_case(&ev.source)) {
                 continue;
             }
-            let conds_ok = m.conds.iter().all(|(field, vals)| {
-                ev.get_all(field).any(|v| vals.iter().any(|w| w.eq_ignore_ascii_case(v)))
-            });
+            let conds_ok = m.conds.iter().all(|(field, vals)| ev.get_all(field).any(|v| vals.iter().any(|w| w.eq_ignore_ascii_case(v))));
             if !conds_ok {
                 continue;
             }
@@ -297,11 +289,8 @@ mod tests {
     #[test]
     fn errors_name_file_and_line() {
         let dm = ("dm.toml".to_string(), "[[dataset]]\nname = \"A.B\"\nobject = \"B\"\nfields = [\"x\"]\n".to_string());
-        let bad = |text: &str| {
-            Normalizer::from_sources(vec![dm.clone(), ("m.toml".to_string(), text.to_string())])
-                .unwrap_err()
-                .to_string()
-        };
+        let bad =
+            |text: &str| Normalizer::from_sources(vec![dm.clone(), ("m.toml".to_string(), text.to_string())]).unwrap_err().to_string();
         let base = "[[mapping]]\nname = \"m\"\ndataset = \"A.B\"\nwhen = { sourcetype = \"s\" }\n[mapping.fields]\n";
         assert_eq!(bad(&format!("{base}y = \"f\"\n")), "m.toml:6: mapping \"m\": A.B has no field \"y\"");
         assert!(bad(&format!("{base}x = {{ from = \"f\", op = [\"nope\"] }}\n")).starts_with("m.toml:6: field x: unknown op"));

@@ -103,19 +103,12 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Parsed, Error> {
         let off = e.span().map_or(0, |s| s.start);
         err(file, text, off, e.message().to_string())
     })?;
-    let datasets = def
-        .dataset
-        .into_iter()
-        .map(|d| (line_of(text, d.span().start), d.into_inner()))
-        .collect();
+    let datasets = def.dataset.into_iter().map(|d| (line_of(text, d.span().start), d.into_inner())).collect();
     Ok(Parsed { file: file.to_string(), text: text.to_string(), datasets, mappings: def.mapping })
 }
 
 /// Compiles the mappings of a parsed file against the known datasets.
-pub(crate) fn compile_mappings(
-    p: &Parsed,
-    catalog: &vigil_model::Catalog,
-) -> Result<Vec<Mapping>, Error> {
+pub(crate) fn compile_mappings(p: &Parsed, catalog: &vigil_model::Catalog) -> Result<Vec<Mapping>, Error> {
     let mut out = Vec::new();
     for m in &p.mappings {
         let def = m.get_ref();
@@ -144,22 +137,13 @@ pub(crate) fn compile_mappings(
         }
         let mut fields = Vec::new();
         for (k, v) in &def.fields {
-            let idx = schema.field_index(k.get_ref()).ok_or_else(|| {
-                e(k.span().start, format!("mapping {:?}: {} has no field {:?}", def.name, schema.name, k.get_ref()))
-            })?;
-            let expr = compile_expr(v.get_ref(), &[])
-                .map_err(|msg| e(v.span().start, format!("field {}: {msg}", k.get_ref())))?;
+            let idx = schema
+                .field_index(k.get_ref())
+                .ok_or_else(|| e(k.span().start, format!("mapping {:?}: {} has no field {:?}", def.name, schema.name, k.get_ref())))?;
+            let expr = compile_expr(v.get_ref(), &[]).map_err(|msg| e(v.span().start, format!("field {}: {msg}", k.get_ref())))?;
             fields.push((idx, expr));
         }
-        out.push(Mapping {
-            name: def.name.clone(),
-            file: p.file.clone(),
-            dataset,
-            sourcetypes,
-            sources,
-            conds,
-            fields,
-        });
+        out.push(Mapping { name: def.name.clone(), file: p.file.clone(), dataset, sourcetypes, sources, conds, fields });
     }
     Ok(out)
 }

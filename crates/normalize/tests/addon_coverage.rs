@@ -15,10 +15,7 @@ fn splunk_internal(f: &str) -> bool {
     f.starts_with("date_")
         || f.starts_with("tag::")
         || f.ends_with("_Xml")
-        || matches!(
-            f,
-            "punct" | "linecount" | "splunk_server" | "timeendpos" | "timestartpos"
-        )
+        || matches!(f, "punct" | "linecount" | "splunk_server" | "timeendpos" | "timestartpos")
 }
 
 /// The floor per data source, in percent of the counted fields: what the knowledge reaches
@@ -93,15 +90,9 @@ fn covered(ev: &Event, f: &str) -> Result<(), String> {
     let style_ok = match f {
         "dest" | "dvc" | "dvc_nt_host" if ev.get("EventCode") != Some("3") => value == computer,
         "signature_id" => Some(value) == ev.get("EventCode"),
-        "process_id" | "parent_process_id" | "new_process_id" => {
-            value.bytes().all(|b| b.is_ascii_digit())
-        }
-        _ if f.ends_with("_name") && (f.contains("process") || f.contains("file")) => {
-            !value.contains(['\\', '/'])
-        }
-        _ if f.ends_with("_path") && (f.contains("process") || f.contains("file")) => {
-            value.contains(['\\', '/']) || value == "System"
-        }
+        "process_id" | "parent_process_id" | "new_process_id" => value.bytes().all(|b| b.is_ascii_digit()),
+        _ if f.ends_with("_name") && (f.contains("process") || f.contains("file")) => !value.contains(['\\', '/']),
+        _ if f.ends_with("_path") && (f.contains("process") || f.contains("file")) => value.contains(['\\', '/']) || value == "System",
         _ => true,
     };
     if style_ok {
@@ -117,14 +108,9 @@ fn read_example(text: &str) -> Option<Event> {
         return None;
     }
     let mut found = None;
-    vigil_read::read_stream(
-        "example_log",
-        line.as_bytes(),
-        &Default::default(),
-        &mut |ev| {
-            found.get_or_insert_with(|| ev.clone());
-        },
-    );
+    vigil_read::read_stream("example_log", line.as_bytes(), &Default::default(), &mut |ev| {
+        found.get_or_insert_with(|| ev.clone());
+    });
     found
 }
 
@@ -155,26 +141,12 @@ fn add_on_fields_of_every_windows_data_source() {
             }
         }
         let have = counted.len() - missing.len();
-        let pct = if counted.is_empty() {
-            100
-        } else {
-            (100 * have / counted.len()) as u32
-        };
-        report.push_str(&format!(
-            "{pct:>3}% {have:>3}/{:<3} {}: missing {}\n",
-            counted.len(),
-            d.name,
-            missing.join(", ")
-        ));
+        let pct = if counted.is_empty() { 100 } else { (100 * have / counted.len()) as u32 };
+        report.push_str(&format!("{pct:>3}% {have:>3}/{:<3} {}: missing {}\n", counted.len(), d.name, missing.join(", ")));
         match FLOORS.iter().find(|(n, _)| *n == d.name) {
-            Some((_, floor)) if pct < *floor => {
-                failures.push(format!("{}: {pct}% < floor {floor}%", d.name))
-            }
+            Some((_, floor)) if pct < *floor => failures.push(format!("{}: {pct}% < floor {floor}%", d.name)),
             Some(_) => {}
-            None => failures.push(format!(
-                "{}: no floor (reaches {pct}%): add (\"{}\", {pct}) to FLOORS",
-                d.name, d.name
-            )),
+            None => failures.push(format!("{}: no floor (reaches {pct}%): add (\"{}\", {pct}) to FLOORS", d.name, d.name)),
         }
     }
     eprintln!("{report}");

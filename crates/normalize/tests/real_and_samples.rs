@@ -94,27 +94,31 @@ fn real_security_4688() {
     assert_eq!(sec.len(), 20);
     // The first 4688 in the file: NewProcessId 0x1b28, ProcessId 0x1acc.
     let row = sec.iter().find(|r| text(&n, r, "process_id") == "6952").expect("hex 0x1b28 -> 6952");
-    check(&n, row, &[
-        ("action", "allowed"),
-        ("dest", "win-dc-791937.attackrange.local"),
-        ("original_file_name", "unknown"),
-        ("parent_process", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"),
-        ("parent_process_exec", "powershell.exe"),
-        ("parent_process_guid", ""),
-        ("parent_process_id", "6860"),
-        ("parent_process_name", "powershell.exe"),
-        ("parent_process_path", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"),
-        ("process", "\"C:\\Windows\\system32\\certutil.exe\" -p password1234 .\\powershellcert.pfx"),
-        ("process_exec", "certutil.exe"),
-        ("process_guid", ""),
-        ("process_hash", ""),
-        ("process_integrity_level", "high"),
-        ("process_name", "certutil.exe"),
-        ("process_path", "C:\\Windows\\System32\\certutil.exe"),
-        ("user", "ATTACKRANGE\\administrator"),
-        ("user_id", "ATTACKRANGE\\Administrator"),
-        ("vendor_product", "Microsoft Windows"),
-    ]);
+    check(
+        &n,
+        row,
+        &[
+            ("action", "allowed"),
+            ("dest", "win-dc-791937.attackrange.local"),
+            ("original_file_name", "unknown"),
+            ("parent_process", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"),
+            ("parent_process_exec", "powershell.exe"),
+            ("parent_process_guid", ""),
+            ("parent_process_id", "6860"),
+            ("parent_process_name", "powershell.exe"),
+            ("parent_process_path", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"),
+            ("process", "\"C:\\Windows\\system32\\certutil.exe\" -p password1234 .\\powershellcert.pfx"),
+            ("process_exec", "certutil.exe"),
+            ("process_guid", ""),
+            ("process_hash", ""),
+            ("process_integrity_level", "high"),
+            ("process_name", "certutil.exe"),
+            ("process_path", "C:\\Windows\\System32\\certutil.exe"),
+            ("user", "ATTACKRANGE\\administrator"),
+            ("user_id", "ATTACKRANGE\\Administrator"),
+            ("vendor_product", "Microsoft Windows"),
+        ],
+    );
     // The Sysmon event for the same process gives the same decimal pid and parent pid.
     let sysmon = out
         .iter()
@@ -129,28 +133,32 @@ fn real_crowdstrike_example() {
     let n = Normalizer::builtin().unwrap();
     let r = rows(&n, &p, "Endpoint.Processes");
     assert_eq!(r.len(), 1);
-    check(&n, &r[0], &[
-        ("action", "allowed"),
-        ("dest", "168a90e125d443beb2a4e2914985084d"),
-        ("os", "Microsoft Windows"),
-        ("parent_process", "unknown"),
-        ("parent_process_exec", "explorer.exe"),
-        ("parent_process_guid", "5459598860"),
-        ("parent_process_id", "5459598860"),
-        ("parent_process_name", "explorer.exe"),
-        ("parent_process_path", ""),
-        ("process", "\"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe\" "),
-        ("process_exec", "powershell.exe"),
-        ("process_guid", "5642133882"),
-        ("process_hash", "ba4038fd20e474c047be8aad5bfacdb1bfc1ddbe12f803f473b7918d8d819436"),
-        ("process_id", "5012"),
-        ("process_integrity_level", "high"),
-        ("process_name", "powershell.exe"),
-        ("process_path", "\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"),
-        ("user", "S-1-5-21-586445407-708991241-1829972403-500"),
-        ("user_id", "S-1-5-21-586445407-708991241-1829972403-500"),
-        ("vendor_product", "CrowdStrike Falcon"),
-    ]);
+    check(
+        &n,
+        &r[0],
+        &[
+            ("action", "allowed"),
+            ("dest", "168a90e125d443beb2a4e2914985084d"),
+            ("os", "Microsoft Windows"),
+            ("parent_process", "unknown"),
+            ("parent_process_exec", "explorer.exe"),
+            ("parent_process_guid", "5459598860"),
+            ("parent_process_id", "5459598860"),
+            ("parent_process_name", "explorer.exe"),
+            ("parent_process_path", ""),
+            ("process", "\"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe\" "),
+            ("process_exec", "powershell.exe"),
+            ("process_guid", "5642133882"),
+            ("process_hash", "ba4038fd20e474c047be8aad5bfacdb1bfc1ddbe12f803f473b7918d8d819436"),
+            ("process_id", "5012"),
+            ("process_integrity_level", "high"),
+            ("process_name", "powershell.exe"),
+            ("process_path", "\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"),
+            ("user", "S-1-5-21-586445407-708991241-1829972403-500"),
+            ("user_id", "S-1-5-21-586445407-708991241-1829972403-500"),
+            ("vendor_product", "CrowdStrike Falcon"),
+        ],
+    );
     assert_eq!(r[0].time, 1_713_805_173_418_000);
 }
 
@@ -160,34 +168,35 @@ fn real_nvm_example() {
     let n = Normalizer::builtin().unwrap();
     let r = rows(&n, &p, "Endpoint.Processes");
     assert_eq!(r.len(), 1);
-    check(&n, &r[0], &[
-        ("action", "allowed"),
-        ("dest", "10.10.0.38"),
-        ("parent_process", "C:\\Windows\\System32\\services.exe"),
-        ("parent_process_exec", "services.exe"),
-        ("parent_process_id", "684"),
-        ("parent_process_name", "services.exe"),
-        ("parent_process_path", "C:\\Windows\\System32\\services.exe"),
-        ("process", "C:\\Windows\\System32\\svchost.exe -k UnistackSvcGroup -s WpnUserService"),
-        ("process_exec", "svchost.exe"),
-        ("process_guid", "E89CC0DBD1F48055BB4FA09268E9B51D"),
-        ("process_hash", "B0B36BFF7AE4057F687D839CD4B3D81159AB646F1EE1B22106A927E93DECBB61"),
-        ("process_id", "3040"),
-        ("process_integrity_level", "medium"),
-        ("process_name", "svchost.exe"),
-        ("process_path", "C:\\Windows\\System32\\svchost.exe"),
-        ("user", "WIN-ANIKET\\Hostscan"),
-        ("vendor_product", "Cisco Network Visibility Module"),
-    ]);
+    check(
+        &n,
+        &r[0],
+        &[
+            ("action", "allowed"),
+            ("dest", "10.10.0.38"),
+            ("parent_process", "C:\\Windows\\System32\\services.exe"),
+            ("parent_process_exec", "services.exe"),
+            ("parent_process_id", "684"),
+            ("parent_process_name", "services.exe"),
+            ("parent_process_path", "C:\\Windows\\System32\\services.exe"),
+            ("process", "C:\\Windows\\System32\\svchost.exe -k UnistackSvcGroup -s WpnUserService"),
+            ("process_exec", "svchost.exe"),
+            ("process_guid", "E89CC0DBD1F48055BB4FA09268E9B51D"),
+            ("process_hash", "B0B36BFF7AE4057F687D839CD4B3D81159AB646F1EE1B22106A927E93DECBB61"),
+            ("process_id", "3040"),
+            ("process_integrity_level", "medium"),
+            ("process_name", "svchost.exe"),
+            ("process_path", "C:\\Windows\\System32\\svchost.exe"),
+            ("user", "WIN-ANIKET\\Hostscan"),
+            ("vendor_product", "Cisco Network Visibility Module"),
+        ],
+    );
     assert_eq!(r[0].time, 1_784_017_733_536_000);
 }
 
 /// (process_name, process) of every Endpoint.Processes row of a sample.
 fn names_and_commands(n: &Normalizer, file: &str) -> Vec<(String, String)> {
-    rows(n, &sample(file), "Endpoint.Processes")
-        .iter()
-        .map(|r| (text(n, r, "process_name"), text(n, r, "process")))
-        .collect()
+    rows(n, &sample(file), "Endpoint.Processes").iter().map(|r| (text(n, r, "process_name"), text(n, r, "process"))).collect()
 }
 
 /// The seed detection's condition, written out: msiexec and a URL on the command line.
@@ -237,16 +246,20 @@ fn sample_sysmon_tp_fields() {
 fn sample_4688_tp_fields() {
     let n = Normalizer::builtin().unwrap();
     let r = rows(&n, &sample("security_4688_msiexec.xml"), "Endpoint.Processes");
-    check(&n, &r[0], &[
-        ("process_id", "6952"),
-        ("parent_process_id", "4420"),
-        ("process_integrity_level", "high"),
-        ("process_name", "msiexec.exe"),
-        ("parent_process_name", "powershell.exe"),
-        ("user", "ATTACKRANGE\\alice"),
-        ("user_id", "S-1-5-21-4072314881-2634547730-233802997-1104"),
-        ("dest", "WIN10-ART-04.attackrange.local"),
-    ]);
+    check(
+        &n,
+        &r[0],
+        &[
+            ("process_id", "6952"),
+            ("parent_process_id", "4420"),
+            ("process_integrity_level", "high"),
+            ("process_name", "msiexec.exe"),
+            ("parent_process_name", "powershell.exe"),
+            ("user", "ATTACKRANGE\\alice"),
+            ("user_id", "S-1-5-21-4072314881-2634547730-233802997-1104"),
+            ("dest", "WIN10-ART-04.attackrange.local"),
+        ],
+    );
     // Medium-integrity bitsadmin (MandatoryLabel S-1-16-8192).
     check(&n, &r[3], &[("process_integrity_level", "medium"), ("process_name", "bitsadmin.exe")]);
 }
@@ -255,16 +268,20 @@ fn sample_4688_tp_fields() {
 fn sample_crowdstrike_and_nvm_tp_fields() {
     let n = Normalizer::builtin().unwrap();
     let cs = rows(&n, &sample("crowdstrike_msiexec.json"), "Endpoint.Processes");
-    check(&n, &cs[0], &[
-        ("dest", "WIN10-ART-04"),
-        ("process_name", "msiexec.exe"),
-        ("process_path", "\\Windows\\System32\\msiexec.exe"),
-        ("process_id", "6952"),
-        ("parent_process_name", "powershell.exe"),
-        ("user", "alice"),
-        ("user_id", "S-1-5-21-4072314881-2634547730-233802997-1104"),
-        ("process_integrity_level", "high"),
-    ]);
+    check(
+        &n,
+        &cs[0],
+        &[
+            ("dest", "WIN10-ART-04"),
+            ("process_name", "msiexec.exe"),
+            ("process_path", "\\Windows\\System32\\msiexec.exe"),
+            ("process_id", "6952"),
+            ("parent_process_name", "powershell.exe"),
+            ("user", "alice"),
+            ("user_id", "S-1-5-21-4072314881-2634547730-233802997-1104"),
+            ("process_integrity_level", "high"),
+        ],
+    );
     let nvm = rows(&n, &sample("cisco_nvm_msiexec.json"), "Endpoint.Processes");
     check(&n, &nvm[0], &[
         ("process_name", "msiexec.exe"),
@@ -279,22 +296,30 @@ fn sample_crowdstrike_and_nvm_tp_fields() {
 fn sample_flat_json_matches_xml_fields() {
     let n = Normalizer::builtin().unwrap();
     let r = rows(&n, &sample("flat_json_msiexec.json"), "Endpoint.Processes");
-    check(&n, &r[0], &[
-        ("dest", "WIN10-ART-04"),
-        ("process_name", "msiexec.exe"),
-        ("process_id", "6952"),
-        ("parent_process_name", "powershell.exe"),
-        ("vendor_product", "Microsoft Sysmon"),
-        ("process_integrity_level", "high"),
-    ]);
-    check(&n, &r[2], &[
-        ("process_id", "7316"),
-        ("parent_process_id", "5020"),
-        ("process_name", "msiexec.exe"),
-        ("user", "ATTACKRANGE\\alice"),
-        ("vendor_product", "Microsoft Windows"),
-        ("process_integrity_level", "high"),
-    ]);
+    check(
+        &n,
+        &r[0],
+        &[
+            ("dest", "WIN10-ART-04"),
+            ("process_name", "msiexec.exe"),
+            ("process_id", "6952"),
+            ("parent_process_name", "powershell.exe"),
+            ("vendor_product", "Microsoft Sysmon"),
+            ("process_integrity_level", "high"),
+        ],
+    );
+    check(
+        &n,
+        &r[2],
+        &[
+            ("process_id", "7316"),
+            ("parent_process_id", "5020"),
+            ("process_name", "msiexec.exe"),
+            ("user", "ATTACKRANGE\\alice"),
+            ("vendor_product", "Microsoft Windows"),
+            ("process_integrity_level", "high"),
+        ],
+    );
 }
 
 #[test]

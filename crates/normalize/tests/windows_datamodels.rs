@@ -6,12 +6,7 @@ use vigil_model::{Event, Value};
 use vigil_normalize::Normalizer;
 
 fn event(source: &str, fields: &[(&str, &str)]) -> Event {
-    let mut ev = Event {
-        sourcetype: "XmlWinEventLog".into(),
-        source: source.into(),
-        host: "h".into(),
-        ..Default::default()
-    };
+    let mut ev = Event { sourcetype: "XmlWinEventLog".into(), source: source.into(), host: "h".into(), ..Default::default() };
     for (k, v) in fields {
         ev.push(*k, *v);
     }
@@ -28,9 +23,7 @@ fn row(n: &Normalizer, ev: &Event, dataset: &str) -> impl Fn(&str) -> String {
     let schema = n.catalog().get(ds).clone();
     let values = out.remove(0).values;
     move |f: &str| {
-        let v: &Value = &values[schema
-            .field_index(f)
-            .unwrap_or_else(|| panic!("no field {f}"))];
+        let v: &Value = &values[schema.field_index(f).unwrap_or_else(|| panic!("no field {f}"))];
         v.to_string()
     }
 }
@@ -78,30 +71,11 @@ fn logon_success_and_privileged_logon() {
     );
     let f = row(&n, &ev, "Authentication.Authentication");
     assert_eq!(
-        (
-            f("action"),
-            f("app"),
-            f("src"),
-            f("user"),
-            f("dest_nt_domain")
-        ),
-        (
-            "success".into(),
-            "win:remote".into(),
-            "LAPTOP7".into(),
-            "alice".into(),
-            "CORP".into()
-        )
+        (f("action"), f("app"), f("src"), f("user"), f("dest_nt_domain")),
+        ("success".into(), "win:remote".into(), "LAPTOP7".into(), "alice".into(), "CORP".into())
     );
     assert_eq!(f("src_user"), "unknown", "`-` is empty, then CIM's fill");
-    let ev = event(
-        "XmlWinEventLog:Security",
-        &[
-            ("EventCode", "4672"),
-            ("Computer", "WS1"),
-            ("SubjectUserName", "admin"),
-        ],
-    );
+    let ev = event("XmlWinEventLog:Security", &[("EventCode", "4672"), ("Computer", "WS1"), ("SubjectUserName", "admin")]);
     let f = row(&n, &ev, "Authentication.Authentication");
     assert_eq!(f("tag"), "authentication\nprivileged");
     assert_eq!(f("user"), "admin");
@@ -126,22 +100,9 @@ fn group_membership_change_names_the_member() {
     let f = row(&n, &ev, "Change.All_Changes");
     assert_eq!(f("action"), "modified");
     assert_eq!(f("user"), "S-1-5-21-1-2-3-1104");
-    assert_eq!(
-        (f("object"), f("object_category"), f("object_id")),
-        (
-            "Administrators".into(),
-            "group".into(),
-            "S-1-5-32-544".into()
-        )
-    );
-    assert_eq!(
-        (f("src_user"), f("src_nt_domain")),
-        ("alice".into(), "CORP".into())
-    );
-    assert_eq!(
-        f("result"),
-        "A member was added to a security-enabled local group"
-    );
+    assert_eq!((f("object"), f("object_category"), f("object_id")), ("Administrators".into(), "group".into(), "S-1-5-32-544".into()));
+    assert_eq!((f("src_user"), f("src_nt_domain")), ("alice".into(), "CORP".into()));
+    assert_eq!(f("result"), "A member was added to a security-enabled local group");
     assert_eq!(f("tag"), "change\naccount");
 }
 
@@ -161,18 +122,8 @@ fn service_installs_from_security_and_system() {
     );
     let f = row(&n, &ev, "Endpoint.Services");
     assert_eq!(
-        (
-            f("service_name"),
-            f("service_exec"),
-            f("start_mode"),
-            f("user")
-        ),
-        (
-            "PSEXESVC".into(),
-            "PSEXESVC.exe".into(),
-            "demand start".into(),
-            "LocalSystem".into()
-        )
+        (f("service_name"), f("service_exec"), f("start_mode"), f("user")),
+        ("PSEXESVC".into(), "PSEXESVC.exe".into(), "demand start".into(), "LocalSystem".into())
     );
     let ev = event(
         "XmlWinEventLog:System",
@@ -188,10 +139,6 @@ fn service_installs_from_security_and_system() {
     let f = row(&n, &ev, "Endpoint.Services");
     assert_eq!(
         (f("service_exec"), f("service_path"), f("start_mode")),
-        (
-            "up.exe".into(),
-            "\"C:\\Program Files\\Up\\up.exe\" -svc".into(),
-            "auto start".into()
-        )
+        ("up.exe".into(), "\"C:\\Program Files\\Up\\up.exe\" -svc".into(), "auto start".into())
     );
 }

@@ -29,9 +29,7 @@ pub(crate) fn read_zip<R: Read + Seek>(input: R, name: &Arc<str>, depth: usize, 
         if member.is_dir() {
             continue;
         }
-        let hidden = member_name
-            .split('/')
-            .any(|part| part.starts_with('.') || part == "__MACOSX");
+        let hidden = member_name.split('/').any(|part| part.starts_with('.') || part == "__MACOSX");
         if hidden {
             continue;
         }

@@ -21,10 +21,10 @@
 
 pub mod archive;
 pub mod evtx;
+mod fields;
 pub mod json;
 mod kind;
 mod lines;
-mod fields;
 mod report;
 mod split;
 pub mod timefmt;
@@ -228,12 +228,7 @@ pub fn read_file(path: &Path, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) 
 /// Reads any byte stream (stdin, a socket, an archive member) as [`read_file`] does, naming
 /// it `name` in origins and the report. EVTX and zip content is buffered in memory up to
 /// [`ReadOptions::max_buffer_bytes`].
-pub fn read_stream(
-    name: &str,
-    reader: impl Read,
-    opts: &ReadOptions,
-    sink: &mut dyn FnMut(&Event),
-) -> ReadReport {
+pub fn read_stream(name: &str, reader: impl Read, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) -> ReadReport {
     let mut ctx = Ctx::new(opts, sink);
     read_stream_in(&Arc::from(name), Box::new(reader), 0, &mut ctx);
     ctx.report
@@ -292,9 +287,7 @@ pub(crate) fn read_stream_in(name: &Arc<str>, reader: Box<dyn Read + '_>, depth:
             Err(e) => ctx.report.skip("unreadable file", name, e),
         },
         Format::Zip | Format::Evtx => match buffer(rest, ctx.opts.max_buffer_bytes) {
-            Ok(buf) if format == Format::Zip => {
-                archive::read_zip(io::Cursor::new(buf), name, depth + 1, ctx)
-            }
+            Ok(buf) if format == Format::Zip => archive::read_zip(io::Cursor::new(buf), name, depth + 1, ctx),
             Ok(buf) => evtx::read_evtx_buffer(buf, name, ctx),
             Err(e) => ctx.report.skip("unreadable file", name, e),
         },
@@ -456,10 +449,7 @@ mod tests {
             std::fs::write(dir.join(f), "x").unwrap();
         }
         let (files, errors) = discover(&[dir.clone(), dir.join("missing")]);
-        let names: Vec<String> = files
-            .iter()
-            .map(|p| p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned())
-            .collect();
+        let names: Vec<String> = files.iter().map(|p| p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["a.log", "b.log", "sub/c.json"]);
         assert_eq!(errors.len(), 1);
         let _ = std::fs::remove_dir_all(&dir);

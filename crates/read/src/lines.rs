@@ -19,11 +19,7 @@ pub(crate) enum Line {
 /// Reads one line (through `\n`) into `buf`, keeping at most `max` bytes (plus the line
 /// terminator) in memory: a longer line is consumed and dropped. This is `read_until` with a
 /// cap, so that one enormous line cannot exhaust memory.
-pub(crate) fn read_line_bounded(
-    r: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<Line> {
+pub(crate) fn read_line_bounded(r: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
     buf.clear();
     let mut total = 0usize;
     let mut too_long = false;
@@ -158,11 +154,7 @@ pub(crate) fn read_lines_span(r: &mut dyn BufRead, name: &Arc<str>, format: Form
         let text = match std::str::from_utf8(line) {
             Ok(s) => std::borrow::Cow::Borrowed(s),
             Err(e) => {
-                ctx.report.repair(
-                    "invalid UTF-8 replaced",
-                    at_line(name, line_no),
-                    format_args!("byte {} of the line", e.valid_up_to()),
-                );
+                ctx.report.repair("invalid UTF-8 replaced", at_line(name, line_no), format_args!("byte {} of the line", e.valid_up_to()));
                 String::from_utf8_lossy(line)
             }
         };
@@ -188,9 +180,7 @@ pub(crate) fn read_lines_span(r: &mut dyn BufRead, name: &Arc<str>, format: Form
                                 json::emit_value(v, &p.text, ctx);
                             }
                             Err(e) if e.is_eof() => pending = Some(p),
-                            Err(e) => {
-                                ctx.report.skip("malformed JSON", at_line(name, p.line), e)
-                            }
+                            Err(e) => ctx.report.skip("malformed JSON", at_line(name, p.line), e),
                         }
                     } else {
                         pending = Some(p);
@@ -213,9 +203,7 @@ pub(crate) fn read_lines_span(r: &mut dyn BufRead, name: &Arc<str>, format: Form
             ctx.reset(name, line_no, start);
             match json::emit_line(t, ctx) {
                 Ok(()) => {}
-                Err(e) if e.is_eof() => {
-                    pending = Some(Pending { json: true, line: line_no, offset: start, text: t.to_string() })
-                }
+                Err(e) if e.is_eof() => pending = Some(Pending { json: true, line: line_no, offset: start, text: t.to_string() }),
                 Err(e) => ctx.report.skip("malformed JSON", at_line(name, line_no), e),
             }
             continue;
@@ -242,9 +230,7 @@ pub(crate) fn read_lines_span(r: &mut dyn BufRead, name: &Arc<str>, format: Form
             ctx.report.skip(reason, at_line(name, p.line), "truncated at end of input");
         }
         // What the whole-file read does when a line starting with `{` cuts a gathered document.
-        (Some(p), Some(true)) if p.json => {
-            ctx.report.skip("malformed JSON", at_line(name, p.line), "truncated JSON document")
-        }
+        (Some(p), Some(true)) if p.json => ctx.report.skip("malformed JSON", at_line(name, p.line), "truncated JSON document"),
         (Some(_), Some(_)) => exact = false,
     }
     exact
@@ -272,19 +258,14 @@ fn xml_line(t: &str, name: &Arc<str>, line: u64, offset: u64, ctx: &mut Ctx) -> 
         let rest = &t.as_bytes()[s..];
         let gt = memchr::memchr(b'>', rest);
         let self_closing = gt.is_some_and(|gt| rest[..gt + 1].ends_with(b"/>"));
-        let end = if self_closing {
-            gt.map(|gt| s + gt + 1)
-        } else {
-            memchr::memmem::find(rest, b"</Event>").map(|e| s + e + "</Event>".len())
-        };
+        let end =
+            if self_closing { gt.map(|gt| s + gt + 1) } else { memchr::memmem::find(rest, b"</Event>").map(|e| s + e + "</Event>".len()) };
         match end {
             Some(e) => {
                 xml_event(&t[s..e], name, line, offset + s as u64, ctx);
                 from = e;
             }
-            None => {
-                return Some(Pending { json: false, line, offset: offset + s as u64, text: t[s..].to_string() })
-            }
+            None => return Some(Pending { json: false, line, offset: offset + s as u64, text: t[s..].to_string() }),
         }
     }
     None

@@ -96,7 +96,9 @@ impl ReadReport {
         self.files += other.files;
         self.events += other.events;
         self.bytes += other.bytes;
-        for (mine, theirs) in [(&mut self.skipped, other.skipped), (&mut self.repaired, other.repaired), (&mut self.not_logs, other.not_logs)] {
+        for (mine, theirs) in
+            [(&mut self.skipped, other.skipped), (&mut self.repaired, other.repaired), (&mut self.not_logs, other.not_logs)]
+        {
             for (reason, o) in theirs {
                 absorb(mine.entry(reason).or_default(), o);
             }
@@ -123,14 +125,7 @@ fn absorb(s: &mut Skipped, o: Skipped) {
 
 impl fmt::Display for ReadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} files, {} events, {} bytes, {} skipped",
-            self.files,
-            self.events,
-            self.bytes,
-            self.skipped_total()
-        )?;
+        write!(f, "{} files, {} events, {} bytes, {} skipped", self.files, self.events, self.bytes, self.skipped_total())?;
         for (reason, s) in &self.skipped {
             write!(f, "\n  {reason}: {}", s.count)?;
             for e in &s.examples {

@@ -35,8 +35,7 @@ pub fn parse_iso(s: &str) -> Option<Micros> {
     let hour = num(&b[11..13])?;
     let min = num(&b[14..16])?;
     let sec = num(&b[17..19])?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60
-    {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
         return None;
     }
     let mut i = 19;

@@ -32,12 +32,7 @@ fn inputs() -> Vec<PathBuf> {
 }
 
 fn same(a: &Event, b: &Event) -> bool {
-    a.fields == b.fields
-        && a.time == b.time
-        && a.source == b.source
-        && a.sourcetype == b.sourcetype
-        && a.host == b.host
-        && a.raw == b.raw
+    a.fields == b.fields && a.time == b.time && a.source == b.source && a.sourcetype == b.sourcetype && a.host == b.host && a.raw == b.raw
 }
 
 #[test]
@@ -50,8 +45,7 @@ fn fast_and_full_json_paths_agree() {
                 return;
             }
             let file = &ev.origin.file;
-            let full = line_full(file, &ev.raw)
-                .unwrap_or_else(|| panic!("{file}: full path rejects an emitted line: {}", ev.raw));
+            let full = line_full(file, &ev.raw).unwrap_or_else(|| panic!("{file}: full path rejects an emitted line: {}", ev.raw));
             assert!(same(ev, &full), "{file}:{}\nread: {ev:?}\nfull: {full:?}", ev.origin.line);
             if let Some(f) = line_fast(file, &ev.raw) {
                 assert!(same(&f, &full), "{file}:{}\nfast: {f:?}\nfull: {full:?}", ev.origin.line);
@@ -100,7 +94,23 @@ impl Rng {
 
 fn mutate(line: &str, rng: &mut Rng) -> String {
     const ALPHABET: &[u8] = b"{}[]\":,\\/ \t\r\n0123456789-+.eEtfnulrsabu\x00\x1f\x7f";
-    const UNITS: &[&str] = &["\\u", "\\ud83d", "\\ude00", "\\u00e9", "\u{e9}", "\u{1f600}", "\"a\":1", "null", "-0", "1e400", "0.1", "00", "{}", "[]", "\"event_simpleName\":1,"];
+    const UNITS: &[&str] = &[
+        "\\u",
+        "\\ud83d",
+        "\\ude00",
+        "\\u00e9",
+        "\u{e9}",
+        "\u{1f600}",
+        "\"a\":1",
+        "null",
+        "-0",
+        "1e400",
+        "0.1",
+        "00",
+        "{}",
+        "[]",
+        "\"event_simpleName\":1,",
+    ];
     let mut b = line.as_bytes().to_vec();
     for _ in 0..1 + rng.below(3) {
         let at = rng.below(b.len() + 1);

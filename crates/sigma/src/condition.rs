@@ -22,17 +22,10 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
         match c {
             '(' | ')' => {
                 flush(&mut word, &mut out);
-                out.push(if c == '(' {
-                    Token::LParen
-                } else {
-                    Token::RParen
-                });
+                out.push(if c == '(' { Token::LParen } else { Token::RParen });
             }
             c if c.is_whitespace() => flush(&mut word, &mut out),
-            '|' => return Err(
-                "aggregation expressions (`| count() ...`) are deprecated: use a correlation rule"
-                    .into(),
-            ),
+            '|' => return Err("aggregation expressions (`| count() ...`) are deprecated: use a correlation rule".into()),
             c => word.push(c),
         }
     }
@@ -43,17 +36,10 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
 /// Compiles a condition over the rule's search identifiers (`idents`, in rule order).
 pub fn compile(cond: &str, idents: &[(String, Expr)]) -> Result<Expr, String> {
     let tokens = tokenize(cond)?;
-    let mut p = Parser {
-        tokens,
-        pos: 0,
-        idents,
-    };
+    let mut p = Parser { tokens, pos: 0, idents };
     let e = p.or()?;
     if p.pos < p.tokens.len() {
-        return Err(format!(
-            "unexpected `{}` in condition `{cond}`",
-            p.show(p.pos)
-        ));
+        return Err(format!("unexpected `{}` in condition `{cond}`", p.show(p.pos)));
     }
     Ok(e)
 }
@@ -84,11 +70,7 @@ impl Parser<'_> {
             self.pos += 1;
             items.push(self.and()?);
         }
-        Ok(if items.len() == 1 {
-            items.pop().expect("one")
-        } else {
-            Expr::Or(items)
-        })
+        Ok(if items.len() == 1 { items.pop().expect("one") } else { Expr::Or(items) })
     }
 
     fn and(&mut self) -> Result<Expr, String> {
@@ -97,11 +79,7 @@ impl Parser<'_> {
             self.pos += 1;
             items.push(self.not()?);
         }
-        Ok(if items.len() == 1 {
-            items.pop().expect("one")
-        } else {
-            Expr::And(items)
-        })
+        Ok(if items.len() == 1 { items.pop().expect("one") } else { Expr::And(items) })
     }
 
     fn not(&mut self) -> Result<Expr, String> {
@@ -119,31 +97,21 @@ impl Parser<'_> {
                 self.pos += 1;
                 let e = self.or()?;
                 if self.tokens.get(self.pos) != Some(&Token::RParen) {
-                    return Err(format!(
-                        "expected `)` in condition, found `{}`",
-                        self.show(self.pos)
-                    ));
+                    return Err(format!("expected `)` in condition, found `{}`", self.show(self.pos)));
                 }
                 self.pos += 1;
                 Ok(e)
             }
             Some(Token::Word(w)) => {
-                let quant = w.eq_ignore_ascii_case("all")
-                    || w.eq_ignore_ascii_case("any")
-                    || w.parse::<usize>().is_ok();
-                if quant
-                    && matches!(self.tokens.get(at + 1), Some(Token::Word(o)) if o.eq_ignore_ascii_case("of"))
-                {
+                let quant = w.eq_ignore_ascii_case("all") || w.eq_ignore_ascii_case("any") || w.parse::<usize>().is_ok();
+                if quant && matches!(self.tokens.get(at + 1), Some(Token::Word(o)) if o.eq_ignore_ascii_case("of")) {
                     let Some(Token::Word(pat)) = self.tokens.get(at + 2).cloned() else {
                         return Err(format!("`{w} of` needs a name pattern or `them`"));
                     };
                     self.pos += 3;
                     return self.quantified(&w, &pat);
                 }
-                if ["and", "or", "of"]
-                    .iter()
-                    .any(|k| w.eq_ignore_ascii_case(k))
-                {
+                if ["and", "or", "of"].iter().any(|k| w.eq_ignore_ascii_case(k)) {
                     return Err(format!("unexpected `{w}` in condition"));
                 }
                 self.pos += 1;
@@ -151,16 +119,9 @@ impl Parser<'_> {
                     .iter()
                     .find(|(n, _)| *n == w)
                     .map(|(_, e)| e.clone())
-                    .ok_or_else(|| {
-                        format!(
-                            "condition names `{w}`, which is not a search identifier of the rule"
-                        )
-                    })
+                    .ok_or_else(|| format!("condition names `{w}`, which is not a search identifier of the rule"))
             }
-            _ => Err(format!(
-                "expected a search identifier, found `{}`",
-                self.show(at)
-            )),
+            _ => Err(format!("expected a search identifier, found `{}`", self.show(at))),
         }
     }
 
@@ -169,13 +130,7 @@ impl Parser<'_> {
         let matched: Vec<Expr> = self
             .idents
             .iter()
-            .filter(|(n, _)| {
-                if them {
-                    !n.starts_with('_')
-                } else {
-                    name_matches(pat, n)
-                }
-            })
+            .filter(|(n, _)| if them { !n.starts_with('_') } else { name_matches(pat, n) })
             .map(|(_, e)| e.clone())
             .collect();
         if matched.is_empty() {
@@ -186,9 +141,7 @@ impl Parser<'_> {
         }
         let n: usize = quant.parse().unwrap_or(1);
         if n != 1 {
-            return Err(format!(
-                "unsupported: `{n} of` (only `1 of` and `all of` are in the specification)"
-            ));
+            return Err(format!("unsupported: `{n} of` (only `1 of` and `all of` are in the specification)"));
         }
         Ok(Expr::Or(matched))
     }
@@ -196,16 +149,8 @@ impl Parser<'_> {
 
 /// Name pattern with `*` wildcards (case-sensitive, like identifiers).
 fn name_matches(pat: &str, name: &str) -> bool {
-    let toks: Vec<crate::pattern::Tok> = pat
-        .chars()
-        .map(|c| {
-            if c == '*' {
-                crate::pattern::Tok::Star
-            } else {
-                crate::pattern::Tok::Char(c)
-            }
-        })
-        .collect();
+    let toks: Vec<crate::pattern::Tok> =
+        pat.chars().map(|c| if c == '*' { crate::pattern::Tok::Star } else { crate::pattern::Tok::Char(c) }).collect();
     crate::pattern::Glob::new(&toks, true).matches(name)
 }
 
@@ -217,10 +162,7 @@ mod tests {
     struct Ev(Vec<(&'static str, &'static str)>);
     impl Fields for Ev {
         fn any_value(&self, field: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
-            self.0
-                .iter()
-                .filter(|(k, _)| *k == field)
-                .any(|(_, v)| f(v))
+            self.0.iter().filter(|(k, _)| *k == field).any(|(_, v)| f(v))
         }
         fn any_field_value(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
             self.0.iter().any(|(_, v)| f(v))
@@ -228,19 +170,11 @@ mod tests {
     }
 
     fn has(field: &str) -> Expr {
-        Expr::Leaf {
-            field: Some(field.into()),
-            test: Test::Exists(true),
-        }
+        Expr::Leaf { field: Some(field.into()), test: Test::Exists(true) }
     }
 
     fn idents() -> Vec<(String, Expr)> {
-        vec![
-            ("sel_a".into(), has("a")),
-            ("sel_b".into(), has("b")),
-            ("filter".into(), has("f")),
-            ("_x".into(), has("x")),
-        ]
+        vec![("sel_a".into(), has("a")), ("sel_b".into(), has("b")), ("filter".into(), has("f")), ("_x".into(), has("x"))]
     }
 
     fn eval(cond: &str, ev: &Ev) -> bool {
@@ -260,10 +194,7 @@ mod tests {
         assert!(!eval("(sel_b or sel_a) and not filter", &af));
         assert!(eval("not not sel_a", &a));
         // `them` leaves out names starting with an underscore.
-        assert!(eval(
-            "all of them",
-            &Ev(vec![("a", "1"), ("b", "1"), ("f", "1")])
-        ));
+        assert!(eval("all of them", &Ev(vec![("a", "1"), ("b", "1"), ("f", "1")])));
         assert!(compile("sel_c", &idents()).is_err());
         assert!(compile("sel_a and", &idents()).is_err());
         assert!(compile("(sel_a", &idents()).is_err());

@@ -13,12 +13,7 @@ pub fn compile(det: &Mapping, ph: &Placeholders) -> Result<Expr, (String, String
         if matches!(name, "condition" | "timeframe") {
             continue;
         }
-        let e = identifier(v, ph).map_err(|(at, m)| {
-            (
-                at.unwrap_or_else(|| format!("{name}:")),
-                format!("{name}: {m}"),
-            )
-        })?;
+        let e = identifier(v, ph).map_err(|(at, m)| (at.unwrap_or_else(|| format!("{name}:")), format!("{name}: {m}")))?;
         idents.push((name.to_string(), e));
     }
     let conditions: Vec<&str> = match det.get("condition") {
@@ -28,14 +23,9 @@ pub fn compile(det: &Mapping, ph: &Placeholders) -> Result<Expr, (String, String
     };
     let mut exprs = Vec::new();
     for c in conditions {
-        exprs
-            .push(crate::condition::compile(c, &idents).map_err(|m| ("condition".to_string(), m))?);
+        exprs.push(crate::condition::compile(c, &idents).map_err(|m| ("condition".to_string(), m))?);
     }
-    Ok(if exprs.len() == 1 {
-        exprs.pop().expect("one")
-    } else {
-        Expr::Or(exprs)
-    })
+    Ok(if exprs.len() == 1 { exprs.pop().expect("one") } else { Expr::Or(exprs) })
 }
 
 type Failure = (Option<String>, String);
@@ -44,22 +34,14 @@ fn identifier(v: &Yaml, ph: &Placeholders) -> Result<Expr, Failure> {
     match v {
         Yaml::Mapping(m) => map(m, ph),
         Yaml::Sequence(items) if items.iter().all(|i| i.is_mapping()) => {
-            let alts = items
-                .iter()
-                .map(|i| map(i.as_mapping().expect("checked"), ph))
-                .collect::<Result<Vec<_>, _>>()?;
+            let alts = items.iter().map(|i| map(i.as_mapping().expect("checked"), ph)).collect::<Result<Vec<_>, _>>()?;
             Ok(Expr::Or(alts))
         }
         Yaml::Sequence(items) if items.iter().all(|i| !i.is_mapping() && !i.is_sequence()) => {
             compile_entry(None, &["contains"], items, ph).map_err(|m| (None, m))
         }
-        Yaml::String(_) | Yaml::Number(_) => {
-            compile_entry(None, &["contains"], std::slice::from_ref(v), ph).map_err(|m| (None, m))
-        }
-        _ => Err((
-            None,
-            "a search identifier must be a mapping, a list of mappings or a list of values".into(),
-        )),
+        Yaml::String(_) | Yaml::Number(_) => compile_entry(None, &["contains"], std::slice::from_ref(v), ph).map_err(|m| (None, m)),
+        _ => Err((None, "a search identifier must be a mapping, a list of mappings or a list of values".into())),
     }
 }
 
@@ -75,34 +57,20 @@ fn map(m: &Mapping, ph: &Placeholders) -> Result<Expr, Failure> {
         let mut mods: Vec<&str> = parts.collect();
         let values: Vec<Yaml> = match v {
             Yaml::Sequence(l) => l.clone(),
-            Yaml::Mapping(_) => {
-                return Err((
-                    Some(key.clone()),
-                    format!("`{key}`: a value cannot be a mapping"),
-                ))
-            }
+            Yaml::Mapping(_) => return Err((Some(key.clone()), format!("`{key}`: a value cannot be a mapping"))),
             other => vec![other.clone()],
         };
-        if field.is_empty()
-            && !mods
-                .iter()
-                .any(|m| matches!(*m, "contains" | "startswith" | "endswith" | "re"))
-        {
+        if field.is_empty() && !mods.iter().any(|m| matches!(*m, "contains" | "startswith" | "endswith" | "re")) {
             mods.insert(0, "contains"); // a keyword list with modifiers (`'|all': [...]`)
         }
         let field = (!field.is_empty()).then_some(field);
-        let e = compile_entry(field, &mods, &values, ph)
-            .map_err(|msg| (Some(key.clone()), format!("`{key}`: {msg}")))?;
+        let e = compile_entry(field, &mods, &values, ph).map_err(|msg| (Some(key.clone()), format!("`{key}`: {msg}")))?;
         items.push(e);
     }
     if items.is_empty() {
         return Err((None, "an empty selection".into()));
     }
-    Ok(if items.len() == 1 {
-        items.pop().expect("one")
-    } else {
-        Expr::And(items)
-    })
+    Ok(if items.len() == 1 { items.pop().expect("one") } else { Expr::And(items) })
 }
 
 #[cfg(test)]
@@ -113,10 +81,7 @@ mod tests {
     struct Ev(Vec<(&'static str, &'static str)>);
     impl Fields for Ev {
         fn any_value(&self, field: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
-            self.0
-                .iter()
-                .filter(|(k, _)| *k == field)
-                .any(|(_, v)| f(v))
+            self.0.iter().filter(|(k, _)| *k == field).any(|(_, v)| f(v))
         }
         fn any_field_value(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
             self.0.iter().any(|(_, v)| f(v))
@@ -144,23 +109,12 @@ filter_null:
 condition: (all of sel_* and not filter_null) or kw
 "#,
         );
-        let hit = Ev(vec![
-            ("Image", r"C:\Windows\System32\WHOAMI.EXE"),
-            ("CommandLine", "whoami /PRIV /all"),
-            ("ParentImage", "cmd.exe"),
-        ]);
+        let hit = Ev(vec![("Image", r"C:\Windows\System32\WHOAMI.EXE"), ("CommandLine", "whoami /PRIV /all"), ("ParentImage", "cmd.exe")]);
         assert!(e.eval(&hit));
-        let no_parent = Ev(vec![
-            ("Image", r"C:\x\whoami.exe"),
-            ("CommandLine", "whoami /priv /all"),
-        ]);
+        let no_parent = Ev(vec![("Image", r"C:\x\whoami.exe"), ("CommandLine", "whoami /priv /all")]);
         assert!(!e.eval(&no_parent));
         assert!(e.eval(&Ev(vec![("Payload", "Invoke-MIMIKATZ -x")])));
-        assert!(!e.eval(&Ev(vec![
-            ("Image", r"C:\x\whoami.exe"),
-            ("CommandLine", "whoami /priv"),
-            ("ParentImage", "x")
-        ])));
+        assert!(!e.eval(&Ev(vec![("Image", r"C:\x\whoami.exe"), ("CommandLine", "whoami /priv"), ("ParentImage", "x")])));
     }
 
     #[test]

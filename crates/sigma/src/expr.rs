@@ -72,13 +72,8 @@ impl Expr {
             Expr::And(items) => items.iter().all(|e| e.eval(ev)),
             Expr::Or(items) => items.iter().any(|e| e.eval(ev)),
             Expr::Not(e) => !e.eval(ev),
-            Expr::Leaf { field: None, test } => {
-                ev.any_field_value(&mut |v| test.matches_value(v, ev))
-            }
-            Expr::Leaf {
-                field: Some(f),
-                test,
-            } => match test {
+            Expr::Leaf { field: None, test } => ev.any_field_value(&mut |v| test.matches_value(v, ev)),
+            Expr::Leaf { field: Some(f), test } => match test {
                 Test::Exists(want) => ev.any_value(f, &mut |_| true) == *want,
                 // Readers drop empty values, so empty and absent are the same here.
                 Test::Null => !ev.any_value(f, &mut |v| !v.is_empty()),
@@ -94,10 +89,7 @@ impl Expr {
             Expr::And(items) | Expr::Or(items) => items.iter().try_for_each(|e| e.fields(out)),
             Expr::Not(e) => e.fields(out),
             Expr::Leaf { field: None, .. } => None,
-            Expr::Leaf {
-                field: Some(f),
-                test,
-            } => {
+            Expr::Leaf { field: Some(f), test } => {
                 out.push(f.clone());
                 if let Test::FieldRef { other, .. } = test {
                     out.push(other.clone());
@@ -133,10 +125,7 @@ impl Test {
         match self {
             Test::Glob(g) => g.matches(v),
             Test::Regex(r) => r.is_match(v),
-            Test::Cidr { net, bits } => v
-                .trim()
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| in_net(ip, *net, *bits)),
+            Test::Cidr { net, bits } => v.trim().parse::<IpAddr>().is_ok_and(|ip| in_net(ip, *net, *bits)),
             Test::Num(op, want) => parse_number(v).is_some_and(|x| match op {
                 NumOp::Lt => x < *want,
                 NumOp::Lte => x <= *want,
@@ -145,18 +134,10 @@ impl Test {
             }),
             Test::Exists(_) => true,
             Test::Null => v.is_empty(),
-            Test::FieldRef {
-                other,
-                shape,
-                cased,
-            } => {
+            Test::FieldRef { other, shape, cased } => {
                 let mut hit = false;
                 ev.any_value(other, &mut |o| {
-                    let (a, b) = if *cased {
-                        (v.into(), o.into())
-                    } else {
-                        (fold(v), fold(o))
-                    };
+                    let (a, b) = if *cased { (v.into(), o.into()) } else { (fold(v), fold(o)) };
                     hit = match shape {
                         Shape::Equals => a == b,
                         Shape::StartsWith => a.starts_with(&*b),
@@ -183,19 +164,11 @@ pub fn parse_number(s: &str) -> Option<f64> {
 fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits.min(32) as u32)
-            };
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits.min(32) as u32) };
             (u32::from(a) & mask) == (u32::from(n) & mask)
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits.min(128) as u32)
-            };
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits.min(128) as u32) };
             (u128::from(a) & mask) == (u128::from(n) & mask)
         }
         _ => false,

@@ -122,10 +122,7 @@ impl Mapping {
             for s in &ls.sources {
                 if let Some(f) = &s.fields {
                     if !m.fields.contains_key(f) {
-                        return Err(format!(
-                            "source `{}` names field set `{f}`, which is not defined",
-                            s.name
-                        ));
+                        return Err(format!("source `{}` names field set `{f}`, which is not defined", s.name));
                     }
                 }
             }
@@ -139,48 +136,26 @@ impl Mapping {
             (None, None) => true,
             _ => false,
         };
-        self.logsource.iter().find(|e| {
-            eq(&e.category, &ls.category)
-                && eq(&e.service, &ls.service)
-                && (e.product.is_none() || eq(&e.product, &ls.product))
-        })
+        self.logsource
+            .iter()
+            .find(|e| eq(&e.category, &ls.category) && eq(&e.service, &ls.service) && (e.product.is_none() || eq(&e.product, &ls.product)))
     }
 
     /// Compiles a rule for every source its log source maps to.
     pub fn compile(&self, rule: &Rule) -> Result<CompiledRule, CompileError> {
-        let fail = |unsupported: bool, location: String, message: String| CompileError {
-            unsupported,
-            location,
-            message,
-        };
-        let expr =
-            crate::detection::compile(&rule.detection, &self.placeholders).map_err(|(at, m)| {
-                let unsupported = m.contains("unsupported");
-                fail(
-                    unsupported,
-                    rule.locate(&at),
-                    m.replace("unsupported: ", ""),
-                )
-            })?;
+        let fail = |unsupported: bool, location: String, message: String| CompileError { unsupported, location, message };
+        let expr = crate::detection::compile(&rule.detection, &self.placeholders).map_err(|(at, m)| {
+            let unsupported = m.contains("unsupported");
+            fail(unsupported, rule.locate(&at), m.replace("unsupported: ", ""))
+        })?;
         let ls = &rule.logsource;
         let entry = self.entry(ls).ok_or_else(|| {
             let show = |k: &str, v: &Option<String>| v.as_ref().map(|v| format!("{k}: {v}"));
-            let desc: Vec<String> = [
-                show("product", &ls.product),
-                show("category", &ls.category),
-                show("service", &ls.service),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            fail(
-                true,
-                rule.locate("logsource:"),
-                format!(
-                    "log source `{}` has no mapping in mappings/sigma.toml",
-                    desc.join(", ")
-                ),
-            )
+            let desc: Vec<String> = [show("product", &ls.product), show("category", &ls.category), show("service", &ls.service)]
+                .into_iter()
+                .flatten()
+                .collect();
+            fail(true, rule.locate("logsource:"), format!("log source `{}` has no mapping in mappings/sigma.toml", desc.join(", ")))
         })?;
         let mut read = Vec::new();
         let keyword_search = expr.fields(&mut read).is_none();
@@ -190,11 +165,7 @@ impl Mapping {
         let mut notes = Vec::new();
         for src in &entry.sources {
             let set = src.fields.as_ref().and_then(|f| self.fields.get(f));
-            let rename = |f: &str| -> Option<String> {
-                set.and_then(|s| s.rename.get(f))
-                    .or_else(|| self.common_rename.get(f))
-                    .cloned()
-            };
+            let rename = |f: &str| -> Option<String> { set.and_then(|s| s.rename.get(f)).or_else(|| self.common_rename.get(f)).cloned() };
             if let Some(set) = set.filter(|s| !s.known.is_empty()) {
                 let missing: Vec<&String> = read
                     .iter()
@@ -205,63 +176,30 @@ impl Mapping {
                     .collect();
                 if !missing.is_empty() {
                     let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-                    notes.push(format!(
-                        "not run on {}: it has no field {}",
-                        src.name,
-                        names.join(", ")
-                    ));
+                    notes.push(format!("not run on {}: it has no field {}", src.name, names.join(", ")));
                     continue;
                 }
             }
             let mut e = expr.clone();
             e.rename(&rename);
-            let when = src
-                .when
-                .iter()
-                .map(|(k, v)| (k.clone(), v.values()))
-                .collect();
-            variants.push(Variant {
-                source: src.name.clone(),
-                when,
-                expr: e,
-            });
+            let when = src.when.iter().map(|(k, v)| (k.clone(), v.values())).collect();
+            variants.push(Variant { source: src.name.clone(), when, expr: e });
         }
         if variants.is_empty() {
-            return Err(fail(
-                true,
-                rule.locate("detection:"),
-                format!(
-                    "no mapped source has the rule's fields ({})",
-                    notes.join("; ")
-                ),
-            ));
+            return Err(fail(true, rule.locate("detection:"), format!("no mapped source has the rule's fields ({})", notes.join("; "))));
         }
         if keyword_search {
             notes.push("keyword search: matched against every field's values".into());
         }
-        let result_fields = self
-            .result_fields
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        Ok(CompiledRule {
-            meta: rule.meta.clone(),
-            logsource: ls.clone(),
-            variants,
-            notes,
-            result_fields,
-        })
+        let result_fields = self.result_fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        Ok(CompiledRule { meta: rule.meta.clone(), logsource: ls.clone(), variants, notes, result_fields })
     }
 
     /// Applies a Sigma filter (sigma-filters-specification) to a compiled rule: the rule then
     /// matches only when the filter's condition does not (`rule and not filter`), with the
     /// filter's fields renamed for each source like the rule's. `filter` is the filter
     /// document's `filter:` mapping (its `rules` key is ignored here).
-    pub fn apply_filter(
-        &self,
-        rule: &mut CompiledRule,
-        filter: &serde_norway::Mapping,
-    ) -> Result<(), String> {
+    pub fn apply_filter(&self, rule: &mut CompiledRule, filter: &serde_norway::Mapping) -> Result<(), String> {
         let mut det = filter.clone();
         det.remove("rules");
         let expr = crate::detection::compile(&det, &self.placeholders).map_err(|(_, m)| m)?;
@@ -272,11 +210,7 @@ impl Mapping {
                 .and_then(|s| s.fields.as_ref())
                 .and_then(|f| self.fields.get(f));
             let mut e = expr.clone();
-            e.rename(&|f: &str| {
-                set.and_then(|s| s.rename.get(f))
-                    .or_else(|| self.common_rename.get(f))
-                    .cloned()
-            });
+            e.rename(&|f: &str| set.and_then(|s| s.rename.get(f)).or_else(|| self.common_rename.get(f)).cloned());
             let rule_expr = std::mem::replace(&mut v.expr, Expr::Or(Vec::new()));
             v.expr = Expr::And(vec![rule_expr, Expr::Not(Box::new(e))]);
         }

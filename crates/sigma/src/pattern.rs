@@ -67,10 +67,7 @@ struct Segment {
 
 impl Segment {
     fn new(elems: Vec<Option<char>>) -> Segment {
-        let literal = elems
-            .iter()
-            .all(Option::is_some)
-            .then(|| elems.iter().flatten().collect());
+        let literal = elems.iter().all(Option::is_some).then(|| elems.iter().flatten().collect());
         Segment { elems, literal }
     }
 
@@ -96,22 +93,14 @@ impl Segment {
         }
         let mut starts: Vec<usize> = s.char_indices().map(|(i, _)| i).collect();
         starts.push(s.len());
-        starts
-            .into_iter()
-            .find_map(|i| self.match_at(&s[i..]).map(|n| (i, i + n)))
+        starts.into_iter().find_map(|i| self.match_at(&s[i..]).map(|n| (i, i + n)))
     }
 
     /// Whether the segment matches the end of `s`; the start offset.
     fn match_end(&self, s: &str) -> Option<usize> {
         let n = self.elems.len();
-        let start = if n == 0 {
-            s.len()
-        } else {
-            s.char_indices().rev().nth(n - 1)?.0
-        };
-        self.match_at(&s[start..])
-            .filter(|&len| start + len == s.len())
-            .map(|_| start)
+        let start = if n == 0 { s.len() } else { s.char_indices().rev().nth(n - 1)?.0 };
+        self.match_at(&s[start..]).filter(|&len| start + len == s.len()).map(|_| start)
     }
 }
 
@@ -149,9 +138,7 @@ impl Glob {
             }
         }
         segments.push(Segment::new(cur));
-        let plain_wildcard_char = toks
-            .iter()
-            .any(|t| matches!(t, Tok::Char('*' | '?') | Tok::One));
+        let plain_wildcard_char = toks.iter().any(|t| matches!(t, Tok::Char('*' | '?') | Tok::One));
         Glob {
             spl_compatible: !cased && !plain_wildcard_char,
             segments,
@@ -164,11 +151,7 @@ impl Glob {
     /// The longest literal a matching value must contain (lowercased unless cased), for
     /// prefilters.
     pub fn required_literal(&self) -> Option<&str> {
-        self.segments
-            .iter()
-            .filter_map(|s| s.literal.as_deref())
-            .max_by_key(|l| l.len())
-            .filter(|l| !l.is_empty())
+        self.segments.iter().filter_map(|s| s.literal.as_deref()).max_by_key(|l| l.len()).filter(|l| !l.is_empty())
     }
 
     /// Whether the whole value matches (`value` already lowercased when `folded`).
@@ -238,10 +221,7 @@ mod tests {
         assert_eq!(parse_sigma_string(r"a\?"), plain("a?"));
         assert_eq!(parse_sigma_string(r"C:\Windows"), plain(r"C:\Windows"));
         assert_eq!(parse_sigma_string(r"C:\\Windows"), plain(r"C:\Windows"));
-        assert_eq!(
-            parse_sigma_string(r"a\\*"),
-            vec![Tok::Char('a'), Tok::Char('\\'), Tok::Star]
-        );
+        assert_eq!(parse_sigma_string(r"a\\*"), vec![Tok::Char('a'), Tok::Char('\\'), Tok::Star]);
         assert_eq!(parse_sigma_string(r"a\\\*"), plain(r"a\*"));
         assert_eq!(parse_sigma_string(r"\\\\"), plain(r"\\"));
     }

@@ -57,11 +57,7 @@ pub struct Rule {
 impl Rule {
     /// The file:line of the first line of the document containing `needle` (else its start).
     pub fn locate(&self, needle: &str) -> String {
-        let off = self
-            .text
-            .lines()
-            .position(|l| l.contains(needle))
-            .unwrap_or(0);
+        let off = self.text.lines().position(|l| l.contains(needle)).unwrap_or(0);
         format!("{}:{}", self.meta.file, self.meta.line + off)
     }
 }
@@ -111,28 +107,18 @@ const MAX_NESTING: usize = 64;
 /// Parses every document of a Sigma file. A document that does not parse or breaks the
 /// schema is an error; the others are returned.
 pub fn parse_file(file: &str, text: &str) -> Vec<Result<Document, SigmaError>> {
-    split_documents(text)
-        .into_iter()
-        .map(|(line, doc)| parse_document(file, line, &doc))
-        .collect()
+    split_documents(text).into_iter().map(|(line, doc)| parse_document(file, line, &doc)).collect()
 }
 
 fn parse_document(file: &str, start: usize, text: &str) -> Result<Document, SigmaError> {
-    let err = |line: usize, message: String| SigmaError {
-        file: file.to_string(),
-        line,
-        message,
-    };
+    let err = |line: usize, message: String| SigmaError { file: file.to_string(), line, message };
     let depth = text.bytes().fold((0usize, 0usize), |(d, max), b| match b {
         b'[' | b'{' => (d + 1, max.max(d + 1)),
         b']' | b'}' => (d.saturating_sub(1), max),
         _ => (d, max),
     });
     if depth.1 > MAX_NESTING {
-        return Err(err(
-            start,
-            format!("YAML nested deeper than {MAX_NESTING} levels"),
-        ));
+        return Err(err(start, format!("YAML nested deeper than {MAX_NESTING} levels")));
     }
     let doc: Yaml = serde_norway::from_str(text).map_err(|e| {
         let line = e.location().map(|l| l.line()).unwrap_or(1);
@@ -141,68 +127,35 @@ fn parse_document(file: &str, start: usize, text: &str) -> Result<Document, Sigm
     let Some(map) = doc.as_mapping() else {
         return Err(err(start, "a Sigma document must be a mapping".into()));
     };
-    let key_line = |key: &str| -> usize {
-        text.lines()
-            .position(|l| l.starts_with(&format!("{key}:")))
-            .map(|i| start + i)
-            .unwrap_or(start)
-    };
+    let key_line =
+        |key: &str| -> usize { text.lines().position(|l| l.starts_with(&format!("{key}:"))).map(|i| start + i).unwrap_or(start) };
     let problems = crate::schema::check(map);
     if let Some((key, msg)) = problems.first() {
-        let more = if problems.len() > 1 {
-            format!(" (and {} more problems)", problems.len() - 1)
-        } else {
-            String::new()
-        };
+        let more = if problems.len() > 1 { format!(" (and {} more problems)", problems.len() - 1) } else { String::new() };
         return Err(err(key_line(key), format!("{key}: {msg}{more}")));
     }
     let meta = meta(map, file, start);
     if map.contains_key("correlation") {
-        return Ok(Document::Correlation {
-            meta,
-            body: doc.clone(),
-        });
+        return Ok(Document::Correlation { meta, body: doc.clone() });
     }
     if map.contains_key("filter") {
-        return Ok(Document::Filter {
-            meta,
-            body: doc.clone(),
-        });
+        return Ok(Document::Filter { meta, body: doc.clone() });
     }
     let ls = map.get("logsource").and_then(Yaml::as_mapping);
-    let ls_field = |k: &str| {
-        ls.and_then(|m| m.get(k))
-            .and_then(Yaml::as_str)
-            .map(str::to_string)
-    };
-    let detection = map
-        .get("detection")
-        .and_then(Yaml::as_mapping)
-        .cloned()
-        .unwrap_or_default();
+    let ls_field = |k: &str| ls.and_then(|m| m.get(k)).and_then(Yaml::as_str).map(str::to_string);
+    let detection = map.get("detection").and_then(Yaml::as_mapping).cloned().unwrap_or_default();
     Ok(Document::Rule(Rule {
         meta,
-        logsource: LogSource {
-            product: ls_field("product"),
-            category: ls_field("category"),
-            service: ls_field("service"),
-        },
+        logsource: LogSource { product: ls_field("product"), category: ls_field("category"), service: ls_field("service") },
         detection,
         text: text.to_string(),
     }))
 }
 
 fn meta(map: &Mapping, file: &str, line: usize) -> RuleMeta {
-    let s = |k: &str| {
-        map.get(k)
-            .and_then(Yaml::as_str)
-            .map(|s| s.trim().to_string())
-    };
+    let s = |k: &str| map.get(k).and_then(Yaml::as_str).map(|s| s.trim().to_string());
     let list = |k: &str| -> Vec<String> {
-        map.get(k)
-            .and_then(Yaml::as_sequence)
-            .map(|l| l.iter().filter_map(crate::value::scalar_text).collect())
-            .unwrap_or_default()
+        map.get(k).and_then(Yaml::as_sequence).map(|l| l.iter().filter_map(crate::value::scalar_text).collect()).unwrap_or_default()
     };
     RuleMeta {
         title: s("title").unwrap_or_default(),
@@ -234,9 +187,7 @@ mod tests {
         let text = "title: A\nlogsource:\n  category: process_creation\ndetection:\n  sel:\n    Image: x\n  condition: sel\n---\ntitle: B\nlevel: severe\nlogsource: {}\ndetection:\n  condition: x\n---\ntitle: [\n";
         let docs = parse_file("r.yml", text);
         assert_eq!(docs.len(), 3);
-        assert!(
-            matches!(&docs[0], Ok(Document::Rule(r)) if r.meta.title == "A" && r.meta.line == 1)
-        );
+        assert!(matches!(&docs[0], Ok(Document::Rule(r)) if r.meta.title == "A" && r.meta.line == 1));
         let e = docs[1].as_ref().unwrap_err();
         assert_eq!((e.line, e.message.starts_with("level:")), (10, true), "{e}");
         let e = docs[2].as_ref().unwrap_err();

@@ -3,24 +3,11 @@
 
 use serde_norway::{Mapping, Value as Yaml};
 
-const STATUS: &[&str] = &[
-    "stable",
-    "test",
-    "experimental",
-    "deprecated",
-    "unsupported",
-];
+const STATUS: &[&str] = &["stable", "test", "experimental", "deprecated", "unsupported"];
 const LEVEL: &[&str] = &["informational", "low", "medium", "high", "critical"];
 const RELATED: &[&str] = &["derived", "obsolete", "merged", "renamed", "similar"];
-const CORRELATION_TYPES: &[&str] = &[
-    "event_count",
-    "value_count",
-    "temporal",
-    "temporal_ordered",
-    "value_sum",
-    "value_avg",
-    "value_percentile",
-];
+const CORRELATION_TYPES: &[&str] =
+    &["event_count", "value_count", "temporal", "temporal_ordered", "value_sum", "value_avg", "value_percentile"];
 
 type Problems = Vec<(String, String)>;
 
@@ -81,10 +68,7 @@ pub fn check(map: &Mapping) -> Problems {
             Some(m) => {
                 for (k, v) in m {
                     if !v.is_string() {
-                        p.push((
-                            "logsource".into(),
-                            format!("`{}` must be a string", k.as_str().unwrap_or("?")),
-                        ));
+                        p.push(("logsource".into(), format!("`{}` must be a string", k.as_str().unwrap_or("?"))));
                     }
                 }
             }
@@ -99,22 +83,14 @@ pub fn check(map: &Mapping) -> Problems {
     p
 }
 
-fn string<'a>(
-    map: &'a Mapping,
-    key: &str,
-    max: Option<usize>,
-    p: &mut Problems,
-) -> Option<&'a str> {
+fn string<'a>(map: &'a Mapping, key: &str, max: Option<usize>, p: &mut Problems) -> Option<&'a str> {
     let v = map.get(key)?;
     let Some(s) = v.as_str() else {
         p.push((key.into(), "must be a string".into()));
         return None;
     };
     if max.is_some_and(|m| s.chars().count() > m) {
-        p.push((
-            key.into(),
-            format!("longer than {} characters", max.unwrap_or(0)),
-        ));
+        p.push((key.into(), format!("longer than {} characters", max.unwrap_or(0))));
     }
     Some(s)
 }
@@ -122,21 +98,12 @@ fn string<'a>(
 fn enumerated(map: &Mapping, key: &str, allowed: &[&str], p: &mut Problems) {
     if let Some(s) = string(map, key, None, p) {
         if !allowed.contains(&s) {
-            p.push((
-                key.into(),
-                format!("`{s}` is not one of {}", allowed.join(", ")),
-            ));
+            p.push((key.into(), format!("`{s}` is not one of {}", allowed.join(", "))));
         }
     }
 }
 
-fn strings<'a>(
-    map: &'a Mapping,
-    key: &str,
-    unique: bool,
-    min_len: usize,
-    p: &mut Problems,
-) -> Option<Vec<&'a str>> {
+fn strings<'a>(map: &'a Mapping, key: &str, unique: bool, min_len: usize, p: &mut Problems) -> Option<Vec<&'a str>> {
     let v = map.get(key)?;
     let Some(list) = v.as_sequence() else {
         p.push((key.into(), "must be a list".into()));
@@ -146,20 +113,14 @@ fn strings<'a>(
     for item in list {
         match item.as_str() {
             Some(s) if s.chars().count() >= min_len => out.push(s),
-            Some(s) => p.push((
-                key.into(),
-                format!("`{s}` is shorter than {min_len} characters"),
-            )),
+            Some(s) => p.push((key.into(), format!("`{s}` is shorter than {min_len} characters"))),
             None => p.push((key.into(), "items must be strings".into())),
         }
     }
     if unique {
         let mut seen = std::collections::HashSet::new();
         if let Some(dup) = out.iter().find(|s| !seen.insert(**s)) {
-            p.push((
-                key.into(),
-                format!("`{dup}` appears twice (items must be unique)"),
-            ));
+            p.push((key.into(), format!("`{dup}` appears twice (items must be unique)")));
         }
     }
     Some(out)
@@ -180,16 +141,10 @@ fn related(map: &Mapping, p: &mut Problems) {
                     p.push(("related".into(), format!("id `{id}` is not a UUID")));
                 }
                 if !RELATED.contains(&ty) {
-                    p.push((
-                        "related".into(),
-                        format!("type `{ty}` is not one of {}", RELATED.join(", ")),
-                    ));
+                    p.push(("related".into(), format!("type `{ty}` is not one of {}", RELATED.join(", "))));
                 }
             }
-            _ => p.push((
-                "related".into(),
-                "each item needs a string id and type".into(),
-            )),
+            _ => p.push(("related".into(), "each item needs a string id and type".into())),
         }
     }
 }
@@ -215,9 +170,7 @@ fn detection(map: &Mapping, p: &mut Problems) {
         }
         let ok = match v {
             Yaml::Mapping(_) => true,
-            Yaml::Sequence(items) => items
-                .iter()
-                .all(|i| matches!(i, Yaml::String(_) | Yaml::Number(_) | Yaml::Mapping(_))),
+            Yaml::Sequence(items) => items.iter().all(|i| matches!(i, Yaml::String(_) | Yaml::Number(_) | Yaml::Mapping(_))),
             _ => false,
         };
         if !ok {
@@ -233,10 +186,7 @@ fn correlation(map: &Mapping, p: &mut Problems) {
     };
     match c.get("type").and_then(Yaml::as_str) {
         Some(t) if CORRELATION_TYPES.contains(&t) => {}
-        Some(t) => p.push((
-            "correlation".into(),
-            format!("type `{t}` is not one of {}", CORRELATION_TYPES.join(", ")),
-        )),
+        Some(t) => p.push(("correlation".into(), format!("type `{t}` is not one of {}", CORRELATION_TYPES.join(", ")))),
         None => p.push(("correlation".into(), "`type` missing".into())),
     }
     if !c.contains_key("rules") {
@@ -262,11 +212,7 @@ fn filter(map: &Mapping, p: &mut Problems) {
 
 fn is_uuid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && [8, 4, 4, 4, 12]
-            .iter()
-            .zip(&parts)
-            .all(|(n, part)| part.len() == *n && part.bytes().all(|b| b.is_ascii_hexdigit()))
+    parts.len() == 5 && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, part)| part.len() == *n && part.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn is_date(s: &str) -> bool {
@@ -281,12 +227,7 @@ fn is_date(s: &str) -> bool {
 fn is_tag(s: &str) -> bool {
     let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
     match s.split_once('.') {
-        Some((ns, name)) => {
-            !ns.is_empty()
-                && ns.chars().all(ok)
-                && !name.is_empty()
-                && name.chars().all(|c| ok(c) || c == '.')
-        }
+        Some((ns, name)) => !ns.is_empty() && ns.chars().all(ok) && !name.is_empty() && name.chars().all(|c| ok(c) || c == '.'),
         None => false,
     }
 }
@@ -297,35 +238,22 @@ mod tests {
 
     fn problems(y: &str) -> Vec<String> {
         let v: Yaml = serde_norway::from_str(y).unwrap();
-        check(v.as_mapping().unwrap())
-            .into_iter()
-            .map(|(k, m)| format!("{k}: {m}"))
-            .collect()
+        check(v.as_mapping().unwrap()).into_iter().map(|(k, m)| format!("{k}: {m}")).collect()
     }
 
     #[test]
     fn the_schemas_test_rules_conform() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/sigma/spec/tests/schema");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sigma/spec/tests/schema");
         let Ok(kinds) = std::fs::read_dir(&dir) else {
             eprintln!("skipped: {} not found", dir.display());
             return;
         };
         let mut n = 0;
         for kind in kinds.flatten() {
-            for f in std::fs::read_dir(kind.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
+            for f in std::fs::read_dir(kind.path()).into_iter().flatten().flatten() {
                 let text = std::fs::read_to_string(f.path()).unwrap();
                 for (_, doc) in super::super::rule::tests_split(&text) {
-                    assert_eq!(
-                        problems(&doc),
-                        Vec::<String>::new(),
-                        "{}",
-                        f.path().display()
-                    );
+                    assert_eq!(problems(&doc), Vec::<String>::new(), "{}", f.path().display());
                     n += 1;
                 }
             }
@@ -337,14 +265,7 @@ mod tests {
     fn violations_are_named() {
         let p = problems("title: x\nid: nope\nstatus: wip\ntags: [Attack.T1]\nlogsource: {category: 1}\ndetection: {sel: 5}\n");
         let joined = p.join("\n");
-        for want in [
-            "id: `nope`",
-            "status: `wip`",
-            "tags: `Attack.T1`",
-            "logsource: `category`",
-            "`condition` missing",
-            "`sel` must be",
-        ] {
+        for want in ["id: `nope`", "status: `wip`", "tags: `Attack.T1`", "logsource: `category`", "`condition` missing", "`sel` must be"] {
             assert!(joined.contains(want), "{want} in\n{joined}");
         }
     }

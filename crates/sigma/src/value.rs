@@ -13,20 +13,12 @@ const MAX_EXPANSION: usize = 4096;
 
 /// Compiles `key: value` (the key with its modifiers) into a test tree. `field` is `None`
 /// for keyword lists. Errors are messages for the rule's reader.
-pub fn compile_entry(
-    field: Option<&str>,
-    mods: &[&str],
-    values: &[Yaml],
-    ph: &Placeholders,
-) -> Result<Expr, String> {
+pub fn compile_entry(field: Option<&str>, mods: &[&str], values: &[Yaml], ph: &Placeholders) -> Result<Expr, String> {
     let m = Mods::parse(mods)?;
     let mut leaves = Vec::new();
     for v in values {
         for test in m.tests(v, ph)? {
-            leaves.push(Expr::Leaf {
-                field: field.map(str::to_string),
-                test,
-            });
+            leaves.push(Expr::Leaf { field: field.map(str::to_string), test });
         }
     }
     if leaves.is_empty() {
@@ -39,11 +31,7 @@ pub fn compile_entry(
     } else {
         Expr::Or(leaves)
     };
-    Ok(if m.neq {
-        Expr::Not(Box::new(joined))
-    } else {
-        joined
-    })
+    Ok(if m.neq { Expr::Not(Box::new(joined)) } else { joined })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -79,15 +67,8 @@ struct Mods {
 
 impl Mods {
     fn parse(mods: &[&str]) -> Result<Mods, String> {
-        let mut m = Mods {
-            shape: Shape::Equals,
-            kind: Kind::Plain,
-            transforms: Vec::new(),
-            all: false,
-            neq: false,
-            cased: false,
-            expand: false,
-        };
+        let mut m =
+            Mods { shape: Shape::Equals, kind: Kind::Plain, transforms: Vec::new(), all: false, neq: false, cased: false, expand: false };
         let set_kind = |m: &mut Mods, k: Kind| -> Result<(), String> {
             match (m.kind, k) {
                 (Kind::Plain, _) => {
@@ -114,14 +95,7 @@ impl Mods {
                 "utf16le" | "wide" => m.transforms.push(Transform::Utf16Le),
                 "utf16be" => m.transforms.push(Transform::Utf16Be),
                 "utf16" => m.transforms.push(Transform::Utf16Bom),
-                "re" => set_kind(
-                    &mut m,
-                    Kind::Regex {
-                        i: false,
-                        m: false,
-                        s: false,
-                    },
-                )?,
+                "re" => set_kind(&mut m, Kind::Regex { i: false, m: false, s: false })?,
                 "i" | "m" | "s" => match &mut m.kind {
                     Kind::Regex { i, m: ml, s } => match name.as_str() {
                         "i" => *i = true,
@@ -138,20 +112,13 @@ impl Mods {
                 "exists" => set_kind(&mut m, Kind::Exists)?,
                 "fieldref" => set_kind(&mut m, Kind::FieldRef)?,
                 "minute" | "hour" | "day" | "week" | "month" | "year" => {
-                    return Err(format!(
-                        "unsupported: the time modifier `|{raw}` is not implemented"
-                    ))
+                    return Err(format!("unsupported: the time modifier `|{raw}` is not implemented"))
                 }
                 _ => return Err(format!("unknown modifier `|{raw}`")),
             }
         }
-        if !matches!(m.kind, Kind::Plain | Kind::FieldRef)
-            && (m.shape != Shape::Equals || !m.transforms.is_empty())
-        {
-            return Err(format!(
-                "`|{}` cannot be combined with string modifiers",
-                mods.join("|")
-            ));
+        if !matches!(m.kind, Kind::Plain | Kind::FieldRef) && (m.shape != Shape::Equals || !m.transforms.is_empty()) {
+            return Err(format!("`|{}` cannot be combined with string modifiers", mods.join("|")));
         }
         Ok(m)
     }
@@ -182,32 +149,21 @@ impl Mods {
             }
             Kind::Cidr => vec![parse_cidr(&text)?],
             Kind::Num(op) => {
-                let n = crate::expr::parse_number(&text)
-                    .ok_or_else(|| format!("`{text}` is not a number"))?;
+                let n = crate::expr::parse_number(&text).ok_or_else(|| format!("`{text}` is not a number"))?;
                 vec![Test::Num(op, n)]
             }
-            Kind::FieldRef => vec![Test::FieldRef {
-                other: text,
-                shape: self.shape,
-                cased: self.cased,
-            }],
+            Kind::FieldRef => vec![Test::FieldRef { other: text, shape: self.shape, cased: self.cased }],
             Kind::Plain => self.strings(&text, ph)?,
         })
     }
 
     /// A plain value through expansion, transformations and its shape.
     fn strings(&self, text: &str, ph: &Placeholders) -> Result<Vec<Test>, String> {
-        let mut values: Vec<Vec<Tok>> = if self.expand {
-            expand(text, ph)?
-        } else {
-            vec![parse_sigma_string(text)]
-        };
+        let mut values: Vec<Vec<Tok>> = if self.expand { expand(text, ph)? } else { vec![parse_sigma_string(text)] };
         for t in &self.transforms {
             values = apply(*t, values)?;
             if values.len() > MAX_EXPANSION {
-                return Err(format!(
-                    "a value expands into more than {MAX_EXPANSION} variants"
-                ));
+                return Err(format!("a value expands into more than {MAX_EXPANSION} variants"));
             }
         }
         Ok(values
@@ -230,10 +186,7 @@ fn regex_error(text: &str, e: &regex::Error) -> String {
     if pcre.iter().any(|p| text.contains(p)) {
         format!("unsupported: `|re` value `{text}` uses look-around, backreferences or atomic groups (PCRE only)")
     } else {
-        format!(
-            "bad regular expression `{text}`: {}",
-            e.to_string().lines().last().unwrap_or("")
-        )
+        format!("bad regular expression `{text}`: {}", e.to_string().lines().last().unwrap_or(""))
     }
 }
 
@@ -249,18 +202,9 @@ pub fn scalar_text(v: &Yaml) -> Option<String> {
 
 fn parse_cidr(text: &str) -> Result<Test, String> {
     let (addr, bits) = text.split_once('/').unwrap_or((text, ""));
-    let net: std::net::IpAddr = addr
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a CIDR range"))?;
+    let net: std::net::IpAddr = addr.trim().parse().map_err(|_| format!("`{text}` is not a CIDR range"))?;
     let max = if net.is_ipv4() { 32 } else { 128 };
-    let bits = if bits.is_empty() {
-        max
-    } else {
-        bits.trim()
-            .parse::<u8>()
-            .map_err(|_| format!("`{text}` is not a CIDR range"))?
-    };
+    let bits = if bits.is_empty() { max } else { bits.trim().parse::<u8>().map_err(|_| format!("`{text}` is not a CIDR range"))? };
     if bits > max {
         return Err(format!("`{text}`: prefix longer than the address"));
     }
@@ -272,10 +216,7 @@ fn expand(text: &str, ph: &Placeholders) -> Result<Vec<Vec<Tok>>, String> {
     let mut out: Vec<Vec<Tok>> = vec![Vec::new()];
     let mut rest = text;
     while !rest.is_empty() {
-        let Some(i) = rest
-            .find('%')
-            .filter(|&i| i == 0 || !rest[..i].ends_with('\\'))
-        else {
+        let Some(i) = rest.find('%').filter(|&i| i == 0 || !rest[..i].ends_with('\\')) else {
             let plain_part = rest.replace("\\%", "%");
             let toks = parse_sigma_string(&plain_part);
             out.iter_mut().for_each(|o| o.extend(toks.iter().cloned()));
@@ -289,9 +230,8 @@ fn expand(text: &str, ph: &Placeholders) -> Result<Vec<Vec<Tok>>, String> {
             return Err(format!("unterminated placeholder in `{text}`"));
         };
         let name = &after[..j];
-        let values = ph
-            .get(name)
-            .ok_or_else(|| format!("unsupported: placeholder `%{name}%` has no values in the placeholders configuration"))?;
+        let values =
+            ph.get(name).ok_or_else(|| format!("unsupported: placeholder `%{name}%` has no values in the placeholders configuration"))?;
         let mut next = Vec::new();
         for o in &out {
             for v in values {
@@ -315,15 +255,10 @@ fn apply(t: Transform, values: Vec<Vec<Tok>>) -> Result<Vec<Vec<Tok>>, String> {
                 if has_wildcards(&v) {
                     return Err(format!("{t:?} cannot encode a value with wildcards"));
                 }
-                let s: String = v
-                    .iter()
-                    .filter_map(|t| if let Tok::Char(c) = t { Some(*c) } else { None })
-                    .collect();
+                let s: String = v.iter().filter_map(|t| if let Tok::Char(c) = t { Some(*c) } else { None }).collect();
                 match t {
                     Transform::Base64 => out.push(plain(&base64(s_bytes(&s)))),
-                    Transform::Base64Offset => {
-                        out.extend(base64_offsets(s_bytes(&s)).iter().map(|x| plain(x)))
-                    }
+                    Transform::Base64Offset => out.extend(base64_offsets(s_bytes(&s)).iter().map(|x| plain(x))),
                     Transform::Utf16Le => out.push(bytes_as_text(&utf16(&s, false, false))),
                     Transform::Utf16Be => out.push(bytes_as_text(&utf16(&s, true, false))),
                     Transform::Utf16Bom => out.push(bytes_as_text(&utf16(&s, false, true))),
@@ -355,11 +290,7 @@ fn utf16(s: &str, big: bool, bom: bool) -> Vec<u8> {
         out.extend([0xff, 0xfe]);
     }
     for u in s.encode_utf16() {
-        let b = if big {
-            u.to_be_bytes()
-        } else {
-            u.to_le_bytes()
-        };
+        let b = if big { u.to_be_bytes() } else { u.to_le_bytes() };
         out.extend(b);
     }
     out
@@ -370,11 +301,7 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub(crate) fn base64(data: Vec<u8>) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -398,9 +325,7 @@ fn base64_offsets(data: Vec<u8>) -> Vec<String> {
             shifted.extend(&data);
             let enc = base64(shifted);
             let cut = ends[(data.len() + i) % 3];
-            enc.get(starts[i]..enc.len().saturating_sub(cut))
-                .unwrap_or("")
-                .to_string()
+            enc.get(starts[i]..enc.len().saturating_sub(cut)).unwrap_or("").to_string()
         })
         .filter(|s| !s.is_empty())
         .collect()
@@ -411,14 +336,9 @@ const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
 /// Every variant of a value with each `-` or `/` that starts a word replaced by each dash
 /// (pySigma's rule: a dash not preceded by a word character and followed by one).
 fn windash(v: &[Tok]) -> Vec<Vec<Tok>> {
-    let word =
-        |t: Option<&Tok>| matches!(t, Some(Tok::Char(c)) if c.is_alphanumeric() || *c == '_');
+    let word = |t: Option<&Tok>| matches!(t, Some(Tok::Char(c)) if c.is_alphanumeric() || *c == '_');
     let positions: Vec<usize> = (0..v.len())
-        .filter(|&i| {
-            matches!(v[i], Tok::Char('-' | '/'))
-                && !word(i.checked_sub(1).and_then(|p| v.get(p)))
-                && word(v.get(i + 1))
-        })
+        .filter(|&i| matches!(v[i], Tok::Char('-' | '/')) && !word(i.checked_sub(1).and_then(|p| v.get(p))) && word(v.get(i + 1)))
         .collect();
     let mut out = vec![v.to_vec()];
     for &p in &positions {
@@ -447,10 +367,7 @@ mod tests {
     fn base64_and_offsets_match_pysigma() {
         assert_eq!(base64(b"hello".to_vec()), "aGVsbG8=");
         // pySigma's base64offset of "/bin/sh"
-        assert_eq!(
-            base64_offsets(b"/bin/sh".to_vec()),
-            vec!["L2Jpbi9za", "9iaW4vc2", "vYmluL3No"]
-        );
+        assert_eq!(base64_offsets(b"/bin/sh".to_vec()), vec!["L2Jpbi9za", "9iaW4vc2", "vYmluL3No"]);
     }
 
     #[test]
@@ -473,12 +390,7 @@ mod tests {
         let mut ph = Placeholders::new();
         ph.insert("Admins".into(), vec!["adm*".into(), "root".into()]);
         let v = expand(r"x%Admins%\%y", &ph).unwrap();
-        assert_eq!(
-            v.iter().map(|t| to_text(t)).collect::<Vec<_>>(),
-            vec!["xadm*%y", "xroot%y"]
-        );
-        assert!(expand("%Nope%", &ph)
-            .unwrap_err()
-            .starts_with("unsupported"));
+        assert_eq!(v.iter().map(|t| to_text(t)).collect::<Vec<_>>(), vec!["xadm*%y", "xroot%y"]);
+        assert!(expand("%Nope%", &ph).unwrap_err().starts_with("unsupported"));
     }
 }

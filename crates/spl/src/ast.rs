@@ -50,7 +50,10 @@ pub enum CommandKind {
     /// `table a b c*`: field names, wildcards allowed.
     Table(Vec<String>),
     /// `fields [+|-] a, b*`.
-    Fields { remove: bool, fields: Vec<String> },
+    Fields {
+        remove: bool,
+        fields: Vec<String>,
+    },
     Dedup(Dedup),
     Sort(Sort),
     /// `head [N]` (default 10).
@@ -65,17 +68,32 @@ pub enum CommandKind {
     /// `bin`/`bucket`.
     Bin(Bin),
     /// `mvexpand field [limit=N]`.
-    Mvexpand { field: String, limit: Option<u64> },
+    Mvexpand {
+        field: String,
+        limit: Option<u64>,
+    },
     /// `makemv [delim="x"] field`.
-    Makemv { delim: String, field: String },
+    Makemv {
+        delim: String,
+        field: String,
+    },
     /// `replace "a*" with "b*", ... [in f1, f2]`: whole-value replacement with wildcards; no
     /// field list means every field.
-    Replace { pairs: Vec<(String, String)>, fields: Vec<String> },
+    Replace {
+        pairs: Vec<(String, String)>,
+        fields: Vec<String>,
+    },
     /// `spath [input=f] [output=o] [path=p]`: fields from the JSON or XML in `input`
     /// (default `_raw`), named by their paths.
-    Spath { input: Option<String>, output: Option<String>, path: Option<String> },
+    Spath {
+        input: Option<String>,
+        output: Option<String>,
+        path: Option<String>,
+    },
     /// `xmlkv [field]`: extracts `<name>value</name>` pairs from a field (default `_raw`).
-    Xmlkv { field: Option<String> },
+    Xmlkv {
+        field: Option<String>,
+    },
     /// `foreach f1 f2* [ template ]`: runs the template (eval commands) once per matching field,
     /// with `<<FIELD>>` replaced by the field name and `<<MATCHSTR>>` by what `*` matched.
     Foreach(Foreach),
@@ -236,9 +254,16 @@ pub enum SearchExpr {
     Or(Vec<SearchExpr>),
     Not(Box<SearchExpr>),
     /// `field<op>value`. `field=*` means "field present".
-    Compare { field: String, op: CompareOp, value: SearchValue },
+    Compare {
+        field: String,
+        op: CompareOp,
+        value: SearchValue,
+    },
     /// `field IN (v1, v2, ...)`: any item matches (each item may have wildcards).
-    In { field: String, values: Vec<SearchValue> },
+    In {
+        field: String,
+        values: Vec<SearchValue>,
+    },
     /// A bare term, matched against `_raw` (case-insensitive, wildcards).
     Term(SearchValue),
     /// `[ subsearch ]`: replaced, before matching, by the subsearch's results as
@@ -275,9 +300,20 @@ pub enum Expr {
     /// A field reference: bare name or `'quoted name'`.
     Field(String),
     /// A function call, name lowercased.
-    Call { name: String, args: Vec<Expr>, span: Span },
-    Unary { op: UnaryOp, expr: Box<Expr> },
-    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Call {
+        name: String,
+        args: Vec<Expr>,
+        span: Span,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -58,11 +58,7 @@ impl SplError {
         // Underline at most to the end of the line.
         let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
         let line_end = line_start + line.len();
-        let width = text
-            .get(start..end.min(line_end).max(start))
-            .map(|s| s.chars().count())
-            .unwrap_or(0)
-            .max(1);
+        let width = text.get(start..end.min(line_end).max(start)).map(|s| s.chars().count()).unwrap_or(0).max(1);
         let gutter = line_no.to_string().len();
         // Long lines (a whole ESCU search is one line) are shown as a window around the caret.
         let chars: Vec<char> = line.chars().collect();
@@ -116,11 +112,7 @@ mod tests {
     #[test]
     fn renders_caret_under_span() {
         let text = "| tstats count | xmlkv";
-        let e = SplError::new(
-            ErrorKind::UnsupportedCommand("xmlkv".into()),
-            "unsupported command `xmlkv`",
-            Span::new(17, 22),
-        );
+        let e = SplError::new(ErrorKind::UnsupportedCommand("xmlkv".into()), "unsupported command `xmlkv`", Span::new(17, 22));
         let r = e.render(text, "search");
         assert!(r.contains("search:1:18"), "{r}");
         assert!(r.ends_with("                 ^^^^^"), "{r}");

@@ -77,7 +77,10 @@ impl Sym {
 pub(crate) enum Tok {
     /// A word (Word mode) or an identifier (Expr mode), escapes resolved. `quoted` is true
     /// when the whole word was one `"..."` string.
-    Word { text: String, quoted: bool },
+    Word {
+        text: String,
+        quoted: bool,
+    },
     /// `"..."` in Expr mode.
     Str(String),
     /// `'...'` in Expr mode: a field name.
@@ -172,10 +175,7 @@ pub(crate) fn scan_quoted(src: &str, start: usize, end: usize, quote: u8) -> Res
         }
     }
     let (_, col) = crate::line_col(src, start);
-    Err(SplError::syntax(
-        format!("unterminated string: the quote opened at column {col} is never closed"),
-        Span::new(start, end),
-    ))
+    Err(SplError::syntax(format!("unterminated string: the quote opened at column {col} is never closed"), Span::new(start, end)))
 }
 
 /// The tokenizer over `src[..end]`.
@@ -324,8 +324,7 @@ impl<'a> Lexer<'a> {
             while let Some(ch) = self.char_at(pos) {
                 let ok = ch.is_alphanumeric()
                     || matches!(ch, '_' | '@' | '$' | '{' | '}')
-                    || (ch == '.'
-                        && self.char_at(pos + 1).is_some_and(|n| n.is_alphanumeric() || n == '_' || n == '{'));
+                    || (ch == '.' && self.char_at(pos + 1).is_some_and(|n| n.is_alphanumeric() || n == '_' || n == '{'));
                 if !ok {
                     break;
                 }

@@ -118,9 +118,8 @@ impl Expander<'_> {
                     let call_span = Span::new(i, close + 1);
                     out.push_str(text.get(copied..i).unwrap_or(""));
                     let inner = text.get(i + 1..close).unwrap_or("");
-                    let call = parse_call(inner).map_err(|msg| {
-                        SplError::syntax(format!("{msg}{}", self.chain_note()), self.span(call_span))
-                    })?;
+                    let call =
+                        parse_call(inner).map_err(|msg| SplError::syntax(format!("{msg}{}", self.chain_note()), self.span(call_span)))?;
                     self.expand_call(&call, call_span, out)?;
                     if out.len() > self.limits.max_output_bytes {
                         return Err(SplError::new(
@@ -162,11 +161,7 @@ impl Expander<'_> {
             let mut names: Vec<&str> = self.chain.iter().map(|(n, _)| n.as_str()).collect();
             names.push(call.name);
             let chain = names.join(" -> ");
-            return Err(SplError::new(
-                ErrorKind::MacroCycle(chain.clone()),
-                format!("macro cycle: {chain}"),
-                self.span(call_span),
-            ));
+            return Err(SplError::new(ErrorKind::MacroCycle(chain.clone()), format!("macro cycle: {chain}"), self.span(call_span)));
         }
         if self.chain.len() >= self.limits.max_depth {
             return Err(SplError::new(
@@ -180,7 +175,12 @@ impl Expander<'_> {
         let Some(body) = substitute(&def.definition, &def.args, &call.args, self.limits.max_output_bytes) else {
             return Err(SplError::new(
                 ErrorKind::Limit,
-                format!("macro expansion exceeds {} bytes (substituting the arguments of `{}`){}", self.limits.max_output_bytes, call.name, self.chain_note()),
+                format!(
+                    "macro expansion exceeds {} bytes (substituting the arguments of `{}`){}",
+                    self.limits.max_output_bytes,
+                    call.name,
+                    self.chain_note()
+                ),
                 self.span(call_span),
             ));
         };
@@ -303,7 +303,11 @@ mod tests {
 
     fn esc() -> Defs {
         Defs::default()
-            .add("security_content_summariesonly", &[], "summariesonly=`summariesonly_config` allow_old_summaries=`oldsummaries_config` fillnull_value=`fillnull_config`")
+            .add(
+                "security_content_summariesonly",
+                &[],
+                "summariesonly=`summariesonly_config` allow_old_summaries=`oldsummaries_config` fillnull_value=`fillnull_config`",
+            )
             .add("summariesonly_config", &[], "false")
             .add("oldsummaries_config", &[], "true")
             .add("fillnull_config", &[], "null")

@@ -26,8 +26,23 @@ fn is_special(c: char) -> bool {
 
 /// Words that a command parser may read as a keyword when bare.
 const RESERVED: &[&str] = &[
-    "and", "or", "not", "xor", "like", "in", "as", "by", "where", "from", "sortby", "output", "outputnew", "d", "desc",
-    "datamodel", "eval",
+    "and",
+    "or",
+    "not",
+    "xor",
+    "like",
+    "in",
+    "as",
+    "by",
+    "where",
+    "from",
+    "sortby",
+    "output",
+    "outputnew",
+    "d",
+    "desc",
+    "datamodel",
+    "eval",
 ];
 
 fn is_bare_safe(s: &str) -> bool {

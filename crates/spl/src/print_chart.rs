@@ -10,13 +10,19 @@ pub(super) fn top_rare(f: &mut Formatter, t: &TopRare) -> fmt::Result {
     if t.limit != d.limit {
         write!(f, " limit={}", t.limit)?;
     }
-    for (name, value, default) in [("countfield", &t.countfield, &d.countfield), ("percentfield", &t.percentfield, &d.percentfield), ("otherstr", &t.otherstr, &d.otherstr)] {
+    for (name, value, default) in [
+        ("countfield", &t.countfield, &d.countfield),
+        ("percentfield", &t.percentfield, &d.percentfield),
+        ("otherstr", &t.otherstr, &d.otherstr),
+    ] {
         if value != default {
             write!(f, " {name}=")?;
             write_quoted(f, value)?;
         }
     }
-    for (name, value, default) in [("showcount", t.showcount, d.showcount), ("showperc", t.showperc, d.showperc), ("useother", t.useother, d.useother)] {
+    for (name, value, default) in
+        [("showcount", t.showcount, d.showcount), ("showperc", t.showperc, d.showperc), ("useother", t.useother, d.useother)]
+    {
         if value != default {
             write!(f, " {name}={value}")?;
         }

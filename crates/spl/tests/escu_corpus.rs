@@ -102,7 +102,9 @@ fn yaml_list(doc: &str, key: &str) -> Vec<String> {
             inside = true;
             let inline = l[prefix.len()..].trim();
             if let Some(items) = inline.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-                out.extend(items.split(',').map(|s| s.trim().trim_matches(|c| c == '"' || c == '\'').to_string()).filter(|s| !s.is_empty()));
+                out.extend(
+                    items.split(',').map(|s| s.trim().trim_matches(|c| c == '"' || c == '\'').to_string()).filter(|s| !s.is_empty()),
+                );
                 return out;
             }
             continue;
@@ -294,8 +296,5 @@ fn escu_endpoint_corpus() {
     assert!(total > 0, "no detections found");
     assert!(supported_total > 0, "no search uses only supported commands");
     let good = supported_total - syntax_supported.len();
-    assert!(
-        good * 100 >= supported_total * 90,
-        "only {good} of {supported_total} searches with supported commands parse"
-    );
+    assert!(good * 100 >= supported_total * 90, "only {good} of {supported_total} searches with supported commands parse");
 }

@@ -125,7 +125,10 @@ fn term_value() -> impl Strategy<Value = SearchValue> {
     prop_oneof![
         any_text().prop_map(|text| SearchValue { text, quoted: true }),
         any_text()
-            .prop_filter("keyword-like term", |t| !t.is_empty() && t != "*" && !["AND", "OR", "NOT"].contains(&t.as_str()) && !t.eq_ignore_ascii_case("in"))
+            .prop_filter("keyword-like term", |t| !t.is_empty()
+                && t != "*"
+                && !["AND", "OR", "NOT"].contains(&t.as_str())
+                && !t.eq_ignore_ascii_case("in"))
             .prop_map(|text| SearchValue { text, quoted: false }),
     ]
 }
@@ -163,8 +166,27 @@ fn binary_op() -> impl Strategy<Value = BinaryOp> {
 }
 
 const FUNCS: &[&str] = &[
-    "if", "case", "match", "like", "len", "lower", "mvindex", "split", "replace", "coalesce", "null", "true", "in", "round",
-    "substr", "relative_time", "now", "tonumber", "mvfilter", "isnull", "strftime",
+    "if",
+    "case",
+    "match",
+    "like",
+    "len",
+    "lower",
+    "mvindex",
+    "split",
+    "replace",
+    "coalesce",
+    "null",
+    "true",
+    "in",
+    "round",
+    "substr",
+    "relative_time",
+    "now",
+    "tonumber",
+    "mvfilter",
+    "isnull",
+    "strftime",
 ];
 
 fn eval_expr() -> impl Strategy<Value = Expr> {
@@ -214,20 +236,18 @@ fn txn_filter() -> impl Strategy<Value = TxnFilter> {
 fn transaction() -> impl Strategy<Value = Transaction> {
     let time = || prop::option::of(prop_oneof!["[0-9]{1,4}[smhd]?", Just("-1".to_string())]);
     let mv_field = field().prop_filter("comma or outer space", |f| !f.contains(',') && f.trim() == f);
-    let mvlist = prop_oneof![
-        Just(MvList::Off),
-        Just(MvList::All),
-        prop::collection::vec(mv_field, 1..3).prop_map(MvList::Fields),
-    ];
+    let mvlist = prop_oneof![Just(MvList::Off), Just(MvList::All), prop::collection::vec(mv_field, 1..3).prop_map(MvList::Fields),];
     (
         prop::collection::vec(field(), 0..3),
         (time(), time(), prop::option::of(any::<i64>())),
         (prop::option::of(txn_filter()), prop::option::of(txn_filter())),
         (any::<bool>(), any::<bool>(), mvlist, any::<bool>(), any_text()),
     )
-        .prop_map(|(fields, (maxspan, maxpause, maxevents), (startswith, endswith), (connected, keepevicted, mvlist, mvraw, delim))| {
-            Transaction { fields, maxspan, maxpause, maxevents, startswith, endswith, connected, keepevicted, mvlist, mvraw, delim }
-        })
+        .prop_map(
+            |(fields, (maxspan, maxpause, maxevents), (startswith, endswith), (connected, keepevicted, mvlist, mvraw, delim))| {
+                Transaction { fields, maxspan, maxpause, maxevents, startswith, endswith, connected, keepevicted, mvlist, mvraw, delim }
+            },
+        )
 }
 
 fn command() -> impl Strategy<Value = Command> {
@@ -252,7 +272,7 @@ fn command() -> impl Strategy<Value = Command> {
                 limit,
                 keys: keys.into_iter().map(|(field, descending, mode)| SortKey { field, descending, mode: mode.into() }).collect(),
             })),
-    transaction().prop_map(CommandKind::Transaction),
+        transaction().prop_map(CommandKind::Transaction),
     ];
     kind.prop_map(|kind| {
         let name = match &kind {

@@ -32,40 +32,23 @@ impl PartialEq for Schedule {
 }
 
 const FIELDS: [&str; 5] = ["minute", "hour", "day-of-month", "month", "day-of-week"];
-const MONTH_NAMES: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
+const MONTH_NAMES: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 const DAY_NAMES: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 impl Schedule {
     /// Parses a Splunk cron schedule such as `0 * * * *` or `*/15 9-17 * * mon-fri`.
     pub fn parse(text: &str) -> Result<Schedule, TimeError> {
-        let invalid = |reason: String| TimeError::InvalidCron {
-            input: text.to_string(),
-            reason,
-        };
+        let invalid = |reason: String| TimeError::InvalidCron { input: text.to_string(), reason };
         let fields: Vec<&str> = text.split_whitespace().collect();
         if fields.len() != 5 {
-            return Err(invalid(format!(
-                "expected 5 fields (minute hour day-of-month month day-of-week), got {}",
-                fields.len()
-            )));
+            return Err(invalid(format!("expected 5 fields (minute hour day-of-month month day-of-week), got {}", fields.len())));
         }
         for (idx, field) in fields.iter().enumerate() {
             check_field(field, idx).map_err(invalid)?;
         }
-        let parser = CronParser::builder()
-            .seconds(Seconds::Disallowed)
-            .year(Year::Disallowed)
-            .dom_and_dow(false)
-            .build();
-        let cron = parser
-            .parse(&fields.join(" "))
-            .map_err(|e| invalid(e.to_string()))?;
-        Ok(Schedule {
-            text: text.trim().to_string(),
-            cron,
-        })
+        let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).dom_and_dow(false).build();
+        let cron = parser.parse(&fields.join(" ")).map_err(|e| invalid(e.to_string()))?;
+        Ok(Schedule { text: text.trim().to_string(), cron })
     }
 
     /// The schedule as written (trimmed).
@@ -122,10 +105,7 @@ fn check_field(field: &str, idx: usize) -> Result<(), String> {
         let mut parts = item.split('/');
         let base = parts.next().unwrap_or("");
         let step = parts.next();
-        let bad = base.is_empty()
-            || base.split('-').any(str::is_empty)
-            || step.is_some_and(str::is_empty)
-            || parts.next().is_some();
+        let bad = base.is_empty() || base.split('-').any(str::is_empty) || step.is_some_and(str::is_empty) || parts.next().is_some();
         if bad {
             return Err(format!("malformed item `{item}` in the {name} field `{field}`"));
         }
@@ -167,16 +147,8 @@ impl CronDateTime for Z {
     fn to_civil(&self) -> CivilDateTime {
         let dt = self.0.datetime();
         CivilDateTime::new(
-            CivilDate::from_parts_unchecked(
-                i32::from(dt.year()),
-                dt.month() as u32,
-                dt.day() as u32,
-            ),
-            CivilTime::from_parts_unchecked(
-                dt.hour() as u32,
-                dt.minute() as u32,
-                dt.second() as u32,
-            ),
+            CivilDate::from_parts_unchecked(i32::from(dt.year()), dt.month() as u32, dt.day() as u32),
+            CivilTime::from_parts_unchecked(dt.hour() as u32, dt.minute() as u32, dt.second() as u32),
         )
     }
 
@@ -198,9 +170,7 @@ impl CronDateTime for Z {
         .map_err(|_| CronError::InvalidDate)?;
         let amb = self.0.time_zone().to_ambiguous_zoned_datetime(dt);
         Ok(match amb.offset() {
-            AmbiguousOffset::Unambiguous { .. } => {
-                Resolution::Single(Z(amb.unambiguous().map_err(|_| CronError::InvalidTime)?))
-            }
+            AmbiguousOffset::Unambiguous { .. } => Resolution::Single(Z(amb.unambiguous().map_err(|_| CronError::InvalidTime)?)),
             AmbiguousOffset::Fold { .. } => {
                 let earlier = amb.clone().earlier().map_err(|_| CronError::InvalidTime)?;
                 let later = amb.later().map_err(|_| CronError::InvalidTime)?;
@@ -211,10 +181,7 @@ impl CronDateTime for Z {
     }
 
     fn checked_add_seconds(&self, seconds: i64) -> Option<Self> {
-        self.0
-            .checked_add(SignedDuration::from_secs(seconds))
-            .ok()
-            .map(Z)
+        self.0.checked_add(SignedDuration::from_secs(seconds)).ok().map(Z)
     }
 
     fn cmp_instant(&self, other: &Self) -> Ordering {
@@ -238,23 +205,8 @@ mod tests {
     #[test]
     fn hourly_ticks_cross_a_day_boundary() {
         let s = Schedule::parse("0 * * * *").unwrap();
-        let got = fmt_all(
-            s.ticks(
-                iso("2026-11-29T21:30:00Z"),
-                iso("2026-11-30T02:00:00Z"),
-                &Tz::utc(),
-            ),
-            &Tz::utc(),
-        );
-        assert_eq!(
-            got,
-            [
-                "2026-11-29 22:00+0000",
-                "2026-11-29 23:00+0000",
-                "2026-11-30 00:00+0000",
-                "2026-11-30 01:00+0000",
-            ]
-        );
+        let got = fmt_all(s.ticks(iso("2026-11-29T21:30:00Z"), iso("2026-11-30T02:00:00Z"), &Tz::utc()), &Tz::utc());
+        assert_eq!(got, ["2026-11-29 22:00+0000", "2026-11-29 23:00+0000", "2026-11-30 00:00+0000", "2026-11-30 01:00+0000",]);
     }
 
     #[test]
@@ -262,15 +214,9 @@ mod tests {
         let s = Schedule::parse("0 * * * *").unwrap();
         let from = iso("2026-11-29T10:00:00Z");
         let to = iso("2026-11-29T12:00:00Z");
-        assert_eq!(
-            s.ticks(from, to, &Tz::utc()).collect::<Vec<_>>(),
-            [from, iso("2026-11-29T11:00:00Z")]
-        );
+        assert_eq!(s.ticks(from, to, &Tz::utc()).collect::<Vec<_>>(), [from, iso("2026-11-29T11:00:00Z")]);
         // A fractional `from` just after a fire time excludes it.
-        assert_eq!(
-            s.ticks(from + 1, to, &Tz::utc()).collect::<Vec<_>>(),
-            [iso("2026-11-29T11:00:00Z")]
-        );
+        assert_eq!(s.ticks(from + 1, to, &Tz::utc()).collect::<Vec<_>>(), [iso("2026-11-29T11:00:00Z")]);
         assert_eq!(s.ticks(to, from, &Tz::utc()).count(), 0);
         assert_eq!(s.ticks(from, from, &Tz::utc()).count(), 0);
     }
@@ -279,74 +225,33 @@ mod tests {
     fn next_after_is_strict() {
         let s = Schedule::parse("0 * * * *").unwrap();
         let t = iso("2026-11-29T10:00:00Z");
-        assert_eq!(
-            s.next_after(t, &Tz::utc()),
-            Some(iso("2026-11-29T11:00:00Z"))
-        );
+        assert_eq!(s.next_after(t, &Tz::utc()), Some(iso("2026-11-29T11:00:00Z")));
         assert_eq!(s.next_after(t - 1, &Tz::utc()), Some(t));
-        assert_eq!(
-            s.next_after(t + 500_000, &Tz::utc()),
-            Some(iso("2026-11-29T11:00:00Z"))
-        );
+        assert_eq!(s.next_after(t + 500_000, &Tz::utc()), Some(iso("2026-11-29T11:00:00Z")));
     }
 
     #[test]
     fn ranges_lists_steps_names() {
         let s = Schedule::parse("*/20 9-10 * * MON-fri").unwrap();
         // 2026-11-27 is a Friday, 28 Saturday, 30 Monday.
-        let got = fmt_all(
-            s.ticks(
-                iso("2026-11-27T10:30:00Z"),
-                iso("2026-11-30T09:30:00Z"),
-                &Tz::utc(),
-            ),
-            &Tz::utc(),
-        );
-        assert_eq!(
-            got,
-            [
-                "2026-11-27 10:40+0000",
-                "2026-11-30 09:00+0000",
-                "2026-11-30 09:20+0000"
-            ]
-        );
+        let got = fmt_all(s.ticks(iso("2026-11-27T10:30:00Z"), iso("2026-11-30T09:30:00Z"), &Tz::utc()), &Tz::utc());
+        assert_eq!(got, ["2026-11-27 10:40+0000", "2026-11-30 09:00+0000", "2026-11-30 09:20+0000"]);
         let s = Schedule::parse("5,35 0 1 jan,Jul *").unwrap();
-        let n: Vec<_> = s
-            .ticks(
-                iso("2026-01-01T00:00:00Z"),
-                iso("2027-01-01T00:00:00Z"),
-                &Tz::utc(),
-            )
-            .collect();
+        let n: Vec<_> = s.ticks(iso("2026-01-01T00:00:00Z"), iso("2027-01-01T00:00:00Z"), &Tz::utc()).collect();
         assert_eq!(
             fmt_all(n.into_iter(), &Tz::utc()),
-            [
-                "2026-01-01 00:05+0000",
-                "2026-01-01 00:35+0000",
-                "2026-07-01 00:05+0000",
-                "2026-07-01 00:35+0000",
-            ]
+            ["2026-01-01 00:05+0000", "2026-01-01 00:35+0000", "2026-07-01 00:05+0000", "2026-07-01 00:35+0000",]
         );
         // 7 is Sunday as well as 0.
         let sun7 = Schedule::parse("0 12 * * 7").unwrap();
-        assert_eq!(
-            sun7.next_after(iso("2026-11-25T00:00:00Z"), &Tz::utc()),
-            Some(iso("2026-11-29T12:00:00Z"))
-        );
+        assert_eq!(sun7.next_after(iso("2026-11-25T00:00:00Z"), &Tz::utc()), Some(iso("2026-11-29T12:00:00Z")));
     }
 
     #[test]
     fn day_of_month_or_day_of_week() {
         // Vixie cron: the 13th of any month OR any Friday.
         let s = Schedule::parse("0 0 13 * 5").unwrap();
-        let got = fmt_all(
-            s.ticks(
-                iso("2026-11-01T00:00:00Z"),
-                iso("2026-11-16T00:00:00Z"),
-                &Tz::utc(),
-            ),
-            &Tz::utc(),
-        );
+        let got = fmt_all(s.ticks(iso("2026-11-01T00:00:00Z"), iso("2026-11-16T00:00:00Z"), &Tz::utc()), &Tz::utc());
         assert_eq!(got, ["2026-11-06 00:00+0000", "2026-11-13 00:00+0000"]);
     }
 
@@ -354,45 +259,17 @@ mod tests {
     fn evaluated_in_the_time_zone_across_dst() {
         let paris = Tz::parse("Europe/Paris").unwrap();
         let s = Schedule::parse("0 0 * * *").unwrap();
-        let got = fmt_all(
-            s.ticks(
-                iso("2026-03-27T12:00:00Z"),
-                iso("2026-03-30T21:00:00Z"),
-                &paris,
-            ),
-            &paris,
-        );
-        assert_eq!(
-            got,
-            [
-                "2026-03-28 00:00+0100",
-                "2026-03-29 00:00+0100",
-                "2026-03-30 00:00+0200"
-            ]
-        );
+        let got = fmt_all(s.ticks(iso("2026-03-27T12:00:00Z"), iso("2026-03-30T21:00:00Z"), &paris), &paris);
+        assert_eq!(got, ["2026-03-28 00:00+0100", "2026-03-29 00:00+0100", "2026-03-30 00:00+0200"]);
         // Hourly across spring-forward: 02:00 does not exist, 23 ticks that day.
         let h = Schedule::parse("0 * * * *").unwrap();
-        assert_eq!(
-            h.ticks(
-                iso("2026-03-28T23:00:00Z"),
-                iso("2026-03-29T22:00:00Z"),
-                &paris
-            )
-            .count(),
-            23
-        );
+        assert_eq!(h.ticks(iso("2026-03-28T23:00:00Z"), iso("2026-03-29T22:00:00Z"), &paris).count(), 23);
     }
 
     #[test]
     fn splunk_default_schedule_drives_windows() {
         let s = Schedule::parse("0 * * * *").unwrap();
-        let runs: Vec<_> = s
-            .ticks(
-                iso("2026-11-29T00:00:00Z"),
-                iso("2026-11-30T00:00:00Z"),
-                &Tz::utc(),
-            )
-            .collect();
+        let runs: Vec<_> = s.ticks(iso("2026-11-29T00:00:00Z"), iso("2026-11-30T00:00:00Z"), &Tz::utc()).collect();
         assert_eq!(runs.len(), 24);
         assert!(runs.windows(2).all(|w| w[1] - w[0] == 3_600_000_000));
     }
@@ -400,10 +277,7 @@ mod tests {
     #[test]
     fn invalid_schedules_are_clear_errors() {
         let e = |s: &str| Schedule::parse(s).unwrap_err().to_string();
-        assert_eq!(
-            e("0 * * *"),
-            "invalid cron schedule `0 * * *`: expected 5 fields (minute hour day-of-month month day-of-week), got 4"
-        );
+        assert_eq!(e("0 * * *"), "invalid cron schedule `0 * * *`: expected 5 fields (minute hour day-of-month month day-of-week), got 4");
         assert!(e("0 0 * * * *").contains("got 6"));
         assert!(e("").contains("got 0"));
         assert!(e("@hourly").contains("got 1"));
@@ -425,7 +299,8 @@ mod tests {
     #[test]
     fn empty_list_items_and_steps_are_rejected() {
         // fuzz/artifacts/cron/slow-unit-81b95c8d: accepted, never fired, ~1 s per next time.
-        for text in [", \t\t 1 1 * *", ", 1 1 * *", "1, * * * *", "1,,2 * * * *", "*/ * * * *", "1- * * * *", "-1 * * * *", "*/2/3 * * * *"] {
+        for text in [", \t\t 1 1 * *", ", 1 1 * *", "1, * * * *", "1,,2 * * * *", "*/ * * * *", "1- * * * *", "-1 * * * *", "*/2/3 * * * *"]
+        {
             let e = Schedule::parse(text).unwrap_err().to_string();
             assert!(e.contains("malformed item"), "{text:?}: {e}");
         }
@@ -438,10 +313,7 @@ mod tests {
     fn impossible_and_extreme_schedules_do_not_hang_or_panic() {
         if let Ok(s) = Schedule::parse("0 0 30 2 *") {
             assert_eq!(s.next_after(0, &Tz::utc()), None);
-            assert_eq!(
-                s.ticks(0, iso("2030-01-01T00:00:00Z"), &Tz::utc()).count(),
-                0
-            );
+            assert_eq!(s.ticks(0, iso("2030-01-01T00:00:00Z"), &Tz::utc()).count(), 0);
         }
         let s = Schedule::parse("* * * * *").unwrap();
         assert_eq!(s.next_after(i64::MAX, &Tz::utc()), None);

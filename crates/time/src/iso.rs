@@ -24,9 +24,7 @@ pub fn micros_from_secs(secs: f64) -> Option<Micros> {
 pub fn now_micros() -> Micros {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
-        Err(e) => i64::try_from(e.duration().as_micros())
-            .map(|m| -m)
-            .unwrap_or(i64::MIN),
+        Err(e) => i64::try_from(e.duration().as_micros()).map(|m| -m).unwrap_or(i64::MIN),
     }
 }
 
@@ -50,12 +48,7 @@ pub fn parse_iso8601_utc(s: &str) -> Option<Micros> {
     let hour = i64::from(num(b, 11, 2)?);
     let minute = i64::from(num(b, 14, 2)?);
     let second = i64::from(num(b, 17, 2)?);
-    if b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
     if !(1..=12).contains(&month) || !(1..=days_in_month(year, month)).contains(&day) {
@@ -124,35 +117,20 @@ mod tests {
 
     #[test]
     fn evtx_seven_digit_fraction() {
-        assert_eq!(
-            parse_iso8601_utc("2026-08-14T16:03:29.7579260Z"),
-            Some(T + 757_926)
-        );
+        assert_eq!(parse_iso8601_utc("2026-08-14T16:03:29.7579260Z"), Some(T + 757_926));
     }
 
     #[test]
     fn sysmon_utctime() {
-        assert_eq!(
-            parse_sysmon_utctime("2026-08-14 16:03:29.752"),
-            Some(T + 752_000)
-        );
+        assert_eq!(parse_sysmon_utctime("2026-08-14 16:03:29.752"), Some(T + 752_000));
     }
 
     #[test]
     fn fraction_widths() {
         assert_eq!(parse_iso8601_utc("2026-08-14T16:03:29Z"), Some(T));
-        assert_eq!(
-            parse_iso8601_utc("2026-08-14T16:03:29.1Z"),
-            Some(T + 100_000)
-        );
-        assert_eq!(
-            parse_iso8601_utc("2026-08-14T16:03:29.123456789Z"),
-            Some(T + 123_456)
-        );
-        assert_eq!(
-            parse_iso8601_utc("2026-08-14T16:03:29,5Z"),
-            Some(T + 500_000)
-        );
+        assert_eq!(parse_iso8601_utc("2026-08-14T16:03:29.1Z"), Some(T + 100_000));
+        assert_eq!(parse_iso8601_utc("2026-08-14T16:03:29.123456789Z"), Some(T + 123_456));
+        assert_eq!(parse_iso8601_utc("2026-08-14T16:03:29,5Z"), Some(T + 500_000));
         assert_eq!(parse_iso8601_utc("2026-08-14T16:03:29.Z"), None);
     }
 
@@ -161,10 +139,7 @@ mod tests {
         assert_eq!(parse_iso8601_utc("2026-08-14T18:03:29+02:00"), Some(T));
         assert_eq!(parse_iso8601_utc("2026-08-14T18:03:29+0200"), Some(T));
         assert_eq!(parse_iso8601_utc("2026-08-14T18:03:29+02"), Some(T));
-        assert_eq!(
-            parse_iso8601_utc("2026-08-14T11:03:29.5-05:00"),
-            Some(T + 500_000)
-        );
+        assert_eq!(parse_iso8601_utc("2026-08-14T11:03:29.5-05:00"), Some(T + 500_000));
         assert_eq!(parse_iso8601_utc("2026-08-14t16:03:29z"), Some(T));
         assert_eq!(parse_iso8601_utc("2026-08-14T16:03:29"), Some(T));
         assert_eq!(parse_iso8601_utc("  2026-08-14T16:03:29Z\n"), Some(T));
@@ -174,18 +149,9 @@ mod tests {
     fn known_instants() {
         assert_eq!(parse_iso8601_utc("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_iso8601_utc("1969-12-31T23:59:59.999999Z"), Some(-1));
-        assert_eq!(
-            parse_iso8601_utc("2000-02-29T00:00:00Z"),
-            Some(951_782_400_000_000)
-        );
-        assert_eq!(
-            parse_iso8601_utc("2023-11-14T22:13:20Z"),
-            Some(1_700_000_000_000_000)
-        );
-        assert_eq!(
-            parse_iso8601_utc("2016-12-31T23:59:60Z"),
-            parse_iso8601_utc("2017-01-01T00:00:00Z")
-        );
+        assert_eq!(parse_iso8601_utc("2000-02-29T00:00:00Z"), Some(951_782_400_000_000));
+        assert_eq!(parse_iso8601_utc("2023-11-14T22:13:20Z"), Some(1_700_000_000_000_000));
+        assert_eq!(parse_iso8601_utc("2016-12-31T23:59:60Z"), parse_iso8601_utc("2017-01-01T00:00:00Z"));
     }
 
     #[test]
@@ -219,11 +185,7 @@ mod tests {
         let end = jiff::civil::date(2500, 1, 1);
         while day < end {
             let s = format!("{day}T01:02:03.5Z");
-            let want = day
-                .at(1, 2, 3, 500_000_000)
-                .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-                .unwrap()
-                .timestamp();
+            let want = day.at(1, 2, 3, 500_000_000).to_zoned_datetime(jiff::tz::TimeZone::UTC).unwrap().timestamp();
             assert_eq!(parse_iso8601_utc(&s), Some(want.as_microsecond()), "{s}");
             day = day.checked_add(jiff::Span::new().days(7)).unwrap();
         }
@@ -233,10 +195,7 @@ mod tests {
     fn secs_conversion() {
         assert_eq!(micros_from_secs(1.5), Some(1_500_000));
         assert_eq!(micros_from_secs(-0.000001), Some(-1));
-        assert_eq!(
-            micros_from_secs(1_700_000_000.123456),
-            Some(1_700_000_000_123_456)
-        );
+        assert_eq!(micros_from_secs(1_700_000_000.123456), Some(1_700_000_000_123_456));
         assert_eq!(micros_from_secs(f64::NAN), None);
         assert_eq!(micros_from_secs(f64::INFINITY), None);
         assert_eq!(micros_from_secs(1e300), None);

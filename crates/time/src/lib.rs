@@ -24,9 +24,7 @@ mod window;
 pub use cron::Schedule;
 pub use error::TimeError;
 pub use iso::{micros_from_secs, now_micros, parse_iso8601_utc, parse_sysmon_utctime};
-pub use modifier::{
-    parse_modifier, relative_time, resolve, LocalDateTime, SnapUnit, Step, TimeSpec, Unit,
-};
+pub use modifier::{parse_modifier, relative_time, resolve, LocalDateTime, SnapUnit, Step, TimeSpec, Unit};
 pub use strftime::{format_time, CONVERT_DEFAULT_FORMAT, ESCU_CTIME_FORMAT};
 pub use strptime::parse_time;
 pub use tz::Tz;
@@ -49,9 +47,7 @@ mod fuzzish {
         }
         fn string(&mut self, alphabet: &[&str], max_len: u64) -> String {
             let len = self.next() % (max_len + 1);
-            (0..len)
-                .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize])
-                .collect()
+            (0..len).map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize]).collect()
         }
     }
 
@@ -89,50 +85,12 @@ mod fuzzish {
             "2026-11-29",
             "x",
         ];
-        let fmt = [
-            "%", "Y", "m", "d", "H", "M", "S", "3", "9", "N", "Q", "s", "z", "Z", "p", "j", "a",
-            "b", "T", "-", " ", ":", "é", "%%", "99",
-        ];
-        let input = [
-            "0",
-            "1",
-            "2",
-            "9",
-            "12",
-            "2026",
-            "-",
-            "+",
-            ":",
-            " ",
-            ".",
-            "Z",
-            "PM",
-            "Jan",
-            "Sun",
-            "UTC",
-            "é",
-            "99999999999999999999",
-        ];
-        let iso = [
-            "0",
-            "1",
-            "2",
-            "9",
-            "-",
-            ":",
-            "T",
-            " ",
-            ".",
-            "Z",
-            "+",
-            "2026-11-29T10:00:00",
-            "é",
-            "60",
-        ];
-        let cron = [
-            "*", "/", ",", "-", "0", "5", "59", "60", "99999", "mon", "jan", "L", "#", "?", " ",
-            "é", "@hourly", "7",
-        ];
+        let fmt =
+            ["%", "Y", "m", "d", "H", "M", "S", "3", "9", "N", "Q", "s", "z", "Z", "p", "j", "a", "b", "T", "-", " ", ":", "é", "%%", "99"];
+        let input =
+            ["0", "1", "2", "9", "12", "2026", "-", "+", ":", " ", ".", "Z", "PM", "Jan", "Sun", "UTC", "é", "99999999999999999999"];
+        let iso = ["0", "1", "2", "9", "-", ":", "T", " ", ".", "Z", "+", "2026-11-29T10:00:00", "é", "60"];
+        let cron = ["*", "/", ",", "-", "0", "5", "59", "60", "99999", "mon", "jan", "L", "#", "?", " ", "é", "@hourly", "7"];
         for _ in 0..20_000 {
             let s = rng.string(&modifier, 8);
             if let Ok(spec) = parse_modifier(&s) {

@@ -64,19 +64,9 @@ pub struct LocalDateTime(DateTime);
 
 impl LocalDateTime {
     /// A valid civil date-time, or `None` (months 1..=12, real days, hours 0..=23, ...).
-    pub fn new(
-        year: i16,
-        month: i8,
-        day: i8,
-        hour: i8,
-        minute: i8,
-        second: i8,
-        micros: i32,
-    ) -> Option<Self> {
+    pub fn new(year: i16, month: i8, day: i8, hour: i8, minute: i8, second: i8, micros: i32) -> Option<Self> {
         let nanos = micros.checked_mul(1000)?;
-        DateTime::new(year, month, day, hour, minute, second, nanos)
-            .ok()
-            .map(LocalDateTime)
+        DateTime::new(year, month, day, hour, minute, second, nanos).ok().map(LocalDateTime)
     }
 }
 
@@ -101,10 +91,7 @@ pub enum TimeSpec {
 pub fn parse_modifier(s: &str) -> Result<TimeSpec, TimeError> {
     let input = s;
     let s = s.trim();
-    let invalid = |reason: String| TimeError::InvalidModifier {
-        input: input.to_string(),
-        reason,
-    };
+    let invalid = |reason: String| TimeError::InvalidModifier { input: input.to_string(), reason };
     if s.is_empty() {
         return Err(invalid("empty time modifier".into()));
     }
@@ -113,26 +100,15 @@ pub fn parse_modifier(s: &str) -> Result<TimeSpec, TimeError> {
     }
     let b = s.as_bytes();
     if b[0].is_ascii_digit() {
-        return parse_absolute(s).ok_or_else(|| {
-            invalid(
-                "not a valid absolute time (expected epoch seconds, ISO 8601 or %m/%d/%Y:%H:%M:%S)"
-                    .into(),
-            )
-        });
+        return parse_absolute(s)
+            .ok_or_else(|| invalid("not a valid absolute time (expected epoch seconds, ISO 8601 or %m/%d/%Y:%H:%M:%S)".into()));
     }
-    let rel = if b.len() > 2 && b[..2].eq_ignore_ascii_case(b"rt") {
-        &s[2..]
-    } else {
-        s
-    };
+    let rel = if b.len() > 2 && b[..2].eq_ignore_ascii_case(b"rt") { &s[2..] } else { s };
     parse_relative(rel, input).map(TimeSpec::Relative)
 }
 
 fn parse_relative(s: &str, input: &str) -> Result<Vec<Step>, TimeError> {
-    let invalid = |reason: String| TimeError::InvalidModifier {
-        input: input.to_string(),
-        reason,
-    };
+    let invalid = |reason: String| TimeError::InvalidModifier { input: input.to_string(), reason };
     let b = s.as_bytes();
     let mut steps = Vec::new();
     let mut i = 0;
@@ -141,9 +117,7 @@ fn parse_relative(s: &str, input: &str) -> Result<Vec<Step>, TimeError> {
         let c = b[i];
         if !matches!(c, b'+' | b'-' | b'@') {
             let ch = s[start..].chars().next().unwrap_or('?');
-            return Err(invalid(format!(
-                "unexpected `{ch}` at byte {start}; expected `+`, `-` or `@`"
-            )));
+            return Err(invalid(format!("unexpected `{ch}` at byte {start}; expected `+`, `-` or `@`")));
         }
         i += 1;
         let digits_start = i;
@@ -164,16 +138,12 @@ fn parse_relative(s: &str, input: &str) -> Result<Vec<Step>, TimeError> {
         match c {
             b'@' => {
                 if !digits.is_empty() {
-                    return Err(invalid(format!(
-                        "a snap takes a unit, not a number: `{step_text}`"
-                    )));
+                    return Err(invalid(format!("a snap takes a unit, not a number: `{step_text}`")));
                 }
                 if unit.is_empty() {
                     return Err(invalid("missing snap unit after `@`".into()));
                 }
-                steps.push(Step::Snap(
-                    lookup_snap(unit).ok_or_else(|| unknown_unit(unit, input))?,
-                ));
+                steps.push(Step::Snap(lookup_snap(unit).ok_or_else(|| unknown_unit(unit, input))?));
             }
             _ => {
                 // `+` or `-`, checked above.
@@ -183,9 +153,7 @@ fn parse_relative(s: &str, input: &str) -> Result<Vec<Step>, TimeError> {
                 let n: i64 = if digits.is_empty() {
                     1
                 } else {
-                    digits
-                        .parse()
-                        .map_err(|_| invalid(format!("number too large in `{step_text}`")))?
+                    digits.parse().map_err(|_| invalid(format!("number too large in `{step_text}`")))?
                 };
                 let unit = lookup_unit(unit).ok_or_else(|| unknown_unit(unit, input))?;
                 let amount = if c == b'-' { -n } else { n };
@@ -197,10 +165,7 @@ fn parse_relative(s: &str, input: &str) -> Result<Vec<Step>, TimeError> {
 }
 
 fn unknown_unit(unit: &str, input: &str) -> TimeError {
-    TimeError::UnknownUnit {
-        unit: unit.to_string(),
-        input: input.to_string(),
-    }
+    TimeError::UnknownUnit { unit: unit.to_string(), input: input.to_string() }
 }
 
 fn lookup_unit(u: &str) -> Option<Unit> {
@@ -218,10 +183,7 @@ fn lookup_unit(u: &str) -> Option<Unit> {
         (&["q", "qtr", "qtrs", "quarter", "quarters"], Unit::Quarter),
         (&["y", "yr", "yrs", "year", "years"], Unit::Year),
     ];
-    TABLE
-        .iter()
-        .find(|(names, _)| names.iter().any(|n| n.eq_ignore_ascii_case(u)))
-        .map(|&(_, unit)| unit)
+    TABLE.iter().find(|(names, _)| names.iter().any(|n| n.eq_ignore_ascii_case(u))).map(|&(_, unit)| unit)
 }
 
 fn lookup_snap(u: &str) -> Option<SnapUnit> {
@@ -247,9 +209,7 @@ fn parse_absolute(s: &str) -> Option<TimeSpec> {
         for c in frac.bytes().chain(std::iter::repeat(b'0')).take(6) {
             us = us * 10 + i64::from(c - b'0');
         }
-        return Some(TimeSpec::Instant(
-            secs.checked_mul(1_000_000)?.checked_add(us)?,
-        ));
+        return Some(TimeSpec::Instant(secs.checked_mul(1_000_000)?.checked_add(us)?));
     }
     const FORMATS: &[&str] = &[
         "%m/%d/%Y:%H:%M:%S",
@@ -268,16 +228,13 @@ fn parse_absolute(s: &str) -> Option<TimeSpec> {
         "%Y-%m-%d %H:%M",
         "%Y-%m-%d",
     ];
-    FORMATS
-        .iter()
-        .find_map(|f| parse_civil_exact(s, f))
-        .and_then(|(dt, offset)| match offset {
-            Some(off) => {
-                let ts = Offset::from_seconds(off).ok()?.to_timestamp(dt).ok()?;
-                Some(TimeSpec::Instant(micros(ts)))
-            }
-            None => Some(TimeSpec::Local(LocalDateTime(dt))),
-        })
+    FORMATS.iter().find_map(|f| parse_civil_exact(s, f)).and_then(|(dt, offset)| match offset {
+        Some(off) => {
+            let ts = Offset::from_seconds(off).ok()?.to_timestamp(dt).ok()?;
+            Some(TimeSpec::Instant(micros(ts)))
+        }
+        None => Some(TimeSpec::Local(LocalDateTime(dt))),
+    })
 }
 
 /// Resolves a modifier against `now` in `tz`. Offsets are applied in order; `@` snaps down to the
@@ -288,11 +245,7 @@ pub fn resolve(spec: &TimeSpec, now: Micros, tz: &Tz) -> Micros {
     match spec {
         TimeSpec::Now => now,
         TimeSpec::Instant(t) => *t,
-        TimeSpec::Local(LocalDateTime(dt)) => zone
-            .to_ambiguous_timestamp(*dt)
-            .compatible()
-            .map(micros)
-            .unwrap_or(now),
+        TimeSpec::Local(LocalDateTime(dt)) => zone.to_ambiguous_timestamp(*dt).compatible().map(micros).unwrap_or(now),
         TimeSpec::Relative(steps) => {
             let mut ts = timestamp(now);
             for step in steps {
@@ -312,11 +265,7 @@ pub fn relative_time(t: Micros, spec: &str, tz: &Tz) -> Result<Micros, TimeError
 }
 
 fn offset(ts: Timestamp, amount: i64, unit: Unit, zone: &TimeZone) -> Timestamp {
-    let saturated = if amount < 0 {
-        Timestamp::MIN
-    } else {
-        Timestamp::MAX
-    };
+    let saturated = if amount < 0 { Timestamp::MIN } else { Timestamp::MAX };
     let fixed_us = match unit {
         Unit::Microsecond => Some(1),
         Unit::Millisecond => Some(1_000),
@@ -328,10 +277,7 @@ fn offset(ts: Timestamp, amount: i64, unit: Unit, zone: &TimeZone) -> Timestamp 
         _ => None,
     };
     if let Some(per) = fixed_us {
-        return amount
-            .checked_mul(per)
-            .and_then(|us| ts.checked_add(SignedDuration::from_micros(us)).ok())
-            .unwrap_or(saturated);
+        return amount.checked_mul(per).and_then(|us| ts.checked_add(SignedDuration::from_micros(us)).ok()).unwrap_or(saturated);
     }
     // Calendar units: wall-clock arithmetic in the zone (jiff clamps the day of month).
     let span = match unit {
@@ -355,9 +301,7 @@ fn offset(ts: Timestamp, amount: i64, unit: Unit, zone: &TimeZone) -> Timestamp 
 fn snap_down(ts: Timestamp, snap: SnapUnit, zone: &TimeZone) -> Timestamp {
     let dt = zone.to_datetime(ts);
     let midnight = |d: jiff::civil::Date| d.to_datetime(Time::midnight());
-    let hms = |h: i8, m: i8, s: i8, ns: i32| {
-        DateTime::new(dt.year(), dt.month(), dt.day(), h, m, s, ns).ok()
-    };
+    let hms = |h: i8, m: i8, s: i8, ns: i32| DateTime::new(dt.year(), dt.month(), dt.day(), h, m, s, ns).ok();
     let ns = dt.subsec_nanosecond();
     let snapped = match snap {
         SnapUnit::Unit(unit) => match unit {
@@ -370,11 +314,7 @@ fn snap_down(ts: Timestamp, snap: SnapUnit, zone: &TimeZone) -> Timestamp {
             Unit::Hour => hms(dt.hour(), 0, 0, 0),
             Unit::Day => Some(midnight(dt.date())),
             Unit::Week => return snap_down(ts, SnapUnit::Weekday(0), zone),
-            Unit::Month => dt
-                .date()
-                .first_of_month()
-                .to_datetime(Time::midnight())
-                .into(),
+            Unit::Month => dt.date().first_of_month().to_datetime(Time::midnight()).into(),
             Unit::Quarter => {
                 let m = (dt.month() - 1) / 3 * 3 + 1;
                 jiff::civil::Date::new(dt.year(), m, 1).ok().map(midnight)
@@ -383,15 +323,10 @@ fn snap_down(ts: Timestamp, snap: SnapUnit, zone: &TimeZone) -> Timestamp {
         },
         SnapUnit::Weekday(target) => {
             let back = (dt.weekday().to_sunday_zero_offset() - (target % 7) as i8).rem_euclid(7);
-            dt.date()
-                .checked_sub(Span::new().days(back))
-                .ok()
-                .map(midnight)
+            dt.date().checked_sub(Span::new().days(back)).ok().map(midnight)
         }
     };
-    snapped
-        .and_then(|d| to_instant(d, zone, zone.to_offset(ts)))
-        .unwrap_or(ts)
+    snapped.and_then(|d| to_instant(d, zone, zone.to_offset(ts))).unwrap_or(ts)
 }
 
 /// Civil time to instant. In a repeated hour (fold) keep `prefer` (the offset before the step)
@@ -399,9 +334,7 @@ fn snap_down(ts: Timestamp, snap: SnapUnit, zone: &TimeZone) -> Timestamp {
 fn to_instant(dt: DateTime, zone: &TimeZone, prefer: Offset) -> Option<Timestamp> {
     let amb = zone.to_ambiguous_timestamp(dt);
     match amb.offset() {
-        AmbiguousOffset::Fold { before, after } if before == prefer || after == prefer => {
-            prefer.to_timestamp(dt).ok()
-        }
+        AmbiguousOffset::Fold { before, after } if before == prefer || after == prefer => prefer.to_timestamp(dt).ok(),
         _ => amb.compatible().ok(),
     }
 }

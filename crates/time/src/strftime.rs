@@ -15,29 +15,9 @@ pub const CONVERT_DEFAULT_FORMAT: &str = "%m/%d/%Y %H:%M:%S";
 /// (`convert timeformat="%Y-%m-%dT%H:%M:%S" ctime(f)`).
 pub const ESCU_CTIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 
-pub(crate) const WEEKDAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
-pub(crate) const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
+pub(crate) const WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+pub(crate) const MONTHS: [&str; 12] =
+    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
 
 /// The broken-down time that directives read.
 struct Parts<'a> {
@@ -85,11 +65,7 @@ fn write_format(out: &mut String, fmt: &str, p: &Parts<'_>) {
         };
         let directive_len = 1 + ndigits + c.len_utf8();
         let literal = &rest[pos..pos + directive_len];
-        let width: Option<u32> = if ndigits == 0 {
-            None
-        } else {
-            Some(after[..ndigits].parse().unwrap_or(u32::MAX))
-        };
+        let width: Option<u32> = if ndigits == 0 { None } else { Some(after[..ndigits].parse().unwrap_or(u32::MAX)) };
         write_directive(out, c, width, literal, p);
         rest = &rest[pos + directive_len..];
     }
@@ -216,10 +192,7 @@ mod tests {
 
     #[test]
     fn every_directive() {
-        assert_eq!(
-            utc("%Y %y %m %d %e %H %I %M %S %p %j"),
-            "2026 26 11 29 29 14 02 05 37 PM 333"
-        );
+        assert_eq!(utc("%Y %y %m %d %e %H %I %M %S %p %j"), "2026 26 11 29 29 14 02 05 37 PM 333");
         assert_eq!(utc("%a %A %b %B %h"), "Sun Sunday Nov November Nov");
         assert_eq!(utc("%Z %z %s"), "UTC +0000 1795961137");
         assert_eq!(utc("%T|%D|%F|%%"), "14:05:37|11/29/26|2026-11-29|%");
@@ -238,10 +211,7 @@ mod tests {
         // Truncation, not rounding.
         assert_eq!(format_time(999_999, "%3N", &Tz::utc()), "999");
         // Negative instants still have a positive sub-second part.
-        assert_eq!(
-            format_time(-1, "%Y-%m-%dT%H:%M:%S.%6N", &Tz::utc()),
-            "1969-12-31T23:59:59.999999"
-        );
+        assert_eq!(format_time(-1, "%Y-%m-%dT%H:%M:%S.%6N", &Tz::utc()), "1969-12-31T23:59:59.999999");
     }
 
     #[test]
@@ -257,24 +227,15 @@ mod tests {
     fn padding_and_12h_clock() {
         // 2026-01-05T00:07:09Z (Monday).
         let t = 1_767_571_629_000_000;
-        assert_eq!(
-            format_time(t, "%e|%I|%l|%p|%j|%a", &Tz::utc()),
-            " 5|12|12|AM|005|Mon"
-        );
+        assert_eq!(format_time(t, "%e|%I|%l|%p|%j|%a", &Tz::utc()), " 5|12|12|AM|005|Mon");
     }
 
     #[test]
     fn time_zones() {
         let paris = Tz::parse("Europe/Paris").unwrap();
-        assert_eq!(
-            format_time(T, "%F %T %Z %z", &paris),
-            "2026-11-29 15:05:37 CET +0100"
-        );
+        assert_eq!(format_time(T, "%F %T %Z %z", &paris), "2026-11-29 15:05:37 CET +0100");
         // 2026-07-15T12:00:00Z in summer.
-        assert_eq!(
-            format_time(1_784_116_800_000_000, "%H %Z %z", &paris),
-            "14 CEST +0200"
-        );
+        assert_eq!(format_time(1_784_116_800_000_000, "%H %Z %z", &paris), "14 CEST +0200");
         let india = Tz::parse("+05:30").unwrap();
         assert_eq!(format_time(T, "%H:%M %z", &india), "19:35 +0530");
         let neg = Tz::parse("-03:30").unwrap();

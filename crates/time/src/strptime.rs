@@ -199,18 +199,8 @@ pub(crate) fn parse_civil_exact(s: &str, fmt: &str) -> Option<(DateTime, Option<
 fn civil(f: &Fields) -> Option<(DateTime, i64)> {
     let year = i16::try_from(f.year.unwrap_or(1970)).ok()?;
     let date = match (f.month, f.day, f.yday) {
-        (None, None, Some(yd)) => Date::new(year, 1, 1)
-            .ok()?
-            .with()
-            .day_of_year(i16::try_from(yd).ok()?)
-            .build()
-            .ok()?,
-        (m, d, _) => Date::new(
-            year,
-            i8::try_from(m.unwrap_or(1)).ok()?,
-            i8::try_from(d.unwrap_or(1)).ok()?,
-        )
-        .ok()?,
+        (None, None, Some(yd)) => Date::new(year, 1, 1).ok()?.with().day_of_year(i16::try_from(yd).ok()?).build().ok()?,
+        (m, d, _) => Date::new(year, i8::try_from(m.unwrap_or(1)).ok()?, i8::try_from(d.unwrap_or(1)).ok()?).ok()?,
     };
     let mut hour = f.hour.unwrap_or(0);
     if let Some(pm) = f.pm {
@@ -336,10 +326,7 @@ fn zone_abbrev(inp: &[u8], pos: &mut usize) -> Option<i32> {
         ("PDT", -7),
         ("CET", 1),
     ];
-    let h = KNOWN
-        .iter()
-        .find(|(n, _)| word.eq_ignore_ascii_case(n.as_bytes()))
-        .map(|&(_, h)| h);
+    let h = KNOWN.iter().find(|(n, _)| word.eq_ignore_ascii_case(n.as_bytes())).map(|&(_, h)| h);
     match h {
         Some(h) => Some(h * 3600),
         None if word.eq_ignore_ascii_case(b"CEST") => Some(7200),
@@ -373,21 +360,9 @@ mod tests {
 
     #[test]
     fn names_12h_and_padding() {
-        assert_eq!(
-            utc(
-                "sunday, NOVEMBER 29 2026 02:05:37 pm",
-                "%A, %B %d %Y %I:%M:%S %p"
-            ),
-            Some(T)
-        );
-        assert_eq!(
-            utc("Sun Nov 29 2026 2:5:37 PM", "%a %b %e %Y %I:%M:%S %p"),
-            Some(T)
-        );
-        assert_eq!(
-            utc("29/11/2026 12:00:00 AM", "%d/%m/%Y %I:%M:%S %p"),
-            utc("2026-11-29", "%Y-%m-%d")
-        );
+        assert_eq!(utc("sunday, NOVEMBER 29 2026 02:05:37 pm", "%A, %B %d %Y %I:%M:%S %p"), Some(T));
+        assert_eq!(utc("Sun Nov 29 2026 2:5:37 PM", "%a %b %e %Y %I:%M:%S %p"), Some(T));
+        assert_eq!(utc("29/11/2026 12:00:00 AM", "%d/%m/%Y %I:%M:%S %p"), utc("2026-11-29", "%Y-%m-%d"));
         assert_eq!(utc("2026-11-29  14:05:37", "%Y-%m-%d %H:%M:%S"), Some(T));
         assert_eq!(utc("2026-11-2914:05:37", "%Y-%m-%d %H:%M:%S"), Some(T));
         assert_eq!(utc("13:00 PM", "%I:%M %p"), None);
@@ -398,54 +373,24 @@ mod tests {
         let f = "%Y-%m-%dT%H:%M:%S.%N";
         assert_eq!(utc("2026-11-29T14:05:37.123456789", f), Some(T + 123_456));
         assert_eq!(utc("2026-11-29T14:05:37.5", f), Some(T + 500_000));
-        assert_eq!(
-            utc("2026-11-29T14:05:37.123", "%Y-%m-%dT%H:%M:%S.%3N"),
-            Some(T + 123_000)
-        );
-        assert_eq!(
-            utc("2026-11-29T14:05:37.123456", "%Y-%m-%dT%H:%M:%S.%6N"),
-            Some(T + 123_456)
-        );
-        assert_eq!(
-            utc("2026-11-29T14:05:37.123", "%Y-%m-%dT%H:%M:%S.%Q"),
-            Some(T + 123_000)
-        );
+        assert_eq!(utc("2026-11-29T14:05:37.123", "%Y-%m-%dT%H:%M:%S.%3N"), Some(T + 123_000));
+        assert_eq!(utc("2026-11-29T14:05:37.123456", "%Y-%m-%dT%H:%M:%S.%6N"), Some(T + 123_456));
+        assert_eq!(utc("2026-11-29T14:05:37.123", "%Y-%m-%dT%H:%M:%S.%Q"), Some(T + 123_000));
         assert_eq!(utc("2026-11-29T14:05:37.", f), None);
     }
 
     #[test]
     fn offsets_and_zones() {
-        assert_eq!(
-            utc("2026-11-29T16:05:37+02:00", "%Y-%m-%dT%H:%M:%S%z"),
-            Some(T)
-        );
-        assert_eq!(
-            utc("2026-11-29T16:05:37 +0200", "%Y-%m-%dT%H:%M:%S %z"),
-            Some(T)
-        );
+        assert_eq!(utc("2026-11-29T16:05:37+02:00", "%Y-%m-%dT%H:%M:%S%z"), Some(T));
+        assert_eq!(utc("2026-11-29T16:05:37 +0200", "%Y-%m-%dT%H:%M:%S %z"), Some(T));
         assert_eq!(utc("2026-11-29T14:05:37Z", "%Y-%m-%dT%H:%M:%S%z"), Some(T));
-        assert_eq!(
-            utc("2026-11-29 09:05:37 EST", "%Y-%m-%d %H:%M:%S %Z"),
-            Some(T)
-        );
-        assert_eq!(
-            utc("2026-11-29 14:05:37 UTC", "%Y-%m-%d %H:%M:%S %Z"),
-            Some(T)
-        );
-        assert_eq!(
-            utc("2026-11-29 14:05:37 XYZT", "%Y-%m-%d %H:%M:%S %Z"),
-            None
-        );
+        assert_eq!(utc("2026-11-29 09:05:37 EST", "%Y-%m-%d %H:%M:%S %Z"), Some(T));
+        assert_eq!(utc("2026-11-29 14:05:37 UTC", "%Y-%m-%d %H:%M:%S %Z"), Some(T));
+        assert_eq!(utc("2026-11-29 14:05:37 XYZT", "%Y-%m-%d %H:%M:%S %Z"), None);
         let paris = Tz::parse("Europe/Paris").unwrap();
-        assert_eq!(
-            parse_time("2026-11-29 15:05:37", "%Y-%m-%d %H:%M:%S", &paris),
-            Some(T)
-        );
+        assert_eq!(parse_time("2026-11-29 15:05:37", "%Y-%m-%d %H:%M:%S", &paris), Some(T));
         // An explicit offset wins over the zone argument.
-        assert_eq!(
-            parse_time("2026-11-29 14:05:37 +0000", "%Y-%m-%d %H:%M:%S %z", &paris),
-            Some(T)
-        );
+        assert_eq!(parse_time("2026-11-29 14:05:37 +0000", "%Y-%m-%d %H:%M:%S %z", &paris), Some(T));
     }
 
     #[test]
@@ -453,15 +398,9 @@ mod tests {
         let paris = Tz::parse("Europe/Paris").unwrap();
         let f = "%Y-%m-%d %H:%M";
         // 2026-03-29 02:30 does not exist (clocks jump 02:00 -> 03:00): resolves forward, to 03:30 CEST.
-        assert_eq!(
-            parse_time("2026-03-29 02:30", f, &paris),
-            parse_time("2026-03-29 01:30", f, &Tz::utc())
-        );
+        assert_eq!(parse_time("2026-03-29 02:30", f, &paris), parse_time("2026-03-29 01:30", f, &Tz::utc()));
         // 2026-10-25 02:30 happens twice: the earlier (CEST, 00:30Z).
-        assert_eq!(
-            parse_time("2026-10-25 02:30", f, &paris),
-            parse_time("2026-10-25 00:30", f, &Tz::utc())
-        );
+        assert_eq!(parse_time("2026-10-25 02:30", f, &paris), parse_time("2026-10-25 00:30", f, &Tz::utc()));
     }
 
     #[test]
@@ -476,10 +415,7 @@ mod tests {
 
     #[test]
     fn trailing_input_is_ignored_and_mismatches_fail() {
-        assert_eq!(
-            utc("2026-11-29 junk", "%Y-%m-%d"),
-            utc("2026-11-29", "%Y-%m-%d")
-        );
+        assert_eq!(utc("2026-11-29 junk", "%Y-%m-%d"), utc("2026-11-29", "%Y-%m-%d"));
         assert_eq!(utc("2026/11/29", "%Y-%m-%d"), None);
         assert_eq!(utc("2026-02-30", "%Y-%m-%d"), None);
         assert_eq!(utc("2026-11-29 25:00", "%Y-%m-%d %H:%M"), None);
@@ -507,28 +443,8 @@ mod tests {
 
     #[test]
     fn hostile_inputs_do_not_panic() {
-        let fmts = [
-            "%s",
-            "%Y%m%d%H%M%S%N",
-            "%z",
-            "%Z",
-            "%99999999999N",
-            "%",
-            "%5",
-            "%j",
-            "%c",
-            "é%é",
-        ];
-        let inputs = [
-            "",
-            "-",
-            "99999999999999999999",
-            "-9223372036854775808",
-            "+99:99",
-            "é",
-            "9999-99-99",
-            "0000 000",
-        ];
+        let fmts = ["%s", "%Y%m%d%H%M%S%N", "%z", "%Z", "%99999999999N", "%", "%5", "%j", "%c", "é%é"];
+        let inputs = ["", "-", "99999999999999999999", "-9223372036854775808", "+99:99", "é", "9999-99-99", "0000 000"];
         for f in fmts {
             for s in inputs {
                 let _ = parse_time(s, f, &Tz::utc());

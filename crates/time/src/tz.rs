@@ -34,9 +34,7 @@ impl Tz {
     /// `+02`), or an IANA name (`Europe/Paris`).
     pub fn parse(name: &str) -> Result<Tz, TimeError> {
         let s = name.trim();
-        let unknown = || TimeError::UnknownTimeZone {
-            name: name.to_string(),
-        };
+        let unknown = || TimeError::UnknownTimeZone { name: name.to_string() };
         if s.is_empty() {
             return Err(unknown());
         }
@@ -54,9 +52,7 @@ impl Tz {
 
     /// A fixed offset from UTC, in seconds east of Greenwich (`None` beyond ±25:59:59).
     pub fn fixed(offset_seconds: i32) -> Option<Tz> {
-        Offset::from_seconds(offset_seconds)
-            .ok()
-            .map(|o| Tz(TimeZone::fixed(o)))
+        Offset::from_seconds(offset_seconds).ok().map(|o| Tz(TimeZone::fixed(o)))
     }
 
     /// The IANA name, if this zone came from the tz database (`UTC` for UTC).
@@ -134,10 +130,7 @@ mod tests {
     fn fixed_offsets() {
         let tz = Tz::parse("+02:00").unwrap();
         assert_eq!(tz.offset_seconds_at(0), 7200);
-        assert_eq!(
-            Tz::parse("-0530").unwrap().offset_seconds_at(0),
-            -(5 * 3600 + 30 * 60)
-        );
+        assert_eq!(Tz::parse("-0530").unwrap().offset_seconds_at(0), -(5 * 3600 + 30 * 60));
         assert_eq!(Tz::parse("+01").unwrap().offset_seconds_at(0), 3600);
         assert!(Tz::parse("+2").is_err());
         assert!(Tz::parse("+02:60").is_err());

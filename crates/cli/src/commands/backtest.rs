@@ -20,9 +20,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use vigil_content::Detection;
 use vigil_engine::{Engine, EvalContext, Planner, Query};
-use vigil_time::Window;
 use vigil_model::{Micros, Record};
 use vigil_normalize::Normalizer;
+use vigil_time::Window;
 
 /// Upper bound on scheduled runs (all schedules together) in one backtest: each run keeps a
 /// scan state in memory. A week of hourly runs is 168; every minute for a year is 525,600.
@@ -177,7 +177,11 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
         if fatal {
             return Ok(exit::USAGE);
         }
-        eprintln!("vigil: skipped {} detection(s) that cannot run{}", cannot_run.len(), if args.run.verbose { "" } else { "; --verbose for details" });
+        eprintln!(
+            "vigil: skipped {} detection(s) that cannot run{}",
+            cannot_run.len(),
+            if args.run.verbose { "" } else { "; --verbose for details" }
+        );
     }
 
     // With --alerts, Correlation detections (reading the Risk data model) run on their own
@@ -207,17 +211,32 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
             .filter_map(|(t, a)| serde_json::to_value(&a).ok().map(|j| (t, j)))
             .collect();
         let (more, errors) = crate::correlation::scheduled(&driver, &risk_groups, &risk, &normalizer, &ctx);
-        eprintln!("vigil: {} correlation detection(s) over {} risk event(s): {} result(s)", risk_groups.iter().map(|g| g.names.len()).sum::<usize>(), risk.len(), more.iter().map(|h| h.rows.len()).sum::<usize>());
-        hits.extend(more.into_iter().map(|h| Hit { run_time: h.run_time, window: h.window, name: h.name, rows: h.rows, risk_input: Some(h.risk_input) }));
+        eprintln!(
+            "vigil: {} correlation detection(s) over {} risk event(s): {} result(s)",
+            risk_groups.iter().map(|g| g.names.len()).sum::<usize>(),
+            risk.len(),
+            more.iter().map(|h| h.rows.len()).sum::<usize>()
+        );
+        hits.extend(more.into_iter().map(|h| Hit {
+            run_time: h.run_time,
+            window: h.window,
+            name: h.name,
+            rows: h.rows,
+            risk_input: Some(h.risk_input),
+        }));
         hits.sort_by_key(|h| h.run_time);
         failures.extend(errors);
     }
 
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    let written = if args.alerts { write_alert_hits(&mut lock, args.run.format, &hits, &content, &tz) } else { write_hits(&mut lock, args.run.format, &hits) }
-        .and_then(|_| if args.run.format == output::Format::Jsonl { write_missed_jsonl(&mut lock, &groups, &state.missed) } else { Ok(()) })
-        .and_then(|_| lock.flush());
+    let written = if args.alerts {
+        write_alert_hits(&mut lock, args.run.format, &hits, &content, &tz)
+    } else {
+        write_hits(&mut lock, args.run.format, &hits)
+    }
+    .and_then(|_| if args.run.format == output::Format::Jsonl { write_missed_jsonl(&mut lock, &groups, &state.missed) } else { Ok(()) })
+    .and_then(|_| lock.flush());
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("vigil: cannot write output: {e}");
@@ -285,7 +304,9 @@ fn runs_progress(runs: u64) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(runs);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs ({per_sec}, {eta})") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs ({per_sec}, {eta})")
+    {
         bar.set_style(style);
     }
     bar
@@ -297,7 +318,8 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
     let progress = runs_progress(state.states.iter().map(Vec::len).sum::<usize>() as u64);
     let (hits, failures) = crate::window::finish_runs(groups, state, ctx, &|| progress.inc(1));
     progress.finish_and_clear();
-    let hits = hits.into_iter().map(|h| Hit { run_time: h.run_time, window: h.window, name: h.name, rows: h.rows, risk_input: None }).collect();
+    let hits =
+        hits.into_iter().map(|h| Hit { run_time: h.run_time, window: h.window, name: h.name, rows: h.rows, risk_input: None }).collect();
     (hits, failures)
 }
 
@@ -337,7 +359,8 @@ fn write_alert_hits(
     let mut rows: Vec<Record> = Vec::new();
     for h in hits {
         for alert in hit_alerts(h, content, tz) {
-            let stamp = [("run_time", iso(h.run_time)), ("window_earliest", iso(h.window.earliest)), ("window_latest", iso(h.window.latest))];
+            let stamp =
+                [("run_time", iso(h.run_time)), ("window_earliest", iso(h.window.earliest)), ("window_latest", iso(h.window.latest))];
             if format == output::Format::Jsonl {
                 let mut v = serde_json::to_value(&alert).map_err(std::io::Error::other)?;
                 if let Some(obj) = v.as_object_mut() {
@@ -424,13 +447,7 @@ fn write_hits(out: &mut dyn Write, format: output::Format, hits: &[Hit]) -> std:
         }
         output::Format::Table => {
             for h in hits {
-                let label = format!(
-                    "{} | run {} | window {} .. {}",
-                    h.name,
-                    iso(h.run_time),
-                    iso(h.window.earliest),
-                    iso(h.window.latest)
-                );
+                let label = format!("{} | run {} | window {} .. {}", h.name, iso(h.run_time), iso(h.window.earliest), iso(h.window.latest));
                 output::write(out, output::Format::Table, &[ResultSet { name: &label, rows: &h.rows }])?;
             }
             Ok(())

@@ -54,7 +54,9 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
     if selected.is_empty() && sigma.rules.is_empty() {
-        eprintln!("vigil: no detection selected (default: status production; see --status, --type, --story, --mitre, `vigil content list`)");
+        eprintln!(
+            "vigil: no detection selected (default: status production; see --status, --type, --story, --mitre, `vigil content list`)"
+        );
         return exit::USAGE;
     }
 
@@ -132,7 +134,14 @@ pub fn run(args: HuntArgs) -> u8 {
         let mut engine = Engine::new(logs.queries, normalizer.catalog());
         engine.set_memory_budget(args.run.memory_budget());
         let risk_engine = Engine::new(risk.queries, normalizer.catalog());
-        let out = driver.run(&engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx, vigil_scan::Delivery::Collect);
+        let out = driver.run(
+            &engine,
+            window,
+            &normalizer,
+            vigil_scan::Inputs { paths: &args.paths, read: &opts },
+            &ctx,
+            vigil_scan::Delivery::Collect,
+        );
         crate::window::report_dropped(window, &out);
         let range = window.map_or((i64::MIN, i64::MAX), |w| (w.earliest, w.latest));
         let second = (!risk.detections.is_empty()).then_some(crate::alerts::SecondPass {
@@ -151,6 +160,15 @@ pub fn run(args: HuntArgs) -> u8 {
     let hunting: std::collections::HashSet<&str> =
         planned.iter().filter(|d| d.kind.trim().eq_ignore_ascii_case("hunting")).map(|d| d.name.as_str()).collect();
     let shown = |name: &str, row: &vigil_model::Record| !(hunting.contains(name) && crate::select::is_empty_aggregate(row));
-    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx, &shown);
+    let out = super::run_and_print(
+        &args.run,
+        &driver,
+        &engine,
+        window,
+        &normalizer,
+        vigil_scan::Inputs { paths: &args.paths, read: &opts },
+        &ctx,
+        &shown,
+    );
     super::finish(&args.run, &out, n, "detection")
 }

@@ -3,20 +3,20 @@
 pub mod backtest;
 pub mod content;
 pub mod hunt;
-pub mod risk;
 pub mod replay;
+pub mod risk;
 pub mod search;
 pub mod serve;
 pub mod test;
 
 use crate::output::{self, ResultSet};
-use vigil_scan::{Driver, RunOutput};
 use crate::{exit, ContentArgs, RunArgs};
 use std::io::Write;
 use vigil_content::ContentSet;
 use vigil_engine::EvalContext;
 use vigil_normalize::Normalizer;
 use vigil_read::ReadOptions;
+use vigil_scan::{Driver, RunOutput};
 use vigil_time::Tz;
 
 /// The built-in layer and each --content directory, with bad files left in `errors` for the
@@ -34,7 +34,11 @@ pub fn content_layers(args: &ContentArgs) -> Result<ContentSet, String> {
 pub fn load_content(args: &ContentArgs, verbose: bool) -> Result<ContentSet, String> {
     let set = content_layers(args)?;
     if !set.errors.is_empty() {
-        eprintln!("vigil: {} content file(s) could not be loaded{}", set.errors.len(), if verbose { ":" } else { " (--verbose for details)" });
+        eprintln!(
+            "vigil: {} content file(s) could not be loaded{}",
+            set.errors.len(),
+            if verbose { ":" } else { " (--verbose for details)" }
+        );
         if verbose {
             for e in &set.errors {
                 eprintln!("  {e}");
@@ -120,9 +124,9 @@ pub fn driver(args: &RunArgs) -> Result<Driver, String> {
 /// Where a detection's search starts in its file: `file:line` of the `search:` key.
 pub fn search_location(d: &vigil_content::Detection) -> String {
     let file = d.file.display().to_string();
-    let text = std::fs::read_to_string(&d.file).ok().or_else(|| {
-        vigil_content::BUILTIN_DETECTION_FILES.iter().find(|(path, _)| *path == file).map(|(_, t)| t.to_string())
-    });
+    let text = std::fs::read_to_string(&d.file)
+        .ok()
+        .or_else(|| vigil_content::BUILTIN_DETECTION_FILES.iter().find(|(path, _)| *path == file).map(|(_, t)| t.to_string()));
     match text.as_deref().and_then(|t| crate::testing::validate::key_line(t, &["search"])) {
         Some(line) => format!("{file}:{line}"),
         None => file,
@@ -316,13 +320,7 @@ fn uncount(out: &mut RunOutput, hidden: &std::collections::HashMap<String, usize
 pub(crate) fn summary(args: &RunArgs, out: &RunOutput, detections_run: usize) {
     let r = &out.report;
     let skipped = r.skipped_total();
-    let mut line = format!(
-        "vigil: {} file{}, {} events read, {} skipped",
-        r.files,
-        plural(r.files),
-        r.events,
-        skipped
-    );
+    let mut line = format!("vigil: {} file{}, {} events read, {} skipped", r.files, plural(r.files), r.events, skipped);
     if skipped > 0 {
         let reasons: Vec<String> = r.skipped.iter().map(|(k, s)| format!("{k}: {}", s.count)).collect();
         line.push_str(&format!(" ({})", reasons.join(", ")));

@@ -62,7 +62,10 @@ pub fn run(args: ReplayArgs) -> u8 {
         Format::XmlLines | Format::JsonLines | Format::Text | Format::Empty => false,
         Format::Evtx => true,
         other => {
-            eprintln!("vigil: {}: {other:?} input cannot be rewritten in place; replay supports XML and JSON lines, and EVTX", args.file.display());
+            eprintln!(
+                "vigil: {}: {other:?} input cannot be rewritten in place; replay supports XML and JSON lines, and EVTX",
+                args.file.display()
+            );
             return exit::USAGE;
         }
     };
@@ -143,8 +146,19 @@ fn write_records(records: &[String], out: &mut dyn Write, delta: Micros) -> std:
 
 /// JSON keys holding times, as the readers take them.
 const JSON_TIME_KEYS: &[&str] = &[
-    "timestamp", "ProcessStartTime", "ContextTimeStamp", "fss", "fes", "fsms", "fems", "@timestamp", "TimeCreated",
-    "EventTime", "UtcTime", "SystemTime", "time",
+    "timestamp",
+    "ProcessStartTime",
+    "ContextTimeStamp",
+    "fss",
+    "fes",
+    "fsms",
+    "fems",
+    "@timestamp",
+    "TimeCreated",
+    "EventTime",
+    "UtcTime",
+    "SystemTime",
+    "time",
 ];
 
 /// Shifts every timestamp Vigil reads in one line by `delta`.
@@ -228,7 +242,7 @@ fn shift_epoch(v: &str, delta: Micros) -> Option<String> {
     let frac_digits = frac.len() as u32;
     let scale = 10i128.checked_pow(frac_digits)?;
     let value: i128 = format!("{int}{frac}").parse().ok()?; // in unit / scale
-    // delta in the value's own resolution, rounded to it.
+                                                            // delta in the value's own resolution, rounded to it.
     let step = (delta as i128) * scale / unit;
     let shifted = value.checked_add(step)?;
     if shifted < 0 {
@@ -264,7 +278,9 @@ fn shift_iso(v: &str, delta: Micros) -> Option<String> {
     }
     let suffix = &v[pos..];
     let micros_frac: i64 = format!("{:0<6}", frac.get(..frac.len().min(6)).unwrap_or("")).parse().ok()?;
-    let total = ((days_from_civil(y, mo as u32, d as u32) * 86400 + h * 3600 + mi * 60 + s) as i128) * 1_000_000 + micros_frac as i128 + delta as i128;
+    let total = ((days_from_civil(y, mo as u32, d as u32) * 86400 + h * 3600 + mi * 60 + s) as i128) * 1_000_000
+        + micros_frac as i128
+        + delta as i128;
     let secs = total.div_euclid(1_000_000) as i64;
     let us = total.rem_euclid(1_000_000) as i64;
     let (y, mo, d) = civil_from_days(secs.div_euclid(86400));

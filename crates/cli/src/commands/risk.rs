@@ -3,8 +3,8 @@
 
 use crate::alerts::{default_risk_db, write_csv, IncidentArgs};
 use crate::exit;
-use crate::window::parse_time;
 use crate::output::{self, Format, ResultSet};
+use crate::window::parse_time;
 use clap::Args;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -143,7 +143,8 @@ fn write(out: &mut dyn Write, format: Format, objects: &[ObjectRisk], incidents:
             Ok(())
         }
         Format::Csv => {
-            let rows: Vec<Record> = objects.iter().map(|o| object_record(o, tz)).chain(incidents.iter().map(|n| incident_record(n, tz))).collect();
+            let rows: Vec<Record> =
+                objects.iter().map(|o| object_record(o, tz)).chain(incidents.iter().map(|n| incident_record(n, tz))).collect();
             write_csv(out, &rows)
         }
         Format::Table => {
@@ -156,7 +157,11 @@ fn write(out: &mut dyn Write, format: Format, objects: &[ObjectRisk], incidents:
             if objs.is_empty() {
                 writeln!(out, "no risk in this range")?;
             }
-            output::write(out, Format::Table, &[ResultSet { name: "risk by object", rows: &objs }, ResultSet { name: "incidents", rows: &incs }])
+            output::write(
+                out,
+                Format::Table,
+                &[ResultSet { name: "risk by object", rows: &objs }, ResultSet { name: "incidents", rows: &incs }],
+            )
         }
     }
 }

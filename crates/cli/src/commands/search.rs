@@ -63,6 +63,15 @@ pub fn run(args: SearchArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let out = super::run_and_print(&args.run, &driver, &engine, window, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts }, &ctx, &super::show_all);
+    let out = super::run_and_print(
+        &args.run,
+        &driver,
+        &engine,
+        window,
+        &normalizer,
+        vigil_scan::Inputs { paths: &args.paths, read: &opts },
+        &ctx,
+        &super::show_all,
+    );
     super::finish(&args.run, &out, 1, "search")
 }

@@ -34,7 +34,10 @@ const BUILTIN_DATA: &[(&str, &[u8])] = &[
 pub enum DataFile {
     Path(PathBuf),
     /// One of the built-in samples.
-    Embedded { name: &'static str, bytes: &'static [u8] },
+    Embedded {
+        name: &'static str,
+        bytes: &'static [u8],
+    },
 }
 
 impl DataFile {
@@ -59,7 +62,10 @@ impl DataFile {
 pub enum Resolved {
     Found(DataFile),
     /// Not found; `shown` is what to name in the message, `tried` every place looked at.
-    Missing { shown: String, tried: Vec<PathBuf> },
+    Missing {
+        shown: String,
+        tried: Vec<PathBuf>,
+    },
 }
 
 pub struct Resolver {
@@ -191,7 +197,9 @@ mod tests {
             Resolved::Found(_) => panic!("found"),
         }
         let none = Resolver { data_dir: None };
-        assert!(matches!(none.resolve("https://h/attack_data/x.log", None), Resolved::Missing { shown, .. } if shown.contains("no --data-dir")));
+        assert!(
+            matches!(none.resolve("https://h/attack_data/x.log", None), Resolved::Missing { shown, .. } if shown.contains("no --data-dir"))
+        );
     }
 
     #[test]

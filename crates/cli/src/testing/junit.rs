@@ -32,13 +32,7 @@ pub fn render(outcomes: &[Outcome]) -> String {
             count(&list, Status::Skip)
         );
         for o in list {
-            let _ = write!(
-                x,
-                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-                escape(&o.file),
-                escape(&o.name),
-                o.seconds
-            );
+            let _ = write!(x, "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"", escape(&o.file), escape(&o.name), o.seconds);
             let body = std::iter::once(o.reason.as_str()).chain(o.details.iter().map(String::as_str)).collect::<Vec<_>>().join("\n");
             match o.status {
                 Status::Pass => x.push_str("/>\n"),

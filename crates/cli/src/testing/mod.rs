@@ -14,8 +14,8 @@
 pub mod data;
 pub mod formats;
 pub mod junit;
-pub mod sigma;
 pub mod schema;
+pub mod sigma;
 pub mod unit;
 pub mod validate;
 
@@ -81,15 +81,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new(kind: Kind, name: &str, file: &str, status: Status, reason: impl Into<String>) -> Outcome {
-        Outcome {
-            kind,
-            name: name.to_string(),
-            file: file.to_string(),
-            status,
-            reason: reason.into(),
-            details: Vec::new(),
-            seconds: 0.0,
-        }
+        Outcome { kind, name: name.to_string(), file: file.to_string(), status, reason: reason.into(), details: Vec::new(), seconds: 0.0 }
     }
 }
 

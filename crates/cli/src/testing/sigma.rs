@@ -29,11 +29,7 @@ pub struct RegressionTest {
 pub fn regression_roots(sigma_paths: &[PathBuf], data_dir: Option<&Path>) -> Vec<PathBuf> {
     let mut roots = Vec::new();
     let mut consider = |dir: &Path| {
-        let rd = if dir.file_name().is_some_and(|n| n == "regression_data") {
-            dir.to_path_buf()
-        } else {
-            dir.join("regression_data")
-        };
+        let rd = if dir.file_name().is_some_and(|n| n == "regression_data") { dir.to_path_buf() } else { dir.join("regression_data") };
         if rd.is_dir() && !roots.contains(&rd) {
             roots.push(rd);
         }
@@ -73,36 +69,16 @@ pub fn find_tests(roots: &[PathBuf]) -> (Vec<RegressionTest>, Vec<Outcome>) {
         let doc: Yaml = match serde_norway::from_str(&text) {
             Ok(d) => d,
             Err(e) => {
-                bad.push(fail(format!(
-                    "{shown}:{}: YAML: {e}",
-                    e.location().map_or(1, |l| l.line())
-                )));
+                bad.push(fail(format!("{shown}:{}: YAML: {e}", e.location().map_or(1, |l| l.line()))));
                 continue;
             }
         };
-        let meta = doc
-            .get("rule_metadata")
-            .and_then(Yaml::as_sequence)
-            .and_then(|l| l.first());
-        let rule_id = meta
-            .and_then(|m| m.get("id"))
-            .and_then(Yaml::as_str)
-            .unwrap_or("")
-            .to_string();
-        let title = meta
-            .and_then(|m| m.get("title"))
-            .and_then(Yaml::as_str)
-            .unwrap_or(&rule_id)
-            .to_string();
-        let entries = doc
-            .get("regression_tests_info")
-            .and_then(Yaml::as_sequence)
-            .cloned()
-            .unwrap_or_default();
+        let meta = doc.get("rule_metadata").and_then(Yaml::as_sequence).and_then(|l| l.first());
+        let rule_id = meta.and_then(|m| m.get("id")).and_then(Yaml::as_str).unwrap_or("").to_string();
+        let title = meta.and_then(|m| m.get("title")).and_then(Yaml::as_str).unwrap_or(&rule_id).to_string();
+        let entries = doc.get("regression_tests_info").and_then(Yaml::as_sequence).cloned().unwrap_or_default();
         if rule_id.is_empty() || entries.is_empty() {
-            bad.push(fail(
-                "info.yml names no rule id or no regression_tests_info".into(),
-            ));
+            bad.push(fail("info.yml names no rule id or no regression_tests_info".into()));
             continue;
         }
         let dir = info.parent().unwrap_or(Path::new("."));
@@ -111,24 +87,12 @@ pub fn find_tests(roots: &[PathBuf]) -> (Vec<RegressionTest>, Vec<Outcome>) {
                 continue;
             };
             // The path is relative to the Sigma repository; the file sits beside info.yml.
-            let name = Path::new(path)
-                .file_name()
-                .map(PathBuf::from)
-                .unwrap_or_default();
+            let name = Path::new(path).file_name().map(PathBuf::from).unwrap_or_default();
             let evtx = dir.join(&name);
-            let match_count = e
-                .get("match_count")
-                .and_then(Yaml::as_u64)
-                .map(|n| n as usize);
+            let match_count = e.get("match_count").and_then(Yaml::as_u64).map(|n| n as usize);
             let twin = evtx.with_extension("json");
             for data in [evtx, twin] {
-                tests.push(RegressionTest {
-                    rule_id: rule_id.clone(),
-                    title: title.clone(),
-                    info: info.clone(),
-                    data,
-                    match_count,
-                });
+                tests.push(RegressionTest { rule_id: rule_id.clone(), title: title.clone(), info: info.clone(), data, match_count });
             }
         }
     }
@@ -150,23 +114,10 @@ fn info_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Runs one regression test.
-pub fn run_test(
-    t: &RegressionTest,
-    set: &SigmaSet,
-    normalizer: &Normalizer,
-    ctx: &EvalContext,
-) -> Outcome {
+pub fn run_test(t: &RegressionTest, set: &SigmaSet, normalizer: &Normalizer, ctx: &EvalContext) -> Outcome {
     let started = Instant::now();
-    let ext = t
-        .data
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_string();
-    let rule = set
-        .rules
-        .iter()
-        .find(|r| r.meta.id.as_deref() == Some(t.rule_id.as_str()));
+    let ext = t.data.extension().and_then(|e| e.to_str()).unwrap_or("").to_string();
+    let rule = set.rules.iter().find(|r| r.meta.id.as_deref() == Some(t.rule_id.as_str()));
     let title = rule.map_or(t.title.as_str(), |r| r.meta.title.as_str());
     let name = format!("{title} [{ext}]");
     let file = rule.map_or_else(|| t.info.display().to_string(), |r| r.meta.file.clone());
@@ -184,28 +135,16 @@ fn run_inner(
     name: &str,
     file: &str,
 ) -> Outcome {
-    let outcome =
-        |status: Status, why: String| Outcome::new(Kind::Regression, name, file, status, why);
+    let outcome = |status: Status, why: String| Outcome::new(Kind::Regression, name, file, status, why);
     let Some(rule) = rule else {
-        let why = match set
-            .problems
-            .iter()
-            .find(|p| p.id.as_deref() == Some(t.rule_id.as_str()))
-        {
+        let why = match set.problems.iter().find(|p| p.id.as_deref() == Some(t.rule_id.as_str())) {
             Some(p) => format!("the rule cannot run ({}): {}", p.status, p.reason),
-            None => format!(
-                "rule {} is not among the loaded --sigma rules ({})",
-                t.rule_id,
-                t.info.display()
-            ),
+            None => format!("rule {} is not among the loaded --sigma rules ({})", t.rule_id, t.info.display()),
         };
         return outcome(Status::Fail, why);
     };
     if !t.data.is_file() {
-        return outcome(
-            Status::Skip,
-            format!("data not found: {}", t.data.display()),
-        );
+        return outcome(Status::Skip, format!("data not found: {}", t.data.display()));
     }
     let content = vigil_content::ContentSet::builtin();
     let mut planner = Planner::new(normalizer.catalog(), &content);
@@ -225,24 +164,13 @@ fn run_inner(
         return outcome(Status::Pass, String::new());
     }
     let want = t.match_count.unwrap_or(1).max(1);
-    let mut o = outcome(
-        Status::Fail,
-        format!("{n} match(es), expected at least {want}"),
-    );
-    o.details.push(format!(
-        "{}: {events} events read; rule runs on {}",
-        t.data.display(),
-        sources(rule)
-    ));
+    let mut o = outcome(Status::Fail, format!("{n} match(es), expected at least {want}"));
+    o.details.push(format!("{}: {events} events read; rule runs on {}", t.data.display(), sources(rule)));
     o
 }
 
 fn sources(rule: &vigil_sigma::CompiledRule) -> String {
-    rule.variants
-        .iter()
-        .map(|v| v.source.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    rule.variants.iter().map(|v| v.source.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// Loads the --sigma rules and runs every regression test found for them, in parallel,
@@ -261,10 +189,8 @@ pub fn run_all(
     }
     let (tests, mut outcomes) = find_tests(&roots);
     // Only the loaded rules' tests (a regression directory may hold more rules than given).
-    let loaded = |id: &str| {
-        set.rules.iter().any(|r| r.meta.id.as_deref() == Some(id))
-            || set.problems.iter().any(|p| p.id.as_deref() == Some(id))
-    };
+    let loaded =
+        |id: &str| set.rules.iter().any(|r| r.meta.id.as_deref() == Some(id)) || set.problems.iter().any(|p| p.id.as_deref() == Some(id));
     let tests: Vec<&RegressionTest> = tests.iter().filter(|t| loaded(&t.rule_id)).collect();
     eprintln!(
         "vigil: sigma: {} rule(s) ready, {} not ready; {} regression test(s) for them",
@@ -272,11 +198,6 @@ pub fn run_all(
         set.problems.len(),
         tests.len()
     );
-    outcomes.extend(
-        tests
-            .par_iter()
-            .map(|t| run_test(t, &set, normalizer, ctx))
-            .collect::<Vec<_>>(),
-    );
+    outcomes.extend(tests.par_iter().map(|t| run_test(t, &set, normalizer, ctx)).collect::<Vec<_>>());
     Ok(outcomes)
 }

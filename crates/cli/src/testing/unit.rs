@@ -19,7 +19,6 @@
 
 use super::data::{shift_to, Resolved, Resolver};
 use super::{Kind, Outcome, Status};
-use vigil_scan::Consumer;
 use std::path::Path;
 use std::time::Instant;
 use vigil_alert::{build_alerts, risk_spec, Alert, AlertContext};
@@ -28,6 +27,7 @@ use vigil_engine::{Engine, EvalContext, Query, ScanState};
 use vigil_model::{DatasetRow, Event, Record, Value};
 use vigil_normalize::Normalizer;
 use vigil_read::ReadOptions;
+use vigil_scan::Consumer;
 
 /// What every test of a run shares.
 pub struct Env<'a> {
@@ -68,7 +68,15 @@ pub fn run(det: &Detection, test: &TestCase, name: &str, root: Option<&Path>, qu
     let reads_events = query.reads_events();
     let catalog = env.normalizer.catalog();
     let engine = Engine::new(vec![query], catalog);
-    let mut feed = Feed { engine: &engine, normalizer: env.normalizer, datasets: &datasets, state: engine.new_state(), rows: Vec::new(), normalized: 0, enriched: Event::default() };
+    let mut feed = Feed {
+        engine: &engine,
+        normalizer: env.normalizer,
+        datasets: &datasets,
+        state: engine.new_state(),
+        rows: Vec::new(),
+        normalized: 0,
+        enriched: Event::default(),
+    };
     let (mut events, mut skipped) = (0u64, 0u64);
     for (d, f) in &files {
         let opts = ReadOptions {

@@ -156,7 +156,8 @@ pub fn validate(src: &DetectionSource, planner: &mut Planner, content: &ContentS
     // contentctl reads `tags.manual_test`; older Vigil docs put it at the top level.
     let manual = map.get("tags").and_then(|t| t.get("manual_test")).or_else(|| map.get("manual_test"));
     out.manual_test = manual.and_then(Value::as_str).map(str::to_string);
-    let cx = Context { file: &src.file, root: src.root.as_deref(), data_sources: known.data_sources.as_ref(), stories: known.stories.as_ref() };
+    let cx =
+        Context { file: &src.file, root: src.root.as_deref(), data_sources: known.data_sources.as_ref(), stories: known.stories.as_ref() };
     schema::check(map, &mut p, &cx);
 
     let det = match serde_norway::from_str::<Detection>(&src.text) {

@@ -223,7 +223,8 @@ fn stories_checked_when_known() {
 fn macros_named_in_the_search_text_must_be_defined() {
     // contentctl reads macro names from the text, quoted or not (Vigil does not expand a macro
     // inside a quoted string, but the content is still rejected).
-    let text = seed_text().replace(r#"Processes.process IN ("*http://*", "*https://*")"#, r#"Processes.process IN ("*http://*", "`nope`")"#);
+    let text =
+        seed_text().replace(r#"Processes.process IN ("*http://*", "*https://*")"#, r#"Processes.process IN ("*http://*", "`nope`")"#);
     let v = check(&text, None);
     assert_eq!(v.outcome.status, Status::Fail, "{}", v.outcome);
     assert!(v.outcome.reason.contains("macro `nope` is not defined in macros/"), "{}", v.outcome);

@@ -130,9 +130,7 @@ impl CExpr {
             Expr::Bool(b) => CExpr::Lit(EvalValue::Bool(*b)),
             Expr::Field(f) => CExpr::Field(f.clone()),
             Expr::Unary { op, expr } => CExpr::Unary(*op, Box::new(CExpr::compile(expr)?)),
-            Expr::Binary { op, lhs, rhs } => {
-                CExpr::Binary(*op, Box::new(CExpr::compile(lhs)?), Box::new(CExpr::compile(rhs)?))
-            }
+            Expr::Binary { op, lhs, rhs } => CExpr::Binary(*op, Box::new(CExpr::compile(lhs)?), Box::new(CExpr::compile(rhs)?)),
             Expr::Call { name, args, span } => compile_call(name, args, *span)?,
         })
     }
@@ -185,10 +183,7 @@ impl CExpr {
 }
 
 fn compile_call(name: &str, args: &[Expr], span: Span) -> Result<CExpr, PlanError> {
-    let func = Func::from_name(name).ok_or_else(|| PlanError::UnsupportedFunction {
-        name: name.to_string(),
-        span,
-    })?;
+    let func = Func::from_name(name).ok_or_else(|| PlanError::UnsupportedFunction { name: name.to_string(), span })?;
     let (min, max) = func.arity();
     if args.len() < min || args.len() > max {
         return Err(PlanError::Invalid {

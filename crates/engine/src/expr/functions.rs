@@ -102,9 +102,7 @@ fn text(v: EvalValue) -> Option<String> {
 fn regex_of<'a>(arg: &'a CExpr, scope: &Scope) -> Option<std::borrow::Cow<'a, Regex>> {
     match arg {
         CExpr::Regex(re) => Some(std::borrow::Cow::Borrowed(&**re)),
-        other => text(other.eval(scope))
-            .and_then(|p| crate::expr::regex::build_regex(&p).ok())
-            .map(std::borrow::Cow::Owned),
+        other => text(other.eval(scope)).and_then(|p| crate::expr::regex::build_regex(&p).ok()).map(std::borrow::Cow::Owned),
     }
 }
 
@@ -314,9 +312,7 @@ pub fn call(f: Func, args: &[CExpr], scope: &Scope) -> EvalValue {
             }
         }
         Func::Strptime => match (text(arg(0)), text(arg(1))) {
-            (Some(s), Some(fmt)) => vigil_time::parse_time(&s, &fmt, &scope.ctx.tz)
-                .map(|t| V::Num(t as f64 / 1e6))
-                .unwrap_or(V::Null),
+            (Some(s), Some(fmt)) => vigil_time::parse_time(&s, &fmt, &scope.ctx.tz).map(|t| V::Num(t as f64 / 1e6)).unwrap_or(V::Null),
             _ => V::Null,
         },
         Func::Strftime => match (arg(0).as_num(), text(arg(1))) {
@@ -365,11 +361,7 @@ fn num(v: EvalValue, f: impl Fn(f64) -> f64) -> EvalValue {
 fn extreme(vals: Vec<EvalValue>, want_max: bool) -> EvalValue {
     let nums: Vec<f64> = vals.iter().filter_map(|v| v.as_num()).collect();
     if !nums.is_empty() {
-        let n = if want_max {
-            nums.iter().cloned().fold(f64::MIN, f64::max)
-        } else {
-            nums.iter().cloned().fold(f64::MAX, f64::min)
-        };
+        let n = if want_max { nums.iter().cloned().fold(f64::MIN, f64::max) } else { nums.iter().cloned().fold(f64::MAX, f64::min) };
         // Text values are larger than numbers: max prefers them when present.
         if !(want_max && nums.len() < vals.len()) {
             return EvalValue::Num(n);
@@ -454,15 +446,13 @@ fn urldecode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;

@@ -92,24 +92,42 @@ mod tests {
     #[test]
     fn indexed_list_matches_like_the_plain_loop() {
         let texts = [
-            "cmd.exe", "*\\powershell.exe", "*\\rundll32.exe", "c:\\windows\\temp\\*", "*mimikatz*", "A*B*C",
-            "regsvr32.exe", "*.hta", "x", "*&gt;*", "*", "wscript.exe", "*\\system32\\*.dll",
+            "cmd.exe",
+            "*\\powershell.exe",
+            "*\\rundll32.exe",
+            "c:\\windows\\temp\\*",
+            "*mimikatz*",
+            "A*B*C",
+            "regsvr32.exe",
+            "*.hta",
+            "x",
+            "*&gt;*",
+            "*",
+            "wscript.exe",
+            "*\\system32\\*.dll",
         ];
         let list: PatternList = texts.iter().map(|t| Pattern::new(t)).collect();
         assert!(list.index.is_some());
         let plain: Vec<Pattern> = texts.iter().map(|t| Pattern::new(t)).collect();
         for v in [
-            "CMD.EXE", "c:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", "C:\\Windows\\Temp\\a.bat",
-            "run mimikatz now", "aXbYc", "x", "xx", "", "a>b", "C:\\Windows\\System32\\kernel32.dll", "évènement",
-            "file.HTA", "notepad.exe", "ÉCRAN\\RUNDLL32.EXE",
+            "CMD.EXE",
+            "c:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "C:\\Windows\\Temp\\a.bat",
+            "run mimikatz now",
+            "aXbYc",
+            "x",
+            "xx",
+            "",
+            "a>b",
+            "C:\\Windows\\System32\\kernel32.dll",
+            "évènement",
+            "file.HTA",
+            "notepad.exe",
+            "ÉCRAN\\RUNDLL32.EXE",
         ] {
             for folded in [false, true] {
                 let v = if folded { v.to_lowercase() } else { v.to_string() };
-                assert_eq!(
-                    list.matches_maybe_folded(&v, folded),
-                    plain.iter().any(|p| p.matches_maybe_folded(&v, folded)),
-                    "{v}"
-                );
+                assert_eq!(list.matches_maybe_folded(&v, folded), plain.iter().any(|p| p.matches_maybe_folded(&v, folded)), "{v}");
             }
         }
     }

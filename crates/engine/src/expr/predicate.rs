@@ -262,11 +262,7 @@ impl Pred {
         match expr {
             SearchExpr::All => Pred::True,
             SearchExpr::And(items) => {
-                let items: Vec<Pred> = items
-                    .iter()
-                    .map(|e| Pred::compile(e, resolve))
-                    .filter(|p| !matches!(p, Pred::True))
-                    .collect();
+                let items: Vec<Pred> = items.iter().map(|e| Pred::compile(e, resolve)).filter(|p| !matches!(p, Pred::True)).collect();
                 if items.is_empty() {
                     Pred::True
                 } else {
@@ -299,9 +295,7 @@ impl Pred {
                     _ => Pred::Order(f, *op, value.text.clone()),
                 }
             }
-            SearchExpr::In { field, values } => {
-                Pred::AnyOf(resolve(field), values.iter().map(|v| Pattern::new(&v.text)).collect())
-            }
+            SearchExpr::In { field, values } => Pred::AnyOf(resolve(field), values.iter().map(|v| Pattern::new(&v.text)).collect()),
             // Subsearches are resolved by the planner before compiling; one left here (which the
             // planner rejects) matches nothing, like a subsearch without results.
             SearchExpr::Subsearch(_) => Pred::Or(Vec::new()),
@@ -377,9 +371,7 @@ impl Pred {
             }
             Pred::Present(f) => row.any_item(f, &mut |_| true),
             Pred::Order(f, op, v) => row.any_item(f, &mut |s| compare_order(s, *op, v)),
-            Pred::AnyOf(f, pats) => {
-                any_match(row, f, &mut |s, folded| pats.matches_maybe_folded(s, folded))
-            }
+            Pred::AnyOf(f, pats) => any_match(row, f, &mut |s, folded| pats.matches_maybe_folded(s, folded)),
             Pred::Raw(pat) => row.raw().is_some_and(|r| pat.matches(r)),
             Pred::AnyTuple(list) => list.eval(row),
             Pred::External(p) => p.eval(row),

@@ -294,7 +294,10 @@ impl ScanIndex {
 }
 
 /// The name map of [`ScanIndex::by_name`].
-fn name_map(fields: &[(FieldRef, HashMap<String, Vec<usize>>)], literal_fields: &[LiteralField]) -> Option<HashMap<String, Vec<Result<usize, usize>>>> {
+fn name_map(
+    fields: &[(FieldRef, HashMap<String, Vec<usize>>)],
+    literal_fields: &[LiteralField],
+) -> Option<HashMap<String, Vec<Result<usize, usize>>>> {
     let mut map: HashMap<String, Vec<Result<usize, usize>>> = HashMap::new();
     let targets = fields.iter().map(|(f, _)| f).enumerate().map(|(i, f)| (f, Ok(i)));
     let literal_targets = literal_fields.iter().enumerate().map(|(i, lf)| (&lf.field, Err(i)));
@@ -336,10 +339,7 @@ mod tests {
             Pred::Or(vec![eq(0, "MSIEXEC.exe"), eq(1, "msiexec.exe")]),
             Pred::AnyOf(FieldRef::Column(2), vec![Pattern::new("*http://*")].into()),
         ]);
-        assert_eq!(
-            anchors(&p),
-            Some(vec![(FieldRef::Column(0), "msiexec.exe".into()), (FieldRef::Column(1), "msiexec.exe".into())])
-        );
+        assert_eq!(anchors(&p), Some(vec![(FieldRef::Column(0), "msiexec.exe".into()), (FieldRef::Column(1), "msiexec.exe".into())]));
         assert_eq!(anchors(&Pred::Or(vec![eq(0, "a"), eq(1, "b*")])), None);
         assert_eq!(anchors(&Pred::Not(Box::new(eq(0, "a")))), None);
     }
@@ -401,10 +401,7 @@ mod tests {
     fn literal_condition_comes_from_the_wildcard_conjunct() {
         // The anchor is EventID; the literal must not restate it, nor take the exact-valued
         // Channel (one literal, longer) over the two Image literals.
-        let images = Pred::AnyOf(
-            FieldRef::Name("Image".into()),
-            vec![Pattern::new("*\\whoami.exe"), Pattern::new("*\\net.exe")].into(),
-        );
+        let images = Pred::AnyOf(FieldRef::Name("Image".into()), vec![Pattern::new("*\\whoami.exe"), Pattern::new("*\\net.exe")].into());
         let p = Pred::And(vec![name_eq("EventID", "1"), name_eq("Channel", "Microsoft-Windows-Sysmon/Operational"), images]);
         let idx = ScanIndex::new([p].iter());
         let mut s = Scratch::default();
@@ -424,10 +421,7 @@ mod tests {
     #[test]
     fn candidates_for_events_by_eventcode_and_sourcetype() {
         let preds = [
-            Pred::And(vec![
-                Pred::Or(vec![name_eq("sourcetype", "xmlwineventlog"), name_eq("source", "x")]),
-                name_eq("EventCode", "4104"),
-            ]),
+            Pred::And(vec![Pred::Or(vec![name_eq("sourcetype", "xmlwineventlog"), name_eq("source", "x")]), name_eq("EventCode", "4104")]),
             name_eq("EventCode", "1"),
         ];
         let idx = ScanIndex::new(preds.iter());

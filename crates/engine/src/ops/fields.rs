@@ -192,9 +192,7 @@ mod tests {
 
     #[test]
     fn rename_replays_for_rows_with_the_same_names() {
-        let mk = |pairs: &[(&str, &str)]| -> Record {
-            pairs.iter().map(|(k, v)| (k.to_string(), Value::str(*v))).collect()
-        };
+        let mk = |pairs: &[(&str, &str)]| -> Record { pairs.iter().map(|(k, v)| (k.to_string(), Value::str(*v))).collect() };
         let rows = vec![
             mk(&[("P.dest", "a"), ("P.user", "u"), ("count", "1")]),
             mk(&[("P.dest", "b"), ("P.user", "v"), ("count", "2")]),

@@ -20,10 +20,8 @@ pub(crate) struct ForeachOp {
 /// Substitutes the placeholders and compiles the template's eval assignments.
 fn compile(template: &str, field: &str, matched: &str, span: Span) -> Result<Vec<(String, CExpr)>, PlanError> {
     let text = template.replace("<<FIELD>>", field).replace("<<MATCHSTR>>", matched).replace("<<MATCHSEG1>>", matched);
-    let pipeline = vigil_spl::parse(&format!("| {}", text.trim())).map_err(|e| PlanError::Invalid {
-        message: format!("foreach template for `{field}`: {}", e.message),
-        span,
-    })?;
+    let pipeline = vigil_spl::parse(&format!("| {}", text.trim()))
+        .map_err(|e| PlanError::Invalid { message: format!("foreach template for `{field}`: {}", e.message), span })?;
     let mut out = Vec::new();
     for cmd in &pipeline.commands {
         let CommandKind::Eval(assignments) = &cmd.kind else {
@@ -55,9 +53,7 @@ impl ForeachOp {
     pub fn targets(&self) -> Vec<String> {
         // Compiled for two stand-in names, the targets both have are the fixed ones.
         let targets = |stand_in: &str| -> Vec<String> {
-            compile(&self.template, stand_in, stand_in, self.span)
-                .map(|a| a.into_iter().map(|(t, _)| t).collect())
-                .unwrap_or_default()
+            compile(&self.template, stand_in, stand_in, self.span).map(|a| a.into_iter().map(|(t, _)| t).collect()).unwrap_or_default()
         };
         let other = targets("stand_in_b");
         targets("stand_in_a").into_iter().filter(|t| other.contains(t)).collect()
@@ -105,17 +101,11 @@ mod tests {
 
     #[test]
     fn appends_each_matching_field_in_name_order() {
-        let fe = Foreach {
-            fields: vec!["a*".into()],
-            template: "eval args=mvappend(args, '<<FIELD>>')".into(),
-            template_span: Span::default(),
-        };
+        let fe =
+            Foreach { fields: vec!["a*".into()], template: "eval args=mvappend(args, '<<FIELD>>')".into(), template_span: Span::default() };
         let op = ForeachOp::plan(&fe).unwrap();
         assert_eq!(op.targets(), ["args"]);
-        let row: Record = [("a1", "-la"), ("a0", "ls"), ("b", "x")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::str(*v)))
-            .collect();
+        let row: Record = [("a1", "-la"), ("a0", "ls"), ("b", "x")].iter().map(|(k, v)| (k.to_string(), Value::str(*v))).collect();
         let ctx = EvalContext { now: 0, tz: vigil_time::Tz::utc() };
         let out = op.apply(vec![row], &ctx);
         assert_eq!(out[0].value("args"), &Value::Multi(vec!["ls".into(), "-la".into()]));

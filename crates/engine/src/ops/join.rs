@@ -44,10 +44,7 @@ impl JoinOp {
             }
         }
         if j.fields.is_empty() {
-            return Err(PlanError::Unsupported {
-                message: "join without join fields is not supported".into(),
-                span,
-            });
+            return Err(PlanError::Unsupported { message: "join without join fields is not supported".into(), span });
         }
         let sub = plan_sub(&j.subsearch)?;
         Ok(JoinOp { fields: j.fields.clone(), keep_unmatched, max, overwrite, sub })

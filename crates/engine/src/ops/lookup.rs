@@ -52,9 +52,7 @@ impl LookupData {
                 span,
             });
         }
-        let path = def
-            .csv_path()
-            .ok_or_else(|| PlanError::invalid(format!("lookup `{name}` names no CSV file"), span))?;
+        let path = def.csv_path().ok_or_else(|| PlanError::invalid(format!("lookup `{name}` names no CSV file"), span))?;
         if !path.exists() && def.filename.as_deref().is_some_and(|f| f.ends_with(".mlmodel")) {
             return Err(PlanError::Unsupported { message: format!("lookup `{name}` is an MLTK model"), span });
         }
@@ -64,12 +62,7 @@ impl LookupData {
         let patterns = table
             .rows
             .iter()
-            .map(|row| {
-                row.iter()
-                    .enumerate()
-                    .map(|(c, cell)| (wildcard[c] && cell.contains('*')).then(|| Pattern::new(cell)))
-                    .collect()
-            })
+            .map(|row| row.iter().enumerate().map(|(c, cell)| (wildcard[c] && cell.contains('*')).then(|| Pattern::new(cell))).collect())
             .collect();
         Ok(LookupData {
             patterns,
@@ -107,8 +100,7 @@ impl LookupData {
     /// Rows whose input columns match the given values.
     fn matching_rows(&self, inputs: &[(usize, String)]) -> Vec<usize> {
         let lowered: Vec<String> = inputs.iter().map(|(_, v)| v.to_lowercase()).collect();
-        let all_match =
-            |r: usize| inputs.iter().zip(&lowered).all(|((c, v), l)| self.cell_matches(r, *c, v, l));
+        let all_match = |r: usize| inputs.iter().zip(&lowered).all(|((c, v), l)| self.cell_matches(r, *c, v, l));
         // An exact first column (no wildcard cells) lets us use a hash index.
         if let Some((col, val)) = inputs.first() {
             let exact = !self.wildcard[*col] || self.patterns.iter().all(|row| row[*col].is_none());
@@ -192,13 +184,7 @@ impl LookupData {
             .rows
             .iter()
             .map(|row| {
-                self.table
-                    .columns
-                    .iter()
-                    .zip(row)
-                    .filter(|(_, v)| !v.is_empty())
-                    .map(|(c, v)| (c.clone(), Value::Str(v.clone())))
-                    .collect()
+                self.table.columns.iter().zip(row).filter(|(_, v)| !v.is_empty()).map(|(c, v)| (c.clone(), Value::Str(v.clone()))).collect()
             })
             .collect()
     }
@@ -218,9 +204,7 @@ impl LookupOp {
     /// Plans a lookup; `data` is its table (loaded once per planner).
     pub fn plan(l: &Lookup, span: Span, data: Arc<LookupData>) -> Result<LookupOp, PlanError> {
         let col = |name: &str| {
-            data.table.column(name).ok_or_else(|| {
-                PlanError::invalid(format!("lookup `{}` has no column `{name}`", data.name), span)
-            })
+            data.table.column(name).ok_or_else(|| PlanError::invalid(format!("lookup `{}` has no column `{name}`", data.name), span))
         };
         let inputs = l.inputs.iter().map(|(c, f)| Ok((col(c)?, f.clone()))).collect::<Result<Vec<_>, PlanError>>()?;
         let outputs = if l.outputs.is_empty() {
@@ -253,8 +237,7 @@ impl LookupOp {
             let mut matched: Vec<usize> = Vec::new();
             if let Some(items) = input_items {
                 for combo in combinations(&items) {
-                    let inputs: Vec<(usize, String)> =
-                        self.inputs.iter().zip(combo).map(|((c, _), v)| (*c, v)).collect();
+                    let inputs: Vec<(usize, String)> = self.inputs.iter().zip(combo).map(|((c, _), v)| (*c, v)).collect();
                     for r in self.data.matching_rows(&inputs) {
                         if !matched.contains(&r) {
                             matched.push(r);

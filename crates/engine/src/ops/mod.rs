@@ -198,10 +198,7 @@ pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec
     let ctx = env.ctx();
     Ok(match op {
         Op::Search(p) => rows.into_iter().filter(|r| p.eval(r)).collect(),
-        Op::Where(e) => rows
-            .into_iter()
-            .filter(|r| e.eval(&Scope { row: r, bound: None, ctx }).truthy())
-            .collect(),
+        Op::Where(e) => rows.into_iter().filter(|r| e.eval(&Scope { row: r, bound: None, ctx }).truthy()).collect(),
         Op::Eval(assignments) => {
             let mut rows = rows;
             for row in &mut rows {

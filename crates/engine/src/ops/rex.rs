@@ -6,7 +6,6 @@ use regex::Regex;
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{RegexCmd, Rex, Span};
 
-
 #[derive(Debug)]
 pub(crate) struct RexOp {
     pub(crate) field: String,
@@ -19,14 +18,9 @@ pub(crate) struct RexOp {
 impl RexOp {
     pub fn plan(r: &Rex, span: Span) -> Result<RexOp, PlanError> {
         if r.sed {
-            let (pat, rep, global) = parse_sed(&r.pattern)
-                .ok_or_else(|| PlanError::invalid("rex mode=sed expects s/regex/replacement/[g]", span))?;
-            return Ok(RexOp {
-                field: r.field.clone(),
-                re: compile_regex(&pat, span)?,
-                max_match: 1,
-                sed: Some((rep, global)),
-            });
+            let (pat, rep, global) =
+                parse_sed(&r.pattern).ok_or_else(|| PlanError::invalid("rex mode=sed expects s/regex/replacement/[g]", span))?;
+            return Ok(RexOp { field: r.field.clone(), re: compile_regex(&pat, span)?, max_match: 1, sed: Some((rep, global)) });
         }
         Ok(RexOp { field: r.field.clone(), re: compile_regex(&r.pattern, span)?, max_match: r.max_match as usize, sed: None })
     }
@@ -162,11 +156,9 @@ mod tests {
 
     #[test]
     fn rex_named_groups() {
-        let op = RexOp::plan(
-            &Rex { field: "_raw".into(), pattern: "user=(?<user>\\w+)".into(), sed: false, max_match: 1 },
-            Span::default(),
-        )
-        .unwrap();
+        let op =
+            RexOp::plan(&Rex { field: "_raw".into(), pattern: "user=(?<user>\\w+)".into(), sed: false, max_match: 1 }, Span::default())
+                .unwrap();
         let r: Record = [("_raw".to_string(), Value::str("x user=bob y"))].into_iter().collect();
         assert_eq!(op.apply(vec![r])[0].value("user"), &Value::str("bob"));
     }

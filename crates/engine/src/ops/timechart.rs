@@ -12,10 +12,10 @@
 //! are 0 for `count`/`dc` and empty otherwise.
 
 use super::stats::StatsOp;
-use crate::store::agg::AggFunc;
 use crate::error::{ExecError, PlanError};
 use crate::expr::eval::EvalContext;
 use crate::expr::timespan::parse_span;
+use crate::store::agg::AggFunc;
 use std::collections::{BTreeMap, HashMap};
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{Span, Stats, Timechart};
@@ -38,7 +38,12 @@ pub(crate) struct TimechartOp {
 impl TimechartOp {
     pub(crate) fn plan(tc: &Timechart, span: Span) -> Result<TimechartOp, PlanError> {
         let secs = match &tc.span {
-            Some(s) => Some(parse_span(s).ok_or_else(|| PlanError::invalid(format!("bad span `{s}`: a number with a time unit (30s, 5m, 1h, 1d, 1w)"), span))? as f64 / 1e6),
+            Some(s) => Some(
+                parse_span(s)
+                    .ok_or_else(|| PlanError::invalid(format!("bad span `{s}`: a number with a time unit (30s, 5m, 1h, 1d, 1w)"), span))?
+                    as f64
+                    / 1e6,
+            ),
             None => None,
         };
         let by = vec!["_time".to_string(), SERIES.to_string()];
@@ -196,20 +201,19 @@ mod tests {
 
     /// Hours 0 and 2 have events, hour 1 none: a, a, b at 0h; c and a host-less row at 2h.
     fn events() -> Vec<Record> {
-        vec![ev(10.0, Some("a"), 1.0), ev(20.0, Some("a"), 2.0), ev(30.0, Some("b"), 4.0), ev(7300.0, Some("c"), 8.0), ev(7400.0, None, 16.0)]
+        vec![
+            ev(10.0, Some("a"), 1.0),
+            ev(20.0, Some("a"), 2.0),
+            ev(30.0, Some("b"), 4.0),
+            ev(7300.0, Some("c"), 8.0),
+            ev(7400.0, None, 16.0),
+        ]
     }
 
     #[test]
     fn count_by_series_with_empty_buckets_and_null() {
         let out = plan("| timechart span=1h count by host").apply(events(), &ctx()).unwrap();
-        assert_eq!(
-            table(&out),
-            [
-                "_time=0 a=2 b=1 c=0 NULL=0",
-                "_time=3600 a=0 b=0 c=0 NULL=0",
-                "_time=7200 a=0 b=0 c=1 NULL=1",
-            ]
-        );
+        assert_eq!(table(&out), ["_time=0 a=2 b=1 c=0 NULL=0", "_time=3600 a=0 b=0 c=0 NULL=0", "_time=7200 a=0 b=0 c=1 NULL=1",]);
     }
 
     #[test]
@@ -230,6 +234,9 @@ mod tests {
         assert_eq!(table(&out[..2]), ["_time=0 count=3 top=4", "_time=300 count=0"]);
         assert_eq!(table(&out[24..]), ["_time=7200 count=2 top=16"]);
         let two = plan("| timechart span=2h count, dc(host) by host").apply(events(), &ctx()).unwrap();
-        assert_eq!(table(&two)[0], "_time=0 count: a=2 dc(host): a=1 count: b=1 dc(host): b=1 count: c=0 dc(host): c=0 count: NULL=0 dc(host): NULL=0");
+        assert_eq!(
+            table(&two)[0],
+            "_time=0 count: a=2 dc(host): a=1 count: b=1 dc(host): b=1 count: c=0 dc(host): c=0 count: NULL=0 dc(host): NULL=0"
+        );
     }
 }

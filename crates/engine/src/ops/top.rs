@@ -60,7 +60,8 @@ impl TopRareOp {
         let mut groups: Vec<(Vec<String>, Group)> = Vec::new();
         for row in &rows {
             // A by-field missing from the row leaves the row out, as in `stats ... by`.
-            let Some(by): Option<Vec<String>> = t.by.iter().map(|b| row.get(b).and_then(|v| v.as_text()).map(|s| s.into_owned())).collect() else {
+            let Some(by): Option<Vec<String>> = t.by.iter().map(|b| row.get(b).and_then(|v| v.as_text()).map(|s| s.into_owned())).collect()
+            else {
                 continue;
             };
             let combos = combinations(row, &t.fields);
@@ -160,7 +161,14 @@ mod tests {
         // h1: a x2, b, c (first-seen order among ties); h2: a x2, b, d.
         assert_eq!(
             table(&op.apply(sample())),
-            ["host=h1 p=b count=1", "host=h1 p=c count=1", "host=h1 p=a count=2", "host=h2 p=b count=1", "host=h2 p=d count=1", "host=h2 p=a count=2"]
+            [
+                "host=h1 p=b count=1",
+                "host=h1 p=c count=1",
+                "host=h1 p=a count=2",
+                "host=h2 p=b count=1",
+                "host=h2 p=d count=1",
+                "host=h2 p=a count=2"
+            ]
         );
     }
 

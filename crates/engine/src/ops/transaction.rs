@@ -39,9 +39,9 @@
 
 use crate::error::PlanError;
 use crate::expr::eval::{CExpr, EvalContext, Scope};
-use crate::ops::subsearch::has_subsearch;
-use crate::expr::timespan::parse_span;
 use crate::expr::predicate::{FieldRef, Pred};
+use crate::expr::timespan::parse_span;
+use crate::ops::subsearch::has_subsearch;
 use std::collections::HashMap;
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{MvList, Span, Transaction, TxnFilter};
@@ -128,11 +128,8 @@ impl TransactionOp {
         };
         let startswith = t.startswith.as_ref().map(|f| Filter::plan(f, "startswith", span)).transpose()?;
         let endswith = t.endswith.as_ref().map(|f| Filter::plan(f, "endswith", span)).transpose()?;
-        let constrained = t.maxspan.is_some()
-            || t.maxpause.is_some()
-            || t.maxevents.is_some()
-            || t.startswith.is_some()
-            || t.endswith.is_some();
+        let constrained =
+            t.maxspan.is_some() || t.maxpause.is_some() || t.maxevents.is_some() || t.startswith.is_some() || t.endswith.is_some();
         Ok(TransactionOp {
             fields: t.fields.clone(),
             maxspan,
@@ -453,11 +450,7 @@ mod tests {
 
     #[test]
     fn mvlist_keeps_every_value_in_event_order() {
-        let rows = vec![
-            ev(1.0, &[("u", "a"), ("x", "3")]),
-            ev(2.0, &[("u", "a"), ("x", "1")]),
-            ev(3.0, &[("u", "a"), ("x", "3")]),
-        ];
+        let rows = vec![ev(1.0, &[("u", "a"), ("x", "3")]), ev(2.0, &[("u", "a"), ("x", "1")]), ev(3.0, &[("u", "a"), ("x", "3")])];
         assert_eq!(items(&run("transaction u mvlist=true", rows.clone())[0], "x"), ["3", "1", "3"]);
         assert_eq!(items(&run("transaction u", rows.clone())[0], "x"), ["1", "3"]);
         let out = run(r#"transaction u mvlist="x""#, rows.clone());
@@ -546,7 +539,10 @@ mod tests {
         // endswith alone: each end collects the events since the previous end.
         assert_eq!(shape(&run("transaction u endswith=(step=end)", rows.clone())), [(5.0, 1.0, 2.0), (1.0, 3.0, 4.0)]);
         // Quoted terms match _raw; eval filters see the event's fields.
-        assert_eq!(shape(&run(r#"transaction u startswith="step=start" endswith=eval(step=="end")"#, rows)), [(5.0, 1.0, 2.0), (2.0, 2.0, 3.0)]);
+        assert_eq!(
+            shape(&run(r#"transaction u startswith="step=start" endswith=eval(step=="end")"#, rows)),
+            [(5.0, 1.0, 2.0), (2.0, 2.0, 3.0)]
+        );
     }
 
     #[test]

@@ -102,10 +102,7 @@ pub(crate) fn convert(mut rows: Vec<Record>, c: &Convert, tz: &Tz) -> Vec<Record
     for row in &mut rows {
         for conv in &c.conversions {
             let names: Vec<String> = if conv.field.contains('*') {
-                row.names()
-                    .filter(|n| crate::ops::fields::wild_capture(&conv.field, n).is_some())
-                    .map(str::to_string)
-                    .collect()
+                row.names().filter(|n| crate::ops::fields::wild_capture(&conv.field, n).is_some()).map(str::to_string).collect()
             } else {
                 vec![conv.field.clone()]
             };
@@ -211,7 +208,9 @@ impl BinOp {
     /// A span is a time range when the field is `_time` or the span has a time unit (on any
     /// numeric field, e.g. epoch seconds in `firstTime`); otherwise an absolute bin length.
     pub fn plan(b: &Bin, span: Span) -> Result<BinOp, PlanError> {
-        let bad = |s: &str| PlanError::invalid(format!("bad span `{s}`: a positive number, or a number with a time unit (30s, 5m, 1h, 1d, 1w)"), span);
+        let bad = |s: &str| {
+            PlanError::invalid(format!("bad span `{s}`: a positive number, or a number with a time unit (30s, 5m, 1h, 1d, 1w)"), span)
+        };
         let mut time = b.field == "_time";
         let size = match &b.span {
             Some(s) => Some(match parse_num(s) {
@@ -243,7 +242,8 @@ impl BinOp {
         for row in &mut rows {
             if let Some(x) = row.value(&self.field).as_num() {
                 let start = (x / size).floor() * size;
-                let v = if self.time { Value::Num(start) } else { Value::Str(format!("{}-{}", format_num(start), format_num(start + size))) };
+                let v =
+                    if self.time { Value::Num(start) } else { Value::Str(format!("{}-{}", format_num(start), format_num(start + size))) };
                 row.set(self.target.clone(), v);
             }
         }

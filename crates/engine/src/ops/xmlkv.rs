@@ -12,10 +12,7 @@ pub(crate) fn leaf_elements(xml: &str) -> Vec<(String, String)> {
     while let Some(off) = xml[i..].find('<') {
         let start = i + off + 1;
         // A name starts with a letter or underscore; skip end tags, comments, declarations.
-        let name_len = xml[start..]
-            .bytes()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':'))
-            .count();
+        let name_len = xml[start..].bytes().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':')).count();
         if name_len == 0 || !(b[start].is_ascii_alphabetic() || b[start] == b'_') {
             i = start;
             continue;

@@ -21,8 +21,7 @@ pub(crate) const CHUNK_ROWS: usize = 4096;
 /// Whether `stage` reads scan 0 and then only works row by row (so chunks can flow through
 /// it independently and in key order), or in stages (see [`super::staged`]).
 pub(crate) fn chunkable_stage(stage: &Stage) -> bool {
-    matches!(stage.source, Source::Scan(0))
-        && (stage.ops.iter().all(Op::is_row_wise) || super::staged::stageable(&stage.ops))
+    matches!(stage.source, Source::Scan(0)) && (stage.ops.iter().all(Op::is_row_wise) || super::staged::stageable(&stage.ops))
 }
 
 /// What one aggregating scan's groups become rows with.
@@ -52,24 +51,25 @@ pub(crate) fn finish_in_chunks(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput))
     let mut env = RowEnv { ctx };
     let mut pending: Vec<Record> = Vec::with_capacity(CHUNK_ROWS);
     let mut failed: Option<ExecError> = None;
-    let read = groups.for_each_row(symbols, &shape.by_names, shape.aggs, |_| true, |row| {
-        if failed.is_some() {
-            return;
-        }
-        pending.push(row);
-        if pending.len() < CHUNK_ROWS {
-            return;
-        }
-        match apply_all(ops, std::mem::take(&mut pending), &mut env) {
-            Ok(rows) => emit(QueryOutput {
-                name: name.to_string(),
-                result: Ok(rows),
-                finish_time: started.elapsed(),
-                partial: true,
-            }),
-            Err(e) => failed = Some(e),
-        }
-    });
+    let read = groups.for_each_row(
+        symbols,
+        &shape.by_names,
+        shape.aggs,
+        |_| true,
+        |row| {
+            if failed.is_some() {
+                return;
+            }
+            pending.push(row);
+            if pending.len() < CHUNK_ROWS {
+                return;
+            }
+            match apply_all(ops, std::mem::take(&mut pending), &mut env) {
+                Ok(rows) => emit(QueryOutput { name: name.to_string(), result: Ok(rows), finish_time: started.elapsed(), partial: true }),
+                Err(e) => failed = Some(e),
+            }
+        },
+    );
     let result = match (read, failed) {
         (Err(e), _) | (_, Some(e)) => Err(e),
         (Ok(()), None) => apply_all(ops, pending, &mut env),

@@ -89,9 +89,15 @@ impl ScanFacts {
 pub(crate) fn choose<'q>(q: &'q Query, facts: Option<&[ScanFacts]>) -> Choice<'q> {
     if let Some(shape) = group_shape(q) {
         return if staged::stageable(&q.root.ops) {
-            Choice { strategy: Strategy::Staged(shape), reason: "one aggregating scan, then row-by-row operators with stats/eventstats".into() }
+            Choice {
+                strategy: Strategy::Staged(shape),
+                reason: "one aggregating scan, then row-by-row operators with stats/eventstats".into(),
+            }
         } else {
-            Choice { strategy: Strategy::Chunked(shape), reason: "one aggregating scan with by-fields, then row-by-row operators only".into() }
+            Choice {
+                strategy: Strategy::Chunked(shape),
+                reason: "one aggregating scan with by-fields, then row-by-row operators only".into(),
+            }
         };
     }
     if let Some((scan, semi)) = semi_join(q) {
@@ -121,7 +127,10 @@ pub(crate) fn choose<'q>(q: &'q Query, facts: Option<&[ScanFacts]>) -> Choice<'q
 
 fn without_semi_join(q: &Query) -> Choice<'_> {
     if let Some(at) = streamed_join::streamable(&q.root).filter(|_| root_aggregates(q)) {
-        return Choice { strategy: Strategy::StreamedJoin { at }, reason: "a join between row-by-row operators over an aggregating scan".into() };
+        return Choice {
+            strategy: Strategy::StreamedJoin { at },
+            reason: "a join between row-by-row operators over an aggregating scan".into(),
+        };
     }
     let reason = match q.root.ops.iter().find(|op| !op.is_row_wise()) {
         Some(op) => format!("`{}` needs the whole table", op_name(op)),
@@ -167,9 +176,9 @@ fn scan_error(q: &Query, accs: &[ScanAcc]) -> Option<ExecError> {
         (Scan::Events(EventScan { stats: Some(st), .. }), ScanAcc::Groups(g)) if g.overflow => {
             Some(crate::ops::stats::too_many_groups(&st.by))
         }
-        (_, ScanAcc::Groups(g)) if g.overflow => Some(ExecError(format!(
-            "tstats: more than {MAX_GROUPS} groups; narrow the search or group by fewer or less distinct fields"
-        ))),
+        (_, ScanAcc::Groups(g)) if g.overflow => {
+            Some(ExecError(format!("tstats: more than {MAX_GROUPS} groups; narrow the search or group by fewer or less distinct fields")))
+        }
         _ => None,
     });
     let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));
@@ -215,7 +224,8 @@ pub(crate) fn finish_with(q: &Query, accs: Vec<ScanAcc>, symbols: &Symbols, ctx:
             return StoredOutput::new(q.name.clone(), result, started.elapsed());
         }
         (Strategy::StreamedJoin { at }, accs) => {
-            let mut runner = Runner::new(q, accs.map_or_else(|accs| accs, Vec::from).into_iter().map(Some).collect(), symbols, ctx, budgets.rows);
+            let mut runner =
+                Runner::new(q, accs.map_or_else(|accs| accs, Vec::from).into_iter().map(Some).collect(), symbols, ctx, budgets.rows);
             let result = streamed_join::run(&mut runner, &q.root, at, budgets.store)
                 .transpose()
                 .unwrap_or_else(|| whole_table::run(&mut runner, q, budgets.store));

@@ -87,7 +87,13 @@ fn read_error(e: std::io::Error) -> ExecError {
 }
 
 /// Aggregates the rows of `source` through `ops` with `stats`, spilling past the budget.
-fn aggregate(source: &Source, ops: &[Op], stats: &StatsOp, file: &Arc<SpillFile>, runner: &mut RowEnv) -> Result<(Groups, Symbols), ExecError> {
+fn aggregate(
+    source: &Source,
+    ops: &[Op],
+    stats: &StatsOp,
+    file: &Arc<SpillFile>,
+    runner: &mut RowEnv,
+) -> Result<(Groups, Symbols), ExecError> {
     let ctx = runner.ctx;
     let mut groups = Groups::default();
     let mut symbols = Symbols::default();

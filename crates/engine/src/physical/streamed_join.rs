@@ -51,4 +51,3 @@ pub(crate) fn run(runner: &mut Runner, stage: &Stage, at: usize, budget: usize) 
     })?;
     failed.map_or(Ok(Some(out)), Err)
 }
-

@@ -27,21 +27,16 @@ impl Planner<'_> {
             }
             CommandKind::Search(e) => Op::Search(Pred::compile(e, &by_name)),
             CommandKind::Xmlkv { field } => Op::Xmlkv(field.clone()),
-            CommandKind::Spath { input, output, path } => {
-                Op::Spath { input: input.clone(), output: output.clone(), path: path.clone() }
-            }
+            CommandKind::Spath { input, output, path } => Op::Spath { input: input.clone(), output: output.clone(), path: path.clone() },
             CommandKind::Replace { pairs, fields } => Op::Replace { pairs: pairs.clone(), fields: fields.clone() },
             CommandKind::Foreach(f) => Op::Foreach(foreach::ForeachOp::plan(f)?),
             CommandKind::Transaction(t) => Op::Transaction(transaction::TransactionOp::plan(t, cmd.span)?),
             CommandKind::TopRare(t) => Op::TopRare(crate::ops::top::TopRareOp(t.clone())),
             CommandKind::Timechart(t) => Op::Timechart(crate::ops::timechart::TimechartOp::plan(t, cmd.span)?),
             CommandKind::Where(e) => Op::Where(CExpr::compile(e)?),
-            CommandKind::Eval(assignments) => Op::Eval(
-                assignments
-                    .iter()
-                    .map(|(f, e)| Ok((f.clone(), CExpr::compile(e)?)))
-                    .collect::<Result<_, PlanError>>()?,
-            ),
+            CommandKind::Eval(assignments) => {
+                Op::Eval(assignments.iter().map(|(f, e)| Ok((f.clone(), CExpr::compile(e)?))).collect::<Result<_, PlanError>>()?)
+            }
             CommandKind::Stats(s) => Op::Stats(stats::StatsOp::plan(s, cmd.span)?),
             CommandKind::Eventstats(s) => Op::Eventstats(stats::StatsOp::plan(s, cmd.span)?),
             CommandKind::Rename(pairs) => Op::Rename(pairs.clone()),

@@ -15,10 +15,7 @@ use vigil_spl::ast::{CompareOp, SearchExpr, Span};
 /// The column (or `_time`) a tstats field name refers to: `Object.field`, a bare `field`, or
 /// `Object.Child.field` for a field a child dataset adds.
 pub(crate) fn resolve_field(schema: &DatasetSchema, name: &str) -> FieldRef {
-    let bare = name
-        .strip_prefix(schema.object.as_str())
-        .and_then(|r| r.strip_prefix('.'))
-        .unwrap_or(name);
+    let bare = name.strip_prefix(schema.object.as_str()).and_then(|r| r.strip_prefix('.')).unwrap_or(name);
     if bare == "_time" {
         return FieldRef::Time;
     }
@@ -30,13 +27,8 @@ pub(crate) fn resolve_field(schema: &DatasetSchema, name: &str) -> FieldRef {
         .children
         .iter()
         .filter_map(|c| {
-            let path = c
-                .lineage
-                .split_once('.')
-                .map_or(c.lineage.as_str(), |(_, p)| p);
-            bare.strip_prefix(path)
-                .and_then(|r| r.strip_prefix('.'))
-                .map(|f| (path.len(), f))
+            let path = c.lineage.split_once('.').map_or(c.lineage.as_str(), |(_, p)| p);
+            bare.strip_prefix(path).and_then(|r| r.strip_prefix('.')).map(|f| (path.len(), f))
         })
         .max_by_key(|(len, _)| *len);
     match in_child.and_then(|(_, f)| schema.field_index(f)) {
@@ -62,46 +54,25 @@ pub(crate) fn constrain(
     Ok(SearchExpr::And(all))
 }
 
-fn constraints(
-    schema: &DatasetSchema,
-    c: &ChildDataset,
-    span: Span,
-) -> Result<Vec<SearchExpr>, PlanError> {
+fn constraints(schema: &DatasetSchema, c: &ChildDataset, span: Span) -> Result<Vec<SearchExpr>, PlanError> {
     c.constraints
         .iter()
         .map(|text| {
-            vigil_spl::parse_search_expr(text).map_err(|e| {
-                PlanError::invalid(
-                    format!(
-                        "data model {} node {}: bad constraint {text:?}: {e}",
-                        schema.name, c.name
-                    ),
-                    span,
-                )
-            })
+            vigil_spl::parse_search_expr(text)
+                .map_err(|e| PlanError::invalid(format!("data model {} node {}: bad constraint {text:?}: {e}", schema.name, c.name), span))
         })
         .collect()
 }
 
-fn replace_nodenames(
-    schema: &DatasetSchema,
-    e: SearchExpr,
-    span: Span,
-) -> Result<SearchExpr, PlanError> {
-    let each = |v: Vec<SearchExpr>| {
-        v.into_iter()
-            .map(|x| replace_nodenames(schema, x, span))
-            .collect::<Result<Vec<_>, _>>()
-    };
+fn replace_nodenames(schema: &DatasetSchema, e: SearchExpr, span: Span) -> Result<SearchExpr, PlanError> {
+    let each = |v: Vec<SearchExpr>| v.into_iter().map(|x| replace_nodenames(schema, x, span)).collect::<Result<Vec<_>, _>>();
     Ok(match e {
         SearchExpr::And(v) => SearchExpr::And(each(v)?),
         SearchExpr::Or(v) => SearchExpr::Or(each(v)?),
         SearchExpr::Not(x) => SearchExpr::Not(Box::new(replace_nodenames(schema, *x, span)?)),
-        SearchExpr::Compare {
-            field,
-            op: CompareOp::Eq,
-            value,
-        } if field.eq_ignore_ascii_case("nodename") => node_filter(schema, &value.text, span)?,
+        SearchExpr::Compare { field, op: CompareOp::Eq, value } if field.eq_ignore_ascii_case("nodename") => {
+            node_filter(schema, &value.text, span)?
+        }
         other => other,
     })
 }
@@ -113,13 +84,9 @@ fn node_filter(schema: &DatasetSchema, name: &str, span: Span) -> Result<SearchE
     }
     match schema.child(name) {
         Some(c) => Ok(SearchExpr::And(constraints(schema, c, span)?)),
-        None => Err(PlanError::Unsupported {
-            message: format!(
-                "data model {} has no dataset `{name}` that Vigil knows",
-                schema.name
-            ),
-            span,
-        }),
+        None => {
+            Err(PlanError::Unsupported { message: format!("data model {} has no dataset `{name}` that Vigil knows", schema.name), span })
+        }
     }
 }
 
@@ -131,9 +98,7 @@ mod tests {
         DatasetSchema {
             name: "Change.All_Changes".into(),
             object: "All_Changes".into(),
-            fields: ["action", "result", "src_nt_domain"]
-                .map(String::from)
-                .to_vec(),
+            fields: ["action", "result", "src_nt_domain"].map(String::from).to_vec(),
             children: vec![
                 ChildDataset {
                     name: "Account_Management".into(),
@@ -154,17 +119,8 @@ mod tests {
         let s = schema();
         assert_eq!(resolve_field(&s, "All_Changes.result"), FieldRef::Column(1));
         assert_eq!(resolve_field(&s, "result"), FieldRef::Column(1));
-        assert_eq!(
-            resolve_field(&s, "All_Changes.Account_Management.src_nt_domain"),
-            FieldRef::Column(2)
-        );
-        assert_eq!(
-            resolve_field(
-                &s,
-                "All_Changes.Account_Management.Accounts_Created.src_nt_domain"
-            ),
-            FieldRef::Column(2)
-        );
+        assert_eq!(resolve_field(&s, "All_Changes.Account_Management.src_nt_domain"), FieldRef::Column(2));
+        assert_eq!(resolve_field(&s, "All_Changes.Account_Management.Accounts_Created.src_nt_domain"), FieldRef::Column(2));
         assert_eq!(resolve_field(&s, "All_Changes.nope"), FieldRef::Missing);
         assert_eq!(resolve_field(&s, "_time"), FieldRef::Time);
     }
@@ -173,16 +129,10 @@ mod tests {
     fn nodename_becomes_constraints() {
         let s = schema();
         let span = Span::new(0, 0);
-        let f = vigil_spl::parse_search_expr(
-            "nodename=All_Changes.Account_Management.Accounts_Created result=x",
-        )
-        .unwrap();
+        let f = vigil_spl::parse_search_expr("nodename=All_Changes.Account_Management.Accounts_Created result=x").unwrap();
         let got = constrain(&s, None, f, span).unwrap();
         let p = |t: &str| vigil_spl::parse_search_expr(t).unwrap();
-        let want = SearchExpr::And(vec![
-            SearchExpr::And(vec![p("tag=account"), p("action=created")]),
-            p("result=x"),
-        ]);
+        let want = SearchExpr::And(vec![SearchExpr::And(vec![p("tag=account"), p("action=created")]), p("result=x")]);
         assert_eq!(got, want);
         let f = vigil_spl::parse_search_expr("nodename=All_Changes").unwrap();
         assert_eq!(constrain(&s, None, f, span).unwrap(), SearchExpr::All);
@@ -190,12 +140,6 @@ mod tests {
         assert!(constrain(&s, None, f, span).unwrap_err().is_unsupported());
         let child = s.child("Account_Management");
         let got = constrain(&s, child, SearchExpr::All, span).unwrap();
-        assert_eq!(
-            got,
-            SearchExpr::And(vec![
-                vigil_spl::parse_search_expr("tag=account").unwrap(),
-                SearchExpr::All
-            ])
-        );
+        assert_eq!(got, SearchExpr::And(vec![vigil_spl::parse_search_expr("tag=account").unwrap(), SearchExpr::All]));
     }
 }

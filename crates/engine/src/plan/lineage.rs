@@ -317,7 +317,9 @@ mod tests {
              | eval x=1 | rename procs as p",
         );
         assert_eq!(f.unwrap(), ["host", "p", "dc(host)", "x"]);
-        let f = fields("| tstats count from datamodel=Endpoint.Processes by Processes.dest Processes.user | table Processes.dest count missing");
+        let f = fields(
+            "| tstats count from datamodel=Endpoint.Processes by Processes.dest Processes.user | table Processes.dest count missing",
+        );
         assert_eq!(f.unwrap(), ["Processes.dest", "count"]);
         let f = fields("| tstats count from datamodel=Endpoint.Processes by Processes.dest Processes.user | fields - count");
         assert_eq!(f.unwrap(), ["Processes.dest", "Processes.user"]);

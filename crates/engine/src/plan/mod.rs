@@ -22,12 +22,12 @@ mod subsearch;
 pub use planner::Planner;
 
 use crate::error::PlanError;
+use crate::expr::predicate::FieldRef;
 use crate::expr::predicate::Pred;
 use crate::ops::lookup::LookupData;
 use crate::ops::stats::StatsOp;
 use crate::ops::{Op, StageId};
 use crate::store::agg::AggSpec;
-use crate::expr::predicate::FieldRef;
 use std::sync::Arc;
 use vigil_model::{Micros, Record};
 
@@ -103,7 +103,10 @@ pub(crate) struct Stage {
 pub(crate) enum Source {
     /// Rows produced by scan number N.
     Scan(usize),
-    Inputlookup { table: Arc<LookupData>, filter: Option<Pred> },
+    Inputlookup {
+        table: Arc<LookupData>,
+        filter: Option<Pred>,
+    },
 }
 
 impl Source {
@@ -155,4 +158,3 @@ pub(crate) struct TstatsScan {
     /// Bucket size for `_time` in the by-clause.
     pub span: Option<Micros>,
 }
-

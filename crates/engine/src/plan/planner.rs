@@ -34,8 +34,8 @@ impl<'a> Planner<'a> {
     /// Expands, parses and plans one search.
     pub fn plan(&mut self, name: &str, text: &str) -> Result<Query, QueryError> {
         let macros: &dyn MacroSource = self.content;
-        let expanded = expand_macros(text, macros, &ExpandLimits::default())
-            .map_err(|e| QueryError { text: text.to_string(), error: e.into() })?;
+        let expanded =
+            expand_macros(text, macros, &ExpandLimits::default()).map_err(|e| QueryError { text: text.to_string(), error: e.into() })?;
         let fail = |error: PlanError| QueryError { text: expanded.clone(), error };
         let pipeline = parse(&expanded).map_err(|e| fail(e.into()))?;
         self.text.clone_from(&expanded);
@@ -103,23 +103,12 @@ impl<'a> Planner<'a> {
         let filter = super::datamodel::constrain(schema, child, self.static_expr(&ts.filter, span, t)?, span)?;
         let filter = Pred::compile(&filter, &resolve);
         let by = ts.by.iter().map(|f| (f.clone(), resolve(f))).collect();
-        let aggs = ts
-            .aggregations
-            .iter()
-            .map(|a| plan_agg(a, &resolve, span))
-            .collect::<Result<Vec<_>, _>>()?;
+        let aggs = ts.aggregations.iter().map(|a| plan_agg(a, &resolve, span)).collect::<Result<Vec<_>, _>>()?;
         let span_micros = match &ts.span {
             Some(s) => Some(parse_span(s).ok_or_else(|| PlanError::invalid(format!("bad span `{s}`"), span))?),
             None => None,
         };
-        Ok(TstatsScan {
-            dataset,
-            filter,
-            by,
-            aggs,
-            fillnull: ts.option("fillnull_value").map(str::to_string),
-            span: span_micros,
-        })
+        Ok(TstatsScan { dataset, filter, by, aggs, fillnull: ts.option("fillnull_value").map(str::to_string), span: span_micros })
     }
 
     /// An expression whose subsearches must be resolvable before the scan (they may read
@@ -180,7 +169,6 @@ impl<'a> Planner<'a> {
         Ok(table)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -30,4 +30,3 @@ pub(super) fn push_down(scan: &mut EventScan, ops: &mut Vec<Op>) {
         Some(fields)
     });
 }
-

@@ -88,11 +88,7 @@ impl Planner<'_> {
                 Pred::And(items)
             })
             .collect();
-        let pred = if variants.len() == 1 {
-            variants.into_iter().next().expect("one")
-        } else {
-            Pred::Or(variants)
-        };
+        let pred = if variants.len() == 1 { variants.into_iter().next().expect("one") } else { Pred::Or(variants) };
         let m = &rule.meta;
         // Log source values have no `*`, so SPL patterns match them exactly.
         let mut text = format!(
@@ -113,15 +109,9 @@ impl Planner<'_> {
             text.push_str(&format!(", {name}=coalesce({})", args.join(", ")));
         }
         if !m.tags.is_empty() {
-            text.push_str(&format!(
-                ", sigma_tags=split(\"{}\", \"|\")",
-                quote(&m.tags.join("|"))
-            ));
+            text.push_str(&format!(", sigma_tags=split(\"{}\", \"|\")", quote(&m.tags.join("|"))));
         }
-        let fail = |error: PlanError| QueryError {
-            text: text.clone(),
-            error,
-        };
+        let fail = |error: PlanError| QueryError { text: text.clone(), error };
         let pipeline = vigil_spl::parse(&format!("search *{text}")).map_err(|e| fail(e.into()))?;
         let mut tables = Tables::default();
         let mut prefix = Vec::new();
@@ -130,20 +120,11 @@ impl Planner<'_> {
         }
         // Rows carry the event's fields, not its text: matches are held until the scan ends,
         // and `_raw` would double what they take.
-        let scan = EventScan {
-            pred,
-            prefix,
-            stats: None,
-            needs_raw: false,
-            projection: None,
-        };
+        let scan = EventScan { pred, prefix, stats: None, needs_raw: false, projection: None };
         Ok(Query {
             name: m.title.clone(),
             text: format!("Sigma rule {}:{}", m.file, m.line),
-            root: Stage {
-                source: Source::Scan(0),
-                ops: Vec::new(),
-            },
+            root: Stage { source: Source::Scan(0), ops: Vec::new() },
             scans: vec![Scan::Events(scan)],
             stages: Vec::new(),
         })
@@ -161,33 +142,15 @@ fn to_pred(e: &Expr) -> Pred {
             let items: Vec<Pred> = items.iter().map(to_pred).collect();
             match items.first() {
                 // `f=a OR f=b OR ...` as `f IN (...)`, as the SPL planner does.
-                Some(Pred::Eq(f, _))
-                    if items.len() > 1
-                        && items.iter().all(|p| matches!(p, Pred::Eq(g, _) if g == f)) =>
-                {
+                Some(Pred::Eq(f, _)) if items.len() > 1 && items.iter().all(|p| matches!(p, Pred::Eq(g, _) if g == f)) => {
                     let f = f.clone();
-                    Pred::AnyOf(
-                        f,
-                        items
-                            .into_iter()
-                            .filter_map(|p| {
-                                if let Pred::Eq(_, pat) = p {
-                                    Some(pat)
-                                } else {
-                                    None
-                                }
-                            })
-                            .collect(),
-                    )
+                    Pred::AnyOf(f, items.into_iter().filter_map(|p| if let Pred::Eq(_, pat) = p { Some(pat) } else { None }).collect())
                 }
                 _ => Pred::Or(items),
             }
         }
         Expr::Not(inner) => Pred::Not(Box::new(to_pred(inner))),
-        Expr::Leaf {
-            field: Some(f),
-            test: Test::Glob(g),
-        } if g.spl_compatible && !g.text.is_empty() && !g.text.contains('&') => {
+        Expr::Leaf { field: Some(f), test: Test::Glob(g) } if g.spl_compatible && !g.text.is_empty() && !g.text.contains('&') => {
             Pred::Eq(FieldRef::Name(f.clone()), Pattern::new(&g.text))
         }
         leaf => Pred::External(Arc::new(Detection(leaf.clone()))),

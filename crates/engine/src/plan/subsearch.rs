@@ -41,12 +41,12 @@ pub(crate) fn resolve_static(
                 e.clone()
             }
         }
-        SearchExpr::And(items) => SearchExpr::And(
-            items.iter().map(|i| resolve_static(planner, i, span, t, dynamic)).collect::<Result<_, _>>()?,
-        ),
-        SearchExpr::Or(items) => SearchExpr::Or(
-            items.iter().map(|i| resolve_static(planner, i, span, t, dynamic)).collect::<Result<_, _>>()?,
-        ),
+        SearchExpr::And(items) => {
+            SearchExpr::And(items.iter().map(|i| resolve_static(planner, i, span, t, dynamic)).collect::<Result<_, _>>()?)
+        }
+        SearchExpr::Or(items) => {
+            SearchExpr::Or(items.iter().map(|i| resolve_static(planner, i, span, t, dynamic)).collect::<Result<_, _>>()?)
+        }
         SearchExpr::Not(inner) => SearchExpr::Not(Box::new(resolve_static(planner, inner, span, t, dynamic)?)),
         other => other.clone(),
     })

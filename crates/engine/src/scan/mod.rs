@@ -12,8 +12,8 @@ mod state;
 
 pub use codec::FORMAT_VERSION;
 pub(crate) use rows::scan_rows;
-pub use state::ScanState;
 pub(crate) use state::ScanAcc;
+pub use state::ScanState;
 
 use crate::expr::eval::EvalContext;
 use crate::expr::predicate::{FieldRef, FoldedRow};
@@ -239,9 +239,8 @@ impl Engine {
             for_each_key(&parts, |key| {
                 let states = match filter {
                     None => Some(groups.entry(key, &scan.aggs)),
-                    Some(f) => groups.entry_if(key, &scan.aggs, |key| {
-                        f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx)
-                    }),
+                    Some(f) => groups
+                        .entry_if(key, &scan.aggs, |key| f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx)),
                 };
                 for (st, spec) in states.into_iter().flatten().zip(&scan.aggs) {
                     feed_row_agg(st, spec, row, secs);

@@ -190,9 +190,7 @@ impl Engine {
                 match (m, t) {
                     (ScanAcc::Groups(g), ScanAcc::Groups(o)) => match &self.queries[qi].scans[si] {
                         Scan::Tstats(scan) => g.merge(o, &mut tr, &mut into.symbols, &scan.aggs),
-                        Scan::Events(EventScan { stats: Some(stats), .. }) => {
-                            g.merge(o, &mut tr, &mut into.symbols, &stats.aggs)
-                        }
+                        Scan::Events(EventScan { stats: Some(stats), .. }) => g.merge(o, &mut tr, &mut into.symbols, &stats.aggs),
                         _ => {}
                     },
                     (ScanAcc::Events(e), ScanAcc::Events(o)) => e.extend(o),

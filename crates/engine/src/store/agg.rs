@@ -77,13 +77,28 @@ pub enum AggState {
     Values(BTreeSet<String>),
     List(Vec<String>),
     /// min/max: numeric extreme and text extreme, and whether any text was seen.
-    Extreme { num: Option<f64>, text: Option<String>, any_text: bool },
-    Sum { sum: f64, n: u64 },
-    Range { min: f64, max: f64, n: u64 },
+    Extreme {
+        num: Option<f64>,
+        text: Option<String>,
+        any_text: bool,
+    },
+    Sum {
+        sum: f64,
+        n: u64,
+    },
+    Range {
+        min: f64,
+        max: f64,
+        n: u64,
+    },
     /// latest/earliest/first/last: the value with its time (or arrival order).
     Timed(Option<(Micros, String)>),
     /// Welford's running variance.
-    Stdev { n: u64, mean: f64, m2: f64 },
+    Stdev {
+        n: u64,
+        mean: f64,
+        m2: f64,
+    },
 }
 
 /// `list()` keeps at most this many items, like Splunk.
@@ -147,9 +162,7 @@ impl AggState {
                     }
                     None => {
                         *any_text = true;
-                        let better = text
-                            .as_deref()
-                            .is_none_or(|cur| if want_max { item > cur } else { item < cur });
+                        let better = text.as_deref().is_none_or(|cur| if want_max { item > cur } else { item < cur });
                         if better {
                             *text = Some(item.to_string());
                         }
@@ -278,7 +291,6 @@ pub(crate) fn plan_agg(a: &Aggregation, resolve: &dyn Fn(&str) -> FieldRef, span
     };
     Ok(AggSpec { func, input, name: a.name.clone() })
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -284,10 +284,8 @@ impl Groups {
             }
             return Ok(());
         }
-        let memory = groups
-            .into_iter()
-            .map(|(key, states)| (key.iter().map(|&id| symbols.text(id).to_string()).collect(), states))
-            .collect();
+        let memory =
+            groups.into_iter().map(|(key, states)| (key.iter().map(|&id| symbols.text(id).to_string()).collect(), states)).collect();
         let runs = crate::store::spill::compact(std::mem::take(&mut self.runs), aggs)
             .map_err(|e| ExecError(format!("merging groups spilled to disk: {e}")))?;
         crate::store::spill::merge(&runs, memory, aggs, |key, states| {
@@ -330,7 +328,13 @@ impl Groups {
     /// Reads groups written by [`Groups::encode`] for a scan with `by_len` by-fields and
     /// aggregations `aggs`: runs go to `file` (created when first needed), the last run to
     /// memory with its texts in `symbols`.
-    pub fn decode(cur: &mut &[u8], by_len: usize, aggs: &[AggSpec], symbols: &mut Symbols, file: &mut Option<Arc<SpillFile>>) -> Result<Groups, String> {
+    pub fn decode(
+        cur: &mut &[u8],
+        by_len: usize,
+        aggs: &[AggSpec],
+        symbols: &mut Symbols,
+        file: &mut Option<Arc<SpillFile>>,
+    ) -> Result<Groups, String> {
         let mut g = Groups { overflow: get_u8(cur).ok_or("truncated groups")? != 0, ..Groups::default() };
         let runs = get_u32(cur).ok_or("truncated groups")?;
         for r in 0..runs {

@@ -33,10 +33,7 @@ impl SpillFile {
     }
 
     /// Appends groups (already sorted by key) as one run.
-    pub fn write_run<'a>(
-        self: &Arc<Self>,
-        groups: impl Iterator<Item = (Vec<&'a str>, &'a [AggState])>,
-    ) -> std::io::Result<Run> {
+    pub fn write_run<'a>(self: &Arc<Self>, groups: impl Iterator<Item = (Vec<&'a str>, &'a [AggState])>) -> std::io::Result<Run> {
         self.write_run_with(|put| groups.into_iter().try_for_each(|(key, states)| put(&key, states)))
     }
 
@@ -363,11 +360,7 @@ pub(crate) fn decode_state(cur: &mut &[u8]) -> Option<AggState> {
             let flags = get_u8(cur)?;
             let num = get_f64(cur)?;
             let text = get_str(cur)?;
-            AggState::Extreme {
-                num: (flags & 1 != 0).then_some(num),
-                text: (flags & 2 != 0).then_some(text),
-                any_text: flags & 4 != 0,
-            }
+            AggState::Extreme { num: (flags & 1 != 0).then_some(num), text: (flags & 2 != 0).then_some(text), any_text: flags & 4 != 0 }
         }
         5 => AggState::Sum { sum: get_f64(cur)?, n: get_u64(cur)? },
         6 => AggState::Range { min: get_f64(cur)?, max: get_f64(cur)?, n: get_u64(cur)? },

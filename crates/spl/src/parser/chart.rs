@@ -118,7 +118,13 @@ mod tests {
     #[test]
     fn top_and_rare() {
         let CommandKind::TopRare(t) = one("| top limit=3 process_name, user by dest showperc=f") else { panic!() };
-        let want = TopRare { fields: vec!["process_name".into(), "user".into()], by: vec!["dest".into()], limit: 3, showperc: false, ..TopRare::new(false) };
+        let want = TopRare {
+            fields: vec!["process_name".into(), "user".into()],
+            by: vec!["dest".into()],
+            limit: 3,
+            showperc: false,
+            ..TopRare::new(false)
+        };
         assert_eq!(t, want);
         let CommandKind::TopRare(r) = one("| rare Image") else { panic!() };
         assert_eq!(r, TopRare { fields: vec!["Image".into()], ..TopRare::new(true) });

@@ -2,8 +2,8 @@
 
 use super::{parse_bool, parse_pipeline, parse_u64, Parser};
 use crate::ast::{
-    Bin, CommandKind, Conversion, Convert, Dedup, Fillnull, Foreach, Inputlookup, Join, Lookup, MvList, RegexCmd, Rex,
-    SearchExpr, SearchValue, Sort, SortKey, Span, Transaction, TxnFilter,
+    Bin, CommandKind, Conversion, Convert, Dedup, Fillnull, Foreach, Inputlookup, Join, Lookup, MvList, RegexCmd, Rex, SearchExpr,
+    SearchValue, Sort, SortKey, Span, Transaction, TxnFilter,
 };
 use crate::lexer::{is_escape_at, scan_quoted, Mode, Sym, Tok};
 use crate::SplError;
@@ -48,7 +48,10 @@ impl Parser<'_> {
             let (from, span) = self.word("a field name to rename")?;
             if !self.eat_keyword("as")? {
                 let t = self.peek(W)?;
-                return Err(SplError::syntax(format!("expected `AS` after `{from}` in rename, found {}", t.describe()), Span::new(span.start, t.span.end)));
+                return Err(SplError::syntax(
+                    format!("expected `AS` after `{from}` in rename, found {}", t.describe()),
+                    Span::new(span.start, t.span.end),
+                ));
             }
             let (to, _) = self.word("a new field name after `AS`")?;
             out.push((from, to));
@@ -94,7 +97,12 @@ impl Parser<'_> {
                 sign = Some(text == "-");
                 continue;
             }
-            if !quoted && sign.is_none() && (text.eq_ignore_ascii_case("d") || text.eq_ignore_ascii_case("desc")) && !keys.is_empty() && self.at_end()? {
+            if !quoted
+                && sign.is_none()
+                && (text.eq_ignore_ascii_case("d") || text.eq_ignore_ascii_case("desc"))
+                && !keys.is_empty()
+                && self.at_end()?
+            {
                 for k in &mut keys {
                     k.descending = !k.descending;
                 }
@@ -388,9 +396,9 @@ impl Parser<'_> {
         let op = self.peek(W)?;
         if op.is_sym(Sym::Eq) || op.is_sym(Sym::Ne) {
             self.next(W)?;
-            let (pattern, _) = self
-                .word("a quoted regular expression")
-                .map_err(|e| SplError::syntax(format!("missing pattern after `{first}{}`", if op.is_sym(Sym::Ne) { "!=" } else { "=" }), e.span))?;
+            let (pattern, _) = self.word("a quoted regular expression").map_err(|e| {
+                SplError::syntax(format!("missing pattern after `{first}{}`", if op.is_sym(Sym::Ne) { "!=" } else { "=" }), e.span)
+            })?;
             return Ok(RegexCmd { field: first, negate: op.is_sym(Sym::Ne), pattern });
         }
         if first.is_empty() {
@@ -490,8 +498,7 @@ impl Parser<'_> {
             if !with.eq_ignore_ascii_case("with") {
                 return Err(SplError::syntax(format!("expected `with` after {from:?}"), wspan));
             }
-            let (to, _) = self.word("a replacement value")
-                .map_err(|e| SplError::syntax(e.message, Span::new(span.start, self.pos)))?;
+            let (to, _) = self.word("a replacement value").map_err(|e| SplError::syntax(e.message, Span::new(span.start, self.pos)))?;
             pairs.push((from, to));
         }
         if pairs.is_empty() {
@@ -664,8 +671,7 @@ impl Parser<'_> {
                             }
                         }
                         _ => {
-                            let fields: Vec<String> =
-                                text.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from).collect();
+                            let fields: Vec<String> = text.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from).collect();
                             if fields.is_empty() {
                                 return Err(SplError::syntax("mvlist needs true, false or a list of fields", span));
                             }

@@ -128,7 +128,11 @@ pub(crate) fn parse_pipeline(text: &str, start: usize, end: usize, depth: usize)
             let mut p = Parser::new(text, s, e, depth);
             let expr = p.search_expr(false)?;
             p.expect_end()?;
-            commands.push(Command { name: "search".into(), span: Span::new(body_start, trim_end(text, s, e)), kind: CommandKind::Search(expr) });
+            commands.push(Command {
+                name: "search".into(),
+                span: Span::new(body_start, trim_end(text, s, e)),
+                kind: CommandKind::Search(expr),
+            });
             continue;
         }
         if i == 0 && leading_pipe {
@@ -170,10 +174,9 @@ fn split_commands(text: &str, start: usize, end: usize) -> Result<Vec<(usize, us
                 continue;
             }
             Some(b'[') => brackets.push(i),
-            Some(b']')
-                if brackets.pop().is_none() => {
-                    return Err(SplError::syntax("unexpected `]` without a matching `[`", Span::new(i, i + 1)));
-                }
+            Some(b']') if brackets.pop().is_none() => {
+                return Err(SplError::syntax("unexpected `]` without a matching `[`", Span::new(i, i + 1)));
+            }
             Some(b'|') if brackets.is_empty() => {
                 out.push((seg_start, i));
                 seg_start = i + 1;

@@ -172,10 +172,7 @@ impl Parser<'_> {
                 self.next(Mode::Value)?;
                 Ok(SearchValue { text, quoted })
             }
-            _ => Err(SplError::syntax(
-                format!("missing value after `{field}{}`", op_text(op)),
-                Span::new(op.span.start, op.span.end),
-            )),
+            _ => Err(SplError::syntax(format!("missing value after `{field}{}`", op_text(op)), Span::new(op.span.start, op.span.end))),
         }
     }
 
@@ -293,10 +290,7 @@ mod tests {
 
     #[test]
     fn values_with_parentheses_and_adjacent_quotes() {
-        assert_eq!(
-            p("(a=1 OR x=*GetCurrent()*)").unwrap(),
-            S::Or(vec![eq("a", "1"), eq("x", "*GetCurrent()*")])
-        );
+        assert_eq!(p("(a=1 OR x=*GetCurrent()*)").unwrap(), S::Or(vec![eq("a", "1"), eq("x", "*GetCurrent()*")]));
         assert_eq!(p("(x=foo)").unwrap(), eq("x", "foo"));
         let c = |f: &str, val: &str| S::Compare { field: f.into(), op: CompareOp::Eq, value: q(val) };
         assert_eq!(p(r#"a="* Nul*"b="x""#).unwrap(), S::And(vec![c("a", "* Nul*"), c("b", "x")]));

@@ -30,7 +30,10 @@ impl Parser<'_> {
     fn aggregation(&mut self) -> Result<Aggregation, SplError> {
         let t = self.next(W)?;
         let Some(func_text) = t.bare_word().map(str::to_string) else {
-            return Err(SplError::syntax(format!("expected an aggregation such as `count` or `values(field)`, found {}", t.describe()), t.span));
+            return Err(SplError::syntax(
+                format!("expected an aggregation such as `count` or `values(field)`, found {}", t.describe()),
+                t.span,
+            ));
         };
         let mut func = func_text.to_ascii_lowercase();
         if func == "distinct_count" {

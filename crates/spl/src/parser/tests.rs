@@ -89,9 +89,17 @@ fn seed_via_macros() {
             self.0.iter().find(|d| d.name == name && d.args.len() == arity)
         }
     }
-    let d = |n: &str, a: &[&str], def: &str| MacroDef { name: n.into(), args: a.iter().map(|s| s.to_string()).collect(), definition: def.into() };
+    let d = |n: &str, a: &[&str], def: &str| MacroDef {
+        name: n.into(),
+        args: a.iter().map(|s| s.to_string()).collect(),
+        definition: def.into(),
+    };
     let m = M(vec![
-        d("security_content_summariesonly", &[], "summariesonly=`summariesonly_config` allow_old_summaries=`oldsummaries_config` fillnull_value=`fillnull_config`"),
+        d(
+            "security_content_summariesonly",
+            &[],
+            "summariesonly=`summariesonly_config` allow_old_summaries=`oldsummaries_config` fillnull_value=`fillnull_config`",
+        ),
         d("summariesonly_config", &[], "false"),
         d("oldsummaries_config", &[], "true"),
         d("fillnull_config", &[], "null"),
@@ -126,10 +134,7 @@ fn replace_and_spath() {
             fields: vec!["AuditPolicyChanges".into()],
         }
     );
-    assert_eq!(
-        one("| spath input=UserData_Xml"),
-        CommandKind::Spath { input: Some("UserData_Xml".into()), output: None, path: None }
-    );
+    assert_eq!(one("| spath input=UserData_Xml"), CommandKind::Spath { input: Some("UserData_Xml".into()), output: None, path: None });
     assert!(err("| replace a b").message.contains("with"));
 }
 
@@ -173,7 +178,10 @@ fn pipeline_errors() {
 
 #[test]
 fn tstats_variants() {
-    let CommandKind::Tstats(t) = one("| TSTATS count FROM datamodel=Endpoint.Processes BY _time span=1h Processes.dest, Processes.user") else { panic!() };
+    let CommandKind::Tstats(t) = one("| TSTATS count FROM datamodel=Endpoint.Processes BY _time span=1h Processes.dest, Processes.user")
+    else {
+        panic!()
+    };
     assert_eq!(t.by, vec!["_time", "Processes.dest", "Processes.user"]);
     assert_eq!(t.span.as_deref(), Some("1h"));
     assert_eq!(t.filter, SearchExpr::All);
@@ -246,11 +254,20 @@ fn dedup_sort_head() {
     let key = |f: &str, d: bool, m: &str| SortKey { field: f.into(), descending: d, mode: m.into() };
     assert_eq!(
         one("| dedup 3 a b keepempty=true consecutive=true sortby -f"),
-        CommandKind::Dedup(Dedup { count: 3, fields: vec!["a".into(), "b".into()], keepempty: true, consecutive: true, sortby: vec![key("f", true, "auto")] })
+        CommandKind::Dedup(Dedup {
+            count: 3,
+            fields: vec!["a".into(), "b".into()],
+            keepempty: true,
+            consecutive: true,
+            sortby: vec![key("f", true, "auto")]
+        })
     );
     assert_eq!(
         one("| sort 100 -a + b num(c) - str(d)"),
-        CommandKind::Sort(Sort { limit: Some(100), keys: vec![key("a", true, "auto"), key("b", false, "auto"), key("c", false, "num"), key("d", true, "str")] })
+        CommandKind::Sort(Sort {
+            limit: Some(100),
+            keys: vec![key("a", true, "auto"), key("b", false, "auto"), key("c", false, "num"), key("d", true, "str")]
+        })
     );
     assert_eq!(one("| sort - count"), CommandKind::Sort(Sort { limit: None, keys: vec![key("count", true, "auto")] }));
     assert_eq!(one("| sort limit=5 x"), CommandKind::Sort(Sort { limit: Some(5), keys: vec![key("x", false, "auto")] }));
@@ -272,7 +289,11 @@ fn convert_join_lookup() {
             ],
         })
     );
-    let CommandKind::Join(j) = one("| join type=outer max=0 dest, process_guid [ | tstats count from datamodel=Endpoint.Processes by dest | search \"]\" ]") else { panic!() };
+    let CommandKind::Join(j) =
+        one("| join type=outer max=0 dest, process_guid [ | tstats count from datamodel=Endpoint.Processes by dest | search \"]\" ]")
+    else {
+        panic!()
+    };
     assert_eq!(j.options, vec![("type".to_string(), "outer".to_string()), ("max".to_string(), "0".to_string())]);
     assert_eq!(j.fields, vec!["dest", "process_guid"]);
     assert_eq!(j.subsearch.commands.len(), 2);
@@ -292,7 +313,11 @@ fn convert_join_lookup() {
     assert!(l.overwrite);
     assert_eq!(
         one("| inputlookup append=t t.csv where a=1"),
-        CommandKind::Inputlookup(Inputlookup { table: "t.csv".into(), options: vec![("append".into(), "t".into())], filter: Some(eq("a", "1")) })
+        CommandKind::Inputlookup(Inputlookup {
+            table: "t.csv".into(),
+            options: vec![("append".into(), "t".into())],
+            filter: Some(eq("a", "1"))
+        })
     );
 }
 
@@ -320,8 +345,13 @@ fn rex_regex() {
 #[test]
 fn fillnull_bin_mv() {
     assert_eq!(one("| fillnull"), CommandKind::Fillnull(Fillnull { value: "0".into(), fields: vec![] }));
-    assert_eq!(one("| fillnull value=NULL a b"), CommandKind::Fillnull(Fillnull { value: "NULL".into(), fields: vec!["a".into(), "b".into()] }));
-    let bin = |f: &str, s: Option<&str>, b: Option<u64>, a: Option<&str>| CommandKind::Bin(Bin { field: f.into(), span: s.map(Into::into), bins: b, alias: a.map(Into::into) });
+    assert_eq!(
+        one("| fillnull value=NULL a b"),
+        CommandKind::Fillnull(Fillnull { value: "NULL".into(), fields: vec!["a".into(), "b".into()] })
+    );
+    let bin = |f: &str, s: Option<&str>, b: Option<u64>, a: Option<&str>| {
+        CommandKind::Bin(Bin { field: f.into(), span: s.map(Into::into), bins: b, alias: a.map(Into::into) })
+    };
     assert_eq!(one("| bucket _time span=1h"), bin("_time", Some("1h"), None, None));
     assert_eq!(one("| bin span=10m bins=5 _time as t"), bin("_time", Some("10m"), Some(5), Some("t")));
     assert_eq!(one("| mvexpand x limit=3"), CommandKind::Mvexpand { field: "x".into(), limit: Some(3) });
@@ -332,9 +362,37 @@ fn fillnull_bin_mv() {
 #[test]
 fn never_panics_on_garbage() {
     let samples = [
-        "", "|", "||", "| tstats", "| tstats count from", "| tstats count by", "| stats count(", "| stats count(eval(",
-        "| eval x=(", "| join [", "| join ]", "]", "[", "\"", "| rex", "| regex", "| sort -", "| dedup", "| lookup",
-        "| convert ctime(", "| bin", "a=\"\\", "é | é", "| eval é=1", "NOT", "(", ")", "x IN (", "x IN", "| where 1e", "| eval x='a",
+        "",
+        "|",
+        "||",
+        "| tstats",
+        "| tstats count from",
+        "| tstats count by",
+        "| stats count(",
+        "| stats count(eval(",
+        "| eval x=(",
+        "| join [",
+        "| join ]",
+        "]",
+        "[",
+        "\"",
+        "| rex",
+        "| regex",
+        "| sort -",
+        "| dedup",
+        "| lookup",
+        "| convert ctime(",
+        "| bin",
+        "a=\"\\",
+        "é | é",
+        "| eval é=1",
+        "NOT",
+        "(",
+        ")",
+        "x IN (",
+        "x IN",
+        "| where 1e",
+        "| eval x='a",
     ];
     for s in samples {
         let _ = parse(s);
@@ -395,9 +453,53 @@ fn fuzz_no_panic() {
     }
     let src = Loop(MacroDef { name: "m".into(), args: vec!["a".into()], definition: "x $a$ `m(1)`".into() });
     let pieces = [
-        "|", " ", "(", ")", "[", "]", "\"", "'", "\\", "=", "!=", "<", ">=", ",", "*", "`", "```", "$a$", "-", ".",
-        "AND", "OR", "NOT", "by", "as", "IN", "from", "where", "eval", "tstats", "stats", "count", "x", "1", "1e",
-        "é", "join", "rename", "sort", "rex", "dedup", "lookup", "OUTPUT", "datamodel", "search", "eval(", "span=",
+        "|",
+        " ",
+        "(",
+        ")",
+        "[",
+        "]",
+        "\"",
+        "'",
+        "\\",
+        "=",
+        "!=",
+        "<",
+        ">=",
+        ",",
+        "*",
+        "`",
+        "```",
+        "$a$",
+        "-",
+        ".",
+        "AND",
+        "OR",
+        "NOT",
+        "by",
+        "as",
+        "IN",
+        "from",
+        "where",
+        "eval",
+        "tstats",
+        "stats",
+        "count",
+        "x",
+        "1",
+        "1e",
+        "é",
+        "join",
+        "rename",
+        "sort",
+        "rex",
+        "dedup",
+        "lookup",
+        "OUTPUT",
+        "datamodel",
+        "search",
+        "eval(",
+        "span=",
     ];
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     for _ in 0..20_000 {
@@ -449,18 +551,18 @@ fn transaction_escu_forms() {
     assert_eq!(kinds("| inputlookup t | transaction src_user connected=false maxspan=180m")[1], CommandKind::Transaction(want));
 
     let mut want = txn(&["ObjectDN", "AttributeValue"]);
-    want.startswith = Some(TxnFilter::Search(SearchExpr::And(vec![eq("EventCode", "5136"), SearchExpr::Compare {
-        field: "OperationType".into(),
-        op: CompareOp::Eq,
-        value: q("%%14674"),
-    }])));
-    want.endswith = Some(TxnFilter::Search(SearchExpr::And(vec![eq("EventCode", "5136"), SearchExpr::Compare {
-        field: "OperationType".into(),
-        op: CompareOp::Eq,
-        value: q("%%14675"),
-    }])));
+    want.startswith = Some(TxnFilter::Search(SearchExpr::And(vec![
+        eq("EventCode", "5136"),
+        SearchExpr::Compare { field: "OperationType".into(), op: CompareOp::Eq, value: q("%%14674") },
+    ])));
+    want.endswith = Some(TxnFilter::Search(SearchExpr::And(vec![
+        eq("EventCode", "5136"),
+        SearchExpr::Compare { field: "OperationType".into(), op: CompareOp::Eq, value: q("%%14675") },
+    ])));
     assert_eq!(
-        one(r#"| transaction ObjectDN AttributeValue startswith=(EventCode=5136 OperationType="%%14674") endswith=(EventCode=5136 OperationType="%%14675")"#),
+        one(
+            r#"| transaction ObjectDN AttributeValue startswith=(EventCode=5136 OperationType="%%14674") endswith=(EventCode=5136 OperationType="%%14675")"#
+        ),
         CommandKind::Transaction(want)
     );
 
@@ -471,7 +573,9 @@ fn transaction_escu_forms() {
 
 #[test]
 fn transaction_options_and_filters() {
-    let k = one(r#"| transaction a, b maxpause=5s maxevents=-1 startswith="signon" endswith=eval(x>1) keepevicted=t mvlist="a, b" mvraw=true delim=";""#);
+    let k = one(
+        r#"| transaction a, b maxpause=5s maxevents=-1 startswith="signon" endswith=eval(x>1) keepevicted=t mvlist="a, b" mvraw=true delim=";""#,
+    );
     let mut want = txn(&["a", "b"]);
     want.maxpause = Some("5s".into());
     want.maxevents = Some(-1);

@@ -70,7 +70,7 @@ impl Parser<'_> {
             self.pos += 1;
             items.push(self.and()?);
         }
-        Ok(if items.len() == 1 { items.pop().expect("one") } else { Expr::Or(items) })
+        Ok(Expr::any(items))
     }
 
     fn and(&mut self) -> Result<Expr, String> {
@@ -79,7 +79,7 @@ impl Parser<'_> {
             self.pos += 1;
             items.push(self.not()?);
         }
-        Ok(if items.len() == 1 { items.pop().expect("one") } else { Expr::And(items) })
+        Ok(Expr::all(items))
     }
 
     fn not(&mut self) -> Result<Expr, String> {

@@ -25,7 +25,7 @@ pub fn compile(det: &Mapping, ph: &Placeholders) -> Result<Expr, (String, String
     for c in conditions {
         exprs.push(crate::condition::compile(c, &idents).map_err(|m| ("condition".to_string(), m))?);
     }
-    Ok(if exprs.len() == 1 { exprs.pop().expect("one") } else { Expr::Or(exprs) })
+    Ok(Expr::any(exprs))
 }
 
 type Failure = (Option<String>, String);
@@ -34,7 +34,7 @@ fn identifier(v: &Yaml, ph: &Placeholders) -> Result<Expr, Failure> {
     match v {
         Yaml::Mapping(m) => map(m, ph),
         Yaml::Sequence(items) if items.iter().all(|i| i.is_mapping()) => {
-            let alts = items.iter().map(|i| map(i.as_mapping().expect("checked"), ph)).collect::<Result<Vec<_>, _>>()?;
+            let alts = items.iter().filter_map(Yaml::as_mapping).map(|m| map(m, ph)).collect::<Result<Vec<_>, _>>()?;
             Ok(Expr::Or(alts))
         }
         Yaml::Sequence(items) if items.iter().all(|i| !i.is_mapping() && !i.is_sequence()) => {
@@ -70,7 +70,7 @@ fn map(m: &Mapping, ph: &Placeholders) -> Result<Expr, Failure> {
     if items.is_empty() {
         return Err((None, "an empty selection".into()));
     }
-    Ok(if items.len() == 1 { items.pop().expect("one") } else { Expr::And(items) })
+    Ok(Expr::all(items))
 }
 
 #[cfg(test)]

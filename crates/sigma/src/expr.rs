@@ -67,6 +67,22 @@ pub enum Test {
 }
 
 impl Expr {
+    /// `Or` of the items, or the item itself when there is one.
+    pub fn any(items: Vec<Expr>) -> Expr {
+        match <[Expr; 1]>::try_from(items) {
+            Ok([one]) => one,
+            Err(items) => Expr::Or(items),
+        }
+    }
+
+    /// `And` of the items, or the item itself when there is one.
+    pub fn all(items: Vec<Expr>) -> Expr {
+        match <[Expr; 1]>::try_from(items) {
+            Ok([one]) => one,
+            Err(items) => Expr::And(items),
+        }
+    }
+
     pub fn eval(&self, ev: &dyn Fields) -> bool {
         match self {
             Expr::And(items) => items.iter().all(|e| e.eval(ev)),

@@ -24,13 +24,7 @@ pub fn compile_entry(field: Option<&str>, mods: &[&str], values: &[Yaml], ph: &P
     if leaves.is_empty() {
         return Err("a field with an empty list of values".into());
     }
-    let joined = if leaves.len() == 1 {
-        leaves.pop().expect("one leaf")
-    } else if m.all {
-        Expr::And(leaves)
-    } else {
-        Expr::Or(leaves)
-    };
+    let joined = if m.all { Expr::all(leaves) } else { Expr::any(leaves) };
     Ok(if m.neq { Expr::Not(Box::new(joined)) } else { joined })
 }
 

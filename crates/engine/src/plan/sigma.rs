@@ -88,7 +88,10 @@ impl Planner<'_> {
                 Pred::And(items)
             })
             .collect();
-        let pred = if variants.len() == 1 { variants.into_iter().next().expect("one") } else { Pred::Or(variants) };
+        let pred = match <[Pred; 1]>::try_from(variants) {
+            Ok([one]) => one,
+            Err(variants) => Pred::Or(variants),
+        };
         let m = &rule.meta;
         // Log source values have no `*`, so SPL patterns match them exactly.
         let mut text = format!(

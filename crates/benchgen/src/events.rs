@@ -588,16 +588,7 @@ fn civil(micros: i64) -> (String, i64, i64, i64, i64) {
     let us = micros.rem_euclid(1_000_000);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if mo <= 2 { 1 } else { 0 };
+    let (y, mo, d) = vigil_model::calendar::civil_from_days(days);
     (format!("{y:04}-{mo:02}-{d:02}"), sod / 3600, sod % 3600 / 60, sod % 60, us)
 }
 

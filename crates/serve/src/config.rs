@@ -46,6 +46,16 @@ pub struct Config {
     pub scheduler: crate::schedule::Selection,
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[[actions]]`: see `actions/config.rs`.
+    #[serde(default)]
+    pub actions: Vec<crate::actions::ActionConfig>,
+    /// `[tls]`: HTTPS with this certificate (see `tls.rs`).
+    #[serde(default)]
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// Content directories loaded over the built-in content and `--content` (later ones
+    /// override earlier: filter macros, lookups, detections); read again on reload.
+    #[serde(default)]
+    pub content: Vec<PathBuf>,
 }
 
 /// `[store]`.
@@ -106,6 +116,9 @@ impl Default for Config {
             tokens: Vec::new(),
             scheduler: Default::default(),
             store: StoreConfig::default(),
+            actions: Vec::new(),
+            tls: None,
+            content: Vec::new(),
         }
     }
 }
@@ -120,6 +133,7 @@ impl Config {
                 return Err(format!("{}: tokens[{i}]: empty token", path.display()));
             }
         }
+        crate::actions::config::validate_all(&cfg.actions).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(cfg)
     }
 }

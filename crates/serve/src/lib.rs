@@ -105,7 +105,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let ops = ops::Ops { hec: hec.clone(), actions: actions.clone(), store_root: store_path, scheduled: scheduled_count, reloader };
     let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
     let app = ingest::router(hec.clone()).merge(admin::router(admin)).merge(ops::router(ops.clone()));
-    let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, ops.reloader.clone()));
+    let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, ops.reloader.clone(), stop.clone()));
     // Stopped accepting, requests finished: what was queued is made durable, the run under way
     // finishes (later ticks run at the next start), deliveries stop between alerts.
     if let Err(e) = hec.committer().flush() {
@@ -149,6 +149,7 @@ async fn serve_http(
     tls: Option<&tls::TlsConfig>,
     app: axum::Router,
     reloader: Arc<Mutex<reload::Reloader>>,
+    stop: Arc<AtomicBool>,
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
@@ -157,12 +158,12 @@ async fn serve_http(
         None => {
             // Tests and scripts wait for this line (the port is real even with :0).
             eprintln!("vigil serve: listening on http://{local}");
-            axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("server: {e}"))?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown(stop.clone())).await.map_err(|e| format!("server: {e}"))?;
         }
         Some(t) => {
             let listener = tls::TlsListener::new(listener, tls::server_config(t)?).map_err(|e| format!("tls: {e}"))?;
             eprintln!("vigil serve: listening on https://{local}");
-            axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("server: {e}"))?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown(stop.clone())).await.map_err(|e| format!("server: {e}"))?;
         }
     }
     eprintln!("vigil serve: stopped accepting; finishing");
@@ -189,7 +190,9 @@ async fn reload_on_hangup(reloader: Arc<Mutex<reload::Reloader>>) {
     let _ = reloader;
 }
 
-async fn shutdown() {
+/// Resolves on SIGTERM or Ctrl-C, after telling the scheduler to stop between runs (so a
+/// clock request running many ticks ends after the run under way).
+async fn shutdown(stop: Arc<AtomicBool>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -203,6 +206,7 @@ async fn shutdown() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+    stop.store(true, Ordering::SeqCst);
 }
 
 /// The configured tokens, or the one kept in the data directory (generated on first start).

@@ -2,64 +2,19 @@
 //! steady send, and the store read back through the readers.
 
 mod common;
+mod serve_support;
 
+use serve_support::{have_curl, start, Client};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn have_curl() -> bool {
-    Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success())
-}
-
-/// A running server and the port it listens on.
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-fn start(data: &Path, extra: &[&str], round: usize) -> Server {
-    let log = data.with_extension(format!("stderr{round}"));
-    let err = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(err)
-        .spawn()
-        .expect("start vigil serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(rest) = text.split("listening on http://127.0.0.1:").nth(1) {
-            let port = rest.lines().next().unwrap().trim().parse().unwrap();
-            return Server { child, port, log };
-        }
-        if Instant::now() > deadline || child.try_wait().is_ok_and(|s| s.is_some()) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("server did not start:\n{text}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// POSTs `body` with curl; returns (HTTP status, body), or None when the request failed.
 fn post(port: u16, path: &str, token: &str, headers: &[&str], body: &str) -> Option<(u16, String)> {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "--max-time", "10", "-w", "\n%{http_code}", "-H", &format!("Authorization: Splunk {token}")]);
-    for h in headers {
-        cmd.args(["-H", h]);
-    }
-    cmd.args(["--data-binary", body, &format!("http://127.0.0.1:{port}{path}")]);
-    let out = cmd.output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n')?;
-    Some((code.trim().parse().ok().filter(|c| *c != 0)?, body.to_string()))
+    Client { port, cacert: None }.request("POST", path, Some(token), headers, Some(body))
 }
 
 /// Events in a store file, read through the readers (`.zst` and plain alike).

@@ -21,9 +21,25 @@
 //! seal_idle_secs = 600               # hour over and idle this long: segment zstd-compressed
 //!
 //! [scheduler]                        # detections beyond their deployment's `disabled`
-//! enable = ["Windows MSIExec Remote Download"]
+//! enable = ["Windows MSIExec Remote Download"]   # names or globs (selection.rs)
 //! disable = []
+//!
+//! [[scheduler.override]]             # a detection's schedule replaced (selection.rs)
+//! detection = "Windows MSIExec*"
+//! cron = "*/15 * * * *"
+//!
+//! [tls]                              # HTTPS (tls.rs)
+//! cert = "/etc/vigil/cert.pem"
+//! key = "/etc/vigil/key.pem"
+//!
+//! [[actions]]                        # where alerts go besides the risk index (actions/config.rs)
+//! name = "archive"
+//! type = "file"
+//! path = "/var/log/vigil/alerts.jsonl"
 //! ```
+//!
+//! A top-level `content = ["/etc/vigil/filters"]` adds content layers (filter macros, lookups,
+//! detections) over the built-in content and `--content`; it must come before the first table.
 
 use serde::Deserialize;
 use std::net::SocketAddr;

@@ -4,9 +4,9 @@
 mod common;
 mod serve_support;
 
-use serve_support::{have_curl, start, Client};
+use serve_support::{generated_token, have_curl, send_samples, start, Client};
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -241,25 +241,8 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut s = start(&data, &["--now", "2026-11-20T10:00:00Z", "--enable", seed], 0);
-    let token = std::fs::read_to_string(data.join("hec_token")).unwrap().trim().to_string();
-    let samples = common::repo().join("samples");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&samples).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    let mut sent = 0;
-    for f in &files {
-        let text = std::fs::read_to_string(f).unwrap();
-        let answer = match f.extension().and_then(|e| e.to_str()) {
-            Some("xml") => post(s.port, "/services/collector/raw?sourcetype=XmlWinEventLog", &token, &[], &text),
-            Some("json") => {
-                let body: String = text.lines().filter(|l| !l.trim().is_empty()).map(|l| format!(r#"{{"event":{l}}}"#)).collect();
-                post(s.port, "/services/collector/event", &token, &[], &body)
-            }
-            _ => continue,
-        };
-        assert_eq!(answer.unwrap(), (200, r#"{"text":"Success","code":0}"#.into()), "{}", f.display());
-        sent += 1;
-    }
-    assert!(sent >= 4, "samples/ should hold XML and JSON samples");
+    let token = generated_token(&data);
+    send_samples(&s, &token);
     let out = Command::new("curl")
         .args(["-s", "-X", "POST", "-H", &format!("Authorization: Splunk {token}")])
         .arg(format!("http://127.0.0.1:{}/vigil/clock?to=2026-11-20T11:00:00Z", s.port))

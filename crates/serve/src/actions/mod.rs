@@ -245,3 +245,71 @@ fn log(action: &str, event: &str, fields: &[(&str, serde_json::Value)]) {
     }
     eprintln!("vigil serve: action {}", serde_json::Value::Object(m));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_action(path: &Path) -> ActionConfig {
+        let text = format!(
+            "name = \"f\"\ntype = \"file\"\npath = {:?}\nmax_attempts = 3\nbackoff_initial_secs = 0.01\nbackoff_max_secs = 0.02\n",
+            path
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !ok() {
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A target that fails (its directory is a file) is retried with backoff, then given up
+    /// row by row; once it works, new alerts are delivered in order, each once.
+    #[test]
+    fn failing_deliveries_are_retried_then_given_up_and_later_ones_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("blocker");
+        std::fs::write(&blocker, "a file where a directory should be").unwrap();
+        let cfg = file_action(&blocker.join("alerts.jsonl"));
+        let target = Target::new(&cfg).unwrap();
+        let db = dir.path().join("outbox.db");
+        let mut queue = Outbox::open(&db).unwrap();
+        queue.enqueue(&[("f", "h1", "{\"n\":1}".into()), ("f", "h2", "{\"n\":2}".into())], 0).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (wake, woken) = mpsc::channel();
+        let worker = {
+            let (cfg, stop, handle) = (cfg.clone(), stop.clone(), rt.handle().clone());
+            let outbox = Outbox::open(&db).unwrap();
+            std::thread::spawn(move || deliver_loop(&cfg, &target, outbox, &handle, &stop, &woken))
+        };
+        wait_for("both rows given up", || queue.depth("f").unwrap() == Depth { pending: 0, failed: 2 });
+        assert!(queue.last_error("f").unwrap().unwrap().contains("blocker"));
+        stop.store(true, Ordering::SeqCst);
+        wake.send(()).unwrap();
+        worker.join().unwrap();
+
+        // Fixed: a new worker delivers what is queued now, in order.
+        std::fs::remove_file(&blocker).unwrap();
+        let out = blocker.join("alerts.jsonl");
+        let cfg = file_action(&out);
+        let target = Target::new(&cfg).unwrap();
+        queue.enqueue(&[("f", "h3", "{\"n\":3}".into()), ("f", "h4", "{\"n\":4}".into())], 0).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (wake, woken) = mpsc::channel();
+        let worker = {
+            let (stop, handle) = (stop.clone(), rt.handle().clone());
+            let outbox = Outbox::open(&db).unwrap();
+            std::thread::spawn(move || deliver_loop(&cfg, &target, outbox, &handle, &stop, &woken))
+        };
+        wait_for("the new rows delivered", || queue.depth("f").unwrap().pending == 0);
+        stop.store(true, Ordering::SeqCst);
+        wake.send(()).unwrap();
+        worker.join().unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"n\":3}\n{\"n\":4}\n");
+        assert_eq!(queue.depth("f").unwrap(), Depth { pending: 0, failed: 2 });
+    }
+}

@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+/// Whether curl(1) is there; in CI (`CI` set) its absence fails the test instead of skipping.
 pub fn have_curl() -> bool {
-    Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+    let found = Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    assert!(found || std::env::var_os("CI").is_none(), "curl(1) is required in CI (.ci/run installs it)");
+    found
 }
 
 /// A running server (its process and stderr log); derefs to a [`Client`] of it.

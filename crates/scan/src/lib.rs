@@ -20,6 +20,7 @@
 //! same output whatever the thread count (first()/list() and skip examples depend on it).
 
 mod consumer;
+pub mod correlation;
 pub mod schedule;
 mod window;
 

@@ -73,6 +73,14 @@ impl Committer {
         Ok(rx)
     }
 
+    /// Waits until every batch queued before this call is durable (on shutdown: events whose
+    /// ackId was handed out are stored before the process exits).
+    pub fn flush(&self) -> Result<(), String> {
+        let (done, rx) = oneshot::channel();
+        self.tx.send(Batch { events: Vec::new(), done }).map_err(|_| "the commit thread has stopped".to_string())?;
+        rx.blocking_recv().map_err(|_| "the commit thread has stopped".to_string())?
+    }
+
     /// Whether new batches would be refused now.
     pub fn is_full(&self) -> bool {
         self.stats.queued.load(Ordering::Relaxed) >= self.max_queued

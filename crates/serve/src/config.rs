@@ -21,9 +21,25 @@
 //! seal_idle_secs = 600               # hour over and idle this long: segment zstd-compressed
 //!
 //! [scheduler]                        # detections beyond their deployment's `disabled`
-//! enable = ["Windows MSIExec Remote Download"]
+//! enable = ["Windows MSIExec Remote Download"]   # names or globs (selection.rs)
 //! disable = []
+//!
+//! [[scheduler.override]]             # a detection's schedule replaced (selection.rs)
+//! detection = "Windows MSIExec*"
+//! cron = "*/15 * * * *"
+//!
+//! [tls]                              # HTTPS (tls.rs)
+//! cert = "/etc/vigil/cert.pem"
+//! key = "/etc/vigil/key.pem"
+//!
+//! [[actions]]                        # where alerts go besides the risk index (actions/config.rs)
+//! name = "archive"
+//! type = "file"
+//! path = "/var/log/vigil/alerts.jsonl"
 //! ```
+//!
+//! A top-level `content = ["/etc/vigil/filters"]` adds content layers (filter macros, lookups,
+//! detections) over the built-in content and `--content`; it must come before the first table.
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -46,6 +62,16 @@ pub struct Config {
     pub scheduler: crate::schedule::Selection,
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[[actions]]`: see `actions/config.rs`.
+    #[serde(default)]
+    pub actions: Vec<crate::actions::ActionConfig>,
+    /// `[tls]`: HTTPS with this certificate (see `tls.rs`).
+    #[serde(default)]
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// Content directories loaded over the built-in content and `--content` (later ones
+    /// override earlier: filter macros, lookups, detections); read again on reload.
+    #[serde(default)]
+    pub content: Vec<PathBuf>,
 }
 
 /// `[store]`.
@@ -106,6 +132,9 @@ impl Default for Config {
             tokens: Vec::new(),
             scheduler: Default::default(),
             store: StoreConfig::default(),
+            actions: Vec::new(),
+            tls: None,
+            content: Vec::new(),
         }
     }
 }
@@ -120,6 +149,7 @@ impl Config {
                 return Err(format!("{}: tokens[{i}]: empty token", path.display()));
             }
         }
+        crate::actions::config::validate_all(&cfg.actions).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(cfg)
     }
 }

@@ -6,23 +6,34 @@
 //!   --> commit (group commit: one fsync per round)             commit.rs
 //!   --> store (hour segments, read by the same readers)        store.rs
 //!   --> answer success / ackId true
-//! schedule (cron ticks of the enabled detections, over the store) schedule.rs
+//! schedule (cron ticks of the selected detections, over the store) schedule.rs, selection.rs
+//!   then Correlation detections over the risk index           vigil_scan::correlation
 //!   --> notables and risk events in the risk index; runs.jsonl
+//!   --> actions: webhook, Splunk HEC, file (durable outbox)    actions/
+//! operations: /metrics, reload (SIGHUP, POST /vigil/reload)  metrics.rs, ops.rs, reload.rs
+//! HTTPS when [tls] is configured                              tls.rs
 //! ```
 
+pub mod actions;
 pub mod admin;
 pub mod commit;
 pub mod config;
 pub mod ingest;
+pub mod metrics;
+pub mod ops;
+pub mod reload;
 pub mod schedule;
 mod seal;
+pub mod selection;
 pub mod store;
+pub mod tls;
 
 pub use store::store_dir;
 
 use config::{Config, TokenConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What `vigil serve` was asked to run.
@@ -30,17 +41,20 @@ pub struct Options {
     pub config: Config,
     /// Where the store, the generated token, the risk index and run records live.
     pub data_dir: PathBuf,
-    /// Detections, macros, lookups (built-in plus `--content` layers).
+    /// Detections, macros, lookups (built-in plus `--content` layers plus the config's).
     pub content: vigil_content::ContentSet,
     /// Detections enabled or disabled beyond their deployment (config and `--enable`).
     pub selection: schedule::Selection,
     /// Test clock: the server's time starts here (and `POST /vigil/clock` moves it).
     pub now: Option<i64>,
+    /// Where SIGHUP and `POST /vigil/reload` read the config and content again.
+    pub reload: reload::Source,
 }
 
-/// Runs the server until SIGTERM or Ctrl-C; in-flight requests finish and are stored first.
+/// Runs the server until SIGTERM or Ctrl-C: then it stops accepting, finishes the requests
+/// under way, flushes the commit queue, finishes the run under way and returns.
 pub fn run(opts: Options) -> Result<(), String> {
-    let Options { config, data_dir, content, selection, now } = opts;
+    let Options { config, data_dir, content, selection, now, reload } = opts;
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let tokens = tokens(&config, &data_dir)?;
     let store_path = store_dir(&data_dir);
@@ -64,48 +78,121 @@ pub fn run(opts: Options) -> Result<(), String> {
     let committer = commit::Committer::start(store, config.limits.max_queued_events, now_fn.clone(), seal_idle)
         .map_err(|e| format!("cannot start the commit thread: {e}"))?;
     let hec = Arc::new(ingest::Hec::new(tokens, committer, config.limits.clone(), now_fn));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let actions = Arc::new(actions::Actions::start(&data_dir, &config.actions, runtime.handle().clone())?);
+    if !config.actions.is_empty() {
+        eprintln!("vigil serve: {} alert action(s): {}", config.actions.len(), actions.names().join(", "));
+    }
     let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
     let driver = vigil_scan::Driver::new(None)?;
-    let scheduler = schedule::Scheduler::new(content, normalizer, driver, &selection, &data_dir, clock.now())?;
+    let mut scheduler = schedule::Scheduler::new(content, normalizer, driver, &selection, &data_dir, clock.now())?;
+    scheduler.set_actions(actions.clone());
     let scheduled = scheduler.describe();
     eprintln!("vigil serve: {} schedule(s){}", scheduled.len(), scheduled.iter().map(|s| format!("\n  {s}")).collect::<String>());
+    let scheduled_count = Arc::new(AtomicUsize::new(scheduler.detection_count()));
+    let stop = scheduler.stop_flag();
     let scheduler = Arc::new(Mutex::new(scheduler));
-    spawn_ticker(scheduler.clone(), clock.clone())?;
+    let ticker = spawn_ticker(scheduler.clone(), clock.clone(), stop.clone())?;
+    let reloader = Arc::new(Mutex::new(reload::Reloader {
+        source: reload,
+        data_dir: data_dir.clone(),
+        current: config.clone(),
+        hec: hec.clone(),
+        scheduler: scheduler.clone(),
+        actions: actions.clone(),
+        scheduled: scheduled_count.clone(),
+    }));
+    let ops = ops::Ops { hec: hec.clone(), actions: actions.clone(), store_root: store_path, scheduled: scheduled_count, reloader };
     let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
-    let app = ingest::router(hec).merge(admin::router(admin));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(serve_http(config.listen, app))
+    let app = ingest::router(hec.clone()).merge(admin::router(admin)).merge(ops::router(ops.clone()));
+    let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, ops.reloader.clone(), stop.clone()));
+    // Stopped accepting, requests finished: what was queued is made durable, the run under way
+    // finishes (later ticks run at the next start), deliveries stop between alerts.
+    if let Err(e) = hec.committer().flush() {
+        eprintln!("vigil serve: {e}");
+    }
+    stop.store(true, Ordering::SeqCst);
+    let _ = ticker.join();
+    actions.stop();
+    eprintln!("vigil serve: stopped");
+    served
 }
 
-/// Checks the clock every second and runs the ticks it passed.
-fn spawn_ticker(scheduler: Arc<Mutex<schedule::Scheduler>>, clock: Arc<admin::Clock>) -> Result<(), String> {
+/// Checks the clock every second and runs the ticks it passed, until `stop`.
+fn spawn_ticker(
+    scheduler: Arc<Mutex<schedule::Scheduler>>,
+    clock: Arc<admin::Clock>,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, String> {
     // The first round runs at once: ticks missed while the server was down (catch-up).
-    let run = move || loop {
-        let Ok(mut s) = scheduler.lock() else { return };
-        for r in s.run_due(clock.now()) {
-            eprintln!("vigil serve: run {}", serde_json::to_string(&r).unwrap_or_default());
+    let run = move || {
+        while !stop.load(Ordering::SeqCst) {
+            let Ok(mut s) = scheduler.lock() else { return };
+            for r in s.run_due(clock.now()) {
+                eprintln!("vigil serve: run {}", serde_json::to_string(&r).unwrap_or_default());
+            }
+            drop(s);
+            // Short sleeps so a stop is seen at once.
+            for _ in 0..10 {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
         }
-        drop(s);
-        std::thread::sleep(std::time::Duration::from_secs(1));
     };
-    std::thread::Builder::new()
-        .name("vigil-scheduler".into())
-        .spawn(run)
-        .map(|_| ())
-        .map_err(|e| format!("cannot start the scheduler: {e}"))
+    std::thread::Builder::new().name("vigil-scheduler".into()).spawn(run).map_err(|e| format!("cannot start the scheduler: {e}"))
 }
 
-async fn serve_http(addr: SocketAddr, app: axum::Router) -> Result<(), String> {
+async fn serve_http(
+    addr: SocketAddr,
+    tls: Option<&tls::TlsConfig>,
+    app: axum::Router,
+    reloader: Arc<Mutex<reload::Reloader>>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    // Tests and scripts wait for this line (the port is real even with :0).
-    eprintln!("vigil serve: listening on http://{local}");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("server: {e}"))?;
-    eprintln!("vigil serve: stopped");
+    tokio::spawn(reload_on_hangup(reloader));
+    match tls {
+        None => {
+            // Tests and scripts wait for this line (the port is real even with :0).
+            eprintln!("vigil serve: listening on http://{local}");
+            axum::serve(listener, app).with_graceful_shutdown(shutdown(stop.clone())).await.map_err(|e| format!("server: {e}"))?;
+        }
+        Some(t) => {
+            let listener = tls::TlsListener::new(listener, tls::server_config(t)?).map_err(|e| format!("tls: {e}"))?;
+            eprintln!("vigil serve: listening on https://{local}");
+            axum::serve(listener, app).with_graceful_shutdown(shutdown(stop.clone())).await.map_err(|e| format!("server: {e}"))?;
+        }
+    }
+    eprintln!("vigil serve: stopped accepting; finishing");
     Ok(())
 }
 
-async fn shutdown() {
+/// SIGHUP: reload (see `reload.rs`).
+async fn reload_on_hangup(reloader: Arc<Mutex<reload::Reloader>>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+        while hup.recv().await.is_some() {
+            let r = reloader.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Ok(mut r) = r.lock() {
+                    let _ = r.reload(); // logged by reload()
+                }
+            })
+            .await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = reloader;
+}
+
+/// Resolves on SIGTERM or Ctrl-C, after telling the scheduler to stop between runs (so a
+/// clock request running many ticks ends after the run under way).
+async fn shutdown(stop: Arc<AtomicBool>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -119,10 +206,11 @@ async fn shutdown() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+    stop.store(true, Ordering::SeqCst);
 }
 
 /// The configured tokens, or the one kept in the data directory (generated on first start).
-fn tokens(config: &Config, data_dir: &std::path::Path) -> Result<Vec<TokenConfig>, String> {
+pub(crate) fn tokens(config: &Config, data_dir: &std::path::Path) -> Result<Vec<TokenConfig>, String> {
     if !config.tokens.is_empty() {
         eprintln!("vigil serve: {} HEC token(s) from the config", config.tokens.len());
         return Ok(config.tokens.clone());

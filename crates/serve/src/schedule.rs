@@ -7,15 +7,26 @@
 //! appended to `runs.jsonl`.
 //!
 //! A run at its tick sees what was stored before it, as Splunk's scheduled search sees what
-//! was indexed; ticks are run when the clock passes them (no catch-up after downtime yet).
+//! was indexed; ticks are run when the clock passes them, and after downtime the missed ticks
+//! are run on start (at most `max_catch_up` per schedule, the latest).
+//!
+//! Correlation detections (those reading the Risk data model) run on their own schedules over
+//! the risk index, after the event detections of the same tick (`vigil_scan::correlation`).
+//! A reload re-plans the selection and keeps every schedule whose detections and planned
+//! searches did not change (`selection.rs`); the tick position is kept, so no tick is run twice
+//! or skipped across a reload.
 
-use crate::store;
+use crate::actions::Actions;
+use crate::selection::PlannedGroup;
+use crate::{metrics, store};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore};
 use vigil_content::ContentSet;
-use vigil_engine::{Engine, EvalContext, Planner};
+use vigil_engine::{Engine, EvalContext};
 use vigil_model::Micros;
 use vigil_normalize::Normalizer;
 use vigil_read::ReadOptions;
@@ -23,25 +34,7 @@ use vigil_scan::schedule::{finish_runs, Group, Runs, Scheduled};
 use vigil_scan::Driver;
 use vigil_time::{Schedule, Tz, Window};
 
-/// The config's `[scheduler]`: which detections run (those enabled by their deployment, plus
-/// `enable`, minus `disable`; exact names) and how many missed ticks per schedule are run
-/// after downtime (the latest ones).
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Selection {
-    pub enable: Vec<String>,
-    pub disable: Vec<String>,
-    pub max_catch_up: usize,
-}
-
-impl Default for Selection {
-    fn default() -> Self {
-        Selection { enable: Vec::new(), disable: Vec::new(), max_catch_up: 24 }
-    }
-}
-
-/// `(cron, earliest, latest)`: detections sharing it share one engine and one scan per tick.
-type ScheduleKey = (String, String, String);
+pub use crate::selection::Selection;
 
 /// What survives a restart: ticks before `next` were run.
 #[derive(Serialize, serde::Deserialize)]
@@ -63,8 +56,87 @@ pub struct RunRecord {
     pub results: usize,
     pub notables: usize,
     pub risk_events: usize,
+    /// Deliveries queued for the alert actions (alerts times the actions that take them).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub actions_queued: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl RunRecord {
+    fn new(detections: Vec<String>, tick: Micros, started: Micros) -> RunRecord {
+        RunRecord {
+            detections,
+            scheduled_time: iso(tick),
+            window_earliest: String::new(),
+            window_latest: String::new(),
+            started: iso(started),
+            duration_ms: 0,
+            segments: 0,
+            events_scanned: 0,
+            results: 0,
+            notables: 0,
+            risk_events: 0,
+            actions_queued: 0,
+            error: None,
+        }
+    }
+}
+
+/// One detection's results in a run; a Correlation run's carry the risk events it read.
+struct RunHit {
+    name: String,
+    rows: Vec<vigil_model::Record>,
+    risk_input: Option<Arc<Vec<serde_json::Value>>>,
+}
+
+/// Slots for planned groups, reusing an `old` slot whose schedule, detections and planned
+/// searches are the same; event schedules first. Returns them and how many were reused.
+fn build_slots(planned: Vec<PlannedGroup>, catalog: &vigil_model::Catalog, mut old: Vec<Slot>) -> (Vec<Slot>, usize) {
+    let mut slots = Vec::new();
+    let mut kept = 0;
+    for g in planned {
+        let (cron, earliest, latest) = g.key;
+        let names: Vec<String> = g.members.iter().map(|m| m.name.clone()).collect();
+        let signatures: Vec<u64> = g.members.iter().map(|m| m.signature).collect();
+        let same = |s: &Slot| {
+            s.reads_risk == g.reads_risk
+                && (&s.group.cron, &s.group.earliest, &s.group.latest) == (&cron, &earliest, &latest)
+                && s.group.names == names
+                && s.signatures == signatures
+        };
+        if let Some(i) = old.iter().position(same) {
+            slots.push(old.swap_remove(i));
+            kept += 1;
+            continue;
+        }
+        let schedule = match Schedule::parse(&cron) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("vigil serve: schedule `{cron}` cannot be used, not scheduled ({}): {e}", names.join(", "));
+                continue;
+            }
+        };
+        let engine = Engine::new(g.members.into_iter().map(|m| m.query).collect(), catalog);
+        let group = Group { engine, names, cron, earliest, latest, runs: Runs::default() };
+        slots.push(Slot { schedule, group, signatures, reads_risk: g.reads_risk });
+    }
+    slots.sort_by_key(|s| s.reads_risk);
+    (slots, kept)
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A schedule's detections: one engine, planned once, kept across reloads while unchanged.
+struct Slot {
+    schedule: Schedule,
+    group: Group,
+    /// Per member: its planned search's signature (`selection.rs`).
+    signatures: Vec<u64>,
+    /// Correlation detections: run over the risk index, after the event detections.
+    reads_risk: bool,
 }
 
 pub struct Scheduler {
@@ -73,7 +145,8 @@ pub struct Scheduler {
     driver: Driver,
     opts: ReadOptions,
     tz: Tz,
-    groups: Vec<(Schedule, Group)>,
+    /// Event detections first, then Correlation detections (a tick runs them in this order).
+    slots: Vec<Slot>,
     store_root: PathBuf,
     risk: RiskStore,
     runs_log: PathBuf,
@@ -82,6 +155,10 @@ pub struct Scheduler {
     /// Set after a restart until the missed ticks were run: at most this many per schedule.
     catch_up: Option<usize>,
     state_path: PathBuf,
+    /// Where alerts go besides the risk index.
+    actions: Option<Arc<Actions>>,
+    /// Set when the server stops: the run under way finishes, later ticks wait for the next start.
+    stop: Arc<AtomicBool>,
 }
 
 impl Scheduler {
@@ -94,55 +171,8 @@ impl Scheduler {
         data_dir: &Path,
         start: Micros,
     ) -> Result<Scheduler, String> {
-        for name in select.enable.iter().chain(&select.disable) {
-            if content.detection(name).is_none() {
-                return Err(format!("scheduler: no detection named `{name}` in the loaded content"));
-            }
-        }
-        let tz = Tz::utc();
-        let mut keyed: Vec<(ScheduleKey, Vec<(String, vigil_engine::Query)>)> = Vec::new();
-        let mut planner = Planner::new(normalizer.catalog(), &content);
-        for d in content.detections() {
-            let Some(s) = content.deployment_for(d).map(|dep| &dep.scheduling) else {
-                continue;
-            };
-            let enabled = (s.disabled != Some(true) || select.enable.contains(&d.name)) && !select.disable.contains(&d.name);
-            let Some(cron) = s.cron_schedule.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
-                continue;
-            };
-            if !enabled {
-                continue;
-            }
-            let query = match planner.plan(&d.name, &d.search) {
-                Ok(q) => q,
-                Err(e) => {
-                    eprintln!("vigil serve: not scheduled, cannot run:\n{}", e.render(&format!("detection `{}` search", d.name)));
-                    continue;
-                }
-            };
-            let key = (
-                cron.to_string(),
-                s.earliest_time.clone().unwrap_or_default().trim().to_string(),
-                s.latest_time.clone().unwrap_or_default().trim().to_string(),
-            );
-            match keyed.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, v)) => v.push((d.name.clone(), query)),
-                None => keyed.push((key, vec![(d.name.clone(), query)])),
-            }
-        }
-        let mut groups = Vec::new();
-        for ((cron, earliest, latest), members) in keyed {
-            let schedule = match Schedule::parse(&cron) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("vigil serve: schedule `{cron}` cannot be used, not scheduled: {e}");
-                    continue;
-                }
-            };
-            let (names, queries): (Vec<String>, Vec<_>) = members.into_iter().unzip();
-            let engine = Engine::new(queries, normalizer.catalog());
-            groups.push((schedule, Group { engine, names, cron, earliest, latest, runs: Runs::default() }));
-        }
+        let planned = select.plan(&content, normalizer.catalog())?;
+        let (slots, _) = build_slots(planned, normalizer.catalog(), Vec::new());
         // After downtime, the ticks since the last run are due (catch-up).
         let state_path = data_dir.join("scheduler.json");
         let saved = std::fs::read(&state_path).ok().and_then(|b| serde_json::from_slice::<SavedState>(&b).ok());
@@ -157,22 +187,63 @@ impl Scheduler {
             normalizer,
             driver,
             opts: ReadOptions::default(),
-            tz,
-            groups,
+            tz: Tz::utc(),
+            slots,
             store_root: store::store_dir(data_dir),
             risk,
             runs_log: data_dir.join("runs.jsonl"),
             next,
             catch_up,
             state_path,
+            actions: None,
+            stop: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// New content and selection: schedules whose detections and planned searches are
+    /// unchanged keep their engine; the others are planned anew. The tick position is kept.
+    /// On error nothing changes.
+    pub fn reload(&mut self, content: ContentSet, select: &Selection) -> Result<String, String> {
+        let planned = select.plan(&content, self.normalizer.catalog())?;
+        let old = std::mem::take(&mut self.slots);
+        let before = old.len();
+        let (slots, kept) = build_slots(planned, self.normalizer.catalog(), old);
+        let summary = format!(
+            "{} schedule(s) unchanged, {} new or changed, {} removed; {} detection(s) scheduled",
+            kept,
+            slots.len() - kept,
+            before - kept,
+            slots.iter().map(|s| s.group.names.len()).sum::<usize>()
+        );
+        self.slots = slots;
+        self.content = content;
+        Ok(summary)
+    }
+
+    /// Sends every alert of later runs to `actions` too.
+    pub fn set_actions(&mut self, actions: Arc<Actions>) {
+        self.actions = Some(actions);
+    }
+
+    /// The flag that stops [`Scheduler::run_due`] between runs (set on shutdown).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Detections scheduled.
+    pub fn detection_count(&self) -> usize {
+        self.slots.iter().map(|s| s.group.names.len()).sum()
     }
 
     /// Scheduled detections, by schedule.
     pub fn describe(&self) -> Vec<String> {
-        self.groups
+        self.slots
             .iter()
-            .map(|(_, g)| format!("`{}` earliest={} latest={}: {}", g.cron, g.earliest, g.latest, g.names.join(", ")))
+            .map(|s| {
+                let g = &s.group;
+                let over = if s.reads_risk { " (over the risk index)" } else { "" };
+                format!("`{}` earliest={} latest={}{over}: {}", g.cron, g.earliest, g.latest, g.names.join(", "))
+            })
             .collect()
     }
 
@@ -183,10 +254,15 @@ impl Scheduler {
         }
         let mut due: Vec<(Micros, usize)> = Vec::new();
         let catch_up = self.catch_up.take();
-        for (gi, (schedule, group)) in self.groups.iter().enumerate() {
-            let mut ticks: Vec<Micros> = schedule.ticks(self.next, now.saturating_add(1), &self.tz).take(100_000).collect();
+        for (gi, slot) in self.slots.iter().enumerate() {
+            let group = &slot.group;
+            let mut ticks: Vec<Micros> = slot.schedule.ticks(self.next, now.saturating_add(1), &self.tz).take(100_000).collect();
+            if catch_up.is_some() {
+                metrics::global().ticks_missed(ticks.len() as u64, 0);
+            }
             if let Some(keep) = catch_up.filter(|k| ticks.len() > *k) {
                 let skipped = ticks.len() - keep;
+                metrics::global().ticks_missed(0, skipped as u64);
                 eprintln!(
                     "vigil serve: {skipped} missed tick(s) of `{}` ({}) not run: past max_catch_up = {keep}",
                     group.cron,
@@ -197,12 +273,21 @@ impl Scheduler {
             due.extend(ticks.into_iter().map(|t| (t, gi)));
         }
         self.next = now.saturating_add(1);
+        // Time order; within a tick, slot order: event detections before Correlation ones.
         due.sort();
-        let records = due.into_iter().map(|(t, gi)| self.run_one(gi, t)).collect();
+        let mut records: Vec<(Micros, RunRecord)> = Vec::new();
+        for (t, gi) in due {
+            // Stopping: ticks from here on are run at the next start (catch-up).
+            if self.stop.load(Ordering::SeqCst) && records.last().is_none_or(|r| r.0 != t) {
+                self.next = t;
+                break;
+            }
+            records.push((t, self.run_one(gi, t)));
+        }
         // Saved after the runs: a crash in between runs them again, and the risk index keeps
         // one copy of each alert (its dedup key).
         self.save_state();
-        records
+        records.into_iter().map(|(_, r)| r).collect()
     }
 
     fn save_state(&self) {
@@ -216,73 +301,128 @@ impl Scheduler {
     fn run_one(&mut self, gi: usize, tick: Micros) -> RunRecord {
         let started = vigil_time::now_micros();
         let clock = std::time::Instant::now();
-        let (_, group) = &mut self.groups[gi];
-        let mut rec = RunRecord {
-            detections: group.names.clone(),
-            scheduled_time: iso(tick),
-            window_earliest: String::new(),
-            window_latest: String::new(),
-            started: iso(started),
-            duration_ms: 0,
-            segments: 0,
-            events_scanned: 0,
-            results: 0,
-            notables: 0,
-            risk_events: 0,
-            error: None,
-        };
+        let mut rec = RunRecord::new(self.slots[gi].group.names.clone(), tick, started);
         let mut errors = Vec::new();
+        let group = &self.slots[gi].group;
         match Window::for_run(&group.earliest, &group.latest, tick, &self.tz) {
             Err(e) => errors.push(format!("window: {e}")),
             Ok(window) => {
                 rec.window_earliest = iso(window.earliest);
                 rec.window_latest = iso(window.latest);
-                group.runs = Runs::new(vec![(tick, window)]);
-                let paths = store::segments(&self.store_root, window).unwrap_or_else(|e| {
-                    errors.push(format!("store: {e}"));
-                    Vec::new()
-                });
-                rec.segments = paths.len();
-                let groups = std::slice::from_ref(&*group);
-                let consumer = Scheduled { groups, arrival_field: "_indextime" };
-                let scanned = self.driver.scan(&consumer, &self.normalizer, vigil_scan::Inputs { paths: &paths, read: &self.opts });
-                rec.events_scanned = scanned.report.events;
-                let mut state = scanned.state;
-                let ctx = EvalContext { now: tick, tz: self.tz.clone() };
-                // On the driver's worker threads (rayon's global pool, which the driver sized).
-                let (hits, failures) = finish_runs(groups, &mut state, &ctx, &|| {});
-                errors.extend(failures);
-                let mut alerts: Vec<Alert> = Vec::new();
-                for h in &hits {
-                    rec.results += h.rows.len();
-                    let Some(det) = self.content.detection(&h.name) else {
-                        continue;
-                    };
-                    let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();
-                    let actx = AlertContext {
-                        run_time: tick - tick.rem_euclid(1_000_000),
-                        search,
-                        window: Some((h.window.earliest, h.window.latest)),
-                        // A live scheduled search: alerts carry the run time, as in ES.
-                        stamp: vigil_alert::Stamp::RunTime,
-                    };
-                    alerts.extend(build_alerts(det, self.content.deployment_for(det), &h.rows, &actx));
-                }
-                rec.notables = alerts.iter().filter(|a| matches!(a, Alert::Notable(_))).count();
-                rec.risk_events = alerts.len() - rec.notables;
-                if let Err(e) =
-                    self.risk.record(&alerts).and_then(|_| self.risk.evaluate_incidents(tick, &IncidentRules::default()).map(|_| ()))
-                {
-                    errors.push(format!("risk index: {e}"));
-                }
+                let hits = match self.slots[gi].reads_risk {
+                    false => self.scan_window(gi, tick, window, &mut rec, &mut errors),
+                    true => self.correlate(gi, tick, window, &mut rec, &mut errors),
+                };
+                self.raise(&hits, tick, window, &mut rec, &mut errors);
             }
         }
         rec.duration_ms = clock.elapsed().as_millis() as u64;
+        metrics::global().run(errors.is_empty(), clock.elapsed().as_secs_f64());
         if !errors.is_empty() {
             rec.error = Some(errors.join("; "));
         }
         self.append_record(&rec);
         rec
+    }
+
+    /// An event schedule's run: the stored segments of the window, scanned and finished.
+    fn scan_window(&mut self, gi: usize, tick: Micros, window: Window, rec: &mut RunRecord, errors: &mut Vec<String>) -> Vec<RunHit> {
+        let group = &mut self.slots[gi].group;
+        group.runs = Runs::new(vec![(tick, window)]);
+        let paths = store::segments(&self.store_root, window).unwrap_or_else(|e| {
+            errors.push(format!("store: {e}"));
+            Vec::new()
+        });
+        rec.segments = paths.len();
+        let groups = std::slice::from_ref(&*group);
+        let consumer = Scheduled { groups, arrival_field: "_indextime" };
+        let scanned = self.driver.scan(&consumer, &self.normalizer, vigil_scan::Inputs { paths: &paths, read: &self.opts });
+        rec.events_scanned = scanned.report.events;
+        let mut state = scanned.state;
+        let ctx = EvalContext { now: tick, tz: self.tz.clone() };
+        // On the driver's worker threads (rayon's global pool, which the driver sized).
+        let (hits, failures) = finish_runs(groups, &mut state, &ctx, &|| {});
+        errors.extend(failures);
+        hits.into_iter().map(|h| RunHit { name: h.name, rows: h.rows, risk_input: None }).collect()
+    }
+
+    /// A Correlation schedule's run: the risk events of the window in the risk index (all
+    /// raised by runs up to this tick, this tick's event detections included).
+    fn correlate(&mut self, gi: usize, tick: Micros, window: Window, rec: &mut RunRecord, errors: &mut Vec<String>) -> Vec<RunHit> {
+        let input = match self.risk.risk_events_json(window.earliest, window.latest) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(format!("risk index: {e}"));
+                return Vec::new();
+            }
+        };
+        rec.events_scanned = input.len() as u64;
+        if input.is_empty() {
+            return Vec::new();
+        }
+        let ctx = EvalContext { now: tick, tz: self.tz.clone() };
+        let input = Arc::new(input);
+        let mut hits = Vec::new();
+        for o in vigil_scan::correlation::run(&self.driver, &self.slots[gi].group.engine, &self.normalizer, &input, &ctx) {
+            match o.result {
+                Ok(rows) if rows.is_empty() => {}
+                Ok(rows) => hits.push(RunHit { name: o.name, rows, risk_input: Some(input.clone()) }),
+                Err(e) => errors.push(format!("detection `{}` failed at run {}: {e}", o.name, iso(tick))),
+            }
+        }
+        hits
+    }
+
+    /// Results to notables and risk events: queued for the actions, recorded in the risk
+    /// index, then the incident rules.
+    fn raise(&mut self, hits: &[RunHit], tick: Micros, window: Window, rec: &mut RunRecord, errors: &mut Vec<String>) {
+        let mut alerts: Vec<Alert> = Vec::new();
+        for h in hits {
+            rec.results += h.rows.len();
+            let Some(det) = self.content.detection(&h.name) else {
+                continue;
+            };
+            let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();
+            let actx = AlertContext {
+                run_time: tick - tick.rem_euclid(1_000_000),
+                search,
+                window: Some((window.earliest, window.latest)),
+                // A live scheduled search: alerts carry the run time, as in ES.
+                stamp: vigil_alert::Stamp::RunTime,
+            };
+            let deployment = self.content.deployment_for(det);
+            let Some(risk) = &h.risk_input else {
+                alerts.extend(build_alerts(det, deployment, &h.rows, &actx));
+                continue;
+            };
+            // A Correlation notable carries the risk events its result counted.
+            for row in &h.rows {
+                for mut a in build_alerts(det, deployment, std::slice::from_ref(row), &actx) {
+                    if let Alert::Notable(n) = &mut a {
+                        n.contributing_risk_events = vigil_scan::correlation::contributing(row, risk);
+                    }
+                    alerts.push(a);
+                }
+            }
+        }
+        rec.notables = alerts.iter().filter(|a| matches!(a, Alert::Notable(_))).count();
+        rec.risk_events = alerts.len() - rec.notables;
+        metrics::global().alerts(rec.notables as u64, rec.risk_events as u64);
+        // Queued before they are recorded: a run repeated after a crash queues only what is
+        // missing (see actions/outbox.rs).
+        rec.actions_queued += self.queue_actions(&alerts, errors);
+        match self.risk.record(&alerts).and_then(|_| self.risk.evaluate_incidents(tick, &IncidentRules::default())) {
+            Ok(incidents) => rec.actions_queued += self.queue_actions(&incidents, errors),
+            Err(e) => errors.push(format!("risk index: {e}")),
+        }
+    }
+
+    fn queue_actions(&self, alerts: &[Alert], errors: &mut Vec<String>) -> usize {
+        let Some(actions) = &self.actions else { return 0 };
+        actions.enqueue(alerts).unwrap_or_else(|e| {
+            errors.push(format!("actions: {e}"));
+            0
+        })
     }
 
     fn append_record(&self, rec: &RunRecord) {

@@ -41,23 +41,35 @@ pub fn run(args: ServeArgs) -> u8 {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
-    let mut config = match &args.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
+    // Applied over the config file at start and at every reload.
+    let (listen, enable) = (args.listen, args.enable.clone());
+    let apply_flags = move |config: &mut Config| {
+        if let Some(l) = listen {
+            config.listen = l;
+        }
+        config.scheduler.enable.extend(enable.iter().cloned());
     };
-    if let Some(l) = args.listen {
-        config.listen = l;
-    }
+    let layers = args.content.clone();
+    let load_content = move |extra: &[PathBuf]| {
+        let mut args = layers.clone();
+        args.content.extend(extra.iter().cloned());
+        super::load_content(&args, false)
+    };
+    let source = vigil_serve::reload::Source {
+        config_path: args.config.clone(),
+        apply_flags: Box::new(apply_flags),
+        load_content: Box::new(load_content),
+    };
+    let config = source.config()?;
     let data_dir = match args.data_dir.clone().or_else(|| config.data_dir.clone()) {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    let content = super::load_content(&args.content, false)?;
+    let content = (source.load_content)(&config.content)?;
     let now = match &args.now {
         Some(t) => Some(crate::window::parse_now("--now", t, &vigil_time::Tz::utc())?),
         None => None,
     };
-    let mut selection = config.scheduler.clone();
-    selection.enable.extend(args.enable.iter().cloned());
-    vigil_serve::run(vigil_serve::Options { config, data_dir, content, selection, now })
+    let selection = config.scheduler.clone();
+    vigil_serve::run(vigil_serve::Options { config, data_dir, content, selection, now, reload: source })
 }

@@ -59,6 +59,7 @@ impl HecError {
 impl IntoResponse for HecError {
     fn into_response(self) -> Response {
         let (status, code, text, event) = self.parts();
+        crate::metrics::global().hec_error(code);
         let body = match event {
             Some(n) => json!({"text": text, "code": code, "invalid-event-number": n}),
             None => json!({"text": text, "code": code}),

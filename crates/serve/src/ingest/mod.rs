@@ -29,15 +29,16 @@ use parse::{Defaults, Incoming};
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use subtle::ConstantTimeEq;
 use vigil_model::Micros;
 
 /// The ingest side's shared state.
 pub struct Hec {
-    tokens: Vec<TokenConfig>,
+    /// Replaced whole on reload.
+    tokens: RwLock<Arc<Vec<TokenConfig>>>,
     committer: Committer,
-    limits: Limits,
+    limits: RwLock<Limits>,
     acks: Acks,
     /// The server's clock (micros): arrival times come from it.
     clock: Arc<dyn Fn() -> Micros + Send + Sync>,
@@ -45,12 +46,31 @@ pub struct Hec {
 
 impl Hec {
     pub fn new(tokens: Vec<TokenConfig>, committer: Committer, limits: Limits, clock: Arc<dyn Fn() -> Micros + Send + Sync>) -> Hec {
-        Hec { tokens, committer, limits, acks: Acks::default(), clock }
+        Hec { tokens: RwLock::new(Arc::new(tokens)), committer, limits: RwLock::new(limits), acks: Acks::default(), clock }
+    }
+
+    /// Applies reloaded tokens and limits to the requests that start from now on.
+    pub fn reconfigure(&self, tokens: Vec<TokenConfig>, limits: Limits) {
+        if let Ok(mut t) = self.tokens.write() {
+            *t = Arc::new(tokens);
+        }
+        if let Ok(mut l) = self.limits.write() {
+            *l = limits;
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        self.limits.read().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The commit queue (its depth for /metrics, its flush on shutdown).
+    pub fn committer(&self) -> &Committer {
+        &self.committer
     }
 
     /// The token of `Authorization: Splunk <token>`. Every configured token is compared, in
     /// constant time, so timing does not tell how much of a guess was right.
-    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<&TokenConfig, HecError> {
+    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<TokenConfig, HecError> {
         let value = headers.get(header::AUTHORIZATION).ok_or(HecError::TokenRequired)?;
         let value = value.to_str().map_err(|_| HecError::InvalidAuthorization)?.trim();
         let (scheme, given) = value.split_once(' ').ok_or(HecError::InvalidAuthorization)?;
@@ -59,12 +79,13 @@ impl Hec {
         }
         let given = given.trim().as_bytes();
         let mut found = None;
-        for t in &self.tokens {
+        let tokens = self.tokens.read().map(|t| t.clone()).map_err(|_| HecError::Internal)?;
+        for t in tokens.iter() {
             if bool::from(t.token.as_bytes().ct_eq(given)) {
                 found = Some(t);
             }
         }
-        found.ok_or(HecError::InvalidToken)
+        found.cloned().ok_or(HecError::InvalidToken)
     }
 }
 
@@ -106,16 +127,18 @@ fn channel(headers: &HeaderMap, q: &HashMap<String, String>) -> Option<String> {
 }
 
 async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: HeaderMap, body: Body) -> Result<Response, HecError> {
-    let token = hec.authorize(&headers)?.clone();
+    let received = std::time::Instant::now();
+    let token = hec.authorize(&headers)?;
     let channel = channel(&headers, &q);
     if token.ack && channel.is_none() {
         return Err(HecError::ChannelMissing);
     }
-    let body = axum::body::to_bytes(body, hec.limits.max_body_bytes).await.map_err(|_| HecError::BodyTooLarge)?;
+    let limits = hec.limits();
+    let body = axum::body::to_bytes(body, limits.max_body_bytes).await.map_err(|_| HecError::BodyTooLarge)?;
     let gzip = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
-    let limits = hec.limits.clone();
     let now = (hec.clock)();
     let ack = token.ack;
+    let token_label = token.name.clone().unwrap_or_else(|| "unnamed".into());
     // Decompressing, parsing and reading event times is CPU work: off the async threads.
     let events = tokio::task::spawn_blocking(move || -> Result<Vec<StoredEvent>, HecError> {
         let body = if gzip { gunzip(&body, limits.max_body_bytes)? } else { body };
@@ -128,6 +151,7 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
     })
     .await
     .map_err(|_| HecError::Internal)??;
+    count_received(&token_label, &events);
     let done = hec.committer.submit(events).map_err(|_| HecError::Busy)?;
     match (ack, channel) {
         (true, Some(channel)) => {
@@ -135,14 +159,35 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
             let h = hec.clone();
             tokio::spawn(async move {
                 let stored = matches!(done.await, Ok(Ok(())));
+                crate::metrics::global().ack_latency(received.elapsed().as_secs_f64());
                 h.acks.complete(&channel, id, stored);
             });
             Ok(Json(json!({"text": "Success", "code": 0, "ackId": id})).into_response())
         }
         _ => match done.await {
-            Ok(Ok(())) => Ok(Json(json!({"text": "Success", "code": 0})).into_response()),
+            Ok(Ok(())) => Ok({
+                crate::metrics::global().ack_latency(received.elapsed().as_secs_f64());
+                Json(json!({"text": "Success", "code": 0})).into_response()
+            }),
             _ => Err(HecError::Internal),
         },
+    }
+}
+
+/// Counts events and bytes per sourcetype for /metrics (a body is usually one sourcetype).
+fn count_received(token: &str, events: &[StoredEvent]) {
+    let mut by: Vec<(&str, u64, u64)> = Vec::new();
+    for e in events {
+        match by.iter_mut().find(|(st, _, _)| *st == e.sourcetype) {
+            Some((_, n, b)) => {
+                *n += 1;
+                *b += e.text.len() as u64;
+            }
+            None => by.push((&e.sourcetype, 1, e.text.len() as u64)),
+        }
+    }
+    for (st, n, b) in by {
+        crate::metrics::global().received(token, st, n, b);
     }
 }
 

@@ -1,0 +1,202 @@
+//! Running `vigil serve` in end-to-end tests: start on a free loopback port, talk to it with
+//! curl (plain or HTTPS), stop it with SIGTERM.
+#![allow(dead_code)] // each test file uses part of it
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether curl(1) is there; in CI (`CI` set) its absence fails the test instead of skipping.
+pub fn have_curl() -> bool {
+    let found = Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    assert!(found || std::env::var_os("CI").is_none(), "curl(1) is required in CI (.ci/run installs it)");
+    found
+}
+
+/// A running server (its process and stderr log); derefs to a [`Client`] of it.
+pub struct Server {
+    pub child: Child,
+    pub log: PathBuf,
+    pub client: Client,
+}
+
+/// Requests to a server by port, plain or HTTPS trusting `cacert`; cheap to clone into threads.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub port: u16,
+    pub cacert: Option<PathBuf>,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Starts `vigil serve` on 127.0.0.1:0 over `data`; stderr goes to `<data>.stderr<round>`.
+pub fn start(data: &Path, extra: &[&str], round: usize) -> Server {
+    start_with_ca(data, extra, round, None)
+}
+
+/// As [`start`], for a server with `[tls]` whose certificate `cacert` signs.
+pub fn start_with_ca(data: &Path, extra: &[&str], round: usize, cacert: Option<&Path>) -> Server {
+    let log = data.with_extension(format!("stderr{round}"));
+    let err = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("start vigil serve");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let found = ["listening on http://127.0.0.1:", "listening on https://127.0.0.1:"].iter().find_map(|m| text.split(m).nth(1));
+        if let Some(rest) = found {
+            let port = rest.lines().next().unwrap().trim().parse().unwrap();
+            return Server { child, log, client: Client { port, cacert: cacert.map(Path::to_path_buf) } };
+        }
+        if Instant::now() > deadline || child.try_wait().is_ok_and(|s| s.is_some()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not start:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Client {
+    pub fn url(&self, path: &str) -> String {
+        let scheme = if self.cacert.is_some() { "https" } else { "http" };
+        // The test certificates name `localhost`; it resolves to the loopback address we bound.
+        let host = if self.cacert.is_some() { "localhost" } else { "127.0.0.1" };
+        format!("{scheme}://{host}:{}{path}", self.port)
+    }
+
+    /// curl against this server: (HTTP status, body), None when the request failed.
+    pub fn request(&self, method: &str, path: &str, token: Option<&str>, headers: &[&str], body: Option<&str>) -> Option<(u16, String)> {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "--max-time", "60", "-X", method, "-w", "\n%{http_code}"]);
+        if let Some(ca) = &self.cacert {
+            cmd.arg("--cacert").arg(ca);
+        }
+        if let Some(t) = token {
+            cmd.args(["-H", &format!("Authorization: Splunk {t}")]);
+        }
+        for h in headers {
+            cmd.args(["-H", h]);
+        }
+        if let Some(b) = body {
+            cmd.args(["--data-binary", b]);
+        }
+        let out = cmd.arg(self.url(path)).output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n')?;
+        Some((code.trim().parse().ok().filter(|c| *c != 0)?, body.to_string()))
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: &str) -> Option<(u16, String)> {
+        self.request("POST", path, Some(token), &[], Some(body))
+    }
+
+    /// Moves the test clock to `to`; the answer lists the runs.
+    pub fn advance(&self, token: &str, to: &str) -> serde_json::Value {
+        let (code, body) = self.request("POST", &format!("/vigil/clock?to={to}"), Some(token), &[], None).expect("clock request");
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+impl Server {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        assert!(Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap().success());
+    }
+
+    /// SIGTERM and wait.
+    pub fn stop(mut self) -> ExitStatus {
+        self.signal("TERM");
+        self.child.wait().unwrap()
+    }
+}
+
+/// The token the server generated into its data directory.
+pub fn generated_token(data: &Path) -> String {
+    std::fs::read_to_string(data.join("hec_token")).unwrap().trim().to_string()
+}
+
+/// Waits up to `secs` for `ok`; panics with `what` (and the log) when it never holds.
+pub fn wait_until(what: &str, secs: u64, log: &Path, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends the shipped samples: `/raw` for XML lines, `/event` envelopes around JSON lines.
+pub fn send_samples(s: &Server, token: &str) -> usize {
+    let samples = super::common::repo().join("samples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&samples).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut sent = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let answer = match f.extension().and_then(|e| e.to_str()) {
+            Some("xml") => s.post("/services/collector/raw?sourcetype=XmlWinEventLog", token, &text),
+            Some("json") => {
+                let body: String = text.lines().filter(|l| !l.trim().is_empty()).map(|l| format!(r#"{{"event":{l}}}"#)).collect();
+                s.post("/services/collector/event", token, &body)
+            }
+            _ => continue,
+        };
+        assert_eq!(answer.unwrap(), (200, r#"{"text":"Success","code":0}"#.into()), "{}", f.display());
+        sent += 1;
+    }
+    assert!(sent >= 4, "samples/ should hold XML and JSON samples");
+    sent
+}
+
+/// Metric samples of a Prometheus text scrape: `name{labels}` -> value. Panics on a line
+/// that is not a comment or `series value`.
+pub fn parse_metrics(text: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("not a sample: {line}"));
+        let v: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            v => v.parse().unwrap_or_else(|_| panic!("bad value in {line}")),
+        };
+        out.insert(series.to_string(), v);
+    }
+    out
+}
+
+/// The stored events' metadata lines (`events.meta`) of a server's data directory. Tests
+/// that read them keep segments unsealed (`[store] seal_idle_secs` large).
+pub fn stored_meta(data: &Path) -> Vec<serde_json::Value> {
+    store_lines(data, "events.meta").iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Stored event texts, in the same order as [`stored_meta`].
+pub fn stored_texts(data: &Path) -> Vec<String> {
+    store_lines(data, "events.log")
+}
+
+fn store_lines(data: &Path, file: &str) -> Vec<String> {
+    let root = vigil_serve::store_dir(data);
+    let mut out = Vec::new();
+    for seg in vigil_serve::store::segments(&root, vigil_time::Window::ALL).unwrap() {
+        assert!(seg.extension().is_some_and(|e| e == "log"), "{}: sealed; set seal_idle_secs higher", seg.display());
+        out.extend(std::fs::read_to_string(seg.with_file_name(file)).unwrap().lines().map(str::to_string));
+    }
+    out
+}

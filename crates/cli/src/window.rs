@@ -79,16 +79,6 @@ pub fn parse_now(flag: &str, text: &str, tz: &Tz) -> Result<Micros, String> {
     }
 }
 
-/// ISO 8601 UTC to the second (`2026-11-20T11:00:00Z`), with microseconds only when present.
-pub fn iso(t: Micros) -> String {
-    match t {
-        Micros::MIN => "-inf".to_string(),
-        Micros::MAX => "+inf".to_string(),
-        t if t.rem_euclid(1_000_000) == 0 => vigil_time::format_time(t, "%Y-%m-%dT%H:%M:%SZ", &Tz::utc()),
-        t => vigil_time::format_time(t, "%Y-%m-%dT%H:%M:%S.%6NZ", &Tz::utc()),
-    }
-}
-
 /// Prints how many events the time range dropped, if one was set.
 pub fn report_dropped(window: Option<Window>, out: &RunOutput) {
     let (Some(window), Some(d)) = (window, out.dropped) else { return };

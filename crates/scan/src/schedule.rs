@@ -235,6 +235,16 @@ impl Consumer for Scheduled<'_> {
     }
 }
 
+/// ISO 8601 UTC to the second (`2026-11-20T11:00:00Z`), with microseconds only when present.
+pub fn iso(t: Micros) -> String {
+    match t {
+        Micros::MIN => "-inf".to_string(),
+        Micros::MAX => "+inf".to_string(),
+        t if t.rem_euclid(1_000_000) == 0 => vigil_time::format_time(t, "%Y-%m-%dT%H:%M:%SZ", &vigil_time::Tz::utc()),
+        t => vigil_time::format_time(t, "%Y-%m-%dT%H:%M:%S.%6NZ", &vigil_time::Tz::utc()),
+    }
+}
+
 /// One run's results for one detection.
 pub struct Hit {
     pub run_time: Micros,

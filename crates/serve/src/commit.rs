@@ -1,4 +1,5 @@
-//! Group commit: one thread owns the [`Store`]; request handlers hand it batches and wait.
+//! Group commit: one thread owns the [`Sink`] (the [`Store`] on a single node, a Kafka producer
+//! in a cluster's ingest role); request handlers hand it batches and wait.
 //!
 //! Every batch waiting when the thread wakes is appended in one go and fsynced once, so a busy
 //! server pays one fsync per round, not per request. A handler learns its batch is durable
@@ -44,15 +45,64 @@ pub struct Committer {
 #[derive(Debug)]
 pub struct Busy;
 
+/// Where committed batches go. `append` returns only once the events are durable (fsynced,
+/// or acknowledged by every in-sync replica), so an answer or ackId true follows durability.
+pub trait Sink: Send + 'static {
+    fn append(&mut self, events: &[StoredEvent], now: Micros) -> Result<(), String>;
+    /// Called between rounds, at most once a second (the store seals idle partitions).
+    fn idle(&mut self, _now: Micros) {}
+    /// Names the sink in messages.
+    fn describe(&self) -> String;
+}
+
+impl Sink for Store {
+    fn append(&mut self, events: &[StoredEvent], now: Micros) -> Result<(), String> {
+        Store::append(self, events, now).map_err(|e| format!("cannot store events under {}: {e}", self.root().display()))
+    }
+
+    fn describe(&self) -> String {
+        format!("store {}", self.root().display())
+    }
+}
+
+/// The store as a sink that also seals partitions idle for `seal_idle` micros.
+struct SealingStore {
+    store: Store,
+    seal_idle: Micros,
+}
+
+impl Sink for SealingStore {
+    fn append(&mut self, events: &[StoredEvent], now: Micros) -> Result<(), String> {
+        Sink::append(&mut self.store, events, now)
+    }
+
+    fn idle(&mut self, now: Micros) {
+        if let Err(e) = self.store.seal_idle(now, self.seal_idle) {
+            eprintln!("vigil serve: cannot seal a store segment under {}: {e}", self.store.root().display());
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.store.describe()
+    }
+}
+
 impl Committer {
     /// Starts the commit thread over `store`, accepting up to `max_queued` waiting events.
     /// Between rounds (at most once a second) it seals partitions idle for `seal_idle`
     /// micros by `clock`.
     pub fn start(store: Store, max_queued: usize, clock: Clock, seal_idle: Micros) -> std::io::Result<Committer> {
+        // Checked once a second, or every round when segments are to be sealed at once.
+        let every = Duration::from_micros(seal_idle.clamp(0, 1_000_000) as u64);
+        Committer::start_sink(Box::new(SealingStore { store, seal_idle }), max_queued, clock, every)
+    }
+
+    /// Starts the commit thread over any sink; its `idle` is called every `idle_every`.
+    pub fn start_sink(sink: Box<dyn Sink>, max_queued: usize, clock: Clock, idle_every: Duration) -> std::io::Result<Committer> {
         let (tx, rx) = mpsc::channel::<Batch>();
         let stats = Arc::new(CommitStats::default());
         let st = stats.clone();
-        std::thread::Builder::new().name("vigil-commit".into()).spawn(move || commit_loop(store, rx, &st, clock, seal_idle))?;
+        std::thread::Builder::new().name("vigil-commit".into()).spawn(move || commit_loop(sink, rx, &st, clock, idle_every))?;
         Ok(Committer { tx, max_queued, stats })
     }
 
@@ -90,27 +140,23 @@ impl Committer {
 /// The server's clock, in micros.
 pub type Clock = Arc<dyn Fn() -> Micros + Send + Sync>;
 
-fn commit_loop(mut store: Store, rx: mpsc::Receiver<Batch>, st: &CommitStats, clock: Clock, seal_idle: Micros) {
-    // Checked once a second, or every round when segments are to be sealed at once.
-    let every = Duration::from_micros(seal_idle.clamp(0, 1_000_000) as u64);
-    let mut last_seal = Instant::now();
+fn commit_loop(mut sink: Box<dyn Sink>, rx: mpsc::Receiver<Batch>, st: &CommitStats, clock: Clock, every: Duration) {
+    let mut last_idle = Instant::now();
     loop {
         match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(first) => commit_round(&mut store, first, &rx, st, clock()),
+            Ok(first) => commit_round(sink.as_mut(), first, &rx, st, clock()),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
-        if last_seal.elapsed() >= every {
-            last_seal = Instant::now();
-            if let Err(e) = store.seal_idle(clock(), seal_idle) {
-                eprintln!("vigil serve: cannot seal a store segment under {}: {e}", store.root().display());
-            }
+        if last_idle.elapsed() >= every {
+            last_idle = Instant::now();
+            sink.idle(clock());
         }
     }
 }
 
 /// Appends `first` and every batch already waiting, fsyncs once, answers them all.
-fn commit_round(store: &mut Store, first: Batch, rx: &mpsc::Receiver<Batch>, st: &CommitStats, now: Micros) {
+fn commit_round(sink: &mut dyn Sink, first: Batch, rx: &mpsc::Receiver<Batch>, st: &CommitStats, now: Micros) {
     let mut round = vec![first];
     while round.len() < MAX_BATCHES_PER_ROUND {
         match rx.try_recv() {
@@ -119,7 +165,7 @@ fn commit_round(store: &mut Store, first: Batch, rx: &mpsc::Receiver<Batch>, st:
         }
     }
     let events: Vec<StoredEvent> = round.iter_mut().flat_map(|b| std::mem::take(&mut b.events)).collect();
-    let result = store.append(&events, now).map_err(|e| format!("cannot store events under {}: {e}", store.root().display()));
+    let result = sink.append(&events, now);
     match &result {
         Err(e) => eprintln!("vigil serve: {e}"),
         Ok(()) => {

@@ -72,6 +72,9 @@ pub struct Config {
     /// override earlier: filter macros, lookups, detections); read again on reload.
     #[serde(default)]
     pub content: Vec<PathBuf>,
+    /// `[cluster]`: Kafka brokers, topics and groups of the cluster roles (read by vigil-cluster).
+    #[serde(default)]
+    pub cluster: Option<toml::Table>,
 }
 
 /// `[store]`.
@@ -135,6 +138,7 @@ impl Default for Config {
             actions: Vec::new(),
             tls: None,
             content: Vec::new(),
+            cluster: None,
         }
     }
 }

@@ -105,7 +105,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let ops = ops::Ops { hec: hec.clone(), actions: actions.clone(), store_root: store_path, scheduled: scheduled_count, reloader };
     let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
     let app = ingest::router(hec.clone()).merge(admin::router(admin)).merge(ops::router(ops.clone()));
-    let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, ops.reloader.clone(), stop.clone()));
+    let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, Some(ops.reloader.clone()), stop.clone()));
     // Stopped accepting, requests finished: what was queued is made durable, the run under way
     // finishes (later ticks run at the next start), deliveries stop between alerts.
     if let Err(e) = hec.committer().flush() {
@@ -114,6 +114,28 @@ pub fn run(opts: Options) -> Result<(), String> {
     stop.store(true, Ordering::SeqCst);
     let _ = ticker.join();
     actions.stop();
+    eprintln!("vigil serve: stopped");
+    served
+}
+
+/// The HEC endpoints alone, committing into `sink` instead of the store (a cluster's ingest
+/// role: the sink produces to Kafka). Same tokens, limits, acks and answers as [`run`]; runs
+/// until SIGTERM or Ctrl-C, then flushes what was accepted.
+pub fn run_ingest(config: &Config, data_dir: &std::path::Path, sink: Box<dyn commit::Sink>, now: Option<i64>) -> Result<(), String> {
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let tokens = tokens(config, data_dir)?;
+    let clock = Arc::new(admin::Clock::new(now));
+    let now_fn: commit::Clock = Arc::new(move || clock.now());
+    eprintln!("vigil serve: ingest into {}", sink.describe());
+    let committer = commit::Committer::start_sink(sink, config.limits.max_queued_events, now_fn.clone(), std::time::Duration::from_secs(1))
+        .map_err(|e| format!("cannot start the commit thread: {e}"))?;
+    let hec = Arc::new(ingest::Hec::new(tokens, committer, config.limits.clone(), now_fn));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), ingest::router(hec.clone()), None, stop));
+    if let Err(e) = hec.committer().flush() {
+        eprintln!("vigil serve: {e}");
+    }
     eprintln!("vigil serve: stopped");
     served
 }
@@ -148,12 +170,14 @@ async fn serve_http(
     addr: SocketAddr,
     tls: Option<&tls::TlsConfig>,
     app: axum::Router,
-    reloader: Arc<Mutex<reload::Reloader>>,
+    reloader: Option<Arc<Mutex<reload::Reloader>>>,
     stop: Arc<AtomicBool>,
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(reload_on_hangup(reloader));
+    if let Some(reloader) = reloader {
+        tokio::spawn(reload_on_hangup(reloader));
+    }
     match tls {
         None => {
             // Tests and scripts wait for this line (the port is real even with :0).

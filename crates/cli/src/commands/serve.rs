@@ -28,6 +28,17 @@ pub struct ServeArgs {
     /// `POST /vigil/clock?to=TIME` moves it forward, running the ticks it passes.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub now: Option<String>,
+    /// Cluster mode on Kafka (`[cluster]` in the config): `ingest` (HEC into the events
+    /// topic), `worker` (events into window partials) or `reducer` (partials into alerts).
+    #[arg(long, value_enum, value_name = "ROLE")]
+    pub role: Option<Role>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Role {
+    Ingest,
+    Worker,
+    Reducer,
 }
 
 pub fn run(args: ServeArgs) -> u8 {
@@ -71,5 +82,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         None => None,
     };
     let selection = config.scheduler.clone();
+    if let Some(role) = args.role {
+        let kind = match role {
+            Role::Ingest => vigil_cluster::RoleKind::Ingest,
+            Role::Worker => vigil_cluster::RoleKind::Worker,
+            Role::Reducer => vigil_cluster::RoleKind::Reducer,
+        };
+        return vigil_cluster::run(kind, vigil_cluster::Options { config, data_dir, content, selection, now });
+    }
     vigil_serve::run(vigil_serve::Options { config, data_dir, content, selection, now, reload: source })
 }

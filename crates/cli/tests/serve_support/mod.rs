@@ -143,12 +143,20 @@ pub fn wait_until(what: &str, secs: u64, log: &Path, mut ok: impl FnMut() -> boo
 }
 
 /// Sends the shipped samples: `/raw` for XML lines, `/event` envelopes around JSON lines.
-pub fn send_samples(s: &Server, token: &str) -> usize {
+pub fn send_samples(s: &Client, token: &str) -> usize {
     let samples = super::common::repo().join("samples");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&samples).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
+    let sent = send_files(s, token, &files);
+    assert!(sent >= 4, "samples/ should hold XML and JSON samples");
+    sent
+}
+
+/// Sends these files as [`send_samples`] does (other extensions are left out); returns how
+/// many were sent.
+pub fn send_files(s: &Client, token: &str, files: &[PathBuf]) -> usize {
     let mut sent = 0;
-    for f in &files {
+    for f in files {
         let text = std::fs::read_to_string(f).unwrap();
         let answer = match f.extension().and_then(|e| e.to_str()) {
             Some("xml") => s.post("/services/collector/raw?sourcetype=XmlWinEventLog", token, &text),
@@ -161,7 +169,6 @@ pub fn send_samples(s: &Server, token: &str) -> usize {
         assert_eq!(answer.unwrap(), (200, r#"{"text":"Success","code":0}"#.into()), "{}", f.display());
         sent += 1;
     }
-    assert!(sent >= 4, "samples/ should hold XML and JSON samples");
     sent
 }
 

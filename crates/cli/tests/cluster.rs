@@ -1,0 +1,279 @@
+//! Cluster mode end to end, on a real Kafka-compatible broker (Tansu, memory storage, on a free
+//! loopback port, killed at the end): `vigil serve --role ingest|worker|reducer` processes,
+//! events sent over HEC with curl or produced by kafka-python, compared with `vigil backtest`
+//! over the same files. Tansu and kafka-python are installed by `.ci/run`; in CI (`CI` set)
+//! their absence fails these tests, elsewhere they say they skipped.
+
+mod common;
+mod serve_support;
+
+use serve_support::{generated_token, have_curl, send_files, start, wait_until};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SEED: &str = "Windows MSIExec Remote Download";
+const DAY_FROM: &str = "2026-11-20T00:00:00Z";
+const DAY_TO: &str = "2026-11-21T00:00:00Z";
+
+/// A process killed (SIGKILL) when dropped.
+struct Proc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn kill9(mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tansu() -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let candidates = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join("tansu")).collect::<Vec<_>>()).unwrap_or_default();
+    let found = candidates.into_iter().chain(home.map(|h| h.join("bin/tansu"))).find(|p| p.is_file());
+    assert!(found.is_some() || std::env::var_os("CI").is_none(), "tansu is required in CI (.ci/run installs it)");
+    found
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A Tansu broker with memory storage on a free loopback port.
+fn start_broker(bin: &Path, dir: &Path) -> (Proc, String) {
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let log = dir.join("tansu.log");
+    let child = Command::new(bin)
+        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
+        .stdout(std::fs::File::create(dir.join("tansu.out")).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start tansu");
+    let broker = Proc { child, log };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tansu did not listen on {port}:\n{}", broker.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (broker, format!("127.0.0.1:{port}"))
+}
+
+/// `vigil serve --role ROLE` with the cluster config, stderr to `<dir>/<name>.log`.
+fn start_role(role: &str, name: &str, dir: &Path, config: &Path, now: &str) -> Proc {
+    let log = dir.join(format!("{name}.log"));
+    let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["serve", "--role", role, "--enable", SEED, "--now", now, "--config"])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(dir.join(format!("{role}-data")))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start vigil serve --role");
+    Proc { child, log }
+}
+
+fn write_config(dir: &Path, brokers: &str, partitions: u32) -> PathBuf {
+    let config = dir.join("vigil.toml");
+    let text = format!(
+        "[cluster]\nbrokers = \"{brokers}\"\npartitions = {partitions}\nfrom = \"{DAY_FROM}\"\nto = \"{DAY_TO}\"\ngrace_secs = 0\ncheckpoint_records = 5\n"
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// The reducer's result files, in tick order, concatenated.
+fn cluster_results(reducer_data: &Path) -> (usize, String) {
+    let mut files: Vec<(i64, PathBuf)> = std::fs::read_dir(reducer_data.join("results"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .filter_map(|p| {
+            let stem = p.file_stem()?.to_str()?.to_string();
+            Some((stem.rsplit_once('-')?.1.parse().ok()?, p))
+        })
+        .collect();
+    files.sort();
+    let text = files.iter().map(|(_, p)| std::fs::read_to_string(p).unwrap()).collect();
+    (files.len(), text)
+}
+
+/// `vigil backtest` over samples/ for the day: result lines (no `missed` lines).
+fn backtest_results() -> String {
+    let out = common::vigil(&["backtest", "--from", DAY_FROM, "--to", DAY_TO, "--enable", SEED, "--format", "jsonl", "samples/"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    common::stdout(&out).lines().filter(|l| !l.contains(r#""kind":"missed""#)).map(|l| format!("{l}\n")).collect()
+}
+
+/// The seed's notables backtest raises for the day, without the fields that differ by design
+/// (backtest stamps historical activity times; a live run stamps the run time, as ES does).
+fn backtest_notables() -> Vec<String> {
+    let out = common::vigil(&["backtest", "--from", DAY_FROM, "--to", DAY_TO, "--enable", SEED, "--alerts", "--format", "jsonl", "samples/"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let mut notables: Vec<String> = common::stdout(&out)
+        .lines()
+        .filter_map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["kind"] == "notable").then(|| {
+                for k in ["run_time", "window_earliest", "window_latest", "_time"] {
+                    v.as_object_mut().unwrap().remove(k);
+                }
+                v.to_string()
+            })
+        })
+        .collect();
+    notables.sort();
+    notables
+}
+
+fn stored_notables(reducer_data: &Path) -> Vec<String> {
+    let store = vigil_alert::RiskStore::open(&reducer_data.join("risk.db")).unwrap();
+    let rule = [format!("ESCU - {SEED} - Rule")];
+    let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
+    let mut got: Vec<String> = store
+        .notables(i64::MIN, i64::MAX, Some(&rule))
+        .unwrap()
+        .into_iter()
+        .map(|n| {
+            let mut v = n.json;
+            v.as_object_mut().unwrap().remove("_time");
+            v.to_string()
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+/// Waits until the reducer wrote `n` run files (24 hourly runs: the whole day).
+fn wait_runs(reducer: &Proc, data: &Path, n: usize, secs: u64) {
+    wait_until(&format!("{n} runs finished by the reducer"), secs, &reducer.log, || cluster_results(data).0 >= n);
+}
+
+fn samples() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(common::repo().join("samples")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.retain(|f| f.extension().is_some_and(|e| e == "xml" || e == "json"));
+    files.sort();
+    files
+}
+
+/// HEC -> ingest role -> 3 partitions -> 1 worker -> partials -> 1 reducer. The worker and
+/// the reducer are killed with SIGKILL after the first half of the events (windows open,
+/// checkpointed every 5 records), the second half is sent, both restart with the clock past
+/// the day: the day's results are byte-identical to `vigil backtest`, and the risk index
+/// holds backtest's notables, none twice.
+#[test]
+fn hec_into_kafka_worker_and_reducer_killed_and_restarted_equal_backtest() {
+    let Some(bin) = tansu() else {
+        eprintln!("skipped: tansu not found (cargo install tansu --locked --features dynostore)");
+        return;
+    };
+    if !have_curl() {
+        eprintln!("skipped: curl not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, brokers) = start_broker(&bin, dir.path());
+    let config = write_config(dir.path(), &brokers, 3);
+    // Events arrive at 10:30 (the samples happened 10:15-10:25): the 11:00 run sees them.
+    let ingest_data = dir.path().join("ingest-data");
+    let ingest = start(&ingest_data, &["--role", "ingest", "--now", "2026-11-20T10:30:00Z", "--config", config.to_str().unwrap()], 0);
+    let token = generated_token(&ingest_data);
+    let files = samples();
+    let (first, second) = files.split_at(files.len() / 2);
+    send_files(&ingest, &token, first);
+
+    let reducer_data = dir.path().join("reducer-data");
+    let worker = start_role("worker", "worker0", dir.path(), &config, "2026-11-20T10:30:00Z");
+    let reducer = start_role("reducer", "reducer0", dir.path(), &config, "2026-11-20T10:30:00Z");
+    // Ticks 00:00 .. 10:00 close (records stamped 10:30 were read); 11:00 stays open.
+    wait_runs(&reducer, &reducer_data, 11, 120);
+    assert!(worker.log_text().contains("window(s) closed"), "{}", worker.log_text());
+    worker.kill9();
+    reducer.kill9();
+
+    send_files(&ingest, &token, second);
+    let worker = start_role("worker", "worker1", dir.path(), &config, "2026-11-21T01:00:00Z");
+    let reducer = start_role("reducer", "reducer1", dir.path(), &config, "2026-11-21T01:00:00Z");
+    wait_runs(&reducer, &reducer_data, 24, 180);
+    let wlog = worker.log_text();
+    assert!(wlog.contains("resumed from its checkpoint"), "the restarted worker resumes from checkpoints:\n{wlog}");
+
+    let (runs, got) = cluster_results(&reducer_data);
+    assert_eq!(runs, 24, "one result file per hourly run of the day");
+    let expected = backtest_results();
+    assert!(expected.contains(SEED), "backtest finds the seed over samples/");
+    assert_eq!(got, expected, "cluster results differ from backtest\nworker:\n{wlog}\nreducer:\n{}", reducer.log_text());
+    let notables = stored_notables(&reducer_data);
+    assert!(!notables.is_empty());
+    assert_eq!(notables, backtest_notables(), "the risk index holds backtest's notables, each once");
+    drop(ingest);
+}
+
+/// A producer nobody here wrote: kafka-python writes the sample lines (key = file, timestamp =
+/// 10:30 of the samples' day) into the events topic; a worker and a reducer give backtest's
+/// results.
+#[test]
+fn kafka_python_producer_events_give_backtest_results() {
+    let Some(bin) = tansu() else {
+        eprintln!("skipped: tansu not found (cargo install tansu --locked --features dynostore)");
+        return;
+    };
+    let python = std::env::var_os("VIGIL_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("python3"));
+    let has_kafka = Command::new(&python).args(["-c", "import kafka"]).status().is_ok_and(|s| s.success());
+    assert!(has_kafka || std::env::var_os("CI").is_none(), "kafka-python is required in CI (.ci/run installs it; VIGIL_TEST_PYTHON)");
+    if !has_kafka {
+        eprintln!("skipped: kafka-python not importable by {} (set VIGIL_TEST_PYTHON)", python.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, brokers) = start_broker(&bin, dir.path());
+    let config = write_config(dir.path(), &brokers, 3);
+    let script = r#"
+import sys
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+brokers, topic, ts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+KafkaAdminClient(bootstrap_servers=brokers).create_topics([NewTopic(topic, 3, 1)])
+p = KafkaProducer(bootstrap_servers=brokers, acks="all")
+n = 0
+for path in sys.argv[4:]:
+    for line in open(path, "rb"):
+        if line.strip():
+            p.send(topic, key=path.encode(), value=line.rstrip(b"\r\n"), timestamp_ms=ts)
+            n += 1
+p.flush()
+print(n)
+"#;
+    let ts_ms = (vigil_time::parse_iso8601_utc("2026-11-20T10:30:00Z").unwrap() / 1000).to_string();
+    let out = Command::new(&python)
+        .args(["-c", script, &brokers, "vigil-events", &ts_ms])
+        .args(samples())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "kafka-python producer failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let produced: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(produced > 10, "{produced} records");
+
+    let reducer_data = dir.path().join("reducer-data");
+    let _worker = start_role("worker", "worker", dir.path(), &config, "2026-11-21T01:00:00Z");
+    let reducer = start_role("reducer", "reducer", dir.path(), &config, "2026-11-21T01:00:00Z");
+    wait_runs(&reducer, &reducer_data, 24, 180);
+    assert_eq!(cluster_results(&reducer_data).1, backtest_results());
+}

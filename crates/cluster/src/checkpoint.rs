@@ -1,0 +1,99 @@
+//! A partition's checkpoint: its open windows and the offset they cover, one record per
+//! partition in the (compacted) checkpoints topic, keyed `<events topic>/<partition>`.
+//!
+//! ```text
+//! "VIGILCKP" | u32 LE header length | header JSON | state bytes, in the header's order
+//! header: {"version":1, "partition", "next_offset", "watermark", "missed",
+//!          "closed_through": {schedule id: tick}, "open": [[schedule id, tick, bytes], ...]}
+//! ```
+//!
+//! A schedule the reader does not know (content or selection changed) is dropped with a
+//! message: its windows restart empty from the checkpoint's offset on.
+
+use crate::plan::Planned;
+use crate::windows::PartitionWindows;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use vigil_model::Micros;
+
+const MAGIC: &[u8; 8] = b"VIGILCKP";
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    version: u32,
+    partition: i32,
+    next_offset: i64,
+    watermark: Option<Micros>,
+    missed: u64,
+    closed_through: BTreeMap<String, Micros>,
+    open: Vec<(String, Micros, usize)>,
+}
+
+pub fn key(topic: &str, partition: i32) -> String {
+    format!("{topic}/{partition}")
+}
+
+pub fn encode(w: &PartitionWindows, schedules: &[Planned]) -> Result<Vec<u8>, String> {
+    let mut states = Vec::new();
+    let mut open = Vec::new();
+    for (si, s) in schedules.iter().enumerate() {
+        for (tick, st) in &w.open[si] {
+            let bytes = s.group.engine.encode_state(st).map_err(|e| format!("checkpoint: {e}"))?;
+            open.push((s.id.clone(), *tick, bytes.len()));
+            states.push(bytes);
+        }
+    }
+    let header = Header {
+        version: 1,
+        partition: w.partition,
+        next_offset: w.next_offset,
+        watermark: w.watermark,
+        missed: w.missed,
+        closed_through: schedules.iter().zip(&w.closed_through).map(|(s, t)| (s.id.clone(), *t)).collect(),
+        open,
+    };
+    let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(12 + json.len() + states.iter().map(Vec::len).sum::<usize>());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&u32::try_from(json.len()).map_err(|_| "checkpoint header too large")?.to_le_bytes());
+    out.extend_from_slice(&json);
+    for s in states {
+        out.extend_from_slice(&s);
+    }
+    Ok(out)
+}
+
+/// Restores a partition's windows; `from` is the cluster's first tick (for schedules the
+/// checkpoint does not know).
+pub fn decode(bytes: &[u8], schedules: &[Planned], from: Micros) -> Result<PartitionWindows, String> {
+    let rest = bytes.strip_prefix(MAGIC).ok_or("not a vigil checkpoint")?;
+    let (len, rest) = rest.split_first_chunk::<4>().ok_or("checkpoint cut short")?;
+    let len = u32::from_le_bytes(*len) as usize;
+    let json = rest.get(..len).ok_or("checkpoint header cut short")?;
+    let header: Header = serde_json::from_slice(json).map_err(|e| format!("checkpoint header: {e}"))?;
+    if header.version != 1 {
+        return Err(format!("checkpoint version {} (this vigil reads 1)", header.version));
+    }
+    let mut w = PartitionWindows::new(header.partition, schedules, from);
+    w.next_offset = header.next_offset;
+    w.watermark = header.watermark;
+    w.missed = header.missed;
+    for (si, s) in schedules.iter().enumerate() {
+        if let Some(t) = header.closed_through.get(&s.id) {
+            w.closed_through[si] = *t;
+        }
+    }
+    let mut at = len;
+    for (id, tick, n) in header.open {
+        let state = rest.get(at..at.saturating_add(n)).ok_or("checkpoint state cut short")?;
+        at += n;
+        match schedules.iter().position(|s| s.id == id) {
+            Some(si) => {
+                let st = schedules[si].group.engine.decode_state(state).map_err(|e| format!("checkpoint state: {e}"))?;
+                w.open[si].insert(tick, st);
+            }
+            None => eprintln!("vigil cluster: checkpoint of partition {}: schedule {id} is no longer run; its open window dropped", w.partition),
+        }
+    }
+    Ok(w)
+}

@@ -1,0 +1,98 @@
+//! `[cluster]` in vigil.toml.
+//!
+//! ```toml
+//! [cluster]
+//! brokers = "127.0.0.1:9092"           # bootstrap servers
+//! events_topic = "vigil-events"        # ingest produces here, workers consume
+//! partitions = 6                       # of the events and partials topics, when vigil creates them
+//! partials_topic = "vigil-partials"
+//! checkpoints_topic = "vigil-checkpoints"
+//! worker_group = "vigil-workers"
+//! reducer_group = "vigil-reducers"
+//! grace_secs = 30                      # an idle partition closes tick t once the clock passes t + grace
+//! checkpoint_records = 10000           # open windows checkpointed at least every this many records
+//! sourcetype = "XmlWinEventLog"        # for records the readers give no sourcetype
+//! from = "2026-11-20T00:00:00Z"        # first tick (default: the first start's day)
+//! to = "2026-11-21T00:00:00Z"          # no tick at or after this (a replay); default none
+//! ```
+
+use serde::Deserialize;
+use vigil_model::Micros;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    pub brokers: String,
+    pub events_topic: String,
+    pub partitions: i32,
+    pub partials_topic: String,
+    pub checkpoints_topic: String,
+    pub worker_group: String,
+    pub reducer_group: String,
+    pub grace_secs: u64,
+    pub checkpoint_records: u64,
+    pub sourcetype: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            brokers: "127.0.0.1:9092".into(),
+            events_topic: "vigil-events".into(),
+            partitions: 6,
+            partials_topic: "vigil-partials".into(),
+            checkpoints_topic: "vigil-checkpoints".into(),
+            worker_group: "vigil-workers".into(),
+            reducer_group: "vigil-reducers".into(),
+            grace_secs: 30,
+            checkpoint_records: 10_000,
+            sourcetype: None,
+            from: None,
+            to: None,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// The `[cluster]` table of a serve config (defaults when absent).
+    pub fn from_table(table: Option<&toml::Table>) -> Result<ClusterConfig, String> {
+        match table {
+            None => Ok(ClusterConfig::default()),
+            Some(t) => t.clone().try_into().map_err(|e| format!("[cluster]: {e}")),
+        }
+    }
+
+    /// The tick range: `from` (else the start of `now`'s UTC day) and `to`.
+    pub fn tick_range(&self, now: Micros) -> Result<(Micros, Option<Micros>), String> {
+        let parse = |name: &str, v: &str| vigil_time::parse_iso8601_utc(v).ok_or_else(|| format!("[cluster] {name}: `{v}` is not an ISO 8601 time"));
+        let from = match &self.from {
+            Some(f) => parse("from", f)?,
+            None => now - now.rem_euclid(86_400_000_000),
+        };
+        let to = self.to.as_deref().map(|t| parse("to", t)).transpose()?;
+        Ok((from, to))
+    }
+
+    pub fn grace(&self) -> Micros {
+        i64::try_from(self.grace_secs).unwrap_or(i64::MAX / 2_000_000).saturating_mul(1_000_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_table_and_rejects_unknown_keys() {
+        let t: toml::Table = toml::from_str("brokers = \"h:1\"\npartitions = 3\nfrom = \"2026-11-20T00:00:00Z\"").unwrap();
+        let c = ClusterConfig::from_table(Some(&t)).unwrap();
+        assert_eq!((c.brokers.as_str(), c.partitions, c.events_topic.as_str()), ("h:1", 3, "vigil-events"));
+        assert_eq!(c.tick_range(0).unwrap().0, vigil_time::parse_iso8601_utc("2026-11-20T00:00:00Z").unwrap());
+        let bad: toml::Table = toml::from_str("brokerz = \"h:1\"").unwrap();
+        assert!(ClusterConfig::from_table(Some(&bad)).unwrap_err().contains("brokerz"));
+        let day = 86_400_000_000i64;
+        assert_eq!(ClusterConfig::default().tick_range(3 * day + 5).unwrap(), (3 * day, None));
+    }
+}

@@ -1,0 +1,155 @@
+//! Kafka plumbing shared by the roles: clients, topics, producing with the broker's
+//! acknowledgement, reading a topic to its end.
+
+use crate::ClusterConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn client(cfg: &ClusterConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &cfg.brokers);
+    c
+}
+
+/// A producer whose acknowledged records are on every in-sync replica and written once.
+pub fn producer(cfg: &ClusterConfig) -> Result<FutureProducer, String> {
+    client(cfg)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .map_err(|e| format!("kafka producer ({}): {e}", cfg.brokers))
+}
+
+/// A current-thread runtime to wait on the client's futures from plain threads.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start a runtime: {e}"))
+}
+
+/// One record to produce.
+pub struct Outgoing<'a> {
+    pub topic: &'a str,
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    pub headers: OwnedHeaders,
+    /// Record timestamp (ms); `None`: the producer's clock.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Produces every record and waits until the broker acknowledged all of them (or one failed).
+pub fn produce_all(rt: &tokio::runtime::Runtime, producer: &FutureProducer, records: Vec<Outgoing>) -> Result<(), String> {
+    let mut pending = Vec::with_capacity(records.len());
+    for r in records {
+        let mut rec = FutureRecord::to(r.topic).key(r.key).payload(r.value).headers(r.headers);
+        if let Some(ts) = r.timestamp_ms {
+            rec = rec.timestamp(ts);
+        }
+        loop {
+            match producer.send_result(rec) {
+                Ok(f) => {
+                    pending.push(f);
+                    break;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    rec = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+                Err((e, _)) => return Err(format!("kafka: cannot produce to {}: {e}", r.topic)),
+            }
+        }
+    }
+    rt.block_on(async {
+        for f in pending {
+            match f.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => return Err(format!("kafka: not acknowledged: {e}")),
+                Err(_) => return Err("kafka: the producer stopped before the broker answered".to_string()),
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Creates the topics the cluster uses when they do not exist: the events and partials
+/// topics with `partitions` partitions, the checkpoints topic with one, compacted.
+pub fn ensure_topics(cfg: &ClusterConfig) -> Result<(), String> {
+    let admin: AdminClient<DefaultClientContext> = client(cfg).create().map_err(|e| format!("kafka admin ({}): {e}", cfg.brokers))?;
+    let rt = runtime()?;
+    let topics = [
+        NewTopic::new(&cfg.events_topic, cfg.partitions, TopicReplication::Fixed(1)),
+        NewTopic::new(&cfg.partials_topic, cfg.partitions, TopicReplication::Fixed(1)),
+        NewTopic::new(&cfg.checkpoints_topic, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact"),
+    ];
+    let results = rt.block_on(admin.create_topics(&topics, &AdminOptions::new().operation_timeout(Some(TIMEOUT)))).map_err(|e| format!("kafka: create topics: {e}"))?;
+    for r in results {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, e)) => return Err(format!("kafka: cannot create topic {topic}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Partitions of `topic`.
+pub fn partition_count(consumer: &BaseConsumer, topic: &str) -> Result<i32, String> {
+    let md = consumer.fetch_metadata(Some(topic), TIMEOUT).map_err(|e| format!("kafka: metadata of {topic}: {e}"))?;
+    let n = md.topics().iter().find(|t| t.name() == topic).map_or(0, |t| t.partitions().len());
+    match i32::try_from(n) {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("kafka: topic {topic} has no partitions (does it exist?)")),
+    }
+}
+
+/// The last value of every key in `topic`, read from its start to its current end (a
+/// compacted topic's view).
+pub fn read_latest(cfg: &ClusterConfig, topic: &str) -> Result<HashMap<Vec<u8>, Vec<u8>>, String> {
+    let consumer: BaseConsumer = client(cfg)
+        .set("group.id", "vigil-checkpoint-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(|e| format!("kafka consumer: {e}"))?;
+    let n = partition_count(&consumer, topic)?;
+    let mut tpl = TopicPartitionList::new();
+    let mut ends = HashMap::new();
+    for p in 0..n {
+        let (_, high) = consumer.fetch_watermarks(topic, p, TIMEOUT).map_err(|e| format!("kafka: watermarks of {topic}/{p}: {e}"))?;
+        if high > 0 {
+            ends.insert(p, high);
+            tpl.add_partition_offset(topic, p, Offset::Beginning).map_err(|e| e.to_string())?;
+        }
+    }
+    let mut latest = HashMap::new();
+    if ends.is_empty() {
+        return Ok(latest);
+    }
+    consumer.assign(&tpl).map_err(|e| format!("kafka: assign {topic}: {e}"))?;
+    let started = std::time::Instant::now();
+    while !ends.is_empty() {
+        if started.elapsed() > TIMEOUT {
+            return Err(format!("kafka: reading {topic} to its end took longer than {TIMEOUT:?}"));
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                if let (Some(k), Some(v)) = (m.key(), m.payload()) {
+                    latest.insert(k.to_vec(), v.to_vec());
+                }
+                if ends.get(&m.partition()).is_some_and(|end| m.offset() + 1 >= *end) {
+                    ends.remove(&m.partition());
+                }
+            }
+            Some(Err(e)) => eprintln!("vigil cluster: reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    Ok(latest)
+}

@@ -1,0 +1,76 @@
+//! Cluster mode on Kafka: the single node's detection operator split over a consumer group.
+//!
+//! ```text
+//! HEC senders --ingest role (vigil-serve's HEC, Kafka sink)--> events topic (key: host)
+//!   ingest.rs: acks=all, idempotent producer; success / ackId true after the broker's ack
+//! events topic --worker role (consumer group)--> open windows per (schedule, tick, partition)
+//!   worker.rs: records read by vigil-read, normalized, routed by windows.rs (record timestamp
+//!   = _indextime); a window closed for a partition -> its scan state to the partials topic
+//!   (partial.rs); open states + offsets -> the checkpoints topic (checkpoint.rs)
+//! partials topic (key: schedule|tick) --reducer role (its own group)--> merge, finish
+//!   reducer.rs: all partitions' partials merged in partition order, finished with now = tick,
+//!   results/<schedule>-<tick>.jsonl and notables/risk events in the risk index
+//! ```
+//!
+//! Identity, not luck, makes failures harmless: a partial is `(schedule, tick, partition)` and
+//! its bytes depend only on the partition's records, so a worker redoing work after a crash
+//! publishes the same bytes again; the reducer keeps one partial per partition and the risk
+//! index one copy per alert identity.
+
+pub mod checkpoint;
+pub mod config;
+pub mod ingest;
+pub mod kafka;
+pub mod partial;
+pub mod plan;
+pub mod reducer;
+pub mod windows;
+pub mod worker;
+
+pub use config::ClusterConfig;
+
+use std::path::PathBuf;
+use vigil_model::Micros;
+
+/// Which part of the cluster this process is (`vigil serve --role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleKind {
+    /// HEC in, the events topic out.
+    Ingest,
+    /// Events topic in, partials out.
+    Worker,
+    /// Partials in, results and alerts out.
+    Reducer,
+}
+
+/// What a cluster role was asked to run.
+pub struct Options {
+    pub config: vigil_serve::config::Config,
+    pub data_dir: PathBuf,
+    pub content: vigil_content::ContentSet,
+    pub selection: vigil_serve::selection::Selection,
+    /// Test clock start (the clock then runs from there).
+    pub now: Option<Micros>,
+}
+
+/// Runs one role until the process is stopped.
+pub fn run(kind: RoleKind, opts: Options) -> Result<(), String> {
+    let cfg = ClusterConfig::from_table(opts.config.cluster.as_ref())?;
+    if kind == RoleKind::Ingest {
+        kafka::ensure_topics(&cfg)?;
+        let sink = ingest::KafkaSink::new(&cfg)?;
+        return vigil_serve::run_ingest(&opts.config, &opts.data_dir, Box::new(sink), opts.now);
+    }
+    let clock = vigil_serve::admin::Clock::new(opts.now);
+    let (from, to) = cfg.tick_range(clock.now())?;
+    let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
+    let schedules = plan::plan(&opts.content, &normalizer, &opts.selection, from, to)?;
+    for s in &schedules {
+        eprintln!("vigil cluster: schedule {} `{}` earliest={} latest={}: {}", s.id, s.group.cron, s.group.earliest, s.group.latest, s.group.names.join(", "));
+    }
+    let role = worker::Role { cfg, schedules, normalizer, from, clock: Box::new(move || clock.now()) };
+    match kind {
+        RoleKind::Worker => worker::run(role),
+        _ => reducer::run(reducer::Reducer::new(role, opts.content, &opts.data_dir)?),
+    }
+}

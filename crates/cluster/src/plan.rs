@@ -1,0 +1,131 @@
+//! What workers and reducers both run: the selected detections grouped by schedule (the same
+//! selection and planning as `vigil serve`), each schedule's ticks, and a stable identity per
+//! schedule that both sides compute alike.
+
+use vigil_content::ContentSet;
+use vigil_engine::Engine;
+use vigil_model::Micros;
+use vigil_normalize::Normalizer;
+use vigil_scan::schedule::{Group, Runs};
+use vigil_serve::selection::Selection;
+use vigil_time::{Schedule, Tz, Window};
+
+/// Ticks generated at a time when a schedule's list must grow.
+const TICKS_PER_EXTENSION: usize = 64;
+
+/// One schedule's detections and the ticks known so far (from the cluster's `from`).
+pub struct Planned {
+    pub group: Group,
+    /// `cron|earliest|latest|names` hashed: the same on every worker and reducer with the
+    /// same content and selection.
+    pub id: String,
+    schedule: Schedule,
+    from: Micros,
+    to: Option<Micros>,
+    /// No tick after the last one generated (reached `to`, or the cron has no more).
+    exhausted: bool,
+}
+
+/// Plans the selected event detections. Correlation detections (over the risk index) are not
+/// run by the cluster roles yet; they are reported and left out.
+pub fn plan(content: &ContentSet, normalizer: &Normalizer, selection: &Selection, from: Micros, to: Option<Micros>) -> Result<Vec<Planned>, String> {
+    let mut out = Vec::new();
+    for g in selection.plan(content, normalizer.catalog())? {
+        let (cron, earliest, latest) = g.key;
+        let names: Vec<String> = g.members.iter().map(|m| m.name.clone()).collect();
+        if g.reads_risk {
+            eprintln!("vigil cluster: Correlation detections are not run by the cluster roles yet: {}", names.join(", "));
+            continue;
+        }
+        let schedule = Schedule::parse(&cron).map_err(|e| format!("schedule `{cron}` of {}: {e}", names.join(", ")))?;
+        let id = schedule_id(&cron, &earliest, &latest, &names);
+        let engine = Engine::new(g.members.into_iter().map(|m| m.query).collect(), normalizer.catalog());
+        let group = Group { engine, names, cron, earliest, latest, runs: Runs::default() };
+        out.push(Planned { group, id, schedule, from, to, exhausted: false });
+    }
+    Ok(out)
+}
+
+/// FNV-1a over the schedule and its members, as 16 hex digits.
+pub fn schedule_id(cron: &str, earliest: &str, latest: &str, names: &[String]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [cron, earliest, latest].into_iter().chain(names.iter().map(String::as_str)) {
+        for b in part.bytes().chain([0u8]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+impl Planned {
+    pub fn window(&self, tick: Micros) -> Result<Window, String> {
+        Window::for_run(&self.group.earliest, &self.group.latest, tick, &Tz::utc()).map_err(|e| e.to_string())
+    }
+
+    fn last_tick(&self) -> Option<Micros> {
+        self.group.runs.times.last().copied()
+    }
+
+    /// Generates more ticks; false when there are none.
+    fn extend(&mut self) -> bool {
+        if self.exhausted {
+            return false;
+        }
+        let start = self.last_tick().map_or(self.from, |t| t + 1);
+        let end = self.to.unwrap_or(i64::MAX / 2);
+        let mut runs: Vec<(Micros, Window)> = self.group.runs.times.iter().copied().zip(self.group.runs.windows.iter().copied()).collect();
+        let before = runs.len();
+        for t in self.schedule.ticks(start, end, &Tz::utc()).take(TICKS_PER_EXTENSION) {
+            match self.window(t) {
+                Ok(w) => runs.push((t, w)),
+                Err(e) => {
+                    eprintln!("vigil cluster: schedule `{}`: no window at tick {t}: {e}", self.group.cron);
+                    self.exhausted = true;
+                    break;
+                }
+            }
+        }
+        if runs.len() - before < TICKS_PER_EXTENSION {
+            self.exhausted = true;
+        }
+        let grew = runs.len() > before;
+        self.group.runs = Runs::new(runs);
+        grew
+    }
+
+    /// Makes sure every tick whose window could hold `t` is known: ticks are generated until
+    /// one's window starts after `t` (windows are sorted for Splunk's modifiers).
+    pub fn cover_time(&mut self, t: Micros) {
+        while self.group.runs.windows.last().is_none_or(|w| w.earliest <= t) && self.extend() {}
+    }
+
+    /// Makes sure every tick up to `t` is known.
+    pub fn cover_tick(&mut self, t: Micros) {
+        while self.last_tick().is_none_or(|last| last <= t) && self.extend() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_grow_to_cover_times_and_stop_at_to() {
+        let content = vigil_content::ContentSet::builtin();
+        let normalizer = Normalizer::builtin().unwrap();
+        let selection = Selection { enable: vec!["Windows MSIExec Remote Download".into()], ..Selection::default() };
+        let day = vigil_time::parse_iso8601_utc("2026-11-20T00:00:00Z").unwrap();
+        let hour = 3_600_000_000;
+        let mut p = plan(&content, &normalizer, &selection, day, Some(day + 100 * hour)).unwrap();
+        assert_eq!(p.len(), 1);
+        let s = &mut p[0];
+        s.cover_time(day + 80 * hour + 1);
+        // -70m@m .. -10m@m: the event's last window is the tick 81h's (its window starts 79h50m).
+        assert!(s.group.runs.windows.last().unwrap().earliest > day + 80 * hour + 1);
+        assert_eq!(s.group.runs.containing(day + 80 * hour + 1).map(|i| s.group.runs.times[i]).collect::<Vec<_>>(), vec![day + 81 * hour]);
+        s.cover_tick(day + 500 * hour);
+        assert_eq!(s.group.runs.len(), 100, "no tick at or after `to`");
+        assert_eq!(schedule_id("0 * * * *", "-70m@m", "-10m@m", &s.group.names), s.id);
+    }
+}

@@ -44,7 +44,8 @@ impl Drop for Proc {
 
 fn tansu() -> Option<PathBuf> {
     let home = std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
-    let candidates = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join("tansu")).collect::<Vec<_>>()).unwrap_or_default();
+    let candidates =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join("tansu")).collect::<Vec<_>>()).unwrap_or_default();
     let found = candidates.into_iter().chain(home.map(|h| h.join("bin/tansu"))).find(|p| p.is_file());
     assert!(found.is_some() || std::env::var_os("CI").is_none(), "tansu is required in CI (.ci/run installs it)");
     found
@@ -125,7 +126,8 @@ fn backtest_results() -> String {
 /// The seed's notables backtest raises for the day, without the fields that differ by design
 /// (backtest stamps historical activity times; a live run stamps the run time, as ES does).
 fn backtest_notables() -> Vec<String> {
-    let out = common::vigil(&["backtest", "--from", DAY_FROM, "--to", DAY_TO, "--enable", SEED, "--alerts", "--format", "jsonl", "samples/"]);
+    let out =
+        common::vigil(&["backtest", "--from", DAY_FROM, "--to", DAY_TO, "--enable", SEED, "--alerts", "--format", "jsonl", "samples/"]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let mut notables: Vec<String> = common::stdout(&out)
         .lines()
@@ -262,11 +264,7 @@ p.flush()
 print(n)
 "#;
     let ts_ms = (vigil_time::parse_iso8601_utc("2026-11-20T10:30:00Z").unwrap() / 1000).to_string();
-    let out = Command::new(&python)
-        .args(["-c", script, &brokers, "vigil-events", &ts_ms])
-        .args(samples())
-        .output()
-        .unwrap();
+    let out = Command::new(&python).args(["-c", script, &brokers, "vigil-events", &ts_ms]).args(samples()).output().unwrap();
     assert!(out.status.success(), "kafka-python producer failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let produced: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     assert!(produced > 10, "{produced} records");

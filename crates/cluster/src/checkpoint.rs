@@ -92,7 +92,9 @@ pub fn decode(bytes: &[u8], schedules: &[Planned], from: Micros) -> Result<Parti
                 let st = schedules[si].group.engine.decode_state(state).map_err(|e| format!("checkpoint state: {e}"))?;
                 w.open[si].insert(tick, st);
             }
-            None => eprintln!("vigil cluster: checkpoint of partition {}: schedule {id} is no longer run; its open window dropped", w.partition),
+            None => {
+                eprintln!("vigil cluster: checkpoint of partition {}: schedule {id} is no longer run; its open window dropped", w.partition)
+            }
         }
     }
     Ok(w)

@@ -66,7 +66,9 @@ impl ClusterConfig {
 
     /// The tick range: `from` (else the start of `now`'s UTC day) and `to`.
     pub fn tick_range(&self, now: Micros) -> Result<(Micros, Option<Micros>), String> {
-        let parse = |name: &str, v: &str| vigil_time::parse_iso8601_utc(v).ok_or_else(|| format!("[cluster] {name}: `{v}` is not an ISO 8601 time"));
+        let parse = |name: &str, v: &str| {
+            vigil_time::parse_iso8601_utc(v).ok_or_else(|| format!("[cluster] {name}: `{v}` is not an ISO 8601 time"))
+        };
         let from = match &self.from {
             Some(f) => parse("from", f)?,
             None => now - now.rem_euclid(86_400_000_000),

@@ -24,7 +24,12 @@ pub struct KafkaSink {
 
 impl KafkaSink {
     pub fn new(cfg: &ClusterConfig) -> Result<KafkaSink, String> {
-        Ok(KafkaSink { topic: cfg.events_topic.clone(), brokers: cfg.brokers.clone(), producer: kafka::producer(cfg)?, rt: kafka::runtime()? })
+        Ok(KafkaSink {
+            topic: cfg.events_topic.clone(),
+            brokers: cfg.brokers.clone(),
+            producer: kafka::producer(cfg)?,
+            rt: kafka::runtime()?,
+        })
     }
 }
 

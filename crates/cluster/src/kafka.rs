@@ -90,7 +90,9 @@ pub fn ensure_topics(cfg: &ClusterConfig) -> Result<(), String> {
         NewTopic::new(&cfg.partials_topic, cfg.partitions, TopicReplication::Fixed(1)),
         NewTopic::new(&cfg.checkpoints_topic, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact"),
     ];
-    let results = rt.block_on(admin.create_topics(&topics, &AdminOptions::new().operation_timeout(Some(TIMEOUT)))).map_err(|e| format!("kafka: create topics: {e}"))?;
+    let results = rt
+        .block_on(admin.create_topics(&topics, &AdminOptions::new().operation_timeout(Some(TIMEOUT))))
+        .map_err(|e| format!("kafka: create topics: {e}"))?;
     for r in results {
         match r {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}

@@ -66,7 +66,14 @@ pub fn run(kind: RoleKind, opts: Options) -> Result<(), String> {
     let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
     let schedules = plan::plan(&opts.content, &normalizer, &opts.selection, from, to)?;
     for s in &schedules {
-        eprintln!("vigil cluster: schedule {} `{}` earliest={} latest={}: {}", s.id, s.group.cron, s.group.earliest, s.group.latest, s.group.names.join(", "));
+        eprintln!(
+            "vigil cluster: schedule {} `{}` earliest={} latest={}: {}",
+            s.id,
+            s.group.cron,
+            s.group.earliest,
+            s.group.latest,
+            s.group.names.join(", ")
+        );
     }
     let role = worker::Role { cfg, schedules, normalizer, from, clock: Box::new(move || clock.now()) };
     match kind {

@@ -28,7 +28,13 @@ pub struct Planned {
 
 /// Plans the selected event detections. Correlation detections (over the risk index) are not
 /// run by the cluster roles yet; they are reported and left out.
-pub fn plan(content: &ContentSet, normalizer: &Normalizer, selection: &Selection, from: Micros, to: Option<Micros>) -> Result<Vec<Planned>, String> {
+pub fn plan(
+    content: &ContentSet,
+    normalizer: &Normalizer,
+    selection: &Selection,
+    from: Micros,
+    to: Option<Micros>,
+) -> Result<Vec<Planned>, String> {
     let mut out = Vec::new();
     for g in selection.plan(content, normalizer.catalog())? {
         let (cron, earliest, latest) = g.key;

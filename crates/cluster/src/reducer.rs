@@ -71,7 +71,11 @@ impl Reducer {
         if self.done.contains(&run) {
             return Ok(());
         }
-        let pending = self.pending.entry(run.clone()).or_insert_with(|| Pending { partitions: id.partitions, parts: BTreeMap::new(), offsets: Vec::new() });
+        let pending = self.pending.entry(run.clone()).or_insert_with(|| Pending {
+            partitions: id.partitions,
+            parts: BTreeMap::new(),
+            offsets: Vec::new(),
+        });
         pending.parts.insert(id.partition, bytes);
         pending.offsets.push(at);
         if pending.parts.len() < usize::try_from(pending.partitions).unwrap_or(usize::MAX) {
@@ -121,14 +125,25 @@ impl Reducer {
         let mut alerts = Vec::new();
         for h in &hits {
             for row in &h.rows {
-                let line = ResultLine { detection: &h.name, run_time: iso(h.run_time), window_earliest: iso(window.earliest), window_latest: iso(window.latest), result: row };
+                let line = ResultLine {
+                    detection: &h.name,
+                    run_time: iso(h.run_time),
+                    window_earliest: iso(window.earliest),
+                    window_latest: iso(window.latest),
+                    result: row,
+                };
                 serde_json::to_writer(&mut lines, &line).map_err(|e| e.to_string())?;
                 lines.push(b'\n');
             }
             let Some(det) = self.content.detection(&h.name) else { continue };
             let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();
             // A live scheduled search: alerts carry the run time, as in ES (and vigil serve).
-            let actx = AlertContext { run_time: tick - tick.rem_euclid(1_000_000), search, window: Some((window.earliest, window.latest)), stamp: vigil_alert::Stamp::RunTime };
+            let actx = AlertContext {
+                run_time: tick - tick.rem_euclid(1_000_000),
+                search,
+                window: Some((window.earliest, window.latest)),
+                stamp: vigil_alert::Stamp::RunTime,
+            };
             alerts.extend(build_alerts(det, self.content.deployment_for(det), &h.rows, &actx));
         }
         write_replacing(&self.results.join(format!("{schedule}-{tick}.jsonl")), &lines)?;
@@ -151,7 +166,9 @@ impl Reducer {
 /// Writes `bytes` to `path` whole (a temporary file renamed over it).
 fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let tmp = path.with_extension("tmp");
-    let written = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all())).and_then(|_| std::fs::rename(&tmp, path));
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
     written.map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -174,8 +174,13 @@ impl Worker {
             kafka::produce_all(&self.rt, &self.producer, records)?;
             let saved = checkpoint::encode(w, &self.role.schedules)?;
             let key = checkpoint::key(&self.role.cfg.events_topic, *p);
-            let record =
-                Outgoing { topic: &self.role.cfg.checkpoints_topic, key: key.as_bytes(), value: &saved, headers: OwnedHeaders::new(), timestamp_ms: None };
+            let record = Outgoing {
+                topic: &self.role.cfg.checkpoints_topic,
+                key: key.as_bytes(),
+                value: &saved,
+                headers: OwnedHeaders::new(),
+                timestamp_ms: None,
+            };
             kafka::produce_all(&self.rt, &self.producer, vec![record])?;
             w.since_checkpoint = 0;
             if w.next_offset > 0 {
@@ -187,7 +192,11 @@ impl Worker {
                 }
             }
             if !closed.is_empty() {
-                eprintln!("vigil worker: partition {p}: {} window(s) closed, up to tick {}", closed.len(), vigil_scan::schedule::iso(closed[closed.len() - 1].tick));
+                eprintln!(
+                    "vigil worker: partition {p}: {} window(s) closed, up to tick {}",
+                    closed.len(),
+                    vigil_scan::schedule::iso(closed[closed.len() - 1].tick)
+                );
             }
         }
         Ok(())
@@ -197,7 +206,14 @@ impl Worker {
 /// The events of one record: a HEC event envelope (`{"event": ..., "sourcetype": ...}`) is
 /// unwrapped; anything else is read as a file's content. `sourcetype` and `host` fill in what
 /// the readers leave empty (the readers' own knowledge of the format wins, as on one node).
-pub fn read_record(value: &[u8], sourcetype: Option<&str>, host: Option<&str>, origin: &str, opts: &ReadOptions, sink: &mut dyn FnMut(Event)) {
+pub fn read_record(
+    value: &[u8],
+    sourcetype: Option<&str>,
+    host: Option<&str>,
+    origin: &str,
+    opts: &ReadOptions,
+    sink: &mut dyn FnMut(Event),
+) {
     let mut sourcetype = sourcetype.map(str::to_string);
     let mut host = host.map(str::to_string);
     let mut text: std::borrow::Cow<[u8]> = std::borrow::Cow::Borrowed(value);

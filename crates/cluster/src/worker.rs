@@ -75,7 +75,14 @@ pub fn run(role: Role) -> Result<(), String> {
             last_sync = Some(Instant::now());
         }
         match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => w.on_record(&m),
+            Some(Ok(m)) => {
+                // The rebalance that assigned this partition ran inside this poll.
+                if !w.parts.contains_key(&m.partition()) {
+                    w.sync_assignment(&consumer)?;
+                    last_sync = Some(Instant::now());
+                }
+                w.on_record(&m);
+            }
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 if let Some(pw) = w.parts.get_mut(&p) {
                     pw.at_end = true;
@@ -125,7 +132,10 @@ impl Worker {
 
     fn on_record(&mut self, m: &BorrowedMessage) {
         let p = m.partition();
-        let Some(w) = self.parts.get_mut(&p) else { return };
+        let Some(w) = self.parts.get_mut(&p) else {
+            eprintln!("vigil worker: record of partition {p}, not assigned to this worker, skipped");
+            return;
+        };
         if m.offset() < w.next_offset {
             return; // in the checkpoint already (the commit after it was lost)
         }

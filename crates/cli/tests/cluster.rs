@@ -90,10 +90,10 @@ fn start_role(role: &str, name: &str, dir: &Path, config: &Path, now: &str) -> P
     Proc { child, log }
 }
 
-fn write_config(dir: &Path, brokers: &str, partitions: u32) -> PathBuf {
+fn write_config(dir: &Path, brokers: &str, partitions: u32, extra: &str) -> PathBuf {
     let config = dir.join("vigil.toml");
     let text = format!(
-        "[cluster]\nbrokers = \"{brokers}\"\npartitions = {partitions}\nfrom = \"{DAY_FROM}\"\nto = \"{DAY_TO}\"\ngrace_secs = 0\ncheckpoint_records = 5\n"
+        "[cluster]\nbrokers = \"{brokers}\"\npartitions = {partitions}\nfrom = \"{DAY_FROM}\"\nto = \"{DAY_TO}\"\ngrace_secs = 0\ncheckpoint_records = 5\n{extra}"
     );
     std::fs::write(&config, text).unwrap();
     config
@@ -192,7 +192,7 @@ fn hec_into_kafka_worker_and_reducer_killed_and_restarted_equal_backtest() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (_broker, brokers) = start_broker(&bin, dir.path());
-    let config = write_config(dir.path(), &brokers, 3);
+    let config = write_config(dir.path(), &brokers, 3, "");
     // Events arrive at 10:30 (the samples happened 10:15-10:25): the 11:00 run sees them.
     let ingest_data = dir.path().join("ingest-data");
     let ingest = start(&ingest_data, &["--role", "ingest", "--now", "2026-11-20T10:30:00Z", "--config", config.to_str().unwrap()], 0);
@@ -228,6 +228,56 @@ fn hec_into_kafka_worker_and_reducer_killed_and_restarted_equal_backtest() {
     drop(ingest);
 }
 
+/// kafka-python (`VIGIL_TEST_PYTHON`), when importable; in CI its absence fails the test.
+fn kafka_python() -> Option<PathBuf> {
+    let python = std::env::var_os("VIGIL_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("python3"));
+    let has_kafka = Command::new(&python).args(["-c", "import kafka"]).status().is_ok_and(|s| s.success());
+    assert!(has_kafka || std::env::var_os("CI").is_none(), "kafka-python is required in CI (.ci/run installs it; VIGIL_TEST_PYTHON)");
+    if !has_kafka {
+        eprintln!("skipped: kafka-python not importable by {} (set VIGIL_TEST_PYTHON)", python.display());
+    }
+    has_kafka.then_some(python)
+}
+
+/// kafka-python writes every non-empty line of `files` (key = the file) into `vigil-events`
+/// (created with `partitions` partitions unless it exists) stamped `at`; with `heartbeat`, one
+/// record that is no event into every partition instead. Returns its stdout (records sent).
+fn produce_with_kafka_python(python: &Path, brokers: &str, partitions: u32, at: &str, files: &[PathBuf], heartbeat: bool) -> String {
+    let script = r#"
+import sys
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+brokers, topic, partitions, ts, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+try:
+    KafkaAdminClient(bootstrap_servers=brokers).create_topics([NewTopic(topic, partitions, 1)])
+except TopicAlreadyExistsError:
+    pass
+p = KafkaProducer(bootstrap_servers=brokers, acks="all")
+n = 0
+if mode == "heartbeat":
+    for part in range(partitions):
+        p.send(topic, value=b"heartbeat", partition=part, timestamp_ms=ts)
+        n += 1
+for path in sys.argv[6:]:
+    for line in open(path, "rb"):
+        if line.strip():
+            p.send(topic, key=path.encode(), value=line.rstrip(b"\r\n"), timestamp_ms=ts)
+            n += 1
+p.flush()
+print(n)
+"#;
+    let ts_ms = (vigil_time::parse_iso8601_utc(at).unwrap() / 1000).to_string();
+    let mode = if heartbeat { "heartbeat" } else { "lines" };
+    let out = Command::new(python)
+        .args(["-c", script, brokers, "vigil-events", &partitions.to_string(), &ts_ms, mode])
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "kafka-python producer failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A producer nobody here wrote: kafka-python writes the sample lines (key = file, timestamp =
 /// 10:30 of the samples' day) into the events topic; a worker and a reducer give backtest's
 /// results.
@@ -237,36 +287,12 @@ fn kafka_python_producer_events_give_backtest_results() {
         eprintln!("skipped: tansu not found (cargo install tansu --locked --features dynostore)");
         return;
     };
-    let python = std::env::var_os("VIGIL_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("python3"));
-    let has_kafka = Command::new(&python).args(["-c", "import kafka"]).status().is_ok_and(|s| s.success());
-    assert!(has_kafka || std::env::var_os("CI").is_none(), "kafka-python is required in CI (.ci/run installs it; VIGIL_TEST_PYTHON)");
-    if !has_kafka {
-        eprintln!("skipped: kafka-python not importable by {} (set VIGIL_TEST_PYTHON)", python.display());
-        return;
-    }
+    let Some(python) = kafka_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (_broker, brokers) = start_broker(&bin, dir.path());
-    let config = write_config(dir.path(), &brokers, 3);
-    let script = r#"
-import sys
-from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
-brokers, topic, ts = sys.argv[1], sys.argv[2], int(sys.argv[3])
-KafkaAdminClient(bootstrap_servers=brokers).create_topics([NewTopic(topic, 3, 1)])
-p = KafkaProducer(bootstrap_servers=brokers, acks="all")
-n = 0
-for path in sys.argv[4:]:
-    for line in open(path, "rb"):
-        if line.strip():
-            p.send(topic, key=path.encode(), value=line.rstrip(b"\r\n"), timestamp_ms=ts)
-            n += 1
-p.flush()
-print(n)
-"#;
-    let ts_ms = (vigil_time::parse_iso8601_utc("2026-11-20T10:30:00Z").unwrap() / 1000).to_string();
-    let out = Command::new(&python).args(["-c", script, &brokers, "vigil-events", &ts_ms]).args(samples()).output().unwrap();
-    assert!(out.status.success(), "kafka-python producer failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let produced: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let config = write_config(dir.path(), &brokers, 3, "");
+    let out = produce_with_kafka_python(&python, &brokers, 3, "2026-11-20T10:30:00Z", &samples(), false);
+    let produced: usize = out.trim().parse().unwrap();
     assert!(produced > 10, "{produced} records");
 
     let reducer_data = dir.path().join("reducer-data");
@@ -274,4 +300,35 @@ print(n)
     let reducer = start_role("reducer", "reducer", dir.path(), &config, "2026-11-21T01:00:00Z");
     wait_runs(&reducer, &reducer_data, 24, 180);
     assert_eq!(cluster_results(&reducer_data).1, backtest_results());
+}
+
+/// 6 partitions, 3 workers, 1 reducer. Once the workers closed the windows before the events'
+/// hour, one worker is killed with SIGKILL and never comes back: the group gives its partitions
+/// to the others, which resume from its checkpoints. A record stamped the next day in every
+/// partition then closes the day: results byte-identical to backtest, notables once.
+#[test]
+fn a_dead_workers_partitions_resume_from_checkpoints_on_the_others() {
+    let Some(bin) = tansu() else {
+        eprintln!("skipped: tansu not found (cargo install tansu --locked --features dynostore)");
+        return;
+    };
+    let Some(python) = kafka_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, brokers) = start_broker(&bin, dir.path());
+    let config = write_config(dir.path(), &brokers, 6, "session_timeout_ms = 10000\n");
+    produce_with_kafka_python(&python, &brokers, 6, "2026-11-20T10:30:00Z", &samples(), false);
+    let now = "2026-11-20T10:30:00Z";
+    let mut workers: Vec<Proc> = (0..3).map(|i| start_role("worker", &format!("worker{i}"), dir.path(), &config, now)).collect();
+    let reducer_data = dir.path().join("reducer-data");
+    let reducer = start_role("reducer", "reducer", dir.path(), &config, now);
+    wait_runs(&reducer, &reducer_data, 11, 180);
+    // The victim: a worker that owns partitions (and wrote their checkpoints).
+    let victim = workers.iter().position(|w| w.log_text().contains("window(s) closed")).expect("a worker closed windows");
+    workers.remove(victim).kill9();
+    produce_with_kafka_python(&python, &brokers, 6, "2026-11-21T00:30:00Z", &[], true);
+    wait_runs(&reducer, &reducer_data, 24, 240);
+    let resumed = workers.iter().any(|w| w.log_text().contains("resumed from its checkpoint"));
+    assert!(resumed, "the others took over the dead worker's partitions from its checkpoints");
+    assert_eq!(cluster_results(&reducer_data).1, backtest_results(), "reducer:\n{}", reducer.log_text());
+    assert_eq!(stored_notables(&reducer_data), backtest_notables());
 }

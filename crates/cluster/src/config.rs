@@ -14,6 +14,7 @@
 //! sourcetype = "XmlWinEventLog"        # for records the readers give no sourcetype
 //! from = "2026-11-20T00:00:00Z"        # first tick (default: the first start's day)
 //! to = "2026-11-21T00:00:00Z"          # no tick at or after this (a replay); default none
+//! session_timeout_ms = 10000           # workers: a silent member's partitions move after this (librdkafka's default: 45000)
 //! ```
 
 use serde::Deserialize;
@@ -34,6 +35,7 @@ pub struct ClusterConfig {
     pub sourcetype: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    pub session_timeout_ms: Option<u32>,
 }
 
 impl Default for ClusterConfig {
@@ -51,6 +53,7 @@ impl Default for ClusterConfig {
             sourcetype: None,
             from: None,
             to: None,
+            session_timeout_ms: None,
         }
     }
 }

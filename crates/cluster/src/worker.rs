@@ -49,7 +49,12 @@ struct Worker {
 pub fn run(role: Role) -> Result<(), String> {
     kafka::ensure_topics(&role.cfg)?;
     let cfg = &role.cfg;
-    let consumer: BaseConsumer = kafka::client(cfg)
+    let mut client = kafka::client(cfg);
+    if let Some(ms) = cfg.session_timeout_ms {
+        // A dead worker's partitions move to the others after this long without heartbeats.
+        client.set("session.timeout.ms", ms.to_string());
+    }
+    let consumer: BaseConsumer = client
         .set("group.id", &cfg.worker_group)
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod admin;
+pub mod api;
 pub mod commit;
 pub mod config;
 pub mod ingest;
@@ -66,13 +67,25 @@ pub fn run(opts: Options) -> Result<(), String> {
     let hec = Arc::new(ingest::Hec::new(tokens, committer, config.limits.clone(), now_fn));
     let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
     let driver = vigil_scan::Driver::new(None)?;
-    let scheduler = schedule::Scheduler::new(content, normalizer, driver, &selection, &data_dir, clock.now())?;
+    // The API's enable/disable choices (kept in the data directory) apply on top of the config.
+    let effective = api::effective_selection(&selection, &data_dir);
+    let scheduler = schedule::Scheduler::new(content.clone(), normalizer, driver, &effective, &data_dir, clock.now())?;
     let scheduled = scheduler.describe();
     eprintln!("vigil serve: {} schedule(s){}", scheduled.len(), scheduled.iter().map(|s| format!("\n  {s}")).collect::<String>());
     let scheduler = Arc::new(Mutex::new(scheduler));
     spawn_ticker(scheduler.clone(), clock.clone())?;
+    let detections = api::DetectionControl::new(content, selection, data_dir.clone(), scheduler.clone(), clock.clone());
+    let setup = api::Setup {
+        data_dir: data_dir.clone(),
+        clock: clock.clone(),
+        detections,
+        ingest: hec.stats.clone(),
+        seal_idle_secs: config.store.seal_idle_secs,
+        secure_cookies: false,
+    };
+    let api = Arc::new(api::Api::new(setup)?);
     let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
-    let app = ingest::router(hec).merge(admin::router(admin));
+    let app = ingest::router(hec).merge(admin::router(admin)).merge(api::router(api));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(serve_http(config.listen, app))
 }
@@ -100,6 +113,8 @@ async fn serve_http(addr: SocketAddr, app: axum::Router) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // Tests and scripts wait for this line (the port is real even with :0).
     eprintln!("vigil serve: listening on http://{local}");
+    // With the client's address: login throttling counts failures per address.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("server: {e}"))?;
     eprintln!("vigil serve: stopped");
     Ok(())

@@ -82,6 +82,23 @@ pub struct Scheduler {
     /// Set after a restart until the missed ticks were run: at most this many per schedule.
     catch_up: Option<usize>,
     state_path: PathBuf,
+    /// Enabled detections that could not be planned, with why (the API shows them).
+    not_scheduled: Vec<(String, String)>,
+    /// Per group: ticks dropped by the catch-up bound.
+    missed_ticks: Vec<u64>,
+}
+
+/// A schedule and its detections, as the API shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleInfo {
+    pub cron: String,
+    pub earliest: String,
+    pub latest: String,
+    pub detections: Vec<String>,
+    /// The next tick that will run (epoch seconds).
+    pub next_run: Option<i64>,
+    /// Ticks missed during downtime and not run (past `max_catch_up`).
+    pub missed_ticks: u64,
 }
 
 impl Scheduler {
@@ -102,6 +119,7 @@ impl Scheduler {
         let tz = Tz::utc();
         let mut keyed: Vec<(ScheduleKey, Vec<(String, vigil_engine::Query)>)> = Vec::new();
         let mut planner = Planner::new(normalizer.catalog(), &content);
+        let mut not_scheduled = Vec::new();
         for d in content.detections() {
             let Some(s) = content.deployment_for(d).map(|dep| &dep.scheduling) else {
                 continue;
@@ -116,7 +134,9 @@ impl Scheduler {
             let query = match planner.plan(&d.name, &d.search) {
                 Ok(q) => q,
                 Err(e) => {
-                    eprintln!("vigil serve: not scheduled, cannot run:\n{}", e.render(&format!("detection `{}` search", d.name)));
+                    let why = e.render(&format!("detection `{}` search", d.name));
+                    eprintln!("vigil serve: not scheduled, cannot run:\n{why}");
+                    not_scheduled.push((d.name.clone(), why));
                     continue;
                 }
             };
@@ -136,6 +156,7 @@ impl Scheduler {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("vigil serve: schedule `{cron}` cannot be used, not scheduled: {e}");
+                    not_scheduled.extend(members.iter().map(|(n, _)| (n.clone(), format!("schedule `{cron}`: {e}"))));
                     continue;
                 }
             };
@@ -150,6 +171,7 @@ impl Scheduler {
             Some(s) if s.next < start => (s.next, Some(select.max_catch_up)),
             _ => (start, None),
         };
+        let groups_len = groups.len();
         let risk_path = data_dir.join("risk.db");
         let risk = RiskStore::open(&risk_path).map_err(|e| e.to_string())?;
         Ok(Scheduler {
@@ -165,6 +187,8 @@ impl Scheduler {
             next,
             catch_up,
             state_path,
+            missed_ticks: vec![0; groups_len],
+            not_scheduled,
         })
     }
 
@@ -174,6 +198,32 @@ impl Scheduler {
             .iter()
             .map(|(_, g)| format!("`{}` earliest={} latest={}: {}", g.cron, g.earliest, g.latest, g.names.join(", ")))
             .collect()
+    }
+
+    /// The schedules with their detections and next run.
+    pub fn schedules(&self) -> Vec<ScheduleInfo> {
+        self.groups
+            .iter()
+            .zip(&self.missed_ticks)
+            .map(|((schedule, g), missed)| ScheduleInfo {
+                cron: g.cron.clone(),
+                earliest: g.earliest.clone(),
+                latest: g.latest.clone(),
+                detections: g.names.clone(),
+                next_run: schedule.ticks(self.next, Micros::MAX, &self.tz).next().map(|t| t.div_euclid(1_000_000)),
+                missed_ticks: *missed,
+            })
+            .collect()
+    }
+
+    /// Enabled detections that are not scheduled, with why.
+    pub fn not_scheduled(&self) -> &[(String, String)] {
+        &self.not_scheduled
+    }
+
+    /// Where the run records are appended (one JSON line per run).
+    pub fn runs_log(&self) -> &Path {
+        &self.runs_log
     }
 
     /// Runs every tick in `[next, now]`, in time order; returns their records.
@@ -193,6 +243,7 @@ impl Scheduler {
                     group.names.join(", ")
                 );
                 ticks.drain(..skipped);
+                self.missed_ticks[gi] += skipped as u64;
             }
             due.extend(ticks.into_iter().map(|t| (t, gi)));
         }

@@ -12,6 +12,7 @@
 mod acks;
 mod errors;
 pub mod parse;
+pub mod stats;
 
 pub use errors::HecError;
 
@@ -41,11 +42,13 @@ pub struct Hec {
     acks: Acks,
     /// The server's clock (micros): arrival times come from it.
     clock: Arc<dyn Fn() -> Micros + Send + Sync>,
+    /// What was stored, per token and sourcetype (the API's ingest status).
+    pub stats: Arc<stats::IngestStats>,
 }
 
 impl Hec {
     pub fn new(tokens: Vec<TokenConfig>, committer: Committer, limits: Limits, clock: Arc<dyn Fn() -> Micros + Send + Sync>) -> Hec {
-        Hec { tokens, committer, limits, acks: Acks::default(), clock }
+        Hec { tokens, committer, limits, acks: Acks::default(), clock, stats: Arc::default() }
     }
 
     /// The token of `Authorization: Splunk <token>`. Every configured token is compared, in
@@ -116,6 +119,7 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
     let limits = hec.limits.clone();
     let now = (hec.clock)();
     let ack = token.ack;
+    let token_name = token.name.clone().unwrap_or_else(|| "unnamed".into());
     // Decompressing, parsing and reading event times is CPU work: off the async threads.
     let events = tokio::task::spawn_blocking(move || -> Result<Vec<StoredEvent>, HecError> {
         let body = if gzip { gunzip(&body, limits.max_body_bytes)? } else { body };
@@ -128,22 +132,48 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
     })
     .await
     .map_err(|_| HecError::Internal)??;
+    let counts = count_by_sourcetype(&events);
     let done = hec.committer.submit(events).map_err(|_| HecError::Busy)?;
+    let record = {
+        let (h, now) = (hec.clone(), (hec.clock)());
+        move || counts.iter().for_each(|(st, (n, b))| h.stats.record(&token_name, st, *n, *b, now))
+    };
     match (ack, channel) {
         (true, Some(channel)) => {
             let id = hec.acks.register(&channel).ok_or(HecError::Busy)?;
             let h = hec.clone();
             tokio::spawn(async move {
                 let stored = matches!(done.await, Ok(Ok(())));
+                if stored {
+                    record();
+                }
                 h.acks.complete(&channel, id, stored);
             });
             Ok(Json(json!({"text": "Success", "code": 0, "ackId": id})).into_response())
         }
         _ => match done.await {
-            Ok(Ok(())) => Ok(Json(json!({"text": "Success", "code": 0})).into_response()),
+            Ok(Ok(())) => {
+                record();
+                Ok(Json(json!({"text": "Success", "code": 0})).into_response())
+            }
             _ => Err(HecError::Internal),
         },
     }
+}
+
+/// Events and bytes of event text per sourcetype.
+fn count_by_sourcetype(events: &[StoredEvent]) -> Vec<(String, (u64, u64))> {
+    let mut out: Vec<(String, (u64, u64))> = Vec::new();
+    for e in events {
+        match out.iter_mut().find(|(st, _)| *st == e.sourcetype) {
+            Some((_, (n, b))) => {
+                *n += 1;
+                *b += e.text.len() as u64;
+            }
+            None => out.push((e.sourcetype.clone(), (1, e.text.len() as u64))),
+        }
+    }
+    out
 }
 
 /// Metadata defaults: query parameters (`/raw`, and `/event` too), then the token's.

@@ -8,6 +8,7 @@ pub mod risk;
 pub mod search;
 pub mod serve;
 pub mod test;
+pub mod user;
 
 use crate::output::{self, ResultSet};
 use crate::{exit, ContentArgs, RunArgs};

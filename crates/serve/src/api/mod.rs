@@ -20,7 +20,7 @@ mod notables;
 pub mod openapi;
 mod risk;
 pub mod search;
-mod splunk;
+pub mod splunk;
 pub mod throttle;
 pub mod users;
 

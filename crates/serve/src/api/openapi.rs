@@ -125,13 +125,8 @@ fn splunk_paths(paths: &mut Map<String, Value>) {
             }),
         );
     }
-    for (p, namespaced) in [
-        ("/services/search/jobs", false),
-        ("/services/search/v2/jobs", false),
-        ("/servicesNS/{owner}/{app}/search/jobs", true),
-        ("/servicesNS/{owner}/{app}/search/v2/jobs", true),
-    ] {
-        let params = if namespaced { ns() } else { vec![] };
+    for p in super::splunk::JOB_PATHS {
+        let params = if p.starts_with("/servicesNS") { ns() } else { vec![] };
         paths.insert(p.into(), json!({"post": splunk_op("A oneshot search job (exec_mode=oneshot): all results in one answer", splunk_search_form(), params, false)}));
     }
 }

@@ -30,6 +30,18 @@ use vigil_model::{Record, Value};
 /// The version `server/info` reports: new enough for the SDK's v2 search paths.
 pub const SPLUNK_VERSION: &str = "9.1.0";
 
+/// Where oneshot jobs are posted, with and without the SDK's trailing slash.
+pub const JOB_PATHS: [&str; 8] = [
+    "/services/search/jobs",
+    "/services/search/jobs/",
+    "/services/search/v2/jobs",
+    "/services/search/v2/jobs/",
+    "/servicesNS/{owner}/{app}/search/jobs",
+    "/servicesNS/{owner}/{app}/search/jobs/",
+    "/servicesNS/{owner}/{app}/search/v2/jobs",
+    "/servicesNS/{owner}/{app}/search/v2/jobs/",
+];
+
 pub(super) fn routes(r: Routes) -> Routes {
     let mut r = r
         .add("/services/auth/login", &["POST"], post(login))
@@ -38,7 +50,8 @@ pub(super) fn routes(r: Routes) -> Routes {
     for path in ["/services/search/jobs/export", "/services/search/v2/jobs/export", "/servicesNS/{owner}/{app}/search/jobs/export", "/servicesNS/{owner}/{app}/search/v2/jobs/export"] {
         r = r.add(path, &["GET", "POST"], get(export).post(export));
     }
-    for path in ["/services/search/jobs", "/services/search/v2/jobs", "/servicesNS/{owner}/{app}/search/jobs", "/servicesNS/{owner}/{app}/search/v2/jobs"] {
+    // The SDK posts to the collection path with a trailing slash (`search/v2/jobs/`).
+    for path in JOB_PATHS {
         r = r.add(path, &["POST"], post(jobs));
     }
     r
@@ -117,7 +130,6 @@ async fn info(caller: Result<Caller, ApiError>, RawQuery(q): RawQuery) -> Respon
         ("version", SPLUNK_VERSION.to_string()),
         ("build", "vigil".to_string()),
         ("product_type", "enterprise".to_string()),
-        ("instance_type", "".to_string()),
         ("serverName", host.clone()),
         ("host", host),
         ("vigil_version", env!("CARGO_PKG_VERSION").to_string()),

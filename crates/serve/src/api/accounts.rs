@@ -1,6 +1,9 @@
 //! Users and API tokens (admin): `/api/v1/users`, `/api/v1/tokens`.
 //!
-//! The last admin cannot be removed or made an analyst, so the console never locks itself out.
+//! The console never locks itself out: the last admin cannot be removed or made an analyst, an
+//! admin does not remove, demote or reset themselves here (their own password changes through
+//! `/api/v1/auth/password`, with the current one), and a request cannot revoke the API token it
+//! came with.
 
 use super::users::Role;
 use super::{blocking, Api, ApiError, Body, Caller, Params, PathParam, Routes};
@@ -51,6 +54,9 @@ struct UserChange {
 async fn change_user(State(api): State<Arc<Api>>, caller: Caller, PathParam(name): PathParam<String>, Body(b): Body<UserChange>) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let role = b.role.as_deref().map(Role::parse).transpose()?;
+    if name == caller.user.name {
+        return Err(ApiError::Conflict("change your own password with /api/v1/auth/password; another admin changes your role".into()));
+    }
     blocking(move || {
         let user = api.users.get(&name)?.ok_or_else(|| ApiError::NotFound(format!("no user `{name}`")))?;
         if role == Some(Role::Analyst) && user.role == Role::Admin && api.users.admins()? <= 1 {
@@ -70,6 +76,9 @@ async fn change_user(State(api): State<Arc<Api>>, caller: Caller, PathParam(name
 
 async fn remove_user(State(api): State<Arc<Api>>, caller: Caller, PathParam(name): PathParam<String>) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
+    if name == caller.user.name {
+        return Err(ApiError::Conflict("you cannot remove yourself; another admin can".into()));
+    }
     blocking(move || {
         let user = api.users.get(&name)?.ok_or_else(|| ApiError::NotFound(format!("no user `{name}`")))?;
         if user.role == Role::Admin && api.users.admins()? <= 1 {
@@ -112,6 +121,9 @@ async fn create_token(State(api): State<Arc<Api>>, caller: Caller, Body(b): Body
 
 async fn revoke_token(State(api): State<Arc<Api>>, caller: Caller, PathParam(id): PathParam<String>) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
+    if caller.token_id.as_deref() == Some(id.as_str()) {
+        return Err(ApiError::Conflict("this request came with that token; revoke it with another credential".into()));
+    }
     blocking(move || Ok(api.users.revoke_token(&id, None)?)).await?;
     Ok(Json(json!({ "revoked": true })))
 }

@@ -44,6 +44,8 @@ pub enum Via {
 pub struct Caller {
     pub user: User,
     pub via: Via,
+    /// The id of the API token the request came with (`Via::Token`).
+    pub token_id: Option<String>,
 }
 
 impl Caller {
@@ -104,8 +106,13 @@ impl FromRequestParts<Arc<Api>> for Caller {
             let (scheme, cred) = value.split_once(' ').ok_or_else(unauthorized)?;
             let cred = cred.trim().to_string();
             let a = api.clone();
+            let mut token_id = None;
             let (user, via) = match scheme.to_ascii_lowercase().as_str() {
-                "bearer" => (blocking(move || Ok(a.users.token_user(&cred, now)?)).await?, Via::Token),
+                "bearer" => {
+                    let found = blocking(move || Ok(a.users.token_user(&cred, now)?)).await?;
+                    token_id = found.as_ref().map(|(_, id)| id.clone());
+                    (found.map(|(u, _)| u), Via::Token)
+                }
                 "splunk" => (blocking(move || Ok(a.users.session(&cred, now)?.map(|s| s.user))).await?, Via::SessionKey),
                 "basic" => {
                     let decoded = <base64ct::Base64 as base64ct::Encoding>::decode_vec(&cred).map_err(|_| unauthorized())?;
@@ -115,7 +122,7 @@ impl FromRequestParts<Arc<Api>> for Caller {
                 }
                 _ => (None, Via::Token),
             };
-            return user.map(|user| Caller { user, via }).ok_or_else(unauthorized);
+            return user.map(|user| Caller { user, via, token_id }).ok_or_else(unauthorized);
         }
         let id = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(unauthorized)?.to_string();
         let a = api.clone();
@@ -126,7 +133,7 @@ impl FromRequestParts<Arc<Api>> for Caller {
                 return Err(ApiError::Forbidden("missing or wrong X-CSRF-Token header (GET /api/v1/auth/session gives it)".into()));
             }
         }
-        Ok(Caller { user: session.user, via: Via::Cookie })
+        Ok(Caller { user: session.user, via: Via::Cookie, token_id: None })
     }
 }
 

@@ -299,15 +299,15 @@ impl Users {
         }
     }
 
-    /// The user an API token belongs to (and notes its use).
-    pub fn token_user(&self, token: &str, now: Micros) -> Result<Option<User>, UserError> {
+    /// The user an API token belongs to, with the token's id (and notes its use).
+    pub fn token_user(&self, token: &str, now: Micros) -> Result<Option<(User, String)>, UserError> {
         let hash = digest(token.trim());
         self.with(|c| {
             let user = c
                 .query_row(
-                    "SELECT u.name, u.role, u.created FROM api_tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?1",
+                    "SELECT u.name, u.role, u.created, t.id FROM api_tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?1",
                     params![hash],
-                    user_row,
+                    |r| Ok((user_row(r)?, r.get::<_, String>(3)?)),
                 )
                 .optional()?;
             if user.is_some() {
@@ -405,7 +405,7 @@ mod tests {
         u.add("ann", Role::Analyst, "correct horse", NOW).unwrap();
         let (info, secret) = u.create_token("ann", "script", NOW).unwrap();
         assert!(secret.starts_with("vigil_") && secret.len() == 70, "{secret}");
-        assert_eq!(u.token_user(&secret, NOW + 5_000_000).unwrap().unwrap().name, "ann");
+        assert_eq!(u.token_user(&secret, NOW + 5_000_000).unwrap().unwrap(), (u.get("ann").unwrap().unwrap(), info.id.clone()));
         assert_eq!(u.token_user("vigil_00", NOW).unwrap(), None);
         assert_eq!(u.tokens(Some("ann")).unwrap()[0].last_used, Some(secs(NOW) + 5));
         assert!(matches!(u.revoke_token(&info.id, Some("bob")), Err(UserError::NoToken(_))));

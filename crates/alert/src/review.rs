@@ -203,7 +203,11 @@ impl RiskStore {
         let (clause, mut args) = where_clause(filter);
         let total: i64 = self
             .conn
-            .query_row(&format!("SELECT COUNT(*) FROM notables n LEFT JOIN notable_review r ON r.event_hash = n.event_hash{clause}"), params_from_iter(args.iter()), |r| r.get(0))
+            .query_row(
+                &format!("SELECT COUNT(*) FROM notables n LEFT JOIN notable_review r ON r.event_hash = n.event_hash{clause}"),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )
             .map_err(|e| self.err(e))?;
         args.push(rusqlite::types::Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         args.push(rusqlite::types::Value::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
@@ -281,12 +285,19 @@ impl RiskStore {
             }
         }
         tx.commit().map_err(sql)?;
-        Ok(self.review_get(id)?.ok_or_else(|| ReviewError::NotFound(id.to_string()))?)
+        self.review_get(id)?.ok_or_else(|| ReviewError::NotFound(id.to_string()))
     }
 
     /// The risk events (their JSON) of one object (normalized, with its type) with
     /// `from <= time < to`, oldest first, at most `limit`.
-    pub fn risk_events_of(&self, object: &str, kind: &str, from: Micros, to: Micros, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
+    pub fn risk_events_of(
+        &self,
+        object: &str,
+        kind: &str,
+        from: Micros,
+        to: Micros,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -295,7 +306,8 @@ impl RiskStore {
             )
             .map_err(|e| self.err(e))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![object.to_lowercase(), kind, from, to, limit], |r| r.get::<_, String>(0)).map_err(|e| self.err(e))?;
+        let rows =
+            stmt.query_map(params![object.to_lowercase(), kind, from, to, limit], |r| r.get::<_, String>(0)).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
             if let Ok(v) = serde_json::from_str(&row.map_err(|e| self.err(e))?) {

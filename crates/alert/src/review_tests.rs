@@ -21,7 +21,12 @@ fn store() -> (tempfile::TempDir, RiskStore) {
     let det = set.detection("Windows MSIExec Remote Download").unwrap();
     for (i, (user, dest)) in [("CORP\\bob", "HOST1"), ("CORP\\alice", "HOST2"), ("CORP\\carol", "HOST1")].iter().enumerate() {
         let at = T0 + i as Micros * HOUR;
-        let alerts = build_alerts(det, set.deployment_for(det), &[row(user, dest, &format!("g{i}"))], &AlertContext { run_time: at, ..Default::default() });
+        let alerts = build_alerts(
+            det,
+            set.deployment_for(det),
+            &[row(user, dest, &format!("g{i}"))],
+            &AlertContext { run_time: at, ..Default::default() },
+        );
         assert!(alerts.iter().any(|a| matches!(a, Alert::Notable(_))));
         store.record(&alerts).unwrap();
     }
@@ -63,7 +68,8 @@ fn updates_are_audited_and_filterable() {
     let (page, _) = store.review_list(&NotableFilter::default(), 0, 10).unwrap();
     let id = page[0].id.clone();
     let own_urgency = page[0].urgency.clone();
-    let change = ReviewChange { status: Some("in_progress".into()), owner: Some("ann".into()), comment: Some("looking".into()), urgency: None };
+    let change =
+        ReviewChange { status: Some("in_progress".into()), owner: Some("ann".into()), comment: Some("looking".into()), urgency: None };
     let n = store.review_update(&id, &change, "ann", T0 + 10).unwrap();
     assert_eq!((n.status.as_str(), n.owner.as_str(), n.urgency.as_str()), ("in_progress", "ann", own_urgency.as_str()));
     assert_eq!(n.updated, Some((T0 + 10) as f64 / 1e6));

@@ -39,10 +39,16 @@ fn triage_a_seed_notable_with_a_browser_session() {
     let cookie = std::fs::read_to_string(&jar).unwrap();
     assert!(cookie.contains("#HttpOnly_") && cookie.contains("vigil_session"), "{cookie}");
     let (code, me) = s.json(&["-b", &jar], "/api/v1/auth/session");
-    assert_eq!((code, me["user"].as_str(), me["role"].as_str(), me["csrf_token"].as_str()), (200, Some("analyst"), Some("analyst"), Some(csrf.as_str())));
+    assert_eq!(
+        (code, me["user"].as_str(), me["role"].as_str(), me["csrf_token"].as_str()),
+        (200, Some("analyst"), Some("analyst"), Some(csrf.as_str()))
+    );
 
     // The seed's notables, filtered as Incident Review does.
-    let q = format!("/api/v1/notables?detection={}&status=new&earliest=2026-11-20T00:00:00Z&latest=2026-11-21T00:00:00Z&count=2", SEED.replace(' ', "%20"));
+    let q = format!(
+        "/api/v1/notables?detection={}&status=new&earliest=2026-11-20T00:00:00Z&latest=2026-11-21T00:00:00Z&count=2",
+        SEED.replace(' ', "%20")
+    );
     let (code, list) = s.json(&["-b", &jar], &q);
     assert_eq!(code, 200, "{list}");
     let total = list["total"].as_u64().unwrap();
@@ -94,7 +100,11 @@ fn triage_a_seed_notable_with_a_browser_session() {
     let (_, risk) = s.json(&["-b", &jar], "/api/v1/risk/objects?earliest=2026-11-20T00:00:00Z&latest=2026-11-21T00:00:00Z");
     let top = &risk["objects"][0];
     assert!(top["total_score"].as_f64().unwrap() > 0.0 && !top["detections"].as_array().unwrap().is_empty(), "{risk}");
-    let obj_path = format!("/api/v1/risk/objects/{}/{}?earliest=2026-11-20T00:00:00Z&latest=2026-11-21T00:00:00Z", top["risk_object_type"].as_str().unwrap(), top["risk_object"].as_str().unwrap().replace('\\', "%5C"));
+    let obj_path = format!(
+        "/api/v1/risk/objects/{}/{}?earliest=2026-11-20T00:00:00Z&latest=2026-11-21T00:00:00Z",
+        top["risk_object_type"].as_str().unwrap(),
+        top["risk_object"].as_str().unwrap().replace('\\', "%5C")
+    );
     let (code, obj) = s.json(&["-b", &jar], &obj_path);
     assert_eq!(code, 200, "{obj}");
     assert_eq!(obj["events"].as_array().unwrap().len() as u64, top["count"].as_u64().unwrap());
@@ -104,7 +114,11 @@ fn triage_a_seed_notable_with_a_browser_session() {
     // Detections: the analyst reads, only an admin disables.
     let (_, dets) = s.json(&["-b", &jar], "/api/v1/detections");
     let seed = dets["detections"].as_array().unwrap().iter().find(|d| d["name"] == SEED).unwrap().clone();
-    assert_eq!((seed["enabled"].as_bool(), seed["scheduled"].as_bool(), seed["runs"].as_u64()), (Some(true), Some(true), Some(1)), "{seed}");
+    assert_eq!(
+        (seed["enabled"].as_bool(), seed["scheduled"].as_bool(), seed["runs"].as_u64()),
+        (Some(true), Some(true), Some(1)),
+        "{seed}"
+    );
     assert_eq!(seed["next_run"], 1_795_176_000, "the 12:00 tick");
     assert_eq!(seed["last_runs"][0]["scheduled_time"], "2026-11-20T11:00:00Z");
     let det_path = format!("/api/v1/detections/{}", SEED.replace(' ', "%20"));
@@ -130,7 +144,10 @@ fn triage_a_seed_notable_with_a_browser_session() {
     let bearer = format!("Authorization: Bearer {}", tok["token"].as_str().unwrap());
     assert_eq!(s.json(&["-H", &bearer], "/api/v1/auth/session").1["user"], "analyst");
     let as_hec = format!("Authorization: Splunk {}", tok["token"].as_str().unwrap());
-    assert_eq!(s.curl(&["-H", &as_hec, "-d", r#"{"event":"x"}"#], "/services/collector/event"), (403, r#"{"text":"Invalid token","code":4}"#.into()));
+    assert_eq!(
+        s.curl(&["-H", &as_hec, "-d", r#"{"event":"x"}"#], "/services/collector/event"),
+        (403, r#"{"text":"Invalid token","code":4}"#.into())
+    );
     let (code, _) = s.json(&[&admin[..], &["-X", "DELETE"]].concat(), &format!("/api/v1/tokens/{}", tok["info"]["id"].as_str().unwrap()));
     assert_eq!(code, 200);
     assert_eq!(s.curl(&["-H", &bearer], "/api/v1/auth/session").0, 401);
@@ -172,7 +189,17 @@ fn search_jobs_with_progress_paging_timeline_and_cancel() {
     assert_eq!((done["state"].as_str(), done["progress"].as_f64()), (Some("done"), Some(1.0)), "{done}");
     let n = done["result_count"].as_u64().unwrap();
     // The same search over the sample files with the CLI gives as many rows.
-    let cli = common::vigil(&["search", "--earliest", "2026-11-20T10:00:00Z", "--latest", "2026-11-20T11:00:00Z", "--format", "jsonl", "`sysmon` EventCode=1 process_name=msiexec.exe | table _time host CommandLine", "samples/"]);
+    let cli = common::vigil(&[
+        "search",
+        "--earliest",
+        "2026-11-20T10:00:00Z",
+        "--latest",
+        "2026-11-20T11:00:00Z",
+        "--format",
+        "jsonl",
+        "`sysmon` EventCode=1 process_name=msiexec.exe | table _time host CommandLine",
+        "samples/",
+    ]);
     assert_eq!(common::stdout(&cli).lines().count() as u64, n, "{}", common::stderr(&cli));
     assert!(n >= 2);
     let (_, page) = s.json(&auth, &format!("/api/v1/search/jobs/{id}/results?offset=1&count=1"));

@@ -19,7 +19,11 @@ fn schemathesis_finds_no_server_error() {
     let mut s = start();
     s.send_samples();
     s.clock_to("2026-11-20T11:00:00Z");
-    let token = Command::new(env!("CARGO_BIN_EXE_vigil")).args(["user", "token", "admin", "--label", "fuzz", "--data-dir"]).arg(&s.data).output().unwrap();
+    let token = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["user", "token", "admin", "--label", "fuzz", "--data-dir"])
+        .arg(&s.data)
+        .output()
+        .unwrap();
     assert!(token.status.success());
     let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
     let secs = std::env::var("VIGIL_FUZZ_SECS").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(120);

@@ -20,8 +20,12 @@ fn expected_rows() -> Vec<Value> {
         .lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap();
-            let row: serde_json::Map<String, Value> =
-                v["result"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), Value::from(v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))).collect();
+            let row: serde_json::Map<String, Value> = v["result"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))))
+                .collect();
             Value::Object(row)
         })
         .collect();
@@ -64,7 +68,8 @@ fn curl_export_as_splunk_docs_write_it() {
     assert_eq!(text.lines().next(), Some(r#""host","process_name","count""#));
     assert_eq!(text.lines().count(), expected.len() + 1);
     // Errors as Splunk gives them.
-    let (code, err) = s.json(&["-u", "admin:admin-password", "-d", "search=| stats count by", "-d", "output_mode=json"], "/services/search/jobs/export");
+    let (code, err) =
+        s.json(&["-u", "admin:admin-password", "-d", "search=| stats count by", "-d", "output_mode=json"], "/services/search/jobs/export");
     assert_eq!(code, 400);
     assert_eq!(err["messages"][0]["type"], "FATAL", "{err}");
     let hec = format!("Authorization: Splunk {}", s.hec_token);
@@ -88,7 +93,8 @@ fn the_splunk_python_sdk_connects_exports_and_runs_oneshot() {
     let Some(python) = python_with("splunklib") else { return };
     let s = start();
     s.send_samples();
-    let (code, tok) = s.json(&["-u", "admin:admin-password", "-H", "Content-Type: application/json", "-d", r#"{"user":"analyst"}"#], "/api/v1/tokens");
+    let (code, tok) =
+        s.json(&["-u", "admin:admin-password", "-H", "Content-Type: application/json", "-d", r#"{"user":"analyst"}"#], "/api/v1/tokens");
     assert_eq!(code, 201, "{tok}");
     let script = common::repo().join("crates/cli/tests/python/splunk_sdk_check.py");
     let out = Command::new(&python)

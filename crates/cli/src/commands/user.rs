@@ -124,7 +124,8 @@ fn run_inner(cmd: UserCommand) -> Result<(), String> {
             let users = at.users()?;
             let tokens = users.tokens(None).map_err(|e| e.to_string())?;
             for u in users.list().map_err(|e| e.to_string())? {
-                let mine: Vec<String> = tokens.iter().filter(|t| t.user == u.name).map(|t| format!("{} {}", t.id, t.label).trim().to_string()).collect();
+                let mine: Vec<String> =
+                    tokens.iter().filter(|t| t.user == u.name).map(|t| format!("{} {}", t.id, t.label).trim().to_string()).collect();
                 println!("{}\t{}\ttokens: {}", u.name, u.role.as_str(), if mine.is_empty() { "-".into() } else { mine.join(", ") });
             }
         }

@@ -108,7 +108,10 @@ impl Served {
             let text = std::fs::read_to_string(f).unwrap();
             let (path, body) = match f.extension().and_then(|e| e.to_str()) {
                 Some("xml") => ("/services/collector/raw?sourcetype=XmlWinEventLog", text),
-                Some("json") => ("/services/collector/event", text.lines().filter(|l| !l.trim().is_empty()).map(|l| format!(r#"{{"event":{l}}}"#)).collect()),
+                Some("json") => (
+                    "/services/collector/event",
+                    text.lines().filter(|l| !l.trim().is_empty()).map(|l| format!(r#"{{"event":{l}}}"#)).collect(),
+                ),
                 _ => continue,
             };
             let (code, answer) = self.curl(&["-H", &hec, "--data-binary", &body], path);

@@ -51,7 +51,12 @@ struct UserChange {
     password: Option<String>,
 }
 
-async fn change_user(State(api): State<Arc<Api>>, caller: Caller, PathParam(name): PathParam<String>, Body(b): Body<UserChange>) -> Result<Json<Value>, ApiError> {
+async fn change_user(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    PathParam(name): PathParam<String>,
+    Body(b): Body<UserChange>,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let role = b.role.as_deref().map(Role::parse).transpose()?;
     if name == caller.user.name {

@@ -53,7 +53,12 @@ impl Caller {
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         match self.user.role >= role {
             true => Ok(()),
-            false => Err(ApiError::Forbidden(format!("this needs the {} role; {} is {}", role.as_str(), self.user.name, self.user.role.as_str()))),
+            false => Err(ApiError::Forbidden(format!(
+                "this needs the {} role; {} is {}",
+                role.as_str(),
+                self.user.name,
+                self.user.role.as_str()
+            ))),
         }
     }
 }
@@ -158,7 +163,9 @@ fn session_cookie(api: &Api, value: &str, max_age: i64) -> Result<HeaderValue, A
 
 /// `POST /api/v1/auth/login`: a session cookie and the CSRF token that goes with it.
 async fn login(State(api): State<Arc<Api>>, ConnectInfoOpt(ip): ConnectInfoOpt, Body(body): Body<Login>) -> Result<Response, ApiError> {
-    let user = password_login(&api, &body.username, &body.password, &ip).await?.ok_or_else(|| ApiError::Unauthorized("wrong user name or password".into()))?;
+    let user = password_login(&api, &body.username, &body.password, &ip)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("wrong user name or password".into()))?;
     let (a, name, now) = (api.clone(), user.name.clone(), api.now());
     let (id, csrf) = blocking(move || Ok(a.users.create_session(&name, now, SESSION_TTL)?)).await?;
     let cookie = session_cookie(&api, &id, SESSION_TTL / 1_000_000)?;
@@ -170,7 +177,11 @@ async fn login(State(api): State<Arc<Api>>, ConnectInfoOpt(ip): ConnectInfoOpt, 
 async fn logout(State(api): State<Arc<Api>>, caller: Caller, headers: HeaderMap) -> Result<Response, ApiError> {
     let id = match caller.via {
         Via::Cookie => cookie(&headers, SESSION_COOKIE).map(str::to_string),
-        Via::SessionKey => headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.split_once(' ')).map(|(_, k)| k.trim().to_string()),
+        Via::SessionKey => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .map(|(_, k)| k.trim().to_string()),
         _ => None,
     };
     if let Some(id) = id {
@@ -201,7 +212,12 @@ struct PasswordChange {
 }
 
 /// `POST /api/v1/auth/password`: a user changes their own password (their sessions end).
-async fn change_password(State(api): State<Arc<Api>>, ConnectInfoOpt(ip): ConnectInfoOpt, caller: Caller, Body(body): Body<PasswordChange>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn change_password(
+    State(api): State<Arc<Api>>,
+    ConnectInfoOpt(ip): ConnectInfoOpt,
+    caller: Caller,
+    Body(body): Body<PasswordChange>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     if password_login(&api, &caller.user.name, &body.current, &ip).await?.is_none() {
         return Err(ApiError::Forbidden("the current password is wrong".into()));
     }

@@ -70,7 +70,13 @@ struct Control {
 }
 
 impl DetectionControl {
-    pub fn new(content: ContentSet, base: Selection, data_dir: PathBuf, scheduler: Arc<Mutex<Scheduler>>, clock: Arc<Clock>) -> DetectionControl {
+    pub fn new(
+        content: ContentSet,
+        base: Selection,
+        data_dir: PathBuf,
+        scheduler: Arc<Mutex<Scheduler>>,
+        clock: Arc<Clock>,
+    ) -> DetectionControl {
         let overrides = Mutex::new(load_overrides(&data_dir));
         DetectionControl { inner: Arc::new(Control { content, base, data_dir, scheduler, clock, overrides }) }
     }
@@ -86,7 +92,7 @@ impl DetectionControl {
 
     /// A detection's headline, by id (the notable detail shows it).
     pub fn describe_by_id(&self, id: &str) -> Option<Value> {
-        self.inner.content.detections().iter().find(|d| d.id == id).map(|d| headline(d))
+        self.inner.content.detections().iter().find(|d| d.id == id).map(headline)
     }
 
     /// Enables or disables `name` and rebuilds the scheduler with the new selection.
@@ -134,9 +140,11 @@ fn headline(d: &Detection) -> Value {
 }
 
 pub(super) fn routes(r: Routes) -> Routes {
-    r.add("/api/v1/detections", &["GET"], get(list))
-        .add("/api/v1/detections/{name}", &["GET", "PATCH"], get(one).patch(change))
-        .add("/api/v1/runs", &["GET"], get(runs))
+    r.add("/api/v1/detections", &["GET"], get(list)).add("/api/v1/detections/{name}", &["GET", "PATCH"], get(one).patch(change)).add(
+        "/api/v1/runs",
+        &["GET"],
+        get(runs),
+    )
 }
 
 /// The last run records (newest last), from the end of runs.jsonl.
@@ -173,7 +181,9 @@ fn describe_all(ctl: &DetectionControl) -> Result<Vec<Value>, ApiError> {
         let group = schedules.iter().find(|s| s.detections.contains(&d.name));
         let mine: Vec<&Value> = runs
             .iter()
-            .filter(|r| r.get("detections").and_then(Value::as_array).is_some_and(|a| a.iter().any(|n| n.as_str() == Some(d.name.as_str()))))
+            .filter(|r| {
+                r.get("detections").and_then(Value::as_array).is_some_and(|a| a.iter().any(|n| n.as_str() == Some(d.name.as_str())))
+            })
             .collect();
         let last_runs: Vec<&Value> = mine.iter().rev().take(LAST_RUNS).copied().collect();
         let last_error = mine.iter().rev().find_map(|r| r.get("error").cloned());
@@ -220,7 +230,9 @@ async fn list(State(api): State<Arc<Api>>, caller: Caller, Params(q): Params<Lis
 }
 
 fn find(all: Vec<Value>, name: &str) -> Result<Value, ApiError> {
-    all.into_iter().find(|d| d["name"] == name || d["id"] == name).ok_or_else(|| ApiError::NotFound(format!("no scheduled detection named `{name}`")))
+    all.into_iter()
+        .find(|d| d["name"] == name || d["id"] == name)
+        .ok_or_else(|| ApiError::NotFound(format!("no scheduled detection named `{name}`")))
 }
 
 async fn one(State(api): State<Arc<Api>>, caller: Caller, PathParam(name): PathParam<String>) -> Result<Json<Value>, ApiError> {
@@ -236,7 +248,12 @@ struct Change {
     enabled: bool,
 }
 
-async fn change(State(api): State<Arc<Api>>, caller: Caller, PathParam(name): PathParam<String>, Body(b): Body<Change>) -> Result<Json<Value>, ApiError> {
+async fn change(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    PathParam(name): PathParam<String>,
+    Body(b): Body<Change>,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let ctl = api.detections.clone();
     blocking(move || {

@@ -76,7 +76,9 @@ mod tests {
     fn store_status_counts_partitions_and_bytes() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(store_status(&dir.path().join("none")), StoreStatus::default());
-        for (hour, file, len) in [("2026-11-20T10", "events.log.zst", 10), ("2026-11-20T11", "events.log", 7), ("2026-11-20T11", "events.meta", 3)] {
+        for (hour, file, len) in
+            [("2026-11-20T10", "events.log.zst", 10), ("2026-11-20T11", "events.log", 7), ("2026-11-20T11", "events.meta", 3)]
+        {
             std::fs::create_dir_all(dir.path().join(hour)).unwrap();
             std::fs::write(dir.path().join(hour).join(file), vec![b'x'; len]).unwrap();
         }

@@ -159,7 +159,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = axum::Json(json!({"error": {"status": status.as_u16(), "message": self.message()}}));
         match self {
-            ApiError::TooManyRequests(wait, _) => (status, [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())], body).into_response(),
+            ApiError::TooManyRequests(wait, _) => {
+                (status, [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())], body).into_response()
+            }
             _ => (status, body).into_response(),
         }
     }

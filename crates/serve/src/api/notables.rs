@@ -12,9 +12,11 @@ use std::sync::Arc;
 use vigil_alert::{NotableFilter, ReviewChange, ReviewError};
 
 pub(super) fn routes(r: Routes) -> Routes {
-    r.add("/api/v1/notables", &["GET"], get(list))
-        .add("/api/v1/notables/{id}", &["GET", "PATCH"], get(one).patch(update))
-        .add("/api/v1/notables/{id}/audit", &["GET"], get(audit))
+    r.add("/api/v1/notables", &["GET"], get(list)).add("/api/v1/notables/{id}", &["GET", "PATCH"], get(one).patch(update)).add(
+        "/api/v1/notables/{id}/audit",
+        &["GET"],
+        get(audit),
+    )
 }
 
 /// The listing's query parameters.
@@ -102,7 +104,12 @@ struct Update {
     comment: Option<String>,
 }
 
-async fn update(State(api): State<Arc<Api>>, caller: Caller, PathParam(id): PathParam<String>, Body(u): Body<Update>) -> Result<Json<Value>, ApiError> {
+async fn update(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    PathParam(id): PathParam<String>,
+    Body(u): Body<Update>,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Analyst)?;
     let now = api.now();
     let who = caller.user.name.clone();

@@ -97,7 +97,10 @@ fn splunk_search_form() -> Value {
 }
 
 fn splunk_query_params() -> Vec<Value> {
-    ["search", "earliest_time", "latest_time", "output_mode"].iter().map(|n| query(n, string(), "As the form field of the same name.")).collect()
+    ["search", "earliest_time", "latest_time", "output_mode"]
+        .iter()
+        .map(|n| query(n, string(), "As the form field of the same name."))
+        .collect()
 }
 
 fn splunk_paths(paths: &mut Map<String, Value>) {
@@ -170,23 +173,44 @@ pub fn document() -> Value {
     };
     let login_body = object(json!({"username": string(), "password": string()}), &["username", "password"]);
     add("/api/v1/openapi.json", json!({"get": op("meta", "This document", vec![], None, "200", any_object())}));
-    add("/api/v1/auth/login", json!({"post": op("auth", "Log in: sets the session cookie, returns the CSRF token", vec![], Some(login_body), "200", schema_ref("Session"))}));
+    add(
+        "/api/v1/auth/login",
+        json!({"post": op("auth", "Log in: sets the session cookie, returns the CSRF token", vec![], Some(login_body), "200", schema_ref("Session"))}),
+    );
     add("/api/v1/auth/logout", json!({"post": op("auth", "End this session", vec![], None, "200", any_object())}));
-    add("/api/v1/auth/session", json!({"get": op("auth", "Who is logged in, with the CSRF token of a cookie session", vec![], None, "200", schema_ref("Session"))}));
-    add("/api/v1/auth/password", json!({"post": op("auth", "Change one's own password", vec![], Some(object(json!({"current": string(), "new": string()}), &["current", "new"])), "200", any_object())}));
-    add("/api/v1/users", json!({
-        "get": op("users", "Users (admin)", vec![], None, "200", list_of("users", schema_ref("User"))),
-        "post": op("users", "Add a user (admin)", vec![], Some(object(json!({"name": string(), "role": {"type": "string", "enum": ["analyst", "admin"]}, "password": string()}), &["name", "role", "password"])), "201", schema_ref("User")),
-    }));
-    add("/api/v1/users/{name}", json!({
-        "patch": op("users", "Change a user's role or password (admin)", vec![path("name", "User name")], Some(object(json!({"role": {"type": "string", "enum": ["analyst", "admin"]}, "password": string()}), &[])), "200", schema_ref("User")),
-        "delete": op("users", "Remove a user with their sessions and tokens (admin)", vec![path("name", "User name")], None, "200", any_object()),
-    }));
-    add("/api/v1/tokens", json!({
-        "get": op("users", "API tokens (admin)", vec![query("user", string(), "Only this user's")], None, "200", list_of("tokens", schema_ref("Token"))),
-        "post": op("users", "A new API token; the secret is in this answer only (admin)", vec![], Some(object(json!({"user": string(), "label": string()}), &[])), "201", any_object()),
-    }));
-    add("/api/v1/tokens/{id}", json!({"delete": op("users", "Revoke an API token (admin)", vec![path("id", "Token id")], None, "200", any_object())}));
+    add(
+        "/api/v1/auth/session",
+        json!({"get": op("auth", "Who is logged in, with the CSRF token of a cookie session", vec![], None, "200", schema_ref("Session"))}),
+    );
+    add(
+        "/api/v1/auth/password",
+        json!({"post": op("auth", "Change one's own password", vec![], Some(object(json!({"current": string(), "new": string()}), &["current", "new"])), "200", any_object())}),
+    );
+    add(
+        "/api/v1/users",
+        json!({
+            "get": op("users", "Users (admin)", vec![], None, "200", list_of("users", schema_ref("User"))),
+            "post": op("users", "Add a user (admin)", vec![], Some(object(json!({"name": string(), "role": {"type": "string", "enum": ["analyst", "admin"]}, "password": string()}), &["name", "role", "password"])), "201", schema_ref("User")),
+        }),
+    );
+    add(
+        "/api/v1/users/{name}",
+        json!({
+            "patch": op("users", "Change a user's role or password (admin)", vec![path("name", "User name")], Some(object(json!({"role": {"type": "string", "enum": ["analyst", "admin"]}, "password": string()}), &[])), "200", schema_ref("User")),
+            "delete": op("users", "Remove a user with their sessions and tokens (admin)", vec![path("name", "User name")], None, "200", any_object()),
+        }),
+    );
+    add(
+        "/api/v1/tokens",
+        json!({
+            "get": op("users", "API tokens (admin)", vec![query("user", string(), "Only this user's")], None, "200", list_of("tokens", schema_ref("Token"))),
+            "post": op("users", "A new API token; the secret is in this answer only (admin)", vec![], Some(object(json!({"user": string(), "label": string()}), &[])), "201", any_object()),
+        }),
+    );
+    add(
+        "/api/v1/tokens/{id}",
+        json!({"delete": op("users", "Revoke an API token (admin)", vec![path("id", "Token id")], None, "200", any_object())}),
+    );
     let filters = [
         time_params(),
         vec![
@@ -201,36 +225,84 @@ pub fn document() -> Value {
         paging_params(),
     ]
     .concat();
-    add("/api/v1/notables", json!({"get": op("notables", "Notables, newest first, filtered and paged", filters, None, "200", list_of("notables", schema_ref("Notable")))}));
-    let update = object(json!({"status": {"type": "string", "enum": vigil_alert::STATUSES}, "owner": string(), "urgency": {"type": "string", "enum": vigil_alert::URGENCIES}, "comment": string()}), &[]);
-    add("/api/v1/notables/{id}", json!({
-        "get": op("notables", "A notable with its audit trail, risk events and detection", vec![path("id", "The notable's event_hash")], None, "200", any_object()),
-        "patch": op("notables", "Triage: status, owner, urgency, comment (audited)", vec![path("id", "The notable's event_hash")], Some(update), "200", any_object()),
-    }));
-    add("/api/v1/notables/{id}/audit", json!({"get": op("notables", "The notable's audit trail", vec![path("id", "The notable's event_hash")], None, "200", list_of("audit", schema_ref("AuditEntry")))}));
+    add(
+        "/api/v1/notables",
+        json!({"get": op("notables", "Notables, newest first, filtered and paged", filters, None, "200", list_of("notables", schema_ref("Notable")))}),
+    );
+    let update = object(
+        json!({"status": {"type": "string", "enum": vigil_alert::STATUSES}, "owner": string(), "urgency": {"type": "string", "enum": vigil_alert::URGENCIES}, "comment": string()}),
+        &[],
+    );
+    add(
+        "/api/v1/notables/{id}",
+        json!({
+            "get": op("notables", "A notable with its audit trail, risk events and detection", vec![path("id", "The notable's event_hash")], None, "200", any_object()),
+            "patch": op("notables", "Triage: status, owner, urgency, comment (audited)", vec![path("id", "The notable's event_hash")], Some(update), "200", any_object()),
+        }),
+    );
+    add(
+        "/api/v1/notables/{id}/audit",
+        json!({"get": op("notables", "The notable's audit trail", vec![path("id", "The notable's event_hash")], None, "200", list_of("audit", schema_ref("AuditEntry")))}),
+    );
     let risk_params = [time_params(), vec![query("type", string(), "user, system or other")], paging_params()].concat();
-    add("/api/v1/risk/objects", json!({"get": op("risk", "Risk by object (sum, events, detections, tactics), highest first", risk_params.clone(), None, "200", list_of("objects", schema_ref("ObjectRisk")))}));
-    let obj_params = [vec![path("type", "Risk object type"), path("object", "Risk object")], time_params(), vec![query("span", json!({"type": "integer", "minimum": 1}), "Seconds per timeline bucket")]].concat();
-    add("/api/v1/risk/objects/{type}/{object}", json!({"get": op("risk", "One object: its risk, events and score over time", obj_params, None, "200", any_object())}));
-    add("/api/v1/risk/incidents", json!({"get": op("risk", "Risk incidents (the risk threshold and ATT&CK tactic rules' notables)", [time_params(), paging_params()].concat(), None, "200", list_of("incidents", schema_ref("Notable")))}));
-    add("/api/v1/detections", json!({"get": op("detections", "Scheduled detections and their health", vec![query("enabled", json!({"type": "boolean"}), "Only enabled / disabled"), query("q", string(), "Name contains")], None, "200", list_of("detections", schema_ref("Detection")))}));
-    add("/api/v1/detections/{name}", json!({
-        "get": op("detections", "One detection", vec![path("name", "Detection name or id")], None, "200", schema_ref("Detection")),
-        "patch": op("detections", "Enable or disable (admin)", vec![path("name", "Detection name or id")], Some(object(json!({"enabled": {"type": "boolean"}}), &["enabled"])), "200", schema_ref("Detection")),
-    }));
-    add("/api/v1/runs", json!({"get": op("detections", "Latest scheduled runs, newest first", vec![query("detection", string(), "Only runs of this detection"), query("count", json!({"type": "integer", "minimum": 0}), "How many")], None, "200", list_of("runs", schema_ref("Run")))}));
-    add("/api/v1/ingest", json!({"get": op("ingest", "Ingest rates per token and sourcetype, store size, retention", vec![], None, "200", any_object())}));
-    let job_body = object(json!({"search": {"type": "string", "description": "SPL"}, "earliest": string(), "latest": string()}), &["search"]);
-    add("/api/v1/search/jobs", json!({
-        "get": op("search", "My search jobs (admins: all)", vec![], None, "200", list_of("jobs", schema_ref("Job"))),
-        "post": op("search", "Start a search over the stored events", vec![], Some(job_body), "201", schema_ref("Job")),
-    }));
+    add(
+        "/api/v1/risk/objects",
+        json!({"get": op("risk", "Risk by object (sum, events, detections, tactics), highest first", risk_params.clone(), None, "200", list_of("objects", schema_ref("ObjectRisk")))}),
+    );
+    let obj_params = [
+        vec![path("type", "Risk object type"), path("object", "Risk object")],
+        time_params(),
+        vec![query("span", json!({"type": "integer", "minimum": 1}), "Seconds per timeline bucket")],
+    ]
+    .concat();
+    add(
+        "/api/v1/risk/objects/{type}/{object}",
+        json!({"get": op("risk", "One object: its risk, events and score over time", obj_params, None, "200", any_object())}),
+    );
+    add(
+        "/api/v1/risk/incidents",
+        json!({"get": op("risk", "Risk incidents (the risk threshold and ATT&CK tactic rules' notables)", [time_params(), paging_params()].concat(), None, "200", list_of("incidents", schema_ref("Notable")))}),
+    );
+    add(
+        "/api/v1/detections",
+        json!({"get": op("detections", "Scheduled detections and their health", vec![query("enabled", json!({"type": "boolean"}), "Only enabled / disabled"), query("q", string(), "Name contains")], None, "200", list_of("detections", schema_ref("Detection")))}),
+    );
+    add(
+        "/api/v1/detections/{name}",
+        json!({
+            "get": op("detections", "One detection", vec![path("name", "Detection name or id")], None, "200", schema_ref("Detection")),
+            "patch": op("detections", "Enable or disable (admin)", vec![path("name", "Detection name or id")], Some(object(json!({"enabled": {"type": "boolean"}}), &["enabled"])), "200", schema_ref("Detection")),
+        }),
+    );
+    add(
+        "/api/v1/runs",
+        json!({"get": op("detections", "Latest scheduled runs, newest first", vec![query("detection", string(), "Only runs of this detection"), query("count", json!({"type": "integer", "minimum": 0}), "How many")], None, "200", list_of("runs", schema_ref("Run")))}),
+    );
+    add(
+        "/api/v1/ingest",
+        json!({"get": op("ingest", "Ingest rates per token and sourcetype, store size, retention", vec![], None, "200", any_object())}),
+    );
+    let job_body =
+        object(json!({"search": {"type": "string", "description": "SPL"}, "earliest": string(), "latest": string()}), &["search"]);
+    add(
+        "/api/v1/search/jobs",
+        json!({
+            "get": op("search", "My search jobs (admins: all)", vec![], None, "200", list_of("jobs", schema_ref("Job"))),
+            "post": op("search", "Start a search over the stored events", vec![], Some(job_body), "201", schema_ref("Job")),
+        }),
+    );
     let id = || vec![path("id", "Job id")];
-    add("/api/v1/search/jobs/{id}", json!({
-        "get": op("search", "A job's state and progress", id(), None, "200", schema_ref("Job")),
-        "delete": op("search", "Cancel and forget a job", id(), None, "200", any_object()),
-    }));
-    add("/api/v1/search/jobs/{id}/results", json!({"get": op("search", "A page of results", [id(), paging_params()].concat(), None, "200", list_of("results", any_object()))}));
+    add(
+        "/api/v1/search/jobs/{id}",
+        json!({
+            "get": op("search", "A job's state and progress", id(), None, "200", schema_ref("Job")),
+            "delete": op("search", "Cancel and forget a job", id(), None, "200", any_object()),
+        }),
+    );
+    add(
+        "/api/v1/search/jobs/{id}/results",
+        json!({"get": op("search", "A page of results", [id(), paging_params()].concat(), None, "200", list_of("results", any_object()))}),
+    );
     add("/api/v1/search/jobs/{id}/timeline", json!({"get": op("search", "Events and results over time", id(), None, "200", any_object())}));
     add("/api/v1/search/jobs/{id}/cancel", json!({"post": op("search", "Cancel a running job", id(), None, "200", schema_ref("Job"))}));
     splunk_paths(&mut p);

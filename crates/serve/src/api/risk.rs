@@ -16,9 +16,11 @@ use vigil_model::Micros;
 const MAX_OBJECT_EVENTS: usize = 5000;
 
 pub(super) fn routes(r: Routes) -> Routes {
-    r.add("/api/v1/risk/objects", &["GET"], get(objects))
-        .add("/api/v1/risk/objects/{type}/{object}", &["GET"], get(object))
-        .add("/api/v1/risk/incidents", &["GET"], get(incidents))
+    r.add("/api/v1/risk/objects", &["GET"], get(objects)).add("/api/v1/risk/objects/{type}/{object}", &["GET"], get(object)).add(
+        "/api/v1/risk/incidents",
+        &["GET"],
+        get(incidents),
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,7 +62,12 @@ async fn objects(State(api): State<Arc<Api>>, caller: Caller, Params(q): Params<
 }
 
 /// One object: its sum, detections, tactics, risk events and score per time bucket.
-async fn object(State(api): State<Arc<Api>>, caller: Caller, PathParam((kind, name)): PathParam<(String, String)>, Params(q): Params<RangeQuery>) -> Result<Json<Value>, ApiError> {
+async fn object(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    PathParam((kind, name)): PathParam<(String, String)>,
+    Params(q): Params<RangeQuery>,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Analyst)?;
     let (from, to) = bounds(&q, api.now())?;
     if q.span == Some(0) {
@@ -73,7 +80,10 @@ async fn object(State(api): State<Arc<Api>>, caller: Caller, PathParam((kind, na
             return Err(ApiError::NotFound(format!("no risk for {kind} `{name}` in this range")));
         };
         let events = r.risk_events_of(&key, &kind, from, to, MAX_OBJECT_EVENTS)?;
-        let span = q.span.map(|s| s.min(u64::MAX / 2_000_000) as Micros * 1_000_000).unwrap_or_else(|| auto_span(summary.first_time, summary.last_time));
+        let span = q
+            .span
+            .map(|s| s.min(u64::MAX / 2_000_000) as Micros * 1_000_000)
+            .unwrap_or_else(|| auto_span(summary.first_time, summary.last_time));
         let timeline = score_timeline(&events, span);
         Ok(Json(json!({"object": summary, "events": events, "timeline": {"span": span / 1_000_000, "buckets": timeline}})))
     })

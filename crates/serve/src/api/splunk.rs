@@ -43,11 +43,17 @@ pub const JOB_PATHS: [&str; 8] = [
 ];
 
 pub(super) fn routes(r: Routes) -> Routes {
-    let mut r = r
-        .add("/services/auth/login", &["POST"], post(login))
-        .add("/services/server/info", &["GET"], get(info))
-        .add("/servicesNS/{owner}/{app}/server/info", &["GET"], get(info));
-    for path in ["/services/search/jobs/export", "/services/search/v2/jobs/export", "/servicesNS/{owner}/{app}/search/jobs/export", "/servicesNS/{owner}/{app}/search/v2/jobs/export"] {
+    let mut r = r.add("/services/auth/login", &["POST"], post(login)).add("/services/server/info", &["GET"], get(info)).add(
+        "/servicesNS/{owner}/{app}/server/info",
+        &["GET"],
+        get(info),
+    );
+    for path in [
+        "/services/search/jobs/export",
+        "/services/search/v2/jobs/export",
+        "/servicesNS/{owner}/{app}/search/jobs/export",
+        "/servicesNS/{owner}/{app}/search/v2/jobs/export",
+    ] {
         r = r.add(path, &["GET", "POST"], get(export).post(export));
     }
     // The SDK posts to the collection path with a trailing slash (`search/v2/jobs/`).
@@ -95,7 +101,12 @@ fn wants_json(p: &HashMap<String, String>) -> bool {
 }
 
 /// `POST /services/auth/login`: a session key for `Authorization: Splunk <key>`.
-async fn login(State(api): State<Arc<Api>>, super::auth::ConnectInfoOpt(ip): super::auth::ConnectInfoOpt, RawQuery(q): RawQuery, body: Bytes) -> Response {
+async fn login(
+    State(api): State<Arc<Api>>,
+    super::auth::ConnectInfoOpt(ip): super::auth::ConnectInfoOpt,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
     let p = params(q, &body);
     let json_mode = wants_json(&p);
     let (Some(name), Some(password)) = (p.get("username"), p.get("password")) else {
@@ -114,7 +125,8 @@ async fn login(State(api): State<Arc<Api>>, super::auth::ConnectInfoOpt(ip): sup
     if json_mode {
         return axum::Json(json!({"sessionKey": key, "message": "", "code": ""})).into_response();
     }
-    let body = format!("<response>\n  <sessionKey>{key}</sessionKey>\n  <messages>\n    <msg code=\"\"></msg>\n  </messages>\n</response>\n");
+    let body =
+        format!("<response>\n  <sessionKey>{key}</sessionKey>\n  <messages>\n    <msg code=\"\"></msg>\n  </messages>\n</response>\n");
     ([(header::CONTENT_TYPE, "text/xml; charset=UTF-8")], body).into_response()
 }
 
@@ -136,7 +148,8 @@ async fn info(caller: Result<Caller, ApiError>, RawQuery(q): RawQuery) -> Respon
     ];
     if json_mode {
         let content: Map<String, Json> = fields.iter().map(|(k, v)| (k.to_string(), Json::from(v.clone()))).collect();
-        return axum::Json(json!({"generator": {"version": SPLUNK_VERSION}, "entry": [{"name": "server-info", "content": content}]})).into_response();
+        return axum::Json(json!({"generator": {"version": SPLUNK_VERSION}, "entry": [{"name": "server-info", "content": content}]}))
+            .into_response();
     }
     let keys: String = fields.iter().map(|(k, v)| format!("        <s:key name=\"{k}\">{}</s:key>\n", xml_escape(v))).collect();
     let body = format!(
@@ -172,8 +185,8 @@ async fn run_search(api: &Arc<Api>, p: &HashMap<String, String>) -> Result<Vec<R
         return Err(splunk_error(StatusCode::BAD_REQUEST, "FATAL", "Empty search.", json_mode));
     };
     let now = api.now();
-    let (earliest, latest) =
-        time_range(p.get("earliest_time").map(String::as_str), p.get("latest_time").map(String::as_str), now).map_err(|e| from_api_error(e, json_mode))?;
+    let (earliest, latest) = time_range(p.get("earliest_time").map(String::as_str), p.get("latest_time").map(String::as_str), now)
+        .map_err(|e| from_api_error(e, json_mode))?;
     let searcher = api.jobs.searcher.clone();
     let outcome = blocking(move || {
         let prepared = searcher.prepare(&search, earliest, latest, now).map_err(ApiError::BadRequest)?;
@@ -191,7 +204,7 @@ async fn run_search(api: &Arc<Api>, p: &HashMap<String, String>) -> Result<Vec<R
 }
 
 fn csv_body(rows: &[Record]) -> Response {
-    let cols = super::search::exec::columns(rows);
+    let cols = vigil_model::Record::columns(rows);
     let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let mut out = cols.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",");
     out.push('\n');
@@ -245,7 +258,8 @@ async fn jobs(State(api): State<Arc<Api>>, caller: Result<Caller, ApiError>, Raw
         return from_api_error(e, json_mode);
     }
     if !p.get("exec_mode").is_some_and(|m| m.eq_ignore_ascii_case("oneshot")) {
-        let text = "Vigil runs Splunk search jobs with exec_mode=oneshot (and search/jobs/export); for asynchronous jobs use /api/v1/search/jobs";
+        let text =
+            "Vigil runs Splunk search jobs with exec_mode=oneshot (and search/jobs/export); for asynchronous jobs use /api/v1/search/jobs";
         return splunk_error(StatusCode::BAD_REQUEST, "FATAL", text, json_mode);
     }
     let rows = match run_search(&api, &p).await {
@@ -255,7 +269,8 @@ async fn jobs(State(api): State<Arc<Api>>, caller: Result<Caller, ApiError>, Raw
     if !json_mode {
         return csv_body(&rows);
     }
-    let fields: Vec<Json> = super::search::exec::columns(&rows).into_iter().map(|c| json!({"name": c})).collect();
+    let fields: Vec<Json> = vigil_model::Record::columns(&rows).into_iter().map(|c| json!({"name": c})).collect();
     let results: Vec<Json> = rows.iter().map(splunk_row).collect();
-    axum::Json(json!({"preview": false, "init_offset": 0, "messages": [], "fields": fields, "results": results, "highlighted": {}})).into_response()
+    axum::Json(json!({"preview": false, "init_offset": 0, "messages": [], "fields": fields, "results": results, "highlighted": {}}))
+        .into_response()
 }

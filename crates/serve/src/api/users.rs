@@ -190,7 +190,10 @@ impl Users {
         check_name(name)?;
         let phc = hash_password(password)?;
         let added = self.with(|c| {
-            c.execute("INSERT OR IGNORE INTO users (name, role, password, created) VALUES (?1, ?2, ?3, ?4)", params![name, role.as_str(), phc, now])
+            c.execute(
+                "INSERT OR IGNORE INTO users (name, role, password, created) VALUES (?1, ?2, ?3, ?4)",
+                params![name, role.as_str(), phc, now],
+            )
         })?;
         match added {
             0 => Err(UserError::Exists(name.to_string())),
@@ -242,8 +245,10 @@ impl Users {
     /// The user, when `password` is theirs.
     pub fn verify(&self, name: &str, password: &str) -> Result<Option<User>, UserError> {
         let found = self.with(|c| {
-            c.query_row("SELECT name, role, created, password FROM users WHERE name = ?1", params![name], |r| Ok((user_row(r)?, r.get::<_, String>(3)?)))
-                .optional()
+            c.query_row("SELECT name, role, created, password FROM users WHERE name = ?1", params![name], |r| {
+                Ok((user_row(r)?, r.get::<_, String>(3)?))
+            })
+            .optional()
         })?;
         Ok(match found {
             Some((user, phc)) => password_matches(&phc, password).then_some(user),

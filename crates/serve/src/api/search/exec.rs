@@ -235,16 +235,3 @@ fn partition_hour(path: &std::path::Path) -> Option<Micros> {
     let dir = path.parent()?.file_name()?.to_str()?;
     vigil_time::parse_iso8601_utc(&format!("{dir}:00:00Z"))
 }
-
-/// Column names in first-seen order.
-pub fn columns(rows: &[Record]) -> Vec<String> {
-    let mut cols: Vec<String> = Vec::new();
-    for r in rows {
-        for n in r.names() {
-            if !cols.iter().any(|c| c == n) {
-                cols.push(n.to_string());
-            }
-        }
-    }
-    cols
-}

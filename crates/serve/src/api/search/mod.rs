@@ -89,7 +89,8 @@ impl Jobs {
         let now = Instant::now();
         map.retain(|_, j| j.state.lock().map(|s| s.ended.is_none_or(|e| now.duration_since(e) < KEEP_FINISHED)).unwrap_or(false));
         while map.len() >= MAX_JOBS {
-            let oldest = map.values().filter(|j| j.state.lock().is_ok_and(|s| s.ended.is_some())).min_by_key(|j| j.created).map(|j| j.id.clone());
+            let oldest =
+                map.values().filter(|j| j.state.lock().is_ok_and(|s| s.ended.is_some())).min_by_key(|j| j.created).map(|j| j.id.clone());
             match oldest {
                 Some(id) => map.remove(&id),
                 None => break,
@@ -99,7 +100,8 @@ impl Jobs {
 
     fn get(&self, id: &str, caller: &Caller) -> Result<Arc<Job>, ApiError> {
         let job = self.lock()?.get(id).cloned();
-        job.filter(|j| j.owner == caller.user.name || caller.user.role == Role::Admin).ok_or_else(|| ApiError::NotFound(format!("no search job {id}")))
+        job.filter(|j| j.owner == caller.user.name || caller.user.role == Role::Admin)
+            .ok_or_else(|| ApiError::NotFound(format!("no search job {id}")))
     }
 }
 
@@ -171,7 +173,10 @@ async fn create(State(api): State<Arc<Api>>, caller: Caller, Body(b): Body<NewJo
         Jobs::expire(&mut map);
         let running = map.values().filter(|j| j.state.lock().is_ok_and(|s| s.phase == Phase::Running)).count();
         if running >= MAX_RUNNING {
-            return Err(ApiError::TooManyRequests(Duration::from_secs(5), format!("{running} searches are running; wait for one or cancel it")));
+            return Err(ApiError::TooManyRequests(
+                Duration::from_secs(5),
+                format!("{running} searches are running; wait for one or cancel it"),
+            ));
         }
         if map.len() >= MAX_JOBS {
             return Err(ApiError::TooManyRequests(Duration::from_secs(60), format!("{MAX_JOBS} search jobs are kept; delete some")));
@@ -189,7 +194,7 @@ async fn create(State(api): State<Arc<Api>>, caller: Caller, Body(b): Body<NewJo
                     (Some(_), _) => Phase::Failed,
                     _ => Phase::Done,
                 };
-                s.columns = exec::columns(&outcome.rows);
+                s.columns = vigil_model::Record::columns(&outcome.rows);
                 s.outcome = Some(outcome);
                 s.ended = Some(Instant::now());
             }
@@ -212,13 +217,20 @@ async fn status(State(api): State<Arc<Api>>, caller: Caller, PathParam(id): Path
     Ok(Json(job_json(&job)))
 }
 
-async fn results(State(api): State<Arc<Api>>, caller: Caller, PathParam(id): PathParam<String>, Params(p): Params<Paging>) -> Result<Json<Value>, ApiError> {
+async fn results(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    PathParam(id): PathParam<String>,
+    Params(p): Params<Paging>,
+) -> Result<Json<Value>, ApiError> {
     let p = p.checked()?;
     let job = api.jobs.get(&id, &caller)?;
     let s = job.state.lock().map_err(|_| ApiError::Internal("job lock poisoned".into()))?;
     let rows = s.outcome.as_ref().map(|o| &o.rows[..]).unwrap_or(&[]);
     let page: Vec<&vigil_model::Record> = rows.iter().skip(p.offset).take(p.count).collect();
-    Ok(Json(json!({"state": s.phase.as_str(), "total": rows.len(), "offset": p.offset, "count": page.len(), "fields": s.columns, "results": page})))
+    Ok(Json(
+        json!({"state": s.phase.as_str(), "total": rows.len(), "offset": p.offset, "count": page.len(), "fields": s.columns, "results": page}),
+    ))
 }
 
 async fn timeline(State(api): State<Arc<Api>>, caller: Caller, PathParam(id): PathParam<String>) -> Result<Json<Value>, ApiError> {

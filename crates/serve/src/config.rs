@@ -20,6 +20,9 @@
 //! [store]
 //! seal_idle_secs = 600               # hour over and idle this long: segment zstd-compressed
 //!
+//! [api]
+//! secure_cookies = false             # true behind a TLS-terminating proxy: session cookies get `Secure`
+//!
 //! [scheduler]                        # detections beyond their deployment's `disabled`
 //! enable = ["Windows MSIExec Remote Download"]
 //! disable = []
@@ -46,6 +49,17 @@ pub struct Config {
     pub scheduler: crate::schedule::Selection,
     #[serde(default)]
     pub store: StoreConfig,
+    #[serde(default)]
+    pub api: ApiConfig,
+}
+
+/// `[api]`: the console API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Session cookies carry `Secure` (browsers send them over HTTPS only): for a server
+    /// behind a TLS-terminating proxy.
+    pub secure_cookies: bool,
 }
 
 /// `[store]`.
@@ -106,6 +120,7 @@ impl Default for Config {
             tokens: Vec::new(),
             scheduler: Default::default(),
             store: StoreConfig::default(),
+            api: ApiConfig::default(),
         }
     }
 }

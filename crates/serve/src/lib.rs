@@ -81,7 +81,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         detections,
         ingest: hec.stats.clone(),
         seal_idle_secs: config.store.seal_idle_secs,
-        secure_cookies: false,
+        secure_cookies: config.api.secure_cookies,
     };
     let api = Arc::new(api::Api::new(setup)?);
     let admin = admin::Admin { hec: hec.clone(), clock, scheduler };

@@ -67,6 +67,22 @@ struct Control {
     scheduler: Arc<Mutex<Scheduler>>,
     clock: Arc<Clock>,
     overrides: Mutex<Overrides>,
+    /// The scheduler's schedules as last read: shown while a run holds the scheduler.
+    last_seen: Mutex<Option<SchedulerView>>,
+}
+
+/// What the API reads from the scheduler.
+#[derive(Clone)]
+struct SchedulerView {
+    schedules: Vec<ScheduleInfo>,
+    not_scheduled: Vec<(String, String)>,
+    runs_log: PathBuf,
+}
+
+impl SchedulerView {
+    fn of(s: &Scheduler) -> SchedulerView {
+        SchedulerView { schedules: s.schedules(), not_scheduled: s.not_scheduled().to_vec(), runs_log: s.runs_log().to_path_buf() }
+    }
 }
 
 impl DetectionControl {
@@ -78,11 +94,30 @@ impl DetectionControl {
         clock: Arc<Clock>,
     ) -> DetectionControl {
         let overrides = Mutex::new(load_overrides(&data_dir));
-        DetectionControl { inner: Arc::new(Control { content, base, data_dir, scheduler, clock, overrides }) }
+        let last_seen = Mutex::new(None);
+        DetectionControl { inner: Arc::new(Control { content, base, data_dir, scheduler, clock, overrides, last_seen }) }
     }
 
     pub fn content(&self) -> ContentSet {
         self.inner.content.clone()
+    }
+
+    /// The scheduler's state; while a run holds the scheduler, the last one read (so the API
+    /// does not wait for a long run), unless there is none yet.
+    fn view(&self) -> Result<SchedulerView, ApiError> {
+        let c = &self.inner;
+        let fresh = match c.scheduler.try_lock() {
+            Ok(s) => Some(SchedulerView::of(&s)),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+            Err(std::sync::TryLockError::Poisoned(_)) => return Err(ApiError::Internal("scheduler lock poisoned".into())),
+        };
+        let mut last = c.last_seen.lock().map_err(|_| ApiError::Internal("lock poisoned".into()))?;
+        let view = match (fresh, last.clone()) {
+            (Some(v), _) | (None, Some(v)) => v,
+            (None, None) => SchedulerView::of(&*c.scheduler.lock().map_err(|_| ApiError::Internal("scheduler lock poisoned".into()))?),
+        };
+        *last = Some(view.clone());
+        Ok(view)
     }
 
     fn selection(&self) -> Selection {
@@ -113,6 +148,10 @@ impl DetectionControl {
             // Held while rebuilding: no run starts on the old selection meanwhile.
             let mut current = c.scheduler.lock().map_err(|_| "scheduler lock poisoned".to_string())?;
             let new = Scheduler::new(c.content.clone(), normalizer, driver, &selection, &c.data_dir, c.clock.now())?;
+            // Seen at once, even if a run holds the scheduler when the answer is made.
+            if let Ok(mut last) = c.last_seen.lock() {
+                *last = Some(SchedulerView::of(&new));
+            }
             Ok(std::mem::replace(&mut *current, new))
         })();
         if let Err(e) = rebuilt {
@@ -166,10 +205,7 @@ fn read_runs(path: &Path) -> Vec<Value> {
 fn describe_all(ctl: &DetectionControl) -> Result<Vec<Value>, ApiError> {
     let c = &ctl.inner;
     let selection = ctl.selection();
-    let (schedules, not_scheduled, runs_log): (Vec<ScheduleInfo>, Vec<(String, String)>, PathBuf) = {
-        let s = c.scheduler.lock().map_err(|_| ApiError::Internal("scheduler lock poisoned".into()))?;
-        (s.schedules(), s.not_scheduled().to_vec(), s.runs_log().to_path_buf())
-    };
+    let SchedulerView { schedules, not_scheduled, runs_log } = ctl.view()?;
     let runs = read_runs(&runs_log);
     let mut out = Vec::new();
     for d in c.content.detections() {
@@ -278,7 +314,7 @@ async fn runs(State(api): State<Arc<Api>>, caller: Caller, Params(q): Params<Run
     let count = q.count.unwrap_or(50).min(super::MAX_PAGE);
     let ctl = api.detections.clone();
     blocking(move || {
-        let path = ctl.inner.scheduler.lock().map_err(|_| ApiError::Internal("scheduler lock poisoned".into()))?.runs_log().to_path_buf();
+        let path = ctl.view()?.runs_log;
         let runs: Vec<Value> = read_runs(&path)
             .into_iter()
             .rev()

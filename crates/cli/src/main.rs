@@ -61,6 +61,9 @@ enum Command {
     /// Run as a server: receive events over Splunk's HTTP Event Collector API and keep them
     /// durably (loopback, 127.0.0.1:8088, by default).
     Serve(commands::serve::ServeArgs),
+    /// Console users and API tokens of a server (`vigil user add NAME --role admin`).
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
 }
 
 /// Where detections, macros and lookups come from.
@@ -163,6 +166,7 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test::run(args),
         Command::Replay(args) => commands::replay::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::User(cmd) => commands::user::run(cmd),
     };
     ExitCode::from(code)
 }

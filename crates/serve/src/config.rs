@@ -20,6 +20,9 @@
 //! [store]
 //! seal_idle_secs = 600               # hour over and idle this long: segment zstd-compressed
 //!
+//! [api]
+//! secure_cookies = false             # true behind a TLS-terminating proxy: session cookies get `Secure`
+//!
 //! [scheduler]                        # detections beyond their deployment's `disabled`
 //! enable = ["Windows MSIExec Remote Download"]   # names or globs (selection.rs)
 //! disable = []
@@ -72,6 +75,17 @@ pub struct Config {
     /// override earlier: filter macros, lookups, detections); read again on reload.
     #[serde(default)]
     pub content: Vec<PathBuf>,
+    #[serde(default)]
+    pub api: ApiConfig,
+}
+
+/// `[api]`: the console API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Session cookies carry `Secure` (browsers send them over HTTPS only): for a server
+    /// behind a TLS-terminating proxy.
+    pub secure_cookies: bool,
 }
 
 /// `[store]`.
@@ -135,6 +149,7 @@ impl Default for Config {
             actions: Vec::new(),
             tls: None,
             content: Vec::new(),
+            api: ApiConfig::default(),
         }
     }
 }

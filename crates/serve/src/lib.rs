@@ -16,6 +16,7 @@
 
 pub mod actions;
 pub mod admin;
+pub mod api;
 pub mod commit;
 pub mod config;
 pub mod ingest;
@@ -85,7 +86,9 @@ pub fn run(opts: Options) -> Result<(), String> {
     }
     let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
     let driver = vigil_scan::Driver::new(None)?;
-    let mut scheduler = schedule::Scheduler::new(content, normalizer, driver, &selection, &data_dir, clock.now())?;
+    // The API's enable/disable choices (kept in the data directory) apply on top of the config.
+    let effective = api::effective_selection(&selection, &data_dir);
+    let mut scheduler = schedule::Scheduler::new(content.clone(), normalizer, driver, &effective, &data_dir, clock.now())?;
     scheduler.set_actions(actions.clone());
     let scheduled = scheduler.describe();
     eprintln!("vigil serve: {} schedule(s){}", scheduled.len(), scheduled.iter().map(|s| format!("\n  {s}")).collect::<String>());
@@ -103,8 +106,18 @@ pub fn run(opts: Options) -> Result<(), String> {
         scheduled: scheduled_count.clone(),
     }));
     let ops = ops::Ops { hec: hec.clone(), actions: actions.clone(), store_root: store_path, scheduled: scheduled_count, reloader };
+    let detections = api::DetectionControl::new(content, selection, data_dir.clone(), scheduler.clone());
+    let setup = api::Setup {
+        data_dir: data_dir.clone(),
+        clock: clock.clone(),
+        detections,
+        ingest: hec.stats.clone(),
+        seal_idle_secs: config.store.seal_idle_secs,
+        secure_cookies: config.api.secure_cookies,
+    };
+    let api = Arc::new(api::Api::new(setup)?);
     let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
-    let app = ingest::router(hec.clone()).merge(admin::router(admin)).merge(ops::router(ops.clone()));
+    let app = ingest::router(hec.clone()).merge(admin::router(admin)).merge(ops::router(ops.clone())).merge(api::router(api));
     let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, ops.reloader.clone(), stop.clone()));
     // Stopped accepting, requests finished: what was queued is made durable, the run under way
     // finishes (later ticks run at the next start), deliveries stop between alerts.
@@ -144,6 +157,8 @@ fn spawn_ticker(
     std::thread::Builder::new().name("vigil-scheduler".into()).spawn(run).map_err(|e| format!("cannot start the scheduler: {e}"))
 }
 
+use axum::serve::ListenerExt;
+
 async fn serve_http(
     addr: SocketAddr,
     tls: Option<&tls::TlsConfig>,
@@ -154,6 +169,8 @@ async fn serve_http(
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tokio::spawn(reload_on_hangup(reloader));
+    // With the client's address: login throttling counts failures per address.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         None => {
             // Tests and scripts wait for this line (the port is real even with :0).
@@ -161,7 +178,8 @@ async fn serve_http(
             axum::serve(listener, app).with_graceful_shutdown(shutdown(stop.clone())).await.map_err(|e| format!("server: {e}"))?;
         }
         Some(t) => {
-            let listener = tls::TlsListener::new(listener, tls::server_config(t)?).map_err(|e| format!("tls: {e}"))?;
+            // `tap_io` (a no-op) is how axum gives a custom listener's peer address to handlers.
+            let listener = tls::TlsListener::new(listener, tls::server_config(t)?).map_err(|e| format!("tls: {e}"))?.tap_io(|_| ());
             eprintln!("vigil serve: listening on https://{local}");
             axum::serve(listener, app).with_graceful_shutdown(shutdown(stop.clone())).await.map_err(|e| format!("server: {e}"))?;
         }

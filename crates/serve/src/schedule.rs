@@ -92,7 +92,12 @@ struct RunHit {
 
 /// Slots for planned groups, reusing an `old` slot whose schedule, detections and planned
 /// searches are the same; event schedules first. Returns them and how many were reused.
-fn build_slots(planned: Vec<PlannedGroup>, catalog: &vigil_model::Catalog, mut old: Vec<Slot>) -> (Vec<Slot>, usize) {
+fn build_slots(
+    planned: Vec<PlannedGroup>,
+    catalog: &vigil_model::Catalog,
+    mut old: Vec<Slot>,
+    not_scheduled: &mut Vec<(String, String)>,
+) -> (Vec<Slot>, usize) {
     let mut slots = Vec::new();
     let mut kept = 0;
     for g in planned {
@@ -114,12 +119,13 @@ fn build_slots(planned: Vec<PlannedGroup>, catalog: &vigil_model::Catalog, mut o
             Ok(s) => s,
             Err(e) => {
                 eprintln!("vigil serve: schedule `{cron}` cannot be used, not scheduled ({}): {e}", names.join(", "));
+                not_scheduled.extend(names.iter().map(|n| (n.clone(), format!("schedule `{cron}`: {e}"))));
                 continue;
             }
         };
         let engine = Engine::new(g.members.into_iter().map(|m| m.query).collect(), catalog);
         let group = Group { engine, names, cron, earliest, latest, runs: Runs::default() };
-        slots.push(Slot { schedule, group, signatures, reads_risk: g.reads_risk });
+        slots.push(Slot { schedule, group, signatures, reads_risk: g.reads_risk, missed_ticks: 0 });
     }
     slots.sort_by_key(|s| s.reads_risk);
     (slots, kept)
@@ -137,6 +143,8 @@ struct Slot {
     signatures: Vec<u64>,
     /// Correlation detections: run over the risk index, after the event detections.
     reads_risk: bool,
+    /// Ticks dropped by the catch-up bound.
+    missed_ticks: u64,
 }
 
 pub struct Scheduler {
@@ -159,6 +167,21 @@ pub struct Scheduler {
     actions: Option<Arc<Actions>>,
     /// Set when the server stops: the run under way finishes, later ticks wait for the next start.
     stop: Arc<AtomicBool>,
+    /// Enabled detections that could not be planned, with why (the API shows them).
+    not_scheduled: Vec<(String, String)>,
+}
+
+/// A schedule and its detections, as the API shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleInfo {
+    pub cron: String,
+    pub earliest: String,
+    pub latest: String,
+    pub detections: Vec<String>,
+    /// The next tick that will run (epoch seconds).
+    pub next_run: Option<i64>,
+    /// Ticks missed during downtime and not run (past `max_catch_up`).
+    pub missed_ticks: u64,
 }
 
 impl Scheduler {
@@ -171,8 +194,8 @@ impl Scheduler {
         data_dir: &Path,
         start: Micros,
     ) -> Result<Scheduler, String> {
-        let planned = select.plan(&content, normalizer.catalog())?;
-        let (slots, _) = build_slots(planned, normalizer.catalog(), Vec::new());
+        let (planned, mut not_scheduled) = select.plan(&content, normalizer.catalog())?;
+        let (slots, _) = build_slots(planned, normalizer.catalog(), Vec::new(), &mut not_scheduled);
         // After downtime, the ticks since the last run are due (catch-up).
         let state_path = data_dir.join("scheduler.json");
         let saved = std::fs::read(&state_path).ok().and_then(|b| serde_json::from_slice::<SavedState>(&b).ok());
@@ -197,6 +220,7 @@ impl Scheduler {
             state_path,
             actions: None,
             stop: Arc::new(AtomicBool::new(false)),
+            not_scheduled,
         })
     }
 
@@ -204,10 +228,11 @@ impl Scheduler {
     /// unchanged keep their engine; the others are planned anew. The tick position is kept.
     /// On error nothing changes.
     pub fn reload(&mut self, content: ContentSet, select: &Selection) -> Result<String, String> {
-        let planned = select.plan(&content, self.normalizer.catalog())?;
+        let (planned, mut not_scheduled) = select.plan(&content, self.normalizer.catalog())?;
         let old = std::mem::take(&mut self.slots);
         let before = old.len();
-        let (slots, kept) = build_slots(planned, self.normalizer.catalog(), old);
+        let (slots, kept) = build_slots(planned, self.normalizer.catalog(), old, &mut not_scheduled);
+        self.not_scheduled = not_scheduled;
         let summary = format!(
             "{} schedule(s) unchanged, {} new or changed, {} removed; {} detection(s) scheduled",
             kept,
@@ -247,6 +272,36 @@ impl Scheduler {
             .collect()
     }
 
+    /// The content the schedules were planned from (reloads replace it).
+    pub fn content(&self) -> &ContentSet {
+        &self.content
+    }
+
+    /// The schedules with their detections and next run.
+    pub fn schedules(&self) -> Vec<ScheduleInfo> {
+        self.slots
+            .iter()
+            .map(|s| ScheduleInfo {
+                cron: s.group.cron.clone(),
+                earliest: s.group.earliest.clone(),
+                latest: s.group.latest.clone(),
+                detections: s.group.names.clone(),
+                next_run: s.schedule.ticks(self.next, Micros::MAX, &self.tz).next().map(|t| t.div_euclid(1_000_000)),
+                missed_ticks: s.missed_ticks,
+            })
+            .collect()
+    }
+
+    /// Enabled detections that are not scheduled, with why.
+    pub fn not_scheduled(&self) -> &[(String, String)] {
+        &self.not_scheduled
+    }
+
+    /// Where the run records are appended (one JSON line per run).
+    pub fn runs_log(&self) -> &Path {
+        &self.runs_log
+    }
+
     /// Runs every tick in `[next, now]`, in time order; returns their records.
     pub fn run_due(&mut self, now: Micros) -> Vec<RunRecord> {
         if now < self.next {
@@ -254,7 +309,7 @@ impl Scheduler {
         }
         let mut due: Vec<(Micros, usize)> = Vec::new();
         let catch_up = self.catch_up.take();
-        for (gi, slot) in self.slots.iter().enumerate() {
+        for (gi, slot) in self.slots.iter_mut().enumerate() {
             let group = &slot.group;
             let mut ticks: Vec<Micros> = slot.schedule.ticks(self.next, now.saturating_add(1), &self.tz).take(100_000).collect();
             if catch_up.is_some() {
@@ -269,6 +324,7 @@ impl Scheduler {
                     group.names.join(", ")
                 );
                 ticks.drain(..skipped);
+                slot.missed_ticks += skipped as u64;
             }
             due.extend(ticks.into_iter().map(|t| (t, gi)));
         }

@@ -124,17 +124,20 @@ impl Selection {
     }
 
     /// Plans every selected detection and groups them by schedule; detections whose search
-    /// cannot run are reported on stderr and left out.
-    pub fn plan(&self, content: &ContentSet, catalog: &Catalog) -> Result<Vec<PlannedGroup>, String> {
+    /// cannot run are reported on stderr and returned apart, with why.
+    pub fn plan(&self, content: &ContentSet, catalog: &Catalog) -> Result<(Vec<PlannedGroup>, Vec<(String, String)>), String> {
         self.check(content)?;
         let mut planner = Planner::new(catalog, content);
         let mut groups: Vec<PlannedGroup> = Vec::new();
+        let mut not_scheduled = Vec::new();
         for d in content.detections() {
             let Some(key) = self.schedule_of(content, d) else { continue };
             let query = match planner.plan(&d.name, &d.search) {
                 Ok(q) => q,
                 Err(e) => {
-                    eprintln!("vigil serve: not scheduled, cannot run:\n{}", e.render(&format!("detection `{}` search", d.name)));
+                    let why = e.render(&format!("detection `{}` search", d.name));
+                    eprintln!("vigil serve: not scheduled, cannot run:\n{why}");
+                    not_scheduled.push((d.name.clone(), why));
                     continue;
                 }
             };
@@ -146,7 +149,7 @@ impl Selection {
                 None => groups.push(PlannedGroup { key, members: vec![member], reads_risk }),
             }
         }
-        Ok(groups)
+        Ok((groups, not_scheduled))
     }
 }
 

@@ -430,7 +430,7 @@ fn write_hits(out: &mut dyn Write, format: output::Format, hits: &[Hit]) -> std:
         }
         output::Format::Csv => {
             let all: Vec<Record> = hits.iter().flat_map(|h| h.rows.iter().cloned()).collect();
-            let cols = output::columns(&all);
+            let cols = vigil_model::Record::columns(&all);
             let mut w = csv::Writer::from_writer(out);
             let mut header: Vec<String> = ["detection", "run_time", "window_earliest", "window_latest"].map(String::from).to_vec();
             header.extend(cols.iter().cloned());

@@ -2,65 +2,16 @@
 //! steady send, and the store read back through the readers.
 
 mod common;
+mod serve_support;
+
+use serve_support::{have_curl, post, send_samples, start};
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn have_curl() -> bool {
-    Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success())
-}
-
-/// A running server and the port it listens on.
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-fn start(data: &Path, extra: &[&str], round: usize) -> Server {
-    let log = data.with_extension(format!("stderr{round}"));
-    let err = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(err)
-        .spawn()
-        .expect("start vigil serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(rest) = text.split("listening on http://127.0.0.1:").nth(1) {
-            let port = rest.lines().next().unwrap().trim().parse().unwrap();
-            return Server { child, port, log };
-        }
-        if Instant::now() > deadline || child.try_wait().is_ok_and(|s| s.is_some()) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("server did not start:\n{text}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// POSTs `body` with curl; returns (HTTP status, body), or None when the request failed.
-fn post(port: u16, path: &str, token: &str, headers: &[&str], body: &str) -> Option<(u16, String)> {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "--max-time", "10", "-w", "\n%{http_code}", "-H", &format!("Authorization: Splunk {token}")]);
-    for h in headers {
-        cmd.args(["-H", h]);
-    }
-    cmd.args(["--data-binary", body, &format!("http://127.0.0.1:{port}{path}")]);
-    let out = cmd.output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n')?;
-    Some((code.trim().parse().ok().filter(|c| *c != 0)?, body.to_string()))
-}
 
 /// Events in a store file, read through the readers (`.zst` and plain alike).
 fn read_events(path: &Path, each: &mut dyn FnMut(&vigil_model::Event)) -> usize {
@@ -287,24 +238,7 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
     let data = dir.path().join("data");
     let mut s = start(&data, &["--now", "2026-11-20T10:00:00Z", "--enable", seed], 0);
     let token = std::fs::read_to_string(data.join("hec_token")).unwrap().trim().to_string();
-    let samples = common::repo().join("samples");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&samples).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    let mut sent = 0;
-    for f in &files {
-        let text = std::fs::read_to_string(f).unwrap();
-        let answer = match f.extension().and_then(|e| e.to_str()) {
-            Some("xml") => post(s.port, "/services/collector/raw?sourcetype=XmlWinEventLog", &token, &[], &text),
-            Some("json") => {
-                let body: String = text.lines().filter(|l| !l.trim().is_empty()).map(|l| format!(r#"{{"event":{l}}}"#)).collect();
-                post(s.port, "/services/collector/event", &token, &[], &body)
-            }
-            _ => continue,
-        };
-        assert_eq!(answer.unwrap(), (200, r#"{"text":"Success","code":0}"#.into()), "{}", f.display());
-        sent += 1;
-    }
-    assert!(sent >= 4, "samples/ should hold XML and JSON samples");
+    send_samples(s.port, &token);
     let out = Command::new("curl")
         .args(["-s", "-X", "POST", "-H", &format!("Authorization: Splunk {token}")])
         .arg(format!("http://127.0.0.1:{}/vigil/clock?to=2026-11-20T11:00:00Z", s.port))

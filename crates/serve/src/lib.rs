@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod commit;
 pub mod config;
+pub mod indexed;
 pub mod ingest;
 pub mod schedule;
 mod seal;

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! <root>/<YYYY-MM-DDTHH>/events.log   one event text per line, as a log file holds it
-//!                       /events.meta  one JSON line per event: _indextime, host, source,
-//!                                     sourcetype, index, HEC fields (line N <-> line N)
+//!                       /events.meta  one JSON line per event: _time, _indextime, host,
+//!                                     source, sourcetype, index, HEC fields (line N <-> line N);
+//!                                     read by `vigil_read::sidecar`, it wins over the readers
 //! ```
 //!
 //! Decisions:
@@ -17,8 +18,8 @@
 //! - A crash can leave a torn last line in either file. Opening the store truncates both files
 //!   of every segment to the events complete in both, so an event is stored whole, once, or not
 //!   at all; acknowledged events were fsynced whole and survive.
-//! - The partition is the event's `_time` hour (UTC): the time the readers will give it, else
-//!   the HEC `time`, else its arrival. A time-range scan opens only the hours it overlaps.
+//! - The partition is the event's `_time` hour (UTC), decided at arrival (`indexed.rs`) and
+//!   kept in the metadata. A time-range scan opens only the hours it overlaps.
 //! - A partition whose hour is over and that was not written for `seal_idle` is sealed:
 //!   its segment compressed with zstd (`seal.rs`); the readers read `.zst` files too.
 
@@ -38,8 +39,9 @@ const MAX_OPEN: usize = 64;
 /// One event as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredEvent {
-    /// The partition time (see the module notes); not written.
-    #[serde(skip)]
+    /// `_time` (see `indexed.rs`): decides the partition; written as epoch seconds and read
+    /// back as the event's `_time`.
+    #[serde(rename = "_time", serialize_with = "micros_as_secs")]
     pub time: Micros,
     /// Arrival (`_indextime`), epoch seconds.
     #[serde(rename = "_indextime")]
@@ -54,6 +56,10 @@ pub struct StoredEvent {
     pub fields: serde_json::Map<String, serde_json::Value>,
     #[serde(skip)]
     pub text: String,
+}
+
+fn micros_as_secs<S: serde::Serializer>(t: &Micros, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(*t as f64 / 1e6)
 }
 
 struct Segment {

@@ -20,6 +20,10 @@
 //! [store]
 //! seal_idle_secs = 600               # hour over and idle this long: segment zstd-compressed
 //!
+//! [[inputs.directory]]               # tailed into the store (see tail/mod.rs)
+//! path = "/var/log/vigil-in"
+//! pattern = "*.xml"
+//!
 //! [scheduler]                        # detections beyond their deployment's `disabled`
 //! enable = ["Windows MSIExec Remote Download"]
 //! disable = []
@@ -46,6 +50,9 @@ pub struct Config {
     pub scheduler: crate::schedule::Selection,
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[inputs]`: directories tailed into the store (`tail/`).
+    #[serde(default)]
+    pub inputs: crate::tail::InputsConfig,
 }
 
 /// `[store]`.
@@ -106,6 +113,7 @@ impl Default for Config {
             tokens: Vec::new(),
             scheduler: Default::default(),
             store: StoreConfig::default(),
+            inputs: Default::default(),
         }
     }
 }

@@ -99,6 +99,7 @@ pub fn resolve(
         sourcetype: pick(given.sourcetype, derived.sourcetype, &fallback.sourcetype),
         index: given.index,
         fields,
+        tail: None,
         text,
     }
 }

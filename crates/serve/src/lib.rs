@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod schedule;
 mod seal;
 pub mod store;
+pub mod tail;
 
 pub use store::store_dir;
 
@@ -64,6 +65,11 @@ pub fn run(opts: Options) -> Result<(), String> {
     let seal_idle = i64::try_from(config.store.seal_idle_secs).unwrap_or(i64::MAX / 2).saturating_mul(1_000_000);
     let committer = commit::Committer::start(store, config.limits.max_queued_events, now_fn.clone(), seal_idle)
         .map_err(|e| format!("cannot start the commit thread: {e}"))?;
+    if !config.inputs.directory.is_empty() {
+        let tailer = tail::Tailer::new(config.inputs.clone(), &data_dir, committer.clone(), now_fn.clone())?;
+        tailer.spawn().map_err(|e| format!("cannot start tailing: {e}"))?;
+        eprintln!("vigil serve: tailing {} director(ies)", config.inputs.directory.len());
+    }
     let hec = Arc::new(ingest::Hec::new(tokens, committer, config.limits.clone(), now_fn));
     let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
     let driver = vigil_scan::Driver::new(None)?;

@@ -54,6 +54,10 @@ pub struct StoredEvent {
     pub index: String,
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// A tailed file's read position after this event (`tail/positions.rs`): kept with the
+    /// events so that a crash between storing them and saving positions is recovered.
+    #[serde(rename = "_tail", skip_serializing_if = "Option::is_none")]
+    pub tail: Option<serde_json::Value>,
     #[serde(skip)]
     pub text: String,
 }
@@ -297,6 +301,7 @@ mod tests {
             sourcetype: "st".into(),
             index: "main".into(),
             fields: Default::default(),
+            tail: None,
             text: text.into(),
         }
     }

@@ -118,3 +118,15 @@ pub fn send_samples(port: u16, token: &str) -> usize {
     assert!(sent >= 4, "samples/ should hold XML and JSON samples");
     sent
 }
+
+/// Every event in a server's store, read back through the readers (metadata applied), and
+/// how many records could not be read (a torn tail while the server writes).
+pub fn stored_events(data: &Path) -> (Vec<vigil_model::Event>, u64) {
+    let mut out = Vec::new();
+    let mut bad = 0;
+    for seg in vigil_serve::store::segments(&vigil_serve::store_dir(data), vigil_time::Window::ALL).unwrap() {
+        let report = vigil_read::read_file(&seg, &vigil_read::ReadOptions::default(), &mut |ev| out.push(ev.clone()));
+        bad += report.skipped_total() + report.repaired_total();
+    }
+    (out, bad)
+}

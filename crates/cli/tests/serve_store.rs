@@ -170,3 +170,46 @@ fn hec_metadata_wins_indextime_is_kept_and_time_ranges_prune() {
     let (_, err) = run_ok(&["search", search, "--store", data.to_str().unwrap(), "--verbose"]);
     assert!(err.contains("3 event file(s) overlap the time range"), "{err}");
 }
+
+/// Retention while serving: a sealed partition past `max_age` goes at once; one that ages past
+/// it while the server runs (the test clock moved two days) goes too; younger ones stay.
+#[test]
+fn retention_deletes_old_sealed_partitions_while_serving() {
+    if !have_curl() {
+        eprintln!("skipped: curl not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(&config, "[store]\nseal_idle_secs = 0\nmax_age = \"2d\"\n").unwrap();
+    let s = start(&data, &["--now", "2026-11-20T12:00:00Z", "--config", config.to_str().unwrap()], 0);
+    let token = token(&data);
+    let t = |iso: &str| vigil_time::parse_iso8601_utc(iso).unwrap() / 1_000_000;
+    let body: String = ["2026-11-10T05:10:00Z", "2026-11-19T05:10:00Z", "2026-11-20T11:10:00Z"]
+        .iter()
+        .map(|iso| format!(r#"{{"time":{},"event":"at {iso}"}}"#, t(iso)))
+        .collect();
+    assert_eq!(post(s.port, "/services/collector/event", &token, &[], &body).unwrap().0, 200);
+    let store = vigil_serve::store_dir(&data);
+    let partitions = || {
+        let mut v: Vec<String> =
+            std::fs::read_dir(&store).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    };
+    let wait_for = |want: &[&str]| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while partitions() != want && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_eq!(partitions(), want);
+    };
+    wait_for(&["2026-11-19T05", "2026-11-20T11"]);
+    advance(s.port, &token, "2026-11-21T07:00:00Z");
+    wait_for(&["2026-11-20T11"]);
+    let log = s.log.clone();
+    stop(s);
+    let log = std::fs::read_to_string(log).unwrap();
+    assert_eq!(log.matches("retention: deleted partition").count(), 2, "{log}");
+}

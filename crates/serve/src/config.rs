@@ -19,6 +19,8 @@
 //!
 //! [store]
 //! seal_idle_secs = 600               # hour over and idle this long: segment zstd-compressed
+//! max_age = "30d"                    # sealed partitions older than this are deleted
+//! max_size = "10GB"                  # past this, the oldest sealed partitions are deleted
 //!
 //! [[inputs.directory]]               # tailed into the store (see tail/mod.rs)
 //! path = "/var/log/vigil-in"
@@ -62,11 +64,15 @@ pub struct StoreConfig {
     /// A partition whose hour is over and that was not written for this long is sealed
     /// (compressed with zstd).
     pub seal_idle_secs: u64,
+    /// Sealed partitions whose hour is older than this are deleted (`"30d"`; `retention.rs`).
+    pub max_age: Option<String>,
+    /// Past this store size the oldest sealed partitions are deleted (`"10GB"`).
+    pub max_size: Option<String>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { seal_idle_secs: 600 }
+        StoreConfig { seal_idle_secs: 600, max_age: None, max_size: None }
     }
 }
 

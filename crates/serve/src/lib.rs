@@ -15,6 +15,7 @@ pub mod commit;
 pub mod config;
 pub mod indexed;
 pub mod ingest;
+pub mod retention;
 pub mod schedule;
 mod seal;
 pub mod store;
@@ -49,7 +50,8 @@ pub fn run(opts: Options) -> Result<(), String> {
     let clock = Arc::new(admin::Clock::new(now));
     let c = clock.clone();
     let now_fn: commit::Clock = Arc::new(move || c.now());
-    let store = store::Store::open(&store_path, clock.now()).map_err(|e| format!("store {}: {e}", store_path.display()))?;
+    let mut store = store::Store::open(&store_path, clock.now()).map_err(|e| format!("store {}: {e}", store_path.display()))?;
+    store.set_retention(retention::Retention::from_config(config.store.max_age.as_deref(), config.store.max_size.as_deref())?);
     let r = store.recovery;
     eprintln!(
         "vigil serve: store {}: {} hour partition(s), {} event(s) in open segments{}",

@@ -79,6 +79,8 @@ pub struct Store {
     unsealed: HashMap<Micros, Micros>,
     /// What opening found and repaired.
     pub recovery: Recovery,
+    /// `[store] max_age` / `max_size` (`retention.rs`).
+    pub(crate) retention: Option<crate::retention::Retention>,
 }
 
 /// Torn writes repaired when the store was opened.
@@ -106,7 +108,7 @@ impl Store {
                 unsealed.insert(hour, now);
             }
         }
-        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery })
+        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery, retention: None })
     }
 
     /// Seals the partitions whose hour ended and that were not written for `idle`, as of
@@ -128,6 +130,16 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Deletes sealed partitions beyond these limits while serving (`retention.rs`).
+    pub fn set_retention(&mut self, retention: Option<crate::retention::Retention>) {
+        self.retention = retention;
+    }
+
+    /// Whether the partition of `hour` has an open segment.
+    pub(crate) fn is_unsealed(&self, hour: Micros) -> bool {
+        self.unsealed.contains_key(&hour)
     }
 
     /// Appends `events` and fsyncs every segment written; on return they are durable. `now`
@@ -207,7 +219,7 @@ fn partition_name(hour: Micros) -> String {
 }
 
 /// Partition directories under `root` with their hour, sorted by time.
-fn partition_dirs(root: &Path) -> io::Result<Vec<(Micros, PathBuf)>> {
+pub(crate) fn partition_dirs(root: &Path) -> io::Result<Vec<(Micros, PathBuf)>> {
     let mut dirs = Vec::new();
     for entry in fs::read_dir(root)? {
         let entry = entry?;

@@ -5,7 +5,7 @@
 mod common;
 mod serve_support;
 
-use serve_support::{advance, have_curl, post, send_samples, start, stop, token};
+use serve_support::{advance, have_curl, post, scratch, send_samples, start, stop, token};
 
 const SEED: &str = "Windows MSIExec Remote Download";
 
@@ -115,11 +115,8 @@ fn hec_metadata_wins_indextime_is_kept_and_time_ranges_prune() {
         eprintln!("skipped: curl not found");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(&config, "[[tokens]]\ntoken = \"t1\"\nname = \"lab\"\n").unwrap();
-    let s = start(&data, &["--now", "2026-11-20T10:00:00Z", "--config", config.to_str().unwrap()], 0);
+    let (_dir, data, config) = scratch("[[tokens]]\ntoken = \"t1\"\nname = \"lab\"\n");
+    let s = start(&data, &["--now", "2026-11-20T10:00:00Z", "--config", &config], 0);
     let sysmon = std::fs::read_to_string(common::repo().join("samples/sysmon_msiexec.xml")).unwrap();
     let line = sysmon.lines().find(|l| l.contains("<Event")).unwrap();
     let escaped = serde_json::to_string(line).unwrap();
@@ -179,11 +176,8 @@ fn retention_deletes_old_sealed_partitions_while_serving() {
         eprintln!("skipped: curl not found");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(&config, "[store]\nseal_idle_secs = 0\nmax_age = \"2d\"\n").unwrap();
-    let s = start(&data, &["--now", "2026-11-20T12:00:00Z", "--config", config.to_str().unwrap()], 0);
+    let (_dir, data, config) = scratch("[store]\nseal_idle_secs = 0\nmax_age = \"2d\"\n");
+    let s = start(&data, &["--now", "2026-11-20T12:00:00Z", "--config", &config], 0);
     let token = token(&data);
     let t = |iso: &str| vigil_time::parse_iso8601_utc(iso).unwrap() / 1_000_000;
     let body: String = ["2026-11-10T05:10:00Z", "2026-11-19T05:10:00Z", "2026-11-20T11:10:00Z"]

@@ -160,22 +160,8 @@ pub fn parse_size(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::tests::ev;
     use crate::store::StoredEvent;
-
-    fn ev(time: Micros, text: &str) -> StoredEvent {
-        StoredEvent {
-            time,
-            indextime: 0.0,
-            time_given: None,
-            host: "h".into(),
-            source: "s".into(),
-            sourcetype: "st".into(),
-            index: "main".into(),
-            fields: Default::default(),
-            tail: None,
-            text: text.into(),
-        }
-    }
 
     fn hours(root: &Path) -> Vec<Micros> {
         crate::store::partition_dirs(root).unwrap().into_iter().map(|(h, _)| h).collect()

@@ -300,10 +300,10 @@ fn line_ends(path: &Path) -> io::Result<LineEnds> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ev(time: Micros, text: &str) -> StoredEvent {
+    pub(crate) fn ev(time: Micros, text: &str) -> StoredEvent {
         StoredEvent {
             time,
             indextime: 1.5,

@@ -130,3 +130,14 @@ pub fn stored_events(data: &Path) -> (Vec<vigil_model::Event>, u64) {
     }
     (out, bad)
 }
+
+/// A scratch directory with `data/` (the server's data directory, not created) and
+/// `vigil.toml` holding `config`; returns (dir, data, config path as text).
+pub fn scratch(config: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = dir.path().join("vigil.toml");
+    std::fs::write(&path, config).unwrap();
+    let text = path.to_string_lossy().into_owned();
+    (dir, data, text)
+}

@@ -15,6 +15,7 @@ pub mod commit;
 pub mod config;
 pub mod indexed;
 pub mod ingest;
+pub mod late;
 pub mod retention;
 pub mod schedule;
 mod seal;
@@ -52,6 +53,9 @@ pub fn run(opts: Options) -> Result<(), String> {
     let now_fn: commit::Clock = Arc::new(move || c.now());
     let mut store = store::Store::open(&store_path, clock.now()).map_err(|e| format!("store {}: {e}", store_path.display()))?;
     store.set_retention(retention::Retention::from_config(config.store.max_age.as_deref(), config.store.max_size.as_deref())?);
+    let late = late::LateTracker::open(&data_dir, selection.late_events)?;
+    let observer = late.clone();
+    store.set_observer(Box::new(move |events| observer.observe(events)));
     let r = store.recovery;
     eprintln!(
         "vigil serve: store {}: {} hour partition(s), {} event(s) in open segments{}",
@@ -75,13 +79,14 @@ pub fn run(opts: Options) -> Result<(), String> {
     let hec = Arc::new(ingest::Hec::new(tokens, committer, config.limits.clone(), now_fn));
     let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
     let driver = vigil_scan::Driver::new(None)?;
-    let scheduler = schedule::Scheduler::new(content, normalizer, driver, &selection, &data_dir, clock.now())?;
+    let mut scheduler = schedule::Scheduler::new(content, normalizer, driver, &selection, &data_dir, clock.now())?;
+    scheduler.set_late(late.clone());
     let scheduled = scheduler.describe();
     eprintln!("vigil serve: {} schedule(s){}", scheduled.len(), scheduled.iter().map(|s| format!("\n  {s}")).collect::<String>());
     let scheduler = Arc::new(Mutex::new(scheduler));
     spawn_ticker(scheduler.clone(), clock.clone())?;
     let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
-    let app = ingest::router(hec).merge(admin::router(admin));
+    let app = ingest::router(hec.clone()).merge(admin::router(admin)).merge(late::router(hec, late));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(serve_http(config.listen, app))
 }

@@ -7,7 +7,9 @@
 //! appended to `runs.jsonl`.
 //!
 //! A run at its tick sees what was stored before it, as Splunk's scheduled search sees what
-//! was indexed; ticks are run when the clock passes them (no catch-up after downtime yet).
+//! was indexed; ticks are run when the clock passes them, missed ones after downtime up to
+//! `max_catch_up`. Events arriving after every run that could see them are late (`late/`);
+//! in rerun mode those runs are evaluated again after the regular ones.
 
 use crate::store;
 use serde::Serialize;
@@ -32,21 +34,26 @@ pub struct Selection {
     pub enable: Vec<String>,
     pub disable: Vec<String>,
     pub max_catch_up: usize,
+    /// Events arriving after the last run whose window holds them: `"count"` (listed and
+    /// counted) or `"rerun"` (also those runs evaluated again; `late/`).
+    pub late_events: crate::late::LateMode,
 }
 
 impl Default for Selection {
     fn default() -> Self {
-        Selection { enable: Vec::new(), disable: Vec::new(), max_catch_up: 24 }
+        Selection { enable: Vec::new(), disable: Vec::new(), max_catch_up: 24, late_events: Default::default() }
     }
 }
 
 /// `(cron, earliest, latest)`: detections sharing it share one engine and one scan per tick.
 type ScheduleKey = (String, String, String);
 
-/// What survives a restart: ticks before `next` were run.
+/// What survives a restart: ticks before `next` were run; the first start (`first`).
 #[derive(Serialize, serde::Deserialize)]
 struct SavedState {
     next: Micros,
+    #[serde(default)]
+    first: Option<Micros>,
 }
 
 /// One run, as recorded.
@@ -63,8 +70,20 @@ pub struct RunRecord {
     pub results: usize,
     pub notables: usize,
     pub risk_events: usize,
+    /// Alerts not already in the risk index (a rerun raises only these).
+    pub new_alerts: usize,
+    /// A run evaluated again for late events (`late_events = "rerun"`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rerun: bool,
+    /// Events that arrived late for this schedule since its previous run record.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub late_events: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 pub struct Scheduler {
@@ -82,6 +101,9 @@ pub struct Scheduler {
     /// Set after a restart until the missed ticks were run: at most this many per schedule.
     catch_up: Option<usize>,
     state_path: PathBuf,
+    /// The first start: earlier ticks never ran.
+    first: Micros,
+    late: Option<std::sync::Arc<crate::late::LateTracker>>,
 }
 
 impl Scheduler {
@@ -146,6 +168,7 @@ impl Scheduler {
         // After downtime, the ticks since the last run are due (catch-up).
         let state_path = data_dir.join("scheduler.json");
         let saved = std::fs::read(&state_path).ok().and_then(|b| serde_json::from_slice::<SavedState>(&b).ok());
+        let first = saved.as_ref().map_or(start, |s| s.first.unwrap_or(s.next));
         let (next, catch_up) = match saved {
             Some(s) if s.next < start => (s.next, Some(select.max_catch_up)),
             _ => (start, None),
@@ -165,7 +188,25 @@ impl Scheduler {
             next,
             catch_up,
             state_path,
+            first,
+            late: None,
         })
+    }
+
+    /// Late events are classified against these schedules and, in rerun mode, the runs they
+    /// missed are evaluated again at the next [`Scheduler::run_due`].
+    pub fn set_late(&mut self, late: std::sync::Arc<crate::late::LateTracker>) {
+        let specs = self
+            .groups
+            .iter()
+            .map(|(schedule, g)| crate::late::ScheduleSpec {
+                key: (g.cron.clone(), g.earliest.clone(), g.latest.clone()),
+                names: g.names.clone(),
+                schedule: schedule.clone(),
+            })
+            .collect();
+        late.set_schedules(specs, self.first, &self.tz);
+        self.late = Some(late);
     }
 
     /// Scheduled detections, by schedule.
@@ -198,22 +239,39 @@ impl Scheduler {
         }
         self.next = now.saturating_add(1);
         due.sort();
-        let records = due.into_iter().map(|(t, gi)| self.run_one(gi, t)).collect();
+        let mut records: Vec<RunRecord> = due.into_iter().map(|(t, gi)| self.run_one(gi, t, false)).collect();
+        records.extend(self.run_reruns());
         // Saved after the runs: a crash in between runs them again, and the risk index keeps
         // one copy of each alert (its dedup key).
         self.save_state();
         records
     }
 
+    /// Runs evaluated again for late events (`late_events = "rerun"`), oldest first.
+    fn run_reruns(&mut self) -> Vec<RunRecord> {
+        let Some(late) = self.late.clone() else { return Vec::new() };
+        let mut records = Vec::new();
+        for (key, tick) in late.pending_reruns() {
+            let group = self.groups.iter().position(|(_, g)| (&g.cron, &g.earliest, &g.latest) == (&key.0, &key.1, &key.2));
+            if let Some(gi) = group {
+                records.push(self.run_one(gi, tick, true));
+            }
+            late.rerun_done(&key, tick);
+        }
+        records
+    }
+
     fn save_state(&self) {
         let tmp = self.state_path.with_extension("json.tmp");
-        let text = serde_json::to_vec(&SavedState { next: self.next }).unwrap_or_default();
+        let text = serde_json::to_vec(&SavedState { next: self.next, first: Some(self.first) }).unwrap_or_default();
         if let Err(e) = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &self.state_path)) {
             eprintln!("vigil serve: cannot save the scheduler state in {}: {e}", self.state_path.display());
         }
     }
 
-    fn run_one(&mut self, gi: usize, tick: Micros) -> RunRecord {
+    /// One run of group `gi` at `tick`. A rerun sees every stored event of its window; a
+    /// regular run only those that had arrived by its tick.
+    fn run_one(&mut self, gi: usize, tick: Micros, rerun: bool) -> RunRecord {
         let started = vigil_time::now_micros();
         let clock = std::time::Instant::now();
         let (_, group) = &mut self.groups[gi];
@@ -229,8 +287,14 @@ impl Scheduler {
             results: 0,
             notables: 0,
             risk_events: 0,
+            new_alerts: 0,
+            rerun,
+            late_events: 0,
             error: None,
         };
+        if let (false, Some(late)) = (rerun, &self.late) {
+            rec.late_events = late.take_since_run(&(group.cron.clone(), group.earliest.clone(), group.latest.clone()));
+        }
         let mut errors = Vec::new();
         match Window::for_run(&group.earliest, &group.latest, tick, &self.tz) {
             Err(e) => errors.push(format!("window: {e}")),
@@ -244,7 +308,8 @@ impl Scheduler {
                 });
                 rec.segments = paths.len();
                 let groups = std::slice::from_ref(&*group);
-                let consumer = Scheduled { groups, arrival_field: "_indextime" };
+                // No event has a field with an empty name: a rerun filters nothing by arrival.
+                let consumer = Scheduled { groups, arrival_field: if rerun { "" } else { "_indextime" } };
                 let scanned = self.driver.scan(&consumer, &self.normalizer, vigil_scan::Inputs { paths: &paths, read: &self.opts });
                 rec.events_scanned = scanned.report.events;
                 let mut state = scanned.state;
@@ -270,10 +335,9 @@ impl Scheduler {
                 }
                 rec.notables = alerts.iter().filter(|a| matches!(a, Alert::Notable(_))).count();
                 rec.risk_events = alerts.len() - rec.notables;
-                if let Err(e) =
-                    self.risk.record(&alerts).and_then(|_| self.risk.evaluate_incidents(tick, &IncidentRules::default()).map(|_| ()))
-                {
-                    errors.push(format!("risk index: {e}"));
+                match self.risk.record(&alerts).and_then(|new| self.risk.evaluate_incidents(tick, &IncidentRules::default()).map(|_| new)) {
+                    Ok(new) => rec.new_alerts = new,
+                    Err(e) => errors.push(format!("risk index: {e}")),
                 }
             }
         }

@@ -81,7 +81,12 @@ pub struct Store {
     pub recovery: Recovery,
     /// `[store] max_age` / `max_size` (`retention.rs`).
     pub(crate) retention: Option<crate::retention::Retention>,
+    /// Told of every batch once it is durable, before [`Store::append`] returns.
+    observer: Option<Observer>,
 }
+
+/// Sees each stored batch (the late-event tracker, `late/`).
+pub type Observer = Box<dyn Fn(&[StoredEvent]) + Send>;
 
 /// Torn writes repaired when the store was opened.
 #[derive(Debug, Default, Clone, Copy)]
@@ -108,7 +113,7 @@ impl Store {
                 unsealed.insert(hour, now);
             }
         }
-        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery, retention: None })
+        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery, retention: None, observer: None })
     }
 
     /// Seals the partitions whose hour ended and that were not written for `idle`, as of
@@ -135,6 +140,11 @@ impl Store {
     /// Deletes sealed partitions beyond these limits while serving (`retention.rs`).
     pub fn set_retention(&mut self, retention: Option<crate::retention::Retention>) {
         self.retention = retention;
+    }
+
+    /// Tells `observer` of every batch stored from now on.
+    pub fn set_observer(&mut self, observer: Observer) {
+        self.observer = Some(observer);
     }
 
     /// Whether the partition of `hour` has an open segment.
@@ -171,6 +181,9 @@ impl Store {
                 seg.log.sync_data()?;
                 seg.meta.sync_data()?;
             }
+        }
+        if let Some(observe) = &self.observer {
+            observe(events);
         }
         Ok(())
     }

@@ -411,7 +411,12 @@ impl<'a> Ctx<'a> {
         if let Some(sc) = &mut self.sidecar {
             match sc.line(self.ev.origin.line) {
                 Ok(meta) => meta.apply(&mut self.ev),
-                Err(e) => self.report.repair("store metadata unreadable", at_line(&self.ev.origin.file, self.ev.origin.line), e),
+                // Not stored yet (being written) or damaged: without its metadata the event
+                // would carry the wrong time and no arrival.
+                Err(e) => {
+                    self.report.skip("event without store metadata", at_line(&self.ev.origin.file, self.ev.origin.line), e);
+                    return;
+                }
             }
         }
         if let Some(st) = &self.opts.sourcetype {

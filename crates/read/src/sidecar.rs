@@ -13,7 +13,9 @@
 //!
 //! Other keys are ignored. Only files named as the store names them have a sidecar, so an
 //! ordinary `x.log` next to an `x.meta` is read as before. A segment with a sidecar is read
-//! whole (never in pieces): the sidecar is walked line by line beside it.
+//! whole (never in pieces): the sidecar is walked line by line beside it. An event whose
+//! metadata line is missing or unreadable (an open segment being written) is skipped and
+//! counted, not emitted with the reader's values.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -192,6 +194,21 @@ mod tests {
         assert_eq!(ev.get("_indextime"), Some("1700000100.25"));
         assert_eq!(ev.get_all("n").collect::<Vec<_>>(), ["1", "2"]);
         assert_eq!(ev.get("env"), Some("prod"));
+    }
+
+    #[test]
+    fn a_segment_reads_with_its_metadata_and_skips_events_without() {
+        let dir = std::env::temp_dir().join(format!("vigil-sidecar-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("events.log"), "{\"a\":1}\n{\"a\":2}\n").unwrap();
+        // The second line's metadata is not written yet (an open segment being appended to).
+        std::fs::write(dir.join("events.meta"), "{\"_time\":1000.5,\"host\":\"h\",\"_indextime\":1001}\n").unwrap();
+        let mut got = Vec::new();
+        let report = crate::read_file(&dir.join("events.log"), &crate::ReadOptions::default(), &mut |ev| got.push(ev.clone()));
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].time, got[0].host.as_str(), got[0].get("_indextime")), (Some(1_000_500_000), "h", Some("1001")));
+        assert_eq!(report.skipped_count("event without store metadata"), 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

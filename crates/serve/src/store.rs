@@ -173,8 +173,10 @@ impl Store {
         for (hour, log, meta) in &by_hour {
             self.unsealed.insert(*hour, now);
             let seg = self.segment(*hour)?;
-            seg.log.write_all(log)?;
+            // Metadata first: a reader of the open segment never sees an event line whose
+            // metadata line is not there yet.
             seg.meta.write_all(meta)?;
+            seg.log.write_all(log)?;
         }
         for (hour, _, _) in &by_hour {
             if let Some(seg) = self.open.get(hour) {

@@ -44,7 +44,6 @@ use positions::{fingerprint, HEAD_BYTES};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -201,8 +200,9 @@ impl Tailer {
         if !meta.is_file() || meta.len() == 0 {
             return Ok(false);
         }
-        let (size, mtime) = (meta.len(), meta.mtime().saturating_mul(1_000_000).saturating_add(meta.mtime_nsec() / 1000));
-        let key = positions::key(meta.dev(), meta.ino());
+        let (dev, ino) = identity(&meta, path);
+        let (size, mtime) = (meta.len(), modified_micros(&meta));
+        let key = positions::key(dev, ino);
         let known = self.positions.files.get(&key).cloned();
         let mut pos = match known {
             Some(p) if same_content(path, &p, size)? => p,
@@ -362,7 +362,27 @@ fn new_pos(path: &Path, meta: &std::fs::Metadata) -> Result<FilePos, String> {
         }
         _ => Progress::Lines { offset: 0 },
     };
-    Ok(FilePos { path: path.to_path_buf(), dev: meta.dev(), ino: meta.ino(), head, head_len, progress, seen: 0 })
+    let (dev, ino) = identity(meta, path);
+    Ok(FilePos { path: path.to_path_buf(), dev, ino, head, head_len, progress, seen: 0 })
+}
+
+/// A file's identity: device and inode (kept by a rename).
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata, _path: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// Without inodes, the path stands for the file (a renamed file is read again).
+#[cfg(not(unix))]
+fn identity(_meta: &std::fs::Metadata, path: &Path) -> (u64, u64) {
+    (0, positions::fingerprint(path.to_string_lossy().as_bytes()))
+}
+
+/// Modification time in micros (0 when the platform has none).
+fn modified_micros(meta: &std::fs::Metadata) -> i64 {
+    let since = meta.modified().ok().and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok());
+    since.map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// The fingerprint of a file's first bytes (up to [`HEAD_BYTES`]).

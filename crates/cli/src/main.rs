@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod select;
 mod sigma;
+mod store_input;
 mod testing;
 mod window;
 

@@ -102,9 +102,11 @@ fn commit_loop(mut store: Store, rx: mpsc::Receiver<Batch>, st: &CommitStats, cl
         }
         if last_seal.elapsed() >= every {
             last_seal = Instant::now();
-            if let Err(e) = store.seal_idle(clock(), seal_idle) {
+            let sealed = store.seal_idle(clock(), seal_idle).unwrap_or_else(|e| {
                 eprintln!("vigil serve: cannot seal a store segment under {}: {e}", store.root().display());
-            }
+                0
+            });
+            store.apply_retention(clock(), sealed > 0);
         }
     }
 }

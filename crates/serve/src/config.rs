@@ -19,6 +19,12 @@
 //!
 //! [store]
 //! seal_idle_secs = 600               # hour over and idle this long: segment zstd-compressed
+//! max_age = "30d"                    # sealed partitions older than this are deleted
+//! max_size = "10GB"                  # past this, the oldest sealed partitions are deleted
+//!
+//! [[inputs.directory]]               # tailed into the store (see tail/mod.rs)
+//! path = "/var/log/vigil-in"
+//! pattern = "*.xml"
 //!
 //! [api]
 //! secure_cookies = false             # true behind a TLS-terminating proxy: session cookies get `Secure`
@@ -77,6 +83,9 @@ pub struct Config {
     pub content: Vec<PathBuf>,
     #[serde(default)]
     pub api: ApiConfig,
+    /// `[inputs]`: directories tailed into the store (`tail/`).
+    #[serde(default)]
+    pub inputs: crate::tail::InputsConfig,
 }
 
 /// `[api]`: the console API.
@@ -95,11 +104,15 @@ pub struct StoreConfig {
     /// A partition whose hour is over and that was not written for this long is sealed
     /// (compressed with zstd).
     pub seal_idle_secs: u64,
+    /// Sealed partitions whose hour is older than this are deleted (`"30d"`; `retention.rs`).
+    pub max_age: Option<String>,
+    /// Past this store size the oldest sealed partitions are deleted (`"10GB"`).
+    pub max_size: Option<String>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { seal_idle_secs: 600 }
+        StoreConfig { seal_idle_secs: 600, max_age: None, max_size: None }
     }
 }
 
@@ -150,6 +163,7 @@ impl Default for Config {
             tls: None,
             content: Vec::new(),
             api: ApiConfig::default(),
+            inputs: Default::default(),
         }
     }
 }

@@ -19,14 +19,18 @@ pub mod admin;
 pub mod api;
 pub mod commit;
 pub mod config;
+pub mod indexed;
 pub mod ingest;
+pub mod late;
 pub mod metrics;
 pub mod ops;
 pub mod reload;
+pub mod retention;
 pub mod schedule;
 mod seal;
 pub mod selection;
 pub mod store;
+pub mod tail;
 pub mod tls;
 
 pub use store::store_dir;
@@ -62,7 +66,11 @@ pub fn run(opts: Options) -> Result<(), String> {
     let clock = Arc::new(admin::Clock::new(now));
     let c = clock.clone();
     let now_fn: commit::Clock = Arc::new(move || c.now());
-    let store = store::Store::open(&store_path, clock.now()).map_err(|e| format!("store {}: {e}", store_path.display()))?;
+    let mut store = store::Store::open(&store_path, clock.now()).map_err(|e| format!("store {}: {e}", store_path.display()))?;
+    store.set_retention(retention::Retention::from_config(config.store.max_age.as_deref(), config.store.max_size.as_deref())?);
+    let late = late::LateTracker::open(&data_dir, selection.late_events)?;
+    let observer = late.clone();
+    store.set_observer(Box::new(move |events| observer.observe(events)));
     let r = store.recovery;
     eprintln!(
         "vigil serve: store {}: {} hour partition(s), {} event(s) in open segments{}",
@@ -78,6 +86,11 @@ pub fn run(opts: Options) -> Result<(), String> {
     let seal_idle = i64::try_from(config.store.seal_idle_secs).unwrap_or(i64::MAX / 2).saturating_mul(1_000_000);
     let committer = commit::Committer::start(store, config.limits.max_queued_events, now_fn.clone(), seal_idle)
         .map_err(|e| format!("cannot start the commit thread: {e}"))?;
+    if !config.inputs.directory.is_empty() {
+        let tailer = tail::Tailer::new(config.inputs.clone(), &data_dir, committer.clone(), now_fn.clone())?;
+        tailer.spawn().map_err(|e| format!("cannot start tailing: {e}"))?;
+        eprintln!("vigil serve: tailing {} director(ies)", config.inputs.directory.len());
+    }
     let hec = Arc::new(ingest::Hec::new(tokens, committer, config.limits.clone(), now_fn));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
     let actions = Arc::new(actions::Actions::start(&data_dir, &config.actions, runtime.handle().clone())?);
@@ -90,6 +103,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let effective = api::effective_selection(&selection, &data_dir);
     let mut scheduler = schedule::Scheduler::new(content.clone(), normalizer, driver, &effective, &data_dir, clock.now())?;
     scheduler.set_actions(actions.clone());
+    scheduler.set_late(late.clone());
     let scheduled = scheduler.describe();
     eprintln!("vigil serve: {} schedule(s){}", scheduled.len(), scheduled.iter().map(|s| format!("\n  {s}")).collect::<String>());
     let scheduled_count = Arc::new(AtomicUsize::new(scheduler.detection_count()));
@@ -117,7 +131,11 @@ pub fn run(opts: Options) -> Result<(), String> {
     };
     let api = Arc::new(api::Api::new(setup)?);
     let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
-    let app = ingest::router(hec.clone()).merge(admin::router(admin)).merge(ops::router(ops.clone())).merge(api::router(api));
+    let app = ingest::router(hec.clone())
+        .merge(admin::router(admin))
+        .merge(ops::router(ops.clone()))
+        .merge(api::router(api))
+        .merge(late::router(hec.clone(), late));
     let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, ops.reloader.clone(), stop.clone()));
     // Stopped accepting, requests finished: what was queued is made durable, the run under way
     // finishes (later ticks run at the next start), deliveries stop between alerts.

@@ -15,6 +15,9 @@
 //! A reload re-plans the selection and keeps every schedule whose detections and planned
 //! searches did not change (`selection.rs`); the tick position is kept, so no tick is run twice
 //! or skipped across a reload.
+//!
+//! Events arriving after every run that could see them are late (`late/`); in rerun mode
+//! those runs are evaluated again after the regular ones.
 
 use crate::actions::Actions;
 use crate::selection::PlannedGroup;
@@ -36,10 +39,12 @@ use vigil_time::{Schedule, Tz, Window};
 
 pub use crate::selection::Selection;
 
-/// What survives a restart: ticks before `next` were run.
+/// What survives a restart: ticks before `next` were run; the first start (`first`).
 #[derive(Serialize, serde::Deserialize)]
 struct SavedState {
     next: Micros,
+    #[serde(default)]
+    first: Option<Micros>,
 }
 
 /// One run, as recorded.
@@ -59,12 +64,20 @@ pub struct RunRecord {
     /// Deliveries queued for the alert actions (alerts times the actions that take them).
     #[serde(skip_serializing_if = "is_zero")]
     pub actions_queued: usize,
+    /// Alerts not already in the risk index (a rerun raises only these).
+    pub new_alerts: usize,
+    /// A run evaluated again for late events (`late_events = "rerun"`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rerun: bool,
+    /// Events that arrived late for this schedule since its previous run record.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub late_events: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 impl RunRecord {
-    fn new(detections: Vec<String>, tick: Micros, started: Micros) -> RunRecord {
+    fn new(detections: Vec<String>, tick: Micros, started: Micros, rerun: bool) -> RunRecord {
         RunRecord {
             detections,
             scheduled_time: iso(tick),
@@ -78,6 +91,9 @@ impl RunRecord {
             notables: 0,
             risk_events: 0,
             actions_queued: 0,
+            new_alerts: 0,
+            rerun,
+            late_events: 0,
             error: None,
         }
     }
@@ -131,8 +147,8 @@ fn build_slots(
     (slots, kept)
 }
 
-fn is_zero(n: &usize) -> bool {
-    *n == 0
+fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
+    *n == N::default()
 }
 
 /// A schedule's detections: one engine, planned once, kept across reloads while unchanged.
@@ -167,6 +183,9 @@ pub struct Scheduler {
     actions: Option<Arc<Actions>>,
     /// Set when the server stops: the run under way finishes, later ticks wait for the next start.
     stop: Arc<AtomicBool>,
+    /// The first start: earlier ticks never ran.
+    first: Micros,
+    late: Option<Arc<crate::late::LateTracker>>,
     /// Enabled detections that could not be planned, with why (the API shows them).
     not_scheduled: Vec<(String, String)>,
 }
@@ -199,6 +218,7 @@ impl Scheduler {
         // After downtime, the ticks since the last run are due (catch-up).
         let state_path = data_dir.join("scheduler.json");
         let saved = std::fs::read(&state_path).ok().and_then(|b| serde_json::from_slice::<SavedState>(&b).ok());
+        let first = saved.as_ref().map_or(start, |s| s.first.unwrap_or(s.next));
         let (next, catch_up) = match saved {
             Some(s) if s.next < start => (s.next, Some(select.max_catch_up)),
             _ => (start, None),
@@ -218,6 +238,8 @@ impl Scheduler {
             next,
             catch_up,
             state_path,
+            first,
+            late: None,
             actions: None,
             stop: Arc::new(AtomicBool::new(false)),
             not_scheduled,
@@ -242,7 +264,31 @@ impl Scheduler {
         );
         self.slots = slots;
         self.content = content;
+        self.register_late();
         Ok(summary)
+    }
+
+    /// Late events are classified against these schedules and, in rerun mode, the runs they
+    /// missed are evaluated again at the next [`Scheduler::run_due`].
+    pub fn set_late(&mut self, late: Arc<crate::late::LateTracker>) {
+        self.late = Some(late);
+        self.register_late();
+    }
+
+    /// Tells the late tracker the event schedules (again after a reload).
+    fn register_late(&self) {
+        let Some(late) = &self.late else { return };
+        let specs = self
+            .slots
+            .iter()
+            .filter(|s| !s.reads_risk)
+            .map(|s| crate::late::ScheduleSpec {
+                key: (s.group.cron.clone(), s.group.earliest.clone(), s.group.latest.clone()),
+                names: s.group.names.clone(),
+                schedule: s.schedule.clone(),
+            })
+            .collect();
+        late.set_schedules(specs, self.first, &self.tz);
     }
 
     /// Sends every alert of later runs to `actions` too.
@@ -338,7 +384,11 @@ impl Scheduler {
                 self.next = t;
                 break;
             }
-            records.push((t, self.run_one(gi, t)));
+            records.push((t, self.run_one(gi, t, false)));
+        }
+        if !self.stop.load(Ordering::SeqCst) {
+            let reruns = self.run_reruns();
+            records.extend(reruns.into_iter().map(|r| (0, r)));
         }
         // Saved after the runs: a crash in between runs them again, and the risk index keeps
         // one copy of each alert (its dedup key).
@@ -346,18 +396,41 @@ impl Scheduler {
         records.into_iter().map(|(_, r)| r).collect()
     }
 
+    /// Runs evaluated again for late events (`late_events = "rerun"`), oldest first.
+    fn run_reruns(&mut self) -> Vec<RunRecord> {
+        let Some(late) = self.late.clone() else { return Vec::new() };
+        let mut records = Vec::new();
+        for (key, tick) in late.pending_reruns() {
+            let group = self
+                .slots
+                .iter()
+                .position(|s| !s.reads_risk && (&s.group.cron, &s.group.earliest, &s.group.latest) == (&key.0, &key.1, &key.2));
+            if let Some(gi) = group {
+                records.push(self.run_one(gi, tick, true));
+            }
+            late.rerun_done(&key, tick);
+        }
+        records
+    }
+
     fn save_state(&self) {
         let tmp = self.state_path.with_extension("json.tmp");
-        let text = serde_json::to_vec(&SavedState { next: self.next }).unwrap_or_default();
+        let text = serde_json::to_vec(&SavedState { next: self.next, first: Some(self.first) }).unwrap_or_default();
         if let Err(e) = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &self.state_path)) {
             eprintln!("vigil serve: cannot save the scheduler state in {}: {e}", self.state_path.display());
         }
     }
 
-    fn run_one(&mut self, gi: usize, tick: Micros) -> RunRecord {
+    /// One run of group `gi` at `tick`. A rerun sees every stored event of its window; a
+    /// regular run only those that had arrived by its tick.
+    fn run_one(&mut self, gi: usize, tick: Micros, rerun: bool) -> RunRecord {
         let started = vigil_time::now_micros();
         let clock = std::time::Instant::now();
-        let mut rec = RunRecord::new(self.slots[gi].group.names.clone(), tick, started);
+        let mut rec = RunRecord::new(self.slots[gi].group.names.clone(), tick, started, rerun);
+        if let (false, Some(late)) = (rerun, &self.late) {
+            let g = &self.slots[gi].group;
+            rec.late_events = late.take_since_run(&(g.cron.clone(), g.earliest.clone(), g.latest.clone()));
+        }
         let mut errors = Vec::new();
         let group = &self.slots[gi].group;
         match Window::for_run(&group.earliest, &group.latest, tick, &self.tz) {
@@ -366,7 +439,7 @@ impl Scheduler {
                 rec.window_earliest = iso(window.earliest);
                 rec.window_latest = iso(window.latest);
                 let hits = match self.slots[gi].reads_risk {
-                    false => self.scan_window(gi, tick, window, &mut rec, &mut errors),
+                    false => self.scan_window(gi, tick, window, rerun, &mut rec, &mut errors),
                     true => self.correlate(gi, tick, window, &mut rec, &mut errors),
                 };
                 self.raise(&hits, tick, window, &mut rec, &mut errors);
@@ -382,7 +455,15 @@ impl Scheduler {
     }
 
     /// An event schedule's run: the stored segments of the window, scanned and finished.
-    fn scan_window(&mut self, gi: usize, tick: Micros, window: Window, rec: &mut RunRecord, errors: &mut Vec<String>) -> Vec<RunHit> {
+    fn scan_window(
+        &mut self,
+        gi: usize,
+        tick: Micros,
+        window: Window,
+        rerun: bool,
+        rec: &mut RunRecord,
+        errors: &mut Vec<String>,
+    ) -> Vec<RunHit> {
         let group = &mut self.slots[gi].group;
         group.runs = Runs::new(vec![(tick, window)]);
         let paths = store::segments(&self.store_root, window).unwrap_or_else(|e| {
@@ -391,7 +472,8 @@ impl Scheduler {
         });
         rec.segments = paths.len();
         let groups = std::slice::from_ref(&*group);
-        let consumer = Scheduled { groups, arrival_field: "_indextime" };
+        // No event has a field with an empty name: a rerun filters nothing by arrival.
+        let consumer = Scheduled { groups, arrival_field: if rerun { "" } else { "_indextime" } };
         let scanned = self.driver.scan(&consumer, &self.normalizer, vigil_scan::Inputs { paths: &paths, read: &self.opts });
         rec.events_scanned = scanned.report.events;
         let mut state = scanned.state;
@@ -467,8 +549,11 @@ impl Scheduler {
         // Queued before they are recorded: a run repeated after a crash queues only what is
         // missing (see actions/outbox.rs).
         rec.actions_queued += self.queue_actions(&alerts, errors);
-        match self.risk.record(&alerts).and_then(|_| self.risk.evaluate_incidents(tick, &IncidentRules::default())) {
-            Ok(incidents) => rec.actions_queued += self.queue_actions(&incidents, errors),
+        match self.risk.record(&alerts).and_then(|new| self.risk.evaluate_incidents(tick, &IncidentRules::default()).map(|i| (new, i))) {
+            Ok((new, incidents)) => {
+                rec.new_alerts = new;
+                rec.actions_queued += self.queue_actions(&incidents, errors);
+            }
             Err(e) => errors.push(format!("risk index: {e}")),
         }
     }

@@ -39,11 +39,14 @@ pub struct Selection {
     pub max_catch_up: usize,
     #[serde(rename = "override")]
     pub overrides: Vec<Override>,
+    /// Events arriving after the last run whose window holds them: `"count"` (listed and
+    /// counted) or `"rerun"` (also those runs evaluated again; `late/`).
+    pub late_events: crate::late::LateMode,
 }
 
 impl Default for Selection {
     fn default() -> Self {
-        Selection { enable: Vec::new(), disable: Vec::new(), max_catch_up: 24, overrides: Vec::new() }
+        Selection { enable: Vec::new(), disable: Vec::new(), max_catch_up: 24, overrides: Vec::new(), late_events: Default::default() }
     }
 }
 

@@ -30,9 +30,12 @@ pub const MAX_RUNS: usize = 100_000;
 
 #[derive(Args)]
 pub struct BacktestArgs {
-    /// Log files or directories.
-    #[arg(required = true)]
+    /// Log files or directories, or `store:DIR` (vigil serve's event store: only the hours
+    /// the scheduled windows cover are read).
+    #[arg(required_unless_present = "stores")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub store: crate::store_input::StoreArgs,
     /// First scheduled run time considered (inclusive): ISO 8601, epoch seconds, or a modifier
     /// such as -7d@d relative to --now.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
@@ -199,8 +202,11 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
         return Ok(exit::USAGE);
     }
 
+    // A store is read only where some run's window reaches.
+    let covered = crate::store_input::covering(groups.iter().flat_map(|g| g.runs.windows.iter().copied()));
+    let paths = crate::store_input::expand(&args.paths, &args.store, Some(covered.unwrap_or(Window::new(0, 0))), args.run.verbose)?;
     let consumer = Scheduled { groups: &groups, arrival_field: &args.arrival_field };
-    let scanned = driver.scan(&consumer, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts });
+    let scanned = driver.scan(&consumer, &normalizer, vigil_scan::Inputs { paths: &paths, read: &opts });
     let mut state = scanned.state;
     let (mut hits, mut failures) = finish_runs(&groups, &mut state, &ctx);
     if !risk_groups.is_empty() {

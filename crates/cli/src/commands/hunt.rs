@@ -7,9 +7,12 @@ use vigil_engine::{Engine, Planner};
 
 #[derive(Args)]
 pub struct HuntArgs {
-    /// Log files or directories (walked recursively; .gz and .zip are read).
-    #[arg(required_unless_present = "explain")]
+    /// Log files or directories (walked recursively; .gz and .zip are read), or `store:DIR`
+    /// (vigil serve's event store).
+    #[arg(required_unless_present_any = ["explain", "stores"])]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub store: crate::store_input::StoreArgs,
     /// Print each selected detection's plan (logical plan, pushed-down scan, finishing
     /// strategy) instead of running it.
     #[arg(long)]
@@ -128,6 +131,13 @@ pub fn run(args: HuntArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    let paths = match crate::store_input::expand(&args.paths, &args.store, window, args.run.verbose) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
     if args.alert.alerts {
         // Correlation detections read the risk events the others raise: a second pass.
         let (logs, risk) = crate::correlation::split(planned, queries, normalizer.catalog());
@@ -138,7 +148,7 @@ pub fn run(args: HuntArgs) -> u8 {
             &engine,
             window,
             &normalizer,
-            vigil_scan::Inputs { paths: &args.paths, read: &opts },
+            vigil_scan::Inputs { paths: &paths, read: &opts },
             &ctx,
             vigil_scan::Delivery::Collect,
         );
@@ -166,7 +176,7 @@ pub fn run(args: HuntArgs) -> u8 {
         &engine,
         window,
         &normalizer,
-        vigil_scan::Inputs { paths: &args.paths, read: &opts },
+        vigil_scan::Inputs { paths: &paths, read: &opts },
         &ctx,
         &shown,
     );

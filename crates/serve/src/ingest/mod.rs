@@ -18,6 +18,7 @@ pub use errors::HecError;
 
 use crate::commit::Committer;
 use crate::config::{Limits, TokenConfig};
+use crate::indexed;
 use crate::store::StoredEvent;
 use acks::Acks;
 use axum::body::{Body, Bytes};
@@ -210,7 +211,9 @@ fn count_by_sourcetype(events: &[StoredEvent]) -> Vec<(String, (u64, u64))> {
     out
 }
 
-/// Metadata defaults: query parameters (`/raw`, and `/event` too), then the token's.
+/// Metadata given for every event of the request: query parameters (`/raw`, and `/event`
+/// too), then the token's configured sourcetype and index. Empty: not given (see
+/// [`crate::indexed`] for what is used then).
 fn defaults(token: &TokenConfig, q: &HashMap<String, String>) -> Result<Defaults, HecError> {
     let param = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
     let time = match param("time") {
@@ -219,40 +222,27 @@ fn defaults(token: &TokenConfig, q: &HashMap<String, String>) -> Result<Defaults
     };
     let index = token.default_index.clone().or_else(|| token.indexes.first().cloned()).unwrap_or_else(|| "main".into());
     Ok(Defaults {
-        host: param("host").unwrap_or_else(|| "vigil".into()),
-        source: param("source").unwrap_or_else(|| format!("http:{}", token.name.as_deref().unwrap_or("hec"))),
-        sourcetype: param("sourcetype").or_else(|| token.sourcetype.clone()).unwrap_or_else(|| "httpevent".into()),
+        host: param("host").unwrap_or_default(),
+        source: param("source").unwrap_or_default(),
+        sourcetype: param("sourcetype").or_else(|| token.sourcetype.clone()).unwrap_or_default(),
         index: param("index").unwrap_or(index),
         time,
     })
 }
 
-/// An event as stored: index checked, arrival stamped, partition time chosen.
+/// An event as stored: index checked, arrival stamped, `_time` and metadata resolved.
 fn stamp(e: Incoming, n: usize, token: &TokenConfig, now: Micros) -> Result<StoredEvent, HecError> {
     if !token.indexes.is_empty() && !token.indexes.contains(&e.index) {
         return Err(HecError::IncorrectIndex(n));
     }
-    let given = e.time.and_then(vigil_time::micros_from_secs);
-    let time = reader_time(&e.text).or(given).unwrap_or(now);
-    Ok(StoredEvent {
-        time,
-        indextime: now as f64 / 1e6,
-        time_given: e.time,
-        host: e.host,
-        source: e.source,
-        sourcetype: e.sourcetype,
-        index: e.index,
-        fields: e.fields,
-        text: e.text,
-    })
-}
-
-/// The `_time` the readers will give this text when the store is read.
-fn reader_time(text: &str) -> Option<Micros> {
-    let mut time = None;
-    let opts = vigil_read::ReadOptions::default();
-    vigil_read::read_stream("hec", text.as_bytes(), &opts, &mut |ev| time = time.or(ev.time));
-    time
+    let derived = indexed::Derived::from_text(&e.text);
+    let given = indexed::Given { time: e.time, host: e.host, source: e.source, sourcetype: e.sourcetype, index: e.index };
+    let fallback = indexed::Fallback {
+        host: "vigil".into(),
+        source: format!("http:{}", token.name.as_deref().unwrap_or("hec")),
+        sourcetype: "httpevent".into(),
+    };
+    Ok(indexed::resolve(e.text, given, derived, &fallback, e.fields, now))
 }
 
 fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, HecError> {

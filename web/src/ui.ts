@@ -10,15 +10,16 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   attrs: Attrs = {},
   ...children: Children[]
 ): HTMLElementTagNameMap[K] {
-  const [tagAndId, ...classes] = spec.split(".");
-  const [tag, id] = tagAndId.split("#");
+  const tag = spec.match(/^[a-z0-9]+/i)?.[0] ?? "div";
   const el = document.createElement(tag as K);
-  if (id) el.id = id;
-  if (classes.length) el.className = classes.join(" ");
+  for (const [, kind, name] of spec.slice(tag.length).matchAll(/([.#])([^.#]+)/g)) {
+    if (kind === "#") el.id = name;
+    else el.classList.add(name);
+  }
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v as EventListener);
-    else if (k === "class") el.className = [el.className, String(v)].filter(Boolean).join(" ");
+    else if (k === "class") el.classList.add(...String(v).split(" ").filter(Boolean));
     else if (v === true) el.setAttribute(k, "");
     else el.setAttribute(k, String(v));
   }

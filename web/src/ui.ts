@@ -47,6 +47,11 @@ export function fmtTime(t: number | string | null | undefined): string {
   return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "").replace("Z", "");
 }
 
+/** A time for a table cell: one line. */
+export function timeCell(t: number | string | null | undefined): HTMLElement {
+  return h("span.nowrap", {}, fmtTime(t));
+}
+
 export function fmtBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;

@@ -2,7 +2,7 @@
 // enable and disable.
 import { api, get, query } from "../api";
 import type { PageContext } from "../main";
-import { append, clear, empty, errorBox, field, fmtNum, fmtTime, h, input, select, table, text } from "../ui";
+import { append, clear, empty, errorBox, field, fmtNum, fmtTime, h, timeCell, input, select, table, text } from "../ui";
 
 export function detectionsPage(root: HTMLElement, ctx: PageContext): void {
   const admin = ctx.session.role === "admin";
@@ -23,7 +23,7 @@ export function detectionsPage(root: HTMLElement, ctx: PageContext): void {
                 ["Detection", (d) => h("div", {}, h("b", {}, d.name), h("div.muted.small", {}, `${d.type} · ${text(d.mitre_attack_id)}`))],
                 ["State", (d) => health(d)],
                 ["Schedule", (d) => h("code", {}, d.cron ?? "")],
-                ["Next run", (d) => fmtTime(d.next_run)],
+                ["Next run", (d) => timeCell(d.next_run)],
                 ["Runs", (d) => fmtNum(d.runs)],
                 ["Last run", (d) => lastRun(d.last_runs?.[0])],
                 ["Last error", (d) => (d.last_error ? h("span.err-text", {}, text(d.last_error)) : "")],

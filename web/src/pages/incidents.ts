@@ -1,7 +1,7 @@
 // Incident Review: notables with filters, and a detail panel to triage the one opened.
 import { api, get, query } from "../api";
 import type { PageContext } from "../main";
-import { badge, clear, empty, errorBox, field, fmtTime, h, input, pager, select, table, text } from "../ui";
+import { badge, clear, empty, errorBox, field, fmtTime, h, timeCell, input, pager, select, table, text } from "../ui";
 import { openSearch, searchLink } from "./search";
 
 const STATUSES = ["new", "in_progress", "pending", "resolved", "closed"];
@@ -31,7 +31,7 @@ interface Notable {
 export function incidentReview(root: HTMLElement, ctx: PageContext): void {
   const p = ctx.params;
   const f = {
-    earliest: select("earliest", RANGES, p.get("earliest") ?? ""),
+    earliest: select("earliest", RANGES, p.get("earliest") ?? "-24h"),
     detection: input("detection", "Detection name", p.get("detection") ?? ""),
     urgency: select("urgency", [["", "Any"], ...URGENCIES.map((u): [string, string] => [u, u])], p.get("urgency") ?? ""),
     status: select("status", [["", "Any"], ...STATUSES.map((s): [string, string] => [s, s.replace("_", " ")])], p.get("status") ?? ""),
@@ -52,11 +52,10 @@ export function incidentReview(root: HTMLElement, ctx: PageContext): void {
       const rows = table<Notable>(
         r.notables,
         [
-          ["Time", (n) => fmtTime(n.time)],
+          ["Time", (n) => timeCell(n.time)],
           ["Urgency", (n) => badge("urgency", n.urgency)],
           ["Title", (n) => h("span.title", {}, n.rule_title || n.rule_name || n.search_name)],
-          ["Dest", (n) => text(n.notable.dest)],
-          ["User", (n) => text(n.notable.user)],
+          ["Dest / User", (n) => h("div", {}, text(n.notable.dest), h("div.muted.small", {}, text(n.notable.user)))],
           ["Status", (n) => badge("status", n.status)],
           ["Owner", (n) => n.owner || h("span.muted", {}, "unassigned")],
         ],

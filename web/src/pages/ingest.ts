@@ -1,7 +1,7 @@
 // Ingest: what HEC received per token and sourcetype, the store on disk, retention.
 import { get } from "../api";
 import type { PageContext } from "../main";
-import { empty, fmtBytes, fmtNum, fmtTime, h, table } from "../ui";
+import { empty, fmtBytes, fmtNum, fmtTime, h, timeCell, table } from "../ui";
 
 export async function ingestPage(root: HTMLElement, _ctx: PageContext): Promise<void> {
   root.append(h("h1", {}, "Ingest"));
@@ -19,8 +19,7 @@ export async function ingestPage(root: HTMLElement, _ctx: PageContext): Promise<
       card("Partitions", `${fmtNum(store.partitions)} (${fmtNum(store.sealed)} sealed)`),
       card("Hours stored", store.oldest_partition ? `${store.oldest_partition} → ${store.newest_partition}` : "none"),
     ),
-    h("h2", {}, "By token and sourcetype"),
-    rates.length
+    h("section.panel", {}, h("h2", {}, "By token and sourcetype"), rates.length
       ? table(rates, [
           ["Token", (r) => r.token],
           ["Sourcetype", (r) => r.sourcetype],
@@ -30,18 +29,17 @@ export async function ingestPage(root: HTMLElement, _ctx: PageContext): Promise<
           ["5m", (r) => fmtNum(r.eps_5m, 2)],
           ["15m", (r) => fmtNum(r.eps_15m, 2)],
           ["Bytes/s 5m", (r) => fmtBytes(r.bytes_per_sec_5m)],
-          ["First", (r) => fmtTime(r.first_received)],
-          ["Last", (r) => fmtTime(r.last_received)],
+          ["First", (r) => timeCell(r.first_received)],
+          ["Last", (r) => timeCell(r.last_received)],
         ])
-      : empty("Nothing received since the server started."),
-    h("h2", {}, "Retention"),
-    h(
+      : empty("Nothing received since the server started.")),
+    h("section.panel", {}, h("h2", {}, "Retention"), h(
       "p",
       {},
       `Segments are sealed (compressed) after ${fmtNum(s.retention?.seal_idle_secs)} s idle. `,
       s.retention?.max_age_secs == null && s.retention?.max_bytes == null ? "No age or size limit: the store keeps everything." : "",
     ),
-    h("p.muted", {}, `Server time ${fmtTime(s.now)}`),
+    h("p.muted", {}, `Server time ${fmtTime(s.now)}`)),
   );
 }
 

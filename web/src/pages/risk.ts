@@ -3,7 +3,7 @@
 import { get, query } from "../api";
 import { timeBars } from "../charts";
 import type { PageContext } from "../main";
-import { badge, clear, empty, errorBox, field, fmtNum, fmtTime, h, pager, select, table, text } from "../ui";
+import { badge, clear, empty, errorBox, field, fmtNum, h, timeCell, pager, select, table, text } from "../ui";
 
 const RANGES: [string, string][] = [
   ["-24h", "Last 24 hours"],
@@ -14,7 +14,7 @@ const RANGES: [string, string][] = [
 const PAGE = 25;
 
 export function riskPage(root: HTMLElement, ctx: PageContext): void {
-  const range = select("earliest", RANGES, ctx.params.get("earliest") ?? "");
+  const range = select("earliest", RANGES, ctx.params.get("earliest") ?? "-7d");
   const type = select("type", [["", "Any type"], ["system", "system"], ["user", "user"], ["other", "other"]]);
   const list = h("section.list", { "aria-label": "Risk objects" });
   const detail = h("aside.detail#risk-detail", { "aria-label": "Risk object" }, empty("Open an object to see its risk over time."));
@@ -32,13 +32,12 @@ export function riskPage(root: HTMLElement, ctx: PageContext): void {
           ? table<any>(
               r.objects,
               [
-                ["Object", (o) => h("b", {}, o.risk_object)],
-                ["Type", (o) => o.risk_object_type],
+                ["Object", (o) => h("div", {}, h("b", {}, o.risk_object), h("div.muted.small", {}, o.risk_object_type))],
                 ["Score", (o) => h("div.score", {}, h("div.bar", { style: `width:${(100 * o.total_score) / max}%` }), fmtNum(o.total_score))],
                 ["Events", (o) => fmtNum(o.count)],
                 ["Detections", (o) => fmtNum(o.detections?.length)],
                 ["Tactics", (o) => text(o.tactics)],
-                ["Last", (o) => fmtTime(o.last_time)],
+                ["Last", (o) => timeCell(o.last_time)],
               ],
               (o, tr) => {
                 for (const other of list.querySelectorAll("tr.selected")) other.classList.remove("selected");
@@ -58,7 +57,7 @@ export function riskPage(root: HTMLElement, ctx: PageContext): void {
         h("h2", {}, `Risk incidents (${fmtNum(i.total)})`),
         i.incidents.length
           ? table<any>(i.incidents, [
-              ["Time", (n) => fmtTime(n.time)],
+              ["Time", (n) => timeCell(n.time)],
               ["Urgency", (n) => badge("urgency", n.urgency)],
               ["Rule", (n) => n.rule_title || n.search_name],
               ["Object", (n) => text(n.notable?.risk_object)],
@@ -100,17 +99,31 @@ async function openObject(panel: HTMLElement, o: any, earliest: string): Promise
       o.techniques?.length ? h("p.muted", {}, "Techniques: ", text(o.techniques)) : null,
       h("h3", {}, `Risk events (${fmtNum(d.events?.length)})`),
       table<any>(d.events ?? [], [
-        ["Time", (r) => fmtTime(r._time)],
+        ["Time", (r) => timeCell(r._time)],
         ["Score", (r) => text(r.risk_score)],
         ["Detection", (r) => text(r.search_name)],
         ["Message", (r) => text(r.risk_message)],
       ]),
     );
-    if (buckets.length)
-      timeBars(chart, buckets.map((b) => b.time), [{ label: "risk score", values: buckets.map((b) => b.risk_score), color: "#e5534b" }], 140);
+    const shown = dense(buckets, d.timeline?.span ?? 3600);
+    if (shown.length)
+      timeBars(chart, shown.map((b) => b.time), [{ label: "risk score", values: shown.map((b) => b.risk_score), color: "#e5534b" }], 140);
   } catch (e) {
     clear(panel, errorBox(e));
   }
+}
+
+/** The API lists only buckets with risk; the chart gets every bucket from a few before the
+ * first to a few after the last, zeros between, so bars keep their width and place. */
+function dense(buckets: any[], span: number): { time: number; risk_score: number }[] {
+  if (!buckets.length || span <= 0) return [];
+  const byTime = new Map(buckets.map((b) => [b.time, b.risk_score]));
+  const first = buckets[0].time;
+  const last = buckets[buckets.length - 1].time;
+  const pad = Math.max(4, Math.round((last - first) / span / 4));
+  const out = [];
+  for (let t = first - pad * span; t <= last + pad * span && out.length < 2000; t += span) out.push({ time: t, risk_score: byTime.get(t) ?? 0 });
+  return out;
 }
 
 function card(label: string, value: string): HTMLElement {

@@ -26,15 +26,20 @@ export function openSearch(search: string, earliest?: string | null, latest?: st
   location.hash = searchLink(search, earliest, latest);
 }
 
+/** Epoch seconds (drill-downs pass them) as ISO 8601, which the API takes as well. */
+function readable(t: string): string {
+  return /^\d{9,}(\.\d+)?$/.test(t) ? new Date(Number(t) * 1000).toISOString().replace(".000Z", "Z") : t;
+}
+
 export function searchPage(root: HTMLElement, ctx: PageContext): void {
   const p = ctx.params;
-  const spl = h("textarea#spl", { name: "search", rows: 3, spellcheck: "false", placeholder: "search `sysmon` EventCode=1 | stats count by host" });
+  const spl = h("textarea#spl", { name: "search", rows: 4, spellcheck: "false", placeholder: "search `sysmon` EventCode=1 | stats count by host" });
   spl.value = p.get("q") ?? "";
-  const earliestGiven = p.get("earliest") ?? "-24h";
+  const earliestGiven = readable(p.get("earliest") ?? "-24h");
   const isPreset = PRESETS.some(([v]) => v === earliestGiven) && !p.get("latest");
   const preset = select("range", PRESETS, isPreset ? earliestGiven : "custom");
   const earliest = input("earliest", "-24h@h, epoch or ISO 8601", earliestGiven);
-  const latest = input("latest", "now", p.get("latest") ?? "");
+  const latest = input("latest", "now", readable(p.get("latest") ?? ""));
   const custom = h("div.row.custom-range", {}, field("Earliest", earliest), field("Latest", latest));
   const showCustom = () => (custom.hidden = preset.value !== "custom");
   preset.addEventListener("change", () => {

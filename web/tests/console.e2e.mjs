@@ -108,6 +108,8 @@ try {
   await page.locator(".job-status", { hasText: /done|failed|cancelled/ }).waitFor({ timeout: 60_000 });
   const status = await page.locator(".job-status").innerText();
   if (!/done/.test(status)) throw new Error(`search did not finish: ${status}`);
+  // The results table follows the job's final state (its page is fetched after).
+  await page.locator(".results tbody tr, .results .empty").first().waitFor();
   const results = await page.locator(".results tbody tr").count();
   if (results === 0) throw new Error(`the drill-down found no events: ${status}`);
   await page.locator("#histogram canvas").waitFor();
@@ -115,19 +117,22 @@ try {
 
   step("Risk: open the top object, its chart");
   await page.click("nav.tabs a[data-page=risk]");
+  await page.locator("#content h1", { hasText: "Risk" }).waitFor();
+  await page.locator("#risk-detail").waitFor();
   await page.locator(".list tbody tr").first().click();
   await page.locator("#risk-chart canvas").waitFor();
   await shot("risk");
 
   step("Detections");
   await page.keyboard.press("Alt+3");
-  await page.locator("nav.tabs a.active", { hasText: "Detections" }).waitFor();
+  await page.locator("#content h1", { hasText: "Detections" }).waitFor();
   await page.locator("table tbody tr", { hasText: detection }).waitFor();
   await shot("detections");
 
   step("Ingest");
   await page.click("nav.tabs a[data-page=ingest]");
-  await page.locator("table tbody tr").first().waitFor();
+  await page.locator("#content h1", { hasText: "Ingest" }).waitFor();
+  await page.locator("#content table tbody tr").first().waitFor();
   await shot("ingest");
 
   if (problems.length) throw new Error(problems.join("\n"));

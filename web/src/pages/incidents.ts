@@ -168,18 +168,6 @@ function renderDetail(panel: HTMLElement, d: any, ctx: PageContext, refresh: () 
     ),
     h("h3", {}, "Triage"),
     edit,
-    det.description && h("h3", {}, "Detection"),
-    det.description && h("p.description", {}, det.description),
-    (det.mitre_attack_id ?? det.attack_ids)?.length ? h("p.muted", {}, "ATT&CK: ", text(det.mitre_attack_id ?? det.attack_ids)) : null,
-    h("h3", {}, `Risk events (${risk.length})`),
-    risk.length
-      ? table(risk, [
-          ["Object", (r) => text(r.risk_object)],
-          ["Type", (r) => text(r.risk_object_type)],
-          ["Score", (r) => text(r.risk_score)],
-          ["Message", (r) => text(r.risk_message)],
-        ])
-      : empty("No risk events from this result."),
     h("h3", {}, "Audit trail"),
     h(
       "ol.audit#audit-trail",
@@ -199,6 +187,18 @@ function renderDetail(panel: HTMLElement, d: any, ctx: PageContext, refresh: () 
           )
         : h("li.muted", {}, "No changes yet."),
     ),
+    det.description && h("h3", {}, "Detection"),
+    det.description && h("p.description", {}, det.description),
+    (det.mitre_attack_id ?? det.attack_ids)?.length ? h("p.muted", {}, "ATT&CK: ", text(det.mitre_attack_id ?? det.attack_ids)) : null,
+    h("h3", {}, `Risk events (${risk.length})`),
+    risk.length
+      ? table(risk, [
+          ["Object", (r) => text(r.risk_object)],
+          ["Type", (r) => text(r.risk_object_type)],
+          ["Score", (r) => text(r.risk_score)],
+          ["Message", (r) => text(r.risk_message)],
+        ])
+      : empty("No risk events from this result."),
     h("h3", {}, "Fields"),
     h("dl.fields", {}, shown.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, text(v))])),
   );

@@ -17,16 +17,17 @@ fn main() {
         println!("cargo:rerun-if-changed={}", web.join(input).display());
     }
     println!("cargo:rerun-if-env-changed=VIGIL_SKIP_CONSOLE_BUILD");
+    println!("cargo:rerun-if-env-changed=VIGIL_NPM");
     let dist = web.join("dist");
     let skip = std::env::var_os("VIGIL_SKIP_CONSOLE_BUILD").is_some();
+    let mut why_not = None;
     if web.join("package.json").is_file() && !skip && is_stale(&web, &dist) {
-        if let Err(why) = npm_build(&web) {
-            println!("cargo:warning=web console not built ({why}); the binary serves a page saying how to build it");
-        }
+        why_not = npm_build(&web).err();
     }
     let files = if dist.join("index.html").is_file() && !is_stale(&web, &dist) { list(&dist) } else { Vec::new() };
     if files.is_empty() && !skip {
-        println!("cargo:warning=web/dist is missing or stale: vigil serve will show how to build the console (cd web && npm ci && npm run build)");
+        let why = why_not.unwrap_or_else(|| "web/dist is missing or stale".into());
+        println!("cargo:warning=web console not built ({why}); vigil serve shows how to build it (cd web && npm ci && npm run build)");
     }
     let mut code = String::from("/// The console's files: (URL path, bytes).\npub static CONSOLE_FILES: &[(&str, &[u8])] = &[\n");
     for f in &files {
@@ -66,9 +67,11 @@ fn list(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn npm_build(web: &Path) -> Result<(), String> {
+    // VIGIL_NPM names another npm (a test of the no-npm path sets one that does not exist).
+    let npm_program = std::env::var_os("VIGIL_NPM").unwrap_or_else(|| "npm".into());
     let npm = |args: &[&str]| -> Result<(), String> {
         // Output captured: a build script's stdout is cargo's instructions.
-        let out = Command::new("npm").args(args).current_dir(web).output().map_err(|e| format!("npm not runnable: {e}"))?;
+        let out = Command::new(&npm_program).args(args).current_dir(web).output().map_err(|e| format!("npm not runnable: {e}"))?;
         if out.status.success() {
             return Ok(());
         }

@@ -118,7 +118,11 @@ pub fn run(opts: Options) -> Result<(), String> {
     };
     let api = Arc::new(api::Api::new(setup)?);
     let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
-    let app = ingest::router(hec.clone()).merge(admin::router(admin)).merge(ops::router(ops.clone())).merge(console::router()).merge(api::router(api));
+    let app = ingest::router(hec.clone())
+        .merge(admin::router(admin))
+        .merge(ops::router(ops.clone()))
+        .merge(console::router())
+        .merge(api::router(api));
     let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, ops.reloader.clone(), stop.clone()));
     // Stopped accepting, requests finished: what was queued is made durable, the run under way
     // finishes (later ticks run at the next start), deliveries stop between alerts.

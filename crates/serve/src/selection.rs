@@ -79,6 +79,9 @@ pub struct PlannedGroup {
     pub reads_risk: bool,
 }
 
+/// A selected detection that cannot run: its name and why.
+pub type NotScheduled = (String, String);
+
 /// Whether `name` matches `pattern` (see the module notes): Splunk's search-value matching,
 /// the same code as `field=value` in a search.
 pub fn matches(pattern: &str, name: &str) -> bool {
@@ -125,7 +128,7 @@ impl Selection {
 
     /// Plans every selected detection and groups them by schedule; detections whose search
     /// cannot run are reported on stderr and returned apart, with why.
-    pub fn plan(&self, content: &ContentSet, catalog: &Catalog) -> Result<(Vec<PlannedGroup>, Vec<(String, String)>), String> {
+    pub fn plan(&self, content: &ContentSet, catalog: &Catalog) -> Result<(Vec<PlannedGroup>, Vec<NotScheduled>), String> {
         self.check(content)?;
         let mut planner = Planner::new(catalog, content);
         let mut groups: Vec<PlannedGroup> = Vec::new();

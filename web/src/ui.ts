@@ -139,3 +139,16 @@ export function input(name: string, placeholder = "", value = ""): HTMLInputElem
   i.value = value;
   return i;
 }
+
+/** The time ranges the listing pages offer (Splunk modifiers; "" is all time). */
+export const TIME_RANGES: [string, string][] = [
+  ["-24h", "Last 24 hours"],
+  ["-7d", "Last 7 days"],
+  ["-30d", "Last 30 days"],
+  ["", "All time"],
+];
+
+/** A labelled figure (Ingest totals, a risk object's score). */
+export function card(label: string, value: string): HTMLElement {
+  return h("div.card", {}, h("div.card-label", {}, label), h("div.card-value", {}, value));
+}

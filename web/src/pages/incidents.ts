@@ -1,17 +1,11 @@
 // Incident Review: notables with filters, and a detail panel to triage the one opened.
 import { api, get, query } from "../api";
 import type { PageContext } from "../main";
-import { badge, clear, empty, errorBox, field, fmtTime, h, timeCell, input, pager, select, table, text } from "../ui";
+import { TIME_RANGES, badge, clear, empty, errorBox, field, fmtTime, h, timeCell, input, pager, select, table, text } from "../ui";
 import { openSearch, searchLink } from "./search";
 
 const STATUSES = ["new", "in_progress", "pending", "resolved", "closed"];
 const URGENCIES = ["critical", "high", "medium", "low", "informational", "unknown"];
-const RANGES: [string, string][] = [
-  ["-24h", "Last 24 hours"],
-  ["-7d", "Last 7 days"],
-  ["-30d", "Last 30 days"],
-  ["", "All time"],
-];
 const PAGE = 25;
 
 interface Notable {
@@ -31,7 +25,7 @@ interface Notable {
 export function incidentReview(root: HTMLElement, ctx: PageContext): void {
   const p = ctx.params;
   const f = {
-    earliest: select("earliest", RANGES, p.get("earliest") ?? "-24h"),
+    earliest: select("earliest", TIME_RANGES, p.get("earliest") ?? "-24h"),
     detection: input("detection", "Detection name", p.get("detection") ?? ""),
     urgency: select("urgency", [["", "Any"], ...URGENCIES.map((u): [string, string] => [u, u])], p.get("urgency") ?? ""),
     status: select("status", [["", "Any"], ...STATUSES.map((s): [string, string] => [s, s.replace("_", " ")])], p.get("status") ?? ""),

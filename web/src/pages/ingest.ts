@@ -1,7 +1,7 @@
 // Ingest: what HEC received per token and sourcetype, the store on disk, retention.
 import { get } from "../api";
 import type { PageContext } from "../main";
-import { empty, fmtBytes, fmtNum, fmtTime, h, timeCell, table } from "../ui";
+import { empty, fmtBytes, fmtNum, fmtTime, h, timeCell, table, card } from "../ui";
 
 export async function ingestPage(root: HTMLElement, _ctx: PageContext): Promise<void> {
   root.append(h("h1", {}, "Ingest"));
@@ -41,10 +41,6 @@ export async function ingestPage(root: HTMLElement, _ctx: PageContext): Promise<
     ),
     h("p.muted", {}, `Server time ${fmtTime(s.now)}`)),
   );
-}
-
-function card(label: string, value: string): HTMLElement {
-  return h("div.card", {}, h("div.card-label", {}, label), h("div.card-value", {}, value));
 }
 
 function sum(rows: any[], key: string): number {

@@ -3,18 +3,12 @@
 import { get, query } from "../api";
 import { timeBars } from "../charts";
 import type { PageContext } from "../main";
-import { badge, clear, empty, errorBox, field, fmtNum, h, timeCell, pager, select, table, text } from "../ui";
+import { TIME_RANGES, badge, clear, empty, errorBox, field, fmtNum, h, timeCell, pager, select, table, text, card } from "../ui";
 
-const RANGES: [string, string][] = [
-  ["-24h", "Last 24 hours"],
-  ["-7d", "Last 7 days"],
-  ["-30d", "Last 30 days"],
-  ["", "All time"],
-];
 const PAGE = 25;
 
 export function riskPage(root: HTMLElement, ctx: PageContext): void {
-  const range = select("earliest", RANGES, ctx.params.get("earliest") ?? "-7d");
+  const range = select("earliest", TIME_RANGES, ctx.params.get("earliest") ?? "-7d");
   const type = select("type", [["", "Any type"], ["system", "system"], ["user", "user"], ["other", "other"]]);
   const list = h("section.list", { "aria-label": "Risk objects" });
   const detail = h("aside.detail#risk-detail", { "aria-label": "Risk object" }, empty("Open an object to see its risk over time."));
@@ -124,8 +118,4 @@ function dense(buckets: any[], span: number): { time: number; risk_score: number
   const out = [];
   for (let t = first - pad * span; t <= last + pad * span && out.length < 2000; t += span) out.push({ time: t, risk_score: byTime.get(t) ?? 0 });
   return out;
-}
-
-function card(label: string, value: string): HTMLElement {
-  return h("div.card", {}, h("div.card-label", {}, label), h("div.card-value", {}, value));
 }

@@ -84,6 +84,27 @@ mod tests {
         assert_eq!(content_type("noext"), "application/octet-stream");
     }
 
+    async fn get_path(path: &str) -> Response {
+        use tower::ServiceExt;
+        let req = axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+        router().oneshot(req).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_page_and_its_assets_are_served_with_their_types_and_policy() {
+        let page = get_path("/").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'"));
+        for (path, _) in CONSOLE_FILES.iter().filter(|(p, _)| p.starts_with("/assets/")) {
+            let r = get_path(path).await;
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            assert_eq!(r.headers()[header::CONTENT_TYPE], content_type(path), "{path}");
+            assert!(r.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("immutable"));
+        }
+        assert_eq!(get_path("/assets/no-such-file.js").await.status(), StatusCode::NOT_FOUND);
+    }
+
     #[test]
     fn embedded_files_are_the_index_and_its_assets() {
         for (path, bytes) in CONSOLE_FILES {

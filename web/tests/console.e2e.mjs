@@ -4,7 +4,8 @@
 // events; a screenshot of every page. Run by crates/cli/tests/console.rs, which starts
 // `vigil serve` with a test clock, adds the user and sends the samples over HEC.
 //
-// Environment: VIGIL_URL, VIGIL_USER, VIGIL_PASSWORD, VIGIL_HEC_TOKEN (moves the test clock),
+// Environment: VIGIL_URL, VIGIL_USER, VIGIL_PASSWORD (an analyst), VIGIL_ADMIN_USER and
+// VIGIL_ADMIN_PASSWORD (optional: enable/disable on Detections), VIGIL_HEC_TOKEN (moves the test clock),
 // VIGIL_CLOCK_TO (the run's time), VIGIL_DETECTION (the seed's name), VIGIL_SCREENSHOTS (dir),
 // CHROMIUM (default /usr/bin/chromium).
 import { chromium } from "playwright-core";
@@ -134,6 +135,25 @@ try {
   await page.locator("#content h1", { hasText: "Ingest" }).waitFor();
   await page.locator("#content table tbody tr").first().waitFor();
   await shot("ingest");
+
+  if (process.env.VIGIL_ADMIN_USER) {
+    step("an admin disables and re-enables the seed on Detections");
+    await page.click("text=Sign out");
+    await page.locator("#login-user").waitFor();
+    await page.fill("#login-user", env("VIGIL_ADMIN_USER"));
+    await page.fill("#login-password", env("VIGIL_ADMIN_PASSWORD"));
+    await page.press("#login-password", "Enter");
+    await page.locator("nav.tabs").waitFor();
+    await page.click("nav.tabs a[data-page=detections]");
+    await page.locator("#content h1", { hasText: "Detections" }).waitFor();
+    await page.selectOption("select[name=enabled]", "");
+    const row = page.locator("#content table tbody tr", { hasText: detection });
+    await row.locator("button", { hasText: "Disable" }).click();
+    await row.locator(".badge", { hasText: "disabled" }).waitFor();
+    await row.locator("button", { hasText: "Enable" }).click();
+    await row.locator(".badge", { hasText: "healthy" }).waitFor();
+    await shot("detections-admin");
+  }
 
   if (problems.length) throw new Error(problems.join("\n"));
   console.log(JSON.stringify({ ok: true, notables_before: before, notables_after: after, search_rows_on_page: results, job: status }));

@@ -2,7 +2,7 @@
 //! `vigil user add`, the seed samples sent over HEC, then web/tests/console.e2e.mjs drives
 //! Debian's chromium with playwright-core as a new analyst would (log in, see the seed's notable
 //! arrive after the scheduled run, set it in progress with a comment, read the audit trail,
-//! drill down into Search). Screenshots of every page land in target/screenshots/console/.
+//! drill down into Search), then an admin disables and re-enables the seed. Screenshots of every page land in target/screenshots/console/.
 //!
 //! Needs node, web/node_modules (`npm ci` in web/) and /usr/bin/chromium (`.ci/run` installs
 //! them). Under CI (`CI` set) a missing piece fails the test; elsewhere it is skipped and says so.
@@ -66,6 +66,8 @@ fn an_analyst_triages_the_seed_notable_in_chromium() {
         .env("VIGIL_URL", s.url(""))
         .env("VIGIL_USER", "analyst")
         .env("VIGIL_PASSWORD", "analyst-password")
+        .env("VIGIL_ADMIN_USER", "admin")
+        .env("VIGIL_ADMIN_PASSWORD", "admin-password")
         .env("VIGIL_HEC_TOKEN", &s.hec_token)
         .env("VIGIL_CLOCK_TO", "2026-11-20T11:00:00Z")
         .env("VIGIL_DETECTION", SEED)
@@ -92,13 +94,17 @@ fn an_analyst_triages_the_seed_notable_in_chromium() {
     assert!(status.success(), "browser script failed ({status}); screenshots in {}:\n{out}\nserver:\n{server_log}", shots.display());
     assert!(out.contains(r#""ok":true"#), "{out}");
     eprintln!("{out}screenshots: {}", shots.display());
-    for page in ["login", "incident-review", "search", "risk", "detections", "ingest"] {
+    for page in ["login", "incident-review", "search", "risk", "detections", "ingest", "detections-admin"] {
         let png = std::fs::read(shots.join(format!("{page}.png"))).unwrap_or_default();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{page}.png missing or blank ({} bytes)", png.len());
     }
 
     // What the browser did is what the server kept: the API agrees.
     let admin = ["-u", "admin:admin-password"];
+    let (_, seed) = s.json(&admin, &format!("/api/v1/detections/{}", SEED.replace(' ', "%20")));
+    assert_eq!((seed["enabled"].as_bool(), seed["scheduled"].as_bool()), (Some(true), Some(true)), "re-enabled: {seed}");
+    let journal = std::fs::read_to_string(s.data.join("detections.json")).unwrap_or_default();
+    assert!(journal.contains(SEED), "the admin's toggles are kept: {journal}");
     let (_, list) = s.json(&admin, "/api/v1/notables?status=in_progress");
     assert_eq!(list["total"], 1, "{list}");
     let id = list["notables"][0]["id"].as_str().unwrap();

@@ -14,7 +14,7 @@ export function detectionsPage(root: HTMLElement, ctx: PageContext): void {
       const r = await get(`/detections${query({ enabled: enabled.value, q: q.value.trim() })}`);
       clear(
         list,
-        h("p.muted", {}, `${fmtNum(r.total)} detections`),
+        h("p.muted", {}, `${fmtNum(r.total)} detection${r.total === 1 ? "" : "s"}`),
         r.detections.length
           ? h(
               "div.scroll",

@@ -13,6 +13,8 @@ fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let web = manifest.join("../../web");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("console_assets.rs");
+    // dist is watched so a deleted or hand-built dist is noticed; an npm build run from here
+    // writes it during the run, which costs one extra rerun (no npm) on the next build.
     for input in ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json", "dist"] {
         println!("cargo:rerun-if-changed={}", web.join(input).display());
     }

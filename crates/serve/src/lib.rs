@@ -19,6 +19,7 @@ pub mod admin;
 pub mod api;
 pub mod commit;
 pub mod config;
+pub mod console;
 pub mod indexed;
 pub mod ingest;
 pub mod late;
@@ -134,6 +135,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let app = ingest::router(hec.clone())
         .merge(admin::router(admin))
         .merge(ops::router(ops.clone()))
+        .merge(console::router())
         .merge(api::router(api))
         .merge(late::router(hec.clone(), late));
     let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, ops.reloader.clone(), stop.clone()));

@@ -110,7 +110,8 @@ fn temporal_and_ordered() {
 
 #[test]
 fn value_sum_and_avg() {
-    let s = corr("correlation:\n  type: value_sum\n  rules: [a]\n  group-by: [ip]\n  timespan: 1h\n  condition: {field: bytes, gt: 1000}\n");
+    let s =
+        corr("correlation:\n  type: value_sum\n  rules: [a]\n  group-by: [ip]\n  timespan: 1h\n  condition: {field: bytes, gt: 1000}\n");
     let a = corr("correlation:\n  type: value_avg\n  rules: [a]\n  group-by: [ip]\n  timespan: 1h\n  condition: {field: bytes, gt: 500}\n");
     let events = vec![valued(0.0, "ip", "600"), valued(10.0, "ip", "300"), valued(20.0, "ip", "200")];
     let hits = s.correlate(&events);

@@ -90,9 +90,7 @@ fn link_at<'a>(
         let event_field = |field: &str| -> String {
             spec.aliases
                 .get(field)
-                .and_then(|per_rule| {
-                    std::iter::once(reference).chain(names.iter().flatten()).find_map(|n| per_rule.get(n.as_str()))
-                })
+                .and_then(|per_rule| std::iter::once(reference).chain(names.iter().flatten()).find_map(|n| per_rule.get(n.as_str())))
                 .cloned()
                 .unwrap_or_else(|| field.to_string())
         };

@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod select;
 mod sigma;
+mod sigma_schedule;
 mod testing;
 mod window;
 

@@ -122,3 +122,51 @@ fn correlation_alerts_carry_level_and_risk_on_the_group() {
     assert!(text.contains("T1110.003"), "ATT&CK tag as annotation: {text}");
     assert!(text.contains("heidi") && text.contains("DC01.attackrange.local"), "risk on the window's users and host: {text}");
 }
+
+#[test]
+fn backtest_runs_sigma_on_its_default_schedule_per_window() {
+    let o =
+        vigil(&["backtest", "--sigma", RULES, "--from", "2026-11-21T02:00:00Z", "--to", "2026-11-21T07:00:00Z", "--format", "jsonl", LOGS]);
+    let all = rows(&o);
+    // Hourly at :00 over -70m@m..-10m@m: every hit of hunt lands in exactly one run here.
+    let hunt = rows_of_hunt();
+    assert_eq!(all.len(), hunt.len(), "{}", stderr(&o));
+    let bob: Vec<_> = all.iter().filter(|r| r["result"]["TargetUserName"] == "bob").collect();
+    assert_eq!(bob.len(), 1);
+    assert_eq!(
+        (bob[0]["run_time"].as_str(), bob[0]["window_earliest"].as_str(), bob[0]["window_latest"].as_str()),
+        (Some("2026-11-21T06:00:00Z"), Some("2026-11-21T04:50:00Z"), Some("2026-11-21T05:50:00Z"))
+    );
+    assert!(stderr(&o).contains("in 1 schedule(s), 5 scheduled run(s)"), "{}", stderr(&o));
+    // Another schedule, and a rule named by file: only it runs, every 30 minutes.
+    let o = vigil(&[
+        "backtest",
+        "--sigma",
+        RULES,
+        "--detection",
+        "mr_spray_distinct_accounts",
+        "--sigma-cron",
+        "*/30 * * * *",
+        "--sigma-earliest",
+        "-30m",
+        "--sigma-latest",
+        "now",
+        "--from",
+        "2026-11-21T04:00:00Z",
+        "--to",
+        "2026-11-21T05:00:00Z",
+        "--format",
+        "jsonl",
+        LOGS,
+    ]);
+    let rows = rows(&o);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0]["run_time"].as_str(), rows[0]["result"]["IpAddress"].as_str()),
+        (Some("2026-11-21T04:30:00Z"), Some("203.0.113.66"))
+    );
+}
+
+fn rows_of_hunt() -> Vec<serde_json::Value> {
+    rows(&vigil(&["hunt", "--sigma", RULES, "--format", "jsonl", LOGS]))
+}

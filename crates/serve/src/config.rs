@@ -20,6 +20,12 @@
 //! [store]
 //! seal_idle_secs = 600               # hour over and idle this long: segment zstd-compressed
 //!
+//! [sigma]                            # Sigma rules beside the ESCU content (adds to --sigma)
+//! paths = ["/etc/vigil/sigma"]       # .yml files or directories
+//! cron = "0 * * * *"                 # every rule's schedule (these three are the defaults;
+//! earliest = "-70m@m"                #  a correlation with a longer timespan looks back
+//! latest = "-10m@m"                  #  timespan + 10m), overridden by --sigma-cron ...
+//!
 //! [scheduler]                        # detections beyond their deployment's `disabled`
 //! enable = ["Windows MSIExec Remote Download"]
 //! disable = []
@@ -46,6 +52,18 @@ pub struct Config {
     pub scheduler: crate::schedule::Selection,
     #[serde(default)]
     pub store: StoreConfig,
+    #[serde(default)]
+    pub sigma: SigmaConfig,
+}
+
+/// `[sigma]`: Sigma rules to schedule, and their schedule (the CLI loads and plans them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigmaConfig {
+    pub paths: Vec<PathBuf>,
+    pub cron: Option<String>,
+    pub earliest: Option<String>,
+    pub latest: Option<String>,
 }
 
 /// `[store]`.
@@ -106,6 +124,7 @@ impl Default for Config {
             tokens: Vec::new(),
             scheduler: Default::default(),
             store: StoreConfig::default(),
+            sigma: SigmaConfig::default(),
         }
     }
 }

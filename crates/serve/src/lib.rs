@@ -36,11 +36,14 @@ pub struct Options {
     pub selection: schedule::Selection,
     /// Test clock: the server's time starts here (and `POST /vigil/clock` moves it).
     pub now: Option<i64>,
+    /// Detections planned by the caller (Sigma rules), each with its schedule in its
+    /// deployment and its query (planned against the built-in mappings' catalog).
+    pub extra: Vec<(vigil_content::Detection, vigil_engine::Query)>,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C; in-flight requests finish and are stored first.
 pub fn run(opts: Options) -> Result<(), String> {
-    let Options { config, data_dir, content, selection, now } = opts;
+    let Options { config, data_dir, content, selection, now, extra } = opts;
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let tokens = tokens(&config, &data_dir)?;
     let store_path = store_dir(&data_dir);
@@ -66,7 +69,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let hec = Arc::new(ingest::Hec::new(tokens, committer, config.limits.clone(), now_fn));
     let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
     let driver = vigil_scan::Driver::new(None)?;
-    let scheduler = schedule::Scheduler::new(content, normalizer, driver, &selection, &data_dir, clock.now())?;
+    let scheduler = schedule::Scheduler::new(content, extra, normalizer, driver, &selection, &data_dir, clock.now())?;
     let scheduled = scheduler.describe();
     eprintln!("vigil serve: {} schedule(s){}", scheduled.len(), scheduled.iter().map(|s| format!("\n  {s}")).collect::<String>());
     let scheduler = Arc::new(Mutex::new(scheduler));

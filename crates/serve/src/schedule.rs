@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore};
-use vigil_content::ContentSet;
+use vigil_content::{ContentSet, Detection};
 use vigil_engine::{Engine, EvalContext, Planner};
 use vigil_model::Micros;
 use vigil_normalize::Normalizer;
@@ -69,6 +69,8 @@ pub struct RunRecord {
 
 pub struct Scheduler {
     content: ContentSet,
+    /// Detections planned by the caller (Sigma rules).
+    extra: Vec<Detection>,
     normalizer: Normalizer,
     driver: Driver,
     opts: ReadOptions,
@@ -86,8 +88,11 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Plans the selected detections; detections that cannot run are reported and left out.
+    /// `extra`: detections with their queries planned by the caller (Sigma rules).
+    #[allow(clippy::too_many_arguments)] // the server's parts; one call site
     pub fn new(
         content: ContentSet,
+        extra: Vec<(Detection, vigil_engine::Query)>,
         normalizer: Normalizer,
         driver: Driver,
         select: &Selection,
@@ -95,14 +100,16 @@ impl Scheduler {
         start: Micros,
     ) -> Result<Scheduler, String> {
         for name in select.enable.iter().chain(&select.disable) {
-            if content.detection(name).is_none() {
+            if content.detection(name).is_none() && !extra.iter().any(|(d, _)| d.name == *name) {
                 return Err(format!("scheduler: no detection named `{name}` in the loaded content"));
             }
         }
         let tz = Tz::utc();
         let mut keyed: Vec<(ScheduleKey, Vec<(String, vigil_engine::Query)>)> = Vec::new();
         let mut planner = Planner::new(normalizer.catalog(), &content);
-        for d in content.detections() {
+        let (extra, mut extra_queries): (Vec<Detection>, Vec<Option<vigil_engine::Query>>) =
+            extra.into_iter().map(|(d, q)| (d, Some(q))).unzip();
+        for (i, d) in content.detections().iter().map(|d| (None, d)).chain(extra.iter().enumerate().map(|(i, d)| (Some(i), d))) {
             let Some(s) = content.deployment_for(d).map(|dep| &dep.scheduling) else {
                 continue;
             };
@@ -113,10 +120,14 @@ impl Scheduler {
             if !enabled {
                 continue;
             }
-            let query = match planner.plan(&d.name, &d.search) {
+            let planned = match i {
+                Some(i) => extra_queries[i].take().ok_or_else(|| format!("detection `{}` listed twice", d.name)),
+                None => planner.plan(&d.name, &d.search).map_err(|e| e.render(&format!("detection `{}` search", d.name))),
+            };
+            let query = match planned {
                 Ok(q) => q,
                 Err(e) => {
-                    eprintln!("vigil serve: not scheduled, cannot run:\n{}", e.render(&format!("detection `{}` search", d.name)));
+                    eprintln!("vigil serve: not scheduled, cannot run:\n{e}");
                     continue;
                 }
             };
@@ -154,6 +165,7 @@ impl Scheduler {
         let risk = RiskStore::open(&risk_path).map_err(|e| e.to_string())?;
         Ok(Scheduler {
             content,
+            extra,
             normalizer,
             driver,
             opts: ReadOptions::default(),
@@ -255,7 +267,7 @@ impl Scheduler {
                 let mut alerts: Vec<Alert> = Vec::new();
                 for h in &hits {
                     rec.results += h.rows.len();
-                    let Some(det) = self.content.detection(&h.name) else {
+                    let Some(det) = self.content.detection(&h.name).or_else(|| self.extra.iter().find(|d| d.name == h.name)) else {
                         continue;
                     };
                     let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();

@@ -11,6 +11,7 @@
 
 mod condition;
 pub mod correlation;
+pub mod datepart;
 mod detection;
 pub mod expr;
 pub mod link;

@@ -54,6 +54,7 @@ impl ExternalPred for Detection {
                     Test::Regex(r) => format!("re \"{}\"", r.as_str()),
                     Test::Cidr { net, bits } => format!("cidr {net}/{bits}"),
                     Test::Num(op, n) => format!("{op:?} {n}"),
+                    Test::DatePart { part, op, want } => format!("{part:?} {} {want}", op.map_or("Eq".to_string(), |o| format!("{o:?}"))),
                     Test::Exists(b) => format!("exists {b}"),
                     Test::Null => "null".into(),
                     Test::FieldRef { other, shape, .. } => format!("fieldref {shape:?} {other}"),

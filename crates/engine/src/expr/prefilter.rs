@@ -53,6 +53,8 @@ pub(crate) fn literals(pred: &Pred, anchored: &[(FieldRef, String)]) -> Option<V
             }
             Some(out)
         }
+        // A bare term: the event's text must contain its literal.
+        Pred::Raw(p) => Some(p.required_literals()?.into_iter().map(|v| (FieldRef::Name("_raw".into()), v)).collect()),
         Pred::Or(items) => {
             let mut out = Vec::new();
             for i in items {
@@ -112,8 +114,11 @@ pub(crate) struct ScanIndex {
     /// Per predicate: how many conditions it has (0, 1 or 2).
     need: Vec<u8>,
     /// Field name -> the anchored fields (`Ok`) and literal fields (`Err`) of that name, for
-    /// rows read in one pass by name; `None` if a condition is on `_raw` or `_time`.
+    /// rows read in one pass by name; `None` if an exact-value condition is on `_raw` or
+    /// `_time`.
     by_name: Option<HashMap<String, Vec<Result<usize, usize>>>>,
+    /// Literal fields on `_raw` (bare terms, Sigma keywords), checked besides the one pass.
+    raw_literals: Vec<usize>,
     /// Predicates with no condition (evaluated for every row).
     always: Vec<usize>,
     /// Number of predicates.
@@ -215,6 +220,8 @@ impl ScanIndex {
         idx.always.sort_unstable();
         idx.always.dedup();
         idx.by_name = name_map(&idx.fields, &idx.literal_fields);
+        idx.raw_literals =
+            (0..idx.literal_fields.len()).filter(|&l| matches!(&idx.literal_fields[l].field, FieldRef::Name(n) if n == "_raw")).collect();
         idx.need = idx.has_exact.iter().zip(&idx.has_literal).map(|(&e, &l)| u8::from(e) + u8::from(l)).collect();
         idx
     }
@@ -243,7 +250,13 @@ impl ScanIndex {
                 }
             })
         });
-        if !one_pass {
+        if one_pass {
+            for &l in &self.raw_literals {
+                if let Some(raw) = row.raw() {
+                    self.meet_literal(l, raw, &mut key, scratch);
+                }
+            }
+        } else {
             for (f, (field, _)) in self.fields.iter().enumerate() {
                 row.any_item(field, &mut |item| {
                     self.meet_exact(f, item, &mut key, scratch);
@@ -303,6 +316,8 @@ fn name_map(
     let literal_targets = literal_fields.iter().enumerate().map(|(i, lf)| (&lf.field, Err(i)));
     for (field, target) in targets.chain(literal_targets) {
         match field {
+            // Read from the row's text, not its fields (see `ScanIndex::raw_literals`).
+            FieldRef::Name(n) if n == "_raw" && target.is_err() => {}
             FieldRef::Name(n) if n != "_raw" && n != "_time" => map.entry(n.clone()).or_default().push(target),
             _ => return None,
         }

@@ -242,10 +242,38 @@ fn to_pred(e: &Expr) -> Pred {
         Expr::Leaf { field: Some(f), test: Test::Glob(g) } if g.spl_compatible && !g.text.is_empty() && !g.text.contains('&') => {
             Pred::Eq(FieldRef::Name(f.clone()), Pattern::new(&g.text))
         }
+        // A keyword: the event's text must contain a literal of it, which the prefilter
+        // indexes, so the keyword is not tried against every field of every event.
+        Expr::Leaf { field: None, test: Test::Glob(g) } => match g.required_literal().and_then(text_literal) {
+            Some(lit) => Pred::And(vec![Pred::Raw(Pattern::new(&format!("*{lit}*"))), Pred::External(Arc::new(Detection(e.clone())))]),
+            None => Pred::External(Arc::new(Detection(e.clone()))),
+        },
         leaf => Pred::External(Arc::new(Detection(leaf.clone()))),
     }
 }
 
+/// The longest piece of `literal` that any event's text holds as written when a field value
+/// holds it: characters no log format escapes (XML escapes `&<>"'`, JSON `"\` and `/`
+/// optionally and non-ASCII as `\uXXXX`). Too short a piece filters nothing.
+fn text_literal(literal: &str) -> Option<&str> {
+    let plain = |c: char| c.is_ascii_graphic() && !matches!(c, '&' | '<' | '>' | '"' | '\'' | '\\' | '/' | '*' | '?') || c == ' ';
+    literal.split(|c: char| !plain(c)).max_by_key(|p| p.len()).filter(|p| p.trim().len() >= 3)
+}
+
 fn quote(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_literal;
+
+    #[test]
+    fn keyword_literals_avoid_what_log_formats_escape() {
+        assert_eq!(text_literal("dpapi::masterkey"), Some("dpapi::masterkey"));
+        assert_eq!(text_literal(r"\mimilib.dll"), Some("mimilib.dll"), "JSON doubles backslashes");
+        assert_eq!(text_literal("a&b<script>"), Some("script"), "XML escapes & and <");
+        assert_eq!(text_literal("x/y"), None, "too short");
+        assert_eq!(text_literal("kiwi legit printer"), Some("kiwi legit printer"));
+    }
 }

@@ -106,6 +106,9 @@ pub fn run(args: HuntArgs) -> u8 {
     queries.extend(sigma_queries);
     // For --alerts, each Sigma rule stands as a detection (notable + risk by level).
     let sigma_detections: Vec<vigil_content::Detection> = sigma_planned.iter().map(|r| crate::sigma::as_detection(r.meta())).collect();
+    // The queries hold what they need of the rules now.
+    drop(sigma_planned);
+    drop(sigma);
     planned.extend(sigma_detections.iter());
     if args.explain {
         let plans: Vec<String> = queries.iter().map(|q| q.explain(normalizer.catalog())).collect();

@@ -73,14 +73,15 @@ impl Planner<'_> {
         let m = &rule.meta;
         let text = format!("{}{}", describe_evals(m), risk_evals(&rule.result_fields));
         let mut tables = Tables::default();
-        let prefix = self.eval_ops(&text, &mut tables)?;
-        // Rows carry the event's fields, not its text: matches are held until the scan ends,
-        // and `_raw` would double what they take.
-        let scan = EventScan { pred: rule_pred(rule), prefix, stats: None, needs_raw: false, projection: None };
+        // After the scan, not in it: matches are held until the scan ends, and the rule's
+        // title, tags and risk fields would be copied into every one of them.
+        let ops = self.eval_ops(&text, &mut tables)?;
+        // Rows carry the event's fields, not its text (`_raw` would double what they take).
+        let scan = EventScan { pred: rule_pred(rule), prefix: Vec::new(), stats: None, needs_raw: false, projection: None };
         Ok(Query {
             name: m.title.clone(),
             text: format!("Sigma rule {}:{}", m.file, m.line),
-            root: Stage { source: Source::Scan(0), ops: Vec::new() },
+            root: Stage { source: Source::Scan(0), ops },
             scans: vec![Scan::Events(scan)],
             stages: Vec::new(),
         })

@@ -156,15 +156,7 @@ impl Engine {
                     (0, Scan::Events(EventScan { stats: Some(s), .. })) => {
                         ScanAcc::Groups(Groups::decode(cur, s.by.len(), &s.aggs, &mut symbols, &mut file)?)
                     }
-                    (1, Scan::Events(EventScan { stats: None, .. })) => {
-                        let n = get_u64(cur).ok_or("truncated")?;
-                        let mut events = EventRows::default();
-                        for _ in 0..n {
-                            let time = get_u64(cur).ok_or("truncated event")? as i64;
-                            events.push_encoded(time, cur).ok_or("damaged event")?;
-                        }
-                        ScanAcc::Events(events)
-                    }
+                    (1, Scan::Events(EventScan { stats: None, .. })) => ScanAcc::Events(EventRows::decode(cur).ok_or("damaged events")?),
                     (tag, _) => return Err(format!("scan of kind {tag} where `{}` has another", q.name)),
                 };
             }
@@ -190,11 +182,7 @@ fn encode_segment(state: &ScanState, buf: &mut Vec<u8>) -> std::io::Result<()> {
                 }
                 ScanAcc::Events(events) => {
                     buf.push(1);
-                    put_u64(buf, events.len() as u64);
-                    for (time, row) in events.encoded() {
-                        put_u64(buf, time as u64);
-                        buf.extend_from_slice(row);
-                    }
+                    events.encode(buf);
                 }
             }
         }

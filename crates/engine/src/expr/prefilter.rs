@@ -92,6 +92,8 @@ pub(crate) fn conditions(pred: &Pred) -> Conditions {
 struct LiteralField {
     field: FieldRef,
     automaton: AhoCorasick,
+    /// Whether every literal is ASCII: then non-ASCII text needs no lowercasing first.
+    ascii: bool,
     /// Literal id -> positions in the predicate list.
     owners: Vec<Vec<usize>>,
 }
@@ -204,8 +206,9 @@ impl ScanIndex {
         }
         for (field, texts, owners) in lits {
             let automaton = aho_corasick::AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&texts);
+            let ascii = texts.iter().all(|t| t.is_ascii());
             match automaton {
-                Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, owners }),
+                Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, ascii, owners }),
                 // Cannot happen for plain literals; dropping the literal condition is safe.
                 Err(_) => {
                     for i in owners.into_iter().flatten() {
@@ -291,8 +294,9 @@ impl ScanIndex {
 
     fn meet_literal(&self, l: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
         let lf = &self.literal_fields[l];
-        // The automaton folds ASCII case itself; other text is lowercased first.
-        let text = if item.is_ascii() {
+        // The automaton folds ASCII case itself; other text is lowercased first, unless the
+        // literals are ASCII and no character of the text lowercases to ASCII.
+        let text = if item.is_ascii() || (lf.ascii && !item.contains(LOWERCASE_TO_ASCII)) {
             item
         } else {
             lowercase_into(item, key);
@@ -305,6 +309,9 @@ impl ScanIndex {
         }
     }
 }
+
+/// The non-ASCII characters whose lowercase holds ASCII (İ -> i̇, Kelvin sign -> k).
+const LOWERCASE_TO_ASCII: [char; 2] = ['\u{130}', '\u{212A}'];
 
 /// The name map of [`ScanIndex::by_name`].
 fn name_map(
@@ -328,7 +335,9 @@ fn name_map(
 fn lowercase_into(item: &str, key: &mut String) {
     key.clear();
     if item.is_ascii() {
-        key.extend(item.bytes().map(|b| b.to_ascii_lowercase() as char));
+        // A copy lowercased in place: far faster than pushing char by char.
+        key.push_str(item);
+        key.make_ascii_lowercase();
     } else {
         key.extend(item.chars().flat_map(char::to_lowercase));
     }
@@ -445,5 +454,12 @@ mod tests {
         ev.push("EventCode", "1");
         idx.candidates(&ev, &mut s);
         assert_eq!(s.candidates, [1]);
+    }
+
+    #[test]
+    fn only_two_non_ascii_characters_lowercase_to_ascii() {
+        let found: Vec<char> =
+            (0..=char::MAX as u32).filter_map(char::from_u32).filter(|c| !c.is_ascii() && c.to_lowercase().any(|l| l.is_ascii())).collect();
+        assert_eq!(found, LOWERCASE_TO_ASCII);
     }
 }

@@ -30,7 +30,7 @@ pub struct Input {
 
 #[derive(Clone, Debug)]
 pub enum InputSource {
-    Rule(CompiledRule),
+    Rule(Box<CompiledRule>),
     Correlation(Box<CompiledCorrelation>),
 }
 
@@ -46,18 +46,6 @@ impl CompiledCorrelation {
     /// Resolves `spec`'s references through `find` (id or name -> target).
     pub fn link<'a>(mapping: &Mapping, spec: &Correlation, find: &dyn Fn(&str) -> Option<Target<'a>>) -> Result<Self, Failure> {
         link_at(mapping, spec, find, 0)
-    }
-
-    /// Every compiled rule under this correlation (through chained correlations).
-    pub fn rules(&self) -> Vec<&CompiledRule> {
-        let mut out = Vec::new();
-        for i in &self.inputs {
-            match &i.source {
-                InputSource::Rule(r) => out.push(r),
-                InputSource::Correlation(c) => out.extend(c.rules()),
-            }
-        }
-        out
     }
 }
 
@@ -80,7 +68,7 @@ fn link_at<'a>(
         let (source, names) = match find(reference) {
             None => return Err((false, format!("rule `{reference}` is not loaded (referenced by id or name)"))),
             Some(Target::Broken(why)) => return Err((true, format!("rule `{reference}` cannot run: {why}"))),
-            Some(Target::Rule(r)) => (InputSource::Rule(r.clone()), [r.meta.id.clone(), r.meta.name.clone()]),
+            Some(Target::Rule(r)) => (InputSource::Rule(Box::new(r.clone())), [r.meta.id.clone(), r.meta.name.clone()]),
             Some(Target::Correlation(c)) => {
                 let inner = link_at(mapping, c, find, depth + 1)?;
                 (InputSource::Correlation(Box::new(inner)), [c.meta.id.clone(), c.meta.name.clone()])

@@ -62,6 +62,22 @@ fn post(port: u16, path: &str, token: &str, headers: &[&str], body: &str) -> Opt
     Some((code.trim().parse().ok().filter(|c| *c != 0)?, body.to_string()))
 }
 
+/// `POST /vigil/clock?to=TIME`: the test clock moved, the runs it caused.
+fn move_clock(port: u16, token: &str, to: &str) -> serde_json::Value {
+    let out = Command::new("curl")
+        .args(["-s", "-X", "POST", "-H", &format!("Authorization: Splunk {token}")])
+        .arg(format!("http://127.0.0.1:{port}/vigil/clock?to={to}"))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// SIGTERM, and the server exits 0.
+fn stop(s: &mut Server) {
+    Command::new("kill").args(["-TERM", &s.child.id().to_string()]).status().unwrap();
+    assert!(s.child.wait().unwrap().success());
+}
+
 /// Events in a store file, read through the readers (`.zst` and plain alike).
 fn read_events(path: &Path, each: &mut dyn FnMut(&vigil_model::Event)) -> usize {
     let mut n = 0;
@@ -305,12 +321,7 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
         sent += 1;
     }
     assert!(sent >= 4, "samples/ should hold XML and JSON samples");
-    let out = Command::new("curl")
-        .args(["-s", "-X", "POST", "-H", &format!("Authorization: Splunk {token}")])
-        .arg(format!("http://127.0.0.1:{}/vigil/clock?to=2026-11-20T11:00:00Z", s.port))
-        .output()
-        .unwrap();
-    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer = move_clock(s.port, &token, "2026-11-20T11:00:00Z");
     let runs = answer["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "{answer}");
     let run = &runs[0];
@@ -320,8 +331,7 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
         (Some("2026-11-20T09:50:00Z"), Some("2026-11-20T10:50:00Z"))
     );
     assert!(run.get("error").is_none(), "{run}");
-    Command::new("kill").args(["-TERM", &s.child.id().to_string()]).status().unwrap();
-    assert!(s.child.wait().unwrap().success());
+    stop(&mut s);
 
     // The same tick, backtested over the files.
     let bt = common::vigil(&[
@@ -397,8 +407,7 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(times, ["2026-11-20T11:00:00Z", "2026-11-20T13:00:00Z", "2026-11-20T14:00:00Z"]);
-    Command::new("kill").args(["-TERM", &s.child.id().to_string()]).status().unwrap();
-    assert!(s.child.wait().unwrap().success());
+    stop(&mut s);
     let log = std::fs::read_to_string(&s.log).unwrap();
     assert!(log.contains("1 missed tick(s) of `0 * * * *`"), "{log}");
 }
@@ -426,17 +435,11 @@ fn sigma_rules_from_the_config_run_on_their_schedule_as_backtest_runs_them() {
     let text = std::fs::read_to_string(&logs).unwrap();
     let answer = post(s.port, "/services/collector/raw?sourcetype=XmlWinEventLog", &token, &[], &text);
     assert_eq!(answer.unwrap().0, 200);
-    let out = Command::new("curl")
-        .args(["-s", "-X", "POST", "-H", &format!("Authorization: Splunk {token}")])
-        .arg(format!("http://127.0.0.1:{}/vigil/clock?to=2026-11-21T03:00:00Z", s.port))
-        .output()
-        .unwrap();
-    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer = move_clock(s.port, &token, "2026-11-21T03:00:00Z");
     let runs = answer["runs"].as_array().unwrap();
     let sigma_run = runs.iter().find(|r| r["scheduled_time"] == "2026-11-21T03:00:00Z").expect("the 03:00 run");
     assert!(sigma_run.get("error").is_none(), "{sigma_run}");
-    Command::new("kill").args(["-TERM", &s.child.id().to_string()]).status().unwrap();
-    assert!(s.child.wait().unwrap().success());
+    stop(&mut s);
 
     // The same tick backtested over the file: the same notables.
     let bt = common::vigil(&[

@@ -29,6 +29,12 @@
 //! [api]
 //! secure_cookies = false             # true behind a TLS-terminating proxy: session cookies get `Secure`
 //!
+//! [sigma]                            # Sigma rules beside the ESCU content (adds to --sigma)
+//! paths = ["/etc/vigil/sigma"]       # .yml files or directories
+//! cron = "0 * * * *"                 # every rule's schedule (these three are the defaults;
+//! earliest = "-70m@m"                #  a correlation with a longer timespan looks back
+//! latest = "-10m@m"                  #  timespan + 10m), overridden by --sigma-cron ...
+//!
 //! [scheduler]                        # detections beyond their deployment's `disabled`
 //! enable = ["Windows MSIExec Remote Download"]   # names or globs (selection.rs)
 //! disable = []
@@ -86,6 +92,8 @@ pub struct Config {
     /// `[inputs]`: directories tailed into the store (`tail/`).
     #[serde(default)]
     pub inputs: crate::tail::InputsConfig,
+    #[serde(default)]
+    pub sigma: SigmaConfig,
 }
 
 /// `[api]`: the console API.
@@ -95,6 +103,16 @@ pub struct ApiConfig {
     /// Session cookies carry `Secure` (browsers send them over HTTPS only): for a server
     /// behind a TLS-terminating proxy.
     pub secure_cookies: bool,
+}
+
+/// `[sigma]`: Sigma rules to schedule, and their schedule (the CLI loads and plans them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigmaConfig {
+    pub paths: Vec<PathBuf>,
+    pub cron: Option<String>,
+    pub earliest: Option<String>,
+    pub latest: Option<String>,
 }
 
 /// `[store]`.
@@ -164,6 +182,7 @@ impl Default for Config {
             content: Vec::new(),
             api: ApiConfig::default(),
             inputs: Default::default(),
+            sigma: SigmaConfig::default(),
         }
     }
 }

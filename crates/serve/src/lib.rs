@@ -55,12 +55,15 @@ pub struct Options {
     pub now: Option<i64>,
     /// Where SIGHUP and `POST /vigil/reload` read the config and content again.
     pub reload: reload::Source,
+    /// Detections planned by the caller (Sigma rules), each with its schedule in its
+    /// deployment and its query (planned against the built-in mappings' catalog).
+    pub extra: schedule::ExtraDetections,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C: then it stops accepting, finishes the requests
 /// under way, flushes the commit queue, finishes the run under way and returns.
 pub fn run(opts: Options) -> Result<(), String> {
-    let Options { config, data_dir, content, selection, now, reload } = opts;
+    let Options { config, data_dir, content, selection, now, reload, extra } = opts;
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let tokens = tokens(&config, &data_dir)?;
     let store_path = store_dir(&data_dir);
@@ -102,7 +105,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let driver = vigil_scan::Driver::new(None)?;
     // The API's enable/disable choices (kept in the data directory) apply on top of the config.
     let effective = api::effective_selection(&selection, &data_dir);
-    let mut scheduler = schedule::Scheduler::new(content.clone(), normalizer, driver, &effective, &data_dir, clock.now())?;
+    let mut scheduler = schedule::Scheduler::new(content.clone(), extra, normalizer, driver, &effective, &data_dir, clock.now())?;
     scheduler.set_actions(actions.clone());
     scheduler.set_late(late.clone());
     let scheduled = scheduler.describe();

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore};
-use vigil_content::ContentSet;
-use vigil_engine::{Engine, EvalContext};
+use vigil_content::{ContentSet, Detection};
+use vigil_engine::{Engine, EvalContext, Query};
 use vigil_model::Micros;
 use vigil_normalize::Normalizer;
 use vigil_read::ReadOptions;
@@ -163,8 +163,16 @@ struct Slot {
     missed_ticks: u64,
 }
 
+/// Plans the detections a caller adds (Sigma rules) with their schedules in their deployments;
+/// called at start and at every reload.
+pub type ExtraDetections = Arc<dyn Fn() -> Vec<(Detection, Query)> + Send + Sync>;
+
 pub struct Scheduler {
     content: ContentSet,
+    /// Detections planned by the caller (Sigma rules): planned again at each reload.
+    extra: ExtraDetections,
+    /// The last plan's caller-planned detections (alerts need their definitions).
+    extra_detections: Vec<Detection>,
     normalizer: Normalizer,
     driver: Driver,
     opts: ReadOptions,
@@ -205,15 +213,20 @@ pub struct ScheduleInfo {
 
 impl Scheduler {
     /// Plans the selected detections; detections that cannot run are reported and left out.
+    /// `extra`: detections with their queries planned by the caller (Sigma rules).
+    #[allow(clippy::too_many_arguments)] // the server's parts; one call site
     pub fn new(
         content: ContentSet,
+        extra: ExtraDetections,
         normalizer: Normalizer,
         driver: Driver,
         select: &Selection,
         data_dir: &Path,
         start: Micros,
     ) -> Result<Scheduler, String> {
-        let (planned, mut not_scheduled) = select.plan(&content, normalizer.catalog())?;
+        let planned_extra = extra();
+        let extra_detections = planned_extra.iter().map(|(d, _)| d.clone()).collect();
+        let (planned, mut not_scheduled) = select.plan(&content, planned_extra, normalizer.catalog())?;
         let (slots, _) = build_slots(planned, normalizer.catalog(), Vec::new(), &mut not_scheduled);
         // After downtime, the ticks since the last run are due (catch-up).
         let state_path = data_dir.join("scheduler.json");
@@ -227,6 +240,8 @@ impl Scheduler {
         let risk = RiskStore::open(&risk_path).map_err(|e| e.to_string())?;
         Ok(Scheduler {
             content,
+            extra,
+            extra_detections,
             normalizer,
             driver,
             opts: ReadOptions::default(),
@@ -250,7 +265,10 @@ impl Scheduler {
     /// unchanged keep their engine; the others are planned anew. The tick position is kept.
     /// On error nothing changes.
     pub fn reload(&mut self, content: ContentSet, select: &Selection) -> Result<String, String> {
-        let (planned, mut not_scheduled) = select.plan(&content, self.normalizer.catalog())?;
+        let planned_extra = (self.extra)();
+        let extra_detections = planned_extra.iter().map(|(d, _)| d.clone()).collect();
+        let (planned, mut not_scheduled) = select.plan(&content, planned_extra, self.normalizer.catalog())?;
+        self.extra_detections = extra_detections;
         let old = std::mem::take(&mut self.slots);
         let before = old.len();
         let (slots, kept) = build_slots(planned, self.normalizer.catalog(), old, &mut not_scheduled);
@@ -517,7 +535,7 @@ impl Scheduler {
         let mut alerts: Vec<Alert> = Vec::new();
         for h in hits {
             rec.results += h.rows.len();
-            let Some(det) = self.content.detection(&h.name) else {
+            let Some(det) = self.content.detection(&h.name).or_else(|| self.extra_detections.iter().find(|d| d.name == h.name)) else {
                 continue;
             };
             let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();

@@ -26,7 +26,7 @@
 //!   the event detections of the same tick, over the risk index (`correlate.rs`).
 
 use serde::Deserialize;
-use vigil_content::ContentSet;
+use vigil_content::{ContentSet, Detection};
 use vigil_engine::{Pattern, Planner, Query};
 use vigil_model::Catalog;
 
@@ -93,11 +93,12 @@ pub fn matches(pattern: &str, name: &str) -> bool {
 
 impl Selection {
     /// Every pattern must match some detection.
-    pub fn check(&self, content: &ContentSet) -> Result<(), String> {
+    pub fn check(&self, content: &ContentSet, extra: &[(Detection, Query)]) -> Result<(), String> {
         let patterns = self.enable.iter().map(|p| ("enable", p)).chain(self.disable.iter().map(|p| ("disable", p)));
         let patterns = patterns.chain(self.overrides.iter().map(|o| ("override", &o.detection)));
         for (what, p) in patterns {
-            if !content.detections().iter().any(|d| matches(p, &d.name)) {
+            let mut names = content.detections().iter().chain(extra.iter().map(|(d, _)| d)).map(|d| &d.name);
+            if !names.any(|n| matches(p, n)) {
                 return Err(format!("scheduler: {what}: no detection named or matching `{p}` in the loaded content"));
             }
         }
@@ -131,14 +132,22 @@ impl Selection {
 
     /// Plans every selected detection and groups them by schedule; detections whose search
     /// cannot run are reported on stderr and returned apart, with why.
-    pub fn plan(&self, content: &ContentSet, catalog: &Catalog) -> Result<(Vec<PlannedGroup>, Vec<NotScheduled>), String> {
-        self.check(content)?;
+    /// `extra`: detections planned by the caller (Sigma rules), scheduled like the others.
+    pub fn plan(
+        &self,
+        content: &ContentSet,
+        extra: Vec<(Detection, Query)>,
+        catalog: &Catalog,
+    ) -> Result<(Vec<PlannedGroup>, Vec<NotScheduled>), String> {
+        self.check(content, &extra)?;
         let mut planner = Planner::new(catalog, content);
         let mut groups: Vec<PlannedGroup> = Vec::new();
         let mut not_scheduled = Vec::new();
-        for d in content.detections() {
+        let given = extra.into_iter().map(|(d, q)| (std::borrow::Cow::Owned(d), Some(q)));
+        for (d, planned) in content.detections().iter().map(|d| (std::borrow::Cow::Borrowed(d), None)).chain(given) {
+            let d = d.as_ref();
             let Some(key) = self.schedule_of(content, d) else { continue };
-            let query = match planner.plan(&d.name, &d.search) {
+            let query = match planned.map_or_else(|| planner.plan(&d.name, &d.search), Ok) {
                 Ok(q) => q,
                 Err(e) => {
                     let why = e.render(&format!("detection `{}` search", d.name));
@@ -194,9 +203,9 @@ mod tests {
         let o = sel("enable = [\"*msiexec*\"]\n[[override]]\ndetection = \"*\"\ncron = \"*/5 * * * *\"\nlatest = \"now\"\n\
              [[override]]\ndetection = \"windows msiexec*\"\nearliest = \"-15m@m\"\n");
         assert_eq!(o.schedule_of(&content, seed), Some(("*/5 * * * *".into(), "-15m@m".into(), "now".into())));
-        let e = sel("enable = [\"No Such Detection*\"]").check(&content).unwrap_err();
+        let e = sel("enable = [\"No Such Detection*\"]").check(&content, &[]).unwrap_err();
         assert!(e.contains("No Such Detection*"), "{e}");
-        let e = sel("[[override]]\ndetection = \"nope\"\ncron = \"* * * * *\"").check(&content).unwrap_err();
+        let e = sel("[[override]]\ndetection = \"nope\"\ncron = \"* * * * *\"").check(&content, &[]).unwrap_err();
         assert!(e.contains("override") && e.contains("nope"), "{e}");
     }
 }

@@ -49,7 +49,7 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
     // Named detections must exist; otherwise the filters (production by default) choose.
-    let selected = match args.select.select(&content) {
+    let selected = match args.select.select_beside(&content, &|name| sigma.names(name)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -108,7 +108,10 @@ pub fn run(args: HuntArgs) -> u8 {
     crate::sigma::report(&sigma, &sigma_broken, args.run.verbose);
     queries.extend(sigma_queries);
     // For --alerts, each Sigma rule stands as a detection (notable + risk by level).
-    let sigma_detections: Vec<vigil_content::Detection> = sigma_planned.iter().map(|r| crate::sigma::as_detection(r)).collect();
+    let sigma_detections: Vec<vigil_content::Detection> = sigma_planned.iter().map(|r| crate::sigma::as_detection(r.meta())).collect();
+    // The queries hold what they need of the rules now.
+    drop(sigma_planned);
+    drop(sigma);
     planned.extend(sigma_detections.iter());
     if args.explain {
         let plans: Vec<String> = queries.iter().map(|q| q.explain(normalizer.catalog())).collect();

@@ -34,7 +34,9 @@ fn api_with_session() -> (tempfile::TempDir, Arc<Api>, String, String) {
     let selection = crate::schedule::Selection::default();
     let normalizer = vigil_normalize::Normalizer::builtin().unwrap();
     let driver = vigil_scan::Driver::new(Some(1)).unwrap();
-    let scheduler = crate::schedule::Scheduler::new(content.clone(), normalizer, driver, &selection, &data, clock.now()).unwrap();
+    let scheduler =
+        crate::schedule::Scheduler::new(content.clone(), std::sync::Arc::new(Vec::new), normalizer, driver, &selection, &data, clock.now())
+            .unwrap();
     let scheduler = Arc::new(Mutex::new(scheduler));
     let detections = DetectionControl::new(content, selection, data.clone(), scheduler);
     let setup = Setup { data_dir: data, clock, detections, ingest: Arc::default(), seal_idle_secs: 600, secure_cookies: true };

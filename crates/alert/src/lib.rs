@@ -15,6 +15,7 @@ pub mod attack;
 mod build;
 mod incident;
 pub mod render;
+mod review;
 mod stash;
 mod store;
 
@@ -24,5 +25,6 @@ pub use build::{
     ThreatTarget,
 };
 pub use incident::{IncidentRules, ATTACK_TACTIC_RULE, RISK_THRESHOLD_RULE};
+pub use review::{AuditEntry, NotableFilter, ReviewChange, ReviewError, ReviewedNotable, STATUSES, UNASSIGNED, URGENCIES};
 pub use stash::{risk_index_event, STASH_SOURCETYPE};
 pub use store::{ObjectRisk, RiskStore, StoreError, StoredNotable};

@@ -97,7 +97,7 @@ PRAGMA user_version = 1;
 ";
 
 pub struct RiskStore {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: PathBuf,
 }
 
@@ -123,6 +123,7 @@ impl RiskStore {
         // Two vigil processes may share the file (a hunt while `vigil risk` reads).
         store.conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| store.err(e))?;
         store.conn.execute_batch(SCHEMA).map_err(|e| store.err(e))?;
+        store.conn.execute_batch(crate::review::REVIEW_SCHEMA).map_err(|e| store.err(e))?;
         Ok(store)
     }
 

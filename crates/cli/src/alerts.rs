@@ -307,7 +307,7 @@ pub fn write_csv(out: &mut dyn Write, rows: &[Record]) -> io::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let cols = output::columns(rows);
+    let cols = vigil_model::Record::columns(rows);
     let mut w = csv::Writer::from_writer(out);
     w.write_record(&cols)?;
     for row in rows {

@@ -47,22 +47,9 @@ pub fn write(out: &mut dyn Write, format: Format, sets: &[ResultSet]) -> io::Res
     }
 }
 
-/// Column names in first-seen order across rows.
-pub fn columns(rows: &[Record]) -> Vec<String> {
-    let mut cols: Vec<String> = Vec::new();
-    for r in rows {
-        for n in r.names() {
-            if !cols.iter().any(|c| c == n) {
-                cols.push(n.to_string());
-            }
-        }
-    }
-    cols
-}
-
 fn write_csv(out: &mut dyn Write, sets: &[ResultSet]) -> io::Result<()> {
     let all: Vec<Record> = sets.iter().flat_map(|s| s.rows.iter().cloned()).collect();
-    let cols = columns(&all);
+    let cols = Record::columns(&all);
     let mut w = csv::Writer::from_writer(out);
     let mut header = vec!["detection".to_string()];
     header.extend(cols.iter().cloned());
@@ -90,7 +77,7 @@ fn terminal_width() -> usize {
 }
 
 fn write_table(out: &mut dyn Write, set: &ResultSet) -> io::Result<()> {
-    let cols = columns(set.rows);
+    let cols = Record::columns(set.rows);
     let n = set.rows.len();
     writeln!(out, "== {} ({} result{}) ==", set.name, n, if n == 1 { "" } else { "s" })?;
     let cells: Vec<Vec<String>> = set.rows.iter().map(|r| cols.iter().map(|c| cell(r.value(c))).collect()).collect();

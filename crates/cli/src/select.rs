@@ -66,6 +66,24 @@ impl SelectArgs {
         status_ok && kind_ok && story_ok && mitre_ok
     }
 
+    /// [`Self::select`] when other content is loaded beside ESCU: `--detection` names that
+    /// `elsewhere` accepts (Sigma rules) are not looked up in ESCU, and when every name is
+    /// such, no ESCU detection is selected.
+    pub fn select_beside<'a>(&self, content: &'a ContentSet, elsewhere: &dyn Fn(&str) -> bool) -> Result<Vec<&'a Detection>, String> {
+        if self.detections.is_empty() || !self.detections.iter().any(|q| elsewhere(q)) {
+            return self.select(content);
+        }
+        let all = content.detections();
+        let mut chosen: Vec<&Detection> = Vec::new();
+        for query in self.detections.iter().filter(|q| !elsewhere(q)) {
+            let d = resolve(all, query)?;
+            if !chosen.iter().any(|c| std::ptr::eq(*c, d)) {
+                chosen.push(d);
+            }
+        }
+        Ok(chosen.into_iter().filter(|d| self.passes(d, true)).collect())
+    }
+
     /// The selected detections, in content order. Every `--detection` must name exactly one
     /// detection; the error says which did not and suggests names.
     pub fn select<'a>(&self, content: &'a ContentSet) -> Result<Vec<&'a Detection>, String> {

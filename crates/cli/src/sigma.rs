@@ -1,8 +1,9 @@
 //! `--sigma PATH`: Sigma rule files read, checked and compiled against mappings/sigma.toml.
 //! Every rule ends up ready (compiled) or reported with its file:line and reason.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use vigil_sigma::{CompiledRule, Document, Mapping};
+use vigil_sigma::{CompiledCorrelation, CompiledRule, Correlation, Document, Mapping, RuleMeta, Target};
 
 /// A rule that cannot run, or a document Vigil does not run yet.
 #[derive(Clone, Debug)]
@@ -22,6 +23,11 @@ pub struct Problem {
 #[derive(Debug, Default)]
 pub struct SigmaSet {
     pub rules: Vec<CompiledRule>,
+    /// Correlation rules with the rules they name resolved.
+    pub correlations: Vec<CompiledCorrelation>,
+    /// Rules (indices into `rules`) that only feed correlations (`generate` not set): they
+    /// raise no results of their own.
+    pub correlation_only: HashSet<usize>,
     pub problems: Vec<Problem>,
     /// Files read.
     pub files: usize,
@@ -29,6 +35,9 @@ pub struct SigmaSet {
     filters: Vec<(vigil_sigma::RuleMeta, serde_norway::Value)>,
     /// Filters applied, and to how many rules in all.
     pub filters_applied: (usize, usize),
+    /// Correlation documents, until linked; and the rules that failed (id/name -> why).
+    pending: Vec<Correlation>,
+    failed: Vec<(RuleMeta, String)>,
 }
 
 /// The built-in Sigma mapping (an error here is a bug in the shipped file).
@@ -53,7 +62,82 @@ pub fn load(paths: &[PathBuf]) -> Result<SigmaSet, String> {
         }
     }
     apply_filters(&mut set, &mapping);
+    link_correlations(&mut set, &mapping);
     Ok(set)
+}
+
+/// Resolves each correlation's rules (by id or name; a name in the same file first) and
+/// marks the rules that only feed correlations. A correlation naming a rule that is not
+/// loaded or cannot run is a problem.
+fn link_correlations(set: &mut SigmaSet, mapping: &Mapping) {
+    let pending = std::mem::take(&mut set.pending);
+    let named = |m: &RuleMeta, r: &str| m.id.as_deref() == Some(r) || m.name.as_deref() == Some(r);
+    for spec in &pending {
+        let file = &spec.meta.file;
+        let find = |r: &str| -> Option<Target> {
+            // Same file first: names are unique per correlation, not across a library.
+            let pick = |same: bool| {
+                let in_scope = |m: &RuleMeta| (m.file == *file) == same && named(m, r);
+                set.rules
+                    .iter()
+                    .find(|c| in_scope(&c.meta))
+                    .map(Target::Rule)
+                    .or_else(|| pending.iter().find(|c| in_scope(&c.meta)).map(Target::Correlation))
+                    .or_else(|| set.failed.iter().find(|(m, _)| in_scope(m)).map(|(_, why)| Target::Broken(why.clone())))
+            };
+            pick(true).or_else(|| pick(false))
+        };
+        match CompiledCorrelation::link(mapping, spec, &find) {
+            Ok(c) => set.correlations.push(c),
+            Err((unsupported, why)) => set.problems.push(Problem {
+                name: spec.meta.title.clone(),
+                id: spec.meta.id.clone(),
+                file: file.clone(),
+                status: if unsupported { "unsupported" } else { "error" },
+                reason: format!("{file}:{}: correlation: {why}", spec.meta.line),
+            }),
+        }
+    }
+    // A correlation named by another runs only inside it unless it says `generate`.
+    let inner: HashSet<(String, usize)> = set
+        .correlations
+        .iter()
+        .flat_map(|c| c.inputs.iter())
+        .filter_map(|i| match &i.source {
+            vigil_sigma::InputSource::Correlation(c) if !c.spec.generate => Some((c.spec.meta.file.clone(), c.spec.meta.line)),
+            _ => None,
+        })
+        .collect();
+    set.correlations.retain(|c| !inner.contains(&(c.spec.meta.file.clone(), c.spec.meta.line)));
+    // A rule runs on its own unless it is named only by correlations without `generate`.
+    let (mut consumed, mut generated) = (HashSet::new(), HashSet::new());
+    for c in &set.correlations {
+        for_each_named(c, &mut |r, generate| {
+            let key = (r.meta.file.clone(), r.meta.line);
+            if generate {
+                generated.insert(key)
+            } else {
+                consumed.insert(key)
+            };
+        });
+    }
+    for (i, r) in set.rules.iter().enumerate() {
+        let key = (r.meta.file.clone(), r.meta.line);
+        if consumed.contains(&key) && !generated.contains(&key) {
+            set.correlation_only.insert(i);
+        }
+    }
+}
+
+/// Each rule a correlation (and the correlations it names) names, with the `generate` of the
+/// correlation naming it.
+fn for_each_named(c: &CompiledCorrelation, f: &mut dyn FnMut(&CompiledRule, bool)) {
+    for input in &c.inputs {
+        match &input.source {
+            vigil_sigma::InputSource::Rule(r) => f(r, c.spec.generate),
+            vigil_sigma::InputSource::Correlation(inner) => for_each_named(inner, f),
+        }
+    }
 }
 
 /// Applies each filter to the loaded rules it names (by id or name) that share its log
@@ -127,22 +211,28 @@ fn load_file(path: &Path, mapping: &Mapping, set: &mut SigmaSet) {
             }
             Ok(Document::Rule(rule)) => match mapping.compile(&rule) {
                 Ok(c) => set.rules.push(c),
-                Err(e) => set.problems.push(Problem {
-                    name: rule.meta.title.clone(),
-                    id: rule.meta.id.clone(),
-                    file: file.clone(),
-                    status: if e.unsupported { "unsupported" } else { "error" },
-                    reason: e.to_string(),
-                }),
+                Err(e) => {
+                    set.failed.push((rule.meta.clone(), e.to_string()));
+                    set.problems.push(Problem {
+                        name: rule.meta.title.clone(),
+                        id: rule.meta.id.clone(),
+                        file: file.clone(),
+                        status: if e.unsupported { "unsupported" } else { "error" },
+                        reason: e.to_string(),
+                    })
+                }
             },
             Ok(Document::Filter { meta, body }) => set.filters.push((meta, body)),
-            Ok(Document::Correlation { meta, .. }) => set.problems.push(Problem {
-                name: meta.title.clone(),
-                id: meta.id.clone(),
-                file: file.clone(),
-                status: "unsupported",
-                reason: format!("{}:{}: correlation rules are not run yet", meta.file, meta.line),
-            }),
+            Ok(Document::Correlation { meta, body }) => match Correlation::parse(&meta, &body) {
+                Ok(c) => set.pending.push(c),
+                Err((unsupported, why)) => set.problems.push(Problem {
+                    name: meta.title.clone(),
+                    id: meta.id.clone(),
+                    file: file.clone(),
+                    status: if unsupported { "unsupported" } else { "error" },
+                    reason: format!("{}:{}: correlation: {why}", meta.file, meta.line),
+                }),
+            },
         }
     }
 }
@@ -171,31 +261,89 @@ fn yaml_files(p: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Plans the loaded rules (only those titled in `names`, when given) as engine queries, in
-/// rule order; a rule that does not plan is returned as a problem.
+/// A planned Sigma rule or correlation, in query order.
+#[derive(Clone, Copy)]
+pub enum Planned<'a> {
+    Rule(&'a CompiledRule),
+    Correlation(&'a CompiledCorrelation),
+}
+
+impl Planned<'_> {
+    pub fn meta(&self) -> &RuleMeta {
+        match self {
+            Planned::Rule(r) => &r.meta,
+            Planned::Correlation(c) => &c.spec.meta,
+        }
+    }
+
+    /// Notes for `content check` (sources left out, what a correlation counts).
+    pub fn notes(&self) -> String {
+        match self {
+            Planned::Rule(r) => r.notes.join("; "),
+            Planned::Correlation(c) => {
+                let s = &c.spec;
+                let by = if s.group_by.is_empty() { String::new() } else { format!(" by {}", s.group_by.join(", ")) };
+                format!(
+                    "correlation {} of {} rule(s){by} within {}s: {}",
+                    s.kind.name(),
+                    c.inputs.len(),
+                    s.timespan_secs,
+                    s.condition.describe(s.aggregate_name())
+                )
+            }
+        }
+    }
+}
+
+/// Whether `--detection NAME` selects a Sigma rule: its title, id, or file name (with or
+/// without `.yml`).
+pub fn is_named(meta: &RuleMeta, names: &[String]) -> bool {
+    let file = Path::new(&meta.file);
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let base = file.file_name().and_then(|s| s.to_str()).unwrap_or("");
+    names.iter().map(|n| n.trim()).any(|n| n.eq_ignore_ascii_case(&meta.title) || meta.id.as_deref() == Some(n) || n == stem || n == base)
+}
+
+impl SigmaSet {
+    /// Whether `--detection NAME` names a loaded rule or correlation.
+    pub fn names(&self, name: &str) -> bool {
+        let names = [name.to_string()];
+        self.rules.iter().any(|r| is_named(&r.meta, &names)) || self.correlations.iter().any(|c| is_named(&c.spec.meta, &names))
+    }
+}
+
+/// Plans the loaded rules and correlations (only those named in `names`, when given) as
+/// engine queries, in load order; one that does not plan is returned as a problem. Rules
+/// that only feed correlations run inside them.
 pub fn plan<'a>(
     set: &'a SigmaSet,
     planner: &mut vigil_engine::Planner,
     names: &[String],
-) -> (Vec<vigil_engine::Query>, Vec<&'a CompiledRule>, Vec<Problem>) {
+) -> (Vec<vigil_engine::Query>, Vec<Planned<'a>>, Vec<Problem>) {
     let mut queries = Vec::new();
     let mut planned = Vec::new();
     let mut problems = Vec::new();
-    for rule in &set.rules {
-        if !names.is_empty() && !names.iter().any(|n| n.trim().eq_ignore_ascii_case(&rule.meta.title)) {
+    let rules = set.rules.iter().enumerate().filter(|(i, _)| !set.correlation_only.contains(i)).map(|(_, r)| Planned::Rule(r));
+    for item in rules.chain(set.correlations.iter().map(Planned::Correlation)) {
+        let m = item.meta();
+        if !names.is_empty() && !is_named(m, names) {
             continue;
         }
-        match planner.plan_sigma(rule) {
+        let result = match item {
+            Planned::Rule(r) => planner.plan_sigma(r),
+            Planned::Correlation(c) => planner.plan_sigma_correlation(c),
+        };
+        match result {
             Ok(q) => {
                 queries.push(q);
-                planned.push(rule);
+                planned.push(item);
             }
             Err(e) => problems.push(Problem {
-                name: rule.meta.title.clone(),
-                id: rule.meta.id.clone(),
-                file: rule.meta.file.clone(),
+                name: m.title.clone(),
+                id: m.id.clone(),
+                file: m.file.clone(),
                 status: "error",
-                reason: format!("{}:{}: {}", rule.meta.file, rule.meta.line, e.error),
+                reason: format!("{}:{}: {}", m.file, m.line, e.error),
             }),
         }
     }
@@ -214,7 +362,7 @@ pub fn report(set: &SigmaSet, extra: &[Problem], verbose: bool) {
     eprintln!(
         "vigil: sigma: {} file(s), {} rule(s) ready, {} skipped{}",
         set.files,
-        set.rules.len().saturating_sub(extra.len()),
+        (set.rules.len() + set.correlations.len()).saturating_sub(extra.len()),
         problems.len(),
         if problems.is_empty() || verbose { "" } else { " (--verbose for details)" }
     );
@@ -239,9 +387,8 @@ pub fn level_score(level: Option<&str>) -> f64 {
 
 /// A Sigma rule as the detection alerts are built from: a notable (title, description) and
 /// risk on `dest` (system) and `user`, scored by level; ATT&CK technique tags as annotations.
-pub fn as_detection(rule: &CompiledRule) -> vigil_content::Detection {
+pub fn as_detection(m: &RuleMeta) -> vigil_content::Detection {
     use vigil_content::{AlertAction, Deployment, NotableAction, Rba, RbaAction, RiskObject};
-    let m = &rule.meta;
     let score = level_score(m.level.as_deref());
     let techniques = m
         .tags

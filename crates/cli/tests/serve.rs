@@ -240,7 +240,7 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
     let seed = "Windows MSIExec Remote Download";
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut s = start(&data, &["--now", "2026-11-20T10:00:00Z", "--enable", seed], 0);
+    let s = start(&data, &["--now", "2026-11-20T10:00:00Z", "--enable", seed], 0);
     let token = generated_token(&data);
     send_samples(&s, &token);
     let out = Command::new("curl")
@@ -258,8 +258,7 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
         (Some("2026-11-20T09:50:00Z"), Some("2026-11-20T10:50:00Z"))
     );
     assert!(run.get("error").is_none(), "{run}");
-    Command::new("kill").args(["-TERM", &s.child.id().to_string()]).status().unwrap();
-    assert!(s.child.wait().unwrap().success());
+    assert!(s.stop().success());
 
     // The same tick, backtested over the files.
     let bt = common::vigil(&[
@@ -321,7 +320,7 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
     // Down from 11:00 to 14:30: on start the missed ticks are run, the latest max_catch_up.
     let config = dir.path().join("vigil.toml");
     std::fs::write(&config, "[scheduler]\nmax_catch_up = 2\n").unwrap();
-    let mut s = start(&data, &["--now", "2026-11-20T14:30:00Z", "--enable", seed, "--config", config.to_str().unwrap()], 1);
+    let s = start(&data, &["--now", "2026-11-20T14:30:00Z", "--enable", seed, "--config", config.to_str().unwrap()], 1);
     let deadline = Instant::now() + Duration::from_secs(60);
     let times = loop {
         let runs = std::fs::read_to_string(data.join("runs.jsonl")).unwrap();
@@ -335,8 +334,88 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(times, ["2026-11-20T11:00:00Z", "2026-11-20T13:00:00Z", "2026-11-20T14:00:00Z"]);
-    Command::new("kill").args(["-TERM", &s.child.id().to_string()]).status().unwrap();
-    assert!(s.child.wait().unwrap().success());
-    let log = std::fs::read_to_string(&s.log).unwrap();
+    let log_path = s.log.clone();
+    assert!(s.stop().success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("1 missed tick(s) of `0 * * * *`"), "{log}");
+}
+
+#[test]
+fn sigma_rules_from_the_config_run_on_their_schedule_as_backtest_runs_them() {
+    if !have_curl() {
+        eprintln!("skipped: curl not found");
+        return;
+    }
+    // SYNTHETIC logs and rules (tests/data/synthetic/README.md): the brute force of 02:00-02:06.
+    let rules = common::repo().join("crates/cli/tests/data/sigma_correlation");
+    let logs = common::repo().join("crates/cli/tests/data/synthetic/security_logon_bruteforce.xml");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(&config, format!("[sigma]\npaths = [{:?}]\n", rules.display().to_string())).unwrap();
+    let s = start(&data, &["--now", "2026-11-21T02:00:00Z", "--config", config.to_str().unwrap()], 0);
+    let log = std::fs::read_to_string(&s.log).unwrap();
+    assert!(
+        log.contains("`0 * * * *` earliest=-70m@m latest=-10m@m: ") && log.contains("Synthetic - Three Failed Logons In A Minute"),
+        "{log}"
+    );
+    let token = std::fs::read_to_string(data.join("hec_token")).unwrap().trim().to_string();
+    let text = std::fs::read_to_string(&logs).unwrap();
+    let answer = post(s.port, "/services/collector/raw?sourcetype=XmlWinEventLog", &token, &[], &text);
+    assert_eq!(answer.unwrap().0, 200);
+    let answer = s.advance(&token, "2026-11-21T03:00:00Z");
+    let runs = answer["runs"].as_array().unwrap();
+    let sigma_run = runs.iter().find(|r| r["scheduled_time"] == "2026-11-21T03:00:00Z").expect("the 03:00 run");
+    assert!(sigma_run.get("error").is_none(), "{sigma_run}");
+    assert!(s.stop().success());
+
+    // The same tick backtested over the file: the same notables.
+    let bt = common::vigil(&[
+        "backtest",
+        "--sigma",
+        rules.to_str().unwrap(),
+        "--from",
+        "2026-11-21T03:00:00Z",
+        "--to",
+        "2026-11-21T03:00:01Z",
+        "--alerts",
+        "--format",
+        "jsonl",
+        logs.to_str().unwrap(),
+    ]);
+    assert!(bt.status.success(), "{}", common::stderr(&bt));
+    // Correlation notables whole; a rule's notables by rule and event time (the server's
+    // copy of the event has every add-on field, backtest's only those its searches read).
+    let strip = |mut v: serde_json::Value| {
+        if v["orig_sigma_correlation"].is_null() {
+            return format!("{} at {}", v["search_name"], v["orig__time"]);
+        }
+        for k in ["run_time", "window_earliest", "window_latest", "_time"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v.to_string()
+    };
+    let mut expected: Vec<String> = common::stdout(&bt)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "notable")
+        .map(strip)
+        .collect();
+    let store = vigil_alert::RiskStore::open(&data.join("risk.db")).unwrap();
+    let mut got: Vec<String> = store
+        .notables(i64::MIN, i64::MAX, None)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.json)
+        .filter(|v| v["search_name"].as_str().is_some_and(|s| s.starts_with("Sigma - ")))
+        .map(strip)
+        .collect();
+    got.sort();
+    expected.sort();
+    assert!(
+        expected.iter().any(|n| n.contains("Multiple Failed Logins Followed by Successful Login") && n.contains("svc_backup")),
+        "{expected:?}"
+    );
+    assert_eq!(got, expected);
+    assert_eq!(sigma_run["notables"].as_u64(), Some(expected.len() as u64));
 }

@@ -245,3 +245,21 @@ fn filters_apply_to_the_rules_they_name() {
     assert!(!after.iter().any(|c| c.contains("Sysmon")), "alice's Sysmon rows filtered: {after:?}");
     assert_eq!(after, before.into_iter().filter(|c| c == "Security").collect::<Vec<_>>());
 }
+
+/// Keyword rules over every Windows log (`product: windows` alone): the event text must hold a
+/// literal of the keyword (the prefilter), and the keyword then matches a field value, in XML
+/// and JSON alike (JSON doubles the backslash the value has).
+#[test]
+fn keywords_match_field_values_in_xml_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "title: Synthetic Keywords\nlogsource:\n  product: windows\ndetection:\n  keywords:\n    - '\\System32\\msiexec.exe'\n    - 'no such keyword anywhere'\n  condition: keywords\n";
+    write_rules(dir.path(), &[("kw.yml", rule)]);
+    let o = hunt_jsonl(dir.path().to_str().unwrap(), &["samples/"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let files: std::collections::BTreeSet<String> = jsonl(&stdout(&o))
+        .iter()
+        .filter(|r| r["detection"] == "Synthetic Keywords")
+        .filter_map(|r| r["result"]["source_file"].as_str().map(|f| f.rsplit('/').next().unwrap_or(f).to_string()))
+        .collect();
+    assert!(files.contains("sysmon_msiexec.xml") && files.contains("flat_json_msiexec.json"), "{files:?}");
+}

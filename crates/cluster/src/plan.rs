@@ -36,7 +36,9 @@ pub fn plan(
     to: Option<Micros>,
 ) -> Result<Vec<Planned>, String> {
     let mut out = Vec::new();
-    for g in selection.plan(content, normalizer.catalog())? {
+    // Sigma rules are not planned for the cluster roles yet (no caller-planned detections).
+    let (groups, _not_scheduled) = selection.plan(content, Vec::new(), normalizer.catalog())?;
+    for g in groups {
         let (cron, earliest, latest) = g.key;
         let names: Vec<String> = g.members.iter().map(|m| m.name.clone()).collect();
         if g.reads_risk {

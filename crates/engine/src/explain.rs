@@ -183,5 +183,6 @@ fn op_text(op: &Op) -> String {
         Op::Foreach(_) | Op::Transaction(_) => name.into(),
         Op::TopRare(t) => format!("{name} {}", joined(&t.0.fields)),
         Op::Timechart(_) => name.into(),
+        Op::SigmaCorrelation(c) => format!("{name} {} by {}", c.spec.kind.name(), joined(&c.spec.group_by)),
     }
 }

@@ -75,6 +75,19 @@ impl Record {
         self.fields.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The field names of `rows` in first-seen order (a table's columns).
+    pub fn columns(rows: &[Record]) -> Vec<String> {
+        let mut cols: Vec<String> = Vec::new();
+        for r in rows {
+            for n in r.names() {
+                if !cols.iter().any(|c| c == n) {
+                    cols.push(n.to_string());
+                }
+            }
+        }
+        cols
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.fields.iter().map(|(k, _)| k.as_str())
     }

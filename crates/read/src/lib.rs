@@ -26,6 +26,7 @@ pub mod json;
 mod kind;
 mod lines;
 mod report;
+pub mod sidecar;
 mod split;
 pub mod timefmt;
 mod winevent;
@@ -175,7 +176,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<ReadError>) {
                 Ok(_) => {}
                 Err(e) => errors.push(ReadError { path, message: e.to_string() }),
             }
-        } else if !is_documentation(&path) {
+        } else if !is_documentation(&path) && !sidecar::is_sidecar(&path) {
             files.push(path);
         }
     }
@@ -201,6 +202,12 @@ pub fn read_file(path: &Path, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) 
             return ctx.report;
         }
     };
+    if let Some(meta) = sidecar::sidecar_for(path) {
+        match sidecar::Sidecar::open(&meta) {
+            Ok(s) => ctx.sidecar = Some(s),
+            Err(e) => ctx.report.repair("store metadata unreadable", meta.display(), e),
+        }
+    }
     let mut head = [0u8; 8];
     let n = read_head(&file, &mut head);
     let mut file = file;
@@ -355,6 +362,8 @@ pub(crate) struct Ctx<'a> {
     pub evtx_general_only: bool,
     /// EVTX records the BinXML reader took (the rest were rendered by the crate and parsed).
     pub evtx_fast: u64,
+    /// The store metadata beside the file being read, applied to every event ([`sidecar`]).
+    sidecar: Option<sidecar::Sidecar>,
 }
 
 impl<'a> Ctx<'a> {
@@ -370,6 +379,7 @@ impl<'a> Ctx<'a> {
             evtx_binxml: std::env::var_os("VIGIL_EVTX_BINXML").is_none_or(|v| v != "0"),
             evtx_general_only: false,
             evtx_fast: 0,
+            sidecar: None,
         }
     }
 
@@ -398,6 +408,17 @@ impl<'a> Ctx<'a> {
 
     /// Hands the event buffer to the sink, applying the sourcetype and source overrides.
     pub fn emit(&mut self) {
+        if let Some(sc) = &mut self.sidecar {
+            match sc.line(self.ev.origin.line) {
+                Ok(meta) => meta.apply(&mut self.ev),
+                // Not stored yet (being written) or damaged: without its metadata the event
+                // would carry the wrong time and no arrival.
+                Err(e) => {
+                    self.report.skip("event without store metadata", at_line(&self.ev.origin.file, self.ev.origin.line), e);
+                    return;
+                }
+            }
+        }
         if let Some(st) = &self.opts.sourcetype {
             self.ev.sourcetype.clone_from(st);
         }

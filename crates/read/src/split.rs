@@ -106,6 +106,10 @@ pub fn number_pieces(pieces: &mut [Piece], lines: &[u64]) {
 pub fn split_file(path: &Path, piece_bytes: u64) -> Vec<Piece> {
     let whole = || vec![Piece::whole(path)];
     let piece_bytes = piece_bytes.max(1 << 16);
+    // A store segment's metadata is walked line by line beside it: read whole.
+    if crate::sidecar::sidecar_for(path).is_some() {
+        return whole();
+    }
     let Ok(file) = std::fs::File::open(path) else { return whole() };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len < 2 * piece_bytes {

@@ -65,7 +65,8 @@ impl Sink for Store {
     }
 }
 
-/// The store as a sink that also seals partitions idle for `seal_idle` micros.
+/// The store as a sink that also seals partitions idle for `seal_idle` micros and applies
+/// retention.
 struct SealingStore {
     store: Store,
     seal_idle: Micros,
@@ -77,9 +78,11 @@ impl Sink for SealingStore {
     }
 
     fn idle(&mut self, now: Micros) {
-        if let Err(e) = self.store.seal_idle(now, self.seal_idle) {
+        let sealed = self.store.seal_idle(now, self.seal_idle).unwrap_or_else(|e| {
             eprintln!("vigil serve: cannot seal a store segment under {}: {e}", self.store.root().display());
-        }
+            0
+        });
+        self.store.apply_retention(now, sealed > 0);
     }
 
     fn describe(&self) -> String {

@@ -19,6 +19,21 @@
 //!
 //! [store]
 //! seal_idle_secs = 600               # hour over and idle this long: segment zstd-compressed
+//! max_age = "30d"                    # sealed partitions older than this are deleted
+//! max_size = "10GB"                  # past this, the oldest sealed partitions are deleted
+//!
+//! [[inputs.directory]]               # tailed into the store (see tail/mod.rs)
+//! path = "/var/log/vigil-in"
+//! pattern = "*.xml"
+//!
+//! [api]
+//! secure_cookies = false             # true behind a TLS-terminating proxy: session cookies get `Secure`
+//!
+//! [sigma]                            # Sigma rules beside the ESCU content (adds to --sigma)
+//! paths = ["/etc/vigil/sigma"]       # .yml files or directories
+//! cron = "0 * * * *"                 # every rule's schedule (these three are the defaults;
+//! earliest = "-70m@m"                #  a correlation with a longer timespan looks back
+//! latest = "-10m@m"                  #  timespan + 10m), overridden by --sigma-cron ...
 //!
 //! [scheduler]                        # detections beyond their deployment's `disabled`
 //! enable = ["Windows MSIExec Remote Download"]   # names or globs (selection.rs)
@@ -72,9 +87,35 @@ pub struct Config {
     /// override earlier: filter macros, lookups, detections); read again on reload.
     #[serde(default)]
     pub content: Vec<PathBuf>,
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// `[inputs]`: directories tailed into the store (`tail/`).
+    #[serde(default)]
+    pub inputs: crate::tail::InputsConfig,
+    #[serde(default)]
+    pub sigma: SigmaConfig,
     /// `[cluster]`: Kafka brokers, topics and groups of the cluster roles (read by vigil-cluster).
     #[serde(default)]
     pub cluster: Option<toml::Table>,
+}
+
+/// `[api]`: the console API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Session cookies carry `Secure` (browsers send them over HTTPS only): for a server
+    /// behind a TLS-terminating proxy.
+    pub secure_cookies: bool,
+}
+
+/// `[sigma]`: Sigma rules to schedule, and their schedule (the CLI loads and plans them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigmaConfig {
+    pub paths: Vec<PathBuf>,
+    pub cron: Option<String>,
+    pub earliest: Option<String>,
+    pub latest: Option<String>,
 }
 
 /// `[store]`.
@@ -84,11 +125,15 @@ pub struct StoreConfig {
     /// A partition whose hour is over and that was not written for this long is sealed
     /// (compressed with zstd).
     pub seal_idle_secs: u64,
+    /// Sealed partitions whose hour is older than this are deleted (`"30d"`; `retention.rs`).
+    pub max_age: Option<String>,
+    /// Past this store size the oldest sealed partitions are deleted (`"10GB"`).
+    pub max_size: Option<String>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { seal_idle_secs: 600 }
+        StoreConfig { seal_idle_secs: 600, max_age: None, max_size: None }
     }
 }
 
@@ -139,6 +184,9 @@ impl Default for Config {
             tls: None,
             content: Vec::new(),
             cluster: None,
+            api: ApiConfig::default(),
+            inputs: Default::default(),
+            sigma: SigmaConfig::default(),
         }
     }
 }

@@ -16,16 +16,22 @@
 
 pub mod actions;
 pub mod admin;
+pub mod api;
 pub mod commit;
 pub mod config;
+pub mod console;
+pub mod indexed;
 pub mod ingest;
+pub mod late;
 pub mod metrics;
 pub mod ops;
 pub mod reload;
+pub mod retention;
 pub mod schedule;
 mod seal;
 pub mod selection;
 pub mod store;
+pub mod tail;
 pub mod tls;
 
 pub use store::store_dir;
@@ -49,19 +55,26 @@ pub struct Options {
     pub now: Option<i64>,
     /// Where SIGHUP and `POST /vigil/reload` read the config and content again.
     pub reload: reload::Source,
+    /// Detections planned by the caller (Sigma rules), each with its schedule in its
+    /// deployment and its query (planned against the built-in mappings' catalog).
+    pub extra: schedule::ExtraDetections,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C: then it stops accepting, finishes the requests
 /// under way, flushes the commit queue, finishes the run under way and returns.
 pub fn run(opts: Options) -> Result<(), String> {
-    let Options { config, data_dir, content, selection, now, reload } = opts;
+    let Options { config, data_dir, content, selection, now, reload, extra } = opts;
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let tokens = tokens(&config, &data_dir)?;
     let store_path = store_dir(&data_dir);
     let clock = Arc::new(admin::Clock::new(now));
     let c = clock.clone();
     let now_fn: commit::Clock = Arc::new(move || c.now());
-    let store = store::Store::open(&store_path, clock.now()).map_err(|e| format!("store {}: {e}", store_path.display()))?;
+    let mut store = store::Store::open(&store_path, clock.now()).map_err(|e| format!("store {}: {e}", store_path.display()))?;
+    store.set_retention(retention::Retention::from_config(config.store.max_age.as_deref(), config.store.max_size.as_deref())?);
+    let late = late::LateTracker::open(&data_dir, selection.late_events)?;
+    let observer = late.clone();
+    store.set_observer(Box::new(move |events| observer.observe(events)));
     let r = store.recovery;
     eprintln!(
         "vigil serve: store {}: {} hour partition(s), {} event(s) in open segments{}",
@@ -77,6 +90,11 @@ pub fn run(opts: Options) -> Result<(), String> {
     let seal_idle = i64::try_from(config.store.seal_idle_secs).unwrap_or(i64::MAX / 2).saturating_mul(1_000_000);
     let committer = commit::Committer::start(store, config.limits.max_queued_events, now_fn.clone(), seal_idle)
         .map_err(|e| format!("cannot start the commit thread: {e}"))?;
+    if !config.inputs.directory.is_empty() {
+        let tailer = tail::Tailer::new(config.inputs.clone(), &data_dir, committer.clone(), now_fn.clone())?;
+        tailer.spawn().map_err(|e| format!("cannot start tailing: {e}"))?;
+        eprintln!("vigil serve: tailing {} director(ies)", config.inputs.directory.len());
+    }
     let hec = Arc::new(ingest::Hec::new(tokens, committer, config.limits.clone(), now_fn));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
     let actions = Arc::new(actions::Actions::start(&data_dir, &config.actions, runtime.handle().clone())?);
@@ -85,8 +103,11 @@ pub fn run(opts: Options) -> Result<(), String> {
     }
     let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
     let driver = vigil_scan::Driver::new(None)?;
-    let mut scheduler = schedule::Scheduler::new(content, normalizer, driver, &selection, &data_dir, clock.now())?;
+    // The API's enable/disable choices (kept in the data directory) apply on top of the config.
+    let effective = api::effective_selection(&selection, &data_dir);
+    let mut scheduler = schedule::Scheduler::new(content.clone(), extra, normalizer, driver, &effective, &data_dir, clock.now())?;
     scheduler.set_actions(actions.clone());
+    scheduler.set_late(late.clone());
     let scheduled = scheduler.describe();
     eprintln!("vigil serve: {} schedule(s){}", scheduled.len(), scheduled.iter().map(|s| format!("\n  {s}")).collect::<String>());
     let scheduled_count = Arc::new(AtomicUsize::new(scheduler.detection_count()));
@@ -103,8 +124,23 @@ pub fn run(opts: Options) -> Result<(), String> {
         scheduled: scheduled_count.clone(),
     }));
     let ops = ops::Ops { hec: hec.clone(), actions: actions.clone(), store_root: store_path, scheduled: scheduled_count, reloader };
+    let detections = api::DetectionControl::new(content, selection, data_dir.clone(), scheduler.clone());
+    let setup = api::Setup {
+        data_dir: data_dir.clone(),
+        clock: clock.clone(),
+        detections,
+        ingest: hec.stats.clone(),
+        seal_idle_secs: config.store.seal_idle_secs,
+        secure_cookies: config.api.secure_cookies,
+    };
+    let api = Arc::new(api::Api::new(setup)?);
     let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
-    let app = ingest::router(hec.clone()).merge(admin::router(admin)).merge(ops::router(ops.clone()));
+    let app = ingest::router(hec.clone())
+        .merge(admin::router(admin))
+        .merge(ops::router(ops.clone()))
+        .merge(console::router())
+        .merge(api::router(api))
+        .merge(late::router(hec.clone(), late));
     let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, Some(ops.reloader.clone()), stop.clone()));
     // Stopped accepting, requests finished: what was queued is made durable, the run under way
     // finishes (later ticks run at the next start), deliveries stop between alerts.
@@ -166,6 +202,8 @@ fn spawn_ticker(
     std::thread::Builder::new().name("vigil-scheduler".into()).spawn(run).map_err(|e| format!("cannot start the scheduler: {e}"))
 }
 
+use axum::serve::ListenerExt;
+
 async fn serve_http(
     addr: SocketAddr,
     tls: Option<&tls::TlsConfig>,
@@ -178,6 +216,8 @@ async fn serve_http(
     if let Some(reloader) = reloader {
         tokio::spawn(reload_on_hangup(reloader));
     }
+    // With the client's address: login throttling counts failures per address.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         None => {
             // Tests and scripts wait for this line (the port is real even with :0).
@@ -185,7 +225,8 @@ async fn serve_http(
             axum::serve(listener, app).with_graceful_shutdown(shutdown(stop.clone())).await.map_err(|e| format!("server: {e}"))?;
         }
         Some(t) => {
-            let listener = tls::TlsListener::new(listener, tls::server_config(t)?).map_err(|e| format!("tls: {e}"))?;
+            // `tap_io` (a no-op) is how axum gives a custom listener's peer address to handlers.
+            let listener = tls::TlsListener::new(listener, tls::server_config(t)?).map_err(|e| format!("tls: {e}"))?.tap_io(|_| ());
             eprintln!("vigil serve: listening on https://{local}");
             axum::serve(listener, app).with_graceful_shutdown(shutdown(stop.clone())).await.map_err(|e| format!("server: {e}"))?;
         }

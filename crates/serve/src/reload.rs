@@ -73,7 +73,9 @@ impl Reloader {
         let tokens = crate::tokens(&config, &self.data_dir)?;
         Actions::check(&config.actions)?;
         let mut scheduler = self.scheduler.lock().map_err(|_| "scheduler lock poisoned")?;
-        let schedules = scheduler.reload(content, &config.scheduler)?;
+        // The API's enable/disable choices stay on top of the reloaded config.
+        let selection = crate::api::effective_selection(&config.scheduler, &self.data_dir);
+        let schedules = scheduler.reload(content, &selection)?;
         self.scheduled.store(scheduler.detection_count(), Ordering::Relaxed);
         drop(scheduler);
         let actions = self.actions.reload(&config.actions)?;

@@ -15,6 +15,9 @@
 //! A reload re-plans the selection and keeps every schedule whose detections and planned
 //! searches did not change (`selection.rs`); the tick position is kept, so no tick is run twice
 //! or skipped across a reload.
+//!
+//! Events arriving after every run that could see them are late (`late/`); in rerun mode
+//! those runs are evaluated again after the regular ones.
 
 use crate::actions::Actions;
 use crate::selection::PlannedGroup;
@@ -25,8 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore};
-use vigil_content::ContentSet;
-use vigil_engine::{Engine, EvalContext};
+use vigil_content::{ContentSet, Detection};
+use vigil_engine::{Engine, EvalContext, Query};
 use vigil_model::Micros;
 use vigil_normalize::Normalizer;
 use vigil_read::ReadOptions;
@@ -36,10 +39,12 @@ use vigil_time::{Schedule, Tz, Window};
 
 pub use crate::selection::Selection;
 
-/// What survives a restart: ticks before `next` were run.
+/// What survives a restart: ticks before `next` were run; the first start (`first`).
 #[derive(Serialize, serde::Deserialize)]
 struct SavedState {
     next: Micros,
+    #[serde(default)]
+    first: Option<Micros>,
 }
 
 /// One run, as recorded.
@@ -59,12 +64,20 @@ pub struct RunRecord {
     /// Deliveries queued for the alert actions (alerts times the actions that take them).
     #[serde(skip_serializing_if = "is_zero")]
     pub actions_queued: usize,
+    /// Alerts not already in the risk index (a rerun raises only these).
+    pub new_alerts: usize,
+    /// A run evaluated again for late events (`late_events = "rerun"`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rerun: bool,
+    /// Events that arrived late for this schedule since its previous run record.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub late_events: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 impl RunRecord {
-    fn new(detections: Vec<String>, tick: Micros, started: Micros) -> RunRecord {
+    fn new(detections: Vec<String>, tick: Micros, started: Micros, rerun: bool) -> RunRecord {
         RunRecord {
             detections,
             scheduled_time: iso(tick),
@@ -78,6 +91,9 @@ impl RunRecord {
             notables: 0,
             risk_events: 0,
             actions_queued: 0,
+            new_alerts: 0,
+            rerun,
+            late_events: 0,
             error: None,
         }
     }
@@ -92,7 +108,12 @@ struct RunHit {
 
 /// Slots for planned groups, reusing an `old` slot whose schedule, detections and planned
 /// searches are the same; event schedules first. Returns them and how many were reused.
-fn build_slots(planned: Vec<PlannedGroup>, catalog: &vigil_model::Catalog, mut old: Vec<Slot>) -> (Vec<Slot>, usize) {
+fn build_slots(
+    planned: Vec<PlannedGroup>,
+    catalog: &vigil_model::Catalog,
+    mut old: Vec<Slot>,
+    not_scheduled: &mut Vec<(String, String)>,
+) -> (Vec<Slot>, usize) {
     let mut slots = Vec::new();
     let mut kept = 0;
     for g in planned {
@@ -114,19 +135,20 @@ fn build_slots(planned: Vec<PlannedGroup>, catalog: &vigil_model::Catalog, mut o
             Ok(s) => s,
             Err(e) => {
                 eprintln!("vigil serve: schedule `{cron}` cannot be used, not scheduled ({}): {e}", names.join(", "));
+                not_scheduled.extend(names.iter().map(|n| (n.clone(), format!("schedule `{cron}`: {e}"))));
                 continue;
             }
         };
         let engine = Engine::new(g.members.into_iter().map(|m| m.query).collect(), catalog);
         let group = Group { engine, names, cron, earliest, latest, runs: Runs::default() };
-        slots.push(Slot { schedule, group, signatures, reads_risk: g.reads_risk });
+        slots.push(Slot { schedule, group, signatures, reads_risk: g.reads_risk, missed_ticks: 0 });
     }
     slots.sort_by_key(|s| s.reads_risk);
     (slots, kept)
 }
 
-fn is_zero(n: &usize) -> bool {
-    *n == 0
+fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
+    *n == N::default()
 }
 
 /// A schedule's detections: one engine, planned once, kept across reloads while unchanged.
@@ -137,10 +159,20 @@ struct Slot {
     signatures: Vec<u64>,
     /// Correlation detections: run over the risk index, after the event detections.
     reads_risk: bool,
+    /// Ticks dropped by the catch-up bound.
+    missed_ticks: u64,
 }
+
+/// Plans the detections a caller adds (Sigma rules) with their schedules in their deployments;
+/// called at start and at every reload.
+pub type ExtraDetections = Arc<dyn Fn() -> Vec<(Detection, Query)> + Send + Sync>;
 
 pub struct Scheduler {
     content: ContentSet,
+    /// Detections planned by the caller (Sigma rules): planned again at each reload.
+    extra: ExtraDetections,
+    /// The last plan's caller-planned detections (alerts need their definitions).
+    extra_detections: Vec<Detection>,
     normalizer: Normalizer,
     driver: Driver,
     opts: ReadOptions,
@@ -159,23 +191,47 @@ pub struct Scheduler {
     actions: Option<Arc<Actions>>,
     /// Set when the server stops: the run under way finishes, later ticks wait for the next start.
     stop: Arc<AtomicBool>,
+    /// The first start: earlier ticks never ran.
+    first: Micros,
+    late: Option<Arc<crate::late::LateTracker>>,
+    /// Enabled detections that could not be planned, with why (the API shows them).
+    not_scheduled: Vec<(String, String)>,
+}
+
+/// A schedule and its detections, as the API shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleInfo {
+    pub cron: String,
+    pub earliest: String,
+    pub latest: String,
+    pub detections: Vec<String>,
+    /// The next tick that will run (epoch seconds).
+    pub next_run: Option<i64>,
+    /// Ticks missed during downtime and not run (past `max_catch_up`).
+    pub missed_ticks: u64,
 }
 
 impl Scheduler {
     /// Plans the selected detections; detections that cannot run are reported and left out.
+    /// `extra`: detections with their queries planned by the caller (Sigma rules).
+    #[allow(clippy::too_many_arguments)] // the server's parts; one call site
     pub fn new(
         content: ContentSet,
+        extra: ExtraDetections,
         normalizer: Normalizer,
         driver: Driver,
         select: &Selection,
         data_dir: &Path,
         start: Micros,
     ) -> Result<Scheduler, String> {
-        let planned = select.plan(&content, normalizer.catalog())?;
-        let (slots, _) = build_slots(planned, normalizer.catalog(), Vec::new());
+        let planned_extra = extra();
+        let extra_detections = planned_extra.iter().map(|(d, _)| d.clone()).collect();
+        let (planned, mut not_scheduled) = select.plan(&content, planned_extra, normalizer.catalog())?;
+        let (slots, _) = build_slots(planned, normalizer.catalog(), Vec::new(), &mut not_scheduled);
         // After downtime, the ticks since the last run are due (catch-up).
         let state_path = data_dir.join("scheduler.json");
         let saved = std::fs::read(&state_path).ok().and_then(|b| serde_json::from_slice::<SavedState>(&b).ok());
+        let first = saved.as_ref().map_or(start, |s| s.first.unwrap_or(s.next));
         let (next, catch_up) = match saved {
             Some(s) if s.next < start => (s.next, Some(select.max_catch_up)),
             _ => (start, None),
@@ -184,6 +240,8 @@ impl Scheduler {
         let risk = RiskStore::open(&risk_path).map_err(|e| e.to_string())?;
         Ok(Scheduler {
             content,
+            extra,
+            extra_detections,
             normalizer,
             driver,
             opts: ReadOptions::default(),
@@ -195,8 +253,11 @@ impl Scheduler {
             next,
             catch_up,
             state_path,
+            first,
+            late: None,
             actions: None,
             stop: Arc::new(AtomicBool::new(false)),
+            not_scheduled,
         })
     }
 
@@ -204,10 +265,14 @@ impl Scheduler {
     /// unchanged keep their engine; the others are planned anew. The tick position is kept.
     /// On error nothing changes.
     pub fn reload(&mut self, content: ContentSet, select: &Selection) -> Result<String, String> {
-        let planned = select.plan(&content, self.normalizer.catalog())?;
+        let planned_extra = (self.extra)();
+        let extra_detections = planned_extra.iter().map(|(d, _)| d.clone()).collect();
+        let (planned, mut not_scheduled) = select.plan(&content, planned_extra, self.normalizer.catalog())?;
+        self.extra_detections = extra_detections;
         let old = std::mem::take(&mut self.slots);
         let before = old.len();
-        let (slots, kept) = build_slots(planned, self.normalizer.catalog(), old);
+        let (slots, kept) = build_slots(planned, self.normalizer.catalog(), old, &mut not_scheduled);
+        self.not_scheduled = not_scheduled;
         let summary = format!(
             "{} schedule(s) unchanged, {} new or changed, {} removed; {} detection(s) scheduled",
             kept,
@@ -217,7 +282,31 @@ impl Scheduler {
         );
         self.slots = slots;
         self.content = content;
+        self.register_late();
         Ok(summary)
+    }
+
+    /// Late events are classified against these schedules and, in rerun mode, the runs they
+    /// missed are evaluated again at the next [`Scheduler::run_due`].
+    pub fn set_late(&mut self, late: Arc<crate::late::LateTracker>) {
+        self.late = Some(late);
+        self.register_late();
+    }
+
+    /// Tells the late tracker the event schedules (again after a reload).
+    fn register_late(&self) {
+        let Some(late) = &self.late else { return };
+        let specs = self
+            .slots
+            .iter()
+            .filter(|s| !s.reads_risk)
+            .map(|s| crate::late::ScheduleSpec {
+                key: (s.group.cron.clone(), s.group.earliest.clone(), s.group.latest.clone()),
+                names: s.group.names.clone(),
+                schedule: s.schedule.clone(),
+            })
+            .collect();
+        late.set_schedules(specs, self.first, &self.tz);
     }
 
     /// Sends every alert of later runs to `actions` too.
@@ -247,6 +336,36 @@ impl Scheduler {
             .collect()
     }
 
+    /// The content the schedules were planned from (reloads replace it).
+    pub fn content(&self) -> &ContentSet {
+        &self.content
+    }
+
+    /// The schedules with their detections and next run.
+    pub fn schedules(&self) -> Vec<ScheduleInfo> {
+        self.slots
+            .iter()
+            .map(|s| ScheduleInfo {
+                cron: s.group.cron.clone(),
+                earliest: s.group.earliest.clone(),
+                latest: s.group.latest.clone(),
+                detections: s.group.names.clone(),
+                next_run: s.schedule.ticks(self.next, Micros::MAX, &self.tz).next().map(|t| t.div_euclid(1_000_000)),
+                missed_ticks: s.missed_ticks,
+            })
+            .collect()
+    }
+
+    /// Enabled detections that are not scheduled, with why.
+    pub fn not_scheduled(&self) -> &[(String, String)] {
+        &self.not_scheduled
+    }
+
+    /// Where the run records are appended (one JSON line per run).
+    pub fn runs_log(&self) -> &Path {
+        &self.runs_log
+    }
+
     /// Runs every tick in `[next, now]`, in time order; returns their records.
     pub fn run_due(&mut self, now: Micros) -> Vec<RunRecord> {
         if now < self.next {
@@ -254,7 +373,7 @@ impl Scheduler {
         }
         let mut due: Vec<(Micros, usize)> = Vec::new();
         let catch_up = self.catch_up.take();
-        for (gi, slot) in self.slots.iter().enumerate() {
+        for (gi, slot) in self.slots.iter_mut().enumerate() {
             let group = &slot.group;
             let mut ticks: Vec<Micros> = slot.schedule.ticks(self.next, now.saturating_add(1), &self.tz).take(100_000).collect();
             if catch_up.is_some() {
@@ -269,6 +388,7 @@ impl Scheduler {
                     group.names.join(", ")
                 );
                 ticks.drain(..skipped);
+                slot.missed_ticks += skipped as u64;
             }
             due.extend(ticks.into_iter().map(|t| (t, gi)));
         }
@@ -282,7 +402,11 @@ impl Scheduler {
                 self.next = t;
                 break;
             }
-            records.push((t, self.run_one(gi, t)));
+            records.push((t, self.run_one(gi, t, false)));
+        }
+        if !self.stop.load(Ordering::SeqCst) {
+            let reruns = self.run_reruns();
+            records.extend(reruns.into_iter().map(|r| (0, r)));
         }
         // Saved after the runs: a crash in between runs them again, and the risk index keeps
         // one copy of each alert (its dedup key).
@@ -290,18 +414,41 @@ impl Scheduler {
         records.into_iter().map(|(_, r)| r).collect()
     }
 
+    /// Runs evaluated again for late events (`late_events = "rerun"`), oldest first.
+    fn run_reruns(&mut self) -> Vec<RunRecord> {
+        let Some(late) = self.late.clone() else { return Vec::new() };
+        let mut records = Vec::new();
+        for (key, tick) in late.pending_reruns() {
+            let group = self
+                .slots
+                .iter()
+                .position(|s| !s.reads_risk && (&s.group.cron, &s.group.earliest, &s.group.latest) == (&key.0, &key.1, &key.2));
+            if let Some(gi) = group {
+                records.push(self.run_one(gi, tick, true));
+            }
+            late.rerun_done(&key, tick);
+        }
+        records
+    }
+
     fn save_state(&self) {
         let tmp = self.state_path.with_extension("json.tmp");
-        let text = serde_json::to_vec(&SavedState { next: self.next }).unwrap_or_default();
+        let text = serde_json::to_vec(&SavedState { next: self.next, first: Some(self.first) }).unwrap_or_default();
         if let Err(e) = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &self.state_path)) {
             eprintln!("vigil serve: cannot save the scheduler state in {}: {e}", self.state_path.display());
         }
     }
 
-    fn run_one(&mut self, gi: usize, tick: Micros) -> RunRecord {
+    /// One run of group `gi` at `tick`. A rerun sees every stored event of its window; a
+    /// regular run only those that had arrived by its tick.
+    fn run_one(&mut self, gi: usize, tick: Micros, rerun: bool) -> RunRecord {
         let started = vigil_time::now_micros();
         let clock = std::time::Instant::now();
-        let mut rec = RunRecord::new(self.slots[gi].group.names.clone(), tick, started);
+        let mut rec = RunRecord::new(self.slots[gi].group.names.clone(), tick, started, rerun);
+        if let (false, Some(late)) = (rerun, &self.late) {
+            let g = &self.slots[gi].group;
+            rec.late_events = late.take_since_run(&(g.cron.clone(), g.earliest.clone(), g.latest.clone()));
+        }
         let mut errors = Vec::new();
         let group = &self.slots[gi].group;
         match Window::for_run(&group.earliest, &group.latest, tick, &self.tz) {
@@ -310,7 +457,7 @@ impl Scheduler {
                 rec.window_earliest = iso(window.earliest);
                 rec.window_latest = iso(window.latest);
                 let hits = match self.slots[gi].reads_risk {
-                    false => self.scan_window(gi, tick, window, &mut rec, &mut errors),
+                    false => self.scan_window(gi, tick, window, rerun, &mut rec, &mut errors),
                     true => self.correlate(gi, tick, window, &mut rec, &mut errors),
                 };
                 self.raise(&hits, tick, window, &mut rec, &mut errors);
@@ -326,7 +473,15 @@ impl Scheduler {
     }
 
     /// An event schedule's run: the stored segments of the window, scanned and finished.
-    fn scan_window(&mut self, gi: usize, tick: Micros, window: Window, rec: &mut RunRecord, errors: &mut Vec<String>) -> Vec<RunHit> {
+    fn scan_window(
+        &mut self,
+        gi: usize,
+        tick: Micros,
+        window: Window,
+        rerun: bool,
+        rec: &mut RunRecord,
+        errors: &mut Vec<String>,
+    ) -> Vec<RunHit> {
         let group = &mut self.slots[gi].group;
         group.runs = Runs::new(vec![(tick, window)]);
         let paths = store::segments(&self.store_root, window).unwrap_or_else(|e| {
@@ -335,7 +490,8 @@ impl Scheduler {
         });
         rec.segments = paths.len();
         let groups = std::slice::from_ref(&*group);
-        let consumer = Scheduled { groups, arrival_field: "_indextime" };
+        // No event has a field with an empty name: a rerun filters nothing by arrival.
+        let consumer = Scheduled { groups, arrival_field: if rerun { "" } else { "_indextime" } };
         let scanned = self.driver.scan(&consumer, &self.normalizer, vigil_scan::Inputs { paths: &paths, read: &self.opts });
         rec.events_scanned = scanned.report.events;
         let mut state = scanned.state;
@@ -379,7 +535,7 @@ impl Scheduler {
         let mut alerts: Vec<Alert> = Vec::new();
         for h in hits {
             rec.results += h.rows.len();
-            let Some(det) = self.content.detection(&h.name) else {
+            let Some(det) = self.content.detection(&h.name).or_else(|| self.extra_detections.iter().find(|d| d.name == h.name)) else {
                 continue;
             };
             let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();
@@ -411,8 +567,11 @@ impl Scheduler {
         // Queued before they are recorded: a run repeated after a crash queues only what is
         // missing (see actions/outbox.rs).
         rec.actions_queued += self.queue_actions(&alerts, errors);
-        match self.risk.record(&alerts).and_then(|_| self.risk.evaluate_incidents(tick, &IncidentRules::default())) {
-            Ok(incidents) => rec.actions_queued += self.queue_actions(&incidents, errors),
+        match self.risk.record(&alerts).and_then(|new| self.risk.evaluate_incidents(tick, &IncidentRules::default()).map(|i| (new, i))) {
+            Ok((new, incidents)) => {
+                rec.new_alerts = new;
+                rec.actions_queued += self.queue_actions(&incidents, errors);
+            }
             Err(e) => errors.push(format!("risk index: {e}")),
         }
     }

@@ -26,7 +26,7 @@
 //!   the event detections of the same tick, over the risk index (`correlate.rs`).
 
 use serde::Deserialize;
-use vigil_content::ContentSet;
+use vigil_content::{ContentSet, Detection};
 use vigil_engine::{Pattern, Planner, Query};
 use vigil_model::Catalog;
 
@@ -39,11 +39,14 @@ pub struct Selection {
     pub max_catch_up: usize,
     #[serde(rename = "override")]
     pub overrides: Vec<Override>,
+    /// Events arriving after the last run whose window holds them: `"count"` (listed and
+    /// counted) or `"rerun"` (also those runs evaluated again; `late/`).
+    pub late_events: crate::late::LateMode,
 }
 
 impl Default for Selection {
     fn default() -> Self {
-        Selection { enable: Vec::new(), disable: Vec::new(), max_catch_up: 24, overrides: Vec::new() }
+        Selection { enable: Vec::new(), disable: Vec::new(), max_catch_up: 24, overrides: Vec::new(), late_events: Default::default() }
     }
 }
 
@@ -79,6 +82,9 @@ pub struct PlannedGroup {
     pub reads_risk: bool,
 }
 
+/// A selected detection that cannot run: its name and why.
+pub type NotScheduled = (String, String);
+
 /// Whether `name` matches `pattern` (see the module notes): Splunk's search-value matching,
 /// the same code as `field=value` in a search.
 pub fn matches(pattern: &str, name: &str) -> bool {
@@ -87,11 +93,12 @@ pub fn matches(pattern: &str, name: &str) -> bool {
 
 impl Selection {
     /// Every pattern must match some detection.
-    pub fn check(&self, content: &ContentSet) -> Result<(), String> {
+    pub fn check(&self, content: &ContentSet, extra: &[(Detection, Query)]) -> Result<(), String> {
         let patterns = self.enable.iter().map(|p| ("enable", p)).chain(self.disable.iter().map(|p| ("disable", p)));
         let patterns = patterns.chain(self.overrides.iter().map(|o| ("override", &o.detection)));
         for (what, p) in patterns {
-            if !content.detections().iter().any(|d| matches(p, &d.name)) {
+            let mut names = content.detections().iter().chain(extra.iter().map(|(d, _)| d)).map(|d| &d.name);
+            if !names.any(|n| matches(p, n)) {
                 return Err(format!("scheduler: {what}: no detection named or matching `{p}` in the loaded content"));
             }
         }
@@ -124,17 +131,28 @@ impl Selection {
     }
 
     /// Plans every selected detection and groups them by schedule; detections whose search
-    /// cannot run are reported on stderr and left out.
-    pub fn plan(&self, content: &ContentSet, catalog: &Catalog) -> Result<Vec<PlannedGroup>, String> {
-        self.check(content)?;
+    /// cannot run are reported on stderr and returned apart, with why.
+    /// `extra`: detections planned by the caller (Sigma rules), scheduled like the others.
+    pub fn plan(
+        &self,
+        content: &ContentSet,
+        extra: Vec<(Detection, Query)>,
+        catalog: &Catalog,
+    ) -> Result<(Vec<PlannedGroup>, Vec<NotScheduled>), String> {
+        self.check(content, &extra)?;
         let mut planner = Planner::new(catalog, content);
         let mut groups: Vec<PlannedGroup> = Vec::new();
-        for d in content.detections() {
+        let mut not_scheduled = Vec::new();
+        let given = extra.into_iter().map(|(d, q)| (std::borrow::Cow::Owned(d), Some(q)));
+        for (d, planned) in content.detections().iter().map(|d| (std::borrow::Cow::Borrowed(d), None)).chain(given) {
+            let d = d.as_ref();
             let Some(key) = self.schedule_of(content, d) else { continue };
-            let query = match planner.plan(&d.name, &d.search) {
+            let query = match planned.map_or_else(|| planner.plan(&d.name, &d.search), Ok) {
                 Ok(q) => q,
                 Err(e) => {
-                    eprintln!("vigil serve: not scheduled, cannot run:\n{}", e.render(&format!("detection `{}` search", d.name)));
+                    let why = e.render(&format!("detection `{}` search", d.name));
+                    eprintln!("vigil serve: not scheduled, cannot run:\n{why}");
+                    not_scheduled.push((d.name.clone(), why));
                     continue;
                 }
             };
@@ -146,7 +164,7 @@ impl Selection {
                 None => groups.push(PlannedGroup { key, members: vec![member], reads_risk }),
             }
         }
-        Ok(groups)
+        Ok((groups, not_scheduled))
     }
 }
 
@@ -185,9 +203,9 @@ mod tests {
         let o = sel("enable = [\"*msiexec*\"]\n[[override]]\ndetection = \"*\"\ncron = \"*/5 * * * *\"\nlatest = \"now\"\n\
              [[override]]\ndetection = \"windows msiexec*\"\nearliest = \"-15m@m\"\n");
         assert_eq!(o.schedule_of(&content, seed), Some(("*/5 * * * *".into(), "-15m@m".into(), "now".into())));
-        let e = sel("enable = [\"No Such Detection*\"]").check(&content).unwrap_err();
+        let e = sel("enable = [\"No Such Detection*\"]").check(&content, &[]).unwrap_err();
         assert!(e.contains("No Such Detection*"), "{e}");
-        let e = sel("[[override]]\ndetection = \"nope\"\ncron = \"* * * * *\"").check(&content).unwrap_err();
+        let e = sel("[[override]]\ndetection = \"nope\"\ncron = \"* * * * *\"").check(&content, &[]).unwrap_err();
         assert!(e.contains("override") && e.contains("nope"), "{e}");
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! <root>/<YYYY-MM-DDTHH>/events.log   one event text per line, as a log file holds it
-//!                       /events.meta  one JSON line per event: _indextime, host, source,
-//!                                     sourcetype, index, HEC fields (line N <-> line N)
+//!                       /events.meta  one JSON line per event: _time, _indextime, host,
+//!                                     source, sourcetype, index, HEC fields (line N <-> line N);
+//!                                     read by `vigil_read::sidecar`, it wins over the readers
 //! ```
 //!
 //! Decisions:
@@ -17,8 +18,8 @@
 //! - A crash can leave a torn last line in either file. Opening the store truncates both files
 //!   of every segment to the events complete in both, so an event is stored whole, once, or not
 //!   at all; acknowledged events were fsynced whole and survive.
-//! - The partition is the event's `_time` hour (UTC): the time the readers will give it, else
-//!   the HEC `time`, else its arrival. A time-range scan opens only the hours it overlaps.
+//! - The partition is the event's `_time` hour (UTC), decided at arrival (`indexed.rs`) and
+//!   kept in the metadata. A time-range scan opens only the hours it overlaps.
 //! - A partition whose hour is over and that was not written for `seal_idle` is sealed:
 //!   its segment compressed with zstd (`seal.rs`); the readers read `.zst` files too.
 
@@ -38,8 +39,9 @@ const MAX_OPEN: usize = 64;
 /// One event as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredEvent {
-    /// The partition time (see the module notes); not written.
-    #[serde(skip)]
+    /// `_time` (see `indexed.rs`): decides the partition; written as epoch seconds and read
+    /// back as the event's `_time`.
+    #[serde(rename = "_time", serialize_with = "micros_as_secs")]
     pub time: Micros,
     /// Arrival (`_indextime`), epoch seconds.
     #[serde(rename = "_indextime")]
@@ -52,8 +54,16 @@ pub struct StoredEvent {
     pub index: String,
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// A tailed file's read position after this event (`tail/positions.rs`): kept with the
+    /// events so that a crash between storing them and saving positions is recovered.
+    #[serde(rename = "_tail", skip_serializing_if = "Option::is_none")]
+    pub tail: Option<serde_json::Value>,
     #[serde(skip)]
     pub text: String,
+}
+
+fn micros_as_secs<S: serde::Serializer>(t: &Micros, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(*t as f64 / 1e6)
 }
 
 struct Segment {
@@ -69,7 +79,14 @@ pub struct Store {
     unsealed: HashMap<Micros, Micros>,
     /// What opening found and repaired.
     pub recovery: Recovery,
+    /// `[store] max_age` / `max_size` (`retention.rs`).
+    pub(crate) retention: Option<crate::retention::Retention>,
+    /// Told of every batch once it is durable, before [`Store::append`] returns.
+    observer: Option<Observer>,
 }
+
+/// Sees each stored batch (the late-event tracker, `late/`).
+pub type Observer = Box<dyn Fn(&[StoredEvent]) + Send>;
 
 /// Torn writes repaired when the store was opened.
 #[derive(Debug, Default, Clone, Copy)]
@@ -96,7 +113,7 @@ impl Store {
                 unsealed.insert(hour, now);
             }
         }
-        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery })
+        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery, retention: None, observer: None })
     }
 
     /// Seals the partitions whose hour ended and that were not written for `idle`, as of
@@ -120,6 +137,21 @@ impl Store {
         &self.root
     }
 
+    /// Deletes sealed partitions beyond these limits while serving (`retention.rs`).
+    pub fn set_retention(&mut self, retention: Option<crate::retention::Retention>) {
+        self.retention = retention;
+    }
+
+    /// Tells `observer` of every batch stored from now on.
+    pub fn set_observer(&mut self, observer: Observer) {
+        self.observer = Some(observer);
+    }
+
+    /// Whether the partition of `hour` has an open segment.
+    pub(crate) fn is_unsealed(&self, hour: Micros) -> bool {
+        self.unsealed.contains_key(&hour)
+    }
+
     /// Appends `events` and fsyncs every segment written; on return they are durable. `now`
     /// is the server's clock (for sealing).
     pub fn append(&mut self, events: &[StoredEvent], now: Micros) -> io::Result<()> {
@@ -141,14 +173,19 @@ impl Store {
         for (hour, log, meta) in &by_hour {
             self.unsealed.insert(*hour, now);
             let seg = self.segment(*hour)?;
-            seg.log.write_all(log)?;
+            // Metadata first: a reader of the open segment never sees an event line whose
+            // metadata line is not there yet.
             seg.meta.write_all(meta)?;
+            seg.log.write_all(log)?;
         }
         for (hour, _, _) in &by_hour {
             if let Some(seg) = self.open.get(hour) {
                 seg.log.sync_data()?;
                 seg.meta.sync_data()?;
             }
+        }
+        if let Some(observe) = &self.observer {
+            observe(events);
         }
         Ok(())
     }
@@ -197,7 +234,7 @@ fn partition_name(hour: Micros) -> String {
 }
 
 /// Partition directories under `root` with their hour, sorted by time.
-fn partition_dirs(root: &Path) -> io::Result<Vec<(Micros, PathBuf)>> {
+pub(crate) fn partition_dirs(root: &Path) -> io::Result<Vec<(Micros, PathBuf)>> {
     let mut dirs = Vec::new();
     for entry in fs::read_dir(root)? {
         let entry = entry?;
@@ -278,10 +315,10 @@ fn line_ends(path: &Path) -> io::Result<LineEnds> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ev(time: Micros, text: &str) -> StoredEvent {
+    pub(crate) fn ev(time: Micros, text: &str) -> StoredEvent {
         StoredEvent {
             time,
             indextime: 1.5,
@@ -291,6 +328,7 @@ mod tests {
             sourcetype: "st".into(),
             index: "main".into(),
             fields: Default::default(),
+            tail: None,
             text: text.into(),
         }
     }

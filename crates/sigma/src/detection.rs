@@ -151,6 +151,20 @@ condition: sel
     }
 
     #[test]
+    fn time_modifiers_read_dates() {
+        // Off-hours logons: before 06:00 or from 22:00 on, in the first quarter.
+        let e = rule("night:\n  UtcTime|hour|lt: 6\nlate:\n  UtcTime|hour|gte: 22\nq1:\n  UtcTime|month|lte: 3\nyear:\n  UtcTime|year: 2026\ncondition: (night or late) and q1 and year\n");
+        assert!(e.eval(&Ev(vec![("UtcTime", "2026-02-03 23:10:00.000")])));
+        assert!(e.eval(&Ev(vec![("UtcTime", "2026-01-31T05:59:59Z")])));
+        assert!(!e.eval(&Ev(vec![("UtcTime", "2026-02-03 12:00:00.000")])));
+        assert!(!e.eval(&Ev(vec![("UtcTime", "2026-05-03 23:10:00.000")])));
+        assert!(!e.eval(&Ev(vec![("UtcTime", "2025-02-03 23:10:00.000")])));
+        assert!(!e.eval(&Ev(vec![("UtcTime", "not a date")])));
+        let v: Yaml = serde_norway::from_str("sel:\n  UtcTime|hour|contains: 3\ncondition: sel\n").unwrap();
+        assert!(compile(v.as_mapping().unwrap(), &Placeholders::new()).is_err(), "a date part is a number, not a string");
+    }
+
+    #[test]
     fn windash_and_base64offset_in_selections() {
         let e = rule("sel:\n  CommandLine|windash|contains: ' -enc '\ncondition: sel\n");
         assert!(e.eval(&Ev(vec![("CommandLine", "powershell /enc AAA")])));

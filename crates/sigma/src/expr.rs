@@ -35,6 +35,17 @@ pub enum NumOp {
     Gte,
 }
 
+impl NumOp {
+    pub fn holds(self, x: f64, want: f64) -> bool {
+        match self {
+            NumOp::Lt => x < want,
+            NumOp::Lte => x <= want,
+            NumOp::Gt => x > want,
+            NumOp::Gte => x >= want,
+        }
+    }
+}
+
 /// How a `|fieldref` value compares with the other field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
@@ -58,6 +69,12 @@ pub enum Test {
     Exists(bool),
     /// `null`: the field is absent or empty.
     Null,
+    /// A time modifier: the date part of the value compared with a number (`None`: equal).
+    DatePart {
+        part: crate::datepart::DatePart,
+        op: Option<NumOp>,
+        want: f64,
+    },
     /// `|fieldref`: compared with the first value of another field.
     FieldRef {
         other: String,
@@ -142,11 +159,10 @@ impl Test {
             Test::Glob(g) => g.matches(v),
             Test::Regex(r) => r.is_match(v),
             Test::Cidr { net, bits } => v.trim().parse::<IpAddr>().is_ok_and(|ip| in_net(ip, *net, *bits)),
-            Test::Num(op, want) => parse_number(v).is_some_and(|x| match op {
-                NumOp::Lt => x < *want,
-                NumOp::Lte => x <= *want,
-                NumOp::Gt => x > *want,
-                NumOp::Gte => x >= *want,
+            Test::Num(op, want) => parse_number(v).is_some_and(|x| op.holds(x, *want)),
+            Test::DatePart { part, op, want } => part.of(v).map(|x| x as f64).is_some_and(|x| match op {
+                None => x == *want,
+                Some(op) => op.holds(x, *want),
             }),
             Test::Exists(_) => true,
             Test::Null => v.is_empty(),

@@ -195,6 +195,31 @@ impl Mapping {
         Ok(CompiledRule { meta: rule.meta.clone(), logsource: ls.clone(), variants, notes, result_fields })
     }
 
+    /// The field set of one of a log source's sources.
+    fn field_set(&self, ls: &LogSource, source: &str) -> Option<&FieldSet> {
+        let entry = self.entry(ls)?;
+        let name = entry.sources.iter().find(|s| s.name == source)?.fields.as_ref()?;
+        self.fields.get(name)
+    }
+
+    /// What a Sigma field is called in a source's events (itself when not renamed).
+    fn raw_name(&self, set: Option<&FieldSet>, field: &str) -> String {
+        set.and_then(|s| s.rename.get(field)).or_else(|| self.common_rename.get(field)).cloned().unwrap_or_else(|| field.to_string())
+    }
+
+    /// What a Sigma field is called in the events of each of a compiled rule's sources
+    /// (distinct names, first source first): the names a correlation reads its values from.
+    pub fn raw_names(&self, rule: &CompiledRule, field: &str) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for v in &rule.variants {
+            let name = self.raw_name(self.field_set(&rule.logsource, &v.source), field);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
     /// Applies a Sigma filter (sigma-filters-specification) to a compiled rule: the rule then
     /// matches only when the filter's condition does not (`rule and not filter`), with the
     /// filter's fields renamed for each source like the rule's. `filter` is the filter
@@ -203,14 +228,10 @@ impl Mapping {
         let mut det = filter.clone();
         det.remove("rules");
         let expr = crate::detection::compile(&det, &self.placeholders).map_err(|(_, m)| m)?;
-        let entry = self.entry(&rule.logsource);
         for v in &mut rule.variants {
-            let set = entry
-                .and_then(|e| e.sources.iter().find(|s| s.name == v.source))
-                .and_then(|s| s.fields.as_ref())
-                .and_then(|f| self.fields.get(f));
+            let set = self.field_set(&rule.logsource, &v.source);
             let mut e = expr.clone();
-            e.rename(&|f: &str| set.and_then(|s| s.rename.get(f)).or_else(|| self.common_rename.get(f)).cloned());
+            e.rename(&|f: &str| Some(self.raw_name(set, f)));
             let rule_expr = std::mem::replace(&mut v.expr, Expr::Or(Vec::new()));
             v.expr = Expr::And(vec![rule_expr, Expr::Not(Box::new(e))]);
         }

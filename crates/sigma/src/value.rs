@@ -57,12 +57,22 @@ struct Mods {
     neq: bool,
     cased: bool,
     expand: bool,
+    /// A time modifier: the value is a date, compared by this part.
+    date_part: Option<crate::datepart::DatePart>,
 }
 
 impl Mods {
     fn parse(mods: &[&str]) -> Result<Mods, String> {
-        let mut m =
-            Mods { shape: Shape::Equals, kind: Kind::Plain, transforms: Vec::new(), all: false, neq: false, cased: false, expand: false };
+        let mut m = Mods {
+            shape: Shape::Equals,
+            kind: Kind::Plain,
+            transforms: Vec::new(),
+            all: false,
+            neq: false,
+            cased: false,
+            expand: false,
+            date_part: None,
+        };
         let set_kind = |m: &mut Mods, k: Kind| -> Result<(), String> {
             match (m.kind, k) {
                 (Kind::Plain, _) => {
@@ -105,14 +115,16 @@ impl Mods {
                 "lte" => set_kind(&mut m, Kind::Num(NumOp::Lte))?,
                 "exists" => set_kind(&mut m, Kind::Exists)?,
                 "fieldref" => set_kind(&mut m, Kind::FieldRef)?,
-                "minute" | "hour" | "day" | "week" | "month" | "year" => {
-                    return Err(format!("unsupported: the time modifier `|{raw}` is not implemented"))
-                }
+                "minute" | "hour" | "day" | "week" | "month" | "year" => m.date_part = crate::datepart::DatePart::parse(&name),
                 _ => return Err(format!("unknown modifier `|{raw}`")),
             }
         }
         if !matches!(m.kind, Kind::Plain | Kind::FieldRef) && (m.shape != Shape::Equals || !m.transforms.is_empty()) {
             return Err(format!("`|{}` cannot be combined with string modifiers", mods.join("|")));
+        }
+        let numeric = matches!(m.kind, Kind::Plain | Kind::Num(_)) && m.shape == Shape::Equals && m.transforms.is_empty() && !m.expand;
+        if m.date_part.is_some() && !numeric {
+            return Err(format!("`|{}`: a time modifier compares a number (alone or with gt, gte, lt, lte)", mods.join("|")));
         }
         Ok(m)
     }
@@ -122,6 +134,14 @@ impl Mods {
             return Ok(vec![Test::Null]);
         }
         let text = scalar_text(v).ok_or("a value must be a string, number, boolean or null")?;
+        if let Some(part) = self.date_part {
+            let want = crate::expr::parse_number(&text).ok_or_else(|| format!("`{text}` is not a number"))?;
+            let op = match self.kind {
+                Kind::Num(op) => Some(op),
+                _ => None,
+            };
+            return Ok(vec![Test::DatePart { part, op, want }]);
+        }
         Ok(match self.kind {
             Kind::Exists => match v {
                 Yaml::Bool(b) => vec![Test::Exists(*b)],

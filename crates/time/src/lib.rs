@@ -25,7 +25,7 @@ pub use cron::Schedule;
 pub use error::TimeError;
 pub use iso::{micros_from_secs, now_micros, parse_iso8601_utc, parse_sysmon_utctime};
 pub use modifier::{parse_modifier, relative_time, resolve, LocalDateTime, SnapUnit, Step, TimeSpec, Unit};
-pub use strftime::{format_time, CONVERT_DEFAULT_FORMAT, ESCU_CTIME_FORMAT};
+pub use strftime::{format_export_time, format_time, CONVERT_DEFAULT_FORMAT, ESCU_CTIME_FORMAT};
 pub use strptime::parse_time;
 pub use tz::Tz;
 pub use vigil_model::Micros;

@@ -29,6 +29,17 @@ struct Parts<'a> {
     nanos: i64,
 }
 
+/// `_time` as Splunk's exports and search results render it: ISO 8601 with milliseconds and the
+/// zone's offset as `+hh:mm`, e.g. `2026-11-20T10:15:01.000+00:00`.
+pub fn format_export_time(t: Micros, tz: &Tz) -> String {
+    let mut text = format_time(t, "%Y-%m-%dT%H:%M:%S.%3N%z", tz);
+    // strftime's %z is +hhmm; the exports write +hh:mm.
+    if text.len() >= 2 {
+        text.insert(text.len() - 2, ':');
+    }
+    text
+}
+
 /// Formats `t` in `tz` with Splunk's `strftime` directives.
 ///
 /// Supported: `%Y %y %m %d %e %H %I %k %l %M %S %p %j %a %A %b %B %h %u %w %Z %z %s %T %D %F %c %x %X

@@ -30,9 +30,12 @@ pub const MAX_RUNS: usize = 100_000;
 
 #[derive(Args)]
 pub struct BacktestArgs {
-    /// Log files or directories.
-    #[arg(required = true)]
+    /// Log files or directories, or `store:DIR` (vigil serve's event store: only the hours
+    /// the scheduled windows cover are read).
+    #[arg(required_unless_present = "stores")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub store: crate::store_input::StoreArgs,
     /// First scheduled run time considered (inclusive): ISO 8601, epoch seconds, or a modifier
     /// such as -7d@d relative to --now.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
@@ -61,6 +64,8 @@ pub struct BacktestArgs {
     #[arg(long)]
     pub alerts: bool,
     #[command(flatten)]
+    pub sigma_schedule: crate::sigma_schedule::SigmaScheduleArgs,
+    #[command(flatten)]
     pub run: RunArgs,
 }
 
@@ -85,11 +90,6 @@ struct Hit {
 }
 
 pub fn run(args: BacktestArgs) -> u8 {
-    if !args.content.sigma.is_empty() {
-        // Not silently ignored: Sigma runs in hunt, content check and test for now.
-        eprintln!("vigil: --sigma is not supported by `backtest` yet (use hunt, content check or test)");
-        return exit::USAGE;
-    }
     match backtest(&args) {
         Ok(code) => code,
         Err(e) => {
@@ -112,10 +112,12 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
         return Err(format!("--from ({}) must be before --to ({})", iso(from), iso(to)));
     }
 
+    let sigma = crate::sigma::load(&args.content.sigma)?;
     // Which detections: the named ones (even if disabled), else every enabled one.
-    // Names resolve as `hunt --detection` does (id, file name, unique part of the name).
+    // Names resolve as `hunt --detection` does (id, file name, unique part of the name);
+    // names of Sigma rules select those.
     let mut named_names = Vec::new();
-    for name in args.detections.iter().chain(&args.enable) {
+    for name in args.detections.iter().chain(&args.enable).filter(|n| !sigma.names(n)) {
         named_names.push(crate::select::resolve(content.detections(), name)?.name.clone());
     }
     let named = |d: &Detection| named_names.contains(&d.name);
@@ -127,7 +129,26 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
     let mut disabled = Vec::new();
     let mut unscheduled = Vec::new();
     let mut planner = Planner::new(normalizer.catalog(), &content);
+    // Sigma rules, each on the Sigma schedule (see crate::sigma_schedule).
+    let sigma_names: Vec<String> = args.detections.iter().filter(|n| sigma.names(n)).cloned().collect();
+    let sigma_selected = args.detections.is_empty() || !sigma_names.is_empty();
+    let (sigma_detections, sigma_queries): (Vec<Detection>, Vec<Query>) = if sigma_selected {
+        crate::sigma_schedule::scheduled(&sigma, &mut planner, &sigma_names, &args.sigma_schedule, args.run.verbose).into_iter().unzip()
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let mut chosen = Vec::new();
+    for (d, query) in sigma_detections.iter().zip(sigma_queries) {
+        let s = d.deployment.as_ref().map(|dep| dep.scheduling.clone()).unwrap_or_default();
+        chosen.push(Chosen {
+            detection: d,
+            query,
+            cron: s.cron_schedule.unwrap_or_default(),
+            earliest: s.earliest_time.unwrap_or_default(),
+            latest: s.latest_time.unwrap_or_default(),
+            explicit: !sigma_names.is_empty(),
+        });
+    }
     let mut cannot_run = Vec::new();
     for d in candidates {
         let explicit = named(d);
@@ -199,15 +220,20 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
         return Ok(exit::USAGE);
     }
 
+    // A store is read only where some run's window reaches.
+    let covered = crate::store_input::covering(groups.iter().flat_map(|g| g.runs.windows.iter().copied()));
+    let paths = crate::store_input::expand(&args.paths, &args.store, Some(covered.unwrap_or(Window::new(0, 0))), args.run.verbose)?;
     let consumer = Scheduled { groups: &groups, arrival_field: &args.arrival_field };
-    let scanned = driver.scan(&consumer, &normalizer, vigil_scan::Inputs { paths: &args.paths, read: &opts });
+    let scanned = driver.scan(&consumer, &normalizer, vigil_scan::Inputs { paths: &paths, read: &opts });
     let mut state = scanned.state;
     let (mut hits, mut failures) = finish_runs(&groups, &mut state, &ctx);
     if !risk_groups.is_empty() {
         // A risk event exists from the run that raised it on.
         let risk: Vec<(Micros, serde_json::Value)> = hits
             .iter()
-            .flat_map(|h| hit_alerts(h, &content, &tz).into_iter().filter(|a| a.kind() == "risk").map(move |a| (h.run_time, a)))
+            .flat_map(|h| {
+                hit_alerts(h, &content, &sigma_detections, &tz).into_iter().filter(|a| a.kind() == "risk").map(move |a| (h.run_time, a))
+            })
             .filter_map(|(t, a)| serde_json::to_value(&a).ok().map(|j| (t, j)))
             .collect();
         let (more, errors) = crate::correlation::scheduled(&driver, &risk_groups, &risk, &normalizer, &ctx);
@@ -231,7 +257,7 @@ fn backtest(args: &BacktestArgs) -> Result<u8, String> {
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     let written = if args.alerts {
-        write_alert_hits(&mut lock, args.run.format, &hits, &content, &tz)
+        write_alert_hits(&mut lock, args.run.format, &hits, &content, &sigma_detections, &tz)
     } else {
         write_hits(&mut lock, args.run.format, &hits)
     }
@@ -324,9 +350,9 @@ fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext) 
 }
 
 /// The alerts one run's results raise; a Correlation run's notables carry the risk events
-/// each result counted.
-fn hit_alerts(h: &Hit, content: &vigil_content::ContentSet, tz: &vigil_time::Tz) -> Vec<vigil_alert::Alert> {
-    let Some(det) = content.detection(&h.name) else { return Vec::new() };
+/// each result counted. `sigma`: the Sigma rules as detections.
+fn hit_alerts(h: &Hit, content: &vigil_content::ContentSet, sigma: &[Detection], tz: &vigil_time::Tz) -> Vec<vigil_alert::Alert> {
+    let Some(det) = content.detection(&h.name).or_else(|| sigma.iter().find(|d| d.name == h.name)) else { return Vec::new() };
     let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
     // ES stamps alerts with the run time in whole seconds.
     let run_time = h.run_time - h.run_time.rem_euclid(1_000_000);
@@ -354,11 +380,12 @@ fn write_alert_hits(
     format: output::Format,
     hits: &[Hit],
     content: &vigil_content::ContentSet,
+    sigma: &[Detection],
     tz: &vigil_time::Tz,
 ) -> std::io::Result<()> {
     let mut rows: Vec<Record> = Vec::new();
     for h in hits {
-        for alert in hit_alerts(h, content, tz) {
+        for alert in hit_alerts(h, content, sigma, tz) {
             let stamp =
                 [("run_time", iso(h.run_time)), ("window_earliest", iso(h.window.earliest)), ("window_latest", iso(h.window.latest))];
             if format == output::Format::Jsonl {
@@ -430,7 +457,7 @@ fn write_hits(out: &mut dyn Write, format: output::Format, hits: &[Hit]) -> std:
         }
         output::Format::Csv => {
             let all: Vec<Record> = hits.iter().flat_map(|h| h.rows.iter().cloned()).collect();
-            let cols = output::columns(&all);
+            let cols = vigil_model::Record::columns(&all);
             let mut w = csv::Writer::from_writer(out);
             let mut header: Vec<String> = ["detection", "run_time", "window_earliest", "window_latest"].map(String::from).to_vec();
             header.extend(cols.iter().cloned());

@@ -207,8 +207,7 @@ fn check(args: CheckArgs) -> u8 {
     };
     let (_, planned, broken) = crate::sigma::plan(&sigma, &mut planner, &[]);
     for r in planned {
-        let note = r.notes.join("; ");
-        entries.push(Entry { name: r.meta.title.clone(), file: r.meta.file.clone(), status: "ready", reason: note });
+        entries.push(Entry { name: r.meta().title.clone(), file: r.meta().file.clone(), status: "ready", reason: r.notes() });
     }
     for p in sigma.problems.iter().chain(&broken) {
         entries.push(Entry { name: p.name.clone(), file: p.file.clone(), status: p.status, reason: p.reason.clone() });

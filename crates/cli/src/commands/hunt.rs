@@ -7,9 +7,12 @@ use vigil_engine::{Engine, Planner};
 
 #[derive(Args)]
 pub struct HuntArgs {
-    /// Log files or directories (walked recursively; .gz and .zip are read).
-    #[arg(required_unless_present = "explain")]
+    /// Log files or directories (walked recursively; .gz and .zip are read), or `store:DIR`
+    /// (vigil serve's event store).
+    #[arg(required_unless_present_any = ["explain", "stores"])]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub store: crate::store_input::StoreArgs,
     /// Print each selected detection's plan (logical plan, pushed-down scan, finishing
     /// strategy) instead of running it.
     #[arg(long)]
@@ -46,7 +49,7 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
     // Named detections must exist; otherwise the filters (production by default) choose.
-    let selected = match args.select.select(&content) {
+    let selected = match args.select.select_beside(&content, &|name| sigma.names(name)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vigil: {e}");
@@ -105,7 +108,10 @@ pub fn run(args: HuntArgs) -> u8 {
     crate::sigma::report(&sigma, &sigma_broken, args.run.verbose);
     queries.extend(sigma_queries);
     // For --alerts, each Sigma rule stands as a detection (notable + risk by level).
-    let sigma_detections: Vec<vigil_content::Detection> = sigma_planned.iter().map(|r| crate::sigma::as_detection(r)).collect();
+    let sigma_detections: Vec<vigil_content::Detection> = sigma_planned.iter().map(|r| crate::sigma::as_detection(r.meta())).collect();
+    // The queries hold what they need of the rules now.
+    drop(sigma_planned);
+    drop(sigma);
     planned.extend(sigma_detections.iter());
     if args.explain {
         let plans: Vec<String> = queries.iter().map(|q| q.explain(normalizer.catalog())).collect();
@@ -128,6 +134,13 @@ pub fn run(args: HuntArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    let paths = match crate::store_input::expand(&args.paths, &args.store, window, args.run.verbose) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
     if args.alert.alerts {
         // Correlation detections read the risk events the others raise: a second pass.
         let (logs, risk) = crate::correlation::split(planned, queries, normalizer.catalog());
@@ -138,7 +151,7 @@ pub fn run(args: HuntArgs) -> u8 {
             &engine,
             window,
             &normalizer,
-            vigil_scan::Inputs { paths: &args.paths, read: &opts },
+            vigil_scan::Inputs { paths: &paths, read: &opts },
             &ctx,
             vigil_scan::Delivery::Collect,
         );
@@ -166,7 +179,7 @@ pub fn run(args: HuntArgs) -> u8 {
         &engine,
         window,
         &normalizer,
-        vigil_scan::Inputs { paths: &args.paths, read: &opts },
+        vigil_scan::Inputs { paths: &paths, read: &opts },
         &ctx,
         &shown,
     );

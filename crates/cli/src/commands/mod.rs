@@ -8,6 +8,7 @@ pub mod risk;
 pub mod search;
 pub mod serve;
 pub mod test;
+pub mod user;
 
 use crate::output::{self, ResultSet};
 use crate::{exit, ContentArgs, RunArgs};
@@ -297,12 +298,7 @@ pub(crate) type RowFilter<'a> = dyn Fn(&str, &vigil_model::Record) -> bool + Syn
 /// milliseconds and the zone's offset, e.g. `2026-11-20T10:15:01.000+00:00`, in `--tz`.
 pub(crate) fn render_time(row: &mut vigil_model::Record, tz: &vigil_time::Tz) {
     let Some(t) = row.get("_time").and_then(|v| v.as_num()).and_then(vigil_time::micros_from_secs) else { return };
-    let mut text = vigil_time::format_time(t, "%Y-%m-%dT%H:%M:%S.%3N%z", tz);
-    // strftime's %z is +hhmm; the exports write +hh:mm.
-    if text.len() >= 2 {
-        text.insert(text.len() - 2, ':');
-    }
-    row.set("_time", vigil_model::Value::Str(text));
+    row.set("_time", vigil_model::Value::Str(vigil_time::format_export_time(t, tz)));
 }
 
 /// Every row is shown.

@@ -9,9 +9,11 @@ use vigil_engine::{Engine, Planner};
 pub struct SearchArgs {
     /// The search, e.g. '| tstats count from datamodel=Endpoint.Processes by Processes.dest'.
     pub spl: String,
-    /// Log files or directories.
-    #[arg(required_unless_present = "explain")]
+    /// Log files or directories, or `store:DIR` (vigil serve's event store).
+    #[arg(required_unless_present_any = ["explain", "stores"])]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub store: crate::store_input::StoreArgs,
     /// Print the search's plan (logical plan, pushed-down scan, finishing strategy) instead
     /// of running it.
     #[arg(long)]
@@ -63,13 +65,20 @@ pub fn run(args: SearchArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    let paths = match crate::store_input::expand(&args.paths, &args.store, window, args.run.verbose) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return exit::USAGE;
+        }
+    };
     let out = super::run_and_print(
         &args.run,
         &driver,
         &engine,
         window,
         &normalizer,
-        vigil_scan::Inputs { paths: &args.paths, read: &opts },
+        vigil_scan::Inputs { paths: &paths, read: &opts },
         &ctx,
         &super::show_all,
     );

@@ -28,6 +28,8 @@ pub struct ServeArgs {
     /// `POST /vigil/clock?to=TIME` moves it forward, running the ticks it passes.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub now: Option<String>,
+    #[command(flatten)]
+    pub sigma_schedule: crate::sigma_schedule::SigmaScheduleArgs,
     /// Cluster mode on Kafka (`[cluster]` in the config): `ingest` (HEC into the events
     /// topic), `worker` (events into window partials) or `reducer` (partials into alerts).
     #[arg(long, value_enum, value_name = "ROLE")]
@@ -90,5 +92,21 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         };
         return vigil_cluster::run(kind, vigil_cluster::Options { config, data_dir, content, selection, now });
     }
-    vigil_serve::run(vigil_serve::Options { config, data_dir, content, selection, now, reload: source })
+    // Sigma rules (--sigma and the config's [sigma] paths), planned here on their schedule.
+    let mut sigma_paths = config.sigma.paths.clone();
+    sigma_paths.extend(args.content.sigma.iter().cloned());
+    let sigma = crate::sigma::load(&sigma_paths)?;
+    let schedule = crate::sigma_schedule::SigmaScheduleArgs {
+        sigma_cron: args.sigma_schedule.sigma_cron.clone().or_else(|| config.sigma.cron.clone()),
+        sigma_earliest: args.sigma_schedule.sigma_earliest.clone().or_else(|| config.sigma.earliest.clone()),
+        sigma_latest: args.sigma_schedule.sigma_latest.clone().or_else(|| config.sigma.latest.clone()),
+    };
+    let normalizer = super::normalizer()?;
+    let planned_with = content.clone();
+    // Planned at start and again at each reload (unchanged rules keep their engines).
+    let extra: vigil_serve::schedule::ExtraDetections = std::sync::Arc::new(move || {
+        let mut planner = vigil_engine::Planner::new(normalizer.catalog(), &planned_with);
+        crate::sigma_schedule::scheduled(&sigma, &mut planner, &[], &schedule, false)
+    });
+    vigil_serve::run(vigil_serve::Options { config, data_dir, content, selection, now, reload: source, extra })
 }

@@ -207,3 +207,39 @@ fn store_lines(data: &Path, file: &str) -> Vec<String> {
     }
     out
 }
+
+/// SIGTERM, and the clean exit it must give.
+pub fn stop(s: Server) {
+    let log = s.log.clone();
+    let status = s.stop();
+    assert!(status.success(), "SIGTERM exit: {status:?}\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+}
+
+/// GETs `path` with the token; the body as JSON.
+pub fn get_json(port: u16, path: &str, token: &str) -> serde_json::Value {
+    let (_, body) = Client { port, cacert: None }.request("GET", path, Some(token), &[], None).expect("GET request");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+/// Every event in a server's store, read back through the readers (metadata applied), and
+/// how many records could not be read (a torn tail while the server writes).
+pub fn stored_events(data: &Path) -> (Vec<vigil_model::Event>, u64) {
+    let mut out = Vec::new();
+    let mut bad = 0;
+    for seg in vigil_serve::store::segments(&vigil_serve::store_dir(data), vigil_time::Window::ALL).unwrap() {
+        let report = vigil_read::read_file(&seg, &vigil_read::ReadOptions::default(), &mut |ev| out.push(ev.clone()));
+        bad += report.skipped_total() + report.repaired_total();
+    }
+    (out, bad)
+}
+
+/// A scratch directory with `data/` (the server's data directory, not created) and
+/// `vigil.toml` holding `config`; returns (dir, data, config path as text).
+pub fn scratch(config: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = dir.path().join("vigil.toml");
+    std::fs::write(&path, config).unwrap();
+    let text = path.to_string_lossy().into_owned();
+    (dir, data, text)
+}

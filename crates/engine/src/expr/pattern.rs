@@ -96,7 +96,8 @@ impl Pattern {
             let mut buf = buf.borrow_mut();
             buf.clear();
             if value.is_ascii() {
-                buf.extend(value.chars().map(|c| c.to_ascii_lowercase()));
+                buf.push_str(value);
+                buf.make_ascii_lowercase();
             } else {
                 buf.extend(value.chars().flat_map(char::to_lowercase));
             }

@@ -198,7 +198,8 @@ impl FoldCache {
             let buf = &mut slot[n];
             buf.clear();
             if s.is_ascii() {
-                buf.extend(s.bytes().map(|b| b.to_ascii_lowercase() as char));
+                buf.push_str(s);
+                buf.make_ascii_lowercase();
             } else {
                 buf.extend(s.chars().flat_map(char::to_lowercase));
             }

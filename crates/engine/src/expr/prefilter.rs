@@ -53,6 +53,8 @@ pub(crate) fn literals(pred: &Pred, anchored: &[(FieldRef, String)]) -> Option<V
             }
             Some(out)
         }
+        // A bare term: the event's text must contain its literal.
+        Pred::Raw(p) => Some(p.required_literals()?.into_iter().map(|v| (FieldRef::Name("_raw".into()), v)).collect()),
         Pred::Or(items) => {
             let mut out = Vec::new();
             for i in items {
@@ -90,6 +92,8 @@ pub(crate) fn conditions(pred: &Pred) -> Conditions {
 struct LiteralField {
     field: FieldRef,
     automaton: AhoCorasick,
+    /// Whether every literal is ASCII: then non-ASCII text needs no lowercasing first.
+    ascii: bool,
     /// Literal id -> positions in the predicate list.
     owners: Vec<Vec<usize>>,
 }
@@ -112,8 +116,11 @@ pub(crate) struct ScanIndex {
     /// Per predicate: how many conditions it has (0, 1 or 2).
     need: Vec<u8>,
     /// Field name -> the anchored fields (`Ok`) and literal fields (`Err`) of that name, for
-    /// rows read in one pass by name; `None` if a condition is on `_raw` or `_time`.
+    /// rows read in one pass by name; `None` if an exact-value condition is on `_raw` or
+    /// `_time`.
     by_name: Option<HashMap<String, Vec<Result<usize, usize>>>>,
+    /// Literal fields on `_raw` (bare terms, Sigma keywords), checked besides the one pass.
+    raw_literals: Vec<usize>,
     /// Predicates with no condition (evaluated for every row).
     always: Vec<usize>,
     /// Number of predicates.
@@ -199,8 +206,9 @@ impl ScanIndex {
         }
         for (field, texts, owners) in lits {
             let automaton = aho_corasick::AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&texts);
+            let ascii = texts.iter().all(|t| t.is_ascii());
             match automaton {
-                Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, owners }),
+                Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, ascii, owners }),
                 // Cannot happen for plain literals; dropping the literal condition is safe.
                 Err(_) => {
                     for i in owners.into_iter().flatten() {
@@ -215,6 +223,8 @@ impl ScanIndex {
         idx.always.sort_unstable();
         idx.always.dedup();
         idx.by_name = name_map(&idx.fields, &idx.literal_fields);
+        idx.raw_literals =
+            (0..idx.literal_fields.len()).filter(|&l| matches!(&idx.literal_fields[l].field, FieldRef::Name(n) if n == "_raw")).collect();
         idx.need = idx.has_exact.iter().zip(&idx.has_literal).map(|(&e, &l)| u8::from(e) + u8::from(l)).collect();
         idx
     }
@@ -243,7 +253,13 @@ impl ScanIndex {
                 }
             })
         });
-        if !one_pass {
+        if one_pass {
+            for &l in &self.raw_literals {
+                if let Some(raw) = row.raw() {
+                    self.meet_literal(l, raw, &mut key, scratch);
+                }
+            }
+        } else {
             for (f, (field, _)) in self.fields.iter().enumerate() {
                 row.any_item(field, &mut |item| {
                     self.meet_exact(f, item, &mut key, scratch);
@@ -278,8 +294,9 @@ impl ScanIndex {
 
     fn meet_literal(&self, l: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
         let lf = &self.literal_fields[l];
-        // The automaton folds ASCII case itself; other text is lowercased first.
-        let text = if item.is_ascii() {
+        // The automaton folds ASCII case itself; other text is lowercased first, unless the
+        // literals are ASCII and no character of the text lowercases to ASCII.
+        let text = if item.is_ascii() || (lf.ascii && !item.contains(LOWERCASE_TO_ASCII)) {
             item
         } else {
             lowercase_into(item, key);
@@ -293,6 +310,9 @@ impl ScanIndex {
     }
 }
 
+/// The non-ASCII characters whose lowercase holds ASCII (İ -> i̇, Kelvin sign -> k).
+const LOWERCASE_TO_ASCII: [char; 2] = ['\u{130}', '\u{212A}'];
+
 /// The name map of [`ScanIndex::by_name`].
 fn name_map(
     fields: &[(FieldRef, HashMap<String, Vec<usize>>)],
@@ -303,6 +323,8 @@ fn name_map(
     let literal_targets = literal_fields.iter().enumerate().map(|(i, lf)| (&lf.field, Err(i)));
     for (field, target) in targets.chain(literal_targets) {
         match field {
+            // Read from the row's text, not its fields (see `ScanIndex::raw_literals`).
+            FieldRef::Name(n) if n == "_raw" && target.is_err() => {}
             FieldRef::Name(n) if n != "_raw" && n != "_time" => map.entry(n.clone()).or_default().push(target),
             _ => return None,
         }
@@ -313,7 +335,9 @@ fn name_map(
 fn lowercase_into(item: &str, key: &mut String) {
     key.clear();
     if item.is_ascii() {
-        key.extend(item.bytes().map(|b| b.to_ascii_lowercase() as char));
+        // A copy lowercased in place: far faster than pushing char by char.
+        key.push_str(item);
+        key.make_ascii_lowercase();
     } else {
         key.extend(item.chars().flat_map(char::to_lowercase));
     }
@@ -430,5 +454,12 @@ mod tests {
         ev.push("EventCode", "1");
         idx.candidates(&ev, &mut s);
         assert_eq!(s.candidates, [1]);
+    }
+
+    #[test]
+    fn only_two_non_ascii_characters_lowercase_to_ascii() {
+        let found: Vec<char> =
+            (0..=char::MAX as u32).filter_map(char::from_u32).filter(|c| !c.is_ascii() && c.to_lowercase().any(|l| l.is_ascii())).collect();
+        assert_eq!(found, LOWERCASE_TO_ASCII);
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod join;
 pub(crate) mod join_keys;
 pub(crate) mod lookup;
 pub(crate) mod rex;
+pub(crate) mod sigma_correlation;
 pub(crate) mod spath;
 pub(crate) mod stats;
 pub(crate) mod subsearch;
@@ -33,7 +34,10 @@ pub(crate) enum Op {
     Eventstats(stats::StatsOp),
     Rename(Vec<(String, String)>),
     Table(Vec<String>),
-    Fields { remove: bool, fields: Vec<String> },
+    Fields {
+        remove: bool,
+        fields: Vec<String>,
+    },
     Dedup(vigil_spl::ast::Dedup),
     Sort(vigil_spl::ast::Sort),
     Head(u64),
@@ -44,16 +48,31 @@ pub(crate) enum Op {
     Regex(rex::RegexOp),
     Fillnull(vigil_spl::ast::Fillnull),
     Bin(transform::BinOp),
-    Mvexpand { field: String, limit: Option<u64> },
-    Makemv { delim: String, field: String },
+    Mvexpand {
+        field: String,
+        limit: Option<u64>,
+    },
+    Makemv {
+        delim: String,
+        field: String,
+    },
     DynamicSearch(subsearch::DynamicSearch),
     Xmlkv(Option<String>),
-    Spath { input: Option<String>, output: Option<String>, path: Option<String> },
-    Replace { pairs: Vec<(String, String)>, fields: Vec<String> },
+    Spath {
+        input: Option<String>,
+        output: Option<String>,
+        path: Option<String>,
+    },
+    Replace {
+        pairs: Vec<(String, String)>,
+        fields: Vec<String>,
+    },
     Foreach(foreach::ForeachOp),
     Transaction(transaction::TransactionOp),
     TopRare(top::TopRareOp),
     Timechart(timechart::TimechartOp),
+    /// A Sigma correlation rule over the matches of the rules it names (not SPL).
+    SigmaCorrelation(sigma_correlation::CorrelationOp),
 }
 
 impl Op {
@@ -93,6 +112,7 @@ impl Op {
                 }
             }
             Op::Timechart(_) => "timechart",
+            Op::SigmaCorrelation(_) => "sigma correlation",
         }
     }
 
@@ -110,7 +130,7 @@ impl Op {
             // Group, order, count or combine rows across the whole input, or use the time zone.
             Op::Transaction(_) | Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => false,
             Op::Convert(_) | Op::Join(_) | Op::DynamicSearch(_) | Op::Foreach(_) => false,
-            Op::TopRare(_) | Op::Timechart(_) => false,
+            Op::TopRare(_) | Op::Timechart(_) | Op::SigmaCorrelation(_) => false,
         }
     }
 
@@ -160,7 +180,7 @@ impl Op {
             }
             Op::Replace { .. } | Op::Table(_) | Op::Fields { .. } | Op::Foreach(_) | Op::Transaction(_) => return None,
             Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => return None,
-            Op::Convert(_) | Op::Join(_) | Op::DynamicSearch(_) => return None,
+            Op::Convert(_) | Op::Join(_) | Op::DynamicSearch(_) | Op::SigmaCorrelation(_) => return None,
         }
         Some(out)
     }
@@ -189,6 +209,8 @@ impl Op {
             Op::Transaction(_) => true,
             Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => true,
             Op::Convert(_) | Op::Join(_) | Op::DynamicSearch(_) => true,
+            // Reads the fields its inputs name, never the text.
+            Op::SigmaCorrelation(_) => false,
         }
     }
 }
@@ -234,5 +256,6 @@ pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec
         Op::Transaction(t) => t.apply(rows, ctx),
         Op::TopRare(t) => t.apply(rows),
         Op::Timechart(t) => t.apply(rows, ctx)?,
+        Op::SigmaCorrelation(c) => c.apply(rows, env)?,
     })
 }

@@ -101,7 +101,7 @@ pub(crate) fn prefix_len(stage: &Stage, by_names: &[String], agg_names: &[String
             Op::Convert(_) | Op::Lookup(_) | Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => break,
             Op::Join(_) | Op::DynamicSearch(_) | Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } | Op::Makemv { .. } => break,
             Op::Xmlkv(_) | Op::Spath { .. } | Op::Replace { .. } | Op::Foreach(_) | Op::Transaction(_) => break,
-            Op::TopRare(_) | Op::Timechart(_) => break,
+            Op::TopRare(_) | Op::Timechart(_) | Op::SigmaCorrelation(_) => break,
         }
     }
     len

@@ -199,6 +199,7 @@ impl Lineage {
                 }
             }
             Op::TopRare(t) => *self = Lineage::closed(&t.output_fields()),
+            Op::SigmaCorrelation(c) => *self = Lineage::closed(&c.output_fields()),
             // Series columns come from the data unless there is no split-by field.
             Op::Timechart(t) => {
                 *self = match t.fixed_columns() {

@@ -48,7 +48,7 @@ pub(crate) fn trace_subsearch(ops: &[Op], by_names: &[String], agg_names: &[Stri
             Op::Convert(_) | Op::Lookup(_) | Op::Rex(_) | Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) => return None,
             Op::Head(_) | Op::Join(_) | Op::DynamicSearch(_) | Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } => return None,
             Op::Makemv { .. } | Op::Xmlkv(_) | Op::Spath { .. } | Op::Replace { .. } | Op::Foreach(_) | Op::Transaction(_) => return None,
-            Op::TopRare(_) | Op::Timechart(_) => return None,
+            Op::TopRare(_) | Op::Timechart(_) | Op::SigmaCorrelation(_) => return None,
         }
     }
     fields

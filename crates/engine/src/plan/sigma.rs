@@ -1,13 +1,16 @@
 //! Sigma rules as queries: each compiled rule becomes a raw-event scan like an SPL search's,
 //! its predicate the log source conditions (indexable by the prefilter: `Channel`,
-//! `EventID`) and the detection, so Sigma and SPL detections share one pass.
+//! `EventID`) and the detection, so Sigma and SPL detections share one pass. A correlation
+//! rule adds a scan per rule it names and the correlation operator after them.
 
 use super::{EventScan, Planner, Query, QueryError, Scan, Source, Stage, Tables};
 use crate::error::PlanError;
 use crate::expr::pattern::Pattern;
 use crate::expr::predicate::{ExternalPred, FieldAccess, FieldRef, Pred};
+use crate::ops::sigma_correlation::{CorrelationInput, CorrelationOp};
+use crate::ops::Op;
 use std::sync::Arc;
-use vigil_sigma::{CompiledRule, Expr, Fields, Test};
+use vigil_sigma::{CompiledCorrelation, CompiledRule, Expr, Fields, InputSource, RuleMeta, Test};
 
 #[derive(Debug)]
 struct Detection(Expr);
@@ -51,6 +54,7 @@ impl ExternalPred for Detection {
                     Test::Regex(r) => format!("re \"{}\"", r.as_str()),
                     Test::Cidr { net, bits } => format!("cidr {net}/{bits}"),
                     Test::Num(op, n) => format!("{op:?} {n}"),
+                    Test::DatePart { part, op, want } => format!("{part:?} {} {want}", op.map_or("Eq".to_string(), |o| format!("{o:?}"))),
                     Test::Exists(b) => format!("exists {b}"),
                     Test::Null => "null".into(),
                     Test::FieldRef { other, shape, .. } => format!("fieldref {shape:?} {other}"),
@@ -66,71 +70,154 @@ impl Planner<'_> {
     /// Plans a compiled Sigma rule: one raw-event scan over the events of its sources; result
     /// rows are the matching events with the rule's title, id, level and tags.
     pub fn plan_sigma(&mut self, rule: &CompiledRule) -> Result<Query, QueryError> {
-        let variants: Vec<Pred> = rule
-            .variants
-            .iter()
-            .map(|v| {
-                let mut items: Vec<Pred> = v
-                    .when
-                    .iter()
-                    .map(|(field, values)| {
-                        let f = FieldRef::Name(field.clone());
-                        match values.as_slice() {
-                            [one] => Pred::Eq(f, Pattern::new(one)),
-                            many => Pred::AnyOf(f, many.iter().map(|s| Pattern::new(s)).collect()),
-                        }
-                    })
-                    .collect();
-                // EventID first: the prefilter anchors on the first of equally small sets, and
-                // an event id splits a channel's rules finer than the channel does.
-                items.sort_by_key(|p| !matches!(p, Pred::Eq(FieldRef::Name(n), _) | Pred::AnyOf(FieldRef::Name(n), _) if n == "EventID"));
-                items.push(to_pred(&v.expr));
-                Pred::And(items)
-            })
-            .collect();
-        let pred = match <[Pred; 1]>::try_from(variants) {
-            Ok([one]) => one,
-            Err(variants) => Pred::Or(variants),
-        };
         let m = &rule.meta;
-        // Log source values have no `*`, so SPL patterns match them exactly.
-        let mut text = format!(
-            "| eval sigma_title=\"{}\", sigma_id=\"{}\", sigma_level=\"{}\"",
-            quote(&m.title),
-            quote(m.id.as_deref().unwrap_or("")),
-            quote(m.level.as_deref().unwrap_or(""))
-        );
-        for (name, from) in &rule.result_fields {
-            // Windows writes "-" for an empty account or host: not a value.
-            let args: Vec<String> = from
-                .iter()
-                .map(|f| {
-                    let f = format!("'{}'", f.replace('\'', "\\'"));
-                    format!("if({f}==\"-\", null(), {f})")
-                })
-                .collect();
-            text.push_str(&format!(", {name}=coalesce({})", args.join(", ")));
-        }
-        if !m.tags.is_empty() {
-            text.push_str(&format!(", sigma_tags=split(\"{}\", \"|\")", quote(&m.tags.join("|"))));
-        }
-        let fail = |error: PlanError| QueryError { text: text.clone(), error };
-        let pipeline = vigil_spl::parse(&format!("search *{text}")).map_err(|e| fail(e.into()))?;
+        let text = format!("{}{}", describe_evals(m), risk_evals(&rule.result_fields));
         let mut tables = Tables::default();
-        let mut prefix = Vec::new();
-        for cmd in pipeline.commands.iter().skip(1) {
-            prefix.push(self.plan_op(cmd, &mut tables).map_err(fail)?);
-        }
-        // Rows carry the event's fields, not its text: matches are held until the scan ends,
-        // and `_raw` would double what they take.
-        let scan = EventScan { pred, prefix, stats: None, needs_raw: false, projection: None };
+        // After the scan, not in it: matches are held until the scan ends, and the rule's
+        // title, tags and risk fields would be copied into every one of them.
+        let ops = self.eval_ops(&text, &mut tables)?;
+        // Rows carry the event's fields, not its text (`_raw` would double what they take).
+        let scan = EventScan { pred: rule_pred(rule), prefix: Vec::new(), stats: None, needs_raw: false, projection: None };
         Ok(Query {
             name: m.title.clone(),
             text: format!("Sigma rule {}:{}", m.file, m.line),
-            root: Stage { source: Source::Scan(0), ops: Vec::new() },
+            root: Stage { source: Source::Scan(0), ops },
             scans: vec![Scan::Events(scan)],
             stages: Vec::new(),
         })
+    }
+
+    /// Plans a Sigma correlation: a scan per rule it names (only the fields the correlation
+    /// reads), chained correlations as stages, and the correlation operator over them, in the
+    /// same pass as every other query; result rows are its hits.
+    pub fn plan_sigma_correlation(&mut self, c: &CompiledCorrelation) -> Result<Query, QueryError> {
+        let mut tables = Tables::default();
+        let mut root = self.correlation_stage(c, &mut tables)?;
+        let m = &c.spec.meta;
+        root.ops.extend(self.eval_ops(&describe_evals(m), &mut tables)?);
+        Ok(Query {
+            name: m.title.clone(),
+            text: format!("Sigma correlation {}:{}", m.file, m.line),
+            root,
+            scans: tables.scans,
+            stages: tables.stages,
+        })
+    }
+
+    fn correlation_stage(&mut self, c: &CompiledCorrelation, tables: &mut Tables) -> Result<Stage, QueryError> {
+        let mut first = None;
+        let mut inputs = Vec::new();
+        for input in &c.inputs {
+            let stage = match &input.source {
+                InputSource::Rule(rule) => {
+                    let mut read: Vec<String> = input.group.iter().chain(&input.value).flatten().cloned().collect();
+                    read.extend(rule.result_fields.iter().flat_map(|(_, from)| from.iter().cloned()));
+                    read.push("_time".into());
+                    read.sort();
+                    read.dedup();
+                    let prefix = self.eval_ops(&risk_evals(&rule.result_fields), tables)?;
+                    let scan = EventScan { pred: rule_pred(rule), prefix, stats: None, needs_raw: false, projection: Some(read) };
+                    tables.scans.push(Scan::Events(scan));
+                    Stage { source: Source::Scan(tables.scans.len() - 1), ops: Vec::new() }
+                }
+                InputSource::Correlation(inner) => self.correlation_stage(inner, tables)?,
+            };
+            let stage_id = match first {
+                None => {
+                    first = Some(stage);
+                    None
+                }
+                Some(_) => Some(tables.add_stage(stage)),
+            };
+            inputs.push(CorrelationInput {
+                stage: stage_id,
+                name: input.reference.clone(),
+                group: input.group.clone(),
+                value: input.value.clone(),
+            });
+        }
+        let mut stage = first.ok_or_else(|| QueryError {
+            text: c.spec.meta.title.clone(),
+            error: PlanError::invalid("a correlation names no rule", Default::default()),
+        })?;
+        stage.ops.push(Op::SigmaCorrelation(CorrelationOp { spec: c.spec.clone(), inputs }));
+        Ok(stage)
+    }
+
+    /// The operators of an `| eval ...` text (empty text: none).
+    fn eval_ops(&mut self, text: &str, tables: &mut Tables) -> Result<Vec<Op>, QueryError> {
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fail = |error: PlanError| QueryError { text: text.to_string(), error };
+        let pipeline = vigil_spl::parse(&format!("search *{text}")).map_err(|e| fail(e.into()))?;
+        pipeline.commands.iter().skip(1).map(|cmd| self.plan_op(cmd, tables).map_err(fail)).collect()
+    }
+}
+
+/// The rule's own predicate: per source, its log source conditions and its detection.
+fn rule_pred(rule: &CompiledRule) -> Pred {
+    let variants: Vec<Pred> = rule
+        .variants
+        .iter()
+        .map(|v| {
+            let mut items: Vec<Pred> = v
+                .when
+                .iter()
+                .map(|(field, values)| {
+                    let f = FieldRef::Name(field.clone());
+                    match values.as_slice() {
+                        [one] => Pred::Eq(f, Pattern::new(one)),
+                        many => Pred::AnyOf(f, many.iter().map(|s| Pattern::new(s)).collect()),
+                    }
+                })
+                .collect();
+            // EventID first: the prefilter anchors on the first of equally small sets, and
+            // an event id splits a channel's rules finer than the channel does.
+            items.sort_by_key(|p| !matches!(p, Pred::Eq(FieldRef::Name(n), _) | Pred::AnyOf(FieldRef::Name(n), _) if n == "EventID"));
+            items.push(to_pred(&v.expr));
+            Pred::And(items)
+        })
+        .collect();
+    match <[Pred; 1]>::try_from(variants) {
+        Ok([one]) => one,
+        Err(variants) => Pred::Or(variants),
+    }
+}
+
+/// `| eval sigma_title=..., sigma_id=..., sigma_level=...[, sigma_tags=...]`.
+fn describe_evals(m: &RuleMeta) -> String {
+    // Log source values have no `*`, so SPL patterns match them exactly.
+    let mut text = format!(
+        "| eval sigma_title=\"{}\", sigma_id=\"{}\", sigma_level=\"{}\"",
+        quote(&m.title),
+        quote(m.id.as_deref().unwrap_or("")),
+        quote(m.level.as_deref().unwrap_or(""))
+    );
+    if !m.tags.is_empty() {
+        text.push_str(&format!(", sigma_tags=split(\"{}\", \"|\")", quote(&m.tags.join("|"))));
+    }
+    text
+}
+
+/// `| eval dest=coalesce(...), user=coalesce(...)` from the mapping's result fields.
+fn risk_evals(result_fields: &[(String, Vec<String>)]) -> String {
+    let mut parts = Vec::new();
+    for (name, from) in result_fields {
+        // Windows writes "-" for an empty account or host: not a value.
+        let args: Vec<String> = from
+            .iter()
+            .map(|f| {
+                let f = format!("'{}'", f.replace('\'', "\\'"));
+                format!("if({f}==\"-\", null(), {f})")
+            })
+            .collect();
+        parts.push(format!("{name}=coalesce({})", args.join(", ")));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("| eval {}", parts.join(", "))
     }
 }
 
@@ -156,10 +243,38 @@ fn to_pred(e: &Expr) -> Pred {
         Expr::Leaf { field: Some(f), test: Test::Glob(g) } if g.spl_compatible && !g.text.is_empty() && !g.text.contains('&') => {
             Pred::Eq(FieldRef::Name(f.clone()), Pattern::new(&g.text))
         }
+        // A keyword: the event's text must contain a literal of it, which the prefilter
+        // indexes, so the keyword is not tried against every field of every event.
+        Expr::Leaf { field: None, test: Test::Glob(g) } => match g.required_literal().and_then(text_literal) {
+            Some(lit) => Pred::And(vec![Pred::Raw(Pattern::new(&format!("*{lit}*"))), Pred::External(Arc::new(Detection(e.clone())))]),
+            None => Pred::External(Arc::new(Detection(e.clone()))),
+        },
         leaf => Pred::External(Arc::new(Detection(leaf.clone()))),
     }
 }
 
+/// The longest piece of `literal` that any event's text holds as written when a field value
+/// holds it: characters no log format escapes (XML escapes `&<>"'`, JSON `"\` and `/`
+/// optionally and non-ASCII as `\uXXXX`). Too short a piece filters nothing.
+fn text_literal(literal: &str) -> Option<&str> {
+    let plain = |c: char| c.is_ascii_graphic() && !matches!(c, '&' | '<' | '>' | '"' | '\'' | '\\' | '/' | '*' | '?') || c == ' ';
+    literal.split(|c: char| !plain(c)).max_by_key(|p| p.len()).filter(|p| p.trim().len() >= 3)
+}
+
 fn quote(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_literal;
+
+    #[test]
+    fn keyword_literals_avoid_what_log_formats_escape() {
+        assert_eq!(text_literal("dpapi::masterkey"), Some("dpapi::masterkey"));
+        assert_eq!(text_literal(r"\mimilib.dll"), Some("mimilib.dll"), "JSON doubles backslashes");
+        assert_eq!(text_literal("a&b<script>"), Some("script"), "XML escapes & and <");
+        assert_eq!(text_literal("x/y"), None, "too short");
+        assert_eq!(text_literal("kiwi legit printer"), Some("kiwi legit printer"));
+    }
 }

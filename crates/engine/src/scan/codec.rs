@@ -30,8 +30,8 @@
 use super::{Engine, ScanAcc, ScanState};
 use crate::error::StateError;
 use crate::plan::{EventScan, Scan};
+use crate::store::event_rows::EventRows;
 use crate::store::groups::Groups;
-use crate::store::row_store::{decode_row, encode_row};
 use crate::store::spill::{get_u32, get_u64, get_u8, put_u32, put_u64};
 use crate::store::symbols::Symbols;
 
@@ -156,15 +156,7 @@ impl Engine {
                     (0, Scan::Events(EventScan { stats: Some(s), .. })) => {
                         ScanAcc::Groups(Groups::decode(cur, s.by.len(), &s.aggs, &mut symbols, &mut file)?)
                     }
-                    (1, Scan::Events(EventScan { stats: None, .. })) => {
-                        let n = get_u64(cur).ok_or("truncated")?;
-                        let mut events = Vec::new();
-                        for _ in 0..n {
-                            let time = get_u64(cur).ok_or("truncated event")? as i64;
-                            events.push((time, decode_row(cur).ok_or("damaged event")?));
-                        }
-                        ScanAcc::Events(events)
-                    }
+                    (1, Scan::Events(EventScan { stats: None, .. })) => ScanAcc::Events(EventRows::decode(cur).ok_or("damaged events")?),
                     (tag, _) => return Err(format!("scan of kind {tag} where `{}` has another", q.name)),
                 };
             }
@@ -190,11 +182,7 @@ fn encode_segment(state: &ScanState, buf: &mut Vec<u8>) -> std::io::Result<()> {
                 }
                 ScanAcc::Events(events) => {
                     buf.push(1);
-                    put_u64(buf, events.len() as u64);
-                    for (time, row) in events {
-                        put_u64(buf, *time as u64);
-                        encode_row(row, buf);
-                    }
+                    events.encode(buf);
                 }
             }
         }

@@ -156,7 +156,7 @@ impl Engine {
                         .map(|s| match s {
                             Scan::Tstats(_) => ScanAcc::Groups(Groups::default()),
                             Scan::Events(e) if e.stats.is_some() => ScanAcc::Groups(Groups::default()),
-                            Scan::Events(_) => ScanAcc::Events(Vec::new()),
+                            Scan::Events(_) => ScanAcc::Events(Default::default()),
                         })
                         .collect()
                 })
@@ -282,7 +282,7 @@ impl Engine {
                 (ScanAcc::Events(v), _) => {
                     let room = MAX_COLLECTED_EVENTS.saturating_sub(v.len());
                     let t = ev.time.unwrap_or(0);
-                    v.extend(rows.into_iter().take(room).map(|r| (t, r)));
+                    rows.iter().take(room).for_each(|r| v.push(t, r));
                 }
                 _ => {}
             }

@@ -106,11 +106,8 @@ pub(crate) fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Result<
             rows
         }
         (Scan::Events(EventScan { stats: Some(stats), .. }), ScanAcc::Groups(g)) => stats.finish(g, symbols)?,
-        (_, ScanAcc::Events(mut v)) => {
-            // Splunk returns events newest first (stable: ties keep input order).
-            v.sort_by_key(|e| std::cmp::Reverse(e.0));
-            v.into_iter().map(|(_, r)| r).collect()
-        }
+        // Splunk returns events newest first (stable: ties keep input order).
+        (_, ScanAcc::Events(v)) => v.into_records_newest_first(),
         _ => Vec::new(),
     })
 }

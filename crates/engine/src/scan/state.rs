@@ -5,10 +5,10 @@ use super::{Engine, BUDGET_CHECK_EVERY};
 use crate::expr::predicate::FoldCache;
 use crate::expr::prefilter::Scratch;
 use crate::plan::{EventScan, Scan};
+use crate::store::event_rows::EventRows;
 use crate::store::groups::Groups;
 use crate::store::spill::SpillFile;
 use crate::store::symbols::{Symbols, Translation};
-use vigil_model::{Micros, Record};
 
 /// Per-thread accumulation for every scan of every query.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ pub struct ScanState {
 pub(crate) enum ScanAcc {
     Groups(Groups),
     /// Matching events (after the scan's row operators) with their event time, for ordering.
-    Events(Vec<(Micros, Record)>),
+    Events(EventRows),
 }
 
 impl Engine {

@@ -12,11 +12,13 @@
 mod acks;
 mod errors;
 pub mod parse;
+pub mod stats;
 
 pub use errors::HecError;
 
 use crate::commit::Committer;
 use crate::config::{Limits, TokenConfig};
+use crate::indexed;
 use crate::store::StoredEvent;
 use acks::Acks;
 use axum::body::{Body, Bytes};
@@ -42,11 +44,20 @@ pub struct Hec {
     acks: Acks,
     /// The server's clock (micros): arrival times come from it.
     clock: Arc<dyn Fn() -> Micros + Send + Sync>,
+    /// What was stored, per token and sourcetype (the API's ingest status).
+    pub stats: Arc<stats::IngestStats>,
 }
 
 impl Hec {
     pub fn new(tokens: Vec<TokenConfig>, committer: Committer, limits: Limits, clock: Arc<dyn Fn() -> Micros + Send + Sync>) -> Hec {
-        Hec { tokens: RwLock::new(Arc::new(tokens)), committer, limits: RwLock::new(limits), acks: Acks::default(), clock }
+        Hec {
+            tokens: RwLock::new(Arc::new(tokens)),
+            committer,
+            limits: RwLock::new(limits),
+            acks: Acks::default(),
+            clock,
+            stats: Arc::default(),
+        }
     }
 
     /// Applies reloaded tokens and limits to the requests that start from now on.
@@ -138,7 +149,7 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
     let gzip = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
     let now = (hec.clock)();
     let ack = token.ack;
-    let token_label = token.name.clone().unwrap_or_else(|| "unnamed".into());
+    let token_name = token.name.clone().unwrap_or_else(|| "unnamed".into());
     // Decompressing, parsing and reading event times is CPU work: off the async threads.
     let events = tokio::task::spawn_blocking(move || -> Result<Vec<StoredEvent>, HecError> {
         let body = if gzip { gunzip(&body, limits.max_body_bytes)? } else { body };
@@ -151,8 +162,15 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
     })
     .await
     .map_err(|_| HecError::Internal)??;
-    count_received(&token_label, &events);
+    let counts = count_by_sourcetype(&events);
+    for (st, (n, b)) in &counts {
+        crate::metrics::global().received(&token_name, st, *n, *b);
+    }
     let done = hec.committer.submit(events).map_err(|_| HecError::Busy)?;
+    let record = {
+        let (h, now) = (hec.clone(), (hec.clock)());
+        move || counts.iter().for_each(|(st, (n, b))| h.stats.record(&token_name, st, *n, *b, now))
+    };
     match (ack, channel) {
         (true, Some(channel)) => {
             let id = hec.acks.register(&channel).ok_or(HecError::Busy)?;
@@ -160,38 +178,42 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
             tokio::spawn(async move {
                 let stored = matches!(done.await, Ok(Ok(())));
                 crate::metrics::global().ack_latency(received.elapsed().as_secs_f64());
+                if stored {
+                    record();
+                }
                 h.acks.complete(&channel, id, stored);
             });
             Ok(Json(json!({"text": "Success", "code": 0, "ackId": id})).into_response())
         }
         _ => match done.await {
-            Ok(Ok(())) => Ok({
+            Ok(Ok(())) => {
                 crate::metrics::global().ack_latency(received.elapsed().as_secs_f64());
-                Json(json!({"text": "Success", "code": 0})).into_response()
-            }),
+                record();
+                Ok(Json(json!({"text": "Success", "code": 0})).into_response())
+            }
             _ => Err(HecError::Internal),
         },
     }
 }
 
-/// Counts events and bytes per sourcetype for /metrics (a body is usually one sourcetype).
-fn count_received(token: &str, events: &[StoredEvent]) {
-    let mut by: Vec<(&str, u64, u64)> = Vec::new();
+/// Events and bytes of event text per sourcetype.
+fn count_by_sourcetype(events: &[StoredEvent]) -> Vec<(String, (u64, u64))> {
+    let mut out: Vec<(String, (u64, u64))> = Vec::new();
     for e in events {
-        match by.iter_mut().find(|(st, _, _)| *st == e.sourcetype) {
-            Some((_, n, b)) => {
+        match out.iter_mut().find(|(st, _)| *st == e.sourcetype) {
+            Some((_, (n, b))) => {
                 *n += 1;
                 *b += e.text.len() as u64;
             }
-            None => by.push((&e.sourcetype, 1, e.text.len() as u64)),
+            None => out.push((e.sourcetype.clone(), (1, e.text.len() as u64))),
         }
     }
-    for (st, n, b) in by {
-        crate::metrics::global().received(token, st, n, b);
-    }
+    out
 }
 
-/// Metadata defaults: query parameters (`/raw`, and `/event` too), then the token's.
+/// Metadata given for every event of the request: query parameters (`/raw`, and `/event`
+/// too), then the token's configured sourcetype and index. Empty: not given (see
+/// [`crate::indexed`] for what is used then).
 fn defaults(token: &TokenConfig, q: &HashMap<String, String>) -> Result<Defaults, HecError> {
     let param = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
     let time = match param("time") {
@@ -200,40 +222,27 @@ fn defaults(token: &TokenConfig, q: &HashMap<String, String>) -> Result<Defaults
     };
     let index = token.default_index.clone().or_else(|| token.indexes.first().cloned()).unwrap_or_else(|| "main".into());
     Ok(Defaults {
-        host: param("host").unwrap_or_else(|| "vigil".into()),
-        source: param("source").unwrap_or_else(|| format!("http:{}", token.name.as_deref().unwrap_or("hec"))),
-        sourcetype: param("sourcetype").or_else(|| token.sourcetype.clone()).unwrap_or_else(|| "httpevent".into()),
+        host: param("host").unwrap_or_default(),
+        source: param("source").unwrap_or_default(),
+        sourcetype: param("sourcetype").or_else(|| token.sourcetype.clone()).unwrap_or_default(),
         index: param("index").unwrap_or(index),
         time,
     })
 }
 
-/// An event as stored: index checked, arrival stamped, partition time chosen.
+/// An event as stored: index checked, arrival stamped, `_time` and metadata resolved.
 fn stamp(e: Incoming, n: usize, token: &TokenConfig, now: Micros) -> Result<StoredEvent, HecError> {
     if !token.indexes.is_empty() && !token.indexes.contains(&e.index) {
         return Err(HecError::IncorrectIndex(n));
     }
-    let given = e.time.and_then(vigil_time::micros_from_secs);
-    let time = reader_time(&e.text).or(given).unwrap_or(now);
-    Ok(StoredEvent {
-        time,
-        indextime: now as f64 / 1e6,
-        time_given: e.time,
-        host: e.host,
-        source: e.source,
-        sourcetype: e.sourcetype,
-        index: e.index,
-        fields: e.fields,
-        text: e.text,
-    })
-}
-
-/// The `_time` the readers will give this text when the store is read.
-fn reader_time(text: &str) -> Option<Micros> {
-    let mut time = None;
-    let opts = vigil_read::ReadOptions::default();
-    vigil_read::read_stream("hec", text.as_bytes(), &opts, &mut |ev| time = time.or(ev.time));
-    time
+    let derived = indexed::Derived::from_text(&e.text);
+    let given = indexed::Given { time: e.time, host: e.host, source: e.source, sourcetype: e.sourcetype, index: e.index };
+    let fallback = indexed::Fallback {
+        host: "vigil".into(),
+        source: format!("http:{}", token.name.as_deref().unwrap_or("hec")),
+        sourcetype: "httpevent".into(),
+    };
+    Ok(indexed::resolve(e.text, given, derived, &fallback, e.fields, now))
 }
 
 fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, HecError> {

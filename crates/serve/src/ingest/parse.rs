@@ -10,7 +10,7 @@
 use crate::ingest::HecError;
 use serde_json::{Map, Value};
 
-/// Metadata that applies when an envelope does not give its own.
+/// Metadata that applies when an envelope does not give its own (empty: none given).
 #[derive(Debug, Clone, Default)]
 pub struct Defaults {
     pub host: String,
@@ -20,7 +20,7 @@ pub struct Defaults {
     pub time: Option<f64>,
 }
 
-/// An event as received.
+/// An event as received; empty host, source or sourcetype: not given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incoming {
     pub text: String,

@@ -1,0 +1,143 @@
+//! What an event is indexed with: `_time`, host, source, sourcetype, index, decided once when
+//! it arrives and kept in the store's metadata, which wins over the readers when the store is
+//! read (`vigil_read::sidecar`).
+//!
+//! Decisions (Splunk's HEC documentation: "timestamps in the event's JSON envelope take
+//! priority over the extracted timestamp"):
+//! - `_time`: the envelope's `time` (or the `time` query parameter) when given; otherwise the
+//!   time the readers find in the event text; otherwise the arrival time. Splunk's `/event`
+//!   endpoint uses the arrival time unless `auto_extract_timestamp=true`; Vigil always
+//!   extracts, since a detection window over arrival times would misplace every event that
+//!   was sent late (documented in README, `vigil serve`).
+//! - host, source, sourcetype: what the sender gave (envelope, query parameters, the token's
+//!   or the tailed directory's configured sourcetype); otherwise what the readers derive
+//!   from the text (`XmlWinEventLog:<Channel>` and `<Computer>` for Windows events, as the
+//!   Windows add-on does); otherwise the input's defaults (`http:<token>`, `httpevent`).
+//! - `_indextime` is the arrival time (the server's clock).
+
+use crate::store::StoredEvent;
+use vigil_model::{Event, Micros};
+
+/// The name the readers are given for an event's text: a derived `source` equal to it is
+/// the readers' file-name fallback, not knowledge about the event.
+const STREAM: &str = "\u{1}vigil-indexed";
+
+/// What the readers derive from an event's text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Derived {
+    pub time: Option<Micros>,
+    pub host: String,
+    pub source: String,
+    pub sourcetype: String,
+}
+
+impl Derived {
+    /// Reads `text` as a one-line log (XML event, JSON object) and keeps what the reader
+    /// found; nothing when it is not an event the readers know.
+    pub fn from_text(text: &str) -> Derived {
+        let mut out = None;
+        let opts = vigil_read::ReadOptions::default();
+        vigil_read::read_stream(STREAM, text.as_bytes(), &opts, &mut |ev| {
+            if out.is_none() {
+                out = Some(Derived::from_event(ev, STREAM));
+            }
+        });
+        out.unwrap_or_default()
+    }
+
+    /// What a reader gave `ev`, read from a stream or file named `name`.
+    pub fn from_event(ev: &Event, name: &str) -> Derived {
+        let source = if ev.source == name || ev.source == *ev.origin.file { String::new() } else { ev.source.clone() };
+        Derived { time: ev.time, host: ev.host.clone(), source, sourcetype: ev.sourcetype.clone() }
+    }
+}
+
+/// What the sender or the input's config gave; empty strings were not given.
+#[derive(Debug, Clone, Default)]
+pub struct Given {
+    pub time: Option<f64>,
+    pub host: String,
+    pub source: String,
+    pub sourcetype: String,
+    /// Always set: the index the event goes to (checked against the token's).
+    pub index: String,
+}
+
+/// The values used when neither the sender nor the readers give one.
+#[derive(Debug, Clone)]
+pub struct Fallback {
+    pub host: String,
+    pub source: String,
+    pub sourcetype: String,
+}
+
+/// An event as stored: metadata resolved (see the module notes), `now` its arrival.
+pub fn resolve(
+    text: String,
+    given: Given,
+    derived: Derived,
+    fallback: &Fallback,
+    fields: serde_json::Map<String, serde_json::Value>,
+    now: Micros,
+) -> StoredEvent {
+    let pick = |given: String, derived: String, fallback: &str| {
+        if !given.is_empty() {
+            given
+        } else if !derived.is_empty() {
+            derived
+        } else {
+            fallback.to_string()
+        }
+    };
+    let time = given.time.and_then(vigil_time::micros_from_secs).or(derived.time).unwrap_or(now);
+    StoredEvent {
+        time,
+        indextime: now as f64 / 1e6,
+        time_given: given.time,
+        host: pick(given.host, derived.host, &fallback.host),
+        source: pick(given.source, derived.source, &fallback.source),
+        sourcetype: pick(given.sourcetype, derived.sourcetype, &fallback.sourcetype),
+        index: given.index,
+        fields,
+        tail: None,
+        text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SYSMON: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID><TimeCreated SystemTime='2026-11-20T10:05:00.000Z'/><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>ws1.corp</Computer></System><EventData><Data Name='Image'>C:\\x.exe</Data></EventData></Event>";
+
+    fn fallback() -> Fallback {
+        Fallback { host: "vigil".into(), source: "http:t".into(), sourcetype: "httpevent".into() }
+    }
+
+    #[test]
+    fn the_envelope_wins_then_the_reader_then_the_defaults() {
+        let derived = Derived::from_text(SYSMON);
+        assert_eq!(derived.sourcetype, "XmlWinEventLog");
+        assert_eq!(derived.source, "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational");
+        assert_eq!(derived.host, "ws1.corp");
+        let t = vigil_time::parse_iso8601_utc("2026-11-20T10:05:00Z").unwrap();
+        assert_eq!(derived.time, Some(t));
+        // Nothing given: the reader's values.
+        let given = Given { index: "main".into(), ..Given::default() };
+        let e = resolve(SYSMON.into(), given.clone(), derived.clone(), &fallback(), Default::default(), 99);
+        assert_eq!((e.time, e.host.as_str(), e.sourcetype.as_str()), (t, "ws1.corp", "XmlWinEventLog"));
+        assert_eq!(e.indextime, 99e-6);
+        // Given: the envelope's.
+        let given = Given { time: Some(1000.5), host: "h".into(), sourcetype: "st".into(), ..given };
+        let e = resolve(SYSMON.into(), given, derived, &fallback(), Default::default(), 99);
+        assert_eq!((e.time, e.host.as_str(), e.sourcetype.as_str()), (1_000_500_000, "h", "st"));
+        assert_eq!(e.source, "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational");
+        // Not an event the readers know: the defaults and the arrival time.
+        let text = "plain words";
+        let e = resolve(text.into(), Given::default(), Derived::from_text(text), &fallback(), Default::default(), 42);
+        assert_eq!((e.time, e.host.as_str(), e.source.as_str(), e.sourcetype.as_str()), (42, "vigil", "http:t", "httpevent"));
+        // A JSON object: the reader's sourcetype, but its source would be a file name.
+        let e = resolve("{\"a\":1}".into(), Given::default(), Derived::from_text("{\"a\":1}"), &fallback(), Default::default(), 42);
+        assert_eq!((e.source.as_str(), e.sourcetype.as_str()), ("http:t", "_json"));
+    }
+}

@@ -1,0 +1,121 @@
+// Risk: objects ranked by total risk score, a time chart and the events of the one opened, and
+// the risk incidents (notables of the risk incident rules).
+import { get, query } from "../api";
+import { timeBars } from "../charts";
+import type { PageContext } from "../main";
+import { TIME_RANGES, badge, clear, empty, errorBox, field, fmtNum, h, timeCell, pager, select, table, text, card } from "../ui";
+
+const PAGE = 25;
+
+export function riskPage(root: HTMLElement, ctx: PageContext): void {
+  const range = select("earliest", TIME_RANGES, ctx.params.get("earliest") ?? "-7d");
+  const type = select("type", [["", "Any type"], ["system", "system"], ["user", "user"], ["other", "other"]]);
+  const list = h("section.list", { "aria-label": "Risk objects" });
+  const detail = h("aside.detail#risk-detail", { "aria-label": "Risk object" }, empty("Open an object to see its risk over time."));
+  const incidents = h("section#incidents");
+  let offset = 0;
+
+  const load = async (): Promise<void> => {
+    try {
+      const r = await get(`/risk/objects${query({ earliest: range.value, type: type.value, offset, count: PAGE })}`);
+      const max = Math.max(1, ...r.objects.map((o: any) => o.total_score));
+      clear(
+        list,
+        h("div.list-head", {}, h("h2", {}, "Risk objects"), pager(r.total, offset, PAGE, (o) => ((offset = o), load()))),
+        r.objects.length
+          ? table<any>(
+              r.objects,
+              [
+                ["Object", (o) => h("div", {}, h("b", {}, o.risk_object), h("div.muted.small", {}, o.risk_object_type))],
+                ["Score", (o) => h("div.score", {}, h("div.bar", { style: `width:${(100 * o.total_score) / max}%` }), fmtNum(o.total_score))],
+                ["Events", (o) => fmtNum(o.count)],
+                ["Detections", (o) => fmtNum(o.detections?.length)],
+                ["Tactics", (o) => text(o.tactics)],
+                ["Last", (o) => timeCell(o.last_time)],
+              ],
+              (o, tr) => {
+                for (const other of list.querySelectorAll("tr.selected")) other.classList.remove("selected");
+                tr.classList.add("selected");
+                openObject(detail, o, range.value);
+              },
+            )
+          : empty("No risk in this range."),
+      );
+    } catch (e) {
+      clear(list, errorBox(e));
+    }
+    try {
+      const i = await get(`/risk/incidents${query({ count: 50 })}`);
+      clear(
+        incidents,
+        h("h2", {}, `Risk incidents (${fmtNum(i.total)})`),
+        i.incidents.length
+          ? table<any>(i.incidents, [
+              ["Time", (n) => timeCell(n.time)],
+              ["Urgency", (n) => badge("urgency", n.urgency)],
+              ["Rule", (n) => n.rule_title || n.search_name],
+              ["Object", (n) => text(n.notable?.risk_object)],
+              ["Score", (n) => text(n.notable?.risk_score)],
+              ["Status", (n) => badge("status", n.status)],
+              ["Owner", (n) => n.owner || h("span.muted", {}, "unassigned")],
+            ])
+          : empty("No risk incident has fired."),
+      );
+    } catch (e) {
+      clear(incidents, errorBox(e));
+    }
+  };
+  for (const s of [range, type]) s.addEventListener("change", () => ((offset = 0), load()));
+  root.append(
+    h("h1", {}, "Risk"),
+    h("form.filters", { onsubmit: (ev: Event) => (ev.preventDefault(), load()) }, field("Time", range), field("Type", type)),
+    h("div.split", {}, list, detail),
+    incidents,
+  );
+  load();
+}
+
+async function openObject(panel: HTMLElement, o: any, earliest: string): Promise<void> {
+  clear(panel, h("div.muted", {}, "Loading…"));
+  try {
+    const path = `/risk/objects/${encodeURIComponent(o.risk_object_type)}/${encodeURIComponent(o.risk_object)}`;
+    const d = await get(`${path}${query({ earliest })}`);
+    const buckets: any[] = d.timeline?.buckets ?? [];
+    const chart = h("div.chart#risk-chart");
+    clear(
+      panel,
+      h("div.detail-head", {}, h("h2", {}, o.risk_object), h("span.muted", {}, o.risk_object_type)),
+      h("div.cards", {}, card("Score", fmtNum(o.total_score)), card("Events", fmtNum(o.count)), card("Detections", fmtNum(o.detections?.length))),
+      h("h3", {}, "Risk over time"),
+      chart,
+      h("h3", {}, "Detections"),
+      h("p", {}, text(o.detections)),
+      o.techniques?.length ? h("p.muted", {}, "Techniques: ", text(o.techniques)) : null,
+      h("h3", {}, `Risk events (${fmtNum(d.events?.length)})`),
+      table<any>(d.events ?? [], [
+        ["Time", (r) => timeCell(r._time)],
+        ["Score", (r) => text(r.risk_score)],
+        ["Detection", (r) => text(r.search_name)],
+        ["Message", (r) => text(r.risk_message)],
+      ]),
+    );
+    const shown = dense(buckets, d.timeline?.span ?? 3600);
+    if (shown.length)
+      timeBars(chart, shown.map((b) => b.time), [{ label: "risk score", values: shown.map((b) => b.risk_score), color: "#e5534b" }], 140);
+  } catch (e) {
+    clear(panel, errorBox(e));
+  }
+}
+
+/** The API lists only buckets with risk; the chart gets every bucket from a few before the
+ * first to a few after the last, zeros between, so bars keep their width and place. */
+function dense(buckets: any[], span: number): { time: number; risk_score: number }[] {
+  if (!buckets.length || span <= 0) return [];
+  const byTime = new Map(buckets.map((b) => [b.time, b.risk_score]));
+  const first = buckets[0].time;
+  const last = buckets[buckets.length - 1].time;
+  const pad = Math.max(4, Math.round((last - first) / span / 4));
+  const out = [];
+  for (let t = first - pad * span; t <= last + pad * span && out.length < 2000; t += span) out.push({ time: t, risk_score: byTime.get(t) ?? 0 });
+  return out;
+}

@@ -93,6 +93,9 @@ CREATE TABLE IF NOT EXISTS notables (
     json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notables_time ON notables(time);
+-- The incident rules' throttle lookup (`has_incident`), once per object over a threshold:
+-- without it each lookup walked every notable of the window.
+CREATE INDEX IF NOT EXISTS notables_incident ON notables(rule_name, risk_object, risk_object_type, time);
 PRAGMA user_version = 1;
 ";
 

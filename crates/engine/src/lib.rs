@@ -21,8 +21,8 @@ mod scan;
 mod store;
 
 pub use error::{ExecError, PlanError, StateError};
-pub use expr::eval::EvalContext;
 pub use expr::pattern::{decode_xml_entities, Pattern};
+pub use expr::value::EvalContext;
 pub use physical::QueryOutput;
 pub use plan::{Planner, Query, QueryError};
 // `Query::explain` is implemented in `explain`.

@@ -127,7 +127,7 @@ pub fn search_location(d: &vigil_content::Detection) -> String {
     let text = std::fs::read_to_string(&d.file)
         .ok()
         .or_else(|| vigil_content::BUILTIN_DETECTION_FILES.iter().find(|(path, _)| *path == file).map(|(_, t)| t.to_string()));
-    match text.as_deref().and_then(|t| crate::testing::validate::key_line(t, &["search"])) {
+    match text.as_deref().and_then(|t| crate::testing::problems::key_line(t, &["search"])) {
         Some(line) => format!("{file}:{line}"),
         None => file,
     }

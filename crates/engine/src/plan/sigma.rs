@@ -4,8 +4,9 @@
 
 use super::{EventScan, Planner, Query, QueryError, Scan, Source, Stage, Tables};
 use crate::error::PlanError;
+use crate::expr::field::{FieldAccess, FieldRef};
 use crate::expr::pattern::Pattern;
-use crate::expr::predicate::{ExternalPred, FieldAccess, FieldRef, Pred};
+use crate::expr::predicate::{ExternalPred, Pred};
 use std::sync::Arc;
 use vigil_sigma::{CompiledRule, Expr, Fields, Test};
 

@@ -12,17 +12,17 @@ mod state;
 
 pub use codec::FORMAT_VERSION;
 pub(crate) use rows::scan_rows;
+use state::MemoryAccount;
 pub(crate) use state::ScanAcc;
 pub use state::ScanState;
 
-use crate::expr::eval::EvalContext;
-use crate::expr::predicate::{FieldRef, FoldedRow};
-use crate::expr::prefilter::{ScanIndex, Scratch};
+use crate::expr::field::{FieldRef, FoldedRow};
+use crate::expr::prefilter::ScanIndex;
+use crate::expr::value::EvalContext;
 use crate::ops::RowEnv;
 use crate::plan::keyfilter::KeyFilter;
 use crate::plan::{Query, Scan, Source};
 use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
-use crate::store::symbols::Symbols;
 use rows::{column_part, event_record, feed_row_agg};
 use vigil_model::{Catalog, DatasetRow, Event};
 
@@ -44,18 +44,12 @@ pub struct Engine {
     /// Per query and scan: how many leading operators of the query filter its groups by key
     /// when they are created (0: none; see `plan::keyfilter`).
     key_filters: Vec<Vec<Option<KeyFilter>>>,
-    /// Bytes of groups and key texts all scan states together may hold; past it, the state
-    /// that notices spills its groups to disk.
-    pub(crate) memory_budget: usize,
-    /// Bytes the live scan states last reported (each adds the change since its last check).
-    memory_used: std::sync::atomic::AtomicUsize,
+    /// The memory budget of all scan states together, and what they hold.
+    pub(crate) memory: MemoryAccount,
 }
 
 /// Default for [`Engine::set_memory_budget`].
 pub const DEFAULT_MEMORY_BUDGET: usize = 32 << 20;
-
-/// Rows between two checks of a scan state's memory.
-const BUDGET_CHECK_EVERY: u32 = 1024;
 
 /// Limit on raw events a single search may collect, so `search *` over a huge input fails
 /// clearly instead of exhausting memory.
@@ -112,8 +106,7 @@ impl Engine {
             indexes,
             event_index,
             scan_ctx,
-            memory_budget: DEFAULT_MEMORY_BUDGET,
-            memory_used: Default::default(),
+            memory: MemoryAccount::new(DEFAULT_MEMORY_BUDGET),
         }
     }
 
@@ -121,7 +114,20 @@ impl Engine {
     /// may hold together; past it, groups are written to a temporary file and merged at the
     /// end.
     pub fn set_memory_budget(&mut self, bytes: usize) {
-        self.memory_budget = bytes;
+        self.memory.budget = bytes;
+    }
+
+    /// Combines another state into `into`. The result is the same whatever order states are
+    /// merged in, as long as each covers its own positions (see [`Engine::new_state_at`]):
+    /// contents combine in position order. States at the same position (threads sharing a
+    /// stream) combine in the order they are merged.
+    pub fn merge(&self, into: &mut ScanState, other: ScanState) {
+        ScanState::merge(into, other, &self.queries, &self.memory);
+    }
+
+    /// Merges the states left apart by gaps in their positions, in position order.
+    pub(crate) fn flatten(&self, state: ScanState) -> ScanState {
+        state.flatten(&self.queries, &self.memory)
     }
 
     pub fn queries(&self) -> &[Query] {
@@ -161,18 +167,7 @@ impl Engine {
                         .collect()
                 })
                 .collect(),
-            symbols: Symbols::default(),
-            col_ids: Vec::new(),
-            touched: false,
-            spill_file: None,
-            since_check: 0,
-            reported: 0,
-            spill_failed: false,
-            scratch: Scratch::default(),
-            fold: Default::default(),
-            first: position,
-            last: position,
-            later: Vec::new(),
+            ..ScanState::empty_at(position)
         }
     }
 
@@ -249,7 +244,7 @@ impl Engine {
         }
         state.scratch = scratch;
         state.fold = fold;
-        self.check_memory(state);
+        state.check_memory(&self.memory);
     }
 
     /// Feeds one raw event to every raw-event scan.
@@ -288,6 +283,6 @@ impl Engine {
             }
         }
         state.scratch = scratch;
-        self.check_memory(state);
+        state.check_memory(&self.memory);
     }
 }

@@ -26,5 +26,5 @@ pub use expr::value::EvalContext;
 pub use physical::QueryOutput;
 pub use plan::{Planner, Query, QueryError};
 // `Query::explain` is implemented in `explain`.
-pub use scan::{Engine, ScanState, FORMAT_VERSION, MAX_COLLECTED_EVENTS};
+pub use scan::{Engine, ScanCost, ScanState, FORMAT_VERSION, MAX_COLLECTED_EVENTS};
 pub use store::spill::temp_bytes_written;

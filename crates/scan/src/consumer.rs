@@ -43,3 +43,24 @@ impl Consumer for Engine {
         Engine::merge(self, into, other)
     }
 }
+
+/// Reads and normalises every event into every data set, and detects nothing: the cost of
+/// getting the input ready, which the benchmarks compare detections against
+/// (`vigil hunt --no-detections`). The state counts the rows built.
+pub struct ReadOnly;
+
+impl Consumer for ReadOnly {
+    type State = u64;
+
+    fn new_state(&self) -> u64 {
+        0
+    }
+
+    fn consume(&self, rows_built: &mut u64, _event: &Event, rows: &[DatasetRow]) {
+        *rows_built += rows.len() as u64;
+    }
+
+    fn merge(&self, into: &mut u64, other: u64) {
+        *into += other;
+    }
+}

@@ -23,12 +23,12 @@ mod consumer;
 pub mod schedule;
 mod window;
 
-pub use consumer::Consumer;
+pub use consumer::{Consumer, ReadOnly};
 pub use window::{Dropped, Windowed, WindowedState};
 
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
-use vigil_engine::{Engine, EvalContext, QueryOutput, ScanState};
+use vigil_engine::{Engine, EvalContext, QueryOutput, ScanCost, ScanState};
 use vigil_model::{DatasetRow, Event};
 use vigil_normalize::Normalizer;
 use vigil_read::{Piece, ReadOptions, ReadReport};
@@ -84,6 +84,9 @@ pub struct RunOutput {
     pub phases: Phases,
     /// Events a time window dropped; `None` without a window.
     pub dropped: Option<window::Dropped>,
+    /// What the scan cost each query, most costly first, when the engine profiles the scan
+    /// (`Engine::set_scan_profile`); empty otherwise.
+    pub scan_costs: Vec<(String, ScanCost)>,
 }
 
 /// Wall time of a run's two phases.
@@ -277,9 +280,10 @@ impl Driver {
             }
         };
         let scan_time = started.elapsed();
+        let scan_costs = engine.scan_costs(&state).into_iter().map(|(name, cost)| (name.to_string(), cost)).collect();
         let (outputs, counts) = self.finish(engine, state, ctx, delivery);
         let phases = Phases { scan: scan_time, after_scan: started.elapsed() - scan_time };
-        RunOutput { outputs, counts, report, input_errors, phases, dropped }
+        RunOutput { outputs, counts, report, input_errors, phases, dropped, scan_costs }
     }
 }
 

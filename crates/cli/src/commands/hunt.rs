@@ -14,6 +14,10 @@ pub struct HuntArgs {
     /// strategy) instead of running it.
     #[arg(long)]
     pub explain: bool,
+    /// Read and normalise the inputs (into every data model) without running any detection:
+    /// the cost of reading, which detections are measured against (bench/ratios.sh).
+    #[arg(long, conflicts_with_all = ["explain", "alerts"])]
+    pub no_detections: bool,
     #[command(flatten)]
     pub content: ContentArgs,
     #[command(flatten)]
@@ -38,6 +42,9 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
 
+    if args.no_detections {
+        return read_only(&args, &mut normalizer, &driver, &opts);
+    }
     let sigma = match crate::sigma::load(&args.content.sigma) {
         Ok(s) => s,
         Err(e) => {
@@ -156,6 +163,7 @@ pub fn run(args: HuntArgs) -> u8 {
     let n = queries.len();
     let mut engine = Engine::new(queries, normalizer.catalog());
     engine.set_memory_budget(args.run.memory_budget());
+    engine.set_scan_profile(args.run.verbose);
     // A Hunting search's `count=0` row over no matching events is not a finding.
     let hunting: std::collections::HashSet<&str> =
         planned.iter().filter(|d| d.kind.trim().eq_ignore_ascii_case("hunting")).map(|d| d.name.as_str()).collect();
@@ -171,4 +179,30 @@ pub fn run(args: HuntArgs) -> u8 {
         &shown,
     );
     super::finish(&args.run, &out, n, "detection")
+}
+
+/// `--no-detections`: one pass reading and normalising the inputs, then the usual summary.
+fn read_only(
+    args: &HuntArgs,
+    normalizer: &mut vigil_normalize::Normalizer,
+    driver: &vigil_scan::Driver,
+    opts: &vigil_read::ReadOptions,
+) -> u8 {
+    // No search reads an add-on field: the add-ons derive none.
+    super::restrict_knowledge(normalizer, []);
+    let started = std::time::Instant::now();
+    let scanned = driver.scan(&vigil_scan::ReadOnly, normalizer, vigil_scan::Inputs { paths: &args.paths, read: opts });
+    let out = vigil_scan::RunOutput {
+        outputs: Vec::new(),
+        counts: Vec::new(),
+        report: scanned.report,
+        input_errors: scanned.input_errors,
+        phases: vigil_scan::Phases { scan: started.elapsed(), after_scan: std::time::Duration::ZERO },
+        dropped: None,
+        scan_costs: Vec::new(),
+    };
+    if args.run.verbose {
+        eprintln!("vigil: {} data model rows built; scan {:.2} s", scanned.state, out.phases.scan.as_secs_f64());
+    }
+    super::finish(&args.run, &out, 0, "detection")
 }

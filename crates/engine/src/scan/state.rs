@@ -1,6 +1,7 @@
 //! A scan state: what one worker accumulated for every scan of every query, with its memory
 //! accounting, spilling and merging.
 
+use super::cost::ScanCosts;
 use crate::expr::field::FoldCache;
 use crate::expr::prefilter::Scratch;
 use crate::plan::{EventScan, Query, Scan};
@@ -63,6 +64,8 @@ pub struct ScanState {
     /// States merged in that do not follow this one directly (a gap of positions between),
     /// ordered by position; they join when the gap is filled, or at the end.
     pub(super) later: Vec<ScanState>,
+    /// What each query cost (when the engine profiles the scan).
+    pub(super) costs: ScanCosts,
 }
 
 #[derive(Debug)]
@@ -141,6 +144,7 @@ impl ScanState {
             first: position,
             last: position,
             later: Vec::new(),
+            costs: ScanCosts::default(),
         }
     }
 
@@ -213,6 +217,7 @@ impl ScanState {
 
     fn merge_accs(&mut self, mut other: ScanState, queries: &[Query]) {
         let into = self;
+        into.costs.merge(&other.costs);
         if !into.touched {
             // The scratch buffers stay; everything accumulated moves.
             std::mem::swap(&mut into.accs, &mut other.accs);

@@ -16,6 +16,11 @@ pub trait Consumer: Sync {
     }
     fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]);
     fn merge(&self, into: &mut Self::State, other: Self::State);
+    /// Whether events must carry their line in the file (`Origin::line`). When not, the
+    /// pieces of a large file are read without counting their lines first.
+    fn needs_line_numbers(&self) -> bool {
+        true
+    }
 }
 
 /// The engine as a consumer: every event and row goes to every query.
@@ -42,6 +47,10 @@ impl Consumer for Engine {
     fn merge(&self, into: &mut ScanState, other: ScanState) {
         Engine::merge(self, into, other)
     }
+
+    fn needs_line_numbers(&self) -> bool {
+        Engine::reads_line_numbers(self)
+    }
 }
 
 /// Reads and normalises every event into every data set, and detects nothing: the cost of
@@ -62,5 +71,9 @@ impl Consumer for ReadOnly {
 
     fn merge(&self, into: &mut u64, other: u64) {
         *into += other;
+    }
+
+    fn needs_line_numbers(&self) -> bool {
+        false
     }
 }

@@ -159,6 +159,15 @@ impl Engine {
         self.by_dataset.get(id).is_some_and(|v| !v.is_empty())
     }
 
+    /// Whether some query's rows may show an event's line in its file (the `record` field
+    /// of raw-event rows: scans that keep whole events, or read `record`).
+    pub fn reads_line_numbers(&self) -> bool {
+        self.event_scans.iter().any(|&(qi, si)| match &self.queries[qi].scans[si] {
+            Scan::Events(e) => e.projection.as_ref().is_none_or(|fields| fields.iter().any(|f| f == rows::RECORD)),
+            Scan::Tstats(_) => false,
+        })
+    }
+
     pub fn wants_events(&self) -> bool {
         !self.event_scans.is_empty()
     }

@@ -5,7 +5,8 @@
 # lines, flat JSON lines), a benchgen corpus of SIZE_MB; and the EVTX corpus (the real EVTX files
 # copied up to EVTX_MB, as bench/run.sh builds it: its mix is that of the real files, so it is
 # measured once). Each is read by `vigil hunt --threads 1` (one core: CPU time is the work) with
-#   read   --no-detections: reading and normalising into every data model, no detection
+#   read   --no-detections: reading, and normalising into the data models the seed detection
+#          reads, without running it (the work any detection over those data models needs)
 #   seed   the built-in seed detection alone
 #   escu   every ready ESCU detection (--content $ESCU)
 #   all    every ready ESCU detection and every SigmaHQ rule (--sigma $SIGMA), in one pass
@@ -82,6 +83,6 @@ done
 echo
 echo "Vigil cost ratios: SIZE_MB=$SIZE_MB EVTX_MB=$EVTX_MB REPEAT=$REPEAT ${MEMORY_MB:+MEMORY_MB=$MEMORY_MB }on $(nproc) core(s), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "$FMT" mix format read_s seed_s escu_s all_s seed/read escu/seed all/seed RSS_MB temp_% MB
-printf '%s' "${ROWS[@]}"
-echo "CPU seconds (user+sys), --threads 1. read: --no-detections; all: ESCU + Sigma in one pass."
+printf '%s\n' "${ROWS[@]}"
+echo "CPU seconds (user+sys), --threads 1. read: --no-detections (the seed's data models, no detection run); all: ESCU + Sigma in one pass."
 echo "Targets (issue 21): escu/seed and all/seed <= 4, seed/read <= 1.2; RSS_MB (the larger of escu and all) < 300; temp_% < 10."

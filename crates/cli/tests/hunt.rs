@@ -268,7 +268,7 @@ fn replay_writes_evtx_as_xml_lines() {
 }
 
 #[test]
-fn no_detections_reads_and_normalises_every_event_and_runs_nothing() {
+fn no_detections_reads_and_normalises_for_the_selected_detections_and_runs_none() {
     let normal = vigil(&["hunt", "--format", "jsonl", "samples/"]);
     let read = vigil(&["hunt", "--no-detections", "--verbose", "--format", "jsonl", "samples/"]);
     assert!(read.status.success(), "{}", stderr(&read));
@@ -277,7 +277,7 @@ fn no_detections_reads_and_normalises_every_event_and_runs_nothing() {
     let events = |err: &str| err.lines().find(|l| l.contains("events read")).and_then(|l| l.split(", ").nth(1)).map(str::to_string);
     assert_eq!(events(&read_err), events(&normal_err), "{read_err}");
     assert!(read_err.contains("; 0 detections run, 0 results from 0"), "{read_err}");
-    // Every sample is a process creation: each becomes at least one data model row.
+    // Every sample is a process creation: each becomes a row of the seed's data model.
     let rows: u64 = read_err
         .lines()
         .find_map(|l| l.strip_prefix("vigil: ")?.split_once(" data model rows built")?.0.parse().ok())

@@ -53,16 +53,22 @@ impl Consumer for Engine {
     }
 }
 
-/// Reads and normalises every event into every data set, and detects nothing: the cost of
-/// getting the input ready, which the benchmarks compare detections against
-/// (`vigil hunt --no-detections`). The state counts the rows built.
-pub struct ReadOnly;
+/// Reads and normalises every event into the data sets `engine`'s queries read, and detects
+/// nothing: the cost of getting their input ready, which the benchmarks compare detections
+/// against (`vigil hunt --no-detections`). The state counts the rows built.
+pub struct ReadOnly<'a> {
+    pub engine: &'a Engine,
+}
 
-impl Consumer for ReadOnly {
+impl Consumer for ReadOnly<'_> {
     type State = u64;
 
     fn new_state(&self) -> u64 {
         0
+    }
+
+    fn wants_dataset(&self, dataset: usize) -> bool {
+        self.engine.wants_dataset(dataset)
     }
 
     fn consume(&self, rows_built: &mut u64, _event: &Event, rows: &[DatasetRow]) {

@@ -14,8 +14,9 @@ pub struct HuntArgs {
     /// strategy) instead of running it.
     #[arg(long)]
     pub explain: bool,
-    /// Read and normalise the inputs (into every data model) without running any detection:
-    /// the cost of reading, which detections are measured against (bench/ratios.sh).
+    /// Read the inputs and normalise them into the data models the selected detections read,
+    /// without running any detection: the cost of getting their input ready, which detections
+    /// are measured against (bench/ratios.sh).
     #[arg(long, conflicts_with_all = ["explain", "alerts"])]
     pub no_detections: bool,
     #[command(flatten)]
@@ -42,9 +43,6 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     };
 
-    if args.no_detections {
-        return read_only(&args, &mut normalizer, &driver, &opts);
-    }
     let sigma = match crate::sigma::load(&args.content.sigma) {
         Ok(s) => s,
         Err(e) => {
@@ -128,6 +126,10 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     }
     super::restrict_knowledge(&mut normalizer, &queries);
+    if args.no_detections {
+        let engine = Engine::new(queries, normalizer.catalog());
+        return read_only(&args, &engine, &normalizer, &driver, &opts);
+    }
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {
@@ -181,17 +183,17 @@ pub fn run(args: HuntArgs) -> u8 {
     super::finish(&args.run, &out, n, "detection")
 }
 
-/// `--no-detections`: one pass reading and normalising the inputs, then the usual summary.
+/// `--no-detections`: one pass reading the inputs and normalising them for `engine`'s queries
+/// (the add-ons derive the fields they read), running none; then the usual summary.
 fn read_only(
     args: &HuntArgs,
-    normalizer: &mut vigil_normalize::Normalizer,
+    engine: &Engine,
+    normalizer: &vigil_normalize::Normalizer,
     driver: &vigil_scan::Driver,
     opts: &vigil_read::ReadOptions,
 ) -> u8 {
-    // No search reads an add-on field: the add-ons derive none.
-    super::restrict_knowledge(normalizer, []);
     let started = std::time::Instant::now();
-    let scanned = driver.scan(&vigil_scan::ReadOnly, normalizer, vigil_scan::Inputs { paths: &args.paths, read: opts });
+    let scanned = driver.scan(&vigil_scan::ReadOnly { engine }, normalizer, vigil_scan::Inputs { paths: &args.paths, read: opts });
     let out = vigil_scan::RunOutput {
         outputs: Vec::new(),
         counts: Vec::new(),

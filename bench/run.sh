@@ -27,33 +27,18 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SIZE_MB="${1:-200}"
-BENCH_DIR="${BENCH_DIR:-$ROOT/target/bench}"
 EVTX_MB="${EVTX_MB:-$(( SIZE_MB > 0 ? SIZE_MB : 1 ))}"
 ESCU_MB="${ESCU_MB:-$SIZE_MB}"
 ESCU="${ESCU:-$ROOT/../shared/escu}"
-REAL="${REAL:-$ROOT/../shared/data/real}"
 THREADS="${THREADS:-1 2}"
-REPEAT="${REPEAT:-1}"
 # The engine budget: 32 MiB, the fixed default every figure in docs/performance.md was measured
 # with (vigil's own default is now derived from the machine's available memory).
 MEMORY_MB="${MEMORY_MB:-32}"
 FORMATS="${FORMATS:-xml json evtx}"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-VIGIL="${VIGIL:-$TARGET/release/vigil}"
-BENCHGEN="$TARGET/release/benchgen"
 
-log() { echo "bench: $*" >&2; }
-
-if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-  log "building release binaries"
-  cargo build --release -q -p vigil -p vigil-benchgen
-fi
-
-if [[ ! -x /usr/bin/time ]]; then
-  log "installing GNU time (for peak RSS)"
-  if command -v sudo >/dev/null && [[ $(id -u) != 0 ]]; then SUDO=sudo; else SUDO=; fi
-  { $SUDO apt-get update -q && $SUDO apt-get install -y -q time; } >/dev/null || { log "cannot install GNU time"; exit 1; }
-fi
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+prepare
 
 EVTX_DUMP="$(command -v evtx_dump || true)"
 if [[ -z "$EVTX_DUMP" && -x "$BENCH_DIR/tools/bin/evtx_dump" ]]; then EVTX_DUMP="$BENCH_DIR/tools/bin/evtx_dump"; fi
@@ -65,64 +50,6 @@ if [[ -z "$EVTX_DUMP" && " $FORMATS " == *" evtx "* ]]; then
     log "evtx_dump not available; the EVTX comparison is skipped"
   fi
 fi
-
-mkdir -p "$BENCH_DIR"
-
-# corpus FORMAT MB -> prints the directory; generated once per (format, size).
-corpus() {
-  local fmt="$1" mb="$2" dir="$BENCH_DIR/$1-$2mb"
-  if [[ ! -f "$dir.manifest" ]]; then
-    rm -rf "$dir"
-    local files=$(( mb / 25 < 4 ? 4 : mb / 25 ))
-    log "generating $mb MB of $fmt in $dir"
-    "$BENCHGEN" --out "$dir" --size-mb "$mb" --format "$fmt" --files "$files" > "$dir.manifest.tmp"
-    mv "$dir.manifest.tmp" "$dir.manifest"
-  fi
-  echo "$dir"
-}
-
-# evtx_corpus MB -> prints the directory: the undamaged real EVTX files, copied until MB is reached.
-evtx_corpus() {
-  local mb="$1" dir="$BENCH_DIR/evtx-$1mb"
-  if [[ ! -f "$dir.manifest" ]]; then
-    rm -rf "$dir"; mkdir -p "$dir"
-    local src=()
-    while IFS= read -r -d '' f; do src+=("$f"); done < <(find "$REAL/evtx" "$REAL/evtx-attack-samples" -name '*.evtx' \
-        ! -name '*bad*' ! -name '*zero*' -print0 | sort -z)
-    if [[ ${#src[@]} -eq 0 ]]; then log "no EVTX files under $REAL"; return 1; fi
-    local total=0 copy=0 want=$(( mb * 1024 * 1024 ))
-    while (( total < want )); do
-      for f in "${src[@]}"; do
-        (( total >= want )) && break
-        local n; n=$(printf '%04d_%s' "$copy" "$(basename "$f" | tr ' ' '_')")
-        # Hard links: the bytes are read through the page cache like copies, at no disk cost.
-        ln "$f" "$dir/$n" 2>/dev/null || cp "$f" "$dir/$n"
-        total=$(( total + $(stat -c %s "$f") )); copy=$(( copy + 1 ))
-      done
-    done
-    echo "files=$copy bytes=$total sources=${#src[@]}" > "$dir.manifest"
-  fi
-  echo "$dir"
-}
-
-dir_bytes() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}'; }
-
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-
-# measure CMD... -> "wall_s cpu_s max_rss_kb": median wall and median CPU (user+sys) time over
-# REPEAT runs, and the largest peak RSS. CPU time is what per-core throughput is computed from:
-# unlike wall time it is not inflated when other processes compete for the cores.
-measure() {
-  local walls=() cpus=() rss=0 i line r
-  for (( i = 0; i < REPEAT; i++ )); do
-    /usr/bin/time -o "$BENCH_DIR/last.time" -f '%e %U %S %M' "$@" > /dev/null 2> "$BENCH_DIR/last.err" || true
-    line=$(tail -1 "$BENCH_DIR/last.time")
-    walls+=("$(awk '{print $1}' <<<"$line")")
-    cpus+=("$(awk '{print $2 + $3}' <<<"$line")")
-    r=$(awk '{print $4}' <<<"$line"); (( r > rss )) && rss=$r
-  done
-  echo "$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${cpus[@]}" | median) $rss"
-}
 
 ROWS=()
 FMT='%-5s %-5s %3s %9s %7s %7s %6s %10s %7s %9s %7s %6s %s'

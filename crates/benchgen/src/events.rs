@@ -1,5 +1,8 @@
 //! Event generators: field layouts copied from real Sysmon and Security events (see
-//! `../shared/data/real/xmlwineventlog` and `samples/`), values varied with a seeded PRNG.
+//! `../shared/data/real/xmlwineventlog` and `samples/`), values varied with a seeded PRNG in
+//! the distribution of a [`Shape`].
+
+use crate::shape::{parent, Shape, NEAR_MISSES};
 
 /// SplitMix64: tiny, fast, deterministic on every platform.
 pub struct Rng(u64);
@@ -119,18 +122,6 @@ const PROCESSES: &[(&str, &str, &str, &str)] = &[
     ("C:\\Windows\\System32\\certutil.exe", "CertUtil.exe", "CertUtil.exe", "certutil.exe -verify C:\\Users\\{u}\\Documents\\cert_{n}.cer"),
 ];
 
-const PARENTS: &[(&str, &str)] = &[
-    ("C:\\Windows\\explorer.exe", "C:\\Windows\\Explorer.EXE"),
-    ("C:\\Windows\\System32\\services.exe", "C:\\Windows\\system32\\services.exe"),
-    ("C:\\Windows\\System32\\svchost.exe", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule"),
-    ("C:\\Windows\\System32\\cmd.exe", "\"C:\\Windows\\system32\\cmd.exe\""),
-    (
-        "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-        "\"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe\" -ExecutionPolicy Bypass",
-    ),
-    ("C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe", "\"C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe\""),
-];
-
 const DLLS: &[&str] = &[
     "C:\\Windows\\System32\\ntdll.dll",
     "C:\\Windows\\System32\\kernel32.dll",
@@ -183,12 +174,15 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    pub fn new(rng: &mut Rng) -> Fleet {
+    pub fn new(rng: &mut Rng, host_count: usize, user_count: usize) -> Fleet {
         let depts = ["FIN", "ENG", "HR", "OPS", "SALES", "IT"];
-        let hosts = (0..400).map(|i| format!("WS-{}-{:04}.corp.example.com", depts[i % depts.len()], 1000 + i)).collect();
+        let hosts = (0..host_count.max(1)).map(|i| format!("WS-{}-{:04}.corp.example.com", depts[i % depts.len()], 1000 + i)).collect();
         let first = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "oscar"];
-        let users = (0..600).map(|i| format!("{}.{}{}", first[i % first.len()], (b'a' + (i / 12 % 26) as u8) as char, i / 312)).collect();
-        let sids = (0..600).map(|_| format!("S-1-5-21-4072314881-2634547730-233802997-{}", 1100 + rng.below(90000))).collect();
+        let users = (0..user_count.max(1))
+            .map(|i| format!("{}.{}{}", first[i % first.len()], (b'a' + (i / 12 % 26) as u8) as char, i / 312))
+            .collect();
+        let sids =
+            (0..user_count.max(1)).map(|_| format!("S-1-5-21-4072314881-2634547730-233802997-{}", 1100 + rng.below(90000))).collect();
         Fleet { hosts, users, sids }
     }
 }
@@ -204,12 +198,19 @@ pub struct Generator {
     tp_every: u64,
     pub true_positives: u64,
     mix_total: u32,
+    shape: Shape,
 }
 
 impl Generator {
+    /// The bench corpus's generator ([`Shape::default`]).
+    #[cfg(test)]
     pub fn new(seed: u64, tp_every: u64) -> Generator {
+        Generator::with_shape(seed, tp_every, Shape::default())
+    }
+
+    pub fn with_shape(seed: u64, tp_every: u64, shape: Shape) -> Generator {
         let mut rng = Rng::new(seed);
-        let fleet = Fleet::new(&mut rng);
+        let fleet = Fleet::new(&mut rng, shape.hosts, shape.users);
         Generator {
             rng,
             fleet,
@@ -219,7 +220,8 @@ impl Generator {
             count: 0,
             tp_every: tp_every.max(2),
             true_positives: 0,
-            mix_total: MIX.iter().map(|(_, w)| w).sum(),
+            mix_total: shape.mix.iter().map(|(_, w)| w).sum(),
+            shape,
         }
     }
 
@@ -230,7 +232,7 @@ impl Generator {
             out.push_str(&rest[..i]);
             let after = &rest[i..];
             let (rep, skip): (String, usize) = if after.starts_with("{n}") {
-                (self.rng.below(100_000).to_string(), 3)
+                (self.rng.below(self.shape.cmd_values).to_string(), 3)
             } else if after.starts_with("{u}") {
                 (user.to_string(), 3)
             } else if after.starts_with("{h}") {
@@ -262,7 +264,7 @@ impl Generator {
         } else {
             let mut r = self.rng.below(self.mix_total as u64) as u32;
             let mut kind = 1;
-            for (k, w) in MIX {
+            for (k, w) in &self.shape.mix {
                 if r < *w {
                     kind = *k;
                     break;
@@ -318,7 +320,16 @@ impl Generator {
         };
         let (img, ofn, desc) =
             if tp { ("C:\\Windows\\System32\\msiexec.exe", "msiexec.exe", "Windows® installer") } else { (img, ofn, desc) };
-        let (pimg, pcmd) = *self.rng.pick(PARENTS);
+        // A near miss replaces a process creation's process (drawn only when asked for, so
+        // that the default corpus stays the same).
+        let near = !tp && matches!(kind, 1 | 4688) && self.shape.near_miss > 0 && self.rng.below(1000) < u64::from(self.shape.near_miss);
+        let (img, ofn, desc, cmd) = if near {
+            let (img, ofn, desc, template) = *self.rng.pick(NEAR_MISSES);
+            (img, ofn, desc, self.fill(template, &user, &sid))
+        } else {
+            (img, ofn, desc, cmd)
+        };
+        let (pimg, pcmd) = parent(self.rng.below(self.shape.parents as u64) as usize);
         let pid = 1000 + self.rng.below(20_000);
         let guid = self.rng.guid();
         let d = &mut ev.data;
@@ -348,8 +359,8 @@ impl Generator {
                 );
                 put("ParentProcessGuid", self.rng.guid());
                 put("ParentProcessId", (500 + self.rng.below(9000)).to_string());
-                put("ParentImage", pimg.into());
-                put("ParentCommandLine", pcmd.into());
+                put("ParentImage", pimg.clone());
+                put("ParentCommandLine", pcmd);
                 put("ParentUser", domuser);
             }
             3 => {
@@ -424,7 +435,7 @@ impl Generator {
                 put("SourceImage", img.into());
                 put("TargetProcessGUID", self.rng.guid());
                 put("TargetProcessId", (500 + self.rng.below(9000)).to_string());
-                put("TargetImage", pimg.into());
+                put("TargetImage", pimg);
                 put("GrantedAccess", self.rng.pick(&["0x1000", "0x1410", "0x101000", "0x1fffff"]).to_string());
                 put(
                     "CallTrace",
@@ -501,7 +512,7 @@ impl Generator {
                 put("TargetUserName", "-".into());
                 put("TargetDomainName", "-".into());
                 put("TargetLogonId", "0x0".into());
-                put("ParentProcessName", pimg.into());
+                put("ParentProcessName", pimg);
                 put("MandatoryLabel", "S-1-16-8192".into());
             }
             4624 | 4625 => {

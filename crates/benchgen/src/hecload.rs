@@ -25,6 +25,8 @@
 mod cli;
 mod events;
 mod render;
+#[allow(dead_code)] // shared with benchgen; hecload sends the default shape, without the knobs
+mod shape;
 
 use events::Generator;
 use render::{json_str, render_json, render_xml};
@@ -177,7 +179,7 @@ fn run(args: &Args) -> Result<(), String> {
 fn connection(args: &Args, k: usize, tally: &Tally, started: Instant, speed: f64) -> Result<(), String> {
     let channel = format!("0bad5eed-0000-4000-8000-{k:012}");
     let mut conn = Conn::open(args.port)?;
-    let mut generator = Generator::new(args.seed.wrapping_add(k as u64), 100_000);
+    let mut generator = Generator::with_shape(args.seed.wrapping_add(k as u64), 100_000, shape::Shape::default());
     let mut outstanding: Vec<(u64, Instant, usize, u64)> = Vec::new();
     let mut body = String::with_capacity(args.batch * 1600);
     let mut line = String::with_capacity(4096);

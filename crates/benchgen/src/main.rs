@@ -2,7 +2,13 @@
 //!
 //! ```text
 //! benchgen --out DIR --size-mb N [--format xml|json] [--files K] [--seed S] [--tp-every N]
+//!          [--hosts N] [--users N] [--cmd-values N] [--parents N] [--mix ID:W,...] [--near-miss PER_MILLE]
 //! ```
+//!
+//! The distribution knobs ([`shape::Shape`]): distinct hosts (default 400), users (600),
+//! command-line values (`{n}` in the 21 command-line templates, 100 000), parent processes (6;
+//! parent/child pairs are 21 times that), the event-ID mix (`events::MIX`), and process
+//! creations that are near misses, per mille (0). The defaults write the bench corpus.
 //!
 //! - `xml`: XmlWinEventLog lines, one `<Event>` per line, as Splunk exports and attack_data
 //!   ships them.
@@ -18,9 +24,11 @@
 mod cli;
 mod events;
 mod render;
+mod shape;
 
 use events::Generator;
 use render::{render_json, render_xml};
+use shape::Shape;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -31,10 +39,22 @@ struct Args {
     files: u64,
     seed: u64,
     tp_every: u64,
+    shape: Shape,
 }
 
+const USAGE: &str = "usage: benchgen --out DIR --size-mb N [--format xml|json] [--files K] [--seed S] [--tp-every N]
+       [--hosts N] [--users N] [--cmd-values N] [--parents N] [--mix ID:W,...] [--near-miss PER_MILLE]";
+
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { out: PathBuf::from("corpus"), size_mb: 100, format: "xml".into(), files: 8, seed: 42, tp_every: 100_000 };
+    let mut a = Args {
+        out: PathBuf::from("corpus"),
+        size_mb: 100,
+        format: "xml".into(),
+        files: 8,
+        seed: 42,
+        tp_every: 100_000,
+        shape: Shape::default(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -46,9 +66,13 @@ fn parse_args() -> Result<Args, String> {
             "--files" => a.files = num(val()?)?.max(1),
             "--seed" => a.seed = num(val()?)?,
             "--tp-every" => a.tp_every = num(val()?)?,
-            "-h" | "--help" => {
-                return Err("usage: benchgen --out DIR --size-mb N [--format xml|json] [--files K] [--seed S] [--tp-every N]".into())
-            }
+            "--hosts" => a.shape.hosts = num(val()?)?.max(1) as usize,
+            "--users" => a.shape.users = num(val()?)?.max(1) as usize,
+            "--cmd-values" => a.shape.cmd_values = num(val()?)?.max(1),
+            "--parents" => a.shape.parents = num(val()?)?.max(1) as usize,
+            "--mix" => a.shape.mix = shape::parse_mix(&val()?)?,
+            "--near-miss" => a.shape.near_miss = num(val()?)?.min(1000) as u32,
+            "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -66,7 +90,7 @@ fn run(args: &Args) -> std::io::Result<()> {
     std::fs::create_dir_all(&args.out)?;
     let total = args.size_mb * 1024 * 1024;
     let per_file = total / args.files;
-    let mut generator = Generator::new(args.seed, args.tp_every);
+    let mut generator = Generator::with_shape(args.seed, args.tp_every, args.shape.clone());
     let (mut events, mut bytes) = (0u64, 0u64);
     let mut line = String::with_capacity(4096);
     for i in 0..args.files {

@@ -266,3 +266,36 @@ fn replay_writes_evtx_as_xml_lines() {
     assert_eq!(original.split(',').nth(1), replayed.split(',').nth(1), "same events");
     assert!(replayed.ends_with(",1769860800"), "{replayed}");
 }
+
+#[test]
+fn no_detections_reads_and_normalises_for_the_selected_detections_and_runs_none() {
+    let normal = vigil(&["hunt", "--format", "jsonl", "samples/"]);
+    let read = vigil(&["hunt", "--no-detections", "--verbose", "--format", "jsonl", "samples/"]);
+    assert!(read.status.success(), "{}", stderr(&read));
+    assert_eq!(stdout(&read), "", "no detection, no result");
+    let (normal_err, read_err) = (stderr(&normal), stderr(&read));
+    let events = |err: &str| err.lines().find(|l| l.contains("events read")).and_then(|l| l.split(", ").nth(1)).map(str::to_string);
+    assert_eq!(events(&read_err), events(&normal_err), "{read_err}");
+    assert!(read_err.contains("; 0 detections run, 0 results from 0"), "{read_err}");
+    // Every sample is a process creation: each becomes a row of the seed's data model.
+    let rows: u64 = read_err
+        .lines()
+        .find_map(|l| l.strip_prefix("vigil: ")?.split_once(" data model rows built")?.0.parse().ok())
+        .unwrap_or_else(|| panic!("no row count in {read_err}"));
+    assert!(rows >= 8, "{read_err}");
+    // Not with what only detections do.
+    assert!(!vigil(&["hunt", "--no-detections", "--explain", "samples/"]).status.success());
+}
+
+#[test]
+fn verbose_names_the_detections_that_cost_most_in_the_scan() {
+    let o = vigil(&["hunt", "--verbose", "--format", "jsonl", "samples/"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let line = err.lines().find(|l| l.contains("in the scan,")).unwrap_or_else(|| panic!("no scan cost line in {err}"));
+    // The seed detection is the only one, tried on the process rows, and kept the 8 hits.
+    assert!(line.contains("costliest: Windows MSIExec Remote Download ("), "{line}");
+    assert!(line.contains("kept 8)"), "{line}");
+    // Without --verbose the scan is not profiled.
+    assert!(!stderr(&vigil(&["hunt", "--format", "jsonl", "samples/"])).contains("in the scan,"));
+}

@@ -8,8 +8,12 @@ use common::*;
 use std::process::Command;
 
 fn hunt(args: &[&str], piece_bytes: Option<&str>) -> (String, String) {
+    run("hunt", args, piece_bytes)
+}
+
+fn run(command: &str, args: &[&str], piece_bytes: Option<&str>) -> (String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
-    cmd.arg("hunt").args(args).current_dir(repo());
+    cmd.arg(command).args(args).current_dir(repo());
     if let Some(bytes) = piece_bytes {
         cmd.env("VIGIL_PIECE_BYTES", bytes);
     }
@@ -18,7 +22,7 @@ fn hunt(args: &[&str], piece_bytes: Option<&str>) -> (String, String) {
     // Timings differ from run to run; everything else on stderr must not.
     let err = stderr(&out)
         .lines()
-        .filter(|l| !l.starts_with("vigil: scan ") && !l.starts_with("vigil: after the scan"))
+        .filter(|l| !l.starts_with("vigil: scan ") && !l.starts_with("vigil: after the scan") && !l.starts_with("vigil: in the scan"))
         .collect::<Vec<_>>()
         .join("\n");
     (stdout(&out), err)
@@ -49,7 +53,34 @@ fn real_logs_in_pieces_give_the_same_results_and_report() {
 #[test]
 fn one_generated_file_in_pieces_matches_one_thread() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("one.xml");
+    let path = generated_file(dir.path());
+    // The seed detection reads no line number: the pieces are read without counting their
+    // lines first, and the report's examples are numbered afterwards.
+    let one = hunt(&["--threads", "1", "--format", "jsonl", "--verbose", &path], None);
+    let pieces = hunt(&["--threads", "2", "--format", "jsonl", "--verbose", &path], Some("65536"));
+    assert!(one.0.contains("pkg.msi"), "the seed detection fires: {}", one.1);
+    assert!(one.1.contains(&format!("{path}:5005: not an event")), "{}", one.1);
+    assert_eq!(pieces.0, one.0);
+    assert_eq!(pieces.1, one.1);
+}
+
+#[test]
+fn line_numbers_of_events_read_in_pieces_are_those_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generated_file(dir.path());
+    // Raw events carry `record`, their line in the file: the pieces are numbered first.
+    let search = "search EventID=1 Image=*msiexec.exe | table record CommandLine";
+    let one = run("search", &["--threads", "1", "--format", "jsonl", "--verbose", search, &path], None);
+    let pieces = run("search", &["--threads", "2", "--format", "jsonl", "--verbose", search, &path], Some("65536"));
+    assert!(one.0.contains("\"record\":\"5506\""), "{}", one.0);
+    assert_eq!(pieces.0, one.0);
+    assert_eq!(pieces.1, one.1);
+}
+
+/// Writes 6 000 synthetic Sysmon process creations with a junk line after every 1 000th; every
+/// 500th event is the seed detection's true positive. Returns the file's path.
+fn generated_file(dir: &std::path::Path) -> String {
+    let file = dir.join("one.xml");
     let mut text = String::new();
     for i in 0..6000 {
         // Synthetic Sysmon process creations; every 500th is the seed detection's true positive.
@@ -68,10 +99,5 @@ fn one_generated_file_in_pieces_matches_one_thread() {
         }
     }
     std::fs::write(&file, text).unwrap();
-    let path = file.to_string_lossy().into_owned();
-    let one = hunt(&["--threads", "1", "--format", "jsonl", "--verbose", &path], None);
-    let pieces = hunt(&["--threads", "2", "--format", "jsonl", "--verbose", &path], Some("65536"));
-    assert!(one.0.contains("pkg.msi"), "the seed detection fires: {}", one.1);
-    assert_eq!(pieces.0, one.0);
-    assert_eq!(pieces.1, one.1);
+    file.to_string_lossy().into_owned()
 }

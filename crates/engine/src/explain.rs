@@ -17,7 +17,8 @@
 //! physical: <strategy> (<reason>)
 //! ```
 
-use crate::expr::predicate::{FieldRef, Pred};
+use crate::expr::field::FieldRef;
+use crate::expr::predicate::Pred;
 use crate::expr::prefilter::conditions;
 use crate::ops::Op;
 use crate::plan::keyfilter::KeyFilter;

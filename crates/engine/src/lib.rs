@@ -21,10 +21,10 @@ mod scan;
 mod store;
 
 pub use error::{ExecError, PlanError, StateError};
-pub use expr::eval::EvalContext;
 pub use expr::pattern::{decode_xml_entities, Pattern};
+pub use expr::value::EvalContext;
 pub use physical::QueryOutput;
 pub use plan::{Planner, Query, QueryError};
 // `Query::explain` is implemented in `explain`.
-pub use scan::{Engine, ScanState, FORMAT_VERSION, MAX_COLLECTED_EVENTS};
+pub use scan::{Engine, ScanCost, ScanState, FORMAT_VERSION, MAX_COLLECTED_EVENTS};
 pub use store::spill::temp_bytes_written;

@@ -110,9 +110,10 @@ pub(crate) fn read_lines(r: &mut dyn BufRead, name: &Arc<str>, format: Format, c
 }
 
 /// [`read_lines`] over one run of lines. Returns whether what was read is exactly what the
-/// whole-file read gives for these lines: false when a record was left open at the end of a
-/// piece (the whole-file read would have gone on into the next one) or reading failed.
-pub(crate) fn read_lines_span(r: &mut dyn BufRead, name: &Arc<str>, format: Format, span: LineSpan, ctx: &mut Ctx) -> bool {
+/// whole-file read gives for these lines (false when a record was left open at the end of a
+/// piece, where the whole-file read would have gone on into the next one, or reading failed),
+/// and how many lines it read.
+pub(crate) fn read_lines_span(r: &mut dyn BufRead, name: &Arc<str>, format: Format, span: LineSpan, ctx: &mut Ctx) -> (bool, u64) {
     let max = ctx.opts.max_record_bytes;
     let junk_reason = match format {
         Format::JsonLines => "not JSON",
@@ -233,7 +234,7 @@ pub(crate) fn read_lines_span(r: &mut dyn BufRead, name: &Arc<str>, format: Form
         (Some(p), Some(true)) if p.json => ctx.report.skip("malformed JSON", at_line(name, p.line), "truncated JSON document"),
         (Some(_), Some(_)) => exact = false,
     }
-    exact
+    (exact, line_no - span.lines_before)
 }
 
 /// Finds `<Event` followed by a space, `>` or `/` (not `<Events>`), from byte `from`.

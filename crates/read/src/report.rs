@@ -61,6 +61,25 @@ impl ReadReport {
         }
     }
 
+    /// Adds `by` to the line numbers of the examples located in `file` (`file:line: ...`): the
+    /// report of a piece of `file` read as if it started the file, once the lines before it
+    /// are known.
+    pub fn shift_lines(&mut self, file: &str, by: u64) {
+        if by == 0 {
+            return;
+        }
+        for s in self.skipped.values_mut().chain(self.repaired.values_mut()) {
+            for example in &mut s.examples {
+                let Some(rest) = example.strip_prefix(file).and_then(|r| r.strip_prefix(':')) else { continue };
+                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                let Ok(line) = rest[..digits].parse::<u64>() else { continue };
+                if rest[digits..].starts_with(':') {
+                    *example = format!("{file}:{}{}", line + by, &rest[digits..]);
+                }
+            }
+        }
+    }
+
     /// Counts a file skipped whole because it is not a log.
     pub fn not_log(&mut self, kind: &str, file: impl fmt::Display) {
         note(self.not_logs.entry(kind.to_string()).or_default(), file);
@@ -176,5 +195,20 @@ mod tests {
         let mut s = "é".repeat(300);
         truncate(&mut s, 201);
         assert!(s.ends_with("..."));
+    }
+
+    #[test]
+    fn shift_lines_moves_only_the_line_examples_of_that_file() {
+        let mut r = ReadReport::default();
+        r.skip("not JSON", "/logs/a:1.json:7", "junk");
+        r.skip("not JSON", "/logs/a:1.json@40", "junk at an offset");
+        r.skip("not JSON", "/logs/b.json:7", "other file");
+        r.repair("invalid UTF-8", "/logs/a:1.json:12", "replaced");
+        r.shift_lines("/logs/a:1.json", 100);
+        assert_eq!(
+            r.skipped["not JSON"].examples,
+            ["/logs/a:1.json:107: junk", "/logs/a:1.json@40: junk at an offset", "/logs/b.json:7: other file"]
+        );
+        assert_eq!(r.repaired["invalid UTF-8"].examples, ["/logs/a:1.json:112: replaced"]);
     }
 }

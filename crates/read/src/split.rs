@@ -6,9 +6,11 @@
 //!
 //! - Line-oriented text (XmlWinEventLog lines, JSON lines), uncompressed: byte ranges that
 //!   end right before a line starting with `{` or `<Event`, so every piece starts with a
-//!   record. Line numbers and offsets are those of the whole file: the caller counts each
+//!   record. Line numbers and offsets are those of the whole file when the caller counts each
 //!   piece's lines ([`Piece::count_lines`], in parallel) and numbers the pieces
-//!   ([`number_pieces`]) before reading them.
+//!   ([`number_pieces`]) before reading them. That is a second pass over the file; a caller
+//!   that does not need its events' line numbers reads the pieces unnumbered and corrects
+//!   their reports afterwards ([`PieceRead::lines`], [`ReadReport::shift_lines`]).
 //! - EVTX: runs of the independent 64 KiB chunks, in the order the whole-file read visits
 //!   them.
 //!
@@ -51,6 +53,10 @@ pub struct PieceRead {
     /// lines ran past its end (or reading failed or the EVTX parser panicked, which stops the
     /// whole-file read). The file must then be read whole.
     pub exact: bool,
+    /// Lines read (a piece of a text file; 0 for other pieces). When pieces are read without
+    /// being numbered first, the lines of the pieces before one in its file say how far its
+    /// report's line numbers are off ([`ReadReport::shift_lines`]).
+    pub lines: u64,
 }
 
 impl Piece {
@@ -228,7 +234,7 @@ fn boundary_after(file: &std::fs::File, from: u64, len: u64) -> Option<(u64, boo
 /// Reads one piece, handing every event to `sink` as [`crate::read_file`] does.
 pub fn read_piece(piece: &Piece, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) -> PieceRead {
     let (start, end, lines_before, format, next_is_json) = match &piece.part {
-        Part::Whole => return PieceRead { report: crate::read_file(&piece.path, opts, sink), exact: true },
+        Part::Whole => return PieceRead { report: crate::read_file(&piece.path, opts, sink), exact: true, lines: 0 },
         Part::Evtx { chunks, first, last } => return read_evtx_piece(piece, chunks, *first, *last, opts, sink),
         Part::Lines { start, end, lines_before, format, next_is_json } => (*start, *end, *lines_before, *format, *next_is_json),
     };
@@ -239,7 +245,7 @@ pub fn read_piece(piece: &Piece, opts: &ReadOptions, sink: &mut dyn FnMut(&Event
         Ok(f) => f,
         Err(e) => {
             ctx.report.skip("unreadable file", &name, e);
-            return PieceRead { report: ctx.report, exact: false };
+            return PieceRead { report: ctx.report, exact: false, lines: 0 };
         }
     };
     if start == 0 {
@@ -247,9 +253,9 @@ pub fn read_piece(piece: &Piece, opts: &ReadOptions, sink: &mut dyn FnMut(&Event
     }
     let mut reader = BufReader::with_capacity(64 * 1024, file.take(end - start));
     let span = LineSpan { lines_before, offset: start, next_is_json };
-    let exact = crate::lines::read_lines_span(&mut reader, &name, format, span, &mut ctx);
+    let (exact, lines) = crate::lines::read_lines_span(&mut reader, &name, format, span, &mut ctx);
     ctx.report.bytes += end - start;
-    PieceRead { report: ctx.report, exact }
+    PieceRead { report: ctx.report, exact, lines }
 }
 
 fn read_evtx_piece(piece: &Piece, chunks: &[u64], first: bool, last: bool, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) -> PieceRead {
@@ -258,11 +264,11 @@ fn read_evtx_piece(piece: &Piece, chunks: &[u64], first: bool, last: bool, opts:
     match std::fs::File::open(&piece.path) {
         Ok(file) => {
             let exact = crate::evtx::read_evtx_chunks(&file, &name, chunks, first, last, &mut ctx);
-            PieceRead { report: ctx.report, exact }
+            PieceRead { report: ctx.report, exact, lines: 0 }
         }
         Err(e) => {
             ctx.report.skip("unreadable file", &name, e);
-            PieceRead { report: ctx.report, exact: false }
+            PieceRead { report: ctx.report, exact: false, lines: 0 }
         }
     }
 }

@@ -16,6 +16,11 @@ pub trait Consumer: Sync {
     }
     fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]);
     fn merge(&self, into: &mut Self::State, other: Self::State);
+    /// Whether events must carry their line in the file (`Origin::line`). When not, the
+    /// pieces of a large file are read without counting their lines first.
+    fn needs_line_numbers(&self) -> bool {
+        true
+    }
 }
 
 /// The engine as a consumer: every event and row goes to every query.
@@ -41,5 +46,40 @@ impl Consumer for Engine {
 
     fn merge(&self, into: &mut ScanState, other: ScanState) {
         Engine::merge(self, into, other)
+    }
+
+    fn needs_line_numbers(&self) -> bool {
+        Engine::reads_line_numbers(self)
+    }
+}
+
+/// Reads and normalises every event into the data sets `engine`'s queries read, and detects
+/// nothing: the cost of getting their input ready, which the benchmarks compare detections
+/// against (`vigil hunt --no-detections`). The state counts the rows built.
+pub struct ReadOnly<'a> {
+    pub engine: &'a Engine,
+}
+
+impl Consumer for ReadOnly<'_> {
+    type State = u64;
+
+    fn new_state(&self) -> u64 {
+        0
+    }
+
+    fn wants_dataset(&self, dataset: usize) -> bool {
+        self.engine.wants_dataset(dataset)
+    }
+
+    fn consume(&self, rows_built: &mut u64, _event: &Event, rows: &[DatasetRow]) {
+        *rows_built += rows.len() as u64;
+    }
+
+    fn merge(&self, into: &mut u64, other: u64) {
+        *into += other;
+    }
+
+    fn needs_line_numbers(&self) -> bool {
+        false
     }
 }

@@ -24,12 +24,12 @@ pub mod correlation;
 pub mod schedule;
 mod window;
 
-pub use consumer::Consumer;
+pub use consumer::{Consumer, ReadOnly};
 pub use window::{Dropped, Windowed, WindowedState};
 
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
-use vigil_engine::{Engine, EvalContext, QueryOutput, ScanState};
+use vigil_engine::{Engine, EvalContext, QueryOutput, ScanCost, ScanState};
 use vigil_model::{DatasetRow, Event};
 use vigil_normalize::Normalizer;
 use vigil_read::{Piece, ReadOptions, ReadReport};
@@ -85,6 +85,9 @@ pub struct RunOutput {
     pub phases: Phases,
     /// Events a time window dropped; `None` without a window.
     pub dropped: Option<window::Dropped>,
+    /// What the scan cost each query, most costly first, when the engine profiles the scan
+    /// (`Engine::set_scan_profile`); empty otherwise.
+    pub scan_costs: Vec<(String, ScanCost)>,
 }
 
 /// Wall time of a run's two phases.
@@ -140,18 +143,22 @@ impl Driver {
         let (files, errors) = vigil_read::discover(inputs.paths);
         let opts = inputs.read;
         let input_errors = errors.iter().map(|e| e.to_string()).collect();
+        // Numbering the pieces of a large text file first costs a pass over it; without it,
+        // events carry line numbers counted from their piece's start, and only the report's
+        // examples are corrected afterwards.
+        let numbered = consumer.needs_line_numbers();
         let (state, report) = {
-            let mut pieces = self.pieces(&files, &[]);
+            let mut pieces = self.pieces(&files, &[], numbered);
             let total: u64 = pieces.iter().map(|p| p.bytes).sum();
             if let Some(p) = &self.progress {
                 p.start(total);
             }
-            let (mut state, mut report, inexact) = self.read_pieces(consumer, normalizer, &mut pieces, opts);
+            let (mut state, mut report, inexact) = self.read_pieces(consumer, normalizer, &pieces, opts, numbered);
             if !inexact.is_empty() {
                 // A record spanning lines crossed a piece boundary: read those files whole.
                 drop(state);
-                pieces = self.pieces(&files, &inexact);
-                (state, report, _) = self.read_pieces(consumer, normalizer, &mut pieces, opts);
+                pieces = self.pieces(&files, &inexact, numbered);
+                (state, report, _) = self.read_pieces(consumer, normalizer, &pieces, opts, numbered);
             }
             if let Some(p) = &self.progress {
                 p.finish();
@@ -162,8 +169,9 @@ impl Driver {
     }
 
     /// The pieces to read, in input order: files past two pieces' size are split (not those
-    /// in `whole`), the others are read whole.
-    fn pieces(&self, files: &[PathBuf], whole: &[PathBuf]) -> Vec<Piece> {
+    /// in `whole`), the others are read whole; the pieces of a text file are `numbered` (their
+    /// lines counted, so that each starts at its line in the file) when asked.
+    fn pieces(&self, files: &[PathBuf], whole: &[PathBuf], numbered: bool) -> Vec<Piece> {
         let split = self.threads() > 1 && self.piece_bytes < u64::MAX / 2;
         let mut pieces: Vec<Piece> = files
             .par_iter()
@@ -173,7 +181,7 @@ impl Driver {
             })
             .flatten_iter()
             .collect();
-        if pieces.iter().any(Piece::is_part) {
+        if numbered && pieces.iter().any(Piece::is_part) {
             let lines: Vec<u64> = pieces.par_iter().map(Piece::count_lines).collect();
             vigil_read::number_pieces(&mut pieces, &lines);
         }
@@ -181,19 +189,24 @@ impl Driver {
     }
 
     /// Reads the pieces into one state; also returns the files whose pieces were not exact.
+    /// The report's examples of pieces read un`numbered` get the line numbers of the file.
     fn read_pieces<C: Consumer>(
         &self,
         consumer: &C,
         normalizer: &Normalizer,
-        pieces: &mut [Piece],
+        pieces: &[Piece],
         opts: &ReadOptions,
+        numbered: bool,
     ) -> (C::State, ReadReport, Vec<PathBuf>) {
         let wants = |d: usize| consumer.wants_dataset(d);
-        pieces
+        // Per piece: its position, report and lines.
+        type Reads = Vec<(usize, ReadReport, u64)>;
+        let (state, mut reads, inexact) = pieces
             .par_iter()
+            .enumerate()
             .fold(
-                || (consumer.new_state(), ReadReport::default(), Vec::<PathBuf>::new(), Vec::<DatasetRow>::new(), Event::default()),
-                |(mut state, mut report, mut inexact, mut rows, mut enriched), piece| {
+                || (consumer.new_state(), Reads::new(), Vec::<PathBuf>::new(), Vec::<DatasetRow>::new(), Event::default()),
+                |(mut state, mut reads, mut inexact, mut rows, mut enriched), (i, piece)| {
                     let read = vigil_read::read_piece(piece, opts, &mut |ev| {
                         // The add-ons' search-time fields, before any search or mapping sees the event.
                         let ev: &Event = if normalizer.enrich(ev, &mut enriched) { &enriched } else { ev };
@@ -207,22 +220,35 @@ impl Driver {
                     if !read.exact {
                         push_once(&mut inexact, &piece.path);
                     }
-                    report.merge(read.report);
-                    (state, report, inexact, rows, enriched)
+                    reads.push((i, read.report, read.lines));
+                    (state, reads, inexact, rows, enriched)
                 },
             )
-            .map(|(state, report, inexact, _, _)| (state, report, inexact))
+            .map(|(state, reads, inexact, _, _)| (state, reads, inexact))
             .reduce(
-                || (consumer.new_state(), ReadReport::default(), Vec::new()),
+                || (consumer.new_state(), Reads::new(), Vec::new()),
                 |(mut a, mut ra, mut ia), (b, rb, ib)| {
                     consumer.merge(&mut a, b);
-                    ra.merge(rb);
+                    ra.extend(rb);
                     for p in ib {
                         push_once(&mut ia, &p);
                     }
                     (a, ra, ia)
                 },
-            )
+            );
+        reads.sort_unstable_by_key(|(i, _, _)| *i);
+        let mut report = ReadReport::default();
+        let mut lines_before: std::collections::HashMap<&Path, u64> = std::collections::HashMap::new();
+        for (i, mut piece_report, lines) in reads {
+            let piece = &pieces[i];
+            if !numbered && piece.is_part() {
+                let before = lines_before.entry(&piece.path).or_default();
+                piece_report.shift_lines(&piece.path.to_string_lossy(), *before);
+                *before += lines;
+            }
+            report.merge(piece_report);
+        }
+        (state, report, inexact)
     }
 
     /// Runs the queries' operators after the scan and delivers their results. A query
@@ -278,9 +304,10 @@ impl Driver {
             }
         };
         let scan_time = started.elapsed();
+        let scan_costs = engine.scan_costs(&state).into_iter().map(|(name, cost)| (name.to_string(), cost)).collect();
         let (outputs, counts) = self.finish(engine, state, ctx, delivery);
         let phases = Phases { scan: scan_time, after_scan: started.elapsed() - scan_time };
-        RunOutput { outputs, counts, report, input_errors, phases, dropped }
+        RunOutput { outputs, counts, report, input_errors, phases, dropped, scan_costs }
     }
 }
 

@@ -46,6 +46,10 @@ impl<C: Consumer> Consumer for Windowed<'_, C> {
         self.inner.wants_dataset(dataset)
     }
 
+    fn needs_line_numbers(&self) -> bool {
+        self.inner.needs_line_numbers()
+    }
+
     fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]) {
         let d = &mut state.dropped;
         let Some(t) = event.time else {

@@ -17,6 +17,11 @@ pub struct HuntArgs {
     /// strategy) instead of running it.
     #[arg(long)]
     pub explain: bool,
+    /// Read the inputs and normalise them into the data models the selected detections read,
+    /// without running any detection: the cost of getting their input ready, which detections
+    /// are measured against (bench/ratios.sh).
+    #[arg(long, conflicts_with_all = ["explain", "alerts"])]
+    pub no_detections: bool,
     #[command(flatten)]
     pub content: ContentArgs,
     #[command(flatten)]
@@ -127,6 +132,10 @@ pub fn run(args: HuntArgs) -> u8 {
         }
     }
     super::restrict_knowledge(&mut normalizer, &queries);
+    if args.no_detections {
+        let engine = Engine::new(queries, normalizer.catalog());
+        return read_only(&args, &engine, &normalizer, &driver, &opts);
+    }
     let window = match args.window.resolve(&mut ctx) {
         Ok(w) => w,
         Err(e) => {
@@ -169,6 +178,7 @@ pub fn run(args: HuntArgs) -> u8 {
     let n = queries.len();
     let mut engine = Engine::new(queries, normalizer.catalog());
     engine.set_memory_budget(args.run.memory_budget());
+    engine.set_scan_profile(args.run.verbose);
     // A Hunting search's `count=0` row over no matching events is not a finding.
     let hunting: std::collections::HashSet<&str> =
         planned.iter().filter(|d| d.kind.trim().eq_ignore_ascii_case("hunting")).map(|d| d.name.as_str()).collect();
@@ -184,4 +194,30 @@ pub fn run(args: HuntArgs) -> u8 {
         &shown,
     );
     super::finish(&args.run, &out, n, "detection")
+}
+
+/// `--no-detections`: one pass reading the inputs and normalising them for `engine`'s queries
+/// (the add-ons derive the fields they read), running none; then the usual summary.
+fn read_only(
+    args: &HuntArgs,
+    engine: &Engine,
+    normalizer: &vigil_normalize::Normalizer,
+    driver: &vigil_scan::Driver,
+    opts: &vigil_read::ReadOptions,
+) -> u8 {
+    let started = std::time::Instant::now();
+    let scanned = driver.scan(&vigil_scan::ReadOnly { engine }, normalizer, vigil_scan::Inputs { paths: &args.paths, read: opts });
+    let out = vigil_scan::RunOutput {
+        outputs: Vec::new(),
+        counts: Vec::new(),
+        report: scanned.report,
+        input_errors: scanned.input_errors,
+        phases: vigil_scan::Phases { scan: started.elapsed(), after_scan: std::time::Duration::ZERO },
+        dropped: None,
+        scan_costs: Vec::new(),
+    };
+    if args.run.verbose {
+        eprintln!("vigil: {} data model rows built; scan {:.2} s", scanned.state, out.phases.scan.as_secs_f64());
+    }
+    super::finish(&args.run, &out, 0, "detection")
 }

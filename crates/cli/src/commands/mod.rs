@@ -128,7 +128,7 @@ pub fn search_location(d: &vigil_content::Detection) -> String {
     let text = std::fs::read_to_string(&d.file)
         .ok()
         .or_else(|| vigil_content::BUILTIN_DETECTION_FILES.iter().find(|(path, _)| *path == file).map(|(_, t)| t.to_string()));
-    match text.as_deref().and_then(|t| crate::testing::validate::key_line(t, &["search"])) {
+    match text.as_deref().and_then(|t| crate::testing::problems::key_line(t, &["search"])) {
         Some(line) => format!("{file}:{line}"),
         None => file,
     }
@@ -174,6 +174,7 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
             if args.memory_mb.is_some() { " (--memory-mb)" } else { " (an eighth of available memory, 32 MiB to 2 GiB)" },
             groups + rows
         );
+        costliest_in_scan(&out.scan_costs);
         slowest(&out.outputs);
     }
     // A path that does not exist or cannot be listed is a usage error, whatever else ran.
@@ -184,6 +185,25 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
         return exit::INPUT_STRICT;
     }
     exit::OK
+}
+
+/// Names the detections that cost most in the scan (their scans' predicates, key building and
+/// aggregation; timed on a sample of rows), with how many rows and events the prefilter let
+/// through to them and how many they kept.
+fn costliest_in_scan(costs: &[(String, vigil_engine::ScanCost)]) {
+    let total: std::time::Duration = costs.iter().map(|(_, c)| c.time).sum();
+    let shown: Vec<String> = costs
+        .iter()
+        .take(5)
+        .map(|(name, c)| format!("{name} ({} ms; tried on {}, kept {})", c.time.as_millis(), c.tried, c.passed))
+        .collect();
+    if !shown.is_empty() {
+        eprintln!(
+            "vigil: in the scan, {:.2} s of detection work in all (timed on 1 row in 64); costliest: {}",
+            total.as_secs_f64(),
+            shown.join(", ")
+        );
+    }
 }
 
 /// Names the detections whose post-scan work (result building, joins, lookups, stats) took

@@ -14,6 +14,7 @@
 pub mod data;
 pub mod formats;
 pub mod junit;
+pub mod problems;
 pub mod schema;
 pub mod sigma;
 pub mod unit;

@@ -7,7 +7,7 @@
 //! `crates/cli/tests/contentctl/` compares the verdicts with contentctl's on ../shared/escu.
 
 use super::formats::{as_int, is_attack_id, is_cve, is_date, is_http_url, is_uuid, show};
-use super::validate::{key_line, value_line, Problems};
+use super::problems::{key_line, value_line, Problems};
 use serde_norway::{Mapping, Value};
 use std::collections::HashSet;
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! Predicates as text, for EXPLAIN: SPL-like, patterns lowercased as they are matched.
 
-use crate::expr::predicate::{FieldRef, Pred};
+use crate::expr::field::FieldRef;
+use crate::expr::predicate::Pred;
 
 /// How a field reference is named in the text.
 pub(crate) type FieldName<'a> = &'a dyn Fn(&FieldRef) -> String;

@@ -5,109 +5,11 @@
 //! false; a `where` keeps a row only when its expression is true.
 
 use crate::error::PlanError;
-use crate::expr::functions::{self, Func};
+use crate::expr::functions::{self, Arg, Func};
+use crate::expr::value::{EvalValue, Scope};
 use regex::Regex;
 use std::sync::Arc;
-use vigil_model::value::{format_num, parse_num};
-use vigil_model::{Micros, Record, Value};
 use vigil_spl::ast::{BinaryOp, Expr, Span, UnaryOp};
-use vigil_time::Tz;
-
-/// An eval value: a field value, or a boolean from a comparison.
-#[derive(Clone, Debug, PartialEq)]
-pub enum EvalValue {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Multi(Vec<String>),
-}
-
-impl EvalValue {
-    pub fn from_value(v: &Value) -> EvalValue {
-        match v {
-            Value::Null => EvalValue::Null,
-            Value::Str(s) => EvalValue::Str(s.clone()),
-            Value::Num(n) => EvalValue::Num(*n),
-            Value::Multi(m) => EvalValue::Multi(m.clone()),
-        }
-    }
-
-    /// Into a field value. Splunk refuses to store a boolean; Vigil stores its text.
-    pub fn into_value(self) -> Value {
-        match self {
-            EvalValue::Null => Value::Null,
-            EvalValue::Bool(b) => Value::Str(if b { "true" } else { "false" }.into()),
-            EvalValue::Num(n) if n.is_finite() => Value::Num(n),
-            EvalValue::Num(_) => Value::Null,
-            EvalValue::Str(s) => Value::Str(s),
-            EvalValue::Multi(m) => Value::from_items(m),
-        }
-    }
-
-    pub fn is_null(&self) -> bool {
-        matches!(self, EvalValue::Null)
-    }
-
-    /// Truth in a boolean context: only `true` is true (null and non-booleans are false).
-    pub fn truthy(&self) -> bool {
-        matches!(self, EvalValue::Bool(true))
-    }
-
-    pub fn as_num(&self) -> Option<f64> {
-        match self {
-            EvalValue::Num(n) => Some(*n),
-            EvalValue::Str(s) => parse_num(s),
-            EvalValue::Multi(m) => m.first().and_then(|s| parse_num(s)),
-            _ => None,
-        }
-    }
-
-    /// Text of a scalar (first item of a multivalue).
-    pub fn as_text(&self) -> Option<String> {
-        match self {
-            EvalValue::Null => None,
-            EvalValue::Bool(b) => Some(if *b { "true" } else { "false" }.into()),
-            EvalValue::Num(n) => Some(format_num(*n)),
-            EvalValue::Str(s) => Some(s.clone()),
-            EvalValue::Multi(m) => m.first().cloned(),
-        }
-    }
-
-    /// Items of a value: a multivalue's items, a scalar as one item, none for null.
-    pub fn items(&self) -> Vec<String> {
-        match self {
-            EvalValue::Multi(m) => m.clone(),
-            other => other.as_text().into_iter().collect(),
-        }
-    }
-}
-
-/// What an expression can read: fields of the row, plus query-wide facts.
-pub struct Scope<'a> {
-    pub row: &'a Record,
-    /// Overrides for `mvfilter`: the field being filtered, bound to one item.
-    pub bound: Option<(&'a str, &'a str)>,
-    pub ctx: &'a EvalContext,
-}
-
-impl Scope<'_> {
-    fn field(&self, name: &str) -> EvalValue {
-        if let Some((n, v)) = self.bound {
-            if n == name {
-                return EvalValue::Str(v.to_string());
-            }
-        }
-        EvalValue::from_value(self.row.value(name))
-    }
-}
-
-/// Facts fixed for one execution: the search's "now" and the time zone for time functions.
-#[derive(Clone, Debug)]
-pub struct EvalContext {
-    pub now: Micros,
-    pub tz: Tz,
-}
 
 /// A compiled expression.
 #[derive(Clone, Debug)]
@@ -182,6 +84,23 @@ impl CExpr {
     }
 }
 
+impl Arg for CExpr {
+    fn eval(&self, scope: &Scope) -> EvalValue {
+        CExpr::eval(self, scope)
+    }
+
+    fn literal_regex(&self) -> Option<&Regex> {
+        match self {
+            CExpr::Regex(re) => Some(re),
+            _ => None,
+        }
+    }
+
+    fn fields(&self, out: &mut Vec<String>) {
+        CExpr::fields(self, out)
+    }
+}
+
 fn compile_call(name: &str, args: &[Expr], span: Span) -> Result<CExpr, PlanError> {
     let func = Func::from_name(name).ok_or_else(|| PlanError::UnsupportedFunction { name: name.to_string(), span })?;
     let (min, max) = func.arity();
@@ -212,10 +131,6 @@ fn arity_text(min: usize, max: usize) -> String {
     } else {
         format!("{min} to {max}")
     }
-}
-
-pub(crate) fn first_line(s: &str) -> String {
-    s.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(s).trim().to_string()
 }
 
 fn binary(op: BinaryOp, l: &CExpr, r: &CExpr, scope: &Scope) -> EvalValue {

@@ -1,6 +1,6 @@
 //! Eval functions. Each is named, has an arity, and follows Splunk's documented behaviour.
 
-use crate::expr::eval::{CExpr, EvalValue, Scope};
+use crate::expr::value::{EvalValue, Scope};
 use regex::Regex;
 use vigil_model::value::format_num;
 
@@ -99,14 +99,23 @@ fn text(v: EvalValue) -> Option<String> {
 /// The regex of a `match`/`replace`/`mvfind` argument. A literal one was compiled at plan time
 /// and is borrowed: a clone would start with an empty match cache, whose set-up costs more
 /// than most matches.
-fn regex_of<'a>(arg: &'a CExpr, scope: &Scope) -> Option<std::borrow::Cow<'a, Regex>> {
-    match arg {
-        CExpr::Regex(re) => Some(std::borrow::Cow::Borrowed(&**re)),
-        other => text(other.eval(scope)).and_then(|p| crate::expr::regex::build_regex(&p).ok()).map(std::borrow::Cow::Owned),
+fn regex_of<'a>(arg: &'a impl Arg, scope: &Scope) -> Option<std::borrow::Cow<'a, Regex>> {
+    match arg.literal_regex() {
+        Some(re) => Some(std::borrow::Cow::Borrowed(re)),
+        None => text(arg.eval(scope)).and_then(|p| crate::expr::regex::build_regex(&p).ok()).map(std::borrow::Cow::Owned),
     }
 }
 
-pub fn call(f: Func, args: &[CExpr], scope: &Scope) -> EvalValue {
+/// What a function needs of its arguments (the compiled expressions of `eval.rs`).
+pub trait Arg {
+    fn eval(&self, scope: &Scope) -> EvalValue;
+    /// The regular expression compiled at plan time, when the argument is a literal one.
+    fn literal_regex(&self) -> Option<&Regex>;
+    /// Adds the field names the argument reads to `out`.
+    fn fields(&self, out: &mut Vec<String>);
+}
+
+pub fn call<A: Arg>(f: Func, args: &[A], scope: &Scope) -> EvalValue {
     use EvalValue as V;
     let arg = |i: usize| args.get(i).map(|a| a.eval(scope)).unwrap_or(V::Null);
     match f {

@@ -4,6 +4,7 @@
 
 pub(crate) mod describe;
 pub(crate) mod eval;
+pub(crate) mod field;
 pub(crate) mod functions;
 pub(crate) mod pattern;
 pub(crate) mod patternlist;
@@ -12,3 +13,4 @@ pub(crate) mod prefilter;
 pub(crate) mod regex;
 pub(crate) mod timespan;
 pub(crate) mod tuplelist;
+pub(crate) mod value;

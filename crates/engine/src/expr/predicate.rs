@@ -3,62 +3,12 @@
 //! The same compiled form serves tstats WHERE clauses over dataset rows (fields resolved to
 //! column indexes at plan time), raw-event searches, and `search` over result rows.
 
+use crate::expr::field::{FieldAccess, FieldRef};
 use crate::expr::pattern::Pattern;
 use crate::expr::patternlist::PatternList;
-use crate::expr::tuplelist::TupleList;
-use vigil_model::value::{format_num, parse_num};
-use vigil_model::{micros_to_secs, DatasetRow, Event, Record, Value};
+use crate::expr::tuplelist::{Alternative, TupleList};
+use vigil_model::value::parse_num;
 use vigil_spl::ast::{CompareOp, SearchExpr};
-
-/// A field reference resolved for the row type it will be evaluated on.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FieldRef {
-    /// A dataset column.
-    Column(usize),
-    /// `_time`.
-    Time,
-    /// A field looked up by name (raw events, result rows).
-    Name(String),
-    /// A field the row type can never have: always null.
-    Missing,
-}
-
-/// Read access to a row's fields, as predicates need it.
-pub trait FieldAccess {
-    /// Calls `f` on each item of the field's value until it returns true; returns whether it
-    /// did. A null/absent field has no items.
-    fn any_item(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> bool;
-
-    /// `_raw`, for bare search terms.
-    fn raw(&self) -> Option<&str> {
-        None
-    }
-
-    /// Calls `f(name, item)` for every named field item except `_raw` and `_time`, in one
-    /// pass, when the row is keyed by name (raw events); returns false when it is not.
-    fn for_each_named(&self, _f: &mut dyn FnMut(&str, &str)) -> bool {
-        false
-    }
-
-    /// Like [`FieldAccess::for_each_named`] over the row's own fields only: for raw events,
-    /// without the add-on fields derived for the loaded searches (see `Event::derived_from`).
-    fn for_each_own_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
-        self.for_each_named(f)
-    }
-
-    /// Like [`FieldAccess::any_item`] with items already lowercased, for rows that keep a
-    /// lowercased copy (so case-insensitive matching does not fold the same text once per
-    /// predicate). `None` when the row has no such copy.
-    fn any_item_folded(&self, _field: &FieldRef, _f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
-        None
-    }
-
-    /// [`FieldAccess::any_item`] by name, for matchers that hold names rather than resolved
-    /// references (Sigma); rows keyed by name answer without building a reference.
-    fn any_named(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        self.any_item(&FieldRef::Name(name.to_string()), f)
-    }
-}
 
 /// A predicate compiled outside the SPL front end (Sigma detections), evaluated like any other.
 pub(crate) trait ExternalPred: std::fmt::Debug + Send + Sync {
@@ -74,161 +24,6 @@ fn any_match(row: &dyn FieldAccess, field: &FieldRef, f: &mut dyn FnMut(&str, bo
     match row.any_item_folded(field, &mut |s| f(s, true)) {
         Some(hit) => hit,
         None => row.any_item(field, &mut |s| f(s, false)),
-    }
-}
-
-fn any_item_of(value: &Value, f: &mut dyn FnMut(&str) -> bool) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Str(s) => f(s),
-        Value::Num(n) => f(&format_num(*n)),
-        Value::Multi(items) => items.iter().any(|s| f(s)),
-    }
-}
-
-impl FieldAccess for DatasetRow {
-    fn any_item(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        match field {
-            FieldRef::Column(i) => self.values.get(*i).is_some_and(|v| any_item_of(v, f)),
-            FieldRef::Time => f(&format_num(micros_to_secs(self.time))),
-            _ => false,
-        }
-    }
-}
-
-impl FieldAccess for Record {
-    fn any_item(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        match field {
-            FieldRef::Name(n) => self.get(n).is_some_and(|v| any_item_of(v, f)),
-            FieldRef::Time => self.get("_time").is_some_and(|v| any_item_of(v, f)),
-            _ => false,
-        }
-    }
-
-    fn raw(&self) -> Option<&str> {
-        match self.get("_raw") {
-            Some(Value::Str(s)) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-impl FieldAccess for Event {
-    fn any_item(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        let name = match field {
-            FieldRef::Name(n) => n.as_str(),
-            FieldRef::Time => "_time",
-            _ => return false,
-        };
-        self.any_named(name, f)
-    }
-
-    fn any_named(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        match name {
-            "source" => f(&self.source),
-            "sourcetype" => f(&self.sourcetype),
-            "host" => f(&self.host),
-            "_raw" => f(&self.raw),
-            // The index the input was given (`--index`), `main` by default.
-            "index" => f(self.index_name()),
-            "_time" => self.time.is_some_and(|t| f(&format_num(micros_to_secs(t)))),
-            _ => self.get_all(name).any(f),
-        }
-    }
-
-    fn raw(&self) -> Option<&str> {
-        Some(&self.raw)
-    }
-
-    fn for_each_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
-        each_named(self, &self.fields, f)
-    }
-
-    fn for_each_own_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
-        each_named(self, self.own_fields(), f)
-    }
-}
-
-fn each_named(ev: &Event, fields: &[(String, String)], f: &mut dyn FnMut(&str, &str)) -> bool {
-    f("source", &ev.source);
-    f("sourcetype", &ev.sourcetype);
-    f("host", &ev.host);
-    f("index", ev.index_name());
-    for (k, v) in fields {
-        // These names mean the event's own properties (see `any_item`).
-        if !matches!(k.as_str(), "source" | "sourcetype" | "host" | "index" | "_raw" | "_time") {
-            f(k, v);
-        }
-    }
-    true
-}
-
-/// A dataset row with a lazily built lowercased copy of the columns predicates read.
-pub(crate) struct FoldedRow<'a> {
-    pub row: &'a DatasetRow,
-    pub cache: &'a std::cell::RefCell<FoldCache>,
-}
-
-/// Lowercased column items, reused across rows to avoid allocation.
-#[derive(Debug, Default)]
-pub(crate) struct FoldCache {
-    items: Vec<Vec<String>>,
-    /// Per column: how many of `items[c]` are valid for the current row, or `usize::MAX` when
-    /// not yet computed.
-    len: Vec<usize>,
-}
-
-impl FoldCache {
-    /// Forgets the previous row's values (keeps the buffers).
-    pub fn reset(&mut self, columns: usize) {
-        self.len.clear();
-        self.len.resize(columns, usize::MAX);
-        if self.items.len() < columns {
-            self.items.resize_with(columns, Vec::new);
-        }
-    }
-
-    fn fill(&mut self, c: usize, v: &Value) {
-        let slot = &mut self.items[c];
-        let mut n = 0;
-        let mut push = |s: &str| {
-            if slot.len() <= n {
-                slot.push(String::new());
-            }
-            let buf = &mut slot[n];
-            buf.clear();
-            if s.is_ascii() {
-                buf.push_str(s);
-                buf.make_ascii_lowercase();
-            } else {
-                buf.extend(s.chars().flat_map(char::to_lowercase));
-            }
-            n += 1;
-        };
-        match v {
-            Value::Null => {}
-            Value::Str(s) => push(s),
-            Value::Num(x) => push(&format_num(*x)),
-            Value::Multi(items) => items.iter().for_each(|s| push(s)),
-        }
-        self.len[c] = n;
-    }
-}
-
-impl FieldAccess for FoldedRow<'_> {
-    fn any_item(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        self.row.any_item(field, f)
-    }
-
-    fn any_item_folded(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
-        let FieldRef::Column(c) = field else { return None };
-        let v = self.row.values.get(*c)?;
-        let mut cache = self.cache.borrow_mut();
-        if cache.len.get(*c).copied()? == usize::MAX {
-            cache.fill(*c, v);
-        }
-        let n = cache.len[*c];
-        Some(cache.items[*c][..n].iter().any(|s| f(s)))
     }
 }
 
@@ -250,7 +45,7 @@ pub enum Pred {
     /// `f IN (...)`.
     AnyOf(FieldRef, PatternList),
     /// `(f1=a f2=b) OR (f1=c f2=d) OR ...`, many alternatives, indexed.
-    AnyTuple(Box<TupleList>),
+    AnyTuple(Box<TupleList<Pred>>),
     /// A bare term against `_raw`.
     Raw(Pattern),
     /// A matcher from another front end (a Sigma detection).
@@ -380,6 +175,32 @@ impl Pred {
     }
 }
 
+impl Alternative for Pred {
+    fn exact_terms(&self) -> Option<Vec<(FieldRef, &[u8])>> {
+        let Pred::And(items) = self else { return None };
+        let mut terms = Vec::with_capacity(items.len());
+        for item in items {
+            let Pred::Eq(f, pat) = item else { return None };
+            terms.push((f.clone(), exact_text(pat)?));
+        }
+        terms.sort_by(|a, b| a.0.cmp(&b.0));
+        terms.windows(2).all(|w| w[0].0 != w[1].0).then_some(terms)
+    }
+
+    fn eval(&self, row: &dyn FieldAccess) -> bool {
+        Pred::eval(self, row)
+    }
+}
+
+/// The lowercased text a pattern without wildcards equals.
+fn exact_text(p: &Pattern) -> Option<&[u8]> {
+    let mut alternatives = p.alternative_pieces();
+    match (alternatives.next(), alternatives.next()) {
+        (Some([only]), None) => Some(only.as_slice()),
+        _ => None,
+    }
+}
+
 fn compare_order(left: &str, op: CompareOp, right: &str) -> bool {
     let ord = match (parse_num(left), parse_num(right)) {
         (Some(a), Some(b)) => a.partial_cmp(&b),
@@ -400,6 +221,7 @@ fn compare_order(left: &str, op: CompareOp, right: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_model::{Event, Record, Value};
     use vigil_spl::ast::SearchValue;
 
     fn v(t: &str) -> SearchValue {
@@ -465,5 +287,70 @@ mod tests {
             &by_name,
         );
         assert!(p.eval(&e));
+    }
+
+    // The tuple index (`tuplelist.rs`) over predicates: the same rows as the plain `OR`.
+    fn eq_pred(f: &str, v: &str) -> Pred {
+        Pred::Eq(FieldRef::Name(f.into()), Pattern::new(v))
+    }
+
+    fn pair(pid: &str, dest: &str) -> Pred {
+        Pred::And(vec![eq_pred("process_id", pid), eq_pred("dest", dest)])
+    }
+
+    fn row(pid: Value, dest: &str) -> Record {
+        let mut r = Record::new();
+        r.push_new("process_id".into(), pid);
+        r.push_new("dest".into(), Value::str(dest));
+        r
+    }
+
+    fn alternatives() -> Vec<Pred> {
+        let mut alts: Vec<Pred> = (0..50).map(|i| pair(&format!("{}", 1000 + i), &format!("HOST{}", i % 5))).collect();
+        // Field order differs, a wildcard, a different field set: all must still count.
+        alts.push(Pred::And(vec![eq_pred("dest", "swapped"), eq_pred("process_id", "7")]));
+        alts.push(pair("42", "web*"));
+        alts.push(eq_pred("dest", "alone"));
+        alts
+    }
+
+    #[test]
+    fn matches_exactly_what_the_plain_or_matches() {
+        let list = TupleList::build(alternatives()).expect("indexed");
+        assert_eq!(list.rest().len(), 2);
+        let plain = Pred::Or(alternatives());
+        let rows = [
+            row(Value::str("1003"), "host3"),
+            row(Value::str("1003"), "HOST4"),
+            row(Value::Num(1010.0), "Host0"),
+            row(Value::str("7"), "SWAPPED"),
+            row(Value::str("42"), "webserver"),
+            row(Value::str("43"), "webserver"),
+            row(Value::str("9"), "alone"),
+            row(Value::Multi(vec!["5".into(), "1001".into()]), "host1"),
+            row(Value::Multi(vec!["5".into(), "1001".into()]), "host2"),
+            row(Value::Null, "host1"),
+            row(Value::str("10035"), "host3"),
+            row(Value::str("1003"), "host3x"),
+        ];
+        let expected = [true, false, true, true, true, false, true, true, false, false, false, false];
+        for (r, want) in rows.iter().zip(expected) {
+            assert_eq!(plain.eval(r), want, "plain {r:?}");
+            assert_eq!(list.eval(r), want, "indexed {r:?}");
+        }
+    }
+
+    #[test]
+    fn parts_cannot_run_into_each_other() {
+        let alts: Vec<Pred> = (0..10).map(|i| pair(&format!("1{i}"), "ab")).collect();
+        let list = TupleList::build(alts).expect("indexed");
+        assert!(list.eval(&row(Value::str("13"), "ab")));
+        assert!(!list.eval(&row(Value::str("13a"), "b")));
+    }
+
+    #[test]
+    fn short_or_single_field_lists_are_left_alone() {
+        assert!(TupleList::build((0..5).map(|i| pair(&i.to_string(), "h")).collect()).is_err());
+        assert!(TupleList::build((0..20).map(|i| Pred::And(vec![eq_pred("a", &i.to_string())])).collect()).is_err());
     }
 }

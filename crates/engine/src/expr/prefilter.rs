@@ -7,7 +7,8 @@
 //! those can skip the detection without evaluating anything else. Predicates without such an
 //! anchor are always evaluated.
 
-use crate::expr::predicate::{FieldAccess, FieldRef, Pred};
+use crate::expr::field::{FieldAccess, FieldRef};
+use crate::expr::predicate::Pred;
 use aho_corasick::AhoCorasick;
 use hashbrown::HashMap;
 

@@ -1,7 +1,6 @@
 //! Regular expressions: Splunk's PCRE patterns compiled with the linear-time `regex` crate.
 
 use crate::error::PlanError;
-use crate::expr::eval::first_line;
 use regex::Regex;
 use vigil_spl::ast::Span;
 
@@ -103,6 +102,11 @@ fn is_quantifier(s: &[u8]) -> bool {
     let first = parts.next().unwrap_or(&[]);
     let second = parts.next();
     !first.is_empty() && first.iter().all(u8::is_ascii_digit) && second.is_none_or(|p| p.iter().all(u8::is_ascii_digit))
+}
+
+/// The last non-empty line of an error message (the regex crate puts the reason last).
+fn first_line(s: &str) -> String {
+    s.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(s).trim().to_string()
 }
 
 #[cfg(test)]

@@ -7,8 +7,7 @@
 //! wildcard) go into a hash set of their lowercased value tuples; any others are kept as
 //! they are and tried in order after the lookup, so the result is that of the plain `OR`.
 
-use crate::expr::pattern::Pattern;
-use crate::expr::predicate::{FieldAccess, FieldRef, Pred};
+use crate::expr::field::{FieldAccess, FieldRef};
 use hashbrown::HashSet;
 
 /// Below this many alternatives a plain loop is as fast.
@@ -17,25 +16,33 @@ const INDEX_FROM: usize = 8;
 /// Separates a key's parts: the byte 0xFF never occurs in UTF-8 text.
 const SEPARATOR: u8 = 0xFF;
 
+/// An alternative of the `OR`, as the index sees it.
+pub trait Alternative {
+    /// `f1=v1 AND f2=v2 ...` with exact values (lowercased) on distinct fields, sorted by
+    /// field: the terms. `None` for any other shape.
+    fn exact_terms(&self) -> Option<Vec<(FieldRef, &[u8])>>;
+    fn eval(&self, row: &dyn FieldAccess) -> bool;
+}
+
 #[derive(Clone, Debug)]
-pub struct TupleList {
+pub struct TupleList<A> {
     /// The fields every indexed alternative compares, in key order.
     fields: Vec<FieldRef>,
     /// Keys: the lowercased values of `fields`, each followed by [`SEPARATOR`].
     exact: HashSet<Box<[u8]>>,
     /// Alternatives of any other shape, tried in order.
-    rest: Vec<Pred>,
+    rest: Vec<A>,
 }
 
-impl TupleList {
+impl<A: Alternative> TupleList<A> {
     /// Indexes `alternatives` (the items of an `OR`) when enough of them are conjunctions of
     /// exact equalities on the same two or more fields; gives them back otherwise.
-    pub fn build(alternatives: Vec<Pred>) -> Result<TupleList, Vec<Pred>> {
-        let first = alternatives.iter().filter_map(exact_terms).find(|t| t.len() >= 2);
+    pub fn build(alternatives: Vec<A>) -> Result<TupleList<A>, Vec<A>> {
+        let first = alternatives.iter().filter_map(A::exact_terms).find(|t| t.len() >= 2);
         let Some(fields) = first.map(|t| t.into_iter().map(|(f, _)| f).collect::<Vec<_>>()) else {
             return Err(alternatives);
         };
-        let indexable = alternatives.iter().filter(|p| key_of(p, &fields).is_some()).count();
+        let indexable = alternatives.iter().filter(|p| key_of(*p, &fields).is_some()).count();
         if fields.len() < 2 || indexable < INDEX_FROM {
             return Err(alternatives);
         }
@@ -89,36 +96,24 @@ impl TupleList {
         }
     }
 
-    /// The fields the alternatives read.
     /// How many alternatives are indexed, and the others (for EXPLAIN).
-    pub(crate) fn sizes(&self) -> (usize, &[Pred]) {
+    pub(crate) fn sizes(&self) -> (usize, &[A]) {
         (self.exact.len(), &self.rest)
     }
 
+    /// The fields the indexed alternatives read.
     pub fn fields(&self) -> impl Iterator<Item = &FieldRef> {
         self.fields.iter()
     }
 
-    pub fn rest(&self) -> &[Pred] {
+    pub fn rest(&self) -> &[A] {
         &self.rest
     }
 }
 
-/// `f1=v1 AND f2=v2 ...` with exact values on distinct fields, sorted by field: the terms.
-fn exact_terms(p: &Pred) -> Option<Vec<(FieldRef, &[u8])>> {
-    let Pred::And(items) = p else { return None };
-    let mut terms = Vec::with_capacity(items.len());
-    for item in items {
-        let Pred::Eq(f, pat) = item else { return None };
-        terms.push((f.clone(), exact_text(pat)?));
-    }
-    terms.sort_by(|a, b| a.0.cmp(&b.0));
-    terms.windows(2).all(|w| w[0].0 != w[1].0).then_some(terms)
-}
-
 /// The key of an alternative that compares exactly `fields` with exact values.
-fn key_of(p: &Pred, fields: &[FieldRef]) -> Option<Vec<u8>> {
-    let terms = exact_terms(p)?;
+fn key_of<A: Alternative>(p: &A, fields: &[FieldRef]) -> Option<Vec<u8>> {
+    let terms = p.exact_terms()?;
     if terms.len() != fields.len() || terms.iter().zip(fields).any(|((f, _), g)| f != g) {
         return None;
     }
@@ -130,15 +125,6 @@ fn key_of(p: &Pred, fields: &[FieldRef]) -> Option<Vec<u8>> {
     Some(key)
 }
 
-/// The lowercased text a pattern without wildcards equals.
-fn exact_text(p: &Pattern) -> Option<&[u8]> {
-    let mut alternatives = p.alternative_pieces();
-    match (alternatives.next(), alternatives.next()) {
-        (Some([only]), None) => Some(only.as_slice()),
-        _ => None,
-    }
-}
-
 /// Lowercases `s` as patterns do (see `Pattern::with_folded`).
 fn fold_into(s: &str, out: &mut Vec<u8>) {
     if s.is_ascii() {
@@ -148,75 +134,5 @@ fn fold_into(s: &str, out: &mut Vec<u8>) {
         for c in s.chars().flat_map(char::to_lowercase) {
             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use vigil_model::{Record, Value};
-
-    fn eq(f: &str, v: &str) -> Pred {
-        Pred::Eq(FieldRef::Name(f.into()), Pattern::new(v))
-    }
-
-    fn pair(pid: &str, dest: &str) -> Pred {
-        Pred::And(vec![eq("process_id", pid), eq("dest", dest)])
-    }
-
-    fn row(pid: Value, dest: &str) -> Record {
-        let mut r = Record::new();
-        r.push_new("process_id".into(), pid);
-        r.push_new("dest".into(), Value::str(dest));
-        r
-    }
-
-    fn alternatives() -> Vec<Pred> {
-        let mut alts: Vec<Pred> = (0..50).map(|i| pair(&format!("{}", 1000 + i), &format!("HOST{}", i % 5))).collect();
-        // Field order differs, a wildcard, a different field set: all must still count.
-        alts.push(Pred::And(vec![eq("dest", "swapped"), eq("process_id", "7")]));
-        alts.push(pair("42", "web*"));
-        alts.push(eq("dest", "alone"));
-        alts
-    }
-
-    #[test]
-    fn matches_exactly_what_the_plain_or_matches() {
-        let list = TupleList::build(alternatives()).expect("indexed");
-        assert_eq!(list.rest().len(), 2);
-        let plain = Pred::Or(alternatives());
-        let rows = [
-            row(Value::str("1003"), "host3"),
-            row(Value::str("1003"), "HOST4"),
-            row(Value::Num(1010.0), "Host0"),
-            row(Value::str("7"), "SWAPPED"),
-            row(Value::str("42"), "webserver"),
-            row(Value::str("43"), "webserver"),
-            row(Value::str("9"), "alone"),
-            row(Value::Multi(vec!["5".into(), "1001".into()]), "host1"),
-            row(Value::Multi(vec!["5".into(), "1001".into()]), "host2"),
-            row(Value::Null, "host1"),
-            row(Value::str("10035"), "host3"),
-            row(Value::str("1003"), "host3x"),
-        ];
-        let expected = [true, false, true, true, true, false, true, true, false, false, false, false];
-        for (r, want) in rows.iter().zip(expected) {
-            assert_eq!(plain.eval(r), want, "plain {r:?}");
-            assert_eq!(list.eval(r), want, "indexed {r:?}");
-        }
-    }
-
-    #[test]
-    fn parts_cannot_run_into_each_other() {
-        let alts: Vec<Pred> = (0..10).map(|i| pair(&format!("1{i}"), "ab")).collect();
-        let list = TupleList::build(alts).expect("indexed");
-        assert!(list.eval(&row(Value::str("13"), "ab")));
-        assert!(!list.eval(&row(Value::str("13a"), "b")));
-    }
-
-    #[test]
-    fn short_or_single_field_lists_are_left_alone() {
-        assert!(TupleList::build((0..5).map(|i| pair(&i.to_string(), "h")).collect()).is_err());
-        assert!(TupleList::build((0..20).map(|i| Pred::And(vec![eq("a", &i.to_string())])).collect()).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! `search` with event subsearches, a way to run the query's other stages (by id).
 
 use crate::error::ExecError;
-use crate::expr::eval::EvalContext;
+use crate::expr::value::EvalContext;
 use crate::store::row_store::RowStore;
 use vigil_model::Record;
 

@@ -1,7 +1,8 @@
 //! `foreach`: a template of eval commands run once per matching field.
 
 use crate::error::PlanError;
-use crate::expr::eval::{CExpr, EvalContext, Scope};
+use crate::expr::eval::CExpr;
+use crate::expr::value::{EvalContext, Scope};
 use crate::ops::fields::wild_capture;
 use std::collections::HashMap;
 use std::sync::Mutex;

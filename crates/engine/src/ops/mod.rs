@@ -20,8 +20,9 @@ pub(crate) mod xmlkv;
 pub(crate) use env::{Env, RowEnv, StageId};
 
 use crate::error::ExecError;
-use crate::expr::eval::{CExpr, Scope};
+use crate::expr::eval::CExpr;
 use crate::expr::predicate::Pred;
+use crate::expr::value::Scope;
 use vigil_model::Record;
 
 /// One planned table operator.
@@ -216,6 +217,14 @@ impl Op {
 }
 
 /// Runs one operator over `rows`.
+/// Runs `ops` in order over `rows`.
+pub(crate) fn apply_all(ops: &[Op], mut rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec<Record>, ExecError> {
+    for op in ops {
+        rows = apply(op, rows, env)?;
+    }
+    Ok(rows)
+}
+
 pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec<Record>, ExecError> {
     let ctx = env.ctx();
     Ok(match op {

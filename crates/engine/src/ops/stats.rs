@@ -1,8 +1,8 @@
 //! `stats` and `eventstats` over result rows (the groups themselves are in `store::groups`).
 
 use crate::error::{ExecError, PlanError};
-use crate::expr::eval::{EvalContext, EvalValue, Scope};
-use crate::expr::predicate::FieldRef;
+use crate::expr::field::FieldRef;
+use crate::expr::value::{EvalContext, EvalValue, Scope};
 use crate::store::agg::{plan_agg, AggInput, AggSpec, AggState};
 use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
 use crate::store::symbols::Symbols;

@@ -7,7 +7,8 @@
 //! `search` command after the leading scan, where the outer predicate is compiled at run time.
 
 use crate::error::ExecError;
-use crate::expr::predicate::{FieldRef, Pred};
+use crate::expr::field::FieldRef;
+use crate::expr::predicate::Pred;
 use crate::ops::{Env, StageId};
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{CompareOp, SearchExpr, SearchValue};

@@ -13,8 +13,8 @@
 
 use super::stats::StatsOp;
 use crate::error::{ExecError, PlanError};
-use crate::expr::eval::EvalContext;
 use crate::expr::timespan::parse_span;
+use crate::expr::value::EvalContext;
 use crate::store::agg::AggFunc;
 use std::collections::{BTreeMap, HashMap};
 use vigil_model::{Record, Value};

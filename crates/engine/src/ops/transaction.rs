@@ -38,9 +38,11 @@
 //! - **Output order**: transactions by `_time` descending (ties keep the order they finished).
 
 use crate::error::PlanError;
-use crate::expr::eval::{CExpr, EvalContext, Scope};
-use crate::expr::predicate::{FieldRef, Pred};
+use crate::expr::eval::CExpr;
+use crate::expr::field::FieldRef;
+use crate::expr::predicate::Pred;
 use crate::expr::timespan::parse_span;
+use crate::expr::value::{EvalContext, Scope};
 use crate::ops::subsearch::has_subsearch;
 use std::collections::HashMap;
 use vigil_model::{Record, Value};

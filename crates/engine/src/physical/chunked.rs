@@ -4,25 +4,15 @@
 //! (hunting detections that list every process with its command line have as many rows as
 //! the input has distinct command lines).
 
-use super::output::QueryOutput;
+use super::output::{QueryOutput, CHUNK_ROWS};
 use crate::error::ExecError;
-use crate::expr::eval::EvalContext;
-use crate::ops::{Env, Op, RowEnv};
-use crate::plan::{Source, Stage};
+use crate::expr::value::EvalContext;
+use crate::ops::{apply_all, Op, RowEnv};
 use crate::store::agg::AggSpec;
 use crate::store::groups::Groups;
 use crate::store::symbols::Symbols;
 use std::time::Instant;
 use vigil_model::Record;
-
-/// Group rows per chunk.
-pub(crate) const CHUNK_ROWS: usize = 4096;
-
-/// Whether `stage` reads scan 0 and then only works row by row (so chunks can flow through
-/// it independently and in key order), or in stages (see [`super::staged`]).
-pub(crate) fn chunkable_stage(stage: &Stage) -> bool {
-    matches!(stage.source, Source::Scan(0)) && (stage.ops.iter().all(Op::is_row_wise) || super::staged::stageable(&stage.ops))
-}
 
 /// What one aggregating scan's groups become rows with.
 pub(crate) struct GroupShape<'a> {
@@ -75,12 +65,4 @@ pub(crate) fn finish_in_chunks(job: ChunkJob, emit: &mut dyn FnMut(QueryOutput))
         (Ok(()), None) => apply_all(ops, pending, &mut env),
     };
     emit(QueryOutput { name: name.to_string(), result, finish_time: started.elapsed(), partial: false });
-}
-
-/// Runs `ops` in order over `rows`.
-pub(crate) fn apply_all(ops: &[Op], mut rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec<Record>, ExecError> {
-    for op in ops {
-        rows = crate::ops::apply(op, rows, env)?;
-    }
-    Ok(rows)
 }

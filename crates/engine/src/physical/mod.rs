@@ -19,15 +19,15 @@ mod whole_table;
 pub use output::QueryOutput;
 
 use crate::error::ExecError;
-use crate::expr::eval::EvalContext;
+use crate::expr::value::EvalContext;
 use crate::ops::Op;
 use crate::plan::semijoin::SemiJoin;
-use crate::plan::{EventScan, Query, Scan, Source};
+use crate::plan::{EventScan, Query, Scan, Source, Stage};
 use crate::scan::{ScanAcc, MAX_COLLECTED_EVENTS};
 use crate::store::groups::MAX_GROUPS;
 use crate::store::symbols::Symbols;
 use chunked::{ChunkJob, GroupShape};
-use output::StoredOutput;
+use output::{Budgets, StoredOutput};
 use runner::Runner;
 
 /// How a query is finished after the scan.
@@ -147,8 +147,14 @@ fn root_aggregates(q: &Query) -> bool {
 
 /// How the groups of a query's only scan become rows, when the query can finish chunk by
 /// chunk: one aggregating scan with by-fields, then only row-by-row operators (or stages).
+/// Whether `stage` reads scan 0 and then only works row by row (so chunks can flow through
+/// it independently and in key order), or in stages (see [`staged`]).
+fn chunkable_stage(stage: &Stage) -> bool {
+    matches!(stage.source, Source::Scan(0)) && (stage.ops.iter().all(Op::is_row_wise) || staged::stageable(&stage.ops))
+}
+
 fn group_shape(q: &Query) -> Option<GroupShape<'_>> {
-    if q.scans.len() != 1 || !chunked::chunkable_stage(&q.root) {
+    if q.scans.len() != 1 || !chunkable_stage(&q.root) {
         return None;
     }
     let (by_names, aggs) = match &q.scans[0] {
@@ -187,18 +193,6 @@ fn scan_error(q: &Query, accs: &[ScanAcc]) -> Option<ExecError> {
             ExecError(format!("the search matched more than {MAX_COLLECTED_EVENTS} raw events; narrow it (or aggregate with tstats)"))
         })
     })
-}
-
-/// Memory for finishing one query.
-#[derive(Clone, Copy)]
-pub(crate) struct Budgets {
-    /// Bytes of finished rows kept in memory while they wait for their turn.
-    pub store: usize,
-    /// Bytes of rows a subsearch run ahead keeps in memory.
-    pub rows: usize,
-    /// Group tables up to this many bytes are finished in memory rather than staged through
-    /// temporary files (their rows take a few times their size).
-    pub in_memory: usize,
 }
 
 /// Finishes query `q` from its scan results into a stored output.

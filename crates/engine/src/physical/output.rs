@@ -1,10 +1,25 @@
 //! What finishing a query produces: [`QueryOutput`]s, handed on in query order, and the
-//! [`StoredOutput`] a query's rows wait in until their turn.
+//! [`StoredOutput`] a query's rows wait in until their turn; the memory finishing may use
+//! ([`Budgets`]) and the rows handed on at a time ([`CHUNK_ROWS`]).
 
-use super::chunked::CHUNK_ROWS;
 use crate::error::ExecError;
 use crate::store::row_store::{RowSink, RowStore};
 use vigil_model::Record;
+
+/// Group rows per chunk.
+pub(crate) const CHUNK_ROWS: usize = 4096;
+
+/// Memory for finishing one query.
+#[derive(Clone, Copy)]
+pub(crate) struct Budgets {
+    /// Bytes of finished rows kept in memory while they wait for their turn.
+    pub store: usize,
+    /// Bytes of rows a subsearch run ahead keeps in memory.
+    pub rows: usize,
+    /// Group tables up to this many bytes are finished in memory rather than staged through
+    /// temporary files (their rows take a few times their size).
+    pub in_memory: usize,
+}
 
 /// The result of one query.
 #[derive(Debug)]

@@ -2,11 +2,11 @@
 //! with scans turned into rows only when a stage reads them, and then as few as the stage
 //! can use (chunked row-by-row operators, semi-join keys, `join max=N`).
 
-use super::chunked::{apply_all, CHUNK_ROWS};
+use super::output::CHUNK_ROWS;
 use crate::error::ExecError;
-use crate::expr::eval::EvalContext;
+use crate::expr::value::EvalContext;
 use crate::ops::join_keys::{row_key, KeySet};
-use crate::ops::{Env, Op, StageId};
+use crate::ops::{apply_all, Env, Op, StageId};
 use crate::plan::semijoin::trace_subsearch;
 use crate::plan::{EventScan, Query, Scan, Source, Stage};
 use crate::scan::{scan_rows, ScanAcc};

@@ -1,9 +1,9 @@
 //! The worker scheduler: every query's finishing runs on a pool of workers, heaviest first,
 //! and the outputs are handed on in query order.
 
-use super::output::{QueryOutput, StoredOutput};
-use super::{finish_with, Budgets};
-use crate::expr::eval::EvalContext;
+use super::finish_with;
+use super::output::{Budgets, QueryOutput, StoredOutput};
+use crate::expr::value::EvalContext;
 use crate::plan::Query;
 use crate::scan::{Engine, ScanAcc, ScanState};
 
@@ -38,8 +38,8 @@ impl Engine {
     pub fn finish_each(&self, state: ScanState, ctx: &EvalContext, emit: &mut dyn FnMut(QueryOutput)) {
         let workers = rayon::current_num_threads().max(1);
         // A quarter of the budget for subsearch rows: several queries finish at once.
-        let budgets = Budgets { store: self.memory_budget / 64, rows: self.memory_budget / 4, in_memory: self.memory_budget / 16 };
-        let waiting_cap = self.memory_budget / 4;
+        let budgets = Budgets { store: self.memory.budget / 64, rows: self.memory.budget / 4, in_memory: self.memory.budget / 16 };
+        let waiting_cap = self.memory.budget / 4;
         let state = self.flatten(state);
         let symbols = &state.symbols;
         let queue = std::sync::Mutex::new(finishing_order(self.queries.iter().zip(state.accs).collect()).into_iter());

@@ -7,10 +7,11 @@
 //! qualify is the plan's (`plan::semijoin`); the join itself still runs unchanged, on the
 //! subsearch rows computed here, so the result is the same.
 
+use super::output::Budgets;
 use super::runner::Runner;
-use super::{whole_table, Budgets};
+use super::whole_table;
 use crate::error::ExecError;
-use crate::expr::eval::EvalContext;
+use crate::expr::value::EvalContext;
 use crate::plan::semijoin::SemiJoin;
 use crate::plan::{Query, Scan};
 use crate::scan::ScanAcc;

@@ -9,11 +9,11 @@
 //! disk; `eventstats` reads its input twice, once to aggregate and once to annotate, which
 //! re-reading the runs allows. Rows come out in the order the whole-table evaluation gives.
 
-use super::chunked::{apply_all, ChunkJob, CHUNK_ROWS};
-use super::output::QueryOutput;
+use super::chunked::ChunkJob;
+use super::output::{QueryOutput, CHUNK_ROWS};
 use crate::error::ExecError;
 use crate::ops::stats::{too_many_groups, StatsOp};
-use crate::ops::{Op, RowEnv};
+use crate::ops::{apply_all, Op, RowEnv};
 use crate::store::agg::AggSpec;
 use crate::store::groups::{group_row, Groups};
 use crate::store::spill::{Run, SpillFile};

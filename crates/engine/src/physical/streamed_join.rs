@@ -8,10 +8,10 @@
 //! size is checked from the counts, and then the outer rows flow through the join and the
 //! operators after it a chunk at a time. The rows and their order are those of the plain run.
 
-use super::chunked::{apply_all, CHUNK_ROWS};
+use super::output::CHUNK_ROWS;
 use super::runner::Runner;
 use crate::error::ExecError;
-use crate::ops::Op;
+use crate::ops::{apply_all, Op};
 use crate::plan::{Source, Stage};
 use crate::store::row_store::{RowSink, RowStore};
 

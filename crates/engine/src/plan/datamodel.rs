@@ -8,7 +8,7 @@
 //! expression ANDed with the tstats `where`.
 
 use crate::error::PlanError;
-use crate::expr::predicate::FieldRef;
+use crate::expr::field::FieldRef;
 use vigil_model::{ChildDataset, DatasetSchema};
 use vigil_spl::ast::{CompareOp, SearchExpr, Span};
 

@@ -12,7 +12,7 @@
 //! rex: a field is key-derived unless it comes from an aggregate, from the clock or time zone
 //! (convert, non-pure eval), or from an operator not understood here (which ends the prefix).
 
-use crate::expr::eval::EvalContext;
+use crate::expr::value::EvalContext;
 use crate::ops::{Op, RowEnv};
 use crate::plan::lineage::{Lineage, Origin};
 use crate::plan::Stage;

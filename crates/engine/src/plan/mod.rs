@@ -22,7 +22,7 @@ mod subsearch;
 pub use planner::Planner;
 
 use crate::error::PlanError;
-use crate::expr::predicate::FieldRef;
+use crate::expr::field::FieldRef;
 use crate::expr::predicate::Pred;
 use crate::ops::lookup::LookupData;
 use crate::ops::stats::StatsOp;

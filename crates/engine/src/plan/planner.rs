@@ -1,10 +1,11 @@
 //! The planner: expands macros, parses, and plans each command of a pipeline.
 
 use super::push_down::push_down;
-use super::subsearch::resolve_static;
+use super::subsearch::{resolve_static, PlanPipeline};
 use super::{EventScan, Query, QueryError, Scan, Source, Stage, Tables, TstatsScan};
 use crate::error::PlanError;
-use crate::expr::predicate::{FieldRef, Pred};
+use crate::expr::field::FieldRef;
+use crate::expr::predicate::Pred;
 use crate::expr::timespan::parse_span;
 use crate::ops::lookup::LookupData;
 use crate::ops::subsearch::has_subsearch;
@@ -167,6 +168,12 @@ impl<'a> Planner<'a> {
         let table = Arc::new(LookupData::load(self.content, name, span)?);
         self.lookups.insert(name.to_string(), table.clone());
         Ok(table)
+    }
+}
+
+impl PlanPipeline for Planner<'_> {
+    fn plan_pipeline(&mut self, p: &Pipeline, t: &mut Tables) -> Result<Stage, PlanError> {
+        Planner::plan_pipeline(self, p, t)
     }
 }
 

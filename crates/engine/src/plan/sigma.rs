@@ -5,8 +5,9 @@
 
 use super::{EventScan, Planner, Query, QueryError, Scan, Source, Stage, Tables};
 use crate::error::PlanError;
+use crate::expr::field::{FieldAccess, FieldRef};
 use crate::expr::pattern::Pattern;
-use crate::expr::predicate::{ExternalPred, FieldAccess, FieldRef, Pred};
+use crate::expr::predicate::{ExternalPred, Pred};
 use crate::ops::sigma_correlation::{CorrelationInput, CorrelationOp};
 use crate::ops::Op;
 use std::sync::Arc;

@@ -6,19 +6,24 @@
 
 use super::{Source, Stage, Tables};
 use crate::error::{ExecError, PlanError};
-use crate::expr::eval::EvalContext;
+use crate::expr::value::EvalContext;
 use crate::ops::subsearch::format_rows;
 use crate::ops::{Env, StageId};
-use crate::plan::Planner;
 use crate::store::row_store::RowStore;
 use vigil_model::Record;
-use vigil_spl::ast::{SearchExpr, Span};
+use vigil_spl::ast::{Pipeline, SearchExpr, Span};
+
+/// Plans a subsearch's pipeline into the query's tables (the planner, `planner.rs`, which in
+/// turn resolves the subsearches of that pipeline here).
+pub(crate) trait PlanPipeline {
+    fn plan_pipeline(&mut self, p: &Pipeline, t: &mut Tables) -> Result<Stage, PlanError>;
+}
 
 /// Replaces every subsearch that needs no scan by its formatted results. Subsearches that read
 /// events are planned into `t` and their stages listed in `dynamic` (in traversal order); they
 /// stay in the expression.
 pub(crate) fn resolve_static(
-    planner: &mut Planner,
+    planner: &mut dyn PlanPipeline,
     e: &SearchExpr,
     span: Span,
     t: &mut Tables,

@@ -7,23 +7,26 @@
 //! process and merged there (see `codec`). Finishing (after the scan) is `physical`'s.
 
 mod codec;
+mod cost;
 mod rows;
 mod state;
 
 pub use codec::FORMAT_VERSION;
+pub use cost::ScanCost;
 pub(crate) use rows::scan_rows;
+use state::MemoryAccount;
 pub(crate) use state::ScanAcc;
 pub use state::ScanState;
 
-use crate::expr::eval::EvalContext;
-use crate::expr::predicate::{FieldRef, FoldedRow};
-use crate::expr::prefilter::{ScanIndex, Scratch};
+use crate::expr::field::{FieldRef, FoldedRow};
+use crate::expr::prefilter::ScanIndex;
+use crate::expr::value::EvalContext;
 use crate::ops::RowEnv;
 use crate::plan::keyfilter::KeyFilter;
 use crate::plan::{Query, Scan, Source};
 use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
-use crate::store::symbols::Symbols;
 use rows::{column_part, event_record, feed_row_agg};
+use std::time::Instant;
 use vigil_model::{Catalog, DatasetRow, Event};
 
 /// Planned queries and the dispatch tables that route rows and events to their scans.
@@ -44,18 +47,14 @@ pub struct Engine {
     /// Per query and scan: how many leading operators of the query filter its groups by key
     /// when they are created (0: none; see `plan::keyfilter`).
     key_filters: Vec<Vec<Option<KeyFilter>>>,
-    /// Bytes of groups and key texts all scan states together may hold; past it, the state
-    /// that notices spills its groups to disk.
-    pub(crate) memory_budget: usize,
-    /// Bytes the live scan states last reported (each adds the change since its last check).
-    memory_used: std::sync::atomic::AtomicUsize,
+    /// The memory budget of all scan states together, and what they hold.
+    pub(crate) memory: MemoryAccount,
+    /// Whether scan states count and time what each query costs ([`Engine::scan_costs`]).
+    profile: bool,
 }
 
 /// Default for [`Engine::set_memory_budget`].
 pub const DEFAULT_MEMORY_BUDGET: usize = 32 << 20;
-
-/// Rows between two checks of a scan state's memory.
-const BUDGET_CHECK_EVERY: u32 = 1024;
 
 /// Limit on raw events a single search may collect, so `search *` over a huge input fails
 /// clearly instead of exhausting memory.
@@ -112,8 +111,8 @@ impl Engine {
             indexes,
             event_index,
             scan_ctx,
-            memory_budget: DEFAULT_MEMORY_BUDGET,
-            memory_used: Default::default(),
+            memory: MemoryAccount::new(DEFAULT_MEMORY_BUDGET),
+            profile: false,
         }
     }
 
@@ -121,7 +120,34 @@ impl Engine {
     /// may hold together; past it, groups are written to a temporary file and merged at the
     /// end.
     pub fn set_memory_budget(&mut self, bytes: usize) {
-        self.memory_budget = bytes;
+        self.memory.budget = bytes;
+    }
+
+    /// Makes scan states count the rows and events each query is tried on and keeps, and time
+    /// a sample of them (a few percent more work; see [`Engine::scan_costs`]).
+    pub fn set_scan_profile(&mut self, on: bool) {
+        self.profile = on;
+    }
+
+    /// What the scan cost each query, most costly first (with [`Engine::set_scan_profile`];
+    /// empty otherwise): its name and cost.
+    pub fn scan_costs(&self, state: &ScanState) -> Vec<(&str, ScanCost)> {
+        let mut costs: Vec<(&str, ScanCost)> = state.costs.costs().map(|(qi, c)| (self.queries[qi].name.as_str(), c)).collect();
+        costs.sort_by_key(|(_, c)| std::cmp::Reverse(c.time));
+        costs
+    }
+
+    /// Combines another state into `into`. The result is the same whatever order states are
+    /// merged in, as long as each covers its own positions (see [`Engine::new_state_at`]):
+    /// contents combine in position order. States at the same position (threads sharing a
+    /// stream) combine in the order they are merged.
+    pub fn merge(&self, into: &mut ScanState, other: ScanState) {
+        ScanState::merge(into, other, &self.queries, &self.memory);
+    }
+
+    /// Merges the states left apart by gaps in their positions, in position order.
+    pub(crate) fn flatten(&self, state: ScanState) -> ScanState {
+        state.flatten(&self.queries, &self.memory)
     }
 
     pub fn queries(&self) -> &[Query] {
@@ -131,6 +157,15 @@ impl Engine {
     /// Whether any query reads this dataset (the normalizer can skip it otherwise).
     pub fn wants_dataset(&self, id: usize) -> bool {
         self.by_dataset.get(id).is_some_and(|v| !v.is_empty())
+    }
+
+    /// Whether some query's rows may show an event's line in its file (the `record` field
+    /// of raw-event rows: scans that keep whole events, or read `record`).
+    pub fn reads_line_numbers(&self) -> bool {
+        self.event_scans.iter().any(|&(qi, si)| match &self.queries[qi].scans[si] {
+            Scan::Events(e) => e.projection.as_ref().is_none_or(|fields| fields.iter().any(|f| f == rows::RECORD)),
+            Scan::Tstats(_) => false,
+        })
     }
 
     pub fn wants_events(&self) -> bool {
@@ -161,18 +196,7 @@ impl Engine {
                         .collect()
                 })
                 .collect(),
-            symbols: Symbols::default(),
-            col_ids: Vec::new(),
-            touched: false,
-            spill_file: None,
-            since_check: 0,
-            reported: 0,
-            spill_failed: false,
-            scratch: Scratch::default(),
-            fold: Default::default(),
-            first: position,
-            last: position,
-            later: Vec::new(),
+            ..ScanState::empty_at(position)
         }
     }
 
@@ -193,63 +217,68 @@ impl Engine {
         state.fold.get_mut().reset(row.values.len());
         let fold = std::mem::take(&mut state.fold);
         let folded = FoldedRow { row, cache: &fold };
+        let timed = self.profile && state.costs.sample();
         for &(qi, si) in scratch.candidates.iter().filter_map(|&k| targets.get(k)) {
-            let Scan::Tstats(scan) = &self.queries[qi].scans[si] else { continue };
-            if !scan.filter.eval(&folded) {
-                continue;
+            let started = timed.then(Instant::now);
+            let passed = self.feed_row(state, qi, si, row, &folded);
+            if self.profile {
+                state.costs.record(qi, passed, started);
             }
-            // tstats reports _time in whole seconds.
-            let secs = row.time.div_euclid(1_000_000);
-            // Key parts are symbol ids: no allocation unless a text or a group is new.
-            let mut parts = Vec::with_capacity(scan.by.len());
-            let mut dropped = false;
-            for (_, f) in &scan.by {
-                let part = match f {
-                    FieldRef::Column(i) => column_part(row, *i, &mut state.col_ids, &mut state.symbols),
-                    FieldRef::Time => {
-                        let t = match scan.span {
-                            Some(span) => row.time.div_euclid(span) * span / 1_000_000,
-                            None => secs,
-                        };
-                        let mut buf = [0u8; vigil_model::value::DECIMAL_LEN + 1];
-                        Some(KeyPart::One(state.symbols.intern(vigil_model::value::decimal_i64(t, &mut buf))))
-                    }
-                    _ => None,
-                };
-                match part.or_else(|| scan.fillnull.as_deref().map(|f| KeyPart::One(state.symbols.intern(f)))) {
-                    Some(p) => parts.push(p),
-                    None => {
-                        // A null by-field without fillnull_value drops the row, as in Splunk.
-                        dropped = true;
-                        break;
-                    }
-                }
-            }
-            if dropped {
-                continue;
-            }
-            let ScanAcc::Groups(groups) = &mut state.accs[qi][si] else { continue };
-            if key_count(&parts) > MAX_GROUPS {
-                groups.overflow = true;
-                continue;
-            }
-            let filter = self.key_filters[qi][si].as_ref();
-            let symbols = &state.symbols;
-            let ops = &self.queries[qi].root.ops;
-            for_each_key(&parts, |key| {
-                let states = match filter {
-                    None => Some(groups.entry(key, &scan.aggs)),
-                    Some(f) => groups
-                        .entry_if(key, &scan.aggs, |key| f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx)),
-                };
-                for (st, spec) in states.into_iter().flatten().zip(&scan.aggs) {
-                    feed_row_agg(st, spec, row, secs);
-                }
-            });
         }
         state.scratch = scratch;
         state.fold = fold;
-        self.check_memory(state);
+        state.check_memory(&self.memory);
+    }
+
+    /// Feeds a row to tstats scan `si` of query `qi`: whether its filter kept the row.
+    fn feed_row(&self, state: &mut ScanState, qi: usize, si: usize, row: &DatasetRow, folded: &FoldedRow) -> bool {
+        let Scan::Tstats(scan) = &self.queries[qi].scans[si] else { return false };
+        if !scan.filter.eval(folded) {
+            return false;
+        }
+        // tstats reports _time in whole seconds.
+        let secs = row.time.div_euclid(1_000_000);
+        // Key parts are symbol ids: no allocation unless a text or a group is new.
+        let mut parts = Vec::with_capacity(scan.by.len());
+        for (_, f) in &scan.by {
+            let part = match f {
+                FieldRef::Column(i) => column_part(row, *i, &mut state.col_ids, &mut state.symbols),
+                FieldRef::Time => {
+                    let t = match scan.span {
+                        Some(span) => row.time.div_euclid(span) * span / 1_000_000,
+                        None => secs,
+                    };
+                    let mut buf = [0u8; vigil_model::value::DECIMAL_LEN + 1];
+                    Some(KeyPart::One(state.symbols.intern(vigil_model::value::decimal_i64(t, &mut buf))))
+                }
+                _ => None,
+            };
+            match part.or_else(|| scan.fillnull.as_deref().map(|f| KeyPart::One(state.symbols.intern(f)))) {
+                Some(p) => parts.push(p),
+                // A null by-field without fillnull_value drops the row, as in Splunk.
+                None => return true,
+            }
+        }
+        let ScanAcc::Groups(groups) = &mut state.accs[qi][si] else { return true };
+        if key_count(&parts) > MAX_GROUPS {
+            groups.overflow = true;
+            return true;
+        }
+        let filter = self.key_filters[qi][si].as_ref();
+        let symbols = &state.symbols;
+        let ops = &self.queries[qi].root.ops;
+        for_each_key(&parts, |key| {
+            let states = match filter {
+                None => Some(groups.entry(key, &scan.aggs)),
+                Some(f) => {
+                    groups.entry_if(key, &scan.aggs, |key| f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx))
+                }
+            };
+            for (st, spec) in states.into_iter().flatten().zip(&scan.aggs) {
+                feed_row_agg(st, spec, row, secs);
+            }
+        });
+        true
     }
 
     /// Feeds one raw event to every raw-event scan.
@@ -257,37 +286,48 @@ impl Engine {
         let mut scratch = std::mem::take(&mut state.scratch);
         self.event_index.candidates(ev, &mut scratch);
         state.touched |= !scratch.candidates.is_empty();
+        let timed = self.profile && !scratch.candidates.is_empty() && state.costs.sample();
         for &(qi, si) in scratch.candidates.iter().filter_map(|&k| self.event_scans.get(k)) {
-            let Scan::Events(scan) = &self.queries[qi].scans[si] else { continue };
-            if !scan.pred.eval(ev) {
-                continue;
-            }
-            let mut rows = vec![event_record(ev, scan.needs_raw, scan.projection.as_deref())];
-            if !scan.prefix.is_empty() {
-                // Row-by-row operators need no scan results and no clock (see push_down).
-                let mut env = RowEnv { ctx: &self.scan_ctx };
-                for op in &scan.prefix {
-                    rows = crate::ops::apply(op, rows, &mut env).unwrap_or_default();
-                    if rows.is_empty() {
-                        break;
-                    }
-                }
-            }
-            match (&mut state.accs[qi][si], &scan.stats) {
-                (ScanAcc::Groups(groups), Some(stats)) => {
-                    for row in &rows {
-                        stats.add(groups, &mut state.symbols, row, &self.scan_ctx);
-                    }
-                }
-                (ScanAcc::Events(v), _) => {
-                    let room = MAX_COLLECTED_EVENTS.saturating_sub(v.len());
-                    let t = ev.time.unwrap_or(0);
-                    rows.iter().take(room).for_each(|r| v.push(t, r));
-                }
-                _ => {}
+            let started = timed.then(Instant::now);
+            let passed = self.feed_event(state, qi, si, ev);
+            if self.profile {
+                state.costs.record(qi, passed, started);
             }
         }
         state.scratch = scratch;
-        self.check_memory(state);
+        state.check_memory(&self.memory);
+    }
+
+    /// Feeds an event to raw-event scan `si` of query `qi`: whether its predicate kept it.
+    fn feed_event(&self, state: &mut ScanState, qi: usize, si: usize, ev: &Event) -> bool {
+        let Scan::Events(scan) = &self.queries[qi].scans[si] else { return false };
+        if !scan.pred.eval(ev) {
+            return false;
+        }
+        let mut rows = vec![event_record(ev, scan.needs_raw, scan.projection.as_deref())];
+        if !scan.prefix.is_empty() {
+            // Row-by-row operators need no scan results and no clock (see push_down).
+            let mut env = RowEnv { ctx: &self.scan_ctx };
+            for op in &scan.prefix {
+                rows = crate::ops::apply(op, rows, &mut env).unwrap_or_default();
+                if rows.is_empty() {
+                    break;
+                }
+            }
+        }
+        match (&mut state.accs[qi][si], &scan.stats) {
+            (ScanAcc::Groups(groups), Some(stats)) => {
+                for row in &rows {
+                    stats.add(groups, &mut state.symbols, row, &self.scan_ctx);
+                }
+            }
+            (ScanAcc::Events(v), _) => {
+                let room = MAX_COLLECTED_EVENTS.saturating_sub(v.len());
+                let t = ev.time.unwrap_or(0);
+                rows.iter().take(room).for_each(|r| v.push(t, r));
+            }
+            _ => {}
+        }
+        true
     }
 }

@@ -3,7 +3,7 @@
 
 use super::ScanAcc;
 use crate::error::ExecError;
-use crate::expr::predicate::FieldRef;
+use crate::expr::field::FieldRef;
 use crate::plan::{EventScan, Scan};
 use crate::store::agg::{AggInput, AggSpec, AggState};
 use crate::store::groups::{Groups, KeyPart};

@@ -1,14 +1,40 @@
 //! A scan state: what one worker accumulated for every scan of every query, with its memory
 //! accounting, spilling and merging.
 
-use super::{Engine, BUDGET_CHECK_EVERY};
-use crate::expr::predicate::FoldCache;
+use super::cost::ScanCosts;
+use crate::expr::field::FoldCache;
 use crate::expr::prefilter::Scratch;
-use crate::plan::{EventScan, Scan};
+use crate::plan::{EventScan, Query, Scan};
 use crate::store::event_rows::EventRows;
 use crate::store::groups::Groups;
 use crate::store::spill::SpillFile;
 use crate::store::symbols::{Symbols, Translation};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// Rows between two checks of a scan state's memory.
+pub(super) const BUDGET_CHECK_EVERY: u32 = 1024;
+
+/// The memory all scan states of one engine share: the budget, and the bytes the live states
+/// last reported (each adds the change since its last check).
+#[derive(Debug, Default)]
+pub(crate) struct MemoryAccount {
+    /// Bytes of groups and key texts all scan states together may hold; past it, the state
+    /// that notices spills its groups to disk.
+    pub(crate) budget: usize,
+    used: AtomicUsize,
+}
+
+impl MemoryAccount {
+    pub(super) fn new(budget: usize) -> MemoryAccount {
+        MemoryAccount { budget, used: AtomicUsize::new(0) }
+    }
+
+    /// Takes `bytes` off the total (never below zero); returns the new total.
+    fn release(&self, bytes: usize) -> usize {
+        let update = self.used.fetch_update(Relaxed, Relaxed, |used| Some(used.saturating_sub(bytes)));
+        update.unwrap_or_default().saturating_sub(bytes)
+    }
+}
 
 /// Per-thread accumulation for every scan of every query.
 #[derive(Debug)]
@@ -38,6 +64,8 @@ pub struct ScanState {
     /// States merged in that do not follow this one directly (a gap of positions between),
     /// ordered by position; they join when the gap is filled, or at the end.
     pub(super) later: Vec<ScanState>,
+    /// What each query cost (when the engine profiles the scan).
+    pub(super) costs: ScanCosts,
 }
 
 #[derive(Debug)]
@@ -47,76 +75,86 @@ pub(crate) enum ScanAcc {
     Events(EventRows),
 }
 
-impl Engine {
+impl ScanState {
     /// Every [`BUDGET_CHECK_EVERY`] rows: reports the state's memory, and spills every group
     /// table of it when all states together are over the budget.
-    pub(super) fn check_memory(&self, state: &mut ScanState) {
-        state.since_check += 1;
-        if state.since_check < BUDGET_CHECK_EVERY {
+    pub(super) fn check_memory(&mut self, memory: &MemoryAccount) {
+        self.since_check += 1;
+        if self.since_check < BUDGET_CHECK_EVERY {
             return;
         }
-        state.since_check = 0;
-        if state.spill_failed {
+        self.since_check = 0;
+        if self.spill_failed {
             return;
         }
-        let total = self.report_memory(state);
-        if total <= self.memory_budget {
+        let total = self.report_memory(memory);
+        if total <= memory.budget {
             return;
         }
-        if let Err(e) = self.spill(state) {
+        if let Err(e) = self.spill() {
             // Results stay correct in memory; only the bound is lost.
             crate::store::spill::spill_warning(&e);
-            state.spill_failed = true;
+            self.spill_failed = true;
         }
-        self.report_memory(state);
+        self.report_memory(memory);
     }
 
-    /// Updates this state's share of [`Engine::memory_used`]; returns the new total.
-    fn report_memory(&self, state: &mut ScanState) -> usize {
-        use std::sync::atomic::Ordering::Relaxed;
-        let groups: usize = state.accs.iter().flatten().map(|a| if let ScanAcc::Groups(g) = a { g.bytes() } else { 0 }).sum();
-        let mine = groups + state.symbols.heap_bytes();
-        let before = std::mem::replace(&mut state.reported, mine);
+    /// Updates this state's share of the shared total; returns the new total.
+    fn report_memory(&mut self, memory: &MemoryAccount) -> usize {
+        let groups: usize = self.accs.iter().flatten().map(|a| if let ScanAcc::Groups(g) = a { g.bytes() } else { 0 }).sum();
+        let mine = groups + self.symbols.heap_bytes();
+        let before = std::mem::replace(&mut self.reported, mine);
         if mine >= before {
-            self.memory_used.fetch_add(mine - before, Relaxed) + (mine - before)
+            memory.used.fetch_add(mine - before, Relaxed) + (mine - before)
         } else {
-            self.release_memory(before - mine)
+            memory.release(before - mine)
         }
     }
 
-    /// Takes `bytes` off [`Engine::memory_used`] (never below zero); returns the new total.
-    pub(super) fn release_memory(&self, bytes: usize) -> usize {
-        use std::sync::atomic::Ordering::Relaxed;
-        let update = self.memory_used.fetch_update(Relaxed, Relaxed, |used| Some(used.saturating_sub(bytes)));
-        update.unwrap_or_default().saturating_sub(bytes)
-    }
-
-    /// Writes every group table of `state` to its spill file and drops the key texts.
-    fn spill(&self, state: &mut ScanState) -> std::io::Result<()> {
-        let file = match &state.spill_file {
+    /// Writes every group table to the state's spill file and drops the key texts.
+    fn spill(&mut self) -> std::io::Result<()> {
+        let file = match &self.spill_file {
             Some(f) => f.clone(),
-            None => state.spill_file.insert(SpillFile::new()?).clone(),
+            None => self.spill_file.insert(SpillFile::new()?).clone(),
         };
-        for acc in state.accs.iter_mut().flatten() {
+        for acc in self.accs.iter_mut().flatten() {
             if let ScanAcc::Groups(g) = acc {
-                g.spill(&state.symbols, &file)?;
+                g.spill(&self.symbols, &file)?;
             }
         }
         // No group refers to the texts any more.
-        state.symbols = Symbols::default();
+        self.symbols = Symbols::default();
         Ok(())
     }
 
-    /// Combines another state into `into`. The result is the same whatever order states are
-    /// merged in, as long as each covers its own positions (see [`Engine::new_state_at`]):
-    /// contents combine in position order. States at the same position (threads sharing a
-    /// stream) combine in the order they are merged.
-    pub fn merge(&self, into: &mut ScanState, other: ScanState) {
+    /// A state at `position` with no scans (the engine's `new_state_at` adds them), or for
+    /// the moment a state's contents are moved out.
+    pub(super) fn empty_at(position: u64) -> ScanState {
+        ScanState {
+            accs: Vec::new(),
+            symbols: Symbols::default(),
+            col_ids: Vec::new(),
+            touched: false,
+            spill_file: None,
+            since_check: 0,
+            reported: 0,
+            spill_failed: false,
+            scratch: Scratch::default(),
+            fold: Default::default(),
+            first: position,
+            last: position,
+            later: Vec::new(),
+            costs: ScanCosts::default(),
+        }
+    }
+
+    /// Combines another state of the same `queries` into `into` (see `Engine::merge`).
+    pub(super) fn merge(into: &mut ScanState, other: ScanState, queries: &[Query], memory: &MemoryAccount) {
         let follows = other.first >= into.first && other.first <= into.last.saturating_add(1);
         if into.later.is_empty() && other.later.is_empty() && follows {
-            return self.merge_ordered(into, other);
+            return into.merge_ordered(other, queries, memory);
         }
-        let mut head = std::mem::replace(into, self.new_state());
+        let mut head = std::mem::replace(into, ScanState::empty_at(0));
         let head_later = std::mem::take(&mut head.later);
         let mut segments = vec![head];
         segments.extend(head_later);
@@ -129,7 +167,7 @@ impl Engine {
         let mut done: Vec<ScanState> = Vec::with_capacity(segments.len());
         for s in segments {
             match done.last_mut() {
-                Some(cur) if s.first <= cur.last.saturating_add(1) => self.merge_ordered(cur, s),
+                Some(cur) if s.first <= cur.last.saturating_add(1) => cur.merge_ordered(s, queries, memory),
                 _ => done.push(s),
             }
         }
@@ -141,42 +179,45 @@ impl Engine {
     }
 
     /// Merges the states left apart by gaps in their positions, in position order.
-    pub(crate) fn flatten(&self, mut state: ScanState) -> ScanState {
-        for s in std::mem::take(&mut state.later) {
-            self.merge_ordered(&mut state, s);
+    pub(super) fn flatten(mut self, queries: &[Query], memory: &MemoryAccount) -> ScanState {
+        for s in std::mem::take(&mut self.later) {
+            self.merge_ordered(s, queries, memory);
         }
-        state
+        self
     }
 
     /// Combines `other`, whose contents come after those of `into`, into `into`.
-    fn merge_ordered(&self, into: &mut ScanState, other: ScanState) {
+    fn merge_ordered(&mut self, other: ScanState, queries: &[Query], memory: &MemoryAccount) {
+        let into = self;
         into.first = into.first.min(other.first);
         into.last = into.last.max(other.last);
         if !other.touched {
             return;
         }
         // The other state's share moves into this one's at the check below.
-        self.release_memory(other.reported);
+        memory.release(other.reported);
         into.since_check = BUDGET_CHECK_EVERY;
         if other.spill_file.is_some() && into.touched && !into.spill_failed {
             // Runs merge in input order: this state's groups in memory came before the other
             // state's runs, so they go to disk first (first()/list() depend on it).
-            if let Err(e) = self.spill(into) {
+            if let Err(e) = into.spill() {
                 crate::store::spill::spill_warning(&e);
                 into.spill_failed = true;
             }
         }
         let mut other = other;
         let other_file = other.spill_file.take();
-        self.merge_accs(into, other);
+        into.merge_accs(other, queries);
         // `spill_file` also says "some groups are on disk", which the next merge relies on.
         if into.spill_file.is_none() {
             into.spill_file = other_file;
         }
-        self.check_memory(into);
+        into.check_memory(memory);
     }
 
-    fn merge_accs(&self, into: &mut ScanState, mut other: ScanState) {
+    fn merge_accs(&mut self, mut other: ScanState, queries: &[Query]) {
+        let into = self;
+        into.costs.merge(&other.costs);
         if !into.touched {
             // The scratch buffers stay; everything accumulated moves.
             std::mem::swap(&mut into.accs, &mut other.accs);
@@ -188,7 +229,7 @@ impl Engine {
         for (qi, (mine, theirs)) in into.accs.iter_mut().zip(other.accs).enumerate() {
             for (si, (m, t)) in mine.iter_mut().zip(theirs).enumerate() {
                 match (m, t) {
-                    (ScanAcc::Groups(g), ScanAcc::Groups(o)) => match &self.queries[qi].scans[si] {
+                    (ScanAcc::Groups(g), ScanAcc::Groups(o)) => match &queries[qi].scans[si] {
                         Scan::Tstats(scan) => g.merge(o, &mut tr, &mut into.symbols, &scan.aggs),
                         Scan::Events(EventScan { stats: Some(stats), .. }) => g.merge(o, &mut tr, &mut into.symbols, &stats.aggs),
                         _ => {}

@@ -3,7 +3,7 @@
 
 use crate::error::PlanError;
 use crate::expr::eval::CExpr;
-use crate::expr::predicate::FieldRef;
+use crate::expr::field::FieldRef;
 use std::collections::{BTreeSet, HashSet};
 use vigil_model::value::{format_num, parse_num};
 use vigil_model::{Micros, Value};

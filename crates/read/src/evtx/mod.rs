@@ -18,8 +18,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 pub(crate) mod binxml;
+pub(crate) mod compile;
 pub(crate) mod extract;
+pub(crate) mod instance;
 pub(crate) mod program;
+pub(crate) mod template;
 pub(crate) mod values;
 
 use evtx::err::EvtxError;

@@ -15,26 +15,6 @@ use rusqlite::{params, params_from_iter, OptionalExtension};
 use serde::Serialize;
 use vigil_model::Micros;
 
-pub(crate) const REVIEW_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS notable_review (
-    event_hash TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    urgency TEXT,                          -- NULL: the urgency the notable was raised with
-    updated INTEGER NOT NULL               -- microseconds since the epoch
-);
-CREATE TABLE IF NOT EXISTS notable_audit (
-    id INTEGER PRIMARY KEY,
-    event_hash TEXT NOT NULL,
-    time INTEGER NOT NULL,
-    user TEXT NOT NULL,
-    field TEXT NOT NULL,                   -- status, owner, urgency or comment
-    old_value TEXT,
-    new_value TEXT
-);
-CREATE INDEX IF NOT EXISTS notable_audit_hash ON notable_audit(event_hash, id);
-";
-
 /// ES's notable statuses.
 pub const STATUSES: [&str; 5] = ["new", "in_progress", "pending", "resolved", "closed"];
 /// The urgency levels (ES's severities).

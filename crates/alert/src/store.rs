@@ -104,6 +104,26 @@ pub struct RiskStore {
     path: PathBuf,
 }
 
+pub(crate) const REVIEW_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS notable_review (
+    event_hash TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    urgency TEXT,                          -- NULL: the urgency the notable was raised with
+    updated INTEGER NOT NULL               -- microseconds since the epoch
+);
+CREATE TABLE IF NOT EXISTS notable_audit (
+    id INTEGER PRIMARY KEY,
+    event_hash TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    field TEXT NOT NULL,                   -- status, owner, urgency or comment
+    old_value TEXT,
+    new_value TEXT
+);
+CREATE INDEX IF NOT EXISTS notable_audit_hash ON notable_audit(event_hash, id);
+";
+
 impl RiskStore {
     /// Opens (creating when needed, with its directory) the risk index at `path`.
     pub fn open(path: &Path) -> Result<RiskStore, StoreError> {
@@ -126,7 +146,7 @@ impl RiskStore {
         // Two vigil processes may share the file (a hunt while `vigil risk` reads).
         store.conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| store.err(e))?;
         store.conn.execute_batch(SCHEMA).map_err(|e| store.err(e))?;
-        store.conn.execute_batch(crate::review::REVIEW_SCHEMA).map_err(|e| store.err(e))?;
+        store.conn.execute_batch(REVIEW_SCHEMA).map_err(|e| store.err(e))?;
         Ok(store)
     }
 

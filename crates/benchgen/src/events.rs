@@ -76,26 +76,6 @@ pub const SYSMON_CHANNEL: &str = "Microsoft-Windows-Sysmon/Operational";
 pub const SECURITY: &str = "Microsoft-Windows-Security-Auditing";
 pub const SECURITY_GUID: &str = "{54849625-5478-4994-A5BA-3E3B0328C30D}";
 
-/// Event kinds and their share of the stream, per mille (sums to 1000). Roughly what a
-/// workstation fleet with a SwiftOnSecurity-style Sysmon config and default Security auditing
-/// sends: image loads and network connections dominate, process creations are ~1 in 11.
-pub const MIX: &[(u32, u32)] = &[
-    (1, 90),
-    (3, 180),
-    (5, 40),
-    (7, 250),
-    (10, 40),
-    (11, 110),
-    (12, 30),
-    (13, 90),
-    (22, 50),
-    (4688, 50),
-    (4624, 40),
-    (4625, 5),
-    (4634, 20),
-    (4672, 5),
-];
-
 /// (image path, original file name, description, command line template). `{n}` is a number,
 /// `{u}` the user name, `{h}` a hex id, `{host}` an internal host name.
 const PROCESSES: &[(&str, &str, &str, &str)] = &[

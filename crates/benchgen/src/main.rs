@@ -7,7 +7,7 @@
 //!
 //! The distribution knobs ([`shape::Shape`]): distinct hosts (default 400), users (600),
 //! command-line values (`{n}` in the 21 command-line templates, 100 000), parent processes (6;
-//! parent/child pairs are 21 times that), the event-ID mix (`events::MIX`), and process
+//! parent/child pairs are 21 times that), the event-ID mix (`shape::MIX`), and process
 //! creations that are near misses, per mille (0). The defaults write the bench corpus.
 //!
 //! - `xml`: XmlWinEventLog lines, one `<Event>` per line, as Splunk exports and attack_data
@@ -16,7 +16,7 @@
 //!   `SourceName` and the EventData fields at top level).
 //!
 //! The stream is Sysmon (EID 1, 3, 5, 7, 10, 11, 12, 13, 22) and Security (4688, 4624, 4625,
-//! 4634, 4672) events in the proportions of [`events::MIX`]; every `--tp-every`-th event
+//! 4634, 4672) events in the proportions of [`shape::MIX`]; every `--tp-every`-th event
 //! (default 100000) is a true positive for the seed detection (msiexec installing from an
 //! http URL). The corpus is split into `--files` files (parallelism in Vigil is per file).
 //! On stdout: `events=<n> bytes=<n> true_positives=<n> files=<k>`.

@@ -3,10 +3,28 @@
 //! (command lines with the binaries and switches detections look for, that still do not
 //! match). [`Shape::default`] is the bench corpus; `bench/ratios.sh` names a few others.
 
-use crate::events::MIX;
-
 /// Knobs of the generator (benchgen's `--hosts`, `--users`, `--cmd-values`, `--parents`,
 /// `--mix`, `--near-miss`).
+/// Event kinds and their share of the stream, per mille (sums to 1000). Roughly what a
+/// workstation fleet with a SwiftOnSecurity-style Sysmon config and default Security auditing
+/// sends: image loads and network connections dominate, process creations are ~1 in 11.
+pub const MIX: &[(u32, u32)] = &[
+    (1, 90),
+    (3, 180),
+    (5, 40),
+    (7, 250),
+    (10, 40),
+    (11, 110),
+    (12, 30),
+    (13, 90),
+    (22, 50),
+    (4688, 50),
+    (4624, 40),
+    (4625, 5),
+    (4634, 20),
+    (4672, 5),
+];
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shape {
     /// Distinct host names.

@@ -74,7 +74,7 @@ pub struct Config {
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
     #[serde(default)]
-    pub scheduler: crate::schedule::Selection,
+    pub scheduler: crate::selection::Selection,
     #[serde(default)]
     pub store: StoreConfig,
     /// `[[actions]]`: see `actions/config.rs`.

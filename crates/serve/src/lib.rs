@@ -71,7 +71,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let c = clock.clone();
     let now_fn: commit::Clock = Arc::new(move || c.now());
     let mut store = store::Store::open(&store_path, clock.now()).map_err(|e| format!("store {}: {e}", store_path.display()))?;
-    store.set_retention(retention::Retention::from_config(config.store.max_age.as_deref(), config.store.max_size.as_deref())?);
+    store.set_retention(retention::from_config(config.store.max_age.as_deref(), config.store.max_size.as_deref())?);
     let late = late::LateTracker::open(&data_dir, selection.late_events)?;
     let observer = late.clone();
     store.set_observer(Box::new(move |events| observer.observe(events)));

@@ -19,10 +19,10 @@
 //!   Runs reading a deleted partition at that moment see its files vanish (an open file
 //!   stays readable; a file not yet opened is reported as unreadable by that run).
 
-use crate::store::Store;
+use crate::store::{Retention, Store};
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vigil_model::Micros;
@@ -31,37 +31,18 @@ const HOUR: Micros = 3_600_000_000;
 /// Retention looks at the store at most this often unless a partition was just sealed.
 const EVERY: Duration = Duration::from_secs(10);
 
-/// What retention deleted since the server started (for logs and metrics).
-#[derive(Debug, Default)]
-pub struct RetentionStats {
-    pub partitions_deleted: AtomicU64,
-    pub bytes_deleted: AtomicU64,
-    /// The store's size at the last look.
-    pub store_bytes: AtomicU64,
-}
-
-/// The limits and when they were last applied.
-pub struct Retention {
-    pub max_age: Option<Micros>,
-    pub max_size: Option<u64>,
-    pub stats: Arc<RetentionStats>,
-    last: Option<Instant>,
-}
-
-impl Retention {
-    /// From `[store] max_age` / `max_size`; `None` when neither is set.
-    pub fn from_config(max_age: Option<&str>, max_size: Option<&str>) -> Result<Option<Retention>, String> {
-        let max_age = max_age
-            .map(|a| parse_age(a).ok_or_else(|| format!("[store] max_age = {a:?}: expected a number and s, m, h, d or w (\"30d\")")))
-            .transpose()?;
-        let max_size = max_size
-            .map(|s| parse_size(s).ok_or_else(|| format!("[store] max_size = {s:?}: expected a number and B, KB, MB, GB or TB (\"10GB\")")))
-            .transpose()?;
-        if max_age.is_none() && max_size.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(Retention { max_age, max_size, stats: Arc::default(), last: None }))
+/// The retention of `[store] max_age` / `max_size`; `None` when neither is set.
+pub fn from_config(max_age: Option<&str>, max_size: Option<&str>) -> Result<Option<Retention>, String> {
+    let max_age = max_age
+        .map(|a| parse_age(a).ok_or_else(|| format!("[store] max_age = {a:?}: expected a number and s, m, h, d or w (\"30d\")")))
+        .transpose()?;
+    let max_size = max_size
+        .map(|s| parse_size(s).ok_or_else(|| format!("[store] max_size = {s:?}: expected a number and B, KB, MB, GB or TB (\"10GB\")")))
+        .transpose()?;
+    if max_age.is_none() && max_size.is_none() {
+        return Ok(None);
     }
+    Ok(Some(Retention { max_age, max_size, stats: Arc::default(), last: None }))
 }
 
 impl Store {
@@ -176,8 +157,8 @@ mod tests {
         assert_eq!(parse_size("512MiB"), Some(512 << 20));
         assert_eq!(parse_size("4096"), Some(4096));
         assert_eq!(parse_size("1PB"), None);
-        assert!(Retention::from_config(None, None).unwrap().is_none());
-        assert!(Retention::from_config(Some("soon"), None).is_err());
+        assert!(from_config(None, None).unwrap().is_none());
+        assert!(from_config(Some("soon"), None).is_err());
     }
 
     #[test]
@@ -190,13 +171,13 @@ mod tests {
         // Hours 0-4 sealed; hour 5 still open.
         assert_eq!(store.seal_idle(6 * HOUR - 1, 0).unwrap(), 5);
         store.append(&[ev(5 * HOUR + 9, &text)], 6 * HOUR).unwrap();
-        let r = Retention::from_config(Some("3h"), None).unwrap().unwrap();
+        let r = from_config(Some("3h"), None).unwrap().unwrap();
         // At 7:00 with 3h: hours ending by 4:00 go (0..=3).
         let deleted = store.retain(&r, 7 * HOUR).unwrap();
         assert_eq!(deleted.iter().map(|d| d.0).collect::<Vec<_>>(), [0, HOUR, 2 * HOUR, 3 * HOUR]);
         assert_eq!(hours(dir.path()), [4 * HOUR, 5 * HOUR]);
         // Size: one byte allowed; the sealed hour 4 goes, the open hour 5 stays.
-        let r = Retention::from_config(None, Some("1")).unwrap().unwrap();
+        let r = from_config(None, Some("1")).unwrap().unwrap();
         store.retain(&r, 7 * HOUR).unwrap();
         assert_eq!(hours(dir.path()), [5 * HOUR]);
         assert_eq!(r.stats.partitions_deleted.load(Ordering::Relaxed), 1);

@@ -41,7 +41,7 @@ pub struct Selection {
     pub overrides: Vec<Override>,
     /// Events arriving after the last run whose window holds them: `"count"` (listed and
     /// counted) or `"rerun"` (also those runs evaluated again; `late/`).
-    pub late_events: crate::late::LateMode,
+    pub late_events: LateMode,
 }
 
 impl Default for Selection {
@@ -80,6 +80,17 @@ pub struct PlannedGroup {
     pub key: ScheduleKey,
     pub members: Vec<Planned>,
     pub reads_risk: bool,
+}
+
+/// `[scheduler] late_events`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LateMode {
+    /// Counted and listed (what Splunk would miss).
+    #[default]
+    Count,
+    /// Also the runs whose windows hold them are evaluated again.
+    Rerun,
 }
 
 /// A selected detection that cannot run: its name and why.

@@ -66,6 +66,25 @@ fn micros_as_secs<S: serde::Serializer>(t: &Micros, s: S) -> Result<S::Ok, S::Er
     s.serialize_f64(*t as f64 / 1e6)
 }
 
+/// `[store] max_age` / `max_size` (built by `retention::from_config`, applied by
+/// `retention.rs`; kept here so the store does not import its own retention).
+/// What retention deleted since the server started (for logs and metrics).
+#[derive(Debug, Default)]
+pub struct RetentionStats {
+    pub partitions_deleted: std::sync::atomic::AtomicU64,
+    pub bytes_deleted: std::sync::atomic::AtomicU64,
+    /// The store's size at the last look.
+    pub store_bytes: std::sync::atomic::AtomicU64,
+}
+
+/// The limits and when they were last applied.
+pub struct Retention {
+    pub max_age: Option<Micros>,
+    pub max_size: Option<u64>,
+    pub stats: std::sync::Arc<RetentionStats>,
+    pub(crate) last: Option<std::time::Instant>,
+}
+
 struct Segment {
     log: File,
     meta: File,
@@ -80,7 +99,7 @@ pub struct Store {
     /// What opening found and repaired.
     pub recovery: Recovery,
     /// `[store] max_age` / `max_size` (`retention.rs`).
-    pub(crate) retention: Option<crate::retention::Retention>,
+    pub(crate) retention: Option<Retention>,
     /// Told of every batch once it is durable, before [`Store::append`] returns.
     observer: Option<Observer>,
 }
@@ -138,7 +157,7 @@ impl Store {
     }
 
     /// Deletes sealed partitions beyond these limits while serving (`retention.rs`).
-    pub fn set_retention(&mut self, retention: Option<crate::retention::Retention>) {
+    pub fn set_retention(&mut self, retention: Option<Retention>) {
         self.retention = retention;
     }
 

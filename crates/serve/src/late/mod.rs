@@ -48,16 +48,7 @@ pub const MAX_LISTED: u64 = 100_000;
 /// Late events kept in memory for the API.
 const RECENT: usize = 1000;
 
-/// `[scheduler] late_events`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LateMode {
-    /// Counted and listed (what Splunk would miss).
-    #[default]
-    Count,
-    /// Also the runs whose windows hold them are evaluated again.
-    Rerun,
-}
+pub use crate::selection::LateMode;
 
 /// `(cron, earliest, latest)`.
 pub type ScheduleKey = (String, String, String);

@@ -4,9 +4,8 @@
 mod common;
 mod serve_support;
 
-use serve_support::{generated_token, have_curl, send_samples, start, Client};
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use serve_support::{generated_token, have_curl, send_samples, start, stored_ids, Client};
+use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,36 +14,6 @@ use std::time::{Duration, Instant};
 /// POSTs `body` with curl; returns (HTTP status, body), or None when the request failed.
 fn post(port: u16, path: &str, token: &str, headers: &[&str], body: &str) -> Option<(u16, String)> {
     Client { port, cacert: None }.request("POST", path, Some(token), headers, Some(body))
-}
-
-/// Events in a store file, read through the readers (`.zst` and plain alike).
-fn read_events(path: &Path, each: &mut dyn FnMut(&vigil_model::Event)) -> usize {
-    let mut n = 0;
-    let report = vigil_read::read_file(path, &vigil_read::ReadOptions::default(), &mut |ev| {
-        n += 1;
-        each(ev)
-    });
-    assert_eq!(report.skipped_total(), 0, "{}: unreadable records", path.display());
-    n
-}
-
-/// `test_id` of every event in the store, read through the readers, with how often each is
-/// there; also how many segments were sealed (zstd).
-fn stored_ids(data: &Path) -> (HashMap<u64, usize>, usize) {
-    let root = vigil_serve::store_dir(data);
-    let mut ids = HashMap::new();
-    let mut sealed = 0;
-    for seg in vigil_serve::store::segments(&root, vigil_time::Window::ALL).unwrap() {
-        let name = seg.file_name().unwrap().to_string_lossy().to_string();
-        sealed += usize::from(name.ends_with(".zst"));
-        let meta = seg.with_file_name(name.replace(".log", ".meta"));
-        let events = read_events(&seg, &mut |ev| {
-            let id: u64 = ev.get("test_id").expect("test_id").parse().unwrap();
-            *ids.entry(id).or_insert(0) += 1;
-        });
-        assert_eq!(events, read_events(&meta, &mut |_| {}), "{}: text and metadata lines differ", seg.display());
-    }
-    (ids, sealed)
 }
 
 #[test]

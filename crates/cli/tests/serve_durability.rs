@@ -12,9 +12,9 @@
 //! as HEC clients do when their connection breaks: ackIds are per server run.
 
 mod common;
-mod serve_harness;
+mod serve_support;
 
-use serve_harness::{http, start, stored_ids};
+use serve_support::{http, start, stored_ids};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -172,12 +172,12 @@ fn acknowledged_events_survive_repeated_sigkill_exactly_once() {
     std::thread::sleep(Duration::from_millis(300));
     shared.stop.store(true, Ordering::SeqCst);
     let failed: u32 = senders.into_iter().map(|t| t.join().unwrap()).sum();
-    server.stop();
+    let _ = server.stop();
 
     // Opening repairs torn tails: start once more (and stop) before reading.
     let last = start(&data, &args, KILLS + 1);
-    let recovered = last.stderr().lines().find(|l| l.contains("store")).unwrap_or("").to_string();
-    last.stop();
+    let recovered = last.log_text().lines().find(|l| l.contains("store")).unwrap_or("").to_string();
+    let _ = last.stop();
 
     let acked = shared.acked.lock().unwrap().clone();
     let (stored, sealed) = stored_ids(&data);

@@ -119,6 +119,12 @@ impl Server {
         assert!(Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap().success());
     }
 
+    /// SIGKILL and wait.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// SIGTERM and wait.
     pub fn stop(mut self) -> ExitStatus {
         self.signal("TERM");
@@ -242,4 +248,62 @@ pub fn scratch(config: &str) -> (tempfile::TempDir, PathBuf, String) {
     std::fs::write(&path, config).unwrap();
     let text = path.to_string_lossy().into_owned();
     (dir, data, text)
+}
+
+/// Events in a store file, read through the readers (`.zst` and plain alike).
+pub fn read_events(path: &Path, each: &mut dyn FnMut(&vigil_model::Event)) -> usize {
+    let mut n = 0;
+    let report = vigil_read::read_file(path, &vigil_read::ReadOptions::default(), &mut |ev| {
+        n += 1;
+        each(ev)
+    });
+    assert_eq!(report.skipped_total(), 0, "{}: unreadable records", path.display());
+    n
+}
+
+/// `test_id` of every event in the store, read through the readers, with how often each is
+/// there; also how many segments were sealed (zstd).
+pub fn stored_ids(data: &Path) -> (std::collections::HashMap<u64, usize>, usize) {
+    let root = vigil_serve::store_dir(data);
+    let mut ids = std::collections::HashMap::new();
+    let mut sealed = 0;
+    for seg in vigil_serve::store::segments(&root, vigil_time::Window::ALL).unwrap() {
+        let name = seg.file_name().unwrap().to_string_lossy().to_string();
+        sealed += usize::from(name.ends_with(".zst"));
+        let meta = seg.with_file_name(name.replace(".log", ".meta"));
+        let events = read_events(&seg, &mut |ev| {
+            let id: u64 = ev.get("test_id").expect("test_id").parse().unwrap();
+            *ids.entry(id).or_insert(0) += 1;
+        });
+        assert_eq!(events, read_events(&meta, &mut |_| {}), "{}: text and metadata lines differ", seg.display());
+    }
+    (ids, sealed)
+}
+
+/// One HTTP/1.1 request on a new loopback connection (`Connection: close`), without curl:
+/// (status, body), or None when the connection failed or no complete answer came in 10 s.
+pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).ok()?;
+    // A server may answer (413, 503) before reading the body and close: read what it said.
+    let _ = s.write_all(body);
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
+    let (_, body) = text.split_once("\r\n\r\n")?;
+    Some((status, body.to_string()))
 }

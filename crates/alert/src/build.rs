@@ -21,6 +21,14 @@ pub struct AlertContext {
     pub stamp: Stamp,
 }
 
+impl AlertContext {
+    /// A live scheduled run at `tick` over `window` (serve, the cluster's reducer): alerts carry
+    /// the run time, whole seconds, as ES stamps a scheduled search's alerts.
+    pub fn scheduled_run(search: Option<String>, tick: Micros, window: (Micros, Micros)) -> AlertContext {
+        AlertContext { run_time: tick - tick.rem_euclid(1_000_000), search, window: Some(window), stamp: Stamp::RunTime }
+    }
+}
+
 /// How alerts from a result without `_time` (every ESCU tstats search) are stamped.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Stamp {

@@ -137,13 +137,7 @@ impl Reducer {
             }
             let Some(det) = self.content.detection(&h.name) else { continue };
             let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();
-            // A live scheduled search: alerts carry the run time, as in ES (and vigil serve).
-            let actx = AlertContext {
-                run_time: tick - tick.rem_euclid(1_000_000),
-                search,
-                window: Some((window.earliest, window.latest)),
-                stamp: vigil_alert::Stamp::RunTime,
-            };
+            let actx = AlertContext::scheduled_run(search, tick, (window.earliest, window.latest));
             alerts.extend(build_alerts(det, self.content.deployment_for(det), &h.rows, &actx));
         }
         write_replacing(&self.results.join(format!("{schedule}-{tick}.jsonl")), &lines)?;

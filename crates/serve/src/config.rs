@@ -60,8 +60,6 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -167,8 +165,9 @@ pub struct TokenConfig {
     pub ack: bool,
 }
 
+/// Loopback only unless configured: 127.0.0.1:8088, Splunk HEC's port.
 fn default_listen() -> SocketAddr {
-    DEFAULT_LISTEN.parse().expect("the default listen address parses")
+    SocketAddr::from(([127, 0, 0, 1], 8088))
 }
 
 impl Default for Config {

@@ -539,13 +539,7 @@ impl Scheduler {
                 continue;
             };
             let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();
-            let actx = AlertContext {
-                run_time: tick - tick.rem_euclid(1_000_000),
-                search,
-                window: Some((window.earliest, window.latest)),
-                // A live scheduled search: alerts carry the run time, as in ES.
-                stamp: vigil_alert::Stamp::RunTime,
-            };
+            let actx = AlertContext::scheduled_run(search, tick, (window.earliest, window.latest));
             let deployment = self.content.deployment_for(det);
             let Some(risk) = &h.risk_input else {
                 alerts.extend(build_alerts(det, deployment, &h.rows, &actx));

@@ -63,9 +63,13 @@ pub fn encode(w: &PartitionWindows, schedules: &[Planned]) -> Result<Vec<u8>, St
     Ok(out)
 }
 
-/// Restores a partition's windows; `from` is the cluster's first tick (for schedules the
-/// checkpoint does not know).
-pub fn decode(bytes: &[u8], schedules: &[Planned], from: Micros) -> Result<PartitionWindows, String> {
+/// The offset a checkpoint's states cover up to (where its partition is read from again).
+pub fn next_offset(bytes: &[u8]) -> Result<i64, String> {
+    Ok(read_header(bytes)?.0.next_offset)
+}
+
+/// The header, its length, and the bytes after the length (header then states).
+fn read_header(bytes: &[u8]) -> Result<(Header, usize, &[u8]), String> {
     let rest = bytes.strip_prefix(MAGIC).ok_or("not a vigil checkpoint")?;
     let (len, rest) = rest.split_first_chunk::<4>().ok_or("checkpoint cut short")?;
     let len = u32::from_le_bytes(*len) as usize;
@@ -74,6 +78,13 @@ pub fn decode(bytes: &[u8], schedules: &[Planned], from: Micros) -> Result<Parti
     if header.version != 1 {
         return Err(format!("checkpoint version {} (this vigil reads 1)", header.version));
     }
+    Ok((header, len, rest))
+}
+
+/// Restores a partition's windows; `from` is the cluster's first tick (for schedules the
+/// checkpoint does not know).
+pub fn decode(bytes: &[u8], schedules: &[Planned], from: Micros) -> Result<PartitionWindows, String> {
+    let (header, len, rest) = read_header(bytes)?;
     let mut w = PartitionWindows::new(header.partition, schedules, from);
     w.next_offset = header.next_offset;
     w.watermark = header.watermark;

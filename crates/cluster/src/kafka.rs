@@ -5,7 +5,7 @@ use crate::ClusterConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -103,7 +103,7 @@ pub fn ensure_topics(cfg: &ClusterConfig) -> Result<(), String> {
 }
 
 /// Partitions of `topic`.
-pub fn partition_count(consumer: &BaseConsumer, topic: &str) -> Result<i32, String> {
+pub fn partition_count<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: &str) -> Result<i32, String> {
     let md = consumer.fetch_metadata(Some(topic), TIMEOUT).map_err(|e| format!("kafka: metadata of {topic}: {e}"))?;
     let n = md.topics().iter().find(|t| t.name() == topic).map_or(0, |t| t.partitions().len());
     match i32::try_from(n) {

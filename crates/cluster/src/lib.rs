@@ -17,6 +17,7 @@
 //! publishes the same bytes again; the reducer keeps one partial per partition and the risk
 //! index one copy per alert identity.
 
+pub mod assignment;
 pub mod checkpoint;
 pub mod config;
 pub mod ingest;

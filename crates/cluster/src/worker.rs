@@ -1,13 +1,15 @@
 //! The worker role: a member of the workers' consumer group on the events topic.
 //!
 //! Per assigned partition it keeps the open windows (`windows.rs`), restored from the
-//! partition's checkpoint when it gets the partition (after a start or a rebalance). Each
+//! partition's checkpoint when it gets the partition (after a start or a rebalance; the
+//! partition is then read from the checkpoint's offset, see `assignment.rs`). Each
 //! record is read by the same readers as a file (or unwrapped from a HEC envelope), enriched
 //! and normalized as the scan driver does, and routed. After each poll, windows that can close
 //! are published as partials; then the partition is checkpointed and its offset committed.
 //! The order (partials acknowledged, checkpoint acknowledged, offset committed) means a crash
 //! at any point redoes work from the last checkpoint and republishes identical partials.
 
+use crate::assignment::{AssignmentContext, Change};
 use crate::checkpoint;
 use crate::kafka::{self, Outgoing};
 use crate::partial::{header_text, PartialId};
@@ -19,8 +21,8 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::time::Duration;
 use vigil_model::{DatasetRow, Event, Micros};
 use vigil_normalize::Normalizer;
 use vigil_read::ReadOptions;
@@ -54,12 +56,12 @@ pub fn run(role: Role) -> Result<(), String> {
         // A dead worker's partitions move to the others after this long without heartbeats.
         client.set("session.timeout.ms", ms.to_string());
     }
-    let consumer: BaseConsumer = client
+    let consumer: BaseConsumer<AssignmentContext> = client
         .set("group.id", &cfg.worker_group)
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest")
-        .create()
+        .create_with_context(AssignmentContext::new(cfg.clone()))
         .map_err(|e| format!("kafka consumer ({}): {e}", cfg.brokers))?;
     consumer.subscribe(&[cfg.events_topic.as_str()]).map_err(|e| format!("kafka: subscribe {}: {e}", cfg.events_topic))?;
     let partitions = kafka::partition_count(&consumer, &cfg.events_topic)?;
@@ -73,21 +75,12 @@ pub fn run(role: Role) -> Result<(), String> {
     let datasets = role.normalizer.catalog().datasets.len();
     let wanted = (0..datasets).map(|d| role.schedules.iter().any(|s| s.group.engine.wants_dataset(d))).collect();
     let mut w = Worker { role, parts: BTreeMap::new(), partitions, producer, rt: kafka::runtime()?, opts: ReadOptions::default(), wanted };
-    let mut last_sync: Option<Instant> = None;
     loop {
-        if last_sync.is_none_or(|t| t.elapsed() > Duration::from_millis(500)) {
-            w.sync_assignment(&consumer)?;
-            last_sync = Some(Instant::now());
-        }
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                // The rebalance that assigned this partition ran inside this poll.
-                if !w.parts.contains_key(&m.partition()) {
-                    w.sync_assignment(&consumer)?;
-                    last_sync = Some(Instant::now());
-                }
-                w.on_record(&m);
-            }
+        let polled = consumer.poll(Duration::from_millis(100));
+        // Rebalances run inside poll: apply them before the record it returned.
+        w.apply(consumer.context().take())?;
+        match polled {
+            Some(Ok(m)) => w.on_record(&m),
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 if let Some(pw) = w.parts.get_mut(&p) {
                     pw.at_end = true;
@@ -101,36 +94,36 @@ pub fn run(role: Role) -> Result<(), String> {
 }
 
 impl Worker {
-    /// Partitions gained are restored from their checkpoints; partitions lost are dropped
-    /// (their new owner resumes from the checkpoint).
-    fn sync_assignment(&mut self, consumer: &BaseConsumer) -> Result<(), String> {
-        let topic = &self.role.cfg.events_topic;
-        let assigned: BTreeSet<i32> = match consumer.assignment() {
-            Ok(tpl) => tpl.elements().iter().filter(|e| e.topic() == topic).map(|e| e.partition()).collect(),
-            Err(e) => return Err(format!("kafka: assignment: {e}")),
-        };
-        self.parts.retain(|p, _| assigned.contains(p));
-        let gained: Vec<i32> = assigned.iter().copied().filter(|p| !self.parts.contains_key(p)).collect();
-        if gained.is_empty() {
-            return Ok(());
-        }
-        let saved = kafka::read_latest(&self.role.cfg, &self.role.cfg.checkpoints_topic)?;
-        for p in gained {
-            let key = checkpoint::key(topic, p);
-            let w = match saved.get(key.as_bytes()) {
-                Some(bytes) => match checkpoint::decode(bytes, &self.role.schedules, self.role.from) {
-                    Ok(w) => {
-                        eprintln!("vigil worker: partition {p}: resumed from its checkpoint at offset {}", w.next_offset);
-                        w
+    /// Applies the group's changes: partitions lost drop their windows (the new owner
+    /// resumes from the checkpoint); partitions gained are restored from their checkpoints.
+    fn apply(&mut self, changes: Vec<Change>) -> Result<(), String> {
+        for change in changes {
+            match change {
+                Change::Revoked(lost) => {
+                    for p in lost {
+                        self.parts.remove(&p);
                     }
-                    Err(e) => return Err(format!("checkpoint of partition {p}: {e}")),
-                },
-                None => {
-                    eprintln!("vigil worker: partition {p}: no checkpoint, from its start");
-                    PartitionWindows::new(p, &self.role.schedules, self.role.from)
                 }
-            };
-            self.parts.insert(p, w);
+                Change::LostAll => self.parts.clear(),
+                Change::Failed(e) => return Err(e),
+                Change::Assigned(gained) => {
+                    for (p, saved) in gained {
+                        let w = match saved {
+                            Some(bytes) => {
+                                let w = checkpoint::decode(&bytes, &self.role.schedules, self.role.from)
+                                    .map_err(|e| format!("checkpoint of partition {p}: {e}"))?;
+                                eprintln!("vigil worker: partition {p}: resumed from its checkpoint at offset {}", w.next_offset);
+                                w
+                            }
+                            None => {
+                                eprintln!("vigil worker: partition {p}: no checkpoint, from its start");
+                                PartitionWindows::new(p, &self.role.schedules, self.role.from)
+                            }
+                        };
+                        self.parts.insert(p, w);
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -142,7 +135,7 @@ impl Worker {
             return;
         };
         if m.offset() < w.next_offset {
-            return; // in the checkpoint already (the commit after it was lost)
+            return; // in the checkpoint already (read again after a rebalance)
         }
         let arrival = m.timestamp().to_millis().map_or_else(|| (self.role.clock)(), |ms| ms.saturating_mul(1000));
         w.read_record(m.offset(), arrival);
@@ -166,7 +159,7 @@ impl Worker {
 
     /// Publishes the windows that closed, then checkpoints and commits the partitions that
     /// closed windows or read `checkpoint_records` records since their last checkpoint.
-    fn close_and_checkpoint(&mut self, consumer: &BaseConsumer) -> Result<(), String> {
+    fn close_and_checkpoint(&mut self, consumer: &BaseConsumer<AssignmentContext>) -> Result<(), String> {
         let now = (self.role.clock)();
         let grace = self.role.cfg.grace();
         for (p, w) in self.parts.iter_mut() {

@@ -1,0 +1,110 @@
+//! Which event partitions a worker owns, followed exactly through the group's rebalances.
+//!
+//! Polling `assignment()` now and then misses a partition revoked and given back between two
+//! looks (the worker would keep windows older than what the interim owner committed, and lose
+//! the records in between). Instead the consumer's rebalance callback sees every change: on
+//! assignment it reads the partitions' checkpoints and starts each partition exactly at its
+//! checkpoint's offset (not at the group's committed offset, which may have moved on), and it
+//! queues the change for the worker, which applies it before the next record is handled.
+
+use crate::checkpoint;
+use crate::kafka;
+use crate::ClusterConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaResult;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{Offset, TopicPartitionList};
+use std::sync::Mutex;
+
+/// A change of ownership, in the order the group made them.
+pub enum Change {
+    /// Partitions gained, each with its checkpoint (None: read from its start).
+    Assigned(Vec<(i32, Option<Vec<u8>>)>),
+    /// Partitions lost: their windows go (the new owner resumes from the checkpoint).
+    Revoked(Vec<i32>),
+    /// The assignment failed and was dropped: every partition goes.
+    LostAll,
+    /// Checkpoints could not be read: the worker stops rather than guess where to start.
+    Failed(String),
+}
+
+pub struct AssignmentContext {
+    cfg: ClusterConfig,
+    changes: Mutex<Vec<Change>>,
+}
+
+impl AssignmentContext {
+    pub fn new(cfg: ClusterConfig) -> AssignmentContext {
+        AssignmentContext { cfg, changes: Mutex::new(Vec::new()) }
+    }
+
+    /// The changes since the last call, oldest first.
+    pub fn take(&self) -> Vec<Change> {
+        self.changes.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default()
+    }
+
+    fn push(&self, change: Change) {
+        if let Ok(mut c) = self.changes.lock() {
+            c.push(change);
+        }
+    }
+
+    /// Sets every assigned partition's start to its checkpoint's offset; returns the gained
+    /// partitions with their checkpoints.
+    fn start_at_checkpoints(&self, tpl: &mut TopicPartitionList) -> Result<Vec<(i32, Option<Vec<u8>>)>, String> {
+        let mut saved = kafka::read_latest(&self.cfg, &self.cfg.checkpoints_topic)?;
+        let topic = &self.cfg.events_topic;
+        let partitions: Vec<i32> = tpl.elements().iter().filter(|e| e.topic() == topic).map(|e| e.partition()).collect();
+        let mut gained = Vec::with_capacity(partitions.len());
+        for p in partitions {
+            let bytes = saved.remove(checkpoint::key(topic, p).as_bytes());
+            let start = match &bytes {
+                Some(b) => Offset::Offset(checkpoint::next_offset(b).map_err(|e| format!("checkpoint of partition {p}: {e}"))?),
+                None => Offset::Beginning,
+            };
+            tpl.set_partition_offset(topic, p, start).map_err(|e| format!("partition {p}: {e}"))?;
+            gained.push((p, bytes));
+        }
+        Ok(gained)
+    }
+}
+
+impl ClientContext for AssignmentContext {}
+
+impl ConsumerContext for AssignmentContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let outcome: KafkaResult<()> = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                match self.start_at_checkpoints(tpl) {
+                    Ok(gained) => self.push(Change::Assigned(gained)),
+                    Err(e) => self.push(Change::Failed(e)),
+                }
+                if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.push(Change::Revoked(tpl.elements().iter().map(|e| e.partition()).collect()));
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+            }
+            other => {
+                // librdkafka's advice for a failed rebalance: drop the assignment; the group
+                // assigns again and this callback runs with the new one.
+                eprintln!("vigil worker: rebalance error {other:?}");
+                self.push(Change::LostAll);
+                consumer.unassign()
+            }
+        };
+        if let Err(e) = outcome {
+            self.push(Change::Failed(format!("kafka: applying a rebalance: {e}")));
+        }
+    }
+}

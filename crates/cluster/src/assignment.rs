@@ -17,10 +17,13 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 use std::sync::Mutex;
 
+/// A gained partition and its checkpoint (None: read from its start).
+pub type Gained = (i32, Option<Vec<u8>>);
+
 /// A change of ownership, in the order the group made them.
 pub enum Change {
     /// Partitions gained, each with its checkpoint (None: read from its start).
-    Assigned(Vec<(i32, Option<Vec<u8>>)>),
+    Assigned(Vec<Gained>),
     /// Partitions lost: their windows go (the new owner resumes from the checkpoint).
     Revoked(Vec<i32>),
     /// The assignment failed and was dropped: every partition goes.
@@ -52,7 +55,7 @@ impl AssignmentContext {
 
     /// Sets every assigned partition's start to its checkpoint's offset; returns the gained
     /// partitions with their checkpoints.
-    fn start_at_checkpoints(&self, tpl: &mut TopicPartitionList) -> Result<Vec<(i32, Option<Vec<u8>>)>, String> {
+    fn start_at_checkpoints(&self, tpl: &mut TopicPartitionList) -> Result<Vec<Gained>, String> {
         let mut saved = kafka::read_latest(&self.cfg, &self.cfg.checkpoints_topic)?;
         let topic = &self.cfg.events_topic;
         let partitions: Vec<i32> = tpl.elements().iter().filter(|e| e.topic() == topic).map(|e| e.partition()).collect();

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! accept --past max_connections--> 503 "Server is busy" and close   (connections_refused)
-//!   --[tls] handshake within 10 s-------------------------------------> dropped (tls_handshake)
+//!   --[tls] handshake within header_timeout_secs----------------------> dropped (tls_handshake)
 //!   --hyper http1: head within header_timeout_secs--------------------> dropped (header_timeout)
 //!   --request body paced (slow_body.rs)-------------------------------> 408 and close (slow_body)
 //!   --> the router (HEC's byte budget in ingest/budget.rs)
@@ -37,8 +37,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-/// A client gets this long to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections being answered 503 at once; past it they are closed without an answer.
 const REFUSING_AT_ONCE: usize = 32;
 /// What a refused connection gets: HEC's "server busy".
@@ -56,8 +54,10 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let refusing = Arc::new(Semaphore::new(REFUSING_AT_ONCE));
     let tls = tls.map(TlsAcceptor::from);
+    // A TLS handshake is part of getting the request head: the same time bounds both.
+    let head_timeout = Duration::from_secs(limits.header_timeout_secs.max(1));
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(limits.header_timeout_secs.max(1)));
+    http.timer(TokioTimer::new()).header_read_timeout(head_timeout);
     let pace = slow_body::Pace { grace: Duration::from_secs(limits.body_timeout_secs), min_rate: limits.min_body_rate.max(1) };
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
@@ -84,7 +84,7 @@ pub async fn serve(
             let _open = metrics::global().connection_opened();
             match tls {
                 None => conn.serve(stream).await,
-                Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Some(acceptor) => match tokio::time::timeout(head_timeout, acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => conn.serve(stream).await,
                     // A failed or slow handshake is the client's problem: the connection is dropped.
                     _ => metrics::global().connection_dropped("tls_handshake"),

@@ -8,7 +8,7 @@
 //! max_body_bytes = 16777216          # a request body, after gzip
 //! max_event_bytes = 1048576          # one event's text
 //! max_queued_events = 200000         # waiting for the disk; past it: 503 server busy
-//! max_inflight_body_bytes = 134217728 # bodies in memory until durable; past it: 503 server busy
+//! max_inflight_body_bytes = 67108864 # bodies in memory until durable; past it: 503 server busy
 //! max_connections = 512              # past it: 503 and close (listener/)
 //! header_timeout_secs = 10           # headers (or the next request on a kept-alive connection)
 //! body_timeout_secs = 10             # a body gets this long plus 1 s per min_body_rate bytes
@@ -172,7 +172,7 @@ impl Default for Limits {
             header_timeout_secs: 10,
             body_timeout_secs: 10,
             min_body_rate: 16 << 10,
-            max_inflight_body_bytes: 128 << 20,
+            max_inflight_body_bytes: 64 << 20,
         }
     }
 }

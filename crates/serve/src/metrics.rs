@@ -133,7 +133,7 @@ impl Metrics {
         );
         r.register(
             "hec_busy",
-            "HEC requests answered 503 server busy, by reason (body_budget: max_inflight_body_bytes; queue: max_queued_events)",
+            "HEC requests answered 503 server busy, by reason (body_budget: max_inflight_body_bytes; queue: max_queued_events; acks: a channel's pending acks)",
             m.hec_busy.clone(),
         );
         r.register(

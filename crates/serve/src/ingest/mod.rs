@@ -182,7 +182,10 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
     };
     match (ack, channel) {
         (true, Some(channel)) => {
-            let id = hec.acks.register(&channel).ok_or(HecError::Busy)?;
+            let id = hec.acks.register(&channel).ok_or_else(|| {
+                crate::metrics::global().hec_busy("acks");
+                HecError::Busy
+            })?;
             let h = hec.clone();
             tokio::spawn(async move {
                 let stored = matches!(done.await, Ok(Ok(())));

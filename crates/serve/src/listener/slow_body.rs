@@ -4,6 +4,9 @@
 //! The pace: from the first read, a body gets `grace` plus one second per `min_rate` bytes
 //! received so far. A fast sender is never near the line; a client trickling bytes falls
 //! behind it within `grace` of its last burst, however large its declared length.
+//!
+//! A rate, not tower-http's `RequestBodyTimeout` (one deadline for the whole body): a total
+//! deadline short enough to stop a trickle would cut off an honest 16 MiB body on a slow link.
 
 use axum::body::Body;
 use futures_util::StreamExt;

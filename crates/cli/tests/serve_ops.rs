@@ -59,8 +59,12 @@ fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (cert, key)
 }
 
+/// The complete lines of a JSON-lines file the server may be appending to (a line still
+/// being written, without its newline yet, is left for the next read).
 fn lines(path: &Path) -> Vec<J> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 fn metrics(s: &Server) -> std::collections::BTreeMap<String, f64> {

@@ -4,7 +4,10 @@
 mod common;
 mod serve_support;
 
-use serve_support::{generated_token, have_curl, send_samples, start, stored_ids, Client};
+use serve_support::{
+    assert_same_notables, backtest_seed_tick, generated_token, have_curl, send_samples, start, stored_ids, stored_seed_notables, Client,
+    SEED,
+};
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
@@ -206,7 +209,7 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
         eprintln!("skipped: curl not found");
         return;
     }
-    let seed = "Windows MSIExec Remote Download";
+    let seed = SEED;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let s = start(&data, &["--now", "2026-11-20T10:00:00Z", "--enable", seed], 0);
@@ -230,61 +233,12 @@ fn seed_samples_over_hec_raise_the_notables_backtest_raises() {
     assert!(s.stop().success());
 
     // The same tick, backtested over the files.
-    let bt = common::vigil(&[
-        "backtest",
-        "--from",
-        "2026-11-20T11:00:00Z",
-        "--to",
-        "2026-11-20T11:00:01Z",
-        "--enable",
-        seed,
-        "--alerts",
-        "--format",
-        "jsonl",
-        "samples/",
-    ]);
-    assert!(bt.status.success(), "{}", common::stderr(&bt));
-    let mut expected: Vec<String> = Vec::new();
-    let mut expected_risk = 0;
-    for line in common::stdout(&bt).lines() {
-        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
-        match v["kind"].as_str() {
-            Some("notable") => {
-                // Backtest stamps alerts with the activity's time (historical files), the
-                // server with the run time, as ES does; everything else must agree.
-                for k in ["run_time", "window_earliest", "window_latest", "_time"] {
-                    v.as_object_mut().unwrap().remove(k);
-                }
-                expected.push(v.to_string());
-            }
-            Some("risk") => expected_risk += 1,
-            _ => {}
-        }
-    }
+    let (expected, expected_risk) = backtest_seed_tick(&["samples/"]);
     assert!(!expected.is_empty(), "the seed raises notables over samples/");
-    let store = vigil_alert::RiskStore::open(&data.join("risk.db")).unwrap();
-    // The seed's notables; the risk incident rules ran after the run and may add their own.
-    let rule = ["ESCU - Windows MSIExec Remote Download - Rule"];
-    let mut got: Vec<String> = store
-        .notables(i64::MIN, i64::MAX, Some(&rule))
-        .unwrap()
-        .into_iter()
-        .map(|n| {
-            let mut v = n.json;
-            assert_eq!(v["_time"], 1795172400, "the server stamps notables with the run time (11:00)");
-            v.as_object_mut().unwrap().remove("_time");
-            v.to_string()
-        })
-        .collect();
-    got.sort();
-    expected.sort();
-    if got != expected {
-        let diff: Vec<String> =
-            got.iter().zip(&expected).filter(|(g, e)| g != e).map(|(g, e)| format!("server:   {g}\nbacktest: {e}")).take(1).collect();
-        panic!("{} notables from the server, {} from backtest; first difference:\n{}", got.len(), expected.len(), diff.join("\n"));
-    }
+    // 2026-11-20T11:00:00Z: the server stamps notables with the run time, as ES does.
+    assert_same_notables(&stored_seed_notables(&data, 1795172400), &expected);
     assert_eq!(run["notables"].as_u64(), Some(expected.len() as u64));
-    assert_eq!(run["risk_events"].as_u64(), Some(expected_risk));
+    assert_eq!(run["risk_events"].as_u64(), Some(expected_risk as u64));
 
     // Down from 11:00 to 14:30: on start the missed ticks are run, the latest max_catch_up.
     let config = dir.path().join("vigil.toml");

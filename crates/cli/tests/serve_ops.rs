@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const SEED_RULE: &str = "ESCU - Windows MSIExec Remote Download - Rule";
 /// Segments stay plain text, so tests can read the store's files directly.
@@ -58,8 +59,12 @@ fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (cert, key)
 }
 
+/// The complete lines of a JSON-lines file the server may be appending to (a line still
+/// being written, without its newline yet, is left for the next read).
 fn lines(path: &Path) -> Vec<J> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 fn metrics(s: &Server) -> std::collections::BTreeMap<String, f64> {
@@ -418,7 +423,8 @@ fn https_with_a_configured_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(dir.path());
     let config = dir.path().join("vigil.toml");
-    std::fs::write(&config, format!("{NO_SEAL}[tls]\ncert = {cert:?}\nkey = {key:?}\n[[tokens]]\ntoken = \"tok\"\n")).unwrap();
+    let limits = "[limits]\nheader_timeout_secs = 1\n";
+    std::fs::write(&config, format!("{NO_SEAL}{limits}[tls]\ncert = {cert:?}\nkey = {key:?}\n[[tokens]]\ntoken = \"tok\"\n")).unwrap();
     let data = dir.path().join("data");
     let s = start_with_ca(&data, &["--config", config.to_str().unwrap()], 0, Some(&cert));
     let health = s.request("GET", "/services/collector/health", None, &[], None).unwrap();
@@ -432,6 +438,14 @@ fn https_with_a_configured_certificate() {
         .status()
         .unwrap();
     assert!(!untrusted.success());
+    // A client that connects and never starts its handshake is closed after header_timeout_secs.
+    let mut stalled = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    stalled.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    assert_eq!(std::io::Read::read(&mut stalled, &mut [0u8; 16]).unwrap_or(0), 0);
+    assert!(started.elapsed() < Duration::from_secs(5), "stalled handshake kept for {:?}", started.elapsed());
+    let m = metrics(&s);
+    assert!(m["vigil_connections_dropped_total{reason=\"tls_handshake\"}"] >= 1.0, "{m:?}");
     assert!(s.stop().success());
     assert_eq!(stored_texts(&data), ["over tls"]);
 }

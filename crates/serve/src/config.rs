@@ -8,6 +8,11 @@
 //! max_body_bytes = 16777216          # a request body, after gzip
 //! max_event_bytes = 1048576          # one event's text
 //! max_queued_events = 200000         # waiting for the disk; past it: 503 server busy
+//! max_inflight_body_bytes = 67108864 # bodies in memory until durable; past it: 503 server busy
+//! max_connections = 512              # past it: 503 and close (listener/)
+//! header_timeout_secs = 10           # headers (or the next request on a kept-alive connection)
+//! body_timeout_secs = 10             # a body gets this long plus 1 s per min_body_rate bytes
+//! min_body_rate = 16384              #   (slow clients are cut off, listener/slow_body.rs)
 //!
 //! [[tokens]]                         # none: one token generated into the data directory
 //! token = "00000000-0000-0000-0000-000000000000"
@@ -135,17 +140,40 @@ impl Default for StoreConfig {
     }
 }
 
+/// `[limits]`: what one client may cost the server. Past each, the client gets HEC's error or
+/// backpressure (and a metric), never unbounded memory or a hung server.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub max_body_bytes: usize,
     pub max_event_bytes: usize,
     pub max_queued_events: usize,
+    /// Open connections; past it new ones get 503 and are closed (read at start only).
+    pub max_connections: usize,
+    /// A request's headers (and the wait for the next request on a kept-alive connection)
+    /// must arrive within this (read at start only).
+    pub header_timeout_secs: u64,
+    /// A body gets this long plus one second per `min_body_rate` bytes received: a client
+    /// that trickles its body is cut off (read at start only).
+    pub body_timeout_secs: u64,
+    pub min_body_rate: u64,
+    /// HEC request bodies held in memory at once, from the first byte read until their events
+    /// are durable (gunzipped size counted too); past it: 503 server busy.
+    pub max_inflight_body_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_body_bytes: 16 << 20, max_event_bytes: 1 << 20, max_queued_events: 200_000 }
+        Limits {
+            max_body_bytes: 16 << 20,
+            max_event_bytes: 1 << 20,
+            max_queued_events: 200_000,
+            max_connections: 512,
+            header_timeout_secs: 10,
+            body_timeout_secs: 10,
+            min_body_rate: 16 << 10,
+            max_inflight_body_bytes: 64 << 20,
+        }
     }
 }
 
@@ -199,6 +227,15 @@ impl Config {
             if t.token.trim().is_empty() {
                 return Err(format!("{}: tokens[{i}]: empty token", path.display()));
             }
+        }
+        let l = &cfg.limits;
+        if l.max_inflight_body_bytes < l.max_body_bytes {
+            return Err(format!(
+                "{}: limits: max_inflight_body_bytes ({}) is below max_body_bytes ({}): a full-size body could never be taken",
+                path.display(),
+                l.max_inflight_body_bytes,
+                l.max_body_bytes
+            ));
         }
         crate::actions::config::validate_all(&cfg.actions).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(cfg)
@@ -268,6 +305,9 @@ mod tests {
         assert_eq!(c.limits.max_event_bytes, 10);
         assert_eq!(c.limits.max_body_bytes, Limits::default().max_body_bytes);
         assert!(c.tokens[0].ack);
+        std::fs::write(&p, "[limits]\nmax_body_bytes = 100\nmax_inflight_body_bytes = 99\n").unwrap();
+        let e = Config::load(&p).unwrap_err();
+        assert!(e.contains("max_inflight_body_bytes (99) is below max_body_bytes (100)"), "{e}");
         std::fs::write(&p, "listen = \"127.0.0.1:9000\"\nlisten_port = 3\n").unwrap();
         let e = Config::load(&p).unwrap_err();
         assert!(e.contains("vigil.toml") && e.contains("listen_port"), "{e}");

@@ -12,6 +12,7 @@
 //!   --> actions: webhook, Splunk HEC, file (durable outbox)    actions/
 //! operations: /metrics, reload (SIGHUP, POST /vigil/reload)  metrics.rs, ops.rs, reload.rs
 //! HTTPS when [tls] is configured                              tls.rs
+//! hostile clients: connection cap, header/body pace           listener/
 //! ```
 
 pub mod actions;
@@ -23,6 +24,7 @@ pub mod console;
 pub mod indexed;
 pub mod ingest;
 pub mod late;
+pub mod listener;
 pub mod metrics;
 pub mod ops;
 pub mod reload;
@@ -37,7 +39,6 @@ pub mod tls;
 pub use store::store_dir;
 
 use config::{Config, TokenConfig};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -141,7 +142,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         .merge(console::router())
         .merge(api::router(api))
         .merge(late::router(hec.clone(), late));
-    let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, Some(ops.reloader.clone()), stop.clone()));
+    let served = runtime.block_on(serve_http(&config, app, Some(ops.reloader.clone()), stop.clone()));
     // Stopped accepting, requests finished: what was queued is made durable, the run under way
     // finishes (later ticks run at the next start), deliveries stop between alerts.
     if let Err(e) = hec.committer().flush() {
@@ -168,7 +169,7 @@ pub fn run_ingest(config: &Config, data_dir: &std::path::Path, sink: Box<dyn com
     let hec = Arc::new(ingest::Hec::new(tokens, committer, config.limits.clone(), now_fn));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), ingest::router(hec.clone()), None, stop));
+    let served = runtime.block_on(serve_http(config, ingest::router(hec.clone()), None, stop));
     if let Err(e) = hec.committer().flush() {
         eprintln!("vigil serve: {e}");
     }
@@ -202,35 +203,22 @@ fn spawn_ticker(
     std::thread::Builder::new().name("vigil-scheduler".into()).spawn(run).map_err(|e| format!("cannot start the scheduler: {e}"))
 }
 
-use axum::serve::ListenerExt;
-
 async fn serve_http(
-    addr: SocketAddr,
-    tls: Option<&tls::TlsConfig>,
+    config: &Config,
     app: axum::Router,
     reloader: Option<Arc<Mutex<reload::Reloader>>>,
     stop: Arc<AtomicBool>,
 ) -> Result<(), String> {
+    let addr = config.listen;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     if let Some(reloader) = reloader {
         tokio::spawn(reload_on_hangup(reloader));
     }
-    // With the client's address: login throttling counts failures per address.
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    match tls {
-        None => {
-            // Tests and scripts wait for this line (the port is real even with :0).
-            eprintln!("vigil serve: listening on http://{local}");
-            axum::serve(listener, app).with_graceful_shutdown(shutdown(stop.clone())).await.map_err(|e| format!("server: {e}"))?;
-        }
-        Some(t) => {
-            // `tap_io` (a no-op) is how axum gives a custom listener's peer address to handlers.
-            let listener = tls::TlsListener::new(listener, tls::server_config(t)?).map_err(|e| format!("tls: {e}"))?.tap_io(|_| ());
-            eprintln!("vigil serve: listening on https://{local}");
-            axum::serve(listener, app).with_graceful_shutdown(shutdown(stop.clone())).await.map_err(|e| format!("server: {e}"))?;
-        }
-    }
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+    // Tests and scripts wait for this line (the port is real even with :0).
+    eprintln!("vigil serve: listening on {}://{local}", if tls.is_some() { "https" } else { "http" });
+    listener::serve(listener, tls, app, &config.limits, shutdown(stop)).await;
     eprintln!("vigil serve: stopped accepting; finishing");
     Ok(())
 }

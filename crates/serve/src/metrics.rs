@@ -39,6 +39,12 @@ pub struct Metrics {
     action_failures: Family<Labels, Counter>,
     action_given_up: Family<Labels, Counter>,
     reloads: Family<Labels, Counter>,
+    // Hostile clients and backpressure (listener/, ingest/budget.rs).
+    connections_open: Gauge,
+    connections_refused: Counter,
+    connections_dropped: Family<Labels, Counter>,
+    hec_busy: Family<Labels, Counter>,
+    body_bytes_in_flight: Gauge,
     // Read when scraped.
     queue_depth: Gauge,
     store_bytes: Gauge,
@@ -78,6 +84,11 @@ impl Metrics {
             action_failures: Family::default(),
             action_given_up: Family::default(),
             reloads: Family::default(),
+            connections_open: Gauge::default(),
+            connections_refused: Counter::default(),
+            connections_dropped: Family::default(),
+            hec_busy: Family::default(),
+            body_bytes_in_flight: Gauge::default(),
             queue_depth: Gauge::default(),
             store_bytes: Gauge::default(),
             store_partitions: Gauge::default(),
@@ -112,6 +123,24 @@ impl Metrics {
         r.register("action_failures", "Failed delivery attempts of an action (each retried after its backoff)", m.action_failures.clone());
         r.register("action_given_up", "Alerts an action gave up on after max_attempts", m.action_given_up.clone());
         r.register("reloads", "Content and config reloads, by result (ok, error)", m.reloads.clone());
+        r.register("connections_open", "Open client connections", m.connections_open.clone());
+        r.register("connections_refused", "Connections answered 503 and closed: max_connections were open", m.connections_refused.clone());
+        r.register(
+            "connections_dropped",
+            "Connections closed on a slow or stalled client, by reason (header_timeout: no complete request head in time, \
+             idle kept-alive connections included; slow_body: body slower than min_body_rate; tls_handshake)",
+            m.connections_dropped.clone(),
+        );
+        r.register(
+            "hec_busy",
+            "HEC requests answered 503 server busy, by reason (body_budget: max_inflight_body_bytes; queue: max_queued_events; acks: a channel's pending acks)",
+            m.hec_busy.clone(),
+        );
+        r.register(
+            "hec_body_bytes_in_flight",
+            "HEC request bytes held in memory until their events are durable",
+            m.body_bytes_in_flight.clone(),
+        );
         r.register("commit_queue_events", "Events waiting to be written and fsynced", m.queue_depth.clone());
         r.register("store_bytes", "Bytes of the event store on disk", m.store_bytes.clone());
         r.register("store_partitions", "Hour partitions in the event store", m.store_partitions.clone());
@@ -170,6 +199,35 @@ impl Metrics {
 
     pub fn reload(&self, ok: bool) {
         self.reloads.get_or_create(&labels(&[("result", if ok { "ok" } else { "error" })])).inc();
+    }
+
+    /// Counts an open connection until the returned guard is dropped.
+    pub fn connection_opened(&self) -> impl Drop + '_ {
+        struct Open<'a>(&'a Gauge);
+        impl Drop for Open<'_> {
+            fn drop(&mut self) {
+                self.0.dec();
+            }
+        }
+        self.connections_open.inc();
+        Open(&self.connections_open)
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    pub fn connection_dropped(&self, reason: &str) {
+        self.connections_dropped.get_or_create(&labels(&[("reason", reason)])).inc();
+    }
+
+    pub fn hec_busy(&self, reason: &str) {
+        self.hec_busy.get_or_create(&labels(&[("reason", reason)])).inc();
+    }
+
+    /// `delta` bytes of request bodies taken into (positive) or let go from memory.
+    pub fn body_bytes_in_flight(&self, delta: i64) {
+        self.body_bytes_in_flight.inc_by(delta);
     }
 
     /// The text of a scrape, after reading the state gauges from `sources`.

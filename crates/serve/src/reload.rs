@@ -9,8 +9,9 @@
 //!   and its tick position: no tick runs twice or is skipped (`schedule.rs`).
 //! - Actions: unchanged ones keep their delivery thread, changed ones restart; the outbox
 //!   keeps what was queued.
-//! - `listen`, `tls`, `data_dir`, `[store]` and `max_queued_events` need a restart: a change
-//!   is reported, not applied.
+//! - `listen`, `tls`, `data_dir`, `[store]`, `max_queued_events` and the listener's limits
+//!   (`max_inflight_body_bytes`, `max_connections`, the header and body timeouts) need a
+//!   restart: a change is reported, not applied.
 
 use crate::actions::Actions;
 use crate::config::Config;
@@ -105,9 +106,17 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.store.seal_idle_secs != new.store.seal_idle_secs {
         out.push("store");
     }
-    if old.limits.max_queued_events != new.limits.max_queued_events {
-        out.push("limits.max_queued_events");
-    }
+    let (o, n) = (&old.limits, &new.limits);
+    // The commit queue, the byte budget and the listener are sized at start.
+    let sized_at_start: [(&'static str, bool); 6] = [
+        ("limits.max_queued_events", o.max_queued_events != n.max_queued_events),
+        ("limits.max_inflight_body_bytes", o.max_inflight_body_bytes != n.max_inflight_body_bytes),
+        ("limits.max_connections", o.max_connections != n.max_connections),
+        ("limits.header_timeout_secs", o.header_timeout_secs != n.header_timeout_secs),
+        ("limits.body_timeout_secs", o.body_timeout_secs != n.body_timeout_secs),
+        ("limits.min_body_rate", o.min_body_rate != n.min_body_rate),
+    ];
+    out.extend(sized_at_start.iter().filter(|(_, changed)| *changed).map(|(name, _)| *name));
     out
 }
 
@@ -123,6 +132,7 @@ mod tests {
         new.listen = "127.0.0.1:9999".parse().unwrap();
         new.limits.max_queued_events = 5;
         new.limits.max_event_bytes = 5; // applied live
-        assert_eq!(needs_restart(&old, &new), ["listen", "limits.max_queued_events"]);
+        new.limits.max_connections = 5;
+        assert_eq!(needs_restart(&old, &new), ["listen", "limits.max_queued_events", "limits.max_connections"]);
     }
 }

@@ -2,21 +2,12 @@
 //! provider) on its listen address; without it, plain HTTP. HEC senders then use
 //! `https://host:8088` as with a Splunk HEC.
 //!
-//! Handshakes run on their own tasks (with a timeout) and only finished connections reach the
-//! HTTP server, so a client that connects and stalls holds no one else up.
+//! Handshakes run on each connection's task, with a timeout (`listener/`), so a client that
+//! connects and stalls holds no one else up.
 
 use serde::Deserialize;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
-
-/// A client gets this long to finish its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `[tls]`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -61,63 +52,6 @@ pub fn server_config(cfg: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, Strin
 
 fn pem_error(path: &Path, e: rustls::pki_types::pem::Error) -> String {
     format!("tls: {}: {e}", path.display())
-}
-
-/// A listener whose connections are TLS streams that finished their handshake.
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    /// Accepts on `tcp` and shakes hands on separate tasks (needs a Tokio runtime).
-    pub fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<TlsListener> {
-        let local = tcp.local_addr()?;
-        let (tx, ready) = mpsc::channel(256);
-        let acceptor = TlsAcceptor::from(config);
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    a = tcp.accept() => a,
-                    // The server stopped (graceful shutdown dropped the listener).
-                    _ = tx.closed() => return,
-                };
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(_) => {
-                        // Out of file descriptors and the like: wait rather than spin.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    // A failed or slow handshake is the client's problem: the connection is dropped.
-                    if let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        let _ = tx.send((tls, peer)).await;
-                    }
-                });
-            }
-        });
-        Ok(TlsListener { ready, local })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(c) => c,
-            // The accept task ended: no connection will come.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
-    }
 }
 
 #[cfg(test)]

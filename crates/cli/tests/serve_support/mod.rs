@@ -307,3 +307,74 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
     let (_, body) = text.split_once("\r\n\r\n")?;
     Some((status, body.to_string()))
 }
+
+/// The seed detection the serve tests run.
+pub const SEED: &str = "Windows MSIExec Remote Download";
+
+/// The seed's notables and risk events `vigil backtest` raises at the 11:00 tick of
+/// 2026-11-20 over `inputs`: notables as sorted JSON texts without the fields that differ
+/// between backtest and the server (times: backtest stamps the activity's, the server the
+/// run's, as ES does), and how many risk events.
+pub fn backtest_seed_tick(inputs: &[&str]) -> (Vec<String>, usize) {
+    let mut args = vec![
+        "backtest",
+        "--from",
+        "2026-11-20T11:00:00Z",
+        "--to",
+        "2026-11-20T11:00:01Z",
+        "--enable",
+        SEED,
+        "--alerts",
+        "--format",
+        "jsonl",
+    ];
+    args.extend_from_slice(inputs);
+    let bt = super::common::vigil(&args);
+    assert!(bt.status.success(), "{}", super::common::stderr(&bt));
+    let (mut notables, mut risk) = (Vec::new(), 0);
+    for line in super::common::stdout(&bt).lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        match v["kind"].as_str() {
+            Some("notable") => {
+                for k in ["run_time", "window_earliest", "window_latest", "_time"] {
+                    v.as_object_mut().unwrap().remove(k);
+                }
+                notables.push(v.to_string());
+            }
+            Some("risk") => risk += 1,
+            _ => {}
+        }
+    }
+    notables.sort();
+    (notables, risk)
+}
+
+/// The seed's notables in a server's risk index as sorted JSON texts, `_time` removed after
+/// checking it is `run_time` (epoch seconds). The risk incident rules may add notables of
+/// their own; these are left out.
+pub fn stored_seed_notables(data: &Path, run_time: i64) -> Vec<String> {
+    let store = vigil_alert::RiskStore::open(&data.join("risk.db")).unwrap();
+    let rule = format!("ESCU - {SEED} - Rule");
+    let mut got: Vec<String> = store
+        .notables(i64::MIN, i64::MAX, Some(&[rule.as_str()]))
+        .unwrap()
+        .into_iter()
+        .map(|n| {
+            let mut v = n.json;
+            assert_eq!(v["_time"], run_time, "the server stamps notables with the run time");
+            v.as_object_mut().unwrap().remove("_time");
+            v.to_string()
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+/// Panics with the first difference unless the server's notables are backtest's.
+pub fn assert_same_notables(server: &[String], backtest: &[String]) {
+    if server != backtest {
+        let diff: Vec<String> =
+            server.iter().zip(backtest).filter(|(g, e)| g != e).map(|(g, e)| format!("server:   {g}\nbacktest: {e}")).take(1).collect();
+        panic!("{} notables from the server, {} from backtest; first difference:\n{}", server.len(), backtest.len(), diff.join("\n"));
+    }
+}

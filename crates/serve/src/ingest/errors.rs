@@ -26,6 +26,10 @@ pub enum HecError {
     EventTooLarge(usize),
     /// The body (after gzip) is longer than `max_body_bytes`: HTTP 413.
     BodyTooLarge,
+    /// The body came in slower than `[limits] min_body_rate` (listener/slow_body.rs): 408.
+    SlowBody,
+    /// The client went away while sending its body.
+    BodyRead,
     /// Health check while the commit queue is full.
     Unhealthy,
 }
@@ -51,6 +55,9 @@ impl HecError {
             IndexedFields(n) => (StatusCode::BAD_REQUEST, 15, "Error in handling indexed fields", Some(n)),
             EventTooLarge(n) => (StatusCode::BAD_REQUEST, 6, "Invalid data format: event larger than max_event_bytes", Some(n)),
             BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, 6, "Request body larger than max_body_bytes", None),
+            // HEC has no code for these; Splunk closes such connections without an answer.
+            SlowBody => (StatusCode::REQUEST_TIMEOUT, 8, "Request body came in slower than min_body_rate", None),
+            BodyRead => (StatusCode::BAD_REQUEST, 6, "Request body could not be read", None),
             Unhealthy => (StatusCode::SERVICE_UNAVAILABLE, 18, "HEC is unhealthy, queues are full", None),
         }
     }

@@ -10,6 +10,7 @@
 //! at once, and `/services/collector/ack` reports that id true only after the fsync.
 
 mod acks;
+pub mod budget;
 mod errors;
 pub mod parse;
 pub mod stats;
@@ -41,6 +42,8 @@ pub struct Hec {
     tokens: RwLock<Arc<Vec<TokenConfig>>>,
     committer: Committer,
     limits: RwLock<Limits>,
+    /// Request bodies in memory (`max_inflight_body_bytes`, set at start).
+    budget: budget::Budget,
     acks: Acks,
     /// The server's clock (micros): arrival times come from it.
     clock: Arc<dyn Fn() -> Micros + Send + Sync>,
@@ -53,6 +56,7 @@ impl Hec {
         Hec {
             tokens: RwLock::new(Arc::new(tokens)),
             committer,
+            budget: budget::Budget::new(limits.max_inflight_body_bytes),
             limits: RwLock::new(limits),
             acks: Acks::default(),
             clock,
@@ -145,20 +149,21 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
         return Err(HecError::ChannelMissing);
     }
     let limits = hec.limits();
-    let body = axum::body::to_bytes(body, limits.max_body_bytes).await.map_err(|_| HecError::BodyTooLarge)?;
+    let (body, mut held) = budget::read_body(body, &headers, limits.max_body_bytes, &hec.budget).await?;
     let gzip = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
     let now = (hec.clock)();
     let ack = token.ack;
     let token_name = token.name.clone().unwrap_or_else(|| "unnamed".into());
     // Decompressing, parsing and reading event times is CPU work: off the async threads.
-    let events = tokio::task::spawn_blocking(move || -> Result<Vec<StoredEvent>, HecError> {
-        let body = if gzip { gunzip(&body, limits.max_body_bytes)? } else { body };
+    let (events, held) = tokio::task::spawn_blocking(move || -> Result<(Vec<StoredEvent>, budget::Held), HecError> {
+        let body = if gzip { gunzip(&body, limits.max_body_bytes, &mut held)? } else { body };
         let defaults = defaults(&token, &q)?;
         let incoming = match raw {
             true => parse::parse_raw_body(&body, &defaults, limits.max_event_bytes)?,
             false => parse::parse_event_body(&body, &defaults, limits.max_event_bytes)?,
         };
-        incoming.into_iter().enumerate().map(|(n, e)| stamp(e, n, &token, now)).collect()
+        let events = incoming.into_iter().enumerate().map(|(n, e)| stamp(e, n, &token, now)).collect::<Result<_, _>>()?;
+        Ok((events, held))
     })
     .await
     .map_err(|_| HecError::Internal)??;
@@ -166,17 +171,25 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
     for (st, (n, b)) in &counts {
         crate::metrics::global().received(&token_name, st, *n, *b);
     }
-    let done = hec.committer.submit(events).map_err(|_| HecError::Busy)?;
+    // The body's bytes stay counted until its events are durable: the commit queue is in the budget.
+    let done = hec.committer.submit(events).map_err(|_| {
+        crate::metrics::global().hec_busy("queue");
+        HecError::Busy
+    })?;
     let record = {
         let (h, now) = (hec.clone(), (hec.clock)());
         move || counts.iter().for_each(|(st, (n, b))| h.stats.record(&token_name, st, *n, *b, now))
     };
     match (ack, channel) {
         (true, Some(channel)) => {
-            let id = hec.acks.register(&channel).ok_or(HecError::Busy)?;
+            let id = hec.acks.register(&channel).ok_or_else(|| {
+                crate::metrics::global().hec_busy("acks");
+                HecError::Busy
+            })?;
             let h = hec.clone();
             tokio::spawn(async move {
                 let stored = matches!(done.await, Ok(Ok(())));
+                drop(held);
                 crate::metrics::global().ack_latency(received.elapsed().as_secs_f64());
                 if stored {
                     record();
@@ -185,14 +198,18 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
             });
             Ok(Json(json!({"text": "Success", "code": 0, "ackId": id})).into_response())
         }
-        _ => match done.await {
-            Ok(Ok(())) => {
-                crate::metrics::global().ack_latency(received.elapsed().as_secs_f64());
-                record();
-                Ok(Json(json!({"text": "Success", "code": 0})).into_response())
+        _ => {
+            let stored = done.await;
+            drop(held);
+            match stored {
+                Ok(Ok(())) => {
+                    crate::metrics::global().ack_latency(received.elapsed().as_secs_f64());
+                    record();
+                    Ok(Json(json!({"text": "Success", "code": 0})).into_response())
+                }
+                _ => Err(HecError::Internal),
             }
-            _ => Err(HecError::Internal),
-        },
+        }
     }
 }
 
@@ -245,14 +262,23 @@ fn stamp(e: Incoming, n: usize, token: &TokenConfig, now: Micros) -> Result<Stor
     Ok(indexed::resolve(e.text, given, derived, &fallback, e.fields, now))
 }
 
-fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, HecError> {
+/// Inflates a gzip body within `limit` bytes, taking the inflated bytes from the budget as
+/// they come (a small bomb cannot take more memory than the budget lets it).
+fn gunzip(body: &[u8], limit: usize, held: &mut budget::Held) -> Result<Bytes, HecError> {
     let mut out = Vec::new();
-    let mut dec = flate2::read::MultiGzDecoder::new(body).take(limit as u64 + 1);
-    dec.read_to_end(&mut out).map_err(|_| HecError::InvalidFormat(0))?;
-    if out.len() > limit {
-        return Err(HecError::BodyTooLarge);
+    let mut dec = flate2::read::MultiGzDecoder::new(body);
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = dec.read(&mut chunk).map_err(|_| HecError::InvalidFormat(0))?;
+        if n == 0 {
+            return Ok(Bytes::from(out));
+        }
+        if out.len() + n > limit {
+            return Err(HecError::BodyTooLarge);
+        }
+        held.grow(n)?;
+        out.extend_from_slice(&chunk[..n]);
     }
-    Ok(Bytes::from(out))
 }
 
 #[derive(serde::Deserialize)]

@@ -3,7 +3,8 @@
 import { api, ApiError, get, query } from "../api";
 import { timeBars } from "../charts";
 import type { PageContext } from "../main";
-import { clear, empty, errorBox, field, fmtNum, h, input, pager, select, table, text } from "../ui";
+import { clear, empty, errorBox, field, fmtNum, fmtTime, h, input, pager, select, table, text } from "../ui";
+import { replaceKeepingFocus } from "../live";
 
 const PRESETS: [string, string][] = [
   ["-15m", "Last 15 minutes"],
@@ -56,49 +57,78 @@ export function searchPage(root: HTMLElement, ctx: PageContext): void {
   const cancel = h("button#cancel", { type: "button", disabled: true }, "Cancel");
   let job: string | null = null;
   let generation = 0;
+  // The page's address names the job (`sid`, as Splunk's): a reload, or a link, shows it again.
+  const address = (sid?: string) => `#/search${query({ q: spl.value, earliest: earliest.value, latest: latest.value, sid })}`;
 
   const run = async (): Promise<void> => {
     const mine = ++generation;
     clear(status);
     clear(chart);
     clear(results);
-    history.replaceState(null, "", searchLink(spl.value, earliest.value, latest.value).replace("&run=1", ""));
+    history.replaceState(null, "", address());
     try {
       const j = await api("POST", "/search/jobs", { search: spl.value, earliest: earliest.value || undefined, latest: latest.value || undefined });
-      job = j.id;
-      cancel.disabled = false;
-      await poll(j.id, mine);
+      history.replaceState(null, "", address(j.id));
+      await watch(j.id, mine);
     } catch (e) {
       clear(status, errorBox(e));
     }
   };
 
-  const poll = async (id: string, mine: number): Promise<void> => {
-    for (;;) {
-      if (mine !== generation) return;
-      const j = await get(`/search/jobs/${id}`);
-      clear(
-        status,
-        h("progress", { max: 1, value: j.progress ?? 0 }),
-        ` ${j.state} · ${fmtNum(j.events_scanned)} events scanned · ${fmtNum(j.result_count)} results · ${fmtNum(j.duration_ms)} ms`,
-        j.truncated ? " (truncated)" : "",
-      );
-      if (j.state !== "running") {
-        cancel.disabled = true;
-        if (j.error) status.append(errorBox(j.error));
-        await showTimeline(id);
-        await showResults(id, 0);
-        return;
+  /** Follows job `id` until it ends, then shows its timeline and first page of results. */
+  const watch = async (id: string, mine: number): Promise<void> => {
+    job = id;
+    try {
+      for (;;) {
+        if (mine !== generation || !root.isConnected) return; // a newer search, or the page was left
+        const j = await get(`/search/jobs/${id}`);
+        showStatus(j);
+        if (j.state !== "running") break;
+        cancel.disabled = false;
+        await new Promise((r) => setTimeout(r, 300));
       }
-      await new Promise((r) => setTimeout(r, 300));
+      cancel.disabled = true;
+      await showTimeline(id);
+      await showResults(id, 0);
+    } catch (e) {
+      cancel.disabled = true;
+      if (e instanceof ApiError && e.status === 404) gone(e);
+      else status.append(errorBox(e));
     }
+  };
+
+  const showStatus = (j: any): void => {
+    clear(
+      status,
+      h("progress", { max: 1, value: j.progress ?? 0, "aria-label": "Progress" }),
+      h("b.job-state", {}, j.state),
+      ` · ${fmtNum(j.events_scanned)} events scanned · ${fmtNum(j.result_count)} results · ${fmtNum(j.duration_ms)} ms`,
+      j.truncated ? " (truncated)" : "",
+      j.expires ? h("span.muted", { title: "Finished jobs are kept this long, across restarts" }, ` · kept until ${fmtTime(j.expires)}`) : "",
+    );
+    if (j.error) status.append(errorBox(j.error));
+  };
+
+  /** The job expired, was deleted, or is not this user's: say so, and offer to run it again. */
+  const gone = (e: ApiError): void => {
+    clear(chart);
+    clear(results);
+    clear(
+      status,
+      h(
+        "div.gone",
+        { role: "alert" },
+        h("span", {}, `This search job is gone (${e.message}). Its results are no longer kept.`),
+        spl.value.trim() ? h("button#rerun", { type: "button", onclick: () => run() }, "Run the search again") : null,
+      ),
+    );
   };
 
   const showTimeline = async (id: string): Promise<void> => {
     const t = await get(`/search/jobs/${id}/timeline`);
     const buckets: any[] = t.buckets ?? [];
     clear(chart);
-    if (!buckets.length) return;
+    if (!buckets.length || !buckets.some((b) => b.events || b.results)) return;
     timeBars(chart, buckets.map((b) => b.epoch), [
       { label: "events", values: buckets.map((b) => b.events), color: "#4c8dff" },
       { label: "results", values: buckets.map((b) => b.results), color: "#f2a93b" },
@@ -108,18 +138,23 @@ export function searchPage(root: HTMLElement, ctx: PageContext): void {
   const showResults = async (id: string, offset: number): Promise<void> => {
     const r = await get(`/search/jobs/${id}/results${query({ offset, count: PAGE })}`);
     const cols: string[] = r.fields ?? [];
-    clear(
+    replaceKeepingFocus(
       results,
-      h("div.list-head", {}, h("h2", {}, "Results"), pager(r.total, offset, PAGE, (o) => showResults(id, o))),
+      h("div.list-head", {}, h("h2", {}, "Results"), pager(r.total, offset, PAGE, (o) => void showResults(id, o).catch(failed))),
       r.results?.length
         ? h("div.scroll", {}, table<any>(r.results, cols.map((c): [string, (row: any) => string] => [c, (row) => text(row[c])])))
-        : empty("No results."),
+        : empty(r.state === "cancelled" ? "The search was cancelled; no results are kept." : "No results."),
     );
   };
+  const failed = (e: unknown): void => (e instanceof ApiError && e.status === 404 ? gone(e) : void results.append(errorBox(e)));
 
   cancel.addEventListener("click", async () => {
     if (!job) return;
-    await api("POST", `/search/jobs/${job}/cancel`).catch((e: ApiError) => status.append(errorBox(e)));
+    try {
+      showStatus(await api("POST", `/search/jobs/${job}/cancel`));
+    } catch (e) {
+      status.append(errorBox(e));
+    }
   });
   const form = h(
     "form.search",
@@ -134,6 +169,8 @@ export function searchPage(root: HTMLElement, ctx: PageContext): void {
     }
   });
   root.append(h("h1", {}, "Search"), form, status, chart, results);
+  const sid = p.get("sid");
   if (p.get("run") && spl.value) run();
+  else if (sid) void watch(sid, ++generation);
   else spl.focus();
 }

@@ -99,7 +99,9 @@ fn an_analyst_triages_the_seed_notable_in_chromium() {
     assert!(status.success(), "browser script failed ({status}); screenshots in {}:\n{out}\nserver:\n{server_log}", shots.display());
     assert!(out.contains(r#""ok":true"#), "{out}");
     eprintln!("{out}screenshots: {}", shots.display());
-    for page in ["login", "incident-review", "search", "search-paged", "search-cancelled", "risk", "detections", "ingest", "detections-admin"] {
+    for page in
+        ["login", "incident-review", "search", "search-paged", "search-cancelled", "risk", "detections", "ingest", "detections-admin"]
+    {
         let png = std::fs::read(shots.join(format!("{page}.png"))).unwrap_or_default();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{page}.png missing or blank ({} bytes)", png.len());
     }
@@ -111,7 +113,8 @@ fn an_analyst_triages_the_seed_notable_in_chromium() {
     let journal = std::fs::read_to_string(s.data.join("detections.json")).unwrap_or_default();
     assert!(journal.contains(SEED), "the admin's toggles are kept: {journal}");
     // The job cancelled in the browser is cancelled for the API too, and kept (with the paged one).
-    let summary: serde_json::Value = out.lines().find_map(|l| serde_json::from_str(l).ok().filter(|v: &serde_json::Value| v["ok"] == true)).unwrap();
+    let summary: serde_json::Value =
+        out.lines().find_map(|l| serde_json::from_str(l).ok().filter(|v: &serde_json::Value| v["ok"] == true)).unwrap();
     let (_, cancelled) = s.json(&admin, &format!("/api/v1/search/jobs/{}", summary["cancelled_job"].as_str().unwrap()));
     assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
     let (_, paged) = s.json(&admin, &format!("/api/v1/search/jobs/{}", summary["paged_job"].as_str().unwrap()));

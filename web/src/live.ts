@@ -41,8 +41,13 @@ export function liveRefresh(load: (quiet: boolean) => Promise<void>): { bar: HTM
   const refresh = (quiet = false): Promise<void> => {
     queue = queue
       .catch(() => {})
-      .then(() => load(quiet))
-      .then(() => {
+      .then(async () => {
+        bar.dataset.loading = "1"; // dims the stamp while a refresh is on its way
+        try {
+          await load(quiet);
+        } finally {
+          delete bar.dataset.loading;
+        }
         updated = new Date().toLocaleTimeString("en-GB");
         showStamp();
         bar.dataset.refreshes = String(Number(bar.dataset.refreshes ?? 0) + 1);

@@ -193,6 +193,7 @@ try {
   step("pause stops the refreshes, resume restarts them");
   await pauseLive();
   await page.locator(".live-bar .updated", { hasText: "paused" }).waitFor();
+  await page.locator(".live-bar:not([data-loading])").waitFor(); // a refresh under way may end
   const paused = await refreshes();
   // Nothing to wait for when nothing may happen: two refresh periods pass unrefreshed.
   await page.waitForTimeout(2200);

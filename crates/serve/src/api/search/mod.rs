@@ -204,7 +204,11 @@ impl Jobs {
     }
 
     fn get(&self, id: &str, caller: &Caller) -> Result<Arc<Job>, ApiError> {
-        let job = self.lock()?.get(id).cloned();
+        let job = {
+            let mut map = self.lock()?;
+            self.expire(&mut map);
+            map.get(id).cloned()
+        };
         job.filter(|j| j.owner == caller.user.name || caller.user.role == Role::Admin).ok_or_else(|| {
             ApiError::NotFound(format!(
                 "no search job {id}: it was deleted, or it ended more than {} minutes ago and expired",

@@ -106,9 +106,11 @@ async function tabWalk(label) {
   return expected.length;
 }
 const walked = {};
+/** Pauses the page's refreshes and waits out one under way (so nothing redraws after). */
 async function pauseLive() {
   await page.locator("#live-pause").click();
   await page.locator("#live-pause[aria-pressed=true]").waitFor();
+  await page.locator(".live-bar:not([data-loading])").waitFor();
 }
 
 try {
@@ -193,7 +195,6 @@ try {
   step("pause stops the refreshes, resume restarts them");
   await pauseLive();
   await page.locator(".live-bar .updated", { hasText: "paused" }).waitFor();
-  await page.locator(".live-bar:not([data-loading])").waitFor(); // a refresh under way may end
   const paused = await refreshes();
   // Nothing to wait for when nothing may happen: two refresh periods pass unrefreshed.
   await page.waitForTimeout(2200);

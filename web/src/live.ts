@@ -86,7 +86,7 @@ export function liveRefresh(load: (quiet: boolean) => Promise<void>): { bar: HTM
 
 /** Elements a keyboard reaches, in order. */
 export function focusables(root: Element): HTMLElement[] {
-  const sel = "a[href], button:not(:disabled), input:not(:disabled), select:not(:disabled), textarea:not(:disabled), [tabindex]:not([tabindex='-1'])";
+  const sel = "summary, a[href], button:not(:disabled), input:not(:disabled), select:not(:disabled), textarea:not(:disabled), [tabindex]:not([tabindex='-1'])";
   return [...root.querySelectorAll<HTMLElement>(sel)];
 }
 

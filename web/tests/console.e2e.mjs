@@ -78,7 +78,7 @@ async function moreRefreshes(n) {
  */
 async function tabWalk(label) {
   const expected = await page.evaluate(() => {
-    const sel = "a[href], button:not(:disabled), input:not(:disabled), select:not(:disabled), textarea:not(:disabled), [tabindex]:not([tabindex='-1'])";
+    const sel = "summary, a[href], button:not(:disabled), input:not(:disabled), select:not(:disabled), textarea:not(:disabled), [tabindex]:not([tabindex='-1'])";
     const shown = [...document.querySelectorAll(sel)].filter((el) => el.getClientRects().length > 0 && !el.closest("[hidden]"));
     shown.forEach((el, i) => (el.dataset.tabWalk = String(i)));
     return shown.map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""} "${(el.getAttribute("name") ?? el.textContent ?? "").trim().slice(0, 40)}"`);
@@ -192,6 +192,8 @@ try {
   if ((await audit.locator("li", { hasText: comment }).count()) !== 1) fail("the open panel changed in a refresh");
   if (!(await page.evaluate(() => document.activeElement?.id === "comment"))) fail("a refresh moved the focus");
 
+  await shot("incident-review");
+
   step("pause stops the refreshes, resume restarts them");
   await pauseLive();
   await page.locator(".live-bar .updated", { hasText: "paused" }).waitFor();
@@ -200,7 +202,6 @@ try {
   await page.waitForTimeout(2200);
   if ((await refreshes()) !== paused) fail("the page refreshed while paused");
   walked.incidents = await tabWalk("Incident Review");
-  await shot("incident-review");
   await page.locator("#live-pause").focus();
   await page.keyboard.press("Enter");
   await page.locator("#live-pause[aria-pressed=false]").waitFor();
@@ -257,6 +258,16 @@ try {
   const viaApi = await page.evaluate((id) => fetch(`/api/v1/search/jobs/${id}`).then((r) => r.json()), cancelledJob);
   if (viaApi.state !== "cancelled") fail(`the API says the cancelled job is ${JSON.stringify(viaApi)}`);
   await shot("search-cancelled");
+
+  step("Recent searches lists both jobs; Enter on one shows it again");
+  await page.locator("#recent-jobs summary").focus();
+  await page.keyboard.press("Enter");
+  const recentRow = (id) => page.locator(`#recent-jobs tr[data-key="${id}"]`);
+  await recentRow(cancelledJob).locator("td", { hasText: "cancelled" }).waitFor();
+  await recentRow(pagedJob).focus();
+  await page.keyboard.press("Enter");
+  await page.waitForFunction((id) => location.hash.includes(`sid=${id}`), pagedJob);
+  await pagerText(`1–50 of ${loadPerHour}`);
 
   step("a job that is gone says so and offers to run the search again");
   expected404 = true;

@@ -3,7 +3,7 @@
 import { api, ApiError, get, query } from "../api";
 import { timeBars } from "../charts";
 import type { PageContext } from "../main";
-import { clear, empty, errorBox, field, fmtNum, fmtTime, h, input, pager, select, table, text } from "../ui";
+import { clear, empty, errorBox, field, fmtNum, fmtTime, h, input, pager, select, table, text, timeCell } from "../ui";
 import { replaceKeepingFocus } from "../live";
 
 const PRESETS: [string, string][] = [
@@ -168,9 +168,43 @@ export function searchPage(root: HTMLElement, ctx: PageContext): void {
       form.requestSubmit();
     }
   });
-  root.append(h("h1", {}, "Search"), form, status, chart, results);
+  root.append(h("h1", {}, "Search"), form, recentJobs(), status, chart, results);
   const sid = p.get("sid");
   if (p.get("run") && spl.value) run();
   else if (sid) void watch(sid, ++generation);
   else spl.focus();
+}
+
+/** The user's jobs still kept (across restarts too), newest first; opening one shows it. */
+function recentJobs(): HTMLElement {
+  const body = h("div.recent-body");
+  const box = h("details.recent#recent-jobs", {}, h("summary", {}, "Recent searches"), body) as HTMLDetailsElement;
+  box.addEventListener("toggle", async () => {
+    if (!box.open) return;
+    try {
+      const r = await get("/search/jobs");
+      const jobs: any[] = r.jobs ?? [];
+      clear(
+        body,
+        jobs.length
+          ? table<any>(
+              jobs,
+              [
+                ["Started", (j) => timeCell(j.created)],
+                ["Search", (j) => h("code", {}, j.search)],
+                ["Range", (j) => `${fmtTime(j.earliest) || "all time"} → ${fmtTime(j.latest) || "now"}`],
+                ["State", (j) => h("span.job-state-cell", {}, j.state)],
+                ["Results", (j) => fmtNum(j.result_count)],
+                ["Kept until", (j) => timeCell(j.expires)],
+              ],
+              (j) => (location.hash = `#/search${query({ q: j.search, earliest: j.earliest, latest: j.latest, sid: j.id })}`),
+              (j) => j.id,
+            )
+          : empty("No search jobs are kept."),
+      );
+    } catch (e) {
+      clear(body, errorBox(e));
+    }
+  });
+  return box;
 }

@@ -22,13 +22,14 @@ export function liveRefresh(load: (quiet: boolean) => Promise<void>): { bar: HTM
   let period = storedPeriod();
   let paused = false;
   let timer: number | undefined;
-  const stamp = h("span.updated", { role: "status", "aria-live": "polite" }, "Loading…");
+  // Not a live region: a screen reader would read it out at every refresh.
+  const stamp = h("span.updated", {}, "Loading…");
   const pause = h("button#live-pause", { type: "button", "aria-pressed": "false", title: "Stop refreshing this page by itself" }, "Pause");
   const now = h("button#live-refresh", { type: "button", title: "Refresh now" }, "Refresh");
   const choices = PERIODS.includes(period) ? PERIODS : [period, ...PERIODS];
   const every = h("select", { name: "refresh_secs", "aria-label": "Refresh every" }) as HTMLSelectElement;
   for (const s of choices) every.append(h("option", { value: String(s), selected: s === period }, `every ${s} s`));
-  const bar = h("div.live-bar", { "aria-label": "Automatic refresh" }, stamp, every, pause, now);
+  const bar = h("div.live-bar", { role: "group", "aria-label": "Automatic refresh" }, stamp, every, pause, now);
 
   const schedule = (): void => {
     window.clearTimeout(timer);
@@ -54,14 +55,14 @@ export function liveRefresh(load: (quiet: boolean) => Promise<void>): { bar: HTM
       });
     return queue;
   };
+  // A quiet refresh that fails leaves the page as it was; the bar says so (and it retries).
+  const failed = (e: unknown): void => {
+    showStamp();
+    stamp.append(h("span.err-text", {}, ` · refresh failed: ${e instanceof Error ? e.message : String(e)}`));
+  };
   const tick = async (): Promise<void> => {
     if (!bar.isConnected) return; // the page was left: stop
-    if (!document.hidden)
-      await refresh(true).catch((e) => {
-        // The page keeps what it showed; the bar says the refresh failed and retries.
-        showStamp();
-        stamp.append(h("span.err-text", {}, ` · refresh failed: ${e instanceof Error ? e.message : String(e)}`));
-      });
+    if (!document.hidden) await refresh(true).catch(failed);
     schedule();
   };
   pause.addEventListener("click", () => {
@@ -71,15 +72,18 @@ export function liveRefresh(load: (quiet: boolean) => Promise<void>): { bar: HTM
     showStamp();
     schedule();
   });
-  now.addEventListener("click", () => void refresh(false));
+  now.addEventListener("click", () => void refresh(true).catch(failed));
   every.addEventListener("change", () => {
     period = Number(every.value);
     localStorage.setItem(PERIOD_KEY, every.value);
     schedule();
   });
-  document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && bar.isConnected && !paused) void tick();
-  });
+  // Back on a hidden tab: refresh at once. (Removed once the page is left.)
+  const onVisible = (): void => {
+    if (!bar.isConnected) return document.removeEventListener("visibilitychange", onVisible);
+    if (!document.hidden && !paused) void tick();
+  };
+  document.addEventListener("visibilitychange", onVisible);
   queueMicrotask(() => void refresh(false).catch(() => {}).finally(schedule));
   return { bar, refresh };
 }

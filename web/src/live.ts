@@ -118,3 +118,18 @@ export function replaceKeepingFocus(container: HTMLElement, ...children: Childre
   }
   target?.focus({ preventScroll: true });
 }
+
+/**
+ * Escape inside a detail `panel` goes back to the list row it shows (`data-key` = `key()`);
+ * `leave` runs first with that row (to close the panel, say).
+ */
+export function escapeToRow(panel: HTMLElement, list: HTMLElement, key: () => string | null, leave?: (row?: HTMLElement) => void): void {
+  panel.addEventListener("keydown", (ev: Event) => {
+    const k = key();
+    if ((ev as KeyboardEvent).key !== "Escape" || k === null) return;
+    ev.preventDefault();
+    const row = [...list.querySelectorAll<HTMLElement>("tr[data-key]")].find((tr) => tr.dataset.key === k);
+    leave?.(row);
+    row?.focus();
+  });
+}

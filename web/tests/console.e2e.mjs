@@ -280,8 +280,12 @@ try {
   await page.click("nav.tabs a[data-page=risk]");
   await page.locator("#content h1", { hasText: "Risk" }).waitFor();
   await page.locator("#risk-detail").waitFor();
-  await page.locator(".list tbody tr").first().click();
+  await page.locator(".list tbody tr").first().focus();
+  await page.keyboard.press("Enter");
   await page.locator("#risk-chart canvas").waitFor();
+  if (!(await focusIn("#risk-detail"))) fail("Enter on a risk object did not move the focus into its panel");
+  await page.keyboard.press("Escape");
+  if (!(await page.evaluate(() => document.activeElement?.matches(".list tbody tr.selected")))) fail("Escape did not return to the object");
   await pauseLive();
   walked.risk = await tabWalk("Risk");
   await shot("risk");

@@ -3,7 +3,7 @@ import { api, get, query } from "../api";
 import type { PageContext } from "../main";
 import { TIME_RANGES, badge, clear, empty, errorBox, field, fmtTime, h, timeCell, input, pager, select, table, text } from "../ui";
 import { openSearch, searchLink } from "./search";
-import { liveRefresh, replaceKeepingFocus } from "../live";
+import { escapeToRow, liveRefresh, replaceKeepingFocus } from "../live";
 
 const STATUSES = ["new", "in_progress", "pending", "resolved", "closed"];
 const URGENCIES = ["critical", "high", "medium", "low", "informational", "unknown"];
@@ -107,16 +107,11 @@ export function incidentReview(root: HTMLElement, ctx: PageContext): void {
   for (const s of [f.earliest, f.urgency, f.status]) s.addEventListener("change", () => ((offset = 0), live.refresh()));
   // Escape in the panel goes back to the notable's row, closing the panel unless something
   // was typed in it.
-  detail.addEventListener("keydown", (ev: Event) => {
-    if ((ev as KeyboardEvent).key !== "Escape" || !selected) return;
-    ev.preventDefault();
-    const row = [...list.querySelectorAll<HTMLElement>("tr[data-key]")].find((tr) => tr.dataset.key === selected);
-    if (detail.dataset.dirty !== "1") {
-      selected = null;
-      row?.classList.remove("selected");
-      clear(detail, empty("Open a notable to triage it."));
-    }
-    row?.focus();
+  escapeToRow(detail, list, () => selected, (row) => {
+    if (detail.dataset.dirty === "1") return;
+    selected = null;
+    row?.classList.remove("selected");
+    clear(detail, empty("Open a notable to triage it."));
   });
   root.append(h("div.page-head", {}, h("h1", {}, "Incident Review"), live.bar), form, h("div.split", {}, list, detail));
 }

@@ -2,7 +2,7 @@
 // the risk incidents (notables of the risk incident rules).
 import { get, query } from "../api";
 import { timeBars } from "../charts";
-import { liveRefresh, replaceKeepingFocus } from "../live";
+import { escapeToRow, liveRefresh, replaceKeepingFocus } from "../live";
 import type { PageContext } from "../main";
 import { TIME_RANGES, badge, clear, empty, errorBox, field, fmtNum, h, timeCell, pager, select, table, text, card } from "../ui";
 
@@ -37,11 +37,11 @@ export function riskPage(root: HTMLElement, ctx: PageContext): void {
         ["Tactics", (o) => text(o.tactics)],
         ["Last", (o) => timeCell(o.last_time)],
       ],
-      (o, tr) => {
+      (o, tr, byKeyboard) => {
         for (const other of list.querySelectorAll("tr.selected")) other.classList.remove("selected");
         tr.classList.add("selected");
         selected = keyOf(o);
-        openObject(detail, o, range.value);
+        openObject(detail, o, range.value, byKeyboard);
       },
       keyOf,
     );
@@ -87,6 +87,7 @@ export function riskPage(root: HTMLElement, ctx: PageContext): void {
     }
   };
   const live = liveRefresh(load);
+  escapeToRow(detail, list, () => selected);
   for (const s of [range, type]) s.addEventListener("change", () => ((offset = 0), live.refresh()));
   root.append(
     h("div.page-head", {}, h("h1", {}, "Risk"), live.bar),
@@ -96,7 +97,8 @@ export function riskPage(root: HTMLElement, ctx: PageContext): void {
   );
 }
 
-async function openObject(panel: HTMLElement, o: any, earliest: string): Promise<void> {
+/** Shows risk object `o` in the panel; opened from the keyboard, the focus moves to its name. */
+async function openObject(panel: HTMLElement, o: any, earliest: string, byKeyboard = false): Promise<void> {
   clear(panel, h("div.muted", {}, "Loading…"));
   try {
     const path = `/risk/objects/${encodeURIComponent(o.risk_object_type)}/${encodeURIComponent(o.risk_object)}`;
@@ -105,7 +107,7 @@ async function openObject(panel: HTMLElement, o: any, earliest: string): Promise
     const chart = h("div.chart#risk-chart");
     clear(
       panel,
-      h("div.detail-head", {}, h("h2", {}, o.risk_object), h("span.muted", {}, o.risk_object_type)),
+      h("div.detail-head", {}, h("h2", { tabindex: "-1" }, o.risk_object), h("span.muted", {}, o.risk_object_type)),
       h("div.cards", {}, card("Score", fmtNum(o.total_score)), card("Events", fmtNum(o.count)), card("Detections", fmtNum(o.detections?.length))),
       h("h3", {}, "Risk over time"),
       chart,
@@ -123,6 +125,7 @@ async function openObject(panel: HTMLElement, o: any, earliest: string): Promise
     const shown = dense(buckets, d.timeline?.span ?? 3600);
     if (shown.length)
       timeBars(chart, shown.map((b) => b.time), [{ label: "risk score", values: shown.map((b) => b.risk_score), color: "#e5534b" }], 140);
+    if (byKeyboard) panel.querySelector<HTMLElement>(".detail-head h2")?.focus();
   } catch (e) {
     clear(panel, errorBox(e));
   }

@@ -148,8 +148,8 @@ try {
   await page.fill("input[name=detection]", detection);
   await page.press("input[name=detection]", "Enter");
   const rows = page.locator(".list tbody tr");
-  // Applying clears the list to "Loading…" until the filtered rows are drawn.
-  await page.waitForFunction(() => document.querySelector(".list tbody tr") && !document.querySelector(".list > .muted"));
+  // Applying dims the list (aria-busy) until the filtered rows are drawn.
+  await page.waitForFunction(() => document.querySelector(".list tbody tr") && !document.querySelector(".list[aria-busy]"));
   const after = await rows.count();
   if (after <= before) throw new Error(`no new notable: ${before} before the run, ${after} after`);
 

@@ -53,13 +53,19 @@ export function incidentReview(root: HTMLElement, ctx: PageContext): void {
 
   const load = async (quiet: boolean): Promise<void> => {
     const params = Object.fromEntries(Object.entries(f).map(([k, el]) => [k, el.value.trim()]));
-    if (!quiet) clear(list, h("div.muted", {}, "Loading…"));
+    if (!quiet) {
+      // Dimmed while it loads, not emptied: the table does not flicker on every filter.
+      if (!list.firstChild) list.append(h("div.muted", {}, "Loading…"));
+      list.setAttribute("aria-busy", "true");
+    }
     let r: { total: number; notables: Notable[] };
     try {
       r = await get(`/notables${query({ ...params, offset, count: PAGE })}`);
     } catch (e) {
       if (quiet) throw e;
       return void clear(list, errorBox(e));
+    } finally {
+      if (!quiet) list.removeAttribute("aria-busy");
     }
     const signature = JSON.stringify([params, offset, r]);
     if (quiet && signature === drawn) return;

@@ -185,9 +185,13 @@ try {
   if (!trail.includes(env("VIGIL_USER"))) throw new Error(`audit trail does not name the user:\n${trail}`);
   await rows.first().locator(".badge.status-in_progress").waitFor();
 
-  step("refreshes keep the selection, the open panel and the focus");
+  step("refreshes keep the selection, the open panel and the focus, and ignore unapplied filters");
+  await page.fill("form.filters input[name=owner]", "nobody-at-all"); // typed, not applied
   await detail.locator("#comment").focus();
   await moreRefreshes(2);
+  if ((await rows.count()) !== after) fail("a refresh applied a filter nobody applied");
+  await page.fill("form.filters input[name=owner]", "");
+  await detail.locator("#comment").focus();
   if ((await page.locator(".list tbody tr.selected").count()) !== 1) fail("the selected row was lost in a refresh");
   if ((await audit.locator("li", { hasText: comment }).count()) !== 1) fail("the open panel changed in a refresh");
   if (!(await page.evaluate(() => document.activeElement?.id === "comment"))) fail("a refresh moved the focus");

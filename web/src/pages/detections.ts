@@ -11,15 +11,18 @@ export function detectionsPage(root: HTMLElement, ctx: PageContext): void {
   const q = input("q", "name or text");
   const list = h("section");
   let drawn = "";
+  // The filters as last applied: a refresh must not apply what is half typed in the box.
+  let applied = "";
   const load = async (quiet: boolean): Promise<void> => {
+    if (!quiet) applied = query({ enabled: enabled.value, q: q.value.trim() });
     let r: any;
     try {
-      r = await get(`/detections${query({ enabled: enabled.value, q: q.value.trim() })}`);
+      r = await get(`/detections${applied}`);
     } catch (e) {
       if (quiet) throw e;
       return void clear(list, errorBox(e));
     }
-    const signature = JSON.stringify([enabled.value, q.value, r]);
+    const signature = JSON.stringify([applied, r]);
     if (quiet && signature === drawn) return;
     drawn = signature;
     replaceKeepingFocus(

@@ -51,8 +51,10 @@ export function incidentReview(root: HTMLElement, ctx: PageContext): void {
     openDetail(detail, id, ctx, () => live.refresh(true), byKeyboard);
   };
 
+  // The filters as last applied: a refresh must not apply what is half typed in a box.
+  let params: Record<string, string> = {};
   const load = async (quiet: boolean): Promise<void> => {
-    const params = Object.fromEntries(Object.entries(f).map(([k, el]) => [k, el.value.trim()]));
+    if (!quiet) params = Object.fromEntries(Object.entries(f).map(([k, el]) => [k, el.value.trim()]));
     if (!quiet) {
       // Dimmed while it loads, not emptied: the table does not flicker on every filter.
       if (!list.firstChild) list.append(h("div.muted", {}, "Loading…"));

@@ -1,10 +1,9 @@
 // Search: SPL over the stored events as an asynchronous job (progress, cancel), its results in
-// pages and a histogram of events and results over the range.
-import { api, ApiError, get, query } from "../api";
-import { timeBars } from "../charts";
+// pages and a histogram of events and results over the range (the job's view: searchjob.ts).
+import { api, get, query } from "../api";
 import type { PageContext } from "../main";
-import { clear, empty, errorBox, field, fmtNum, fmtTime, h, input, pager, select, table, text, timeCell } from "../ui";
-import { replaceKeepingFocus } from "../live";
+import { clear, empty, errorBox, field, fmtNum, fmtTime, h, input, select, table, timeCell } from "../ui";
+import { jobView } from "./searchjob";
 
 const PRESETS: [string, string][] = [
   ["-15m", "Last 15 minutes"],
@@ -16,7 +15,6 @@ const PRESETS: [string, string][] = [
   ["", "All time"],
   ["custom", "Custom…"],
 ];
-const PAGE = 50;
 
 /** The Search page's address for `search` over [earliest, latest). */
 export function searchLink(search: string, earliest?: string | null, latest?: string | null): string {
@@ -51,116 +49,27 @@ export function searchPage(root: HTMLElement, ctx: PageContext): void {
     showCustom();
   });
   showCustom();
-  const status = h("div.job-status", { role: "status" });
-  const chart = h("div.chart#histogram");
-  const results = h("section.results");
-  const cancel = h("button#cancel", { type: "button", disabled: true }, "Cancel");
-  let job: string | null = null;
-  let generation = 0;
   // The page's address names the job (`sid`, as Splunk's): a reload, or a link, shows it again.
   const address = (sid?: string) => `#/search${query({ q: spl.value, earliest: earliest.value, latest: latest.value, sid })}`;
+  const view = jobView(root, () => (spl.value.trim() ? void run() : spl.focus()));
 
   const run = async (): Promise<void> => {
-    const mine = ++generation;
-    clear(status);
-    clear(chart);
-    clear(results);
+    const mine = view.reset();
     history.replaceState(null, "", address());
     try {
       const j = await api("POST", "/search/jobs", { search: spl.value, earliest: earliest.value || undefined, latest: latest.value || undefined });
       history.replaceState(null, "", address(j.id));
-      await watch(j.id, mine);
+      await view.watch(j.id, mine);
     } catch (e) {
-      clear(status, errorBox(e));
+      view.error(e);
     }
   };
 
-  /** Follows job `id` until it ends, then shows its timeline and first page of results. */
-  const watch = async (id: string, mine: number): Promise<void> => {
-    job = id;
-    try {
-      for (;;) {
-        if (mine !== generation || !root.isConnected) return; // a newer search, or the page was left
-        const j = await get(`/search/jobs/${id}`);
-        showStatus(j);
-        if (j.state !== "running") break;
-        cancel.disabled = false;
-        await new Promise((r) => setTimeout(r, 300));
-      }
-      cancel.disabled = true;
-      await showTimeline(id);
-      await showResults(id, 0);
-    } catch (e) {
-      cancel.disabled = true;
-      if (e instanceof ApiError && e.status === 404) gone(e);
-      else status.append(errorBox(e));
-    }
-  };
-
-  const showStatus = (j: any): void => {
-    clear(
-      status,
-      h("progress", { max: 1, value: j.progress ?? 0, "aria-label": "Progress" }),
-      h("b.job-state", {}, j.state),
-      ` · ${fmtNum(j.events_scanned)} events scanned · ${fmtNum(j.result_count)} results · ${fmtNum(j.duration_ms)} ms`,
-      j.truncated ? " (truncated)" : "",
-      j.expires ? h("span.muted", { title: "Finished jobs are kept this long, across restarts" }, ` · kept until ${fmtTime(j.expires)}`) : "",
-    );
-    if (j.error) status.append(errorBox(j.error));
-  };
-
-  /** The job expired, was deleted, or is not this user's: say so, and offer to run it again. */
-  const gone = (e: ApiError): void => {
-    clear(chart);
-    clear(results);
-    clear(
-      status,
-      h(
-        "div.gone",
-        { role: "alert" },
-        h("span", {}, `This search job is gone (${e.message}). Its results are no longer kept.`),
-        spl.value.trim() ? h("button#rerun", { type: "button", onclick: () => run() }, "Run the search again") : null,
-      ),
-    );
-  };
-
-  const showTimeline = async (id: string): Promise<void> => {
-    const t = await get(`/search/jobs/${id}/timeline`);
-    const buckets: any[] = t.buckets ?? [];
-    clear(chart);
-    if (!buckets.length || !buckets.some((b) => b.events || b.results)) return;
-    timeBars(chart, buckets.map((b) => b.epoch), [
-      { label: "events", values: buckets.map((b) => b.events), color: "#4c8dff" },
-      { label: "results", values: buckets.map((b) => b.results), color: "#f2a93b" },
-    ]);
-  };
-
-  const showResults = async (id: string, offset: number): Promise<void> => {
-    const r = await get(`/search/jobs/${id}/results${query({ offset, count: PAGE })}`);
-    const cols: string[] = r.fields ?? [];
-    replaceKeepingFocus(
-      results,
-      h("div.list-head", {}, h("h2", {}, "Results"), pager(r.total, offset, PAGE, (o) => void showResults(id, o).catch(failed))),
-      r.results?.length
-        ? h("div.scroll", {}, table<any>(r.results, cols.map((c): [string, (row: any) => string] => [c, (row) => text(row[c])])))
-        : empty(r.state === "cancelled" ? "The search was cancelled; no results are kept." : "No results."),
-    );
-  };
-  const failed = (e: unknown): void => (e instanceof ApiError && e.status === 404 ? gone(e) : void results.append(errorBox(e)));
-
-  cancel.addEventListener("click", async () => {
-    if (!job) return;
-    try {
-      showStatus(await api("POST", `/search/jobs/${job}/cancel`));
-    } catch (e) {
-      status.append(errorBox(e));
-    }
-  });
   const form = h(
     "form.search",
     { onsubmit: (ev: Event) => (ev.preventDefault(), run()) },
     field("Search (Enter runs, Shift+Enter for a new line)", spl),
-    h("div.row", {}, field("Time range", preset), custom, h("button.primary#run-search", { type: "submit" }, "Search"), cancel),
+    h("div.row", {}, field("Time range", preset), custom, h("button.primary#run-search", { type: "submit" }, "Search"), view.cancel),
   );
   spl.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey) {
@@ -168,10 +77,10 @@ export function searchPage(root: HTMLElement, ctx: PageContext): void {
       form.requestSubmit();
     }
   });
-  root.append(h("h1", {}, "Search"), form, recentJobs(), status, chart, results);
+  root.append(h("h1", {}, "Search"), form, recentJobs(), view.status, view.chart, view.results);
   const sid = p.get("sid");
   if (p.get("run") && spl.value) run();
-  else if (sid) void watch(sid, ++generation);
+  else if (sid) void view.watch(sid, view.reset());
   else spl.focus();
 }
 

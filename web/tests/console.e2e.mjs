@@ -189,12 +189,30 @@ try {
   await page.fill("form.filters input[name=owner]", "nobody-at-all"); // typed, not applied
   await detail.locator("#comment").focus();
   await moreRefreshes(2);
+  if (!(await page.evaluate(() => document.activeElement?.id === "comment"))) fail("a refresh moved the focus");
   if ((await rows.count()) !== after) fail("a refresh applied a filter nobody applied");
-  await page.fill("form.filters input[name=owner]", "");
-  await detail.locator("#comment").focus();
   if ((await page.locator(".list tbody tr.selected").count()) !== 1) fail("the selected row was lost in a refresh");
   if ((await audit.locator("li", { hasText: comment }).count()) !== 1) fail("the open panel changed in a refresh");
-  if (!(await page.evaluate(() => document.activeElement?.id === "comment"))) fail("a refresh moved the focus");
+  await page.fill("form.filters input[name=owner]", "");
+
+  step("a change made elsewhere is redrawn; the focused row and the selection stay");
+  const selectedKey = await page.locator(".list tbody tr.selected").getAttribute("data-key");
+  const focusedKey = await rows.nth(1).getAttribute("data-key");
+  const changedKey = await rows.nth(2).getAttribute("data-key");
+  await rows.nth(1).focus();
+  await page.evaluate(async (id) => {
+    const session = await fetch("/api/v1/auth/session").then((r) => r.json());
+    const r = await fetch(`/api/v1/notables/${encodeURIComponent(id)}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": session.csrf_token },
+      body: JSON.stringify({ owner: "someone-else" }),
+    });
+    if (!r.ok) throw new Error(`PATCH: ${r.status} ${await r.text()}`);
+  }, changedKey);
+  await page.locator(`.list tbody tr[data-key="${changedKey}"]`, { hasText: "someone-else" }).waitFor();
+  if ((await page.evaluate(() => document.activeElement?.dataset.key)) !== focusedKey) fail("the redraw moved the focus off its row");
+  if ((await page.locator(".list tbody tr.selected").getAttribute("data-key")) !== selectedKey) fail("the redraw lost the selection");
+  if ((await audit.locator("li", { hasText: comment }).count()) !== 1) fail("the redraw closed the open panel");
 
   await shot("incident-review");
 

@@ -87,24 +87,33 @@ export function empty(message: string): HTMLElement {
   return h("div.empty", {}, message);
 }
 
-/** A table: columns of [header, cell(row)]; rows clickable (and Enter-able) when `open` is given. */
+/**
+ * A table: columns of [header, cell(row)]. With `open`, rows are clickable and focusable:
+ * Enter opens the focused row (`byKeyboard` true), the arrow keys move between rows. With
+ * `key`, each row carries `data-key` (refreshes find the selected or focused row again).
+ */
 export function table<T>(
   rows: T[],
   columns: [string, (row: T) => Children][],
-  open?: (row: T, tr: HTMLTableRowElement) => void,
+  open?: (row: T, tr: HTMLTableRowElement, byKeyboard: boolean) => void,
+  key?: (row: T) => string,
 ): HTMLTableElement {
   const head = h("thead", {}, h("tr", {}, columns.map(([name]) => h("th", { scope: "col" }, name))));
   const body = h("tbody");
   for (const row of rows) {
     const tr = h("tr", {}, columns.map(([, cell]) => h("td", {}, cell(row))));
+    if (key) tr.dataset.key = key(row);
     if (open) {
       tr.tabIndex = 0;
       tr.classList.add("clickable");
-      tr.addEventListener("click", () => open(row, tr));
+      tr.addEventListener("click", () => open(row, tr, false));
       tr.addEventListener("keydown", (ev) => {
-        if (ev.key === "Enter") open(row, tr);
-        if (ev.key === "ArrowDown") (tr.nextElementSibling as HTMLElement | null)?.focus();
-        if (ev.key === "ArrowUp") (tr.previousElementSibling as HTMLElement | null)?.focus();
+        if (ev.target !== tr) return; // a control inside the row has its own keys
+        if (ev.key === "Enter") open(row, tr, true);
+        else if (ev.key === "ArrowDown") (tr.nextElementSibling as HTMLElement | null)?.focus();
+        else if (ev.key === "ArrowUp") (tr.previousElementSibling as HTMLElement | null)?.focus();
+        else return;
+        ev.preventDefault();
       });
     }
     body.append(tr);

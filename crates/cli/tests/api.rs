@@ -232,6 +232,46 @@ fn search_jobs_with_progress_paging_timeline_and_cancel() {
 }
 
 #[test]
+fn finished_search_jobs_outlive_a_restart_until_their_ttl() {
+    if !have_curl() {
+        eprintln!("skipped: curl not found");
+        return;
+    }
+    let mut s = start();
+    s.send_samples();
+    let auth = ["-u", "analyst:analyst-password"];
+    let body = r#"{"search":"`sysmon` EventCode=1 | table _time host CommandLine","earliest":"2026-11-20T10:00:00Z","latest":"2026-11-20T11:00:00Z"}"#;
+    let (code, job) = s.json(&[&auth[..], &["-H", "Content-Type: application/json", "-d", body]].concat(), "/api/v1/search/jobs");
+    assert_eq!(code, 201, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let done = wait_job(&s, &auth, &id);
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(done["expires"].is_string() && done["ttl"].as_u64() > Some(0), "{done}");
+    let results = |s: &apiserver::Served| s.json(&auth, &format!("/api/v1/search/jobs/{id}/results?offset=1&count=100")).1;
+    let (before_rows, before_timeline) = (results(&s), s.json(&auth, &format!("/api/v1/search/jobs/{id}/timeline")).1);
+    assert!(before_rows["total"].as_u64() >= Some(2), "{before_rows}");
+    assert!(s.data.join(format!("search_jobs/{id}/results.jsonl")).is_file());
+
+    s.restart();
+    let (code, after) = s.json(&auth, &format!("/api/v1/search/jobs/{id}"));
+    assert_eq!(code, 200, "the finished job is kept: {after}");
+    for k in ["state", "search", "result_count", "results_kept", "events_scanned", "duration_ms", "expires", "earliest", "latest"] {
+        assert_eq!(after[k], done[k], "{k}: {after} vs {done}");
+    }
+    assert_eq!(results(&s), before_rows, "the same rows, columns and order");
+    assert_eq!(s.json(&auth, &format!("/api/v1/search/jobs/{id}/timeline")).1, before_timeline);
+    assert_eq!(s.json(&auth, "/api/v1/search/jobs").1["jobs"][0]["id"], id.as_str());
+
+    // Deleted is gone for good, on disk too; the 404 says why a job may be missing.
+    assert_eq!(s.curl(&[&auth[..], &["-X", "DELETE"]].concat(), &format!("/api/v1/search/jobs/{id}")).0, 200);
+    assert!(!s.data.join(format!("search_jobs/{id}")).exists());
+    s.restart();
+    let (code, gone) = s.json(&auth, &format!("/api/v1/search/jobs/{id}"));
+    assert_eq!(code, 404, "{gone}");
+    assert!(gone["error"]["message"].as_str().unwrap().contains("expired"), "{gone}");
+}
+
+#[test]
 fn failed_logins_are_throttled_per_user_and_address() {
     if !have_curl() {
         eprintln!("skipped: curl not found");

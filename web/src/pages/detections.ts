@@ -2,6 +2,7 @@
 // enable and disable.
 import { api, get, query } from "../api";
 import type { PageContext } from "../main";
+import { liveRefresh, replaceKeepingFocus } from "../live";
 import { append, clear, empty, errorBox, field, fmtNum, fmtTime, h, timeCell, input, select, table, text } from "../ui";
 
 export function detectionsPage(root: HTMLElement, ctx: PageContext): void {
@@ -9,17 +10,31 @@ export function detectionsPage(root: HTMLElement, ctx: PageContext): void {
   const enabled = select("enabled", [["", "All"], ["true", "Enabled"], ["false", "Disabled"]], "true");
   const q = input("q", "name or text");
   const list = h("section");
-  const load = async (): Promise<void> => {
+  let drawn = "";
+  // The filters as last applied: a refresh must not apply what is half typed in the box.
+  let applied = "";
+  const load = async (quiet: boolean): Promise<void> => {
+    if (!quiet) applied = query({ enabled: enabled.value, q: q.value.trim() });
+    let r: any;
     try {
-      const r = await get(`/detections${query({ enabled: enabled.value, q: q.value.trim() })}`);
-      clear(
-        list,
-        h("p.muted", {}, `${fmtNum(r.total)} detection${r.total === 1 ? "" : "s"}`),
-        r.detections.length
-          ? h(
-              "div.scroll",
-              {},
-              table<any>(r.detections, [
+      r = await get(`/detections${applied}`);
+    } catch (e) {
+      if (quiet) throw e;
+      return void clear(list, errorBox(e));
+    }
+    const signature = JSON.stringify([applied, r]);
+    if (quiet && signature === drawn) return;
+    drawn = signature;
+    replaceKeepingFocus(
+      list,
+      h("p.muted", {}, `${fmtNum(r.total)} detection${r.total === 1 ? "" : "s"}`),
+      r.detections.length
+        ? h(
+            "div.scroll",
+            {},
+            table<any>(
+              r.detections,
+              [
                 ["Detection", (d) => h("div", {}, h("b", {}, d.name), h("div.muted.small", {}, `${d.type} · ${text(d.mitre_attack_id)}`))],
                 ["State", (d) => health(d)],
                 ["Schedule", (d) => h("code", {}, d.cron ?? "")],
@@ -27,23 +42,29 @@ export function detectionsPage(root: HTMLElement, ctx: PageContext): void {
                 ["Runs", (d) => fmtNum(d.runs)],
                 ["Last run", (d) => lastRun(d.last_runs?.[0])],
                 ["Last error", (d) => (d.last_error ? h("span.err-text", {}, text(d.last_error)) : "")],
-                ["", (d) => (admin ? toggle(d, load) : null)],
-              ]),
-            )
-          : empty("No detection matches."),
-      );
-    } catch (e) {
-      clear(list, errorBox(e));
-    }
+                ["", (d) => (admin ? toggle(d, list, () => live.refresh()) : null)],
+              ],
+              undefined,
+              (d) => d.name,
+            ),
+          )
+        : empty("No detection matches."),
+    );
   };
-  enabled.addEventListener("change", load);
+  const live = liveRefresh(load);
+  enabled.addEventListener("change", () => live.refresh());
   append(root, [
-    h("h1", {}, "Detections"),
-    h("form.filters", { onsubmit: (ev: Event) => (ev.preventDefault(), load()) }, field("Show", enabled), field("Find", q), h("button.primary", { type: "submit" }, "Apply")),
+    h("div.page-head", {}, h("h1", {}, "Detections"), live.bar),
+    h(
+      "form.filters",
+      { onsubmit: (ev: Event) => (ev.preventDefault(), live.refresh()) },
+      field("Show", enabled),
+      field("Find", q),
+      h("button.primary", { type: "submit" }, "Apply"),
+    ),
     admin ? null : h("p.muted", {}, "Only admins enable and disable detections."),
     list,
   ]);
-  load();
 }
 
 function health(d: any): HTMLElement {
@@ -64,7 +85,8 @@ function lastRun(r: any): HTMLElement | string {
   );
 }
 
-function toggle(d: any, reload: () => Promise<void>): HTMLElement {
+/** Enable/Disable; the focus stays on the row's button after the list is redrawn. */
+function toggle(d: any, list: HTMLElement, reload: () => Promise<void>): HTMLElement {
   return h(
     "button",
     {
@@ -74,6 +96,8 @@ function toggle(d: any, reload: () => Promise<void>): HTMLElement {
         try {
           await api("PATCH", `/detections/${encodeURIComponent(d.name)}`, { enabled: !d.enabled });
           await reload();
+          const row = [...list.querySelectorAll<HTMLElement>("tr[data-key]")].find((tr) => tr.dataset.key === d.name);
+          row?.querySelector("button")?.focus();
         } catch (e) {
           b.replaceWith(errorBox(e));
         }

@@ -3,6 +3,7 @@ import { api, get, query } from "../api";
 import type { PageContext } from "../main";
 import { TIME_RANGES, badge, clear, empty, errorBox, field, fmtTime, h, timeCell, input, pager, select, table, text } from "../ui";
 import { openSearch, searchLink } from "./search";
+import { escapeToRow, liveRefresh, replaceKeepingFocus } from "../live";
 
 const STATUSES = ["new", "in_progress", "pending", "resolved", "closed"];
 const URGENCIES = ["critical", "high", "medium", "low", "informational", "unknown"];
@@ -37,41 +38,70 @@ export function incidentReview(root: HTMLElement, ctx: PageContext): void {
   const list = h("section.list", { "aria-label": "Notables" });
   const detail = h("aside.detail#notable-detail", { "aria-label": "Notable detail" }, empty("Open a notable to triage it."));
   let offset = 0;
+  // The notable open in the panel, what the list last drew, and the ids on screen (a refresh
+  // marks the new ones).
+  let selected: string | null = null;
+  let drawn = "";
+  let seen = new Set<string>();
 
-  const load = async (): Promise<void> => {
-    const params = Object.fromEntries(Object.entries(f).map(([k, el]) => [k, el.value.trim()]));
-    clear(list, h("div.muted", {}, "Loading…"));
-    try {
-      const r = await get<{ total: number; notables: Notable[] }>(`/notables${query({ ...params, offset, count: PAGE })}`);
-      const rows = table<Notable>(
-        r.notables,
-        [
-          ["Time", (n) => timeCell(n.time)],
-          ["Urgency", (n) => badge("urgency", n.urgency)],
-          ["Title", (n) => h("span.title", {}, n.rule_title || n.rule_name || n.search_name)],
-          ["Dest / User", (n) => h("div", {}, text(n.notable.dest), h("div.muted.small", {}, text(n.notable.user)))],
-          ["Status", (n) => badge("status", n.status)],
-          ["Owner", (n) => n.owner || h("span.muted", {}, "unassigned")],
-        ],
-        (n, tr) => {
-          for (const other of list.querySelectorAll("tr.selected")) other.classList.remove("selected");
-          tr.classList.add("selected");
-          openDetail(detail, n.id, ctx, load);
-        },
-      );
-      clear(
-        list,
-        h("div.list-head", {}, h("h2", {}, "Notables"), pager(r.total, offset, PAGE, (o) => ((offset = o), load()))),
-        r.notables.length ? rows : empty("No notables match these filters."),
-      );
-    } catch (e) {
-      clear(list, errorBox(e));
-    }
+  const openNotable = (id: string, tr: HTMLTableRowElement, byKeyboard: boolean): void => {
+    for (const other of list.querySelectorAll("tr.selected")) other.classList.remove("selected");
+    tr.classList.add("selected");
+    selected = id;
+    openDetail(detail, id, ctx, () => live.refresh(true), byKeyboard);
   };
+
+  // The filters as last applied: a refresh must not apply what is half typed in a box.
+  let params: Record<string, string> = {};
+  const load = async (quiet: boolean): Promise<void> => {
+    if (!quiet) params = Object.fromEntries(Object.entries(f).map(([k, el]) => [k, el.value.trim()]));
+    if (!quiet) {
+      // Dimmed while it loads, not emptied: the table does not flicker on every filter.
+      if (!list.firstChild) list.append(h("div.muted", {}, "Loading…"));
+      list.setAttribute("aria-busy", "true");
+    }
+    let r: { total: number; notables: Notable[] };
+    try {
+      r = await get(`/notables${query({ ...params, offset, count: PAGE })}`);
+    } catch (e) {
+      if (quiet) throw e;
+      return void clear(list, errorBox(e));
+    } finally {
+      if (!quiet) list.removeAttribute("aria-busy");
+    }
+    const signature = JSON.stringify([params, offset, r]);
+    if (quiet && signature === drawn) return;
+    drawn = signature;
+    const fresh = new Set(quiet ? r.notables.map((n) => n.id).filter((id) => !seen.has(id)) : []);
+    seen = new Set(r.notables.map((n) => n.id));
+    const rows = table<Notable>(
+      r.notables,
+      [
+        ["Time", (n) => timeCell(n.time)],
+        ["Urgency", (n) => badge("urgency", n.urgency)],
+        ["Title", (n) => h("span.title", {}, n.rule_title || n.rule_name || n.search_name)],
+        ["Dest / User", (n) => h("div", {}, text(n.notable.dest), h("div.muted.small", {}, text(n.notable.user)))],
+        ["Status", (n) => badge("status", n.status)],
+        ["Owner", (n) => n.owner || h("span.muted", {}, "unassigned")],
+      ],
+      (n, tr, byKeyboard) => openNotable(n.id, tr, byKeyboard),
+      (n) => n.id,
+    );
+    for (const tr of rows.tBodies[0].rows) {
+      tr.classList.toggle("selected", tr.dataset.key === selected);
+      tr.classList.toggle("fresh", fresh.has(tr.dataset.key ?? ""));
+    }
+    replaceKeepingFocus(
+      list,
+      h("div.list-head", {}, h("h2", {}, "Notables"), pager(r.total, offset, PAGE, (o) => ((offset = o), live.refresh()))),
+      r.notables.length ? rows : empty("No notables match these filters."),
+    );
+  };
+  const live = liveRefresh(load);
 
   const form = h(
     "form.filters",
-    { onsubmit: (ev: Event) => (ev.preventDefault(), (offset = 0), load()) },
+    { onsubmit: (ev: Event) => (ev.preventDefault(), (offset = 0), live.refresh()) },
     field("Time", f.earliest),
     field("Detection", f.detection),
     field("Urgency", f.urgency),
@@ -82,19 +112,28 @@ export function incidentReview(root: HTMLElement, ctx: PageContext): void {
     field("Search", f.q),
     h("button.primary", { type: "submit" }, "Apply"),
   );
-  for (const s of [f.earliest, f.urgency, f.status]) s.addEventListener("change", () => ((offset = 0), load()));
-  root.append(h("h1", {}, "Incident Review"), form, h("div.split", {}, list, detail));
-  load();
+  for (const s of [f.earliest, f.urgency, f.status]) s.addEventListener("change", () => ((offset = 0), live.refresh()));
+  // Escape in the panel goes back to the notable's row, closing the panel unless something
+  // was typed in it.
+  escapeToRow(detail, list, () => selected, (row) => {
+    if (detail.dataset.dirty === "1") return;
+    selected = null;
+    row?.classList.remove("selected");
+    clear(detail, empty("Open a notable to triage it."));
+  });
+  root.append(h("div.page-head", {}, h("h1", {}, "Incident Review"), live.bar), form, h("div.split", {}, list, detail));
 }
 
-async function openDetail(panel: HTMLElement, id: string, ctx: PageContext, reload: () => Promise<void>): Promise<void> {
-  clear(panel, h("div.muted", {}, "Loading…"));
+/** Shows notable `id` in the panel; opened from the keyboard, the focus moves to its title. */
+async function openDetail(panel: HTMLElement, id: string, ctx: PageContext, reload: () => Promise<void>, byKeyboard = false): Promise<void> {
+  if (!panel.querySelector(".detail-head")) clear(panel, h("div.muted", {}, "Loading…"));
   try {
     const d = await get(`/notables/${encodeURIComponent(id)}`);
     renderDetail(panel, d, ctx, async () => {
       await reload();
       await openDetail(panel, id, ctx, reload);
     });
+    if (byKeyboard) panel.querySelector<HTMLElement>(".detail-head h2")?.focus();
   } catch (e) {
     clear(panel, errorBox(e));
   }
@@ -135,18 +174,21 @@ function renderDetail(panel: HTMLElement, d: any, ctx: PageContext, refresh: () 
     },
     h("div.row", {}, field("Status", status), field("Urgency", urgency), field("Owner", owner)),
     h("button.link", { type: "button", onclick: () => (owner.value = ctx.session.user) }, "Assign to me"),
-    field("Comment", comment),
+    field("Comment (Ctrl+Enter saves)", comment),
     h("div.row", {}, h("button.primary#save-notable", { type: "submit" }, "Save"), saveStatus),
   );
+  // Escape keeps a panel whose form was touched (see incidentReview).
+  panel.dataset.dirty = "";
+  for (const type of ["input", "change"]) edit.addEventListener(type, () => (panel.dataset.dirty = "1"));
   comment.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) edit.requestSubmit();
   });
 
   const audit: any[] = d.audit ?? [];
   const risk: any[] = d.risk_events ?? [];
-  clear(
+  replaceKeepingFocus(
     panel,
-    h("div.detail-head", {}, badge("urgency", n.urgency), h("h2", {}, n.rule_title || n.search_name)),
+    h("div.detail-head", {}, badge("urgency", n.urgency), h("h2", { tabindex: "-1" }, n.rule_title || n.search_name)),
     h("div.muted", {}, `${fmtTime(n.time)} · ${n.search_name}`),
     h(
       "div.actions",

@@ -1,14 +1,34 @@
 // Ingest: what HEC received per token and sourcetype, the store on disk, retention.
 import { get } from "../api";
 import type { PageContext } from "../main";
-import { empty, fmtBytes, fmtNum, fmtTime, h, timeCell, table, card } from "../ui";
+import { clear, empty, errorBox, fmtBytes, fmtNum, fmtTime, h, timeCell, table, card } from "../ui";
+import { liveRefresh, replaceKeepingFocus } from "../live";
 
-export async function ingestPage(root: HTMLElement, _ctx: PageContext): Promise<void> {
-  root.append(h("h1", {}, "Ingest"));
-  const s = await get("/ingest");
+export function ingestPage(root: HTMLElement, _ctx: PageContext): void {
+  const body = h("div#ingest");
+  let drawn = "";
+  const load = async (quiet: boolean): Promise<void> => {
+    let s: any;
+    try {
+      s = await get("/ingest");
+    } catch (e) {
+      if (quiet) throw e;
+      return void clear(body, errorBox(e));
+    }
+    // The server's time changes every call; redraw when anything else did.
+    const signature = JSON.stringify({ ...s, now: undefined });
+    if (quiet && signature === drawn) return;
+    drawn = signature;
+    replaceKeepingFocus(body, ingestView(s));
+  };
+  const live = liveRefresh(load);
+  root.append(h("div.page-head", {}, h("h1", {}, "Ingest"), live.bar), body);
+}
+
+function ingestView(s: any): HTMLElement[] {
   const rates: any[] = s.received?.by_token_sourcetype ?? [];
   const store = s.store ?? {};
-  root.append(
+  return [
     h(
       "div.cards",
       {},
@@ -40,7 +60,7 @@ export async function ingestPage(root: HTMLElement, _ctx: PageContext): Promise<
       s.retention?.max_age_secs == null && s.retention?.max_bytes == null ? "No age or size limit: the store keeps everything." : "",
     ),
     h("p.muted", {}, `Server time ${fmtTime(s.now)}`)),
-  );
+  ];
 }
 
 function sum(rows: any[], key: string): number {

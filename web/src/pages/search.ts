@@ -1,9 +1,9 @@
 // Search: SPL over the stored events as an asynchronous job (progress, cancel), its results in
-// pages and a histogram of events and results over the range.
-import { api, ApiError, get, query } from "../api";
-import { timeBars } from "../charts";
+// pages and a histogram of events and results over the range (the job's view: searchjob.ts).
+import { api, get, query } from "../api";
 import type { PageContext } from "../main";
-import { clear, empty, errorBox, field, fmtNum, h, input, pager, select, table, text } from "../ui";
+import { clear, empty, errorBox, field, fmtNum, fmtTime, h, input, select, table, timeCell } from "../ui";
+import { jobView } from "./searchjob";
 
 const PRESETS: [string, string][] = [
   ["-15m", "Last 15 minutes"],
@@ -15,7 +15,6 @@ const PRESETS: [string, string][] = [
   ["", "All time"],
   ["custom", "Custom…"],
 ];
-const PAGE = 50;
 
 /** The Search page's address for `search` over [earliest, latest). */
 export function searchLink(search: string, earliest?: string | null, latest?: string | null): string {
@@ -50,82 +49,27 @@ export function searchPage(root: HTMLElement, ctx: PageContext): void {
     showCustom();
   });
   showCustom();
-  const status = h("div.job-status", { role: "status" });
-  const chart = h("div.chart#histogram");
-  const results = h("section.results");
-  const cancel = h("button#cancel", { type: "button", disabled: true }, "Cancel");
-  let job: string | null = null;
-  let generation = 0;
+  // The page's address names the job (`sid`, as Splunk's): a reload, or a link, shows it again.
+  const address = (sid?: string) => `#/search${query({ q: spl.value, earliest: earliest.value, latest: latest.value, sid })}`;
+  const view = jobView(root, () => (spl.value.trim() ? void run() : spl.focus()));
 
   const run = async (): Promise<void> => {
-    const mine = ++generation;
-    clear(status);
-    clear(chart);
-    clear(results);
-    history.replaceState(null, "", searchLink(spl.value, earliest.value, latest.value).replace("&run=1", ""));
+    const mine = view.reset();
+    history.replaceState(null, "", address());
     try {
       const j = await api("POST", "/search/jobs", { search: spl.value, earliest: earliest.value || undefined, latest: latest.value || undefined });
-      job = j.id;
-      cancel.disabled = false;
-      await poll(j.id, mine);
+      history.replaceState(null, "", address(j.id));
+      await view.watch(j.id, mine);
     } catch (e) {
-      clear(status, errorBox(e));
+      view.error(e);
     }
   };
 
-  const poll = async (id: string, mine: number): Promise<void> => {
-    for (;;) {
-      if (mine !== generation) return;
-      const j = await get(`/search/jobs/${id}`);
-      clear(
-        status,
-        h("progress", { max: 1, value: j.progress ?? 0 }),
-        ` ${j.state} · ${fmtNum(j.events_scanned)} events scanned · ${fmtNum(j.result_count)} results · ${fmtNum(j.duration_ms)} ms`,
-        j.truncated ? " (truncated)" : "",
-      );
-      if (j.state !== "running") {
-        cancel.disabled = true;
-        if (j.error) status.append(errorBox(j.error));
-        await showTimeline(id);
-        await showResults(id, 0);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  };
-
-  const showTimeline = async (id: string): Promise<void> => {
-    const t = await get(`/search/jobs/${id}/timeline`);
-    const buckets: any[] = t.buckets ?? [];
-    clear(chart);
-    if (!buckets.length) return;
-    timeBars(chart, buckets.map((b) => b.epoch), [
-      { label: "events", values: buckets.map((b) => b.events), color: "#4c8dff" },
-      { label: "results", values: buckets.map((b) => b.results), color: "#f2a93b" },
-    ]);
-  };
-
-  const showResults = async (id: string, offset: number): Promise<void> => {
-    const r = await get(`/search/jobs/${id}/results${query({ offset, count: PAGE })}`);
-    const cols: string[] = r.fields ?? [];
-    clear(
-      results,
-      h("div.list-head", {}, h("h2", {}, "Results"), pager(r.total, offset, PAGE, (o) => showResults(id, o))),
-      r.results?.length
-        ? h("div.scroll", {}, table<any>(r.results, cols.map((c): [string, (row: any) => string] => [c, (row) => text(row[c])])))
-        : empty("No results."),
-    );
-  };
-
-  cancel.addEventListener("click", async () => {
-    if (!job) return;
-    await api("POST", `/search/jobs/${job}/cancel`).catch((e: ApiError) => status.append(errorBox(e)));
-  });
   const form = h(
     "form.search",
     { onsubmit: (ev: Event) => (ev.preventDefault(), run()) },
     field("Search (Enter runs, Shift+Enter for a new line)", spl),
-    h("div.row", {}, field("Time range", preset), custom, h("button.primary#run-search", { type: "submit" }, "Search"), cancel),
+    h("div.row", {}, field("Time range", preset), custom, h("button.primary#run-search", { type: "submit" }, "Search"), view.cancel),
   );
   spl.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey) {
@@ -133,7 +77,43 @@ export function searchPage(root: HTMLElement, ctx: PageContext): void {
       form.requestSubmit();
     }
   });
-  root.append(h("h1", {}, "Search"), form, status, chart, results);
+  root.append(h("h1", {}, "Search"), form, recentJobs(), view.status, view.chart, view.results);
+  const sid = p.get("sid");
   if (p.get("run") && spl.value) run();
+  else if (sid) void view.watch(sid, view.reset());
   else spl.focus();
+}
+
+/** The user's jobs still kept (across restarts too), newest first; opening one shows it. */
+function recentJobs(): HTMLElement {
+  const body = h("div.recent-body");
+  const box = h("details.recent#recent-jobs", {}, h("summary", {}, "Recent searches"), body) as HTMLDetailsElement;
+  box.addEventListener("toggle", async () => {
+    if (!box.open) return;
+    try {
+      const r = await get("/search/jobs");
+      const jobs: any[] = r.jobs ?? [];
+      clear(
+        body,
+        jobs.length
+          ? table<any>(
+              jobs,
+              [
+                ["Started", (j) => timeCell(j.created)],
+                ["Search", (j) => h("code", {}, j.search)],
+                ["Range", (j) => `${fmtTime(j.earliest) || "all time"} → ${fmtTime(j.latest) || "now"}`],
+                ["State", (j) => h("span.job-state-cell", {}, j.state)],
+                ["Results", (j) => fmtNum(j.result_count)],
+                ["Kept until", (j) => timeCell(j.expires)],
+              ],
+              (j) => (location.hash = `#/search${query({ q: j.search, earliest: j.earliest, latest: j.latest, sid: j.id })}`),
+              (j) => j.id,
+            )
+          : empty("No search jobs are kept."),
+      );
+    } catch (e) {
+      clear(body, errorBox(e));
+    }
+  });
+  return box;
 }

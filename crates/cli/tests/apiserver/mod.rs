@@ -52,29 +52,45 @@ pub fn start() -> Served {
     add_user(&data, "admin", "admin", "admin-password");
     add_user(&data, "analyst", "analyst", "analyst-password");
     let log = dir.path().join("server.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--now", "2026-11-20T10:00:00Z", "--enable", SEED, "--data-dir"])
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start vigil serve");
-    let mut s = Served { child, port: 0, data: data.clone(), log: log.clone(), hec_token: String::new(), _dir: dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(rest) = text.split("listening on http://127.0.0.1:").nth(1) {
-            s.port = rest.lines().next().unwrap().trim().parse().unwrap();
-            break;
-        }
-        assert!(Instant::now() < deadline && s.child.try_wait().unwrap().is_none(), "server did not start:\n{text}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (child, port) = launch(&data, &log);
+    let mut s = Served { child, port, data: data.clone(), log, hec_token: String::new(), _dir: dir };
     s.hec_token = std::fs::read_to_string(data.join("hec_token")).unwrap().trim().to_string();
     s
 }
 
+/// `vigil serve` over `data` at the seed samples' day, logging to `log`; its port once it listens.
+fn launch(data: &Path, log: &Path) -> (Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--now", "2026-11-20T10:00:00Z", "--enable", SEED, "--data-dir"])
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("start vigil serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(rest) = text.split("listening on http://127.0.0.1:").nth(1) {
+            return (child, rest.lines().next().unwrap().trim().parse().unwrap());
+        }
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not start:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Served {
+    /// Stops the server and starts it again over the same data directory (a new log file).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log = self.log.with_file_name("server-restarted.log");
+        (self.child, self.port) = launch(&self.data, &self.log);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }

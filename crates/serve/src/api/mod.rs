@@ -74,7 +74,7 @@ impl Api {
         let users = users::Users::open(&users::Users::path_in(&s.data_dir)).map_err(|e| e.to_string())?;
         let risk = RiskStore::open(&s.data_dir.join("risk.db")).map_err(|e| e.to_string())?;
         let store_root = crate::store::store_dir(&s.data_dir);
-        let jobs = search::Jobs::new(s.detections.content(), store_root.clone())?;
+        let jobs = search::Jobs::new(s.detections.content(), store_root.clone(), &s.data_dir)?;
         Ok(Api {
             users,
             throttle: throttle::Throttle::default(),

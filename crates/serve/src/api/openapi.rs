@@ -157,7 +157,8 @@ fn schemas() -> Value {
             "properties": {"detections": {"type": "array", "items": string()}, "scheduled_time": string(), "duration_ms": {"type": "integer"},
                 "events_scanned": {"type": "integer"}, "results": {"type": "integer"}, "error": string()}},
         "Job": {"type": "object", "properties": {"id": string(), "state": {"type": "string", "enum": ["running", "done", "failed", "cancelled"]},
-            "progress": {"type": "number"}, "result_count": {"type": "integer"}, "error": nullable("string")}},
+            "progress": {"type": "number"}, "result_count": {"type": "integer"}, "error": nullable("string"),
+            "ttl": {"type": "integer", "description": "seconds a finished job is kept (across restarts)"}, "expires": nullable("string")}},
     })
 }
 

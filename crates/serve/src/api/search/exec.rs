@@ -108,7 +108,8 @@ impl Consumer for Counting<'_> {
     }
 
     fn wants_dataset(&self, d: usize) -> bool {
-        self.inner.wants_dataset(d)
+        // Once cancelled, the rest of the chunk is read but no longer normalized.
+        !self.cancel.load(Ordering::Relaxed) && self.inner.wants_dataset(d)
     }
 
     fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]) {

@@ -2,9 +2,11 @@
 //! and progress, its results by page, its timeline, cancel and delete.
 //!
 //! A job runs on its own thread (the scan inside uses the driver's workers). Jobs are kept in
-//! memory: a finished job for [`KEEP_FINISHED`] after it ended, at most [`MAX_JOBS`] jobs,
-//! at most [`MAX_RUNNING`] running at once (more: 429). A job is its owner's; admins see all.
+//! memory and on disk (disk.rs): a finished job for [`KEEP_FINISHED`] after it ended, across
+//! restarts, at most [`MAX_JOBS`] jobs, at most [`MAX_RUNNING`] running at once (more: 429).
+//! A job is its owner's; admins see all.
 
+pub mod disk;
 pub mod exec;
 
 use super::users::Role;
@@ -13,19 +15,21 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Json;
+use disk::{epoch_secs, JobsDir, SavedJob};
 use exec::{Control, Outcome, Searcher};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use vigil_content::ContentSet;
 use vigil_model::Micros;
 
 pub const MAX_RUNNING: usize = 4;
 pub const MAX_JOBS: usize = 200;
+/// A finished job's time to live (Splunk's `ttl`), counted from when it ended.
 pub const KEEP_FINISHED: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,6 +47,15 @@ impl Phase {
             Phase::Done => "done",
             Phase::Failed => "failed",
             Phase::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Phase {
+        match s {
+            "done" => Phase::Done,
+            "cancelled" => Phase::Cancelled,
+            "running" => Phase::Running,
+            _ => Phase::Failed,
         }
     }
 }
@@ -64,44 +77,178 @@ struct Job {
 struct JobState {
     phase: Phase,
     started: Instant,
-    ended: Option<Instant>,
+    /// When the job ended (wall clock: its TTL counts from there, across restarts) and how
+    /// long it ran, in ms.
+    ended: Option<(SystemTime, u64)>,
     outcome: Option<Outcome>,
+    /// Rows kept (in `outcome`, or on disk until read back).
+    kept: usize,
     columns: Vec<String>,
+    /// A job restored after a restart: its rows are still on disk.
+    rows_on_disk: bool,
+}
+
+impl Job {
+    /// The job as `job.json` keeps it.
+    fn saved(&self, s: &JobState) -> SavedJob {
+        let o = s.outcome.as_ref();
+        SavedJob {
+            id: self.id.clone(),
+            owner: self.owner.clone(),
+            search: self.search.clone(),
+            earliest: self.earliest,
+            latest: self.latest,
+            created: self.created,
+            segments: self.segments,
+            span: self.span,
+            timeline_start: self.timeline_start,
+            state: s.phase.as_str().into(),
+            ended_at: s.ended.map(|(t, _)| epoch_secs(t)),
+            duration_ms: s.ended.map_or(0, |(_, ms)| ms),
+            bytes_total: self.control.bytes_total.load(Ordering::Relaxed),
+            bytes_read: self.control.bytes_done.load(Ordering::Relaxed),
+            events_scanned: o.map_or(0, |o| o.events_scanned),
+            result_count: o.map_or(0, |o| o.result_count),
+            results_kept: s.kept,
+            error: o.and_then(|o| o.error.clone()),
+            columns: s.columns.clone(),
+            timeline: o.map(|o| o.timeline.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// A job read back from disk (its rows stay there until asked for).
+    fn restored(j: SavedJob) -> Job {
+        let control = Control::default();
+        control.bytes_total.store(j.bytes_total, Ordering::Relaxed);
+        control.bytes_done.store(j.bytes_read, Ordering::Relaxed);
+        let outcome = Outcome {
+            result_count: j.result_count,
+            events_scanned: j.events_scanned,
+            error: j.error,
+            timeline: j.timeline,
+            ..Default::default()
+        };
+        let ended = UNIX_EPOCH + Duration::from_secs(j.ended_at.unwrap_or(0));
+        Job {
+            id: j.id,
+            owner: j.owner,
+            search: j.search,
+            earliest: j.earliest,
+            latest: j.latest,
+            created: j.created,
+            control: Arc::new(control),
+            segments: j.segments,
+            span: j.span,
+            timeline_start: j.timeline_start,
+            state: Mutex::new(JobState {
+                phase: Phase::parse(&j.state),
+                started: Instant::now(),
+                ended: Some((ended, j.duration_ms)),
+                outcome: Some(outcome),
+                kept: j.results_kept,
+                columns: j.columns,
+                rows_on_disk: j.results_kept > 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, JobState>, ApiError> {
+        self.state.lock().map_err(|_| ApiError::Internal("job lock poisoned".into()))
+    }
 }
 
 /// The search jobs of this server.
 pub struct Jobs {
     pub searcher: Arc<Searcher>,
     jobs: Mutex<HashMap<String, Arc<Job>>>,
+    disk: JobsDir,
 }
 
 impl Jobs {
-    pub fn new(content: ContentSet, store_root: PathBuf) -> Result<Jobs, String> {
-        Ok(Jobs { searcher: Arc::new(Searcher::new(content, store_root)?), jobs: Mutex::new(HashMap::new()) })
+    /// The jobs of `data_dir` kept from earlier runs, and a searcher over `store_root`.
+    pub fn new(content: ContentSet, store_root: PathBuf, data_dir: &Path) -> Result<Jobs, String> {
+        let disk = JobsDir::new(data_dir);
+        let kept = disk.load(KEEP_FINISHED, SystemTime::now());
+        let jobs = kept.into_iter().map(|j| (j.id.clone(), Arc::new(Job::restored(j)))).collect();
+        Ok(Jobs { searcher: Arc::new(Searcher::new(content, store_root)?), jobs: Mutex::new(jobs), disk })
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Arc<Job>>>, ApiError> {
         self.jobs.lock().map_err(|_| ApiError::Internal("jobs lock poisoned".into()))
     }
 
-    /// Drops finished jobs past their time, then the oldest finished ones past the cap.
-    fn expire(map: &mut HashMap<String, Arc<Job>>) {
-        let now = Instant::now();
-        map.retain(|_, j| j.state.lock().map(|s| s.ended.is_none_or(|e| now.duration_since(e) < KEEP_FINISHED)).unwrap_or(false));
+    /// Drops finished jobs past their time, then the oldest finished ones past the cap, from
+    /// memory and disk.
+    fn expire(&self, map: &mut HashMap<String, Arc<Job>>) {
+        let now = SystemTime::now();
+        let alive = |j: &Job| {
+            j.state
+                .lock()
+                .map(|s| s.ended.is_none_or(|(t, _)| now.duration_since(t).map_or(true, |age| age < KEEP_FINISHED)))
+                .unwrap_or(false)
+        };
+        let mut gone: Vec<String> = map.values().filter(|j| !alive(j)).map(|j| j.id.clone()).collect();
+        for id in &gone {
+            map.remove(id);
+        }
         while map.len() >= MAX_JOBS {
             let oldest =
                 map.values().filter(|j| j.state.lock().is_ok_and(|s| s.ended.is_some())).min_by_key(|j| j.created).map(|j| j.id.clone());
-            match oldest {
-                Some(id) => map.remove(&id),
-                None => break,
-            };
+            let Some(id) = oldest else { break };
+            map.remove(&id);
+            gone.push(id);
+        }
+        for id in gone {
+            self.disk.remove(&id);
         }
     }
 
     fn get(&self, id: &str, caller: &Caller) -> Result<Arc<Job>, ApiError> {
-        let job = self.lock()?.get(id).cloned();
-        job.filter(|j| j.owner == caller.user.name || caller.user.role == Role::Admin)
-            .ok_or_else(|| ApiError::NotFound(format!("no search job {id}")))
+        let job = {
+            let mut map = self.lock()?;
+            self.expire(&mut map);
+            map.get(id).cloned()
+        };
+        job.filter(|j| j.owner == caller.user.name || caller.user.role == Role::Admin).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no search job {id}: it was deleted, or it ended more than {} minutes ago and expired",
+                KEEP_FINISHED.as_secs() / 60
+            ))
+        })
+    }
+
+    /// Writes `job` to disk as it stands (logged, not fatal: the job still works in memory).
+    fn save(&self, job: &Job, s: &JobState, rows: Option<&[vigil_model::Record]>) {
+        if let Err(e) = self.disk.save(&job.saved(s), rows) {
+            eprintln!("vigil serve: search job {}: cannot keep it on disk: {e}", job.id);
+        }
+    }
+
+    /// Records a search's outcome: on disk first (rows, then the job), then in memory.
+    fn finish(&self, job: &Job, mut outcome: Outcome) {
+        let Ok(mut s) = job.state.lock() else { return };
+        s.phase = match (&outcome.error, outcome.cancelled || s.phase == Phase::Cancelled) {
+            (_, true) => Phase::Cancelled,
+            (Some(_), _) => Phase::Failed,
+            _ => Phase::Done,
+        };
+        if s.phase == Phase::Cancelled {
+            outcome.rows.clear();
+        }
+        s.columns = vigil_model::Record::columns(&outcome.rows);
+        s.kept = outcome.rows.len();
+        s.ended = Some((SystemTime::now(), s.started.elapsed().as_millis() as u64));
+        let rows = std::mem::take(&mut outcome.rows);
+        s.outcome = Some(outcome);
+        self.save(job, &s, Some(&rows));
+        if let Some(o) = s.outcome.as_mut() {
+            o.rows = rows;
+        }
+        drop(s);
+        // Deleted while it ran: nothing may stay on disk.
+        if self.lock().is_ok_and(|m| !m.contains_key(&job.id)) {
+            self.disk.remove(&job.id);
+        }
     }
 }
 
@@ -124,7 +271,8 @@ struct NewJob {
 fn job_json(j: &Job) -> Value {
     let Ok(s) = j.state.lock() else { return json!({"id": j.id, "state": "failed"}) };
     let o = s.outcome.as_ref();
-    let elapsed = s.ended.unwrap_or_else(Instant::now).duration_since(s.started);
+    let duration_ms = s.ended.map_or_else(|| s.started.elapsed().as_millis() as u64, |(_, ms)| ms);
+    let wall_micros = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as Micros);
     json!({
         "id": j.id,
         "owner": j.owner,
@@ -139,10 +287,12 @@ fn job_json(j: &Job) -> Value {
         "segments": j.segments,
         "events_scanned": o.map_or(0, |o| o.events_scanned),
         "result_count": o.map_or(0, |o| o.result_count),
-        "results_kept": o.map_or(0, |o| o.rows.len()),
-        "truncated": o.is_some_and(|o| o.rows.len() < o.result_count),
+        "results_kept": s.kept,
+        "truncated": o.is_some_and(|o| s.kept < o.result_count),
         "error": o.and_then(|o| o.error.clone()),
-        "duration_ms": elapsed.as_millis() as u64,
+        "duration_ms": duration_ms,
+        "ttl": KEEP_FINISHED.as_secs(),
+        "expires": s.ended.map(|(t, _)| iso(wall_micros(t + KEEP_FINISHED))),
     })
 }
 
@@ -166,11 +316,19 @@ async fn create(State(api): State<Arc<Api>>, caller: Caller, Body(b): Body<NewJo
         segments: prepared.segments().len(),
         span: prepared.span,
         timeline_start: prepared.timeline_start,
-        state: Mutex::new(JobState { phase: Phase::Running, started: Instant::now(), ended: None, outcome: None, columns: Vec::new() }),
+        state: Mutex::new(JobState {
+            phase: Phase::Running,
+            started: Instant::now(),
+            ended: None,
+            outcome: None,
+            kept: 0,
+            columns: Vec::new(),
+            rows_on_disk: false,
+        }),
     });
     {
         let mut map = api.jobs.lock()?;
-        Jobs::expire(&mut map);
+        api.jobs.expire(&mut map);
         let running = map.values().filter(|j| j.state.lock().is_ok_and(|s| s.phase == Phase::Running)).count();
         if running >= MAX_RUNNING {
             return Err(ApiError::TooManyRequests(
@@ -183,21 +341,16 @@ async fn create(State(api): State<Arc<Api>>, caller: Caller, Body(b): Body<NewJo
         }
         map.insert(job.id.clone(), job.clone());
     }
-    let (j, searcher) = (job.clone(), api.jobs.searcher.clone());
+    let (j, api2) = (job.clone(), api.clone());
     std::thread::Builder::new()
         .name("vigil-search".into())
         .spawn(move || {
-            let outcome = searcher.run(&prepared, &j.control);
-            if let Ok(mut s) = j.state.lock() {
-                s.phase = match (&outcome.error, outcome.cancelled || s.phase == Phase::Cancelled) {
-                    (_, true) => Phase::Cancelled,
-                    (Some(_), _) => Phase::Failed,
-                    _ => Phase::Done,
-                };
-                s.columns = vigil_model::Record::columns(&outcome.rows);
-                s.outcome = Some(outcome);
-                s.ended = Some(Instant::now());
+            // On disk as running first: a restart then says the job was cut short.
+            if let Ok(s) = j.state.lock() {
+                api2.jobs.save(&j, &s, None);
             }
+            let outcome = api2.jobs.searcher.run(&prepared, &j.control);
+            api2.jobs.finish(&j, outcome);
         })
         .map_err(|e| ApiError::Internal(format!("cannot start a search thread: {e}")))?;
     Ok((StatusCode::CREATED, Json(job_json(&job))))
@@ -206,7 +359,7 @@ async fn create(State(api): State<Arc<Api>>, caller: Caller, Body(b): Body<NewJo
 async fn list(State(api): State<Arc<Api>>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Analyst)?;
     let mut map = api.jobs.lock()?;
-    Jobs::expire(&mut map);
+    api.jobs.expire(&mut map);
     let mut jobs: Vec<&Arc<Job>> = map.values().filter(|j| j.owner == caller.user.name || caller.user.role == Role::Admin).collect();
     jobs.sort_by_key(|j| std::cmp::Reverse(j.created));
     Ok(Json(json!({"jobs": jobs.iter().map(|j| job_json(j)).collect::<Vec<_>>()})))
@@ -225,17 +378,28 @@ async fn results(
 ) -> Result<Json<Value>, ApiError> {
     let p = p.checked()?;
     let job = api.jobs.get(&id, &caller)?;
-    let s = job.state.lock().map_err(|_| ApiError::Internal("job lock poisoned".into()))?;
-    let rows = s.outcome.as_ref().map(|o| &o.rows[..]).unwrap_or(&[]);
-    let page: Vec<&vigil_model::Record> = rows.iter().skip(p.offset).take(p.count).collect();
-    Ok(Json(
-        json!({"state": s.phase.as_str(), "total": rows.len(), "offset": p.offset, "count": page.len(), "fields": s.columns, "results": page}),
-    ))
+    // A restored job's rows are read back from disk the first time they are asked for.
+    blocking(move || {
+        let mut s = job.lock()?;
+        if s.rows_on_disk {
+            let rows = api.jobs.disk.rows(&job.id).map_err(|e| ApiError::Internal(format!("search job {}: its results: {e}", job.id)))?;
+            if let Some(o) = s.outcome.as_mut() {
+                o.rows = rows;
+            }
+            s.rows_on_disk = false;
+        }
+        let rows = s.outcome.as_ref().map(|o| &o.rows[..]).unwrap_or(&[]);
+        let page: Vec<&vigil_model::Record> = rows.iter().skip(p.offset).take(p.count).collect();
+        Ok(Json(json!({
+            "state": s.phase.as_str(), "total": rows.len(), "offset": p.offset, "count": page.len(), "fields": s.columns, "results": page
+        })))
+    })
+    .await
 }
 
 async fn timeline(State(api): State<Arc<Api>>, caller: Caller, PathParam(id): PathParam<String>) -> Result<Json<Value>, ApiError> {
     let job = api.jobs.get(&id, &caller)?;
-    let s = job.state.lock().map_err(|_| ApiError::Internal("job lock poisoned".into()))?;
+    let s = job.lock()?;
     let buckets: Vec<Value> = s
         .outcome
         .as_ref()
@@ -266,5 +430,6 @@ async fn remove(State(api): State<Arc<Api>>, caller: Caller, PathParam(id): Path
     let job = api.jobs.get(&id, &caller)?;
     job.control.cancel.store(true, Ordering::Relaxed);
     api.jobs.lock()?.remove(&id);
+    api.jobs.disk.remove(&id);
     Ok(Json(json!({"deleted": id})))
 }

@@ -263,6 +263,7 @@ for path in sys.argv[6:]:
     for line in open(path, "rb"):
         if line.strip():
             p.send(topic, key=path.encode(), value=line.rstrip(b"\r\n"), timestamp_ms=ts)
+            p.flush()  # one record per batch: Tansu 0.6 skips the rest of a batch fetched from inside it
             n += 1
 p.flush()
 print(n)
@@ -324,11 +325,17 @@ fn a_dead_workers_partitions_resume_from_checkpoints_on_the_others() {
     wait_runs(&reducer, &reducer_data, 11, 180);
     // The victim: a worker that owns partitions (and wrote their checkpoints).
     let victim = workers.iter().position(|w| w.log_text().contains("window(s) closed")).expect("a worker closed windows");
+    let victim_log = workers[victim].log.clone();
     workers.remove(victim).kill9();
     produce_with_kafka_python(&python, &brokers, 6, "2026-11-21T00:30:00Z", &[], true);
     wait_runs(&reducer, &reducer_data, 24, 240);
     let resumed = workers.iter().any(|w| w.log_text().contains("resumed from its checkpoint"));
     assert!(resumed, "the others took over the dead worker's partitions from its checkpoints");
-    assert_eq!(cluster_results(&reducer_data).1, backtest_results(), "reducer:\n{}", reducer.log_text());
+    let logs = || {
+        let workers: Vec<String> = workers.iter().map(Proc::log_text).collect();
+        let victim = std::fs::read_to_string(&victim_log).unwrap_or_default();
+        format!("killed worker:\n{victim}\nworkers:\n{}\nreducer:\n{}", workers.join("\n--\n"), reducer.log_text())
+    };
+    assert_eq!(cluster_results(&reducer_data).1, backtest_results(), "{}", logs());
     assert_eq!(stored_notables(&reducer_data), backtest_notables());
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::test_backends::{on_both_backends, Kind, TestDb};
 use crate::{build_alerts, Alert, AlertContext};
 use vigil_content::ContentSet;
 use vigil_model::{Record, Value};
@@ -14,9 +15,9 @@ fn row(user: &str, dest: &str, guid: &str) -> Record {
 }
 
 /// A store with three seed notables: HOST1/bob at T0, HOST2/alice at T0+1h, HOST1/carol at T0+2h.
-fn store() -> (tempfile::TempDir, RiskStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = RiskStore::open(&dir.path().join("risk.db")).unwrap();
+fn store(kind: Kind) -> Option<(TestDb, RiskStore)> {
+    let db = TestDb::new(kind)?;
+    let mut store = db.open();
     let set = ContentSet::builtin();
     let det = set.detection("Windows MSIExec Remote Download").unwrap();
     for (i, (user, dest)) in [("CORP\\bob", "HOST1"), ("CORP\\alice", "HOST2"), ("CORP\\carol", "HOST1")].iter().enumerate() {
@@ -30,16 +31,17 @@ fn store() -> (tempfile::TempDir, RiskStore) {
         assert!(alerts.iter().any(|a| matches!(a, Alert::Notable(_))));
         store.record(&alerts).unwrap();
     }
-    (dir, store)
+    Some((db, store))
 }
+
+on_both_backends!(listing_filters_pages_and_searches_text, updates_are_audited_and_filterable, bad_changes_are_refused, risk_events_of_one_object);
 
 fn ids(page: &[ReviewedNotable]) -> Vec<String> {
     page.iter().map(|n| n.notable["user"].as_str().unwrap_or("").to_string()).collect()
 }
 
-#[test]
-fn listing_filters_pages_and_searches_text() {
-    let (_d, store) = store();
+fn listing_filters_pages_and_searches_text(kind: Kind) {
+    let Some((_d, store)) = store(kind) else { return };
     let all = NotableFilter::default();
     let (page, total) = store.review_list(&all, 0, 2).unwrap();
     assert_eq!(total, 3);
@@ -62,9 +64,8 @@ fn listing_filters_pages_and_searches_text() {
     assert_eq!(store.review_list(&f, 0, 10).unwrap().1, 0);
 }
 
-#[test]
-fn updates_are_audited_and_filterable() {
-    let (_d, mut store) = store();
+fn updates_are_audited_and_filterable(kind: Kind) {
+    let Some((_d, mut store)) = store(kind) else { return };
     let (page, _) = store.review_list(&NotableFilter::default(), 0, 10).unwrap();
     let id = page[0].id.clone();
     let own_urgency = page[0].urgency.clone();
@@ -97,9 +98,8 @@ fn updates_are_audited_and_filterable() {
     assert_eq!(store.review_list(&f, 0, 10).unwrap().1, 2);
 }
 
-#[test]
-fn bad_changes_are_refused() {
-    let (_d, mut store) = store();
+fn bad_changes_are_refused(kind: Kind) {
+    let Some((_d, mut store)) = store(kind) else { return };
     let id = store.review_list(&NotableFilter::default(), 0, 1).unwrap().0[0].id.clone();
     let mut bad = |c: ReviewChange| match store.review_update(&id, &c, "x", T0) {
         Err(ReviewError::Invalid(m)) => m,
@@ -112,9 +112,8 @@ fn bad_changes_are_refused() {
     assert!(store.review_audit(&id).unwrap().is_empty());
 }
 
-#[test]
-fn risk_events_of_one_object() {
-    let (_d, store) = store();
+fn risk_events_of_one_object(kind: Kind) {
+    let Some((_d, store)) = store(kind) else { return };
     let host1 = store.risk_events_of("HOST1", "system", T0, T0 + 3 * HOUR, 100).unwrap();
     assert_eq!(host1.len(), 2);
     assert!(host1.iter().all(|e| e["normalized_risk_object"] == "host1"));

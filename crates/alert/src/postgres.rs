@@ -298,7 +298,8 @@ impl Backend for PgBackend {
         let count_sql = format!("SELECT COUNT(*) FROM notables n LEFT JOIN notable_review r ON r.event_hash = n.event_hash{clause}");
         let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
         let mut client = self.client.borrow_mut();
-        let total: i64 = client.query_one(&Dialect::Postgres.params(&count_sql), &refs).and_then(|r| r.try_get(0)).map_err(|e| self.err(e))?;
+        let total: i64 =
+            client.query_one(&Dialect::Postgres.params(&count_sql), &refs).and_then(|r| r.try_get(0)).map_err(|e| self.err(e))?;
         args.extend([Box::new(limit) as Box<dyn ToSql + Sync>, Box::new(offset)]);
         let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
         let sql = format!("{}{clause} ORDER BY n.time DESC, n.id DESC LIMIT ? OFFSET ?", Dialect::Postgres.select());

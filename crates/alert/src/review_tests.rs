@@ -34,7 +34,12 @@ fn store(kind: Kind) -> Option<(TestDb, RiskStore)> {
     Some((db, store))
 }
 
-on_both_backends!(listing_filters_pages_and_searches_text, updates_are_audited_and_filterable, bad_changes_are_refused, risk_events_of_one_object);
+on_both_backends!(
+    listing_filters_pages_and_searches_text,
+    updates_are_audited_and_filterable,
+    bad_changes_are_refused,
+    risk_events_of_one_object
+);
 
 fn ids(page: &[ReviewedNotable]) -> Vec<String> {
     page.iter().map(|n| n.notable["user"].as_str().unwrap_or("").to_string()).collect()

@@ -106,12 +106,9 @@ pub(crate) fn rows<'a>(alerts: &'a [Alert], at: &dyn Fn() -> String) -> Result<V
     for a in alerts {
         let json = serde_json::to_string(a).map_err(|source| StoreError::Json { at: at(), source })?;
         out.push(match a {
-            Alert::Risk(e) => Row::Risk {
-                a: e,
-                techniques: e.annotations.mitre_attack.join(";"),
-                tactics: e.annotations.mitre_tactic.join(";"),
-                json,
-            },
+            Alert::Risk(e) => {
+                Row::Risk { a: e, techniques: e.annotations.mitre_attack.join(";"), tactics: e.annotations.mitre_tactic.join(";"), json }
+            }
             Alert::Notable(n) => {
                 // Set on risk incident notables (no detection): the incident rules' throttle key.
                 let text = |k: &str| n.fields.get(k).and_then(|v| v.as_text()).map(|c| c.into_owned());

@@ -38,7 +38,6 @@ impl TestDb {
             Some(s) => RiskStore::connect(&s.url()).unwrap(),
         }
     }
-
 }
 
 macro_rules! on_both_backends {

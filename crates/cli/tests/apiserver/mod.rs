@@ -46,6 +46,12 @@ pub fn add_user(data: &Path, name: &str, role: &str, password: &str) {
 /// A server at the seed samples' day with the seed enabled, and users `admin` (admin) and
 /// `analyst` (analyst), passwords `<name>-password`.
 pub fn start() -> Served {
+    start_with(&["--now", "2026-11-20T10:00:00Z", "--enable", SEED])
+}
+
+/// `vigil serve` with `args` (after its listen address and data directory), and the users of
+/// [`start`]; the HEC token is empty when the server generated none (`--role api`).
+pub fn start_with(args: &[&str]) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -53,8 +59,9 @@ pub fn start() -> Served {
     add_user(&data, "analyst", "analyst", "analyst-password");
     let log = dir.path().join("server.log");
     let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--now", "2026-11-20T10:00:00Z", "--enable", SEED, "--data-dir"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -70,11 +77,16 @@ pub fn start() -> Served {
         assert!(Instant::now() < deadline && s.child.try_wait().unwrap().is_none(), "server did not start:\n{text}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    s.hec_token = std::fs::read_to_string(data.join("hec_token")).unwrap().trim().to_string();
+    s.hec_token = std::fs::read_to_string(data.join("hec_token")).unwrap_or_default().trim().to_string();
     s
 }
 
 impl Served {
+    /// What the server wrote to stderr so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }

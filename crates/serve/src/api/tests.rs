@@ -36,7 +36,8 @@ fn api_with_session() -> (tempfile::TempDir, Arc<Api>, String, String) {
     let driver = vigil_scan::Driver::new(Some(1)).unwrap();
     let risk = vigil_alert::RiskStore::open(&data.join("risk.db")).unwrap();
     let extra = std::sync::Arc::new(Vec::new);
-    let scheduler = crate::schedule::Scheduler::new(content.clone(), extra, normalizer, driver, &selection, &data, risk, clock.now()).unwrap();
+    let scheduler =
+        crate::schedule::Scheduler::new(content.clone(), extra, normalizer, driver, &selection, &data, risk, clock.now()).unwrap();
     let scheduler = Arc::new(Mutex::new(scheduler));
     let detections = DetectionControl::new(content, selection, data.clone(), Some(scheduler));
     let alerts = Default::default();

@@ -20,7 +20,7 @@ use crate::review::{Arg, AuditEntry, Dialect, NotableFilter, ReviewPlan, Reviewe
 use crate::store::{rows, Backend, RiskRow, Row, StoreError, StoredNotable};
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls};
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::str::FromStr;
 use vigil_model::Micros;
 
@@ -39,6 +39,8 @@ pub(crate) struct PgBackend {
     /// `RefCell`: the store's reads take `&self` and the client needs `&mut` for every query;
     /// a store is used by one thread at a time (callers hold it in a `Mutex`).
     client: RefCell<Client>,
+    /// To connect again when the server closed the connection.
+    config: postgres::Config,
     at: String,
 }
 
@@ -65,7 +67,18 @@ impl PgBackend {
         let at = describe(&config);
         let mut client = config.connect(NoTls).map_err(|source| StoreError::Postgres { at: at.clone(), source })?;
         migrate(&mut client, &at)?;
-        Ok(PgBackend { client: RefCell::new(client), at })
+        Ok(PgBackend { client: RefCell::new(client), config, at })
+    }
+
+    /// The connection, opened again when the server had closed it (a restart, a failover): a
+    /// long-running process reports the query that met the closed connection and the next one
+    /// works again.
+    fn client(&self) -> Result<RefMut<'_, Client>, StoreError> {
+        let mut client = self.client.borrow_mut();
+        if client.is_closed() {
+            *client = self.config.connect(NoTls).map_err(|e| self.err(e))?;
+        }
+        Ok(client)
     }
 
     fn err(&self, source: postgres::Error) -> StoreError {
@@ -74,7 +87,7 @@ impl PgBackend {
 
     /// The first (text) column of a query, in order.
     fn texts(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<String>, StoreError> {
-        let rows = self.client.borrow_mut().query(sql, args).map_err(|e| self.err(e))?;
+        let rows = self.client()?.query(sql, args).map_err(|e| self.err(e))?;
         rows.iter().map(|r| r.try_get(0).map_err(|e| self.err(e))).collect()
     }
 }
@@ -139,7 +152,7 @@ impl Backend for PgBackend {
         let rows = rows(alerts, &|| self.at.clone())?;
         let at = self.at.clone();
         let pg = |source| StoreError::Postgres { at: at.clone(), source };
-        let client = self.client.get_mut();
+        let mut client = self.client()?;
         let mut tx = client.transaction().map_err(pg)?;
         let risk = tx
             .prepare(
@@ -201,8 +214,7 @@ impl Backend for PgBackend {
 
     fn risk_event_times(&self, from: Micros, to: Micros) -> Result<Vec<Micros>, StoreError> {
         let rows = self
-            .client
-            .borrow_mut()
+            .client()?
             .query("SELECT DISTINCT time FROM risk_events WHERE time >= $1 AND time < $2 ORDER BY time", &[&from, &to])
             .map_err(|e| self.err(e))?;
         rows.iter().map(|r| r.try_get(0).map_err(|e| self.err(e))).collect()
@@ -210,8 +222,7 @@ impl Backend for PgBackend {
 
     fn risk_rows(&self, from: Micros, to: Micros) -> Result<Vec<RiskRow>, StoreError> {
         let rows = self
-            .client
-            .borrow_mut()
+            .client()?
             .query(
                 "SELECT normalized_risk_object, risk_object_type, risk_score, search_name, tactics, techniques, time
                  FROM risk_events WHERE time >= $1 AND time < $2 ORDER BY time, id",
@@ -246,8 +257,7 @@ impl Backend for PgBackend {
 
     fn notables(&self, from: Micros, to: Micros) -> Result<Vec<StoredNotable>, StoreError> {
         let rows = self
-            .client
-            .borrow_mut()
+            .client()?
             .query(
                 "SELECT time, search_name, rule_name, rule_title, severity, risk_object, risk_object_type, json
                  FROM notables WHERE time >= $1 AND time < $2 ORDER BY time, id",
@@ -271,8 +281,7 @@ impl Backend for PgBackend {
 
     fn has_incident(&self, rule_name: &str, object: &str, kind: &str, from: Micros, to: Micros) -> Result<bool, StoreError> {
         let row = self
-            .client
-            .borrow_mut()
+            .client()?
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM notables WHERE rule_name = $1 AND risk_object = $2 AND risk_object_type = $3
                  AND time >= $4 AND time < $5)",
@@ -284,8 +293,7 @@ impl Backend for PgBackend {
 
     fn counts(&self) -> Result<(usize, usize), StoreError> {
         let row = self
-            .client
-            .borrow_mut()
+            .client()?
             .query_one("SELECT (SELECT COUNT(*) FROM risk_events), (SELECT COUNT(*) FROM notables)", &[])
             .map_err(|e| self.err(e))?;
         let count = |i: usize| row.try_get::<_, i64>(i).map(|n| n.max(0) as usize).map_err(|e| self.err(e));
@@ -297,7 +305,7 @@ impl Backend for PgBackend {
         let mut args = boxed(&args);
         let count_sql = format!("SELECT COUNT(*) FROM notables n LEFT JOIN notable_review r ON r.event_hash = n.event_hash{clause}");
         let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
-        let mut client = self.client.borrow_mut();
+        let mut client = self.client()?;
         let total: i64 =
             client.query_one(&Dialect::Postgres.params(&count_sql), &refs).and_then(|r| r.try_get(0)).map_err(|e| self.err(e))?;
         args.extend([Box::new(limit) as Box<dyn ToSql + Sync>, Box::new(offset)]);
@@ -309,13 +317,12 @@ impl Backend for PgBackend {
     }
 
     fn review_get(&self, id: &str) -> Result<Option<ReviewedNotable>, StoreError> {
-        review_get(&mut *self.client.borrow_mut(), id).map_err(|e| self.err(e))
+        review_get(&mut *self.client()?, id).map_err(|e| self.err(e))
     }
 
     fn review_audit(&self, id: &str) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = self
-            .client
-            .borrow_mut()
+            .client()?
             .query("SELECT time, \"user\", field, old_value, new_value FROM notable_audit WHERE event_hash = $1 ORDER BY id", &[&id])
             .map_err(|e| self.err(e))?;
         let entry = |r: &postgres::Row| -> Result<AuditEntry, postgres::Error> {
@@ -339,7 +346,8 @@ impl Backend for PgBackend {
     ) -> Result<Option<()>, StoreError> {
         let at = self.at.clone();
         let pg = |source| StoreError::Postgres { at: at.clone(), source };
-        let mut tx = self.client.get_mut().transaction().map_err(pg)?;
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(pg)?;
         // The notable's row locked: a concurrent change of the same notable (another API
         // process) waits and then decides from this one's result.
         if tx.query_opt("SELECT 1 FROM notables WHERE event_hash = $1 FOR UPDATE", &[&id]).map_err(pg)?.is_none() {
@@ -369,12 +377,12 @@ impl Backend for PgBackend {
 
     fn incident_lock(&mut self, held: bool) -> Result<(), StoreError> {
         let sql = if held { "SELECT pg_advisory_lock($1)" } else { "SELECT pg_advisory_unlock($1)" };
-        self.client.get_mut().execute(sql, &[&INCIDENT_LOCK]).map(|_| ()).map_err(|e| self.err(e))
+        self.client()?.execute(sql, &[&INCIDENT_LOCK]).map(|_| ()).map_err(|e| self.err(e))
     }
 
     fn record_run(&mut self, detections: &[String], json: &str) -> Result<(), StoreError> {
         let names: Vec<&str> = detections.iter().map(String::as_str).collect();
-        self.client.get_mut().execute("INSERT INTO runs (detections, json) VALUES ($1, $2)", &[&names, &json]).map_err(|e| self.err(e))?;
+        self.client()?.execute("INSERT INTO runs (detections, json) VALUES ($1, $2)", &[&names, &json]).map_err(|e| self.err(e))?;
         Ok(())
     }
 

@@ -62,3 +62,21 @@ fn messages_name_the_server_without_the_password() {
     assert_eq!(describe(&config), "postgres://vigil@db.example:5433/alerts");
     assert!(matches!(PgBackend::connect("postgres://[bad"), Err(StoreError::Config(_))));
 }
+
+/// The server ends the store's connection (a restart, a failover): the query that meets the
+/// closed connection fails, the next one connects again and works.
+#[test]
+fn a_closed_connection_is_opened_again() {
+    let Some(schema) = ScratchSchema::new() else { return };
+    let backend = PgBackend::connect(&schema.url()).unwrap();
+    let pid: i32 = backend.client().unwrap().query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let mut admin = postgres::Client::connect(&schema.url(), NoTls).unwrap();
+    assert!(admin.query_one("SELECT pg_terminate_backend($1)", &[&pid]).unwrap().get::<_, bool>(0));
+    let first = backend.counts();
+    if let Err(e) = &first {
+        assert!(e.to_string().starts_with("alert store postgres://"), "{e}");
+    }
+    assert_eq!(backend.counts().unwrap(), (0, 0));
+    let again: i32 = backend.client().unwrap().query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    assert_ne!(again, pid);
+}

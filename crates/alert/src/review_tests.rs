@@ -38,7 +38,8 @@ on_both_backends!(
     listing_filters_pages_and_searches_text,
     updates_are_audited_and_filterable,
     bad_changes_are_refused,
-    risk_events_of_one_object
+    risk_events_of_one_object,
+    concurrent_changes_are_not_lost,
 );
 
 fn ids(page: &[ReviewedNotable]) -> Vec<String> {
@@ -124,4 +125,30 @@ fn risk_events_of_one_object(kind: Kind) {
     assert!(host1.iter().all(|e| e["normalized_risk_object"] == "host1"));
     assert_eq!(store.risk_events_of("host1", "system", T0, T0 + 3 * HOUR, 1).unwrap().len(), 1);
     assert!(store.risk_events_of("host1", "user", T0, T0 + 3 * HOUR, 10).unwrap().is_empty());
+}
+
+/// Analysts on several API processes (each its own connection) take the same notable at once:
+/// each change is decided from the one before it, so the audit trail is one unbroken chain
+/// (every entry's old owner is the previous entry's new one) and no change is lost.
+fn concurrent_changes_are_not_lost(kind: Kind) {
+    let Some((db, store)) = store(kind) else { return };
+    let id = store.review_list(&NotableFilter::default(), 0, 1).unwrap().0[0].id.clone();
+    let stores: Vec<RiskStore> = (0..6).map(|_| db.open()).collect();
+    std::thread::scope(|s| {
+        for (i, mut store) in stores.into_iter().enumerate() {
+            let id = &id;
+            s.spawn(move || {
+                let change = ReviewChange { owner: Some(format!("analyst{i}")), ..Default::default() };
+                store.review_update(id, &change, &format!("analyst{i}"), T0 + i as Micros).unwrap();
+            });
+        }
+    });
+    let audit = store.review_audit(&id).unwrap();
+    assert_eq!(audit.len(), 6, "{audit:?}");
+    let mut owner = UNASSIGNED.to_string();
+    for a in &audit {
+        assert_eq!(a.old_value.as_deref(), Some(owner.as_str()), "{audit:?}");
+        owner = a.new_value.clone().unwrap();
+    }
+    assert_eq!(store.review_get(&id).unwrap().unwrap().owner, owner);
 }

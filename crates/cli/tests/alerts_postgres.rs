@@ -12,13 +12,6 @@ use apiserver::{have_curl, start_with, Served, SEED};
 use serde_json::Value;
 use vigil_alert::scratch::ScratchSchema;
 
-fn login(s: &Served, jar: &str, user: &str) -> String {
-    let body = format!(r#"{{"username":"{user}","password":"{user}-password"}}"#);
-    let (code, v) = s.json(&["-c", jar, "-H", "Content-Type: application/json", "-d", &body], "/api/v1/auth/login");
-    assert_eq!(code, 200, "{v}");
-    v["csrf_token"].as_str().unwrap().to_string()
-}
-
 /// The ids of every notable the API lists, newest first.
 fn notable_ids(s: &Served, jar: &str) -> Vec<String> {
     let (code, list) = s.json(&["-b", jar], "/api/v1/notables?count=1000");
@@ -52,7 +45,7 @@ fn api_processes_show_the_alerts_a_node_wrote_to_postgres() {
     assert!(!node.data.join("risk.db").exists(), "nothing in SQLite with [alerts] postgres");
     assert!(!node.data.join("runs.jsonl").exists(), "run records in PostgreSQL");
     let jar_node = dir.path().join("jar-node").to_string_lossy().into_owned();
-    login(&node, &jar_node, "analyst");
+    node.login(&jar_node, "analyst", "analyst-password");
     let from_node = notable_ids(&node, &jar_node);
     // The run's notables and the risk incidents the rules raised after it.
     assert!(from_node.len() as u64 > raised, "{from_node:?}");
@@ -75,8 +68,8 @@ fn api_processes_show_the_alerts_a_node_wrote_to_postgres() {
         assert_eq!(api.curl(&["-d", "x"], "/services/collector/raw").0, 404, "no ingest in --role api");
     }
     let (jar_a, jar_b) = (dir.path().join("jar-a").to_string_lossy().into_owned(), dir.path().join("jar-b").to_string_lossy().into_owned());
-    let csrf_a = login(&api_a, &jar_a, "analyst");
-    let csrf_b = format!("X-CSRF-Token: {}", login(&api_b, &jar_b, "admin"));
+    let csrf_a = api_a.login(&jar_a, "analyst", "analyst-password");
+    let csrf_b = format!("X-CSRF-Token: {}", api_b.login(&jar_b, "admin", "admin-password"));
     assert_eq!(notable_ids(&api_a, &jar_a), from_node);
     assert_eq!(notable_ids(&api_b, &jar_b), from_node);
 

@@ -82,6 +82,14 @@ pub fn start_with(args: &[&str]) -> Served {
 }
 
 impl Served {
+    /// Logs in with a cookie jar (curl's `-c`); returns the CSRF token.
+    pub fn login(&self, jar: &str, user: &str, password: &str) -> String {
+        let body = format!(r#"{{"username":"{user}","password":"{password}"}}"#);
+        let (code, v) = self.json(&["-c", jar, "-H", "Content-Type: application/json", "-d", &body], "/api/v1/auth/login");
+        assert_eq!(code, 200, "{v}");
+        v["csrf_token"].as_str().unwrap().to_string()
+    }
+
     /// What the server wrote to stderr so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

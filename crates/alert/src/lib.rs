@@ -18,6 +18,7 @@ mod incident;
 mod postgres;
 pub mod render;
 mod review;
+#[cfg(any(test, feature = "scratch"))]
 pub mod scratch;
 mod sqlite;
 mod stash;

@@ -8,11 +8,15 @@
 //!   --> answer success / ackId true
 //! schedule (cron ticks of the selected detections, over the store) schedule.rs, selection.rs
 //!   then Correlation detections over the risk index           vigil_scan::correlation
-//!   --> notables and risk events in the risk index; runs.jsonl
+//!   --> notables and risk events in the alert store ([alerts]: risk.db, or PostgreSQL shared
+//!       with other processes); run records in runs.jsonl (or that PostgreSQL)
 //!   --> actions: webhook, Splunk HEC, file (durable outbox)    actions/
 //! operations: /metrics, reload (SIGHUP, POST /vigil/reload)  metrics.rs, ops.rs, reload.rs
 //! HTTPS when [tls] is configured                              tls.rs
 //! ```
+//!
+//! `--role api` ([`run_api`]): the console and API alone over the alert store, no ingest and
+//! no scheduler (cluster roles: vigil-cluster).
 
 pub mod actions;
 pub mod admin;

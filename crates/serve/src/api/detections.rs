@@ -203,8 +203,8 @@ fn latest_runs(api: &Api, detection: Option<&str>, count: usize) -> Result<Vec<V
     }
     drop(risk);
     let path = crate::schedule::runs_log_path(&api.detections.inner.data_dir);
-    let names = |r: &Value| r["detections"].as_array().is_some_and(|a| a.iter().any(|n| Some(n) == detection.map(Value::from).as_ref()));
-    Ok(read_runs(&path).into_iter().rev().filter(|r| detection.is_none() || names(r)).take(count).collect())
+    let of = |r: &Value| detection.is_none_or(|d| r["detections"].as_array().is_some_and(|a| a.iter().any(|n| n == d)));
+    Ok(read_runs(&path).into_iter().rev().filter(of).take(count).collect())
 }
 
 /// The last run records (newest last), from the end of runs.jsonl.

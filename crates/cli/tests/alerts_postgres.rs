@@ -71,6 +71,13 @@ fn api_processes_show_the_alerts_a_node_wrote_to_postgres() {
     let csrf_a = api_a.login(&jar_a, "analyst", "analyst-password");
     let csrf_b = format!("X-CSRF-Token: {}", api_b.login(&jar_b, "admin", "admin-password"));
     assert_eq!(notable_ids(&api_a, &jar_a), from_node);
+    // The console's other pages answer over an API process too: risk from the shared store,
+    // ingest (none here), the console itself.
+    let (code, risk) = api_a.json(&["-b", &jar_a], "/api/v1/risk/objects?earliest=2026-11-20T00:00:00Z&latest=2026-11-21T00:00:00Z");
+    assert!(code == 200 && !risk["objects"].as_array().unwrap().is_empty(), "{risk}");
+    let (code, ingest) = api_a.json(&["-b", &jar_a], "/api/v1/ingest");
+    assert_eq!(code, 200, "{ingest}");
+    assert_eq!(api_a.curl(&[], "/").0, 200);
     assert_eq!(notable_ids(&api_b, &jar_b), from_node);
 
     // Triage on one API process is what the other shows, with its audit trail.

@@ -210,7 +210,7 @@ pub fn run_api(opts: Options) -> Result<(), String> {
     eprintln!("vigil serve: api over the alert store {}", api.risk.lock().map(|r| r.describe()).unwrap_or_default());
     let app = console::router().merge(api::router(Arc::new(api)));
     let stop = Arc::new(AtomicBool::new(false));
-    let served = runtime.block_on(serve_http(config.listen, config.tls.as_ref(), app, None, stop));
+    let served = runtime.block_on(serve_http(&config, app, None, stop));
     eprintln!("vigil serve: stopped");
     served
 }

@@ -274,9 +274,8 @@ impl Engine {
                     groups.entry_if(key, &scan.aggs, |key| f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx))
                 }
             };
-            for (st, spec) in states.into_iter().flatten().zip(&scan.aggs) {
-                feed_row_agg(st, spec, row, secs);
-            }
+            let grown: usize = states.into_iter().flatten().zip(&scan.aggs).map(|(st, spec)| feed_row_agg(st, spec, row, secs)).sum();
+            groups.grew(grown);
         });
         true
     }

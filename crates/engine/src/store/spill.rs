@@ -86,7 +86,7 @@ pub fn temp_bytes_written() -> (u64, u64) {
 }
 
 /// Memory for the read buffers of one merge (each run gets a share, 4 to 64 KiB; each reader
-/// also holds one block of up to 16 KiB uncompressed, see `store::blocks`).
+/// also holds one block of about 32 KiB uncompressed, see `store::blocks`).
 const READ_BUFFERS: usize = 4 << 20;
 
 /// Most runs merged at once. A table spilled a thousand times (8 GB of events) held a 64 KiB

@@ -13,7 +13,9 @@
 
 mod alert;
 pub mod attack;
+mod backend;
 mod build;
+mod error;
 mod incident;
 mod postgres;
 pub mod render;
@@ -25,8 +27,10 @@ mod stash;
 mod store;
 #[cfg(test)]
 mod test_backends;
+mod triage;
 
 pub use alert::{Alert, Annotations, Drilldown, Notable, Orig, RiskEvent, Severity};
+pub use backend::StoredNotable;
 pub use build::{
     alert_time, build_alerts, identity_hash, risk_spec, severity_for_score, urgency, AlertContext, RiskSpec, RiskTarget, Stamp,
     ThreatTarget,
@@ -34,4 +38,4 @@ pub use build::{
 pub use incident::{IncidentRules, ATTACK_TACTIC_RULE, RISK_THRESHOLD_RULE};
 pub use review::{AuditEntry, NotableFilter, ReviewChange, ReviewError, ReviewedNotable, STATUSES, UNASSIGNED, URGENCIES};
 pub use stash::{risk_index_event, STASH_SOURCETYPE};
-pub use store::{ObjectRisk, RiskStore, StoreError, StoredNotable};
+pub use store::{ObjectRisk, RiskStore, StoreError};

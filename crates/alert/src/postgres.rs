@@ -16,8 +16,9 @@
 //!   deployment's own network or a local socket.
 
 use crate::alert::Alert;
+use crate::backend::{rows, Backend, RiskRow, Row, StoredNotable};
+use crate::error::StoreError;
 use crate::review::{Arg, AuditEntry, Dialect, NotableFilter, ReviewPlan, ReviewedNotable};
-use crate::store::{rows, Backend, RiskRow, Row, StoreError, StoredNotable};
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls};
 use std::cell::{RefCell, RefMut};

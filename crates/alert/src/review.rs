@@ -13,7 +13,7 @@
 //! - A change is decided from the notable as it is inside the writing transaction (PostgreSQL
 //!   locks the notable's row), so two analysts on two API processes do not lose an update.
 
-use crate::store::{RiskStore, StoreError};
+use crate::error::StoreError;
 use serde::Serialize;
 use vigil_model::Micros;
 
@@ -233,7 +233,7 @@ pub(crate) struct ReviewPlan {
     pub audit: Vec<(&'static str, Option<String>, Option<String>)>,
 }
 
-fn check_one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), ReviewError> {
+pub(crate) fn check_one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), ReviewError> {
     match allowed.contains(&value) {
         true => Ok(()),
         false => Err(ReviewError::Invalid(format!("{what} `{value}` is not one of {}", allowed.join(", ")))),
@@ -241,7 +241,7 @@ fn check_one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), ReviewE
 }
 
 /// The writes `change` makes to a notable as it is now.
-fn plan(current: &ReviewedNotable, change: &ReviewChange) -> ReviewPlan {
+pub(crate) fn plan(current: &ReviewedNotable, change: &ReviewChange) -> ReviewPlan {
     let mut next = (current.status.clone(), current.owner.clone(), current.urgency.clone());
     let mut audit: Vec<(&'static str, Option<String>, Option<String>)> = Vec::new();
     for (field, new, slot) in
@@ -259,41 +259,6 @@ fn plan(current: &ReviewedNotable, change: &ReviewChange) -> ReviewPlan {
     let own = current.notable.get("urgency").and_then(|u| u.as_str()).unwrap_or("unknown");
     let urgency = (next.2 != own).then_some(next.2.clone());
     ReviewPlan { state: (next.0, next.1, urgency), audit }
-}
-
-impl RiskStore {
-    /// A page of notables matching `filter`, newest first, and how many match in all.
-    pub fn review_list(&self, filter: &NotableFilter, offset: usize, limit: usize) -> Result<(Vec<ReviewedNotable>, usize), StoreError> {
-        self.backend.review_list(filter, i64::try_from(offset).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX))
-    }
-
-    /// One notable with its review state.
-    pub fn review_get(&self, id: &str) -> Result<Option<ReviewedNotable>, StoreError> {
-        self.backend.review_get(id)
-    }
-
-    /// The audit trail of a notable, oldest first.
-    pub fn review_audit(&self, id: &str) -> Result<Vec<AuditEntry>, StoreError> {
-        self.backend.review_audit(id)
-    }
-
-    /// Applies an analyst's change at `now`, recording each changed value (and the comment) in
-    /// the audit trail; returns the notable as it now is.
-    pub fn review_update(&mut self, id: &str, change: &ReviewChange, user: &str, now: Micros) -> Result<ReviewedNotable, ReviewError> {
-        if let Some(s) = &change.status {
-            check_one_of("status", s, &STATUSES)?;
-        }
-        if let Some(u) = &change.urgency {
-            check_one_of("urgency", u, &URGENCIES)?;
-        }
-        if change.owner.as_ref().is_some_and(|o| o.trim().is_empty()) {
-            return Err(ReviewError::Invalid(format!("owner must not be empty (`{UNASSIGNED}` releases a notable)")));
-        }
-        self.backend
-            .review_update(id, &|current| plan(current, change), user, now)?
-            .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
-        self.review_get(id)?.ok_or_else(|| ReviewError::NotFound(id.to_string()))
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::store::RiskStore;
 use crate::test_backends::{on_both_backends, Kind, TestDb};
 use crate::{build_alerts, Alert, AlertContext};
 use vigil_content::ContentSet;

@@ -3,8 +3,9 @@
 //! serialises their writes, and readers wait for a writer up to the busy timeout.
 
 use crate::alert::Alert;
+use crate::backend::{rows, Backend, RiskRow, Row, StoredNotable};
+use crate::error::StoreError;
 use crate::review::{Arg, AuditEntry, Dialect, NotableFilter, ReviewPlan, ReviewedNotable};
-use crate::store::{rows, Backend, RiskRow, Row, StoreError, StoredNotable};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use vigil_model::Micros;

@@ -102,6 +102,8 @@ pub struct Store {
     pub(crate) retention: Option<Retention>,
     /// Told of every batch once it is durable, before [`Store::append`] returns.
     observer: Option<Observer>,
+    /// Compresses sealed segments off the appending thread (none: at once, in `seal_idle`).
+    sealer: Option<crate::seal::Sealer>,
 }
 
 /// Sees each stored batch (the late-event tracker, `late/`).
@@ -132,7 +134,7 @@ impl Store {
                 unsealed.insert(hour, now);
             }
         }
-        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery, retention: None, observer: None })
+        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery, retention: None, observer: None, sealer: None })
     }
 
     /// Seals the partitions whose hour ended and that were not written for `idle`, as of
@@ -146,7 +148,13 @@ impl Store {
             .collect();
         for hour in &due {
             self.open.remove(hour);
-            crate::seal::seal(&self.root.join(partition_name(*hour)))?;
+            let dir = self.root.join(partition_name(*hour));
+            if let Some(k) = crate::seal::set_aside(&dir)? {
+                match &self.sealer {
+                    Some(sealer) => sealer.finish_later(dir, k)?,
+                    None => crate::seal::finish(&dir, k)?,
+                }
+            }
             self.unsealed.remove(hour);
         }
         Ok(due.len())
@@ -159,6 +167,13 @@ impl Store {
     /// Deletes sealed partitions beyond these limits while serving (`retention.rs`).
     pub fn set_retention(&mut self, retention: Option<Retention>) {
         self.retention = retention;
+    }
+
+    /// Compresses the segments [`Store::seal_idle`] seals on a thread of their own from now on,
+    /// so that the appending thread only renames them.
+    pub fn compress_in_background(&mut self) -> io::Result<()> {
+        self.sealer = Some(crate::seal::Sealer::start()?);
+        Ok(())
     }
 
     /// Tells `observer` of every batch stored from now on.

@@ -259,7 +259,7 @@ fn sync_data_together(files: &[&File]) -> io::Result<()> {
 }
 
 /// Appends `text` as one line: line breaks become spaces.
-fn push_line(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn push_line(out: &mut Vec<u8>, text: &str) {
     let start = out.len();
     out.extend_from_slice(text.trim_end_matches(['\r', '\n']).as_bytes());
     for b in &mut out[start..] {

@@ -455,7 +455,7 @@ impl Scheduler {
                     false => self.scan_window(gi, tick, window, rerun, &mut rec, &mut errors),
                     true => self.correlate(gi, tick, window, &mut rec, &mut errors),
                 }
-                self.raiser(tick, window).incidents(&mut rec, &mut errors);
+                raiser(&self.content, &self.extra_detections, &mut self.risk, &self.actions, tick, window).incidents(&mut rec, &mut errors);
             }
         }
         rec.duration_ms = clock.elapsed().as_millis() as u64;
@@ -483,14 +483,7 @@ impl Scheduler {
         rec.events_scanned = scanned.report.events;
         let mut state = scanned.state;
         let ctx = EvalContext { now: tick, tz: self.tz.clone() };
-        let mut raiser = Raiser {
-            content: &self.content,
-            extra_detections: &self.extra_detections,
-            risk: &mut self.risk,
-            actions: self.actions.as_deref(),
-            tick,
-            window,
-        };
+        let mut raiser = raiser(&self.content, &self.extra_detections, &mut self.risk, &self.actions, tick, window);
         let mut raised = Vec::new();
         // On the driver's worker threads (rayon's global pool, which the driver sized).
         let failures = finish_runs_each(groups, &mut state, &ctx, &mut |h| {
@@ -517,25 +510,13 @@ impl Scheduler {
         let ctx = EvalContext { now: tick, tz: self.tz.clone() };
         let input = Arc::new(input);
         let outputs = vigil_scan::correlation::run(&self.driver, &self.slots[gi].group.engine, &self.normalizer, &input, &ctx);
-        let mut raiser = self.raiser(tick, window);
+        let mut raiser = raiser(&self.content, &self.extra_detections, &mut self.risk, &self.actions, tick, window);
         for o in outputs {
             match o.result {
                 Ok(rows) if rows.is_empty() => {}
                 Ok(rows) => raiser.raise(RunHit { name: o.name, rows, risk_input: Some(input.clone()) }, rec, errors),
                 Err(e) => errors.push(format!("detection `{}` failed at run {}: {e}", o.name, iso(tick))),
             }
-        }
-    }
-
-    /// Where a run at `tick` over `window` raises its alerts.
-    fn raiser(&mut self, tick: Micros, window: Window) -> Raiser<'_> {
-        Raiser {
-            content: &self.content,
-            extra_detections: &self.extra_detections,
-            risk: &mut self.risk,
-            actions: self.actions.as_deref(),
-            tick,
-            window,
         }
     }
 
@@ -546,6 +527,19 @@ impl Scheduler {
             eprintln!("vigil serve: cannot record a run in {}: {e}", self.runs_log.display());
         }
     }
+}
+
+/// Where a run at `tick` over `window` raises its alerts. From the scheduler's fields, not
+/// the scheduler: the run's group stays borrowed while its detections are raised.
+fn raiser<'a>(
+    content: &'a ContentSet,
+    extra_detections: &'a [Detection],
+    risk: &'a mut RiskStore,
+    actions: &'a Option<Arc<Actions>>,
+    tick: Micros,
+    window: Window,
+) -> Raiser<'a> {
+    Raiser { content, extra_detections, risk, actions: actions.as_deref(), tick, window }
 }
 
 fn iso(t: Micros) -> String {

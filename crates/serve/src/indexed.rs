@@ -147,6 +147,9 @@ mod tests {
         let other = SYSMON.replace("2026-11-20T10:05:00.000Z", "2026-11-20T11:30:00.000Z").replace("ws1.corp", "ws2.corp");
         let texts = [
             SYSMON,
+            // An event cut in two: read on together, the two halves would make one event.
+            "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Computer>half.corp</Computer>",
+            "</System></Event>",
             "plain words",
             "{\"a\":1}",
             // Broken records: an XML event that does not end, a JSON object cut short; each
@@ -161,9 +164,10 @@ mod tests {
         ];
         let alone: Vec<Derived> = texts.iter().map(|t| Derived::from_text(t)).collect();
         assert_eq!(Derived::from_texts(&texts), alone);
-        assert_eq!(alone[4].host, "ws2.corp");
-        assert!(alone[4].time.is_some() && alone[4].time == alone[8].time && alone[0].time != alone[4].time);
-        assert_eq!(alone[7].sourcetype, "_json");
+        assert_eq!(alone[1], Derived::default());
+        assert_eq!(alone[6].host, "ws2.corp");
+        assert!(alone[6].time.is_some() && alone[6].time == alone[10].time && alone[0].time != alone[6].time);
+        assert_eq!(alone[9].sourcetype, "_json");
         assert!(Derived::from_texts(&[]).is_empty());
     }
 

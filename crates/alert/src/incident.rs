@@ -73,6 +73,16 @@ impl RiskStore {
     /// Evaluates both rules as of `at` over the risk index, records the incident notables that
     /// fire and are not throttled, and returns them.
     pub fn evaluate_incidents(&mut self, at: Micros, rules: &IncidentRules) -> Result<Vec<Alert>, StoreError> {
+        // A shared store: one process evaluates at a time, so a throttled incident is raised once.
+        self.backend.incident_lock(true)?;
+        let raised = self.evaluate_locked(at, rules);
+        let released = self.backend.incident_lock(false);
+        let raised = raised?;
+        released?;
+        Ok(raised)
+    }
+
+    fn evaluate_locked(&mut self, at: Micros, rules: &IncidentRules) -> Result<Vec<Alert>, StoreError> {
         let mut out = Vec::new();
         let end = at.saturating_add(1);
         for o in self.risk_by_object(at.saturating_sub(rules.risk_window), end)? {

@@ -4,8 +4,9 @@
 //! - [`build_alerts`]: one detection's result rows -> [`Alert`]s (notables and risk events),
 //!   following the deployment's alert actions, for both content formats (2025 `rba:` blocks and
 //!   older `tags.observable` / `tags.risk_score` / `tags.message`).
-//! - [`RiskStore`]: the risk index in one SQLite file, with deduplication, risk by object and
-//!   the two RBA incident rules ([`IncidentRules`]).
+//! - [`RiskStore`]: the alert store (risk index, notables, triage, run records), in one SQLite
+//!   file or in a shared PostgreSQL database, with deduplication, risk by object and the two
+//!   RBA incident rules ([`IncidentRules`]).
 //!
 //! Every choice where ES behaviour had to be decided is documented on the item that implements
 //! it and summarised in README.md ("Alerts and risk").
@@ -14,10 +15,16 @@ mod alert;
 pub mod attack;
 mod build;
 mod incident;
+mod postgres;
 pub mod render;
 mod review;
+#[cfg(any(test, feature = "scratch"))]
+pub mod scratch;
+mod sqlite;
 mod stash;
 mod store;
+#[cfg(test)]
+mod test_backends;
 
 pub use alert::{Alert, Annotations, Drilldown, Notable, Orig, RiskEvent, Severity};
 pub use build::{

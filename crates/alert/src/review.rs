@@ -7,11 +7,13 @@
 //!   a notable never reviewed reads as `new`, `unassigned`, with the urgency it was raised with.
 //! - The audit trail is append-only: one row per change with the values before and after and
 //!   the comment; a change with only a comment is a comment.
-//! - Filters run in SQL over the stored JSON (`json_each` reads a field that may be a list), so
-//!   a page of a large index costs one indexed query, not a scan in Rust.
+//! - Filters run in SQL over the stored JSON (SQLite's `json_each`, PostgreSQL's
+//!   `jsonb_array_elements_text` read a field that may be a list), so a page of a large index
+//!   costs one indexed query, not a scan in Rust. One builder writes both dialects.
+//! - A change is decided from the notable as it is inside the writing transaction (PostgreSQL
+//!   locks the notable's row), so two analysts on two API processes do not lose an update.
 
 use crate::store::{RiskStore, StoreError};
-use rusqlite::{params, params_from_iter, OptionalExtension};
 use serde::Serialize;
 use vigil_model::Micros;
 
@@ -90,10 +92,80 @@ pub enum ReviewError {
     Store(#[from] StoreError),
 }
 
-const SELECT: &str = "SELECT n.event_hash, n.time, n.search_name, n.rule_name, n.rule_title, n.severity, n.json,
+/// The columns every review query selects, in [`ReviewedNotable`]'s order (`{URGENCY}` is the
+/// dialect's expression for the notable's own urgency).
+pub(crate) const SELECT: &str = "SELECT n.event_hash, n.time, n.search_name, n.rule_name, n.rule_title, n.severity, n.json,
     COALESCE(r.status, 'new'), COALESCE(r.owner, 'unassigned'),
-    COALESCE(r.urgency, json_extract(n.json, '$.urgency'), 'unknown'), r.updated
+    COALESCE(r.urgency, {URGENCY}, 'unknown'), r.updated
     FROM notables n LEFT JOIN notable_review r ON r.event_hash = n.event_hash";
+
+/// The two SQL dialects of the review queries.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The notable's own urgency, from its JSON.
+    fn own_urgency(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "json_extract(n.json, '$.urgency')",
+            Dialect::Postgres => "(n.json::jsonb ->> 'urgency')",
+        }
+    }
+
+    /// [`SELECT`] in this dialect.
+    pub(crate) fn select(self) -> String {
+        SELECT.replace("{URGENCY}", self.own_urgency())
+    }
+
+    /// Some value of the notable's `field` (a value or a list of them) is LIKE the parameter.
+    fn field_like(self, field: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("EXISTS (SELECT 1 FROM json_each(n.json, '$.{field}') j WHERE lower(j.value) LIKE ? ESCAPE '\\')"),
+            Dialect::Postgres => format!(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements_text(CASE jsonb_typeof(n.json::jsonb -> '{field}') \
+                 WHEN 'array' THEN n.json::jsonb -> '{field}' ELSE jsonb_build_array(n.json::jsonb -> '{field}') END) j(v) \
+                 WHERE lower(j.v) LIKE ? ESCAPE '\\')"
+            ),
+        }
+    }
+
+    /// The notable's JSON text contains the (lowercased) parameter.
+    fn text_contains(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "instr(lower(n.json), ?) > 0",
+            Dialect::Postgres => "strpos(lower(n.json), ?) > 0",
+        }
+    }
+
+    /// `sql` with this dialect's parameter markers (`?` written, `$1, $2, ...` for PostgreSQL).
+    pub(crate) fn params(self, sql: &str) -> String {
+        if self == Dialect::Sqlite {
+            return sql.to_string();
+        }
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        for c in sql.chars() {
+            match c {
+                '?' => {
+                    n += 1;
+                    out.push_str(&format!("${n}"));
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+}
+
+/// A query parameter of a filter.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Arg {
+    Int(i64),
+    Text(String),
+}
 
 /// `*` wildcards to a LIKE pattern (with `\` escaping LIKE's own wildcards).
 fn like_pattern(v: &str) -> String {
@@ -111,63 +183,54 @@ fn like_pattern(v: &str) -> String {
     out
 }
 
-/// The WHERE clause and its parameters for a filter.
-fn where_clause(f: &NotableFilter) -> (String, Vec<rusqlite::types::Value>) {
-    use rusqlite::types::Value as V;
+/// The WHERE clause (with `?` markers) and its parameters for a filter.
+pub(crate) fn where_clause(f: &NotableFilter, dialect: Dialect) -> (String, Vec<Arg>) {
     let mut conds: Vec<String> = Vec::new();
-    let mut args: Vec<V> = Vec::new();
+    let mut args: Vec<Arg> = Vec::new();
     if let Some(t) = f.from {
         conds.push("n.time >= ?".into());
-        args.push(V::Integer(t));
+        args.push(Arg::Int(t));
     }
     if let Some(t) = f.to {
         conds.push("n.time < ?".into());
-        args.push(V::Integer(t));
+        args.push(Arg::Int(t));
     }
     if let Some(d) = &f.detection {
         conds.push("(n.search_name = ? OR n.rule_name = ? OR n.search_name = ?)".into());
-        args.extend([V::Text(d.clone()), V::Text(d.clone()), V::Text(format!("ESCU - {d} - Rule"))]);
+        args.extend([Arg::Text(d.clone()), Arg::Text(d.clone()), Arg::Text(format!("ESCU - {d} - Rule"))]);
     }
+    let urgency = format!("COALESCE(r.urgency, {}, 'unknown')", dialect.own_urgency());
     let mut one_of = |expr: &str, values: &[String]| {
         if !values.is_empty() {
             conds.push(format!("{expr} IN ({})", vec!["?"; values.len()].join(", ")));
-            args.extend(values.iter().map(|v| V::Text(v.clone())));
+            args.extend(values.iter().map(|v| Arg::Text(v.clone())));
         }
     };
     one_of("COALESCE(r.status, 'new')", &f.status);
-    one_of("COALESCE(r.urgency, json_extract(n.json, '$.urgency'), 'unknown')", &f.urgency);
+    one_of(&urgency, &f.urgency);
     if let Some(o) = &f.owner {
         conds.push("COALESCE(r.owner, 'unassigned') = ?".into());
-        args.push(V::Text(o.clone()));
+        args.push(Arg::Text(o.clone()));
     }
     for (field, value) in [("dest", &f.dest), ("user", &f.user)] {
         if let Some(v) = value {
-            conds.push(format!("EXISTS (SELECT 1 FROM json_each(n.json, '$.{field}') j WHERE lower(j.value) LIKE ? ESCAPE '\\')"));
-            args.push(V::Text(like_pattern(v)));
+            conds.push(dialect.field_like(field));
+            args.push(Arg::Text(like_pattern(v)));
         }
     }
     if let Some(t) = f.text.as_ref().filter(|t| !t.is_empty()) {
-        conds.push("instr(lower(n.json), ?) > 0".into());
-        args.push(V::Text(t.to_lowercase()));
+        conds.push(dialect.text_contains().into());
+        args.push(Arg::Text(t.to_lowercase()));
     }
     let clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
     (clause, args)
 }
 
-fn reviewed(r: &rusqlite::Row) -> rusqlite::Result<ReviewedNotable> {
-    Ok(ReviewedNotable {
-        id: r.get(0)?,
-        time: r.get(1)?,
-        search_name: r.get(2)?,
-        rule_name: r.get(3)?,
-        rule_title: r.get(4)?,
-        severity: r.get(5)?,
-        notable: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or(serde_json::Value::Null),
-        status: r.get(7)?,
-        owner: r.get(8)?,
-        urgency: r.get(9)?,
-        updated: r.get::<_, Option<i64>>(10)?.map(|t| t as f64 / 1e6),
-    })
+/// What a review change writes: the new state (status, owner, urgency override) and the
+/// audit entries (field, old, new). Nothing is written when `audit` is empty.
+pub(crate) struct ReviewPlan {
+    pub state: (String, String, Option<String>),
+    pub audit: Vec<(&'static str, Option<String>, Option<String>)>,
 }
 
 fn check_one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), ReviewError> {
@@ -177,44 +240,41 @@ fn check_one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), ReviewE
     }
 }
 
+/// The writes `change` makes to a notable as it is now.
+fn plan(current: &ReviewedNotable, change: &ReviewChange) -> ReviewPlan {
+    let mut next = (current.status.clone(), current.owner.clone(), current.urgency.clone());
+    let mut audit: Vec<(&'static str, Option<String>, Option<String>)> = Vec::new();
+    for (field, new, slot) in
+        [("status", &change.status, &mut next.0), ("owner", &change.owner, &mut next.1), ("urgency", &change.urgency, &mut next.2)]
+    {
+        if let Some(v) = new.as_ref().map(|v| v.trim().to_string()).filter(|v| v != slot) {
+            audit.push((field, Some(slot.clone()), Some(v.clone())));
+            *slot = v;
+        }
+    }
+    if let Some(c) = change.comment.as_ref().map(|c| c.trim()).filter(|c| !c.is_empty()) {
+        audit.push(("comment", None, Some(c.to_string())));
+    }
+    // The urgency override is kept only when it differs from the notable's own.
+    let own = current.notable.get("urgency").and_then(|u| u.as_str()).unwrap_or("unknown");
+    let urgency = (next.2 != own).then_some(next.2.clone());
+    ReviewPlan { state: (next.0, next.1, urgency), audit }
+}
+
 impl RiskStore {
     /// A page of notables matching `filter`, newest first, and how many match in all.
     pub fn review_list(&self, filter: &NotableFilter, offset: usize, limit: usize) -> Result<(Vec<ReviewedNotable>, usize), StoreError> {
-        let (clause, mut args) = where_clause(filter);
-        let total: i64 = self
-            .conn
-            .query_row(
-                &format!("SELECT COUNT(*) FROM notables n LEFT JOIN notable_review r ON r.event_hash = n.event_hash{clause}"),
-                params_from_iter(args.iter()),
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
-        args.push(rusqlite::types::Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-        args.push(rusqlite::types::Value::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-        let sql = format!("{SELECT}{clause} ORDER BY n.time DESC, n.id DESC LIMIT ? OFFSET ?");
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt.query_map(params_from_iter(args.iter()), reviewed).map_err(|e| self.err(e))?;
-        let page = rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))?;
-        Ok((page, total.max(0) as usize))
+        self.backend.review_list(filter, i64::try_from(offset).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX))
     }
 
     /// One notable with its review state.
     pub fn review_get(&self, id: &str) -> Result<Option<ReviewedNotable>, StoreError> {
-        self.conn.query_row(&format!("{SELECT} WHERE n.event_hash = ?1"), params![id], reviewed).optional().map_err(|e| self.err(e))
+        self.backend.review_get(id)
     }
 
     /// The audit trail of a notable, oldest first.
     pub fn review_audit(&self, id: &str) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT time, user, field, old_value, new_value FROM notable_audit WHERE event_hash = ?1 ORDER BY id")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![id], |r| {
-                Ok(AuditEntry { time: r.get(0)?, user: r.get(1)?, field: r.get(2)?, old_value: r.get(3)?, new_value: r.get(4)? })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+        self.backend.review_audit(id)
     }
 
     /// Applies an analyst's change at `now`, recording each changed value (and the comment) in
@@ -229,72 +289,10 @@ impl RiskStore {
         if change.owner.as_ref().is_some_and(|o| o.trim().is_empty()) {
             return Err(ReviewError::Invalid(format!("owner must not be empty (`{UNASSIGNED}` releases a notable)")));
         }
-        let current = self.review_get(id)?.ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
-        let path = self.path().to_path_buf();
-        let sql = |source| StoreError::Sql { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(sql)?;
-        let mut next = (current.status.clone(), current.owner.clone(), current.urgency.clone());
-        let mut changes: Vec<(&str, Option<String>, Option<String>)> = Vec::new();
-        for (field, new, slot) in
-            [("status", &change.status, &mut next.0), ("owner", &change.owner, &mut next.1), ("urgency", &change.urgency, &mut next.2)]
-        {
-            if let Some(v) = new.as_ref().map(|v| v.trim().to_string()).filter(|v| v != slot) {
-                changes.push((field, Some(slot.clone()), Some(v.clone())));
-                *slot = v;
-            }
-        }
-        if let Some(c) = change.comment.as_ref().map(|c| c.trim()).filter(|c| !c.is_empty()) {
-            changes.push(("comment", None, Some(c.to_string())));
-        }
-        if !changes.is_empty() {
-            // The urgency override is kept only when it differs from the notable's own.
-            let own = current.notable.get("urgency").and_then(|u| u.as_str()).unwrap_or("unknown");
-            let urgency = (next.2 != own).then_some(next.2.clone());
-            tx.execute(
-                "INSERT INTO notable_review (event_hash, status, owner, urgency, updated) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(event_hash) DO UPDATE SET status = ?2, owner = ?3, urgency = ?4, updated = ?5",
-                params![id, next.0, next.1, urgency, now],
-            )
-            .map_err(sql)?;
-            for (field, old, new) in &changes {
-                tx.execute(
-                    "INSERT INTO notable_audit (event_hash, time, user, field, old_value, new_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![id, now, user, field, old, new],
-                )
-                .map_err(sql)?;
-            }
-        }
-        tx.commit().map_err(sql)?;
+        self.backend
+            .review_update(id, &|current| plan(current, change), user, now)?
+            .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
         self.review_get(id)?.ok_or_else(|| ReviewError::NotFound(id.to_string()))
-    }
-
-    /// The risk events (their JSON) of one object (normalized, with its type) with
-    /// `from <= time < to`, oldest first, at most `limit`.
-    pub fn risk_events_of(
-        &self,
-        object: &str,
-        kind: &str,
-        from: Micros,
-        to: Micros,
-        limit: usize,
-    ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT json FROM risk_events WHERE normalized_risk_object = ?1 AND risk_object_type = ?2
-                 AND time >= ?3 AND time < ?4 ORDER BY time, id LIMIT ?5",
-            )
-            .map_err(|e| self.err(e))?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows =
-            stmt.query_map(params![object.to_lowercase(), kind, from, to, limit], |r| r.get::<_, String>(0)).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            if let Ok(v) = serde_json::from_str(&row.map_err(|e| self.err(e))?) {
-                out.push(v);
-            }
-        }
-        Ok(out)
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::test_backends::{on_both_backends, Kind, TestDb};
 use crate::{build_alerts, Alert, AlertContext};
 use vigil_content::ContentSet;
 use vigil_model::{Record, Value};
@@ -14,9 +15,9 @@ fn row(user: &str, dest: &str, guid: &str) -> Record {
 }
 
 /// A store with three seed notables: HOST1/bob at T0, HOST2/alice at T0+1h, HOST1/carol at T0+2h.
-fn store() -> (tempfile::TempDir, RiskStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = RiskStore::open(&dir.path().join("risk.db")).unwrap();
+fn store(kind: Kind) -> Option<(TestDb, RiskStore)> {
+    let db = TestDb::new(kind)?;
+    let mut store = db.open();
     let set = ContentSet::builtin();
     let det = set.detection("Windows MSIExec Remote Download").unwrap();
     for (i, (user, dest)) in [("CORP\\bob", "HOST1"), ("CORP\\alice", "HOST2"), ("CORP\\carol", "HOST1")].iter().enumerate() {
@@ -30,16 +31,23 @@ fn store() -> (tempfile::TempDir, RiskStore) {
         assert!(alerts.iter().any(|a| matches!(a, Alert::Notable(_))));
         store.record(&alerts).unwrap();
     }
-    (dir, store)
+    Some((db, store))
 }
+
+on_both_backends!(
+    listing_filters_pages_and_searches_text,
+    updates_are_audited_and_filterable,
+    bad_changes_are_refused,
+    risk_events_of_one_object,
+    concurrent_changes_are_not_lost,
+);
 
 fn ids(page: &[ReviewedNotable]) -> Vec<String> {
     page.iter().map(|n| n.notable["user"].as_str().unwrap_or("").to_string()).collect()
 }
 
-#[test]
-fn listing_filters_pages_and_searches_text() {
-    let (_d, store) = store();
+fn listing_filters_pages_and_searches_text(kind: Kind) {
+    let Some((_d, store)) = store(kind) else { return };
     let all = NotableFilter::default();
     let (page, total) = store.review_list(&all, 0, 2).unwrap();
     assert_eq!(total, 3);
@@ -62,9 +70,8 @@ fn listing_filters_pages_and_searches_text() {
     assert_eq!(store.review_list(&f, 0, 10).unwrap().1, 0);
 }
 
-#[test]
-fn updates_are_audited_and_filterable() {
-    let (_d, mut store) = store();
+fn updates_are_audited_and_filterable(kind: Kind) {
+    let Some((_d, mut store)) = store(kind) else { return };
     let (page, _) = store.review_list(&NotableFilter::default(), 0, 10).unwrap();
     let id = page[0].id.clone();
     let own_urgency = page[0].urgency.clone();
@@ -97,9 +104,8 @@ fn updates_are_audited_and_filterable() {
     assert_eq!(store.review_list(&f, 0, 10).unwrap().1, 2);
 }
 
-#[test]
-fn bad_changes_are_refused() {
-    let (_d, mut store) = store();
+fn bad_changes_are_refused(kind: Kind) {
+    let Some((_d, mut store)) = store(kind) else { return };
     let id = store.review_list(&NotableFilter::default(), 0, 1).unwrap().0[0].id.clone();
     let mut bad = |c: ReviewChange| match store.review_update(&id, &c, "x", T0) {
         Err(ReviewError::Invalid(m)) => m,
@@ -112,12 +118,37 @@ fn bad_changes_are_refused() {
     assert!(store.review_audit(&id).unwrap().is_empty());
 }
 
-#[test]
-fn risk_events_of_one_object() {
-    let (_d, store) = store();
+fn risk_events_of_one_object(kind: Kind) {
+    let Some((_d, store)) = store(kind) else { return };
     let host1 = store.risk_events_of("HOST1", "system", T0, T0 + 3 * HOUR, 100).unwrap();
     assert_eq!(host1.len(), 2);
     assert!(host1.iter().all(|e| e["normalized_risk_object"] == "host1"));
     assert_eq!(store.risk_events_of("host1", "system", T0, T0 + 3 * HOUR, 1).unwrap().len(), 1);
     assert!(store.risk_events_of("host1", "user", T0, T0 + 3 * HOUR, 10).unwrap().is_empty());
+}
+
+/// Analysts on several API processes (each its own connection) take the same notable at once:
+/// each change is decided from the one before it, so the audit trail is one unbroken chain
+/// (every entry's old owner is the previous entry's new one) and no change is lost.
+fn concurrent_changes_are_not_lost(kind: Kind) {
+    let Some((db, store)) = store(kind) else { return };
+    let id = store.review_list(&NotableFilter::default(), 0, 1).unwrap().0[0].id.clone();
+    let stores: Vec<RiskStore> = (0..6).map(|_| db.open()).collect();
+    std::thread::scope(|s| {
+        for (i, mut store) in stores.into_iter().enumerate() {
+            let id = &id;
+            s.spawn(move || {
+                let change = ReviewChange { owner: Some(format!("analyst{i}")), ..Default::default() };
+                store.review_update(id, &change, &format!("analyst{i}"), T0 + i as Micros).unwrap();
+            });
+        }
+    });
+    let audit = store.review_audit(&id).unwrap();
+    assert_eq!(audit.len(), 6, "{audit:?}");
+    let mut owner = UNASSIGNED.to_string();
+    for a in &audit {
+        assert_eq!(a.old_value.as_deref(), Some(owner.as_str()), "{audit:?}");
+        owner = a.new_value.clone().unwrap();
+    }
+    assert_eq!(store.review_get(&id).unwrap().unwrap().owner, owner);
 }

@@ -262,7 +262,7 @@ fn record(
     } else {
         format!(
             "vigil: risk index {}: {new} new, {} already recorded; {} new incident(s)",
-            store.path().display(),
+            store.describe(),
             alerts.len() - new,
             incidents.len()
         )

@@ -9,14 +9,6 @@ use apiserver::{have_curl, start, SEED};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// Logs in with a cookie jar; returns the CSRF token.
-fn login(s: &apiserver::Served, jar: &str, user: &str, password: &str) -> String {
-    let body = format!(r#"{{"username":"{user}","password":"{password}"}}"#);
-    let (code, v) = s.json(&["-c", jar, "-H", "Content-Type: application/json", "-d", &body], "/api/v1/auth/login");
-    assert_eq!(code, 200, "{v}");
-    v["csrf_token"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn triage_a_seed_notable_with_a_browser_session() {
     if !have_curl() {
@@ -35,7 +27,7 @@ fn triage_a_seed_notable_with_a_browser_session() {
     assert_eq!(s.curl(&["-H", &format!("Authorization: Splunk {}", s.hec_token)], "/api/v1/notables").0, 401);
     assert_eq!(s.curl(&["-H", &format!("Authorization: Bearer {}", s.hec_token)], "/api/v1/notables").0, 401);
 
-    let csrf = login(&s, &jar, "analyst", "analyst-password");
+    let csrf = s.login(&jar, "analyst", "analyst-password");
     let cookie = std::fs::read_to_string(&jar).unwrap();
     assert!(cookie.contains("#HttpOnly_") && cookie.contains("vigil_session"), "{cookie}");
     let (code, me) = s.json(&["-b", &jar], "/api/v1/auth/session");

@@ -4,6 +4,7 @@
 //! over the same files. Tansu and kafka-python are installed by `.ci/run`; in CI (`CI` set)
 //! their absence fails these tests, elsewhere they say they skipped.
 
+mod apiserver;
 mod common;
 mod serve_support;
 
@@ -75,14 +76,20 @@ fn start_broker(bin: &Path, dir: &Path) -> (Proc, String) {
     (broker, format!("127.0.0.1:{port}"))
 }
 
-/// `vigil serve --role ROLE` with the cluster config, stderr to `<dir>/<name>.log`.
+/// `vigil serve --role ROLE` with the cluster config, stderr to `<dir>/<name>.log`, data in
+/// `<dir>/<role>-data`.
 fn start_role(role: &str, name: &str, dir: &Path, config: &Path, now: &str) -> Proc {
+    start_role_in(role, name, dir, &dir.join(format!("{role}-data")), config, now)
+}
+
+/// [`start_role`] with its own data directory.
+fn start_role_in(role: &str, name: &str, dir: &Path, data: &Path, config: &Path, now: &str) -> Proc {
     let log = dir.join(format!("{name}.log"));
     let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(["serve", "--role", role, "--enable", SEED, "--now", now, "--config"])
         .arg(config)
         .arg("--data-dir")
-        .arg(dir.join(format!("{role}-data")))
+        .arg(data)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -149,12 +156,13 @@ fn stored_notables(reducer_data: &Path) -> Vec<String> {
     let store = vigil_alert::RiskStore::open(&reducer_data.join("risk.db")).unwrap();
     let rule = [format!("ESCU - {SEED} - Rule")];
     let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
-    let mut got: Vec<String> = store
-        .notables(i64::MIN, i64::MAX, Some(&rule))
-        .unwrap()
-        .into_iter()
-        .map(|n| {
-            let mut v = n.json;
+    comparable(store.notables(i64::MIN, i64::MAX, Some(&rule)).unwrap().into_iter().map(|n| n.json))
+}
+
+/// Stored notables as [`backtest_notables`] gives them: without `_time`, sorted.
+fn comparable(notables: impl Iterator<Item = serde_json::Value>) -> Vec<String> {
+    let mut got: Vec<String> = notables
+        .map(|mut v| {
             v.as_object_mut().unwrap().remove("_time");
             v.to_string()
         })
@@ -263,6 +271,7 @@ for path in sys.argv[6:]:
     for line in open(path, "rb"):
         if line.strip():
             p.send(topic, key=path.encode(), value=line.rstrip(b"\r\n"), timestamp_ms=ts)
+            p.flush()  # one record per batch: Tansu 0.6 skips the rest of a batch fetched from inside it
             n += 1
 p.flush()
 print(n)
@@ -324,11 +333,67 @@ fn a_dead_workers_partitions_resume_from_checkpoints_on_the_others() {
     wait_runs(&reducer, &reducer_data, 11, 180);
     // The victim: a worker that owns partitions (and wrote their checkpoints).
     let victim = workers.iter().position(|w| w.log_text().contains("window(s) closed")).expect("a worker closed windows");
+    let victim_log = workers[victim].log.clone();
     workers.remove(victim).kill9();
     produce_with_kafka_python(&python, &brokers, 6, "2026-11-21T00:30:00Z", &[], true);
     wait_runs(&reducer, &reducer_data, 24, 240);
     let resumed = workers.iter().any(|w| w.log_text().contains("resumed from its checkpoint"));
     assert!(resumed, "the others took over the dead worker's partitions from its checkpoints");
-    assert_eq!(cluster_results(&reducer_data).1, backtest_results(), "reducer:\n{}", reducer.log_text());
+    let logs = || {
+        let workers: Vec<String> = workers.iter().map(Proc::log_text).collect();
+        let victim = std::fs::read_to_string(&victim_log).unwrap_or_default();
+        format!("killed worker:\n{victim}\nworkers:\n{}\nreducer:\n{}", workers.join("\n--\n"), reducer.log_text())
+    };
+    assert_eq!(cluster_results(&reducer_data).1, backtest_results(), "{}", logs());
     assert_eq!(stored_notables(&reducer_data), backtest_notables());
+}
+
+/// The shared alert store: 1 worker and 2 reducers (one group) with `[alerts] postgres`, and a
+/// `vigil serve --role api` process over the same store: the API lists backtest's notables,
+/// each once, whichever reducer finished which run.
+#[test]
+fn reducers_share_a_postgres_alert_store_that_an_api_process_shows() {
+    let Some(bin) = tansu() else {
+        eprintln!("skipped: tansu not found (cargo install tansu --locked --features dynostore)");
+        return;
+    };
+    let Some(python) = kafka_python() else { return };
+    if !have_curl() {
+        eprintln!("skipped: curl not found");
+        return;
+    }
+    let Some(schema) = vigil_alert::scratch::ScratchSchema::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, brokers) = start_broker(&bin, dir.path());
+    let config = write_config(dir.path(), &brokers, 3, &format!("[alerts]\npostgres = \"{}\"\n", schema.url()));
+    produce_with_kafka_python(&python, &brokers, 3, "2026-11-20T10:30:00Z", &samples(), false);
+    let now = "2026-11-21T01:00:00Z";
+    let _worker = start_role("worker", "worker", dir.path(), &config, now);
+    let data: Vec<PathBuf> = (0..2).map(|i| dir.path().join(format!("reducer{i}-data"))).collect();
+    let reducers: Vec<Proc> =
+        data.iter().enumerate().map(|(i, d)| start_role_in("reducer", &format!("reducer{i}"), dir.path(), d, &config, now)).collect();
+    // Every hourly run of the day finished by one reducer or the other.
+    let run_names = || -> std::collections::BTreeSet<String> {
+        let files = data.iter().filter_map(|d| std::fs::read_dir(d.join("results")).ok()).flatten().filter_map(|e| e.ok());
+        files.map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".jsonl")).collect()
+    };
+    wait_until("24 runs finished by the reducers", 240, &reducers[0].log, || run_names().len() >= 24);
+    for r in &reducers {
+        assert!(r.log_text().contains("alert store postgres://"), "{}", r.log_text());
+        assert!(!r.log_text().contains("risk.db"), "{}", r.log_text());
+    }
+
+    let api = apiserver::start_with(&["--config", config.to_str().unwrap(), "--role", "api"]);
+    let jar = dir.path().join("jar").to_string_lossy().into_owned();
+    api.login(&jar, "analyst", "analyst-password");
+    let listed = || {
+        let (code, v) = api.json(&["-b", &jar], &format!("/api/v1/notables?count=1000&detection={}", SEED.replace(' ', "%20")));
+        assert_eq!(code, 200, "{v}");
+        comparable(v["notables"].as_array().unwrap().iter().map(|n| n["notable"].clone()))
+    };
+    let expected = backtest_notables();
+    assert!(!expected.is_empty());
+    // A run's results file is written before its alerts are recorded: wait for the last ones.
+    wait_until("the API to list backtest's notables", 60, &api.log, || listed().len() >= expected.len());
+    assert_eq!(listed(), expected, "the API lists backtest's notables, each once");
 }

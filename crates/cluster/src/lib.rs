@@ -9,7 +9,8 @@
 //!   (partial.rs); open states + offsets -> the checkpoints topic (checkpoint.rs)
 //! partials topic (key: schedule|tick) --reducer role (its own group)--> merge, finish
 //!   reducer.rs: all partitions' partials merged in partition order, finished with now = tick,
-//!   results/<schedule>-<tick>.jsonl and notables/risk events in the risk index
+//!   results/<schedule>-<tick>.jsonl and notables/risk events in the alert store
+//!   ([alerts] postgres: shared with the other reducers and `vigil serve --role api`)
 //! ```
 //!
 //! Identity, not luck, makes failures harmless: a partial is `(schedule, tick, partition)` and
@@ -79,6 +80,6 @@ pub fn run(kind: RoleKind, opts: Options) -> Result<(), String> {
     let role = worker::Role { cfg, schedules, normalizer, from, clock: Box::new(move || clock.now()) };
     match kind {
         RoleKind::Worker => worker::run(role),
-        _ => reducer::run(reducer::Reducer::new(role, opts.content, &opts.data_dir)?),
+        _ => reducer::run(reducer::Reducer::new(role, opts.content, &opts.data_dir, &opts.config.alerts)?),
     }
 }

@@ -5,8 +5,8 @@
 //! there, they are merged in partition order, finished with `now` = the tick (the same
 //! `finish_runs` as backtest and serve), the run's results written to
 //! `results/<schedule>-<tick>.jsonl` (replaced whole, in `vigil backtest --format jsonl`'s
-//! lines) and its notables and risk events recorded in the risk index (one copy per alert
-//! identity). Offsets are committed only below the oldest partial still waiting, so a
+//! lines) and its notables and risk events recorded in the alert store (one copy per alert
+//! identity; with `[alerts] postgres` one store shared by every reducer and `--role api`). Offsets are committed only below the oldest partial still waiting, so a
 //! reducer killed at any moment re-reads what it had not finished; runs finished twice give
 //! the same file and no second alert.
 
@@ -58,10 +58,13 @@ pub struct Reducer {
 }
 
 impl Reducer {
-    pub fn new(role: Role, content: ContentSet, data_dir: &Path) -> Result<Reducer, String> {
+    /// `alerts`: where the alerts go (`[alerts]`: PostgreSQL, shared by every reducer, else
+    /// this reducer's own `risk.db`).
+    pub fn new(role: Role, content: ContentSet, data_dir: &Path, alerts: &vigil_serve::config::AlertsConfig) -> Result<Reducer, String> {
         let results = data_dir.join("results");
         std::fs::create_dir_all(&results).map_err(|e| format!("{}: {e}", results.display()))?;
-        let risk = RiskStore::open(&data_dir.join("risk.db")).map_err(|e| e.to_string())?;
+        let risk = alerts.open(data_dir)?;
+        eprintln!("vigil reducer: alert store {}", risk.describe());
         Ok(Reducer { role, content, risk, results, pending: HashMap::new(), done: HashSet::new() })
     }
 

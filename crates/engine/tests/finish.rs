@@ -35,11 +35,16 @@ fn process(i: usize) -> Event {
 
 /// Runs `spl` over `events` split between two scan states, with the given memory budget.
 fn run(spl: &str, events: &[Event], budget: usize) -> Vec<Record> {
+    run_together(&[spl], events, budget).remove(0)
+}
+
+/// Runs the searches in one engine (one pass) over `events` split between two scan states.
+fn run_together(spls: &[&str], events: &[Event], budget: usize) -> Vec<Vec<Record>> {
     let normalizer = Normalizer::builtin().expect("mappings");
     let content = ContentSet::builtin();
     let mut planner = Planner::new(normalizer.catalog(), &content);
-    let query = planner.plan("t", spl).unwrap_or_else(|e| panic!("{}", e.render("t")));
-    let mut engine = Engine::new(vec![query], normalizer.catalog());
+    let queries = spls.iter().map(|spl| planner.plan("t", spl).unwrap_or_else(|e| panic!("{}", e.render(spl)))).collect();
+    let mut engine = Engine::new(queries, normalizer.catalog());
     engine.set_memory_budget(budget);
     let mut states = [engine.new_state(), engine.new_state()];
     let mut rows = Vec::new();
@@ -55,7 +60,37 @@ fn run(spl: &str, events: &[Event], budget: usize) -> Vec<Record> {
     let [mut a, b] = states;
     engine.merge(&mut a, b);
     let ctx = EvalContext { now: 1_700_000_100_000_000, tz: Tz::utc() };
-    engine.finish(a, &ctx).remove(0).result.expect("runs")
+    engine.finish(a, &ctx).into_iter().map(|o| o.result.expect("runs")).collect()
+}
+
+#[test]
+fn queries_sharing_a_scan_get_what_each_gets_alone() {
+    // The same tstats (output names aside) under different operators, twice as a join
+    // subsearch, and one that differs only in its filter: the identical scans accumulate
+    // once and every query still sees all of its groups, in memory and spilled.
+    let sub = "| tstats count min(_time) as t values(Processes.user) as users from datamodel=Endpoint.Processes \
+               by Processes.process_guid Processes.process";
+    let searches = [
+        format!("{sub} | rename Processes.* as * | stats count by process"),
+        "| tstats count min(_time) as first values(Processes.user) as u from datamodel=Endpoint.Processes \
+         by Processes.process_guid Processes.process | where count > 1"
+            .to_string(),
+        format!(
+            "| tstats count from datamodel=Endpoint.Processes where Processes.process=\"*--job 7*\" by Processes.process_guid \
+             | rename Processes.* as * | join process_guid [{sub} | rename Processes.* as *]"
+        ),
+        format!("{sub} | head 3"),
+        "| tstats count min(_time) as t values(Processes.user) as users from datamodel=Endpoint.Processes \
+         where Processes.user=\"*user1*\" by Processes.process_guid Processes.process"
+            .to_string(),
+    ];
+    let spls: Vec<&str> = searches.iter().map(String::as_str).collect();
+    let events: Vec<Event> = (0..3000).map(process).collect();
+    let alone: Vec<Vec<Record>> = spls.iter().map(|spl| run(spl, &events, usize::MAX)).collect();
+    assert!(alone.iter().all(|rows| !rows.is_empty()), "every search finds something");
+    for budget in [usize::MAX, 0] {
+        assert_eq!(run_together(&spls, &events, budget), alone, "budget {budget}");
+    }
 }
 
 #[test]

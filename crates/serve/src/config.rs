@@ -31,6 +31,9 @@
 //! path = "/var/log/vigil-in"
 //! pattern = "*.xml"
 //!
+//! [alerts]                         # the alert store (vigil_alert::RiskStore)
+//! postgres = "postgres://vigil@db/vigil"   # shared by several processes; default: risk.db (SQLite)
+//!
 //! [api]
 //! secure_cookies = false             # true behind a TLS-terminating proxy: session cookies get `Secure`
 //!
@@ -92,6 +95,9 @@ pub struct Config {
     pub content: Vec<PathBuf>,
     #[serde(default)]
     pub api: ApiConfig,
+    /// `[alerts]`: where notables, risk events, triage and run records are kept.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
     /// `[inputs]`: directories tailed into the store (`tail/`).
     #[serde(default)]
     pub inputs: crate::tail::InputsConfig,
@@ -109,6 +115,24 @@ pub struct ApiConfig {
     /// Session cookies carry `Secure` (browsers send them over HTTPS only): for a server
     /// behind a TLS-terminating proxy.
     pub secure_cookies: bool,
+}
+
+/// `[alerts]`: the alert store.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// A PostgreSQL connection string: the alert store (notables, risk events, incidents,
+    /// triage, run records) lives there, shared by every process configured with it
+    /// (reducers, single nodes, `--role api`). Unset: `risk.db` (SQLite) in the data directory.
+    pub postgres: Option<String>,
+}
+
+impl AlertsConfig {
+    /// Opens the configured store: PostgreSQL, else `<data_dir>/risk.db`.
+    pub fn open(&self, data_dir: &Path) -> Result<vigil_alert::RiskStore, String> {
+        let url = self.postgres.as_deref().map(str::trim).filter(|u| !u.is_empty());
+        vigil_alert::RiskStore::open_configured(url, &data_dir.join("risk.db")).map_err(|e| e.to_string())
+    }
 }
 
 /// `[sigma]`: Sigma rules to schedule, and their schedule (the CLI loads and plans them).
@@ -212,6 +236,7 @@ impl Default for Config {
             content: Vec::new(),
             cluster: None,
             api: ApiConfig::default(),
+            alerts: AlertsConfig::default(),
             inputs: Default::default(),
             sigma: SigmaConfig::default(),
         }

@@ -8,12 +8,16 @@
 //!   --> answer success / ackId true
 //! schedule (cron ticks of the selected detections, over the store) schedule.rs, selection.rs
 //!   then Correlation detections over the risk index           vigil_scan::correlation
-//!   --> notables and risk events in the risk index; runs.jsonl
+//!   --> notables and risk events in the alert store ([alerts]: risk.db, or PostgreSQL shared
+//!       with other processes); run records in runs.jsonl (or that PostgreSQL)
 //!   --> actions: webhook, Splunk HEC, file (durable outbox)    actions/
 //! operations: /metrics, reload (SIGHUP, POST /vigil/reload)  metrics.rs, ops.rs, reload.rs
 //! HTTPS when [tls] is configured                              tls.rs
 //! hostile clients: connection cap, header/body pace           listener/
 //! ```
+//!
+//! `--role api` ([`run_api`]): the console and API alone over the alert store, no ingest and
+//! no scheduler (cluster roles: vigil-cluster).
 
 pub mod actions;
 pub mod admin;
@@ -107,7 +111,9 @@ pub fn run(opts: Options) -> Result<(), String> {
     let driver = vigil_scan::Driver::new(None)?;
     // The API's enable/disable choices (kept in the data directory) apply on top of the config.
     let effective = api::effective_selection(&selection, &data_dir);
-    let mut scheduler = schedule::Scheduler::new(content.clone(), extra, normalizer, driver, &effective, &data_dir, clock.now())?;
+    let risk = config.alerts.open(&data_dir)?;
+    eprintln!("vigil serve: alert store {}", risk.describe());
+    let mut scheduler = schedule::Scheduler::new(content.clone(), extra, normalizer, driver, &effective, &data_dir, risk, clock.now())?;
     scheduler.set_actions(actions.clone());
     scheduler.set_late(late.clone());
     let scheduled = scheduler.describe();
@@ -126,7 +132,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         scheduled: scheduled_count.clone(),
     }));
     let ops = ops::Ops { hec: hec.clone(), actions: actions.clone(), store_root: store_path, scheduled: scheduled_count, reloader };
-    let detections = api::DetectionControl::new(content, selection, data_dir.clone(), scheduler.clone());
+    let detections = api::DetectionControl::new(content, selection, data_dir.clone(), Some(scheduler.clone()));
     let setup = api::Setup {
         data_dir: data_dir.clone(),
         clock: clock.clone(),
@@ -134,6 +140,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         ingest: hec.stats.clone(),
         seal_idle_secs: config.store.seal_idle_secs,
         secure_cookies: config.api.secure_cookies,
+        alerts: config.alerts.clone(),
     };
     let api = Arc::new(api::Api::new(setup)?);
     let admin = admin::Admin { hec: hec.clone(), clock, scheduler };
@@ -174,6 +181,37 @@ pub fn run_ingest(config: &Config, data_dir: &std::path::Path, sink: Box<dyn com
     if let Err(e) = hec.committer().flush() {
         eprintln!("vigil serve: {e}");
     }
+    eprintln!("vigil serve: stopped");
+    served
+}
+
+/// The console and the API (`/api/v1`, Splunk REST) alone, over the configured alert store:
+/// no ingest, no event store, no scheduler (`vigil serve --role api`). With `[alerts]
+/// postgres`, several such processes show the same alerts, written by reducers or single
+/// nodes. Users, sessions and API tokens stay in this process's data directory (`users.db`).
+pub fn run_api(opts: Options) -> Result<(), String> {
+    let Options { config, data_dir, content, selection, now, .. } = opts;
+    std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    if config.alerts.postgres.is_none() {
+        eprintln!("vigil serve: --role api without [alerts] postgres: serving {} alone", data_dir.join("risk.db").display());
+    }
+    let clock = Arc::new(admin::Clock::new(now));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let detections = api::DetectionControl::new(content, selection, data_dir.clone(), None);
+    let setup = api::Setup {
+        data_dir,
+        clock,
+        detections,
+        ingest: Arc::new(ingest::stats::IngestStats::default()),
+        seal_idle_secs: config.store.seal_idle_secs,
+        secure_cookies: config.api.secure_cookies,
+        alerts: config.alerts.clone(),
+    };
+    let api = api::Api::new(setup)?;
+    eprintln!("vigil serve: api over the alert store {}", api.risk.lock().map(|r| r.describe()).unwrap_or_default());
+    let app = console::router().merge(api::router(Arc::new(api)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = runtime.block_on(serve_http(&config, app, None, stop));
     eprintln!("vigil serve: stopped");
     served
 }

@@ -3,8 +3,9 @@
 //! A tick `t` of a schedule `(cron, earliest, latest)` runs over `[resolve(earliest, t),
 //! resolve(latest, t))`, the stored segments overlapping that range read through the scan
 //! driver and the same windowing code as `vigil backtest` (`vigil_scan::schedule`), finished
-//! with `now = t`. Results become notables and risk events in the risk index; every run is
-//! appended to `runs.jsonl`.
+//! with `now = t`. Results become notables and risk events in the alert store; every run is
+//! appended to `runs.jsonl` (or, with a shared PostgreSQL store, recorded there, so every API
+//! process shows it).
 //!
 //! A run at its tick sees what was stored before it, as Splunk's scheduled search sees what
 //! was indexed; ticks are run when the clock passes them, and after downtime the missed ticks
@@ -175,7 +176,8 @@ pub struct Scheduler {
     slots: Vec<Slot>,
     store_root: PathBuf,
     risk: RiskStore,
-    runs_log: PathBuf,
+    /// Run records: this file, or the store when it is shared (`None`).
+    runs_log: Option<PathBuf>,
     /// Ticks before this were run (or predate the first start).
     next: Micros,
     /// Set after a restart until the missed ticks were run: at most this many per schedule.
@@ -207,7 +209,8 @@ pub struct ScheduleInfo {
 
 impl Scheduler {
     /// Plans the selected detections; detections that cannot run are reported and left out.
-    /// `extra`: detections with their queries planned by the caller (Sigma rules).
+    /// `extra`: detections with their queries planned by the caller (Sigma rules); `risk`:
+    /// the alert store the runs record into (`[alerts]`).
     #[allow(clippy::too_many_arguments)] // the server's parts; one call site
     pub fn new(
         content: ContentSet,
@@ -216,6 +219,7 @@ impl Scheduler {
         driver: Driver,
         select: &Selection,
         data_dir: &Path,
+        risk: RiskStore,
         start: Micros,
     ) -> Result<Scheduler, String> {
         let planned_extra = extra();
@@ -230,8 +234,6 @@ impl Scheduler {
             Some(s) if s.next < start => (s.next, Some(select.max_catch_up)),
             _ => (start, None),
         };
-        let risk_path = data_dir.join("risk.db");
-        let risk = RiskStore::open(&risk_path).map_err(|e| e.to_string())?;
         Ok(Scheduler {
             content,
             extra,
@@ -242,11 +244,11 @@ impl Scheduler {
             tz: Tz::utc(),
             slots,
             store_root: store::store_dir(data_dir),
-            risk,
-            runs_log: data_dir.join("runs.jsonl"),
+            runs_log: (!risk.is_shared()).then(|| runs_log_path(data_dir)),
             next,
             catch_up,
             state_path,
+            risk,
             first,
             late: None,
             actions: None,
@@ -353,11 +355,6 @@ impl Scheduler {
     /// Enabled detections that are not scheduled, with why.
     pub fn not_scheduled(&self) -> &[(String, String)] {
         &self.not_scheduled
-    }
-
-    /// Where the run records are appended (one JSON line per run).
-    pub fn runs_log(&self) -> &Path {
-        &self.runs_log
     }
 
     /// Runs every tick in `[next, now]`, in time order; returns their records.
@@ -520,11 +517,18 @@ impl Scheduler {
         }
     }
 
-    fn append_record(&self, rec: &RunRecord) {
+    fn append_record(&mut self, rec: &RunRecord) {
+        let Some(log) = &self.runs_log else {
+            let json = serde_json::to_value(rec).unwrap_or_default();
+            if let Err(e) = self.risk.record_run(&rec.detections, &json) {
+                eprintln!("vigil serve: cannot record a run: {e}");
+            }
+            return;
+        };
         let line = serde_json::to_string(rec).unwrap_or_default();
-        let written = std::fs::OpenOptions::new().create(true).append(true).open(&self.runs_log).and_then(|mut f| writeln!(f, "{line}"));
+        let written = std::fs::OpenOptions::new().create(true).append(true).open(log).and_then(|mut f| writeln!(f, "{line}"));
         if let Err(e) = written {
-            eprintln!("vigil serve: cannot record a run in {}: {e}", self.runs_log.display());
+            eprintln!("vigil serve: cannot record a run in {}: {e}", log.display());
         }
     }
 }
@@ -540,6 +544,11 @@ fn raiser<'a>(
     window: Window,
 ) -> Raiser<'a> {
     Raiser { content, extra_detections, risk, actions: actions.as_deref(), tick, window }
+}
+
+/// Where a single node appends its run records (one JSON line per run).
+pub fn runs_log_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("runs.jsonl")
 }
 
 fn iso(t: Micros) -> String {

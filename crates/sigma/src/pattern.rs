@@ -108,8 +108,9 @@ impl Segment {
 #[derive(Clone, Debug)]
 pub struct Glob {
     /// Segments between stars; `anchored_start` says whether the pattern does not begin with
-    /// a star (the last segment is empty when it ends with one).
-    segments: Vec<Segment>,
+    /// a star (the last segment is empty when it ends with one). Shared: rules are planned
+    /// from clones of their compiled values, and each segment holds a substring searcher.
+    segments: std::sync::Arc<[Segment]>,
     anchored_start: bool,
     pub cased: bool,
     /// The value as written (for display and the second-opinion script).
@@ -138,6 +139,7 @@ impl Glob {
             }
         }
         segments.push(Segment::new(cur));
+        let segments: std::sync::Arc<[Segment]> = segments.into();
         let plain_wildcard_char = toks.iter().any(|t| matches!(t, Tok::Char('*' | '?') | Tok::One));
         Glob {
             spl_compatible: !cased && !plain_wildcard_char,

@@ -171,7 +171,7 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
         eprintln!(
             "vigil: memory budget {} MiB{}; {} bytes written to temporary files ({groups} of aggregation groups, {rows} of rows)",
             args.memory_budget() >> 20,
-            if args.memory_mb.is_some() { " (--memory-mb)" } else { " (an eighth of available memory, 32 MiB to 2 GiB)" },
+            if args.memory_mb.is_some() { " (--memory-mb)" } else { " (an eighth of available memory, 32 to 64 MiB)" },
             groups + rows
         );
         costliest_in_scan(&out.scan_costs);

@@ -18,6 +18,10 @@ pub struct RiskArgs {
     /// The risk index (default: $XDG_DATA_HOME/vigil/risk.db, else ~/.local/share/vigil/risk.db).
     #[arg(long, value_name = "PATH")]
     pub risk_db: Option<PathBuf>,
+    /// The shared alert store in PostgreSQL instead (`[alerts] postgres` of `vigil serve`):
+    /// a connection string such as postgres://vigil@db/vigil.
+    #[arg(long, value_name = "URL", conflicts_with = "risk_db")]
+    pub postgres: Option<String>,
     /// Start of the range (inclusive): a time modifier (-24h, -7d@d), epoch seconds or ISO 8601.
     /// Default: all time.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
@@ -57,11 +61,16 @@ fn run_inner(args: &RiskArgs) -> Result<(), String> {
         Some(t) => parse_time("--until", t, now, &tz)?,
         None => now,
     };
-    let path = default_risk_db(args.risk_db.as_ref())?;
-    if !path.exists() {
-        return Err(format!("risk index {}: no such file (vigil hunt --alerts creates it)", path.display()));
-    }
-    let mut store = RiskStore::open(&path).map_err(|e| e.to_string())?;
+    let mut store = match &args.postgres {
+        Some(url) => RiskStore::connect(url).map_err(|e| e.to_string())?,
+        None => {
+            let path = default_risk_db(args.risk_db.as_ref())?;
+            if !path.exists() {
+                return Err(format!("risk index {}: no such file (vigil hunt --alerts creates it)", path.display()));
+            }
+            RiskStore::open(&path).map_err(|e| e.to_string())?
+        }
+    };
     // ES runs the incident rules on a schedule; here as of every risk event time in the range
     // (historical activity gets its incidents at the activity's time), then as of its end.
     let rules = args.incidents.rules();
@@ -79,7 +88,7 @@ fn run_inner(args: &RiskArgs) -> Result<(), String> {
     let total: f64 = objects.iter().map(|o| o.total_score).sum();
     eprintln!(
         "vigil: risk index {}: {} object(s), total score {}, {} incident(s) ({} new)",
-        path.display(),
+        store.describe(),
         objects.len(),
         vigil_model::value::format_num(total),
         incidents.len(),

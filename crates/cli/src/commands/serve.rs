@@ -31,7 +31,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub sigma_schedule: crate::sigma_schedule::SigmaScheduleArgs,
     /// Cluster mode on Kafka (`[cluster]` in the config): `ingest` (HEC into the events
-    /// topic), `worker` (events into window partials) or `reducer` (partials into alerts).
+    /// topic), `worker` (events into window partials) or `reducer` (partials into alerts);
+    /// `api`: the console and API alone over the alert store (`[alerts] postgres`), without
+    /// ingest or scheduler, so several processes show the same alerts.
     #[arg(long, value_enum, value_name = "ROLE")]
     pub role: Option<Role>,
 }
@@ -41,6 +43,7 @@ pub enum Role {
     Ingest,
     Worker,
     Reducer,
+    Api,
 }
 
 pub fn run(args: ServeArgs) -> u8 {
@@ -89,6 +92,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             Role::Ingest => vigil_cluster::RoleKind::Ingest,
             Role::Worker => vigil_cluster::RoleKind::Worker,
             Role::Reducer => vigil_cluster::RoleKind::Reducer,
+            Role::Api => {
+                let extra = std::sync::Arc::new(Vec::new);
+                return vigil_serve::run_api(vigil_serve::Options { config, data_dir, content, selection, now, reload: source, extra });
+            }
         };
         return vigil_cluster::run(kind, vigil_cluster::Options { config, data_dir, content, selection, now });
     }

@@ -15,6 +15,8 @@ pub struct Served {
     pub data: PathBuf,
     pub log: PathBuf,
     pub hec_token: String,
+    /// What followed the listen address and data directory (a restart passes them again).
+    args: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -46,23 +48,31 @@ pub fn add_user(data: &Path, name: &str, role: &str, password: &str) {
 /// A server at the seed samples' day with the seed enabled, and users `admin` (admin) and
 /// `analyst` (analyst), passwords `<name>-password`.
 pub fn start() -> Served {
+    start_with(&["--now", "2026-11-20T10:00:00Z", "--enable", SEED])
+}
+
+/// `vigil serve` with `args` (after its listen address and data directory), and the users of
+/// [`start`]; the HEC token is empty when the server generated none (`--role api`).
+pub fn start_with(args: &[&str]) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     add_user(&data, "admin", "admin", "admin-password");
     add_user(&data, "analyst", "analyst", "analyst-password");
     let log = dir.path().join("server.log");
-    let (child, port) = launch(&data, &log);
-    let mut s = Served { child, port, data: data.clone(), log, hec_token: String::new(), _dir: dir };
-    s.hec_token = std::fs::read_to_string(data.join("hec_token")).unwrap().trim().to_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let (child, port) = launch(&data, &log, &args);
+    let mut s = Served { child, port, data: data.clone(), log, hec_token: String::new(), args, _dir: dir };
+    s.hec_token = std::fs::read_to_string(data.join("hec_token")).unwrap_or_default().trim().to_string();
     s
 }
 
-/// `vigil serve` over `data` at the seed samples' day, logging to `log`; its port once it listens.
-fn launch(data: &Path, log: &Path) -> (Child, u16) {
+/// `vigil serve` over `data` with `args`, logging to `log`; its port once it listens.
+fn launch(data: &Path, log: &Path, args: &[String]) -> (Child, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--now", "2026-11-20T10:00:00Z", "--enable", SEED, "--data-dir"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
@@ -88,7 +98,20 @@ impl Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.log = self.log.with_file_name("server-restarted.log");
-        (self.child, self.port) = launch(&self.data, &self.log);
+        (self.child, self.port) = launch(&self.data, &self.log, &self.args);
+    }
+
+    /// Logs in with a cookie jar (curl's `-c`); returns the CSRF token.
+    pub fn login(&self, jar: &str, user: &str, password: &str) -> String {
+        let body = format!(r#"{{"username":"{user}","password":"{password}"}}"#);
+        let (code, v) = self.json(&["-c", jar, "-H", "Content-Type: application/json", "-d", &body], "/api/v1/auth/login");
+        assert_eq!(code, 200, "{v}");
+        v["csrf_token"].as_str().unwrap().to_string()
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,7 +1,9 @@
 //! Splunk's search-time value matching: case-insensitive, `*` wildcard anywhere.
 
+use hashbrown::HashMap;
 use memchr::memmem;
 use std::cell::RefCell;
+use std::sync::{Arc, Weak};
 
 /// A compiled search value such as `*http://*` or `msiexec.exe`.
 ///
@@ -10,7 +12,9 @@ use std::cell::RefCell;
 /// the decoded text, because Splunk matches the raw XML while Vigil holds decoded values.
 #[derive(Clone, Debug)]
 pub struct Pattern {
-    alternatives: Vec<Glob>,
+    /// Shared by every pattern of the same text (see [`Pattern::new`]): SigmaHQ and ESCU
+    /// repeat many values, and each glob holds substring searchers.
+    alternatives: Arc<[Glob]>,
 }
 
 #[derive(Clone, Debug)]
@@ -27,10 +31,23 @@ struct Glob {
 
 thread_local! {
     static LOWER: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Compiled globs by pattern text, while some pattern still uses them.
+    static COMPILED: RefCell<Compiled> = RefCell::new(Compiled::default());
 }
 
-impl Pattern {
-    pub fn new(text: &str) -> Pattern {
+/// The cache behind [`Pattern::new`]: entries whose patterns are all dropped are pruned
+/// whenever the table has doubled since the last pruning, so reloading content does not grow it.
+#[derive(Default)]
+struct Compiled {
+    by_text: HashMap<String, Weak<[Glob]>>,
+    prune_at: usize,
+}
+
+impl Compiled {
+    fn get(&mut self, text: &str) -> Arc<[Glob]> {
+        if let Some(live) = self.by_text.get(text).and_then(Weak::upgrade) {
+            return live;
+        }
         let mut alternatives = vec![Glob::new(text)];
         if text.contains('&') {
             let decoded = decode_xml_entities(text);
@@ -38,7 +55,19 @@ impl Pattern {
                 alternatives.push(Glob::new(&decoded));
             }
         }
-        Pattern { alternatives }
+        let alternatives: Arc<[Glob]> = alternatives.into();
+        if self.by_text.len() >= self.prune_at {
+            self.by_text.retain(|_, w| w.strong_count() > 0);
+            self.prune_at = (self.by_text.len() * 2).max(1024);
+        }
+        self.by_text.insert(text.to_string(), Arc::downgrade(&alternatives));
+        alternatives
+    }
+}
+
+impl Pattern {
+    pub fn new(text: &str) -> Pattern {
+        Pattern { alternatives: COMPILED.with(|c| c.borrow_mut().get(text)) }
     }
 
     /// The pattern as written, lowercased (for EXPLAIN).

@@ -33,20 +33,21 @@ fn row_time(r: &Record) -> Micros {
     r.value("_time").as_num().map(|s| (s * 1e6) as Micros).unwrap_or(0)
 }
 
-/// Feeds one record into a group's states.
-fn feed(states: &mut [AggState], aggs: &[AggSpec], row: &Record, ctx: &EvalContext) {
+/// Feeds one record into a group's states; returns the heap bytes they grew by.
+fn feed(states: &mut [AggState], aggs: &[AggSpec], row: &Record, ctx: &EvalContext) -> usize {
     let time = row_time(row);
+    let mut grown = 0;
     for (st, spec) in states.iter_mut().zip(aggs) {
         match &spec.input {
             AggInput::Rows => st.add_row(),
             AggInput::Field(FieldRef::Name(n)) => {
                 for item in row.value(n).items() {
-                    st.add(spec.func, &item, time);
+                    grown += st.add(spec.func, &item, time);
                 }
             }
             AggInput::Field(FieldRef::Time) => {
                 for item in row.value("_time").items() {
-                    st.add(spec.func, &item, time);
+                    grown += st.add(spec.func, &item, time);
                 }
             }
             AggInput::Field(_) => {}
@@ -56,12 +57,13 @@ fn feed(states: &mut [AggState], aggs: &[AggSpec], row: &Record, ctx: &EvalConte
                     st.add_row();
                 } else if !matches!(v, EvalValue::Bool(_) | EvalValue::Null) {
                     for item in v.items() {
-                        st.add(spec.func, &item, time);
+                        grown += st.add(spec.func, &item, time);
                     }
                 }
             }
         }
     }
+    grown
 }
 
 impl StatsOp {
@@ -117,7 +119,10 @@ impl StatsOp {
             groups.overflow = true;
             return;
         }
-        for_each_key(&parts, |key| feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx));
+        for_each_key(&parts, |key| {
+            let grown = feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx);
+            groups.grew(grown);
+        });
     }
 
     /// The result rows of groups accumulated with [`StatsOp::add`].
@@ -144,7 +149,10 @@ impl StatsOp {
             if key_count(&parts).saturating_add(groups.len()) > MAX_GROUPS {
                 return Err(too_many_groups(&self.by));
             }
-            for_each_key(&parts, |key| feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx));
+            for_each_key(&parts, |key| {
+                let grown = feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx);
+                groups.grew(grown);
+            });
         }
         self.finish(groups, &symbols)
     }

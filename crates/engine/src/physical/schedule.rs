@@ -5,7 +5,7 @@ use super::finish_with;
 use super::output::{Budgets, QueryOutput, StoredOutput};
 use crate::expr::value::EvalContext;
 use crate::plan::Query;
-use crate::scan::{Engine, ScanAcc, ScanState};
+use crate::scan::{Engine, ScanAcc, ScanState, SharedGroups};
 
 /// A query with its scan results, to finish.
 type Work<'q> = (&'q Query, Vec<ScanAcc>);
@@ -40,7 +40,8 @@ impl Engine {
         // A quarter of the budget for subsearch rows: several queries finish at once.
         let budgets = Budgets { store: self.memory.budget / 64, rows: self.memory.budget / 4, in_memory: self.memory.budget / 16 };
         let waiting_cap = self.memory.budget / 4;
-        let state = self.flatten(state);
+        let mut state = self.flatten(state);
+        let shared = SharedGroups::take(&self.owners, &mut state.accs);
         let symbols = &state.symbols;
         let queue = std::sync::Mutex::new(finishing_order(self.queries.iter().zip(state.accs).collect()).into_iter());
         // The index of the next output to hand on and the bytes of the outputs waiting in
@@ -50,9 +51,9 @@ impl Engine {
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let send = send.clone();
-                let (queue, handed) = (&queue, &handed);
+                let (queue, handed, shared) = (&queue, &handed, &shared);
                 scope.spawn(move || loop {
-                    let Some((i, heavy, (q, accs))) = queue.lock().ok().and_then(|mut q| q.next()) else { return };
+                    let Some((i, heavy, (q, mut accs))) = queue.lock().ok().and_then(|mut q| q.next()) else { return };
                     // Neither the next output due nor a heavy query (taken out of order) is held
                     // back: the other queries are taken in order, so whatever the output waits
                     // for is being finished by a worker that is not paused.
@@ -64,6 +65,7 @@ impl Engine {
                             };
                         }
                     }
+                    shared.fill(i, &mut accs);
                     let out = finish_with(q, accs, symbols, ctx, budgets);
                     if let Ok(mut state) = handed.0.lock() {
                         state.1 += out.memory_bytes();

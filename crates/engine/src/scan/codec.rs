@@ -1,12 +1,14 @@
 //! A scan state as bytes: written after the scan phase, read in another process, merged
 //! there (see [`Engine::merge`]) and finished.
 //!
-//! Format, version 1 (integers little-endian; a string is its byte length as u32, then its
+//! Format, version 2 (integers little-endian; a string is its byte length as u32, then its
 //! UTF-8 bytes):
 //!
 //! ```text
 //! magic        8 bytes  "VIGILSCN"
-//! version      u16      1
+//! version      u16      2 (1 before scans identical to an earlier query's were shared:
+//!                       such a scan is written empty, its groups are the earlier one's, so
+//!                       a version-1 reader would finish it with nothing)
 //! fingerprint  u64      FNV-1a over the engine's queries (names, scan kinds, by-fields,
 //!                       aggregation functions): a state is read only by an engine with
 //!                       the same queries
@@ -38,7 +40,7 @@ use crate::store::symbols::Symbols;
 const MAGIC: &[u8; 8] = b"VIGILSCN";
 
 /// The scan state format this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 const HEADER_LEN: usize = 8 + 2 + 8 + 8 + 8;
 

@@ -9,11 +9,13 @@
 mod codec;
 mod cost;
 mod rows;
+mod shared;
 mod state;
 
 pub use codec::FORMAT_VERSION;
 pub use cost::ScanCost;
 pub(crate) use rows::scan_rows;
+pub(crate) use shared::SharedGroups;
 use state::MemoryAccount;
 pub(crate) use state::ScanAcc;
 pub use state::ScanState;
@@ -47,6 +49,8 @@ pub struct Engine {
     /// Per query and scan: how many leading operators of the query filter its groups by key
     /// when they are created (0: none; see `plan::keyfilter`).
     key_filters: Vec<Vec<Option<KeyFilter>>>,
+    /// Per query and scan: the identical earlier scan whose groups it reads (see `shared`).
+    pub(crate) owners: shared::Owners,
     /// The memory budget of all scan states together, and what they hold.
     pub(crate) memory: MemoryAccount,
     /// Whether scan states count and time what each query costs ([`Engine::scan_costs`]).
@@ -62,11 +66,31 @@ pub const MAX_COLLECTED_EVENTS: usize = 2_000_000;
 
 impl Engine {
     pub fn new(queries: Vec<Query>, catalog: &Catalog) -> Engine {
+        let key_filters: Vec<Vec<Option<KeyFilter>>> = queries
+            .iter()
+            .map(|q| {
+                q.scans
+                    .iter()
+                    .enumerate()
+                    .map(|(si, s)| match (s, &q.root.source) {
+                        (Scan::Tstats(t), Source::Scan(root)) if *root == si && !t.by.is_empty() => {
+                            let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+                            let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
+                            KeyFilter::plan(&q.root, &by, &aggs)
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        let owners = shared::owners(&queries, &key_filters);
         let mut by_dataset = vec![Vec::new(); catalog.datasets.len()];
         let mut event_scans = Vec::new();
         for (qi, q) in queries.iter().enumerate() {
             for (si, s) in q.scans.iter().enumerate() {
                 match s {
+                    // A scan identical to an earlier one reads its groups (see `shared`).
+                    Scan::Tstats(_) if owners[qi][si].is_some() => {}
                     Scan::Tstats(t) => by_dataset[t.dataset].push((qi, si)),
                     Scan::Events(_) => event_scans.push((qi, si)),
                 }
@@ -86,25 +110,9 @@ impl Engine {
             Scan::Tstats(_) => None,
         }));
         let scan_ctx = EvalContext { now: 0, tz: vigil_time::Tz::utc() };
-        let key_filters = queries
-            .iter()
-            .map(|q| {
-                q.scans
-                    .iter()
-                    .enumerate()
-                    .map(|(si, s)| match (s, &q.root.source) {
-                        (Scan::Tstats(t), Source::Scan(root)) if *root == si && !t.by.is_empty() => {
-                            let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
-                            let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
-                            KeyFilter::plan(&q.root, &by, &aggs)
-                        }
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .collect();
         Engine {
             key_filters,
+            owners,
             queries,
             by_dataset,
             event_scans,
@@ -274,9 +282,8 @@ impl Engine {
                     groups.entry_if(key, &scan.aggs, |key| f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx))
                 }
             };
-            for (st, spec) in states.into_iter().flatten().zip(&scan.aggs) {
-                feed_row_agg(st, spec, row, secs);
-            }
+            let grown: usize = states.into_iter().flatten().zip(&scan.aggs).map(|(st, spec)| feed_row_agg(st, spec, row, secs)).sum();
+            groups.grew(grown);
         });
         true
     }

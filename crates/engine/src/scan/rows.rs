@@ -31,18 +31,22 @@ pub(super) fn column_part(row: &DatasetRow, i: usize, cache: &mut [u32], symbols
     }
 }
 
-pub(super) fn feed_row_agg(st: &mut AggState, spec: &AggSpec, row: &DatasetRow, secs: i64) {
+/// Feeds a row's input to one aggregation state; returns the heap bytes it grew by.
+pub(super) fn feed_row_agg(st: &mut AggState, spec: &AggSpec, row: &DatasetRow, secs: i64) -> usize {
     let time: Micros = row.time;
     match &spec.input {
-        AggInput::Rows => st.add_row(),
+        AggInput::Rows => {
+            st.add_row();
+            0
+        }
         AggInput::Field(FieldRef::Time) => st.add(spec.func, &secs.to_string(), time),
         AggInput::Field(FieldRef::Column(i)) => match row.values.get(*i) {
             Some(Value::Str(s)) => st.add(spec.func, s, time),
-            Some(Value::Multi(items)) => items.iter().for_each(|s| st.add(spec.func, s, time)),
+            Some(Value::Multi(items)) => items.iter().map(|s| st.add(spec.func, s, time)).sum(),
             Some(Value::Num(n)) => st.add(spec.func, &format_num(*n), time),
-            _ => {}
+            _ => 0,
         },
-        _ => {}
+        _ => 0,
     }
 }
 

@@ -104,6 +104,12 @@ pub enum AggState {
 /// `list()` keeps at most this many items, like Splunk.
 const LIST_LIMIT: usize = 100;
 
+/// Heap bytes of one kept text beyond its characters (its `String` in a set or list slot,
+/// allocator rounding), and of the first B-tree leaf of a `values()` set: estimates for the
+/// memory budget, which spilled too late while states' texts went uncounted.
+const SET_ITEM_BYTES: usize = 40;
+const BTREE_LEAF_BYTES: usize = 288;
+
 impl AggState {
     pub fn new(f: AggFunc) -> AggState {
         match f {
@@ -132,23 +138,31 @@ impl AggState {
     }
 
     /// Adds one item of the input field. `time` orders latest/earliest; `seq` orders
-    /// first/last (arrival order).
-    pub fn add(&mut self, f: AggFunc, item: &str, time: Micros) {
+    /// first/last (arrival order). Returns an estimate of the heap bytes the state grew by
+    /// (texts it now keeps), for the memory budget.
+    pub fn add(&mut self, f: AggFunc, item: &str, time: Micros) -> usize {
         match self {
             AggState::Count(c) => *c += 1,
             AggState::Distinct(s) => {
                 if !s.contains(item) {
+                    // A table slot and the text; the first item allocates the table.
+                    let first = if s.is_empty() { 64 } else { 0 };
                     s.insert(item.to_string());
+                    return first + SET_ITEM_BYTES + item.len();
                 }
             }
             AggState::Values(s) => {
                 if !s.contains(item) {
+                    // The first item allocates a B-tree leaf of 11 slots.
+                    let first = if s.is_empty() { BTREE_LEAF_BYTES } else { 0 };
                     s.insert(item.to_string());
+                    return first + SET_ITEM_BYTES + item.len();
                 }
             }
             AggState::List(v) => {
                 if v.len() < LIST_LIMIT {
                     v.push(item.to_string());
+                    return SET_ITEM_BYTES + item.len();
                 }
             }
             AggState::Extreme { num, text, any_text } => {
@@ -164,7 +178,9 @@ impl AggState {
                         *any_text = true;
                         let better = text.as_deref().is_none_or(|cur| if want_max { item > cur } else { item < cur });
                         if better {
+                            let before = text.as_ref().map_or(0, String::capacity);
                             *text = Some(item.to_string());
+                            return item.len().saturating_sub(before);
                         }
                     }
                 }
@@ -191,7 +207,9 @@ impl AggState {
                     _ => false,
                 };
                 if replace {
+                    let before = cur.as_ref().map_or(0, |(_, s)| s.capacity());
                     *cur = Some((time, item.to_string()));
+                    return item.len().saturating_sub(before);
                 }
             }
             AggState::Stdev { n, mean, m2 } => {
@@ -203,6 +221,7 @@ impl AggState {
                 }
             }
         }
+        0
     }
 
     /// Combines another thread's state for the same group into this one.
@@ -232,7 +251,9 @@ impl AggState {
                 *max = max.max(b);
                 *n += m;
             }
-            (me @ AggState::Timed(_), AggState::Timed(Some((t, v)))) => me.add(f, &v, t),
+            (me @ AggState::Timed(_), AggState::Timed(Some((t, v)))) => {
+                me.add(f, &v, t);
+            }
             (AggState::Stdev { n, mean, m2 }, AggState::Stdev { n: n2, mean: mean2, m2: m22 }) if n2 > 0 => {
                 let total = *n + n2;
                 let d = mean2 - *mean;

@@ -62,11 +62,12 @@ pub(crate) fn for_each_key(parts: &[KeyPart], mut f: impl FnMut(&[u32])) {
 
 type Group = (Box<[u32]>, Vec<AggState>);
 
-/// Groups and their aggregation states.
+/// Groups and their aggregation states (cloned for the queries that share a scan).
 ///
 /// A key is an array of ids in a [`Symbols`] table owned by the caller (shared by every
 /// query of a thread), so finding a group hashes and compares a few integers, and a new
 /// group allocates its id array and states only.
+#[derive(Clone)]
 pub(crate) struct Groups {
     table: HashTable<Group>,
     /// Groups written to disk under memory pressure, oldest first (see `store::spill`).
@@ -129,6 +130,11 @@ impl Groups {
     /// Estimated heap bytes of the groups held in memory.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Counts heap bytes the groups' states grew by (texts kept by `values()`, `dc()`, ...).
+    pub fn grew(&mut self, bytes: usize) {
+        self.bytes += bytes;
     }
 
     /// Writes the groups held in memory to `file` as one sorted run and forgets them.

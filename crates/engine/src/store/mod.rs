@@ -3,6 +3,7 @@
 //! Imports only `expr` (below it).
 
 pub(crate) mod agg;
+pub(crate) mod blocks;
 pub(crate) mod event_rows;
 pub(crate) mod groups;
 pub(crate) mod row_store;

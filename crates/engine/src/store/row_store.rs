@@ -8,8 +8,9 @@
 //! join asks for the ones it can use.
 
 use crate::error::ExecError;
+use crate::store::blocks::{BlockReader, BlockWriter};
 use crate::store::spill::{get_f64, get_str, get_strs, get_u32, get_u8, put_f64, put_str, put_strs, put_u32};
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom};
 use vigil_model::{Record, Value};
 
 /// Where rows built one at a time go.
@@ -34,7 +35,9 @@ pub(crate) struct RowStore {
 }
 
 struct Disk {
-    out: BufWriter<std::fs::File>,
+    /// Rows in compressed blocks (see `store::blocks`): the rows of Sigma rules' matches
+    /// are whole events, and most of their text repeats from event to event.
+    out: BlockWriter<BufWriter<std::fs::File>>,
     rows: usize,
 }
 
@@ -82,15 +85,16 @@ impl RowStore {
     fn spill(&mut self) -> std::io::Result<()> {
         let disk = match &mut self.disk {
             Some(d) => d,
-            None => self.disk.insert(Disk { out: BufWriter::with_capacity(1 << 16, tempfile::tempfile()?), rows: 0 }),
+            None => {
+                let file = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
+                self.disk.insert(Disk { out: BlockWriter::new(file, crate::store::spill::count_temp_row_bytes), rows: 0 })
+            }
         };
         let mut buf = Vec::new();
         for row in &self.memory {
             buf.clear();
             encode_row(row, &mut buf);
-            disk.out.write_all(&(buf.len() as u32).to_le_bytes())?;
-            disk.out.write_all(&buf)?;
-            crate::store::spill::count_temp_row_bytes(4 + buf.len() as u64);
+            disk.out.push(&buf)?;
         }
         disk.rows += self.memory.len();
         self.memory.clear();
@@ -129,17 +133,14 @@ impl RowStore {
     fn for_each(self, mut f: impl FnMut(Record)) -> Result<(), ExecError> {
         if let Some(disk) = self.disk {
             let fail = |e: std::io::Error| ExecError(format!("reading back rows spilled to disk: {e}"));
-            let mut file = disk.out.into_inner().map_err(|e| fail(e.into_error()))?;
+            let (file, _) = disk.out.finish().map_err(fail)?;
+            let mut file = file.into_inner().map_err(|e| fail(e.into_error()))?;
             file.seek(SeekFrom::Start(0)).map_err(fail)?;
-            let mut input = BufReader::with_capacity(1 << 16, file);
-            let mut buf = Vec::new();
+            let mut input = BlockReader::new(BufReader::with_capacity(1 << 16, file));
             for _ in 0..disk.rows {
-                let mut len = [0u8; 4];
-                input.read_exact(&mut len).map_err(fail)?;
-                buf.resize(u32::from_le_bytes(len) as usize, 0);
-                input.read_exact(&mut buf).map_err(fail)?;
-                let row = decode_row(&mut buf.as_slice())
-                    .ok_or_else(|| fail(std::io::Error::new(std::io::ErrorKind::InvalidData, "damaged row")))?;
+                let damaged = || fail(std::io::Error::new(std::io::ErrorKind::InvalidData, "damaged row"));
+                let mut record = input.next_record().map_err(fail)?.ok_or_else(damaged)?;
+                let row = decode_row(&mut record).ok_or_else(damaged)?;
                 f(row);
             }
         }

@@ -5,12 +5,14 @@
 //! *run*: its groups sorted by key text, with their aggregation states. The tables and the
 //! symbol texts are then dropped, and the scan goes on. At the end a query merges its runs
 //! and what is left in memory in key order (the order its result rows have anyway), combining
-//! the states of a key found in several runs, earliest run first.
+//! the states of a key found in several runs, earliest run first. Runs are written in
+//! compressed blocks (`store::blocks`).
 
 use crate::store::agg::{AggSpec, AggState};
+use crate::store::blocks::{BlockReader, BlockWriter};
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, BinaryHeap, HashSet};
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
 
 /// A temporary file that runs are appended to (deleted when the last run is dropped).
@@ -45,9 +47,8 @@ impl SpillFile {
         let mut guard = self.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
         let file = guard.as_file_mut();
         let offset = file.seek(SeekFrom::End(0))?;
-        let mut out = BufWriter::with_capacity(1 << 16, file);
+        let mut out = BlockWriter::new(BufWriter::with_capacity(1 << 16, file), count_temp_bytes);
         let mut buf = Vec::new();
-        let mut len = 0u64;
         fill(&mut |key, states| {
             buf.clear();
             put_u32(&mut buf, key.len() as u32);
@@ -58,13 +59,9 @@ impl SpillFile {
             for st in states {
                 encode_state(st, &mut buf);
             }
-            out.write_all(&(buf.len() as u32).to_le_bytes())?;
-            out.write_all(&buf)?;
-            len += 4 + buf.len() as u64;
-            Ok(())
+            out.push(&buf)
         })?;
-        out.flush()?;
-        count_temp_bytes(len);
+        let (_, len) = out.finish()?;
         Ok(Run { file: self.clone(), offset, len })
     }
 }
@@ -88,7 +85,8 @@ pub fn temp_bytes_written() -> (u64, u64) {
     (GROUP_BYTES.load(Relaxed), ROW_BYTES.load(Relaxed))
 }
 
-/// Memory for the read buffers of one merge (each run gets a share, 4 to 64 KiB).
+/// Memory for the read buffers of one merge (each run gets a share, 4 to 64 KiB; each reader
+/// also holds one block of about 32 KiB uncompressed, see `store::blocks`).
 const READ_BUFFERS: usize = 4 << 20;
 
 /// Most runs merged at once. A table spilled a thousand times (8 GB of events) held a 64 KiB
@@ -137,13 +135,12 @@ impl Run {
         // An independent handle, so runs of one file are read side by side.
         let mut f = guard.reopen()?;
         f.seek(SeekFrom::Start(self.offset))?;
-        Ok(RunReader { input: BufReader::with_capacity(buffer, f).take(self.len), buf: Vec::new() })
+        Ok(RunReader { blocks: BlockReader::new(BufReader::with_capacity(buffer, f).take(self.len)) })
     }
 }
 
 struct RunReader {
-    input: std::io::Take<BufReader<std::fs::File>>,
-    buf: Vec<u8>,
+    blocks: BlockReader<std::io::Take<BufReader<std::fs::File>>>,
 }
 
 /// A group read back: key texts and states.
@@ -151,16 +148,9 @@ type Group = (Vec<String>, Vec<AggState>);
 
 impl RunReader {
     fn next_group(&mut self) -> std::io::Result<Option<Group>> {
-        let mut len = [0u8; 4];
-        match self.input.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e),
-        }
-        self.buf.resize(u32::from_le_bytes(len) as usize, 0);
-        self.input.read_exact(&mut self.buf)?;
+        let Some(record) = self.blocks.next_record()? else { return Ok(None) };
         let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "damaged spill run");
-        let mut cur: &[u8] = &self.buf;
+        let mut cur: &[u8] = record;
         let n = get_u32(&mut cur).ok_or_else(bad)?;
         let key = (0..n).map(|_| get_str(&mut cur)).collect::<Option<Vec<String>>>().ok_or_else(bad)?;
         let n = get_u32(&mut cur).ok_or_else(bad)?;

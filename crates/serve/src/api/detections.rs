@@ -5,6 +5,10 @@
 //! `[scheduler]` and `--enable`, so it survives restarts) and takes effect by rebuilding the
 //! scheduler with the new selection, through the same constructor the server starts with:
 //! its saved state makes the new one go on from the last run, without repeating it.
+//!
+//! Run records come from `runs.jsonl`, or from the alert store when it is shared (PostgreSQL).
+//! A `--role api` process has no scheduler: it shows the detections and their runs, and
+//! refuses to enable or disable (the processes that schedule have their own selection).
 
 use super::users::Role;
 use super::{blocking, Api, ApiError, Body, Caller, Params, PathParam, Routes};
@@ -63,7 +67,8 @@ struct Control {
     content: ContentSet,
     base: Selection,
     data_dir: PathBuf,
-    scheduler: Arc<Mutex<Scheduler>>,
+    /// `None` in a `--role api` process.
+    scheduler: Option<Arc<Mutex<Scheduler>>>,
     overrides: Mutex<Overrides>,
     /// The scheduler's schedules as last read: shown while a run holds the scheduler.
     last_seen: Mutex<Option<SchedulerView>>,
@@ -74,17 +79,17 @@ struct Control {
 struct SchedulerView {
     schedules: Vec<ScheduleInfo>,
     not_scheduled: Vec<(String, String)>,
-    runs_log: PathBuf,
 }
 
 impl SchedulerView {
     fn of(s: &Scheduler) -> SchedulerView {
-        SchedulerView { schedules: s.schedules(), not_scheduled: s.not_scheduled().to_vec(), runs_log: s.runs_log().to_path_buf() }
+        SchedulerView { schedules: s.schedules(), not_scheduled: s.not_scheduled().to_vec() }
     }
 }
 
 impl DetectionControl {
-    pub fn new(content: ContentSet, base: Selection, data_dir: PathBuf, scheduler: Arc<Mutex<Scheduler>>) -> DetectionControl {
+    /// `scheduler`: `None` for a process that serves the API without scheduling (`--role api`).
+    pub fn new(content: ContentSet, base: Selection, data_dir: PathBuf, scheduler: Option<Arc<Mutex<Scheduler>>>) -> DetectionControl {
         let overrides = Mutex::new(load_overrides(&data_dir));
         let last_seen = Mutex::new(None);
         DetectionControl { inner: Arc::new(Control { content, base, data_dir, scheduler, overrides, last_seen }) }
@@ -98,7 +103,10 @@ impl DetectionControl {
     /// does not wait for a long run), unless there is none yet.
     fn view(&self) -> Result<SchedulerView, ApiError> {
         let c = &self.inner;
-        let fresh = match c.scheduler.try_lock() {
+        let Some(scheduler) = &c.scheduler else {
+            return Ok(SchedulerView { schedules: Vec::new(), not_scheduled: Vec::new() });
+        };
+        let fresh = match scheduler.try_lock() {
             Ok(s) => Some(SchedulerView::of(&s)),
             Err(std::sync::TryLockError::WouldBlock) => None,
             Err(std::sync::TryLockError::Poisoned(_)) => return Err(ApiError::Internal("scheduler lock poisoned".into())),
@@ -106,7 +114,7 @@ impl DetectionControl {
         let mut last = c.last_seen.lock().map_err(|_| ApiError::Internal("lock poisoned".into()))?;
         let view = match (fresh, last.clone()) {
             (Some(v), _) | (None, Some(v)) => v,
-            (None, None) => SchedulerView::of(&*c.scheduler.lock().map_err(|_| ApiError::Internal("scheduler lock poisoned".into()))?),
+            (None, None) => SchedulerView::of(&*scheduler.lock().map_err(|_| ApiError::Internal("scheduler lock poisoned".into()))?),
         };
         *last = Some(view.clone());
         Ok(view)
@@ -125,6 +133,11 @@ impl DetectionControl {
     /// Enables or disables `name` and rebuilds the scheduler with the new selection.
     fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), ApiError> {
         let c = &self.inner;
+        let Some(scheduler) = &c.scheduler else {
+            return Err(ApiError::Conflict(
+                "this process does not schedule detections (--role api): change the selection of the processes that do".into(),
+            ));
+        };
         let mut o = c.overrides.lock().map_err(|_| ApiError::Internal("lock poisoned".into()))?;
         let before = o.clone();
         o.enable.retain(|n| n != name);
@@ -137,7 +150,7 @@ impl DetectionControl {
         let rebuilt = (|| -> Result<(), String> {
             // Held while re-planning: no run starts on the old selection meanwhile. Unchanged
             // schedules keep their engines, the tick position and the alert actions stay.
-            let mut current = c.scheduler.lock().map_err(|_| "scheduler lock poisoned".to_string())?;
+            let mut current = scheduler.lock().map_err(|_| "scheduler lock poisoned".to_string())?;
             let content = current.content().clone();
             current.reload(content, &selection)?;
             // Seen at once, even if a run holds the scheduler when the answer is made.
@@ -178,6 +191,22 @@ pub(super) fn routes(r: Routes) -> Routes {
     )
 }
 
+/// The most run records read from a shared store at once (the detection list reads the latest).
+const STORE_RUNS: usize = 10_000;
+
+/// The latest run records of `detection` (all when `None`), newest first, at most `count`:
+/// from the shared alert store, else from the end of runs.jsonl.
+fn latest_runs(api: &Api, detection: Option<&str>, count: usize) -> Result<Vec<Value>, ApiError> {
+    let risk = api.risk.lock().map_err(|_| ApiError::Internal("risk index lock poisoned".into()))?;
+    if risk.is_shared() {
+        return Ok(risk.recent_runs(detection, count.min(STORE_RUNS))?);
+    }
+    drop(risk);
+    let path = crate::schedule::runs_log_path(&api.detections.inner.data_dir);
+    let of = |r: &Value| detection.is_none_or(|d| r["detections"].as_array().is_some_and(|a| a.iter().any(|n| n == d)));
+    Ok(read_runs(&path).into_iter().rev().filter(of).take(count).collect())
+}
+
 /// The last run records (newest last), from the end of runs.jsonl.
 fn read_runs(path: &Path) -> Vec<Value> {
     let Ok(mut f) = std::fs::File::open(path) else { return Vec::new() };
@@ -194,11 +223,13 @@ fn read_runs(path: &Path) -> Vec<Value> {
 }
 
 /// Everything the list and the detail show, for every detection that has a schedule.
-fn describe_all(ctl: &DetectionControl) -> Result<Vec<Value>, ApiError> {
+fn describe_all(api: &Api) -> Result<Vec<Value>, ApiError> {
+    let ctl = &api.detections;
     let c = &ctl.inner;
     let selection = ctl.selection();
-    let SchedulerView { schedules, not_scheduled, runs_log } = ctl.view()?;
-    let runs = read_runs(&runs_log);
+    let SchedulerView { schedules, not_scheduled } = ctl.view()?;
+    let mut runs = latest_runs(api, None, usize::MAX)?;
+    runs.reverse();
     let mut out = Vec::new();
     for d in c.content.detections() {
         let Some(sched) = c.content.deployment_for(d).map(|dep| &dep.scheduling) else { continue };
@@ -246,8 +277,8 @@ struct ListQuery {
 
 async fn list(State(api): State<Arc<Api>>, caller: Caller, Params(q): Params<ListQuery>) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Analyst)?;
-    let ctl = api.detections.clone();
-    let mut all = blocking(move || describe_all(&ctl)).await?;
+    let api = api.clone();
+    let mut all = blocking(move || describe_all(&api)).await?;
     if let Some(e) = q.enabled {
         all.retain(|d| d["enabled"] == e);
     }
@@ -265,8 +296,8 @@ fn find(all: Vec<Value>, name: &str) -> Result<Value, ApiError> {
 
 async fn one(State(api): State<Arc<Api>>, caller: Caller, PathParam(name): PathParam<String>) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Analyst)?;
-    let ctl = api.detections.clone();
-    let all = blocking(move || describe_all(&ctl)).await?;
+    let api = api.clone();
+    let all = blocking(move || describe_all(&api)).await?;
     Ok(Json(find(all, &name)?))
 }
 
@@ -283,12 +314,12 @@ async fn change(
     Body(b): Body<Change>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    let ctl = api.detections.clone();
+    let api = api.clone();
     blocking(move || {
-        let real = find(describe_all(&ctl)?, &name)?["name"].as_str().unwrap_or(&name).to_string();
-        ctl.set_enabled(&real, b.enabled)?;
+        let real = find(describe_all(&api)?, &name)?["name"].as_str().unwrap_or(&name).to_string();
+        api.detections.set_enabled(&real, b.enabled)?;
         eprintln!("vigil serve: {} {} detection `{real}`", caller.user.name, if b.enabled { "enabled" } else { "disabled" });
-        Ok(Json(find(describe_all(&ctl)?, &real)?))
+        Ok(Json(find(describe_all(&api)?, &real)?))
     })
     .await
 }
@@ -304,15 +335,9 @@ struct RunsQuery {
 async fn runs(State(api): State<Arc<Api>>, caller: Caller, Params(q): Params<RunsQuery>) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Analyst)?;
     let count = q.count.unwrap_or(50).min(super::MAX_PAGE);
-    let ctl = api.detections.clone();
+    let api = api.clone();
     blocking(move || {
-        let path = ctl.view()?.runs_log;
-        let runs: Vec<Value> = read_runs(&path)
-            .into_iter()
-            .rev()
-            .filter(|r| q.detection.as_deref().is_none_or(|d| r["detections"].as_array().is_some_and(|a| a.iter().any(|n| n == d))))
-            .take(count)
-            .collect();
+        let runs = latest_runs(&api, q.detection.as_deref(), count)?;
         Ok(Json(json!({"count": runs.len(), "runs": runs})))
     })
     .await

@@ -47,7 +47,8 @@ pub const SESSION_TTL: Micros = 12 * 3_600 * 1_000_000;
 pub struct Api {
     pub users: users::Users,
     pub throttle: throttle::Throttle,
-    /// The API's own connection to the risk index (the scheduler writes through another).
+    /// The API's own connection to the alert store (the scheduler writes through another; with
+    /// PostgreSQL, other processes too).
     pub risk: Mutex<RiskStore>,
     pub clock: Arc<Clock>,
     pub detections: DetectionControl,
@@ -67,12 +68,14 @@ pub struct Setup {
     pub ingest: Arc<IngestStats>,
     pub seal_idle_secs: u64,
     pub secure_cookies: bool,
+    /// `[alerts]`: the alert store the API reads and triages.
+    pub alerts: crate::config::AlertsConfig,
 }
 
 impl Api {
     pub fn new(s: Setup) -> Result<Api, String> {
         let users = users::Users::open(&users::Users::path_in(&s.data_dir)).map_err(|e| e.to_string())?;
-        let risk = RiskStore::open(&s.data_dir.join("risk.db")).map_err(|e| e.to_string())?;
+        let risk = s.alerts.open(&s.data_dir)?;
         let store_root = crate::store::store_dir(&s.data_dir);
         let jobs = search::Jobs::new(s.detections.content(), store_root.clone(), &s.data_dir)?;
         Ok(Api {

@@ -272,7 +272,7 @@ pub fn document() -> Value {
         "/api/v1/detections/{name}",
         json!({
             "get": op("detections", "One detection", vec![path("name", "Detection name or id")], None, "200", schema_ref("Detection")),
-            "patch": op("detections", "Enable or disable (admin)", vec![path("name", "Detection name or id")], Some(object(json!({"enabled": {"type": "boolean"}}), &["enabled"])), "200", schema_ref("Detection")),
+            "patch": op("detections", "Enable or disable (admin; 409 in a process that does not schedule, --role api)", vec![path("name", "Detection name or id")], Some(object(json!({"enabled": {"type": "boolean"}}), &["enabled"])), "200", schema_ref("Detection")),
         }),
     );
     add(

@@ -34,12 +34,14 @@ fn api_with_session() -> (tempfile::TempDir, Arc<Api>, String, String) {
     let selection = crate::schedule::Selection::default();
     let normalizer = vigil_normalize::Normalizer::builtin().unwrap();
     let driver = vigil_scan::Driver::new(Some(1)).unwrap();
+    let risk = vigil_alert::RiskStore::open(&data.join("risk.db")).unwrap();
+    let extra = std::sync::Arc::new(Vec::new);
     let scheduler =
-        crate::schedule::Scheduler::new(content.clone(), std::sync::Arc::new(Vec::new), normalizer, driver, &selection, &data, clock.now())
-            .unwrap();
+        crate::schedule::Scheduler::new(content.clone(), extra, normalizer, driver, &selection, &data, risk, clock.now()).unwrap();
     let scheduler = Arc::new(Mutex::new(scheduler));
-    let detections = DetectionControl::new(content, selection, data.clone(), scheduler);
-    let setup = Setup { data_dir: data, clock, detections, ingest: Arc::default(), seal_idle_secs: 600, secure_cookies: true };
+    let detections = DetectionControl::new(content, selection, data.clone(), Some(scheduler));
+    let alerts = Default::default();
+    let setup = Setup { data_dir: data, clock, detections, ingest: Arc::default(), seal_idle_secs: 600, secure_cookies: true, alerts };
     let api = Arc::new(Api::new(setup).unwrap());
     api.users.add("root", users::Role::Admin, "root-password", api.now()).unwrap();
     let (session, csrf) = api.users.create_session("root", api.now(), SESSION_TTL).unwrap();

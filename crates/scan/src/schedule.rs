@@ -284,44 +284,80 @@ pub fn schedule_runs(
 /// Finishes every run's state (in parallel) with `now` = its run time; results in run-time
 /// order, then group and detection order. `on_run` is called as each run is finished.
 pub fn finish_runs(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext, on_run: &(dyn Fn() + Sync)) -> (Vec<Hit>, Vec<String>) {
+    let done: Vec<(Vec<Hit>, Vec<String>)> = run_jobs(groups, state)
+        .into_par_iter()
+        .map(|(gi, ri, st)| {
+            on_run();
+            let mut hits = Vec::new();
+            let errors = finish_run(&groups[gi], ri, st, ctx, &mut |h| hits.push(h));
+            (hits, errors)
+        })
+        .collect();
+    let mut hits = Vec::new();
+    let mut failures = Vec::new();
+    for (h, e) in done {
+        hits.extend(h);
+        failures.extend(e);
+    }
+    (hits, failures)
+}
+
+/// As [`finish_runs`], but one run after the other, each detection's results handed to `emit`
+/// as soon as they are complete (in the same order): the caller can turn them into alerts and
+/// drop them before the next detection is finished, so memory is bounded by the largest
+/// detection's results, not the sum. Each run's detections are still finished in parallel.
+pub fn finish_runs_each(groups: &[Group], state: &mut ScheduledState, ctx: &EvalContext, emit: &mut dyn FnMut(Hit)) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (gi, ri, st) in run_jobs(groups, state) {
+        failures.extend(finish_run(&groups[gi], ri, st, ctx, emit));
+    }
+    failures
+}
+
+/// Every run's state taken out of `state`, in run-time order, then group order.
+fn run_jobs(groups: &[Group], state: &mut ScheduledState) -> Vec<(usize, usize, Option<ScanState>)> {
     let mut jobs = Vec::new();
     for (gi, states) in std::mem::take(&mut state.states).into_iter().enumerate() {
         for (ri, st) in states.into_iter().enumerate() {
             jobs.push((gi, ri, st));
         }
     }
-    let done: Vec<(Micros, usize, Vec<Hit>, Vec<String>)> = jobs
-        .into_par_iter()
-        .map(|(gi, ri, st)| {
-            on_run();
-            let g = &groups[gi];
-            let run_time = g.runs.times[ri];
-            let window = g.runs.windows[ri];
-            let st = st.unwrap_or_else(|| g.engine.new_state());
-            let run_ctx = EvalContext { now: run_time, tz: ctx.tz.clone() };
-            let mut hits = Vec::new();
-            let mut errors = Vec::new();
-            for o in g.engine.finish(st, &run_ctx) {
-                match o.result {
-                    Ok(rows) if rows.is_empty() => {}
-                    Ok(rows) => hits.push(Hit { run_time, window, name: o.name, rows }),
-                    Err(e) => errors.push(format!(
-                        "detection `{}` failed at run {}: {e}",
-                        o.name,
-                        vigil_time::format_time(run_time, "%Y-%m-%dT%H:%M:%SZ", &vigil_time::Tz::utc())
-                    )),
-                }
+    // Stable: a group's runs stay in their order when two groups share a run time.
+    jobs.sort_by_key(|&(gi, ri, _)| (groups[gi].runs.times[ri], gi));
+    jobs
+}
+
+/// Finishes run `ri` of group `g` with `now` = its run time, each detection with results
+/// handed to `emit` (the chunks of a detection finished in chunks joined); returns the
+/// detections that failed.
+fn finish_run(g: &Group, ri: usize, st: Option<ScanState>, ctx: &EvalContext, emit: &mut dyn FnMut(Hit)) -> Vec<String> {
+    let run_time = g.runs.times[ri];
+    let window = g.runs.windows[ri];
+    let st = st.unwrap_or_else(|| g.engine.new_state());
+    let run_ctx = EvalContext { now: run_time, tz: ctx.tz.clone() };
+    let mut errors = Vec::new();
+    let mut pending: Option<vigil_engine::QueryOutput> = None;
+    g.engine.finish_each(st, &run_ctx, &mut |o| {
+        let whole = match pending.take() {
+            Some(mut first) => {
+                first.absorb(o);
+                first
             }
-            (run_time, gi, hits, errors)
-        })
-        .collect();
-    let mut done = done;
-    done.sort_by_key(|(t, gi, _, _)| (*t, *gi));
-    let mut hits = Vec::new();
-    let mut failures = Vec::new();
-    for (_, _, h, e) in done {
-        hits.extend(h);
-        failures.extend(e);
-    }
-    (hits, failures)
+            None => o,
+        };
+        if whole.partial {
+            pending = Some(whole);
+            return;
+        }
+        match whole.result {
+            Ok(rows) if rows.is_empty() => {}
+            Ok(rows) => emit(Hit { run_time, window, name: whole.name, rows }),
+            Err(e) => errors.push(format!(
+                "detection `{}` failed at run {}: {e}",
+                whole.name,
+                vigil_time::format_time(run_time, "%Y-%m-%dT%H:%M:%SZ", &vigil_time::Tz::utc())
+            )),
+        }
+    });
+    errors
 }

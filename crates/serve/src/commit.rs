@@ -94,7 +94,10 @@ impl Committer {
     /// Starts the commit thread over `store`, accepting up to `max_queued` waiting events.
     /// Between rounds (at most once a second) it seals partitions idle for `seal_idle`
     /// micros by `clock`.
-    pub fn start(store: Store, max_queued: usize, clock: Clock, seal_idle: Micros) -> std::io::Result<Committer> {
+    /// Compression of sealed segments runs on its own thread: an acknowledgement never waits
+    /// for it.
+    pub fn start(mut store: Store, max_queued: usize, clock: Clock, seal_idle: Micros) -> std::io::Result<Committer> {
+        store.compress_in_background()?;
         // Checked once a second, or every round when segments are to be sealed at once.
         let every = Duration::from_micros(seal_idle.clamp(0, 1_000_000) as u64);
         Committer::start_sink(Box::new(SealingStore { store, seal_idle }), max_queued, clock, every)

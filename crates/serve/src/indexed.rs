@@ -45,6 +45,34 @@ impl Derived {
         out.unwrap_or_default()
     }
 
+    /// What the readers derive from each of `texts` (a request's events), read in one pass
+    /// over them as the store's lines: one reader set-up per request instead of one per
+    /// event. An event is taken from the pass only when its line and the next gave an event
+    /// of their own (a record that did not end on its line may have taken the next one in);
+    /// any other is read alone, as [`Derived::from_text`] does.
+    pub fn from_texts(texts: &[&str]) -> Vec<Derived> {
+        let mut lines = Vec::with_capacity(texts.iter().map(|t| t.len() + 1).sum());
+        for t in texts {
+            crate::store::push_line(&mut lines, t);
+        }
+        let mut found: Vec<Option<Derived>> = vec![None; texts.len()];
+        vigil_read::read_stream(STREAM, &lines[..], &vigil_read::ReadOptions::default(), &mut |ev| {
+            if let Some(slot @ None) = (ev.origin.line as usize).checked_sub(1).and_then(|i| found.get_mut(i)) {
+                *slot = Some(Derived::from_event(ev, STREAM));
+            }
+        });
+        let alone: Vec<bool> = (0..texts.len()).map(|i| found[i].is_some() && found.get(i + 1).is_none_or(Option::is_some)).collect();
+        texts
+            .iter()
+            .zip(found)
+            .zip(alone)
+            .map(|((text, d), alone)| match (alone, d) {
+                (true, Some(d)) => d,
+                _ => Derived::from_text(text),
+            })
+            .collect()
+    }
+
     /// What a reader gave `ev`, read from a stream or file named `name`.
     pub fn from_event(ev: &Event, name: &str) -> Derived {
         let source = if ev.source == name || ev.source == *ev.origin.file { String::new() } else { ev.source.clone() };
@@ -112,6 +140,35 @@ mod tests {
 
     fn fallback() -> Fallback {
         Fallback { host: "vigil".into(), source: "http:t".into(), sourcetype: "httpevent".into() }
+    }
+
+    #[test]
+    fn one_pass_over_a_request_derives_what_each_event_read_alone_derives() {
+        let other = SYSMON.replace("2026-11-20T10:05:00.000Z", "2026-11-20T11:30:00.000Z").replace("ws1.corp", "ws2.corp");
+        let texts = [
+            SYSMON,
+            // An event cut in two: read on together, the two halves would make one event.
+            "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Computer>half.corp</Computer>",
+            "</System></Event>",
+            "plain words",
+            "{\"a\":1}",
+            // Broken records: an XML event that does not end, a JSON object cut short; each
+            // would take the next line in if read on together.
+            "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>",
+            &other,
+            "{\"b\":\"cut",
+            "{\"time\":\"2026-11-20T12:00:00Z\",\"c\":2}",
+            // A line break inside an event: stored (and read) as a space.
+            "{\"d\":\n3}",
+            &other,
+        ];
+        let alone: Vec<Derived> = texts.iter().map(|t| Derived::from_text(t)).collect();
+        assert_eq!(Derived::from_texts(&texts), alone);
+        assert_eq!(alone[1], Derived::default());
+        assert_eq!(alone[6].host, "ws2.corp");
+        assert!(alone[6].time.is_some() && alone[6].time == alone[10].time && alone[0].time != alone[6].time);
+        assert_eq!(alone[9].sourcetype, "_json");
+        assert!(Derived::from_texts(&[]).is_empty());
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod late;
 pub mod listener;
 pub mod metrics;
 pub mod ops;
+mod raise;
 pub mod reload;
 pub mod retention;
 pub mod schedule;

@@ -21,6 +21,7 @@
 //! those runs are evaluated again after the regular ones.
 
 use crate::actions::Actions;
+use crate::raise::{Raiser, RunHit};
 use crate::selection::PlannedGroup;
 use crate::{metrics, store};
 use serde::Serialize;
@@ -28,13 +29,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore};
+use vigil_alert::RiskStore;
 use vigil_content::{ContentSet, Detection};
 use vigil_engine::{Engine, EvalContext, Query};
 use vigil_model::Micros;
 use vigil_normalize::Normalizer;
 use vigil_read::ReadOptions;
-use vigil_scan::schedule::{finish_runs, Group, Runs, Scheduled};
+use vigil_scan::schedule::{finish_runs_each, Group, Runs, Scheduled};
 use vigil_scan::Driver;
 use vigil_time::{Schedule, Tz, Window};
 
@@ -98,13 +99,6 @@ impl RunRecord {
             error: None,
         }
     }
-}
-
-/// One detection's results in a run; a Correlation run's carry the risk events it read.
-struct RunHit {
-    name: String,
-    rows: Vec<vigil_model::Record>,
-    risk_input: Option<Arc<Vec<serde_json::Value>>>,
 }
 
 /// Slots for planned groups, reusing an `old` slot whose schedule, detections and planned
@@ -453,11 +447,12 @@ impl Scheduler {
             Ok(window) => {
                 rec.window_earliest = iso(window.earliest);
                 rec.window_latest = iso(window.latest);
-                let hits = match self.slots[gi].reads_risk {
+                // Each detection's alerts are recorded as it finishes (`raise.rs`).
+                match self.slots[gi].reads_risk {
                     false => self.scan_window(gi, tick, window, rerun, &mut rec, &mut errors),
                     true => self.correlate(gi, tick, window, &mut rec, &mut errors),
-                };
-                self.raise(&hits, tick, window, &mut rec, &mut errors);
+                }
+                raiser(&self.content, &self.extra_detections, &mut self.risk, &self.actions, tick, window).incidents(&mut rec, &mut errors);
             }
         }
         rec.duration_ms = clock.elapsed().as_millis() as u64;
@@ -469,110 +464,57 @@ impl Scheduler {
         rec
     }
 
-    /// An event schedule's run: the stored segments of the window, scanned and finished.
-    fn scan_window(
-        &mut self,
-        gi: usize,
-        tick: Micros,
-        window: Window,
-        rerun: bool,
-        rec: &mut RunRecord,
-        errors: &mut Vec<String>,
-    ) -> Vec<RunHit> {
-        let group = &mut self.slots[gi].group;
-        group.runs = Runs::new(vec![(tick, window)]);
+    /// An event schedule's run: the stored segments of the window, scanned and finished, each
+    /// detection's results raised before the next detection is finished.
+    fn scan_window(&mut self, gi: usize, tick: Micros, window: Window, rerun: bool, rec: &mut RunRecord, errors: &mut Vec<String>) {
+        self.slots[gi].group.runs = Runs::new(vec![(tick, window)]);
         let paths = store::segments(&self.store_root, window).unwrap_or_else(|e| {
             errors.push(format!("store: {e}"));
             Vec::new()
         });
         rec.segments = paths.len();
-        let groups = std::slice::from_ref(&*group);
+        let groups = std::slice::from_ref(&self.slots[gi].group);
         // No event has a field with an empty name: a rerun filters nothing by arrival.
         let consumer = Scheduled { groups, arrival_field: if rerun { "" } else { "_indextime" } };
         let scanned = self.driver.scan(&consumer, &self.normalizer, vigil_scan::Inputs { paths: &paths, read: &self.opts });
         rec.events_scanned = scanned.report.events;
         let mut state = scanned.state;
         let ctx = EvalContext { now: tick, tz: self.tz.clone() };
+        let mut raiser = raiser(&self.content, &self.extra_detections, &mut self.risk, &self.actions, tick, window);
+        let mut raised = Vec::new();
         // On the driver's worker threads (rayon's global pool, which the driver sized).
-        let (hits, failures) = finish_runs(groups, &mut state, &ctx, &|| {});
+        let failures = finish_runs_each(groups, &mut state, &ctx, &mut |h| {
+            raiser.raise(RunHit { name: h.name, rows: h.rows, risk_input: None }, rec, &mut raised);
+        });
         errors.extend(failures);
-        hits.into_iter().map(|h| RunHit { name: h.name, rows: h.rows, risk_input: None }).collect()
+        errors.extend(raised);
     }
 
     /// A Correlation schedule's run: the risk events of the window in the risk index (all
     /// raised by runs up to this tick, this tick's event detections included).
-    fn correlate(&mut self, gi: usize, tick: Micros, window: Window, rec: &mut RunRecord, errors: &mut Vec<String>) -> Vec<RunHit> {
+    fn correlate(&mut self, gi: usize, tick: Micros, window: Window, rec: &mut RunRecord, errors: &mut Vec<String>) {
         let input = match self.risk.risk_events_json(window.earliest, window.latest) {
             Ok(v) => v,
             Err(e) => {
                 errors.push(format!("risk index: {e}"));
-                return Vec::new();
+                return;
             }
         };
         rec.events_scanned = input.len() as u64;
         if input.is_empty() {
-            return Vec::new();
+            return;
         }
         let ctx = EvalContext { now: tick, tz: self.tz.clone() };
         let input = Arc::new(input);
-        let mut hits = Vec::new();
-        for o in vigil_scan::correlation::run(&self.driver, &self.slots[gi].group.engine, &self.normalizer, &input, &ctx) {
+        let outputs = vigil_scan::correlation::run(&self.driver, &self.slots[gi].group.engine, &self.normalizer, &input, &ctx);
+        let mut raiser = raiser(&self.content, &self.extra_detections, &mut self.risk, &self.actions, tick, window);
+        for o in outputs {
             match o.result {
                 Ok(rows) if rows.is_empty() => {}
-                Ok(rows) => hits.push(RunHit { name: o.name, rows, risk_input: Some(input.clone()) }),
+                Ok(rows) => raiser.raise(RunHit { name: o.name, rows, risk_input: Some(input.clone()) }, rec, errors),
                 Err(e) => errors.push(format!("detection `{}` failed at run {}: {e}", o.name, iso(tick))),
             }
         }
-        hits
-    }
-
-    /// Results to notables and risk events: queued for the actions, recorded in the risk
-    /// index, then the incident rules.
-    fn raise(&mut self, hits: &[RunHit], tick: Micros, window: Window, rec: &mut RunRecord, errors: &mut Vec<String>) {
-        let mut alerts: Vec<Alert> = Vec::new();
-        for h in hits {
-            rec.results += h.rows.len();
-            let Some(det) = self.content.detection(&h.name).or_else(|| self.extra_detections.iter().find(|d| d.name == h.name)) else {
-                continue;
-            };
-            let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();
-            let actx = AlertContext::scheduled_run(search, tick, (window.earliest, window.latest));
-            let deployment = self.content.deployment_for(det);
-            let Some(risk) = &h.risk_input else {
-                alerts.extend(build_alerts(det, deployment, &h.rows, &actx));
-                continue;
-            };
-            // A Correlation notable carries the risk events its result counted.
-            for row in &h.rows {
-                for mut a in build_alerts(det, deployment, std::slice::from_ref(row), &actx) {
-                    if let Alert::Notable(n) = &mut a {
-                        n.contributing_risk_events = vigil_scan::correlation::contributing(row, risk);
-                    }
-                    alerts.push(a);
-                }
-            }
-        }
-        rec.notables = alerts.iter().filter(|a| matches!(a, Alert::Notable(_))).count();
-        rec.risk_events = alerts.len() - rec.notables;
-        metrics::global().alerts(rec.notables as u64, rec.risk_events as u64);
-        // Queued before they are recorded: a run repeated after a crash queues only what is
-        // missing (see actions/outbox.rs).
-        rec.actions_queued += self.queue_actions(&alerts, errors);
-        match self.risk.record(&alerts).and_then(|new| self.risk.evaluate_incidents(tick, &IncidentRules::default()).map(|i| (new, i))) {
-            Ok((new, incidents)) => {
-                rec.new_alerts = new;
-                rec.actions_queued += self.queue_actions(&incidents, errors);
-            }
-            Err(e) => errors.push(format!("risk index: {e}")),
-        }
-    }
-
-    fn queue_actions(&self, alerts: &[Alert], errors: &mut Vec<String>) -> usize {
-        let Some(actions) = &self.actions else { return 0 };
-        actions.enqueue(alerts).unwrap_or_else(|e| {
-            errors.push(format!("actions: {e}"));
-            0
-        })
     }
 
     fn append_record(&mut self, rec: &RunRecord) {
@@ -589,6 +531,19 @@ impl Scheduler {
             eprintln!("vigil serve: cannot record a run in {}: {e}", log.display());
         }
     }
+}
+
+/// Where a run at `tick` over `window` raises its alerts. From the scheduler's fields, not
+/// the scheduler: the run's group stays borrowed while its detections are raised.
+fn raiser<'a>(
+    content: &'a ContentSet,
+    extra_detections: &'a [Detection],
+    risk: &'a mut RiskStore,
+    actions: &'a Option<Arc<Actions>>,
+    tick: Micros,
+    window: Window,
+) -> Raiser<'a> {
+    Raiser { content, extra_detections, risk, actions: actions.as_deref(), tick, window }
 }
 
 /// Where a single node appends its run records (one JSON line per run).

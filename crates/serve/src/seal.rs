@@ -5,22 +5,41 @@
 //! Every step is a rename or a write of a new file, fsynced, so a crash at any moment leaves
 //! a state [`recover`] finishes:
 //! 1. `events.log` -> `events-<k>.log`, `events.meta` -> `events-<k>.meta` (renames)
-//! 2. each compressed to `<name>.zst.tmp`, fsynced, renamed to `<name>.zst`
-//! 3. the plain `events-<k>.*` removed
+//! 2. each compressed to `<name>.zst.tmp`, fsynced; renamed to `<name>.zst`, the metadata
+//!    first (a reader that finds `events-<k>.log.zst` finds its `.meta.zst`)
+//! 3. the plain `events-<k>.*` removed, the log first
+//!
+//! Step 1 is done by the commit thread (it owns the open files; later appends start a new
+//! `events.log`); steps 2 and 3, which take seconds for a busy hour, run on the [`Sealer`]'s
+//! own thread, so acknowledgements never wait for compression. A reader listing a partition
+//! meanwhile reads the plain pair, or the compressed pair once both are renamed.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 pub const LOG: &str = "events.log";
 pub const META: &str = "events.meta";
 /// zstd level: fast to write, about as small as gzip -6 on event text.
 const LEVEL: i32 = 3;
 
-/// Seals the open segment of the partition `dir` (its files must be closed).
+/// Seals the open segment of the partition `dir` (its files must be closed), compressing it
+/// before returning.
+#[cfg(test)]
 pub fn seal(dir: &Path) -> io::Result<()> {
+    match set_aside(dir)? {
+        Some(k) => finish(dir, k),
+        None => Ok(()),
+    }
+}
+
+/// Step 1: renames the open segment of the partition `dir` (its files must be closed) to the
+/// next number, which it returns (none without an open segment). Fast: two renames and a
+/// directory fsync; [`finish`] compresses it.
+pub fn set_aside(dir: &Path) -> io::Result<Option<u64>> {
     if !dir.join(LOG).exists() {
-        return Ok(());
+        return Ok(None);
     }
     let k = next_number(dir)?;
     fs::rename(dir.join(LOG), dir.join(format!("events-{k}.log")))?;
@@ -28,29 +47,66 @@ pub fn seal(dir: &Path) -> io::Result<()> {
         fs::rename(dir.join(META), dir.join(format!("events-{k}.meta")))?;
     }
     sync_dir(dir)?;
-    finish(dir, k)
+    Ok(Some(k))
 }
 
-/// Compresses and removes the plain files of sealed segment `k`.
-fn finish(dir: &Path, k: u64) -> io::Result<()> {
-    for ext in ["log", "meta"] {
+/// Steps 2 and 3: compresses and removes the plain files of sealed segment `k`.
+pub fn finish(dir: &Path, k: u64) -> io::Result<()> {
+    let mut renames = Vec::new();
+    for ext in ["meta", "log"] {
         let plain = dir.join(format!("events-{k}.{ext}"));
         let packed = dir.join(format!("events-{k}.{ext}.zst"));
-        if !plain.exists() {
+        if !plain.exists() || packed.exists() {
             continue;
         }
-        if !packed.exists() {
-            let tmp = dir.join(format!("events-{k}.{ext}.zst.tmp"));
-            let mut out = BufWriter::new(File::create(&tmp)?);
-            zstd::stream::copy_encode(BufReader::new(File::open(&plain)?), &mut out, LEVEL)?;
-            let f = out.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
-            fs::rename(&tmp, &packed)?;
-            sync_dir(dir)?;
+        let tmp = dir.join(format!("events-{k}.{ext}.zst.tmp"));
+        let mut out = BufWriter::new(File::create(&tmp)?);
+        zstd::stream::copy_encode(BufReader::new(File::open(&plain)?), &mut out, LEVEL)?;
+        let f = out.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        renames.push((tmp, packed));
+    }
+    // Both compressed before either is renamed: the window in which a reader could list a
+    // plain log that is then removed is a few renames long.
+    for (tmp, packed) in renames {
+        fs::rename(&tmp, &packed)?;
+    }
+    sync_dir(dir)?;
+    for ext in ["log", "meta"] {
+        let plain = dir.join(format!("events-{k}.{ext}"));
+        if plain.exists() {
+            fs::remove_file(&plain)?;
         }
-        fs::remove_file(&plain)?;
     }
     sync_dir(dir)
+}
+
+/// Compresses set-aside segments ([`set_aside`]) on its own thread, one after the other.
+pub struct Sealer {
+    tx: mpsc::Sender<(PathBuf, u64)>,
+}
+
+impl Sealer {
+    pub fn start() -> io::Result<Sealer> {
+        let (tx, rx) = mpsc::channel::<(PathBuf, u64)>();
+        std::thread::Builder::new().name("vigil-seal".into()).spawn(move || {
+            for (dir, k) in rx {
+                // A failure leaves the plain files, read as they are and finished on start.
+                if let Err(e) = finish(&dir, k) {
+                    eprintln!("vigil serve: cannot compress segment {k} of {}: {e}", dir.display());
+                }
+            }
+        })?;
+        Ok(Sealer { tx })
+    }
+
+    /// Compresses segment `k` of `dir` later (now, on this thread, if the sealer stopped).
+    pub fn finish_later(&self, dir: PathBuf, k: u64) -> io::Result<()> {
+        match self.tx.send((dir, k)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::SendError((dir, k))) => finish(&dir, k),
+        }
+    }
 }
 
 /// Finishes a seal a crash interrupted; removes half-written compressed files.
@@ -78,17 +134,22 @@ pub fn recover(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The sealed event files of a partition, by number, then the open one.
+/// The sealed event files of a partition, by number, then the open one. A segment being
+/// compressed is listed once: compressed once its `.log.zst` is there, else plain.
 pub fn event_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut sealed: Vec<(u64, PathBuf)> = Vec::new();
+    let mut sealed: Vec<(u64, bool, PathBuf)> = Vec::new();
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().to_string();
-        if let Some(k) = number(&name, ".log.zst").or_else(|| number(&name, ".log")) {
-            sealed.push((k, dir.join(&name)));
+        if let Some(k) = number(&name, ".log.zst") {
+            sealed.push((k, false, dir.join(&name)));
+        } else if let Some(k) = number(&name, ".log") {
+            sealed.push((k, true, dir.join(&name)));
         }
     }
+    // The compressed file (false) sorts before the plain one of the same number.
     sealed.sort();
-    let mut files: Vec<PathBuf> = sealed.into_iter().map(|(_, p)| p).collect();
+    sealed.dedup_by_key(|(k, _, _)| *k);
+    let mut files: Vec<PathBuf> = sealed.into_iter().map(|(_, _, p)| p).collect();
     if dir.join(LOG).exists() {
         files.push(dir.join(LOG));
     }
@@ -141,6 +202,45 @@ mod tests {
         let text = zstd::decode_all(File::open(d.join("events-0.log.zst")).unwrap()).unwrap();
         assert_eq!(text, b"a\nb\n");
         assert_eq!(event_files(d).unwrap(), [d.join("events-0.log.zst"), d.join("events-1.log.zst")]);
+    }
+
+    #[test]
+    fn a_segment_being_compressed_is_listed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join(LOG), "a\n").unwrap();
+        fs::write(d.join(META), "{}\n").unwrap();
+        assert_eq!(set_aside(d).unwrap(), Some(0));
+        assert_eq!(event_files(d).unwrap(), [d.join("events-0.log")]);
+        // Between the renames of step 2 and the removals of step 3: the compressed pair.
+        fs::write(d.join("events-0.log.zst"), zstd::encode_all(&b"a\n"[..], 3).unwrap()).unwrap();
+        fs::write(d.join("events-0.meta.zst"), zstd::encode_all(&b"{}\n"[..], 3).unwrap()).unwrap();
+        assert_eq!(event_files(d).unwrap(), [d.join("events-0.log.zst")]);
+        finish(d, 0).unwrap();
+        assert_eq!(names(d), ["events-0.log.zst", "events-0.meta.zst"]);
+    }
+
+    #[test]
+    fn the_sealer_compresses_on_its_own_thread_while_new_events_start_a_new_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join(LOG), "a\n").unwrap();
+        fs::write(d.join(META), "{}\n").unwrap();
+        let sealer = Sealer::start().unwrap();
+        let k = set_aside(d).unwrap().unwrap();
+        // A late event arrives before the compression is done: the next number is taken.
+        fs::write(d.join(LOG), "late\n").unwrap();
+        fs::write(d.join(META), "{}\n").unwrap();
+        assert_eq!(set_aside(d).unwrap(), Some(k + 1));
+        sealer.finish_later(d.to_path_buf(), k).unwrap();
+        sealer.finish_later(d.to_path_buf(), k + 1).unwrap();
+        let want = ["events-0.log.zst", "events-0.meta.zst", "events-1.log.zst", "events-1.meta.zst"];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while names(d) != want && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(names(d), want);
+        assert_eq!(zstd::decode_all(File::open(d.join("events-1.log.zst")).unwrap()).unwrap(), b"late\n");
     }
 
     #[test]

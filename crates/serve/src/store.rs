@@ -102,6 +102,8 @@ pub struct Store {
     pub(crate) retention: Option<Retention>,
     /// Told of every batch once it is durable, before [`Store::append`] returns.
     observer: Option<Observer>,
+    /// Compresses sealed segments off the appending thread (none: at once, in `seal_idle`).
+    sealer: Option<crate::seal::Sealer>,
 }
 
 /// Sees each stored batch (the late-event tracker, `late/`).
@@ -132,7 +134,7 @@ impl Store {
                 unsealed.insert(hour, now);
             }
         }
-        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery, retention: None, observer: None })
+        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery, retention: None, observer: None, sealer: None })
     }
 
     /// Seals the partitions whose hour ended and that were not written for `idle`, as of
@@ -146,7 +148,13 @@ impl Store {
             .collect();
         for hour in &due {
             self.open.remove(hour);
-            crate::seal::seal(&self.root.join(partition_name(*hour)))?;
+            let dir = self.root.join(partition_name(*hour));
+            if let Some(k) = crate::seal::set_aside(&dir)? {
+                match &self.sealer {
+                    Some(sealer) => sealer.finish_later(dir, k)?,
+                    None => crate::seal::finish(&dir, k)?,
+                }
+            }
             self.unsealed.remove(hour);
         }
         Ok(due.len())
@@ -159,6 +167,13 @@ impl Store {
     /// Deletes sealed partitions beyond these limits while serving (`retention.rs`).
     pub fn set_retention(&mut self, retention: Option<Retention>) {
         self.retention = retention;
+    }
+
+    /// Compresses the segments [`Store::seal_idle`] seals on a thread of their own from now on,
+    /// so that the appending thread only renames them.
+    pub fn compress_in_background(&mut self) -> io::Result<()> {
+        self.sealer = Some(crate::seal::Sealer::start()?);
+        Ok(())
     }
 
     /// Tells `observer` of every batch stored from now on.
@@ -197,12 +212,9 @@ impl Store {
             seg.meta.write_all(meta)?;
             seg.log.write_all(log)?;
         }
-        for (hour, _, _) in &by_hour {
-            if let Some(seg) = self.open.get(hour) {
-                seg.log.sync_data()?;
-                seg.meta.sync_data()?;
-            }
-        }
+        let written: Vec<&File> =
+            by_hour.iter().filter_map(|(hour, _, _)| self.open.get(hour)).flat_map(|seg| [&seg.log, &seg.meta]).collect();
+        sync_data_together(&written)?;
         if let Some(observe) = &self.observer {
             observe(events);
         }
@@ -230,8 +242,24 @@ impl Store {
     }
 }
 
+/// fdatasyncs `files` at the same time (a thread each but the first), so a round waits for
+/// the slowest flush instead of their sum (every acknowledgement of the round waits for it).
+/// The first error is returned.
+fn sync_data_together(files: &[&File]) -> io::Result<()> {
+    let Some((first, rest)) = files.split_first() else { return Ok(()) };
+    std::thread::scope(|scope| {
+        let others: Vec<_> = rest.iter().map(|f| scope.spawn(move || f.sync_data())).collect();
+        let mut result = first.sync_data();
+        for other in others {
+            let synced = other.join().unwrap_or_else(|_| Err(io::Error::other("an fdatasync thread panicked")));
+            result = result.and(synced);
+        }
+        result
+    })
+}
+
 /// Appends `text` as one line: line breaks become spaces.
-fn push_line(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn push_line(out: &mut Vec<u8>, text: &str) {
     let start = out.len();
     out.extend_from_slice(text.trim_end_matches(['\r', '\n']).as_bytes());
     for b in &mut out[start..] {

@@ -162,7 +162,10 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
             true => parse::parse_raw_body(&body, &defaults, limits.max_event_bytes)?,
             false => parse::parse_event_body(&body, &defaults, limits.max_event_bytes)?,
         };
-        let events = incoming.into_iter().enumerate().map(|(n, e)| stamp(e, n, &token, now)).collect::<Result<_, _>>()?;
+        // The events' times and metadata, read in one pass over the request.
+        let derived = indexed::Derived::from_texts(&incoming.iter().map(|e| e.text.as_str()).collect::<Vec<_>>());
+        let events =
+            incoming.into_iter().zip(derived).enumerate().map(|(n, (e, d))| stamp(e, d, n, &token, now)).collect::<Result<_, _>>()?;
         Ok((events, held))
     })
     .await
@@ -248,11 +251,11 @@ fn defaults(token: &TokenConfig, q: &HashMap<String, String>) -> Result<Defaults
 }
 
 /// An event as stored: index checked, arrival stamped, `_time` and metadata resolved.
-fn stamp(e: Incoming, n: usize, token: &TokenConfig, now: Micros) -> Result<StoredEvent, HecError> {
+/// `derived`: what the readers found in its text.
+fn stamp(e: Incoming, derived: indexed::Derived, n: usize, token: &TokenConfig, now: Micros) -> Result<StoredEvent, HecError> {
     if !token.indexes.is_empty() && !token.indexes.contains(&e.index) {
         return Err(HecError::IncorrectIndex(n));
     }
-    let derived = indexed::Derived::from_text(&e.text);
     let given = indexed::Given { time: e.time, host: e.host, source: e.source, sourcetype: e.sourcetype, index: e.index };
     let fallback = indexed::Fallback {
         host: "vigil".into(),

@@ -14,7 +14,8 @@
 //! sourcetype = "XmlWinEventLog"        # for records the readers give no sourcetype
 //! from = "2026-11-20T00:00:00Z"        # first tick (default: the first start's day)
 //! to = "2026-11-21T00:00:00Z"          # no tick at or after this (a replay); default none
-//! session_timeout_ms = 10000           # workers: a silent member's partitions move after this (librdkafka's default: 45000)
+//! session_timeout_ms = 10000           # workers, reducers: a silent member's partitions move after this (librdkafka's default: 45000)
+//! metrics_listen = "127.0.0.1:9464"    # workers, reducers: GET /metrics here (default: none)
 //! ```
 
 use serde::Deserialize;
@@ -36,6 +37,7 @@ pub struct ClusterConfig {
     pub from: Option<String>,
     pub to: Option<String>,
     pub session_timeout_ms: Option<u32>,
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for ClusterConfig {
@@ -54,6 +56,7 @@ impl Default for ClusterConfig {
             from: None,
             to: None,
             session_timeout_ms: None,
+            metrics_listen: None,
         }
     }
 }

@@ -9,9 +9,10 @@
 //! The order (partials acknowledged, checkpoint acknowledged, offset committed) means a crash
 //! at any point redoes work from the last checkpoint and republishes identical partials.
 
-use crate::assignment::{AssignmentContext, Change};
+use crate::assignment::{self, AssignmentContext, Change, Starts};
 use crate::checkpoint;
 use crate::kafka::{self, Outgoing};
+use crate::metrics;
 use crate::partial::{header_text, PartialId};
 use crate::plan::Planned;
 use crate::windows::PartitionWindows;
@@ -51,18 +52,7 @@ struct Worker {
 pub fn run(role: Role) -> Result<(), String> {
     kafka::ensure_topics(&role.cfg)?;
     let cfg = &role.cfg;
-    let mut client = kafka::client(cfg);
-    if let Some(ms) = cfg.session_timeout_ms {
-        // A dead worker's partitions move to the others after this long without heartbeats.
-        client.set("session.timeout.ms", ms.to_string());
-    }
-    let consumer: BaseConsumer<AssignmentContext> = client
-        .set("group.id", &cfg.worker_group)
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("auto.offset.reset", "earliest")
-        .create_with_context(AssignmentContext::new(cfg.clone()))
-        .map_err(|e| format!("kafka consumer ({}): {e}", cfg.brokers))?;
+    let consumer = assignment::consumer(cfg, &cfg.worker_group, Starts::Checkpoints)?;
     consumer.subscribe(&[cfg.events_topic.as_str()]).map_err(|e| format!("kafka: subscribe {}: {e}", cfg.events_topic))?;
     let partitions = kafka::partition_count(&consumer, &cfg.events_topic)?;
     eprintln!(
@@ -139,6 +129,7 @@ impl Worker {
         }
         let arrival = m.timestamp().to_millis().map_or_else(|| (self.role.clock)(), |ms| ms.saturating_mul(1000));
         w.read_record(m.offset(), arrival);
+        metrics::global().record_read();
         let Some(value) = m.payload() else { return };
         let host = header_text(m.headers(), "host");
         let sourcetype = header_text(m.headers(), "sourcetype").or_else(|| self.role.cfg.sourcetype.clone());
@@ -171,6 +162,7 @@ impl Worker {
             for c in &closed {
                 let s = &self.role.schedules[c.schedule];
                 let bytes = s.group.engine.encode_state(&c.state).map_err(|e| format!("partial: {e}"))?;
+                metrics::global().window_closed(c.tick, now, bytes.len());
                 let id = PartialId { schedule: s.id.clone(), tick: c.tick, partition: *p, partitions: self.partitions };
                 partials.push((id.key(), bytes, id.headers()));
             }
@@ -190,6 +182,7 @@ impl Worker {
                 timestamp_ms: None,
             };
             kafka::produce_all(&self.rt, &self.producer, vec![record])?;
+            metrics::global().checkpoint_written(saved.len());
             w.since_checkpoint = 0;
             if w.next_offset > 0 {
                 let mut tpl = TopicPartitionList::new();

@@ -98,6 +98,8 @@ pub fn consumer(cfg: &ClusterConfig, group: &str, starts: Starts) -> Result<Base
         client.set("statistics.interval.ms", "1000");
     }
     client
+        // Names the member in `vigil cluster status`.
+        .set("client.id", format!("{group}-{}", std::process::id()))
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")

@@ -33,6 +33,11 @@ pub fn key(topic: &str, partition: i32) -> String {
     format!("{topic}/{partition}")
 }
 
+/// The partition of `topic` a checkpoint key is for.
+pub fn partition_of_key(topic: &str, key: &[u8]) -> Option<i32> {
+    std::str::from_utf8(key).ok()?.strip_prefix(topic)?.strip_prefix('/')?.parse().ok()
+}
+
 pub fn encode(w: &PartitionWindows, schedules: &[Planned]) -> Result<Vec<u8>, String> {
     let mut states = Vec::new();
     let mut open = Vec::new();
@@ -66,6 +71,18 @@ pub fn encode(w: &PartitionWindows, schedules: &[Planned]) -> Result<Vec<u8>, St
 /// The offset a checkpoint's states cover up to (where its partition is read from again).
 pub fn next_offset(bytes: &[u8]) -> Result<i64, String> {
     Ok(read_header(bytes)?.0.next_offset)
+}
+
+/// What `vigil cluster status` shows of a checkpoint.
+pub struct Summary {
+    pub next_offset: i64,
+    /// The oldest tick with an open window (any schedule).
+    pub oldest_open: Option<Micros>,
+}
+
+pub fn summary(bytes: &[u8]) -> Result<Summary, String> {
+    let header = read_header(bytes)?.0;
+    Ok(Summary { next_offset: header.next_offset, oldest_open: header.open.iter().map(|(_, tick, _)| *tick).min() })
 }
 
 /// The header, its length, and the bytes after the length (header then states).

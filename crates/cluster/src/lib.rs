@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod partial;
 pub mod plan;
 pub mod reducer;
+pub mod status;
 pub mod windows;
 pub mod worker;
 

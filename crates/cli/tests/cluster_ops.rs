@@ -1,0 +1,148 @@
+//! Cluster mode under failure, and its operations, on a real Kafka-compatible broker (Tansu,
+//! see cluster.rs): 3 workers and 2 reducers over a day of generated events, one of each
+//! killed with SIGKILL mid-stream and restarted, against `vigil backtest`; `vigil cluster
+//! status` and the roles' /metrics.
+
+mod cluster_support;
+mod common;
+mod serve_support;
+
+use cluster_support::*;
+use serve_support::wait_until;
+use std::path::Path;
+use std::process::Command;
+
+/// benchgen's day (its events start at 2026-03-02T00:00:00Z).
+const GEN_DAY: (&str, &str) = ("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z");
+
+/// Result files in the reducers' shared data directory.
+fn runs_done(reducer_data: &Path) -> usize {
+    cluster_results(reducer_data).0
+}
+
+/// A day of generated events (about 3000, a seed true positive every 50th on hosts all over
+/// the fleet) produced by kafka-python into 6 partitions, keyed by host and stamped with their
+/// own time; 3 workers, 2 reducers sharing the alert store. Once the reducers finished a few
+/// runs and the first half is produced, one worker and one reducer are killed with SIGKILL;
+/// the second half is produced, both come back, a record stamped the next day in every
+/// partition closes the day: every run is finished (results byte-identical to backtest over
+/// the same file) and the store holds backtest's notables, none twice.
+#[test]
+fn three_workers_two_reducers_one_of_each_killed_mid_stream_equal_backtest() {
+    let Some((bin, python)) = broker_and_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    let gen = Command::new(benchgen())
+        .args(["--out", corpus.to_str().unwrap(), "--size-mb", "4", "--files", "1", "--tp-every", "50", "--max-gap-us", "57600000"])
+        .output()
+        .unwrap();
+    assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+    let file = corpus.join("corpus_000.xml");
+    let lines = std::fs::read_to_string(&file).unwrap().lines().filter(|l| !l.trim().is_empty()).count();
+    assert!(lines > 2000, "{lines} events");
+
+    let (_broker, brokers) = start_broker(&bin, dir.path());
+    let config = write_config_for(GEN_DAY, dir.path(), &brokers, 6, "session_timeout_ms = 6000\n");
+    // The clock starts at the day's start: records, not the clock, close the day's windows.
+    let now = GEN_DAY.0;
+    let half = lines / 2;
+    assert_eq!(produce_xml_lines(&python, &brokers, 6, &file, 0, half), half);
+    let mut workers: Vec<Proc> = (0..3).map(|i| start_role("worker", &format!("worker{i}"), dir.path(), &config, now)).collect();
+    let mut reducers: Vec<Proc> = (0..2).map(|i| start_role("reducer", &format!("reducer{i}"), dir.path(), &config, now)).collect();
+    let data = dir.path().join("reducer-data");
+    wait_until("4 runs finished", 120, &reducers[0].log, || runs_done(&data) >= 4);
+
+    // Mid-stream: a worker that owns partitions and a reducer that finished runs.
+    let victim = workers.iter().position(|w| w.log_text().contains("window(s) closed")).expect("a worker closed windows");
+    workers.remove(victim).kill9();
+    let victim = reducers.iter().position(|r| r.log_text().contains("partial(s) merged")).expect("a reducer finished a run");
+    reducers.remove(victim).kill9();
+    assert_eq!(produce_xml_lines(&python, &brokers, 6, &file, half, lines), lines - half);
+    workers.push(start_role("worker", "worker-restarted", dir.path(), &config, now));
+    reducers.push(start_role("reducer", "reducer-restarted", dir.path(), &config, now));
+    produce_with_kafka_python(&python, &brokers, 6, "2026-03-03T00:30:00Z", &[], true);
+    wait_until("24 runs finished", 180, &reducers[0].log, || runs_done(&data) >= 24);
+
+    let logs = || workers.iter().chain(&reducers).map(|p| format!("{}:\n{}", p.log.display(), p.log_text())).collect::<String>();
+    let (runs, got) = cluster_results(&data);
+    assert_eq!(runs, 24, "one result file per hourly run of the day");
+    let input = file.to_str().unwrap();
+    let expected = backtest_results_of(GEN_DAY, input);
+    assert!(expected.lines().count() > 20, "backtest finds the seeded true positives:\n{expected}");
+    assert_eq!(got, expected, "cluster results differ from backtest\n{}", logs());
+    let notables = stored_notables(&data);
+    assert_eq!(notables, backtest_notables_of(GEN_DAY, input), "the store holds backtest's notables, each once\n{}", logs());
+    let hosts: std::collections::HashSet<&str> =
+        expected.lines().filter_map(|l| l.split("\"dest\":\"").nth(1)?.split('"').next()).collect();
+    assert!(hosts.len() > 10, "true positives on many hosts: {hosts:?}");
+}
+
+/// `vigil cluster status` and the roles' /metrics, over 1 worker and 1 reducer on 3 partitions:
+/// the samples stamped 10:30 close the ticks 00:00 .. 10:00 (11 runs) and leave 11:00 open.
+#[test]
+fn cluster_status_and_metrics_show_members_partitions_lag_and_the_oldest_open_window() {
+    let Some((bin, python)) = broker_and_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, brokers) = start_broker(&bin, dir.path());
+    let config = write_config(dir.path(), &brokers, 3, "");
+    produce_with_kafka_python(&python, &brokers, 3, "2026-11-20T10:30:00Z", &samples(), false);
+    let now = "2026-11-20T10:30:00Z";
+    let (wport, rport) = (free_port(), free_port());
+    let worker = start_role_with("worker", "worker", dir.path(), &config, now, &["--listen", &format!("127.0.0.1:{wport}")]);
+    let reducer = start_role_with("reducer", "reducer", dir.path(), &config, now, &["--listen", &format!("127.0.0.1:{rport}")]);
+    let data = dir.path().join("reducer-data");
+    wait_runs(&reducer, &data, 11, 180);
+
+    // Every partition closed 11 windows (published, checkpointed, committed); lag from the
+    // client's statistics (every second) reaches 0.
+    let scrape = |port| http_get(port, "/metrics").unwrap_or_default();
+    wait_until("the worker's partials and lag", 60, &worker.log, || {
+        let m = scrape(wport);
+        metric(&m, "vigil_cluster_partials_published_total") == Some(33.0)
+            && (0..3).all(|p| metric(&m, &format!("vigil_cluster_consumer_lag{{topic=\"vigil-events\",partition=\"{p}\"}}")) == Some(0.0))
+    });
+    let m = scrape(wport);
+    assert!(metric(&m, "vigil_cluster_checkpoints_written_total").unwrap() >= 3.0, "{m}");
+    assert_eq!(metric(&m, "vigil_cluster_partial_bytes_count"), Some(33.0), "{m}");
+    assert_eq!(metric(&m, "vigil_cluster_window_close_delay_seconds_count"), Some(33.0), "{m}");
+    assert!(metric(&m, "vigil_cluster_rebalances_total{change=\"assigned\"}").unwrap() >= 1.0, "{m}");
+    let m = scrape(rport);
+    assert_eq!(metric(&m, "vigil_cluster_runs_finished_total"), Some(11.0), "{m}");
+    assert_eq!(metric(&m, "vigil_cluster_merge_seconds_count"), Some(11.0), "{m}");
+    assert_eq!(metric(&m, "vigil_cluster_pending_runs"), Some(0.0), "{m}");
+
+    let status = || common::vigil(&["cluster", "status", "--json", "--config", config.to_str().unwrap()]);
+    let mut last = serde_json::Value::Null;
+    wait_until("status: committed at the end of every partition", 60, &reducer.log, || {
+        let out = status();
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        last = serde_json::from_str(&common::stdout(&out)).unwrap();
+        last["topics"].as_array().unwrap().iter().all(|t| t["partitions"].as_array().unwrap().iter().all(|p| p["lag"] == 0))
+    });
+    let s = last;
+    let groups = s["groups"].as_array().unwrap();
+    assert_eq!((groups[0]["role"].as_str(), groups[0]["name"].as_str()), (Some("workers"), Some("vigil-workers")));
+    assert_eq!(groups[0]["members"].as_array().unwrap().len(), 1, "{s:#}");
+    assert_eq!(groups[0]["members"][0]["assignment"], serde_json::json!({"vigil-events": [0, 1, 2]}), "{s:#}");
+    assert_eq!(groups[1]["members"][0]["assignment"], serde_json::json!({"vigil-partials": [0, 1, 2]}), "{s:#}");
+    let events = &s["topics"][0];
+    assert_eq!(events["name"], "vigil-events");
+    for p in events["partitions"].as_array().unwrap() {
+        assert_eq!(p["committed"], p["high_watermark"], "{s:#}");
+        assert_eq!(p["checkpoint_offset"], p["high_watermark"], "{s:#}");
+        assert!(p["owner"].as_str().unwrap().starts_with("vigil-workers-"), "{s:#}");
+    }
+    let eleven = vigil_time::parse_iso8601_utc("2026-11-20T11:00:00Z").unwrap();
+    assert_eq!(s["oldest_open_window"][1], eleven, "the 11:00 window holds the samples and is open:\n{s:#}");
+
+    let out = common::vigil(&["cluster", "status", "--config", config.to_str().unwrap()]);
+    let text = common::stdout(&out);
+    for line in [
+        "workers (group vigil-workers, Stable): 1 member(s)",
+        "reducers (group vigil-reducers, Stable): 1 member(s)",
+        "topic vigil-events (group vigil-workers):",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
+    }
+    assert!(text.lines().any(|l| l.starts_with("oldest open window: 2026-11-20T11:00:00Z (partition ")), "{text}");
+}

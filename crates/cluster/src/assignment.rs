@@ -86,6 +86,11 @@ impl AssignmentContext {
     }
 }
 
+/// This process's client id in `group`: the group and the process id.
+pub fn client_id(group: &str) -> String {
+    format!("{group}-{}", std::process::id())
+}
+
 /// A member of `group` (workers or reducers) following its assignment through this context.
 pub fn consumer(cfg: &ClusterConfig, group: &str, starts: Starts) -> Result<BaseConsumer<AssignmentContext>, String> {
     let mut client = kafka::client(cfg);
@@ -99,7 +104,7 @@ pub fn consumer(cfg: &ClusterConfig, group: &str, starts: Starts) -> Result<Base
     }
     client
         // Names the member in `vigil cluster status`.
-        .set("client.id", format!("{group}-{}", std::process::id()))
+        .set("client.id", client_id(group))
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")

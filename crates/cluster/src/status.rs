@@ -1,7 +1,9 @@
 //! `vigil cluster status`: what the broker knows of the cluster, read without joining it.
 //!
 //! - members of the workers' and reducers' groups and the partitions each was assigned
-//!   (DescribeGroups; the assignment is the consumer protocol's, decoded here);
+//!   (DescribeGroups; the assignment is the consumer protocol's, decoded here). Tansu 0.6
+//!   answers member ids only (no client id, host or assignment): an events partition's
+//!   checkpoint then still says which worker wrote it last;
 //! - per partition of the events and partials topics: the group's committed offset, the
 //!   high watermark and their difference (the lag);
 //! - per events partition, its checkpoint: the offset it covers and its oldest open window
@@ -37,6 +39,7 @@ pub struct Group {
 
 #[derive(Serialize)]
 pub struct Member {
+    pub member_id: String,
     pub client_id: String,
     pub host: String,
     /// topic -> partitions.
@@ -59,8 +62,10 @@ pub struct Partition {
     pub lag: i64,
     /// The member's client id that owns it now.
     pub owner: Option<String>,
-    /// Events partitions: the offset its checkpoint covers and its oldest open window.
+    /// Events partitions: the offset its checkpoint covers, the worker that wrote it and its
+    /// oldest open window.
     pub checkpoint_offset: Option<i64>,
+    pub checkpointed_by: Option<String>,
     pub oldest_open_window: Option<Micros>,
 }
 
@@ -86,6 +91,7 @@ pub fn read(cfg: &ClusterConfig) -> Result<Status, String> {
             if topic == &cfg.events_topic {
                 if let Some(s) = saved.get(&part.partition) {
                     part.checkpoint_offset = Some(s.next_offset);
+                    part.checkpointed_by = s.writer.clone();
                     part.oldest_open_window = s.oldest_open;
                 }
             }
@@ -106,12 +112,13 @@ fn group(cfg: &ClusterConfig, role: &'static str, name: &str) -> Result<Group, S
         .members()
         .iter()
         .map(|m| Member {
+            member_id: m.id().to_string(),
             client_id: m.client_id().to_string(),
             host: m.client_host().to_string(),
             assignment: m.assignment().map(decode_assignment).unwrap_or_default(),
         })
         .collect();
-    members.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+    members.sort_by(|a, b| (&a.client_id, &a.member_id).cmp(&(&b.client_id, &b.member_id)));
     Ok(Group { role, name: name.to_string(), state: info.state().to_string(), members })
 }
 
@@ -144,6 +151,7 @@ fn lag(cfg: &ClusterConfig, topic: &str, group: &str) -> Result<Topic, String> {
             lag,
             owner: None,
             checkpoint_offset: None,
+            checkpointed_by: None,
             oldest_open_window: None,
         });
     }
@@ -213,18 +221,19 @@ pub fn render(s: &Status) -> String {
     }
     for t in &s.topics {
         let _ = writeln!(out, "topic {} (group {}):", t.name, t.group);
-        let _ = writeln!(out, "  partition  committed  end  lag  owner  checkpoint  oldest open window");
+        let _ = writeln!(out, "  partition  committed  end  lag  owner  checkpoint  checkpointed by  oldest open window");
         for p in &t.partitions {
             let opt = |v: Option<i64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
             let _ = writeln!(
                 out,
-                "  {}  {}  {}  {}  {}  {}  {}",
+                "  {}  {}  {}  {}  {}  {}  {}  {}",
                 p.partition,
                 opt(p.committed),
                 p.high_watermark,
                 p.lag,
                 p.owner.as_deref().unwrap_or("-"),
                 opt(p.checkpoint_offset),
+                p.checkpointed_by.as_deref().unwrap_or("-"),
                 p.oldest_open_window.map_or_else(|| "-".to_string(), iso)
             );
         }

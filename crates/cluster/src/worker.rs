@@ -46,6 +46,8 @@ struct Worker {
     opts: ReadOptions,
     /// Per dataset: whether a schedule reads its rows (rows nobody reads are not built).
     wanted: Vec<bool>,
+    /// This member's client id, written into its checkpoints.
+    client_id: String,
 }
 
 /// Runs the worker until the process is stopped.
@@ -64,7 +66,17 @@ pub fn run(role: Role) -> Result<(), String> {
     let producer = kafka::producer(cfg)?;
     let datasets = role.normalizer.catalog().datasets.len();
     let wanted = (0..datasets).map(|d| role.schedules.iter().any(|s| s.group.engine.wants_dataset(d))).collect();
-    let mut w = Worker { role, parts: BTreeMap::new(), partitions, producer, rt: kafka::runtime()?, opts: ReadOptions::default(), wanted };
+    let client_id = assignment::client_id(&cfg.worker_group);
+    let mut w = Worker {
+        role,
+        parts: BTreeMap::new(),
+        partitions,
+        producer,
+        rt: kafka::runtime()?,
+        opts: ReadOptions::default(),
+        wanted,
+        client_id,
+    };
     loop {
         let polled = consumer.poll(Duration::from_millis(100));
         // Rebalances run inside poll: apply them before the record it returned.
@@ -155,7 +167,10 @@ impl Worker {
         let grace = self.role.cfg.grace();
         for (p, w) in self.parts.iter_mut() {
             let closed = w.close(&mut self.role.schedules, now, grace);
-            if closed.is_empty() && w.since_checkpoint < self.role.cfg.checkpoint_records.max(1) {
+            // Also at the end of the partition: an idle partition's committed offset (its lag,
+            // and what a new owner re-reads) catches up with what was read.
+            let due = w.since_checkpoint >= self.role.cfg.checkpoint_records.max(1) || (w.at_end && w.since_checkpoint > 0);
+            if closed.is_empty() && !due {
                 continue;
             }
             let mut partials = Vec::with_capacity(closed.len());
@@ -172,7 +187,7 @@ impl Worker {
                 .map(|(k, v, h)| Outgoing { topic, key: k.as_bytes(), value: v, headers: h.clone(), timestamp_ms: None })
                 .collect();
             kafka::produce_all(&self.rt, &self.producer, records)?;
-            let saved = checkpoint::encode(w, &self.role.schedules)?;
+            let saved = checkpoint::encode(w, &self.role.schedules, &self.client_id)?;
             let key = checkpoint::key(&self.role.cfg.events_topic, *p);
             let record = Outgoing {
                 topic: &self.role.cfg.checkpoints_topic,

@@ -77,7 +77,7 @@ fn partitions_merged_equal_one_process_and_checkpoints_change_nothing() {
     for (i, ev) in events.iter().enumerate() {
         let p = i % 3;
         if p == 1 && i == events.len() / 2 {
-            let bytes = checkpoint::encode(&parts[1], &schedules).unwrap();
+            let bytes = checkpoint::encode(&parts[1], &schedules, "w").unwrap();
             parts[1] = checkpoint::decode(&bytes, &schedules, t("2026-11-20T00:00:00Z")).unwrap();
         }
         parts[p].read_record(i as i64, arrival);

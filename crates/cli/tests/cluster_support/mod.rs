@@ -214,81 +214,33 @@ pub fn kafka_python() -> Option<PathBuf> {
     has_kafka.then_some(python)
 }
 
-/// The start of the kafka-python producer scripts: arguments brokers, topic, partitions; the
-/// topic created unless it exists; `p` the producer (acks=all), `n` the records sent.
-const PRODUCER: &str = r#"
-import sys
-from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
-brokers, topic, partitions = sys.argv[1], sys.argv[2], int(sys.argv[3])
-try:
-    KafkaAdminClient(bootstrap_servers=brokers).create_topics([NewTopic(topic, partitions, 1)])
-except TopicAlreadyExistsError:
-    pass
-p = KafkaProducer(bootstrap_servers=brokers, acks="all")
-n = 0
-"#;
-
-/// kafka-python writes every non-empty line of `files` (key = the file) into `vigil-events`
-/// (created with `partitions` partitions unless it exists) stamped `at`; with `heartbeat`, one
-/// record that is no event into every partition instead. Returns its stdout (records sent).
-pub fn produce_with_kafka_python(python: &Path, brokers: &str, partitions: u32, at: &str, files: &[PathBuf], heartbeat: bool) -> String {
-    let script = PRODUCER.to_string()
-        + r#"
-ts, mode = int(sys.argv[4]), sys.argv[5]
-if mode == "heartbeat":
-    for part in range(partitions):
-        p.send(topic, value=b"heartbeat", partition=part, timestamp_ms=ts)
-        n += 1
-for path in sys.argv[6:]:
-    for line in open(path, "rb"):
-        if line.strip():
-            p.send(topic, key=path.encode(), value=line.rstrip(b"\r\n"), timestamp_ms=ts)
-            n += 1
-p.flush()
-print(n)
-"#;
-    let ts_ms = (vigil_time::parse_iso8601_utc(at).unwrap() / 1000).to_string();
-    let mode = if heartbeat { "heartbeat" } else { "lines" };
+/// Runs bench/kafka_produce.py (kafka-python) with `args` after the brokers, the events topic
+/// and its partitions; returns the number of records it sent.
+fn kafka_produce(python: &Path, brokers: &str, partitions: u32, args: &[&str]) -> usize {
     let out = Command::new(python)
-        .args(["-c", &script, brokers, "vigil-events", &partitions.to_string(), &ts_ms, mode])
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "kafka-python producer failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// kafka-python writes lines `from..to` of an XmlWinEventLog `file` into `vigil-events`
-/// (created with `partitions` partitions unless it exists), each keyed by its `<Computer>`
-/// (a host's events stay in order in one partition) and stamped with its own `SystemTime`
-/// (it arrives when it happened). Returns the number of records sent.
-pub fn produce_xml_lines(python: &Path, brokers: &str, partitions: u32, file: &Path, from: usize, to: usize) -> usize {
-    let script = PRODUCER.to_string()
-        + r#"
-import calendar, re
-from datetime import datetime
-path, start, end = sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
-lines = [l for l in open(path, "rb") if l.strip()]
-for line in lines[start:end]:
-    t = datetime.strptime(re.search(rb"SystemTime='([^'.]*)", line).group(1).decode(), "%Y-%m-%dT%H:%M:%S")
-    frac = re.search(rb"SystemTime='[^'.]*\.(\d{3})", line)
-    ms = calendar.timegm(t.timetuple()) * 1000 + (int(frac.group(1)) if frac else 0)
-    host = re.search(rb"<Computer>([^<]*)</Computer>", line).group(1)
-    p.send(topic, key=host, value=line.rstrip(b"\r\n"), timestamp_ms=ms)
-    n += 1
-p.flush()
-print(n)
-"#;
-    let out = Command::new(python)
-        .args(["-c", &script, brokers, "vigil-events", &partitions.to_string()])
-        .arg(file)
-        .args([from.to_string(), to.to_string()])
+        .arg(common::repo().join("bench/kafka_produce.py"))
+        .args([brokers, "vigil-events", &partitions.to_string()])
+        .args(args)
         .output()
         .unwrap();
     assert!(out.status.success(), "kafka-python producer failed:\n{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// kafka-python writes every non-empty line of `files` (key = the file) into `vigil-events`
+/// (created with `partitions` partitions unless it exists) stamped `at`; with `heartbeat`, one
+/// record that is no event into every partition instead. Returns the records sent.
+pub fn produce_with_kafka_python(python: &Path, brokers: &str, partitions: u32, at: &str, files: &[PathBuf], heartbeat: bool) -> usize {
+    let ts_ms = (vigil_time::parse_iso8601_utc(at).unwrap() / 1000).to_string();
+    let mut args = vec![if heartbeat { "heartbeat" } else { "lines" }, ts_ms.as_str()];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    kafka_produce(python, brokers, partitions, &args)
+}
+
+/// kafka-python writes events `from..to` of an XmlWinEventLog `file` into `vigil-events`,
+/// each keyed by its host and stamped with its own time (see bench/kafka_produce.py).
+pub fn produce_xml_events(python: &Path, brokers: &str, partitions: u32, file: &Path, from: usize, to: usize) -> usize {
+    kafka_produce(python, brokers, partitions, &["xml", file.to_str().unwrap(), &from.to_string(), &to.to_string()])
 }
 
 /// The benchgen binary of this workspace, built when missing (the tests of this package do not

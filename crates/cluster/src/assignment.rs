@@ -76,6 +76,8 @@ impl AssignmentContext {
         for p in partitions {
             let bytes = saved.remove(checkpoint::key(topic, p).as_bytes());
             let start = match &bytes {
+                // See `resume_from_partition_start` in config.rs.
+                Some(_) if self.cfg.resume_from_partition_start => Offset::Beginning,
                 Some(b) => Offset::Offset(checkpoint::next_offset(b).map_err(|e| format!("checkpoint of partition {p}: {e}"))?),
                 None => Offset::Beginning,
             };
@@ -97,6 +99,9 @@ pub fn consumer(cfg: &ClusterConfig, group: &str, starts: Starts) -> Result<Base
     if let Some(ms) = cfg.session_timeout_ms {
         // A dead member's partitions move to the others after this long without heartbeats.
         client.set("session.timeout.ms", ms.to_string());
+        // Five heartbeats a session (librdkafka's default is 3 s, a third of its 10 s minimum
+        // advice): a busy machine delaying one heartbeat does not evict a live member.
+        client.set("heartbeat.interval.ms", (ms / 5).max(100).to_string());
     }
     if cfg.metrics_listen.is_some() {
         // Consumer lag for /metrics, from the client's own statistics.
@@ -127,7 +132,15 @@ impl ConsumerContext for AssignmentContext {
                 metrics::global().rebalance("assigned");
                 let gained = match self.starts {
                     Starts::Checkpoints => self.start_at_checkpoints(tpl),
-                    Starts::Committed => Ok(tpl.elements().iter().map(|e| (e.partition(), None)).collect()),
+                    Starts::Committed => {
+                        let gained: Vec<Gained> = tpl.elements().iter().map(|e| (e.partition(), None)).collect();
+                        if self.cfg.resume_from_partition_start {
+                            for (p, _) in &gained {
+                                let _ = tpl.set_partition_offset(&self.cfg.partials_topic, *p, Offset::Beginning);
+                            }
+                        }
+                        Ok(gained)
+                    }
                 };
                 match gained {
                     Ok(gained) => self.push(Change::Assigned(gained)),

@@ -209,9 +209,11 @@ impl Worker {
             }
             if !closed.is_empty() {
                 eprintln!(
-                    "vigil worker: partition {p}: {} window(s) closed, up to tick {}",
+                    "vigil worker: partition {p}: {} window(s) closed, up to tick {} (offset {}, {} late event(s) so far)",
                     closed.len(),
-                    vigil_scan::schedule::iso(closed[closed.len() - 1].tick)
+                    vigil_scan::schedule::iso(closed[closed.len() - 1].tick),
+                    w.next_offset,
+                    w.missed
                 );
             }
         }

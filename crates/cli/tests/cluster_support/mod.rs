@@ -98,12 +98,13 @@ pub fn write_config(dir: &Path, brokers: &str, partitions: u32, extra: &str) -> 
     write_config_for((DAY_FROM, DAY_TO), dir, brokers, partitions, extra)
 }
 
-/// The cluster config for the ticks of `day` (from, to).
+/// The cluster config for the ticks of `day` (from, to). Tansu 0.6 cannot fetch from inside
+/// a record batch: resumed partitions are read again from their start (see the cluster config).
 pub fn write_config_for(day: (&str, &str), dir: &Path, brokers: &str, partitions: u32, extra: &str) -> PathBuf {
     let config = dir.join("vigil.toml");
     let (from, to) = day;
     let text = format!(
-        "[cluster]\nbrokers = \"{brokers}\"\npartitions = {partitions}\nfrom = \"{from}\"\nto = \"{to}\"\ngrace_secs = 0\ncheckpoint_records = 5\n{extra}"
+        "[cluster]\nbrokers = \"{brokers}\"\npartitions = {partitions}\nfrom = \"{from}\"\nto = \"{to}\"\ngrace_secs = 0\ncheckpoint_records = 5\nresume_from_partition_start = true\n{extra}"
     );
     std::fs::write(&config, text).unwrap();
     config
@@ -273,4 +274,17 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
 /// A metric's value in a Prometheus text scrape (the line `name value`, labels included in `name`).
 pub fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' '))).and_then(|v| v.trim().parse().ok())
+}
+
+/// Waits (polling every 50 ms, at most `secs`) until `ok`; on timeout fails with every
+/// process's log.
+pub fn wait_for(what: &str, secs: u64, procs: &[&Proc], mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        if Instant::now() > deadline {
+            let logs: String = procs.iter().map(|p| format!("{}:\n{}\n", p.log.display(), p.log_text())).collect();
+            panic!("timed out waiting for {what}\n{logs}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

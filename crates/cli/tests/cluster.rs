@@ -28,7 +28,8 @@ fn hec_into_kafka_worker_and_reducer_killed_and_restarted_equal_backtest() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (_broker, brokers) = start_broker(&bin, dir.path());
-    let config = write_config(dir.path(), &brokers, 3, "");
+    // The dead members leave the groups after 10 s (librdkafka's default: 45 s).
+    let config = write_config(dir.path(), &brokers, 3, "session_timeout_ms = 10000\n");
     // Events arrive at 10:30 (the samples happened 10:15-10:25): the 11:00 run sees them.
     let ingest_data = dir.path().join("ingest-data");
     let ingest = start(&ingest_data, &["--role", "ingest", "--now", "2026-11-20T10:30:00Z", "--config", config.to_str().unwrap()], 0);

@@ -288,3 +288,12 @@ pub fn wait_for(what: &str, secs: u64, procs: &[&Proc], mut ok: impl FnMut() -> 
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Returns once `session_ms` (and a second) passed since `since`: a time condition (a dead
+/// member's session running out), not a guess at how long something takes.
+pub fn after_session(since: Instant, session_ms: u64) {
+    let until = since + Duration::from_millis(session_ms + 1000);
+    if let Some(left) = until.checked_duration_since(Instant::now()) {
+        std::thread::sleep(left);
+    }
+}

@@ -236,7 +236,7 @@ impl Generator {
     pub fn next_event(&mut self) -> WinEvent {
         self.count += 1;
         self.record += 1;
-        self.time += 1 + self.rng.below(20_000) as i64;
+        self.time += 1 + self.rng.below(self.shape.max_gap_us) as i64;
         let tp = self.count % self.tp_every == self.tp_every / 2;
         let kind = if tp {
             self.true_positives += 1;

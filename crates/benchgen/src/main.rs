@@ -3,12 +3,14 @@
 //! ```text
 //! benchgen --out DIR --size-mb N [--format xml|json] [--files K] [--seed S] [--tp-every N]
 //!          [--hosts N] [--users N] [--cmd-values N] [--parents N] [--mix ID:W,...] [--near-miss PER_MILLE]
+//!          [--max-gap-us N]
 //! ```
 //!
 //! The distribution knobs ([`shape::Shape`]): distinct hosts (default 400), users (600),
 //! command-line values (`{n}` in the 21 command-line templates, 100 000), parent processes (6;
 //! parent/child pairs are 21 times that), the event-ID mix (`shape::MIX`), and process
-//! creations that are near misses, per mille (0). The defaults write the bench corpus.
+//! creations that are near misses, per mille (0), and the largest gap between two events'
+//! times (20 000 us; from 2026-03-02T00:00:00Z on). The defaults write the bench corpus.
 //!
 //! - `xml`: XmlWinEventLog lines, one `<Event>` per line, as Splunk exports and attack_data
 //!   ships them.
@@ -43,7 +45,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: benchgen --out DIR --size-mb N [--format xml|json] [--files K] [--seed S] [--tp-every N]
-       [--hosts N] [--users N] [--cmd-values N] [--parents N] [--mix ID:W,...] [--near-miss PER_MILLE]";
+       [--hosts N] [--users N] [--cmd-values N] [--parents N] [--mix ID:W,...] [--near-miss PER_MILLE] [--max-gap-us N]";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -72,6 +74,7 @@ fn parse_args() -> Result<Args, String> {
             "--parents" => a.shape.parents = num(val()?)?.max(1) as usize,
             "--mix" => a.shape.mix = shape::parse_mix(&val()?)?,
             "--near-miss" => a.shape.near_miss = num(val()?)?.min(1000) as u32,
+            "--max-gap-us" => a.shape.max_gap_us = num(val()?)?.max(1),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}")),
         }

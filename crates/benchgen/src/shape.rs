@@ -41,11 +41,14 @@ pub struct Shape {
     pub mix: Vec<(u32, u32)>,
     /// Process creations (Sysmon 1, Security 4688) that are near misses, per mille.
     pub near_miss: u32,
+    /// Events are 1 to this many microseconds apart (20 000: about 10 000 events a second;
+    /// larger spreads a small corpus over hours, for the cluster's day-long test).
+    pub max_gap_us: u64,
 }
 
 impl Default for Shape {
     fn default() -> Shape {
-        Shape { hosts: 400, users: 600, cmd_values: 100_000, parents: PARENTS.len(), mix: MIX.to_vec(), near_miss: 0 }
+        Shape { hosts: 400, users: 600, cmd_values: 100_000, parents: PARENTS.len(), mix: MIX.to_vec(), near_miss: 0, max_gap_us: 20_000 }
     }
 }
 

@@ -66,6 +66,9 @@ enum Command {
     /// Console users and API tokens of a server (`vigil user add NAME --role admin`).
     #[command(subcommand)]
     User(commands::user::UserCommand),
+    /// Cluster mode on Kafka: `vigil cluster status --config vigil.toml`.
+    #[command(subcommand)]
+    Cluster(commands::cluster::ClusterCommand),
 }
 
 /// Where detections, macros and lookups come from.
@@ -180,6 +183,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => commands::replay::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::User(cmd) => commands::user::run(cmd),
+        Command::Cluster(cmd) => commands::cluster::run(cmd),
     };
     ExitCode::from(code)
 }

@@ -5,183 +5,13 @@
 //! their absence fails these tests, elsewhere they say they skipped.
 
 mod apiserver;
+mod cluster_support;
 mod common;
 mod serve_support;
 
+use cluster_support::*;
 use serve_support::{generated_token, have_curl, send_files, start, wait_until};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const SEED: &str = "Windows MSIExec Remote Download";
-const DAY_FROM: &str = "2026-11-20T00:00:00Z";
-const DAY_TO: &str = "2026-11-21T00:00:00Z";
-
-/// A process killed (SIGKILL) when dropped.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn kill9(mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tansu() -> Option<PathBuf> {
-    let home = std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
-    let candidates =
-        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join("tansu")).collect::<Vec<_>>()).unwrap_or_default();
-    let found = candidates.into_iter().chain(home.map(|h| h.join("bin/tansu"))).find(|p| p.is_file());
-    assert!(found.is_some() || std::env::var_os("CI").is_none(), "tansu is required in CI (.ci/run installs it)");
-    found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A Tansu broker with memory storage on a free loopback port.
-fn start_broker(bin: &Path, dir: &Path) -> (Proc, String) {
-    let port = free_port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let log = dir.join("tansu.log");
-    let child = Command::new(bin)
-        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
-        .stdout(std::fs::File::create(dir.join("tansu.out")).unwrap())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start tansu");
-    let broker = Proc { child, log };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tansu did not listen on {port}:\n{}", broker.log_text());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (broker, format!("127.0.0.1:{port}"))
-}
-
-/// `vigil serve --role ROLE` with the cluster config, stderr to `<dir>/<name>.log`, data in
-/// `<dir>/<role>-data`.
-fn start_role(role: &str, name: &str, dir: &Path, config: &Path, now: &str) -> Proc {
-    start_role_in(role, name, dir, &dir.join(format!("{role}-data")), config, now)
-}
-
-/// [`start_role`] with its own data directory.
-fn start_role_in(role: &str, name: &str, dir: &Path, data: &Path, config: &Path, now: &str) -> Proc {
-    let log = dir.join(format!("{name}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["serve", "--role", role, "--enable", SEED, "--now", now, "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start vigil serve --role");
-    Proc { child, log }
-}
-
-fn write_config(dir: &Path, brokers: &str, partitions: u32, extra: &str) -> PathBuf {
-    let config = dir.join("vigil.toml");
-    let text = format!(
-        "[cluster]\nbrokers = \"{brokers}\"\npartitions = {partitions}\nfrom = \"{DAY_FROM}\"\nto = \"{DAY_TO}\"\ngrace_secs = 0\ncheckpoint_records = 5\n{extra}"
-    );
-    std::fs::write(&config, text).unwrap();
-    config
-}
-
-/// The reducer's result files, in tick order, concatenated.
-fn cluster_results(reducer_data: &Path) -> (usize, String) {
-    let mut files: Vec<(i64, PathBuf)> = std::fs::read_dir(reducer_data.join("results"))
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .filter_map(|p| {
-            let stem = p.file_stem()?.to_str()?.to_string();
-            Some((stem.rsplit_once('-')?.1.parse().ok()?, p))
-        })
-        .collect();
-    files.sort();
-    let text = files.iter().map(|(_, p)| std::fs::read_to_string(p).unwrap()).collect();
-    (files.len(), text)
-}
-
-/// `vigil backtest` over samples/ for the day: result lines (no `missed` lines).
-fn backtest_results() -> String {
-    let out = common::vigil(&["backtest", "--from", DAY_FROM, "--to", DAY_TO, "--enable", SEED, "--format", "jsonl", "samples/"]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    common::stdout(&out).lines().filter(|l| !l.contains(r#""kind":"missed""#)).map(|l| format!("{l}\n")).collect()
-}
-
-/// The seed's notables backtest raises for the day, without the fields that differ by design
-/// (backtest stamps historical activity times; a live run stamps the run time, as ES does).
-fn backtest_notables() -> Vec<String> {
-    let out =
-        common::vigil(&["backtest", "--from", DAY_FROM, "--to", DAY_TO, "--enable", SEED, "--alerts", "--format", "jsonl", "samples/"]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let mut notables: Vec<String> = common::stdout(&out)
-        .lines()
-        .filter_map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["kind"] == "notable").then(|| {
-                for k in ["run_time", "window_earliest", "window_latest", "_time"] {
-                    v.as_object_mut().unwrap().remove(k);
-                }
-                v.to_string()
-            })
-        })
-        .collect();
-    notables.sort();
-    notables
-}
-
-fn stored_notables(reducer_data: &Path) -> Vec<String> {
-    let store = vigil_alert::RiskStore::open(&reducer_data.join("risk.db")).unwrap();
-    let rule = [format!("ESCU - {SEED} - Rule")];
-    let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
-    comparable(store.notables(i64::MIN, i64::MAX, Some(&rule)).unwrap().into_iter().map(|n| n.json))
-}
-
-/// Stored notables as [`backtest_notables`] gives them: without `_time`, sorted.
-fn comparable(notables: impl Iterator<Item = serde_json::Value>) -> Vec<String> {
-    let mut got: Vec<String> = notables
-        .map(|mut v| {
-            v.as_object_mut().unwrap().remove("_time");
-            v.to_string()
-        })
-        .collect();
-    got.sort();
-    got
-}
-
-/// Waits until the reducer wrote `n` run files (24 hourly runs: the whole day).
-fn wait_runs(reducer: &Proc, data: &Path, n: usize, secs: u64) {
-    wait_until(&format!("{n} runs finished by the reducer"), secs, &reducer.log, || cluster_results(data).0 >= n);
-}
-
-fn samples() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(common::repo().join("samples")).unwrap().map(|e| e.unwrap().path()).collect();
-    files.retain(|f| f.extension().is_some_and(|e| e == "xml" || e == "json"));
-    files.sort();
-    files
-}
+use std::path::PathBuf;
 
 /// HEC -> ingest role -> 3 partitions -> 1 worker -> partials -> 1 reducer. The worker and
 /// the reducer are killed with SIGKILL after the first half of the events (windows open,
@@ -200,7 +30,8 @@ fn hec_into_kafka_worker_and_reducer_killed_and_restarted_equal_backtest() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (_broker, brokers) = start_broker(&bin, dir.path());
-    let config = write_config(dir.path(), &brokers, 3, "");
+    // The dead members leave the groups after 10 s (librdkafka's default: 45 s).
+    let config = write_config(dir.path(), &brokers, 3, "session_timeout_ms = 10000\n");
     // Events arrive at 10:30 (the samples happened 10:15-10:25): the 11:00 run sees them.
     let ingest_data = dir.path().join("ingest-data");
     let ingest = start(&ingest_data, &["--role", "ingest", "--now", "2026-11-20T10:30:00Z", "--config", config.to_str().unwrap()], 0);
@@ -217,8 +48,12 @@ fn hec_into_kafka_worker_and_reducer_killed_and_restarted_equal_backtest() {
     assert!(worker.log_text().contains("window(s) closed"), "{}", worker.log_text());
     worker.kill9();
     reducer.kill9();
+    let killed = std::time::Instant::now();
 
     send_files(&ingest, &token, second);
+    // No member is left to see the dead ones go: Tansu 0.6 drops a dead member when another
+    // joins after its session ran out; joining earlier, the new one waits for the dead forever.
+    after_session(killed, 10_000);
     let worker = start_role("worker", "worker1", dir.path(), &config, "2026-11-21T01:00:00Z");
     let reducer = start_role("reducer", "reducer1", dir.path(), &config, "2026-11-21T01:00:00Z");
     wait_runs(&reducer, &reducer_data, 24, 180);
@@ -236,72 +71,16 @@ fn hec_into_kafka_worker_and_reducer_killed_and_restarted_equal_backtest() {
     drop(ingest);
 }
 
-/// kafka-python (`VIGIL_TEST_PYTHON`), when importable; in CI its absence fails the test.
-fn kafka_python() -> Option<PathBuf> {
-    let python = std::env::var_os("VIGIL_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("python3"));
-    let has_kafka = Command::new(&python).args(["-c", "import kafka"]).status().is_ok_and(|s| s.success());
-    assert!(has_kafka || std::env::var_os("CI").is_none(), "kafka-python is required in CI (.ci/run installs it; VIGIL_TEST_PYTHON)");
-    if !has_kafka {
-        eprintln!("skipped: kafka-python not importable by {} (set VIGIL_TEST_PYTHON)", python.display());
-    }
-    has_kafka.then_some(python)
-}
-
-/// kafka-python writes every non-empty line of `files` (key = the file) into `vigil-events`
-/// (created with `partitions` partitions unless it exists) stamped `at`; with `heartbeat`, one
-/// record that is no event into every partition instead. Returns its stdout (records sent).
-fn produce_with_kafka_python(python: &Path, brokers: &str, partitions: u32, at: &str, files: &[PathBuf], heartbeat: bool) -> String {
-    let script = r#"
-import sys
-from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
-brokers, topic, partitions, ts, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-try:
-    KafkaAdminClient(bootstrap_servers=brokers).create_topics([NewTopic(topic, partitions, 1)])
-except TopicAlreadyExistsError:
-    pass
-p = KafkaProducer(bootstrap_servers=brokers, acks="all")
-n = 0
-if mode == "heartbeat":
-    for part in range(partitions):
-        p.send(topic, value=b"heartbeat", partition=part, timestamp_ms=ts)
-        n += 1
-for path in sys.argv[6:]:
-    for line in open(path, "rb"):
-        if line.strip():
-            p.send(topic, key=path.encode(), value=line.rstrip(b"\r\n"), timestamp_ms=ts)
-            p.flush()  # one record per batch: Tansu 0.6 skips the rest of a batch fetched from inside it
-            n += 1
-p.flush()
-print(n)
-"#;
-    let ts_ms = (vigil_time::parse_iso8601_utc(at).unwrap() / 1000).to_string();
-    let mode = if heartbeat { "heartbeat" } else { "lines" };
-    let out = Command::new(python)
-        .args(["-c", script, brokers, "vigil-events", &partitions.to_string(), &ts_ms, mode])
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "kafka-python producer failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A producer nobody here wrote: kafka-python writes the sample lines (key = file, timestamp =
 /// 10:30 of the samples' day) into the events topic; a worker and a reducer give backtest's
 /// results.
 #[test]
 fn kafka_python_producer_events_give_backtest_results() {
-    let Some(bin) = tansu() else {
-        eprintln!("skipped: tansu not found (cargo install tansu --locked --features dynostore)");
-        return;
-    };
-    let Some(python) = kafka_python() else { return };
+    let Some((bin, python)) = broker_and_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (_broker, brokers) = start_broker(&bin, dir.path());
     let config = write_config(dir.path(), &brokers, 3, "");
-    let out = produce_with_kafka_python(&python, &brokers, 3, "2026-11-20T10:30:00Z", &samples(), false);
-    let produced: usize = out.trim().parse().unwrap();
+    let produced = produce_with_kafka_python(&python, &brokers, 3, "2026-11-20T10:30:00Z", &samples(), false);
     assert!(produced > 10, "{produced} records");
 
     let reducer_data = dir.path().join("reducer-data");
@@ -317,11 +96,7 @@ fn kafka_python_producer_events_give_backtest_results() {
 /// partition then closes the day: results byte-identical to backtest, notables once.
 #[test]
 fn a_dead_workers_partitions_resume_from_checkpoints_on_the_others() {
-    let Some(bin) = tansu() else {
-        eprintln!("skipped: tansu not found (cargo install tansu --locked --features dynostore)");
-        return;
-    };
-    let Some(python) = kafka_python() else { return };
+    let Some((bin, python)) = broker_and_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (_broker, brokers) = start_broker(&bin, dir.path());
     let config = write_config(dir.path(), &brokers, 6, "session_timeout_ms = 10000\n");
@@ -371,7 +146,7 @@ fn reducers_share_a_postgres_alert_store_that_an_api_process_shows() {
     let _worker = start_role("worker", "worker", dir.path(), &config, now);
     let data: Vec<PathBuf> = (0..2).map(|i| dir.path().join(format!("reducer{i}-data"))).collect();
     let reducers: Vec<Proc> =
-        data.iter().enumerate().map(|(i, d)| start_role_in("reducer", &format!("reducer{i}"), dir.path(), d, &config, now)).collect();
+        data.iter().enumerate().map(|(i, d)| start_role_in("reducer", &format!("reducer{i}"), dir.path(), d, &config, now, &[])).collect();
     // Every hourly run of the day finished by one reducer or the other.
     let run_names = || -> std::collections::BTreeSet<String> {
         let files = data.iter().filter_map(|d| std::fs::read_dir(d.join("results")).ok()).flatten().filter_map(|e| e.ok());

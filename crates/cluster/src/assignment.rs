@@ -1,18 +1,21 @@
-//! Which event partitions a worker owns, followed exactly through the group's rebalances.
+//! Which partitions a worker or a reducer owns, followed exactly through the group's rebalances.
 //!
 //! Polling `assignment()` now and then misses a partition revoked and given back between two
 //! looks (the worker would keep windows older than what the interim owner committed, and lose
-//! the records in between). Instead the consumer's rebalance callback sees every change: on
-//! assignment it reads the partitions' checkpoints and starts each partition exactly at its
-//! checkpoint's offset (not at the group's committed offset, which may have moved on), and it
-//! queues the change for the worker, which applies it before the next record is handled.
+//! the records in between). Instead the consumer's rebalance callback sees every change and
+//! queues it for the role, which applies it before the next record is handled. For a worker,
+//! on assignment it reads the partitions' checkpoints and starts each partition exactly at its
+//! checkpoint's offset (not at the group's committed offset, which may have moved on); a
+//! reducer starts at the group's committed offset (below every run it had not finished).
 
 use crate::checkpoint;
 use crate::kafka;
+use crate::metrics;
 use crate::ClusterConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaResult;
+use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 use std::sync::Mutex;
@@ -32,14 +35,24 @@ pub enum Change {
     Failed(String),
 }
 
+/// Where a gained partition is read from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Starts {
+    /// At its checkpoint's offset (workers, on the events topic).
+    Checkpoints,
+    /// At the group's committed offset (reducers, on the partials topic).
+    Committed,
+}
+
 pub struct AssignmentContext {
     cfg: ClusterConfig,
+    starts: Starts,
     changes: Mutex<Vec<Change>>,
 }
 
 impl AssignmentContext {
-    pub fn new(cfg: ClusterConfig) -> AssignmentContext {
-        AssignmentContext { cfg, changes: Mutex::new(Vec::new()) }
+    pub fn new(cfg: ClusterConfig, starts: Starts) -> AssignmentContext {
+        AssignmentContext { cfg, starts, changes: Mutex::new(Vec::new()) }
     }
 
     /// The changes since the last call, oldest first.
@@ -63,6 +76,8 @@ impl AssignmentContext {
         for p in partitions {
             let bytes = saved.remove(checkpoint::key(topic, p).as_bytes());
             let start = match &bytes {
+                // See `resume_from_partition_start` in config.rs.
+                Some(_) if self.cfg.resume_from_partition_start => Offset::Beginning,
                 Some(b) => Offset::Offset(checkpoint::next_offset(b).map_err(|e| format!("checkpoint of partition {p}: {e}"))?),
                 None => Offset::Beginning,
             };
@@ -73,14 +88,61 @@ impl AssignmentContext {
     }
 }
 
-impl ClientContext for AssignmentContext {}
+/// This process's client id in `group`: the group and the process id.
+pub fn client_id(group: &str) -> String {
+    format!("{group}-{}", std::process::id())
+}
+
+/// A member of `group` (workers or reducers) following its assignment through this context.
+pub fn consumer(cfg: &ClusterConfig, group: &str, starts: Starts) -> Result<BaseConsumer<AssignmentContext>, String> {
+    let mut client = kafka::client(cfg);
+    if let Some(ms) = cfg.session_timeout_ms {
+        // A dead member's partitions move to the others after this long without heartbeats.
+        client.set("session.timeout.ms", ms.to_string());
+        // Five heartbeats a session (librdkafka's default is 3 s, a third of its 10 s minimum
+        // advice): a busy machine delaying one heartbeat does not evict a live member.
+        client.set("heartbeat.interval.ms", (ms / 5).max(100).to_string());
+    }
+    if cfg.metrics_listen.is_some() {
+        // Consumer lag for /metrics, from the client's own statistics.
+        client.set("statistics.interval.ms", "1000");
+    }
+    client
+        // Names the member in `vigil cluster status`.
+        .set("client.id", client_id(group))
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest")
+        .create_with_context(AssignmentContext::new(cfg.clone(), starts))
+        .map_err(|e| format!("kafka consumer ({}): {e}", cfg.brokers))
+}
+
+impl ClientContext for AssignmentContext {
+    fn stats(&self, statistics: Statistics) {
+        metrics::global().consumer_stats(&statistics);
+    }
+}
 
 impl ConsumerContext for AssignmentContext {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
         let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
         let outcome: KafkaResult<()> = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                match self.start_at_checkpoints(tpl) {
+                metrics::global().rebalance("assigned");
+                let gained = match self.starts {
+                    Starts::Checkpoints => self.start_at_checkpoints(tpl),
+                    Starts::Committed => {
+                        let gained: Vec<Gained> = tpl.elements().iter().map(|e| (e.partition(), None)).collect();
+                        if self.cfg.resume_from_partition_start {
+                            for (p, _) in &gained {
+                                let _ = tpl.set_partition_offset(&self.cfg.partials_topic, *p, Offset::Beginning);
+                            }
+                        }
+                        Ok(gained)
+                    }
+                };
+                match gained {
                     Ok(gained) => self.push(Change::Assigned(gained)),
                     Err(e) => self.push(Change::Failed(e)),
                 }
@@ -91,6 +153,7 @@ impl ConsumerContext for AssignmentContext {
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                metrics::global().rebalance("revoked");
                 self.push(Change::Revoked(tpl.elements().iter().map(|e| e.partition()).collect()));
                 if cooperative {
                     consumer.incremental_unassign(tpl)
@@ -101,7 +164,8 @@ impl ConsumerContext for AssignmentContext {
             other => {
                 // librdkafka's advice for a failed rebalance: drop the assignment; the group
                 // assigns again and this callback runs with the new one.
-                eprintln!("vigil worker: rebalance error {other:?}");
+                eprintln!("vigil cluster: rebalance error {other:?}");
+                metrics::global().rebalance("error");
                 self.push(Change::LostAll);
                 consumer.unassign()
             }

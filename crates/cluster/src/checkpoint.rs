@@ -4,7 +4,8 @@
 //! ```text
 //! "VIGILCKP" | u32 LE header length | header JSON | state bytes, in the header's order
 //! header: {"version":1, "partition", "next_offset", "watermark", "missed",
-//!          "closed_through": {schedule id: tick}, "open": [[schedule id, tick, bytes], ...]}
+//!          "closed_through": {schedule id: tick}, "open": [[schedule id, tick, bytes], ...],
+//!          "writer": the worker's client id (for `vigil cluster status`)}
 //! ```
 //!
 //! A schedule the reader does not know (content or selection changed) is dropped with a
@@ -27,13 +28,20 @@ struct Header {
     missed: u64,
     closed_through: BTreeMap<String, Micros>,
     open: Vec<(String, Micros, usize)>,
+    #[serde(default)]
+    writer: Option<String>,
 }
 
 pub fn key(topic: &str, partition: i32) -> String {
     format!("{topic}/{partition}")
 }
 
-pub fn encode(w: &PartitionWindows, schedules: &[Planned]) -> Result<Vec<u8>, String> {
+/// The partition of `topic` a checkpoint key is for.
+pub fn partition_of_key(topic: &str, key: &[u8]) -> Option<i32> {
+    std::str::from_utf8(key).ok()?.strip_prefix(topic)?.strip_prefix('/')?.parse().ok()
+}
+
+pub fn encode(w: &PartitionWindows, schedules: &[Planned], writer: &str) -> Result<Vec<u8>, String> {
     let mut states = Vec::new();
     let mut open = Vec::new();
     for (si, s) in schedules.iter().enumerate() {
@@ -51,6 +59,7 @@ pub fn encode(w: &PartitionWindows, schedules: &[Planned]) -> Result<Vec<u8>, St
         missed: w.missed,
         closed_through: schedules.iter().zip(&w.closed_through).map(|(s, t)| (s.id.clone(), *t)).collect(),
         open,
+        writer: Some(writer.to_string()),
     };
     let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(12 + json.len() + states.iter().map(Vec::len).sum::<usize>());
@@ -66,6 +75,21 @@ pub fn encode(w: &PartitionWindows, schedules: &[Planned]) -> Result<Vec<u8>, St
 /// The offset a checkpoint's states cover up to (where its partition is read from again).
 pub fn next_offset(bytes: &[u8]) -> Result<i64, String> {
     Ok(read_header(bytes)?.0.next_offset)
+}
+
+/// What `vigil cluster status` shows of a checkpoint.
+pub struct Summary {
+    pub next_offset: i64,
+    /// The oldest tick with an open window (any schedule).
+    pub oldest_open: Option<Micros>,
+    /// The client id of the worker that wrote it.
+    pub writer: Option<String>,
+}
+
+pub fn summary(bytes: &[u8]) -> Result<Summary, String> {
+    let header = read_header(bytes)?.0;
+    let oldest_open = header.open.iter().map(|(_, tick, _)| *tick).min();
+    Ok(Summary { next_offset: header.next_offset, oldest_open, writer: header.writer })
 }
 
 /// The header, its length, and the bytes after the length (header then states).

@@ -14,8 +14,18 @@
 //! sourcetype = "XmlWinEventLog"        # for records the readers give no sourcetype
 //! from = "2026-11-20T00:00:00Z"        # first tick (default: the first start's day)
 //! to = "2026-11-21T00:00:00Z"          # no tick at or after this (a replay); default none
-//! session_timeout_ms = 10000           # workers: a silent member's partitions move after this (librdkafka's default: 45000)
+//! session_timeout_ms = 10000           # workers, reducers: a silent member's partitions move after this (librdkafka's default: 45000)
+//! metrics_listen = "127.0.0.1:9464"    # workers, reducers: GET /metrics here (default: none)
+//! resume_from_partition_start = false  # read a resumed partition again from its start (see below)
 //! ```
+
+//!
+//! `resume_from_partition_start`: a worker resumes a partition at its checkpoint's offset, a
+//! reducer at the group's committed offset. Tansu 0.6 answers a fetch from an offset inside a
+//! record batch with the batches after it, skipping the rest of that batch (Kafka answers with
+//! the batch that holds the offset): with this set, a resumed partition is read again from its
+//! start instead, and what the checkpoint covers is skipped (a reducer ignores the partials of
+//! finished runs). Correct on any broker, and slow on long partitions: for Tansu only.
 
 use serde::Deserialize;
 use vigil_model::Micros;
@@ -36,6 +46,8 @@ pub struct ClusterConfig {
     pub from: Option<String>,
     pub to: Option<String>,
     pub session_timeout_ms: Option<u32>,
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    pub resume_from_partition_start: bool,
 }
 
 impl Default for ClusterConfig {
@@ -54,6 +66,8 @@ impl Default for ClusterConfig {
             from: None,
             to: None,
             session_timeout_ms: None,
+            metrics_listen: None,
+            resume_from_partition_start: false,
         }
     }
 }

@@ -23,9 +23,11 @@ pub mod checkpoint;
 pub mod config;
 pub mod ingest;
 pub mod kafka;
+pub mod metrics;
 pub mod partial;
 pub mod plan;
 pub mod reducer;
+pub mod status;
 pub mod windows;
 pub mod worker;
 
@@ -53,15 +55,21 @@ pub struct Options {
     pub selection: vigil_serve::selection::Selection,
     /// Test clock start (the clock then runs from there).
     pub now: Option<Micros>,
+    /// `--listen`: where a worker or reducer serves /metrics (over `[cluster] metrics_listen`).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs one role until the process is stopped.
 pub fn run(kind: RoleKind, opts: Options) -> Result<(), String> {
-    let cfg = ClusterConfig::from_table(opts.config.cluster.as_ref())?;
+    let mut cfg = ClusterConfig::from_table(opts.config.cluster.as_ref())?;
     if kind == RoleKind::Ingest {
         kafka::ensure_topics(&cfg)?;
         let sink = ingest::KafkaSink::new(&cfg)?;
         return vigil_serve::run_ingest(&opts.config, &opts.data_dir, Box::new(sink), opts.now);
+    }
+    cfg.metrics_listen = opts.listen.or(cfg.metrics_listen);
+    if let Some(addr) = cfg.metrics_listen {
+        metrics::serve(addr)?;
     }
     let clock = vigil_serve::admin::Clock::new(opts.now);
     let (from, to) = cfg.tick_range(clock.now())?;

@@ -6,13 +6,24 @@
 //! `finish_runs` as backtest and serve), the run's results written to
 //! `results/<schedule>-<tick>.jsonl` (replaced whole, in `vigil backtest --format jsonl`'s
 //! lines) and its notables and risk events recorded in the alert store (one copy per alert
-//! identity; with `[alerts] postgres` one store shared by every reducer and `--role api`). Offsets are committed only below the oldest partial still waiting, so a
+//! identity; with `[alerts] postgres` one store shared by every reducer and `--role api`).
+//! Offsets are committed only below the oldest partial still waiting, so a
 //! reducer killed at any moment re-reads what it had not finished; runs finished twice give
 //! the same file and no second alert.
+//!
+//! Several reducers split the partials partitions (every partial of a run is in one of them,
+//! see partial.rs). A reducer that loses a partition in a rebalance drops that partition's
+//! waiting runs and stops committing for it: the new owner re-reads from the committed offset,
+//! below all of them. The reducers share the alert store and the results directory: a run's
+//! results file, written after its alerts, marks it finished for every reducer (a worker that
+//! republished a partial after a crash does not reopen it).
 
+use crate::assignment::{self, Change, Starts};
 use crate::kafka;
+use crate::metrics;
 use crate::partial::PartialId;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
@@ -55,6 +66,10 @@ pub struct Reducer {
     pending: HashMap<(String, Micros), Pending>,
     /// Runs finished by this process (a partial of one arriving again is ignored).
     done: HashSet<(String, Micros)>,
+    /// Partials partitions owned, with the next offset read (None: nothing read yet).
+    read: HashMap<i32, Option<i64>>,
+    /// Offsets committed per owned partition.
+    committed: HashMap<i32, i64>,
 }
 
 impl Reducer {
@@ -65,13 +80,61 @@ impl Reducer {
         std::fs::create_dir_all(&results).map_err(|e| format!("{}: {e}", results.display()))?;
         let risk = alerts.open(data_dir)?;
         eprintln!("vigil reducer: alert store {}", risk.describe());
-        Ok(Reducer { role, content, risk, results, pending: HashMap::new(), done: HashSet::new() })
+        Ok(Reducer {
+            role,
+            content,
+            risk,
+            results,
+            pending: HashMap::new(),
+            done: HashSet::new(),
+            read: HashMap::new(),
+            committed: HashMap::new(),
+        })
+    }
+
+    fn results_file(&self, schedule: &str, tick: Micros) -> PathBuf {
+        results_file(&self.results, schedule, tick)
+    }
+
+    /// Finished by this reducer, or by another one sharing the results directory.
+    fn finished(&self, run: &(String, Micros)) -> bool {
+        self.done.contains(run) || self.results_file(&run.0, run.1).exists()
+    }
+
+    /// Applies the group's changes: a partition lost takes its waiting runs with it (the new
+    /// owner re-reads them from the committed offset, which is below all of them).
+    fn apply(&mut self, changes: Vec<Change>) -> Result<(), String> {
+        for change in changes {
+            let lost: Vec<i32> = match change {
+                Change::Failed(e) => return Err(e),
+                Change::Assigned(gained) => {
+                    for (p, _) in gained {
+                        self.read.insert(p, None);
+                        self.committed.remove(&p);
+                    }
+                    continue;
+                }
+                Change::Revoked(lost) => lost,
+                Change::LostAll => self.read.keys().copied().collect(),
+            };
+            for p in lost {
+                self.read.remove(&p);
+                self.committed.remove(&p);
+                let before = self.pending.len();
+                self.pending.retain(|_, run| run.offsets.first().is_none_or(|(q, _)| *q != p));
+                if self.pending.len() < before {
+                    eprintln!("vigil reducer: partition {p} lost: {} waiting run(s) left to its new owner", before - self.pending.len());
+                }
+            }
+        }
+        metrics::global().pending_runs(self.pending.len());
+        Ok(())
     }
 
     /// Takes one partial; finishes its run when it was the last one missing.
     pub fn take(&mut self, id: PartialId, bytes: Vec<u8>, at: (i32, i64)) -> Result<(), String> {
         let run = (id.schedule.clone(), id.tick);
-        if self.done.contains(&run) {
+        if self.finished(&run) {
             return Ok(());
         }
         let pending = self.pending.entry(run.clone()).or_insert_with(|| Pending {
@@ -81,24 +144,29 @@ impl Reducer {
         });
         pending.parts.insert(id.partition, bytes);
         pending.offsets.push(at);
-        if pending.parts.len() < usize::try_from(pending.partitions).unwrap_or(usize::MAX) {
-            return Ok(());
+        if pending.parts.len() >= usize::try_from(pending.partitions).unwrap_or(usize::MAX) {
+            if let Some(pending) = self.pending.remove(&run) {
+                self.finish(&run.0, run.1, pending.parts)?;
+                self.done.insert(run);
+            }
         }
-        let Some(pending) = self.pending.remove(&run) else { return Ok(()) };
-        self.finish(&run.0, run.1, pending.parts)?;
-        self.done.insert(run);
+        metrics::global().pending_runs(self.pending.len());
         Ok(())
     }
 
-    /// The offset to commit per partials partition: below the oldest partial still waiting,
-    /// else past everything read.
-    fn commit_points(&self, read: &HashMap<i32, i64>) -> Vec<(i32, i64)> {
-        read.iter()
-            .map(|(p, next)| {
-                let oldest = self.pending.values().flat_map(|w| w.offsets.iter()).filter(|(q, _)| q == p).map(|(_, o)| *o).min();
-                (*p, oldest.unwrap_or(*next))
-            })
-            .collect()
+    /// The offsets to commit that changed: per owned partials partition, below the oldest
+    /// partial still waiting, else past everything read.
+    fn commit_points(&self) -> Vec<(i32, i64)> {
+        let mut points = Vec::new();
+        for (p, next) in &self.read {
+            let Some(next) = next else { continue };
+            let oldest = self.pending.values().flat_map(|w| w.offsets.iter()).filter(|(q, _)| q == p).map(|(_, o)| *o).min();
+            let point = oldest.unwrap_or(*next);
+            if self.committed.get(p) != Some(&point) {
+                points.push((*p, point));
+            }
+        }
+        points
     }
 
     fn finish(&mut self, schedule: &str, tick: Micros, parts: BTreeMap<i32, Vec<u8>>) -> Result<(), String> {
@@ -107,6 +175,7 @@ impl Reducer {
             return Ok(());
         };
         let started = Instant::now();
+        let file = results_file(&self.results, schedule, tick);
         let engine = &s.group.engine;
         let mut merged: Option<ScanState> = None;
         for (p, bytes) in &parts {
@@ -143,9 +212,11 @@ impl Reducer {
             let actx = AlertContext::scheduled_run(search, tick, (window.earliest, window.latest));
             alerts.extend(build_alerts(det, self.content.deployment_for(det), &h.rows, &actx));
         }
-        write_replacing(&self.results.join(format!("{schedule}-{tick}.jsonl")), &lines)?;
         let recorded = self.risk.record(&alerts).map_err(|e| format!("risk index: {e}"))?;
         self.risk.evaluate_incidents(tick, &IncidentRules::default()).map_err(|e| format!("risk index: {e}"))?;
+        // Last: the file marks the run finished (see the module notes).
+        write_replacing(&file, &lines)?;
+        metrics::global().run_finished(started.elapsed().as_secs_f64());
         eprintln!(
             "vigil reducer: run {} of `{}` ({}): {} partial(s) merged, {} result(s), {} alert(s) ({recorded} new) in {} ms",
             iso(tick),
@@ -160,9 +231,15 @@ impl Reducer {
     }
 }
 
-/// Writes `bytes` to `path` whole (a temporary file renamed over it).
+/// A run's results (and the mark that it was finished).
+fn results_file(dir: &Path, schedule: &str, tick: Micros) -> PathBuf {
+    dir.join(format!("{schedule}-{tick}.jsonl"))
+}
+
+/// Writes `bytes` to `path` whole (a temporary file of this process renamed over it: two
+/// reducers may write the same run's file).
 fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension("tmp");
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     let written = std::fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
         .and_then(|_| std::fs::rename(&tmp, path));
@@ -173,29 +250,30 @@ fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), String> {
 pub fn run(mut reducer: Reducer) -> Result<(), String> {
     let cfg = reducer.role.cfg.clone();
     kafka::ensure_topics(&cfg)?;
-    let consumer: BaseConsumer = kafka::client(&cfg)
-        .set("group.id", &cfg.reducer_group)
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .map_err(|e| format!("kafka consumer ({}): {e}", cfg.brokers))?;
+    let consumer = assignment::consumer(&cfg, &cfg.reducer_group, Starts::Committed)?;
     consumer.subscribe(&[cfg.partials_topic.as_str()]).map_err(|e| format!("kafka: subscribe {}: {e}", cfg.partials_topic))?;
     eprintln!("vigil reducer: group {} on {}, {} schedule(s)", cfg.reducer_group, cfg.partials_topic, reducer.role.schedules.len());
-    let mut read: HashMap<i32, i64> = HashMap::new();
-    let mut committed: HashMap<i32, i64> = HashMap::new();
     loop {
-        match consumer.poll(Duration::from_millis(200)) {
+        let polled = consumer.poll(Duration::from_millis(200));
+        // Rebalances run inside poll: apply them before the record it returned.
+        reducer.apply(consumer.context().take())?;
+        match polled {
             Some(Ok(m)) => {
-                read.insert(m.partition(), m.offset() + 1);
+                let p = m.partition();
+                let Some(next) = reducer.read.get_mut(&p) else {
+                    continue; // fetched before the partition was revoked
+                };
+                *next = Some(m.offset() + 1);
+                metrics::global().record_read();
                 match (PartialId::from_headers(m.headers()), m.payload()) {
-                    (Some(id), Some(bytes)) => reducer.take(id, bytes.to_vec(), (m.partition(), m.offset()))?,
-                    _ => eprintln!("vigil reducer: record {}/{}@{} is not a partial; skipped", m.topic(), m.partition(), m.offset()),
+                    (Some(id), Some(bytes)) => reducer.take(id, bytes.to_vec(), (p, m.offset()))?,
+                    _ => eprintln!("vigil reducer: record {}/{p}@{} is not a partial; skipped", m.topic(), m.offset()),
                 }
             }
+            Some(Err(KafkaError::PartitionEOF(_))) | None => {}
             Some(Err(e)) => eprintln!("vigil reducer: {e}"),
-            None => {}
         }
-        let points: Vec<(i32, i64)> = reducer.commit_points(&read).into_iter().filter(|(p, o)| committed.get(p) != Some(o)).collect();
+        let points = reducer.commit_points();
         if points.is_empty() {
             continue;
         }
@@ -204,8 +282,63 @@ pub fn run(mut reducer: Reducer) -> Result<(), String> {
             tpl.add_partition_offset(&cfg.partials_topic, *p, Offset::Offset(*o)).map_err(|e| e.to_string())?;
         }
         match consumer.commit(&tpl, CommitMode::Sync) {
-            Ok(()) => committed.extend(points),
+            Ok(()) => reducer.committed.extend(points),
             Err(e) => eprintln!("vigil reducer: commit: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reducer(dir: &Path) -> Reducer {
+        let content = ContentSet::builtin();
+        let normalizer = vigil_normalize::Normalizer::builtin().unwrap();
+        let selection = vigil_serve::selection::Selection { enable: vec!["Windows MSIExec Remote Download".into()], ..Default::default() };
+        let schedules = crate::plan::plan(&content, &normalizer, &selection, 0, None).unwrap();
+        let role = Role { cfg: crate::ClusterConfig::default(), schedules, normalizer, from: 0, clock: Box::new(|| 0) };
+        Reducer::new(role, content, dir, &vigil_serve::config::AlertsConfig::default()).unwrap()
+    }
+
+    fn id(tick: Micros, partition: i32) -> PartialId {
+        PartialId { schedule: "s".into(), tick, partition, partitions: 2 }
+    }
+
+    #[test]
+    fn a_lost_partition_takes_its_waiting_runs_and_its_commits_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = reducer(dir.path());
+        r.apply(vec![Change::Assigned(vec![(0, None), (1, None)])]).unwrap();
+        r.take(id(10, 0), vec![1], (0, 5)).unwrap();
+        r.take(id(20, 1), vec![1], (1, 7)).unwrap();
+        *r.read.get_mut(&0).unwrap() = Some(6);
+        *r.read.get_mut(&1).unwrap() = Some(9);
+        let mut points = r.commit_points();
+        points.sort();
+        assert_eq!(points, vec![(0, 5), (1, 7)], "commits stay below the waiting partials");
+        r.committed.extend(points);
+        assert!(r.commit_points().is_empty(), "nothing new to commit");
+
+        r.apply(vec![Change::Revoked(vec![1])]).unwrap();
+        assert_eq!(r.pending.len(), 1, "partition 1's waiting run is dropped");
+        assert!(r.pending.contains_key(&("s".to_string(), 10)));
+        assert!(r.commit_points().is_empty(), "no commit for a partition no longer owned");
+
+        // Given back: nothing is committed for it before a record of it is read.
+        r.apply(vec![Change::Assigned(vec![(1, None)])]).unwrap();
+        assert!(r.commit_points().is_empty());
+        r.apply(vec![Change::LostAll]).unwrap();
+        assert!(r.pending.is_empty() && r.read.is_empty());
+    }
+
+    #[test]
+    fn a_run_whose_results_file_exists_is_finished_for_every_reducer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = reducer(dir.path());
+        r.apply(vec![Change::Assigned(vec![(0, None)])]).unwrap();
+        std::fs::write(r.results_file("s", 10), "").unwrap();
+        r.take(id(10, 0), vec![1], (0, 3)).unwrap();
+        assert!(r.pending.is_empty(), "a partial republished for a finished run reopens nothing");
     }
 }

@@ -112,6 +112,12 @@ impl PartitionWindows {
                     }
                 }
                 let tick = s.group.runs.times[i];
+                if tick <= self.closed_through[si] {
+                    // Ticks generated just now from `from` (a process restored from a
+                    // checkpoint before any event made it generate them): closed already.
+                    i += 1;
+                    continue;
+                }
                 if !closable(tick) {
                     break;
                 }

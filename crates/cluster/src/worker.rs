@@ -9,9 +9,10 @@
 //! The order (partials acknowledged, checkpoint acknowledged, offset committed) means a crash
 //! at any point redoes work from the last checkpoint and republishes identical partials.
 
-use crate::assignment::{AssignmentContext, Change};
+use crate::assignment::{self, AssignmentContext, Change, Starts};
 use crate::checkpoint;
 use crate::kafka::{self, Outgoing};
+use crate::metrics;
 use crate::partial::{header_text, PartialId};
 use crate::plan::Planned;
 use crate::windows::PartitionWindows;
@@ -45,24 +46,15 @@ struct Worker {
     opts: ReadOptions,
     /// Per dataset: whether a schedule reads its rows (rows nobody reads are not built).
     wanted: Vec<bool>,
+    /// This member's client id, written into its checkpoints.
+    client_id: String,
 }
 
 /// Runs the worker until the process is stopped.
 pub fn run(role: Role) -> Result<(), String> {
     kafka::ensure_topics(&role.cfg)?;
     let cfg = &role.cfg;
-    let mut client = kafka::client(cfg);
-    if let Some(ms) = cfg.session_timeout_ms {
-        // A dead worker's partitions move to the others after this long without heartbeats.
-        client.set("session.timeout.ms", ms.to_string());
-    }
-    let consumer: BaseConsumer<AssignmentContext> = client
-        .set("group.id", &cfg.worker_group)
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("auto.offset.reset", "earliest")
-        .create_with_context(AssignmentContext::new(cfg.clone()))
-        .map_err(|e| format!("kafka consumer ({}): {e}", cfg.brokers))?;
+    let consumer = assignment::consumer(cfg, &cfg.worker_group, Starts::Checkpoints)?;
     consumer.subscribe(&[cfg.events_topic.as_str()]).map_err(|e| format!("kafka: subscribe {}: {e}", cfg.events_topic))?;
     let partitions = kafka::partition_count(&consumer, &cfg.events_topic)?;
     eprintln!(
@@ -74,7 +66,17 @@ pub fn run(role: Role) -> Result<(), String> {
     let producer = kafka::producer(cfg)?;
     let datasets = role.normalizer.catalog().datasets.len();
     let wanted = (0..datasets).map(|d| role.schedules.iter().any(|s| s.group.engine.wants_dataset(d))).collect();
-    let mut w = Worker { role, parts: BTreeMap::new(), partitions, producer, rt: kafka::runtime()?, opts: ReadOptions::default(), wanted };
+    let client_id = assignment::client_id(&cfg.worker_group);
+    let mut w = Worker {
+        role,
+        parts: BTreeMap::new(),
+        partitions,
+        producer,
+        rt: kafka::runtime()?,
+        opts: ReadOptions::default(),
+        wanted,
+        client_id,
+    };
     loop {
         let polled = consumer.poll(Duration::from_millis(100));
         // Rebalances run inside poll: apply them before the record it returned.
@@ -139,6 +141,7 @@ impl Worker {
         }
         let arrival = m.timestamp().to_millis().map_or_else(|| (self.role.clock)(), |ms| ms.saturating_mul(1000));
         w.read_record(m.offset(), arrival);
+        metrics::global().record_read();
         let Some(value) = m.payload() else { return };
         let host = header_text(m.headers(), "host");
         let sourcetype = header_text(m.headers(), "sourcetype").or_else(|| self.role.cfg.sourcetype.clone());
@@ -164,13 +167,17 @@ impl Worker {
         let grace = self.role.cfg.grace();
         for (p, w) in self.parts.iter_mut() {
             let closed = w.close(&mut self.role.schedules, now, grace);
-            if closed.is_empty() && w.since_checkpoint < self.role.cfg.checkpoint_records.max(1) {
+            // Also at the end of the partition: an idle partition's committed offset (its lag,
+            // and what a new owner re-reads) catches up with what was read.
+            let due = w.since_checkpoint >= self.role.cfg.checkpoint_records.max(1) || (w.at_end && w.since_checkpoint > 0);
+            if closed.is_empty() && !due {
                 continue;
             }
             let mut partials = Vec::with_capacity(closed.len());
             for c in &closed {
                 let s = &self.role.schedules[c.schedule];
                 let bytes = s.group.engine.encode_state(&c.state).map_err(|e| format!("partial: {e}"))?;
+                metrics::global().window_closed(c.tick, now, bytes.len());
                 let id = PartialId { schedule: s.id.clone(), tick: c.tick, partition: *p, partitions: self.partitions };
                 partials.push((id.key(), bytes, id.headers()));
             }
@@ -180,7 +187,7 @@ impl Worker {
                 .map(|(k, v, h)| Outgoing { topic, key: k.as_bytes(), value: v, headers: h.clone(), timestamp_ms: None })
                 .collect();
             kafka::produce_all(&self.rt, &self.producer, records)?;
-            let saved = checkpoint::encode(w, &self.role.schedules)?;
+            let saved = checkpoint::encode(w, &self.role.schedules, &self.client_id)?;
             let key = checkpoint::key(&self.role.cfg.events_topic, *p);
             let record = Outgoing {
                 topic: &self.role.cfg.checkpoints_topic,
@@ -190,6 +197,7 @@ impl Worker {
                 timestamp_ms: None,
             };
             kafka::produce_all(&self.rt, &self.producer, vec![record])?;
+            metrics::global().checkpoint_written(saved.len());
             w.since_checkpoint = 0;
             if w.next_offset > 0 {
                 let mut tpl = TopicPartitionList::new();
@@ -201,9 +209,11 @@ impl Worker {
             }
             if !closed.is_empty() {
                 eprintln!(
-                    "vigil worker: partition {p}: {} window(s) closed, up to tick {}",
+                    "vigil worker: partition {p}: {} window(s) closed, up to tick {} (offset {}, {} late event(s) so far)",
                     closed.len(),
-                    vigil_scan::schedule::iso(closed[closed.len() - 1].tick)
+                    vigil_scan::schedule::iso(closed[closed.len() - 1].tick),
+                    w.next_offset,
+                    w.missed
                 );
             }
         }

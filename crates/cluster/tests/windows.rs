@@ -77,7 +77,7 @@ fn partitions_merged_equal_one_process_and_checkpoints_change_nothing() {
     for (i, ev) in events.iter().enumerate() {
         let p = i % 3;
         if p == 1 && i == events.len() / 2 {
-            let bytes = checkpoint::encode(&parts[1], &schedules).unwrap();
+            let bytes = checkpoint::encode(&parts[1], &schedules, "w").unwrap();
             parts[1] = checkpoint::decode(&bytes, &schedules, t("2026-11-20T00:00:00Z")).unwrap();
         }
         parts[p].read_record(i as i64, arrival);
@@ -121,4 +121,25 @@ fn a_window_stays_open_until_a_later_record_or_the_clock_passes_it() {
     let closed = w.close(&mut schedules, t("2026-11-20T11:01:01Z"), 60_000_000);
     assert_eq!(closed.iter().map(|c| c.tick).collect::<Vec<_>>(), vec![t("2026-11-20T11:00:00Z")]);
     assert!(w.close(&mut schedules, t("2026-11-20T11:01:02Z"), 60_000_000).is_empty(), "each tick closes once");
+}
+
+/// A process that restores a checkpoint and closes before routing any event (its ticks not
+/// generated yet) closes nothing the checkpoint had closed: republishing those ticks would
+/// replace their partials with empty ones.
+#[test]
+fn a_restored_partition_does_not_close_its_closed_ticks_again() {
+    let normalizer = Normalizer::builtin().unwrap();
+    let mut schedules = planned(&normalizer);
+    let mut w = PartitionWindows::new(0, &schedules, t("2026-11-20T00:00:00Z"));
+    w.read_record(0, t("2026-11-20T10:30:00Z"));
+    let closed = w.close(&mut schedules, t("2026-11-20T10:30:00Z"), 0);
+    assert_eq!(closed.len(), 11, "00:00 .. 10:00");
+    let saved = checkpoint::encode(&w, &schedules, "w").unwrap();
+
+    let mut fresh = planned(&normalizer);
+    let mut restored = checkpoint::decode(&saved, &fresh, t("2026-11-20T00:00:00Z")).unwrap();
+    assert!(restored.close(&mut fresh, t("2026-11-20T10:30:00Z"), 0).is_empty());
+    restored.read_record(1, t("2026-11-20T12:30:00Z"));
+    let ticks: Vec<Micros> = restored.close(&mut fresh, t("2026-11-20T12:30:00Z"), 0).iter().map(|c| c.tick).collect();
+    assert_eq!(ticks, vec![t("2026-11-20T11:00:00Z"), t("2026-11-20T12:00:00Z")]);
 }

@@ -20,7 +20,7 @@ use prometheus_client::registry::Registry;
 use std::path::Path;
 use std::sync::OnceLock;
 
-type Labels = Vec<(String, String)>;
+pub type Labels = Vec<(String, String)>;
 
 /// The process's metrics.
 pub struct Metrics {
@@ -60,7 +60,8 @@ pub fn global() -> &'static Metrics {
     M.get_or_init(Metrics::new)
 }
 
-fn labels(pairs: &[(&str, &str)]) -> Labels {
+/// Label pairs as prometheus-client's families take them.
+pub fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
@@ -242,11 +243,16 @@ impl Metrics {
             self.action_pending.get_or_create(&l).set(to_i64(d.pending));
             self.action_failed.get_or_create(&l).set(to_i64(d.failed));
         }
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
-        out
+        encode(&self.registry)
     }
+}
+
+/// A registry in the Prometheus text format.
+pub fn encode(registry: &Registry) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, registry);
+    out
 }
 
 /// State read at scrape time.

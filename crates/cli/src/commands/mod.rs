@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share.
 
 pub mod backtest;
+pub mod cluster;
 pub mod content;
 pub mod hunt;
 pub mod replay;

@@ -11,7 +11,8 @@ pub struct ServeArgs {
     /// Configuration file (listen address, data directory, HEC tokens, limits).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on (default 127.0.0.1:8088, or the config's `listen`).
+    /// Address to listen on (default 127.0.0.1:8088, or the config's `listen`); for
+    /// `--role worker|reducer`, where /metrics is served (over `[cluster] metrics_listen`).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// Where events, the generated token and run records are kept (default: the config's
@@ -97,7 +98,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 return vigil_serve::run_api(vigil_serve::Options { config, data_dir, content, selection, now, reload: source, extra });
             }
         };
-        return vigil_cluster::run(kind, vigil_cluster::Options { config, data_dir, content, selection, now });
+        let listen = args.listen;
+        return vigil_cluster::run(kind, vigil_cluster::Options { config, data_dir, content, selection, now, listen });
     }
     // Sigma rules (--sigma and the config's [sigma] paths), planned here on their schedule.
     let mut sigma_paths = config.sigma.paths.clone();

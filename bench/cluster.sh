@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Cluster benchmark (issue 17): a day of benchgen events preloaded into a 6-partition events
+# topic (Tansu, memory storage, loopback) by kafka-python, then 1, 2 or 3 workers and one
+# reducer started; measured until the reducer finished the day's 24 hourly runs.
+# Reports per worker count: events/s (events / wall time from the moment the workers have
+# planned their detections, the topic already filled, to the reducer's last run), CPU-seconds per million events
+# (the workers' user+system time over that span), the reducer's CPU (start-up included) and its
+# work per window (merge time, partial sizes from /metrics); and the same corpus through
+# `vigil backtest` in one process (its start-up, measured over no events, left out). Not a test:
+# prints a table (docs/performance.md).
+#
+# Usage: bench/cluster.sh
+# Environment (all optional):
+#   EVENTS_MB    corpus size in MB (default 60, about 43 000 XmlWinEventLog events)
+#   WORKERS      worker counts to run (default "1 2 3")
+#   DETECTIONS   seed (the built-in one) | escu (every ready ESCU detection in $ESCU)
+#   ESCU         ESCU content directory (default: ../shared/escu)
+#   TANSU        the broker binary (default: tansu on PATH or ~/.cargo/bin/tansu)
+#   PYTHON       a python with kafka-python (default: $VIGIL_TEST_PYTHON, else python3)
+#   SKIP_BUILD   1: use the existing release binaries
+#   KEEP         1: keep the work directory (printed)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+EVENTS_MB="${EVENTS_MB:-60}"
+WORKERS="${WORKERS:-1 2 3}"
+DETECTIONS="${DETECTIONS:-seed}"
+ESCU="${ESCU:-$ROOT/../shared/escu}"
+PYTHON="${PYTHON:-${VIGIL_TEST_PYTHON:-python3}}"
+TANSU="${TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+VIGIL="$TARGET/release/vigil"
+BENCHGEN="$TARGET/release/benchgen"
+DAY_FROM=2026-03-02T00:00:00Z
+DAY_TO=2026-03-03T00:00:00Z
+PARTITIONS=6
+
+log() { echo "bench/cluster: $*" >&2; }
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  log "building release binaries"
+  cargo build --release -q -p vigil -p vigil-benchgen
+fi
+[[ -x "$TANSU" ]] || { log "tansu not found (cargo install tansu --locked --features dynostore)"; exit 1; }
+"$PYTHON" -c 'import kafka' || { log "kafka-python not importable by $PYTHON"; exit 1; }
+
+WORK="$(mktemp -d /tmp/vigil-cluster-bench.XXXXXX)"
+PIDS=()
+stop_all() {
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+cleanup() {
+  stop_all
+  if [[ "${KEEP:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# cpu_secs PID -> user+system seconds of a live process.
+cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
+# metric PORT NAME -> the value of a metric line of a role's /metrics (0 when absent).
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1==n {v=$2} END {print v+0}'; }
+
+# Events 1 us .. 2.4 s apart from 2026-03-02T00:00 (about 3 000 an hour), a seed true positive
+# every 500th.
+CORPUS="$WORK/corpus"
+"$BENCHGEN" --out "$CORPUS" --size-mb "$EVENTS_MB" --files 1 --max-gap-us 2400000 --tp-every 500 >"$WORK/corpus.manifest"
+FILE="$CORPUS/corpus_000.xml"
+EVENTS="$(sed -n 's/^events=\([0-9]*\).*/\1/p' "$WORK/corpus.manifest")"
+log "corpus: $EVENTS events, $(du -h "$FILE" | cut -f1); last at $(tail -1 "$FILE" | grep -o "SystemTime='[^']*'")"
+
+CONTENT=()
+SCHED=""
+case "$DETECTIONS" in
+  seed) SCHED='enable = ["Windows MSIExec Remote Download"]' ;;
+  escu)
+    CONTENT=(--content "$ESCU")
+    SCHED="$("$VIGIL" content list "${CONTENT[@]}" --format jsonl 2>/dev/null |
+      python3 -c 'import json,sys; n=[json.loads(l)["name"] for l in sys.stdin if json.loads(l)["ready"]=="ready"]; print("enable = " + json.dumps(n))')"
+    ;;
+  *) log "DETECTIONS must be seed or escu"; exit 2 ;;
+esac
+
+# One process: backtest over the same file, the same detections.
+ENABLE_ARGS=()
+if [[ "$DETECTIONS" == seed ]]; then ENABLE_ARGS=(--enable "Windows MSIExec Remote Download"); fi
+if [[ "$DETECTIONS" == escu ]]; then
+  mapfile -t NAMES < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1].split("=",1)[1])))' "$SCHED")
+  for n in "${NAMES[@]}"; do ENABLE_ARGS+=(--enable "$n"); done
+fi
+/usr/bin/time -f '%e %U %S' -o "$WORK/single.time" \
+  "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$FILE" \
+  >"$WORK/single.out" 2>"$WORK/single.log"
+read -r S_WALL S_USER S_SYS <"$WORK/single.time"
+# Its start-up (loading and planning the content), measured over no events, is left out.
+: >"$WORK/empty.xml"
+/usr/bin/time -f '%e %U %S' -o "$WORK/empty.time" \
+  "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$WORK/empty.xml" >/dev/null 2>&1
+read -r E_WALL E_USER E_SYS <"$WORK/empty.time"
+S_CPU="$(echo "$S_USER + $S_SYS - $E_USER - $E_SYS" | bc -l)"
+S_WALL="$(echo "$S_WALL - $E_WALL" | bc -l)"
+printf 'mode        events  wall_s  events_per_s  cpu_s  cpu_s_per_M  reducer_cpu_s  merge_ms_per_run  partial_bytes_mean  partials\n'
+printf 'backtest    %s  %.1f  %.0f  %.2f  %.1f  -  -  -  -\n' "$EVENTS" "$S_WALL" "$(echo "$EVENTS / $S_WALL" | bc -l)" "$S_CPU" \
+  "$(echo "$S_CPU * 1000000 / $EVENTS" | bc -l)"
+
+for N in $WORKERS; do
+  RUN="$WORK/w$N"
+  mkdir -p "$RUN"
+  BPORT="$(free_port)"
+  "$TANSU" broker --listener-url "tcp://127.0.0.1:$BPORT" --advertised-listener-url "tcp://127.0.0.1:$BPORT" \
+    --storage-engine memory://tansu/ >"$RUN/tansu.out" 2>"$RUN/tansu.log" &
+  PIDS+=($!)
+  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$BPORT") 2>/dev/null && break; sleep 0.1; done
+  {
+    printf '[cluster]\nbrokers = "127.0.0.1:%s"\npartitions = %s\nfrom = "%s"\nto = "%s"\n' "$BPORT" "$PARTITIONS" "$DAY_FROM" "$DAY_TO"
+    # Tansu 0.6 cannot fetch from inside a record batch (see crates/cluster/src/config.rs).
+    printf 'grace_secs = 0\ncheckpoint_records = 10000\nresume_from_partition_start = true\n\n[scheduler]\n%s\n' "$SCHED"
+  } >"$RUN/vigil.toml"
+
+  PSTART="$(date +%s.%N)"
+  SENT="$("$PYTHON" bench/kafka_produce.py "127.0.0.1:$BPORT" vigil-events "$PARTITIONS" xml "$FILE")"
+  PRODUCED="$(date +%s.%N)"
+  # A record stamped the next day in every partition: the day's last windows close.
+  "$PYTHON" bench/kafka_produce.py "127.0.0.1:$BPORT" vigil-events "$PARTITIONS" heartbeat "$(date -d "$DAY_TO + 30 min" +%s)000" >/dev/null
+  log "$N worker(s): $SENT records produced in $(echo "$PRODUCED - $PSTART" | bc -l | cut -c1-5) s; load $(cut -d' ' -f1-3 /proc/loadavg)"
+  RPORT="$(free_port)"
+  "$VIGIL" serve --role reducer --config "$RUN/vigil.toml" "${CONTENT[@]}" --data-dir "$RUN/reducer" \
+    --listen "127.0.0.1:$RPORT" --now "$DAY_FROM" 2>"$RUN/reducer.log" &
+  REDUCER=$!
+  PIDS+=($REDUCER)
+  WPIDS=()
+  WPORTS=()
+  for i in $(seq "$N"); do
+    WPORT="$(free_port)"
+    "$VIGIL" serve --role worker --config "$RUN/vigil.toml" "${CONTENT[@]}" --data-dir "$RUN/worker$i" \
+      --listen "127.0.0.1:$WPORT" --now "$DAY_FROM" 2>"$RUN/worker$i.log" &
+    WPIDS+=($!)
+    WPORTS+=("$WPORT")
+    PIDS+=($!)
+  done
+  # Start-up (loading and planning the content) is not per event: each worker's CPU is read
+  # once it has planned its detections and joins the group; the clock starts then.
+  BASE=0
+  for i in "${!WPIDS[@]}"; do
+    for _ in $(seq 6000); do grep -q "vigil worker: group" "$RUN/worker$((i + 1)).log" && break; sleep 0.05; done
+    BASE="$(echo "$BASE + $(cpu_secs "${WPIDS[$i]}")" | bc -l)"
+  done
+  START="$(date +%s.%N)"
+  for _ in $(seq 6000); do
+    [[ "$(metric "$RPORT" vigil_cluster_runs_finished_total)" -ge 24 ]] 2>/dev/null && break
+    kill -0 "$REDUCER" 2>/dev/null || { cat "$RUN/reducer.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  END="$(date +%s.%N)"
+  WCPU="$(echo "0 - $BASE" | bc -l)"
+  PBYTES=0
+  PCOUNT=0
+  for i in "${!WPIDS[@]}"; do
+    WCPU="$(echo "$WCPU + $(cpu_secs "${WPIDS[$i]}")" | bc -l)"
+    PBYTES="$(echo "$PBYTES + $(metric "${WPORTS[$i]}" vigil_cluster_partial_bytes_sum)" | bc -l)"
+    PCOUNT="$(echo "$PCOUNT + $(metric "${WPORTS[$i]}" vigil_cluster_partial_bytes_count)" | bc -l)"
+  done
+  RCPU="$(cpu_secs "$REDUCER")"
+  MERGE_S="$(metric "$RPORT" vigil_cluster_merge_seconds_sum)"
+  RUNS="$(metric "$RPORT" vigil_cluster_runs_finished_total)"
+  WALL="$(echo "$END - $START" | bc -l)"
+  printf '%s-worker%s  %s  %.1f  %.0f  %.2f  %.1f  %.2f  %.2f  %.0f  %.0f\n' "$N" "$([[ $N == 1 ]] && echo ' ' || echo s)" "$EVENTS" "$WALL" \
+    "$(echo "$EVENTS / $WALL" | bc -l)" "$WCPU" "$(echo "$WCPU * 1000000 / $EVENTS" | bc -l)" "$RCPU" \
+    "$(echo "$MERGE_S * 1000 / $RUNS" | bc -l)" "$(echo "$PBYTES / ($PCOUNT + ($PCOUNT == 0))" | bc -l)" "$PCOUNT"
+  grep -h "partial(s) merged" "$RUN/reducer.log" | sed 's/^/  /' | sort -t' ' -k4 | tail -3 >&2 || true
+  stop_all
+done

@@ -68,7 +68,7 @@ fn hec_into_kafka_worker_and_reducer_killed_and_restarted_equal_backtest() {
     let notables = stored_notables(&reducer_data);
     assert!(!notables.is_empty());
     assert_eq!(notables, backtest_notables(), "the risk index holds backtest's notables, each once");
-    drop(ingest);
+    ingest.kill();
 }
 
 /// A producer nobody here wrote: kafka-python writes the sample lines (key = file, timestamp =

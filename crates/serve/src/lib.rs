@@ -34,6 +34,7 @@ pub mod ops;
 mod raise;
 pub mod reload;
 pub mod retention;
+mod run_record;
 pub mod schedule;
 mod seal;
 pub mod selection;

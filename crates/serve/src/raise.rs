@@ -5,7 +5,7 @@
 
 use crate::actions::Actions;
 use crate::metrics;
-use crate::schedule::RunRecord;
+use crate::run_record::RunRecord;
 use std::sync::Arc;
 use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore};
 use vigil_content::{ContentSet, Detection};

@@ -230,7 +230,11 @@ impl Store {
             let created = !dir.join(LOG).exists();
             fs::create_dir_all(&dir)?;
             let open = |name: &str| OpenOptions::new().create(true).append(true).open(dir.join(name));
-            let seg = Segment { log: open(LOG)?, meta: open(META)? };
+            // The metadata first: a crash between the two leaves no log without its metadata
+            // (`seal::recover` reads a lone metadata file as a seal stopped between renames,
+            // and `repair` removes it when it is empty).
+            let meta = open(META)?;
+            let seg = Segment { log: open(LOG)?, meta };
             if created {
                 // The new directory entries must survive a crash too.
                 File::open(&dir)?.sync_all()?;
@@ -313,14 +317,28 @@ pub fn segments(root: &Path, window: Window) -> io::Result<Vec<PathBuf>> {
 }
 
 /// Truncates a segment's two files to the events complete in both; returns (events, whether
-/// anything was cut).
+/// anything was cut). A segment without a complete event is removed: sealed, it would be a
+/// log without metadata.
 fn repair(dir: &Path) -> io::Result<(u64, bool)> {
     let ends_log = line_ends(&dir.join(LOG))?;
     let ends_meta = line_ends(&dir.join(META))?;
     let n = ends_log.complete.len().min(ends_meta.complete.len());
     let mut cut = false;
+    if n == 0 {
+        for name in [LOG, META] {
+            match fs::remove_file(dir.join(name)) {
+                Ok(()) => cut = true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if cut {
+            File::open(dir)?.sync_all()?;
+        }
+        return Ok((0, cut));
+    }
     for (name, ends) in [(LOG, &ends_log), (META, &ends_meta)] {
-        let keep = if n == 0 { 0 } else { ends.complete[n - 1] };
+        let keep = ends.complete[n - 1];
         if keep < ends.len {
             let f = OpenOptions::new().write(true).open(dir.join(name))?;
             f.set_len(keep)?;
@@ -411,5 +429,20 @@ pub(crate) mod tests {
         assert_eq!(store.recovery.truncated_segments, 1);
         assert_eq!(fs::read_to_string(&seg).unwrap(), "one\ntwo\n");
         assert_eq!(fs::read_to_string(seg.with_file_name(META)).unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn a_segment_without_a_complete_event_is_removed_on_open_and_never_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join(partition_name(0));
+        fs::create_dir_all(&part).unwrap();
+        // Killed after creating the files of a new segment (or mid-way through its first line).
+        fs::write(part.join(LOG), "").unwrap();
+        fs::write(part.join(META), "{\"_ti").unwrap();
+        let mut store = Store::open(dir.path(), 0).unwrap();
+        assert_eq!(store.recovery.truncated_segments, 1);
+        assert!(!part.join(LOG).exists() && !part.join(META).exists());
+        assert_eq!(store.seal_idle(10 * HOUR, 0).unwrap(), 0);
+        assert_eq!(fs::read_dir(&part).unwrap().count(), 0, "nothing was set aside");
     }
 }

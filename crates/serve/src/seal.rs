@@ -122,13 +122,16 @@ pub fn recover(dir: &Path) -> io::Result<()> {
     }
     plain.sort();
     plain.dedup();
-    for k in plain {
-        // Stopped between the two renames of step 1: the open metadata belongs to `k`.
+    // Stopped between the two renames of step 1: the open metadata belongs to the segment
+    // set aside last (the highest number), never to an older one.
+    if let Some(&k) = plain.last() {
         let meta_k = dir.join(format!("events-{k}.meta"));
         let meta_packed = dir.join(format!("events-{k}.meta.zst"));
         if !meta_k.exists() && !meta_packed.exists() && dir.join(META).exists() && !dir.join(LOG).exists() {
             fs::rename(dir.join(META), &meta_k)?;
         }
+    }
+    for k in plain {
         finish(dir, k)?;
     }
     Ok(())
@@ -259,5 +262,19 @@ mod tests {
         recover(d).unwrap();
         assert_eq!(zstd::decode_all(File::open(d.join("events-1.log.zst")).unwrap()).unwrap(), b"b\n");
         assert_eq!(names(d).len(), 4);
+    }
+
+    #[test]
+    fn the_open_metadata_goes_to_the_segment_set_aside_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // An older segment left without metadata (a store written before the metadata was
+        // created first), and the next one stopped between the two renames of step 1.
+        fs::write(d.join("events-0.log"), "").unwrap();
+        fs::write(d.join("events-1.log"), "b\n").unwrap();
+        fs::write(d.join(META), "{}\n").unwrap();
+        recover(d).unwrap();
+        assert!(!d.join("events-0.meta.zst").exists());
+        assert_eq!(zstd::decode_all(File::open(d.join("events-1.meta.zst")).unwrap()).unwrap(), b"{}\n");
     }
 }

@@ -7,17 +7,20 @@
 //! 1. `events.log` -> `events-<k>.log`, `events.meta` -> `events-<k>.meta` (renames)
 //! 2. each compressed to `<name>.zst.tmp`, fsynced; renamed to `<name>.zst`, the metadata
 //!    first (a reader that finds `events-<k>.log.zst` finds its `.meta.zst`)
-//! 3. the plain `events-<k>.*` removed, the log first
+//! 3. the plain `events-<k>.*` removed, the log first (by the [`Sealer`], a grace period
+//!    later, so that a scan that listed them just before step 2 still reads them)
 //!
 //! Step 1 is done by the commit thread (it owns the open files; later appends start a new
 //! `events.log`); steps 2 and 3, which take seconds for a busy hour, run on the [`Sealer`]'s
 //! own thread, so acknowledgements never wait for compression. A reader listing a partition
 //! meanwhile reads the plain pair, or the compressed pair once both are renamed.
 
+use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 pub const LOG: &str = "events.log";
 pub const META: &str = "events.meta";
@@ -52,6 +55,12 @@ pub fn set_aside(dir: &Path) -> io::Result<Option<u64>> {
 
 /// Steps 2 and 3: compresses and removes the plain files of sealed segment `k`.
 pub fn finish(dir: &Path, k: u64) -> io::Result<()> {
+    compress(dir, k)?;
+    remove_plain(dir, k)
+}
+
+/// Step 2: compresses the plain files of segment `k` (those not compressed yet).
+fn compress(dir: &Path, k: u64) -> io::Result<()> {
     let mut renames = Vec::new();
     for ext in ["meta", "log"] {
         let plain = dir.join(format!("events-{k}.{ext}"));
@@ -66,37 +75,40 @@ pub fn finish(dir: &Path, k: u64) -> io::Result<()> {
         f.sync_all()?;
         renames.push((tmp, packed));
     }
-    // Both compressed before either is renamed: the window in which a reader could list a
-    // plain log that is then removed is a few renames long.
+    // Both compressed before either is renamed: a reader that lists the segment from now on
+    // finds the compressed pair.
     for (tmp, packed) in renames {
         fs::rename(&tmp, &packed)?;
-    }
-    sync_dir(dir)?;
-    for ext in ["log", "meta"] {
-        let plain = dir.join(format!("events-{k}.{ext}"));
-        if plain.exists() {
-            fs::remove_file(&plain)?;
-        }
     }
     sync_dir(dir)
 }
 
-/// Compresses set-aside segments ([`set_aside`]) on its own thread, one after the other.
+/// Step 3: removes the plain files of segment `k` (gone already, e.g. by retention: fine).
+fn remove_plain(dir: &Path, k: u64) -> io::Result<()> {
+    for ext in ["log", "meta"] {
+        match fs::remove_file(dir.join(format!("events-{k}.{ext}"))) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    match sync_dir(dir) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Compresses set-aside segments ([`set_aside`]) on its own thread, one after the other, and
+/// removes their plain files `grace` later: a scan that listed the plain files just before
+/// they were compressed opens them later (as late as the scan's end), and must still find them.
 pub struct Sealer {
     tx: mpsc::Sender<(PathBuf, u64)>,
 }
 
 impl Sealer {
-    pub fn start() -> io::Result<Sealer> {
+    pub fn start(grace: Duration) -> io::Result<Sealer> {
         let (tx, rx) = mpsc::channel::<(PathBuf, u64)>();
-        std::thread::Builder::new().name("vigil-seal".into()).spawn(move || {
-            for (dir, k) in rx {
-                // A failure leaves the plain files, read as they are and finished on start.
-                if let Err(e) = finish(&dir, k) {
-                    eprintln!("vigil serve: cannot compress segment {k} of {}: {e}", dir.display());
-                }
-            }
-        })?;
+        std::thread::Builder::new().name("vigil-seal".into()).spawn(move || seal_loop(&rx, grace))?;
         Ok(Sealer { tx })
     }
 
@@ -105,6 +117,34 @@ impl Sealer {
         match self.tx.send((dir, k)) {
             Ok(()) => Ok(()),
             Err(mpsc::SendError((dir, k))) => finish(&dir, k),
+        }
+    }
+}
+
+/// The sealer's thread. Plain files still waiting for removal when the server stops are
+/// removed by [`recover`] on the next start.
+fn seal_loop(rx: &mpsc::Receiver<(PathBuf, u64)>, grace: Duration) {
+    let mut removals: VecDeque<(Instant, PathBuf, u64)> = VecDeque::new();
+    loop {
+        while removals.front().is_some_and(|(due, _, _)| *due <= Instant::now()) {
+            if let Some((_, dir, k)) = removals.pop_front() {
+                if let Err(e) = remove_plain(&dir, k) {
+                    eprintln!("vigil serve: cannot remove the plain files of segment {k} of {}: {e}", dir.display());
+                }
+            }
+        }
+        let next = match removals.front() {
+            Some((due, _, _)) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        match next {
+            // A failure leaves the plain files, read as they are and finished on start.
+            Ok((dir, k)) => match compress(&dir, k) {
+                Ok(()) => removals.push_back((Instant::now() + grace, dir, k)),
+                Err(e) => eprintln!("vigil serve: cannot compress segment {k} of {}: {e}", dir.display()),
+            },
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
 }
@@ -229,7 +269,7 @@ mod tests {
         let d = dir.path();
         fs::write(d.join(LOG), "a\n").unwrap();
         fs::write(d.join(META), "{}\n").unwrap();
-        let sealer = Sealer::start().unwrap();
+        let sealer = Sealer::start(Duration::ZERO).unwrap();
         let k = set_aside(d).unwrap().unwrap();
         // A late event arrives before the compression is done: the next number is taken.
         fs::write(d.join(LOG), "late\n").unwrap();
@@ -244,6 +284,29 @@ mod tests {
         }
         assert_eq!(names(d), want);
         assert_eq!(zstd::decode_all(File::open(d.join("events-1.log.zst")).unwrap()).unwrap(), b"late\n");
+    }
+
+    #[test]
+    fn plain_files_listed_before_compression_stay_readable_for_the_grace_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join(LOG), "a\n").unwrap();
+        fs::write(d.join(META), "{}\n").unwrap();
+        let k = set_aside(d).unwrap().unwrap();
+        let listed = event_files(d).unwrap();
+        let sealer = Sealer::start(Duration::from_secs(3600)).unwrap();
+        sealer.finish_later(d.to_path_buf(), k).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !d.join("events-0.log.zst").exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Compressed and listed as such, while the scan that listed the plain log reads it.
+        assert_eq!(event_files(d).unwrap(), [d.join("events-0.log.zst")]);
+        assert_eq!(fs::read_to_string(&listed[0]).unwrap(), "a\n");
+        // A restart before the grace period ended removes them.
+        drop(sealer);
+        recover(d).unwrap();
+        assert_eq!(names(d), ["events-0.log.zst", "events-0.meta.zst"]);
     }
 
     #[test]

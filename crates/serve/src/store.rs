@@ -33,6 +33,9 @@ use vigil_time::Window;
 
 const HOUR: Micros = 3_600_000_000;
 use crate::seal::{LOG, META};
+/// How long the plain files of a sealed segment outlive its compression: longer than a
+/// scheduled run or search takes from listing a partition to opening its files.
+const PLAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Segments kept open for appending; older ones are closed (and reopened if written again).
 const MAX_OPEN: usize = 64;
 
@@ -172,7 +175,7 @@ impl Store {
     /// Compresses the segments [`Store::seal_idle`] seals on a thread of their own from now on,
     /// so that the appending thread only renames them.
     pub fn compress_in_background(&mut self) -> io::Result<()> {
-        self.sealer = Some(crate::seal::Sealer::start()?);
+        self.sealer = Some(crate::seal::Sealer::start(PLAIN_GRACE)?);
         Ok(())
     }
 

@@ -15,6 +15,7 @@ mod alert;
 pub mod attack;
 mod backend;
 mod build;
+mod contributing;
 mod error;
 mod incident;
 mod postgres;
@@ -35,6 +36,7 @@ pub use build::{
     alert_time, build_alerts, identity_hash, risk_spec, severity_for_score, urgency, AlertContext, RiskSpec, RiskTarget, Stamp,
     ThreatTarget,
 };
+pub use contributing::{build_alerts_with_risk, contributing};
 pub use incident::{IncidentRules, ATTACK_TACTIC_RULE, RISK_THRESHOLD_RULE};
 pub use review::{AuditEntry, NotableFilter, ReviewChange, ReviewError, ReviewedNotable, STATUSES, UNASSIGNED, URGENCIES};
 pub use stash::{risk_index_event, STASH_SOURCETYPE};

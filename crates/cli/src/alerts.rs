@@ -7,7 +7,7 @@ use crate::{exit, RunArgs};
 use clap::Args;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore, Stamp};
+use vigil_alert::{Alert, AlertContext, IncidentRules, RiskStore, Stamp};
 use vigil_content::{ContentSet, Detection};
 use vigil_engine::EvalContext;
 use vigil_model::{Record, Value};
@@ -133,17 +133,7 @@ fn alerts_of(
             Ok(rows) => {
                 let search = vigil_spl::expand_macros(&det.search, content, &vigil_spl::ExpandLimits::default()).ok();
                 let actx = AlertContext { run_time, search, window: None, stamp: stamp.clone() };
-                for row in rows {
-                    let mut built = build_alerts(det, content.deployment_for(det), std::slice::from_ref(row), &actx);
-                    if let Some(risk) = contributing {
-                        for a in &mut built {
-                            if let Alert::Notable(n) = a {
-                                n.contributing_risk_events = crate::correlation::contributing(row, risk);
-                            }
-                        }
-                    }
-                    alerts.extend(built);
-                }
+                alerts.extend(vigil_alert::build_alerts_with_risk(det, content.deployment_for(det), rows, &actx, contributing));
             }
             Err(e) => {
                 *failed += 1;

@@ -7,7 +7,7 @@
 use vigil_content::Detection;
 use vigil_engine::Query;
 use vigil_model::Catalog;
-pub use vigil_scan::correlation::{contributing, reads_risk, run, scheduled};
+pub use vigil_scan::correlation::{reads_risk, run, scheduled};
 
 /// Splits planned detections (and their queries, same order) into those that read logs and
 /// those that read risk events.

@@ -10,7 +10,7 @@ mod common;
 mod serve_support;
 
 use cluster_support::*;
-use serve_support::{generated_token, have_curl, send_files, start, wait_until};
+use serve_support::{correlation_layer, generated_token, have_curl, send_files, send_samples, start, wait_until};
 use std::path::PathBuf;
 
 /// HEC -> ingest role -> 3 partitions -> 1 worker -> partials -> 1 reducer. The worker and
@@ -173,4 +173,51 @@ fn reducers_share_a_postgres_alert_store_that_an_api_process_shows() {
     // A run's results file is written before its alerts are recorded: wait for the last ones.
     wait_until("the API to list backtest's notables", 60, &api.log, || listed().len() >= expected.len());
     assert_eq!(listed(), expected, "the API lists backtest's notables, each once");
+}
+
+/// Correlation detections in the cluster: the reducer runs them over its alert store once the
+/// event runs up to their tick are finished, and raises the notables a single node raises for
+/// the same events (`vigil serve`, the events arriving at the same time).
+#[test]
+fn correlation_notables_of_the_reducer_equal_a_single_nodes() {
+    let Some((bin, python)) = broker_and_python() else { return };
+    if !have_curl() {
+        return eprintln!("skipped: curl not found");
+    }
+    const CORRELATION: &str = "Test Host Risk Correlation";
+    let dir = tempfile::tempdir().unwrap();
+    let layer = correlation_layer(dir.path());
+    let layer = layer.to_str().unwrap();
+    let extra = ["--content", layer, "--enable", CORRELATION];
+    let (_broker, brokers) = start_broker(&bin, dir.path());
+    let config = write_config(dir.path(), &brokers, 3, "");
+    assert!(produce_with_kafka_python(&python, &brokers, 3, "2026-11-20T10:30:00Z", &samples(), false) > 10);
+    let reducer_data = dir.path().join("reducer-data");
+    let _worker = start_role_with("worker", "worker", dir.path(), &config, "2026-11-21T01:00:00Z", &extra);
+    let reducer = start_role_with("reducer", "reducer", dir.path(), &config, "2026-11-21T01:00:00Z", &extra);
+    // 24 runs of the seed's schedule, 24 of the correlation's.
+    wait_runs(&reducer, &reducer_data, 48, 180);
+    let rlog = reducer.log_text();
+    assert!(rlog.contains("risk event(s) read"), "{rlog}");
+
+    // One node: the same events arrive at 10:30, the clock then runs to the end of the day.
+    let node_data = dir.path().join("node-data");
+    let node = start(&node_data, &["--content", layer, "--enable", SEED, "--enable", CORRELATION, "--now", "2026-11-20T10:30:00Z"], 0);
+    let token = generated_token(&node_data);
+    send_samples(&node, &token);
+    node.advance(&token, "2026-11-20T23:00:00Z");
+    assert!(node.stop().success());
+
+    let rule = [format!("ESCU - {CORRELATION} - Rule")];
+    let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
+    let notables = |data: &std::path::Path| {
+        let store = vigil_alert::RiskStore::open(&data.join("risk.db")).unwrap();
+        let mut v: Vec<String> = store.notables(i64::MIN, i64::MAX, Some(&rule)).unwrap().into_iter().map(|n| n.json.to_string()).collect();
+        v.sort();
+        v
+    };
+    let (cluster, node) = (notables(&reducer_data), notables(&node_data));
+    assert!(!node.is_empty(), "the single node raised correlation notables");
+    assert_eq!(cluster, node, "reducer log:\n{rlog}");
+    eprintln!("{} correlation notable(s), the same from the reducer and from one node", node.len());
 }

@@ -340,38 +340,6 @@ fn sigterm_finishes_the_run_under_way_and_the_rest_run_at_the_next_start() {
     assert_eq!((times[0].as_str(), times[719].as_str()), ("2026-11-20T10:01:00Z", "2026-11-20T22:00:00Z"));
 }
 
-const CORRELATION: &str = r#"name: Test Host Risk Correlation
-id: 5f0f9d3c-6a51-4a8e-9a57-2f1d5b0c0c01
-version: 1
-date: '2026-12-05'
-author: Vigil tests
-status: production
-type: Correlation
-description: Systems with risk from at least one detection.
-data_source: []
-search: '| tstats `security_content_summariesonly` min(_time) as firstTime max(_time) as lastTime sum(All_Risk.calculated_risk_score) as risk_score count as risk_event_count values(source) as source dc(source) as source_count from datamodel=Risk.All_Risk where All_Risk.risk_object_type="system" by All_Risk.risk_object All_Risk.risk_object_type | `drop_dm_object_name(All_Risk)` | where source_count >= 1 | `test_host_risk_correlation_filter`'
-deployment:
-  scheduling:
-    cron_schedule: 0 * * * *
-    earliest_time: -70m@m
-    latest_time: +1m@m
-  alert_action:
-    notable:
-      rule_title: Risk on $risk_object$
-      rule_description: '%description%'
-      nes_fields:
-      - risk_object
-tags:
-  analytic_story:
-  - Vigil Tests
-  asset_type: Endpoint
-  mitre_attack_id:
-  - T1105
-  product:
-  - Splunk Enterprise
-  security_domain: endpoint
-"#;
-
 /// A Correlation detection whose window reaches past its tick sees the risk events the seed
 /// raised at the same tick: it runs after them, over the risk index.
 #[test]
@@ -380,9 +348,7 @@ fn correlation_runs_over_the_risk_index_after_the_event_detections_of_its_tick()
         return eprintln!("skipped: curl not found");
     }
     let dir = tempfile::tempdir().unwrap();
-    let layer = dir.path().join("content");
-    std::fs::create_dir_all(layer.join("detections")).unwrap();
-    std::fs::write(layer.join("detections/test_host_risk_correlation.yml"), CORRELATION).unwrap();
+    let layer = correlation_layer(dir.path());
     let data = dir.path().join("data");
     let args = ["--content", layer.to_str().unwrap(), "--enable", "Windows MSIExec Remote Download", "--now", "2026-11-20T10:00:00Z"];
     let s = start(&data, &args, 0);

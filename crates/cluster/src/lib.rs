@@ -10,7 +10,8 @@
 //! partials topic (key: schedule|tick) --reducer role (its own group)--> merge, finish
 //!   reducer.rs: all partitions' partials merged in partition order, finished with now = tick,
 //!   results/<schedule>-<tick>.jsonl and notables/risk events in the alert store
-//!   ([alerts] postgres: shared with the other reducers and `vigil serve --role api`)
+//!   ([alerts] postgres: shared with the other reducers and `vigil serve --role api`);
+//!   correlate.rs: Correlation detections over that store, once the event runs they read are done
 //! ```
 //!
 //! Identity, not luck, makes failures harmless: a partial is `(schedule, tick, partition)` and
@@ -21,6 +22,7 @@
 pub mod assignment;
 pub mod checkpoint;
 pub mod config;
+pub mod correlate;
 pub mod ingest;
 pub mod kafka;
 pub mod metrics;
@@ -74,10 +76,12 @@ pub fn run(kind: RoleKind, opts: Options) -> Result<(), String> {
     let clock = vigil_serve::admin::Clock::new(opts.now);
     let (from, to) = cfg.tick_range(clock.now())?;
     let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
-    let schedules = plan::plan(&opts.content, &normalizer, &opts.selection, from, to)?;
-    for s in &schedules {
+    let plans = plan::plan(&opts.content, &normalizer, &opts.selection, from, to)?;
+    for (s, over) in
+        plans.events.iter().map(|s| (s, "")).chain(plans.correlations.iter().map(|s| (s, " (over the risk index, run by the reducers)")))
+    {
         eprintln!(
-            "vigil cluster: schedule {} `{}` earliest={} latest={}: {}",
+            "vigil cluster: schedule {} `{}` earliest={} latest={}{over}: {}",
             s.id,
             s.group.cron,
             s.group.earliest,
@@ -85,9 +89,9 @@ pub fn run(kind: RoleKind, opts: Options) -> Result<(), String> {
             s.group.names.join(", ")
         );
     }
-    let role = worker::Role { cfg, schedules, normalizer, from, clock: Box::new(move || clock.now()) };
+    let role = worker::Role { cfg, schedules: plans.events, normalizer, from, clock: Box::new(move || clock.now()) };
     match kind {
         RoleKind::Worker => worker::run(role),
-        _ => reducer::run(reducer::Reducer::new(role, opts.content, &opts.data_dir, &opts.config.alerts)?),
+        _ => reducer::run(reducer::Reducer::new(role, plans.correlations, opts.content, &opts.data_dir, &opts.config.alerts)?),
     }
 }

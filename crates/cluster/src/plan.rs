@@ -26,32 +26,39 @@ pub struct Planned {
     exhausted: bool,
 }
 
-/// Plans the selected event detections. Correlation detections (over the risk index) are not
-/// run by the cluster roles yet; they are reported and left out.
+/// The selected detections by schedule: those over events (workers scan them, reducers finish
+/// them) and the Correlation ones over the risk index (reducers run them once the event runs
+/// their window depends on are finished, see reducer/correlate.rs).
+pub struct Plans {
+    pub events: Vec<Planned>,
+    pub correlations: Vec<Planned>,
+}
+
+/// Plans the selected detections.
 pub fn plan(
     content: &ContentSet,
     normalizer: &Normalizer,
     selection: &Selection,
     from: Micros,
     to: Option<Micros>,
-) -> Result<Vec<Planned>, String> {
-    let mut out = Vec::new();
+) -> Result<Plans, String> {
+    let mut plans = Plans { events: Vec::new(), correlations: Vec::new() };
     // Sigma rules are not planned for the cluster roles yet (no caller-planned detections).
     let (groups, _not_scheduled) = selection.plan(content, Vec::new(), normalizer.catalog())?;
     for g in groups {
         let (cron, earliest, latest) = g.key;
         let names: Vec<String> = g.members.iter().map(|m| m.name.clone()).collect();
-        if g.reads_risk {
-            eprintln!("vigil cluster: Correlation detections are not run by the cluster roles yet: {}", names.join(", "));
-            continue;
-        }
         let schedule = Schedule::parse(&cron).map_err(|e| format!("schedule `{cron}` of {}: {e}", names.join(", ")))?;
         let id = schedule_id(&cron, &earliest, &latest, &names);
         let engine = Engine::new(g.members.into_iter().map(|m| m.query).collect(), normalizer.catalog());
         let group = Group { engine, names, cron, earliest, latest, runs: Runs::default() };
-        out.push(Planned { group, id, schedule, from, to, exhausted: false });
+        let planned = Planned { group, id, schedule, from, to, exhausted: false };
+        match g.reads_risk {
+            true => plans.correlations.push(planned),
+            false => plans.events.push(planned),
+        }
     }
-    Ok(out)
+    Ok(plans)
 }
 
 /// FNV-1a over the schedule and its members, as 16 hex digits.
@@ -102,6 +109,12 @@ impl Planned {
         grew
     }
 
+    /// The first tick at or after `t` (not after `to`), without touching the known ticks.
+    pub fn tick_from(&self, t: Micros) -> Option<Micros> {
+        let end = self.to.unwrap_or(i64::MAX / 2);
+        self.schedule.ticks(t.max(self.from), end, &Tz::utc()).next()
+    }
+
     /// Makes sure every tick whose window could hold `t` is known: ticks are generated until
     /// one's window starts after `t` (windows are sorted for Splunk's modifiers).
     pub fn cover_time(&mut self, t: Micros) {
@@ -125,7 +138,7 @@ mod tests {
         let selection = Selection { enable: vec!["Windows MSIExec Remote Download".into()], ..Selection::default() };
         let day = vigil_time::parse_iso8601_utc("2026-11-20T00:00:00Z").unwrap();
         let hour = 3_600_000_000;
-        let mut p = plan(&content, &normalizer, &selection, day, Some(day + 100 * hour)).unwrap();
+        let mut p = plan(&content, &normalizer, &selection, day, Some(day + 100 * hour)).unwrap().events;
         assert_eq!(p.len(), 1);
         let s = &mut p[0];
         s.cover_time(day + 80 * hour + 1);
@@ -135,5 +148,8 @@ mod tests {
         s.cover_tick(day + 500 * hour);
         assert_eq!(s.group.runs.len(), 100, "no tick at or after `to`");
         assert_eq!(schedule_id("0 * * * *", "-70m@m", "-10m@m", &s.group.names), s.id);
+        assert_eq!(s.tick_from(day + 99 * hour + 1), None, "no tick at or after `to`");
+        assert_eq!(s.tick_from(day - 5 * hour), Some(day), "none before `from`");
+        assert_eq!(s.tick_from(day + 2 * hour + 1), Some(day + 3 * hour));
     }
 }

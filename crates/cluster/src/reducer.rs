@@ -19,9 +19,11 @@
 //! republished a partial after a crash does not reopen it).
 
 use crate::assignment::{self, Change, Starts};
+use crate::correlate::Correlations;
 use crate::kafka;
 use crate::metrics;
 use crate::partial::PartialId;
+use crate::plan::Planned;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -31,12 +33,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use vigil_alert::{build_alerts, AlertContext, IncidentRules, RiskStore};
+use vigil_alert::{build_alerts_with_risk, AlertContext, IncidentRules, RiskStore};
 use vigil_content::ContentSet;
 use vigil_engine::{EvalContext, ScanState};
 use vigil_model::{Micros, Record};
 use vigil_scan::schedule::{finish_runs, iso, Runs, ScheduledState};
-use vigil_time::Tz;
+use vigil_time::{Tz, Window};
 
 use crate::worker::Role;
 
@@ -70,16 +72,27 @@ pub struct Reducer {
     read: HashMap<i32, Option<i64>>,
     /// Offsets committed per owned partition.
     committed: HashMap<i32, i64>,
+    /// Correlation detections, run once the event runs they read are finished.
+    correlations: Correlations,
+    /// Runs the Correlation searches (made at the first one).
+    driver: Option<vigil_scan::Driver>,
 }
 
 impl Reducer {
     /// `alerts`: where the alerts go (`[alerts]`: PostgreSQL, shared by every reducer, else
     /// this reducer's own `risk.db`).
-    pub fn new(role: Role, content: ContentSet, data_dir: &Path, alerts: &vigil_serve::config::AlertsConfig) -> Result<Reducer, String> {
+    pub fn new(
+        role: Role,
+        correlations: Vec<Planned>,
+        content: ContentSet,
+        data_dir: &Path,
+        alerts: &vigil_serve::config::AlertsConfig,
+    ) -> Result<Reducer, String> {
         let results = data_dir.join("results");
         std::fs::create_dir_all(&results).map_err(|e| format!("{}: {e}", results.display()))?;
         let risk = alerts.open(data_dir)?;
         eprintln!("vigil reducer: alert store {}", risk.describe());
+        let correlations = Correlations::new(correlations, &role.schedules);
         Ok(Reducer {
             role,
             content,
@@ -89,6 +102,8 @@ impl Reducer {
             done: HashSet::new(),
             read: HashMap::new(),
             committed: HashMap::new(),
+            correlations,
+            driver: None,
         })
     }
 
@@ -148,6 +163,7 @@ impl Reducer {
             if let Some(pending) = self.pending.remove(&run) {
                 self.finish(&run.0, run.1, pending.parts)?;
                 self.done.insert(run);
+                self.correlate_due()?;
             }
         }
         metrics::global().pending_runs(self.pending.len());
@@ -175,7 +191,6 @@ impl Reducer {
             return Ok(());
         };
         let started = Instant::now();
-        let file = results_file(&self.results, schedule, tick);
         let engine = &s.group.engine;
         let mut merged: Option<ScanState> = None;
         for (p, bytes) in &parts {
@@ -193,13 +208,67 @@ impl Reducer {
         for f in &failures {
             eprintln!("vigil reducer: {f}");
         }
+        let label = format!("`{}` ({})", s.group.cron, s.group.names.join(", "));
+        let hits: Vec<(String, Vec<Record>)> = hits.into_iter().map(|h| (h.name, h.rows)).collect();
+        let run = Run { schedule, tick, window, hits: &hits, risk_input: None };
+        self.conclude(&run, &format!("{label}: {} partial(s) merged", parts.len()), started)
+    }
+
+    /// The Correlation ticks that became due: each run over the alert store's risk events of
+    /// its window (see correlate.rs).
+    fn correlate_due(&mut self) -> Result<(), String> {
+        if self.correlations.is_empty() {
+            return Ok(());
+        }
+        let now = (self.role.clock)();
+        let (results, done) = (&self.results, &self.done);
+        let finished = |id: &str, t: Micros| done.contains(&(id.to_string(), t)) || results_file(results, id, t).exists();
+        for (i, tick) in self.correlations.due(&self.role.schedules, now, &finished) {
+            let id = self.correlations.schedules[i].id.clone();
+            if !self.finished(&(id.clone(), tick)) {
+                self.correlate(i, tick)?;
+            }
+            self.done.insert((id, tick));
+        }
+        Ok(())
+    }
+
+    fn correlate(&mut self, i: usize, tick: Micros) -> Result<(), String> {
+        let started = Instant::now();
+        let c = &self.correlations.schedules[i];
+        let window = c.window(tick)?;
+        let input = self.risk.risk_events_json(window.earliest, window.latest).map_err(|e| format!("risk index: {e}"))?;
+        let ctx = EvalContext { now: tick, tz: Tz::utc() };
+        let mut hits = Vec::new();
+        if !input.is_empty() {
+            let driver = match self.driver.take() {
+                Some(d) => d,
+                None => vigil_scan::Driver::new(None)?,
+            };
+            for o in vigil_scan::correlation::run(&driver, &c.group.engine, &self.role.normalizer, &input, &ctx) {
+                match o.result {
+                    Ok(rows) => hits.push((o.name, rows)),
+                    Err(e) => eprintln!("vigil reducer: detection `{}` failed at run {}: {e}", o.name, iso(tick)),
+                }
+            }
+            self.driver = Some(driver);
+        }
+        let label = format!("`{}` ({}): {} risk event(s) read", c.group.cron, c.group.names.join(", "), input.len());
+        let id = c.id.clone();
+        let run = Run { schedule: &id, tick, window, hits: &hits, risk_input: Some(&input) };
+        self.conclude(&run, &label, started)
+    }
+
+    /// A finished run's results file and alerts; the file last (it marks the run finished).
+    fn conclude(&mut self, run: &Run, label: &str, started: Instant) -> Result<(), String> {
+        let (tick, window) = (run.tick, run.window);
         let mut lines = Vec::new();
         let mut alerts = Vec::new();
-        for h in &hits {
-            for row in &h.rows {
+        for (name, rows) in run.hits {
+            for row in rows {
                 let line = ResultLine {
-                    detection: &h.name,
-                    run_time: iso(h.run_time),
+                    detection: name,
+                    run_time: iso(tick),
                     window_earliest: iso(window.earliest),
                     window_latest: iso(window.latest),
                     result: row,
@@ -207,28 +276,34 @@ impl Reducer {
                 serde_json::to_writer(&mut lines, &line).map_err(|e| e.to_string())?;
                 lines.push(b'\n');
             }
-            let Some(det) = self.content.detection(&h.name) else { continue };
+            let Some(det) = self.content.detection(name) else { continue };
             let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();
             let actx = AlertContext::scheduled_run(search, tick, (window.earliest, window.latest));
-            alerts.extend(build_alerts(det, self.content.deployment_for(det), &h.rows, &actx));
+            alerts.extend(build_alerts_with_risk(det, self.content.deployment_for(det), rows, &actx, run.risk_input));
         }
         let recorded = self.risk.record(&alerts).map_err(|e| format!("risk index: {e}"))?;
         self.risk.evaluate_incidents(tick, &IncidentRules::default()).map_err(|e| format!("risk index: {e}"))?;
-        // Last: the file marks the run finished (see the module notes).
-        write_replacing(&file, &lines)?;
+        write_replacing(&results_file(&self.results, run.schedule, tick), &lines)?;
         metrics::global().run_finished(started.elapsed().as_secs_f64());
         eprintln!(
-            "vigil reducer: run {} of `{}` ({}): {} partial(s) merged, {} result(s), {} alert(s) ({recorded} new) in {} ms",
+            "vigil reducer: run {} of {label}, {} result(s), {} alert(s) ({recorded} new) in {} ms",
             iso(tick),
-            s.group.cron,
-            s.group.names.join(", "),
-            parts.len(),
-            hits.iter().map(|h| h.rows.len()).sum::<usize>(),
+            run.hits.iter().map(|(_, rows)| rows.len()).sum::<usize>(),
             alerts.len(),
             started.elapsed().as_millis()
         );
         Ok(())
     }
+}
+
+/// One finished run, as [`Reducer::conclude`] records it.
+struct Run<'a> {
+    schedule: &'a str,
+    tick: Micros,
+    window: Window,
+    hits: &'a [(String, Vec<Record>)],
+    /// A Correlation run's input (its notables carry the risk events they counted).
+    risk_input: Option<&'a [serde_json::Value]>,
 }
 
 /// A run's results (and the mark that it was finished).
@@ -253,7 +328,13 @@ pub fn run(mut reducer: Reducer) -> Result<(), String> {
     let consumer = assignment::consumer(&cfg, &cfg.reducer_group, Starts::Committed)?;
     consumer.subscribe(&[cfg.partials_topic.as_str()]).map_err(|e| format!("kafka: subscribe {}: {e}", cfg.partials_topic))?;
     eprintln!("vigil reducer: group {} on {}, {} schedule(s)", cfg.reducer_group, cfg.partials_topic, reducer.role.schedules.len());
+    let mut looked = Instant::now();
     loop {
+        // Another reducer may have finished the event runs a Correlation tick waited for.
+        if looked.elapsed() >= Duration::from_secs(1) {
+            looked = Instant::now();
+            reducer.correlate_due()?;
+        }
         let polled = consumer.poll(Duration::from_millis(200));
         // Rebalances run inside poll: apply them before the record it returned.
         reducer.apply(consumer.context().take())?;
@@ -296,9 +377,9 @@ mod tests {
         let content = ContentSet::builtin();
         let normalizer = vigil_normalize::Normalizer::builtin().unwrap();
         let selection = vigil_serve::selection::Selection { enable: vec!["Windows MSIExec Remote Download".into()], ..Default::default() };
-        let schedules = crate::plan::plan(&content, &normalizer, &selection, 0, None).unwrap();
+        let schedules = crate::plan::plan(&content, &normalizer, &selection, 0, None).unwrap().events;
         let role = Role { cfg: crate::ClusterConfig::default(), schedules, normalizer, from: 0, clock: Box::new(|| 0) };
-        Reducer::new(role, content, dir, &vigil_serve::config::AlertsConfig::default()).unwrap()
+        Reducer::new(role, Vec::new(), content, dir, &vigil_serve::config::AlertsConfig::default()).unwrap()
     }
 
     fn id(tick: Micros, partition: i32) -> PartialId {

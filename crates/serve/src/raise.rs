@@ -7,7 +7,7 @@ use crate::actions::Actions;
 use crate::metrics;
 use crate::run_record::RunRecord;
 use std::sync::Arc;
-use vigil_alert::{build_alerts, Alert, AlertContext, IncidentRules, RiskStore};
+use vigil_alert::{Alert, AlertContext, IncidentRules, RiskStore};
 use vigil_content::{ContentSet, Detection};
 use vigil_model::Micros;
 use vigil_time::Window;
@@ -65,21 +65,13 @@ impl Raiser<'_> {
         };
         let search = vigil_spl::expand_macros(&det.search, self.content, &vigil_spl::ExpandLimits::default()).ok();
         let actx = AlertContext::scheduled_run(search, self.tick, (self.window.earliest, self.window.latest));
-        let deployment = self.content.deployment_for(det);
-        let Some(risk) = &hit.risk_input else {
-            return build_alerts(det, deployment, &hit.rows, &actx);
-        };
-        // A Correlation notable carries the risk events its result counted.
-        let mut alerts = Vec::new();
-        for row in &hit.rows {
-            for mut a in build_alerts(det, deployment, std::slice::from_ref(row), &actx) {
-                if let Alert::Notable(n) = &mut a {
-                    n.contributing_risk_events = vigil_scan::correlation::contributing(row, risk);
-                }
-                alerts.push(a);
-            }
-        }
-        alerts
+        vigil_alert::build_alerts_with_risk(
+            det,
+            self.content.deployment_for(det),
+            &hit.rows,
+            &actx,
+            hit.risk_input.as_deref().map(Vec::as_slice),
+        )
     }
 
     fn queue_actions(&self, alerts: &[Alert], errors: &mut Vec<String>) -> usize {

@@ -359,19 +359,7 @@ fn hit_alerts(h: &Hit, content: &vigil_content::ContentSet, sigma: &[Detection],
     // Historical files: alerts carry the activity's time; `run_time` stays in the stamp.
     let stamp = vigil_alert::Stamp::Activity(tz.clone());
     let ctx = vigil_alert::AlertContext { run_time, search, window: Some((h.window.earliest, h.window.latest)), stamp };
-    let Some(risk) = &h.risk_input else {
-        return vigil_alert::build_alerts(det, content.deployment_for(det), &h.rows, &ctx);
-    };
-    let mut out = Vec::new();
-    for row in &h.rows {
-        for mut a in vigil_alert::build_alerts(det, content.deployment_for(det), std::slice::from_ref(row), &ctx) {
-            if let vigil_alert::Alert::Notable(n) = &mut a {
-                n.contributing_risk_events = crate::correlation::contributing(row, risk);
-            }
-            out.push(a);
-        }
-    }
-    out
+    vigil_alert::build_alerts_with_risk(det, content.deployment_for(det), &h.rows, &ctx, h.risk_input.as_deref().map(Vec::as_slice))
 }
 
 /// The alerts each run raised, stamped with the run and its window (`--alerts`).

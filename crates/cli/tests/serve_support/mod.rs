@@ -378,3 +378,46 @@ pub fn assert_same_notables(server: &[String], backtest: &[String]) {
         panic!("{} notables from the server, {} from backtest; first difference:\n{}", server.len(), backtest.len(), diff.join("\n"));
     }
 }
+
+/// A Correlation detection over the Risk data model (a content layer's
+/// `detections/test_host_risk_correlation.yml`): systems with risk from at least one detection,
+/// its window reaching past its tick (it sees the risk events of its own tick).
+pub const CORRELATION: &str = r#"name: Test Host Risk Correlation
+id: 5f0f9d3c-6a51-4a8e-9a57-2f1d5b0c0c01
+version: 1
+date: '2026-12-05'
+author: Vigil tests
+status: production
+type: Correlation
+description: Systems with risk from at least one detection.
+data_source: []
+search: '| tstats `security_content_summariesonly` min(_time) as firstTime max(_time) as lastTime sum(All_Risk.calculated_risk_score) as risk_score count as risk_event_count values(source) as source dc(source) as source_count from datamodel=Risk.All_Risk where All_Risk.risk_object_type="system" by All_Risk.risk_object All_Risk.risk_object_type | `drop_dm_object_name(All_Risk)` | where source_count >= 1 | `test_host_risk_correlation_filter`'
+deployment:
+  scheduling:
+    cron_schedule: 0 * * * *
+    earliest_time: -70m@m
+    latest_time: +1m@m
+  alert_action:
+    notable:
+      rule_title: Risk on $risk_object$
+      rule_description: '%description%'
+      nes_fields:
+      - risk_object
+tags:
+  analytic_story:
+  - Vigil Tests
+  asset_type: Endpoint
+  mitre_attack_id:
+  - T1105
+  product:
+  - Splunk Enterprise
+  security_domain: endpoint
+"#;
+
+/// A content layer under `dir` holding [`CORRELATION`]; its path.
+pub fn correlation_layer(dir: &Path) -> PathBuf {
+    let layer = dir.join("content");
+    std::fs::create_dir_all(layer.join("detections")).unwrap();
+    std::fs::write(layer.join("detections/test_host_risk_correlation.yml"), CORRELATION).unwrap();
+    layer
+}

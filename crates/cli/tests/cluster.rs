@@ -221,3 +221,47 @@ fn correlation_notables_of_the_reducer_equal_a_single_nodes() {
     assert_eq!(cluster, node, "reducer log:\n{rlog}");
     eprintln!("{} correlation notable(s), the same from the reducer and from one node", node.len());
 }
+
+/// Sigma rules in the cluster: workers and reducers load `--sigma` as `vigil serve` does
+/// (SYNTHETIC brute-force logs and correlation rules, tests/data), each event produced by
+/// kafka-python at its own time; the day's results are `vigil backtest --sigma`'s over the
+/// file, but for where a raw event was read (`source_file`, `record`).
+#[test]
+fn sigma_rules_in_the_cluster_give_backtests_results() {
+    let Some((bin, python)) = broker_and_python() else { return };
+    let repo = common::repo();
+    let rules = repo.join("crates/cli/tests/data/sigma_correlation");
+    let logs = repo.join("crates/cli/tests/data/synthetic/security_logon_bruteforce.xml");
+    let day = ("2026-11-21T00:00:00Z", "2026-11-22T00:00:00Z");
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, brokers) = start_broker(&bin, dir.path());
+    let config = write_config_for(day, dir.path(), &brokers, 3, "");
+    assert!(produce_xml_events(&python, &brokers, 3, &logs, 0, 100_000) > 10);
+    let extra = ["--sigma", rules.to_str().unwrap()];
+    let reducer_data = dir.path().join("reducer-data");
+    let _worker = start_role_with("worker", "worker", dir.path(), &config, "2026-11-22T01:00:00Z", &extra);
+    let reducer = start_role_with("reducer", "reducer", dir.path(), &config, "2026-11-22T01:00:00Z", &extra);
+    // The Sigma rules run on the seed's schedule (the documented default; a correlation with a
+    // longer timespan would get its own).
+    let schedules = || reducer.log_text().lines().filter(|l| l.starts_with("vigil cluster: schedule ")).count();
+    wait_for("the reducer to start", 60, &[&reducer], || reducer.log_text().contains("vigil reducer: group"));
+    let rlog = reducer.log_text();
+    assert!(rlog.contains("Synthetic - Three Failed Logons In A Minute"), "{rlog}");
+    wait_runs(&reducer, &reducer_data, 24 * schedules(), 240);
+    // A raw event's row names where the event was read: the Kafka record there, the file here.
+    let unsourced = |lines: String| -> Vec<String> {
+        let strip = |l: &str| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let result = v["result"].as_object_mut().unwrap();
+            result.remove("source_file");
+            result.remove("record");
+            v.to_string()
+        };
+        lines.lines().map(strip).collect()
+    };
+    let expected = unsourced(backtest_results_with(day, logs.to_str().unwrap(), &extra));
+    assert!(expected.iter().any(|l| l.contains("Multiple Failed Logins Followed by Successful Login")), "{expected:?}");
+    let got = unsourced(cluster_results(&reducer_data).1);
+    assert_eq!(got, expected, "reducer log:\n{}", reducer.log_text());
+    eprintln!("{} result line(s) of the Sigma rules, the same from the cluster and from backtest", got.len());
+}

@@ -79,7 +79,7 @@ mod tests {
         let content = vigil_content::ContentSet::builtin();
         let normalizer = vigil_normalize::Normalizer::builtin().unwrap();
         let selection = vigil_serve::selection::Selection { enable: names.iter().map(|n| n.to_string()).collect(), ..Default::default() };
-        crate::plan::plan(&content, &normalizer, &selection, from, Some(from + 10 * HOUR)).unwrap().events
+        crate::plan::plan(&content, &normalizer, &selection, Vec::new(), from, Some(from + 10 * HOUR)).unwrap().events
     }
 
     #[test]

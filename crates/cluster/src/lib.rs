@@ -59,6 +59,8 @@ pub struct Options {
     pub now: Option<Micros>,
     /// `--listen`: where a worker or reducer serves /metrics (over `[cluster] metrics_listen`).
     pub listen: Option<std::net::SocketAddr>,
+    /// Detections planned by the caller (Sigma rules), scheduled like the content's.
+    pub extra: Vec<(vigil_content::Detection, vigil_engine::Query)>,
 }
 
 /// Runs one role until the process is stopped.
@@ -75,8 +77,13 @@ pub fn run(kind: RoleKind, opts: Options) -> Result<(), String> {
     }
     let clock = vigil_serve::admin::Clock::new(opts.now);
     let (from, to) = cfg.tick_range(clock.now())?;
-    let normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
-    let plans = plan::plan(&opts.content, &normalizer, &opts.selection, from, to)?;
+    let mut normalizer = vigil_normalize::Normalizer::builtin().map_err(|e| format!("built-in mappings: {e}"))?;
+    let extra_detections: Vec<vigil_content::Detection> = opts.extra.iter().map(|(d, _)| d.clone()).collect();
+    let plans = plan::plan(&opts.content, &normalizer, &opts.selection, opts.extra, from, to)?;
+    // As backtest does: events get only the add-on fields the searches can read (the rows of
+    // raw-event searches then hold the same fields as backtest's).
+    let planned = plans.events.iter().chain(&plans.correlations);
+    vigil_scan::fields::restrict_knowledge(&mut normalizer, planned.flat_map(|p| p.group.engine.queries()));
     for (s, over) in
         plans.events.iter().map(|s| (s, "")).chain(plans.correlations.iter().map(|s| (s, " (over the risk index, run by the reducers)")))
     {
@@ -92,6 +99,12 @@ pub fn run(kind: RoleKind, opts: Options) -> Result<(), String> {
     let role = worker::Role { cfg, schedules: plans.events, normalizer, from, clock: Box::new(move || clock.now()) };
     match kind {
         RoleKind::Worker => worker::run(role),
-        _ => reducer::run(reducer::Reducer::new(role, plans.correlations, opts.content, &opts.data_dir, &opts.config.alerts)?),
+        _ => reducer::run(reducer::Reducer::new(
+            role,
+            plans.correlations,
+            (opts.content, extra_detections),
+            &opts.data_dir,
+            &opts.config.alerts,
+        )?),
     }
 }

@@ -2,8 +2,8 @@
 //! selection and planning as `vigil serve`), each schedule's ticks, and a stable identity per
 //! schedule that both sides compute alike.
 
-use vigil_content::ContentSet;
-use vigil_engine::Engine;
+use vigil_content::{ContentSet, Detection};
+use vigil_engine::{Engine, Query};
 use vigil_model::Micros;
 use vigil_normalize::Normalizer;
 use vigil_scan::schedule::{Group, Runs};
@@ -34,17 +34,18 @@ pub struct Plans {
     pub correlations: Vec<Planned>,
 }
 
-/// Plans the selected detections.
+/// Plans the selected detections of `content` and those the caller planned (`extra`: Sigma
+/// rules), as `vigil serve` does.
 pub fn plan(
     content: &ContentSet,
     normalizer: &Normalizer,
     selection: &Selection,
+    extra: Vec<(Detection, Query)>,
     from: Micros,
     to: Option<Micros>,
 ) -> Result<Plans, String> {
     let mut plans = Plans { events: Vec::new(), correlations: Vec::new() };
-    // Sigma rules are not planned for the cluster roles yet (no caller-planned detections).
-    let (groups, _not_scheduled) = selection.plan(content, Vec::new(), normalizer.catalog())?;
+    let (groups, _not_scheduled) = selection.plan(content, extra, normalizer.catalog())?;
     for g in groups {
         let (cron, earliest, latest) = g.key;
         let names: Vec<String> = g.members.iter().map(|m| m.name.clone()).collect();
@@ -138,7 +139,7 @@ mod tests {
         let selection = Selection { enable: vec!["Windows MSIExec Remote Download".into()], ..Selection::default() };
         let day = vigil_time::parse_iso8601_utc("2026-11-20T00:00:00Z").unwrap();
         let hour = 3_600_000_000;
-        let mut p = plan(&content, &normalizer, &selection, day, Some(day + 100 * hour)).unwrap().events;
+        let mut p = plan(&content, &normalizer, &selection, Vec::new(), day, Some(day + 100 * hour)).unwrap().events;
         assert_eq!(p.len(), 1);
         let s = &mut p[0];
         s.cover_time(day + 80 * hour + 1);

@@ -34,7 +34,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use vigil_alert::{build_alerts_with_risk, AlertContext, IncidentRules, RiskStore};
-use vigil_content::ContentSet;
+use vigil_content::{ContentSet, Detection};
 use vigil_engine::{EvalContext, ScanState};
 use vigil_model::{Micros, Record};
 use vigil_scan::schedule::{finish_runs, iso, Runs, ScheduledState};
@@ -76,15 +76,18 @@ pub struct Reducer {
     correlations: Correlations,
     /// Runs the Correlation searches (made at the first one).
     driver: Option<vigil_scan::Driver>,
+    /// Detections not in `content` (Sigma rules, planned by the caller).
+    extra_detections: Vec<Detection>,
 }
 
 impl Reducer {
     /// `alerts`: where the alerts go (`[alerts]`: PostgreSQL, shared by every reducer, else
     /// this reducer's own `risk.db`).
+    /// `content`: the content and the detections planned apart (Sigma rules), for the alerts.
     pub fn new(
         role: Role,
         correlations: Vec<Planned>,
-        content: ContentSet,
+        (content, extra_detections): (ContentSet, Vec<Detection>),
         data_dir: &Path,
         alerts: &vigil_serve::config::AlertsConfig,
     ) -> Result<Reducer, String> {
@@ -104,6 +107,7 @@ impl Reducer {
             committed: HashMap::new(),
             correlations,
             driver: None,
+            extra_detections,
         })
     }
 
@@ -276,7 +280,9 @@ impl Reducer {
                 serde_json::to_writer(&mut lines, &line).map_err(|e| e.to_string())?;
                 lines.push(b'\n');
             }
-            let Some(det) = self.content.detection(name) else { continue };
+            let Some(det) = self.content.detection(name).or_else(|| self.extra_detections.iter().find(|d| d.name == *name)) else {
+                continue;
+            };
             let search = vigil_spl::expand_macros(&det.search, &self.content, &vigil_spl::ExpandLimits::default()).ok();
             let actx = AlertContext::scheduled_run(search, tick, (window.earliest, window.latest));
             alerts.extend(build_alerts_with_risk(det, self.content.deployment_for(det), rows, &actx, run.risk_input));
@@ -377,9 +383,9 @@ mod tests {
         let content = ContentSet::builtin();
         let normalizer = vigil_normalize::Normalizer::builtin().unwrap();
         let selection = vigil_serve::selection::Selection { enable: vec!["Windows MSIExec Remote Download".into()], ..Default::default() };
-        let schedules = crate::plan::plan(&content, &normalizer, &selection, 0, None).unwrap().events;
+        let schedules = crate::plan::plan(&content, &normalizer, &selection, Vec::new(), 0, None).unwrap().events;
         let role = Role { cfg: crate::ClusterConfig::default(), schedules, normalizer, from: 0, clock: Box::new(|| 0) };
-        Reducer::new(role, Vec::new(), content, dir, &vigil_serve::config::AlertsConfig::default()).unwrap()
+        Reducer::new(role, Vec::new(), (content, Vec::new()), dir, &vigil_serve::config::AlertsConfig::default()).unwrap()
     }
 
     fn id(tick: Micros, partition: i32) -> PartialId {

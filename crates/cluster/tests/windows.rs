@@ -34,7 +34,7 @@ fn sample_events() -> Vec<Event> {
 fn planned(normalizer: &Normalizer) -> Vec<Planned> {
     let content = vigil_content::ContentSet::builtin();
     let selection = Selection { enable: vec!["Windows MSIExec Remote Download".into()], ..Selection::default() };
-    plan(&content, normalizer, &selection, t("2026-11-20T00:00:00Z"), Some(t("2026-11-21T00:00:00Z"))).unwrap().events
+    plan(&content, normalizer, &selection, Vec::new(), t("2026-11-20T00:00:00Z"), Some(t("2026-11-21T00:00:00Z"))).unwrap().events
 }
 
 fn rows_of(normalizer: &Normalizer, ev: &Event) -> Vec<DatasetRow> {

@@ -21,6 +21,7 @@
 
 mod consumer;
 pub mod correlation;
+pub mod fields;
 pub mod schedule;
 mod window;
 

@@ -98,18 +98,15 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 return vigil_serve::run_api(vigil_serve::Options { config, data_dir, content, selection, now, reload: source, extra });
             }
         };
+        // Workers and reducers plan the same rules alike (a schedule's identity depends on it).
+        let (sigma, schedule) = sigma_rules(&args, &config)?;
+        let normalizer = super::normalizer()?;
+        let mut planner = vigil_engine::Planner::new(normalizer.catalog(), &content);
+        let extra = crate::sigma_schedule::scheduled(&sigma, &mut planner, &[], &schedule, false);
         let listen = args.listen;
-        return vigil_cluster::run(kind, vigil_cluster::Options { config, data_dir, content, selection, now, listen });
+        return vigil_cluster::run(kind, vigil_cluster::Options { config, data_dir, content, selection, now, listen, extra });
     }
-    // Sigma rules (--sigma and the config's [sigma] paths), planned here on their schedule.
-    let mut sigma_paths = config.sigma.paths.clone();
-    sigma_paths.extend(args.content.sigma.iter().cloned());
-    let sigma = crate::sigma::load(&sigma_paths)?;
-    let schedule = crate::sigma_schedule::SigmaScheduleArgs {
-        sigma_cron: args.sigma_schedule.sigma_cron.clone().or_else(|| config.sigma.cron.clone()),
-        sigma_earliest: args.sigma_schedule.sigma_earliest.clone().or_else(|| config.sigma.earliest.clone()),
-        sigma_latest: args.sigma_schedule.sigma_latest.clone().or_else(|| config.sigma.latest.clone()),
-    };
+    let (sigma, schedule) = sigma_rules(&args, &config)?;
     let normalizer = super::normalizer()?;
     let planned_with = content.clone();
     // Planned at start and again at each reload (unchanged rules keep their engines).
@@ -118,4 +115,20 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         crate::sigma_schedule::scheduled(&sigma, &mut planner, &[], &schedule, false)
     });
     vigil_serve::run(vigil_serve::Options { config, data_dir, content, selection, now, reload: source, extra })
+}
+
+/// Sigma rules (--sigma and the config's [sigma] paths) and the schedule they run on.
+fn sigma_rules(
+    args: &ServeArgs,
+    config: &vigil_serve::config::Config,
+) -> Result<(crate::sigma::SigmaSet, crate::sigma_schedule::SigmaScheduleArgs), String> {
+    let mut sigma_paths = config.sigma.paths.clone();
+    sigma_paths.extend(args.content.sigma.iter().cloned());
+    let sigma = crate::sigma::load(&sigma_paths)?;
+    let schedule = crate::sigma_schedule::SigmaScheduleArgs {
+        sigma_cron: args.sigma_schedule.sigma_cron.clone().or_else(|| config.sigma.cron.clone()),
+        sigma_earliest: args.sigma_schedule.sigma_earliest.clone().or_else(|| config.sigma.earliest.clone()),
+        sigma_latest: args.sigma_schedule.sigma_latest.clone().or_else(|| config.sigma.latest.clone()),
+    };
+    Ok((sigma, schedule))
 }

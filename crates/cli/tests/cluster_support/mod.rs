@@ -139,7 +139,15 @@ pub fn backtest_results() -> String {
 
 /// `vigil backtest` over `input` for the ticks of `day`: result lines (no `missed` lines).
 pub fn backtest_results_of(day: (&str, &str), input: &str) -> String {
-    let out = common::vigil(&["backtest", "--from", day.0, "--to", day.1, "--enable", SEED, "--format", "jsonl", input]);
+    backtest_results_with(day, input, &[])
+}
+
+/// [`backtest_results_of`] with more arguments (e.g. `--sigma DIR`).
+pub fn backtest_results_with(day: (&str, &str), input: &str, extra: &[&str]) -> String {
+    let mut args = vec!["backtest", "--from", day.0, "--to", day.1, "--enable", SEED, "--format", "jsonl"];
+    args.extend(extra);
+    args.push(input);
+    let out = common::vigil(&args);
     assert!(out.status.success(), "{}", common::stderr(&out));
     common::stdout(&out).lines().filter(|l| !l.contains(r#""kind":"missed""#)).map(|l| format!("{l}\n")).collect()
 }

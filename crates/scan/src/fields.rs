@@ -1,0 +1,50 @@
+//! The add-ons' search-time fields an event pays for: only those the searches can read.
+//! (Splunk's fast mode likewise extracts only the fields a search names.)
+
+use vigil_engine::{Pattern, Query};
+use vigil_normalize::Normalizer;
+
+/// Limits the add-ons' search-time fields to the ones `queries` that read raw events name,
+/// so that events pay for no field nobody reads (see [`names_in_search`]).
+pub fn restrict_knowledge<'a>(normalizer: &mut Normalizer, queries: impl IntoIterator<Item = &'a Query>) {
+    let mut names = std::collections::HashSet::new();
+    for q in queries.into_iter().filter(|q| q.reads_events()) {
+        names.extend(names_in_search(&q.text));
+    }
+    let patterns: Vec<Pattern> = names.iter().filter(|n| n.contains('*')).map(|n| Pattern::new(n)).collect();
+    normalizer.restrict_knowledge(&|field| names.contains(field) || patterns.iter().any(|p| p.matches(field)));
+}
+
+/// Every word of a (macro-expanded) search that could name a field: runs of letters, digits,
+/// `_`, `:`, `.` and `*`, in or out of quotes. A superset of the fields the search reads,
+/// which is all that [`restrict_knowledge`] needs. Wildcard words count only when they
+/// start with a letter (`process_*`), not bare values (`*\lsass.exe`).
+pub fn names_in_search(text: &str) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '*'))) {
+        let word = word.trim_matches('.');
+        if word.is_empty() || (word.contains('*') && !word.starts_with(|c: char| c.is_ascii_alphabetic())) {
+            continue;
+        }
+        out.insert(word.to_string());
+        // `Processes.dest`, `tag::eventtype`: the parts may be fields too.
+        if word.contains(['.', ':']) {
+            out.extend(word.split(['.', ':']).filter(|p| !p.is_empty()).map(str::to_string));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_in_search;
+
+    #[test]
+    fn names_in_a_search_cover_every_field_it_can_read() {
+        let n = names_in_search("sourcetype=X EventCode=10 TargetImage=\"*\\\\lsass.exe\" | eval u='user' | stats count by dest, Processes.process_name tag::eventtype | table process_*");
+        for f in ["EventCode", "TargetImage", "user", "dest", "process_name", "Processes.process_name", "tag", "eventtype", "process_*"] {
+            assert!(n.contains(f), "{f} in {n:?}");
+        }
+        assert!(!n.iter().any(|w| w.starts_with('*')), "bare wildcard values are not names: {n:?}");
+    }
+}

@@ -464,6 +464,19 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_round_reusing_the_last_rounds_buffers_writes_only_its_own_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), 0).unwrap();
+        store.append(&[ev(HOUR, "first\r\n"), ev(2 * HOUR, "second")], 0).unwrap();
+        store.append(&[ev(3 * HOUR, "third"), ev(HOUR, "fourth\rline")], 0).unwrap();
+        let all = segments(dir.path(), Window::ALL).unwrap();
+        let texts: Vec<String> = all.iter().map(|p| fs::read_to_string(p).unwrap()).collect();
+        assert_eq!(texts, ["first\nfourth line\n", "second\n", "third\n"]);
+        let metas: Vec<usize> = all.iter().map(|p| fs::read_to_string(p.with_file_name(META)).unwrap().lines().count()).collect();
+        assert_eq!(metas, [2, 1, 1]);
+    }
+
+    #[test]
     fn torn_tails_are_cut_to_the_events_complete_in_both_files() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path(), 0).unwrap();

@@ -73,6 +73,20 @@ impl Derived {
             .collect()
     }
 
+    /// What the readers derive for each event (`texts[i]`, `given[i]`) whose sender did not
+    /// give all of its metadata (one pass over those, as [`Derived::from_texts`]); nothing
+    /// for the others, for which [`resolve`] would not use it (a sender that gives `time`,
+    /// `host`, `source` and `sourcetype` pays no reader).
+    pub fn for_missing(texts: &[&str], given: &[Given]) -> Vec<Derived> {
+        let missing: Vec<usize> = (0..texts.len()).filter(|&i| given.get(i).is_none_or(|g| !g.is_complete())).collect();
+        let mut derived = Derived::from_texts(&missing.iter().map(|&i| texts[i]).collect::<Vec<_>>()).into_iter();
+        let mut out = vec![Derived::default(); texts.len()];
+        for i in missing {
+            out[i] = derived.next().unwrap_or_default();
+        }
+        out
+    }
+
     /// What a reader gave `ev`, read from a stream or file named `name`.
     pub fn from_event(ev: &Event, name: &str) -> Derived {
         let source = if ev.source == name || ev.source == *ev.origin.file { String::new() } else { ev.source.clone() };
@@ -89,6 +103,17 @@ pub struct Given {
     pub sourcetype: String,
     /// Always set: the index the event goes to (checked against the token's).
     pub index: String,
+}
+
+impl Given {
+    /// Whether every value [`resolve`] could take from the readers was given (a usable
+    /// `time`, `host`, `source`, `sourcetype`).
+    pub fn is_complete(&self) -> bool {
+        self.time.and_then(vigil_time::micros_from_secs).is_some()
+            && !self.host.is_empty()
+            && !self.source.is_empty()
+            && !self.sourcetype.is_empty()
+    }
 }
 
 /// The values used when neither the sender nor the readers give one.
@@ -169,6 +194,30 @@ mod tests {
         assert!(alone[6].time.is_some() && alone[6].time == alone[10].time && alone[0].time != alone[6].time);
         assert_eq!(alone[9].sourcetype, "_json");
         assert!(Derived::from_texts(&[]).is_empty());
+    }
+
+    #[test]
+    fn events_whose_sender_gave_everything_are_not_read_and_resolve_alike() {
+        let full = Given { time: Some(1000.5), host: "h".into(), source: "s".into(), sourcetype: "st".into(), index: "main".into() };
+        let given = [
+            full.clone(),
+            Given { host: String::new(), ..full.clone() },
+            Given { time: None, ..full.clone() },
+            Given { time: Some(f64::NAN), ..full.clone() },
+            Given { sourcetype: String::new(), ..full.clone() },
+            full,
+        ];
+        let texts = [SYSMON; 6];
+        let partial = Derived::for_missing(&texts, &given);
+        let every = Derived::from_texts(&texts);
+        assert_eq!(partial[0], Derived::default());
+        assert_eq!(partial[5], Derived::default());
+        assert_eq!(&partial[1..5], &every[1..5]);
+        for ((g, p), e) in given.into_iter().zip(partial).zip(every) {
+            let a = resolve(SYSMON.into(), g.clone(), p, &fallback(), Default::default(), 9);
+            let b = resolve(SYSMON.into(), g, e, &fallback(), Default::default(), 9);
+            assert_eq!((a.time, a.host, a.source, a.sourcetype), (b.time, b.host, b.source, b.sourcetype));
+        }
     }
 
     #[test]

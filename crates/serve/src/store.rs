@@ -107,6 +107,8 @@ pub struct Store {
     observer: Option<Observer>,
     /// Compresses sealed segments off the appending thread (none: at once, in `seal_idle`).
     sealer: Option<crate::seal::Sealer>,
+    /// Line buffers of earlier rounds, reused.
+    spare: Vec<Buffers>,
 }
 
 /// Sees each stored batch (the late-event tracker, `late/`).
@@ -137,7 +139,16 @@ impl Store {
                 unsealed.insert(hour, now);
             }
         }
-        Ok(Store { root: root.to_path_buf(), open: HashMap::new(), unsealed, recovery, retention: None, observer: None, sealer: None })
+        Ok(Store {
+            root: root.to_path_buf(),
+            open: HashMap::new(),
+            unsealed,
+            recovery,
+            retention: None,
+            observer: None,
+            sealer: None,
+            spare: Vec::new(),
+        })
     }
 
     /// Seals the partitions whose hour ended and that were not written for `idle`, as of
@@ -192,36 +203,32 @@ impl Store {
     /// Appends `events` and fsyncs every segment written; on return they are durable. `now`
     /// is the server's clock (for sealing).
     pub fn append(&mut self, events: &[StoredEvent], now: Micros) -> io::Result<()> {
-        let mut by_hour: Vec<(Micros, Vec<u8>, Vec<u8>)> = Vec::new();
-        for ev in events {
-            let hour = ev.time.div_euclid(HOUR) * HOUR;
-            let i = match by_hour.iter().position(|(h, _, _)| *h == hour) {
-                Some(i) => i,
-                None => {
-                    by_hour.push((hour, Vec::new(), Vec::new()));
-                    by_hour.len() - 1
-                }
-            };
-            let (_, log, meta) = &mut by_hour[i];
-            push_line(log, &ev.text);
-            serde_json::to_writer(&mut *meta, ev).map_err(io::Error::other)?;
-            meta.push(b'\n');
-        }
-        for (hour, log, meta) in &by_hour {
-            self.unsealed.insert(*hour, now);
-            let seg = self.segment(*hour)?;
-            // Metadata first: a reader of the open segment never sees an event line whose
-            // metadata line is not there yet.
-            seg.meta.write_all(meta)?;
-            seg.log.write_all(log)?;
-        }
-        let written: Vec<&File> =
-            by_hour.iter().filter_map(|(hour, _, _)| self.open.get(hour)).flat_map(|seg| [&seg.log, &seg.meta]).collect();
-        sync_data_together(&written)?;
+        let mut by_hour: Vec<(Micros, Buffers)> = Vec::new();
+        let rendered = render_by_hour(events, &mut by_hour, &mut self.spare);
+        let written = rendered.and_then(|()| self.write_and_sync(&by_hour, now));
+        self.spare.extend(by_hour.into_iter().map(|(_, b)| b));
+        self.spare.iter_mut().for_each(Buffers::clear_or_free);
+        self.spare.truncate(SPARE_BUFFERS);
+        written?;
         if let Some(observe) = &self.observer {
             observe(events);
         }
         Ok(())
+    }
+
+    /// Writes each hour's lines to its segment, then fdatasyncs every file written.
+    fn write_and_sync(&mut self, by_hour: &[(Micros, Buffers)], now: Micros) -> io::Result<()> {
+        for (hour, lines) in by_hour {
+            self.unsealed.insert(*hour, now);
+            let seg = self.segment(*hour)?;
+            // Metadata first: a reader of the open segment never sees an event line whose
+            // metadata line is not there yet.
+            seg.meta.write_all(&lines.meta)?;
+            seg.log.write_all(&lines.log)?;
+        }
+        let written: Vec<&File> =
+            by_hour.iter().filter_map(|(hour, _)| self.open.get(hour)).flat_map(|seg| [&seg.log, &seg.meta]).collect();
+        sync_data_together(&written)
     }
 
     fn segment(&mut self, hour: Micros) -> io::Result<&mut Segment> {
@@ -249,6 +256,49 @@ impl Store {
     }
 }
 
+/// Spare line buffers kept between rounds, and the largest kept: a busy server renders each
+/// round into buffers that already have their pages, instead of growing new ones (copies of
+/// the buffer and fresh zeroed pages were a fifth of the commit thread's time).
+const SPARE_BUFFERS: usize = 4;
+const SPARE_MAX_BYTES: usize = 32 << 20;
+
+/// One hour's lines of a round: event texts and metadata.
+#[derive(Default)]
+struct Buffers {
+    log: Vec<u8>,
+    meta: Vec<u8>,
+}
+
+impl Buffers {
+    fn clear_or_free(&mut self) {
+        for b in [&mut self.log, &mut self.meta] {
+            b.clear();
+            if b.capacity() > SPARE_MAX_BYTES {
+                *b = Vec::new();
+            }
+        }
+    }
+}
+
+/// Renders `events` into one [`Buffers`] per hour (taken from `spare` when there are some).
+fn render_by_hour(events: &[StoredEvent], by_hour: &mut Vec<(Micros, Buffers)>, spare: &mut Vec<Buffers>) -> io::Result<()> {
+    for ev in events {
+        let hour = ev.time.div_euclid(HOUR) * HOUR;
+        let i = match by_hour.iter().position(|(h, _)| *h == hour) {
+            Some(i) => i,
+            None => {
+                by_hour.push((hour, spare.pop().unwrap_or_default()));
+                by_hour.len() - 1
+            }
+        };
+        let lines = &mut by_hour[i].1;
+        push_line(&mut lines.log, &ev.text);
+        serde_json::to_writer(&mut lines.meta, ev).map_err(io::Error::other)?;
+        lines.meta.push(b'\n');
+    }
+    Ok(())
+}
+
 /// fdatasyncs `files` at the same time (a thread each but the first), so a round waits for
 /// the slowest flush instead of their sum (every acknowledgement of the round waits for it).
 /// The first error is returned.
@@ -267,12 +317,11 @@ fn sync_data_together(files: &[&File]) -> io::Result<()> {
 
 /// Appends `text` as one line: line breaks become spaces.
 pub(crate) fn push_line(out: &mut Vec<u8>, text: &str) {
+    let text = text.trim_end_matches(['\r', '\n']).as_bytes();
     let start = out.len();
-    out.extend_from_slice(text.trim_end_matches(['\r', '\n']).as_bytes());
-    for b in &mut out[start..] {
-        if *b == b'\n' || *b == b'\r' {
-            *b = b' ';
-        }
+    out.extend_from_slice(text);
+    for i in memchr::memchr2_iter(b'\n', b'\r', text) {
+        out[start + i] = b' ';
     }
     out.push(b'\n');
 }
@@ -415,6 +464,19 @@ pub(crate) mod tests {
         assert!(meta.contains("\"_indextime\":1.5"), "{meta}");
         assert_eq!(segments(dir.path(), Window::new(11 * HOUR, 12 * HOUR)).unwrap().len(), 0);
         assert_eq!(segments(dir.path(), Window::new(11 * HOUR, 12 * HOUR + 1)).unwrap(), vec![all[1].clone()]);
+    }
+
+    #[test]
+    fn a_round_reusing_the_last_rounds_buffers_writes_only_its_own_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), 0).unwrap();
+        store.append(&[ev(HOUR, "first\r\n"), ev(2 * HOUR, "second")], 0).unwrap();
+        store.append(&[ev(3 * HOUR, "third"), ev(HOUR, "fourth\rline")], 0).unwrap();
+        let all = segments(dir.path(), Window::ALL).unwrap();
+        let texts: Vec<String> = all.iter().map(|p| fs::read_to_string(p).unwrap()).collect();
+        assert_eq!(texts, ["first\nfourth line\n", "second\n", "third\n"]);
+        let metas: Vec<usize> = all.iter().map(|p| fs::read_to_string(p.with_file_name(META)).unwrap().lines().count()).collect();
+        assert_eq!(metas, [2, 1, 1]);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 mod acks;
 pub mod budget;
+mod envelope;
 mod errors;
 pub mod parse;
 pub mod stats;
@@ -162,11 +163,7 @@ async fn ingest(hec: Arc<Hec>, raw: bool, q: HashMap<String, String>, headers: H
             true => parse::parse_raw_body(&body, &defaults, limits.max_event_bytes)?,
             false => parse::parse_event_body(&body, &defaults, limits.max_event_bytes)?,
         };
-        // The events' times and metadata, read in one pass over the request.
-        let derived = indexed::Derived::from_texts(&incoming.iter().map(|e| e.text.as_str()).collect::<Vec<_>>());
-        let events =
-            incoming.into_iter().zip(derived).enumerate().map(|(n, (e, d))| stamp(e, d, n, &token, now)).collect::<Result<_, _>>()?;
-        Ok((events, held))
+        Ok((stamp(incoming, &token, now)?, held))
     })
     .await
     .map_err(|_| HecError::Internal)??;
@@ -250,19 +247,32 @@ fn defaults(token: &TokenConfig, q: &HashMap<String, String>) -> Result<Defaults
     })
 }
 
-/// An event as stored: index checked, arrival stamped, `_time` and metadata resolved.
-/// `derived`: what the readers found in its text.
-fn stamp(e: Incoming, derived: indexed::Derived, n: usize, token: &TokenConfig, now: Micros) -> Result<StoredEvent, HecError> {
-    if !token.indexes.is_empty() && !token.indexes.contains(&e.index) {
-        return Err(HecError::IncorrectIndex(n));
+/// A request's events as stored: indexes checked, arrival stamped, `_time` and metadata
+/// resolved (what the sender did not give is read from the texts, in one reader pass over
+/// the events that miss something).
+fn stamp(incoming: Vec<Incoming>, token: &TokenConfig, now: Micros) -> Result<Vec<StoredEvent>, HecError> {
+    let mut given = Vec::with_capacity(incoming.len());
+    let mut bodies = Vec::with_capacity(incoming.len());
+    for (n, e) in incoming.into_iter().enumerate() {
+        if !token.indexes.is_empty() && !token.indexes.contains(&e.index) {
+            return Err(HecError::IncorrectIndex(n));
+        }
+        given.push(indexed::Given { time: e.time, host: e.host, source: e.source, sourcetype: e.sourcetype, index: e.index });
+        bodies.push((e.text, e.fields));
     }
-    let given = indexed::Given { time: e.time, host: e.host, source: e.source, sourcetype: e.sourcetype, index: e.index };
+    let derived = indexed::Derived::for_missing(&bodies.iter().map(|(text, _)| text.as_str()).collect::<Vec<_>>(), &given);
     let fallback = indexed::Fallback {
         host: "vigil".into(),
         source: format!("http:{}", token.name.as_deref().unwrap_or("hec")),
         sourcetype: "httpevent".into(),
     };
-    Ok(indexed::resolve(e.text, given, derived, &fallback, e.fields, now))
+    let events = bodies
+        .into_iter()
+        .zip(given)
+        .zip(derived)
+        .map(|(((text, fields), given), derived)| indexed::resolve(text, given, derived, &fallback, fields, now))
+        .collect();
+    Ok(events)
 }
 
 /// Inflates a gzip body within `limit` bytes, taking the inflated bytes from the budget as

@@ -7,6 +7,7 @@
 //! `/services/collector/raw`: the body is line-broken, one event per non-blank line, metadata
 //! from the query string.
 
+use super::envelope::{Envelope, Field};
 use crate::ingest::HecError;
 use serde_json::{Map, Value};
 
@@ -38,46 +39,43 @@ pub fn parse_event_body(body: &[u8], defaults: &Defaults, max_event_bytes: usize
         return Err(HecError::NoData);
     }
     let mut out = Vec::new();
-    for (n, item) in serde_json::Deserializer::from_slice(body).into_iter::<Value>().enumerate() {
+    for (n, item) in serde_json::Deserializer::from_slice(body).into_iter::<Envelope>().enumerate() {
         let bad = || HecError::InvalidFormat(n);
-        let Value::Object(mut env) = item.map_err(|_| bad())? else {
-            return Err(bad());
-        };
-        let text = match env.remove("event") {
-            None | Some(Value::Null) => return Err(HecError::EventRequired(n)),
-            Some(Value::String(s)) if s.trim().is_empty() => return Err(HecError::EventBlank(n)),
-            Some(Value::String(s)) => s,
-            Some(Value::Object(o)) if o.is_empty() => return Err(HecError::EventBlank(n)),
-            Some(v @ Value::Object(_)) => v.to_string(),
-            Some(v) => v.to_string(),
+        let env = item.map_err(|_| bad())?;
+        let text = match env.event {
+            None => return Err(HecError::EventRequired(n)),
+            Some(Field::Str(s)) if s.trim().is_empty() => return Err(HecError::EventBlank(n)),
+            Some(Field::Str(s)) => s.into_owned(),
+            Some(Field::Json(Value::Object(o))) if o.is_empty() => return Err(HecError::EventBlank(n)),
+            Some(Field::Json(v)) => v.to_string(),
         };
         if text.len() > max_event_bytes {
             return Err(HecError::EventTooLarge(n));
         }
-        let time = match env.remove("time") {
-            None | Some(Value::Null) => defaults.time,
-            Some(Value::Number(x)) => Some(x.as_f64().ok_or_else(bad)?),
-            Some(Value::String(s)) => Some(s.trim().parse::<f64>().map_err(|_| bad())?),
+        let time = match env.time {
+            None => defaults.time,
+            Some(Field::Json(Value::Number(x))) => Some(x.as_f64().ok_or_else(bad)?),
+            Some(Field::Str(s)) => Some(s.trim().parse::<f64>().map_err(|_| bad())?),
             Some(_) => return Err(bad()),
         };
-        let fields = match env.remove("fields") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(f)) if f.values().all(indexed_value_ok) => f,
+        let fields = match env.fields {
+            None => Map::new(),
+            Some(Field::Json(Value::Object(f))) if f.values().all(indexed_value_ok) => f,
             Some(_) => return Err(HecError::IndexedFields(n)),
         };
-        let mut meta = |key: &str, default: &str| -> Result<String, HecError> {
-            match env.remove(key) {
-                None | Some(Value::Null) => Ok(default.to_string()),
-                Some(Value::String(s)) if !s.is_empty() => Ok(s),
-                Some(Value::String(_)) => Ok(default.to_string()),
-                Some(_) => Err(HecError::InvalidFormat(n)),
+        let meta = |given: Option<Field>, default: &str| -> Result<String, HecError> {
+            match given {
+                None => Ok(default.to_string()),
+                Some(Field::Str(s)) if !s.is_empty() => Ok(s.into_owned()),
+                Some(Field::Str(_)) => Ok(default.to_string()),
+                Some(Field::Json(_)) => Err(HecError::InvalidFormat(n)),
             }
         };
         out.push(Incoming {
-            host: meta("host", &defaults.host)?,
-            source: meta("source", &defaults.source)?,
-            sourcetype: meta("sourcetype", &defaults.sourcetype)?,
-            index: meta("index", &defaults.index)?,
+            host: meta(env.host, &defaults.host)?,
+            source: meta(env.source, &defaults.source)?,
+            sourcetype: meta(env.sourcetype, &defaults.sourcetype)?,
+            index: meta(env.index, &defaults.index)?,
             text,
             time,
             fields,
@@ -153,6 +151,19 @@ mod tests {
         assert_eq!(parse_event_body(br#"{"event":"a","time":"soon"}"#, &d(), limit), Err(HecError::InvalidFormat(0)));
         assert_eq!(parse_event_body(br#"{"event":"a","fields":{"x":{"y":1}}}"#, &d(), limit), Err(HecError::IndexedFields(0)));
         assert_eq!(parse_event_body(br#"{"event":"a"}{"event":"bbbb"}"#, &d(), 3), Err(HecError::EventTooLarge(1)));
+    }
+
+    #[test]
+    fn non_string_events_keep_their_json_and_metadata_must_be_strings() {
+        let body = br#"{"event":12}{"event":[1,"a"],"host":null,"source":""}{"event":"x\ty","time":"5"}"#;
+        let evs = parse_event_body(body, &d(), 100).unwrap();
+        assert_eq!(evs.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), ["12", r#"[1,"a"]"#, "x\ty"]);
+        assert_eq!((evs[1].host.as_str(), evs[1].source.as_str()), ("h0", "http:t"));
+        assert_eq!(evs[2].time, Some(5.0));
+        assert_eq!(parse_event_body(br#"{"event":"a","host":5}"#, &d(), 100), Err(HecError::InvalidFormat(0)));
+        assert_eq!(parse_event_body(br#"{"event":"a","time":true}"#, &d(), 100), Err(HecError::InvalidFormat(0)));
+        assert_eq!(parse_event_body(br#"{"event":{}}"#, &d(), 100), Err(HecError::EventBlank(0)));
+        assert_eq!(parse_event_body(br#"{"event":"a","event":null}"#, &d(), 100), Err(HecError::EventRequired(0)));
     }
 
     #[test]

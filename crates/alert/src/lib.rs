@@ -36,6 +36,7 @@ pub use build::{
     ThreatTarget,
 };
 pub use incident::{IncidentRules, ATTACK_TACTIC_RULE, RISK_THRESHOLD_RULE};
+pub use postgres::PgConnection;
 pub use review::{AuditEntry, NotableFilter, ReviewChange, ReviewError, ReviewedNotable, STATUSES, UNASSIGNED, URGENCIES};
 pub use stash::{risk_index_event, STASH_SOURCETYPE};
 pub use store::{ObjectRisk, RiskStore, StoreError};

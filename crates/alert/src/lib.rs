@@ -38,6 +38,7 @@ pub use build::{
 };
 pub use contributing::{build_alerts_with_risk, contributing};
 pub use incident::{IncidentRules, ATTACK_TACTIC_RULE, RISK_THRESHOLD_RULE};
+pub use postgres::PgConnection;
 pub use review::{AuditEntry, NotableFilter, ReviewChange, ReviewError, ReviewedNotable, STATUSES, UNASSIGNED, URGENCIES};
 pub use stash::{risk_index_event, STASH_SOURCETYPE};
 pub use store::{ObjectRisk, RiskStore, StoreError};

@@ -30,18 +30,56 @@ use vigil_model::Micros;
 pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "001_alert_store.sql", include_str!("../migrations/postgres/001_alert_store.sql")),
     (2, "002_runs.sql", include_str!("../migrations/postgres/002_runs.sql")),
+    (3, "003_console_users.sql", include_str!("../migrations/postgres/003_console_users.sql")),
 ];
 
 /// Advisory lock keys (any constant; these spell "vigil mig" and "vigil inc").
 const MIGRATION_LOCK: i64 = 0x7669_6769_6c6d_6967;
 const INCIDENT_LOCK: i64 = 0x7669_6769_6c69_6e63;
 
+/// A connection to the store's database, with the migrations applied, that is opened again
+/// when the server had closed it (a restart, a failover): a long-running process reports the
+/// query that met the closed connection and the next one works again. Also how other state a
+/// deployment shares in this database is reached (the console's users, in vigil-serve).
+pub struct PgConnection {
+    client: Client,
+    /// To connect again when the server closed the connection.
+    config: postgres::Config,
+    at: String,
+}
+
+impl PgConnection {
+    /// Connects to `url` (a PostgreSQL connection string) and applies pending migrations.
+    pub fn connect(url: &str) -> Result<PgConnection, StoreError> {
+        let mut config = postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Config(format!("[alerts] postgres: not a PostgreSQL connection string: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        let at = describe(&config);
+        let mut client = config.connect(NoTls).map_err(|source| StoreError::Postgres { at: at.clone(), source })?;
+        migrate(&mut client, &at)?;
+        Ok(PgConnection { client, config, at })
+    }
+
+    /// The client, connected again first if the server had closed the connection.
+    pub fn client(&mut self) -> Result<&mut Client, StoreError> {
+        if self.client.is_closed() {
+            self.client = self.config.connect(NoTls).map_err(|source| StoreError::Postgres { at: self.at.clone(), source })?;
+        }
+        Ok(&mut self.client)
+    }
+
+    /// Where the database is, without the password.
+    pub fn describe(&self) -> &str {
+        &self.at
+    }
+}
+
 pub(crate) struct PgBackend {
     /// `RefCell`: the store's reads take `&self` and the client needs `&mut` for every query;
     /// a store is used by one thread at a time (callers hold it in a `Mutex`).
-    client: RefCell<Client>,
-    /// To connect again when the server closed the connection.
-    config: postgres::Config,
+    conn: RefCell<PgConnection>,
     at: String,
 }
 
@@ -60,26 +98,16 @@ fn describe(config: &postgres::Config) -> String {
 
 impl PgBackend {
     pub(crate) fn connect(url: &str) -> Result<PgBackend, StoreError> {
-        let mut config = postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Config(format!("[alerts] postgres: not a PostgreSQL connection string: {e}")))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(std::time::Duration::from_secs(10));
-        }
-        let at = describe(&config);
-        let mut client = config.connect(NoTls).map_err(|source| StoreError::Postgres { at: at.clone(), source })?;
-        migrate(&mut client, &at)?;
-        Ok(PgBackend { client: RefCell::new(client), config, at })
+        let conn = PgConnection::connect(url)?;
+        let at = conn.at.clone();
+        Ok(PgBackend { conn: RefCell::new(conn), at })
     }
 
-    /// The connection, opened again when the server had closed it (a restart, a failover): a
-    /// long-running process reports the query that met the closed connection and the next one
-    /// works again.
+    /// The connection (see [`PgConnection::client`]).
     fn client(&self) -> Result<RefMut<'_, Client>, StoreError> {
-        let mut client = self.client.borrow_mut();
-        if client.is_closed() {
-            *client = self.config.connect(NoTls).map_err(|e| self.err(e))?;
-        }
-        Ok(client)
+        let mut conn = self.conn.borrow_mut();
+        conn.client()?;
+        Ok(RefMut::map(conn, |c| &mut c.client))
     }
 
     fn err(&self, source: postgres::Error) -> StoreError {

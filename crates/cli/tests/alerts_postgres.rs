@@ -8,7 +8,7 @@
 mod apiserver;
 mod common;
 
-use apiserver::{have_curl, start_with, Served, SEED};
+use apiserver::{have_curl, start_adding_users, start_with, Served, SEED};
 use serde_json::Value;
 use vigil_alert::scratch::ScratchSchema;
 
@@ -50,8 +50,9 @@ fn api_processes_show_the_alerts_a_node_wrote_to_postgres() {
     // The run's notables and the risk incidents the rules raised after it.
     assert!(from_node.len() as u64 > raised, "{from_node:?}");
 
-    // A second node over the same samples and tick: the same alerts, none stored twice.
-    let again = start_with(&node_args);
+    // A second node over the same samples and tick: the same alerts, none stored twice (the
+    // users the first added are in PostgreSQL already).
+    let again = start_adding_users(&node_args, false);
     again.send_samples();
     let rerun = again.clock_to("2026-11-20T11:00:00Z");
     assert_eq!(rerun["runs"][0]["notables"], first["notables"], "{rerun}");
@@ -59,9 +60,9 @@ fn api_processes_show_the_alerts_a_node_wrote_to_postgres() {
     drop(again);
     assert_eq!(notable_ids(&node, &jar_node), from_node);
 
-    // Two API processes: no ingest, no scheduler, the same alerts.
-    let api_a = start_with(&["--config", &config, "--role", "api"]);
-    let api_b = start_with(&["--config", &config, "--role", "api"]);
+    // Two API processes: no ingest, no scheduler, the same alerts, the same users.
+    let api_a = start_adding_users(&["--config", &config, "--role", "api"], false);
+    let api_b = start_adding_users(&["--config", &config, "--role", "api"], false);
     for api in [&api_a, &api_b] {
         let log = api.log_text();
         assert!(log.contains("api over the alert store postgres://") && !log.contains("HEC token"), "{log}");
@@ -70,6 +71,9 @@ fn api_processes_show_the_alerts_a_node_wrote_to_postgres() {
     let (jar_a, jar_b) = (dir.path().join("jar-a").to_string_lossy().into_owned(), dir.path().join("jar-b").to_string_lossy().into_owned());
     let csrf_a = api_a.login(&jar_a, "analyst", "analyst-password");
     let csrf_b = format!("X-CSRF-Token: {}", api_b.login(&jar_b, "admin", "admin-password"));
+    // A session opened on one process is valid on the others (users and sessions in PostgreSQL).
+    let (code, who) = api_b.json(&["-b", &jar_a], "/api/v1/auth/session");
+    assert_eq!((code, who["user"].as_str()), (200, Some("analyst")), "{who}");
     assert_eq!(notable_ids(&api_a, &jar_a), from_node);
     // The console's other pages answer over an API process too: risk from the shared store,
     // ingest (none here), the console itself.
@@ -94,6 +98,9 @@ fn api_processes_show_the_alerts_a_node_wrote_to_postgres() {
     let (_, audit) = api_b.json(&["-b", &jar_b], &format!("{path}/audit"));
     let fields: Vec<&str> = audit["audit"].as_array().unwrap().iter().map(|a| a["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["status", "owner", "comment"], "{audit}");
+    // The node runs on a test clock (2026-11-20): its session expired on the API processes'
+    // real clock, which dropped it from the shared sessions when they logged in. Again:
+    node.login(&jar_node, "analyst", "analyst-password");
     let (_, by_status) = node.json(&["-b", &jar_node], "/api/v1/notables?status=in_progress");
     assert_eq!(by_status["notables"][0]["id"], id.as_str(), "the node reads the same triage");
 

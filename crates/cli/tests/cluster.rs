@@ -163,6 +163,11 @@ fn reducers_share_a_postgres_alert_store_that_an_api_process_shows() {
     let api = apiserver::start_with(&["--config", config.to_str().unwrap(), "--role", "api"]);
     let jar = dir.path().join("jar").to_string_lossy().into_owned();
     api.login(&jar, "analyst", "analyst-password");
+    // A second API process on the same config shares the users and the session just opened
+    // (its own data directory has no users).
+    let other = apiserver::start_adding_users(&["--config", config.to_str().unwrap(), "--role", "api"], false);
+    let (code, v) = other.json(&["-b", &jar], "/api/v1/auth/session");
+    assert_eq!((code, v["user"].as_str()), (200, Some("analyst")), "{v}");
     let listed = || {
         let (code, v) = api.json(&["-b", &jar], &format!("/api/v1/notables?count=1000&detection={}", SEED.replace(' ', "%20")));
         assert_eq!(code, 200, "{v}");

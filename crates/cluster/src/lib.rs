@@ -4,9 +4,10 @@
 //! HEC senders --ingest role (vigil-serve's HEC, Kafka sink)--> events topic (key: host)
 //!   ingest.rs: acks=all, idempotent producer; success / ackId true after the broker's ack
 //! events topic --worker role (consumer group)--> open windows per (schedule, tick, partition)
-//!   worker.rs: records read by vigil-read, normalized, routed by windows.rs (record timestamp
-//!   = _indextime); a window closed for a partition -> its scan state to the partials topic
-//!   (partial.rs); open states + offsets -> the checkpoints topic (checkpoint.rs)
+//!   worker.rs: a poll's records read per partition in one vigil-read pass (records.rs),
+//!   normalized, routed by windows.rs record by record (record timestamp = _indextime); a
+//!   window closed for a partition -> its scan state to the partials topic (partial.rs);
+//!   open states + offsets -> the checkpoints topic (checkpoint.rs)
 //! partials topic (key: schedule|tick) --reducer role (its own group)--> merge, finish
 //!   reducer.rs: all partitions' partials merged in partition order, finished with now = tick,
 //!   results/<schedule>-<tick>.jsonl and notables/risk events in the alert store
@@ -28,6 +29,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod partial;
 pub mod plan;
+pub mod records;
 pub mod reducer;
 pub mod status;
 pub mod windows;

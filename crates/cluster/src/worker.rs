@@ -2,10 +2,13 @@
 //!
 //! Per assigned partition it keeps the open windows (`windows.rs`), restored from the
 //! partition's checkpoint when it gets the partition (after a start or a rebalance; the
-//! partition is then read from the checkpoint's offset, see `assignment.rs`). Each
-//! record is read by the same readers as a file (or unwrapped from a HEC envelope), enriched
-//! and normalized as the scan driver does, and routed. After each poll, windows that can close
-//! are published as partials; then the partition is checkpointed and its offset committed.
+//! partition is then read from the checkpoint's offset, see `assignment.rs`). The records a
+//! poll has ready (what librdkafka fetched, up to [`BATCH_RECORDS`]) are read per partition in
+//! one reader pass (`records.rs`), enriched and normalized as the scan driver does, and routed
+//! record by record; after each record the windows it closes are closed, exactly as if every
+//! record were polled alone, so a partial's bytes do not depend on how records were batched.
+//! After the batch, closed windows are published as partials; then the partition is
+//! checkpointed and its offset committed.
 //! The order (partials acknowledged, checkpoint acknowledged, offset committed) means a crash
 //! at any point redoes work from the last checkpoint and republishes identical partials.
 
@@ -13,12 +16,13 @@ use crate::assignment::{self, AssignmentContext, Change, Starts};
 use crate::checkpoint;
 use crate::kafka::{self, Outgoing};
 use crate::metrics;
-use crate::partial::{header_text, PartialId};
+use crate::partial::PartialId;
 use crate::plan::Planned;
-use crate::windows::PartitionWindows;
+use crate::records::{self, Record};
+use crate::windows::{Closed, PartitionWindows};
 use crate::ClusterConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
@@ -27,6 +31,10 @@ use std::time::Duration;
 use vigil_model::{DatasetRow, Event, Micros};
 use vigil_normalize::Normalizer;
 use vigil_read::ReadOptions;
+
+/// Records taken from the consumer before they are read: enough to share a reader pass over
+/// many, few enough that a batch's events (held until its records are routed) stay small.
+pub const BATCH_RECORDS: usize = 2000;
 
 /// What a role runs: the cluster settings, the planned schedules, the clock.
 pub struct Role {
@@ -40,6 +48,8 @@ pub struct Role {
 struct Worker {
     role: Role,
     parts: BTreeMap<i32, PartitionWindows>,
+    /// Per partition: windows closed by the records of the last batch, not yet published.
+    closed: BTreeMap<i32, Vec<Closed>>,
     partitions: i32,
     producer: FutureProducer,
     rt: tokio::runtime::Runtime,
@@ -70,6 +80,7 @@ pub fn run(role: Role) -> Result<(), String> {
     let mut w = Worker {
         role,
         parts: BTreeMap::new(),
+        closed: BTreeMap::new(),
         partitions,
         producer,
         rt: kafka::runtime()?,
@@ -81,16 +92,26 @@ pub fn run(role: Role) -> Result<(), String> {
         let polled = consumer.poll(Duration::from_millis(100));
         // Rebalances run inside poll: apply them before the record it returned.
         w.apply(consumer.context().take())?;
-        match polled {
-            Some(Ok(m)) => w.on_record(&m),
-            Some(Err(KafkaError::PartitionEOF(p))) => {
-                if let Some(pw) = w.parts.get_mut(&p) {
-                    pw.at_end = true;
-                }
+        let mut batch = Vec::new();
+        let mut after = polled;
+        // Then what is ready without waiting; a rebalance met on the way first ends the
+        // records taken before it, as one poll at a time would.
+        while let Some(Ok(m)) = after {
+            batch.push(m);
+            if batch.len() >= BATCH_RECORDS {
+                after = None;
+                break;
             }
-            Some(Err(e)) => eprintln!("vigil worker: {e}"),
-            None => {}
+            after = consumer.poll(Duration::ZERO);
+            let changes = consumer.context().take();
+            if !changes.is_empty() {
+                w.on_records(&std::mem::take(&mut batch));
+                w.apply(changes)?;
+            }
         }
+        w.on_records(&batch);
+        drop(batch);
+        w.on_other(after);
         w.close_and_checkpoint(&consumer)?;
     }
 }
@@ -104,9 +125,13 @@ impl Worker {
                 Change::Revoked(lost) => {
                     for p in lost {
                         self.parts.remove(&p);
+                        self.closed.remove(&p);
                     }
                 }
-                Change::LostAll => self.parts.clear(),
+                Change::LostAll => {
+                    self.parts.clear();
+                    self.closed.clear();
+                }
                 Change::Failed(e) => return Err(e),
                 Change::Assigned(gained) => {
                     for (p, saved) in gained {
@@ -130,33 +155,57 @@ impl Worker {
         Ok(())
     }
 
-    fn on_record(&mut self, m: &BorrowedMessage) {
-        let p = m.partition();
+    /// What a poll gave besides a record: the end of a partition, an error, or nothing.
+    fn on_other(&mut self, polled: Option<KafkaResult<BorrowedMessage>>) {
+        match polled {
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                if let Some(pw) = self.parts.get_mut(&p) {
+                    pw.at_end = true;
+                }
+            }
+            Some(Err(e)) => eprintln!("vigil worker: {e}"),
+            Some(Ok(_)) | None => {}
+        }
+    }
+
+    /// Reads, routes and closes over a batch of records, partition by partition.
+    fn on_records(&mut self, batch: &[BorrowedMessage]) {
+        let mut by_partition: BTreeMap<i32, Vec<&BorrowedMessage>> = BTreeMap::new();
+        for m in batch {
+            by_partition.entry(m.partition()).or_default().push(m);
+        }
+        for (p, messages) in by_partition {
+            self.on_partition_records(p, &messages);
+        }
+    }
+
+    fn on_partition_records(&mut self, p: i32, messages: &[&BorrowedMessage]) {
         let Some(w) = self.parts.get_mut(&p) else {
-            eprintln!("vigil worker: record of partition {p}, not assigned to this worker, skipped");
+            eprintln!("vigil worker: {} record(s) of partition {p}, not assigned to this worker, skipped", messages.len());
             return;
         };
-        if m.offset() < w.next_offset {
-            return; // in the checkpoint already (read again after a rebalance)
-        }
-        let arrival = m.timestamp().to_millis().map_or_else(|| (self.role.clock)(), |ms| ms.saturating_mul(1000));
-        w.read_record(m.offset(), arrival);
-        metrics::global().record_read();
-        let Some(value) = m.payload() else { return };
-        let host = header_text(m.headers(), "host");
-        let sourcetype = header_text(m.headers(), "sourcetype").or_else(|| self.role.cfg.sourcetype.clone());
-        let origin = format!("kafka:{}/{p}@{}", m.topic(), m.offset());
+        let now = (self.role.clock)();
+        let sourcetype = self.role.cfg.sourcetype.as_deref();
+        // Records in the checkpoint already (read again after a rebalance) are passed over.
+        let fresh: Vec<Record> = messages.iter().filter(|m| m.offset() >= w.next_offset).map(|m| Record::of(m, sourcetype, now)).collect();
+        let Some(first) = messages.first() else { return };
+        let events = records::events_of(first.topic(), p, &fresh, &self.opts);
         let schedules = &mut self.role.schedules;
         let normalizer = &self.role.normalizer;
         let wanted = &self.wanted;
-        let mut events: Vec<Event> = Vec::new();
-        read_record(value, sourcetype.as_deref(), host.as_deref(), &origin, &self.opts, &mut |ev| events.push(ev));
+        let closed = self.closed.entry(p).or_default();
         let (mut rows, mut enriched) = (Vec::<DatasetRow>::new(), Event::default());
-        for ev in &events {
-            let ev: &Event = if normalizer.enrich(ev, &mut enriched) { &enriched } else { ev };
-            rows.clear();
-            normalizer.normalize_filtered(ev, &|d| wanted.get(d).copied().unwrap_or(false), &mut rows);
-            w.route(schedules, ev, &rows, arrival);
+        for (r, events) in fresh.iter().zip(events) {
+            w.read_record(r.offset, r.arrival);
+            metrics::global().record_read();
+            for ev in &events {
+                let ev: &Event = if normalizer.enrich(ev, &mut enriched) { &enriched } else { ev };
+                rows.clear();
+                normalizer.normalize_filtered(ev, &|d| wanted.get(d).copied().unwrap_or(false), &mut rows);
+                w.route(schedules, ev, &rows, r.arrival);
+            }
+            // What one poll per record closed after this record (the windows it passed).
+            closed.extend(w.close(schedules, now, self.role.cfg.grace()));
         }
     }
 
@@ -166,7 +215,8 @@ impl Worker {
         let now = (self.role.clock)();
         let grace = self.role.cfg.grace();
         for (p, w) in self.parts.iter_mut() {
-            let closed = w.close(&mut self.role.schedules, now, grace);
+            let mut closed = self.closed.remove(p).unwrap_or_default();
+            closed.extend(w.close(&mut self.role.schedules, now, grace));
             // Also at the end of the partition: an idle partition's committed offset (its lag,
             // and what a new owner re-reads) catches up with what was read.
             let due = w.since_checkpoint >= self.role.cfg.checkpoint_records.max(1) || (w.at_end && w.since_checkpoint > 0);
@@ -219,43 +269,4 @@ impl Worker {
         }
         Ok(())
     }
-}
-
-/// The events of one record: a HEC event envelope (`{"event": ..., "sourcetype": ...}`) is
-/// unwrapped; anything else is read as a file's content. `sourcetype` and `host` fill in what
-/// the readers leave empty (the readers' own knowledge of the format wins, as on one node).
-pub fn read_record(
-    value: &[u8],
-    sourcetype: Option<&str>,
-    host: Option<&str>,
-    origin: &str,
-    opts: &ReadOptions,
-    sink: &mut dyn FnMut(Event),
-) {
-    let mut sourcetype = sourcetype.map(str::to_string);
-    let mut host = host.map(str::to_string);
-    let mut text: std::borrow::Cow<[u8]> = std::borrow::Cow::Borrowed(value);
-    if value.first() == Some(&b'{') {
-        if let Ok(serde_json::Value::Object(env)) = serde_json::from_slice::<serde_json::Value>(value) {
-            if let Some(event) = env.get("event") {
-                let str_of = |k: &str| env.get(k).and_then(|v| v.as_str()).map(str::to_string);
-                sourcetype = str_of("sourcetype").or(sourcetype);
-                host = str_of("host").or(host);
-                text = match event {
-                    serde_json::Value::String(s) => std::borrow::Cow::Owned(s.clone().into_bytes()),
-                    other => std::borrow::Cow::Owned(other.to_string().into_bytes()),
-                };
-            }
-        }
-    }
-    vigil_read::read_stream(origin, &text[..], opts, &mut |ev| {
-        let mut ev = ev.clone();
-        if ev.sourcetype.is_empty() {
-            ev.sourcetype = sourcetype.clone().unwrap_or_default();
-        }
-        if ev.host.is_empty() {
-            ev.host = host.clone().unwrap_or_default();
-        }
-        sink(ev);
-    });
 }

@@ -122,16 +122,20 @@ pub struct ApiConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
     /// A PostgreSQL connection string: the alert store (notables, risk events, incidents,
-    /// triage, run records) lives there, shared by every process configured with it
-    /// (reducers, single nodes, `--role api`). Unset: `risk.db` (SQLite) in the data directory.
+    /// triage, run records) and the console's users, sessions and API tokens live there,
+    /// shared by every process configured with it (reducers, single nodes, `--role api`). Unset: `risk.db` (SQLite) in the data directory.
     pub postgres: Option<String>,
 }
 
 impl AlertsConfig {
     /// Opens the configured store: PostgreSQL, else `<data_dir>/risk.db`.
     pub fn open(&self, data_dir: &Path) -> Result<vigil_alert::RiskStore, String> {
-        let url = self.postgres.as_deref().map(str::trim).filter(|u| !u.is_empty());
-        vigil_alert::RiskStore::open_configured(url, &data_dir.join("risk.db")).map_err(|e| e.to_string())
+        vigil_alert::RiskStore::open_configured(self.postgres_url(), &data_dir.join("risk.db")).map_err(|e| e.to_string())
+    }
+
+    /// The PostgreSQL connection string, when one is set (the console's users live there too).
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres.as_deref().map(str::trim).filter(|u| !u.is_empty())
     }
 }
 

@@ -1,4 +1,5 @@
-//! `vigil user`: console users and API tokens of a server's data directory (users.db).
+//! `vigil user`: console users and API tokens of a server: its data directory's users.db, or
+//! with the config's `[alerts] postgres` the shared PostgreSQL database.
 
 use crate::exit;
 use clap::{Args, Subcommand};
@@ -53,22 +54,21 @@ pub struct DataDirArgs {
     /// The server's data directory (default: the config's `data_dir`, else $XDG_DATA_HOME/vigil).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// The server's configuration file (for its `data_dir`).
+    /// The server's configuration file (its `data_dir`; with `[alerts] postgres` the users are
+    /// in that database, shared by every process configured with it).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
 
 impl DataDirArgs {
     fn users(&self) -> Result<Users, String> {
-        let from_config = match &self.config {
-            Some(p) => Config::load(p)?.data_dir,
-            None => None,
-        };
-        let dir = match self.data_dir.clone().or(from_config) {
+        let config = self.config.as_deref().map(Config::load).transpose()?;
+        let postgres = config.as_ref().and_then(|c| c.alerts.postgres_url()).map(str::to_string);
+        let dir = match self.data_dir.clone().or(config.and_then(|c| c.data_dir)) {
             Some(d) => d,
             None => default_data_dir()?,
         };
-        Users::open(&Users::path_in(&dir)).map_err(|e| e.to_string())
+        Users::open_configured(postgres.as_deref(), &dir).map_err(|e| e.to_string())
     }
 }
 

@@ -33,9 +33,16 @@ pub fn have_curl() -> bool {
 
 /// Runs `vigil user add NAME --role ROLE` with the password on stdin.
 pub fn add_user(data: &Path, name: &str, role: &str, password: &str) {
+    add_user_with(data, &[], name, role, password);
+}
+
+/// [`add_user`] with more arguments (`--config FILE`: with `[alerts] postgres`, the users go
+/// into that database).
+pub fn add_user_with(data: &Path, extra: &[String], name: &str, role: &str, password: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(["user", "add", name, "--role", role, "--data-dir"])
         .arg(data)
+        .args(extra)
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -52,15 +59,25 @@ pub fn start() -> Served {
 }
 
 /// `vigil serve` with `args` (after its listen address and data directory), and the users of
-/// [`start`]; the HEC token is empty when the server generated none (`--role api`).
+/// [`start`], added with the server's `--config` if it has one; the HEC token is empty when the
+/// server generated none (`--role api`).
 pub fn start_with(args: &[&str]) -> Served {
+    start_adding_users(args, true)
+}
+
+/// [`start_with`], adding the users or not (a second process on the PostgreSQL database of
+/// `[alerts] postgres` finds them there).
+pub fn start_adding_users(args: &[&str], add_users: bool) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    add_user(&data, "admin", "admin", "admin-password");
-    add_user(&data, "analyst", "analyst", "analyst-password");
-    let log = dir.path().join("server.log");
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    if add_users {
+        let config: Vec<String> = args.windows(2).find(|w| w[0] == "--config").map(|w| w.to_vec()).unwrap_or_default();
+        add_user_with(&data, &config, "admin", "admin", "admin-password");
+        add_user_with(&data, &config, "analyst", "analyst", "analyst-password");
+    }
+    let log = dir.path().join("server.log");
     let (child, port) = launch(&data, &log, &args);
     let mut s = Served { child, port, data: data.clone(), log, hec_token: String::new(), args, _dir: dir };
     s.hec_token = std::fs::read_to_string(data.join("hec_token")).unwrap_or_default().trim().to_string();

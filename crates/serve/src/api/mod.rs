@@ -23,6 +23,9 @@ pub mod search;
 pub mod splunk;
 pub mod throttle;
 pub mod users;
+mod users_backend;
+mod users_postgres;
+mod users_sqlite;
 
 pub use auth::{Caller, SESSION_COOKIE};
 pub use detections::{effective_selection, DetectionControl};
@@ -74,7 +77,7 @@ pub struct Setup {
 
 impl Api {
     pub fn new(s: Setup) -> Result<Api, String> {
-        let users = users::Users::open(&users::Users::path_in(&s.data_dir)).map_err(|e| e.to_string())?;
+        let users = users::Users::open_configured(s.alerts.postgres_url(), &s.data_dir).map_err(|e| e.to_string())?;
         let risk = s.alerts.open(&s.data_dir)?;
         let store_root = crate::store::store_dir(&s.data_dir);
         let jobs = search::Jobs::new(s.detections.content(), store_root.clone(), &s.data_dir)?;
@@ -184,7 +187,7 @@ impl From<users::UserError> for ApiError {
             U::Invalid(m) => ApiError::BadRequest(m),
             U::Exists(_) => ApiError::Conflict(e.to_string()),
             U::NoUser(_) | U::NoToken(_) => ApiError::NotFound(e.to_string()),
-            U::Sql { .. } | U::Internal(_) => ApiError::Internal(e.to_string()),
+            U::Db { .. } | U::Internal(_) => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -1,0 +1,162 @@
+//! Many small records (a Kafka fetch, a HEC request) read in one pass, each giving exactly the
+//! events it gives read alone.
+//!
+//! Reading a record alone ([`crate::read_stream`]) sets up a reader per record: sniffing, a
+//! line buffer, the extractors' scratch space. Here the one-line records are joined as the
+//! lines of one stream and read once. A record's events are taken from that pass only when
+//! the record and the record after it each gave events of their own (one that did not end on
+//! its line may have taken the next line in, as the line reader gathers a record over lines);
+//! every other record is read alone. Events taken from the pass get the origin they have read
+//! alone (the record's name, line 1, offsets from the record's start), and a `source` the
+//! readers derived from the stream's name gets the record's name.
+
+use crate::{read_stream, sniff, Format, ReadOptions};
+use std::sync::Arc;
+use vigil_model::Event;
+
+/// The name the joined stream is read under (never a real record's name).
+const JOINED: &str = "\u{1}vigil-records";
+
+/// Reads every record of `records`, in order, and hands each event to `sink` with its
+/// record's index. `name(i)` names record `i` (its origin, as [`read_stream`]'s `name`).
+pub fn read_records(records: &[&[u8]], name: &dyn Fn(usize) -> String, opts: &ReadOptions, sink: &mut dyn FnMut(usize, Event)) {
+    // Record i is line `line_of[i]` of the joined stream, starting at byte `start[i]`.
+    let mut joined = Vec::with_capacity(records.iter().map(|r| r.len() + 1).sum());
+    let mut line_of: Vec<Option<usize>> = Vec::with_capacity(records.len());
+    let mut starts = Vec::new();
+    for r in records {
+        let line = r.strip_suffix(b"\n").unwrap_or(r);
+        if joinable(line) && (!starts.is_empty() || starts_a_line_stream(line)) {
+            line_of.push(Some(starts.len()));
+            starts.push(joined.len() as u64);
+            joined.extend_from_slice(line);
+            joined.push(b'\n');
+        } else {
+            line_of.push(None);
+        }
+    }
+    let mut found: Vec<Vec<Event>> = (0..starts.len()).map(|_| Vec::new()).collect();
+    if !starts.is_empty() {
+        read_stream(JOINED, &joined[..], opts, &mut |ev| {
+            if let Some(events) = (ev.origin.line as usize).checked_sub(1).and_then(|i| found.get_mut(i)) {
+                events.push(ev.clone());
+            }
+        });
+    }
+    // A line's events are its own when it and the next line each gave events.
+    let own: Vec<bool> = (0..found.len()).map(|i| !found[i].is_empty() && found.get(i + 1).is_none_or(|next| !next.is_empty())).collect();
+    let mut found = found.into_iter();
+    for (i, record) in records.iter().enumerate() {
+        let taken = line_of[i].map(|line| (line, found.next().unwrap_or_default()));
+        match taken {
+            Some((line, events)) if own[line] => {
+                let name: Arc<str> = Arc::from(name(i));
+                for mut ev in events {
+                    as_read_alone(&mut ev, &name, starts[line]);
+                    sink(i, ev);
+                }
+            }
+            _ => {
+                read_stream(&name(i), *record, opts, &mut |ev| sink(i, ev.clone()));
+            }
+        }
+    }
+}
+
+/// A record (without its final line break) that the line reader reads as one line of text:
+/// no line break inside, not binary or compressed, not a JSON array.
+fn joinable(line: &[u8]) -> bool {
+    !line.contains(&b'\n') && matches!(sniff(line), Format::XmlLines | Format::JsonLines | Format::Text)
+}
+
+/// Whether a stream starting with this record is read line by line as an event log (the
+/// joined stream's format is sniffed from its first record: a first record of plain text
+/// would have the whole stream checked for being a log at all, a `[` read as a JSON array).
+fn starts_a_line_stream(record: &[u8]) -> bool {
+    matches!(sniff(record), Format::XmlLines | Format::JsonLines)
+}
+
+/// Gives an event read from the joined stream the origin (and derived source) it has read
+/// alone.
+fn as_read_alone(ev: &mut Event, name: &Arc<str>, start: u64) {
+    if ev.source == JOINED {
+        ev.source = name.to_string();
+    }
+    ev.origin.file = Arc::clone(name);
+    ev.origin.line = 1;
+    ev.origin.offset = ev.origin.offset.saturating_sub(start);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SYSMON: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID><TimeCreated SystemTime='2026-11-20T10:05:00.000Z'/><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>ws1.corp</Computer></System><EventData><Data Name='Image'>C:\\x.exe</Data></EventData></Event>";
+
+    fn name(i: usize) -> String {
+        format!("kafka:t/0@{i}")
+    }
+
+    /// Everything an event carries (`Event` has no `PartialEq`).
+    type View = (usize, Option<i64>, String, String, String, String, Vec<(String, String)>, Option<usize>, String, String, u64, u64);
+
+    fn view(i: usize, ev: &Event) -> View {
+        let o = &ev.origin;
+        let (s, st, h, ix) = (ev.source.clone(), ev.sourcetype.clone(), ev.host.clone(), ev.index.clone());
+        (i, ev.time, s, st, h, ix, ev.fields.clone(), ev.derived_from, ev.raw.clone(), o.file.to_string(), o.line, o.offset)
+    }
+
+    fn alone(records: &[&[u8]]) -> Vec<View> {
+        let mut out = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            read_stream(&name(i), *r, &ReadOptions::default(), &mut |ev| out.push(view(i, ev)));
+        }
+        out
+    }
+
+    fn together(records: &[&[u8]]) -> Vec<View> {
+        let mut out = Vec::new();
+        read_records(records, &name, &ReadOptions::default(), &mut |i, ev| out.push(view(i, &ev)));
+        out
+    }
+
+    #[test]
+    fn records_read_together_give_the_events_each_gives_alone() {
+        let other = SYSMON.replace("2026-11-20T10:05:00.000Z", "2026-11-20T11:30:00.000Z").replace("ws1.corp", "ws2.corp");
+        let nvm = r#"{"agentVersion":"5.1","sa":"10.0.0.1","da":"10.0.0.2","vsn":"ws3","ls":1795168800}"#;
+        let two = format!("{SYSMON}{other}");
+        let records: Vec<&[u8]> = vec![
+            SYSMON.as_bytes(),
+            b"{\"time\":\"2026-11-20T12:00:00Z\",\"c\":2}",
+            nvm.as_bytes(),
+            // An event cut in two: read on together, the two halves would make one event.
+            b"<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Computer>half.corp</Computer>",
+            b"</System></Event>",
+            b"plain words",
+            // Broken records that would take the next line in if read on together.
+            b"<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>",
+            other.as_bytes(),
+            b"{\"b\":\"cut",
+            other.as_bytes(),
+            // Several lines in one record, and two events on one line.
+            b"{\"d\":\n3}",
+            two.as_bytes(),
+            b"  <Event><System><Computer>lead.corp</Computer></System></Event>\r\n",
+            b"syslog: <Event><System><Computer>prefixed.corp</Computer></System></Event>",
+            b"[{\"e\":1},{\"e\":2}]",
+            b"",
+            SYSMON.as_bytes(),
+        ];
+        let expected = alone(&records);
+        assert_eq!(together(&records), expected);
+        let per_record = |i: usize| expected.iter().filter(|v| v.0 == i).count();
+        assert_eq!((per_record(0), per_record(3), per_record(4), per_record(11), per_record(14)), (1, 0, 0, 2, 2));
+        assert_eq!(expected.iter().find(|v| v.0 == 1).map(|v| v.2.as_str()), Some("kafka:t/0@1"));
+        assert_eq!(expected.iter().find(|v| v.0 == 12).map(|v| v.11), Some(2));
+        // A first record that is not a line log: the others are still read together.
+        let mut shifted = records.clone();
+        shifted.rotate_left(5);
+        assert_eq!(together(&shifted), alone(&shifted));
+        assert!(together(&[]).is_empty());
+    }
+}

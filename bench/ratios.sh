@@ -15,8 +15,10 @@
 # seed/read (<= 1.2). Ratios are taken within one run of this script, so they hold on any machine.
 #
 # Environment (all optional): MIXES ("base diverse nearmiss"), FORMATS ("xml json evtx"), EVTX_MB
-# (SIZE_MB), REPEAT (1), ESCU (../shared/escu), SIGMA (../shared/sigma/rules), MEMORY_MB (vigil's
-# default when unset), SKIP_BUILD, VIGIL, BENCH_DIR, REAL: as in bench/run.sh.
+# (SIZE_MB), REPEAT (1), ESCU (../shared/escu), SIGMA (../shared/sigma/rules; "none" skips the
+# `all` runs), MEMORY_MB (vigil's default when unset), SKIP_BUILD, VIGIL, BENCH_DIR, REAL: as in
+# bench/run.sh. BEFORE: a second vigil binary (an older build kept aside); each corpus is then
+# measured with it and with VIGIL back to back, one row each ("before" and "after" in `bin`).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,11 +36,11 @@ prepare
 MEMORY=()
 [[ -n "${MEMORY_MB:-}" ]] && MEMORY=(--memory-mb "$MEMORY_MB")
 
-# cost DIR ARGS... -> "cpu_s rss_mb temp_bytes" of `vigil hunt --threads 1 ARGS DIR`.
+# cost BINARY DIR ARGS... -> "cpu_s rss_mb temp_bytes" of `BINARY hunt --threads 1 ARGS DIR`.
 cost() {
-  local dir="$1"; shift
+  local bin="$1" dir="$2"; shift 2
   local wall cpu rss
-  read -r wall cpu rss < <(measure "$VIGIL" hunt -v --threads 1 "${MEMORY[@]}" --format jsonl "$@" "$dir")
+  read -r wall cpu rss < <(measure "$bin" hunt -v --threads 1 "${MEMORY[@]}" --format jsonl "$@" "$dir")
   if ! grep -q 'events read' "$BENCH_DIR/last.err"; then
     log "vigil failed on $dir ($*): $(tail -3 "$BENCH_DIR/last.err")"
     exit 1
@@ -49,19 +51,27 @@ cost() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/(b<0.01?0.01:b)}'; }
 
-FMT='%-8s %-5s %6s %6s %6s %6s %9s %9s %9s %8s %7s %7s\n'
+FMT='%-8s %-5s %-6s %6s %6s %6s %6s %9s %9s %9s %8s %7s %7s\n'
 ROWS=()
-measure_corpus() { # mix format dir
-  local mix="$1" fmt="$2" dir="$3"
+measure_one() { # mix format dir label binary
+  local mix="$1" fmt="$2" dir="$3" label="$4" bin="$5"
   local mb; mb=$(awk -v b="$(dir_bytes "$dir")" 'BEGIN {printf "%.0f", b/1048576}')
-  log "$mix/$fmt: read only"; read -r c_read r_read t_read < <(cost "$dir" --no-detections)
-  log "$mix/$fmt: seed detection"; read -r c_seed r_seed t_seed < <(cost "$dir")
-  log "$mix/$fmt: all ready ESCU detections"; read -r c_escu r_escu t_escu < <(cost "$dir" --content "$ESCU")
-  log "$mix/$fmt: ESCU and Sigma"; read -r c_all r_all t_all < <(cost "$dir" --content "$ESCU" --sigma "$SIGMA")
+  log "$mix/$fmt ($label): read only"; read -r c_read r_read t_read < <(cost "$bin" "$dir" --no-detections)
+  log "$mix/$fmt ($label): seed detection"; read -r c_seed r_seed t_seed < <(cost "$bin" "$dir")
+  log "$mix/$fmt ($label): all ready ESCU detections"; read -r c_escu r_escu t_escu < <(cost "$bin" "$dir" --content "$ESCU")
+  local c_all=- r_all=0 t_all=0 all_ratio=-
+  if [[ "$SIGMA" != none ]]; then
+    log "$mix/$fmt ($label): ESCU and Sigma"; read -r c_all r_all t_all < <(cost "$bin" "$dir" --content "$ESCU" --sigma "$SIGMA")
+    all_ratio=$(ratio "$c_all" "$c_seed")
+  fi
   local rss=$(( r_all > r_escu ? r_all : r_escu ))
   local temp=$(( t_all > t_escu ? t_all : t_escu ))
-  ROWS+=("$(printf "$FMT" "$mix" "$fmt" "$c_read" "$c_seed" "$c_escu" "$c_all" "$(ratio "$c_seed" "$c_read")" \
-    "$(ratio "$c_escu" "$c_seed")" "$(ratio "$c_all" "$c_seed")" "$rss" "$(awk -v t="$temp" -v m="$mb" 'BEGIN {printf "%.1f", 100*t/1048576/(m<1?1:m)}')" "$mb")")
+  ROWS+=("$(printf "$FMT" "$mix" "$fmt" "$label" "$c_read" "$c_seed" "$c_escu" "$c_all" "$(ratio "$c_seed" "$c_read")" \
+    "$(ratio "$c_escu" "$c_seed")" "$all_ratio" "$rss" "$(awk -v t="$temp" -v m="$mb" 'BEGIN {printf "%.1f", 100*t/1048576/(m<1?1:m)}')" "$mb")")
+}
+measure_corpus() { # mix format dir
+  if [[ -n "${BEFORE:-}" ]]; then measure_one "$@" before "$BEFORE"; fi
+  measure_one "$@" "$([[ -n "${BEFORE:-}" ]] && echo after || echo -)" "$VIGIL"
 }
 
 for fmt in $FORMATS; do
@@ -82,7 +92,7 @@ done
 
 echo
 echo "Vigil cost ratios: SIZE_MB=$SIZE_MB EVTX_MB=$EVTX_MB REPEAT=$REPEAT ${MEMORY_MB:+MEMORY_MB=$MEMORY_MB }on $(nproc) core(s), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf "$FMT" mix format read_s seed_s escu_s all_s seed/read escu/seed all/seed RSS_MB temp_% MB
+printf "$FMT" mix format bin read_s seed_s escu_s all_s seed/read escu/seed all/seed RSS_MB temp_% MB
 printf '%s\n' "${ROWS[@]}"
 echo "CPU seconds (user+sys), --threads 1. read: --no-detections (the seed's data models, no detection run); all: ESCU + Sigma in one pass."
 echo "Targets (issue 21): escu/seed and all/seed <= 4, seed/read <= 1.2; RSS_MB (the larger of escu and all) < 300; temp_% < 10."

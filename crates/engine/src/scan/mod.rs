@@ -25,7 +25,7 @@ use crate::expr::prefilter::ScanIndex;
 use crate::expr::value::EvalContext;
 use crate::ops::RowEnv;
 use crate::plan::keyfilter::KeyFilter;
-use crate::plan::{Query, Scan, Source};
+use crate::plan::{Query, Scan, Source, TstatsScan};
 use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
 use rows::{column_part, event_record, feed_row_agg};
 use std::time::Instant;
@@ -247,35 +247,26 @@ impl Engine {
         // tstats reports _time in whole seconds.
         let secs = row.time.div_euclid(1_000_000);
         // Key parts are symbol ids: no allocation unless a text or a group is new.
-        let mut parts = Vec::with_capacity(scan.by.len());
-        for (_, f) in &scan.by {
-            let part = match f {
-                FieldRef::Column(i) => column_part(row, *i, &mut state.col_ids, &mut state.symbols),
-                FieldRef::Time => {
-                    let t = match scan.span {
-                        Some(span) => row.time.div_euclid(span) * span / 1_000_000,
-                        None => secs,
-                    };
-                    let mut buf = [0u8; vigil_model::value::DECIMAL_LEN + 1];
-                    Some(KeyPart::One(state.symbols.intern(vigil_model::value::decimal_i64(t, &mut buf))))
-                }
-                _ => None,
-            };
-            match part.or_else(|| scan.fillnull.as_deref().map(|f| KeyPart::One(state.symbols.intern(f)))) {
-                Some(p) => parts.push(p),
-                // A null by-field without fillnull_value drops the row, as in Splunk.
-                None => return true,
-            }
+        let mut parts = std::mem::take(&mut state.key_parts);
+        if key_parts(scan, row, secs, state, &mut parts) {
+            self.add_to_group(state, qi, si, row, secs, &parts);
         }
-        let ScanAcc::Groups(groups) = &mut state.accs[qi][si] else { return true };
-        if key_count(&parts) > MAX_GROUPS {
+        state.key_parts = parts;
+        true
+    }
+
+    /// Adds a kept row to its group (one per key of `parts`) of tstats scan `si` of query `qi`.
+    fn add_to_group(&self, state: &mut ScanState, qi: usize, si: usize, row: &DatasetRow, secs: i64, parts: &[KeyPart]) {
+        let Scan::Tstats(scan) = &self.queries[qi].scans[si] else { return };
+        let ScanAcc::Groups(groups) = &mut state.accs[qi][si] else { return };
+        if key_count(parts) > MAX_GROUPS {
             groups.overflow = true;
-            return true;
+            return;
         }
         let filter = self.key_filters[qi][si].as_ref();
         let symbols = &state.symbols;
         let ops = &self.queries[qi].root.ops;
-        for_each_key(&parts, |key| {
+        for_each_key(parts, |key| {
             let states = match filter {
                 None => Some(groups.entry(key, &scan.aggs)),
                 Some(f) => {
@@ -285,7 +276,6 @@ impl Engine {
             let grown: usize = states.into_iter().flatten().zip(&scan.aggs).map(|(st, spec)| feed_row_agg(st, spec, row, secs)).sum();
             groups.grew(grown);
         });
-        true
     }
 
     /// Feeds one raw event to every raw-event scan.
@@ -337,4 +327,29 @@ impl Engine {
         }
         true
     }
+}
+
+/// Fills `parts` with the row's group-key parts for `scan`'s by-fields; false when a by-field
+/// is null without fillnull_value, which drops the row, as in Splunk.
+fn key_parts(scan: &TstatsScan, row: &DatasetRow, secs: i64, state: &mut ScanState, parts: &mut Vec<KeyPart>) -> bool {
+    parts.clear();
+    for (_, f) in &scan.by {
+        let part = match f {
+            FieldRef::Column(i) => column_part(row, *i, &mut state.col_ids, &mut state.symbols),
+            FieldRef::Time => {
+                let t = match scan.span {
+                    Some(span) => row.time.div_euclid(span) * span / 1_000_000,
+                    None => secs,
+                };
+                let mut buf = [0u8; vigil_model::value::DECIMAL_LEN + 1];
+                Some(KeyPart::One(state.symbols.intern(vigil_model::value::decimal_i64(t, &mut buf))))
+            }
+            _ => None,
+        };
+        match part.or_else(|| scan.fillnull.as_deref().map(|f| KeyPart::One(state.symbols.intern(f)))) {
+            Some(p) => parts.push(p),
+            None => return false,
+        }
+    }
+    true
 }

@@ -8,7 +8,7 @@ use crate::plan::{EventScan, Scan};
 use crate::store::agg::{AggInput, AggSpec, AggState};
 use crate::store::groups::{Groups, KeyPart};
 use crate::store::symbols::Symbols;
-use vigil_model::value::format_num;
+use vigil_model::value::{decimal_i64, format_num, DECIMAL_LEN};
 use vigil_model::{DatasetRow, Event, Micros, Record, Value};
 
 /// A dataset column as a key part, interning its text once per row.
@@ -39,7 +39,12 @@ pub(super) fn feed_row_agg(st: &mut AggState, spec: &AggSpec, row: &DatasetRow, 
             st.add_row();
             0
         }
-        AggInput::Field(FieldRef::Time) => st.add(spec.func, &secs.to_string(), time),
+        // min/max(_time), in most ESCU searches: the number its text would parse to.
+        AggInput::Field(FieldRef::Time) if matches!(st, AggState::Extreme { .. }) => {
+            st.add_num(spec.func, secs as f64);
+            0
+        }
+        AggInput::Field(FieldRef::Time) => st.add(spec.func, decimal_i64(secs, &mut [0; DECIMAL_LEN + 1]), time),
         AggInput::Field(FieldRef::Column(i)) => match row.values.get(*i) {
             Some(Value::Str(s)) => st.add(spec.func, s, time),
             Some(Value::Multi(items)) => items.iter().map(|s| st.add(spec.func, s, time)).sum(),

@@ -6,7 +6,7 @@ use crate::expr::field::FoldCache;
 use crate::expr::prefilter::Scratch;
 use crate::plan::{EventScan, Query, Scan};
 use crate::store::event_rows::EventRows;
-use crate::store::groups::Groups;
+use crate::store::groups::{Groups, KeyPart};
 use crate::store::spill::SpillFile;
 use crate::store::symbols::{Symbols, Translation};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -57,6 +57,8 @@ pub struct ScanState {
     /// Scratch for the prefilter, reused across rows.
     pub(super) scratch: Scratch,
     pub(super) fold: std::cell::RefCell<FoldCache>,
+    /// A row's group-key parts, reused across rows and queries.
+    pub(super) key_parts: Vec<KeyPart>,
     /// The positions in the input this state covers, `first..=last` (see
     /// [`Engine::new_state_at`]): merging puts the earlier position's contents first.
     pub(super) first: u64,
@@ -141,6 +143,7 @@ impl ScanState {
             spill_failed: false,
             scratch: Scratch::default(),
             fold: Default::default(),
+            key_parts: Vec::new(),
             first: position,
             last: position,
             later: Vec::new(),

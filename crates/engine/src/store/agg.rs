@@ -101,6 +101,13 @@ pub enum AggState {
     },
 }
 
+/// Keeps `n` in a min/max state's numeric extreme when it is beyond it.
+fn extreme_num(num: &mut Option<f64>, n: f64, want_max: bool) {
+    if num.is_none_or(|cur| if want_max { n > cur } else { n < cur }) {
+        *num = Some(n);
+    }
+}
+
 /// `list()` keeps at most this many items, like Splunk.
 const LIST_LIMIT: usize = 100;
 
@@ -168,12 +175,7 @@ impl AggState {
             AggState::Extreme { num, text, any_text } => {
                 let want_max = f == AggFunc::Max;
                 match parse_num(item) {
-                    Some(n) => {
-                        let better = num.is_none_or(|cur| if want_max { n > cur } else { n < cur });
-                        if better {
-                            *num = Some(n);
-                        }
-                    }
+                    Some(n) => extreme_num(num, n, want_max),
                     None => {
                         *any_text = true;
                         let better = text.as_deref().is_none_or(|cur| if want_max { item > cur } else { item < cur });
@@ -222,6 +224,14 @@ impl AggState {
             }
         }
         0
+    }
+
+    /// Adds a number to min/max as [`AggState::add`] adds a text that parses to it (other
+    /// states ignore it), without the text.
+    pub fn add_num(&mut self, f: AggFunc, n: f64) {
+        if let AggState::Extreme { num, .. } = self {
+            extreme_num(num, n, f == AggFunc::Max);
+        }
     }
 
     /// Combines another thread's state for the same group into this one.
@@ -342,5 +352,20 @@ mod tests {
         assert_eq!(run(AggFunc::Sum, &[]), Value::Null);
         let sd = run(AggFunc::Stdev, &["2", "4", "4", "4", "5", "5", "7", "9"]);
         assert!((sd.as_num().unwrap() - 2.138).abs() < 0.001, "{sd:?}");
+    }
+
+    #[test]
+    fn numbers_added_without_text_give_the_state_their_text_gives() {
+        for f in [AggFunc::Min, AggFunc::Max] {
+            let (mut by_text, mut by_num) = (AggState::new(f), AggState::new(f));
+            for n in [1_772_409_600i64, -5, 1_772_409_601, 0] {
+                by_text.add(f, &n.to_string(), 0);
+                by_num.add_num(f, n as f64);
+            }
+            assert_eq!(by_num.finish(f), by_text.finish(f));
+        }
+        let mut count = AggState::new(AggFunc::Count);
+        count.add_num(AggFunc::Count, 1.0);
+        assert_eq!(count.finish(AggFunc::Count), Value::Num(0.0), "only min/max take numbers");
     }
 }

@@ -16,6 +16,7 @@ use vigil_model::{Record, Value};
 pub const MAX_GROUPS: usize = 5_000_000;
 
 /// One by-field's contribution to group keys: a single interned text or a multivalue's items.
+#[derive(Debug)]
 pub(crate) enum KeyPart {
     One(u32),
     Many(Vec<u32>),
@@ -29,9 +30,22 @@ pub(crate) fn key_count(parts: &[KeyPart]) -> usize {
     })
 }
 
+/// Keys of up to this many parts are built on the stack (ESCU groups by up to ~20 fields).
+const INLINE_KEY: usize = 32;
+
 /// Calls `f` with every key of the cartesian product of `parts` (one key unless a part is
 /// multivalue): a multivalue by-field puts the row in one group per item.
 pub(crate) fn for_each_key(parts: &[KeyPart], mut f: impl FnMut(&[u32])) {
+    // The usual case, one key: no allocation (this runs per row and per detection).
+    if parts.len() <= INLINE_KEY && parts.iter().all(|p| matches!(p, KeyPart::One(_))) {
+        let mut key = [0u32; INLINE_KEY];
+        for (k, p) in key.iter_mut().zip(parts) {
+            if let KeyPart::One(id) = p {
+                *k = *id;
+            }
+        }
+        return f(&key[..parts.len()]);
+    }
     let first = |p: &KeyPart| match p {
         KeyPart::One(id) => *id,
         KeyPart::Many(items) => items.first().copied().unwrap_or(0),
@@ -434,6 +448,13 @@ mod tests {
         let mut n = 0;
         for_each_key(&[KeyPart::Many(vec![1, 2]), KeyPart::Many(vec![3, 4])], |_| n += 1);
         assert_eq!(n, 4);
+        // Single keys: none, a few parts (on the stack), more parts than fit there.
+        let mut single = Vec::new();
+        for_each_key(&[], |k| single.push(k.to_vec()));
+        for_each_key(&[KeyPart::One(7), KeyPart::One(9)], |k| single.push(k.to_vec()));
+        let long: Vec<KeyPart> = (0..40).map(KeyPart::One).collect();
+        for_each_key(&long, |k| single.push(k.to_vec()));
+        assert_eq!(single, [vec![], vec![7, 9], (0..40).collect::<Vec<u32>>()]);
     }
 
     #[test]

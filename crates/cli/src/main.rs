@@ -157,21 +157,28 @@ const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = libmimalloc_s
 /// before `_mi_option_last`; the Rust bindings do not name it).
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = libmimalloc_sys::_mi_option_last - 4;
 
+/// Sets a mimalloc option unless the environment does (`MIMALLOC_<NAME>`, which mimalloc
+/// reads itself), so a measurement can try another value without a rebuild.
+fn default_mimalloc_option(env_name: &str, option: libmimalloc_sys::mi_option_t, value: std::os::raw::c_long) {
+    if std::env::var_os(env_name).is_none() {
+        // SAFETY: setting an option has no preconditions; called before any other thread.
+        unsafe { libmimalloc_sys::mi_option_set(option, value) };
+    }
+}
+
 fn main() -> ExitCode {
     // Spilling frees groups in bursts and rebuilds them at once; freed memory is kept for a
     // second before it goes back to the system, so the kernel does not zero the same pages
     // again. (This is mimalloc v3's default; set here so an update cannot change it.)
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
+    default_mimalloc_option("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, 1000);
     // Transparent huge pages made the kernel zero 2 MiB for every fresh page mimalloc touched
     // (10 % of a profile); with 4 KiB pages a 1 GB all-ESCU run took a third less system time
     // and 15 MB less peak memory, at the same speed.
-    // SAFETY: as above.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0) };
+    default_mimalloc_option("MIMALLOC_ALLOW_THP", MI_OPTION_ALLOW_THP, 0);
     // Arenas are committed as pages are first used, not whole up front: all SigmaHQ rules
     // loaded took 143 MB resident eagerly and 117 MB lazily, an all-SigmaHQ + all-ESCU run
     // 482 MB and 439 MB (docs/performance.md), at the same speed.
-    // SAFETY: as above.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+    default_mimalloc_option("MIMALLOC_ARENA_EAGER_COMMIT", MI_OPTION_ARENA_EAGER_COMMIT, 0);
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Hunt(args) => commands::hunt::run(args),

@@ -97,7 +97,7 @@ fn broken_correlations_are_reported_with_file_and_line() {
             && out.contains("mr_broken.yml:1: correlation: rule `no_such_rule` is not loaded"),
         "{out}"
     );
-    assert!(out.contains("unsupported Percentile:") && out.contains("mr_broken.yml:9:"), "{out}");
+    assert!(out.contains("error       Percentile:") && out.contains("mr_broken.yml:9: correlation: rule `x` is not loaded"), "{out}");
     assert!(out.contains("error       Bad Span:") && out.contains("timespan `soon`"), "{out}");
     // hunt skips them and runs nothing else: a usage error, not a crash.
     let o = vigil(&["hunt", "--sigma", dir.path().to_str().unwrap(), LOGS]);

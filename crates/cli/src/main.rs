@@ -157,21 +157,43 @@ const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = libmimalloc_s
 /// before `_mi_option_last`; the Rust bindings do not name it).
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = libmimalloc_sys::_mi_option_last - 4;
 
+/// Sets a mimalloc option unless the environment does (`MIMALLOC_<NAME>`, which mimalloc
+/// reads itself), so a measurement can try another value without a rebuild.
+fn default_mimalloc_option(env_name: &str, option: libmimalloc_sys::mi_option_t, value: std::os::raw::c_long) {
+    if std::env::var_os(env_name).is_none() {
+        // SAFETY: setting an option has no preconditions; called before any other thread.
+        unsafe { libmimalloc_sys::mi_option_set(option, value) };
+    }
+}
+
+/// Arenas are committed as pages are first used, not whole up front, and then purging gives
+/// freed pages back (an eagerly committed arena's freed pages stayed resident): all SigmaHQ
+/// rules and all ESCU over the 200 MB bench corpus peaked at 233 MB with the first arena
+/// eager and 188 MB with every arena lazy (docs/performance.md). The first arena is made by
+/// the runtime's first allocation, before `main`, so the option is set from the program's
+/// constructors (`.init_array`; priority 101 runs before default-priority constructors).
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array.00101"]
+static LAZY_ARENAS: extern "C" fn() = lazy_arenas;
+
+#[cfg(target_os = "linux")]
+extern "C" fn lazy_arenas() {
+    // SAFETY: setting an option has no preconditions; constructors run on the only thread.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+}
+
 fn main() -> ExitCode {
+    #[cfg(not(target_os = "linux"))]
+    default_mimalloc_option("MIMALLOC_ARENA_EAGER_COMMIT", MI_OPTION_ARENA_EAGER_COMMIT, 0);
     // Spilling frees groups in bursts and rebuilds them at once; freed memory is kept for a
     // second before it goes back to the system, so the kernel does not zero the same pages
     // again. (This is mimalloc v3's default; set here so an update cannot change it.)
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
+    default_mimalloc_option("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, 1000);
     // Transparent huge pages made the kernel zero 2 MiB for every fresh page mimalloc touched
     // (10 % of a profile); with 4 KiB pages a 1 GB all-ESCU run took a third less system time
     // and 15 MB less peak memory, at the same speed.
-    // SAFETY: as above.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0) };
-    // Arenas are committed as pages are first used, not whole up front: all SigmaHQ rules
-    // loaded took 143 MB resident eagerly and 117 MB lazily, an all-SigmaHQ + all-ESCU run
-    // 482 MB and 439 MB (docs/performance.md), at the same speed.
-    // SAFETY: as above.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+    default_mimalloc_option("MIMALLOC_ALLOW_THP", MI_OPTION_ALLOW_THP, 0);
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Hunt(args) => commands::hunt::run(args),
@@ -213,6 +235,10 @@ mod tests {
             assert_eq!(mi_option_get(MI_OPTION_ALLOW_THP), 1);
             // arena_eager_commit defaults to 2 (on where the system overcommits); purge_decommits,
             // right after it, to 1.
+            // (Here already set to 0 by the program's constructor, `LAZY_ARENAS`.)
+            #[cfg(target_os = "linux")]
+            assert_eq!(mi_option_get(MI_OPTION_ARENA_EAGER_COMMIT), 0);
+            #[cfg(not(target_os = "linux"))]
             assert_eq!(mi_option_get(MI_OPTION_ARENA_EAGER_COMMIT), 2);
             assert_eq!(mi_option_get(MI_OPTION_ARENA_EAGER_COMMIT + 1), 1);
             // arena_max_object_size, 2 after allow_thp: 2 GiB in KiB.

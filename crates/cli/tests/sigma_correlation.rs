@@ -97,7 +97,7 @@ fn broken_correlations_are_reported_with_file_and_line() {
             && out.contains("mr_broken.yml:1: correlation: rule `no_such_rule` is not loaded"),
         "{out}"
     );
-    assert!(out.contains("unsupported Percentile:") && out.contains("mr_broken.yml:9:"), "{out}");
+    assert!(out.contains("error       Percentile:") && out.contains("mr_broken.yml:9: correlation: rule `x` is not loaded"), "{out}");
     assert!(out.contains("error       Bad Span:") && out.contains("timespan `soon`"), "{out}");
     // hunt skips them and runs nothing else: a usage error, not a crash.
     let o = vigil(&["hunt", "--sigma", dir.path().to_str().unwrap(), LOGS]);
@@ -169,4 +169,30 @@ fn backtest_runs_sigma_on_its_default_schedule_per_window() {
 
 fn rows_of_hunt() -> Vec<serde_json::Value> {
     rows(&vigil(&["hunt", "--sigma", RULES, "--format", "jsonl", LOGS]))
+}
+
+#[test]
+fn value_percentile_finds_the_rare_values_of_a_group() {
+    // 36 failed logons on DC01 within a day: svc_backup 12, dave 11, bob 4, carol 4, and one
+    // each for alice, erin, frank, grace, heidi (2.8 % each; the rule asks for at most 3 %).
+    let rows = rows(&vigil(&["hunt", "--sigma", RULES, "--sigma", "crates/cli/tests/data/sigma_percentile", "--format", "jsonl", LOGS]));
+    let rare = of(&rows, "Synthetic - Account With Few Of A Host's Failed Logons");
+    let got: Vec<(&str, &str, &str)> = rare
+        .iter()
+        .map(|r| {
+            (
+                r["ComputerName"].as_str().unwrap_or(""),
+                r["TargetUserName"].as_str().unwrap_or(""),
+                r["value_percentile"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let host = "DC01.attackrange.local";
+    let share = "2.7777777777777777";
+    assert_eq!(
+        got,
+        [(host, "alice", share), (host, "erin", share), (host, "frank", share), (host, "grace", share), (host, "heidi", share)],
+        "{rare:?}"
+    );
+    assert!(rare.iter().all(|r| r["sigma_correlation"] == "value_percentile" && r["user"] == r["TargetUserName"]), "{rare:?}");
 }

@@ -9,6 +9,12 @@
 //! the window (counts, distinct values, rules seen), the hit's time is the event that first
 //! met the condition; otherwise the window's last event. No fixed window boundaries: a burst
 //! across the hour is one hit.
+//!
+//! `value_percentile` (the specification: "check when a certain percentage of observed values
+//! occur"; its example, `field: Image` and `lte: 1`, is a process name that makes at most 1 %
+//! of a computer's processes in 24 h): the aggregate is the share, in percent, that one value
+//! of `field` has among the window's events with that field. Each value whose share meets the
+//! condition is a hit of its own (carrying the value); the window is judged whole.
 
 use crate::rule::RuleMeta;
 use serde_norway::Value as Yaml;
@@ -23,6 +29,7 @@ pub enum Kind {
     TemporalOrdered,
     ValueSum,
     ValueAvg,
+    ValuePercentile,
 }
 
 impl Kind {
@@ -34,12 +41,13 @@ impl Kind {
             Kind::TemporalOrdered => "temporal_ordered",
             Kind::ValueSum => "value_sum",
             Kind::ValueAvg => "value_avg",
+            Kind::ValuePercentile => "value_percentile",
         }
     }
 
     /// Whether the aggregate of a window can only grow when the window takes more events.
     fn grows(self) -> bool {
-        !matches!(self, Kind::ValueSum | Kind::ValueAvg)
+        !matches!(self, Kind::ValueSum | Kind::ValueAvg | Kind::ValuePercentile)
     }
 }
 
@@ -105,7 +113,8 @@ pub struct Correlation {
     pub group_by: Vec<String>,
     pub timespan_secs: f64,
     pub condition: Condition,
-    /// `condition: field:` (value_count, value_sum, value_avg); several fields count tuples.
+    /// `condition: field:` (value_count, value_sum, value_avg, value_percentile); several
+    /// fields count tuples.
     pub field: Vec<String>,
     /// alias -> (rule name or id -> field in that rule's events).
     pub aliases: BTreeMap<String, BTreeMap<String, String>>,
@@ -152,9 +161,7 @@ impl Correlation {
             "temporal_ordered" => Kind::TemporalOrdered,
             "value_sum" => Kind::ValueSum,
             "value_avg" => Kind::ValueAvg,
-            "value_percentile" => {
-                return Err((true, "value_percentile: the specification does not say which percentile the condition compares".into()))
-            }
+            "value_percentile" => Kind::ValuePercentile,
             other => return bad(format!("correlation type `{other}` is not known")),
         };
         let rules = strings(c.get("rules"));
@@ -199,7 +206,7 @@ impl Correlation {
             // Temporal: every rule named must have matched.
             bounds.push((Cmp::Gte, rules.len() as f64));
         }
-        if matches!(kind, Kind::ValueCount | Kind::ValueSum | Kind::ValueAvg) && field.is_empty() {
+        if matches!(kind, Kind::ValueCount | Kind::ValueSum | Kind::ValueAvg | Kind::ValuePercentile) && field.is_empty() {
             return bad(format!("{} needs `field` in its condition", kind.name()));
         }
         let mut aliases = BTreeMap::new();
@@ -225,6 +232,7 @@ impl Correlation {
             Kind::Temporal | Kind::TemporalOrdered => "rule_count",
             Kind::ValueSum => "value_sum",
             Kind::ValueAvg => "value_avg",
+            Kind::ValuePercentile => "value_percentile",
         }
     }
 
@@ -240,24 +248,62 @@ impl Correlation {
         for (group, mut idx) in groups {
             idx.sort_by(|&a, &b| events[a].time.total_cmp(&events[b].time).then(a.cmp(&b)));
             let evs: Vec<&Event> = idx.iter().map(|&i| &events[i]).collect();
-            for (start, done, end, aggregate) in self.windows(&evs) {
+            let found = match self.kind {
+                Kind::ValuePercentile => self.share_windows(&evs),
+                _ => self.windows(&evs),
+            };
+            for w in found {
+                let events = (w.start..w.end).filter(|&j| w.value.is_none() || evs[j].value == w.value).map(|j| idx[j]).collect();
                 hits.push(Hit {
                     group: group.to_vec(),
-                    time: evs[done].time,
-                    first_time: evs[start].time,
-                    last_time: evs[end - 1].time,
-                    aggregate,
-                    events: idx[start..end].to_vec(),
+                    time: evs[w.done].time,
+                    first_time: evs[w.start].time,
+                    last_time: evs[w.end - 1].time,
+                    aggregate: w.aggregate,
+                    value: w.value,
+                    events,
                 });
             }
         }
-        hits.sort_by(|a, b| a.time.total_cmp(&b.time).then_with(|| a.group.cmp(&b.group)));
+        hits.sort_by(|a, b| a.time.total_cmp(&b.time).then_with(|| a.group.cmp(&b.group)).then_with(|| a.value.cmp(&b.value)));
         hits
     }
 
-    /// The hits of one group's events (time order): (first, completing, end exclusive, aggregate).
-    fn windows(&self, evs: &[&Event]) -> Vec<(usize, usize, usize, f64)> {
+    /// The hits of one group's events (time order).
+    fn windows(&self, evs: &[&Event]) -> Vec<WindowHit> {
         let grows = self.kind.grows() && self.condition.lower_bounds_only();
+        self.slide(evs, |acc, i, end| {
+            let value = self.aggregate(acc, &evs[i..end]);
+            if !self.condition.holds(value) {
+                return Vec::new();
+            }
+            let done = if grows { self.first_meeting(&evs[i..end]).map_or(end - 1, |j| i + j) } else { end - 1 };
+            vec![WindowHit { start: i, done, end, aggregate: value, value: None }]
+        })
+    }
+
+    /// value_percentile's hits of one group's events (time order): per window, every value
+    /// whose share of the window's valued events meets the condition, in value order.
+    fn share_windows(&self, evs: &[&Event]) -> Vec<WindowHit> {
+        self.slide(evs, |acc, i, end| {
+            let valued = acc.valued as f64;
+            let mut meeting: Vec<WindowHit> = acc
+                .values
+                .iter()
+                .map(|(v, &n)| (v, 100.0 * n as f64 / valued))
+                .filter(|&(_, share)| self.condition.holds(share))
+                .map(|(v, share)| WindowHit { start: i, done: end - 1, end, aggregate: share, value: Some(v.clone()) })
+                .collect();
+            meeting.sort_by(|a, b| a.value.cmp(&b.value));
+            meeting
+        })
+    }
+
+    /// Slides over one group's events (time order) the window of each event: it and every
+    /// event up to `timespan` later. `judge` gives a window's hits from its running
+    /// aggregates, its first event and its end (exclusive); after a hit, the next window
+    /// starts past it.
+    fn slide(&self, evs: &[&Event], mut judge: impl FnMut(&Acc, usize, usize) -> Vec<WindowHit>) -> Vec<WindowHit> {
         let mut out = Vec::new();
         let mut acc = Acc::default();
         let (mut i, mut end) = (0, 0);
@@ -267,14 +313,13 @@ impl Correlation {
                 acc.add(evs[end]);
                 end += 1;
             }
-            let value = self.aggregate(&acc, &evs[i..end]);
-            if !self.condition.holds(value) {
+            let hits = judge(&acc, i, end);
+            if hits.is_empty() {
                 acc.remove(evs[i]);
                 i += 1;
                 continue;
             }
-            let done = if grows { self.first_meeting(&evs[i..end]).map_or(end - 1, |j| i + j) } else { end - 1 };
-            out.push((i, done, end, value));
+            out.extend(hits);
             acc = Acc::default();
             i = end;
         }
@@ -308,8 +353,22 @@ impl Correlation {
             Kind::ValueSum => acc.sum,
             Kind::ValueAvg if acc.numbers == 0 => f64::NAN,
             Kind::ValueAvg => acc.sum / acc.numbers as f64,
+            // One share per value, judged in `share_windows`, never here.
+            Kind::ValuePercentile => f64::NAN,
         }
     }
+}
+
+/// A window of one group that met the condition.
+struct WindowHit {
+    start: usize,
+    /// The event with which it met the condition.
+    done: usize,
+    /// Exclusive.
+    end: usize,
+    aggregate: f64,
+    /// value_percentile: the value whose share met it.
+    value: Option<Vec<String>>,
 }
 
 /// How many of inputs 0, 1, 2, ... occur in that order (each after the previous) in `window`.
@@ -328,6 +387,8 @@ fn ordered_prefix(window: &[&Event], inputs: usize) -> usize {
 struct Acc {
     count: usize,
     values: HashMap<Vec<String>, usize>,
+    /// Events with a value (the sum of `values`' counts).
+    valued: usize,
     inputs: HashMap<usize, usize>,
     sum: f64,
     numbers: usize,
@@ -338,6 +399,7 @@ impl Acc {
         self.count += 1;
         if let Some(v) = &e.value {
             *self.values.entry(v.clone()).or_default() += 1;
+            self.valued += 1;
         }
         for &i in &e.inputs {
             *self.inputs.entry(i).or_default() += 1;
@@ -353,6 +415,7 @@ impl Acc {
         if let Some(v) = &e.value {
             if let Some(n) = self.values.get_mut(v) {
                 *n -= 1;
+                self.valued -= 1;
                 if *n == 0 {
                     self.values.remove(v);
                 }
@@ -382,7 +445,7 @@ pub struct Event {
     pub group: Vec<String>,
     /// Which of the correlation's rules (by position in `rules`) the event matched.
     pub inputs: Vec<usize>,
-    /// The `field` values (value_count), when the event has them all.
+    /// The `field` values (value_count, value_percentile), when the event has them all.
     pub value: Option<Vec<String>>,
     /// The `field` as a number (value_sum, value_avg).
     pub number: Option<f64>,
@@ -397,7 +460,9 @@ pub struct Hit {
     pub first_time: f64,
     pub last_time: f64,
     pub aggregate: f64,
-    /// The window's events (indices into the slice given to `correlate`).
+    /// value_percentile: the `field` values whose share this is.
+    pub value: Option<Vec<String>>,
+    /// The window's events (value_percentile: those with `value`) (indices into the slice given to `correlate`).
     pub events: Vec<usize>,
 }
 

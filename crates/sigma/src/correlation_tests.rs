@@ -37,8 +37,7 @@ fn bad_correlations_say_why() {
     assert!(err("correlation:\n  type: event_count\n  rules: [a]\n  timespan: 1h\n").1.contains("condition"));
     assert!(err("correlation:\n  type: value_count\n  rules: [a]\n  timespan: 1h\n  condition: {gte: 2}\n").1.contains("field"));
     assert!(err("correlation:\n  type: event_count\n  rules: [a]\n  timespan: 1h\n  condition: {ge: 2}\n").1.contains("ge"));
-    let (unsupported, _) = err("correlation:\n  type: value_percentile\n  rules: [a]\n  timespan: 1h\n  condition: {field: x, lte: 1}\n");
-    assert!(unsupported);
+    assert!(err("correlation:\n  type: value_percentile\n  rules: [a]\n  timespan: 1h\n  condition: {lte: 1}\n").1.contains("field"));
 }
 
 #[test]
@@ -120,4 +119,57 @@ fn value_sum_and_avg() {
     // Averages over the windows from each event: 366.7, 250, 200: none above 500.
     assert!(a.correlate(&events).is_empty());
     assert_eq!(a.correlate(&events[..1]).len(), 1);
+}
+
+#[test]
+fn value_percentile_reads_the_spec_example() {
+    let c = corr("correlation:\n  type: value_percentile\n  rules: [process_creation]\n  group-by: [ComputerName]\n  timespan: 24h\n  condition:\n    field: Image\n    lte: 1\n");
+    assert_eq!(
+        (c.kind, c.field.as_slice(), c.aggregate_name()),
+        (Kind::ValuePercentile, ["Image".to_string()].as_slice(), "value_percentile")
+    );
+    assert_eq!(c.condition, Condition(vec![(Cmp::Lte, 1.0)]));
+}
+
+#[test]
+fn value_percentile_finds_each_rare_value_of_a_group() {
+    let c = corr(
+        "correlation:\n  type: value_percentile\n  rules: [a]\n  group-by: [host]\n  timespan: 1h\n  condition: {field: image, lte: 10}\n",
+    );
+    // h1: 18 x a.exe, 1 x b.exe, 1 x c.exe in one hour: b and c are 5 % each, a 90 %.
+    let mut events: Vec<Event> = (0..18).map(|i| valued(i as f64, "h1", "a.exe")).collect();
+    events.push(valued(100.0, "h1", "c.exe"));
+    events.push(valued(50.0, "h1", "b.exe"));
+    // h2: 9 x a.exe, 1 x b.exe: b is exactly 10 % (lte holds); an event without the field
+    // does not count in the shares.
+    events.extend((0..9).map(|i| valued(i as f64, "h2", "a.exe")));
+    events.push(valued(20.0, "h2", "b.exe"));
+    events.push(ev(21.0, "h2", 0));
+    let hits = c.correlate(&events);
+    let got: Vec<(&str, String, f64)> =
+        hits.iter().map(|h| (h.group[0].as_str(), h.value.as_ref().unwrap()[0].clone(), h.aggregate)).collect();
+    assert_eq!(got, [("h2", "b.exe".to_string(), 10.0), ("h1", "b.exe".to_string(), 5.0), ("h1", "c.exe".to_string(), 5.0)]);
+    // The window is judged whole: its last event is the hit's time; a hit lists only the
+    // events with its value.
+    assert_eq!((hits[1].time, hits[1].first_time, hits[1].last_time), (100.0, 0.0, 100.0));
+    assert_eq!(hits[1].events, [19]);
+    // Without the rare values the group has one value at 100 %: no hit.
+    assert!(c.correlate(&events[..18]).is_empty());
+}
+
+#[test]
+fn value_percentile_windows_slide_and_do_not_overlap() {
+    let c = corr(
+        "correlation:\n  type: value_percentile\n  rules: [a]\n  group-by: [host]\n  timespan: 10m\n  condition: {field: image, gte: 50}\n",
+    );
+    // x.exe alone (100 %) at 0; then from 1000 s, y and z alternate (50 % each) in one window.
+    let events = vec![valued(0.0, "h", "x.exe"), valued(1000.0, "h", "y.exe"), valued(1001.0, "h", "z.exe")];
+    let hits = c.correlate(&events);
+    let got: Vec<(String, f64, f64)> = hits.iter().map(|h| (h.value.as_ref().unwrap()[0].clone(), h.aggregate, h.time)).collect();
+    assert_eq!(got, [("x.exe".to_string(), 100.0, 0.0), ("y.exe".to_string(), 50.0, 1001.0), ("z.exe".to_string(), 50.0, 1001.0)]);
+    // lt 50: x is under half only of a window with y and z too, which is longer than 10 min.
+    let rare = corr(
+        "correlation:\n  type: value_percentile\n  rules: [a]\n  group-by: [host]\n  timespan: 10m\n  condition: {field: image, lt: 50}\n",
+    );
+    assert!(rare.correlate(&events).is_empty());
 }

@@ -44,7 +44,15 @@ impl CorrelationOp {
             .collect();
         out.push(self.spec.aggregate_name().to_string());
         out.extend(self.spec.group_by.iter().cloned());
+        if let Some(value) = self.spec_value_fields() {
+            out.extend(value.iter().cloned());
+        }
         out
+    }
+
+    /// The `field`s a hit row names its value by (value_percentile: a hit per value).
+    fn spec_value_fields(&self) -> Option<&[String]> {
+        (self.spec.kind == vigil_sigma::correlation::Kind::ValuePercentile).then_some(self.spec.field.as_slice())
     }
 
     pub(crate) fn apply(&self, own: Vec<Record>, env: &mut dyn Env) -> Result<Vec<Record>, ExecError> {
@@ -84,6 +92,12 @@ impl CorrelationOp {
             r.set(name.as_str(), Value::str(value.as_str()));
         }
         r.set(self.spec.aggregate_name(), Value::Num(hit.aggregate));
+        // value_percentile: which value the share is of.
+        if let (Some(names), Some(values)) = (self.spec_value_fields(), &hit.value) {
+            for (name, value) in names.iter().zip(values) {
+                r.set(name.as_str(), Value::str(value.as_str()));
+            }
+        }
         r.set("sigma_correlation", Value::str(self.spec.kind.name()));
         r.set("sigma_first_time", Value::Num(hit.first_time));
         r.set("sigma_last_time", Value::Num(hit.last_time));

@@ -1,10 +1,13 @@
 //! Matching raw events held until the scan ends, encoded compactly: each field as the id of
-//! its name in a table shared by the rows, a tag and its value with varint lengths. About
-//! two thirds of the fields' text, where a `Record` of the same event takes several times
-//! that in headers and separate allocations, and field names repeat in every row.
+//! its name in a table shared by the rows, a tag and its value with varint lengths, and the
+//! rows gathered into blocks of `store::blocks` compressed with zstd as each fills (a Sigma
+//! match is a whole event: neighbouring matches of a rule repeat most of their text). A
+//! `Record` of the same event would take several times the text in headers and allocations.
 
+use super::blocks::{write_block, write_stored_block, BlockReader, BLOCK_BYTES};
 use super::spill::{get_f64, get_str, get_u64, put_f64, put_str, put_u64};
 use hashbrown::HashMap;
+use std::io::Read;
 use vigil_model::{Micros, Record, Value};
 
 #[derive(Debug, Default)]
@@ -12,10 +15,12 @@ pub(crate) struct EventRows {
     /// Field names by id, and ids by name.
     names: Vec<String>,
     ids: HashMap<String, u32>,
-    /// Every row's encoding, one after another.
-    data: Vec<u8>,
-    /// Per row: its event time and where its encoding starts in `data`.
-    rows: Vec<(Micros, usize)>,
+    /// Every row's event time, in insertion order.
+    times: Vec<Micros>,
+    /// The full blocks of rows, compressed, in order.
+    packed: Vec<u8>,
+    /// The rows after them, not compressed yet (one block being gathered).
+    open: Vec<u8>,
 }
 
 fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
@@ -56,7 +61,7 @@ fn get_text(cur: &mut &[u8]) -> Option<String> {
 
 impl EventRows {
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.times.len()
     }
 
     fn name_id(&mut self, name: &str) -> u32 {
@@ -70,8 +75,10 @@ impl EventRows {
     }
 
     pub fn push(&mut self, time: Micros, row: &Record) {
-        let mut data = std::mem::take(&mut self.data);
-        self.rows.push((time, data.len()));
+        let mut data = std::mem::take(&mut self.open);
+        // The record's length goes in front (`push_record`'s framing), known once it is written.
+        let at = data.len();
+        data.extend_from_slice(&[0; 4]);
         put_varint(&mut data, row.len() as u64);
         for (name, v) in row.iter() {
             put_varint(&mut data, u64::from(self.name_id(name)));
@@ -92,11 +99,22 @@ impl EventRows {
                 }
             }
         }
-        self.data = data;
+        let len = (data.len() - at - 4) as u32;
+        data[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        self.times.push(time);
+        if data.len() >= BLOCK_BYTES {
+            // Writing to a Vec cannot fail; were compression to, the block is kept as is.
+            if write_block(&mut self.packed, &data).is_err() {
+                let _ = write_stored_block(&mut self.packed, &data);
+            }
+            data.clear();
+        }
+        self.open = data;
     }
 
-    /// The row encoded at the front of `cur`.
-    fn decode_row(&self, cur: &mut &[u8]) -> Option<Record> {
+    /// The row encoded in `bytes`.
+    fn decode_row(&self, mut bytes: &[u8]) -> Option<Record> {
+        let cur = &mut bytes;
         let n = usize::try_from(get_varint(cur)?).ok()?;
         let mut row = Record::with_capacity(n.min(256));
         for _ in 0..n {
@@ -122,41 +140,50 @@ impl EventRows {
             }
             row.push_new(name.clone(), value);
         }
-        Some(row)
+        cur.is_empty().then_some(row)
     }
 
-    /// Each row's time and record, in insertion order.
-    fn records(&self) -> impl Iterator<Item = (Micros, Option<Record>)> + '_ {
-        self.rows.iter().enumerate().map(|(i, &(t, at))| {
-            let end = self.rows.get(i + 1).map_or(self.data.len(), |&(_, next)| next);
-            (t, self.data.get(at..end).and_then(|mut bytes| self.decode_row(&mut bytes)))
-        })
+    /// Calls `each` with every row's time and record, in insertion order; false when a
+    /// block or row is damaged or the rows do not match the times (then it stops there).
+    fn for_each_record(&self, mut each: impl FnMut(Micros, Record)) -> bool {
+        let mut tail = Vec::with_capacity(self.open.len() + 9);
+        if !self.open.is_empty() && write_stored_block(&mut tail, &self.open).is_err() {
+            return false;
+        }
+        let mut blocks = BlockReader::new(self.packed.as_slice().chain(tail.as_slice()));
+        let mut times = self.times.iter();
+        loop {
+            match blocks.next_record() {
+                Ok(Some(bytes)) => match (times.next(), self.decode_row(bytes)) {
+                    (Some(&t), Some(row)) => each(t, row),
+                    _ => return false,
+                },
+                Ok(None) => return times.next().is_none(),
+                Err(_) => return false,
+            }
+        }
     }
 
     /// Appends `other`'s rows after this one's (re-encoded with this table's name ids).
     pub fn extend(&mut self, other: EventRows) {
-        if self.rows.is_empty() {
+        if self.times.is_empty() {
             *self = other;
             return;
         }
-        for (t, row) in other.records() {
-            if let Some(row) = row {
-                self.push(t, &row);
-            }
-        }
+        // `other` was built here and checked when decoded: nothing is damaged.
+        other.for_each_record(|t, row| self.push(t, &row));
     }
 
     /// Writes the rows for [`EventRows::decode`].
     pub fn encode(&self, buf: &mut Vec<u8>) {
         put_u64(buf, self.names.len() as u64);
         self.names.iter().for_each(|n| put_str(buf, n));
-        put_u64(buf, self.rows.len() as u64);
-        for &(t, at) in &self.rows {
-            put_u64(buf, t as u64);
-            put_u64(buf, at as u64);
+        put_u64(buf, self.times.len() as u64);
+        self.times.iter().for_each(|&t| put_u64(buf, t as u64));
+        for bytes in [&self.packed, &self.open] {
+            put_u64(buf, bytes.len() as u64);
+            buf.extend_from_slice(bytes);
         }
-        put_u64(buf, self.data.len() as u64);
-        buf.extend_from_slice(&self.data);
     }
 
     /// Reads what [`EventRows::encode`] wrote; `None` when it is damaged (every row is
@@ -170,24 +197,24 @@ impl EventRows {
         }
         let n = get_u64(cur)?;
         for _ in 0..n {
-            let t = get_u64(cur)? as i64;
-            let at = usize::try_from(get_u64(cur)?).ok()?;
-            rows.rows.push((t, at));
+            rows.times.push(get_u64(cur)? as i64);
         }
-        let len = usize::try_from(get_u64(cur)?).ok()?;
-        if cur.len() < len {
-            return None;
-        }
-        let (data, rest) = cur.split_at(len);
-        *cur = rest;
-        rows.data = data.to_vec();
-        let in_order = rows.rows.windows(2).all(|w| w[0].1 <= w[1].1) && rows.rows.first().is_none_or(|r| r.1 == 0);
-        (in_order && rows.records().all(|(_, r)| r.is_some())).then_some(rows)
+        let mut bytes = || -> Option<Vec<u8>> {
+            let len = usize::try_from(get_u64(cur)?).ok()?;
+            let (data, rest) = cur.split_at_checked(len)?;
+            *cur = rest;
+            Some(data.to_vec())
+        };
+        rows.packed = bytes()?;
+        rows.open = bytes()?;
+        rows.for_each_record(|_, _| {}).then_some(rows)
     }
 
     /// The rows newest first, as Splunk returns events (ties keep insertion order).
     pub fn into_records_newest_first(self) -> Vec<Record> {
-        let mut order: Vec<(Micros, Record)> = self.records().filter_map(|(t, r)| Some((t, r?))).collect();
+        let mut order: Vec<(Micros, Record)> = Vec::with_capacity(self.times.len());
+        // Damage cannot happen here (see `extend`); the rows before it are kept.
+        self.for_each_record(|t, r| order.push((t, r)));
         order.sort_by_key(|e| std::cmp::Reverse(e.0));
         order.into_iter().map(|(_, r)| r).collect()
     }
@@ -229,6 +256,28 @@ mod tests {
         assert_eq!(names, ["thirty", "thirty again", "", "ten"]);
         assert_eq!(rows[2].value("only_in_b").to_string().len(), 300);
         assert_eq!(rows[0], row("thirty"));
+    }
+
+    #[test]
+    fn many_rows_are_compressed_and_come_back_in_order() {
+        let mut rows = EventRows::default();
+        let command = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe -nop -w hidden -enc ";
+        for i in 0..2000 {
+            rows.push(i, &row(&format!("{command}{i}")));
+        }
+        assert!(!rows.packed.is_empty() && rows.packed.len() < 2000 * command.len() / 4, "{} bytes packed", rows.packed.len());
+        let mut buf = Vec::new();
+        rows.encode(&mut buf);
+        let back = EventRows::decode(&mut buf.as_slice()).unwrap().into_records_newest_first();
+        assert_eq!(back.len(), 2000);
+        assert_eq!(back[0].value("name").to_string(), format!("{command}1999"));
+        assert_eq!(back[1999], row(&format!("{command}0")));
+        // Fewer times than rows, or more: damaged.
+        let mut cut = EventRows::decode(&mut buf.as_slice()).unwrap();
+        cut.times.pop();
+        assert!(!cut.for_each_record(|_, _| {}));
+        cut.times.extend([1, 2]);
+        assert!(!cut.for_each_record(|_, _| {}));
     }
 
     #[test]

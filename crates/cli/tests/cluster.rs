@@ -95,8 +95,10 @@ fn kafka_python_producer_events_give_backtest_results() {
 /// to the others, which resume from its checkpoints. A record stamped the next day in every
 /// partition then closes the day: results byte-identical to backtest, notables once.
 #[test]
-#[ignore = "timed out waiting for the last runs in 1 of 6 runs here on Tansu 0.6 after today's fixes, cause not found yet; \
-            a killed worker's partitions are covered by three_workers_two_reducers_one_of_each_killed_mid_stream_equal_backtest"]
+#[ignore = "Tansu 0.6 can keep the dead member in the group: timed out in 3 of 20 runs on 2026-12-06, all under CPU load (8 of 8 idle runs passed); in the one examined, the rebalance after \
+            the kill gave the live workers their own partitions back and left the dead one's two unassigned for the \
+            test's 240 s (no 'resumed' for them on any live worker); a Kafka broker evicts it after session_timeout_ms. \
+            three_workers_two_reducers_one_of_each_killed_mid_stream_equal_backtest covers a killed worker's partitions"]
 fn a_dead_workers_partitions_resume_from_checkpoints_on_the_others() {
     let Some((bin, python)) = broker_and_python() else { return };
     let dir = tempfile::tempdir().unwrap();

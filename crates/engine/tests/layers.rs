@@ -325,16 +325,6 @@ fn cycles(edges: &BTreeMap<String, BTreeMap<String, String>>) -> Vec<Vec<String>
     found
 }
 
-/// Known debt, listed so that it cannot grow unseen: cycles lying wholly inside these
-/// (crate, module) subtrees are printed, not failed. `serve::api`'s `mod.rs` holds the shared
-/// request types (`Api`, `ApiError`, extractors) that its handler modules use, while it mounts
-/// their routes; splitting the shared types into a leaf module is the planned fix.
-const KNOWN_HUBS: &[(&str, &str)] = &[("serve", "api")];
-
-fn inside(module: &str, hub: &str) -> bool {
-    module == hub || module.strip_prefix(hub).is_some_and(|rest| rest.starts_with("::"))
-}
-
 #[test]
 fn no_module_imports_one_that_imports_it() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -350,10 +340,6 @@ fn no_module_imports_one_that_imports_it() {
         for cycle in cycles(&edges) {
             let steps: Vec<String> = cycle.windows(2).map(|w| format!("{} uses {}", w[0], edges[&w[0]][&w[1]])).collect();
             let krate = src.parent().and_then(|c| c.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if KNOWN_HUBS.iter().any(|(k, hub)| *k == krate && cycle.iter().all(|m| inside(m, hub))) {
-                eprintln!("known (KNOWN_HUBS): crates/{krate}: {}", steps.join(", "));
-                continue;
-            }
             problems.push(format!("crates/{krate}: {}", steps.join(", ")));
         }
     }

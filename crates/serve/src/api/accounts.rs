@@ -5,8 +5,10 @@
 //! `/api/v1/auth/password`, with the current one), and a request cannot revoke the API token it
 //! came with.
 
+use super::auth::Caller;
+use super::http::{blocking, ApiError, Body, Params, PathParam};
+use super::state::{Api, Routes};
 use super::users::Role;
-use super::{blocking, Api, ApiError, Body, Caller, Params, PathParam, Routes};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch};

@@ -13,8 +13,9 @@
 //! No answer carries `WWW-Authenticate: Basic`, so browsers never offer a password prompt
 //! that would then send Basic credentials on their own.
 
+use super::http::{blocking, ApiError, Body};
+use super::state::{Api, Routes, SESSION_TTL};
 use super::users::{Role, User};
-use super::{blocking, Api, ApiError, Body, Routes, SESSION_TTL};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};

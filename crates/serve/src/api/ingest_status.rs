@@ -1,8 +1,10 @@
 //! `/api/v1/ingest`: what arrives (events and rates per HEC token and sourcetype) and what is
 //! kept (the store's partitions, size on disk, oldest and newest hour, sealing).
 
+use super::auth::Caller;
+use super::http::{blocking, iso, ApiError};
+use super::state::{Api, Routes};
 use super::users::Role;
-use super::{blocking, iso, Api, ApiError, Caller, Routes};
 use axum::extract::State;
 use axum::routing::get;
 use axum::Json;

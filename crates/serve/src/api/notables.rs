@@ -1,8 +1,10 @@
 //! Incident review: `/api/v1/notables` (list with filters and paging, one notable with its
 //! audit trail and risk events, triage changes).
 
+use super::auth::Caller;
+use super::http::{list_param, time_range, ApiError, Body, Paging, Params, PathParam};
+use super::state::{Api, Routes};
 use super::users::Role;
-use super::{list_param, time_range, Api, ApiError, Body, Caller, Paging, Params, PathParam, Routes};
 use axum::extract::State;
 use axum::routing::get;
 use axum::Json;

@@ -41,7 +41,7 @@ fn time_params() -> Vec<Value> {
 fn paging_params() -> Vec<Value> {
     vec![
         query("offset", json!({"type": "integer", "minimum": 0}), "Rows to skip."),
-        query("count", json!({"type": "integer", "minimum": 0, "maximum": super::MAX_PAGE}), "Rows to return (default 50)."),
+        query("count", json!({"type": "integer", "minimum": 0, "maximum": super::http::MAX_PAGE}), "Rows to return (default 50)."),
     ]
 }
 
@@ -316,7 +316,7 @@ pub fn document() -> Value {
         "components": {
             "schemas": schemas(),
             "securitySchemes": {
-                "cookie": {"type": "apiKey", "in": "cookie", "name": super::SESSION_COOKIE},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": super::auth::SESSION_COOKIE},
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "basic": {"type": "http", "scheme": "basic"},
             },

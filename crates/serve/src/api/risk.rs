@@ -1,8 +1,10 @@
 //! Risk: `/api/v1/risk/objects` (risk by object over a time range), one object's risk events
 //! and score over time, `/api/v1/risk/incidents` (the notables of the risk incident rules).
 
+use super::auth::Caller;
+use super::http::{time_range, ApiError, Paging, Params, PathParam};
+use super::state::{Api, Routes};
 use super::users::Role;
-use super::{time_range, Api, ApiError, Caller, Paging, Params, PathParam, Routes};
 use axum::extract::State;
 use axum::routing::get;
 use axum::Json;

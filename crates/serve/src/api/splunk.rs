@@ -16,7 +16,9 @@
 //! `results`) and `csv`. Field values are strings (multivalue: lists of strings) as Splunk
 //! writes them. Errors are Splunk's `{"messages":[{"type":..,"text":..}]}` (or its XML).
 
-use super::{blocking, time_range, Api, ApiError, Caller, Routes};
+use super::auth::Caller;
+use super::http::{blocking, time_range, ApiError};
+use super::state::{Api, Routes};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
@@ -118,7 +120,7 @@ async fn login(
         Err(e) => return from_api_error(e, json_mode),
     };
     let (a, now) = (api.clone(), api.now());
-    let key = match blocking(move || Ok(a.users.create_session(&user.name, now, super::SESSION_TTL)?)).await {
+    let key = match blocking(move || Ok(a.users.create_session(&user.name, now, super::state::SESSION_TTL)?)).await {
         Ok((key, _)) => key,
         Err(e) => return from_api_error(e, json_mode),
     };

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::admin::Clock;
+use std::sync::Mutex;
 
 #[test]
 fn the_openapi_document_describes_exactly_the_routes_served() {

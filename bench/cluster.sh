@@ -12,6 +12,8 @@
 # Usage: bench/cluster.sh
 # Environment (all optional):
 #   EVENTS_MB    corpus size in MB (default 60, about 43 000 XmlWinEventLog events)
+#   MAX_GAP_US   largest gap between two events (default 2400000: about 3 000 events an hour;
+#                a quarter of it puts 4x the events in every window, for per-window costs)
 #   WORKERS      worker counts to run (default "1 2 3")
 #   DETECTIONS   seed (the built-in one) | escu (every ready ESCU detection in $ESCU)
 #   ESCU         ESCU content directory (default: ../shared/escu)
@@ -64,10 +66,10 @@ cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/sta
 # metric PORT NAME -> the value of a metric line of a role's /metrics (0 when absent).
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1==n {v=$2} END {print v+0}'; }
 
-# Events 1 us .. 2.4 s apart from 2026-03-02T00:00 (about 3 000 an hour), a seed true positive
-# every 500th.
+# Events 1 us .. 2.4 s (MAX_GAP_US) apart from 2026-03-02T00:00 (about 3 000 an hour), a seed
+# true positive every 500th.
 CORPUS="$WORK/corpus"
-"$BENCHGEN" --out "$CORPUS" --size-mb "$EVENTS_MB" --files 1 --max-gap-us 2400000 --tp-every 500 >"$WORK/corpus.manifest"
+"$BENCHGEN" --out "$CORPUS" --size-mb "$EVENTS_MB" --files 1 --max-gap-us "${MAX_GAP_US:-2400000}" --tp-every 500 >"$WORK/corpus.manifest"
 FILE="$CORPUS/corpus_000.xml"
 EVENTS="$(sed -n 's/^events=\([0-9]*\).*/\1/p' "$WORK/corpus.manifest")"
 log "corpus: $EVENTS events, $(du -h "$FILE" | cut -f1); last at $(tail -1 "$FILE" | grep -o "SystemTime='[^']*'")"

@@ -1,6 +1,6 @@
 //! The events of a partition's fetched records: each record is a HEC event envelope
 //! (`{"event": ..., "sourcetype": ...}`, unwrapped) or anything the readers read in a file.
-//! The records a poll returned are read together (`vigil_read::read_records`: one reader pass
+//! The records a poll returned are read together (`vigil_read::RecordsReader`: one reader pass
 //! over the one-line records instead of a reader set up per record), and each record gets
 //! exactly the events it gives read alone, named `kafka:<topic>/<partition>@<offset>`.
 
@@ -8,7 +8,7 @@ use crate::partial::header_text;
 use rdkafka::message::{BorrowedMessage, Message};
 use std::borrow::Cow;
 use vigil_model::{Event, Micros};
-use vigil_read::ReadOptions;
+use vigil_read::{ReadOptions, RecordsReader};
 
 /// One record of the events topic, as the worker reads it.
 pub struct Record<'a> {
@@ -52,23 +52,29 @@ impl<'a> Record<'a> {
     }
 }
 
-/// The events of each of `records` (of `partition` of `topic`), in record order. The readers'
-/// own knowledge of the format wins over the record's sourcetype and host, as on one node.
-pub fn events_of(topic: &str, partition: i32, records: &[Record], opts: &ReadOptions) -> Vec<Vec<Event>> {
+/// Reads `records` (of `partition` of `topic`) with `reader` and hands each event to `sink`
+/// with its record's index, in record order. The readers' own knowledge of the format wins
+/// over the record's sourcetype and host, as on one node.
+pub fn read_events(
+    topic: &str,
+    partition: i32,
+    records: &[Record],
+    opts: &ReadOptions,
+    reader: &mut RecordsReader,
+    sink: &mut dyn FnMut(usize, &mut Event),
+) {
     let texts: Vec<&[u8]> = records.iter().map(|r| &r.text[..]).collect();
     let name = |i: usize| format!("kafka:{topic}/{partition}@{}", records.get(i).map_or(-1, |r| r.offset));
-    let mut out: Vec<Vec<Event>> = records.iter().map(|_| Vec::new()).collect();
-    vigil_read::read_records(&texts, &name, opts, &mut |i, mut ev| {
-        let (Some(r), Some(events)) = (records.get(i), out.get_mut(i)) else { return };
-        if ev.sourcetype.is_empty() {
-            ev.sourcetype = r.sourcetype.clone().unwrap_or_default();
+    reader.read(&texts, &name, opts, &mut |i, ev| {
+        let Some(r) = records.get(i) else { return };
+        if let (true, Some(st)) = (ev.sourcetype.is_empty(), &r.sourcetype) {
+            ev.sourcetype.push_str(st);
         }
-        if ev.host.is_empty() {
-            ev.host = r.host.clone().unwrap_or_default();
+        if let (true, Some(host)) = (ev.host.is_empty(), &r.host) {
+            ev.host.push_str(host);
         }
-        events.push(ev);
+        sink(i, ev);
     });
-    out
 }
 
 #[cfg(test)]
@@ -87,7 +93,8 @@ mod tests {
             Record::new(9, 1, object.as_bytes(), None, Some("h-header".into())),
             Record::new(10, 1, b"", None, None),
         ];
-        let events = events_of("t", 2, &records, &ReadOptions::default());
+        let mut events: Vec<Vec<Event>> = records.iter().map(|_| Vec::new()).collect();
+        read_events("t", 2, &records, &ReadOptions::default(), &mut RecordsReader::default(), &mut |i, ev| events[i].push(ev.clone()));
         let view: Vec<Vec<(&str, &str, &str)>> =
             events.iter().map(|evs| evs.iter().map(|e| (e.sourcetype.as_str(), e.host.as_str(), &*e.origin.file)).collect()).collect();
         // No <Computer> or <Channel>: the XML reader names the sourcetype, not the host.

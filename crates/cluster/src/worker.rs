@@ -30,10 +30,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use vigil_model::{DatasetRow, Event, Micros};
 use vigil_normalize::Normalizer;
-use vigil_read::ReadOptions;
+use vigil_read::{ReadOptions, RecordsReader};
 
 /// Records taken from the consumer before they are read: enough to share a reader pass over
-/// many, few enough that a batch's events (held until its records are routed) stay small.
+/// many, few enough that the records held (librdkafka's buffers) stay small. Events are not
+/// held: each is routed as the reader hands it out, in a buffer the reader reuses.
 pub const BATCH_RECORDS: usize = 2000;
 
 /// What a role runs: the cluster settings, the planned schedules, the clock.
@@ -58,6 +59,10 @@ struct Worker {
     wanted: Vec<bool>,
     /// This member's client id, written into its checkpoints.
     client_id: String,
+    /// Buffers reused from batch to batch: the reader's, an event's rows, an enriched event.
+    reader: RecordsReader,
+    rows: Vec<DatasetRow>,
+    enriched: Event,
 }
 
 /// Runs the worker until the process is stopped.
@@ -87,6 +92,9 @@ pub fn run(role: Role) -> Result<(), String> {
         opts: ReadOptions::default(),
         wanted,
         client_id,
+        reader: RecordsReader::default(),
+        rows: Vec::new(),
+        enriched: Event::default(),
     };
     loop {
         let polled = consumer.poll(Duration::from_millis(100));
@@ -189,24 +197,21 @@ impl Worker {
         // Records in the checkpoint already (read again after a rebalance) are passed over.
         let fresh: Vec<Record> = messages.iter().filter(|m| m.offset() >= w.next_offset).map(|m| Record::of(m, sourcetype, now)).collect();
         let Some(first) = messages.first() else { return };
-        let events = records::events_of(first.topic(), p, &fresh, &self.opts);
-        let schedules = &mut self.role.schedules;
-        let normalizer = &self.role.normalizer;
-        let wanted = &self.wanted;
-        let closed = self.closed.entry(p).or_default();
-        let (mut rows, mut enriched) = (Vec::<DatasetRow>::new(), Event::default());
-        for (r, events) in fresh.iter().zip(events) {
-            w.read_record(r.offset, r.arrival);
-            metrics::global().record_read();
-            for ev in &events {
-                let ev: &Event = if normalizer.enrich(ev, &mut enriched) { &enriched } else { ev };
-                rows.clear();
-                normalizer.normalize_filtered(ev, &|d| wanted.get(d).copied().unwrap_or(false), &mut rows);
-                w.route(schedules, ev, &rows, r.arrival);
-            }
-            // What one poll per record closed after this record (the windows it passed).
-            closed.extend(w.close(schedules, now, self.role.cfg.grace()));
-        }
+        let mut scan = Scan {
+            w,
+            schedules: &mut self.role.schedules,
+            normalizer: &self.role.normalizer,
+            wanted: &self.wanted,
+            closed: self.closed.entry(p).or_default(),
+            records: &fresh,
+            now,
+            grace: self.role.cfg.grace(),
+            started: 0,
+            rows: &mut self.rows,
+            enriched: &mut self.enriched,
+        };
+        records::read_events(first.topic(), p, &fresh, &self.opts, &mut self.reader, &mut |i, ev| scan.event(i, ev));
+        scan.finish();
     }
 
     /// Publishes the windows that closed, then checkpoints and commits the partitions that
@@ -268,5 +273,63 @@ impl Worker {
             }
         }
         Ok(())
+    }
+}
+
+/// One partition's records routed as their events come out of the reader, in record order:
+/// each record is read (its offset and timestamp taken) before its events are routed, and the
+/// windows it passed are closed before the next record's, as if every record were polled
+/// alone.
+struct Scan<'a> {
+    w: &'a mut PartitionWindows,
+    schedules: &'a mut [Planned],
+    normalizer: &'a Normalizer,
+    wanted: &'a [bool],
+    closed: &'a mut Vec<Closed>,
+    records: &'a [Record<'a>],
+    now: Micros,
+    grace: Micros,
+    /// Records read so far (their windows closed, but the last one's).
+    started: usize,
+    rows: &'a mut Vec<DatasetRow>,
+    enriched: &'a mut Event,
+}
+
+impl Scan<'_> {
+    /// Reads the records up to `end` (excluded): the one before each is done, its windows
+    /// closed.
+    fn start_through(&mut self, end: usize) {
+        while self.started < end.min(self.records.len()) {
+            self.close_last();
+            let r = &self.records[self.started];
+            self.w.read_record(r.offset, r.arrival);
+            metrics::global().record_read();
+            self.started += 1;
+        }
+    }
+
+    /// What one poll per record closed after the last record read (the windows it passed).
+    fn close_last(&mut self) {
+        if self.started > 0 {
+            self.closed.extend(self.w.close(self.schedules, self.now, self.grace));
+        }
+    }
+
+    /// After the last event: the records that gave none are read too, and the windows the
+    /// last record passed closed.
+    fn finish(&mut self) {
+        self.start_through(self.records.len());
+        self.close_last();
+    }
+
+    /// An event of record `i`: enriched, normalized and routed.
+    fn event(&mut self, i: usize, ev: &mut Event) {
+        let Some(arrival) = self.records.get(i).map(|r| r.arrival) else { return };
+        self.start_through(i + 1);
+        let ev: &Event = if self.normalizer.enrich(ev, self.enriched) { self.enriched } else { ev };
+        self.rows.clear();
+        let wanted = self.wanted;
+        self.normalizer.normalize_filtered(ev, &|d| wanted.get(d).copied().unwrap_or(false), self.rows);
+        self.w.route(self.schedules, ev, self.rows, arrival);
     }
 }

@@ -35,7 +35,7 @@ impl Origin {
 /// `fields` carries the search-time field extractions that Splunk's add-ons would make
 /// (`EventCode`, `Computer`, `Image`, `CommandLine`, ...), in event order; a name may repeat,
 /// which makes that field multivalue. `raw` is the event text (`_raw`) when the format has one.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Event {
     /// `_time`, when the reader could find it.
     pub time: Option<Micros>,
@@ -52,6 +52,37 @@ pub struct Event {
     pub derived_from: Option<usize>,
     pub raw: String,
     pub origin: Origin,
+}
+
+impl Clone for Event {
+    fn clone(&self) -> Event {
+        let mut out = Event::default();
+        out.clone_from(self);
+        out
+    }
+
+    /// `*self = src.clone()`, reusing `self`'s string buffers: an event copied into a
+    /// reused one allocates nothing once the buffers are large enough (readers hand out a
+    /// reused `&Event`; whoever keeps events copies them into events of its own).
+    fn clone_from(&mut self, src: &Event) {
+        // Every field named: a field added to `Event` must be copied here.
+        let Event { time, source, sourcetype, host, index, fields, derived_from, raw, origin } = src;
+        self.time = *time;
+        self.source.clone_from(source);
+        self.sourcetype.clone_from(sourcetype);
+        self.host.clone_from(host);
+        self.index.clone_from(index);
+        self.fields.truncate(fields.len());
+        let kept = self.fields.len();
+        for ((dk, dv), (k, v)) in self.fields.iter_mut().zip(fields) {
+            dk.clone_from(k);
+            dv.clone_from(v);
+        }
+        self.fields.extend(fields[kept..].iter().cloned());
+        self.derived_from = *derived_from;
+        self.raw.clone_from(raw);
+        self.origin.clone_from(origin);
+    }
 }
 
 impl Event {
@@ -93,5 +124,38 @@ mod tests {
         assert_eq!(Origin::new(Path::new("a.log"), 7, 512).record(), 7);
         // EVTX (EventRecordID) and JSON array elements (index) have no line.
         assert_eq!(Origin::new(Path::new("a.evtx"), 0, 4242).record(), 4242);
+    }
+
+    fn event(n: usize, tag: &str) -> Event {
+        Event {
+            time: Some(n as Micros),
+            source: format!("src-{tag}"),
+            sourcetype: format!("st-{tag}"),
+            host: format!("h-{tag}"),
+            index: tag.to_string(),
+            fields: (0..n).map(|i| (format!("k{i}"), format!("{tag}{i}"))).collect(),
+            derived_from: n.checked_sub(1),
+            raw: format!("raw {tag}"),
+            origin: Origin::new(Path::new(tag), n as u64, 3),
+        }
+    }
+
+    /// `Event` has no `PartialEq`: its Debug text shows every field.
+    fn same(a: &Event, b: &Event) -> bool {
+        format!("{a:?}") == format!("{b:?}")
+    }
+
+    #[test]
+    fn clone_from_copies_every_field_into_fewer_more_or_as_many_fields() {
+        for (have, want) in [(0, 3), (5, 2), (3, 3), (4, 0)] {
+            let src = event(want, "new");
+            let mut dst = event(have, "old");
+            dst.clone_from(&src);
+            assert!(same(&dst, &src), "{have} -> {want}: {dst:?}");
+            assert!(same(&src.clone(), &src));
+        }
+        let mut dst = event(2, "old");
+        dst.clone_from(&Event::default());
+        assert!(same(&dst, &Event::default()));
     }
 }

@@ -254,7 +254,8 @@ impl Knowledge {
         if !blocks.iter().any(|&b| applies(&self.blocks[b].when)) && !ets.iter().any(|&e| applies(&self.eventtypes[e].when)) {
             return false;
         }
-        copy_event(ev, out);
+        // `out`'s string buffers are reused.
+        out.clone_from(ev);
         out.derived_from = Some(ev.fields.len());
         // The names the raw event has already, then those set below: never set twice.
         let mut seen = Seen([0; MAX_NAMES / 64]);
@@ -302,28 +303,6 @@ impl Knowledge {
             }
         }
         true
-    }
-}
-
-/// `dst = src.clone()`, reusing `dst`'s string buffers (this runs once per event).
-fn copy_event(src: &Event, dst: &mut Event) {
-    dst.time = src.time;
-    dst.source.clone_from(&src.source);
-    dst.sourcetype.clone_from(&src.sourcetype);
-    dst.host.clone_from(&src.host);
-    dst.index.clone_from(&src.index);
-    dst.raw.clone_from(&src.raw);
-    dst.origin.clone_from(&src.origin);
-    let n = src.fields.len();
-    dst.fields.truncate(n);
-    for (i, (k, v)) in src.fields.iter().enumerate() {
-        match dst.fields.get_mut(i) {
-            Some((dk, dv)) => {
-                dk.clone_from(k);
-                dv.clone_from(v);
-            }
-            None => dst.fields.push((k.clone(), v.clone())),
-        }
     }
 }
 

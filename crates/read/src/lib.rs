@@ -16,7 +16,7 @@
 //!   JSON document spanning lines is gathered up to the record size limit; a file starting with
 //!   `[` is a JSON array, streamed element by element. Other lines are skipped and counted.
 //!
-//! Many small records (Kafka records, HEC events) are read together by [`read_records`], each
+//! Many small records (Kafka records, HEC events) are read together by [`RecordsReader`], each
 //! giving exactly what it gives read alone.
 //!
 //! Reading never panics and never aborts a run: unreadable files and malformed records are
@@ -36,7 +36,7 @@ pub mod timefmt;
 mod winevent;
 pub mod xml;
 
-pub use records::read_records;
+pub use records::RecordsReader;
 pub use report::{ReadReport, Skipped, MAX_EXAMPLES};
 pub use split::{number_pieces, read_piece, split_file, Piece, PieceRead};
 

@@ -9,6 +9,10 @@
 //! every other record is read alone. Events taken from the pass get the origin they have read
 //! alone (the record's name, line 1, offsets from the record's start), and a `source` the
 //! readers derived from the stream's name gets the record's name.
+//!
+//! Events are handed out as the pass goes, in record order: a line's events are held (copied
+//! into events the reader keeps from call to call, so no event allocates once they are large
+//! enough) until the next line gives its first event or the pass ends.
 
 use crate::{read_stream, sniff, Format, ReadOptions};
 use std::sync::Arc;
@@ -17,49 +21,107 @@ use vigil_model::Event;
 /// The name the joined stream is read under (never a real record's name).
 const JOINED: &str = "\u{1}vigil-records";
 
-/// Reads every record of `records`, in order, and hands each event to `sink` with its
-/// record's index. `name(i)` names record `i` (its origin, as [`read_stream`]'s `name`).
-pub fn read_records(records: &[&[u8]], name: &dyn Fn(usize) -> String, opts: &ReadOptions, sink: &mut dyn FnMut(usize, Event)) {
-    // Record i is line `line_of[i]` of the joined stream, starting at byte `start[i]`.
-    let mut joined = Vec::with_capacity(records.iter().map(|r| r.len() + 1).sum());
-    let mut line_of: Vec<Option<usize>> = Vec::with_capacity(records.len());
-    let mut starts = Vec::new();
-    for r in records {
-        let line = r.strip_suffix(b"\n").unwrap_or(r);
-        if joinable(line) && (!starts.is_empty() || starts_a_line_stream(line)) {
-            line_of.push(Some(starts.len()));
-            starts.push(joined.len() as u64);
-            joined.extend_from_slice(line);
-            joined.push(b'\n');
-        } else {
-            line_of.push(None);
+/// Reads batches of records ([`RecordsReader::read`]), keeping its buffers from one batch to
+/// the next.
+#[derive(Default)]
+pub struct RecordsReader {
+    /// The one-line records, each ended by a line break.
+    joined: Vec<u8>,
+    /// Per line of `joined`: its record and the byte it starts at.
+    lines: Vec<(usize, u64)>,
+    /// The events of the line being read (the first `held` of them).
+    held: Vec<Event>,
+    /// What a record read alone hands out.
+    alone: Event,
+}
+
+/// Where the pass is: records before `next` are handed out; `line`'s events are held.
+struct Pass<'a, 'n, 's> {
+    records: &'a [&'a [u8]],
+    name: &'n dyn Fn(usize) -> String,
+    opts: &'a ReadOptions,
+    sink: &'s mut dyn FnMut(usize, &mut Event),
+    alone: &'a mut Event,
+    next: usize,
+}
+
+impl Pass<'_, '_, '_> {
+    /// Reads the records from `next` up to `end` (excluded) alone.
+    fn alone_until(&mut self, end: usize) {
+        while self.next < end {
+            let i = self.next;
+            let (alone, sink) = (&mut *self.alone, &mut *self.sink);
+            read_stream(&(self.name)(i), self.records[i], self.opts, &mut |ev| {
+                alone.clone_from(ev);
+                sink(i, alone);
+            });
+            self.next += 1;
         }
     }
-    let mut found: Vec<Vec<Event>> = (0..starts.len()).map(|_| Vec::new()).collect();
-    if !starts.is_empty() {
-        read_stream(JOINED, &joined[..], opts, &mut |ev| {
-            if let Some(events) = (ev.origin.line as usize).checked_sub(1).and_then(|i| found.get_mut(i)) {
-                events.push(ev.clone());
-            }
-        });
+
+    /// Hands out `events`, record `i`'s own (it starts at byte `start` of the joined stream),
+    /// after the records before it.
+    fn own(&mut self, i: usize, start: u64, events: &mut [Event]) {
+        self.alone_until(i);
+        let name: Arc<str> = Arc::from((self.name)(i));
+        for ev in events {
+            as_read_alone(ev, &name, start);
+            (self.sink)(i, ev);
+        }
+        self.next = i + 1;
     }
-    // A line's events are its own when it and the next line each gave events.
-    let own: Vec<bool> = (0..found.len()).map(|i| !found[i].is_empty() && found.get(i + 1).is_none_or(|next| !next.is_empty())).collect();
-    let mut found = found.into_iter();
-    for (i, record) in records.iter().enumerate() {
-        let taken = line_of[i].map(|line| (line, found.next().unwrap_or_default()));
-        match taken {
-            Some((line, events)) if own[line] => {
-                let name: Arc<str> = Arc::from(name(i));
-                for mut ev in events {
-                    as_read_alone(&mut ev, &name, starts[line]);
-                    sink(i, ev);
+}
+
+impl RecordsReader {
+    /// Reads every record of `records`, in order, and hands each event to `sink` with its
+    /// record's index (the event may be changed: it is the reader's). `name(i)` names record
+    /// `i` (its origin, as [`read_stream`]'s `name`).
+    pub fn read(&mut self, records: &[&[u8]], name: &dyn Fn(usize) -> String, opts: &ReadOptions, sink: &mut dyn FnMut(usize, &mut Event)) {
+        let RecordsReader { joined, lines, held, alone } = self;
+        joined.clear();
+        lines.clear();
+        for (i, r) in records.iter().enumerate() {
+            let line = r.strip_suffix(b"\n").unwrap_or(r);
+            if joinable(line) && (!lines.is_empty() || starts_a_line_stream(line)) {
+                lines.push((i, joined.len() as u64));
+                joined.extend_from_slice(line);
+                joined.push(b'\n');
+            }
+        }
+        let mut pass = Pass { records, name, opts, sink, alone, next: 0 };
+        // The line whose events are held, and how many it gave so far.
+        let mut holding: Option<(usize, usize)> = None;
+        if !lines.is_empty() {
+            read_stream(JOINED, &joined[..], opts, &mut |ev| {
+                let Some(line) = (ev.origin.line as usize).checked_sub(1).filter(|l| *l < lines.len()) else { return };
+                let n = match holding {
+                    Some((h, n)) if h == line => n,
+                    // The line reader hands out events in line order: an earlier line is
+                    // decided already (given out, or its record is read alone).
+                    Some((h, _)) if line < h => return,
+                    // A new line: the held one's events are its own when this is the next line.
+                    Some((h, n)) => {
+                        if line == h + 1 {
+                            let (i, start) = lines[h];
+                            pass.own(i, start, &mut held[..n]);
+                        }
+                        0
+                    }
+                    None => 0,
+                };
+                match held.get_mut(n) {
+                    Some(slot) => slot.clone_from(ev),
+                    None => held.push(ev.clone()),
                 }
-            }
-            _ => {
-                read_stream(&name(i), *record, opts, &mut |ev| sink(i, ev.clone()));
-            }
+                holding = Some((line, n + 1));
+            });
         }
+        // The last line's events are its own; any other line held gave none after it.
+        if let Some((h, n)) = holding.filter(|(h, _)| h + 1 == lines.len()) {
+            let (i, start) = lines[h];
+            pass.own(i, start, &mut held[..n]);
+        }
+        pass.alone_until(records.len());
     }
 }
 
@@ -80,7 +142,8 @@ fn starts_a_line_stream(record: &[u8]) -> bool {
 /// alone.
 fn as_read_alone(ev: &mut Event, name: &Arc<str>, start: u64) {
     if ev.source == JOINED {
-        ev.source = name.to_string();
+        ev.source.clear();
+        ev.source.push_str(name);
     }
     ev.origin.file = Arc::clone(name);
     ev.origin.line = 1;
@@ -115,8 +178,12 @@ mod tests {
     }
 
     fn together(records: &[&[u8]]) -> Vec<View> {
+        together_by(&mut RecordsReader::default(), records)
+    }
+
+    fn together_by(reader: &mut RecordsReader, records: &[&[u8]]) -> Vec<View> {
         let mut out = Vec::new();
-        read_records(records, &name, &ReadOptions::default(), &mut |i, ev| out.push(view(i, &ev)));
+        reader.read(records, &name, &ReadOptions::default(), &mut |i, ev| out.push(view(i, ev)));
         out
     }
 
@@ -158,5 +225,21 @@ mod tests {
         shifted.rotate_left(5);
         assert_eq!(together(&shifted), alone(&shifted));
         assert!(together(&[]).is_empty());
+        // One reader over batches of every size: what a batch left in its buffers (held
+        // events with more fields, a longer joined stream) never shows in the next.
+        let mut reader = RecordsReader::default();
+        for batch in [&records[..], &shifted[..], &records[..1], &[], &records[6..9], &shifted[2..], &records[..]] {
+            assert_eq!(together_by(&mut reader, batch), alone(batch));
+        }
+    }
+
+    #[test]
+    fn the_last_line_gives_its_events_and_a_line_before_an_empty_one_is_read_alone() {
+        let first = SYSMON.replace("ws1.corp", "first.corp");
+        let records: Vec<&[u8]> = vec![first.as_bytes(), b"<Event><System>", b"not an event", SYSMON.as_bytes()];
+        let expected = alone(&records);
+        assert_eq!(together(&records), expected);
+        let hosts: Vec<&str> = expected.iter().map(|v| v.4.as_str()).collect();
+        assert_eq!(hosts, vec!["first.corp", "ws1.corp"]);
     }
 }

@@ -17,6 +17,7 @@
 //! session_timeout_ms = 10000           # workers, reducers: a silent member's partitions move after this (librdkafka's default: 45000)
 //! metrics_listen = "127.0.0.1:9464"    # workers, reducers: GET /metrics here (default: none)
 //! resume_from_partition_start = false  # read a resumed partition again from its start (see below)
+//! max_state_bytes = 67108864           # largest partial or checkpoint record (64 MiB; see below)
 //! ```
 
 //!
@@ -26,9 +27,22 @@
 //! the batch that holds the offset): with this set, a resumed partition is read again from its
 //! start instead, and what the checkpoint covers is skipped (a reducer ignores the partials of
 //! finished runs). Correct on any broker, and slow on long partitions: for Tansu only.
+//!
+//! `max_state_bytes`: a partial or a checkpoint is one record, as large as the windows' state
+//! (distinct group keys per partition and window): past Kafka's default of 1 MB on a busy
+//! partition. The clients are set to send and fetch records up to this size, and the partials
+//! and checkpoints topics vigil creates get it as `max.message.bytes`; a broker whose own
+//! `message.max.bytes` is lower refuses larger ones with an error that names this key.
 
 use serde::Deserialize;
 use vigil_model::Micros;
+
+/// 64 MiB: room for the state of a busy partition's window, well under librdkafka's ceiling.
+pub const DEFAULT_MAX_STATE_BYTES: u32 = 64 << 20;
+/// Room for a record's key, headers and batch framing beside its value.
+const RECORD_OVERHEAD: u32 = 64 << 10;
+/// librdkafka's limits on `message.max.bytes` (1000 to 10^9).
+const CLIENT_MESSAGE_BYTES: std::ops::RangeInclusive<u32> = 1_000..=1_000_000_000;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -48,6 +62,7 @@ pub struct ClusterConfig {
     pub session_timeout_ms: Option<u32>,
     pub metrics_listen: Option<std::net::SocketAddr>,
     pub resume_from_partition_start: bool,
+    pub max_state_bytes: u32,
 }
 
 impl Default for ClusterConfig {
@@ -68,6 +83,7 @@ impl Default for ClusterConfig {
             session_timeout_ms: None,
             metrics_listen: None,
             resume_from_partition_start: false,
+            max_state_bytes: DEFAULT_MAX_STATE_BYTES,
         }
     }
 }
@@ -77,8 +93,25 @@ impl ClusterConfig {
     pub fn from_table(table: Option<&toml::Table>) -> Result<ClusterConfig, String> {
         match table {
             None => Ok(ClusterConfig::default()),
-            Some(t) => t.clone().try_into().map_err(|e| format!("[cluster]: {e}")),
+            Some(t) => {
+                let c: ClusterConfig = t.clone().try_into().map_err(|e| format!("[cluster]: {e}"))?;
+                // Headers and framing ride on top of the state in a record.
+                if !CLIENT_MESSAGE_BYTES.contains(&c.max_state_bytes.saturating_add(RECORD_OVERHEAD)) {
+                    return Err(format!(
+                        "[cluster] max_state_bytes = {}: must be between {} and {}",
+                        c.max_state_bytes,
+                        CLIENT_MESSAGE_BYTES.start(),
+                        CLIENT_MESSAGE_BYTES.end() - RECORD_OVERHEAD
+                    ));
+                }
+                Ok(c)
+            }
         }
+    }
+
+    /// The largest record the clients send or fetch: a state and its record's framing.
+    pub fn max_record_bytes(&self) -> u32 {
+        self.max_state_bytes.saturating_add(RECORD_OVERHEAD)
     }
 
     /// The tick range: `from` (else the start of `now`'s UTC day) and `to`.
@@ -111,6 +144,10 @@ mod tests {
         assert_eq!(c.tick_range(0).unwrap().0, vigil_time::parse_iso8601_utc("2026-11-20T00:00:00Z").unwrap());
         let bad: toml::Table = toml::from_str("brokerz = \"h:1\"").unwrap();
         assert!(ClusterConfig::from_table(Some(&bad)).unwrap_err().contains("brokerz"));
+        let big: toml::Table = toml::from_str("max_state_bytes = 2000000000").unwrap();
+        assert!(ClusterConfig::from_table(Some(&big)).unwrap_err().contains("max_state_bytes"));
+        let ok: toml::Table = toml::from_str("max_state_bytes = 200000000").unwrap();
+        assert_eq!(ClusterConfig::from_table(Some(&ok)).unwrap().max_record_bytes(), 200_000_000 + 65_536);
         let day = 86_400_000_000i64;
         assert_eq!(ClusterConfig::default().tick_range(3 * day + 5).unwrap(), (3 * day, None));
     }

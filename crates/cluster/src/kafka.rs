@@ -15,9 +15,19 @@ use std::time::Duration;
 
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A client of the cluster's brokers that sends and fetches records up to
+/// [`ClusterConfig::max_record_bytes`] (librdkafka needs `fetch.max.bytes` >= `message.max.bytes`
+/// and `receive.message.max.bytes` >= `fetch.max.bytes` + 512; its defaults are 1 MB, 50 MiB
+/// and 100 MB).
 pub fn client(cfg: &ClusterConfig) -> ClientConfig {
+    let max = cfg.max_record_bytes();
+    let fetch = max.max(52_428_800);
+    let receive = fetch.saturating_add(1 << 20).max(100_000_000);
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &cfg.brokers);
+    c.set("bootstrap.servers", &cfg.brokers)
+        .set("message.max.bytes", max.to_string())
+        .set("fetch.max.bytes", fetch.to_string())
+        .set("receive.message.max.bytes", receive.to_string());
     c
 }
 
@@ -64,6 +74,9 @@ pub fn produce_all(rt: &tokio::runtime::Runtime, producer: &FutureProducer, reco
                     rec = back;
                     producer.poll(Duration::from_millis(10));
                 }
+                Err((e @ KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => {
+                    return Err(too_large(r.topic, r.value.len(), &e));
+                }
                 Err((e, _)) => return Err(format!("kafka: cannot produce to {}: {e}", r.topic)),
             }
         }
@@ -72,6 +85,9 @@ pub fn produce_all(rt: &tokio::runtime::Runtime, producer: &FutureProducer, reco
         for f in pending {
             match f.await {
                 Ok(Ok(_)) => {}
+                Ok(Err((e @ KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _))) => {
+                    return Err(too_large("the broker", 0, &e));
+                }
                 Ok(Err((e, _))) => return Err(format!("kafka: not acknowledged: {e}")),
                 Err(_) => return Err("kafka: the producer stopped before the broker answered".to_string()),
             }
@@ -80,15 +96,28 @@ pub fn produce_all(rt: &tokio::runtime::Runtime, producer: &FutureProducer, reco
     })
 }
 
+/// What to do about a record over a size limit, for people.
+fn too_large(topic: &str, bytes: usize, e: &KafkaError) -> String {
+    let size = if bytes > 0 { format!("a record of {bytes} bytes for {topic}") } else { format!("a record refused by {topic}") };
+    format!(
+        "kafka: {size}: {e}; a partial or checkpoint is as large as its windows' state: raise [cluster] max_state_bytes \
+         (and the broker's message.max.bytes, or the topic's max.message.bytes, where the broker made the topic)"
+    )
+}
+
 /// Creates the topics the cluster uses when they do not exist: the events and partials
-/// topics with `partitions` partitions, the checkpoints topic with one, compacted.
+/// topics with `partitions` partitions, the checkpoints topic with one, compacted; partials
+/// and checkpoints take records up to `max_state_bytes`.
 pub fn ensure_topics(cfg: &ClusterConfig) -> Result<(), String> {
     let admin: AdminClient<DefaultClientContext> = client(cfg).create().map_err(|e| format!("kafka admin ({}): {e}", cfg.brokers))?;
     let rt = runtime()?;
+    let max = cfg.max_record_bytes().to_string();
     let topics = [
         NewTopic::new(&cfg.events_topic, cfg.partitions, TopicReplication::Fixed(1)),
-        NewTopic::new(&cfg.partials_topic, cfg.partitions, TopicReplication::Fixed(1)),
-        NewTopic::new(&cfg.checkpoints_topic, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact"),
+        NewTopic::new(&cfg.partials_topic, cfg.partitions, TopicReplication::Fixed(1)).set("max.message.bytes", &max),
+        NewTopic::new(&cfg.checkpoints_topic, 1, TopicReplication::Fixed(1))
+            .set("cleanup.policy", "compact")
+            .set("max.message.bytes", &max),
     ];
     let results = rt
         .block_on(admin.create_topics(&topics, &AdminOptions::new().operation_timeout(Some(TIMEOUT))))

@@ -120,8 +120,11 @@ pub(crate) struct ScanIndex {
     /// rows read in one pass by name; `None` if an exact-value condition is on `_raw` or
     /// `_time`.
     by_name: Option<HashMap<String, Vec<Result<usize, usize>>>>,
-    /// Literal fields on `_raw` (bare terms, Sigma keywords), checked besides the one pass.
-    raw_literals: Vec<usize>,
+    /// Literal fields on `_raw` (bare terms, Sigma keywords), checked besides the one pass,
+    /// each with its predicates when every one of them also has an exact-value condition: the
+    /// text is searched only when one of those conditions holds (a predicate whose exact value
+    /// is missing is no candidate whatever the text holds).
+    raw_literals: Vec<(usize, Option<Vec<usize>>)>,
     /// Predicates with no condition (evaluated for every row).
     always: Vec<usize>,
     /// Number of predicates.
@@ -224,8 +227,15 @@ impl ScanIndex {
         idx.always.sort_unstable();
         idx.always.dedup();
         idx.by_name = name_map(&idx.fields, &idx.literal_fields);
-        idx.raw_literals =
-            (0..idx.literal_fields.len()).filter(|&l| matches!(&idx.literal_fields[l].field, FieldRef::Name(n) if n == "_raw")).collect();
+        idx.raw_literals = (0..idx.literal_fields.len())
+            .filter(|&l| matches!(&idx.literal_fields[l].field, FieldRef::Name(n) if n == "_raw"))
+            .map(|l| {
+                let mut owners: Vec<usize> = idx.literal_fields[l].owners.iter().flatten().copied().collect();
+                owners.sort_unstable();
+                owners.dedup();
+                (l, owners.iter().all(|&i| idx.has_exact[i]).then_some(owners))
+            })
+            .collect();
         idx.need = idx.has_exact.iter().zip(&idx.has_literal).map(|(&e, &l)| u8::from(e) + u8::from(l)).collect();
         idx
     }
@@ -255,9 +265,12 @@ impl ScanIndex {
             })
         });
         if one_pass {
-            for &l in &self.raw_literals {
+            for (l, gated) in &self.raw_literals {
+                if gated.as_ref().is_some_and(|owners| !owners.iter().any(|&i| scratch.exact_met[i])) {
+                    continue;
+                }
                 if let Some(raw) = row.raw() {
-                    self.meet_literal(l, raw, &mut key, scratch);
+                    self.meet_literal(*l, raw, &mut key, scratch);
                 }
             }
         } else {
@@ -455,6 +468,27 @@ mod tests {
         ev.push("EventCode", "1");
         idx.candidates(&ev, &mut s);
         assert_eq!(s.candidates, [1]);
+    }
+
+    #[test]
+    fn raw_text_literals_after_exact_values() {
+        // Bare terms: with an exact-value condition (searched only when it holds) and without.
+        let term = |t: &str| Pred::Raw(Pattern::new(t));
+        let gated = Pred::And(vec![name_eq("EventCode", "4104"), term("*mimikatz*")]);
+        let preds = [gated, term("*rubeus*")];
+        let idx = ScanIndex::new(preds.iter());
+        let mut s = Scratch::default();
+        let ev = |code: &str, raw: &str| {
+            let mut ev = Event { raw: raw.into(), ..Default::default() };
+            ev.push("EventCode", code);
+            ev
+        };
+        idx.candidates(&ev("4104", "Invoke-Mimikatz and Rubeus"), &mut s);
+        assert_eq!(s.candidates, [0, 1]);
+        idx.candidates(&ev("1", "Invoke-Mimikatz and Rubeus"), &mut s);
+        assert_eq!(s.candidates, [1]);
+        idx.candidates(&ev("4104", "Get-Process"), &mut s);
+        assert!(s.candidates.is_empty());
     }
 
     #[test]

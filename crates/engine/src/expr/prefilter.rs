@@ -97,6 +97,10 @@ struct LiteralField {
     ascii: bool,
     /// Literal id -> positions in the predicate list.
     owners: Vec<Vec<usize>>,
+    /// The predicates owning the literals, when every one of them also has an exact-value
+    /// condition: the field's values are searched only when one of those conditions holds (a
+    /// predicate whose exact value is missing is no candidate whatever the values hold).
+    gate: Option<Vec<usize>>,
 }
 
 /// Which of a list of predicates to try for a row.
@@ -120,7 +124,7 @@ pub(crate) struct ScanIndex {
     /// rows read in one pass by name; `None` if an exact-value condition is on `_raw` or
     /// `_time`.
     by_name: Option<HashMap<String, Vec<Result<usize, usize>>>>,
-    /// Literal fields on `_raw` (bare terms, Sigma keywords), checked besides the one pass.
+    /// Literal fields on `_raw` (bare terms, Sigma keywords), checked after the one pass.
     raw_literals: Vec<usize>,
     /// Predicates with no condition (evaluated for every row).
     always: Vec<usize>,
@@ -138,6 +142,9 @@ pub(crate) struct Scratch {
     met: Vec<u8>,
     touched: Vec<usize>,
     key: String,
+    /// Values of gated literal fields left for after the pass: (field, span in `later_text`).
+    later: Vec<(usize, std::ops::Range<usize>)>,
+    later_text: String,
 }
 
 impl Scratch {
@@ -208,8 +215,12 @@ impl ScanIndex {
         for (field, texts, owners) in lits {
             let automaton = aho_corasick::AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&texts);
             let ascii = texts.iter().all(|t| t.is_ascii());
+            let mut gate: Vec<usize> = owners.iter().flatten().copied().collect();
+            gate.sort_unstable();
+            gate.dedup();
+            let gate = gate.iter().all(|&i| idx.has_exact[i]).then_some(gate);
             match automaton {
-                Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, ascii, owners }),
+                Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, ascii, owners, gate }),
                 // Cannot happen for plain literals; dropping the literal condition is safe.
                 Err(_) => {
                     for i in owners.into_iter().flatten() {
@@ -244,18 +255,35 @@ impl ScanIndex {
             scratch.met = vec![0; self.len];
         }
         let mut key = std::mem::take(&mut scratch.key);
+        // Values of gated literal fields met before their exact values could be: searched after
+        // the pass, if still needed.
+        let (mut later, mut later_text) = (std::mem::take(&mut scratch.later), std::mem::take(&mut scratch.later_text));
         let one_pass = self.by_name.as_ref().is_some_and(|by_name| {
             row.for_each_named(&mut |name, item| {
                 for target in by_name.get(name).into_iter().flatten() {
                     match *target {
                         Ok(f) => self.meet_exact(f, item, &mut key, scratch),
+                        Err(l) if !self.gate_open(l, scratch) => {
+                            later.push((l, later_text.len()..later_text.len() + item.len()));
+                            later_text.push_str(item);
+                        }
                         Err(l) => self.meet_literal(l, item, &mut key, scratch),
                     }
                 }
             })
         });
+        for (l, span) in later.drain(..) {
+            if let Some(item) = later_text.get(span).filter(|_| self.gate_open(l, scratch)) {
+                self.meet_literal(l, item, &mut key, scratch);
+            }
+        }
+        later_text.clear();
+        (scratch.later, scratch.later_text) = (later, later_text);
         if one_pass {
             for &l in &self.raw_literals {
+                if !self.gate_open(l, scratch) {
+                    continue;
+                }
                 if let Some(raw) = row.raw() {
                     self.meet_literal(l, raw, &mut key, scratch);
                 }
@@ -286,6 +314,12 @@ impl ScanIndex {
 }
 
 impl ScanIndex {
+    /// Whether literal field `l`'s values can make a candidate of this row: it has no gate, or
+    /// a predicate of its gate met its exact-value condition.
+    fn gate_open(&self, l: usize, scratch: &Scratch) -> bool {
+        self.literal_fields[l].gate.as_ref().is_none_or(|owners| owners.iter().any(|&i| scratch.exact_met[i]))
+    }
+
     fn meet_exact(&self, f: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
         lowercase_into(item, key);
         for &i in self.fields[f].1.get(key.as_str()).into_iter().flatten() {
@@ -455,6 +489,50 @@ mod tests {
         ev.push("EventCode", "1");
         idx.candidates(&ev, &mut s);
         assert_eq!(s.candidates, [1]);
+    }
+
+    #[test]
+    fn raw_text_literals_after_exact_values() {
+        // Bare terms: with an exact-value condition (searched only when it holds) and without.
+        let term = |t: &str| Pred::Raw(Pattern::new(t));
+        let gated = Pred::And(vec![name_eq("EventCode", "4104"), term("*mimikatz*")]);
+        let preds = [gated, term("*rubeus*")];
+        let idx = ScanIndex::new(preds.iter());
+        let mut s = Scratch::default();
+        let ev = |code: &str, raw: &str| {
+            let mut ev = Event { raw: raw.into(), ..Default::default() };
+            ev.push("EventCode", code);
+            ev
+        };
+        idx.candidates(&ev("4104", "Invoke-Mimikatz and Rubeus"), &mut s);
+        assert_eq!(s.candidates, [0, 1]);
+        idx.candidates(&ev("1", "Invoke-Mimikatz and Rubeus"), &mut s);
+        assert_eq!(s.candidates, [1]);
+        idx.candidates(&ev("4104", "Get-Process"), &mut s);
+        assert!(s.candidates.is_empty());
+    }
+
+    #[test]
+    fn literal_values_before_the_exact_value_are_searched_after_it() {
+        let images = Pred::AnyOf(FieldRef::Name("Image".into()), vec![Pattern::new("*\\whoami.exe")].into());
+        let preds = [Pred::And(vec![name_eq("EventCode", "1"), images])];
+        let idx = ScanIndex::new(preds.iter());
+        let mut s = Scratch::default();
+        // Image comes first in the event, and repeats.
+        let ev = |images: &[&str], code: &str| {
+            let mut ev = Event::default();
+            images.iter().for_each(|i| ev.push("Image", *i));
+            ev.push("EventCode", code);
+            ev
+        };
+        idx.candidates(&ev(&["C:\\a\\notepad.exe", "C:\\W\\WHOAMI.EXE"], "1"), &mut s);
+        assert_eq!(s.candidates, [0]);
+        idx.candidates(&ev(&["C:\\W\\whoami.exe"], "3"), &mut s);
+        assert!(s.candidates.is_empty());
+        idx.candidates(&ev(&["C:\\a\\notepad.exe"], "1"), &mut s);
+        assert!(s.candidates.is_empty());
+        idx.candidates(&ev(&["C:\\W\\whoami.exe"], "1"), &mut s);
+        assert_eq!(s.candidates, [0]);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! (convert, non-pure eval), or from an operator not understood here (which ends the prefix).
 
 use crate::expr::value::EvalContext;
+use crate::ops::fields::{fields_columns, rename_columns, table_columns, Columns};
 use crate::ops::{Op, RowEnv};
 use crate::plan::lineage::{Lineage, Origin};
 use crate::plan::Stage;
@@ -27,6 +28,9 @@ pub(crate) struct KeyFilter {
     len: usize,
     /// The key row's fields after the first `skip` operators: (name, by-field position).
     layout: Vec<(String, usize)>,
+    /// The by-field positions whose texts alone decide the filter, when they are fewer than
+    /// the key's (see [`decisive_positions`]): its decision is then remembered per their texts.
+    decides: Option<Vec<usize>>,
 }
 
 impl KeyFilter {
@@ -47,7 +51,13 @@ impl KeyFilter {
                 _ => None,
             })
             .collect::<Option<Vec<(String, usize)>>>()?;
-        Some(KeyFilter { skip, len, layout })
+        let decides = decisive_positions(&stage.ops[skip..len], &layout).filter(|d| d.len() < by_names.len());
+        Some(KeyFilter { skip, len, layout, decides })
+    }
+
+    /// The by-field positions that alone decide [`KeyFilter::admits`], if fewer than all.
+    pub(crate) fn decides(&self) -> Option<&[usize]> {
+        self.decides.as_deref()
     }
 
     /// How many leading operators of the stage the filter runs.
@@ -75,6 +85,120 @@ impl KeyFilter {
             }
         }
         true
+    }
+}
+
+/// The by-field positions whose texts alone decide whether `ops` (a key filter's operators
+/// after its renames) yield a row from a key row of `layout`, or `None` when that is not known.
+///
+/// Each field is followed with the positions its value (and its presence) may depend on: a
+/// by-field its own, a field an eval, lookup, rex or convert writes those of the fields it
+/// reads, joined with the positions of the value it may leave in place (the operator may not
+/// write: no lookup match, a null eval). Every operator's outcome (its rows, its errors)
+/// depends only on the fields it reads; so the decision depends only on the positions of
+/// every field some operator reads. A field no operator wrote and the key row lacks is absent
+/// whatever the key: it depends on nothing.
+fn decisive_positions(ops: &[Op], layout: &[(String, usize)]) -> Option<Vec<usize>> {
+    let mut deps = Deps(Vec::new());
+    for (name, i) in layout {
+        if *i >= 64 {
+            return None;
+        }
+        deps.0.push((name.clone(), 1u64 << i));
+    }
+    let mut needed = 0u64;
+    for op in ops {
+        match op {
+            Op::Rename(pairs) => {
+                rename_columns(&mut deps, pairs);
+            }
+            Op::Table(patterns) => table_columns(&mut deps, patterns),
+            Op::Fields { remove, fields } => fields_columns(&mut deps, *remove, fields),
+            Op::Eval(assignments) => {
+                for (name, e) in assignments {
+                    let mut read = Vec::new();
+                    e.fields(&mut read);
+                    let m = deps.mask(&read);
+                    needed |= m;
+                    deps.write(name, m);
+                }
+            }
+            Op::Lookup(l) => {
+                let m = deps.mask(&op.fields_read()?);
+                needed |= m;
+                l.outputs.iter().for_each(|(_, f)| deps.write(f, m));
+            }
+            Op::Rex(r) => {
+                let m = deps.mask(std::slice::from_ref(&r.field));
+                needed |= m;
+                match r.sed {
+                    Some(_) => deps.write(&r.field, m),
+                    None => r.re.capture_names().flatten().for_each(|n| deps.write(n, m)),
+                }
+            }
+            Op::Convert(c) => {
+                for conv in &c.conversions {
+                    if conv.field.contains('*') {
+                        return None;
+                    }
+                    let m = deps.mask(std::slice::from_ref(&conv.field));
+                    needed |= m;
+                    deps.write(conv.alias.as_deref().unwrap_or(&conv.field), m);
+                }
+            }
+            Op::Search(_) | Op::Where(_) | Op::Regex(_) => needed |= deps.mask(&op.fields_read()?),
+            _ => return None,
+        }
+    }
+    Some((0..64).filter(|i| needed & (1u64 << i) != 0).collect())
+}
+
+/// Fields with the by-field positions (a bit set) their value and presence may depend on.
+struct Deps(Vec<(String, u64)>);
+
+impl Deps {
+    fn mask(&self, names: &[String]) -> u64 {
+        names.iter().filter_map(|n| self.0.iter().find(|(f, _)| f == n)).fold(0, |m, (_, d)| m | d)
+    }
+
+    /// An operator may write `name` from fields of `mask`, or leave its value in place.
+    fn write(&mut self, name: &str, mask: u64) {
+        match self.0.iter_mut().find(|(f, _)| f == name) {
+            Some((_, d)) => *d |= mask,
+            None => self.0.push((name.to_string(), mask)),
+        }
+    }
+}
+
+impl Columns for Deps {
+    fn for_each_name(&self, f: &mut dyn FnMut(&str)) {
+        self.0.iter().for_each(|(n, _)| f(n));
+    }
+
+    fn has_column(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
+    /// The target keeps its positions too: the row may lack `from` (a null eval), and then
+    /// keeps its own `to`.
+    fn rename_column(&mut self, from: &str, to: &str) {
+        if from == to {
+            return;
+        }
+        let Some(i) = self.0.iter().position(|(n, _)| n == from) else { return };
+        let mask = self.0[i].1 | self.0.iter().find(|(n, _)| n == to).map_or(0, |(_, d)| *d);
+        self.0.retain(|(n, _)| n != to);
+        if let Some(slot) = self.0.iter_mut().find(|(n, _)| n == from) {
+            *slot = (to.to_string(), mask);
+        }
+    }
+
+    fn project_columns(&mut self, order: &[String]) {
+        self.0 = order.iter().filter_map(|n| self.0.iter().find(|(f, _)| f == n).cloned()).collect();
+    }
+
+    fn retain_columns(&mut self, keep: &dyn Fn(&str) -> bool) {
+        self.0.retain(|(n, _)| keep(n));
     }
 }
 
@@ -131,6 +255,33 @@ mod tests {
         assert_eq!(prefix(&format!("{HEAD}| rex field=process \"(?<ext>\\.\\w+)$\" | where isnull(ext)")), 3);
         // The last qualifying filter ends the prefix.
         assert_eq!(prefix(&format!("{HEAD}| search dest=a | where count > 2 | search dest=b")), 2);
+    }
+
+    /// The by-field positions (dest 0, process_name 1, process 2) that decide the key filter.
+    fn decides(text: &str) -> Option<Vec<usize>> {
+        let catalog = vigil_normalize::Normalizer::builtin().expect("mappings").catalog().clone();
+        let content = ContentSet::default();
+        let q = Planner::new(&catalog, &content).plan("t", text).expect("plans");
+        let by = ["Processes.dest", "Processes.process_name", "Processes.process"].map(String::from);
+        KeyFilter::plan(&q.root, &by, &["count".into(), "firstTime".into()])?.decides().map(<[usize]>::to_vec)
+    }
+
+    #[test]
+    fn decisions_depend_on_the_fields_read() {
+        assert_eq!(decides(&format!("{HEAD}| search process_name=cmd.exe | table dest")), Some(vec![1]));
+        assert_eq!(decides(&format!("{HEAD}| eval n=lower(process) | search n=*x*")), Some(vec![2]));
+        assert_eq!(decides(&format!("{HEAD}| rex field=process \"(?<ext>\\.\\w+)$\" | where isnull(ext)")), Some(vec![2]));
+        // Leading renames move the key's fields; a later one may find its source absent (a
+        // null eval) and keep the target's own value: both count.
+        assert_eq!(decides(&format!("{HEAD}| rename process_name as dest | search dest=x")), Some(vec![1]));
+        assert_eq!(decides(&format!("{HEAD}| eval n=1 | rename process_name as dest | search dest=x")), Some(vec![0, 1]));
+        assert_eq!(decides(&format!("{HEAD}| eval dest=if(process_name=\"a\", null(), \"b\") | search dest=b")), Some(vec![0, 1]));
+        // A field the key row lacks is the same for every key; an eval's inputs count even
+        // when no filter reads what it wrote (it may fail).
+        assert_eq!(decides(&format!("{HEAD}| search user=x")), Some(vec![]));
+        assert_eq!(decides(&format!("{HEAD}| eval n=len(dest) | search process_name=x")), Some(vec![0, 1]));
+        // Every by-field: nothing to remember by.
+        assert_eq!(decides(&format!("{HEAD}| search dest=a process=b process_name=c")), None);
     }
 
     #[test]

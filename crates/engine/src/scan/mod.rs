@@ -269,9 +269,9 @@ impl Engine {
         for_each_key(parts, |key| {
             let states = match filter {
                 None => Some(groups.entry(key, &scan.aggs)),
-                Some(f) => {
-                    groups.entry_if(key, &scan.aggs, |key| f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx))
-                }
+                Some(f) => groups.entry_if(key, &scan.aggs, f.decides(), |key| {
+                    f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx)
+                }),
             };
             let grown: usize = states.into_iter().flatten().zip(&scan.aggs).map(|(st, spec)| feed_row_agg(st, spec, row, secs)).sum();
             groups.grew(grown);

@@ -92,6 +92,8 @@ pub(crate) struct Groups {
     spilled: usize,
     /// Keys refused by a key filter (see `plan::keyfilter`), so they are not tried again.
     refused: HashTable<Box<[u32]>>,
+    /// A key filter's decisions by the key parts that alone decide it (see [`Groups::entry_if`]).
+    decided: HashTable<(Box<[u32]>, bool)>,
     hasher: DefaultHashBuilder,
     /// Most groups kept ([`MAX_GROUPS`]); rows for further new groups are dropped and
     /// `overflow` is set, which fails the query (memory stays bounded meanwhile).
@@ -121,6 +123,7 @@ impl Groups {
             bytes: 0,
             spilled: 0,
             refused: HashTable::new(),
+            decided: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             limit,
             overflow: false,
@@ -155,6 +158,7 @@ impl Groups {
     pub fn spill(&mut self, symbols: &Symbols, file: &Arc<SpillFile>) -> std::io::Result<()> {
         if self.table.is_empty() {
             self.refused.clear();
+            self.decided.clear();
             self.bytes = 0;
             return Ok(());
         }
@@ -165,6 +169,7 @@ impl Groups {
         self.bytes = 0;
         // Their ids are about to lose their texts.
         self.refused.clear();
+        self.decided.clear();
         Ok(())
     }
 
@@ -196,27 +201,66 @@ impl Groups {
         }
     }
 
-    /// Like [`Groups::entry`], but a new key must pass `admit` first (refused keys are
-    /// remembered); `None` for a refused key.
-    pub fn entry_if(&mut self, key: &[u32], aggs: &[AggSpec], admit: impl FnOnce(&[u32]) -> bool) -> Option<&mut Vec<AggState>> {
+    /// Like [`Groups::entry`], but a new key must pass `admit` first; `None` for a refused
+    /// key. Refused keys are remembered; with `decides` (the key positions that alone decide
+    /// `admit`), every decision is remembered by the key's parts at those positions instead.
+    pub fn entry_if(
+        &mut self,
+        key: &[u32],
+        aggs: &[AggSpec],
+        decides: Option<&[usize]>,
+        admit: impl FnOnce(&[u32]) -> bool,
+    ) -> Option<&mut Vec<AggState>> {
         let h = self.hasher.hash_one(key);
         let eq = |(k, _): &Group| **k == *key;
         if self.table.find(h, eq).is_none() {
-            if self.refused.find(h, |k| **k == *key).is_some() {
-                return None;
-            }
-            if !admit(key) {
-                let hasher = &self.hasher;
-                self.refused.insert_unique(h, key.into(), |k| hasher.hash_one(&**k));
-                self.bytes += 32 + key.len() * 4;
-                return None;
-            }
-            return Some(self.insert_new(h, key.into(), aggs));
+            let admitted = match decides {
+                Some(positions) => self.decide(key, positions, admit),
+                None => self.decide_whole(h, key, admit),
+            };
+            return admitted.then(|| self.insert_new(h, key.into(), aggs));
         }
         Some(match self.table.find_mut(h, eq) {
             Some((_, states)) => states,
             None => &mut self.spill,
         })
+    }
+
+    /// `admit(key)`, remembered by the key's parts at `positions`.
+    fn decide(&mut self, key: &[u32], positions: &[usize], admit: impl FnOnce(&[u32]) -> bool) -> bool {
+        let mut inline = [0u32; INLINE_KEY];
+        let mut heap = Vec::new();
+        let part = |i: &usize| key.get(*i).copied().unwrap_or(u32::MAX);
+        let parts: &[u32] = if positions.len() <= INLINE_KEY {
+            inline.iter_mut().zip(positions).for_each(|(slot, i)| *slot = part(i));
+            &inline[..positions.len()]
+        } else {
+            heap.extend(positions.iter().map(part));
+            &heap
+        };
+        let h = self.hasher.hash_one(parts);
+        if let Some((_, admitted)) = self.decided.find(h, |(k, _)| **k == *parts) {
+            return *admitted;
+        }
+        let admitted = admit(key);
+        let hasher = &self.hasher;
+        self.decided.insert_unique(h, (parts.into(), admitted), |(k, _)| hasher.hash_one(&**k));
+        self.bytes += 32 + parts.len() * 4;
+        admitted
+    }
+
+    /// `admit(key)`, remembered when it refuses.
+    fn decide_whole(&mut self, h: u64, key: &[u32], admit: impl FnOnce(&[u32]) -> bool) -> bool {
+        if self.refused.find(h, |k| **k == *key).is_some() {
+            return false;
+        }
+        if admit(key) {
+            return true;
+        }
+        let hasher = &self.hasher;
+        self.refused.insert_unique(h, key.into(), |k| hasher.hash_one(&**k));
+        self.bytes += 32 + key.len() * 4;
+        false
     }
 
     fn insert_new(&mut self, h: u64, key: Box<[u32]>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
@@ -455,6 +499,46 @@ mod tests {
         let long: Vec<KeyPart> = (0..40).map(KeyPart::One).collect();
         for_each_key(&long, |k| single.push(k.to_vec()));
         assert_eq!(single, [vec![], vec![7, 9], (0..40).collect::<Vec<u32>>()]);
+    }
+
+    #[test]
+    fn key_filter_decisions_are_remembered() {
+        let aggs = [AggSpec { func: AggFunc::Count, input: AggInput::Rows, name: "count".into() }];
+        let mut calls = Vec::new();
+        let mut syms = Symbols::default();
+        (0..10).for_each(|i| assert_eq!(syms.intern(&i.to_string()), i));
+        // Decided by part 0 alone: one decision per value of it, admitting odd values.
+        let mut g = Groups::default();
+        for key in [[1, 5], [1, 6], [2, 5], [2, 7], [1, 7], [3, 5]] {
+            let kept = g.entry_if(&key, &aggs, Some(&[0]), |k| {
+                calls.push(k.to_vec());
+                k[0] % 2 == 1
+            });
+            assert_eq!(kept.is_some(), key[0] % 2 == 1, "{key:?}");
+        }
+        assert_eq!(calls, [vec![1, 5], vec![2, 5], vec![3, 5]]);
+        assert_eq!(g.len(), 4);
+        // Spilling drops the decisions with the ids they were made for.
+        let file = SpillFile::new().expect("temporary file");
+        g.spill(&syms, &file).expect("spills");
+        calls.clear();
+        assert!(g
+            .entry_if(&[2, 9], &aggs, Some(&[0]), |k| {
+                calls.push(k.to_vec());
+                true
+            })
+            .is_some());
+        assert_eq!(calls, [vec![2, 9]]);
+        // Without positions, only refusals are remembered, by whole key.
+        let mut g = Groups::default();
+        let mut n = 0;
+        for key in [[2, 5], [2, 5], [2, 6], [1, 5], [1, 5]] {
+            g.entry_if(&key, &aggs, None, |k| {
+                n += 1;
+                k[0] == 1
+            });
+        }
+        assert_eq!((n, g.len()), (3, 1));
     }
 
     #[test]

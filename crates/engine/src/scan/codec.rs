@@ -58,6 +58,10 @@ const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 impl Engine {
     /// What a state must have been made by: the queries' names and scan shapes.
     fn fingerprint(&self) -> u64 {
+        *self.fingerprint.get_or_init(|| self.compute_fingerprint())
+    }
+
+    fn compute_fingerprint(&self) -> u64 {
         let mut h = FNV_START;
         for q in &self.queries {
             h = fnv(q.name.as_bytes(), h);

@@ -55,6 +55,9 @@ pub struct Engine {
     pub(crate) memory: MemoryAccount,
     /// Whether scan states count and time what each query costs ([`Engine::scan_costs`]).
     profile: bool,
+    /// What the states this engine writes are stamped with (see `codec`), made once: a
+    /// cluster worker encodes a state per window and partition.
+    pub(crate) fingerprint: std::sync::OnceLock<u64>,
 }
 
 /// Default for [`Engine::set_memory_budget`].
@@ -121,6 +124,7 @@ impl Engine {
             scan_ctx,
             memory: MemoryAccount::new(DEFAULT_MEMORY_BUDGET),
             profile: false,
+            fingerprint: std::sync::OnceLock::new(),
         }
     }
 

@@ -213,7 +213,7 @@ impl ScanIndex {
             }
         }
         for (field, texts, owners) in lits {
-            let automaton = aho_corasick::AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&texts);
+            let automaton = literal_automaton(&field, &texts);
             let ascii = texts.iter().all(|t| t.is_ascii());
             let mut gate: Vec<usize> = owners.iter().flatten().copied().collect();
             gate.sort_unstable();
@@ -343,6 +343,25 @@ impl ScanIndex {
             }
         }
     }
+}
+
+/// Largest table taken for a DFA over `_raw` literals (see [`literal_automaton`]).
+const RAW_DFA_MAX_BYTES: usize = 4 << 20;
+
+/// The automaton over one field's literals, folding ASCII case. An event's whole text
+/// (kilobytes, against a field value's few dozen bytes) is searched with a DFA, which follows
+/// no failure transitions per byte, unless its table would be large (many bare terms);
+/// values with the library's choice (a DFA for up to 100 literals, else an NFA).
+fn literal_automaton(field: &FieldRef, texts: &[String]) -> Result<AhoCorasick, aho_corasick::BuildError> {
+    let mut builder = aho_corasick::AhoCorasickBuilder::new();
+    builder.ascii_case_insensitive(true);
+    if matches!(field, FieldRef::Name(n) if n == "_raw") {
+        match builder.clone().kind(Some(aho_corasick::AhoCorasickKind::DFA)).build(texts) {
+            Ok(dfa) if dfa.memory_usage() <= RAW_DFA_MAX_BYTES => return Ok(dfa),
+            _ => {}
+        }
+    }
+    builder.build(texts)
 }
 
 /// The non-ASCII characters whose lowercase holds ASCII (İ -> i̇, Kelvin sign -> k).
@@ -513,6 +532,33 @@ mod tests {
     }
 
     #[test]
+    fn raw_literals_use_a_dfa_and_find_every_overlapping_literal() {
+        let raw = |lit: &str| Pred::Raw(Pattern::new(&format!("*{lit}*")));
+        // "sekurlsa" lies inside "sekurlsa::logonpasswords": both must be met.
+        let preds = [
+            raw("sekurlsa::logonpasswords"),
+            raw("sekurlsa"),
+            raw("mimikatz"),
+            Pred::And(vec![name_eq("EventID", "1"), raw("kerberos::")]),
+        ];
+        let idx = ScanIndex::new(preds.iter());
+        assert_eq!(idx.raw_literals.len(), 1);
+        assert_eq!(idx.literal_fields[idx.raw_literals[0]].automaton.kind(), aho_corasick::AhoCorasickKind::DFA);
+        let mut s = Scratch::default();
+        let ev = |id: &str, raw: &str| {
+            let mut ev = Event { raw: raw.into(), ..Default::default() };
+            ev.push("EventID", id);
+            ev
+        };
+        idx.candidates(&ev("1", "<Data>SEKURLSA::LogonPasswords kerberos::list</Data>"), &mut s);
+        assert_eq!(s.candidates, [0, 1, 3]);
+        idx.candidates(&ev("4", "Mimikatz kerberos::list"), &mut s);
+        assert_eq!(s.candidates, [2]);
+        idx.candidates(&ev("1", "nothing here"), &mut s);
+        assert!(s.candidates.is_empty());
+    }
+
+    #[test]
     fn literal_values_before_the_exact_value_are_searched_after_it() {
         let images = Pred::AnyOf(FieldRef::Name("Image".into()), vec![Pattern::new("*\\whoami.exe")].into());
         let preds = [Pred::And(vec![name_eq("EventCode", "1"), images])];
@@ -533,6 +579,13 @@ mod tests {
         assert!(s.candidates.is_empty());
         idx.candidates(&ev(&["C:\\W\\whoami.exe"], "1"), &mut s);
         assert_eq!(s.candidates, [0]);
+    }
+
+    #[test]
+    fn a_large_raw_table_falls_back_to_the_default_automaton() {
+        let texts: Vec<String> = (0..3_000u128).map(|i| format!("{i:05}-{:040x}", i * 0x9e37_79b9_7f4a_7c15)).collect();
+        let a = literal_automaton(&FieldRef::Name("_raw".into()), &texts).ok();
+        assert!(a.is_some_and(|a| a.kind() != aho_corasick::AhoCorasickKind::DFA));
     }
 
     #[test]

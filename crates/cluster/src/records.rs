@@ -9,6 +9,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use std::borrow::Cow;
 use vigil_model::{Event, Micros};
 use vigil_read::{ReadOptions, RecordsReader};
+use vigil_serve::ingest::envelope::{Envelope, Field};
 
 /// One record of the events topic, as the worker reads it.
 pub struct Record<'a> {
@@ -35,17 +36,21 @@ impl<'a> Record<'a> {
     /// A record whose value is `value`, with the sourcetype and host given beside it.
     pub fn new(offset: i64, arrival: Micros, value: &'a [u8], sourcetype: Option<String>, host: Option<String>) -> Record<'a> {
         let mut r = Record { offset, arrival, text: Cow::Borrowed(value), sourcetype, host };
+        // A HEC envelope (`{"event": ...}`), read as serve's HEC endpoint reads one: strings
+        // borrowed from the record, no `serde_json::Value` unless the event is an object.
         if value.first() == Some(&b'{') {
-            if let Ok(serde_json::Value::Object(env)) = serde_json::from_slice::<serde_json::Value>(value) {
-                if let Some(event) = env.get("event") {
-                    let str_of = |k: &str| env.get(k).and_then(|v| v.as_str()).map(str::to_string);
-                    r.sourcetype = str_of("sourcetype").or(r.sourcetype);
-                    r.host = str_of("host").or(r.host);
-                    r.text = match event {
-                        serde_json::Value::String(s) => Cow::Owned(s.clone().into_bytes()),
-                        other => Cow::Owned(other.to_string().into_bytes()),
-                    };
-                }
+            if let Ok(Envelope { event: Some(event), host, sourcetype, .. }) = serde_json::from_slice::<Envelope>(value) {
+                let text_of = |f: Option<Field>| match f {
+                    Some(Field::Str(s)) => Some(s.into_owned()),
+                    _ => None,
+                };
+                r.sourcetype = text_of(sourcetype).or(r.sourcetype);
+                r.host = text_of(host).or(r.host);
+                r.text = match event {
+                    Field::Str(Cow::Borrowed(s)) => Cow::Borrowed(s.as_bytes()),
+                    Field::Str(Cow::Owned(s)) => Cow::Owned(s.into_bytes()),
+                    Field::Json(other) => Cow::Owned(other.to_string().into_bytes()),
+                };
             }
         }
         r
@@ -92,6 +97,8 @@ mod tests {
             Record::new(8, 1, envelope.as_bytes(), Some("st-header".into()), None),
             Record::new(9, 1, object.as_bytes(), None, Some("h-header".into())),
             Record::new(10, 1, b"", None, None),
+            // No event: not an envelope, the record is read as it is.
+            Record::new(11, 1, br#"{"event": null, "host": "h-env"}"#, None, None),
         ];
         let mut events: Vec<Vec<Event>> = records.iter().map(|_| Vec::new()).collect();
         read_events("t", 2, &records, &ReadOptions::default(), &mut RecordsReader::default(), &mut |i, ev| events[i].push(ev.clone()));
@@ -105,8 +112,10 @@ mod tests {
                 vec![("XmlWinEventLog", "h-env", "kafka:t/2@8")],
                 vec![("_json", "h-header", "kafka:t/2@9")],
                 vec![],
+                vec![("_json", "", "kafka:t/2@11")],
             ]
         );
         assert_eq!(events[2][0].get("a"), Some("1"));
+        assert_eq!(events[4][0].get("host"), Some("h-env"));
     }
 }

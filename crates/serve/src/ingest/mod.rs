@@ -11,7 +11,7 @@
 
 mod acks;
 pub mod budget;
-mod envelope;
+pub mod envelope;
 mod errors;
 pub mod parse;
 pub mod stats;

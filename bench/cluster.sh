@@ -21,6 +21,9 @@
 #   PYTHON       a python with kafka-python (default: $VIGIL_TEST_PYTHON, else python3)
 #   SKIP_BUILD   1: use the existing release binaries
 #   KEEP         1: keep the work directory (printed)
+#   TOGETHER     1: start the workers on the empty topic and produce the events once every
+#                worker holds partitions (no partition read by one worker, then moved to
+#                another as the others join); wall time then includes producing
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -122,12 +125,16 @@ for N in $WORKERS; do
     printf 'grace_secs = 0\ncheckpoint_records = 10000\nresume_from_partition_start = true\n\n[scheduler]\n%s\n' "$SCHED"
   } >"$RUN/vigil.toml"
 
-  PSTART="$(date +%s.%N)"
-  SENT="$("$PYTHON" bench/kafka_produce.py "127.0.0.1:$BPORT" vigil-events "$PARTITIONS" xml "$FILE")"
-  PRODUCED="$(date +%s.%N)"
-  # A record stamped the next day in every partition: the day's last windows close.
-  "$PYTHON" bench/kafka_produce.py "127.0.0.1:$BPORT" vigil-events "$PARTITIONS" heartbeat "$(date -d "$DAY_TO + 30 min" +%s)000" >/dev/null
-  log "$N worker(s): $SENT records produced in $(echo "$PRODUCED - $PSTART" | bc -l | cut -c1-5) s; load $(cut -d' ' -f1-3 /proc/loadavg)"
+  produce() {
+    local pstart produced sent
+    pstart="$(date +%s.%N)"
+    sent="$("$PYTHON" bench/kafka_produce.py "127.0.0.1:$BPORT" vigil-events "$PARTITIONS" xml "$FILE")"
+    produced="$(date +%s.%N)"
+    # A record stamped the next day in every partition: the day's last windows close.
+    "$PYTHON" bench/kafka_produce.py "127.0.0.1:$BPORT" vigil-events "$PARTITIONS" heartbeat "$(date -d "$DAY_TO + 30 min" +%s)000" >/dev/null
+    log "$N worker(s): $sent records produced in $(echo "$produced - $pstart" | bc -l | cut -c1-5) s; load $(cut -d' ' -f1-3 /proc/loadavg)"
+  }
+  [[ "${TOGETHER:-0}" == 1 ]] || produce
   RPORT="$(free_port)"
   "$VIGIL" serve --role reducer --config "$RUN/vigil.toml" "${CONTENT[@]}" --data-dir "$RUN/reducer" \
     --listen "127.0.0.1:$RPORT" --now "$DAY_FROM" 2>"$RUN/reducer.log" &
@@ -148,9 +155,20 @@ for N in $WORKERS; do
   BASE=0
   for i in "${!WPIDS[@]}"; do
     for _ in $(seq 6000); do grep -q "vigil worker: group" "$RUN/worker$((i + 1)).log" && break; sleep 0.05; done
+  done
+  if [[ "${TOGETHER:-0}" == 1 ]]; then
+    # Every worker holds partitions of the still empty topic (the group has settled) before
+    # the events arrive, so none reads partitions that move to another later.
+    for i in "${!WPIDS[@]}"; do
+      for _ in $(seq 6000); do grep -q "vigil worker: partition" "$RUN/worker$((i + 1)).log" && break; sleep 0.05; done
+    done
+    sleep 3
+  fi
+  for i in "${!WPIDS[@]}"; do
     BASE="$(echo "$BASE + $(cpu_secs "${WPIDS[$i]}")" | bc -l)"
   done
   START="$(date +%s.%N)"
+  [[ "${TOGETHER:-0}" != 1 ]] || produce
   for _ in $(seq 6000); do
     [[ "$(metric "$RPORT" vigil_cluster_runs_finished_total)" -ge 24 ]] 2>/dev/null && break
     kill -0 "$REDUCER" 2>/dev/null || { cat "$RUN/reducer.log" >&2; exit 1; }

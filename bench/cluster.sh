@@ -5,7 +5,7 @@
 # Reports per worker count: events/s (events / wall time from the moment the workers have
 # planned their detections, the topic already filled, to the reducer's last run), CPU-seconds per million events
 # (the workers' user+system time over that span), the reducer's CPU (start-up included) and its
-# work per window (merge time, partial sizes from /metrics); and the same corpus through
+# work per window (merge time, partial sizes from /metrics), the checkpoints the workers wrote; and the same corpus through
 # `vigil backtest` in one process (its start-up, measured over no events, left out). Not a test:
 # prints a table (docs/performance.md).
 #
@@ -107,8 +107,8 @@ read -r S_WALL S_USER S_SYS <"$WORK/single.time"
 read -r E_WALL E_USER E_SYS <"$WORK/empty.time"
 S_CPU="$(echo "$S_USER + $S_SYS - $E_USER - $E_SYS" | bc -l)"
 S_WALL="$(echo "$S_WALL - $E_WALL" | bc -l)"
-printf 'mode        events  wall_s  events_per_s  cpu_s  cpu_s_per_M  reducer_cpu_s  merge_ms_per_run  partial_bytes_mean  partials\n'
-printf 'backtest    %s  %.1f  %.0f  %.2f  %.1f  -  -  -  -\n' "$EVENTS" "$S_WALL" "$(echo "$EVENTS / $S_WALL" | bc -l)" "$S_CPU" \
+printf 'mode        events  wall_s  events_per_s  cpu_s  cpu_s_per_M  reducer_cpu_s  merge_ms_per_run  partial_bytes_mean  partials  checkpoints\n'
+printf 'backtest    %s  %.1f  %.0f  %.2f  %.1f  -  -  -  -  -\n' "$EVENTS" "$S_WALL" "$(echo "$EVENTS / $S_WALL" | bc -l)" "$S_CPU" \
   "$(echo "$S_CPU * 1000000 / $EVENTS" | bc -l)"
 
 for N in $WORKERS; do
@@ -178,18 +178,20 @@ for N in $WORKERS; do
   WCPU="$(echo "0 - $BASE" | bc -l)"
   PBYTES=0
   PCOUNT=0
+  CHECKPOINTS=0
   for i in "${!WPIDS[@]}"; do
     WCPU="$(echo "$WCPU + $(cpu_secs "${WPIDS[$i]}")" | bc -l)"
     PBYTES="$(echo "$PBYTES + $(metric "${WPORTS[$i]}" vigil_cluster_partial_bytes_sum)" | bc -l)"
     PCOUNT="$(echo "$PCOUNT + $(metric "${WPORTS[$i]}" vigil_cluster_partial_bytes_count)" | bc -l)"
+    CHECKPOINTS="$(echo "$CHECKPOINTS + $(metric "${WPORTS[$i]}" vigil_cluster_checkpoints_written_total)" | bc -l)"
   done
   RCPU="$(cpu_secs "$REDUCER")"
   MERGE_S="$(metric "$RPORT" vigil_cluster_merge_seconds_sum)"
   RUNS="$(metric "$RPORT" vigil_cluster_runs_finished_total)"
   WALL="$(echo "$END - $START" | bc -l)"
-  printf '%s-worker%s  %s  %.1f  %.0f  %.2f  %.1f  %.2f  %.2f  %.0f  %.0f\n' "$N" "$([[ $N == 1 ]] && echo ' ' || echo s)" "$EVENTS" "$WALL" \
+  printf '%s-worker%s  %s  %.1f  %.0f  %.2f  %.1f  %.2f  %.2f  %.0f  %.0f  %.0f\n' "$N" "$([[ $N == 1 ]] && echo ' ' || echo s)" "$EVENTS" "$WALL" \
     "$(echo "$EVENTS / $WALL" | bc -l)" "$WCPU" "$(echo "$WCPU * 1000000 / $EVENTS" | bc -l)" "$RCPU" \
-    "$(echo "$MERGE_S * 1000 / $RUNS" | bc -l)" "$(echo "$PBYTES / ($PCOUNT + ($PCOUNT == 0))" | bc -l)" "$PCOUNT"
+    "$(echo "$MERGE_S * 1000 / $RUNS" | bc -l)" "$(echo "$PBYTES / ($PCOUNT + ($PCOUNT == 0))" | bc -l)" "$PCOUNT" "$CHECKPOINTS"
   grep -h "partial(s) merged" "$RUN/reducer.log" | sed 's/^/  /' | sort -t' ' -k4 | tail -3 >&2 || true
   stop_all
 done

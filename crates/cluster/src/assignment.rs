@@ -76,8 +76,8 @@ impl AssignmentContext {
         for p in partitions {
             let bytes = saved.remove(checkpoint::key(topic, p).as_bytes());
             let start = match &bytes {
-                // See `resume_from_partition_start` in config.rs.
-                Some(_) if self.cfg.resume_from_partition_start => Offset::Beginning,
+                // With `resume_from_partition_start`, the worker checks where the broker's
+                // answer starts and seeks back if it skipped records (resume.rs).
                 Some(b) => Offset::Offset(checkpoint::next_offset(b).map_err(|e| format!("checkpoint of partition {p}: {e}"))?),
                 None => Offset::Beginning,
             };

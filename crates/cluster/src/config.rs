@@ -11,6 +11,7 @@
 //! reducer_group = "vigil-reducers"
 //! grace_secs = 30                      # an idle partition closes tick t once the clock passes t + grace
 //! checkpoint_records = 10000           # open windows checkpointed at least every this many records
+//! checkpoint_idle_ms = 5000            # and a partition read to its end at most this often (see below)
 //! sourcetype = "XmlWinEventLog"        # for records the readers give no sourcetype
 //! from = "2026-11-20T00:00:00Z"        # first tick (default: the first start's day)
 //! to = "2026-11-21T00:00:00Z"          # no tick at or after this (a replay); default none
@@ -21,12 +22,23 @@
 //! ```
 
 //!
+//! `checkpoint_idle_ms`: a partition's windows are checkpointed (and its offset committed) when
+//! a window closes, every `checkpoint_records` records, and when the partition is read to its
+//! end, there at most once per this many milliseconds: where records trickle in, the end is
+//! reached at nearly every poll, and each checkpoint encodes every open window's state. Until
+//! then a new owner re-reads those records from the previous checkpoint (same partials).
+//!
 //! `resume_from_partition_start`: a worker resumes a partition at its checkpoint's offset, a
 //! reducer at the group's committed offset. Tansu 0.6 answers a fetch from an offset inside a
 //! record batch with the batches after it, skipping the rest of that batch (Kafka answers with
-//! the batch that holds the offset): with this set, a resumed partition is read again from its
-//! start instead, and what the checkpoint covers is skipped (a reducer ignores the partials of
-//! finished runs). Correct on any broker, and slow on long partitions: for Tansu only.
+//! the batch that holds the offset). With this set, a worker checks the first record a resumed
+//! partition returns and, if it is past the checkpoint's offset (or the partition's end is
+//! returned), fetches again from 1, 2, 4, ... records before that offset until the first
+//! record is at or before it (`resume.rs`: ~log2 of a batch's records in extra fetches), then
+//! passes over what the checkpoint covers; a reducer reads the partials topic again from its
+//! start (it ignores the partials of finished runs). Correct on any broker (on Kafka a resumed
+//! partition costs at most one extra fetch); needed on Tansu. The key keeps its name from when
+//! a worker, too, read a resumed partition from its start.
 //!
 //! `max_state_bytes`: a partial or a checkpoint is one record, as large as the windows' state
 //! (distinct group keys per partition and window): past Kafka's default of 1 MB on a busy
@@ -56,6 +68,7 @@ pub struct ClusterConfig {
     pub reducer_group: String,
     pub grace_secs: u64,
     pub checkpoint_records: u64,
+    pub checkpoint_idle_ms: u64,
     pub sourcetype: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
@@ -77,6 +90,7 @@ impl Default for ClusterConfig {
             reducer_group: "vigil-reducers".into(),
             grace_secs: 30,
             checkpoint_records: 10_000,
+            checkpoint_idle_ms: 5_000,
             sourcetype: None,
             from: None,
             to: None,

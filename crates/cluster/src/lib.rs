@@ -31,6 +31,7 @@ pub mod partial;
 pub mod plan;
 pub mod records;
 pub mod reducer;
+pub mod resume;
 pub mod status;
 pub mod windows;
 pub mod worker;

@@ -2,13 +2,15 @@
 //!
 //! Per assigned partition it keeps the open windows (`windows.rs`), restored from the
 //! partition's checkpoint when it gets the partition (after a start or a rebalance; the
-//! partition is then read from the checkpoint's offset, see `assignment.rs`). The records a
+//! partition is then read from the checkpoint's offset, see `assignment.rs`, checked by
+//! `resume.rs` on brokers that may answer past it). The records a
 //! poll has ready (what librdkafka fetched, up to [`BATCH_RECORDS`]) are read per partition in
 //! one reader pass (`records.rs`), enriched and normalized as the scan driver does, and routed
 //! record by record; after each record the windows it closes are closed, exactly as if every
 //! record were polled alone, so a partial's bytes do not depend on how records were batched.
 //! After the batch, closed windows are published as partials; then the partition is
-//! checkpointed and its offset committed.
+//! checkpointed and its offset committed (when a window closed, every `checkpoint_records`
+//! records, and at the partition's end at most every `checkpoint_idle_ms`).
 //! The order (partials acknowledged, checkpoint acknowledged, offset committed) means a crash
 //! at any point redoes work from the last checkpoint and republishes identical partials.
 
@@ -19,6 +21,7 @@ use crate::metrics;
 use crate::partial::PartialId;
 use crate::plan::Planned;
 use crate::records::{self, Record};
+use crate::resume::{Resume, Verdict};
 use crate::windows::{Closed, PartitionWindows};
 use crate::ClusterConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -26,8 +29,8 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 use vigil_model::{DatasetRow, Event, Micros};
 use vigil_normalize::Normalizer;
 use vigil_read::{ReadOptions, RecordsReader};
@@ -51,6 +54,11 @@ struct Worker {
     parts: BTreeMap<i32, PartitionWindows>,
     /// Per partition: windows closed by the records of the last batch, not yet published.
     closed: BTreeMap<i32, Vec<Closed>>,
+    /// Partitions resumed at a checkpoint whose first fetched record is not checked yet
+    /// (`resume.rs`; only with `resume_from_partition_start`).
+    resuming: BTreeMap<i32, Resume>,
+    /// When each partition was last checkpointed (or gained).
+    checkpointed_at: BTreeMap<i32, Instant>,
     partitions: i32,
     producer: FutureProducer,
     rt: tokio::runtime::Runtime,
@@ -86,6 +94,8 @@ pub fn run(role: Role) -> Result<(), String> {
         role,
         parts: BTreeMap::new(),
         closed: BTreeMap::new(),
+        resuming: BTreeMap::new(),
+        checkpointed_at: BTreeMap::new(),
         partitions,
         producer,
         rt: kafka::runtime()?,
@@ -101,6 +111,7 @@ pub fn run(role: Role) -> Result<(), String> {
         // Rebalances run inside poll: apply them before the record it returned.
         w.apply(consumer.context().take())?;
         let mut batch = Vec::new();
+        let mut sought = BTreeSet::new();
         let mut after = polled;
         // Then what is ready without waiting; a rebalance met on the way first ends the
         // records taken before it, as one poll at a time would.
@@ -113,13 +124,13 @@ pub fn run(role: Role) -> Result<(), String> {
             after = consumer.poll(Duration::ZERO);
             let changes = consumer.context().take();
             if !changes.is_empty() {
-                w.on_records(&std::mem::take(&mut batch));
+                sought.extend(w.on_records(&consumer, &std::mem::take(&mut batch)));
                 w.apply(changes)?;
             }
         }
-        w.on_records(&batch);
+        sought.extend(w.on_records(&consumer, &batch));
         drop(batch);
-        w.on_other(after);
+        w.on_other(&consumer, after, &sought);
         w.close_and_checkpoint(&consumer)?;
     }
 }
@@ -134,11 +145,15 @@ impl Worker {
                     for p in lost {
                         self.parts.remove(&p);
                         self.closed.remove(&p);
+                        self.resuming.remove(&p);
+                        self.checkpointed_at.remove(&p);
                     }
                 }
                 Change::LostAll => {
                     self.parts.clear();
                     self.closed.clear();
+                    self.resuming.clear();
+                    self.checkpointed_at.clear();
                 }
                 Change::Failed(e) => return Err(e),
                 Change::Assigned(gained) => {
@@ -148,6 +163,9 @@ impl Worker {
                                 let w = checkpoint::decode(&bytes, &self.role.schedules, self.role.from)
                                     .map_err(|e| format!("checkpoint of partition {p}: {e}"))?;
                                 eprintln!("vigil worker: partition {p}: resumed from its checkpoint at offset {}", w.next_offset);
+                                if self.role.cfg.resume_from_partition_start && w.next_offset > 0 {
+                                    self.resuming.insert(p, Resume::new(w.next_offset));
+                                }
                                 w
                             }
                             None => {
@@ -156,6 +174,7 @@ impl Worker {
                             }
                         };
                         self.parts.insert(p, w);
+                        self.checkpointed_at.insert(p, Instant::now());
                     }
                 }
             }
@@ -164,9 +183,18 @@ impl Worker {
     }
 
     /// What a poll gave besides a record: the end of a partition, an error, or nothing.
-    fn on_other(&mut self, polled: Option<KafkaResult<BorrowedMessage>>) {
+    /// `sought`: partitions sought back by the records before it (their end is stale).
+    fn on_other(
+        &mut self,
+        consumer: &BaseConsumer<AssignmentContext>,
+        polled: Option<KafkaResult<BorrowedMessage>>,
+        sought: &BTreeSet<i32>,
+    ) {
         match polled {
             Some(Err(KafkaError::PartitionEOF(p))) => {
+                if sought.contains(&p) || !self.resumed(consumer, p, None) {
+                    return;
+                }
                 if let Some(pw) = self.parts.get_mut(&p) {
                     pw.at_end = true;
                 }
@@ -176,14 +204,45 @@ impl Worker {
         }
     }
 
-    /// Reads, routes and closes over a batch of records, partition by partition.
-    fn on_records(&mut self, batch: &[BorrowedMessage]) {
+    /// Reads, routes and closes over a batch of records, partition by partition; returns the
+    /// partitions sought back instead (see `resumed`).
+    fn on_records(&mut self, consumer: &BaseConsumer<AssignmentContext>, batch: &[BorrowedMessage]) -> BTreeSet<i32> {
         let mut by_partition: BTreeMap<i32, Vec<&BorrowedMessage>> = BTreeMap::new();
         for m in batch {
             by_partition.entry(m.partition()).or_default().push(m);
         }
+        let mut sought = BTreeSet::new();
         for (p, messages) in by_partition {
+            let first = messages.first().map(|m| m.offset());
+            if first.is_some() && !self.resumed(consumer, p, first) {
+                sought.insert(p);
+                continue;
+            }
             self.on_partition_records(p, &messages);
+        }
+        sought
+    }
+
+    /// Whether partition `p` is read from where its checkpoint ends, given the first answer
+    /// of its fetch (`first`: a record's offset, `None`: its end); when that is not proven
+    /// yet, seeks back (`resume.rs`) and the answer is dropped.
+    fn resumed(&mut self, consumer: &BaseConsumer<AssignmentContext>, p: i32, first: Option<i64>) -> bool {
+        let Some(resume) = self.resuming.get_mut(&p) else { return true };
+        match resume.on_first(first) {
+            Verdict::Resumed => {
+                self.resuming.remove(&p);
+                true
+            }
+            Verdict::SeekTo(offset) => {
+                let answer = first.map_or("the partition's end".to_string(), |o| format!("offset {o}"));
+                eprintln!("vigil worker: partition {p}: answered with {answer}, past its checkpoint: fetching from {offset}");
+                if let Err(e) = consumer.seek(&self.role.cfg.events_topic, p, Offset::Offset(offset), kafka::TIMEOUT) {
+                    // The fetch goes on where it was: its next answer is past the checkpoint
+                    // again and seeks further back.
+                    eprintln!("vigil worker: partition {p}: seek to {offset}: {e}");
+                }
+                false
+            }
         }
     }
 
@@ -224,7 +283,12 @@ impl Worker {
             closed.extend(w.close(&mut self.role.schedules, now, grace));
             // Also at the end of the partition: an idle partition's committed offset (its lag,
             // and what a new owner re-reads) catches up with what was read.
-            let due = w.since_checkpoint >= self.role.cfg.checkpoint_records.max(1) || (w.at_end && w.since_checkpoint > 0);
+            // At the end, at most every `checkpoint_idle_ms`: records trickling in reach the
+            // end at nearly every poll, and a checkpoint encodes every open window's state.
+            let idle_due = w.at_end
+                && w.since_checkpoint > 0
+                && self.checkpointed_at.get(p).is_none_or(|t| t.elapsed() >= Duration::from_millis(self.role.cfg.checkpoint_idle_ms));
+            let due = w.since_checkpoint >= self.role.cfg.checkpoint_records.max(1) || idle_due;
             if closed.is_empty() && !due {
                 continue;
             }
@@ -254,6 +318,7 @@ impl Worker {
             kafka::produce_all(&self.rt, &self.producer, vec![record])?;
             metrics::global().checkpoint_written(saved.len());
             w.since_checkpoint = 0;
+            self.checkpointed_at.insert(*p, Instant::now());
             if w.next_offset > 0 {
                 let mut tpl = TopicPartitionList::new();
                 tpl.add_partition_offset(&self.role.cfg.events_topic, *p, Offset::Offset(w.next_offset)).map_err(|e| e.to_string())?;

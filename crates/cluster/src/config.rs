@@ -17,7 +17,7 @@
 //! to = "2026-11-21T00:00:00Z"          # no tick at or after this (a replay); default none
 //! session_timeout_ms = 10000           # workers, reducers: a silent member's partitions move after this (librdkafka's default: 45000)
 //! metrics_listen = "127.0.0.1:9464"    # workers, reducers: GET /metrics here (default: none)
-//! resume_from_partition_start = false  # read a resumed partition again from its start (see below)
+//! resume_from_partition_start = false  # check a resumed partition's first record, seek back (Tansu; see below)
 //! max_state_bytes = 67108864           # largest partial or checkpoint record (64 MiB; see below)
 //! ```
 

@@ -10,7 +10,6 @@
 use crate::kafka::{self, Outgoing};
 use crate::ClusterConfig;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::FutureProducer;
 use vigil_model::Micros;
 use vigil_serve::commit::Sink;
 use vigil_serve::store::StoredEvent;
@@ -18,18 +17,12 @@ use vigil_serve::store::StoredEvent;
 pub struct KafkaSink {
     topic: String,
     brokers: String,
-    producer: FutureProducer,
-    rt: tokio::runtime::Runtime,
+    producer: kafka::Producer,
 }
 
 impl KafkaSink {
     pub fn new(cfg: &ClusterConfig) -> Result<KafkaSink, String> {
-        Ok(KafkaSink {
-            topic: cfg.events_topic.clone(),
-            brokers: cfg.brokers.clone(),
-            producer: kafka::producer(cfg)?,
-            rt: kafka::runtime()?,
-        })
+        Ok(KafkaSink { topic: cfg.events_topic.clone(), brokers: cfg.brokers.clone(), producer: kafka::producer(cfg)? })
     }
 }
 
@@ -58,7 +51,7 @@ impl Sink for KafkaSink {
                 timestamp_ms: Some((e.indextime * 1000.0).round() as i64),
             })
             .collect();
-        kafka::produce_all(&self.rt, &self.producer, records)
+        kafka::produce_all(&self.producer, records)
     }
 
     fn describe(&self) -> String {

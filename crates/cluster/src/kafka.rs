@@ -3,14 +3,16 @@
 
 use crate::ClusterConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
+use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -31,14 +33,47 @@ pub fn client(cfg: &ClusterConfig) -> ClientConfig {
     c
 }
 
+/// The broker's answer for one record, sent to the `produce_all` that waits for it.
+type Ack = mpsc::Sender<Result<(), KafkaError>>;
+
+/// Hands each delivery report to the `produce_all` waiting for it.
+pub struct Acks;
+
+impl ClientContext for Acks {}
+
+impl ProducerContext for Acks {
+    type DeliveryOpaque = Box<Ack>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, ack: Box<Ack>) {
+        // The waiter may have given up on an earlier error: nobody to tell then.
+        let _ = ack.send(result.as_ref().map(|_| ()).map_err(|(e, _)| e.clone()));
+    }
+}
+
 /// A producer whose acknowledged records are on every in-sync replica and written once.
-pub fn producer(cfg: &ClusterConfig) -> Result<FutureProducer, String> {
-    client(cfg)
+pub type Producer = Arc<BaseProducer<Acks>>;
+
+/// A [`Producer`], its delivery reports served by a thread of its own that blocks until
+/// one arrives. (rdkafka 0.39's `FutureProducer` polls every 100 ms and spins through the
+/// last millisecond of each poll, its timeout rounded down to 0 ms: most of an idle
+/// worker's CPU.) The thread lives as long as the process.
+pub fn producer(cfg: &ClusterConfig) -> Result<Producer, String> {
+    let producer: BaseProducer<Acks> = client(cfg)
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("linger.ms", "5")
-        .create()
-        .map_err(|e| format!("kafka producer ({}): {e}", cfg.brokers))
+        .create_with_context(Acks)
+        .map_err(|e| format!("kafka producer ({}): {e}", cfg.brokers))?;
+    let producer = Arc::new(producer);
+    let polled = Arc::clone(&producer);
+    std::thread::Builder::new()
+        .name("vigil-acks".into())
+        .spawn(move || loop {
+            // Timeout::Never: blocks for the next report, never returns.
+            polled.poll(rdkafka::util::Timeout::Never);
+        })
+        .map_err(|e| format!("kafka producer: cannot start its thread: {e}"))?;
+    Ok(producer)
 }
 
 /// A current-thread runtime to wait on the client's futures from plain threads.
@@ -57,22 +92,21 @@ pub struct Outgoing<'a> {
 }
 
 /// Produces every record and waits until the broker acknowledged all of them (or one failed).
-pub fn produce_all(rt: &tokio::runtime::Runtime, producer: &FutureProducer, records: Vec<Outgoing>) -> Result<(), String> {
-    let mut pending = Vec::with_capacity(records.len());
+pub fn produce_all(producer: &Producer, records: Vec<Outgoing>) -> Result<(), String> {
+    let (ack, acks) = mpsc::channel();
+    let sent = records.len();
     for r in records {
-        let mut rec = FutureRecord::to(r.topic).key(r.key).payload(r.value).headers(r.headers);
+        let mut rec = BaseRecord::with_opaque_to(r.topic, Box::new(ack.clone())).key(r.key).payload(r.value).headers(r.headers);
         if let Some(ts) = r.timestamp_ms {
             rec = rec.timestamp(ts);
         }
         loop {
-            match producer.send_result(rec) {
-                Ok(f) => {
-                    pending.push(f);
-                    break;
-                }
+            match producer.send(rec) {
+                Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // The acks thread empties the queue as the broker answers.
                     rec = back;
-                    producer.poll(Duration::from_millis(10));
+                    std::thread::sleep(Duration::from_millis(10));
                 }
                 Err((e @ KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => {
                     return Err(too_large(r.topic, r.value.len(), &e));
@@ -81,19 +115,18 @@ pub fn produce_all(rt: &tokio::runtime::Runtime, producer: &FutureProducer, reco
             }
         }
     }
-    rt.block_on(async {
-        for f in pending {
-            match f.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((e @ KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _))) => {
-                    return Err(too_large("the broker", 0, &e));
-                }
-                Ok(Err((e, _))) => return Err(format!("kafka: not acknowledged: {e}")),
-                Err(_) => return Err("kafka: the producer stopped before the broker answered".to_string()),
+    drop(ack);
+    for _ in 0..sent {
+        match acks.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e @ KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge))) => {
+                return Err(too_large("the broker", 0, &e));
             }
+            Ok(Err(e)) => return Err(format!("kafka: not acknowledged: {e}")),
+            Err(_) => return Err("kafka: the producer stopped before the broker answered".to_string()),
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// What to do about a record over a size limit, for people.

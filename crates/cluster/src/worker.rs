@@ -27,7 +27,6 @@ use crate::ClusterConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
-use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -60,8 +59,7 @@ struct Worker {
     /// When each partition was last checkpointed (or gained).
     checkpointed_at: BTreeMap<i32, Instant>,
     partitions: i32,
-    producer: FutureProducer,
-    rt: tokio::runtime::Runtime,
+    producer: kafka::Producer,
     opts: ReadOptions,
     /// Per dataset: whether a schedule reads its rows (rows nobody reads are not built).
     wanted: Vec<bool>,
@@ -98,7 +96,6 @@ pub fn run(role: Role) -> Result<(), String> {
         checkpointed_at: BTreeMap::new(),
         partitions,
         producer,
-        rt: kafka::runtime()?,
         opts: ReadOptions::default(),
         wanted,
         client_id,
@@ -305,7 +302,7 @@ impl Worker {
                 .iter()
                 .map(|(k, v, h)| Outgoing { topic, key: k.as_bytes(), value: v, headers: h.clone(), timestamp_ms: None })
                 .collect();
-            kafka::produce_all(&self.rt, &self.producer, records)?;
+            kafka::produce_all(&self.producer, records)?;
             let saved = checkpoint::encode(w, &self.role.schedules, &self.client_id)?;
             let key = checkpoint::key(&self.role.cfg.events_topic, *p);
             let record = Outgoing {
@@ -315,7 +312,7 @@ impl Worker {
                 headers: OwnedHeaders::new(),
                 timestamp_ms: None,
             };
-            kafka::produce_all(&self.rt, &self.producer, vec![record])?;
+            kafka::produce_all(&self.producer, vec![record])?;
             metrics::global().checkpoint_written(saved.len());
             w.since_checkpoint = 0;
             self.checkpointed_at.insert(*p, Instant::now());

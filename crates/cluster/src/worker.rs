@@ -271,7 +271,7 @@ impl Worker {
     }
 
     /// Publishes the windows that closed, then checkpoints and commits the partitions that
-    /// closed windows or read `checkpoint_records` records since their last checkpoint.
+    /// closed windows or are due (`checkpoint_due`).
     fn close_and_checkpoint(&mut self, consumer: &BaseConsumer<AssignmentContext>) -> Result<(), String> {
         let now = (self.role.clock)();
         let grace = self.role.cfg.grace();
@@ -280,13 +280,8 @@ impl Worker {
             closed.extend(w.close(&mut self.role.schedules, now, grace));
             // Also at the end of the partition: an idle partition's committed offset (its lag,
             // and what a new owner re-reads) catches up with what was read.
-            // At the end, at most every `checkpoint_idle_ms`: records trickling in reach the
-            // end at nearly every poll, and a checkpoint encodes every open window's state.
-            let idle_due = w.at_end
-                && w.since_checkpoint > 0
-                && self.checkpointed_at.get(p).is_none_or(|t| t.elapsed() >= Duration::from_millis(self.role.cfg.checkpoint_idle_ms));
-            let due = w.since_checkpoint >= self.role.cfg.checkpoint_records.max(1) || idle_due;
-            if closed.is_empty() && !due {
+            let since = self.checkpointed_at.get(p).map(Instant::elapsed);
+            if closed.is_empty() && !checkpoint_due(w, since, &self.role.cfg) {
                 continue;
             }
             let mut partials = Vec::with_capacity(closed.len());
@@ -336,6 +331,15 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// Whether a partition whose windows did not close is checkpointed now, `since` its last
+/// checkpoint (None: never): every `checkpoint_records` records, and at its end at most every
+/// `checkpoint_idle_ms` (records trickling in reach the end at nearly every poll, and a
+/// checkpoint encodes every open window's state).
+fn checkpoint_due(w: &PartitionWindows, since: Option<Duration>, cfg: &ClusterConfig) -> bool {
+    let idle = w.at_end && w.since_checkpoint > 0 && since.is_none_or(|s| s >= Duration::from_millis(cfg.checkpoint_idle_ms));
+    w.since_checkpoint >= cfg.checkpoint_records.max(1) || idle
 }
 
 /// One partition's records routed as their events come out of the reader, in record order:
@@ -393,5 +397,28 @@ impl Scan<'_> {
         let wanted = self.wanted;
         self.normalizer.normalize_filtered(ev, &|d| wanted.get(d).copied().unwrap_or(false), self.rows);
         self.w.route(self.schedules, ev, self.rows, arrival);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partition_at_its_end_is_checkpointed_at_most_every_checkpoint_idle_ms() {
+        let cfg = ClusterConfig { checkpoint_records: 100, checkpoint_idle_ms: 5000, ..ClusterConfig::default() };
+        let mut w = PartitionWindows::new(0, &[], 0);
+        let (soon, late) = (Some(Duration::from_millis(10)), Some(Duration::from_secs(6)));
+        w.since_checkpoint = 3;
+        assert!(!checkpoint_due(&w, late, &cfg), "not at the end, under checkpoint_records");
+        w.at_end = true;
+        assert!(!checkpoint_due(&w, soon, &cfg), "at the end, checkpointed 10 ms ago");
+        assert!(checkpoint_due(&w, late, &cfg), "at the end, checkpointed 6 s ago");
+        assert!(checkpoint_due(&w, None, &cfg), "at the end, never checkpointed");
+        w.since_checkpoint = 0;
+        assert!(!checkpoint_due(&w, late, &cfg), "nothing read since the last one");
+        w.since_checkpoint = 100;
+        w.at_end = false;
+        assert!(checkpoint_due(&w, soon, &cfg), "checkpoint_records reached, whenever the last one was");
     }
 }

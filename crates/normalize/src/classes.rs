@@ -20,6 +20,29 @@ pub struct EventReader<'a> {
     pub reads: &'a dyn Fn(&str) -> bool,
 }
 
+/// FNV-1a. The knowledge hashes every raw field name of every event (and each event's kind):
+/// short texts, for which SipHash costs several times more. Lookups of names from the input
+/// only probe maps whose keys come from the add-on files or are bounded (the memo): chosen
+/// collisions cannot grow them.
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A map keyed by field names (or kinds of event), hashed with [`Fnv`].
+pub(crate) type NameMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// The most field names the knowledge may set (the size of [`Seen`]).
 pub(crate) const MAX_NAMES: usize = 512;
 
@@ -77,7 +100,7 @@ pub(crate) struct Classes {
     /// The raw fields (never derived) whose values tell kinds of event apart.
     key_fields: Vec<String>,
     /// A kind as bytes (see [`Classes::wanted`]) -> what such events get.
-    memo: RwLock<HashMap<Vec<u8>, Wanted>>,
+    memo: RwLock<NameMap<Vec<u8>, Wanted>>,
 }
 
 /// The most kinds of event remembered (memory stays bounded whatever the input holds);
@@ -89,7 +112,7 @@ const MAX_KEY_FIELDS: usize = 4;
 
 impl Classes {
     /// `sources`: the knowledge's sources; `name_ids`: the field names it may set.
-    pub fn build(sources: &[&str], name_ids: &HashMap<String, usize>, readers: &[EventReader]) -> Classes {
+    pub fn build(sources: &[&str], name_ids: &NameMap<String, usize>, readers: &[EventReader]) -> Classes {
         let mut groups: Vec<(Vec<Clause>, Wanted)> = Vec::new();
         for r in readers {
             let mut w = Wanted { eventtype: (r.reads)("eventtype"), tag: (r.reads)("tag"), ..Wanted::default() };
@@ -199,7 +222,7 @@ mod tests {
 
     #[test]
     fn each_kind_of_event_gets_what_its_readers_name() {
-        let ids: HashMap<String, usize> = [("a", 0), ("b", 1), ("c", 2), ("d", 3)].iter().map(|(n, i)| (n.to_string(), *i)).collect();
+        let ids: NameMap<String, usize> = [("a", 0), ("b", 1), ("c", 2), ("d", 3)].iter().map(|(n, i)| (n.to_string(), *i)).collect();
         let one = [clause(&[("source", "s1", true)]), clause(&[("EventCode", "1", true), ("EventCode", "2", true)])];
         let two = [clause(&[("EventCode", "3", true)]), clause(&[("Image", "x.exe", false)])];
         let typed = [clause(&[("sourcetype", "t:x", true), ("source", "s1", false)])];

@@ -7,13 +7,13 @@
 //! Only the fields some loaded search names are computed ([`Knowledge::restrict`]), and an
 //! event from a source no file describes costs one short scan of the known sources.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::{Spanned, Value as T};
 use vigil_model::Event;
 
-use crate::classes::{Classes, EventReader, Seen, MAX_NAMES};
+use crate::classes::{Classes, EventReader, NameMap, Seen, MAX_NAMES};
 use crate::expr::Expr;
 use crate::spec::{compile_expr, err, line_of, strings};
 use crate::Error;
@@ -108,7 +108,7 @@ pub struct Knowledge {
     /// Source -> (block indexes, eventtype indexes), file order.
     by_source: Vec<(String, Vec<usize>, Vec<usize>)>,
     /// Every field name the blocks set -> a small id, for [`Seen`].
-    name_ids: HashMap<String, usize>,
+    name_ids: NameMap<String, usize>,
     /// Per block, the id of each field it sets.
     set_ids: Vec<Vec<usize>>,
     /// Per kind of event (source, sourcetype, EventCode, ...), the fields some search that can read such events names

@@ -24,7 +24,7 @@ pub use error::{ExecError, PlanError, StateError};
 pub use expr::pattern::{decode_xml_entities, Pattern};
 pub use expr::value::EvalContext;
 pub use physical::QueryOutput;
-pub use plan::{Planner, Query, QueryError};
+pub use plan::{EventConditions, Planner, Query, QueryError};
 // `Query::explain` is implemented in `explain`.
 pub use scan::{Engine, ScanCost, ScanState, FORMAT_VERSION, MAX_COLLECTED_EVENTS};
 pub use store::spill::temp_bytes_written;

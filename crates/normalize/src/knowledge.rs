@@ -7,12 +7,13 @@
 //! Only the fields some loaded search names are computed ([`Knowledge::restrict`]), and an
 //! event from a source no file describes costs one short scan of the known sources.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::{Spanned, Value as T};
 use vigil_model::Event;
 
+use crate::classes::{Classes, EventReader, NameMap, Seen, MAX_NAMES};
 use crate::expr::Expr;
 use crate::spec::{compile_expr, err, line_of, strings};
 use crate::Error;
@@ -107,24 +108,12 @@ pub struct Knowledge {
     /// Source -> (block indexes, eventtype indexes), file order.
     by_source: Vec<(String, Vec<usize>, Vec<usize>)>,
     /// Every field name the blocks set -> a small id, for [`Seen`].
-    name_ids: HashMap<String, usize>,
+    name_ids: NameMap<String, usize>,
     /// Per block, the id of each field it sets.
     set_ids: Vec<Vec<usize>>,
-}
-
-/// The most field names the knowledge may set (the size of [`Seen`]).
-const MAX_NAMES: usize = 512;
-
-/// Which of the knowledge's field names an event has: one bit per name id.
-struct Seen([u64; MAX_NAMES / 64]);
-
-impl Seen {
-    fn has(&self, id: usize) -> bool {
-        self.0[id / 64] & (1 << (id % 64)) != 0
-    }
-    fn add(&mut self, id: usize) {
-        self.0[id / 64] |= 1 << (id % 64);
-    }
+    /// Per kind of event (source, sourcetype, EventCode, ...), the fields some search that can read such events names
+    /// ([`Knowledge::restrict_by_reader`]); `None`: every field.
+    classes: Option<Classes>,
 }
 
 impl Knowledge {
@@ -234,6 +223,15 @@ impl Knowledge {
         self.emit_tag = wanted("tag");
         self.index();
         self.by_source.retain(|(_, b, e)| b.iter().any(|&i| !self.blocks[i].set.is_empty()) || !e.is_empty());
+        self.classes = None;
+    }
+
+    /// Narrows what each kind of event gets (after [`Knowledge::restrict`]) to the fields
+    /// the `readers` that can read it name: an event gets a field only when some reader whose
+    /// conditions its source, sourcetype and raw fields may meet reads that name.
+    pub fn restrict_by_reader(&mut self, readers: &[EventReader]) {
+        let sources: Vec<&str> = self.by_source.iter().map(|(s, _, _)| s.as_str()).collect();
+        self.classes = Some(Classes::build(&sources, &self.name_ids, readers));
     }
 
     /// Whether any event can get a field (false after a restriction that left nothing).
@@ -245,11 +243,16 @@ impl Knowledge {
     /// (leaving `out` alone) when no knowledge applies to `ev`, so the caller can use `ev`
     /// as is. A field the event already has is never replaced. `out`'s buffers are reused.
     pub fn enrich(&self, ev: &Event, out: &mut Event) -> bool {
-        let Some((_, blocks, ets)) = self.by_source.iter().find(|(s, _, _)| s.eq_ignore_ascii_case(&ev.source)) else {
+        let Some(source) = self.by_source.iter().position(|(s, _, _)| s.eq_ignore_ascii_case(&ev.source)) else {
             return false;
         };
+        let (_, blocks, ets) = &self.by_source[source];
         // Most conditions are on EventCode: look it up once.
         let code = ev.get("EventCode");
+        let wanted = self.wanted(ev, source);
+        if wanted.is_some_and(|w| w.is_empty()) {
+            return false;
+        }
         let applies = |w: &When| w.matches(ev, code);
         if !blocks.iter().any(|&b| applies(&self.blocks[b].when)) && !ets.iter().any(|&e| applies(&self.eventtypes[e].when)) {
             return false;
@@ -258,7 +261,7 @@ impl Knowledge {
         out.clone_from(ev);
         out.derived_from = Some(ev.fields.len());
         // The names the raw event has already, then those set below: never set twice.
-        let mut seen = Seen([0; MAX_NAMES / 64]);
+        let mut seen = Seen::default();
         for (k, _) in &ev.fields {
             if let Some(&id) = self.name_ids.get(k.as_str()) {
                 seen.add(id);
@@ -271,7 +274,7 @@ impl Knowledge {
                 continue;
             }
             for ((name, expr), &id) in block.set.iter().zip(&self.set_ids[b]) {
-                if seen.has(id) {
+                if seen.has(id) || wanted.is_some_and(|w| !w.names.has(id)) {
                     continue;
                 }
                 // Sources are raw fields: the raw event is shorter to search than `out`.
@@ -290,10 +293,10 @@ impl Knowledge {
             if !applies(&et.when) {
                 continue;
             }
-            if self.emit_eventtype {
+            if self.emit_eventtype && wanted.is_none_or(|w| w.eventtype) {
                 out.fields.push(("eventtype".into(), et.name.clone()));
             }
-            if self.emit_tag {
+            if self.emit_tag && wanted.is_none_or(|w| w.tag) {
                 for t in &et.tags {
                     if !tags.contains(&t.as_str()) {
                         tags.push(t);
@@ -303,6 +306,15 @@ impl Knowledge {
             }
         }
         true
+    }
+}
+
+impl Knowledge {
+    /// What an event from source number `source` gets, when the searches' conditions tell
+    /// (see [`Knowledge::restrict_by_reader`]).
+    fn wanted(&self, ev: &Event, source: usize) -> Option<crate::classes::Wanted> {
+        let classes = self.classes.as_ref()?;
+        classes.wanted(source, ev)
     }
 }
 

@@ -84,3 +84,26 @@ fn errors_name_file_and_line() {
     let et = "[[eventtype]]\nname = \"e\"\nsearch = \"s\"\nwhen = { source = \"s\" }\n";
     assert!(bad(&format!("{et}{et}")).starts_with("k.toml:5: eventtype \"e\" defined twice"));
 }
+
+#[test]
+fn an_event_gets_only_what_the_searches_that_can_read_it_name() {
+    let mut k = Knowledge::builtin().unwrap();
+    let access = [vec![("EventCode".to_string(), "10".to_string(), true)]];
+    let reads_name = |n: &str| n == "process_name";
+    let reads_dest = |n: &str| n == "dest";
+    let readers = [EventReader { clauses: &access, reads: &reads_name }];
+    k.restrict(&|n| n == "process_name" || n == "dest");
+    k.restrict_by_reader(&readers);
+    let mut out = Event::default();
+    let access_ev = ev(SYSMON, &[("EventCode", "10"), ("Computer", "PC04"), ("TargetImage", "C:\\w\\lsass.exe")]);
+    assert!(k.enrich(&access_ev, &mut out));
+    assert_eq!(out.get("process_name"), Some("lsass.exe"));
+    assert_eq!(out.get("dest"), None, "only the other search names dest");
+    // No search can read a network connection: the event is used as it is.
+    assert!(!k.enrich(&ev(SYSMON, &[("EventCode", "3"), ("Computer", "PC04")]), &mut out));
+    // A search over every event: dest everywhere.
+    let readers = [EventReader { clauses: &access, reads: &reads_name }, EventReader { clauses: &[], reads: &reads_dest }];
+    k.restrict_by_reader(&readers);
+    assert!(k.enrich(&access_ev, &mut out));
+    assert_eq!((out.get("process_name"), out.get("dest")), (Some("lsass.exe"), Some("PC04")));
+}

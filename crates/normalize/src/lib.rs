@@ -11,10 +11,12 @@
 //! Per event, mappings are first selected by sourcetype (case-insensitive), then by source and
 //! field conditions (`EventCode = ["1"]`), so events no mapping wants cost one short scan.
 
+mod classes;
 mod expr;
 mod knowledge;
 mod spec;
 
+pub use classes::{Clause, EventReader};
 pub use expr::{basename, first_token, hex_to_dec, strip_device_prefix, Op};
 pub use knowledge::{Knowledge, BUILTIN_KNOWLEDGE};
 
@@ -153,6 +155,12 @@ impl Normalizer {
     /// searches use, so that events pay for no other field.
     pub fn restrict_knowledge(&mut self, wanted: &dyn Fn(&str) -> bool) {
         self.knowledge.restrict(wanted);
+    }
+
+    /// Then narrows it per kind of event to what the searches that can read it name (see
+    /// [`Knowledge::restrict_by_reader`]).
+    pub fn restrict_knowledge_by_reader(&mut self, readers: &[EventReader]) {
+        self.knowledge.restrict_by_reader(readers);
     }
 
     /// Gives `ev` the search-time fields and eventtypes of Splunk's add-ons (see

@@ -2,17 +2,49 @@
 //! (Splunk's fast mode likewise extracts only the fields a search names.)
 
 use vigil_engine::{Pattern, Query};
-use vigil_normalize::Normalizer;
+use vigil_normalize::{EventReader, Normalizer};
 
 /// Limits the add-ons' search-time fields to the ones `queries` that read raw events name,
-/// so that events pay for no field nobody reads (see [`names_in_search`]).
+/// so that events pay for no field nobody reads (see [`names_in_search`]); then, per kind of
+/// event (source and EventCode), to the ones named by the queries whose raw-event scans can
+/// read such events (a scan that keeps whole events reads every field).
 pub fn restrict_knowledge<'a>(normalizer: &mut Normalizer, queries: impl IntoIterator<Item = &'a Query>) {
     let mut names = std::collections::HashSet::new();
+    let mut each = Vec::new();
     for q in queries.into_iter().filter(|q| q.reads_events()) {
-        names.extend(names_in_search(&q.text));
+        let own = names_in_search(&q.text);
+        names.extend(own.iter().cloned());
+        each.push((Named::new(own), q.event_conditions()));
     }
-    let patterns: Vec<Pattern> = names.iter().filter(|n| n.contains('*')).map(|n| Pattern::new(n)).collect();
-    normalizer.restrict_knowledge(&|field| names.contains(field) || patterns.iter().any(|p| p.matches(field)));
+    let all = Named::new(names);
+    normalizer.restrict_knowledge(&|field| all.contains(field));
+    let every = |_: &str| true;
+    let reads: Vec<_> = each.iter().map(|(n, _)| move |f: &str| n.contains(f)).collect();
+    let mut readers: Vec<EventReader> = Vec::new();
+    for ((_, conds), reads) in each.iter().zip(&reads) {
+        for c in conds {
+            let reads: &dyn Fn(&str) -> bool = if c.whole_events { &every } else { reads };
+            readers.push(EventReader { clauses: &c.clauses, reads });
+        }
+    }
+    normalizer.restrict_knowledge_by_reader(&readers);
+}
+
+/// Field names, some with wildcards (`process_*`).
+struct Named {
+    names: std::collections::HashSet<String>,
+    patterns: Vec<Pattern>,
+}
+
+impl Named {
+    fn new(names: std::collections::HashSet<String>) -> Named {
+        let patterns = names.iter().filter(|n| n.contains('*')).map(|n| Pattern::new(n)).collect();
+        Named { names, patterns }
+    }
+
+    fn contains(&self, field: &str) -> bool {
+        self.names.contains(field) || self.patterns.iter().any(|p| p.matches(field))
+    }
 }
 
 /// Every word of a (macro-expanded) search that could name a field: runs of letters, digits,

@@ -11,6 +11,7 @@
 
 mod command;
 mod datamodel;
+mod event_conditions;
 pub(crate) mod keyfilter;
 pub(crate) mod lineage;
 mod planner;
@@ -19,6 +20,7 @@ pub(crate) mod semijoin;
 mod sigma;
 mod subsearch;
 
+pub use event_conditions::EventConditions;
 pub use planner::Planner;
 
 use crate::error::PlanError;

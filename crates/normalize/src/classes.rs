@@ -1,0 +1,257 @@
+//! Which derived fields each kind of event gets: the searches that can read an event of a
+//! source, sourcetype and EventCode are known from their exact-value conditions
+//! (`source=...`, `EventCode=4688`), so an event pays only for the fields those searches name, not for
+//! every field any loaded search names.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use vigil_model::Event;
+
+/// Alternatives one of which an event must have: (field name, lowercased text, exact).
+pub type Clause = Vec<(String, String, bool)>;
+
+/// A search's raw-event scan, as [`crate::Knowledge::restrict_by_reader`] needs it.
+pub struct EventReader<'a> {
+    /// Every clause must hold for the scan to read an event: the event has one of its
+    /// (field name, lowercased text, exact) atoms, a value equal to the text when exact, else
+    /// one containing it. No clause: any event.
+    pub clauses: &'a [Clause],
+    /// Whether the scan may read a field of this name.
+    pub reads: &'a dyn Fn(&str) -> bool,
+}
+
+/// FNV-1a. The knowledge hashes every raw field name of every event (and each event's kind):
+/// short texts, for which SipHash costs several times more. Lookups of names from the input
+/// only probe maps whose keys come from the add-on files or are bounded (the memo): chosen
+/// collisions cannot grow them.
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A map keyed by field names (or kinds of event), hashed with [`Fnv`].
+pub(crate) type NameMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// The most field names the knowledge may set (the size of [`Seen`]).
+pub(crate) const MAX_NAMES: usize = 512;
+
+/// A set of the knowledge's field names: one bit per name id.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Seen([u64; MAX_NAMES / 64]);
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen([0; MAX_NAMES / 64])
+    }
+}
+
+impl Seen {
+    pub fn has(&self, id: usize) -> bool {
+        self.0[id / 64] & (1 << (id % 64)) != 0
+    }
+    pub fn add(&mut self, id: usize) {
+        self.0[id / 64] |= 1 << (id % 64);
+    }
+    fn union(&mut self, other: &Seen) {
+        self.0.iter_mut().zip(other.0).for_each(|(a, b)| *a |= b);
+    }
+}
+
+/// What one kind of event gets.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Wanted {
+    pub names: Seen,
+    pub eventtype: bool,
+    pub tag: bool,
+}
+
+impl Wanted {
+    fn union(&mut self, other: &Wanted) {
+        self.names.union(&other.names);
+        self.eventtype |= other.eventtype;
+        self.tag |= other.tag;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.eventtype && !self.tag && self.names.0.iter().all(|&w| w == 0)
+    }
+}
+
+/// Per kind of event (its source, sourcetype and the values of a few raw fields the
+/// searches' conditions name most, such as EventCode): the fields some search that can read
+/// such an event names. Worked out for each kind the first time one is met.
+#[derive(Debug)]
+pub(crate) struct Classes {
+    /// One group per distinct list of clauses, reading what its scans read together.
+    groups: Vec<(Vec<Clause>, Wanted)>,
+    /// The knowledge's sources, in its order.
+    sources: Vec<String>,
+    /// The raw fields (never derived) whose values tell kinds of event apart.
+    key_fields: Vec<String>,
+    /// A kind as bytes (see [`Classes::wanted`]) -> what such events get.
+    memo: RwLock<NameMap<Vec<u8>, Wanted>>,
+}
+
+/// The most kinds of event remembered (memory stays bounded whatever the input holds);
+/// past it, a kind is worked out each time.
+const MAX_KINDS: usize = 4096;
+
+/// The most raw fields a kind of event is told apart by.
+const MAX_KEY_FIELDS: usize = 4;
+
+impl Classes {
+    /// `sources`: the knowledge's sources; `name_ids`: the field names it may set.
+    pub fn build(sources: &[&str], name_ids: &NameMap<String, usize>, readers: &[EventReader]) -> Classes {
+        let mut groups: Vec<(Vec<Clause>, Wanted)> = Vec::new();
+        for r in readers {
+            let mut w = Wanted { eventtype: (r.reads)("eventtype"), tag: (r.reads)("tag"), ..Wanted::default() };
+            name_ids.iter().filter(|(n, _)| (r.reads)(n)).for_each(|(_, &id)| w.names.add(id));
+            match groups.iter_mut().find(|(c, _)| c == r.clauses) {
+                Some((_, g)) => g.union(&w),
+                None => groups.push((r.clauses.to_vec(), w)),
+            }
+        }
+        // The raw fields most groups' conditions name (derived ones are not known before
+        // the knowledge runs; `source` and `sourcetype` are always in the key).
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for (clauses, _) in &groups {
+            let mut fields: Vec<&str> = clauses.iter().flatten().map(|(f, _, _)| f.as_str()).collect();
+            fields.sort_unstable();
+            fields.dedup();
+            for f in fields {
+                let derived = name_ids.contains_key(f) || matches!(f, "eventtype" | "tag" | "source" | "sourcetype" | "_raw");
+                if !derived {
+                    *counts.entry(f).or_default() += 1;
+                }
+            }
+        }
+        let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
+        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let key_fields = ranked.into_iter().take(MAX_KEY_FIELDS).map(|(f, _)| f.to_string()).collect();
+        Classes { groups, sources: sources.iter().map(|s| s.to_string()).collect(), key_fields, memo: RwLock::default() }
+    }
+
+    /// What an event from source number `source` gets; `None` when that cannot be told (then
+    /// it gets every field): a key field with several values, or a text that ASCII
+    /// lowercasing does not lower (conditions hold lowercased texts).
+    pub fn wanted(&self, source: usize, ev: &Event) -> Option<Wanted> {
+        let lowerable = |t: &str| t.is_ascii();
+        if !lowerable(&ev.sourcetype) {
+            return None;
+        }
+        // The kind: source number, then per part an absent (1) or present (0) mark and the
+        // lowercased text; texts are ASCII and marks are no text's bytes after a 0 separator.
+        let mut key = Vec::with_capacity(64);
+        key.extend_from_slice(&(source as u64).to_le_bytes());
+        let mut part = |text: Option<&str>| {
+            key.push(if text.is_some() { 0 } else { 1 });
+            key.extend(text.unwrap_or("").bytes().map(|b| b.to_ascii_lowercase()));
+            key.push(0);
+        };
+        part(Some(&ev.sourcetype));
+        for f in &self.key_fields {
+            let mut values = ev.get_all(f);
+            let first = values.next();
+            if values.next().is_some() || first.is_some_and(|v| !lowerable(v)) {
+                return None;
+            }
+            part(first);
+        }
+        if let Some(w) = self.memo.read().ok().and_then(|m| m.get(&key).copied()) {
+            return Some(w);
+        }
+        let src = self.sources.get(source)?;
+        let value_of = |field: &str| -> Option<Option<String>> {
+            match field {
+                "source" => src.is_ascii().then(|| Some(src.to_ascii_lowercase())),
+                "sourcetype" => Some(Some(ev.sourcetype.to_ascii_lowercase())),
+                f if self.key_fields.iter().any(|k| k == f) => Some(ev.get(f).map(str::to_ascii_lowercase)),
+                _ => None,
+            }
+        };
+        let mut w = Wanted::default();
+        for (clauses, g) in &self.groups {
+            if clauses.iter().all(|c| holds(c, &value_of)) {
+                w.union(g);
+            }
+        }
+        if let Ok(mut m) = self.memo.write() {
+            if m.len() < MAX_KINDS {
+                m.insert(key, w);
+            }
+        }
+        Some(w)
+    }
+}
+
+/// Whether an event may meet `clause`, given `value_of(field)`: its lowercased value
+/// (`Some(None)`: absent), or `None` when not known here (then any atom on it may hold).
+fn holds(clause: &[(String, String, bool)], value_of: &dyn Fn(&str) -> Option<Option<String>>) -> bool {
+    clause.iter().any(|(f, text, exact)| match value_of(f) {
+        None => true,
+        Some(None) => false,
+        Some(Some(v)) if *exact => v == *text,
+        Some(Some(v)) => v.contains(text.as_str()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clause(atoms: &[(&str, &str, bool)]) -> Clause {
+        atoms.iter().map(|(f, v, e)| (f.to_string(), v.to_string(), *e)).collect()
+    }
+
+    fn event(sourcetype: &str, fields: &[(&str, &str)]) -> Event {
+        let mut ev = Event { sourcetype: sourcetype.into(), ..Event::default() };
+        fields.iter().for_each(|(k, v)| ev.push(*k, *v));
+        ev
+    }
+
+    #[test]
+    fn each_kind_of_event_gets_what_its_readers_name() {
+        let ids: NameMap<String, usize> = [("a", 0), ("b", 1), ("c", 2), ("d", 3)].iter().map(|(n, i)| (n.to_string(), *i)).collect();
+        let one = [clause(&[("source", "s1", true)]), clause(&[("EventCode", "1", true), ("EventCode", "2", true)])];
+        let two = [clause(&[("EventCode", "3", true)]), clause(&[("Image", "x.exe", false)])];
+        let typed = [clause(&[("sourcetype", "t:x", true), ("source", "s1", false)])];
+        let reads = |name: &'static str| move |n: &str| n == name || (name == "b" && n == "tag");
+        let (ra, rb, rc, rd) = (reads("a"), reads("b"), reads("c"), reads("d"));
+        let readers = [
+            EventReader { clauses: &one, reads: &ra },
+            EventReader { clauses: &two, reads: &rb },
+            EventReader { clauses: &[], reads: &rc },
+            EventReader { clauses: &typed, reads: &rd },
+        ];
+        let k = Classes::build(&["S1", "s2"], &ids, &readers);
+        assert_eq!(k.key_fields, ["EventCode", "Image"], "by the number of groups naming them");
+        let names = |w: Option<Wanted>| {
+            let w = w.unwrap();
+            ((0..4).filter(|&i| w.names.has(i)).collect::<Vec<_>>(), w.tag, w.eventtype)
+        };
+        let code = |c: &str| event("T", &[("EventCode", c)]);
+        assert_eq!(names(k.wanted(0, &code("1"))), (vec![0, 2, 3], false, false));
+        // Remembered: the same answer again.
+        assert_eq!(names(k.wanted(0, &code("1"))), (vec![0, 2, 3], false, false));
+        // Image is in the key too: its literal is looked for.
+        assert_eq!(names(k.wanted(0, &code("3"))), (vec![2, 3], false, false));
+        assert_eq!(names(k.wanted(0, &event("T", &[("EventCode", "3"), ("Image", "C:\\X.EXE")]))), (vec![1, 2, 3], true, false));
+        assert_eq!(names(k.wanted(1, &code("2"))).0, [2]);
+        assert_eq!(names(k.wanted(1, &event("T:X", &[]))).0, [2, 3]);
+        assert_eq!(names(k.wanted(1, &event("Q", &[]))).0, [2]);
+        // Several EventCodes, or one lowercasing would not lower: cannot be told.
+        assert!(k.wanted(0, &event("T", &[("EventCode", "1"), ("EventCode", "3")])).is_none());
+        assert!(k.wanted(0, &code("É")).is_none());
+    }
+}

@@ -6,7 +6,7 @@
 //! event, on its first lookup, in a buffer reused across events (no allocation per event once
 //! it is large enough).
 
-use super::field::{FieldAccess, FieldRef};
+use super::field::{fold_into, FieldAccess, FieldRef};
 use std::cell::{Cell, RefCell};
 use vigil_model::Event;
 
@@ -19,12 +19,25 @@ pub(crate) struct NameIndex {
     slots: RefCell<Vec<(u32, u32)>>,
     /// Whether `slots` describes the current event.
     built: Cell<bool>,
+    /// Counts events: which event a folded value was made for.
+    event: Cell<u64>,
+    /// Lowercased copies of the current event's values by position, made on first use: the
+    /// case-insensitive patterns of many predicates read the same few fields.
+    folded: RefCell<Folded>,
+}
+
+#[derive(Debug, Default)]
+struct Folded {
+    values: Vec<String>,
+    /// The event `values[i]` was made for (its field `i`, lowercased); see [`NameIndex::event`].
+    made_for: Vec<u64>,
 }
 
 impl NameIndex {
     /// Forgets the previous event (keeps the buffer).
     pub fn reset(&self) {
         self.built.set(false);
+        self.event.set(self.event.get().wrapping_add(1));
     }
 
     fn build(&self, ev: &Event) {
@@ -45,9 +58,9 @@ impl NameIndex {
         self.built.set(true);
     }
 
-    /// Calls `f` on each value of field `name` of `ev` (the event the index was built for, or
-    /// is built for now) in event order, until it returns true.
-    fn any_value(&self, ev: &Event, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
+    /// Calls `f` on the position of each field named `name` in `ev` (the event the index was
+    /// built for, or is built for now) in event order, until it returns true.
+    fn any_position(&self, ev: &Event, name: &str, f: &mut dyn FnMut(usize) -> bool) -> bool {
         if !self.built.get() {
             self.build(ev);
         }
@@ -58,16 +71,43 @@ impl NameIndex {
         let mut at = hash as usize & mask;
         // The table is never full, so the walk ends at an empty slot.
         while let Some(&(h, pos)) = slots.get(at).filter(|&&(_, pos)| pos != 0) {
-            if h == hash {
-                if let Some((k, v)) = ev.fields.get(pos as usize - 1) {
-                    if k == name && f(v) {
-                        return true;
-                    }
-                }
+            let pos = pos as usize - 1;
+            if h == hash && ev.fields.get(pos).is_some_and(|(k, _)| k == name) && f(pos) {
+                return true;
             }
             at = (at + 1) & mask;
         }
         false
+    }
+
+    fn any_value(&self, ev: &Event, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.any_position(ev, name, &mut |pos| ev.fields.get(pos).is_some_and(|(_, v)| f(v)))
+    }
+
+    /// [`NameIndex::any_value`] over lowercased values; `None` when called from inside `f` of
+    /// another such call (its buffers are in use), for the caller to read the values as they are.
+    fn any_value_folded(&self, ev: &Event, name: &str, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        let mut busy = false;
+        let hit = self.any_position(ev, name, &mut |pos| {
+            let Some((_, value)) = ev.fields.get(pos) else { return false };
+            let Ok(mut folded) = self.folded.try_borrow_mut() else {
+                busy = true;
+                return true;
+            };
+            let folded = &mut *folded;
+            if folded.values.len() <= pos {
+                folded.values.resize_with(pos + 1, String::new);
+                // No event's number (events are counted from 0, one per reset).
+                folded.made_for.resize(pos + 1, u64::MAX);
+            }
+            let event = self.event.get();
+            if folded.made_for[pos] != event {
+                fold_into(&mut folded.values[pos], value);
+                folded.made_for[pos] = event;
+            }
+            f(&folded.values[pos])
+        });
+        (!busy).then_some(hit)
     }
 }
 
@@ -109,6 +149,13 @@ impl FieldAccess for IndexedEvent<'_> {
 
     fn for_each_own_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
         self.ev.for_each_own_named(f)
+    }
+
+    fn any_item_folded(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        match field {
+            FieldRef::Name(n) if !is_event_property(n) => self.names.any_value_folded(self.ev, n, f),
+            _ => None,
+        }
     }
 
     fn any_named(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
@@ -191,6 +238,53 @@ mod tests {
             assert_eq!(values(&row, &name), values(&ev, &name), "{name}");
         }
         assert_eq!(values(&row, "F3").len(), 9);
+    }
+
+    fn folded(row: &dyn FieldAccess, name: &str) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        row.any_item_folded(&FieldRef::Name(name.to_string()), &mut |v| {
+            out.push(v.to_string());
+            false
+        })?;
+        Some(out)
+    }
+
+    #[test]
+    fn folded_values_are_the_plain_values_lowercased_for_each_reused_event() {
+        let names = NameIndex::default();
+        let events = [
+            event(&[("Image", "C:\\Windows\\CMD.EXE"), ("User", "ÉVE"), ("Image", "b.EXE")]),
+            event(&[("Image", "other.exe"), ("CommandLine", "ΣΑΣ /X")]),
+            event(&[("User", "bob")]),
+        ];
+        for ev in &events {
+            names.reset();
+            let row = IndexedEvent { ev, names: &names };
+            for name in ["Image", "User", "CommandLine", "Missing"] {
+                let mut want = values(ev, name);
+                want.iter_mut().for_each(|v| *v = v.chars().flat_map(char::to_lowercase).collect());
+                assert_eq!(folded(&row, name), Some(want.clone()), "{name}");
+                // Again, from the copies made the first time.
+                assert_eq!(folded(&row, name), Some(want), "{name}");
+            }
+            // The event's properties are not fields: read as they are.
+            assert_eq!(folded(&row, "host"), None);
+        }
+    }
+
+    #[test]
+    fn a_folded_lookup_inside_another_leaves_the_inner_one_to_the_plain_path() {
+        let names = NameIndex::default();
+        let ev = event(&[("A", "X"), ("B", "Y")]);
+        names.reset();
+        let row = IndexedEvent { ev: &ev, names: &names };
+        let mut inner = Some(Some(Vec::new()));
+        let outer = row.any_item_folded(&FieldRef::Name("A".into()), &mut |a| {
+            inner = Some(folded(&row, "B"));
+            a == "x"
+        });
+        assert_eq!(outer, Some(true));
+        assert_eq!(inner, Some(None));
     }
 
     #[test]

@@ -173,14 +173,7 @@ impl FoldCache {
             if slot.len() <= n {
                 slot.push(String::new());
             }
-            let buf = &mut slot[n];
-            buf.clear();
-            if s.is_ascii() {
-                buf.push_str(s);
-                buf.make_ascii_lowercase();
-            } else {
-                buf.extend(s.chars().flat_map(char::to_lowercase));
-            }
+            fold_into(&mut slot[n], s);
             n += 1;
         };
         match v {
@@ -190,6 +183,18 @@ impl FoldCache {
             Value::Multi(items) => items.iter().for_each(|s| push(s)),
         }
         self.len[c] = n;
+    }
+}
+
+/// Replaces `buf` with `s` lowercased, as every case-insensitive match lowercases values.
+pub(crate) fn fold_into(buf: &mut String, s: &str) {
+    buf.clear();
+    if s.is_ascii() {
+        // A copy lowercased in place: far faster than pushing char by char.
+        buf.push_str(s);
+        buf.make_ascii_lowercase();
+    } else {
+        buf.extend(s.chars().flat_map(char::to_lowercase));
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod describe;
 pub(crate) mod eval;
+pub(crate) mod event_names;
 pub(crate) mod field;
 pub(crate) mod functions;
 pub(crate) mod pattern;

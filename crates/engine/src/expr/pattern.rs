@@ -123,13 +123,7 @@ impl Pattern {
         }
         LOWER.with(|buf| {
             let mut buf = buf.borrow_mut();
-            buf.clear();
-            if value.is_ascii() {
-                buf.push_str(value);
-                buf.make_ascii_lowercase();
-            } else {
-                buf.extend(value.chars().flat_map(char::to_lowercase));
-            }
+            super::field::fold_into(&mut buf, value);
             f(buf.as_bytes())
         })
     }

@@ -387,14 +387,7 @@ fn name_map(
 }
 
 fn lowercase_into(item: &str, key: &mut String) {
-    key.clear();
-    if item.is_ascii() {
-        // A copy lowercased in place: far faster than pushing char by char.
-        key.push_str(item);
-        key.make_ascii_lowercase();
-    } else {
-        key.extend(item.chars().flat_map(char::to_lowercase));
-    }
+    super::field::fold_into(key, item);
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use state::MemoryAccount;
 pub(crate) use state::ScanAcc;
 pub use state::ScanState;
 
+use crate::expr::event_names::IndexedEvent;
 use crate::expr::field::{FieldRef, FoldedRow};
 use crate::expr::prefilter::ScanIndex;
 use crate::expr::value::EvalContext;
@@ -288,6 +289,7 @@ impl Engine {
         self.event_index.candidates(ev, &mut scratch);
         state.touched |= !scratch.candidates.is_empty();
         let timed = self.profile && !scratch.candidates.is_empty() && state.costs.sample();
+        state.names.reset();
         for &(qi, si) in scratch.candidates.iter().filter_map(|&k| self.event_scans.get(k)) {
             let started = timed.then(Instant::now);
             let passed = self.feed_event(state, qi, si, ev);
@@ -302,7 +304,7 @@ impl Engine {
     /// Feeds an event to raw-event scan `si` of query `qi`: whether its predicate kept it.
     fn feed_event(&self, state: &mut ScanState, qi: usize, si: usize, ev: &Event) -> bool {
         let Scan::Events(scan) = &self.queries[qi].scans[si] else { return false };
-        if !scan.pred.eval(ev) {
+        if !scan.pred.eval(&IndexedEvent { ev, names: &state.names }) {
             return false;
         }
         let mut rows = vec![event_record(ev, scan.needs_raw, scan.projection.as_deref())];

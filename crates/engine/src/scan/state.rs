@@ -2,6 +2,7 @@
 //! accounting, spilling and merging.
 
 use super::cost::ScanCosts;
+use crate::expr::event_names::NameIndex;
 use crate::expr::field::FoldCache;
 use crate::expr::prefilter::Scratch;
 use crate::plan::{EventScan, Query, Scan};
@@ -57,6 +58,8 @@ pub struct ScanState {
     /// Scratch for the prefilter, reused across rows.
     pub(super) scratch: Scratch,
     pub(super) fold: std::cell::RefCell<FoldCache>,
+    /// The current raw event's field names, indexed on its first lookup by name.
+    pub(super) names: NameIndex,
     /// A row's group-key parts, reused across rows and queries.
     pub(super) key_parts: Vec<KeyPart>,
     /// The positions in the input this state covers, `first..=last` (see
@@ -143,6 +146,7 @@ impl ScanState {
             spill_failed: false,
             scratch: Scratch::default(),
             fold: Default::default(),
+            names: NameIndex::default(),
             key_parts: Vec::new(),
             first: position,
             last: position,

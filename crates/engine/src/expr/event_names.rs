@@ -1,0 +1,305 @@
+//! A raw event with an index of its field names, for predicates that look fields up by name.
+//!
+//! `Event::fields` is a list in event order (a name may repeat: multivalue), so a lookup by
+//! name scans every field; the ~25 candidate predicates an event meets look up a few names
+//! each, which scanned the event's 20-40 fields every time. The index is built once per
+//! event, on its first lookup, in a buffer reused across events (no allocation per event once
+//! it is large enough).
+
+use super::field::{fold_into, FieldAccess, FieldRef};
+use std::cell::{Cell, RefCell};
+use vigil_model::Event;
+
+/// Where each field name of the current event sits in `Event::fields`: an open-addressing
+/// table with linear probing, so one name's positions lie along its probe sequence in the
+/// order they were inserted (event order), and clearing it is one fill.
+#[derive(Debug, Default)]
+pub(crate) struct NameIndex {
+    /// (hash of the name, position + 1); position 0 marks an empty slot.
+    slots: RefCell<Vec<(u32, u32)>>,
+    /// Whether `slots` describes the current event.
+    built: Cell<bool>,
+    /// Counts events: which event a folded value was made for.
+    event: Cell<u64>,
+    /// Lowercased copies of the current event's values by position, made on first use: the
+    /// case-insensitive patterns of many predicates read the same few fields.
+    folded: RefCell<Folded>,
+}
+
+#[derive(Debug, Default)]
+struct Folded {
+    values: Vec<String>,
+    /// The event `values[i]` was made for (its field `i`, lowercased); see [`NameIndex::event`].
+    made_for: Vec<u64>,
+}
+
+impl NameIndex {
+    /// Forgets the previous event (keeps the buffer).
+    pub fn reset(&self) {
+        self.built.set(false);
+        self.event.set(self.event.get().wrapping_add(1));
+    }
+
+    fn build(&self, ev: &Event) {
+        let mut slots = self.slots.borrow_mut();
+        // At most half full, so probe sequences stay short.
+        let size = (ev.fields.len() * 2).next_power_of_two().max(16);
+        slots.clear();
+        slots.resize(size, (0, 0));
+        let mask = size - 1;
+        for (pos, (name, _)) in ev.fields.iter().enumerate() {
+            let hash = name_hash(name);
+            let mut at = hash as usize & mask;
+            while slots[at].1 != 0 {
+                at = (at + 1) & mask;
+            }
+            slots[at] = (hash, pos as u32 + 1);
+        }
+        self.built.set(true);
+    }
+
+    /// Calls `f` on the position of each field named `name` in `ev` (the event the index was
+    /// built for, or is built for now) in event order, until it returns true.
+    fn any_position(&self, ev: &Event, name: &str, f: &mut dyn FnMut(usize) -> bool) -> bool {
+        if !self.built.get() {
+            self.build(ev);
+        }
+        let hash = name_hash(name);
+        // A shared borrow: `f` may look up another field of the same event (Sigma fieldref).
+        let slots = self.slots.borrow();
+        let mask = slots.len().wrapping_sub(1);
+        let mut at = hash as usize & mask;
+        // The table is never full, so the walk ends at an empty slot.
+        while let Some(&(h, pos)) = slots.get(at).filter(|&&(_, pos)| pos != 0) {
+            let pos = pos as usize - 1;
+            if h == hash && ev.fields.get(pos).is_some_and(|(k, _)| k == name) && f(pos) {
+                return true;
+            }
+            at = (at + 1) & mask;
+        }
+        false
+    }
+
+    fn any_value(&self, ev: &Event, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.any_position(ev, name, &mut |pos| ev.fields.get(pos).is_some_and(|(_, v)| f(v)))
+    }
+
+    /// [`NameIndex::any_value`] over lowercased values; `None` when called from inside `f` of
+    /// another such call (its buffers are in use), for the caller to read the values as they are.
+    fn any_value_folded(&self, ev: &Event, name: &str, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        let mut busy = false;
+        let hit = self.any_position(ev, name, &mut |pos| {
+            let Some((_, value)) = ev.fields.get(pos) else { return false };
+            let Ok(mut folded) = self.folded.try_borrow_mut() else {
+                busy = true;
+                return true;
+            };
+            let folded = &mut *folded;
+            if folded.values.len() <= pos {
+                folded.values.resize_with(pos + 1, String::new);
+                // No event's number (events are counted from 0, one per reset).
+                folded.made_for.resize(pos + 1, u64::MAX);
+            }
+            let event = self.event.get();
+            if folded.made_for[pos] != event {
+                fold_into(&mut folded.values[pos], value);
+                folded.made_for[pos] = event;
+            }
+            f(&folded.values[pos])
+        });
+        (!busy).then_some(hit)
+    }
+}
+
+/// A short hash of a field name (FxHash's step over 8-byte words): names are a few to a few
+/// dozen bytes, for which a general-purpose hasher's setup costs more than the hashing.
+fn name_hash(name: &str) -> u32 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = name.len() as u64;
+    for chunk in name.as_bytes().chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    }
+    (h >> 32) as u32
+}
+
+/// An event whose lookups by name go through `names`, which must have been reset since the
+/// event's fields last changed.
+pub(crate) struct IndexedEvent<'a> {
+    pub ev: &'a Event,
+    pub names: &'a NameIndex,
+}
+
+impl FieldAccess for IndexedEvent<'_> {
+    fn any_item(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        match field {
+            FieldRef::Name(n) => self.any_named(n, f),
+            _ => self.ev.any_item(field, f),
+        }
+    }
+
+    fn raw(&self) -> Option<&str> {
+        self.ev.raw()
+    }
+
+    fn for_each_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
+        self.ev.for_each_named(f)
+    }
+
+    fn for_each_own_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
+        self.ev.for_each_own_named(f)
+    }
+
+    fn any_item_folded(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        match field {
+            FieldRef::Name(n) if !is_event_property(n) => self.names.any_value_folded(self.ev, n, f),
+            _ => None,
+        }
+    }
+
+    fn any_named(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        if is_event_property(name) {
+            // The event's own properties, not its fields (see `Event::any_named`).
+            return self.ev.any_named(name, f);
+        }
+        self.names.any_value(self.ev, name, f)
+    }
+}
+
+/// Names `Event::any_named` answers from the event's properties rather than its fields.
+fn is_event_property(name: &str) -> bool {
+    matches!(name, "source" | "sourcetype" | "host" | "_raw" | "index" | "_time")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(row: &dyn FieldAccess, name: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        row.any_named(name, &mut |v| {
+            out.push(v.to_string());
+            false
+        });
+        out
+    }
+
+    fn event(fields: &[(&str, &str)]) -> Event {
+        let mut ev = Event {
+            source: "src".into(),
+            sourcetype: "st".into(),
+            host: "h".into(),
+            raw: "text".into(),
+            time: Some(3_000_000),
+            ..Event::default()
+        };
+        for (k, v) in fields {
+            ev.push(*k, *v);
+        }
+        ev
+    }
+
+    #[test]
+    fn lookups_agree_with_the_plain_event_across_reused_events() {
+        let names = NameIndex::default();
+        let events = [
+            event(&[("Image", "a.exe"), ("CommandLine", "a -x"), ("Image", "b.exe"), ("User", "u")]),
+            event(&[("User", "v"), ("image", "lower"), ("host", "field host"), ("_raw", "field raw")]),
+            event(&[]),
+        ];
+        let asked = ["Image", "image", "CommandLine", "User", "Missing", "", "source", "sourcetype", "host", "_raw", "index", "_time"];
+        for ev in &events {
+            names.reset();
+            let row = IndexedEvent { ev, names: &names };
+            for name in asked {
+                assert_eq!(values(&row, name), values(ev, name), "{name} in {ev:?}");
+                let field = FieldRef::Name(name.to_string());
+                let mut seen = Vec::new();
+                row.any_item(&field, &mut |v| {
+                    seen.push(v.to_string());
+                    false
+                });
+                assert_eq!(seen, values(ev, name));
+            }
+        }
+    }
+
+    #[test]
+    fn many_fields_and_repeated_names_keep_event_order() {
+        let names = NameIndex::default();
+        let owned: Vec<(String, String)> = (0..300).map(|i| (format!("F{}", i % 37), format!("v{i}"))).collect();
+        let fields: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let ev = event(&fields);
+        names.reset();
+        let row = IndexedEvent { ev: &ev, names: &names };
+        for i in 0..40 {
+            let name = format!("F{i}");
+            assert_eq!(values(&row, &name), values(&ev, &name), "{name}");
+        }
+        assert_eq!(values(&row, "F3").len(), 9);
+    }
+
+    fn folded(row: &dyn FieldAccess, name: &str) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        row.any_item_folded(&FieldRef::Name(name.to_string()), &mut |v| {
+            out.push(v.to_string());
+            false
+        })?;
+        Some(out)
+    }
+
+    #[test]
+    fn folded_values_are_the_plain_values_lowercased_for_each_reused_event() {
+        let names = NameIndex::default();
+        let events = [
+            event(&[("Image", "C:\\Windows\\CMD.EXE"), ("User", "ÉVE"), ("Image", "b.EXE")]),
+            event(&[("Image", "other.exe"), ("CommandLine", "ΣΑΣ /X")]),
+            event(&[("User", "bob")]),
+        ];
+        for ev in &events {
+            names.reset();
+            let row = IndexedEvent { ev, names: &names };
+            for name in ["Image", "User", "CommandLine", "Missing"] {
+                let mut want = values(ev, name);
+                want.iter_mut().for_each(|v| *v = v.chars().flat_map(char::to_lowercase).collect());
+                assert_eq!(folded(&row, name), Some(want.clone()), "{name}");
+                // Again, from the copies made the first time.
+                assert_eq!(folded(&row, name), Some(want), "{name}");
+            }
+            // The event's properties are not fields: read as they are.
+            assert_eq!(folded(&row, "host"), None);
+        }
+    }
+
+    #[test]
+    fn a_folded_lookup_inside_another_leaves_the_inner_one_to_the_plain_path() {
+        let names = NameIndex::default();
+        let ev = event(&[("A", "X"), ("B", "Y")]);
+        names.reset();
+        let row = IndexedEvent { ev: &ev, names: &names };
+        let mut inner = Some(Some(Vec::new()));
+        let outer = row.any_item_folded(&FieldRef::Name("A".into()), &mut |a| {
+            inner = Some(folded(&row, "B"));
+            a == "x"
+        });
+        assert_eq!(outer, Some(true));
+        assert_eq!(inner, Some(None));
+    }
+
+    #[test]
+    fn stops_at_the_first_accepted_value_and_allows_nested_lookups() {
+        let names = NameIndex::default();
+        let ev = event(&[("A", "1"), ("A", "2"), ("B", "2")]);
+        let row = IndexedEvent { ev: &ev, names: &names };
+        let mut calls = 0;
+        assert!(row.any_named("A", &mut |_| {
+            calls += 1;
+            true
+        }));
+        assert_eq!(calls, 1);
+        // A value compared with another field's, as Sigma's fieldref does.
+        assert!(row.any_named("A", &mut |a| row.any_named("B", &mut |b| a == b)));
+        assert!(!row.any_named("B", &mut |b| row.any_named("C", &mut |c| b == c)));
+    }
+}

@@ -172,6 +172,9 @@ impl ScanIndex {
         let mut idx = ScanIndex::default();
         // (field, literal texts, owners) gathered before building automata.
         let mut lits: Vec<(FieldRef, Vec<String>, Vec<Vec<usize>>)> = Vec::new();
+        // (field position in `lits`, literal) -> its position in that field's texts: a search
+        // of the texts per literal was quadratic in a field's literals (thousands with SigmaHQ).
+        let mut text_pos: HashMap<(usize, String), usize> = HashMap::new();
         for (i, p) in preds.enumerate() {
             idx.len = i + 1;
             let (exact, literal) = conditions(p);
@@ -189,12 +192,17 @@ impl ScanIndex {
                     }
                 };
                 let (_, texts, owners) = &mut lits[pos];
-                match texts.iter().position(|t| *t == text) {
-                    Some(t) if owners[t].last() != Some(&i) => owners[t].push(i),
-                    Some(_) => {}
-                    None => {
-                        texts.push(text);
+                match text_pos.entry((pos, text)) {
+                    hashbrown::hash_map::Entry::Occupied(t) => {
+                        let t = *t.get();
+                        if owners[t].last() != Some(&i) {
+                            owners[t].push(i);
+                        }
+                    }
+                    hashbrown::hash_map::Entry::Vacant(slot) => {
+                        texts.push(slot.key().1.clone());
                         owners.push(vec![i]);
+                        slot.insert(texts.len() - 1);
                     }
                 }
             }

@@ -14,6 +14,7 @@ mod stats;
 use crate::ast::{Command, CommandKind, Expr, Pipeline, SearchExpr, Span};
 use crate::lexer::{is_escape_at, scan_quoted, Lexer, Mode, Sym, Tok, Token};
 use crate::{ErrorKind, SplError};
+use std::cell::RefCell;
 
 /// Nesting bound for parentheses, subsearches and unary chains.
 pub(crate) const MAX_DEPTH: usize = 256;
@@ -222,11 +223,24 @@ pub(crate) struct Parser<'a> {
     pub(crate) depth: usize,
     /// Binary operators parsed so far (see [`MAX_OPERATORS`]).
     pub(crate) operators: usize,
+    /// The last token lexed: (position, mode, token). The grammar peeks the same token once
+    /// per precedence level before taking it, and lexing is a function of (position, mode).
+    last: RefCell<Option<(usize, Mode, Token)>>,
 }
 
 impl<'a> Parser<'a> {
     pub(crate) fn new(src: &'a str, start: usize, end: usize, depth: usize) -> Parser<'a> {
-        Parser { src, lexer: Lexer::new(src, end), pos: start, depth, operators: 0 }
+        Parser { src, lexer: Lexer::new(src, end), pos: start, depth, operators: 0, last: RefCell::new(None) }
+    }
+
+    /// The token at `pos` in `mode`, from the last one lexed when it is the same.
+    fn lex_at(&self, pos: usize, mode: Mode) -> Result<Token, SplError> {
+        if let Some((_, _, t)) = self.last.borrow().as_ref().filter(|(p, m, _)| *p == pos && *m == mode) {
+            return Ok(t.clone());
+        }
+        let t = self.lexer.lex(pos, mode)?;
+        *self.last.borrow_mut() = Some((pos, mode, t.clone()));
+        Ok(t)
     }
 
     pub(crate) fn end(&self) -> usize {
@@ -234,17 +248,17 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn peek(&self, mode: Mode) -> Result<Token, SplError> {
-        self.lexer.lex(self.pos, mode)
+        self.lex_at(self.pos, mode)
     }
 
     /// The token after the next one.
     pub(crate) fn peek2(&self, mode: Mode) -> Result<Token, SplError> {
-        let first = self.lexer.lex(self.pos, mode)?;
+        let first = self.lex_at(self.pos, mode)?;
         self.lexer.lex(first.span.end, mode)
     }
 
     pub(crate) fn next(&mut self, mode: Mode) -> Result<Token, SplError> {
-        let t = self.lexer.lex(self.pos, mode)?;
+        let t = self.lex_at(self.pos, mode)?;
         self.pos = t.span.end;
         Ok(t)
     }
@@ -374,3 +388,23 @@ pub(crate) fn parse_bool(text: &str, span: Span, what: &str) -> Result<bool, Spl
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod token_cache_tests {
+    use super::*;
+
+    /// The remembered token is only reused for the same position and mode: `a.b+1` is one word
+    /// in Word mode but the identifier `a.b` in Expr mode.
+    #[test]
+    fn cached_token_follows_position_and_mode() {
+        let mut p = Parser::new("a.b+1 x", 0, 7, 0);
+        let word = p.peek(Mode::Word).unwrap();
+        assert_eq!(word.bare_word(), Some("a.b+1"));
+        let ident = p.peek(Mode::Expr).unwrap();
+        assert_eq!((ident.bare_word(), ident.span), (Some("a.b"), Span::new(0, 3)));
+        assert_eq!(p.next(Mode::Expr).unwrap(), ident);
+        assert!(p.peek(Mode::Expr).unwrap().is_sym(Sym::Plus));
+        assert_eq!(p.peek(Mode::Word).unwrap().bare_word(), Some("+1"));
+        assert_eq!(p.peek2(Mode::Word).unwrap().bare_word(), Some("x"));
+    }
+}

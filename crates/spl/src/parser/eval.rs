@@ -23,10 +23,6 @@ const M: Mode = Mode::Expr;
 /// Each eval nesting level costs about a dozen stack frames; count it as several levels.
 const EVAL_WEIGHT: usize = 4;
 
-fn keyword(t: &Token) -> Option<String> {
-    t.bare_word().map(|w| w.to_ascii_uppercase())
-}
-
 impl Parser<'_> {
     /// A full eval expression.
     pub(crate) fn expr(&mut self) -> Result<Expr, SplError> {
@@ -58,20 +54,20 @@ impl Parser<'_> {
     }
 
     fn expr_or(&mut self) -> Result<Expr, SplError> {
-        self.binary_level(Self::expr_xor, |t| (keyword(t).as_deref() == Some("OR")).then_some(BinaryOp::Or))
+        self.binary_level(Self::expr_xor, |t| t.is_keyword("OR").then_some(BinaryOp::Or))
     }
 
     fn expr_xor(&mut self) -> Result<Expr, SplError> {
-        self.binary_level(Self::expr_and, |t| (keyword(t).as_deref() == Some("XOR")).then_some(BinaryOp::Xor))
+        self.binary_level(Self::expr_and, |t| t.is_keyword("XOR").then_some(BinaryOp::Xor))
     }
 
     fn expr_and(&mut self) -> Result<Expr, SplError> {
-        self.binary_level(Self::expr_not, |t| (keyword(t).as_deref() == Some("AND")).then_some(BinaryOp::And))
+        self.binary_level(Self::expr_not, |t| t.is_keyword("AND").then_some(BinaryOp::And))
     }
 
     fn expr_not(&mut self) -> Result<Expr, SplError> {
         let t = self.peek(M)?;
-        if keyword(&t).as_deref() == Some("NOT") {
+        if t.is_keyword("NOT") {
             self.next(M)?;
             self.enter_weighted(t.span, EVAL_WEIGHT)?;
             let inner = self.expr_not();
@@ -92,8 +88,8 @@ impl Parser<'_> {
                 Tok::Sym(Sym::Le) => BinaryOp::Le,
                 Tok::Sym(Sym::Gt) => BinaryOp::Gt,
                 Tok::Sym(Sym::Ge) => BinaryOp::Ge,
-                _ if keyword(&t).as_deref() == Some("LIKE") => BinaryOp::Like,
-                _ if keyword(&t).as_deref() == Some("IN") && self.peek2(M)?.is_sym(Sym::LParen) => {
+                _ if t.is_keyword("LIKE") => BinaryOp::Like,
+                _ if t.is_keyword("IN") && self.peek2(M)?.is_sym(Sym::LParen) => {
                     self.count_operator(t.span)?;
                     self.next(M)?;
                     let open = self.next(M)?;

@@ -117,6 +117,7 @@ pub fn run(args: HuntArgs) -> u8 {
     // The queries hold what they need of the rules now.
     drop(sigma_planned);
     drop(sigma);
+    crate::release_freed_memory();
     planned.extend(sigma_detections.iter());
     if args.explain {
         let plans: Vec<String> = queries.iter().map(|q| q.explain(normalizer.catalog())).collect();
@@ -177,6 +178,7 @@ pub fn run(args: HuntArgs) -> u8 {
     }
     let n = queries.len();
     let mut engine = Engine::new(queries, normalizer.catalog());
+    crate::release_freed_memory();
     engine.set_memory_budget(args.run.memory_budget());
     engine.set_scan_profile(args.run.verbose);
     // A Hunting search's `count=0` row over no matching events is not a finding.

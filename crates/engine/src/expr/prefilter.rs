@@ -192,6 +192,7 @@ impl ScanIndex {
                     }
                 };
                 let (_, texts, owners) = &mut lits[pos];
+                // The texts themselves are moved out of the map once every literal is in.
                 match text_pos.entry((pos, text)) {
                     hashbrown::hash_map::Entry::Occupied(t) => {
                         let t = *t.get();
@@ -200,7 +201,7 @@ impl ScanIndex {
                         }
                     }
                     hashbrown::hash_map::Entry::Vacant(slot) => {
-                        texts.push(slot.key().1.clone());
+                        texts.push(String::new());
                         owners.push(vec![i]);
                         slot.insert(texts.len() - 1);
                     }
@@ -219,6 +220,9 @@ impl ScanIndex {
                     list.push(i);
                 }
             }
+        }
+        for ((pos, text), t) in text_pos {
+            lits[pos].1[t] = text;
         }
         for (field, texts, owners) in lits {
             let automaton = literal_automaton(&field, &texts);

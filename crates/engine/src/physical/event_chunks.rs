@@ -32,7 +32,9 @@ pub(super) fn finish(name: &str, events: EventRows, ops: &[Op], ctx: &EvalContex
     let mut failed: Option<ExecError> = None;
     // Damage cannot happen (the rows were built in this process); were it to, the rows
     // before it were handed on, as the whole-table path keeps them.
-    let _damaged = !events.for_each_chunk_newest_first(EVENT_CHUNK_ROWS, |chunk| {
+    // Room in each record for the fields the evals assign (a Sigma rule's metadata).
+    let spare = ops.iter().map(|op| if let Op::Eval(assignments) = op { assignments.len() } else { 0 }).sum();
+    let _damaged = !events.for_each_chunk_newest_first(EVENT_CHUNK_ROWS, spare, |chunk| {
         if failed.is_some() {
             return;
         }

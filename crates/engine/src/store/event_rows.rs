@@ -116,11 +116,11 @@ impl EventRows {
         self.open = data;
     }
 
-    /// The row encoded in `bytes`.
-    fn decode_row(&self, mut bytes: &[u8]) -> Option<Record> {
+    /// The row encoded in `bytes`, with room for `spare` more fields.
+    fn decode_row(&self, mut bytes: &[u8], spare: usize) -> Option<Record> {
         let cur = &mut bytes;
         let n = usize::try_from(get_varint(cur)?).ok()?;
-        let mut row = Record::with_capacity(n.min(256));
+        let mut row = Record::with_capacity(n.min(256) + spare);
         for _ in 0..n {
             let name = self.names.get(usize::try_from(get_varint(cur)?).ok()?)?;
             let (&tag, rest) = cur.split_first()?;
@@ -150,7 +150,7 @@ impl EventRows {
     /// Calls `each` with every row's time and record, in insertion order; false when a
     /// block or row is damaged or the rows do not match the times (then it stops there).
     fn for_each_record(&self, mut each: impl FnMut(Micros, Record)) -> bool {
-        self.for_each_encoded(|_, t, bytes| self.decode_row(bytes).map(|row| each(t, row)).is_some())
+        self.for_each_encoded(|_, t, bytes| self.decode_row(bytes, 0).map(|row| each(t, row)).is_some())
     }
 
     /// Calls `each` with every row's position, time and encoded bytes, in insertion order
@@ -180,8 +180,10 @@ impl EventRows {
     /// as records took several times their text, per finishing worker). Each chunk is one
     /// pass over the blocks decoding only its rows; a chunk grows to a [`MAX_PASSES`]-th of
     /// the rows, so the blocks are read at most that many times. False when a block or row is
-    /// damaged (the rows of the chunk decoded before it are still handed on).
-    pub fn for_each_chunk_newest_first(&self, chunk: usize, mut each: impl FnMut(Vec<Record>)) -> bool {
+    /// damaged (the rows of the chunk decoded before it are still handed on). Each record
+    /// has room for `spare` more fields (what the operators will add: a full record's field
+    /// vector would double for the first).
+    pub fn for_each_chunk_newest_first(&self, chunk: usize, spare: usize, mut each: impl FnMut(Vec<Record>)) -> bool {
         let mut order: Vec<usize> = (0..self.times.len()).collect();
         // Stable: ties keep insertion order.
         order.sort_by_key(|&i| std::cmp::Reverse(self.times[i]));
@@ -193,7 +195,7 @@ impl EventRows {
             let mut rows: Vec<Option<Record>> = part.iter().map(|_| None).collect();
             let sound = self.for_each_encoded(|i, _, bytes| match place[i] {
                 usize::MAX => true,
-                k => self.decode_row(bytes).map(|row| rows[k] = Some(row)).is_some(),
+                k => self.decode_row(bytes, spare).map(|row| rows[k] = Some(row)).is_some(),
             });
             part.iter().for_each(|&i| place[i] = usize::MAX);
             each(rows.into_iter().flatten().collect());
@@ -335,7 +337,7 @@ mod tests {
         for chunk in [1, 100, 1000, 5000] {
             let mut sizes = Vec::new();
             let mut back = Vec::new();
-            assert!(rows.for_each_chunk_newest_first(chunk, |c| {
+            assert!(rows.for_each_chunk_newest_first(chunk, 2, |c| {
                 sizes.push(c.len());
                 back.extend(c);
             }));
@@ -345,7 +347,7 @@ mod tests {
             assert!(sizes.iter().all(|&n| n <= chunk.max(3000usize.div_ceil(MAX_PASSES))));
         }
         let mut none = 0;
-        assert!(EventRows::default().for_each_chunk_newest_first(10, |_| none += 1));
+        assert!(EventRows::default().for_each_chunk_newest_first(10, 0, |_| none += 1));
         assert_eq!(none, 0);
     }
 

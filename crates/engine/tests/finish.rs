@@ -224,3 +224,23 @@ fn joins_streaming_their_outer_rows_give_the_plain_join() {
         }
     }
 }
+
+#[test]
+fn raw_events_finished_in_chunks_give_the_whole_table() {
+    // Times out of input order with ties, across the two scan states: the chunks must still
+    // come newest first, ties in input order. 3000 matching events make several chunks.
+    let events: Vec<Event> = (0..3000)
+        .map(|i| {
+            let mut e = process(i);
+            e.time = Some(1_700_000_000_000_000 + ((i * 7919) % 500) as i64 * 1_000_000);
+            e
+        })
+        .collect();
+    let search = "search EventCode=1 CommandLine=\"*--job*\" | eval tag=\"t\", n=len(CommandLine) | where n > 11 | fields - ProcessGuid";
+    for budget in [usize::MAX, 1] {
+        let parts = run(search, &events, budget);
+        let whole = run(&format!("{search} | head 1000000"), &events, budget);
+        assert!(parts.len() > 2000, "{} rows", parts.len());
+        assert_eq!(format!("{parts:?}"), format!("{whole:?}"));
+    }
+}

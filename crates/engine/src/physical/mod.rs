@@ -8,6 +8,7 @@
 //! should win over) and in [`finish_with`], and its line in `explain`.
 
 mod chunked;
+mod event_chunks;
 mod output;
 mod runner;
 mod schedule;
@@ -45,6 +46,10 @@ pub(crate) enum Strategy<'q> {
     /// `scan | <row ops> | join | <row ops>`: the outer rows go to a store while their join
     /// keys are counted, then stream through the join a chunk at a time.
     StreamedJoin { at: usize },
+    /// One raw-event scan that keeps its matching events, then row-by-row operators only:
+    /// the events are decoded a chunk at a time, newest first, and each chunk goes through
+    /// the operators on its own (a Sigma rule's matches are whole events).
+    EventChunks,
     /// The root stage's operators over its whole result table.
     WholeTable,
 }
@@ -57,6 +62,7 @@ impl Strategy<'_> {
             Strategy::Staged(_) => "staged",
             Strategy::SemiJoinFirst { .. } => "semi-join-first",
             Strategy::StreamedJoin { .. } => "streamed-join",
+            Strategy::EventChunks => "event-chunks",
             Strategy::WholeTable => "whole-table",
         }
     }
@@ -99,6 +105,10 @@ pub(crate) fn choose<'q>(q: &'q Query, facts: Option<&[ScanFacts]>) -> Choice<'q
                 reason: "one aggregating scan with by-fields, then row-by-row operators only".into(),
             }
         };
+    }
+    if event_chunks::chunkable(q) {
+        let reason = "one raw-event scan, then row-by-row operators only".into();
+        return Choice { strategy: Strategy::EventChunks, reason };
     }
     if let Some((scan, semi)) = semi_join(q) {
         let size = |i: usize| facts.map(|f| f.get(i).map_or(0, |s| s.groups));
@@ -211,6 +221,10 @@ pub(crate) fn finish_with(q: &Query, accs: Vec<ScanAcc>, symbols: &Symbols, ctx:
         (Strategy::Staged(shape), Ok([ScanAcc::Groups(groups)])) => {
             let job = ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx, in_memory: budgets.in_memory };
             return output::store_outputs(&q.name, budgets.store, |emit| staged::finish_staged(job, emit));
+        }
+        (Strategy::EventChunks, Ok([ScanAcc::Events(events)])) => {
+            let ops = &q.root.ops;
+            return output::store_outputs(&q.name, budgets.store, |emit| event_chunks::finish(&q.name, events, ops, ctx, emit));
         }
         (Strategy::SemiJoinFirst { scan, semi }, accs) => {
             let accs = accs.map_or_else(|accs| accs, Vec::from);

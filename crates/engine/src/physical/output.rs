@@ -9,6 +9,10 @@ use vigil_model::Record;
 /// Group rows per chunk.
 pub(crate) const CHUNK_ROWS: usize = 4096;
 
+/// Estimated heap bytes of the rows handed on at a time when a stored output is replayed:
+/// [`CHUNK_ROWS`] rows of whole events would be ~16 MB held at once.
+const REPLAY_CHUNK_BYTES: usize = 2 << 20;
+
 /// Memory for finishing one query.
 #[derive(Clone, Copy)]
 pub(crate) struct Budgets {
@@ -74,7 +78,7 @@ impl StoredOutput {
     pub fn replay(self, emit: &mut dyn FnMut(QueryOutput)) {
         let StoredOutput { name, rows, error, finish_time } = self;
         let output = |result, partial| QueryOutput { name: name.clone(), result, finish_time, partial };
-        let read = rows.for_each_chunk(CHUNK_ROWS, |chunk| emit(output(Ok(chunk), true)));
+        let read = rows.for_each_chunk_within(CHUNK_ROWS, REPLAY_CHUNK_BYTES, |chunk| emit(output(Ok(chunk), true)));
         let result = match (read, error) {
             (Err(e), _) | (_, Some(e)) => Err(e),
             (Ok(()), None) => Ok(Vec::new()),

@@ -10,6 +10,10 @@ use hashbrown::HashMap;
 use std::io::Read;
 use vigil_model::{Micros, Record, Value};
 
+/// At most this many passes over a scan's blocks to hand its rows on in chunks (see
+/// [`EventRows::for_each_chunk_newest_first`]): bounds the decompression a huge result costs.
+const MAX_PASSES: usize = 16;
+
 #[derive(Debug, Default)]
 pub(crate) struct EventRows {
     /// Field names by id, and ids by name.
@@ -112,11 +116,11 @@ impl EventRows {
         self.open = data;
     }
 
-    /// The row encoded in `bytes`.
-    fn decode_row(&self, mut bytes: &[u8]) -> Option<Record> {
+    /// The row encoded in `bytes`, with room for `spare` more fields.
+    fn decode_row(&self, mut bytes: &[u8], spare: usize) -> Option<Record> {
         let cur = &mut bytes;
         let n = usize::try_from(get_varint(cur)?).ok()?;
-        let mut row = Record::with_capacity(n.min(256));
+        let mut row = Record::with_capacity(n.min(256) + spare);
         for _ in 0..n {
             let name = self.names.get(usize::try_from(get_varint(cur)?).ok()?)?;
             let (&tag, rest) = cur.split_first()?;
@@ -146,22 +150,60 @@ impl EventRows {
     /// Calls `each` with every row's time and record, in insertion order; false when a
     /// block or row is damaged or the rows do not match the times (then it stops there).
     fn for_each_record(&self, mut each: impl FnMut(Micros, Record)) -> bool {
+        self.for_each_encoded(|_, t, bytes| self.decode_row(bytes, 0).map(|row| each(t, row)).is_some())
+    }
+
+    /// Calls `each` with every row's position, time and encoded bytes, in insertion order
+    /// (`each` says whether the row was sound); false when a block or row is damaged or the
+    /// rows do not match the times (then it stops there).
+    fn for_each_encoded(&self, mut each: impl FnMut(usize, Micros, &[u8]) -> bool) -> bool {
         let mut tail = Vec::with_capacity(self.open.len() + 9);
         if !self.open.is_empty() && write_stored_block(&mut tail, &self.open).is_err() {
             return false;
         }
         let mut blocks = BlockReader::new(self.packed.as_slice().chain(tail.as_slice()));
-        let mut times = self.times.iter();
+        let mut times = self.times.iter().enumerate();
         loop {
             match blocks.next_record() {
-                Ok(Some(bytes)) => match (times.next(), self.decode_row(bytes)) {
-                    (Some(&t), Some(row)) => each(t, row),
+                Ok(Some(bytes)) => match times.next() {
+                    Some((i, &t)) if each(i, t, bytes) => {}
                     _ => return false,
                 },
                 Ok(None) => return times.next().is_none(),
                 Err(_) => return false,
             }
         }
+    }
+
+    /// The rows newest first, as [`EventRows::into_records_newest_first`] orders them, handed
+    /// on `chunk` at a time, so only a chunk of them is ever decoded (a whole rule's matches
+    /// as records took several times their text, per finishing worker). Each chunk is one
+    /// pass over the blocks decoding only its rows; a chunk grows to a [`MAX_PASSES`]-th of
+    /// the rows, so the blocks are read at most that many times. False when a block or row is
+    /// damaged (the rows of the chunk decoded before it are still handed on). Each record
+    /// has room for `spare` more fields (what the operators will add: a full record's field
+    /// vector would double for the first).
+    pub fn for_each_chunk_newest_first(&self, chunk: usize, spare: usize, mut each: impl FnMut(Vec<Record>)) -> bool {
+        let mut order: Vec<usize> = (0..self.times.len()).collect();
+        // Stable: ties keep insertion order.
+        order.sort_by_key(|&i| std::cmp::Reverse(self.times[i]));
+        let size = chunk.max(order.len().div_ceil(MAX_PASSES)).max(1);
+        // Per row, its place in the current chunk (`usize::MAX`: not in it).
+        let mut place = vec![usize::MAX; order.len()];
+        for part in order.chunks(size) {
+            part.iter().enumerate().for_each(|(k, &i)| place[i] = k);
+            let mut rows: Vec<Option<Record>> = part.iter().map(|_| None).collect();
+            let sound = self.for_each_encoded(|i, _, bytes| match place[i] {
+                usize::MAX => true,
+                k => self.decode_row(bytes, spare).map(|row| rows[k] = Some(row)).is_some(),
+            });
+            part.iter().for_each(|&i| place[i] = usize::MAX);
+            each(rows.into_iter().flatten().collect());
+            if !sound {
+                return false;
+            }
+        }
+        true
     }
 
     /// Appends `other`'s rows after this one's (re-encoded with this table's name ids).
@@ -278,6 +320,35 @@ mod tests {
         assert!(!cut.for_each_record(|_, _| {}));
         cut.times.extend([1, 2]);
         assert!(!cut.for_each_record(|_, _| {}));
+    }
+
+    #[test]
+    fn chunks_newest_first_are_the_whole_order_in_pieces() {
+        let mut rows = EventRows::default();
+        // Times out of order with ties, across several blocks.
+        for i in 0..3000i64 {
+            rows.push((i * 7919) % 500, &row(&format!("row {i} {}", "x".repeat(40))));
+        }
+        let whole: Vec<Record> = {
+            let mut buf = Vec::new();
+            rows.encode(&mut buf);
+            EventRows::decode(&mut buf.as_slice()).unwrap().into_records_newest_first()
+        };
+        for chunk in [1, 100, 1000, 5000] {
+            let mut sizes = Vec::new();
+            let mut back = Vec::new();
+            assert!(rows.for_each_chunk_newest_first(chunk, 2, |c| {
+                sizes.push(c.len());
+                back.extend(c);
+            }));
+            assert_eq!(back, whole, "chunk {chunk}");
+            // Small chunks grow so that the blocks are read at most MAX_PASSES times.
+            assert!(sizes.len() <= MAX_PASSES, "{sizes:?}");
+            assert!(sizes.iter().all(|&n| n <= chunk.max(3000usize.div_ceil(MAX_PASSES))));
+        }
+        let mut none = 0;
+        assert!(EventRows::default().for_each_chunk_newest_first(10, 0, |_| none += 1));
+        assert_eq!(none, 0);
     }
 
     #[test]

@@ -115,12 +115,21 @@ impl RowStore {
 
     /// Hands the rows on in order, `n` at a time (the last chunk may be shorter; no rows, no
     /// chunk).
-    pub fn for_each_chunk(self, n: usize, mut f: impl FnMut(Vec<Record>)) -> Result<(), ExecError> {
+    pub fn for_each_chunk(self, n: usize, f: impl FnMut(Vec<Record>)) -> Result<(), ExecError> {
+        self.for_each_chunk_within(n, usize::MAX, f)
+    }
+
+    /// As [`RowStore::for_each_chunk`], a chunk also ending once its rows' estimated heap
+    /// bytes reach `bytes` (rows of whole events are a few KB each).
+    pub fn for_each_chunk_within(self, n: usize, bytes: usize, mut f: impl FnMut(Vec<Record>)) -> Result<(), ExecError> {
         let mut chunk = Vec::new();
+        let mut held = 0usize;
         self.for_each(|row| {
+            held = held.saturating_add(row_bytes(&row));
             chunk.push(row);
-            if chunk.len() >= n.max(1) {
+            if chunk.len() >= n.max(1) || held >= bytes {
                 f(std::mem::take(&mut chunk));
+                held = 0;
             }
         })?;
         if !chunk.is_empty() {
@@ -243,6 +252,18 @@ mod tests {
             assert!(chunks.iter().all(|c| !c.is_empty() && c.len() <= n.max(1)));
             assert_eq!(chunks.concat(), (0..250).map(row).collect::<Vec<_>>(), "budget {budget}, n {n}");
         }
+    }
+
+    #[test]
+    fn chunks_within_bytes_end_early_and_keep_every_row() {
+        let mut store = RowStore::new(0);
+        (0..250).map(row).for_each(|r| store.put(r));
+        let one = row_bytes(&row(0));
+        let mut chunks = Vec::new();
+        store.for_each_chunk_within(100, one * 10, |c| chunks.push(c)).expect("reads");
+        assert!(chunks.iter().all(|c| !c.is_empty() && c.len() <= 11), "{:?}", chunks.iter().map(Vec::len).collect::<Vec<_>>());
+        assert!(chunks.len() >= 250 / 11);
+        assert_eq!(chunks.concat(), (0..250).map(row).collect::<Vec<_>>());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use crate::store::agg::{AggSpec, AggState};
 use crate::store::blocks::{BlockReader, BlockWriter};
+use crate::store::run_codec;
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, BinaryHeap, HashSet};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
@@ -48,19 +49,26 @@ impl SpillFile {
         let file = guard.as_file_mut();
         let offset = file.seek(SeekFrom::End(0))?;
         let mut out = BlockWriter::new(BufWriter::with_capacity(1 << 16, file), count_temp_bytes);
-        let mut buf = Vec::new();
+        let (mut batch, mut buf) = (run_codec::BatchWriter::default(), Vec::new());
         fill(&mut |key, states| {
-            buf.clear();
-            put_u32(&mut buf, key.len() as u32);
-            for part in key {
-                put_str(&mut buf, part.as_ref());
+            if !batch.fits(key.len()) {
+                buf.clear();
+                batch.take(&mut buf);
+                out.push(&buf)?;
             }
-            put_u32(&mut buf, states.len() as u32);
-            for st in states {
-                encode_state(st, &mut buf);
+            batch.push(key, states);
+            if batch.bytes() >= run_codec::BATCH_BYTES {
+                buf.clear();
+                batch.take(&mut buf);
+                out.push(&buf)?;
             }
-            out.push(&buf)
+            Ok(())
         })?;
+        if !batch.is_empty() {
+            buf.clear();
+            batch.take(&mut buf);
+            out.push(&buf)?;
+        }
         let (_, len) = out.finish()?;
         Ok(Run { file: self.clone(), offset, len })
     }
@@ -121,6 +129,11 @@ pub(crate) fn compact(mut runs: Vec<Run>, aggs: &[AggSpec]) -> std::io::Result<V
 }
 
 impl Run {
+    /// Bytes of the run on disk.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
     /// Reads the run's groups back, in key order.
     pub(crate) fn for_each_group(&self, mut f: impl FnMut(Vec<String>, Vec<AggState>)) -> std::io::Result<()> {
         let mut reader = self.reader(64 << 10)?;
@@ -135,27 +148,29 @@ impl Run {
         // An independent handle, so runs of one file are read side by side.
         let mut f = guard.reopen()?;
         f.seek(SeekFrom::Start(self.offset))?;
-        Ok(RunReader { blocks: BlockReader::new(BufReader::with_capacity(buffer, f).take(self.len)) })
+        Ok(RunReader { blocks: BlockReader::new(BufReader::with_capacity(buffer, f).take(self.len)), batch: Default::default() })
     }
 }
 
 struct RunReader {
     blocks: BlockReader<std::io::Take<BufReader<std::fs::File>>>,
+    /// The batch of groups being read (see `store::run_codec`).
+    batch: run_codec::BatchReader,
 }
 
 /// A group read back: key texts and states.
-type Group = (Vec<String>, Vec<AggState>);
+type Group = run_codec::SpilledGroup;
 
 impl RunReader {
     fn next_group(&mut self) -> std::io::Result<Option<Group>> {
-        let Some(record) = self.blocks.next_record()? else { return Ok(None) };
         let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "damaged spill run");
-        let mut cur: &[u8] = record;
-        let n = get_u32(&mut cur).ok_or_else(bad)?;
-        let key = (0..n).map(|_| get_str(&mut cur)).collect::<Option<Vec<String>>>().ok_or_else(bad)?;
-        let n = get_u32(&mut cur).ok_or_else(bad)?;
-        let states = (0..n).map(|_| decode_state(&mut cur)).collect::<Option<Vec<AggState>>>().ok_or_else(bad)?;
-        Ok(Some((key, states)))
+        loop {
+            if let Some(group) = self.batch.next().map_err(|()| bad())? {
+                return Ok(Some(group));
+            }
+            let Some(record) = self.blocks.next_record()? else { return Ok(None) };
+            self.batch.start(record).ok_or_else(bad)?;
+        }
     }
 }
 
@@ -398,6 +413,16 @@ mod tests {
             encode_state(&st, &mut buf);
             let back = decode_state(&mut buf.as_slice()).expect("decodes");
             assert_eq!(format!("{:?}", back.finish(f)), format!("{:?}", st.clone().finish(f)), "{f:?}");
+            // The compact form of runs.
+            let mut buf = Vec::new();
+            run_codec::put_state(&mut buf, &st);
+            let mut cur = buf.as_slice();
+            let back = run_codec::get_state(&mut cur).expect("decodes");
+            assert!(cur.is_empty(), "{f:?}");
+            assert_eq!(format!("{:?}", back.finish(f)), format!("{:?}", st.clone().finish(f)), "{f:?}");
+            for cut in 0..buf.len() {
+                assert!(run_codec::get_state(&mut &buf[..cut]).is_none(), "{f:?} cut at {cut}");
+            }
         }
         assert!(decode_state(&mut [9u8].as_slice()).is_none());
         assert!(decode_state(&mut [0u8, 1].as_slice()).is_none());

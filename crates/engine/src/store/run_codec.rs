@@ -203,7 +203,7 @@ pub(crate) type SpilledGroup = (Vec<String>, Vec<AggState>);
 /// Raw bytes of one batch before it is handed on: small enough that a merge reading many
 /// runs side by side holds little per run (a reader keeps its current batch), large enough
 /// that each column has many texts to share prefixes and repeats with.
-pub(crate) const BATCH_BYTES: usize = 16 << 10;
+pub(crate) const BATCH_BYTES: usize = 64 << 10;
 
 /// Gathers groups (in key order) into one batch, column by column.
 #[derive(Default)]

@@ -48,7 +48,7 @@ impl SpillFile {
         let mut guard = self.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
         let file = guard.as_file_mut();
         let offset = file.seek(SeekFrom::End(0))?;
-        let mut out = BlockWriter::new(BufWriter::with_capacity(1 << 16, file), count_temp_bytes);
+        let mut out = BlockWriter::with_block_bytes(BufWriter::with_capacity(1 << 16, file), count_temp_bytes, RUN_BLOCK_BYTES);
         let (mut batch, mut buf) = (run_codec::BatchWriter::default(), Vec::new());
         fill(&mut |key, states| {
             if !batch.fits(key.len()) {
@@ -93,14 +93,21 @@ pub fn temp_bytes_written() -> (u64, u64) {
     (GROUP_BYTES.load(Relaxed), ROW_BYTES.load(Relaxed))
 }
 
+/// Uncompressed bytes of a run's blocks: eight times the rows' blocks, as zstd finds more
+/// repeats among more key texts of a kind (see `store::run_codec`), while a merge holds one
+/// block per run it reads ([`FAN_IN`] is lower to match).
+const RUN_BLOCK_BYTES: usize = 256 << 10;
+
 /// Memory for the read buffers of one merge (each run gets a share, 4 to 64 KiB; each reader
-/// also holds one block of about 32 KiB uncompressed, see `store::blocks`).
+/// also holds one block of `RUN_BLOCK_BYTES` uncompressed, see `store::blocks`).
 const READ_BUFFERS: usize = 4 << 20;
 
 /// Most runs merged at once. A table spilled a thousand times (8 GB of events) held a 64 KiB
 /// buffer per run in every merge before buffers shared [`READ_BUFFERS`]; past this many runs
-/// even 4 KiB each adds up, and runs are first merged into longer ones.
-pub(crate) const FAN_IN: usize = 1024;
+/// even 4 KiB each adds up, and runs are first merged into longer ones. Each reader also
+/// holds a block of [`RUN_BLOCK_BYTES`] (and its compressed form and a batch): 128 readers
+/// hold about 55 MiB at most.
+pub(crate) const FAN_IN: usize = 128;
 
 /// Merges the oldest runs into one (at most [`FAN_IN`] at a time, in a new temporary file)
 /// until at most `FAN_IN` are left, rewriting no more than that takes. Neighbouring runs

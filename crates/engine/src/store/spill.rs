@@ -93,10 +93,10 @@ pub fn temp_bytes_written() -> (u64, u64) {
     (GROUP_BYTES.load(Relaxed), ROW_BYTES.load(Relaxed))
 }
 
-/// Uncompressed bytes of a run's blocks: eight times the rows' blocks, as zstd finds more
+/// Uncompressed bytes of a run's blocks: sixteen times the rows' blocks, as zstd finds more
 /// repeats among more key texts of a kind (see `store::run_codec`), while a merge holds one
 /// block per run it reads ([`FAN_IN`] is lower to match).
-const RUN_BLOCK_BYTES: usize = 256 << 10;
+const RUN_BLOCK_BYTES: usize = 512 << 10;
 
 /// Memory for the read buffers of one merge (each run gets a share, 4 to 64 KiB; each reader
 /// also holds one block of `RUN_BLOCK_BYTES` uncompressed, see `store::blocks`).
@@ -105,34 +105,49 @@ const READ_BUFFERS: usize = 4 << 20;
 /// Most runs merged at once. A table spilled a thousand times (8 GB of events) held a 64 KiB
 /// buffer per run in every merge before buffers shared [`READ_BUFFERS`]; past this many runs
 /// even 4 KiB each adds up, and runs are first merged into longer ones. Each reader also
-/// holds a block of [`RUN_BLOCK_BYTES`] (and its compressed form and a batch): 128 readers
+/// holds a block of [`RUN_BLOCK_BYTES`] (and its compressed form and a batch): 64 readers
 /// hold about 55 MiB at most.
-pub(crate) const FAN_IN: usize = 128;
+pub(crate) const FAN_IN: usize = 64;
 
-/// Merges the oldest runs into one (at most [`FAN_IN`] at a time, in a new temporary file)
-/// until at most `FAN_IN` are left, rewriting no more than that takes. Neighbouring runs
-/// merge in order, so states still combine earliest run first, as one merge of all would.
+/// Merges neighbouring runs, oldest first and at most [`FAN_IN`] at a time (each into a new
+/// temporary file), until at most `FAN_IN` are left, rewriting no more than that takes.
+/// Neighbouring runs merge in order, so states still combine earliest run first, as one merge
+/// of all would. A merged run is not merged again in the same pass, so every group is
+/// rewritten about log(runs) / log(FAN_IN) times, not once per `FAN_IN` runs.
 pub(crate) fn compact(mut runs: Vec<Run>, aggs: &[AggSpec]) -> std::io::Result<Vec<Run>> {
-    if runs.len() <= FAN_IN {
-        return Ok(runs);
-    }
     while runs.len() > FAN_IN {
-        // A new file each time: the runs read may include one written in this file before,
-        // and a file is locked while a run is written to it.
-        let file = SpillFile::new()?;
-        let take = (runs.len() - FAN_IN + 1).min(FAN_IN);
-        let merged = file.write_run_with(|put| {
-            let mut failed = None;
-            merge(&runs[..take], Vec::new(), aggs, |key, states| {
-                if failed.is_none() {
-                    failed = put(&key, &states).err();
-                }
-            })?;
-            failed.map_or(Ok(()), Err)
-        })?;
-        runs.splice(..take, [merged]);
+        let mut merged: Vec<Run> = Vec::new();
+        let mut at = 0;
+        while at < runs.len() {
+            let excess = (merged.len() + runs.len() - at).saturating_sub(FAN_IN);
+            if excess == 0 {
+                break;
+            }
+            // Merging n runs into one leaves n - 1 fewer.
+            let take = (excess + 1).min(FAN_IN).min(runs.len() - at);
+            merged.push(merge_into_one(&runs[at..at + take], aggs)?);
+            at += take;
+        }
+        merged.extend(runs.drain(at..));
+        runs = merged;
     }
     Ok(runs)
+}
+
+/// Merges `runs` into one run in a new temporary file.
+fn merge_into_one(runs: &[Run], aggs: &[AggSpec]) -> std::io::Result<Run> {
+    // A new file each time: the runs read may include one written in this file before, and a
+    // file is locked while a run is written to it.
+    let file = SpillFile::new()?;
+    file.write_run_with(|put| {
+        let mut failed = None;
+        merge(runs, Vec::new(), aggs, |key, states| {
+            if failed.is_none() {
+                failed = put(&key, &states).err();
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
+    })
 }
 
 impl Run {

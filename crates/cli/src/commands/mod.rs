@@ -147,6 +147,7 @@ pub fn finish(args: &RunArgs, out: &RunOutput, detections_run: usize, label: &st
             groups + rows
         );
         costliest_in_scan(&out.scan_costs);
+        largest_spills(&out.scan_costs);
         slowest(&out.outputs);
     }
     // A path that does not exist or cannot be listed is a usage error, whatever else ran.
@@ -176,6 +177,19 @@ fn costliest_in_scan(costs: &[(String, vigil_engine::ScanCost)]) {
             shown.join(", ")
         );
     }
+}
+
+/// Names the detections whose groups took most of the temporary-file bytes during the scan
+/// (written when the scan states passed the memory budget), so a user can see what spills.
+fn largest_spills(costs: &[(String, vigil_engine::ScanCost)]) {
+    let mut by_bytes: Vec<&(String, vigil_engine::ScanCost)> = costs.iter().filter(|(_, c)| c.spilled > 0).collect();
+    if by_bytes.is_empty() {
+        return;
+    }
+    by_bytes.sort_by_key(|(_, c)| std::cmp::Reverse(c.spilled));
+    let total: u64 = by_bytes.iter().map(|(_, c)| c.spilled).sum();
+    let shown: Vec<String> = by_bytes.iter().take(8).map(|(name, c)| format!("{name} ({} bytes)", c.spilled)).collect();
+    eprintln!("vigil: in the scan, {total} bytes of groups spilled by {} detections; largest: {}", by_bytes.len(), shown.join(", "));
 }
 
 /// Names the detections whose post-scan work (result building, joins, lookups, stats) took

@@ -19,6 +19,8 @@ pub struct ScanCost {
     pub passed: u64,
     /// Estimated time: that of the rows it was timed on, scaled to all it was tried on.
     pub time: Duration,
+    /// Bytes of its scans' groups written to temporary files during the scan (budget spills).
+    pub spilled: u64,
 }
 
 /// Per-query costs of one scan state.
@@ -36,6 +38,7 @@ struct Counts {
     passed: u64,
     timed: u64,
     nanos: u64,
+    spilled: u64,
 }
 
 impl ScanCosts {
@@ -71,6 +74,14 @@ impl ScanCosts {
         }
     }
 
+    /// Query `qi`'s groups were written to a temporary file: `bytes` of them.
+    pub(crate) fn spilled(&mut self, qi: usize, bytes: u64) {
+        if self.per_query.len() <= qi {
+            self.per_query.resize(qi + 1, Counts::default());
+        }
+        self.per_query[qi].spilled += bytes;
+    }
+
     pub(crate) fn merge(&mut self, other: &ScanCosts) {
         if self.per_query.len() < other.per_query.len() {
             self.per_query.resize(other.per_query.len(), Counts::default());
@@ -80,14 +91,15 @@ impl ScanCosts {
             mine.passed += theirs.passed;
             mine.timed += theirs.timed;
             mine.nanos += theirs.nanos;
+            mine.spilled += theirs.spilled;
         }
     }
 
     /// The queries tried at all, with their costs.
     pub(crate) fn costs(&self) -> impl Iterator<Item = (usize, ScanCost)> + '_ {
-        self.per_query.iter().enumerate().filter(|(_, c)| c.tried > 0).map(|(qi, c)| {
+        self.per_query.iter().enumerate().filter(|(_, c)| c.tried > 0 || c.spilled > 0).map(|(qi, c)| {
             let nanos = (c.nanos as f64 * c.tried as f64 / c.timed.max(1) as f64) as u64;
-            (qi, ScanCost { tried: c.tried, passed: c.passed, time: Duration::from_nanos(nanos) })
+            (qi, ScanCost { tried: c.tried, passed: c.passed, time: Duration::from_nanos(nanos), spilled: c.spilled })
         })
     }
 }
@@ -106,14 +118,17 @@ mod tests {
         let mut b = ScanCosts::default();
         b.record(0, true, None);
         b.record(2, true, None);
+        b.spilled(3, 100);
+        a.spilled(3, 20);
         a.merge(&b);
         let costs: Vec<(usize, ScanCost)> = a.costs().collect();
-        assert_eq!(costs.iter().map(|(q, c)| (*q, c.tried, c.passed)).collect::<Vec<_>>(), vec![(0, 1, 1), (2, 3, 2)]);
+        assert_eq!(costs.iter().map(|(q, c)| (*q, c.tried, c.passed)).collect::<Vec<_>>(), vec![(0, 1, 1), (2, 3, 2), (3, 0, 0)]);
+        assert_eq!(costs[2].1.spilled, 120);
     }
 
     #[test]
     fn time_is_scaled_from_the_timed_rows_to_all() {
-        let a = ScanCosts { per_query: vec![Counts { tried: 100, passed: 1, timed: 10, nanos: 5_000 }], ..Default::default() };
+        let a = ScanCosts { per_query: vec![Counts { tried: 100, passed: 1, timed: 10, nanos: 5_000, spilled: 0 }], ..Default::default() };
         let (_, c) = a.costs().next().expect("one query");
         assert_eq!(c.time, Duration::from_nanos(50_000));
     }

@@ -122,9 +122,12 @@ impl ScanState {
             Some(f) => f.clone(),
             None => self.spill_file.insert(SpillFile::new()?).clone(),
         };
-        for acc in self.accs.iter_mut().flatten() {
-            if let ScanAcc::Groups(g) = acc {
-                g.spill(&self.symbols, &file)?;
+        for (qi, accs) in self.accs.iter_mut().enumerate() {
+            for acc in accs {
+                if let ScanAcc::Groups(g) = acc {
+                    let written = g.spill(&self.symbols, &file)?;
+                    self.costs.spilled(qi, written);
+                }
             }
         }
         // No group refers to the texts any more.

@@ -38,17 +38,24 @@ pub(crate) struct BlockWriter<W: Write> {
     written: u64,
     /// Told the bytes of every block written (the temporary-file counters).
     count: fn(u64),
+    /// Uncompressed bytes gathered before a block is written.
+    block_bytes: usize,
 }
 
 impl<W: Write> BlockWriter<W> {
     pub fn new(out: W, count: fn(u64)) -> BlockWriter<W> {
-        BlockWriter { out, block: Vec::with_capacity(BLOCK_BYTES + 1024), written: 0, count }
+        BlockWriter::with_block_bytes(out, count, BLOCK_BYTES)
+    }
+
+    /// A writer of blocks of about `block_bytes` (uncompressed) instead of [`BLOCK_BYTES`].
+    pub fn with_block_bytes(out: W, count: fn(u64), block_bytes: usize) -> BlockWriter<W> {
+        BlockWriter { out, block: Vec::with_capacity(block_bytes + 1024), written: 0, count, block_bytes }
     }
 
     /// Adds one record.
     pub fn push(&mut self, record: &[u8]) -> std::io::Result<()> {
         push_record(&mut self.block, record);
-        if self.block.len() >= BLOCK_BYTES {
+        if self.block.len() >= self.block_bytes {
             self.write_block()?;
         }
         Ok(())

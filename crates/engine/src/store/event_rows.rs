@@ -5,6 +5,7 @@
 //! `Record` of the same event would take several times the text in headers and allocations.
 
 use super::blocks::{write_block, write_stored_block, BlockReader, BLOCK_BYTES};
+use super::run_codec::{get_text, get_varint, put_text, put_varint};
 use super::spill::{get_f64, get_str, get_u64, put_f64, put_str, put_u64};
 use hashbrown::HashMap;
 use std::io::Read;
@@ -25,42 +26,6 @@ pub(crate) struct EventRows {
     packed: Vec<u8>,
     /// The rows after them, not compressed yet (one block being gathered).
     open: Vec<u8>,
-}
-
-fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        buf.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    buf.push(n as u8);
-}
-
-fn get_varint(cur: &mut &[u8]) -> Option<u64> {
-    let mut n = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = cur.split_first()?;
-        *cur = rest;
-        n |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(n);
-        }
-    }
-    None
-}
-
-fn put_text(buf: &mut Vec<u8>, s: &str) {
-    put_varint(buf, s.len() as u64);
-    buf.extend_from_slice(s.as_bytes());
-}
-
-fn get_text(cur: &mut &[u8]) -> Option<String> {
-    let n = usize::try_from(get_varint(cur)?).ok()?;
-    if cur.len() < n {
-        return None;
-    }
-    let (s, rest) = cur.split_at(n);
-    *cur = rest;
-    String::from_utf8(s.to_vec()).ok()
 }
 
 impl EventRows {

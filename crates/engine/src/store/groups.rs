@@ -154,23 +154,25 @@ impl Groups {
         self.bytes += bytes;
     }
 
-    /// Writes the groups held in memory to `file` as one sorted run and forgets them.
-    pub fn spill(&mut self, symbols: &Symbols, file: &Arc<SpillFile>) -> std::io::Result<()> {
+    /// Writes the groups held in memory to `file` as one sorted run and forgets them;
+    /// returns the bytes written.
+    pub fn spill(&mut self, symbols: &Symbols, file: &Arc<SpillFile>) -> std::io::Result<u64> {
         if self.table.is_empty() {
             self.refused.clear();
             self.decided.clear();
             self.bytes = 0;
-            return Ok(());
+            return Ok(0);
         }
         let groups = self.sorted(symbols);
         let run = file.write_run(groups.iter().map(|(k, st)| (k.iter().map(|&id| symbols.text(id)).collect(), st.as_slice())))?;
+        let written = run.len();
         self.runs.push(run);
         self.spilled += groups.len();
         self.bytes = 0;
         // Their ids are about to lose their texts.
         self.refused.clear();
         self.decided.clear();
-        Ok(())
+        Ok(written)
     }
 
     /// Every group as runs on disk (those in memory are written first), so they can be read

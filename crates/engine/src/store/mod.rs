@@ -7,5 +7,6 @@ pub(crate) mod blocks;
 pub(crate) mod event_rows;
 pub(crate) mod groups;
 pub(crate) mod row_store;
+pub(crate) mod run_codec;
 pub(crate) mod spill;
 pub(crate) mod symbols;

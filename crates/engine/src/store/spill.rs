@@ -10,6 +10,7 @@
 
 use crate::store::agg::{AggSpec, AggState};
 use crate::store::blocks::{BlockReader, BlockWriter};
+use crate::store::run_codec;
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, BinaryHeap, HashSet};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
@@ -47,20 +48,27 @@ impl SpillFile {
         let mut guard = self.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
         let file = guard.as_file_mut();
         let offset = file.seek(SeekFrom::End(0))?;
-        let mut out = BlockWriter::new(BufWriter::with_capacity(1 << 16, file), count_temp_bytes);
-        let mut buf = Vec::new();
+        let mut out = BlockWriter::with_block_bytes(BufWriter::with_capacity(1 << 16, file), count_temp_bytes, RUN_BLOCK_BYTES);
+        let (mut batch, mut buf) = (run_codec::BatchWriter::default(), Vec::new());
         fill(&mut |key, states| {
-            buf.clear();
-            put_u32(&mut buf, key.len() as u32);
-            for part in key {
-                put_str(&mut buf, part.as_ref());
+            if !batch.fits(key.len()) {
+                buf.clear();
+                batch.take(&mut buf);
+                out.push(&buf)?;
             }
-            put_u32(&mut buf, states.len() as u32);
-            for st in states {
-                encode_state(st, &mut buf);
+            batch.push(key, states);
+            if batch.bytes() >= run_codec::BATCH_BYTES {
+                buf.clear();
+                batch.take(&mut buf);
+                out.push(&buf)?;
             }
-            out.push(&buf)
+            Ok(())
         })?;
+        if !batch.is_empty() {
+            buf.clear();
+            batch.take(&mut buf);
+            out.push(&buf)?;
+        }
         let (_, len) = out.finish()?;
         Ok(Run { file: self.clone(), offset, len })
     }
@@ -85,42 +93,69 @@ pub fn temp_bytes_written() -> (u64, u64) {
     (GROUP_BYTES.load(Relaxed), ROW_BYTES.load(Relaxed))
 }
 
+/// Uncompressed bytes of a run's blocks: sixteen times the rows' blocks, as zstd finds more
+/// repeats among more key texts of a kind (see `store::run_codec`), while a merge holds one
+/// block per run it reads ([`FAN_IN`] is lower to match).
+const RUN_BLOCK_BYTES: usize = 512 << 10;
+
 /// Memory for the read buffers of one merge (each run gets a share, 4 to 64 KiB; each reader
-/// also holds one block of about 32 KiB uncompressed, see `store::blocks`).
+/// also holds one block of `RUN_BLOCK_BYTES` uncompressed, see `store::blocks`).
 const READ_BUFFERS: usize = 4 << 20;
 
 /// Most runs merged at once. A table spilled a thousand times (8 GB of events) held a 64 KiB
 /// buffer per run in every merge before buffers shared [`READ_BUFFERS`]; past this many runs
-/// even 4 KiB each adds up, and runs are first merged into longer ones.
-pub(crate) const FAN_IN: usize = 1024;
+/// even 4 KiB each adds up, and runs are first merged into longer ones. Each reader also
+/// holds a block of [`RUN_BLOCK_BYTES`] (and its compressed form and a batch): 64 readers
+/// hold about 55 MiB at most.
+pub(crate) const FAN_IN: usize = 64;
 
-/// Merges the oldest runs into one (at most [`FAN_IN`] at a time, in a new temporary file)
-/// until at most `FAN_IN` are left, rewriting no more than that takes. Neighbouring runs
-/// merge in order, so states still combine earliest run first, as one merge of all would.
+/// Merges neighbouring runs, oldest first and at most [`FAN_IN`] at a time (each into a new
+/// temporary file), until at most `FAN_IN` are left, rewriting no more than that takes.
+/// Neighbouring runs merge in order, so states still combine earliest run first, as one merge
+/// of all would. A merged run is not merged again in the same pass, so every group is
+/// rewritten about log(runs) / log(FAN_IN) times, not once per `FAN_IN` runs.
 pub(crate) fn compact(mut runs: Vec<Run>, aggs: &[AggSpec]) -> std::io::Result<Vec<Run>> {
-    if runs.len() <= FAN_IN {
-        return Ok(runs);
-    }
     while runs.len() > FAN_IN {
-        // A new file each time: the runs read may include one written in this file before,
-        // and a file is locked while a run is written to it.
-        let file = SpillFile::new()?;
-        let take = (runs.len() - FAN_IN + 1).min(FAN_IN);
-        let merged = file.write_run_with(|put| {
-            let mut failed = None;
-            merge(&runs[..take], Vec::new(), aggs, |key, states| {
-                if failed.is_none() {
-                    failed = put(&key, &states).err();
-                }
-            })?;
-            failed.map_or(Ok(()), Err)
-        })?;
-        runs.splice(..take, [merged]);
+        let mut merged: Vec<Run> = Vec::new();
+        let mut at = 0;
+        while at < runs.len() {
+            let excess = (merged.len() + runs.len() - at).saturating_sub(FAN_IN);
+            if excess == 0 {
+                break;
+            }
+            // Merging n runs into one leaves n - 1 fewer.
+            let take = (excess + 1).min(FAN_IN).min(runs.len() - at);
+            merged.push(merge_into_one(&runs[at..at + take], aggs)?);
+            at += take;
+        }
+        merged.extend(runs.drain(at..));
+        runs = merged;
     }
     Ok(runs)
 }
 
+/// Merges `runs` into one run in a new temporary file.
+fn merge_into_one(runs: &[Run], aggs: &[AggSpec]) -> std::io::Result<Run> {
+    // A new file each time: the runs read may include one written in this file before, and a
+    // file is locked while a run is written to it.
+    let file = SpillFile::new()?;
+    file.write_run_with(|put| {
+        let mut failed = None;
+        merge(runs, Vec::new(), aggs, |key, states| {
+            if failed.is_none() {
+                failed = put(&key, &states).err();
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
+    })
+}
+
 impl Run {
+    /// Bytes of the run on disk.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
     /// Reads the run's groups back, in key order.
     pub(crate) fn for_each_group(&self, mut f: impl FnMut(Vec<String>, Vec<AggState>)) -> std::io::Result<()> {
         let mut reader = self.reader(64 << 10)?;
@@ -135,27 +170,29 @@ impl Run {
         // An independent handle, so runs of one file are read side by side.
         let mut f = guard.reopen()?;
         f.seek(SeekFrom::Start(self.offset))?;
-        Ok(RunReader { blocks: BlockReader::new(BufReader::with_capacity(buffer, f).take(self.len)) })
+        Ok(RunReader { blocks: BlockReader::new(BufReader::with_capacity(buffer, f).take(self.len)), batch: Default::default() })
     }
 }
 
 struct RunReader {
     blocks: BlockReader<std::io::Take<BufReader<std::fs::File>>>,
+    /// The batch of groups being read (see `store::run_codec`).
+    batch: run_codec::BatchReader,
 }
 
 /// A group read back: key texts and states.
-type Group = (Vec<String>, Vec<AggState>);
+type Group = run_codec::SpilledGroup;
 
 impl RunReader {
     fn next_group(&mut self) -> std::io::Result<Option<Group>> {
-        let Some(record) = self.blocks.next_record()? else { return Ok(None) };
         let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "damaged spill run");
-        let mut cur: &[u8] = record;
-        let n = get_u32(&mut cur).ok_or_else(bad)?;
-        let key = (0..n).map(|_| get_str(&mut cur)).collect::<Option<Vec<String>>>().ok_or_else(bad)?;
-        let n = get_u32(&mut cur).ok_or_else(bad)?;
-        let states = (0..n).map(|_| decode_state(&mut cur)).collect::<Option<Vec<AggState>>>().ok_or_else(bad)?;
-        Ok(Some((key, states)))
+        loop {
+            if let Some(group) = self.batch.next().map_err(|()| bad())? {
+                return Ok(Some(group));
+            }
+            let Some(record) = self.blocks.next_record()? else { return Ok(None) };
+            self.batch.start(record).ok_or_else(bad)?;
+        }
     }
 }
 
@@ -398,6 +435,16 @@ mod tests {
             encode_state(&st, &mut buf);
             let back = decode_state(&mut buf.as_slice()).expect("decodes");
             assert_eq!(format!("{:?}", back.finish(f)), format!("{:?}", st.clone().finish(f)), "{f:?}");
+            // The compact form of runs.
+            let mut buf = Vec::new();
+            run_codec::put_state(&mut buf, &st);
+            let mut cur = buf.as_slice();
+            let back = run_codec::get_state(&mut cur).expect("decodes");
+            assert!(cur.is_empty(), "{f:?}");
+            assert_eq!(format!("{:?}", back.finish(f)), format!("{:?}", st.clone().finish(f)), "{f:?}");
+            for cut in 0..buf.len() {
+                assert!(run_codec::get_state(&mut &buf[..cut]).is_none(), "{f:?} cut at {cut}");
+            }
         }
         assert!(decode_state(&mut [9u8].as_slice()).is_none());
         assert!(decode_state(&mut [0u8, 1].as_slice()).is_none());

@@ -3,6 +3,7 @@
 //! (`source=...`, `EventCode=4688`), so an event pays only for the fields those searches name, not for
 //! every field any loaded search names.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use vigil_model::Event;
@@ -103,6 +104,11 @@ pub(crate) struct Classes {
     memo: RwLock<NameMap<Vec<u8>, Wanted>>,
 }
 
+thread_local! {
+    /// The kind of the event being enriched, as bytes (see [`Classes::wanted`]).
+    static KIND_KEY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 /// The most kinds of event remembered (memory stays bounded whatever the input holds);
 /// past it, a kind is worked out each time.
 const MAX_KINDS: usize = 4096;
@@ -146,13 +152,22 @@ impl Classes {
     /// it gets every field): a key field with several values, or a text that ASCII
     /// lowercasing does not lower (conditions hold lowercased texts).
     pub fn wanted(&self, source: usize, ev: &Event) -> Option<Wanted> {
-        let lowerable = |t: &str| t.is_ascii();
-        if !lowerable(&ev.sourcetype) {
+        if !ev.sourcetype.is_ascii() {
             return None;
         }
         // The kind: source number, then per part an absent (1) or present (0) mark and the
         // lowercased text; texts are ASCII and marks are no text's bytes after a 0 separator.
-        let mut key = Vec::with_capacity(64);
+        // Built in a buffer kept per thread: no allocation per event once it has grown.
+        KIND_KEY.with(|key| {
+            let mut key = key.borrow_mut();
+            key.clear();
+            self.wanted_by_key(source, ev, &mut key)
+        })
+    }
+
+    /// [`Classes::wanted`], the kind written into the empty `key`.
+    fn wanted_by_key(&self, source: usize, ev: &Event, key: &mut Vec<u8>) -> Option<Wanted> {
+        let lowerable = |t: &str| t.is_ascii();
         key.extend_from_slice(&(source as u64).to_le_bytes());
         let mut part = |text: Option<&str>| {
             key.push(if text.is_some() { 0 } else { 1 });
@@ -168,7 +183,7 @@ impl Classes {
             }
             part(first);
         }
-        if let Some(w) = self.memo.read().ok().and_then(|m| m.get(&key).copied()) {
+        if let Some(w) = self.memo.read().ok().and_then(|m| m.get(key.as_slice()).copied()) {
             return Some(w);
         }
         let src = self.sources.get(source)?;
@@ -188,7 +203,7 @@ impl Classes {
         }
         if let Ok(mut m) = self.memo.write() {
             if m.len() < MAX_KINDS {
-                m.insert(key, w);
+                m.insert(key.clone(), w);
             }
         }
         Some(w)

@@ -41,14 +41,25 @@ pub fn partition_of_key(topic: &str, key: &[u8]) -> Option<i32> {
     std::str::from_utf8(key).ok()?.strip_prefix(topic)?.strip_prefix('/')?.parse().ok()
 }
 
-pub fn encode(w: &PartitionWindows, schedules: &[Planned], writer: &str) -> Result<Vec<u8>, String> {
-    let mut states = Vec::new();
+/// Buffers a worker keeps from one checkpoint to the next (a checkpoint is as large as its
+/// open windows' states).
+#[derive(Default)]
+pub struct Buffers {
+    state: Vec<u8>,
+    states: Vec<u8>,
+    out: Vec<u8>,
+}
+
+/// The checkpoint of `w`'s windows, in `bufs`.
+pub fn encode<'b>(w: &PartitionWindows, schedules: &[Planned], writer: &str, bufs: &'b mut Buffers) -> Result<&'b [u8], String> {
+    let Buffers { state, states, out } = bufs;
+    states.clear();
     let mut open = Vec::new();
     for (si, s) in schedules.iter().enumerate() {
         for (tick, st) in &w.open[si] {
-            let bytes = s.group.engine.encode_state(st).map_err(|e| format!("checkpoint: {e}"))?;
-            open.push((s.id.clone(), *tick, bytes.len()));
-            states.push(bytes);
+            s.group.engine.encode_state_into(st, state).map_err(|e| format!("checkpoint: {e}"))?;
+            open.push((s.id.clone(), *tick, state.len()));
+            states.extend_from_slice(state);
         }
     }
     let header = Header {
@@ -62,13 +73,11 @@ pub fn encode(w: &PartitionWindows, schedules: &[Planned], writer: &str) -> Resu
         writer: Some(writer.to_string()),
     };
     let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(12 + json.len() + states.iter().map(Vec::len).sum::<usize>());
+    out.clear();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&u32::try_from(json.len()).map_err(|_| "checkpoint header too large")?.to_le_bytes());
     out.extend_from_slice(&json);
-    for s in states {
-        out.extend_from_slice(&s);
-    }
+    out.extend_from_slice(states);
     Ok(out)
 }
 

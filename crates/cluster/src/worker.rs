@@ -69,6 +69,10 @@ struct Worker {
     reader: RecordsReader,
     rows: Vec<DatasetRow>,
     enriched: Event,
+    /// Encoded partials (one buffer per window closed at once) and checkpoints, reused: the
+    /// producer copies what it sends, and fresh buffers of a state's size cost page faults.
+    encoded: Vec<Vec<u8>>,
+    checkpoint: checkpoint::Buffers,
 }
 
 /// Runs the worker until the process is stopped.
@@ -102,6 +106,8 @@ pub fn run(role: Role) -> Result<(), String> {
         reader: RecordsReader::default(),
         rows: Vec::new(),
         enriched: Event::default(),
+        encoded: Vec::new(),
+        checkpoint: checkpoint::Buffers::default(),
     };
     loop {
         let polled = consumer.poll(Duration::from_millis(100));
@@ -284,26 +290,30 @@ impl Worker {
             if closed.is_empty() && !checkpoint_due(w, since, &self.role.cfg) {
                 continue;
             }
+            if self.encoded.len() < closed.len() {
+                self.encoded.resize_with(closed.len(), Vec::new);
+            }
             let mut partials = Vec::with_capacity(closed.len());
-            for c in &closed {
+            for (c, bytes) in closed.iter().zip(&mut self.encoded) {
                 let s = &self.role.schedules[c.schedule];
-                let bytes = s.group.engine.encode_state(&c.state).map_err(|e| format!("partial: {e}"))?;
+                s.group.engine.encode_state_into(&c.state, bytes).map_err(|e| format!("partial: {e}"))?;
                 metrics::global().window_closed(c.tick, now, bytes.len());
                 let id = PartialId { schedule: s.id.clone(), tick: c.tick, partition: *p, partitions: self.partitions };
-                partials.push((id.key(), bytes, id.headers()));
+                partials.push((id.key(), id.headers()));
             }
             let topic = &self.role.cfg.partials_topic;
             let records = partials
                 .iter()
-                .map(|(k, v, h)| Outgoing { topic, key: k.as_bytes(), value: v, headers: h.clone(), timestamp_ms: None })
+                .zip(&self.encoded)
+                .map(|((k, h), v)| Outgoing { topic, key: k.as_bytes(), value: v, headers: h.clone(), timestamp_ms: None })
                 .collect();
             kafka::produce_all(&self.producer, records)?;
-            let saved = checkpoint::encode(w, &self.role.schedules, &self.client_id)?;
+            let saved = checkpoint::encode(w, &self.role.schedules, &self.client_id, &mut self.checkpoint)?;
             let key = checkpoint::key(&self.role.cfg.events_topic, *p);
             let record = Outgoing {
                 topic: &self.role.cfg.checkpoints_topic,
                 key: key.as_bytes(),
-                value: &saved,
+                value: saved,
                 headers: OwnedHeaders::new(),
                 timestamp_ms: None,
             };

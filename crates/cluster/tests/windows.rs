@@ -74,11 +74,13 @@ fn partitions_merged_equal_one_process_and_checkpoints_change_nothing() {
     // Three partitions (events dealt round-robin), partition 1 checkpointed midway.
     let mut schedules = planned(&normalizer);
     let mut parts: Vec<PartitionWindows> = (0..3).map(|p| PartitionWindows::new(p, &schedules, t("2026-11-20T00:00:00Z"))).collect();
+    // Buffers reused from checkpoint to checkpoint, as a worker does.
+    let mut bufs = checkpoint::Buffers::default();
     for (i, ev) in events.iter().enumerate() {
         let p = i % 3;
-        if p == 1 && i == events.len() / 2 {
-            let bytes = checkpoint::encode(&parts[1], &schedules, "w").unwrap();
-            parts[1] = checkpoint::decode(&bytes, &schedules, t("2026-11-20T00:00:00Z")).unwrap();
+        if p == 1 && (i == events.len() / 3 || i == events.len() / 2) {
+            let bytes = checkpoint::encode(&parts[1], &schedules, "w", &mut bufs).unwrap();
+            parts[1] = checkpoint::decode(bytes, &schedules, t("2026-11-20T00:00:00Z")).unwrap();
         }
         parts[p].read_record(i as i64, arrival);
         parts[p].route(&mut schedules, ev, &rows_of(&normalizer, ev), arrival);
@@ -134,10 +136,11 @@ fn a_restored_partition_does_not_close_its_closed_ticks_again() {
     w.read_record(0, t("2026-11-20T10:30:00Z"));
     let closed = w.close(&mut schedules, t("2026-11-20T10:30:00Z"), 0);
     assert_eq!(closed.len(), 11, "00:00 .. 10:00");
-    let saved = checkpoint::encode(&w, &schedules, "w").unwrap();
+    let mut bufs = checkpoint::Buffers::default();
+    let saved = checkpoint::encode(&w, &schedules, "w", &mut bufs).unwrap();
 
     let mut fresh = planned(&normalizer);
-    let mut restored = checkpoint::decode(&saved, &fresh, t("2026-11-20T00:00:00Z")).unwrap();
+    let mut restored = checkpoint::decode(saved, &fresh, t("2026-11-20T00:00:00Z")).unwrap();
     assert!(restored.close(&mut fresh, t("2026-11-20T10:30:00Z"), 0).is_empty());
     restored.read_record(1, t("2026-11-20T12:30:00Z"));
     let ticks: Vec<Micros> = restored.close(&mut fresh, t("2026-11-20T12:30:00Z"), 0).iter().map(|c| c.tick).collect();

@@ -93,3 +93,41 @@ fn merge_order_does_not_change_results() {
         assert_eq!(results(&engine, rest), expected, "merged as ({}, {}) then ({}, {})", order[0], order[1], order[2], order[3]);
     }
 }
+
+/// FNV-1a over every byte: the checksum of format version 2.
+fn fnv_bytes(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+#[test]
+fn states_encoded_into_a_reused_buffer_and_by_the_previous_version_read_back() {
+    let normalizer = Normalizer::builtin().expect("mappings");
+    let engine = engine(&normalizer);
+    let events = events();
+    let mut small = engine.new_state_at(0);
+    events[..3].iter().for_each(|e| engine.on_event(&mut small, e));
+    let mut large = engine.new_state_at(1);
+    events.iter().for_each(|e| engine.on_event(&mut large, e));
+    // One buffer, a large state then a small one: nothing of the first is left in the second.
+    let mut buf = Vec::new();
+    engine.encode_state_into(&large, &mut buf).expect("encodes");
+    assert_eq!(buf, engine.encode_state(&large).expect("encodes"));
+    engine.encode_state_into(&small, &mut buf).expect("encodes");
+    let bytes = engine.encode_state(&small).expect("encodes");
+    assert_eq!(buf, bytes);
+    // Version 2: the same bytes, the checksum over every byte (checkpoints written before).
+    let mut v2 = bytes.clone();
+    v2[8..10].copy_from_slice(&2u16.to_le_bytes());
+    let sum = fnv_bytes(&v2[34..]);
+    v2[26..34].copy_from_slice(&sum.to_le_bytes());
+    let expected = results(&engine, engine.decode_state(&bytes).expect("decodes"));
+    assert_eq!(results(&engine, engine.decode_state(&v2).expect("version 2 decodes")), expected);
+    // A version-2 checksum under version 3, and one word of the body changed: refused.
+    let mut mixed = v2.clone();
+    mixed[8..10].copy_from_slice(&vigil_engine::FORMAT_VERSION.to_le_bytes());
+    let err = |b: &[u8]| engine.decode_state(b).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err(&mixed).contains("checksum"), "{}", err(&mixed));
+    let mut damaged = bytes.clone();
+    damaged[40] ^= 0x80;
+    assert!(err(&damaged).contains("checksum"), "{}", err(&damaged));
+}

@@ -199,7 +199,7 @@ fn is_documentation(path: &Path) -> bool {
 /// must outlive the call.
 pub fn read_file(path: &Path, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) -> ReadReport {
     let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
-    let mut ctx = Ctx::new(opts, sink);
+    let mut ctx = Ctx::new(opts, Sink::Shared(sink));
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {
@@ -241,7 +241,14 @@ pub fn read_file(path: &Path, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) 
 /// it `name` in origins and the report. EVTX and zip content is buffered in memory up to
 /// [`ReadOptions::max_buffer_bytes`].
 pub fn read_stream(name: &str, reader: impl Read, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) -> ReadReport {
-    let mut ctx = Ctx::new(opts, sink);
+    let mut ctx = Ctx::new(opts, Sink::Shared(sink));
+    read_stream_in(&Arc::from(name), Box::new(reader), 0, &mut ctx);
+    ctx.report
+}
+
+/// [`read_stream`] handing out the event itself ([`Sink::Owned`]).
+pub(crate) fn read_stream_owned(name: &str, reader: impl Read, opts: &ReadOptions, sink: &mut dyn FnMut(&mut Event)) -> ReadReport {
+    let mut ctx = Ctx::new(opts, Sink::Owned(sink));
     read_stream_in(&Arc::from(name), Box::new(reader), 0, &mut ctx);
     ctx.report
 }
@@ -345,12 +352,22 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// Where [`Ctx::emit`] hands the events.
+pub(crate) enum Sink<'a> {
+    /// The reader's event, to look at (what [`read_file`] and [`read_stream`] give).
+    Shared(&'a mut dyn FnMut(&Event)),
+    /// The reader's event, which the sink may swap for one this reader handed out before,
+    /// with the `index` and `derived_from` the reader gave it (the line readers reset every
+    /// other part before the next event; `records.rs` keeps events this way, not copied).
+    Owned(&'a mut dyn FnMut(&mut Event)),
+}
+
 /// State shared by the readers of one `read_file` call: options, report, sink and the reused
 /// event buffer.
 pub(crate) struct Ctx<'a> {
     pub opts: &'a ReadOptions,
     pub report: ReadReport,
-    sink: &'a mut dyn FnMut(&Event),
+    sink: Sink<'a>,
     pub ev: Event,
     /// Field strings of earlier events, reused by the XML extractor.
     pub spare: fields::Spare,
@@ -372,7 +389,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(opts: &'a ReadOptions, sink: &'a mut dyn FnMut(&Event)) -> Self {
+    fn new(opts: &'a ReadOptions, sink: Sink<'a>) -> Self {
         Ctx {
             opts,
             report: ReadReport::default(),
@@ -433,7 +450,10 @@ impl<'a> Ctx<'a> {
         if let Some(index) = &self.opts.index {
             self.ev.index.clone_from(index);
         }
-        (self.sink)(&self.ev);
+        match &mut self.sink {
+            Sink::Shared(sink) => sink(&self.ev),
+            Sink::Owned(sink) => sink(&mut self.ev),
+        }
         self.report.events += 1;
     }
 }

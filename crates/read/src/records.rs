@@ -10,11 +10,12 @@
 //! alone (the record's name, line 1, offsets from the record's start), and a `source` the
 //! readers derived from the stream's name gets the record's name.
 //!
-//! Events are handed out as the pass goes, in record order: a line's events are held (copied
-//! into events the reader keeps from call to call, so no event allocates once they are large
-//! enough) until the next line gives its first event or the pass ends.
+//! Events are handed out as the pass goes, in record order: a line's events are held (swapped
+//! with events the reader keeps from call to call, which go back to the line reader to be
+//! filled again: no event is copied, and none allocates once their buffers are large enough)
+//! until the next line gives its first event or the pass ends.
 
-use crate::{read_stream, sniff, Format, ReadOptions};
+use crate::{read_stream, read_stream_owned, sniff, Format, ReadOptions};
 use std::sync::Arc;
 use vigil_model::Event;
 
@@ -92,7 +93,7 @@ impl RecordsReader {
         // The line whose events are held, and how many it gave so far.
         let mut holding: Option<(usize, usize)> = None;
         if !lines.is_empty() {
-            read_stream(JOINED, &joined[..], opts, &mut |ev| {
+            read_stream_owned(JOINED, &joined[..], opts, &mut |ev| {
                 let Some(line) = (ev.origin.line as usize).checked_sub(1).filter(|l| *l < lines.len()) else { return };
                 let n = match holding {
                     Some((h, n)) if h == line => n,
@@ -110,7 +111,13 @@ impl RecordsReader {
                     None => 0,
                 };
                 match held.get_mut(n) {
-                    Some(slot) => slot.clone_from(ev),
+                    Some(slot) => {
+                        // The line reader gets back an event handed out before, as
+                        // `Sink::Owned` asks: what it set itself, it sets again.
+                        std::mem::swap(slot, ev);
+                        ev.index.clone_from(&slot.index);
+                        ev.derived_from = slot.derived_from;
+                    }
                     None => held.push(ev.clone()),
                 }
                 holding = Some((line, n + 1));

@@ -239,7 +239,7 @@ pub fn read_piece(piece: &Piece, opts: &ReadOptions, sink: &mut dyn FnMut(&Event
         Part::Lines { start, end, lines_before, format, next_is_json } => (*start, *end, *lines_before, *format, *next_is_json),
     };
     let name: Arc<str> = Arc::from(piece.path.to_string_lossy().as_ref());
-    let mut ctx = Ctx::new(opts, sink);
+    let mut ctx = Ctx::new(opts, crate::Sink::Shared(sink));
     let opened = std::fs::File::open(&piece.path).and_then(|mut f| f.seek(SeekFrom::Start(start)).map(|_| f));
     let file = match opened {
         Ok(f) => f,
@@ -260,7 +260,7 @@ pub fn read_piece(piece: &Piece, opts: &ReadOptions, sink: &mut dyn FnMut(&Event
 
 fn read_evtx_piece(piece: &Piece, chunks: &[u64], first: bool, last: bool, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) -> PieceRead {
     let name: Arc<str> = Arc::from(piece.path.to_string_lossy().as_ref());
-    let mut ctx = Ctx::new(opts, sink);
+    let mut ctx = Ctx::new(opts, crate::Sink::Shared(sink));
     match std::fs::File::open(&piece.path) {
         Ok(file) => {
             let exact = crate::evtx::read_evtx_chunks(&file, &name, chunks, first, last, &mut ctx);

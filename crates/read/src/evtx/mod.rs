@@ -356,7 +356,7 @@ fn read_evtx_path(
     setup: impl FnOnce(&mut Ctx),
 ) -> (crate::ReadReport, u64) {
     let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
-    let mut ctx = Ctx::new(opts, sink);
+    let mut ctx = Ctx::new(opts, crate::Sink::Shared(sink));
     setup(&mut ctx);
     match std::fs::File::open(path) {
         Ok(f) => {
@@ -397,7 +397,7 @@ mod tests {
         let opts = crate::ReadOptions::default();
         let mut n = 0;
         let mut sink = |_: &vigil_model::Event| n += 1;
-        let mut ctx = Ctx::new(&opts, &mut sink);
+        let mut ctx = Ctx::new(&opts, crate::Sink::Shared(&mut sink));
         let mut data = b"ElfFile\0".to_vec();
         data.extend(std::iter::repeat_n(0xAB, 5000));
         read_evtx_buffer(data, &Arc::from("x.evtx"), &mut ctx);

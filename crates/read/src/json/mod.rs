@@ -183,7 +183,7 @@ fn one_line(file: &str, line: &str, f: impl FnOnce(&str, &mut Ctx) -> Option<()>
     let opts = crate::ReadOptions::default();
     let mut out = None;
     let mut sink = |ev: &vigil_model::Event| out = Some(ev.clone());
-    let mut ctx = Ctx::new(&opts, &mut sink);
+    let mut ctx = Ctx::new(&opts, crate::Sink::Shared(&mut sink));
     ctx.reset(&Arc::from(file), 1, 0);
     f(line, &mut ctx)?;
     drop(ctx);

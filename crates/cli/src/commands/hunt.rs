@@ -181,7 +181,7 @@ pub fn run(args: HuntArgs) -> u8 {
     let hunting: std::collections::HashSet<String> =
         planned.iter().filter(|d| d.kind.trim().eq_ignore_ascii_case("hunting")).map(|d| d.name.clone()).collect();
     // The scan needs only the queries: the detections' documents (ESCU's and those made for
-    // Sigma rules, ~13 MB with both libraries) are let go before it.
+    // Sigma rules, several MB of heap with both libraries) are let go before it.
     drop(planned);
     drop(sigma_detections);
     drop(selected);

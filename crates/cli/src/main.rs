@@ -194,10 +194,13 @@ pub(crate) fn release_freed_memory() {
 fn main() -> ExitCode {
     #[cfg(not(target_os = "linux"))]
     default_mimalloc_option("MIMALLOC_ARENA_EAGER_COMMIT", MI_OPTION_ARENA_EAGER_COMMIT, 0);
-    // Spilling frees groups in bursts and rebuilds them at once; freed memory is kept for a
-    // second before it goes back to the system, so the kernel does not zero the same pages
-    // again. (This is mimalloc v3's default; set here so an update cannot change it.)
-    default_mimalloc_option("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, 1000);
+    // Freed memory goes back to the system after 10 ms (100 ms for whole arena ranges, ten
+    // times as mimalloc's arenas wait), not mimalloc v3's default of a second: with all ESCU
+    // and SigmaHQ loaded, what the scan and the finishing queries freed within the last second
+    // was 10-20 MB of the peak (200 MB of XML: 207 -> 192 MB at 1 thread, 213 -> 195 at 2),
+    // for twice the page faults and a few hundredths of a system-second
+    // (docs/notes-18-memory.md).
+    default_mimalloc_option("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, 10);
     // Transparent huge pages made the kernel zero 2 MiB for every fresh page mimalloc touched
     // (10 % of a profile); with 4 KiB pages a 1 GB all-ESCU run took a third less system time
     // and 15 MB less peak memory, at the same speed.

@@ -177,13 +177,19 @@ pub fn run(args: HuntArgs) -> u8 {
         return crate::alerts::finish(&args.alert, &args.run, &content, &logs.detections, &out, &ctx, second);
     }
     let n = queries.len();
+    // A Hunting search's `count=0` row over no matching events is not a finding.
+    let hunting: std::collections::HashSet<String> =
+        planned.iter().filter(|d| d.kind.trim().eq_ignore_ascii_case("hunting")).map(|d| d.name.clone()).collect();
+    // The scan needs only the queries: the detections' documents (ESCU's and those made for
+    // Sigma rules, several MB of heap with both libraries) are let go before it.
+    drop(planned);
+    drop(sigma_detections);
+    drop(selected);
+    drop(content);
     let mut engine = Engine::new(queries, normalizer.catalog());
     crate::release_freed_memory();
     engine.set_memory_budget(args.run.memory_budget());
     engine.set_scan_profile(args.run.verbose);
-    // A Hunting search's `count=0` row over no matching events is not a finding.
-    let hunting: std::collections::HashSet<&str> =
-        planned.iter().filter(|d| d.kind.trim().eq_ignore_ascii_case("hunting")).map(|d| d.name.as_str()).collect();
     let shown = |name: &str, row: &vigil_model::Record| !(hunting.contains(name) && crate::select::is_empty_aggregate(row));
     let out = super::run_and_print(
         &args.run,

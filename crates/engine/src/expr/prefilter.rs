@@ -360,20 +360,33 @@ impl ScanIndex {
 /// Largest table taken for a DFA over `_raw` literals (see [`literal_automaton`]).
 const RAW_DFA_MAX_BYTES: usize = 4 << 20;
 
+/// Largest table taken for a DFA over a field's literals (see [`literal_automaton`]).
+const FIELD_DFA_MAX_BYTES: usize = 16 << 10;
+
 /// The automaton over one field's literals, folding ASCII case. An event's whole text
 /// (kilobytes, against a field value's few dozen bytes) is searched with a DFA, which follows
-/// no failure transitions per byte, unless its table would be large (many bare terms);
-/// values with the library's choice (a DFA for up to 100 literals, else an NFA).
+/// no failure transitions per byte, unless its table would be large (many bare terms). A
+/// field's values get a DFA only while it stays small, else a contiguous NFA: the library's
+/// own choice (a DFA for up to 100 literals) made 142 field DFAs of 7.1 MB with all ESCU and
+/// SigmaHQ loaded, a few dozen literals of long paths or names each, for values searched once
+/// per event; the same literals take a tenth of that as NFAs.
 fn literal_automaton(field: &FieldRef, texts: &[String]) -> Result<AhoCorasick, aho_corasick::BuildError> {
     let mut builder = aho_corasick::AhoCorasickBuilder::new();
     builder.ascii_case_insensitive(true);
-    if matches!(field, FieldRef::Name(n) if n == "_raw") {
+    let raw = matches!(field, FieldRef::Name(n) if n == "_raw");
+    let dfa_max = if raw { RAW_DFA_MAX_BYTES } else { FIELD_DFA_MAX_BYTES };
+    // Past 100 literals a field's DFA is never that small; not worth building to find out.
+    if raw || texts.len() <= 100 {
         match builder.clone().kind(Some(aho_corasick::AhoCorasickKind::DFA)).build(texts) {
-            Ok(dfa) if dfa.memory_usage() <= RAW_DFA_MAX_BYTES => return Ok(dfa),
+            Ok(dfa) if dfa.memory_usage() <= dfa_max => return Ok(dfa),
             _ => {}
         }
     }
-    builder.build(texts)
+    if raw {
+        return builder.build(texts);
+    }
+    // A contiguous NFA holds a limited number of states; the library falls back past that.
+    builder.clone().kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA)).build(texts).or_else(|_| builder.build(texts))
 }
 
 /// The non-ASCII characters whose lowercase holds ASCII (İ -> i̇, Kelvin sign -> k).

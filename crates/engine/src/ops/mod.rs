@@ -69,11 +69,13 @@ pub(crate) enum Op {
         fields: Vec<String>,
     },
     Foreach(foreach::ForeachOp),
-    Transaction(transaction::TransactionOp),
-    TopRare(top::TopRareOp),
-    Timechart(timechart::TimechartOp),
+    // Boxed: the largest operators (120-430 bytes), rare, would size every `Op` (one per
+    // planned command, ~10,000 with all ESCU and SigmaHQ) at theirs.
+    Transaction(Box<transaction::TransactionOp>),
+    TopRare(Box<top::TopRareOp>),
+    Timechart(Box<timechart::TimechartOp>),
     /// A Sigma correlation rule over the matches of the rules it names (not SPL).
-    SigmaCorrelation(sigma_correlation::CorrelationOp),
+    SigmaCorrelation(Box<sigma_correlation::CorrelationOp>),
 }
 
 impl Op {

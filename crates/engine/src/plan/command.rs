@@ -31,9 +31,9 @@ impl Planner<'_> {
             CommandKind::Spath { input, output, path } => Op::Spath { input: input.clone(), output: output.clone(), path: path.clone() },
             CommandKind::Replace { pairs, fields } => Op::Replace { pairs: pairs.clone(), fields: fields.clone() },
             CommandKind::Foreach(f) => Op::Foreach(foreach::ForeachOp::plan(f)?),
-            CommandKind::Transaction(t) => Op::Transaction(transaction::TransactionOp::plan(t, cmd.span)?),
-            CommandKind::TopRare(t) => Op::TopRare(crate::ops::top::TopRareOp(t.clone())),
-            CommandKind::Timechart(t) => Op::Timechart(crate::ops::timechart::TimechartOp::plan(t, cmd.span)?),
+            CommandKind::Transaction(t) => Op::Transaction(Box::new(transaction::TransactionOp::plan(t, cmd.span)?)),
+            CommandKind::TopRare(t) => Op::TopRare(Box::new(crate::ops::top::TopRareOp(t.clone()))),
+            CommandKind::Timechart(t) => Op::Timechart(Box::new(crate::ops::timechart::TimechartOp::plan(t, cmd.span)?)),
             CommandKind::Where(e) => Op::Where(CExpr::compile(e)?),
             CommandKind::Eval(assignments) => {
                 Op::Eval(assignments.iter().map(|(f, e)| Ok((f.clone(), CExpr::compile(e)?))).collect::<Result<_, PlanError>>()?)

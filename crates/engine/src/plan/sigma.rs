@@ -141,7 +141,7 @@ impl Planner<'_> {
             text: c.spec.meta.title.clone(),
             error: PlanError::invalid("a correlation names no rule", Default::default()),
         })?;
-        stage.ops.push(Op::SigmaCorrelation(CorrelationOp { spec: c.spec.clone(), inputs }));
+        stage.ops.push(Op::SigmaCorrelation(Box::new(CorrelationOp { spec: c.spec.clone(), inputs })));
         Ok(stage)
     }
 

@@ -3,10 +3,11 @@
 use crate::error::{ExecError, PlanError};
 use crate::expr::field::FieldRef;
 use crate::expr::value::{EvalContext, EvalValue, Scope};
-use crate::store::agg::{plan_agg, AggInput, AggSpec, AggState};
+use crate::store::agg::{plan_agg, AggFunc, AggInput, AggSpec, AggState};
 use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
 use crate::store::symbols::Symbols;
 use std::collections::HashMap;
+use vigil_model::value::format_num;
 use vigil_model::{Micros, Record, Value};
 use vigil_spl::ast::{Span, Stats};
 
@@ -33,6 +34,22 @@ fn row_time(r: &Record) -> Micros {
     r.value("_time").as_num().map(|s| (s * 1e6) as Micros).unwrap_or(0)
 }
 
+/// Feeds a field's value (each item of a multivalue) to an aggregation state, reading its
+/// texts in place; returns the heap bytes the state grew by.
+fn feed_value(st: &mut AggState, func: AggFunc, value: &Value, time: Micros) -> usize {
+    match value {
+        Value::Null => 0,
+        Value::Str(s) => st.add(func, s, time),
+        Value::Multi(items) => items.iter().map(|i| st.add(func, i, time)).sum(),
+        // min/max of a number (`_time` in most searches): the number its text parses back to.
+        Value::Num(n) if n.is_finite() && matches!(st, AggState::Extreme { .. }) => {
+            st.add_num(func, *n);
+            0
+        }
+        Value::Num(n) => st.add(func, &format_num(*n), time),
+    }
+}
+
 /// Feeds one record into a group's states; returns the heap bytes they grew by.
 fn feed(states: &mut [AggState], aggs: &[AggSpec], row: &Record, ctx: &EvalContext) -> usize {
     let time = row_time(row);
@@ -40,16 +57,8 @@ fn feed(states: &mut [AggState], aggs: &[AggSpec], row: &Record, ctx: &EvalConte
     for (st, spec) in states.iter_mut().zip(aggs) {
         match &spec.input {
             AggInput::Rows => st.add_row(),
-            AggInput::Field(FieldRef::Name(n)) => {
-                for item in row.value(n).items() {
-                    grown += st.add(spec.func, &item, time);
-                }
-            }
-            AggInput::Field(FieldRef::Time) => {
-                for item in row.value("_time").items() {
-                    grown += st.add(spec.func, &item, time);
-                }
-            }
+            AggInput::Field(FieldRef::Name(n)) => grown += feed_value(st, spec.func, row.value(n), time),
+            AggInput::Field(FieldRef::Time) => grown += feed_value(st, spec.func, row.value("_time"), time),
             AggInput::Field(_) => {}
             AggInput::Eval(e) => {
                 let v = e.eval(&Scope { row, bound: None, ctx });

@@ -66,7 +66,7 @@ pub(super) fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) 
             continue;
         }
         match r.get(k) {
-            None => r.push_new(k.clone(), Value::Str(v.clone())),
+            None => r.push_new_str(k, Value::Str(v.clone())),
             // A repeated name makes a multivalue field.
             Some(existing) => {
                 let mut items: Vec<String> = existing.items().into_iter().map(|s| s.into_owned()).collect();
@@ -114,7 +114,7 @@ pub(super) fn projected_event_record(
             None => r.get(k).is_none(),
         };
         if first {
-            r.push_new(k.clone(), Value::Str(v.clone()));
+            r.push_new_str(k, Value::Str(v.clone()));
         } else if let Some(existing) = r.get(k) {
             // A repeated name makes a multivalue field.
             let mut items: Vec<String> = existing.items().into_iter().map(|s| s.into_owned()).collect();
@@ -129,18 +129,18 @@ pub(super) fn projected_event_record(
 /// `_time`, `_raw` (when `with_raw`) and the default fields `wanted`, from the event's properties.
 fn push_default_fields(r: &mut Record, ev: &Event, with_raw: bool, wanted: &dyn Fn(&str) -> bool) {
     if let Some(t) = ev.time {
-        r.push_new("_time".into(), Value::Num(t as f64 / 1e6));
+        r.push_new_str("_time", Value::Num(t as f64 / 1e6));
     }
     if with_raw {
-        r.push_new("_raw".into(), Value::Str(ev.raw.clone()));
+        r.push_new_str("_raw", Value::Str(ev.raw.clone()));
     }
     for (name, value) in [("host", &ev.host), ("source", &ev.source), ("sourcetype", &ev.sourcetype)] {
         if wanted(name) {
-            r.push_new(name.into(), Value::Str(value.clone()));
+            r.push_new_str(name, Value::Str(value.clone()));
         }
     }
     if wanted("index") {
-        r.push_new("index".into(), Value::str(ev.index_name()));
+        r.push_new_str("index", Value::str(ev.index_name()));
     }
 }
 
@@ -148,10 +148,10 @@ fn push_default_fields(r: &mut Record, ev: &Event, with_raw: bool, wanted: &dyn 
 /// same name wins). Aggregations drop them, as Splunk drops `source`, unless grouped by.
 fn push_origin(r: &mut Record, ev: &Event, wanted: &dyn Fn(&str) -> bool) {
     if wanted(SOURCE_FILE) && r.get(SOURCE_FILE).is_none() {
-        r.push_new(SOURCE_FILE.into(), Value::Str(ev.origin.file.to_string()));
+        r.push_new_str(SOURCE_FILE, Value::Str(ev.origin.file.to_string()));
     }
     if wanted(RECORD) && r.get(RECORD).is_none() {
-        r.push_new(RECORD.into(), Value::Num(ev.origin.record() as f64));
+        r.push_new_str(RECORD, Value::Num(ev.origin.record() as f64));
     }
 }
 

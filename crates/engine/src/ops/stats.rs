@@ -7,7 +7,7 @@ use crate::store::agg::{plan_agg, AggFunc, AggInput, AggSpec, AggState};
 use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
 use crate::store::symbols::Symbols;
 use std::collections::HashMap;
-use vigil_model::value::format_num;
+use vigil_model::value::{decimal_i64, format_num, DECIMAL_LEN};
 use vigil_model::{Micros, Record, Value};
 use vigil_spl::ast::{Span, Stats};
 
@@ -17,17 +17,30 @@ pub(crate) struct StatsOp {
     pub by: Vec<String>,
 }
 
-/// The key parts of a result row's by-fields, or `None` when one is null (no fill value):
-/// such a row is dropped, as in Splunk.
-fn row_key_parts(by: &[String], row: &Record, symbols: &mut Symbols) -> Option<Vec<KeyPart>> {
-    by.iter()
-        .map(|b| match row.value(b) {
-            Value::Null => None,
-            Value::Multi(items) if items.is_empty() => None,
-            Value::Multi(items) => Some(KeyPart::Many(items.iter().map(|i| symbols.intern(i)).collect())),
-            v => Some(KeyPart::One(symbols.intern(&v.as_text().unwrap_or_default()))),
-        })
-        .collect()
+/// Fills `parts` with the key parts of a result row's by-fields; false when one is null (no
+/// fill value): such a row is dropped, as in Splunk.
+fn row_key_parts(by: &[String], row: &Record, symbols: &mut Symbols, parts: &mut Vec<KeyPart>) -> bool {
+    parts.clear();
+    for b in by {
+        let part = match row.value(b) {
+            Value::Null => return false,
+            Value::Multi(items) if items.is_empty() => return false,
+            Value::Multi(items) => KeyPart::Many(items.iter().map(|i| symbols.intern(i)).collect()),
+            Value::Str(s) => KeyPart::One(symbols.intern(s)),
+            Value::Num(n) => KeyPart::One(intern_num(symbols, *n)),
+        };
+        parts.push(part);
+    }
+    true
+}
+
+/// Interns a number's text (`format_num`'s), an integer's written on the stack.
+fn intern_num(symbols: &mut Symbols, n: f64) -> u32 {
+    if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e16 {
+        symbols.intern(decimal_i64(n as i64, &mut [0; DECIMAL_LEN + 1]))
+    } else {
+        symbols.intern(&format_num(n))
+    }
 }
 
 fn row_time(r: &Record) -> Micros {
@@ -122,13 +135,16 @@ impl StatsOp {
     }
 
     /// Adds one row to `groups` (bounded by the groups' limit, which marks overflow).
-    pub fn add(&self, groups: &mut Groups, symbols: &mut Symbols, row: &Record, ctx: &EvalContext) {
-        let Some(parts) = row_key_parts(&self.by, row, symbols) else { return };
-        if key_count(&parts).saturating_add(groups.len()) > MAX_GROUPS {
+    /// `parts` is scratch, reused across rows.
+    pub fn add(&self, groups: &mut Groups, symbols: &mut Symbols, row: &Record, ctx: &EvalContext, parts: &mut Vec<KeyPart>) {
+        if !row_key_parts(&self.by, row, symbols, parts) {
+            return;
+        }
+        if key_count(parts).saturating_add(groups.len()) > MAX_GROUPS {
             groups.overflow = true;
             return;
         }
-        for_each_key(&parts, |key| {
+        for_each_key(parts, |key| {
             let grown = feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx);
             groups.grew(grown);
         });
@@ -152,9 +168,12 @@ impl StatsOp {
     ) -> Result<Vec<Record>, ExecError> {
         let mut groups = Groups::default();
         let mut symbols = Symbols::default();
+        let mut parts = Vec::new();
         for row in rows {
             let row = row.borrow();
-            let Some(parts) = row_key_parts(&self.by, row, &mut symbols) else { continue };
+            if !row_key_parts(&self.by, row, &mut symbols, &mut parts) {
+                continue;
+            }
             if key_count(&parts).saturating_add(groups.len()) > MAX_GROUPS {
                 return Err(too_many_groups(&self.by));
             }
@@ -201,4 +220,18 @@ pub(crate) fn too_many_groups(by: &[String]) -> ExecError {
         "stats: more than {MAX_GROUPS} groups by {}; narrow the search or group by fewer or less distinct fields",
         by.join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_intern_as_their_formatted_text() {
+        let mut symbols = Symbols::default();
+        for n in [0.0, -0.0, 7.0, -12.0, 1e15, -9_999_999_999_999_998.0, 1e16, 1.5, -0.25, 1e17, f64::NAN, f64::INFINITY] {
+            let id = intern_num(&mut symbols, n);
+            assert_eq!(symbols.text(id), format_num(n), "{n}");
+        }
+    }
 }

@@ -325,7 +325,7 @@ impl Engine {
         match (&mut state.accs[qi][si], &scan.stats) {
             (ScanAcc::Groups(groups), Some(stats)) => {
                 for row in &rows {
-                    stats.add(groups, &mut state.symbols, row, &self.scan_ctx);
+                    stats.add(groups, &mut state.symbols, row, &self.scan_ctx, &mut state.key_parts);
                 }
             }
             (ScanAcc::Events(v), _) => {

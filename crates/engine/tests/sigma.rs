@@ -27,6 +27,16 @@ detection:
         ProcessId|lt: 10
     condition: sel and not 1 of filter_*
 level: high
+---
+title: Values Engine Patterns Do Not Express
+logsource: {category: process_creation, product: windows}
+detection:
+    sel_amp:
+        CommandLine|contains: 'cl Application & fsutil'
+    sel_cased:
+        CommandLine|contains|cased: 'DeleteJournal'
+    condition: 1 of sel_*
+level: medium
 "#;
 
 fn event(channel: &str, id: &str, fields: &[(&str, &str)]) -> Event {
@@ -75,6 +85,11 @@ fn engine_matches_equal_direct_evaluation() {
             &[("NewProcessName", r"C:\Windows\whoami.exe"), ("CommandLine", "whoami /user add"), ("ParentProcessName", "p")],
         ),
         event(sysmon, "3", &[("Image", r"C:\Windows\net.exe"), ("CommandLine", "net.exe user /add")]),
+        // Values with `&` and `|cased`: their literals go to the prefilter, the rule decides.
+        event(sysmon, "1", &[("CommandLine", "wevtutil CL application & FSUTIL usn")]),
+        event(sysmon, "1", &[("CommandLine", "wevtutil cl application &amp; fsutil")]),
+        event(sysmon, "1", &[("CommandLine", "fsutil usn deletejournal /D C:")]),
+        event("Security", "4688", &[("CommandLine", "fsutil usn DeleteJournal /D C:")]),
     ];
     let mapping = Mapping::parse(vigil_sigma::BUILTIN_MAPPING).unwrap();
     let rules: Vec<_> = parse_file("synthetic.yml", RULES)
@@ -111,8 +126,9 @@ fn engine_matches_equal_direct_evaluation() {
     let counts: Vec<usize> = outputs.iter().map(|o| o.result.as_ref().unwrap().len()).collect();
     // Plain Values: only the 4688 whoami (through NewProcessName; the first event has `user`,
     // not `/user`); Sigma Leaves: the first and third (a parent, ProcessId not < 10), not the
-    // second (no ParentImage) nor the network connection.
-    assert_eq!(counts, [1, 2]);
+    // second (no ParentImage) nor the network connection; the third rule: the `&` value in any
+    // case and the cased value as written, not the entity nor the lowercased value.
+    assert_eq!(counts, [1, 2, 2]);
     let row = &outputs[1].result.as_ref().unwrap()[0];
     assert_eq!(row.get("sigma_level").map(|v| v.to_string()), Some("high".into()));
 }

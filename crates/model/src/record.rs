@@ -53,6 +53,14 @@ impl Record {
         }
     }
 
+    /// [`Record::push_new`] from a borrowed name (a short one is kept inline, uncopied to the heap).
+    pub fn push_new_str(&mut self, name: &str, value: Value) {
+        debug_assert!(self.get(name).is_none(), "duplicate field {name}");
+        if !value.is_null() {
+            self.fields.push((CompactString::from(name), value));
+        }
+    }
+
     pub fn remove(&mut self, name: &str) -> Option<Value> {
         let i = self.fields.iter().position(|(k, _)| k == name)?;
         Some(self.fields.remove(i).1)

@@ -6,7 +6,7 @@
 
 use crate::error::PlanError;
 use crate::expr::functions::{self, Arg, Func};
-use crate::expr::value::{EvalValue, Scope};
+use crate::expr::value::{EvalRef, EvalValue, Operand, Scope};
 use regex::Regex;
 use std::sync::Arc;
 use vigil_spl::ast::{BinaryOp, Expr, Span, UnaryOp};
@@ -56,6 +56,15 @@ impl CExpr {
         }
     }
 
+    /// The value for reading only: a field's or a literal's text is borrowed, not copied.
+    pub fn operand<'a>(&'a self, scope: &'a Scope) -> Operand<'a> {
+        match self {
+            CExpr::Lit(v) => Operand::Borrowed(v.as_ref()),
+            CExpr::Field(f) => Operand::Borrowed(scope.field_ref(f)),
+            other => Operand::Owned(other.eval(scope)),
+        }
+    }
+
     /// Whether the value depends only on the row: no clock (`now()`), no time zone.
     pub fn is_pure(&self) -> bool {
         match self {
@@ -87,6 +96,10 @@ impl CExpr {
 impl Arg for CExpr {
     fn eval(&self, scope: &Scope) -> EvalValue {
         CExpr::eval(self, scope)
+    }
+
+    fn operand<'a>(&'a self, scope: &'a Scope) -> Operand<'a> {
+        CExpr::operand(self, scope)
     }
 
     fn literal_regex(&self) -> Option<&Regex> {
@@ -153,12 +166,12 @@ fn binary(op: BinaryOp, l: &CExpr, r: &CExpr, scope: &Scope) -> EvalValue {
         }
         Xor => EvalValue::Bool(l.eval(scope).truthy() ^ r.eval(scope).truthy()),
         Eq | Ne | Lt | Le | Gt | Ge => {
-            let (a, b) = (l.eval(scope), r.eval(scope));
-            compare(op, &a, &b)
+            let (a, b) = (l.operand(scope), r.operand(scope));
+            compare_refs(op, a.get(), b.get())
         }
         Like => {
-            let (a, b) = (l.eval(scope), r.eval(scope));
-            match (a.as_text(), b.as_text()) {
+            let (a, b) = (l.operand(scope), r.operand(scope));
+            match (a.get().as_text(), b.get().as_text()) {
                 (Some(s), Some(p)) => EvalValue::Bool(functions::like(&s, &p)),
                 _ => EvalValue::Null,
             }
@@ -199,12 +212,12 @@ fn binary(op: BinaryOp, l: &CExpr, r: &CExpr, scope: &Scope) -> EvalValue {
 
 /// Comparison: numeric when both sides are numbers, else case-sensitive text; null -> null.
 /// A multivalue compares true when any item does.
-pub fn compare(op: BinaryOp, a: &EvalValue, b: &EvalValue) -> EvalValue {
+pub fn compare_refs(op: BinaryOp, a: EvalRef, b: EvalRef) -> EvalValue {
     if a.is_null() || b.is_null() {
         return EvalValue::Null;
     }
-    if let EvalValue::Multi(items) = a {
-        let hit = items.iter().any(|i| compare(op, &EvalValue::Str(i.clone()), b).truthy());
+    if let EvalRef::Multi(items) = a {
+        let hit = items.iter().any(|i| compare_refs(op, EvalRef::Str(i), b).truthy());
         return EvalValue::Bool(hit);
     }
     let ord = match (a.as_num(), b.as_num()) {
@@ -225,4 +238,58 @@ pub fn compare(op: BinaryOp, a: &EvalValue, b: &EvalValue) -> EvalValue {
         BinaryOp::Ge => ord != Less,
         _ => return EvalValue::Null,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::value::EvalContext;
+    use vigil_model::{Record, Value};
+
+    /// Reading an operand borrowed gives what evaluating it gives, for every kind of value, and
+    /// comparisons and `match`/`in`/`isnull` over them stay as before.
+    #[test]
+    fn borrowed_operands_read_as_evaluated_values() {
+        let mut row = Record::default();
+        row.push_new("s".into(), Value::Str("Abc.DLL".into()));
+        row.push_new("n".into(), Value::Num(7.0));
+        row.push_new("t".into(), Value::Str("7".into()));
+        row.push_new("m".into(), Value::Multi(vec!["x".into(), "7".into()]));
+        let ctx = EvalContext { now: 0, tz: vigil_time::Tz::utc() };
+        let field = |f: &str| Expr::Field(f.into());
+        let call = |name: &str, args: Vec<Expr>| Expr::Call { name: name.into(), args, span: Span::default() };
+        let operands = [
+            field("s"),
+            field("n"),
+            field("t"),
+            field("m"),
+            field("absent"),
+            Expr::Str("7".into()),
+            Expr::Num(7.0),
+            Expr::Bool(true),
+            call("lower", vec![field("s")]),
+        ];
+        for bound in [None, Some(("s", "bound"))] {
+            let scope = Scope { row: &row, bound, ctx: &ctx };
+            for e in &operands {
+                let c = CExpr::compile(e).unwrap();
+                assert_eq!(c.operand(&scope).get(), c.eval(&scope).as_ref(), "{e:?}");
+            }
+        }
+        let scope = Scope { row: &row, bound: None, ctx: &ctx };
+        let eval = |e: Expr| CExpr::compile(&e).unwrap().eval(&scope);
+        let bin = |op, l: Expr, r: Expr| Expr::Binary { op, lhs: Box::new(l), rhs: Box::new(r) };
+        assert_eq!(eval(bin(BinaryOp::Eq, field("n"), field("t"))), EvalValue::Bool(true), "numbers compare as numbers");
+        assert_eq!(eval(bin(BinaryOp::Eq, field("m"), Expr::Num(7.0))), EvalValue::Bool(true), "any item of a multivalue");
+        assert_eq!(eval(bin(BinaryOp::Lt, field("s"), Expr::Str("abc".into()))), EvalValue::Bool(true), "text, case-sensitive");
+        assert_eq!(eval(bin(BinaryOp::Eq, field("absent"), Expr::Str("".into()))), EvalValue::Null);
+        assert_eq!(eval(call("match", vec![field("s"), Expr::Str("c\\.DLL$".into())])), EvalValue::Bool(true));
+        assert_eq!(eval(call("match", vec![field("n"), Expr::Str("^7$".into())])), EvalValue::Bool(true));
+        assert_eq!(eval(call("match", vec![field("absent"), Expr::Str("x".into())])), EvalValue::Null);
+        assert_eq!(eval(call("in", vec![field("m"), Expr::Str("y".into()), Expr::Num(7.0)])), EvalValue::Bool(true));
+        assert_eq!(eval(call("isnull", vec![field("absent")])), EvalValue::Bool(true));
+        assert_eq!(eval(call("isnotnull", vec![field("m")])), EvalValue::Bool(true));
+        assert_eq!(eval(call("len", vec![field("n")])), EvalValue::Num(1.0));
+        assert_eq!(eval(call("like", vec![field("s"), Expr::Str("Abc%".into())])), EvalValue::Bool(true));
+    }
 }

@@ -80,6 +80,15 @@ impl NameIndex {
         false
     }
 
+    /// Calls `f` on the position of each field named `name` in `ev`, in event order (see
+    /// [`NameIndex::any_position`]).
+    pub fn for_each_position(&self, ev: &Event, name: &str, f: &mut dyn FnMut(usize)) {
+        self.any_position(ev, name, &mut |pos| {
+            f(pos);
+            false
+        });
+    }
+
     fn any_value(&self, ev: &Event, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
         self.any_position(ev, name, &mut |pos| ev.fields.get(pos).is_some_and(|(_, v)| f(v)))
     }

@@ -1,6 +1,6 @@
 //! Eval functions. Each is named, has an arity, and follows Splunk's documented behaviour.
 
-use crate::expr::value::{EvalValue, Scope};
+use crate::expr::value::{EvalRef, EvalValue, Operand, Scope};
 use regex::Regex;
 use vigil_model::value::format_num;
 
@@ -109,6 +109,8 @@ fn regex_of<'a>(arg: &'a impl Arg, scope: &Scope) -> Option<std::borrow::Cow<'a,
 /// What a function needs of its arguments (the compiled expressions of `eval.rs`).
 pub trait Arg {
     fn eval(&self, scope: &Scope) -> EvalValue;
+    /// The value for reading only (a field's or literal's text borrowed, see `CExpr::operand`).
+    fn operand<'a>(&'a self, scope: &'a Scope) -> Operand<'a>;
     /// The regular expression compiled at plan time, when the argument is a literal one.
     fn literal_regex(&self) -> Option<&Regex>;
     /// Adds the field names the argument reads to `out`.
@@ -118,6 +120,8 @@ pub trait Arg {
 pub fn call<A: Arg>(f: Func, args: &[A], scope: &Scope) -> EvalValue {
     use EvalValue as V;
     let arg = |i: usize| args.get(i).map(|a| a.eval(scope)).unwrap_or(V::Null);
+    // Whether argument `i` is null, without copying it.
+    let null_arg = |i: usize| args.get(i).is_none_or(|a| a.operand(scope).get().is_null());
     match f {
         Func::If => {
             if arg(0).truthy() {
@@ -137,15 +141,15 @@ pub fn call<A: Arg>(f: Func, args: &[A], scope: &Scope) -> EvalValue {
             V::Null
         }
         Func::Coalesce => args.iter().map(|a| a.eval(scope)).find(|v| !v.is_null()).unwrap_or(V::Null),
-        Func::Isnull => V::Bool(arg(0).is_null()),
-        Func::Isnotnull => V::Bool(!arg(0).is_null()),
+        Func::Isnull => V::Bool(null_arg(0)),
+        Func::Isnotnull => V::Bool(!null_arg(0)),
         Func::Isnum => V::Bool(matches!(arg(0), V::Num(_)) || arg(0).as_num().is_some()),
         Func::Isint => V::Bool(arg(0).as_num().is_some_and(|n| n.fract() == 0.0)),
         Func::Isstr => V::Bool(matches!(arg(0), V::Str(_)) && arg(0).as_num().is_none()),
         Func::Null => V::Null,
         Func::True => V::Bool(true),
         Func::False => V::Bool(false),
-        Func::Len => text(arg(0)).map(|s| V::Num(s.chars().count() as f64)).unwrap_or(V::Null),
+        Func::Len => args[0].operand(scope).get().as_text().map(|s| V::Num(s.chars().count() as f64)).unwrap_or(V::Null),
         Func::Lower => map_text(arg(0), |s| s.to_lowercase()),
         Func::Upper => map_text(arg(0), |s| s.to_uppercase()),
         Func::Substr => {
@@ -172,13 +176,14 @@ pub fn call<A: Arg>(f: Func, args: &[A], scope: &Scope) -> EvalValue {
         }
         Func::Match => {
             let Some(re) = regex_of(&args[1], scope) else { return V::Null };
-            match arg(0) {
-                V::Null => V::Null,
-                V::Multi(items) => V::Bool(items.iter().any(|i| re.is_match(i))),
+            let subject = args[0].operand(scope);
+            match subject.get() {
+                EvalRef::Null => V::Null,
+                EvalRef::Multi(items) => V::Bool(items.iter().any(|i| re.is_match(i))),
                 v => V::Bool(v.as_text().is_some_and(|s| re.is_match(&s))),
             }
         }
-        Func::Like => match (text(arg(0)), text(arg(1))) {
+        Func::Like => match (args[0].operand(scope).get().as_text(), args[1].operand(scope).get().as_text()) {
             (Some(s), Some(p)) => V::Bool(like(&s, &p)),
             _ => V::Null,
         },
@@ -299,15 +304,12 @@ pub fn call<A: Arg>(f: Func, args: &[A], scope: &Scope) -> EvalValue {
             arg(0).items().iter().position(|i| re.is_match(i)).map(|p| V::Num(p as f64)).unwrap_or(V::Null)
         }
         Func::In => {
-            let v = arg(0);
+            let subject = args[0].operand(scope);
+            let v = subject.get();
             if v.is_null() {
                 return V::Null;
             }
-            let items = v.items();
-            V::Bool(args[1..].iter().any(|a| {
-                let c = a.eval(scope).as_text();
-                c.is_some_and(|c| items.contains(&c))
-            }))
+            V::Bool(args[1..].iter().any(|a| a.operand(scope).get().as_text().is_some_and(|c| v.has_item(&c))))
         }
         Func::Now | Func::Time => V::Num(scope.ctx.now as f64 / 1e6),
         Func::RelativeTime => {

@@ -9,6 +9,7 @@
 
 use crate::expr::field::{FieldAccess, FieldRef};
 use crate::expr::predicate::Pred;
+use crate::expr::prefilter_names::{NameMemos, NameTargets};
 use aho_corasick::AhoCorasick;
 use hashbrown::HashMap;
 
@@ -123,7 +124,7 @@ pub(crate) struct ScanIndex {
     /// Field name -> the anchored fields (`Ok`) and literal fields (`Err`) of that name, for
     /// rows read in one pass by name; `None` if an exact-value condition is on `_raw` or
     /// `_time`.
-    by_name: Option<HashMap<String, Vec<Result<usize, usize>>>>,
+    by_name: Option<NameTargets>,
     /// Literal fields on `_raw` (bare terms, Sigma keywords), checked after the one pass.
     raw_literals: Vec<usize>,
     /// Predicates with no condition (evaluated for every row).
@@ -145,6 +146,8 @@ pub(crate) struct Scratch {
     /// Values of gated literal fields left for after the pass: (field, span in `later_text`).
     later: Vec<(usize, std::ops::Range<usize>)>,
     later_text: String,
+    /// Field names by their place in the previous row, per index (see `NameTargets`).
+    names: NameMemos,
 }
 
 impl Scratch {
@@ -246,7 +249,9 @@ impl ScanIndex {
         }
         idx.always.sort_unstable();
         idx.always.dedup();
-        idx.by_name = name_map(&idx.fields, &idx.literal_fields);
+        let exact_targets = idx.fields.iter().enumerate().map(|(i, (f, _))| (f, Ok(i)));
+        let literal_targets = idx.literal_fields.iter().enumerate().map(|(i, lf)| (&lf.field, Err(i)));
+        idx.by_name = NameTargets::new(exact_targets.chain(literal_targets));
         idx.raw_literals =
             (0..idx.literal_fields.len()).filter(|&l| matches!(&idx.literal_fields[l].field, FieldRef::Name(n) if n == "_raw")).collect();
         idx.need = idx.has_exact.iter().zip(&idx.has_literal).map(|(&e, &l)| u8::from(e) + u8::from(l)).collect();
@@ -270,9 +275,14 @@ impl ScanIndex {
         // Values of gated literal fields met before their exact values could be: searched after
         // the pass, if still needed.
         let (mut later, mut later_text) = (std::mem::take(&mut scratch.later), std::mem::take(&mut scratch.later_text));
+        let mut memos = std::mem::take(&mut scratch.names);
         let one_pass = self.by_name.as_ref().is_some_and(|by_name| {
+            let memo = by_name.memo(&mut memos);
+            let mut place = 0;
             row.for_each_named(&mut |name, item| {
-                for target in by_name.get(name).into_iter().flatten() {
+                let targets = by_name.lookup(memo, place, name);
+                place += 1;
+                for target in targets {
                     match *target {
                         Ok(f) => self.meet_exact(f, item, &mut key, scratch),
                         Err(l) if !self.gate_open(l, scratch) => {
@@ -284,6 +294,7 @@ impl ScanIndex {
                 }
             })
         });
+        scratch.names = memos;
         for (l, span) in later.drain(..) {
             if let Some(item) = later_text.get(span).filter(|_| self.gate_open(l, scratch)) {
                 self.meet_literal(l, item, &mut key, scratch);
@@ -391,25 +402,6 @@ fn literal_automaton(field: &FieldRef, texts: &[String]) -> Result<AhoCorasick, 
 
 /// The non-ASCII characters whose lowercase holds ASCII (İ -> i̇, Kelvin sign -> k).
 const LOWERCASE_TO_ASCII: [char; 2] = ['\u{130}', '\u{212A}'];
-
-/// The name map of [`ScanIndex::by_name`].
-fn name_map(
-    fields: &[(FieldRef, HashMap<String, Vec<usize>>)],
-    literal_fields: &[LiteralField],
-) -> Option<HashMap<String, Vec<Result<usize, usize>>>> {
-    let mut map: HashMap<String, Vec<Result<usize, usize>>> = HashMap::new();
-    let targets = fields.iter().map(|(f, _)| f).enumerate().map(|(i, f)| (f, Ok(i)));
-    let literal_targets = literal_fields.iter().enumerate().map(|(i, lf)| (&lf.field, Err(i)));
-    for (field, target) in targets.chain(literal_targets) {
-        match field {
-            // Read from the row's text, not its fields (see `ScanIndex::raw_literals`).
-            FieldRef::Name(n) if n == "_raw" && target.is_err() => {}
-            FieldRef::Name(n) if n != "_raw" && n != "_time" => map.entry(n.clone()).or_default().push(target),
-            _ => return None,
-        }
-    }
-    Some(map)
-}
 
 fn lowercase_into(item: &str, key: &mut String) {
     super::field::fold_into(key, item);

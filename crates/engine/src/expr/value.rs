@@ -1,6 +1,7 @@
 //! What eval expressions compute and read: values ([`EvalValue`]), the row and facts an
 //! expression sees ([`Scope`], [`EvalContext`]).
 
+use std::borrow::Cow;
 use vigil_model::value::{format_num, parse_num};
 use vigil_model::{Micros, Record, Value};
 use vigil_time::Tz;
@@ -47,23 +48,12 @@ impl EvalValue {
     }
 
     pub fn as_num(&self) -> Option<f64> {
-        match self {
-            EvalValue::Num(n) => Some(*n),
-            EvalValue::Str(s) => parse_num(s),
-            EvalValue::Multi(m) => m.first().and_then(|s| parse_num(s)),
-            _ => None,
-        }
+        self.as_ref().as_num()
     }
 
     /// Text of a scalar (first item of a multivalue).
     pub fn as_text(&self) -> Option<String> {
-        match self {
-            EvalValue::Null => None,
-            EvalValue::Bool(b) => Some(if *b { "true" } else { "false" }.into()),
-            EvalValue::Num(n) => Some(format_num(*n)),
-            EvalValue::Str(s) => Some(s.clone()),
-            EvalValue::Multi(m) => m.first().cloned(),
-        }
+        self.as_ref().as_text().map(Cow::into_owned)
     }
 
     /// Items of a value: a multivalue's items, a scalar as one item, none for null.
@@ -71,6 +61,80 @@ impl EvalValue {
         match self {
             EvalValue::Multi(m) => m.clone(),
             other => other.as_text().into_iter().collect(),
+        }
+    }
+
+    /// The value as a view that borrows its text.
+    pub fn as_ref(&self) -> EvalRef<'_> {
+        match self {
+            EvalValue::Null => EvalRef::Null,
+            EvalValue::Bool(b) => EvalRef::Bool(*b),
+            EvalValue::Num(n) => EvalRef::Num(*n),
+            EvalValue::Str(s) => EvalRef::Str(s),
+            EvalValue::Multi(m) => EvalRef::Multi(m),
+        }
+    }
+}
+
+/// An [`EvalValue`] whose text is borrowed (from the row or the compiled expression): what
+/// comparisons and tests read, so that reading a field or a literal copies nothing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EvalRef<'a> {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(&'a str),
+    Multi(&'a [String]),
+}
+
+impl<'a> EvalRef<'a> {
+    pub fn is_null(&self) -> bool {
+        matches!(self, EvalRef::Null)
+    }
+
+    /// A number, or text that reads as one (the first item of a multivalue).
+    pub fn as_num(&self) -> Option<f64> {
+        match self {
+            EvalRef::Num(n) => Some(*n),
+            EvalRef::Str(s) => parse_num(s),
+            EvalRef::Multi(m) => m.first().and_then(|s| parse_num(s)),
+            _ => None,
+        }
+    }
+
+    /// Text of a scalar (first item of a multivalue), borrowed where the value holds it.
+    pub fn as_text(&self) -> Option<Cow<'a, str>> {
+        match *self {
+            EvalRef::Null => None,
+            EvalRef::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
+            EvalRef::Num(n) => Some(Cow::Owned(format_num(n))),
+            EvalRef::Str(s) => Some(Cow::Borrowed(s)),
+            EvalRef::Multi(m) => m.first().map(|s| Cow::Borrowed(s.as_str())),
+        }
+    }
+
+    /// Whether `text` is one of the value's items (as in [`EvalValue::items`]).
+    pub fn has_item(&self, text: &str) -> bool {
+        match self {
+            EvalRef::Multi(m) => m.iter().any(|i| i == text),
+            other => other.as_text().is_some_and(|t| t == text),
+        }
+    }
+}
+
+/// An operand: borrowed from the row or the expression when it is a field or a literal,
+/// else the value computed for it.
+#[derive(Debug)]
+pub enum Operand<'a> {
+    Borrowed(EvalRef<'a>),
+    Owned(EvalValue),
+}
+
+impl Operand<'_> {
+    pub fn get(&self) -> EvalRef<'_> {
+        match self {
+            Operand::Borrowed(r) => *r,
+            Operand::Owned(v) => v.as_ref(),
         }
     }
 }
@@ -92,6 +156,21 @@ impl Scope<'_> {
             }
         }
         EvalValue::from_value(self.row.value(name))
+    }
+
+    /// As [`Scope::field`], borrowing the row's text.
+    pub fn field_ref(&self, name: &str) -> EvalRef<'_> {
+        if let Some((n, v)) = self.bound {
+            if n == name {
+                return EvalRef::Str(v);
+            }
+        }
+        match self.row.value(name) {
+            Value::Null => EvalRef::Null,
+            Value::Str(s) => EvalRef::Str(s),
+            Value::Num(n) => EvalRef::Num(*n),
+            Value::Multi(m) => EvalRef::Multi(m),
+        }
     }
 }
 

@@ -237,7 +237,7 @@ pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec
             for row in &mut rows {
                 for (field, expr) in assignments {
                     let v = expr.eval(&Scope { row, bound: None, ctx }).into_value();
-                    row.set(field.clone(), v);
+                    row.set(field.as_str(), v);
                 }
             }
             rows

@@ -3,10 +3,11 @@
 use crate::error::{ExecError, PlanError};
 use crate::expr::field::FieldRef;
 use crate::expr::value::{EvalContext, EvalValue, Scope};
-use crate::store::agg::{plan_agg, AggInput, AggSpec, AggState};
+use crate::store::agg::{plan_agg, AggFunc, AggInput, AggSpec, AggState};
 use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
 use crate::store::symbols::Symbols;
 use std::collections::HashMap;
+use vigil_model::value::{decimal_i64, format_num, DECIMAL_LEN};
 use vigil_model::{Micros, Record, Value};
 use vigil_spl::ast::{Span, Stats};
 
@@ -16,21 +17,50 @@ pub(crate) struct StatsOp {
     pub by: Vec<String>,
 }
 
-/// The key parts of a result row's by-fields, or `None` when one is null (no fill value):
-/// such a row is dropped, as in Splunk.
-fn row_key_parts(by: &[String], row: &Record, symbols: &mut Symbols) -> Option<Vec<KeyPart>> {
-    by.iter()
-        .map(|b| match row.value(b) {
-            Value::Null => None,
-            Value::Multi(items) if items.is_empty() => None,
-            Value::Multi(items) => Some(KeyPart::Many(items.iter().map(|i| symbols.intern(i)).collect())),
-            v => Some(KeyPart::One(symbols.intern(&v.as_text().unwrap_or_default()))),
-        })
-        .collect()
+/// Fills `parts` with the key parts of a result row's by-fields; false when one is null (no
+/// fill value): such a row is dropped, as in Splunk.
+fn row_key_parts(by: &[String], row: &Record, symbols: &mut Symbols, parts: &mut Vec<KeyPart>) -> bool {
+    parts.clear();
+    for b in by {
+        let part = match row.value(b) {
+            Value::Null => return false,
+            Value::Multi(items) if items.is_empty() => return false,
+            Value::Multi(items) => KeyPart::Many(items.iter().map(|i| symbols.intern(i)).collect()),
+            Value::Str(s) => KeyPart::One(symbols.intern(s)),
+            Value::Num(n) => KeyPart::One(intern_num(symbols, *n)),
+        };
+        parts.push(part);
+    }
+    true
+}
+
+/// Interns a number's text (`format_num`'s), an integer's written on the stack.
+fn intern_num(symbols: &mut Symbols, n: f64) -> u32 {
+    if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e16 {
+        symbols.intern(decimal_i64(n as i64, &mut [0; DECIMAL_LEN + 1]))
+    } else {
+        symbols.intern(&format_num(n))
+    }
 }
 
 fn row_time(r: &Record) -> Micros {
     r.value("_time").as_num().map(|s| (s * 1e6) as Micros).unwrap_or(0)
+}
+
+/// Feeds a field's value (each item of a multivalue) to an aggregation state, reading its
+/// texts in place; returns the heap bytes the state grew by.
+fn feed_value(st: &mut AggState, func: AggFunc, value: &Value, time: Micros) -> usize {
+    match value {
+        Value::Null => 0,
+        Value::Str(s) => st.add(func, s, time),
+        Value::Multi(items) => items.iter().map(|i| st.add(func, i, time)).sum(),
+        // min/max of a number (`_time` in most searches): the number its text parses back to.
+        Value::Num(n) if n.is_finite() && matches!(st, AggState::Extreme { .. }) => {
+            st.add_num(func, *n);
+            0
+        }
+        Value::Num(n) => st.add(func, &format_num(*n), time),
+    }
 }
 
 /// Feeds one record into a group's states; returns the heap bytes they grew by.
@@ -40,16 +70,8 @@ fn feed(states: &mut [AggState], aggs: &[AggSpec], row: &Record, ctx: &EvalConte
     for (st, spec) in states.iter_mut().zip(aggs) {
         match &spec.input {
             AggInput::Rows => st.add_row(),
-            AggInput::Field(FieldRef::Name(n)) => {
-                for item in row.value(n).items() {
-                    grown += st.add(spec.func, &item, time);
-                }
-            }
-            AggInput::Field(FieldRef::Time) => {
-                for item in row.value("_time").items() {
-                    grown += st.add(spec.func, &item, time);
-                }
-            }
+            AggInput::Field(FieldRef::Name(n)) => grown += feed_value(st, spec.func, row.value(n), time),
+            AggInput::Field(FieldRef::Time) => grown += feed_value(st, spec.func, row.value("_time"), time),
             AggInput::Field(_) => {}
             AggInput::Eval(e) => {
                 let v = e.eval(&Scope { row, bound: None, ctx });
@@ -113,13 +135,16 @@ impl StatsOp {
     }
 
     /// Adds one row to `groups` (bounded by the groups' limit, which marks overflow).
-    pub fn add(&self, groups: &mut Groups, symbols: &mut Symbols, row: &Record, ctx: &EvalContext) {
-        let Some(parts) = row_key_parts(&self.by, row, symbols) else { return };
-        if key_count(&parts).saturating_add(groups.len()) > MAX_GROUPS {
+    /// `parts` is scratch, reused across rows.
+    pub fn add(&self, groups: &mut Groups, symbols: &mut Symbols, row: &Record, ctx: &EvalContext, parts: &mut Vec<KeyPart>) {
+        if !row_key_parts(&self.by, row, symbols, parts) {
+            return;
+        }
+        if key_count(parts).saturating_add(groups.len()) > MAX_GROUPS {
             groups.overflow = true;
             return;
         }
-        for_each_key(&parts, |key| {
+        for_each_key(parts, |key| {
             let grown = feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx);
             groups.grew(grown);
         });
@@ -143,9 +168,12 @@ impl StatsOp {
     ) -> Result<Vec<Record>, ExecError> {
         let mut groups = Groups::default();
         let mut symbols = Symbols::default();
+        let mut parts = Vec::new();
         for row in rows {
             let row = row.borrow();
-            let Some(parts) = row_key_parts(&self.by, row, &mut symbols) else { continue };
+            if !row_key_parts(&self.by, row, &mut symbols, &mut parts) {
+                continue;
+            }
             if key_count(&parts).saturating_add(groups.len()) > MAX_GROUPS {
                 return Err(too_many_groups(&self.by));
             }
@@ -192,4 +220,18 @@ pub(crate) fn too_many_groups(by: &[String]) -> ExecError {
         "stats: more than {MAX_GROUPS} groups by {}; narrow the search or group by fewer or less distinct fields",
         by.join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_intern_as_their_formatted_text() {
+        let mut symbols = Symbols::default();
+        for n in [0.0, -0.0, 7.0, -12.0, 1e15, -9_999_999_999_999_998.0, 1e16, 1.5, -0.25, 1e17, f64::NAN, f64::INFINITY] {
+            let id = intern_num(&mut symbols, n);
+            assert_eq!(symbols.text(id), format_num(n), "{n}");
+        }
+    }
 }

@@ -97,9 +97,10 @@ fn aggregate(
     let ctx = runner.ctx;
     let mut groups = Groups::default();
     let mut symbols = Symbols::default();
+    let mut parts = Vec::new();
     source.for_each_chunk(runner, &mut |chunk, runner| {
         for row in apply_all(ops, chunk, runner)? {
-            stats.add(&mut groups, &mut symbols, &row, ctx);
+            stats.add(&mut groups, &mut symbols, &row, ctx, &mut parts);
         }
         if groups.bytes() + symbols.heap_bytes() > STATS_BUDGET {
             groups.spill(&symbols, file).map_err(read_error)?;

@@ -244,6 +244,17 @@ fn to_pred(e: &Expr) -> Pred {
         Expr::Leaf { field: Some(f), test: Test::Glob(g) } if g.spl_compatible && !g.text.is_empty() && !g.text.contains('&') => {
             Pred::Eq(FieldRef::Name(f.clone()), Pattern::new(&g.text))
         }
+        // A value the engine's patterns do not express (`&`, which they also match as an XML
+        // entity; `|cased`; a wildcard character): the field must still contain a literal
+        // of it, a condition the prefilter indexes, so the leaf is not tried on every event
+        // its log source has. Necessary for the leaf, so the conjunction means the leaf.
+        Expr::Leaf { field: Some(f), test: Test::Glob(g) } => match g.required_literal().and_then(value_literal) {
+            Some(lit) => Pred::And(vec![
+                Pred::Eq(FieldRef::Name(f.clone()), Pattern::new(&format!("*{lit}*"))),
+                Pred::External(Arc::new(Detection(e.clone()))),
+            ]),
+            None => Pred::External(Arc::new(Detection(e.clone()))),
+        },
         // A keyword: the event's text must contain a literal of it, which the prefilter
         // indexes, so the keyword is not tried against every field of every event.
         Expr::Leaf { field: None, test: Test::Glob(g) } => match g.required_literal().and_then(text_literal) {
@@ -262,13 +273,21 @@ fn text_literal(literal: &str) -> Option<&str> {
     literal.split(|c: char| !plain(c)).max_by_key(|p| p.len()).filter(|p| p.trim().len() >= 3)
 }
 
+/// The longest piece of `literal` that an engine pattern `*piece*` matches as a plain,
+/// case-insensitive substring: ASCII without `&` (also matched as an XML entity) and the
+/// wildcards. Too short a piece filters nothing.
+fn value_literal(literal: &str) -> Option<&str> {
+    let plain = |c: char| (c.is_ascii_graphic() || c == ' ') && !matches!(c, '&' | '*' | '?');
+    literal.split(|c: char| !plain(c)).max_by_key(|p| p.len()).filter(|p| p.trim().len() >= 3)
+}
+
 fn quote(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::text_literal;
+    use super::{text_literal, value_literal};
 
     #[test]
     fn keyword_literals_avoid_what_log_formats_escape() {
@@ -277,5 +296,13 @@ mod tests {
         assert_eq!(text_literal("a&b<script>"), Some("script"), "XML escapes & and <");
         assert_eq!(text_literal("x/y"), None, "too short");
         assert_eq!(text_literal("kiwi legit printer"), Some("kiwi legit printer"));
+    }
+
+    #[test]
+    fn value_literals_avoid_what_engine_patterns_read_specially() {
+        assert_eq!(value_literal("wevtutil cl application & fsutil usn"), Some("wevtutil cl application "));
+        assert_eq!(value_literal(r"c:\windows\a?b.exe"), Some(r"c:\windows\a"));
+        assert_eq!(value_literal("é&x"), None, "too short");
+        assert_eq!(value_literal(r"\perfc.dat"), Some(r"\perfc.dat"));
     }
 }

@@ -28,7 +28,7 @@ use crate::ops::RowEnv;
 use crate::plan::keyfilter::KeyFilter;
 use crate::plan::{Query, Scan, Source, TstatsScan};
 use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
-use rows::{column_part, event_record, feed_row_agg};
+use rows::{column_part, event_record, feed_row_agg, projected_event_record};
 use std::time::Instant;
 use vigil_model::{Catalog, DatasetRow, Event};
 
@@ -307,7 +307,11 @@ impl Engine {
         if !scan.pred.eval(&IndexedEvent { ev, names: &state.names }) {
             return false;
         }
-        let mut rows = vec![event_record(ev, scan.needs_raw, scan.projection.as_deref())];
+        let record = match scan.projection.as_deref() {
+            Some(only) => projected_event_record(ev, &state.names, scan.needs_raw, only, &mut state.picked),
+            None => event_record(ev, scan.needs_raw, None),
+        };
+        let mut rows = vec![record];
         if !scan.prefix.is_empty() {
             // Row-by-row operators need no scan results and no clock (see push_down).
             let mut env = RowEnv { ctx: &self.scan_ctx };
@@ -321,7 +325,7 @@ impl Engine {
         match (&mut state.accs[qi][si], &scan.stats) {
             (ScanAcc::Groups(groups), Some(stats)) => {
                 for row in &rows {
-                    stats.add(groups, &mut state.symbols, row, &self.scan_ctx);
+                    stats.add(groups, &mut state.symbols, row, &self.scan_ctx, &mut state.key_parts);
                 }
             }
             (ScanAcc::Events(v), _) => {

@@ -3,6 +3,7 @@
 
 use super::ScanAcc;
 use crate::error::ExecError;
+use crate::expr::event_names::NameIndex;
 use crate::expr::field::FieldRef;
 use crate::plan::{EventScan, Scan};
 use crate::store::agg::{AggInput, AggSpec, AggState};
@@ -59,26 +60,13 @@ pub(super) fn feed_row_agg(st: &mut AggState, spec: &AggSpec, row: &DatasetRow, 
 pub(super) fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) -> Record {
     let wanted = |name: &str| only.is_none_or(|fields| fields.binary_search_by(|f| f.as_str().cmp(name)).is_ok());
     let mut r = Record::with_capacity(ev.fields.len() + 6);
-    if let Some(t) = ev.time {
-        r.push_new("_time".into(), Value::Num(t as f64 / 1e6));
-    }
-    if with_raw {
-        r.push_new("_raw".into(), Value::Str(ev.raw.clone()));
-    }
-    for (name, value) in [("host", &ev.host), ("source", &ev.source), ("sourcetype", &ev.sourcetype)] {
-        if wanted(name) {
-            r.push_new(name.into(), Value::Str(value.clone()));
-        }
-    }
-    if wanted("index") {
-        r.push_new("index".into(), Value::str(ev.index_name()));
-    }
+    push_default_fields(&mut r, ev, with_raw, &wanted);
     for (k, v) in &ev.fields {
-        if matches!(k.as_str(), "_time" | "_raw" | "host" | "source" | "sourcetype" | "index") || !wanted(k) {
+        if is_default_field(k) || !wanted(k) {
             continue;
         }
         match r.get(k) {
-            None => r.push_new(k.clone(), Value::Str(v.clone())),
+            None => r.push_new_str(k, Value::Str(v.clone())),
             // A repeated name makes a multivalue field.
             Some(existing) => {
                 let mut items: Vec<String> = existing.items().into_iter().map(|s| s.into_owned()).collect();
@@ -87,15 +75,90 @@ pub(super) fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) 
             }
         }
     }
-    // Where the event was read, so a responder can open the evidence (an extracted field of
-    // the same name wins). Aggregations drop them, as Splunk drops `source`, unless grouped by.
+    push_origin(&mut r, ev, &wanted);
+    r
+}
+
+/// [`event_record`] of the fields `only` (sorted) names: each is looked up in the event's name
+/// index (`names`, reset for `ev`), instead of every field of the event being looked up in
+/// `only`. The same record: fields in event order, a repeated name as one multivalue field at
+/// its first position. `picked` is scratch.
+pub(super) fn projected_event_record(
+    ev: &Event,
+    names: &NameIndex,
+    with_raw: bool,
+    only: &[String],
+    picked: &mut Vec<(usize, usize)>,
+) -> Record {
+    let wanted = |name: &str| only.binary_search_by(|f| f.as_str().cmp(name)).is_ok();
+    let mut r = Record::with_capacity(only.len() + 4);
+    push_default_fields(&mut r, ev, with_raw, &wanted);
+    picked.clear();
+    for (i, name) in only.iter().enumerate() {
+        if is_default_field(name) || (i > 0 && only[i - 1] == *name) {
+            continue;
+        }
+        names.for_each_position(ev, name, &mut |pos| picked.push((pos, i)));
+    }
+    picked.sort_unstable();
+    // Which projected names (by their place in `only`, the first 128) are in the record.
+    let mut present: u128 = 0;
+    for &(pos, i) in picked.iter() {
+        let Some((k, v)) = ev.fields.get(pos) else { continue };
+        let first = match 1u128.checked_shl(i as u32) {
+            Some(bit) => {
+                let absent = present & bit == 0;
+                present |= bit;
+                absent
+            }
+            None => r.get(k).is_none(),
+        };
+        if first {
+            r.push_new_str(k, Value::Str(v.clone()));
+        } else if let Some(existing) = r.get(k) {
+            // A repeated name makes a multivalue field.
+            let mut items: Vec<String> = existing.items().into_iter().map(|s| s.into_owned()).collect();
+            items.push(v.clone());
+            r.set(k.clone(), Value::Multi(items));
+        }
+    }
+    push_origin(&mut r, ev, &wanted);
+    r
+}
+
+/// `_time`, `_raw` (when `with_raw`) and the default fields `wanted`, from the event's properties.
+fn push_default_fields(r: &mut Record, ev: &Event, with_raw: bool, wanted: &dyn Fn(&str) -> bool) {
+    if let Some(t) = ev.time {
+        r.push_new_str("_time", Value::Num(t as f64 / 1e6));
+    }
+    if with_raw {
+        r.push_new_str("_raw", Value::Str(ev.raw.clone()));
+    }
+    for (name, value) in [("host", &ev.host), ("source", &ev.source), ("sourcetype", &ev.sourcetype)] {
+        if wanted(name) {
+            r.push_new_str(name, Value::Str(value.clone()));
+        }
+    }
+    if wanted("index") {
+        r.push_new_str("index", Value::str(ev.index_name()));
+    }
+}
+
+/// Where the event was read, so a responder can open the evidence (an extracted field of the
+/// same name wins). Aggregations drop them, as Splunk drops `source`, unless grouped by.
+fn push_origin(r: &mut Record, ev: &Event, wanted: &dyn Fn(&str) -> bool) {
     if wanted(SOURCE_FILE) && r.get(SOURCE_FILE).is_none() {
-        r.push_new(SOURCE_FILE.into(), Value::Str(ev.origin.file.to_string()));
+        r.push_new_str(SOURCE_FILE, Value::Str(ev.origin.file.to_string()));
     }
     if wanted(RECORD) && r.get(RECORD).is_none() {
-        r.push_new(RECORD.into(), Value::Num(ev.origin.record() as f64));
+        r.push_new_str(RECORD, Value::Num(ev.origin.record() as f64));
     }
-    r
+}
+
+/// Splunk's default fields, which an event record takes from the event's properties, never
+/// from an extracted field of the same name.
+fn is_default_field(name: &str) -> bool {
+    matches!(name, "_time" | "_raw" | "host" | "source" | "sourcetype" | "index")
 }
 
 /// Result field: the file (or `archive:member`) a raw event was read from.
@@ -119,4 +182,37 @@ pub(crate) fn scan_rows(scan: &Scan, acc: ScanAcc, symbols: &Symbols) -> Result<
         (_, ScanAcc::Events(v)) => v.into_records_newest_first(),
         _ => Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The projected record is the one the whole-event record gives with the same projection:
+    /// fields in event order, repeated names as one multivalue, default fields from the event.
+    #[test]
+    fn projected_records_equal_whole_event_records() {
+        let mut ev = Event { time: Some(1_500_000), host: "h1".into(), sourcetype: "st".into(), ..Default::default() };
+        for (k, v) in [("B", "b1"), ("A", "a1"), ("host", "extracted"), ("C", "c1"), ("A", "a2"), ("B", "b2"), ("A", "a3"), ("D", "d")] {
+            ev.push(k, v);
+        }
+        let names = NameIndex::default();
+        let mut picked = Vec::new();
+        let projections: [&[&str]; 6] = [
+            &["A", "B", "C", "_time"],
+            &["A"],
+            &["C", "host", "source_file"],
+            &["B", "record", "sourcetype", "zzz"],
+            &[],
+            &["A", "A", "D"],
+        ];
+        for only in projections {
+            let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+            for with_raw in [false, true] {
+                names.reset();
+                let projected = projected_event_record(&ev, &names, with_raw, &only, &mut picked);
+                assert_eq!(projected, event_record(&ev, with_raw, Some(&only)), "{only:?}");
+            }
+        }
+    }
 }

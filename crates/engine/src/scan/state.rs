@@ -62,6 +62,8 @@ pub struct ScanState {
     pub(super) names: NameIndex,
     /// A row's group-key parts, reused across rows and queries.
     pub(super) key_parts: Vec<KeyPart>,
+    /// (position, projected name) of the fields an event scan copies, reused across events.
+    pub(super) picked: Vec<(usize, usize)>,
     /// The positions in the input this state covers, `first..=last` (see
     /// [`Engine::new_state_at`]): merging puts the earlier position's contents first.
     pub(super) first: u64,
@@ -151,6 +153,7 @@ impl ScanState {
             fold: Default::default(),
             names: NameIndex::default(),
             key_parts: Vec::new(),
+            picked: Vec::new(),
             first: position,
             last: position,
             later: Vec::new(),

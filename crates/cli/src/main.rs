@@ -199,7 +199,7 @@ fn main() -> ExitCode {
     // and SigmaHQ loaded, what the scan and the finishing queries freed within the last second
     // was 10-20 MB of the peak (200 MB of XML: 207 -> 192 MB at 1 thread, 213 -> 195 at 2),
     // for twice the page faults and a few hundredths of a system-second
-    // (docs/notes-18-memory.md).
+    // (docs/performance.md, "Ninth round (issue 18)").
     default_mimalloc_option("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, 10);
     // Transparent huge pages made the kernel zero 2 MiB for every fresh page mimalloc touched
     // (10 % of a profile); with 4 KiB pages a 1 GB all-ESCU run took a third less system time

@@ -1,0 +1,193 @@
+//! Tests of [`super`]: anchors and literals taken from predicates, candidates for rows and events, the automata.
+
+use super::*;
+use crate::expr::pattern::Pattern;
+use vigil_model::{DatasetRow, Event, Value};
+
+fn eq(c: usize, v: &str) -> Pred {
+    Pred::Eq(FieldRef::Column(c), Pattern::new(v))
+}
+
+fn name_eq(n: &str, v: &str) -> Pred {
+    Pred::Eq(FieldRef::Name(n.into()), Pattern::new(v))
+}
+
+#[test]
+fn anchors_of_macro_shapes() {
+    let p = Pred::And(vec![
+        Pred::Or(vec![eq(0, "MSIEXEC.exe"), eq(1, "msiexec.exe")]),
+        Pred::AnyOf(FieldRef::Column(2), vec![Pattern::new("*http://*")].into()),
+    ]);
+    assert_eq!(anchors(&p), Some(vec![(FieldRef::Column(0), "msiexec.exe".into()), (FieldRef::Column(1), "msiexec.exe".into())]));
+    assert_eq!(anchors(&Pred::Or(vec![eq(0, "a"), eq(1, "b*")])), None);
+    assert_eq!(anchors(&Pred::Not(Box::new(eq(0, "a")))), None);
+}
+
+#[test]
+fn candidates_for_rows() {
+    let preds = [eq(0, "msiexec.exe"), Pred::True, eq(0, "cmd.exe")];
+    let idx = ScanIndex::new(preds.iter());
+    let mut s = Scratch::default();
+    let row = |v: &str| DatasetRow { dataset: 0, time: 0, values: vec![Value::str(v)] };
+    idx.candidates(&row("MsiExec.EXE"), &mut s);
+    assert_eq!(s.candidates, [0, 1]);
+    idx.candidates(&row("notepad.exe"), &mut s);
+    assert_eq!(s.candidates, [1]);
+}
+
+#[test]
+fn literal_prefilter_for_wildcard_predicates() {
+    let http = Pred::AnyOf(FieldRef::Column(0), vec![Pattern::new("*http://*"), Pattern::new("*https://*")].into());
+    let enc = Pred::Eq(FieldRef::Column(0), Pattern::new("*-EncodedCommand*"));
+    let star = Pred::Eq(FieldRef::Column(0), Pattern::new("*"));
+    let preds = [http, enc, star];
+    let idx = ScanIndex::new(preds.iter());
+    let mut s = Scratch::default();
+    let row = |v: &str| DatasetRow { dataset: 0, time: 0, values: vec![Value::str(v)] };
+    idx.candidates(&row("msiexec /i HTTPS://x"), &mut s);
+    assert_eq!(s.candidates, [0, 2]);
+    idx.candidates(&row("powershell -encodedcommand AAA"), &mut s);
+    assert_eq!(s.candidates, [1, 2]);
+    idx.candidates(&row("notepad"), &mut s);
+    assert_eq!(s.candidates, [2]);
+}
+
+#[test]
+fn exact_and_literal_conditions_both_apply() {
+    let image_load = Pred::And(vec![
+        name_eq("EventCode", "7"),
+        Pred::AnyOf(FieldRef::Name("ImageLoaded".into()), vec![Pattern::new("*\\wbemprox.dll")].into()),
+    ]);
+    let any_load = name_eq("EventCode", "7");
+    let preds = [image_load, any_load];
+    let idx = ScanIndex::new(preds.iter());
+    let mut s = Scratch::default();
+    let ev = |code: &str, loaded: &str| {
+        let mut ev = Event::default();
+        ev.push("EventCode", code);
+        ev.push("ImageLoaded", loaded);
+        ev
+    };
+    idx.candidates(&ev("7", "C:\\Windows\\System32\\ntdll.dll"), &mut s);
+    assert_eq!(s.candidates, [1]);
+    idx.candidates(&ev("7", "C:\\Windows\\System32\\WBEMPROX.DLL"), &mut s);
+    assert_eq!(s.candidates, [0, 1]);
+    idx.candidates(&ev("1", "C:\\x\\wbemprox.dll"), &mut s);
+    assert!(s.candidates.is_empty());
+}
+
+#[test]
+fn literal_condition_comes_from_the_wildcard_conjunct() {
+    // The anchor is EventID; the literal must not restate it, nor take the exact-valued
+    // Channel (one literal, longer) over the two Image literals.
+    let images = Pred::AnyOf(FieldRef::Name("Image".into()), vec![Pattern::new("*\\whoami.exe"), Pattern::new("*\\net.exe")].into());
+    let p = Pred::And(vec![name_eq("EventID", "1"), name_eq("Channel", "Microsoft-Windows-Sysmon/Operational"), images]);
+    let idx = ScanIndex::new([p].iter());
+    let mut s = Scratch::default();
+    let ev = |image: &str| {
+        let mut ev = Event::default();
+        ev.push("EventID", "1");
+        ev.push("Channel", "Microsoft-Windows-Sysmon/Operational");
+        ev.push("Image", image);
+        ev
+    };
+    idx.candidates(&ev("C:\\Windows\\notepad.exe"), &mut s);
+    assert!(s.candidates.is_empty(), "no Image literal: not a candidate");
+    idx.candidates(&ev("C:\\Windows\\System32\\WHOAMI.EXE"), &mut s);
+    assert_eq!(s.candidates, [0]);
+}
+
+#[test]
+fn candidates_for_events_by_eventcode_and_sourcetype() {
+    let preds = [
+        Pred::And(vec![Pred::Or(vec![name_eq("sourcetype", "xmlwineventlog"), name_eq("source", "x")]), name_eq("EventCode", "4104")]),
+        name_eq("EventCode", "1"),
+    ];
+    let idx = ScanIndex::new(preds.iter());
+    let mut s = Scratch::default();
+    let mut ev = Event { sourcetype: "XmlWinEventLog".into(), ..Default::default() };
+    ev.push("EventCode", "1");
+    idx.candidates(&ev, &mut s);
+    assert_eq!(s.candidates, [1]);
+}
+
+#[test]
+fn raw_text_literals_after_exact_values() {
+    // Bare terms: with an exact-value condition (searched only when it holds) and without.
+    let term = |t: &str| Pred::Raw(Pattern::new(t));
+    let gated = Pred::And(vec![name_eq("EventCode", "4104"), term("*mimikatz*")]);
+    let preds = [gated, term("*rubeus*")];
+    let idx = ScanIndex::new(preds.iter());
+    let mut s = Scratch::default();
+    let ev = |code: &str, raw: &str| {
+        let mut ev = Event { raw: raw.into(), ..Default::default() };
+        ev.push("EventCode", code);
+        ev
+    };
+    idx.candidates(&ev("4104", "Invoke-Mimikatz and Rubeus"), &mut s);
+    assert_eq!(s.candidates, [0, 1]);
+    idx.candidates(&ev("1", "Invoke-Mimikatz and Rubeus"), &mut s);
+    assert_eq!(s.candidates, [1]);
+    idx.candidates(&ev("4104", "Get-Process"), &mut s);
+    assert!(s.candidates.is_empty());
+}
+
+#[test]
+fn raw_literals_use_a_dfa_and_find_every_overlapping_literal() {
+    let raw = |lit: &str| Pred::Raw(Pattern::new(&format!("*{lit}*")));
+    // "sekurlsa" lies inside "sekurlsa::logonpasswords": both must be met.
+    let preds =
+        [raw("sekurlsa::logonpasswords"), raw("sekurlsa"), raw("mimikatz"), Pred::And(vec![name_eq("EventID", "1"), raw("kerberos::")])];
+    let idx = ScanIndex::new(preds.iter());
+    assert_eq!(idx.raw_literals.len(), 1);
+    assert_eq!(idx.literal_fields[idx.raw_literals[0]].automaton.kind(), aho_corasick::AhoCorasickKind::DFA);
+    let mut s = Scratch::default();
+    let ev = |id: &str, raw: &str| {
+        let mut ev = Event { raw: raw.into(), ..Default::default() };
+        ev.push("EventID", id);
+        ev
+    };
+    idx.candidates(&ev("1", "<Data>SEKURLSA::LogonPasswords kerberos::list</Data>"), &mut s);
+    assert_eq!(s.candidates, [0, 1, 3]);
+    idx.candidates(&ev("4", "Mimikatz kerberos::list"), &mut s);
+    assert_eq!(s.candidates, [2]);
+    idx.candidates(&ev("1", "nothing here"), &mut s);
+    assert!(s.candidates.is_empty());
+}
+
+#[test]
+fn literal_values_before_the_exact_value_are_searched_after_it() {
+    let images = Pred::AnyOf(FieldRef::Name("Image".into()), vec![Pattern::new("*\\whoami.exe")].into());
+    let preds = [Pred::And(vec![name_eq("EventCode", "1"), images])];
+    let idx = ScanIndex::new(preds.iter());
+    let mut s = Scratch::default();
+    // Image comes first in the event, and repeats.
+    let ev = |images: &[&str], code: &str| {
+        let mut ev = Event::default();
+        images.iter().for_each(|i| ev.push("Image", *i));
+        ev.push("EventCode", code);
+        ev
+    };
+    idx.candidates(&ev(&["C:\\a\\notepad.exe", "C:\\W\\WHOAMI.EXE"], "1"), &mut s);
+    assert_eq!(s.candidates, [0]);
+    idx.candidates(&ev(&["C:\\W\\whoami.exe"], "3"), &mut s);
+    assert!(s.candidates.is_empty());
+    idx.candidates(&ev(&["C:\\a\\notepad.exe"], "1"), &mut s);
+    assert!(s.candidates.is_empty());
+    idx.candidates(&ev(&["C:\\W\\whoami.exe"], "1"), &mut s);
+    assert_eq!(s.candidates, [0]);
+}
+
+#[test]
+fn a_large_raw_table_falls_back_to_the_default_automaton() {
+    let texts: Vec<String> = (0..3_000u128).map(|i| format!("{i:05}-{:040x}", i * 0x9e37_79b9_7f4a_7c15)).collect();
+    let a = literal_automaton(&FieldRef::Name("_raw".into()), &texts).ok();
+    assert!(a.is_some_and(|a| a.kind() != aho_corasick::AhoCorasickKind::DFA));
+}
+
+#[test]
+fn only_two_non_ascii_characters_lowercase_to_ascii() {
+    let found: Vec<char> =
+        (0..=char::MAX as u32).filter_map(char::from_u32).filter(|c| !c.is_ascii() && c.to_lowercase().any(|l| l.is_ascii())).collect();
+    assert_eq!(found, LOWERCASE_TO_ASCII);
+}

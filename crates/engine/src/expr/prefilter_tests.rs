@@ -23,12 +23,16 @@ fn anchors_of_macro_shapes() {
     assert_eq!(anchors(&Pred::Not(Box::new(eq(0, "a")))), None);
 }
 
+/// A one-column row of dataset 0.
+fn row(v: &str) -> DatasetRow {
+    DatasetRow { dataset: 0, time: 0, values: vec![Value::str(v)] }
+}
+
 #[test]
 fn candidates_for_rows() {
     let preds = [eq(0, "msiexec.exe"), Pred::True, eq(0, "cmd.exe")];
     let idx = ScanIndex::new(preds.iter());
     let mut s = Scratch::default();
-    let row = |v: &str| DatasetRow { dataset: 0, time: 0, values: vec![Value::str(v)] };
     idx.candidates(&row("MsiExec.EXE"), &mut s);
     assert_eq!(s.candidates, [0, 1]);
     idx.candidates(&row("notepad.exe"), &mut s);
@@ -43,7 +47,6 @@ fn literal_prefilter_for_wildcard_predicates() {
     let preds = [http, enc, star];
     let idx = ScanIndex::new(preds.iter());
     let mut s = Scratch::default();
-    let row = |v: &str| DatasetRow { dataset: 0, time: 0, values: vec![Value::str(v)] };
     idx.candidates(&row("msiexec /i HTTPS://x"), &mut s);
     assert_eq!(s.candidates, [0, 2]);
     idx.candidates(&row("powershell -encodedcommand AAA"), &mut s);

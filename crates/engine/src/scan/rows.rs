@@ -65,14 +65,10 @@ pub(super) fn event_record(ev: &Event, with_raw: bool, only: Option<&[String]>) 
         if is_default_field(k) || !wanted(k) {
             continue;
         }
-        match r.get(k) {
-            None => r.push_new_str(k, Value::Str(v.clone())),
-            // A repeated name makes a multivalue field.
-            Some(existing) => {
-                let mut items: Vec<String> = existing.items().into_iter().map(|s| s.into_owned()).collect();
-                items.push(v.clone());
-                r.set(k.clone(), Value::Multi(items));
-            }
+        if r.get(k).is_none() {
+            r.push_new_str(k, Value::Str(v.clone()));
+        } else {
+            append_item(&mut r, k, v);
         }
     }
     push_origin(&mut r, ev, &wanted);
@@ -115,15 +111,20 @@ pub(super) fn projected_event_record(
         };
         if first {
             r.push_new_str(k, Value::Str(v.clone()));
-        } else if let Some(existing) = r.get(k) {
-            // A repeated name makes a multivalue field.
-            let mut items: Vec<String> = existing.items().into_iter().map(|s| s.into_owned()).collect();
-            items.push(v.clone());
-            r.set(k.clone(), Value::Multi(items));
+        } else {
+            append_item(&mut r, k, v);
         }
     }
     push_origin(&mut r, ev, &wanted);
     r
+}
+
+/// A repeated name makes a multivalue field: `v` joins the items of the field `k` already in `r`.
+fn append_item(r: &mut Record, k: &str, v: &str) {
+    let Some(existing) = r.get(k) else { return };
+    let mut items: Vec<String> = existing.items().into_iter().map(|s| s.into_owned()).collect();
+    items.push(v.to_string());
+    r.set(k, Value::Multi(items));
 }
 
 /// `_time`, `_raw` (when `with_raw`) and the default fields `wanted`, from the event's properties.

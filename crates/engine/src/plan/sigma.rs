@@ -269,15 +269,18 @@ fn to_pred(e: &Expr) -> Pred {
 /// holds it: characters no log format escapes (XML escapes `&<>"'`, JSON `"\` and `/`
 /// optionally and non-ASCII as `\uXXXX`). Too short a piece filters nothing.
 fn text_literal(literal: &str) -> Option<&str> {
-    let plain = |c: char| c.is_ascii_graphic() && !matches!(c, '&' | '<' | '>' | '"' | '\'' | '\\' | '/' | '*' | '?') || c == ' ';
-    literal.split(|c: char| !plain(c)).max_by_key(|p| p.len()).filter(|p| p.trim().len() >= 3)
+    longest_piece(literal, |c| c.is_ascii_graphic() && !matches!(c, '&' | '<' | '>' | '"' | '\'' | '\\' | '/' | '*' | '?') || c == ' ')
 }
 
 /// The longest piece of `literal` that an engine pattern `*piece*` matches as a plain,
 /// case-insensitive substring: ASCII without `&` (also matched as an XML entity) and the
 /// wildcards. Too short a piece filters nothing.
 fn value_literal(literal: &str) -> Option<&str> {
-    let plain = |c: char| (c.is_ascii_graphic() || c == ' ') && !matches!(c, '&' | '*' | '?');
+    longest_piece(literal, |c| (c.is_ascii_graphic() || c == ' ') && !matches!(c, '&' | '*' | '?'))
+}
+
+/// The longest run of `plain` characters in `literal`, if it has at least 3 besides spaces.
+fn longest_piece(literal: &str, plain: impl Fn(char) -> bool) -> Option<&str> {
     literal.split(|c: char| !plain(c)).max_by_key(|p| p.len()).filter(|p| p.trim().len() >= 3)
 }
 

@@ -202,9 +202,14 @@ impl Driver {
         let wants = |d: usize| consumer.wants_dataset(d);
         // Per piece: its position, report and lines.
         type Reads = Vec<(usize, ReadReport, u64)>;
+        // One thread reads every piece into one state: split, its pieces would be read into
+        // states of their own that then cost a merge (re-interning every group, and spilling
+        // the first state before the second's runs join it) for no parallelism.
+        let min_len = if self.threads == 1 { pieces.len().max(1) } else { 1 };
         let (state, mut reads, inexact) = pieces
             .par_iter()
             .enumerate()
+            .with_min_len(min_len)
             .fold(
                 || (consumer.new_state(), Reads::new(), Vec::<PathBuf>::new(), Vec::<DatasetRow>::new(), Event::default()),
                 |(mut state, mut reads, mut inexact, mut rows, mut enriched), (i, piece)| {

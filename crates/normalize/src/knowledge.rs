@@ -93,8 +93,10 @@ pub struct EnrichBuffers {
     code: String,
 }
 
-/// At most this many derived fields' strings are kept for reuse.
+/// At most this many derived fields' strings are kept for reuse, each of at most
+/// [`SPARE_MAX_CAP`] bytes: a few hundred KiB per thread at most.
 const SPARE_FIELDS: usize = 256;
+pub(crate) const SPARE_MAX_CAP: usize = 4096;
 
 #[derive(Debug)]
 struct Block {
@@ -276,7 +278,7 @@ impl Knowledge {
         self.append_derived(ev, plan, bufs);
         let result = f(ev);
         for pair in ev.fields.drain(own..) {
-            if bufs.spare.len() < SPARE_FIELDS {
+            if bufs.spare.len() < SPARE_FIELDS && pair.0.capacity() <= SPARE_MAX_CAP && pair.1.capacity() <= SPARE_MAX_CAP {
                 bufs.spare.push(pair);
             }
         }

@@ -130,3 +130,14 @@ fn in_place_enrichment_matches_the_copy_and_gives_the_event_back() {
     }
     assert!(!bufs.spare.is_empty(), "derived fields' strings are kept");
 }
+
+#[test]
+fn long_derived_strings_are_not_kept() {
+    let k = Knowledge::builtin().unwrap();
+    let long = "x".repeat(SPARE_MAX_CAP + 1);
+    let mut e = ev(SYSMON, &[("EventCode", "1"), ("Computer", "PC"), ("CommandLine", &long)]);
+    let mut bufs = EnrichBuffers::default();
+    k.with_enriched(&mut e, &mut bufs, |enriched| assert_eq!(enriched.get("process"), Some(long.as_str())));
+    assert!(!bufs.spare.is_empty(), "the short ones are kept");
+    assert!(bufs.spare.iter().all(|(k, v)| k.capacity() <= SPARE_MAX_CAP && v.capacity() <= SPARE_MAX_CAP));
+}

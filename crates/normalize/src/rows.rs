@@ -5,9 +5,11 @@ use vigil_model::{DatasetRow, Event, Micros, Value};
 
 use crate::expr::{basename, first_token, set_str};
 use crate::items::Items;
+use crate::knowledge::SPARE_MAX_CAP;
 use crate::{Normalizer, Rules};
 
-/// At most this many strings of values that became null are kept for reuse.
+/// At most this many strings of values that became null are kept for reuse (each of at most
+/// [`SPARE_MAX_CAP`] bytes).
 const SPARE_STRINGS: usize = 64;
 
 /// Dataset rows of one event ([`Normalizer::normalize_into`]); their buffers serve the next.
@@ -55,7 +57,7 @@ fn next_row<'a>(rows: &'a mut Vec<DatasetRow>, len: &mut usize, dataset: usize, 
 /// Sets `slot` to null, keeping its string for a later value.
 fn set_null(slot: &mut Value, spare: &mut Vec<String>) {
     if let Value::Str(s) = std::mem::take(slot) {
-        if spare.len() < SPARE_STRINGS {
+        if spare.len() < SPARE_STRINGS && s.capacity() <= SPARE_MAX_CAP {
             spare.push(s);
         }
     }

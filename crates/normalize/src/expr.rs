@@ -16,7 +16,9 @@
 //! null.
 
 use std::collections::HashMap;
-use vigil_model::{Event, Value};
+use vigil_model::Value;
+
+use crate::items::Items;
 
 /// A per-value transform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,20 +73,32 @@ impl Op {
     }
 
     pub fn apply(self, v: &str) -> String {
+        let mut out = String::new();
+        self.apply_into(v, &mut out);
+        out
+    }
+
+    /// Appends the transform of `v` to `out` (no allocation once `out` is large enough).
+    pub fn apply_into(self, v: &str, out: &mut String) {
         match self {
-            Op::Basename => basename(v).to_string(),
-            Op::Lower => v.to_lowercase(),
-            Op::Upper => v.to_uppercase(),
-            Op::Trim => v.trim().to_string(),
-            Op::HexToDec => hex_to_dec(v),
-            Op::StripDevicePrefix => strip_device_prefix(v).to_string(),
+            Op::Basename => out.push_str(basename(v)),
+            Op::Lower => push_lowercase(v, out),
+            Op::Upper if v.is_ascii() => {
+                let at = out.len();
+                out.push_str(v);
+                out[at..].make_ascii_uppercase();
+            }
+            Op::Upper => out.push_str(&v.to_uppercase()),
+            Op::Trim => out.push_str(v.trim()),
+            Op::HexToDec => out.push_str(&hex_to_dec(v)),
+            Op::StripDevicePrefix => out.push_str(strip_device_prefix(v)),
             Op::Unquote => {
                 let t = v.trim();
-                t.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(t).to_string()
+                out.push_str(t.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(t))
             }
-            Op::FirstToken => first_token(v).to_string(),
-            Op::PathRoot => v.split(['\\', '/']).next().unwrap_or("").to_string(),
-            Op::Ipv4Unmapped => ipv4_unmapped(v).to_string(),
+            Op::FirstToken => out.push_str(first_token(v)),
+            Op::PathRoot => out.push_str(v.split(['\\', '/']).next().unwrap_or("")),
+            Op::Ipv4Unmapped => out.push_str(ipv4_unmapped(v)),
             Op::DnsAnswer => {
                 let t = v.trim();
                 let t = match t.strip_prefix("type:") {
@@ -92,22 +106,30 @@ impl Op {
                     Some(rest) => rest.trim_start().split_once(' ').map_or("", |(_, name)| name.trim()),
                     None => t,
                 };
-                ipv4_unmapped(t).to_string()
+                out.push_str(ipv4_unmapped(t))
             }
-            Op::HashMd5 => hash_of(v, "MD5"),
-            Op::HashSha1 => hash_of(v, "SHA1"),
-            Op::HashSha256 => hash_of(v, "SHA256"),
-            Op::HashImphash => hash_of(v, "IMPHASH"),
+            Op::HashMd5 => out.push_str(hash_of(v, "MD5")),
+            Op::HashSha1 => out.push_str(hash_of(v, "SHA1")),
+            Op::HashSha256 => out.push_str(hash_of(v, "SHA256")),
+            Op::HashImphash => out.push_str(hash_of(v, "IMPHASH")),
         }
     }
 }
 
+/// Appends `v` lowercased as `str::to_lowercase` does; ASCII (nearly every value) in place.
+pub(crate) fn push_lowercase(v: &str, out: &mut String) {
+    if v.is_ascii() {
+        let at = out.len();
+        out.push_str(v);
+        out[at..].make_ascii_lowercase();
+    } else {
+        out.push_str(&v.to_lowercase());
+    }
+}
+
 /// The value of `name` in a `NAME=value,NAME=value` list, or empty.
-fn hash_of(list: &str, name: &str) -> String {
-    list.split(',')
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map_or(String::new(), |(_, v)| v.to_string())
+fn hash_of<'a>(list: &'a str, name: &str) -> &'a str {
+    list.split(',').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| k.eq_ignore_ascii_case(name)).map_or("", |(_, v)| v)
 }
 
 pub fn basename(v: &str) -> &str {
@@ -197,15 +219,16 @@ impl Expr {
         }
     }
 
-    /// Evaluates to a value: null for no item, a scalar for one, a multivalue otherwise (as
-    /// [`Value::from_items`] of [`Expr::eval`]). The common forms (a plain field copy, a
-    /// constant) build the value directly; `scratch` is reused by the others.
-    pub fn eval_value(&self, ev: &Event, scratch: &mut Vec<String>) -> Value {
+    /// Writes the value into `slot`: null for no item, a scalar for one, a multivalue
+    /// otherwise (as [`Value::from_items`] of [`Expr::eval`]). The common forms (a plain field
+    /// copy, a constant) write the value directly; `scratch` is reused by the others, and a
+    /// string `slot` keeps its buffer.
+    pub fn eval_into(&self, fields: &[(String, String)], scratch: &mut Items, slot: &mut Value) {
         let plain = self.ops.is_empty() && self.map.is_none() && self.split.is_none() && !self.last;
         match &self.source {
             Source::Field(name) if plain => {
                 let mut found: Option<&str> = None;
-                for v in ev.get_all(name) {
+                for v in values_of(fields, name) {
                     if v.is_empty() || self.empty.iter().any(|e| v.eq_ignore_ascii_case(e)) {
                         continue;
                     }
@@ -217,91 +240,141 @@ impl Expr {
                     found = Some(v);
                 }
                 if let Some(v) = found {
-                    return Value::Str(v.to_string());
+                    return set_str(slot, v);
                 }
             }
-            Source::Const(items) if plain && items.len() == 1 => return Value::Str(items[0].clone()),
+            Source::Const(items) if plain && items.len() == 1 => return set_str(slot, &items[0]),
             _ => {}
         }
-        self.eval(ev, scratch);
-        match scratch.len() {
-            0 => Value::Null,
-            1 => scratch.pop().map_or(Value::Null, Value::Str),
-            _ => Value::Multi(std::mem::take(scratch)),
+        scratch.clear();
+        self.eval(fields, scratch);
+        match scratch.as_slice() {
+            [] => *slot = Value::Null,
+            [one] => set_str(slot, one),
+            many => *slot = Value::Multi(many.to_vec()),
         }
     }
 
-    /// Evaluates into `out` (cleared first). Empty output means null.
-    pub fn eval(&self, ev: &Event, out: &mut Vec<String>) {
-        out.clear();
+    /// Appends the expression's items for an event of these `fields` to `out`; none means null.
+    pub fn eval(&self, fields: &[(String, String)], out: &mut Items) {
+        let base = out.len();
         match &self.source {
             Source::Field(name) => {
-                for v in ev.get_all(name) {
+                for v in values_of(fields, name) {
                     if v.is_empty() || self.empty.iter().any(|e| v.eq_ignore_ascii_case(e)) {
                         continue;
                     }
-                    out.push(v.to_string());
+                    out.push_str(v);
                 }
             }
-            Source::Const(items) => out.extend(items.iter().cloned()),
+            Source::Const(items) => items.iter().for_each(|i| out.push_str(i)),
             Source::First(alts) => {
                 for alt in alts {
-                    alt.eval(ev, out);
-                    if !out.is_empty() {
+                    out.truncate(base);
+                    alt.eval(fields, out);
+                    if out.len() > base {
                         break;
                     }
                 }
             }
-            Source::Join { parts, sep } => {
-                let mut tmp = Vec::new();
-                let mut joined: Option<String> = None;
-                for p in parts {
-                    p.eval(ev, &mut tmp);
-                    if let Some(first) = tmp.first() {
-                        match joined.as_mut() {
-                            Some(j) => {
-                                j.push_str(sep);
-                                j.push_str(first);
-                            }
-                            None => joined = Some(first.clone()),
-                        }
-                    }
-                }
-                out.extend(joined);
-            }
+            Source::Join { parts, sep } => join(parts, sep, fields, out),
         }
-        if self.last && out.len() > 1 {
-            out.drain(..out.len() - 1);
+        if self.last && out.len() > base + 1 {
+            out.remove_range(base, out.len() - 1);
         }
         if self.ops.is_empty() && self.map.is_none() && self.split.is_none() {
             return;
         }
-        let mut items = std::mem::take(out);
         if let Some(sep) = &self.split {
-            items = items.iter().flat_map(|i| i.split(sep.as_str())).map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect();
+            split_items(out, base, sep);
         }
-        for item in items {
-            let mut v = item;
+        let mut kept = base;
+        for i in base..out.len() {
             for op in &self.ops {
-                v = op.apply(&v);
+                let mut tmp = std::mem::take(&mut out.tmp);
+                tmp.clear();
+                op.apply_into(&out.as_slice()[i], &mut tmp);
+                out.swap_out(i, &mut tmp);
+                out.tmp = tmp;
             }
             if let Some(map) = &self.map {
-                match map.get(&v.to_lowercase()) {
-                    Some(m) => v = m.clone(),
+                let mut key = std::mem::take(&mut out.tmp);
+                key.clear();
+                push_lowercase(&out.as_slice()[i], &mut key);
+                let to = map.get(&key);
+                out.tmp = key;
+                match to {
+                    Some(m) => {
+                        let v = out.get_mut(i);
+                        v.clear();
+                        v.push_str(m);
+                    }
                     None if self.map_only => continue,
                     None => {}
                 }
             }
-            if !v.is_empty() {
-                out.push(v);
+            if !out.as_slice()[i].is_empty() {
+                out.swap(kept, i);
+                kept += 1;
             }
         }
+        out.truncate(kept);
     }
+}
+
+/// Every value of the field `name`, in event order.
+fn values_of<'a>(fields: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    fields.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Sets `slot` to the string `v`, in its own buffer when it has one.
+pub(crate) fn set_str(slot: &mut Value, v: &str) {
+    match slot {
+        Value::Str(s) => {
+            s.clear();
+            s.push_str(v);
+        }
+        _ => *slot = Value::Str(v.to_string()),
+    }
+}
+
+/// `Source::Join`: the first item of each part that has one, joined by `sep`, as one item.
+fn join(parts: &[Expr], sep: &str, fields: &[(String, String)], out: &mut Items) {
+    let base = out.len();
+    for p in parts {
+        let at = out.len();
+        p.eval(fields, out);
+        out.truncate(at + 1);
+    }
+    if out.len() <= base + 1 {
+        return;
+    }
+    let mut joined = std::mem::take(out.get_mut(base));
+    for part in &out.as_slice()[base + 1..] {
+        joined.push_str(sep);
+        joined.push_str(part);
+    }
+    *out.get_mut(base) = joined;
+    out.truncate(base + 1);
+}
+
+/// Replaces the items from `base` on by their parts at `sep` (trimmed, empty ones dropped).
+fn split_items(out: &mut Items, base: usize, sep: &str) {
+    let end = out.len();
+    for i in base..end {
+        let item = std::mem::take(out.get_mut(i));
+        for part in item.split(sep).map(str::trim).filter(|p| !p.is_empty()) {
+            out.push_str(part);
+        }
+        *out.get_mut(i) = item;
+    }
+    out.remove_range(base, end);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_model::Event;
 
     fn ev(fields: &[(&str, &str)]) -> Event {
         let mut e = Event::default();
@@ -312,11 +385,28 @@ mod tests {
     }
 
     fn run(x: &Expr, e: &Event) -> Vec<String> {
-        let mut out = Vec::new();
-        x.eval(e, &mut out);
-        // The direct path agrees with the general one.
-        assert_eq!(x.eval_value(e, &mut Vec::new()), Value::from_items(out.clone()));
-        out
+        let mut out = Items::default();
+        x.eval(&e.fields, &mut out);
+        let got = out.as_slice().to_vec();
+        // Items already in the list (and stale buffers after them) change nothing.
+        out.clear();
+        ["before", "stale 1", "stale 2", "stale 3"].iter().for_each(|v| out.push_str(v));
+        out.truncate(1);
+        x.eval(&e.fields, &mut out);
+        assert_eq!(out.as_slice()[0], "before");
+        assert_eq!(&out.as_slice()[1..], got);
+        // The direct path agrees with the general one, whatever the slot held.
+        for mut slot in [Value::Null, Value::str("stale"), Value::Multi(vec!["a".into(), "b".into()])] {
+            x.eval_into(&e.fields, &mut out, &mut slot);
+            assert_eq!(slot, Value::from_items(got.clone()));
+        }
+        got
+    }
+
+    fn value(x: &Expr, e: &Event) -> Value {
+        let mut slot = Value::Null;
+        x.eval_into(&e.fields, &mut Items::default(), &mut slot);
+        slot
     }
 
     #[test]
@@ -329,7 +419,8 @@ mod tests {
         let mut x = Expr::field("Channel");
         x.last = true;
         assert_eq!(run(&x, &e), ["Application"]);
-        assert_eq!(x.eval_value(&e, &mut Vec::new()), Value::str("Application"));
+        assert_eq!(value(&x, &e), Value::str("Application"));
+        assert_eq!(value(&Expr::field("Channel"), &e), Value::Multi(vec!["System".into(), "Application".into()]));
     }
 
     #[test]
@@ -356,6 +447,10 @@ mod tests {
         let e = ev(&[("Q", "type:  5 a.example;::ffff:1.2.3.4;")]);
         let split = Expr { split: Some(";".into()), ops: vec![Op::DnsAnswer], ..Expr::field("Q") };
         assert_eq!(run(&split, &e), ["a.example", "1.2.3.4"]);
+        assert_eq!(Op::Lower.apply("ÀB"), "àb");
+        assert_eq!(Op::Upper.apply("ab"), "AB");
+        let lower_split = Expr { split: Some(";".into()), ops: vec![Op::Upper, Op::Trim], ..Expr::field("L") };
+        assert_eq!(run(&lower_split, &ev(&[("L", "x; ;y"), ("L", "z")])), ["X", "Y", "Z"]);
     }
 
     #[test]
@@ -376,5 +471,11 @@ mod tests {
         assert_eq!(run(&mapped, &e), ["one", "2"]);
         mapped.map_only = true;
         assert_eq!(run(&mapped, &e), ["one"]);
+        let unmapped_first = ev(&[("M", "2"), ("M", "1"), ("M", "1")]);
+        assert_eq!(run(&mapped, &unmapped_first), ["one", "one"]);
+        let mut join_mapped = join.clone();
+        join_mapped.ops = vec![Op::Lower];
+        assert_eq!(run(&join_mapped, &e), ["dom\\bob"]);
+        assert!(run(&Expr { source: Source::Join { parts: vec![Expr::field("Z")], sep: "-".into() }, ..Expr::field("") }, &e).is_empty());
     }
 }

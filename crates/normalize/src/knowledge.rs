@@ -15,6 +15,7 @@ use vigil_model::Event;
 
 use crate::classes::{Classes, EventReader, NameMap, Seen, MAX_NAMES};
 use crate::expr::Expr;
+use crate::items::Items;
 use crate::spec::{compile_expr, err, line_of, strings};
 use crate::Error;
 
@@ -69,18 +70,33 @@ struct When {
 }
 
 impl When {
-    /// `code`: the event's EventCode, looked up once by the caller.
-    fn matches(&self, ev: &Event, code: Option<&str>) -> bool {
-        (self.sourcetypes.is_empty() || self.sourcetypes.iter().any(|s| s.eq_ignore_ascii_case(&ev.sourcetype)))
+    /// `raw`: the event's own fields; `code`: its EventCode, looked up once by the caller.
+    fn matches(&self, sourcetype: &str, raw: &[(String, String)], code: Option<&str>) -> bool {
+        (self.sourcetypes.is_empty() || self.sourcetypes.iter().any(|s| s.eq_ignore_ascii_case(sourcetype)))
             && self.conds.iter().all(|(f, vals)| {
                 let ok = |v: &str| vals.iter().any(|w| w.eq_ignore_ascii_case(v));
                 match f.as_str() {
                     "EventCode" => code.is_some_and(ok),
-                    _ => ev.get_all(f).any(ok),
+                    _ => raw.iter().any(|(k, v)| k == f && ok(v)),
                 }
             })
     }
 }
+
+/// Buffers [`Knowledge::with_enriched`] reuses from event to event.
+#[derive(Debug, Default)]
+pub struct EnrichBuffers {
+    /// The strings of fields derived for earlier events, for the next ones.
+    spare: Vec<(String, String)>,
+    values: Items,
+    /// The event's EventCode, copied: the event grows while its conditions are tested.
+    code: String,
+}
+
+/// At most this many derived fields' strings are kept for reuse, each of at most
+/// [`SPARE_MAX_CAP`] bytes: a few hundred KiB per thread at most.
+const SPARE_FIELDS: usize = 256;
+pub(crate) const SPARE_MAX_CAP: usize = 4096;
 
 #[derive(Debug)]
 struct Block {
@@ -243,23 +259,62 @@ impl Knowledge {
     /// (leaving `out` alone) when no knowledge applies to `ev`, so the caller can use `ev`
     /// as is. A field the event already has is never replaced. `out`'s buffers are reused.
     pub fn enrich(&self, ev: &Event, out: &mut Event) -> bool {
-        let Some(source) = self.by_source.iter().position(|(s, _, _)| s.eq_ignore_ascii_case(&ev.source)) else {
+        let Some(plan) = self.plan(ev) else {
             return false;
         };
+        out.clone_from(ev);
+        self.append_derived(out, plan, &mut EnrichBuffers::default());
+        true
+    }
+
+    /// Calls `f` with `ev` given its search-time fields (as [`Knowledge::enrich`] writes
+    /// them, appended after its own), then gives `ev` back as it was: no copy of the event,
+    /// and the derived fields' strings are kept in `bufs` for the next event.
+    pub fn with_enriched<R>(&self, ev: &mut Event, bufs: &mut EnrichBuffers, f: impl FnOnce(&Event) -> R) -> R {
+        let Some(plan) = self.plan(ev) else {
+            return f(ev);
+        };
+        let (own, derived_from) = (ev.fields.len(), ev.derived_from);
+        self.append_derived(ev, plan, bufs);
+        let result = f(ev);
+        for pair in ev.fields.drain(own..) {
+            if bufs.spare.len() < SPARE_FIELDS && pair.0.capacity() <= SPARE_MAX_CAP && pair.1.capacity() <= SPARE_MAX_CAP {
+                bufs.spare.push(pair);
+            }
+        }
+        ev.derived_from = derived_from;
+        result
+    }
+
+    /// What `ev` gets, or `None` when no knowledge applies to it.
+    fn plan(&self, ev: &Event) -> Option<Plan> {
+        let source = self.by_source.iter().position(|(s, _, _)| s.eq_ignore_ascii_case(&ev.source))?;
         let (_, blocks, ets) = &self.by_source[source];
-        // Most conditions are on EventCode: look it up once.
-        let code = ev.get("EventCode");
         let wanted = self.wanted(ev, source);
         if wanted.is_some_and(|w| w.is_empty()) {
-            return false;
+            return None;
         }
-        let applies = |w: &When| w.matches(ev, code);
+        // Most conditions are on EventCode: look it up once.
+        let code = ev.get("EventCode");
+        let applies = |w: &When| w.matches(&ev.sourcetype, &ev.fields, code);
         if !blocks.iter().any(|&b| applies(&self.blocks[b].when)) && !ets.iter().any(|&e| applies(&self.eventtypes[e].when)) {
-            return false;
+            return None;
         }
-        // `out`'s string buffers are reused.
-        out.clone_from(ev);
-        out.derived_from = Some(ev.fields.len());
+        Some(Plan { source, wanted })
+    }
+
+    /// Appends the derived fields to `ev` (whose fields are all its own), marking where they
+    /// start. Their values are read from the event's own fields only.
+    fn append_derived(&self, ev: &mut Event, plan: Plan, bufs: &mut EnrichBuffers) {
+        let (_, blocks, ets) = &self.by_source[plan.source];
+        let own = ev.fields.len();
+        ev.derived_from = Some(own);
+        let EnrichBuffers { spare, values, code } = bufs;
+        let has_code = ev.get("EventCode").inspect(|c| {
+            code.clear();
+            code.push_str(c);
+        });
+        let code = has_code.is_some().then_some(code.as_str());
         // The names the raw event has already, then those set below: never set twice.
         let mut seen = Seen::default();
         for (k, _) in &ev.fields {
@@ -267,46 +322,64 @@ impl Knowledge {
                 seen.add(id);
             }
         }
-        let mut values = Vec::new();
+        let wanted = plan.wanted;
+        let applies = |ev: &Event, w: &When| w.matches(&ev.sourcetype, &ev.fields[..own], code);
         for &b in blocks {
             let block = &self.blocks[b];
-            if !applies(&block.when) {
+            if !applies(ev, &block.when) {
                 continue;
             }
             for ((name, expr), &id) in block.set.iter().zip(&self.set_ids[b]) {
                 if seen.has(id) || wanted.is_some_and(|w| !w.names.has(id)) {
                     continue;
                 }
-                // Sources are raw fields: the raw event is shorter to search than `out`.
-                expr.eval(ev, &mut values);
+                values.clear();
+                expr.eval(&ev.fields[..own], values);
                 if !values.is_empty() {
                     seen.add(id);
                 }
-                for v in values.drain(..) {
-                    out.fields.push((name.clone(), v));
+                for i in 0..values.len() {
+                    let pair = push_field(&mut ev.fields, spare, name);
+                    values.swap_out(i, &mut pair.1);
                 }
             }
         }
         let mut tags: Vec<&str> = Vec::new();
         for &e in ets {
             let et = &self.eventtypes[e];
-            if !applies(&et.when) {
+            if !applies(ev, &et.when) {
                 continue;
             }
             if self.emit_eventtype && wanted.is_none_or(|w| w.eventtype) {
-                out.fields.push(("eventtype".into(), et.name.clone()));
+                push_field(&mut ev.fields, spare, "eventtype").1.push_str(&et.name);
             }
             if self.emit_tag && wanted.is_none_or(|w| w.tag) {
                 for t in &et.tags {
                     if !tags.contains(&t.as_str()) {
                         tags.push(t);
-                        out.fields.push(("tag".into(), t.clone()));
+                        push_field(&mut ev.fields, spare, "tag").1.push_str(t);
                     }
                 }
             }
         }
-        true
     }
+}
+
+/// What an event gets: its source's number and, when the searches tell, the fields wanted.
+struct Plan {
+    source: usize,
+    wanted: Option<crate::classes::Wanted>,
+}
+
+/// Appends a field named `name` with an empty value, in spare strings when there are some.
+fn push_field<'a>(fields: &'a mut Vec<(String, String)>, spare: &mut Vec<(String, String)>, name: &str) -> &'a mut (String, String) {
+    let (mut k, mut v) = spare.pop().unwrap_or_default();
+    k.clear();
+    k.push_str(name);
+    v.clear();
+    fields.push((k, v));
+    let last = fields.len() - 1;
+    &mut fields[last]
 }
 
 impl Knowledge {

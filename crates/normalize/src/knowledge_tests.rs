@@ -107,3 +107,37 @@ fn an_event_gets_only_what_the_searches_that_can_read_it_name() {
     assert!(k.enrich(&access_ev, &mut out));
     assert_eq!((out.get("process_name"), out.get("dest")), (Some("lsass.exe"), Some("PC04")));
 }
+
+#[test]
+fn in_place_enrichment_matches_the_copy_and_gives_the_event_back() {
+    let k = Knowledge::builtin().unwrap();
+    let events = [
+        ev(SYSMON, &[("EventCode", "10"), ("Computer", "PC04"), ("SourceImage", "C:\\t\\m.exe"), ("TargetImage", "C:\\w\\lsass.exe")]),
+        ev(SYSMON, &[("EventCode", "3"), ("Computer", "me"), ("DestinationIp", "10.0.0.1"), ("Protocol", "TCP")]),
+        ev("XmlWinEventLog:System", &[("EventCode", "7045"), ("Computer", "H"), ("ServiceName", "x")]),
+        ev("other", &[("EventCode", "1")]),
+    ];
+    // One set of buffers over every event, twice: strings left from one event never show in
+    // the next.
+    let mut bufs = EnrichBuffers::default();
+    for e in events.iter().chain(&events) {
+        let mut copy = Event::default();
+        let expected = if k.enrich(e, &mut copy) { format!("{copy:?}") } else { format!("{e:?}") };
+        let mut own = e.clone();
+        let seen = k.with_enriched(&mut own, &mut bufs, |enriched| format!("{enriched:?}"));
+        assert_eq!(seen, expected);
+        assert_eq!(format!("{own:?}"), format!("{e:?}"), "given back as it was");
+    }
+    assert!(!bufs.spare.is_empty(), "derived fields' strings are kept");
+}
+
+#[test]
+fn long_derived_strings_are_not_kept() {
+    let k = Knowledge::builtin().unwrap();
+    let long = "x".repeat(SPARE_MAX_CAP + 1);
+    let mut e = ev(SYSMON, &[("EventCode", "1"), ("Computer", "PC"), ("CommandLine", &long)]);
+    let mut bufs = EnrichBuffers::default();
+    k.with_enriched(&mut e, &mut bufs, |enriched| assert_eq!(enriched.get("process"), Some(long.as_str())));
+    assert!(!bufs.spare.is_empty(), "the short ones are kept");
+    assert!(bufs.spare.iter().all(|(k, v)| k.capacity() <= SPARE_MAX_CAP && v.capacity() <= SPARE_MAX_CAP));
+}

@@ -13,15 +13,18 @@
 
 mod classes;
 mod expr;
+mod items;
 mod knowledge;
+mod rows;
 mod spec;
 
 pub use classes::{Clause, EventReader};
 pub use expr::{basename, first_token, hex_to_dec, strip_device_prefix, Op};
-pub use knowledge::{Knowledge, BUILTIN_KNOWLEDGE};
+pub use knowledge::{EnrichBuffers, Knowledge, BUILTIN_KNOWLEDGE};
+pub use rows::Rows;
 
 use std::path::{Path, PathBuf};
-use vigil_model::{Catalog, ChildDataset, DatasetRow, DatasetSchema, Event, Value};
+use vigil_model::{Catalog, ChildDataset, DatasetRow, DatasetSchema, Event};
 
 /// The mapping files built into the binary: (file name, content). The data model file comes
 /// first.
@@ -170,6 +173,12 @@ impl Normalizer {
         self.knowledge.enrich(ev, out)
     }
 
+    /// Calls `f` with `ev` given the search-time fields, without copying it (see
+    /// [`Knowledge::with_enriched`]); `ev` is as it was afterwards.
+    pub fn with_enriched<R>(&self, ev: &mut Event, bufs: &mut EnrichBuffers, f: impl FnOnce(&Event) -> R) -> R {
+        self.knowledge.with_enriched(ev, bufs, f)
+    }
+
     /// Every dataset rows can be made for; `DatasetRow::dataset` indexes into it.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -190,35 +199,9 @@ impl Normalizer {
     /// [`Normalizer::catalog`]): mappings to other datasets are not evaluated at all. Pass
     /// `Engine::wants_dataset` so that rows no query reads are never built.
     pub fn normalize_filtered(&self, ev: &Event, wanted: &dyn Fn(usize) -> bool, out: &mut Vec<DatasetRow>) {
-        let Some((_, idxs)) = self.by_sourcetype.iter().find(|(st, _)| st.eq_ignore_ascii_case(&ev.sourcetype)) else {
-            return;
-        };
-        let mut items = Vec::new();
-        for &i in idxs {
-            let m = &self.mappings[i];
-            if !wanted(m.dataset) {
-                continue;
-            }
-            if !m.sources.is_empty() && !m.sources.iter().any(|s| s.eq_ignore_ascii_case(&ev.source)) {
-                continue;
-            }
-            let conds_ok = m.conds.iter().all(|(field, vals)| ev.get_all(field).any(|v| vals.iter().any(|w| w.eq_ignore_ascii_case(v))));
-            if !conds_ok {
-                continue;
-            }
-            let schema = &self.catalog.datasets[m.dataset];
-            let mut values = vec![Value::Null; schema.fields.len()];
-            for (fi, expr) in &m.fields {
-                values[*fi] = expr.eval_value(ev, &mut items);
-            }
-            apply_rules(&self.rules[m.dataset], &mut values);
-            for (&i, v) in self.rules[m.dataset].inherited.iter().zip([&ev.host, &ev.source, &ev.sourcetype]) {
-                if values[i].is_null() && !v.is_empty() {
-                    values[i] = Value::Str(v.clone());
-                }
-            }
-            out.push(DatasetRow { dataset: m.dataset, time: ev.time.unwrap_or(0), values });
-        }
+        let mut rows = Rows::default();
+        self.normalize_into(ev, wanted, &mut rows);
+        rows.move_into(out);
     }
 }
 
@@ -246,34 +229,10 @@ fn children(d: &spec::DatasetDef) -> Result<Vec<ChildDataset>, String> {
 /// Fields every dataset inherits from the event (Splunk's default fields), in this order.
 const INHERITED_FIELDS: [&str; 3] = ["host", "source", "sourcetype"];
 
-fn apply_rules(r: &Rules, values: &mut [Value]) {
-    for &(target, src) in &r.name_from_first_token {
-        if values[target].is_null() {
-            if let Some(text) = values[src].as_text() {
-                let name = basename(first_token(&text)).to_string();
-                if !name.is_empty() {
-                    values[target] = Value::Str(name);
-                }
-            }
-        }
-    }
-    for &i in &r.lowercase {
-        values[i] = match std::mem::take(&mut values[i]) {
-            Value::Str(s) => Value::Str(s.to_lowercase()),
-            Value::Multi(v) => Value::Multi(v.into_iter().map(|s| s.to_lowercase()).collect()),
-            other => other,
-        };
-    }
-    for &i in &r.unknown_when_null {
-        if values[i].is_null() {
-            values[i] = Value::str("unknown");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_model::Value;
 
     #[test]
     fn normalizer_is_shareable() {
@@ -331,5 +290,39 @@ mod tests {
         assert!(none.is_empty(), "unwanted dataset");
         n.normalize_filtered(&ev, &|d| d == rows[0].dataset, &mut none);
         assert_eq!(none, rows);
+    }
+
+    #[test]
+    fn reused_rows_equal_fresh_ones() {
+        let n = Normalizer::builtin().unwrap();
+        let sysmon = |fields: &[(&str, &str)]| {
+            let mut ev = Event {
+                sourcetype: "XmlWinEventLog".into(),
+                source: "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational".into(),
+                host: "h".into(),
+                ..Default::default()
+            };
+            fields.iter().for_each(|(k, v)| ev.push(*k, *v));
+            ev
+        };
+        let events = [
+            sysmon(&[
+                ("EventCode", "1"),
+                ("Image", "C:\\a\\B.exe"),
+                ("CommandLine", "b.exe /x"),
+                ("IntegrityLevel", "High"),
+                ("Computer", "PC"),
+            ]),
+            sysmon(&[("EventCode", "1")]),
+            sysmon(&[("EventCode", "3"), ("DestinationIp", "10.0.0.1"), ("DestinationPort", "443")]),
+            Event { sourcetype: "unknown".into(), ..Default::default() },
+        ];
+        let mut rows = Rows::default();
+        for ev in events.iter().chain(&events).chain(events.iter().rev()) {
+            let mut fresh = Vec::new();
+            n.normalize(ev, &mut fresh);
+            n.normalize_into(ev, &|_| true, &mut rows);
+            assert_eq!(rows.as_slice(), fresh);
+        }
     }
 }

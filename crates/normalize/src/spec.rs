@@ -79,6 +79,9 @@ pub(crate) struct Mapping {
     pub conds: Vec<(String, Vec<String>)>,
     /// Dataset field index and its expression.
     pub fields: Vec<(usize, Expr)>,
+    /// The dataset's field indexes no expression sets (null until the rules run), so that a
+    /// reused row can be cleared without touching the others.
+    pub unmapped: Vec<usize>,
 }
 
 /// A parsed file: its datasets (not yet checked) and raw mappings (compiled later, once every
@@ -143,7 +146,8 @@ pub(crate) fn compile_mappings(p: &Parsed, catalog: &vigil_model::Catalog) -> Re
             let expr = compile_expr(v.get_ref(), &[]).map_err(|msg| e(v.span().start, format!("field {}: {msg}", k.get_ref())))?;
             fields.push((idx, expr));
         }
-        out.push(Mapping { name: def.name.clone(), file: p.file.clone(), dataset, sourcetypes, sources, conds, fields });
+        let unmapped = (0..schema.fields.len()).filter(|i| !fields.iter().any(|(f, _)| f == i)).collect();
+        out.push(Mapping { name: def.name.clone(), file: p.file.clone(), dataset, sourcetypes, sources, conds, fields, unmapped });
     }
     Ok(out)
 }

@@ -38,7 +38,7 @@ pub mod xml;
 
 pub use records::RecordsReader;
 pub use report::{ReadReport, Skipped, MAX_EXAMPLES};
-pub use split::{number_pieces, read_piece, split_file, Piece, PieceRead};
+pub use split::{number_pieces, read_piece, read_piece_mut, split_file, Piece, PieceRead};
 
 use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
@@ -198,8 +198,13 @@ fn is_documentation(path: &Path) -> bool {
 /// the returned report. The `&Event` given to `sink` is reused between records; clone what
 /// must outlive the call.
 pub fn read_file(path: &Path, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) -> ReadReport {
+    read_file_to(path, opts, Sink::Shared(sink))
+}
+
+/// [`read_file`] into either kind of sink.
+pub(crate) fn read_file_to<'a>(path: &Path, opts: &'a ReadOptions, sink: Sink<'a>) -> ReadReport {
     let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
-    let mut ctx = Ctx::new(opts, Sink::Shared(sink));
+    let mut ctx = Ctx::new(opts, sink);
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {
@@ -358,7 +363,8 @@ pub(crate) enum Sink<'a> {
     Shared(&'a mut dyn FnMut(&Event)),
     /// The reader's event, which the sink may swap for one this reader handed out before,
     /// with the `index` and `derived_from` the reader gave it (the line readers reset every
-    /// other part before the next event; `records.rs` keeps events this way, not copied).
+    /// other part before the next event; `records.rs` keeps events this way, not copied), or
+    /// add fields to and remove them again ([`read_piece_mut`]).
     Owned(&'a mut dyn FnMut(&mut Event)),
 }
 

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use vigil_model::Event;
 
 use crate::lines::LineSpan;
-use crate::{sniff, Ctx, Format, ReadOptions, ReadReport};
+use crate::{sniff, Ctx, Format, ReadOptions, ReadReport, Sink};
 
 /// A part of one file that can be read on its own.
 #[derive(Clone, Debug)]
@@ -233,13 +233,24 @@ fn boundary_after(file: &std::fs::File, from: u64, len: u64) -> Option<(u64, boo
 
 /// Reads one piece, handing every event to `sink` as [`crate::read_file`] does.
 pub fn read_piece(piece: &Piece, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) -> PieceRead {
+    read_piece_to(piece, opts, Sink::Shared(sink))
+}
+
+/// [`read_piece`] handing out the reader's event itself, so that a sink can add fields to it
+/// rather than copy it. The sink must give the event back as it got it (the fields it added
+/// removed, `derived_from` as it was): the reader reuses it for the next event.
+pub fn read_piece_mut(piece: &Piece, opts: &ReadOptions, sink: &mut dyn FnMut(&mut Event)) -> PieceRead {
+    read_piece_to(piece, opts, Sink::Owned(sink))
+}
+
+fn read_piece_to<'a>(piece: &Piece, opts: &'a ReadOptions, sink: Sink<'a>) -> PieceRead {
     let (start, end, lines_before, format, next_is_json) = match &piece.part {
-        Part::Whole => return PieceRead { report: crate::read_file(&piece.path, opts, sink), exact: true, lines: 0 },
+        Part::Whole => return PieceRead { report: crate::read_file_to(&piece.path, opts, sink), exact: true, lines: 0 },
         Part::Evtx { chunks, first, last } => return read_evtx_piece(piece, chunks, *first, *last, opts, sink),
         Part::Lines { start, end, lines_before, format, next_is_json } => (*start, *end, *lines_before, *format, *next_is_json),
     };
     let name: Arc<str> = Arc::from(piece.path.to_string_lossy().as_ref());
-    let mut ctx = Ctx::new(opts, crate::Sink::Shared(sink));
+    let mut ctx = Ctx::new(opts, sink);
     let opened = std::fs::File::open(&piece.path).and_then(|mut f| f.seek(SeekFrom::Start(start)).map(|_| f));
     let file = match opened {
         Ok(f) => f,
@@ -258,9 +269,9 @@ pub fn read_piece(piece: &Piece, opts: &ReadOptions, sink: &mut dyn FnMut(&Event
     PieceRead { report: ctx.report, exact, lines }
 }
 
-fn read_evtx_piece(piece: &Piece, chunks: &[u64], first: bool, last: bool, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) -> PieceRead {
+fn read_evtx_piece<'a>(piece: &Piece, chunks: &[u64], first: bool, last: bool, opts: &'a ReadOptions, sink: Sink<'a>) -> PieceRead {
     let name: Arc<str> = Arc::from(piece.path.to_string_lossy().as_ref());
-    let mut ctx = Ctx::new(opts, crate::Sink::Shared(sink));
+    let mut ctx = Ctx::new(opts, sink);
     match std::fs::File::open(&piece.path) {
         Ok(file) => {
             let exact = crate::evtx::read_evtx_chunks(&file, &name, chunks, first, last, &mut ctx);

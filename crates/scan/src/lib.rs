@@ -31,8 +31,7 @@ pub use window::{Dropped, Windowed, WindowedState};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use vigil_engine::{Engine, EvalContext, QueryOutput, ScanCost, ScanState};
-use vigil_model::{DatasetRow, Event};
-use vigil_normalize::Normalizer;
+use vigil_normalize::{EnrichBuffers, Normalizer, Rows};
 use vigil_read::{Piece, ReadOptions, ReadReport};
 use vigil_time::Window;
 
@@ -211,14 +210,15 @@ impl Driver {
             .enumerate()
             .with_min_len(min_len)
             .fold(
-                || (consumer.new_state(), Reads::new(), Vec::<PathBuf>::new(), Vec::<DatasetRow>::new(), Event::default()),
-                |(mut state, mut reads, mut inexact, mut rows, mut enriched), (i, piece)| {
-                    let read = vigil_read::read_piece(piece, opts, &mut |ev| {
-                        // The add-ons' search-time fields, before any search or mapping sees the event.
-                        let ev: &Event = if normalizer.enrich(ev, &mut enriched) { &enriched } else { ev };
-                        rows.clear();
-                        normalizer.normalize_filtered(ev, &wants, &mut rows);
-                        consumer.consume(&mut state, ev, &rows);
+                || (consumer.new_state(), Reads::new(), Vec::<PathBuf>::new(), Rows::default(), EnrichBuffers::default()),
+                |(mut state, mut reads, mut inexact, mut rows, mut enrich), (i, piece)| {
+                    let read = vigil_read::read_piece_mut(piece, opts, &mut |ev| {
+                        // The add-ons' search-time fields, before any search or mapping sees the
+                        // event: added to the reader's event and removed after.
+                        normalizer.with_enriched(ev, &mut enrich, |ev| {
+                            normalizer.normalize_into(ev, &wants, &mut rows);
+                            consumer.consume(&mut state, ev, rows.as_slice());
+                        })
                     });
                     if let Some(p) = &self.progress {
                         p.advance(piece.bytes);
@@ -227,7 +227,7 @@ impl Driver {
                         push_once(&mut inexact, &piece.path);
                     }
                     reads.push((i, read.report, read.lines));
-                    (state, reads, inexact, rows, enriched)
+                    (state, reads, inexact, rows, enrich)
                 },
             )
             .map(|(state, reads, inexact, _, _)| (state, reads, inexact))

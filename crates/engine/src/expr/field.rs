@@ -194,8 +194,22 @@ pub(crate) fn fold_into(buf: &mut String, s: &str) {
         buf.push_str(s);
         buf.make_ascii_lowercase();
     } else {
-        buf.extend(s.chars().flat_map(char::to_lowercase));
+        // ASCII runs in bulk, as above: mostly-ASCII text ("Microsoft® Windows®") is common.
+        let mut rest = s;
+        while let Some(at) = rest.bytes().position(|b| !b.is_ascii()) {
+            push_ascii_lowercase(buf, &rest[..at]);
+            let mut chars = rest[at..].chars();
+            buf.extend(chars.next().into_iter().flat_map(char::to_lowercase));
+            rest = chars.as_str();
+        }
+        push_ascii_lowercase(buf, rest);
     }
+}
+
+fn push_ascii_lowercase(buf: &mut String, ascii: &str) {
+    let start = buf.len();
+    buf.push_str(ascii);
+    buf[start..].make_ascii_lowercase();
 }
 
 impl FieldAccess for FoldedRow<'_> {
@@ -212,5 +226,19 @@ impl FieldAccess for FoldedRow<'_> {
         }
         let n = cache.len[*c];
         Some(cache.items[*c][..n].iter().any(|s| f(s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold_into;
+
+    #[test]
+    fn folding_equals_lowercasing_every_character() {
+        let mut buf = String::from("left over");
+        for s in ["", "Cmd.EXE", "Microsoft® Windows® OS", "ÄBC", "xİY", "ΣΑΣ", "日本語 TEXT", "\u{212A}elvin", "A\u{301}Z€"] {
+            fold_into(&mut buf, s);
+            assert_eq!(buf, s.chars().flat_map(char::to_lowercase).collect::<String>(), "{s}");
+        }
     }
 }

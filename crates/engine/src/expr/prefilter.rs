@@ -9,9 +9,11 @@
 
 use crate::expr::field::{FieldAccess, FieldRef};
 use crate::expr::predicate::Pred;
+use crate::expr::prefilter_memo::LiteralMemo;
 use crate::expr::prefilter_names::{NameMemos, NameTargets};
 use aho_corasick::AhoCorasick;
 use hashbrown::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Values (field, lowercased text) one of which a row must have for `pred` to hold, or `None`
 /// when no such set exists.
@@ -131,7 +133,12 @@ pub(crate) struct ScanIndex {
     always: Vec<usize>,
     /// Number of predicates.
     len: usize,
+    /// Tells this index's automata from other indexes' in the memo of a thread's searches.
+    id: u64,
 }
+
+/// The next index's id (0 is no index: an empty memo slot).
+static NEXT_INDEX_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Scratch buffers for [`ScanIndex::candidates`], reused across rows.
 #[derive(Debug, Default)]
@@ -148,6 +155,8 @@ pub(crate) struct Scratch {
     later_text: String,
     /// Field names by their place in the previous row, per index (see `NameTargets`).
     names: NameMemos,
+    /// The literals recently searched values held.
+    searches: LiteralMemo,
 }
 
 impl Scratch {
@@ -172,7 +181,7 @@ impl Scratch {
 impl ScanIndex {
     /// Builds the index over predicates (in their list order).
     pub fn new<'a>(preds: impl Iterator<Item = &'a Pred>) -> ScanIndex {
-        let mut idx = ScanIndex::default();
+        let mut idx = ScanIndex { id: NEXT_INDEX_ID.fetch_add(1, Ordering::Relaxed), ..ScanIndex::default() };
         // (field, literal texts, owners) gathered before building automata.
         let mut lits: Vec<(FieldRef, Vec<String>, Vec<Vec<usize>>)> = Vec::new();
         // (field position in `lits`, literal) -> its position in that field's texts: a search
@@ -276,6 +285,7 @@ impl ScanIndex {
         // the pass, if still needed.
         let (mut later, mut later_text) = (std::mem::take(&mut scratch.later), std::mem::take(&mut scratch.later_text));
         let mut memos = std::mem::take(&mut scratch.names);
+        let mut searches = std::mem::take(&mut scratch.searches);
         let one_pass = self.by_name.as_ref().is_some_and(|by_name| {
             let memo = by_name.memo(&mut memos);
             let mut place = 0;
@@ -289,7 +299,7 @@ impl ScanIndex {
                             later.push((l, later_text.len()..later_text.len() + item.len()));
                             later_text.push_str(item);
                         }
-                        Err(l) => self.meet_literal(l, item, &mut key, scratch),
+                        Err(l) => self.meet_literal(l, item, &mut key, &mut searches, scratch),
                     }
                 }
             })
@@ -297,7 +307,7 @@ impl ScanIndex {
         scratch.names = memos;
         for (l, span) in later.drain(..) {
             if let Some(item) = later_text.get(span).filter(|_| self.gate_open(l, scratch)) {
-                self.meet_literal(l, item, &mut key, scratch);
+                self.meet_literal(l, item, &mut key, &mut searches, scratch);
             }
         }
         later_text.clear();
@@ -308,7 +318,7 @@ impl ScanIndex {
                     continue;
                 }
                 if let Some(raw) = row.raw() {
-                    self.meet_literal(l, raw, &mut key, scratch);
+                    self.meet_literal(l, raw, &mut key, &mut searches, scratch);
                 }
             }
         } else {
@@ -320,12 +330,13 @@ impl ScanIndex {
             }
             for (l, lf) in self.literal_fields.iter().enumerate() {
                 row.any_item(&lf.field, &mut |item| {
-                    self.meet_literal(l, item, &mut key, scratch);
+                    self.meet_literal(l, item, &mut key, &mut searches, scratch);
                     false
                 });
             }
         }
         scratch.key = key;
+        scratch.searches = searches;
         for i in scratch.touched.drain(..) {
             scratch.exact_met[i] = false;
             scratch.literal_met[i] = false;
@@ -344,24 +355,33 @@ impl ScanIndex {
     }
 
     fn meet_exact(&self, f: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
-        lowercase_into(item, key);
-        for &i in self.fields[f].1.get(key.as_str()).into_iter().flatten() {
-            scratch.meet(i, true, self.need[i]);
-        }
-    }
-
-    fn meet_literal(&self, l: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
-        let lf = &self.literal_fields[l];
-        // The automaton folds ASCII case itself; other text is lowercased first, unless the
-        // literals are ASCII and no character of the text lowercases to ASCII.
-        let text = if item.is_ascii() || (lf.ascii && !item.contains(LOWERCASE_TO_ASCII)) {
+        // A value lowercase already (event codes, most names) is looked up without a copy.
+        let folded = if item.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
             item
         } else {
             lowercase_into(item, key);
             key.as_str()
         };
-        for m in lf.automaton.find_overlapping_iter(text) {
-            for &i in &lf.owners[m.pattern().as_usize()] {
+        for &i in self.fields[f].1.get(folded).into_iter().flatten() {
+            scratch.meet(i, true, self.need[i]);
+        }
+    }
+
+    fn meet_literal(&self, l: usize, item: &str, key: &mut String, memo: &mut LiteralMemo, scratch: &mut Scratch) {
+        let lf = &self.literal_fields[l];
+        let found = memo.find((self.id << 32) | l as u64, item, |found| {
+            // The automaton folds ASCII case itself; other text is lowercased first, unless the
+            // literals are ASCII and no character of the text lowercases to ASCII.
+            let text = if item.is_ascii() || (lf.ascii && !item.contains(LOWERCASE_TO_ASCII)) {
+                item
+            } else {
+                lowercase_into(item, key);
+                key.as_str()
+            };
+            found.extend(lf.automaton.find_overlapping_iter(text).map(|m| m.pattern().as_u32()));
+        });
+        for &p in found {
+            for &i in &lf.owners[p as usize] {
                 scratch.meet(i, false, self.need[i]);
             }
         }

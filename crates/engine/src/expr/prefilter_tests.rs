@@ -194,3 +194,38 @@ fn only_two_non_ascii_characters_lowercase_to_ascii() {
         (0..=char::MAX as u32).filter_map(char::from_u32).filter(|c| !c.is_ascii() && c.to_lowercase().any(|l| l.is_ascii())).collect();
     assert_eq!(found, LOWERCASE_TO_ASCII);
 }
+
+#[test]
+fn repeated_values_give_the_candidates_of_a_fresh_search() {
+    // One scratch (so one memo) over two indexes whose field automata have the same numbers.
+    let path =
+        |lits: &[&str]| Pred::AnyOf(FieldRef::Column(0), lits.iter().map(|l| Pattern::new(&format!("*{l}*"))).collect::<Vec<_>>().into());
+    let (a, b) = ([path(&["\\cmd.exe", "cmd"]), path(&["\\rundll32"])], [path(&["\\rundll32"]), path(&["cmd.exe"])]);
+    let (a, b) = (ScanIndex::new(a.iter()), ScanIndex::new(b.iter()));
+    let mut shared = Scratch::default();
+    let values = ["C:\\W\\CMD.EXE", "c:\\w\\rundll32.exe", "C:\\W\\CMD.EXE", "İcmd", "C:\\W\\CMD.EXE", "notepad", "c:\\w\\rundll32.exe"];
+    for v in values.iter().chain(values.iter().rev()) {
+        for idx in [&a, &b] {
+            let mut fresh = Scratch::default();
+            idx.candidates(&row(v), &mut fresh);
+            idx.candidates(&row(v), &mut shared);
+            assert_eq!(shared.candidates, fresh.candidates, "{v}");
+        }
+    }
+    a.candidates(&row("C:\\W\\CMD.EXE"), &mut shared);
+    assert_eq!(shared.candidates, [0]);
+    b.candidates(&row("C:\\W\\CMD.EXE"), &mut shared);
+    assert_eq!(shared.candidates, [1]);
+}
+
+#[test]
+fn exact_values_match_whatever_their_case() {
+    let preds = [eq(0, "4104"), eq(0, "MsiExec.exe"), eq(0, "straße")];
+    let idx = ScanIndex::new(preds.iter());
+    let mut s = Scratch::default();
+    for (v, want) in [("4104", &[0][..]), ("msiexec.exe", &[1]), ("MSIEXEC.EXE", &[1]), ("STRASSE", &[]), ("Straße", &[2]), ("41040", &[])]
+    {
+        idx.candidates(&row(v), &mut s);
+        assert_eq!(s.candidates, want, "{v}");
+    }
+}

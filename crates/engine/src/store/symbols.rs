@@ -76,6 +76,47 @@ impl Symbols {
     }
 }
 
+/// Fewer keys than this are sorted by comparing their texts directly.
+const RANKED_FROM: usize = 32;
+
+/// Sorts `items` by the texts of their keys (part by part, as `str` orders them).
+///
+/// Comparing keys text by text costs a string comparison per part per comparison, most of
+/// them on equal leading parts. Instead the distinct ids are sorted by text once, and keys
+/// are compared as arrays of those ranks: the same order, since equal ids are equal texts
+/// and interned texts are distinct.
+pub(crate) fn sort_by_key_text<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &[u32], symbols: &Symbols) {
+    let width = items.first().map_or(0, |item| key(item).len());
+    if items.len() < RANKED_FROM || width == 0 || items.iter().any(|item| key(item).len() != width) {
+        // Few keys (ranking costs more than it saves), nothing to order, or keys of mixed
+        // lengths (not made by one scan): compare texts.
+        items.sort_by(|a, b| key(a).iter().map(|&id| symbols.text(id)).cmp(key(b).iter().map(|&id| symbols.text(id))));
+        return;
+    }
+    let ranks = ranks_of(items.iter().flat_map(|item| key(item).iter().copied()), symbols);
+    let mut tagged: Vec<(usize, T)> = std::mem::take(items).into_iter().enumerate().collect();
+    let of = |i: usize| &ranks[i * width..(i + 1) * width];
+    // Keys of one table are distinct, and equal keys are interchangeable: unstable is stable.
+    tagged.sort_unstable_by(|(a, _), (b, _)| of(*a).cmp(of(*b)));
+    items.extend(tagged.into_iter().map(|(_, item)| item));
+}
+
+/// The rank in text order of each of `ids` among their distinct values, in the same order.
+fn ranks_of(ids: impl Iterator<Item = u32>, symbols: &Symbols) -> Vec<u32> {
+    let ids: Vec<u32> = ids.collect();
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut by_text: Vec<u32> = (0..distinct.len() as u32).collect();
+    by_text.sort_unstable_by(|&a, &b| symbols.text(distinct[a as usize]).cmp(symbols.text(distinct[b as usize])));
+    // rank_at[i]: the rank of distinct[i].
+    let mut rank_at = vec![0u32; distinct.len()];
+    for (rank, &i) in by_text.iter().enumerate() {
+        rank_at[i as usize] = rank as u32;
+    }
+    ids.iter().map(|id| distinct.binary_search(id).map_or(u32::MAX, |i| rank_at[i])).collect()
+}
+
 /// Translates ids of another table into this one's, each id once.
 pub(crate) struct Translation<'a> {
     from: &'a Symbols,
@@ -123,6 +164,49 @@ mod tests {
             assert_eq!(s.text(*id), format!("{i}-{}", "y".repeat(i % 700)));
         }
         assert_eq!(s.text(b), big);
+    }
+
+    /// The order of comparing keys text by text, part by part.
+    fn text_order(mut keys: Vec<Vec<u32>>, s: &Symbols) -> Vec<Vec<u32>> {
+        keys.sort_by(|a, b| a.iter().map(|&id| s.text(id)).cmp(b.iter().map(|&id| s.text(id))));
+        keys
+    }
+
+    #[test]
+    fn keys_sort_by_text_not_by_id() {
+        let mut s = Symbols::default();
+        // Interned out of text order, with shared prefixes, an empty text and non-ASCII.
+        let texts = ["b", "a", "", "ab", "B", "é", "a\u{0}", "aa", "zz", "b"];
+        let ids: Vec<u32> = texts.iter().map(|t| s.intern(t)).collect();
+        let mut keys = Vec::new();
+        for (i, &x) in ids.iter().enumerate() {
+            for &y in ids.iter().skip(i % 3).step_by(2) {
+                keys.push(vec![x, y, ids[(i + y as usize) % ids.len()]]);
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        keys.reverse();
+        assert!(keys.len() >= RANKED_FROM, "enough keys to rank");
+        let want = text_order(keys.clone(), &s);
+        sort_by_key_text(&mut keys, |k| k, &s);
+        assert_eq!(keys, want);
+        assert_eq!(s.text(keys[0][0]), "");
+    }
+
+    #[test]
+    fn single_empty_and_mixed_keys_sort_too() {
+        let mut s = Symbols::default();
+        let (b, a) = (s.intern("b"), s.intern("a"));
+        let mut one = vec![vec![b], vec![a]];
+        sort_by_key_text(&mut one, |k| k, &s);
+        assert_eq!(one, [vec![a], vec![b]]);
+        let mut none: Vec<Vec<u32>> = vec![vec![]];
+        sort_by_key_text(&mut none, |k| k, &s);
+        assert_eq!(none, [Vec::<u32>::new()]);
+        let mut mixed = vec![vec![b], vec![a, b], vec![a]];
+        sort_by_key_text(&mut mixed, |k| k, &s);
+        assert_eq!(mixed, [vec![a], vec![a, b], vec![b]]);
     }
 
     #[test]

@@ -82,9 +82,9 @@ const RANKED_FROM: usize = 32;
 /// Sorts `items` by the texts of their keys (part by part, as `str` orders them).
 ///
 /// Comparing keys text by text costs a string comparison per part per comparison, most of
-/// them on equal leading parts. Instead the distinct ids are sorted by text once, and keys
-/// are compared as arrays of those ranks: the same order, since equal ids are equal texts
-/// and interned texts are distinct.
+/// them on equal leading parts. Instead keys are ordered a part at a time: the distinct ids
+/// of a part are sorted by text once and the items ordered by those ranks (the same order,
+/// since interned texts are distinct), and only items still tied go on to the next part.
 pub(crate) fn sort_by_key_text<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &[u32], symbols: &Symbols) {
     let width = items.first().map_or(0, |item| key(item).len());
     if items.len() < RANKED_FROM || width == 0 || items.iter().any(|item| key(item).len() != width) {
@@ -93,12 +93,41 @@ pub(crate) fn sort_by_key_text<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &[u32]
         items.sort_by(|a, b| key(a).iter().map(|&id| symbols.text(id)).cmp(key(b).iter().map(|&id| symbols.text(id))));
         return;
     }
-    let ranks = ranks_of(items.iter().flat_map(|item| key(item).iter().copied()), symbols);
-    let mut tagged: Vec<(usize, T)> = std::mem::take(items).into_iter().enumerate().collect();
-    let of = |i: usize| &ranks[i * width..(i + 1) * width];
-    // Keys of one table are distinct, and equal keys are interchangeable: unstable is stable.
-    tagged.sort_unstable_by(|(a, _), (b, _)| of(*a).cmp(of(*b)));
-    items.extend(tagged.into_iter().map(|(_, item)| item));
+    let order = order_by_parts(items.len(), width, |i, part| key(&items[i])[part], symbols);
+    let mut slots: Vec<Option<T>> = std::mem::take(items).into_iter().map(Some).collect();
+    items.extend(order.iter().filter_map(|&i| slots.get_mut(i).and_then(Option::take)));
+}
+
+/// The indices of `n` keys of `width` parts (`part(i, p)`: key i's id at part p) in key text
+/// order, ranking each part among the keys still tied on the parts before it.
+fn order_by_parts(n: usize, width: usize, part: impl Fn(usize, usize) -> u32, symbols: &Symbols) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rank = vec![0u32; n];
+    // Ranges of `order` whose keys are equal on the parts ordered so far.
+    let mut tied = vec![(0, n)];
+    for p in 0..width {
+        if tied.is_empty() {
+            break;
+        }
+        let members: Vec<usize> = tied.iter().flat_map(|&(s, e)| order[s..e].iter().copied()).collect();
+        let ranks = ranks_of(members.iter().map(|&i| part(i, p)), symbols);
+        members.iter().zip(ranks).for_each(|(&i, r)| rank[i] = r);
+        let mut next = Vec::new();
+        for (s, e) in tied {
+            order[s..e].sort_unstable_by_key(|&i| rank[i]);
+            let mut start = s;
+            for k in s + 1..=e {
+                if k == e || rank[order[k]] != rank[order[start]] {
+                    if k - start > 1 {
+                        next.push((start, k));
+                    }
+                    start = k;
+                }
+            }
+        }
+        tied = next;
+    }
+    order
 }
 
 /// The rank in text order of each of `ids` among their distinct values, in the same order.

@@ -22,11 +22,12 @@ use vigil_model::{Record, Value};
 /// A query's key filter, ready to run on each new group key.
 #[derive(Debug)]
 pub(crate) struct KeyFilter {
-    /// Leading operators that only rename or select fields: applied once, to the names.
-    skip: usize,
     /// Operators up to the last qualifying filter ([`prefix_len`]).
     len: usize,
-    /// The key row's fields after the first `skip` operators: (name, by-field position).
+    /// The operators that run on a key row: not the leading ones that only rename or select
+    /// fields (applied once, to the names), nor those that do nothing to a key row.
+    run: Vec<usize>,
+    /// The key row's fields after the leading renames: (name, by-field position).
     layout: Vec<(String, usize)>,
     /// The by-field positions whose texts alone decide the filter, when they are fewer than
     /// the key's (see [`decisive_positions`]): its decision is then remembered per their texts.
@@ -40,10 +41,17 @@ impl KeyFilter {
         if len == 0 {
             return None;
         }
-        let skip = stage.ops[..len].iter().take_while(|op| matches!(op, Op::Rename(_) | Op::Fields { .. } | Op::Table(_))).count();
         // The key row has the by-fields only; renames move them, as `drop_dm_object_name` does.
         let mut fields = Lineage::of_groups(by_names, &[]);
-        stage.ops[..skip].iter().for_each(|op| fields.apply(op, None));
+        let mut skip = 0;
+        for op in &stage.ops[..len] {
+            match op {
+                Op::Rename(_) | Op::Fields { .. } | Op::Table(_) => fields.apply(op, None),
+                _ if writes_nothing(op, &fields.names().collect::<Vec<&str>>()) => {}
+                _ => break,
+            }
+            skip += 1;
+        }
         let layout = fields
             .names()
             .map(|name| match fields.origin(name) {
@@ -51,8 +59,9 @@ impl KeyFilter {
                 _ => None,
             })
             .collect::<Option<Vec<(String, usize)>>>()?;
-        let decides = decisive_positions(&stage.ops[skip..len], &layout).filter(|d| d.len() < by_names.len());
-        Some(KeyFilter { skip, len, layout, decides })
+        let run = ops_to_run(&stage.ops, skip..len, &layout);
+        let decides = decisive_positions(run.iter().map(|&i| &stage.ops[i]), &layout).filter(|d| d.len() < by_names.len());
+        Some(KeyFilter { len, run, layout, decides })
     }
 
     /// The by-field positions that alone decide [`KeyFilter::admits`], if fewer than all.
@@ -74,7 +83,7 @@ impl KeyFilter {
         }
         let mut rows = vec![row];
         let mut env = RowEnv { ctx };
-        for op in &ops[self.skip..self.len] {
+        for op in self.run.iter().filter_map(|&i| ops.get(i)) {
             rows = match crate::ops::apply(op, rows, &mut env) {
                 Ok(rows) => rows,
                 // Unsure: keep the group; the query reports the error after the scan.
@@ -88,6 +97,31 @@ impl KeyFilter {
     }
 }
 
+/// Whether `op` leaves a row of just the fields `present` as it is: a `convert` of fields the
+/// row lacks writes nothing (all but `num`, which may clear its alias), such as the
+/// `security_content_ctime(firstTime)` of a key row, which has no aggregates.
+fn writes_nothing(op: &Op, present: &[&str]) -> bool {
+    let Op::Convert(c) = op else { return false };
+    c.conversions.iter().all(|conv| conv.func != "num" && !conv.field.contains('*') && !present.contains(&conv.field.as_str()))
+}
+
+/// The operators in `range` of `ops` to run on a key row of `layout`: all but the converts
+/// that write nothing to it, among the leading ones that keep its field names (filters).
+fn ops_to_run(ops: &[Op], range: std::ops::Range<usize>, layout: &[(String, usize)]) -> Vec<usize> {
+    let present: Vec<&str> = layout.iter().map(|(n, _)| n.as_str()).collect();
+    let mut names_kept = true;
+    let mut run = Vec::new();
+    for i in range {
+        let Some(op) = ops.get(i) else { break };
+        if names_kept && writes_nothing(op, &present) {
+            continue;
+        }
+        names_kept &= matches!(op, Op::Search(_) | Op::Where(_) | Op::Regex(_));
+        run.push(i);
+    }
+    run
+}
+
 /// The by-field positions whose texts alone decide whether `ops` (a key filter's operators
 /// after its renames) yield a row from a key row of `layout`, or `None` when that is not known.
 ///
@@ -98,7 +132,7 @@ impl KeyFilter {
 /// depends only on the fields it reads; so the decision depends only on the positions of
 /// every field some operator reads. A field no operator wrote and the key row lacks is absent
 /// whatever the key: it depends on nothing.
-fn decisive_positions(ops: &[Op], layout: &[(String, usize)]) -> Option<Vec<usize>> {
+fn decisive_positions<'o>(ops: impl IntoIterator<Item = &'o Op>, layout: &[(String, usize)]) -> Option<Vec<usize>> {
     let mut deps = Deps(Vec::new());
     for (name, i) in layout {
         if *i >= 64 {
@@ -282,6 +316,38 @@ mod tests {
         assert_eq!(decides(&format!("{HEAD}| eval n=len(dest) | search process_name=x")), Some(vec![0, 1]));
         // Every by-field: nothing to remember by.
         assert_eq!(decides(&format!("{HEAD}| search dest=a process=b process_name=c")), None);
+    }
+
+    /// The operators the key filter runs, and whether it admits a key.
+    fn planned(text: &str, key: [&str; 3]) -> (Vec<usize>, bool) {
+        let catalog = vigil_normalize::Normalizer::builtin().expect("mappings").catalog().clone();
+        let content = ContentSet::default();
+        let q = Planner::new(&catalog, &content).plan("t", text).expect("plans");
+        let by = ["Processes.dest", "Processes.process_name", "Processes.process"].map(String::from);
+        let f = KeyFilter::plan(&q.root, &by, &["count".into(), "firstTime".into()]).expect("a key filter");
+        let ctx = EvalContext { now: 0, tz: vigil_time::Tz::utc() };
+        let admitted = f.admits(&q.root.ops, |i| key[i], &ctx);
+        (f.run.clone(), admitted)
+    }
+
+    #[test]
+    fn converts_of_fields_a_key_row_lacks_do_not_run() {
+        let key = ["host", "cmd.exe", "cmd.exe /c 1700000000"];
+        let ctime = "| convert ctime(firstTime) ctime(lastTime) ";
+        // Leading, before or after the renames.
+        assert_eq!(planned(&format!("{HEAD}{ctime}| search process_name=cmd.exe"), key), (vec![2], true));
+        let text = format!(
+            "| tstats count min(_time) as firstTime from datamodel=Endpoint.Processes by Processes.dest \
+                            Processes.process_name Processes.process {ctime}| rename Processes.* as * | search dest=other"
+        );
+        assert_eq!(planned(&text, key), (vec![2], false));
+        // After a filter too; but a convert of a key field runs, and so does `num` (which may
+        // clear its alias), and every operator after one that may add fields.
+        assert_eq!(planned(&format!("{HEAD}| search dest=host {ctime}| search dest=host"), key), (vec![1, 3], true));
+        assert_eq!(planned(&format!("{HEAD}| search dest=host | convert ctime(process) | search dest=x"), key), (vec![1, 2, 3], false));
+        assert_eq!(planned(&format!("{HEAD}| convert num(lastTime) as dest | search process_name=cmd.exe"), key), (vec![1, 2], true));
+        let text = format!("{HEAD}| eval firstTime=dest {ctime}| search process_name=cmd.exe");
+        assert_eq!(planned(&text, key), (vec![1, 2, 3], true));
     }
 
     #[test]

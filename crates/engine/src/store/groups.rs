@@ -4,7 +4,7 @@
 use crate::error::ExecError;
 use crate::store::agg::{AggSpec, AggState};
 use crate::store::spill::{decode_state, encode_state, get_str, get_u32, get_u64, get_u8, put_str, put_u32, put_u64, Run, SpillFile};
-use crate::store::symbols::{Symbols, Translation};
+use crate::store::symbols::{sort_by_key_text, Symbols, Translation};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -185,8 +185,23 @@ impl Groups {
     /// The groups in memory, sorted by key text (leaves the table empty).
     fn sorted(&mut self, symbols: &Symbols) -> Vec<Group> {
         let mut groups: Vec<Group> = std::mem::take(&mut self.table).into_iter().collect();
-        // Keys are distinct within a table, so an unstable sort gives the same order.
-        groups.sort_unstable_by(|a, b| a.0.iter().map(|&id| symbols.text(id)).cmp(b.0.iter().map(|&id| symbols.text(id))));
+        sort_by_key_text(&mut groups, |g| &g.0, symbols);
+        groups
+    }
+
+    /// The groups in memory whose key texts pass `keep`, sorted by key text (leaves the table
+    /// empty): filtered first, as a selective `keep` leaves few groups to sort.
+    fn sorted_where(&mut self, symbols: &Symbols, keep: impl Fn(&[&str]) -> bool) -> Vec<Group> {
+        let mut parts: Vec<&str> = Vec::new();
+        let mut groups: Vec<Group> = std::mem::take(&mut self.table)
+            .into_iter()
+            .filter(|(key, _)| {
+                parts.clear();
+                parts.extend(key.iter().map(|&id| symbols.text(id)));
+                keep(&parts)
+            })
+            .collect();
+        sort_by_key_text(&mut groups, |g| &g.0, symbols);
         groups
     }
 
@@ -338,15 +353,12 @@ impl Groups {
         keep: impl Fn(&[&str]) -> bool,
         mut row: impl FnMut(Record),
     ) -> Result<(), ExecError> {
-        let groups = self.sorted(symbols);
+        // A group's key decides `keep` alone, so groups in memory are filtered before they
+        // merge with the same keys' groups on disk (which `keep` then refuses too).
+        let groups = self.sorted_where(symbols, &keep);
         if self.runs.is_empty() {
-            let mut parts: Vec<&str> = Vec::with_capacity(by_names.len());
             for (key, states) in groups {
-                parts.clear();
-                parts.extend(key.iter().map(|&id| symbols.text(id)));
-                if keep(&parts) {
-                    row(group_row(by_names, parts.iter().map(|p| p.to_string()), states, aggs));
-                }
+                row(group_row(by_names, key.iter().map(|&id| symbols.text(id).to_string()), states, aggs));
             }
             return Ok(());
         }
@@ -383,7 +395,7 @@ impl Groups {
             buf[count_at..count_at + 8].copy_from_slice(&n.to_le_bytes());
         }
         let mut groups: Vec<&Group> = self.table.iter().collect();
-        groups.sort_unstable_by(|a, b| a.0.iter().map(|&id| symbols.text(id)).cmp(b.0.iter().map(|&id| symbols.text(id))));
+        sort_by_key_text(&mut groups, |g| &g.0, symbols);
         put_u64(buf, groups.len() as u64);
         for (key, states) in groups {
             encode_group(buf, key.iter().map(|&id| symbols.text(id)), states);
@@ -482,88 +494,5 @@ pub(crate) fn group_row(by_names: &[String], key: impl Iterator<Item = String>, 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::agg::{AggFunc, AggInput};
-
-    #[test]
-    fn keys_are_the_cartesian_product() {
-        let mut keys = Vec::new();
-        for_each_key(&[KeyPart::One(7), KeyPart::Many(vec![1, 2]), KeyPart::One(9)], |k| keys.push(k.to_vec()));
-        assert_eq!(keys, [vec![7, 1, 9], vec![7, 2, 9]]);
-        let mut n = 0;
-        for_each_key(&[KeyPart::Many(vec![1, 2]), KeyPart::Many(vec![3, 4])], |_| n += 1);
-        assert_eq!(n, 4);
-        // Single keys: none, a few parts (on the stack), more parts than fit there.
-        let mut single = Vec::new();
-        for_each_key(&[], |k| single.push(k.to_vec()));
-        for_each_key(&[KeyPart::One(7), KeyPart::One(9)], |k| single.push(k.to_vec()));
-        let long: Vec<KeyPart> = (0..40).map(KeyPart::One).collect();
-        for_each_key(&long, |k| single.push(k.to_vec()));
-        assert_eq!(single, [vec![], vec![7, 9], (0..40).collect::<Vec<u32>>()]);
-    }
-
-    #[test]
-    fn key_filter_decisions_are_remembered() {
-        let aggs = [AggSpec { func: AggFunc::Count, input: AggInput::Rows, name: "count".into() }];
-        let mut calls = Vec::new();
-        let mut syms = Symbols::default();
-        (0..10).for_each(|i| assert_eq!(syms.intern(&i.to_string()), i));
-        // Decided by part 0 alone: one decision per value of it, admitting odd values.
-        let mut g = Groups::default();
-        for key in [[1, 5], [1, 6], [2, 5], [2, 7], [1, 7], [3, 5]] {
-            let kept = g.entry_if(&key, &aggs, Some(&[0]), |k| {
-                calls.push(k.to_vec());
-                k[0] % 2 == 1
-            });
-            assert_eq!(kept.is_some(), key[0] % 2 == 1, "{key:?}");
-        }
-        assert_eq!(calls, [vec![1, 5], vec![2, 5], vec![3, 5]]);
-        assert_eq!(g.len(), 4);
-        // Spilling drops the decisions with the ids they were made for.
-        let file = SpillFile::new().expect("temporary file");
-        g.spill(&syms, &file).expect("spills");
-        calls.clear();
-        assert!(g
-            .entry_if(&[2, 9], &aggs, Some(&[0]), |k| {
-                calls.push(k.to_vec());
-                true
-            })
-            .is_some());
-        assert_eq!(calls, [vec![2, 9]]);
-        // Without positions, only refusals are remembered, by whole key.
-        let mut g = Groups::default();
-        let mut n = 0;
-        for key in [[2, 5], [2, 5], [2, 6], [1, 5], [1, 5]] {
-            g.entry_if(&key, &aggs, None, |k| {
-                n += 1;
-                k[0] == 1
-            });
-        }
-        assert_eq!((n, g.len()), (3, 1));
-    }
-
-    #[test]
-    fn groups_past_the_limit_set_overflow_and_stay_bounded() {
-        let aggs = [AggSpec { func: AggFunc::Count, input: AggInput::Rows, name: "count".into() }];
-        let mut syms = Symbols::default();
-        let mut g = Groups::with_limit(3);
-        for i in 0..10 {
-            let id = syms.intern(&i.to_string());
-            g.entry(&[id], &aggs)[0].add_row();
-        }
-        assert!(g.overflow);
-        assert_eq!(g.len(), 3);
-        // Existing groups still count.
-        g.entry(&[syms.intern("0")], &aggs)[0].add_row();
-        let mut other_syms = Symbols::default();
-        let mut other = Groups::with_limit(3);
-        other.entry(&[other_syms.intern("new")], &aggs);
-        let mut fresh = Groups::with_limit(3);
-        for k in ["a", "b", "c"] {
-            fresh.entry(&[syms.intern(k)], &aggs);
-        }
-        fresh.merge(other, &mut Translation::new(&other_syms), &mut syms, &aggs);
-        assert!(fresh.overflow && fresh.len() == 3);
-    }
-}
+#[path = "groups_tests.rs"]
+mod tests;

@@ -76,6 +76,76 @@ impl Symbols {
     }
 }
 
+/// Fewer keys than this are sorted by comparing their texts directly.
+const RANKED_FROM: usize = 32;
+
+/// Sorts `items` by the texts of their keys (part by part, as `str` orders them).
+///
+/// Comparing keys text by text costs a string comparison per part per comparison, most of
+/// them on equal leading parts. Instead keys are ordered a part at a time: the distinct ids
+/// of a part are sorted by text once and the items ordered by those ranks (the same order,
+/// since interned texts are distinct), and only items still tied go on to the next part.
+pub(crate) fn sort_by_key_text<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &[u32], symbols: &Symbols) {
+    let width = items.first().map_or(0, |item| key(item).len());
+    if items.len() < RANKED_FROM || width == 0 || items.iter().any(|item| key(item).len() != width) {
+        // Few keys (ranking costs more than it saves), nothing to order, or keys of mixed
+        // lengths (not made by one scan): compare texts.
+        items.sort_by(|a, b| key(a).iter().map(|&id| symbols.text(id)).cmp(key(b).iter().map(|&id| symbols.text(id))));
+        return;
+    }
+    let order = order_by_parts(items.len(), width, |i, part| key(&items[i])[part], symbols);
+    let mut slots: Vec<Option<T>> = std::mem::take(items).into_iter().map(Some).collect();
+    items.extend(order.iter().filter_map(|&i| slots.get_mut(i).and_then(Option::take)));
+}
+
+/// The indices of `n` keys of `width` parts (`part(i, p)`: key i's id at part p) in key text
+/// order, ranking each part among the keys still tied on the parts before it.
+fn order_by_parts(n: usize, width: usize, part: impl Fn(usize, usize) -> u32, symbols: &Symbols) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rank = vec![0u32; n];
+    // Ranges of `order` whose keys are equal on the parts ordered so far.
+    let mut tied = vec![(0, n)];
+    for p in 0..width {
+        if tied.is_empty() {
+            break;
+        }
+        let members: Vec<usize> = tied.iter().flat_map(|&(s, e)| order[s..e].iter().copied()).collect();
+        let ranks = ranks_of(members.iter().map(|&i| part(i, p)), symbols);
+        members.iter().zip(ranks).for_each(|(&i, r)| rank[i] = r);
+        let mut next = Vec::new();
+        for (s, e) in tied {
+            order[s..e].sort_unstable_by_key(|&i| rank[i]);
+            let mut start = s;
+            for k in s + 1..=e {
+                if k == e || rank[order[k]] != rank[order[start]] {
+                    if k - start > 1 {
+                        next.push((start, k));
+                    }
+                    start = k;
+                }
+            }
+        }
+        tied = next;
+    }
+    order
+}
+
+/// The rank in text order of each of `ids` among their distinct values, in the same order.
+fn ranks_of(ids: impl Iterator<Item = u32>, symbols: &Symbols) -> Vec<u32> {
+    let ids: Vec<u32> = ids.collect();
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut by_text: Vec<u32> = (0..distinct.len() as u32).collect();
+    by_text.sort_unstable_by(|&a, &b| symbols.text(distinct[a as usize]).cmp(symbols.text(distinct[b as usize])));
+    // rank_at[i]: the rank of distinct[i].
+    let mut rank_at = vec![0u32; distinct.len()];
+    for (rank, &i) in by_text.iter().enumerate() {
+        rank_at[i as usize] = rank as u32;
+    }
+    ids.iter().map(|id| distinct.binary_search(id).map_or(u32::MAX, |i| rank_at[i])).collect()
+}
+
 /// Translates ids of another table into this one's, each id once.
 pub(crate) struct Translation<'a> {
     from: &'a Symbols,
@@ -123,6 +193,49 @@ mod tests {
             assert_eq!(s.text(*id), format!("{i}-{}", "y".repeat(i % 700)));
         }
         assert_eq!(s.text(b), big);
+    }
+
+    /// The order of comparing keys text by text, part by part.
+    fn text_order(mut keys: Vec<Vec<u32>>, s: &Symbols) -> Vec<Vec<u32>> {
+        keys.sort_by(|a, b| a.iter().map(|&id| s.text(id)).cmp(b.iter().map(|&id| s.text(id))));
+        keys
+    }
+
+    #[test]
+    fn keys_sort_by_text_not_by_id() {
+        let mut s = Symbols::default();
+        // Interned out of text order, with shared prefixes, an empty text and non-ASCII.
+        let texts = ["b", "a", "", "ab", "B", "é", "a\u{0}", "aa", "zz", "b"];
+        let ids: Vec<u32> = texts.iter().map(|t| s.intern(t)).collect();
+        let mut keys = Vec::new();
+        for (i, &x) in ids.iter().enumerate() {
+            for &y in ids.iter().skip(i % 3).step_by(2) {
+                keys.push(vec![x, y, ids[(i + y as usize) % ids.len()]]);
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        keys.reverse();
+        assert!(keys.len() >= RANKED_FROM, "enough keys to rank");
+        let want = text_order(keys.clone(), &s);
+        sort_by_key_text(&mut keys, |k| k, &s);
+        assert_eq!(keys, want);
+        assert_eq!(s.text(keys[0][0]), "");
+    }
+
+    #[test]
+    fn single_empty_and_mixed_keys_sort_too() {
+        let mut s = Symbols::default();
+        let (b, a) = (s.intern("b"), s.intern("a"));
+        let mut one = vec![vec![b], vec![a]];
+        sort_by_key_text(&mut one, |k| k, &s);
+        assert_eq!(one, [vec![a], vec![b]]);
+        let mut none: Vec<Vec<u32>> = vec![vec![]];
+        sort_by_key_text(&mut none, |k| k, &s);
+        assert_eq!(none, [Vec::<u32>::new()]);
+        let mut mixed = vec![vec![b], vec![a, b], vec![a]];
+        sort_by_key_text(&mut mixed, |k| k, &s);
+        assert_eq!(mixed, [vec![a], vec![a, b], vec![b]]);
     }
 
     #[test]

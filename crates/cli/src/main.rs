@@ -191,21 +191,39 @@ pub(crate) fn release_freed_memory() {
     unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
+/// A batch command's purge delay (see `main`).
+const BATCH_PURGE_DELAY_MS: std::os::raw::c_long = 10;
+
+/// A long-running role's purge delay: a service frees and allocates the same memory window
+/// after window (a worker's states, fetch buffers, partials), and with 10 ms it gave the
+/// pages back between two fetches and had the kernel zero them again at the next
+/// (docs/notes-17-trickle.md); its peak memory is not a batch run's concern.
+const SERVICE_PURGE_DELAY_MS: std::os::raw::c_long = 1000;
+
+/// How long freed memory stays with the process before going back to the system.
+fn purge_delay_ms(command: &Command) -> std::os::raw::c_long {
+    match command {
+        Command::Serve(_) => SERVICE_PURGE_DELAY_MS,
+        _ => BATCH_PURGE_DELAY_MS,
+    }
+}
+
 fn main() -> ExitCode {
     #[cfg(not(target_os = "linux"))]
     default_mimalloc_option("MIMALLOC_ARENA_EAGER_COMMIT", MI_OPTION_ARENA_EAGER_COMMIT, 0);
-    // Freed memory goes back to the system after 10 ms (100 ms for whole arena ranges, ten
-    // times as mimalloc's arenas wait), not mimalloc v3's default of a second: with all ESCU
-    // and SigmaHQ loaded, what the scan and the finishing queries freed within the last second
-    // was 10-20 MB of the peak (200 MB of XML: 207 -> 192 MB at 1 thread, 213 -> 195 at 2),
-    // for twice the page faults and a few hundredths of a system-second
-    // (docs/performance.md, "Ninth round (issue 18)").
-    default_mimalloc_option("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, 10);
     // Transparent huge pages made the kernel zero 2 MiB for every fresh page mimalloc touched
     // (10 % of a profile); with 4 KiB pages a 1 GB all-ESCU run took a third less system time
     // and 15 MB less peak memory, at the same speed.
     default_mimalloc_option("MIMALLOC_ALLOW_THP", MI_OPTION_ALLOW_THP, 0);
     let cli = Cli::parse();
+    // In batch commands, freed memory goes back to the system after 10 ms (100 ms for whole
+    // arena ranges, ten times as mimalloc's arenas wait), not mimalloc v3's default of a
+    // second: with all ESCU and SigmaHQ loaded, what the scan and the finishing queries freed
+    // within the last second was 10-20 MB of the peak (200 MB of XML: 207 -> 192 MB at 1
+    // thread, 213 -> 195 at 2), for twice the page faults and a few hundredths of a
+    // system-second (docs/performance.md, "Ninth round (issue 18)"). Services keep it longer
+    // (`SERVICE_PURGE_DELAY_MS`). Set once the command is known (parsing allocates little).
+    default_mimalloc_option("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, purge_delay_ms(&cli.command));
     let code = match cli.command {
         Command::Hunt(args) => commands::hunt::run(args),
         Command::Search(args) => commands::search::run(args),
@@ -232,6 +250,15 @@ mod tests {
         assert_eq!(default_memory_budget(Some(400 << 20)), 50 << 20);
         assert_eq!(default_memory_budget(Some(8 << 30)), 64 << 20);
         assert_eq!(default_memory_budget(Some(64 << 30)), 64 << 20);
+    }
+
+    #[test]
+    fn long_running_roles_keep_freed_memory_longer_than_batch_commands() {
+        let serve = Cli::parse_from(["vigil", "serve", "--role", "worker", "--config", "c.toml"]);
+        assert_eq!(purge_delay_ms(&serve.command), SERVICE_PURGE_DELAY_MS);
+        let hunt = Cli::parse_from(["vigil", "hunt", "x.xml"]);
+        assert_eq!(purge_delay_ms(&hunt.command), BATCH_PURGE_DELAY_MS);
+        assert!(SERVICE_PURGE_DELAY_MS >= 100 * BATCH_PURGE_DELAY_MS);
     }
 
     /// The option numbers are taken from mimalloc.h by position; defaults around them show

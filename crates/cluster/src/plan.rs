@@ -3,7 +3,7 @@
 //! schedule that both sides compute alike.
 
 use vigil_content::{ContentSet, Detection};
-use vigil_engine::{Engine, Query};
+use vigil_engine::{Engine, Query, ScanState};
 use vigil_model::Micros;
 use vigil_normalize::Normalizer;
 use vigil_scan::schedule::{Group, Runs};
@@ -12,6 +12,10 @@ use vigil_time::{Schedule, Tz, Window};
 
 /// Ticks generated at a time when a schedule's list must grow.
 const TICKS_PER_EXTENSION: usize = 64;
+
+/// Published windows' states a schedule keeps for its next windows: about the windows that
+/// close together (one per partition at each tick); each may hold a 1 MiB text chunk.
+const SPARE_STATES: usize = 8;
 
 /// One schedule's detections and the ticks known so far (from the cluster's `from`).
 pub struct Planned {
@@ -24,6 +28,8 @@ pub struct Planned {
     to: Option<Micros>,
     /// No tick after the last one generated (reached `to`, or the cron has no more).
     exhausted: bool,
+    /// States of published windows, emptied for the next windows (see [`Planned::take_state`]).
+    pub(crate) spare: Vec<ScanState>,
 }
 
 /// The selected detections by schedule: those over events (workers scan them, reducers finish
@@ -53,13 +59,24 @@ pub fn plan(
         let id = schedule_id(&cron, &earliest, &latest, &names);
         let engine = Engine::new(g.members.into_iter().map(|m| m.query).collect(), normalizer.catalog());
         let group = Group { engine, names, cron, earliest, latest, runs: Runs::default() };
-        let planned = Planned { group, id, schedule, from, to, exhausted: false };
+        let planned = Planned { group, id, schedule, from, to, exhausted: false, spare: Vec::new() };
         match g.reads_risk {
             true => plans.correlations.push(planned),
             false => plans.events.push(planned),
         }
     }
     Ok(plans)
+}
+
+/// [`Planned::take_state`] for callers that hold other parts of the schedule borrowed.
+pub fn take_state(engine: &Engine, spare: &mut Vec<ScanState>, position: u64) -> ScanState {
+    match spare.pop() {
+        Some(mut state) => {
+            engine.reuse_state_at(&mut state, position);
+            state
+        }
+        None => engine.new_state_at(position),
+    }
 }
 
 /// FNV-1a over the schedule and its members, as 16 hex digits.
@@ -77,6 +94,22 @@ pub fn schedule_id(cron: &str, earliest: &str, latest: &str, names: &[String]) -
 impl Planned {
     pub fn window(&self, tick: Micros) -> Result<Window, String> {
         Window::for_run(&self.group.earliest, &self.group.latest, tick, &Tz::utc()).map_err(|e| e.to_string())
+    }
+
+    /// A state for a new window at `position`: a published window's, emptied in place
+    /// (its tables and buffers already allocated and faulted in), or a new one.
+    pub fn take_state(&mut self, position: u64) -> ScanState {
+        take_state(&self.group.engine, &mut self.spare, position)
+    }
+
+    /// Keeps the state of a published window for a later window (or drops it, past
+    /// [`SPARE_STATES`]).
+    pub fn give_back(&mut self, state: ScanState) {
+        if self.spare.len() < SPARE_STATES {
+            self.spare.push(state);
+        } else {
+            self.group.engine.discard_state(state);
+        }
     }
 
     fn last_tick(&self) -> Option<Micros> {
@@ -131,6 +164,27 @@ impl Planned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn published_states_serve_later_windows_up_to_a_bound() {
+        let content = vigil_content::ContentSet::builtin();
+        let normalizer = Normalizer::builtin().unwrap();
+        let selection = Selection { enable: vec!["Windows MSIExec Remote Download".into()], ..Selection::default() };
+        let mut p = plan(&content, &normalizer, &selection, Vec::new(), 0, None).unwrap().events;
+        let s = &mut p[0];
+        let engine_bytes = |s: &Planned, st: &ScanState| s.group.engine.encode_state(st).unwrap();
+        let first = s.take_state(2);
+        s.give_back(first);
+        assert_eq!(s.spare.len(), 1);
+        let reused = s.take_state(5);
+        assert!(s.spare.is_empty(), "the spare state was taken");
+        assert_eq!(engine_bytes(s, &reused), engine_bytes(s, &s.group.engine.new_state_at(5)));
+        for _ in 0..SPARE_STATES + 3 {
+            let st = s.group.engine.new_state();
+            s.give_back(st);
+        }
+        assert_eq!(s.spare.len(), SPARE_STATES);
+    }
 
     #[test]
     fn ticks_grow_to_cover_times_and_stop_at_to() {

@@ -8,9 +8,11 @@
 //! for a window already closed is counted as missed, never added to a published state.
 //!
 //! States start at the partition's position (`Engine::new_state_at(partition)`), so the
-//! reducer's merge is in partition order whatever order partials arrive in.
+//! reducer's merge is in partition order whatever order partials arrive in. A published
+//! window's state is given back to its schedule and emptied for a later window
+//! (`Planned::take_state`), not allocated anew per window and partition.
 
-use crate::plan::Planned;
+use crate::plan::{take_state, Planned};
 use std::collections::BTreeMap;
 use vigil_engine::ScanState;
 use vigil_model::{DatasetRow, Event, Micros};
@@ -75,15 +77,14 @@ impl PartitionWindows {
         for (si, s) in schedules.iter_mut().enumerate() {
             s.cover_time(t);
             let mut late = false;
-            let runs = &s.group.runs;
+            let (runs, engine, spare) = (&s.group.runs, &s.group.engine, &mut s.spare);
             for i in runs.containing(t) {
                 let tick = runs.times[i];
                 if tick <= self.closed_through[si] || arrival > tick {
                     late = true;
                     continue;
                 }
-                let engine = &s.group.engine;
-                let st = self.open[si].entry(tick).or_insert_with(|| engine.new_state_at(position));
+                let st = self.open[si].entry(tick).or_insert_with(|| take_state(engine, spare, position));
                 if engine.wants_events() {
                     engine.on_event(st, event);
                 }
@@ -125,7 +126,7 @@ impl PartitionWindows {
                 i += 1;
             }
             for tick in ticks {
-                let state = self.open[si].remove(&tick).unwrap_or_else(|| s.group.engine.new_state_at(self.position()));
+                let state = self.open[si].remove(&tick).unwrap_or_else(|| s.take_state(self.position()));
                 self.closed_through[si] = tick;
                 out.push(Closed { schedule: si, tick, state });
             }

@@ -338,6 +338,10 @@ impl Worker {
                     w.missed
                 );
             }
+            // Published: the states serve later windows.
+            for c in closed {
+                self.role.schedules[c.schedule].give_back(c.state);
+            }
         }
         Ok(())
     }

@@ -213,6 +213,26 @@ impl Engine {
         }
     }
 
+    /// Empties a state of this engine in place for the input at `position`: the same as
+    /// [`Engine::new_state_at`] (results, encoded bytes), but keeping its tables' and buffers'
+    /// allocations of usual size, so a worker that opens a state per window does not allocate
+    /// and fault in fresh memory for each.
+    pub fn reuse_state_at(&self, state: &mut ScanState, position: u64) {
+        if state.accs.len() != self.queries.len() {
+            // Not one of this engine's states: start over with the right scans.
+            state.forget_memory(&self.memory);
+            *state = self.new_state_at(position);
+            return;
+        }
+        state.clear_for_reuse(position, &self.memory);
+    }
+
+    /// Drops a state without merging it, giving back its share of the memory budget (a state
+    /// merged into another gives it back there).
+    pub fn discard_state(&self, mut state: ScanState) {
+        state.forget_memory(&self.memory);
+    }
+
     /// Feeds one dataset row to every tstats scan on its dataset.
     pub fn on_row(&self, state: &mut ScanState, row: &DatasetRow) {
         let (Some(targets), Some(index)) = (self.by_dataset.get(row.dataset), self.indexes.get(row.dataset)) else {

@@ -161,6 +161,35 @@ impl ScanState {
         }
     }
 
+    /// Empties the state in place for the input at `position`, as `Engine::new_state_at`
+    /// makes it, keeping the allocations of usual size (see the `clear_for_reuse` of groups,
+    /// symbols and event rows); its share of the memory account is given back.
+    pub(super) fn clear_for_reuse(&mut self, position: u64, memory: &MemoryAccount) {
+        self.forget_memory(memory);
+        for acc in self.accs.iter_mut().flatten() {
+            match acc {
+                ScanAcc::Groups(g) => g.clear_for_reuse(),
+                ScanAcc::Events(e) => e.clear_for_reuse(),
+            }
+        }
+        self.symbols.clear_for_reuse();
+        self.touched = false;
+        self.spill_file = None;
+        self.since_check = 0;
+        self.spill_failed = false;
+        self.first = position;
+        self.last = position;
+        self.later.clear();
+        self.costs = ScanCosts::default();
+    }
+
+    /// Gives back this state's share of the memory account (the state is dropped or reused;
+    /// left counted, a long-running worker's dropped states would push all later ones to
+    /// spill).
+    pub(super) fn forget_memory(&mut self, memory: &MemoryAccount) {
+        memory.release(std::mem::take(&mut self.reported));
+    }
+
     /// Combines another state of the same `queries` into `into` (see `Engine::merge`).
     pub(super) fn merge(into: &mut ScanState, other: ScanState, queries: &[Query], memory: &MemoryAccount) {
         let follows = other.first >= into.first && other.first <= into.last.saturating_add(1);
@@ -252,5 +281,26 @@ impl ScanState {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_cleared_for_reuse_gives_back_its_memory_share_and_its_position() {
+        let memory = MemoryAccount::new(64 << 20);
+        let mut st = ScanState::empty_at(3);
+        st.symbols.intern("some key");
+        st.since_check = BUDGET_CHECK_EVERY - 1;
+        st.check_memory(&memory);
+        assert!(st.reported > 0);
+        assert_eq!(memory.used.load(Relaxed), st.reported);
+        st.touched = true;
+        st.last = 9;
+        st.clear_for_reuse(5, &memory);
+        assert_eq!(memory.used.load(Relaxed), 0);
+        assert_eq!((st.reported, st.first, st.last, st.touched, st.symbols.len()), (0, 5, 5, false, 0));
     }
 }

@@ -15,6 +15,9 @@ use vigil_model::{Micros, Record, Value};
 /// [`EventRows::for_each_chunk_newest_first`]): bounds the decompression a huge result costs.
 const MAX_PASSES: usize = 16;
 
+/// Most bytes a buffer keeps when the rows are emptied for reuse.
+const KEEP_BYTES: usize = 1 << 20;
+
 #[derive(Debug, Default)]
 pub(crate) struct EventRows {
     /// Field names by id, and ids by name.
@@ -31,6 +34,23 @@ pub(crate) struct EventRows {
 impl EventRows {
     pub fn len(&self) -> usize {
         self.times.len()
+    }
+
+    /// Empties the rows for reuse by a new scan state, keeping buffers of a usual size
+    /// (below [`KEEP_BYTES`]; a window of many matches does not pin them).
+    pub fn clear_for_reuse(&mut self) {
+        self.names.clear();
+        self.ids.clear();
+        for buf in [&mut self.packed, &mut self.open] {
+            if buf.capacity() > KEEP_BYTES {
+                *buf = Vec::new();
+            }
+            buf.clear();
+        }
+        if self.times.capacity() * std::mem::size_of::<Micros>() > KEEP_BYTES {
+            self.times = Vec::new();
+        }
+        self.times.clear();
     }
 
     fn name_id(&mut self, name: &str) -> u32 {
@@ -238,6 +258,24 @@ mod tests {
         r.set("n", Value::Num(1.5));
         r.set("none", Value::Null);
         r
+    }
+
+    #[test]
+    fn rows_cleared_for_reuse_encode_as_fresh_ones() {
+        let (mut reused, mut fresh) = (EventRows::default(), EventRows::default());
+        let mut big = Record::new();
+        big.set("blob", Value::str("z".repeat(2 * KEEP_BYTES)));
+        reused.push(5, &big);
+        reused.push(6, &row("before"));
+        reused.clear_for_reuse();
+        assert_eq!(reused.open.capacity(), 0, "a buffer past the bound is dropped");
+        for rows in [&mut reused, &mut fresh] {
+            rows.push(20, &row("after"));
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        reused.encode(&mut a);
+        fresh.encode(&mut b);
+        assert_eq!(a, b);
     }
 
     #[test]

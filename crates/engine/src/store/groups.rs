@@ -4,7 +4,7 @@
 use crate::error::ExecError;
 use crate::store::agg::{AggSpec, AggState};
 use crate::store::spill::{decode_state, encode_state, get_str, get_u32, get_u64, get_u8, put_str, put_u32, put_u64, Run, SpillFile};
-use crate::store::symbols::{sort_by_key_text, Symbols, Translation};
+use crate::store::symbols::{clear_bounded, sort_by_key_text, Symbols, Translation};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -133,6 +133,21 @@ impl Groups {
 
     pub fn len(&self) -> usize {
         self.table.len()
+    }
+
+    /// Empties the groups for reuse by a new scan state, keeping the tables' allocations up
+    /// to `KEEP_TABLE_CAPACITY` entries (a window with a burst of keys does not pin that
+    /// capacity in every later one). The hasher stays: its seed changes no result (encoding
+    /// sorts by key text).
+    pub fn clear_for_reuse(&mut self) {
+        clear_bounded(&mut self.table);
+        clear_bounded(&mut self.refused);
+        clear_bounded(&mut self.decided);
+        self.runs.clear();
+        self.bytes = 0;
+        self.spilled = 0;
+        self.overflow = false;
+        self.spill.clear();
     }
 
     pub fn is_empty(&self) -> bool {

@@ -10,6 +10,19 @@ use std::hash::BuildHasher;
 /// Texts live in large shared buffers, not one allocation each.
 const CHUNK_BYTES: usize = 1 << 20;
 
+/// Most entries a table (of texts, of groups) keeps room for when emptied for reuse.
+pub(crate) const KEEP_TABLE_CAPACITY: usize = 4096;
+
+/// Empties `table`, keeping its allocation unless it holds room for over
+/// [`KEEP_TABLE_CAPACITY`] entries.
+pub(crate) fn clear_bounded<T>(table: &mut HashTable<T>) {
+    if table.capacity() > KEEP_TABLE_CAPACITY {
+        *table = HashTable::new();
+    } else {
+        table.clear();
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Symbols {
     /// ids, hashed by their text.
@@ -29,6 +42,26 @@ impl std::fmt::Debug for Symbols {
 impl Symbols {
     pub fn len(&self) -> usize {
         self.spans.len()
+    }
+
+    /// Forgets every text for reuse by a new scan state, keeping one chunk and the tables'
+    /// allocations when they are of a usual size (a chunk is 1 MiB: a fresh one costs page
+    /// faults as the scan writes into it).
+    pub fn clear_for_reuse(&mut self) {
+        self.chunks.truncate(1);
+        if let Some(first) = self.chunks.first_mut() {
+            if first.capacity() > CHUNK_BYTES {
+                self.chunks.clear();
+            } else {
+                first.clear();
+            }
+        }
+        clear_bounded(&mut self.table);
+        if self.spans.capacity() > KEEP_TABLE_CAPACITY {
+            self.spans = Vec::new();
+        } else {
+            self.spans.clear();
+        }
     }
 
     pub fn text(&self, id: u32) -> &str {
@@ -236,6 +269,28 @@ mod tests {
         let mut mixed = vec![vec![b], vec![a, b], vec![a]];
         sort_by_key_text(&mut mixed, |k| k, &s);
         assert_eq!(mixed, [vec![a], vec![a, b], vec![b]]);
+    }
+
+    #[test]
+    fn cleared_for_reuse_keeps_one_usual_chunk_and_interns_from_scratch() {
+        let mut s = Symbols::default();
+        let a = s.intern("first");
+        s.intern(&"x".repeat(CHUNK_BYTES + 10));
+        s.clear_for_reuse();
+        assert_eq!(s.len(), 0);
+        assert_eq!(s.chunks.len(), 1, "the oversized second chunk is dropped");
+        assert_eq!(s.intern("other"), a, "ids start again from 0");
+        assert_eq!(s.text(a), "other");
+        s.intern(&"y".repeat(CHUNK_BYTES + 10));
+        s.chunks.swap(0, 1);
+        s.clear_for_reuse();
+        assert!(s.chunks.is_empty(), "an oversized first chunk is not kept");
+        (0..5000).for_each(|i| {
+            s.intern(&i.to_string());
+        });
+        s.clear_for_reuse();
+        assert_eq!(s.spans.capacity(), 0, "spans past the bound are dropped");
+        assert_eq!(s.table.capacity(), 0, "a table past the bound is dropped");
     }
 
     #[test]

@@ -30,8 +30,8 @@ use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
-use vigil_model::{DatasetRow, Event, Micros};
-use vigil_normalize::Normalizer;
+use vigil_model::{Event, Micros};
+use vigil_normalize::{EnrichBuffers, Normalizer, Rows};
 use vigil_read::{ReadOptions, RecordsReader};
 
 /// Records taken from the consumer before they are read: enough to share a reader pass over
@@ -65,10 +65,11 @@ struct Worker {
     wanted: Vec<bool>,
     /// This member's client id, written into its checkpoints.
     client_id: String,
-    /// Buffers reused from batch to batch: the reader's, an event's rows, an enriched event.
+    /// Buffers reused from batch to batch: the reader's, an event's rows, the fields derived
+    /// for an event (added to the reader's event and removed after it is routed).
     reader: RecordsReader,
-    rows: Vec<DatasetRow>,
-    enriched: Event,
+    rows: Rows,
+    enrich: EnrichBuffers,
     /// Encoded partials (one buffer per window closed at once) and checkpoints, reused: the
     /// producer copies what it sends, and fresh buffers of a state's size cost page faults.
     encoded: Vec<Vec<u8>>,
@@ -104,8 +105,8 @@ pub fn run(role: Role) -> Result<(), String> {
         wanted,
         client_id,
         reader: RecordsReader::default(),
-        rows: Vec::new(),
-        enriched: Event::default(),
+        rows: Rows::default(),
+        enrich: EnrichBuffers::default(),
         encoded: Vec::new(),
         checkpoint: checkpoint::Buffers::default(),
     };
@@ -270,7 +271,7 @@ impl Worker {
             grace: self.role.cfg.grace(),
             started: 0,
             rows: &mut self.rows,
-            enriched: &mut self.enriched,
+            enrich: &mut self.enrich,
         };
         records::read_events(first.topic(), p, &fresh, &self.opts, &mut self.reader, &mut |i, ev| scan.event(i, ev));
         scan.finish();
@@ -371,8 +372,8 @@ struct Scan<'a> {
     grace: Micros,
     /// Records read so far (their windows closed, but the last one's).
     started: usize,
-    rows: &'a mut Vec<DatasetRow>,
-    enriched: &'a mut Event,
+    rows: &'a mut Rows,
+    enrich: &'a mut EnrichBuffers,
 }
 
 impl Scan<'_> {
@@ -406,11 +407,13 @@ impl Scan<'_> {
     fn event(&mut self, i: usize, ev: &mut Event) {
         let Some(arrival) = self.records.get(i).map(|r| r.arrival) else { return };
         self.start_through(i + 1);
-        let ev: &Event = if self.normalizer.enrich(ev, self.enriched) { self.enriched } else { ev };
-        self.rows.clear();
-        let wanted = self.wanted;
-        self.normalizer.normalize_filtered(ev, &|d| wanted.get(d).copied().unwrap_or(false), self.rows);
-        self.w.route(self.schedules, ev, self.rows, arrival);
+        let (normalizer, wanted, rows, w, schedules) = (self.normalizer, self.wanted, &mut *self.rows, &mut *self.w, &mut *self.schedules);
+        // As the batch driver does: the add-on fields are added to the reader's event, not to
+        // a copy of it, and the rows' buffers serve the next event.
+        normalizer.with_enriched(ev, self.enrich, |ev| {
+            normalizer.normalize_into(ev, &|d| wanted.get(d).copied().unwrap_or(false), rows);
+            w.route(schedules, ev, rows.as_slice(), arrival);
+        });
     }
 }
 

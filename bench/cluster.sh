@@ -15,6 +15,8 @@
 #   MAX_GAP_US   largest gap between two events (default 2400000: about 3 000 events an hour;
 #                a quarter of it puts 4x the events in every window, for per-window costs)
 #   WORKERS      worker counts to run (default "1 2 3")
+#   ROUNDS       rounds (default 1); each runs backtest, then every worker count; x_backtest
+#                compares a worker run with its round's backtest; medians are printed at the end
 #   DETECTIONS   seed (the built-in one) | escu (every ready ESCU detection in $ESCU)
 #   ESCU         ESCU content directory (default: ../shared/escu)
 #   TANSU        the broker binary (default: tansu on PATH or ~/.cargo/bin/tansu)
@@ -28,18 +30,12 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/cluster_lib.sh
+source "$ROOT/bench/cluster_lib.sh"
 EVENTS_MB="${EVENTS_MB:-60}"
 WORKERS="${WORKERS:-1 2 3}"
+ROUNDS="${ROUNDS:-1}"
 DETECTIONS="${DETECTIONS:-seed}"
-ESCU="${ESCU:-$ROOT/../shared/escu}"
-PYTHON="${PYTHON:-${VIGIL_TEST_PYTHON:-python3}}"
-TANSU="${TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-VIGIL="$TARGET/release/vigil"
-BENCHGEN="$TARGET/release/benchgen"
-DAY_FROM=2026-03-02T00:00:00Z
-DAY_TO=2026-03-03T00:00:00Z
-PARTITIONS=6
 
 log() { echo "bench/cluster: $*" >&2; }
 
@@ -63,11 +59,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # cpu_secs PID -> user+system seconds of a live process.
 cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
-# metric PORT NAME -> the value of a metric line of a role's /metrics (0 when absent).
-metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1==n {v=$2} END {print v+0}'; }
 
 # Events 1 us .. 2.4 s (MAX_GAP_US) apart from 2026-03-02T00:00 (about 3 000 an hour), a seed
 # true positive every 500th.
@@ -96,21 +89,31 @@ if [[ "$DETECTIONS" == escu ]]; then
   mapfile -t NAMES < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1].split("=",1)[1])))' "$SCHED")
   for n in "${NAMES[@]}"; do ENABLE_ARGS+=(--enable "$n"); done
 fi
-/usr/bin/time -f '%e %U %S' -o "$WORK/single.time" \
-  "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$FILE" \
-  >"$WORK/single.out" 2>"$WORK/single.log"
-read -r S_WALL S_USER S_SYS <"$WORK/single.time"
-# Its start-up (loading and planning the content), measured over no events, is left out.
-: >"$WORK/empty.xml"
-/usr/bin/time -f '%e %U %S' -o "$WORK/empty.time" \
-  "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$WORK/empty.xml" >/dev/null 2>&1
-read -r E_WALL E_USER E_SYS <"$WORK/empty.time"
-S_CPU="$(echo "$S_USER + $S_SYS - $E_USER - $E_SYS" | bc -l)"
-S_WALL="$(echo "$S_WALL - $E_WALL" | bc -l)"
-printf 'mode        events  wall_s  events_per_s  cpu_s  cpu_s_per_M  reducer_cpu_s  merge_ms_per_run  partial_bytes_mean  partials  checkpoints\n'
-printf 'backtest    %s  %.1f  %.0f  %.2f  %.1f  -  -  -  -  -\n' "$EVENTS" "$S_WALL" "$(echo "$EVENTS / $S_WALL" | bc -l)" "$S_CPU" \
-  "$(echo "$S_CPU * 1000000 / $EVENTS" | bc -l)"
+# backtest_once: the same file and detections through `vigil backtest` in one process; its
+# start-up (loading and planning the content), measured over no events, is left out. Prints its
+# row and sets BT_PER_M (CPU-seconds per million events).
+backtest_once() {
+  /usr/bin/time -f '%e %U %S' -o "$WORK/single.time" \
+    "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$FILE" \
+    >"$WORK/single.out" 2>"$WORK/single.log"
+  read -r S_WALL S_USER S_SYS <"$WORK/single.time"
+  : >"$WORK/empty.xml"
+  /usr/bin/time -f '%e %U %S' -o "$WORK/empty.time" \
+    "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$WORK/empty.xml" >/dev/null 2>&1
+  read -r E_WALL E_USER E_SYS <"$WORK/empty.time"
+  local cpu wall
+  cpu="$(echo "$S_USER + $S_SYS - $E_USER - $E_SYS" | bc -l)"
+  wall="$(echo "$S_WALL - $E_WALL" | bc -l)"
+  BT_PER_M="$(echo "$cpu * 1000000 / $EVENTS" | bc -l)"
+  printf 'backtest    %s  %.1f  %.0f  %.2f  %.1f  1.00  -  -  -  -  -\n' "$EVENTS" "$wall" "$(echo "$EVENTS / $wall" | bc -l)" "$cpu" "$BT_PER_M"
+  echo "backtest $BT_PER_M 1" >>"$WORK/summary"
+}
 
+printf 'mode        events  wall_s  events_per_s  cpu_s  cpu_s_per_M  x_backtest  reducer_cpu_s  merge_ms_per_run  partial_bytes_mean  partials  checkpoints\n'
+: >"$WORK/summary"
+for ROUND in $(seq "$ROUNDS"); do
+[[ "$ROUNDS" == 1 ]] || log "round $ROUND of $ROUNDS"
+backtest_once
 for N in $WORKERS; do
   RUN="$WORK/w$N"
   mkdir -p "$RUN"
@@ -119,11 +122,7 @@ for N in $WORKERS; do
     --storage-engine memory://tansu/ >"$RUN/tansu.out" 2>"$RUN/tansu.log" &
   PIDS+=($!)
   for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$BPORT") 2>/dev/null && break; sleep 0.1; done
-  {
-    printf '[cluster]\nbrokers = "127.0.0.1:%s"\npartitions = %s\nfrom = "%s"\nto = "%s"\n' "$BPORT" "$PARTITIONS" "$DAY_FROM" "$DAY_TO"
-    # Tansu 0.6 cannot fetch from inside a record batch (see crates/cluster/src/config.rs).
-    printf 'grace_secs = 0\ncheckpoint_records = 10000\nresume_from_partition_start = true\n\n[scheduler]\n%s\n' "$SCHED"
-  } >"$RUN/vigil.toml"
+  cluster_config "$RUN/vigil.toml" "$BPORT" "$SCHED"
 
   produce() {
     local pstart produced sent
@@ -189,9 +188,24 @@ for N in $WORKERS; do
   MERGE_S="$(metric "$RPORT" vigil_cluster_merge_seconds_sum)"
   RUNS="$(metric "$RPORT" vigil_cluster_runs_finished_total)"
   WALL="$(echo "$END - $START" | bc -l)"
-  printf '%s-worker%s  %s  %.1f  %.0f  %.2f  %.1f  %.2f  %.2f  %.0f  %.0f  %.0f\n' "$N" "$([[ $N == 1 ]] && echo ' ' || echo s)" "$EVENTS" "$WALL" \
-    "$(echo "$EVENTS / $WALL" | bc -l)" "$WCPU" "$(echo "$WCPU * 1000000 / $EVENTS" | bc -l)" "$RCPU" \
+  PER_M="$(echo "$WCPU * 1000000 / $EVENTS" | bc -l)"
+  X_BT="$(echo "$PER_M / $BT_PER_M" | bc -l)"
+  echo "$N-worker $PER_M $X_BT" >>"$WORK/summary"
+  printf '%s-worker%s  %s  %.1f  %.0f  %.2f  %.1f  %.2f  %.2f  %.2f  %.0f  %.0f  %.0f\n' "$N" "$([[ $N == 1 ]] && echo ' ' || echo s)" "$EVENTS" "$WALL" \
+    "$(echo "$EVENTS / $WALL" | bc -l)" "$WCPU" "$PER_M" "$X_BT" "$RCPU" \
     "$(echo "$MERGE_S * 1000 / $RUNS" | bc -l)" "$(echo "$PBYTES / ($PCOUNT + ($PCOUNT == 0))" | bc -l)" "$PCOUNT" "$CHECKPOINTS"
   grep -h "partial(s) merged" "$RUN/reducer.log" | sed 's/^/  /' | sort -t' ' -k4 | tail -3 >&2 || true
   stop_all
 done
+done
+if [[ "$ROUNDS" != 1 ]]; then
+  # Medians over the rounds; x_backtest compares each worker run with the backtest of its own
+  # round (minutes apart, so a drift of the machine's speed between rounds cancels).
+  median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+  echo "medians over $ROUNDS rounds:"
+  echo "mode        cpu_s_per_M  x_backtest"
+  for mode in backtest $(for n in $WORKERS; do echo "$n-worker"; done); do
+    printf '%-10s  %.1f  %.2f\n' "$mode" "$(awk -v m="$mode" '$1 == m {print $2}' "$WORK/summary" | median)" \
+      "$(awk -v m="$mode" '$1 == m {print $3}' "$WORK/summary" | median)"
+  done
+fi

@@ -11,11 +11,15 @@ for the cluster's end-to-end tests and bench/cluster.sh.
         with its own SystemTime (it arrives when it happened)
 
 The topic is created with PARTITIONS partitions unless it exists. Prints the records sent.
+With PRODUCE_RATE in the environment (records per second), records are paced to about that rate
+(events trickling in, for a consumer measured while it keeps up).
 """
 
 import calendar
+import os
 import re
 import sys
+import time
 from datetime import datetime
 
 from kafka import KafkaProducer
@@ -53,10 +57,16 @@ def main(argv):
     else:
         sys.exit(f"unknown mode {mode}")
     producer = KafkaProducer(bootstrap_servers=brokers, acks="all", linger_ms=5)
+    rate = float(os.environ.get("PRODUCE_RATE", "0"))
+    began = time.monotonic()
     n = 0
     for key, value, ts, partition in records:
         producer.send(topic, key=key, value=value, timestamp_ms=ts, partition=partition)
         n += 1
+        if rate > 0:
+            ahead = n / rate - (time.monotonic() - began)
+            if ahead > 0:
+                time.sleep(ahead)
     producer.flush()
     print(n)
 

@@ -126,7 +126,7 @@ fn cluster_status_and_metrics_show_members_partitions_lag_and_the_oldest_open_wi
     wait_runs(&reducer, &data, 11, 180);
 
     // Every partition closed 11 windows (published, checkpointed, committed); lag from the
-    // client's statistics (every second, for the partitions with records) reaches 0.
+    // client's statistics (every 5 s, for the partitions with records) reaches 0.
     let scrape = |port| http_get(port, "/metrics").unwrap_or_default();
     let lags = |m: &str| m.lines().filter(|l| l.starts_with("vigil_cluster_consumer_lag{")).map(|l| l.ends_with(" 0")).collect::<Vec<_>>();
     wait_until("the worker's partials and lag", 60, &worker.log, || {

@@ -265,7 +265,7 @@ mod tests {
     /// bytes are read) and are still told apart, as are names of every short length.
     #[test]
     fn names_sharing_a_hash_are_told_apart() {
-        let (a, b) = ("ParentXXProcessGuid_Value", "ParentYYProcessGuid_Value");
+        let (a, b) = ("ParentPrXXocessGuid", "ParentPrYYocessGuid");
         assert_eq!(name_hash(a), name_hash(b));
         let short: Vec<String> = (0..20).map(|n| "abcdefghijklmnopqrst"[..n].to_string()).collect();
         let mut fields: Vec<(&str, &str)> = vec![(a, "1"), (b, "2"), (a, "3")];
@@ -276,7 +276,7 @@ mod tests {
         let row = IndexedEvent { ev: &ev, names: &names };
         assert_eq!(values(&row, a), ["1", "3"]);
         assert_eq!(values(&row, b), ["2"]);
-        assert_eq!(values(&row, "ParentZZProcessGuid_Value"), Vec::<String>::new());
+        assert_eq!(values(&row, "ParentPrZZocessGuid"), Vec::<String>::new());
         for s in &short {
             assert_eq!(values(&row, s), [s.as_str()], "{s:?}");
         }

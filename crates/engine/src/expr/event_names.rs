@@ -120,17 +120,25 @@ impl NameIndex {
     }
 }
 
-/// A short hash of a field name (FxHash's step over 8-byte words): names are a few to a few
-/// dozen bytes, for which a general-purpose hasher's setup costs more than the hashing.
+/// A short hash of a field name from its length and its first and last 8 bytes, read as whole
+/// words: the index hashes every field of every event, and a word-by-word hash of the whole name
+/// (copying each partial word) cost more than the rest of building it. Names alike in those
+/// bytes only share a probe sequence; lookups compare the names themselves.
 fn name_hash(name: &str) -> u32 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = name.len() as u64;
-    for chunk in name.as_bytes().chunks(8) {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-    }
-    (h >> 32) as u32
+    let b = name.as_bytes();
+    let n = b.len();
+    let word8 = |at: usize| b.get(at..at + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map_or(0, u64::from_le_bytes);
+    let word4 = |at: usize| b.get(at..at + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()).map_or(0, u32::from_le_bytes);
+    // Overlapping reads cover every byte of names up to 16 bytes long.
+    let (head, tail) = match n {
+        8.. => (word8(0), word8(n - 8)),
+        4..=7 => (u64::from(word4(0)) | u64::from(word4(n - 4)) << 32, 0),
+        1..=3 => (u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16, 0),
+        0 => (0, 0),
+    };
+    let h = ((n as u64) ^ head).wrapping_mul(K).rotate_left(29) ^ tail;
+    (h.wrapping_mul(K) >> 32) as u32
 }
 
 /// An event whose lookups by name go through `names`, which must have been reset since the
@@ -158,6 +166,10 @@ impl FieldAccess for IndexedEvent<'_> {
 
     fn for_each_own_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
         self.ev.for_each_own_named(f)
+    }
+
+    fn shape(&self) -> usize {
+        self.ev.shape()
     }
 
     fn any_item_folded(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
@@ -247,6 +259,27 @@ mod tests {
             assert_eq!(values(&row, &name), values(&ev, &name), "{name}");
         }
         assert_eq!(values(&row, "F3").len(), 9);
+    }
+
+    /// Names of one length alike in their first and last 8 bytes share a hash (only those
+    /// bytes are read) and are still told apart, as are names of every short length.
+    #[test]
+    fn names_sharing_a_hash_are_told_apart() {
+        let (a, b) = ("ParentPrXXocessGuid", "ParentPrYYocessGuid");
+        assert_eq!(name_hash(a), name_hash(b));
+        let short: Vec<String> = (0..20).map(|n| "abcdefghijklmnopqrst"[..n].to_string()).collect();
+        let mut fields: Vec<(&str, &str)> = vec![(a, "1"), (b, "2"), (a, "3")];
+        fields.extend(short.iter().map(|s| (s.as_str(), s.as_str())));
+        let ev = event(&fields);
+        let names = NameIndex::default();
+        names.reset();
+        let row = IndexedEvent { ev: &ev, names: &names };
+        assert_eq!(values(&row, a), ["1", "3"]);
+        assert_eq!(values(&row, b), ["2"]);
+        assert_eq!(values(&row, "ParentPrZZocessGuid"), Vec::<String>::new());
+        for s in &short {
+            assert_eq!(values(&row, s), [s.as_str()], "{s:?}");
+        }
     }
 
     fn folded(row: &dyn FieldAccess, name: &str) -> Option<Vec<String>> {

@@ -48,6 +48,12 @@ pub trait FieldAccess {
         None
     }
 
+    /// A hint of the row's kind, for memos by field place (see `prefilter_names`): rows of
+    /// one kind (one event ID) mostly share it. Any value is correct; 0 when the row has none.
+    fn shape(&self) -> usize {
+        0
+    }
+
     /// [`FieldAccess::any_item`] by name, for matchers that hold names rather than resolved
     /// references (Sigma); rows keyed by name answer without building a reference.
     fn any_named(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
@@ -124,6 +130,11 @@ impl FieldAccess for Event {
 
     fn for_each_own_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
         each_named(self, self.own_fields(), f)
+    }
+
+    /// Events of one ID carry the same number of fields, and events of different IDs mostly not.
+    fn shape(&self) -> usize {
+        self.fields.len()
     }
 }
 

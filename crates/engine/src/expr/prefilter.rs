@@ -287,7 +287,7 @@ impl ScanIndex {
         let mut memos = std::mem::take(&mut scratch.names);
         let mut searches = std::mem::take(&mut scratch.searches);
         let one_pass = self.by_name.as_ref().is_some_and(|by_name| {
-            let memo = by_name.memo(&mut memos);
+            let memo = by_name.memo(&mut memos, row.shape());
             let mut place = 0;
             row.for_each_named(&mut |name, item| {
                 let targets = by_name.lookup(memo, place, name);

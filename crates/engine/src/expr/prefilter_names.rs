@@ -1,7 +1,9 @@
 //! The prefilter's map from field names to the conditions it checks on their values, and a
 //! memo of it by a field's place in the row: rows of one kind (one event ID, one data model)
 //! carry the same names in the same order, and comparing a name with the one last seen at its
-//! place costs less than hashing it and probing the map, for every field of every row.
+//! place costs less than hashing it and probing the map, for every field of every row. Kinds
+//! of events interleave in the input, so there is one memo per row shape (see
+//! [`FieldAccess::shape`](crate::expr::field::FieldAccess::shape)), not one for all rows.
 
 use crate::expr::field::FieldRef;
 use hashbrown::HashMap;
@@ -18,11 +20,19 @@ pub(crate) struct NameTargets {
     id: u64,
 }
 
-/// What the names of the previous row of each map resolved to, by place.
+/// What the names of the previous row of each map and shape resolved to, by place.
 #[derive(Debug, Default)]
 pub(crate) struct NameMemos {
-    memos: Vec<(u64, Vec<(String, u32)>)>,
+    /// By map (its id): one memo per shape slot (see [`SHAPES`]).
+    memos: Vec<(u64, Vec<Memo>)>,
 }
+
+/// Per place: the name seen there last and what it resolved to.
+type Memo = Vec<(String, u32)>;
+
+/// Memos per map: rows whose shapes are equal modulo this share one. With one memo for all,
+/// 37 % of the names of the 8 MB base XML corpus missed, its event kinds interleaving.
+const SHAPES: usize = 16;
 
 /// No entry in the map.
 const ABSENT: u32 = u32::MAX;
@@ -54,16 +64,18 @@ impl NameTargets {
         Some(map)
     }
 
-    /// This map's memo in `memos` (made on first use).
-    pub fn memo<'m>(&self, memos: &'m mut NameMemos) -> &'m mut Vec<(String, u32)> {
+    /// This map's memo in `memos` for rows of `shape` (made on first use).
+    pub fn memo<'m>(&self, memos: &'m mut NameMemos, shape: usize) -> &'m mut Vec<(String, u32)> {
         let at = match memos.memos.iter().position(|(id, _)| *id == self.id) {
             Some(at) => at,
             None => {
-                memos.memos.push((self.id, Vec::new()));
+                memos.memos.push((self.id, (0..SHAPES).map(|_| Vec::new()).collect()));
                 memos.memos.len() - 1
             }
         };
-        &mut memos.memos[at].1
+        let by_shape = &mut memos.memos[at].1;
+        let slot = shape % by_shape.len().max(1);
+        &mut by_shape[slot]
     }
 
     /// The conditions on field `name`, the row's field number `place` (counted from 0 in the
@@ -112,10 +124,30 @@ mod tests {
                     "B" => &[Err(1)],
                     _ => &[],
                 };
-                assert_eq!(map.lookup(map.memo(&mut memos), place, name), want, "{row:?} {place}");
+                assert_eq!(map.lookup(map.memo(&mut memos, row.len()), place, name), want, "{row:?} {place}");
                 let want_other: &[Result<usize, usize>] = if *name == "B" { &[Ok(7)] } else { &[] };
-                assert_eq!(other.lookup(other.memo(&mut memos), place, name), want_other);
+                assert_eq!(other.lookup(other.memo(&mut memos, row.len()), place, name), want_other);
             }
+        }
+    }
+
+    /// Interleaved kinds of rows each keep the names of their last row, so neither evicts the
+    /// other's (one memo for all rows held only the last row's names).
+    #[test]
+    fn rows_of_each_shape_keep_their_own_memo() {
+        let a = FieldRef::Name("A".into());
+        let map = NameTargets::new([(&a, Ok(0))].into_iter()).unwrap();
+        let mut memos = NameMemos::default();
+        let kinds: [&[&str]; 2] = [&["X", "A", "Y"], &["A", "Z"]];
+        for row in kinds.iter().chain(kinds.iter()) {
+            for (place, name) in row.iter().enumerate() {
+                let want: &[Result<usize, usize>] = if *name == "A" { &[Ok(0)] } else { &[] };
+                assert_eq!(map.lookup(map.memo(&mut memos, row.len()), place, name), want);
+            }
+        }
+        for row in kinds {
+            let seen: Vec<String> = map.memo(&mut memos, row.len()).iter().map(|(n, _)| n.clone()).collect();
+            assert_eq!(seen, row);
         }
     }
 }

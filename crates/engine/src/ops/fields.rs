@@ -47,11 +47,6 @@ pub(crate) fn fill_captures(target: &str, captures: &[&str]) -> String {
 /// and so does the plan's field lineage (`plan::lineage`), so both follow one definition.
 pub(crate) trait Columns {
     fn for_each_name(&self, f: &mut dyn FnMut(&str));
-    fn column_names(&self) -> Vec<String> {
-        let mut names = Vec::new();
-        self.for_each_name(&mut |n| names.push(n.to_string()));
-        names
-    }
     fn has_column(&self, name: &str) -> bool;
     /// Renames in place (keeping the column order); an existing `to` is replaced.
     fn rename_column(&mut self, from: &str, to: &str);

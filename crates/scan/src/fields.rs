@@ -53,22 +53,15 @@ impl Named {
 /// start with a letter (`process_*`), not bare values (`*\lsass.exe`).
 pub fn names_in_search(text: &str) -> std::collections::HashSet<String> {
     let mut out = std::collections::HashSet::new();
-    // Searches repeat their words (macro expansions, `Processes.` prefixes): a word is copied
-    // only the first time.
-    let mut add = |w: &str| {
-        if !out.contains(w) {
-            out.insert(w.to_string());
-        }
-    };
     for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '*'))) {
         let word = word.trim_matches('.');
         if word.is_empty() || (word.contains('*') && !word.starts_with(|c: char| c.is_ascii_alphabetic())) {
             continue;
         }
-        add(word);
+        out.insert(word.to_string());
         // `Processes.dest`, `tag::eventtype`: the parts may be fields too.
         if word.contains(['.', ':']) {
-            word.split(['.', ':']).filter(|p| !p.is_empty()).for_each(&mut add);
+            out.extend(word.split(['.', ':']).filter(|p| !p.is_empty()).map(str::to_string));
         }
     }
     out

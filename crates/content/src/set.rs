@@ -241,8 +241,7 @@ fn yaml_files(dir: &Path, recursive: bool) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return out };
     // Sorted by file name, which orders these paths (one parent) as sorting the paths would,
     // without `Path`'s component-wise comparison (most of this function's cost before).
-    let mut entries: Vec<(std::ffi::OsString, PathBuf)> =
-        entries.filter_map(|e| e.ok().map(|e| (e.file_name(), e.path()))).collect();
+    let mut entries: Vec<(std::ffi::OsString, PathBuf)> = entries.filter_map(|e| e.ok().map(|e| (e.file_name(), e.path()))).collect();
     entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     for (_, p) in entries {
         let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));

@@ -239,9 +239,11 @@ impl MacroSource for ContentSet {
 fn yaml_files(dir: &Path, recursive: bool) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else { return out };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
+    // Sorted by file name, which orders these paths (one parent) as sorting the paths would,
+    // without `Path`'s component-wise comparison (most of this function's cost before).
+    let mut entries: Vec<(std::ffi::OsString, PathBuf)> = entries.filter_map(|e| e.ok().map(|e| (e.file_name(), e.path()))).collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (_, p) in entries {
         let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
@@ -308,6 +310,25 @@ mod tests {
         assert_eq!(m.definition, "search dest!=build-*");
         assert_eq!(set.errors.len(), 1);
         assert!(set.errors[0].to_string().contains("broken.yml:1"), "{}", set.errors[0]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn yaml_files_come_in_path_order() {
+        let dir = std::env::temp_dir().join(format!("vigil-content-order-{}", std::process::id()));
+        // Names where byte order and a naive per-character order could differ (`-`, `.`, `_`,
+        // case, a prefix of another name) and a subdirectory between files.
+        let names = ["b.yml", "a_b.yml", "a-b.yml", "a.yml", "a.b.yml", "B.yml", "ab.yml", "a.yaml", "z.txt"];
+        std::fs::create_dir_all(dir.join("a.c")).unwrap();
+        std::fs::write(dir.join("a.c/x.yml"), "").unwrap();
+        for n in names {
+            std::fs::write(dir.join(n), "").unwrap();
+        }
+        let got = yaml_files(&dir, true);
+        let mut want: Vec<PathBuf> = names.iter().filter(|n| !n.ends_with(".txt")).map(|n| dir.join(n)).collect();
+        want.push(dir.join("a.c/x.yml"));
+        want.sort();
+        assert_eq!(got, want);
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -138,22 +138,28 @@ fn is_word_stop(c: char) -> bool {
 /// `"C:\Windows\*"` and regexes like `\d` keep their backslashes.
 pub(crate) fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.peek() {
-                Some('\\') | Some('"') => {
-                    if let Some(n) = chars.next() {
-                        out.push(n);
-                    }
-                }
-                _ => out.push('\\'),
+    unescape_into(&mut out, raw);
+    out
+}
+
+/// [`unescape`] appended to `out`: the text between backslashes is copied as a run, so a word
+/// without escapes (nearly all of them) costs one copy and no string of its own.
+pub(crate) fn unescape_into(out: &mut String, raw: &str) {
+    let mut rest = raw;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        match rest.as_bytes().get(i + 1) {
+            Some(&b) if b == b'\\' || b == b'"' => {
+                out.push(char::from(b));
+                rest = &rest[i + 2..];
             }
-        } else {
-            out.push(c);
+            _ => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
         }
     }
-    out
+    out.push_str(rest);
 }
 
 /// True when `bytes[i]` is a backslash escaping a quote or a backslash: outside quoted strings
@@ -248,7 +254,7 @@ impl<'a> Lexer<'a> {
         while let Some(c) = self.char_at(pos) {
             if c == '"' {
                 let close = scan_quoted(self.src, pos, self.end, b'"')?;
-                text.push_str(&unescape(self.src.get(pos + 1..close - 1).unwrap_or("")));
+                unescape_into(&mut text, self.src.get(pos + 1..close - 1).unwrap_or(""));
                 pos = close;
                 segments += 1;
                 if value && pos == close && segments == 1 {
@@ -284,7 +290,7 @@ impl<'a> Lexer<'a> {
                 }
                 pos += c.len_utf8();
             }
-            text.push_str(&unescape(self.src.get(seg_start..pos).unwrap_or("")));
+            unescape_into(&mut text, self.src.get(seg_start..pos).unwrap_or(""));
             segments += 1;
             all_quoted = false;
         }
@@ -433,6 +439,13 @@ mod tests {
     fn escapes() {
         assert_eq!(unescape(r#"C:\Windows\*"#), r"C:\Windows\*");
         assert_eq!(unescape(r#"a\\b\"c\d"#), r#"a\b"c\d"#);
+        // Runs between escapes, escapes at either end, a lone trailing backslash, non-ASCII.
+        for (raw, want) in [(r"", ""), (r"\\", "\\"), (r"\", "\\"), (r#"\"x\\"#, r#""x\"#), (r"é\né\\", "é\\né\\")] {
+            assert_eq!(unescape(raw), want, "{raw}");
+        }
+        let mut acc = String::from("pre:");
+        unescape_into(&mut acc, r#"a\"b"#);
+        assert_eq!(acc, r#"pre:a"b"#);
         assert_eq!(words(r#""say \"hi\"""#), vec![w(r#"say "hi""#, true)]);
     }
 

@@ -95,17 +95,18 @@ fn write_directive(out: &mut String, c: char, width: Option<u32>, literal: &str,
         h => h,
     };
     let _ = match c {
+        'Y' if dt.year() >= 0 => push_padded(out, dt.year() as u32, 4),
         'Y' => write!(out, "{:04}", dt.year()),
-        'y' => write!(out, "{:02}", i32::from(dt.year()).rem_euclid(100)),
-        'm' => write!(out, "{:02}", dt.month()),
-        'd' => write!(out, "{:02}", dt.day()),
+        'y' => push_padded(out, i32::from(dt.year()).rem_euclid(100) as u32, 2),
+        'm' => push_padded(out, dt.month() as u32, 2),
+        'd' => push_padded(out, dt.day() as u32, 2),
         'e' => write!(out, "{:>2}", dt.day()),
-        'H' => write!(out, "{:02}", dt.hour()),
+        'H' => push_padded(out, dt.hour() as u32, 2),
         'k' => write!(out, "{:>2}", dt.hour()),
-        'I' => write!(out, "{:02}", hour12),
+        'I' => push_padded(out, hour12 as u32, 2),
         'l' => write!(out, "{:>2}", hour12),
-        'M' => write!(out, "{:02}", dt.minute()),
-        'S' => write!(out, "{:02}", dt.second()),
+        'M' => push_padded(out, dt.minute() as u32, 2),
+        'S' => push_padded(out, dt.second() as u32, 2),
         'p' => write!(out, "{}", if dt.hour() < 12 { "AM" } else { "PM" }),
         'j' => write!(out, "{:03}", dt.day_of_year()),
         'a' | 'A' | 'u' | 'w' => {
@@ -184,6 +185,22 @@ fn write_directive(out: &mut String, c: char, width: Option<u32>, literal: &str,
     };
 }
 
+/// `v` in decimal, zero-padded to `width` digits, as `{:0width$}` writes a non-negative number
+/// (more digits if it has them), without the formatting machinery: `convert ctime` and the
+/// alert exports format a time per row, six of these per time.
+fn push_padded(out: &mut String, v: u32, width: u32) -> std::fmt::Result {
+    let digits = v.checked_ilog10().unwrap_or(0) + 1;
+    for _ in digits..width {
+        out.push('0');
+    }
+    let mut div = 10u32.pow(digits - 1);
+    while div > 0 {
+        out.push(char::from(b'0' + (v / div % 10) as u8));
+        div /= 10;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +268,19 @@ mod tests {
         assert_eq!(format_time(T, "%H:%M %z", &india), "19:35 +0530");
         let neg = Tz::parse("-03:30").unwrap();
         assert_eq!(format_time(T, "%H:%M %z", &neg), "10:35 -0330");
+    }
+
+    #[test]
+    fn padded_digits_match_the_formatter() {
+        for v in [0, 1, 9, 10, 59, 99, 100, 999, 1000, 2026, 9999, 10_000, 123_456, u32::MAX] {
+            for w in [2, 4] {
+                let mut s = String::new();
+                push_padded(&mut s, v, w).unwrap();
+                assert_eq!(s, format!("{v:0w$}", w = w as usize), "{v} width {w}");
+            }
+        }
+        // Years before 1 keep the formatter's sign handling.
+        assert_eq!(format_time(-62_198_755_200_000_000, "%Y|%y", &Tz::utc()), format!("{:04}|99", -1));
     }
 
     #[test]

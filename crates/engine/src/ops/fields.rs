@@ -5,23 +5,26 @@ use vigil_model::Record;
 /// Matches a field name against a pattern with `*` wildcards (case-sensitive, as field names
 /// are), returning what each `*` matched.
 pub(crate) fn wild_capture<'a>(pattern: &str, name: &'a str) -> Option<Vec<&'a str>> {
-    let pieces: Vec<&str> = pattern.split('*').collect();
-    if pieces.len() == 1 {
+    // The fixed ends are checked before anything is allocated: `rename Processes.* AS *` tries
+    // every column, and most do not match.
+    let (Some(first_star), Some(last_star)) = (pattern.find('*'), pattern.rfind('*')) else {
         return (pattern == name).then(Vec::new);
-    }
-    let first = pieces[0];
-    let last = pieces[pieces.len() - 1];
+    };
+    let first = &pattern[..first_star];
+    let last = &pattern[last_star + 1..];
     if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last) {
         return None;
     }
-    let mut captures = Vec::with_capacity(pieces.len() - 1);
+    let mut captures = Vec::new();
     let mut pos = first.len();
     let end = name.len() - last.len();
-    for piece in &pieces[1..pieces.len() - 1] {
-        let rest = &name[pos..end];
-        let i = rest.find(piece)?;
-        captures.push(&rest[..i]);
-        pos += i + piece.len();
+    if first_star < last_star {
+        for piece in pattern[first_star + 1..last_star].split('*') {
+            let rest = &name[pos..end];
+            let i = rest.find(piece)?;
+            captures.push(&rest[..i]);
+            pos += i + piece.len();
+        }
     }
     captures.push(&name[pos..end]);
     Some(captures)
@@ -44,11 +47,6 @@ pub(crate) fn fill_captures(target: &str, captures: &[&str]) -> String {
 /// and so does the plan's field lineage (`plan::lineage`), so both follow one definition.
 pub(crate) trait Columns {
     fn for_each_name(&self, f: &mut dyn FnMut(&str));
-    fn column_names(&self) -> Vec<String> {
-        let mut names = Vec::new();
-        self.for_each_name(&mut |n| names.push(n.to_string()));
-        names
-    }
     fn has_column(&self, name: &str) -> bool;
     /// Renames in place (keeping the column order); an existing `to` is replaced.
     fn rename_column(&mut self, from: &str, to: &str);
@@ -90,11 +88,13 @@ pub(crate) fn rename_columns(cols: &mut impl Columns, pairs: &[(String, String)]
             }
             continue;
         }
-        let found: Vec<(String, String)> = cols
-            .column_names()
-            .into_iter()
-            .filter_map(|n| wild_capture(from, &n).map(|c| fill_captures(to, &c)).map(|new| (n, new)))
-            .collect();
+        // Names are copied only for the columns that match.
+        let mut found: Vec<(String, String)> = Vec::new();
+        cols.for_each_name(&mut |n| {
+            if let Some(c) = wild_capture(from, n) {
+                found.push((n.to_string(), fill_captures(to, &c)));
+            }
+        });
         for (old, new) in &found {
             cols.rename_column(old, new);
         }
@@ -188,6 +188,37 @@ mod tests {
         assert_eq!(wild_capture("a*b*c", "aXbYc"), Some(vec!["X", "Y"]));
         assert_eq!(fill_captures("*", &["dest"]), "dest");
         assert_eq!(fill_captures("x_*_y", &["d"]), "x_d_y");
+    }
+
+    /// The definition before the ends were checked first: split the pattern, then match.
+    fn capture_by_pieces<'a>(pattern: &str, name: &'a str) -> Option<Vec<&'a str>> {
+        let pieces: Vec<&str> = pattern.split('*').collect();
+        if pieces.len() == 1 {
+            return (pattern == name).then(Vec::new);
+        }
+        let (first, last) = (pieces[0], pieces[pieces.len() - 1]);
+        if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last) {
+            return None;
+        }
+        let (mut captures, mut pos, end) = (Vec::new(), first.len(), name.len() - last.len());
+        for piece in &pieces[1..pieces.len() - 1] {
+            let i = name[pos..end].find(piece)?;
+            captures.push(&name[pos..pos + i]);
+            pos += i + piece.len();
+        }
+        captures.push(&name[pos..end]);
+        Some(captures)
+    }
+
+    #[test]
+    fn captures_match_the_split_definition() {
+        let patterns = ["*", "**", "a*", "*a", "a*b", "a**b", "*b*", "a*b*c", "P.*", "*.*", "ab", "", "a*a"];
+        let names = ["", "a", "ab", "aab", "aXbYc", "abc", "P.dest", "x.y.z", "ba", "aa", "a*b", "é*é"];
+        for p in patterns {
+            for n in names {
+                assert_eq!(wild_capture(p, n), capture_by_pieces(p, n), "{p:?} {n:?}");
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::error::PlanError;
 use crate::expr::eval::CExpr;
 use crate::expr::field::FieldRef;
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use vigil_model::value::{format_num, parse_num};
 use vigil_model::{Micros, Value};
@@ -70,17 +71,31 @@ pub struct AggSpec {
 }
 
 /// Running state of one aggregation in one group.
+///
+/// Every group holds one per aggregation, and ESCU's `tstats` keep a group per process or
+/// command line, so the state is kept to 32 bytes (the memory budget counts
+/// `size_of::<AggState>()` per state, and fewer bytes per group mean fewer spills): rare
+/// large states are boxed, texts are boxed `str`s, and `values()` sets, nearly all of one
+/// or a few items, are a sorted vector until they outgrow [`SMALL_VALUES`].
+// The boxed sets are the point: a set inline would make every state 48 bytes.
+#[allow(clippy::box_collection)]
 #[derive(Clone, Debug)]
 pub enum AggState {
     Count(u64),
-    Distinct(HashSet<String>),
-    Values(BTreeSet<String>),
+    /// `dc()`: boxed when the first item arrives.
+    Distinct(Option<Box<HashSet<String>>>),
+    /// `values()` of at most [`SMALL_VALUES`] items: sorted, without repeats.
+    Values(Vec<String>),
+    /// `values()` past [`SMALL_VALUES`] items.
+    ValuesBig(Box<BTreeSet<String>>),
     List(Vec<String>),
-    /// min/max: numeric extreme and text extreme, and whether any text was seen.
+    /// min/max: numeric extreme (when `has_num`) and text extreme, and whether any text was
+    /// seen.
     Extreme {
-        num: Option<f64>,
-        text: Option<String>,
+        num: f64,
+        has_num: bool,
         any_text: bool,
+        text: Option<Box<str>>,
     },
     Sum {
         sum: f64,
@@ -92,7 +107,7 @@ pub enum AggState {
         n: u64,
     },
     /// latest/earliest/first/last: the value with its time (or arrival order).
-    Timed(Option<(Micros, String)>),
+    Timed(Option<(Micros, Box<str>)>),
     /// Welford's running variance.
     Stdev {
         n: u64,
@@ -102,29 +117,38 @@ pub enum AggState {
 }
 
 /// Keeps `n` in a min/max state's numeric extreme when it is beyond it.
-fn extreme_num(num: &mut Option<f64>, n: f64, want_max: bool) {
-    if num.is_none_or(|cur| if want_max { n > cur } else { n < cur }) {
-        *num = Some(n);
+fn extreme_num(num: &mut f64, has_num: &mut bool, n: f64, want_max: bool) {
+    if !*has_num || if want_max { n > *num } else { n < *num } {
+        *num = n;
+        *has_num = true;
     }
 }
 
 /// `list()` keeps at most this many items, like Splunk.
 const LIST_LIMIT: usize = 100;
 
+/// `values()` sets up to this many items are a sorted vector (one allocation, found by
+/// binary search); beyond, a B-tree, whose inserts do not move the items.
+pub(crate) const SMALL_VALUES: usize = 32;
+
 /// Heap bytes of one kept text beyond its characters (its `String` in a set or list slot,
 /// allocator rounding), and of the first B-tree leaf of a `values()` set: estimates for the
 /// memory budget, which spilled too late while states' texts went uncounted.
 const SET_ITEM_BYTES: usize = 40;
 const BTREE_LEAF_BYTES: usize = 288;
+/// A text's allocator rounding, when its `String` sits in a vector counted by capacity.
+const TEXT_ROUNDING: usize = SET_ITEM_BYTES - std::mem::size_of::<String>();
+/// A box's allocation beyond its contents (allocator header and rounding).
+const BOX_BYTES: usize = 16;
 
 impl AggState {
     pub fn new(f: AggFunc) -> AggState {
         match f {
             AggFunc::Count => AggState::Count(0),
-            AggFunc::Dc => AggState::Distinct(HashSet::new()),
-            AggFunc::Values => AggState::Values(BTreeSet::new()),
+            AggFunc::Dc => AggState::Distinct(None),
+            AggFunc::Values => AggState::Values(Vec::new()),
             AggFunc::List => AggState::List(Vec::new()),
-            AggFunc::Min | AggFunc::Max => AggState::Extreme { num: None, text: None, any_text: false },
+            AggFunc::Min | AggFunc::Max => AggState::Extreme { num: 0.0, has_num: false, any_text: false, text: None },
             AggFunc::Sum | AggFunc::Avg => AggState::Sum { sum: 0.0, n: 0 },
             AggFunc::Range => AggState::Range { min: f64::MAX, max: f64::MIN, n: 0 },
             AggFunc::Latest | AggFunc::Earliest | AggFunc::First | AggFunc::Last => AggState::Timed(None),
@@ -132,15 +156,59 @@ impl AggState {
         }
     }
 
+    /// A `values()` state of these items (in any order, repeats allowed).
+    pub fn values_of(mut items: Vec<String>) -> AggState {
+        items.sort_unstable();
+        items.dedup();
+        if items.len() <= SMALL_VALUES {
+            items.shrink_to_fit();
+            AggState::Values(items)
+        } else {
+            AggState::ValuesBig(Box::new(items.into_iter().collect()))
+        }
+    }
+
     /// Whether this is the kind of state `f` keeps (a state read from bytes may not be).
     pub fn fits(&self, f: AggFunc) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(&AggState::new(f))
+        matches!((self, f), (AggState::ValuesBig(_), AggFunc::Values))
+            || std::mem::discriminant(self) == std::mem::discriminant(&AggState::new(f))
     }
 
     /// Counts one row (bare `count`, or `count(eval)` when true).
     pub fn add_row(&mut self) {
         if let AggState::Count(c) = self {
             *c += 1;
+        }
+    }
+
+    /// Adds an item to a `values()` state unless it holds it; returns the heap bytes the
+    /// state grew by. An owned item (from a merge) is moved in, a borrowed one copied.
+    fn add_value(&mut self, item: Cow<'_, str>) -> usize {
+        let len = item.len();
+        match self {
+            AggState::Values(v) => {
+                let Err(at) = v.binary_search_by(|s| s.as_str().cmp(&item)) else { return 0 };
+                if v.len() < SMALL_VALUES {
+                    // Grown by doubling from one slot: most sets keep one item.
+                    let cap = v.capacity();
+                    if v.len() == cap {
+                        v.reserve_exact(cap.max(1));
+                    }
+                    v.insert(at, item.into_owned());
+                    return (v.capacity() - cap) * std::mem::size_of::<String>() + TEXT_ROUNDING + len;
+                }
+                let mut set: BTreeSet<String> = std::mem::take(v).into_iter().collect();
+                set.insert(item.into_owned());
+                *self = AggState::ValuesBig(Box::new(set));
+                // The B-tree's leaves and box; the vector it replaces stays counted (an
+                // overestimate until the next spill resets the count).
+                (SMALL_VALUES + 1) * SET_ITEM_BYTES / 2 + BTREE_LEAF_BYTES + BOX_BYTES + len
+            }
+            AggState::ValuesBig(s) if !s.contains(item.as_ref()) => {
+                s.insert(item.into_owned());
+                SET_ITEM_BYTES + len
+            }
+            _ => 0,
         }
     }
 
@@ -151,37 +219,34 @@ impl AggState {
         match self {
             AggState::Count(c) => *c += 1,
             AggState::Distinct(s) => {
-                if !s.contains(item) {
-                    // A table slot and the text; the first item allocates the table.
-                    let first = if s.is_empty() { 64 } else { 0 };
-                    s.insert(item.to_string());
+                let set = match s {
+                    Some(set) => set,
+                    None => s.insert(Box::default()),
+                };
+                if !set.contains(item) {
+                    // A table slot and the text; the first item allocates the table and box.
+                    let first = if set.is_empty() { 64 + std::mem::size_of::<HashSet<String>>() + BOX_BYTES } else { 0 };
+                    set.insert(item.to_string());
                     return first + SET_ITEM_BYTES + item.len();
                 }
             }
-            AggState::Values(s) => {
-                if !s.contains(item) {
-                    // The first item allocates a B-tree leaf of 11 slots.
-                    let first = if s.is_empty() { BTREE_LEAF_BYTES } else { 0 };
-                    s.insert(item.to_string());
-                    return first + SET_ITEM_BYTES + item.len();
-                }
-            }
+            AggState::Values(_) | AggState::ValuesBig(_) => return self.add_value(Cow::Borrowed(item)),
             AggState::List(v) => {
                 if v.len() < LIST_LIMIT {
                     v.push(item.to_string());
                     return SET_ITEM_BYTES + item.len();
                 }
             }
-            AggState::Extreme { num, text, any_text } => {
+            AggState::Extreme { num, has_num, any_text, text } => {
                 let want_max = f == AggFunc::Max;
                 match parse_num(item) {
-                    Some(n) => extreme_num(num, n, want_max),
+                    Some(n) => extreme_num(num, has_num, n, want_max),
                     None => {
                         *any_text = true;
                         let better = text.as_deref().is_none_or(|cur| if want_max { item > cur } else { item < cur });
                         if better {
-                            let before = text.as_ref().map_or(0, String::capacity);
-                            *text = Some(item.to_string());
+                            let before = text.as_ref().map_or(0, |t| t.len());
+                            *text = Some(item.into());
                             return item.len().saturating_sub(before);
                         }
                     }
@@ -209,8 +274,8 @@ impl AggState {
                     _ => false,
                 };
                 if replace {
-                    let before = cur.as_ref().map_or(0, |(_, s)| s.capacity());
-                    *cur = Some((time, item.to_string()));
+                    let before = cur.as_ref().map_or(0, |(_, s)| s.len());
+                    *cur = Some((time, item.into()));
                     return item.len().saturating_sub(before);
                 }
             }
@@ -229,8 +294,8 @@ impl AggState {
     /// Adds a number to min/max as [`AggState::add`] adds a text that parses to it (other
     /// states ignore it), without the text.
     pub fn add_num(&mut self, f: AggFunc, n: f64) {
-        if let AggState::Extreme { num, .. } = self {
-            extreme_num(num, n, f == AggFunc::Max);
+        if let AggState::Extreme { num, has_num, .. } = self {
+            extreme_num(num, has_num, n, f == AggFunc::Max);
         }
     }
 
@@ -238,15 +303,23 @@ impl AggState {
     pub fn merge(&mut self, f: AggFunc, other: AggState) {
         match (self, other) {
             (AggState::Count(a), AggState::Count(b)) => *a += b,
-            (AggState::Distinct(a), AggState::Distinct(b)) => a.extend(b),
-            (AggState::Values(a), AggState::Values(b)) => a.extend(b),
+            (AggState::Distinct(a), AggState::Distinct(Some(b))) => match a {
+                Some(a) => a.extend(*b),
+                None => *a = Some(b),
+            },
+            (me @ (AggState::Values(_) | AggState::ValuesBig(_)), AggState::Values(b)) => {
+                b.into_iter().for_each(|item| _ = me.add_value(Cow::Owned(item)));
+            }
+            (me @ (AggState::Values(_) | AggState::ValuesBig(_)), AggState::ValuesBig(b)) => {
+                b.into_iter().for_each(|item| _ = me.add_value(Cow::Owned(item)));
+            }
             (AggState::List(a), AggState::List(b)) => {
                 a.extend(b);
                 a.truncate(LIST_LIMIT);
             }
-            (me @ AggState::Extreme { .. }, AggState::Extreme { num, text, .. }) => {
-                if let Some(n) = num {
-                    me.add(f, &format_num(n), 0);
+            (me @ AggState::Extreme { .. }, AggState::Extreme { num, has_num, text, .. }) => {
+                if has_num {
+                    me.add(f, &format_num(num), 0);
                 }
                 if let Some(t) = text {
                     me.add(f, &t, 0);
@@ -278,24 +351,25 @@ impl AggState {
     pub fn finish(self, f: AggFunc) -> Value {
         match self {
             AggState::Count(c) => Value::Num(c as f64),
-            AggState::Distinct(s) => Value::Num(s.len() as f64),
-            AggState::Values(s) => Value::from_items(s.into_iter().collect()),
+            AggState::Distinct(s) => Value::Num(s.map_or(0, |s| s.len()) as f64),
+            AggState::Values(v) => Value::from_items(v),
+            AggState::ValuesBig(s) => Value::from_items(s.into_iter().collect()),
             AggState::List(v) => Value::from_items(v),
-            AggState::Extreme { num, text, any_text } => {
+            AggState::Extreme { num, has_num, text, .. } => {
                 // Numbers only: numeric result. With text: Splunk compares lexically.
-                match (num, text, any_text) {
-                    (Some(n), None, _) => Value::Num(n),
-                    (None, Some(t), _) => Value::Str(t),
-                    (Some(n), Some(t), _) => {
+                match (has_num.then_some(num), text) {
+                    (Some(n), None) => Value::Num(n),
+                    (None, Some(t)) => Value::Str(t.into()),
+                    (Some(n), Some(t)) => {
                         let ns = format_num(n);
-                        let pick_text = if f == AggFunc::Max { t > ns } else { t < ns };
+                        let pick_text = if f == AggFunc::Max { *t > *ns } else { *t < *ns };
                         if pick_text {
-                            Value::Str(t)
+                            Value::Str(t.into())
                         } else {
                             Value::Num(n)
                         }
                     }
-                    (None, None, _) => Value::Null,
+                    (None, None) => Value::Null,
                 }
             }
             AggState::Sum { sum, n } => match f {
@@ -305,7 +379,7 @@ impl AggState {
             },
             AggState::Range { min, max, n } if n > 0 => Value::Num(max - min),
             AggState::Range { .. } => Value::Null,
-            AggState::Timed(v) => v.map(|(_, s)| Value::Str(s)).unwrap_or(Value::Null),
+            AggState::Timed(v) => v.map(|(_, s)| Value::Str(s.into())).unwrap_or(Value::Null),
             AggState::Stdev { n, m2, .. } if n > 1 => Value::Num((m2 / (n - 1) as f64).sqrt()),
             AggState::Stdev { .. } => Value::Null,
         }
@@ -352,6 +426,34 @@ mod tests {
         assert_eq!(run(AggFunc::Sum, &[]), Value::Null);
         let sd = run(AggFunc::Stdev, &["2", "4", "4", "4", "5", "5", "7", "9"]);
         assert!((sd.as_num().unwrap() - 2.138).abs() < 0.001, "{sd:?}");
+    }
+
+    #[test]
+    fn a_state_is_small() {
+        // The memory budget counts this per aggregation per group.
+        assert!(std::mem::size_of::<AggState>() <= 32, "{}", std::mem::size_of::<AggState>());
+    }
+
+    #[test]
+    fn values_stay_sorted_and_distinct_across_the_small_and_big_forms() {
+        for n in [1usize, 5, SMALL_VALUES, SMALL_VALUES + 1, 3 * SMALL_VALUES] {
+            let items: Vec<String> = (0..n).rev().map(|i| format!("v{i:03}")).collect();
+            let mut want = items.clone();
+            want.sort();
+            let (mut a, mut b) = (AggState::new(AggFunc::Values), AggState::new(AggFunc::Values));
+            let mut grown = 0;
+            for (i, it) in items.iter().enumerate() {
+                grown += if i % 3 == 0 { &mut a } else { &mut b }.add(AggFunc::Values, it, 0);
+                assert_eq!(a.add(AggFunc::Values, &items[0], 0), 0, "a repeat adds nothing");
+            }
+            assert!(grown >= items.iter().map(String::len).sum::<usize>(), "texts are counted");
+            assert_eq!(matches!(a, AggState::ValuesBig(_)), n.div_ceil(3) > SMALL_VALUES);
+            a.merge(AggFunc::Values, b);
+            assert!(a.fits(AggFunc::Values));
+            assert_eq!(matches!(a, AggState::ValuesBig(_)), n > SMALL_VALUES, "{n}");
+            assert_eq!(a.clone().finish(AggFunc::Values), Value::from_items(want.clone()));
+            assert_eq!(AggState::values_of(items).finish(AggFunc::Values), Value::from_items(want));
+        }
     }
 
     #[test]

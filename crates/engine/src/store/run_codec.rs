@@ -11,7 +11,7 @@
 //! of the batch at a time. The scan state format of `scan::codec` keeps its own encoding.
 
 use crate::store::agg::AggState;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 pub(crate) fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
@@ -121,9 +121,14 @@ pub(crate) fn put_state(buf: &mut Vec<u8>, st: &AggState) {
         }
         AggState::Distinct(s) => {
             buf.push(1);
-            put_texts(buf, s.len(), s.iter());
+            let s = s.as_deref();
+            put_texts(buf, s.map_or(0, HashSet::len), s.into_iter().flatten());
         }
-        AggState::Values(s) => {
+        AggState::Values(v) => {
+            buf.push(2);
+            put_texts(buf, v.len(), v.iter());
+        }
+        AggState::ValuesBig(s) => {
             buf.push(2);
             put_texts(buf, s.len(), s.iter());
         }
@@ -131,11 +136,11 @@ pub(crate) fn put_state(buf: &mut Vec<u8>, st: &AggState) {
             buf.push(3);
             put_texts(buf, v.len(), v.iter());
         }
-        AggState::Extreme { num, text, any_text } => {
+        AggState::Extreme { num, has_num, any_text, text } => {
             buf.push(4);
-            buf.push(u8::from(num.is_some()) | u8::from(text.is_some()) << 1 | u8::from(*any_text) << 2);
-            if let Some(x) = num {
-                put_num(buf, *x);
+            buf.push(u8::from(*has_num) | u8::from(text.is_some()) << 1 | u8::from(*any_text) << 2);
+            if *has_num {
+                put_num(buf, *num);
             }
             if let Some(t) = text {
                 put_text(buf, t);
@@ -173,14 +178,18 @@ pub(crate) fn get_state(cur: &mut &[u8]) -> Option<AggState> {
     let raw = |cur: &mut &[u8]| get_bytes(cur, 8)?.try_into().ok().map(u64::from_le_bytes).map(f64::from_bits);
     Some(match get_bytes(cur, 1)?[0] {
         0 => AggState::Count(get_varint(cur)?),
-        1 => AggState::Distinct(get_texts(cur)?.into_iter().collect::<HashSet<String>>()),
-        2 => AggState::Values(get_texts(cur)?.into_iter().collect::<BTreeSet<String>>()),
+        1 => {
+            let items = get_texts(cur)?;
+            AggState::Distinct((!items.is_empty()).then(|| Box::new(items.into_iter().collect::<HashSet<String>>())))
+        }
+        2 => AggState::values_of(get_texts(cur)?),
         3 => AggState::List(get_texts(cur)?),
         4 => {
             let flags = get_bytes(cur, 1)?[0];
-            let num = if flags & 1 != 0 { Some(get_num(cur)?) } else { None };
-            let text = if flags & 2 != 0 { Some(get_text(cur)?) } else { None };
-            AggState::Extreme { num, text, any_text: flags & 4 != 0 }
+            let has_num = flags & 1 != 0;
+            let num = if has_num { get_num(cur)? } else { 0.0 };
+            let text = if flags & 2 != 0 { Some(get_text(cur)?.into_boxed_str()) } else { None };
+            AggState::Extreme { num, has_num, any_text: flags & 4 != 0, text }
         }
         5 => AggState::Sum { sum: get_num(cur)?, n: get_varint(cur)? },
         6 => AggState::Range { min: get_num(cur)?, max: get_num(cur)?, n: get_varint(cur)? },
@@ -189,7 +198,7 @@ pub(crate) fn get_state(cur: &mut &[u8]) -> Option<AggState> {
             _ => {
                 let z = get_varint(cur)?;
                 let t = (z >> 1) as i64 ^ -((z & 1) as i64);
-                AggState::Timed(Some((t, get_text(cur)?)))
+                AggState::Timed(Some((t, get_text(cur)?.into_boxed_str())))
             }
         },
         8 => AggState::Stdev { n: get_varint(cur)?, mean: raw(cur)?, m2: raw(cur)? },

@@ -12,7 +12,7 @@ use crate::store::agg::{AggSpec, AggState};
 use crate::store::blocks::{BlockReader, BlockWriter};
 use crate::store::run_codec;
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashSet};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
 
@@ -334,9 +334,14 @@ pub(crate) fn encode_state(st: &AggState, buf: &mut Vec<u8>) {
         }
         AggState::Distinct(s) => {
             buf.push(1);
-            put_strs(buf, s.len(), s.iter());
+            let s = s.as_deref();
+            put_strs(buf, s.map_or(0, HashSet::len), s.into_iter().flatten());
         }
-        AggState::Values(s) => {
+        AggState::Values(v) => {
+            buf.push(2);
+            put_strs(buf, v.len(), v.iter());
+        }
+        AggState::ValuesBig(s) => {
             buf.push(2);
             put_strs(buf, s.len(), s.iter());
         }
@@ -344,10 +349,10 @@ pub(crate) fn encode_state(st: &AggState, buf: &mut Vec<u8>) {
             buf.push(3);
             put_strs(buf, v.len(), v.iter());
         }
-        AggState::Extreme { num, text, any_text } => {
+        AggState::Extreme { num, has_num, any_text, text } => {
             buf.push(4);
-            buf.push(u8::from(num.is_some()) | u8::from(text.is_some()) << 1 | u8::from(*any_text) << 2);
-            put_f64(buf, num.unwrap_or(0.0));
+            buf.push(u8::from(*has_num) | u8::from(text.is_some()) << 1 | u8::from(*any_text) << 2);
+            put_f64(buf, if *has_num { *num } else { 0.0 });
             put_str(buf, text.as_deref().unwrap_or(""));
         }
         AggState::Sum { sum, n } => {
@@ -364,7 +369,7 @@ pub(crate) fn encode_state(st: &AggState, buf: &mut Vec<u8>) {
         AggState::Timed(v) => {
             buf.push(7);
             buf.push(u8::from(v.is_some()));
-            let (t, s) = v.as_ref().map(|(t, s)| (*t, s.as_str())).unwrap_or((0, ""));
+            let (t, s) = v.as_ref().map(|(t, s)| (*t, &**s)).unwrap_or((0, ""));
             put_u64(buf, t as u64);
             put_str(buf, s);
         }
@@ -380,14 +385,19 @@ pub(crate) fn encode_state(st: &AggState, buf: &mut Vec<u8>) {
 pub(crate) fn decode_state(cur: &mut &[u8]) -> Option<AggState> {
     Some(match get_u8(cur)? {
         0 => AggState::Count(get_u64(cur)?),
-        1 => AggState::Distinct(get_strs(cur)?.into_iter().collect::<HashSet<String>>()),
-        2 => AggState::Values(get_strs(cur)?.into_iter().collect::<BTreeSet<String>>()),
+        1 => {
+            let items = get_strs(cur)?;
+            AggState::Distinct((!items.is_empty()).then(|| Box::new(items.into_iter().collect::<HashSet<String>>())))
+        }
+        2 => AggState::values_of(get_strs(cur)?),
         3 => AggState::List(get_strs(cur)?),
         4 => {
             let flags = get_u8(cur)?;
             let num = get_f64(cur)?;
             let text = get_str(cur)?;
-            AggState::Extreme { num: (flags & 1 != 0).then_some(num), text: (flags & 2 != 0).then_some(text), any_text: flags & 4 != 0 }
+            let has_num = flags & 1 != 0;
+            let text = (flags & 2 != 0).then(|| text.into_boxed_str());
+            AggState::Extreme { num: if has_num { num } else { 0.0 }, has_num, any_text: flags & 4 != 0, text }
         }
         5 => AggState::Sum { sum: get_f64(cur)?, n: get_u64(cur)? },
         6 => AggState::Range { min: get_f64(cur)?, max: get_f64(cur)?, n: get_u64(cur)? },
@@ -395,7 +405,7 @@ pub(crate) fn decode_state(cur: &mut &[u8]) -> Option<AggState> {
             let some = get_u8(cur)? != 0;
             let t = get_u64(cur)? as i64;
             let s = get_str(cur)?;
-            AggState::Timed(some.then_some((t, s)))
+            AggState::Timed(some.then(|| (t, s.into_boxed_str())))
         }
         8 => AggState::Stdev { n: get_u64(cur)?, mean: get_f64(cur)?, m2: get_f64(cur)? },
         _ => return None,

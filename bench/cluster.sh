@@ -115,7 +115,7 @@ for ROUND in $(seq "$ROUNDS"); do
 [[ "$ROUNDS" == 1 ]] || log "round $ROUND of $ROUNDS"
 backtest_once
 for N in $WORKERS; do
-  RUN="$WORK/w$N"
+  RUN="$WORK/r$ROUND-w$N"  # a fresh directory per run: a reducer keeps its finished runs
   mkdir -p "$RUN"
   BPORT="$(free_port)"
   "$TANSU" broker --listener-url "tcp://127.0.0.1:$BPORT" --advertised-listener-url "tcp://127.0.0.1:$BPORT" \

@@ -90,7 +90,7 @@ fn read_example(text: &str) -> Option<Event> {
     // YAML folding may have split the XML over lines; it is one record.
     let line = line.replace(['\r', '\n'], " ");
     let mut found = None;
-    vigil_read::read_stream("example_log", line.as_bytes(), &vigil_read::ReadOptions::default(), &mut |ev| {
+    vigil_read::read_bytes("example_log", line.as_bytes(), &vigil_read::ReadOptions::default(), &mut |ev| {
         found.get_or_insert_with(|| ev.clone());
     });
     found

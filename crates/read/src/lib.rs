@@ -251,25 +251,35 @@ pub fn read_stream(name: &str, reader: impl Read, opts: &ReadOptions, sink: &mut
     ctx.report
 }
 
-/// [`read_stream`] over bytes in memory, handing out the event itself ([`Sink::Owned`]). Lines
-/// are read from the bytes themselves: a stream's buffer is zeroed before its first fill (64 KiB,
-/// as much work as reading a small batch), which a worker reading many small batches paid per batch.
-pub(crate) fn read_stream_owned(name: &str, data: &[u8], opts: &ReadOptions, sink: &mut dyn FnMut(&mut Event)) -> ReadReport {
-    let mut ctx = Ctx::new(opts, Sink::Owned(sink));
-    let name: Arc<str> = Arc::from(name);
-    let format = sniff(&data[..data.len().min(kind::HEAD_BYTES)]);
-    if matches!(format, Format::XmlLines | Format::JsonLines) {
-        ctx.report.files += 1;
-        let before = (ctx.report.events, ctx.report.skipped_total());
-        lines::read_lines(&mut &data[..], &name, format, &mut ctx);
-        ctx.report.bytes += data.len() as u64;
-        if (ctx.report.events, ctx.report.skipped_total()) == before {
-            ctx.report.no_events(&name);
-        }
-    } else {
-        read_stream_in(&name, Box::new(data), 0, &mut ctx);
-    }
+/// [`read_stream`] over bytes in memory (a request, a Kafka batch, a chunk of a tailed file).
+/// Lines are read from the bytes themselves: a stream's buffer is zeroed before its first fill
+/// (64 KiB, as much work as reading a small batch), which callers reading many small inputs
+/// paid per input.
+pub fn read_bytes(name: &str, data: &[u8], opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) -> ReadReport {
+    let mut ctx = Ctx::new(opts, Sink::Shared(sink));
+    read_bytes_in(&Arc::from(name), data, &mut ctx);
     ctx.report
+}
+
+/// [`read_bytes`] handing out the event itself ([`Sink::Owned`]).
+pub(crate) fn read_bytes_owned(name: &str, data: &[u8], opts: &ReadOptions, sink: &mut dyn FnMut(&mut Event)) -> ReadReport {
+    let mut ctx = Ctx::new(opts, Sink::Owned(sink));
+    read_bytes_in(&Arc::from(name), data, &mut ctx);
+    ctx.report
+}
+
+fn read_bytes_in(name: &Arc<str>, data: &[u8], ctx: &mut Ctx) {
+    let format = sniff(&data[..data.len().min(kind::HEAD_BYTES)]);
+    if !matches!(format, Format::XmlLines | Format::JsonLines) {
+        return read_stream_in(name, Box::new(data), 0, ctx);
+    }
+    ctx.report.files += 1;
+    let before = (ctx.report.events, ctx.report.skipped_total());
+    lines::read_lines(&mut &data[..], name, format, ctx);
+    ctx.report.bytes += data.len() as u64;
+    if (ctx.report.events, ctx.report.skipped_total()) == before {
+        ctx.report.no_events(name);
+    }
 }
 
 fn read_head(mut f: &std::fs::File, head: &mut [u8]) -> usize {
@@ -538,13 +548,19 @@ mod tests {
             "01/14/2021 11:41:39 PM some text log line\n".to_string(),
             "[{\"a\":1}]".to_string(),
             String::new(),
+            // A record longer than the readers take, between two events.
+            format!("{xml}\n<Event {}</Event>\n{xml}\n", "x".repeat(ReadOptions::default().max_record_bytes + 10)),
         ];
         for input in &inputs {
             let (mut streamed, mut in_place) = (Vec::new(), Vec::new());
             let a = read_stream("n", input.as_bytes(), &ReadOptions::default(), &mut |ev| streamed.push(ev.clone()));
-            let b = read_stream_owned("n", input.as_bytes(), &ReadOptions::default(), &mut |ev| in_place.push(ev.clone()));
+            let b = read_bytes("n", input.as_bytes(), &ReadOptions::default(), &mut |ev| in_place.push(ev.clone()));
+            let mut owned = Vec::new();
+            let c = read_bytes_owned("n", input.as_bytes(), &ReadOptions::default(), &mut |ev| owned.push(ev.clone()));
             assert_eq!(a, b, "{input}");
+            assert_eq!(a, c, "{input}");
             assert_eq!(format!("{streamed:?}"), format!("{in_place:?}"), "{input}");
+            assert_eq!(format!("{streamed:?}"), format!("{owned:?}"), "{input}");
         }
     }
 }

@@ -15,7 +15,7 @@
 //! filled again: no event is copied, and none allocates once their buffers are large enough)
 //! until the next line gives its first event or the pass ends.
 
-use crate::{read_stream, read_stream_owned, sniff, Format, ReadOptions};
+use crate::{read_bytes, read_bytes_owned, sniff, Format, ReadOptions};
 use std::sync::Arc;
 use vigil_model::Event;
 
@@ -52,7 +52,7 @@ impl Pass<'_, '_, '_> {
         while self.next < end {
             let i = self.next;
             let (alone, sink) = (&mut *self.alone, &mut *self.sink);
-            read_stream(&(self.name)(i), self.records[i], self.opts, &mut |ev| {
+            read_bytes(&(self.name)(i), self.records[i], self.opts, &mut |ev| {
                 alone.clone_from(ev);
                 sink(i, alone);
             });
@@ -76,7 +76,7 @@ impl Pass<'_, '_, '_> {
 impl RecordsReader {
     /// Reads every record of `records`, in order, and hands each event to `sink` with its
     /// record's index (the event may be changed: it is the reader's). `name(i)` names record
-    /// `i` (its origin, as [`read_stream`]'s `name`).
+    /// `i` (its origin, as [`crate::read_stream`]'s `name`).
     pub fn read(&mut self, records: &[&[u8]], name: &dyn Fn(usize) -> String, opts: &ReadOptions, sink: &mut dyn FnMut(usize, &mut Event)) {
         let RecordsReader { joined, lines, held, alone } = self;
         joined.clear();
@@ -93,7 +93,7 @@ impl RecordsReader {
         // The line whose events are held, and how many it gave so far.
         let mut holding: Option<(usize, usize)> = None;
         if !lines.is_empty() {
-            read_stream_owned(JOINED, &joined[..], opts, &mut |ev| {
+            read_bytes_owned(JOINED, &joined[..], opts, &mut |ev| {
                 let Some(line) = (ev.origin.line as usize).checked_sub(1).filter(|l| *l < lines.len()) else { return };
                 let n = match holding {
                     Some((h, n)) if h == line => n,
@@ -179,7 +179,7 @@ mod tests {
     fn alone(records: &[&[u8]]) -> Vec<View> {
         let mut out = Vec::new();
         for (i, r) in records.iter().enumerate() {
-            read_stream(&name(i), *r, &ReadOptions::default(), &mut |ev| out.push(view(i, ev)));
+            crate::read_stream(&name(i), *r, &ReadOptions::default(), &mut |ev| out.push(view(i, ev)));
         }
         out
     }

@@ -37,7 +37,7 @@ impl Derived {
     pub fn from_text(text: &str) -> Derived {
         let mut out = None;
         let opts = vigil_read::ReadOptions::default();
-        vigil_read::read_stream(STREAM, text.as_bytes(), &opts, &mut |ev| {
+        vigil_read::read_bytes(STREAM, text.as_bytes(), &opts, &mut |ev| {
             if out.is_none() {
                 out = Some(Derived::from_event(ev, STREAM));
             }
@@ -56,7 +56,7 @@ impl Derived {
             crate::store::push_line(&mut lines, t);
         }
         let mut found: Vec<Option<Derived>> = vec![None; texts.len()];
-        vigil_read::read_stream(STREAM, &lines[..], &vigil_read::ReadOptions::default(), &mut |ev| {
+        vigil_read::read_bytes(STREAM, &lines[..], &vigil_read::ReadOptions::default(), &mut |ev| {
             if let Some(slot @ None) = (ev.origin.line as usize).checked_sub(1).and_then(|i| found.get_mut(i)) {
                 *slot = Some(Derived::from_event(ev, STREAM));
             }

@@ -52,7 +52,7 @@ impl DataFile {
     pub fn read(&self, opts: &ReadOptions, sink: &mut dyn FnMut(&Event)) -> ReadReport {
         match self {
             DataFile::Path(p) => vigil_read::read_file(p, opts, sink),
-            DataFile::Embedded { name, bytes } => vigil_read::read_stream(&format!("<built-in>/{name}"), *bytes, opts, sink),
+            DataFile::Embedded { name, bytes } => vigil_read::read_bytes(&format!("<built-in>/{name}"), bytes, opts, sink),
         }
     }
 }

@@ -265,7 +265,7 @@ impl Tailer {
         let mut events = Vec::new();
         let now = (self.clock)();
         let opts = vigil_read::ReadOptions::default();
-        vigil_read::read_stream(&name, &buf[..end], &opts, &mut |ev| events.extend(self.stored(input, ev, &name, now)));
+        vigil_read::read_bytes(&name, &buf[..end], &opts, &mut |ev| events.extend(self.stored(input, ev, &name, now)));
         let new_offset = offset + end as u64;
         pos.progress = Progress::Lines { offset: new_offset };
         self.store(events, &pos).map_err(|e| e.0)?;

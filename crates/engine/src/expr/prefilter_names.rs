@@ -65,7 +65,7 @@ impl NameTargets {
     }
 
     /// This map's memo in `memos` for rows of `shape` (made on first use).
-    pub fn memo<'m>(&self, memos: &'m mut NameMemos, shape: usize) -> &'m mut Vec<(String, u32)> {
+    pub fn memo<'m>(&self, memos: &'m mut NameMemos, shape: usize) -> &'m mut Memo {
         let at = match memos.memos.iter().position(|(id, _)| *id == self.id) {
             Some(at) => at,
             None => {
@@ -73,9 +73,7 @@ impl NameTargets {
                 memos.memos.len() - 1
             }
         };
-        let by_shape = &mut memos.memos[at].1;
-        let slot = shape % by_shape.len().max(1);
-        &mut by_shape[slot]
+        &mut memos.memos[at].1[shape % SHAPES]
     }
 
     /// The conditions on field `name`, the row's field number `place` (counted from 0 in the

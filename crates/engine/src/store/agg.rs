@@ -156,6 +156,11 @@ impl AggState {
         }
     }
 
+    /// A `dc()` state of these items (no table when there are none).
+    pub fn distinct_of(items: Vec<String>) -> AggState {
+        AggState::Distinct((!items.is_empty()).then(|| Box::new(items.into_iter().collect())))
+    }
+
     /// A `values()` state of these items (in any order, repeats allowed).
     pub fn values_of(mut items: Vec<String>) -> AggState {
         items.sort_unstable();

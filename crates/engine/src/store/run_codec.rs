@@ -178,10 +178,7 @@ pub(crate) fn get_state(cur: &mut &[u8]) -> Option<AggState> {
     let raw = |cur: &mut &[u8]| get_bytes(cur, 8)?.try_into().ok().map(u64::from_le_bytes).map(f64::from_bits);
     Some(match get_bytes(cur, 1)?[0] {
         0 => AggState::Count(get_varint(cur)?),
-        1 => {
-            let items = get_texts(cur)?;
-            AggState::Distinct((!items.is_empty()).then(|| Box::new(items.into_iter().collect::<HashSet<String>>())))
-        }
+        1 => AggState::distinct_of(get_texts(cur)?),
         2 => AggState::values_of(get_texts(cur)?),
         3 => AggState::List(get_texts(cur)?),
         4 => {

@@ -385,10 +385,7 @@ pub(crate) fn encode_state(st: &AggState, buf: &mut Vec<u8>) {
 pub(crate) fn decode_state(cur: &mut &[u8]) -> Option<AggState> {
     Some(match get_u8(cur)? {
         0 => AggState::Count(get_u64(cur)?),
-        1 => {
-            let items = get_strs(cur)?;
-            AggState::Distinct((!items.is_empty()).then(|| Box::new(items.into_iter().collect::<HashSet<String>>())))
-        }
+        1 => AggState::distinct_of(get_strs(cur)?),
         2 => AggState::values_of(get_strs(cur)?),
         3 => AggState::List(get_strs(cur)?),
         4 => {

@@ -23,6 +23,7 @@
 #   PYTHON       a python with kafka-python (default: $VIGIL_TEST_PYTHON, else python3)
 #   SKIP_BUILD   1: use the existing release binaries
 #   KEEP         1: keep the work directory (printed)
+#   FETCH_WAIT_MS  the workers' `fetch_wait_ms` (default: the config's default)
 #   TOGETHER     1: start the workers on the empty topic and produce the events once every
 #                worker holds partitions (no partition read by one worker, then moved to
 #                another as the others join); wall time then includes producing
@@ -93,14 +94,16 @@ fi
 # start-up (loading and planning the content), measured over no events, is left out. Prints its
 # row and sets BT_PER_M (CPU-seconds per million events).
 backtest_once() {
-  /usr/bin/time -f '%e %U %S' -o "$WORK/single.time" \
+  /usr/bin/time -f '%e %U %S %R %w %c' -o "$WORK/single.time" \
     "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$FILE" \
     >"$WORK/single.out" 2>"$WORK/single.log"
-  read -r S_WALL S_USER S_SYS <"$WORK/single.time"
+  read -r S_WALL S_USER S_SYS S_MINFLT S_VCS S_IVCS <"$WORK/single.time"
   : >"$WORK/empty.xml"
-  /usr/bin/time -f '%e %U %S' -o "$WORK/empty.time" \
+  /usr/bin/time -f '%e %U %S %R %w %c' -o "$WORK/empty.time" \
     "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$WORK/empty.xml" >/dev/null 2>&1
-  read -r E_WALL E_USER E_SYS <"$WORK/empty.time"
+  read -r E_WALL E_USER E_SYS E_MINFLT E_VCS E_IVCS <"$WORK/empty.time"
+  log "backtest per M events (user_s system_s minor_faults voluntary_switches involuntary_switches): $(per_m_events \
+    "$E_USER $E_SYS $E_MINFLT $E_VCS $E_IVCS" "$S_USER $S_SYS $S_MINFLT $S_VCS $S_IVCS" "$EVENTS")"
   local cpu wall
   cpu="$(echo "$S_USER + $S_SYS - $E_USER - $E_SYS" | bc -l)"
   wall="$(echo "$S_WALL - $E_WALL" | bc -l)"
@@ -163,8 +166,10 @@ for N in $WORKERS; do
     done
     sleep 3
   fi
+  ACCOUNTS=()
   for i in "${!WPIDS[@]}"; do
     BASE="$(echo "$BASE + $(cpu_secs "${WPIDS[$i]}")" | bc -l)"
+    ACCOUNTS+=("$(account "${WPIDS[$i]}")")
   done
   START="$(date +%s.%N)"
   [[ "${TOGETHER:-0}" != 1 ]] || produce
@@ -180,6 +185,8 @@ for N in $WORKERS; do
   CHECKPOINTS=0
   for i in "${!WPIDS[@]}"; do
     WCPU="$(echo "$WCPU + $(cpu_secs "${WPIDS[$i]}")" | bc -l)"
+    log "worker $((i + 1)) of $N per M events (user_s system_s minor_faults voluntary_switches involuntary_switches): $(per_m_events \
+      "${ACCOUNTS[$i]}" "$(account "${WPIDS[$i]}")" "$EVENTS")"
     PBYTES="$(echo "$PBYTES + $(metric "${WPORTS[$i]}" vigil_cluster_partial_bytes_sum)" | bc -l)"
     PCOUNT="$(echo "$PCOUNT + $(metric "${WPORTS[$i]}" vigil_cluster_partial_bytes_count)" | bc -l)"
     CHECKPOINTS="$(echo "$CHECKPOINTS + $(metric "${WPORTS[$i]}" vigil_cluster_checkpoints_written_total)" | bc -l)"

@@ -113,9 +113,10 @@ pub fn consumer(cfg: &ClusterConfig, group: &str, starts: Starts) -> Result<Base
         // A worker reads records as they trickle in: with librdkafka's default (answer with
         // any byte), each answer was a few hundred records per partition, each started on
         // caches other processes had cooled, which cost a worker as much CPU per event as
-        // the scan itself. Waiting for a megabyte (or `fetch.wait.max.ms`, 500 ms) reads
+        // the scan itself. Waiting for a megabyte (or `fetch_wait_ms`, config.rs) reads
         // them in larger passes; a worker catching up finds a megabyte ready at once.
         client.set("fetch.min.bytes", WORKER_FETCH_MIN_BYTES.to_string());
+        client.set("fetch.wait.max.ms", cfg.fetch_wait_ms.to_string());
     }
     if cfg.metrics_listen.is_some() {
         // Consumer lag for /metrics, from the client's own statistics. Each emission walks

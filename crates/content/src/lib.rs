@@ -5,6 +5,9 @@
 //! overrides an earlier one by name, so a user can keep their own `*_filter` macros in a small
 //! directory next to a full security_content checkout.
 
+mod block_yaml;
+#[cfg(test)]
+mod block_yaml_tests;
 mod builtin;
 mod data_source;
 mod detection;

@@ -1,0 +1,583 @@
+//! A fast parser for the block-style YAML that content files are written in.
+//!
+//! Reading ~900 ESCU detections through libyaml (serde_norway) cost about 200 instructions a
+//! byte, 60 % of a hunt's start-up. Content files use a small part of YAML: block mappings and
+//! sequences, plain, quoted and block scalars, one-line flow sequences, comments. This parser
+//! reads that part straight into a [`Value`] and gives up (`None`) on anything else (anchors,
+//! tags, multi-line double quotes, indentation indicators, documents, tabs, anything odd or
+//! invalid), so that [`from_str`] falls back to serde_norway, which also gives the errors.
+//! Scalars resolve as serde_norway resolves them: text that could be a null, a boolean or a
+//! number is handed to serde_norway itself. Tests compare both on every file of ../shared/escu.
+
+use serde::de::DeserializeOwned;
+use serde_norway::{Mapping, Value};
+
+/// Deserializes `text` through the fast parser when it reads it, else through serde_norway.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, serde_norway::Error> {
+    if let Some(value) = parse(text) {
+        if let Ok(parsed) = serde_norway::from_value(value) {
+            return Ok(parsed);
+        }
+    }
+    // Whatever the fast path could not take, including errors, with their line and column.
+    serde_norway::from_str(text)
+}
+
+/// The document in `text` as serde_norway would read it, or `None` where this parser is not
+/// sure of that.
+pub fn parse(text: &str) -> Option<Value> {
+    // Tabs (indentation or separation) and byte order marks are serde_norway's; a carriage
+    // return only as part of a CRLF line end, which `lines` drops.
+    if text.contains(['\t', '\u{feff}']) || text.match_indices('\r').any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n')) {
+        return None;
+    }
+    let mut lines: Vec<Line> = text.lines().map(Line::new).collect();
+    let mut p = Parser { lines: &mut lines, pos: 0 };
+    p.skip_blank();
+    if p.peek().is_some_and(|l| l.text.starts_with("---")) {
+        let rest = p.lines[p.pos].text[3..].trim_start();
+        if !(rest.is_empty() || rest.starts_with('#')) || p.lines[p.pos].indent != 0 {
+            return None;
+        }
+        p.pos += 1;
+        p.skip_blank();
+    }
+    let value = match p.peek() {
+        None => Value::Null,
+        Some(l) if l.indent == 0 => p.block(0)?,
+        Some(_) => return None,
+    };
+    p.skip_blank();
+    // Anything after the root node (a second document, a stray line) is serde_norway's.
+    p.peek().is_none().then_some(value)
+}
+
+/// One line: the raw text, its indentation and the text after it; blank and comment-only
+/// lines are `blank`. A node starting after `- ` is given its own line at that column, so
+/// `indent` is always where `text` starts in `raw`.
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    raw: &'a str,
+    indent: usize,
+    text: &'a str,
+    blank: bool,
+}
+
+impl<'a> Line<'a> {
+    fn new(raw: &'a str) -> Line<'a> {
+        Line::at(raw, raw.len() - raw.trim_start_matches(' ').len())
+    }
+
+    fn at(raw: &'a str, indent: usize) -> Line<'a> {
+        let text = &raw[indent..];
+        Line { raw, indent, text, blank: text.trim_end().is_empty() || text.starts_with('#') }
+    }
+
+    fn empty(&self) -> bool {
+        self.text.trim_end().is_empty()
+    }
+}
+
+struct Parser<'t, 'a> {
+    lines: &'t mut Vec<Line<'a>>,
+    pos: usize,
+}
+
+impl<'a> Parser<'_, 'a> {
+    fn skip_blank(&mut self) {
+        while self.lines.get(self.pos).is_some_and(|l| l.blank) {
+            self.pos += 1;
+        }
+    }
+
+    /// The next line that is not blank (without moving past it).
+    fn peek(&mut self) -> Option<Line<'a>> {
+        self.skip_blank();
+        self.lines.get(self.pos).copied()
+    }
+
+    /// The block node whose first line is the current one, at `indent`.
+    fn block(&mut self, indent: usize) -> Option<Value> {
+        let line = self.peek()?;
+        if is_entry(line.text) {
+            self.sequence(indent)
+        } else if key_end(line.text).is_some() {
+            self.mapping(indent)
+        } else {
+            None
+        }
+    }
+
+    fn sequence(&mut self, indent: usize) -> Option<Value> {
+        let mut items = Vec::new();
+        while let Some(line) = self.peek() {
+            if line.indent != indent || !is_entry(line.text) {
+                break;
+            }
+            let rest = line.text[1..].trim_start_matches(' ');
+            if rest.trim_end().is_empty() {
+                self.pos += 1;
+                items.push(self.nested_or_null(indent)?);
+            } else if rest.starts_with('#') {
+                return None;
+            } else if is_entry(rest) || key_end(rest).is_some() {
+                // `- key: value` or `- - item`: a node starting on the entry's line.
+                let column = line.raw.len() - rest.len();
+                self.lines[self.pos] = Line::at(line.raw, column);
+                items.push(self.block(column)?);
+            } else {
+                items.push(self.value(rest, indent)?);
+            }
+        }
+        self.after_block(indent)?;
+        Some(Value::Sequence(items))
+    }
+
+    fn mapping(&mut self, indent: usize) -> Option<Value> {
+        let mut map = Mapping::new();
+        while let Some(line) = self.peek() {
+            if line.indent != indent || is_entry(line.text) {
+                break;
+            }
+            let end = key_end(line.text)?;
+            let key = resolve_plain(&line.text[..end])?;
+            let rest = line.text[end + 1..].trim_start_matches(' ');
+            let value = if rest.trim_end().is_empty() || rest.starts_with('#') {
+                self.pos += 1;
+                match self.peek() {
+                    // An indentless sequence: `key:` then `- item` lines at the key's column.
+                    Some(next) if next.indent == indent && is_entry(next.text) => self.sequence(indent)?,
+                    _ => self.nested_or_null(indent)?,
+                }
+            } else {
+                self.value(rest, indent)?
+            };
+            if map.insert(key, value).is_some() {
+                return None;
+            }
+        }
+        self.after_block(indent)?;
+        Some(Value::Mapping(map))
+    }
+
+    /// A block that ended at `indent`: the next line must not be more indented (an error).
+    fn after_block(&mut self, indent: usize) -> Option<()> {
+        match self.peek() {
+            Some(next) if next.indent > indent => None,
+            _ => Some(()),
+        }
+    }
+
+    /// The node on the lines after an entry or key with nothing after it: a block more
+    /// indented than `parent`, else null.
+    fn nested_or_null(&mut self, parent: usize) -> Option<Value> {
+        match self.peek() {
+            Some(next) if next.indent > parent && (is_entry(next.text) || key_end(next.text).is_some()) => self.block(next.indent),
+            // A scalar starting on the next line (`data:` then an indented URL).
+            Some(next) if next.indent > parent => self.value(next.text, parent),
+            _ => Some(Value::Null),
+        }
+    }
+
+    /// The scalar (or one-line flow sequence) starting at `rest` on the current line, under a
+    /// node at `parent`; moves past its lines.
+    fn value(&mut self, rest: &'a str, parent: usize) -> Option<Value> {
+        match rest.as_bytes()[0] {
+            b'|' | b'>' => self.block_scalar(rest, parent),
+            b'\'' => self.single_quoted(rest),
+            b'"' => self.double_quoted(rest),
+            b'[' => {
+                let value = flow_sequence(rest)?;
+                self.pos += 1;
+                Some(value)
+            }
+            // `-`, `?` and `:` start a plain scalar when text follows them (`-3`).
+            b'-' | b'?' | b':' if rest.as_bytes().get(1).is_some_and(|&b| b != b' ') => self.plain(rest, parent),
+            c if INDICATORS.contains(&c) => None,
+            _ => self.plain(rest, parent),
+        }
+    }
+
+    /// What follows a closing quote on its line must be nothing or a comment.
+    fn end_of_line(&mut self, after: &str) -> Option<()> {
+        if !nothing_but_comment(after) {
+            return None;
+        }
+        self.pos += 1;
+        Some(())
+    }
+
+    /// A plain scalar: its first line's text, then more indented lines folded into it.
+    fn plain(&mut self, first_line: &'a str, parent: usize) -> Option<Value> {
+        let first = plain_line(first_line)?;
+        let commented = first.len() != first_line.trim_end().len();
+        self.pos += 1;
+        let mut text: Option<String> = None;
+        let mut breaks = 0;
+        while let Some(line) = self.lines.get(self.pos) {
+            if line.empty() {
+                breaks += 1;
+                self.pos += 1;
+                continue;
+            }
+            if line.indent <= parent || line.text.starts_with('#') {
+                break;
+            }
+            // A comment ends a plain scalar; what is more indented after it is an error.
+            let more = line.text.trim_end();
+            // Indicators are text after the first line, but for an entry's `- ` and `? `/`: `.
+            if commented || is_entry(more) || more.starts_with("? ") || more.starts_with(": ") || plain_line(more)? != more {
+                return None;
+            }
+            let t = text.get_or_insert_with(|| first.to_string());
+            fold(t, breaks);
+            t.push_str(more);
+            breaks = 0;
+            self.pos += 1;
+        }
+        match text {
+            Some(t) => Some(Value::String(t)),
+            None => resolve_plain(first),
+        }
+    }
+
+    fn single_quoted(&mut self, rest: &'a str) -> Option<Value> {
+        let mut out = String::new();
+        let mut segment = &rest[1..];
+        loop {
+            let mut from = 0;
+            while let Some(i) = segment[from..].find('\'').map(|i| i + from) {
+                if segment[i + 1..].starts_with('\'') {
+                    out.push_str(&segment[from..=i]);
+                    from = i + 2;
+                    continue;
+                }
+                out.push_str(&segment[from..i]);
+                return self.end_of_line(&segment[i + 1..]).map(|()| Value::String(out));
+            }
+            // The scalar goes on: trailing spaces dropped, the break folded.
+            out.push_str(segment[from..].trim_end_matches(' '));
+            let breaks = self.next_quoted_line()?;
+            fold(&mut out, breaks);
+            segment = self.lines[self.pos].text;
+        }
+    }
+
+    /// A double-quoted scalar, on one line or folded over several as a single-quoted one is;
+    /// a `\` ending a line joins it to the next without a space.
+    fn double_quoted(&mut self, rest: &'a str) -> Option<Value> {
+        let mut out = String::new();
+        let mut segment = &rest[1..];
+        loop {
+            match double_quoted_line(segment, &mut out)? {
+                Quoted::Closed(after) => return self.end_of_line(after).map(|()| Value::String(out)),
+                Quoted::Joined => {
+                    let breaks = self.next_quoted_line()?;
+                    if breaks > 0 {
+                        return None; // an escaped break before empty lines: serde_norway's
+                    }
+                }
+                Quoted::Open { kept } => {
+                    // Trailing white space is dropped, but not what escapes produced.
+                    let trimmed = out.trim_end_matches(' ').len().max(kept);
+                    out.truncate(trimmed);
+                    let breaks = self.next_quoted_line()?;
+                    fold(&mut out, breaks);
+                }
+            }
+            segment = self.lines[self.pos].text;
+        }
+    }
+
+    /// Moves to the next line holding text inside a quoted scalar; the empty lines passed.
+    fn next_quoted_line(&mut self) -> Option<usize> {
+        self.pos += 1;
+        let mut breaks = 0;
+        loop {
+            let line = self.lines.get(self.pos)?;
+            if !line.empty() {
+                // libyaml takes the lines of a quoted scalar at any indentation, but for a
+                // document marker at the line's start.
+                if line.indent == 0 && (line.text.starts_with("---") || line.text.starts_with("...")) {
+                    return None;
+                }
+                return Some(breaks);
+            }
+            breaks += 1;
+            self.pos += 1;
+        }
+    }
+
+    /// `|` or `>` with an optional chomping indicator, then the lines more indented than `parent`.
+    fn block_scalar(&mut self, header: &'a str, parent: usize) -> Option<Value> {
+        let literal = header.starts_with('|');
+        let (chomp, after) = match header.as_bytes().get(1) {
+            Some(b'-') => (Chomp::Strip, &header[2..]),
+            Some(b'+') => return None, // kept trailing breaks: rare, serde_norway's
+            _ => (Chomp::Clip, &header[1..]),
+        };
+        if !nothing_but_comment(after) {
+            return None; // an indentation indicator, or text after the header
+        }
+        self.pos += 1;
+        let mut content: Vec<&str> = Vec::new();
+        let mut column: Option<usize> = None;
+        while let Some(line) = self.lines.get(self.pos) {
+            if line.empty() {
+                // Spaces past the content's column would be content, or would set it.
+                if line.indent != 0 && column.is_none_or(|c| line.indent > c) {
+                    return None;
+                }
+                content.push("");
+                self.pos += 1;
+                continue;
+            }
+            let c = *column.get_or_insert(line.indent);
+            if c <= parent {
+                return None;
+            }
+            if line.indent < c {
+                break;
+            }
+            if line.indent > c && !literal {
+                return None; // folding keeps more indented lines apart: serde_norway's
+            }
+            content.push(&line.raw[c..]);
+            self.pos += 1;
+        }
+        while content.last() == Some(&"") {
+            content.pop();
+        }
+        let mut text = String::new();
+        let mut breaks = 0;
+        for line in &content {
+            if line.is_empty() {
+                breaks += 1;
+                continue;
+            }
+            if !text.is_empty() || breaks > 0 {
+                if literal {
+                    text.extend(std::iter::repeat_n('\n', breaks + usize::from(!text.is_empty())));
+                } else if text.is_empty() {
+                    text.extend(std::iter::repeat_n('\n', breaks));
+                } else {
+                    fold(&mut text, breaks);
+                }
+            }
+            breaks = 0;
+            text.push_str(line);
+        }
+        if chomp == Chomp::Clip && !text.is_empty() {
+            text.push('\n');
+        }
+        Some(Value::String(text))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Chomp {
+    Clip,
+    Strip,
+}
+
+/// Characters that give a node a meaning other than a plain scalar's where it starts.
+const INDICATORS: &[u8] = b"-?:,[]{}#&*!|>'\"%@`";
+
+/// `- ` (or a lone `-`): a sequence entry.
+fn is_entry(text: &str) -> bool {
+    text.starts_with('-') && (text.len() == 1 || text.as_bytes()[1] == b' ')
+}
+
+/// Where a plain key ends: the first `:` followed by a space or the line's end, when the text
+/// before it is a simple plain key (no indicator first, no comment, no trailing space).
+fn key_end(text: &str) -> Option<usize> {
+    if INDICATORS.contains(text.as_bytes().first()?) {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let end = (0..bytes.len()).find(|&i| bytes[i] == b':' && bytes.get(i + 1).is_none_or(|&b| b == b' '))?;
+    let key = &text[..end];
+    (!key.contains(" #") && !key.ends_with(' ') && key != "<<").then_some(end)
+}
+
+/// One line of a plain scalar without its comment and trailing spaces; `None` where the text
+/// holds what a plain scalar cannot (`: `, a final `:`) or is empty.
+fn plain_line(text: &str) -> Option<&str> {
+    let text = match text.find(" #") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    let text = text.trim_end();
+    (!text.is_empty() && !text.contains(": ") && !text.ends_with(':')).then_some(text)
+}
+
+/// Folds a line break into `text`: a space, or one newline per empty line between.
+fn fold(text: &mut String, empty_lines: usize) {
+    if empty_lines == 0 {
+        text.push(' ');
+    } else {
+        text.extend(std::iter::repeat_n('\n', empty_lines));
+    }
+}
+
+/// A plain scalar's value as serde_norway resolves it: text that could be a null, a boolean or
+/// a number is left to serde_norway, but for plain decimals and the usual words.
+fn resolve_plain(text: &str) -> Option<Value> {
+    let first = *text.as_bytes().first()?;
+    if !(first.is_ascii_digit() || matches!(first, b'.' | b'+' | b'-' | b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F')) {
+        return Some(Value::String(text.to_string()));
+    }
+    match text {
+        "null" | "Null" | "NULL" | "~" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        _ => {}
+    }
+    if text.len() < 20 && text.bytes().all(|b| b.is_ascii_digit()) && (text.len() == 1 || first != b'0') {
+        return text.parse::<u64>().ok().map(|n| Value::Number(n.into()));
+    }
+    if first.is_ascii_alphabetic() {
+        return Some(Value::String(text.to_string()));
+    }
+    match serde_norway::from_str::<Value>(text).ok()? {
+        v @ (Value::Null | Value::Bool(_) | Value::Number(_)) => Some(v),
+        Value::String(s) if s == text => Some(Value::String(s)),
+        _ => None,
+    }
+}
+
+/// How a line of a double-quoted scalar ended.
+enum Quoted<'a> {
+    /// At the closing quote; the text after it.
+    Closed(&'a str),
+    /// At an escaped line break.
+    Joined,
+    /// At the line's end; `kept` bytes of the output may not be trimmed (escapes).
+    Open { kept: usize },
+}
+
+/// One line of a double-quoted scalar (after the opening quote, or a continuation line)
+/// appended to `out`; unknown escapes: `None`.
+fn double_quoted_line<'a>(text: &'a str, out: &mut String) -> Option<Quoted<'a>> {
+    let mut kept = 0;
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some(Quoted::Closed(&text[i + 1..])),
+            '\\' => {
+                let Some((_, e)) = chars.next() else {
+                    return Some(Quoted::Joined);
+                };
+                let unescaped = match e {
+                    'x' | 'u' | 'U' => {
+                        let len = match e {
+                            'x' => 2,
+                            'u' => 4,
+                            _ => 8,
+                        };
+                        let hex = text.get(i + 2..i + 2 + len)?;
+                        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            return None;
+                        }
+                        chars.nth(len - 1);
+                        char::from_u32(u32::from_str_radix(hex, 16).ok()?)?
+                    }
+                    _ => simple_escape(e)?,
+                };
+                out.push(unescaped);
+                kept = out.len();
+            }
+            _ => out.push(c),
+        }
+    }
+    Some(Quoted::Open { kept })
+}
+
+/// The character a one-letter escape of a double-quoted scalar stands for.
+fn simple_escape(e: char) -> Option<char> {
+    Some(match e {
+        '0' => '\0',
+        'a' => '\x07',
+        'b' => '\x08',
+        't' => '\t',
+        'n' => '\n',
+        'v' => '\x0b',
+        'f' => '\x0c',
+        'r' => '\r',
+        'e' => '\x1b',
+        ' ' => ' ',
+        '"' => '"',
+        '/' => '/',
+        '\\' => '\\',
+        'N' => '\u{85}',
+        '_' => '\u{a0}',
+        'L' => '\u{2028}',
+        'P' => '\u{2029}',
+        _ => return None,
+    })
+}
+
+/// A flow sequence of scalars closed on its line (`[]`, `[a, 'b', "c"]`), nothing but a
+/// comment after it.
+fn flow_sequence(text: &str) -> Option<Value> {
+    let mut items = Vec::new();
+    let mut rest = text[1..].trim_start_matches(' ');
+    if let Some(after) = rest.strip_prefix(']') {
+        return flow_end(after, items);
+    }
+    loop {
+        let (item, after) = match rest.as_bytes().first()? {
+            b'\'' => {
+                let mut out = String::new();
+                let mut from = 1;
+                loop {
+                    let i = rest[from..].find('\'')? + from;
+                    out.push_str(&rest[from..i]);
+                    if rest[i + 1..].starts_with('\'') {
+                        out.push('\'');
+                        from = i + 2;
+                    } else {
+                        break (Value::String(out), &rest[i + 1..]);
+                    }
+                }
+            }
+            b'"' => {
+                let mut out = String::new();
+                match double_quoted_line(&rest[1..], &mut out)? {
+                    Quoted::Closed(after) => (Value::String(out), after),
+                    _ => return None,
+                }
+            }
+            _ => {
+                let end = rest.find([',', ']'])?;
+                let plain = rest[..end].trim_end_matches(' ');
+                if plain.is_empty() || INDICATORS.contains(&plain.as_bytes()[0]) || plain.contains([':', '#', '[', '{', '}', '\'', '"']) {
+                    return None;
+                }
+                (resolve_plain(plain)?, &rest[end..])
+            }
+        };
+        items.push(item);
+        let after = after.trim_start_matches(' ');
+        if let Some(more) = after.strip_prefix(',') {
+            rest = more.trim_start_matches(' ');
+            if rest.starts_with(']') {
+                return None; // a trailing comma
+            }
+        } else {
+            return flow_end(after.strip_prefix(']')?, items);
+        }
+    }
+}
+
+/// What follows a flow sequence on its line must be nothing or a comment.
+fn flow_end(after: &str, items: Vec<Value>) -> Option<Value> {
+    nothing_but_comment(after).then_some(Value::Sequence(items))
+}
+
+/// Whether `after` (the rest of a line after a node) is spaces, then maybe a comment (`#`
+/// after at least one space).
+fn nothing_but_comment(after: &str) -> bool {
+    let t = after.trim_start_matches(' ');
+    t.is_empty() || (t.len() < after.len() && t.starts_with('#'))
+}

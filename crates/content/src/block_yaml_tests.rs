@@ -1,0 +1,231 @@
+//! The fast YAML parser against serde_norway: snippets of every construct it reads, what it
+//! leaves to serde_norway, and every YAML file of ../shared/escu.
+
+use super::block_yaml::{from_str, parse};
+use serde_norway::Value;
+use std::path::{Path, PathBuf};
+
+/// `text` is read by the fast parser, to what serde_norway reads.
+#[track_caller]
+fn same(text: &str) {
+    let slow: Value = serde_norway::from_str(text).expect("serde_norway reads the snippet");
+    match parse(text) {
+        Some(fast) => assert_eq!(fast, slow, "fast parse differs on:\n{text}"),
+        None => panic!("fast parser declined:\n{text}"),
+    }
+}
+
+/// `text` is left to serde_norway.
+#[track_caller]
+fn declined(text: &str) {
+    assert_eq!(parse(text), None, "fast parser took:\n{text}");
+}
+
+#[test]
+fn mappings_and_sequences_nest_as_serde_norway_reads_them() {
+    same("name: A\nid: 1\n");
+    same("a:\n  b: 1\n  c:\n    d: x\ne: y\n");
+    same("list:\n- a\n- b\nnext: 1\n");
+    same("list:\n  - a\n  - b\n");
+    same("tests:\n- name: t\n  attack_data:\n  - data: x\n    source: y\n  - data: z\nafter: 1\n");
+    same("- - a\n  - b\n- c\n");
+    same("a:\n-\n  b: 1\n- \n");
+    same("k:\nnext: 2\n");
+    same("---\na: 1\n");
+    same("# comment\na: 1 # trailing\n\n# between\nb: 'x' # after a quote\n");
+    same("");
+    same("a: 1\r\nb: |\r\n  x\r\n  y\r\nc: 'q\r\n  r'\r\n");
+    declined("a: 1\rb: 2\n");
+}
+
+#[test]
+fn scalars_resolve_as_serde_norway_resolves_them() {
+    for v in [
+        "7",
+        "0",
+        "007",
+        "-3",
+        "+4",
+        "3.5",
+        "1e3",
+        ".5",
+        "0x1F",
+        "0o17",
+        "1_000",
+        "~",
+        "null",
+        "Null",
+        "true",
+        "False",
+        "yes",
+        "no",
+        "on",
+        "2024-09-30",
+        "12:30",
+        "-.inf",
+        ".nan",
+        "18446744073709551615",
+        "-0",
+        "1.",
+        "+",
+        "v1.2",
+        "nullable",
+        "trueish",
+        "Tuesday",
+    ] {
+        same(&format!("k: {v}\n"));
+        same(&format!("- {v}\n"));
+    }
+}
+
+#[test]
+fn plain_scalars_fold_over_lines() {
+    same("d: The first line\n  and the second\n\n  after an empty line\n\n\n  after two\nnext: 1\n");
+    same("- a long item\n  folded\n- b\n");
+    same("d: text with a#hash and url http://x.y/z?a=b:c\n");
+    same("d: ends with spaces   \n");
+    same("d: lookup x\n  | eval y=\"z\"\n  [sub] 'q' {b} *c &d !e %f @g `h` >i\n");
+    declined("d: first # comment\n  continued\n");
+}
+
+#[test]
+fn quoted_scalars_keep_their_text() {
+    same("s: 'it''s | tstats count from datamodel=X where a=\"b\"'\n");
+    same("s: '| search a\n  | stats count\n\n  by b'\nnext: 1\n");
+    same("s: ''\n");
+    same("s: 'at column 0\n| eval x\n\n  indented'\n");
+    declined("s: 'a\n--- b'\n");
+    same("s: \"tab\\tnew\\nquote\\\" slash\\/ back\\\\ \\x41\\u00e9\\U0001F600\"\n");
+    same("- 'x: y'\n- \"a: b\"\n");
+    same("s: \"first\n  second  \\t\n\n  third\\\n  joined\\ \n  x\"\n");
+    declined("s: \"\\q\"\n");
+}
+
+#[test]
+fn block_scalars_keep_or_fold_their_lines() {
+    same("s: |\n  line 1\n    indented\n\n  line 3\nnext: 1\n");
+    same("s: |-\n  a\n  b\n\n\nnext: 1\n");
+    same("s: >\n  folded\n  text\n\n  para\nnext: 1\n");
+    same("s: >-\n  a\n  b\n");
+    same("- |\n  in a list\n- b\n");
+    same("s: |\n  # not a comment\n  x\n");
+    same("s: |\n\n  after an empty line\n");
+    same("s: >\n\n  after an empty line\n  folded\n");
+    same("s: |- # a comment\n  x\n");
+    declined("s: |+\n  kept\n\n");
+    declined("s: |-#x\n  y\n");
+    declined("s: 'x'#y\n");
+    declined("s: |2\n    x\n");
+    declined("s: >\n  a\n    more indented\n  b\n");
+}
+
+#[test]
+fn flow_sequences_of_scalars_are_read() {
+    same("a: []\nb: [x, 1, true]\n");
+    same("- [a, b]\n");
+    same("e: ['Abuse', 'it''s', \"q\\t\", 3, x y]\n");
+    same("data:\n  https://example.com/a.log\nnext:\n  'quoted'\n");
+    declined("a: [x, [y]]\n");
+    declined("a: {b: 1}\n");
+    declined("a: [x,\n  y]\n");
+    declined("a: [x, ]\n");
+}
+
+#[test]
+fn what_it_does_not_read_is_left_to_serde_norway() {
+    declined("a: &x 1\nb: *x\n");
+    declined("a: !tag 1\n");
+    declined("a: 1\n---\nb: 2\n");
+    declined("a: 1\na: 2\n");
+    declined("a:\tb\n");
+    declined("'quoted key': 1\n");
+    declined("a: 1\n  b: 2\n");
+    declined("just a scalar\n");
+    declined("a: b: c\n");
+    declined("<<: {}\n");
+    declined("k: 99999999999999999999\n");
+}
+
+#[test]
+fn from_str_falls_back_with_serde_norways_errors() {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Doc {
+        name: String,
+        n: Option<u32>,
+    }
+    // A number where text is wanted: the value route fails, serde_norway reads the scalar as text.
+    let doc: Doc = from_str("name: 2024\nn: 3\n").expect("serde_norway reads it");
+    assert_eq!(doc, Doc { name: "2024".into(), n: Some(3) });
+    let anchored: Doc = from_str("name: &a x\nn: 1\n").expect("anchors through serde_norway");
+    assert_eq!(anchored.name, "x");
+    let err = from_str::<Doc>("name: [unclosed\n").expect_err("invalid YAML");
+    assert!(err.location().is_some(), "{err}");
+}
+
+fn escu_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("VIGIL_ESCU")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/escu"));
+    if dir.join("detections").is_dir() {
+        return Some(dir);
+    }
+    assert!(std::env::var_os("CI").is_none(), "ESCU content not found at {}", dir.display());
+    eprintln!("skipped: ESCU content not found at {}", dir.display());
+    None
+}
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            yaml_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_escu_file_reads_as_serde_norway_reads_it() {
+    let Some(dir) = escu_dir() else { return };
+    let mut files = Vec::new();
+    yaml_files(&dir, &mut files);
+    assert!(files.len() > 1000, "{} YAML files", files.len());
+    let mut declined = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("readable");
+        let slow = serde_norway::from_str::<Value>(&text);
+        match (parse(&text), slow) {
+            (Some(fast), Ok(slow)) => assert_eq!(fast, slow, "{}", file.display()),
+            (Some(_), Err(e)) => panic!("{}: fast parser took what serde_norway refuses: {e}", file.display()),
+            (None, _) => declined.push(file),
+        }
+    }
+    // The fast path must carry the library: a change that makes it decline common files fails.
+    assert!(
+        declined.len() * 100 <= files.len(),
+        "{} of {} declined, e.g. {:?}",
+        declined.len(),
+        files.len(),
+        &declined[..declined.len().min(5)]
+    );
+}
+
+#[test]
+fn every_escu_detection_deserializes_as_through_serde_norway() {
+    let Some(dir) = escu_dir() else { return };
+    let mut files = Vec::new();
+    yaml_files(&dir.join("detections"), &mut files);
+    let mut slow_route = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("readable");
+        let fast = from_str::<crate::Detection>(&text).map(|d| format!("{d:?}")).map_err(|e| e.to_string());
+        let slow = serde_norway::from_str::<crate::Detection>(&text).map(|d| format!("{d:?}")).map_err(|e| e.to_string());
+        assert_eq!(fast, slow, "{}", file.display());
+        if parse(&text).is_none_or(|v| serde_norway::from_value::<crate::Detection>(v).is_err()) {
+            slow_route += 1;
+        }
+    }
+    assert!(files.len() > 900 && slow_route * 100 <= files.len(), "{slow_route} of {} detections through serde_norway", files.len());
+}

@@ -41,7 +41,7 @@ pub fn load_data_sources(dir: &Path) -> (Vec<DataSource>, Vec<ContentError>) {
                 continue;
             }
         };
-        match crate::block_yaml::from_str::<DataSource>(&text) {
+        match vigil_yaml::from_str::<DataSource>(&text) {
             Ok(mut d) => {
                 d.file = p;
                 out.push(d);

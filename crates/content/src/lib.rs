@@ -5,9 +5,6 @@
 //! overrides an earlier one by name, so a user can keep their own `*_filter` macros in a small
 //! directory next to a full security_content checkout.
 
-mod block_yaml;
-#[cfg(test)]
-mod block_yaml_tests;
 mod builtin;
 mod data_source;
 mod detection;
@@ -15,6 +12,8 @@ mod error;
 mod lookup;
 mod set;
 mod yaml_guard;
+#[cfg(test)]
+mod yaml_tests;
 
 /// The built-in detection files: (path shown in messages, YAML text).
 pub use builtin::DETECTIONS as BUILTIN_DETECTION_FILES;

@@ -81,7 +81,7 @@ impl ContentSet {
         }
         for file in yaml_files(&dir.join("lookups"), false) {
             if let Some(text) = self.read(&file).filter(|t| self.nesting_ok(&file, t)) {
-                match crate::block_yaml::from_str::<LookupDef>(&text) {
+                match vigil_yaml::from_str::<LookupDef>(&text) {
                     Ok(mut def) if !def.name.is_empty() => {
                         def.dir = dir.join("lookups");
                         self.lookups.insert(def.name.clone(), def);
@@ -126,7 +126,7 @@ impl ContentSet {
         if !self.nesting_ok(file, text) {
             return;
         }
-        match crate::block_yaml::from_str::<MacroFile>(text) {
+        match vigil_yaml::from_str::<MacroFile>(text) {
             Ok(m) if m.name.trim().is_empty() => self.errors.push(ContentError::new(file, None, "macro without a name")),
             Ok(m) => self.add_macro(MacroDef { name: m.name.trim().to_string(), args: m.arguments, definition: m.definition }),
             Err(e) => self.errors.push(ContentError::yaml(file, &e)),
@@ -142,7 +142,7 @@ impl ContentSet {
         if !self.nesting_ok(file, text) {
             return;
         }
-        match crate::block_yaml::from_str::<Deployment>(text) {
+        match vigil_yaml::from_str::<Deployment>(text) {
             Ok(d) => {
                 if let Some(kind) = &d.kind {
                     self.deployments.retain(|old| old.kind.as_deref() != Some(kind.as_str()));
@@ -159,7 +159,7 @@ impl ContentSet {
         if !self.nesting_ok(file, text) {
             return;
         }
-        match crate::block_yaml::from_str::<Detection>(text) {
+        match vigil_yaml::from_str::<Detection>(text) {
             Ok(mut d) => {
                 if d.name.trim().is_empty() {
                     self.errors.push(ContentError::new(file, None, "detection without a name"));

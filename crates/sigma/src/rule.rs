@@ -120,7 +120,7 @@ fn parse_document(file: &str, start: usize, text: &str) -> Result<Document, Sigm
     if depth.1 > MAX_NESTING {
         return Err(err(start, format!("YAML nested deeper than {MAX_NESTING} levels")));
     }
-    let doc: Yaml = serde_norway::from_str(text).map_err(|e| {
+    let doc: Yaml = vigil_yaml::value_from_str(text).map_err(|e| {
         let line = e.location().map(|l| l.line()).unwrap_or(1);
         err(start + line.saturating_sub(1), format!("YAML: {e}"))
     })?;

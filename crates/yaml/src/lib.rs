@@ -7,10 +7,19 @@
 //! tags, multi-line double quotes, indentation indicators, documents, tabs, anything odd or
 //! invalid), so that [`from_str`] falls back to serde_norway, which also gives the errors.
 //! Scalars resolve as serde_norway resolves them: text that could be a null, a boolean or a
-//! number is handed to serde_norway itself. Tests compare both on every file of ../shared/escu.
+//! number is handed to serde_norway itself. Tests compare both on every file of ../shared/escu
+//! and ../shared/sigma.
 
 use serde::de::DeserializeOwned;
 use serde_norway::{Mapping, Value};
+
+/// A document as a [`Value`]: through the fast parser when it reads it, else serde_norway.
+pub fn value_from_str(text: &str) -> Result<Value, serde_norway::Error> {
+    match parse(text) {
+        Some(value) => Ok(value),
+        None => serde_norway::from_str(text),
+    }
+}
 
 /// Deserializes `text` through the fast parser when it reads it, else through serde_norway.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, serde_norway::Error> {
@@ -32,7 +41,7 @@ pub fn parse(text: &str) -> Option<Value> {
         return None;
     }
     let mut lines: Vec<Line> = text.lines().map(Line::new).collect();
-    let mut p = Parser { lines: &mut lines, pos: 0 };
+    let mut p = Parser { lines: &mut lines, pos: 0, depth: 0 };
     p.skip_blank();
     if p.peek().is_some_and(|l| l.text.starts_with("---")) {
         let rest = p.lines[p.pos].text[3..].trim_start();
@@ -81,7 +90,13 @@ impl<'a> Line<'a> {
 struct Parser<'t, 'a> {
     lines: &'t mut Vec<Line<'a>>,
     pos: usize,
+    /// Blocks open around the current line: deeper than [`MAX_DEPTH`] is serde_norway's
+    /// (which refuses it) rather than this parser's stack.
+    depth: usize,
 }
+
+/// serde_norway's own recursion limit.
+const MAX_DEPTH: usize = 128;
 
 impl<'a> Parser<'_, 'a> {
     fn skip_blank(&mut self) {
@@ -99,13 +114,19 @@ impl<'a> Parser<'_, 'a> {
     /// The block node whose first line is the current one, at `indent`.
     fn block(&mut self, indent: usize) -> Option<Value> {
         let line = self.peek()?;
-        if is_entry(line.text) {
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.depth += 1;
+        let block = if is_entry(line.text) {
             self.sequence(indent)
         } else if key_end(line.text).is_some() {
             self.mapping(indent)
         } else {
             None
-        }
+        };
+        self.depth -= 1;
+        block
     }
 
     fn sequence(&mut self, indent: usize) -> Option<Value> {
@@ -581,3 +602,6 @@ fn nothing_but_comment(after: &str) -> bool {
     let t = after.trim_start_matches(' ');
     t.is_empty() || (t.len() < after.len() && t.starts_with('#'))
 }
+
+#[cfg(test)]
+mod tests;

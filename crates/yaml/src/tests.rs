@@ -231,3 +231,59 @@ fn deep_nesting_is_left_to_serde_norway() {
     declined(&deep);
     assert!(serde_norway::from_str::<Value>(&deep).is_err());
 }
+
+/// Mutations of real files (ESCU detections, SigmaHQ rules; a character dropped, doubled or replaced by a YAML indicator, a
+/// line indented or dedented, two lines swapped): the parser never panics, and whatever it
+/// takes, serde_norway reads to the same value.
+#[test]
+fn mutated_files_read_as_serde_norway_reads_them_or_are_declined() {
+    let mut files = Vec::new();
+    for dir in [shared_dir("escu").map(|d| d.join("detections")), shared_dir("sigma").map(|d| d.join("rules"))].into_iter().flatten() {
+        yaml_files(&dir, &mut files);
+    }
+    if files.is_empty() {
+        return;
+    }
+    files.sort();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n.max(1) as u64) as usize
+    };
+    const INSERTED: &[u8] = b":#'\"|>-[]{}&*! \\";
+    let mut taken = 0;
+    for round in 0..3000 {
+        let text = std::fs::read_to_string(&files[next(files.len())]).expect("readable");
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        for _ in 0..1 + round % 3 {
+            let i = next(lines.len());
+            let line = &mut lines[i];
+            let at = (0..=line.len()).filter(|&j| line.is_char_boundary(j)).nth(next(line.len() + 1)).unwrap_or(0);
+            match next(7) {
+                0 if at < line.len() => {
+                    line.remove(at);
+                }
+                1 => line.insert(at, INSERTED[next(INSERTED.len())] as char),
+                2 => line.insert_str(0, "  "),
+                3 => *line = line.trim_start_matches(' ').to_string(),
+                4 => {
+                    let j = next(lines.len());
+                    lines.swap(i, j);
+                }
+                5 => line.insert_str(at, ": "),
+                _ => line.push_str(" #"),
+            }
+        }
+        let mutated = lines.join("\n");
+        if let Some(fast) = parse(&mutated) {
+            taken += 1;
+            match serde_norway::from_str::<Value>(&mutated) {
+                Ok(slow) => assert_eq!(fast, slow, "mutation {round}:\n{mutated}"),
+                Err(e) => panic!("mutation {round}: taken, but serde_norway refuses it ({e}):\n{mutated}"),
+            }
+        }
+    }
+    assert!(taken > 300, "only {taken} of 3000 mutations taken");
+}

@@ -4,7 +4,7 @@
 //! byte, 60 % of a hunt's start-up. Content files use a small part of YAML: block mappings and
 //! sequences, plain, quoted and block scalars, one-line flow sequences, comments. This parser
 //! reads that part straight into a [`Value`] and gives up (`None`) on anything else (anchors,
-//! tags, multi-line double quotes, indentation indicators, documents, tabs, anything odd or
+//! tags, `|+`, indentation indicators, several documents, tabs, duplicate keys, anything odd or
 //! invalid), so that [`from_str`] falls back to serde_norway, which also gives the errors.
 //! Scalars resolve as serde_norway resolves them: text that could be a null, a boolean or a
 //! number is handed to serde_norway itself. Tests compare both on every file of ../shared/escu

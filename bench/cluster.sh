@@ -24,6 +24,9 @@
 #   SKIP_BUILD   1: use the existing release binaries
 #   KEEP         1: keep the work directory (printed)
 #   FETCH_WAIT_MS  the workers' `fetch_wait_ms` (default: the config's default)
+#   PIN          1: the broker, the producer and the reducer on CPU 0, the workers and backtest
+#                on CPU 1 (taskset): as on a deployment whose brokers and producers are other
+#                machines, a worker's caches are not shared with them
 #   TOGETHER     1: start the workers on the empty topic and produce the events once every
 #                worker holds partitions (no partition read by one worker, then moved to
 #                another as the others join); wall time then includes producing
@@ -39,6 +42,13 @@ ROUNDS="${ROUNDS:-1}"
 DETECTIONS="${DETECTIONS:-seed}"
 
 log() { echo "bench/cluster: $*" >&2; }
+# Where each kind of process runs (PIN=1; default: anywhere).
+ON_OTHERS=()
+ON_WORKERS=()
+if [[ "${PIN:-0}" == 1 ]]; then
+  ON_OTHERS=(taskset -c 0)
+  ON_WORKERS=(taskset -c 1)
+fi
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   log "building release binaries"
@@ -94,12 +104,12 @@ fi
 # start-up (loading and planning the content), measured over no events, is left out. Prints its
 # row and sets BT_PER_M (CPU-seconds per million events).
 backtest_once() {
-  /usr/bin/time -f '%e %U %S %R %w %c' -o "$WORK/single.time" \
+  "${ON_WORKERS[@]}" /usr/bin/time -f '%e %U %S %R %w %c' -o "$WORK/single.time" \
     "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$FILE" \
     >"$WORK/single.out" 2>"$WORK/single.log"
   read -r S_WALL S_USER S_SYS S_MINFLT S_VCS S_IVCS <"$WORK/single.time"
   : >"$WORK/empty.xml"
-  /usr/bin/time -f '%e %U %S %R %w %c' -o "$WORK/empty.time" \
+  "${ON_WORKERS[@]}" /usr/bin/time -f '%e %U %S %R %w %c' -o "$WORK/empty.time" \
     "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$WORK/empty.xml" >/dev/null 2>&1
   read -r E_WALL E_USER E_SYS E_MINFLT E_VCS E_IVCS <"$WORK/empty.time"
   log "backtest per M events (user_s system_s minor_faults voluntary_switches involuntary_switches): $(per_m_events \
@@ -121,7 +131,7 @@ for N in $WORKERS; do
   RUN="$WORK/r$ROUND-w$N"  # a fresh directory per run: a reducer keeps its finished runs
   mkdir -p "$RUN"
   BPORT="$(free_port)"
-  "$TANSU" broker --listener-url "tcp://127.0.0.1:$BPORT" --advertised-listener-url "tcp://127.0.0.1:$BPORT" \
+  "${ON_OTHERS[@]}" "$TANSU" broker --listener-url "tcp://127.0.0.1:$BPORT" --advertised-listener-url "tcp://127.0.0.1:$BPORT" \
     --storage-engine memory://tansu/ >"$RUN/tansu.out" 2>"$RUN/tansu.log" &
   PIDS+=($!)
   for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$BPORT") 2>/dev/null && break; sleep 0.1; done
@@ -130,7 +140,7 @@ for N in $WORKERS; do
   produce() {
     local pstart produced sent
     pstart="$(date +%s.%N)"
-    sent="$("$PYTHON" bench/kafka_produce.py "127.0.0.1:$BPORT" vigil-events "$PARTITIONS" xml "$FILE")"
+    sent="$("${ON_OTHERS[@]}" "$PYTHON" bench/kafka_produce.py "127.0.0.1:$BPORT" vigil-events "$PARTITIONS" xml "$FILE")"
     produced="$(date +%s.%N)"
     # A record stamped the next day in every partition: the day's last windows close.
     "$PYTHON" bench/kafka_produce.py "127.0.0.1:$BPORT" vigil-events "$PARTITIONS" heartbeat "$(date -d "$DAY_TO + 30 min" +%s)000" >/dev/null
@@ -138,7 +148,7 @@ for N in $WORKERS; do
   }
   [[ "${TOGETHER:-0}" == 1 ]] || produce
   RPORT="$(free_port)"
-  "$VIGIL" serve --role reducer --config "$RUN/vigil.toml" "${CONTENT[@]}" --data-dir "$RUN/reducer" \
+  "${ON_OTHERS[@]}" "$VIGIL" serve --role reducer --config "$RUN/vigil.toml" "${CONTENT[@]}" --data-dir "$RUN/reducer" \
     --listen "127.0.0.1:$RPORT" --now "$DAY_FROM" 2>"$RUN/reducer.log" &
   REDUCER=$!
   PIDS+=($REDUCER)
@@ -146,7 +156,7 @@ for N in $WORKERS; do
   WPORTS=()
   for i in $(seq "$N"); do
     WPORT="$(free_port)"
-    "$VIGIL" serve --role worker --config "$RUN/vigil.toml" "${CONTENT[@]}" --data-dir "$RUN/worker$i" \
+    "${ON_WORKERS[@]}" "$VIGIL" serve --role worker --config "$RUN/vigil.toml" "${CONTENT[@]}" --data-dir "$RUN/worker$i" \
       --listen "127.0.0.1:$WPORT" --now "$DAY_FROM" 2>"$RUN/worker$i.log" &
     WPIDS+=($!)
     WPORTS+=("$WPORT")

@@ -15,6 +15,7 @@
 #   MAX_GAP_US   largest gap between two events (default 2400000: about 3 000 events an hour;
 #                a quarter of it puts 4x the events in every window, for per-window costs)
 #   WORKERS      worker counts to run (default "1 2 3")
+#   BACKTESTS    backtest runs per round, their median taken (default 3)
 #   ROUNDS       rounds (default 1); each runs backtest, then every worker count; x_backtest
 #                compares a worker run with its round's backtest; medians are printed at the end
 #   DETECTIONS   seed (the built-in one) | escu (every ready ESCU detection in $ESCU)
@@ -100,23 +101,29 @@ if [[ "$DETECTIONS" == escu ]]; then
   mapfile -t NAMES < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1].split("=",1)[1])))' "$SCHED")
   for n in "${NAMES[@]}"; do ENABLE_ARGS+=(--enable "$n"); done
 fi
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 # backtest_once: the same file and detections through `vigil backtest` in one process; its
 # start-up (loading and planning the content), measured over no events, is left out. Prints its
 # row and sets BT_PER_M (CPU-seconds per million events).
 backtest_once() {
-  "${ON_WORKERS[@]}" /usr/bin/time -f '%e %U %S %R %w %c' -o "$WORK/single.time" \
-    "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$FILE" \
-    >"$WORK/single.out" 2>"$WORK/single.log"
-  read -r S_WALL S_USER S_SYS S_MINFLT S_VCS S_IVCS <"$WORK/single.time"
   : >"$WORK/empty.xml"
-  "${ON_WORKERS[@]}" /usr/bin/time -f '%e %U %S %R %w %c' -o "$WORK/empty.time" \
-    "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$WORK/empty.xml" >/dev/null 2>&1
-  read -r E_WALL E_USER E_SYS E_MINFLT E_VCS E_IVCS <"$WORK/empty.time"
-  log "backtest per M events (user_s system_s minor_faults voluntary_switches involuntary_switches): $(per_m_events \
-    "$E_USER $E_SYS $E_MINFLT $E_VCS $E_IVCS" "$S_USER $S_SYS $S_MINFLT $S_VCS $S_IVCS" "$EVENTS")"
-  local cpu wall
-  cpu="$(echo "$S_USER + $S_SYS - $E_USER - $E_SYS" | bc -l)"
-  wall="$(echo "$S_WALL - $E_WALL" | bc -l)"
+  local cpus=() walls=() i cpu wall
+  for i in $(seq "${BACKTESTS:-3}"); do
+    "${ON_WORKERS[@]}" /usr/bin/time -f '%e %U %S %R %w %c' -o "$WORK/single.time" \
+      "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$FILE" \
+      >"$WORK/single.out" 2>"$WORK/single.log"
+    read -r S_WALL S_USER S_SYS S_MINFLT S_VCS S_IVCS <"$WORK/single.time"
+    "${ON_WORKERS[@]}" /usr/bin/time -f '%e %U %S %R %w %c' -o "$WORK/empty.time" \
+      "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$WORK/empty.xml" >/dev/null 2>&1
+    read -r E_WALL E_USER E_SYS E_MINFLT E_VCS E_IVCS <"$WORK/empty.time"
+    log "backtest per M events (user_s system_s minor_faults voluntary_switches involuntary_switches): $(per_m_events \
+      "$E_USER $E_SYS $E_MINFLT $E_VCS $E_IVCS" "$S_USER $S_SYS $S_MINFLT $S_VCS $S_IVCS" "$EVENTS")"
+    cpus+=("$(echo "$S_USER + $S_SYS - $E_USER - $E_SYS" | bc -l)")
+    walls+=("$(echo "$S_WALL - $E_WALL" | bc -l)")
+  done
+  # The median of BACKTESTS runs: one second of CPU moves by more than the 10 % compared.
+  cpu="$(printf '%s\n' "${cpus[@]}" | median)"
+  wall="$(printf '%s\n' "${walls[@]}" | median)"
   BT_PER_M="$(echo "$cpu * 1000000 / $EVENTS" | bc -l)"
   printf 'backtest    %s  %.1f  %.0f  %.2f  %.1f  1.00  -  -  -  -  -\n' "$EVENTS" "$wall" "$(echo "$EVENTS / $wall" | bc -l)" "$cpu" "$BT_PER_M"
   echo "backtest $BT_PER_M 1" >>"$WORK/summary"
@@ -218,7 +225,6 @@ done
 if [[ "$ROUNDS" != 1 ]]; then
   # Medians over the rounds; x_backtest compares each worker run with the backtest of its own
   # round (minutes apart, so a drift of the machine's speed between rounds cancels).
-  median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
   echo "medians over $ROUNDS rounds:"
   echo "mode        cpu_s_per_M  x_backtest"
   for mode in backtest $(for n in $WORKERS; do echo "$n-worker"; done); do

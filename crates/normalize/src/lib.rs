@@ -16,6 +16,7 @@ mod expr;
 mod items;
 mod knowledge;
 mod rows;
+mod shape;
 mod spec;
 
 pub use classes::{Clause, EventReader};
@@ -68,6 +69,8 @@ pub struct Normalizer {
     by_sourcetype: Vec<(String, Vec<usize>)>,
     /// The add-ons' search-time fields and eventtypes, given to raw events by [`Normalizer::enrich`].
     knowledge: Knowledge,
+    /// The field names the expressions read, numbered, for [`Normalizer::with_enriched_rows`].
+    names: shape::Names,
 }
 
 impl Normalizer {
@@ -145,8 +148,9 @@ impl Normalizer {
                 }
             }
         }
-        let knowledge = Knowledge::builtin()?;
-        Ok(Normalizer { catalog, rules, mappings, by_sourcetype, knowledge })
+        let mut knowledge = Knowledge::builtin()?;
+        let names = shape::Names::number(&mut knowledge, &mut mappings);
+        Ok(Normalizer { catalog, rules, mappings, by_sourcetype, knowledge, names })
     }
 
     /// The search-time knowledge applied by [`Normalizer::enrich`].
@@ -158,12 +162,14 @@ impl Normalizer {
     /// searches use, so that events pay for no other field.
     pub fn restrict_knowledge(&mut self, wanted: &dyn Fn(&str) -> bool) {
         self.knowledge.restrict(wanted);
+        self.names.renew();
     }
 
     /// Then narrows it per kind of event to what the searches that can read it name (see
     /// [`Knowledge::restrict_by_reader`]).
     pub fn restrict_knowledge_by_reader(&mut self, readers: &[EventReader]) {
         self.knowledge.restrict_by_reader(readers);
+        self.names.renew();
     }
 
     /// Gives `ev` the search-time fields and eventtypes of Splunk's add-ons (see

@@ -16,7 +16,6 @@ use vigil_model::Event;
 use crate::classes::{Classes, EventReader, NameMap, Seen, Wanted, MAX_NAMES};
 use crate::expr::Expr;
 use crate::items::Items;
-use crate::shape::ShapeMemo;
 use crate::spec::{compile_expr, err, line_of, strings};
 use crate::Error;
 
@@ -86,14 +85,12 @@ impl When {
 
 /// Buffers [`Knowledge::with_enriched`] reuses from event to event.
 #[derive(Debug, Default)]
-pub struct EnrichBuffers {
+pub struct DeriveBuffers {
     /// The strings of fields derived for earlier events, for the next ones.
     pub(crate) spare: Vec<(String, String)>,
     pub(crate) values: Items,
     /// The event's EventCode, copied: the event grows while its conditions are tested.
     code: String,
-    /// What this thread has worked out per event shape ([`crate::shape`]).
-    pub(crate) shapes: ShapeMemo,
 }
 
 /// At most this many derived fields' strings are kept for reuse, each of at most
@@ -266,14 +263,14 @@ impl Knowledge {
             return false;
         };
         out.clone_from(ev);
-        self.append_derived(out, plan, &mut EnrichBuffers::default());
+        self.append_derived(out, plan, &mut DeriveBuffers::default());
         true
     }
 
     /// Calls `f` with `ev` given its search-time fields (as [`Knowledge::enrich`] writes
     /// them, appended after its own), then gives `ev` back as it was: no copy of the event,
     /// and the derived fields' strings are kept in `bufs` for the next event.
-    pub fn with_enriched<R>(&self, ev: &mut Event, bufs: &mut EnrichBuffers, f: impl FnOnce(&Event) -> R) -> R {
+    pub fn with_enriched<R>(&self, ev: &mut Event, bufs: &mut DeriveBuffers, f: impl FnOnce(&Event) -> R) -> R {
         let Some(plan) = self.plan(ev) else {
             return f(ev);
         };
@@ -303,11 +300,11 @@ impl Knowledge {
 
     /// Appends the derived fields to `ev` (whose fields are all its own), marking where they
     /// start. Their values are read from the event's own fields only.
-    fn append_derived(&self, ev: &mut Event, plan: Plan, bufs: &mut EnrichBuffers) {
+    fn append_derived(&self, ev: &mut Event, plan: Plan, bufs: &mut DeriveBuffers) {
         let (_, blocks, ets) = &self.by_source[plan.source];
         let own = ev.fields.len();
         ev.derived_from = Some(own);
-        let EnrichBuffers { spare, values, code, .. } = bufs;
+        let DeriveBuffers { spare, values, code } = bufs;
         let has_code = ev.get("EventCode").inspect(|c| {
             code.clear();
             code.push_str(c);

@@ -21,8 +21,9 @@ mod spec;
 
 pub use classes::{Clause, EventReader};
 pub use expr::{basename, first_token, hex_to_dec, strip_device_prefix, Op};
-pub use knowledge::{EnrichBuffers, Knowledge, BUILTIN_KNOWLEDGE};
+pub use knowledge::{DeriveBuffers, Knowledge, BUILTIN_KNOWLEDGE};
 pub use rows::Rows;
+pub use shape::EnrichBuffers;
 
 use std::path::{Path, PathBuf};
 use vigil_model::{Catalog, ChildDataset, DatasetRow, DatasetSchema, Event};
@@ -182,7 +183,7 @@ impl Normalizer {
     /// Calls `f` with `ev` given the search-time fields, without copying it (see
     /// [`Knowledge::with_enriched`]); `ev` is as it was afterwards.
     pub fn with_enriched<R>(&self, ev: &mut Event, bufs: &mut EnrichBuffers, f: impl FnOnce(&Event) -> R) -> R {
-        self.knowledge.with_enriched(ev, bufs, f)
+        self.knowledge.with_enriched(ev, &mut bufs.derive, f)
     }
 
     /// Every dataset rows can be made for; `DatasetRow::dataset` indexes into it.

@@ -13,7 +13,7 @@ use vigil_model::{DatasetRow, Event};
 
 use crate::classes::{NameMap, Seen};
 use crate::expr::{FieldValues, NameId, UNNAMED};
-use crate::knowledge::{take_back, EnrichBuffers, Knowledge, KnowledgeShape};
+use crate::knowledge::{take_back, DeriveBuffers, Knowledge, KnowledgeShape};
 use crate::rows::Rows;
 use crate::spec::Mapping;
 use crate::Normalizer;
@@ -122,6 +122,14 @@ impl FieldValues for Shaped<'_> {
         };
         own.chain(derived.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str()))
     }
+}
+
+/// Buffers [`Normalizer::with_enriched_rows`] (and [`Normalizer::with_enriched`]) reuse from
+/// event to event, and what the thread has worked out per event shape.
+#[derive(Debug, Default)]
+pub struct EnrichBuffers {
+    pub(crate) derive: DeriveBuffers,
+    pub(crate) shapes: ShapeMemo,
 }
 
 /// A thread's shapes, kept in its [`EnrichBuffers`].
@@ -254,7 +262,7 @@ impl Normalizer {
                 f(ev, rows.as_slice())
             });
         };
-        let EnrichBuffers { spare, values, shapes, .. } = bufs;
+        let EnrichBuffers { derive: DeriveBuffers { spare, values, .. }, shapes } = bufs;
         let shape = &shapes.shapes[i];
         let (own, derived_from) = (ev.fields.len(), ev.derived_from);
         let k = &self.knowledge;

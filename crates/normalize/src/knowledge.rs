@@ -14,7 +14,7 @@ use toml::{Spanned, Value as T};
 use vigil_model::Event;
 
 use crate::classes::{Classes, EventReader, NameMap, Seen, Wanted, MAX_NAMES};
-use crate::expr::Expr;
+use crate::expr::{Expr, FieldValues, NameId};
 use crate::items::Items;
 use crate::spec::{compile_expr, err, line_of, strings};
 use crate::Error;
@@ -285,7 +285,7 @@ impl Knowledge {
     fn plan(&self, ev: &Event) -> Option<Plan> {
         let source = self.by_source.iter().position(|(s, _, _)| s.eq_ignore_ascii_case(&ev.source))?;
         let (_, blocks, ets) = &self.by_source[source];
-        let wanted = self.wanted(ev, source);
+        let wanted = self.wanted(&ev.sourcetype, ev.fields.as_slice(), source);
         if wanted.is_some_and(|w| w.is_empty()) {
             return None;
         }
@@ -338,9 +338,12 @@ impl Knowledge {
 
     /// The expression of field `j` of block `b`, unless that name is `seen` or not `wanted`.
     pub(crate) fn to_derive(&self, b: usize, j: usize, seen: &Seen, wanted: Option<Wanted>) -> Option<&Expr> {
-        let id = self.set_ids[b][j];
-        let skip = seen.has(id) || wanted.is_some_and(|w| !w.names.has(id));
-        (!skip).then_some(&self.blocks[b].set[j].1)
+        (!skips(self.set_ids[b][j], seen, wanted)).then(|| self.expr(b, j))
+    }
+
+    /// The expression of field `j` of block `b`.
+    pub(crate) fn expr(&self, b: usize, j: usize) -> &Expr {
+        &self.blocks[b].set[j].1
     }
 
     /// Appends the `values` of field `j` of block `b` to `fields`, marking it `seen` if any.
@@ -393,7 +396,8 @@ impl Knowledge {
 #[derive(Debug, Default)]
 pub(crate) struct KnowledgeShape {
     pub source: Option<usize>,
-    pub steps: Vec<(usize, usize)>,
+    /// (block, field, the field's name id).
+    pub steps: Vec<(usize, usize, usize)>,
     pub eventtypes: Vec<usize>,
 }
 
@@ -401,6 +405,13 @@ pub(crate) struct KnowledgeShape {
 struct Plan {
     source: usize,
     wanted: Option<Wanted>,
+}
+
+/// Whether a field of name id `id` is not to be derived: the event has it already (`seen`)
+/// or no search that can read the event names it.
+#[inline]
+pub(crate) fn skips(id: usize, seen: &Seen, wanted: Option<Wanted>) -> bool {
+    seen.has(id) || wanted.is_some_and(|w| !w.names.has(id))
 }
 
 /// Removes the fields from `own` on (the derived ones), keeping their strings in `spare`, and
@@ -449,7 +460,7 @@ impl Knowledge {
         for &b in blocks.iter().filter(|&&b| applies(&self.blocks[b].when)) {
             any = true;
             let unseen = self.set_ids[b].iter().enumerate().filter(|(_, &id)| !seen.has(id));
-            shape.steps.extend(unseen.map(|(j, _)| (b, j)));
+            shape.steps.extend(unseen.map(|(j, &id)| (b, j, id)));
         }
         shape.eventtypes = ets.iter().copied().filter(|&e| applies(&self.eventtypes[e].when)).collect();
         if any || !shape.eventtypes.is_empty() {
@@ -476,9 +487,14 @@ impl Knowledge {
 
     /// What an event from source number `source` gets, when the searches' conditions tell
     /// (see [`Knowledge::restrict_by_reader`]).
-    pub(crate) fn wanted(&self, ev: &Event, source: usize) -> Option<Wanted> {
+    pub(crate) fn wanted<F: FieldValues + ?Sized>(&self, sourcetype: &str, fields: &F, source: usize) -> Option<Wanted> {
         let classes = self.classes.as_ref()?;
-        classes.wanted(source, ev)
+        classes.wanted(source, sourcetype, fields)
+    }
+
+    /// The fields that tell kinds of event apart for the searches' wishes, to be given ids.
+    pub(crate) fn key_fields_mut(&mut self) -> impl Iterator<Item = (&str, &mut NameId)> {
+        self.classes.iter_mut().flat_map(Classes::key_fields_mut)
     }
 }
 

@@ -163,14 +163,14 @@ impl Normalizer {
     /// searches use, so that events pay for no other field.
     pub fn restrict_knowledge(&mut self, wanted: &dyn Fn(&str) -> bool) {
         self.knowledge.restrict(wanted);
-        self.names.renew();
+        self.names.renew(&mut self.knowledge);
     }
 
     /// Then narrows it per kind of event to what the searches that can read it name (see
     /// [`Knowledge::restrict_by_reader`]).
     pub fn restrict_knowledge_by_reader(&mut self, readers: &[EventReader]) {
         self.knowledge.restrict_by_reader(readers);
-        self.names.renew();
+        self.names.renew(&mut self.knowledge);
     }
 
     /// Gives `ev` the search-time fields and eventtypes of Splunk's add-ons (see

@@ -6,14 +6,14 @@
 //! field's name.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use vigil_model::{DatasetRow, Event};
 
-use crate::classes::{NameMap, Seen};
+use crate::classes::{NameMap, Seen, WordHasher};
 use crate::expr::{FieldValues, NameId, UNNAMED};
-use crate::knowledge::{take_back, DeriveBuffers, Knowledge, KnowledgeShape};
+use crate::knowledge::{skips, take_back, DeriveBuffers, Knowledge, KnowledgeShape};
 use crate::rows::Rows;
 use crate::spec::Mapping;
 use crate::Normalizer;
@@ -33,10 +33,18 @@ pub(crate) struct Names {
     derived_names: Vec<String>,
     /// Fields some condition names: their values are part of a shape.
     conditions: Vec<String>,
+    /// Bit `n` set when some condition names a field of `n` bytes (n < 64; bit 63 for
+    /// longer ones): most names are told apart from `conditions` by their length alone.
+    condition_lens: u64,
     /// Tells this normalizer's shapes (and its restrictions') from others' in a thread's memo.
     generation: u64,
     /// False when there were too many names to number: every event takes the plain path.
     enabled: bool,
+}
+
+/// The bit of `name`'s length in [`Names::condition_lens`].
+fn length_bit(name: &str) -> u64 {
+    1 << name.len().min(63)
 }
 
 /// A new [`Names::generation`].
@@ -50,41 +58,50 @@ impl Names {
     /// each expression its ids.
     pub fn number(knowledge: &mut Knowledge, mappings: &mut [Mapping]) -> Names {
         let mut names = Names { generation: next_generation(), enabled: true, ..Names::default() };
-        let mut number = |name: &str, id: &mut NameId| {
-            let next = names.ids.len();
-            let Ok(next) = NameId::try_from(next) else {
-                names.enabled = false;
-                return;
-            };
-            *id = *names.ids.entry(name.to_string()).or_insert(next);
-            names.enabled &= *id != UNNAMED;
-        };
-        knowledge.exprs_mut().for_each(|e| e.for_each_field_mut(&mut number));
-        mappings.iter_mut().flat_map(|m| m.fields.iter_mut()).for_each(|(_, e)| e.for_each_field_mut(&mut number));
-        names.enabled &= names.ids.len() < usize::from(UNNAMED);
         names.derived_names = knowledge.set_names().map(str::to_string).collect();
         names.derived_names.sort_unstable();
         names.derived_names.dedup();
-        names.derivable = vec![false; names.ids.len()];
-        for (name, &id) in &names.ids {
-            if names.is_derivable(name) {
-                names.derivable[usize::from(id)] = true;
-            }
+        knowledge.exprs_mut().for_each(|e| e.for_each_field_mut(&mut |name, id| *id = names.id_of(name)));
+        for (_, e) in mappings.iter_mut().flat_map(|m| m.fields.iter_mut()) {
+            e.for_each_field_mut(&mut |name, id| *id = names.id_of(name));
         }
         let conds = mappings.iter().flat_map(|m| m.conds.iter().map(|(f, _)| f.as_str()));
         names.conditions = knowledge.condition_fields().chain(conds).map(str::to_string).collect();
         names.conditions.sort_unstable();
         names.conditions.dedup();
+        names.condition_lens = names.conditions.iter().fold(0, |bits, c| bits | length_bit(c));
         names
+    }
+
+    /// The id of `name`, numbered now if it has none ([`UNNAMED`], and every event the plain
+    /// way, when there are too many).
+    fn id_of(&mut self, name: &str) -> NameId {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let Some(id) = NameId::try_from(self.ids.len()).ok().filter(|&id| id != UNNAMED) else {
+            self.enabled = false;
+            return UNNAMED;
+        };
+        self.ids.insert(name.to_string(), id);
+        self.derivable.push(self.is_derivable(name));
+        id
+    }
+
+    /// Whether some condition names the field `name`.
+    fn is_condition(&self, name: &str) -> bool {
+        self.condition_lens & length_bit(name) != 0 && self.conditions.iter().any(|c| c == name)
     }
 
     fn is_derivable(&self, name: &str) -> bool {
         self.derived_names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
     }
 
-    /// After the knowledge was restricted: shapes worked out before no longer hold.
-    pub fn renew(&mut self) {
+    /// After the knowledge was restricted: shapes worked out before no longer hold, and the
+    /// fields that tell its kinds of event apart are given ids.
+    pub fn renew(&mut self, knowledge: &mut Knowledge) {
         self.generation = next_generation();
+        knowledge.key_fields_mut().for_each(|(name, id)| *id = self.id_of(name));
     }
 }
 
@@ -162,7 +179,7 @@ impl ShapeMemo {
         push_text(key, &ev.sourcetype);
         for (k, v) in &ev.fields {
             push_text(key, k);
-            if names.conditions.iter().any(|c| c == k) {
+            if names.is_condition(k) {
                 key.push(1);
                 push_text(key, v);
             } else {
@@ -185,31 +202,6 @@ impl ShapeMemo {
 fn push_text(key: &mut Vec<u8>, text: &str) {
     key.extend_from_slice(&text.len().to_le_bytes());
     key.extend_from_slice(text.as_bytes());
-}
-
-/// Hashes a key eight bytes at a time: keys hold every field name of an event, which a
-/// byte-at-a-time hash spends more on than the lookup saves. The memo is bounded
-/// ([`MAX_SHAPES`]), so chosen collisions cannot grow it.
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl Hasher for WordHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut add = |word: u64| self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            add(u64::from_le_bytes(last) ^ (rest.len() as u64) << 56);
-        }
-    }
 }
 
 impl Normalizer {
@@ -268,14 +260,16 @@ impl Normalizer {
         let k = &self.knowledge;
         // As `Knowledge::plan`: nothing when no block or eventtype applies or the searches
         // want nothing of such events.
-        let enrich = shape.knowledge.source.map(|source| k.wanted(ev, source)).filter(|w| !w.is_some_and(|w| w.is_empty()));
+        let own_fields = Shaped { fields: &ev.fields, own, shape, derivable: &[] };
+        let wanted_of = |source| k.wanted(&ev.sourcetype, &own_fields, source);
+        let enrich = shape.knowledge.source.map(wanted_of).filter(|w| !w.is_some_and(|w| w.is_empty()));
         if let Some(wanted) = enrich {
             ev.derived_from = Some(own);
             let mut seen = Seen::default();
-            for &(b, j) in &shape.knowledge.steps {
-                if let Some(expr) = k.to_derive(b, j, &seen, wanted) {
+            for &(b, j, id) in &shape.knowledge.steps {
+                if !skips(id, &seen, wanted) {
                     values.clear();
-                    expr.eval(&Shaped { fields: &ev.fields[..own], own, shape, derivable: &[] }, values);
+                    k.expr(b, j).eval(&Shaped { fields: &ev.fields[..own], own, shape, derivable: &[] }, values);
                     k.push_derived(b, j, &mut seen, &mut ev.fields, spare, values);
                 }
             }

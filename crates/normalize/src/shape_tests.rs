@@ -117,11 +117,12 @@ fn keys_tell_lists_of_texts_apart() {
     };
     assert_ne!(key(&["ab", "c"]), key(&["a", "bc"]));
     assert_ne!(key(&["a", ""]), key(&["a"]));
-    let hash = |bytes: &[u8]| {
-        let mut h = WordHasher::default();
-        h.write(bytes);
-        h.finish()
+    let long = "L".repeat(70);
+    let names = Names {
+        conditions: vec!["EventCode".into(), long.clone()],
+        condition_lens: length_bit("EventCode") | length_bit(&long),
+        ..Names::default()
     };
-    assert_ne!(hash(b"abcdefgh1"), hash(b"abcdefgh2"));
-    assert_ne!(hash(b"abc"), hash(b"abc\0"));
+    assert!(names.is_condition("EventCode") && names.is_condition(&long));
+    assert!(!names.is_condition("EventCodf") && !names.is_condition(&"M".repeat(70)) && !names.is_condition("Image"));
 }

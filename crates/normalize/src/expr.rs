@@ -225,13 +225,14 @@ impl Expr {
     }
 
     /// Writes the value into `slot`: null for no item, a scalar for one, a multivalue
-    /// otherwise (as [`Value::from_items`] of [`Expr::eval`]). The common forms (a plain field
-    /// copy, a constant) write the value directly; `scratch` is reused by the others, and a
-    /// string `slot` keeps its buffer.
+    /// otherwise (as [`Value::from_items`] of [`Expr::eval`]). The common forms (a field copied
+    /// or given one op, a constant) write the value directly; `scratch` is reused by the
+    /// others, and a string `slot` keeps its buffer.
     pub fn eval_into<F: FieldValues + ?Sized>(&self, fields: &F, scratch: &mut Items, slot: &mut Value) {
         let plain = self.ops.is_empty() && self.map.is_none() && self.split.is_none() && !self.last;
+        let direct = self.ops.len() <= 1 && self.map.is_none() && self.split.is_none() && !self.last;
         match &self.source {
-            Source::Field(name, id) if plain => {
+            Source::Field(name, id) if direct => {
                 let mut found: Option<&str> = None;
                 for v in fields.values(name, *id) {
                     if v.is_empty() || self.empty.iter().any(|e| v.eq_ignore_ascii_case(e)) {
@@ -244,8 +245,10 @@ impl Expr {
                     }
                     found = Some(v);
                 }
-                if let Some(v) = found {
-                    return set_str(slot, v);
+                match (found, self.ops.first()) {
+                    (Some(v), None) => return set_str(slot, v),
+                    (Some(v), Some(op)) => return apply_into_slot(*op, v, slot),
+                    (None, _) => {}
                 }
             }
             Source::Const(items) if plain && items.len() == 1 => return set_str(slot, &items[0]),
@@ -352,6 +355,21 @@ pub trait FieldValues {
 impl FieldValues for [(String, String)] {
     fn values<'a>(&'a self, name: &'a str, _: NameId) -> impl Iterator<Item = &'a str> + 'a {
         self.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sets `slot` to `op` of `v`, in its own buffer when it has one; null when that is empty
+/// (as [`Expr::eval`] drops empty items).
+fn apply_into_slot(op: Op, v: &str, slot: &mut Value) {
+    if !matches!(slot, Value::Str(_)) {
+        *slot = Value::Str(String::new());
+    }
+    if let Value::Str(s) = slot {
+        s.clear();
+        op.apply_into(v, s);
+        if s.is_empty() {
+            *slot = Value::Null;
+        }
     }
 }
 
@@ -479,6 +497,12 @@ mod tests {
         assert_eq!(Op::Upper.apply("ab"), "AB");
         let lower_split = Expr { split: Some(";".into()), ops: vec![Op::Upper, Op::Trim], ..Expr::field("L") };
         assert_eq!(run(&lower_split, &ev(&[("L", "x; ;y"), ("L", "z")])), ["X", "Y", "Z"]);
+        // One op, written straight into the slot: a value, an empty result, none, several.
+        let one_op = |op| Expr { ops: vec![op], ..Expr::field("H") };
+        assert_eq!(run(&one_op(Op::Basename), &ev(&[("H", "C:\\w\\X.exe")])), ["X.exe"]);
+        assert_eq!(run(&one_op(Op::HashSha256), &ev(&[("H", "MD5=BB")])), Vec::<String>::new());
+        assert_eq!(run(&one_op(Op::Lower), &ev(&[("Q", "A")])), Vec::<String>::new());
+        assert_eq!(run(&one_op(Op::Lower), &ev(&[("H", "A"), ("H", "B")])), ["a", "b"]);
     }
 
     #[test]

@@ -230,27 +230,12 @@ impl Expr {
     /// others, and a string `slot` keeps its buffer.
     pub fn eval_into<F: FieldValues + ?Sized>(&self, fields: &F, scratch: &mut Items, slot: &mut Value) {
         let plain = self.ops.is_empty() && self.map.is_none() && self.split.is_none() && !self.last;
-        let direct = self.ops.len() <= 1 && self.map.is_none() && self.split.is_none() && !self.last;
         match &self.source {
-            Source::Field(name, id) if direct => {
-                let mut found: Option<&str> = None;
-                for v in fields.values(name, *id) {
-                    if v.is_empty() || self.empty.iter().any(|e| v.eq_ignore_ascii_case(e)) {
-                        continue;
-                    }
-                    if found.is_some() {
-                        // Multivalue: rare, take the general path.
-                        found = None;
-                        break;
-                    }
-                    found = Some(v);
-                }
-                match (found, self.ops.first()) {
-                    (Some(v), None) => return set_str(slot, v),
-                    (Some(v), Some(op)) => return apply_into_slot(*op, v, slot),
-                    (None, _) => {}
-                }
-            }
+            Source::Field(..) if self.is_direct() => match (self.single_value(fields), self.ops.first()) {
+                (Some(v), None) => return set_str(slot, v),
+                (Some(v), Some(op)) => return apply_into_slot(*op, v, slot),
+                (None, _) => {}
+            },
             Source::Const(items) if plain && items.len() == 1 => return set_str(slot, &items[0]),
             _ => {}
         }
@@ -261,6 +246,41 @@ impl Expr {
             [one] => set_str(slot, one),
             many => *slot = Value::Multi(many.to_vec()),
         }
+    }
+
+    /// Whether the expression is a field, given at most one op: its one value can be written
+    /// where it goes without going through [`Items`].
+    pub(crate) fn is_direct(&self) -> bool {
+        self.ops.len() <= 1 && self.map.is_none() && self.split.is_none() && !self.last
+    }
+
+    /// The one value of the field a [direct](Expr::is_direct) expression reads (before its op),
+    /// or `None` when it has none or several.
+    pub(crate) fn single_value<'a, F: FieldValues + ?Sized>(&'a self, fields: &'a F) -> Option<&'a str> {
+        let Source::Field(name, id) = &self.source else { return None };
+        let mut found: Option<&str> = None;
+        for v in fields.values(name, *id) {
+            if v.is_empty() || self.empty.iter().any(|e| v.eq_ignore_ascii_case(e)) {
+                continue;
+            }
+            if found.is_some() {
+                // Multivalue: rare, the general path.
+                return None;
+            }
+            found = Some(v);
+        }
+        found
+    }
+
+    /// Writes the value of a [direct](Expr::is_direct) expression whose field's one value is
+    /// `v` into `out` (cleared first): false when it is empty, which [`Expr::eval`] drops.
+    pub(crate) fn direct_into(&self, v: &str, out: &mut String) -> bool {
+        out.clear();
+        match self.ops.first() {
+            Some(op) => op.apply_into(v, out),
+            None => out.push_str(v),
+        }
+        !out.is_empty()
     }
 
     /// Appends the expression's items for an event of these `fields` to `out`; none means null.

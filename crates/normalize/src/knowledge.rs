@@ -346,6 +346,29 @@ impl Knowledge {
         &self.blocks[b].set[j].1
     }
 
+    /// Appends field `j` of block `b` to `fields` with the value in `pair` (a spare one) when
+    /// there is one (`kept`), marking it `seen`; else keeps `pair` for later.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_one(
+        &self,
+        b: usize,
+        j: usize,
+        (mut name, value): (String, String),
+        kept: bool,
+        seen: &mut Seen,
+        fields: &mut Vec<(String, String)>,
+        spare: &mut Vec<(String, String)>,
+    ) {
+        if !kept {
+            spare.push((name, value));
+            return;
+        }
+        seen.add(self.set_ids[b][j]);
+        name.clear();
+        name.push_str(&self.blocks[b].set[j].0);
+        fields.push((name, value));
+    }
+
     /// Appends the `values` of field `j` of block `b` to `fields`, marking it `seen` if any.
     pub(crate) fn push_derived(
         &self,

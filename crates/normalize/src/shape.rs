@@ -128,6 +128,7 @@ struct Shaped<'a> {
 }
 
 impl FieldValues for Shaped<'_> {
+    #[inline]
     fn values<'a>(&'a self, name: &'a str, id: NameId) -> impl Iterator<Item = &'a str> + 'a {
         let id = usize::from(id);
         let (start, count) = self.shape.slots.get(id).map_or((0, 0), |&(s, c)| (usize::from(s), usize::from(c)));
@@ -267,11 +268,20 @@ impl Normalizer {
             ev.derived_from = Some(own);
             let mut seen = Seen::default();
             for &(b, j, id) in &shape.knowledge.steps {
-                if !skips(id, &seen, wanted) {
-                    values.clear();
-                    k.expr(b, j).eval(&Shaped { fields: &ev.fields[..own], own, shape, derivable: &[] }, values);
-                    k.push_derived(b, j, &mut seen, &mut ev.fields, spare, values);
+                if skips(id, &seen, wanted) {
+                    continue;
                 }
+                let (expr, view) = (k.expr(b, j), Shaped { fields: &ev.fields[..own], own, shape, derivable: &[] });
+                // One value (the common case): written straight into the field's spare string.
+                if let Some(v) = expr.is_direct().then(|| expr.single_value(&view)).flatten() {
+                    let mut pair = spare.pop().unwrap_or_default();
+                    let kept = expr.direct_into(v, &mut pair.1);
+                    k.push_one(b, j, pair, kept, &mut seen, &mut ev.fields, spare);
+                    continue;
+                }
+                values.clear();
+                expr.eval(&view, values);
+                k.push_derived(b, j, &mut seen, &mut ev.fields, spare, values);
             }
             k.push_eventtypes(&shape.knowledge.eventtypes, wanted, &mut ev.fields, spare);
         }

@@ -31,6 +31,8 @@ fn events() -> Vec<Event> {
         ev(SYSMON, &[("EventCode", "10"), ("Computer", "PC04"), ("SourceImage", "C:\\t\\m.exe"), ("TargetImage", "C:\\w\\lsass.exe")]),
         // A raw field the knowledge would set, a repeated field, an empty value.
         ev(SYSMON, &[("EventCode", "1"), ("Image", "C:\\a\\b.exe"), ("process_name", "raw.exe"), ("Image", "C:\\x.exe"), ("User", "")]),
+        // A path whose base name is empty: that field is not derived (and stays free).
+        ev(SYSMON, &[("EventCode", "1"), ("Computer", "PC"), ("Image", "\\"), ("ParentImage", "/"), ("TargetImage", "\\")]),
         // Two EventCodes: the first is the one conditions read.
         ev(SYSMON, &[("EventCode", "3"), ("EventCode", "1"), ("Computer", "PC")]),
         ev(

@@ -249,7 +249,10 @@ impl Normalizer {
         rows: &mut Rows,
         f: impl FnOnce(&Event, &[DatasetRow]) -> R,
     ) -> R {
-        let Some(i) = bufs.shapes.find(self, ev) else {
+        // Without knowledge (no search reads raw events' derived fields) the rows alone do not
+        // pay for the shape's lookup: the plain path.
+        let shaped = if self.knowledge.is_empty() { None } else { bufs.shapes.find(self, ev) };
+        let Some(i) = shaped else {
             return self.with_enriched(ev, bufs, |ev| {
                 self.normalize_into(ev, wanted, rows);
                 f(ev, rows.as_slice())

@@ -75,6 +75,11 @@ fn shaped_events_get_what_plain_ones_get() {
     n.restrict_knowledge(&|f| f == "process_name" || f == "dest" || f == "tag");
     n.restrict_knowledge_by_reader(&[EventReader { clauses: &access, reads: &reads_name }]);
     assert_paths_agree(&n, &events(), &mut bufs);
+    // No knowledge left: the rows alone take the plain path, no shape is worked out.
+    n.restrict_knowledge(&|_| false);
+    let mut fresh = EnrichBuffers::default();
+    assert_paths_agree(&n, &events(), &mut fresh);
+    assert!(fresh.shapes.shapes.is_empty());
 }
 
 #[test]

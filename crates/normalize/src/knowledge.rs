@@ -463,7 +463,7 @@ impl Knowledge {
     /// What [`Knowledge::with_enriched`] would do to events of `ev`'s shape (its source,
     /// sourcetype, field names and the values of the fields conditions name), before the
     /// searches' wishes: the source's number when some block or eventtype applies, the
-    /// (block, field) pairs to derive in order (those the event has already left out), and
+    /// (block, field) pairs to derive, in order, without the names the event has already, and
     /// the eventtypes that apply.
     pub(crate) fn shape_of(&self, ev: &Event) -> KnowledgeShape {
         let mut shape = KnowledgeShape::default();

@@ -410,9 +410,8 @@ impl Scan<'_> {
         let (normalizer, wanted, rows, w, schedules) = (self.normalizer, self.wanted, &mut *self.rows, &mut *self.w, &mut *self.schedules);
         // As the batch driver does: the add-on fields are added to the reader's event, not to
         // a copy of it, and the rows' buffers serve the next event.
-        normalizer.with_enriched(ev, self.enrich, |ev| {
-            normalizer.normalize_into(ev, &|d| wanted.get(d).copied().unwrap_or(false), rows);
-            w.route(schedules, ev, rows.as_slice(), arrival);
+        normalizer.with_enriched_rows(ev, self.enrich, &|d| wanted.get(d).copied().unwrap_or(false), rows, |ev, rows| {
+            w.route(schedules, ev, rows, arrival);
         });
     }
 }

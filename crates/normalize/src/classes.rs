@@ -5,8 +5,10 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::RwLock;
-use vigil_model::Event;
+
+use crate::expr::{FieldValues, NameId, UNNAMED};
 
 /// Alternatives one of which an event must have: (field name, lowercased text, exact).
 pub type Clause = Vec<(String, String, bool)>;
@@ -38,6 +40,31 @@ impl std::hash::Hasher for Fnv {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         self.0 = h;
+    }
+}
+
+/// Hashes eight bytes at a time: for keys made of whole events' texts (kinds of event, event
+/// shapes), which a byte-at-a-time hash spends more on than the lookup saves. The maps it
+/// serves are bounded, so chosen collisions cannot grow them.
+#[derive(Default)]
+pub(crate) struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut add = |word: u64| self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            add(u64::from_le_bytes(last) ^ (rest.len() as u64) << 56);
+        }
     }
 }
 
@@ -98,10 +125,11 @@ pub(crate) struct Classes {
     groups: Vec<(Vec<Clause>, Wanted)>,
     /// The knowledge's sources, in its order.
     sources: Vec<String>,
-    /// The raw fields (never derived) whose values tell kinds of event apart.
-    key_fields: Vec<String>,
+    /// The raw fields (never derived) whose values tell kinds of event apart, with their ids
+    /// in the normalizer's [`crate::shape::Names`] ([`UNNAMED`] until given).
+    key_fields: Vec<(String, NameId)>,
     /// A kind as bytes (see [`Classes::wanted`]) -> what such events get.
-    memo: RwLock<NameMap<Vec<u8>, Wanted>>,
+    memo: RwLock<HashMap<Vec<u8>, Wanted, BuildHasherDefault<WordHasher>>>,
 }
 
 thread_local! {
@@ -144,15 +172,20 @@ impl Classes {
         }
         let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
         ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let key_fields = ranked.into_iter().take(MAX_KEY_FIELDS).map(|(f, _)| f.to_string()).collect();
+        let key_fields = ranked.into_iter().take(MAX_KEY_FIELDS).map(|(f, _)| (f.to_string(), UNNAMED)).collect();
         Classes { groups, sources: sources.iter().map(|s| s.to_string()).collect(), key_fields, memo: RwLock::default() }
+    }
+
+    /// The key fields, to be given their ids.
+    pub(crate) fn key_fields_mut(&mut self) -> impl Iterator<Item = (&str, &mut NameId)> {
+        self.key_fields.iter_mut().map(|(f, id)| (f.as_str(), id))
     }
 
     /// What an event from source number `source` gets; `None` when that cannot be told (then
     /// it gets every field): a key field with several values, or a text that ASCII
     /// lowercasing does not lower (conditions hold lowercased texts).
-    pub fn wanted(&self, source: usize, ev: &Event) -> Option<Wanted> {
-        if !ev.sourcetype.is_ascii() {
+    pub fn wanted<F: FieldValues + ?Sized>(&self, source: usize, sourcetype: &str, fields: &F) -> Option<Wanted> {
+        if !sourcetype.is_ascii() {
             return None;
         }
         // The kind: source number, then per part an absent (1) or present (0) mark and the
@@ -161,22 +194,24 @@ impl Classes {
         KIND_KEY.with(|key| {
             let mut key = key.borrow_mut();
             key.clear();
-            self.wanted_by_key(source, ev, &mut key)
+            self.wanted_by_key(source, sourcetype, fields, &mut key)
         })
     }
 
     /// [`Classes::wanted`], the kind written into the empty `key`.
-    fn wanted_by_key(&self, source: usize, ev: &Event, key: &mut Vec<u8>) -> Option<Wanted> {
+    fn wanted_by_key<F: FieldValues + ?Sized>(&self, source: usize, sourcetype: &str, fields: &F, key: &mut Vec<u8>) -> Option<Wanted> {
         let lowerable = |t: &str| t.is_ascii();
         key.extend_from_slice(&(source as u64).to_le_bytes());
         let mut part = |text: Option<&str>| {
             key.push(if text.is_some() { 0 } else { 1 });
-            key.extend(text.unwrap_or("").bytes().map(|b| b.to_ascii_lowercase()));
+            let start = key.len();
+            key.extend_from_slice(text.unwrap_or("").as_bytes());
+            key[start..].make_ascii_lowercase();
             key.push(0);
         };
-        part(Some(&ev.sourcetype));
-        for f in &self.key_fields {
-            let mut values = ev.get_all(f);
+        part(Some(sourcetype));
+        for (f, id) in &self.key_fields {
+            let mut values = fields.values(f, *id);
             let first = values.next();
             if values.next().is_some() || first.is_some_and(|v| !lowerable(v)) {
                 return None;
@@ -190,9 +225,8 @@ impl Classes {
         let value_of = |field: &str| -> Option<Option<String>> {
             match field {
                 "source" => src.is_ascii().then(|| Some(src.to_ascii_lowercase())),
-                "sourcetype" => Some(Some(ev.sourcetype.to_ascii_lowercase())),
-                f if self.key_fields.iter().any(|k| k == f) => Some(ev.get(f).map(str::to_ascii_lowercase)),
-                _ => None,
+                "sourcetype" => Some(Some(sourcetype.to_ascii_lowercase())),
+                f => self.key_fields.iter().find(|(k, _)| k == f).map(|(_, id)| fields.values(f, *id).next().map(str::to_ascii_lowercase)),
             }
         };
         let mut w = Wanted::default();
@@ -229,10 +263,29 @@ mod tests {
         atoms.iter().map(|(f, v, e)| (f.to_string(), v.to_string(), *e)).collect()
     }
 
-    fn event(sourcetype: &str, fields: &[(&str, &str)]) -> Event {
-        let mut ev = Event { sourcetype: sourcetype.into(), ..Event::default() };
+    fn event(sourcetype: &str, fields: &[(&str, &str)]) -> vigil_model::Event {
+        let mut ev = vigil_model::Event { sourcetype: sourcetype.into(), ..Default::default() };
         fields.iter().for_each(|(k, v)| ev.push(*k, *v));
         ev
+    }
+
+    impl Classes {
+        fn wanted_of(&self, source: usize, ev: &vigil_model::Event) -> Option<Wanted> {
+            self.wanted(source, &ev.sourcetype, ev.fields.as_slice())
+        }
+    }
+
+    #[test]
+    fn word_hashes_tell_tails_apart() {
+        use std::hash::Hasher;
+        let hash = |bytes: &[u8]| {
+            let mut h = WordHasher::default();
+            h.write(bytes);
+            h.finish()
+        };
+        assert_ne!(hash(b"abcdefgh1"), hash(b"abcdefgh2"));
+        assert_ne!(hash(b"abc"), hash(b"abc\0"));
+        assert_ne!(hash(b"abcdefgh"), hash(b"abcdefgi"));
     }
 
     #[test]
@@ -250,23 +303,24 @@ mod tests {
             EventReader { clauses: &typed, reads: &rd },
         ];
         let k = Classes::build(&["S1", "s2"], &ids, &readers);
-        assert_eq!(k.key_fields, ["EventCode", "Image"], "by the number of groups naming them");
+        let key_names: Vec<&str> = k.key_fields.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(key_names, ["EventCode", "Image"], "by the number of groups naming them");
         let names = |w: Option<Wanted>| {
             let w = w.unwrap();
             ((0..4).filter(|&i| w.names.has(i)).collect::<Vec<_>>(), w.tag, w.eventtype)
         };
         let code = |c: &str| event("T", &[("EventCode", c)]);
-        assert_eq!(names(k.wanted(0, &code("1"))), (vec![0, 2, 3], false, false));
+        assert_eq!(names(k.wanted_of(0, &code("1"))), (vec![0, 2, 3], false, false));
         // Remembered: the same answer again.
-        assert_eq!(names(k.wanted(0, &code("1"))), (vec![0, 2, 3], false, false));
+        assert_eq!(names(k.wanted_of(0, &code("1"))), (vec![0, 2, 3], false, false));
         // Image is in the key too: its literal is looked for.
-        assert_eq!(names(k.wanted(0, &code("3"))), (vec![2, 3], false, false));
-        assert_eq!(names(k.wanted(0, &event("T", &[("EventCode", "3"), ("Image", "C:\\X.EXE")]))), (vec![1, 2, 3], true, false));
-        assert_eq!(names(k.wanted(1, &code("2"))).0, [2]);
-        assert_eq!(names(k.wanted(1, &event("T:X", &[]))).0, [2, 3]);
-        assert_eq!(names(k.wanted(1, &event("Q", &[]))).0, [2]);
+        assert_eq!(names(k.wanted_of(0, &code("3"))), (vec![2, 3], false, false));
+        assert_eq!(names(k.wanted_of(0, &event("T", &[("EventCode", "3"), ("Image", "C:\\X.EXE")]))), (vec![1, 2, 3], true, false));
+        assert_eq!(names(k.wanted_of(1, &code("2"))).0, [2]);
+        assert_eq!(names(k.wanted_of(1, &event("T:X", &[]))).0, [2, 3]);
+        assert_eq!(names(k.wanted_of(1, &event("Q", &[]))).0, [2]);
         // Several EventCodes, or one lowercasing would not lower: cannot be told.
-        assert!(k.wanted(0, &event("T", &[("EventCode", "1"), ("EventCode", "3")])).is_none());
-        assert!(k.wanted(0, &code("É")).is_none());
+        assert!(k.wanted_of(0, &event("T", &[("EventCode", "1"), ("EventCode", "3")])).is_none());
+        assert!(k.wanted_of(0, &code("É")).is_none());
     }
 }

@@ -182,10 +182,15 @@ pub fn first_token(v: &str) -> &str {
 /// Where an expression's values come from.
 #[derive(Clone, Debug)]
 pub enum Source {
-    Field(String),
+    /// A field by name, with its id in the normalizer's [`crate::shape::Names`]
+    /// ([`UNNAMED`] until one is given).
+    Field(String, NameId),
     Const(Vec<String>),
     First(Vec<Expr>),
-    Join { parts: Vec<Expr>, sep: String },
+    Join {
+        parts: Vec<Expr>,
+        sep: String,
+    },
 }
 
 /// A compiled field expression.
@@ -209,7 +214,7 @@ pub struct Expr {
 impl Expr {
     pub fn field(name: &str) -> Expr {
         Expr {
-            source: Source::Field(name.to_string()),
+            source: Source::Field(name.to_string(), UNNAMED),
             empty: Vec::new(),
             ops: Vec::new(),
             map: None,
@@ -220,29 +225,17 @@ impl Expr {
     }
 
     /// Writes the value into `slot`: null for no item, a scalar for one, a multivalue
-    /// otherwise (as [`Value::from_items`] of [`Expr::eval`]). The common forms (a plain field
-    /// copy, a constant) write the value directly; `scratch` is reused by the others, and a
-    /// string `slot` keeps its buffer.
-    pub fn eval_into(&self, fields: &[(String, String)], scratch: &mut Items, slot: &mut Value) {
+    /// otherwise (as [`Value::from_items`] of [`Expr::eval`]). The common forms (a field copied
+    /// or given one op, a constant) write the value directly; `scratch` is reused by the
+    /// others, and a string `slot` keeps its buffer.
+    pub fn eval_into<F: FieldValues + ?Sized>(&self, fields: &F, scratch: &mut Items, slot: &mut Value) {
         let plain = self.ops.is_empty() && self.map.is_none() && self.split.is_none() && !self.last;
         match &self.source {
-            Source::Field(name) if plain => {
-                let mut found: Option<&str> = None;
-                for v in values_of(fields, name) {
-                    if v.is_empty() || self.empty.iter().any(|e| v.eq_ignore_ascii_case(e)) {
-                        continue;
-                    }
-                    if found.is_some() {
-                        // Multivalue: rare, take the general path.
-                        found = None;
-                        break;
-                    }
-                    found = Some(v);
-                }
-                if let Some(v) = found {
-                    return set_str(slot, v);
-                }
-            }
+            Source::Field(..) if self.is_direct() => match (self.single_value(fields), self.ops.first()) {
+                (Some(v), None) => return set_str(slot, v),
+                (Some(v), Some(op)) => return apply_into_slot(*op, v, slot),
+                (None, _) => {}
+            },
             Source::Const(items) if plain && items.len() == 1 => return set_str(slot, &items[0]),
             _ => {}
         }
@@ -255,12 +248,47 @@ impl Expr {
         }
     }
 
+    /// Whether the expression is a field, given at most one op: its one value can be written
+    /// where it goes without going through [`Items`].
+    pub(crate) fn is_direct(&self) -> bool {
+        self.ops.len() <= 1 && self.map.is_none() && self.split.is_none() && !self.last
+    }
+
+    /// The one value of the field a [direct](Expr::is_direct) expression reads (before its op),
+    /// or `None` when it has none or several.
+    pub(crate) fn single_value<'a, F: FieldValues + ?Sized>(&'a self, fields: &'a F) -> Option<&'a str> {
+        let Source::Field(name, id) = &self.source else { return None };
+        let mut found: Option<&str> = None;
+        for v in fields.values(name, *id) {
+            if v.is_empty() || self.empty.iter().any(|e| v.eq_ignore_ascii_case(e)) {
+                continue;
+            }
+            if found.is_some() {
+                // Multivalue: rare, the general path.
+                return None;
+            }
+            found = Some(v);
+        }
+        found
+    }
+
+    /// Writes the value of a [direct](Expr::is_direct) expression whose field's one value is
+    /// `v` into `out` (cleared first): false when it is empty, which [`Expr::eval`] drops.
+    pub(crate) fn direct_into(&self, v: &str, out: &mut String) -> bool {
+        out.clear();
+        match self.ops.first() {
+            Some(op) => op.apply_into(v, out),
+            None => out.push_str(v),
+        }
+        !out.is_empty()
+    }
+
     /// Appends the expression's items for an event of these `fields` to `out`; none means null.
-    pub fn eval(&self, fields: &[(String, String)], out: &mut Items) {
+    pub fn eval<F: FieldValues + ?Sized>(&self, fields: &F, out: &mut Items) {
         let base = out.len();
         match &self.source {
-            Source::Field(name) => {
-                for v in values_of(fields, name) {
+            Source::Field(name, id) => {
+                for v in fields.values(name, *id) {
                     if v.is_empty() || self.empty.iter().any(|e| v.eq_ignore_ascii_case(e)) {
                         continue;
                     }
@@ -320,11 +348,49 @@ impl Expr {
         }
         out.truncate(kept);
     }
+
+    /// Calls `f` with every field name the expression reads, to be given its id.
+    pub(crate) fn for_each_field_mut(&mut self, f: &mut dyn FnMut(&str, &mut NameId)) {
+        match &mut self.source {
+            Source::Field(name, id) => f(name, id),
+            Source::Const(_) => {}
+            Source::First(parts) | Source::Join { parts, .. } => parts.iter_mut().for_each(|p| p.for_each_field_mut(f)),
+        }
+    }
 }
 
-/// Every value of the field `name`, in event order.
-fn values_of<'a>(fields: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    fields.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+/// A field name's id in the normalizer's [`crate::shape::Names`].
+pub(crate) type NameId = u16;
+
+/// The id of a name no [`crate::shape::Names`] has numbered.
+pub(crate) const UNNAMED: NameId = NameId::MAX;
+
+/// Where expressions read the values of fields: an event's fields by name, or by the
+/// positions worked out once per event shape ([`crate::shape`]).
+pub trait FieldValues {
+    /// Every value of the field `name` (numbered `id`), in event order.
+    fn values<'a>(&'a self, name: &'a str, id: NameId) -> impl Iterator<Item = &'a str> + 'a;
+}
+
+impl FieldValues for [(String, String)] {
+    fn values<'a>(&'a self, name: &'a str, _: NameId) -> impl Iterator<Item = &'a str> + 'a {
+        self.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sets `slot` to `op` of `v`, in its own buffer when it has one; null when that is empty
+/// (as [`Expr::eval`] drops empty items).
+fn apply_into_slot(op: Op, v: &str, slot: &mut Value) {
+    if !matches!(slot, Value::Str(_)) {
+        *slot = Value::Str(String::new());
+    }
+    if let Value::Str(s) = slot {
+        s.clear();
+        op.apply_into(v, s);
+        if s.is_empty() {
+            *slot = Value::Null;
+        }
+    }
 }
 
 /// Sets `slot` to the string `v`, in its own buffer when it has one.
@@ -339,7 +405,7 @@ pub(crate) fn set_str(slot: &mut Value, v: &str) {
 }
 
 /// `Source::Join`: the first item of each part that has one, joined by `sep`, as one item.
-fn join(parts: &[Expr], sep: &str, fields: &[(String, String)], out: &mut Items) {
+fn join<F: FieldValues + ?Sized>(parts: &[Expr], sep: &str, fields: &F, out: &mut Items) {
     let base = out.len();
     for p in parts {
         let at = out.len();
@@ -386,18 +452,18 @@ mod tests {
 
     fn run(x: &Expr, e: &Event) -> Vec<String> {
         let mut out = Items::default();
-        x.eval(&e.fields, &mut out);
+        x.eval(e.fields.as_slice(), &mut out);
         let got = out.as_slice().to_vec();
         // Items already in the list (and stale buffers after them) change nothing.
         out.clear();
         ["before", "stale 1", "stale 2", "stale 3"].iter().for_each(|v| out.push_str(v));
         out.truncate(1);
-        x.eval(&e.fields, &mut out);
+        x.eval(e.fields.as_slice(), &mut out);
         assert_eq!(out.as_slice()[0], "before");
         assert_eq!(&out.as_slice()[1..], got);
         // The direct path agrees with the general one, whatever the slot held.
         for mut slot in [Value::Null, Value::str("stale"), Value::Multi(vec!["a".into(), "b".into()])] {
-            x.eval_into(&e.fields, &mut out, &mut slot);
+            x.eval_into(e.fields.as_slice(), &mut out, &mut slot);
             assert_eq!(slot, Value::from_items(got.clone()));
         }
         got
@@ -405,7 +471,7 @@ mod tests {
 
     fn value(x: &Expr, e: &Event) -> Value {
         let mut slot = Value::Null;
-        x.eval_into(&e.fields, &mut Items::default(), &mut slot);
+        x.eval_into(e.fields.as_slice(), &mut Items::default(), &mut slot);
         slot
     }
 
@@ -451,6 +517,12 @@ mod tests {
         assert_eq!(Op::Upper.apply("ab"), "AB");
         let lower_split = Expr { split: Some(";".into()), ops: vec![Op::Upper, Op::Trim], ..Expr::field("L") };
         assert_eq!(run(&lower_split, &ev(&[("L", "x; ;y"), ("L", "z")])), ["X", "Y", "Z"]);
+        // One op, written straight into the slot: a value, an empty result, none, several.
+        let one_op = |op| Expr { ops: vec![op], ..Expr::field("H") };
+        assert_eq!(run(&one_op(Op::Basename), &ev(&[("H", "C:\\w\\X.exe")])), ["X.exe"]);
+        assert_eq!(run(&one_op(Op::HashSha256), &ev(&[("H", "MD5=BB")])), Vec::<String>::new());
+        assert_eq!(run(&one_op(Op::Lower), &ev(&[("Q", "A")])), Vec::<String>::new());
+        assert_eq!(run(&one_op(Op::Lower), &ev(&[("H", "A"), ("H", "B")])), ["a", "b"]);
     }
 
     #[test]

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use toml::{Spanned, Value as T};
 use vigil_model::Event;
 
-use crate::classes::{Classes, EventReader, NameMap, Seen, MAX_NAMES};
-use crate::expr::Expr;
+use crate::classes::{Classes, EventReader, NameMap, Seen, Wanted, MAX_NAMES};
+use crate::expr::{Expr, FieldValues, NameId};
 use crate::items::Items;
 use crate::spec::{compile_expr, err, line_of, strings};
 use crate::Error;
@@ -85,10 +85,10 @@ impl When {
 
 /// Buffers [`Knowledge::with_enriched`] reuses from event to event.
 #[derive(Debug, Default)]
-pub struct EnrichBuffers {
+pub struct DeriveBuffers {
     /// The strings of fields derived for earlier events, for the next ones.
-    spare: Vec<(String, String)>,
-    values: Items,
+    pub(crate) spare: Vec<(String, String)>,
+    pub(crate) values: Items,
     /// The event's EventCode, copied: the event grows while its conditions are tested.
     code: String,
 }
@@ -263,26 +263,21 @@ impl Knowledge {
             return false;
         };
         out.clone_from(ev);
-        self.append_derived(out, plan, &mut EnrichBuffers::default());
+        self.append_derived(out, plan, &mut DeriveBuffers::default());
         true
     }
 
     /// Calls `f` with `ev` given its search-time fields (as [`Knowledge::enrich`] writes
     /// them, appended after its own), then gives `ev` back as it was: no copy of the event,
     /// and the derived fields' strings are kept in `bufs` for the next event.
-    pub fn with_enriched<R>(&self, ev: &mut Event, bufs: &mut EnrichBuffers, f: impl FnOnce(&Event) -> R) -> R {
+    pub fn with_enriched<R>(&self, ev: &mut Event, bufs: &mut DeriveBuffers, f: impl FnOnce(&Event) -> R) -> R {
         let Some(plan) = self.plan(ev) else {
             return f(ev);
         };
         let (own, derived_from) = (ev.fields.len(), ev.derived_from);
         self.append_derived(ev, plan, bufs);
         let result = f(ev);
-        for pair in ev.fields.drain(own..) {
-            if bufs.spare.len() < SPARE_FIELDS && pair.0.capacity() <= SPARE_MAX_CAP && pair.1.capacity() <= SPARE_MAX_CAP {
-                bufs.spare.push(pair);
-            }
-        }
-        ev.derived_from = derived_from;
+        take_back(ev, own, derived_from, &mut bufs.spare);
         result
     }
 
@@ -290,7 +285,7 @@ impl Knowledge {
     fn plan(&self, ev: &Event) -> Option<Plan> {
         let source = self.by_source.iter().position(|(s, _, _)| s.eq_ignore_ascii_case(&ev.source))?;
         let (_, blocks, ets) = &self.by_source[source];
-        let wanted = self.wanted(ev, source);
+        let wanted = self.wanted(&ev.sourcetype, ev.fields.as_slice(), source);
         if wanted.is_some_and(|w| w.is_empty()) {
             return None;
         }
@@ -305,11 +300,11 @@ impl Knowledge {
 
     /// Appends the derived fields to `ev` (whose fields are all its own), marking where they
     /// start. Their values are read from the event's own fields only.
-    fn append_derived(&self, ev: &mut Event, plan: Plan, bufs: &mut EnrichBuffers) {
+    fn append_derived(&self, ev: &mut Event, plan: Plan, bufs: &mut DeriveBuffers) {
         let (_, blocks, ets) = &self.by_source[plan.source];
         let own = ev.fields.len();
         ev.derived_from = Some(own);
-        let EnrichBuffers { spare, values, code } = bufs;
+        let DeriveBuffers { spare, values, code } = bufs;
         let has_code = ev.get("EventCode").inspect(|c| {
             code.clear();
             code.push_str(c);
@@ -329,35 +324,90 @@ impl Knowledge {
             if !applies(ev, &block.when) {
                 continue;
             }
-            for ((name, expr), &id) in block.set.iter().zip(&self.set_ids[b]) {
-                if seen.has(id) || wanted.is_some_and(|w| !w.names.has(id)) {
-                    continue;
-                }
-                values.clear();
-                expr.eval(&ev.fields[..own], values);
-                if !values.is_empty() {
-                    seen.add(id);
-                }
-                for i in 0..values.len() {
-                    let pair = push_field(&mut ev.fields, spare, name);
-                    values.swap_out(i, &mut pair.1);
+            for j in 0..block.set.len() {
+                if let Some(expr) = self.to_derive(b, j, &seen, wanted) {
+                    values.clear();
+                    expr.eval(&ev.fields[..own], values);
+                    self.push_derived(b, j, &mut seen, &mut ev.fields, spare, values);
                 }
             }
         }
+        let ets = ets.iter().copied().filter(|&e| applies(ev, &self.eventtypes[e].when)).collect::<Vec<_>>();
+        self.push_eventtypes(&ets, wanted, &mut ev.fields, spare);
+    }
+
+    /// The expression of field `j` of block `b`, unless that name is `seen` or not `wanted`.
+    pub(crate) fn to_derive(&self, b: usize, j: usize, seen: &Seen, wanted: Option<Wanted>) -> Option<&Expr> {
+        (!skips(self.set_ids[b][j], seen, wanted)).then(|| self.expr(b, j))
+    }
+
+    /// The expression of field `j` of block `b`.
+    pub(crate) fn expr(&self, b: usize, j: usize) -> &Expr {
+        &self.blocks[b].set[j].1
+    }
+
+    /// Appends field `j` of block `b` to `fields` with the value in `pair` (a spare one) when
+    /// there is one (`kept`), marking it `seen`; else keeps `pair` for later.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_one(
+        &self,
+        b: usize,
+        j: usize,
+        (mut name, value): (String, String),
+        kept: bool,
+        seen: &mut Seen,
+        fields: &mut Vec<(String, String)>,
+        spare: &mut Vec<(String, String)>,
+    ) {
+        if !kept {
+            spare.push((name, value));
+            return;
+        }
+        seen.add(self.set_ids[b][j]);
+        name.clear();
+        name.push_str(&self.blocks[b].set[j].0);
+        fields.push((name, value));
+    }
+
+    /// Appends the `values` of field `j` of block `b` to `fields`, marking it `seen` if any.
+    pub(crate) fn push_derived(
+        &self,
+        b: usize,
+        j: usize,
+        seen: &mut Seen,
+        fields: &mut Vec<(String, String)>,
+        spare: &mut Vec<(String, String)>,
+        values: &mut Items,
+    ) {
+        if !values.is_empty() {
+            seen.add(self.set_ids[b][j]);
+        }
+        let name = &self.blocks[b].set[j].0;
+        for i in 0..values.len() {
+            let pair = push_field(fields, spare, name);
+            values.swap_out(i, &mut pair.1);
+        }
+    }
+
+    /// Gives `fields` the names and tags of the eventtypes `ets` (that apply to the event).
+    pub(crate) fn push_eventtypes(
+        &self,
+        ets: &[usize],
+        wanted: Option<Wanted>,
+        fields: &mut Vec<(String, String)>,
+        spare: &mut Vec<(String, String)>,
+    ) {
         let mut tags: Vec<&str> = Vec::new();
         for &e in ets {
             let et = &self.eventtypes[e];
-            if !applies(ev, &et.when) {
-                continue;
-            }
             if self.emit_eventtype && wanted.is_none_or(|w| w.eventtype) {
-                push_field(&mut ev.fields, spare, "eventtype").1.push_str(&et.name);
+                push_field(fields, spare, "eventtype").1.push_str(&et.name);
             }
             if self.emit_tag && wanted.is_none_or(|w| w.tag) {
                 for t in &et.tags {
                     if !tags.contains(&t.as_str()) {
                         tags.push(t);
-                        push_field(&mut ev.fields, spare, "tag").1.push_str(t);
+                        push_field(fields, spare, "tag").1.push_str(t);
                     }
                 }
             }
@@ -365,10 +415,37 @@ impl Knowledge {
     }
 }
 
+/// See [`Knowledge::shape_of`].
+#[derive(Debug, Default)]
+pub(crate) struct KnowledgeShape {
+    pub source: Option<usize>,
+    /// (block, field, the field's name id).
+    pub steps: Vec<(usize, usize, usize)>,
+    pub eventtypes: Vec<usize>,
+}
+
 /// What an event gets: its source's number and, when the searches tell, the fields wanted.
 struct Plan {
     source: usize,
-    wanted: Option<crate::classes::Wanted>,
+    wanted: Option<Wanted>,
+}
+
+/// Whether a field of name id `id` is not to be derived: the event has it already (`seen`)
+/// or no search that can read the event names it.
+#[inline]
+pub(crate) fn skips(id: usize, seen: &Seen, wanted: Option<Wanted>) -> bool {
+    seen.has(id) || wanted.is_some_and(|w| !w.names.has(id))
+}
+
+/// Removes the fields from `own` on (the derived ones), keeping their strings in `spare`, and
+/// gives `ev` back its `derived_from`.
+pub(crate) fn take_back(ev: &mut Event, own: usize, derived_from: Option<usize>, spare: &mut Vec<(String, String)>) {
+    for pair in ev.fields.drain(own..) {
+        if spare.len() < SPARE_FIELDS && pair.0.capacity() <= SPARE_MAX_CAP && pair.1.capacity() <= SPARE_MAX_CAP {
+            spare.push(pair);
+        }
+    }
+    ev.derived_from = derived_from;
 }
 
 /// Appends a field named `name` with an empty value, in spare strings when there are some.
@@ -383,11 +460,64 @@ fn push_field<'a>(fields: &'a mut Vec<(String, String)>, spare: &mut Vec<(String
 }
 
 impl Knowledge {
+    /// What [`Knowledge::with_enriched`] would do to events of `ev`'s shape (its source,
+    /// sourcetype, field names and the values of the fields conditions name), before the
+    /// searches' wishes: the source's number when some block or eventtype applies, the
+    /// (block, field) pairs to derive, in order, without the names the event has already, and
+    /// the eventtypes that apply.
+    pub(crate) fn shape_of(&self, ev: &Event) -> KnowledgeShape {
+        let mut shape = KnowledgeShape::default();
+        let Some(source) = self.by_source.iter().position(|(s, _, _)| s.eq_ignore_ascii_case(&ev.source)) else {
+            return shape;
+        };
+        let (_, blocks, ets) = &self.by_source[source];
+        let code = ev.get("EventCode");
+        let applies = |w: &When| w.matches(&ev.sourcetype, &ev.fields, code);
+        let mut seen = Seen::default();
+        for (k, _) in &ev.fields {
+            if let Some(&id) = self.name_ids.get(k.as_str()) {
+                seen.add(id);
+            }
+        }
+        let mut any = false;
+        for &b in blocks.iter().filter(|&&b| applies(&self.blocks[b].when)) {
+            any = true;
+            let unseen = self.set_ids[b].iter().enumerate().filter(|(_, &id)| !seen.has(id));
+            shape.steps.extend(unseen.map(|(j, &id)| (b, j, id)));
+        }
+        shape.eventtypes = ets.iter().copied().filter(|&e| applies(&self.eventtypes[e].when)).collect();
+        if any || !shape.eventtypes.is_empty() {
+            shape.source = Some(source);
+        }
+        shape
+    }
+
+    /// Every field name some condition of a block or an eventtype names.
+    pub(crate) fn condition_fields(&self) -> impl Iterator<Item = &str> {
+        let whens = self.blocks.iter().map(|b| &b.when).chain(self.eventtypes.iter().map(|e| &e.when));
+        whens.flat_map(|w| w.conds.iter().map(|(f, _)| f.as_str()))
+    }
+
+    /// Every expression of the blocks, for their field names to be numbered.
+    pub(crate) fn exprs_mut(&mut self) -> impl Iterator<Item = &mut Expr> {
+        self.blocks.iter_mut().flat_map(|b| b.set.iter_mut().map(|(_, e)| e))
+    }
+
+    /// Every field name the blocks may set, `eventtype` and `tag` included.
+    pub(crate) fn set_names(&self) -> impl Iterator<Item = &str> {
+        self.blocks.iter().flat_map(|b| b.set.iter().map(|(n, _)| n.as_str())).chain(["eventtype", "tag"])
+    }
+
     /// What an event from source number `source` gets, when the searches' conditions tell
     /// (see [`Knowledge::restrict_by_reader`]).
-    fn wanted(&self, ev: &Event, source: usize) -> Option<crate::classes::Wanted> {
+    pub(crate) fn wanted<F: FieldValues + ?Sized>(&self, sourcetype: &str, fields: &F, source: usize) -> Option<Wanted> {
         let classes = self.classes.as_ref()?;
-        classes.wanted(source, ev)
+        classes.wanted(source, sourcetype, fields)
+    }
+
+    /// The fields that tell kinds of event apart for the searches' wishes, to be given ids.
+    pub(crate) fn key_fields_mut(&mut self) -> impl Iterator<Item = (&str, &mut NameId)> {
+        self.classes.iter_mut().flat_map(Classes::key_fields_mut)
     }
 }
 

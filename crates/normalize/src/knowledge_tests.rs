@@ -119,7 +119,7 @@ fn in_place_enrichment_matches_the_copy_and_gives_the_event_back() {
     ];
     // One set of buffers over every event, twice: strings left from one event never show in
     // the next.
-    let mut bufs = EnrichBuffers::default();
+    let mut bufs = DeriveBuffers::default();
     for e in events.iter().chain(&events) {
         let mut copy = Event::default();
         let expected = if k.enrich(e, &mut copy) { format!("{copy:?}") } else { format!("{e:?}") };
@@ -136,7 +136,7 @@ fn long_derived_strings_are_not_kept() {
     let k = Knowledge::builtin().unwrap();
     let long = "x".repeat(SPARE_MAX_CAP + 1);
     let mut e = ev(SYSMON, &[("EventCode", "1"), ("Computer", "PC"), ("CommandLine", &long)]);
-    let mut bufs = EnrichBuffers::default();
+    let mut bufs = DeriveBuffers::default();
     k.with_enriched(&mut e, &mut bufs, |enriched| assert_eq!(enriched.get("process"), Some(long.as_str())));
     assert!(!bufs.spare.is_empty(), "the short ones are kept");
     assert!(bufs.spare.iter().all(|(k, v)| k.capacity() <= SPARE_MAX_CAP && v.capacity() <= SPARE_MAX_CAP));

@@ -16,12 +16,14 @@ mod expr;
 mod items;
 mod knowledge;
 mod rows;
+mod shape;
 mod spec;
 
 pub use classes::{Clause, EventReader};
 pub use expr::{basename, first_token, hex_to_dec, strip_device_prefix, Op};
-pub use knowledge::{EnrichBuffers, Knowledge, BUILTIN_KNOWLEDGE};
+pub use knowledge::{DeriveBuffers, Knowledge, BUILTIN_KNOWLEDGE};
 pub use rows::Rows;
+pub use shape::EnrichBuffers;
 
 use std::path::{Path, PathBuf};
 use vigil_model::{Catalog, ChildDataset, DatasetRow, DatasetSchema, Event};
@@ -68,6 +70,8 @@ pub struct Normalizer {
     by_sourcetype: Vec<(String, Vec<usize>)>,
     /// The add-ons' search-time fields and eventtypes, given to raw events by [`Normalizer::enrich`].
     knowledge: Knowledge,
+    /// The field names the expressions read, numbered, for [`Normalizer::with_enriched_rows`].
+    names: shape::Names,
 }
 
 impl Normalizer {
@@ -145,8 +149,9 @@ impl Normalizer {
                 }
             }
         }
-        let knowledge = Knowledge::builtin()?;
-        Ok(Normalizer { catalog, rules, mappings, by_sourcetype, knowledge })
+        let mut knowledge = Knowledge::builtin()?;
+        let names = shape::Names::number(&mut knowledge, &mut mappings);
+        Ok(Normalizer { catalog, rules, mappings, by_sourcetype, knowledge, names })
     }
 
     /// The search-time knowledge applied by [`Normalizer::enrich`].
@@ -158,12 +163,14 @@ impl Normalizer {
     /// searches use, so that events pay for no other field.
     pub fn restrict_knowledge(&mut self, wanted: &dyn Fn(&str) -> bool) {
         self.knowledge.restrict(wanted);
+        self.names.renew(&mut self.knowledge);
     }
 
     /// Then narrows it per kind of event to what the searches that can read it name (see
     /// [`Knowledge::restrict_by_reader`]).
     pub fn restrict_knowledge_by_reader(&mut self, readers: &[EventReader]) {
         self.knowledge.restrict_by_reader(readers);
+        self.names.renew(&mut self.knowledge);
     }
 
     /// Gives `ev` the search-time fields and eventtypes of Splunk's add-ons (see
@@ -176,7 +183,7 @@ impl Normalizer {
     /// Calls `f` with `ev` given the search-time fields, without copying it (see
     /// [`Knowledge::with_enriched`]); `ev` is as it was afterwards.
     pub fn with_enriched<R>(&self, ev: &mut Event, bufs: &mut EnrichBuffers, f: impl FnOnce(&Event) -> R) -> R {
-        self.knowledge.with_enriched(ev, bufs, f)
+        self.knowledge.with_enriched(ev, &mut bufs.derive, f)
     }
 
     /// Every dataset rows can be made for; `DatasetRow::dataset` indexes into it.

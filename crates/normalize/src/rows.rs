@@ -3,9 +3,10 @@
 
 use vigil_model::{DatasetRow, Event, Micros, Value};
 
-use crate::expr::{basename, first_token, set_str};
+use crate::expr::{basename, first_token, set_str, FieldValues};
 use crate::items::Items;
 use crate::knowledge::SPARE_MAX_CAP;
+use crate::spec::Mapping;
 use crate::{Normalizer, Rules};
 
 /// At most this many strings of values that became null are kept for reuse (each of at most
@@ -79,36 +80,41 @@ impl Normalizer {
     /// reused: no allocation per event once they have grown.
     pub fn normalize_into(&self, ev: &Event, wanted: &dyn Fn(usize) -> bool, rows: &mut Rows) {
         rows.clear();
-        let Rows { rows, len, spare, items } = rows;
         let Some((_, idxs)) = self.by_sourcetype.iter().find(|(st, _)| st.eq_ignore_ascii_case(&ev.sourcetype)) else {
             return;
         };
         for &i in idxs {
             let m = &self.mappings[i];
-            if !wanted(m.dataset) {
-                continue;
+            if wanted(m.dataset) && self.mapping_applies(m, ev) {
+                self.push_row(m, ev, ev.fields.as_slice(), rows);
             }
-            if !m.sources.is_empty() && !m.sources.iter().any(|s| s.eq_ignore_ascii_case(&ev.source)) {
-                continue;
-            }
-            let conds_ok = m.conds.iter().all(|(field, vals)| ev.get_all(field).any(|v| vals.iter().any(|w| w.eq_ignore_ascii_case(v))));
-            if !conds_ok {
-                continue;
-            }
-            let width = self.catalog.datasets[m.dataset].fields.len();
-            let row = next_row(rows, len, m.dataset, ev.time.unwrap_or(0), width);
-            for &c in &m.unmapped {
-                set_null(&mut row.values[c], spare);
-            }
-            for (c, expr) in &m.fields {
-                expr.eval_into(&ev.fields, items, &mut row.values[*c]);
-            }
-            let rules = &self.rules[m.dataset];
-            apply_rules(rules, &mut row.values, spare);
-            for (&c, v) in rules.inherited.iter().zip([&ev.host, &ev.source, &ev.sourcetype]) {
-                if row.values[c].is_null() && !v.is_empty() {
-                    set_str_spare(&mut row.values[c], v, spare);
-                }
+        }
+    }
+
+    /// Whether `ev`'s source and fields meet the conditions of `m` (its sourcetype does).
+    pub(crate) fn mapping_applies(&self, m: &Mapping, ev: &Event) -> bool {
+        if !m.sources.is_empty() && !m.sources.iter().any(|s| s.eq_ignore_ascii_case(&ev.source)) {
+            return false;
+        }
+        m.conds.iter().all(|(field, vals)| ev.get_all(field).any(|v| vals.iter().any(|w| w.eq_ignore_ascii_case(v))))
+    }
+
+    /// Appends the row `m` makes of `ev`, whose field values are read from `fields`.
+    pub(crate) fn push_row<F: FieldValues + ?Sized>(&self, m: &Mapping, ev: &Event, fields: &F, rows: &mut Rows) {
+        let Rows { rows, len, spare, items } = rows;
+        let width = self.catalog.datasets[m.dataset].fields.len();
+        let row = next_row(rows, len, m.dataset, ev.time.unwrap_or(0), width);
+        for &c in &m.unmapped {
+            set_null(&mut row.values[c], spare);
+        }
+        for (c, expr) in &m.fields {
+            expr.eval_into(fields, items, &mut row.values[*c]);
+        }
+        let rules = &self.rules[m.dataset];
+        apply_rules(rules, &mut row.values, spare);
+        for (&c, v) in rules.inherited.iter().zip([&ev.host, &ev.source, &ev.sourcetype]) {
+            if row.values[c].is_null() && !v.is_empty() {
+                set_str_spare(&mut row.values[c], v, spare);
             }
         }
     }

@@ -215,9 +215,8 @@ impl Driver {
                     let read = vigil_read::read_piece_mut(piece, opts, &mut |ev| {
                         // The add-ons' search-time fields, before any search or mapping sees the
                         // event: added to the reader's event and removed after.
-                        normalizer.with_enriched(ev, &mut enrich, |ev| {
-                            normalizer.normalize_into(ev, &wants, &mut rows);
-                            consumer.consume(&mut state, ev, rows.as_slice());
+                        normalizer.with_enriched_rows(ev, &mut enrich, &wants, &mut rows, |ev, rows| {
+                            consumer.consume(&mut state, ev, rows);
                         })
                     });
                     if let Some(p) = &self.progress {

@@ -3,6 +3,7 @@
 
 use crate::error::ExecError;
 use crate::store::agg::{AggSpec, AggState};
+use crate::store::key_bytes::KeyBytes;
 use crate::store::spill::{decode_state, encode_state, get_str, get_u32, get_u64, get_u8, put_str, put_u32, put_u64, Run, SpillFile};
 use crate::store::symbols::{clear_bounded, sort_by_key_text, sort_by_ranks, Symbols, Translation};
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -381,15 +382,15 @@ impl Groups {
             }
             return Ok(());
         }
-        let memory =
-            groups.into_iter().map(|(key, states)| (key.iter().map(|&id| symbols.text(id).to_string()).collect(), states)).collect();
+        let memory = groups.into_iter().map(|(key, states)| (KeyBytes::of_texts(key.iter().map(|&id| symbols.text(id))), states)).collect();
         let runs = crate::store::spill::compact(std::mem::take(&mut self.runs), aggs)
             .map_err(|e| ExecError(format!("merging groups spilled to disk: {e}")))?;
         crate::store::spill::merge(&runs, memory, aggs, |key, states| {
-            let parts: Vec<&str> = key.iter().map(String::as_str).collect();
-            if keep(&parts) {
-                row(group_row(by_names, key.into_iter(), states, aggs));
+            let texts = key.texts()?;
+            if keep(&texts) {
+                row(group_row(by_names, texts.into_iter().map(str::to_string), states, aggs));
             }
+            Ok(())
         })
         .map_err(|e| ExecError(format!("reading back groups spilled to disk: {e}")))
     }
@@ -409,7 +410,8 @@ impl Groups {
             let mut n = 0u64;
             run.for_each_group(|key, states| {
                 n += 1;
-                encode_group(buf, key.iter().map(String::as_str), &states);
+                encode_group(buf, key.texts()?.into_iter(), &states);
+                Ok(())
             })?;
             buf[count_at..count_at + 8].copy_from_slice(&n.to_le_bytes());
         }

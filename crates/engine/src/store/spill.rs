@@ -9,7 +9,7 @@
 //! compressed blocks (`store::blocks`).
 
 use crate::store::agg::{AggSpec, AggState};
-use crate::store::blocks::{BlockReader, BlockWriter};
+use crate::store::blocks::{BlockReader, BlockWriter, RUN_LEVEL};
 use crate::store::key_bytes::KeyBytes;
 use crate::store::run_codec;
 use std::cmp::Ordering;
@@ -49,7 +49,8 @@ impl SpillFile {
         let mut guard = self.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
         let file = guard.as_file_mut();
         let offset = file.seek(SeekFrom::End(0))?;
-        let mut out = BlockWriter::with_block_bytes(BufWriter::with_capacity(1 << 16, file), count_temp_bytes, RUN_BLOCK_BYTES);
+        let mut out =
+            BlockWriter::with_block_bytes(BufWriter::with_capacity(1 << 16, file), count_temp_bytes, RUN_BLOCK_BYTES).at_level(RUN_LEVEL);
         let (mut batch, mut buf) = (run_codec::BatchWriter::default(), Vec::new());
         fill(&mut |key, states| {
             if !batch.fits(key.len()) {

@@ -205,8 +205,15 @@ pub(crate) fn text_ranks(symbols: &Symbols) -> Vec<u32> {
 /// Sorts `items` by the texts of their keys, given [`text_ranks`] of the keys' table (an id
 /// outside it sorts last).
 pub(crate) fn sort_by_ranks<T>(items: &mut [T], key: impl Fn(&T) -> &[u32], ranks: &[u32]) {
-    let rank = |id: &u32| ranks.get(*id as usize).copied().unwrap_or(u32::MAX);
-    items.sort_unstable_by(|a, b| key(a).iter().map(rank).cmp(key(b).iter().map(rank)));
+    let rank = |id: u32| ranks.get(id as usize).copied().unwrap_or(u32::MAX);
+    items.sort_unstable_by(|a, b| {
+        let (a, b) = (key(a), key(b));
+        // Equal ids (most leading parts of neighbouring keys) need no rank looked up.
+        match a.iter().zip(b).find(|(x, y)| x != y) {
+            Some((&x, &y)) => rank(x).cmp(&rank(y)),
+            None => a.len().cmp(&b.len()),
+        }
+    });
 }
 
 /// Translates ids of another table into this one's, each id once.

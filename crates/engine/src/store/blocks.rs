@@ -255,7 +255,7 @@ mod tests {
             file
         };
         let default = write(None);
-        let fast = write(Some(RUN_LEVEL));
+        let fast = write(Some(1));
         assert_ne!(fast, default, "another level, other bytes");
         let mut reader = BlockReader::new(fast.as_slice());
         let mut back = Vec::new();

@@ -55,14 +55,15 @@ impl Source<'_> {
                 let mut failed = None;
                 crate::store::spill::merge(runs, Vec::new(), aggs, |key, states| {
                     if failed.is_some() {
-                        return;
+                        return Ok(());
                     }
-                    chunk.push(group_row(by_names, key.into_iter(), states, aggs));
+                    chunk.push(group_row(by_names, key.texts()?.into_iter().map(str::to_string), states, aggs));
                     if chunk.len() == CHUNK_ROWS {
                         if let Err(e) = f(std::mem::take(&mut chunk), runner) {
                             failed = Some(e);
                         }
                     }
+                    Ok(())
                 })
                 .map_err(read_error)?;
                 match failed {

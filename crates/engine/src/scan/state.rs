@@ -124,10 +124,11 @@ impl ScanState {
             Some(f) => f.clone(),
             None => self.spill_file.insert(SpillFile::new()?).clone(),
         };
+        let ranks = crate::store::symbols::text_ranks(&self.symbols);
         for (qi, accs) in self.accs.iter_mut().enumerate() {
             for acc in accs {
                 if let ScanAcc::Groups(g) = acc {
-                    let written = g.spill(&self.symbols, &file)?;
+                    let written = g.spill_ranked(&self.symbols, &ranks, &file)?;
                     self.costs.spilled(qi, written);
                 }
             }

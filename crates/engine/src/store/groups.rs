@@ -3,8 +3,9 @@
 
 use crate::error::ExecError;
 use crate::store::agg::{AggSpec, AggState};
+use crate::store::key_bytes::KeyBytes;
 use crate::store::spill::{decode_state, encode_state, get_str, get_u32, get_u64, get_u8, put_str, put_u32, put_u64, Run, SpillFile};
-use crate::store::symbols::{clear_bounded, sort_by_key_text, Symbols, Translation};
+use crate::store::symbols::{clear_bounded, sort_by_key_text, sort_by_ranks, Symbols, Translation};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -172,13 +173,24 @@ impl Groups {
     /// Writes the groups held in memory to `file` as one sorted run and forgets them;
     /// returns the bytes written.
     pub fn spill(&mut self, symbols: &Symbols, file: &Arc<SpillFile>) -> std::io::Result<u64> {
+        self.spill_with(symbols, file, |groups| sort_by_key_text(groups, |g| &g.0, symbols))
+    }
+
+    /// Like [`Groups::spill`], sorting by `ranks`, the [`text_ranks`](crate::store::symbols::text_ranks) of `symbols` (shared by
+    /// the tables of a scan state, so no table sorts texts again).
+    pub fn spill_ranked(&mut self, symbols: &Symbols, ranks: &[u32], file: &Arc<SpillFile>) -> std::io::Result<u64> {
+        self.spill_with(symbols, file, |groups| sort_by_ranks(groups, |g| &g.0, ranks))
+    }
+
+    fn spill_with(&mut self, symbols: &Symbols, file: &Arc<SpillFile>, sort: impl FnOnce(&mut Vec<Group>)) -> std::io::Result<u64> {
         if self.table.is_empty() {
             self.refused.clear();
             self.decided.clear();
             self.bytes = 0;
             return Ok(0);
         }
-        let groups = self.sorted(symbols);
+        let mut groups: Vec<Group> = std::mem::take(&mut self.table).into_iter().collect();
+        sort(&mut groups);
         let run = file.write_run(groups.iter().map(|(k, st)| (k.iter().map(|&id| symbols.text(id)).collect(), st.as_slice())))?;
         let written = run.len();
         self.runs.push(run);
@@ -195,13 +207,6 @@ impl Groups {
     pub fn into_runs(mut self, symbols: &Symbols, file: &Arc<SpillFile>, aggs: &[AggSpec]) -> std::io::Result<Vec<Run>> {
         self.spill(symbols, file)?;
         crate::store::spill::compact(self.runs, aggs)
-    }
-
-    /// The groups in memory, sorted by key text (leaves the table empty).
-    fn sorted(&mut self, symbols: &Symbols) -> Vec<Group> {
-        let mut groups: Vec<Group> = std::mem::take(&mut self.table).into_iter().collect();
-        sort_by_key_text(&mut groups, |g| &g.0, symbols);
-        groups
     }
 
     /// The groups in memory whose key texts pass `keep`, sorted by key text (leaves the table
@@ -377,15 +382,15 @@ impl Groups {
             }
             return Ok(());
         }
-        let memory =
-            groups.into_iter().map(|(key, states)| (key.iter().map(|&id| symbols.text(id).to_string()).collect(), states)).collect();
+        let memory = groups.into_iter().map(|(key, states)| (KeyBytes::of_texts(key.iter().map(|&id| symbols.text(id))), states)).collect();
         let runs = crate::store::spill::compact(std::mem::take(&mut self.runs), aggs)
             .map_err(|e| ExecError(format!("merging groups spilled to disk: {e}")))?;
         crate::store::spill::merge(&runs, memory, aggs, |key, states| {
-            let parts: Vec<&str> = key.iter().map(String::as_str).collect();
-            if keep(&parts) {
-                row(group_row(by_names, key.into_iter(), states, aggs));
+            let texts = key.texts()?;
+            if keep(&texts) {
+                row(group_row(by_names, texts.into_iter().map(str::to_string), states, aggs));
             }
+            Ok(())
         })
         .map_err(|e| ExecError(format!("reading back groups spilled to disk: {e}")))
     }
@@ -405,7 +410,8 @@ impl Groups {
             let mut n = 0u64;
             run.for_each_group(|key, states| {
                 n += 1;
-                encode_group(buf, key.iter().map(String::as_str), &states);
+                encode_group(buf, key.texts()?.into_iter(), &states);
+                Ok(())
             })?;
             buf[count_at..count_at + 8].copy_from_slice(&n.to_le_bytes());
         }

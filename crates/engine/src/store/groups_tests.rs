@@ -114,4 +114,10 @@ fn finishing_filters_and_orders_by_text_in_memory_and_from_disk() {
     let mut want = want;
     want[4].2 = "2".into();
     assert_eq!(kept_counts(g, &syms, &aggs), want);
+    // The same, spilled in the order of ranks shared by every table of a scan state.
+    let mut g = Groups::default();
+    keys[..3].iter().for_each(|k| g.entry(k, &aggs)[0].add_row());
+    g.spill_ranked(&syms, &crate::store::symbols::text_ranks(&syms), &file).expect("spills");
+    keys[3..].iter().chain(&[[c, a]]).for_each(|k| g.entry(k, &aggs)[0].add_row());
+    assert_eq!(kept_counts(g, &syms, &aggs), want);
 }

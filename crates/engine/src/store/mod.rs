@@ -6,6 +6,7 @@ pub(crate) mod agg;
 pub(crate) mod blocks;
 pub(crate) mod event_rows;
 pub(crate) mod groups;
+pub(crate) mod key_bytes;
 pub(crate) mod row_store;
 pub(crate) mod run_codec;
 pub(crate) mod spill;

@@ -11,6 +11,7 @@
 //! of the batch at a time. The scan state format of `scan::codec` keeps its own encoding.
 
 use crate::store::agg::AggState;
+use crate::store::key_bytes::KeyBytes;
 use std::collections::HashSet;
 
 pub(crate) fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
@@ -203,8 +204,8 @@ pub(crate) fn get_state(cur: &mut &[u8]) -> Option<AggState> {
     })
 }
 
-/// A group read back from a run: its key texts and states.
-pub(crate) type SpilledGroup = (Vec<String>, Vec<AggState>);
+/// A group read back from a run: its key (texts checked only when used) and states.
+pub(crate) type SpilledGroup = (KeyBytes, Vec<AggState>);
 
 /// Raw bytes of one batch before it is handed on: small enough that a merge reading many
 /// runs side by side holds little per run (a reader keeps its current batch), large enough
@@ -227,15 +228,15 @@ impl BatchWriter {
         self.groups == 0 || self.columns.len() == parts
     }
 
-    pub fn push<K: AsRef<str>>(&mut self, key: &[K], states: &[AggState]) {
+    pub fn push<K: AsRef<[u8]>>(&mut self, key: &[K], states: &[AggState]) {
         if self.groups == 0 {
             self.columns.resize_with(key.len(), Default::default);
         }
         self.groups += 1;
         for ((column, prev), part) in self.columns.iter_mut().zip(key) {
-            put_front_coded(column, prev, part.as_ref().as_bytes());
+            put_front_coded(column, prev, part.as_ref());
             prev.clear();
-            prev.extend_from_slice(part.as_ref().as_bytes());
+            prev.extend_from_slice(part.as_ref());
         }
         put_varint(&mut self.states, states.len() as u64);
         states.iter().for_each(|st| put_state(&mut self.states, st));
@@ -303,13 +304,13 @@ impl BatchReader {
             return Ok(None);
         }
         self.left -= 1;
-        let mut key = Vec::with_capacity(self.columns.len());
         for (at, end, prev) in &mut self.columns {
             let mut cur = self.bytes.get(*at..*end).ok_or(())?;
             get_front_coded(&mut cur, prev).ok_or(())?;
             *at = *end - cur.len();
-            key.push(String::from_utf8(prev.clone()).map_err(|_| ())?);
         }
+        // Texts are checked when a row is built from them (`KeyBytes::texts`), not here.
+        let key = KeyBytes::of_parts(self.columns.iter().map(|(_, _, part)| part.as_slice()));
         let mut cur = self.bytes.get(self.states..).ok_or(())?;
         let n = get_varint(&mut cur).ok_or(())?;
         let states = (0..n).map(|_| get_state(&mut cur)).collect::<Option<Vec<AggState>>>().ok_or(())?;
@@ -378,8 +379,9 @@ mod tests {
         let mut r = BatchReader::default();
         r.start(&bytes).expect("starts");
         let mut back = Vec::new();
-        while let Some(g) = r.next().expect("reads") {
-            back.push(g);
+        while let Some((key, states)) = r.next().expect("reads") {
+            let texts: Vec<String> = key.texts().expect("texts").into_iter().map(str::to_string).collect();
+            back.push((texts, states));
         }
         assert_eq!(format!("{back:?}"), format!("{groups:?}"));
         // Any cut batch fails to start or fails on some group: never a wrong group.

@@ -9,7 +9,8 @@
 //! compressed blocks (`store::blocks`).
 
 use crate::store::agg::{AggSpec, AggState};
-use crate::store::blocks::{BlockReader, BlockWriter};
+use crate::store::blocks::{BlockReader, BlockWriter, RUN_LEVEL};
+use crate::store::key_bytes::KeyBytes;
 use crate::store::run_codec;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
@@ -41,14 +42,15 @@ impl SpillFile {
     }
 
     /// Appends one run of the groups `fill` hands to its argument (in key order).
-    fn write_run_with<K: AsRef<str>>(
+    fn write_run_with<K: AsRef<[u8]>>(
         self: &Arc<Self>,
         fill: impl FnOnce(&mut dyn FnMut(&[K], &[AggState]) -> std::io::Result<()>) -> std::io::Result<()>,
     ) -> std::io::Result<Run> {
         let mut guard = self.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
         let file = guard.as_file_mut();
         let offset = file.seek(SeekFrom::End(0))?;
-        let mut out = BlockWriter::with_block_bytes(BufWriter::with_capacity(1 << 16, file), count_temp_bytes, RUN_BLOCK_BYTES);
+        let mut out =
+            BlockWriter::with_block_bytes(BufWriter::with_capacity(1 << 16, file), count_temp_bytes, RUN_BLOCK_BYTES).at_level(RUN_LEVEL);
         let (mut batch, mut buf) = (run_codec::BatchWriter::default(), Vec::new());
         fill(&mut |key, states| {
             if !batch.fits(key.len()) {
@@ -140,13 +142,11 @@ fn merge_into_one(runs: &[Run], aggs: &[AggSpec]) -> std::io::Result<Run> {
     // file is locked while a run is written to it.
     let file = SpillFile::new()?;
     file.write_run_with(|put| {
-        let mut failed = None;
         merge(runs, Vec::new(), aggs, |key, states| {
-            if failed.is_none() {
-                failed = put(&key, &states).err();
-            }
-        })?;
-        failed.map_or(Ok(()), Err)
+            // Owned: the writer's part type outlives each key (runs are compacted rarely).
+            let parts: Vec<Vec<u8>> = key.parts().map(<[u8]>::to_vec).collect();
+            put(&parts, &states)
+        })
     })
 }
 
@@ -156,11 +156,11 @@ impl Run {
         self.len
     }
 
-    /// Reads the run's groups back, in key order.
-    pub(crate) fn for_each_group(&self, mut f: impl FnMut(Vec<String>, Vec<AggState>)) -> std::io::Result<()> {
+    /// Reads the run's groups back, in key order, until `f` fails.
+    pub(crate) fn for_each_group(&self, mut f: impl FnMut(KeyBytes, Vec<AggState>) -> std::io::Result<()>) -> std::io::Result<()> {
         let mut reader = self.reader(64 << 10)?;
         while let Some((key, states)) = reader.next_group()? {
-            f(key, states);
+            f(key, states)?;
         }
         Ok(())
     }
@@ -220,19 +220,19 @@ impl Ord for Head {
     }
 }
 
-/// Merges runs and sorted in-memory groups (ranked after the runs) in key order, calling `f`
-/// once per distinct key with the combined states.
 /// Says once per run that data stays in memory because no temporary file can be written.
 pub(crate) fn spill_warning(e: &std::io::Error) {
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| eprintln!("vigil: cannot spill to a temporary file ({e}); continuing in memory"));
 }
 
+/// Merges runs and sorted in-memory groups (ranked after the runs) in key order, calling `f`
+/// once per distinct key with the combined states, until `f` fails.
 pub(crate) fn merge(
     runs: &[Run],
     memory: Vec<Group>,
     aggs: &[AggSpec],
-    mut f: impl FnMut(Vec<String>, Vec<AggState>),
+    mut f: impl FnMut(KeyBytes, Vec<AggState>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     // The read buffers of one merge share a fixed amount of memory, whatever the run count.
     let buffer = (READ_BUFFERS / runs.len().max(1)).clamp(4 << 10, 64 << 10);
@@ -264,7 +264,7 @@ pub(crate) fn merge(
                 heap.push(h);
             }
         }
-        f(key, states);
+        f(key, states)?;
     }
     Ok(())
 }
@@ -476,7 +476,8 @@ mod tests {
         let collect = |runs: &[Run]| {
             let mut out = Vec::new();
             merge(runs, Vec::new(), &aggs, |k, s| {
-                out.push((k.join("|"), s[0].clone().finish(AggFunc::Count), s[1].clone().finish(AggFunc::List)))
+                out.push((k.texts()?.join("|"), s[0].clone().finish(AggFunc::Count), s[1].clone().finish(AggFunc::List)));
+                Ok(())
             })
             .expect("merge");
             out
@@ -495,9 +496,13 @@ mod tests {
         let (a, b, c) = (count(1), count(2), count(4));
         let run1 = file.write_run([(vec!["a", "x"], a.as_slice()), (vec!["c", "x"], b.as_slice())].into_iter()).expect("run");
         let run2 = file.write_run([(vec!["a", "x"], c.as_slice()), (vec!["b", "y"], a.as_slice())].into_iter()).expect("run");
-        let memory = vec![(vec!["b".to_string(), "y".to_string()], count(10)), (vec!["d".to_string(), "z".to_string()], count(1))];
+        let memory = vec![(KeyBytes::of_texts(["b", "y"].into_iter()), count(10)), (KeyBytes::of_texts(["d", "z"].into_iter()), count(1))];
         let mut out = Vec::new();
-        merge(&[run1, run2], memory, &aggs, |k, s| out.push((k.join("|"), s[0].clone().finish(AggFunc::Count)))).expect("merge");
+        merge(&[run1, run2], memory, &aggs, |k, s| {
+            out.push((k.texts()?.join("|"), s[0].clone().finish(AggFunc::Count)));
+            Ok(())
+        })
+        .expect("merge");
         let got: Vec<String> = out.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(got, ["a|x=5", "b|y=11", "c|x=2", "d|z=1"]);
     }

@@ -179,6 +179,43 @@ fn ranks_of(ids: impl Iterator<Item = u32>, symbols: &Symbols) -> Vec<u32> {
     ids.iter().map(|id| distinct.binary_search(id).map_or(u32::MAX, |i| rank_at[i])).collect()
 }
 
+/// Every text's rank in text order, by id: one sort of the texts that every table sharing
+/// them orders its keys by (see [`sort_by_ranks`]), instead of each table sorting the texts
+/// of its own keys again (a scan state spills hundreds of tables over one symbol table).
+pub(crate) fn text_ranks(symbols: &Symbols) -> Vec<u32> {
+    // The first eight bytes (big-endian, zero-padded) order most pairs without reading the
+    // texts: a shorter text pads with zeros, below any byte but a zero, and equal prefixes
+    // (zeros included) fall back to comparing the texts.
+    let prefix = |id: u32| {
+        let text = symbols.text(id).as_bytes();
+        let mut head = [0u8; 8];
+        let n = text.len().min(8);
+        head[..n].copy_from_slice(&text[..n]);
+        u64::from_be_bytes(head)
+    };
+    let mut keyed: Vec<(u64, u32)> = (0..symbols.len() as u32).map(|id| (prefix(id), id)).collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| symbols.text(a.1).cmp(symbols.text(b.1))));
+    let mut ranks = vec![0u32; keyed.len()];
+    for (rank, &(_, id)) in keyed.iter().enumerate() {
+        ranks[id as usize] = rank as u32;
+    }
+    ranks
+}
+
+/// Sorts `items` by the texts of their keys, given [`text_ranks`] of the keys' table (an id
+/// outside it sorts last).
+pub(crate) fn sort_by_ranks<T>(items: &mut [T], key: impl Fn(&T) -> &[u32], ranks: &[u32]) {
+    let rank = |id: u32| ranks.get(id as usize).copied().unwrap_or(u32::MAX);
+    items.sort_unstable_by(|a, b| {
+        let (a, b) = (key(a), key(b));
+        // Equal ids (most leading parts of neighbouring keys) need no rank looked up.
+        match a.iter().zip(b).find(|(x, y)| x != y) {
+            Some((&x, &y)) => rank(x).cmp(&rank(y)),
+            None => a.len().cmp(&b.len()),
+        }
+    });
+}
+
 /// Translates ids of another table into this one's, each id once.
 pub(crate) struct Translation<'a> {
     from: &'a Symbols,
@@ -254,6 +291,27 @@ mod tests {
         sort_by_key_text(&mut keys, |k| k, &s);
         assert_eq!(keys, want);
         assert_eq!(s.text(keys[0][0]), "");
+    }
+
+    #[test]
+    fn keys_sort_by_shared_ranks_as_by_text() {
+        let mut s = Symbols::default();
+        // Prefixes of eight bytes and more shared, zero bytes, a text that is another's prefix.
+        let texts = ["b", "a", "", "ab", "B", "é", "a\u{0}", "a\u{0}\u{0}", "aa", "zz", "C:\\Windows\\x", "C:\\Windows\\", "C:\\Windowsy"];
+        let ids: Vec<u32> = texts.iter().map(|t| s.intern(t)).collect();
+        let mut keys = Vec::new();
+        for &x in &ids {
+            for &y in ids.iter().rev() {
+                keys.push(vec![x, y]);
+            }
+        }
+        let want = text_order(keys.clone(), &s);
+        let ranks = text_ranks(&s);
+        let mut by_text: Vec<u32> = ids.clone();
+        by_text.sort_by(|&a, &b| s.text(a).cmp(s.text(b)));
+        assert!(by_text.iter().enumerate().all(|(r, &id)| ranks[id as usize] == r as u32), "ranks follow the texts");
+        sort_by_ranks(&mut keys, |k| k, &ranks);
+        assert_eq!(keys, want);
     }
 
     #[test]

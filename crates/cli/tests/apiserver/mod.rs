@@ -97,8 +97,10 @@ fn launch(data: &Path, log: &Path, args: &[String]) -> (Child, u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(rest) = text.split("listening on http://127.0.0.1:").nth(1) {
-            return (child, rest.lines().next().unwrap().trim().parse().unwrap());
+        // Only a whole line: the log may be read while the server is still writing it.
+        let whole = text.split("listening on http://127.0.0.1:").nth(1).and_then(|rest| rest.split_once('\n'));
+        if let Some(port) = whole.and_then(|(line, _)| line.trim().parse().ok()) {
+            return (child, port);
         }
         if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
             let _ = child.kill();

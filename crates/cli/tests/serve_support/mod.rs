@@ -55,8 +55,8 @@ pub fn start_with_ca(data: &Path, extra: &[&str], round: usize, cacert: Option<&
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let found = ["listening on http://127.0.0.1:", "listening on https://127.0.0.1:"].iter().find_map(|m| text.split(m).nth(1));
-        if let Some(rest) = found {
-            let port = rest.lines().next().unwrap().trim().parse().unwrap();
+        // Only a whole line: the log may be read while the server is still writing it.
+        if let Some(port) = found.and_then(|rest| rest.split_once('\n')).and_then(|(line, _)| line.trim().parse().ok()) {
             return Server { child, log, client: Client { port, cacert: cacert.map(Path::to_path_buf) } };
         }
         if Instant::now() > deadline || child.try_wait().is_ok_and(|s| s.is_some()) {

@@ -236,7 +236,7 @@ impl MacroSource for ContentSet {
 }
 
 /// YAML files in a directory (recursively when asked), sorted for deterministic order.
-fn yaml_files(dir: &Path, recursive: bool) -> Vec<PathBuf> {
+pub(crate) fn yaml_files(dir: &Path, recursive: bool) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else { return out };
     // Sorted by file name, which orders these paths (one parent) as sorting the paths would,

@@ -15,23 +15,10 @@ fn escu_dir() -> Option<PathBuf> {
     None
 }
 
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn every_escu_detection_deserializes_as_through_serde_norway() {
     let Some(dir) = escu_dir() else { return };
-    let mut files = Vec::new();
-    yaml_files(&dir.join("detections"), &mut files);
+    let files = crate::set::yaml_files(&dir.join("detections"), true);
     let mut slow_route = 0;
     for file in &files {
         let text = std::fs::read_to_string(file).expect("readable");

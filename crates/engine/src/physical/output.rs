@@ -57,7 +57,12 @@ pub(crate) struct StoredOutput {
     rows: RowStore,
     error: Option<ExecError>,
     finish_time: std::time::Duration,
+    /// The outputs were handed on as they were made (see [`store_outputs`]): nothing to replay.
+    handed_on: bool,
 }
+
+/// Where a query's finishing hands its outputs when they need not wait for their turn.
+pub(crate) type Direct<'a> = Option<&'a mut dyn FnMut(QueryOutput)>;
 
 impl StoredOutput {
     /// Estimated heap bytes of the rows it holds in memory.
@@ -70,13 +75,16 @@ impl StoredOutput {
             Ok(rows) => (rows, None),
             Err(e) => (RowStore::new(0), Some(e)),
         };
-        StoredOutput { name, rows, error, finish_time }
+        StoredOutput { name, rows, error, finish_time, handed_on: false }
     }
 
     /// Hands the rows on as partial outputs of [`CHUNK_ROWS`] rows, then the final output
     /// (empty, or the query's error), as `chunked::finish_in_chunks` would have.
     pub fn replay(self, emit: &mut dyn FnMut(QueryOutput)) {
-        let StoredOutput { name, rows, error, finish_time } = self;
+        let StoredOutput { name, rows, error, finish_time, handed_on } = self;
+        if handed_on {
+            return;
+        }
         let output = |result, partial| QueryOutput { name: name.clone(), result, finish_time, partial };
         let read = rows.for_each_chunk_within(CHUNK_ROWS, REPLAY_CHUNK_BYTES, |chunk| emit(output(Ok(chunk), true)));
         let result = match (read, error) {
@@ -88,8 +96,14 @@ impl StoredOutput {
 }
 
 /// Runs a query's finishing that emits outputs (`run`) into a [`StoredOutput`] that keeps
-/// about `budget` bytes of rows in memory.
-pub(crate) fn store_outputs(name: &str, budget: usize, run: impl FnOnce(&mut dyn FnMut(QueryOutput))) -> StoredOutput {
+/// about `budget` bytes of rows in memory, or straight into `direct` when given (the stored
+/// output is then empty and replays nothing).
+pub(crate) fn store_outputs(name: &str, budget: usize, direct: Direct, run: impl FnOnce(&mut dyn FnMut(QueryOutput))) -> StoredOutput {
+    if let Some(emit) = direct {
+        run(emit);
+        let (rows, error, finish_time) = (RowStore::new(0), None, std::time::Duration::ZERO);
+        return StoredOutput { name: name.to_string(), rows, error, finish_time, handed_on: true };
+    }
     let mut rows = RowStore::new(budget);
     let mut error = None;
     let mut finish_time = std::time::Duration::ZERO;
@@ -100,5 +114,5 @@ pub(crate) fn store_outputs(name: &str, budget: usize, run: impl FnOnce(&mut dyn
             Err(e) => error = Some(e),
         }
     });
-    StoredOutput { name: name.to_string(), rows, error, finish_time }
+    StoredOutput { name: name.to_string(), rows, error, finish_time, handed_on: false }
 }

@@ -32,76 +32,172 @@ impl Engine {
     /// Runs every query's operators over its scan results, handing each output to `emit` in
     /// query order. One worker per thread takes the next query as soon as it is free (the
     /// heaviest first, see [`finishing_order`]), so a heavy query holds up the output but not
-    /// the other workers. Finished rows wait for their turn in memory up to a share of the
-    /// budget each and on disk past it; when the rows waiting in memory pass a quarter of the
-    /// budget, workers pause until the output catches up.
+    /// the other workers. A query whose outputs can go straight out (every earlier query's are
+    /// already on their way) hands them on as they are made, through a short channel that
+    /// holds its worker back while the output is busy. The others' finished rows wait for their
+    /// turn in memory, each query's up to its share of what the rows already waiting leave of a
+    /// quarter of the budget, and on disk past it; when the rows waiting in memory pass that
+    /// quarter, workers pause until the output catches up.
     pub fn finish_each(&self, state: ScanState, ctx: &EvalContext, emit: &mut dyn FnMut(QueryOutput)) {
         let workers = rayon::current_num_threads().max(1);
         // A quarter of the budget for subsearch rows: several queries finish at once.
         let budgets = Budgets { store: self.memory.budget / 64, rows: self.memory.budget / 4, in_memory: self.memory.budget / 16 };
         let waiting_cap = self.memory.budget / 4;
+        // With a fixed small share, the output of a Sigma rule matching a few thousand events
+        // went to disk while the output was busy with the one before it.
+        let budgets_now = |waiting: usize| Budgets { store: budgets.store.max(waiting_cap.saturating_sub(waiting) / workers), ..budgets };
         let mut state = self.flatten(state);
         let shared = SharedGroups::take(&self.owners, &mut state.accs);
         let symbols = &state.symbols;
-        let queue = std::sync::Mutex::new(finishing_order(self.queries.iter().zip(state.accs).collect()).into_iter());
-        // The index of the next output to hand on and the bytes of the outputs waiting in
-        // memory, with a wake-up for workers paused on them.
-        let handed = (std::sync::Mutex::new((0usize, 0usize)), std::sync::Condvar::new());
-        let (send, receive) = std::sync::mpsc::channel::<(usize, StoredOutput)>();
+        let queue = std::sync::Mutex::new(finishing_order(self.queries.iter().zip(state.accs).collect(), workers).into_iter());
+        let progress = Progress::default();
+        // Two chunks in flight: a worker handing on directly waits for the output beyond that.
+        let (send, receive) = std::sync::mpsc::sync_channel::<Handed>(2);
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let send = send.clone();
-                let (queue, handed, shared) = (&queue, &handed, &shared);
+                let (queue, progress, shared) = (&queue, &progress, &shared);
                 scope.spawn(move || loop {
                     let Some((i, heavy, (q, mut accs))) = queue.lock().ok().and_then(|mut q| q.next()) else { return };
-                    // Neither the next output due nor a heavy query (taken out of order) is held
-                    // back: the other queries are taken in order, so whatever the output waits
-                    // for is being finished by a worker that is not paused.
-                    if let (false, Ok(mut state)) = (heavy, handed.0.lock()) {
-                        while i > state.0 && state.1 > waiting_cap {
-                            state = match handed.1.wait(state) {
-                                Ok(s) => s,
-                                Err(_) => return,
-                            };
-                        }
-                    }
+                    let Some((direct, budgets)) = progress.wait_for_room(i, heavy, waiting_cap, budgets_now) else { return };
                     shared.fill(i, &mut accs);
-                    let out = finish_with(q, accs, symbols, ctx, budgets);
-                    if let Ok(mut state) = handed.0.lock() {
-                        state.1 += out.memory_bytes();
-                    }
-                    if send.send((i, out)).is_err() {
+                    let mut to_output = |o: QueryOutput| {
+                        let _ = send.send(Handed::Chunk(i, o));
+                    };
+                    let out = finish_with(q, accs, symbols, ctx, budgets, direct.then_some(&mut to_output as &mut dyn FnMut(QueryOutput)));
+                    let message = if direct {
+                        out.replay(&mut to_output);
+                        Handed::Done(i)
+                    } else {
+                        progress.add_waiting(out.memory_bytes());
+                        Handed::Stored(i, out)
+                    };
+                    if send.send(message).is_err() {
                         return;
                     }
+                    progress.sent(i);
                 });
             }
             drop(send);
-            let mut waiting = std::collections::BTreeMap::new();
-            let mut next = 0usize;
-            for (i, finished) in receive {
-                waiting.insert(i, finished);
-                while let Some(stored) = waiting.remove(&next) {
-                    let bytes = stored.memory_bytes();
-                    stored.replay(emit);
-                    next += 1;
-                    if let Ok(mut state) = handed.0.lock() {
-                        *state = (next, state.1.saturating_sub(bytes));
-                    }
-                    handed.1.notify_all();
-                }
-            }
+            hand_on(receive, &progress, emit);
         });
     }
 }
 
-/// The order queries finish in: the [`HEAVY_FIRST`] with the most groups first (they would
-/// otherwise finish last, alone, while the other workers wait), then the rest in query order.
+/// What a worker sends the output: a chunk of a query handed on directly, the end of such a
+/// query, or a query's stored output.
+enum Handed {
+    Chunk(usize, QueryOutput),
+    Done(usize),
+    Stored(usize, StoredOutput),
+}
+
+/// How far the output is, shared by the workers and the output, with a wake-up for workers
+/// paused on it.
+#[derive(Default)]
+struct Progress {
+    state: std::sync::Mutex<Counts>,
+    wake: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Counts {
+    /// The index of the next query to hand on.
+    next: usize,
+    /// Bytes of finished rows waiting in memory.
+    waiting: usize,
+    /// Queries whose outputs are all sent: every one below `sent`, and those in `sent_later`.
+    sent: usize,
+    sent_later: std::collections::BTreeSet<usize>,
+}
+
+impl Progress {
+    /// Pauses query `i` while the rows waiting in memory pass `cap`, unless it is a heavy one
+    /// (taken out of order) or the next to hand on: whatever the output waits for is being
+    /// finished by a worker that is not paused. Then says whether its outputs can go straight
+    /// out (every earlier query's are sent, so its own arrive after them), and its budgets.
+    fn wait_for_room(&self, i: usize, heavy: bool, cap: usize, budgets: impl Fn(usize) -> Budgets) -> Option<(bool, Budgets)> {
+        let mut state = self.state.lock().ok()?;
+        while !heavy && i > state.next && state.waiting > cap {
+            state = self.wake.wait(state).ok()?;
+        }
+        Some((i == state.sent, budgets(state.waiting)))
+    }
+
+    fn add_waiting(&self, bytes: usize) {
+        if let Ok(mut state) = self.state.lock() {
+            state.waiting += bytes;
+        }
+    }
+
+    fn sent(&self, i: usize) {
+        if let Ok(mut state) = self.state.lock() {
+            state.sent_later.insert(i);
+            while state.sent_later.first() == Some(&state.sent) {
+                state.sent_later.pop_first();
+                state.sent += 1;
+            }
+        }
+    }
+
+    /// Records that queries up to `next` were handed on, freeing `bytes` of waiting rows.
+    fn handed(&self, next: usize, bytes: usize) {
+        if let Ok(mut state) = self.state.lock() {
+            state.next = next;
+            state.waiting = state.waiting.saturating_sub(bytes);
+        }
+        self.wake.notify_all();
+    }
+}
+
+/// Hands on what the workers send, in query order: stored outputs wait for their turn; a
+/// query sent directly comes after every earlier query's outputs (see `wait_for_room`), so
+/// those are handed on first.
+fn hand_on(receive: std::sync::mpsc::Receiver<Handed>, progress: &Progress, emit: &mut dyn FnMut(QueryOutput)) {
+    let mut waiting = std::collections::BTreeMap::new();
+    let mut next = 0usize;
+    // Hands on the stored outputs due before query `upto`.
+    let hand_on_stored = |waiting: &mut std::collections::BTreeMap<usize, StoredOutput>,
+                          next: &mut usize,
+                          upto: usize,
+                          emit: &mut dyn FnMut(QueryOutput)| {
+        while *next < upto {
+            let Some(stored) = waiting.remove(next) else { return };
+            let bytes = stored.memory_bytes();
+            stored.replay(emit);
+            *next += 1;
+            progress.handed(*next, bytes);
+        }
+    };
+    for message in receive {
+        match message {
+            Handed::Stored(i, stored) => {
+                waiting.insert(i, stored);
+            }
+            Handed::Chunk(i, output) => {
+                hand_on_stored(&mut waiting, &mut next, i, emit);
+                emit(output);
+            }
+            Handed::Done(i) => {
+                hand_on_stored(&mut waiting, &mut next, i, emit);
+                next = i + 1;
+                progress.handed(next, 0);
+            }
+        }
+        hand_on_stored(&mut waiting, &mut next, usize::MAX, emit);
+    }
+}
+
+/// The order queries finish in: with several workers, the [`HEAVY_FIRST`] with the most groups
+/// first (they would otherwise finish last, alone, while the other workers wait), then the rest
+/// in query order. One worker takes them in query order, so no output waits for its turn.
 /// Each comes with its index and whether it is one of the heavy ones.
-fn finishing_order(work: Vec<Work<'_>>) -> Vec<(usize, bool, Work<'_>)> {
+fn finishing_order(work: Vec<Work<'_>>, workers: usize) -> Vec<(usize, bool, Work<'_>)> {
     let groups = |accs: &[ScanAcc]| accs.iter().map(|a| if let ScanAcc::Groups(g) = a { g.total() } else { 0 }).sum::<usize>();
     let mut by_size: Vec<(usize, usize)> = work.iter().enumerate().map(|(i, (_, accs))| (groups(accs), i)).collect();
     by_size.sort_unstable_by(|a, b| b.cmp(a));
-    let heavy: Vec<usize> = by_size.iter().take(HEAVY_FIRST).filter(|(n, _)| *n > 0).map(|&(_, i)| i).collect();
+    let heavy: Vec<usize> =
+        by_size.iter().take(if workers > 1 { HEAVY_FIRST } else { 0 }).filter(|(n, _)| *n > 0).map(|&(_, i)| i).collect();
     let mut slots: Vec<Option<(&Query, Vec<ScanAcc>)>> = work.into_iter().map(Some).collect();
     let mut order: Vec<(usize, bool, Work)> = Vec::with_capacity(slots.len());
     for &i in &heavy {

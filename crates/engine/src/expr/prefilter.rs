@@ -98,6 +98,9 @@ struct LiteralField {
     automaton: AhoCorasick,
     /// Whether every literal is ASCII: then non-ASCII text needs no lowercasing first.
     ascii: bool,
+    /// Whether the automaton folds ASCII case itself (see [`literal_automaton`]); else the
+    /// text is ASCII-lowercased before it is searched.
+    folds_case: bool,
     /// Literal id -> positions in the predicate list.
     owners: Vec<Vec<usize>>,
     /// The predicates owning the literals, when every one of them also has an exact-value
@@ -239,12 +242,13 @@ impl ScanIndex {
         for (field, texts, owners) in lits {
             let automaton = literal_automaton(&field, &texts);
             let ascii = texts.iter().all(|t| t.is_ascii());
+            let folds_case = is_raw(&field);
             let mut gate: Vec<usize> = owners.iter().flatten().copied().collect();
             gate.sort_unstable();
             gate.dedup();
             let gate = gate.iter().all(|&i| idx.has_exact[i]).then_some(gate);
             match automaton {
-                Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, ascii, owners, gate }),
+                Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, ascii, folds_case, owners, gate }),
                 // Cannot happen for plain literals; dropping the literal condition is safe.
                 Err(_) => {
                     for i in owners.into_iter().flatten() {
@@ -261,8 +265,7 @@ impl ScanIndex {
         let exact_targets = idx.fields.iter().enumerate().map(|(i, (f, _))| (f, Ok(i)));
         let literal_targets = idx.literal_fields.iter().enumerate().map(|(i, lf)| (&lf.field, Err(i)));
         idx.by_name = NameTargets::new(exact_targets.chain(literal_targets));
-        idx.raw_literals =
-            (0..idx.literal_fields.len()).filter(|&l| matches!(&idx.literal_fields[l].field, FieldRef::Name(n) if n == "_raw")).collect();
+        idx.raw_literals = (0..idx.literal_fields.len()).filter(|&l| is_raw(&idx.literal_fields[l].field)).collect();
         idx.need = idx.has_exact.iter().zip(&idx.has_literal).map(|(&e, &l)| u8::from(e) + u8::from(l)).collect();
         idx
     }
@@ -370,10 +373,17 @@ impl ScanIndex {
     fn meet_literal(&self, l: usize, item: &str, key: &mut String, memo: &mut LiteralMemo, scratch: &mut Scratch) {
         let lf = &self.literal_fields[l];
         let found = memo.find((self.id << 32) | l as u64, item, |found| {
-            // The automaton folds ASCII case itself; other text is lowercased first, unless the
-            // literals are ASCII and no character of the text lowercases to ASCII.
+            // ASCII case is folded (by the automaton, or here); other text is lowercased first,
+            // unless the literals are ASCII and no character of the text lowercases to ASCII.
             let text = if item.is_ascii() || (lf.ascii && !item.contains(LOWERCASE_TO_ASCII)) {
-                item
+                if lf.folds_case || !item.bytes().any(|b| b.is_ascii_uppercase()) {
+                    item
+                } else {
+                    key.clear();
+                    key.push_str(item);
+                    key.make_ascii_lowercase();
+                    key.as_str()
+                }
             } else {
                 lowercase_into(item, key);
                 key.as_str()
@@ -394,17 +404,32 @@ const RAW_DFA_MAX_BYTES: usize = 4 << 20;
 /// Largest table taken for a DFA over a field's literals (see [`literal_automaton`]).
 const FIELD_DFA_MAX_BYTES: usize = 16 << 10;
 
-/// The automaton over one field's literals, folding ASCII case. An event's whole text
-/// (kilobytes, against a field value's few dozen bytes) is searched with a DFA, which follows
+/// Whether literals on this field are searched in the event's whole text.
+fn is_raw(field: &FieldRef) -> bool {
+    matches!(field, FieldRef::Name(n) if n == "_raw")
+}
+
+/// The automaton over one field's literals. An event's whole text (kilobytes, against a field
+/// value's few dozen bytes) is searched with a DFA that folds ASCII case itself, which follows
 /// no failure transitions per byte, unless its table would be large (many bare terms). A
 /// field's values get a DFA only while it stays small, else a contiguous NFA: the library's
 /// own choice (a DFA for up to 100 literals) made 142 field DFAs of 7.1 MB with all ESCU and
 /// SigmaHQ loaded, a few dozen literals of long paths or names each, for values searched once
-/// per event; the same literals take a tenth of that as NFAs.
+/// per event; the same literals take a tenth of that as NFAs. A field's automaton matches
+/// ASCII-lowercased literals exactly, and the values are ASCII-lowercased when they need it
+/// (see `meet_literal`): the library's own case folding made building the automata for all
+/// SigmaHQ rules cost ~180 M instructions more (it tracks visited states in a `BTreeSet`).
 fn literal_automaton(field: &FieldRef, texts: &[String]) -> Result<AhoCorasick, aho_corasick::BuildError> {
     let mut builder = aho_corasick::AhoCorasickBuilder::new();
-    builder.ascii_case_insensitive(true);
-    let raw = matches!(field, FieldRef::Name(n) if n == "_raw");
+    let raw = is_raw(field);
+    builder.ascii_case_insensitive(raw);
+    let lowered: Vec<String>;
+    let texts = if raw {
+        texts
+    } else {
+        lowered = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
+        &lowered
+    };
     let dfa_max = if raw { RAW_DFA_MAX_BYTES } else { FIELD_DFA_MAX_BYTES };
     // Past 100 literals a field's DFA is never that small; not worth building to find out.
     if raw || texts.len() <= 100 {

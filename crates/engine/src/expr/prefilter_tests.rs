@@ -229,3 +229,26 @@ fn exact_values_match_whatever_their_case() {
         assert_eq!(s.candidates, want, "{v}");
     }
 }
+
+#[test]
+fn literals_match_whatever_the_values_case() {
+    // Field automata match lowercased literals exactly, so values are folded before the search:
+    // ASCII text, non-ASCII text with ASCII literals, and non-ASCII literals.
+    let enc = Pred::Eq(FieldRef::Column(0), Pattern::new("*-EncodedCommand*"));
+    let street = Pred::Eq(FieldRef::Column(0), Pattern::new("*Straße*"));
+    let preds = [enc, street];
+    let idx = ScanIndex::new(preds.iter());
+    let mut s = Scratch::default();
+    for (v, want) in [
+        ("POWERSHELL -ENCODEDCOMMAND AAA", &[0][..]),
+        ("Ünïcode PowerShell -EncodedCommand AAA", &[0]),
+        ("ÜNÏCODE -ENCODEDCOMMAND", &[0]),
+        ("HAUPTSTRASSE", &[]),
+        ("C:\\STRAßE\\x", &[1]),
+        ("c:\\straße -encodedcommand", &[0, 1]),
+        ("-encoded command", &[]),
+    ] {
+        idx.candidates(&row(v), &mut s);
+        assert_eq!(s.candidates, want, "{v}");
+    }
+}

@@ -431,8 +431,9 @@ fn literal_automaton(field: &FieldRef, texts: &[String]) -> Result<AhoCorasick, 
         &lowered
     };
     let dfa_max = if raw { RAW_DFA_MAX_BYTES } else { FIELD_DFA_MAX_BYTES };
-    // Past 100 literals a field's DFA is never that small; not worth building to find out.
-    if raw || texts.len() <= 100 {
+    // Past 100 literals a field's DFA is never that small; nor is it when its transitions
+    // alone would not fit: not worth building to find out.
+    if (raw || texts.len() <= 100) && dfa_bytes_at_least(texts) <= dfa_max {
         match builder.clone().kind(Some(aho_corasick::AhoCorasickKind::DFA)).build(texts) {
             Ok(dfa) if dfa.memory_usage() <= dfa_max => return Ok(dfa),
             _ => {}
@@ -443,6 +444,24 @@ fn literal_automaton(field: &FieldRef, texts: &[String]) -> Result<AhoCorasick, 
     }
     // A contiguous NFA holds a limited number of states; the library falls back past that.
     builder.clone().kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA)).build(texts).or_else(|_| builder.build(texts))
+}
+
+/// A lower bound on the bytes of a DFA over `texts`: a transition (4 bytes) per byte class for
+/// every trie state (one per distinct prefix, the empty one included). Each byte a literal
+/// holds is a class of its own, and the other bytes make at least one more; the library rounds
+/// the classes up to a power of two.
+fn dfa_bytes_at_least(texts: &[String]) -> usize {
+    let mut sorted: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+    sorted.sort_unstable();
+    let (mut states, mut previous, mut bytes) = (1usize, &[][..], [false; 256]);
+    for text in sorted {
+        let shared = previous.iter().zip(text).take_while(|(a, b)| a == b).count();
+        states += text.len() - shared;
+        text.iter().for_each(|&b| bytes[usize::from(b)] = true);
+        previous = text;
+    }
+    let classes = (bytes.iter().filter(|&&b| b).count() + 1).min(256);
+    states.saturating_mul(classes.next_power_of_two()).saturating_mul(4)
 }
 
 /// The non-ASCII characters whose lowercase holds ASCII (İ -> i̇, Kelvin sign -> k).

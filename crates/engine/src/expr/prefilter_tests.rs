@@ -252,3 +252,27 @@ fn literals_match_whatever_the_values_case() {
         assert_eq!(s.candidates, want, "{v}");
     }
 }
+
+#[test]
+fn the_dfa_size_bound_is_never_above_the_size() {
+    // Literal sets of many shapes: the bound only skips DFAs that would not have fitted.
+    let words = ["cmd.exe", "\\windows\\temp\\", "powershell", "-enc", "a", "ab", "abc", "zz9", "http://", "Straße"];
+    for n in 1..=words.len() {
+        for start in 0..words.len() {
+            let texts: Vec<String> = words.iter().cycle().skip(start).take(n).map(|w| w.to_string()).collect();
+            for fold in [false, true] {
+                let dfa = aho_corasick::AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(fold)
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .build(&texts)
+                    .expect("builds");
+                assert!(
+                    dfa_bytes_at_least(&texts) <= dfa.memory_usage(),
+                    "{texts:?}: {} > {}",
+                    dfa_bytes_at_least(&texts),
+                    dfa.memory_usage()
+                );
+            }
+        }
+    }
+}

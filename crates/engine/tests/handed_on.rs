@@ -24,8 +24,9 @@ fn process(i: usize) -> Event {
     e
 }
 
-/// Every query's outputs, in the order `finish_each` hands them on, finished by `threads`
-/// workers under `budget` bytes.
+/// Every query's rows, in the order `finish_each` hands them on (a query's chunks joined: where
+/// they split depends on where its rows waited), finished by `threads` workers under `budget`
+/// bytes.
 fn finish(threads: usize, budget: usize) -> Vec<(String, usize, String)> {
     let normalizer = Normalizer::builtin().expect("mappings");
     let content = ContentSet::builtin();
@@ -49,11 +50,17 @@ fn finish(threads: usize, budget: usize) -> Vec<(String, usize, String)> {
     }
     let ctx = EvalContext { now: 1_700_000_100_000_000, tz: Tz::utc() };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
-    let mut out = Vec::new();
+    let mut out: Vec<(String, usize, String)> = Vec::new();
     pool.install(|| {
         engine.finish_each(state, &ctx, &mut |o| {
             let rows = o.result.expect("runs");
-            out.push((o.name, rows.len(), format!("{rows:?}")));
+            if out.last().is_none_or(|(name, _, _)| *name != o.name) {
+                out.push((o.name, 0, String::new()));
+            }
+            if let Some((_, n, text)) = out.last_mut() {
+                *n += rows.len();
+                rows.iter().for_each(|r| text.push_str(&format!("{r:?}\n")));
+            }
         })
     });
     out

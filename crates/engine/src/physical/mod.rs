@@ -28,7 +28,7 @@ use crate::scan::{ScanAcc, MAX_COLLECTED_EVENTS};
 use crate::store::groups::MAX_GROUPS;
 use crate::store::symbols::Symbols;
 use chunked::{ChunkJob, GroupShape};
-use output::{Budgets, Direct, StoredOutput};
+use output::{Budgets, StoredOutput, Turn};
 use runner::Runner;
 
 /// How a query is finished after the scan.
@@ -206,14 +206,14 @@ fn scan_error(q: &Query, accs: &[ScanAcc]) -> Option<ExecError> {
 }
 
 /// Finishes query `q` from its scan results into a stored output; a query finished in chunks
-/// hands them to `direct` instead, when given.
+/// hands them to the output instead once its `turn` has come (see `output::store_outputs`).
 pub(crate) fn finish_with(
     q: &Query,
     accs: Vec<ScanAcc>,
     symbols: &Symbols,
     ctx: &EvalContext,
     budgets: Budgets,
-    direct: Direct,
+    turn: &mut dyn Turn,
 ) -> StoredOutput {
     let started = std::time::Instant::now();
     if let Some(e) = scan_error(q, &accs) {
@@ -224,15 +224,15 @@ pub(crate) fn finish_with(
     let accs = match (strategy, <[ScanAcc; 1]>::try_from(accs)) {
         (Strategy::Chunked(shape), Ok([ScanAcc::Groups(groups)])) => {
             let job = ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx, in_memory: budgets.in_memory };
-            return output::store_outputs(&q.name, budgets.store, direct, |emit| chunked::finish_in_chunks(job, emit));
+            return output::store_outputs(&q.name, budgets.store, turn, |emit| chunked::finish_in_chunks(job, emit));
         }
         (Strategy::Staged(shape), Ok([ScanAcc::Groups(groups)])) => {
             let job = ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx, in_memory: budgets.in_memory };
-            return output::store_outputs(&q.name, budgets.store, direct, |emit| staged::finish_staged(job, emit));
+            return output::store_outputs(&q.name, budgets.store, turn, |emit| staged::finish_staged(job, emit));
         }
         (Strategy::EventChunks, Ok([ScanAcc::Events(events)])) => {
             let ops = &q.root.ops;
-            return output::store_outputs(&q.name, budgets.store, direct, |emit| event_chunks::finish(&q.name, events, ops, ctx, emit));
+            return output::store_outputs(&q.name, budgets.store, turn, |emit| event_chunks::finish(&q.name, events, ops, ctx, emit));
         }
         (Strategy::SemiJoinFirst { scan, semi }, accs) => {
             let accs = accs.map_or_else(|accs| accs, Vec::from);

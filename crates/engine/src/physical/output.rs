@@ -61,13 +61,22 @@ pub(crate) struct StoredOutput {
     handed_on: bool,
 }
 
-/// Where a query's finishing hands its outputs when they need not wait for their turn.
-pub(crate) type Direct<'a> = Option<&'a mut dyn FnMut(QueryOutput)>;
+/// Where a query's outputs go once its turn has come (every earlier query's outputs are on
+/// their way), so that they need not wait in a store.
+pub(crate) trait Turn {
+    /// The output, if this query's turn has come.
+    fn output(&mut self) -> Option<&mut dyn FnMut(QueryOutput)>;
+}
 
 impl StoredOutput {
     /// Estimated heap bytes of the rows it holds in memory.
     pub fn memory_bytes(&self) -> usize {
         self.rows.memory_bytes()
+    }
+
+    /// Whether its outputs were handed on already, as they were made.
+    pub fn is_handed_on(&self) -> bool {
+        self.handed_on
     }
 
     pub fn new(name: String, result: Result<RowStore, ExecError>, finish_time: std::time::Duration) -> StoredOutput {
@@ -96,23 +105,49 @@ impl StoredOutput {
 }
 
 /// Runs a query's finishing that emits outputs (`run`) into a [`StoredOutput`] that keeps
-/// about `budget` bytes of rows in memory, or straight into `direct` when given (the stored
-/// output is then empty and replays nothing).
-pub(crate) fn store_outputs(name: &str, budget: usize, direct: Direct, run: impl FnOnce(&mut dyn FnMut(QueryOutput))) -> StoredOutput {
-    if let Some(emit) = direct {
+/// about `budget` bytes of rows in memory; or straight to the output when the query's `turn`
+/// has come, from the start or when its rows would go to disk (the rows stored so far first),
+/// and the stored output is then empty and replays nothing.
+pub(crate) fn store_outputs(name: &str, budget: usize, turn: &mut dyn Turn, run: impl FnOnce(&mut dyn FnMut(QueryOutput))) -> StoredOutput {
+    let stored = |rows, error, finish_time, handed_on| StoredOutput { name: name.to_string(), rows, error, finish_time, handed_on };
+    if let Some(emit) = turn.output() {
         run(emit);
-        let (rows, error, finish_time) = (RowStore::new(0), None, std::time::Duration::ZERO);
-        return StoredOutput { name: name.to_string(), rows, error, finish_time, handed_on: true };
+        return stored(RowStore::new(0), None, std::time::Duration::ZERO, true);
     }
     let mut rows = RowStore::new(budget);
     let mut error = None;
     let mut finish_time = std::time::Duration::ZERO;
+    let (mut handed_on, mut ended) = (false, false);
     run(&mut |o| {
         finish_time = o.finish_time;
-        match o.result {
-            Ok(chunk) => chunk.into_iter().for_each(|r| rows.put(r)),
-            Err(e) => error = Some(e),
+        if handed_on {
+            if let (false, Some(emit)) = (ended, turn.output()) {
+                emit(o);
+            }
+            return;
+        }
+        let mut chunk = match o.result {
+            Ok(chunk) => chunk.into_iter(),
+            Err(e) => return error = Some(e),
+        };
+        while let Some(row) = chunk.next() {
+            let Some(emit) = rows.full_before(&row).then(|| turn.output()).flatten() else {
+                rows.put(row);
+                continue;
+            };
+            let output = |result, partial| QueryOutput { name: name.to_string(), result, finish_time, partial };
+            let held = std::mem::replace(&mut rows, RowStore::new(0));
+            match held.for_each_chunk_within(CHUNK_ROWS, REPLAY_CHUNK_BYTES, |c| emit(output(Ok(c), true))) {
+                Ok(()) => emit(output(Ok(std::iter::once(row).chain(chunk).collect()), o.partial)),
+                // The query ends with the error; what it would still hand on is dropped.
+                Err(e) => {
+                    emit(output(Err(e), false));
+                    ended = true;
+                }
+            }
+            handed_on = true;
+            return;
         }
     });
-    StoredOutput { name: name.to_string(), rows, error, finish_time, handed_on: false }
+    stored(rows, error, finish_time, handed_on)
 }

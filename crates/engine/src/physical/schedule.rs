@@ -2,7 +2,7 @@
 //! and the outputs are handed on in query order.
 
 use super::finish_with;
-use super::output::{Budgets, QueryOutput, StoredOutput};
+use super::output::{Budgets, QueryOutput, StoredOutput, Turn};
 use crate::expr::value::EvalContext;
 use crate::plan::Query;
 use crate::scan::{Engine, ScanAcc, ScanState, SharedGroups};
@@ -64,9 +64,12 @@ impl Engine {
                     let mut to_output = |o: QueryOutput| {
                         let _ = send.send(Handed::Chunk(i, o));
                     };
-                    let out = finish_with(q, accs, symbols, ctx, budgets, direct.then_some(&mut to_output as &mut dyn FnMut(QueryOutput)));
-                    let message = if direct {
-                        out.replay(&mut to_output);
+                    let mut turn = WorkerTurn { i, progress, output: &mut to_output, come: direct };
+                    let out = finish_with(q, accs, symbols, ctx, budgets, &mut turn);
+                    let message = if out.is_handed_on() {
+                        Handed::Done(i)
+                    } else if let Some(output) = turn.output() {
+                        out.replay(output);
                         Handed::Done(i)
                     } else {
                         progress.add_waiting(out.memory_bytes());
@@ -81,6 +84,22 @@ impl Engine {
             drop(send);
             hand_on(receive, &progress, emit);
         });
+    }
+}
+
+/// Query `i`'s turn, as a worker sees it: once every earlier query's outputs are sent, its
+/// own go to the output as they are made.
+struct WorkerTurn<'a> {
+    i: usize,
+    progress: &'a Progress,
+    output: &'a mut dyn FnMut(QueryOutput),
+    come: bool,
+}
+
+impl Turn for WorkerTurn<'_> {
+    fn output(&mut self) -> Option<&mut dyn FnMut(QueryOutput)> {
+        self.come = self.come || self.progress.is_turn(self.i);
+        self.come.then_some(&mut *self.output)
     }
 }
 
@@ -122,6 +141,11 @@ impl Progress {
             state = self.wake.wait(state).ok()?;
         }
         Some((i == state.sent, budgets(state.waiting)))
+    }
+
+    /// Whether every query before `i` has sent all of its outputs.
+    fn is_turn(&self, i: usize) -> bool {
+        self.state.lock().is_ok_and(|state| state.sent == i)
     }
 
     fn add_waiting(&self, bytes: usize) {

@@ -77,6 +77,11 @@ impl RowStore {
         self.bytes
     }
 
+    /// Whether putting `row` would take the rows in memory past the budget (and to disk).
+    pub fn full_before(&self, row: &Record) -> bool {
+        self.bytes + row_bytes(row) > self.budget
+    }
+
     pub fn is_spilled(&self) -> bool {
         self.disk.is_some()
     }

@@ -5,24 +5,11 @@
 
 use vigil_content::ContentSet;
 use vigil_engine::{Engine, EvalContext, Planner};
-use vigil_model::Event;
 use vigil_normalize::Normalizer;
 use vigil_time::Tz;
 
-fn process(i: usize) -> Event {
-    let mut e = Event {
-        time: Some(1_700_000_000_000_000 + i as i64 * 1_000_000),
-        source: "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational".into(),
-        sourcetype: "XmlWinEventLog".into(),
-        host: format!("host{}", i % 7),
-        ..Default::default()
-    };
-    e.push("EventCode", "1".to_string());
-    e.push("Image", format!("C:\\Windows\\System32\\tool{}.exe", i % 13));
-    e.push("CommandLine", format!("tool{}.exe --job {i} --padding {}", i % 13, "x".repeat(200)));
-    e.raw = format!("event {i} {}", "y".repeat(300));
-    e
-}
+mod common;
+use common::process;
 
 /// Every query's rows, in the order `finish_each` hands them on (a query's chunks joined: where
 /// they split depends on where its rows waited), finished by `threads` workers under `budget`
@@ -72,7 +59,7 @@ fn one_worker_hands_every_output_on_without_temporary_files() {
     let order: Vec<usize> = whole.iter().filter_map(|(n, _, _)| n.strip_prefix('q')?.parse().ok()).collect();
     assert!(order.windows(2).all(|w| w[0] <= w[1]), "query order: {order:?}");
     assert_eq!(order.first().zip(order.last()), Some((&0, &12)), "{order:?}");
-    assert!(whole.iter().map(|(_, n, _)| n).sum::<usize>() >= 4000, "every event kept once");
+    assert_eq!(whole.iter().map(|(_, n, _)| n).sum::<usize>(), 4000, "every event kept once");
     let before = vigil_engine::temp_bytes_written().1;
     let small = finish(1, 256 << 10);
     assert_eq!(vigil_engine::temp_bytes_written().1, before, "rows written to temporary files");

@@ -94,14 +94,20 @@ impl StoredOutput {
         if handed_on {
             return;
         }
-        let output = |result, partial| QueryOutput { name: name.clone(), result, finish_time, partial };
-        let read = rows.for_each_chunk_within(CHUNK_ROWS, REPLAY_CHUNK_BYTES, |chunk| emit(output(Ok(chunk), true)));
+        let read = replay_rows(&name, rows, finish_time, emit);
         let result = match (read, error) {
             (Err(e), _) | (_, Some(e)) => Err(e),
             (Ok(()), None) => Ok(Vec::new()),
         };
-        emit(output(result, false));
+        emit(QueryOutput { name, result, finish_time, partial: false });
     }
+}
+
+/// Hands stored rows on as partial outputs of [`CHUNK_ROWS`] rows (fewer when large).
+fn replay_rows(name: &str, rows: RowStore, finish_time: std::time::Duration, emit: &mut dyn FnMut(QueryOutput)) -> Result<(), ExecError> {
+    rows.for_each_chunk_within(CHUNK_ROWS, REPLAY_CHUNK_BYTES, |chunk| {
+        emit(QueryOutput { name: name.to_string(), result: Ok(chunk), finish_time, partial: true })
+    })
 }
 
 /// Runs a query's finishing that emits outputs (`run`) into a [`StoredOutput`] that keeps
@@ -131,13 +137,14 @@ pub(crate) fn store_outputs(name: &str, budget: usize, turn: &mut dyn Turn, run:
             Err(e) => return error = Some(e),
         };
         while let Some(row) = chunk.next() {
-            let Some(emit) = rows.full_before(&row).then(|| turn.output()).flatten() else {
+            // An error already met is the stored output's final word: no switch after it.
+            let Some(emit) = (rows.full_before(&row) && error.is_none()).then(|| turn.output()).flatten() else {
                 rows.put(row);
                 continue;
             };
             let output = |result, partial| QueryOutput { name: name.to_string(), result, finish_time, partial };
             let held = std::mem::replace(&mut rows, RowStore::new(0));
-            match held.for_each_chunk_within(CHUNK_ROWS, REPLAY_CHUNK_BYTES, |c| emit(output(Ok(c), true))) {
+            match replay_rows(name, held, finish_time, emit) {
                 Ok(()) => emit(output(Ok(std::iter::once(row).chain(chunk).collect()), o.partial)),
                 // The query ends with the error; what it would still hand on is dropped.
                 Err(e) => {

@@ -1,5 +1,5 @@
-//! The worker scheduler: every query's finishing runs on a pool of workers, heaviest first,
-//! and the outputs are handed on in query order.
+//! The worker scheduler: every query's finishing runs on a pool of workers (the heaviest first
+//! when there are several), and the outputs are handed on in query order.
 
 use super::finish_with;
 use super::output::{Budgets, QueryOutput, StoredOutput, Turn};
@@ -32,9 +32,10 @@ impl Engine {
     /// Runs every query's operators over its scan results, handing each output to `emit` in
     /// query order. One worker per thread takes the next query as soon as it is free (the
     /// heaviest first, see [`finishing_order`]), so a heavy query holds up the output but not
-    /// the other workers. A query whose outputs can go straight out (every earlier query's are
-    /// already on their way) hands them on as they are made, through a short channel that
-    /// holds its worker back while the output is busy. The others' finished rows wait for their
+    /// the other workers. Once a query's turn has come (every earlier query's outputs are on
+    /// their way: at its start, when its rows would go to disk, or at its end), its outputs go
+    /// straight out through a short channel that holds its worker back while the output is
+    /// busy; a worker never waits for a turn. The others' finished rows wait for their
     /// turn in memory, each query's up to its share of what the rows already waiting leave of a
     /// quarter of the budget, and on disk past it; when the rows waiting in memory pass that
     /// quarter, workers pause until the output catches up.
@@ -59,12 +60,12 @@ impl Engine {
                 let (queue, progress, shared) = (&queue, &progress, &shared);
                 scope.spawn(move || loop {
                     let Some((i, heavy, (q, mut accs))) = queue.lock().ok().and_then(|mut q| q.next()) else { return };
-                    let Some((direct, budgets)) = progress.wait_for_room(i, heavy, waiting_cap, budgets_now) else { return };
+                    let Some(budgets) = progress.wait_for_room(i, heavy, waiting_cap, budgets_now) else { return };
                     shared.fill(i, &mut accs);
                     let mut to_output = |o: QueryOutput| {
                         let _ = send.send(Handed::Chunk(i, o));
                     };
-                    let mut turn = WorkerTurn { i, progress, output: &mut to_output, come: direct };
+                    let mut turn = WorkerTurn { i, progress, output: &mut to_output, come: false };
                     let out = finish_with(q, accs, symbols, ctx, budgets, &mut turn);
                     let message = if out.is_handed_on() {
                         Handed::Done(i)
@@ -133,17 +134,17 @@ struct Counts {
 impl Progress {
     /// Pauses query `i` while the rows waiting in memory pass `cap`, unless it is a heavy one
     /// (taken out of order) or the next to hand on: whatever the output waits for is being
-    /// finished by a worker that is not paused. Then says whether its outputs can go straight
-    /// out (every earlier query's are sent, so its own arrive after them), and its budgets.
-    fn wait_for_room(&self, i: usize, heavy: bool, cap: usize, budgets: impl Fn(usize) -> Budgets) -> Option<(bool, Budgets)> {
+    /// finished by a worker that is not paused. Then gives its budgets.
+    fn wait_for_room(&self, i: usize, heavy: bool, cap: usize, budgets: impl Fn(usize) -> Budgets) -> Option<Budgets> {
         let mut state = self.state.lock().ok()?;
         while !heavy && i > state.next && state.waiting > cap {
             state = self.wake.wait(state).ok()?;
         }
-        Some((i == state.sent, budgets(state.waiting)))
+        Some(budgets(state.waiting))
     }
 
-    /// Whether every query before `i` has sent all of its outputs.
+    /// Whether every query before `i` has sent all of its outputs (so that `i`'s own arrive
+    /// after them).
     fn is_turn(&self, i: usize) -> bool {
         self.state.lock().is_ok_and(|state| state.sent == i)
     }
@@ -175,7 +176,7 @@ impl Progress {
 }
 
 /// Hands on what the workers send, in query order: stored outputs wait for their turn; a
-/// query sent directly comes after every earlier query's outputs (see `wait_for_room`), so
+/// query sent directly comes after every earlier query's outputs (see `Progress::is_turn`), so
 /// those are handed on first.
 fn hand_on(receive: std::sync::mpsc::Receiver<Handed>, progress: &Progress, emit: &mut dyn FnMut(QueryOutput)) {
     let mut waiting = std::collections::BTreeMap::new();

@@ -373,17 +373,12 @@ impl ScanIndex {
     fn meet_literal(&self, l: usize, item: &str, key: &mut String, memo: &mut LiteralMemo, scratch: &mut Scratch) {
         let lf = &self.literal_fields[l];
         let found = memo.find((self.id << 32) | l as u64, item, |found| {
-            // ASCII case is folded (by the automaton, or here); other text is lowercased first,
-            // unless the literals are ASCII and no character of the text lowercases to ASCII.
-            let text = if item.is_ascii() || (lf.ascii && !item.contains(LOWERCASE_TO_ASCII)) {
-                if lf.folds_case || !item.bytes().any(|b| b.is_ascii_uppercase()) {
-                    item
-                } else {
-                    key.clear();
-                    key.push_str(item);
-                    key.make_ascii_lowercase();
-                    key.as_str()
-                }
+            // Text is searched lowercased, unless only its ASCII letters could need it (it is
+            // ASCII, or the literals are and no character of it lowercases to ASCII) and either
+            // the automaton folds ASCII case itself or the text has no upper-case ASCII letter.
+            let ascii_only = item.is_ascii() || (lf.ascii && !item.contains(LOWERCASE_TO_ASCII));
+            let text = if ascii_only && (lf.folds_case || !item.bytes().any(|b| b.is_ascii_uppercase())) {
+                item
             } else {
                 lowercase_into(item, key);
                 key.as_str()

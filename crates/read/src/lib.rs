@@ -221,8 +221,10 @@ pub(crate) fn read_file_to<'a>(path: &Path, opts: &'a ReadOptions, sink: Sink<'a
     let mut head = [0u8; 8];
     let n = read_head(&file, &mut head);
     let mut file = file;
-    if let Err(e) = file.seek(io::SeekFrom::Start(0)) {
-        ctx.report.skip("unreadable file", &name, e);
+    if file.seek(io::SeekFrom::Start(0)).is_err() {
+        // A pipe (a FIFO, /dev/stdin) cannot go back: its head is read again from memory.
+        let head = io::Cursor::new(head[..n].to_vec());
+        read_stream_in(&name, Box::new(head.chain(file)), 0, &mut ctx);
         return ctx.report;
     }
     if sniff(&head[..n]) == Format::Evtx {

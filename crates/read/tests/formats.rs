@@ -173,3 +173,31 @@ fn garbage_never_panics() {
         assert!(r.events <= 1);
     }
 }
+
+/// A FIFO cannot seek back after its head is sniffed (as `zcat x | vigil hunt /dev/stdin`):
+/// its events are those of the same bytes in a file, compressed or not.
+#[test]
+fn a_pipe_is_read_as_its_bytes_in_a_file_would_be() {
+    let text = format!("{SYSMON}\nnot xml\n{SYSMON}\n");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    for (name, bytes) in [("pipe.xml", text.as_bytes().to_vec()), ("pipe.gz", gz)] {
+        let file = tmp(&format!("file-{name}"), &bytes);
+        let pipe = file.with_file_name(name);
+        let _ = std::fs::remove_file(&pipe);
+        let made = std::process::Command::new("mkfifo").arg(&pipe).status().unwrap();
+        assert!(made.success());
+        let writer = {
+            let pipe = pipe.clone();
+            std::thread::spawn(move || std::fs::write(pipe, bytes).unwrap())
+        };
+        let (from_pipe, pipe_events) = read(&pipe, &ReadOptions::default());
+        writer.join().unwrap();
+        let (from_file, file_events) = read(&file, &ReadOptions::default());
+        assert_eq!(from_pipe.events, 2, "{name}: {from_pipe}");
+        assert_eq!(from_pipe.skipped_total(), from_file.skipped_total(), "{name}");
+        let raws = |evs: &[Event]| evs.iter().map(|e| e.raw.to_string()).collect::<Vec<_>>();
+        assert_eq!(raws(&pipe_events), raws(&file_events), "{name}");
+    }
+}

@@ -30,7 +30,10 @@
 #                machines, a worker's caches are not shared with them
 #   TOGETHER     1: start the workers on the empty topic and produce the events once every
 #                worker holds partitions (no partition read by one worker, then moved to
-#                another as the others join); wall time then includes producing
+#                another as the others join); wall time then includes producing. Each round
+#                then also runs backtest fed as the workers are, through a pipe one chunk a
+#                second (bench/pace.py): x_paced compares a worker with that single process
+#   PACE_MBPS    that pipe's rate, MB a second (default 4: kafka-python's producing rate here)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -125,11 +128,34 @@ backtest_once() {
   cpu="$(printf '%s\n' "${cpus[@]}" | median)"
   wall="$(printf '%s\n' "${walls[@]}" | median)"
   BT_PER_M="$(echo "$cpu * 1000000 / $EVENTS" | bc -l)"
-  printf 'backtest    %s  %.1f  %.0f  %.2f  %.1f  1.00  -  -  -  -  -\n' "$EVENTS" "$wall" "$(echo "$EVENTS / $wall" | bc -l)" "$cpu" "$BT_PER_M"
-  echo "backtest $BT_PER_M 1" >>"$WORK/summary"
+  printf 'backtest    %s  %.1f  %.0f  %.2f  %.1f  1.00  -  -  -  -  -  -\n' "$EVENTS" "$wall" "$(echo "$EVENTS / $wall" | bc -l)" "$cpu" "$BT_PER_M"
+  echo "backtest $BT_PER_M 1 -" >>"$WORK/summary"
+  [[ "${TOGETHER:-0}" != 1 ]] || paced_once
+}
+# paced_once: backtest fed through a pipe one chunk a second, as a trickle-fed worker is (its
+# wake-ups on caches other processes used meanwhile cost a single process as much). Sets
+# PACED_PER_M, the median of BACKTESTS runs.
+paced_once() {
+  local cpus=() i
+  for i in $(seq "${BACKTESTS:-3}"); do
+    rm -f "$WORK/paced.xml"
+    mkfifo "$WORK/paced.xml"
+    "${ON_OTHERS[@]}" python3 bench/pace.py "$FILE" "$WORK/paced.xml" "$(echo "${PACE_MBPS:-4} * 1000000 / 1" | bc)" &
+    "${ON_WORKERS[@]}" /usr/bin/time -f '%e %U %S' -o "$WORK/paced.time" \
+      "$VIGIL" backtest --from "$DAY_FROM" --to "$DAY_TO" "${CONTENT[@]}" "${ENABLE_ARGS[@]}" --format jsonl "$WORK/paced.xml" \
+      >"$WORK/paced.out" 2>"$WORK/paced.log"
+    wait
+    read -r P_WALL P_USER P_SYS <"$WORK/paced.time"
+    cpus+=("$(echo "$P_USER + $P_SYS - $E_USER - $E_SYS" | bc -l)")
+  done
+  local cpu
+  cpu="$(printf '%s\n' "${cpus[@]}" | median)"
+  PACED_PER_M="$(echo "$cpu * 1000000 / $EVENTS" | bc -l)"
+  printf 'paced       %s  %.1f  -  %.2f  %.1f  %.2f  -  -  -  -  -  1.00\n' "$EVENTS" "$P_WALL" "$cpu" "$PACED_PER_M" "$(echo "$PACED_PER_M / $BT_PER_M" | bc -l)"
+  echo "paced $PACED_PER_M $(echo "$PACED_PER_M / $BT_PER_M" | bc -l) 1" >>"$WORK/summary"
 }
 
-printf 'mode        events  wall_s  events_per_s  cpu_s  cpu_s_per_M  x_backtest  reducer_cpu_s  merge_ms_per_run  partial_bytes_mean  partials  checkpoints\n'
+printf 'mode        events  wall_s  events_per_s  cpu_s  cpu_s_per_M  x_backtest  reducer_cpu_s  merge_ms_per_run  partial_bytes_mean  partials  checkpoints  x_paced\n'
 : >"$WORK/summary"
 for ROUND in $(seq "$ROUNDS"); do
 [[ "$ROUNDS" == 1 ]] || log "round $ROUND of $ROUNDS"
@@ -214,10 +240,12 @@ for N in $WORKERS; do
   WALL="$(echo "$END - $START" | bc -l)"
   PER_M="$(echo "$WCPU * 1000000 / $EVENTS" | bc -l)"
   X_BT="$(echo "$PER_M / $BT_PER_M" | bc -l)"
-  echo "$N-worker $PER_M $X_BT" >>"$WORK/summary"
-  printf '%s-worker%s  %s  %.1f  %.0f  %.2f  %.1f  %.2f  %.2f  %.2f  %.0f  %.0f  %.0f\n' "$N" "$([[ $N == 1 ]] && echo ' ' || echo s)" "$EVENTS" "$WALL" \
+  X_PACED="-"
+  [[ "${TOGETHER:-0}" != 1 ]] || X_PACED="$(printf '%.2f' "$(echo "$PER_M / $PACED_PER_M" | bc -l)")"
+  echo "$N-worker $PER_M $X_BT $X_PACED" >>"$WORK/summary"
+  printf '%s-worker%s  %s  %.1f  %.0f  %.2f  %.1f  %.2f  %.2f  %.2f  %.0f  %.0f  %.0f  %s\n' "$N" "$([[ $N == 1 ]] && echo ' ' || echo s)" "$EVENTS" "$WALL" \
     "$(echo "$EVENTS / $WALL" | bc -l)" "$WCPU" "$PER_M" "$X_BT" "$RCPU" \
-    "$(echo "$MERGE_S * 1000 / $RUNS" | bc -l)" "$(echo "$PBYTES / ($PCOUNT + ($PCOUNT == 0))" | bc -l)" "$PCOUNT" "$CHECKPOINTS"
+    "$(echo "$MERGE_S * 1000 / $RUNS" | bc -l)" "$(echo "$PBYTES / ($PCOUNT + ($PCOUNT == 0))" | bc -l)" "$PCOUNT" "$CHECKPOINTS" "$X_PACED"
   grep -h "partial(s) merged" "$RUN/reducer.log" | sed 's/^/  /' | sort -t' ' -k4 | tail -3 >&2 || true
   stop_all
 done
@@ -226,9 +254,15 @@ if [[ "$ROUNDS" != 1 ]]; then
   # Medians over the rounds; x_backtest compares each worker run with the backtest of its own
   # round (minutes apart, so a drift of the machine's speed between rounds cancels).
   echo "medians over $ROUNDS rounds:"
-  echo "mode        cpu_s_per_M  x_backtest"
-  for mode in backtest $(for n in $WORKERS; do echo "$n-worker"; done); do
-    printf '%-10s  %.1f  %.2f\n' "$mode" "$(awk -v m="$mode" '$1 == m {print $2}' "$WORK/summary" | median)" \
-      "$(awk -v m="$mode" '$1 == m {print $3}' "$WORK/summary" | median)"
+  paced_median() {
+    local v
+    v="$(awk -v m="$1" '$1 == m && $4 != "-" {print $4}' "$WORK/summary")"
+    if [[ -z "$v" ]]; then echo -; else printf '%.2f' "$(echo "$v" | median)"; fi
+  }
+  echo "mode        cpu_s_per_M  x_backtest  x_paced"
+  for mode in backtest $([[ "${TOGETHER:-0}" != 1 ]] || echo paced) $(for n in $WORKERS; do echo "$n-worker"; done); do
+    printf '%-10s  %.1f  %.2f  %s\n' "$mode" "$(awk -v m="$mode" '$1 == m {print $2}' "$WORK/summary" | median)" \
+      "$(awk -v m="$mode" '$1 == m {print $3}' "$WORK/summary" | median)" \
+      "$(paced_median "$mode")"
   done
 fi

@@ -12,6 +12,7 @@
 //! rex: a field is key-derived unless it comes from an aggregate, from the clock or time zone
 //! (convert, non-pure eval), or from an operator not understood here (which ends the prefix).
 
+use crate::expr::predicate::Pred;
 use crate::expr::value::EvalContext;
 use crate::ops::fields::{fields_columns, rename_columns, table_columns, Columns};
 use crate::ops::{Op, RowEnv};
@@ -247,12 +248,16 @@ impl Columns for Deps {
 
 /// How many leading operators of `stage` make the key filter of its scan (0: none), given the
 /// scan's by-field and aggregate column names: up to the last filter that reads only fields
-/// derived from the key (see `lineage`), through operators whose fields the lineage follows.
+/// derived from the key (see `lineage`) and may refuse a row, through operators whose fields
+/// the lineage follows.
 pub(crate) fn prefix_len(stage: &Stage, by_names: &[String], agg_names: &[String]) -> usize {
     let mut fields = Lineage::of_groups(by_names, agg_names);
     let mut len = 0;
     for (i, op) in stage.ops.iter().enumerate() {
         match op {
+            // Keeps every row (`search *`, as most `..._filter` macros are): running it, and
+            // what comes before it, on each new key could refuse none.
+            Op::Search(Pred::True) => {}
             Op::Search(_) | Op::Where(_) | Op::Regex(_) => {
                 let pure = !matches!(op, Op::Where(e) if !e.is_pure());
                 match op.fields_read() {
@@ -298,6 +303,10 @@ mod tests {
         assert_eq!(prefix(&format!("{HEAD}| rex field=process \"(?<ext>\\.\\w+)$\" | where isnull(ext)")), 3);
         // The last qualifying filter ends the prefix.
         assert_eq!(prefix(&format!("{HEAD}| search dest=a | where count > 2 | search dest=b")), 2);
+        // A filter that keeps every row does not: with no other, there is no key filter.
+        assert_eq!(prefix(&format!("{HEAD}| search dest=a | convert ctime(firstTime) | search *")), 2);
+        assert_eq!(prefix(&format!("{HEAD}| eval n=len(dest) | search *")), 0);
+        assert_eq!(prefix(&format!("{HEAD}| search * | search dest=a")), 3);
     }
 
     /// The by-field positions (dest 0, process_name 1, process 2) that decide the key filter.

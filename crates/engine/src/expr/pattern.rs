@@ -17,7 +17,7 @@ pub struct Pattern {
     alternatives: Arc<[Glob]>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Glob {
     /// Literal pieces between `*`s, lowercased.
     pieces: Vec<Vec<u8>>,
@@ -27,6 +27,19 @@ struct Glob {
     /// True when the pattern does not begin / end with `*`.
     anchored_start: bool,
     anchored_end: bool,
+}
+
+/// What the glob matches, without its searchers (built from the pieces, and long to print):
+/// equal texts are equal globs, which is what comparing scans by their text needs.
+impl std::fmt::Debug for Glob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pieces: Vec<std::borrow::Cow<str>> = self.pieces.iter().map(|p| String::from_utf8_lossy(p)).collect();
+        f.debug_struct("Glob")
+            .field("pieces", &pieces)
+            .field("anchored_start", &self.anchored_start)
+            .field("anchored_end", &self.anchored_end)
+            .finish()
+    }
 }
 
 thread_local! {

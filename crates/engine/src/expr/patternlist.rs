@@ -9,10 +9,17 @@ use hashbrown::HashSet;
 /// Below this many patterns a plain loop is faster than hashing.
 const INDEX_FROM: usize = 8;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PatternList {
     patterns: Vec<Pattern>,
     index: Option<Box<Index>>,
+}
+
+/// The patterns alone: the index is built from them.
+impl std::fmt::Debug for PatternList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PatternList").field(&self.patterns).finish()
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -88,6 +95,19 @@ impl PatternList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Scans are compared by their filters' text (`scan::shared`): it shows what the list
+    /// matches, the same for lists built apart, different for different patterns.
+    #[test]
+    fn the_text_of_a_list_is_its_patterns() {
+        let texts = ["cmd.exe", "*\\powershell.exe", "net*", "*a*b*", "w", "x", "y", "z", "q"];
+        let list = |extra: &str| texts.iter().chain([&extra]).map(|t| Pattern::new(t)).collect::<PatternList>();
+        let text = format!("{:?}", list("r"));
+        assert_eq!(text, format!("{:?}", list("r")));
+        assert_ne!(text, format!("{:?}", list("s")));
+        assert!(text.contains("\"cmd.exe\"") && text.contains("\"\\\\powershell.exe\""), "{text}");
+        assert!(!text.contains("Finder"), "{text}");
+    }
 
     #[test]
     fn indexed_list_matches_like_the_plain_loop() {

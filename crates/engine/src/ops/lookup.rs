@@ -3,7 +3,8 @@
 use crate::error::PlanError;
 use crate::expr::pattern::Pattern;
 use hashbrown::HashMap;
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 use vigil_content::{ContentSet, LookupTable};
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{Lookup, Span};
@@ -16,19 +17,21 @@ type ExactIndex = HashMap<String, Vec<usize>>;
 pub(crate) struct LookupData {
     pub name: String,
     pub table: LookupTable,
-    /// Per column: wildcard matching.
-    wildcard: Vec<bool>,
     case_sensitive: bool,
     min_matches: usize,
     default_match: Option<String>,
     /// Per row and column: the cell compiled as a wildcard pattern (wildcard columns with `*`).
     patterns: Vec<Vec<Option<Pattern>>>,
-    /// Exact-match index on the first input column, built lazily per column set. Keys are
-    /// lowercased when matching is case-insensitive.
-    exact_index: std::sync::Mutex<HashMap<usize, Arc<ExactIndex>>>,
-    /// Literal index on a wildcard input column, built lazily: rows whose cell's required
-    /// literal occurs in the value (plus rows without one) are the only candidates.
-    wild_index: std::sync::Mutex<HashMap<usize, Arc<WildIndex>>>,
+    /// Per column: no cell is a pattern, so its exact index finds every match (decided once
+    /// here, not per value looked up).
+    exact: Vec<bool>,
+    /// Per column: exact-match index, built on first use. Keys are lowercased when matching
+    /// is case-insensitive. A `OnceLock` per column: no lock or count to touch per value.
+    exact_index: Vec<OnceLock<ExactIndex>>,
+    /// Per column: literal index on a wildcard input column, built on first use: rows whose
+    /// cell's required literal occurs in the value (plus rows without one) are the only
+    /// candidates.
+    wild_index: Vec<OnceLock<Option<WildIndex>>>,
 }
 
 #[derive(Debug)]
@@ -38,6 +41,18 @@ struct WildIndex {
     owners: Vec<Vec<usize>>,
     /// Rows to check whatever the value (cells that are only `*`, or empty).
     always: Vec<usize>,
+}
+
+/// `s` lowercased as `str::to_lowercase` does (the index keys and patterns were built so),
+/// borrowed when that changes nothing, as for most values.
+fn lowercase(s: &str) -> Cow<'_, str> {
+    if !s.is_ascii() {
+        Cow::Owned(s.to_lowercase())
+    } else if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 impl LookupData {
@@ -57,24 +72,36 @@ impl LookupData {
             return Err(PlanError::Unsupported { message: format!("lookup `{name}` is an MLTK model"), span });
         }
         let table = LookupTable::load(&path).map_err(|e| PlanError::invalid(e.to_string(), span))?;
-        let wild = def.wildcard_fields();
+        Ok(LookupData::new(name, table, &def.wildcard_fields(), def.case_sensitive(), def.min_matches(), def.default_match()))
+    }
+
+    /// A lookup over `table` whose columns named in `wild` match by wildcard.
+    fn new(
+        name: &str,
+        table: LookupTable,
+        wild: &[String],
+        case_sensitive: bool,
+        min_matches: usize,
+        default_match: Option<String>,
+    ) -> Self {
         let wildcard: Vec<bool> = table.columns.iter().map(|c| wild.contains(c)).collect();
-        let patterns = table
+        let patterns: Vec<Vec<Option<Pattern>>> = table
             .rows
             .iter()
             .map(|row| row.iter().enumerate().map(|(c, cell)| (wildcard[c] && cell.contains('*')).then(|| Pattern::new(cell))).collect())
             .collect();
-        Ok(LookupData {
+        let exact = (0..table.columns.len()).map(|c| patterns.iter().all(|row| row.get(c).is_none_or(Option::is_none))).collect();
+        LookupData {
             patterns,
             name: name.to_string(),
-            wildcard,
-            case_sensitive: def.case_sensitive(),
-            min_matches: def.min_matches(),
-            default_match: def.default_match(),
+            case_sensitive,
+            min_matches,
+            default_match,
+            exact,
+            exact_index: table.columns.iter().map(|_| OnceLock::new()).collect(),
+            wild_index: table.columns.iter().map(|_| OnceLock::new()).collect(),
             table,
-            exact_index: Default::default(),
-            wild_index: Default::default(),
-        })
+        }
     }
 
     /// Whether table row `r`'s cell in `col` matches `value` (`lower` is `value` lowercased,
@@ -89,50 +116,43 @@ impl LookupData {
         }
     }
 
-    fn key(&self, value: &str) -> String {
-        if self.case_sensitive {
-            value.to_string()
-        } else {
-            value.to_lowercase()
-        }
-    }
-
-    /// Rows whose input columns match the given values.
-    fn matching_rows(&self, inputs: &[(usize, String)]) -> Vec<usize> {
-        let lowered: Vec<String> = inputs.iter().map(|(_, v)| v.to_lowercase()).collect();
-        let all_match = |r: usize| inputs.iter().zip(&lowered).all(|((c, v), l)| self.cell_matches(r, *c, v, l));
-        // An exact first column (no wildcard cells) lets us use a hash index.
-        if let Some((col, val)) = inputs.first() {
-            let exact = !self.wildcard[*col] || self.patterns.iter().all(|row| row[*col].is_none());
-            if exact {
-                let idx = self.index_for(*col);
-                let Some(cands) = idx.get(&self.key(val)) else { return Vec::new() };
-                return cands.iter().copied().filter(|&r| all_match(r)).collect();
+    /// Adds to `out` (in table order per call, each row once) the rows whose input columns
+    /// match the given values; `lowered` holds the values lowercased ([`lowercase`]).
+    fn matching_rows(&self, inputs: &[(usize, &str)], lowered: &[Cow<str>], out: &mut Vec<usize>) {
+        let mut add = |r: usize| {
+            if inputs.iter().zip(lowered).all(|(&(c, v), l)| self.cell_matches(r, c, v, l)) && !out.contains(&r) {
+                out.push(r);
             }
-        }
-        if let (Some((col, _)), Some(lower)) = (inputs.first(), lowered.first()) {
-            if let Some(idx) = self.wild_index_for(*col) {
+        };
+        if let (Some(&(col, value)), Some(lower)) = (inputs.first(), lowered.first()) {
+            // An exact first column (no wildcard cells) lets us use a hash index.
+            if self.exact.get(col).copied().unwrap_or(false) {
+                let key = if self.case_sensitive { value } else { lower };
+                self.exact_index(col).get(key).into_iter().flatten().for_each(|&r| add(r));
+                return;
+            }
+            if let Some(idx) = self.wild_index(col) {
                 let mut cands = idx.always.clone();
-                for m in idx.automaton.find_overlapping_iter(lower.as_str()) {
+                for m in idx.automaton.find_overlapping_iter(lower.as_ref()) {
                     cands.extend_from_slice(&idx.owners[m.pattern().as_usize()]);
                 }
                 cands.sort_unstable();
                 cands.dedup();
-                return cands.into_iter().filter(|&r| all_match(r)).collect();
+                cands.into_iter().for_each(&mut add);
+                return;
             }
         }
-        (0..self.table.rows.len()).filter(|&r| all_match(r)).collect()
+        (0..self.table.rows.len()).for_each(add);
     }
 
-    fn wild_index_for(&self, col: usize) -> Option<Arc<WildIndex>> {
-        let mut guard = match self.wild_index.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        if let Some(idx) = guard.get(&col) {
-            return Some(idx.clone());
-        }
+    fn wild_index(&self, col: usize) -> Option<&WildIndex> {
+        self.wild_index.get(col)?.get_or_init(|| self.build_wild_index(col)).as_ref()
+    }
+
+    fn build_wild_index(&self, col: usize) -> Option<WildIndex> {
         let mut literals: Vec<String> = Vec::new();
+        // Literal -> its id: tables have hundreds of rows, too many to search the list per cell.
+        let mut ids: HashMap<String, usize> = HashMap::new();
         let mut owners: Vec<Vec<usize>> = Vec::new();
         let mut always = Vec::new();
         for (r, row) in self.table.rows.iter().enumerate() {
@@ -144,9 +164,10 @@ impl LookupData {
                 None => always.push(r),
                 Some(lits) => {
                     for l in lits {
-                        match literals.iter().position(|x| *x == l) {
-                            Some(i) => owners[i].push(r),
+                        match ids.get(&l) {
+                            Some(&i) => owners[i].push(r),
                             None => {
+                                ids.insert(l.clone(), literals.len());
                                 literals.push(l);
                                 owners.push(vec![r]);
                             }
@@ -156,26 +177,21 @@ impl LookupData {
             }
         }
         let automaton = aho_corasick::AhoCorasick::new(&literals).ok()?;
-        let idx = Arc::new(WildIndex { automaton, owners, always });
-        guard.insert(col, idx.clone());
-        Some(idx)
+        Some(WildIndex { automaton, owners, always })
     }
 
-    fn index_for(&self, col: usize) -> Arc<HashMap<String, Vec<usize>>> {
-        let mut guard = match self.exact_index.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        guard
-            .entry(col)
-            .or_insert_with(|| {
-                let mut m: HashMap<String, Vec<usize>> = HashMap::new();
-                for (i, row) in self.table.rows.iter().enumerate() {
-                    m.entry(self.key(&row[col])).or_default().push(i);
-                }
-                Arc::new(m)
-            })
-            .clone()
+    fn exact_index(&self, col: usize) -> &ExactIndex {
+        static EMPTY: OnceLock<ExactIndex> = OnceLock::new();
+        let Some(slot) = self.exact_index.get(col) else { return EMPTY.get_or_init(HashMap::new) };
+        slot.get_or_init(|| {
+            let mut m: ExactIndex = HashMap::new();
+            for (i, row) in self.table.rows.iter().enumerate() {
+                let cell = &row[col];
+                let key = if self.case_sensitive { cell.clone() } else { cell.to_lowercase() };
+                m.entry(key).or_default().push(i);
+            }
+            m
+        })
     }
 
     /// The table as records, for `inputlookup`.
@@ -224,52 +240,73 @@ impl LookupOp {
     }
 
     pub fn apply(&self, mut rows: Vec<Record>) -> Vec<Record> {
+        let mut matched: Vec<usize> = Vec::new();
         for row in &mut rows {
-            // Each combination of input items is looked up; results accumulate as multivalue.
-            let input_items: Option<Vec<Vec<String>>> = self
-                .inputs
-                .iter()
-                .map(|(_, f)| {
-                    let items: Vec<String> = row.value(f).items().into_iter().map(|s| s.into_owned()).collect();
-                    (!items.is_empty()).then_some(items)
-                })
-                .collect();
-            let mut matched: Vec<usize> = Vec::new();
-            if let Some(items) = input_items {
-                for combo in combinations(&items) {
-                    let inputs: Vec<(usize, String)> = self.inputs.iter().zip(combo).map(|((c, _), v)| (*c, v)).collect();
-                    for r in self.data.matching_rows(&inputs) {
-                        if !matched.contains(&r) {
-                            matched.push(r);
-                        }
-                    }
-                }
-            }
-            for (col, field) in &self.outputs {
-                if !self.overwrite && row.get(field).is_some() {
-                    continue;
-                }
-                let mut vals: Vec<String> = Vec::new();
-                for &r in &matched {
-                    let v = &self.data.table.rows[r][*col];
-                    if !v.is_empty() && !vals.contains(v) {
-                        vals.push(v.clone());
-                    }
-                }
-                if matched.len() < self.data.min_matches.max(1) {
-                    if let Some(d) = &self.data.default_match {
-                        vals = vec![d.clone()];
-                    }
-                }
-                if vals.is_empty() && !self.overwrite {
-                    continue;
-                }
-                row.set(field.clone(), Value::from_items(vals));
-            }
+            matched.clear();
+            self.match_row(row, &mut matched);
+            self.write_outputs(row, &matched);
         }
         rows
     }
+
+    /// The table rows that `row`'s input values match, in the order found.
+    fn match_row(&self, row: &Record, matched: &mut Vec<usize>) {
+        if let [(col, field)] = self.inputs.as_slice() {
+            // One input field (the usual lookup): its items are looked up as they are, with
+            // no combinations to build and no copies.
+            let mut one = |value: &str| self.data.matching_rows(&[(*col, value)], &[lowercase(value)], matched);
+            match row.value(field) {
+                Value::Null => {}
+                Value::Str(s) => one(s),
+                Value::Num(n) => one(&vigil_model::value::format_num(*n)),
+                Value::Multi(items) => items.iter().take(MAX_COMBINATIONS).for_each(|s| one(s)),
+            }
+            return;
+        }
+        // Each combination of input items is looked up; results accumulate as multivalue.
+        let input_items: Option<Vec<Vec<String>>> = self
+            .inputs
+            .iter()
+            .map(|(_, f)| {
+                let items: Vec<String> = row.value(f).items().into_iter().map(|s| s.into_owned()).collect();
+                (!items.is_empty()).then_some(items)
+            })
+            .collect();
+        for combo in input_items.as_deref().map(combinations).unwrap_or_default() {
+            let inputs: Vec<(usize, &str)> = self.inputs.iter().zip(&combo).map(|((c, _), v)| (*c, v.as_str())).collect();
+            let lowered: Vec<Cow<str>> = combo.iter().map(|v| lowercase(v)).collect();
+            self.data.matching_rows(&inputs, &lowered, matched);
+        }
+    }
+
+    /// Writes the output fields of the `matched` table rows to `row`.
+    fn write_outputs(&self, row: &mut Record, matched: &[usize]) {
+        for (col, field) in &self.outputs {
+            if !self.overwrite && row.get(field).is_some() {
+                continue;
+            }
+            let mut vals: Vec<String> = Vec::new();
+            for &r in matched {
+                let v = &self.data.table.rows[r][*col];
+                if !v.is_empty() && !vals.contains(v) {
+                    vals.push(v.clone());
+                }
+            }
+            if matched.len() < self.data.min_matches.max(1) {
+                if let Some(d) = &self.data.default_match {
+                    vals = vec![d.clone()];
+                }
+            }
+            if vals.is_empty() && !self.overwrite {
+                continue;
+            }
+            row.set(field.as_str(), Value::from_items(vals));
+        }
+    }
 }
+
+/// At most this many combinations of input items are looked up per row.
+const MAX_COMBINATIONS: usize = 10_000;
 
 fn combinations(items: &[Vec<String>]) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = vec![Vec::new()];
@@ -283,8 +320,77 @@ fn combinations(items: &[Vec<String>]) -> Vec<Vec<String>> {
                     p
                 })
             })
-            .take(10_000)
+            .take(MAX_COMBINATIONS)
             .collect();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lookup of `input` (column 0, field `f`; with `g`, column 1 too) writing column
+    /// `out`'s cells to field `out`.
+    fn lookup(rows: &[[&str; 3]], wild: &[&str], inputs: &[&str], default_match: Option<&str>) -> LookupOp {
+        let columns: Vec<String> = ["name", "kind", "out"].map(String::from).to_vec();
+        let rows = rows.iter().map(|r| r.map(String::from).to_vec()).collect();
+        let wild: Vec<String> = wild.iter().map(|w| w.to_string()).collect();
+        let data = LookupData::new("t", LookupTable { columns, rows }, &wild, false, 0, default_match.map(String::from));
+        let inputs = inputs.iter().enumerate().map(|(c, f)| (c, f.to_string())).collect();
+        LookupOp { data: Arc::new(data), inputs, outputs: vec![(2, "out".into())], overwrite: false }
+    }
+
+    fn out(op: &LookupOp, fields: &[(&str, Value)]) -> Value {
+        let row: Record = fields.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+        op.apply(vec![row]).pop().and_then(|r| r.get("out").cloned()).unwrap_or(Value::Null)
+    }
+
+    fn multi(items: &[&str]) -> Value {
+        Value::Multi(items.iter().map(|s| s.to_string()).collect())
+    }
+
+    const ROWS: [[&str; 3]; 5] =
+        [["cmd.exe", "shell", "a"], ["*\\temp\\*", "path", "b"], ["école.txt", "note", "c"], ["4", "num", "d"], ["CMD.EXE", "other", "e"]];
+
+    #[test]
+    fn one_input_matches_each_item_case_insensitively() {
+        let exact = lookup(&ROWS, &[], &["f"], None);
+        assert_eq!(out(&exact, &[("f", Value::str("Cmd.Exe"))]), multi(&["a", "e"]));
+        assert_eq!(out(&exact, &[("f", Value::str("ÉCOLE.TXT"))]), Value::str("c"));
+        assert_eq!(out(&exact, &[("f", Value::Num(4.0))]), Value::str("d"));
+        // Every item of a multivalue, each row once, in the order found.
+        assert_eq!(out(&exact, &[("f", multi(&["4", "cmd.exe", "4"]))]), multi(&["d", "a", "e"]));
+        assert_eq!(out(&exact, &[("f", Value::str("x\\temp\\y"))]), Value::Null);
+        assert_eq!(out(&exact, &[("g", Value::str("cmd.exe"))]), Value::Null);
+        // OUTPUTNEW leaves a field that is there.
+        assert_eq!(out(&exact, &[("f", Value::str("cmd.exe")), ("out", Value::str("z"))]), Value::str("z"));
+    }
+
+    #[test]
+    fn wildcard_columns_match_patterns_and_defaults_fill_misses() {
+        let wild = lookup(&ROWS, &["name"], &["f"], Some("none"));
+        assert_eq!(out(&wild, &[("f", Value::str("C:\\TEMP\\x.exe"))]), Value::str("b"));
+        assert_eq!(out(&wild, &[("f", Value::str("cmd.EXE"))]), multi(&["a", "e"]));
+        assert_eq!(out(&wild, &[("f", Value::str("école.TXT"))]), Value::str("c"));
+        assert_eq!(out(&wild, &[("f", Value::str("other"))]), Value::str("none"));
+        assert_eq!(out(&wild, &[]), Value::str("none"));
+    }
+
+    #[test]
+    fn several_inputs_match_every_combination() {
+        let two = lookup(&ROWS, &[], &["f", "g"], None);
+        let both = [("f", multi(&["cmd.exe", "4"])), ("g", multi(&["num", "other"]))];
+        // (cmd.exe, other) comes before (4, num).
+        assert_eq!(out(&two, &both), multi(&["e", "d"]));
+        assert_eq!(out(&two, &[("f", Value::str("cmd.exe"))]), Value::Null);
+    }
+
+    #[test]
+    fn lowercase_borrows_only_what_it_need_not_change() {
+        assert!(matches!(lowercase("cmd.exe"), Cow::Borrowed("cmd.exe")));
+        assert_eq!(lowercase("Cmd.EXE"), "cmd.exe");
+        // As `str::to_lowercase`, which the index keys use: a final sigma is `ς`.
+        assert_eq!(lowercase("ΑΣ"), "ας");
+    }
 }

@@ -12,6 +12,7 @@
 //! rex: a field is key-derived unless it comes from an aggregate, from the clock or time zone
 //! (convert, non-pure eval), or from an operator not understood here (which ends the prefix).
 
+use crate::expr::predicate::Pred;
 use crate::expr::value::EvalContext;
 use crate::ops::fields::{fields_columns, rename_columns, table_columns, Columns};
 use crate::ops::{Op, RowEnv};
@@ -27,7 +28,8 @@ pub(crate) struct KeyFilter {
     /// The operators that run on a key row: not the leading ones that only rename or select
     /// fields (applied once, to the names), nor those that do nothing to a key row.
     run: Vec<usize>,
-    /// The key row's fields after the leading renames: (name, by-field position).
+    /// The key row's fields after the leading renames, those the decision depends on when
+    /// that is known: (name, by-field position).
     layout: Vec<(String, usize)>,
     /// The by-field positions whose texts alone decide the filter, when they are fewer than
     /// the key's (see [`decisive_positions`]): its decision is then remembered per their texts.
@@ -60,7 +62,14 @@ impl KeyFilter {
             })
             .collect::<Option<Vec<(String, usize)>>>()?;
         let run = ops_to_run(&stage.ops, skip..len, &layout);
-        let decides = decisive_positions(run.iter().map(|&i| &stage.ops[i]), &layout).filter(|d| d.len() < by_names.len());
+        let needed = decisive_positions(run.iter().map(|&i| &stage.ops[i]), &layout);
+        // A key row needs only the fields the decision depends on: no operator reads the
+        // others, so their presence changes nothing, and each would cost a copy per new key.
+        let layout = match &needed {
+            Some(positions) => layout.into_iter().filter(|(_, i)| positions.contains(i)).collect(),
+            None => layout,
+        };
+        let decides = needed.filter(|d| d.len() < by_names.len());
         Some(KeyFilter { len, run, layout, decides })
     }
 
@@ -79,7 +88,8 @@ impl KeyFilter {
     pub(crate) fn admits<'t>(&self, ops: &[Op], text: impl Fn(usize) -> &'t str, ctx: &EvalContext) -> bool {
         let mut row = Record::with_capacity(self.layout.len());
         for (name, i) in &self.layout {
-            row.push_new(name.clone(), Value::Str(text(*i).to_string()));
+            // A short name is kept inline: no copy of it on the heap per key.
+            row.push_new_str(name, Value::Str(text(*i).to_string()));
         }
         let mut rows = vec![row];
         let mut env = RowEnv { ctx };
@@ -238,12 +248,16 @@ impl Columns for Deps {
 
 /// How many leading operators of `stage` make the key filter of its scan (0: none), given the
 /// scan's by-field and aggregate column names: up to the last filter that reads only fields
-/// derived from the key (see `lineage`), through operators whose fields the lineage follows.
+/// derived from the key (see `lineage`) and may refuse a row, through operators whose fields
+/// the lineage follows.
 pub(crate) fn prefix_len(stage: &Stage, by_names: &[String], agg_names: &[String]) -> usize {
     let mut fields = Lineage::of_groups(by_names, agg_names);
     let mut len = 0;
     for (i, op) in stage.ops.iter().enumerate() {
         match op {
+            // Keeps every row (`search *`, as most `..._filter` macros are): running it, and
+            // what comes before it, on each new key could refuse none.
+            Op::Search(Pred::True) => {}
             Op::Search(_) | Op::Where(_) | Op::Regex(_) => {
                 let pure = !matches!(op, Op::Where(e) if !e.is_pure());
                 match op.fields_read() {
@@ -289,6 +303,10 @@ mod tests {
         assert_eq!(prefix(&format!("{HEAD}| rex field=process \"(?<ext>\\.\\w+)$\" | where isnull(ext)")), 3);
         // The last qualifying filter ends the prefix.
         assert_eq!(prefix(&format!("{HEAD}| search dest=a | where count > 2 | search dest=b")), 2);
+        // A filter that keeps every row does not: with no other, there is no key filter.
+        assert_eq!(prefix(&format!("{HEAD}| search dest=a | convert ctime(firstTime) | search *")), 2);
+        assert_eq!(prefix(&format!("{HEAD}| eval n=len(dest) | search *")), 0);
+        assert_eq!(prefix(&format!("{HEAD}| search * | search dest=a")), 3);
     }
 
     /// The by-field positions (dest 0, process_name 1, process 2) that decide the key filter.
@@ -348,6 +366,31 @@ mod tests {
         assert_eq!(planned(&format!("{HEAD}| convert num(lastTime) as dest | search process_name=cmd.exe"), key), (vec![1, 2], true));
         let text = format!("{HEAD}| eval firstTime=dest {ctime}| search process_name=cmd.exe");
         assert_eq!(planned(&text, key), (vec![1, 2, 3], true));
+    }
+
+    /// The names of the key row's fields.
+    fn key_row(text: &str) -> Vec<String> {
+        let catalog = vigil_normalize::Normalizer::builtin().expect("mappings").catalog().clone();
+        let content = ContentSet::default();
+        let q = Planner::new(&catalog, &content).plan("t", text).expect("plans");
+        let by = ["Processes.dest", "Processes.process_name", "Processes.process"].map(String::from);
+        let f = KeyFilter::plan(&q.root, &by, &["count".into(), "firstTime".into()]).expect("a key filter");
+        f.layout.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    #[test]
+    fn key_rows_hold_the_fields_the_decision_reads() {
+        assert_eq!(key_row(&format!("{HEAD}| search process_name=cmd.exe | table dest")), ["process_name"]);
+        assert_eq!(key_row(&format!("{HEAD}| rex field=process \"(?<ext>\\.\\w+)$\" | where isnull(ext)")), ["process"]);
+        // Read through an eval, or only by a later filter: both kept; a field read by none is
+        // not in the row, so a filter that reads nothing gets an empty row.
+        let text = format!("{HEAD}| eval n=len(dest) | where n>3 | search process_name=cmd.exe");
+        assert_eq!(key_row(&text), ["dest", "process_name"]);
+        assert_eq!(planned(&text, ["host", "cmd.exe", "x"]), (vec![1, 2, 3], true));
+        assert_eq!(planned(&text, ["h", "cmd.exe", "x"]), (vec![1, 2, 3], false));
+        assert!(key_row(&format!("{HEAD}| search user=x")).is_empty());
+        // A rename of an unread field onto a read one makes it read.
+        assert_eq!(key_row(&format!("{HEAD}| eval n=1 | rename process as dest | search dest=x")), ["dest", "process"]);
     }
 
     #[test]

@@ -18,16 +18,25 @@ use std::sync::Mutex;
 /// Per query and scan: the earlier (query, scan) whose groups it reads, if any.
 pub(crate) type Owners = Vec<Vec<Option<(usize, usize)>>>;
 
-/// What makes two tstats scans build the same groups: output names aside, everything.
-fn signature(t: &TstatsScan) -> String {
+/// What makes two tstats scans build the same groups, output names aside, but the filter:
+/// cheap to write, unlike a filter (a large `IN` list's text), which only scans that share
+/// all of this need compare.
+fn outline(t: &TstatsScan) -> String {
     let fields: Vec<&crate::expr::field::FieldRef> = t.by.iter().map(|(_, f)| f).collect();
     let aggs: Vec<String> = t.aggs.iter().map(|a| format!("{:?} {:?}", a.func, a.input)).collect();
-    format!("{} {:?} {fields:?} {aggs:?} {:?} {:?}", t.dataset, t.filter, t.fillnull, t.span)
+    format!("{} {fields:?} {aggs:?} {:?} {:?}", t.dataset, t.fillnull, t.span)
 }
+
+/// Earlier scans of one outline, each with its filter's text once it was needed.
+type Seen = Vec<((usize, usize), Option<String>)>;
 
 /// Finds, for every tstats scan without a key filter, the first identical one.
 pub(crate) fn owners(queries: &[Query], key_filters: &[Vec<Option<KeyFilter>>]) -> Owners {
-    let mut first: HashMap<String, (usize, usize)> = HashMap::new();
+    let mut seen: HashMap<String, Seen> = HashMap::new();
+    let filter_of = |(qi, si): (usize, usize)| match queries.get(qi).and_then(|q| q.scans.get(si)) {
+        Some(Scan::Tstats(t)) => format!("{:?}", t.filter),
+        _ => String::new(),
+    };
     queries
         .iter()
         .enumerate()
@@ -38,8 +47,19 @@ pub(crate) fn owners(queries: &[Query], key_filters: &[Vec<Option<KeyFilter>>]) 
                 .map(|(si, s)| match s {
                     // A key filter keeps only the groups its own query's operators admit.
                     Scan::Tstats(t) if key_filters[qi][si].is_none() => {
-                        let owner = *first.entry(signature(t)).or_insert((qi, si));
-                        (owner != (qi, si)).then_some(owner)
+                        let earlier = seen.entry(outline(t)).or_default();
+                        if earlier.is_empty() {
+                            earlier.push(((qi, si), None));
+                            return None;
+                        }
+                        let filter = filter_of((qi, si));
+                        for (owner, text) in earlier.iter_mut() {
+                            if *text.get_or_insert_with(|| filter_of(*owner)) == filter {
+                                return Some(*owner);
+                            }
+                        }
+                        earlier.push(((qi, si), Some(filter)));
+                        None
                     }
                     _ => None,
                 })
@@ -91,5 +111,34 @@ impl<'a> SharedGroups<'a> {
                 *acc = ScanAcc::Groups(g);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Planner;
+    use vigil_content::ContentSet;
+
+    fn owners_of(texts: &[&str]) -> Owners {
+        let catalog = vigil_normalize::Normalizer::builtin().expect("mappings").catalog().clone();
+        let content = ContentSet::default();
+        let mut planner = Planner::new(&catalog, &content);
+        let queries: Vec<Query> = texts.iter().map(|&t| planner.plan("t", t).expect("plans")).collect();
+        let none = queries.iter().map(|q| q.scans.iter().map(|_| None).collect()).collect::<Vec<_>>();
+        owners(&queries, &none)
+    }
+
+    #[test]
+    fn scans_share_with_the_first_identical_one() {
+        let scan = |filter: &str, by: &str| format!("| tstats count from datamodel=Endpoint.Processes where {filter} by {by}");
+        let a = scan("Processes.process_name=a", "Processes.dest");
+        let b = scan("Processes.process_name=b", "Processes.dest");
+        let other_key = scan("Processes.process_name=a", "Processes.user");
+        let owners = owners_of(&[&a, &b, &a, &other_key, &b, &b]);
+        // The same outline with another filter is not the same scan; the third `b` reads the
+        // first `b`, not the second (which reads the first itself).
+        let expected: Owners = vec![vec![None], vec![None], vec![Some((0, 0))], vec![None], vec![Some((1, 0))], vec![Some((1, 0))]];
+        assert_eq!(owners, expected);
     }
 }

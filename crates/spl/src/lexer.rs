@@ -8,6 +8,7 @@
 
 use crate::ast::Span;
 use crate::SplError;
+use std::borrow::Cow;
 
 /// How to cut the next token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,11 +75,12 @@ impl Sym {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Tok {
+pub(crate) enum Tok<'a> {
     /// A word (Word mode) or an identifier (Expr mode), escapes resolved. `quoted` is true
-    /// when the whole word was one `"..."` string.
+    /// when the whole word was one `"..."` string. Borrowed from the source when that is its
+    /// text, so that peeking a token (often several times) allocates nothing.
     Word {
-        text: String,
+        text: Cow<'a, str>,
         quoted: bool,
     },
     /// `"..."` in Expr mode.
@@ -92,16 +94,17 @@ pub(crate) enum Tok {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Token {
-    pub tok: Tok,
+pub(crate) struct Token<'a> {
+    pub tok: Tok<'a>,
     pub span: Span,
 }
 
-impl Token {
+impl Token<'_> {
     /// A human description for error messages.
     pub(crate) fn describe(&self) -> String {
         match &self.tok {
-            Tok::Word { text, quoted: true } | Tok::Str(text) => format!("string \"{text}\""),
+            Tok::Word { text, quoted: true } => format!("string \"{text}\""),
+            Tok::Str(text) => format!("string \"{text}\""),
             Tok::Word { text, .. } => format!("`{text}`"),
             Tok::FieldRef(t) => format!("'{t}'"),
             Tok::Num(n) => format!("number {n}"),
@@ -223,7 +226,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Lexes one token starting at (or after whitespace from) `pos`.
-    pub(crate) fn lex(&self, pos: usize, mode: Mode) -> Result<Token, SplError> {
+    pub(crate) fn lex(&self, pos: usize, mode: Mode) -> Result<Token<'a>, SplError> {
         let start = self.skip_ws(pos);
         let Some(c) = self.char_at(start) else {
             return Ok(Token { tok: Tok::Eof, span: Span::new(self.end, self.end) });
@@ -253,9 +256,9 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn lex_word(&self, start: usize, value: bool) -> Result<Token, SplError> {
+    fn lex_word(&self, start: usize, value: bool) -> Result<Token<'a>, SplError> {
         if let Some(end) = self.plain_word_end(start, value) {
-            let text = self.src.get(start..end).unwrap_or("").to_string();
+            let text = Cow::Borrowed(self.src.get(start..end).unwrap_or(""));
             return Ok(Token { tok: Tok::Word { text, quoted: false }, span: Span::new(start, end) });
         }
         self.lex_word_general(start, value)
@@ -279,7 +282,7 @@ impl<'a> Lexer<'a> {
         (pos > start).then_some(pos)
     }
 
-    fn lex_word_general(&self, start: usize, value: bool) -> Result<Token, SplError> {
+    fn lex_word_general(&self, start: usize, value: bool) -> Result<Token<'a>, SplError> {
         let mut pos = start;
         let mut text = String::new();
         let mut segments = 0;
@@ -332,10 +335,10 @@ impl<'a> Lexer<'a> {
             // Only reachable for a lone `!` followed by `=`, handled as a symbol above.
             return Err(SplError::syntax("unexpected character", Span::new(start, start + 1)));
         }
-        Ok(Token { tok: Tok::Word { text, quoted: all_quoted && segments == 1 }, span: Span::new(start, pos) })
+        Ok(Token { tok: Tok::Word { text: Cow::Owned(text), quoted: all_quoted && segments == 1 }, span: Span::new(start, pos) })
     }
 
-    fn lex_expr(&self, start: usize, c: char) -> Result<Token, SplError> {
+    fn lex_expr(&self, start: usize, c: char) -> Result<Token<'a>, SplError> {
         let sym = |s: Sym| Ok(Token { tok: Tok::Sym(s), span: Span::new(start, start + 1) });
         match c {
             '+' => return sym(Sym::Plus),
@@ -370,13 +373,13 @@ impl<'a> Lexer<'a> {
                 }
                 pos += ch.len_utf8();
             }
-            let text = self.src.get(start..pos).unwrap_or("").to_string();
+            let text = Cow::Borrowed(self.src.get(start..pos).unwrap_or(""));
             return Ok(Token { tok: Tok::Word { text, quoted: false }, span: Span::new(start, pos) });
         }
         Err(SplError::syntax(format!("unexpected character `{c}` in expression"), Span::new(start, start + c.len_utf8())))
     }
 
-    fn lex_number(&self, start: usize) -> Result<Token, SplError> {
+    fn lex_number(&self, start: usize) -> Result<Token<'a>, SplError> {
         let mut pos = start;
         let mut seen_dot = false;
         let mut seen_exp = false;
@@ -426,7 +429,7 @@ impl<'a> Lexer<'a> {
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<Tok> {
+    fn words(s: &str) -> Vec<Tok<'_>> {
         let lx = Lexer::new(s, s.len());
         let mut pos = 0;
         let mut out = vec![];
@@ -440,7 +443,7 @@ mod tests {
         }
     }
 
-    fn w(s: &str, quoted: bool) -> Tok {
+    fn w(s: &str, quoted: bool) -> Tok<'_> {
         Tok::Word { text: s.into(), quoted }
     }
 

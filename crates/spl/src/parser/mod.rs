@@ -226,7 +226,7 @@ pub(crate) struct Parser<'a> {
     /// The last two tokens lexed: (position, mode, token). The grammar peeks the same token
     /// once per precedence level before taking it, and one token ahead of it (`peek2`, then the
     /// same token again after `next`); lexing is a function of (position, mode).
-    cache: RefCell<[Option<(usize, Mode, Token)>; 2]>,
+    cache: RefCell<[Option<(usize, Mode, Token<'a>)>; 2]>,
 }
 
 impl<'a> Parser<'a> {
@@ -235,7 +235,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The token at `pos` in `mode`, from the cache when it was lexed there.
-    fn lex_at(&self, pos: usize, mode: Mode) -> Result<Token, SplError> {
+    fn lex_at(&self, pos: usize, mode: Mode) -> Result<Token<'a>, SplError> {
         let mut cache = self.cache.borrow_mut();
         if let Some((_, _, t)) = cache.iter().flatten().find(|(p, m, _)| *p == pos && *m == mode) {
             return Ok(t.clone());
@@ -251,19 +251,19 @@ impl<'a> Parser<'a> {
         self.lexer.end
     }
 
-    pub(crate) fn peek(&self, mode: Mode) -> Result<Token, SplError> {
+    pub(crate) fn peek(&self, mode: Mode) -> Result<Token<'a>, SplError> {
         self.lex_at(self.pos, mode)
     }
 
     /// The token after the next one.
-    pub(crate) fn peek2(&self, mode: Mode) -> Result<Token, SplError> {
+    pub(crate) fn peek2(&self, mode: Mode) -> Result<Token<'a>, SplError> {
         let end = self.lex_at(self.pos, mode)?.span.end;
         self.lex_at(end, mode)
     }
 
     /// Takes the next token: out of the cache when it is there (the parser never moves back,
     /// so a token taken is not asked for again), else lexed.
-    pub(crate) fn next(&mut self, mode: Mode) -> Result<Token, SplError> {
+    pub(crate) fn next(&mut self, mode: Mode) -> Result<Token<'a>, SplError> {
         let pos = self.pos;
         let cached = self.cache.get_mut().iter_mut().find(|e| matches!(e, Some((p, m, _)) if *p == pos && *m == mode));
         let t = match cached.and_then(Option::take) {
@@ -330,7 +330,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn word_in(&mut self, what: &str, mode: Mode) -> Result<(String, Span), SplError> {
         let t = self.next(mode)?;
         match t.tok {
-            Tok::Word { text, .. } => Ok((text, t.span)),
+            Tok::Word { text, .. } => Ok((text.into_owned(), t.span)),
             _ => Err(SplError::syntax(format!("expected {what}, found {}", t.describe()), t.span)),
         }
     }
@@ -346,7 +346,7 @@ impl<'a> Parser<'a> {
         let eq = self.next(Mode::Word)?;
         let v = self.next(Mode::Word)?;
         match v.tok {
-            Tok::Word { text, .. } => Ok(Some((name, text, Span::new(t.span.start, v.span.end)))),
+            Tok::Word { text, .. } => Ok(Some((name, text.into_owned(), Span::new(t.span.start, v.span.end)))),
             _ => Err(SplError::syntax(format!("missing value after `{name}=`"), Span::new(eq.span.start, eq.span.end))),
         }
     }

@@ -8,6 +8,7 @@
 
 use crate::ast::Span;
 use crate::SplError;
+use std::borrow::Cow;
 
 /// How to cut the next token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,11 +75,12 @@ impl Sym {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Tok {
+pub(crate) enum Tok<'a> {
     /// A word (Word mode) or an identifier (Expr mode), escapes resolved. `quoted` is true
-    /// when the whole word was one `"..."` string.
+    /// when the whole word was one `"..."` string. Borrowed from the source when that is its
+    /// text, so that peeking a token (often several times) allocates nothing.
     Word {
-        text: String,
+        text: Cow<'a, str>,
         quoted: bool,
     },
     /// `"..."` in Expr mode.
@@ -92,16 +94,17 @@ pub(crate) enum Tok {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Token {
-    pub tok: Tok,
+pub(crate) struct Token<'a> {
+    pub tok: Tok<'a>,
     pub span: Span,
 }
 
-impl Token {
+impl Token<'_> {
     /// A human description for error messages.
     pub(crate) fn describe(&self) -> String {
         match &self.tok {
-            Tok::Word { text, quoted: true } | Tok::Str(text) => format!("string \"{text}\""),
+            Tok::Word { text, quoted: true } => format!("string \"{text}\""),
+            Tok::Str(text) => format!("string \"{text}\""),
             Tok::Word { text, .. } => format!("`{text}`"),
             Tok::FieldRef(t) => format!("'{t}'"),
             Tok::Num(n) => format!("number {n}"),
@@ -205,6 +208,14 @@ impl<'a> Lexer<'a> {
 
     /// Skips whitespace from `pos`.
     pub(crate) fn skip_ws(&self, mut pos: usize) -> usize {
+        // ASCII bytes without decoding a char each; anything else goes through `char_at`.
+        while let Some(&b) = self.src.as_bytes().get(pos).filter(|_| pos < self.end) {
+            match b {
+                b' ' | b'\t'..=b'\r' => pos += 1,
+                0x80.. => break,
+                _ => return pos,
+            }
+        }
         while let Some(c) = self.char_at(pos) {
             if !c.is_whitespace() {
                 break;
@@ -215,7 +226,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Lexes one token starting at (or after whitespace from) `pos`.
-    pub(crate) fn lex(&self, pos: usize, mode: Mode) -> Result<Token, SplError> {
+    pub(crate) fn lex(&self, pos: usize, mode: Mode) -> Result<Token<'a>, SplError> {
         let start = self.skip_ws(pos);
         let Some(c) = self.char_at(start) else {
             return Ok(Token { tok: Tok::Eof, span: Span::new(self.end, self.end) });
@@ -245,7 +256,33 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn lex_word(&self, start: usize, value: bool) -> Result<Token, SplError> {
+    fn lex_word(&self, start: usize, value: bool) -> Result<Token<'a>, SplError> {
+        if let Some(end) = self.plain_word_end(start, value) {
+            let text = Cow::Borrowed(self.src.get(start..end).unwrap_or(""));
+            return Ok(Token { tok: Tok::Word { text, quoted: false }, span: Span::new(start, end) });
+        }
+        self.lex_word_general(start, value)
+    }
+
+    /// The end of the word at `start` when it is plain ASCII without quotes, escapes or any
+    /// byte whose meaning depends on the mode's finer rules (`( ) = < > !` in a value), so its
+    /// text is the source slice as is; `None` sends the word to the general loop. Nearly all
+    /// words are plain: decoding them a char at a time was most of the parser's cost.
+    fn plain_word_end(&self, start: usize, value: bool) -> Option<usize> {
+        let bytes = self.src.as_bytes().get(..self.end)?;
+        let mut pos = start;
+        while let Some(&b) = bytes.get(pos) {
+            match b {
+                b' ' | b'\t'..=b'\r' | b'[' | b']' | b',' | b'|' => break,
+                b'(' | b')' | b'=' | b'<' | b'>' if !value => break,
+                b'"' | b'\\' | b'!' | b'(' | b')' | b'=' | b'<' | b'>' | 0x80.. => return None,
+                _ => pos += 1,
+            }
+        }
+        (pos > start).then_some(pos)
+    }
+
+    fn lex_word_general(&self, start: usize, value: bool) -> Result<Token<'a>, SplError> {
         let mut pos = start;
         let mut text = String::new();
         let mut segments = 0;
@@ -298,10 +335,10 @@ impl<'a> Lexer<'a> {
             // Only reachable for a lone `!` followed by `=`, handled as a symbol above.
             return Err(SplError::syntax("unexpected character", Span::new(start, start + 1)));
         }
-        Ok(Token { tok: Tok::Word { text, quoted: all_quoted && segments == 1 }, span: Span::new(start, pos) })
+        Ok(Token { tok: Tok::Word { text: Cow::Owned(text), quoted: all_quoted && segments == 1 }, span: Span::new(start, pos) })
     }
 
-    fn lex_expr(&self, start: usize, c: char) -> Result<Token, SplError> {
+    fn lex_expr(&self, start: usize, c: char) -> Result<Token<'a>, SplError> {
         let sym = |s: Sym| Ok(Token { tok: Tok::Sym(s), span: Span::new(start, start + 1) });
         match c {
             '+' => return sym(Sym::Plus),
@@ -336,13 +373,13 @@ impl<'a> Lexer<'a> {
                 }
                 pos += ch.len_utf8();
             }
-            let text = self.src.get(start..pos).unwrap_or("").to_string();
+            let text = Cow::Borrowed(self.src.get(start..pos).unwrap_or(""));
             return Ok(Token { tok: Tok::Word { text, quoted: false }, span: Span::new(start, pos) });
         }
         Err(SplError::syntax(format!("unexpected character `{c}` in expression"), Span::new(start, start + c.len_utf8())))
     }
 
-    fn lex_number(&self, start: usize) -> Result<Token, SplError> {
+    fn lex_number(&self, start: usize) -> Result<Token<'a>, SplError> {
         let mut pos = start;
         let mut seen_dot = false;
         let mut seen_exp = false;
@@ -392,7 +429,7 @@ impl<'a> Lexer<'a> {
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<Tok> {
+    fn words(s: &str) -> Vec<Tok<'_>> {
         let lx = Lexer::new(s, s.len());
         let mut pos = 0;
         let mut out = vec![];
@@ -406,7 +443,7 @@ mod tests {
         }
     }
 
-    fn w(s: &str, quoted: bool) -> Tok {
+    fn w(s: &str, quoted: bool) -> Tok<'_> {
         Tok::Word { text: s.into(), quoted }
     }
 
@@ -484,6 +521,44 @@ mod tests {
                 w("Processes.dest", false),
             ]
         );
+    }
+
+    /// The plain-word shortcut cuts and spells every word as the general loop does, in both
+    /// modes, whether it takes the word or hands it on.
+    #[test]
+    fn plain_words_lex_as_the_general_loop_does() {
+        let texts = [
+            r#"Processes.process_name=cmd.exe x!=y a!b (q) f(x) v=*GetCurrent()* u=*id=* w<3 c>=d"#,
+            "a\tb\x0bc\x0cd\re\u{a0}f\u{85}g\u{2003}h é=ü [sub] a,b|c \"q\"x y\\\"z \x1fctl\x7f",
+            "a=\"b\"c d=(e) g=h) k=l( *\\C$\\* m=n!o p=q<r>s",
+        ];
+        for text in texts {
+            let lx = Lexer::new(text, text.len());
+            for start in (0..text.len()).filter(|&i| text.is_char_boundary(i)) {
+                for value in [false, true] {
+                    if lx.plain_word_end(start, value).is_none() {
+                        continue;
+                    }
+                    let general = lx.lex_word_general(start, value).expect("plain words lex");
+                    assert_eq!(lx.lex_word(start, value).ok(), Some(general), "{text:?} at {start}, value {value}");
+                }
+            }
+        }
+        // The shortcut takes the common words and leaves the others.
+        let lx = Lexer::new("Processes.dest x=\"a\" é", 22);
+        assert_eq!(lx.plain_word_end(0, false), Some(14));
+        assert_eq!(lx.plain_word_end(15, true), None);
+        assert_eq!(lx.plain_word_end(17, true), None);
+        assert_eq!(lx.plain_word_end(21, false), None);
+    }
+
+    #[test]
+    fn skip_ws_skips_ascii_and_unicode_whitespace() {
+        let text = " \t\x0b\x0c\r\n\u{a0}\u{3000}x \x1f";
+        let lx = Lexer::new(text, text.len());
+        assert_eq!(&text[lx.skip_ws(0)..], "x \x1f");
+        assert_eq!(lx.skip_ws(text.len() - 1), text.len() - 1);
+        assert_eq!(Lexer::new(text, 3).skip_ws(0), 3);
     }
 
     #[test]

@@ -37,7 +37,10 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, serde_norway::Erro
 pub fn parse(text: &str) -> Option<Value> {
     // Tabs (indentation or separation) and byte order marks are serde_norway's; a carriage
     // return only as part of a CRLF line end, which `lines` drops.
-    if text.contains(['\t', '\u{feff}']) || text.match_indices('\r').any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n')) {
+    // One char each: a search for one char is a memchr, for a set of chars a decode of every
+    // char (30 M instructions over ESCU's detections).
+    if text.contains('\t') || text.contains('\u{feff}') || text.match_indices('\r').any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n'))
+    {
         return None;
     }
     let mut lines: Vec<Line> = text.lines().map(Line::new).collect();

@@ -138,6 +138,10 @@ fn what_it_does_not_read_is_left_to_serde_norway() {
     declined("a: 1\n---\nb: 2\n");
     declined("a: 1\na: 2\n");
     declined("a:\tb\n");
+    declined("a: b\n\tc: d\n");
+    declined("\u{feff}a: b\n");
+    declined("a: x\u{feff}y\n");
+    declined("a: b\rc\n");
     declined("'quoted key': 1\n");
     declined("a: 1\n  b: 2\n");
     declined("just a scalar\n");

@@ -2,31 +2,55 @@
 
 use crate::error::PlanError;
 use regex::Regex;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use vigil_spl::ast::Span;
 
 /// Compiles a Splunk (PCRE) pattern. Features the linear-time engine lacks (look-around,
 /// backreferences) are reported as unsupported rather than silently approximated.
 pub(crate) fn compile_regex(pattern: &str, span: Span) -> Result<Regex, PlanError> {
-    build_regex(pattern).map_err(|e| {
-        if let regex::Error::CompiledTooBig(limit) = e {
-            return PlanError::invalid(
-                format!("regular expression too large: compiled it would exceed the {} MB limit (use smaller repetition counts or fewer alternatives)", limit >> 20),
-                span,
-            );
+    if let Some(re) = compiled().lock().ok().and_then(|c| c.get(pattern).cloned()) {
+        return Ok(re);
+    }
+    let re = build_regex(pattern).map_err(|e| regex_error(pattern, e, span))?;
+    if let Ok(mut cache) = compiled().lock() {
+        if cache.len() >= COMPILED_MAX {
+            cache.clear();
         }
-        let msg = first_line(&e.to_string());
-        let pcre_only = ["(?=", "(?!", "(?<=", "(?<!", "(?>", "\\1", "\\2", "(?|"]
-            .iter()
-            .any(|f| pattern.contains(f));
-        if pcre_only {
-            PlanError::Unsupported {
-                message: format!("regular expression uses a PCRE feature Vigil's linear-time engine lacks (look-around or backreference): {msg}"),
-                span,
-            }
-        } else {
-            PlanError::invalid(format!("bad regular expression: {msg}"), span)
+        cache.insert(pattern.to_string(), re.clone());
+    }
+    Ok(re)
+}
+
+/// Patterns compiled at plan time, by text: detections share `rex` and `match` patterns (the
+/// same macro expanded in many), and a compile costs ~0.2 M instructions; a clone of a
+/// `Regex` shares its program. Bounded: cleared when full (a server planning ad-hoc searches).
+fn compiled() -> &'static Mutex<HashMap<String, Regex>> {
+    static COMPILED: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+    COMPILED.get_or_init(Mutex::default)
+}
+
+const COMPILED_MAX: usize = 4096;
+
+fn regex_error(pattern: &str, e: regex::Error, span: Span) -> PlanError {
+    if let regex::Error::CompiledTooBig(limit) = e {
+        return PlanError::invalid(
+            format!("regular expression too large: compiled it would exceed the {} MB limit (use smaller repetition counts or fewer alternatives)", limit >> 20),
+            span,
+        );
+    }
+    let msg = first_line(&e.to_string());
+    let pcre_only = ["(?=", "(?!", "(?<=", "(?<!", "(?>", "\\1", "\\2", "(?|"].iter().any(|f| pattern.contains(f));
+    if pcre_only {
+        PlanError::Unsupported {
+            message: format!(
+                "regular expression uses a PCRE feature Vigil's linear-time engine lacks (look-around or backreference): {msg}"
+            ),
+            span,
         }
-    })
+    } else {
+        PlanError::invalid(format!("bad regular expression: {msg}"), span)
+    }
 }
 
 /// Size limit for one compiled regular expression (the `regex` crate's default is 10 MiB too;
@@ -112,6 +136,22 @@ fn first_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pattern compiled again comes from the cache as the same program; other patterns, and
+    /// a bad one every time, are compiled (or refused) as they are.
+    #[test]
+    fn compiled_patterns_are_reused_by_text() {
+        for p in ["cache_a+", r"cache_S-1-5-{x}", "cache_b+", "cache_a+", "cache_(", "cache_(", "cache_a+"] {
+            match compile_regex(p, Span::default()) {
+                Ok(re) => assert_eq!(re.as_str(), pcre_to_rust(p), "{p}"),
+                Err(e) => assert!(p == "cache_(" && e.to_string().contains("bad regular expression"), "{p}: {e}"),
+            }
+        }
+        let a = compile_regex("cache_a+", Span::default()).expect("compiles");
+        let b = compile_regex("cache_a+", Span::default()).expect("compiles");
+        assert!(a.is_match("cache_aa") && b.is_match("cache_aa") && !b.is_match("cache_b"));
+        assert!(compiled().lock().is_ok_and(|c| c.contains_key("cache_a+") && !c.contains_key("cache_(")));
+    }
 
     #[test]
     fn pcre_literal_braces() {

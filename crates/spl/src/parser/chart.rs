@@ -45,9 +45,9 @@ impl Parser<'_> {
                 Tok::Word { text, .. } => {
                     self.next(W)?;
                     if in_by {
-                        t.by.push(text);
+                        t.by.push(text.into_owned());
                     } else {
-                        t.fields.push(text);
+                        t.fields.push(text.into_owned());
                     }
                 }
                 _ => return Err(SplError::syntax(format!("expected a field name, found {}", tok.describe()), tok.span)),

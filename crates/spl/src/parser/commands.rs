@@ -27,7 +27,7 @@ impl Parser<'_> {
                 }
                 Tok::Word { text, .. } => {
                     self.next(W)?;
-                    out.push(text);
+                    out.push(text.into_owned());
                 }
                 _ => return Err(SplError::syntax(format!("expected a field name, found {}", t.describe()), t.span)),
             }
@@ -108,7 +108,7 @@ impl Parser<'_> {
                 }
                 break;
             }
-            let (mut descending, mut name) = (false, text.clone());
+            let (mut descending, mut name) = (false, text.to_string());
             if sign.is_none() && !quoted {
                 if let Some(rest) = text.strip_prefix('-') {
                     descending = true;
@@ -170,7 +170,7 @@ impl Parser<'_> {
                 }
                 Tok::Word { text, .. } => {
                     self.next(W)?;
-                    d.fields.push(text);
+                    d.fields.push(text.into_owned());
                 }
                 _ => return Err(SplError::syntax(format!("expected a field name, found {}", t.describe()), t.span)),
             }
@@ -267,7 +267,7 @@ impl Parser<'_> {
                 }
                 Tok::Word { text, .. } => {
                     self.next(W)?;
-                    fields.push(text);
+                    fields.push(text.into_owned());
                 }
                 Tok::Sym(Sym::LBracket) => break,
                 _ => return Err(SplError::syntax(format!("expected join fields and a `[ subsearch ]`, found {}", t.describe()), t.span)),
@@ -561,7 +561,7 @@ impl Parser<'_> {
                 Tok::Sym(Sym::LBracket) => break,
                 Tok::Word { text, .. } => {
                     self.next(W)?;
-                    fields.push(text);
+                    fields.push(text.into_owned());
                 }
                 _ => return Err(SplError::syntax(format!("expected fields and a `[ template ]`, found {}", t.describe()), t.span)),
             }
@@ -649,8 +649,8 @@ impl Parser<'_> {
             };
             let span = Span::new(tok.span.start, v.span.end);
             match name.as_str() {
-                "maxspan" => t.maxspan = Some(text),
-                "maxpause" => t.maxpause = Some(text),
+                "maxspan" => t.maxspan = Some(text.into_owned()),
+                "maxpause" => t.maxpause = Some(text.into_owned()),
                 "maxevents" => {
                     t.maxevents = Some(
                         text.parse::<i64>()
@@ -660,7 +660,7 @@ impl Parser<'_> {
                 "connected" => t.connected = parse_bool(&text, span, "connected")?,
                 "keepevicted" => t.keepevicted = parse_bool(&text, span, "keepevicted")?,
                 "mvraw" => t.mvraw = parse_bool(&text, span, "mvraw")?,
-                "delim" => t.delim = text,
+                "delim" => t.delim = text.into_owned(),
                 "mvlist" => {
                     t.mvlist = match parse_bool(&text, span, "mvlist") {
                         Ok(b) if !quoted => {
@@ -708,7 +708,7 @@ impl Parser<'_> {
         match t.tok {
             Tok::Word { text, quoted } => {
                 self.next(W)?;
-                Ok(TxnFilter::Search(SearchExpr::Term(SearchValue { text, quoted })))
+                Ok(TxnFilter::Search(SearchExpr::Term(SearchValue { text: text.into_owned(), quoted })))
             }
             _ => Err(SplError::syntax(
                 format!("expected a filter after `{name}=`, such as `{name}=(field=value)`, `{name}=eval(expr)` or `{name}=\"text\"`"),

@@ -171,10 +171,10 @@ impl Parser<'_> {
                     let args = args?;
                     return Ok(Expr::Call { name: text.to_ascii_lowercase(), args, span: Span::new(t.span.start, self.pos) });
                 }
-                if matches!(text.to_ascii_uppercase().as_str(), "AND" | "OR" | "XOR" | "NOT" | "LIKE") {
+                if ["AND", "OR", "XOR", "NOT", "LIKE"].iter().any(|k| text.eq_ignore_ascii_case(k)) {
                     return Err(SplError::syntax(format!("expected a value before or after `{text}`"), t.span));
                 }
-                Ok(Expr::Field(text))
+                Ok(Expr::Field(text.into_owned()))
             }
             Tok::Eof => Err(SplError::syntax("expected an expression, found end of command", t.span)),
             _ => Err(SplError::syntax(format!("expected an expression, found {}", t.describe()), t.span)),
@@ -205,7 +205,8 @@ impl Parser<'_> {
         loop {
             let t = self.next(M)?;
             let name = match t.tok {
-                Tok::Word { text, .. } | Tok::Str(text) | Tok::FieldRef(text) => text,
+                Tok::Word { text, .. } => text.into_owned(),
+                Tok::Str(text) | Tok::FieldRef(text) => text,
                 Tok::Eof if !out.is_empty() => break,
                 _ => return Err(SplError::syntax(format!("expected `field=expression`, found {}", t.describe()), t.span)),
             };

@@ -223,23 +223,27 @@ pub(crate) struct Parser<'a> {
     pub(crate) depth: usize,
     /// Binary operators parsed so far (see [`MAX_OPERATORS`]).
     pub(crate) operators: usize,
-    /// The last token lexed: (position, mode, token). The grammar peeks the same token once
-    /// per precedence level before taking it, and lexing is a function of (position, mode).
-    last: RefCell<Option<(usize, Mode, Token)>>,
+    /// The last two tokens lexed: (position, mode, token). The grammar peeks the same token
+    /// once per precedence level before taking it, and one token ahead of it (`peek2`, then the
+    /// same token again after `next`); lexing is a function of (position, mode).
+    cache: RefCell<[Option<(usize, Mode, Token<'a>)>; 2]>,
 }
 
 impl<'a> Parser<'a> {
     pub(crate) fn new(src: &'a str, start: usize, end: usize, depth: usize) -> Parser<'a> {
-        Parser { src, lexer: Lexer::new(src, end), pos: start, depth, operators: 0, last: RefCell::new(None) }
+        Parser { src, lexer: Lexer::new(src, end), pos: start, depth, operators: 0, cache: RefCell::new([None, None]) }
     }
 
-    /// The token at `pos` in `mode`, from the last one lexed when it is the same.
-    fn lex_at(&self, pos: usize, mode: Mode) -> Result<Token, SplError> {
-        if let Some((_, _, t)) = self.last.borrow().as_ref().filter(|(p, m, _)| *p == pos && *m == mode) {
+    /// The token at `pos` in `mode`, from the cache when it was lexed there.
+    fn lex_at(&self, pos: usize, mode: Mode) -> Result<Token<'a>, SplError> {
+        let mut cache = self.cache.borrow_mut();
+        if let Some((_, _, t)) = cache.iter().flatten().find(|(p, m, _)| *p == pos && *m == mode) {
             return Ok(t.clone());
         }
         let t = self.lexer.lex(pos, mode)?;
-        *self.last.borrow_mut() = Some((pos, mode, t.clone()));
+        // The older entry makes way; the newer one is usually the token before this one.
+        cache.swap(0, 1);
+        cache[1] = Some((pos, mode, t.clone()));
         Ok(t)
     }
 
@@ -247,18 +251,25 @@ impl<'a> Parser<'a> {
         self.lexer.end
     }
 
-    pub(crate) fn peek(&self, mode: Mode) -> Result<Token, SplError> {
+    pub(crate) fn peek(&self, mode: Mode) -> Result<Token<'a>, SplError> {
         self.lex_at(self.pos, mode)
     }
 
     /// The token after the next one.
-    pub(crate) fn peek2(&self, mode: Mode) -> Result<Token, SplError> {
-        let first = self.lex_at(self.pos, mode)?;
-        self.lexer.lex(first.span.end, mode)
+    pub(crate) fn peek2(&self, mode: Mode) -> Result<Token<'a>, SplError> {
+        let end = self.lex_at(self.pos, mode)?.span.end;
+        self.lex_at(end, mode)
     }
 
-    pub(crate) fn next(&mut self, mode: Mode) -> Result<Token, SplError> {
-        let t = self.lex_at(self.pos, mode)?;
+    /// Takes the next token: out of the cache when it is there (the parser never moves back,
+    /// so a token taken is not asked for again), else lexed.
+    pub(crate) fn next(&mut self, mode: Mode) -> Result<Token<'a>, SplError> {
+        let pos = self.pos;
+        let cached = self.cache.get_mut().iter_mut().find(|e| matches!(e, Some((p, m, _)) if *p == pos && *m == mode));
+        let t = match cached.and_then(Option::take) {
+            Some((_, _, t)) => t,
+            None => self.lexer.lex(pos, mode)?,
+        };
         self.pos = t.span.end;
         Ok(t)
     }
@@ -319,7 +330,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn word_in(&mut self, what: &str, mode: Mode) -> Result<(String, Span), SplError> {
         let t = self.next(mode)?;
         match t.tok {
-            Tok::Word { text, .. } => Ok((text, t.span)),
+            Tok::Word { text, .. } => Ok((text.into_owned(), t.span)),
             _ => Err(SplError::syntax(format!("expected {what}, found {}", t.describe()), t.span)),
         }
     }
@@ -335,7 +346,7 @@ impl<'a> Parser<'a> {
         let eq = self.next(Mode::Word)?;
         let v = self.next(Mode::Word)?;
         match v.tok {
-            Tok::Word { text, .. } => Ok(Some((name, text, Span::new(t.span.start, v.span.end)))),
+            Tok::Word { text, .. } => Ok(Some((name, text.into_owned(), Span::new(t.span.start, v.span.end)))),
             _ => Err(SplError::syntax(format!("missing value after `{name}=`"), Span::new(eq.span.start, eq.span.end))),
         }
     }
@@ -406,5 +417,20 @@ mod token_cache_tests {
         assert!(p.peek(Mode::Expr).unwrap().is_sym(Sym::Plus));
         assert_eq!(p.peek(Mode::Word).unwrap().bare_word(), Some("+1"));
         assert_eq!(p.peek2(Mode::Word).unwrap().bare_word(), Some("x"));
+    }
+
+    /// `peek2`'s token is cached beside the next one, and `next` takes a cached token out: the
+    /// tokens that follow are still those of the text, in either mode.
+    #[test]
+    fn tokens_after_peek2_and_next_are_the_texts() {
+        let mut p = Parser::new("a = b c", 0, 7, 0);
+        assert_eq!(p.peek2(Mode::Word).unwrap(), Token { tok: Tok::Sym(Sym::Eq), span: Span::new(2, 3) });
+        assert_eq!(p.next(Mode::Word).unwrap().bare_word(), Some("a"));
+        assert!(p.peek(Mode::Word).unwrap().is_sym(Sym::Eq));
+        assert!(p.next(Mode::Word).unwrap().is_sym(Sym::Eq));
+        assert_eq!(p.peek2(Mode::Expr).unwrap().bare_word(), Some("c"));
+        assert_eq!(p.next(Mode::Expr).unwrap().bare_word(), Some("b"));
+        assert_eq!(p.next(Mode::Word).unwrap().bare_word(), Some("c"));
+        assert_eq!(p.next(Mode::Word).unwrap().tok, Tok::Eof);
     }
 }

@@ -150,19 +150,19 @@ impl Parser<'_> {
         if let Some(op) = compare_op(&next) {
             self.next(Mode::Word)?;
             let value = self.search_value(&text, &next)?;
-            return Ok(SearchExpr::Compare { field: text, op, value });
+            return Ok(SearchExpr::Compare { field: text.into_owned(), op, value });
         }
         // A quoted name before `IN (` is a field too (`"EventCode" IN (1, 4688)`), as in Splunk.
         if next.is_keyword("IN") && self.peek2(Mode::Word)?.is_sym(Sym::LParen) {
             self.next(Mode::Word)?;
             let open = self.next(Mode::Word)?;
             let values = self.in_list(open.span)?;
-            return Ok(SearchExpr::In { field: text, values });
+            return Ok(SearchExpr::In { field: text.into_owned(), values });
         }
         if !quoted && text == "*" {
             return Ok(SearchExpr::All);
         }
-        Ok(SearchExpr::Term(SearchValue { text, quoted }))
+        Ok(SearchExpr::Term(SearchValue { text: text.into_owned(), quoted }))
     }
 
     fn search_value(&mut self, field: &str, op: &Token) -> Result<SearchValue, SplError> {
@@ -170,7 +170,7 @@ impl Parser<'_> {
         match v.tok {
             Tok::Word { text, quoted } => {
                 self.next(Mode::Value)?;
-                Ok(SearchValue { text, quoted })
+                Ok(SearchValue { text: text.into_owned(), quoted })
             }
             _ => Err(SplError::syntax(format!("missing value after `{field}{}`", op_text(op)), Span::new(op.span.start, op.span.end))),
         }
@@ -191,7 +191,7 @@ impl Parser<'_> {
                 }
                 Tok::Word { text, quoted } => {
                     self.next(Mode::Value)?;
-                    values.push(SearchValue { text, quoted });
+                    values.push(SearchValue { text: text.into_owned(), quoted });
                 }
                 _ => {
                     let (_, col) = crate::line_col(self.src, open.start);

@@ -56,7 +56,7 @@ impl Parser<'_> {
                 arg = Some(AggArg::Eval(e));
             } else if let Tok::Word { text, .. } = a.tok {
                 self.next(W)?;
-                arg = Some(AggArg::Field(text));
+                arg = Some(AggArg::Field(text.into_owned()));
             } else if !a.is_sym(Sym::RParen) {
                 return Err(SplError::syntax(format!("expected a field name in `{func_text}(...)`, found {}", a.describe()), a.span));
             }
@@ -94,7 +94,7 @@ impl Parser<'_> {
             match t.tok {
                 Tok::Word { text, .. } => {
                     self.next(W)?;
-                    fields.push(text);
+                    fields.push(text.into_owned());
                 }
                 Tok::Eof => break,
                 _ => return Err(SplError::syntax(format!("expected a field name, found {}", t.describe()), t.span)),

@@ -134,7 +134,8 @@ backtest_once() {
 }
 # paced_once: backtest fed through a pipe one chunk a second, as a trickle-fed worker is (its
 # wake-ups on caches other processes used meanwhile cost a single process as much). Sets
-# PACED_PER_M, the median of BACKTESTS runs.
+# PACED_PER_M, the median of BACKTESTS runs; start-up is left out with backtest_once's last
+# run over no events (E_USER, E_SYS), so it runs after backtest_once.
 paced_once() {
   local cpus=() i
   for i in $(seq "${BACKTESTS:-3}"); do

@@ -278,10 +278,13 @@ impl ScanIndex {
             scratch.candidates.extend_from_slice(&self.always);
             return;
         }
-        if scratch.met.len() != self.len {
-            scratch.exact_met = vec![false; self.len];
-            scratch.literal_met = vec![false; self.len];
-            scratch.met = vec![0; self.len];
+        // Grown, never shrunk: indexes of different sizes (the raw events', each dataset's)
+        // alternate row by row, and every entry is reset after use (`touched`), so entries past
+        // this index's predicates stay clear.
+        if scratch.met.len() < self.len {
+            scratch.exact_met.resize(self.len, false);
+            scratch.literal_met.resize(self.len, false);
+            scratch.met.resize(self.len, 0);
         }
         let mut key = std::mem::take(&mut scratch.key);
         // Values of gated literal fields met before their exact values could be: searched after

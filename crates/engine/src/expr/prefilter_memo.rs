@@ -6,8 +6,10 @@
 use hashbrown::DefaultHashBuilder;
 use std::hash::BuildHasher;
 
-/// Slots in the memo (a power of two).
-const SLOTS: usize = 1024;
+/// Slots in the memo (a power of two): 1 MiB of text per thread. Every raw event and data
+/// model row of a kind searches several fields with their own automata, and 1,024 slots
+/// evicted values still in use (8 MB diverse XML: 25 % fewer searches with 4,096).
+const SLOTS: usize = 4096;
 /// Longest value remembered, in bytes: longer ones (rarely repeated command lines, scripts,
 /// an event's whole text) are searched every time. Bounds the memo's text to SLOTS * MAX_VALUE.
 const MAX_VALUE: usize = 256;

@@ -335,6 +335,10 @@ impl ScanIndex {
                 });
             }
             for (l, lf) in self.literal_fields.iter().enumerate() {
+                // Every exact value is in: a field whose gate is shut cannot make a candidate.
+                if !self.gate_open(l, scratch) {
+                    continue;
+                }
                 row.any_item(&lf.field, &mut |item| {
                     self.meet_literal(l, item, &mut key, &mut searches, scratch);
                     false

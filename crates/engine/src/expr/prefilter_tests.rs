@@ -79,6 +79,43 @@ fn exact_and_literal_conditions_both_apply() {
     assert!(s.candidates.is_empty());
 }
 
+/// A row that records the columns read.
+struct Logged<'a> {
+    row: &'a DatasetRow,
+    read: std::cell::RefCell<Vec<FieldRef>>,
+}
+
+impl FieldAccess for Logged<'_> {
+    fn any_item(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.read.borrow_mut().push(field.clone());
+        self.row.any_item(field, f)
+    }
+}
+
+/// Rows are read field by field, exact values first: a literal field whose predicates all
+/// need an exact value none of them met is not searched (nor read) at all.
+#[test]
+fn rows_search_a_gated_literal_field_only_when_an_exact_value_holds() {
+    let cmd = |name: &str, lit: &str| Pred::And(vec![eq(0, name), Pred::Eq(FieldRef::Column(1), Pattern::new(&format!("*{lit}*")))]);
+    let preds = [cmd("net.exe", " user "), cmd("cmd.exe", "/c")];
+    let idx = ScanIndex::new(preds.iter());
+    let mut s = Scratch::default();
+    let mut candidates = |name: &str, process: &str| {
+        let row = DatasetRow { dataset: 0, time: 0, values: vec![Value::str(name), Value::str(process)] };
+        let logged = Logged { row: &row, read: Default::default() };
+        idx.candidates(&logged, &mut s);
+        (s.candidates.clone(), logged.read.into_inner())
+    };
+    let (found, read) = candidates("notepad.exe", "notepad /c x");
+    assert!(found.is_empty());
+    assert_eq!(read, [FieldRef::Column(0)], "the literal field is left unread");
+    let (found, read) = candidates("CMD.exe", "cmd /c whoami");
+    assert_eq!(found, [1]);
+    assert_eq!(read, [FieldRef::Column(0), FieldRef::Column(1)]);
+    assert_eq!(candidates("net.exe", "net group").0, Vec::<usize>::new());
+    assert_eq!(candidates("net.exe", "net user x").0, [0]);
+}
+
 #[test]
 fn literal_condition_comes_from_the_wildcard_conjunct() {
     // The anchor is EventID; the literal must not restate it, nor take the exact-valued

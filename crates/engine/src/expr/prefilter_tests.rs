@@ -39,6 +39,23 @@ fn candidates_for_rows() {
     assert_eq!(s.candidates, [1]);
 }
 
+/// One scratch serves indexes of different sizes in turn (raw events', each dataset's): its
+/// vectors keep the largest size, and each index finds what a fresh scratch would.
+#[test]
+fn one_scratch_serves_indexes_of_different_sizes() {
+    let large = [eq(0, "a.exe"), eq(0, "b.exe"), Pred::And(vec![eq(0, "c.exe"), Pred::Eq(FieldRef::Column(0), Pattern::new("*c*"))])];
+    let small = [eq(0, "b.exe")];
+    let (large, small) = (ScanIndex::new(large.iter()), ScanIndex::new(small.iter()));
+    let mut shared = Scratch::default();
+    for (idx, value) in [(&large, "C.EXE"), (&small, "b.exe"), (&large, "b.exe"), (&small, "x"), (&large, "c.exe"), (&large, "a.exe")] {
+        let mut fresh = Scratch::default();
+        idx.candidates(&row(value), &mut fresh);
+        idx.candidates(&row(value), &mut shared);
+        assert_eq!(shared.candidates, fresh.candidates, "{value}");
+        assert_eq!(shared.met.len(), 3, "kept at the largest size");
+    }
+}
+
 #[test]
 fn literal_prefilter_for_wildcard_predicates() {
     let http = Pred::AnyOf(FieldRef::Column(0), vec![Pattern::new("*http://*"), Pattern::new("*https://*")].into());

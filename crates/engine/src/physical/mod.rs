@@ -24,7 +24,7 @@ use crate::expr::value::EvalContext;
 use crate::ops::Op;
 use crate::plan::semijoin::SemiJoin;
 use crate::plan::{EventScan, Query, Scan, Source, Stage};
-use crate::scan::{ScanAcc, MAX_COLLECTED_EVENTS};
+use crate::scan::{LoggedScan, ScanAcc, MAX_COLLECTED_EVENTS};
 use crate::store::groups::MAX_GROUPS;
 use crate::store::symbols::Symbols;
 use chunked::{ChunkJob, GroupShape};
@@ -74,25 +74,9 @@ pub(crate) struct Choice<'q> {
     pub reason: String,
 }
 
-/// What the scan found for one scan, as far as the choice depends on it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ScanFacts {
-    /// Groups built (0 for a scan that collects events).
-    pub groups: usize,
-}
-
-impl ScanFacts {
-    fn of(acc: &ScanAcc) -> ScanFacts {
-        match acc {
-            ScanAcc::Groups(g) => ScanFacts { groups: g.total() },
-            ScanAcc::Events(_) => ScanFacts { groups: 0 },
-        }
-    }
-}
-
-/// Chooses how `q` finishes. `facts` (one per scan) is what the scan found; without it (as
-/// for EXPLAIN before any input) a choice that depends on it says on what.
-pub(crate) fn choose<'q>(q: &'q Query, facts: Option<&[ScanFacts]>) -> Choice<'q> {
+/// Chooses how `q` finishes, from its plan alone (the scan defers the scans that
+/// semi-join-first filters, see [`deferred_scan`], so the choice is known before it).
+pub(crate) fn choose(q: &Query) -> Choice<'_> {
     if let Some(shape) = group_shape(q) {
         return if staged::stageable(&q.root.ops) {
             Choice {
@@ -111,28 +95,21 @@ pub(crate) fn choose<'q>(q: &'q Query, facts: Option<&[ScanFacts]>) -> Choice<'q
         return Choice { strategy: Strategy::EventChunks, reason };
     }
     if let Some((scan, semi)) = semi_join(q) {
-        let size = |i: usize| facts.map(|f| f.get(i).map_or(0, |s| s.groups));
-        let (wins, why) = match q.stage(semi.join.sub).source {
-            Source::Inputlookup { .. } => (Some(true), "its subsearch reads a lookup".to_string()),
-            Source::Scan(j) => match (size(scan), size(j)) {
-                (Some(a), Some(b)) => (Some(a > b), format!("scan {scan} has {a} groups, the subsearch's scan {j} has {b}")),
-                _ => (None, format!("when scan {scan} ends with more groups than the subsearch's scan {j}")),
-            },
-        };
-        match wins {
-            Some(true) => {
-                let reason = format!("an inner join filters the root's tstats scan: {why}");
-                return Choice { strategy: Strategy::SemiJoinFirst { scan, semi }, reason };
-            }
-            Some(false) => {}
-            None => {
-                let fallback = without_semi_join(q);
-                let reason = format!("an inner join filters the root's tstats scan, {why}; otherwise {}", fallback.strategy.name());
-                return Choice { strategy: Strategy::SemiJoinFirst { scan, semi }, reason };
-            }
-        }
+        let reason = format!(
+            "an inner join filters the root's tstats scan: scan {scan} logs its rows, and only those whose keys the subsearch has become groups"
+        );
+        return Choice { strategy: Strategy::SemiJoinFirst { scan, semi }, reason };
     }
     without_semi_join(q)
+}
+
+/// The scan of `q` that waits for its semi-join's subsearch (see `scan::deferred`): the one
+/// semi-join-first filters.
+pub(crate) fn deferred_scan(q: &Query) -> Option<usize> {
+    match choose(q).strategy {
+        Strategy::SemiJoinFirst { scan, .. } => Some(scan),
+        _ => None,
+    }
 }
 
 fn without_semi_join(q: &Query) -> Choice<'_> {
@@ -185,6 +162,11 @@ fn semi_join(q: &Query) -> Option<(usize, SemiJoin<'_>)> {
     crate::plan::semijoin::find(&q.root, &by, &aggs).map(|sj| (si, sj))
 }
 
+/// The error of a tstats scan with more than [`MAX_GROUPS`] groups.
+pub(crate) fn too_many_tstats_groups() -> ExecError {
+    ExecError(format!("tstats: more than {MAX_GROUPS} groups; narrow the search or group by fewer or less distinct fields"))
+}
+
 /// The error a scan ended in, if any: too many groups, or too many raw events.
 fn scan_error(q: &Query, accs: &[ScanAcc]) -> Option<ExecError> {
     // Which scan overflowed decides the message: stats run in the scan names its fields.
@@ -192,9 +174,7 @@ fn scan_error(q: &Query, accs: &[ScanAcc]) -> Option<ExecError> {
         (Scan::Events(EventScan { stats: Some(st), .. }), ScanAcc::Groups(g)) if g.overflow => {
             Some(crate::ops::stats::too_many_groups(&st.by))
         }
-        (_, ScanAcc::Groups(g)) if g.overflow => {
-            Some(ExecError(format!("tstats: more than {MAX_GROUPS} groups; narrow the search or group by fewer or less distinct fields")))
-        }
+        (_, ScanAcc::Groups(g)) if g.overflow => Some(too_many_tstats_groups()),
         _ => None,
     });
     let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));
@@ -214,13 +194,13 @@ pub(crate) fn finish_with(
     ctx: &EvalContext,
     budgets: Budgets,
     turn: &mut dyn Turn,
+    logged: Option<LoggedScan>,
 ) -> StoredOutput {
     let started = std::time::Instant::now();
     if let Some(e) = scan_error(q, &accs) {
         return StoredOutput::new(q.name.clone(), Err(e), started.elapsed());
     }
-    let facts: Vec<ScanFacts> = accs.iter().map(ScanFacts::of).collect();
-    let strategy = choose(q, Some(&facts)).strategy;
+    let strategy = choose(q).strategy;
     let accs = match (strategy, <[ScanAcc; 1]>::try_from(accs)) {
         (Strategy::Chunked(shape), Ok([ScanAcc::Groups(groups)])) => {
             let job = ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx, in_memory: budgets.in_memory };
@@ -236,7 +216,7 @@ pub(crate) fn finish_with(
         }
         (Strategy::SemiJoinFirst { scan, semi }, accs) => {
             let accs = accs.map_or_else(|accs| accs, Vec::from);
-            let result = semi_join_first::run(q, accs, scan, &semi, symbols, ctx, budgets);
+            let result = semi_join_first::run(q, accs, (scan, logged), &semi, symbols, ctx, budgets);
             return StoredOutput::new(q.name.clone(), result, started.elapsed());
         }
         (Strategy::StreamedJoin { at }, accs) => {

@@ -8,12 +8,15 @@
 
 mod codec;
 mod cost;
+mod deferred;
+mod row_log;
 mod rows;
 mod shared;
 mod state;
 
 pub use codec::FORMAT_VERSION;
 pub use cost::ScanCost;
+pub(crate) use deferred::{may_overflow, LoggedScan};
 pub(crate) use rows::scan_rows;
 pub(crate) use shared::SharedGroups;
 use state::MemoryAccount;
@@ -52,6 +55,8 @@ pub struct Engine {
     key_filters: Vec<Vec<Option<KeyFilter>>>,
     /// Per query and scan: the identical earlier scan whose groups it reads (see `shared`).
     pub(crate) owners: shared::Owners,
+    /// Scans that log their rows instead of building groups (see `deferred`).
+    pub(crate) deferred: deferred::DeferredScans,
     /// The memory budget of all scan states together, and what they hold.
     pub(crate) memory: MemoryAccount,
     /// Whether scan states count and time what each query costs ([`Engine::scan_costs`]).
@@ -87,7 +92,8 @@ impl Engine {
                     .collect()
             })
             .collect();
-        let owners = shared::owners(&queries, &key_filters);
+        let deferred = deferred::DeferredScans::plan(&queries, catalog.datasets.len(), crate::physical::deferred_scan);
+        let owners = shared::owners(&queries, &key_filters, |qi, si| deferred.is_deferred(qi, si));
         let mut by_dataset = vec![Vec::new(); catalog.datasets.len()];
         let mut event_scans = Vec::new();
         for (qi, q) in queries.iter().enumerate() {
@@ -117,6 +123,7 @@ impl Engine {
         Engine {
             key_filters,
             owners,
+            deferred,
             queries,
             by_dataset,
             event_scans,
@@ -209,6 +216,8 @@ impl Engine {
                         .collect()
                 })
                 .collect(),
+            logs: self.deferred.new_logs(),
+            log_readers: self.deferred.readers.clone(),
             ..ScanState::empty_at(position)
         }
     }
@@ -251,11 +260,25 @@ impl Engine {
         let fold = std::mem::take(&mut state.fold);
         let folded = FoldedRow { row, cache: &fold };
         let timed = self.profile && state.costs.sample();
+        // The deferred scans that kept the row (see `deferred`).
+        let mut logged = 0u64;
         for &(qi, si) in scratch.candidates.iter().filter_map(|&k| targets.get(k)) {
             let started = timed.then(Instant::now);
-            let passed = self.feed_row(state, qi, si, row, &folded);
+            let passed = match self.deferred.bit(qi, si) {
+                Some(bit) => {
+                    let kept = matches!(&self.queries[qi].scans[si], Scan::Tstats(t) if t.filter.eval(&folded));
+                    logged |= u64::from(kept) << bit;
+                    kept
+                }
+                None => self.feed_row(state, qi, si, row, &folded),
+            };
             if self.profile {
                 state.costs.record(qi, passed, started);
+            }
+        }
+        if logged != 0 {
+            if let (Some(log), Some(columns)) = (state.logs.get_mut(row.dataset), self.deferred.columns.get(row.dataset)) {
+                log.push(row, columns, logged, &mut state.col_ids, &mut state.symbols);
             }
         }
         state.scratch = scratch;

@@ -25,7 +25,6 @@ use crate::ops::Op;
 use crate::plan::semijoin::SemiJoin;
 use crate::plan::{EventScan, Query, Scan, Source, Stage};
 use crate::scan::{LoggedScan, ScanAcc, MAX_COLLECTED_EVENTS};
-use crate::store::groups::MAX_GROUPS;
 use crate::store::symbols::Symbols;
 use chunked::{ChunkJob, GroupShape};
 use output::{Budgets, StoredOutput, Turn};
@@ -75,8 +74,22 @@ pub(crate) struct Choice<'q> {
 }
 
 /// Chooses how `q` finishes, from its plan alone (the scan defers the scans that
-/// semi-join-first filters, see [`deferred_scan`], so the choice is known before it).
+/// semi-join-first filters, see `plan::semijoin::of_root`, so the choice is known before it).
 pub(crate) fn choose(q: &Query) -> Choice<'_> {
+    // First: the scan logged the rows of such a scan instead of building its groups.
+    if let Some((scan, semi)) = crate::plan::semijoin::of_root(q) {
+        let reason = format!(
+            "an inner join filters the root's tstats scan: scan {scan} logs its rows; {}",
+            match q.stage(semi.join.sub).source {
+                Source::Inputlookup { .. } => "the subsearch reads a lookup, and only the rows it has keys of become groups".to_string(),
+                Source::Scan(j) => format!(
+                    "when it kept more rows than scan {j} of the subsearch has groups, only the rows the subsearch has keys of become groups; \
+                     otherwise all do, and the join builds the subsearch's groups for their keys"
+                ),
+            }
+        );
+        return Choice { strategy: Strategy::SemiJoinFirst { scan, semi }, reason };
+    }
     if let Some(shape) = group_shape(q) {
         return if staged::stageable(&q.root.ops) {
             Choice {
@@ -94,22 +107,7 @@ pub(crate) fn choose(q: &Query) -> Choice<'_> {
         let reason = "one raw-event scan, then row-by-row operators only".into();
         return Choice { strategy: Strategy::EventChunks, reason };
     }
-    if let Some((scan, semi)) = semi_join(q) {
-        let reason = format!(
-            "an inner join filters the root's tstats scan: scan {scan} logs its rows, and only those whose keys the subsearch has become groups"
-        );
-        return Choice { strategy: Strategy::SemiJoinFirst { scan, semi }, reason };
-    }
     without_semi_join(q)
-}
-
-/// The scan of `q` that waits for its semi-join's subsearch (see `scan::deferred`): the one
-/// semi-join-first filters.
-pub(crate) fn deferred_scan(q: &Query) -> Option<usize> {
-    match choose(q).strategy {
-        Strategy::SemiJoinFirst { scan, .. } => Some(scan),
-        _ => None,
-    }
 }
 
 fn without_semi_join(q: &Query) -> Choice<'_> {
@@ -153,20 +151,6 @@ fn group_shape(q: &Query) -> Option<GroupShape<'_>> {
     (!by_names.is_empty()).then_some(GroupShape { by_names, aggs })
 }
 
-/// The root stage's tstats scan that an inner join right after it can filter, with how.
-fn semi_join(q: &Query) -> Option<(usize, SemiJoin<'_>)> {
-    let Source::Scan(si) = q.root.source else { return None };
-    let Scan::Tstats(t) = q.scans.get(si)? else { return None };
-    let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
-    let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
-    crate::plan::semijoin::find(&q.root, &by, &aggs).map(|sj| (si, sj))
-}
-
-/// The error of a tstats scan with more than [`MAX_GROUPS`] groups.
-pub(crate) fn too_many_tstats_groups() -> ExecError {
-    ExecError(format!("tstats: more than {MAX_GROUPS} groups; narrow the search or group by fewer or less distinct fields"))
-}
-
 /// The error a scan ended in, if any: too many groups, or too many raw events.
 fn scan_error(q: &Query, accs: &[ScanAcc]) -> Option<ExecError> {
     // Which scan overflowed decides the message: stats run in the scan names its fields.
@@ -174,7 +158,7 @@ fn scan_error(q: &Query, accs: &[ScanAcc]) -> Option<ExecError> {
         (Scan::Events(EventScan { stats: Some(st), .. }), ScanAcc::Groups(g)) if g.overflow => {
             Some(crate::ops::stats::too_many_groups(&st.by))
         }
-        (_, ScanAcc::Groups(g)) if g.overflow => Some(too_many_tstats_groups()),
+        (_, ScanAcc::Groups(g)) if g.overflow => Some(crate::scan::too_many_tstats_groups()),
         _ => None,
     });
     let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));

@@ -14,8 +14,8 @@ use super::whole_table;
 use crate::error::ExecError;
 use crate::expr::value::EvalContext;
 use crate::plan::semijoin::SemiJoin;
-use crate::plan::{Query, Scan, TstatsScan};
-use crate::scan::{may_overflow, LoggedScan, ScanAcc};
+use crate::plan::{Query, Scan, Source, TstatsScan};
+use crate::scan::{may_overflow, too_many_tstats_groups, LoggedScan, ScanAcc};
 use crate::store::row_store::RowStore;
 use crate::store::symbols::Symbols;
 use vigil_model::Record;
@@ -31,31 +31,52 @@ pub(super) fn run(
     ctx: &EvalContext,
     budgets: Budgets,
 ) -> Result<RowStore, ExecError> {
+    let first = subsearch_first(q, &accs, semi, logged.as_ref());
     let mut accs: Vec<Option<ScanAcc>> = accs.into_iter().map(Some).collect();
     let forward = accs.get_mut(si).and_then(Option::take);
     let mut runner = Runner::new(q, accs, symbols, ctx, budgets.rows);
     let Some(Scan::Tstats(t)) = q.scans.get(si) else { return whole_table::run(&mut runner, q, budgets.store) };
     let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
-    let sub = runner.run_stage_stored(q.stage(semi.join.sub), &semi.join.fields);
-    let rows = match (logged, forward, sub) {
-        (Some(logged), _, sub) => {
+    let rows = match (logged, first) {
+        // Few rows: all of them become groups, and the join builds only the subsearch's
+        // groups that their keys can match (see `Runner::run_join_subsearch_for`).
+        (Some(logged), false) => from_log(q, t, &logged, &names, |_| true)?,
+        (Some(logged), true) => {
+            let sub = runner.run_stage_stored(q.stage(semi.join.sub), &semi.join.fields);
             let keys = sub.as_ref().ok().map(|(_, keys)| keys);
             let rows = from_log(q, t, &logged, &names, |key| keys.is_some_and(|k| k.admits(&semi.columns, key)))?;
+            // Without them the join reports the subsearch's error when it runs it again.
             if let Ok((sub_rows, _)) = sub {
                 runner.set_precomputed(semi.join.sub, sub_rows);
             }
-            // Else the join reports the error when it runs the subsearch again.
             rows
         }
-        (None, Some(ScanAcc::Groups(g)), Ok((sub_rows, keys))) => {
-            runner.set_precomputed(semi.join.sub, sub_rows);
-            g.finish_where(symbols, &names, &t.aggs, |key| keys.admits(&semi.columns, key))?
+        (None, _) => {
+            let Some(ScanAcc::Groups(g)) = forward else { return whole_table::run(&mut runner, q, budgets.store) };
+            match runner.run_stage_stored(q.stage(semi.join.sub), &semi.join.fields) {
+                Ok((sub_rows, keys)) => {
+                    runner.set_precomputed(semi.join.sub, sub_rows);
+                    g.finish_where(symbols, &names, &t.aggs, |key| keys.admits(&semi.columns, key))?
+                }
+                Err(_) => Vec::new(),
+            }
         }
-        (None, Some(ScanAcc::Groups(_)), Err(_)) => Vec::new(),
-        (None, _, _) => return whole_table::run(&mut runner, q, budgets.store),
     };
     runner.set_scan_rows(si, rows);
     whole_table::run(&mut runner, q, budgets.store)
+}
+
+/// Whether the subsearch runs before the logged scan's groups are built: when the scan kept
+/// more rows than the subsearch's scan has groups, or the subsearch reads a lookup.
+fn subsearch_first(q: &Query, accs: &[ScanAcc], semi: &SemiJoin, logged: Option<&LoggedScan>) -> bool {
+    let Some(logged) = logged else { return true };
+    match q.stage(semi.join.sub).source {
+        Source::Scan(j) => match accs.get(j) {
+            Some(ScanAcc::Groups(g)) => logged.kept() > g.total() as u64,
+            _ => true,
+        },
+        Source::Inputlookup { .. } => true,
+    }
 }
 
 /// The rows of the groups of logged scan `t` whose keys `admit` takes, sorted by key; the
@@ -73,7 +94,7 @@ fn from_log(
     // rows could make that many keys (rare: each row stands for one key, or a few).
     let overflow = built.groups.overflow || (may_overflow(built.keys) && logged.build(t, ops, &|_| true)?.groups.overflow);
     if overflow {
-        return Err(super::too_many_tstats_groups());
+        return Err(too_many_tstats_groups());
     }
     built.groups.finish(&built.symbols, names, &t.aggs)
 }

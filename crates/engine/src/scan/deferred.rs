@@ -109,6 +109,11 @@ pub(crate) struct Built {
 }
 
 impl LoggedScan<'_> {
+    /// Rows the scan kept (a bound on its groups, reached when each row is a process).
+    pub fn kept(&self) -> u64 {
+        self.log.kept(self.bit)
+    }
+
     /// Builds the groups of scan `t` (of a query whose root operators are `ops`) over the
     /// logged rows it kept, each row's keys only if `admit` takes their texts; as the scan
     /// would have built them.
@@ -118,10 +123,12 @@ impl LoggedScan<'_> {
         let agg_slots: Vec<Option<usize>> =
             t.aggs.iter().map(|a| if let AggInput::Field(f) = &a.input { self.slot(f) } else { None }).collect();
         let mask = 1u64 << self.bit;
+        // Buffers reused across rows (texts are per row: emptied into a new lifetime).
+        let mut scratch = Scratch { by_time: t.by.iter().any(|(_, f)| matches!(f, FieldRef::Time)), ..Scratch::default() };
         self.log
             .for_each_row(self.symbols, |row| {
                 if row.mask & mask != 0 {
-                    self.add_row(t, ops, row, (&slots, &agg_slots), admit, &mut built);
+                    self.add_row(t, ops, row, (&slots, &agg_slots), admit, &mut built, &mut scratch);
                 }
                 Ok(())
             })
@@ -143,17 +150,19 @@ impl LoggedScan<'_> {
         (slots, agg_slots): (&[Option<usize>], &[Option<usize>]),
         admit: &dyn Fn(&[&str]) -> bool,
         built: &mut Built,
+        scratch: &mut Scratch,
     ) {
         let secs = row.time.div_euclid(1_000_000);
         let mut buf = [0u8; DECIMAL_LEN + 1];
-        let bucket = match t.span {
-            Some(span) => row.time.div_euclid(span) * span / 1_000_000,
-            None => secs,
+        let time_text = match (t.span, scratch.by_time) {
+            (_, false) => "",
+            (Some(span), true) => decimal_i64(row.time.div_euclid(span) * span / 1_000_000, &mut buf),
+            (None, true) => decimal_i64(secs, &mut buf),
         };
-        let time_text = decimal_i64(bucket, &mut buf);
+        let mut items = recycle(std::mem::take(&mut scratch.texts));
         // Each by-field's texts are a range of `items`.
-        let mut items: Vec<&str> = Vec::with_capacity(slots.len() + 4);
-        let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(slots.len());
+        scratch.ranges.clear();
+        let mut dropped = false;
         for ((_, f), slot) in t.by.iter().zip(slots) {
             let start = items.len();
             match (f, slot) {
@@ -163,24 +172,42 @@ impl LoggedScan<'_> {
             }
             if items.len() == start {
                 // A null by-field drops the row, unless fillnull_value stands in.
-                let Some(fill) = t.fillnull.as_deref() else { return };
-                items.push(fill);
+                match t.fillnull.as_deref() {
+                    Some(fill) => items.push(fill),
+                    None => {
+                        dropped = true;
+                        break;
+                    }
+                }
             }
-            ranges.push((start, items.len()));
+            scratch.ranges.push((start, items.len()));
         }
-        let count = ranges.iter().fold(1u64, |n, (s, e)| n.saturating_mul((e - s) as u64));
-        built.keys = built.keys.saturating_add(count);
-        if count > MAX_GROUPS as u64 {
-            built.groups.overflow = true;
-            return;
+        if !dropped {
+            let count = scratch.ranges.iter().fold(1u64, |n, (s, e)| n.saturating_mul((e - s) as u64));
+            built.keys = built.keys.saturating_add(count);
+            if count > MAX_GROUPS as u64 {
+                built.groups.overflow = true;
+            } else {
+                let (ranges, at) = (&scratch.ranges, &mut scratch.at);
+                self.for_each_key(&items, ranges, at, |key| {
+                    if admit(key) {
+                        self.add_to_group(t, ops, key, row, (secs, agg_slots), built);
+                    }
+                });
+            }
         }
+        scratch.texts = recycle(items);
+    }
+
+    /// Calls `f` with every key of the by-fields' texts (`ranges` of `items`): one per
+    /// combination of multivalue items, in the order of `for_each_key`.
+    fn for_each_key(&self, items: &[&str], ranges: &[(usize, usize)], at: &mut Vec<usize>, mut f: impl FnMut(&[&str])) {
         let mut key: Vec<&str> = ranges.iter().map(|&(s, _)| items[s]).collect();
-        let mut at: Vec<usize> = ranges.iter().map(|&(s, _)| s).collect();
+        at.clear();
+        at.extend(ranges.iter().map(|&(s, _)| s));
         loop {
-            if admit(&key) {
-                self.add_to_group(t, ops, &key, row, (secs, agg_slots), built);
-            }
-            // Advance the odometer over the multivalue by-fields (the order of `for_each_key`).
+            f(&key);
+            // Advance the odometer over the multivalue by-fields.
             let mut i = ranges.len();
             loop {
                 if i == 0 {
@@ -224,6 +251,23 @@ impl LoggedScan<'_> {
     }
 }
 
+/// Buffers of [`LoggedScan::add_row`] reused across rows.
+#[derive(Default)]
+struct Scratch {
+    /// Whether a by-field is `_time`.
+    by_time: bool,
+    texts: Vec<&'static str>,
+    ranges: Vec<(usize, usize)>,
+    at: Vec<usize>,
+}
+
+/// An empty vector of texts of another lifetime, in the same allocation (collecting an
+/// emptied vector's iterator reuses it), so a buffer of a row's texts serves every row.
+fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    v.clear();
+    v.into_iter().map(|_| "").collect()
+}
+
 /// Feeds a logged row's input to one aggregation state, as `feed_row_agg` feeds a row's.
 fn feed_logged_agg<'a>(
     st: &mut crate::store::agg::AggState,
@@ -252,23 +296,17 @@ fn feed_logged_agg<'a>(
     }
 }
 
+/// The error of a tstats scan with more than [`MAX_GROUPS`] groups.
+pub(crate) fn too_many_tstats_groups() -> ExecError {
+    ExecError(format!("tstats: more than {MAX_GROUPS} groups; narrow the search or group by fewer or less distinct fields"))
+}
+
 /// Whether a scan whose rows stand for `keys` keys (see [`Built::keys`]) could have passed
 /// [`MAX_GROUPS`]: only then are all of its groups counted.
 pub(crate) fn may_overflow(keys: u64) -> bool {
     keys > MAX_GROUPS as u64
 }
 
-impl super::Engine {
-    /// Query `qi`'s deferred scan over the logs of a finished state, if it has one.
-    pub(crate) fn logged_scan<'a>(&'a self, qi: usize, logs: &'a [RowLog], symbols: &'a Symbols) -> Option<LoggedScan<'a>> {
-        let d = self.deferred.by_query.get(qi).copied().flatten()?;
-        Some(LoggedScan {
-            log: logs.get(d.dataset)?,
-            symbols,
-            bit: d.bit,
-            columns: self.deferred.columns.get(d.dataset)?,
-            key_filter: self.key_filters.get(qi).and_then(|k| k.get(d.scan)).and_then(Option::as_ref),
-            ctx: &self.scan_ctx,
-        })
-    }
-}
+#[cfg(test)]
+#[path = "deferred_tests.rs"]
+mod tests;

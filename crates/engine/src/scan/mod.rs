@@ -16,7 +16,7 @@ mod state;
 
 pub use codec::FORMAT_VERSION;
 pub use cost::ScanCost;
-pub(crate) use deferred::{may_overflow, LoggedScan};
+pub(crate) use deferred::{may_overflow, too_many_tstats_groups, LoggedScan};
 pub(crate) use rows::scan_rows;
 pub(crate) use shared::SharedGroups;
 use state::MemoryAccount;
@@ -31,6 +31,7 @@ use crate::ops::RowEnv;
 use crate::plan::keyfilter::KeyFilter;
 use crate::plan::{Query, Scan, Source, TstatsScan};
 use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
+use crate::store::symbols::Symbols;
 use rows::{column_part, event_record, feed_row_agg, projected_event_record};
 use std::time::Instant;
 use vigil_model::{Catalog, DatasetRow, Event};
@@ -92,7 +93,9 @@ impl Engine {
                     .collect()
             })
             .collect();
-        let deferred = deferred::DeferredScans::plan(&queries, catalog.datasets.len(), crate::physical::deferred_scan);
+        let deferred = deferred::DeferredScans::plan(&queries, catalog.datasets.len(), |q: &Query| {
+            crate::plan::semijoin::of_root(q).map(|(si, _)| si)
+        });
         let owners = shared::owners(&queries, &key_filters, |qi, si| deferred.is_deferred(qi, si));
         let mut by_dataset = vec![Vec::new(); catalog.datasets.len()];
         let mut event_scans = Vec::new();
@@ -278,7 +281,8 @@ impl Engine {
         }
         if logged != 0 {
             if let (Some(log), Some(columns)) = (state.logs.get_mut(row.dataset), self.deferred.columns.get(row.dataset)) {
-                log.push(row, columns, logged, &mut state.col_ids, &mut state.symbols);
+                let (col_ids, symbols) = (&mut state.col_ids, &mut state.symbols);
+                log.push(columns.iter().map(|&c| column_part(row, c, col_ids, symbols)), row.time, logged);
             }
         }
         state.scratch = scratch;
@@ -379,6 +383,21 @@ impl Engine {
             _ => {}
         }
         true
+    }
+}
+
+impl Engine {
+    /// Query `qi`'s deferred scan over the logs of a finished state, if it has one.
+    pub(crate) fn logged_scan<'a>(&'a self, qi: usize, logs: &'a [row_log::RowLog], symbols: &'a Symbols) -> Option<LoggedScan<'a>> {
+        let d = self.deferred.by_query.get(qi).copied().flatten()?;
+        Some(LoggedScan {
+            log: logs.get(d.dataset)?,
+            symbols,
+            bit: d.bit,
+            columns: self.deferred.columns.get(d.dataset)?,
+            key_filter: self.key_filters.get(qi).and_then(|k| k.get(d.scan)).and_then(Option::as_ref),
+            ctx: &self.scan_ctx,
+        })
     }
 }
 

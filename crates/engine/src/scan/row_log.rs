@@ -12,12 +12,11 @@
 //! budget the rows go to the state's spill file as texts, since their ids die with the symbol
 //! table; they are read back first (oldest run first), then the rows in memory.
 
-use super::rows::column_part;
 use crate::store::groups::KeyPart;
 use crate::store::spill::{get_str, get_u32, get_u64, put_str, put_u32, put_u64, Run, SpillFile};
 use crate::store::symbols::{Symbols, Translation};
 use std::sync::Arc;
-use vigil_model::{DatasetRow, Micros};
+use vigil_model::Micros;
 
 /// A null cell (a missing column, or an empty multivalue).
 const NULL_CELL: u32 = u32::MAX;
@@ -36,6 +35,8 @@ pub(crate) struct RowLog {
     masks: Vec<u64>,
     multis: Vec<Box<[u32]>>,
     multi_bytes: usize,
+    /// Per deferred scan (bit): the rows it kept, on disk and in memory.
+    kept: Vec<u64>,
     /// Rows written to disk, oldest first.
     runs: Vec<Run>,
     spilled_rows: u64,
@@ -83,9 +84,31 @@ impl RowLog {
         self.in_use
     }
 
+    /// Rows the deferred scan of this `bit` kept.
+    pub fn kept(&self, bit: u32) -> u64 {
+        self.kept.get(bit as usize).copied().unwrap_or(0)
+    }
+
+    fn count_kept(&mut self, mask: u64) {
+        let mut rest = mask;
+        while rest != 0 {
+            let bit = rest.trailing_zeros() as usize;
+            if self.kept.len() <= bit {
+                self.kept.resize(bit + 1, 0);
+            }
+            self.kept[bit] += 1;
+            rest &= rest - 1;
+        }
+    }
+
     /// Rows logged, on disk and in memory.
     pub fn rows(&self) -> u64 {
         self.spilled_rows + self.masks.len() as u64
+    }
+
+    #[cfg(test)]
+    pub fn spilled_rows(&self) -> u64 {
+        self.spilled_rows
     }
 
     /// Estimated heap bytes of the rows in memory.
@@ -102,21 +125,23 @@ impl RowLog {
         self.multi_bytes = 0;
         self.runs.clear();
         self.spilled_rows = 0;
+        self.kept.clear();
     }
 
-    /// Logs `row`'s `columns` (interned into `symbols`; `col_ids` caches the row's ids) with
-    /// the deferred scans it passed.
-    pub fn push(&mut self, row: &DatasetRow, columns: &[usize], mask: u64, col_ids: &mut [u32], symbols: &mut Symbols) {
-        for &c in columns {
-            let cell = match column_part(row, c, col_ids, symbols) {
+    /// Logs a row: its logged columns as key parts (as `column_part` makes them; `None`:
+    /// null), its time, and the deferred scans it passed.
+    pub fn push(&mut self, cells: impl Iterator<Item = Option<KeyPart>>, time: Micros, mask: u64) {
+        for part in cells {
+            let cell = match part {
                 None => NULL_CELL,
                 Some(KeyPart::One(id)) => id,
                 Some(KeyPart::Many(ids)) => self.push_multi(ids.into_boxed_slice()),
             };
             self.cells.push(cell);
         }
-        self.times.push(row.time);
+        self.times.push(time);
         self.masks.push(mask);
+        self.count_kept(mask);
     }
 
     fn push_multi(&mut self, ids: Box<[u32]>) -> u32 {
@@ -130,6 +155,10 @@ impl RowLog {
     pub fn append(&mut self, other: RowLog, tr: &mut Translation, symbols: &mut Symbols) {
         self.runs.extend(other.runs);
         self.spilled_rows += other.spilled_rows;
+        if self.kept.len() < other.kept.len() {
+            self.kept.resize(other.kept.len(), 0);
+        }
+        self.kept.iter_mut().zip(&other.kept).for_each(|(k, o)| *k += o);
         for cell in other.cells {
             let mine = match cell {
                 NULL_CELL => NULL_CELL,
@@ -161,10 +190,10 @@ impl RowLog {
         let written = run.len();
         self.runs.push(run);
         self.spilled_rows += self.masks.len() as u64;
-        let runs = std::mem::take(&mut self.runs);
+        let (runs, kept) = (std::mem::take(&mut self.runs), std::mem::take(&mut self.kept));
         let rows = self.spilled_rows;
         self.clear_for_reuse();
-        (self.runs, self.spilled_rows) = (runs, rows);
+        (self.runs, self.spilled_rows, self.kept) = (runs, rows, kept);
         Ok(written)
     }
 
@@ -229,6 +258,7 @@ impl RowLog {
             }
             self.times.push(time);
             self.masks.push(mask);
+            self.count_kept(mask);
         }
         Ok(())
     }

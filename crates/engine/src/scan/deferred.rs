@@ -124,11 +124,12 @@ impl LoggedScan<'_> {
             t.aggs.iter().map(|a| if let AggInput::Field(f) = &a.input { self.slot(f) } else { None }).collect();
         let mask = 1u64 << self.bit;
         // Buffers reused across rows (texts are per row: emptied into a new lifetime).
-        let mut scratch = Scratch { by_time: t.by.iter().any(|(_, f)| matches!(f, FieldRef::Time)), ..Scratch::default() };
+        let by_time = t.by.iter().any(|(_, f)| matches!(f, FieldRef::Time));
+        let mut scratch = Scratch { by_time, slots, agg_slots, ..Scratch::default() };
         self.log
             .for_each_row(self.symbols, |row| {
                 if row.mask & mask != 0 {
-                    self.add_row(t, ops, row, (&slots, &agg_slots), admit, &mut built, &mut scratch);
+                    self.add_row(t, ops, row, admit, &mut built, &mut scratch);
                 }
                 Ok(())
             })
@@ -147,7 +148,6 @@ impl LoggedScan<'_> {
         t: &TstatsScan,
         ops: &[Op],
         row: &LoggedRow,
-        (slots, agg_slots): (&[Option<usize>], &[Option<usize>]),
         admit: &dyn Fn(&[&str]) -> bool,
         built: &mut Built,
         scratch: &mut Scratch,
@@ -163,7 +163,7 @@ impl LoggedScan<'_> {
         // Each by-field's texts are a range of `items`.
         scratch.ranges.clear();
         let mut dropped = false;
-        for ((_, f), slot) in t.by.iter().zip(slots) {
+        for ((_, f), slot) in t.by.iter().zip(&scratch.slots) {
             let start = items.len();
             match (f, slot) {
                 (FieldRef::Time, _) => items.push(time_text),
@@ -188,7 +188,7 @@ impl LoggedScan<'_> {
             if count > MAX_GROUPS as u64 {
                 built.groups.overflow = true;
             } else {
-                let (ranges, at) = (&scratch.ranges, &mut scratch.at);
+                let (ranges, at, agg_slots) = (&scratch.ranges, &mut scratch.at, &scratch.agg_slots);
                 self.for_each_key(&items, ranges, at, |key| {
                     if admit(key) {
                         self.add_to_group(t, ops, key, row, (secs, agg_slots), built);
@@ -256,6 +256,9 @@ impl LoggedScan<'_> {
 struct Scratch {
     /// Whether a by-field is `_time`.
     by_time: bool,
+    /// Per by-field and per aggregation: the log slot of the column it reads.
+    slots: Vec<Option<usize>>,
+    agg_slots: Vec<Option<usize>>,
     texts: Vec<&'static str>,
     ranges: Vec<(usize, usize)>,
     at: Vec<usize>,

@@ -33,5 +33,5 @@ fn join_plans_say_when_the_semi_join_runs_first() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("  stage 0: scan 1 | rename Registry.* as *\n"), "{out}");
-    assert!(out.contains("physical: semi-join-first (an inner join filters the root's tstats scan, when scan 0 ends with more groups than the subsearch's scan 1; otherwise streamed-join)"), "{out}");
+    assert!(out.contains("physical: semi-join-first (an inner join filters the root's tstats scan: scan 0 logs its rows; when it kept more rows than scan 1 of the subsearch has groups, only the rows the subsearch has keys of become groups; otherwise all do, and the join builds the subsearch's groups for their keys)"), "{out}");
 }

@@ -41,7 +41,7 @@ impl Query {
         for (i, scan) in self.scans.iter().enumerate() {
             self.explain_scan(i, scan, catalog, &mut out);
         }
-        let choice = crate::physical::choose(self, None);
+        let choice = crate::physical::choose(self);
         let _ = writeln!(out, "physical: {} ({})", choice.strategy.name(), choice.reason);
         out
     }

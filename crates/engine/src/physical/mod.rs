@@ -24,8 +24,7 @@ use crate::expr::value::EvalContext;
 use crate::ops::Op;
 use crate::plan::semijoin::SemiJoin;
 use crate::plan::{EventScan, Query, Scan, Source, Stage};
-use crate::scan::{ScanAcc, MAX_COLLECTED_EVENTS};
-use crate::store::groups::MAX_GROUPS;
+use crate::scan::{LoggedScan, ScanAcc, MAX_COLLECTED_EVENTS};
 use crate::store::symbols::Symbols;
 use chunked::{ChunkJob, GroupShape};
 use output::{Budgets, StoredOutput, Turn};
@@ -74,25 +73,23 @@ pub(crate) struct Choice<'q> {
     pub reason: String,
 }
 
-/// What the scan found for one scan, as far as the choice depends on it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ScanFacts {
-    /// Groups built (0 for a scan that collects events).
-    pub groups: usize,
-}
-
-impl ScanFacts {
-    fn of(acc: &ScanAcc) -> ScanFacts {
-        match acc {
-            ScanAcc::Groups(g) => ScanFacts { groups: g.total() },
-            ScanAcc::Events(_) => ScanFacts { groups: 0 },
-        }
+/// Chooses how `q` finishes, from its plan alone (the scan defers the scans that
+/// semi-join-first filters, see `plan::semijoin::of_root`, so the choice is known before it).
+pub(crate) fn choose(q: &Query) -> Choice<'_> {
+    // First: the scan logged the rows of such a scan instead of building its groups.
+    if let Some((scan, semi)) = crate::plan::semijoin::of_root(q) {
+        let reason = format!(
+            "an inner join filters the root's tstats scan: scan {scan} logs its rows; {}",
+            match q.stage(semi.join.sub).source {
+                Source::Inputlookup { .. } => "the subsearch reads a lookup, and only the rows it has keys of become groups".to_string(),
+                Source::Scan(j) => format!(
+                    "when it kept more rows than scan {j} of the subsearch has groups, only the rows the subsearch has keys of become groups; \
+                     otherwise all do, and the join builds the subsearch's groups for their keys"
+                ),
+            }
+        );
+        return Choice { strategy: Strategy::SemiJoinFirst { scan, semi }, reason };
     }
-}
-
-/// Chooses how `q` finishes. `facts` (one per scan) is what the scan found; without it (as
-/// for EXPLAIN before any input) a choice that depends on it says on what.
-pub(crate) fn choose<'q>(q: &'q Query, facts: Option<&[ScanFacts]>) -> Choice<'q> {
     if let Some(shape) = group_shape(q) {
         return if staged::stageable(&q.root.ops) {
             Choice {
@@ -109,28 +106,6 @@ pub(crate) fn choose<'q>(q: &'q Query, facts: Option<&[ScanFacts]>) -> Choice<'q
     if event_chunks::chunkable(q) {
         let reason = "one raw-event scan, then row-by-row operators only".into();
         return Choice { strategy: Strategy::EventChunks, reason };
-    }
-    if let Some((scan, semi)) = semi_join(q) {
-        let size = |i: usize| facts.map(|f| f.get(i).map_or(0, |s| s.groups));
-        let (wins, why) = match q.stage(semi.join.sub).source {
-            Source::Inputlookup { .. } => (Some(true), "its subsearch reads a lookup".to_string()),
-            Source::Scan(j) => match (size(scan), size(j)) {
-                (Some(a), Some(b)) => (Some(a > b), format!("scan {scan} has {a} groups, the subsearch's scan {j} has {b}")),
-                _ => (None, format!("when scan {scan} ends with more groups than the subsearch's scan {j}")),
-            },
-        };
-        match wins {
-            Some(true) => {
-                let reason = format!("an inner join filters the root's tstats scan: {why}");
-                return Choice { strategy: Strategy::SemiJoinFirst { scan, semi }, reason };
-            }
-            Some(false) => {}
-            None => {
-                let fallback = without_semi_join(q);
-                let reason = format!("an inner join filters the root's tstats scan, {why}; otherwise {}", fallback.strategy.name());
-                return Choice { strategy: Strategy::SemiJoinFirst { scan, semi }, reason };
-            }
-        }
     }
     without_semi_join(q)
 }
@@ -176,15 +151,6 @@ fn group_shape(q: &Query) -> Option<GroupShape<'_>> {
     (!by_names.is_empty()).then_some(GroupShape { by_names, aggs })
 }
 
-/// The root stage's tstats scan that an inner join right after it can filter, with how.
-fn semi_join(q: &Query) -> Option<(usize, SemiJoin<'_>)> {
-    let Source::Scan(si) = q.root.source else { return None };
-    let Scan::Tstats(t) = q.scans.get(si)? else { return None };
-    let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
-    let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
-    crate::plan::semijoin::find(&q.root, &by, &aggs).map(|sj| (si, sj))
-}
-
 /// The error a scan ended in, if any: too many groups, or too many raw events.
 fn scan_error(q: &Query, accs: &[ScanAcc]) -> Option<ExecError> {
     // Which scan overflowed decides the message: stats run in the scan names its fields.
@@ -192,9 +158,7 @@ fn scan_error(q: &Query, accs: &[ScanAcc]) -> Option<ExecError> {
         (Scan::Events(EventScan { stats: Some(st), .. }), ScanAcc::Groups(g)) if g.overflow => {
             Some(crate::ops::stats::too_many_groups(&st.by))
         }
-        (_, ScanAcc::Groups(g)) if g.overflow => {
-            Some(ExecError(format!("tstats: more than {MAX_GROUPS} groups; narrow the search or group by fewer or less distinct fields")))
-        }
+        (_, ScanAcc::Groups(g)) if g.overflow => Some(crate::scan::too_many_tstats_groups()),
         _ => None,
     });
     let hit_limit = accs.iter().any(|a| matches!(a, ScanAcc::Events(v) if v.len() >= MAX_COLLECTED_EVENTS));
@@ -214,13 +178,13 @@ pub(crate) fn finish_with(
     ctx: &EvalContext,
     budgets: Budgets,
     turn: &mut dyn Turn,
+    logged: Option<LoggedScan>,
 ) -> StoredOutput {
     let started = std::time::Instant::now();
     if let Some(e) = scan_error(q, &accs) {
         return StoredOutput::new(q.name.clone(), Err(e), started.elapsed());
     }
-    let facts: Vec<ScanFacts> = accs.iter().map(ScanFacts::of).collect();
-    let strategy = choose(q, Some(&facts)).strategy;
+    let strategy = choose(q).strategy;
     let accs = match (strategy, <[ScanAcc; 1]>::try_from(accs)) {
         (Strategy::Chunked(shape), Ok([ScanAcc::Groups(groups)])) => {
             let job = ChunkJob { name: &q.name, groups, shape, symbols, ops: &q.root.ops, ctx, in_memory: budgets.in_memory };
@@ -236,7 +200,7 @@ pub(crate) fn finish_with(
         }
         (Strategy::SemiJoinFirst { scan, semi }, accs) => {
             let accs = accs.map_or_else(|accs| accs, Vec::from);
-            let result = semi_join_first::run(q, accs, scan, &semi, symbols, ctx, budgets);
+            let result = semi_join_first::run(q, accs, (scan, logged), &semi, symbols, ctx, budgets);
             return StoredOutput::new(q.name.clone(), result, started.elapsed());
         }
         (Strategy::StreamedJoin { at }, accs) => {

@@ -49,6 +49,8 @@ impl Engine {
         let budgets_now = |waiting: usize| Budgets { store: budgets.store.max(waiting_cap.saturating_sub(waiting) / workers), ..budgets };
         let mut state = self.flatten(state);
         let shared = SharedGroups::take(&self.owners, &mut state.accs);
+        let logs = std::mem::take(&mut state.logs);
+        let logs = logs.as_slice();
         let symbols = &state.symbols;
         let queue = std::sync::Mutex::new(finishing_order(self.queries.iter().zip(state.accs).collect(), workers).into_iter());
         let progress = Progress::default();
@@ -58,6 +60,7 @@ impl Engine {
             for _ in 0..workers {
                 let send = send.clone();
                 let (queue, progress, shared) = (&queue, &progress, &shared);
+                let logged_of = |i: usize| self.logged_scan(i, logs, symbols);
                 scope.spawn(move || loop {
                     let Some((i, heavy, (q, mut accs))) = queue.lock().ok().and_then(|mut q| q.next()) else { return };
                     let Some(budgets) = progress.wait_for_room(i, heavy, waiting_cap, budgets_now) else { return };
@@ -66,7 +69,7 @@ impl Engine {
                         let _ = send.send(Handed::Chunk(i, o));
                     };
                     let mut turn = WorkerTurn { i, progress, output: &mut to_output, come: false };
-                    let out = finish_with(q, accs, symbols, ctx, budgets, &mut turn);
+                    let out = finish_with(q, accs, symbols, ctx, budgets, &mut turn, logged_of(i));
                     let message = if out.is_handed_on() {
                         Handed::Done(i)
                     } else if let Some(output) = turn.output() {

@@ -12,13 +12,23 @@
 use crate::ops::join::JoinOp;
 use crate::ops::Op;
 use crate::plan::lineage::{Lineage, Origin};
-use crate::plan::Stage;
+use crate::plan::{Query, Scan, Source, Stage};
 
 /// How a root stage's join can filter its scan's groups.
 pub(crate) struct SemiJoin<'q> {
     pub join: &'q JoinOp,
     /// For each join field, the position of the scan's by-field that feeds it.
     pub columns: Vec<usize>,
+}
+
+/// The root stage's tstats scan that an inner join right after it can filter, with how. The
+/// scan defers such a scan (`scan::deferred`) and `physical` finishes it semi-join first.
+pub(crate) fn of_root(q: &Query) -> Option<(usize, SemiJoin<'_>)> {
+    let Source::Scan(si) = q.root.source else { return None };
+    let Scan::Tstats(t) = q.scans.get(si)? else { return None };
+    let by: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+    let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
+    find(&q.root, &by, &aggs).map(|sj| (si, sj))
 }
 
 /// Finds `scan | <safe ops> | join ...` (inner) at the start of `stage` and traces the join

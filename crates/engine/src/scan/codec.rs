@@ -1,12 +1,14 @@
 //! A scan state as bytes: written after the scan phase, read in another process, merged
 //! there (see [`Engine::merge`]) and finished.
 //!
-//! Format, version 3 (integers little-endian; a string is its byte length as u32, then its
+//! Format, version 4 (integers little-endian; a string is its byte length as u32, then its
 //! UTF-8 bytes):
 //!
 //! ```text
 //! magic        8 bytes  "VIGILSCN"
-//! version      u16      3 (2 had the checksum below byte by byte, still read; 1 was before
+//! version      u16      4 (3 had no row logs, and is read by an engine without deferred
+//!                       scans, whose bytes are the same; 2 had the checksum below byte by
+//!                       byte, read as 3 is; 1 was before
 //!                       scans identical to an earlier query's were shared: such a scan is
 //!                       written empty, its groups are the earlier one's, so a version-1
 //!                       reader would finish it with nothing)
@@ -26,6 +28,9 @@
 //!                   groups held in memory, the others were spilled to disk (oldest first).
 //!       1 (events): events u64; per event: time i64, fields u32, then per field its name
 //!                   and value (0 null, 1 string, 2 number f64, 3 multivalue: strings)
+//!     then per dataset with deferred scans (`scan::deferred`), its row log: rows u64, and
+//!       per row (oldest first) its length u32 and bytes: time i64, mask u64, then per
+//!       logged column its item count u32 and texts (none: null)
 //! ```
 //!
 //! Reading checks all of it (damaged, truncated or foreign bytes are an error, never a
@@ -41,12 +46,16 @@ use crate::store::symbols::Symbols;
 
 const MAGIC: &[u8; 8] = b"VIGILSCN";
 
-/// The scan state format this build writes (it also reads [`OLD_FORMAT_VERSION`]).
-pub const FORMAT_VERSION: u16 = 3;
+/// The scan state format this build writes (it also reads [`NO_LOG_VERSION`] and
+/// [`BYTE_SUM_VERSION`]).
+pub const FORMAT_VERSION: u16 = 4;
 
-/// The previous format: the same bytes, checksummed byte by byte (states in checkpoints
-/// written before an upgrade).
-const OLD_FORMAT_VERSION: u16 = 2;
+/// The format before row logs: the same bytes when the engine defers no scan.
+const NO_LOG_VERSION: u16 = 3;
+
+/// The format before that: the same bytes as 3, checksummed byte by byte (states in
+/// checkpoints written before an upgrade).
+const BYTE_SUM_VERSION: u16 = 2;
 
 const HEADER_LEN: usize = 8 + 2 + 8 + 8 + 8;
 /// Where the body length, then the checksum, are in the header.
@@ -145,14 +154,18 @@ impl Engine {
         let version = u16::from_le_bytes([cur[0], cur[1]]);
         cur = &cur[2..];
         let sum_of = match version {
-            FORMAT_VERSION => checksum,
-            OLD_FORMAT_VERSION => |body: &[u8]| fnv(body, FNV_START),
+            FORMAT_VERSION | NO_LOG_VERSION => checksum,
+            BYTE_SUM_VERSION => |body: &[u8]| fnv(body, FNV_START),
             _ => {
                 return Err(StateError(format!(
-                    "format version {version}; this build reads versions {OLD_FORMAT_VERSION} and {FORMAT_VERSION}"
+                    "format version {version}; this build reads versions {BYTE_SUM_VERSION} to {FORMAT_VERSION}"
                 )))
             }
         };
+        let uses_logs = self.deferred.readers.iter().any(|r| !r.is_empty());
+        if version != FORMAT_VERSION && uses_logs {
+            return Err(StateError(format!("format version {version} has no row logs, which this engine's deferred scans need")));
+        }
         let (fingerprint, len, sum) = (get_u64(&mut cur), get_u64(&mut cur), get_u64(&mut cur));
         if fingerprint != Some(self.fingerprint()) {
             return Err(err("made by an engine with other queries (a different content set or Vigil build)"));
@@ -209,6 +222,9 @@ impl Engine {
                 };
             }
         }
+        for log in state.logs.iter_mut().filter(|l| l.in_use()) {
+            log.decode(cur, &mut symbols)?;
+        }
         state.symbols = symbols;
         state.spill_file = file;
         Ok(state)
@@ -234,6 +250,9 @@ fn encode_segment(state: &ScanState, buf: &mut Vec<u8>) -> std::io::Result<()> {
                 }
             }
         }
+    }
+    for log in state.logs.iter().filter(|l| l.in_use()) {
+        log.encode(&state.symbols, buf)?;
     }
     Ok(())
 }

@@ -8,12 +8,15 @@
 
 mod codec;
 mod cost;
+mod deferred;
+mod row_log;
 mod rows;
 mod shared;
 mod state;
 
 pub use codec::FORMAT_VERSION;
 pub use cost::ScanCost;
+pub(crate) use deferred::{may_overflow, too_many_tstats_groups, LoggedScan};
 pub(crate) use rows::scan_rows;
 pub(crate) use shared::SharedGroups;
 use state::MemoryAccount;
@@ -28,6 +31,7 @@ use crate::ops::RowEnv;
 use crate::plan::keyfilter::KeyFilter;
 use crate::plan::{Query, Scan, Source, TstatsScan};
 use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
+use crate::store::symbols::Symbols;
 use rows::{column_part, event_record, feed_row_agg, projected_event_record};
 use std::time::Instant;
 use vigil_model::{Catalog, DatasetRow, Event};
@@ -52,6 +56,8 @@ pub struct Engine {
     key_filters: Vec<Vec<Option<KeyFilter>>>,
     /// Per query and scan: the identical earlier scan whose groups it reads (see `shared`).
     pub(crate) owners: shared::Owners,
+    /// Scans that log their rows instead of building groups (see `deferred`).
+    pub(crate) deferred: deferred::DeferredScans,
     /// The memory budget of all scan states together, and what they hold.
     pub(crate) memory: MemoryAccount,
     /// Whether scan states count and time what each query costs ([`Engine::scan_costs`]).
@@ -87,7 +93,10 @@ impl Engine {
                     .collect()
             })
             .collect();
-        let owners = shared::owners(&queries, &key_filters);
+        let deferred = deferred::DeferredScans::plan(&queries, catalog.datasets.len(), |q: &Query| {
+            crate::plan::semijoin::of_root(q).map(|(si, _)| si)
+        });
+        let owners = shared::owners(&queries, &key_filters, |qi, si| deferred.is_deferred(qi, si));
         let mut by_dataset = vec![Vec::new(); catalog.datasets.len()];
         let mut event_scans = Vec::new();
         for (qi, q) in queries.iter().enumerate() {
@@ -117,6 +126,7 @@ impl Engine {
         Engine {
             key_filters,
             owners,
+            deferred,
             queries,
             by_dataset,
             event_scans,
@@ -209,6 +219,8 @@ impl Engine {
                         .collect()
                 })
                 .collect(),
+            logs: self.deferred.new_logs(),
+            log_readers: self.deferred.readers.clone(),
             ..ScanState::empty_at(position)
         }
     }
@@ -251,11 +263,26 @@ impl Engine {
         let fold = std::mem::take(&mut state.fold);
         let folded = FoldedRow { row, cache: &fold };
         let timed = self.profile && state.costs.sample();
+        // The deferred scans that kept the row (see `deferred`).
+        let mut logged = 0u64;
         for &(qi, si) in scratch.candidates.iter().filter_map(|&k| targets.get(k)) {
             let started = timed.then(Instant::now);
-            let passed = self.feed_row(state, qi, si, row, &folded);
+            let passed = match self.deferred.bit(qi, si) {
+                Some(bit) => {
+                    let kept = matches!(&self.queries[qi].scans[si], Scan::Tstats(t) if t.filter.eval(&folded));
+                    logged |= u64::from(kept) << bit;
+                    kept
+                }
+                None => self.feed_row(state, qi, si, row, &folded),
+            };
             if self.profile {
                 state.costs.record(qi, passed, started);
+            }
+        }
+        if logged != 0 {
+            if let (Some(log), Some(columns)) = (state.logs.get_mut(row.dataset), self.deferred.columns.get(row.dataset)) {
+                let (col_ids, symbols) = (&mut state.col_ids, &mut state.symbols);
+                log.push(columns.iter().map(|&c| column_part(row, c, col_ids, symbols)), row.time, logged);
             }
         }
         state.scratch = scratch;
@@ -356,6 +383,21 @@ impl Engine {
             _ => {}
         }
         true
+    }
+}
+
+impl Engine {
+    /// Query `qi`'s deferred scan over the logs of a finished state, if it has one.
+    pub(crate) fn logged_scan<'a>(&'a self, qi: usize, logs: &'a [row_log::RowLog], symbols: &'a Symbols) -> Option<LoggedScan<'a>> {
+        let d = self.deferred.by_query.get(qi).copied().flatten()?;
+        Some(LoggedScan {
+            log: logs.get(d.dataset)?,
+            symbols,
+            bit: d.bit,
+            columns: self.deferred.columns.get(d.dataset)?,
+            key_filter: self.key_filters.get(qi).and_then(|k| k.get(d.scan)).and_then(Option::as_ref),
+            ctx: &self.scan_ctx,
+        })
     }
 }
 

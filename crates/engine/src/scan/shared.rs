@@ -31,7 +31,9 @@ fn outline(t: &TstatsScan) -> String {
 type Seen = Vec<((usize, usize), Option<String>)>;
 
 /// Finds, for every tstats scan without a key filter, the first identical one.
-pub(crate) fn owners(queries: &[Query], key_filters: &[Vec<Option<KeyFilter>>]) -> Owners {
+/// A scan `deferred(query, scan)` builds its groups after the scan (see `deferred`): it
+/// neither owns nor reads another's.
+pub(crate) fn owners(queries: &[Query], key_filters: &[Vec<Option<KeyFilter>>], deferred: impl Fn(usize, usize) -> bool) -> Owners {
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let filter_of = |(qi, si): (usize, usize)| match queries.get(qi).and_then(|q| q.scans.get(si)) {
         Some(Scan::Tstats(t)) => format!("{:?}", t.filter),
@@ -46,7 +48,7 @@ pub(crate) fn owners(queries: &[Query], key_filters: &[Vec<Option<KeyFilter>>]) 
                 .enumerate()
                 .map(|(si, s)| match s {
                     // A key filter keeps only the groups its own query's operators admit.
-                    Scan::Tstats(t) if key_filters[qi][si].is_none() => {
+                    Scan::Tstats(t) if key_filters[qi][si].is_none() && !deferred(qi, si) => {
                         let earlier = seen.entry(outline(t)).or_default();
                         if earlier.is_empty() {
                             earlier.push(((qi, si), None));
@@ -126,7 +128,7 @@ mod tests {
         let mut planner = Planner::new(&catalog, &content);
         let queries: Vec<Query> = texts.iter().map(|&t| planner.plan("t", t).expect("plans")).collect();
         let none = queries.iter().map(|q| q.scans.iter().map(|_| None).collect()).collect::<Vec<_>>();
-        owners(&queries, &none)
+        owners(&queries, &none, |_, _| false)
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! accounting, spilling and merging.
 
 use super::cost::ScanCosts;
+use super::row_log::RowLog;
 use crate::expr::event_names::NameIndex;
 use crate::expr::field::FoldCache;
 use crate::expr::prefilter::Scratch;
@@ -41,6 +42,10 @@ impl MemoryAccount {
 #[derive(Debug)]
 pub struct ScanState {
     pub(crate) accs: Vec<Vec<ScanAcc>>,
+    /// Per dataset: the rows its deferred scans kept (see `row_log`).
+    pub(crate) logs: Vec<RowLog>,
+    /// Per dataset: the queries charged with its log's spilled bytes (see `deferred`).
+    pub(super) log_readers: std::sync::Arc<Vec<Vec<usize>>>,
     /// Texts of every group key of this thread, shared by all queries.
     pub(crate) symbols: Symbols,
     /// The current row's column texts as symbol ids (`u32::MAX`: not interned yet), so a
@@ -109,7 +114,8 @@ impl ScanState {
     /// Updates this state's share of the shared total; returns the new total.
     fn report_memory(&mut self, memory: &MemoryAccount) -> usize {
         let groups: usize = self.accs.iter().flatten().map(|a| if let ScanAcc::Groups(g) = a { g.bytes() } else { 0 }).sum();
-        let mine = groups + self.symbols.heap_bytes();
+        let logs: usize = self.logs.iter().map(RowLog::bytes).sum();
+        let mine = groups + logs + self.symbols.heap_bytes();
         let before = std::mem::replace(&mut self.reported, mine);
         if mine >= before {
             memory.used.fetch_add(mine - before, Relaxed) + (mine - before)
@@ -133,6 +139,14 @@ impl ScanState {
                 }
             }
         }
+        for (dataset, log) in self.logs.iter_mut().enumerate() {
+            let written = log.spill(&self.symbols, &file)?;
+            let readers = self.log_readers.get(dataset).map_or(&[][..], Vec::as_slice);
+            // The log serves all of them: each is charged its share.
+            for &qi in readers {
+                self.costs.spilled(qi, written / readers.len() as u64);
+            }
+        }
         // No group refers to the texts any more.
         self.symbols = Symbols::default();
         Ok(())
@@ -143,6 +157,8 @@ impl ScanState {
     pub(super) fn empty_at(position: u64) -> ScanState {
         ScanState {
             accs: Vec::new(),
+            logs: Vec::new(),
+            log_readers: Default::default(),
             symbols: Symbols::default(),
             col_ids: Vec::new(),
             touched: false,
@@ -173,6 +189,7 @@ impl ScanState {
                 ScanAcc::Events(e) => e.clear_for_reuse(),
             }
         }
+        self.logs.iter_mut().for_each(RowLog::clear_for_reuse);
         self.symbols.clear_for_reuse();
         self.touched = false;
         self.spill_file = None;
@@ -264,6 +281,7 @@ impl ScanState {
         if !into.touched {
             // The scratch buffers stay; everything accumulated moves.
             std::mem::swap(&mut into.accs, &mut other.accs);
+            std::mem::swap(&mut into.logs, &mut other.logs);
             std::mem::swap(&mut into.symbols, &mut other.symbols);
             into.touched = true;
             return;
@@ -281,6 +299,10 @@ impl ScanState {
                     _ => {}
                 }
             }
+        }
+        // The other state's rows follow these (see `merge_ordered`).
+        for (mine, theirs) in into.logs.iter_mut().zip(other.logs) {
+            mine.append(theirs, &mut tr, &mut into.symbols);
         }
     }
 }

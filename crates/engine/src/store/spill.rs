@@ -74,6 +74,22 @@ impl SpillFile {
         let (_, len) = out.finish()?;
         Ok(Run { file: self.clone(), offset, len })
     }
+
+    /// Appends the records `fill` hands to its argument, in order, as one run of compressed
+    /// blocks (read back with [`Run::for_each_record`]): rows of a scan's row log.
+    pub fn write_records(
+        self: &Arc<Self>,
+        fill: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()>,
+    ) -> std::io::Result<Run> {
+        let mut guard = self.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
+        let file = guard.as_file_mut();
+        let offset = file.seek(SeekFrom::End(0))?;
+        let mut out =
+            BlockWriter::with_block_bytes(BufWriter::with_capacity(1 << 16, file), count_temp_bytes, RUN_BLOCK_BYTES).at_level(RUN_LEVEL);
+        fill(&mut |record| out.push(record))?;
+        let (_, len) = out.finish()?;
+        Ok(Run { file: self.clone(), offset, len })
+    }
 }
 
 /// Bytes written to temporary files by this process: spilled groups (and their merges), and
@@ -161,6 +177,15 @@ impl Run {
         let mut reader = self.reader(64 << 10)?;
         while let Some((key, states)) = reader.next_group()? {
             f(key, states)?;
+        }
+        Ok(())
+    }
+
+    /// Reads back the records of a run written by [`SpillFile::write_records`], in order.
+    pub(crate) fn for_each_record(&self, mut f: impl FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        let mut reader = self.reader(64 << 10)?;
+        while let Some(record) = reader.blocks.next_record()? {
+            f(record)?;
         }
         Ok(())
     }

@@ -79,6 +79,16 @@ impl Record {
         self.fields[i].0 = CompactString::from(to);
     }
 
+    /// Gives the fields `names` in order, keeping their values and positions (names beyond the
+    /// fields are ignored): replays renames worked out on a row with the same names.
+    pub fn set_names<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        for ((k, _), name) in self.fields.iter_mut().zip(names) {
+            if k != name {
+                *k = CompactString::from(name);
+            }
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.fields.iter().map(|(k, v)| (k.as_str(), v))
     }
@@ -166,5 +176,15 @@ mod tests {
         r.rename_field("Processes.dest", "dest");
         assert_eq!(r.value("dest"), &Value::str("h"));
         assert!(r.get("Processes.dest").is_none());
+    }
+
+    #[test]
+    fn set_names_renames_in_place() {
+        let mut r = Record::new();
+        r.set("a", Value::str("1"));
+        r.set("b", Value::str("2"));
+        r.set_names(["x", "b", "ignored"]);
+        assert_eq!(r.names().collect::<Vec<_>>(), ["x", "b"]);
+        assert_eq!(r.value("x"), &Value::str("1"));
     }
 }

@@ -24,6 +24,18 @@ pub(crate) struct NameIndex {
     /// Lowercased copies of the current event's values by position, made on first use: the
     /// case-insensitive patterns of many predicates read the same few fields.
     folded: RefCell<Folded>,
+    /// The same for the event's properties (see [`property_slot`]).
+    properties: RefCell<FoldedProperties>,
+}
+
+/// Lowercased copies of the current event's source, sourcetype, host and index, made on first
+/// use: most raw-event searches begin with the same test of the source or sourcetype, which
+/// lowercased the value again for every candidate search of the event.
+#[derive(Debug, Default)]
+struct FoldedProperties {
+    /// The event they were made for (see [`NameIndex::event`]); `None` before the first.
+    made_for: Option<u64>,
+    values: [String; 4],
 }
 
 #[derive(Debug, Default)]
@@ -118,6 +130,20 @@ impl NameIndex {
         });
         (!busy).then_some(hit)
     }
+
+    /// Calls `f` on the lowercased event property in `slot` (see [`property_slot`]); `None`
+    /// when called from inside `f` of another such call (its buffers are in use).
+    fn property_folded(&self, ev: &Event, slot: usize, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        let mut props = self.properties.try_borrow_mut().ok()?;
+        let event = self.event.get();
+        if props.made_for != Some(event) {
+            for (buf, value) in props.values.iter_mut().zip([&ev.source, &ev.sourcetype, &ev.host, ev.index_name()]) {
+                fold_into(buf, value);
+            }
+            props.made_for = Some(event);
+        }
+        Some(f(props.values.get(slot)?))
+    }
 }
 
 /// A short hash of a field name from its length and its first and last 8 bytes, read as whole
@@ -173,9 +199,11 @@ impl FieldAccess for IndexedEvent<'_> {
     }
 
     fn any_item_folded(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
-        match field {
-            FieldRef::Name(n) if !is_event_property(n) => self.names.any_value_folded(self.ev, n, f),
-            _ => None,
+        let FieldRef::Name(n) = field else { return None };
+        match property_slot(n) {
+            Some(slot) => self.names.property_folded(self.ev, slot, f),
+            None if is_event_property(n) => None,
+            None => self.names.any_value_folded(self.ev, n, f),
         }
     }
 
@@ -185,6 +213,18 @@ impl FieldAccess for IndexedEvent<'_> {
             return self.ev.any_named(name, f);
         }
         self.names.any_value(self.ev, name, f)
+    }
+}
+
+/// Where [`FoldedProperties`] keeps the lowercased property of this name (`_raw` and `_time`
+/// are not kept: the one is long, the other a number).
+fn property_slot(name: &str) -> Option<usize> {
+    match name {
+        "source" => Some(0),
+        "sourcetype" => Some(1),
+        "host" => Some(2),
+        "index" => Some(3),
+        _ => None,
     }
 }
 
@@ -309,24 +349,48 @@ mod tests {
                 // Again, from the copies made the first time.
                 assert_eq!(folded(&row, name), Some(want), "{name}");
             }
-            // The event's properties are not fields: read as they are.
-            assert_eq!(folded(&row, "host"), None);
         }
     }
 
     #[test]
+    fn folded_properties_are_the_plain_properties_lowercased_for_each_reused_event() {
+        let names = NameIndex::default();
+        let mut events = [event(&[("host", "a field, not the host")]), event(&[]), event(&[])];
+        events[0].source = "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational".into();
+        events[0].host = "WS-ÉVE".into();
+        events[1].sourcetype = "XmlWinEventLog".into();
+        events[1].index = "Windows".into();
+        for ev in &events {
+            names.reset();
+            let row = IndexedEvent { ev, names: &names };
+            for name in ["source", "sourcetype", "host", "index"] {
+                let want: Vec<String> = values(ev, name).iter().map(|v| v.chars().flat_map(char::to_lowercase).collect()).collect();
+                assert_eq!(folded(&row, name), Some(want.clone()), "{name}");
+                assert_eq!(folded(&row, name), Some(want), "{name}, again");
+            }
+            // Long or numeric: read as they are.
+            assert_eq!(folded(&row, "_raw"), None);
+            assert_eq!(folded(&row, "_time"), None);
+        }
+    }
+
+    /// Fields, and properties (kept apart): the inner lookup of the same kind finds its
+    /// buffers in use.
+    #[test]
     fn a_folded_lookup_inside_another_leaves_the_inner_one_to_the_plain_path() {
         let names = NameIndex::default();
         let ev = event(&[("A", "X"), ("B", "Y")]);
-        names.reset();
-        let row = IndexedEvent { ev: &ev, names: &names };
-        let mut inner = Some(Some(Vec::new()));
-        let outer = row.any_item_folded(&FieldRef::Name("A".into()), &mut |a| {
-            inner = Some(folded(&row, "B"));
-            a == "x"
-        });
-        assert_eq!(outer, Some(true));
-        assert_eq!(inner, Some(None));
+        for (outer_name, inner_name, want) in [("A", "B", "x"), ("source", "host", "src")] {
+            names.reset();
+            let row = IndexedEvent { ev: &ev, names: &names };
+            let mut inner = Some(Some(Vec::new()));
+            let outer = row.any_item_folded(&FieldRef::Name(outer_name.into()), &mut |v| {
+                inner = Some(folded(&row, inner_name));
+                v == want
+            });
+            assert_eq!(outer, Some(true), "{outer_name}");
+            assert_eq!(inner, Some(None), "{inner_name}");
+        }
     }
 
     #[test]

@@ -128,22 +128,35 @@ fn fields_kept(patterns: &[String]) -> Vec<String> {
 /// Renames made, (old, new), in order.
 type Moves = Vec<(String, String)>;
 
+/// How the renames worked out on one row replay on rows with the same names.
+enum Replay {
+    /// No field was replaced by another's rename, so every field kept its position: the
+    /// names after, in order.
+    Names(Vec<String>),
+    /// Some were: the renames, to make again.
+    Moves(Moves),
+}
+
 pub(crate) fn rename(mut rows: Vec<Record>, pairs: &[(String, String)]) -> Vec<Record> {
     // Rows from one scan mostly share their field names, and the same names always lead to
     // the same renames: work them out once and replay them while the names repeat.
-    let mut cache: Option<(Vec<String>, Moves)> = None;
+    let mut cache: Option<(Vec<String>, Replay)> = None;
     for row in &mut rows {
-        if let Some((names, moves)) = &cache {
+        if let Some((names, replay)) = &cache {
             if row.names().eq(names.iter().map(String::as_str)) {
-                for (old, new) in moves {
-                    row.rename_field(old, new);
+                match replay {
+                    Replay::Names(after) => row.set_names(after.iter().map(String::as_str)),
+                    Replay::Moves(moves) => moves.iter().for_each(|(old, new)| row.rename_field(old, new)),
                 }
                 continue;
             }
         }
         let initial: Vec<String> = row.names().map(str::to_string).collect();
         let moves = rename_columns(row, pairs);
-        cache = Some((initial, moves));
+        // Renames happen in place unless one replaces an existing field, which drops it.
+        let replay =
+            if row.len() == initial.len() { Replay::Names(row.names().map(str::to_string).collect()) } else { Replay::Moves(moves) };
+        cache = Some((initial, replay));
     }
     rows
 }
@@ -233,6 +246,33 @@ mod tests {
         assert_eq!(out[1].names().collect::<Vec<_>>(), ["dest", "user", "n"]);
         assert_eq!(out[1].value("dest"), &Value::str("b"));
         assert_eq!(out[2].names().collect::<Vec<_>>(), ["dest", "n"]);
+    }
+
+    /// Each row as renamed alone, with the rows after the first renamed from the first one's
+    /// replay: renames in place, and renames that replace an existing field (which moves the
+    /// fields after it).
+    #[test]
+    fn replayed_renames_equal_renaming_each_row_alone() {
+        let mk = |pairs: &[(&str, &str)]| -> Record { pairs.iter().map(|(k, v)| (k.to_string(), Value::str(*v))).collect() };
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        let cases = [
+            vec![pair("P.*", "*"), pair("count", "n")],
+            vec![pair("P.*", "*"), pair("user", "dest")],
+            vec![pair("count", "P.user"), pair("P.*", "x_*")],
+        ];
+        for pairs in &cases {
+            let rows: Vec<Record> =
+                (0..3).map(|i| mk(&[("P.dest", "d"), ("P.user", &format!("u{i}")), ("count", &i.to_string())])).collect();
+            let alone: Vec<Record> = rows
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    rename_columns(&mut r, pairs);
+                    r
+                })
+                .collect();
+            assert_eq!(rename(rows, pairs), alone, "{pairs:?}");
+        }
     }
 
     #[test]

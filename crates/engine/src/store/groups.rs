@@ -501,14 +501,16 @@ const GROUP_BYTES: usize = 80;
 /// A result row: by-fields, then aggregates (an aggregate named like a by-field replaces it).
 pub(crate) fn group_row(by_names: &[String], key: impl Iterator<Item = String>, states: Vec<AggState>, aggs: &[AggSpec]) -> Record {
     let mut r = Record::with_capacity(by_names.len() + states.len());
+    // Names from borrowed text: a short one is kept inline in the row, without the heap copy
+    // a cloned `String` would make (and free) per field of every row.
     for (name, text) in by_names.iter().zip(key) {
-        r.push_new(name.clone(), Value::Str(text));
+        r.push_new_str(name, Value::Str(text));
     }
     for (spec, st) in aggs.iter().zip(states) {
         if by_names.contains(&spec.name) {
-            r.set(spec.name.clone(), st.finish(spec.func));
+            r.set(spec.name.as_str(), st.finish(spec.func));
         } else {
-            r.push_new(spec.name.clone(), st.finish(spec.func));
+            r.push_new_str(&spec.name, st.finish(spec.func));
         }
     }
     r

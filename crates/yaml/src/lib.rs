@@ -217,7 +217,7 @@ impl<'a> Parser<'_, 'a> {
             }
             // `-`, `?` and `:` start a plain scalar when text follows them (`-3`).
             b'-' | b'?' | b':' if rest.as_bytes().get(1).is_some_and(|&b| b != b' ') => self.plain(rest, parent),
-            c if INDICATORS.contains(&c) => None,
+            c if is_indicator(c) => None,
             _ => self.plain(rest, parent),
         }
     }
@@ -404,8 +404,14 @@ enum Chomp {
     Strip,
 }
 
-/// Characters that give a node a meaning other than a plain scalar's where it starts.
-const INDICATORS: &[u8] = b"-?:,[]{}#&*!|>'\"%@`";
+/// Characters that give a node a meaning other than a plain scalar's where it starts. A match,
+/// not a slice's `contains` (a memchr call, costly on every line).
+fn is_indicator(b: u8) -> bool {
+    matches!(
+        b,
+        b'-' | b'?' | b':' | b',' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"' | b'%' | b'@' | b'`'
+    )
+}
 
 /// `- ` (or a lone `-`): a sequence entry.
 fn is_entry(text: &str) -> bool {
@@ -415,24 +421,45 @@ fn is_entry(text: &str) -> bool {
 /// Where a plain key ends: the first `:` followed by a space or the line's end, when the text
 /// before it is a simple plain key (no indicator first, no comment, no trailing space).
 fn key_end(text: &str) -> Option<usize> {
-    if INDICATORS.contains(text.as_bytes().first()?) {
+    if is_indicator(*text.as_bytes().first()?) {
         return None;
     }
+    // One pass over the bytes (no searcher built per line): a comment before the `:` is no key.
     let bytes = text.as_bytes();
-    let end = (0..bytes.len()).find(|&i| bytes[i] == b':' && bytes.get(i + 1).is_none_or(|&b| b == b' '))?;
+    let mut comment = false;
+    let mut end = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        let next = bytes.get(i + 1);
+        if b == b':' && next.is_none_or(|&n| n == b' ') {
+            end = Some(i);
+            break;
+        }
+        comment |= b == b' ' && next == Some(&b'#');
+    }
+    let end = end?;
     let key = &text[..end];
-    (!key.contains(" #") && !key.ends_with(' ') && key != "<<").then_some(end)
+    (!comment && !key.ends_with(' ') && key != "<<").then_some(end)
 }
 
 /// One line of a plain scalar without its comment and trailing spaces; `None` where the text
 /// holds what a plain scalar cannot (`: `, a final `:`) or is empty.
 fn plain_line(text: &str) -> Option<&str> {
-    let text = match text.find(" #") {
-        Some(i) => &text[..i],
-        None => text,
-    };
-    let text = text.trim_end();
-    (!text.is_empty() && !text.contains(": ") && !text.ends_with(':')).then_some(text)
+    // One pass over the bytes up to the comment (no searcher built per line). A `: ` before the
+    // comment is either inside the trimmed text or leaves it ending in `:`: `None` both ways.
+    let bytes = text.as_bytes();
+    let mut end = bytes.len();
+    for (i, &b) in bytes.iter().enumerate() {
+        match (b, bytes.get(i + 1)) {
+            (b' ', Some(b'#')) => {
+                end = i;
+                break;
+            }
+            (b':', Some(b' ')) => return None,
+            _ => {}
+        }
+    }
+    let text = text[..end].trim_end();
+    (!text.is_empty() && !text.ends_with(':')).then_some(text)
 }
 
 /// Folds a line break into `text`: a space, or one newline per empty line between.
@@ -575,7 +602,7 @@ fn flow_sequence(text: &str) -> Option<Value> {
             _ => {
                 let end = rest.find([',', ']'])?;
                 let plain = rest[..end].trim_end_matches(' ');
-                if plain.is_empty() || INDICATORS.contains(&plain.as_bytes()[0]) || plain.contains([':', '#', '[', '{', '}', '\'', '"']) {
+                if plain.is_empty() || is_indicator(plain.as_bytes()[0]) || plain.contains([':', '#', '[', '{', '}', '\'', '"']) {
                     return None;
                 }
                 (resolve_plain(plain)?, &rest[end..])

@@ -324,3 +324,11 @@ fn line_scans_agree_with_string_searches() {
         assert_eq!(key_end(line), key_by_search(line), "key_end({line:?})");
     }
 }
+
+/// `lines` splits as `str::lines` does, at the ends, on empty lines and CRLFs.
+#[test]
+fn lines_split_as_str_lines() {
+    for text in ["", "\n", "a", "a\n", "a\r\n", "\n\na", "a\n\n", "a\r\nb\r\n\r\nc", "a\nb", "é\n\r\n"] {
+        assert_eq!(super::lines(text).collect::<Vec<_>>(), text.lines().collect::<Vec<_>>(), "{text:?}");
+    }
+}

@@ -1,6 +1,8 @@
 //! The add-ons' search-time fields an event pays for: only those the searches can read.
 //! (Splunk's fast mode likewise extracts only the fields a search names.)
 
+// hashbrown's default hasher (foldhash): a start-up hashes every word of every search.
+use hashbrown::HashSet;
 use vigil_engine::{Pattern, Query};
 use vigil_normalize::{EventReader, Normalizer};
 
@@ -9,7 +11,7 @@ use vigil_normalize::{EventReader, Normalizer};
 /// event (source and EventCode), to the ones named by the queries whose raw-event scans can
 /// read such events (a scan that keeps whole events reads every field).
 pub fn restrict_knowledge<'a>(normalizer: &mut Normalizer, queries: impl IntoIterator<Item = &'a Query>) {
-    let mut names = std::collections::HashSet::new();
+    let mut names = HashSet::new();
     let mut each = Vec::new();
     for q in queries.into_iter().filter(|q| q.reads_events()) {
         let own = names_in_search(&q.text);
@@ -32,12 +34,12 @@ pub fn restrict_knowledge<'a>(normalizer: &mut Normalizer, queries: impl IntoIte
 
 /// Field names, some with wildcards (`process_*`).
 struct Named {
-    names: std::collections::HashSet<String>,
+    names: HashSet<String>,
     patterns: Vec<Pattern>,
 }
 
 impl Named {
-    fn new(names: std::collections::HashSet<String>) -> Named {
+    fn new(names: HashSet<String>) -> Named {
         let patterns = names.iter().filter(|n| n.contains('*')).map(|n| Pattern::new(n)).collect();
         Named { names, patterns }
     }
@@ -51,8 +53,8 @@ impl Named {
 /// `_`, `:`, `.` and `*`, in or out of quotes. A superset of the fields the search reads,
 /// which is all that [`restrict_knowledge`] needs. Wildcard words count only when they
 /// start with a letter (`process_*`), not bare values (`*\lsass.exe`).
-pub fn names_in_search(text: &str) -> std::collections::HashSet<String> {
-    let mut out = std::collections::HashSet::new();
+pub fn names_in_search(text: &str) -> HashSet<String> {
+    let mut out = HashSet::new();
     for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '*'))) {
         let word = word.trim_matches('.');
         if word.is_empty() || (word.contains('*') && !word.starts_with(|c: char| c.is_ascii_alphabetic())) {

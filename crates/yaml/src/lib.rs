@@ -37,13 +37,15 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, serde_norway::Erro
 pub fn parse(text: &str) -> Option<Value> {
     // Tabs (indentation or separation) and byte order marks are serde_norway's; a carriage
     // return only as part of a CRLF line end, which `lines` drops.
-    // One char each: a search for one char is a memchr, for a set of chars a decode of every
-    // char (30 M instructions over ESCU's detections).
-    if text.contains('\t') || text.contains('\u{feff}') || text.match_indices('\r').any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n'))
+    // One byte each with the memchr crate (vectorized; core's memchr is a word at a time).
+    let bytes = text.as_bytes();
+    if memchr::memchr(b'\t', bytes).is_some()
+        || memchr::memmem::find(bytes, "\u{feff}".as_bytes()).is_some()
+        || memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'))
     {
         return None;
     }
-    let mut lines: Vec<Line> = text.lines().map(Line::new).collect();
+    let mut lines: Vec<Line> = lines(text).map(Line::new).collect();
     let mut p = Parser { lines: &mut lines, pos: 0, depth: 0 };
     p.skip_blank();
     if p.peek().is_some_and(|l| l.text.starts_with("---")) {
@@ -217,7 +219,7 @@ impl<'a> Parser<'_, 'a> {
             }
             // `-`, `?` and `:` start a plain scalar when text follows them (`-3`).
             b'-' | b'?' | b':' if rest.as_bytes().get(1).is_some_and(|&b| b != b' ') => self.plain(rest, parent),
-            c if INDICATORS.contains(&c) => None,
+            c if is_indicator(c) => None,
             _ => self.plain(rest, parent),
         }
     }
@@ -404,207 +406,10 @@ enum Chomp {
     Strip,
 }
 
-/// Characters that give a node a meaning other than a plain scalar's where it starts.
-const INDICATORS: &[u8] = b"-?:,[]{}#&*!|>'\"%@`";
-
-/// `- ` (or a lone `-`): a sequence entry.
-fn is_entry(text: &str) -> bool {
-    text.starts_with('-') && (text.len() == 1 || text.as_bytes()[1] == b' ')
-}
-
-/// Where a plain key ends: the first `:` followed by a space or the line's end, when the text
-/// before it is a simple plain key (no indicator first, no comment, no trailing space).
-fn key_end(text: &str) -> Option<usize> {
-    if INDICATORS.contains(text.as_bytes().first()?) {
-        return None;
-    }
-    let bytes = text.as_bytes();
-    let end = (0..bytes.len()).find(|&i| bytes[i] == b':' && bytes.get(i + 1).is_none_or(|&b| b == b' '))?;
-    let key = &text[..end];
-    (!key.contains(" #") && !key.ends_with(' ') && key != "<<").then_some(end)
-}
-
-/// One line of a plain scalar without its comment and trailing spaces; `None` where the text
-/// holds what a plain scalar cannot (`: `, a final `:`) or is empty.
-fn plain_line(text: &str) -> Option<&str> {
-    let text = match text.find(" #") {
-        Some(i) => &text[..i],
-        None => text,
-    };
-    let text = text.trim_end();
-    (!text.is_empty() && !text.contains(": ") && !text.ends_with(':')).then_some(text)
-}
-
-/// Folds a line break into `text`: a space, or one newline per empty line between.
-fn fold(text: &mut String, empty_lines: usize) {
-    if empty_lines == 0 {
-        text.push(' ');
-    } else {
-        text.extend(std::iter::repeat_n('\n', empty_lines));
-    }
-}
-
-/// A plain scalar's value as serde_norway resolves it: text that could be a null, a boolean or
-/// a number is left to serde_norway, but for plain decimals and the usual words.
-fn resolve_plain(text: &str) -> Option<Value> {
-    let first = *text.as_bytes().first()?;
-    if !(first.is_ascii_digit() || matches!(first, b'.' | b'+' | b'-' | b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F')) {
-        return Some(Value::String(text.to_string()));
-    }
-    match text {
-        "null" | "Null" | "NULL" | "~" => return Some(Value::Null),
-        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
-        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
-        _ => {}
-    }
-    if text.len() < 20 && text.bytes().all(|b| b.is_ascii_digit()) && (text.len() == 1 || first != b'0') {
-        return text.parse::<u64>().ok().map(|n| Value::Number(n.into()));
-    }
-    if first.is_ascii_alphabetic() {
-        return Some(Value::String(text.to_string()));
-    }
-    match serde_norway::from_str::<Value>(text).ok()? {
-        v @ (Value::Null | Value::Bool(_) | Value::Number(_)) => Some(v),
-        Value::String(s) if s == text => Some(Value::String(s)),
-        _ => None,
-    }
-}
-
-/// How a line of a double-quoted scalar ended.
-enum Quoted<'a> {
-    /// At the closing quote; the text after it.
-    Closed(&'a str),
-    /// At an escaped line break.
-    Joined,
-    /// At the line's end; `kept` bytes of the output may not be trimmed (escapes).
-    Open { kept: usize },
-}
-
-/// One line of a double-quoted scalar (after the opening quote, or a continuation line)
-/// appended to `out`; unknown escapes: `None`.
-fn double_quoted_line<'a>(text: &'a str, out: &mut String) -> Option<Quoted<'a>> {
-    let mut kept = 0;
-    let mut chars = text.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Some(Quoted::Closed(&text[i + 1..])),
-            '\\' => {
-                let Some((_, e)) = chars.next() else {
-                    return Some(Quoted::Joined);
-                };
-                let unescaped = match e {
-                    'x' | 'u' | 'U' => {
-                        let len = match e {
-                            'x' => 2,
-                            'u' => 4,
-                            _ => 8,
-                        };
-                        let hex = text.get(i + 2..i + 2 + len)?;
-                        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                            return None;
-                        }
-                        chars.nth(len - 1);
-                        char::from_u32(u32::from_str_radix(hex, 16).ok()?)?
-                    }
-                    _ => simple_escape(e)?,
-                };
-                out.push(unescaped);
-                kept = out.len();
-            }
-            _ => out.push(c),
-        }
-    }
-    Some(Quoted::Open { kept })
-}
-
-/// The character a one-letter escape of a double-quoted scalar stands for.
-fn simple_escape(e: char) -> Option<char> {
-    Some(match e {
-        '0' => '\0',
-        'a' => '\x07',
-        'b' => '\x08',
-        't' => '\t',
-        'n' => '\n',
-        'v' => '\x0b',
-        'f' => '\x0c',
-        'r' => '\r',
-        'e' => '\x1b',
-        ' ' => ' ',
-        '"' => '"',
-        '/' => '/',
-        '\\' => '\\',
-        'N' => '\u{85}',
-        '_' => '\u{a0}',
-        'L' => '\u{2028}',
-        'P' => '\u{2029}',
-        _ => return None,
-    })
-}
-
-/// A flow sequence of scalars closed on its line (`[]`, `[a, 'b', "c"]`), nothing but a
-/// comment after it.
-fn flow_sequence(text: &str) -> Option<Value> {
-    let mut items = Vec::new();
-    let mut rest = text[1..].trim_start_matches(' ');
-    if let Some(after) = rest.strip_prefix(']') {
-        return flow_end(after, items);
-    }
-    loop {
-        let (item, after) = match rest.as_bytes().first()? {
-            b'\'' => {
-                let mut out = String::new();
-                let mut from = 1;
-                loop {
-                    let i = rest[from..].find('\'')? + from;
-                    out.push_str(&rest[from..i]);
-                    if rest[i + 1..].starts_with('\'') {
-                        out.push('\'');
-                        from = i + 2;
-                    } else {
-                        break (Value::String(out), &rest[i + 1..]);
-                    }
-                }
-            }
-            b'"' => {
-                let mut out = String::new();
-                match double_quoted_line(&rest[1..], &mut out)? {
-                    Quoted::Closed(after) => (Value::String(out), after),
-                    _ => return None,
-                }
-            }
-            _ => {
-                let end = rest.find([',', ']'])?;
-                let plain = rest[..end].trim_end_matches(' ');
-                if plain.is_empty() || INDICATORS.contains(&plain.as_bytes()[0]) || plain.contains([':', '#', '[', '{', '}', '\'', '"']) {
-                    return None;
-                }
-                (resolve_plain(plain)?, &rest[end..])
-            }
-        };
-        items.push(item);
-        let after = after.trim_start_matches(' ');
-        if let Some(more) = after.strip_prefix(',') {
-            rest = more.trim_start_matches(' ');
-            if rest.starts_with(']') {
-                return None; // a trailing comma
-            }
-        } else {
-            return flow_end(after.strip_prefix(']')?, items);
-        }
-    }
-}
-
-/// What follows a flow sequence on its line must be nothing or a comment.
-fn flow_end(after: &str, items: Vec<Value>) -> Option<Value> {
-    nothing_but_comment(after).then_some(Value::Sequence(items))
-}
-
-/// Whether `after` (the rest of a line after a node) is spaces, then maybe a comment (`#`
-/// after at least one space).
-fn nothing_but_comment(after: &str) -> bool {
-    let t = after.trim_start_matches(' ');
-    t.is_empty() || (t.len() < after.len() && t.starts_with('#'))
-}
+mod scan;
+use scan::{
+    double_quoted_line, flow_sequence, fold, is_entry, is_indicator, key_end, lines, nothing_but_comment, plain_line, resolve_plain, Quoted,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! The fast YAML parser against serde_norway: snippets of every construct it reads, what it
 //! leaves to serde_norway, and every YAML file of ../shared/escu.
 
-use super::{from_str, parse};
+use super::{from_str, key_end, parse, plain_line};
 use serde_norway::Value;
 use std::path::{Path, PathBuf};
 
@@ -290,4 +290,45 @@ fn mutated_files_read_as_serde_norway_reads_them_or_are_declined() {
         }
     }
     assert!(taken > 300, "only {taken} of 3000 mutations taken");
+}
+
+/// The one-pass `plain_line` and `key_end` agree with their plain string-search definitions on
+/// lines mixing comments, `: ` and `:` at every place.
+#[test]
+fn line_scans_agree_with_string_searches() {
+    const INDICATORS: &[u8] = b"-?:,[]{}#&*!|>'\"%@`";
+    fn plain_by_search(text: &str) -> Option<&str> {
+        let text = text.find(" #").map_or(text, |i| &text[..i]).trim_end();
+        (!text.is_empty() && !text.contains(": ") && !text.ends_with(':')).then_some(text)
+    }
+    fn key_by_search(text: &str) -> Option<usize> {
+        if INDICATORS.contains(text.as_bytes().first()?) {
+            return None;
+        }
+        let bytes = text.as_bytes();
+        let end = (0..bytes.len()).find(|&i| bytes[i] == b':' && bytes.get(i + 1).is_none_or(|&b| b == b' '))?;
+        let key = &text[..end];
+        (!key.contains(" #") && !key.ends_with(' ') && key != "<<").then_some(end)
+    }
+    let parts = ["a", " ", ":", "#", " #", ": ", "b:c", "<<", "\u{3000}", "-"];
+    let mut lines = vec![String::new()];
+    for _ in 0..4 {
+        let longer: Vec<String> = lines.iter().flat_map(|l| parts.iter().map(move |p| format!("{l}{p}"))).collect();
+        lines.extend(longer);
+    }
+    for b in 0..=u8::MAX {
+        assert_eq!(super::is_indicator(b), INDICATORS.contains(&b), "is_indicator({b})");
+    }
+    for line in &lines {
+        assert_eq!(plain_line(line), plain_by_search(line), "plain_line({line:?})");
+        assert_eq!(key_end(line), key_by_search(line), "key_end({line:?})");
+    }
+}
+
+/// `lines` splits as `str::lines` does, at the ends, on empty lines and CRLFs.
+#[test]
+fn lines_split_as_str_lines() {
+    for text in ["", "\n", "a", "a\n", "a\r\n", "\n\na", "a\n\n", "a\r\nb\r\n\r\nc", "a\nb", "é\n\r\n"] {
+        assert_eq!(super::lines(text).collect::<Vec<_>>(), text.lines().collect::<Vec<_>>(), "{text:?}");
+    }
 }

@@ -9,7 +9,7 @@ use crate::ops::Op;
 use crate::plan::keyfilter::KeyFilter;
 use crate::plan::{Query, Scan, TstatsScan};
 use crate::store::agg::{AggInput, AggSpec};
-use crate::store::groups::{Groups, MAX_GROUPS};
+use crate::store::groups::{for_each_combination, Groups, MAX_GROUPS};
 use crate::store::symbols::Symbols;
 use vigil_model::value::{decimal_i64, DECIMAL_LEN};
 
@@ -188,8 +188,9 @@ impl LoggedScan<'_> {
             if count > MAX_GROUPS as u64 {
                 built.groups.overflow = true;
             } else {
-                let (ranges, at, agg_slots) = (&scratch.ranges, &mut scratch.at, &scratch.agg_slots);
-                self.for_each_key(&items, ranges, at, |key| {
+                let lists: Vec<&[&str]> = scratch.ranges.iter().map(|&(s, e)| &items[s..e]).collect();
+                let agg_slots = &scratch.agg_slots;
+                for_each_combination(&lists, "", |key| {
                     if admit(key) {
                         self.add_to_group(t, ops, key, row, (secs, agg_slots), built);
                     }
@@ -197,33 +198,6 @@ impl LoggedScan<'_> {
             }
         }
         scratch.texts = recycle(items);
-    }
-
-    /// Calls `f` with every key of the by-fields' texts (`ranges` of `items`): one per
-    /// combination of multivalue items, in the order of `for_each_key`.
-    fn for_each_key(&self, items: &[&str], ranges: &[(usize, usize)], at: &mut Vec<usize>, mut f: impl FnMut(&[&str])) {
-        let mut key: Vec<&str> = ranges.iter().map(|&(s, _)| items[s]).collect();
-        at.clear();
-        at.extend(ranges.iter().map(|&(s, _)| s));
-        loop {
-            f(&key);
-            // Advance the odometer over the multivalue by-fields.
-            let mut i = ranges.len();
-            loop {
-                if i == 0 {
-                    return;
-                }
-                i -= 1;
-                let (start, end) = ranges[i];
-                if at[i] + 1 < end {
-                    at[i] += 1;
-                    key[i] = items[at[i]];
-                    break;
-                }
-                at[i] = start;
-                key[i] = items[start];
-            }
-        }
     }
 
     fn add_to_group(
@@ -261,7 +235,6 @@ struct Scratch {
     agg_slots: Vec<Option<usize>>,
     texts: Vec<&'static str>,
     ranges: Vec<(usize, usize)>,
-    at: Vec<usize>,
 }
 
 /// An empty vector of texts of another lifetime, in the same allocation (collecting an

@@ -47,30 +47,41 @@ pub(crate) fn for_each_key(parts: &[KeyPart], mut f: impl FnMut(&[u32])) {
         }
         return f(&key[..parts.len()]);
     }
-    let first = |p: &KeyPart| match p {
-        KeyPart::One(id) => *id,
-        KeyPart::Many(items) => items.first().copied().unwrap_or(0),
-    };
-    let mut key: Vec<u32> = parts.iter().map(first).collect();
-    let mut idx = vec![0usize; parts.len()];
+    let lists: Vec<&[u32]> = parts
+        .iter()
+        .map(|p| match p {
+            KeyPart::One(id) => std::slice::from_ref(id),
+            KeyPart::Many(items) => items.as_slice(),
+        })
+        .collect();
+    for_each_combination(&lists, 0, f);
+}
+
+/// Calls `f` with every combination of one item of each list, the last list varying
+/// fastest (an odometer); an empty list stands as `empty`. Group keys of multivalue
+/// by-fields, as ids (`for_each_key`) or as texts (deferred scans), come in this order.
+pub(crate) fn for_each_combination<T: Copy>(lists: &[&[T]], empty: T, mut f: impl FnMut(&[T])) {
+    let first = |l: &[T]| l.first().copied().unwrap_or(empty);
+    let mut key: Vec<T> = lists.iter().map(|l| first(l)).collect();
+    if lists.iter().all(|l| l.len() <= 1) {
+        return f(&key);
+    }
+    let mut idx = vec![0usize; lists.len()];
     loop {
         f(&key);
-        // Advance the odometer over the multivalue parts.
-        let mut i = parts.len();
+        let mut i = lists.len();
         loop {
             if i == 0 {
                 return;
             }
             i -= 1;
-            if let KeyPart::Many(items) = &parts[i] {
-                if idx[i] + 1 < items.len() {
-                    idx[i] += 1;
-                    key[i] = items[idx[i]];
-                    break;
-                }
-                idx[i] = 0;
-                key[i] = first(&parts[i]);
+            if idx[i] + 1 < lists[i].len() {
+                idx[i] += 1;
+                key[i] = lists[i][idx[i]];
+                break;
             }
+            idx[i] = 0;
+            key[i] = first(lists[i]);
         }
     }
 }

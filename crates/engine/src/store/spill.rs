@@ -46,33 +46,29 @@ impl SpillFile {
         self: &Arc<Self>,
         fill: impl FnOnce(&mut dyn FnMut(&[K], &[AggState]) -> std::io::Result<()>) -> std::io::Result<()>,
     ) -> std::io::Result<Run> {
-        let mut guard = self.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
-        let file = guard.as_file_mut();
-        let offset = file.seek(SeekFrom::End(0))?;
-        let mut out =
-            BlockWriter::with_block_bytes(BufWriter::with_capacity(1 << 16, file), count_temp_bytes, RUN_BLOCK_BYTES).at_level(RUN_LEVEL);
-        let (mut batch, mut buf) = (run_codec::BatchWriter::default(), Vec::new());
-        fill(&mut |key, states| {
-            if !batch.fits(key.len()) {
-                buf.clear();
-                batch.take(&mut buf);
-                out.push(&buf)?;
-            }
-            batch.push(key, states);
-            if batch.bytes() >= run_codec::BATCH_BYTES {
+        self.append_run(|out| {
+            let (mut batch, mut buf) = (run_codec::BatchWriter::default(), Vec::new());
+            fill(&mut |key, states| {
+                if !batch.fits(key.len()) {
+                    buf.clear();
+                    batch.take(&mut buf);
+                    out.push(&buf)?;
+                }
+                batch.push(key, states);
+                if batch.bytes() >= run_codec::BATCH_BYTES {
+                    buf.clear();
+                    batch.take(&mut buf);
+                    out.push(&buf)?;
+                }
+                Ok(())
+            })?;
+            if !batch.is_empty() {
                 buf.clear();
                 batch.take(&mut buf);
                 out.push(&buf)?;
             }
             Ok(())
-        })?;
-        if !batch.is_empty() {
-            buf.clear();
-            batch.take(&mut buf);
-            out.push(&buf)?;
-        }
-        let (_, len) = out.finish()?;
-        Ok(Run { file: self.clone(), offset, len })
+        })
     }
 
     /// Appends the records `fill` hands to its argument, in order, as one run of compressed
@@ -81,12 +77,20 @@ impl SpillFile {
         self: &Arc<Self>,
         fill: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()>,
     ) -> std::io::Result<Run> {
+        self.append_run(|out| fill(&mut |record| out.push(record)))
+    }
+
+    /// Appends one run of compressed blocks, written by `write`, at the end of the file.
+    fn append_run(
+        self: &Arc<Self>,
+        write: impl FnOnce(&mut BlockWriter<BufWriter<&mut std::fs::File>>) -> std::io::Result<()>,
+    ) -> std::io::Result<Run> {
         let mut guard = self.file.lock().map_err(|_| std::io::Error::other("spill file lock poisoned"))?;
         let file = guard.as_file_mut();
         let offset = file.seek(SeekFrom::End(0))?;
         let mut out =
             BlockWriter::with_block_bytes(BufWriter::with_capacity(1 << 16, file), count_temp_bytes, RUN_BLOCK_BYTES).at_level(RUN_LEVEL);
-        fill(&mut |record| out.push(record))?;
+        write(&mut out)?;
         let (_, len) = out.finish()?;
         Ok(Run { file: self.clone(), offset, len })
     }

@@ -66,11 +66,7 @@ impl Query {
                 let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
                 let agg_names: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
                 let filter = if is_root && !names.is_empty() { KeyFilter::plan(&self.root, &names, &agg_names) } else { None };
-                if let Some(f) = filter {
-                    let ops: Vec<&str> = self.root.ops[..f.len()].iter().map(Op::command_name).collect();
-                    let _ =
-                        writeln!(out, "    key filter: the first {} operators ({}) run when a group is created", f.len(), ops.join(", "));
-                }
+                key_filter(filter, &self.root.ops, out);
             }
             Scan::Events(e) => {
                 let _ = writeln!(out, "  scan {i}: events");
@@ -82,12 +78,23 @@ impl Query {
                 if let Some(st) = &e.stats {
                     let by: Vec<&str> = st.by.iter().map(String::as_str).collect();
                     let _ = writeln!(out, "    stats in the scan: {} by {}", aggs(&st.aggs, &field_name), list(&by));
+                    let is_root = matches!(self.root.source, Source::Scan(r) if r == i);
+                    let agg_names: Vec<String> = st.aggs.iter().map(|a| a.name.clone()).collect();
+                    let filter = if is_root && !st.by.is_empty() { KeyFilter::plan(&self.root, &st.by, &agg_names) } else { None };
+                    key_filter(filter, &self.root.ops, out);
                 }
                 let copied = e.projection.as_ref().map_or("all".to_string(), |p| p.join(", "));
                 let _ = writeln!(out, "    fields copied: {copied}; _raw copied: {}", if e.needs_raw { "yes" } else { "no" });
             }
         }
     }
+}
+
+fn key_filter(filter: Option<KeyFilter>, ops: &[Op], out: &mut String) {
+    let Some(f) = filter else { return };
+    let names: Vec<&str> = ops.get(..f.len()).unwrap_or_default().iter().map(Op::command_name).collect();
+    let partial = if f.is_partial() { ", the last one's conjuncts on the key alone" } else { "" };
+    let _ = writeln!(out, "    key filter: the first {} operators ({}{partial}) run when a group is created", f.len(), names.join(", "));
 }
 
 fn field_name(f: &FieldRef) -> String {

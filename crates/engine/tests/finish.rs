@@ -154,6 +154,30 @@ fn groups_refused_by_their_key_give_the_same_results() {
 }
 
 #[test]
+fn raw_event_groups_refused_by_their_key_give_the_same_results() {
+    let events: Vec<Event> = (0..6000).map(process).collect();
+    // The shape of "Windows Remote Access Software BRC4 Loaded Dll": a `where` testing both
+    // aggregates and by-fields; and a multivalue by-field, split into one group per value.
+    let head = "search EventCode=1 | eval odd=if(match(CommandLine, \"[13579]$\"), 1, 0), \
+                tags=split(if(match(User, \"user[12]$\"), \"a,b\", \"c\"), \",\") \
+                | stats count min(_time) as firstTime dc(CommandLine) as lines values(User) as users by Image odd tags";
+    for tail in [
+        "| where lines > 3 AND odd == 1",
+        "| where (odd == 1 AND count >= 2) AND tags=\"b\"",
+        "| where count > 1 AND (odd == 0 OR Image=\"*tool3.exe\") | convert ctime(firstTime)",
+        "| search tags=c | where odd=1 AND lines > 100",
+    ] {
+        let filtered = format!("{head} {tail}");
+        let plain = format!("{head} | head 1000000 {tail}");
+        for budget in [usize::MAX, 1] {
+            let got = run(&filtered, &events, budget);
+            assert!(!got.is_empty(), "{filtered}: plain gives {}", run(&plain, &events, budget).len());
+            assert_eq!(format!("{got:?}"), format!("{:?}", run(&plain, &events, budget)), "{filtered}");
+        }
+    }
+}
+
+#[test]
 fn stats_and_eventstats_in_stages_give_the_whole_table_results() {
     // The shape of "Unusually Long Command Line" and other whole-table tails; a leading
     // `head` with a large limit makes the same query run on whole tables.

@@ -17,6 +17,10 @@ pub(crate) struct StatsOp {
     pub by: Vec<String>,
 }
 
+/// Whether a group may be created for a key of symbol ids ([`StatsOp::add_if`]), and the key
+/// positions that alone decide it, if fewer than all.
+pub(crate) type KeyAdmission<'a> = (Option<&'a [usize]>, &'a dyn Fn(&[u32], &Symbols) -> bool);
+
 /// Fills `parts` with the key parts of a result row's by-fields; false when one is null (no
 /// fill value): such a row is dropped, as in Splunk.
 fn row_key_parts(by: &[String], row: &Record, symbols: &mut Symbols, parts: &mut Vec<KeyPart>) -> bool {
@@ -137,6 +141,20 @@ impl StatsOp {
     /// Adds one row to `groups` (bounded by the groups' limit, which marks overflow).
     /// `parts` is scratch, reused across rows.
     pub fn add(&self, groups: &mut Groups, symbols: &mut Symbols, row: &Record, ctx: &EvalContext, parts: &mut Vec<KeyPart>) {
+        self.add_if(groups, symbols, row, ctx, parts, None);
+    }
+
+    /// [`StatsOp::add`], creating a group only if `admit` accepts its key (decided by the
+    /// key's parts at the positions given, when some; see `plan::keyfilter`).
+    pub fn add_if(
+        &self,
+        groups: &mut Groups,
+        symbols: &mut Symbols,
+        row: &Record,
+        ctx: &EvalContext,
+        parts: &mut Vec<KeyPart>,
+        admit: Option<KeyAdmission>,
+    ) {
         if !row_key_parts(&self.by, row, symbols, parts) {
             return;
         }
@@ -144,8 +162,13 @@ impl StatsOp {
             groups.overflow = true;
             return;
         }
+        let symbols = &*symbols;
         for_each_key(parts, |key| {
-            let grown = feed(groups.entry(key, &self.aggs), &self.aggs, row, ctx);
+            let states = match &admit {
+                None => Some(groups.entry(key, &self.aggs)),
+                Some((decides, admits)) => groups.entry_if(key, &self.aggs, *decides, |key| admits(key, symbols)),
+            };
+            let grown = states.map_or(0, |states| feed(states, &self.aggs, row, ctx));
             groups.grew(grown);
         });
     }

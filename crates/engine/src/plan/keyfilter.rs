@@ -12,6 +12,7 @@
 //! rex: a field is key-derived unless it comes from an aggregate, from the clock or time zone
 //! (convert, non-pure eval), or from an operator not understood here (which ends the prefix).
 
+use crate::expr::eval::CExpr;
 use crate::expr::predicate::Pred;
 use crate::expr::value::EvalContext;
 use crate::ops::fields::{fields_columns, rename_columns, table_columns, Columns};
@@ -19,6 +20,7 @@ use crate::ops::{Op, RowEnv};
 use crate::plan::lineage::{Lineage, Origin};
 use crate::plan::Stage;
 use vigil_model::{Record, Value};
+use vigil_spl::ast::BinaryOp;
 
 /// A query's key filter, ready to run on each new group key.
 #[derive(Debug)]
@@ -34,15 +36,20 @@ pub(crate) struct KeyFilter {
     /// The by-field positions whose texts alone decide the filter, when they are fewer than
     /// the key's (see [`decisive_positions`]): its decision is then remembered per their texts.
     decides: Option<Vec<usize>>,
+    /// What runs instead of the last operator, a `where` that also tests aggregates: its
+    /// conjuncts on the key alone (see [`prefix_len`]).
+    partial: Option<Op>,
 }
 
 impl KeyFilter {
     /// The key filter of `stage`'s scan, if its operators start with one.
     pub(crate) fn plan(stage: &Stage, by_names: &[String], agg_names: &[String]) -> Option<KeyFilter> {
-        let len = prefix_len(stage, by_names, agg_names);
+        let (len, partial) = prefix_len(stage, by_names, agg_names);
         if len == 0 {
             return None;
         }
+        let partial = partial.map(Op::Where);
+        let op_at = |i: usize| if i + 1 == len { partial.as_ref().or(stage.ops.get(i)) } else { stage.ops.get(i) };
         // The key row has the by-fields only; renames move them, as `drop_dm_object_name` does.
         let mut fields = Lineage::of_groups(by_names, &[]);
         let mut skip = 0;
@@ -62,7 +69,7 @@ impl KeyFilter {
             })
             .collect::<Option<Vec<(String, usize)>>>()?;
         let run = ops_to_run(&stage.ops, skip..len, &layout);
-        let needed = decisive_positions(run.iter().map(|&i| &stage.ops[i]), &layout);
+        let needed = decisive_positions(run.iter().filter_map(|&i| op_at(i)), &layout);
         // A key row needs only the fields the decision depends on: no operator reads the
         // others, so their presence changes nothing, and each would cost a copy per new key.
         let layout = match &needed {
@@ -70,7 +77,7 @@ impl KeyFilter {
             None => layout,
         };
         let decides = needed.filter(|d| d.len() < by_names.len());
-        Some(KeyFilter { len, run, layout, decides })
+        Some(KeyFilter { len, run, layout, decides, partial })
     }
 
     /// The by-field positions that alone decide [`KeyFilter::admits`], if fewer than all.
@@ -83,6 +90,11 @@ impl KeyFilter {
         self.len
     }
 
+    /// Whether the last of them is a `where` run with its conjuncts on the key alone.
+    pub(crate) fn is_partial(&self) -> bool {
+        self.partial.is_some()
+    }
+
     /// Whether a group whose by-field texts are `text(i)` can reach the output: the filter's
     /// operators over a row of those fields yield a row.
     pub(crate) fn admits<'t>(&self, ops: &[Op], text: impl Fn(usize) -> &'t str, ctx: &EvalContext) -> bool {
@@ -93,7 +105,9 @@ impl KeyFilter {
         }
         let mut rows = vec![row];
         let mut env = RowEnv { ctx };
-        for op in self.run.iter().filter_map(|&i| ops.get(i)) {
+        let partial_at = self.len - 1;
+        let op_at = |i: usize| if i == partial_at { self.partial.as_ref().or(ops.get(i)) } else { ops.get(i) };
+        for op in self.run.iter().filter_map(|&i| op_at(i)) {
             rows = match crate::ops::apply(op, rows, &mut env) {
                 Ok(rows) => rows,
                 // Unsure: keep the group; the query reports the error after the scan.
@@ -249,8 +263,10 @@ impl Columns for Deps {
 /// How many leading operators of `stage` make the key filter of its scan (0: none), given the
 /// scan's by-field and aggregate column names: up to the last filter that reads only fields
 /// derived from the key (see `lineage`) and may refuse a row, through operators whose fields
-/// the lineage follows.
-pub(crate) fn prefix_len(stage: &Stage, by_names: &[String], agg_names: &[String]) -> usize {
+/// the lineage follows. A `where` whose conjuncts test aggregates too ends the prefix with its
+/// conjuncts on the key alone (returned): `where count > 5 AND dll_path == 1` can hold for a
+/// group only if `dll_path == 1` does, whatever its aggregates.
+pub(crate) fn prefix_len(stage: &Stage, by_names: &[String], agg_names: &[String]) -> (usize, Option<CExpr>) {
     let mut fields = Lineage::of_groups(by_names, agg_names);
     let mut len = 0;
     for (i, op) in stage.ops.iter().enumerate() {
@@ -262,7 +278,14 @@ pub(crate) fn prefix_len(stage: &Stage, by_names: &[String], agg_names: &[String
                 let pure = !matches!(op, Op::Where(e) if !e.is_pure());
                 match op.fields_read() {
                     Some(read) if pure && fields.key_derived(&read) => len = i + 1,
-                    _ => break,
+                    _ => {
+                        if let Op::Where(e) = op {
+                            if let Some(partial) = key_conjuncts(e, &fields) {
+                                return (i + 1, Some(partial));
+                            }
+                        }
+                        break;
+                    }
                 }
             }
             Op::Rename(_) | Op::Table(_) | Op::Fields { .. } | Op::Eval(_) | Op::Rex(_) => fields.apply(op, None),
@@ -276,7 +299,33 @@ pub(crate) fn prefix_len(stage: &Stage, by_names: &[String], agg_names: &[String
             Op::TopRare(_) | Op::Timechart(_) | Op::SigmaCorrelation(_) => break,
         }
     }
-    len
+    (len, None)
+}
+
+/// The conjuncts of `e` (its top-level ANDs) that are pure and read only key-derived fields,
+/// ANDed, when there are some: `where` keeps a row only when every conjunct is true (`AND` is
+/// false unless both sides are true), so these must hold for any group it keeps.
+fn key_conjuncts(e: &CExpr, fields: &Lineage) -> Option<CExpr> {
+    let mut all = Vec::new();
+    conjuncts(e, &mut all);
+    let on_key = |c: &&CExpr| {
+        let mut read = Vec::new();
+        c.fields(&mut read);
+        c.is_pure() && fields.key_derived(&read)
+    };
+    let mut kept = all.into_iter().filter(on_key).cloned();
+    let first = kept.next()?;
+    Some(kept.fold(first, |acc, c| CExpr::Binary(BinaryOp::And, Box::new(acc), Box::new(c))))
+}
+
+fn conjuncts<'e>(e: &'e CExpr, out: &mut Vec<&'e CExpr>) {
+    match e {
+        CExpr::Binary(BinaryOp::And, l, r) => {
+            conjuncts(l, out);
+            conjuncts(r, out);
+        }
+        _ => out.push(e),
+    }
 }
 
 #[cfg(test)]
@@ -290,7 +339,7 @@ mod tests {
         let content = ContentSet::default();
         let q = Planner::new(&catalog, &content).plan("t", text).expect("plans");
         let by = ["Processes.dest", "Processes.process_name", "Processes.process"].map(String::from);
-        prefix_len(&q.root, &by, &["count".into(), "firstTime".into()])
+        prefix_len(&q.root, &by, &["count".into(), "firstTime".into()]).0
     }
 
     const HEAD: &str = "| tstats count min(_time) as firstTime from datamodel=Endpoint.Processes \
@@ -391,6 +440,22 @@ mod tests {
         assert!(key_row(&format!("{HEAD}| search user=x")).is_empty());
         // A rename of an unread field onto a read one makes it read.
         assert_eq!(key_row(&format!("{HEAD}| eval n=1 | rename process as dest | search dest=x")), ["dest", "process"]);
+    }
+
+    #[test]
+    fn a_where_on_aggregates_and_the_key_filters_by_its_key_conjuncts() {
+        let text = format!("{HEAD}| where count > 2 AND process_name=\"cmd.exe\" AND firstTime > 0 | table dest");
+        assert_eq!(prefix(&text), 2);
+        assert_eq!(planned(&text, ["host", "cmd.exe", "x"]), (vec![1], true));
+        assert_eq!(planned(&text, ["host", "sh", "x"]), (vec![1], false));
+        assert_eq!(decides(&text), Some(vec![1]));
+        // Only the conjuncts of a top-level AND: an OR with an aggregate decides nothing.
+        assert_eq!(prefix(&format!("{HEAD}| where count > 2 OR process_name=\"cmd.exe\"")), 0);
+        // An earlier filter on the key still runs before it.
+        let text = format!("{HEAD}| search dest=host | where (count > 2 AND len(process) > 3) AND dest!=\"x\"");
+        assert_eq!(planned(&text, ["host", "cmd.exe", "cmd /c"]), (vec![1, 2], true));
+        assert_eq!(planned(&text, ["other", "cmd.exe", "cmd /c"]), (vec![1, 2], false));
+        assert_eq!(planned(&text, ["host", "cmd.exe", "ab"]), (vec![1, 2], false));
     }
 
     #[test]

@@ -88,6 +88,12 @@ impl Engine {
                             let aggs: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
                             KeyFilter::plan(&q.root, &by, &aggs)
                         }
+                        // The stats of a raw-event scan makes the query's rows as a tstats does.
+                        (Scan::Events(e), Source::Scan(root)) if *root == si => {
+                            let stats = e.stats.as_ref().filter(|st| !st.by.is_empty())?;
+                            let aggs: Vec<String> = stats.aggs.iter().map(|a| a.name.clone()).collect();
+                            KeyFilter::plan(&q.root, &stats.by, &aggs)
+                        }
                         _ => None,
                     })
                     .collect()
@@ -371,8 +377,14 @@ impl Engine {
         }
         match (&mut state.accs[qi][si], &scan.stats) {
             (ScanAcc::Groups(groups), Some(stats)) => {
+                let filter = self.key_filters[qi][si].as_ref();
+                let ops = &self.queries[qi].root.ops;
+                let admits = |key: &[u32], symbols: &Symbols| {
+                    filter.is_none_or(|f| f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx))
+                };
+                let admission = filter.map(|f| (f.decides(), &admits as &dyn Fn(&[u32], &Symbols) -> bool));
                 for row in &rows {
-                    stats.add(groups, &mut state.symbols, row, &self.scan_ctx, &mut state.key_parts);
+                    stats.add_if(groups, &mut state.symbols, row, &self.scan_ctx, &mut state.key_parts, admission);
                 }
             }
             (ScanAcc::Events(v), _) => {

@@ -29,12 +29,12 @@ use crate::expr::prefilter::ScanIndex;
 use crate::expr::value::EvalContext;
 use crate::ops::RowEnv;
 use crate::plan::keyfilter::KeyFilter;
-use crate::plan::{Query, Scan, Source, TstatsScan};
+use crate::plan::{EventScan, Query, Scan, Source, TstatsScan};
 use crate::store::groups::{for_each_key, key_count, Groups, KeyPart, MAX_GROUPS};
 use crate::store::symbols::Symbols;
 use rows::{column_part, event_record, feed_row_agg, projected_event_record};
 use std::time::Instant;
-use vigil_model::{Catalog, DatasetRow, Event};
+use vigil_model::{Catalog, DatasetRow, Event, Record};
 
 /// Planned queries and the dispatch tables that route rows and events to their scans.
 #[derive(Debug)]
@@ -364,17 +364,27 @@ impl Engine {
             Some(only) => projected_event_record(ev, &state.names, scan.needs_raw, only, &mut state.picked),
             None => event_record(ev, scan.needs_raw, None),
         };
+        if scan.prefix.is_empty() {
+            // No operators: the record is the row (no vector for it).
+            self.keep_rows(state, qi, si, scan, ev, std::slice::from_ref(&record));
+            return true;
+        }
         let mut rows = vec![record];
-        if !scan.prefix.is_empty() {
-            // Row-by-row operators need no scan results and no clock (see push_down).
-            let mut env = RowEnv { ctx: &self.scan_ctx };
-            for op in &scan.prefix {
-                rows = crate::ops::apply(op, rows, &mut env).unwrap_or_default();
-                if rows.is_empty() {
-                    break;
-                }
+        // Row-by-row operators need no scan results and no clock (see push_down).
+        let mut env = RowEnv { ctx: &self.scan_ctx };
+        for op in &scan.prefix {
+            rows = crate::ops::apply(op, rows, &mut env).unwrap_or_default();
+            if rows.is_empty() {
+                break;
             }
         }
+        self.keep_rows(state, qi, si, scan, ev, &rows);
+        true
+    }
+
+    /// Adds the rows a kept event made to raw-event scan `si` of query `qi`: to its groups, or
+    /// to its events.
+    fn keep_rows(&self, state: &mut ScanState, qi: usize, si: usize, scan: &EventScan, ev: &Event, rows: &[Record]) {
         match (&mut state.accs[qi][si], &scan.stats) {
             (ScanAcc::Groups(groups), Some(stats)) => {
                 let filter = self.key_filters[qi][si].as_ref();
@@ -383,7 +393,7 @@ impl Engine {
                     filter.is_none_or(|f| f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx))
                 };
                 let admission = filter.map(|f| (f.decides(), &admits as &dyn Fn(&[u32], &Symbols) -> bool));
-                for row in &rows {
+                for row in rows {
                     stats.add_if(groups, &mut state.symbols, row, &self.scan_ctx, &mut state.key_parts, admission);
                 }
             }
@@ -394,7 +404,6 @@ impl Engine {
             }
             _ => {}
         }
-        true
     }
 }
 

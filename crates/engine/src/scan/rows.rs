@@ -86,7 +86,10 @@ pub(super) fn projected_event_record(
     only: &[String],
     picked: &mut Vec<(usize, usize)>,
 ) -> Record {
-    let wanted = |name: &str| only.binary_search_by(|f| f.as_str().cmp(name)).is_ok();
+    // The properties and origin fields `only` names, found in one pass: a binary search of
+    // `only` for each of the six, per kept event, cost a third of building the record.
+    let named = only.iter().fold(0u8, |named, f| named | property_bit(f));
+    let wanted = |name: &str| named & property_bit(name) != 0;
     let mut r = Record::with_capacity(only.len() + 4);
     push_default_fields(&mut r, ev, with_raw, &wanted);
     picked.clear();
@@ -156,6 +159,20 @@ fn push_origin(r: &mut Record, ev: &Event, wanted: &dyn Fn(&str) -> bool) {
     }
 }
 
+/// A bit for each name [`push_default_fields`] and [`push_origin`] ask `wanted` about
+/// (`_time` and `_raw` they do not ask about); 0 for other names.
+fn property_bit(name: &str) -> u8 {
+    match name {
+        "host" => 1,
+        "source" => 2,
+        "sourcetype" => 4,
+        "index" => 8,
+        SOURCE_FILE => 16,
+        RECORD => 32,
+        _ => 0,
+    }
+}
+
 /// Splunk's default fields, which an event record takes from the event's properties, never
 /// from an extracted field of the same name.
 fn is_default_field(name: &str) -> bool {
@@ -199,8 +216,10 @@ mod tests {
         }
         let names = NameIndex::default();
         let mut picked = Vec::new();
-        let projections: [&[&str]; 6] = [
+        let projections: [&[&str]; 7] = [
             &["A", "B", "C", "_time"],
+            // Every property and origin field the record takes from the event.
+            &["host", "index", "record", "source", "source_file", "sourcetype"],
             &["A"],
             &["C", "host", "source_file"],
             &["B", "record", "sourcetype", "zzz"],

@@ -59,8 +59,53 @@ pub fn format_time(t: Micros, fmt: &str, tz: &Tz) -> String {
         nanos: i64::from(dt.subsec_nanosecond()),
     };
     let mut out = String::with_capacity(fmt.len() + 16);
-    write_format(&mut out, fmt, &parts);
+    if !write_common_format(&mut out, fmt, &parts.dt) {
+        write_format(&mut out, fmt, &parts);
+    }
     out
+}
+
+/// Writes ESCU's ctime format (every ESCU result's `firstTime` and `lastTime`) or Splunk's
+/// default `convert` format as their directives would, without reading the format; `false`
+/// (nothing written) for other formats, and for years before 0, which `%Y` writes signed.
+fn write_common_format(out: &mut String, fmt: &str, dt: &DateTime) -> bool {
+    let Ok(year) = u16::try_from(dt.year()) else { return false };
+    let two = |out: &mut String, v: i8| {
+        out.push(char::from(b'0' + (v / 10) as u8));
+        out.push(char::from(b'0' + (v % 10) as u8));
+    };
+    // jiff's years end at 9999: four digits.
+    let four = |out: &mut String, v: u16| {
+        for div in [1000, 100, 10, 1] {
+            out.push(char::from(b'0' + (v / div % 10) as u8));
+        }
+    };
+    let time = |out: &mut String| {
+        two(out, dt.hour());
+        out.push(':');
+        two(out, dt.minute());
+        out.push(':');
+        two(out, dt.second());
+    };
+    if fmt == ESCU_CTIME_FORMAT {
+        four(out, year);
+        out.push('-');
+        two(out, dt.month());
+        out.push('-');
+        two(out, dt.day());
+        out.push('T');
+    } else if fmt == CONVERT_DEFAULT_FORMAT {
+        two(out, dt.month());
+        out.push('/');
+        two(out, dt.day());
+        out.push('/');
+        four(out, year);
+        out.push(' ');
+    } else {
+        return false;
+    }
+    time(out);
+    true
 }
 
 fn write_format(out: &mut String, fmt: &str, p: &Parts<'_>) {
@@ -216,6 +261,19 @@ mod tests {
     fn splunk_default_and_escu_formats() {
         assert_eq!(utc(CONVERT_DEFAULT_FORMAT), "11/29/2026 14:05:37");
         assert_eq!(utc(ESCU_CTIME_FORMAT), "2026-11-29T14:05:37");
+    }
+
+    #[test]
+    fn common_formats_write_what_their_directives_do() {
+        // A trailing space keeps a format off the shortcut; early years get leading zeros.
+        let times = [T, 0, -1, 1_000_000, -62_000_000_000_000_000, -62_135_596_800_000_001, 253_402_300_799_000_000];
+        for t in times {
+            for fmt in [ESCU_CTIME_FORMAT, CONVERT_DEFAULT_FORMAT] {
+                let long = format_time(t, &format!("{fmt} "), &Tz::utc());
+                assert_eq!(format_time(t, fmt, &Tz::utc()), long.trim_end(), "{t} {fmt}");
+            }
+        }
+        assert_eq!(format_time(-62_000_000_000_000_000, ESCU_CTIME_FORMAT, &Tz::utc()), "0005-04-19T09:46:40");
     }
 
     #[test]

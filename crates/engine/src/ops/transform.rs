@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use vigil_model::value::{format_num, parse_num};
 use vigil_model::{Micros, Record, Value};
-use vigil_spl::ast::{Bin, Convert, Dedup, Fillnull, Sort, SortKey, Span};
+use vigil_spl::ast::{Bin, Conversion, Convert, Dedup, Fillnull, Sort, SortKey, Span};
 use vigil_time::Tz;
 
 pub(crate) fn dedup(rows: Vec<Record>, d: &Dedup) -> Vec<Record> {
@@ -101,22 +101,30 @@ pub(crate) fn convert(mut rows: Vec<Record>, c: &Convert, tz: &Tz) -> Vec<Record
     let fmt = c.timeformat.as_deref().unwrap_or(vigil_time::CONVERT_DEFAULT_FORMAT);
     for row in &mut rows {
         for conv in &c.conversions {
-            let names: Vec<String> = if conv.field.contains('*') {
-                row.names().filter(|n| crate::ops::fields::wild_capture(&conv.field, n).is_some()).map(str::to_string).collect()
-            } else {
-                vec![conv.field.clone()]
-            };
+            if !conv.field.contains('*') {
+                convert_field(row, conv, &conv.field, fmt, tz);
+                continue;
+            }
+            let names: Vec<String> =
+                row.names().filter(|n| crate::ops::fields::wild_capture(&conv.field, n).is_some()).map(str::to_string).collect();
             for name in names {
-                let v = row.value(&name).clone();
-                let converted = convert_value(&conv.func, &v, fmt, tz);
-                let target = conv.alias.clone().unwrap_or(name);
-                if let Some(nv) = converted {
-                    row.set(target, nv);
-                }
+                convert_field(row, conv, &name, fmt, tz);
             }
         }
     }
     rows
+}
+
+/// Converts field `name` of `row` (into the conversion's alias, if any); a value the
+/// function does not convert leaves the row as it is.
+fn convert_field(row: &mut Record, conv: &Conversion, name: &str, fmt: &str, tz: &Tz) {
+    let Some(converted) = convert_value(&conv.func, row.value(name), fmt, tz) else { return };
+    row.set(conv.alias.as_deref().unwrap_or(name), converted);
+}
+
+/// `ctime` of epoch seconds `t`.
+fn ctime(t: f64, fmt: &str, tz: &Tz) -> String {
+    vigil_time::format_time((t * 1e6) as Micros, fmt, tz)
 }
 
 fn convert_value(func: &str, v: &Value, fmt: &str, tz: &Tz) -> Option<Value> {
@@ -124,8 +132,15 @@ fn convert_value(func: &str, v: &Value, fmt: &str, tz: &Tz) -> Option<Value> {
         let items: Vec<String> = v.items().iter().map(|s| f(s).unwrap_or_else(|| s.to_string())).collect();
         (!items.is_empty()).then(|| Value::from_items(items))
     };
+    // One value (the usual `firstTime`/`lastTime`), without the list `map` builds: a finite
+    // number's text (`format_num`) parses back to the number itself.
+    match (func, v) {
+        ("ctime", Value::Num(n)) if n.is_finite() => return Some(Value::Str(ctime(*n, fmt, tz))),
+        ("ctime", Value::Str(s)) => return Some(Value::Str(parse_num(s).map_or_else(|| s.clone(), |t| ctime(t, fmt, tz)))),
+        _ => {}
+    }
     match func {
-        "ctime" => map(&|s| parse_num(s).map(|t| vigil_time::format_time((t * 1e6) as Micros, fmt, tz))),
+        "ctime" => map(&|s| parse_num(s).map(|t| ctime(t, fmt, tz))),
         "mktime" => map(&|s| vigil_time::parse_time(s, fmt, tz).map(|t| format_num(t as f64 / 1e6))),
         "dur2sec" => map(&|s| dur2sec(s).map(format_num)),
         "num" | "auto" => {
@@ -350,6 +365,41 @@ mod tests {
         };
         let out = convert(rows(&["1700000000"]), &c, &Tz::utc());
         assert_eq!(out[0].value("x"), &Value::str("2023-11-14T22:13:20"));
+    }
+
+    #[test]
+    fn ctime_of_numbers_texts_and_lists_alike() {
+        let c = Convert {
+            timeformat: Some("%Y-%m-%dT%H:%M:%S".into()),
+            conversions: vec![vigil_spl::ast::Conversion { func: "ctime".into(), field: "*Time".into(), alias: None }],
+        };
+        let row: Record = [
+            ("firstTime".to_string(), Value::Num(1700000000.5)),
+            ("lastTime".to_string(), Value::str("1700000001")),
+            ("midTime".to_string(), Value::Multi(vec!["1700000002".into(), "soon".into()])),
+            ("badTime".to_string(), Value::Num(f64::NAN)),
+            ("noTime".to_string(), Value::str("never")),
+        ]
+        .into_iter()
+        .collect();
+        let out = convert(vec![row], &c, &Tz::utc());
+        assert_eq!(out[0].value("firstTime"), &Value::str("2023-11-14T22:13:20"));
+        assert_eq!(out[0].value("lastTime"), &Value::str("2023-11-14T22:13:21"));
+        assert_eq!(out[0].value("midTime"), &Value::Multi(vec!["2023-11-14T22:13:22".into(), "soon".into()]));
+        assert_eq!(out[0].value("badTime"), &Value::str("NaN"));
+        assert_eq!(out[0].value("noTime"), &Value::str("never"));
+    }
+
+    #[test]
+    fn ctime_into_an_alias_keeps_the_field() {
+        let c = Convert {
+            timeformat: None,
+            conversions: vec![vigil_spl::ast::Conversion { func: "ctime".into(), field: "t".into(), alias: Some("when".into()) }],
+        };
+        let row: Record = [("t".to_string(), Value::Num(0.0))].into_iter().collect();
+        let out = convert(vec![row], &c, &Tz::utc());
+        assert_eq!(out[0].value("when"), &Value::str("01/01/1970 00:00:00"));
+        assert_eq!(out[0].value("t"), &Value::Num(0.0));
     }
 
     #[test]

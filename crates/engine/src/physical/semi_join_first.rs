@@ -15,7 +15,7 @@ use crate::error::ExecError;
 use crate::expr::value::EvalContext;
 use crate::plan::semijoin::SemiJoin;
 use crate::plan::{Query, Scan, Source, TstatsScan};
-use crate::scan::{may_overflow, too_many_tstats_groups, LoggedScan, ScanAcc};
+use crate::scan::{may_overflow, too_many_tstats_groups, Admit, LoggedScan, ScanAcc};
 use crate::store::row_store::RowStore;
 use crate::store::symbols::Symbols;
 use vigil_model::Record;
@@ -40,11 +40,12 @@ pub(super) fn run(
     let rows = match (logged, first) {
         // Few rows: all of them become groups, and the join builds only the subsearch's
         // groups that their keys can match (see `Runner::run_join_subsearch_for`).
-        (Some(logged), false) => from_log(q, t, &logged, &names, |_| true)?,
+        (Some(logged), false) => from_log(q, t, &logged, &names, Admit::ALL)?,
         (Some(logged), true) => {
             let sub = runner.run_stage_stored(q.stage(semi.join.sub), &semi.join.fields);
             let keys = sub.as_ref().ok().map(|(_, keys)| keys);
-            let rows = from_log(q, t, &logged, &names, |key| keys.is_some_and(|k| k.admits(&semi.columns, key)))?;
+            let test = |key: &[&str]| keys.is_some_and(|k| k.admits(&semi.columns, key));
+            let rows = from_log(q, t, &logged, &names, Admit { test: &test, reads: Some(&semi.columns) })?;
             // Without them the join reports the subsearch's error when it runs it again.
             if let Ok((sub_rows, _)) = sub {
                 runner.set_precomputed(semi.join.sub, sub_rows);
@@ -81,18 +82,12 @@ fn subsearch_first(q: &Query, accs: &[ScanAcc], semi: &SemiJoin, logged: Option<
 
 /// The rows of the groups of logged scan `t` whose keys `admit` takes, sorted by key; the
 /// scan's error if all of its groups (admitted or not) would have been too many.
-fn from_log(
-    q: &Query,
-    t: &TstatsScan,
-    logged: &LoggedScan,
-    names: &[String],
-    admit: impl Fn(&[&str]) -> bool,
-) -> Result<Vec<Record>, ExecError> {
+fn from_log(q: &Query, t: &TstatsScan, logged: &LoggedScan, names: &[String], admit: Admit) -> Result<Vec<Record>, ExecError> {
     let ops = &q.root.ops;
-    let built = logged.build(t, ops, &admit)?;
+    let built = logged.build(t, ops, admit)?;
     // The scan failed past MAX_GROUPS groups, admitted or not: count them all when the
     // rows could make that many keys (rare: each row stands for one key, or a few).
-    let overflow = built.groups.overflow || (may_overflow(built.keys) && logged.build(t, ops, &|_| true)?.groups.overflow);
+    let overflow = built.groups.overflow || (may_overflow(built.keys) && logged.build(t, ops, Admit::ALL)?.groups.overflow);
     if overflow {
         return Err(too_many_tstats_groups());
     }

@@ -115,9 +115,9 @@ impl LoggedScan<'_> {
     }
 
     /// Builds the groups of scan `t` (of a query whose root operators are `ops`) over the
-    /// logged rows it kept, each row's keys only if `admit` takes their texts; as the scan
-    /// would have built them.
-    pub fn build(&self, t: &TstatsScan, ops: &[Op], admit: &dyn Fn(&[&str]) -> bool) -> Result<Built, ExecError> {
+    /// logged rows it kept, each row's keys only if `admit` takes them; as the scan would
+    /// have built them.
+    pub fn build(&self, t: &TstatsScan, ops: &[Op], admit: Admit) -> Result<Built, ExecError> {
         let mut built = Built { groups: Groups::default(), symbols: Symbols::default(), keys: 0 };
         let slots: Vec<Option<usize>> = t.by.iter().map(|(_, f)| self.slot(f)).collect();
         let agg_slots: Vec<Option<usize>> =
@@ -143,60 +143,28 @@ impl LoggedScan<'_> {
     }
 
     /// Adds a logged row to the groups of its keys that `admit` takes (see `Engine::feed_row`).
-    fn add_row(
-        &self,
-        t: &TstatsScan,
-        ops: &[Op],
-        row: &LoggedRow,
-        admit: &dyn Fn(&[&str]) -> bool,
-        built: &mut Built,
-        scratch: &mut Scratch,
-    ) {
+    fn add_row(&self, t: &TstatsScan, ops: &[Op], row: &LoggedRow, admit: Admit, built: &mut Built, scratch: &mut Scratch) {
+        // A null by-field drops the row; its keys count toward the bound, admitted or not.
+        let Some(count) = key_count(t, row, &scratch.slots) else { return };
+        built.keys = built.keys.saturating_add(count);
+        if count > MAX_GROUPS as u64 {
+            built.groups.overflow = true;
+            return;
+        }
+        if admit.reads.is_some_and(|reads| !may_admit(t, row, reads, admit.test, scratch)) {
+            return;
+        }
         let secs = row.time.div_euclid(1_000_000);
         let mut buf = [0u8; DECIMAL_LEN + 1];
-        let time_text = match (t.span, scratch.by_time) {
-            (_, false) => "",
-            (Some(span), true) => decimal_i64(row.time.div_euclid(span) * span / 1_000_000, &mut buf),
-            (None, true) => decimal_i64(secs, &mut buf),
-        };
+        let time = if scratch.by_time { time_text(t, row, &mut buf) } else { "" };
         let mut items = recycle(std::mem::take(&mut scratch.texts));
-        // Each by-field's texts are a range of `items`.
-        scratch.ranges.clear();
-        let mut dropped = false;
-        for ((_, f), slot) in t.by.iter().zip(&scratch.slots) {
-            let start = items.len();
-            match (f, slot) {
-                (FieldRef::Time, _) => items.push(time_text),
-                (_, Some(slot)) => row.texts(*slot, &mut items),
-                _ => {}
+        key_texts(t, row, (&scratch.slots, time), |_| true, &mut items, &mut scratch.ranges);
+        let agg_slots = &scratch.agg_slots;
+        for_each_key(&items, &scratch.ranges, |key| {
+            if (admit.test)(key) {
+                self.add_to_group(t, ops, key, row, (secs, agg_slots), built);
             }
-            if items.len() == start {
-                // A null by-field drops the row, unless fillnull_value stands in.
-                match t.fillnull.as_deref() {
-                    Some(fill) => items.push(fill),
-                    None => {
-                        dropped = true;
-                        break;
-                    }
-                }
-            }
-            scratch.ranges.push((start, items.len()));
-        }
-        if !dropped {
-            let count = scratch.ranges.iter().fold(1u64, |n, (s, e)| n.saturating_mul((e - s) as u64));
-            built.keys = built.keys.saturating_add(count);
-            if count > MAX_GROUPS as u64 {
-                built.groups.overflow = true;
-            } else {
-                let lists: Vec<&[&str]> = scratch.ranges.iter().map(|&(s, e)| &items[s..e]).collect();
-                let agg_slots = &scratch.agg_slots;
-                for_each_combination(&lists, "", |key| {
-                    if admit(key) {
-                        self.add_to_group(t, ops, key, row, (secs, agg_slots), built);
-                    }
-                });
-            }
-        }
+        });
         scratch.texts = recycle(items);
     }
 
@@ -223,6 +191,101 @@ impl LoggedScan<'_> {
             feed_logged_agg(st, spec, row, secs, *slot, &mut texts);
         }
     }
+}
+
+/// Which keys of a deferred scan become groups.
+#[derive(Clone, Copy)]
+pub(crate) struct Admit<'a> {
+    /// Whether a key (its by-fields' texts, in order) is admitted.
+    pub test: &'a dyn Fn(&[&str]) -> bool,
+    /// The key positions `test` reads, when it reads only those: a row none of whose keys
+    /// passes on them (its other positions "") is skipped before its other texts are read.
+    pub reads: Option<&'a [usize]>,
+}
+
+impl Admit<'_> {
+    /// Every key.
+    pub const ALL: Admit<'static> = Admit { test: &admit_all, reads: None };
+}
+
+fn admit_all(_: &[&str]) -> bool {
+    true
+}
+
+/// How many keys a logged row stands for (the product of its by-fields' item counts), or
+/// `None` when a null by-field without a `fillnull_value` drops it.
+fn key_count(t: &TstatsScan, row: &LoggedRow, slots: &[Option<usize>]) -> Option<u64> {
+    let mut count = 1u64;
+    for ((_, f), slot) in t.by.iter().zip(slots) {
+        let n = match (f, slot) {
+            (FieldRef::Time, _) => 1,
+            (_, Some(slot)) => row.count(*slot),
+            _ => 0,
+        };
+        let n = if n == 0 { t.fillnull.as_ref().map(|_| 1)? } else { n };
+        count = count.saturating_mul(n as u64);
+    }
+    Some(count)
+}
+
+/// The text of a row's `_time` as a by-field (its span's start when the scan has one).
+fn time_text<'b>(t: &TstatsScan, row: &LoggedRow, buf: &'b mut [u8; DECIMAL_LEN + 1]) -> &'b str {
+    match t.span {
+        Some(span) => decimal_i64(row.time.div_euclid(span) * span / 1_000_000, buf),
+        None => decimal_i64(row.time.div_euclid(1_000_000), buf),
+    }
+}
+
+/// Appends each by-field's texts to `items` (a null one's: the `fillnull_value`) and their
+/// range to `ranges`; a position `wanted` refuses gets one "" instead. `time` is the
+/// `_time` text. Only for rows [`key_count`] keeps.
+fn key_texts<'r>(
+    t: &'r TstatsScan,
+    row: &'r LoggedRow,
+    (slots, time): (&[Option<usize>], &'r str),
+    wanted: impl Fn(usize) -> bool,
+    items: &mut Vec<&'r str>,
+    ranges: &mut Vec<(usize, usize)>,
+) {
+    ranges.clear();
+    for (i, ((_, f), slot)) in t.by.iter().zip(slots).enumerate() {
+        let start = items.len();
+        match (f, slot) {
+            _ if !wanted(i) => items.push(""),
+            (FieldRef::Time, _) => items.push(time),
+            (_, Some(slot)) => row.texts(*slot, items),
+            _ => {}
+        }
+        if items.len() == start {
+            items.push(t.fillnull.as_deref().unwrap_or(""));
+        }
+        ranges.push((start, items.len()));
+    }
+}
+
+/// Calls `f` with every key of a row whose by-fields' texts are the `ranges` of `items`.
+fn for_each_key(items: &[&str], ranges: &[(usize, usize)], f: impl FnMut(&[&str])) {
+    if items.len() == ranges.len() {
+        // One text per by-field: the texts are the only key.
+        let mut f = f;
+        return f(items);
+    }
+    let lists: Vec<&[&str]> = ranges.iter().map(|&(s, e)| &items[s..e]).collect();
+    for_each_combination(&lists, "", f);
+}
+
+/// Whether a row has a key that `test` may admit, reading only the texts of the by-fields
+/// at `reads` (which alone decide `test`).
+fn may_admit(t: &TstatsScan, row: &LoggedRow, reads: &[usize], test: &dyn Fn(&[&str]) -> bool, scratch: &mut Scratch) -> bool {
+    let mut buf = [0u8; DECIMAL_LEN + 1];
+    let reads_time = reads.iter().any(|&i| matches!(t.by.get(i), Some((_, FieldRef::Time))));
+    let time = if reads_time { time_text(t, row, &mut buf) } else { "" };
+    let mut items = recycle(std::mem::take(&mut scratch.texts));
+    key_texts(t, row, (&scratch.slots, time), |i| reads.contains(&i), &mut items, &mut scratch.ranges);
+    let mut admitted = false;
+    for_each_key(&items, &scratch.ranges, |key| admitted = admitted || test(key));
+    scratch.texts = recycle(items);
+    admitted
 }
 
 /// Buffers of [`LoggedScan::add_row`] reused across rows.

@@ -153,3 +153,39 @@ fn a_log_spilled_under_a_tiny_budget_gives_the_same_results() {
     assert_eq!(results(&tight, tight.decode_state(&bytes).expect("decodes")), expected);
     assert_eq!(results(&tight, state), expected);
 }
+
+#[test]
+fn admission_tested_on_the_join_column_first_builds_the_same_groups() {
+    let catalog = catalog();
+    let rows = rows(&catalog);
+    let engine = engine(&catalog);
+    let state = scanned(&engine, &rows, 0);
+    for (qi, q) in engine.queries.iter().enumerate() {
+        let logged = engine.logged_scan(qi, &state.logs, &state.symbols).expect("deferred");
+        let Some(crate::plan::Scan::Tstats(t)) = q.scans.first() else { panic!("a tstats scan") };
+        let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+        let guid = names.iter().position(|n| n.ends_with("process_guid")).expect("a GUID by-field");
+        let test = |key: &[&str]| matches!(key.get(guid), Some(&"G1" | &"G4"));
+        let build = |reads| {
+            let built = logged.build(t, &q.root.ops, Admit { test: &test, reads }).expect("builds");
+            (built.keys, built.groups.finish(&built.symbols, &names, &t.aggs).expect("finishes"))
+        };
+        let (first, all) = (build(Some(&[guid][..])), build(None));
+        assert!(!first.1.is_empty(), "query {qi}");
+        assert_eq!(first, all, "query {qi}");
+        // A cell's count is how many texts it has, without reading them.
+        logged
+            .log
+            .for_each_row(&state.symbols, |row| {
+                for slot in 0..logged.columns.len() {
+                    let mut texts = Vec::new();
+                    row.texts(slot, &mut texts);
+                    assert_eq!(row.count(slot), texts.len());
+                }
+                Ok(())
+            })
+            .expect("reads");
+        // Every key counts toward the bound, admitted or not.
+        assert_eq!(first.0, logged.build(t, &q.root.ops, Admit::ALL).expect("builds").keys);
+    }
+}

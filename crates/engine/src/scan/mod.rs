@@ -16,7 +16,7 @@ mod state;
 
 pub use codec::FORMAT_VERSION;
 pub use cost::ScanCost;
-pub(crate) use deferred::{may_overflow, too_many_tstats_groups, LoggedScan};
+pub(crate) use deferred::{may_overflow, too_many_tstats_groups, Admit, LoggedScan};
 pub(crate) use rows::scan_rows;
 pub(crate) use shared::SharedGroups;
 use state::MemoryAccount;

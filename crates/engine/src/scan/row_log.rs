@@ -57,6 +57,18 @@ enum Cells<'a> {
 }
 
 impl LoggedRow<'_> {
+    /// How many texts [`LoggedRow::texts`] gives for the cell at `slot`, without reading them.
+    pub fn count(&self, slot: usize) -> usize {
+        match &self.cells {
+            Cells::Ids { cells, multis, .. } => match cells.get(slot).copied() {
+                None | Some(NULL_CELL) => 0,
+                Some(c) if c & MULTI != 0 => multis.get((c & !MULTI) as usize).map_or(0, |ids| ids.len()),
+                Some(_) => 1,
+            },
+            Cells::Texts(cells) => cells.get(slot).map_or(0, Vec::len),
+        }
+    }
+
     /// Appends the texts of the cell at `slot` to `out`: none for null, one, or a
     /// multivalue's items.
     pub fn texts<'s>(&'s self, slot: usize, out: &mut Vec<&'s str>) {

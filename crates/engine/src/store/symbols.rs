@@ -25,8 +25,10 @@ pub(crate) fn clear_bounded<T>(table: &mut HashTable<T>) {
 
 #[derive(Default)]
 pub(crate) struct Symbols {
-    /// ids, hashed by their text.
-    table: HashTable<u32>,
+    /// ids, hashed by their text, each with the upper half of its text's hash: growing the
+    /// table rehashes from it, without reading (and hashing again) every text, and a probe
+    /// reads a text only when its half matches.
+    table: HashTable<(u32, u32)>,
     /// id -> (chunk, start, length).
     spans: Vec<(u32, u32, u32)>,
     chunks: Vec<String>,
@@ -71,29 +73,26 @@ impl Symbols {
 
     /// The id of `text`, added when new.
     pub fn intern(&mut self, text: &str) -> u32 {
-        let h = self.hasher.hash_one(text);
+        let half = (self.hasher.hash_one(text) >> 32) as u32;
+        let h = table_hash(half);
         let (spans, chunks) = (&self.spans, &self.chunks);
         let text_of = |id: u32| {
             let (c, start, len) = spans[id as usize];
             &chunks[c as usize][start as usize..start as usize + len as usize]
         };
-        if let Some(&id) = self.table.find(h, |&id| text_of(id) == text) {
+        if let Some(&(id, _)) = self.table.find(h, |&(id, other)| other == half && text_of(id) == text) {
             return id;
         }
         let id = self.spans.len() as u32;
         let span = self.store(text);
         self.spans.push(span);
-        let (spans, chunks, hasher) = (&self.spans, &self.chunks, &self.hasher);
-        self.table.insert_unique(h, id, |&id| {
-            let (c, start, len) = spans[id as usize];
-            hasher.hash_one(&chunks[c as usize][start as usize..start as usize + len as usize])
-        });
+        self.table.insert_unique(h, (id, half), |&(_, half)| table_hash(half));
         id
     }
 
     /// Heap bytes held (texts and tables), for the memory budget.
     pub fn heap_bytes(&self) -> usize {
-        self.chunks.iter().map(String::capacity).sum::<usize>() + self.spans.capacity() * 12 + self.table.capacity() * 5
+        self.chunks.iter().map(String::capacity).sum::<usize>() + self.spans.capacity() * 12 + self.table.capacity() * 9
     }
 
     fn store(&mut self, text: &str) -> (u32, u32, u32) {
@@ -107,6 +106,13 @@ impl Symbols {
         chunk.push_str(text);
         (c as u32, start as u32, text.len() as u32)
     }
+}
+
+/// The symbol table's hash of a text from the upper half of its full hash (the half kept in
+/// the table): spread back over 64 bits by an odd multiplier, so both the bucket index (low
+/// bits) and hashbrown's tag (top bits) vary with it.
+fn table_hash(half: u32) -> u64 {
+    u64::from(half).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// Fewer keys than this are sorted by comparing their texts directly.
@@ -349,6 +355,19 @@ mod tests {
         s.clear_for_reuse();
         assert_eq!(s.spans.capacity(), 0, "spans past the bound are dropped");
         assert_eq!(s.table.capacity(), 0, "a table past the bound is dropped");
+    }
+
+    #[test]
+    fn texts_keep_their_ids_as_the_table_grows() {
+        let mut s = Symbols::default();
+        let texts: Vec<String> = (0..20_000).map(|i| format!("C:\\Windows\\cmd.exe /c run {i}")).collect();
+        let ids: Vec<u32> = texts.iter().map(|t| s.intern(t)).collect();
+        assert_eq!(ids, (0..20_000).collect::<Vec<u32>>());
+        // Found again after every growth, with their texts, and no text twice.
+        assert!(texts.iter().zip(&ids).all(|(t, &id)| s.intern(t) == id && s.text(id) == t));
+        assert_eq!(s.len(), texts.len());
+        assert_eq!(s.intern(""), 20_000);
+        assert_eq!(s.intern(""), 20_000);
     }
 
     #[test]

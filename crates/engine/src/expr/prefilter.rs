@@ -134,6 +134,9 @@ pub(crate) struct ScanIndex {
     raw_literals: Vec<usize>,
     /// Predicates with no condition (evaluated for every row).
     always: Vec<usize>,
+    /// Per predicate: the literal fields whose gate it is in, opened when its exact value is
+    /// met (so a gate's test is one flag, not a walk of its owners).
+    opens: Vec<Vec<usize>>,
     /// Number of predicates.
     len: usize,
     /// Tells this index's automata from other indexes' in the memo of a thread's searches.
@@ -151,6 +154,9 @@ pub(crate) struct Scratch {
     /// condition costs one load and store; `touched` lists the predicates to reset.
     met: Vec<u8>,
     touched: Vec<usize>,
+    /// Per literal field: whether its gate is open; `opened` lists the ones to reset.
+    open: Vec<bool>,
+    opened: Vec<usize>,
     /// Field names by their place in the previous row, per index (see `NameTargets`).
     names: NameMemos,
     pass: PassBuffers,
@@ -178,10 +184,11 @@ const LITERAL: u8 = 2;
 impl Scratch {
     /// Records that `condition` ([`EXACT`] or [`LITERAL`]) of predicate `i` holds; adds `i` to
     /// the candidates once all of its conditions (`need`) do.
-    fn meet(&mut self, i: usize, condition: u8, need: u8) {
-        let Some(met) = self.met.get_mut(i) else { return };
+    /// Whether the condition was not met before.
+    fn meet(&mut self, i: usize, condition: u8, need: u8) -> bool {
+        let Some(met) = self.met.get_mut(i) else { return false };
         if *met & condition != 0 {
-            return;
+            return false;
         }
         if *met == 0 {
             self.touched.push(i);
@@ -190,6 +197,7 @@ impl Scratch {
         if *met == need {
             self.candidates.push(i);
         }
+        true
     }
 }
 
@@ -272,6 +280,12 @@ impl ScanIndex {
                 }
             }
         }
+        idx.opens = vec![Vec::new(); idx.len];
+        for (l, lf) in idx.literal_fields.iter().enumerate() {
+            for &i in lf.gate.iter().flatten() {
+                idx.opens[i].push(l);
+            }
+        }
         idx.always.sort_unstable();
         idx.always.dedup();
         let exact_targets = idx.fields.iter().enumerate().map(|(i, (f, _))| (f, Ok(i)));
@@ -295,6 +309,9 @@ impl ScanIndex {
         // this index's predicates stay clear.
         if scratch.met.len() < self.len {
             scratch.met.resize(self.len, 0);
+        }
+        if scratch.open.len() < self.literal_fields.len() {
+            scratch.open.resize(self.literal_fields.len(), false);
         }
         let mut pass = std::mem::take(&mut scratch.pass);
         let one_pass = match (&self.by_name, row.named_fields()) {
@@ -342,6 +359,9 @@ impl ScanIndex {
         for i in scratch.touched.drain(..) {
             scratch.met[i] = 0;
         }
+        for l in scratch.opened.drain(..) {
+            scratch.open[l] = false;
+        }
         scratch.candidates.extend_from_slice(&self.always);
         scratch.candidates.sort_unstable();
     }
@@ -382,7 +402,7 @@ impl ScanIndex {
                     Some(memo) => {
                         let key = &mut pass.key;
                         for &i in memo.find(item, |found| found.extend_from_slice(self.exact_predicates(f, item, key))) {
-                            scratch.meet(i, EXACT, self.need[i]);
+                            self.meet_exact_value(i, scratch);
                         }
                     }
                     None => self.meet_exact(f, item, &mut pass.key, scratch),
@@ -399,12 +419,24 @@ impl ScanIndex {
     /// Whether literal field `l`'s values can make a candidate of this row: it has no gate, or
     /// a predicate of its gate met its exact-value condition.
     fn gate_open(&self, l: usize, scratch: &Scratch) -> bool {
-        self.literal_fields[l].gate.as_ref().is_none_or(|owners| owners.iter().any(|&i| scratch.met[i] & EXACT != 0))
+        self.literal_fields[l].gate.is_none() || scratch.open[l]
     }
 
     fn meet_exact(&self, f: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
         for &i in self.exact_predicates(f, item, key) {
-            scratch.meet(i, EXACT, self.need[i]);
+            self.meet_exact_value(i, scratch);
+        }
+    }
+
+    /// Records that predicate `i`'s exact-value condition holds, opening the gates it is in.
+    fn meet_exact_value(&self, i: usize, scratch: &mut Scratch) {
+        if scratch.meet(i, EXACT, self.need[i]) {
+            for &l in &self.opens[i] {
+                if !scratch.open[l] {
+                    scratch.open[l] = true;
+                    scratch.opened.push(l);
+                }
+            }
         }
     }
 

@@ -186,8 +186,8 @@ impl FieldAccess for IndexedEvent<'_> {
         self.ev.raw()
     }
 
-    fn for_each_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
-        self.ev.for_each_named(f)
+    fn named_fields(&self) -> Option<super::field::NamedFields<'_>> {
+        self.ev.named_fields()
     }
 
     fn for_each_own_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {

@@ -29,10 +29,15 @@ pub trait FieldAccess {
         None
     }
 
+    /// The row's properties and named fields, when it is keyed by name (raw events).
+    fn named_fields(&self) -> Option<NamedFields<'_>> {
+        None
+    }
+
     /// Calls `f(name, item)` for every named field item except `_raw` and `_time`, in one
     /// pass, when the row is keyed by name (raw events); returns false when it is not.
-    fn for_each_named(&self, _f: &mut dyn FnMut(&str, &str)) -> bool {
-        false
+    fn for_each_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
+        self.named_fields().is_some_and(|named| named.for_each(f))
     }
 
     /// Like [`FieldAccess::for_each_named`] over the row's own fields only: for raw events,
@@ -58,6 +63,38 @@ pub trait FieldAccess {
     /// references (Sigma); rows keyed by name answer without building a reference.
     fn any_named(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
         self.any_item(&FieldRef::Name(name.to_string()), f)
+    }
+}
+
+/// The names of [`NamedFields::properties`], in order.
+pub(crate) const PROPERTY_NAMES: [&str; 4] = ["source", "sourcetype", "host", "index"];
+
+/// A raw event's items by name: its properties, then its fields in event order (multivalue
+/// fields repeat their name), where fields named like a property, `_raw` or `_time` stand for
+/// nothing (the event's own properties answer those names).
+pub struct NamedFields<'a> {
+    /// The values of [`PROPERTY_NAMES`].
+    pub properties: [&'a str; 4],
+    pub fields: &'a [(String, String)],
+}
+
+impl NamedFields<'_> {
+    /// Whether a field of this name stands for nothing (see [`NamedFields`]).
+    pub fn is_shadowed(name: &str) -> bool {
+        matches!(name, "source" | "sourcetype" | "host" | "index" | "_raw" | "_time")
+    }
+
+    /// Calls `f(name, item)` for every property and field but the shadowed ones; true.
+    fn for_each(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
+        for (name, value) in PROPERTY_NAMES.iter().zip(self.properties) {
+            f(name, value);
+        }
+        for (k, v) in self.fields {
+            if !Self::is_shadowed(k) {
+                f(k, v);
+            }
+        }
+        true
     }
 }
 
@@ -124,12 +161,12 @@ impl FieldAccess for Event {
         Some(&self.raw)
     }
 
-    fn for_each_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
-        each_named(self, &self.fields, f)
+    fn named_fields(&self) -> Option<NamedFields<'_>> {
+        Some(named_fields(self, &self.fields))
     }
 
     fn for_each_own_named(&self, f: &mut dyn FnMut(&str, &str)) -> bool {
-        each_named(self, self.own_fields(), f)
+        named_fields(self, self.own_fields()).for_each(f)
     }
 
     /// Events of one ID carry the same number of fields, and events of different IDs mostly not.
@@ -138,18 +175,9 @@ impl FieldAccess for Event {
     }
 }
 
-fn each_named(ev: &Event, fields: &[(String, String)], f: &mut dyn FnMut(&str, &str)) -> bool {
-    f("source", &ev.source);
-    f("sourcetype", &ev.sourcetype);
-    f("host", &ev.host);
-    f("index", ev.index_name());
-    for (k, v) in fields {
-        // These names mean the event's own properties (see `any_item`).
-        if !matches!(k.as_str(), "source" | "sourcetype" | "host" | "index" | "_raw" | "_time") {
-            f(k, v);
-        }
-    }
-    true
+/// `ev`'s properties with `fields` (all of its fields or its own).
+fn named_fields<'a>(ev: &'a Event, fields: &'a [(String, String)]) -> NamedFields<'a> {
+    NamedFields { properties: [&ev.source, &ev.sourcetype, &ev.host, ev.index_name()], fields }
 }
 
 /// A dataset row with a lazily built lowercased copy of the columns predicates read.

@@ -7,10 +7,10 @@
 //! those can skip the detection without evaluating anything else. Predicates without such an
 //! anchor are always evaluated.
 
-use crate::expr::field::{FieldAccess, FieldRef};
+use crate::expr::field::{FieldAccess, FieldRef, NamedFields};
 use crate::expr::predicate::Pred;
 use crate::expr::prefilter_memo::LiteralMemo;
-use crate::expr::prefilter_names::{NameMemos, NameTargets};
+use crate::expr::prefilter_names::{ExactMemo, NameMemos, NameTargets};
 use aho_corasick::AhoCorasick;
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,7 +124,7 @@ pub(crate) struct ScanIndex {
     /// Per predicate: whether it has an exact-value condition, and a literal condition.
     has_exact: Vec<bool>,
     has_literal: Vec<bool>,
-    /// Per predicate: how many conditions it has (0, 1 or 2).
+    /// Per predicate: the conditions it has ([`EXACT`] and/or [`LITERAL`], or none).
     need: Vec<u8>,
     /// Field name -> the anchored fields (`Ok`) and literal fields (`Err`) of that name, for
     /// rows read in one pass by name; `None` if an exact-value condition is on `_raw` or
@@ -134,6 +134,9 @@ pub(crate) struct ScanIndex {
     raw_literals: Vec<usize>,
     /// Predicates with no condition (evaluated for every row).
     always: Vec<usize>,
+    /// Per predicate: the literal fields whose gate it is in, opened when its exact value is
+    /// met (so a gate's test is one flag, not a walk of its owners).
+    opens: Vec<Vec<usize>>,
     /// Number of predicates.
     len: usize,
     /// Tells this index's automata from other indexes' in the memo of a thread's searches.
@@ -147,37 +150,54 @@ static NEXT_INDEX_ID: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     pub candidates: Vec<usize>,
-    exact_met: Vec<bool>,
-    literal_met: Vec<bool>,
-    /// Conditions met per predicate; `touched` lists the predicates to reset.
+    /// Conditions met per predicate ([`EXACT`], [`LITERAL`]), one byte for both so a met
+    /// condition costs one load and store; `touched` lists the predicates to reset.
     met: Vec<u8>,
     touched: Vec<usize>,
-    key: String,
-    /// Values of gated literal fields left for after the pass: (field, span in `later_text`).
-    later: Vec<(usize, std::ops::Range<usize>)>,
-    later_text: String,
+    /// Per literal field: whether its gate is open; `opened` lists the ones to reset.
+    open: Vec<bool>,
+    opened: Vec<usize>,
     /// Field names by their place in the previous row, per index (see `NameTargets`).
     names: NameMemos,
+    pass: PassBuffers,
+}
+
+/// Buffers of one pass over a row's fields, taken out of [`Scratch`] while `Scratch::meet`
+/// borrows it.
+#[derive(Debug, Default)]
+struct PassBuffers {
+    /// A lowercased value.
+    key: String,
+    /// Values of gated literal fields met before their exact values could be, left for after
+    /// the pass: (field, span in `later_text`).
+    later: Vec<(usize, std::ops::Range<usize>)>,
+    later_text: String,
     /// The literals recently searched values held.
     searches: LiteralMemo,
 }
 
+/// A predicate's exact-value condition, in [`Scratch::met`] and [`ScanIndex::need`].
+const EXACT: u8 = 1;
+/// A predicate's literal condition.
+const LITERAL: u8 = 2;
+
 impl Scratch {
-    /// Records that condition `exact` (else literal) of predicate `i` holds; adds `i` to the
-    /// candidates once all of its conditions do.
-    fn meet(&mut self, i: usize, exact: bool, need: u8) {
-        let flag = if exact { &mut self.exact_met[i] } else { &mut self.literal_met[i] };
-        if *flag {
-            return;
+    /// Records that `condition` ([`EXACT`] or [`LITERAL`]) of predicate `i` holds; adds `i` to
+    /// the candidates once all of its conditions (`need`) do.
+    /// Whether the condition was not met before.
+    fn meet(&mut self, i: usize, condition: u8, need: u8) -> bool {
+        let Some(met) = self.met.get_mut(i) else { return false };
+        if *met & condition != 0 {
+            return false;
         }
-        *flag = true;
-        if self.met[i] == 0 {
+        if *met == 0 {
             self.touched.push(i);
         }
-        self.met[i] += 1;
-        if self.met[i] == need {
+        *met |= condition;
+        if *met == need {
             self.candidates.push(i);
         }
+        true
     }
 }
 
@@ -260,13 +280,19 @@ impl ScanIndex {
                 }
             }
         }
+        idx.opens = vec![Vec::new(); idx.len];
+        for (l, lf) in idx.literal_fields.iter().enumerate() {
+            for &i in lf.gate.iter().flatten() {
+                idx.opens[i].push(l);
+            }
+        }
         idx.always.sort_unstable();
         idx.always.dedup();
         let exact_targets = idx.fields.iter().enumerate().map(|(i, (f, _))| (f, Ok(i)));
         let literal_targets = idx.literal_fields.iter().enumerate().map(|(i, lf)| (&lf.field, Err(i)));
         idx.by_name = NameTargets::new(exact_targets.chain(literal_targets));
         idx.raw_literals = (0..idx.literal_fields.len()).filter(|&l| is_raw(&idx.literal_fields[l].field)).collect();
-        idx.need = idx.has_exact.iter().zip(&idx.has_literal).map(|(&e, &l)| u8::from(e) + u8::from(l)).collect();
+        idx.need = idx.has_exact.iter().zip(&idx.has_literal).map(|(&e, &l)| (u8::from(e) * EXACT) | (u8::from(l) * LITERAL)).collect();
         idx
     }
 
@@ -282,55 +308,39 @@ impl ScanIndex {
         // alternate row by row, and every entry is reset after use (`touched`), so entries past
         // this index's predicates stay clear.
         if scratch.met.len() < self.len {
-            scratch.exact_met.resize(self.len, false);
-            scratch.literal_met.resize(self.len, false);
             scratch.met.resize(self.len, 0);
         }
-        let mut key = std::mem::take(&mut scratch.key);
-        // Values of gated literal fields met before their exact values could be: searched after
-        // the pass, if still needed.
-        let (mut later, mut later_text) = (std::mem::take(&mut scratch.later), std::mem::take(&mut scratch.later_text));
-        let mut memos = std::mem::take(&mut scratch.names);
-        let mut searches = std::mem::take(&mut scratch.searches);
-        let one_pass = self.by_name.as_ref().is_some_and(|by_name| {
-            let memo = by_name.memo(&mut memos, row.shape());
-            let mut place = 0;
-            row.for_each_named(&mut |name, item| {
-                let targets = by_name.lookup(memo, place, name);
-                place += 1;
-                for target in targets {
-                    match *target {
-                        Ok(f) => self.meet_exact(f, item, &mut key, scratch),
-                        Err(l) if !self.gate_open(l, scratch) => {
-                            later.push((l, later_text.len()..later_text.len() + item.len()));
-                            later_text.push_str(item);
-                        }
-                        Err(l) => self.meet_literal(l, item, &mut key, &mut searches, scratch),
-                    }
-                }
-            })
-        });
-        scratch.names = memos;
+        if scratch.open.len() < self.literal_fields.len() {
+            scratch.open.resize(self.literal_fields.len(), false);
+        }
+        let mut pass = std::mem::take(&mut scratch.pass);
+        let one_pass = match (&self.by_name, row.named_fields()) {
+            (Some(by_name), Some(named)) => {
+                self.meet_named(by_name, &named, row.shape(), &mut pass, scratch);
+                true
+            }
+            _ => false,
+        };
+        let PassBuffers { key, later, later_text, searches } = &mut pass;
         for (l, span) in later.drain(..) {
             if let Some(item) = later_text.get(span).filter(|_| self.gate_open(l, scratch)) {
-                self.meet_literal(l, item, &mut key, &mut searches, scratch);
+                self.meet_literal(l, item, key, searches, scratch);
             }
         }
         later_text.clear();
-        (scratch.later, scratch.later_text) = (later, later_text);
         if one_pass {
             for &l in &self.raw_literals {
                 if !self.gate_open(l, scratch) {
                     continue;
                 }
                 if let Some(raw) = row.raw() {
-                    self.meet_literal(l, raw, &mut key, &mut searches, scratch);
+                    self.meet_literal(l, raw, key, searches, scratch);
                 }
             }
         } else {
             for (f, (field, _)) in self.fields.iter().enumerate() {
                 row.any_item(field, &mut |item| {
-                    self.meet_exact(f, item, &mut key, scratch);
+                    self.meet_exact(f, item, key, scratch);
                     false
                 });
             }
@@ -340,17 +350,17 @@ impl ScanIndex {
                     continue;
                 }
                 row.any_item(&lf.field, &mut |item| {
-                    self.meet_literal(l, item, &mut key, &mut searches, scratch);
+                    self.meet_literal(l, item, key, searches, scratch);
                     false
                 });
             }
         }
-        scratch.key = key;
-        scratch.searches = searches;
+        scratch.pass = pass;
         for i in scratch.touched.drain(..) {
-            scratch.exact_met[i] = false;
-            scratch.literal_met[i] = false;
             scratch.met[i] = 0;
+        }
+        for l in scratch.opened.drain(..) {
+            scratch.open[l] = false;
         }
         scratch.candidates.extend_from_slice(&self.always);
         scratch.candidates.sort_unstable();
@@ -358,13 +368,80 @@ impl ScanIndex {
 }
 
 impl ScanIndex {
+    /// Meets the conditions on the event's properties and named fields, in one pass; a plain
+    /// loop over the fields (not a closure per field) with their names resolved through the
+    /// memo of the row's `shape`: most fields of an event have no condition at all.
+    fn meet_named(&self, by_name: &NameTargets, named: &NamedFields, shape: usize, pass: &mut PassBuffers, scratch: &mut Scratch) {
+        let mut memos = std::mem::take(&mut scratch.names);
+        let memo = by_name.memo(&mut memos, shape);
+        for ((targets, item), exact) in by_name.property_targets().zip(named.properties).zip(&mut memo.properties) {
+            self.meet_targets(targets, item, Some(exact), pass, scratch);
+        }
+        for (place, (name, item)) in named.fields.iter().enumerate() {
+            let (targets, exact) = by_name.lookup(memo, place, name);
+            if !targets.is_empty() {
+                self.meet_targets(targets, item, exact, pass, scratch);
+            }
+        }
+        scratch.names = memos;
+    }
+
+    /// Meets the conditions `targets` (of one field name) on one value of that field, its
+    /// exact-value lookup through the memo of its place, if it has one.
+    fn meet_targets(
+        &self,
+        targets: &[Result<usize, usize>],
+        item: &str,
+        mut exact: Option<&mut ExactMemo>,
+        pass: &mut PassBuffers,
+        scratch: &mut Scratch,
+    ) {
+        for target in targets {
+            match *target {
+                Ok(f) => match exact.as_deref_mut() {
+                    Some(memo) => {
+                        let key = &mut pass.key;
+                        for &i in memo.find(item, |found| found.extend_from_slice(self.exact_predicates(f, item, key))) {
+                            self.meet_exact_value(i, scratch);
+                        }
+                    }
+                    None => self.meet_exact(f, item, &mut pass.key, scratch),
+                },
+                Err(l) if !self.gate_open(l, scratch) => {
+                    pass.later.push((l, pass.later_text.len()..pass.later_text.len() + item.len()));
+                    pass.later_text.push_str(item);
+                }
+                Err(l) => self.meet_literal(l, item, &mut pass.key, &mut pass.searches, scratch),
+            }
+        }
+    }
+
     /// Whether literal field `l`'s values can make a candidate of this row: it has no gate, or
     /// a predicate of its gate met its exact-value condition.
     fn gate_open(&self, l: usize, scratch: &Scratch) -> bool {
-        self.literal_fields[l].gate.as_ref().is_none_or(|owners| owners.iter().any(|&i| scratch.exact_met[i]))
+        self.literal_fields[l].gate.is_none() || scratch.open[l]
     }
 
     fn meet_exact(&self, f: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
+        for &i in self.exact_predicates(f, item, key) {
+            self.meet_exact_value(i, scratch);
+        }
+    }
+
+    /// Records that predicate `i`'s exact-value condition holds, opening the gates it is in.
+    fn meet_exact_value(&self, i: usize, scratch: &mut Scratch) {
+        if scratch.meet(i, EXACT, self.need[i]) {
+            for &l in &self.opens[i] {
+                if !scratch.open[l] {
+                    scratch.open[l] = true;
+                    scratch.opened.push(l);
+                }
+            }
+        }
+    }
+
+    /// The predicates one of whose exact values for anchored field `f` is `item`.
+    fn exact_predicates(&self, f: usize, item: &str, key: &mut String) -> &[usize] {
         // A value lowercase already (event codes, most names) is looked up without a copy.
         let folded = if item.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
             item
@@ -372,9 +449,7 @@ impl ScanIndex {
             lowercase_into(item, key);
             key.as_str()
         };
-        for &i in self.fields[f].1.get(folded).into_iter().flatten() {
-            scratch.meet(i, true, self.need[i]);
-        }
+        self.fields[f].1.get(folded).map_or(&[], Vec::as_slice)
     }
 
     fn meet_literal(&self, l: usize, item: &str, key: &mut String, memo: &mut LiteralMemo, scratch: &mut Scratch) {
@@ -394,7 +469,7 @@ impl ScanIndex {
         });
         for &p in found {
             for &i in &lf.owners[p as usize] {
-                scratch.meet(i, false, self.need[i]);
+                scratch.meet(i, LITERAL, self.need[i]);
             }
         }
     }

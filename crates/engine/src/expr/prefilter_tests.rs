@@ -168,6 +168,28 @@ fn candidates_for_events_by_eventcode_and_sourcetype() {
     assert_eq!(s.candidates, [1]);
 }
 
+/// A field named like an event property (or `_raw`, `_time`) stands for nothing: the
+/// property's value meets the condition, the field's does not, whatever its place.
+#[test]
+fn fields_named_like_properties_meet_no_condition() {
+    let preds = [name_eq("sourcetype", "xmlwineventlog"), name_eq("host", "dc1"), name_eq("index", "main")];
+    let idx = ScanIndex::new(preds.iter());
+    let mut s = Scratch::default();
+    for place in 0..3 {
+        let mut ev = Event { sourcetype: "other".into(), host: "ws2".into(), index: "edr".into(), ..Default::default() };
+        (0..place).for_each(|i| ev.push(format!("F{i}"), "x"));
+        ev.push("sourcetype", "XmlWinEventLog");
+        ev.push("host", "dc1");
+        ev.push("index", "main");
+        idx.candidates(&ev, &mut s);
+        assert!(s.candidates.is_empty(), "{place}: {:?}", s.candidates);
+        ev.sourcetype = "XmlWinEventLog".into();
+        ev.index = String::new();
+        idx.candidates(&ev, &mut s);
+        assert_eq!(s.candidates, [0, 2], "{place}");
+    }
+}
+
 #[test]
 fn raw_text_literals_after_exact_values() {
     // Bare terms: with an exact-value condition (searched only when it holds) and without.

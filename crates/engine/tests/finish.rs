@@ -132,6 +132,18 @@ fn joins_filtered_by_either_side_give_the_plain_join() {
     }
 }
 
+/// `head` then `tail` gives some rows, in memory and spilled, and the rows it gives with its
+/// key filter cut off: `head` with a large limit changes nothing but ends the filter before it.
+fn assert_key_filter_changes_nothing(head: &str, tail: &str, events: &[Event]) {
+    let filtered = format!("{head} {tail}");
+    let plain = format!("{head} | head 1000000 {tail}");
+    for budget in [usize::MAX, 1] {
+        let got = run(&filtered, events, budget);
+        assert!(!got.is_empty(), "{filtered}: plain gives {}", run(&plain, events, budget).len());
+        assert_eq!(format!("{got:?}"), format!("{:?}", run(&plain, events, budget)), "{filtered}");
+    }
+}
+
 #[test]
 fn groups_refused_by_their_key_give_the_same_results() {
     let events: Vec<Event> = (0..6000).map(process).collect();
@@ -142,14 +154,7 @@ fn groups_refused_by_their_key_give_the_same_results() {
         "| rex field=process \"--job (?<job>\\d+)\" | search job=3* dest!=host2",
         "| eval big=if(count > 1, 1, 0) | search big=1 process=\"*job 0\"",
     ] {
-        let filtered = format!("{head} {tail}");
-        // `head` with a large limit changes nothing but ends the key filter before it.
-        let plain = format!("{head} | head 1000000 {tail}");
-        for budget in [usize::MAX, 1] {
-            let got = run(&filtered, &events, budget);
-            assert!(!got.is_empty(), "{filtered}: plain gives {}", run(&plain, &events, budget).len());
-            assert_eq!(format!("{got:?}"), format!("{:?}", run(&plain, &events, budget)), "{filtered}");
-        }
+        assert_key_filter_changes_nothing(head, tail, &events);
     }
 }
 
@@ -167,13 +172,7 @@ fn raw_event_groups_refused_by_their_key_give_the_same_results() {
         "| where count > 1 AND (odd == 0 OR Image=\"*tool3.exe\") | convert ctime(firstTime)",
         "| search tags=c | where odd=1 AND lines > 100",
     ] {
-        let filtered = format!("{head} {tail}");
-        let plain = format!("{head} | head 1000000 {tail}");
-        for budget in [usize::MAX, 1] {
-            let got = run(&filtered, &events, budget);
-            assert!(!got.is_empty(), "{filtered}: plain gives {}", run(&plain, &events, budget).len());
-            assert_eq!(format!("{got:?}"), format!("{:?}", run(&plain, &events, budget)), "{filtered}");
-        }
+        assert_key_filter_changes_nothing(head, tail, &events);
     }
 }
 

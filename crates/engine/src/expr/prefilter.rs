@@ -182,9 +182,8 @@ const EXACT: u8 = 1;
 const LITERAL: u8 = 2;
 
 impl Scratch {
-    /// Records that `condition` ([`EXACT`] or [`LITERAL`]) of predicate `i` holds; adds `i` to
-    /// the candidates once all of its conditions (`need`) do.
-    /// Whether the condition was not met before.
+    /// Records that `condition` ([`EXACT`] or [`LITERAL`]) of predicate `i` holds, adding `i`
+    /// to the candidates once all of its conditions (`need`) do; whether it is newly met.
     fn meet(&mut self, i: usize, condition: u8, need: u8) -> bool {
         let Some(met) = self.met.get_mut(i) else { return false };
         if *met & condition != 0 {

@@ -49,7 +49,6 @@ impl KeyFilter {
             return None;
         }
         let partial = partial.map(Op::Where);
-        let op_at = |i: usize| if i + 1 == len { partial.as_ref().or(stage.ops.get(i)) } else { stage.ops.get(i) };
         // The key row has the by-fields only; renames move them, as `drop_dm_object_name` does.
         let mut fields = Lineage::of_groups(by_names, &[]);
         let mut skip = 0;
@@ -69,7 +68,7 @@ impl KeyFilter {
             })
             .collect::<Option<Vec<(String, usize)>>>()?;
         let run = ops_to_run(&stage.ops, skip..len, &layout);
-        let needed = decisive_positions(run.iter().filter_map(|&i| op_at(i)), &layout);
+        let needed = decisive_positions(run.iter().filter_map(|&i| op_at(&stage.ops, len, partial.as_ref(), i)), &layout);
         // A key row needs only the fields the decision depends on: no operator reads the
         // others, so their presence changes nothing, and each would cost a copy per new key.
         let layout = match &needed {
@@ -105,9 +104,7 @@ impl KeyFilter {
         }
         let mut rows = vec![row];
         let mut env = RowEnv { ctx };
-        let partial_at = self.len - 1;
-        let op_at = |i: usize| if i == partial_at { self.partial.as_ref().or(ops.get(i)) } else { ops.get(i) };
-        for op in self.run.iter().filter_map(|&i| op_at(i)) {
+        for op in self.run.iter().filter_map(|&i| op_at(ops, self.len, self.partial.as_ref(), i)) {
             rows = match crate::ops::apply(op, rows, &mut env) {
                 Ok(rows) => rows,
                 // Unsure: keep the group; the query reports the error after the scan.
@@ -118,6 +115,14 @@ impl KeyFilter {
             }
         }
         true
+    }
+}
+
+/// Operator `i` of a key filter of `len` operators: the last one's `partial` replacement, if any.
+fn op_at<'o>(ops: &'o [Op], len: usize, partial: Option<&'o Op>, i: usize) -> Option<&'o Op> {
+    match partial {
+        Some(partial) if i + 1 == len => Some(partial),
+        _ => ops.get(i),
     }
 }
 

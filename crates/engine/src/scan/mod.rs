@@ -323,17 +323,19 @@ impl Engine {
         }
         let filter = self.key_filters[qi][si].as_ref();
         let symbols = &state.symbols;
-        let ops = &self.queries[qi].root.ops;
         for_each_key(parts, |key| {
             let states = match filter {
                 None => Some(groups.entry(key, &scan.aggs)),
-                Some(f) => groups.entry_if(key, &scan.aggs, f.decides(), |key| {
-                    f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx)
-                }),
+                Some(f) => groups.entry_if(key, &scan.aggs, f.decides(), |key| self.admits_key(f, qi, key, symbols)),
             };
             let grown: usize = states.into_iter().flatten().zip(&scan.aggs).map(|(st, spec)| feed_row_agg(st, spec, row, secs)).sum();
             groups.grew(grown);
         });
+    }
+
+    /// Whether key filter `f` of query `qi` admits a new group key of symbol ids.
+    fn admits_key(&self, f: &KeyFilter, qi: usize, key: &[u32], symbols: &Symbols) -> bool {
+        f.admits(&self.queries[qi].root.ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx)
     }
 
     /// Feeds one raw event to every raw-event scan.
@@ -388,10 +390,7 @@ impl Engine {
         match (&mut state.accs[qi][si], &scan.stats) {
             (ScanAcc::Groups(groups), Some(stats)) => {
                 let filter = self.key_filters[qi][si].as_ref();
-                let ops = &self.queries[qi].root.ops;
-                let admits = |key: &[u32], symbols: &Symbols| {
-                    filter.is_none_or(|f| f.admits(ops, |i| key.get(i).map_or("", |&id| symbols.text(id)), &self.scan_ctx))
-                };
+                let admits = |key: &[u32], symbols: &Symbols| filter.is_some_and(|f| self.admits_key(f, qi, key, symbols));
                 let admission = filter.map(|f| (f.decides(), &admits as &dyn Fn(&[u32], &Symbols) -> bool));
                 for row in rows {
                     stats.add_if(groups, &mut state.symbols, row, &self.scan_ctx, &mut state.key_parts, admission);

@@ -171,6 +171,12 @@ impl Groups {
         self.table.len() + self.spilled
     }
 
+    /// Whether some groups were written to disk: then [`Groups::bytes`] is only the part
+    /// still in memory, and the table is larger than the budget its scan had.
+    pub fn has_spilled(&self) -> bool {
+        !self.runs.is_empty()
+    }
+
     /// Estimated heap bytes of the groups held in memory.
     pub fn bytes(&self) -> usize {
         self.bytes

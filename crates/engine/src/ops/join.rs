@@ -3,6 +3,8 @@
 use crate::error::{ExecError, PlanError};
 use crate::ops::join_keys::{row_key, KeySet};
 use crate::ops::{Env, StageId};
+use crate::store::row_store::RowStore;
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use vigil_model::Record;
 use vigil_spl::ast::{Join, Pipeline, Span};
@@ -64,11 +66,7 @@ impl JoinOp {
         // `physical::semi_join_first`); what it wrote to disk comes back only where some row
         // here has the same key.
         let sub_rows = match env.take_precomputed(self.sub) {
-            Some(store) if store.is_spilled() => {
-                let keys = KeySet::new(&self.fields, &rows);
-                store.into_rows_where(|r| keys.has_row(&self.fields, r))?
-            }
-            Some(store) => store.into_rows_where(|_| true)?,
+            Some(store) => self.precomputed_rows(store, || KeySet::new(&self.fields, &rows))?,
             None => env.run_join_subsearch(self.sub, &self.fields, &rows, self.max)?,
         };
         let index = self.index(sub_rows);
@@ -76,6 +74,17 @@ impl JoinOp {
         let total = rows.iter().fold(0usize, |t, row| t.saturating_add(self.rows_for(&index, row_key(&self.fields, row).as_ref())));
         self.check_total(total)?;
         Ok(self.join_rows(&index, rows))
+    }
+
+    /// The rows of a subsearch run ahead (see `physical::semi_join_first`): what it wrote to
+    /// disk comes back only where an outer row has the same key (`keys`, asked for then).
+    pub(crate) fn precomputed_rows<K: Borrow<KeySet>>(&self, store: RowStore, keys: impl FnOnce() -> K) -> Result<Vec<Record>, ExecError> {
+        if store.is_spilled() {
+            let keys = keys();
+            store.into_rows_where(|r| keys.borrow().has_row(&self.fields, r))
+        } else {
+            store.into_rows_where(|_| true)
+        }
     }
 
     /// The subsearch's rows by join key.

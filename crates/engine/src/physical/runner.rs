@@ -183,17 +183,6 @@ impl<'a> Runner<'a> {
     /// memory up to the row budget and on disk past it, with their join keys on `fields`;
     /// `None` when the scan is not a table of groups still to be built.
     pub fn scan_through_stored(&mut self, i: usize, ops: &[Op], fields: &[String]) -> Result<Option<(RowStore, KeySet)>, ExecError> {
-        struct Keyed<'k> {
-            store: RowStore,
-            keys: KeySet,
-            fields: &'k [String],
-        }
-        impl RowSink for Keyed<'_> {
-            fn put(&mut self, row: Record) {
-                self.keys.insert(self.fields, &row);
-                self.store.put(row);
-            }
-        }
         if !self.scans.get(i).is_some_and(Option::is_none) || !matches!(self.lazy.get(i), Some(Some((_, ScanAcc::Groups(_))))) {
             return Ok(None);
         }
@@ -201,6 +190,19 @@ impl<'a> Runner<'a> {
         let mut sink = Keyed { store: RowStore::new(self.row_budget), keys: KeySet::default(), fields };
         self.groups_through(scan, g, |_| true, ops, None, &mut sink)?;
         Ok(Some((sink.store, sink.keys)))
+    }
+
+    /// [`Runner::scan_through_stored`] for rows already built (consumed a chunk at a time).
+    pub fn rows_through_stored(&mut self, rows: Vec<Record>, ops: &[Op], fields: &[String]) -> Result<(RowStore, KeySet), ExecError> {
+        let mut sink = Keyed { store: RowStore::new(self.row_budget), keys: KeySet::default(), fields };
+        let mut rows = rows.into_iter();
+        loop {
+            let chunk: Vec<Record> = rows.by_ref().take(CHUNK_ROWS).collect();
+            if chunk.is_empty() {
+                return Ok((sink.store, sink.keys));
+            }
+            apply_all(ops, chunk, self)?.into_iter().for_each(|row| sink.put(row));
+        }
     }
 
     /// Runs a join's subsearch for the rows it will be joined with. A subsearch that is a
@@ -234,6 +236,20 @@ impl<'a> Runner<'a> {
         let mut rows = Vec::new();
         self.groups_through(scan, g, |key| keys.admits(&columns, key), &sub.ops[..lead], cap, &mut rows)?;
         self.run_ops_from(sub, rows, lead)
+    }
+}
+
+/// Rows kept in a store, with their join keys on `fields` counted.
+struct Keyed<'k> {
+    store: RowStore,
+    keys: KeySet,
+    fields: &'k [String],
+}
+
+impl RowSink for Keyed<'_> {
+    fn put(&mut self, row: Record) {
+        self.keys.insert(self.fields, &row);
+        self.store.put(row);
     }
 }
 

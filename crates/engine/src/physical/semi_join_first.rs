@@ -10,7 +10,7 @@
 
 use super::output::Budgets;
 use super::runner::Runner;
-use super::whole_table;
+use super::{streamed_join, whole_table};
 use crate::error::ExecError;
 use crate::expr::value::EvalContext;
 use crate::plan::semijoin::SemiJoin;
@@ -63,6 +63,15 @@ pub(super) fn run(
             }
         }
     };
+    // A join between row-by-row operators streams its outer rows, as without the semi-join:
+    // held whole, "Windows MSIExec With Network Connections" grew with the input (every
+    // msiexec process joined with its connections, then projected, side by side).
+    if let Some(at) = streamed_join::streamable(&q.root) {
+        if let Some(store) = streamed_join::run_over_rows(&mut runner, &q.root, at, rows, budgets.store)? {
+            return Ok(store);
+        }
+        return Err(ExecError("internal: a streamable stage without its join".into()));
+    }
     runner.set_scan_rows(si, rows);
     whole_table::run(&mut runner, q, budgets.store)
 }

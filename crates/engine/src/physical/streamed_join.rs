@@ -11,9 +11,12 @@
 use super::output::CHUNK_ROWS;
 use super::runner::Runner;
 use crate::error::ExecError;
-use crate::ops::{apply_all, Op};
+use crate::ops::join::JoinOp;
+use crate::ops::join_keys::KeySet;
+use crate::ops::{apply_all, Env, Op};
 use crate::plan::{Source, Stage};
 use crate::store::row_store::{RowSink, RowStore};
+use vigil_model::Record;
 
 /// The position of the join in `scan | <row ops> | join | <row ops>`, if `stage` has that
 /// shape.
@@ -31,13 +34,43 @@ pub(crate) fn run(runner: &mut Runner, stage: &Stage, at: usize, budget: usize) 
     let (Source::Scan(i), Some(Op::Join(join))) = (&stage.source, stage.ops.get(at)) else { return Ok(None) };
     let Some((outer, keys)) = runner.scan_through_stored(*i, &stage.ops[..at], &join.fields)? else { return Ok(None) };
     let sub_rows = runner.run_join_subsearch_for(join.sub, &join.fields, &keys, join.max())?;
+    stream(runner, join, (outer, &keys), sub_rows, &stage.ops[at + 1..], budget).map(Some)
+}
+
+/// [`run`] over the rows of `stage`'s scan, built already (by `semi_join_first`, which may
+/// have run the join's subsearch too). `None` when `at` is not a join.
+pub(crate) fn run_over_rows(
+    runner: &mut Runner,
+    stage: &Stage,
+    at: usize,
+    rows: Vec<Record>,
+    budget: usize,
+) -> Result<Option<RowStore>, ExecError> {
+    let Some(Op::Join(join)) = stage.ops.get(at) else { return Ok(None) };
+    let (outer, keys) = runner.rows_through_stored(rows, &stage.ops[..at], &join.fields)?;
+    let sub_rows = match runner.take_precomputed(join.sub) {
+        Some(store) => join.precomputed_rows(store, || &keys)?,
+        None => runner.run_join_subsearch_for(join.sub, &join.fields, &keys, join.max())?,
+    };
+    stream(runner, join, (outer, &keys), sub_rows, &stage.ops[at + 1..], budget).map(Some)
+}
+
+/// Joins the stored outer rows (with their counted keys) with `sub_rows` a chunk at a time,
+/// through the operators after the join (`tail`).
+fn stream(
+    runner: &mut Runner,
+    join: &JoinOp,
+    (outer, keys): (RowStore, &KeySet),
+    sub_rows: Vec<Record>,
+    tail: &[Op],
+    budget: usize,
+) -> Result<RowStore, ExecError> {
     let index = join.index(sub_rows);
     let total = keys
         .counts()
         .map(|(key, n)| n.saturating_mul(join.rows_for(&index, Some(key))))
         .fold(keys.keyless().saturating_mul(join.rows_for(&index, None)), usize::saturating_add);
     join.check_total(total)?;
-    let tail = &stage.ops[at + 1..];
     let mut out = RowStore::new(budget);
     let mut failed = None;
     outer.for_each_chunk(CHUNK_ROWS, |chunk| {
@@ -49,5 +82,5 @@ pub(crate) fn run(runner: &mut Runner, stage: &Stage, at: usize, budget: usize) 
             Err(e) => failed = Some(e),
         }
     })?;
-    failed.map_or(Ok(Some(out)), Err)
+    failed.map_or(Ok(out), Err)
 }

@@ -2,7 +2,7 @@
 
 use crate::error::PlanError;
 use crate::expr::field::FieldAccess;
-use crate::expr::regex::compile_regex;
+use crate::expr::regex::{compile_regex, required_literal};
 use regex::Regex;
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{RegexCmd, Rex, Span};
@@ -144,6 +144,15 @@ impl RegexOp {
     pub fn keeps(&self, row: &dyn FieldAccess) -> bool {
         let hit = row.any_named(&self.field, &mut |s| self.re.is_match(s));
         hit != self.negate
+    }
+
+    /// A text some item of the field holds (up to ASCII case) in every row the filter keeps,
+    /// when its pattern shows one ([`required_literal`]); none when negated.
+    pub fn required_text(&self) -> Option<String> {
+        if self.negate {
+            return None;
+        }
+        required_literal(&self.re)
     }
 }
 

@@ -19,7 +19,7 @@ use crate::ops::fields::{fields_columns, rename_columns, table_columns, Columns}
 use crate::ops::{Op, RowEnv};
 use crate::plan::keyrow::{self, KeyFields};
 use crate::plan::lineage::{Lineage, Origin};
-use crate::plan::Stage;
+use crate::plan::{Stage, TstatsScan};
 use vigil_model::{Record, Value};
 use vigil_spl::ast::BinaryOp;
 
@@ -97,6 +97,24 @@ impl KeyFilter {
     /// Whether the last of them is a `where` run with its conjuncts on the key alone.
     pub(crate) fn is_partial(&self) -> bool {
         self.partial.is_some()
+    }
+
+    /// The filter of tstats scan `t` (whose groups this filters) with what the in-place
+    /// filters ask of its rows ANDed in ([`keyrow::row_condition`]); `None` when they ask
+    /// nothing. Rows it drops make only keys the filter refuses.
+    pub(crate) fn scan_filter(&self, ops: &[Op], t: &TstatsScan) -> Option<Pred> {
+        let in_place = self.run.iter().take(self.in_place).filter_map(|&i| op_at(ops, self.len, self.partial.as_ref(), i));
+        let mut conditions: Vec<Pred> =
+            in_place.filter_map(|op| keyrow::row_condition(op, &self.layout, &t.by, t.fillnull.as_deref())).collect();
+        if conditions.is_empty() {
+            return None;
+        }
+        Some(match &t.filter {
+            Pred::True if conditions.len() == 1 => conditions.remove(0),
+            Pred::True => Pred::And(conditions),
+            Pred::And(items) => Pred::And(items.iter().cloned().chain(conditions).collect()),
+            other => Pred::And(std::iter::once(other.clone()).chain(conditions).collect()),
+        })
     }
 
     /// Whether a group whose by-field texts are `text(i)` can reach the output: the filter's

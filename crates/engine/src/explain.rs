@@ -55,17 +55,19 @@ impl Query {
                     _ => field_name(f),
                 };
                 let _ = writeln!(out, "  scan {i}: tstats from {}", schema.map_or("?", |s| s.name.as_str()));
-                prefilter(&t.filter, &name, out);
+                let is_root = matches!(self.root.source, Source::Scan(r) if r == i);
+                let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
+                let agg_names: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
+                let filter = if is_root && !names.is_empty() { KeyFilter::plan(&self.root, &names, &agg_names) } else { None };
+                // As the engine runs it: with what the key filter asks of the rows.
+                let pred = filter.as_ref().and_then(|f| f.scan_filter(&self.root.ops, t));
+                prefilter(pred.as_ref().unwrap_or(&t.filter), &name, out);
                 let by: Vec<&str> = t.by.iter().map(|(n, _)| n.as_str()).collect();
                 let _ = writeln!(out, "    group keys: {}", list(&by));
                 let _ = writeln!(out, "    aggregates: {}", aggs(&t.aggs, &name));
                 if let Some(span) = t.span {
                     let _ = writeln!(out, "    _time span: {}s", span / 1_000_000);
                 }
-                let is_root = matches!(self.root.source, Source::Scan(r) if r == i);
-                let names: Vec<String> = t.by.iter().map(|(n, _)| n.clone()).collect();
-                let agg_names: Vec<String> = t.aggs.iter().map(|a| a.name.clone()).collect();
-                let filter = if is_root && !names.is_empty() { KeyFilter::plan(&self.root, &names, &agg_names) } else { None };
                 key_filter(filter, &self.root.ops, out);
             }
             Scan::Events(e) => {

@@ -163,6 +163,26 @@ fn groups_refused_by_their_key_give_the_same_results() {
     ] {
         assert_key_filter_changes_nothing(head, tail, &events);
     }
+    // Filters on one by-field that the scan's rows must meet too (see `plan::keyrow`).
+    let head = "| tstats count min(_time) as firstTime from datamodel=Endpoint.Processes \
+                by Processes.process Processes.process_name | rename Processes.* as *";
+    for tail in [
+        "| regex process=\"job 1\\d\" | search process_name=tool3.exe OR process_name=tool5.exe",
+        "| search process=\"*job 2*\" process_name IN (tool1.exe, TOOL2.EXE) | regex process_name!=\"tool2\"",
+    ] {
+        assert_key_filter_changes_nothing(head, tail, &events);
+    }
+    // A by-field no event has makes every key `none`: what a filter keeps of it, rows without
+    // the field must not be dropped for; what it refuses, they may.
+    let head = "| tstats fillnull_value=none count from datamodel=Endpoint.Processes \
+                by Processes.process Processes.parent_process_id | rename Processes.* as *";
+    for tail in [
+        "| search parent_process_id=none | regex process=\"job 1\"",
+        "| regex parent_process_id=\"^no\" | search process=*4",
+        "| search parent_process_id=n* OR process=*5",
+    ] {
+        assert_key_filter_changes_nothing(head, tail, &events);
+    }
 }
 
 #[test]

@@ -132,6 +132,11 @@ impl FieldAccess for Record {
             _ => None,
         }
     }
+
+    /// As `any_item` of `FieldRef::Name(name)`, without building the reference.
+    fn any_named(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.get(name).is_some_and(|v| any_item_of(v, f))
+    }
 }
 
 impl FieldAccess for Event {

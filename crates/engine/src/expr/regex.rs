@@ -2,6 +2,7 @@
 
 use crate::error::PlanError;
 use regex::Regex;
+use regex_syntax::hir::{Class, Hir, HirKind};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use vigil_spl::ast::Span;
@@ -128,6 +129,70 @@ fn is_quantifier(s: &[u8]) -> bool {
     !first.is_empty() && first.iter().all(u8::is_ascii_digit) && second.is_none_or(|p| p.iter().all(u8::is_ascii_digit))
 }
 
+/// The longest text every match of `re` holds, up to the case of ASCII letters (a letter the
+/// pattern takes in either case, as `(?i)` does, counts as its lowercase): a value without it,
+/// compared case-insensitively, cannot match. `None` unless the pattern shows one of at least
+/// two bytes (a piece of a concatenation that every match goes through).
+pub(crate) fn required_literal(re: &Regex) -> Option<String> {
+    // The `regex` crate's defaults (Unicode, case-sensitive) are the parser's.
+    let hir = regex_syntax::Parser::new().parse(re.as_str()).ok()?;
+    let text = required_text(&hir);
+    (text.len() >= 2).then_some(text)
+}
+
+/// The longest text every match of `hir` holds (empty when none is known).
+fn required_text(hir: &Hir) -> String {
+    match hir.kind() {
+        HirKind::Capture(c) => required_text(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => required_text(&r.sub),
+        HirKind::Concat(parts) => {
+            // Adjacent parts that match one text each make one text together.
+            let mut best = String::new();
+            let mut run = String::new();
+            for part in parts {
+                match whole_text(part) {
+                    Some(t) => run.push_str(&t),
+                    None => {
+                        best = longer(best, std::mem::take(&mut run));
+                        best = longer(best, required_text(part));
+                    }
+                }
+            }
+            longer(best, run)
+        }
+        _ => whole_text(hir).unwrap_or_default(),
+    }
+}
+
+/// The one text `hir` matches (up to ASCII case, as lowercase), if it matches only that.
+fn whole_text(hir: &Hir) -> Option<String> {
+    match hir.kind() {
+        HirKind::Literal(lit) => String::from_utf8(lit.0.to_vec()).ok(),
+        HirKind::Class(Class::Unicode(c)) => either_case(c.ranges().iter().map(|r| (r.start(), r.end()))),
+        HirKind::Class(Class::Bytes(c)) => either_case(c.ranges().iter().map(|r| (char::from(r.start()), char::from(r.end())))),
+        HirKind::Capture(c) => whole_text(&c.sub),
+        HirKind::Concat(parts) => parts.iter().map(whole_text).collect(),
+        _ => None,
+    }
+}
+
+/// An ASCII letter in both cases and nothing else (`[Aa]`), as its lowercase. Letters whose
+/// Unicode case folding adds others (`k`: the Kelvin sign, `s`: `ſ`) are not: `ſ` does not
+/// lowercase to `s`, so a lowercase `s` would not stand for it.
+fn either_case(mut ranges: impl Iterator<Item = (char, char)>) -> Option<String> {
+    let (Some((a, a_end)), Some((b, b_end)), None) = (ranges.next(), ranges.next(), ranges.next()) else { return None };
+    let pair = a == a_end && b == b_end && a.is_ascii_uppercase() && b == a.to_ascii_lowercase();
+    pair.then(|| b.to_string())
+}
+
+fn longer(a: String, b: String) -> String {
+    if b.len() > a.len() {
+        b
+    } else {
+        a
+    }
+}
+
 /// The last non-empty line of an error message (the regex crate puts the reason last).
 fn first_line(s: &str) -> String {
     s.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(s).trim().to_string()
@@ -159,6 +224,23 @@ mod tests {
         assert_eq!(pcre_to_rust(r"%{SID}"), r"%\{SID\}");
         assert_eq!(pcre_to_rust(r"\x{202E}[{}]"), r"\x{202E}[{}]");
         assert!(compile_regex(r"S-1-5-{x}", Span::default()).is_ok());
+    }
+
+    #[test]
+    fn required_literals_are_texts_every_match_holds() {
+        let lit = |p: &str| required_literal(&compile_regex(p, Span::default()).expect("compiles"));
+        assert_eq!(lit(r"\x{202E}").as_deref(), Some("\u{202E}"));
+        assert_eq!(lit(r"(?<a>.+)(?<b>\x{202E})(?<c>.+)").as_deref(), Some("\u{202E}"));
+        // The longest of the pieces a concatenation goes through; repeated at least once.
+        assert_eq!(lit(r"^cmd\.exe\s+/c\s+(echo)+x").as_deref(), Some("cmd.exe"));
+        assert_eq!(lit(r"a\d(hello world)?bc").as_deref(), Some("bc"));
+        // Case-insensitive letters count as lowercase, but not those Unicode folds further.
+        assert_eq!(lit(r"(?i)searchprotocolhost\.exe").as_deref(), Some("earchprotocolho"));
+        assert_eq!(lit(r"(?i)ab[Cc]").as_deref(), Some("abc"));
+        // Nothing every match must hold: alternatives, optional parts, classes.
+        for p in [r"net view|net use", r"(abc)?", r"(abc)*", r"[a-z]+", r"a", r"\w+\.\w+"] {
+            assert_eq!(lit(p), None, "{p}");
+        }
     }
 
     #[test]

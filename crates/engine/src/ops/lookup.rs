@@ -28,9 +28,9 @@ pub(crate) struct LookupData {
     /// Per column: exact-match index, built on first use. Keys are lowercased when matching
     /// is case-insensitive. A `OnceLock` per column: no lock or count to touch per value.
     exact_index: Vec<OnceLock<ExactIndex>>,
-    /// Per column: literal index on a wildcard input column, built on first use: rows whose
-    /// cell's required literal occurs in the value (plus rows without one) are the only
-    /// candidates.
+    /// Per column: literal index on a wildcard input column's pattern cells, built on first
+    /// use: rows whose pattern's required literal occurs in the value (plus patterns without
+    /// one) are the only pattern candidates. Its plain cells are found by the exact index.
     wild_index: Vec<OnceLock<Option<WildIndex>>>,
 }
 
@@ -39,7 +39,7 @@ struct WildIndex {
     automaton: aho_corasick::AhoCorasick,
     /// Literal id -> rows.
     owners: Vec<Vec<usize>>,
-    /// Rows to check whatever the value (cells that are only `*`, or empty).
+    /// Pattern rows to check whatever the value (patterns without a literal, such as `*`).
     always: Vec<usize>,
 }
 
@@ -132,7 +132,11 @@ impl LookupData {
                 return;
             }
             if let Some(idx) = self.wild_index(col) {
-                let mut cands = idx.always.clone();
+                // A plain cell matches only a value equal to it (up to case), as the exact
+                // index finds; a pattern cell only a value holding its required literal.
+                let key = if self.case_sensitive { value } else { lower };
+                let mut cands: Vec<usize> = self.exact_index(col).get(key).cloned().unwrap_or_default();
+                cands.extend_from_slice(&idx.always);
                 for m in idx.automaton.find_overlapping_iter(lower.as_ref()) {
                     cands.extend_from_slice(&idx.owners[m.pattern().as_usize()]);
                 }
@@ -155,12 +159,12 @@ impl LookupData {
         let mut ids: HashMap<String, usize> = HashMap::new();
         let mut owners: Vec<Vec<usize>> = Vec::new();
         let mut always = Vec::new();
-        for (r, row) in self.table.rows.iter().enumerate() {
-            let lits = match &self.patterns[r][col] {
-                Some(p) => p.required_literals(),
-                None => Some(vec![row[col].to_lowercase()]).filter(|l| !l[0].is_empty()),
-            };
-            match lits {
+        for r in 0..self.table.rows.len() {
+            // Plain cells are left to the exact index: tables such as remote_access_software
+            // have hundreds, whose literals would make the automaton several times larger
+            // (slower to build, and to run on each value) for what one hash probe finds.
+            let Some(p) = &self.patterns[r][col] else { continue };
+            match p.required_literals() {
                 None => always.push(r),
                 Some(lits) => {
                     for l in lits {
@@ -176,7 +180,15 @@ impl LookupData {
                 }
             }
         }
-        let automaton = aho_corasick::AhoCorasick::new(&literals).ok()?;
+        // A contiguous NFA whatever the number of literals: a DFA (the default under 100) costs
+        // several times more to build than the few thousand values a lookup runs on take to
+        // search. No prefilter: the values are short names, paths and command lines made of the
+        // literals' own bytes (`:` and `\\` in every path), so its skips rarely skip anything.
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .prefilter(false)
+            .build(&literals)
+            .ok()?;
         Some(WildIndex { automaton, owners, always })
     }
 
@@ -333,10 +345,14 @@ mod tests {
     /// A lookup of `input` (column 0, field `f`; with `g`, column 1 too) writing column
     /// `out`'s cells to field `out`.
     fn lookup(rows: &[[&str; 3]], wild: &[&str], inputs: &[&str], default_match: Option<&str>) -> LookupOp {
+        cased_lookup(rows, wild, inputs, default_match, false)
+    }
+
+    fn cased_lookup(rows: &[[&str; 3]], wild: &[&str], inputs: &[&str], default_match: Option<&str>, cased: bool) -> LookupOp {
         let columns: Vec<String> = ["name", "kind", "out"].map(String::from).to_vec();
         let rows = rows.iter().map(|r| r.map(String::from).to_vec()).collect();
         let wild: Vec<String> = wild.iter().map(|w| w.to_string()).collect();
-        let data = LookupData::new("t", LookupTable { columns, rows }, &wild, false, 0, default_match.map(String::from));
+        let data = LookupData::new("t", LookupTable { columns, rows }, &wild, cased, 0, default_match.map(String::from));
         let inputs = inputs.iter().enumerate().map(|(c, f)| (c, f.to_string())).collect();
         LookupOp { data: Arc::new(data), inputs, outputs: vec![(2, "out".into())], overwrite: false }
     }
@@ -375,6 +391,24 @@ mod tests {
         assert_eq!(out(&wild, &[("f", Value::str("école.TXT"))]), Value::str("c"));
         assert_eq!(out(&wild, &[("f", Value::str("other"))]), Value::str("none"));
         assert_eq!(out(&wild, &[]), Value::str("none"));
+    }
+
+    #[test]
+    fn plain_cells_of_wildcard_columns_match_their_whole_text() {
+        let rows = [["Cmd.exe", "", "a"], ["*\\Temp\\*", "", "b"], ["", "", "c"], ["x*y", "", "d"], ["ÉCOLE", "", "e"]];
+        let folded = lookup(&rows, &["name"], &["f"], None);
+        assert_eq!(out(&folded, &[("f", Value::str("CMD.EXE"))]), Value::str("a"));
+        // A plain cell inside a longer value is no match; a pattern's literal is.
+        assert_eq!(out(&folded, &[("f", Value::str("cmd.exe /c"))]), Value::Null);
+        assert_eq!(out(&folded, &[("f", Value::str("c:\\temp\\cmd.exe"))]), Value::str("b"));
+        assert_eq!(out(&folded, &[("f", Value::str(""))]), Value::str("c"));
+        assert_eq!(out(&folded, &[("f", Value::str("x-Y"))]), Value::str("d"));
+        assert_eq!(out(&folded, &[("f", Value::str("école"))]), Value::str("e"));
+        let cased = cased_lookup(&rows, &["name"], &["f"], None, true);
+        assert_eq!(out(&cased, &[("f", Value::str("CMD.EXE"))]), Value::Null);
+        assert_eq!(out(&cased, &[("f", Value::str("Cmd.exe"))]), Value::str("a"));
+        assert_eq!(out(&cased, &[("f", Value::str("c:\\Temp\\cmd.exe"))]), Value::str("b"));
+        assert_eq!(out(&cased, &[("f", Value::str("c:\\temp\\cmd.exe"))]), Value::Null);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `rex` (field extraction / sed) and `regex` (filter) with the linear-time `regex` crate.
 
 use crate::error::PlanError;
-use crate::expr::regex::compile_regex;
+use crate::expr::field::FieldAccess;
+use crate::expr::regex::{compile_regex, required_literal};
 use regex::Regex;
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{RegexCmd, Rex, Span};
@@ -28,7 +29,8 @@ impl RexOp {
     pub fn apply(&self, mut rows: Vec<Record>) -> Vec<Record> {
         let names: Vec<&str> = self.re.capture_names().flatten().collect();
         for row in &mut rows {
-            let items: Vec<String> = row.value(&self.field).items().into_iter().map(|s| s.into_owned()).collect();
+            // Borrowed: what is written back is copied out of them first.
+            let items = row.value(&self.field).items();
             if let Some((rep, global)) = &self.sed {
                 let rep = sed_replacement(rep);
                 let out: Vec<String> = items
@@ -42,7 +44,7 @@ impl RexOp {
                     })
                     .collect();
                 if !out.is_empty() {
-                    row.set(self.field.clone(), Value::from_items(out));
+                    row.set(self.field.as_str(), Value::from_items(out));
                 }
                 continue;
             }
@@ -64,7 +66,7 @@ impl RexOp {
             }
             for (name, vals) in names.iter().zip(found) {
                 if !vals.is_empty() {
-                    row.set(name.to_string(), Value::from_items(vals));
+                    row.set(*name, Value::from_items(vals));
                 }
             }
         }
@@ -135,12 +137,22 @@ impl RegexOp {
     }
 
     pub fn apply(&self, rows: Vec<Record>) -> Vec<Record> {
-        rows.into_iter()
-            .filter(|row| {
-                let hit = row.value(&self.field).items().iter().any(|s| self.re.is_match(s));
-                hit != self.negate
-            })
-            .collect()
+        rows.into_iter().filter(|row| self.keeps(row)).collect()
+    }
+
+    /// Whether the filter keeps a row: some item of its field matches (none, negated).
+    pub fn keeps(&self, row: &dyn FieldAccess) -> bool {
+        let hit = row.any_named(&self.field, &mut |s| self.re.is_match(s));
+        hit != self.negate
+    }
+
+    /// A text some item of the field holds (up to ASCII case) in every row the filter keeps,
+    /// when its pattern shows one ([`required_literal`]); none when negated.
+    pub fn required_text(&self) -> Option<String> {
+        if self.negate {
+            return None;
+        }
+        required_literal(&self.re)
     }
 }
 

@@ -17,8 +17,9 @@ use crate::expr::predicate::Pred;
 use crate::expr::value::EvalContext;
 use crate::ops::fields::{fields_columns, rename_columns, table_columns, Columns};
 use crate::ops::{Op, RowEnv};
+use crate::plan::keyrow::{self, KeyFields};
 use crate::plan::lineage::{Lineage, Origin};
-use crate::plan::Stage;
+use crate::plan::{Stage, TstatsScan};
 use vigil_model::{Record, Value};
 use vigil_spl::ast::BinaryOp;
 
@@ -39,6 +40,9 @@ pub(crate) struct KeyFilter {
     /// What runs instead of the last operator, a `where` that also tests aggregates: its
     /// conjuncts on the key alone (see [`prefix_len`]).
     partial: Option<Op>,
+    /// How many of the operators of `run`, from the first, are filters that read the key's
+    /// texts in place (see `keyrow`): no row is built unless a key passes them.
+    in_place: usize,
 }
 
 impl KeyFilter {
@@ -76,7 +80,8 @@ impl KeyFilter {
             None => layout,
         };
         let decides = needed.filter(|d| d.len() < by_names.len());
-        Some(KeyFilter { len, run, layout, decides, partial })
+        let in_place = run.iter().take_while(|&&i| op_at(&stage.ops, len, partial.as_ref(), i).is_some_and(keyrow::reads_in_place)).count();
+        Some(KeyFilter { len, run, layout, decides, partial, in_place })
     }
 
     /// The by-field positions that alone decide [`KeyFilter::admits`], if fewer than all.
@@ -94,9 +99,35 @@ impl KeyFilter {
         self.partial.is_some()
     }
 
+    /// The filter of tstats scan `t` (whose groups this filters) with what the in-place
+    /// filters ask of its rows ANDed in ([`keyrow::row_condition`]); `None` when they ask
+    /// nothing. Rows it drops make only keys the filter refuses.
+    pub(crate) fn scan_filter(&self, ops: &[Op], t: &TstatsScan) -> Option<Pred> {
+        let in_place = self.run.iter().take(self.in_place).filter_map(|&i| op_at(ops, self.len, self.partial.as_ref(), i));
+        let mut conditions: Vec<Pred> =
+            in_place.filter_map(|op| keyrow::row_condition(op, &self.layout, &t.by, t.fillnull.as_deref())).collect();
+        if conditions.is_empty() {
+            return None;
+        }
+        Some(match &t.filter {
+            Pred::True if conditions.len() == 1 => conditions.remove(0),
+            Pred::True => Pred::And(conditions),
+            Pred::And(items) => Pred::And(items.iter().cloned().chain(conditions).collect()),
+            other => Pred::And(std::iter::once(other.clone()).chain(conditions).collect()),
+        })
+    }
+
     /// Whether a group whose by-field texts are `text(i)` can reach the output: the filter's
     /// operators over a row of those fields yield a row.
     pub(crate) fn admits<'t>(&self, ops: &[Op], text: impl Fn(usize) -> &'t str, ctx: &EvalContext) -> bool {
+        let key = KeyFields { layout: &self.layout, text: &text };
+        let mut run = self.run.iter().filter_map(|&i| op_at(ops, self.len, self.partial.as_ref(), i));
+        if !run.by_ref().take(self.in_place).all(|op| keyrow::keeps(op, &key) != Some(false)) {
+            return false;
+        }
+        if self.in_place == self.run.len() {
+            return true;
+        }
         let mut row = Record::with_capacity(self.layout.len());
         for (name, i) in &self.layout {
             // A short name is kept inline: no copy of it on the heap per key.
@@ -104,7 +135,7 @@ impl KeyFilter {
         }
         let mut rows = vec![row];
         let mut env = RowEnv { ctx };
-        for op in self.run.iter().filter_map(|&i| op_at(ops, self.len, self.partial.as_ref(), i)) {
+        for op in run {
             rows = match crate::ops::apply(op, rows, &mut env) {
                 Ok(rows) => rows,
                 // Unsure: keep the group; the query reports the error after the scan.
@@ -272,39 +303,59 @@ impl Columns for Deps {
 /// conjuncts on the key alone (returned): `where count > 5 AND dll_path == 1` can hold for a
 /// group only if `dll_path == 1` does, whatever its aggregates.
 pub(crate) fn prefix_len(stage: &Stage, by_names: &[String], agg_names: &[String]) -> (usize, Option<CExpr>) {
+    let reach = stage.ops.iter().position(|op| !followed(op)).unwrap_or(stage.ops.len());
+    // Only a filter within reach can end the prefix. Most queries have none there (they
+    // aggregate or sort first): no lineage to follow, and none past their last one.
+    let Some(last) = stage.ops[..reach].iter().rposition(may_refuse) else { return (0, None) };
     let mut fields = Lineage::of_groups(by_names, agg_names);
     let mut len = 0;
-    for (i, op) in stage.ops.iter().enumerate() {
-        match op {
-            // Keeps every row (`search *`, as most `..._filter` macros are): running it, and
-            // what comes before it, on each new key could refuse none.
-            Op::Search(Pred::True) => {}
-            Op::Search(_) | Op::Where(_) | Op::Regex(_) => {
-                let pure = !matches!(op, Op::Where(e) if !e.is_pure());
-                match op.fields_read() {
-                    Some(read) if pure && fields.key_derived(&read) => len = i + 1,
-                    _ => {
-                        if let Op::Where(e) = op {
-                            if let Some(partial) = key_conjuncts(e, &fields) {
-                                return (i + 1, Some(partial));
-                            }
-                        }
-                        break;
+    for (i, op) in stage.ops[..=last].iter().enumerate() {
+        if !may_refuse(op) {
+            fields.apply(op, None);
+            continue;
+        }
+        let pure = !matches!(op, Op::Where(e) if !e.is_pure());
+        match op.fields_read() {
+            Some(read) if pure && fields.key_derived(&read) => len = i + 1,
+            _ => {
+                if let Op::Where(e) = op {
+                    if let Some(partial) = key_conjuncts(e, &fields) {
+                        return (i + 1, Some(partial));
                     }
                 }
+                break;
             }
-            Op::Rename(_) | Op::Table(_) | Op::Fields { .. } | Op::Eval(_) | Op::Rex(_) => fields.apply(op, None),
-            Op::Convert(c) if !c.conversions.iter().any(|conv| conv.field.contains('*')) => fields.apply(op, None),
-            Op::Lookup(_) if op.fields_read().is_some() => fields.apply(op, None),
-            // Their fields are not followed here, or they group, order or drop rows by more
-            // than the key: the prefix ends.
-            Op::Convert(_) | Op::Lookup(_) | Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => break,
-            Op::Join(_) | Op::DynamicSearch(_) | Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } | Op::Makemv { .. } => break,
-            Op::Xmlkv(_) | Op::Spath { .. } | Op::Replace { .. } | Op::Foreach(_) | Op::Transaction(_) => break,
-            Op::TopRare(_) | Op::Timechart(_) | Op::SigmaCorrelation(_) => break,
         }
     }
     (len, None)
+}
+
+/// Whether `op` is a filter that may refuse a row. `search *` (as most `..._filter` macros
+/// are) keeps every row: running it, and what comes before it, on each new key could refuse
+/// none.
+fn may_refuse(op: &Op) -> bool {
+    match op {
+        Op::Search(p) => !matches!(p, Pred::True),
+        Op::Where(_) | Op::Regex(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether the key filter's prefix may go on past `op`: a filter, or an operator whose fields
+/// the lineage follows one row at a time.
+fn followed(op: &Op) -> bool {
+    match op {
+        Op::Search(_) | Op::Where(_) | Op::Regex(_) => true,
+        Op::Rename(_) | Op::Table(_) | Op::Fields { .. } | Op::Eval(_) | Op::Rex(_) => true,
+        Op::Convert(c) => !c.conversions.iter().any(|conv| conv.field.contains('*')),
+        Op::Lookup(_) => op.fields_read().is_some(),
+        // Their fields are not followed here, or they group, order or drop rows by more than
+        // the key: the prefix ends.
+        Op::Stats(_) | Op::Eventstats(_) | Op::Dedup(_) | Op::Sort(_) | Op::Head(_) => false,
+        Op::Join(_) | Op::DynamicSearch(_) | Op::Fillnull(_) | Op::Bin(_) | Op::Mvexpand { .. } | Op::Makemv { .. } => false,
+        Op::Xmlkv(_) | Op::Spath { .. } | Op::Replace { .. } | Op::Foreach(_) | Op::Transaction(_) => false,
+        Op::TopRare(_) | Op::Timechart(_) | Op::SigmaCorrelation(_) => false,
+    }
 }
 
 /// The conjuncts of `e` (its top-level ANDs) that are pure and read only key-derived fields,

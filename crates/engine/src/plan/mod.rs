@@ -13,6 +13,7 @@ mod command;
 mod datamodel;
 mod event_conditions;
 pub(crate) mod keyfilter;
+mod keyrow;
 pub(crate) mod lineage;
 mod planner;
 mod push_down;

@@ -75,7 +75,7 @@ pub const DEFAULT_MEMORY_BUDGET: usize = 32 << 20;
 pub const MAX_COLLECTED_EVENTS: usize = 2_000_000;
 
 impl Engine {
-    pub fn new(queries: Vec<Query>, catalog: &Catalog) -> Engine {
+    pub fn new(mut queries: Vec<Query>, catalog: &Catalog) -> Engine {
         let key_filters: Vec<Vec<Option<KeyFilter>>> = queries
             .iter()
             .map(|q| {
@@ -99,6 +99,16 @@ impl Engine {
                     .collect()
             })
             .collect();
+        // Before anything reads the scans' filters (the prefilter's index, shared scans).
+        for (q, filters) in queries.iter_mut().zip(&key_filters) {
+            for (scan, filter) in q.scans.iter_mut().zip(filters) {
+                if let (Scan::Tstats(t), Some(f)) = (scan, filter) {
+                    if let Some(pred) = f.scan_filter(&q.root.ops, t) {
+                        t.filter = pred;
+                    }
+                }
+            }
+        }
         let deferred = deferred::DeferredScans::plan(&queries, catalog.datasets.len(), |q: &Query| {
             crate::plan::semijoin::of_root(q).map(|(si, _)| si)
         });

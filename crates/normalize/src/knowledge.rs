@@ -94,6 +94,9 @@ pub struct DeriveBuffers {
     code: String,
 }
 
+/// An event's fields, or strings of fields kept for reuse.
+type Pairs = Vec<(String, String)>;
+
 /// At most this many derived fields' strings are kept for reuse, each of at most
 /// [`SPARE_MAX_CAP`] bytes: a few hundred KiB per thread at most.
 const SPARE_FIELDS: usize = 256;
@@ -390,7 +393,7 @@ impl Knowledge {
         &self,
         b: usize,
         j: usize,
-        (seen, fields, spare): (&mut Seen, &mut Vec<(String, String)>, &mut Vec<(String, String)>),
+        (seen, fields, spare): (&mut Seen, &mut Pairs, &mut Pairs),
         count: usize,
         mut write: impl FnMut(usize, &mut String),
     ) {

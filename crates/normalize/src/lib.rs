@@ -16,6 +16,7 @@ mod expr;
 mod hashers;
 mod items;
 mod knowledge;
+mod layout;
 mod needs;
 mod rows;
 mod shape;

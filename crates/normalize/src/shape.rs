@@ -15,6 +15,7 @@ use crate::classes::Seen;
 use crate::expr::{only_one, FieldValues, NameId, UNNAMED};
 use crate::hashers::{NameMap, WordHasher};
 use crate::knowledge::{take_back, DeriveBuffers, Knowledge, KnowledgeShape, LastKind};
+use crate::layout::{Guesses, Layout};
 use crate::rows::Rows;
 use crate::spec::Mapping;
 use crate::Normalizer;
@@ -192,6 +193,9 @@ pub(crate) struct ShapeMemo {
     kind_texts: Vec<u8>,
     /// The key of the event at hand, in a buffer kept from event to event.
     key: Vec<u8>,
+    /// Per shape: what its events have, to check a guess against.
+    layouts: Vec<Layout>,
+    guesses: Guesses,
 }
 
 impl ShapeMemo {
@@ -206,7 +210,15 @@ impl ShapeMemo {
             self.index.clear();
             self.shapes.clear();
             self.kinds.clear();
+            self.layouts.clear();
+            self.guesses.clear();
             self.generation = names.generation;
+        }
+        let count = ev.fields.len();
+        let guessed = self.guesses.of(count).find(|&i| self.layouts.get(i).is_some_and(|l| l.fits(ev)));
+        if let Some(i) = guessed {
+            self.guesses.met(count, i);
+            return Some(i);
         }
         let key = &mut self.key;
         key.clear();
@@ -222,15 +234,19 @@ impl ShapeMemo {
             }
         }
         if let Some(&i) = self.index.get(key.as_slice()) {
+            self.guesses.met(count, i);
             return Some(i);
         }
         if self.shapes.len() >= MAX_SHAPES {
             return None;
         }
+        let i = self.shapes.len();
         self.shapes.push(n.shape_of(ev));
         self.kinds.push(LastKind::default());
-        self.index.insert(key.clone(), self.shapes.len() - 1);
-        Some(self.shapes.len() - 1)
+        self.layouts.push(Layout::of(ev, |name| names.is_condition(name)));
+        self.index.insert(key.clone(), i);
+        self.guesses.met(count, i);
+        Some(i)
     }
 }
 

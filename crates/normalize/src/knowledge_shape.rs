@@ -21,11 +21,15 @@ pub(crate) struct KnowledgeShape {
     pub eventtypes: Vec<usize>,
 }
 
+/// The longest [`LastKind::texts`] kept.
+const MAX_KIND_TEXTS: usize = 1024;
+
 /// The last answer of [`Knowledge::wanted`] for events of one shape, and what it was for.
 #[derive(Debug, Default)]
 pub(crate) struct LastKind {
-    /// The [`Classes::key_texts`] of the event.
+    /// The [`Classes::key_texts`] of the event, when `kept`.
     texts: Vec<u8>,
+    kept: bool,
     /// `None` until asked.
     wanted: Option<Option<Wanted>>,
     /// The shape's steps (indexes into [`KnowledgeShape::steps`]) whose field is wanted:
@@ -34,6 +38,12 @@ pub(crate) struct LastKind {
 }
 
 impl LastKind {
+    /// The bytes of kind texts this holds, for tests of its bound.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.texts.capacity()
+    }
+
     /// The steps of `shape` whose field the last answer, `wanted`, asks for.
     pub(crate) fn wanted_steps(&mut self, shape: &KnowledgeShape, wanted: Option<Wanted>) -> &[u32] {
         self.steps.get_or_insert_with(|| {
@@ -124,14 +134,20 @@ impl Knowledge {
         scratch.clear();
         classes.key_texts(fields, scratch);
         match &last.wanted {
-            Some(w) if last.texts == *scratch => *w,
+            Some(w) if last.kept && last.texts == *scratch => *w,
             _ => {
                 let w = classes.wanted(source, sourcetype, fields);
-                std::mem::swap(&mut last.texts, scratch);
                 if last.wanted != Some(w) {
                     last.steps = None;
                 }
                 last.wanted = Some(w);
+                // A key field may hold whole scripts (ScriptBlockText): such kinds are not
+                // kept, so that a shape holds a few short texts at most.
+                last.kept = scratch.len() <= MAX_KIND_TEXTS;
+                last.texts.clear();
+                if last.kept {
+                    last.texts.extend_from_slice(scratch);
+                }
                 w
             }
         }

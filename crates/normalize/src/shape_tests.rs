@@ -97,6 +97,14 @@ fn shaped_events_get_what_plain_ones_get() {
     assert_eq!(first, (Some("B.exe".into()), Some("PC".into())));
     let second = n.with_enriched_rows(&mut second, &mut fresh, &n.all_rows(), &mut rows, |e, _| got(e));
     assert_eq!(second, (None, Some("PC2".into())));
+    // A key field's long value (a whole script) is asked for each time, not kept.
+    let long = |image: &str| {
+        let mut e = events().remove(0);
+        e.fields.iter_mut().filter(|(k, _)| k == "Image").for_each(|(_, v)| *v = format!("C:\\{}\\{image}", "d".repeat(2000)));
+        e
+    };
+    assert_paths_agree(&n, &[long("b.exe"), events().remove(1), long("c.exe"), long("b.exe")], &mut fresh);
+    assert!(fresh.shapes.kinds.iter().all(|k| k.held() <= 1024));
     // No knowledge left: the rows alone take the plain path, no shape is worked out.
     n.restrict_knowledge(&|_| false);
     let mut fresh = EnrichBuffers::default();

@@ -30,8 +30,9 @@ use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
+use vigil_engine::Engine;
 use vigil_model::{Event, Micros};
-use vigil_normalize::{EnrichBuffers, Normalizer, Rows};
+use vigil_normalize::{EnrichBuffers, Normalizer, RowNeeds, Rows};
 use vigil_read::{ReadOptions, RecordsReader};
 
 /// Records taken from the consumer before they are read: enough to share a reader pass over
@@ -61,8 +62,8 @@ struct Worker {
     partitions: i32,
     producer: kafka::Producer,
     opts: ReadOptions,
-    /// Per dataset: whether a schedule reads its rows (rows nobody reads are not built).
-    wanted: Vec<bool>,
+    /// The rows and columns some schedule reads (rows nobody reads are not built).
+    wanted: RowNeeds,
     /// This member's client id, written into its checkpoints.
     client_id: String,
     /// Buffers reused from batch to batch: the reader's, an event's rows, the fields derived
@@ -90,8 +91,8 @@ pub fn run(role: Role) -> Result<(), String> {
         role.schedules.len()
     );
     let producer = kafka::producer(cfg)?;
-    let datasets = role.normalizer.catalog().datasets.len();
-    let wanted = (0..datasets).map(|d| role.schedules.iter().any(|s| s.group.engine.wants_dataset(d))).collect();
+    let engines = || role.schedules.iter().map(|s| &s.group.engine);
+    let wanted = role.normalizer.row_needs(&|d| engines().any(|e| e.wants_dataset(d)), &|d| Engine::columns_read_by_any(engines(), d));
     let client_id = assignment::client_id(&cfg.worker_group);
     let mut w = Worker {
         role,
@@ -365,7 +366,7 @@ struct Scan<'a> {
     w: &'a mut PartitionWindows,
     schedules: &'a mut [Planned],
     normalizer: &'a Normalizer,
-    wanted: &'a [bool],
+    wanted: &'a RowNeeds,
     closed: &'a mut Vec<Closed>,
     records: &'a [Record<'a>],
     now: Micros,
@@ -410,7 +411,7 @@ impl Scan<'_> {
         let (normalizer, wanted, rows, w, schedules) = (self.normalizer, self.wanted, &mut *self.rows, &mut *self.w, &mut *self.schedules);
         // As the batch driver does: the add-on fields are added to the reader's event, not to
         // a copy of it, and the rows' buffers serve the next event.
-        normalizer.with_enriched_rows(ev, self.enrich, &|d| wanted.get(d).copied().unwrap_or(false), rows, |ev, rows| {
+        normalizer.with_enriched_rows(ev, self.enrich, wanted, rows, |ev, rows| {
             w.route(schedules, ev, rows, arrival);
         });
     }

@@ -9,6 +9,7 @@ use std::hash::BuildHasherDefault;
 use std::sync::RwLock;
 
 use crate::expr::{FieldValues, NameId, UNNAMED};
+use crate::hashers::{NameMap, WordHasher};
 
 /// Alternatives one of which an event must have: (field name, lowercased text, exact).
 pub type Clause = Vec<(String, String, bool)>;
@@ -23,59 +24,11 @@ pub struct EventReader<'a> {
     pub reads: &'a dyn Fn(&str) -> bool,
 }
 
-/// FNV-1a. The knowledge hashes every raw field name of every event (and each event's kind):
-/// short texts, for which SipHash costs several times more. Lookups of names from the input
-/// only probe maps whose keys come from the add-on files or are bounded (the memo): chosen
-/// collisions cannot grow them.
-#[derive(Default)]
-pub(crate) struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-/// Hashes eight bytes at a time: for keys made of whole events' texts (kinds of event, event
-/// shapes), which a byte-at-a-time hash spends more on than the lookup saves. The maps it
-/// serves are bounded, so chosen collisions cannot grow them.
-#[derive(Default)]
-pub(crate) struct WordHasher(u64);
-
-impl std::hash::Hasher for WordHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut add = |word: u64| self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            add(u64::from_le_bytes(last) ^ (rest.len() as u64) << 56);
-        }
-    }
-}
-
-/// A map keyed by field names (or kinds of event), hashed with [`Fnv`].
-pub(crate) type NameMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
-
 /// The most field names the knowledge may set (the size of [`Seen`]).
 pub(crate) const MAX_NAMES: usize = 512;
 
 /// A set of the knowledge's field names: one bit per name id.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Seen([u64; MAX_NAMES / 64]);
 
 impl Default for Seen {
@@ -97,7 +50,7 @@ impl Seen {
 }
 
 /// What one kind of event gets.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Wanted {
     pub names: Seen,
     pub eventtype: bool,
@@ -198,6 +151,24 @@ impl Classes {
         })
     }
 
+    /// Writes what of `fields` [`Classes::wanted`] reads into `out`: the first value of each
+    /// key field and whether there are several. Events of one source and sourcetype that
+    /// write the same bytes get the same answer.
+    pub(crate) fn key_texts<F: FieldValues + ?Sized>(&self, fields: &F, out: &mut Vec<u8>) {
+        for (f, id) in &self.key_fields {
+            let mut values = fields.values(f, *id);
+            match (values.next(), values.next()) {
+                (None, _) => out.push(0),
+                (Some(v), None) => {
+                    out.push(1);
+                    out.extend_from_slice(&v.len().to_le_bytes());
+                    out.extend_from_slice(v.as_bytes());
+                }
+                (Some(_), Some(_)) => out.push(2),
+            }
+        }
+    }
+
     /// [`Classes::wanted`], the kind written into the empty `key`.
     fn wanted_by_key<F: FieldValues + ?Sized>(&self, source: usize, sourcetype: &str, fields: &F, key: &mut Vec<u8>) -> Option<Wanted> {
         let lowerable = |t: &str| t.is_ascii();
@@ -273,19 +244,6 @@ mod tests {
         fn wanted_of(&self, source: usize, ev: &vigil_model::Event) -> Option<Wanted> {
             self.wanted(source, &ev.sourcetype, ev.fields.as_slice())
         }
-    }
-
-    #[test]
-    fn word_hashes_tell_tails_apart() {
-        use std::hash::Hasher;
-        let hash = |bytes: &[u8]| {
-            let mut h = WordHasher::default();
-            h.write(bytes);
-            h.finish()
-        };
-        assert_ne!(hash(b"abcdefgh1"), hash(b"abcdefgh2"));
-        assert_ne!(hash(b"abc"), hash(b"abc\0"));
-        assert_ne!(hash(b"abcdefgh"), hash(b"abcdefgi"));
     }
 
     #[test]

@@ -16,9 +16,15 @@
 //! null.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use vigil_model::Value;
 
+use crate::hashers::Fnv;
 use crate::items::Items;
+
+/// A `map`'s table: lowercased raw values to values. Its keys come from the mapping files and
+/// lookups never insert, so a short-text hash serves (see [`Fnv`]).
+pub(crate) type ValueMap = HashMap<String, String, BuildHasherDefault<Fnv>>;
 
 /// A per-value transform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +96,7 @@ impl Op {
             }
             Op::Upper => out.push_str(&v.to_uppercase()),
             Op::Trim => out.push_str(v.trim()),
-            Op::HexToDec => out.push_str(&hex_to_dec(v)),
+            Op::HexToDec => hex_to_dec_into(v, out),
             Op::StripDevicePrefix => out.push_str(strip_device_prefix(v)),
             Op::Unquote => {
                 let t = v.trim();
@@ -133,11 +139,12 @@ fn hash_of<'a>(list: &'a str, name: &str) -> &'a str {
 }
 
 pub fn basename(v: &str) -> &str {
-    let t = v.trim_end_matches(['\\', '/']);
-    match t.rfind(['\\', '/']) {
-        Some(i) => &t[i + 1..],
-        None => t,
-    }
+    // By bytes: both separators are ASCII, which no byte of another UTF-8 character is, and
+    // a char pattern decodes every character (process paths in every process row).
+    let bytes = v.as_bytes();
+    let end = bytes.iter().rposition(|b| !matches!(b, b'\\' | b'/')).map_or(0, |i| i + 1);
+    let start = memchr::memrchr2(b'\\', b'/', &bytes[..end]).map_or(0, |i| i + 1);
+    v.get(start..end).unwrap_or_default()
 }
 
 pub fn ipv4_unmapped(v: &str) -> &str {
@@ -148,13 +155,21 @@ pub fn ipv4_unmapped(v: &str) -> &str {
 }
 
 pub fn hex_to_dec(v: &str) -> String {
+    let mut out = String::new();
+    hex_to_dec_into(v, &mut out);
+    out
+}
+
+/// Appends [`hex_to_dec`] of `v` to `out` (process ids in every process row: no allocation).
+fn hex_to_dec_into(v: &str, out: &mut String) {
     let t = v.trim();
     if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         if let Ok(n) = u64::from_str_radix(h, 16) {
-            return n.to_string();
+            out.push_str(vigil_model::value::decimal_u64(n, &mut [0; vigil_model::value::DECIMAL_LEN]));
+            return;
         }
     }
-    t.to_string()
+    out.push_str(t)
 }
 
 pub fn strip_device_prefix(v: &str) -> &str {
@@ -201,7 +216,7 @@ pub struct Expr {
     pub empty: Vec<String>,
     pub ops: Vec<Op>,
     /// Lowercased keys.
-    pub map: Option<HashMap<String, String>>,
+    pub map: Option<ValueMap>,
     pub map_only: bool,
     /// Splits each raw value at this separator (trimmed parts, empty ones dropped) before
     /// `ops`: `a;b;` -> `a`, `b`.
@@ -244,7 +259,7 @@ impl Expr {
         match scratch.as_slice() {
             [] => *slot = Value::Null,
             [one] => set_str(slot, one),
-            many => *slot = Value::Multi(many.to_vec()),
+            many => set_multi(slot, many),
         }
     }
 
@@ -258,18 +273,8 @@ impl Expr {
     /// or `None` when it has none or several.
     pub(crate) fn single_value<'a, F: FieldValues + ?Sized>(&'a self, fields: &'a F) -> Option<&'a str> {
         let Source::Field(name, id) = &self.source else { return None };
-        let mut found: Option<&str> = None;
-        for v in fields.values(name, *id) {
-            if v.is_empty() || self.empty.iter().any(|e| v.eq_ignore_ascii_case(e)) {
-                continue;
-            }
-            if found.is_some() {
-                // Multivalue: rare, the general path.
-                return None;
-            }
-            found = Some(v);
-        }
-        found
+        // Multivalue (several kept values) is rare: the general path takes it.
+        fields.single(name, *id, |v| !v.is_empty() && !self.empty.iter().any(|e| v.eq_ignore_ascii_case(e)))
     }
 
     /// Writes the value of a [direct](Expr::is_direct) expression whose field's one value is
@@ -349,6 +354,16 @@ impl Expr {
         out.truncate(kept);
     }
 
+    /// Whether every field the expression reads is one `fixed` accepts (then its value
+    /// depends on theirs only).
+    pub(crate) fn reads_only(&self, fixed: &dyn Fn(&str) -> bool) -> bool {
+        match &self.source {
+            Source::Field(name, _) => fixed(name),
+            Source::Const(_) => true,
+            Source::First(parts) | Source::Join { parts, .. } => parts.iter().all(|p| p.reads_only(fixed)),
+        }
+    }
+
     /// Calls `f` with every field name the expression reads, to be given its id.
     pub(crate) fn for_each_field_mut(&mut self, f: &mut dyn FnMut(&str, &mut NameId)) {
         match &mut self.source {
@@ -370,6 +385,28 @@ pub(crate) const UNNAMED: NameId = NameId::MAX;
 pub trait FieldValues {
     /// Every value of the field `name` (numbered `id`), in event order.
     fn values<'a>(&'a self, name: &'a str, id: NameId) -> impl Iterator<Item = &'a str> + 'a;
+
+    /// The field's one value that `keep` accepts; `None` when it has none or several.
+    fn single<'a>(&'a self, name: &'a str, id: NameId, keep: impl Fn(&str) -> bool) -> Option<&'a str> {
+        only_one(self.values(name, id), keep)
+    }
+}
+
+/// The one item of `values` that `keep` accepts; `None` when there are none or several.
+#[inline]
+pub(crate) fn only_one<'a>(values: impl Iterator<Item = &'a str>, keep: impl Fn(&str) -> bool) -> Option<&'a str> {
+    // A plain loop: as a `filter`, the search is not inlined and costs a call per value.
+    let mut found = None;
+    for v in values {
+        if !keep(v) {
+            continue;
+        }
+        if found.is_some() {
+            return None;
+        }
+        found = Some(v);
+    }
+    found
 }
 
 impl FieldValues for [(String, String)] {
@@ -402,6 +439,19 @@ pub(crate) fn set_str(slot: &mut Value, v: &str) {
         }
         _ => *slot = Value::Str(v.to_string()),
     }
+}
+
+/// Sets `slot` to the multivalue `items`, in its own strings when it is one already (a row
+/// buffer of the same mapping's last row).
+fn set_multi(slot: &mut Value, items: &[String]) {
+    let Value::Multi(v) = slot else {
+        *slot = Value::Multi(items.to_vec());
+        return;
+    };
+    v.truncate(items.len());
+    v.iter_mut().zip(items).for_each(|(to, from)| to.clone_from(from));
+    let kept = v.len();
+    v.extend(items[kept..].iter().cloned());
 }
 
 /// `Source::Join`: the first item of each part that has one, joined by `sep`, as one item.
@@ -438,116 +488,5 @@ fn split_items(out: &mut Items, base: usize, sep: &str) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use vigil_model::Event;
-
-    fn ev(fields: &[(&str, &str)]) -> Event {
-        let mut e = Event::default();
-        for (k, v) in fields {
-            e.push(*k, *v);
-        }
-        e
-    }
-
-    fn run(x: &Expr, e: &Event) -> Vec<String> {
-        let mut out = Items::default();
-        x.eval(e.fields.as_slice(), &mut out);
-        let got = out.as_slice().to_vec();
-        // Items already in the list (and stale buffers after them) change nothing.
-        out.clear();
-        ["before", "stale 1", "stale 2", "stale 3"].iter().for_each(|v| out.push_str(v));
-        out.truncate(1);
-        x.eval(e.fields.as_slice(), &mut out);
-        assert_eq!(out.as_slice()[0], "before");
-        assert_eq!(&out.as_slice()[1..], got);
-        // The direct path agrees with the general one, whatever the slot held.
-        for mut slot in [Value::Null, Value::str("stale"), Value::Multi(vec!["a".into(), "b".into()])] {
-            x.eval_into(e.fields.as_slice(), &mut out, &mut slot);
-            assert_eq!(slot, Value::from_items(got.clone()));
-        }
-        got
-    }
-
-    fn value(x: &Expr, e: &Event) -> Value {
-        let mut slot = Value::Null;
-        x.eval_into(e.fields.as_slice(), &mut Items::default(), &mut slot);
-        slot
-    }
-
-    #[test]
-    fn hashes_and_last() {
-        let h = "SHA1=AA,MD5=BB,SHA256=CC,IMPHASH=DD";
-        assert_eq!(Op::HashMd5.apply(h), "BB");
-        assert_eq!(Op::HashImphash.apply(h), "DD");
-        assert_eq!(Op::HashSha256.apply("MD5=BB"), "");
-        let e = ev(&[("Channel", "System"), ("Channel", "Application")]);
-        let mut x = Expr::field("Channel");
-        x.last = true;
-        assert_eq!(run(&x, &e), ["Application"]);
-        assert_eq!(value(&x, &e), Value::str("Application"));
-        assert_eq!(value(&Expr::field("Channel"), &e), Value::Multi(vec!["System".into(), "Application".into()]));
-    }
-
-    #[test]
-    fn ops() {
-        assert_eq!(basename("C:\\Windows\\System32\\msiexec.exe"), "msiexec.exe");
-        assert_eq!(basename("/usr/bin/curl"), "curl");
-        assert_eq!(basename("msiexec.exe"), "msiexec.exe");
-        assert_eq!(hex_to_dec("0x1b28"), "6952");
-        assert_eq!(hex_to_dec("0XF84"), "3972");
-        assert_eq!(hex_to_dec("6952"), "6952");
-        assert_eq!(hex_to_dec("0xzz"), "0xzz");
-        assert_eq!(strip_device_prefix("\\Device\\HarddiskVolume1\\Windows\\x.exe"), "\\Windows\\x.exe");
-        assert_eq!(strip_device_prefix("\\??\\C:\\x.exe"), "C:\\x.exe");
-        assert_eq!(strip_device_prefix("C:\\x.exe"), "C:\\x.exe");
-        assert_eq!(first_token("\"C:\\Program Files\\a b.exe\" -x"), "C:\\Program Files\\a b.exe");
-        assert_eq!(first_token("msiexec.exe /i http://x"), "msiexec.exe");
-        assert_eq!(first_token("\"unterminated"), "unterminated");
-        assert_eq!(Op::Unquote.apply("\"a\""), "a");
-        assert_eq!(Op::PathRoot.apply("HKLM\\System\\x"), "HKLM");
-        assert_eq!(Op::Ipv4Unmapped.apply("::ffff:10.0.0.5"), "10.0.0.5");
-        assert_eq!(Op::Ipv4Unmapped.apply("::1"), "::1");
-        assert_eq!(Op::DnsAnswer.apply("type:  5 edge.example.net"), "edge.example.net");
-        assert_eq!(Op::DnsAnswer.apply("::ffff:93.184.216.34"), "93.184.216.34");
-        let e = ev(&[("Q", "type:  5 a.example;::ffff:1.2.3.4;")]);
-        let split = Expr { split: Some(";".into()), ops: vec![Op::DnsAnswer], ..Expr::field("Q") };
-        assert_eq!(run(&split, &e), ["a.example", "1.2.3.4"]);
-        assert_eq!(Op::Lower.apply("ÀB"), "àb");
-        assert_eq!(Op::Upper.apply("ab"), "AB");
-        let lower_split = Expr { split: Some(";".into()), ops: vec![Op::Upper, Op::Trim], ..Expr::field("L") };
-        assert_eq!(run(&lower_split, &ev(&[("L", "x; ;y"), ("L", "z")])), ["X", "Y", "Z"]);
-        // One op, written straight into the slot: a value, an empty result, none, several.
-        let one_op = |op| Expr { ops: vec![op], ..Expr::field("H") };
-        assert_eq!(run(&one_op(Op::Basename), &ev(&[("H", "C:\\w\\X.exe")])), ["X.exe"]);
-        assert_eq!(run(&one_op(Op::HashSha256), &ev(&[("H", "MD5=BB")])), Vec::<String>::new());
-        assert_eq!(run(&one_op(Op::Lower), &ev(&[("Q", "A")])), Vec::<String>::new());
-        assert_eq!(run(&one_op(Op::Lower), &ev(&[("H", "A"), ("H", "B")])), ["a", "b"]);
-    }
-
-    #[test]
-    fn sources() {
-        let e = ev(&[("A", "-"), ("B", "x"), ("D", "DOM"), ("N", "bob"), ("M", "1"), ("M", "2")]);
-        let mut first = Expr::field("A");
-        first.source = Source::First(vec![Expr { empty: vec!["-".into()], ..Expr::field("A") }, Expr::field("B")]);
-        assert_eq!(run(&first, &e), ["x"]);
-        let join = Expr {
-            source: Source::Join { parts: vec![Expr::field("D"), Expr::field("Z"), Expr::field("N")], sep: "\\".into() },
-            ..Expr::field("")
-        };
-        assert_eq!(run(&join, &e), ["DOM\\bob"]);
-        assert_eq!(run(&Expr::field("M"), &e), ["1", "2"]);
-        assert!(run(&Expr::field("Z"), &e).is_empty());
-        let mut mapped = Expr::field("M");
-        mapped.map = Some([("1".to_string(), "one".to_string())].into_iter().collect());
-        assert_eq!(run(&mapped, &e), ["one", "2"]);
-        mapped.map_only = true;
-        assert_eq!(run(&mapped, &e), ["one"]);
-        let unmapped_first = ev(&[("M", "2"), ("M", "1"), ("M", "1")]);
-        assert_eq!(run(&mapped, &unmapped_first), ["one", "one"]);
-        let mut join_mapped = join.clone();
-        join_mapped.ops = vec![Op::Lower];
-        assert_eq!(run(&join_mapped, &e), ["dom\\bob"]);
-        assert!(run(&Expr { source: Source::Join { parts: vec![Expr::field("Z")], sep: "-".into() }, ..Expr::field("") }, &e).is_empty());
-    }
-}
+#[path = "expr_tests.rs"]
+mod tests;

@@ -15,10 +15,6 @@ impl Items {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     pub fn as_slice(&self) -> &[String] {
         &self.strs[..self.len]
     }
@@ -83,7 +79,7 @@ mod tests {
         items.remove_range(1, 3);
         assert_eq!(items.as_slice(), ["a", "d"]);
         items.clear();
-        assert!(items.is_empty());
+        assert_eq!(items.len(), 0);
         items.push_str("longer value");
         let kept = items.as_slice()[0].capacity();
         items.clear();

@@ -13,8 +13,9 @@ use serde::Deserialize;
 use toml::{Spanned, Value as T};
 use vigil_model::Event;
 
-use crate::classes::{Classes, EventReader, NameMap, Seen, Wanted, MAX_NAMES};
-use crate::expr::{Expr, FieldValues, NameId};
+use crate::classes::{Classes, EventReader, Seen, Wanted, MAX_NAMES};
+use crate::expr::Expr;
+use crate::hashers::NameMap;
 use crate::items::Items;
 use crate::spec::{compile_expr, err, line_of, strings};
 use crate::Error;
@@ -92,6 +93,9 @@ pub struct DeriveBuffers {
     /// The event's EventCode, copied: the event grows while its conditions are tested.
     code: String,
 }
+
+/// An event's fields, or strings of fields kept for reuse.
+type Pairs = Vec<(String, String)>;
 
 /// At most this many derived fields' strings are kept for reuse, each of at most
 /// [`SPARE_MAX_CAP`] bytes: a few hundred KiB per thread at most.
@@ -379,13 +383,26 @@ impl Knowledge {
         spare: &mut Vec<(String, String)>,
         values: &mut Items,
     ) {
-        if !values.is_empty() {
+        let count = values.len();
+        self.push_each(b, j, (seen, fields, spare), count, |i, value| values.swap_out(i, value));
+    }
+
+    /// Appends `count` fields named as field `j` of block `b` (in spare strings), the value of
+    /// the `i`th written by `write(i, value)`, marking the name `seen` if any.
+    pub(crate) fn push_each(
+        &self,
+        b: usize,
+        j: usize,
+        (seen, fields, spare): (&mut Seen, &mut Pairs, &mut Pairs),
+        count: usize,
+        mut write: impl FnMut(usize, &mut String),
+    ) {
+        if count > 0 {
             seen.add(self.set_ids[b][j]);
         }
         let name = &self.blocks[b].set[j].0;
-        for i in 0..values.len() {
-            let pair = push_field(fields, spare, name);
-            values.swap_out(i, &mut pair.1);
+        for i in 0..count {
+            write(i, &mut push_field(fields, spare, name).1);
         }
     }
 
@@ -413,15 +430,6 @@ impl Knowledge {
             }
         }
     }
-}
-
-/// See [`Knowledge::shape_of`].
-#[derive(Debug, Default)]
-pub(crate) struct KnowledgeShape {
-    pub source: Option<usize>,
-    /// (block, field, the field's name id).
-    pub steps: Vec<(usize, usize, usize)>,
-    pub eventtypes: Vec<usize>,
 }
 
 /// What an event gets: its source's number and, when the searches tell, the fields wanted.
@@ -459,68 +467,6 @@ fn push_field<'a>(fields: &'a mut Vec<(String, String)>, spare: &mut Vec<(String
     &mut fields[last]
 }
 
-impl Knowledge {
-    /// What [`Knowledge::with_enriched`] would do to events of `ev`'s shape (its source,
-    /// sourcetype, field names and the values of the fields conditions name), before the
-    /// searches' wishes: the source's number when some block or eventtype applies, the
-    /// (block, field) pairs to derive, in order, without the names the event has already, and
-    /// the eventtypes that apply.
-    pub(crate) fn shape_of(&self, ev: &Event) -> KnowledgeShape {
-        let mut shape = KnowledgeShape::default();
-        let Some(source) = self.by_source.iter().position(|(s, _, _)| s.eq_ignore_ascii_case(&ev.source)) else {
-            return shape;
-        };
-        let (_, blocks, ets) = &self.by_source[source];
-        let code = ev.get("EventCode");
-        let applies = |w: &When| w.matches(&ev.sourcetype, &ev.fields, code);
-        let mut seen = Seen::default();
-        for (k, _) in &ev.fields {
-            if let Some(&id) = self.name_ids.get(k.as_str()) {
-                seen.add(id);
-            }
-        }
-        let mut any = false;
-        for &b in blocks.iter().filter(|&&b| applies(&self.blocks[b].when)) {
-            any = true;
-            let unseen = self.set_ids[b].iter().enumerate().filter(|(_, &id)| !seen.has(id));
-            shape.steps.extend(unseen.map(|(j, &id)| (b, j, id)));
-        }
-        shape.eventtypes = ets.iter().copied().filter(|&e| applies(&self.eventtypes[e].when)).collect();
-        if any || !shape.eventtypes.is_empty() {
-            shape.source = Some(source);
-        }
-        shape
-    }
-
-    /// Every field name some condition of a block or an eventtype names.
-    pub(crate) fn condition_fields(&self) -> impl Iterator<Item = &str> {
-        let whens = self.blocks.iter().map(|b| &b.when).chain(self.eventtypes.iter().map(|e| &e.when));
-        whens.flat_map(|w| w.conds.iter().map(|(f, _)| f.as_str()))
-    }
-
-    /// Every expression of the blocks, for their field names to be numbered.
-    pub(crate) fn exprs_mut(&mut self) -> impl Iterator<Item = &mut Expr> {
-        self.blocks.iter_mut().flat_map(|b| b.set.iter_mut().map(|(_, e)| e))
-    }
-
-    /// Every field name the blocks may set, `eventtype` and `tag` included.
-    pub(crate) fn set_names(&self) -> impl Iterator<Item = &str> {
-        self.blocks.iter().flat_map(|b| b.set.iter().map(|(n, _)| n.as_str())).chain(["eventtype", "tag"])
-    }
-
-    /// What an event from source number `source` gets, when the searches' conditions tell
-    /// (see [`Knowledge::restrict_by_reader`]).
-    pub(crate) fn wanted<F: FieldValues + ?Sized>(&self, sourcetype: &str, fields: &F, source: usize) -> Option<Wanted> {
-        let classes = self.classes.as_ref()?;
-        classes.wanted(source, sourcetype, fields)
-    }
-
-    /// The fields that tell kinds of event apart for the searches' wishes, to be given ids.
-    pub(crate) fn key_fields_mut(&mut self) -> impl Iterator<Item = (&str, &mut NameId)> {
-        self.classes.iter_mut().flat_map(Classes::key_fields_mut)
-    }
-}
-
 fn compile_when(file: &str, text: &str, at: usize, when: &BTreeMap<Spanned<String>, Spanned<T>>) -> Result<When, Error> {
     let mut w = When { sources: Vec::new(), sourcetypes: Vec::new(), conds: Vec::new() };
     for (k, v) in when {
@@ -537,6 +483,10 @@ fn compile_when(file: &str, text: &str, at: usize, when: &BTreeMap<Spanned<Strin
     }
     Ok(w)
 }
+
+#[path = "knowledge_shape.rs"]
+mod shape;
+pub(crate) use shape::{KnowledgeShape, LastKind};
 
 #[cfg(test)]
 #[path = "knowledge_tests.rs"]

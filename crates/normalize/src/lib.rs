@@ -13,8 +13,11 @@
 
 mod classes;
 mod expr;
+mod hashers;
 mod items;
 mod knowledge;
+mod layout;
+mod needs;
 mod rows;
 mod shape;
 mod spec;
@@ -22,6 +25,7 @@ mod spec;
 pub use classes::{Clause, EventReader};
 pub use expr::{basename, first_token, hex_to_dec, strip_device_prefix, Op};
 pub use knowledge::{DeriveBuffers, Knowledge, BUILTIN_KNOWLEDGE};
+pub use needs::RowNeeds;
 pub use rows::Rows;
 pub use shape::EnrichBuffers;
 
@@ -56,8 +60,8 @@ struct Rules {
     name_from_first_token: Vec<(usize, usize)>,
     lowercase: Vec<usize>,
     unknown_when_null: Vec<usize>,
-    /// Column of each of [`INHERITED_FIELDS`].
-    inherited: [usize; 3],
+    /// (column, which of [`INHERITED_FIELDS`]) of each.
+    inherited: Vec<(usize, usize)>,
 }
 
 /// Maps events to dataset rows. Build once, share freely (`Sync`).
@@ -129,8 +133,8 @@ impl Normalizer {
                 }
                 r.lowercase = d.lowercase.iter().map(|f| idx(f)).collect::<Result<_, _>>()?;
                 r.unknown_when_null = d.unknown_when_null.iter().map(|f| idx(f)).collect::<Result<_, _>>()?;
-                for (slot, f) in r.inherited.iter_mut().zip(INHERITED_FIELDS) {
-                    *slot = idx(f)?;
+                for (which, f) in INHERITED_FIELDS.iter().enumerate() {
+                    r.inherited.push((idx(f)?, which));
                 }
                 catalog.datasets.push(schema);
                 rules.push(r);

@@ -6,7 +6,9 @@ use vigil_model::{DatasetRow, Event, Micros, Value};
 use crate::expr::{basename, first_token, set_str, FieldValues};
 use crate::items::Items;
 use crate::knowledge::SPARE_MAX_CAP;
+use crate::needs::RowPlan;
 use crate::spec::Mapping;
+use crate::RowNeeds;
 use crate::{Normalizer, Rules};
 
 /// At most this many strings of values that became null are kept for reuse (each of at most
@@ -56,7 +58,12 @@ fn next_row<'a>(rows: &'a mut Vec<DatasetRow>, len: &mut usize, dataset: usize, 
 }
 
 /// Sets `slot` to null, keeping its string for a later value.
+#[inline]
 fn set_null(slot: &mut Value, spare: &mut Vec<String>) {
+    // Most columns a mapping leaves null were null in the reused row already.
+    if slot.is_null() {
+        return;
+    }
     if let Value::Str(s) = std::mem::take(slot) {
         if spare.len() < SPARE_STRINGS && s.capacity() <= SPARE_MAX_CAP {
             spare.push(s);
@@ -79,14 +86,25 @@ impl Normalizer {
     /// [`Normalizer::normalize_filtered`] into `rows` (cleared first), whose buffers are
     /// reused: no allocation per event once they have grown.
     pub fn normalize_into(&self, ev: &Event, wanted: &dyn Fn(usize) -> bool, rows: &mut Rows) {
+        self.rows_of(ev, |i| wanted(self.mappings[i].dataset).then_some(RowPlan::All), rows)
+    }
+
+    /// The rows of `ev` that `needs` asks for, into `rows` (cleared first): columns it does
+    /// not read stay null.
+    pub fn normalize_needed(&self, ev: &Event, needs: &RowNeeds, rows: &mut Rows) {
+        self.rows_of(ev, |i| needs.plan(i, self.mappings[i].dataset), rows)
+    }
+
+    /// The rows of `ev`, each made as `plan` of its mapping's number says (none for `None`).
+    fn rows_of<'a>(&self, ev: &Event, plan: impl Fn(usize) -> Option<RowPlan<'a>>, rows: &mut Rows) {
         rows.clear();
         let Some((_, idxs)) = self.by_sourcetype.iter().find(|(st, _)| st.eq_ignore_ascii_case(&ev.sourcetype)) else {
             return;
         };
         for &i in idxs {
             let m = &self.mappings[i];
-            if wanted(m.dataset) && self.mapping_applies(m, ev) {
-                self.push_row(m, ev, ev.fields.as_slice(), rows);
+            if let Some(plan) = plan(i).filter(|_| self.mapping_applies(m, ev)) {
+                self.push_row(m, plan, ev, ev.fields.as_slice(), rows);
             }
         }
     }
@@ -99,22 +117,36 @@ impl Normalizer {
         m.conds.iter().all(|(field, vals)| ev.get_all(field).any(|v| vals.iter().any(|w| w.eq_ignore_ascii_case(v))))
     }
 
-    /// Appends the row `m` makes of `ev`, whose field values are read from `fields`.
-    pub(crate) fn push_row<F: FieldValues + ?Sized>(&self, m: &Mapping, ev: &Event, fields: &F, rows: &mut Rows) {
+    /// Appends the row `m` makes of `ev` as `plan` says, its field values read from `fields`.
+    pub(crate) fn push_row<F: FieldValues + ?Sized>(&self, m: &Mapping, plan: RowPlan, ev: &Event, fields: &F, rows: &mut Rows) {
         let Rows { rows, len, spare, items } = rows;
         let width = self.catalog.datasets[m.dataset].fields.len();
         let row = next_row(rows, len, m.dataset, ev.time.unwrap_or(0), width);
-        for &c in &m.unmapped {
-            set_null(&mut row.values[c], spare);
-        }
-        for (c, expr) in &m.fields {
-            expr.eval_into(fields, items, &mut row.values[*c]);
-        }
-        let rules = &self.rules[m.dataset];
+        let rules = match plan {
+            RowPlan::All => {
+                for &c in &m.unmapped {
+                    set_null(&mut row.values[c], spare);
+                }
+                for (c, expr) in &m.fields {
+                    expr.eval_into(fields, items, &mut row.values[*c]);
+                }
+                &self.rules[m.dataset]
+            }
+            RowPlan::Columns(plan, rules) => {
+                for &c in &plan.nulls {
+                    set_null(&mut row.values[c], spare);
+                }
+                for (c, expr) in plan.fields.iter().filter_map(|&i| m.fields.get(i)) {
+                    expr.eval_into(fields, items, &mut row.values[*c]);
+                }
+                rules
+            }
+        };
         apply_rules(rules, &mut row.values, spare);
-        for (&c, v) in rules.inherited.iter().zip([&ev.host, &ev.source, &ev.sourcetype]) {
-            if row.values[c].is_null() && !v.is_empty() {
-                set_str_spare(&mut row.values[c], v, spare);
+        let inherited = [&ev.host, &ev.source, &ev.sourcetype];
+        for &(c, which) in &rules.inherited {
+            if row.values[c].is_null() && !inherited[which].is_empty() {
+                set_str_spare(&mut row.values[c], inherited[which], spare);
             }
         }
     }

@@ -11,12 +11,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use vigil_model::{DatasetRow, Event};
 
-use crate::classes::{NameMap, Seen, WordHasher};
-use crate::expr::{FieldValues, NameId, UNNAMED};
-use crate::knowledge::{skips, take_back, DeriveBuffers, Knowledge, KnowledgeShape};
+use crate::classes::Seen;
+use crate::expr::{only_one, FieldValues, NameId, UNNAMED};
+use crate::hashers::{NameMap, WordHasher};
+use crate::knowledge::{take_back, DeriveBuffers, Knowledge, KnowledgeShape, LastKind};
+use crate::layout::{Guesses, Layout};
 use crate::rows::Rows;
 use crate::spec::Mapping;
 use crate::Normalizer;
+use crate::RowNeeds;
 
 /// The most shapes a thread remembers (memory stays bounded whatever the input holds); past
 /// it, events of new shapes take the plain path.
@@ -88,8 +91,17 @@ impl Names {
         id
     }
 
+    /// Names whose only conditions are on `fields`, for tests of keys.
+    #[cfg(test)]
+    pub(crate) fn with_conditions(fields: &[&str]) -> Names {
+        let conditions: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        let condition_lens = conditions.iter().fold(0, |bits, c| bits | length_bit(c));
+        Names { conditions, condition_lens, enabled: true, ..Names::default() }
+    }
+
     /// Whether some condition names the field `name`.
-    fn is_condition(&self, name: &str) -> bool {
+    #[inline]
+    pub(crate) fn is_condition(&self, name: &str) -> bool {
         self.condition_lens & length_bit(name) != 0 && self.conditions.iter().any(|c| c == name)
     }
 
@@ -130,15 +142,32 @@ struct Shaped<'a> {
 impl FieldValues for Shaped<'_> {
     #[inline]
     fn values<'a>(&'a self, name: &'a str, id: NameId) -> impl Iterator<Item = &'a str> + 'a {
-        let id = usize::from(id);
-        let (start, count) = self.shape.slots.get(id).map_or((0, 0), |&(s, c)| (usize::from(s), usize::from(c)));
-        let own = self.shape.positions.get(start..start + count).unwrap_or_default();
-        let own = own.iter().filter_map(|&p| self.fields.get(usize::from(p))).map(|(_, v)| v.as_str());
-        let derived = match self.derivable.get(id) {
+        let own = self.own(id).map(|(_, v)| v.as_str());
+        let derived = match self.derivable.get(usize::from(id)) {
             Some(true) => self.fields.get(self.own..).unwrap_or_default(),
             _ => &[],
         };
         own.chain(derived.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str()))
+    }
+
+    /// By position alone when the knowledge derives no field of that name (the common case:
+    /// no chain of iterators).
+    #[inline]
+    fn single<'a>(&'a self, name: &'a str, id: NameId, keep: impl Fn(&str) -> bool) -> Option<&'a str> {
+        if self.derivable.get(usize::from(id)).copied().unwrap_or(false) {
+            return only_one(self.values(name, id), keep);
+        }
+        only_one(self.own(id).map(|(_, v)| v.as_str()), keep)
+    }
+}
+
+impl Shaped<'_> {
+    /// The event's own fields of name id `id`, by position.
+    #[inline]
+    fn own(&self, id: NameId) -> impl Iterator<Item = &(String, String)> {
+        let (start, count) = self.shape.slots.get(usize::from(id)).map_or((0, 0), |&(s, c)| (usize::from(s), usize::from(c)));
+        let positions = self.shape.positions.get(start..start + count).unwrap_or_default();
+        positions.iter().filter_map(|&p| self.fields.get(usize::from(p)))
     }
 }
 
@@ -157,8 +186,16 @@ pub(crate) struct ShapeMemo {
     generation: u64,
     index: HashMap<Vec<u8>, usize, BuildHasherDefault<WordHasher>>,
     shapes: Vec<Shape>,
+    /// Per shape: the searches' wishes for its last event (a kind of event is its shape and
+    /// the values of a few fields, which mostly repeat too).
+    kinds: Vec<LastKind>,
+    /// Where an event's kind is written to be compared with its shape's last one.
+    kind_texts: Vec<u8>,
     /// The key of the event at hand, in a buffer kept from event to event.
     key: Vec<u8>,
+    /// Per shape: what its events have, to check a guess against.
+    layouts: Vec<Layout>,
+    guesses: Guesses,
 }
 
 impl ShapeMemo {
@@ -172,7 +209,16 @@ impl ShapeMemo {
         if self.generation != names.generation {
             self.index.clear();
             self.shapes.clear();
+            self.kinds.clear();
+            self.layouts.clear();
+            self.guesses.clear();
             self.generation = names.generation;
+        }
+        let count = ev.fields.len();
+        let guessed = self.guesses.of(count).find(|&i| self.layouts.get(i).is_some_and(|l| l.fits(ev)));
+        if let Some(i) = guessed {
+            self.guesses.met(count, i);
+            return Some(i);
         }
         let key = &mut self.key;
         key.clear();
@@ -188,14 +234,19 @@ impl ShapeMemo {
             }
         }
         if let Some(&i) = self.index.get(key.as_slice()) {
+            self.guesses.met(count, i);
             return Some(i);
         }
         if self.shapes.len() >= MAX_SHAPES {
             return None;
         }
+        let i = self.shapes.len();
         self.shapes.push(n.shape_of(ev));
-        self.index.insert(key.clone(), self.shapes.len() - 1);
-        Some(self.shapes.len() - 1)
+        self.kinds.push(LastKind::default());
+        self.layouts.push(Layout::of(ev, |name| names.is_condition(name)));
+        self.index.insert(key.clone(), i);
+        self.guesses.met(count, i);
+        Some(i)
     }
 }
 
@@ -234,18 +285,19 @@ impl Normalizer {
                 }
             }
         }
-        Shape { knowledge: self.knowledge.shape_of(ev), mappings, slots, positions: pairs.iter().map(|&(_, p)| p).collect() }
+        let knowledge = self.knowledge.shape_of(ev, &|name| self.names.is_condition(name));
+        Shape { knowledge, mappings, slots, positions: pairs.iter().map(|&(_, p)| p).collect() }
     }
 
     /// [`Normalizer::with_enriched`] and [`Normalizer::normalize_into`] in one: calls `f`
-    /// with `ev` given its search-time fields and with its rows (for the datasets `wanted`
-    /// accepts), then gives `ev` back as it was. What the event's shape decides is worked out
+    /// with `ev` given its search-time fields and with its rows (those `needs` asks for),
+    /// then gives `ev` back as it was. What the event's shape decides is worked out
     /// once per shape and thread (in `bufs`); outputs are those of the two calls.
     pub fn with_enriched_rows<R>(
         &self,
         ev: &mut Event,
         bufs: &mut EnrichBuffers,
-        wanted: &dyn Fn(usize) -> bool,
+        needs: &RowNeeds,
         rows: &mut Rows,
         f: impl FnOnce(&Event, &[DatasetRow]) -> R,
     ) -> R {
@@ -254,24 +306,35 @@ impl Normalizer {
         let shaped = if self.knowledge.is_empty() { None } else { bufs.shapes.find(self, ev) };
         let Some(i) = shaped else {
             return self.with_enriched(ev, bufs, |ev| {
-                self.normalize_into(ev, wanted, rows);
+                self.normalize_needed(ev, needs, rows);
                 f(ev, rows.as_slice())
             });
         };
         let EnrichBuffers { derive: DeriveBuffers { spare, values, .. }, shapes } = bufs;
-        let shape = &shapes.shapes[i];
+        let ShapeMemo { shapes, kinds, kind_texts, .. } = shapes;
+        let shape = &shapes[i];
         let (own, derived_from) = (ev.fields.len(), ev.derived_from);
         let k = &self.knowledge;
         // As `Knowledge::plan`: nothing when no block or eventtype applies or the searches
         // want nothing of such events.
         let own_fields = Shaped { fields: &ev.fields, own, shape, derivable: &[] };
-        let wanted_of = |source| k.wanted(&ev.sourcetype, &own_fields, source);
+        // Shapes and their last kinds are pushed together.
+        let last = &mut kinds[i];
+        let wanted_of = |source| k.wanted_as_last(&ev.sourcetype, &own_fields, source, last, kind_texts);
         let enrich = shape.knowledge.source.map(wanted_of).filter(|w| !w.is_some_and(|w| w.is_empty()));
         if let Some(wanted) = enrich {
             ev.derived_from = Some(own);
             let mut seen = Seen::default();
-            for &(b, j, id) in &shape.knowledge.steps {
-                if skips(id, &seen, wanted) {
+            let steps = &shape.knowledge.steps;
+            for s in last.wanted_steps(&shape.knowledge, wanted).iter().map(|&s| s as usize) {
+                let (Some(&(b, j, id)), Some(constant)) = (steps.get(s), shape.knowledge.constants.get(s)) else { continue };
+                // Set by an earlier step (the first block that sets a field wins).
+                if seen.has(id) {
+                    continue;
+                }
+                if let Some(values) = constant {
+                    let copy = |i: usize, value: &mut String| value.push_str(&values[i]);
+                    k.push_each(b, j, (&mut seen, &mut ev.fields, spare), values.len(), copy);
                     continue;
                 }
                 let (expr, view) = (k.expr(b, j), Shaped { fields: &ev.fields[..own], own, shape, derivable: &[] });
@@ -292,8 +355,8 @@ impl Normalizer {
         let view = Shaped { fields: &ev.fields, own, shape, derivable: &self.names.derivable };
         for &(i, per_event) in &shape.mappings {
             let m = &self.mappings[i];
-            if wanted(m.dataset) && (!per_event || self.mapping_applies(m, ev)) {
-                self.push_row(m, ev, &view, rows);
+            if let Some(plan) = needs.plan(i, m.dataset).filter(|_| !per_event || self.mapping_applies(m, ev)) {
+                self.push_row(m, plan, ev, &view, rows);
             }
         }
         let result = f(ev, rows.as_slice());

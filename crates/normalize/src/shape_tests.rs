@@ -46,19 +46,23 @@ fn events() -> Vec<Event> {
 }
 
 /// What `f` sees through the plain path (enrichment, then rows) and through the shaped one,
-/// for every event twice (the second time from the memo), with one set of buffers each.
+/// for every event twice (the second time from the memo), with one set of buffers each;
+/// rows of every column, then of some.
 fn assert_paths_agree(n: &Normalizer, events: &[Event], bufs: &mut EnrichBuffers) {
     let wanted = |d: usize| d % 5 != 4;
-    let (mut plain_bufs, mut plain_rows, mut rows) = (EnrichBuffers::default(), Rows::default(), Rows::default());
-    for e in events.iter().chain(events) {
-        let mut own = e.clone();
-        let plain = n.with_enriched(&mut own, &mut plain_bufs, |ev| {
-            n.normalize_into(ev, &wanted, &mut plain_rows);
-            (format!("{ev:?}"), plain_rows.as_slice().to_vec())
-        });
-        let shaped = n.with_enriched_rows(&mut own, bufs, &wanted, &mut rows, |ev, rows| (format!("{ev:?}"), rows.to_vec()));
-        assert_eq!(shaped, plain, "{e:?}");
-        assert_eq!(format!("{own:?}"), format!("{e:?}"), "given back as it was");
+    let every_third_unread = |_: usize| Some((0..64).map(|c| c % 3 != 1).collect());
+    for needs in [n.row_needs(&wanted, &|_| None), n.row_needs(&wanted, &every_third_unread)] {
+        let (mut plain_bufs, mut plain_rows, mut rows) = (EnrichBuffers::default(), Rows::default(), Rows::default());
+        for e in events.iter().chain(events) {
+            let mut own = e.clone();
+            let plain = n.with_enriched(&mut own, &mut plain_bufs, |ev| {
+                n.normalize_needed(ev, &needs, &mut plain_rows);
+                (format!("{ev:?}"), plain_rows.as_slice().to_vec())
+            });
+            let shaped = n.with_enriched_rows(&mut own, bufs, &needs, &mut rows, |ev, rows| (format!("{ev:?}"), rows.to_vec()));
+            assert_eq!(shaped, plain, "{e:?}");
+            assert_eq!(format!("{own:?}"), format!("{e:?}"), "given back as it was");
+        }
     }
 }
 
@@ -75,6 +79,32 @@ fn shaped_events_get_what_plain_ones_get() {
     n.restrict_knowledge(&|f| f == "process_name" || f == "dest" || f == "tag");
     n.restrict_knowledge_by_reader(&[EventReader { clauses: &access, reads: &reads_name }]);
     assert_paths_agree(&n, &events(), &mut bufs);
+    // What an event gets depends on a field that is no condition (Image): events of one
+    // shape differ, each is asked for.
+    let image = [vec![("Image".to_string(), "b.exe".to_string(), false)]];
+    let creation = [vec![("EventCode".to_string(), "1".to_string(), true)]];
+    let reads_dest = |f: &str| f == "dest";
+    n.restrict_knowledge_by_reader(&[
+        EventReader { clauses: &image, reads: &reads_name },
+        EventReader { clauses: &creation, reads: &reads_dest },
+    ]);
+    let mut fresh = EnrichBuffers::default();
+    assert_paths_agree(&n, &events(), &mut fresh);
+    let (mut first, mut second) = (events().remove(0), events().remove(1));
+    let mut rows = Rows::default();
+    let got = |e: &Event| (e.get("process_name").map(str::to_string), e.get("dest").map(str::to_string));
+    let first = n.with_enriched_rows(&mut first, &mut fresh, &n.all_rows(), &mut rows, |e, _| got(e));
+    assert_eq!(first, (Some("B.exe".into()), Some("PC".into())));
+    let second = n.with_enriched_rows(&mut second, &mut fresh, &n.all_rows(), &mut rows, |e, _| got(e));
+    assert_eq!(second, (None, Some("PC2".into())));
+    // A key field's long value (a whole script) is asked for each time, not kept.
+    let long = |image: &str| {
+        let mut e = events().remove(0);
+        e.fields.iter_mut().filter(|(k, _)| k == "Image").for_each(|(_, v)| *v = format!("C:\\{}\\{image}", "d".repeat(2000)));
+        e
+    };
+    assert_paths_agree(&n, &[long("b.exe"), events().remove(1), long("c.exe"), long("b.exe")], &mut fresh);
+    assert!(fresh.shapes.kinds.iter().all(|k| k.held() <= 1024));
     // No knowledge left: the rows alone take the plain path, no shape is worked out.
     n.restrict_knowledge(&|_| false);
     let mut fresh = EnrichBuffers::default();
@@ -95,7 +125,7 @@ fn rows_read_derived_fields_and_test_conditions_on_them() {
     let mut rows = Rows::default();
     let mut e = events().remove(0);
     let ab = n.catalog().find("A.B").unwrap();
-    let got = n.with_enriched_rows(&mut e, &mut bufs, &|d| d == ab, &mut rows, |_, rows| rows.to_vec());
+    let got = n.with_enriched_rows(&mut e, &mut bufs, &n.row_needs(&|d| d == ab, &|_| None), &mut rows, |_, rows| rows.to_vec());
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].values[..2], [vigil_model::Value::str("p.exe"), vigil_model::Value::str("C:\\a\\B.exe")]);
 }
@@ -105,11 +135,11 @@ fn a_full_memo_sends_new_shapes_the_plain_way() {
     let n = Normalizer::builtin().unwrap();
     let mut bufs = EnrichBuffers::default();
     let mut rows = Rows::default();
+    let needs = n.all_rows();
     for i in 0..MAX_SHAPES + 3 {
         let mut e = ev(SYSMON, &[("EventCode", "1"), (&format!("F{i}"), "v"), ("Image", "C:\\a\\b.exe")]);
-        let got = n.with_enriched_rows(&mut e, &mut bufs, &|_| true, &mut rows, |ev, rows| {
-            (ev.get("process_name").map(str::to_string), rows.len())
-        });
+        let got =
+            n.with_enriched_rows(&mut e, &mut bufs, &needs, &mut rows, |ev, rows| (ev.get("process_name").map(str::to_string), rows.len()));
         assert_eq!(got, (Some("b.exe".to_string()), 1));
     }
     assert_eq!(bufs.shapes.shapes.len(), MAX_SHAPES);
@@ -124,12 +154,12 @@ fn keys_tell_lists_of_texts_apart() {
     };
     assert_ne!(key(&["ab", "c"]), key(&["a", "bc"]));
     assert_ne!(key(&["a", ""]), key(&["a"]));
+}
+
+#[test]
+fn conditions_are_told_by_name() {
     let long = "L".repeat(70);
-    let names = Names {
-        conditions: vec!["EventCode".into(), long.clone()],
-        condition_lens: length_bit("EventCode") | length_bit(&long),
-        ..Names::default()
-    };
+    let names = Names::with_conditions(&["EventCode", &long]);
     assert!(names.is_condition("EventCode") && names.is_condition(&long));
     assert!(!names.is_condition("EventCodf") && !names.is_condition(&"M".repeat(70)) && !names.is_condition("Image"));
 }

@@ -1,12 +1,12 @@
 //! Reading mapping files (TOML) into compiled datasets and mappings. See `mappings/README.md`
 //! in the repository for the file format as a user sees it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::{Spanned, Value as T};
 
-use crate::expr::{Expr, Op, Source};
+use crate::expr::{Expr, Op, Source, ValueMap};
 use crate::Error;
 
 #[derive(Deserialize)]
@@ -228,7 +228,7 @@ pub(crate) fn compile_expr(v: &T, inherited_empty: &[String]) -> Result<Expr, St
     let map = match table.get("map") {
         None => None,
         Some(T::Table(t)) => {
-            let mut m = HashMap::new();
+            let mut m = ValueMap::default();
             for (k, v) in t {
                 let v = match v {
                     T::String(s) => s.clone(),

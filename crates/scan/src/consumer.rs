@@ -14,6 +14,16 @@ pub trait Consumer: Sync {
     fn wants_dataset(&self, _dataset: usize) -> bool {
         true
     }
+    /// Which columns of a wanted dataset's rows are read (`None`: any may be); the others are
+    /// left null instead of being computed.
+    fn dataset_columns(&self, _dataset: usize) -> Option<Vec<bool>> {
+        None
+    }
+    /// Whether events are, from now on, to be consumed without rows (a cancelled search):
+    /// asked per event.
+    fn skips_rows(&self) -> bool {
+        false
+    }
     fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]);
     fn merge(&self, into: &mut Self::State, other: Self::State);
     /// Whether events must carry their line in the file (`Origin::line`). When not, the
@@ -33,6 +43,10 @@ impl Consumer for Engine {
 
     fn wants_dataset(&self, dataset: usize) -> bool {
         Engine::wants_dataset(self, dataset)
+    }
+
+    fn dataset_columns(&self, dataset: usize) -> Option<Vec<bool>> {
+        self.columns_read(dataset).map(<[bool]>::to_vec)
     }
 
     fn consume(&self, state: &mut ScanState, event: &Event, rows: &[DatasetRow]) {
@@ -69,6 +83,10 @@ impl Consumer for ReadOnly<'_> {
 
     fn wants_dataset(&self, dataset: usize) -> bool {
         self.engine.wants_dataset(dataset)
+    }
+
+    fn dataset_columns(&self, dataset: usize) -> Option<Vec<bool>> {
+        self.engine.dataset_columns(dataset)
     }
 
     fn consume(&self, rows_built: &mut u64, _event: &Event, rows: &[DatasetRow]) {

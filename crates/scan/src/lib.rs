@@ -198,7 +198,9 @@ impl Driver {
         opts: &ReadOptions,
         numbered: bool,
     ) -> (C::State, ReadReport, Vec<PathBuf>) {
-        let wants = |d: usize| consumer.wants_dataset(d);
+        // The rows and columns the consumer reads, worked out once per mapping.
+        let needs = normalizer.row_needs(&|d| consumer.wants_dataset(d), &|d| consumer.dataset_columns(d));
+        let no_rows = normalizer.row_needs(&|_| false, &|_| None);
         // Per piece: its position, report and lines.
         type Reads = Vec<(usize, ReadReport, u64)>;
         // One thread reads every piece into one state: split, its pieces would be read into
@@ -215,7 +217,8 @@ impl Driver {
                     let read = vigil_read::read_piece_mut(piece, opts, &mut |ev| {
                         // The add-ons' search-time fields, before any search or mapping sees the
                         // event: added to the reader's event and removed after.
-                        normalizer.with_enriched_rows(ev, &mut enrich, &wants, &mut rows, |ev, rows| {
+                        let needs = if consumer.skips_rows() { &no_rows } else { &needs };
+                        normalizer.with_enriched_rows(ev, &mut enrich, needs, &mut rows, |ev, rows| {
                             consumer.consume(&mut state, ev, rows);
                         })
                     });

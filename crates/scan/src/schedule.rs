@@ -147,6 +147,10 @@ impl Consumer for Scheduled<'_> {
         self.groups.iter().any(|g| g.engine.wants_dataset(dataset))
     }
 
+    fn dataset_columns(&self, dataset: usize) -> Option<Vec<bool>> {
+        Engine::columns_read_by_any(self.groups.iter().map(|g| &g.engine), dataset)
+    }
+
     fn new_state(&self) -> ScheduledState {
         ScheduledState {
             states: self.groups.iter().map(|g| (0..g.runs.len()).map(|_| None).collect()).collect(),

@@ -46,6 +46,14 @@ impl<C: Consumer> Consumer for Windowed<'_, C> {
         self.inner.wants_dataset(dataset)
     }
 
+    fn dataset_columns(&self, dataset: usize) -> Option<Vec<bool>> {
+        self.inner.dataset_columns(dataset)
+    }
+
+    fn skips_rows(&self) -> bool {
+        self.inner.skips_rows()
+    }
+
     fn needs_line_numbers(&self) -> bool {
         self.inner.needs_line_numbers()
     }

@@ -136,6 +136,26 @@ impl Pred {
         }
     }
 
+    /// Calls `f` with every field reference the predicate reads (resolved columns included);
+    /// false when it may also read fields it does not tell (an external matcher), and then
+    /// not every reference may have been visited.
+    pub fn for_each_field_ref(&self, f: &mut dyn FnMut(&FieldRef)) -> bool {
+        match self {
+            Pred::True | Pred::Raw(_) => true,
+            Pred::And(items) | Pred::Or(items) => items.iter().all(|p| p.for_each_field_ref(f)),
+            Pred::Not(p) => p.for_each_field_ref(f),
+            Pred::Eq(r, _) | Pred::Ne(r, _) | Pred::Present(r) | Pred::Order(r, _, _) | Pred::AnyOf(r, _) => {
+                f(r);
+                true
+            }
+            Pred::External(_) => false,
+            Pred::AnyTuple(list) => {
+                list.fields().for_each(&mut *f);
+                list.rest().iter().all(|p| p.for_each_field_ref(f))
+            }
+        }
+    }
+
     /// Whether evaluating the predicate may read `_raw`.
     pub fn reads_raw(&self) -> bool {
         let raw = |f: &FieldRef| matches!(f, FieldRef::Name(n) if n == "_raw");

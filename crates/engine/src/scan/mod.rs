@@ -42,6 +42,8 @@ pub struct Engine {
     pub(crate) queries: Vec<Query>,
     /// dataset id -> (query, scan) pairs reading it.
     by_dataset: Vec<Vec<(usize, usize)>>,
+    /// dataset id -> which of its columns some tstats scan reads (`None`: any may be).
+    columns_read: Vec<Option<Vec<bool>>>,
     /// (query, scan) pairs reading raw events.
     event_scans: Vec<(usize, usize)>,
     /// dataset id -> value index over its scans' predicates (positions in `by_dataset`).
@@ -139,7 +141,9 @@ impl Engine {
             Scan::Tstats(_) => None,
         }));
         let scan_ctx = EvalContext { now: 0, tz: vigil_time::Tz::utc() };
+        let columns_read = catalog.datasets.iter().enumerate().map(|(d, schema)| columns_read(&queries, d, schema.fields.len())).collect();
         Engine {
+            columns_read,
             key_filters,
             owners,
             deferred,
@@ -196,6 +200,24 @@ impl Engine {
     /// Whether any query reads this dataset (the normalizer can skip it otherwise).
     pub fn wants_dataset(&self, id: usize) -> bool {
         self.by_dataset.get(id).is_some_and(|v| !v.is_empty())
+    }
+
+    /// Which columns of a dataset's rows some query reads (`None`: any may be); rows need no
+    /// value in the others.
+    pub fn columns_read(&self, dataset: usize) -> Option<&[bool]> {
+        self.columns_read.get(dataset)?.as_deref()
+    }
+
+    /// [`Engine::columns_read`] of several engines fed the same rows: the columns some engine
+    /// that reads the dataset reads.
+    pub fn columns_read_by_any<'a>(engines: impl IntoIterator<Item = &'a Engine>, dataset: usize) -> Option<Vec<bool>> {
+        let mut union: Vec<bool> = Vec::new();
+        for e in engines.into_iter().filter(|e| e.wants_dataset(dataset)) {
+            let read = e.columns_read(dataset)?;
+            union.resize(union.len().max(read.len()), false);
+            union.iter_mut().zip(read).for_each(|(u, r)| *u |= r);
+        }
+        Some(union)
     }
 
     /// Whether some query's rows may show an event's line in its file (the `record` field
@@ -429,6 +451,38 @@ impl Engine {
             ctx: &self.scan_ctx,
         })
     }
+}
+
+/// Which columns of dataset `d` (of `width` columns) the tstats scans of `queries` read: in
+/// their filters, by-fields and aggregates; `None` when a filter may read columns it does not
+/// tell.
+fn columns_read(queries: &[Query], d: usize, width: usize) -> Option<Vec<bool>> {
+    let mut read = vec![false; width];
+    let mut mark = |f: &FieldRef| {
+        if let FieldRef::Column(c) = f {
+            if let Some(slot) = read.get_mut(*c) {
+                *slot = true;
+            }
+        }
+    };
+    for q in queries {
+        for s in &q.scans {
+            let Scan::Tstats(t) = s else { continue };
+            if t.dataset != d {
+                continue;
+            }
+            if !t.filter.for_each_field_ref(&mut mark) {
+                return None;
+            }
+            t.by.iter().for_each(|(_, f)| mark(f));
+            for a in &t.aggs {
+                if let crate::store::agg::AggInput::Field(f) = &a.input {
+                    mark(f);
+                }
+            }
+        }
+    }
+    Some(read)
 }
 
 /// Fills `parts` with the row's group-key parts for `scan`'s by-fields; false when a by-field

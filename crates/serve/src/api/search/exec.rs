@@ -112,6 +112,15 @@ impl Consumer for Counting<'_> {
         !self.cancel.load(Ordering::Relaxed) && self.inner.wants_dataset(d)
     }
 
+    fn dataset_columns(&self, d: usize) -> Option<Vec<bool>> {
+        self.inner.dataset_columns(d)
+    }
+
+    fn skips_rows(&self) -> bool {
+        // Once cancelled, the rest of the chunk is read but no longer normalized.
+        self.cancel.load(Ordering::Relaxed)
+    }
+
     fn consume(&self, state: &mut Self::State, event: &Event, rows: &[DatasetRow]) {
         if self.cancel.load(Ordering::Relaxed) {
             return;

@@ -66,11 +66,8 @@ pub(super) fn run(
     // A join between row-by-row operators streams its outer rows, as without the semi-join:
     // held whole, "Windows MSIExec With Network Connections" grew with the input (every
     // msiexec process joined with its connections, then projected, side by side).
-    if let Some(at) = streamed_join::streamable(&q.root) {
-        if let Some(store) = streamed_join::run_over_rows(&mut runner, &q.root, at, rows, budgets.store)? {
-            return Ok(store);
-        }
-        return Err(ExecError("internal: a streamable stage without its join".into()));
+    if let Some(join) = streamed_join::streamable_join(&q.root) {
+        return streamed_join::run_over_rows(&mut runner, &q.root, join, rows, budgets.store);
     }
     runner.set_scan_rows(si, rows);
     whole_table::run(&mut runner, q, budgets.store)

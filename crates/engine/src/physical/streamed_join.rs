@@ -37,22 +37,30 @@ pub(crate) fn run(runner: &mut Runner, stage: &Stage, at: usize, budget: usize) 
     stream(runner, join, (outer, &keys), sub_rows, &stage.ops[at + 1..], budget).map(Some)
 }
 
+/// The join of a [`streamable`] stage, with its position.
+pub(crate) fn streamable_join(stage: &Stage) -> Option<(usize, &JoinOp)> {
+    let at = streamable(stage)?;
+    match stage.ops.get(at) {
+        Some(Op::Join(join)) => Some((at, join)),
+        _ => None,
+    }
+}
+
 /// [`run`] over the rows of `stage`'s scan, built already (by `semi_join_first`, which may
-/// have run the join's subsearch too). `None` when `at` is not a join.
+/// have run the join's subsearch too); `at` and `join` as [`streamable_join`] gives them.
 pub(crate) fn run_over_rows(
     runner: &mut Runner,
     stage: &Stage,
-    at: usize,
+    (at, join): (usize, &JoinOp),
     rows: Vec<Record>,
     budget: usize,
-) -> Result<Option<RowStore>, ExecError> {
-    let Some(Op::Join(join)) = stage.ops.get(at) else { return Ok(None) };
+) -> Result<RowStore, ExecError> {
     let (outer, keys) = runner.rows_through_stored(rows, &stage.ops[..at], &join.fields)?;
     let sub_rows = match runner.take_precomputed(join.sub) {
         Some(store) => join.precomputed_rows(store, || &keys)?,
         None => runner.run_join_subsearch_for(join.sub, &join.fields, &keys, join.max())?,
     };
-    stream(runner, join, (outer, &keys), sub_rows, &stage.ops[at + 1..], budget).map(Some)
+    stream(runner, join, (outer, &keys), sub_rows, &stage.ops[at + 1..], budget)
 }
 
 /// Joins the stored outer rows (with their counted keys) with `sub_rows` a chunk at a time,

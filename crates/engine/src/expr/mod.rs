@@ -13,6 +13,7 @@ pub(crate) mod predicate;
 pub(crate) mod prefilter;
 pub(crate) mod prefilter_memo;
 pub(crate) mod prefilter_names;
+pub(crate) mod prefilter_search;
 pub(crate) mod regex;
 pub(crate) mod timespan;
 pub(crate) mod tuplelist;

@@ -11,7 +11,7 @@ use crate::expr::field::{FieldAccess, FieldRef, NamedFields};
 use crate::expr::predicate::Pred;
 use crate::expr::prefilter_memo::LiteralMemo;
 use crate::expr::prefilter_names::{ExactMemo, NameMemos, NameTargets};
-use aho_corasick::AhoCorasick;
+use crate::expr::prefilter_search::{is_raw, literal_searcher, LazyDfas, Searcher};
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -91,14 +91,14 @@ pub(crate) fn conditions(pred: &Pred) -> Conditions {
     (exact, literal)
 }
 
-/// Per field: an automaton over the literals required by some predicates.
+/// Per field: a searcher over the literals required by some predicates.
 #[derive(Debug)]
 struct LiteralField {
     field: FieldRef,
-    automaton: AhoCorasick,
+    searcher: Searcher,
     /// Whether every literal is ASCII: then non-ASCII text needs no lowercasing first.
     ascii: bool,
-    /// Whether the automaton folds ASCII case itself (see [`literal_automaton`]); else the
+    /// Whether the searcher folds ASCII case itself (see [`literal_searcher`]); else the
     /// text is ASCII-lowercased before it is searched.
     folds_case: bool,
     /// Literal id -> positions in the predicate list.
@@ -172,8 +172,15 @@ struct PassBuffers {
     /// the pass: (field, span in `later_text`).
     later: Vec<(usize, std::ops::Range<usize>)>,
     later_text: String,
-    /// The literals recently searched values held.
-    searches: LiteralMemo,
+    /// The literals recently searched values held, and the thread's lazily built DFAs.
+    searches: Searches,
+}
+
+/// What [`ScanIndex::meet_literal`] searches with.
+#[derive(Debug, Default)]
+struct Searches {
+    memo: LiteralMemo,
+    dfas: LazyDfas,
 }
 
 /// A predicate's exact-value condition, in [`Scratch::met`] and [`ScanIndex::need`].
@@ -259,15 +266,17 @@ impl ScanIndex {
             lits[pos].1[t] = text;
         }
         for (field, texts, owners) in lits {
-            let automaton = literal_automaton(&field, &texts);
+            let searcher = literal_searcher(&field, &texts);
             let ascii = texts.iter().all(|t| t.is_ascii());
-            let folds_case = is_raw(&field);
             let mut gate: Vec<usize> = owners.iter().flatten().copied().collect();
             gate.sort_unstable();
             gate.dedup();
             let gate = gate.iter().all(|&i| idx.has_exact[i]).then_some(gate);
-            match automaton {
-                Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, ascii, folds_case, owners, gate }),
+            match searcher {
+                Ok(searcher) => {
+                    let folds_case = searcher.folds_case(&field);
+                    idx.literal_fields.push(LiteralField { field, searcher, ascii, folds_case, owners, gate });
+                }
                 // Cannot happen for plain literals; dropping the literal condition is safe.
                 Err(_) => {
                     for i in owners.into_iter().flatten() {
@@ -451,9 +460,11 @@ impl ScanIndex {
         self.fields[f].1.get(folded).map_or(&[], Vec::as_slice)
     }
 
-    fn meet_literal(&self, l: usize, item: &str, key: &mut String, memo: &mut LiteralMemo, scratch: &mut Scratch) {
+    fn meet_literal(&self, l: usize, item: &str, key: &mut String, searches: &mut Searches, scratch: &mut Scratch) {
         let lf = &self.literal_fields[l];
-        let found = memo.find((self.id << 32) | l as u64, item, |found| {
+        let field_id = (self.id << 32) | l as u64;
+        let Searches { memo, dfas } = searches;
+        let found = memo.find(field_id, item, |found| {
             // Text is searched lowercased, unless only its ASCII letters could need it (it is
             // ASCII, or the literals are and no character of it lowercases to ASCII) and either
             // the automaton folds ASCII case itself or the text has no upper-case ASCII letter.
@@ -464,7 +475,7 @@ impl ScanIndex {
                 lowercase_into(item, key);
                 key.as_str()
             };
-            found.extend(lf.automaton.find_overlapping_iter(text).map(|m| m.pattern().as_u32()));
+            lf.searcher.find(text, dfas.of(field_id), found);
         });
         for &p in found {
             for &i in &lf.owners[p as usize] {
@@ -472,72 +483,6 @@ impl ScanIndex {
             }
         }
     }
-}
-
-/// Largest table taken for a DFA over `_raw` literals (see [`literal_automaton`]).
-const RAW_DFA_MAX_BYTES: usize = 4 << 20;
-
-/// Largest table taken for a DFA over a field's literals (see [`literal_automaton`]).
-const FIELD_DFA_MAX_BYTES: usize = 16 << 10;
-
-/// Whether literals on this field are searched in the event's whole text.
-fn is_raw(field: &FieldRef) -> bool {
-    matches!(field, FieldRef::Name(n) if n == "_raw")
-}
-
-/// The automaton over one field's literals. An event's whole text (kilobytes, against a field
-/// value's few dozen bytes) is searched with a DFA that folds ASCII case itself, which follows
-/// no failure transitions per byte, unless its table would be large (many bare terms). A
-/// field's values get a DFA only while it stays small, else a contiguous NFA: the library's
-/// own choice (a DFA for up to 100 literals) made 142 field DFAs of 7.1 MB with all ESCU and
-/// SigmaHQ loaded, a few dozen literals of long paths or names each, for values searched once
-/// per event; the same literals take a tenth of that as NFAs. A field's automaton matches
-/// ASCII-lowercased literals exactly, and the values are ASCII-lowercased when they need it
-/// (see `meet_literal`): the library's own case folding made building the automata for all
-/// SigmaHQ rules cost ~180 M instructions more (it tracks visited states in a `BTreeSet`).
-fn literal_automaton(field: &FieldRef, texts: &[String]) -> Result<AhoCorasick, aho_corasick::BuildError> {
-    let mut builder = aho_corasick::AhoCorasickBuilder::new();
-    let raw = is_raw(field);
-    builder.ascii_case_insensitive(raw);
-    let lowered: Vec<String>;
-    let texts = if raw {
-        texts
-    } else {
-        lowered = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
-        &lowered
-    };
-    let dfa_max = if raw { RAW_DFA_MAX_BYTES } else { FIELD_DFA_MAX_BYTES };
-    // Past 100 literals a field's DFA is never that small; nor is it when its transitions
-    // alone would not fit: not worth building to find out.
-    if (raw || texts.len() <= 100) && dfa_bytes_at_least(texts) <= dfa_max {
-        match builder.clone().kind(Some(aho_corasick::AhoCorasickKind::DFA)).build(texts) {
-            Ok(dfa) if dfa.memory_usage() <= dfa_max => return Ok(dfa),
-            _ => {}
-        }
-    }
-    if raw {
-        return builder.build(texts);
-    }
-    // A contiguous NFA holds a limited number of states; the library falls back past that.
-    builder.clone().kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA)).build(texts).or_else(|_| builder.build(texts))
-}
-
-/// A lower bound on the bytes of a DFA over `texts`: a transition (4 bytes) per byte class for
-/// every trie state (one per distinct prefix, the empty one included). Each byte a literal
-/// holds is a class of its own, and the other bytes make at least one more; the library rounds
-/// the classes up to a power of two.
-fn dfa_bytes_at_least(texts: &[String]) -> usize {
-    let mut sorted: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
-    sorted.sort_unstable();
-    let (mut states, mut previous, mut bytes) = (1usize, &[][..], [false; 256]);
-    for text in sorted {
-        let shared = previous.iter().zip(text).take_while(|(a, b)| a == b).count();
-        states += text.len() - shared;
-        text.iter().for_each(|&b| bytes[usize::from(b)] = true);
-        previous = text;
-    }
-    let classes = (bytes.iter().filter(|&&b| b).count() + 1).min(256);
-    states.saturating_mul(classes.next_power_of_two()).saturating_mul(4)
 }
 
 /// The non-ASCII characters whose lowercase holds ASCII (İ -> i̇, Kelvin sign -> k).

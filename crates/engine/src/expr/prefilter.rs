@@ -7,10 +7,10 @@
 //! those can skip the detection without evaluating anything else. Predicates without such an
 //! anchor are always evaluated.
 
-use crate::expr::field::{FieldAccess, FieldRef, NamedFields};
+use crate::expr::field::{FieldAccess, FieldRef};
 use crate::expr::predicate::Pred;
 use crate::expr::prefilter_memo::LiteralMemo;
-use crate::expr::prefilter_names::{ExactMemo, NameMemos, NameTargets};
+use crate::expr::prefilter_names::{NameMemos, NameTargets};
 use crate::expr::prefilter_search::{is_raw, literal_searcher, LazyDfas, Searcher};
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -146,32 +146,39 @@ pub(crate) struct ScanIndex {
 /// The next index's id (0 is no index: an empty memo slot).
 static NEXT_INDEX_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Scratch buffers for [`ScanIndex::candidates`], reused across rows.
+/// Scratch buffers for [`ScanIndex::candidates`], reused across rows. Its parts are borrowed
+/// apart (not taken out and put back, which made and dropped a default part per row).
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     pub candidates: Vec<usize>,
-    /// Conditions met per predicate ([`EXACT`], [`LITERAL`]), one byte for both so a met
-    /// condition costs one load and store; `touched` lists the predicates to reset.
-    met: Vec<u8>,
-    touched: Vec<usize>,
-    /// Per literal field: whether its gate is open; `opened` lists the ones to reset.
-    open: Vec<bool>,
-    opened: Vec<usize>,
+    met: Met,
     /// Field names by their place in the previous row, per index (see `NameTargets`).
     names: NameMemos,
     pass: PassBuffers,
 }
 
-/// Buffers of one pass over a row's fields, taken out of [`Scratch`] while `Scratch::meet`
-/// borrows it.
+/// The conditions the row at hand met.
+#[derive(Debug, Default)]
+struct Met {
+    /// Conditions met per predicate ([`EXACT`], [`LITERAL`]), one byte for both so a met
+    /// condition costs one load and store; `touched` lists the predicates to reset.
+    flags: Vec<u8>,
+    touched: Vec<usize>,
+    /// The predicates that met every condition they have.
+    all: Vec<usize>,
+    /// Per literal field: whether its gate is open; `opened` lists the ones to reset.
+    open: Vec<bool>,
+    opened: Vec<usize>,
+}
+
+/// Buffers of one pass over a row's fields.
 #[derive(Debug, Default)]
 struct PassBuffers {
     /// A lowercased value.
     key: String,
-    /// Values of gated literal fields met before their exact values could be, left for after
-    /// the pass: (field, span in `later_text`).
-    later: Vec<(usize, std::ops::Range<usize>)>,
-    later_text: String,
+    /// The values with literal conditions, searched once every exact value is in: where
+    /// their conditions are (see `NameTargets::targets_at`) and where they are in the row.
+    literal_values: Vec<(u32, named::ValueAt)>,
     /// The literals recently searched values held, and the thread's lazily built DFAs.
     searches: Searches,
 }
@@ -183,16 +190,16 @@ struct Searches {
     dfas: LazyDfas,
 }
 
-/// A predicate's exact-value condition, in [`Scratch::met`] and [`ScanIndex::need`].
+/// A predicate's exact-value condition, in [`Met::flags`] and [`ScanIndex::need`].
 const EXACT: u8 = 1;
 /// A predicate's literal condition.
 const LITERAL: u8 = 2;
 
-impl Scratch {
+impl Met {
     /// Records that `condition` ([`EXACT`] or [`LITERAL`]) of predicate `i` holds, adding `i`
-    /// to the candidates once all of its conditions (`need`) do; whether it is newly met.
+    /// to [`Met::all`] once all of its conditions (`need`) do; whether it is newly met.
     fn meet(&mut self, i: usize, condition: u8, need: u8) -> bool {
-        let Some(met) = self.met.get_mut(i) else { return false };
+        let Some(met) = self.flags.get_mut(i) else { return false };
         if *met & condition != 0 {
             return false;
         }
@@ -201,7 +208,7 @@ impl Scratch {
         }
         *met |= condition;
         if *met == need {
-            self.candidates.push(i);
+            self.all.push(i);
         }
         true
     }
@@ -312,137 +319,83 @@ impl ScanIndex {
             scratch.candidates.extend_from_slice(&self.always);
             return;
         }
+        let Scratch { candidates, met, names, pass } = scratch;
         // Grown, never shrunk: indexes of different sizes (the raw events', each dataset's)
         // alternate row by row, and every entry is reset after use (`touched`), so entries past
         // this index's predicates stay clear.
-        if scratch.met.len() < self.len {
-            scratch.met.resize(self.len, 0);
+        if met.flags.len() < self.len {
+            met.flags.resize(self.len, 0);
         }
-        if scratch.open.len() < self.literal_fields.len() {
-            scratch.open.resize(self.literal_fields.len(), false);
+        if met.open.len() < self.literal_fields.len() {
+            met.open.resize(self.literal_fields.len(), false);
         }
-        let mut pass = std::mem::take(&mut scratch.pass);
         let one_pass = match (&self.by_name, row.named_fields()) {
             (Some(by_name), Some(named)) => {
-                self.meet_named(by_name, &named, row.shape(), &mut pass, scratch);
+                self.meet_named(by_name, &named, row, names, pass, met);
                 true
             }
             _ => false,
         };
-        let PassBuffers { key, later, later_text, searches } = &mut pass;
-        for (l, span) in later.drain(..) {
-            if let Some(item) = later_text.get(span).filter(|_| self.gate_open(l, scratch)) {
-                self.meet_literal(l, item, key, searches, scratch);
-            }
-        }
-        later_text.clear();
+        let PassBuffers { key, searches, .. } = pass;
         if one_pass {
             for &l in &self.raw_literals {
-                if !self.gate_open(l, scratch) {
+                if !self.gate_open(l, met) {
                     continue;
                 }
                 if let Some(raw) = row.raw() {
-                    self.meet_literal(l, raw, key, searches, scratch);
+                    self.meet_literal(l, raw, key, searches, met);
                 }
             }
         } else {
             for (f, (field, _)) in self.fields.iter().enumerate() {
                 row.any_item(field, &mut |item| {
-                    self.meet_exact(f, item, key, scratch);
+                    self.meet_exact(f, item, key, met);
                     false
                 });
             }
             for (l, lf) in self.literal_fields.iter().enumerate() {
                 // Every exact value is in: a field whose gate is shut cannot make a candidate.
-                if !self.gate_open(l, scratch) {
+                if !self.gate_open(l, met) {
                     continue;
                 }
                 row.any_item(&lf.field, &mut |item| {
-                    self.meet_literal(l, item, key, searches, scratch);
+                    self.meet_literal(l, item, key, searches, met);
                     false
                 });
             }
         }
-        scratch.pass = pass;
-        for i in scratch.touched.drain(..) {
-            scratch.met[i] = 0;
+        candidates.append(&mut met.all);
+        for i in met.touched.drain(..) {
+            met.flags[i] = 0;
         }
-        for l in scratch.opened.drain(..) {
-            scratch.open[l] = false;
+        for l in met.opened.drain(..) {
+            met.open[l] = false;
         }
-        scratch.candidates.extend_from_slice(&self.always);
-        scratch.candidates.sort_unstable();
+        candidates.extend_from_slice(&self.always);
+        candidates.sort_unstable();
     }
 }
 
 impl ScanIndex {
-    /// Meets the conditions on the event's properties and named fields, in one pass; a plain
-    /// loop over the fields (not a closure per field) with their names resolved through the
-    /// memo of the row's `shape`: most fields of an event have no condition at all.
-    fn meet_named(&self, by_name: &NameTargets, named: &NamedFields, shape: usize, pass: &mut PassBuffers, scratch: &mut Scratch) {
-        let mut memos = std::mem::take(&mut scratch.names);
-        let memo = by_name.memo(&mut memos, shape);
-        for ((targets, item), exact) in by_name.property_targets().zip(named.properties).zip(&mut memo.properties) {
-            self.meet_targets(targets, item, Some(exact), pass, scratch);
-        }
-        for (place, (name, item)) in named.fields.iter().enumerate() {
-            let (targets, exact) = by_name.lookup(memo, place, name);
-            if !targets.is_empty() {
-                self.meet_targets(targets, item, exact, pass, scratch);
-            }
-        }
-        scratch.names = memos;
-    }
-
-    /// Meets the conditions `targets` (of one field name) on one value of that field, its
-    /// exact-value lookup through the memo of its place, if it has one.
-    fn meet_targets(
-        &self,
-        targets: &[Result<usize, usize>],
-        item: &str,
-        mut exact: Option<&mut ExactMemo>,
-        pass: &mut PassBuffers,
-        scratch: &mut Scratch,
-    ) {
-        for target in targets {
-            match *target {
-                Ok(f) => match exact.as_deref_mut() {
-                    Some(memo) => {
-                        let key = &mut pass.key;
-                        for &i in memo.find(item, |found| found.extend_from_slice(self.exact_predicates(f, item, key))) {
-                            self.meet_exact_value(i, scratch);
-                        }
-                    }
-                    None => self.meet_exact(f, item, &mut pass.key, scratch),
-                },
-                Err(l) if !self.gate_open(l, scratch) => {
-                    pass.later.push((l, pass.later_text.len()..pass.later_text.len() + item.len()));
-                    pass.later_text.push_str(item);
-                }
-                Err(l) => self.meet_literal(l, item, &mut pass.key, &mut pass.searches, scratch),
-            }
-        }
-    }
-
     /// Whether literal field `l`'s values can make a candidate of this row: it has no gate, or
     /// a predicate of its gate met its exact-value condition.
-    fn gate_open(&self, l: usize, scratch: &Scratch) -> bool {
-        self.literal_fields[l].gate.is_none() || scratch.open[l]
+    fn gate_open(&self, l: usize, met: &Met) -> bool {
+        self.literal_fields[l].gate.is_none() || met.open[l]
     }
 
-    fn meet_exact(&self, f: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
+    fn meet_exact(&self, f: usize, item: &str, key: &mut String, met: &mut Met) {
         for &i in self.exact_predicates(f, item, key) {
-            self.meet_exact_value(i, scratch);
+            self.meet_exact_value(i, met);
         }
     }
 
     /// Records that predicate `i`'s exact-value condition holds, opening the gates it is in.
-    fn meet_exact_value(&self, i: usize, scratch: &mut Scratch) {
-        if scratch.meet(i, EXACT, self.need[i]) {
+    fn meet_exact_value(&self, i: usize, met: &mut Met) {
+        if met.meet(i, EXACT, self.need[i]) {
             for &l in &self.opens[i] {
-                if !scratch.open[l] {
-                    scratch.open[l] = true;
-                    scratch.opened.push(l);
+                if !met.open[l] {
+                    met.open[l] = true;
+                    met.opened.push(l);
                 }
             }
         }
@@ -460,7 +413,7 @@ impl ScanIndex {
         self.fields[f].1.get(folded).map_or(&[], Vec::as_slice)
     }
 
-    fn meet_literal(&self, l: usize, item: &str, key: &mut String, searches: &mut Searches, scratch: &mut Scratch) {
+    fn meet_literal(&self, l: usize, item: &str, key: &mut String, searches: &mut Searches, met: &mut Met) {
         let lf = &self.literal_fields[l];
         let field_id = (self.id << 32) | l as u64;
         let Searches { memo, dfas } = searches;
@@ -479,7 +432,7 @@ impl ScanIndex {
         });
         for &p in found {
             for &i in &lf.owners[p as usize] {
-                scratch.meet(i, LITERAL, self.need[i]);
+                met.meet(i, LITERAL, self.need[i]);
             }
         }
     }
@@ -491,6 +444,9 @@ const LOWERCASE_TO_ASCII: [char; 2] = ['\u{130}', '\u{212A}'];
 fn lowercase_into(item: &str, key: &mut String) {
     super::field::fold_into(key, item);
 }
+
+#[path = "prefilter_named.rs"]
+mod named;
 
 #[cfg(test)]
 #[path = "prefilter_tests.rs"]

@@ -52,7 +52,7 @@ fn one_scratch_serves_indexes_of_different_sizes() {
         idx.candidates(&row(value), &mut fresh);
         idx.candidates(&row(value), &mut shared);
         assert_eq!(shared.candidates, fresh.candidates, "{value}");
-        assert_eq!(shared.met.len(), 3, "kept at the largest size");
+        assert_eq!(shared.met.flags.len(), 3, "kept at the largest size");
     }
 }
 
@@ -321,4 +321,64 @@ fn literals_match_whatever_the_values_case() {
         idx.candidates(&row(v), &mut s);
         assert_eq!(s.candidates, want, "{v}");
     }
+}
+
+/// Events that carry a names shape get the candidates they get without one: their covered
+/// fields through the shape's plan, the fields past them (derived, present or not) by place,
+/// and literal conditions after every exact value (an `EventCode` derived last gates literals
+/// on fields before it).
+#[test]
+fn events_with_a_names_shape_get_the_candidates_of_events_without() {
+    let term =
+        |f: &str, lits: &[&str]| Pred::AnyOf(FieldRef::Name(f.into()), lits.iter().map(|l| Pattern::new(l)).collect::<Vec<_>>().into());
+    let preds = [
+        Pred::And(vec![name_eq("EventCode", "1"), term("Image", &["*\\whoami.exe", "*\\net.exe"])]),
+        Pred::And(vec![name_eq("EventCode", "1"), term("CommandLine", &["* user *"])]),
+        Pred::And(vec![name_eq("sourcetype", "xmlwineventlog"), name_eq("EventCode", "13")]),
+        name_eq("process_name", "cmd.exe"),
+        Pred::Raw(Pattern::new("*mimikatz*")),
+        Pred::And(vec![name_eq("host", "dc1"), term("TargetObject", &["*\\run\\*"])]),
+        name_eq("User", "b"),
+    ];
+    let idx = ScanIndex::new(preds.iter());
+    // (shape id, own fields, derived fields); one id stands for one list of own names.
+    let kinds: [(u64, &[(&str, &str)], &[(&str, &str)]); 8] = [
+        (
+            1,
+            &[("Image", "C:\\W\\WHOAMI.EXE"), ("CommandLine", "whoami /all"), ("User", "a")],
+            &[("EventCode", "1"), ("process_name", "whoami.exe")],
+        ),
+        (
+            1,
+            &[("Image", "C:\\W\\cmd.exe"), ("CommandLine", "net user x"), ("User", "b")],
+            &[("EventCode", "1"), ("process_name", "cmd.exe")],
+        ),
+        (1, &[("Image", "C:\\W\\net.exe"), ("CommandLine", "net user x"), ("User", "b")], &[("EventCode", "5")]),
+        (2, &[("TargetObject", "HKLM\\Run\\x"), ("Image", "C:\\net.exe")], &[("EventCode", "13")]),
+        (2, &[("TargetObject", "HKLM\\Other"), ("Image", "C:\\net.exe")], &[("EventCode", "13"), ("EventCode", "1")]),
+        (3, &[("Image", "C:\\a.exe"), ("Image", "C:\\b\\whoami.exe"), ("host", "dc1")], &[("EventCode", "1")]),
+        (1, &[("Image", "C:\\W\\WHOAMI.EXE"), ("CommandLine", "mimikatz"), ("User", "a")], &[]),
+        (4, &[("EventCode", "1"), ("Image", "C:\\x\\net.exe"), ("User", "b")], &[]),
+    ];
+    let mut shared = Scratch::default();
+    for round in 0..2 {
+        for (k, (id, own, derived)) in kinds.iter().enumerate() {
+            for host in ["dc1", "ws2"] {
+                let raw = own.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(" ");
+                let mut ev = Event { sourcetype: "XmlWinEventLog".into(), host: host.into(), raw, ..Event::default() };
+                own.iter().chain(derived.iter()).for_each(|(n, v)| ev.push(*n, *v));
+                ev.derived_from = Some(own.len());
+                let mut fresh = Scratch::default();
+                idx.candidates(&ev, &mut fresh);
+                ev.names_shape = Some(vigil_model::NamesShape { id: *id, len: own.len() });
+                idx.candidates(&ev, &mut shared);
+                assert_eq!(shared.candidates, fresh.candidates, "round {round}, event {k} on {host}");
+            }
+        }
+    }
+    let mut ev = Event { sourcetype: "XmlWinEventLog".into(), ..Event::default() };
+    [("Image", "C:\\W\\WHOAMI.EXE"), ("CommandLine", "x"), ("User", "a"), ("EventCode", "1")].iter().for_each(|(n, v)| ev.push(*n, *v));
+    ev.names_shape = Some(vigil_model::NamesShape { id: 1, len: 3 });
+    idx.candidates(&ev, &mut shared);
+    assert_eq!(shared.candidates, [0], "the gate after the literal opens it");
 }

@@ -1,6 +1,6 @@
-//! How the prefilter searches a field's values for its literals: an Aho-Corasick automaton
-//! built up front while its table stays small, else a DFA each thread builds lazily from the
-//! literals' NFA, one transition at a time, as values take it ([`LiteralNfa`]).
+//! How the prefilter searches values for its literals: a field's values with a DFA each
+//! thread builds lazily from the literals' NFA, one transition at a time, as values take it
+//! ([`LiteralNfa`]); an event's whole text with an Aho-Corasick DFA built up front.
 //!
 //! A field with many literals (`Processes.process` has ~450 with all ESCU) is too large for a
 //! DFA built up front (its table would take MBs, and its building start-up time), so it was
@@ -9,7 +9,9 @@
 //! paths, command lines, registry paths). Values only ever take a small part of the DFA's
 //! transitions; each is worked out once, from the NFA, then read from a table: a few
 //! instructions a byte. The table is bounded per thread and field; past the bound, values walk
-//! the NFA from a state the table does not hold until they reach one it does.
+//! the NFA from a state the table does not hold until they reach one it does. Fields with few
+//! literals, which had small DFAs built up front, are searched the same way: as fast, and
+//! nothing to build at start-up (-6 M instructions with all ESCU).
 
 use crate::expr::field::FieldRef;
 use aho_corasick::automaton::{Automaton, StateID};
@@ -19,9 +21,6 @@ use hashbrown::HashMap;
 
 /// Largest table taken for a DFA over `_raw` literals (see [`literal_searcher`]).
 const RAW_DFA_MAX_BYTES: usize = 4 << 20;
-
-/// Largest table taken for a DFA over a field's literals (see [`literal_searcher`]).
-const FIELD_DFA_MAX_BYTES: usize = 16 << 10;
 
 /// The most bytes of transitions one thread keeps for one field's [`LiteralNfa`].
 const LAZY_MAX_BYTES: usize = 512 << 10;
@@ -34,8 +33,8 @@ const MATCH: u32 = 1 << 31;
 /// A field's literals, searched as [`literal_searcher`] chose.
 #[derive(Debug)]
 pub(crate) enum Searcher {
-    /// An automaton built up front (a DFA while small; the library's choice past that for
-    /// `_raw`).
+    /// An automaton built up front (for `_raw`, a DFA while small, else the library's choice;
+    /// for a field, the library's choice when there is no [`LiteralNfa`]).
     Built(AhoCorasick),
     /// A DFA each thread builds as values need it.
     Lazy(Box<LiteralNfa>),
@@ -65,41 +64,30 @@ pub(crate) fn is_raw(field: &FieldRef) -> bool {
 
 /// The searcher of one field's literals. An event's whole text (kilobytes, against a field
 /// value's few dozen bytes) is searched with a DFA that folds ASCII case itself, which follows
-/// no failure transitions per byte, unless its table would be large (many bare terms). A
-/// field's values get a DFA only while it stays small, else a lazily built one (see the
-/// module's documentation): the library's own choice (a DFA for up to 100 literals) made 142
-/// field DFAs of 7.1 MB with all ESCU and SigmaHQ loaded, a few dozen literals of long paths or
-/// names each. A field's DFA matches ASCII-lowercased literals exactly, and the values are
-/// ASCII-lowercased when they need it (see `meet_literal`): the library's own case folding
-/// made building the automata for all SigmaHQ rules cost ~180 M instructions more (it tracks
-/// visited states in a `BTreeSet`).
+/// no failure transitions per byte and skips ahead to rare bytes, unless its table would be
+/// large (many bare terms). A field's values get a lazily built DFA (see the module's
+/// documentation), which matches ASCII-lowercased literals and folds the values' ASCII case
+/// itself; other values are lowercased first (see `meet_literal`). The library's own case
+/// folding made building the automata for all SigmaHQ rules cost ~180 M instructions more (it
+/// tracks visited states in a `BTreeSet`).
 pub(crate) fn literal_searcher(field: &FieldRef, texts: &[String]) -> Result<Searcher, BuildError> {
     let mut builder = aho_corasick::AhoCorasickBuilder::new();
-    let raw = is_raw(field);
-    builder.ascii_case_insensitive(raw);
-    let lowered: Vec<String>;
-    let texts = if raw {
-        texts
-    } else {
-        lowered = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
-        &lowered
-    };
-    let dfa_max = if raw { RAW_DFA_MAX_BYTES } else { FIELD_DFA_MAX_BYTES };
-    // Past 100 literals a field's DFA is never that small; nor is it when its transitions
-    // alone would not fit: not worth building to find out.
-    if (raw || texts.len() <= 100) && dfa_bytes_at_least(texts) <= dfa_max {
-        match builder.clone().kind(Some(aho_corasick::AhoCorasickKind::DFA)).build(texts) {
-            Ok(dfa) if dfa.memory_usage() <= dfa_max => return Ok(Searcher::Built(dfa)),
-            _ => {}
+    if is_raw(field) {
+        builder.ascii_case_insensitive(true);
+        // Not worth building to find out when its transitions alone would not fit.
+        if dfa_bytes_at_least(texts) <= RAW_DFA_MAX_BYTES {
+            match builder.clone().kind(Some(aho_corasick::AhoCorasickKind::DFA)).build(texts) {
+                Ok(dfa) if dfa.memory_usage() <= RAW_DFA_MAX_BYTES => return Ok(Searcher::Built(dfa)),
+                _ => {}
+            }
         }
-    }
-    if raw {
         return builder.build(texts).map(Searcher::Built);
     }
-    match LiteralNfa::new(texts) {
+    let lowered: Vec<String> = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
+    match LiteralNfa::new(&lowered) {
         Some(Ok(nfa)) => Ok(Searcher::Lazy(Box::new(nfa))),
         // An empty literal, or more states than a contiguous NFA holds: the library's choice.
-        _ => builder.build(texts).map(Searcher::Built),
+        _ => builder.build(&lowered).map(Searcher::Built),
     }
 }
 

@@ -11,13 +11,14 @@ fn a_large_raw_table_falls_back_to_the_default_automaton() {
 }
 
 #[test]
-fn a_field_gets_a_small_dfa_or_else_a_lazy_one() {
+fn a_field_gets_a_lazy_dfa_and_raw_text_a_built_one() {
     let field = FieldRef::Name("CommandLine".into());
     let few: Vec<String> = ["-enc", "http://"].iter().map(|s| s.to_string()).collect();
     let many: Vec<String> = (0..300).map(|i| format!("\\tool{i}.exe -x{i}")).collect();
-    let small = literal_searcher(&field, &few).ok();
-    assert!(matches!(small, Some(Searcher::Built(a)) if a.kind() == aho_corasick::AhoCorasickKind::DFA));
+    assert!(matches!(literal_searcher(&field, &few), Ok(Searcher::Lazy(_))));
     assert!(matches!(literal_searcher(&field, &many), Ok(Searcher::Lazy(_))));
+    let raw = literal_searcher(&FieldRef::Name("_raw".into()), &few).ok();
+    assert!(matches!(raw, Some(Searcher::Built(a)) if a.kind() == aho_corasick::AhoCorasickKind::DFA));
     let with_empty: Vec<String> = many.iter().cloned().chain([String::new()]).collect();
     assert!(matches!(literal_searcher(&field, &with_empty), Ok(Searcher::Built(_))), "an empty literal is the library's");
 }

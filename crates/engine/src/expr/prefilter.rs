@@ -273,7 +273,7 @@ impl ScanIndex {
             lits[pos].1[t] = text;
         }
         for (field, texts, owners) in lits {
-            let searcher = literal_searcher(&field, &texts);
+            let searcher = literal_searcher(&texts);
             let ascii = texts.iter().all(|t| t.is_ascii());
             let mut gate: Vec<usize> = owners.iter().flatten().copied().collect();
             gate.sort_unstable();
@@ -281,7 +281,7 @@ impl ScanIndex {
             let gate = gate.iter().all(|&i| idx.has_exact[i]).then_some(gate);
             match searcher {
                 Ok(searcher) => {
-                    let folds_case = searcher.folds_case(&field);
+                    let folds_case = searcher.folds_case();
                     idx.literal_fields.push(LiteralField { field, searcher, ascii, folds_case, owners, gate });
                 }
                 // Cannot happen for plain literals; dropping the literal condition is safe.

@@ -1,6 +1,5 @@
-//! How the prefilter searches values for its literals: a field's values with a DFA each
-//! thread builds lazily from the literals' NFA, one transition at a time, as values take it
-//! ([`LiteralNfa`]); an event's whole text with an Aho-Corasick DFA built up front.
+//! How the prefilter searches values for its literals: with a DFA each thread builds lazily
+//! from the literals' NFA, one transition at a time, as values take it ([`LiteralNfa`]).
 //!
 //! A field with many literals (`Processes.process` has ~450 with all ESCU) is too large for a
 //! DFA built up front (its table would take MBs, and its building start-up time), so it was
@@ -11,16 +10,16 @@
 //! instructions a byte. The table is bounded per thread and field; past the bound, values walk
 //! the NFA from a state the table does not hold until they reach one it does. Fields with few
 //! literals, which had small DFAs built up front, are searched the same way: as fast, and
-//! nothing to build at start-up (-6 M instructions with all ESCU).
+//! nothing to build at start-up (-6 M instructions with all ESCU). So is an event's whole text
+//! for bare terms, which had a DFA of up to 4 MiB built up front: SigmaHQ's keywords take
+//! ~600 of its states over the 8 MB diverse XML corpus, ~350 KB of table (-60 M instructions
+//! in the scan, -9 M at start-up).
 
 use crate::expr::field::FieldRef;
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::nfa::contiguous::NFA;
 use aho_corasick::{AhoCorasick, Anchored, BuildError};
 use hashbrown::HashMap;
-
-/// Largest table taken for a DFA over `_raw` literals (see [`literal_searcher`]).
-const RAW_DFA_MAX_BYTES: usize = 4 << 20;
 
 /// The most bytes of transitions one thread keeps for one field's [`LiteralNfa`].
 const LAZY_MAX_BYTES: usize = 512 << 10;
@@ -33,8 +32,7 @@ const MATCH: u32 = 1 << 31;
 /// A field's literals, searched as [`literal_searcher`] chose.
 #[derive(Debug)]
 pub(crate) enum Searcher {
-    /// An automaton built up front (for `_raw`, a DFA while small, else the library's choice;
-    /// for a field, the library's choice when there is no [`LiteralNfa`]).
+    /// The library's choice of automaton, when there is no [`LiteralNfa`].
     Built(AhoCorasick),
     /// A DFA each thread builds as values need it.
     Lazy(Box<LiteralNfa>),
@@ -43,8 +41,8 @@ pub(crate) enum Searcher {
 impl Searcher {
     /// Whether the search folds ASCII case itself; else the text must be ASCII-lowercased
     /// before it is searched.
-    pub fn folds_case(&self, field: &FieldRef) -> bool {
-        matches!(self, Searcher::Lazy(_)) || is_raw(field)
+    pub fn folds_case(&self) -> bool {
+        matches!(self, Searcher::Lazy(_))
     }
 
     /// Pushes onto `found` the ids of the literals `text` holds (for a built automaton, once
@@ -62,51 +60,18 @@ pub(crate) fn is_raw(field: &FieldRef) -> bool {
     matches!(field, FieldRef::Name(n) if n == "_raw")
 }
 
-/// The searcher of one field's literals. An event's whole text (kilobytes, against a field
-/// value's few dozen bytes) is searched with a DFA that folds ASCII case itself, which follows
-/// no failure transitions per byte and skips ahead to rare bytes, unless its table would be
-/// large (many bare terms). A field's values get a lazily built DFA (see the module's
-/// documentation), which matches ASCII-lowercased literals and folds the values' ASCII case
-/// itself; other values are lowercased first (see `meet_literal`). The library's own case
-/// folding made building the automata for all SigmaHQ rules cost ~180 M instructions more (it
-/// tracks visited states in a `BTreeSet`).
-pub(crate) fn literal_searcher(field: &FieldRef, texts: &[String]) -> Result<Searcher, BuildError> {
-    let mut builder = aho_corasick::AhoCorasickBuilder::new();
-    if is_raw(field) {
-        builder.ascii_case_insensitive(true);
-        // Not worth building to find out when its transitions alone would not fit.
-        if dfa_bytes_at_least(texts) <= RAW_DFA_MAX_BYTES {
-            match builder.clone().kind(Some(aho_corasick::AhoCorasickKind::DFA)).build(texts) {
-                Ok(dfa) if dfa.memory_usage() <= RAW_DFA_MAX_BYTES => return Ok(Searcher::Built(dfa)),
-                _ => {}
-            }
-        }
-        return builder.build(texts).map(Searcher::Built);
-    }
+/// The searcher of one field's literals (or an event's whole text's): a lazily built DFA (see
+/// the module's documentation), which matches ASCII-lowercased literals and folds the values'
+/// ASCII case itself; other values are lowercased first (see `meet_literal`). The library's
+/// own case folding made building the automata for all SigmaHQ rules cost ~180 M
+/// instructions more (it tracks visited states in a `BTreeSet`).
+pub(crate) fn literal_searcher(texts: &[String]) -> Result<Searcher, BuildError> {
     let lowered: Vec<String> = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
     match LiteralNfa::new(&lowered) {
         Some(Ok(nfa)) => Ok(Searcher::Lazy(Box::new(nfa))),
         // An empty literal, or more states than a contiguous NFA holds: the library's choice.
-        _ => builder.build(&lowered).map(Searcher::Built),
+        _ => aho_corasick::AhoCorasickBuilder::new().build(&lowered).map(Searcher::Built),
     }
-}
-
-/// A lower bound on the bytes of a DFA over `texts`: a transition (4 bytes) per byte class for
-/// every trie state (one per distinct prefix, the empty one included). Each byte a literal
-/// holds is a class of its own, and the other bytes make at least one more; the library rounds
-/// the classes up to a power of two.
-pub(crate) fn dfa_bytes_at_least(texts: &[String]) -> usize {
-    let mut sorted: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
-    sorted.sort_unstable();
-    let (mut states, mut previous, mut bytes) = (1usize, &[][..], [false; 256]);
-    for text in sorted {
-        let shared = previous.iter().zip(text).take_while(|(a, b)| a == b).count();
-        states += text.len() - shared;
-        text.iter().for_each(|&b| bytes[usize::from(b)] = true);
-        previous = text;
-    }
-    let classes = (bytes.iter().filter(|&&b| b).count() + 1).min(256);
-    states.saturating_mul(classes.next_power_of_two()).saturating_mul(4)
 }
 
 /// A field's literals: their NFA, and the classes of bytes that take the same transitions.

@@ -11,6 +11,7 @@ pub(crate) mod pattern;
 pub(crate) mod patternlist;
 pub(crate) mod predicate;
 pub(crate) mod prefilter;
+pub(crate) mod prefilter_bits;
 pub(crate) mod prefilter_memo;
 pub(crate) mod prefilter_names;
 pub(crate) mod prefilter_search;

@@ -9,6 +9,7 @@
 
 use crate::expr::field::{FieldAccess, FieldRef};
 use crate::expr::predicate::Pred;
+use crate::expr::prefilter_bits::{push_positions, Bits, Words};
 use crate::expr::prefilter_memo::LiteralMemo;
 use crate::expr::prefilter_names::{NameMemos, NameTargets};
 use crate::expr::prefilter_search::{is_raw, literal_searcher, LazyDfas, Searcher};
@@ -101,12 +102,12 @@ struct LiteralField {
     /// Whether the searcher folds ASCII case itself (see [`literal_searcher`]); else the
     /// text is ASCII-lowercased before it is searched.
     folds_case: bool,
-    /// Literal id -> positions in the predicate list.
-    owners: Vec<Vec<usize>>,
+    /// Literal id -> its predicates.
+    owners: Vec<Words>,
     /// The predicates owning the literals, when every one of them also has an exact-value
     /// condition: the field's values are searched only when one of those conditions holds (a
     /// predicate whose exact value is missing is no candidate whatever the values hold).
-    gate: Option<Vec<usize>>,
+    gate: Option<Words>,
 }
 
 /// Which of a list of predicates to try for a row.
@@ -117,15 +118,14 @@ struct LiteralField {
 /// is not tried on every image load, only on those whose path contains the literal.
 #[derive(Debug, Default)]
 pub(crate) struct ScanIndex {
-    /// Per anchored field: lowercased value -> positions in the predicate list.
-    fields: Vec<(FieldRef, HashMap<String, Vec<usize>>)>,
+    /// Per anchored field: lowercased value -> its predicates.
+    fields: Vec<(FieldRef, HashMap<String, Words>)>,
     /// Per field: literals, one of which a value must contain.
     literal_fields: Vec<LiteralField>,
-    /// Per predicate: whether it has an exact-value condition, and a literal condition.
-    has_exact: Vec<bool>,
-    has_literal: Vec<bool>,
-    /// Per predicate: the conditions it has ([`EXACT`] and/or [`LITERAL`], or none).
-    need: Vec<u8>,
+    /// Per word of the predicates' bitsets: those with an exact-value condition, and those
+    /// with a literal condition.
+    exact_needed: Vec<u64>,
+    literal_needed: Vec<u64>,
     /// Field name -> the anchored fields (`Ok`) and literal fields (`Err`) of that name, for
     /// rows read in one pass by name; `None` if an exact-value condition is on `_raw` or
     /// `_time`.
@@ -134,9 +134,6 @@ pub(crate) struct ScanIndex {
     raw_literals: Vec<usize>,
     /// Predicates with no condition (evaluated for every row).
     always: Vec<usize>,
-    /// Per predicate: the literal fields whose gate it is in, opened when its exact value is
-    /// met (so a gate's test is one flag, not a walk of its owners).
-    opens: Vec<Vec<usize>>,
     /// Number of predicates.
     len: usize,
     /// Tells this index's automata from other indexes' in the memo of a thread's searches.
@@ -157,18 +154,11 @@ pub(crate) struct Scratch {
     pass: PassBuffers,
 }
 
-/// The conditions the row at hand met.
+/// The conditions the row at hand met, per predicate (see `prefilter_bits`).
 #[derive(Debug, Default)]
 struct Met {
-    /// Conditions met per predicate ([`EXACT`], [`LITERAL`]), one byte for both so a met
-    /// condition costs one load and store; `touched` lists the predicates to reset.
-    flags: Vec<u8>,
-    touched: Vec<usize>,
-    /// The predicates that met every condition they have.
-    all: Vec<usize>,
-    /// Per literal field: whether its gate is open; `opened` lists the ones to reset.
-    open: Vec<bool>,
-    opened: Vec<usize>,
+    exact: Bits,
+    literal: Bits,
 }
 
 /// Buffers of one pass over a row's fields.
@@ -190,34 +180,13 @@ struct Searches {
     dfas: LazyDfas,
 }
 
-/// A predicate's exact-value condition, in [`Met::flags`] and [`ScanIndex::need`].
-const EXACT: u8 = 1;
-/// A predicate's literal condition.
-const LITERAL: u8 = 2;
-
-impl Met {
-    /// Records that `condition` ([`EXACT`] or [`LITERAL`]) of predicate `i` holds, adding `i`
-    /// to [`Met::all`] once all of its conditions (`need`) do; whether it is newly met.
-    fn meet(&mut self, i: usize, condition: u8, need: u8) -> bool {
-        let Some(met) = self.flags.get_mut(i) else { return false };
-        if *met & condition != 0 {
-            return false;
-        }
-        if *met == 0 {
-            self.touched.push(i);
-        }
-        *met |= condition;
-        if *met == need {
-            self.all.push(i);
-        }
-        true
-    }
-}
-
 impl ScanIndex {
     /// Builds the index over predicates (in their list order).
     pub fn new<'a>(preds: impl Iterator<Item = &'a Pred>) -> ScanIndex {
         let mut idx = ScanIndex { id: NEXT_INDEX_ID.fetch_add(1, Ordering::Relaxed), ..ScanIndex::default() };
+        // Per predicate: whether it has an exact-value condition, and a literal condition.
+        let (mut has_exact, mut has_literal) = (Vec::new(), Vec::new());
+        let mut exact_lists: Vec<HashMap<String, Vec<usize>>> = Vec::new();
         // (field, literal texts, owners) gathered before building automata.
         let mut lits: Vec<(FieldRef, Vec<String>, Vec<Vec<usize>>)> = Vec::new();
         // (field position in `lits`, literal) -> its position in that field's texts: a search
@@ -226,8 +195,8 @@ impl ScanIndex {
         for (i, p) in preds.enumerate() {
             idx.len = i + 1;
             let (exact, literal) = conditions(p);
-            idx.has_exact.push(exact.is_some());
-            idx.has_literal.push(literal.is_some());
+            has_exact.push(exact.is_some());
+            has_literal.push(literal.is_some());
             if exact.is_none() && literal.is_none() {
                 idx.always.push(i);
             }
@@ -260,55 +229,64 @@ impl ScanIndex {
                     Some(pos) => pos,
                     None => {
                         idx.fields.push((f, HashMap::new()));
+                        exact_lists.push(HashMap::new());
                         idx.fields.len() - 1
                     }
                 };
-                let list = idx.fields[pos].1.entry(v).or_default();
+                let list = exact_lists[pos].entry(v).or_default();
                 if list.last() != Some(&i) {
                     list.push(i);
                 }
             }
         }
+        for ((_, values), lists) in idx.fields.iter_mut().zip(exact_lists) {
+            *values = lists.into_iter().map(|(v, list)| (v, Words::of(list))).collect();
+        }
         for ((pos, text), t) in text_pos {
             lits[pos].1[t] = text;
         }
-        for (field, texts, owners) in lits {
-            let searcher = literal_searcher(&texts);
-            let ascii = texts.iter().all(|t| t.is_ascii());
-            let mut gate: Vec<usize> = owners.iter().flatten().copied().collect();
-            gate.sort_unstable();
-            gate.dedup();
-            let gate = gate.iter().all(|&i| idx.has_exact[i]).then_some(gate);
-            match searcher {
-                Ok(searcher) => {
-                    let folds_case = searcher.folds_case();
-                    idx.literal_fields.push(LiteralField { field, searcher, ascii, folds_case, owners, gate });
-                }
-                // Cannot happen for plain literals; dropping the literal condition is safe.
-                Err(_) => {
-                    for i in owners.into_iter().flatten() {
-                        idx.has_literal[i] = false;
-                        if !idx.has_exact[i] {
-                            idx.always.push(i);
-                        }
-                    }
-                }
-            }
-        }
-        idx.opens = vec![Vec::new(); idx.len];
-        for (l, lf) in idx.literal_fields.iter().enumerate() {
-            for &i in lf.gate.iter().flatten() {
-                idx.opens[i].push(l);
-            }
-        }
+        idx.add_literal_fields(lits, &has_exact, &mut has_literal);
+        let words = idx.len.div_ceil(64);
+        idx.exact_needed = Words::of((0..idx.len).filter(|&i| has_exact[i])).dense(words);
+        idx.literal_needed = Words::of((0..idx.len).filter(|&i| has_literal[i])).dense(words);
         idx.always.sort_unstable();
         idx.always.dedup();
         let exact_targets = idx.fields.iter().enumerate().map(|(i, (f, _))| (f, Ok(i)));
         let literal_targets = idx.literal_fields.iter().enumerate().map(|(i, lf)| (&lf.field, Err(i)));
         idx.by_name = NameTargets::new(exact_targets.chain(literal_targets));
         idx.raw_literals = (0..idx.literal_fields.len()).filter(|&l| is_raw(&idx.literal_fields[l].field)).collect();
-        idx.need = idx.has_exact.iter().zip(&idx.has_literal).map(|(&e, &l)| (u8::from(e) * EXACT) | (u8::from(l) * LITERAL)).collect();
         idx
+    }
+
+    /// Builds the searchers of the literal fields `lits` (field, literals, their predicates),
+    /// given which predicates have an exact-value condition; a predicate whose literals cannot
+    /// be searched loses its literal condition.
+    #[allow(clippy::type_complexity)]
+    fn add_literal_fields(&mut self, lits: Vec<(FieldRef, Vec<String>, Vec<Vec<usize>>)>, has_exact: &[bool], has_literal: &mut [bool]) {
+        for (field, texts, owners) in lits {
+            let searcher = literal_searcher(&texts);
+            let ascii = texts.iter().all(|t| t.is_ascii());
+            let mut gate: Vec<usize> = owners.iter().flatten().copied().collect();
+            gate.sort_unstable();
+            gate.dedup();
+            let gate = gate.iter().all(|&i| has_exact[i]).then(|| Words::of(gate));
+            match searcher {
+                Ok(searcher) => {
+                    let folds_case = searcher.folds_case();
+                    let owners = owners.into_iter().map(Words::of).collect();
+                    self.literal_fields.push(LiteralField { field, searcher, ascii, folds_case, owners, gate });
+                }
+                // Cannot happen for plain literals; dropping the literal condition is safe.
+                Err(_) => {
+                    for i in owners.into_iter().flatten() {
+                        has_literal[i] = false;
+                        if !has_exact[i] {
+                            self.always.push(i);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Positions of the predicates worth evaluating for `row`, ascending, in
@@ -321,14 +299,11 @@ impl ScanIndex {
         }
         let Scratch { candidates, met, names, pass } = scratch;
         // Grown, never shrunk: indexes of different sizes (the raw events', each dataset's)
-        // alternate row by row, and every entry is reset after use (`touched`), so entries past
-        // this index's predicates stay clear.
-        if met.flags.len() < self.len {
-            met.flags.resize(self.len, 0);
-        }
-        if met.open.len() < self.literal_fields.len() {
-            met.open.resize(self.literal_fields.len(), false);
-        }
+        // alternate row by row, and every word is cleared after use, so words past this
+        // index's predicates stay clear.
+        let words = self.exact_needed.len();
+        met.exact.reserve_words(words);
+        met.literal.reserve_words(words);
         let one_pass = match (&self.by_name, row.named_fields()) {
             (Some(by_name), Some(named)) => {
                 self.meet_named(by_name, &named, row, names, pass, met);
@@ -364,15 +339,12 @@ impl ScanIndex {
                 });
             }
         }
-        candidates.append(&mut met.all);
-        for i in met.touched.drain(..) {
-            met.flags[i] = 0;
+        // A candidate met every condition it has: predicates with none (`always`) among them.
+        for (w, (&exact_needed, &literal_needed)) in self.exact_needed.iter().zip(&self.literal_needed).enumerate() {
+            let in_list = if (w + 1) * 64 > self.len { (1u64 << (self.len % 64)) - 1 } else { u64::MAX };
+            let (exact, literal) = (met.exact.take_word(w), met.literal.take_word(w));
+            push_positions(w, (exact | !exact_needed) & (literal | !literal_needed) & in_list, candidates);
         }
-        for l in met.opened.drain(..) {
-            met.open[l] = false;
-        }
-        candidates.extend_from_slice(&self.always);
-        candidates.sort_unstable();
     }
 }
 
@@ -380,29 +352,15 @@ impl ScanIndex {
     /// Whether literal field `l`'s values can make a candidate of this row: it has no gate, or
     /// a predicate of its gate met its exact-value condition.
     fn gate_open(&self, l: usize, met: &Met) -> bool {
-        self.literal_fields[l].gate.is_none() || met.open[l]
+        self.literal_fields[l].gate.as_ref().is_none_or(|gate| met.exact.any(gate.as_slice()))
     }
 
     fn meet_exact(&self, f: usize, item: &str, key: &mut String, met: &mut Met) {
-        for &i in self.exact_predicates(f, item, key) {
-            self.meet_exact_value(i, met);
-        }
-    }
-
-    /// Records that predicate `i`'s exact-value condition holds, opening the gates it is in.
-    fn meet_exact_value(&self, i: usize, met: &mut Met) {
-        if met.meet(i, EXACT, self.need[i]) {
-            for &l in &self.opens[i] {
-                if !met.open[l] {
-                    met.open[l] = true;
-                    met.opened.push(l);
-                }
-            }
-        }
+        met.exact.add(self.exact_predicates(f, item, key));
     }
 
     /// The predicates one of whose exact values for anchored field `f` is `item`.
-    fn exact_predicates(&self, f: usize, item: &str, key: &mut String) -> &[usize] {
+    fn exact_predicates(&self, f: usize, item: &str, key: &mut String) -> &[(u32, u64)] {
         // A value lowercase already (event codes, most names) is looked up without a copy.
         let folded = if item.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
             item
@@ -410,7 +368,7 @@ impl ScanIndex {
             lowercase_into(item, key);
             key.as_str()
         };
-        self.fields[f].1.get(folded).map_or(&[], Vec::as_slice)
+        self.fields[f].1.get(folded).map_or(&[], Words::as_slice)
     }
 
     fn meet_literal(&self, l: usize, item: &str, key: &mut String, searches: &mut Searches, met: &mut Met) {
@@ -431,9 +389,7 @@ impl ScanIndex {
             lf.searcher.find(text, dfas.of(field_id), found);
         });
         for &p in found {
-            for &i in &lf.owners[p as usize] {
-                met.meet(i, LITERAL, self.need[i]);
-            }
+            met.literal.add(lf.owners[p as usize].as_slice());
         }
     }
 }

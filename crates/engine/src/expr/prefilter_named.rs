@@ -130,9 +130,7 @@ impl ScanIndex {
                         found.extend_from_slice(self.exact_predicates(f, item, key));
                     }
                 });
-                for &i in found {
-                    self.meet_exact_value(i, met);
-                }
+                met.exact.add(found);
             }
             None => {
                 for &f in &targets.exact {

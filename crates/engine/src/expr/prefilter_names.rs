@@ -91,7 +91,8 @@ struct Place {
 #[derive(Debug, Default)]
 pub(crate) struct ExactMemo {
     value: String,
-    predicates: Vec<usize>,
+    /// As the words of their bitset (see `prefilter_bits::Words`).
+    predicates: Vec<(u32, u64)>,
     /// Whether `value` and `predicates` hold (for this place's current name).
     held: bool,
 }
@@ -100,7 +101,7 @@ impl ExactMemo {
     /// The predicates whose exact value `value` is: remembered if it is the last value, else
     /// found by `find` (which pushes them onto the vector it is given).
     #[inline]
-    pub fn find(&mut self, value: &str, find: impl FnOnce(&mut Vec<usize>)) -> &[usize] {
+    pub fn find(&mut self, value: &str, find: impl FnOnce(&mut Vec<(u32, u64)>)) -> &[(u32, u64)] {
         if !self.held || self.value != value {
             self.value.clear();
             self.value.push_str(value);
@@ -312,9 +313,9 @@ mod tests {
             let (_, exact) = map.lookup(map.memo(&mut memos, 1), 0, name);
             let found = exact.unwrap().find(value, |out| {
                 finds.push((name, value));
-                out.push(name.len() + value.len());
+                out.push(((name.len() + value.len()) as u32, 1));
             });
-            assert_eq!(found, [name.len() + value.len()]);
+            assert_eq!(found, [((name.len() + value.len()) as u32, 1)]);
         }
         assert_eq!(finds, [("A", "x"), ("A", "y"), ("B", "y"), ("A", "y")]);
     }

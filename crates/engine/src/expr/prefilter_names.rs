@@ -329,7 +329,7 @@ mod tests {
         let fields: Vec<(String, String)> = ["X", "A", "host", "B", "A", "B"].iter().map(|n| (n.to_string(), String::new())).collect();
         let mut memos = NameMemos::default();
         let plan = map.plan(&mut memos, NamesShape { id: 1, len: 4 }, &fields);
-        let places: Vec<(usize, (Vec<usize>, Vec<usize>))> = plan.places.iter().map(|p| (p.place, conds(&map, p.at))).collect();
+        let places: Vec<_> = plan.places.iter().map(|p| (p.place, conds(&map, p.at))).collect();
         assert_eq!(places, [(1, (vec![0], vec![])), (3, (vec![], vec![1]))]);
         assert_eq!(plan.len, 4);
         let at = map.lookup(&mut plan.rest, 0, "A").0;

@@ -341,7 +341,8 @@ fn events_with_a_names_shape_get_the_candidates_of_events_without() {
     ];
     let idx = ScanIndex::new(preds.iter());
     // (shape id, own fields, derived fields); one id stands for one list of own names.
-    let kinds: [(u64, &[(&str, &str)], &[(&str, &str)]); 8] = [
+    type Fields<'a> = &'a [(&'a str, &'a str)];
+    let kinds: [(u64, Fields, Fields); 8] = [
         (
             1,
             &[("Image", "C:\\W\\WHOAMI.EXE"), ("CommandLine", "whoami /all"), ("User", "a")],

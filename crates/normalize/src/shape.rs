@@ -327,11 +327,11 @@ impl Normalizer {
                 f(ev, rows.as_slice())
             });
         };
-        let EnrichBuffers { derive: DeriveBuffers { spare, values, .. }, shapes } = bufs;
-        let ShapeMemo { shapes, kinds, kind_texts, .. } = shapes;
-        let shape = &shapes[i];
+        let EnrichBuffers { derive: DeriveBuffers { spare, values, .. }, shapes: memo } = bufs;
         let (own, derived_from) = (ev.fields.len(), ev.derived_from);
-        ev.names_shape = Some(shapes.names_shape(i, own));
+        ev.names_shape = Some(memo.names_shape(i, own));
+        let ShapeMemo { shapes, kinds, kind_texts, .. } = memo;
+        let shape = &shapes[i];
         let k = &self.knowledge;
         // As `Knowledge::plan`: nothing when no block or eventtype applies or the searches
         // want nothing of such events.

@@ -119,10 +119,10 @@ fn shaped_events_get_what_plain_ones_get() {
 #[test]
 fn events_of_one_shape_share_a_names_shape() {
     let n = Normalizer::builtin().unwrap();
-    let (mut bufs, mut rows) = (EnrichBuffers::default(), Rows::default());
+    let (mut bufs, mut rows, needs) = (EnrichBuffers::default(), Rows::default(), n.row_needs(&|_| true, &|_| None));
     let mut shaped = |e: &Event, bufs: &mut EnrichBuffers| {
         let mut own = e.clone();
-        let got = n.with_enriched_rows(&mut own, bufs, &|_| true, &mut rows, |ev, _| ev.names_shape);
+        let got = n.with_enriched_rows(&mut own, bufs, &needs, &mut rows, |ev, _| ev.names_shape);
         assert_eq!(own.names_shape, None, "handed back without it");
         got
     };

@@ -52,6 +52,21 @@ pub struct Event {
     pub derived_from: Option<usize>,
     pub raw: String,
     pub origin: Origin,
+    /// Set by whoever works out events' shapes (the normalizer, while it hands the event on):
+    /// every event given the same [`NamesShape::id`] has the same first [`NamesShape::len`]
+    /// field names in the same order, so work that depends only on them (which conditions a
+    /// field's name has) can be done once per shape. `None` when nothing is known; copies
+    /// (`clone_from`) never carry it, as they may be changed.
+    pub names_shape: Option<NamesShape>,
+}
+
+/// A proof that events share their first field names (see [`Event::names_shape`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NamesShape {
+    /// Unique in the process to one list of names.
+    pub id: u64,
+    /// How many of the event's fields the list covers.
+    pub len: usize,
 }
 
 impl Clone for Event {
@@ -66,7 +81,7 @@ impl Clone for Event {
     /// reused `&Event`; whoever keeps events copies them into events of its own).
     fn clone_from(&mut self, src: &Event) {
         // Every field named: a field added to `Event` must be copied here.
-        let Event { time, source, sourcetype, host, index, fields, derived_from, raw, origin } = src;
+        let Event { time, source, sourcetype, host, index, fields, derived_from, raw, origin, names_shape: _ } = src;
         self.time = *time;
         self.source.clone_from(source);
         self.sourcetype.clone_from(sourcetype);
@@ -82,6 +97,7 @@ impl Clone for Event {
         self.derived_from = *derived_from;
         self.raw.clone_from(raw);
         self.origin.clone_from(origin);
+        self.names_shape = None;
     }
 }
 
@@ -137,6 +153,7 @@ mod tests {
             derived_from: n.checked_sub(1),
             raw: format!("raw {tag}"),
             origin: Origin::new(Path::new(tag), n as u64, 3),
+            names_shape: None,
         }
     }
 
@@ -157,5 +174,19 @@ mod tests {
         let mut dst = event(2, "old");
         dst.clone_from(&Event::default());
         assert!(same(&dst, &Event::default()));
+    }
+
+    /// A copy may be changed, so it carries no proof about its names, and a reused event
+    /// loses the one it had.
+    #[test]
+    fn copies_carry_no_names_shape() {
+        let mut src = event(3, "new");
+        src.names_shape = Some(NamesShape { id: 7, len: 3 });
+        let mut dst = event(2, "old");
+        dst.names_shape = Some(NamesShape { id: 8, len: 2 });
+        dst.clone_from(&src);
+        assert_eq!((dst.names_shape, src.clone().names_shape), (None, None));
+        src.names_shape = None;
+        assert!(same(&dst, &src));
     }
 }

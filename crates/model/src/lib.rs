@@ -11,7 +11,7 @@ mod record;
 pub mod value;
 
 pub use dataset::{Catalog, ChildDataset, DatasetRow, DatasetSchema};
-pub use event::{Event, Origin};
+pub use event::{Event, NamesShape, Origin};
 pub use record::Record;
 pub use value::Value;
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use vigil_model::{DatasetRow, Event};
+use vigil_model::{DatasetRow, Event, NamesShape};
 
 use crate::classes::Seen;
 use crate::expr::{only_one, FieldValues, NameId, UNNAMED};
@@ -184,6 +184,8 @@ pub struct EnrichBuffers {
 pub(crate) struct ShapeMemo {
     /// The [`Names::generation`] the shapes were worked out for.
     generation: u64,
+    /// Tells these shapes from those of other memos and generations in [`NamesShape::id`]s.
+    epoch: u64,
     index: HashMap<Vec<u8>, usize, BuildHasherDefault<WordHasher>>,
     shapes: Vec<Shape>,
     /// Per shape: the searches' wishes for its last event (a kind of event is its shape and
@@ -213,6 +215,7 @@ impl ShapeMemo {
             self.layouts.clear();
             self.guesses.clear();
             self.generation = names.generation;
+            self.epoch = next_epoch();
         }
         let count = ev.fields.len();
         let guessed = self.guesses.of(count).find(|&i| self.layouts.get(i).is_some_and(|l| l.fits(ev)));
@@ -247,6 +250,20 @@ impl ShapeMemo {
         self.index.insert(key.clone(), i);
         self.guesses.met(count, i);
         Some(i)
+    }
+}
+
+/// A new [`ShapeMemo::epoch`].
+fn next_epoch() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl ShapeMemo {
+    /// What shape `i` proves of its events' names: its key holds every one of their own
+    /// fields' names, in order.
+    fn names_shape(&self, i: usize, own: usize) -> NamesShape {
+        NamesShape { id: self.epoch * MAX_SHAPES as u64 + i as u64, len: own }
     }
 }
 
@@ -310,10 +327,11 @@ impl Normalizer {
                 f(ev, rows.as_slice())
             });
         };
-        let EnrichBuffers { derive: DeriveBuffers { spare, values, .. }, shapes } = bufs;
-        let ShapeMemo { shapes, kinds, kind_texts, .. } = shapes;
-        let shape = &shapes[i];
+        let EnrichBuffers { derive: DeriveBuffers { spare, values, .. }, shapes: memo } = bufs;
         let (own, derived_from) = (ev.fields.len(), ev.derived_from);
+        ev.names_shape = Some(memo.names_shape(i, own));
+        let ShapeMemo { shapes, kinds, kind_texts, .. } = memo;
+        let shape = &shapes[i];
         let k = &self.knowledge;
         // As `Knowledge::plan`: nothing when no block or eventtype applies or the searches
         // want nothing of such events.
@@ -360,6 +378,7 @@ impl Normalizer {
             }
         }
         let result = f(ev, rows.as_slice());
+        ev.names_shape = None;
         if enrich.is_some() {
             take_back(ev, own, derived_from, spare);
         }

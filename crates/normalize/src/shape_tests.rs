@@ -47,7 +47,8 @@ fn events() -> Vec<Event> {
 
 /// What `f` sees through the plain path (enrichment, then rows) and through the shaped one,
 /// for every event twice (the second time from the memo), with one set of buffers each;
-/// rows of every column, then of some.
+/// rows of every column, then of some; the events as copies (which leave out the shaped
+/// path's `names_shape`).
 fn assert_paths_agree(n: &Normalizer, events: &[Event], bufs: &mut EnrichBuffers) {
     let wanted = |d: usize| d % 5 != 4;
     let every_third_unread = |_: usize| Some((0..64).map(|c| c % 3 != 1).collect());
@@ -57,9 +58,9 @@ fn assert_paths_agree(n: &Normalizer, events: &[Event], bufs: &mut EnrichBuffers
             let mut own = e.clone();
             let plain = n.with_enriched(&mut own, &mut plain_bufs, |ev| {
                 n.normalize_needed(ev, &needs, &mut plain_rows);
-                (format!("{ev:?}"), plain_rows.as_slice().to_vec())
+                (format!("{:?}", ev.clone()), plain_rows.as_slice().to_vec())
             });
-            let shaped = n.with_enriched_rows(&mut own, bufs, &needs, &mut rows, |ev, rows| (format!("{ev:?}"), rows.to_vec()));
+            let shaped = n.with_enriched_rows(&mut own, bufs, &needs, &mut rows, |ev, rows| (format!("{:?}", ev.clone()), rows.to_vec()));
             assert_eq!(shaped, plain, "{e:?}");
             assert_eq!(format!("{own:?}"), format!("{e:?}"), "given back as it was");
         }
@@ -110,6 +111,40 @@ fn shaped_events_get_what_plain_ones_get() {
     let mut fresh = EnrichBuffers::default();
     assert_paths_agree(&n, &events(), &mut fresh);
     assert!(fresh.shapes.shapes.is_empty());
+}
+
+/// Events the shaped path hands on carry a names shape: the same id again for the same
+/// event, and for events of one id the same own names in the same order (for the length of
+/// those); none once handed back.
+#[test]
+fn events_of_one_shape_share_a_names_shape() {
+    let n = Normalizer::builtin().unwrap();
+    let (mut bufs, mut rows, needs) = (EnrichBuffers::default(), Rows::default(), n.row_needs(&|_| true, &|_| None));
+    let mut shaped = |e: &Event, bufs: &mut EnrichBuffers| {
+        let mut own = e.clone();
+        let got = n.with_enriched_rows(&mut own, bufs, &needs, &mut rows, |ev, _| ev.names_shape);
+        assert_eq!(own.names_shape, None, "handed back without it");
+        got
+    };
+    let first: Vec<_> = events().iter().map(|e| shaped(e, &mut bufs)).collect();
+    let again: Vec<_> = events().iter().map(|e| shaped(e, &mut bufs)).collect();
+    assert_eq!(first, again);
+    let ids: std::collections::HashSet<u64> = first.iter().flatten().map(|s| s.id).collect();
+    assert!(ids.len() > 1 && ids.len() < events().len(), "{first:?}");
+    let names = |e: &Event| e.fields.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    for (a, sa) in events().iter().zip(&first) {
+        let Some(sa) = sa else { continue };
+        assert_eq!(sa.len, a.fields.len());
+        for (b, sb) in events().iter().zip(&first) {
+            if sb.is_some_and(|sb| sb.id == sa.id) {
+                assert_eq!(names(a), names(b));
+            }
+        }
+    }
+    // Another memo's shapes are others, even for the same events.
+    let mut other = EnrichBuffers::default();
+    let id = shaped(&events()[0], &mut other).map(|s| s.id);
+    assert!(id.is_some() && !ids.contains(&id.unwrap_or_default()));
 }
 
 #[test]

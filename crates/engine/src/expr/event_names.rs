@@ -198,6 +198,10 @@ impl FieldAccess for IndexedEvent<'_> {
         self.ev.shape()
     }
 
+    fn names_shape(&self) -> Option<vigil_model::NamesShape> {
+        self.ev.names_shape
+    }
+
     fn any_item_folded(&self, field: &FieldRef, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
         let FieldRef::Name(n) = field else { return None };
         match property_slot(n) {

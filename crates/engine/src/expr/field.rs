@@ -3,7 +3,7 @@
 //! result records and raw events.
 
 use vigil_model::value::format_num;
-use vigil_model::{micros_to_secs, DatasetRow, Event, Record, Value};
+use vigil_model::{micros_to_secs, DatasetRow, Event, NamesShape, Record, Value};
 
 /// A field reference resolved for the row type it will be evaluated on.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,6 +57,12 @@ pub trait FieldAccess {
     /// one kind (one event ID) mostly share it. Any value is correct; 0 when the row has none.
     fn shape(&self) -> usize {
         0
+    }
+
+    /// What is known of the row's field names (see [`Event::names_shape`]): rows with the same
+    /// id have the same first names in the same order. `None` when nothing is.
+    fn names_shape(&self) -> Option<NamesShape> {
+        None
     }
 
     /// [`FieldAccess::any_item`] by name, for matchers that hold names rather than resolved
@@ -177,6 +183,10 @@ impl FieldAccess for Event {
     /// Events of one ID carry the same number of fields, and events of different IDs mostly not.
     fn shape(&self) -> usize {
         self.fields.len()
+    }
+
+    fn names_shape(&self) -> Option<NamesShape> {
+        self.names_shape
     }
 }
 

@@ -7,11 +7,12 @@
 //! those can skip the detection without evaluating anything else. Predicates without such an
 //! anchor are always evaluated.
 
-use crate::expr::field::{FieldAccess, FieldRef, NamedFields};
+use crate::expr::field::{FieldAccess, FieldRef};
 use crate::expr::predicate::Pred;
+use crate::expr::prefilter_bits::{push_positions, Bits, Words};
 use crate::expr::prefilter_memo::LiteralMemo;
-use crate::expr::prefilter_names::{ExactMemo, NameMemos, NameTargets};
-use aho_corasick::AhoCorasick;
+use crate::expr::prefilter_names::{NameMemos, NameTargets};
+use crate::expr::prefilter_search::{is_raw, literal_searcher, LazyDfas, Searcher};
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -91,22 +92,22 @@ pub(crate) fn conditions(pred: &Pred) -> Conditions {
     (exact, literal)
 }
 
-/// Per field: an automaton over the literals required by some predicates.
+/// Per field: a searcher over the literals required by some predicates.
 #[derive(Debug)]
 struct LiteralField {
     field: FieldRef,
-    automaton: AhoCorasick,
+    searcher: Searcher,
     /// Whether every literal is ASCII: then non-ASCII text needs no lowercasing first.
     ascii: bool,
-    /// Whether the automaton folds ASCII case itself (see [`literal_automaton`]); else the
+    /// Whether the searcher folds ASCII case itself (see [`literal_searcher`]); else the
     /// text is ASCII-lowercased before it is searched.
     folds_case: bool,
-    /// Literal id -> positions in the predicate list.
-    owners: Vec<Vec<usize>>,
+    /// Literal id -> its predicates.
+    owners: Vec<Words>,
     /// The predicates owning the literals, when every one of them also has an exact-value
     /// condition: the field's values are searched only when one of those conditions holds (a
     /// predicate whose exact value is missing is no candidate whatever the values hold).
-    gate: Option<Vec<usize>>,
+    gate: Option<Words>,
 }
 
 /// Which of a list of predicates to try for a row.
@@ -117,15 +118,14 @@ struct LiteralField {
 /// is not tried on every image load, only on those whose path contains the literal.
 #[derive(Debug, Default)]
 pub(crate) struct ScanIndex {
-    /// Per anchored field: lowercased value -> positions in the predicate list.
-    fields: Vec<(FieldRef, HashMap<String, Vec<usize>>)>,
+    /// Per anchored field: lowercased value -> its predicates.
+    fields: Vec<(FieldRef, HashMap<String, Words>)>,
     /// Per field: literals, one of which a value must contain.
     literal_fields: Vec<LiteralField>,
-    /// Per predicate: whether it has an exact-value condition, and a literal condition.
-    has_exact: Vec<bool>,
-    has_literal: Vec<bool>,
-    /// Per predicate: the conditions it has ([`EXACT`] and/or [`LITERAL`], or none).
-    need: Vec<u8>,
+    /// Per word of the predicates' bitsets: those with an exact-value condition, and those
+    /// with a literal condition.
+    exact_needed: Vec<u64>,
+    literal_needed: Vec<u64>,
     /// Field name -> the anchored fields (`Ok`) and literal fields (`Err`) of that name, for
     /// rows read in one pass by name; `None` if an exact-value condition is on `_raw` or
     /// `_time`.
@@ -134,9 +134,6 @@ pub(crate) struct ScanIndex {
     raw_literals: Vec<usize>,
     /// Predicates with no condition (evaluated for every row).
     always: Vec<usize>,
-    /// Per predicate: the literal fields whose gate it is in, opened when its exact value is
-    /// met (so a gate's test is one flag, not a walk of its owners).
-    opens: Vec<Vec<usize>>,
     /// Number of predicates.
     len: usize,
     /// Tells this index's automata from other indexes' in the memo of a thread's searches.
@@ -146,64 +143,50 @@ pub(crate) struct ScanIndex {
 /// The next index's id (0 is no index: an empty memo slot).
 static NEXT_INDEX_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Scratch buffers for [`ScanIndex::candidates`], reused across rows.
+/// Scratch buffers for [`ScanIndex::candidates`], reused across rows. Its parts are borrowed
+/// apart (not taken out and put back, which made and dropped a default part per row).
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     pub candidates: Vec<usize>,
-    /// Conditions met per predicate ([`EXACT`], [`LITERAL`]), one byte for both so a met
-    /// condition costs one load and store; `touched` lists the predicates to reset.
-    met: Vec<u8>,
-    touched: Vec<usize>,
-    /// Per literal field: whether its gate is open; `opened` lists the ones to reset.
-    open: Vec<bool>,
-    opened: Vec<usize>,
+    met: Met,
     /// Field names by their place in the previous row, per index (see `NameTargets`).
     names: NameMemos,
     pass: PassBuffers,
 }
 
-/// Buffers of one pass over a row's fields, taken out of [`Scratch`] while `Scratch::meet`
-/// borrows it.
+/// The conditions the row at hand met, per predicate (see `prefilter_bits`).
+#[derive(Debug, Default)]
+struct Met {
+    exact: Bits,
+    literal: Bits,
+}
+
+/// Buffers of one pass over a row's fields.
 #[derive(Debug, Default)]
 struct PassBuffers {
     /// A lowercased value.
     key: String,
-    /// Values of gated literal fields met before their exact values could be, left for after
-    /// the pass: (field, span in `later_text`).
-    later: Vec<(usize, std::ops::Range<usize>)>,
-    later_text: String,
-    /// The literals recently searched values held.
-    searches: LiteralMemo,
+    /// The values with literal conditions, searched once every exact value is in: where
+    /// their conditions are (see `NameTargets::targets_at`) and where they are in the row.
+    literal_values: Vec<(u32, named::ValueAt)>,
+    /// The literals recently searched values held, and the thread's lazily built DFAs.
+    searches: Searches,
 }
 
-/// A predicate's exact-value condition, in [`Scratch::met`] and [`ScanIndex::need`].
-const EXACT: u8 = 1;
-/// A predicate's literal condition.
-const LITERAL: u8 = 2;
-
-impl Scratch {
-    /// Records that `condition` ([`EXACT`] or [`LITERAL`]) of predicate `i` holds, adding `i`
-    /// to the candidates once all of its conditions (`need`) do; whether it is newly met.
-    fn meet(&mut self, i: usize, condition: u8, need: u8) -> bool {
-        let Some(met) = self.met.get_mut(i) else { return false };
-        if *met & condition != 0 {
-            return false;
-        }
-        if *met == 0 {
-            self.touched.push(i);
-        }
-        *met |= condition;
-        if *met == need {
-            self.candidates.push(i);
-        }
-        true
-    }
+/// What [`ScanIndex::meet_literal`] searches with.
+#[derive(Debug, Default)]
+struct Searches {
+    memo: LiteralMemo,
+    dfas: LazyDfas,
 }
 
 impl ScanIndex {
     /// Builds the index over predicates (in their list order).
     pub fn new<'a>(preds: impl Iterator<Item = &'a Pred>) -> ScanIndex {
         let mut idx = ScanIndex { id: NEXT_INDEX_ID.fetch_add(1, Ordering::Relaxed), ..ScanIndex::default() };
+        // Per predicate: whether it has an exact-value condition, and a literal condition.
+        let (mut has_exact, mut has_literal) = (Vec::new(), Vec::new());
+        let mut exact_lists: Vec<HashMap<String, Vec<usize>>> = Vec::new();
         // (field, literal texts, owners) gathered before building automata.
         let mut lits: Vec<(FieldRef, Vec<String>, Vec<Vec<usize>>)> = Vec::new();
         // (field position in `lits`, literal) -> its position in that field's texts: a search
@@ -212,8 +195,8 @@ impl ScanIndex {
         for (i, p) in preds.enumerate() {
             idx.len = i + 1;
             let (exact, literal) = conditions(p);
-            idx.has_exact.push(exact.is_some());
-            idx.has_literal.push(literal.is_some());
+            has_exact.push(exact.is_some());
+            has_literal.push(literal.is_some());
             if exact.is_none() && literal.is_none() {
                 idx.always.push(i);
             }
@@ -246,53 +229,64 @@ impl ScanIndex {
                     Some(pos) => pos,
                     None => {
                         idx.fields.push((f, HashMap::new()));
+                        exact_lists.push(HashMap::new());
                         idx.fields.len() - 1
                     }
                 };
-                let list = idx.fields[pos].1.entry(v).or_default();
+                let list = exact_lists[pos].entry(v).or_default();
                 if list.last() != Some(&i) {
                     list.push(i);
                 }
             }
         }
+        for ((_, values), lists) in idx.fields.iter_mut().zip(exact_lists) {
+            *values = lists.into_iter().map(|(v, list)| (v, Words::of(list))).collect();
+        }
         for ((pos, text), t) in text_pos {
             lits[pos].1[t] = text;
         }
-        for (field, texts, owners) in lits {
-            let automaton = literal_automaton(&field, &texts);
-            let ascii = texts.iter().all(|t| t.is_ascii());
-            let folds_case = is_raw(&field);
-            let mut gate: Vec<usize> = owners.iter().flatten().copied().collect();
-            gate.sort_unstable();
-            gate.dedup();
-            let gate = gate.iter().all(|&i| idx.has_exact[i]).then_some(gate);
-            match automaton {
-                Ok(automaton) => idx.literal_fields.push(LiteralField { field, automaton, ascii, folds_case, owners, gate }),
-                // Cannot happen for plain literals; dropping the literal condition is safe.
-                Err(_) => {
-                    for i in owners.into_iter().flatten() {
-                        idx.has_literal[i] = false;
-                        if !idx.has_exact[i] {
-                            idx.always.push(i);
-                        }
-                    }
-                }
-            }
-        }
-        idx.opens = vec![Vec::new(); idx.len];
-        for (l, lf) in idx.literal_fields.iter().enumerate() {
-            for &i in lf.gate.iter().flatten() {
-                idx.opens[i].push(l);
-            }
-        }
+        idx.add_literal_fields(lits, &has_exact, &mut has_literal);
+        let words = idx.len.div_ceil(64);
+        idx.exact_needed = Words::of((0..idx.len).filter(|&i| has_exact[i])).dense(words);
+        idx.literal_needed = Words::of((0..idx.len).filter(|&i| has_literal[i])).dense(words);
         idx.always.sort_unstable();
         idx.always.dedup();
         let exact_targets = idx.fields.iter().enumerate().map(|(i, (f, _))| (f, Ok(i)));
         let literal_targets = idx.literal_fields.iter().enumerate().map(|(i, lf)| (&lf.field, Err(i)));
         idx.by_name = NameTargets::new(exact_targets.chain(literal_targets));
         idx.raw_literals = (0..idx.literal_fields.len()).filter(|&l| is_raw(&idx.literal_fields[l].field)).collect();
-        idx.need = idx.has_exact.iter().zip(&idx.has_literal).map(|(&e, &l)| (u8::from(e) * EXACT) | (u8::from(l) * LITERAL)).collect();
         idx
+    }
+
+    /// Builds the searchers of the literal fields `lits` (field, literals, their predicates),
+    /// given which predicates have an exact-value condition; a predicate whose literals cannot
+    /// be searched loses its literal condition.
+    #[allow(clippy::type_complexity)]
+    fn add_literal_fields(&mut self, lits: Vec<(FieldRef, Vec<String>, Vec<Vec<usize>>)>, has_exact: &[bool], has_literal: &mut [bool]) {
+        for (field, texts, owners) in lits {
+            let searcher = literal_searcher(&texts);
+            let ascii = texts.iter().all(|t| t.is_ascii());
+            let mut gate: Vec<usize> = owners.iter().flatten().copied().collect();
+            gate.sort_unstable();
+            gate.dedup();
+            let gate = gate.iter().all(|&i| has_exact[i]).then(|| Words::of(gate));
+            match searcher {
+                Ok(searcher) => {
+                    let folds_case = searcher.folds_case();
+                    let owners = owners.into_iter().map(Words::of).collect();
+                    self.literal_fields.push(LiteralField { field, searcher, ascii, folds_case, owners, gate });
+                }
+                // Cannot happen for plain literals; dropping the literal condition is safe.
+                Err(_) => {
+                    for i in owners.into_iter().flatten() {
+                        has_literal[i] = false;
+                        if !has_exact[i] {
+                            self.always.push(i);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Positions of the predicates worth evaluating for `row`, ascending, in
@@ -303,144 +297,70 @@ impl ScanIndex {
             scratch.candidates.extend_from_slice(&self.always);
             return;
         }
+        let Scratch { candidates, met, names, pass } = scratch;
         // Grown, never shrunk: indexes of different sizes (the raw events', each dataset's)
-        // alternate row by row, and every entry is reset after use (`touched`), so entries past
-        // this index's predicates stay clear.
-        if scratch.met.len() < self.len {
-            scratch.met.resize(self.len, 0);
-        }
-        if scratch.open.len() < self.literal_fields.len() {
-            scratch.open.resize(self.literal_fields.len(), false);
-        }
-        let mut pass = std::mem::take(&mut scratch.pass);
+        // alternate row by row, and every word is cleared after use, so words past this
+        // index's predicates stay clear.
+        let words = self.exact_needed.len();
+        met.exact.reserve_words(words);
+        met.literal.reserve_words(words);
         let one_pass = match (&self.by_name, row.named_fields()) {
             (Some(by_name), Some(named)) => {
-                self.meet_named(by_name, &named, row.shape(), &mut pass, scratch);
+                self.meet_named(by_name, &named, row, names, pass, met);
                 true
             }
             _ => false,
         };
-        let PassBuffers { key, later, later_text, searches } = &mut pass;
-        for (l, span) in later.drain(..) {
-            if let Some(item) = later_text.get(span).filter(|_| self.gate_open(l, scratch)) {
-                self.meet_literal(l, item, key, searches, scratch);
-            }
-        }
-        later_text.clear();
+        let PassBuffers { key, searches, .. } = pass;
         if one_pass {
             for &l in &self.raw_literals {
-                if !self.gate_open(l, scratch) {
+                if !self.gate_open(l, met) {
                     continue;
                 }
                 if let Some(raw) = row.raw() {
-                    self.meet_literal(l, raw, key, searches, scratch);
+                    self.meet_literal(l, raw, key, searches, met);
                 }
             }
         } else {
             for (f, (field, _)) in self.fields.iter().enumerate() {
                 row.any_item(field, &mut |item| {
-                    self.meet_exact(f, item, key, scratch);
+                    self.meet_exact(f, item, key, met);
                     false
                 });
             }
             for (l, lf) in self.literal_fields.iter().enumerate() {
                 // Every exact value is in: a field whose gate is shut cannot make a candidate.
-                if !self.gate_open(l, scratch) {
+                if !self.gate_open(l, met) {
                     continue;
                 }
                 row.any_item(&lf.field, &mut |item| {
-                    self.meet_literal(l, item, key, searches, scratch);
+                    self.meet_literal(l, item, key, searches, met);
                     false
                 });
             }
         }
-        scratch.pass = pass;
-        for i in scratch.touched.drain(..) {
-            scratch.met[i] = 0;
+        // A candidate met every condition it has: predicates with none (`always`) among them.
+        for (w, (&exact_needed, &literal_needed)) in self.exact_needed.iter().zip(&self.literal_needed).enumerate() {
+            let in_list = if (w + 1) * 64 > self.len { (1u64 << (self.len % 64)) - 1 } else { u64::MAX };
+            let (exact, literal) = (met.exact.take_word(w), met.literal.take_word(w));
+            push_positions(w, (exact | !exact_needed) & (literal | !literal_needed) & in_list, candidates);
         }
-        for l in scratch.opened.drain(..) {
-            scratch.open[l] = false;
-        }
-        scratch.candidates.extend_from_slice(&self.always);
-        scratch.candidates.sort_unstable();
     }
 }
 
 impl ScanIndex {
-    /// Meets the conditions on the event's properties and named fields, in one pass; a plain
-    /// loop over the fields (not a closure per field) with their names resolved through the
-    /// memo of the row's `shape`: most fields of an event have no condition at all.
-    fn meet_named(&self, by_name: &NameTargets, named: &NamedFields, shape: usize, pass: &mut PassBuffers, scratch: &mut Scratch) {
-        let mut memos = std::mem::take(&mut scratch.names);
-        let memo = by_name.memo(&mut memos, shape);
-        for ((targets, item), exact) in by_name.property_targets().zip(named.properties).zip(&mut memo.properties) {
-            self.meet_targets(targets, item, Some(exact), pass, scratch);
-        }
-        for (place, (name, item)) in named.fields.iter().enumerate() {
-            let (targets, exact) = by_name.lookup(memo, place, name);
-            if !targets.is_empty() {
-                self.meet_targets(targets, item, exact, pass, scratch);
-            }
-        }
-        scratch.names = memos;
-    }
-
-    /// Meets the conditions `targets` (of one field name) on one value of that field, its
-    /// exact-value lookup through the memo of its place, if it has one.
-    fn meet_targets(
-        &self,
-        targets: &[Result<usize, usize>],
-        item: &str,
-        mut exact: Option<&mut ExactMemo>,
-        pass: &mut PassBuffers,
-        scratch: &mut Scratch,
-    ) {
-        for target in targets {
-            match *target {
-                Ok(f) => match exact.as_deref_mut() {
-                    Some(memo) => {
-                        let key = &mut pass.key;
-                        for &i in memo.find(item, |found| found.extend_from_slice(self.exact_predicates(f, item, key))) {
-                            self.meet_exact_value(i, scratch);
-                        }
-                    }
-                    None => self.meet_exact(f, item, &mut pass.key, scratch),
-                },
-                Err(l) if !self.gate_open(l, scratch) => {
-                    pass.later.push((l, pass.later_text.len()..pass.later_text.len() + item.len()));
-                    pass.later_text.push_str(item);
-                }
-                Err(l) => self.meet_literal(l, item, &mut pass.key, &mut pass.searches, scratch),
-            }
-        }
-    }
-
     /// Whether literal field `l`'s values can make a candidate of this row: it has no gate, or
     /// a predicate of its gate met its exact-value condition.
-    fn gate_open(&self, l: usize, scratch: &Scratch) -> bool {
-        self.literal_fields[l].gate.is_none() || scratch.open[l]
+    fn gate_open(&self, l: usize, met: &Met) -> bool {
+        self.literal_fields[l].gate.as_ref().is_none_or(|gate| met.exact.any(gate.as_slice()))
     }
 
-    fn meet_exact(&self, f: usize, item: &str, key: &mut String, scratch: &mut Scratch) {
-        for &i in self.exact_predicates(f, item, key) {
-            self.meet_exact_value(i, scratch);
-        }
-    }
-
-    /// Records that predicate `i`'s exact-value condition holds, opening the gates it is in.
-    fn meet_exact_value(&self, i: usize, scratch: &mut Scratch) {
-        if scratch.meet(i, EXACT, self.need[i]) {
-            for &l in &self.opens[i] {
-                if !scratch.open[l] {
-                    scratch.open[l] = true;
-                    scratch.opened.push(l);
-                }
-            }
-        }
+    fn meet_exact(&self, f: usize, item: &str, key: &mut String, met: &mut Met) {
+        met.exact.add(self.exact_predicates(f, item, key));
     }
 
     /// The predicates one of whose exact values for anchored field `f` is `item`.
-    fn exact_predicates(&self, f: usize, item: &str, key: &mut String) -> &[usize] {
+    fn exact_predicates(&self, f: usize, item: &str, key: &mut String) -> &[(u32, u64)] {
         // A value lowercase already (event codes, most names) is looked up without a copy.
         let folded = if item.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
             item
@@ -448,12 +368,14 @@ impl ScanIndex {
             lowercase_into(item, key);
             key.as_str()
         };
-        self.fields[f].1.get(folded).map_or(&[], Vec::as_slice)
+        self.fields[f].1.get(folded).map_or(&[], Words::as_slice)
     }
 
-    fn meet_literal(&self, l: usize, item: &str, key: &mut String, memo: &mut LiteralMemo, scratch: &mut Scratch) {
+    fn meet_literal(&self, l: usize, item: &str, key: &mut String, searches: &mut Searches, met: &mut Met) {
         let lf = &self.literal_fields[l];
-        let found = memo.find((self.id << 32) | l as u64, item, |found| {
+        let field_id = (self.id << 32) | l as u64;
+        let Searches { memo, dfas } = searches;
+        let found = memo.find(field_id, item, |found| {
             // Text is searched lowercased, unless only its ASCII letters could need it (it is
             // ASCII, or the literals are and no character of it lowercases to ASCII) and either
             // the automaton folds ASCII case itself or the text has no upper-case ASCII letter.
@@ -464,80 +386,12 @@ impl ScanIndex {
                 lowercase_into(item, key);
                 key.as_str()
             };
-            found.extend(lf.automaton.find_overlapping_iter(text).map(|m| m.pattern().as_u32()));
+            lf.searcher.find(text, dfas.of(field_id), found);
         });
         for &p in found {
-            for &i in &lf.owners[p as usize] {
-                scratch.meet(i, LITERAL, self.need[i]);
-            }
+            met.literal.add(lf.owners[p as usize].as_slice());
         }
     }
-}
-
-/// Largest table taken for a DFA over `_raw` literals (see [`literal_automaton`]).
-const RAW_DFA_MAX_BYTES: usize = 4 << 20;
-
-/// Largest table taken for a DFA over a field's literals (see [`literal_automaton`]).
-const FIELD_DFA_MAX_BYTES: usize = 16 << 10;
-
-/// Whether literals on this field are searched in the event's whole text.
-fn is_raw(field: &FieldRef) -> bool {
-    matches!(field, FieldRef::Name(n) if n == "_raw")
-}
-
-/// The automaton over one field's literals. An event's whole text (kilobytes, against a field
-/// value's few dozen bytes) is searched with a DFA that folds ASCII case itself, which follows
-/// no failure transitions per byte, unless its table would be large (many bare terms). A
-/// field's values get a DFA only while it stays small, else a contiguous NFA: the library's
-/// own choice (a DFA for up to 100 literals) made 142 field DFAs of 7.1 MB with all ESCU and
-/// SigmaHQ loaded, a few dozen literals of long paths or names each, for values searched once
-/// per event; the same literals take a tenth of that as NFAs. A field's automaton matches
-/// ASCII-lowercased literals exactly, and the values are ASCII-lowercased when they need it
-/// (see `meet_literal`): the library's own case folding made building the automata for all
-/// SigmaHQ rules cost ~180 M instructions more (it tracks visited states in a `BTreeSet`).
-fn literal_automaton(field: &FieldRef, texts: &[String]) -> Result<AhoCorasick, aho_corasick::BuildError> {
-    let mut builder = aho_corasick::AhoCorasickBuilder::new();
-    let raw = is_raw(field);
-    builder.ascii_case_insensitive(raw);
-    let lowered: Vec<String>;
-    let texts = if raw {
-        texts
-    } else {
-        lowered = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
-        &lowered
-    };
-    let dfa_max = if raw { RAW_DFA_MAX_BYTES } else { FIELD_DFA_MAX_BYTES };
-    // Past 100 literals a field's DFA is never that small; nor is it when its transitions
-    // alone would not fit: not worth building to find out.
-    if (raw || texts.len() <= 100) && dfa_bytes_at_least(texts) <= dfa_max {
-        match builder.clone().kind(Some(aho_corasick::AhoCorasickKind::DFA)).build(texts) {
-            Ok(dfa) if dfa.memory_usage() <= dfa_max => return Ok(dfa),
-            _ => {}
-        }
-    }
-    if raw {
-        return builder.build(texts);
-    }
-    // A contiguous NFA holds a limited number of states; the library falls back past that.
-    builder.clone().kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA)).build(texts).or_else(|_| builder.build(texts))
-}
-
-/// A lower bound on the bytes of a DFA over `texts`: a transition (4 bytes) per byte class for
-/// every trie state (one per distinct prefix, the empty one included). Each byte a literal
-/// holds is a class of its own, and the other bytes make at least one more; the library rounds
-/// the classes up to a power of two.
-fn dfa_bytes_at_least(texts: &[String]) -> usize {
-    let mut sorted: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
-    sorted.sort_unstable();
-    let (mut states, mut previous, mut bytes) = (1usize, &[][..], [false; 256]);
-    for text in sorted {
-        let shared = previous.iter().zip(text).take_while(|(a, b)| a == b).count();
-        states += text.len() - shared;
-        text.iter().for_each(|&b| bytes[usize::from(b)] = true);
-        previous = text;
-    }
-    let classes = (bytes.iter().filter(|&&b| b).count() + 1).min(256);
-    states.saturating_mul(classes.next_power_of_two()).saturating_mul(4)
 }
 
 /// The non-ASCII characters whose lowercase holds ASCII (İ -> i̇, Kelvin sign -> k).
@@ -546,6 +400,9 @@ const LOWERCASE_TO_ASCII: [char; 2] = ['\u{130}', '\u{212A}'];
 fn lowercase_into(item: &str, key: &mut String) {
     super::field::fold_into(key, item);
 }
+
+#[path = "prefilter_named.rs"]
+mod named;
 
 #[cfg(test)]
 #[path = "prefilter_tests.rs"]

@@ -1,32 +1,71 @@
-//! The prefilter's map from field names to the conditions it checks on their values, and a
-//! memo of it by a field's place in the row: rows of one kind (one event ID, one data model)
-//! carry the same names in the same order, and comparing a name with the one last seen at its
-//! place costs less than hashing it and probing the map, for every field of every row. Kinds
-//! of events interleave in the input, so there is one memo per row shape (see
+//! The prefilter's map from field names to the conditions it checks on their values, and
+//! memos of it by a field's place in the row: rows of one kind (one event ID, one data model)
+//! carry the same names in the same order. When the row says which names it has (an event's
+//! [`NamesShape`], from the normalizer, which compared them already), the places with
+//! conditions are worked out once per shape ([`ShapePlan`]) and no other field is visited.
+//! Else comparing a name with the one last seen at its place costs less than hashing it and
+//! probing the map, for every field of every row; kinds of events interleave in the input, so
+//! there is one such memo per row shape hint (see
 //! [`FieldAccess::shape`](crate::expr::field::FieldAccess::shape)), not one for all rows.
 
 use crate::expr::field::{FieldRef, NamedFields, PROPERTY_NAMES};
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use vigil_model::NamesShape;
 
-/// Field name -> the anchored fields (`Ok`) and literal fields (`Err`) of a
+/// Field name -> the anchored fields and literal fields of a
 /// [`ScanIndex`](super::prefilter::ScanIndex) that read that name.
 #[derive(Debug)]
 pub(crate) struct NameTargets {
     /// Name -> its place in `targets`.
     index: HashMap<String, u32>,
-    targets: Vec<Vec<Result<usize, usize>>>,
+    targets: Vec<Targets>,
     /// The places in `targets` of the event properties' names ([`PROPERTY_NAMES`]).
     properties: [u32; 4],
     /// Tells this map's memo from other maps' (one scratch serves every index of a thread).
     id: u64,
 }
 
+/// The conditions on one field name: the anchored fields and the literal fields (positions
+/// in the index's lists) that read it.
+#[derive(Debug, Default)]
+pub(crate) struct Targets {
+    pub exact: Vec<usize>,
+    pub literal: Vec<usize>,
+}
+
+/// No conditions.
+static NO_TARGETS: Targets = Targets { exact: Vec::new(), literal: Vec::new() };
+
 /// What the names of the previous row of each map and shape resolved to, by place.
 #[derive(Debug, Default)]
 pub(crate) struct NameMemos {
     /// By map (its id): one memo per shape slot (see [`SHAPES`]).
     memos: Vec<(u64, Vec<Memo>)>,
+    /// By map id and names shape id.
+    plans: HashMap<(u64, u64), ShapePlan>,
+}
+
+/// A map's conditions on the fields of rows of one [`NamesShape`], worked out once for them.
+#[derive(Debug, Default)]
+pub(crate) struct ShapePlan {
+    /// The fields the shape covers that have conditions, in row order.
+    pub places: Vec<PlannedPlace>,
+    /// How many fields the shape covers.
+    pub len: usize,
+    /// The memo of the row's properties, and of its fields past `len` (fields derived from
+    /// the others), by place counted from `len`.
+    pub rest: Memo,
+}
+
+/// A field with conditions in a [`ShapePlan`].
+#[derive(Debug, Default)]
+pub(crate) struct PlannedPlace {
+    /// Its place in the row.
+    pub place: usize,
+    /// Where its conditions are ([`NameTargets::targets_at`]).
+    pub at: u32,
+    pub exact: ExactMemo,
 }
 
 /// What the names of a map's rows of one shape slot resolved to, by place, and the exact-value
@@ -52,7 +91,8 @@ struct Place {
 #[derive(Debug, Default)]
 pub(crate) struct ExactMemo {
     value: String,
-    predicates: Vec<usize>,
+    /// As the words of their bitset (see `prefilter_bits::Words`).
+    predicates: Vec<(u32, u64)>,
     /// Whether `value` and `predicates` hold (for this place's current name).
     held: bool,
 }
@@ -61,7 +101,7 @@ impl ExactMemo {
     /// The predicates whose exact value `value` is: remembered if it is the last value, else
     /// found by `find` (which pushes them onto the vector it is given).
     #[inline]
-    pub fn find(&mut self, value: &str, find: impl FnOnce(&mut Vec<usize>)) -> &[usize] {
+    pub fn find(&mut self, value: &str, find: impl FnOnce(&mut Vec<(u32, u64)>)) -> &[(u32, u64)] {
         if !self.held || self.value != value {
             self.value.clear();
             self.value.push_str(value);
@@ -78,9 +118,12 @@ impl ExactMemo {
 const SHAPES: usize = 16;
 
 /// No entry in the map.
-const ABSENT: u32 = u32::MAX;
+pub(crate) const ABSENT: u32 = u32::MAX;
 /// Places remembered per row: rows with more fields look the rest up.
 const MEMO_PLACES: usize = 256;
+/// Plans kept per thread (memory stays bounded whatever the input holds): past it, they are
+/// all forgotten and worked out again as rows need them.
+const MAX_PLANS: usize = 1024;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
@@ -98,9 +141,13 @@ impl NameTargets {
                     let next = map.targets.len() as u32;
                     let at = *map.index.entry(n.clone()).or_insert(next);
                     if at == next {
-                        map.targets.push(Vec::new());
+                        map.targets.push(Targets::default());
                     }
-                    map.targets[at as usize].push(target);
+                    let targets = &mut map.targets[at as usize];
+                    match target {
+                        Ok(f) => targets.exact.push(f),
+                        Err(l) => targets.literal.push(l),
+                    }
                 }
                 _ => return None,
             }
@@ -109,13 +156,15 @@ impl NameTargets {
         Some(map)
     }
 
-    /// The conditions on the event properties ([`PROPERTY_NAMES`], in order).
-    pub fn property_targets(&self) -> impl Iterator<Item = &[Result<usize, usize>]> + '_ {
-        self.properties.iter().map(|&at| self.targets_at(at))
+    /// Where the conditions on the event properties are ([`PROPERTY_NAMES`], in order).
+    pub fn property_places(&self) -> [u32; 4] {
+        self.properties
     }
 
-    fn targets_at(&self, at: u32) -> &[Result<usize, usize>] {
-        self.targets.get(at as usize).map_or(&[], Vec::as_slice)
+    /// The conditions at `at` (from [`NameTargets::lookup`] or a plan); none for [`ABSENT`].
+    #[inline]
+    pub fn targets_at(&self, at: u32) -> &Targets {
+        self.targets.get(at as usize).unwrap_or(&NO_TARGETS)
     }
 
     /// This map's memo in `memos` for rows of `shape` (made on first use).
@@ -130,18 +179,34 @@ impl NameTargets {
         &mut memos.memos[at].1[shape % SHAPES]
     }
 
-    /// The conditions on field `name`, the row's field number `place` (counted from 0 in the
-    /// order the row hands its fields out), through `memo` (from [`NameTargets::memo`]): none
-    /// for a name standing for nothing ([`NamedFields::is_shadowed`]); with the place's memo
-    /// of exact-value lookups, if the place is remembered.
+    /// This map's plan in `memos` for rows of names shape `shape` whose fields are `fields`
+    /// (made on first use, from `fields`, which must be at least `shape.len` long).
+    pub fn plan<'m>(&self, memos: &'m mut NameMemos, shape: NamesShape, fields: &[(String, String)]) -> &'m mut ShapePlan {
+        let key = (self.id, shape.id);
+        if !memos.plans.contains_key(&key) && memos.plans.len() >= MAX_PLANS {
+            memos.plans.clear();
+        }
+        memos.plans.entry(key).or_insert_with(|| {
+            let places = fields.iter().take(shape.len).enumerate();
+            let with_targets = places.map(|(place, (name, _))| (place, self.find(name))).filter(|&(_, at)| at != ABSENT);
+            let places = with_targets.map(|(place, at)| PlannedPlace { place, at, exact: ExactMemo::default() }).collect();
+            ShapePlan { places, len: shape.len, rest: Memo::default() }
+        })
+    }
+
+    /// Where the conditions on field `name` are ([`NameTargets::targets_at`]), the row's
+    /// field number `place` (counted from 0 in the order the row hands its fields out, or from
+    /// a plan's `len`), through `memo` (from [`NameTargets::memo`] or a plan): [`ABSENT`] for a
+    /// name standing for nothing ([`NamedFields::is_shadowed`]); with the place's memo of
+    /// exact-value lookups, if the place is remembered.
     #[inline]
-    pub fn lookup<'m>(&self, memo: &'m mut Memo, place: usize, name: &str) -> (&[Result<usize, usize>], Option<&'m mut ExactMemo>) {
+    pub fn lookup<'m>(&self, memo: &'m mut Memo, place: usize, name: &str) -> (u32, Option<&'m mut ExactMemo>) {
         if place == memo.places.len() && place < MEMO_PLACES {
             memo.places.push(Place { name: name.to_string(), found: self.find(name), exact: ExactMemo::default() });
         }
         let (found, exact) = match memo.places.get_mut(place) {
             Some(seen) => {
-                if seen.name != name {
+                if !same_name(&seen.name, name) {
                     seen.name.clear();
                     seen.name.push_str(name);
                     seen.found = self.find(name);
@@ -151,7 +216,7 @@ impl NameTargets {
             }
             None => (self.find(name), None),
         };
-        (self.targets_at(found), exact)
+        (found, exact)
     }
 
     fn find(&self, name: &str) -> u32 {
@@ -162,9 +227,34 @@ impl NameTargets {
     }
 }
 
+/// Whether two field names are equal. Most are 4 to 16 bytes long: two overlapping words of
+/// each tell, which costs less than the call to `bcmp` a comparison of strings makes, once
+/// for every field of every row.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word8 = |s: &[u8], at: usize| s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map(u64::from_le_bytes);
+    let word4 = |s: &[u8], at: usize| s.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok()).map(u32::from_le_bytes);
+    match n {
+        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        _ => a == b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The conditions at `at`: (anchored fields, literal fields).
+    fn conds(map: &NameTargets, at: u32) -> (Vec<usize>, Vec<usize>) {
+        let t = map.targets_at(at);
+        (t.exact.clone(), t.literal.clone())
+    }
 
     #[test]
     fn lookups_through_the_memo_equal_lookups_in_the_map() {
@@ -176,14 +266,16 @@ mod tests {
         let rows: [&[&str]; 4] = [&["A", "B", "C"], &["A", "B", "C"], &["B", "A"], &["C", "C", "A", "B", "_raw"]];
         for row in rows {
             for (place, name) in row.iter().enumerate() {
-                let want: &[Result<usize, usize>] = match *name {
-                    "A" => &[Ok(0), Err(2)],
-                    "B" => &[Err(1)],
-                    _ => &[],
+                let want = match *name {
+                    "A" => (vec![0], vec![2]),
+                    "B" => (vec![], vec![1]),
+                    _ => (vec![], vec![]),
                 };
-                assert_eq!(map.lookup(map.memo(&mut memos, row.len()), place, name).0, want, "{row:?} {place}");
-                let want_other: &[Result<usize, usize>] = if *name == "B" { &[Ok(7)] } else { &[] };
-                assert_eq!(other.lookup(other.memo(&mut memos, row.len()), place, name).0, want_other);
+                let at = map.lookup(map.memo(&mut memos, row.len()), place, name).0;
+                assert_eq!(conds(&map, at), want, "{row:?} {place}");
+                let want_other = if *name == "B" { (vec![7], vec![]) } else { (vec![], vec![]) };
+                let at = other.lookup(other.memo(&mut memos, row.len()), place, name).0;
+                assert_eq!(conds(&other, at), want_other);
             }
         }
     }
@@ -198,8 +290,9 @@ mod tests {
         let kinds: [&[&str]; 2] = [&["X", "A", "Y"], &["A", "Z"]];
         for row in kinds.iter().chain(kinds.iter()) {
             for (place, name) in row.iter().enumerate() {
-                let want: &[Result<usize, usize>] = if *name == "A" { &[Ok(0)] } else { &[] };
-                assert_eq!(map.lookup(map.memo(&mut memos, row.len()), place, name).0, want);
+                let want = if *name == "A" { (vec![0], vec![]) } else { (vec![], vec![]) };
+                let at = map.lookup(map.memo(&mut memos, row.len()), place, name).0;
+                assert_eq!(conds(&map, at), want);
             }
         }
         for row in kinds {
@@ -220,10 +313,64 @@ mod tests {
             let (_, exact) = map.lookup(map.memo(&mut memos, 1), 0, name);
             let found = exact.unwrap().find(value, |out| {
                 finds.push((name, value));
-                out.push(name.len() + value.len());
+                out.push(((name.len() + value.len()) as u32, 1));
             });
-            assert_eq!(found, [name.len() + value.len()]);
+            assert_eq!(found, [((name.len() + value.len()) as u32, 1)]);
         }
         assert_eq!(finds, [("A", "x"), ("A", "y"), ("B", "y"), ("A", "y")]);
+    }
+
+    /// A plan holds the places of the covered fields that have conditions (a shadowed name
+    /// has none), each with its own memo; its rest memo serves the fields past them.
+    #[test]
+    fn a_plan_holds_the_covered_places_with_conditions() {
+        let (a, b) = (FieldRef::Name("A".into()), FieldRef::Name("B".into()));
+        let map = NameTargets::new([(&a, Ok(0)), (&b, Err(1))].into_iter()).unwrap();
+        let fields: Vec<(String, String)> = ["X", "A", "host", "B", "A", "B"].iter().map(|n| (n.to_string(), String::new())).collect();
+        let mut memos = NameMemos::default();
+        let plan = map.plan(&mut memos, NamesShape { id: 1, len: 4 }, &fields);
+        let places: Vec<_> = plan.places.iter().map(|p| (p.place, conds(&map, p.at))).collect();
+        assert_eq!(places, [(1, (vec![0], vec![])), (3, (vec![], vec![1]))]);
+        assert_eq!(plan.len, 4);
+        let at = map.lookup(&mut plan.rest, 0, "A").0;
+        assert_eq!(conds(&map, at), (vec![0], vec![]));
+        // The same shape again: the plan as made (not from these fields); another: its own.
+        assert_eq!(map.plan(&mut memos, NamesShape { id: 1, len: 4 }, &[]).places.len(), 2);
+        assert_eq!(map.plan(&mut memos, NamesShape { id: 2, len: 6 }, &fields).places.len(), 4);
+    }
+
+    /// Plans past the bound are forgotten, not kept: memory stays bounded.
+    #[test]
+    fn plans_stay_bounded() {
+        let a = FieldRef::Name("A".into());
+        let map = NameTargets::new([(&a, Ok(0))].into_iter()).unwrap();
+        let fields = vec![("A".to_string(), String::new())];
+        let mut memos = NameMemos::default();
+        for id in 0..3 * MAX_PLANS as u64 {
+            assert_eq!(map.plan(&mut memos, NamesShape { id, len: 1 }, &fields).places.len(), 1);
+            assert!(memos.plans.len() <= MAX_PLANS);
+        }
+    }
+
+    #[test]
+    fn names_are_the_same_only_when_equal() {
+        let names = ["", "a", "ab", "abc", "abcd", "abce", "bbcd", "Image", "Imagf", "EventCode", "EventCodf", "FventCode"];
+        let long = ["ParentCommandLine", "ParentCommandLinf", "QarentCommandLine", "ParentCommandLin", "OriginalFileName"];
+        let lengths: Vec<String> = (0..40).map(|n| "x".repeat(n)).collect();
+        let all: Vec<&str> = names.iter().chain(&long).copied().chain(lengths.iter().map(String::as_str)).collect();
+        for a in &all {
+            for b in &all {
+                assert_eq!(same_name(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+        // A difference at every place of every length up to 20.
+        for n in 1..=20 {
+            let a = "n".repeat(n);
+            for at in 0..n {
+                let mut b = a.clone().into_bytes();
+                b[at] = b'm';
+                assert!(!same_name(&a, std::str::from_utf8(&b).unwrap_or_default()), "{n} {at}");
+            }
+        }
     }
 }

@@ -52,7 +52,6 @@ fn one_scratch_serves_indexes_of_different_sizes() {
         idx.candidates(&row(value), &mut fresh);
         idx.candidates(&row(value), &mut shared);
         assert_eq!(shared.candidates, fresh.candidates, "{value}");
-        assert_eq!(shared.met.len(), 3, "kept at the largest size");
     }
 }
 
@@ -212,14 +211,15 @@ fn raw_text_literals_after_exact_values() {
 }
 
 #[test]
-fn raw_literals_use_a_dfa_and_find_every_overlapping_literal() {
+fn raw_literals_find_every_overlapping_literal() {
     let raw = |lit: &str| Pred::Raw(Pattern::new(&format!("*{lit}*")));
     // "sekurlsa" lies inside "sekurlsa::logonpasswords": both must be met.
     let preds =
         [raw("sekurlsa::logonpasswords"), raw("sekurlsa"), raw("mimikatz"), Pred::And(vec![name_eq("EventID", "1"), raw("kerberos::")])];
     let idx = ScanIndex::new(preds.iter());
     assert_eq!(idx.raw_literals.len(), 1);
-    assert_eq!(idx.literal_fields[idx.raw_literals[0]].automaton.kind(), aho_corasick::AhoCorasickKind::DFA);
+    let raw = &idx.literal_fields[idx.raw_literals[0]].searcher;
+    assert!(matches!(raw, Searcher::Lazy(_)), "{raw:?}");
     let mut s = Scratch::default();
     let ev = |id: &str, raw: &str| {
         let mut ev = Event { raw: raw.into(), ..Default::default() };
@@ -255,13 +255,6 @@ fn literal_values_before_the_exact_value_are_searched_after_it() {
     assert!(s.candidates.is_empty());
     idx.candidates(&ev(&["C:\\W\\whoami.exe"], "1"), &mut s);
     assert_eq!(s.candidates, [0]);
-}
-
-#[test]
-fn a_large_raw_table_falls_back_to_the_default_automaton() {
-    let texts: Vec<String> = (0..3_000u128).map(|i| format!("{i:05}-{:040x}", i * 0x9e37_79b9_7f4a_7c15)).collect();
-    let a = literal_automaton(&FieldRef::Name("_raw".into()), &texts).ok();
-    assert!(a.is_some_and(|a| a.kind() != aho_corasick::AhoCorasickKind::DFA));
 }
 
 #[test]
@@ -329,26 +322,99 @@ fn literals_match_whatever_the_values_case() {
     }
 }
 
+/// Events that carry a names shape get the candidates they get without one: their covered
+/// fields through the shape's plan, the fields past them (derived, present or not) by place,
+/// and literal conditions after every exact value (an `EventCode` derived last gates literals
+/// on fields before it).
 #[test]
-fn the_dfa_size_bound_is_never_above_the_size() {
-    // Literal sets of many shapes: the bound only skips DFAs that would not have fitted.
-    let words = ["cmd.exe", "\\windows\\temp\\", "powershell", "-enc", "a", "ab", "abc", "zz9", "http://", "Straße"];
-    for n in 1..=words.len() {
-        for start in 0..words.len() {
-            let texts: Vec<String> = words.iter().cycle().skip(start).take(n).map(|w| w.to_string()).collect();
-            for fold in [false, true] {
-                let dfa = aho_corasick::AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(fold)
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                    .build(&texts)
-                    .expect("builds");
-                assert!(
-                    dfa_bytes_at_least(&texts) <= dfa.memory_usage(),
-                    "{texts:?}: {} > {}",
-                    dfa_bytes_at_least(&texts),
-                    dfa.memory_usage()
-                );
+fn events_with_a_names_shape_get_the_candidates_of_events_without() {
+    let term =
+        |f: &str, lits: &[&str]| Pred::AnyOf(FieldRef::Name(f.into()), lits.iter().map(|l| Pattern::new(l)).collect::<Vec<_>>().into());
+    let preds = [
+        Pred::And(vec![name_eq("EventCode", "1"), term("Image", &["*\\whoami.exe", "*\\net.exe"])]),
+        Pred::And(vec![name_eq("EventCode", "1"), term("CommandLine", &["* user *"])]),
+        Pred::And(vec![name_eq("sourcetype", "xmlwineventlog"), name_eq("EventCode", "13")]),
+        name_eq("process_name", "cmd.exe"),
+        Pred::Raw(Pattern::new("*mimikatz*")),
+        Pred::And(vec![name_eq("host", "dc1"), term("TargetObject", &["*\\run\\*"])]),
+        name_eq("User", "b"),
+    ];
+    let idx = ScanIndex::new(preds.iter());
+    // (shape id, own fields, derived fields); one id stands for one list of own names.
+    type Fields<'a> = &'a [(&'a str, &'a str)];
+    let kinds: [(u64, Fields, Fields); 8] = [
+        (
+            1,
+            &[("Image", "C:\\W\\WHOAMI.EXE"), ("CommandLine", "whoami /all"), ("User", "a")],
+            &[("EventCode", "1"), ("process_name", "whoami.exe")],
+        ),
+        (
+            1,
+            &[("Image", "C:\\W\\cmd.exe"), ("CommandLine", "net user x"), ("User", "b")],
+            &[("EventCode", "1"), ("process_name", "cmd.exe")],
+        ),
+        (1, &[("Image", "C:\\W\\net.exe"), ("CommandLine", "net user x"), ("User", "b")], &[("EventCode", "5")]),
+        (2, &[("TargetObject", "HKLM\\Run\\x"), ("Image", "C:\\net.exe")], &[("EventCode", "13")]),
+        (2, &[("TargetObject", "HKLM\\Other"), ("Image", "C:\\net.exe")], &[("EventCode", "13"), ("EventCode", "1")]),
+        (3, &[("Image", "C:\\a.exe"), ("Image", "C:\\b\\whoami.exe"), ("host", "dc1")], &[("EventCode", "1")]),
+        (1, &[("Image", "C:\\W\\WHOAMI.EXE"), ("CommandLine", "mimikatz"), ("User", "a")], &[]),
+        (4, &[("EventCode", "1"), ("Image", "C:\\x\\net.exe"), ("User", "b")], &[]),
+    ];
+    let mut shared = Scratch::default();
+    for round in 0..2 {
+        for (k, (id, own, derived)) in kinds.iter().enumerate() {
+            for host in ["dc1", "ws2"] {
+                let raw = own.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(" ");
+                let mut ev = Event { sourcetype: "XmlWinEventLog".into(), host: host.into(), raw, ..Event::default() };
+                own.iter().chain(derived.iter()).for_each(|(n, v)| ev.push(*n, *v));
+                ev.derived_from = Some(own.len());
+                let mut fresh = Scratch::default();
+                idx.candidates(&ev, &mut fresh);
+                ev.names_shape = Some(vigil_model::NamesShape { id: *id, len: own.len() });
+                idx.candidates(&ev, &mut shared);
+                assert_eq!(shared.candidates, fresh.candidates, "round {round}, event {k} on {host}");
             }
         }
+    }
+    let mut ev = Event { sourcetype: "XmlWinEventLog".into(), ..Event::default() };
+    [("Image", "C:\\W\\WHOAMI.EXE"), ("CommandLine", "x"), ("User", "a"), ("EventCode", "1")].iter().for_each(|(n, v)| ev.push(*n, *v));
+    ev.names_shape = Some(vigil_model::NamesShape { id: 1, len: 3 });
+    idx.candidates(&ev, &mut shared);
+    assert_eq!(shared.candidates, [0], "the gate after the literal opens it");
+}
+
+/// Predicates past the first word of the bitsets (64 to a word), an exact value standing for
+/// predicates in several words, literals gated by exact values in other words, and a scratch
+/// shared with a smaller index: each row gets what a fresh scratch gets, and what the
+/// predicates' conditions say.
+#[test]
+fn candidates_span_every_word_of_the_bitsets() {
+    let image = |lit: &str| Pred::Eq(FieldRef::Column(1), Pattern::new(&format!("*{lit}*")));
+    let mut preds: Vec<Pred> = (0..150).map(|i| eq(0, &format!("p{}.exe", i % 7))).collect();
+    preds[70] = Pred::And(vec![eq(0, "p0.exe"), image("\\temp\\")]);
+    preds[140] = Pred::True;
+    preds[149] = image("\\temp\\");
+    let idx = ScanIndex::new(preds.iter());
+    let small = ScanIndex::new([eq(0, "p1.exe")].iter());
+    let mut shared = Scratch::default();
+    for (name, path) in [("P0.EXE", "c:\\temp\\x"), ("p1.exe", "c:\\TEMP\\y"), ("p0.exe", "c:\\w\\z"), ("p9.exe", "d:\\temp\\")] {
+        let row = DatasetRow { dataset: 0, time: 0, values: vec![Value::str(name), Value::str(path)] };
+        let mut want: Vec<usize> = (0..150).filter(|&i| i % 7 == 0 && name.eq_ignore_ascii_case("p0.exe") && i != 70 && i != 140).collect();
+        want.extend((0..150).filter(|&i| i % 7 == 1 && name == "p1.exe" && i != 70 && i != 140 && i != 149));
+        if name.eq_ignore_ascii_case("p0.exe") && path.to_ascii_lowercase().contains("\\temp\\") {
+            want.push(70);
+        }
+        want.push(140);
+        if path.to_ascii_lowercase().contains("\\temp\\") {
+            want.push(149);
+        }
+        want.sort_unstable();
+        let mut fresh = Scratch::default();
+        idx.candidates(&row, &mut fresh);
+        assert_eq!(fresh.candidates, want, "{name} {path}");
+        idx.candidates(&row, &mut shared);
+        assert_eq!(shared.candidates, want, "{name} {path}, shared");
+        small.candidates(&row, &mut shared);
+        assert_eq!(shared.candidates, if name == "p1.exe" { vec![0] } else { vec![] });
     }
 }

@@ -288,12 +288,13 @@ impl Engine {
         let (Some(targets), Some(index)) = (self.by_dataset.get(row.dataset), self.indexes.get(row.dataset)) else {
             return;
         };
-        let mut scratch = std::mem::take(&mut state.scratch);
-        index.candidates(row, &mut scratch);
-        if scratch.candidates.is_empty() {
-            state.scratch = scratch;
+        index.candidates(row, &mut state.scratch);
+        if state.scratch.candidates.is_empty() {
             return;
         }
+        // Only the list is taken out while the scans borrow the state: the whole scratch
+        // (memos, tables) would be a default one made and dropped per row.
+        let candidates = std::mem::take(&mut state.scratch.candidates);
         state.touched = true;
         state.col_ids.clear();
         state.col_ids.resize(row.values.len(), u32::MAX);
@@ -303,7 +304,7 @@ impl Engine {
         let timed = self.profile && state.costs.sample();
         // The deferred scans that kept the row (see `deferred`).
         let mut logged = 0u64;
-        for &(qi, si) in scratch.candidates.iter().filter_map(|&k| targets.get(k)) {
+        for &(qi, si) in candidates.iter().filter_map(|&k| targets.get(k)) {
             let started = timed.then(Instant::now);
             let passed = match self.deferred.bit(qi, si) {
                 Some(bit) => {
@@ -323,7 +324,7 @@ impl Engine {
                 log.push(columns.iter().map(|&c| column_part(row, c, col_ids, symbols)), row.time, logged);
             }
         }
-        state.scratch = scratch;
+        state.scratch.candidates = candidates;
         state.fold = fold;
         state.check_memory(&self.memory);
     }
@@ -372,19 +373,19 @@ impl Engine {
 
     /// Feeds one raw event to every raw-event scan.
     pub fn on_event(&self, state: &mut ScanState, ev: &Event) {
-        let mut scratch = std::mem::take(&mut state.scratch);
-        self.event_index.candidates(ev, &mut scratch);
-        state.touched |= !scratch.candidates.is_empty();
-        let timed = self.profile && !scratch.candidates.is_empty() && state.costs.sample();
+        self.event_index.candidates(ev, &mut state.scratch);
+        let candidates = std::mem::take(&mut state.scratch.candidates);
+        state.touched |= !candidates.is_empty();
+        let timed = self.profile && !candidates.is_empty() && state.costs.sample();
         state.names.reset();
-        for &(qi, si) in scratch.candidates.iter().filter_map(|&k| self.event_scans.get(k)) {
+        for &(qi, si) in candidates.iter().filter_map(|&k| self.event_scans.get(k)) {
             let started = timed.then(Instant::now);
             let passed = self.feed_event(state, qi, si, ev);
             if self.profile {
                 state.costs.record(qi, passed, started);
             }
         }
-        state.scratch = scratch;
+        state.scratch.candidates = candidates;
         state.check_memory(&self.memory);
     }
 

@@ -94,6 +94,11 @@ thread_local! {
 /// past it, a kind is worked out each time.
 const MAX_KINDS: usize = 4096;
 
+/// The longest kind (as bytes) remembered: a key field may hold whole texts (a PowerShell
+/// script's `ScriptBlockText`), and 4,096 of them could hold hundreds of MB; such kinds are
+/// worked out each time.
+const MAX_KIND_BYTES: usize = 512;
+
 /// The most raw fields a kind of event is told apart by.
 const MAX_KEY_FIELDS: usize = 4;
 
@@ -189,15 +194,20 @@ impl Classes {
             }
             part(first);
         }
-        if let Some(w) = self.memo.read().ok().and_then(|m| m.get(key.as_slice()).copied()) {
+        let remembered = key.len() <= MAX_KIND_BYTES;
+        if let Some(w) = remembered.then(|| self.memo.read().ok().and_then(|m| m.get(key.as_slice()).copied())).flatten() {
             return Some(w);
         }
         let src = self.sources.get(source)?;
-        let value_of = |field: &str| -> Option<Option<String>> {
+        // Each value lowercased once, not once per condition on it.
+        let (src, sourcetype) = (src.is_ascii().then(|| src.to_ascii_lowercase()), sourcetype.to_ascii_lowercase());
+        let lowered: Vec<Option<String>> =
+            self.key_fields.iter().map(|(f, id)| fields.values(f, *id).next().map(str::to_ascii_lowercase)).collect();
+        let value_of = |field: &str| -> Option<Option<&str>> {
             match field {
-                "source" => src.is_ascii().then(|| Some(src.to_ascii_lowercase())),
-                "sourcetype" => Some(Some(sourcetype.to_ascii_lowercase())),
-                f => self.key_fields.iter().find(|(k, _)| k == f).map(|(_, id)| fields.values(f, *id).next().map(str::to_ascii_lowercase)),
+                "source" => src.as_deref().map(Some),
+                "sourcetype" => Some(Some(sourcetype.as_str())),
+                f => self.key_fields.iter().zip(&lowered).find(|((k, _), _)| k == f).map(|(_, v)| v.as_deref()),
             }
         };
         let mut w = Wanted::default();
@@ -206,9 +216,11 @@ impl Classes {
                 w.union(g);
             }
         }
-        if let Ok(mut m) = self.memo.write() {
-            if m.len() < MAX_KINDS {
-                m.insert(key.clone(), w);
+        if remembered {
+            if let Ok(mut m) = self.memo.write() {
+                if m.len() < MAX_KINDS {
+                    m.insert(key.clone(), w);
+                }
             }
         }
         Some(w)
@@ -217,11 +229,11 @@ impl Classes {
 
 /// Whether an event may meet `clause`, given `value_of(field)`: its lowercased value
 /// (`Some(None)`: absent), or `None` when not known here (then any atom on it may hold).
-fn holds(clause: &[(String, String, bool)], value_of: &dyn Fn(&str) -> Option<Option<String>>) -> bool {
+fn holds<'v>(clause: &[(String, String, bool)], value_of: &dyn Fn(&str) -> Option<Option<&'v str>>) -> bool {
     clause.iter().any(|(f, text, exact)| match value_of(f) {
         None => true,
         Some(None) => false,
-        Some(Some(v)) if *exact => v == *text,
+        Some(Some(v)) if *exact => v == text,
         Some(Some(v)) => v.contains(text.as_str()),
     })
 }
@@ -280,5 +292,26 @@ mod tests {
         // Several EventCodes, or one lowercasing would not lower: cannot be told.
         assert!(k.wanted_of(0, &event("T", &[("EventCode", "1"), ("EventCode", "3")])).is_none());
         assert!(k.wanted_of(0, &code("É")).is_none());
+    }
+
+    /// A kind longer than [`MAX_KIND_BYTES`] (a key field holding a whole script) gets the
+    /// same answer as a short one but is not remembered.
+    #[test]
+    fn long_kinds_are_worked_out_not_remembered() {
+        let ids: NameMap<String, usize> = [("a", 0), ("b", 1)].iter().map(|(n, i)| (n.to_string(), *i)).collect();
+        let scripts = [clause(&[("ScriptBlockText", "invoke-mimikatz", false)])];
+        let (ra, rb) = (|n: &str| n == "a", |n: &str| n == "b");
+        let readers = [EventReader { clauses: &scripts, reads: &ra }, EventReader { clauses: &[], reads: &rb }];
+        let k = Classes::build(&["S"], &ids, &readers);
+        let script = |body: &str| event("T", &[("ScriptBlockText", body)]);
+        let padding = "x".repeat(MAX_KIND_BYTES);
+        let has = |w: Option<Wanted>| (0..2).filter(|&i| w.unwrap().names.has(i)).collect::<Vec<_>>();
+        assert_eq!(has(k.wanted_of(0, &script("IEX; Invoke-Mimikatz"))), [0, 1]);
+        assert_eq!(has(k.wanted_of(0, &script("Get-Date"))), [1]);
+        let remembered = k.memo.read().unwrap().len();
+        assert_eq!(remembered, 2);
+        assert_eq!(has(k.wanted_of(0, &script(&format!("{padding} Invoke-Mimikatz")))), [0, 1]);
+        assert_eq!(has(k.wanted_of(0, &script(&padding))), [1]);
+        assert_eq!(k.memo.read().unwrap().len(), remembered, "long kinds are not kept");
     }
 }

@@ -51,12 +51,14 @@ fn same_groups(a: &TstatsScan, b: &TstatsScan) -> bool {
         && a.filter == b.filter
 }
 
+/// Per outline, the first scan of each distinct kind of groups, with its (query, scan).
+type Seen<'q> = Vec<(&'q TstatsScan, (usize, usize))>;
+
 /// Finds, for every tstats scan without a key filter, the first identical one.
 /// A scan `deferred(query, scan)` builds its groups after the scan (see `deferred`): it
 /// neither owns nor reads another's.
 pub(crate) fn owners(queries: &[Query], key_filters: &[Vec<Option<KeyFilter>>], deferred: impl Fn(usize, usize) -> bool) -> Owners {
-    // Per outline, the first scan of each distinct kind of groups.
-    let mut seen: HashMap<Outline, Vec<(&TstatsScan, (usize, usize))>> = HashMap::new();
+    let mut seen: HashMap<Outline, Seen> = HashMap::new();
     queries
         .iter()
         .enumerate()

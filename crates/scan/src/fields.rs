@@ -15,7 +15,11 @@ pub fn restrict_knowledge<'a>(normalizer: &mut Normalizer, queries: impl IntoIte
     let mut each = Vec::new();
     for q in queries.into_iter().filter(|q| q.reads_events()) {
         let own = names_in_search(&q.text);
-        names.extend(own.iter().cloned());
+        for n in &own {
+            if !names.contains(n.as_str()) {
+                names.insert(n.clone());
+            }
+        }
         each.push((Named::new(own), q.event_conditions()));
     }
     let all = Named::new(names);
@@ -55,15 +59,22 @@ impl Named {
 /// start with a letter (`process_*`), not bare values (`*\lsass.exe`).
 pub fn names_in_search(text: &str) -> HashSet<String> {
     let mut out = HashSet::new();
+    // A word is copied only the first time it is seen: searches repeat their field names
+    // (and expanded macros theirs) many times.
+    let mut add = |word: &str| {
+        if !out.contains(word) {
+            out.insert(word.to_string());
+        }
+    };
     for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '*'))) {
         let word = word.trim_matches('.');
         if word.is_empty() || (word.contains('*') && !word.starts_with(|c: char| c.is_ascii_alphabetic())) {
             continue;
         }
-        out.insert(word.to_string());
+        add(word);
         // `Processes.dest`, `tag::eventtype`: the parts may be fields too.
         if word.contains(['.', ':']) {
-            out.extend(word.split(['.', ':']).filter(|p| !p.is_empty()).map(str::to_string));
+            word.split(['.', ':']).filter(|p| !p.is_empty()).for_each(&mut add);
         }
     }
     out

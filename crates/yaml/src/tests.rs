@@ -72,6 +72,26 @@ fn scalars_resolve_as_serde_norway_resolves_them() {
         "nullable",
         "trueish",
         "Tuesday",
+        // Left to serde_norway before: ids, versions, times, sentences, signs inside.
+        "5fbd9e30-4ea0-4ab2-bd18-0efc5ddf69c0",
+        "1.2.3",
+        "-30m@m",
+        "08/10/2023 10:20:40 AM",
+        "0 * * * *",
+        "3CX Supply Chain Attack",
+        "1e-5",
+        "1E+5",
+        "+1e5",
+        "1-2",
+        "0x1F-2",
+        "12:30:00",
+        "1.5e3.2",
+        "infinity",
+        "-Infinity",
+        "+.INF",
+        ".NaN",
+        "0b101",
+        "1__0",
     ] {
         same(&format!("k: {v}\n"));
         same(&format!("- {v}\n"));
@@ -330,5 +350,19 @@ fn line_scans_agree_with_string_searches() {
 fn lines_split_as_str_lines() {
     for text in ["", "\n", "a", "a\n", "a\r\n", "\n\na", "a\n\n", "a\r\nb\r\n\r\nc", "a\nb", "é\n\r\n"] {
         assert_eq!(super::lines(text).collect::<Vec<_>>(), text.lines().collect::<Vec<_>>(), "{text:?}");
+    }
+}
+
+#[test]
+fn texts_that_are_no_number_resolve_without_libyaml() {
+    use crate::scan::never_a_number;
+    // Ids, versions, times and sentences starting with a digit are strings at once...
+    for t in ["5fbd9e30-4ea0-4ab2-bd18-0efc5ddf69c0", "1.2.3", "-30m@m", "0 * * * *", "3CX Supply", "12:30", "1-2"] {
+        assert!(never_a_number(t), "{t}");
+        assert_eq!(serde_norway::from_str::<Value>(t).expect("reads"), Value::String(t.to_string()), "{t}");
+    }
+    // ...while whatever could be a number is still asked of serde_norway.
+    for t in ["1e-5", "1E+5", "+1", "-1", "0x1F", "0o17", "0b101", "1_000", ".inf", "-.Inf", ".NaN", "infinity", "3.5", "2024e1"] {
+        assert!(!never_a_number(t), "{t}");
     }
 }

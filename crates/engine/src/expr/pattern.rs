@@ -42,6 +42,21 @@ impl std::fmt::Debug for Glob {
     }
 }
 
+/// Equal texts are equal globs (as their Debug text says); the searchers follow the pieces.
+impl PartialEq for Glob {
+    fn eq(&self, other: &Glob) -> bool {
+        self.pieces == other.pieces && self.anchored_start == other.anchored_start && self.anchored_end == other.anchored_end
+    }
+}
+
+/// What the pattern matches: patterns of one text share their globs, so most comparisons end
+/// at the pointer.
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        Arc::ptr_eq(&self.alternatives, &other.alternatives) || self.alternatives[..] == other.alternatives[..]
+    }
+}
+
 thread_local! {
     static LOWER: RefCell<String> = const { RefCell::new(String::new()) };
     /// Compiled globs by pattern text, while some pattern still uses them.

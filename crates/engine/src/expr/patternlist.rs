@@ -42,6 +42,13 @@ fn add_by_len(sets: &mut Vec<(usize, HashSet<Box<[u8]>>)>, text: &[u8]) {
     }
 }
 
+/// The patterns alone, as for Debug: the index is built from them.
+impl PartialEq for PatternList {
+    fn eq(&self, other: &PatternList) -> bool {
+        self.patterns == other.patterns
+    }
+}
+
 impl From<Vec<Pattern>> for PatternList {
     fn from(patterns: Vec<Pattern>) -> PatternList {
         let index = (patterns.len() >= INDEX_FROM).then(|| {

@@ -52,6 +52,26 @@ pub enum Pred {
     External(std::sync::Arc<dyn ExternalPred>),
 }
 
+/// Structural equality, for finding identical scans (`scan::shared`) without printing them:
+/// an external matcher equals only itself.
+impl PartialEq for Pred {
+    fn eq(&self, other: &Pred) -> bool {
+        match (self, other) {
+            (Pred::True, Pred::True) => true,
+            (Pred::And(a), Pred::And(b)) | (Pred::Or(a), Pred::Or(b)) => a == b,
+            (Pred::Not(a), Pred::Not(b)) => a == b,
+            (Pred::Eq(f, p), Pred::Eq(g, q)) | (Pred::Ne(f, p), Pred::Ne(g, q)) => f == g && p == q,
+            (Pred::Present(f), Pred::Present(g)) => f == g,
+            (Pred::Order(f, o, v), Pred::Order(g, p, w)) => f == g && o == p && v == w,
+            (Pred::AnyOf(f, l), Pred::AnyOf(g, m)) => f == g && l == m,
+            (Pred::AnyTuple(a), Pred::AnyTuple(b)) => a == b,
+            (Pred::Raw(p), Pred::Raw(q)) => p == q,
+            (Pred::External(a), Pred::External(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
 impl Pred {
     /// Compiles a search expression, resolving field names with `resolve`.
     pub fn compile(expr: &SearchExpr, resolve: &dyn Fn(&str) -> FieldRef) -> Pred {

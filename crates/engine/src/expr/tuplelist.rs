@@ -24,7 +24,7 @@ pub trait Alternative {
     fn eval(&self, row: &dyn FieldAccess) -> bool;
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TupleList<A> {
     /// The fields every indexed alternative compares, in key order.
     fields: Vec<FieldRef>,

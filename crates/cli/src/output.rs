@@ -157,7 +157,7 @@ mod tests {
     /// Every format reaches the output in a few large writes, not a write per piece of a row.
     #[test]
     fn rows_reach_the_output_in_large_writes() {
-        let rows: Vec<Record> = (0..200).map(|i| row(&[("dest", Value::str(&format!("host{i}"))), ("n", Value::Num(i as f64))])).collect();
+        let rows: Vec<Record> = (0..200).map(|i| row(&[("dest", Value::str(format!("host{i}"))), ("n", Value::Num(i as f64))])).collect();
         for format in [Format::Jsonl, Format::Csv, Format::Table] {
             let (mut counted, mut plain) = (CountingWriter::default(), Vec::new());
             write(&mut counted, format, &[ResultSet { name: "D", rows: &rows }]).unwrap();

@@ -130,7 +130,7 @@ fn span_bytes(chunks: &[String], (c, start, len): Span) -> &[u8] {
 /// The symbol table's hash of a text from the upper half of its full hash (the half kept in
 /// the table): spread back over 64 bits by an odd multiplier, so both the bucket index (low
 /// bits) and hashbrown's tag (top bits) vary with it.
-fn table_hash(half: u32) -> u64 {
+pub(crate) fn table_hash(half: u32) -> u64 {
     u64::from(half).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 

@@ -5,7 +5,10 @@ use crate::error::PlanError;
 use crate::expr::eval::CExpr;
 use crate::expr::field::FieldRef;
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+/// The sets of `dc()` and of large `values()`: found by a fast hash (foldhash), not by
+/// SipHash (`std`'s) or a B-tree's string comparisons (each reading another text's
+/// allocation). A scan adds to them once per kept row and mostly finds the text there.
+pub(crate) type TextSet = hashbrown::HashSet<String>;
 use vigil_model::value::{format_num, parse_num};
 use vigil_model::{Micros, Value};
 use vigil_spl::ast::{AggArg, Aggregation, Span};
@@ -76,18 +79,19 @@ pub struct AggSpec {
 /// command line, so the state is kept to 32 bytes (the memory budget counts
 /// `size_of::<AggState>()` per state, and fewer bytes per group mean fewer spills): rare
 /// large states are boxed, texts are boxed `str`s, and `values()` sets, nearly all of one
-/// or a few items, are a sorted vector until they outgrow [`SMALL_VALUES`].
+/// or a few items, are a sorted vector until they outgrow [`SMALL_VALUES`], then a hash set
+/// (sorted when finished).
 // The boxed sets are the point: a set inline would make every state 48 bytes.
 #[allow(clippy::box_collection)]
 #[derive(Clone, Debug)]
 pub enum AggState {
     Count(u64),
     /// `dc()`: boxed when the first item arrives.
-    Distinct(Option<Box<HashSet<String>>>),
+    Distinct(Option<Box<TextSet>>),
     /// `values()` of at most [`SMALL_VALUES`] items: sorted, without repeats.
     Values(Vec<String>),
-    /// `values()` past [`SMALL_VALUES`] items.
-    ValuesBig(Box<BTreeSet<String>>),
+    /// `values()` past [`SMALL_VALUES`] items, in no order.
+    ValuesBig(Box<TextSet>),
     List(Vec<String>),
     /// min/max: numeric extreme (when `has_num`) and text extreme, and whether any text was
     /// seen.
@@ -128,14 +132,14 @@ fn extreme_num(num: &mut f64, has_num: &mut bool, n: f64, want_max: bool) {
 const LIST_LIMIT: usize = 100;
 
 /// `values()` sets up to this many items are a sorted vector (one allocation, found by
-/// binary search); beyond, a B-tree, whose inserts do not move the items.
+/// binary search); beyond, a hash set (found by one probe, not a binary search).
 pub(crate) const SMALL_VALUES: usize = 32;
 
 /// Heap bytes of one kept text beyond its characters (its `String` in a set or list slot,
-/// allocator rounding), and of the first B-tree leaf of a `values()` set: estimates for the
-/// memory budget, which spilled too late while states' texts went uncounted.
+/// allocator rounding), and of a new hash set's table: estimates for the memory budget,
+/// which spilled too late while states' texts went uncounted.
 const SET_ITEM_BYTES: usize = 40;
-const BTREE_LEAF_BYTES: usize = 288;
+const SET_TABLE_BYTES: usize = 64;
 /// A text's allocator rounding, when its `String` sits in a vector counted by capacity.
 const TEXT_ROUNDING: usize = SET_ITEM_BYTES - std::mem::size_of::<String>();
 /// A box's allocation beyond its contents (allocator header and rounding).
@@ -202,12 +206,12 @@ impl AggState {
                     v.insert(at, item.into_owned());
                     return (v.capacity() - cap) * std::mem::size_of::<String>() + TEXT_ROUNDING + len;
                 }
-                let mut set: BTreeSet<String> = std::mem::take(v).into_iter().collect();
+                let mut set: TextSet = std::mem::take(v).into_iter().collect();
                 set.insert(item.into_owned());
                 *self = AggState::ValuesBig(Box::new(set));
-                // The B-tree's leaves and box; the vector it replaces stays counted (an
+                // The set's table and box; the vector it replaces stays counted (an
                 // overestimate until the next spill resets the count).
-                (SMALL_VALUES + 1) * SET_ITEM_BYTES / 2 + BTREE_LEAF_BYTES + BOX_BYTES + len
+                (SMALL_VALUES + 1) * SET_ITEM_BYTES / 2 + SET_TABLE_BYTES + BOX_BYTES + len
             }
             AggState::ValuesBig(s) if !s.contains(item.as_ref()) => {
                 s.insert(item.into_owned());
@@ -230,7 +234,7 @@ impl AggState {
                 };
                 if !set.contains(item) {
                     // A table slot and the text; the first item allocates the table and box.
-                    let first = if set.is_empty() { 64 + std::mem::size_of::<HashSet<String>>() + BOX_BYTES } else { 0 };
+                    let first = if set.is_empty() { SET_TABLE_BYTES + std::mem::size_of::<TextSet>() + BOX_BYTES } else { 0 };
                     set.insert(item.to_string());
                     return first + SET_ITEM_BYTES + item.len();
                 }
@@ -358,7 +362,7 @@ impl AggState {
             AggState::Count(c) => Value::Num(c as f64),
             AggState::Distinct(s) => Value::Num(s.map_or(0, |s| s.len()) as f64),
             AggState::Values(v) => Value::from_items(v),
-            AggState::ValuesBig(s) => Value::from_items(s.into_iter().collect()),
+            AggState::ValuesBig(s) => Value::from_items(sorted(*s)),
             AggState::List(v) => Value::from_items(v),
             AggState::Extreme { num, has_num, text, .. } => {
                 // Numbers only: numeric result. With text: Splunk compares lexically.
@@ -389,6 +393,21 @@ impl AggState {
             AggState::Stdev { .. } => Value::Null,
         }
     }
+}
+
+/// A set's texts in text order.
+pub(crate) fn sorted(set: TextSet) -> Vec<String> {
+    let mut items: Vec<String> = set.into_iter().collect();
+    items.sort_unstable();
+    items
+}
+
+/// A set's texts in text order, borrowed (states written as bytes list their texts in order,
+/// whatever order the set holds them in).
+pub(crate) fn sorted_refs(set: &TextSet) -> Vec<&String> {
+    let mut items: Vec<&String> = set.iter().collect();
+    items.sort_unstable();
+    items
 }
 
 pub(crate) fn plan_agg(a: &Aggregation, resolve: &dyn Fn(&str) -> FieldRef, span: Span) -> Result<AggSpec, PlanError> {
@@ -459,6 +478,29 @@ mod tests {
             assert_eq!(a.clone().finish(AggFunc::Values), Value::from_items(want.clone()));
             assert_eq!(AggState::values_of(items).finish(AggFunc::Values), Value::from_items(want));
         }
+    }
+
+    #[test]
+    fn large_text_sets_are_hashed_and_written_in_text_order() {
+        let items: Vec<String> = (0..3 * SMALL_VALUES).map(|i| format!("host-{:03}", (i * 37) % 101)).collect();
+        let (mut fwd, mut back) = (AggState::new(AggFunc::Values), AggState::new(AggFunc::Values));
+        items.iter().for_each(|it| _ = fwd.add(AggFunc::Values, it, 0));
+        items.iter().rev().for_each(|it| _ = back.add(AggFunc::Values, it, 0));
+        // Found by one hash probe per add, not by comparing texts down a tree.
+        let AggState::ValuesBig(set) = &fwd else { panic!("a large set") };
+        assert!(set.capacity() >= items.len() && set.contains("host-037"));
+        // Written as bytes (spill runs, scan states), the texts come in order either way.
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        crate::store::spill::encode_state(&fwd, &mut a);
+        crate::store::spill::encode_state(&back, &mut b);
+        assert_eq!(a, b);
+        let mut want = items.clone();
+        want.sort();
+        want.dedup();
+        assert_eq!(fwd.finish(AggFunc::Values), Value::from_items(want));
+        let mut dc = AggState::new(AggFunc::Dc);
+        items.iter().for_each(|it| _ = dc.add(AggFunc::Dc, it, 0));
+        assert_eq!(dc.finish(AggFunc::Dc), Value::Num(items.iter().collect::<std::collections::HashSet<_>>().len() as f64));
     }
 
     #[test]

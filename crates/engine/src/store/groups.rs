@@ -3,9 +3,10 @@
 
 use crate::error::ExecError;
 use crate::store::agg::{AggSpec, AggState};
+use crate::store::group_arena::Arena;
 use crate::store::key_bytes::KeyBytes;
 use crate::store::spill::{decode_state, encode_state, get_str, get_u32, get_u64, get_u8, put_str, put_u32, put_u64, Run, SpillFile};
-use crate::store::symbols::{clear_bounded, sort_by_key_text, sort_by_ranks, Symbols, Translation};
+use crate::store::symbols::{clear_bounded, sort_by_key_text, sort_by_ranks, Symbols, Translation, KEEP_TABLE_CAPACITY};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -86,16 +87,14 @@ pub(crate) fn for_each_combination<T: Copy>(lists: &[&[T]], empty: T, mut f: imp
     }
 }
 
-type Group = (Box<[u32]>, Vec<AggState>);
-
 /// Groups and their aggregation states (cloned for the queries that share a scan).
 ///
 /// A key is an array of ids in a [`Symbols`] table owned by the caller (shared by every
-/// query of a thread), so finding a group hashes and compares a few integers, and a new
-/// group allocates its id array and states only.
+/// query of a thread), so finding a group hashes and compares a few integers; the groups in
+/// memory are an [`Arena`], without an allocation per group.
 #[derive(Clone)]
 pub(crate) struct Groups {
-    table: HashTable<Group>,
+    table: Arena,
     /// Groups written to disk under memory pressure, oldest first (see `store::spill`).
     runs: Vec<Run>,
     /// Estimated heap bytes of `table`.
@@ -130,7 +129,7 @@ impl Default for Groups {
 impl Groups {
     pub fn with_limit(limit: usize) -> Groups {
         Groups {
-            table: HashTable::new(),
+            table: Arena::default(),
             runs: Vec::new(),
             bytes: 0,
             spilled: 0,
@@ -152,7 +151,7 @@ impl Groups {
     /// capacity in every later one). The hasher stays: its seed changes no result (encoding
     /// sorts by key text).
     pub fn clear_for_reuse(&mut self) {
-        clear_bounded(&mut self.table);
+        self.table.clear_bounded(KEEP_TABLE_CAPACITY);
         clear_bounded(&mut self.refused);
         clear_bounded(&mut self.decided);
         self.runs.clear();
@@ -190,28 +189,30 @@ impl Groups {
     /// Writes the groups held in memory to `file` as one sorted run and forgets them;
     /// returns the bytes written.
     pub fn spill(&mut self, symbols: &Symbols, file: &Arc<SpillFile>) -> std::io::Result<u64> {
-        self.spill_with(symbols, file, |groups| sort_by_key_text(groups, |g| &g.0, symbols))
+        self.spill_with(symbols, file, |groups| sort_by_key_text(groups, |g| g.0, symbols))
     }
 
     /// Like [`Groups::spill`], sorting by `ranks`, the [`text_ranks`](crate::store::symbols::text_ranks) of `symbols` (shared by
     /// the tables of a scan state, so no table sorts texts again).
     pub fn spill_ranked(&mut self, symbols: &Symbols, ranks: &[u32], file: &Arc<SpillFile>) -> std::io::Result<u64> {
-        self.spill_with(symbols, file, |groups| sort_by_ranks(groups, |g| &g.0, ranks))
+        self.spill_with(symbols, file, |groups| sort_by_ranks(groups, |g| g.0, ranks))
     }
 
-    fn spill_with(&mut self, symbols: &Symbols, file: &Arc<SpillFile>, sort: impl FnOnce(&mut Vec<Group>)) -> std::io::Result<u64> {
+    fn spill_with(&mut self, symbols: &Symbols, file: &Arc<SpillFile>, sort: impl FnOnce(&mut Vec<(&[u32], u32)>)) -> std::io::Result<u64> {
         if self.table.is_empty() {
             self.refused.clear();
             self.decided.clear();
             self.bytes = 0;
             return Ok(0);
         }
-        let mut groups: Vec<Group> = std::mem::take(&mut self.table).into_iter().collect();
+        let table = &self.table;
+        let mut groups = table.keys();
         sort(&mut groups);
-        let run = file.write_run(groups.iter().map(|(k, st)| (k.iter().map(|&id| symbols.text(id)).collect(), st.as_slice())))?;
+        let run = file.write_run(groups.iter().map(|&(k, g)| (k.iter().map(|&id| symbols.text(id)).collect(), table.states(g))))?;
         let written = run.len();
         self.runs.push(run);
         self.spilled += groups.len();
+        self.table.free();
         self.bytes = 0;
         // Their ids are about to lose their texts.
         self.refused.clear();
@@ -226,32 +227,29 @@ impl Groups {
         crate::store::spill::compact(self.runs, aggs)
     }
 
-    /// The groups in memory whose key texts pass `keep`, sorted by key text (leaves the table
-    /// empty): filtered first, as a selective `keep` leaves few groups to sort.
-    fn sorted_where(&mut self, symbols: &Symbols, keep: impl Fn(&[&str]) -> bool) -> Vec<Group> {
+    /// The groups in memory whose key texts pass `keep`, sorted by key text, each with its
+    /// states (leaves the table empty): filtered first, as a selective `keep` leaves few
+    /// groups to sort.
+    fn sorted_where(&mut self, symbols: &Symbols, keep: impl Fn(&[&str]) -> bool) -> Vec<(Vec<u32>, Vec<AggState>)> {
+        let mut table = std::mem::take(&mut self.table);
         let mut parts: Vec<&str> = Vec::new();
-        let mut groups: Vec<Group> = std::mem::take(&mut self.table)
-            .into_iter()
-            .filter(|(key, _)| {
-                parts.clear();
-                parts.extend(key.iter().map(|&id| symbols.text(id)));
-                keep(&parts)
-            })
-            .collect();
-        sort_by_key_text(&mut groups, |g| &g.0, symbols);
-        groups
+        let mut groups = table.keys();
+        groups.retain(|(key, _)| {
+            parts.clear();
+            parts.extend(key.iter().map(|&id| symbols.text(id)));
+            keep(&parts)
+        });
+        sort_by_key_text(&mut groups, |g| g.0, symbols);
+        let order: Vec<(Vec<u32>, u32)> = groups.into_iter().map(|(k, g)| (k.to_vec(), g)).collect();
+        order.into_iter().map(|(k, g)| (k, table.take_states(g))).collect()
     }
 
     /// The states of the group with this key, created if new.
-    pub fn entry(&mut self, key: &[u32], aggs: &[AggSpec]) -> &mut Vec<AggState> {
+    pub fn entry(&mut self, key: &[u32], aggs: &[AggSpec]) -> &mut [AggState] {
         let h = self.hasher.hash_one(key);
-        let eq = |(k, _): &Group| **k == *key;
-        if self.table.find(h, eq).is_none() {
-            return self.insert_new(h, key.into(), aggs);
-        }
-        match self.table.find_mut(h, eq) {
-            Some((_, states)) => states,
-            None => &mut self.spill,
+        match self.table.find(h, key) {
+            Some(g) => self.table.states_mut(g),
+            None => self.insert_new(h, key, aggs),
         }
     }
 
@@ -264,20 +262,16 @@ impl Groups {
         aggs: &[AggSpec],
         decides: Option<&[usize]>,
         admit: impl FnOnce(&[u32]) -> bool,
-    ) -> Option<&mut Vec<AggState>> {
+    ) -> Option<&mut [AggState]> {
         let h = self.hasher.hash_one(key);
-        let eq = |(k, _): &Group| **k == *key;
-        if self.table.find(h, eq).is_none() {
-            let admitted = match decides {
-                Some(positions) => self.decide(key, positions, admit),
-                None => self.decide_whole(h, key, admit),
-            };
-            return admitted.then(|| self.insert_new(h, key.into(), aggs));
+        if let Some(g) = self.table.find(h, key) {
+            return Some(self.table.states_mut(g));
         }
-        Some(match self.table.find_mut(h, eq) {
-            Some((_, states)) => states,
-            None => &mut self.spill,
-        })
+        let admitted = match decides {
+            Some(positions) => self.decide(key, positions, admit),
+            None => self.decide_whole(h, key, admit),
+        };
+        admitted.then(|| self.insert_new(h, key, aggs))
     }
 
     /// `admit(key)`, remembered by the key's parts at `positions`.
@@ -317,16 +311,25 @@ impl Groups {
         false
     }
 
-    fn insert_new(&mut self, h: u64, key: Box<[u32]>, aggs: &[AggSpec]) -> &mut Vec<AggState> {
-        if self.table.len() >= self.limit {
-            self.overflow = true;
+    fn insert_new(&mut self, h: u64, key: &[u32], aggs: &[AggSpec]) -> &mut [AggState] {
+        // A key of another shape than the table's cannot come from one scan; its row is
+        // dropped like one past the limit, without failing the query.
+        let misfit = !self.table.fits(key, aggs.len());
+        if self.table.len() >= self.limit || misfit {
+            self.overflow |= !misfit;
             self.spill = aggs.iter().map(|a| AggState::new(a.func)).collect();
             return &mut self.spill;
         }
-        let hasher = &self.hasher;
-        let states = aggs.iter().map(|a| AggState::new(a.func)).collect();
-        self.bytes += GROUP_BYTES + key.len() * 4 + aggs.len() * std::mem::size_of::<AggState>();
-        &mut self.table.insert_unique(h, (key, states), |(k, _)| hasher.hash_one(&**k)).into_mut().1
+        let g = self.add_group(h, key, aggs.iter().map(|a| AggState::new(a.func)));
+        self.table.states_mut(g)
+    }
+
+    /// Adds a group to the table, counting the bytes it reserved.
+    fn add_group(&mut self, h: u64, key: &[u32], states: impl IntoIterator<Item = AggState>) -> u32 {
+        let before = self.table.reserved_bytes();
+        let g = self.table.insert(h, key, states);
+        self.bytes += self.table.reserved_bytes().saturating_sub(before);
+        g
     }
 
     /// Adds another thread's groups, whose ids `tr` translates into `symbols`.
@@ -334,22 +337,21 @@ impl Groups {
         self.overflow |= other.overflow;
         self.runs.extend(other.runs);
         self.spilled += other.spilled;
-        for (k, states) in other.table {
-            let k: Box<[u32]> = k.iter().map(|&id| tr.id(symbols, id)).collect();
-            let h = self.hasher.hash_one(&*k);
-            let full = self.table.len() >= self.limit;
-            match self.table.find_mut(h, |(mine, _)| *mine == k) {
-                Some((_, mine)) => {
-                    for ((m, o), spec) in mine.iter_mut().zip(states).zip(aggs) {
+        let mut theirs = other.table;
+        let mut k: Vec<u32> = Vec::new();
+        for g in 0..theirs.len() as u32 {
+            let states = theirs.take_states(g);
+            k.clear();
+            k.extend(theirs.key(g).iter().map(|&id| tr.id(symbols, id)));
+            let h = self.hasher.hash_one(k.as_slice());
+            match self.table.find(h, &k) {
+                Some(mine) => {
+                    for ((m, o), spec) in self.table.states_mut(mine).iter_mut().zip(states).zip(aggs) {
                         m.merge(spec.func, o);
                     }
                 }
-                None if full => self.overflow = true,
-                None => {
-                    let hasher = &self.hasher;
-                    self.bytes += GROUP_BYTES + k.len() * 4 + states.len() * std::mem::size_of::<AggState>();
-                    self.table.insert_unique(h, (k, states), |(k, _)| hasher.hash_one(&**k));
-                }
+                None if self.table.len() >= self.limit || !self.table.fits(&k, states.len()) => self.overflow = true,
+                None => _ = self.add_group(h, &k, states),
             }
         }
     }
@@ -432,11 +434,11 @@ impl Groups {
             })?;
             buf[count_at..count_at + 8].copy_from_slice(&n.to_le_bytes());
         }
-        let mut groups: Vec<&Group> = self.table.iter().collect();
-        sort_by_key_text(&mut groups, |g| &g.0, symbols);
+        let mut groups = self.table.keys();
+        sort_by_key_text(&mut groups, |g| g.0, symbols);
         put_u64(buf, groups.len() as u64);
-        for (key, states) in groups {
-            encode_group(buf, key.iter().map(|&id| symbols.text(id)), states);
+        for (key, g) in groups {
+            encode_group(buf, key.iter().map(|&id| symbols.text(id)), self.table.states(g));
         }
         Ok(())
     }
@@ -475,11 +477,9 @@ impl Groups {
                 g.spilled += groups.len();
             } else {
                 for (key, states) in groups {
-                    let ids: Box<[u32]> = key.iter().map(|k| symbols.intern(k)).collect();
-                    let h = g.hasher.hash_one(&*ids);
-                    g.bytes += GROUP_BYTES + ids.len() * 4 + states.len() * std::mem::size_of::<AggState>();
-                    let hasher = &g.hasher;
-                    g.table.insert_unique(h, (ids, states), |(k, _)| hasher.hash_one(&**k));
+                    let ids: Vec<u32> = key.iter().map(|k| symbols.intern(k)).collect();
+                    let h = g.hasher.hash_one(ids.as_slice());
+                    g.add_group(h, &ids, states);
                 }
             }
         }
@@ -511,9 +511,6 @@ fn decode_group(cur: &mut &[u8], by_len: usize, aggs: &[AggSpec]) -> Result<(Vec
     }
     Ok((key, states))
 }
-
-/// Heap bytes of a group beyond its key ids and states (table slot, two allocations).
-const GROUP_BYTES: usize = 80;
 
 /// A result row: by-fields, then aggregates (an aggregate named like a by-field replaces it).
 pub(crate) fn group_row(by_names: &[String], key: impl Iterator<Item = String>, states: Vec<AggState>, aggs: &[AggSpec]) -> Record {

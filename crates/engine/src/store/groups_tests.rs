@@ -121,3 +121,23 @@ fn finishing_filters_and_orders_by_text_in_memory_and_from_disk() {
     keys[3..].iter().chain(&[[c, a]]).for_each(|k| g.entry(k, &aggs)[0].add_row());
     assert_eq!(kept_counts(g, &syms, &aggs), want);
 }
+
+#[test]
+fn a_group_costs_its_share_of_the_arenas_not_allocations_of_its_own() {
+    let aggs = [AggSpec { func: AggFunc::Count, input: AggInput::Rows, name: "count".into() }];
+    let mut g = Groups::default();
+    let n = 3000u32;
+    for i in 0..n {
+        g.entry(&[i, i % 5], &aggs)[0].add_row();
+        g.entry(&[i / 2, i % 5], &aggs)[0].add_row();
+    }
+    let groups = g.len();
+    // Each group: a table slot, two ids and a state in the arenas, which grow by doubling.
+    // Two allocations of its own per group (and their headers) counted more than this.
+    // (A slot: the group's number and half its hash, and hashbrown's control byte.)
+    let share = 9 + 2 * 4 + std::mem::size_of::<AggState>();
+    assert!(g.bytes() <= 2 * groups * share, "{} bytes for {groups} groups", g.bytes());
+    assert!(g.bytes() >= groups * (2 * 4 + std::mem::size_of::<AggState>()), "the budget counts them");
+    let counts: u64 = (0..n).map(|i| if let AggState::Count(c) = g.entry(&[i, i % 5], &aggs)[0] { c } else { 0 }).sum();
+    assert!(counts >= u64::from(n), "groups are found again");
+}

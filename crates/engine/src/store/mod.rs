@@ -5,6 +5,7 @@
 pub(crate) mod agg;
 pub(crate) mod blocks;
 pub(crate) mod event_rows;
+pub(crate) mod group_arena;
 pub(crate) mod groups;
 pub(crate) mod key_bytes;
 pub(crate) mod row_store;

@@ -12,7 +12,6 @@
 
 use crate::store::agg::AggState;
 use crate::store::key_bytes::KeyBytes;
-use std::collections::HashSet;
 
 pub(crate) fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
@@ -123,7 +122,7 @@ pub(crate) fn put_state(buf: &mut Vec<u8>, st: &AggState) {
         AggState::Distinct(s) => {
             buf.push(1);
             let s = s.as_deref();
-            put_texts(buf, s.map_or(0, HashSet::len), s.into_iter().flatten());
+            put_texts(buf, s.map_or(0, crate::store::agg::TextSet::len), s.into_iter().flatten());
         }
         AggState::Values(v) => {
             buf.push(2);
@@ -131,7 +130,7 @@ pub(crate) fn put_state(buf: &mut Vec<u8>, st: &AggState) {
         }
         AggState::ValuesBig(s) => {
             buf.push(2);
-            put_texts(buf, s.len(), s.iter());
+            put_texts(buf, s.len(), crate::store::agg::sorted_refs(s).into_iter());
         }
         AggState::List(v) => {
             buf.push(3);

@@ -13,7 +13,7 @@ use crate::store::blocks::{BlockReader, BlockWriter, RUN_LEVEL};
 use crate::store::key_bytes::KeyBytes;
 use crate::store::run_codec;
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
 
@@ -364,7 +364,7 @@ pub(crate) fn encode_state(st: &AggState, buf: &mut Vec<u8>) {
         AggState::Distinct(s) => {
             buf.push(1);
             let s = s.as_deref();
-            put_strs(buf, s.map_or(0, HashSet::len), s.into_iter().flatten());
+            put_strs(buf, s.map_or(0, crate::store::agg::TextSet::len), s.into_iter().flatten());
         }
         AggState::Values(v) => {
             buf.push(2);
@@ -372,7 +372,7 @@ pub(crate) fn encode_state(st: &AggState, buf: &mut Vec<u8>) {
         }
         AggState::ValuesBig(s) => {
             buf.push(2);
-            put_strs(buf, s.len(), s.iter());
+            put_strs(buf, s.len(), crate::store::agg::sorted_refs(s).into_iter());
         }
         AggState::List(v) => {
             buf.push(3);

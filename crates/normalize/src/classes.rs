@@ -195,8 +195,10 @@ impl Classes {
             part(first);
         }
         let remembered = key.len() <= MAX_KIND_BYTES;
-        if let Some(w) = remembered.then(|| self.memo.read().ok().and_then(|m| m.get(key.as_slice()).copied())).flatten() {
-            return Some(w);
+        if remembered {
+            if let Some(w) = self.memo.read().ok().and_then(|m| m.get(key.as_slice()).copied()) {
+                return Some(w);
+            }
         }
         let src = self.sources.get(source)?;
         // Each value lowercased once, not once per condition on it.

@@ -52,6 +52,21 @@ impl Engine {
         let logs = std::mem::take(&mut state.logs);
         let logs = logs.as_slice();
         let symbols = &state.symbols;
+        if workers == 1 {
+            // One worker takes the queries in query order, so each one's turn has come when it
+            // starts: it runs on this thread and hands its outputs on itself. A worker thread
+            // and the channel to it cost two thread switches per query (~6,000 futex waits
+            // for all ESCU) and gave nothing to run beside.
+            for (i, (q, mut accs)) in self.queries.iter().zip(state.accs).enumerate() {
+                shared.fill(i, &mut accs);
+                let mut turn = InlineTurn { output: &mut *emit };
+                let out = finish_with(q, accs, symbols, ctx, budgets_now(0), &mut turn, self.logged_scan(i, logs, symbols));
+                if !out.is_handed_on() {
+                    out.replay(emit);
+                }
+            }
+            return;
+        }
         let queue = std::sync::Mutex::new(finishing_order(self.queries.iter().zip(state.accs).collect(), workers).into_iter());
         let progress = Progress::default();
         // Two chunks in flight: a worker handing on directly waits for the output beyond that.
@@ -104,6 +119,17 @@ impl Turn for WorkerTurn<'_> {
     fn output(&mut self) -> Option<&mut dyn FnMut(QueryOutput)> {
         self.come = self.come || self.progress.is_turn(self.i);
         self.come.then_some(&mut *self.output)
+    }
+}
+
+/// The turn of a query finished on the output's own thread: always come.
+struct InlineTurn<'a> {
+    output: &'a mut dyn FnMut(QueryOutput),
+}
+
+impl Turn for InlineTurn<'_> {
+    fn output(&mut self) -> Option<&mut dyn FnMut(QueryOutput)> {
+        Some(&mut *self.output)
     }
 }
 

@@ -23,10 +23,15 @@ struct Inner {
     /// The names of the capture groups, in group order ([`Regex::capture_names`], flattened).
     names: Vec<String>,
     compiled: OnceLock<Regex>,
+    /// Compiles the pattern (under the engine's size limit).
+    build: Build,
 }
 
+/// What compiles a pattern in the `regex` crate's syntax.
+pub(crate) type Build = fn(&str) -> Result<Regex, regex::Error>;
+
 /// Above this estimate of its compiled size, a pattern is compiled at plan time: only there
-/// can [`REGEX_SIZE_LIMIT`](super::regex::REGEX_SIZE_LIMIT) refuse it with a span. The
+/// can the size limit refuse it with a span. The
 /// estimate is at least the NFA's size, and a tenth of the limit (one NFA of `\w{128}`,
 /// ~2.2 MB, still compiles).
 const DEFER_MAX_BYTES: u64 = 1 << 20;
@@ -34,13 +39,13 @@ const DEFER_MAX_BYTES: u64 = 1 << 20;
 impl LazyRegex {
     /// Checks `source` (already in the `regex` crate's syntax) as [`Regex::new`] would;
     /// `build` compiles it, and gives the error of a pattern the parser refuses.
-    pub(crate) fn new(source: String, build: impl Fn(&str) -> Result<Regex, regex::Error>) -> Result<LazyRegex, regex::Error> {
+    pub(crate) fn new(source: String, build: Build) -> Result<LazyRegex, regex::Error> {
         // The `regex` crate's defaults (Unicode, case-sensitive, nesting 250) are the parser's.
         let hir = match regex_syntax::Parser::new().parse(&source) {
             Ok(hir) => hir,
             Err(_) => {
                 let re = build(&source)?;
-                return Ok(LazyRegex::compiled(re));
+                return Ok(LazyRegex::compiled(re, build));
             }
         };
         let mut groups = Vec::new();
@@ -51,13 +56,13 @@ impl LazyRegex {
         if estimated_bytes(&hir) > DEFER_MAX_BYTES {
             let _ = compiled.set(build(&source)?);
         }
-        Ok(LazyRegex { inner: Arc::new(Inner { source, names, compiled }) })
+        Ok(LazyRegex { inner: Arc::new(Inner { source, names, compiled, build }) })
     }
 
-    /// An expression already compiled.
-    pub(crate) fn compiled(re: Regex) -> LazyRegex {
+    /// An expression already compiled (by `build`).
+    fn compiled(re: Regex, build: Build) -> LazyRegex {
         let names = re.capture_names().flatten().map(str::to_string).collect();
-        LazyRegex { inner: Arc::new(Inner { source: re.as_str().to_string(), names, compiled: OnceLock::from(re) }) }
+        LazyRegex { inner: Arc::new(Inner { source: re.as_str().to_string(), names, compiled: OnceLock::from(re), build }) }
     }
 
     /// The pattern, as [`Regex::as_str`] gives it.
@@ -75,7 +80,7 @@ impl LazyRegex {
         self.inner.compiled.get_or_init(|| {
             // Parsed at plan time and estimated well under the size limit, so this builds;
             // were it ever refused, a pattern that matches nothing stands in rather than a panic.
-            super::regex::build_regex_rust(&self.inner.source).unwrap_or_else(|_| never())
+            (self.inner.build)(&self.inner.source).unwrap_or_else(|_| never())
         })
     }
 
@@ -134,10 +139,10 @@ fn estimated_bytes(hir: &Hir) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expr::regex::build_regex_rust;
 
+    /// As the engine compiles (`expr::regex`), under the `regex` crate's default size limit.
     fn lazy(p: &str) -> Result<LazyRegex, regex::Error> {
-        LazyRegex::new(p.to_string(), build_regex_rust)
+        LazyRegex::new(p.to_string(), |p| regex::RegexBuilder::new(p).size_limit(10 << 20).build())
     }
 
     /// Small patterns wait for their first match, and then match as the compiled `Regex` does.

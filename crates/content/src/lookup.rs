@@ -82,9 +82,16 @@ impl LookupTable {
             .map(|s| s.trim().to_string())
             .collect::<Vec<_>>();
         let mut rows = Vec::new();
-        for (i, rec) in reader.records().enumerate() {
-            let rec = rec.map_err(|e| ContentError::new(path, Some(i + 2), format!("bad CSV row: {e}")))?;
-            let mut row: Vec<String> = rec.iter().map(|s| s.to_string()).collect();
+        // One record read into again and again (what `records()` does with a new one per row).
+        let mut rec = csv::StringRecord::new();
+        for i in 0.. {
+            match reader.read_record(&mut rec) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(ContentError::new(path, Some(i + 2), format!("bad CSV row: {e}"))),
+            }
+            let mut row: Vec<String> = Vec::with_capacity(columns.len().max(rec.len()));
+            row.extend(rec.iter().map(str::to_string));
             row.resize(columns.len(), String::new());
             rows.push(row);
         }

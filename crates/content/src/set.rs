@@ -17,6 +17,9 @@ struct MacroFile {
 #[derive(Clone, Debug, Default)]
 pub struct ContentSet {
     detections: Vec<Detection>,
+    /// A detection's name, ASCII-lowercased -> its position in `detections`: finding the one a
+    /// new detection replaces by a scan of them all was quadratic in ESCU's ~2000.
+    by_name: HashMap<String, usize>,
     macros: HashMap<(String, usize), MacroDef>,
     lookups: HashMap<String, LookupDef>,
     deployments: Vec<Deployment>,
@@ -178,9 +181,12 @@ impl ContentSet {
 
     /// Adds a detection, replacing one with the same name (case-insensitive) in place.
     pub fn add_detection(&mut self, d: Detection) {
-        match self.detections.iter_mut().find(|old| old.name.eq_ignore_ascii_case(&d.name)) {
-            Some(old) => *old = d,
-            None => self.detections.push(d),
+        match self.by_name.entry(d.name.to_ascii_lowercase()) {
+            std::collections::hash_map::Entry::Occupied(at) => self.detections[*at.get()] = d,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(self.detections.len());
+                self.detections.push(d);
+            }
         }
     }
 
@@ -330,6 +336,19 @@ mod tests {
         want.sort();
         assert_eq!(got, want);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A detection named as an earlier one, up to ASCII case, replaces it in its place.
+    #[test]
+    fn same_name_replaces_in_place() {
+        let mut set = ContentSet::empty();
+        let d = |name: &str, search: &str| Detection { name: name.into(), search: search.into(), ..Detection::default() };
+        set.add_detection(d("Alpha One", "a"));
+        set.add_detection(d("Beta", "b"));
+        set.add_detection(d("ALPHA one", "c"));
+        let got: Vec<(&str, &str)> = set.detections().iter().map(|d| (d.name.as_str(), d.search.as_str())).collect();
+        assert_eq!(got, [("ALPHA one", "c"), ("Beta", "b")]);
+        assert_eq!(set.detection("alpha ONE").map(|d| d.search.as_str()), Some("c"));
     }
 
     #[test]

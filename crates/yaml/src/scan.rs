@@ -34,17 +34,21 @@ pub(crate) fn key_end(text: &str) -> Option<usize> {
     if is_indicator(*text.as_bytes().first()?) {
         return None;
     }
-    // One pass over the bytes (no searcher built per line): a comment before the `:` is no key.
+    // Only `:` and `#` matter, found with memchr (vectorized; a loop over every byte cost ~8
+    // instructions a byte over every line of every file): a comment (` #`) before the `:`
+    // is no key.
     let bytes = text.as_bytes();
     let mut comment = false;
     let mut end = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        let next = bytes.get(i + 1);
-        if b == b':' && next.is_none_or(|&n| n == b' ') {
-            end = Some(i);
-            break;
+    for i in memchr::memchr2_iter(b':', b'#', bytes) {
+        if bytes[i] == b':' {
+            if bytes.get(i + 1).is_none_or(|&n| n == b' ') {
+                end = Some(i);
+                break;
+            }
+        } else {
+            comment |= i > 0 && bytes[i - 1] == b' ';
         }
-        comment |= b == b' ' && next == Some(&b'#');
     }
     let end = end?;
     let key = &text[..end];
@@ -54,18 +58,18 @@ pub(crate) fn key_end(text: &str) -> Option<usize> {
 /// One line of a plain scalar without its comment and trailing spaces; `None` where the text
 /// holds what a plain scalar cannot (`: `, a final `:`) or is empty.
 pub(crate) fn plain_line(text: &str) -> Option<&str> {
-    // One pass over the bytes up to the comment (no searcher built per line). A `: ` before the
-    // comment is either inside the trimmed text or leaves it ending in `:`: `None` both ways.
+    // The `:`s and `#`s up to the comment, found with memchr (as in `key_end`). A `: ` before
+    // the comment is either inside the trimmed text or leaves it ending in `:`: `None` both ways.
     let bytes = text.as_bytes();
     let mut end = bytes.len();
-    for (i, &b) in bytes.iter().enumerate() {
-        match (b, bytes.get(i + 1)) {
-            (b' ', Some(b'#')) => {
-                end = i;
-                break;
+    for i in memchr::memchr2_iter(b':', b'#', bytes) {
+        if bytes[i] == b':' {
+            if bytes.get(i + 1) == Some(&b' ') {
+                return None;
             }
-            (b':', Some(b' ')) => return None,
-            _ => {}
+        } else if i > 0 && bytes[i - 1] == b' ' {
+            end = i - 1;
+            break;
         }
     }
     let text = text[..end].trim_end();

@@ -6,9 +6,9 @@
 
 use crate::error::PlanError;
 use crate::expr::functions::{self, Arg, Func};
+use crate::expr::lazy_regex::LazyRegex;
 use crate::expr::value::{EvalRef, EvalValue, Operand, Scope};
 use regex::Regex;
-use std::sync::Arc;
 use vigil_spl::ast::{BinaryOp, Expr, Span, UnaryOp};
 
 /// A compiled expression.
@@ -17,8 +17,8 @@ pub enum CExpr {
     Lit(EvalValue),
     Field(String),
     Call(Func, Vec<CExpr>),
-    /// A literal regular expression argument, compiled at plan time.
-    Regex(Arc<Regex>),
+    /// A literal regular expression argument, checked at plan time, compiled at first use.
+    Regex(LazyRegex),
     Unary(UnaryOp, Box<CExpr>),
     Binary(BinaryOp, Box<CExpr>, Box<CExpr>),
 }
@@ -104,7 +104,7 @@ impl Arg for CExpr {
 
     fn literal_regex(&self) -> Option<&Regex> {
         match self {
-            CExpr::Regex(re) => Some(re),
+            CExpr::Regex(re) => Some(re.get()),
             _ => None,
         }
     }
@@ -128,7 +128,7 @@ fn compile_call(name: &str, args: &[Expr], span: Span) -> Result<CExpr, PlanErro
         match (func.regex_arg(), a) {
             (Some(ri), Expr::Str(pattern)) if ri == i => {
                 let re = crate::expr::regex::compile_regex(pattern, span)?;
-                compiled.push(CExpr::Regex(Arc::new(re)));
+                compiled.push(CExpr::Regex(re));
             }
             _ => compiled.push(CExpr::compile(a)?),
         }

@@ -96,7 +96,7 @@ fn text(v: EvalValue) -> Option<String> {
     v.as_text()
 }
 
-/// The regex of a `match`/`replace`/`mvfind` argument. A literal one was compiled at plan time
+/// The regex of a `match`/`replace`/`mvfind` argument. A literal one was checked at plan time
 /// and is borrowed: a clone would start with an empty match cache, whose set-up costs more
 /// than most matches.
 fn regex_of<'a>(arg: &'a impl Arg, scope: &Scope) -> Option<std::borrow::Cow<'a, Regex>> {

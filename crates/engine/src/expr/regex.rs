@@ -1,5 +1,6 @@
 //! Regular expressions: Splunk's PCRE patterns compiled with the linear-time `regex` crate.
 
+use super::lazy_regex::LazyRegex;
 use crate::error::PlanError;
 use regex::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind};
@@ -8,12 +9,13 @@ use std::sync::{Mutex, OnceLock};
 use vigil_spl::ast::Span;
 
 /// Compiles a Splunk (PCRE) pattern. Features the linear-time engine lacks (look-around,
-/// backreferences) are reported as unsupported rather than silently approximated.
-pub(crate) fn compile_regex(pattern: &str, span: Span) -> Result<Regex, PlanError> {
+/// backreferences) are reported as unsupported rather than silently approximated. Checked
+/// now, compiled at first use ([`LazyRegex`]).
+pub(crate) fn compile_regex(pattern: &str, span: Span) -> Result<LazyRegex, PlanError> {
     if let Some(re) = compiled().lock().ok().and_then(|c| c.get(pattern).cloned()) {
         return Ok(re);
     }
-    let re = build_regex(pattern).map_err(|e| regex_error(pattern, e, span))?;
+    let re = LazyRegex::new(pcre_to_rust(pattern), build_regex_rust).map_err(|e| regex_error(pattern, e, span))?;
     if let Ok(mut cache) = compiled().lock() {
         if cache.len() >= COMPILED_MAX {
             cache.clear();
@@ -25,9 +27,9 @@ pub(crate) fn compile_regex(pattern: &str, span: Span) -> Result<Regex, PlanErro
 
 /// Patterns compiled at plan time, by text: detections share `rex` and `match` patterns (the
 /// same macro expanded in many), and a compile costs ~0.2 M instructions; a clone of a
-/// `Regex` shares its program. Bounded: cleared when full (a server planning ad-hoc searches).
-fn compiled() -> &'static Mutex<HashMap<String, Regex>> {
-    static COMPILED: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+/// `LazyRegex` shares its program. Bounded: cleared when full (a server planning ad-hoc searches).
+fn compiled() -> &'static Mutex<HashMap<String, LazyRegex>> {
+    static COMPILED: OnceLock<Mutex<HashMap<String, LazyRegex>>> = OnceLock::new();
     COMPILED.get_or_init(Mutex::default)
 }
 
@@ -60,7 +62,12 @@ pub(crate) const REGEX_SIZE_LIMIT: usize = 10 << 20;
 
 /// Compiles a PCRE-style pattern with the `regex` crate under [`REGEX_SIZE_LIMIT`].
 pub(crate) fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
-    regex::RegexBuilder::new(&pcre_to_rust(pattern)).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build()
+    build_regex_rust(&pcre_to_rust(pattern))
+}
+
+/// Compiles a pattern already in the `regex` crate's syntax under [`REGEX_SIZE_LIMIT`].
+pub(crate) fn build_regex_rust(pattern: &str) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build()
 }
 
 /// Rewrites PCRE syntax that means the same thing but that the `regex` crate spells
@@ -133,7 +140,7 @@ fn is_quantifier(s: &[u8]) -> bool {
 /// pattern takes in either case, as `(?i)` does, counts as its lowercase): a value without it,
 /// compared case-insensitively, cannot match. `None` unless the pattern shows one of at least
 /// two bytes (a piece of a concatenation that every match goes through).
-pub(crate) fn required_literal(re: &Regex) -> Option<String> {
+pub(crate) fn required_literal(re: &LazyRegex) -> Option<String> {
     // The `regex` crate's defaults (Unicode, case-sensitive) are the parser's.
     let hir = regex_syntax::Parser::new().parse(re.as_str()).ok()?;
     let text = required_text(&hir);

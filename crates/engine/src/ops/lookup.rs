@@ -20,8 +20,11 @@ pub(crate) struct LookupData {
     case_sensitive: bool,
     min_matches: usize,
     default_match: Option<String>,
-    /// Per row and column: the cell compiled as a wildcard pattern (wildcard columns with `*`).
-    patterns: Vec<Vec<Option<Pattern>>>,
+    /// Per column: whether its cells match by wildcard (`match_type`).
+    wildcard: Vec<bool>,
+    /// Per row and column: the cell compiled as a wildcard pattern (wildcard columns with `*`),
+    /// built when a value is first looked up: planning reads no cell (see [`LookupData::pattern`]).
+    patterns: OnceLock<Vec<Vec<Option<Pattern>>>>,
     /// Per column: no cell is a pattern, so its exact index finds every match (decided once
     /// here, not per value looked up).
     exact: Vec<bool>,
@@ -85,14 +88,12 @@ impl LookupData {
         default_match: Option<String>,
     ) -> Self {
         let wildcard: Vec<bool> = table.columns.iter().map(|c| wild.contains(c)).collect();
-        let patterns: Vec<Vec<Option<Pattern>>> = table
-            .rows
-            .iter()
-            .map(|row| row.iter().enumerate().map(|(c, cell)| (wildcard[c] && cell.contains('*')).then(|| Pattern::new(cell))).collect())
+        let exact = (0..table.columns.len())
+            .map(|c| !wildcard[c] || table.rows.iter().all(|row| row.get(c).is_none_or(|cell| !cell.contains('*'))))
             .collect();
-        let exact = (0..table.columns.len()).map(|c| patterns.iter().all(|row| row.get(c).is_none_or(Option::is_none))).collect();
         LookupData {
-            patterns,
+            wildcard,
+            patterns: OnceLock::new(),
             name: name.to_string(),
             case_sensitive,
             min_matches,
@@ -104,11 +105,24 @@ impl LookupData {
         }
     }
 
+    /// Table row `r`'s cell in `col` as a wildcard pattern, when it is one. The patterns are
+    /// compiled together on first use; a table without wildcard columns has none.
+    fn pattern(&self, r: usize, col: usize) -> Option<&Pattern> {
+        let patterns = self.patterns.get_or_init(|| {
+            if !self.wildcard.contains(&true) {
+                return Vec::new();
+            }
+            let wild = |c: usize, cell: &str| (self.wildcard[c] && cell.contains('*')).then(|| Pattern::new(cell));
+            self.table.rows.iter().map(|row| row.iter().enumerate().map(|(c, cell)| wild(c, cell)).collect()).collect()
+        });
+        patterns.get(r)?.get(col)?.as_ref()
+    }
+
     /// Whether table row `r`'s cell in `col` matches `value` (`lower` is `value` lowercased,
     /// for case-insensitive tables).
     fn cell_matches(&self, r: usize, col: usize, value: &str, lower: &str) -> bool {
         let cell = &self.table.rows[r][col];
-        match &self.patterns[r][col] {
+        match self.pattern(r, col) {
             Some(_) if self.case_sensitive => crate::ops::fields::wild_capture(cell, value).is_some(),
             Some(p) => p.matches_maybe_folded(lower, true),
             None if self.case_sensitive => cell == value,
@@ -163,7 +177,7 @@ impl LookupData {
             // Plain cells are left to the exact index: tables such as remote_access_software
             // have hundreds, whose literals would make the automaton several times larger
             // (slower to build, and to run on each value) for what one hash probe finds.
-            let Some(p) = &self.patterns[r][col] else { continue };
+            let Some(p) = self.pattern(r, col) else { continue };
             match p.required_literals() {
                 None => always.push(r),
                 Some(lits) => {

@@ -2,15 +2,15 @@
 
 use crate::error::PlanError;
 use crate::expr::field::FieldAccess;
+use crate::expr::lazy_regex::LazyRegex;
 use crate::expr::regex::{compile_regex, required_literal};
-use regex::Regex;
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{RegexCmd, Rex, Span};
 
 #[derive(Debug)]
 pub(crate) struct RexOp {
     pub(crate) field: String,
-    pub(crate) re: Regex,
+    pub(crate) re: LazyRegex,
     max_match: usize,
     /// For `mode=sed`: replacement and whether to replace all (`g`).
     pub(crate) sed: Option<(String, bool)>,
@@ -27,7 +27,7 @@ impl RexOp {
     }
 
     pub fn apply(&self, mut rows: Vec<Record>) -> Vec<Record> {
-        let names: Vec<&str> = self.re.capture_names().flatten().collect();
+        let names: Vec<&str> = self.re.names().collect();
         for row in &mut rows {
             // Borrowed: what is written back is copied out of them first.
             let items = row.value(&self.field).items();
@@ -128,7 +128,7 @@ fn sed_replacement(rep: &str) -> String {
 pub(crate) struct RegexOp {
     pub(crate) field: String,
     negate: bool,
-    re: Regex,
+    re: LazyRegex,
 }
 
 impl RegexOp {

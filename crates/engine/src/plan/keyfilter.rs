@@ -227,7 +227,7 @@ fn decisive_positions<'o>(ops: impl IntoIterator<Item = &'o Op>, layout: &[(Stri
                 needed |= m;
                 match r.sed {
                     Some(_) => deps.write(&r.field, m),
-                    None => r.re.capture_names().flatten().for_each(|n| deps.write(n, m)),
+                    None => r.re.names().for_each(|n| deps.write(n, m)),
                 }
             }
             Op::Convert(c) => {

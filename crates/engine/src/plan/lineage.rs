@@ -183,7 +183,7 @@ impl Lineage {
                 if r.sed.is_some() {
                     self.set(&r.field, origin);
                 } else {
-                    r.re.capture_names().flatten().for_each(|n| self.set(n, origin));
+                    r.re.names().for_each(|n| self.set(n, origin));
                 }
             }
             Op::Fillnull(f) => f.fields.iter().for_each(|n| self.add(n)),

@@ -40,13 +40,16 @@ pub(crate) struct NameIndex {
     properties: RefCell<FoldedProperties>,
 }
 
-/// Lowercased copies of the current event's source, sourcetype, host and index, made on first
-/// use: most raw-event searches begin with the same test of the source or sourcetype, which
-/// lowercased the value again for every candidate search of the event.
+/// Lowercased copies of the current event's source, sourcetype, host and index, each made on
+/// its first use: most raw-event searches begin with the same test of the source or
+/// sourcetype, which lowercased the value again for every candidate search of the event.
 #[derive(Debug, Default)]
 struct FoldedProperties {
-    /// The event they were made for (see [`NameIndex::event`]); `None` before the first.
-    made_for: Option<u64>,
+    /// The event each was made for (see [`NameIndex::event`]); `None` before the first.
+    made_for: [Option<u64>; 4],
+    /// The values as they were when last lowercased: the same few sources and sourcetypes
+    /// come again event after event, and comparing is cheaper than lowercasing again.
+    plain: [String; 4],
     values: [String; 4],
 }
 
@@ -149,12 +152,18 @@ impl NameIndex {
     /// when called from inside `f` of another such call (its buffers are in use).
     fn property_folded(&self, ev: &Event, slot: usize, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
         let mut props = self.properties.try_borrow_mut().ok()?;
+        let props = &mut *props;
         let event = self.event.get();
-        if props.made_for != Some(event) {
-            for (buf, value) in props.values.iter_mut().zip([&ev.source, &ev.sourcetype, &ev.host, ev.index_name()]) {
+        let made_for = props.made_for.get_mut(slot)?;
+        if *made_for != Some(event) {
+            let value = [ev.source.as_str(), &ev.sourcetype, &ev.host, ev.index_name()][slot];
+            let (plain, buf) = (props.plain.get_mut(slot)?, props.values.get_mut(slot)?);
+            if *plain != value {
                 fold_into(buf, value);
+                plain.clear();
+                plain.push_str(value);
             }
-            props.made_for = Some(event);
+            *made_for = Some(event);
         }
         Some(f(props.values.get(slot)?))
     }

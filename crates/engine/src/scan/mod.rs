@@ -395,11 +395,10 @@ impl Engine {
         if !scan.pred.eval(&IndexedEvent { ev, names: &state.names }) {
             return false;
         }
-        let record = match scan.projection.as_deref() {
+        let mut record = match scan.projection.as_deref() {
             Some(only) => projected_event_record(ev, &state.names, scan.needs_raw, only, &mut state.picked),
             None => event_record(ev, scan.needs_raw, None),
         };
-        let mut record = record;
         // Row-by-row operators need no scan results and no clock (see push_down). Those that
         // work on the one row in place run so (most do), without a vector of rows.
         let mut done = 0;

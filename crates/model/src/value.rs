@@ -69,6 +69,11 @@ impl Value {
 
 /// Parses a number the way Splunk's eval does: decimal or exponent form, optionally signed.
 pub fn parse_num(s: &str) -> Option<f64> {
+    // Most texts asked are words or paths: one starting with a letter (never white space,
+    // never a number's first character) is no number, without trimming it first.
+    if s.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
+        return None;
+    }
     let t = s.trim();
     if t.is_empty() {
         return None;
@@ -208,6 +213,12 @@ mod tests {
         assert_eq!(parse_num("inf"), None);
         assert_eq!(parse_num(""), None);
         assert_eq!(parse_num("12abc"), None);
+        // A leading letter is no number, whatever follows; leading white space is trimmed.
+        assert_eq!(parse_num("e5"), None);
+        assert_eq!(parse_num("E5 "), None);
+        assert_eq!(parse_num("credui.dll"), None);
+        assert_eq!(parse_num("\u{b}7"), Some(7.0));
+        assert_eq!(parse_num("\u{a0}-2"), Some(-2.0));
     }
 
     #[test]

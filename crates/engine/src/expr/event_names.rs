@@ -8,16 +8,28 @@
 
 use super::field::{fold_into, FieldAccess, FieldRef};
 use std::cell::{Cell, RefCell};
-use vigil_model::Event;
+use vigil_model::{Event, NamesShape};
 
 /// Where each field name of the current event sits in `Event::fields`: an open-addressing
 /// table with linear probing, so one name's positions lie along its probe sequence in the
 /// order they were inserted (event order), and clearing it is one fill.
+///
+/// An event whose first field names the normalizer has proven shared with other events (its
+/// [`NamesShape`]) is indexed in two parts: those fields through a table made once per shape
+/// and kept, the rest (the add-ons' derived fields) through a table made for the event. Every
+/// kept position comes before every per-event one, so event order holds across the two.
 #[derive(Debug, Default)]
 pub(crate) struct NameIndex {
-    /// (hash of the name, position + 1); position 0 marks an empty slot.
+    /// (hash of the name, position + 1); position 0 marks an empty slot. The current event's
+    /// fields from `from` on.
     slots: RefCell<Vec<(u32, u32)>>,
-    /// Whether `slots` describes the current event.
+    /// The first position `slots` covers; the shape's table (`shape`) covers those before.
+    from: Cell<usize>,
+    /// The current event's shape table in `shapes`, if it has one.
+    shape: Cell<Option<usize>>,
+    /// Tables of the first names of events of each shape seen (see [`ShapeTables`]).
+    shapes: RefCell<ShapeTables>,
+    /// Whether `slots` (and `from`, `shape`) describe the current event.
     built: Cell<bool>,
     /// Counts events: which event a folded value was made for.
     event: Cell<u64>,
@@ -28,13 +40,16 @@ pub(crate) struct NameIndex {
     properties: RefCell<FoldedProperties>,
 }
 
-/// Lowercased copies of the current event's source, sourcetype, host and index, made on first
-/// use: most raw-event searches begin with the same test of the source or sourcetype, which
-/// lowercased the value again for every candidate search of the event.
+/// Lowercased copies of the current event's source, sourcetype, host and index, each made on
+/// its first use: most raw-event searches begin with the same test of the source or
+/// sourcetype, which lowercased the value again for every candidate search of the event.
 #[derive(Debug, Default)]
 struct FoldedProperties {
-    /// The event they were made for (see [`NameIndex::event`]); `None` before the first.
-    made_for: Option<u64>,
+    /// The event each was made for (see [`NameIndex::event`]); `None` before the first.
+    made_for: [Option<u64>; 4],
+    /// The values as they were when last lowercased: the same few sources and sourcetypes
+    /// come again event after event, and comparing is cheaper than lowercasing again.
+    plain: [String; 4],
     values: [String; 4],
 }
 
@@ -53,23 +68,28 @@ impl NameIndex {
     }
 
     fn build(&self, ev: &Event) {
-        let mut slots = self.slots.borrow_mut();
-        // At most half full, so probe sequences stay short.
-        let size = (ev.fields.len() * 2).next_power_of_two().max(16);
-        slots.clear();
-        slots.resize(size, (0, 0));
-        let mask = size - 1;
-        for (pos, (name, _)) in ev.fields.iter().enumerate() {
-            let hash = name_hash(name);
-            let mut at = hash as usize & mask;
-            while slots[at].1 != 0 {
-                at = (at + 1) & mask;
+        // A shape's table covers its first `len` fields; a shape claiming more fields than
+        // the event has proves nothing of it.
+        let shaped = ev.names_shape.filter(|s| s.len <= ev.fields.len());
+        let from = match shaped {
+            Some(shape) => {
+                let at = self.shapes.borrow_mut().table_of(shape, &ev.fields);
+                self.shape.set(at);
+                if at.is_some() {
+                    shape.len
+                } else {
+                    0
+                }
             }
-            slots[at] = (hash, pos as u32 + 1);
-        }
+            None => {
+                self.shape.set(None);
+                0
+            }
+        };
+        self.from.set(from);
+        fill_table(&mut self.slots.borrow_mut(), ev.fields.get(from..).unwrap_or_default());
         self.built.set(true);
     }
-
     /// Calls `f` on the position of each field named `name` in `ev` (the event the index was
     /// built for, or is built for now) in event order, until it returns true.
     fn any_position(&self, ev: &Event, name: &str, f: &mut dyn FnMut(usize) -> bool) -> bool {
@@ -77,19 +97,16 @@ impl NameIndex {
             self.build(ev);
         }
         let hash = name_hash(name);
-        // A shared borrow: `f` may look up another field of the same event (Sigma fieldref).
-        let slots = self.slots.borrow();
-        let mask = slots.len().wrapping_sub(1);
-        let mut at = hash as usize & mask;
-        // The table is never full, so the walk ends at an empty slot.
-        while let Some(&(h, pos)) = slots.get(at).filter(|&&(_, pos)| pos != 0) {
-            let pos = pos as usize - 1;
-            if h == hash && ev.fields.get(pos).is_some_and(|(k, _)| k == name) && f(pos) {
-                return true;
+        // Shared borrows: `f` may look up another field of the same event (Sigma fieldref).
+        if let Some(at) = self.shape.get() {
+            let shapes = self.shapes.borrow();
+            if let Some((_, table)) = shapes.tables.get(at) {
+                if probe(table, hash, 0, ev, name, f) {
+                    return true;
+                }
             }
-            at = (at + 1) & mask;
         }
-        false
+        probe(&self.slots.borrow(), hash, self.from.get(), ev, name, f)
     }
 
     /// Calls `f` on the position of each field named `name` in `ev`, in event order (see
@@ -135,15 +152,89 @@ impl NameIndex {
     /// when called from inside `f` of another such call (its buffers are in use).
     fn property_folded(&self, ev: &Event, slot: usize, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
         let mut props = self.properties.try_borrow_mut().ok()?;
+        let props = &mut *props;
         let event = self.event.get();
-        if props.made_for != Some(event) {
-            for (buf, value) in props.values.iter_mut().zip([&ev.source, &ev.sourcetype, &ev.host, ev.index_name()]) {
+        let made_for = props.made_for.get_mut(slot)?;
+        if *made_for != Some(event) {
+            let value = [ev.source.as_str(), &ev.sourcetype, &ev.host, ev.index_name()][slot];
+            let (plain, buf) = (props.plain.get_mut(slot)?, props.values.get_mut(slot)?);
+            if *plain != value {
                 fold_into(buf, value);
+                plain.clear();
+                plain.push_str(value);
             }
-            props.made_for = Some(event);
+            *made_for = Some(event);
         }
         Some(f(props.values.get(slot)?))
     }
+}
+
+/// Tables of the first field names of events by [`NamesShape`], made on a shape's first
+/// event and kept; bounded (forgotten all at once when full).
+#[derive(Debug, Default)]
+struct ShapeTables {
+    /// Shape id -> its place in `tables`.
+    by_id: hashbrown::HashMap<u64, usize>,
+    /// (how many fields the table covers, the table).
+    tables: Vec<(usize, Vec<(u32, u32)>)>,
+}
+
+/// Most shape tables kept (~0.5 KiB each for events of ~40 fields).
+const MAX_SHAPE_TABLES: usize = 1024;
+
+impl ShapeTables {
+    /// The place of the table of `shape`'s names, made from `fields` (an event of that shape)
+    /// if there is none.
+    fn table_of(&mut self, shape: NamesShape, fields: &[(String, String)]) -> Option<usize> {
+        let own = fields.get(..shape.len)?;
+        if let Some(&at) = self.by_id.get(&shape.id) {
+            // Every event of one shape covers the same names; a different count would be no
+            // proof of them.
+            return (self.tables.get(at)?.0 == shape.len).then_some(at);
+        }
+        if self.tables.len() >= MAX_SHAPE_TABLES {
+            self.by_id.clear();
+            self.tables.clear();
+        }
+        let mut table = Vec::new();
+        fill_table(&mut table, own);
+        self.tables.push((shape.len, table));
+        self.by_id.insert(shape.id, self.tables.len() - 1);
+        Some(self.tables.len() - 1)
+    }
+}
+
+/// Fills `slots` with the names of `fields` (positions counted from 0 within them): at most
+/// half full, so probe sequences stay short.
+fn fill_table(slots: &mut Vec<(u32, u32)>, fields: &[(String, String)]) {
+    let size = (fields.len() * 2).next_power_of_two().max(16);
+    slots.clear();
+    slots.resize(size, (0, 0));
+    let mask = size - 1;
+    for (pos, (name, _)) in fields.iter().enumerate() {
+        let hash = name_hash(name);
+        let mut at = hash as usize & mask;
+        while slots[at].1 != 0 {
+            at = (at + 1) & mask;
+        }
+        slots[at] = (hash, pos as u32 + 1);
+    }
+}
+
+/// Calls `f` on the event position (`from` + the table's) of each field named `name` (of hash
+/// `hash`) in a table, in the order they were put in it, until it returns true.
+fn probe(slots: &[(u32, u32)], hash: u32, from: usize, ev: &Event, name: &str, f: &mut dyn FnMut(usize) -> bool) -> bool {
+    let mask = slots.len().wrapping_sub(1);
+    let mut at = hash as usize & mask;
+    // The table is never full, so the walk ends at an empty slot.
+    while let Some(&(h, pos)) = slots.get(at).filter(|&&(_, pos)| pos != 0) {
+        let pos = from + pos as usize - 1;
+        if h == hash && ev.fields.get(pos).is_some_and(|(k, _)| k == name) && f(pos) {
+            return true;
+        }
+        at = (at + 1) & mask;
+    }
+    false
 }
 
 /// A short hash of a field name from its length and its first and last 8 bytes, read as whole
@@ -324,6 +415,51 @@ mod tests {
         for s in &short {
             assert_eq!(values(&row, s), [s.as_str()], "{s:?}");
         }
+    }
+
+    /// Events of one names shape (the same first names, different derived fields after
+    /// them, a name repeated across the two parts) are looked up through the shape's kept
+    /// table and the event's own: the same values, in event order, as the plain event.
+    #[test]
+    fn shaped_events_agree_with_the_plain_events() {
+        let names = NameIndex::default();
+        let shape = |len| Some(NamesShape { id: 7, len });
+        let mut events = [
+            event(&[("Image", "a.exe"), ("User", "u"), ("Image", "b.exe"), ("dest", "d1"), ("Image", "derived")]),
+            event(&[("Image", "c.exe"), ("User", "v"), ("Image", "e.exe"), ("user", "w")]),
+            event(&[("Image", "f.exe"), ("User", "x"), ("Image", "g.exe")]),
+            // Another shape with the same id but another length proves nothing: looked up whole.
+            event(&[("Other", "1"), ("Image", "h.exe")]),
+            // Claims more fields than it has.
+            event(&[("Image", "i.exe")]),
+        ];
+        events[0].names_shape = shape(3);
+        events[1].names_shape = shape(3);
+        events[2].names_shape = shape(3);
+        events[3].names_shape = shape(1);
+        events[4].names_shape = shape(3);
+        for ev in &events {
+            names.reset();
+            let row = IndexedEvent { ev, names: &names };
+            for name in ["Image", "User", "user", "dest", "Other", "Missing"] {
+                assert_eq!(values(&row, name), values(ev, name), "{name} in {ev:?}");
+            }
+        }
+    }
+
+    /// Past the bound, the kept tables are forgotten and made again.
+    #[test]
+    fn many_shapes_are_bounded() {
+        let names = NameIndex::default();
+        for id in 0..(MAX_SHAPE_TABLES as u64 + 10) {
+            let mut ev = event(&[("A", "1"), ("B", "2")]);
+            ev.names_shape = Some(NamesShape { id, len: 1 });
+            names.reset();
+            let row = IndexedEvent { ev: &ev, names: &names };
+            assert_eq!(values(&row, "A"), ["1"]);
+            assert_eq!(values(&row, "B"), ["2"]);
+        }
+        assert!(names.shapes.borrow().tables.len() <= MAX_SHAPE_TABLES);
     }
 
     fn folded(row: &dyn FieldAccess, name: &str) -> Option<Vec<String>> {

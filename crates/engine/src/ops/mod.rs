@@ -22,7 +22,7 @@ pub(crate) use env::{Env, RowEnv, StageId};
 use crate::error::ExecError;
 use crate::expr::eval::CExpr;
 use crate::expr::predicate::Pred;
-use crate::expr::value::Scope;
+use crate::expr::value::{EvalContext, Scope};
 use vigil_model::Record;
 
 /// One planned table operator.
@@ -218,7 +218,6 @@ impl Op {
     }
 }
 
-/// Runs one operator over `rows`.
 /// Runs `ops` in order over `rows`.
 pub(crate) fn apply_all(ops: &[Op], mut rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec<Record>, ExecError> {
     for op in ops {
@@ -227,6 +226,36 @@ pub(crate) fn apply_all(ops: &[Op], mut rows: Vec<Record>, env: &mut dyn Env) ->
     Ok(rows)
 }
 
+/// Runs a row-by-row operator on one row in place, as [`apply`] would on a list of that row
+/// alone: whether the row is kept; `None` for operators without such a form (run them through
+/// [`apply`]). The scan runs the operators of each kept raw event this way, without a list
+/// per event and operator.
+pub(crate) fn apply_row(op: &Op, row: &mut Record, ctx: &EvalContext) -> Option<bool> {
+    Some(match op {
+        Op::Search(p) => p.eval(row),
+        Op::Where(e) => e.eval(&Scope { row, bound: None, ctx }).truthy(),
+        Op::Eval(assignments) => {
+            eval_row(assignments, row, ctx);
+            true
+        }
+        // One row: `fields::rename`'s replay of renames across rows does not apply.
+        Op::Rename(pairs) => {
+            fields::rename_columns(row, pairs);
+            true
+        }
+        Op::Bin(b) => b.apply_row(row).then_some(true)?,
+        _ => return None,
+    })
+}
+
+fn eval_row(assignments: &[(String, CExpr)], row: &mut Record, ctx: &EvalContext) {
+    for (field, expr) in assignments {
+        let v = expr.eval(&Scope { row, bound: None, ctx }).into_value();
+        row.set(field.as_str(), v);
+    }
+}
+
+/// Runs one operator over `rows`.
 pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec<Record>, ExecError> {
     let ctx = env.ctx();
     Ok(match op {
@@ -235,10 +264,7 @@ pub(crate) fn apply(op: &Op, rows: Vec<Record>, env: &mut dyn Env) -> Result<Vec
         Op::Eval(assignments) => {
             let mut rows = rows;
             for row in &mut rows {
-                for (field, expr) in assignments {
-                    let v = expr.eval(&Scope { row, bound: None, ctx }).into_value();
-                    row.set(field.as_str(), v);
-                }
+                eval_row(assignments, row, ctx);
             }
             rows
         }

@@ -255,14 +255,24 @@ impl BinOp {
     pub fn apply(&self, mut rows: Vec<Record>) -> Vec<Record> {
         let size = self.span.unwrap_or_else(|| self.auto_span(&rows));
         for row in &mut rows {
-            if let Some(x) = row.value(&self.field).as_num() {
-                let start = (x / size).floor() * size;
-                let v =
-                    if self.time { Value::Num(start) } else { Value::Str(format!("{}-{}", format_num(start), format_num(start + size))) };
-                row.set(self.target.clone(), v);
-            }
+            self.bin_row(row, size);
         }
         rows
+    }
+
+    /// Bins one row by the span (`false` without one: the span depends on all rows).
+    pub fn apply_row(&self, row: &mut Record) -> bool {
+        let Some(size) = self.span else { return false };
+        self.bin_row(row, size);
+        true
+    }
+
+    fn bin_row(&self, row: &mut Record, size: f64) {
+        if let Some(x) = row.value(&self.field).as_num() {
+            let start = (x / size).floor() * size;
+            let v = if self.time { Value::Num(start) } else { Value::Str(format!("{}-{}", format_num(start), format_num(start + size))) };
+            row.set(self.target.as_str(), v);
+        }
     }
 
     /// Without `span=`, the smallest "nice" span that yields at most `bins` buckets (powers

@@ -395,19 +395,28 @@ impl Engine {
         if !scan.pred.eval(&IndexedEvent { ev, names: &state.names }) {
             return false;
         }
-        let record = match scan.projection.as_deref() {
+        let mut record = match scan.projection.as_deref() {
             Some(only) => projected_event_record(ev, &state.names, scan.needs_raw, only, &mut state.picked),
             None => event_record(ev, scan.needs_raw, None),
         };
-        if scan.prefix.is_empty() {
-            // No operators: the record is the row (no vector for it).
+        // Row-by-row operators need no scan results and no clock (see push_down). Those that
+        // work on the one row in place run so (most do), without a vector of rows.
+        let mut done = 0;
+        for op in &scan.prefix {
+            match crate::ops::apply_row(op, &mut record, &self.scan_ctx) {
+                Some(true) => done += 1,
+                // No row left: nothing to keep.
+                Some(false) => return true,
+                None => break,
+            }
+        }
+        if done == scan.prefix.len() {
             self.keep_rows(state, qi, si, scan, ev, std::slice::from_ref(&record));
             return true;
         }
         let mut rows = vec![record];
-        // Row-by-row operators need no scan results and no clock (see push_down).
         let mut env = RowEnv { ctx: &self.scan_ctx };
-        for op in &scan.prefix {
+        for op in &scan.prefix[done..] {
             rows = crate::ops::apply(op, rows, &mut env).unwrap_or_default();
             if rows.is_empty() {
                 break;

@@ -7,11 +7,13 @@
 pub mod calendar;
 mod dataset;
 mod event;
+pub mod lazy_regex;
 mod record;
 pub mod value;
 
 pub use dataset::{Catalog, ChildDataset, DatasetRow, DatasetSchema};
 pub use event::{Event, NamesShape, Origin};
+pub use lazy_regex::LazyRegex;
 pub use record::Record;
 pub use value::Value;
 

@@ -3,6 +3,7 @@
 
 use crate::pattern::{fold, Glob};
 use std::net::IpAddr;
+use vigil_model::LazyRegex;
 
 /// Read access to an event's fields, as Sigma matching needs it.
 pub trait Fields {
@@ -59,7 +60,7 @@ pub enum Shape {
 #[derive(Clone, Debug)]
 pub enum Test {
     Glob(Glob),
-    Regex(regex::Regex),
+    Regex(LazyRegex),
     Cidr {
         net: IpAddr,
         bits: u8,

@@ -6,9 +6,9 @@
 
 use crate::error::PlanError;
 use crate::expr::functions::{self, Arg, Func};
-use crate::expr::lazy_regex::LazyRegex;
 use crate::expr::value::{EvalRef, EvalValue, Operand, Scope};
 use regex::Regex;
+use vigil_model::LazyRegex;
 use vigil_spl::ast::{BinaryOp, Expr, Span, UnaryOp};
 
 /// A compiled expression.

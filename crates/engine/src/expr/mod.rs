@@ -7,7 +7,6 @@ pub(crate) mod eval;
 pub(crate) mod event_names;
 pub(crate) mod field;
 pub(crate) mod functions;
-pub(crate) mod lazy_regex;
 pub(crate) mod pattern;
 pub(crate) mod patternlist;
 pub(crate) mod predicate;

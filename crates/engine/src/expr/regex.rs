@@ -1,11 +1,11 @@
 //! Regular expressions: Splunk's PCRE patterns compiled with the linear-time `regex` crate.
 
-use super::lazy_regex::LazyRegex;
 use crate::error::PlanError;
 use regex::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
+use vigil_model::LazyRegex;
 use vigil_spl::ast::Span;
 
 /// Compiles a Splunk (PCRE) pattern. Features the linear-time engine lacks (look-around,
@@ -15,7 +15,7 @@ pub(crate) fn compile_regex(pattern: &str, span: Span) -> Result<LazyRegex, Plan
     if let Some(re) = compiled().lock().ok().and_then(|c| c.get(pattern).cloned()) {
         return Ok(re);
     }
-    let re = LazyRegex::new(pcre_to_rust(pattern), build_regex_rust).map_err(|e| regex_error(pattern, e, span))?;
+    let re = LazyRegex::new(pcre_to_rust(pattern), |p, _| build_regex_rust(p)).map_err(|e| regex_error(pattern, e, span))?;
     if let Ok(mut cache) = compiled().lock() {
         if cache.len() >= COMPILED_MAX {
             cache.clear();

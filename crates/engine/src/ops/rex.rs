@@ -2,8 +2,8 @@
 
 use crate::error::PlanError;
 use crate::expr::field::FieldAccess;
-use crate::expr::lazy_regex::LazyRegex;
 use crate::expr::regex::{compile_regex, required_literal};
+use vigil_model::LazyRegex;
 use vigil_model::{Record, Value};
 use vigil_spl::ast::{RegexCmd, Rex, Span};
 

@@ -1,8 +1,8 @@
 //! Regular expressions checked at plan time and compiled at first use.
 //!
-//! All ESCU plans ~70 distinct patterns; compiling them (NFAs, prefilters) cost ~23 M
-//! instructions of every hunt's start-up, though most belong to detections whose events an
-//! input may not hold. A pattern is parsed at plan time (so a bad one is refused there, with
+//! All ESCU plans ~70 distinct patterns and SigmaHQ ~1,000 `|re` values; compiling them (NFAs,
+//! prefilters) cost ~23 M and ~195 M instructions of a hunt's start-up, though most belong to
+//! detections whose events an input may not hold. A pattern is parsed at plan time (so a bad one is refused there, with
 //! the `regex` crate's own message) and compiled when first matched. Compiling can then fail
 //! only on the size limit: a pattern that could come near it is compiled at once.
 
@@ -23,12 +23,22 @@ struct Inner {
     /// The names of the capture groups, in group order ([`Regex::capture_names`], flattened).
     names: Vec<String>,
     compiled: OnceLock<Regex>,
-    /// Compiles the pattern (under the engine's size limit).
+    flags: Flags,
+    /// Compiles the pattern with `flags` (under the caller's size limit).
     build: Build,
 }
 
-/// What compiles a pattern in the `regex` crate's syntax.
-pub(crate) type Build = fn(&str) -> Result<Regex, regex::Error>;
+/// Flags on the whole pattern, as [`regex::RegexBuilder`] sets them (Sigma's `|re|i`, `|re|m`,
+/// `|re|s`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags {
+    pub case_insensitive: bool,
+    pub multi_line: bool,
+    pub dot_matches_new_line: bool,
+}
+
+/// What compiles a pattern in the `regex` crate's syntax with the given flags.
+pub type Build = fn(&str, Flags) -> Result<Regex, regex::Error>;
 
 /// Above this estimate of its compiled size, a pattern is compiled at plan time: only there
 /// can the size limit refuse it with a span. The
@@ -39,13 +49,24 @@ const DEFER_MAX_BYTES: u64 = 1 << 20;
 impl LazyRegex {
     /// Checks `source` (already in the `regex` crate's syntax) as [`Regex::new`] would;
     /// `build` compiles it, and gives the error of a pattern the parser refuses.
-    pub(crate) fn new(source: String, build: Build) -> Result<LazyRegex, regex::Error> {
-        // The `regex` crate's defaults (Unicode, case-sensitive, nesting 250) are the parser's.
-        let hir = match regex_syntax::Parser::new().parse(&source) {
+    pub fn new(source: String, build: Build) -> Result<LazyRegex, regex::Error> {
+        LazyRegex::with_flags(source, Flags::default(), build)
+    }
+
+    /// [`LazyRegex::new`] with `flags` on the whole pattern.
+    pub fn with_flags(source: String, flags: Flags, build: Build) -> Result<LazyRegex, regex::Error> {
+        // The `regex` crate's defaults (Unicode, nesting 250) are the parser's.
+        let parsed = regex_syntax::ParserBuilder::new()
+            .case_insensitive(flags.case_insensitive)
+            .multi_line(flags.multi_line)
+            .dot_matches_new_line(flags.dot_matches_new_line)
+            .build()
+            .parse(&source);
+        let hir = match parsed {
             Ok(hir) => hir,
             Err(_) => {
-                let re = build(&source)?;
-                return Ok(LazyRegex::compiled(re, build));
+                let re = build(&source, flags)?;
+                return Ok(LazyRegex::compiled(re, flags, build));
             }
         };
         let mut groups = Vec::new();
@@ -54,33 +75,34 @@ impl LazyRegex {
         let names = groups.into_iter().filter_map(|(_, name)| name).collect();
         let compiled = OnceLock::new();
         if estimated_bytes(&hir) > DEFER_MAX_BYTES {
-            let _ = compiled.set(build(&source)?);
+            let _ = compiled.set(build(&source, flags)?);
         }
-        Ok(LazyRegex { inner: Arc::new(Inner { source, names, compiled, build }) })
+        Ok(LazyRegex { inner: Arc::new(Inner { source, names, compiled, flags, build }) })
     }
 
-    /// An expression already compiled (by `build`).
-    fn compiled(re: Regex, build: Build) -> LazyRegex {
+    /// An expression already compiled (by `build`, with `flags`).
+    fn compiled(re: Regex, flags: Flags, build: Build) -> LazyRegex {
         let names = re.capture_names().flatten().map(str::to_string).collect();
-        LazyRegex { inner: Arc::new(Inner { source: re.as_str().to_string(), names, compiled: OnceLock::from(re), build }) }
+        let source = re.as_str().to_string();
+        LazyRegex { inner: Arc::new(Inner { source, names, compiled: OnceLock::from(re), flags, build }) }
     }
 
-    /// The pattern, as [`Regex::as_str`] gives it.
-    pub(crate) fn as_str(&self) -> &str {
+    /// The pattern, as [`Regex::as_str`] gives it (without the flags).
+    pub fn as_str(&self) -> &str {
         &self.inner.source
     }
 
     /// The named capture groups, in group order, without compiling.
-    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+    pub fn names(&self) -> impl Iterator<Item = &str> {
         self.inner.names.iter().map(String::as_str)
     }
 
     /// The program, compiled by the first caller (other threads wait for it).
-    pub(crate) fn get(&self) -> &Regex {
+    pub fn get(&self) -> &Regex {
         self.inner.compiled.get_or_init(|| {
             // Parsed at plan time and estimated well under the size limit, so this builds;
             // were it ever refused, a pattern that matches nothing stands in rather than a panic.
-            (self.inner.build)(&self.inner.source).unwrap_or_else(|_| never())
+            (self.inner.build)(&self.inner.source, self.inner.flags).unwrap_or_else(|_| never())
         })
     }
 
@@ -142,7 +164,16 @@ mod tests {
 
     /// As the engine compiles (`expr::regex`), under the `regex` crate's default size limit.
     fn lazy(p: &str) -> Result<LazyRegex, regex::Error> {
-        LazyRegex::new(p.to_string(), |p| regex::RegexBuilder::new(p).size_limit(10 << 20).build())
+        LazyRegex::new(p.to_string(), build)
+    }
+
+    fn build(p: &str, f: Flags) -> Result<Regex, regex::Error> {
+        regex::RegexBuilder::new(p)
+            .case_insensitive(f.case_insensitive)
+            .multi_line(f.multi_line)
+            .dot_matches_new_line(f.dot_matches_new_line)
+            .size_limit(10 << 20)
+            .build()
     }
 
     /// Small patterns wait for their first match, and then match as the compiled `Regex` does.
@@ -178,5 +209,20 @@ mod tests {
         let big = lazy(r"\w{40}").expect("under the limit");
         assert!(big.is_compiled(), "near the limit: compiled at plan time");
         assert!(!lazy(r"\w{2,8}\d+").expect("small").is_compiled());
+    }
+
+    /// Flags apply to the whole pattern, as the builder's do, and stay out of its text.
+    #[test]
+    fn flags_as_the_builder_sets_them() {
+        let flags = Flags { case_insensitive: true, multi_line: true, dot_matches_new_line: true };
+        let re = LazyRegex::with_flags("^ab.c$".to_string(), flags, build).expect("valid");
+        assert!(!re.is_compiled());
+        assert_eq!(re.as_str(), "^ab.c$");
+        assert!(re.is_match("x\nAB\nC\ny"), "case-insensitive, multi-line, dot matches a newline");
+        let plain = lazy("^ab.c$").expect("valid");
+        assert!(!plain.is_match("x\nAB\nC\ny"));
+        assert!(plain.is_match("abxc"));
+        let e = LazyRegex::with_flags("(?<".to_string(), flags, build).expect_err("bad group name");
+        assert_eq!(e.to_string(), build("(?<", flags).expect_err("same").to_string());
     }
 }

@@ -196,10 +196,9 @@ impl ContentSet {
 
     /// A detection by exact name, else case-insensitively.
     pub fn detection(&self, name: &str) -> Option<&Detection> {
-        self.detections
-            .iter()
-            .find(|d| d.name == name)
-            .or_else(|| self.detections.iter().find(|d| d.name.eq_ignore_ascii_case(name.trim())))
+        // Names are unique up to ASCII case (see `add_detection`): the index finds the one.
+        let at = self.by_name.get(&name.to_ascii_lowercase()).or_else(|| self.by_name.get(&name.trim().to_ascii_lowercase()));
+        at.and_then(|&i| self.detections.get(i))
     }
 
     pub fn lookup_def(&self, name: &str) -> Option<&LookupDef> {

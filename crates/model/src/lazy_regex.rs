@@ -1,9 +1,10 @@
 //! Regular expressions checked at plan time and compiled at first use.
 //!
-//! All ESCU plans ~70 distinct patterns and SigmaHQ ~1,000 `|re` values; compiling them (NFAs,
-//! prefilters) cost ~23 M and ~195 M instructions of a hunt's start-up, though most belong to
-//! detections whose events an input may not hold. A pattern is parsed at plan time (so a bad one is refused there, with
-//! the `regex` crate's own message) and compiled when first matched. Compiling can then fail
+//! All ESCU plans ~70 distinct patterns and SigmaHQ ~115 `|re` values; compiling them (NFAs,
+//! prefilters) cost ~23 M and ~63 M instructions of a hunt's start-up that waiting saves,
+//! though most belong to detections whose events an input may not hold. A pattern is parsed at
+//! plan time (so a bad one is refused there, with the `regex` crate's own message) and compiled
+//! when first matched. Compiling can then fail
 //! only on the size limit: a pattern that could come near it is compiled at once.
 
 use regex::Regex;
@@ -35,6 +36,15 @@ pub struct Flags {
     pub case_insensitive: bool,
     pub multi_line: bool,
     pub dot_matches_new_line: bool,
+}
+
+impl Flags {
+    /// A builder for `pattern` with these flags set.
+    pub fn builder(self, pattern: &str) -> regex::RegexBuilder {
+        let mut b = regex::RegexBuilder::new(pattern);
+        b.case_insensitive(self.case_insensitive).multi_line(self.multi_line).dot_matches_new_line(self.dot_matches_new_line);
+        b
+    }
 }
 
 /// What compiles a pattern in the `regex` crate's syntax with the given flags.
@@ -168,12 +178,7 @@ mod tests {
     }
 
     fn build(p: &str, f: Flags) -> Result<Regex, regex::Error> {
-        regex::RegexBuilder::new(p)
-            .case_insensitive(f.case_insensitive)
-            .multi_line(f.multi_line)
-            .dot_matches_new_line(f.dot_matches_new_line)
-            .size_limit(10 << 20)
-            .build()
+        f.builder(p).size_limit(10 << 20).build()
     }
 
     /// Small patterns wait for their first match, and then match as the compiled `Regex` does.

@@ -70,7 +70,9 @@ impl Arena {
     /// Adds a group (its key must not be in the table, and must [`Arena::fits`]); returns its
     /// number.
     pub fn insert(&mut self, hash: u64, key: &[u32], states: impl IntoIterator<Item = AggState>) -> u32 {
-        if self.is_empty() {
+        // The first group sets the shape of every other.
+        let first = self.is_empty();
+        if first {
             self.width = key.len();
             self.keys.clear();
             self.states.clear();
@@ -78,10 +80,9 @@ impl Arena {
         // Groups are never removed one by one: the next number is the count.
         let group = self.table.len() as u32;
         self.keys.extend_from_slice(key);
-        let before = self.states.len();
         self.states.extend(states);
-        if self.is_empty() {
-            self.aggs = self.states.len() - before;
+        if first {
+            self.aggs = self.states.len();
         }
         let half = (hash >> 32) as u32;
         self.table.insert_unique(table_hash(half), (group, half), |&(_, h)| table_hash(h));

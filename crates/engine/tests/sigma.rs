@@ -37,6 +37,18 @@ detection:
         CommandLine|contains|cased: 'DeleteJournal'
     condition: 1 of sel_*
 level: medium
+---
+title: Regular Expressions
+logsource: {category: process_creation, product: windows}
+detection:
+    sel_alt:
+        CommandLine|re|i: '(cmd|pwsh)\.exe [/-]c .*kill'
+    sel_cased:
+        CommandLine|re: '\$PSHome\[\d\]'
+    sel_fold:
+        CommandLine|re|i: 'bypass'
+    condition: 1 of sel_*
+level: medium
 "#;
 
 fn event(channel: &str, id: &str, fields: &[(&str, &str)]) -> Event {
@@ -90,6 +102,13 @@ fn engine_matches_equal_direct_evaluation() {
         event(sysmon, "1", &[("CommandLine", "wevtutil cl application &amp; fsutil")]),
         event(sysmon, "1", &[("CommandLine", "fsutil usn deletejournal /D C:")]),
         event("Security", "4688", &[("CommandLine", "fsutil usn DeleteJournal /D C:")]),
+        // Regular expressions: the texts every match holds go to the prefilter, compared
+        // case-insensitively; the pattern decides (case, and Unicode case folding: `ſ` is `s`).
+        event(sysmon, "1", &[("CommandLine", "CMD.EXE /C taskkill /im x")]),
+        event(sysmon, "1", &[("CommandLine", "pwsh.exe -c Stop-Process")]),
+        event(sysmon, "1", &[("CommandLine", "$PSHome[3]+$PSHome[2]")]),
+        event(sysmon, "1", &[("CommandLine", "$pshome[3]")]),
+        event(sysmon, "1", &[("CommandLine", "powershell -ep ByPa\u{17f}s")]),
     ];
     let mapping = Mapping::parse(vigil_sigma::BUILTIN_MAPPING).unwrap();
     let rules: Vec<_> = parse_file("synthetic.yml", RULES)
@@ -102,7 +121,13 @@ fn engine_matches_equal_direct_evaluation() {
     let normalizer = vigil_normalize::Normalizer::builtin().unwrap();
     let content = ContentSet::builtin();
     let mut planner = Planner::new(normalizer.catalog(), &content);
-    let queries = rules.iter().map(|r| planner.plan_sigma(r).unwrap()).collect();
+    let queries: Vec<_> = rules.iter().map(|r| planner.plan_sigma(r).unwrap()).collect();
+    // Each regular expression's texts are a condition the prefilter checks (`s` is not a
+    // text of `(?i)s`, which also matches `ſ`: not `pwsh`).
+    let explain = queries[3].explain(normalizer.catalog());
+    for text in [r#"CommandLine~".exe /c ""#, r#"CommandLine~"$pshome[""#, r#"CommandLine~"bypa""#] {
+        assert!(explain.contains(text), "{text} in {explain}");
+    }
     let engine = Engine::new(queries, normalizer.catalog());
     let mut state = engine.new_state();
     for ev in &events {
@@ -128,7 +153,9 @@ fn engine_matches_equal_direct_evaluation() {
     // not `/user`); Sigma Leaves: the first and third (a parent, ProcessId not < 10), not the
     // second (no ParentImage) nor the network connection; the third rule: the `&` value in any
     // case and the cased value as written, not the entity nor the lowercased value.
-    assert_eq!(counts, [1, 2, 2]);
+    // The fourth: taskkill, `$PSHome[` as written and `ſ` for `s`, not `pwsh` without
+    // `kill` nor `$pshome[` in lowercase.
+    assert_eq!(counts, [1, 2, 2, 3]);
     let row = &outputs[1].result.as_ref().unwrap()[0];
     assert_eq!(row.get("sigma_level").map(|v| v.to_string()), Some("high".into()));
 }

@@ -47,6 +47,18 @@ impl Flags {
     }
 }
 
+/// Parses `source` as the `regex` crate does with `flags` (its defaults, Unicode and nesting
+/// 250, are the parser's); `None` if the parser refuses it.
+fn parse(source: &str, flags: Flags) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
+        .case_insensitive(flags.case_insensitive)
+        .multi_line(flags.multi_line)
+        .dot_matches_new_line(flags.dot_matches_new_line)
+        .build()
+        .parse(source)
+        .ok()
+}
+
 /// What compiles a pattern in the `regex` crate's syntax with the given flags.
 pub type Build = fn(&str, Flags) -> Result<Regex, regex::Error>;
 
@@ -65,16 +77,9 @@ impl LazyRegex {
 
     /// [`LazyRegex::new`] with `flags` on the whole pattern.
     pub fn with_flags(source: String, flags: Flags, build: Build) -> Result<LazyRegex, regex::Error> {
-        // The `regex` crate's defaults (Unicode, nesting 250) are the parser's.
-        let parsed = regex_syntax::ParserBuilder::new()
-            .case_insensitive(flags.case_insensitive)
-            .multi_line(flags.multi_line)
-            .dot_matches_new_line(flags.dot_matches_new_line)
-            .build()
-            .parse(&source);
-        let hir = match parsed {
-            Ok(hir) => hir,
-            Err(_) => {
+        let hir = match parse(&source, flags) {
+            Some(hir) => hir,
+            None => {
                 let re = build(&source, flags)?;
                 return Ok(LazyRegex::compiled(re, flags, build));
             }
@@ -100,6 +105,12 @@ impl LazyRegex {
     /// The pattern, as [`Regex::as_str`] gives it (without the flags).
     pub fn as_str(&self) -> &str {
         &self.inner.source
+    }
+
+    /// The pattern parsed as it is matched (with its flags); `None` if the parser refuses
+    /// it (the `regex` crate compiled it regardless).
+    pub fn hir(&self) -> Option<Hir> {
+        parse(&self.inner.source, self.inner.flags)
     }
 
     /// The named capture groups, in group order, without compiling.

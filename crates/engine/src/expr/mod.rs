@@ -16,6 +16,7 @@ pub(crate) mod prefilter_memo;
 pub(crate) mod prefilter_names;
 pub(crate) mod prefilter_search;
 pub(crate) mod regex;
+pub(crate) mod regex_literals;
 pub(crate) mod timespan;
 pub(crate) mod tuplelist;
 pub(crate) mod value;

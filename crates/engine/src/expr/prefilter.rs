@@ -69,14 +69,28 @@ pub(crate) fn literals(pred: &Pred, anchored: &[(FieldRef, String)]) -> Option<V
         }
         // Prefer the conjunct with the fewest, longest literals. Exact-value conjuncts (`source=...`)
         // come last: their values are anchors' business, and a wildcard conjunct's literals are usually far more selective.
-        Pred::And(items) => items
-            .iter()
+        // Nested conjunctions are one: in `EventID=3 AND Channel=... AND (Initiated=true AND
+        // Image=*\\regsvr32.exe)` (a Sigma rule's) the literal is Image's, not Channel's.
+        Pred::And(items) => conjuncts(items)
+            .into_iter()
             .filter_map(|i| Some((anchors(i).is_some(), literals(i, anchored)?)))
             .filter(|(_, l)| !l.iter().all(|x| anchored.contains(x)))
             .min_by_key(|(exact, l)| (*exact, l.len(), std::cmp::Reverse(l.iter().map(|(_, s)| s.len()).min().unwrap_or(0))))
             .map(|(_, l)| l),
         _ => None,
     }
+}
+
+/// The conjuncts of `items`, those of nested conjunctions in their place.
+fn conjuncts(items: &[Pred]) -> Vec<&Pred> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Pred::And(inner) => out.extend(conjuncts(inner)),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The conditions the index checks for `pred`: values one of which a row must have, and

@@ -137,7 +137,19 @@ fn literal_condition_comes_from_the_wildcard_conjunct() {
     // The anchor is EventID; the literal must not restate it, nor take the exact-valued
     // Channel (one literal, longer) over the two Image literals.
     let images = Pred::AnyOf(FieldRef::Name("Image".into()), vec![Pattern::new("*\\whoami.exe"), Pattern::new("*\\net.exe")].into());
-    let p = Pred::And(vec![name_eq("EventID", "1"), name_eq("Channel", "Microsoft-Windows-Sysmon/Operational"), images]);
+    let flat = Pred::And(vec![name_eq("EventID", "1"), name_eq("Channel", "Microsoft-Windows-Sysmon/Operational"), images.clone()]);
+    // As Sigma rules have it: the detection's conjunction nested in the log source's.
+    let nested = Pred::And(vec![
+        name_eq("EventID", "1"),
+        name_eq("Channel", "Microsoft-Windows-Sysmon/Operational"),
+        Pred::And(vec![name_eq("User", "x"), images]),
+    ]);
+    for p in [flat, nested] {
+        literal_condition_on_image(p);
+    }
+}
+
+fn literal_condition_on_image(p: Pred) {
     let idx = ScanIndex::new([p].iter());
     let mut s = Scratch::default();
     let ev = |image: &str| {
@@ -145,6 +157,7 @@ fn literal_condition_comes_from_the_wildcard_conjunct() {
         ev.push("EventID", "1");
         ev.push("Channel", "Microsoft-Windows-Sysmon/Operational");
         ev.push("Image", image);
+        ev.push("User", "x");
         ev
     };
     idx.candidates(&ev("C:\\Windows\\notepad.exe"), &mut s);

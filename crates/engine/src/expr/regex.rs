@@ -1,8 +1,8 @@
 //! Regular expressions: Splunk's PCRE patterns compiled with the linear-time `regex` crate.
 
 use crate::error::PlanError;
+use crate::expr::regex_literals::required_texts;
 use regex::Regex;
-use regex_syntax::hir::{Class, Hir, HirKind};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use vigil_model::LazyRegex;
@@ -136,68 +136,12 @@ fn is_quantifier(s: &[u8]) -> bool {
     !first.is_empty() && first.iter().all(u8::is_ascii_digit) && second.is_none_or(|p| p.iter().all(u8::is_ascii_digit))
 }
 
-/// The longest text every match of `re` holds, up to the case of ASCII letters (a letter the
-/// pattern takes in either case, as `(?i)` does, counts as its lowercase): a value without it,
-/// compared case-insensitively, cannot match. `None` unless the pattern shows one of at least
-/// two bytes (a piece of a concatenation that every match goes through).
+/// The longest text every match of `re` holds, up to the case of ASCII letters (see
+/// [`required_texts`]): a value without it, compared case-insensitively, cannot match. `None`
+/// unless the pattern shows one of at least two bytes.
 pub(crate) fn required_literal(re: &LazyRegex) -> Option<String> {
-    // The `regex` crate's defaults (Unicode, case-sensitive) are the parser's.
-    let hir = regex_syntax::Parser::new().parse(re.as_str()).ok()?;
-    let text = required_text(&hir);
+    let [text] = <[String; 1]>::try_from(required_texts(re, 1)?).ok()?;
     (text.len() >= 2).then_some(text)
-}
-
-/// The longest text every match of `hir` holds (empty when none is known).
-fn required_text(hir: &Hir) -> String {
-    match hir.kind() {
-        HirKind::Capture(c) => required_text(&c.sub),
-        HirKind::Repetition(r) if r.min >= 1 => required_text(&r.sub),
-        HirKind::Concat(parts) => {
-            // Adjacent parts that match one text each make one text together.
-            let mut best = String::new();
-            let mut run = String::new();
-            for part in parts {
-                match whole_text(part) {
-                    Some(t) => run.push_str(&t),
-                    None => {
-                        best = longer(best, std::mem::take(&mut run));
-                        best = longer(best, required_text(part));
-                    }
-                }
-            }
-            longer(best, run)
-        }
-        _ => whole_text(hir).unwrap_or_default(),
-    }
-}
-
-/// The one text `hir` matches (up to ASCII case, as lowercase), if it matches only that.
-fn whole_text(hir: &Hir) -> Option<String> {
-    match hir.kind() {
-        HirKind::Literal(lit) => String::from_utf8(lit.0.to_vec()).ok(),
-        HirKind::Class(Class::Unicode(c)) => either_case(c.ranges().iter().map(|r| (r.start(), r.end()))),
-        HirKind::Class(Class::Bytes(c)) => either_case(c.ranges().iter().map(|r| (char::from(r.start()), char::from(r.end())))),
-        HirKind::Capture(c) => whole_text(&c.sub),
-        HirKind::Concat(parts) => parts.iter().map(whole_text).collect(),
-        _ => None,
-    }
-}
-
-/// An ASCII letter in both cases and nothing else (`[Aa]`), as its lowercase. Letters whose
-/// Unicode case folding adds others (`k`: the Kelvin sign, `s`: `ſ`) are not: `ſ` does not
-/// lowercase to `s`, so a lowercase `s` would not stand for it.
-fn either_case(mut ranges: impl Iterator<Item = (char, char)>) -> Option<String> {
-    let (Some((a, a_end)), Some((b, b_end)), None) = (ranges.next(), ranges.next(), ranges.next()) else { return None };
-    let pair = a == a_end && b == b_end && a.is_ascii_uppercase() && b == a.to_ascii_lowercase();
-    pair.then(|| b.to_string())
-}
-
-fn longer(a: String, b: String) -> String {
-    if b.len() > a.len() {
-        b
-    } else {
-        a
-    }
 }
 
 /// The last non-empty line of an error message (the regex crate puts the reason last).

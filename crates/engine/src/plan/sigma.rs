@@ -8,9 +8,11 @@ use crate::error::PlanError;
 use crate::expr::field::{FieldAccess, FieldRef};
 use crate::expr::pattern::Pattern;
 use crate::expr::predicate::{ExternalPred, Pred};
+use crate::expr::regex_literals::required_texts;
 use crate::ops::sigma_correlation::{CorrelationInput, CorrelationOp};
 use crate::ops::Op;
 use std::sync::Arc;
+use vigil_model::LazyRegex;
 use vigil_sigma::{CompiledCorrelation, CompiledRule, Expr, Fields, InputSource, RuleMeta, Test};
 
 #[derive(Debug)]
@@ -248,13 +250,13 @@ fn to_pred(e: &Expr) -> Pred {
         // entity; `|cased`; a wildcard character): the field must still contain a literal
         // of it, a condition the prefilter indexes, so the leaf is not tried on every event
         // its log source has. Necessary for the leaf, so the conjunction means the leaf.
-        Expr::Leaf { field: Some(f), test: Test::Glob(g) } => match g.required_literal().and_then(value_literal) {
-            Some(lit) => Pred::And(vec![
-                Pred::Eq(FieldRef::Name(f.clone()), Pattern::new(&format!("*{lit}*"))),
-                Pred::External(Arc::new(Detection(e.clone()))),
-            ]),
-            None => Pred::External(Arc::new(Detection(e.clone()))),
-        },
+        Expr::Leaf { field: Some(f), test: Test::Glob(g) } => {
+            let literal = g.required_literal().and_then(value_literal);
+            leaf_with(literal.map(|lit| Pred::Eq(FieldRef::Name(f.clone()), Pattern::new(&format!("*{lit}*")))), e)
+        }
+        // A regular expression: likewise, the field must hold one of the texts every match
+        // holds (`\$env:ComSpec\[` of `\$env:ComSpec\[(?:\s*\d{1,3}\s*,){2}`).
+        Expr::Leaf { field: Some(f), test: Test::Regex(re) } => leaf_with(regex_condition(f, re), e),
         // A keyword: the event's text must contain a literal of it, which the prefilter
         // indexes, so the keyword is not tried against every field of every event.
         Expr::Leaf { field: None, test: Test::Glob(g) } => match g.required_literal().and_then(text_literal) {
@@ -263,6 +265,31 @@ fn to_pred(e: &Expr) -> Pred {
         },
         leaf => Pred::External(Arc::new(Detection(leaf.clone()))),
     }
+}
+
+/// Leaf `e` as an engine predicate, ANDed with `necessary`, a condition it implies.
+fn leaf_with(necessary: Option<Pred>, e: &Expr) -> Pred {
+    let leaf = Pred::External(Arc::new(Detection(e.clone())));
+    match necessary {
+        Some(condition) => Pred::And(vec![condition, leaf]),
+        None => leaf,
+    }
+}
+
+/// At most this many texts stand for a regular expression (an alternation of that many).
+const REGEX_TEXTS_MAX: usize = 16;
+
+/// `f` holds one of the texts (each cut to its [`value_literal`]) every match of `re` holds,
+/// when it shows such texts.
+fn regex_condition(f: &str, re: &LazyRegex) -> Option<Pred> {
+    let texts = required_texts(re, REGEX_TEXTS_MAX)?;
+    let mut patterns: Vec<Pattern> =
+        texts.iter().map(|t| Some(Pattern::new(&format!("*{}*", value_literal(t)?)))).collect::<Option<_>>()?;
+    let f = FieldRef::Name(f.to_string());
+    Some(match patterns.len() {
+        1 => Pred::Eq(f, patterns.remove(0)),
+        _ => Pred::AnyOf(f, patterns.into_iter().collect()),
+    })
 }
 
 /// The longest piece of `literal` that any event's text holds as written when a field value

@@ -80,9 +80,9 @@ fn shaped_events_get_what_plain_ones_get() {
     n.restrict_knowledge(&|f| f == "process_name" || f == "dest" || f == "tag");
     n.restrict_knowledge_by_reader(&[EventReader { clauses: &access, reads: &reads_name }]);
     assert_paths_agree(&n, &events(), &mut bufs);
-    // What an event gets depends on a field that is no condition (Image): events of one
-    // shape differ, each is asked for.
-    let image = [vec![("Image".to_string(), "b.exe".to_string(), false)]];
+    // What an event gets depends on a field that is no condition (Image, compared whole: a
+    // key field): events of one shape differ, each is asked for.
+    let image = [vec![("Image".to_string(), "c:\\a\\b.exe".to_string(), true)]];
     let creation = [vec![("EventCode".to_string(), "1".to_string(), true)]];
     let reads_dest = |f: &str| f == "dest";
     n.restrict_knowledge_by_reader(&[

@@ -192,7 +192,9 @@ fn load_file(path: &Path, mapping: &Mapping, set: &mut SigmaSet) {
     let file = path.display().to_string();
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let text = match std::fs::read(path) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        // Checked in place (and not copied) when valid, as nearly all are: the lossy
+        // conversion's scan cost ~20 M instructions over SigmaHQ.
+        Ok(b) => String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         Err(e) => {
             set.problems.push(Problem {
                 name: stem,
@@ -247,9 +249,11 @@ fn yaml_files(p: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(p) else {
         return;
     };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
+    // By name, as by path (they share the directory), without comparing the paths component
+    // by component (~20 M instructions over SigmaHQ's ~2,000 files).
+    let mut named: Vec<(std::ffi::OsString, PathBuf)> = entries.filter_map(|e| e.ok().map(|e| (e.file_name(), e.path()))).collect();
+    named.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (_, p) in named {
         if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
             continue;
         }

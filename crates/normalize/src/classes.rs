@@ -106,12 +106,18 @@ impl Classes {
     /// `sources`: the knowledge's sources; `name_ids`: the field names it may set.
     pub fn build(sources: &[&str], name_ids: &NameMap<String, usize>, readers: &[EventReader]) -> Classes {
         let mut groups: Vec<(Vec<Clause>, Wanted)> = Vec::new();
+        // Clauses -> their group: thousands of readers (one per Sigma rule) were each compared
+        // with every group before.
+        let mut group_of: HashMap<&[Clause], usize> = HashMap::with_capacity(readers.len());
         for r in readers {
             let mut w = Wanted { eventtype: (r.reads)("eventtype"), tag: (r.reads)("tag"), ..Wanted::default() };
             name_ids.iter().filter(|(n, _)| (r.reads)(n)).for_each(|(_, &id)| w.names.add(id));
-            match groups.iter_mut().find(|(c, _)| c == r.clauses) {
-                Some((_, g)) => g.union(&w),
-                None => groups.push((r.clauses.to_vec(), w)),
+            match group_of.get(r.clauses) {
+                Some(&g) => groups[g].1.union(&w),
+                None => {
+                    group_of.insert(r.clauses, groups.len());
+                    groups.push((r.clauses.to_vec(), w));
+                }
             }
         }
         // The raw fields most groups' conditions name (derived ones are not known before

@@ -83,10 +83,10 @@ pub(crate) enum Tok<'a> {
         text: Cow<'a, str>,
         quoted: bool,
     },
-    /// `"..."` in Expr mode.
-    Str(String),
-    /// `'...'` in Expr mode: a field name.
-    FieldRef(String),
+    /// `"..."` in Expr mode; borrowed like a word's text.
+    Str(Cow<'a, str>),
+    /// `'...'` in Expr mode: a field name; borrowed like a word's text.
+    FieldRef(Cow<'a, str>),
     /// A number in Expr mode.
     Num(f64),
     Sym(Sym),
@@ -350,12 +350,14 @@ impl<'a> Lexer<'a> {
             '"' => {
                 let close = scan_quoted(self.src, start, self.end, b'"')?;
                 let body = self.src.get(start + 1..close - 1).unwrap_or("");
-                return Ok(Token { tok: Tok::Str(unescape(body)), span: Span::new(start, close) });
+                let text = if body.contains('\\') { Cow::Owned(unescape(body)) } else { Cow::Borrowed(body) };
+                return Ok(Token { tok: Tok::Str(text), span: Span::new(start, close) });
             }
             '\'' => {
                 let close = scan_quoted(self.src, start, self.end, b'\'')?;
                 let body = self.src.get(start + 1..close - 1).unwrap_or("");
-                return Ok(Token { tok: Tok::FieldRef(body.replace("\\'", "'")), span: Span::new(start, close) });
+                let text = if body.contains("\\'") { Cow::Owned(body.replace("\\'", "'")) } else { Cow::Borrowed(body) };
+                return Ok(Token { tok: Tok::FieldRef(text), span: Span::new(start, close) });
             }
             _ => {}
         }

@@ -178,7 +178,14 @@ impl Glob {
     fn new(text: &str) -> Glob {
         // Per character, exactly as `matches` lowers values: `str::to_lowercase` maps a final
         // `Σ` to `ς`, so "éΣ" did not match itself.
-        let lower: String = text.chars().flat_map(char::to_lowercase).collect();
+        // ASCII (nearly every pattern) lowers the same in one pass, into a string sized once.
+        let lower = if text.is_ascii() {
+            text.to_ascii_lowercase()
+        } else {
+            let mut lower = String::with_capacity(text.len());
+            lower.extend(text.chars().flat_map(char::to_lowercase));
+            lower
+        };
         let pieces: Vec<Vec<u8>> = lower.split('*').map(|p| p.as_bytes().to_vec()).collect();
         let finders = match pieces.len() {
             0..=2 => Vec::new(),

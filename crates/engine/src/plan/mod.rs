@@ -19,6 +19,7 @@ mod planner;
 mod push_down;
 pub(crate) mod semijoin;
 mod sigma;
+mod sigma_evals;
 mod subsearch;
 
 pub use event_conditions::EventConditions;

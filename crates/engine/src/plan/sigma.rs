@@ -3,6 +3,7 @@
 //! `EventID`) and the detection, so Sigma and SPL detections share one pass. A correlation
 //! rule adds a scan per rule it names and the correlation operator after them.
 
+use super::sigma_evals::{describe_command, describe_evals, risk_commands, risk_evals};
 use super::{EventScan, Planner, Query, QueryError, Scan, Source, Stage, Tables};
 use crate::error::PlanError;
 use crate::expr::field::{FieldAccess, FieldRef};
@@ -13,7 +14,8 @@ use crate::ops::sigma_correlation::{CorrelationInput, CorrelationOp};
 use crate::ops::Op;
 use std::sync::Arc;
 use vigil_model::LazyRegex;
-use vigil_sigma::{CompiledCorrelation, CompiledRule, Expr, Fields, InputSource, RuleMeta, Test};
+use vigil_sigma::{CompiledCorrelation, CompiledRule, Expr, Fields, InputSource, Test};
+use vigil_spl::ast::Command;
 
 #[derive(Debug)]
 struct Detection(Expr);
@@ -74,11 +76,13 @@ impl Planner<'_> {
     /// rows are the matching events with the rule's title, id, level and tags.
     pub fn plan_sigma(&mut self, rule: &CompiledRule) -> Result<Query, QueryError> {
         let m = &rule.meta;
-        let text = format!("{}{}", describe_evals(m), risk_evals(&rule.result_fields));
+        let text = || format!("{}{}", describe_evals(m), risk_evals(&rule.result_fields));
         let mut tables = Tables::default();
         // After the scan, not in it: matches are held until the scan ends, and the rule's
         // title, tags and risk fields would be copied into every one of them.
-        let ops = self.eval_ops(&text, &mut tables)?;
+        let risk = risk_commands(&rule.result_fields).map_err(|e| QueryError { text: text(), error: e.into() })?;
+        let commands: Vec<Command> = std::iter::once(describe_command(m)).chain(risk).collect();
+        let ops = self.eval_ops(&commands, text, &mut tables)?;
         // Rows carry the event's fields, not its text (`_raw` would double what they take).
         let scan = EventScan { pred: rule_pred(rule), prefix: Vec::new(), stats: None, needs_raw: false, projection: None };
         Ok(Query {
@@ -97,7 +101,7 @@ impl Planner<'_> {
         let mut tables = Tables::default();
         let mut root = self.correlation_stage(c, &mut tables)?;
         let m = &c.spec.meta;
-        root.ops.extend(self.eval_ops(&describe_evals(m), &mut tables)?);
+        root.ops.extend(self.eval_ops(&[describe_command(m)], || describe_evals(m), &mut tables)?);
         Ok(Query {
             name: m.title.clone(),
             text: format!("Sigma correlation {}:{}", m.file, m.line),
@@ -118,7 +122,9 @@ impl Planner<'_> {
                     read.push("_time".into());
                     read.sort();
                     read.dedup();
-                    let prefix = self.eval_ops(&risk_evals(&rule.result_fields), tables)?;
+                    let text = || risk_evals(&rule.result_fields);
+                    let risk = risk_commands(&rule.result_fields).map_err(|e| QueryError { text: text(), error: e.into() })?;
+                    let prefix = self.eval_ops(&risk, text, tables)?;
                     let scan = EventScan { pred: rule_pred(rule), prefix, stats: None, needs_raw: false, projection: Some(read) };
                     tables.scans.push(Scan::Events(scan));
                     Stage { source: Source::Scan(tables.scans.len() - 1), ops: Vec::new() }
@@ -147,14 +153,9 @@ impl Planner<'_> {
         Ok(stage)
     }
 
-    /// The operators of an `| eval ...` text (empty text: none).
-    fn eval_ops(&mut self, text: &str, tables: &mut Tables) -> Result<Vec<Op>, QueryError> {
-        if text.is_empty() {
-            return Ok(Vec::new());
-        }
-        let fail = |error: PlanError| QueryError { text: text.to_string(), error };
-        let pipeline = vigil_spl::parse(&format!("search *{text}")).map_err(|e| fail(e.into()))?;
-        pipeline.commands.iter().skip(1).map(|cmd| self.plan_op(cmd, tables).map_err(fail)).collect()
+    /// The operators of `eval` commands; `text` says what they are in an error.
+    fn eval_ops(&mut self, commands: &[Command], text: impl Fn() -> String, tables: &mut Tables) -> Result<Vec<Op>, QueryError> {
+        commands.iter().map(|cmd| self.plan_op(cmd, tables).map_err(|error| QueryError { text: text(), error })).collect()
     }
 }
 
@@ -185,42 +186,6 @@ fn rule_pred(rule: &CompiledRule) -> Pred {
     match <[Pred; 1]>::try_from(variants) {
         Ok([one]) => one,
         Err(variants) => Pred::Or(variants),
-    }
-}
-
-/// `| eval sigma_title=..., sigma_id=..., sigma_level=...[, sigma_tags=...]`.
-fn describe_evals(m: &RuleMeta) -> String {
-    // Log source values have no `*`, so SPL patterns match them exactly.
-    let mut text = format!(
-        "| eval sigma_title=\"{}\", sigma_id=\"{}\", sigma_level=\"{}\"",
-        quote(&m.title),
-        quote(m.id.as_deref().unwrap_or("")),
-        quote(m.level.as_deref().unwrap_or(""))
-    );
-    if !m.tags.is_empty() {
-        text.push_str(&format!(", sigma_tags=split(\"{}\", \"|\")", quote(&m.tags.join("|"))));
-    }
-    text
-}
-
-/// `| eval dest=coalesce(...), user=coalesce(...)` from the mapping's result fields.
-fn risk_evals(result_fields: &[(String, Vec<String>)]) -> String {
-    let mut parts = Vec::new();
-    for (name, from) in result_fields {
-        // Windows writes "-" for an empty account or host: not a value.
-        let args: Vec<String> = from
-            .iter()
-            .map(|f| {
-                let f = format!("'{}'", f.replace('\'', "\\'"));
-                format!("if({f}==\"-\", null(), {f})")
-            })
-            .collect();
-        parts.push(format!("{name}=coalesce({})", args.join(", ")));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("| eval {}", parts.join(", "))
     }
 }
 
@@ -309,10 +274,6 @@ fn value_literal(literal: &str) -> Option<&str> {
 /// The longest run of `plain` characters in `literal`, if it has at least 3 besides spaces.
 fn longest_piece(literal: &str, plain: impl Fn(char) -> bool) -> Option<&str> {
     literal.split(|c: char| !plain(c)).max_by_key(|p| p.len()).filter(|p| p.trim().len() >= 3)
-}
-
-fn quote(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 #[cfg(test)]

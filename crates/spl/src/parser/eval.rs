@@ -152,8 +152,8 @@ impl Parser<'_> {
         let t = self.next(M)?;
         match t.tok {
             Tok::Num(n) => Ok(Expr::Num(n)),
-            Tok::Str(s) => Ok(Expr::Str(s)),
-            Tok::FieldRef(f) => Ok(Expr::Field(f)),
+            Tok::Str(s) => Ok(Expr::Str(s.into_owned())),
+            Tok::FieldRef(f) => Ok(Expr::Field(f.into_owned())),
             Tok::Sym(Sym::LParen) => {
                 self.enter_weighted(t.span, EVAL_WEIGHT)?;
                 let inner = self.expr_or();
@@ -206,7 +206,7 @@ impl Parser<'_> {
             let t = self.next(M)?;
             let name = match t.tok {
                 Tok::Word { text, .. } => text.into_owned(),
-                Tok::Str(text) | Tok::FieldRef(text) => text,
+                Tok::Str(text) | Tok::FieldRef(text) => text.into_owned(),
                 Tok::Eof if !out.is_empty() => break,
                 _ => return Err(SplError::syntax(format!("expected `field=expression`, found {}", t.describe()), t.span)),
             };

@@ -29,7 +29,7 @@ fn required(hir: &Hir, max: usize) -> Option<Vec<String>> {
         HirKind::Concat(parts) => {
             let mut best: Option<Vec<String>> = None;
             let mut run = vec![String::new()];
-            for part in parts.iter().filter(|p| !matches!(p.kind(), HirKind::Look(_))) {
+            for part in parts {
                 let texts = whole(part, max);
                 match texts.as_ref().and_then(|t| cross(&run, t, max)) {
                     Some(longer) => run = longer,
@@ -59,7 +59,8 @@ fn required(hir: &Hir, max: usize) -> Option<Vec<String>> {
 /// The texts `hir` matches (lowercase for letters taken in either case), if at most `max`.
 fn whole(hir: &Hir, max: usize) -> Option<Vec<String>> {
     match hir.kind() {
-        HirKind::Empty => Some(vec![String::new()]),
+        // An assertion (`^`, `\b`) matches where it is, taking no text.
+        HirKind::Empty | HirKind::Look(_) => Some(vec![String::new()]),
         HirKind::Literal(lit) => String::from_utf8(lit.0.to_vec()).ok().map(|t| vec![t]),
         HirKind::Class(Class::Unicode(c)) => class_texts(c.ranges().iter().map(|r| (r.start(), r.end())), max),
         HirKind::Class(Class::Bytes(c)) => class_texts(c.ranges().iter().map(|r| (char::from(r.start()), char::from(r.end()))), max),
@@ -165,6 +166,8 @@ mod tests {
         );
         // The run with the longest shortest text.
         assert_eq!(sets(r"\\Windows\\__1\d{9}\.\d{1,7}$"), Some(vec![r"\Windows\__1".into()]));
+        // Assertions take no text, in a run or in a branch of one.
+        assert_eq!(sets(r"^cmd(\.exe\b|\.com\b) /c"), Some(vec!["cmd.exe /c".into(), "cmd.com /c".into()]));
         // A branch with no text: nothing every match holds.
         assert_eq!(sets(r"abc|\d+"), None);
         assert_eq!(sets(r"(abc)?|x"), None);

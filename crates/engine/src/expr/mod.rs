@@ -15,6 +15,7 @@ pub(crate) mod prefilter_bits;
 pub(crate) mod prefilter_memo;
 pub(crate) mod prefilter_names;
 pub(crate) mod prefilter_search;
+pub(crate) mod prefilter_windows;
 pub(crate) mod regex;
 pub(crate) mod regex_literals;
 pub(crate) mod timespan;

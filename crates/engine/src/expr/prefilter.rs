@@ -12,7 +12,7 @@ use crate::expr::predicate::Pred;
 use crate::expr::prefilter_bits::{push_positions, Bits, Words};
 use crate::expr::prefilter_memo::LiteralMemo;
 use crate::expr::prefilter_names::{NameMemos, NameTargets};
-use crate::expr::prefilter_search::{is_raw, literal_searcher, LazyDfas, Searcher};
+use crate::expr::prefilter_search::{is_raw, FieldSearcher, LazyDfas};
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -110,10 +110,10 @@ pub(crate) fn conditions(pred: &Pred) -> Conditions {
 #[derive(Debug)]
 struct LiteralField {
     field: FieldRef,
-    searcher: Searcher,
+    searcher: FieldSearcher,
     /// Whether every literal is ASCII: then non-ASCII text needs no lowercasing first.
     ascii: bool,
-    /// Whether the searcher folds ASCII case itself (see [`literal_searcher`]); else the
+    /// Whether the searcher folds ASCII case itself (see [`FieldSearcher::folds_case`]); else the
     /// text is ASCII-lowercased before it is searched.
     folds_case: bool,
     /// Literal id -> its predicates.
@@ -278,7 +278,7 @@ impl ScanIndex {
     #[allow(clippy::type_complexity)]
     fn add_literal_fields(&mut self, lits: Vec<(FieldRef, Vec<String>, Vec<Vec<usize>>)>, has_exact: &[bool], has_literal: &mut [bool]) {
         for (field, texts, owners) in lits {
-            let searcher = literal_searcher(&texts);
+            let searcher = FieldSearcher::new(&texts);
             let ascii = texts.iter().all(|t| t.is_ascii());
             let mut gate: Vec<usize> = owners.iter().flatten().copied().collect();
             gate.sort_unstable();

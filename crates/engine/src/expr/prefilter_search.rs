@@ -16,6 +16,7 @@
 //! in the scan, -9 M at start-up).
 
 use crate::expr::field::FieldRef;
+use crate::expr::prefilter_windows::WindowIndex;
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::nfa::contiguous::NFA;
 use aho_corasick::{AhoCorasick, Anchored, BuildError};
@@ -51,6 +52,74 @@ impl Searcher {
         match self {
             Searcher::Built(automaton) => found.extend(automaton.find_overlapping_iter(text).map(|m| m.pattern().as_u32())),
             Searcher::Lazy(nfa) => nfa.find(lazy, text.as_bytes(), found),
+        }
+    }
+}
+
+/// Literals' bytes past which a field's long literals are searched by their windows: the
+/// trie has about as many states as its literals have bytes, and past ~16 Ki states values
+/// walk rows the DFA's table cannot keep (SigmaHQ's `Hashes` has 230 KB, `CommandLine` 40 KB;
+/// every ESCU field has less than 15 KB).
+const WINDOWED_BYTES: usize = 16 << 10;
+
+/// A field's literals as they are searched: an automaton over those it holds and, for a
+/// field with many literals, [`WindowIndex`]es over those of at least 4 bytes: 8-byte windows
+/// for those that have them (a 4-byte window of a hash value's hex digits is one of 65,536,
+/// which thousands of hashes would make most of), 4-byte ones for the rest.
+#[derive(Debug)]
+pub(crate) struct FieldSearcher {
+    automaton: Option<Searcher>,
+    /// The automaton's pattern ids -> the field's literal ids, when it holds only some.
+    automaton_ids: Option<Vec<u32>>,
+    narrow: Option<WindowIndex<4>>,
+    wide: Option<WindowIndex<8>>,
+}
+
+impl FieldSearcher {
+    /// The searcher of `texts` (a field's literals; their ids are their places in it).
+    pub fn new(texts: &[String]) -> Result<FieldSearcher, BuildError> {
+        if texts.iter().map(String::len).sum::<usize>() <= WINDOWED_BYTES {
+            let automaton = literal_searcher(texts)?;
+            return Ok(FieldSearcher { automaton: Some(automaton), automaton_ids: None, narrow: None, wide: None });
+        }
+        let lowered: Vec<String> = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
+        let of_len = |lens: std::ops::Range<usize>| -> Vec<(u32, &str)> {
+            lowered.iter().enumerate().filter(|(_, t)| lens.contains(&t.len())).map(|(id, t)| (id as u32, t.as_str())).collect()
+        };
+        let (short, narrow, wide) = (of_len(0..4), of_len(4..8), of_len(8..usize::MAX));
+        let automaton = match short.is_empty() {
+            true => None,
+            false => Some(literal_searcher(&short.iter().map(|(_, t)| t.to_string()).collect::<Vec<_>>())?),
+        };
+        let automaton_ids = Some(short.iter().map(|&(id, _)| id).collect());
+        let (narrow, wide) = ((!narrow.is_empty()).then(|| WindowIndex::new(&narrow)), (!wide.is_empty()).then(|| WindowIndex::new(&wide)));
+        Ok(FieldSearcher { automaton, automaton_ids, narrow, wide })
+    }
+
+    /// Whether the search folds ASCII case itself; else the text must be ASCII-lowercased
+    /// before it is searched.
+    pub fn folds_case(&self) -> bool {
+        self.automaton.as_ref().is_none_or(Searcher::folds_case)
+    }
+
+    /// Pushes onto `found` (empty) the ids of the literals `text` holds (for a built
+    /// automaton, once per place; else once), through this thread's state `lazy`.
+    pub fn find(&self, text: &str, lazy: &mut LazyDfa, found: &mut Vec<u32>) {
+        if let Some(automaton) = &self.automaton {
+            automaton.find(text, lazy, found);
+            if let Some(ids) = &self.automaton_ids {
+                found.iter_mut().for_each(|id| *id = ids[*id as usize]);
+            }
+        }
+        if self.narrow.is_some() || self.wide.is_some() {
+            lazy.lowered.clear();
+            lazy.lowered.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+            if let Some(narrow) = &self.narrow {
+                narrow.find(&lazy.lowered, found);
+            }
+            if let Some(wide) = &self.wide {
+                wide.find(&lazy.lowered, found);
+            }
         }
     }
 }
@@ -100,6 +169,8 @@ pub(crate) struct LazyDfa {
     rows: HashMap<StateID, u32>,
     /// The most bytes `transitions` may take.
     max_bytes: usize,
+    /// A value ASCII-lowercased, for a [`WindowIndex`].
+    lowered: Vec<u8>,
 }
 
 impl Default for LazyDfa {
@@ -239,7 +310,7 @@ impl LazyDfa {
     /// at most 4 GiB, so that where a row begins stays below [`MATCH`]).
     pub fn with_max_bytes(max_bytes: usize) -> LazyDfa {
         let max_bytes = max_bytes.min(u32::MAX as usize);
-        LazyDfa { transitions: Vec::new(), states: Vec::new(), rows: HashMap::new(), max_bytes }
+        LazyDfa { transitions: Vec::new(), states: Vec::new(), rows: HashMap::new(), max_bytes, lowered: Vec::new() }
     }
 
     /// A new row for NFA state `state`, its transitions unknown: where it is in the table.

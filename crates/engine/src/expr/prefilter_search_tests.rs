@@ -2,6 +2,7 @@
 //! DFA against the library's own search.
 
 use super::*;
+use crate::expr::prefilter_windows::WindowIndex;
 
 #[test]
 fn literals_get_a_lazy_dfa_unless_one_is_empty() {
@@ -118,4 +119,61 @@ fn a_full_table_walks_the_nfa() {
     let mut large = LazyDfa::default();
     assert_eq!(lazy(&nfa, &mut large, &text), want);
     assert!(large.states.len() > 3);
+}
+
+/// A field with more than [`WINDOWED_BYTES`] of literals: its literals of 4 bytes or more are
+/// searched by their windows, shorter ones by a lazy DFA, and together they find what the library finds
+/// in the lowercased text, each literal once, with the field's own ids.
+#[test]
+fn many_literals_are_split_between_windows_and_an_automaton() {
+    let mut literals: Vec<String> = (0..600u128).map(|i| format!("sha256={:040x}", i * 0x9e37_79b9_7f4a_7c15)).collect();
+    for (at, short) in [(0, "-enc"), (17, "cmd"), (300, "http://"), (599, "é.exe"), (20, "/c"), (21, "c:\\w")] {
+        literals.insert(at, short.to_string());
+    }
+    assert!(literals.iter().map(String::len).sum::<usize>() > WINDOWED_BYTES);
+    let searcher = FieldSearcher::new(&literals).expect("builds");
+    assert!(searcher.narrow.is_some() && searcher.wide.is_some() && searcher.automaton.is_some() && searcher.folds_case());
+    let mut pieces: Vec<String> = ["-ENC ", "CMD", "http://", "é.EXE", "sha256=", ",", "SHA256=00", "x", "/C", "C:\\W", "c:\\"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    pieces.extend([5usize, 99, 400].iter().map(|&i| literals[i].to_ascii_uppercase()));
+    pieces.push(literals[250][..30].to_string());
+    let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut dfa = LazyDfa::default();
+    for _ in 0..300 {
+        let text = rng.text(&pieces, 8);
+        let mut found = Vec::new();
+        searcher.find(&text, &mut dfa, &mut found);
+        let mut sorted = found.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), found.len(), "each literal once: {found:?}");
+        assert_eq!(sorted, reference(&literals, &text), "{text:?}");
+    }
+}
+
+/// Window indexes of either width find what a plain search finds, on texts made of few bytes
+/// so that literals share windows and values hold windows of literals they do not hold.
+#[test]
+fn window_indexes_match_a_plain_search() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let alphabet = ["a", "b", "=", "\\", "."];
+    let literals: Vec<String> = (0..60).map(|_| (0..4 + rng.below(10)).map(|_| alphabet[rng.below(alphabet.len())]).collect()).collect();
+    let refs: Vec<(u32, &str)> = literals.iter().enumerate().map(|(i, l)| (i as u32, l.as_str())).collect();
+    let (wide, narrow) = (WindowIndex::<8>::new(&refs), WindowIndex::<4>::new(&refs));
+    for _ in 0..2_000 {
+        let text = rng.text(&alphabet, 40);
+        let want = |min: usize| -> Vec<u32> {
+            (0..literals.len()).filter(|&i| literals[i].len() >= min && text.contains(&literals[i])).map(|i| i as u32).collect()
+        };
+        let (mut in_wide, mut in_narrow) = (Vec::new(), Vec::new());
+        wide.find(text.as_bytes(), &mut in_wide);
+        narrow.find(text.as_bytes(), &mut in_narrow);
+        in_wide.sort_unstable();
+        in_narrow.sort_unstable();
+        assert_eq!(in_wide, want(8), "{text:?}");
+        assert_eq!(in_narrow, want(4), "{text:?}");
+    }
 }

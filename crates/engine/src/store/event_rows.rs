@@ -23,6 +23,9 @@ pub(crate) struct EventRows {
     /// Field names by id, and ids by name.
     names: Vec<String>,
     ids: HashMap<String, u32>,
+    /// The name ids of the last row pushed, by place: a scan's matches are mostly events of
+    /// one kind, with the same names in the same order, found here without hashing.
+    last_ids: Vec<u32>,
     /// Every row's event time, in insertion order.
     times: Vec<Micros>,
     /// The full blocks of rows, compressed, in order.
@@ -41,6 +44,7 @@ impl EventRows {
     pub fn clear_for_reuse(&mut self) {
         self.names.clear();
         self.ids.clear();
+        self.last_ids.clear();
         for buf in [&mut self.packed, &mut self.open] {
             if buf.capacity() > KEEP_BYTES {
                 *buf = Vec::new();
@@ -53,7 +57,25 @@ impl EventRows {
         self.times.clear();
     }
 
-    fn name_id(&mut self, name: &str) -> u32 {
+    /// The id of `name`, the name of the field at `place` in a row.
+    fn name_id(&mut self, place: usize, name: &str) -> u32 {
+        match self.last_ids.get(place) {
+            Some(&id) if self.names.get(id as usize).is_some_and(|n| n == name) => id,
+            _ => {
+                let id = self.lookup_name(name);
+                if let Some(slot) = self.last_ids.get_mut(place) {
+                    *slot = id;
+                } else {
+                    self.last_ids.resize(place, u32::MAX);
+                    self.last_ids.push(id);
+                }
+                id
+            }
+        }
+    }
+
+    /// The id of `name`, added when new.
+    fn lookup_name(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.ids.get(name) {
             return id;
         }
@@ -69,8 +91,8 @@ impl EventRows {
         let at = data.len();
         data.extend_from_slice(&[0; 4]);
         put_varint(&mut data, row.len() as u64);
-        for (name, v) in row.iter() {
-            put_varint(&mut data, u64::from(self.name_id(name)));
+        for (place, (name, v)) in row.iter().enumerate() {
+            put_varint(&mut data, u64::from(self.name_id(place, name)));
             match v {
                 Value::Null => data.push(0),
                 Value::Str(s) => {
@@ -226,7 +248,7 @@ impl EventRows {
         let names = get_u64(cur)?;
         for _ in 0..names {
             let name = get_str(cur)?;
-            rows.name_id(&name);
+            rows.lookup_name(&name);
         }
         let n = get_u64(cur)?;
         for _ in 0..n {
@@ -264,6 +286,25 @@ mod tests {
         r.set("n", Value::Num(1.5));
         r.set("none", Value::Null);
         r
+    }
+
+    /// Names found by their place in the last row, or looked up when another stands there.
+    #[test]
+    fn rows_of_other_names_and_orders_round_trip() {
+        let mut rows = EventRows::default();
+        let mut swapped = Record::new();
+        swapped.set("n", Value::Num(2.0));
+        swapped.set("name", Value::str("swapped"));
+        let mut longer = row("longer");
+        longer.set("extra", Value::str("x"));
+        let pushed = [row("first"), swapped, longer, row("again"), Record::new(), row("last")];
+        for (t, r) in pushed.iter().enumerate() {
+            rows.push(t as Micros, r);
+        }
+        assert_eq!(rows.names, ["name", "tags", "n", "extra"], "each name once (a null is no field)");
+        let mut back = rows.into_records_newest_first();
+        back.reverse();
+        assert_eq!(back, pushed);
     }
 
     #[test]

@@ -195,7 +195,7 @@ impl Mods {
 
 /// Compiles a `|re` value with its flags, under the engine's size limit for SPL patterns.
 fn build_regex(text: &str, flags: Flags) -> Result<regex::Regex, regex::Error> {
-    flags.builder(text).size_limit(10 << 20).build()
+    flags.builder(text).size_limit(vigil_model::lazy_regex::SIZE_LIMIT).build()
 }
 
 fn regex_error(text: &str, e: &regex::Error) -> String {

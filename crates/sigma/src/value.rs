@@ -187,7 +187,7 @@ impl Mods {
                 if matches!(self.shape, Shape::Contains | Shape::StartsWith) {
                     toks.push(Tok::Star);
                 }
-                Test::Glob(Glob::new(&toks, self.cased))
+                Test::Glob(Glob::new(toks, self.cased))
             })
             .collect())
     }

@@ -17,6 +17,12 @@ pub enum Tok {
 /// anything else is a plain backslash; unescaped `*` and `?` are wildcards.
 pub fn parse_sigma_string(s: &str) -> Vec<Tok> {
     let mut out = Vec::with_capacity(s.len());
+    push_sigma_string(&mut out, s);
+    out
+}
+
+/// [`parse_sigma_string`] onto the end of `out`.
+pub fn push_sigma_string(out: &mut Vec<Tok>, s: &str) {
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -32,7 +38,6 @@ pub fn parse_sigma_string(s: &str) -> Vec<Tok> {
             c => out.push(Tok::Char(c)),
         }
     }
-    out
 }
 
 /// Plain text as tokens (no wildcards).
@@ -47,13 +52,16 @@ pub fn has_wildcards(toks: &[Tok]) -> bool {
 
 /// The plain text of a token list (wildcards written as `*`/`?`).
 pub fn to_text(toks: &[Tok]) -> String {
-    toks.iter()
-        .map(|t| match t {
+    // Sized once: a token is at least a byte.
+    let mut text = String::with_capacity(toks.len());
+    for t in toks {
+        text.push(match t {
             Tok::Char(c) => *c,
             Tok::One => '?',
             Tok::Star => '*',
-        })
-        .collect()
+        });
+    }
+    text
 }
 
 /// A run of characters and `?` between two `*`.

@@ -5,7 +5,7 @@
 //! though most belong to detections whose events an input may not hold. A pattern is parsed at
 //! plan time (so a bad one is refused there, with the `regex` crate's own message) and compiled
 //! when first matched. Compiling can then fail
-//! only on the size limit: a pattern that could come near it is compiled at once.
+//! only on the size limit: a pattern not bounded within it is compiled at once.
 
 use regex::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind};
@@ -59,14 +59,13 @@ fn parse(source: &str, flags: Flags) -> Option<Hir> {
         .ok()
 }
 
-/// What compiles a pattern in the `regex` crate's syntax with the given flags.
+/// What compiles a pattern in the `regex` crate's syntax with the given flags, under [`SIZE_LIMIT`].
 pub type Build = fn(&str, Flags) -> Result<Regex, regex::Error>;
 
-/// Above this estimate of its compiled size, a pattern is compiled at plan time: only there
-/// can the size limit refuse it with a span. The
-/// estimate is at least the NFA's size, and a tenth of the limit (one NFA of `\w{128}`,
-/// ~2.2 MB, still compiles).
-const DEFER_MAX_BYTES: u64 = 1 << 20;
+/// The NFA size limit every [`Build`] applies (`RegexBuilder::size_limit`): a pattern whose
+/// [`nfa_bytes_bound`] is within it cannot be refused later, so its compiling waits; any other
+/// is compiled at plan time, where the limit can refuse it with a message.
+pub const SIZE_LIMIT: usize = 10 << 20;
 
 impl LazyRegex {
     /// Checks `source` (already in the `regex` crate's syntax) as [`Regex::new`] would;
@@ -89,7 +88,7 @@ impl LazyRegex {
         groups.sort_unstable_by_key(|(index, _)| *index);
         let names = groups.into_iter().filter_map(|(_, name)| name).collect();
         let compiled = OnceLock::new();
-        if estimated_bytes(&hir) > DEFER_MAX_BYTES {
+        if nfa_bytes_bound(&hir) > SIZE_LIMIT as u64 {
             let _ = compiled.set(build(&source, flags)?);
         }
         Ok(LazyRegex { inner: Arc::new(Inner { source, names, compiled, flags, build }) })
@@ -121,7 +120,7 @@ impl LazyRegex {
     /// The program, compiled by the first caller (other threads wait for it).
     pub fn get(&self) -> &Regex {
         self.inner.compiled.get_or_init(|| {
-            // Parsed at plan time and estimated well under the size limit, so this builds;
+            // Parsed at plan time and bounded within the size limit, so this builds;
             // were it ever refused, a pattern that matches nothing stands in rather than a panic.
             (self.inner.build)(&self.inner.source, self.inner.flags).unwrap_or_else(|_| never())
         })
@@ -161,22 +160,69 @@ fn capture_groups(hir: &Hir, out: &mut Vec<(u32, Option<String>)>) {
     }
 }
 
-/// An upper estimate of the bytes of `hir`'s NFA: 16 a unit of weight (a byte of literal, a
-/// byte range, four per Unicode range for its UTF-8 sequences; measured NFAs take at most ~12),
-/// a repeated part counted once per copy the compiler makes.
-fn estimated_bytes(hir: &Hir) -> u64 {
-    fn weight(hir: &Hir) -> u64 {
-        match hir.kind() {
-            HirKind::Empty | HirKind::Look(_) => 1,
-            HirKind::Literal(l) => l.0.len() as u64,
-            HirKind::Class(Class::Unicode(c)) => 4 * c.ranges().len() as u64,
-            HirKind::Class(Class::Bytes(c)) => c.ranges().len() as u64,
-            HirKind::Repetition(r) => weight(&r.sub).saturating_mul(u64::from(r.max.unwrap_or(r.min).max(r.min)) + 1),
-            HirKind::Capture(c) => weight(&c.sub).saturating_add(1),
-            HirKind::Concat(parts) | HirKind::Alternation(parts) => parts.iter().map(weight).fold(1, u64::saturating_add),
+/// An upper bound on what `regex_automata`'s Thompson compiler counts against the size limit
+/// for `hir`'s forward NFA and for its reverse one (each is checked alone): builder states of
+/// at most [`STATE`] bytes, 8 per transition of a sparse state and 4 per alternative of a union.
+/// A Unicode class costs its UTF-8 byte ranges (forward, ranges sharing a prefix with the
+/// previous sequence are one state; reverse, every range at most); a repetition, each copy the
+/// compiler makes. Tested against the compiler in this module's tests.
+fn nfa_bytes_bound(hir: &Hir) -> u64 {
+    // Every node: one extra state and two patches into unions, beyond its own.
+    const SLACK: u64 = STATE + 2 * ALT;
+    fn bound(hir: &Hir) -> u64 {
+        let own = match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => STATE,
+            HirKind::Literal(l) => l.0.len().max(1) as u64 * STATE,
+            HirKind::Class(Class::Unicode(c)) if !c.is_ascii() => unicode_class_bound(c),
+            HirKind::Class(Class::Unicode(c)) => 2 * STATE + TRANSITION * c.ranges().len() as u64,
+            HirKind::Class(Class::Bytes(c)) => 2 * STATE + TRANSITION * c.ranges().len() as u64,
+            HirKind::Repetition(r) => {
+                let copies = u64::from(r.max.unwrap_or(r.min).max(r.min)) + 1;
+                bound(&r.sub).saturating_add(SLACK).saturating_mul(copies).saturating_add(3 * STATE)
+            }
+            HirKind::Capture(c) => bound(&c.sub).saturating_add(2 * STATE),
+            HirKind::Concat(parts) => parts.iter().map(bound).fold(STATE, u64::saturating_add),
+            // Alternatives that are all literals compile to a trie: a sparse state and a union
+            // per byte at most.
+            HirKind::Alternation(parts) => parts
+                .iter()
+                .map(|p| match p.kind() {
+                    HirKind::Literal(l) => (l.0.len() as u64 + 1) * (2 * STATE + TRANSITION + ALT),
+                    _ => bound(p),
+                })
+                .fold(2 * STATE, u64::saturating_add),
+        };
+        own.saturating_add(SLACK)
+    }
+    // The unanchored prefix `(?s-u:.)*?`, the implicit group 0 and the match state.
+    bound(hir).saturating_add(16 * STATE)
+}
+
+/// Bytes a builder state takes at most (`regex_automata`'s is an enum whose largest variant
+/// holds a `Vec`), a sparse transition, and a union's alternative.
+const STATE: u64 = 32;
+const TRANSITION: u64 = 8;
+const ALT: u64 = 4;
+
+/// A non-ASCII Unicode class as UTF-8 automata: forward, a trie of its byte-range sequences
+/// (each range not shared with the previous sequence's prefix is a state with a transition),
+/// and reverse, a union of the sequences with every range at most a state.
+fn unicode_class_bound(class: &regex_syntax::hir::ClassUnicode) -> u64 {
+    let (mut sequences, mut ranges, mut unshared) = (0u64, 0u64, 0u64);
+    let mut previous: Vec<(u8, u8)> = Vec::new();
+    for range in class.iter() {
+        for seq in regex_syntax::utf8::Utf8Sequences::new(range.start(), range.end()) {
+            let shared = seq.as_slice().iter().zip(&previous).take_while(|(r, p)| (r.start, r.end) == **p).count();
+            sequences += 1;
+            ranges += seq.len() as u64;
+            unshared += (seq.len() - shared) as u64;
+            previous.clear();
+            previous.extend(seq.as_slice().iter().map(|r| (r.start, r.end)));
         }
     }
-    weight(hir).saturating_mul(16).saturating_add(1024)
+    let forward = (unshared + 2) * (STATE + TRANSITION);
+    let reverse = (ranges + 2) * STATE + sequences * ALT;
+    forward.max(reverse)
 }
 
 #[cfg(test)]
@@ -222,9 +268,49 @@ mod tests {
         let e = lazy(bad).expect_err("unclosed group");
         assert_eq!(e.to_string(), regex::RegexBuilder::new(bad).build().expect_err("same").to_string());
         assert!(matches!(lazy(r"\w{1000}{1000}"), Err(regex::Error::CompiledTooBig(_))));
-        let big = lazy(r"\w{40}").expect("under the limit");
-        assert!(big.is_compiled(), "near the limit: compiled at plan time");
+        let big = lazy(r"\w{100}").expect("under the limit");
+        assert!(big.is_compiled(), "bounded above the limit: compiled at plan time");
         assert!(!lazy(r"\w{2,8}\d+").expect("small").is_compiled());
+        assert!(!lazy(r"-k\s\w{1,64}(?:\s?(?:-p|-s))?").expect("bounded within the limit").is_compiled());
+    }
+
+    /// The bound is at least what the compiler counts: each pattern builds with the bound as
+    /// its size limit (were the bound low, a deferred pattern could be refused at first use).
+    #[test]
+    fn bound_holds_against_the_compiler() {
+        let patterns = [
+            r"-k\s\w{1,64}(?:\s?(?:-p|-s))?",
+            r"\w",
+            r"\W{40}",
+            r".{300}",
+            r"(?s:.){300}",
+            r"[^a]{300}",
+            r"\pL{40}",
+            r"\D{100}",
+            r"(ab|cd|ef){200}",
+            r"(?:a|ab|abc|abcd){200}",
+            r"abcdefghijklmnopqrstuvwxyz",
+            r"(?:[a-z]{3}\d){50}",
+            r"\b\w+\b",
+            r"(?-u:\w){300}",
+            r"[é-ñ]{300}",
+            r"((a{10}){10}){10}",
+            r"(?:|a|){100}",
+            r"(?:a?){500}",
+            r"(?:a*?){300}",
+            r"(?:x+y*){200}",
+            r"(?:(?s:.)*){100}",
+            r"[\x{80}-\x{10FFFF}]{100}",
+            r"(?<name>\w){20}",
+        ];
+        for p in patterns {
+            for case_insensitive in [false, true] {
+                let flags = Flags { case_insensitive, ..Flags::default() };
+                let bound = nfa_bytes_bound(&parse(p, flags).expect("valid"));
+                let built = flags.builder(p).size_limit(usize::try_from(bound).expect("small")).build();
+                assert!(built.is_ok(), "{p} (case-insensitive: {case_insensitive}) needs more than {bound} bytes");
+            }
+        }
     }
 
     /// Flags apply to the whole pattern, as the builder's do, and stay out of its text.

@@ -151,7 +151,7 @@ impl Parser<'_> {
 fn name_matches(pat: &str, name: &str) -> bool {
     let toks: Vec<crate::pattern::Tok> =
         pat.chars().map(|c| if c == '*' { crate::pattern::Tok::Star } else { crate::pattern::Tok::Char(c) }).collect();
-    crate::pattern::Glob::new(&toks, true).matches(name)
+    crate::pattern::Glob::new(toks, true).matches(name)
 }
 
 #[cfg(test)]

@@ -55,16 +55,16 @@ fn map(m: &Mapping, ph: &Placeholders) -> Result<Expr, Failure> {
         let mut parts = key.split('|');
         let field = parts.next().unwrap_or("").trim();
         let mut mods: Vec<&str> = parts.collect();
-        let values: Vec<Yaml> = match v {
-            Yaml::Sequence(l) => l.clone(),
+        let values: &[Yaml] = match v {
+            Yaml::Sequence(l) => l,
             Yaml::Mapping(_) => return Err((Some(key.clone()), format!("`{key}`: a value cannot be a mapping"))),
-            other => vec![other.clone()],
+            other => std::slice::from_ref(other),
         };
         if field.is_empty() && !mods.iter().any(|m| matches!(*m, "contains" | "startswith" | "endswith" | "re")) {
             mods.insert(0, "contains"); // a keyword list with modifiers (`'|all': [...]`)
         }
         let field = (!field.is_empty()).then_some(field);
-        let e = compile_entry(field, &mods, &values, ph).map_err(|msg| (Some(key.clone()), format!("`{key}`: {msg}")))?;
+        let e = compile_entry(field, &mods, values, ph).map_err(|msg| (Some(key.clone()), format!("`{key}`: {msg}")))?;
         items.push(e);
     }
     if items.is_empty() {

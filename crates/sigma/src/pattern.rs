@@ -17,6 +17,12 @@ pub enum Tok {
 /// anything else is a plain backslash; unescaped `*` and `?` are wildcards.
 pub fn parse_sigma_string(s: &str) -> Vec<Tok> {
     let mut out = Vec::with_capacity(s.len());
+    push_sigma_string(&mut out, s);
+    out
+}
+
+/// [`parse_sigma_string`] onto the end of `out`.
+pub fn push_sigma_string(out: &mut Vec<Tok>, s: &str) {
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -32,7 +38,6 @@ pub fn parse_sigma_string(s: &str) -> Vec<Tok> {
             c => out.push(Tok::Char(c)),
         }
     }
-    out
 }
 
 /// Plain text as tokens (no wildcards).
@@ -47,13 +52,16 @@ pub fn has_wildcards(toks: &[Tok]) -> bool {
 
 /// The plain text of a token list (wildcards written as `*`/`?`).
 pub fn to_text(toks: &[Tok]) -> String {
-    toks.iter()
-        .map(|t| match t {
+    // Sized once: a token is at least a byte.
+    let mut text = String::with_capacity(toks.len());
+    for t in toks {
+        text.push(match t {
             Tok::Char(c) => *c,
             Tok::One => '?',
             Tok::Star => '*',
-        })
-        .collect()
+        });
+    }
+    text
 }
 
 /// A run of characters and `?` between two `*`.
@@ -111,10 +119,12 @@ impl Segment {
 /// A compiled Sigma wildcard value.
 #[derive(Clone, Debug)]
 pub struct Glob {
-    /// Segments between stars; `anchored_start` says whether the pattern does not begin with
-    /// a star (the last segment is empty when it ends with one). Shared: rules are planned
-    /// from clones of their compiled values, and each segment holds a substring searcher.
-    segments: std::sync::Arc<[Segment]>,
+    /// The tokens, and their segments between stars once first needed: the engine plans
+    /// most values from `text` alone and never matches with them, and building segments
+    /// for SigmaHQ's ~26,000 values (windash variants included) cost ~60 M instructions of
+    /// its load. Shared: rules are planned from clones of their compiled values.
+    lazy: std::sync::Arc<LazySegments>,
+    /// Whether the pattern does not begin with a star.
     anchored_start: bool,
     pub cased: bool,
     /// The value as written (for display and the second-opinion script).
@@ -124,40 +134,34 @@ pub struct Glob {
     pub spl_compatible: bool,
 }
 
+#[derive(Debug)]
+struct LazySegments {
+    toks: Vec<Tok>,
+    /// Segments between stars (the last is empty when the pattern ends with a star),
+    /// lowercased unless cased; built by the first caller, once.
+    segments: std::sync::OnceLock<Box<[Segment]>>,
+}
+
 impl Glob {
-    pub fn new(toks: &[Tok], cased: bool) -> Glob {
-        let segments: std::sync::Arc<[Segment]> = toks
-            .split(|t| *t == Tok::Star)
-            .map(|piece| {
-                // Sized up front (a character lowercases to one, bar a few Unicode ones): the
-                // vectors' growth was a third of SigmaHQ's glob building.
-                let mut elems = Vec::with_capacity(piece.len());
-                for t in piece {
-                    match t {
-                        Tok::Char(c) if cased => elems.push(Some(*c)),
-                        Tok::Char(c) if c.is_ascii() => elems.push(Some(c.to_ascii_lowercase())),
-                        Tok::Char(c) => elems.extend(c.to_lowercase().map(Some)),
-                        Tok::One => elems.push(None),
-                        Tok::Star => {} // split at
-                    }
-                }
-                Segment::new(elems)
-            })
-            .collect();
+    pub fn new(toks: Vec<Tok>, cased: bool) -> Glob {
         let plain_wildcard_char = toks.iter().any(|t| matches!(t, Tok::Char('*' | '?') | Tok::One));
         Glob {
             spl_compatible: !cased && !plain_wildcard_char,
-            segments,
             anchored_start: !matches!(toks.first(), Some(Tok::Star)),
             cased,
-            text: to_text(toks),
+            text: to_text(&toks),
+            lazy: std::sync::Arc::new(LazySegments { toks, segments: std::sync::OnceLock::new() }),
         }
+    }
+
+    fn segments(&self) -> &[Segment] {
+        self.lazy.segments.get_or_init(|| segments(&self.lazy.toks, self.cased))
     }
 
     /// The longest literal a matching value must contain (lowercased unless cased), for
     /// prefilters.
     pub fn required_literal(&self) -> Option<&str> {
-        self.segments.iter().filter_map(|s| s.literal.as_deref()).max_by_key(|l| l.len()).filter(|l| !l.is_empty())
+        self.segments().iter().filter_map(|s| s.literal.as_deref()).max_by_key(|l| l.len()).filter(|l| !l.is_empty())
     }
 
     /// Whether the whole value matches (`value` already lowercased when `folded`).
@@ -170,7 +174,7 @@ impl Glob {
     }
 
     fn match_folded(&self, s: &str) -> bool {
-        let segs = &self.segments;
+        let segs = self.segments();
         if segs.len() == 1 {
             // No star: the whole value.
             return segs[0].match_at(s) == Some(s.len());
@@ -200,6 +204,27 @@ impl Glob {
     }
 }
 
+/// The runs of `toks` between stars, lowercased per character unless `cased`.
+fn segments(toks: &[Tok], cased: bool) -> Box<[Segment]> {
+    toks.split(|t| *t == Tok::Star)
+        .map(|piece| {
+            // Sized up front (a character lowercases to one, bar a few Unicode ones): the
+            // vectors' growth was a third of SigmaHQ's glob building.
+            let mut elems = Vec::with_capacity(piece.len());
+            for t in piece {
+                match t {
+                    Tok::Char(c) if cased => elems.push(Some(*c)),
+                    Tok::Char(c) if c.is_ascii() => elems.push(Some(c.to_ascii_lowercase())),
+                    Tok::Char(c) => elems.extend(c.to_lowercase().map(Some)),
+                    Tok::One => elems.push(None),
+                    Tok::Star => {} // split at
+                }
+            }
+            Segment::new(elems)
+        })
+        .collect()
+}
+
 /// Lowercases text for case-insensitive comparison (ASCII fast path).
 pub fn fold(s: &str) -> std::borrow::Cow<'_, str> {
     if s.is_ascii() {
@@ -221,15 +246,27 @@ mod tests {
     /// (`İ` to `i̇`) included; `|cased` values keep each character as written.
     #[test]
     fn folding_per_character() {
-        let folded = Glob::new(&parse_sigma_string("*İx?Y"), false);
+        let folded = Glob::new(parse_sigma_string("*İx?Y"), false);
         assert!(folded.matches("a\u{130}XzY") && folded.matches("i\u{307}xzy"));
-        assert_eq!(Glob::new(&parse_sigma_string("*İX*"), false).required_literal(), Some("i\u{307}x"));
-        let cased = Glob::new(&parse_sigma_string("*İx?Y"), true);
+        assert_eq!(Glob::new(parse_sigma_string("*İX*"), false).required_literal(), Some("i\u{307}x"));
+        let cased = Glob::new(parse_sigma_string("*İx?Y"), true);
         assert!(cased.matches("a\u{130}xzY") && !cased.matches("i\u{307}xzy") && !cased.matches("a\u{130}XzY"));
     }
 
+    /// Segments wait for the first match or literal, and clones share them once built.
+    #[test]
+    fn segments_built_at_first_use() {
+        let glob = Glob::new(parse_sigma_string(r"*\Cmd.exe"), false);
+        assert_eq!(glob.text, r"*\Cmd.exe");
+        assert!(glob.lazy.segments.get().is_none());
+        let clone = glob.clone();
+        assert!(clone.matches(r"C:\WINDOWS\cmd.EXE"));
+        assert_eq!(glob.lazy.segments.get().map(|s| s.len()), Some(2));
+        assert_eq!(glob.required_literal(), Some(r"\cmd.exe"));
+    }
+
     fn m(pat: &str, s: &str) -> bool {
-        Glob::new(&parse_sigma_string(pat), false).matches(s)
+        Glob::new(parse_sigma_string(pat), false).matches(s)
     }
 
     #[test]
@@ -257,7 +294,7 @@ mod tests {
         assert!(!m("", "x"));
         assert!(m("*", ""));
         assert!(m("*é*", "CAFÉ"));
-        assert!(!Glob::new(&plain("CMD"), true).matches("cmd"));
+        assert!(!Glob::new(plain("CMD"), true).matches("cmd"));
         assert!(m(r"a\*", "a*"));
         assert!(!m(r"a\*", "ab"));
         assert!(m("*?", "x"));

@@ -1,7 +1,7 @@
 //! Value modifiers: one `field|mod|mod: values` entry of a selection to an [`Expr`].
 
 use crate::expr::{Expr, NumOp, Shape, Test};
-use crate::pattern::{has_wildcards, parse_sigma_string, plain, Glob, Tok};
+use crate::pattern::{has_wildcards, parse_sigma_string, plain, push_sigma_string, Glob, Tok};
 use serde_norway::Value as Yaml;
 use std::collections::HashMap;
 use vigil_model::lazy_regex::{Flags, LazyRegex};
@@ -171,6 +171,20 @@ impl Mods {
 
     /// A plain value through expansion, transformations and its shape.
     fn strings(&self, text: &str, ph: &Placeholders) -> Result<Vec<Test>, String> {
+        let star_first = matches!(self.shape, Shape::Contains | Shape::EndsWith);
+        let star_last = matches!(self.shape, Shape::Contains | Shape::StartsWith);
+        if !self.expand && self.transforms.is_empty() {
+            // Most values: parsed once into a vector that has room for the stars.
+            let mut toks = Vec::with_capacity(text.len() + 2);
+            if star_first {
+                toks.push(Tok::Star);
+            }
+            push_sigma_string(&mut toks, text);
+            if star_last {
+                toks.push(Tok::Star);
+            }
+            return Ok(vec![Test::Glob(Glob::new(toks, self.cased))]);
+        }
         let mut values: Vec<Vec<Tok>> = if self.expand { expand(text, ph)? } else { vec![parse_sigma_string(text)] };
         for t in &self.transforms {
             values = apply(*t, values)?;
@@ -181,13 +195,13 @@ impl Mods {
         Ok(values
             .into_iter()
             .map(|mut toks| {
-                if matches!(self.shape, Shape::Contains | Shape::EndsWith) {
+                if star_first {
                     toks.insert(0, Tok::Star);
                 }
-                if matches!(self.shape, Shape::Contains | Shape::StartsWith) {
+                if star_last {
                     toks.push(Tok::Star);
                 }
-                Test::Glob(Glob::new(&toks, self.cased))
+                Test::Glob(Glob::new(toks, self.cased))
             })
             .collect())
     }
@@ -195,7 +209,7 @@ impl Mods {
 
 /// Compiles a `|re` value with its flags, under the engine's size limit for SPL patterns.
 fn build_regex(text: &str, flags: Flags) -> Result<regex::Regex, regex::Error> {
-    flags.builder(text).size_limit(10 << 20).build()
+    flags.builder(text).size_limit(vigil_model::lazy_regex::SIZE_LIMIT).build()
 }
 
 fn regex_error(text: &str, e: &regex::Error) -> String {

@@ -58,7 +58,7 @@ fn regex_error(pattern: &str, e: regex::Error, span: Span) -> PlanError {
 
 /// Size limit for one compiled regular expression (the `regex` crate's default is 10 MiB too;
 /// set explicitly so a hostile `\w{1000}{1000}` fails with a clear message, not memory use).
-pub(crate) const REGEX_SIZE_LIMIT: usize = 10 << 20;
+pub(crate) const REGEX_SIZE_LIMIT: usize = vigil_model::lazy_regex::SIZE_LIMIT;
 
 /// Compiles a PCRE-style pattern with the `regex` crate under [`REGEX_SIZE_LIMIT`].
 pub(crate) fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {

@@ -7,6 +7,7 @@
 //! when first matched. Compiling can then fail
 //! only on the size limit: a pattern not bounded within it is compiled at once.
 
+use crate::regex_existence::existence_form;
 use regex::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind};
 use std::sync::{Arc, OnceLock};
@@ -21,6 +22,9 @@ pub struct LazyRegex {
 #[derive(Debug)]
 struct Inner {
     source: String,
+    /// What is compiled instead of `source`, when only whether a text matches is asked
+    /// ([`LazyRegex::for_existence`]).
+    compiled_source: Option<String>,
     /// The names of the capture groups, in group order ([`Regex::capture_names`], flattened).
     names: Vec<String>,
     compiled: OnceLock<Regex>,
@@ -76,6 +80,17 @@ impl LazyRegex {
 
     /// [`LazyRegex::new`] with `flags` on the whole pattern.
     pub fn with_flags(source: String, flags: Flags, build: Build) -> Result<LazyRegex, regex::Error> {
+        LazyRegex::checked(source, flags, build, false)
+    }
+
+    /// [`LazyRegex::with_flags`] for a pattern only asked whether a text matches it
+    /// ([`Regex::is_match`]): what is compiled is its [`existence_form`], which may match at
+    /// other places (so not for `find` or captures) but matches the same texts.
+    pub fn for_existence(source: String, flags: Flags, build: Build) -> Result<LazyRegex, regex::Error> {
+        LazyRegex::checked(source, flags, build, true)
+    }
+
+    fn checked(source: String, flags: Flags, build: Build, existence: bool) -> Result<LazyRegex, regex::Error> {
         let hir = match parse(&source, flags) {
             Some(hir) => hir,
             None => {
@@ -87,18 +102,21 @@ impl LazyRegex {
         capture_groups(&hir, &mut groups);
         groups.sort_unstable_by_key(|(index, _)| *index);
         let names = groups.into_iter().filter_map(|(_, name)| name).collect();
+        // The reduced pattern is printed from its syntax tree, which holds the flags' effects.
+        let reduced = existence.then(|| existence_form(&hir)).filter(|r| *r != hir);
+        let compiled_source = reduced.as_ref().map(Hir::to_string);
         let compiled = OnceLock::new();
-        if nfa_bytes_bound(&hir) > SIZE_LIMIT as u64 {
-            let _ = compiled.set(build(&source, flags)?);
+        if nfa_bytes_bound(reduced.as_ref().unwrap_or(&hir)) > SIZE_LIMIT as u64 {
+            let _ = compiled.set(build(compiled_source.as_deref().unwrap_or(&source), flags)?);
         }
-        Ok(LazyRegex { inner: Arc::new(Inner { source, names, compiled, flags, build }) })
+        Ok(LazyRegex { inner: Arc::new(Inner { source, compiled_source, names, compiled, flags, build }) })
     }
 
     /// An expression already compiled (by `build`, with `flags`).
     fn compiled(re: Regex, flags: Flags, build: Build) -> LazyRegex {
         let names = re.capture_names().flatten().map(str::to_string).collect();
         let source = re.as_str().to_string();
-        LazyRegex { inner: Arc::new(Inner { source, names, compiled: OnceLock::from(re), flags, build }) }
+        LazyRegex { inner: Arc::new(Inner { source, compiled_source: None, names, compiled: OnceLock::from(re), flags, build }) }
     }
 
     /// The pattern, as [`Regex::as_str`] gives it (without the flags).
@@ -122,7 +140,8 @@ impl LazyRegex {
         self.inner.compiled.get_or_init(|| {
             // Parsed at plan time and bounded within the size limit, so this builds;
             // were it ever refused, a pattern that matches nothing stands in rather than a panic.
-            (self.inner.build)(&self.inner.source, self.inner.flags).unwrap_or_else(|_| never())
+            let source = self.inner.compiled_source.as_deref().unwrap_or(&self.inner.source);
+            (self.inner.build)(source, self.inner.flags).unwrap_or_else(|_| never())
         })
     }
 

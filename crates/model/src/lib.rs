@@ -9,6 +9,7 @@ mod dataset;
 mod event;
 pub mod lazy_regex;
 mod record;
+mod regex_existence;
 pub mod value;
 
 pub use dataset::{Catalog, ChildDataset, DatasetRow, DatasetSchema};

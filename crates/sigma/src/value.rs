@@ -156,7 +156,7 @@ impl Mods {
                 // Checked now, compiled when a value is first matched: most rules' patterns
                 // never meet an event they could match (~63 M instructions of SigmaHQ's load).
                 let flags = Flags { case_insensitive: i, multi_line: m, dot_matches_new_line: s };
-                let re = LazyRegex::with_flags(text.clone(), flags, build_regex).map_err(|e| regex_error(&text, &e))?;
+                let re = LazyRegex::for_existence(text.clone(), flags, build_regex).map_err(|e| regex_error(&text, &e))?;
                 vec![Test::Regex(re)]
             }
             Kind::Cidr => vec![parse_cidr(&text)?],

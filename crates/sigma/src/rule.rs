@@ -80,54 +80,32 @@ pub enum Document {
 }
 
 /// Splits a file into YAML documents at `---` lines: (1-based start line, text). A document's
-/// text is its lines, each ended by `\n`: a slice of the file unless a `\r` or a missing final
-/// line break makes it differ (copying every line was ~29 M instructions of SigmaHQ's load).
+/// text is its lines, each ended by `\n` (a CRLF's `\r` dropped, as [`str::lines`] does): a
+/// slice of the file unless a `\r` or a missing final line break makes it differ (copying
+/// every line was ~29 M instructions of SigmaHQ's load).
 fn split_documents(text: &str) -> Vec<(usize, Cow<'_, str>)> {
-    if text.contains('\r') {
-        return split_documents_by_line(text);
-    }
-    let mut docs = Vec::new();
+    let mut pieces = Vec::new();
     let (mut start_line, mut start, mut offset) = (1, 0, 0);
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let end = offset + line.len();
         if line.trim_end() == "---" {
-            let doc = &text[start..offset];
-            if !doc.trim().is_empty() {
-                docs.push((start_line, Cow::Borrowed(doc)));
-            }
+            pieces.push((start_line, &text[start..offset]));
             start_line = i + 2;
             start = end;
         }
         offset = end;
     }
-    let last = &text[start..];
-    if !last.trim().is_empty() {
-        docs.push((start_line, if last.ends_with('\n') { Cow::Borrowed(last) } else { Cow::Owned(format!("{last}\n")) }));
-    }
-    docs
+    pieces.push((start_line, &text[start..]));
+    pieces.into_iter().filter(|(_, doc)| !doc.trim().is_empty()).map(|(line, doc)| (line, as_lines(doc))).collect()
 }
 
-/// [`split_documents`] line by line (`lines` drops the `\r` of a CRLF).
-fn split_documents_by_line(text: &str) -> Vec<(usize, Cow<'_, str>)> {
-    let mut docs = Vec::new();
-    let mut cur = String::new();
-    let mut start = 1;
-    for (i, line) in text.lines().enumerate() {
-        if line.trim_end() == "---" {
-            if !cur.trim().is_empty() {
-                docs.push((start, Cow::Owned(std::mem::take(&mut cur))));
-            }
-            cur.clear();
-            start = i + 2;
-            continue;
-        }
-        cur.push_str(line);
-        cur.push('\n');
+/// `doc`'s lines, each ended by `\n`: `doc` itself when it already is that.
+fn as_lines(doc: &str) -> Cow<'_, str> {
+    if doc.ends_with('\n') && !doc.contains('\r') {
+        Cow::Borrowed(doc)
+    } else {
+        Cow::Owned(doc.lines().flat_map(|line| [line, "\n"]).collect())
     }
-    if !cur.trim().is_empty() {
-        docs.push((start, Cow::Owned(cur)));
-    }
-    docs
 }
 
 /// Deepest `[`/`{`/indentation nesting accepted (hostile YAML must not exhaust the stack).
@@ -234,10 +212,42 @@ mod tests {
         assert_eq!(e.line, 16, "{e}"); // where the parser noticed the unclosed `[`
     }
 
+    /// The documents read line by line, each line copied (how files were split before).
+    fn split_documents_by_line(text: &str) -> Vec<(usize, Cow<'_, str>)> {
+        let mut docs = Vec::new();
+        let mut cur = String::new();
+        let mut start = 1;
+        for (i, line) in text.lines().enumerate() {
+            if line.trim_end() == "---" {
+                if !cur.trim().is_empty() {
+                    docs.push((start, Cow::Owned(std::mem::take(&mut cur))));
+                }
+                cur.clear();
+                start = i + 2;
+                continue;
+            }
+            cur.push_str(line);
+            cur.push('\n');
+        }
+        if !cur.trim().is_empty() {
+            docs.push((start, Cow::Owned(cur)));
+        }
+        docs
+    }
+
     /// Documents sliced from the file are the texts read line by line.
     #[test]
     fn documents_sliced_as_read_by_line() {
-        let texts = ["a: 1\n---\nb: 2\n", "---\na: 1\n---  \n\n---\nb: 2", "a: 1\r\n---\r\nb: 2\r\n", "a: '---'\n  ---\n---\n", "", "\n\n"];
+        let texts = [
+            "a: 1\n---\nb: 2\n",
+            "---\na: 1\n---  \n\n---\nb: 2",
+            "a: 1\r\n---\r\nb: 2\r\n",
+            "a: 1\n---\nb: 2\r\n",
+            "a: 'x\ry'\n---\r",
+            "a: '---'\n  ---\n---\n",
+            "",
+            "\n\n",
+        ];
         for text in texts {
             let sliced: Vec<(usize, String)> = split_documents(text).into_iter().map(|(l, d)| (l, d.into_owned())).collect();
             let by_line: Vec<(usize, String)> = split_documents_by_line(text).into_iter().map(|(l, d)| (l, d.into_owned())).collect();

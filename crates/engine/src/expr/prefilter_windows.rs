@@ -30,10 +30,18 @@ pub(crate) struct WindowIndex<const W: usize> {
     hashes: Vec<u64>,
     /// 64 minus the table's bits: how far a window's product is shifted to give its bit.
     shift: u32,
-    /// Window -> the literals known by it: their ids and where the window begins in them.
-    literals_by_window: HashMap<u64, Vec<(u32, usize)>>,
-    /// The literals (ASCII-lowercased), by id.
-    texts: Vec<Box<[u8]>>,
+    /// Window -> the literals known by it.
+    literals_by_window: HashMap<u64, Vec<Known>>,
+}
+
+/// A literal known by a window.
+#[derive(Debug)]
+struct Known {
+    id: u32,
+    /// Where the window begins in the literal.
+    at: usize,
+    /// The literal, ASCII-lowercased.
+    text: Box<[u8]>,
 }
 
 impl<const W: usize> WindowIndex<W> {
@@ -50,7 +58,7 @@ impl<const W: usize> WindowIndex<W> {
         }
         let bits = (literals.len() * BITS_PER_WINDOW).next_power_of_two().ilog2().clamp(MIN_HASH_BITS, MAX_HASH_BITS);
         let (hashes, shift) = (vec![0; 1 << (bits - 6)], 64 - bits);
-        let mut index = WindowIndex { hashes, shift, literals_by_window: HashMap::new(), texts: Vec::new() };
+        let mut index = WindowIndex { hashes, shift, literals_by_window: HashMap::new() };
         for &(id, text) in literals {
             let Some((at, window)) =
                 candidates::<W>(text).min_by_key(|&(at, w)| (shared.get(&w).copied().unwrap_or(0), std::cmp::Reverse(at)))
@@ -59,12 +67,7 @@ impl<const W: usize> WindowIndex<W> {
             };
             let bit = hash(window, index.shift);
             index.hashes[bit >> 6] |= 1 << (bit & 63);
-            index.literals_by_window.entry(window).or_default().push((id, at));
-            let id = id as usize;
-            if index.texts.len() <= id {
-                index.texts.resize(id + 1, Box::default());
-            }
-            index.texts[id] = text.as_bytes().into();
+            index.literals_by_window.entry(window).or_default().push(Known { id, at, text: text.as_bytes().into() });
         }
         index
     }
@@ -79,11 +82,10 @@ impl<const W: usize> WindowIndex<W> {
                 continue;
             }
             let Some(literals) = self.literals_by_window.get(&window) else { continue };
-            for &(id, at) in literals {
-                let text = &self.texts[id as usize];
-                let held = start.checked_sub(at).and_then(|begin| lowered.get(begin..begin + text.len())) == Some(&text[..]);
-                if held && !found.contains(&id) {
-                    found.push(id);
+            for known in literals {
+                let held = start.checked_sub(known.at).and_then(|begin| lowered.get(begin..begin + known.text.len()));
+                if held == Some(&known.text[..]) && !found.contains(&known.id) {
+                    found.push(known.id);
                 }
             }
         }

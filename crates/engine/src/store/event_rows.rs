@@ -63,11 +63,10 @@ impl EventRows {
             Some(&id) if self.names.get(id as usize).is_some_and(|n| n == name) => id,
             _ => {
                 let id = self.lookup_name(name);
-                if let Some(slot) = self.last_ids.get_mut(place) {
-                    *slot = id;
-                } else {
-                    self.last_ids.resize(place, u32::MAX);
-                    self.last_ids.push(id);
+                // Places come in order from 0: a new one is the next.
+                match self.last_ids.get_mut(place) {
+                    Some(slot) => *slot = id,
+                    None => self.last_ids.push(id),
                 }
                 id
             }
